@@ -1,0 +1,93 @@
+/*
+** core/id.c: the text form of actor ids (stage/id.h).
+**
+**     node~incarnation/theatre/type/serial     127.0.0.1:7400~2a/0/Area/17
+**
+** The incarnation is lowercase hex, theatre and serial decimal, all without
+** leading zeros, so each id has exactly one text form: parse accepts only
+** what format writes, and two ids are equal exactly when their texts are.
+** What a valid node address and type name are is shared with the msgpack
+** codec (wire/idcheck.c). Pure functions; any thread.
+*/
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stage/errors.h"
+#include "stage/id.h"
+#include "wire/mp.h"
+
+int stage_id_format(const stage_id_t *id, char *buf, size_t len) {
+    int a = (int)strnlen(id->node, STAGE_ADDR_MAX - 1);
+    int t = (int)strnlen(id->type, STAGE_TYPE_MAX - 1);
+    int n = snprintf(buf, len, "%.*s~%" PRIx32 "/%u/%.*s/%" PRIu64, a, id->node,
+                     id->incarnation, (unsigned)id->theatre, t, id->type,
+                     id->serial);
+    if (n < 0 || (size_t)n >= len) return STAGE_ETOOBIG;
+    return n;
+}
+
+/* Parse s[0..len) as a number in base 10 or 16 without leading zeros and
+** at most max. 0 or STAGE_EINVAL. */
+static int parse_num(const char *s, size_t len, int base, uint64_t max,
+                     uint64_t *out) {
+    if (len == 0 || (len > 1 && s[0] == '0')) return STAGE_EINVAL;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a') + 10;
+        else
+            return STAGE_EINVAL;
+        if (v > (max - d) / (unsigned)base) return STAGE_EINVAL;
+        v = v * (unsigned)base + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The length of s[0..len) up to the first c (len if none). */
+static size_t span_to(const char *s, size_t len, char c) {
+    const char *q = memchr(s, c, len);
+    return q ? (size_t)(q - s) : len;
+}
+
+int stage_id_parse(stage_id_t *id, const char *text, size_t len) {
+    const char *s = text, *end = text + len;
+    size_t a = span_to(s, len, '~');
+    if (a == len || !stage__node_addr_valid(s, a)) return STAGE_EINVAL;
+    const char *node = s;
+    s += a + 1;
+    uint64_t inc, theatre, serial;
+    size_t n = span_to(s, (size_t)(end - s), '/');
+    if (s + n == end || parse_num(s, n, 16, UINT32_MAX, &inc))
+        return STAGE_EINVAL;
+    s += n + 1;
+    n = span_to(s, (size_t)(end - s), '/');
+    if (s + n == end || parse_num(s, n, 10, UINT16_MAX, &theatre))
+        return STAGE_EINVAL;
+    s += n + 1;
+    size_t t = span_to(s, (size_t)(end - s), '/');
+    const char *type = s;
+    if (s + t == end || !stage__type_name_valid_n(type, t)) return STAGE_EINVAL;
+    s += t + 1;
+    if (parse_num(s, (size_t)(end - s), 10, UINT64_MAX, &serial))
+        return STAGE_EINVAL;
+    memset(id, 0, sizeof *id);
+    memcpy(id->node, node, a);
+    id->incarnation = (uint32_t)inc;
+    id->theatre = (uint16_t)theatre;
+    id->serial = serial;
+    memcpy(id->type, type, t);
+    return 0;
+}
+
+int stage_id_equal(const stage_id_t *a, const stage_id_t *b) {
+    return a->serial == b->serial && a->incarnation == b->incarnation &&
+           a->theatre == b->theatre &&
+           strncmp(a->node, b->node, STAGE_ADDR_MAX) == 0 &&
+           strncmp(a->type, b->type, STAGE_TYPE_MAX) == 0;
+}
