@@ -1,6 +1,6 @@
 /*
 ** wire/mp.h: the pieces of the msgpack reader shared inside src/wire and
-** with src/core/id.c — one-header decoding, id payloads, id part checks.
+** with src/wire/id.c — one-header decoding, id payloads, id part checks.
 **
 ** stage__mp_head decodes the header of the value at p and checks it against
 ** the bytes up to end: a str, bin or ext payload must fit, an array of n

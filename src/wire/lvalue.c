@@ -1,0 +1,454 @@
+/*
+** wire/lvalue.c: Lua values <-> msgpack (see lvalue.h for the mapping).
+**
+** Encoding walks tables recursively, keeping the tables on the current path
+** in a fixed C array: a table met again on its own path is a cycle, one met
+** again elsewhere is copied. No allocation beyond the output buffer, and no
+** Lua table for bookkeeping. The path of keys is kept too (the Lua stack
+** holds each level's key during lua_next), so an error can name where it
+** happened; the message is only built on failure.
+** Decoding trusts nothing: headers come from stage__mp_head, which checks
+** every length and count against the remaining bytes before a table is
+** sized from it.
+** Threads: the thread that owns L.
+*/
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "stage/errors.h"
+#include "wire/lvalue.h"
+#include "wire/mp.h"
+
+/* ---- encoding ---------------------------------------------------------------
+ */
+
+typedef struct enc {
+    lua_State *L;
+    stage_pack_t *p;
+    const stage__lv_hooks_t *h;
+    size_t base; /* p->len when we started */
+    int argn;    /* the argument being encoded; 0 for a reply value */
+    int depth;   /* tables open */
+    const void *open[STAGE__LV_MAX_DEPTH];
+    struct {
+        int key; /* stack index of the key, or 0: array index i */
+        lua_Integer i;
+    } path[STAGE__LV_MAX_DEPTH];
+    char *err;
+    size_t errlen;
+} enc_t;
+
+/* Append path step k (within table k) to buf at *at. */
+static void path_step(enc_t *e, int k, char *buf, size_t len, size_t *at) {
+    lua_State *L = e->L;
+    const char *sep = k ? "" : "field ";
+    int n;
+    if (e->path[k].key == 0) {
+        n = snprintf(buf + *at, len - *at, k ? "[%lld]" : "index %lld",
+                     (long long)e->path[k].i);
+    } else if (lua_type(L, e->path[k].key) == LUA_TSTRING) {
+        n = snprintf(buf + *at, len - *at, "%s%s'%s'", sep, k ? "." : "",
+                     lua_tostring(L, e->path[k].key));
+    } else if (lua_isinteger(L, e->path[k].key)) {
+        n = snprintf(buf + *at, len - *at, k ? "[%lld]" : "index %lld",
+                     (long long)lua_tointeger(L, e->path[k].key));
+    } else if (lua_type(L, e->path[k].key) == LUA_TNUMBER) {
+        n = snprintf(buf + *at, len - *at, k ? "[%.14g]" : "key %.14g",
+                     lua_tonumber(L, e->path[k].key));
+    } else {
+        n = snprintf(buf + *at, len - *at, k ? "[%s]" : "key %s",
+                     lua_toboolean(L, e->path[k].key) ? "true" : "false");
+    }
+    if (n > 0) *at += (size_t)n < len - *at ? (size_t)n : len - *at - 1;
+}
+
+/* Report an error at the current path, e.g. "argument 1: field 'a'[2]:
+** cannot send a function". Returns STAGE_EENCODE. */
+static int fail(enc_t *e, const char *fmt, ...) {
+    if (!e->err || e->errlen == 0) return STAGE_EENCODE;
+    size_t at = 0;
+    int n = e->argn ? snprintf(e->err, e->errlen, "argument %d", e->argn)
+                    : snprintf(e->err, e->errlen, "value");
+    at = n > 0 && (size_t)n < e->errlen ? (size_t)n : e->errlen - 1;
+    for (int k = 0; k < e->depth && at + 1 < e->errlen; k++) {
+        if (k == 0) at += (size_t)snprintf(e->err + at, e->errlen - at, ": ");
+        if (at >= e->errlen) at = e->errlen - 1;
+        path_step(e, k, e->err, e->errlen, &at);
+    }
+    if (at + 2 < e->errlen) {
+        memcpy(e->err + at, ": ", 3);
+        at += 2;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->err + at, e->errlen - at, fmt, ap);
+        va_end(ap);
+    }
+    return STAGE_EENCODE;
+}
+
+static int enc_value(enc_t *e, int idx);
+
+/* Scan table t: its key count, and whether it is the sequence 1..n. */
+static int enc_scan(enc_t *e, int t, lua_Unsigned *count, int *seq) {
+    lua_State *L = e->L;
+    lua_Unsigned n = lua_rawlen(L, t), c = 0;
+    int in_range = 1;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        c++;
+        int kt = lua_type(L, -1);
+        if (kt == LUA_TNUMBER && lua_isinteger(L, -1)) {
+            lua_Integer k = lua_tointeger(L, -1);
+            if (k < 1 || (lua_Unsigned)k > n) in_range = 0;
+        } else if (kt == LUA_TSTRING || kt == LUA_TNUMBER ||
+                   kt == LUA_TBOOLEAN) {
+            in_range = 0;
+        } else {
+            return fail(e, "cannot send a table with a %s key",
+                        lua_typename(L, kt));
+        }
+    }
+    *count = c;
+    *seq = in_range && c == n;
+    return 0;
+}
+
+/* Encode the key at idx (already checked to be a string, number or bool). */
+static void enc_key(enc_t *e, int idx) {
+    lua_State *L = e->L;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        stage_pack_str(e->p, s, len);
+    } else if (lua_isinteger(L, idx)) {
+        stage_pack_int(e->p, lua_tointeger(L, idx));
+    } else if (lua_type(L, idx) == LUA_TNUMBER) {
+        stage_pack_double(e->p, lua_tonumber(L, idx));
+    } else {
+        stage_pack_bool(e->p, lua_toboolean(L, idx));
+    }
+}
+
+/* Encode the elements of table t (already open on the path). */
+static int enc_fields(enc_t *e, int t, lua_Unsigned count, int seq) {
+    lua_State *L = e->L;
+    int d = e->depth - 1, rc;
+    if (seq) {
+        stage_pack_array(e->p, (uint32_t)count);
+        e->path[d].key = 0;
+        for (lua_Unsigned i = 1; i <= count; i++) {
+            e->path[d].i = (lua_Integer)i;
+            lua_rawgeti(L, t, (lua_Integer)i);
+            rc = enc_value(e, lua_gettop(L));
+            if (rc) return rc;
+            lua_pop(L, 1);
+        }
+        return 0;
+    }
+    stage_pack_map(e->p, (uint32_t)count);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        e->path[d].key = lua_gettop(L) - 1;
+        enc_key(e, -2);
+        rc = enc_value(e, lua_gettop(L));
+        if (rc) return rc;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int enc_table(enc_t *e, int t) {
+    lua_State *L = e->L;
+    const void *self = lua_topointer(L, t);
+    for (int k = 0; k < e->depth; k++)
+        if (e->open[k] == self) return fail(e, "table contains a cycle");
+    if (e->depth == STAGE__LV_MAX_DEPTH)
+        return fail(e, "tables nested deeper than %d", STAGE__LV_MAX_DEPTH);
+    if (e->p->len - e->base > STAGE__LV_MAX_BYTES)
+        return fail(e, "value too large (over %zu bytes)", STAGE__LV_MAX_BYTES);
+    if (!lua_checkstack(L, 4)) return fail(e, "out of Lua stack space");
+    lua_Unsigned count = 0;
+    int seq = 0, rc = enc_scan(e, t, &count, &seq);
+    if (rc) return rc;
+    if (count > UINT32_MAX) return fail(e, "table too large");
+    e->open[e->depth++] = self;
+    rc = enc_fields(e, t, count, seq);
+    if (rc) return rc;
+    e->depth--;
+    return 0;
+}
+
+static int enc_value(enc_t *e, int idx) {
+    lua_State *L = e->L;
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        stage_pack_nil(e->p);
+        return 0;
+    case LUA_TBOOLEAN:
+        stage_pack_bool(e->p, lua_toboolean(L, idx));
+        return 0;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx))
+            stage_pack_int(e->p, lua_tointeger(L, idx));
+        else
+            stage_pack_double(e->p, lua_tonumber(L, idx));
+        return 0;
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        stage_pack_str(e->p, s, len);
+        return 0;
+    }
+    case LUA_TTABLE:
+        return enc_table(e, idx);
+    case LUA_TUSERDATA:
+    case LUA_TLIGHTUSERDATA:
+        if (e->h && e->h->encode_userdata &&
+            e->h->encode_userdata(L, idx, e->p, e->h->ud) == 0)
+            return 0;
+        return fail(e, "cannot send userdata");
+    case LUA_TFUNCTION:
+        return fail(e, "cannot send a function");
+    case LUA_TTHREAD:
+        return fail(e, "cannot send a thread");
+    default:
+        return fail(e, "cannot send a %s", luaL_typename(L, idx));
+    }
+}
+
+/* Set up e; the caller runs the encoding, then finish(). */
+static void enc_init(enc_t *e, lua_State *L, stage_pack_t *p,
+                     const stage__lv_hooks_t *h, char *err, size_t errlen) {
+    e->L = L;
+    e->p = p;
+    e->h = h;
+    e->base = p->len;
+    e->argn = 0;
+    e->depth = 0;
+    e->err = err;
+    e->errlen = errlen;
+    if (err && errlen) err[0] = '\0';
+}
+
+/* Restore the stack and, on failure, the buffer. Returns rc, or the
+** buffer's own error. */
+static int enc_finish(enc_t *e, int top, int rc) {
+    lua_settop(e->L, top);
+    if (!rc && e->p->len - e->base > STAGE__LV_MAX_BYTES)
+        rc = fail(e, "value too large (over %zu bytes)", STAGE__LV_MAX_BYTES);
+    if (!rc && stage_pack_error(e->p)) {
+        rc = stage_pack_error(e->p);
+        if (e->err && e->errlen) snprintf(e->err, e->errlen, "out of memory");
+    }
+    if (rc) e->p->len = e->base;
+    return rc;
+}
+
+int stage__lv_encode_args(lua_State *L, int first, int n, stage_pack_t *p,
+                          const stage__lv_hooks_t *h, char *err,
+                          size_t errlen) {
+    enc_t e;
+    int top = lua_gettop(L), rc = 0;
+    enc_init(&e, L, p, h, err, errlen);
+    if (n < 0 || n > STAGE__LV_MAX_ARGS) {
+        if (err && errlen)
+            snprintf(err, errlen, "too many arguments (%d, at most %d)", n,
+                     STAGE__LV_MAX_ARGS);
+        return STAGE_EENCODE;
+    }
+    first = lua_absindex(L, first);
+    stage_pack_array(p, (uint32_t)n);
+    for (int i = 0; i < n && !rc; i++) {
+        e.argn = i + 1;
+        rc = enc_value(&e, first + i);
+    }
+    return enc_finish(&e, top, rc);
+}
+
+int stage__lv_encode_value(lua_State *L, int idx, stage_pack_t *p,
+                           const stage__lv_hooks_t *h, char *err,
+                           size_t errlen) {
+    enc_t e;
+    int top = lua_gettop(L);
+    enc_init(&e, L, p, h, err, errlen);
+    return enc_finish(&e, top, enc_value(&e, lua_absindex(L, idx)));
+}
+
+/* ---- decoding ---------------------------------------------------------------
+ */
+
+typedef struct dec {
+    lua_State *L;
+    const char *start, *p, *end;
+    const stage__lv_hooks_t *h;
+    char *err;
+    size_t errlen;
+} dec_t;
+
+/* Report a decoding error at the current byte. Returns STAGE_EDECODE. */
+static int dfail(dec_t *d, const char *fmt, ...) {
+    if (!d->err || d->errlen == 0) return STAGE_EDECODE;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(d->err, d->errlen, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < d->errlen)
+        snprintf(d->err + n, d->errlen - (size_t)n, " at byte %zu",
+                 (size_t)(d->p - d->start));
+    return STAGE_EDECODE;
+}
+
+static int dec_value(dec_t *d, int depth);
+
+static int dec_id(dec_t *d, const stage__mp_t *m) {
+    stage_id_t id;
+    if (stage__id_from_payload(m->s, m->n, &id))
+        return dfail(d, "malformed actor id");
+    if (d->h && d->h->push_id) {
+        d->h->push_id(d->L, &id, d->h->ud);
+    } else {
+        char text[STAGE_ID_TEXT_MAX];
+        int n = stage_id_format(&id, text, sizeof text);
+        lua_pushlstring(d->L, text, n > 0 ? (size_t)n : 0);
+    }
+    return 0;
+}
+
+/* Decode a map key; only strings, numbers (not NaN) and booleans. */
+static int dec_key(dec_t *d, int depth) {
+    const char *at = d->p;
+    int rc = dec_value(d, depth);
+    if (rc) return rc;
+    int t = lua_type(d->L, -1);
+    if (t == LUA_TSTRING || t == LUA_TBOOLEAN ||
+        (t == LUA_TNUMBER && !isnan(lua_tonumber(d->L, -1))))
+        return 0;
+    d->p = at;
+    return dfail(d, "map key of type %s", luaL_typename(d->L, -1));
+}
+
+/* A table size hint for n entries: n is at most the remaining bytes (the
+** header check), but a hint past a million would only pre-allocate. */
+static int size_hint(uint32_t n) {
+    return n < (1u << 20) ? (int)n : 1 << 20;
+}
+
+static int dec_container(dec_t *d, const stage__mp_t *m, int depth) {
+    lua_State *L = d->L;
+    if (!lua_checkstack(L, 4)) return dfail(d, "out of Lua stack space");
+    int rc;
+    if (m->t == STAGE_T_ARRAY) {
+        lua_createtable(L, size_hint(m->n), 0);
+        for (uint32_t i = 1; i <= m->n; i++) {
+            if ((rc = dec_value(d, depth + 1))) return rc;
+            lua_rawseti(L, -2, (lua_Integer)i);
+        }
+        return 0;
+    }
+    lua_createtable(L, 0, size_hint(m->n));
+    for (uint32_t i = 0; i < m->n; i++) {
+        if ((rc = dec_key(d, depth + 1))) return rc;
+        if ((rc = dec_value(d, depth + 1))) return rc;
+        lua_rawset(L, -3);
+    }
+    return 0;
+}
+
+/* Push the value at d->p; depth is the nesting of a container found here. */
+static int dec_value(dec_t *d, int depth) {
+    lua_State *L = d->L;
+    stage__mp_t m;
+    if (d->p >= d->end) return dfail(d, "truncated value");
+    if (stage__mp_head(d->p, d->end, &m)) return dfail(d, "malformed value");
+    const char *at = d->p;
+    if ((m.t == STAGE_T_ARRAY || m.t == STAGE_T_MAP) &&
+        depth > STAGE_PACK_MAX_DEPTH)
+        return dfail(d, "nested deeper than %d", STAGE_PACK_MAX_DEPTH);
+    d->p = m.next;
+    switch (m.t) {
+    case STAGE_T_NIL:
+        lua_pushnil(L);
+        return 0;
+    case STAGE_T_BOOL:
+        lua_pushboolean(L, m.v.b);
+        return 0;
+    case STAGE_T_INT:
+        if (m.big)
+            lua_pushnumber(L, (lua_Number)m.v.u);
+        else
+            lua_pushinteger(L, (lua_Integer)m.v.i);
+        return 0;
+    case STAGE_T_DOUBLE:
+        lua_pushnumber(L, m.v.d);
+        return 0;
+    case STAGE_T_STR:
+    case STAGE_T_BIN:
+        lua_pushlstring(L, m.s, m.n);
+        return 0;
+    case STAGE_T_ARRAY:
+    case STAGE_T_MAP:
+        return dec_container(d, &m, depth);
+    case STAGE_T_ID:
+        d->p = at; /* an error points at the id */
+        if (dec_id(d, &m)) return STAGE_EDECODE;
+        d->p = m.next;
+        return 0;
+    default:
+        d->p = at;
+        return dfail(d, "unsupported ext type %d", m.ext);
+    }
+}
+
+static void dec_init(dec_t *d, lua_State *L, const char *data, size_t len,
+                     const stage__lv_hooks_t *h, char *err, size_t errlen) {
+    d->L = L;
+    d->start = d->p = data;
+    d->end = data + len;
+    d->h = h;
+    d->err = err;
+    d->errlen = errlen;
+    if (err && errlen) err[0] = '\0';
+}
+
+int stage__lv_decode_args(lua_State *L, const char *data, size_t len,
+                          const stage__lv_hooks_t *h, char *err,
+                          size_t errlen) {
+    dec_t d;
+    stage__mp_t m;
+    int top = lua_gettop(L), rc = 0;
+    dec_init(&d, L, data, len, h, err, errlen);
+    if (len == 0 || stage__mp_head(data, d.end, &m) || m.t != STAGE_T_ARRAY)
+        return dfail(&d, "arguments are not an array");
+    if (m.n > STAGE__LV_MAX_ARGS)
+        return dfail(&d, "too many values (%u, at most %d)", (unsigned)m.n,
+                     STAGE__LV_MAX_ARGS);
+    if (!lua_checkstack(L, (int)m.n + 4))
+        return dfail(&d, "out of Lua stack space");
+    d.p = m.next;
+    for (uint32_t i = 0; i < m.n && !rc; i++)
+        rc = dec_value(&d, 2);
+    if (!rc && d.p != d.end) rc = dfail(&d, "trailing bytes");
+    if (rc) {
+        lua_settop(L, top);
+        return rc;
+    }
+    return (int)m.n;
+}
+
+int stage__lv_decode_value(lua_State *L, const char *data, size_t len,
+                           const stage__lv_hooks_t *h, char *err,
+                           size_t errlen) {
+    dec_t d;
+    int top = lua_gettop(L);
+    dec_init(&d, L, data, len, h, err, errlen);
+    if (!lua_checkstack(L, 4)) return dfail(&d, "out of Lua stack space");
+    int rc = dec_value(&d, 1);
+    if (!rc && d.p != d.end) rc = dfail(&d, "trailing bytes");
+    if (rc) lua_settop(L, top);
+    return rc;
+}
