@@ -1,0 +1,125 @@
+/*
+** cli/main.c: the `stage` command.
+**
+**   stage run [options] FILE.lua [args...]   one embedded node, all cores
+**   stage --help | --version
+**
+** Exit status: the script's (0, or stage.exit(code)); 1 with a
+** "file:line: message" on stderr for a script that fails; 2 for bad usage.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "stage/stage.h"
+
+static const char usage[] =
+    "usage: stage <command> [options] [args]\n"
+    "\n"
+    "commands:\n"
+    "  run FILE.lua [args...]   run main(args) of a script on an embedded node\n"
+    "  sim [options]            simulate a DHT of many nodes (stage sim --help)\n"
+    "\n"
+    "options:\n"
+    "  -h, --help               show this help (or a command's: stage run --help)\n"
+    "  -V, --version            show the version\n";
+
+static const char run_usage[] =
+    "usage: stage run [options] FILE.lua [args...]\n"
+    "\n"
+    "Runs the script on an embedded node: its top level defines actor types in\n"
+    "every theatre, then main(args) runs. The node exits when no actor has\n"
+    "anything left to do and no timer is pending, or at stage.exit(code).\n"
+    "\n"
+    "options:\n"
+    "  -t, --theatres N     theatre threads (default: one per core)\n"
+    "      --slice SECS     preempt a handler after SECS (default 0.01)\n"
+    "      --budget SECS    fail a handler that runs past SECS (default 10)\n"
+    "      --timeout SECS   default await timeout (default: none)\n"
+    "  -h, --help           show this help\n";
+
+/* Parse a positive number option value or exit 2. */
+static double number_arg(const char *opt, const char *v, double min) {
+    char *end;
+    double d = v ? strtod(v, &end) : 0;
+    if (!v || *end || !(d >= min)) {
+        fprintf(stderr, "stage: option '%s' needs a number >= %g, got '%s'\n",
+                opt, min, v ? v : "");
+        exit(2);
+    }
+    return d;
+}
+
+static int cmd_run(int argc, char **argv) {
+    stage_node_config_t cfg;
+    stage_node_config_init(&cfg);
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            fputs(run_usage, stdout);
+            return 0;
+        } else if (!strcmp(o, "-t") || !strcmp(o, "--theatres")) {
+            cfg.theatres = (int)number_arg(o, v, 1), i++;
+        } else if (!strcmp(o, "--slice")) {
+            cfg.slice_secs = number_arg(o, v, 0.001), i++;
+        } else if (!strcmp(o, "--budget")) {
+            cfg.budget_secs = number_arg(o, v, 0.001), i++;
+        } else if (!strcmp(o, "--timeout")) {
+            cfg.call_timeout = number_arg(o, v, 0), i++;
+        } else if (!strcmp(o, "--")) {
+            i++;
+            break;
+        } else {
+            fprintf(stderr, "stage run: unknown option '%s'\n%s", o, run_usage);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        fprintf(stderr, "stage run: no script given\n%s", run_usage);
+        return 2;
+    }
+    const char *script = argv[i];
+    stage_node_t *node;
+    int rc = stage_node_new(&node, &cfg);
+    if (rc) {
+        fprintf(stderr, "stage run: cannot create a node: %s\n",
+                stage_strerror(rc));
+        return 1;
+    }
+    char err[1024];
+    if ((rc = stage_node_load_script(node, script, err, sizeof err))) {
+        fprintf(stderr, "%s\n", err);
+        stage_node_destroy(&node);
+        return 1;
+    }
+    if ((rc = stage_node_run_main(node, argc - i - 1,
+                                  (const char *const *)argv + i + 1))) {
+        stage_node_destroy(&node);
+        return 1;
+    }
+    int status = stage_node_run(node);
+    stage_node_destroy(&node);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+        printf("stage %s\n", STAGE_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sim")) return stage__cli_sim(argc - 1, argv + 1);
+    fprintf(stderr, "stage: unknown command '%s'\n%s", cmd, usage);
+    return 2;
+}

@@ -1,0 +1,288 @@
+/*
+** core/actor.c: actors of a theatre, their table, envelopes and routing.
+**
+** The actor table maps serial -> actor for one theatre (open addressing,
+** linear probing, tombstones); only the theatre's thread touches it.
+** A serial is (counter << STAGE_THEATRE_BITS) | birth theatre, so an id names
+** the theatre to try first; the shared info (shared.c) says where an actor
+** that moved lives now.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/node.h"
+#include "util/log.h"
+
+#define TOMBSTONE ((stage__actor_t *)1)
+
+/* ---- envelopes ------------------------------------------------------------- */
+
+stage__env_t *stage__env_new(const char *method, size_t mlen, const void *args,
+                             size_t len) {
+    if (mlen > UINT16_MAX || len > UINT32_MAX) return NULL;
+    stage__env_t *e = malloc(sizeof *e + mlen + 1 + len);
+    if (!e) return NULL;
+    memset(e, 0, sizeof *e);
+    e->hdr.kind = ENV_MSG;
+    e->lua_ref = -2;
+    e->mlen = (uint16_t)mlen;
+    e->len = (uint32_t)len;
+    memcpy(e->data, method, mlen);
+    e->data[mlen] = 0;
+    if (len) memcpy(e->data + mlen + 1, args, len);
+    return e;
+}
+
+stage__env_t *stage__env_call(stage__call_fn fn, stage__call_fn drop,
+                              void *arg) {
+    stage__env_t *e = stage__env_new("", 0, NULL, 0);
+    if (!e) return NULL;
+    e->hdr.kind = ENV_CALL;
+    e->hdr.flags = ENV_SYSTEM;
+    e->call = fn;
+    e->drop = drop;
+    e->arg = arg;
+    return e;
+}
+
+void stage__env_free(stage__env_t *e) {
+    if (e->future) stage__future_unref(e->future);
+    free(e);
+}
+
+/* An ENV_CALL that will never run: its drop releases what it carries. */
+static void release_call(stage__env_t *e) {
+    if (e->drop)
+        e->drop(stage__current(), NULL, e);
+    else
+        stage__env_free(e);
+}
+
+static void env_describe_target(stage_node_t *node, const stage__env_t *e,
+                                char *buf, size_t len) {
+    stage_id_t id;
+    if (e->target_type) {
+        stage__make_id(node, e->target, e->target_type, &id);
+        stage_id_format(&id, buf, len);
+    } else {
+        snprintf(buf, len, "serial %llu", (unsigned long long)e->target);
+    }
+}
+
+void stage__env_undeliverable(stage_node_t *node, stage__env_t *e) {
+    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 128];
+    env_describe_target(node, e, id, sizeof id);
+    snprintf(msg, sizeof msg, "actor '%s' not found (it stopped or never "
+             "existed); message '%s' not delivered", id, stage__env_method(e));
+    if (e->future)
+        stage__future_reject(e->future, STAGE_EACTOR_NOT_FOUND, msg, NULL,
+                             NULL);
+    if (e->hdr.kind == ENV_CALL) {
+        release_call(e);
+        return;
+    }
+    else
+        LOG_WARN("%s", msg);
+    stage__env_free(e);
+}
+
+void stage__env_drop(stage__env_t *e, int status) {
+    if (e->future)
+        stage__future_reject(e->future, status, "the node stopped before the "
+                             "message was handled", NULL, NULL);
+    if (e->hdr.kind == ENV_CALL) {
+        release_call(e);
+        return;
+    }
+    stage__env_free(e);
+}
+
+/* ---- the actor table -------------------------------------------------------- */
+
+static uint32_t slot_of(uint64_t serial, uint32_t cap) {
+    return (uint32_t)((serial >> STAGE_THEATRE_BITS) * 0x9E3779B97F4A7C15ull >>
+                      32) & (cap - 1);
+}
+
+static int table_grow(stage__actor_table_t *tb) {
+    uint32_t cap = tb->cap ? tb->cap * 2 : 64;
+    if (tb->count * 2 < tb->cap) cap = tb->cap; /* rehash away tombstones */
+    stage__actor_t **slots = calloc(cap, sizeof *slots);
+    if (!slots) return STAGE_ENOMEM;
+    for (uint32_t i = 0; i < tb->cap; i++) {
+        stage__actor_t *a = tb->slots[i];
+        if (!a || a == TOMBSTONE) continue;
+        uint32_t j = slot_of(a->serial, cap);
+        while (slots[j]) j = (j + 1) & (cap - 1);
+        slots[j] = a;
+    }
+    free(tb->slots);
+    tb->slots = slots;
+    tb->cap = cap;
+    tb->used = tb->count;
+    return 0;
+}
+
+static int table_put(stage__actor_table_t *tb, stage__actor_t *a) {
+    if ((tb->used + 1) * 4 > tb->cap * 3 && table_grow(tb)) return STAGE_ENOMEM;
+    uint32_t i = slot_of(a->serial, tb->cap);
+    while (tb->slots[i] && tb->slots[i] != TOMBSTONE) i = (i + 1) & (tb->cap - 1);
+    if (!tb->slots[i]) tb->used++;
+    tb->slots[i] = a;
+    tb->count++;
+    return 0;
+}
+
+static uint32_t table_find_slot(const stage__actor_table_t *tb, uint64_t s) {
+    if (!tb->cap) return UINT32_MAX;
+    uint32_t i = slot_of(s, tb->cap);
+    for (stage__actor_t *a; (a = tb->slots[i]); i = (i + 1) & (tb->cap - 1))
+        if (a != TOMBSTONE && a->serial == s) return i;
+    return UINT32_MAX;
+}
+
+stage__actor_t *stage__actor_find(stage__theatre_t *t, uint64_t serial) {
+    uint32_t i = table_find_slot(&t->actors, serial);
+    return i == UINT32_MAX ? NULL : t->actors.slots[i];
+}
+
+/* ---- actors ------------------------------------------------------------------ */
+
+uint64_t stage__serial_reserve(stage__theatre_t *t) {
+    uint64_t c = atomic_fetch_add_explicit(&t->next_serial, 1,
+                                           memory_order_relaxed);
+    return c << STAGE_THEATRE_BITS | (uint64_t)t->index;
+}
+
+stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
+                                 uint64_t serial) {
+    size_t extra = type->native ? type->native->state_size : 0;
+    stage__actor_t *a = calloc(1, sizeof *a + extra);
+    if (!a) return NULL;
+    a->serial = serial;
+    a->type = type;
+    a->theatre = t;
+    a->lua_ref = -2;
+    a->co_ref = -2;
+    if (extra) a->state = a + 1;
+    if (table_put(&t->actors, a)) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void stage__actor_stop(stage__theatre_t *t, stage__actor_t *a) {
+    a->flags |= ACTOR_STOPPING;
+    stage__actor_schedule(t, a);
+}
+
+void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
+    uint32_t i = table_find_slot(&t->actors, a->serial);
+    if (i != UINT32_MAX) {
+        t->actors.slots[i] = TOMBSTONE;
+        t->actors.count--;
+    }
+    a->flags |= ACTOR_DEAD;
+    stage__timers_cancel_actor(t, a->serial);
+    a->type->ops->destroy(t, a);
+    stage__env_t *e;
+    while ((e = a->mbox_head)) {
+        a->mbox_head = e->next;
+        stage__env_undeliverable(t->node, e);
+    }
+    if (a->current) stage__env_drop(a->current, STAGE_ESTOPPED);
+    /* Still on the run queue? run_queue skips dead actors; free it there. */
+    if (a->flags & ACTOR_QUEUED) return;
+    free(a);
+}
+
+void stage__actors_destroy_all(stage__theatre_t *t) {
+    t->run_head = t->run_tail = NULL;
+    for (uint32_t i = 0; i < t->actors.cap; i++) {
+        stage__actor_t *a = t->actors.slots[i];
+        if (!a || a == TOMBSTONE) continue;
+        a->flags &= ~ACTOR_QUEUED;
+        stage__actor_destroy(t, a);
+    }
+    free(t->actors.slots);
+    memset(&t->actors, 0, sizeof t->actors);
+}
+
+/* ---- routing -------------------------------------------------------------- */
+
+void stage__route(stage_node_t *node, stage__env_t *e) {
+    stage__theatre_t *cur = stage__current();
+    int where = stage__serial_theatre(e->target);
+    stage__theatre_t *t = stage__node_theatre(node, where);
+    if (!t) {
+        stage__env_undeliverable(node, e);
+        return;
+    }
+    if (cur == t) {
+        stage__actor_t *a = stage__actor_find(t, e->target);
+        if (a) {
+            stage__actor_enqueue(t, a, e);
+            return;
+        }
+    }
+    stage__work_add(node, 1);
+    e->hdr.flags |= ENV_COUNTED;
+    stage__theatre_push(t, &e->hdr);
+}
+
+/* ---- spawning ----------------------------------------------------------------- */
+
+/* Create the actor an envelope reserved and queue its birth message. */
+static void spawn_here(stage__theatre_t *t, stage__env_t *e) {
+    stage__actor_t *a = stage__actor_new(t, e->target_type, e->target);
+    if (!a) {
+        LOG_ERROR("out of memory spawning an actor of type '%s'",
+                  e->target_type->name);
+        stage__env_free(e);
+        return;
+    }
+    e->hdr.kind = ENV_MSG;
+    e->hdr.flags |= ENV_SYSTEM;
+    stage__actor_enqueue(t, a, e);
+}
+
+static void spawn_call(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
+    (void)a;
+    e->call = NULL;
+    e->target = (uint64_t)(uintptr_t)e->arg;
+    e->arg = NULL;
+    spawn_here(t, e);
+}
+
+int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
+                 const void *args, size_t len, uint64_t *serial) {
+    stage__theatre_t *cur = stage__current();
+    if (cur && cur->node != node) cur = NULL;
+    if (theatre < 0) theatre = cur ? cur->index : 0;
+    stage__theatre_t *t = stage__node_theatre(node, theatre);
+    if (!t) return STAGE_EINVAL;
+    stage__env_t *e = stage__env_new("birth", 5, args, len);
+    if (!e) return STAGE_ENOMEM;
+    e->target = stage__serial_reserve(t);
+    e->target_type = type;
+    e->sender = cur && cur->running ? cur->running->serial : 0;
+    e->sender_type = cur && cur->running ? cur->running->type : NULL;
+    *serial = e->target;
+    if (cur == t) {
+        spawn_here(t, e);
+        return 0;
+    }
+    /* A call for the theatre itself (target 0); the serial rides in arg. */
+    e->hdr.kind = ENV_CALL;
+    e->call = spawn_call;
+    e->arg = (void *)(uintptr_t)e->target;
+    e->target = 0;
+    stage__work_add(node, 1);
+    e->hdr.flags |= ENV_COUNTED;
+    stage__theatre_push(t, &e->hdr);
+    return 0;
+}

@@ -1,0 +1,395 @@
+/*
+** core/core.h: the runtime's internal structures, shared by src/core and the
+** Lua binding (src/lua). Not a public header.
+**
+** A node owns T theatres. A theatre is one thread with its own run queue,
+** timers, actor table and (when scripts are loaded) Lua state. Everything a
+** theatre owns is touched only by its thread, except its inbox, which any
+** thread pushes to (envelopes for its actors, completed futures, calls).
+**
+** Threads and ownership:
+**   actor       owned by its theatre; other threads hold only ids
+**   envelope    owned by whoever holds it; handed over on push
+**   future      refcounted; its continuations belong to its owner theatre;
+**               any thread may complete it (first completion wins)
+**
+** Quiescence: node->work counts busy theatres plus envelopes in flight
+** between threads plus external holds. A theatre is busy while it has
+** anything runnable or an armed timer. The count reaches zero only when no
+** event can ever happen again; the theatre that takes it there stops the node.
+*/
+#ifndef STAGE_CORE_CORE_H
+#define STAGE_CORE_CORE_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/mpsc.h"
+#include "stage/stage.h"
+#include "util/buf.h"
+
+typedef struct stage__theatre stage__theatre_t;
+typedef struct stage__actor stage__actor_t;
+typedef struct stage__env stage__env_t;
+typedef struct stage__type stage__type_t;
+typedef struct stage__future stage__future_t;
+typedef struct stage__cont stage__cont_t;
+typedef struct stage__timer stage__timer_t;
+
+#define STAGE_MAX_THEATRES 256
+#define STAGE_TURN_MESSAGES 100 /* messages per actor turn: fairness */
+#define STAGE_THEATRE_BITS 8    /* serial = counter << 8 | birth theatre */
+
+/* ---- what travels through an inbox --------------------------------------- */
+
+enum {
+    ENV_MSG = 1,   /* a message for an actor */
+    ENV_FUTURE,    /* a future of this theatre completed (it is a future) */
+    ENV_CALL,      /* target 0: run call(theatre, NULL, env) on the theatre;
+                   ** else a runtime turn of the target (continuation, timer) */
+    ENV_STOP_ACTOR /* stop the target actor after its current turn */
+};
+
+enum {
+    ENV_COUNTED = 1, /* holds one unit of node->work until received */
+    ENV_SYSTEM = 2   /* runtime message (birth, timers, continuations) */
+};
+
+typedef void (*stage__call_fn)(stage__theatre_t *t, stage__actor_t *a,
+                               stage__env_t *e);
+
+/* Every inbox item starts with this header. */
+typedef struct stage__item {
+    stage__mpsc_node_t link;
+    uint8_t kind;
+    uint8_t flags;
+} stage__item_t;
+
+struct stage__env {
+    stage__item_t hdr;
+    uint16_t mlen;            /* method name length (data holds it + NUL) */
+    uint16_t target_theatre;  /* birth theatre of the target */
+    uint64_t target;          /* target serial */
+    uint64_t sender;          /* sender serial, 0 if not an actor */
+    stage__type_t *sender_type;
+    stage__type_t *target_type;
+    stage__future_t *future;  /* reply, or NULL; the envelope holds a ref */
+    stage__call_fn call;      /* ENV_CALL for a theatre (target 0): run */
+    stage__call_fn drop;      /* ENV_CALL never run: release (a == NULL) */
+    void *arg;                /* ENV_CALL */
+    int lua_ref;              /* Lua continuation: registry ref, or -2 */
+    stage__env_t *next;       /* mailbox link (theatre-local) */
+    uint32_t len;             /* msgpack args length */
+    char data[];              /* method NUL args */
+};
+
+static inline const char *stage__env_method(const stage__env_t *e) {
+    return e->data;
+}
+static inline const char *stage__env_args(const stage__env_t *e) {
+    return e->data + e->mlen + 1;
+}
+
+/* A new message envelope (method + args copied). NULL on ENOMEM. */
+stage__env_t *stage__env_new(const char *method, size_t mlen,
+                             const void *args, size_t len);
+/* A new ENV_CALL envelope for fn(t, NULL, e) with arg; drop (may be NULL)
+** releases arg if it never runs. */
+stage__env_t *stage__env_call(stage__call_fn fn, stage__call_fn drop,
+                              void *arg);
+/* Free e, dropping its future reference. */
+void stage__env_free(stage__env_t *e);
+/* e cannot be delivered: its target is unknown. Fail its future with
+** ActorNotFound (or log, if it has none) and free it. */
+void stage__env_undeliverable(stage_node_t *node, stage__env_t *e);
+/* Free e, failing its future with status (STAGE_ESTOPPED at shutdown). */
+void stage__env_drop(stage__env_t *e, int status);
+
+/* ---- actor types ------------------------------------------------------------ */
+
+enum { TURN_DONE = 0, TURN_WAIT = 1, TURN_PREEMPTED = 2 };
+
+/* How a kind of actor runs its messages (native C, Lua). */
+typedef struct stage__ops {
+    /* Run message e on actor a (takes ownership of e). Returns TURN_DONE,
+    ** TURN_WAIT (suspended until a future completes) or TURN_PREEMPTED
+    ** (suspended, may continue at once). */
+    int (*deliver)(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e);
+    /* Continue a suspended turn. Same return as deliver. */
+    int (*resume)(stage__theatre_t *t, stage__actor_t *a);
+    /* The actor stopped: run death, free its state. */
+    void (*destroy)(stage__theatre_t *t, stage__actor_t *a);
+} stage__ops_t;
+
+struct stage__type {
+    char name[STAGE_TYPE_MAX];
+    stage_kind_t kind;
+    char super[STAGE_TYPE_MAX];     /* "" if none */
+    const stage__ops_t *ops;
+    const stage_type_def_t *native; /* C types */
+    int index;                      /* position in node->types */
+};
+
+/* ---- actors -------------------------------------------------------------- */
+
+enum {
+    ACTOR_QUEUED = 1,    /* on the run queue */
+    ACTOR_SUSPENDED = 2, /* a turn is suspended (await or preempted) */
+    ACTOR_READY = 4,     /* the suspended turn may continue */
+    ACTOR_STOPPING = 8,  /* stop after this turn */
+    ACTOR_DEAD = 16
+};
+
+/* A sends queued behind an unresolved future argument (see lua/). */
+typedef struct stage__deferred stage__deferred_t;
+
+struct stage__actor {
+    stage__actor_t *run_next;  /* run queue link */
+    stage__env_t *mbox_head;   /* mailbox: theatre-local FIFO */
+    stage__env_t *mbox_tail;
+    uint64_t serial;
+    stage__type_t *type;
+    stage__theatre_t *theatre;
+    uint32_t flags;
+    int lua_ref;               /* Lua: state table in the registry */
+    int co_ref;                /* Lua: suspended coroutine, or -2 */
+    stage__env_t *current;     /* message of the suspended turn */
+    stage__deferred_t *deferred; /* pipelined sends waiting on futures */
+    void *state;               /* C: state_size bytes */
+    void *wait;                /* Lua: what a suspended await waits for */
+    double spent;              /* seconds the current message has run */
+};
+
+/* ---- futures --------------------------------------------------------------- */
+
+enum { FUT_PENDING = 0, FUT_WAITING = 1, FUT_EXT_WAITING = 2, FUT_DONE = 4 };
+
+typedef enum {
+    CONT_RESUME = 1, /* resume actor's suspended await */
+    CONT_CALL        /* fn(t, fut, arg) on the owner theatre */
+} stage__cont_kind_t;
+
+/* A continuation. t is NULL when the future is freed without the
+** continuation having run (teardown): then only release arg. */
+typedef void (*stage__cont_fn)(stage__theatre_t *t, stage__future_t *f,
+                               void *arg);
+
+struct stage__cont {
+    stage__cont_t *next;
+    stage__cont_kind_t kind;
+    uint64_t actor;   /* CONT_RESUME: serial of the waiting actor */
+    stage__cont_fn fn;
+    void *arg;
+};
+
+struct stage__future {
+    stage__item_t hdr;        /* pushed on the owner's inbox when done */
+    atomic_uint refs;
+    atomic_uint state;        /* FUT_* bits */
+    atomic_flag claimed;      /* first completion wins */
+    uint16_t owner;           /* theatre whose thread runs continuations */
+    bool observed;            /* someone looked at the result */
+    atomic_bool queued;       /* on the owner's inbox now */
+    uint64_t target;          /* serial of the actor that will complete it */
+    stage_node_t *node;
+    /* result, written once by the completer before state gets FUT_DONE */
+    int status;               /* 0 or STAGE_E* */
+    char *data;               /* msgpack value if status == 0 */
+    uint32_t len;
+    char small[16];           /* data points here for small values */
+    char *message;            /* if status < 0 */
+    char *actor;              /* id text of the actor that failed, or NULL */
+    char *traceback;          /* or NULL */
+    stage__cont_t *conts;     /* owner theatre only */
+};
+
+/* A new pending future owned by theatre owner, expected to be completed
+** by actor target (serial, 0 if none). One reference. NULL on ENOMEM. */
+stage__future_t *stage__future_new(stage_node_t *node, int owner,
+                                   uint64_t target);
+void stage__future_ref(stage__future_t *f);
+void stage__future_unref(stage__future_t *f);
+/* Complete f with a msgpack value (copied). Any thread. Returns 1 if this
+** completion won, 0 if f was already completed. */
+int stage__future_resolve(stage__future_t *f, const char *data, size_t len);
+/* Fail f. message, actor and traceback are copied (actor, traceback may be
+** NULL). Any thread. Returns 1 if this completion won. */
+int stage__future_reject(stage__future_t *f, int status, const char *message,
+                         const char *actor, const char *traceback);
+/* Copy src's result into dst (src done). Returns 1 if it won. */
+int stage__future_forward(stage__future_t *dst, const stage__future_t *src);
+static inline bool stage__future_done(const stage__future_t *f) {
+    return atomic_load_explicit(&((stage__future_t *)f)->state,
+                                memory_order_acquire) & FUT_DONE;
+}
+/* Set a FUT_*WAITING bit unless f is done: 1 if set (f not done). */
+int stage__future_mark(stage__future_t *f, unsigned bit);
+/* Add a continuation (owner theatre only). If f is already done it runs on
+** the owner's next pass, never inside this call. */
+int stage__future_on(stage__theatre_t *t, stage__future_t *f,
+                     stage__cont_kind_t kind, uint64_t actor,
+                     stage__cont_fn fn, void *arg);
+/* Run f's continuations (owner theatre, f done). */
+void stage__future_fire(stage__theatre_t *t, stage__future_t *f);
+
+/* ---- timers ------------------------------------------------------------------ */
+
+typedef void (*stage__timer_fn)(stage__theatre_t *t, stage__timer_t *tm);
+
+struct stage__timer {
+    double deadline;      /* stage__now() seconds */
+    double interval;      /* > 0: repeat */
+    double span;          /* the delay asked for */
+    uint64_t seq;         /* heap tie-break: FIFO for equal deadlines */
+    uint64_t actor;       /* owning actor serial (0: none) */
+    int heap_index;       /* -1 when not armed */
+    bool cancelled;
+    stage__timer_fn fn;   /* fired (theatre thread) */
+    void (*drop)(stage__timer_t *tm); /* freed: release arg; may be NULL */
+    void *arg;
+    int lua_ref;          /* Lua callback, or -2 */
+    int refs;             /* theatre-local: heap + holders */
+};
+
+/* Monotonic seconds. Any thread. */
+double stage__now(void);
+stage__timer_t *stage__timer_new(stage__theatre_t *t, double delay,
+                                 double interval, stage__timer_fn fn,
+                                 void *arg);
+void stage__timer_cancel(stage__theatre_t *t, stage__timer_t *tm);
+void stage__timer_unref(stage__timer_t *tm);
+/* Run due timers; returns seconds until the next one (or -1: none). */
+double stage__timers_run(stage__theatre_t *t);
+/* At node teardown: drop every timer of t. */
+void stage__timers_free(stage__theatre_t *t);
+/* Cancel every timer owned by actor serial (it stopped). */
+void stage__timers_cancel_actor(stage__theatre_t *t, uint64_t serial);
+
+/* ---- theatres ---------------------------------------------------------------- */
+
+typedef struct stage__actor_table {
+    stage__actor_t **slots; /* open addressing by serial; NULL or tombstone */
+    uint32_t cap, count, used;
+} stage__actor_table_t;
+
+struct stage__theatre {
+    stage__mpsc_t inbox;              /* any thread pushes */
+    alignas(64) atomic_int sleeping;  /* futex word: 1 while asleep */
+    alignas(64) stage_node_t *node;
+    int index;
+    pthread_t thread;
+    stage__actor_t *run_head, *run_tail;
+    stage__actor_table_t actors;
+    atomic_uint_fast64_t next_serial; /* any thread may reserve one */
+    stage__timer_t **heap;            /* timer min-heap */
+    int nheap, capheap;
+    uint64_t timer_seq;
+    stage__future_t *fired_head;      /* local completions to fire */
+    bool busy;                        /* holds one unit of node->work */
+    stage__actor_t *running;          /* actor in a turn, or NULL */
+    /* preemption: written by this thread, read by the watchdog, which
+    ** signals a theatre whose turn_seq has not moved for half a slice */
+    atomic_uint_fast64_t turn_seq;    /* bumped at every message */
+    volatile sig_atomic_t in_turn;
+    void *volatile running_lua;       /* lua_State of the running turn */
+    void *lua;                        /* per-theatre Lua data (src/lua) */
+    int local_work;                   /* envelopes counted for this pass */
+};
+
+/* The theatre the calling thread runs, or NULL. */
+stage__theatre_t *stage__current(void);
+
+/* Deliver an inbox item to theatre t from any thread. The item must carry
+** ENV_COUNTED if the sender is not t's own thread (the caller does the
+** accounting with stage__work_add). */
+void stage__theatre_push(stage__theatre_t *t, stage__item_t *it);
+
+/* Queue e for actor a of theatre t (t's thread only). */
+void stage__actor_enqueue(stage__theatre_t *t, stage__actor_t *a,
+                          stage__env_t *e);
+/* Put a on t's run queue if it is not there (t's thread only). */
+void stage__actor_schedule(stage__theatre_t *t, stage__actor_t *a);
+/* A suspended actor's turn may continue (t's thread only). */
+void stage__actor_ready(stage__theatre_t *t, stage__actor_t *a);
+
+/* Route e (a message) to its target from any thread: local fast path if the
+** target lives in the calling theatre, else the target theatre's inbox.
+** Unknown targets fail e's future with ActorNotFound. */
+void stage__route(stage_node_t *node, stage__env_t *e);
+
+/* ---- actors ------------------------------------------------------------------ */
+
+/* Reserve a serial on theatre t. Any thread. */
+uint64_t stage__serial_reserve(stage__theatre_t *t);
+/* Create an actor with a reserved serial on theatre t (t's thread).
+** NULL on ENOMEM. */
+stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
+                                 uint64_t serial);
+stage__actor_t *stage__actor_find(stage__theatre_t *t, uint64_t serial);
+/* Spawn an actor of type on theatre (-1: the calling theatre, or 0 from
+** outside). Its birth message carries args (msgpack array). The serial is
+** known at once; the actor exists by the time any message sent after this
+** call reaches its theatre. Any thread. */
+int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
+                 const void *args, size_t len, uint64_t *serial);
+/* Mark a to stop after its current turn (t's thread). */
+void stage__actor_stop(stage__theatre_t *t, stage__actor_t *a);
+/* Remove a now: run its type's destroy, fail its queued messages (t's
+** thread, a not in a turn). */
+void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a);
+/* At node teardown: destroy every actor of t. */
+void stage__actors_destroy_all(stage__theatre_t *t);
+/* The id of actor serial of type on this node. */
+void stage__make_id(stage_node_t *node, uint64_t serial,
+                    const stage__type_t *type, stage_id_t *out);
+static inline int stage__serial_theatre(uint64_t serial) {
+    return (int)(serial & ((1u << STAGE_THEATRE_BITS) - 1));
+}
+/* 1 if id names an actor of this node (incarnation included). */
+int stage__id_is_local(stage_node_t *node, const stage_id_t *id);
+
+/* ---- node ---------------------------------------------------------------- */
+
+/* The id of the node's stdout environment actor. Any thread. */
+void stage__stdout_id(stage_node_t *node, stage_id_t *out);
+
+stage__theatre_t *stage__node_theatre(stage_node_t *node, int index);
+stage__type_t *stage__type_find(stage_node_t *node, const char *name);
+/* Register a type (before start). STAGE_EEXISTS / EINVAL / ENOMEM. */
+int stage__type_add(stage_node_t *node, const char *name, stage_kind_t kind,
+                    const char *super, const stage__ops_t *ops,
+                    const stage_type_def_t *native, stage__type_t **out);
+void stage__work_add(stage_node_t *node, int n);
+void stage__work_sub(stage_node_t *node, int n);
+/* The node config (read-only once started). */
+const stage_node_config_t *stage__node_config(stage_node_t *node);
+/* Stopping: 1 once stage_node_stop ran. */
+int stage__node_stopping(stage_node_t *node);
+/* Shared info: where a moved actor lives now (theatre index, or -1). */
+int stage__shared_lookup(stage_node_t *node, uint64_t serial);
+void stage__shared_set(stage_node_t *node, uint64_t serial, int theatre);
+void stage__shared_remove(stage_node_t *node, uint64_t serial);
+
+/* Hooks the Lua binding installs (NULL without scripts). */
+typedef struct stage__lua_hooks {
+    /* Open and close a theatre's Lua state (on the theatre's thread). */
+    int (*theatre_open)(stage__theatre_t *t);
+    void (*theatre_close)(stage__theatre_t *t);
+    /* Ask the running Lua turn of t to stop soon: a signal handler on t's
+    ** thread calls it, so it may only do what a signal handler may. */
+    void (*preempt)(stage__theatre_t *t);
+    /* The node went quiescent: the exit status to use (status is the
+    ** current one). Any thread; may print why the program is stuck. */
+    int (*quiescent)(stage_node_t *node, int status);
+    /* Free the node's Lua data (in stage_node_destroy). */
+    void (*node_free)(stage_node_t *node);
+} stage__lua_hooks_t;
+void stage__node_set_lua_hooks(stage_node_t *node,
+                               const stage__lua_hooks_t *hooks, void *data);
+void *stage__node_lua(stage_node_t *node);
+
+#endif

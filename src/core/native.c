@@ -1,0 +1,398 @@
+/*
+** core/native.c: actors written in C (include/stage/stage.h), the public
+** send/spawn/future calls, and the stdout environment actor.
+**
+** A native handler runs to completion on its theatre's thread; it cannot be
+** preempted or suspended. A stage_ctx_t lives on the theatre's stack for the
+** duration of one handler.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/node.h"
+#include "util/log.h"
+
+struct stage_ctx {
+    stage__theatre_t *t;
+    stage__actor_t *a;
+    stage_id_t self;
+};
+
+struct stage_msg {
+    stage__env_t *e;
+    stage_ctx_t *ctx;
+    bool replied;
+    bool has_sender;
+    stage_id_t sender;
+};
+
+static const char NIL = (char)0xc0;
+
+/* ---- messages ------------------------------------------------------------------ */
+
+const char *stage_msg_method(const stage_msg_t *m) {
+    return stage__env_method(m->e);
+}
+
+void stage_msg_args(const stage_msg_t *m, const char **data, size_t *len) {
+    *data = stage__env_args(m->e);
+    *len = m->e->len;
+}
+
+int stage_msg_unpack(const stage_msg_t *m, stage_unpack_t *u, uint32_t *argc) {
+    stage_unpack_init(u, stage__env_args(m->e), m->e->len);
+    if (m->e->len == 0) {
+        *argc = 0;
+        return 0;
+    }
+    return stage_unpack_array(u, argc);
+}
+
+const stage_id_t *stage_msg_sender(const stage_msg_t *m) {
+    return m->has_sender ? &m->sender : NULL;
+}
+
+int stage_reply(stage_ctx_t *ctx, const stage_msg_t *msg, const void *value,
+                size_t len) {
+    (void)ctx;
+    stage_msg_t *m = (stage_msg_t *)msg;
+    if (m->replied) return STAGE_EEXISTS;
+    if (stage_pack_validate(value, len, 1)) return STAGE_EINVAL;
+    m->replied = true;
+    if (m->e->future) stage__future_resolve(m->e->future, value, len);
+    return 0;
+}
+
+int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg, int code,
+                      const char *message) {
+    stage_msg_t *m = (stage_msg_t *)msg;
+    if (m->replied) return STAGE_EEXISTS;
+    m->replied = true;
+    char id[STAGE_ID_TEXT_MAX];
+    stage_id_format(&ctx->self, id, sizeof id);
+    if (m->e->future)
+        stage__future_reject(m->e->future, code, message, id, NULL);
+    else
+        LOG_WARN("actor %s: %s: %s (no one asked for the reply)", id,
+                 stage_err_name(code), message);
+    return 0;
+}
+
+/* ---- the native kind -------------------------------------------------------------- */
+
+static void ctx_init(stage_ctx_t *ctx, stage__theatre_t *t, stage__actor_t *a) {
+    ctx->t = t;
+    ctx->a = a;
+    stage__make_id(t->node, a->serial, a->type, &ctx->self);
+}
+
+static stage_handler_fn find_method(const stage_type_def_t *def,
+                                    const char *name) {
+    for (const stage_method_t *m = def->methods; m && m->name; m++)
+        if (strcmp(m->name, name) == 0) return m->fn;
+    return NULL;
+}
+
+/* Fail (or log) a message nobody can handle. */
+static void no_method(stage_ctx_t *ctx, stage__env_t *e) {
+    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 160];
+    stage_id_format(&ctx->self, id, sizeof id);
+    snprintf(msg, sizeof msg, "actor '%s' of type '%s' has no method '%s'", id,
+             ctx->a->type->name, stage__env_method(e));
+    if (e->future)
+        stage__future_reject(e->future, STAGE_ENO_METHOD, msg, id, NULL);
+    else
+        LOG_WARN("%s", msg);
+}
+
+static int native_deliver(stage__theatre_t *t, stage__actor_t *a,
+                          stage__env_t *e) {
+    stage_ctx_t ctx;
+    ctx_init(&ctx, t, a);
+    if (e->hdr.kind == ENV_CALL) { /* runtime turns are Lua's only */
+        stage__env_drop(e, STAGE_EINVAL);
+        return TURN_DONE;
+    }
+    stage_msg_t m = {.e = e, .ctx = &ctx};
+    if (e->sender_type) {
+        m.has_sender = true;
+        stage__make_id(t->node, e->sender, e->sender_type, &m.sender);
+    }
+    const stage_type_def_t *def = a->type->native;
+    bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
+    stage_handler_fn fn = birth ? def->birth : find_method(def, e->data);
+    if (fn)
+        fn(&ctx, a->state, &m);
+    else if (!birth)
+        no_method(&ctx, e);
+    if (e->future && !m.replied) stage__future_resolve(e->future, &NIL, 1);
+    stage__env_free(e);
+    return TURN_DONE;
+}
+
+static int native_resume(stage__theatre_t *t, stage__actor_t *a) {
+    (void)t;
+    (void)a;
+    return TURN_DONE; /* native turns never suspend */
+}
+
+static void native_destroy(stage__theatre_t *t, stage__actor_t *a) {
+    if (!a->type->native->death || stage__node_stopping(t->node)) return;
+    stage_ctx_t ctx;
+    ctx_init(&ctx, t, a);
+    a->type->native->death(&ctx, a->state);
+}
+
+static const stage__ops_t native_ops = {native_deliver, native_resume,
+                                        native_destroy};
+
+int stage_type_register(stage_node_t *node, const stage_type_def_t *def) {
+    if (!def || !def->name) return STAGE_EINVAL;
+    return stage__type_add(node, def->name, def->kind, def->super, &native_ops,
+                           def, NULL);
+}
+
+/* ---- inside a handler ------------------------------------------------------------- */
+
+const stage_id_t *stage_self(stage_ctx_t *ctx) {
+    return &ctx->self;
+}
+
+stage_node_t *stage_ctx_node(stage_ctx_t *ctx) {
+    return ctx->t->node;
+}
+
+int stage_ctx_theatre(stage_ctx_t *ctx) {
+    return ctx->t->index;
+}
+
+void stage_stop(stage_ctx_t *ctx) {
+    ctx->a->flags |= ACTOR_STOPPING;
+}
+
+void stage_exit(stage_ctx_t *ctx, int code) {
+    stage_node_stop(ctx->t->node, code);
+}
+
+/* ---- sending and spawning (shared by handlers and outside threads) ---------------- */
+
+static int do_spawn(stage_node_t *node, const char *type, int theatre,
+                    const void *args, size_t len, stage_id_t *out) {
+    stage__type_t *ty = stage__type_find(node, type);
+    if (!ty) return STAGE_ETYPE_NOT_FOUND;
+    if (theatre >= stage_node_theatres(node)) return STAGE_EINVAL;
+    if (len && stage_pack_validate(args, len, 1)) return STAGE_EINVAL;
+    uint64_t serial;
+    int rc = stage__spawn(node, ty, theatre, args, len, &serial);
+    if (rc == 0 && out) stage__make_id(node, serial, ty, out);
+    return rc;
+}
+
+/* Send from the running actor a (NULL outside actors). owner: the theatre
+** whose thread runs the reply's continuations. */
+static int do_send(stage_node_t *node, stage__actor_t *a, int owner,
+                   const stage_id_t *to, const char *method, const void *args,
+                   size_t len, stage_future_t **fut) {
+    if (fut) *fut = NULL;
+    size_t mlen = method ? strlen(method) : 0;
+    if (!mlen || mlen > 255) return STAGE_EINVAL;
+    if (len && stage_pack_validate(args, len, 1)) return STAGE_EINVAL;
+    if (!stage__id_is_local(node, to)) return STAGE_EUNREACHABLE;
+    stage__type_t *tt = stage__type_find(node, to->type);
+    if (!tt) return STAGE_EACTOR_NOT_FOUND;
+    stage__env_t *e = stage__env_new(method, mlen, args, len);
+    if (!e) return STAGE_ENOMEM;
+    e->target = to->serial;
+    e->target_type = tt;
+    if (a) {
+        e->sender = a->serial;
+        e->sender_type = a->type;
+    }
+    if (fut) {
+        stage__future_t *f = stage__future_new(node, owner, to->serial);
+        if (!f) {
+            stage__env_free(e);
+            return STAGE_ENOMEM;
+        }
+        stage__future_ref(f);
+        e->future = f;
+        *fut = (stage_future_t *)f;
+    }
+    stage__route(node, e);
+    return 0;
+}
+
+int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
+                const void *args, size_t len, stage_id_t *out) {
+    return do_spawn(ctx->t->node, type, theatre, args, len, out);
+}
+
+int stage_send(stage_ctx_t *ctx, const stage_id_t *to, const char *method,
+               const void *args, size_t len, stage_future_t **fut) {
+    return do_send(ctx->t->node, ctx->a, ctx->t->index, to, method, args, len,
+                   fut);
+}
+
+int stage_node_spawn(stage_node_t *node, const char *type, int theatre,
+                     const void *args, size_t len, stage_id_t *out) {
+    return do_spawn(node, type, theatre < 0 ? 0 : theatre, args, len, out);
+}
+
+int stage_node_send(stage_node_t *node, const stage_id_t *to,
+                    const char *method, const void *args, size_t len,
+                    stage_future_t **fut) {
+    return do_send(node, NULL, 0, to, method, args, len, fut);
+}
+
+/* ---- futures ---------------------------------------------------------------------- */
+
+static void fill_result(const stage__future_t *f, stage_result_t *res) {
+    res->status = f->status;
+    res->data = f->status ? NULL : f->data;
+    res->len = f->status ? 0 : f->len;
+    res->message = f->status ? f->message : NULL;
+}
+
+typedef struct then_arg {
+    stage_future_fn fn;
+    void *ud;
+    stage__future_t *f;
+} then_arg_t;
+
+static void then_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
+    then_arg_t *ta = arg;
+    if (t) {
+        stage_result_t res;
+        fill_result(f, &res);
+        ta->fn(ta->ud, &res);
+    }
+    stage__future_unref(ta->f);
+    free(ta);
+}
+
+static void then_register(stage__theatre_t *t, stage__actor_t *a,
+                          stage__env_t *e) {
+    (void)a;
+    then_arg_t *ta = e->arg;
+    if (stage__future_on(t, ta->f, CONT_CALL, 0, then_fire, ta))
+        then_fire(NULL, ta->f, ta);
+    stage__env_free(e);
+}
+
+static void then_drop(stage__theatre_t *t, stage__actor_t *a,
+                      stage__env_t *e) {
+    (void)t;
+    (void)a;
+    then_arg_t *ta = e->arg;
+    then_fire(NULL, ta->f, ta);
+    stage__env_free(e);
+}
+
+int stage_future_then(stage_future_t *fut, stage_future_fn fn, void *ud) {
+    stage__future_t *f = (stage__future_t *)fut;
+    then_arg_t *ta = malloc(sizeof *ta);
+    if (!ta) return STAGE_ENOMEM;
+    *ta = (then_arg_t){fn, ud, f};
+    stage__theatre_t *owner = stage__node_theatre(f->node, f->owner);
+    if (stage__current() == owner) {
+        int rc = stage__future_on(owner, f, CONT_CALL, 0, then_fire, ta);
+        if (rc) free(ta);
+        return rc;
+    }
+    stage__env_t *e = stage__env_call(then_register, then_drop, ta);
+    if (!e) {
+        free(ta);
+        return STAGE_ENOMEM;
+    }
+    stage__work_add(f->node, 1);
+    e->hdr.flags |= ENV_COUNTED;
+    stage__theatre_push(owner, &e->hdr);
+    return 0;
+}
+
+int stage_future_wait(stage_future_t *fut, double timeout, stage_result_t *res) {
+    stage__future_t *f = (stage__future_t *)fut;
+    if (stage__current()) return STAGE_EDEADLOCK;
+    double deadline = timeout >= 0 ? stage__now() + timeout : 0;
+    while (stage__future_mark(f, FUT_EXT_WAITING)) {
+        double left = -1;
+        if (timeout >= 0 && (left = deadline - stage__now()) <= 0)
+            return STAGE_ETIMEOUT;
+        unsigned s = atomic_load(&f->state);
+        if (!(s & FUT_DONE))
+            stage__futex_wait((atomic_int *)&f->state, (int)s, left);
+    }
+    f->observed = true;
+    fill_result(f, res);
+    return 0;
+}
+
+void stage_future_release(stage_future_t **fut) {
+    if (!*fut) return;
+    stage__future_unref((stage__future_t *)*fut);
+    *fut = NULL;
+}
+
+/* ---- the stdout environment actor ---------------------------------------------- */
+
+/* print(...): its arguments (strings or numbers) joined by tabs, one line.
+** write(s): s as it is. Output is flushed once the mailbox is empty. */
+static void stdout_out(stage_ctx_t *ctx, const stage_msg_t *msg, bool line) {
+    stage_unpack_t u;
+    uint32_t n = 0;
+    if (stage_msg_unpack(msg, &u, &n)) {
+        stage_reply_error(ctx, msg, STAGE_EINVAL, "stdout: malformed text");
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const char *s;
+        size_t len;
+        int64_t iv;
+        double dv;
+        if (i && line) fputc('\t', stdout);
+        if (stage_unpack_str(&u, &s, &len) == 0)
+            fwrite(s, 1, len, stdout);
+        else if (stage_unpack_int(&u, &iv) == 0)
+            printf("%lld", (long long)iv);
+        else if (stage_unpack_double(&u, &dv) == 0)
+            printf("%.14g", dv);
+        else if (stage_unpack_skip(&u) == 0)
+            fputs("?", stdout);
+    }
+    if (line) fputc('\n', stdout);
+    if (!ctx->a->mbox_head) fflush(stdout);
+}
+
+static void stdout_print(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)state;
+    stdout_out(ctx, m, true);
+}
+
+static void stdout_write(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)state;
+    stdout_out(ctx, m, false);
+}
+
+static const stage_method_t stdout_methods[] = {
+    {"print", stdout_print}, {"println", stdout_print}, {"write", stdout_write},
+    {NULL, NULL}};
+
+static const stage_type_def_t stdout_def = {
+    .name = "Stdout", .kind = STAGE_KIND_PINNED, .methods = stdout_methods};
+
+int stage__stdout_register(stage_node_t *node) {
+    int rc = stage__type_add(node, stdout_def.name, stdout_def.kind, NULL,
+                             &native_ops, &stdout_def, &node->stdout_type);
+    if (rc) return rc;
+    stage__theatre_t *t0 = stage__node_theatre(node, 0);
+    uint64_t serial = stage__serial_reserve(t0);
+    if (!stage__actor_new(t0, node->stdout_type, serial)) return STAGE_ENOMEM;
+    node->stdout_serial = serial;
+    return 0;
+}
+
+void stage__stdout_id(stage_node_t *node, stage_id_t *out) {
+    stage__make_id(node, node->stdout_serial, node->stdout_type, out);
+}

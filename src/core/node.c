@@ -1,0 +1,320 @@
+/*
+** core/node.c: a node — its theatres, actor types, quiescence and the
+** watchdog that preempts runaway Lua turns.
+**
+** States: NEW -> RUNNING [stage_node_start] -> STOPPED [stage_node_stop or
+** quiescence] -> joined [stage_node_wait]. Types are registered in NEW only,
+** so theatres read the type table without locks while RUNNING.
+**
+** Threads: the theatres, one watchdog, and the caller's. node->work and the
+** stop fields are atomics; everything else is written before start.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "core/node.h"
+#include "util/log.h"
+
+#define SIG_PREEMPT (SIGRTMIN + 3)
+
+static void futex_wait(atomic_int *addr, int val, double secs) {
+    struct timespec ts, *tsp = NULL;
+    if (secs >= 0) {
+        ts.tv_sec = (time_t)secs;
+        ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+        tsp = &ts;
+    }
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+}
+
+static void futex_wake(atomic_int *addr) {
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1 << 30, NULL, NULL, 0);
+}
+
+void stage__futex_wait(atomic_int *addr, int val, double secs) {
+    futex_wait(addr, val, secs);
+}
+
+void stage__futex_wake(atomic_int *addr) {
+    futex_wake(addr);
+}
+
+void stage_node_config_init(stage_node_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->slice_secs = 0.01;
+    cfg->budget_secs = 10.0;
+}
+
+static int default_theatres(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > STAGE_MAX_THEATRES ? STAGE_MAX_THEATRES : (int)n;
+}
+
+static int check_config(const stage_node_config_t *cfg) {
+    if (cfg->theatres < 0 || cfg->theatres > STAGE_MAX_THEATRES)
+        return STAGE_EINVAL;
+    if (cfg->slice_secs <= 0 || cfg->budget_secs <= 0 || cfg->call_timeout < 0)
+        return STAGE_EINVAL;
+    if (cfg->address && (!*cfg->address ||
+                         strlen(cfg->address) >= STAGE_ADDR_MAX ||
+                         strpbrk(cfg->address, "~/")))
+        return STAGE_EINVAL;
+    return 0;
+}
+
+int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
+    stage_node_config_t defaults;
+    if (!cfg) {
+        stage_node_config_init(&defaults);
+        cfg = &defaults;
+    }
+    int rc = check_config(cfg);
+    if (rc) return rc;
+    stage_node_t *n = calloc(1, sizeof *n);
+    if (!n) return STAGE_ENOMEM;
+    n->cfg = *cfg;
+    snprintf(n->address, sizeof n->address, "%s",
+             cfg->address ? cfg->address : "local");
+    n->cfg.address = n->address;
+    if (getrandom(&n->incarnation, sizeof n->incarnation, 0) !=
+        sizeof n->incarnation)
+        n->incarnation = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+    n->ntheatres = cfg->theatres ? cfg->theatres : default_theatres();
+    n->cfg.theatres = n->ntheatres;
+    stage__shared_init(n);
+    n->theatres = calloc((size_t)n->ntheatres, sizeof *n->theatres);
+    if (!n->theatres) goto nomem;
+    for (int i = 0; i < n->ntheatres; i++)
+        if (!(n->theatres[i] = stage__theatre_new(n, i))) goto nomem;
+    if ((rc = stage__stdout_register(n))) {
+        stage_node_destroy(&n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+nomem:
+    stage_node_destroy(&n);
+    return STAGE_ENOMEM;
+}
+
+void stage_node_destroy(stage_node_t **np) {
+    stage_node_t *n = *np;
+    if (!n) return;
+    if (n->started && !n->joined) {
+        stage_node_stop(n, 0);
+        stage_node_wait(n);
+    }
+    for (int i = 0; n->theatres && i < n->ntheatres; i++)
+        if (n->theatres[i]) stage__theatre_destroy(n->theatres[i]);
+    if (n->lua_hooks.node_free) n->lua_hooks.node_free(n);
+    free(n->theatres);
+    for (int i = 0; i < n->ntypes; i++) free(n->types[i]);
+    free(n->types);
+    stage__shared_free(n);
+    free(n);
+    *np = NULL;
+}
+
+/* ---- types --------------------------------------------------------------- */
+
+stage__type_t *stage__type_find(stage_node_t *n, const char *name) {
+    for (int i = 0; i < n->ntypes; i++)
+        if (strcmp(n->types[i]->name, name) == 0) return n->types[i];
+    return NULL;
+}
+
+int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
+                    const char *super, const stage__ops_t *ops,
+                    const stage_type_def_t *native, stage__type_t **out) {
+    if (!stage_type_name_valid(name)) return STAGE_EINVAL;
+    if (super && *super && !stage_type_name_valid(super)) return STAGE_EINVAL;
+    if (kind > STAGE_KIND_CREATABLE) return STAGE_EINVAL;
+    if (n->started) return STAGE_EBUSY;
+    if (stage__type_find(n, name)) return STAGE_EEXISTS;
+    if (n->ntypes == n->captypes) {
+        int cap = n->captypes ? n->captypes * 2 : 16;
+        stage__type_t **p = realloc(n->types, (size_t)cap * sizeof *p);
+        if (!p) return STAGE_ENOMEM;
+        n->types = p;
+        n->captypes = cap;
+    }
+    stage__type_t *ty = calloc(1, sizeof *ty);
+    if (!ty) return STAGE_ENOMEM;
+    snprintf(ty->name, sizeof ty->name, "%s", name);
+    snprintf(ty->super, sizeof ty->super, "%s", super ? super : "");
+    ty->kind = kind;
+    ty->ops = ops;
+    ty->native = native;
+    ty->index = n->ntypes;
+    n->types[n->ntypes++] = ty;
+    if (out) *out = ty;
+    return 0;
+}
+
+/* ---- accessors ------------------------------------------------------------- */
+
+int stage_node_theatres(const stage_node_t *n) {
+    return n->ntheatres;
+}
+
+stage__theatre_t *stage__node_theatre(stage_node_t *n, int i) {
+    return i >= 0 && i < n->ntheatres ? n->theatres[i] : NULL;
+}
+
+const stage_node_config_t *stage__node_config(stage_node_t *n) {
+    return &n->cfg;
+}
+
+int stage__node_stopping(stage_node_t *n) {
+    return atomic_load_explicit(&n->stopping, memory_order_acquire);
+}
+
+void stage__node_set_lua_hooks(stage_node_t *n, const stage__lua_hooks_t *h,
+                               void *data) {
+    n->lua_hooks = *h;
+    n->lua = data;
+}
+
+void *stage__node_lua(stage_node_t *n) {
+    return n->lua;
+}
+
+void stage__make_id(stage_node_t *n, uint64_t serial, const stage__type_t *ty,
+                    stage_id_t *out) {
+    memcpy(out->node, n->address, sizeof out->node);
+    out->incarnation = n->incarnation;
+    out->theatre = (uint16_t)stage__serial_theatre(serial);
+    out->serial = serial;
+    memcpy(out->type, ty->name, sizeof out->type);
+}
+
+int stage__id_is_local(stage_node_t *n, const stage_id_t *id) {
+    return id->incarnation == n->incarnation &&
+           strncmp(id->node, n->address, sizeof id->node) == 0;
+}
+
+/* ---- work and quiescence ---------------------------------------------------- */
+
+void stage__work_add(stage_node_t *n, int k) {
+    /* relaxed is enough for the increment: it happens before the push that
+    ** hands the work over, and the push is seq_cst. */
+    atomic_fetch_add_explicit(&n->work, k, memory_order_relaxed);
+}
+
+void stage__work_sub(stage_node_t *n, int k) {
+    /* acq_rel: the thread that reads zero must see every effect of the work
+    ** that was just retired before it decides the node is quiescent. */
+    if (atomic_fetch_sub_explicit(&n->work, k, memory_order_acq_rel) == k) {
+        int status = n->exit_code;
+        if (n->lua_hooks.quiescent) status = n->lua_hooks.quiescent(n, status);
+        stage_node_stop(n, status);
+    }
+}
+
+void stage_node_hold(stage_node_t *n) {
+    stage__work_add(n, 1);
+}
+
+void stage_node_release(stage_node_t *n) {
+    stage__work_sub(n, 1);
+}
+
+void stage_node_stop(stage_node_t *n, int code) {
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&n->stopping, &expected, 1)) {
+        n->exit_code = code;
+        atomic_store(&n->stopped, 1);
+        futex_wake(&n->stopped);
+    }
+    for (int i = 0; i < n->ntheatres; i++) stage__theatre_wake(n->theatres[i]);
+}
+
+void stage__node_set_exit_code(stage_node_t *n, int code) {
+    if (!stage__node_stopping(n)) n->exit_code = code;
+}
+
+/* ---- start, wait, watchdog --------------------------------------------------- */
+
+static void on_preempt_signal(int sig) {
+    (void)sig;
+    stage__theatre_t *t = stage__current();
+    if (t && t->in_turn && t->node->lua_hooks.preempt)
+        t->node->lua_hooks.preempt(t);
+}
+
+/* Every half slice, signal each theatre whose message has not changed since
+** the last look (so it has run at least half a slice); its Lua hook then
+** yields, or fails the message once it has run past its budget. */
+static void *watchdog_main(void *arg) {
+    stage_node_t *n = arg;
+    uint64_t seen[STAGE_MAX_THEATRES] = {0};
+    uint64_t signalled[STAGE_MAX_THEATRES] = {0};
+    double half = n->cfg.slice_secs / 2;
+    while (!atomic_load(&n->stopped)) {
+        futex_wait(&n->stopped, 0, half);
+        for (int i = 0; i < n->ntheatres; i++) {
+            stage__theatre_t *t = n->theatres[i];
+            uint64_t seq = atomic_load_explicit(&t->turn_seq,
+                                                memory_order_relaxed);
+            if (t->in_turn && seq == seen[i] && seq != signalled[i]) {
+                signalled[i] = seq; /* the hook re-arms itself if needed */
+                pthread_kill(t->thread, SIG_PREEMPT);
+            }
+            seen[i] = seq;
+        }
+    }
+    return NULL;
+}
+
+int stage_node_start(stage_node_t *n) {
+    if (n->started) return STAGE_EBUSY;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_preempt_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIG_PREEMPT, &sa, NULL);
+    n->started = 1;
+    /* Each theatre starts busy; it gives its unit back when idle. */
+    stage__work_add(n, n->ntheatres);
+    for (int i = 0; i < n->ntheatres; i++) {
+        int rc = stage__theatre_start(n->theatres[i]);
+        if (rc) {
+            LOG_ERROR("cannot start theatre %d: %s", i, stage_strerror(rc));
+            stage__work_sub(n, n->ntheatres - i);
+            stage_node_stop(n, 1);
+            return rc;
+        }
+    }
+    if (n->lua_hooks.preempt &&
+        pthread_create(&n->watchdog, NULL, watchdog_main, n) == 0)
+        n->has_watchdog = 1;
+    return 0;
+}
+
+int stage_node_wait(stage_node_t *n) {
+    if (stage__current()) return STAGE_EDEADLOCK;
+    if (!n->started || n->joined) return n->exit_code;
+    while (!atomic_load(&n->stopped)) futex_wait(&n->stopped, 0, -1);
+    for (int i = 0; i < n->ntheatres; i++) stage__theatre_join(n->theatres[i]);
+    if (n->has_watchdog) pthread_join(n->watchdog, NULL);
+    n->joined = 1;
+    fflush(stdout);
+    return n->exit_code;
+}
+
+int stage_node_run(stage_node_t *n) {
+    int rc = stage_node_start(n);
+    if (rc) return rc;
+    return stage_node_wait(n);
+}

@@ -1,0 +1,57 @@
+/*
+** core/node.h: the node structure and the theatre lifecycle, for src/core.
+*/
+#ifndef STAGE_CORE_NODE_H
+#define STAGE_CORE_NODE_H
+
+#include "core/core.h"
+
+#define SHARED_STRIPES 64
+
+typedef struct stage__shared_stripe {
+    pthread_mutex_t lock;
+    uint64_t *keys; /* open addressing; 0 = empty, ~0 = deleted */
+    int *vals;
+    uint32_t cap, count;
+} stage__shared_stripe_t;
+
+struct stage_node {
+    stage_node_config_t cfg;
+    char address[STAGE_ADDR_MAX];
+    uint32_t incarnation;
+    int ntheatres;
+    stage__theatre_t **theatres;
+    stage__type_t **types;
+    int ntypes, captypes;
+    alignas(64) atomic_int work;
+    alignas(64) atomic_int stopping;
+    atomic_int stopped; /* futex word for stage_node_wait */
+    int exit_code;
+    int started, joined, has_watchdog;
+    pthread_t watchdog;
+    stage__lua_hooks_t lua_hooks;
+    void *lua;
+    stage__type_t *stdout_type;
+    uint64_t stdout_serial;
+    stage__shared_stripe_t shared[SHARED_STRIPES];
+};
+
+stage__theatre_t *stage__theatre_new(stage_node_t *node, int index);
+int stage__theatre_start(stage__theatre_t *t);
+void stage__theatre_join(stage__theatre_t *t);
+void stage__theatre_destroy(stage__theatre_t *t);
+void stage__theatre_wake(stage__theatre_t *t);
+
+void stage__shared_init(stage_node_t *node);
+void stage__shared_free(stage_node_t *node);
+
+void stage__futex_wait(atomic_int *addr, int val, double secs);
+void stage__futex_wake(atomic_int *addr);
+
+/* Register the environment actor type for standard output and spawn its
+** one actor on theatre 0 (see native.c). */
+int stage__stdout_register(stage_node_t *node);
+/* Set the exit status used at quiescence (unless stopping already). */
+void stage__node_set_exit_code(stage_node_t *node, int code);
+
+#endif

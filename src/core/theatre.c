@@ -1,0 +1,282 @@
+/*
+** core/theatre.c: a theatre — one thread running its actors' turns.
+**
+** Loop: drain the inbox (messages, completed futures, calls), run due timers,
+** run the actors on the run queue (each up to STAGE_TURN_MESSAGES messages),
+** and sleep on a futex when there is nothing left, until the next timer or a
+** push wakes it.
+**
+** Sleeping: the theatre stores sleeping = 1, then looks at the inbox once
+** more; a producer pushes, then reads sleeping. Both are seq_cst, so at least
+** one of them sees the other (Dekker), and no wake-up is lost.
+**
+** Work accounting (see core.h): the theatre holds one unit of node->work
+** while busy. It takes the unit back before retiring any counted envelope,
+** so the count cannot touch zero while an event is still on its way.
+*/
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/core.h"
+#include "core/node.h"
+#include "util/log.h"
+
+static _Thread_local stage__theatre_t *current;
+
+stage__theatre_t *stage__current(void) {
+    return current;
+}
+
+double stage__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+stage__theatre_t *stage__theatre_new(stage_node_t *node, int index) {
+    stage__theatre_t *t = aligned_alloc(64, (sizeof *t + 63) & ~(size_t)63);
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    stage__mpsc_init(&t->inbox);
+    t->node = node;
+    t->index = index;
+    atomic_init(&t->next_serial, 1);
+    t->busy = true; /* matches the unit stage_node_start adds */
+    return t;
+}
+
+void stage__theatre_wake(stage__theatre_t *t) {
+    if (atomic_load(&t->sleeping)) {
+        atomic_store(&t->sleeping, 0);
+        stage__futex_wake(&t->sleeping);
+    }
+}
+
+void stage__theatre_push(stage__theatre_t *t, stage__item_t *it) {
+    stage__mpsc_push(&t->inbox, &it->link);
+    stage__theatre_wake(t);
+}
+
+/* ---- run queue -------------------------------------------------------------- */
+
+void stage__actor_schedule(stage__theatre_t *t, stage__actor_t *a) {
+    if (a->flags & (ACTOR_QUEUED | ACTOR_DEAD)) return;
+    a->flags |= ACTOR_QUEUED;
+    a->run_next = NULL;
+    if (t->run_tail)
+        t->run_tail->run_next = a;
+    else
+        t->run_head = a;
+    t->run_tail = a;
+}
+
+void stage__actor_ready(stage__theatre_t *t, stage__actor_t *a) {
+    a->flags |= ACTOR_READY;
+    stage__actor_schedule(t, a);
+}
+
+void stage__actor_enqueue(stage__theatre_t *t, stage__actor_t *a,
+                          stage__env_t *e) {
+    e->next = NULL;
+    if (a->mbox_tail)
+        a->mbox_tail->next = e;
+    else
+        a->mbox_head = e;
+    a->mbox_tail = e;
+    if (!(a->flags & ACTOR_SUSPENDED)) stage__actor_schedule(t, a);
+}
+
+static stage__env_t *mailbox_pop(stage__actor_t *a) {
+    stage__env_t *e = a->mbox_head;
+    if (e && !(a->mbox_head = e->next)) a->mbox_tail = NULL;
+    return e;
+}
+
+/* ---- turns ------------------------------------------------------------------ */
+
+static void turn_begin(stage__theatre_t *t, stage__actor_t *a) {
+    t->running = a;
+    atomic_store_explicit(&t->turn_seq,
+                          atomic_load_explicit(&t->turn_seq,
+                                               memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    t->in_turn = 1;
+}
+
+static void turn_end(stage__theatre_t *t) {
+    t->in_turn = 0;
+    t->running = NULL;
+}
+
+/* After a turn suspended with result r: wait, or go to the back of the
+** queue if preempted. Returns 1 if suspended. */
+static int suspended(stage__theatre_t *t, stage__actor_t *a, int r) {
+    if (r == TURN_DONE) {
+        a->flags &= ~ACTOR_SUSPENDED;
+        return 0;
+    }
+    a->flags |= ACTOR_SUSPENDED;
+    if (r == TURN_PREEMPTED) stage__actor_ready(t, a);
+    return 1;
+}
+
+static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
+    a->flags &= ~ACTOR_QUEUED;
+    if (a->flags & ACTOR_SUSPENDED) {
+        if (!(a->flags & ACTOR_READY)) return;
+        a->flags &= ~ACTOR_READY;
+        turn_begin(t, a);
+        int r = a->type->ops->resume(t, a);
+        turn_end(t);
+        if (suspended(t, a, r)) return;
+    }
+    for (int n = 0; n < STAGE_TURN_MESSAGES; n++) {
+        if (a->flags & ACTOR_STOPPING) break;
+        stage__env_t *e = mailbox_pop(a);
+        if (!e) break;
+        if (e->hdr.kind == ENV_STOP_ACTOR) {
+            a->flags |= ACTOR_STOPPING;
+            stage__env_free(e);
+            break;
+        }
+        turn_begin(t, a);
+        int r = a->type->ops->deliver(t, a, e);
+        turn_end(t);
+        if (suspended(t, a, r)) return;
+    }
+    if (a->flags & ACTOR_STOPPING)
+        stage__actor_destroy(t, a);
+    else if (a->mbox_head)
+        stage__actor_schedule(t, a);
+}
+
+/* Run the actors queued now; newly queued ones wait for the next pass so
+** timers and the inbox are not starved. */
+static void run_queue(stage__theatre_t *t) {
+    stage__actor_t *last = t->run_tail;
+    while (t->run_head) {
+        stage__actor_t *a = t->run_head;
+        if (!(t->run_head = a->run_next)) t->run_tail = NULL;
+        run_actor(t, a);
+        if (a == last || stage__node_stopping(t->node)) break;
+    }
+}
+
+/* ---- inbox ---------------------------------------------------------------- */
+
+/* Deliver a message that reached this theatre (thesis Listing 5.7): to the
+** local actor, else to the theatre the shared info names, else fail it. */
+static void receive(stage__theatre_t *t, stage__env_t *e) {
+    stage__actor_t *a = stage__actor_find(t, e->target);
+    if (a) {
+        stage__actor_enqueue(t, a, e);
+        return;
+    }
+    int moved = stage__shared_lookup(t->node, e->target);
+    if (moved >= 0 && moved != t->index) {
+        stage__work_add(t->node, 1);
+        e->hdr.flags |= ENV_COUNTED;
+        stage__theatre_push(stage__node_theatre(t->node, moved), &e->hdr);
+        return;
+    }
+    stage__env_undeliverable(t->node, e);
+}
+
+static void take(stage__theatre_t *t, stage__item_t *it) {
+    switch (it->kind) {
+    case ENV_FUTURE:
+        stage__future_fire(t, (stage__future_t *)it);
+        break;
+    case ENV_CALL: {
+        stage__env_t *e = (stage__env_t *)it;
+        if (e->target)
+            receive(t, e);
+        else
+            e->call(t, NULL, e);
+        break;
+    }
+    default:
+        receive(t, (stage__env_t *)it);
+    }
+}
+
+static void drain_inbox(stage__theatre_t *t) {
+    int retired = 0;
+    stage__mpsc_node_t *n;
+    while ((n = stage__mpsc_pop(&t->inbox))) {
+        if (!t->busy) {
+            t->busy = true;
+            stage__work_add(t->node, 1);
+        }
+        stage__item_t *it = (stage__item_t *)n;
+        if (it->flags & ENV_COUNTED) {
+            it->flags &= ~ENV_COUNTED;
+            retired++;
+        }
+        take(t, it);
+    }
+    if (retired) stage__work_sub(t->node, retired);
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static void idle(stage__theatre_t *t, double next_timer) {
+    if (next_timer < 0 && t->busy) {
+        t->busy = false;
+        stage__work_sub(t->node, 1); /* may stop the node */
+    }
+    atomic_store(&t->sleeping, 1);
+    if (!stage__mpsc_empty(&t->inbox) || stage__node_stopping(t->node)) {
+        atomic_store(&t->sleeping, 0);
+        return;
+    }
+    stage__futex_wait(&t->sleeping, 1, next_timer);
+    atomic_store(&t->sleeping, 0);
+}
+
+static void *theatre_main(void *arg) {
+    stage__theatre_t *t = arg;
+    current = t;
+    while (!stage__node_stopping(t->node)) {
+        drain_inbox(t);
+        double next = stage__timers_run(t);
+        run_queue(t);
+        if (t->run_head || !stage__mpsc_empty(&t->inbox)) continue;
+        next = stage__timers_run(t);
+        if (t->run_head) continue;
+        idle(t, next);
+    }
+    current = NULL;
+    return NULL;
+}
+
+int stage__theatre_start(stage__theatre_t *t) {
+    return pthread_create(&t->thread, NULL, theatre_main, t) ? STAGE_ENOMEM
+                                                              : 0;
+}
+
+void stage__theatre_join(stage__theatre_t *t) {
+    pthread_join(t->thread, NULL);
+}
+
+/* Free what is left: queued envelopes fail, actors are destroyed. Runs
+** after the thread has stopped, on the thread destroying the node, which
+** becomes this theatre's thread for the purpose. */
+void stage__theatre_destroy(stage__theatre_t *t) {
+    current = t;
+    stage__mpsc_node_t *n;
+    while ((n = stage__mpsc_pop(&t->inbox))) {
+        stage__item_t *it = (stage__item_t *)n;
+        if (it->kind == ENV_FUTURE)
+            stage__future_unref((stage__future_t *)it);
+        else
+            stage__env_drop((stage__env_t *)it, STAGE_ESTOPPED);
+    }
+    stage__actors_destroy_all(t);
+    stage__timers_free(t);
+    if (t->node->lua_hooks.theatre_close) t->node->lua_hooks.theatre_close(t);
+    current = NULL;
+    free(t);
+}

@@ -1,0 +1,145 @@
+/*
+** core/timer.c: a theatre's timers, in a binary min-heap by (deadline, seq).
+**
+** Theatre thread only. A timer is reference counted (theatre-local ints):
+** the heap holds one while armed, and whoever may cancel it holds one; drop
+** releases its argument when the last goes.
+** Cancelling removes it from the heap at once, so an idle theatre with only
+** cancelled timers gives its work unit back and the node can stop.
+*/
+#include <stdlib.h>
+
+#include "core/core.h"
+
+static int earlier(const stage__timer_t *a, const stage__timer_t *b) {
+    return a->deadline < b->deadline ||
+           (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+static void place(stage__theatre_t *t, int i, stage__timer_t *tm) {
+    t->heap[i] = tm;
+    tm->heap_index = i;
+}
+
+static void sift_up(stage__theatre_t *t, int i) {
+    stage__timer_t *tm = t->heap[i];
+    while (i > 0) {
+        int parent = (i - 1) / 2;
+        if (!earlier(tm, t->heap[parent])) break;
+        place(t, i, t->heap[parent]);
+        i = parent;
+    }
+    place(t, i, tm);
+}
+
+static void sift_down(stage__theatre_t *t, int i) {
+    stage__timer_t *tm = t->heap[i];
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= t->nheap) break;
+        if (c + 1 < t->nheap && earlier(t->heap[c + 1], t->heap[c])) c++;
+        if (!earlier(t->heap[c], tm)) break;
+        place(t, i, t->heap[c]);
+        i = c;
+    }
+    place(t, i, tm);
+}
+
+static int heap_push(stage__theatre_t *t, stage__timer_t *tm) {
+    if (t->nheap == t->capheap) {
+        int cap = t->capheap ? t->capheap * 2 : 16;
+        stage__timer_t **h = realloc(t->heap, (size_t)cap * sizeof *h);
+        if (!h) return STAGE_ENOMEM;
+        t->heap = h;
+        t->capheap = cap;
+    }
+    tm->seq = t->timer_seq++;
+    place(t, t->nheap++, tm);
+    sift_up(t, tm->heap_index);
+    return 0;
+}
+
+static void heap_remove(stage__theatre_t *t, stage__timer_t *tm) {
+    int i = tm->heap_index;
+    tm->heap_index = -1;
+    stage__timer_t *last = t->heap[--t->nheap];
+    if (i == t->nheap) return;
+    place(t, i, last);
+    sift_down(t, i);
+    sift_up(t, last->heap_index);
+}
+
+stage__timer_t *stage__timer_new(stage__theatre_t *t, double delay,
+                                 double interval, stage__timer_fn fn,
+                                 void *arg) {
+    stage__timer_t *tm = calloc(1, sizeof *tm);
+    if (!tm) return NULL;
+    tm->deadline = stage__now() + (delay > 0 ? delay : 0);
+    tm->interval = interval;
+    tm->span = delay;
+    tm->fn = fn;
+    tm->arg = arg;
+    tm->lua_ref = -2;
+    tm->refs = 2; /* the heap's and the caller's */
+    if (heap_push(t, tm)) {
+        free(tm);
+        return NULL;
+    }
+    return tm;
+}
+
+void stage__timer_unref(stage__timer_t *tm) {
+    if (--tm->refs) return;
+    if (tm->drop) tm->drop(tm);
+    free(tm);
+}
+
+static void disarm(stage__theatre_t *t, stage__timer_t *tm) {
+    heap_remove(t, tm);
+    stage__timer_unref(tm);
+}
+
+void stage__timer_cancel(stage__theatre_t *t, stage__timer_t *tm) {
+    tm->cancelled = true;
+    if (tm->heap_index >= 0) disarm(t, tm);
+}
+
+void stage__timers_cancel_actor(stage__theatre_t *t, uint64_t serial) {
+    for (int i = t->nheap - 1; i >= 0; i--) {
+        if (i >= t->nheap) continue; /* removals shrink the heap */
+        stage__timer_t *tm = t->heap[i];
+        if (tm->actor == serial) {
+            tm->cancelled = true;
+            disarm(t, tm);
+        }
+    }
+}
+
+double stage__timers_run(stage__theatre_t *t) {
+    if (!t->nheap) return -1;
+    double now = stage__now();
+    while (t->nheap && t->heap[0]->deadline <= now) {
+        stage__timer_t *tm = t->heap[0];
+        heap_remove(t, tm);
+        if (tm->interval > 0) {
+            tm->deadline += tm->interval;
+            if (tm->deadline < now) tm->deadline = now + tm->interval;
+            tm->refs++; /* the heap again; fn may cancel it */
+            if (heap_push(t, tm)) tm->refs--; /* no memory: stop repeating */
+        }
+        tm->fn(t, tm);
+        stage__timer_unref(tm);
+    }
+    return t->nheap ? t->heap[0]->deadline - now : -1;
+}
+
+void stage__timers_free(stage__theatre_t *t) {
+    while (t->nheap) {
+        stage__timer_t *tm = t->heap[0];
+        tm->cancelled = true;
+        disarm(t, tm);
+    }
+    free(t->heap);
+    t->heap = NULL;
+    t->capheap = 0;
+}

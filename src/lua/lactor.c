@@ -1,0 +1,393 @@
+/*
+** lua/lactor.c: actor types defined in Lua, and how their turns run.
+**
+** stage.actor(name, opts) returns a class table. An actor's state is a table
+** whose metatable's __index is its class, so `self:helper()` is a local
+** call; a class's metatable holds its supertype (`super`) for inheritance.
+** Message dispatch looks a method up in the class and its supertypes only.
+**
+** A turn: take a coroutine from the pool, push the handler, the state and
+** the decoded arguments, resume. Finished -> complete the reply and give the
+** coroutine back. Yielded -> the actor keeps the coroutine (ACTOR_SUSPENDED)
+** until await's future completes, or until its next slot if it was
+** preempted. Failed -> reject the reply with the error and the traceback.
+**
+** Preemption: the watchdog signals the theatre thread; stage__lua_preempt
+** (in the signal handler) sets a count hook on the running coroutine; the
+** hook yields it, or raises BudgetExceeded once it has run past the budget.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/lstage.h"
+#include "util/log.h"
+
+
+/* ---- classes -------------------------------------------------------------------- */
+
+static const char *const kinds[] = {"mobile", "pinned", "creatable", NULL};
+
+/* Push the class table of type ty (nil if this theatre has none). */
+static void push_class(lua_State *L, const stage__type_t *ty) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, stage__lw(L)->classes);
+    lua_getfield(L, -1, ty->name);
+    lua_remove(L, -2);
+}
+
+/* Push the method name of class at idx or its supertypes, or nil. */
+static void find_method(lua_State *L, int idx, const char *name) {
+    lua_pushvalue(L, idx);
+    while (lua_istable(L, -1)) {
+        lua_getfield(L, -1, name); /* raw: classes have no __index */
+        if (!lua_isnil(L, -1)) {
+            lua_remove(L, -2);
+            return;
+        }
+        lua_pop(L, 1);
+        if (!lua_getmetatable(L, -1)) break;
+        lua_getfield(L, -1, "super");
+        lua_remove(L, -2);
+        lua_remove(L, -2);
+    }
+    lua_pop(L, 1);
+    lua_pushnil(L);
+}
+
+static int class_call(lua_State *L) { /* Class(...) */
+    return stage__lactor_spawn(L, -1, 2, lua_gettop(L) - 1);
+}
+
+static int class_spawn(lua_State *L) { /* Class:spawn(...) */
+    luaL_checktype(L, 1, LUA_TTABLE);
+    return stage__lactor_spawn(L, -1, 2, lua_gettop(L) - 1);
+}
+
+static int class_spawn_at(lua_State *L) { /* Class:spawn_at(theatre, ...) */
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer th = luaL_checkinteger(L, 2);
+    int n = stage_node_theatres(stage__lw(L)->node);
+    if (th < 0 || th >= n)
+        return luaL_error(L, "spawn_at: no theatre %d (this node has %d: 0 to "
+                             "%d)", (int)th, n, n - 1);
+    return stage__lactor_spawn(L, (int)th, 3, lua_gettop(L) - 2);
+}
+
+/* stage.actor(name [, opts]) */
+int stage__lactor_define(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    if (!stage_type_name_valid(name))
+        return luaL_error(L, "invalid actor type name '%s' (1 to 63 of "
+                             "A-Z a-z 0-9 _ . -, not starting with a digit)",
+                          name);
+    int kind = STAGE_KIND_MOBILE;
+    const char *super = NULL;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_getfield(L, 2, "kind");
+        if (!lua_isnil(L, -1)) kind = luaL_checkoption(L, -1, NULL, kinds);
+        lua_getfield(L, 2, "is");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_istable(L, -1) || lua_getfield(L, -1, "__type") !=
+                                           LUA_TSTRING)
+                return luaL_error(L, "option 'is' of '%s' must be an actor "
+                                     "class", name);
+            super = lua_tostring(L, -1);
+        }
+    }
+    stage__lw_t *w = stage__lw(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->classes);
+    if (lua_getfield(L, -1, name) != LUA_TNIL)
+        return luaL_error(L, "actor type '%s' is defined twice", name);
+    stage__type_t *ty = stage__type_find(w->node, name);
+    if (!ty) {
+        int rc = stage__type_add(w->node, name, kind, super, &stage__lua_ops,
+                                 NULL, &ty);
+        if (rc) return luaL_error(L, "cannot define actor type '%s': %s", name,
+                                  stage_strerror(rc));
+    } else if (ty->ops != &stage__lua_ops) {
+        return luaL_error(L, "actor type '%s' is already a C type", name);
+    }
+    lua_createtable(L, 0, 4); /* the class */
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__type");
+    lua_createtable(L, 0, 4); /* its metatable */
+    lua_pushcfunction(L, class_call);
+    lua_setfield(L, -2, "__call");
+    if (super) {
+        lua_getfield(L, 2, "is");
+        lua_setfield(L, -2, "super");
+    }
+    lua_createtable(L, 0, 3); /* class functions, reached by __index */
+    lua_pushcfunction(L, class_spawn);
+    lua_setfield(L, -2, "spawn");
+    lua_pushcfunction(L, class_spawn_at);
+    lua_setfield(L, -2, "spawn_at");
+    if (super) { /* and, after those, the supertype's methods */
+        lua_createtable(L, 0, 1);
+        lua_getfield(L, 2, "is");
+        lua_setfield(L, -2, "__index");
+        lua_setmetatable(L, -2);
+    }
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, name); /* classes[name] = class */
+    return 1;
+}
+
+/* ---- spawning ----------------------------------------------------------------- */
+
+int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_getfield(L, 1, "__type") != LUA_TSTRING)
+        return luaL_error(L, "spawn: not an actor class");
+    const char *name = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    stage__lw_t *w = stage__lw(L);
+    stage__type_t *ty = stage__type_find(w->node, name);
+    if (!ty) return luaL_error(L, "spawn: unknown actor type '%s'", name);
+    if (!w->t->running)
+        return luaL_error(L, "spawn '%s': actors are spawned from handlers or "
+                             "main, not from the script's top level", name);
+    char err[256];
+    stage_pack_t *p = &w->scratch;
+    stage_pack_reset(p);
+    if (stage__lv_encode_args(L, first, n, p, &w->hooks, err, sizeof err))
+        return luaL_error(L, "spawn '%s': %s", name, err);
+    uint64_t serial;
+    int rc = stage__spawn(w->node, ty, theatre, p->data, p->len, &serial);
+    if (rc) return luaL_error(L, "spawn '%s': %s", name, stage_strerror(rc));
+    stage_id_t id;
+    stage__make_id(w->node, serial, ty, &id);
+    stage__lref_push(L, &id);
+    return 1;
+}
+
+/* ---- turns --------------------------------------------------------------------- */
+
+static void set_running(stage__lw_t *w, lua_State *co) {
+    w->t->running_lua = co;
+}
+
+/* After lua_resume returned status on co for actor a running envelope e. */
+static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
+                  stage__env_t *e, int status, int nres) {
+    lua_State *L = w->L;
+    set_running(w, NULL);
+    if (status == LUA_YIELD) {
+        if (!w->preempted && !a->wait) {
+            lua_settop(co, 0);
+            lua_pushliteral(co, "coroutine.yield called outside a coroutine "
+                                "of the handler's own; use await to wait");
+            lua_xmove(co, L, 1);
+            status = LUA_ERRRUN;
+        } else {
+            a->co_ref = coref;
+            a->current = e;
+            return w->preempted ? TURN_PREEMPTED : TURN_WAIT;
+        }
+    } else if (status != LUA_OK) {
+        lua_xmove(co, L, 1);
+    }
+    stage_id_t self;
+    stage__make_id(w->node, a->serial, a->type, &self);
+    a->spent = 0;
+    if (status == LUA_OK) {
+        if (e->future) {
+            if (nres == 0) lua_pushnil(co);
+            stage__lfuture_complete(co, -(nres ? nres : 1), e->future, &self);
+        }
+        stage__lw_give_co(w, co, coref);
+    } else {
+        stage__lfuture_fail(L, co, -1, e->future, &self);
+        lua_pop(L, 1);
+#if LUA_VERSION_RELEASE_NUM >= 50406
+        lua_closethread(co, L);
+#else
+        lua_resetthread(co);
+#endif
+        stage__lw_give_co(w, co, coref);
+    }
+    if (e->lua_ref != -2) luaL_unref(L, LUA_REGISTRYINDEX, e->lua_ref);
+    stage__env_free(e);
+    return TURN_DONE;
+}
+
+/* Push handler, state and arguments of message e onto co. Returns the
+** number of values after the function, or -1 with the reason on L's stack's
+** top as a message for the reply. */
+static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
+                        stage__env_t *e, char *why, size_t whylen) {
+    lua_State *L = w->L;
+    if (e->hdr.kind == ENV_CALL) { /* continuation turn: fn(outcome) */
+        lua_rawgeti(co, LUA_REGISTRYINDEX, e->lua_ref);
+        return e->arg ? stage__lfuture_push_outcome(co, e) : 0;
+    }
+    bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
+    push_class(L, a->type);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        snprintf(why, whylen, "type '%s' is not defined in theatre %d",
+                 a->type->name, w->t->index);
+        return -1;
+    }
+    const char *m = stage__env_method(e);
+    bool reserved = !birth && (!strcmp(m, "birth") || !strcmp(m, "death") ||
+                               m[0] == '_');
+    find_method(L, lua_gettop(L), reserved ? "" : m);
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        if (birth) return -2; /* no birth hook: nothing to run */
+        stage_id_t id;
+        char text[STAGE_ID_TEXT_MAX];
+        stage__make_id(w->node, a->serial, a->type, &id);
+        stage_id_format(&id, text, sizeof text);
+        snprintf(why, whylen, "actor '%s' of type '%s' has no method '%s'",
+                 text, a->type->name, m);
+        return -1;
+    }
+    lua_xmove(L, co, 1);
+    lua_rawgeti(co, LUA_REGISTRYINDEX, a->lua_ref);
+    if (e->len == 0) return 1;
+    int n = stage__lv_decode_args(co, stage__env_args(e), e->len, &w->hooks,
+                                  why, whylen);
+    if (n < 0) {
+        lua_settop(co, 0);
+        return -1;
+    }
+    return n + 1;
+}
+
+static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
+    stage__lw_t *w = t->lua;
+    int coref;
+    lua_State *co = stage__lw_take_co(w, &coref);
+    char why[512];
+    int nargs = push_message(w, a, co, e, why, sizeof why);
+    if (nargs < 0) {
+        stage__lw_give_co(w, co, coref);
+        if (nargs == -1) {
+            int code = strstr(why, "no method") ? STAGE_ENO_METHOD
+                                                : STAGE_EDECODE;
+            if (e->future)
+                stage__future_reject(e->future, code, why, NULL, NULL);
+            else
+                LOG_WARN("%s", why);
+        } else if (e->future) {
+            stage__future_resolve(e->future, "\xc0", 1);
+        }
+        stage__env_free(e);
+        return TURN_DONE;
+    }
+    int nres = 0;
+    w->preempted = 0;
+    w->resumed_at = 0; /* unknown start: the hook counts a whole slice */
+    set_running(w, co);
+    int status = lua_resume(co, w->L, nargs, &nres);
+    return finish(w, a, co, coref, e, status, nres);
+}
+
+static int lua_resume_turn(stage__theatre_t *t, stage__actor_t *a) {
+    stage__lw_t *w = t->lua;
+    lua_rawgeti(w->L, LUA_REGISTRYINDEX, a->co_ref);
+    lua_State *co = lua_tothread(w->L, -1);
+    lua_pop(w->L, 1);
+    int coref = a->co_ref;
+    stage__env_t *e = a->current;
+    a->co_ref = -2;
+    a->current = NULL;
+    int nres = 0;
+    w->preempted = 0;
+    w->resumed_at = stage__now(); /* rare path: a clock read is fine */
+    set_running(w, co);
+    int status = lua_resume(co, w->L, 0, &nres);
+    return finish(w, a, co, coref, e, status, nres);
+}
+
+static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
+    stage__lw_t *w = t->lua;
+    stage__deferred_abandon(a);
+    if (!w) return;
+    lua_State *L = w->L;
+    if (a->co_ref != -2) { /* stopped while suspended: drop the coroutine */
+        luaL_unref(L, LUA_REGISTRYINDEX, a->co_ref);
+        a->co_ref = -2;
+    }
+    stage__lwait_free(a); /* its timer was cancelled with the actor's */
+    if (!stage__node_stopping(t->node)) {
+        push_class(L, a->type);
+        find_method(L, lua_gettop(L), "death");
+        lua_remove(L, -2);
+        if (lua_isfunction(L, -1)) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, a->lua_ref);
+            if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+                LOG_WARN("actor serial %llu: death: %s",
+                         (unsigned long long)a->serial, lua_tostring(L, -1));
+                lua_pop(L, 1);
+            }
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, a->lua_ref);
+    a->lua_ref = -2;
+}
+
+/* Lua actors get their state table when their birth message arrives. */
+static int lua_deliver_first(stage__theatre_t *t, stage__actor_t *a,
+                             stage__env_t *e) {
+    if (a->lua_ref == -2) {
+        stage__lw_t *w = t->lua;
+        lua_State *L = w->L;
+        lua_newtable(L);
+        push_class(L, a->type);
+        if (!lua_isnil(L, -1)) {
+            lua_createtable(L, 0, 1);
+            lua_insert(L, -2);
+            lua_setfield(L, -2, "__index");
+            lua_setmetatable(L, -2);
+        } else {
+            lua_pop(L, 1);
+        }
+        a->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    return lua_deliver(t, a, e);
+}
+
+const stage__ops_t stage__lua_ops = {lua_deliver_first, lua_resume_turn,
+                                     lua_destroy};
+
+/* ---- preemption ------------------------------------------------------------------ */
+
+static void preempt_hook(lua_State *co, lua_Debug *ar) {
+    (void)ar;
+    lua_sethook(co, NULL, 0, 0);
+    stage__lw_t *w = stage__lw(co);
+    stage__actor_t *a = w->t->running;
+    if (!a || w->t->running_lua != co) return; /* a late signal */
+    const stage_node_config_t *cfg = stage__node_config(w->node);
+    double now = stage__now();
+    a->spent += w->resumed_at > 0 ? now - w->resumed_at : cfg->slice_secs;
+    if (a->spent >= cfg->budget_secs) {
+        stage__future_t tmp = {.status = STAGE_EBUDGET};
+        char msg[160];
+        snprintf(msg, sizeof msg, "handler ran for %.1f s, past its budget of "
+                 "%g s (an endless loop?)", a->spent, cfg->budget_secs);
+        tmp.message = msg;
+        a->spent = 0;
+        stage__lerror_push(co, &tmp);
+        lua_error(co);
+    }
+    if (lua_isyieldable(co)) {
+        w->preempted = 1;
+        lua_yield(co, 0);
+    }
+}
+
+void stage__lua_preempt(stage__theatre_t *t) {
+    lua_State *co = t->running_lua;
+    if (co) lua_sethook(co, preempt_hook, LUA_MASKCOUNT, 1);
+}

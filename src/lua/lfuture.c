@@ -1,0 +1,516 @@
+/*
+** lua/lfuture.c: futures in Lua — await, next, catch, due, done, join — and
+** the error objects failures become.
+**
+** A future userdata holds one reference to a core future (core/future.c).
+** Continuations run on the theatre that made the future: await resumes the
+** awaiting actor's coroutine; next/catch queue a turn of the actor that asked
+** (so it never runs concurrently with that actor's handlers); join and
+** delegation complete another future directly.
+**
+** Await: the actor's turn yields; a CONT_RESUME continuation (and, with a
+** timeout, a timer) makes the actor ready again; await's continuation
+** function then looks at the future and either returns, raises, or yields
+** again (a wake-up can be stale: an earlier await's timer, say).
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/lstage.h"
+#include "util/log.h"
+
+/* ---- userdata ------------------------------------------------------------------- */
+
+void stage__lfuture_push(lua_State *L, stage__future_t *f) {
+    stage__lfut_t *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->f = f;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, stage__lw(L)->future_mt);
+    lua_setmetatable(L, -2);
+}
+
+stage__lfut_t *stage__lfuture_test(lua_State *L, int idx) {
+    return luaL_testudata(L, idx, FUTURE_MT);
+}
+
+static stage__future_t *check_future(lua_State *L, int idx) {
+    return ((stage__lfut_t *)luaL_checkudata(L, idx, FUTURE_MT))->f;
+}
+
+static int f_gc(lua_State *L) {
+    stage__lfut_t *u = lua_touserdata(L, 1);
+    if (u->f) stage__future_unref(u->f);
+    u->f = NULL;
+    return 0;
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+void stage__lerror_push(lua_State *L, const stage__future_t *f) {
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, stage_err_name(f->status));
+    lua_setfield(L, -2, "type");
+    lua_pushstring(L, f->message ? f->message : stage_strerror(f->status));
+    lua_setfield(L, -2, "message");
+    if (f->actor) {
+        lua_pushstring(L, f->actor);
+        lua_setfield(L, -2, "actor");
+    }
+    if (f->traceback) {
+        lua_pushstring(L, f->traceback);
+        lua_setfield(L, -2, "traceback");
+    }
+    luaL_setmetatable(L, ERROR_MT);
+}
+
+static int e_tostring(lua_State *L) {
+    lua_getfield(L, 1, "type");
+    lua_getfield(L, 1, "message");
+    lua_pushfstring(L, "%s: %s", luaL_optstring(L, -2, "Error"),
+                    luaL_optstring(L, -1, "?"));
+    return 1;
+}
+
+static int e_concat(lua_State *L) {
+    luaL_tolstring(L, 1, NULL);
+    luaL_tolstring(L, 2, NULL);
+    lua_concat(L, 2);
+    return 1;
+}
+
+int stage__lfuture_result(lua_State *L, stage__future_t *f) {
+    f->observed = true;
+    if (f->status == 0) {
+        char err[256];
+        if (stage__lv_decode_value(L, f->data, f->len, &stage__lw(L)->hooks,
+                                   err, sizeof err))
+            return luaL_error(L, "cannot decode a reply: %s", err);
+        return 1;
+    }
+    stage__lerror_push(L, f);
+    luaL_where(L, 1);
+    lua_setfield(L, -2, "where");
+    return lua_error(L);
+}
+
+/* ---- completing a future from Lua values ---------------------------------------- */
+
+static void forward_cont(stage__theatre_t *t, stage__future_t *src, void *arg) {
+    stage__future_t *dst = arg;
+    if (t) stage__future_forward(dst, src);
+    stage__future_unref(dst);
+}
+
+void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
+                             const stage_id_t *self) {
+    stage__lw_t *w = stage__lw(L);
+    idx = lua_absindex(L, idx);
+    stage__lfut_t *inner = stage__lfuture_test(L, idx);
+    if (inner) { /* delegate: fut follows inner (first-class continuation) */
+        stage__future_ref(fut);
+        if (stage__future_on(w->t, inner->f, CONT_CALL, 0, forward_cont, fut))
+            forward_cont(NULL, inner->f, fut);
+        return;
+    }
+    char err[256];
+    stage_pack_t *p = &w->scratch;
+    stage_pack_reset(p);
+    if (stage__lv_encode_value(L, idx, p, &w->hooks, err, sizeof err)) {
+        char id[STAGE_ID_TEXT_MAX], msg[400];
+        stage_id_format(self, id, sizeof id);
+        snprintf(msg, sizeof msg, "cannot send the reply: %s", err);
+        stage__future_reject(fut, STAGE_EENCODE, msg, id, NULL);
+        return;
+    }
+    stage__future_resolve(fut, p->data, p->len);
+}
+
+void stage__lfuture_fail(lua_State *L, lua_State *co, int idx,
+                         stage__future_t *fut, const stage_id_t *self) {
+    char id[STAGE_ID_TEXT_MAX];
+    stage_id_format(self, id, sizeof id);
+    idx = lua_absindex(L, idx);
+    int status = STAGE_EHANDLER;
+    if (luaL_testudata(L, idx, ERROR_MT)) { /* a failure passing through */
+        lua_getfield(L, idx, "type");
+        status = stage_err_from_name(luaL_optstring(L, -1, "HandlerError"));
+        if (status == STAGE_EINVAL) status = STAGE_EHANDLER;
+        lua_pop(L, 1);
+        lua_getfield(L, idx, "message");
+    } else {
+        luaL_tolstring(L, idx, NULL);
+    }
+    const char *msg = lua_tostring(L, -1);
+    luaL_traceback(L, co, NULL, 0);
+    const char *tb = lua_tostring(L, -1);
+    if (fut)
+        stage__future_reject(fut, status, msg ? msg : "?", id, tb);
+    else
+        LOG_WARN("actor %s: %s: %s\n%s", id, stage_err_name(status),
+                 msg ? msg : "?", tb ? tb : "");
+    lua_pop(L, 2);
+}
+
+/* ---- await --------------------------------------------------------------------- */
+
+typedef struct waitst {
+    stage__future_t *f;
+    stage__timer_t *tm;
+    bool timed_out;
+} waitst_t;
+
+static void await_timeout(stage__theatre_t *t, stage__timer_t *tm) {
+    stage__actor_t *a = stage__actor_find(t, tm->actor);
+    waitst_t *ws = a ? a->wait : NULL;
+    if (!ws || ws->tm != tm) return;
+    ws->timed_out = true;
+    stage__actor_ready(t, a);
+}
+
+static void wait_end(lua_State *L, stage__actor_t *a) {
+    waitst_t *ws = a->wait;
+    if (!ws) return;
+    if (ws->tm) {
+        stage__timer_cancel(stage__lw(L)->t, ws->tm);
+        stage__timer_unref(ws->tm);
+    }
+    free(ws);
+    a->wait = NULL;
+}
+
+void stage__lwait_free(stage__actor_t *a) {
+    waitst_t *ws = a->wait;
+    if (!ws) return;
+    if (ws->tm) stage__timer_unref(ws->tm);
+    free(ws);
+    a->wait = NULL;
+}
+
+static int await_k(lua_State *L, int status, lua_KContext ctx) {
+    (void)status;
+    (void)ctx;
+    stage__future_t *f = check_future(L, 1);
+    stage__actor_t *a = stage__lw(L)->t->running;
+    waitst_t *ws = a->wait;
+    if (stage__future_done(f)) {
+        wait_end(L, a);
+        return stage__lfuture_result(L, f);
+    }
+    if (ws && ws->timed_out) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "no result within %g s", ws->tm->span);
+        wait_end(L, a);
+        stage__future_t tmp = {.status = STAGE_ETIMEOUT, .message = msg};
+        stage__lerror_push(L, &tmp);
+        luaL_where(L, 1);
+        lua_setfield(L, -2, "where");
+        return lua_error(L);
+    }
+    stage__lw(L)->preempted = 0;
+    return lua_yieldk(L, 0, 0, await_k); /* a stale wake-up: wait on */
+}
+
+static int f_await(lua_State *L) {
+    stage__future_t *f = check_future(L, 1);
+    double secs = luaL_optnumber(L, 2, -1);
+    lua_settop(L, 2);
+    if (stage__future_done(f)) return stage__lfuture_result(L, f);
+    stage__lw_t *w = stage__lw(L);
+    stage__actor_t *a = stage__lw_running(L);
+    if (f->target == a->serial)
+        return luaL_error(L, "Deadlock: await on a message this actor sent "
+                             "to itself would never finish (it handles one "
+                             "message at a time)");
+    if (!lua_isyieldable(L))
+        return luaL_error(L, "await cannot suspend here (inside a metamethod "
+                             "or a C function); use next() instead");
+    if (secs < 0 && stage__node_config(w->node)->call_timeout > 0)
+        secs = stage__node_config(w->node)->call_timeout;
+    waitst_t *ws = calloc(1, sizeof *ws);
+    if (!ws || stage__future_on(w->t, f, CONT_RESUME, a->serial, NULL, NULL)) {
+        free(ws);
+        return luaL_error(L, "out of memory");
+    }
+    ws->f = f;
+    if (secs >= 0) {
+        ws->tm = stage__timer_new(w->t, secs, 0, await_timeout, NULL);
+        if (ws->tm) ws->tm->actor = a->serial;
+    }
+    a->wait = ws;
+    w->preempted = 0;
+    return lua_yieldk(L, 0, 0, await_k);
+}
+
+/* ---- next, catch ----------------------------------------------------------------- */
+
+/* A continuation turn for actor `actor`: call fn with f's outcome and
+** complete `result` with what it returns. */
+typedef struct thenst {
+    stage__future_t *result;
+    int fn_ref;
+    bool is_catch;
+    uint64_t actor;
+    stage__type_t *type;
+} thenst_t;
+
+static void then_drop_env(stage__theatre_t *t, stage__actor_t *a,
+                          stage__env_t *e) {
+    (void)a;
+    if (t && t->lua && e->lua_ref != -2)
+        luaL_unref(((stage__lw_t *)t->lua)->L, LUA_REGISTRYINDEX, e->lua_ref);
+    if (e->arg) stage__future_unref(e->arg);
+    stage__env_free(e);
+}
+
+static void then_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
+    thenst_t *ts = arg;
+    if (!t) {
+        stage__future_unref(ts->result);
+        free(ts);
+        return;
+    }
+    bool run = (f->status == 0) != ts->is_catch;
+    if (!run) {
+        stage__future_forward(ts->result, f);
+        stage__lw_t *w = t->lua;
+        luaL_unref(w->L, LUA_REGISTRYINDEX, ts->fn_ref);
+        stage__future_unref(ts->result);
+        free(ts);
+        return;
+    }
+    /* Run fn as a turn of the actor that asked: an ENV_CALL in its mailbox,
+    ** carrying fn, the source future and the result future. */
+    stage__env_t *e = stage__env_call(NULL, then_drop_env, NULL);
+    if (!e) {
+        stage__future_reject(ts->result, STAGE_ENOMEM, NULL, NULL, NULL);
+        stage__future_unref(ts->result);
+        free(ts);
+        return;
+    }
+    e->target = ts->actor;
+    e->target_type = ts->type;
+    e->lua_ref = ts->fn_ref;
+    e->future = ts->result; /* the envelope takes ts's reference */
+    stage__future_ref(f);
+    e->arg = f;
+    e->drop = then_drop_env;
+    free(ts);
+    stage__actor_t *a = stage__actor_find(t, e->target);
+    if (a)
+        stage__actor_enqueue(t, a, e);
+    else
+        stage__env_undeliverable(t->node, e);
+}
+
+static int then_common(lua_State *L, bool is_catch) {
+    stage__future_t *f = check_future(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    stage__lw_t *w = stage__lw(L);
+    stage__actor_t *a = stage__lw_running(L);
+    thenst_t *ts = malloc(sizeof *ts);
+    stage__future_t *r = stage__future_new(w->node, w->t->index, 0);
+    if (!ts || !r) {
+        free(ts);
+        if (r) stage__future_unref(r);
+        return luaL_error(L, "out of memory");
+    }
+    lua_pushvalue(L, 2);
+    *ts = (thenst_t){r, luaL_ref(L, LUA_REGISTRYINDEX), is_catch, a->serial,
+                     a->type};
+    stage__future_ref(r);
+    if (stage__future_on(w->t, f, CONT_CALL, 0, then_fire, ts)) {
+        then_fire(NULL, f, ts);
+        return luaL_error(L, "out of memory");
+    }
+    stage__lfuture_push(L, r);
+    return 1;
+}
+
+static int f_next(lua_State *L) {
+    return then_common(L, false);
+}
+
+static int f_catch(lua_State *L) {
+    return then_common(L, true);
+}
+
+/* Push the arguments of a continuation turn: f's value (next) or its error
+** object (catch). Called by the Lua deliver for ENV_CALL envelopes. */
+int stage__lfuture_push_outcome(lua_State *L, stage__env_t *e) {
+    stage__future_t *f = e->arg;
+    f->observed = true;
+    if (f->status == 0) {
+        char err[256];
+        if (stage__lv_decode_value(L, f->data, f->len, &stage__lw(L)->hooks,
+                                   err, sizeof err))
+            lua_pushnil(L);
+    } else {
+        stage__lerror_push(L, f);
+    }
+    stage__future_unref(f);
+    e->arg = NULL;
+    return 1;
+}
+
+/* ---- due, done --------------------------------------------------------------- */
+
+static void due_fire(stage__theatre_t *t, stage__timer_t *tm) {
+    (void)t;
+    char msg[96];
+    snprintf(msg, sizeof msg, "no result within %g s", tm->span);
+    stage__future_reject(tm->arg, STAGE_ETIMEOUT, msg, NULL, NULL);
+}
+
+static void due_drop(stage__timer_t *tm) {
+    stage__future_unref(tm->arg);
+}
+
+/* f completed (or is being freed): the deadline is moot. */
+static void due_done(stage__theatre_t *t, stage__future_t *f, void *arg) {
+    (void)f;
+    stage__timer_t *tm = arg;
+    if (t) stage__timer_cancel(t, tm);
+    stage__timer_unref(tm);
+}
+
+static int f_due(lua_State *L) {
+    stage__future_t *f = check_future(L, 1);
+    double secs = luaL_checknumber(L, 2);
+    lua_settop(L, 1);
+    if (stage__future_done(f)) return 1;
+    stage__lw_t *w = stage__lw(L);
+    stage__future_ref(f);
+    stage__timer_t *tm = stage__timer_new(w->t, secs, 0, due_fire, f);
+    if (!tm) {
+        stage__future_unref(f);
+        return luaL_error(L, "out of memory");
+    }
+    tm->drop = due_drop;
+    /* Our reference goes to the continuation that disarms the timer when f
+    ** completes first, so an idle node is not kept alive by it. The
+    ** continuation does not count as looking at f. */
+    bool observed = f->observed;
+    if (stage__future_on(w->t, f, CONT_CALL, 0, due_done, tm))
+        stage__timer_unref(tm);
+    f->observed = observed;
+    return 1;
+}
+
+static int f_done(lua_State *L) {
+    lua_pushboolean(L, stage__future_done(check_future(L, 1)));
+    return 1;
+}
+
+static int f_tostring(lua_State *L) {
+    stage__future_t *f = check_future(L, 1);
+    lua_pushfstring(L, "future (%s)",
+                    !stage__future_done(f) ? "pending"
+                    : f->status            ? "failed"
+                                           : "resolved");
+    return 1;
+}
+
+/* ---- join -------------------------------------------------------------------- */
+
+typedef struct joinst {
+    stage__future_t *result;
+    int n, pending;
+    bool failed;
+    stage__future_t *parts[];
+} joinst_t;
+
+static void join_free(joinst_t *js) {
+    for (int i = 0; i < js->n; i++) stage__future_unref(js->parts[i]);
+    stage__future_unref(js->result);
+    free(js);
+}
+
+static void join_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
+    joinst_t *js = arg;
+    if (t && !js->failed && f->status) {
+        js->failed = true;
+        stage__future_forward(js->result, f);
+    }
+    if (--js->pending) return;
+    if (t && !js->failed) {
+        stage_pack_t p = STAGE_PACK_INIT;
+        stage_pack_array(&p, (uint32_t)js->n);
+        for (int i = 0; i < js->n; i++)
+            stage_pack_raw(&p, js->parts[i]->data, js->parts[i]->len);
+        if (stage_pack_error(&p))
+            stage__future_reject(js->result, STAGE_ENOMEM, NULL, NULL, NULL);
+        else
+            stage__future_resolve(js->result, p.data, p.len);
+        stage_pack_free(&p);
+    }
+    join_free(js);
+}
+
+/* stage.join{f1, f2, ...}: a future of {v1, v2, ...}; plain values in the
+** list count as already resolved. */
+int stage__lfuture_join(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    stage__lw_t *w = stage__lw(L);
+    int n = (int)luaL_len(L, 1);
+    joinst_t *js = calloc(1, sizeof *js + (size_t)n * sizeof js->parts[0]);
+    stage__future_t *r = stage__future_new(w->node, w->t->index, 0);
+    if (!js || !r) {
+        free(js);
+        if (r) stage__future_unref(r);
+        return luaL_error(L, "out of memory");
+    }
+    js->result = r;
+    stage__future_ref(r);
+    js->n = n;
+    js->pending = n + 1; /* +1: nothing fires before the loop ends */
+    char err[256];
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, 1, i + 1);
+        stage__lfut_t *u = stage__lfuture_test(L, -1);
+        if (u) {
+            stage__future_ref(js->parts[i] = u->f);
+        } else {
+            stage_pack_t *p = &w->scratch;
+            stage_pack_reset(p);
+            stage__future_t *v = stage__future_new(w->node, w->t->index, 0);
+            if (!v || stage__lv_encode_value(L, -1, p, &w->hooks, err,
+                                             sizeof err)) {
+                if (v) stage__future_unref(v);
+                js->n = i;
+                join_free(js);
+                return luaL_error(L, "join: element %d: %s", i + 1,
+                                  v ? err : "out of memory");
+            }
+            stage__future_resolve(v, p->data, p->len);
+            js->parts[i] = v;
+        }
+        lua_pop(L, 1);
+        if (stage__future_on(w->t, js->parts[i], CONT_CALL, 0, join_fire, js))
+            js->pending--; /* out of memory: counts as never done */
+    }
+    join_fire(w->t, r, js); /* drop the +1 (r is pending: no failure) */
+    stage__lfuture_push(L, r);
+    return 1;
+}
+
+/* ---- module -------------------------------------------------------------------- */
+
+void stage__lfuture_open(lua_State *L) {
+    static const luaL_Reg methods[] = {
+        {"await", f_await}, {"next", f_next}, {"catch", f_catch},
+        {"due", f_due},     {"done", f_done}, {NULL, NULL}};
+    luaL_newmetatable(L, FUTURE_MT);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, f_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, f_tostring);
+    lua_setfield(L, -2, "__tostring");
+    stage__lw(L)->future_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+    luaL_newmetatable(L, ERROR_MT);
+    lua_pushcfunction(L, e_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, e_concat);
+    lua_setfield(L, -2, "__concat");
+    lua_pop(L, 1);
+}

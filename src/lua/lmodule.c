@@ -1,0 +1,173 @@
+/*
+** lua/lmodule.c: the `stage` module (require "stage"): defining and finding
+** actors, timers, time and control. docs/lua-api.md is its reference.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/lstage.h"
+
+
+typedef struct ltimer {
+    stage__timer_t *tm;
+} ltimer_t;
+
+static int m_self(lua_State *L) {
+    stage__lw_t *w = stage__lw(L);
+    stage__actor_t *a = stage__lw_running(L);
+    stage_id_t id;
+    stage__make_id(w->node, a->serial, a->type, &id);
+    stage__lref_push(L, &id);
+    return 1;
+}
+
+static int m_ref(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    stage_id_t id;
+    if (stage_id_parse(&id, s, len))
+        return luaL_error(L, "'%s' is not an actor id", s);
+    stage__lref_push(L, &id);
+    return 1;
+}
+
+static int m_now(lua_State *L) {
+    lua_pushnumber(L, stage__now());
+    return 1;
+}
+
+static int m_exit(lua_State *L) {
+    int code = (int)luaL_optinteger(L, 1, 0);
+    stage_node_stop(stage__lw(L)->node, code);
+    return 0;
+}
+
+static int m_stop(lua_State *L) {
+    stage__lw_t *w = stage__lw(L);
+    if (lua_isnoneornil(L, 1)) {
+        stage__actor_t *a = stage__lw_running(L);
+        a->flags |= ACTOR_STOPPING;
+        return 0;
+    }
+    stage__lref_t *r = luaL_checkudata(L, 1, REF_MT);
+    if (!r->type) return 0; /* not an actor of this node: nothing to stop */
+    stage__env_t *e = stage__env_new("stop", 4, NULL, 0);
+    if (!e) return luaL_error(L, "out of memory");
+    e->hdr.kind = ENV_STOP_ACTOR;
+    e->target = r->id.serial;
+    e->target_type = r->type;
+    stage__route(w->node, e);
+    return 0;
+}
+
+static int m_theatre(lua_State *L) {
+    lua_pushinteger(L, stage__lw(L)->t->index);
+    return 1;
+}
+
+static int m_theatres(lua_State *L) {
+    lua_pushinteger(L, stage_node_theatres(stage__lw(L)->node));
+    return 1;
+}
+
+/* ---- timers ------------------------------------------------------------------- */
+
+static void timer_env_drop(stage__theatre_t *t, stage__actor_t *a,
+                           stage__env_t *e) {
+    (void)a;
+    if (t && t->lua && e->lua_ref != -2)
+        luaL_unref(((stage__lw_t *)t->lua)->L, LUA_REGISTRYINDEX, e->lua_ref);
+    stage__env_free(e);
+}
+
+/* Queue fn() as a turn of the timer's actor. */
+static void timer_fire(stage__theatre_t *t, stage__timer_t *tm) {
+    stage__lw_t *w = t->lua;
+    stage__actor_t *a = stage__actor_find(t, tm->actor);
+    if (!a) return;
+    stage__env_t *e = stage__env_call(NULL, timer_env_drop, NULL);
+    if (!e) return;
+    lua_rawgeti(w->L, LUA_REGISTRYINDEX, tm->lua_ref);
+    e->lua_ref = luaL_ref(w->L, LUA_REGISTRYINDEX);
+    e->target = a->serial;
+    e->target_type = a->type;
+    stage__actor_enqueue(t, a, e);
+}
+
+static void timer_drop(stage__timer_t *tm) {
+    stage__theatre_t *t = stage__current();
+    if (t && t->lua) luaL_unref(((stage__lw_t *)t->lua)->L, LUA_REGISTRYINDEX,
+                                tm->lua_ref);
+}
+
+static int make_timer(lua_State *L, bool repeat) {
+    double secs = luaL_checknumber(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (repeat && !(secs > 0))
+        return luaL_error(L, "every: the interval must be > 0 (got %f)", secs);
+    stage__lw_t *w = stage__lw(L);
+    stage__actor_t *a = stage__lw_running(L);
+    ltimer_t *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->tm = stage__timer_new(w->t, secs, repeat ? secs : 0, timer_fire, NULL);
+    if (!u->tm) return luaL_error(L, "out of memory");
+    u->tm->actor = a->serial;
+    u->tm->drop = timer_drop;
+    lua_pushvalue(L, 2);
+    u->tm->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    luaL_setmetatable(L, TIMER_MT);
+    return 1;
+}
+
+static int m_after(lua_State *L) {
+    return make_timer(L, false);
+}
+
+static int m_every(lua_State *L) {
+    return make_timer(L, true);
+}
+
+static int t_cancel(lua_State *L) {
+    ltimer_t *u = luaL_checkudata(L, 1, TIMER_MT);
+    if (u->tm) stage__timer_cancel(stage__lw(L)->t, u->tm);
+    return 0;
+}
+
+static int t_gc(lua_State *L) {
+    ltimer_t *u = luaL_checkudata(L, 1, TIMER_MT);
+    if (u->tm) stage__timer_unref(u->tm);
+    u->tm = NULL;
+    return 0;
+}
+
+int stage__lmodule_open(lua_State *L) {
+    static const luaL_Reg timer_methods[] = {{"cancel", t_cancel},
+                                             {NULL, NULL}};
+    luaL_newmetatable(L, TIMER_MT);
+    luaL_newlib(L, timer_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, t_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
+    static const luaL_Reg fns[] = {
+        {"actor", stage__lactor_define},
+        {"self", m_self},
+        {"ref", m_ref},
+        {"join", stage__lfuture_join},
+        {"after", m_after},
+        {"every", m_every},
+        {"now", m_now},
+        {"exit", m_exit},
+        {"stop", m_stop},
+        {"theatre", m_theatre},
+        {"theatres", m_theatres},
+        {NULL, NULL}};
+    luaL_newlib(L, fns);
+    stage_id_t out;
+    stage__stdout_id(stage__lw(L)->node, &out);
+    stage__lref_push(L, &out);
+    lua_setfield(L, -2, "stdout");
+    lua_pushliteral(L, STAGE_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,348 @@
+/*
+** lua/lref.c: references — `ref:method(args)` — and the sends behind them.
+**
+** A reference is a userdata holding an actor id. Indexing it with a method
+** name gives a sender closure (one per name, cached), so `ref:m(x)` is a
+** plain call. A send encodes the arguments (copy semantics), queues the
+** envelope and returns a future at once.
+**
+** Promise pipelining: a pending future among the arguments defers the
+** send until it resolves, without blocking the sender. Deferred sends sit
+** in the sending actor's `deferred` list; a later send to the same target
+** queues behind them, so messages between two actors keep their order.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/lstage.h"
+#include "util/log.h"
+
+/* ---- the reference userdata ------------------------------------------------------ */
+
+void stage__lref_push(lua_State *L, const stage_id_t *id) {
+    stage__lw_t *w = stage__lw(L);
+    stage__lref_t *r = lua_newuserdatauv(L, sizeof *r, 0);
+    r->id = *id;
+    r->type = stage__id_is_local(w->node, id)
+                  ? stage__type_find(w->node, id->type)
+                  : NULL;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->ref_mt);
+    lua_setmetatable(L, -2);
+}
+
+stage__lref_t *stage__lref_test(lua_State *L, int idx) {
+    return luaL_testudata(L, idx, REF_MT);
+}
+
+void stage__lv_push_id(lua_State *L, const stage_id_t *id, void *ud) {
+    (void)ud;
+    stage__lref_push(L, id);
+}
+
+/* Encoder hook: references become ids; resolved futures their value. */
+int stage__lv_encode_ud(lua_State *L, int idx, stage_pack_t *p, void *ud) {
+    (void)ud;
+    stage__lref_t *r = stage__lref_test(L, idx);
+    if (r) {
+        stage_pack_id(p, &r->id);
+        return 0;
+    }
+    stage__lfut_t *u = stage__lfuture_test(L, idx);
+    if (u && stage__future_done(u->f) && u->f->status == 0) {
+        u->f->observed = true;
+        stage_pack_raw(p, u->f->data, u->f->len);
+        return 0;
+    }
+    return STAGE_EENCODE;
+}
+
+static int r_eq(lua_State *L) {
+    stage__lref_t *a = stage__lref_test(L, 1), *b = stage__lref_test(L, 2);
+    lua_pushboolean(L, a && b && stage_id_equal(&a->id, &b->id));
+    return 1;
+}
+
+static int r_tostring(lua_State *L) {
+    stage__lref_t *r = luaL_checkudata(L, 1, REF_MT);
+    char buf[STAGE_ID_TEXT_MAX];
+    stage_id_format(&r->id, buf, sizeof buf);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+/* ---- pipelined (deferred) sends --------------------------------------------- */
+
+typedef struct seg {
+    stage__future_t *f; /* pending or done future, or NULL */
+    char *data;         /* encoded value when f is NULL */
+    size_t len;
+} seg_t;
+
+struct stage__deferred {
+    stage__deferred_t *next;
+    int refs;       /* the actor's list + one per pending continuation */
+    bool dead;      /* the sender stopped */
+    int pending;
+    uint64_t actor;
+    stage__lref_t to;
+    stage__future_t *reply;
+    char method[256];
+    int n;
+    seg_t segs[];
+};
+
+static void deferred_unref(stage__deferred_t *d) {
+    if (--d->refs) return;
+    for (int i = 0; i < d->n; i++) {
+        if (d->segs[i].f) stage__future_unref(d->segs[i].f);
+        free(d->segs[i].data);
+    }
+    if (d->reply) stage__future_unref(d->reply);
+    free(d);
+}
+
+static int queue_message(stage__lw_t *w, stage__actor_t *a,
+                         const stage__lref_t *to, const char *method,
+                         size_t mlen, const stage_pack_t *args,
+                         stage__future_t *reply);
+
+/* Send d now that its futures are done; or fail its reply. */
+static void deferred_send(stage__lw_t *w, stage__actor_t *a,
+                          stage__deferred_t *d) {
+    for (int i = 0; i < d->n; i++) {
+        stage__future_t *f = d->segs[i].f;
+        if (f && f->status) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "argument %d failed before the message "
+                     "'%s' could be sent: %s", i + 1, d->method,
+                     f->message ? f->message : stage_strerror(f->status));
+            stage__future_reject(d->reply, f->status, msg, f->actor,
+                                 f->traceback);
+            return;
+        }
+    }
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, (uint32_t)d->n);
+    for (int i = 0; i < d->n; i++) {
+        seg_t *s = &d->segs[i];
+        if (s->f)
+            stage_pack_raw(&p, s->f->data, s->f->len);
+        else
+            stage_pack_raw(&p, s->data, s->len);
+    }
+    if (stage_pack_error(&p))
+        stage__future_reject(d->reply, STAGE_ENOMEM, NULL, NULL, NULL);
+    else
+        queue_message(w, a, &d->to, d->method, strlen(d->method), &p,
+                      d->reply);
+    stage_pack_free(&p);
+}
+
+/* Send every deferred message whose futures are done and that has no
+** earlier deferred message to the same target. */
+static void deferred_flush(stage__lw_t *w, stage__actor_t *a) {
+    stage__deferred_t **pp = &a->deferred;
+    while (*pp) {
+        stage__deferred_t *d = *pp;
+        bool blocked = d->pending > 0;
+        for (stage__deferred_t *e = a->deferred; !blocked && e != d; e = e->next)
+            blocked = stage_id_equal(&e->to.id, &d->to.id);
+        if (blocked) {
+            pp = &d->next;
+            continue;
+        }
+        *pp = d->next;
+        deferred_send(w, a, d);
+        deferred_unref(d);
+    }
+}
+
+static void deferred_ready(stage__theatre_t *t, stage__future_t *f, void *arg) {
+    (void)f;
+    stage__deferred_t *d = arg;
+    d->pending--;
+    if (t && !d->dead) {
+        stage__actor_t *a = stage__actor_find(t, d->actor);
+        if (a) deferred_flush(t->lua, a);
+    }
+    deferred_unref(d);
+}
+
+/* The actor stopped: its unsent messages fail. */
+void stage__deferred_abandon(stage__actor_t *a) {
+    stage__deferred_t *d;
+    while ((d = a->deferred)) {
+        a->deferred = d->next;
+        d->dead = true;
+        stage__future_reject(d->reply, STAGE_ESTOPPED, "the sender stopped "
+                             "before the arguments of its message resolved",
+                             NULL, NULL);
+        deferred_unref(d);
+    }
+}
+
+static bool blocked_by_deferred(stage__actor_t *a, const stage_id_t *to) {
+    for (stage__deferred_t *d = a->deferred; d; d = d->next)
+        if (stage_id_equal(&d->to.id, to)) return true;
+    return false;
+}
+
+/* Raise the encoding error of argument i (1-based). */
+static int arg_error(lua_State *L, const char *method, const char *err) {
+    return luaL_error(L, "cannot send '%s': %s", method, err);
+}
+
+/* Defer method(args at first..first+n-1) from actor a until its futures
+** resolve; pushes the send's future. */
+static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
+                      const stage__lref_t *to, const char *method, int first,
+                      int n, stage__future_t *reply) {
+    stage__deferred_t *d = calloc(1, sizeof *d + (size_t)n * sizeof(seg_t));
+    if (!d) return luaL_error(L, "out of memory");
+    d->refs = 1;
+    d->actor = a->serial;
+    d->to = *to;
+    d->reply = reply;
+    d->n = n;
+    snprintf(d->method, sizeof d->method, "%s", method);
+    char err[256];
+    for (int i = 0; i < n; i++) {
+        stage__lfut_t *u = stage__lfuture_test(L, first + i);
+        if (u) {
+            stage__future_ref(d->segs[i].f = u->f);
+            continue;
+        }
+        stage_pack_t *p = &w->scratch;
+        stage_pack_reset(p);
+        if (stage__lv_encode_value(L, first + i, p, &w->hooks, err,
+                                   sizeof err) ||
+            !(d->segs[i].data = malloc(p->len ? p->len : 1))) {
+            deferred_unref(d);
+            char msg[300];
+            snprintf(msg, sizeof msg, "argument %d: %s", i + 1, err);
+            return arg_error(L, method, msg);
+        }
+        memcpy(d->segs[i].data, p->data, p->len);
+        d->segs[i].len = p->len;
+    }
+    stage__future_ref(reply);
+    stage__lfuture_push(L, reply);
+    stage__deferred_t **pp = &a->deferred;
+    while (*pp) pp = &(*pp)->next;
+    *pp = d;
+    for (int i = 0; i < n; i++) {
+        stage__future_t *f = d->segs[i].f;
+        if (!f || stage__future_done(f)) continue;
+        d->pending++;
+        d->refs++;
+        if (stage__future_on(w->t, f, CONT_CALL, 0, deferred_ready, d)) {
+            d->pending--;
+            d->refs--;
+        }
+    }
+    deferred_flush(w, a);
+    return 1;
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+/* Queue an encoded message; reply (may be NULL) gets a reference of the
+** envelope's. Failures to reach the target complete reply. */
+static int queue_message(stage__lw_t *w, stage__actor_t *a,
+                         const stage__lref_t *to, const char *method,
+                         size_t mlen, const stage_pack_t *args,
+                         stage__future_t *reply) {
+    if (!to->type) {
+        char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 100];
+        stage_id_format(&to->id, id, sizeof id);
+        int local = stage__id_is_local(w->node, &to->id);
+        snprintf(msg, sizeof msg, local ? "actor '%s' not found" :
+                 "actor '%s' is on node '%s', which this node cannot reach",
+                 id, to->id.node);
+        if (reply)
+            stage__future_reject(reply, local ? STAGE_EACTOR_NOT_FOUND
+                                              : STAGE_EUNREACHABLE,
+                                 msg, NULL, NULL);
+        return 0;
+    }
+    stage__env_t *e = stage__env_new(method, mlen, args->data, args->len);
+    if (!e) {
+        if (reply) stage__future_reject(reply, STAGE_ENOMEM, NULL, NULL, NULL);
+        return STAGE_ENOMEM;
+    }
+    e->target = to->id.serial;
+    e->target_type = to->type;
+    if (a) {
+        e->sender = a->serial;
+        e->sender_type = a->type;
+    }
+    if (reply) {
+        stage__future_ref(reply);
+        e->future = reply;
+    }
+    stage__route(w->node, e);
+    return 0;
+}
+
+/* The sender closure: upvalue 1 is the method name. */
+static int r_send(lua_State *L) {
+    stage__lref_t *to = stage__lref_test(L, 1);
+    size_t mlen;
+    const char *method = lua_tolstring(L, lua_upvalueindex(1), &mlen);
+    if (!to)
+        return luaL_error(L, "'%s' must be called on a reference with ':' "
+                             "(ref:%s(...))", method, method);
+    stage__lw_t *w = stage__lw(L);
+    stage__actor_t *a = stage__lw_running(L);
+    int n = lua_gettop(L) - 1;
+    stage__future_t *reply = stage__future_new(w->node, w->t->index,
+                                               to->id.serial);
+    if (!reply) return luaL_error(L, "out of memory");
+    bool pending = a->deferred && blocked_by_deferred(a, &to->id);
+    for (int i = 2; !pending && i <= n + 1; i++) {
+        if (lua_type(L, i) != LUA_TUSERDATA) continue;
+        stage__lfut_t *u = stage__lfuture_test(L, i);
+        pending = u && (!stage__future_done(u->f) || u->f->status);
+    }
+    if (pending) return defer_send(L, w, a, to, method, 2, n, reply);
+    char err[256];
+    stage_pack_t *p = &w->scratch;
+    stage_pack_reset(p);
+    if (stage__lv_encode_args(L, 2, n, p, &w->hooks, err, sizeof err)) {
+        stage__future_unref(reply);
+        return arg_error(L, method, err);
+    }
+    queue_message(w, a, to, method, mlen, p, reply);
+    stage__lfuture_push(L, reply);
+    return 1;
+}
+
+/* methods.__index(methods, name): make, cache and return the sender. */
+static int r_method(lua_State *L) {
+    if (lua_type(L, 2) != LUA_TSTRING) return 0;
+    size_t len;
+    const char *name = lua_tolstring(L, 2, &len);
+    if (len == 0 || len > 255 || name[0] == '_') return 0;
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, r_send, 1);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+void stage__lref_open(lua_State *L) {
+    luaL_newmetatable(L, REF_MT);
+    lua_newtable(L); /* methods: filled on demand */
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, r_method);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, r_eq);
+    lua_setfield(L, -2, "__eq");
+    lua_pushcfunction(L, r_tostring);
+    lua_setfield(L, -2, "__tostring");
+    stage__lw(L)->ref_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+}

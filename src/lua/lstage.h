@@ -1,0 +1,124 @@
+/*
+** lua/lstage.h: the Lua binding's internal interface.
+**
+** Each theatre has one lua_State (its "world", stage__lw_t). Actors of Lua
+** types keep their state in a table of that state; every message runs in a
+** coroutine taken from a pool, so a handler can suspend (await, preemption)
+** without blocking the theatre. All functions here run on the theatre's
+** thread, except where noted.
+*/
+#ifndef STAGE_LUA_LSTAGE_H
+#define STAGE_LUA_LSTAGE_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "core/core.h"
+#include "wire/lvalue.h"
+
+#define REF_MT "stage.ref"
+#define FUTURE_MT "stage.future"
+#define TIMER_MT "stage.timer"
+#define ERROR_MT "stage.error"
+#define CLASS_MT "stage.class"
+
+/* One theatre's Lua world. */
+typedef struct stage__lw {
+    lua_State *L;
+    stage__theatre_t *t;
+    stage_node_t *node;
+    int classes;          /* registry ref: type name -> class table */
+    lua_State **pool;     /* idle coroutines */
+    int *pool_refs;
+    int npool, cappool;
+    stage_pack_t scratch; /* encoding buffer */
+    stage__lv_hooks_t hooks;
+    volatile sig_atomic_t preempted; /* the last yield was a preemption */
+    double resumed_at;    /* when a preempted turn was resumed */
+    int ref_mt, future_mt; /* registry refs of the metatables */
+} stage__lw_t;
+
+/* Node-wide Lua data. */
+typedef struct stage__lnode {
+    char *script;         /* path of the loaded script */
+    int argc;
+    char **argv;
+    int has_main;
+    atomic_int main_done; /* main returned or failed */
+    uint64_t main_serial;
+} stage__lnode_t;
+
+/* A reference userdata. type is the local type of that name, or NULL. */
+typedef struct stage__lref {
+    stage_id_t id;
+    stage__type_t *type;
+} stage__lref_t;
+
+/* A future userdata. */
+typedef struct stage__lfut {
+    stage__future_t *f;
+} stage__lfut_t;
+
+static inline stage__lw_t *stage__lw(lua_State *L) {
+    return *(stage__lw_t **)lua_getextraspace(L);
+}
+
+/* lua/lworld.c */
+stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen);
+void stage__lw_close(stage__lw_t *w);
+/* The actor whose turn is running, or raise a Lua error. */
+stage__actor_t *stage__lw_running(lua_State *L);
+
+lua_State *stage__lw_take_co(stage__lw_t *w, int *ref);
+void stage__lw_give_co(stage__lw_t *w, lua_State *co, int ref);
+
+/* lua/lactor.c */
+extern const stage__ops_t stage__lua_ops;
+int stage__lactor_define(lua_State *L); /* stage.actor(name, opts) */
+int stage__lactor_open(lua_State *L); /* pushes the class functions */
+void stage__lua_preempt(stage__theatre_t *t);
+/* Spawn a Lua actor for the class at idx with the n values at first.. as
+** birth args; push its reference. */
+int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);
+/* Queue a Lua continuation as a turn of actor serial: fn (registry ref,
+** owned by the envelope unless keep) is called with the values pushed by
+** push(L, arg) ... see lactor.c. */
+
+/* lua/lref.c */
+void stage__lref_open(lua_State *L);
+void stage__lref_push(lua_State *L, const stage_id_t *id);
+stage__lref_t *stage__lref_test(lua_State *L, int idx);
+int stage__lv_encode_ud(lua_State *L, int idx, stage_pack_t *p, void *ud);
+void stage__lv_push_id(lua_State *L, const stage_id_t *id, void *ud);
+
+/* lua/lfuture.c */
+void stage__lfuture_open(lua_State *L);
+/* Push a userdata for f, taking over the caller's reference. */
+void stage__lfuture_push(lua_State *L, stage__future_t *f);
+stage__lfut_t *stage__lfuture_test(lua_State *L, int idx);
+/* Push f's value, or raise its failure as an error object. f done. */
+int stage__lfuture_result(lua_State *L, stage__future_t *f);
+/* Push an error object for a failed future (not raising). */
+void stage__lerror_push(lua_State *L, const stage__future_t *f);
+/* Complete fut from the value at idx (a future there delegates). */
+void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
+                             const stage_id_t *self);
+/* Fail fut with the Lua error value at idx, from actor self, adding the
+** traceback of co. */
+void stage__lfuture_fail(lua_State *L, lua_State *co, int idx,
+                         stage__future_t *fut, const stage_id_t *self);
+
+/* Push the arguments of a continuation turn (next/catch): f's value or
+** its error object. Returns 1. */
+int stage__lfuture_push_outcome(lua_State *L, stage__env_t *e);
+/* Free a finished or abandoned await's state. */
+void stage__lwait_free(stage__actor_t *a);
+int stage__lfuture_join(lua_State *L); /* stage.join{...} */
+
+/* lua/lref.c (pipelined sends): the actor stopped; fail its unsent ones. */
+void stage__deferred_abandon(stage__actor_t *a);
+
+/* lua/lmodule.c */
+int stage__lmodule_open(lua_State *L); /* luaopen for "stage" */
+
+#endif

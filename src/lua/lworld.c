@@ -1,0 +1,135 @@
+/*
+** lua/lworld.c: one theatre's Lua state — its libraries, the `stage`
+** module, the metatables and the pool of coroutines handlers run in.
+**
+** The lua_State's extra space points back at the world, so any C function
+** finds its theatre from L alone (stage__lw).
+*/
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/lstage.h"
+#include "util/log.h"
+
+/* print inside an actor goes through the stdout actor, so the lines of one
+** actor keep their order with its other output. Outside a turn (the
+** script's top level) it writes directly. */
+static int l_print(lua_State *L) {
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1) luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    stage__lw_t *w = stage__lw(L);
+    if (!w->t->running) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        fwrite(s, 1, len, stdout);
+        fputc('\n', stdout);
+        return 0;
+    }
+    stage_pack_t *p = &w->scratch;
+    stage_pack_reset(p);
+    stage_pack_array(p, 1);
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    stage_pack_str(p, s, len);
+    if (stage_pack_error(p)) return luaL_error(L, "print: out of memory");
+    stage__env_t *e = stage__env_new("print", 5, p->data, p->len);
+    if (!e) return luaL_error(L, "print: out of memory");
+    stage_id_t out;
+    stage__stdout_id(w->node, &out);
+    e->target = out.serial;
+    e->target_type = stage__type_find(w->node, out.type);
+    e->sender = w->t->running->serial;
+    e->sender_type = w->t->running->type;
+    stage__route(w->node, e);
+    return 0;
+}
+
+static int load_stage(lua_State *L) {
+    return stage__lmodule_open(L);
+}
+
+/* Handler coroutines: pool[i] is kept alive by registry ref pool_refs[i]. */
+lua_State *stage__lw_take_co(stage__lw_t *w, int *ref) {
+    if (w->npool) {
+        w->npool--;
+        *ref = w->pool_refs[w->npool];
+        return w->pool[w->npool];
+    }
+    lua_State *co = lua_newthread(w->L);
+    *ref = luaL_ref(w->L, LUA_REGISTRYINDEX);
+    return co;
+}
+
+void stage__lw_give_co(stage__lw_t *w, lua_State *co, int ref) {
+    if (w->npool == w->cappool) {
+        int cap = w->cappool ? w->cappool * 2 : 16;
+        lua_State **p = realloc(w->pool, (size_t)cap * sizeof *p);
+        int *r = p ? realloc(w->pool_refs, (size_t)cap * sizeof *r) : NULL;
+        if (p) w->pool = p;
+        if (!r) {
+            luaL_unref(w->L, LUA_REGISTRYINDEX, ref); /* let it be collected */
+            return;
+        }
+        w->pool_refs = r;
+        w->cappool = cap;
+    }
+    lua_settop(co, 0);
+    w->pool[w->npool] = co;
+    w->pool_refs[w->npool++] = ref;
+}
+
+stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
+    stage__lw_t *w = calloc(1, sizeof *w);
+    lua_State *L = w ? luaL_newstate() : NULL;
+    if (!L) {
+        free(w);
+        snprintf(err, errlen, "out of memory creating a Lua state");
+        return NULL;
+    }
+    w->L = L;
+    w->t = t;
+    w->node = t->node;
+    *(stage__lw_t **)lua_getextraspace(L) = w;
+    w->hooks.encode_userdata = stage__lv_encode_ud;
+    w->hooks.push_id = stage__lv_push_id;
+    w->hooks.ud = w;
+    luaL_openlibs(L);
+    lua_newtable(L);
+    w->classes = luaL_ref(L, LUA_REGISTRYINDEX);
+    stage__lref_open(L);
+    stage__lfuture_open(L);
+    lua_pushcfunction(L, l_print);
+    lua_setglobal(L, "print");
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, load_stage);
+    lua_setfield(L, -2, "stage");
+    lua_pop(L, 1);
+    t->lua = w;
+    return w;
+}
+
+void stage__lw_close(stage__lw_t *w) {
+    if (!w) return;
+    w->t->lua = NULL;
+    lua_close(w->L);
+    stage_pack_free(&w->scratch);
+    free(w->pool);
+    free(w->pool_refs);
+    free(w);
+}
+
+stage__actor_t *stage__lw_running(lua_State *L) {
+    stage__actor_t *a = stage__lw(L)->t->running;
+    if (!a) luaL_error(L, "this needs a running actor (call it from a "
+                          "handler or main, not the script's top level)");
+    return a;
+}

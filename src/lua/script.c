@@ -1,0 +1,168 @@
+/*
+** lua/script.c: running a script on a node — loading it in every theatre,
+** starting main(args), and telling the user why a program ended badly.
+**
+** The script's top level runs once per theatre, on the calling thread,
+** before the node starts (so a syntax error is reported before anything
+** runs). main(args) runs as the birth of a pinned actor of the internal type
+** "stage.main" on theatre 0, so it can await like any actor.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/lstage.h"
+#include "util/log.h"
+
+#define MAIN_TYPE "stage.main"
+
+static stage__lnode_t *lnode(stage_node_t *node) {
+    return stage__node_lua(node);
+}
+
+static void theatre_close(stage__theatre_t *t) {
+    stage__lw_close(t->lua);
+}
+
+static int quiescent(stage_node_t *node, int status) {
+    stage__lnode_t *ln = lnode(node);
+    if (ln && ln->has_main && !atomic_load(&ln->main_done)) {
+        fprintf(stderr, "%s: main never finished: it waits for something "
+                "that can no longer happen (every actor is idle and no timer "
+                "is pending)\n", ln->script);
+        return 1;
+    }
+    return status;
+}
+
+static void node_free(stage_node_t *node) {
+    stage__lnode_t *ln = lnode(node);
+    if (!ln) return;
+    for (int i = 0; i < ln->argc; i++) free(ln->argv[i]);
+    free(ln->argv);
+    free(ln->script);
+    free(ln);
+}
+
+static const stage__lua_hooks_t hooks = {
+    .theatre_close = theatre_close,
+    .preempt = stage__lua_preempt,
+    .quiescent = quiescent,
+    .node_free = node_free,
+};
+
+/* The text of the error value on top of L (popped). */
+static void take_error(lua_State *L, char *err, size_t errlen) {
+    snprintf(err, errlen, "%s", luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 2);
+}
+
+int stage_node_load_script(stage_node_t *node, const char *path, char *err,
+                           size_t errlen) {
+    if (lnode(node)) {
+        snprintf(err, errlen, "a script is loaded already");
+        return STAGE_EBUSY;
+    }
+    stage__lnode_t *ln = calloc(1, sizeof *ln);
+    if (!ln || !(ln->script = strdup(path))) {
+        free(ln);
+        snprintf(err, errlen, "out of memory");
+        return STAGE_ENOMEM;
+    }
+    stage__node_set_lua_hooks(node, &hooks, ln);
+    for (int i = 0; i < stage_node_theatres(node); i++) {
+        stage__lw_t *w = stage__lw_open(stage__node_theatre(node, i), err,
+                                        errlen);
+        if (!w) return STAGE_ENOMEM;
+        if (luaL_loadfile(w->L, path) != LUA_OK ||
+            lua_pcall(w->L, 0, 0, 0) != LUA_OK) {
+            take_error(w->L, err, errlen);
+            return STAGE_ESCRIPT;
+        }
+    }
+    return 0;
+}
+
+/* main_done(ok, err): main returned or raised err = {value, traceback}. */
+static int main_done(lua_State *L) {
+    stage__lw_t *w = stage__lw(L);
+    stage__lnode_t *ln = lnode(w->node);
+    atomic_store(&ln->main_done, 1);
+    if (lua_toboolean(L, 1)) return 0;
+    lua_geti(L, 2, 1);
+    if (luaL_testudata(L, -1, ERROR_MT) &&
+        lua_getfield(L, -1, "where") == LUA_TSTRING) {
+        lua_pushliteral(L, " ");
+        luaL_tolstring(L, -3, NULL);
+        lua_concat(L, 3);
+    } else {
+        luaL_tolstring(L, -1, NULL);
+    }
+    lua_geti(L, 2, 2);
+    fprintf(stderr, "%s\n%s\n", lua_tostring(L, -2), luaL_optstring(L, -1, ""));
+    stage_node_stop(w->node, 1);
+    return 0;
+}
+
+static const char main_runner[] =
+    "local main_done = ...\n"
+    "local function handler(e) return {e, debug.traceback(nil, 2)} end\n"
+    "return function(self, args)\n"
+    "  main_done(xpcall(main, handler, args))\n"
+    "end\n";
+
+/* Define the main class in theatre 0: birth runs main(args). */
+static int define_main(stage__lw_t *w, char *err, size_t errlen) {
+    lua_State *L = w->L;
+    if (lua_getglobal(L, "main") != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        snprintf(err, errlen, "%s: no function main(args) to run",
+                 lnode(w->node)->script);
+        return STAGE_ESCRIPT;
+    }
+    lua_pop(L, 1);
+    lua_pushcfunction(L, stage__lactor_define);
+    lua_pushliteral(L, MAIN_TYPE);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "pinned");
+    lua_setfield(L, -2, "kind");
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        take_error(L, err, errlen);
+        return STAGE_ESCRIPT;
+    }
+    if (luaL_loadbuffer(L, main_runner, sizeof main_runner - 1, "=main") ||
+        (lua_pushcfunction(L, main_done), lua_pcall(L, 1, 1, 0))) {
+        take_error(L, err, errlen);
+        return STAGE_ESCRIPT;
+    }
+    lua_setfield(L, -2, "birth");
+    lua_pop(L, 1);
+    return 0;
+}
+
+int stage_node_run_main(stage_node_t *node, int argc,
+                        const char *const *argv) {
+    stage__lnode_t *ln = lnode(node);
+    if (!ln || ln->has_main || argc < 0) return STAGE_EINVAL;
+    stage__theatre_t *t0 = stage__node_theatre(node, 0);
+    char err[512];
+    int rc = define_main(t0->lua, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "%s\n", err);
+        return rc;
+    }
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, 1);
+    stage_pack_array(&p, (uint32_t)argc);
+    for (int i = 0; i < argc; i++) stage_pack_cstr(&p, argv[i]);
+    uint64_t serial;
+    rc = stage_pack_error(&p);
+    if (!rc)
+        rc = stage__spawn(node, stage__type_find(node, MAIN_TYPE), 0, p.data,
+                          p.len, &serial);
+    stage_pack_free(&p);
+    if (rc) return rc;
+    ln->has_main = 1;
+    ln->main_serial = serial;
+    return 0;
+}
