@@ -143,17 +143,18 @@ static int dfail(stage__fdec_t *d, int code, const char *fmt, ...) {
 
 /* Check the fixed header bytes received so far (avail of them at h). */
 static int check_start(stage__fdec_t *d, const unsigned char *h, size_t avail) {
-    if (h[0] != MAGIC0 || (avail >= 2 && h[1] != MAGIC1)) {
-        if (avail == 1)
-            return dfail(d, STAGE_EPROTO,
-                         "not a stage connection: frame starts with 0x%02x "
-                         "instead of 'ST'",
-                         h[0]);
+    /* the first wrong byte decides, so the message does not depend on
+    ** how the stream was split */
+    if (h[0] != MAGIC0)
+        return dfail(d, STAGE_EPROTO,
+                     "not a stage connection: frame starts with 0x%02x "
+                     "instead of 'ST'",
+                     h[0]);
+    if (avail >= 2 && h[1] != MAGIC1)
         return dfail(d, STAGE_EPROTO,
                      "not a stage connection: frame starts with 0x%02x "
                      "0x%02x instead of 'ST'",
                      h[0], h[1]);
-    }
     if (avail >= 3 && h[2] != STAGE__FRAME_VERSION)
         return dfail(d, STAGE_EPROTO,
                      "unsupported protocol version %u (this node speaks %u)",

@@ -137,8 +137,7 @@ static void refused(const char *b, size_t len, size_t max, int code,
 static void bad_magic_is_refused_from_the_first_byte(void **state) {
     (void)state;
     refused("GET / HTTP/1.1\r\n", 16, 0, STAGE_EPROTO,
-            "not a stage connection: frame starts with 0x47 0x45 instead of "
-            "'ST'");
+            "not a stage connection: frame starts with 0x47 instead of 'ST'");
     refused("G", 1, 0, STAGE_EPROTO,
             "not a stage connection: frame starts with 0x47 instead of 'ST'");
     refused("SX", 2, 0, STAGE_EPROTO,
