@@ -1,0 +1,363 @@
+/*
+** net/conn.c: one TCP connection between two nodes.
+**
+** Reading feeds the frame decoder (src/wire/frame.h) straight from libuv's
+** buffer and hands out complete frames in order. Anything the decoder
+** refuses, a frame other than a handshake before the handshake, a second
+** handshake, or a stall past a deadline closes the connection with one log
+** line naming the peer and the reason; no other connection is touched.
+** Writing: at most one uv_write in flight, carrying wbuf; the peer's queue
+** is swapped into wbuf whole (one write per loop turn, uv_try_write first).
+** States: see net.h. Loop thread only.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net.h"
+#include "stage/errors.h"
+#include "util/log.h"
+
+#define READ_CHUNK 65536
+
+static void on_closed(uv_handle_t *h) {
+    stage__conn_t *c = h->data;
+    stage__transport_t *t = c->t;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    stage__fdec_close(&c->dec);
+    stage_pack_free(&c->wbuf);
+    free(c);
+    stage__transport_handle_closed(t);
+}
+
+const char *stage__conn_name(const stage__conn_t *c) {
+    return c->peer ? c->peer->addr : c->remote;
+}
+
+void stage__conn_close(stage__conn_t *c, int reason, int level,
+                       const char *why) {
+    if (c->state == CONN_CLOSING) return;
+    if (level >= 0)
+        STAGE_LOG(level, "closing connection %s '%s': %s",
+                  c->outbound ? "to" : "from", stage__conn_name(c), why);
+    c->state = CONN_CLOSING;
+    stage__peer_t *p = c->peer;
+    if (p && p->conn == c) stage__peer_conn_lost(p, c, reason);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+/* A new connection object in t's list, its handle initialised. */
+static stage__conn_t *conn_new(stage__transport_t *t, bool outbound) {
+    stage__conn_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (uv_tcp_init(t->loop, &c->tcp)) {
+        free(c);
+        return NULL;
+    }
+    c->t = t;
+    c->tcp.data = c->creq.data = c->wreq.data = c;
+    c->outbound = outbound;
+    stage_pack_init(&c->wbuf);
+    stage__fdec_init(&c->dec, t->cfg.max_frame);
+    c->opened_ms = c->last_recv_ms = c->last_sent_ms = uv_now(t->loop);
+    c->next = t->conns;
+    if (t->conns) t->conns->prev = c;
+    t->conns = c;
+    t->handles++;
+    return c;
+}
+
+/* Count n bytes in or out on c, for its peer and the transport. */
+static void count(stage__conn_t *c, size_t n, bool in, uint64_t frames) {
+    stage__net_stats_t *s[2] = {&c->t->stats, c->peer ? &c->peer->stats : NULL};
+    for (int i = 0; i < 2 && s[i]; i++) {
+        if (in) {
+            s[i]->bytes_in += n;
+            s[i]->frames_in += frames;
+        } else {
+            s[i]->bytes_out += n;
+            s[i]->frames_out += frames;
+        }
+    }
+}
+
+/* wbuf has been written. */
+static void write_done(stage__conn_t *c) {
+    count(c, c->wbuf.len, false, c->wcount);
+    stage_pack_reset(&c->wbuf);
+    c->wcount = 0;
+    c->writing = false;
+    c->last_sent_ms = uv_now(c->t->loop);
+    stage__peer_t *p = c->peer;
+    if (!p || p->conn != c) return;
+    p->writing_frames = 0;
+    if (p->out.len) stage__transport_dirty(p);
+    stage__peer_drained(p);
+}
+
+static void on_write(uv_write_t *req, int status) {
+    stage__conn_t *c = req->data;
+    if (c->state == CONN_CLOSING) return;
+    if (status < 0) {
+        stage__conn_close(c, STAGE_EIO, STAGE_LOG_INFO, uv_strerror(status));
+        return;
+    }
+    write_done(c);
+}
+
+/* Write wbuf: as much as the socket takes now, the rest by uv_write. */
+static void start_write(stage__conn_t *c) {
+    uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == (int)c->wbuf.len) {
+        write_done(c);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        stage__conn_close(c, STAGE_EIO, STAGE_LOG_INFO, uv_strerror(n));
+        return;
+    }
+    if (n > 0) b = uv_buf_init(b.base + n, b.len - (unsigned)n);
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc) {
+        stage__conn_close(c, STAGE_EIO, STAGE_LOG_INFO, uv_strerror(rc));
+        return;
+    }
+    c->writing = true;
+}
+
+void stage__conn_flush(stage__conn_t *c) {
+    stage__peer_t *p = c->peer;
+    if (c->state != CONN_UP || c->writing || p->out.len == 0) return;
+    stage_pack_t tmp = c->wbuf;
+    c->wbuf = p->out;
+    p->out = tmp;
+    c->wcount = p->out_count;
+    p->writing_frames = p->out_frames;
+    p->out_count = p->out_frames = 0;
+    start_write(c);
+}
+
+int stage__conn_greet(stage__conn_t *c) {
+    stage__transport_t *t = c->t;
+    stage_pack_t *w = &c->wbuf;
+    size_t start = stage__frame_begin(w, STAGE__NET_KIND_HELLO);
+    stage_pack_array(w, 3);
+    stage_pack_int(w, STAGE__NET_PROTO_VERSION);
+    stage_pack_cstr(w, t->self);
+    stage_pack_int(w, t->incarnation);
+    int rc = stage__frame_end(w, start, t->cfg.max_frame);
+    if (rc) return rc;
+    c->wcount = 1;
+    start_write(c);
+    return 0;
+}
+
+/* Parse a handshake body: [version, address, incarnation]. 0, or the
+** reason it is refused in why. */
+static int parse_hello(const stage__frame_t *f, char *addr, uint32_t *inc,
+                       char *why, size_t len) {
+    stage_unpack_t u;
+    uint32_t n;
+    int64_t version, incarnation;
+    const char *s;
+    size_t slen;
+    stage_unpack_init(&u, f->body, f->len);
+    if (stage_unpack_array(&u, &n) || n < 3 || stage_unpack_int(&u, &version) ||
+        stage_unpack_str(&u, &s, &slen) || stage_unpack_int(&u, &incarnation)) {
+        snprintf(why, len, "malformed handshake");
+        return STAGE_EPROTO;
+    }
+    if (version != STAGE__NET_PROTO_VERSION) {
+        snprintf(why, len,
+                 "unsupported handshake version %lld (this node speaks %d)",
+                 (long long)version, STAGE__NET_PROTO_VERSION);
+        return STAGE_EPROTO;
+    }
+    struct sockaddr_storage ss;
+    char canon[STAGE_ADDR_MAX];
+    if (slen == 0 || slen >= STAGE_ADDR_MAX) goto bad_addr;
+    memcpy(addr, s, slen);
+    addr[slen] = '\0';
+    if (stage__addr_parse(addr, &ss) ||
+        stage__addr_format((struct sockaddr *)&ss, canon, sizeof canon) ||
+        strcmp(canon, addr) != 0 || incarnation < 0 || incarnation > UINT32_MAX)
+        goto bad_addr;
+    *inc = (uint32_t)incarnation;
+    return 0;
+bad_addr:
+    snprintf(why, len, "handshake with a bad address or incarnation");
+    return STAGE_EPROTO;
+}
+
+/* Act on one frame received on c. */
+static void dispatch(stage__conn_t *c, const stage__frame_t *f) {
+    char why[160], addr[STAGE_ADDR_MAX];
+    uint32_t inc;
+    if (f->kind == STAGE__NET_KIND_HELLO) {
+        if (parse_hello(f, addr, &inc, why, sizeof why))
+            stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
+        else
+            stage__peer_hello(c, addr, inc);
+        return;
+    }
+    if (c->state != CONN_UP) {
+        snprintf(why, sizeof why, "frame of kind %u before the handshake",
+                 f->kind);
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
+        return;
+    }
+    if (f->kind == STAGE__NET_KIND_PING) return;
+    if (f->kind < STAGE__NET_KIND_USER) {
+        snprintf(why, sizeof why, "unknown transport frame kind %u", f->kind);
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
+        return;
+    }
+    stage__transport_t *t = c->t;
+    if (t->cbs.on_frame)
+        t->cbs.on_frame(t->cbs.ud, c->peer->addr, f->kind, f->body, f->len);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+    stage__conn_t *c = h->data;
+    char *p;
+    size_t len;
+    (void)hint;
+    if (stage__fdec_space(&c->dec, READ_CHUNK, &p, &len)) {
+        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+        return;
+    }
+    if (len > READ_CHUNK * 4) len = READ_CHUNK * 4;
+    *buf = uv_buf_init(p, (unsigned)len);
+}
+
+/* Take every complete frame out of c's decoder and note whether a partial
+** one remains (for the frame deadline). */
+static void drain_frames(stage__conn_t *c, uint64_t now) {
+    stage__frame_t f;
+    bool took = false;
+    for (;;) {
+        int rc = stage__fdec_next(&c->dec, &f);
+        if (rc == 0) break;
+        if (rc < 0) {
+            stage__conn_close(c, rc, STAGE_LOG_WARN,
+                              stage__fdec_error(&c->dec));
+            return;
+        }
+        took = true;
+        count(c, 0, true, 1);
+        dispatch(c, &f);
+        if (c->state == CONN_CLOSING) return;
+    }
+    bool partial = c->dec.buf.len > c->dec.off;
+    if (!partial)
+        c->frame_start_ms = 0;
+    else if (took || c->frame_start_ms == 0)
+        c->frame_start_ms = now;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+    stage__conn_t *c = s->data;
+    (void)buf;
+    if (c->state == CONN_CLOSING || n == 0) return;
+    if (n < 0) {
+        bool eof = n == UV_EOF;
+        stage__conn_close(
+            c, STAGE_EIO,
+            eof && c->state == CONN_UP ? STAGE_LOG_INFO : STAGE_LOG_WARN,
+            eof ? "connection closed by the peer" : uv_strerror((int)n));
+        return;
+    }
+    stage__fdec_commit(&c->dec, (size_t)n);
+    c->last_recv_ms = uv_now(c->t->loop);
+    count(c, (size_t)n, true, 0);
+    drain_frames(c, c->last_recv_ms);
+}
+
+/* The socket of c is connected: read, and say hello if we dialled. */
+static int conn_start(stage__conn_t *c) {
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->state = CONN_HELLO;
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc) return STAGE_EIO;
+    return c->outbound ? stage__conn_greet(c) : 0;
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+    stage__conn_t *c = req->data;
+    char why[160];
+    if (c->state == CONN_CLOSING) return;
+    if (status < 0) {
+        snprintf(why, sizeof why, "cannot connect: %s", uv_strerror(status));
+        stage__conn_close(c, STAGE_EIO, STAGE_LOG_DEBUG, why);
+        return;
+    }
+    int rc = conn_start(c);
+    if (rc) stage__conn_close(c, rc, STAGE_LOG_WARN, stage_strerror(rc));
+}
+
+int stage__conn_connect(stage__peer_t *p) {
+    struct sockaddr_storage ss;
+    if (stage__addr_parse(p->addr, &ss)) return STAGE_EINVAL;
+    stage__conn_t *c = conn_new(p->t, true);
+    if (!c) return STAGE_ENOMEM;
+    c->state = CONN_CONNECTING;
+    c->peer = p;
+    p->conn = c;
+    snprintf(c->remote, sizeof c->remote, "%s", p->addr);
+    int rc =
+        uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&ss, on_connect);
+    if (rc) {
+        char why[160];
+        snprintf(why, sizeof why, "cannot connect: %s", uv_strerror(rc));
+        stage__conn_close(c, STAGE_EIO, STAGE_LOG_DEBUG, why);
+    }
+    return 0;
+}
+
+void stage__conn_accept(stage__transport_t *t) {
+    stage__conn_t *c = conn_new(t, false);
+    if (!c) {
+        LOG_ERROR("cannot accept a connection: out of memory");
+        return;
+    }
+    c->state = CONN_HELLO;
+    int rc = uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)&c->tcp);
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (!rc && !uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
+        stage__addr_format((struct sockaddr *)&ss, c->remote, sizeof c->remote);
+    if (!rc) rc = conn_start(c);
+    if (rc) stage__conn_close(c, STAGE_EIO, STAGE_LOG_WARN, "cannot accept");
+}
+
+void stage__conn_tick(stage__conn_t *c, uint64_t now) {
+    const stage__transport_config_t *cfg = &c->t->cfg;
+    char why[160];
+    if (c->state == CONN_CLOSING) return;
+    if (c->state != CONN_UP && now - c->opened_ms >= cfg->handshake_ms) {
+        snprintf(why, sizeof why, "no handshake within %llu ms",
+                 (unsigned long long)cfg->handshake_ms);
+        stage__conn_close(c, STAGE_ETIMEOUT, STAGE_LOG_WARN, why);
+    } else if (c->frame_start_ms && now - c->frame_start_ms >= cfg->frame_ms) {
+        snprintf(why, sizeof why, "frame not completed within %llu ms",
+                 (unsigned long long)cfg->frame_ms);
+        stage__conn_close(c, STAGE_ETIMEOUT, STAGE_LOG_WARN, why);
+    } else if (c->state == CONN_UP &&
+               now - c->last_recv_ms >=
+                   cfg->heartbeat_ms * (uint64_t)cfg->heartbeat_misses) {
+        snprintf(why, sizeof why, "nothing received for %llu ms",
+                 (unsigned long long)(now - c->last_recv_ms));
+        stage__conn_close(c, STAGE_ETIMEOUT, STAGE_LOG_WARN, why);
+    } else if (c->state == CONN_UP && !c->writing && !c->peer->out.len &&
+               now - c->last_sent_ms >= cfg->heartbeat_ms) {
+        static const char nil = (char)0xc0; /* msgpack nil */
+        if (stage__peer_queue(c->peer, STAGE__NET_KIND_PING, &nil, 1, false) ==
+            0)
+            stage__transport_dirty(c->peer);
+    }
+}

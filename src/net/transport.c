@@ -1,0 +1,238 @@
+/*
+** net/transport.c: the transport object — configuration, listening,
+** sending, the once-per-loop-turn flush and the deadline tick.
+**
+** Batching: a send appends a frame to the peer's queue and marks the peer
+** dirty; a uv_prepare handle, which runs once per loop iteration just
+** before the loop polls, writes every dirty peer's whole queue in one
+** write (Redis's beforesleep). The prepare handle is active only while
+** peers are dirty.
+** Tick: one timer (unreferenced, so it never keeps the loop alive) checks
+** every connection's deadlines and heartbeats at a quarter of the shortest
+** configured interval.
+** Lifetime: destroy closes every handle; the memory goes with the last
+** close callback (handles counts the open ones).
+** Loop thread only.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net.h"
+#include "stage/errors.h"
+#include "util/log.h"
+
+void stage__transport_config_init(stage__transport_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_frame = STAGE__FRAME_MAX_DEFAULT;
+    cfg->max_outbound = 4 * STAGE__FRAME_MAX_DEFAULT;
+    cfg->handshake_ms = 5000;
+    cfg->frame_ms = 10000;
+    cfg->heartbeat_ms = 1000;
+    cfg->heartbeat_misses = 3;
+    cfg->backoff_min_ms = 50;
+    cfg->backoff_max_ms = 5000;
+    cfg->max_attempts = 8;
+}
+
+static int config_valid(const stage__transport_config_t *c) {
+    return c->max_frame > STAGE__FRAME_HEADER && c->max_frame <= UINT32_MAX &&
+           c->max_outbound >= c->max_frame && c->handshake_ms > 0 &&
+           c->frame_ms > 0 && c->heartbeat_ms > 0 && c->heartbeat_misses > 0 &&
+           c->backoff_min_ms > 0 && c->backoff_max_ms >= c->backoff_min_ms &&
+           c->max_attempts > 0;
+}
+
+/* Write addr's canonical form into out. 0 or STAGE_EINVAL. */
+static int canonical(const char *addr, char *out, size_t len) {
+    struct sockaddr_storage ss;
+    if (stage__addr_parse(addr, &ss)) return STAGE_EINVAL;
+    return stage__addr_format((struct sockaddr *)&ss, out, len);
+}
+
+uint64_t stage__transport_random(stage__transport_t *t, uint64_t n) {
+    t->rng ^= t->rng << 13; /* xorshift64: jitter needs no more */
+    t->rng ^= t->rng >> 7;
+    t->rng ^= t->rng << 17;
+    return n ? t->rng % n : 0;
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+    stage__transport_handle_closed(h->data);
+}
+
+void stage__transport_handle_closed(stage__transport_t *t) {
+    if (--t->handles == 0 && t->closing) free(t);
+}
+
+static void on_flush(uv_prepare_t *h) {
+    stage__transport_t *t = h->data;
+    stage__peer_t *p = t->dirty;
+    t->dirty = NULL;
+    while (p) {
+        stage__peer_t *next = p->next_dirty;
+        p->dirty = false;
+        if (p->conn) stage__conn_flush(p->conn);
+        p = next;
+    }
+    if (!t->dirty) uv_prepare_stop(&t->flush);
+}
+
+void stage__transport_dirty(stage__peer_t *p) {
+    stage__transport_t *t = p->t;
+    if (p->dirty || t->closing) return;
+    p->dirty = true;
+    p->next_dirty = t->dirty;
+    t->dirty = p;
+    uv_prepare_start(&t->flush, on_flush);
+}
+
+static void on_tick(uv_timer_t *h) {
+    stage__transport_t *t = h->data;
+    uint64_t now = uv_now(t->loop);
+    for (stage__conn_t *c = t->conns; c; c = c->next)
+        stage__conn_tick(c, now);
+}
+
+/* The tick period: a quarter of the shortest deadline, 1 ms to 250 ms. */
+static uint64_t tick_ms(const stage__transport_config_t *c) {
+    uint64_t m = c->handshake_ms;
+    if (c->frame_ms < m) m = c->frame_ms;
+    if (c->heartbeat_ms < m) m = c->heartbeat_ms;
+    m /= 4;
+    return m < 1 ? 1 : m > 250 ? 250 : m;
+}
+
+int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
+                         const stage__transport_cbs_t *cbs,
+                         stage__transport_t **out) {
+    stage__transport_config_t def;
+    if (!cfg) stage__transport_config_init(&def);
+    if (!cfg) cfg = &def;
+    if (!loop || !out || !config_valid(cfg)) return STAGE_EINVAL;
+    stage__transport_t *t = calloc(1, sizeof *t);
+    if (!t) return STAGE_ENOMEM;
+    t->loop = loop;
+    t->cfg = *cfg;
+    if (cbs) t->cbs = *cbs;
+    if (cfg->advertise && canonical(cfg->advertise, t->self, sizeof t->self)) {
+        free(t);
+        return STAGE_EINVAL;
+    }
+    t->cfg.advertise = NULL; /* not ours to keep; t->self holds it */
+    t->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)t;
+    if (!t->rng) t->rng = 1;
+    t->incarnation = cfg->incarnation;
+    while (!t->incarnation)
+        t->incarnation = (uint32_t)stage__transport_random(t, UINT32_MAX);
+    uv_prepare_init(loop, &t->flush);
+    uv_timer_init(loop, &t->tick);
+    t->flush.data = t->tick.data = t->listener.data = t;
+    t->handles = 2;
+    uint64_t period = tick_ms(cfg);
+    uv_timer_start(&t->tick, on_tick, period, period);
+    uv_unref((uv_handle_t *)&t->tick);
+    *out = t;
+    return 0;
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+    stage__transport_t *t = server->data;
+    if (status < 0) {
+        LOG_WARN("cannot accept on '%s': %s", t->self, uv_strerror(status));
+        return;
+    }
+    stage__conn_accept(t);
+}
+
+/* Bind and listen on ss; 0 or a libuv error. */
+static int bind_listen(stage__transport_t *t, struct sockaddr_storage *ss) {
+    int rc = uv_tcp_bind(&t->listener, (struct sockaddr *)ss, 0);
+    if (!rc) rc = uv_listen((uv_stream_t *)&t->listener, 128, on_connection);
+    int len = sizeof *ss;
+    if (!rc) rc = uv_tcp_getsockname(&t->listener, (struct sockaddr *)ss, &len);
+    return rc;
+}
+
+int stage__transport_listen(stage__transport_t *t, const char *addr,
+                            char *bound, size_t len) {
+    struct sockaddr_storage ss;
+    char name[STAGE_ADDR_MAX];
+    if (t->listening || t->closing || stage__addr_parse(addr, &ss))
+        return STAGE_EINVAL;
+    if (uv_tcp_init(t->loop, &t->listener)) return STAGE_EIO;
+    t->listener.data = t;
+    t->handles++;
+    t->listening = true;
+    int rc = bind_listen(t, &ss);
+    if (rc || stage__addr_format((struct sockaddr *)&ss, name, sizeof name)) {
+        LOG_WARN("cannot listen on '%s': %s", addr,
+                 rc ? uv_strerror(rc) : "unknown address family");
+        t->listening = false;
+        uv_close((uv_handle_t *)&t->listener, on_handle_closed);
+        return STAGE_EIO;
+    }
+    if (!t->self[0]) snprintf(t->self, sizeof t->self, "%s", name);
+    if (bound) snprintf(bound, len, "%s", name);
+    return 0;
+}
+
+const char *stage__transport_address(const stage__transport_t *t) {
+    return t->self;
+}
+
+uint32_t stage__transport_incarnation(const stage__transport_t *t) {
+    return t->incarnation;
+}
+
+int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
+                          const void *body, size_t len) {
+    if (t->closing) return STAGE_ESTOPPED;
+    if (kind < STAGE__NET_KIND_USER || kind > 255 || !t->self[0] || !peer)
+        return STAGE_EINVAL;
+    if (len > t->cfg.max_frame - STAGE__FRAME_HEADER) return STAGE_ETOOBIG;
+    if (stage_pack_validate((const char *)body, len, 1)) return STAGE_EINVAL;
+    stage__peer_t *p = stage__peer_find(t, peer);
+    if (!p) {
+        char canon[STAGE_ADDR_MAX];
+        if (canonical(peer, canon, sizeof canon) || !strcmp(canon, t->self))
+            return STAGE_EINVAL;
+        p = stage__peer_get(t, canon);
+        if (!p) return STAGE_ENOMEM;
+    }
+    int rc = stage__peer_queue(p, kind, body, len, true);
+    if (rc) return rc;
+    stage__peer_kick(p);
+    return 0;
+}
+
+void stage__transport_stats(const stage__transport_t *t,
+                            stage__net_stats_t *out) {
+    *out = t->stats;
+}
+
+int stage__transport_peer_stats(const stage__transport_t *t, const char *peer,
+                                stage__net_stats_t *out) {
+    stage__peer_t *p = stage__peer_find((stage__transport_t *)t, peer);
+    if (!p) return STAGE_EINVAL;
+    *out = p->stats;
+    return 0;
+}
+
+int stage__transport_peer_is_up(const stage__transport_t *t, const char *peer) {
+    stage__peer_t *p = stage__peer_find((stage__transport_t *)t, peer);
+    return p && p->up;
+}
+
+void stage__transport_destroy(stage__transport_t **tp) {
+    stage__transport_t *t = *tp;
+    if (!t) return;
+    *tp = NULL;
+    t->closing = true;
+    for (stage__conn_t *c = t->conns; c; c = c->next)
+        stage__conn_close(c, STAGE_ESTOPPED, -1, NULL);
+    for (stage__peer_t *p = t->peers; p; p = p->next)
+        stage__peer_close(p);
+    if (t->listening) uv_close((uv_handle_t *)&t->listener, on_handle_closed);
+    uv_close((uv_handle_t *)&t->flush, on_handle_closed);
+    uv_close((uv_handle_t *)&t->tick, on_handle_closed);
+}

@@ -1,0 +1,124 @@
+/*
+** net/transport.h: the node-to-node transport — one TCP connection per pair
+** of nodes, carrying frames (src/wire/frame.h) both ways.
+**
+** A peer is named by its listen address ("host:port", IPv4 or [IPv6]
+** literal) and has an incarnation, learnt in the handshake. The transport
+** connects on the first send to a peer, batches every frame queued during a
+** loop turn into one write, reconnects with backoff while frames wait,
+** heartbeats idle connections and closes any connection that sends bad
+** input or stalls. docs/transport.md describes the protocol and policies.
+**
+** Threads: one libuv loop (the node's I/O thread) runs a transport; every
+** function here is called on that loop's thread, and every callback runs
+** there. Callbacks may call stage__transport_send; none may destroy the
+** transport.
+*/
+#ifndef STAGE_NET_TRANSPORT_H
+#define STAGE_NET_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+typedef struct stage__transport stage__transport_t;
+
+typedef struct stage__transport_config {
+    const char *advertise;   /* address told to peers; NULL = the bound one */
+    uint32_t incarnation;    /* this node's incarnation; 0 = pick one */
+    size_t max_frame;        /* largest frame sent or accepted, header in */
+    size_t max_outbound;     /* bytes queued per peer before STAGE_EBUSY */
+    uint64_t handshake_ms;   /* connect + handshake must finish within */
+    uint64_t frame_ms;       /* a frame, once started, must arrive within */
+    uint64_t heartbeat_ms;   /* a connection idle this long sends a ping */
+    int heartbeat_misses;    /* silent intervals before the peer is down */
+    uint64_t backoff_min_ms; /* first reconnect delay */
+    uint64_t backoff_max_ms; /* reconnect delays double up to this */
+    int max_attempts;        /* failed connects in a row before giving up */
+} stage__transport_config_t;
+
+/* Callbacks. peer is the peer's listen address, borrowed for the call;
+** body is borrowed for the call. Any of them may be NULL. */
+typedef struct stage__transport_cbs {
+    void *ud;
+    /* One frame of kind (>= STAGE__NET_KIND_USER) from peer, in the order
+    ** peer sent them. */
+    void (*on_frame)(void *ud, const char *peer, int kind, const char *body,
+                     size_t len);
+    /* A connection to peer (incarnation) completed its handshake. */
+    void (*on_peer_up)(void *ud, const char *peer, uint32_t incarnation);
+    /* peer went down. reason: STAGE_EIO (connection lost), STAGE_ETIMEOUT
+    ** (heartbeats missed), STAGE_EPROTO (it sent bad input), STAGE_ESTOPPED
+    ** (it restarted: a new incarnation replaced it) — queued frames are
+    ** kept and a reconnect starts if any wait, dropped is 0. Or
+    ** STAGE_EUNREACHABLE: the retry policy gave up and the dropped frames
+    ** still queued were discarded. Frames already written when a
+    ** connection breaks may or may not have arrived; none is resent. */
+    void (*on_peer_down)(void *ud, const char *peer, int reason,
+                         size_t dropped);
+    /* peer's queue, which refused a send with STAGE_EBUSY, is below half
+    ** of max_outbound again. */
+    void (*on_drain)(void *ud, const char *peer);
+} stage__transport_cbs_t;
+
+/* Frame kinds below STAGE__NET_KIND_USER belong to the transport. */
+enum {
+    STAGE__NET_KIND_HELLO = 0, /* handshake: [version, address, incarnation] */
+    STAGE__NET_KIND_PING = 1,  /* heartbeat, empty body */
+    STAGE__NET_KIND_USER = 16
+};
+
+#define STAGE__NET_PROTO_VERSION 1 /* handshake protocol version */
+
+typedef struct stage__net_stats {
+    uint64_t bytes_in, bytes_out;   /* on the wire, headers included */
+    uint64_t frames_in, frames_out; /* every kind, handshakes included */
+} stage__net_stats_t;
+
+/* Fill *cfg with the defaults (see docs/transport.md). */
+void stage__transport_config_init(stage__transport_config_t *cfg);
+
+/* Create a transport on loop. cfg and cbs are copied; cfg may be NULL for
+** the defaults. 0 and *out, or STAGE_EINVAL (bad config) / STAGE_ENOMEM. */
+int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
+                         const stage__transport_cbs_t *cbs,
+                         stage__transport_t **out);
+
+/* Listen on addr ("host:port"; port 0 picks one). Once only. On success
+** the bound address is in bound (NUL-terminated) when bound is not NULL.
+** 0, STAGE_EINVAL (bad address, already listening) or STAGE_EIO. */
+int stage__transport_listen(stage__transport_t *t, const char *addr,
+                            char *bound, size_t len);
+
+/* This node's address as told to peers ("" before listen without
+** advertise), and its incarnation. Borrowed. */
+const char *stage__transport_address(const stage__transport_t *t);
+uint32_t stage__transport_incarnation(const stage__transport_t *t);
+
+/* Queue one frame of kind (>= STAGE__NET_KIND_USER, <= 255) for the peer
+** listening at peer, connecting if needed; it is written at the end of
+** this loop turn. body is copied. 0, or: STAGE_EBUSY when the peer's
+** queue would exceed max_outbound (nothing queued; wait for on_drain),
+** STAGE_ETOOBIG (the frame would exceed max_frame), STAGE_EINVAL (bad kind or
+*address,
+** peer is this node, or no address of our own yet), STAGE_ESTOPPED
+** (being destroyed), STAGE_ENOMEM. */
+int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
+                          const void *body, size_t len);
+
+/* Byte and frame counts of the whole transport. */
+void stage__transport_stats(const stage__transport_t *t,
+                            stage__net_stats_t *out);
+/* Counts for one peer: 0, or STAGE_EINVAL if the peer is unknown. */
+int stage__transport_peer_stats(const stage__transport_t *t, const char *peer,
+                                stage__net_stats_t *out);
+/* 1 if peer has a connection that completed its handshake, else 0. */
+int stage__transport_peer_is_up(const stage__transport_t *t, const char *peer);
+
+/* Close every connection and handle, drop queued frames, call no callback
+** again, and set *tp to NULL. Memory is freed once the loop has run the
+** close callbacks: keep running the loop. Not from a callback. */
+void stage__transport_destroy(stage__transport_t **tp);
+
+#endif

@@ -1,0 +1,268 @@
+/*
+** tests/unit/test_net_transport.c: two transports on loopback, one loop —
+** frames both ways in order, simultaneous connects, a peer that dies and
+** returns, an unreachable peer, bounded queues, heartbeats.
+*/
+#include "test_net_util.h"
+
+static uv_loop_t loop;
+static tnode_t a, b;
+static uint64_t want; /* frames each side waits for */
+
+static bool both_have_want(void *ud) {
+    (void)ud;
+    return a.frames >= want && b.frames >= want;
+}
+
+static bool a_up_b_up(void *ud) {
+    (void)ud;
+    return a.ups > 0 && b.ups > 0;
+}
+
+static int setup(void **state) {
+    (void)state;
+    stage__transport_config_t cfg;
+    tn_config(&cfg);
+    uv_loop_init(&loop);
+    tn_start(&loop, &a, &cfg, NULL);
+    tn_start(&loop, &b, &cfg, NULL);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    tn_stop(&loop, &a);
+    tn_stop(&loop, &b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    return 0;
+}
+
+static void frames_flow_both_ways_in_order(void **state) {
+    (void)state;
+    want = 20000;
+    for (uint64_t i = 0; i < want; i++) {
+        assert_int_equal(tn_send(&a, b.addr, i, 16), 0);
+        assert_int_equal(tn_send(&b, a.addr, i, 16), 0);
+    }
+    assert_true(tn_run_until(&loop, both_have_want, NULL));
+    assert_int_equal(a.frames, want);
+    assert_int_equal(b.frames, want);
+    assert_false(a.out_of_order);
+    assert_false(b.out_of_order);
+    assert_string_equal(b.last_peer, a.addr);
+    assert_int_equal(a.ups, 1);
+    assert_int_equal(b.ups, 1);
+    assert_int_equal(a.downs + b.downs, 0);
+}
+
+static void large_frames_arrive_whole(void **state) {
+    (void)state;
+    want = 8;
+    size_t pad = 3 << 20; /* 3 MiB each, several reads per frame */
+    for (uint64_t i = 0; i < want; i++) {
+        assert_int_equal(tn_send(&a, b.addr, i, pad), 0);
+        assert_int_equal(tn_send(&b, a.addr, i, pad), 0);
+    }
+    assert_true(tn_run_until(&loop, both_have_want, NULL));
+    assert_false(a.out_of_order || b.out_of_order);
+    assert_true(b.bytes >= want * pad);
+    stage__net_stats_t sa, sb;
+    assert_int_equal(stage__transport_peer_stats(a.t, b.addr, &sa), 0);
+    stage__transport_stats(b.t, &sb);
+    assert_true(sa.bytes_out >= want * pad && sb.bytes_in >= want * pad);
+}
+
+static void oversized_send_is_refused(void **state) {
+    (void)state;
+    stage__transport_config_t cfg;
+    tnode_t c;
+    tn_config(&cfg);
+    cfg.max_frame = 1024;
+    cfg.max_outbound = 4096;
+    tn_start(&loop, &c, &cfg, NULL);
+    assert_int_equal(tn_send(&c, a.addr, 0, 2000), STAGE_ETOOBIG);
+    assert_int_equal(tn_send(&c, c.addr, 0, 10), STAGE_EINVAL);
+    assert_int_equal(tn_send(&c, "nonsense", 0, 10), STAGE_EINVAL);
+    const char notpack[] = {(char)0xc1};
+    assert_int_equal(stage__transport_send(c.t, a.addr, KIND_DATA, notpack, 1),
+                     STAGE_EINVAL);
+    assert_int_equal(stage__transport_send(c.t, a.addr, 1, "\xc0", 1),
+                     STAGE_EINVAL);
+    tn_stop(&loop, &c);
+}
+
+static int rounds;
+
+static bool one_conn_each_and_all_frames(void *ud) {
+    (void)ud;
+    return a.frames >= want && b.frames >= want && a.ups == 1 && b.ups == 1;
+}
+
+/* Live (not closing) connections of n's transport. */
+static int live_conns(const tnode_t *n) {
+    int k = 0;
+    for (stage__conn_t *c = n->t->conns; c; c = c->next)
+        k += c->state != CONN_CLOSING;
+    return k;
+}
+
+static void simultaneous_connect_keeps_one_connection(void **state) {
+    (void)state;
+    stage__transport_config_t cfg;
+    tn_config(&cfg);
+    for (rounds = 0; rounds < 20; rounds++) {
+        want = 500;
+        /* Both queue before the loop runs: both dial at once. */
+        for (uint64_t i = 0; i < want; i++) {
+            assert_int_equal(tn_send(&a, b.addr, i, 8), 0);
+            assert_int_equal(tn_send(&b, a.addr, i, 8), 0);
+        }
+        assert_true(tn_run_until(&loop, one_conn_each_and_all_frames, NULL));
+        for (int i = 0; i < 20; i++)
+            uv_run(&loop, UV_RUN_NOWAIT);
+        assert_int_equal(a.frames, want);
+        assert_int_equal(b.frames, want);
+        assert_false(a.out_of_order || b.out_of_order);
+        assert_int_equal(a.downs + b.downs, 0);
+        assert_int_equal(live_conns(&a), 1);
+        assert_int_equal(live_conns(&b), 1);
+        tn_stop(&loop, &a);
+        tn_stop(&loop, &b);
+        tn_start(&loop, &a, &cfg, NULL);
+        tn_start(&loop, &b, &cfg, NULL);
+    }
+}
+
+static bool a_saw_down(void *ud) {
+    (void)ud;
+    return a.downs > 0;
+}
+
+static bool a_gave_up(void *ud) {
+    (void)ud;
+    return a.last_reason == STAGE_EUNREACHABLE;
+}
+
+static tnode_t b2;
+
+static bool b2_has_want(void *ud) {
+    (void)ud;
+    return b2.frames >= want && a.ups >= 2;
+}
+
+static void dead_peer_is_reported_and_reconnects_on_return(void **state) {
+    (void)state;
+    stage__transport_config_t cfg;
+    tn_config(&cfg);
+    cfg.max_attempts = 1000; /* keep retrying while b is away */
+    tn_stop(&loop, &a);
+    tn_start(&loop, &a, &cfg, NULL);
+    want = 1;
+    assert_int_equal(tn_send(&a, b.addr, 0, 8), 0);
+    assert_true(tn_run_until(&loop, a_up_b_up, NULL));
+    uint32_t old_inc = a.last_inc;
+    char baddr[STAGE_ADDR_MAX];
+    snprintf(baddr, sizeof baddr, "%s", b.addr);
+    tn_stop(&loop, &b);
+    assert_true(tn_run_until(&loop, a_saw_down, NULL));
+    assert_int_equal(a.last_reason, STAGE_EIO);
+    assert_int_equal(stage__transport_peer_is_up(a.t, baddr), 0);
+    /* Frames sent while b is away wait for its return. */
+    want = 100;
+    for (uint64_t i = 0; i < want; i++)
+        assert_int_equal(tn_send(&a, baddr, i, 8), 0);
+    tn_config(&cfg);
+    tn_start(&loop, &b2, &cfg, baddr);
+    assert_true(tn_run_until(&loop, b2_has_want, NULL));
+    assert_false(b2.out_of_order);
+    assert_int_equal(b2.frames, want);
+    assert_int_not_equal(a.last_inc, old_inc); /* a new incarnation */
+    assert_int_equal(a.dropped, 0);
+    tn_stop(&loop, &b2);
+}
+
+static void unreachable_peer_drops_queue_after_policy(void **state) {
+    (void)state;
+    char gone[STAGE_ADDR_MAX];
+    snprintf(gone, sizeof gone, "%s", b.addr);
+    tn_stop(&loop, &b); /* nothing listens there now */
+    for (uint64_t i = 0; i < 7; i++)
+        assert_int_equal(tn_send(&a, gone, i, 8), 0);
+    assert_true(tn_run_until(&loop, a_gave_up, NULL));
+    assert_int_equal(a.dropped, 7);
+    assert_int_equal(a.ups, 0);
+}
+
+static bool b_has_want_a_drained(void *ud) {
+    (void)ud;
+    return b.frames >= want && a.drains > 0;
+}
+
+static void full_queue_returns_busy_then_drains(void **state) {
+    (void)state;
+    stage__transport_config_t cfg;
+    tn_config(&cfg);
+    cfg.max_frame = 4096;
+    cfg.max_outbound = 64 * 1024;
+    tn_stop(&loop, &a);
+    tn_start(&loop, &a, &cfg, NULL);
+    uint64_t n = 0;
+    int rc;
+    while ((rc = tn_send(&a, b.addr, n, 1000)) == 0)
+        n++;
+    assert_int_equal(rc, STAGE_EBUSY);
+    assert_true(n > 50 && n < 70); /* 64 KiB of ~1 KiB frames */
+    want = n;
+    assert_true(tn_run_until(&loop, b_has_want_a_drained, NULL));
+    assert_int_equal(b.frames, n);
+    assert_false(b.out_of_order);
+    assert_int_equal(tn_send(&a, b.addr, n, 1000), 0);
+}
+
+static bool a_pinged_thrice(void *ud) {
+    (void)ud;
+    stage__net_stats_t s;
+    stage__transport_peer_stats(a.t, b.addr, &s);
+    return s.frames_in >= 1 + 1 + 3; /* hello, the echo, three pings */
+}
+
+static void idle_connection_stays_up_on_heartbeats(void **state) {
+    (void)state;
+    stage__transport_config_t cfg;
+    tn_config(&cfg);
+    cfg.heartbeat_ms = 30;
+    cfg.heartbeat_misses = 2;
+    tn_stop(&loop, &a);
+    tn_stop(&loop, &b);
+    tn_start(&loop, &a, &cfg, NULL);
+    tn_start(&loop, &b, &cfg, NULL);
+    b.echo = true;
+    want = 1;
+    assert_int_equal(tn_send(&a, b.addr, 0, 8), 0);
+    assert_true(tn_run_until(&loop, a_pinged_thrice, NULL));
+    assert_int_equal(a.downs + b.downs, 0);
+    assert_int_equal(stage__transport_peer_is_up(a.t, b.addr), 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(frames_flow_both_ways_in_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(large_frames_arrive_whole, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(oversized_send_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            simultaneous_connect_keeps_one_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            dead_peer_is_reported_and_reconnects_on_return, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            unreachable_peer_drops_queue_after_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_queue_returns_busy_then_drains,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(idle_connection_stays_up_on_heartbeats,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
