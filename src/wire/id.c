@@ -21,26 +21,33 @@
 #include "stage/id.h"
 #include "wire/mp.h"
 
-static int is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
+/* Character classes, one table lookup per byte (ids are checked on every
+** encode and decode): DIGIT [0-9]; WORD [A-Za-z0-9_.-], the bytes of type
+** names and host names; V6 [0-9A-Fa-f:.], the bytes inside [v6]. */
+enum { DIGIT = 1, WORD = 2, V6 = 4 };
+static const unsigned char cls[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 6, 0, /* 0x20: - . */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 4, 0, 0, 0, 0, 0, /* 0x30: 0-9 : */
+    0, 6, 6, 6, 6, 6, 6, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0x40: A-O */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 2, /* 0x50: P-Z _ */
+    0, 6, 6, 6, 6, 6, 6, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0x60: a-o */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, /* 0x70: p-z */
+};
 
-static int is_alpha(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int is_hex(char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+/* 1 if every byte of s[0..len) has class bit c. */
+static int all_of(const char *s, size_t len, int c) {
+    int ok = c;
+    for (size_t i = 0; i < len; i++)
+        ok &= cls[(unsigned char)s[i]];
+    return ok != 0;
 }
 
 int stage__type_name_valid_n(const char *s, size_t len) {
-    if (len == 0 || len >= STAGE_TYPE_MAX || is_digit(s[0])) return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!is_alpha(c) && !is_digit(c) && c != '_' && c != '.' && c != '-')
-            return 0;
-    }
-    return 1;
+    if (len == 0 || len >= STAGE_TYPE_MAX) return 0;
+    if (cls[(unsigned char)s[0]] & DIGIT) return 0;
+    return all_of(s, len, WORD);
 }
 
 int stage_type_name_valid(const char *name) {
@@ -51,38 +58,20 @@ int stage_type_name_valid(const char *name) {
 
 /* 1 if s[0..len) is a port: 1..65535 in decimal without leading zeros. */
 static int port_valid(const char *s, size_t len) {
-    if (len == 0 || len > 5 || s[0] == '0') return 0;
+    if (len == 0 || len > 5 || s[0] == '0' || !all_of(s, len, DIGIT)) return 0;
     unsigned v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (!is_digit(s[i])) return 0;
+    for (size_t i = 0; i < len; i++)
         v = v * 10 + (unsigned)(s[i] - '0');
-    }
     return v <= 65535;
 }
 
-/* 1 if s[0..len) is a host name or IPv4 address: [A-Za-z0-9._-]+. */
-static int host_valid(const char *s, size_t len) {
-    if (len == 0) return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '-' && c != '_')
-            return 0;
-    }
-    return 1;
-}
-
-/* 1 if s[0..len) is "[v6]" with v6 of hex digits, ':' and '.'. */
+/* 1 if s[0..len) is "[v6]" with v6 of hex digits, ':' and '.', two ':' at
+** least. */
 static int v6_valid(const char *s, size_t len) {
-    if (len < 3 || s[0] != '[' || s[len - 1] != ']') return 0;
-    int colons = 0;
-    for (size_t i = 1; i + 1 < len; i++) {
-        char c = s[i];
-        if (c == ':')
-            colons++;
-        else if (!is_hex(c) && c != '.')
-            return 0;
-    }
-    return colons >= 2;
+    if (len < 4 || s[0] != '[' || s[len - 1] != ']') return 0;
+    const char *c1 = memchr(s + 1, ':', len - 2);
+    if (!c1 || !memchr(c1 + 1, ':', (size_t)(s + len - 1 - (c1 + 1)))) return 0;
+    return all_of(s + 1, len - 2, V6);
 }
 
 int stage__node_addr_valid(const char *s, size_t len) {
@@ -95,7 +84,7 @@ int stage__node_addr_valid(const char *s, size_t len) {
     colon--;                  /* index of the last ':' */
     if (!port_valid(s + colon + 1, len - colon - 1)) return 0;
     if (s[0] == '[') return v6_valid(s, colon);
-    return host_valid(s, colon);
+    return colon > 0 && all_of(s, colon, WORD);
 }
 
 int stage_id_format(const stage_id_t *id, char *buf, size_t len) {
