@@ -279,6 +279,15 @@ int stage__lv_encode_value(lua_State *L, int idx, stage_pack_t *p,
     return enc_finish(&e, top, enc_value(&e, lua_absindex(L, idx)));
 }
 
+int stage__lv_encode_arg(lua_State *L, int idx, int argn, stage_pack_t *p,
+                         const stage__lv_hooks_t *h, char *err, size_t errlen) {
+    enc_t e;
+    int top = lua_gettop(L);
+    enc_init(&e, L, p, h, err, errlen);
+    e.argn = argn;
+    return enc_finish(&e, top, enc_value(&e, lua_absindex(L, idx)));
+}
+
 /* ---- decoding ---------------------------------------------------------------
  */
 

@@ -59,6 +59,10 @@ int stage__lv_encode_args(lua_State *L, int first, int n, stage_pack_t *p,
 int stage__lv_encode_value(lua_State *L, int idx, stage_pack_t *p,
                            const stage__lv_hooks_t *h, char *err,
                            size_t errlen);
+/* Encode one value as argument argn of a message (not wrapped in an
+** array): errors read "argument <argn>: ..." as in encode_args. */
+int stage__lv_encode_arg(lua_State *L, int idx, int argn, stage_pack_t *p,
+                         const stage__lv_hooks_t *h, char *err, size_t errlen);
 /* Push the elements of the msgpack array in data; returns their number, or
 ** STAGE_EDECODE with a message (malformed, too deep, too many values) and
 ** nothing pushed. */

@@ -199,6 +199,11 @@ static void errors_name_the_argument_and_field(void **state) {
     assert_int_equal(stage__lv_encode_value(L, -1, &p, NULL, err, 128),
                      STAGE_EENCODE);
     assert_string_equal(err, "value: cannot send userdata");
+    run(L, "return {f = print}");
+    assert_int_equal(stage__lv_encode_arg(L, -1, 4, &p, NULL, err, 128),
+                     STAGE_EENCODE);
+    assert_string_equal(err, "argument 4: field 'f': cannot send a function");
+    assert_int_equal(p.len, 0);
     lua_settop(L, 0);
     stage_pack_free(&p);
 }
