@@ -211,6 +211,26 @@ static void ids_round_trip_as_ext_1(void **state) {
     }
 }
 
+static void ids_encode_as_documented(void **state) {
+    (void)state;
+    /* docs/protocol.md, "Actor ids": 127.0.0.1:7400~2a/0/Area/17 */
+    static const char want[] = "\xc7\x22\x01"
+                               "\x0e"
+                               "127.0.0.1:7400"
+                               "\x00\x00\x00\x2a"
+                               "\x00\x00"
+                               "\x00\x00\x00\x00\x00\x00\x00\x11"
+                               "\x04"
+                               "Area";
+    stage_id_t id = make_id("127.0.0.1:7400", "Area", 17);
+    id.theatre = 0;
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_id(&p, &id);
+    assert_int_equal(p.len, sizeof want - 1);
+    assert_memory_equal(p.data, want, p.len);
+    stage_pack_free(&p);
+}
+
 static void writing_an_invalid_id_is_a_sticky_error(void **state) {
     (void)state;
     stage_id_t bad_type = make_id("local", "9Area", 1);
@@ -509,6 +529,7 @@ int main(void) {
         cmocka_unit_test(strings_and_bins_of_every_size_class),
         cmocka_unit_test(containers_of_every_size_class),
         cmocka_unit_test(ids_round_trip_as_ext_1),
+        cmocka_unit_test(ids_encode_as_documented),
         cmocka_unit_test(writing_an_invalid_id_is_a_sticky_error),
         cmocka_unit_test(bad_id_payloads_are_malformed),
         cmocka_unit_test(other_ext_types_are_skipped),
