@@ -83,6 +83,7 @@ struct stage__env {
     void *arg;                /* ENV_CALL */
     int lua_ref;              /* Lua continuation: registry ref, or -2 */
     stage__env_t *next;       /* mailbox link (theatre-local) */
+    bool small;               /* allocated with ENV_SMALL bytes of data */
     uint32_t len;             /* msgpack args length */
     char data[];              /* method NUL args */
 };
@@ -94,6 +95,8 @@ static inline const char *stage__env_args(const stage__env_t *e) {
     return e->data + e->mlen + 1;
 }
 
+#define ENV_SMALL 120 /* data bytes of a recyclable envelope */
+
 /* A new message envelope (method + args copied). NULL on ENOMEM. */
 stage__env_t *stage__env_new(const char *method, size_t mlen,
                              const void *args, size_t len);
@@ -103,6 +106,8 @@ stage__env_t *stage__env_call(stage__call_fn fn, stage__call_fn drop,
                               void *arg);
 /* Free e, dropping its future reference. */
 void stage__env_free(stage__env_t *e);
+/* Free t's caches of envelopes and futures (t's thread, at teardown). */
+void stage__caches_free(stage__theatre_t *t);
 /* e cannot be delivered: its target is unknown. Fail its future with
 ** ActorNotFound (or log, if it has none) and free it. */
 void stage__env_undeliverable(stage_node_t *node, stage__env_t *e);
@@ -132,6 +137,7 @@ struct stage__type {
     const stage__ops_t *ops;
     const stage_type_def_t *native; /* C types */
     int index;                      /* position in node->types */
+    uint32_t hash;                  /* of name, for stage__type_find */
 };
 
 /* ---- actors -------------------------------------------------------------- */
@@ -156,6 +162,7 @@ struct stage__actor {
     stage__theatre_t *theatre;
     uint32_t flags;
     int lua_ref;               /* Lua: state table in the registry */
+    int self_ref;              /* Lua: cached reference to itself, or -2 */
     int co_ref;                /* Lua: suspended coroutine, or -2 */
     stage__env_t *current;     /* message of the suspended turn */
     stage__deferred_t *deferred; /* pipelined sends waiting on futures */
@@ -297,6 +304,9 @@ struct stage__theatre {
     volatile sig_atomic_t in_turn;
     void *volatile running_lua;       /* lua_State of the running turn */
     void *lua;                        /* per-theatre Lua data (src/lua) */
+    stage__env_t *env_cache;          /* free small envelopes */
+    stage__future_t *fut_cache;       /* free futures */
+    int nenv_cache, nfut_cache;
     int local_work;                   /* envelopes counted for this pass */
 };
 
@@ -307,6 +317,11 @@ stage__theatre_t *stage__current(void);
 ** ENV_COUNTED if the sender is not t's own thread (the caller does the
 ** accounting with stage__work_add). */
 void stage__theatre_push(stage__theatre_t *t, stage__item_t *it);
+
+/* Mark the start and end of code running for actor a (a handler, or a
+** continuation in its context): what stage.self() and the watchdog see. */
+void stage__turn_begin(stage__theatre_t *t, stage__actor_t *a);
+void stage__turn_end(stage__theatre_t *t);
 
 /* Queue e for actor a of theatre t (t's thread only). */
 void stage__actor_enqueue(stage__theatre_t *t, stage__actor_t *a,

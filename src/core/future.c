@@ -19,10 +19,23 @@
 #include "core/node.h"
 #include "util/log.h"
 
+#ifdef STAGE_SANITIZE
+#define CACHE_MAX 0 /* see the envelope cache in actor.c */
+#else
+#define CACHE_MAX 4096
+#endif
+
 stage__future_t *stage__future_new(stage_node_t *node, int owner,
                                    uint64_t target) {
-    stage__future_t *f = calloc(1, sizeof *f);
-    if (!f) return NULL;
+    stage__theatre_t *t = stage__current();
+    stage__future_t *f = t ? t->fut_cache : NULL;
+    if (f) {
+        t->fut_cache = (stage__future_t *)f->conts;
+        t->nfut_cache--;
+        memset(f, 0, sizeof *f);
+    } else if (!(f = calloc(1, sizeof *f))) {
+        return NULL;
+    }
     f->hdr.kind = ENV_FUTURE;
     atomic_init(&f->refs, 1);
     atomic_init(&f->state, FUT_PENDING);
@@ -59,6 +72,13 @@ void stage__future_unref(stage__future_t *f) {
     free(f->message);
     free(f->actor);
     free(f->traceback);
+    stage__theatre_t *t = stage__current();
+    if (t && t->nfut_cache < CACHE_MAX) { /* conts links the cache */
+        f->conts = (stage__cont_t *)t->fut_cache;
+        t->fut_cache = f;
+        t->nfut_cache++;
+        return;
+    }
     free(f);
 }
 

@@ -127,9 +127,19 @@ void stage_node_destroy(stage_node_t **np) {
 
 /* ---- types --------------------------------------------------------------- */
 
+static uint32_t name_hash(const char *s) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+/* Types are few and fixed once the node runs: a scan comparing hashes
+** first is cheaper than a map, and it is on the path of every decoded id. */
 stage__type_t *stage__type_find(stage_node_t *n, const char *name) {
+    uint32_t h = name_hash(name);
     for (int i = 0; i < n->ntypes; i++)
-        if (strcmp(n->types[i]->name, name) == 0) return n->types[i];
+        if (n->types[i]->hash == h && strcmp(n->types[i]->name, name) == 0)
+            return n->types[i];
     return NULL;
 }
 
@@ -156,6 +166,7 @@ int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
     ty->ops = ops;
     ty->native = native;
     ty->index = n->ntypes;
+    ty->hash = name_hash(ty->name);
     n->types[n->ntypes++] = ty;
     if (out) *out = ty;
     return 0;

@@ -96,7 +96,7 @@ static stage__env_t *mailbox_pop(stage__actor_t *a) {
 
 /* ---- turns ------------------------------------------------------------------ */
 
-static void turn_begin(stage__theatre_t *t, stage__actor_t *a) {
+void stage__turn_begin(stage__theatre_t *t, stage__actor_t *a) {
     t->running = a;
     atomic_store_explicit(&t->turn_seq,
                           atomic_load_explicit(&t->turn_seq,
@@ -105,7 +105,7 @@ static void turn_begin(stage__theatre_t *t, stage__actor_t *a) {
     t->in_turn = 1;
 }
 
-static void turn_end(stage__theatre_t *t) {
+void stage__turn_end(stage__theatre_t *t) {
     t->in_turn = 0;
     t->running = NULL;
 }
@@ -127,9 +127,9 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     if (a->flags & ACTOR_SUSPENDED) {
         if (!(a->flags & ACTOR_READY)) return;
         a->flags &= ~ACTOR_READY;
-        turn_begin(t, a);
+        stage__turn_begin(t, a);
         int r = a->type->ops->resume(t, a);
-        turn_end(t);
+        stage__turn_end(t);
         if (suspended(t, a, r)) return;
     }
     for (int n = 0; n < STAGE_TURN_MESSAGES; n++) {
@@ -141,9 +141,9 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
             stage__env_free(e);
             break;
         }
-        turn_begin(t, a);
+        stage__turn_begin(t, a);
         int r = a->type->ops->deliver(t, a, e);
-        turn_end(t);
+        stage__turn_end(t);
         if (suspended(t, a, r)) return;
     }
     if (a->flags & ACTOR_STOPPING)
@@ -277,6 +277,7 @@ void stage__theatre_destroy(stage__theatre_t *t) {
     stage__actors_destroy_all(t);
     stage__timers_free(t);
     if (t->node->lua_hooks.theatre_close) t->node->lua_hooks.theatre_close(t);
+    stage__caches_free(t);
     current = NULL;
     free(t);
 }

@@ -200,8 +200,9 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
         }
         stage__lw_give_co(w, co, coref);
     } else {
-        stage__lfuture_fail(L, co, -1, e->future, &self);
-        lua_pop(L, 1);
+        luaL_traceback(L, co, NULL, 0);
+        stage__lfuture_fail(L, -2, e->future, &self, lua_tostring(L, -1));
+        lua_pop(L, 2);
 #if LUA_VERSION_RELEASE_NUM >= 50406
         lua_closethread(co, L);
 #else
@@ -220,9 +221,9 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
 static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
                         stage__env_t *e, char *why, size_t whylen) {
     lua_State *L = w->L;
-    if (e->hdr.kind == ENV_CALL) { /* continuation turn: fn(outcome) */
+    if (e->hdr.kind == ENV_CALL) { /* a timer's turn: fn() */
         lua_rawgeti(co, LUA_REGISTRYINDEX, e->lua_ref);
-        return e->arg ? stage__lfuture_push_outcome(co, e) : 0;
+        return 0;
     }
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
     push_class(L, a->type);
@@ -333,7 +334,8 @@ static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
         }
     }
     luaL_unref(L, LUA_REGISTRYINDEX, a->lua_ref);
-    a->lua_ref = -2;
+    luaL_unref(L, LUA_REGISTRYINDEX, a->self_ref);
+    a->lua_ref = a->self_ref = -2;
 }
 
 /* Lua actors get their state table when their birth message arrives. */

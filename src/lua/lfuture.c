@@ -63,6 +63,14 @@ void stage__lerror_push(lua_State *L, const stage__future_t *f) {
     luaL_setmetatable(L, ERROR_MT);
 }
 
+int stage__lerror_is(lua_State *L, int idx) {
+    if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
+    luaL_getmetatable(L, ERROR_MT);
+    int is = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return is;
+}
+
 static int e_tostring(lua_State *L) {
     lua_getfield(L, 1, "type");
     lua_getfield(L, 1, "message");
@@ -76,6 +84,15 @@ static int e_concat(lua_State *L) {
     luaL_tolstring(L, 2, NULL);
     lua_concat(L, 2);
     return 1;
+}
+
+/* Raise a typed error object with message, marked where it was raised. */
+static int raise_error(lua_State *L, int status, const char *message) {
+    stage__future_t tmp = {.status = status, .message = (char *)message};
+    stage__lerror_push(L, &tmp);
+    luaL_where(L, 1);
+    lua_setfield(L, -2, "where");
+    return lua_error(L);
 }
 
 int stage__lfuture_result(lua_State *L, stage__future_t *f) {
@@ -125,13 +142,13 @@ void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
     stage__future_resolve(fut, p->data, p->len);
 }
 
-void stage__lfuture_fail(lua_State *L, lua_State *co, int idx,
-                         stage__future_t *fut, const stage_id_t *self) {
+void stage__lfuture_fail(lua_State *L, int idx, stage__future_t *fut,
+                         const stage_id_t *self, const char *tb) {
     char id[STAGE_ID_TEXT_MAX];
     stage_id_format(self, id, sizeof id);
     idx = lua_absindex(L, idx);
     int status = STAGE_EHANDLER;
-    if (luaL_testudata(L, idx, ERROR_MT)) { /* a failure passing through */
+    if (stage__lerror_is(L, idx)) { /* a failure passing through */
         lua_getfield(L, idx, "type");
         status = stage_err_from_name(luaL_optstring(L, -1, "HandlerError"));
         if (status == STAGE_EINVAL) status = STAGE_EHANDLER;
@@ -141,14 +158,12 @@ void stage__lfuture_fail(lua_State *L, lua_State *co, int idx,
         luaL_tolstring(L, idx, NULL);
     }
     const char *msg = lua_tostring(L, -1);
-    luaL_traceback(L, co, NULL, 0);
-    const char *tb = lua_tostring(L, -1);
     if (fut)
         stage__future_reject(fut, status, msg ? msg : "?", id, tb);
     else
         LOG_WARN("actor %s: %s: %s\n%s", id, stage_err_name(status),
                  msg ? msg : "?", tb ? tb : "");
-    lua_pop(L, 2);
+    lua_pop(L, 1);
 }
 
 /* ---- await --------------------------------------------------------------------- */
@@ -200,11 +215,7 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
         char msg[128];
         snprintf(msg, sizeof msg, "no result within %g s", ws->tm->span);
         wait_end(L, a);
-        stage__future_t tmp = {.status = STAGE_ETIMEOUT, .message = msg};
-        stage__lerror_push(L, &tmp);
-        luaL_where(L, 1);
-        lua_setfield(L, -2, "where");
-        return lua_error(L);
+        return raise_error(L, STAGE_ETIMEOUT, msg);
     }
     stage__lw(L)->preempted = 0;
     return lua_yieldk(L, 0, 0, await_k); /* a stale wake-up: wait on */
@@ -218,12 +229,13 @@ static int f_await(lua_State *L) {
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
     if (f->target == a->serial)
-        return luaL_error(L, "Deadlock: await on a message this actor sent "
-                             "to itself would never finish (it handles one "
-                             "message at a time)");
+        return raise_error(L, STAGE_EDEADLOCK, "await on a message this actor sent "
+                     "to itself would never finish (an actor handles one "
+                     "message at a time)");
     if (!lua_isyieldable(L))
-        return luaL_error(L, "await cannot suspend here (inside a metamethod "
-                             "or a C function); use next() instead");
+        return luaL_error(L, "await cannot suspend here (in a next() or "
+                             "catch() continuation, a metamethod or a C "
+                             "function): return or chain the future instead");
     if (secs < 0 && stage__node_config(w->node)->call_timeout > 0)
         secs = stage__node_config(w->node)->call_timeout;
     waitst_t *ws = calloc(1, sizeof *ws);
@@ -243,63 +255,78 @@ static int f_await(lua_State *L) {
 
 /* ---- next, catch ----------------------------------------------------------------- */
 
-/* A continuation turn for actor `actor`: call fn with f's outcome and
-** complete `result` with what it returns. */
+/* fn runs in the context of the actor that asked (stage.self(), sends from
+** it), on its theatre, as soon as the future completes: between that
+** actor's turns or while it awaits, never during one of its handlers. It
+** cannot await; returning a future chains instead. */
 typedef struct thenst {
     stage__future_t *result;
     int fn_ref;
     bool is_catch;
     uint64_t actor;
-    stage__type_t *type;
 } thenst_t;
 
-static void then_drop_env(stage__theatre_t *t, stage__actor_t *a,
-                          stage__env_t *e) {
-    (void)a;
-    if (t && t->lua && e->lua_ref != -2)
-        luaL_unref(((stage__lw_t *)t->lua)->L, LUA_REGISTRYINDEX, e->lua_ref);
-    if (e->arg) stage__future_unref(e->arg);
-    stage__env_free(e);
+static void then_free(lua_State *L, thenst_t *ts) {
+    if (L) luaL_unref(L, LUA_REGISTRYINDEX, ts->fn_ref);
+    stage__future_unref(ts->result);
+    free(ts);
+}
+
+/* Message handler for continuations: keep the error, remember where. */
+static int cont_msgh(lua_State *L) {
+    luaL_traceback(L, L, NULL, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "stage.traceback");
+    return 1;
+}
+
+static void then_run(stage__lw_t *w, stage__actor_t *a, thenst_t *ts,
+                     stage__future_t *f) {
+    lua_State *L = w->L;
+    int base = lua_gettop(L);
+    lua_pushcfunction(L, cont_msgh);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ts->fn_ref);
+    f->observed = true;
+    if (f->status == 0) {
+        char err[256];
+        if (stage__lv_decode_value(L, f->data, f->len, &w->hooks, err,
+                                   sizeof err))
+            lua_pushnil(L);
+    } else {
+        stage__lerror_push(L, f);
+    }
+    stage_id_t self;
+    stage__make_id(w->node, a->serial, a->type, &self);
+    stage__turn_begin(w->t, a);
+    w->t->running_lua = L;
+    int status = lua_pcall(L, 1, 1, base + 1);
+    w->t->running_lua = NULL;
+    stage__turn_end(w->t);
+    if (status == LUA_OK) {
+        stage__lfuture_complete(L, -1, ts->result, &self);
+    } else {
+        lua_getfield(L, LUA_REGISTRYINDEX, "stage.traceback");
+        stage__lfuture_fail(L, -2, ts->result, &self, lua_tostring(L, -1));
+    }
+    lua_settop(L, base);
 }
 
 static void then_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
     thenst_t *ts = arg;
-    if (!t) {
-        stage__future_unref(ts->result);
-        free(ts);
+    stage__lw_t *w = t ? t->lua : NULL;
+    if (!w) {
+        then_free(NULL, ts);
         return;
     }
-    bool run = (f->status == 0) != ts->is_catch;
-    if (!run) {
-        stage__future_forward(ts->result, f);
-        stage__lw_t *w = t->lua;
-        luaL_unref(w->L, LUA_REGISTRYINDEX, ts->fn_ref);
-        stage__future_unref(ts->result);
-        free(ts);
-        return;
-    }
-    /* Run fn as a turn of the actor that asked: an ENV_CALL in its mailbox,
-    ** carrying fn, the source future and the result future. */
-    stage__env_t *e = stage__env_call(NULL, then_drop_env, NULL);
-    if (!e) {
-        stage__future_reject(ts->result, STAGE_ENOMEM, NULL, NULL, NULL);
-        stage__future_unref(ts->result);
-        free(ts);
-        return;
-    }
-    e->target = ts->actor;
-    e->target_type = ts->type;
-    e->lua_ref = ts->fn_ref;
-    e->future = ts->result; /* the envelope takes ts's reference */
-    stage__future_ref(f);
-    e->arg = f;
-    e->drop = then_drop_env;
-    free(ts);
-    stage__actor_t *a = stage__actor_find(t, e->target);
-    if (a)
-        stage__actor_enqueue(t, a, e);
+    stage__actor_t *a = stage__actor_find(t, ts->actor);
+    if ((f->status == 0) == ts->is_catch)
+        stage__future_forward(ts->result, f); /* passes through */
+    else if (!a)
+        stage__future_reject(ts->result, STAGE_EACTOR_NOT_FOUND, "the actor "
+                             "that registered this continuation stopped",
+                             NULL, NULL);
     else
-        stage__env_undeliverable(t->node, e);
+        then_run(w, a, ts, f);
+    then_free(w->L, ts);
 }
 
 static int then_common(lua_State *L, bool is_catch) {
@@ -315,11 +342,11 @@ static int then_common(lua_State *L, bool is_catch) {
         return luaL_error(L, "out of memory");
     }
     lua_pushvalue(L, 2);
-    *ts = (thenst_t){r, luaL_ref(L, LUA_REGISTRYINDEX), is_catch, a->serial,
-                     a->type};
+    *ts = (thenst_t){r, luaL_ref(L, LUA_REGISTRYINDEX), is_catch, a->serial};
     stage__future_ref(r);
     if (stage__future_on(w->t, f, CONT_CALL, 0, then_fire, ts)) {
-        then_fire(NULL, f, ts);
+        then_free(L, ts);
+        stage__future_unref(r);
         return luaL_error(L, "out of memory");
     }
     stage__lfuture_push(L, r);
@@ -332,24 +359,6 @@ static int f_next(lua_State *L) {
 
 static int f_catch(lua_State *L) {
     return then_common(L, true);
-}
-
-/* Push the arguments of a continuation turn: f's value (next) or its error
-** object (catch). Called by the Lua deliver for ENV_CALL envelopes. */
-int stage__lfuture_push_outcome(lua_State *L, stage__env_t *e) {
-    stage__future_t *f = e->arg;
-    f->observed = true;
-    if (f->status == 0) {
-        char err[256];
-        if (stage__lv_decode_value(L, f->data, f->len, &stage__lw(L)->hooks,
-                                   err, sizeof err))
-            lua_pushnil(L);
-    } else {
-        stage__lerror_push(L, f);
-    }
-    stage__future_unref(f);
-    e->arg = NULL;
-    return 1;
 }
 
 /* ---- due, done --------------------------------------------------------------- */

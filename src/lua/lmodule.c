@@ -15,9 +15,15 @@ typedef struct ltimer {
 static int m_self(lua_State *L) {
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
+    if (a->self_ref != -2) { /* refs are immutable values: share one */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, a->self_ref);
+        return 1;
+    }
     stage_id_t id;
     stage__make_id(w->node, a->serial, a->type, &id);
     stage__lref_push(L, &id);
+    lua_pushvalue(L, -1);
+    a->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 1;
 }
 

@@ -98,19 +98,18 @@ void stage__lfuture_push(lua_State *L, stage__future_t *f);
 stage__lfut_t *stage__lfuture_test(lua_State *L, int idx);
 /* Push f's value, or raise its failure as an error object. f done. */
 int stage__lfuture_result(lua_State *L, stage__future_t *f);
+/* 1 if the value at idx is an error object. */
+int stage__lerror_is(lua_State *L, int idx);
 /* Push an error object for a failed future (not raising). */
 void stage__lerror_push(lua_State *L, const stage__future_t *f);
 /* Complete fut from the value at idx (a future there delegates). */
 void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
                              const stage_id_t *self);
-/* Fail fut with the Lua error value at idx, from actor self, adding the
-** traceback of co. */
-void stage__lfuture_fail(lua_State *L, lua_State *co, int idx,
-                         stage__future_t *fut, const stage_id_t *self);
+/* Fail fut (or log, if NULL) with the Lua error value at idx, from actor
+** self, with traceback tb (may be NULL). */
+void stage__lfuture_fail(lua_State *L, int idx, stage__future_t *fut,
+                         const stage_id_t *self, const char *tb);
 
-/* Push the arguments of a continuation turn (next/catch): f's value or
-** its error object. Returns 1. */
-int stage__lfuture_push_outcome(lua_State *L, stage__env_t *e);
 /* Free a finished or abandoned await's state. */
 void stage__lwait_free(stage__actor_t *a);
 int stage__lfuture_join(lua_State *L); /* stage.join{...} */

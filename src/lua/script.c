@@ -90,11 +90,10 @@ static int main_done(lua_State *L) {
     atomic_store(&ln->main_done, 1);
     if (lua_toboolean(L, 1)) return 0;
     lua_geti(L, 2, 1);
-    if (luaL_testudata(L, -1, ERROR_MT) &&
+    if (stage__lerror_is(L, -1) &&
         lua_getfield(L, -1, "where") == LUA_TSTRING) {
-        lua_pushliteral(L, " ");
-        luaL_tolstring(L, -3, NULL);
-        lua_concat(L, 3);
+        luaL_tolstring(L, -2, NULL); /* where is "file:line: " */
+        lua_concat(L, 2);
     } else {
         luaL_tolstring(L, -1, NULL);
     }
