@@ -1,0 +1,331 @@
+/*
+** tests/unit/test_net_hostile.c: bad input reaching a transport. Each test
+** keeps two good transports (a, b) exchanging frames — a sends, b echoes,
+** a sends the next — while a raw socket sends b something bad. The bad
+** connection must be closed with one log line naming it and the reason,
+** and the good pair must keep exchanging frames without a peer going down.
+** The slow-sender case is scaled: one byte per 40 ms against a 300 ms frame
+** deadline (the same rule as one byte a second against seconds).
+*/
+#include "test_net_util.h"
+
+static uv_loop_t loop;
+static tnode_t a, b;
+
+/* a's on_frame answers b's echo with the next frame: a ping-pong. */
+static void pong(void *ud, const char *peer, int kind, const char *body,
+                 size_t len) {
+    tn_on_frame(ud, peer, kind, body, len);
+    tn_send(&a, peer, a.next_seq, 16);
+}
+
+/* ---- a raw client that sends what it is told ---------------------------- */
+
+typedef struct raw {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    uv_timer_t drip;
+    char *bytes; /* to send */
+    size_t len, sent;
+    size_t per_tick;  /* 0: all at once; else this many per drip */
+    size_t first;     /* with per_tick: sent at once before dripping */
+    bool close_after; /* close once everything is sent */
+    bool connected, closed_by_peer, done;
+    int open_handles;
+} raw_t;
+
+static raw_t raw;
+
+static void raw_handle_closed(uv_handle_t *h) {
+    raw_t *r = h->data;
+    r->open_handles--;
+}
+
+static void raw_close(raw_t *r) {
+    if (r->done) return;
+    r->done = true;
+    uv_close((uv_handle_t *)&r->tcp, raw_handle_closed);
+    uv_close((uv_handle_t *)&r->drip, raw_handle_closed);
+}
+
+static void raw_write_cb(uv_write_t *req, int status) {
+    (void)status;
+    free(req);
+}
+
+static void raw_write(raw_t *r, size_t n) {
+    if (r->done || n == 0) return;
+    uv_write_t *req = malloc(sizeof *req);
+    uv_buf_t buf = uv_buf_init(r->bytes + r->sent, (unsigned)n);
+    if (uv_write(req, (uv_stream_t *)&r->tcp, &buf, 1, raw_write_cb)) free(req);
+    r->sent += n;
+}
+
+static void raw_on_drip(uv_timer_t *h) {
+    raw_t *r = h->data;
+    size_t n = r->len - r->sent;
+    raw_write(r, n < r->per_tick ? n : r->per_tick);
+    if (r->sent == r->len) uv_timer_stop(&r->drip);
+}
+
+static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+    static char sink[4096];
+    (void)h;
+    (void)hint;
+    *buf = uv_buf_init(sink, sizeof sink);
+}
+
+static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+    raw_t *r = s->data;
+    (void)buf;
+    if (n < 0) {
+        r->closed_by_peer = true;
+        raw_close(r);
+    }
+}
+
+static void raw_on_connect(uv_connect_t *req, int status) {
+    raw_t *r = req->data;
+    if (r->done) return;
+    assert_int_equal(status, 0);
+    r->connected = true;
+    uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read);
+    if (r->per_tick) {
+        raw_write(r, r->first);
+        uv_timer_start(&r->drip, raw_on_drip, 0, 40);
+        return;
+    }
+    raw_write(r, r->len);
+    if (r->close_after) raw_close(r);
+}
+
+/* Connect a raw client to b that sends bytes[0..len). */
+static void raw_start(const void *bytes, size_t len, size_t per_tick,
+                      bool close_after) {
+    struct sockaddr_storage ss;
+    memset(&raw, 0, sizeof raw);
+    raw.bytes = malloc(len + 1);
+    memcpy(raw.bytes, bytes, len);
+    raw.len = len;
+    raw.per_tick = per_tick;
+    raw.close_after = close_after;
+    uv_tcp_init(&loop, &raw.tcp);
+    uv_timer_init(&loop, &raw.drip);
+    raw.tcp.data = raw.creq.data = raw.drip.data = &raw;
+    raw.open_handles = 2;
+    assert_int_equal(stage__addr_parse(b.addr, &ss), 0);
+    assert_int_equal(uv_tcp_connect(&raw.creq, &raw.tcp, (struct sockaddr *)&ss,
+                                    raw_on_connect),
+                     0);
+}
+
+/* Bytes of a frame header of kind with a body of len bytes. */
+static void header(stage_pack_t *p, int version, int kind, uint32_t len) {
+    char h[STAGE__FRAME_HEADER];
+    stage__frame_header(h, (uint8_t)kind, len);
+    h[2] = (char)version;
+    stage_pack_raw(p, h, sizeof h);
+}
+
+/* A valid handshake from a node claiming address from. */
+static void hello(stage_pack_t *p, int proto, const char *from) {
+    size_t start = stage__frame_begin(p, STAGE__NET_KIND_HELLO);
+    stage_pack_array(p, 3);
+    stage_pack_int(p, proto);
+    stage_pack_cstr(p, from);
+    stage_pack_int(p, 77);
+    assert_int_equal(stage__frame_end(p, start, 0), 0);
+}
+
+static const char *reason; /* the log line the test waits for */
+static uint64_t mark;      /* a's frames when the bad one was closed */
+
+static bool bad_closed(void *ud) {
+    (void)ud;
+    return raw.done && log_has("closing connection from", reason, NULL);
+}
+
+static bool good_pair_goes_on(void *ud) {
+    (void)ud;
+    return a.frames >= mark + 200;
+}
+
+/* ---- fixture ------------------------------------------------------------- */
+
+static int setup(void **state) {
+    (void)state;
+    stage__transport_config_t cfg;
+    tn_config(&cfg);
+    cfg.handshake_ms = 300;
+    cfg.frame_ms = 300;
+    cfg.max_frame = 64 * 1024;
+    uv_loop_init(&loop);
+    tn_start(&loop, &a, &cfg, NULL);
+    tn_start(&loop, &b, &cfg, NULL);
+    stage__transport_cbs_t cbs = {&a, pong, tn_on_up, tn_on_down, NULL};
+    stage__transport_destroy(&a.t);
+    assert_int_equal(stage__transport_new(&loop, &cfg, &cbs, &a.t), 0);
+    assert_int_equal(
+        stage__transport_listen(a.t, "127.0.0.1:0", a.addr, sizeof a.addr), 0);
+    b.echo = true;
+    assert_int_equal(tn_send(&a, b.addr, 0, 16), 0);
+    mark = 0;
+    assert_true(tn_run_until(&loop, good_pair_goes_on, NULL));
+    log_capture_begin();
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    log_capture_end();
+    raw_close(&raw);
+    free(raw.bytes);
+    tn_stop(&loop, &a);
+    tn_stop(&loop, &b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    return 0;
+}
+
+/* Wait for the bad connection to be closed with the line, then for the
+** good pair to exchange 200 more frames; nobody went down. */
+static void expect_closed_and_good_pair_unaffected(const char *why) {
+    reason = why;
+    assert_true(tn_run_until(&loop, bad_closed, NULL));
+    assert_true(raw.closed_by_peer || raw.close_after);
+    mark = a.frames;
+    assert_true(mark > 0);
+    assert_true(tn_run_until(&loop, good_pair_goes_on, NULL));
+    assert_false(a.out_of_order);
+    assert_int_equal(a.downs, 0);
+    assert_int_equal(stage__transport_peer_is_up(b.t, a.addr), 1);
+}
+
+static void garbage_bytes_close_the_connection(void **state) {
+    (void)state;
+    const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    raw_start(junk, sizeof junk - 1, 0, false);
+    expect_closed_and_good_pair_unaffected("not a stage connection");
+}
+
+static void oversized_frame_closes_the_connection(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    header(&p, STAGE__FRAME_VERSION, STAGE__NET_KIND_HELLO, 1u << 30);
+    raw_start(p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("exceeds the maximum");
+}
+
+static void wrong_frame_version_closes_the_connection(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    header(&p, STAGE__FRAME_VERSION + 1, STAGE__NET_KIND_HELLO, 1);
+    stage_pack_nil(&p);
+    raw_start(p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("unsupported protocol version");
+}
+
+static void wrong_handshake_version_closes_the_connection(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    hello(&p, STAGE__NET_PROTO_VERSION + 1, "127.0.0.1:9");
+    raw_start(p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("unsupported handshake version");
+}
+
+static void frame_before_handshake_closes_the_connection(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    assert_int_equal(stage__frame_append(&p, KIND_DATA, "\xc0", 1, 0), 0);
+    raw_start(p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("before the handshake");
+}
+
+static void malformed_body_closes_the_connection(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    header(&p, STAGE__FRAME_VERSION, STAGE__NET_KIND_HELLO, 3);
+    stage_pack_raw(&p, "\x93\x01\xc1", 3); /* 0xc1 is never valid */
+    raw_start(p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("malformed frame body");
+}
+
+static void truncated_frame_then_close_is_logged(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    hello(&p, STAGE__NET_PROTO_VERSION, "127.0.0.1:9");
+    header(&p, STAGE__FRAME_VERSION, KIND_DATA, 100);
+    stage_pack_raw(&p, "\xc4\x62zzzzzzzz", 10); /* 10 of 100 bytes */
+    raw_start(p.data, p.len, 0, true);
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("connection closed by the peer");
+    assert_true(log_has("'127.0.0.1:9'", NULL));
+}
+
+static void truncated_frame_then_stall_hits_the_deadline(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    hello(&p, STAGE__NET_PROTO_VERSION, "127.0.0.1:9");
+    header(&p, STAGE__FRAME_VERSION, KIND_DATA, 100);
+    stage_pack_raw(&p, "\xc4\x62zz", 4); /* 4 of 100 bytes, then nothing */
+    raw_start(p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("frame not completed within");
+}
+
+static void silent_connection_hits_the_handshake_deadline(void **state) {
+    (void)state;
+    raw_start("", 0, 0, false);
+    expect_closed_and_good_pair_unaffected("no handshake within");
+}
+
+static void one_byte_at_a_time_hits_the_frame_deadline(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    hello(&p, STAGE__NET_PROTO_VERSION, "127.0.0.1:9");
+    size_t hello_len = p.len;
+    const char body[] = "\xbe"
+                        "a string of thirty bytes......"; /* 31 */
+    assert_int_equal(stage__frame_append(&p, KIND_DATA, body, 31, 0), 0);
+    /* The handshake arrives whole; then one byte per drip: 39 bytes take
+    ** 1.5 s, the deadline is 300 ms. */
+    raw_start(p.data, p.len, 1, false);
+    raw.first = hello_len;
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("frame not completed within");
+    assert_true(log_has("'127.0.0.1:9'", "frame not completed", NULL));
+}
+
+static void silent_peer_after_handshake_is_declared_down(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    hello(&p, STAGE__NET_PROTO_VERSION, "127.0.0.1:9");
+    raw_start(p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("nothing received for");
+    assert_int_equal(b.downs, 1);
+    assert_int_equal(b.last_reason, STAGE_ETIMEOUT);
+}
+
+int main(void) {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(garbage_bytes_close_the_connection),
+        T(oversized_frame_closes_the_connection),
+        T(wrong_frame_version_closes_the_connection),
+        T(wrong_handshake_version_closes_the_connection),
+        T(frame_before_handshake_closes_the_connection),
+        T(malformed_body_closes_the_connection),
+        T(truncated_frame_then_close_is_logged),
+        T(truncated_frame_then_stall_hits_the_deadline),
+        T(silent_connection_hits_the_handshake_deadline),
+        T(one_byte_at_a_time_hits_the_frame_deadline),
+        T(silent_peer_after_handshake_is_declared_down),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
