@@ -62,7 +62,11 @@ static stage__conn_t *conn_new(stage__transport_t *t, bool outbound) {
     c->tcp.data = c->creq.data = c->wreq.data = c;
     c->outbound = outbound;
     stage_pack_init(&c->wbuf);
-    stage__fdec_init(&c->dec, t->cfg.max_frame);
+    /* Until the handshake only a handshake may come: keep frames small so
+    ** an unknown connection cannot make us buffer megabytes. */
+    stage__fdec_init(&c->dec, t->cfg.max_frame < STAGE__NET_HELLO_MAX
+                                  ? t->cfg.max_frame
+                                  : STAGE__NET_HELLO_MAX);
     c->opened_ms = c->last_recv_ms = c->last_sent_ms = uv_now(t->loop);
     c->next = t->conns;
     if (t->conns) t->conns->prev = c;

@@ -29,6 +29,9 @@
 typedef struct stage__conn stage__conn_t;
 typedef struct stage__peer stage__peer_t;
 
+/* Largest frame accepted before the handshake completes. */
+#define STAGE__NET_HELLO_MAX 256
+
 /* Connection states: CONNECTING -> HELLO [connect done, our hello sent];
 ** an accepted connection starts in HELLO. HELLO -> UP [handshake done];
 ** any -> CLOSING [conn_close], then freed. */

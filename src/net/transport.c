@@ -74,6 +74,7 @@ static void on_flush(uv_prepare_t *h) {
         if (p->conn) stage__conn_flush(p->conn);
         p = next;
     }
+    /* A callback run by a failed write may have queued more: next turn. */
     if (!t->dirty) uv_prepare_stop(&t->flush);
 }
 

@@ -211,10 +211,20 @@ static void garbage_bytes_close_the_connection(void **state) {
 static void oversized_frame_closes_the_connection(void **state) {
     (void)state;
     stage_pack_t p = STAGE_PACK_INIT;
-    header(&p, STAGE__FRAME_VERSION, STAGE__NET_KIND_HELLO, 1u << 30);
+    hello(&p, STAGE__NET_PROTO_VERSION, "127.0.0.1:9");
+    header(&p, STAGE__FRAME_VERSION, KIND_DATA, 1u << 30);
     raw_start(p.data, p.len, 0, false);
     stage_pack_free(&p);
-    expect_closed_and_good_pair_unaffected("exceeds the maximum");
+    expect_closed_and_good_pair_unaffected("exceeds the maximum of 65536");
+}
+
+static void large_frame_before_handshake_closes_the_connection(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    header(&p, STAGE__FRAME_VERSION, STAGE__NET_KIND_HELLO, 1000);
+    raw_start(p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("exceeds the maximum of 256");
 }
 
 static void wrong_frame_version_closes_the_connection(void **state) {
@@ -317,6 +327,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         T(garbage_bytes_close_the_connection),
         T(oversized_frame_closes_the_connection),
+        T(large_frame_before_handshake_closes_the_connection),
         T(wrong_frame_version_closes_the_connection),
         T(wrong_handshake_version_closes_the_connection),
         T(frame_before_handshake_closes_the_connection),
