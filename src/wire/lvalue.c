@@ -42,51 +42,65 @@ typedef struct enc {
     size_t errlen;
 } enc_t;
 
-/* Append path step k (within table k) to buf at *at. */
-static void path_step(enc_t *e, int k, char *buf, size_t len, size_t *at) {
-    lua_State *L = e->L;
-    const char *sep = k ? "" : "field ";
-    int n;
-    if (e->path[k].key == 0) {
-        n = snprintf(buf + *at, len - *at, k ? "[%lld]" : "index %lld",
-                     (long long)e->path[k].i);
-    } else if (lua_type(L, e->path[k].key) == LUA_TSTRING) {
-        n = snprintf(buf + *at, len - *at, "%s%s'%s'", sep, k ? "." : "",
-                     lua_tostring(L, e->path[k].key));
-    } else if (lua_isinteger(L, e->path[k].key)) {
-        n = snprintf(buf + *at, len - *at, k ? "[%lld]" : "index %lld",
-                     (long long)lua_tointeger(L, e->path[k].key));
-    } else if (lua_type(L, e->path[k].key) == LUA_TNUMBER) {
-        n = snprintf(buf + *at, len - *at, k ? "[%.14g]" : "key %.14g",
-                     lua_tonumber(L, e->path[k].key));
-    } else {
-        n = snprintf(buf + *at, len - *at, k ? "[%s]" : "key %s",
-                     lua_toboolean(L, e->path[k].key) ? "true" : "false");
-    }
+/* Append a formatted piece to buf[0..len) at *at, truncating quietly. */
+static void vappend(char *buf, size_t len, size_t *at, const char *fmt,
+                    va_list ap) {
+    if (*at + 1 >= len) return;
+    int n = vsnprintf(buf + *at, len - *at, fmt, ap);
     if (n > 0) *at += (size_t)n < len - *at ? (size_t)n : len - *at - 1;
+}
+
+static void append(char *buf, size_t len, size_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void append(char *buf, size_t len, size_t *at, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vappend(buf, len, at, fmt, ap);
+    va_end(ap);
+}
+
+/* Append step k of the path: "field 'a'" / "index 3" / "key true" first,
+** then ".'b'" / "[3]" / "[true]". */
+static void path_step(enc_t *e, int k, size_t *at) {
+    lua_State *L = e->L;
+    int key = e->path[k].key;
+    if (key && lua_type(L, key) == LUA_TSTRING)
+        append(e->err, e->errlen, at, k ? ".'%s'" : "field '%s'",
+               lua_tostring(L, key));
+    else if (!key || lua_isinteger(L, key))
+        append(e->err, e->errlen, at, k ? "[%lld]" : "index %lld",
+               (long long)(key ? lua_tointeger(L, key) : e->path[k].i));
+    else if (lua_type(L, key) == LUA_TNUMBER)
+        append(e->err, e->errlen, at, k ? "[%.14g]" : "key %.14g",
+               lua_tonumber(L, key));
+    else
+        append(e->err, e->errlen, at, k ? "[%s]" : "key %s",
+               lua_toboolean(L, key) ? "true" : "false");
 }
 
 /* Report an error at the current path, e.g. "argument 1: field 'a'[2]:
 ** cannot send a function". Returns STAGE_EENCODE. */
+static int fail(enc_t *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static int fail(enc_t *e, const char *fmt, ...) {
-    if (!e->err || e->errlen == 0) return STAGE_EENCODE;
     size_t at = 0;
-    int n = e->argn ? snprintf(e->err, e->errlen, "argument %d", e->argn)
-                    : snprintf(e->err, e->errlen, "value");
-    at = n > 0 && (size_t)n < e->errlen ? (size_t)n : e->errlen - 1;
-    for (int k = 0; k < e->depth && at + 1 < e->errlen; k++) {
-        if (k == 0) at += (size_t)snprintf(e->err + at, e->errlen - at, ": ");
-        if (at >= e->errlen) at = e->errlen - 1;
-        path_step(e, k, e->err, e->errlen, &at);
+    if (!e->err || e->errlen == 0) return STAGE_EENCODE;
+    e->err[0] = '\0';
+    if (e->argn)
+        append(e->err, e->errlen, &at, "argument %d", e->argn);
+    else
+        append(e->err, e->errlen, &at, "value");
+    for (int k = 0; k < e->depth; k++) {
+        if (k == 0) append(e->err, e->errlen, &at, ": ");
+        path_step(e, k, &at);
     }
-    if (at + 2 < e->errlen) {
-        memcpy(e->err + at, ": ", 3);
-        at += 2;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(e->err + at, e->errlen - at, fmt, ap);
-        va_end(ap);
-    }
+    append(e->err, e->errlen, &at, ": ");
+    va_list ap;
+    va_start(ap, fmt);
+    vappend(e->err, e->errlen, &at, fmt, ap);
+    va_end(ap);
     return STAGE_EENCODE;
 }
 

@@ -203,6 +203,12 @@ static void errors_name_the_argument_and_field(void **state) {
     assert_int_equal(stage__lv_encode_arg(L, -1, 4, &p, NULL, err, 128),
                      STAGE_EENCODE);
     assert_string_equal(err, "argument 4: field 'f': cannot send a function");
+    char small[16]; /* a short buffer gets the start of the message */
+    assert_int_equal(stage__lv_encode_arg(L, -1, 4, &p, NULL, small, 16),
+                     STAGE_EENCODE);
+    assert_string_equal(small, "argument 4: fie");
+    assert_int_equal(stage__lv_encode_arg(L, -1, 4, &p, NULL, NULL, 0),
+                     STAGE_EENCODE);
     assert_int_equal(p.len, 0);
     lua_settop(L, 0);
     stage_pack_free(&p);
