@@ -360,6 +360,62 @@ static void every_truncation_fails_cleanly(void **state) {
     stage_pack_free(&p);
 }
 
+/* A Lua allocator with a limit, like a sandbox's. */
+typedef struct mem {
+    size_t used, limit;
+} mem_t;
+
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    mem_t *m = ud;
+    if (!ptr) osize = 0;
+    if (nsize == 0) {
+        free(ptr);
+        m->used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && m->used + (nsize - osize) > m->limit) return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p) m->used = m->used - osize + nsize;
+    return p;
+}
+
+/* decode(data, len) -> rc, value: stage__lv_decode_value in a Lua call. */
+static int decode_fn(lua_State *L) {
+    const char *data = lua_touserdata(L, 1);
+    size_t len = (size_t)lua_tointeger(L, 2);
+    int rc = stage__lv_decode_value(L, data, len, NULL, NULL, 0);
+    lua_pushinteger(L, rc);
+    return rc ? 1 : 2;
+}
+
+static void out_of_memory_while_decoding_unwinds_cleanly(void **state) {
+    (void)state;
+    mem_t m = {0, 2 << 20};
+    lua_State *L = lua_newstate(limited_alloc, &m);
+    assert_non_null(L);
+    /* 200000 empty arrays: 200 KB of msgpack, ~10 MB of Lua tables */
+    size_t n = 200000, len = 5 + n;
+    char *b = malloc(len);
+    memcpy(b, "\xdd\x00\x03\x0d\x40", 5);
+    memset(b + 5, 0x90, n);
+    lua_pushcfunction(L, decode_fn);
+    lua_pushlightuserdata(L, b);
+    lua_pushinteger(L, (lua_Integer)len);
+    assert_int_equal(lua_pcall(L, 2, LUA_MULTRET, 0), LUA_ERRMEM);
+    lua_settop(L, 0);
+    lua_gc(L, LUA_GCCOLLECT);
+    /* the state is still good */
+    lua_pushcfunction(L, decode_fn);
+    lua_pushlightuserdata(L, "\x92\x01\xa1x");
+    lua_pushinteger(L, 4);
+    assert_int_equal(lua_pcall(L, 2, LUA_MULTRET, 0), LUA_OK);
+    assert_true(lua_istable(L, 1)); /* the value, then rc */
+    assert_int_equal(lua_tointeger(L, 2), 0);
+    lua_close(L);
+    assert_int_equal(m.used, 0);
+    free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
@@ -381,6 +437,7 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(every_truncation_fails_cleanly, setup,
                                         teardown),
+        cmocka_unit_test(out_of_memory_while_decoding_unwinds_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
