@@ -347,6 +347,7 @@ int stage_unpack_id(stage_unpack_t *u, stage_id_t *id) {
 
 int stage_unpack_skip(stage_unpack_t *u) {
     if (u->err) return u->err;
+    if (u->p >= u->end) return STAGE_EDECODE; /* at the end: nothing to skip */
     if (stage__mp_skip(&u->p, u->end, 1)) return u->err = STAGE_EDECODE;
     return 0;
 }

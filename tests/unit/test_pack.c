@@ -500,6 +500,7 @@ static void wrong_type_does_not_move_the_cursor(void **state) {
     assert_int_equal(stage_unpack_peek(&u), STAGE_T_END);
     assert_int_equal(stage_unpack_nil(&u), STAGE_EDECODE);
     assert_int_equal(stage_unpack_skip(&u), STAGE_EDECODE);
+    assert_int_equal(u.err, 0); /* the end is not malformed */
 }
 
 static void reset_keeps_memory_and_forgets_errors(void **state) {
