@@ -1,0 +1,288 @@
+/*
+** dht/dht_internal.h: the manager's state, shared by the files of src/dht.
+**
+** Files: ring.c (membership, stabilize, fingers, liveness), route.c
+** (recursive routing with per-hop acks), table.c (the local entries and
+** their leases), kv.c (requests at the asker, decisions at the primary,
+** copies, repair, renewals, watches), msg.c (payload layout, wire size,
+** msgpack codec), stores.c (typed stores), dht.c (lifecycle, effects).
+** Pure logic: no I/O, no clock; time comes in with every event.
+*/
+#ifndef STAGE_DHT_INTERNAL_H
+#define STAGE_DHT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stage/dht.h"
+
+#define FINGERS 64
+#define MAX_HOPS 48     /* a routed message that went this far is dropped */
+#define HOP_TRIES 3     /* next hops tried before a routed message is dropped */
+#define DEAD_MAX 16     /* recently failed peers remembered */
+#define MERGE_PERIODS 8 /* a self-lookup through another member this often */
+#define KNOWN_MAX 8     /* remembered members, looked up to re-merge */
+
+/* Route flags. */
+#define RF_FINAL 0x1    /* sent by the key's predecessor: handle it */
+#define RF_REPLACE 0x2  /* PUT: drop the key's other items */
+#define RF_BYSUB 0x4    /* CLAIM: a clash is another sub, not another owner */
+#define RF_REMOVE 0x8   /* COPY: remove the item instead */
+#define RF_LAST 0x10    /* REPLY to FETCH: the walk ended here */
+
+/* One entry as it travels in a payload (internal layout, see msg.c). */
+typedef struct rec {
+    uint64_t key;   /* replica key */
+    uint64_t sub;   /* item id within the key */
+    uint64_t owner; /* manager owning the lease */
+    uint64_t ver;   /* version: claim time at the primary, for merges */
+    uint32_t ttl;   /* lease left, ms */
+    uint8_t index;  /* replica index i: key = base + i*step */
+    uint32_t len;
+    const char *value;
+} rec_t;
+
+/* One entry held here. */
+typedef struct entry {
+    uint64_t key, sub, owner, ver;
+    uint64_t expires;   /* absolute ms */
+    uint64_t out_since; /* ms since it left our range (0: in range) */
+    uint8_t index;
+    uint32_t len;
+    char *value;
+} entry_t;
+
+/* A routed message waiting for the next hop's ACK. */
+typedef struct hop {
+    uint64_t seq;
+    uint64_t deadline;
+    uint64_t tried[HOP_TRIES];
+    int ntried;
+    bool back; /* go to our predecessor (the sender's view was stale) */
+    stage_dht_msg_t msg; /* our copy, payload owned */
+} hop_t;
+
+/* A request this manager asked (for its caller or for itself). */
+enum { RQ_USER = 0, RQ_FINGER, RQ_JOIN, RQ_MERGE, RQ_REPAIR, RQ_COPY,
+       RQ_REPUT, RQ_WATCH };
+typedef struct request {
+    uint64_t rid;
+    uint64_t arg;      /* ROUTE arg (FETCH: range end; WATCH: caller req) */
+    uint64_t req;      /* caller's id (RQ_USER), finger index, decision rid */
+    int kind;
+    int op;
+    int tries;
+    int index;         /* replica index tried (GET falls back) */
+    uint64_t base;     /* base key */
+    uint64_t sub;      /* item (writes); FETCH: start of our range */
+    stage_dht_peer_t via;
+    uint64_t deadline;
+    uint32_t flags;
+    uint32_t len;      /* payload to resend */
+    char *data;
+} request_t;
+
+/* An atomic write decided here, waiting for its copies. */
+typedef struct decision {
+    uint64_t rid;         /* our id for the copies */
+    uint64_t origin_rid;  /* the asker's rid */
+    stage_dht_peer_t origin;
+    int op;
+    int status;
+    int waiting;          /* copies not yet acknowledged */
+    int acked;
+    uint64_t deadline;
+    int npeers;
+    stage_dht_peer_t peers[8];
+    uint32_t len;         /* the answer's payload */
+    char *data;
+} decision_t;
+
+/* A watch held here (at the primary) or asked here (at the watcher). */
+typedef struct watch {
+    uint64_t key;
+    uint64_t req;       /* watcher's request id */
+    uint64_t expires;   /* at the primary; renew time at the watcher */
+    stage_dht_peer_t watcher;
+} watch_t;
+
+/* An entry this manager owns and renews, with where its replicas are. */
+typedef struct owned {
+    uint64_t base, sub;
+    uint32_t flags;
+    uint32_t len;
+    char *value;
+    stage_dht_peer_t holder[8]; /* who holds replica i (id 0: unknown) */
+    uint64_t asked; /* when the last put of a missing replica was sent */
+} owned_t;
+
+#define VEC(T)                                                                 \
+    struct {                                                                   \
+        T *v;                                                                  \
+        size_t n, cap;                                                         \
+    }
+
+struct stage_dht {
+    stage_dht_config_t cfg;
+    stage_dht_peer_t self;
+    uint64_t step; /* 2^64 / R */
+    uint64_t rng;  /* splitmix64 state */
+    bool stopped, joined;
+
+    /* ring */
+    stage_dht_peer_t pred; /* id 0: none */
+    uint64_t pred_seen;    /* last sign of life from pred */
+    bool pred_pinging;
+    uint64_t range_lo;     /* start of our range as last known (old pred) */
+    stage_dht_peer_t succ[STAGE_DHT_SUCC_MAX];
+    int nsucc;
+    bool stab_waiting;
+    uint64_t stab_sent;
+    stage_dht_peer_t finger[FINGERS];
+    int next_finger;
+    int finger_burst; /* fingers still to fix quickly after joining */
+    uint64_t dead[DEAD_MAX]; /* recently failed ids, ring of DEAD_MAX */
+    uint64_t dead_until[DEAD_MAX];
+    int ndead;
+    stage_dht_peer_t known[KNOWN_MAX]; /* for re-merge after partitions */
+    int nknown;
+    uint32_t merges;
+    char join_addr[STAGE_ADDR_MAX];
+    uint64_t join_id;
+
+    /* time */
+    uint64_t now;
+    uint64_t next_period, next_finger_at, next_renew, next_merge;
+    uint64_t repair_until; /* atomic ops in (repair_lo, repair_hi] wait */
+    uint64_t repair_lo, repair_hi;
+    int repair_left;
+
+    /* routing */
+    uint64_t seq, rid;
+    VEC(hop_t *) hops;
+    VEC(request_t) reqs;
+    VEC(decision_t) decs;
+
+    /* data */
+    VEC(entry_t) table;  /* sorted by (key, sub) */
+    VEC(watch_t) watches; /* held here as primary */
+    VEC(watch_t) mywatches;
+    VEC(owned_t) owned;
+
+    /* effects of the current call */
+    VEC(stage_dht_effect_t) fx;
+    VEC(stage_dht_msg_t) out;      /* messages of FX_SEND, by index */
+    VEC(stage_dht_peer_t) dests;   /* their destinations, same index */
+    VEC(stage_dht_msg_t) loop;     /* messages to ourselves, in order */
+    size_t loop_head;
+    VEC(stage_dht_item_t) items;   /* items of FX_DONE/FX_WATCH */
+    VEC(char *) garbage;           /* freed at the next call */
+    uint64_t next_timer;
+};
+
+/* vec.c-like helper: grow v to hold n+1 elements of size sz. */
+int stage__dht_grow(void **v, size_t *cap, size_t n, size_t sz);
+#define VEC_PUSH(vec)                                                          \
+    (stage__dht_grow((void **)&(vec).v, &(vec).cap, (vec).n,                   \
+                     sizeof(*(vec).v)) == 0                                    \
+         ? &(vec).v[(vec).n++]                                                 \
+         : NULL)
+
+/* ---- ring arithmetic (ring.c) ---- */
+/* x in the open-closed ring interval (a, b]; (a, a] is the whole ring. */
+static inline bool in_oc(uint64_t x, uint64_t a, uint64_t b) {
+    return a == b ? true : (x - a - 1) < (b - a);
+}
+/* x in the open ring interval (a, b); (a, a) is the ring minus a. */
+static inline bool in_oo(uint64_t x, uint64_t a, uint64_t b) {
+    return a == b ? x != a : (x - a - 1) < (b - a - 1);
+}
+uint64_t stage__dht_rand(stage_dht_t *d);
+bool stage__dht_is_dead(const stage_dht_t *d, uint64_t id);
+void stage__dht_peer_failed(stage_dht_t *d, uint64_t id);
+void stage__dht_peer_seen(stage_dht_t *d, const stage_dht_peer_t *p);
+bool stage__dht_responsible(const stage_dht_t *d, uint64_t key);
+void stage__dht_ring_recv(stage_dht_t *d, const stage_dht_msg_t *m);
+void stage__dht_ring_tick(stage_dht_t *d);
+void stage__dht_ring_found(stage_dht_t *d, const request_t *r,
+                           const stage_dht_msg_t *m);
+void stage__dht_ring_leave(stage_dht_t *d);
+void stage__dht_pred_changed(stage_dht_t *d, uint64_t old_lo, uint64_t lo);
+
+/* ---- routing (route.c) ---- */
+/* Route m (type ROUTE) onwards from here, or handle it if the key is ours.
+** Takes the payload of m. */
+void stage__dht_route(stage_dht_t *d, stage_dht_msg_t *m);
+void stage__dht_route_recv(stage_dht_t *d, const stage_dht_msg_t *m);
+void stage__dht_ack_recv(stage_dht_t *d, const stage_dht_msg_t *m);
+void stage__dht_route_tick(stage_dht_t *d);
+/* The best next hop for key other than the excluded ids (NULL: none). */
+const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d,
+                                            uint64_t key,
+                                            const uint64_t *excl, int nexcl,
+                                            bool *final);
+
+/* ---- table (table.c) ---- */
+entry_t *stage__dht_find(stage_dht_t *d, uint64_t key, uint64_t sub);
+/* First entry with key >= key (index). */
+size_t stage__dht_lower(const stage_dht_t *d, uint64_t key);
+int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge);
+void stage__dht_erase(stage_dht_t *d, size_t i);
+void stage__dht_table_tick(stage_dht_t *d);
+void stage__dht_table_free(stage_dht_t *d);
+
+/* ---- payloads (msg.c) ---- */
+typedef struct payload {
+    char *data;
+    uint32_t len, cap;
+    int err;
+} payload_t;
+void stage__dht_pl_rec(payload_t *p, const rec_t *r);
+void stage__dht_pl_entry(payload_t *p, const entry_t *e, uint64_t now);
+/* Read the next rec from data[*off..len): 1, 0 at the end, -1 if bad. */
+int stage__dht_pl_next(const char *data, uint32_t len, uint32_t *off,
+                       rec_t *r);
+
+/* ---- key/value: the asker (kv.c) and the owner (primary.c) ---- */
+uint64_t stage__dht_base(const stage_dht_t *d, uint64_t key, int index);
+bool stage__dht_frozen(const stage_dht_t *d, uint64_t key);
+void stage__dht_decision_copied(stage_dht_t *d, uint64_t rid, int index,
+                                const stage_dht_peer_t *holder, bool ok);
+void stage__dht_primary_tick(stage_dht_t *d);
+void stage__dht_renew_recv(stage_dht_t *d, const stage_dht_msg_t *m);
+void stage__dht_primary_free(stage_dht_t *d);
+void stage__dht_kv_handle(stage_dht_t *d, const stage_dht_msg_t *m);
+void stage__dht_kv_reply(stage_dht_t *d, const stage_dht_msg_t *m);
+void stage__dht_kv_recv(stage_dht_t *d, const stage_dht_msg_t *m);
+void stage__dht_kv_tick(stage_dht_t *d);
+void stage__dht_transfer(stage_dht_t *d, const stage_dht_peer_t *to,
+                         uint64_t lo, uint64_t hi);
+void stage__dht_repair(stage_dht_t *d, uint64_t lo, uint64_t hi);
+/* Ask: route op towards key (base key and replica index for stores).
+** Takes pl's memory (pl may be NULL). 0 or STAGE_ENOMEM. */
+typedef struct reqspec {
+    int kind, op, index;
+    uint64_t req, key, sub, arg;
+    uint32_t flags;
+    const stage_dht_peer_t *via; /* send straight there (join, merge) */
+} reqspec_t;
+int stage__dht_request(stage_dht_t *d, const reqspec_t *s, payload_t *pl);
+void stage__dht_changed(stage_dht_t *d, uint64_t key);
+void stage__dht_kv_free(stage_dht_t *d);
+
+/* A user write of op with route flags (api.c; stores.c uses it). */
+int stage__dht_put_flags(stage_dht_t *d, uint64_t now, uint64_t req, int op,
+                         uint64_t k, uint64_t sub, uint32_t flags,
+                         const void *value, size_t len);
+
+/* ---- effects (dht.c) ---- */
+void stage__dht_begin(stage_dht_t *d, uint64_t now); /* API call starts */
+void stage__dht_end(stage_dht_t *d);                 /* and ends */
+stage_dht_msg_t *stage__dht_send(stage_dht_t *d, int type,
+                                 const stage_dht_peer_t *to);
+void stage__dht_done(stage_dht_t *d, uint64_t req, int status, int hops,
+                     const char *data, uint32_t len, int kind);
+void stage__dht_keep(stage_dht_t *d, char *p); /* free p at the next call */
+
+#endif

@@ -1,0 +1,403 @@
+/*
+** dht/kv.c: requests at the asker — send, retry, fall back, complete —
+** and the entries this manager owns and renews.
+** A request is routed to one replica key: the primary for writes and
+** watches, the primary first and then the others for reads. It is retried
+** after request_timeout_ms (a read moves to the next replica) and fails
+** with STAGE_ETIMEOUT after request_tries. The answer comes straight from
+** the key's owner as a REPLY carrying our rid.
+** Owned entries: after a write succeeds we know who holds each replica;
+** every lease_ms/3 we renew them with one RENEW message per holder. A
+** holder that lacks an entry says MISSING and we put that replica again.
+** Pure logic: no I/O.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "dht/dht_internal.h"
+#include "stage/errors.h"
+
+uint64_t stage_dht_replica(uint64_t k, int i, int r) {
+    if (r <= 1) return k;
+    uint64_t step = UINT64_MAX / (uint64_t)r +
+                    (UINT64_MAX % (uint64_t)r == (uint64_t)r - 1 ? 1 : 0);
+    return k + (uint64_t)i * step;
+}
+
+int stage_dht_primary_index(uint64_t k, int r) {
+    int best = 0;
+    for (int i = 1; i < r; i++)
+        if (stage_dht_replica(k, i, r) < stage_dht_replica(k, best, r))
+            best = i;
+    return best;
+}
+
+uint64_t stage__dht_base(const stage_dht_t *d, uint64_t key, int index) {
+    return key - stage_dht_replica(0, index, d->cfg.replicas);
+}
+
+static int max_tries(const stage_dht_t *d, int kind) {
+    switch (kind) {
+    case RQ_USER: return d->cfg.request_tries;
+    case RQ_JOIN: return 1 << 30;
+    case RQ_COPY:
+    case RQ_REPUT:
+    case RQ_WATCH: return 2;
+    default: return 1;
+    }
+}
+
+static uint64_t target(const stage_dht_t *d, const request_t *r) {
+    if (r->op == STAGE_DHT_OP_LOOKUP || r->op == STAGE_DHT_OP_FETCH)
+        return r->base;
+    return stage_dht_replica(r->base, r->index, d->cfg.replicas);
+}
+
+static void send_req(stage_dht_t *d, request_t *r) {
+    r->deadline = d->now + d->cfg.request_timeout_ms;
+    stage_dht_msg_t m;
+    memset(&m, 0, offsetof(stage_dht_msg_t, peers));
+    m.type = STAGE_DHT_M_ROUTE;
+    m.op = (uint8_t)r->op;
+    m.rid = r->rid;
+    m.key = target(d, r);
+    m.arg = r->arg;
+    m.flags = r->flags;
+    m.origin = m.from = d->self;
+    if (r->len) {
+        m.data = malloc(r->len);
+        if (!m.data) return;
+        memcpy(m.data, r->data, r->len);
+        m.len = r->len;
+    }
+    if (r->via.addr[0]) { /* straight to a member we cannot route to yet */
+        stage_dht_msg_t *s = stage__dht_send(d, STAGE_DHT_M_ROUTE, &r->via);
+        if (!s) {
+            free(m.data);
+            return;
+        }
+        m.to = s->to;
+        *s = m;
+        s->npeers = 0;
+        return;
+    }
+    stage__dht_route(d, &m);
+}
+
+int stage__dht_request(stage_dht_t *d, const reqspec_t *s, payload_t *pl) {
+    request_t *r = VEC_PUSH(d->reqs);
+    if (!r || (pl && pl->err)) {
+        if (r) d->reqs.n--;
+        if (pl) free(pl->data);
+        return r ? pl->err : STAGE_ENOMEM;
+    }
+    memset(r, 0, sizeof(*r));
+    r->rid = ++d->rid;
+    r->kind = s->kind;
+    r->op = s->op;
+    r->req = s->req;
+    r->base = s->key;
+    r->sub = s->sub;
+    r->arg = s->arg;
+    r->index = s->index;
+    r->flags = s->flags;
+    if (s->via) r->via = *s->via;
+    if (pl) {
+        r->data = pl->data;
+        r->len = pl->len;
+    }
+    send_req(d, &d->reqs.v[d->reqs.n - 1]);
+    return 0;
+}
+
+static void req_remove(stage_dht_t *d, size_t i) {
+    free(d->reqs.v[i].data);
+    d->reqs.v[i] = d->reqs.v[--d->reqs.n];
+}
+
+static owned_t *owned_find(stage_dht_t *d, uint64_t base, uint64_t sub) {
+    for (size_t i = 0; i < d->owned.n; i++)
+        if (d->owned.v[i].base == base && d->owned.v[i].sub == sub)
+            return &d->owned.v[i];
+    return NULL;
+}
+
+static void owned_drop(stage_dht_t *d, owned_t *o) {
+    free(o->value);
+    *o = d->owned.v[--d->owned.n];
+}
+
+/* A write of ours succeeded: remember the entry and its holders. */
+static void owned_update(stage_dht_t *d, const request_t *r,
+                         const stage_dht_msg_t *m) {
+    rec_t rec;
+    uint32_t off = 0;
+    if (stage__dht_pl_next(r->data, r->len, &off, &rec) != 1) return;
+    for (size_t i = 0; (r->flags & RF_REPLACE) && i < d->owned.n;) {
+        if (d->owned.v[i].base == r->base && d->owned.v[i].sub != rec.sub)
+            owned_drop(d, &d->owned.v[i]);
+        else
+            i++;
+    }
+    owned_t *o = owned_find(d, r->base, rec.sub);
+    if (!o) {
+        o = VEC_PUSH(d->owned);
+        if (!o) return;
+        memset(o, 0, sizeof(*o));
+        o->base = r->base;
+        o->sub = rec.sub;
+    }
+    char *v = rec.len ? malloc(rec.len) : NULL;
+    if (rec.len && !v) return;
+    if (rec.len) memcpy(v, rec.value, rec.len);
+    free(o->value);
+    o->value = v;
+    o->len = rec.len;
+    o->flags = (uint32_t)(r->op == STAGE_DHT_OP_CLAIM ? r->op : STAGE_DHT_OP_PUT) |
+               (r->flags & RF_BYSUB) << 8;
+    for (int i = 0; i < m->npeers && i < 8; i++)
+        if (m->peers[i].id) o->holder[i] = m->peers[i];
+}
+
+/* Put replica i of an owned entry again (it went missing). */
+static void reput(stage_dht_t *d, owned_t *o, int i) {
+    int r = d->cfg.replicas;
+    int prim = stage_dht_primary_index(o->base, r);
+    payload_t pl = {0};
+    rec_t rec = {stage_dht_replica(o->base, i, r), o->sub, d->self.id, 0,
+                 d->cfg.lease_ms, (uint8_t)i, o->len, o->value};
+    stage__dht_pl_rec(&pl, &rec);
+    reqspec_t s = {.kind = RQ_REPUT, .index = i, .key = o->base,
+                   .sub = o->sub};
+    s.op = i == prim ? (int)(o->flags & 0xff) : STAGE_DHT_OP_COPY;
+    s.flags = (o->flags >> 8) & RF_BYSUB;
+    o->holder[i].id = 0;
+    o->asked = d->now;
+    stage__dht_request(d, &s, &pl);
+}
+
+static void reply_reput(stage_dht_t *d, const request_t *r,
+                        const stage_dht_msg_t *m) {
+    owned_t *o = owned_find(d, r->base, r->sub);
+    if (!o) return;
+    if (m->status == STAGE_EEXISTS) { /* someone else holds it now: lost */
+        owned_drop(d, o);
+        return;
+    }
+    if (m->status) return;
+    if (r->op == STAGE_DHT_OP_COPY) o->holder[r->index] = m->peer;
+    else
+        for (int i = 0; i < m->npeers && i < 8; i++)
+            if (m->peers[i].id) o->holder[i] = m->peers[i];
+}
+
+/* Merge what a replica sent for our repaired range (sub, req] = (lo, hi]:
+** each entry is mapped back to its replica that falls in our range. */
+static void reply_fetch(stage_dht_t *d, const request_t *r,
+                        const stage_dht_msg_t *m) {
+    rec_t rec;
+    uint32_t off = 0;
+    int n = d->cfg.replicas;
+    while (stage__dht_pl_next(m->data, m->len, &off, &rec) == 1) {
+        if (rec.index >= n || rec.ttl == 0) continue;
+        uint64_t base = stage__dht_base(d, rec.key, rec.index);
+        for (int j = 0; j < n; j++) {
+            rec_t c = rec;
+            c.key = stage_dht_replica(base, j, n);
+            c.index = (uint8_t)j;
+            if (in_oc(c.key, r->sub, r->req)) stage__dht_store(d, &c, true);
+        }
+    }
+}
+
+static void repair_done(stage_dht_t *d) {
+    if (d->repair_left > 0 && --d->repair_left == 0) d->repair_until = 0;
+}
+
+static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
+    size_t i = 0;
+    while (i < d->reqs.n && d->reqs.v[i].rid != m->rid) i++;
+    if (i == d->reqs.n || m->op != d->reqs.v[i].op) return;
+    request_t *r = &d->reqs.v[i];
+    if (m->status == STAGE_EBUSY && r->op != STAGE_DHT_OP_CAS) {
+        r->deadline = d->now + d->cfg.period_ms / 2; /* repair under way */
+        if (r->op == STAGE_DHT_OP_GET) r->deadline = d->now;
+        return;
+    }
+    switch (r->kind) {
+    case RQ_USER:
+        if (r->op == STAGE_DHT_OP_LOOKUP) {
+            payload_t pl = {0};
+            rec_t rec = {r->base, 0, m->peer.id, 0, 0, 0, 0, NULL};
+            stage__dht_pl_rec(&pl, &rec);
+            stage__dht_done(d, r->req, 0, m->hops, pl.data, pl.len,
+                            STAGE_DHT_FX_DONE);
+            free(pl.data);
+            break;
+        }
+        if (m->status == 0 && (r->op == STAGE_DHT_OP_PUT ||
+                               r->op == STAGE_DHT_OP_CLAIM ||
+                               r->op == STAGE_DHT_OP_CAS))
+            owned_update(d, r, m);
+        stage__dht_done(d, r->req, m->status, m->hops, m->data, m->len,
+                        STAGE_DHT_FX_DONE);
+        break;
+    case RQ_COPY:
+        stage__dht_decision_copied(d, r->req, r->index, &m->peer, true);
+        break;
+    case RQ_REPUT: reply_reput(d, r, m); break;
+    case RQ_REPAIR:
+        reply_fetch(d, r, m);
+        if (!(m->flags & RF_LAST)) return; /* more parts of the walk come */
+        repair_done(d);
+        break;
+    case RQ_WATCH: break;
+    default: stage__dht_ring_found(d, r, m); break;
+    }
+    req_remove(d, i);
+}
+
+/* An owner asks us to renew; answer with what we do not hold for it. */
+static void on_missing(stage_dht_t *d, const stage_dht_msg_t *m) {
+    rec_t rec;
+    uint32_t off = 0;
+    while (stage__dht_pl_next(m->data, m->len, &off, &rec) == 1) {
+        if (rec.index >= d->cfg.replicas) continue;
+        owned_t *o = owned_find(d, stage__dht_base(d, rec.key, rec.index),
+                                rec.sub);
+        if (o && o->holder[rec.index].id == m->from.id) reput(d, o, rec.index);
+    }
+}
+
+static void on_event(stage_dht_t *d, const stage_dht_msg_t *m) {
+    for (size_t i = 0; i < d->mywatches.n; i++)
+        if (d->mywatches.v[i].req == m->arg &&
+            d->mywatches.v[i].key == m->key) {
+            stage__dht_done(d, m->arg, 0, 0, m->data, m->len,
+                            STAGE_DHT_FX_WATCH);
+            return;
+        }
+}
+
+void stage__dht_kv_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
+    rec_t rec;
+    uint32_t off = 0;
+    switch (m->type) {
+    case STAGE_DHT_M_REPLY: on_reply(d, m); break;
+    case STAGE_DHT_M_TRANSFER:
+        while (stage__dht_pl_next(m->data, m->len, &off, &rec) == 1)
+            if (rec.index < d->cfg.replicas && rec.ttl)
+                stage__dht_store(d, &rec, true);
+        break;
+    case STAGE_DHT_M_EVENT: on_event(d, m); break;
+    case STAGE_DHT_M_RENEW: stage__dht_renew_recv(d, m); break;
+    case STAGE_DHT_M_MISSING: on_missing(d, m); break;
+    default: break;
+    }
+}
+
+static void req_failed(stage_dht_t *d, request_t *r) {
+    if (r->kind == RQ_USER)
+        stage__dht_done(d, r->req, STAGE_ETIMEOUT, 0, NULL, 0,
+                        STAGE_DHT_FX_DONE);
+    else if (r->kind == RQ_COPY)
+        stage__dht_decision_copied(d, r->req, r->index, NULL, false);
+    else if (r->kind == RQ_REPAIR)
+        repair_done(d);
+}
+
+/* Renew every owned entry: one RENEW per holder. */
+typedef struct renewal {
+    const stage_dht_peer_t *holder;
+    rec_t rec;
+} renewal_t;
+
+static int renewal_cmp(const void *a, const void *b) {
+    uint64_t x = ((const renewal_t *)a)->holder->id;
+    uint64_t y = ((const renewal_t *)b)->holder->id;
+    return x < y ? -1 : x > y;
+}
+
+static void renew(stage_dht_t *d) {
+    int r = d->cfg.replicas;
+    renewal_t *v = malloc(d->owned.n * (size_t)r * sizeof(*v) + 1);
+    if (!v) return;
+    size_t n = 0;
+    for (size_t i = 0; i < d->owned.n; i++) {
+        owned_t *o = &d->owned.v[i];
+        for (int j = 0; j < r; j++) {
+            if (o->holder[j].id == 0) {
+                if (d->now - o->asked >= d->cfg.request_timeout_ms)
+                    reput(d, o, j);
+                o = &d->owned.v[i]; /* reput may not move owned, but be safe */
+                continue;
+            }
+            rec_t rec = {stage_dht_replica(o->base, j, r), o->sub, d->self.id,
+                         0, d->cfg.lease_ms, (uint8_t)j, 0, NULL};
+            v[n].holder = &o->holder[j];
+            v[n++].rec = rec;
+        }
+    }
+    qsort(v, n, sizeof(*v), renewal_cmp);
+    for (size_t i = 0; i < n;) {
+        payload_t pl = {0};
+        size_t j = i;
+        for (; j < n && v[j].holder->id == v[i].holder->id; j++)
+            stage__dht_pl_rec(&pl, &v[j].rec);
+        stage_dht_msg_t *m =
+            pl.err ? NULL : stage__dht_send(d, STAGE_DHT_M_RENEW, v[i].holder);
+        if (m) {
+            m->data = pl.data;
+            m->len = pl.len;
+        } else {
+            free(pl.data);
+        }
+        i = j;
+    }
+    free(v);
+    for (size_t i = 0; i < d->mywatches.n; i++) {
+        reqspec_t s = {.kind = RQ_WATCH, .op = STAGE_DHT_OP_WATCH,
+                       .key = d->mywatches.v[i].key,
+                       .arg = d->mywatches.v[i].req};
+        s.index = stage_dht_primary_index(s.key, r);
+        stage__dht_request(d, &s, NULL);
+    }
+}
+
+void stage__dht_kv_tick(stage_dht_t *d) {
+    for (size_t i = 0; i < d->reqs.n;) {
+        request_t *r = &d->reqs.v[i];
+        if (r->deadline > d->now) {
+            i++;
+            continue;
+        }
+        if (++r->tries < max_tries(d, r->kind)) {
+            if (r->op == STAGE_DHT_OP_GET)
+                r->index = (r->index + 1) % d->cfg.replicas;
+            send_req(d, r);
+            i++;
+            continue;
+        }
+        req_failed(d, r);
+        req_remove(d, i);
+    }
+    stage__dht_primary_tick(d);
+    if (d->now >= d->next_period) stage__dht_table_tick(d);
+    if (d->now >= d->next_renew) {
+        d->next_renew = d->now + d->cfg.lease_ms / 3;
+        renew(d);
+    }
+}
+
+void stage__dht_kv_free(stage_dht_t *d) {
+    for (size_t i = 0; i < d->reqs.n; i++) free(d->reqs.v[i].data);
+    free(d->reqs.v);
+    for (size_t i = 0; i < d->owned.n; i++) free(d->owned.v[i].value);
+    free(d->owned.v);
+    free(d->mywatches.v);
+    stage__dht_primary_free(d);
+}
+
+size_t stage_dht_owned_count(const stage_dht_t *d) {
+    return d->owned.n;
+}

@@ -1,0 +1,349 @@
+/*
+** dht/primary.c: what the owner of a key does — answer reads, decide
+** writes at the primary and copy them to the other replicas, hold
+** watches, renew leases, hand ranges over and repair them.
+** A write is answered only after at least one copy is acknowledged (R>1),
+** so a claim reported won survives the primary's crash: its successor
+** repairs the range from the copies, and holds atomic writes in that range
+** (STAGE_EBUSY: the asker retries) until the repair is done or 3 periods
+** have passed.
+** Invariants: decisions[] are writes waiting for copies; watches[] are
+** leased and dropped when their lease ends.
+** Pure logic: no I/O.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "dht/dht_internal.h"
+#include "stage/errors.h"
+
+bool stage__dht_frozen(const stage_dht_t *d, uint64_t key) {
+    return d->repair_until > d->now &&
+           in_oc(key, d->repair_lo, d->repair_hi);
+}
+
+static stage_dht_msg_t *reply(stage_dht_t *d, const stage_dht_msg_t *m,
+                              int status) {
+    stage_dht_msg_t *r = stage__dht_send(d, STAGE_DHT_M_REPLY, &m->origin);
+    if (!r) return NULL;
+    r->op = m->op;
+    r->rid = m->rid;
+    r->status = status;
+    r->hops = m->hops;
+    r->peer = d->self;
+    r->key = m->key;
+    return r;
+}
+
+static void attach(stage_dht_msg_t *r, payload_t *pl) {
+    if (r && !pl->err) {
+        r->data = pl->data;
+        r->len = pl->len;
+    } else {
+        free(pl->data);
+    }
+}
+
+/* The live items of key. */
+static void items(stage_dht_t *d, uint64_t key, payload_t *pl) {
+    for (size_t i = stage__dht_lower(d, key);
+         i < d->table.n && d->table.v[i].key == key; i++)
+        if (d->table.v[i].expires > d->now)
+            stage__dht_pl_entry(pl, &d->table.v[i], d->now);
+}
+
+void stage__dht_changed(stage_dht_t *d, uint64_t key) {
+    for (size_t i = 0; i < d->watches.n; i++) {
+        watch_t *w = &d->watches.v[i];
+        if (w->key != key) continue;
+        stage_dht_msg_t *e = stage__dht_send(d, STAGE_DHT_M_EVENT, &w->watcher);
+        if (!e) return;
+        e->key = key;
+        e->arg = w->req;
+        payload_t pl = {0};
+        items(d, key, &pl);
+        attach(e, &pl);
+    }
+}
+
+static void on_get(stage_dht_t *d, const stage_dht_msg_t *m) {
+    payload_t pl = {0};
+    items(d, m->key, &pl);
+    attach(reply(d, m, pl.len ? 0 : STAGE_ENAME_NOT_FOUND), &pl);
+}
+
+static void on_watch(stage_dht_t *d, const stage_dht_msg_t *m) {
+    watch_t *w = NULL;
+    for (size_t i = 0; i < d->watches.n && !w; i++)
+        if (d->watches.v[i].key == m->key &&
+            d->watches.v[i].watcher.id == m->origin.id &&
+            d->watches.v[i].req == m->arg)
+            w = &d->watches.v[i];
+    if (!w && (w = VEC_PUSH(d->watches)) != NULL) {
+        w->key = m->key;
+        w->req = m->arg;
+        w->watcher = m->origin;
+    }
+    if (w) w->expires = d->now + d->cfg.lease_ms;
+    payload_t pl = {0};
+    items(d, m->key, &pl);
+    attach(reply(d, m, 0), &pl);
+}
+
+/* Does the write conflict? Puts the conflicting items in *pl. */
+static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
+                 const rec_t *expect, payload_t *pl) {
+    size_t i = stage__dht_lower(d, m->key);
+    if (m->op == STAGE_DHT_OP_CLAIM) {
+        int rc = 0;
+        for (; i < d->table.n && d->table.v[i].key == m->key; i++) {
+            entry_t *e = &d->table.v[i];
+            if (e->expires <= d->now) continue;
+            bool other = (m->flags & RF_BYSUB) ? e->sub != r->sub
+                                               : e->owner != m->origin.id;
+            if (other) {
+                stage__dht_pl_entry(pl, e, d->now);
+                rc = (m->flags & RF_BYSUB) ? STAGE_ECLASH : STAGE_EEXISTS;
+            }
+        }
+        return rc;
+    }
+    if (m->op == STAGE_DHT_OP_CAS) {
+        entry_t *e = stage__dht_find(d, m->key, r->sub);
+        if (e && e->expires <= d->now) e = NULL;
+        bool ok = expect ? e && e->len == expect->len &&
+                               (e->len == 0 ||
+                                memcmp(e->value, expect->value, e->len) == 0)
+                         : e == NULL;
+        if (!ok && e) stage__dht_pl_entry(pl, e, d->now);
+        return ok ? 0 : STAGE_EEXISTS;
+    }
+    return 0;
+}
+
+/* Apply a write here; 0 or STAGE_ENOMEM. */
+static int apply(stage_dht_t *d, int op, uint32_t flags, rec_t *r) {
+    if (op == STAGE_DHT_OP_REMOVE || (flags & RF_REMOVE)) {
+        entry_t *e = stage__dht_find(d, r->key, r->sub);
+        if (e && e->owner == r->owner)
+            stage__dht_erase(d, (size_t)(e - d->table.v));
+        return 0;
+    }
+    for (size_t i = stage__dht_lower(d, r->key);
+         (flags & RF_REPLACE) && i < d->table.n &&
+         d->table.v[i].key == r->key;) {
+        if (d->table.v[i].sub != r->sub) stage__dht_erase(d, i);
+        else i++;
+    }
+    entry_t *e = stage__dht_find(d, r->key, r->sub);
+    if (e && (flags & RF_BYSUB) && e->owner != r->owner) {
+        e->expires = d->now + r->ttl; /* same source from another node */
+        return 0;
+    }
+    return stage__dht_store(d, r, false);
+}
+
+static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
+    rec_t r, ex;
+    uint32_t off = 0;
+    int nrec = stage__dht_pl_next(m->data, m->len, &off, &r);
+    bool has_ex = stage__dht_pl_next(m->data, m->len, &off, &ex) == 1;
+    int R = d->cfg.replicas;
+    if (nrec != 1 || r.key != m->key || r.index >= R ||
+        r.len > STAGE_DHT_VALUE_MAX) {
+        reply(d, m, STAGE_EPROTO);
+        return;
+    }
+    r.owner = m->origin.id;
+    r.ver = d->now;
+    if (r.ttl > d->cfg.lease_ms) r.ttl = d->cfg.lease_ms;
+    payload_t pl = {0};
+    int rc = check(d, m, &r, has_ex ? &ex : NULL, &pl);
+    if (rc == 0) rc = apply(d, m->op, m->flags, &r);
+    if (rc) {
+        attach(reply(d, m, rc), &pl);
+        return;
+    }
+    free(pl.data);
+    stage__dht_changed(d, m->key);
+    decision_t *dec = VEC_PUSH(d->decs);
+    if (!dec) {
+        reply(d, m, STAGE_ENOMEM);
+        return;
+    }
+    memset(dec, 0, sizeof(*dec));
+    dec->rid = ++d->rid;
+    dec->origin_rid = m->rid;
+    dec->origin = m->origin;
+    dec->op = m->op;
+    dec->npeers = R;
+    dec->peers[r.index] = d->self;
+    dec->waiting = R - 1;
+    dec->deadline = d->now + 2 * (uint64_t)d->cfg.request_timeout_ms + 1;
+    uint64_t base = stage__dht_base(d, r.key, r.index);
+    uint64_t rid = dec->rid;
+    for (int i = 0; i < R; i++) {
+        if (i == r.index) continue;
+        rec_t c = r;
+        c.key = stage_dht_replica(base, i, R);
+        c.index = (uint8_t)i;
+        payload_t cp = {0};
+        stage__dht_pl_rec(&cp, &c);
+        reqspec_t s = {.kind = RQ_COPY, .op = STAGE_DHT_OP_COPY, .req = rid,
+                       .key = base, .index = i, .sub = r.sub};
+        s.flags = (m->op == STAGE_DHT_OP_REMOVE ? RF_REMOVE : 0) |
+                  (m->flags & RF_REPLACE);
+        stage__dht_request(d, &s, &cp);
+    }
+    if (R == 1) stage__dht_decision_copied(d, rid, 0, NULL, false);
+}
+
+static void finish(stage_dht_t *d, size_t i) {
+    decision_t *dec = &d->decs.v[i];
+    int status = dec->status;
+    if (status == 0 && d->cfg.replicas > 1 && dec->acked == 0)
+        status = STAGE_ETIMEOUT; /* kept here; the asker will retry */
+    stage_dht_msg_t q = {0};
+    q.op = (uint8_t)dec->op;
+    q.rid = dec->origin_rid;
+    q.origin = dec->origin;
+    stage_dht_msg_t *r = reply(d, &q, status);
+    if (r) {
+        for (int j = 0; j < dec->npeers; j++) r->peers[j] = dec->peers[j];
+        r->npeers = (uint8_t)dec->npeers;
+    }
+    d->decs.v[i] = d->decs.v[--d->decs.n];
+}
+
+void stage__dht_decision_copied(stage_dht_t *d, uint64_t rid, int index,
+                                const stage_dht_peer_t *holder, bool ok) {
+    for (size_t i = 0; i < d->decs.n; i++) {
+        decision_t *dec = &d->decs.v[i];
+        if (dec->rid != rid) continue;
+        if (ok && holder && index < 8) {
+            dec->peers[index] = *holder;
+            dec->acked++;
+        }
+        if (--dec->waiting <= 0) finish(d, i);
+        return;
+    }
+}
+
+static void on_copy(stage_dht_t *d, const stage_dht_msg_t *m) {
+    rec_t r;
+    uint32_t off = 0;
+    if (stage__dht_pl_next(m->data, m->len, &off, &r) != 1 ||
+        r.key != m->key || r.index >= d->cfg.replicas ||
+        r.len > STAGE_DHT_VALUE_MAX) {
+        reply(d, m, STAGE_EPROTO);
+        return;
+    }
+    if (r.ttl > d->cfg.lease_ms) r.ttl = d->cfg.lease_ms;
+    if (!(m->flags & RF_REMOVE)) r.owner = r.owner ? r.owner : m->origin.id;
+    int rc = apply(d, STAGE_DHT_OP_COPY, m->flags, &r);
+    reply(d, m, rc);
+}
+
+/* Send what we hold in (key-1, arg]; walk on if the range goes past us. */
+static void on_fetch(stage_dht_t *d, const stage_dht_msg_t *m) {
+    uint64_t lo = m->key - 1, hi = m->arg;
+    payload_t pl = {0};
+    for (size_t i = 0; i < d->table.n; i++)
+        if (in_oc(d->table.v[i].key, lo, hi) &&
+            d->table.v[i].expires > d->now)
+            stage__dht_pl_entry(&pl, &d->table.v[i], d->now);
+    bool last = in_oc(hi, lo, d->self.id) || d->nsucc == 0;
+    stage_dht_msg_t *r = reply(d, m, 0);
+    if (r && last) r->flags = RF_LAST;
+    attach(r, &pl);
+    if (last) return;
+    stage_dht_msg_t f;
+    memcpy(&f, m, offsetof(stage_dht_msg_t, peers));
+    f.data = NULL;
+    f.len = 0;
+    f.flags = 0;
+    f.key = d->self.id + 1;
+    stage__dht_route(d, &f);
+}
+
+void stage__dht_kv_handle(stage_dht_t *d, const stage_dht_msg_t *m) {
+    if (m->op == STAGE_DHT_OP_LOOKUP) {
+        reply(d, m, 0);
+        return;
+    }
+    bool atomic = m->op != STAGE_DHT_OP_COPY && m->op != STAGE_DHT_OP_FETCH;
+    if (atomic && stage__dht_frozen(d, m->key)) {
+        reply(d, m, STAGE_EBUSY);
+        return;
+    }
+    switch (m->op) {
+    case STAGE_DHT_OP_GET: on_get(d, m); break;
+    case STAGE_DHT_OP_WATCH: on_watch(d, m); break;
+    case STAGE_DHT_OP_COPY: on_copy(d, m); break;
+    case STAGE_DHT_OP_FETCH: on_fetch(d, m); break;
+    default: decide(d, m); break;
+    }
+}
+
+void stage__dht_renew_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
+    rec_t r;
+    uint32_t off = 0;
+    payload_t miss = {0};
+    while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1) {
+        entry_t *e = stage__dht_find(d, r.key, r.sub);
+        bool ours = stage__dht_responsible(d, r.key) || d->pred.id == 0;
+        if (e && e->owner == m->from.id && ours && e->expires > d->now) {
+            uint32_t ttl = r.ttl > d->cfg.lease_ms ? d->cfg.lease_ms : r.ttl;
+            if (d->now + ttl > e->expires) e->expires = d->now + ttl;
+        } else {
+            r.len = 0;
+            stage__dht_pl_rec(&miss, &r);
+        }
+    }
+    if (!miss.len) return;
+    attach(stage__dht_send(d, STAGE_DHT_M_MISSING, &m->from), &miss);
+}
+
+void stage__dht_transfer(stage_dht_t *d, const stage_dht_peer_t *to,
+                         uint64_t lo, uint64_t hi) {
+    payload_t pl = {0};
+    for (size_t i = 0; i < d->table.n; i++)
+        if (in_oc(d->table.v[i].key, lo, hi) &&
+            d->table.v[i].expires > d->now)
+            stage__dht_pl_entry(&pl, &d->table.v[i], d->now);
+    if (!pl.len) return;
+    attach(stage__dht_send(d, STAGE_DHT_M_TRANSFER, to), &pl);
+}
+
+void stage__dht_repair(stage_dht_t *d, uint64_t lo, uint64_t hi) {
+    int R = d->cfg.replicas;
+    if (R == 1 || lo == hi) return;
+    d->repair_lo = lo;
+    d->repair_hi = hi;
+    d->repair_until = d->now + 3 * (uint64_t)d->cfg.period_ms;
+    d->repair_left = R - 1;
+    for (int i = 1; i < R; i++) {
+        uint64_t shift = stage_dht_replica(0, i, R);
+        /* a little wider: replicas of one key are not exactly step apart */
+        reqspec_t s = {.kind = RQ_REPAIR, .op = STAGE_DHT_OP_FETCH,
+                       .key = lo + shift - 7, .arg = hi + shift + 8,
+                       .sub = lo, .req = hi};
+        stage__dht_request(d, &s, NULL);
+    }
+}
+
+void stage__dht_primary_tick(stage_dht_t *d) {
+    for (size_t i = 0; i < d->decs.n;)
+        if (d->decs.v[i].deadline <= d->now) finish(d, i);
+        else i++;
+    for (size_t i = 0; i < d->watches.n;)
+        if (d->watches.v[i].expires <= d->now)
+            d->watches.v[i] = d->watches.v[--d->watches.n];
+        else
+            i++;
+}
+
+void stage__dht_primary_free(stage_dht_t *d) {
+    free(d->decs.v);
+    free(d->watches.v);
+}

@@ -1,0 +1,322 @@
+/*
+** dht/ring.c: Chord membership — join, stabilize, notify, fingers,
+** liveness, graceful leave and re-merge after a partition.
+** Invariants: succ[0..nsucc) are distinct, not self, in ring order from
+** self; pred is 0 or a peer that notified us within ~2 periods.
+** States: ALONE (nsucc == 0) -> JOINING (join_addr set, !joined) ->
+** MEMBER (joined) -> STOPPED (stage_dht_leave).
+** The range of this manager is (pred, self]. When pred changes, the range
+** either shrank (a joiner: hand it the entries) or grew (pred died: repair
+** the acquired part from the other replicas; atomic writes there wait).
+** Pure logic: no I/O; effects are returned to the driver.
+*/
+#include <string.h>
+
+#include "dht/dht_internal.h"
+#include "stage/errors.h"
+
+uint64_t stage__dht_rand(stage_dht_t *d) {
+    uint64_t z = (d->rng += 0x9e3779b97f4a7c15ull); /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+bool stage__dht_is_dead(const stage_dht_t *d, uint64_t id) {
+    for (int i = 0; i < DEAD_MAX; i++)
+        if (d->dead[i] == id && d->dead_until[i] > d->now) return true;
+    return false;
+}
+
+/* Remember a failed member: it may be across a partition that heals. */
+static void remember(stage_dht_t *d, const stage_dht_peer_t *p) {
+    for (int i = 0; i < d->nknown; i++)
+        if (d->known[i].id == p->id) return;
+    if (d->nknown < KNOWN_MAX) d->known[d->nknown++] = *p;
+    else d->known[stage__dht_rand(d) % KNOWN_MAX] = *p;
+}
+
+static void succ_remove(stage_dht_t *d, int i) {
+    memmove(&d->succ[i], &d->succ[i + 1],
+            (size_t)(d->nsucc - i - 1) * sizeof(d->succ[0]));
+    d->nsucc--;
+}
+
+void stage__dht_peer_failed(stage_dht_t *d, uint64_t id) {
+    if (id == 0 || id == d->self.id) return;
+    int slot = -1;
+    for (int i = 0; i < DEAD_MAX && slot < 0; i++)
+        if (d->dead[i] == id || d->dead_until[i] <= d->now) slot = i;
+    if (slot < 0) slot = (int)(stage__dht_rand(d) % DEAD_MAX);
+    d->dead[slot] = id;
+    d->dead_until[slot] = d->now + 2 * (uint64_t)d->cfg.period_ms;
+    for (int i = 0; i < d->nsucc; i++)
+        if (d->succ[i].id == id) {
+            remember(d, &d->succ[i]);
+            succ_remove(d, i);
+            break;
+        }
+    for (int i = 0; i < FINGERS; i++)
+        if (d->finger[i].id == id) d->finger[i].id = 0;
+    if (d->pred.id == id) d->pred.id = 0; /* range_lo keeps its old start */
+}
+
+void stage__dht_peer_seen(stage_dht_t *d, const stage_dht_peer_t *p) {
+    (void)d;
+    (void)p;
+}
+
+bool stage__dht_responsible(const stage_dht_t *d, uint64_t key) {
+    if (d->pred.id) return in_oc(key, d->pred.id, d->self.id);
+    return d->nsucc == 0; /* alone: everything; else wait for a pred */
+}
+
+/* Put p in the successor list at its place in ring order. */
+static void succ_insert(stage_dht_t *d, const stage_dht_peer_t *p) {
+    if (p->id == 0 || p->id == d->self.id || stage__dht_is_dead(d, p->id))
+        return;
+    int i = 0;
+    for (; i < d->nsucc; i++) {
+        if (d->succ[i].id == p->id) return;
+        if (in_oo(p->id, d->self.id, d->succ[i].id)) break;
+    }
+    if (i >= d->cfg.succ_len) return;
+    if (d->nsucc == d->cfg.succ_len) d->nsucc--;
+    memmove(&d->succ[i + 1], &d->succ[i],
+            (size_t)(d->nsucc - i) * sizeof(d->succ[0]));
+    d->succ[i] = *p;
+    d->nsucc++;
+}
+
+static void set_pred(stage_dht_t *d, const stage_dht_peer_t *p) {
+    uint64_t old = d->pred.id ? d->pred.id : d->range_lo;
+    d->pred = *p;
+    d->pred_seen = d->now;
+    if (p->id != old) stage__dht_pred_changed(d, old, p->id);
+    d->range_lo = p->id;
+    if (d->nsucc == 0) succ_insert(d, p); /* a ring of two */
+}
+
+void stage__dht_pred_changed(stage_dht_t *d, uint64_t old_lo, uint64_t lo) {
+    if (old_lo == d->self.id || in_oo(lo, old_lo, d->self.id)) {
+        /* a joiner took (old_lo, lo]: hand it over */
+        stage_dht_peer_t to = d->pred;
+        stage__dht_transfer(d, &to, old_lo, lo);
+    } else {
+        stage__dht_repair(d, lo, old_lo); /* (lo, old_lo] is ours now */
+    }
+}
+
+static void on_notify(stage_dht_t *d, const stage_dht_msg_t *m) {
+    const stage_dht_peer_t *n = &m->from;
+    if (n->id == d->pred.id) {
+        d->pred_seen = d->now;
+        return;
+    }
+    if (d->pred.id == 0 || in_oo(n->id, d->pred.id, d->self.id)) set_pred(d, n);
+}
+
+static void on_get_pred(stage_dht_t *d, const stage_dht_msg_t *m) {
+    stage_dht_msg_t *r = stage__dht_send(d, STAGE_DHT_M_PRED_INFO, &m->from);
+    if (!r) return;
+    r->peer = d->pred;
+    int n = d->nsucc < d->cfg.succ_len - 1 ? d->nsucc : d->cfg.succ_len - 1;
+    for (int i = 0; i < n; i++) r->peers[i] = d->succ[i];
+    r->npeers = (uint8_t)n;
+}
+
+static void send_notify(stage_dht_t *d) {
+    if (d->nsucc) stage__dht_send(d, STAGE_DHT_M_NOTIFY, &d->succ[0]);
+}
+
+static void joined(stage_dht_t *d) {
+    if (d->joined) return;
+    d->joined = true;
+    d->next_finger_at = d->now; /* fill the fingers soon */
+    d->finger_burst = FINGERS;
+    stage_dht_effect_t *e = VEC_PUSH(d->fx);
+    if (e) {
+        memset(e, 0, sizeof(*e));
+        e->kind = STAGE_DHT_FX_JOINED;
+    }
+}
+
+static void on_pred_info(stage_dht_t *d, const stage_dht_msg_t *m) {
+    if (!d->nsucc || m->from.id != d->succ[0].id) return;
+    d->stab_waiting = false;
+    const stage_dht_peer_t *x = &m->peer;
+    stage_dht_peer_t s = d->succ[0];
+    d->nsucc = 1; /* rebuild the list from our successor's */
+    int n = m->npeers < STAGE_DHT_SUCC_MAX ? m->npeers : STAGE_DHT_SUCC_MAX;
+    for (int i = 0; i < n; i++) succ_insert(d, &m->peers[i]);
+    joined(d);
+    if (x->id && in_oo(x->id, d->self.id, s.id) &&
+        !stage__dht_is_dead(d, x->id)) {
+        /* a closer successor: ask it at once rather than next period, so a
+        ** far successor pointer walks back in round trips, not periods */
+        succ_insert(d, x);
+        if (stage__dht_send(d, STAGE_DHT_M_GET_PRED, &d->succ[0])) {
+            d->stab_waiting = true;
+            d->stab_sent = d->now;
+        }
+        return;
+    }
+    send_notify(d);
+}
+
+static void on_leave(stage_dht_t *d, const stage_dht_msg_t *m) {
+    uint64_t id = m->from.id;
+    if (id == d->pred.id) {
+        /* our predecessor hands its range over: no repair needed */
+        d->pred.id = 0;
+        d->range_lo = m->peer.id ? m->peer.id : d->self.id;
+        if (m->peer.id && m->peer.id != d->self.id) {
+            d->pred = m->peer;
+            d->pred_seen = d->now;
+        }
+    }
+    bool was_succ = d->nsucc && d->succ[0].id == id;
+    stage__dht_peer_failed(d, id);
+    d->nknown -= d->nknown && d->known[d->nknown - 1].id == id;
+    if (was_succ) {
+        for (int i = 0; i < m->npeers && i < STAGE_DHT_SUCC_MAX; i++)
+            succ_insert(d, &m->peers[i]);
+        d->stab_waiting = false;
+    }
+}
+
+void stage__dht_ring_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
+    switch (m->type) {
+    case STAGE_DHT_M_NOTIFY: on_notify(d, m); break;
+    case STAGE_DHT_M_GET_PRED: on_get_pred(d, m); break;
+    case STAGE_DHT_M_PRED_INFO: on_pred_info(d, m); break;
+    case STAGE_DHT_M_LEAVE: on_leave(d, m); break;
+    case STAGE_DHT_M_PING: stage__dht_send(d, STAGE_DHT_M_PONG, &m->from); break;
+    default: break;
+    }
+}
+
+/* Ask whoever is at the join address to route a lookup of our id. */
+static void send_join(stage_dht_t *d) {
+    for (size_t i = 0; i < d->reqs.n; i++)
+        if (d->reqs.v[i].kind == RQ_JOIN) return; /* one at a time */
+    stage_dht_peer_t via = {d->join_id, ""};
+    memcpy(via.addr, d->join_addr, STAGE_ADDR_MAX);
+    reqspec_t s = {.kind = RQ_JOIN, .op = STAGE_DHT_OP_LOOKUP,
+                   .key = d->self.id, .via = &via};
+    stage__dht_request(d, &s, NULL);
+}
+
+static void stabilize(stage_dht_t *d) {
+    if (d->stab_waiting && d->nsucc) {
+        /* no answer for a whole period: the successor is gone */
+        stage__dht_peer_failed(d, d->succ[0].id);
+    }
+    d->stab_waiting = false;
+    if (d->pred.id &&
+        d->now - d->pred_seen > 2 * (uint64_t)d->cfg.period_ms +
+                                    d->cfg.period_ms / 2) {
+        stage_dht_peer_t p = d->pred;
+        remember(d, &p);
+        d->pred.id = 0; /* range_lo keeps the old start: repaired later */
+    }
+    if (d->nsucc == 0 && d->pred.id) succ_insert(d, &d->pred);
+    if (d->nsucc == 0) {
+        if (d->join_addr[0] && !d->joined) send_join(d);
+        return;
+    }
+    stage_dht_msg_t *m = stage__dht_send(d, STAGE_DHT_M_GET_PRED, &d->succ[0]);
+    if (m) {
+        d->stab_waiting = true;
+        d->stab_sent = d->now;
+    }
+}
+
+/* Refresh the next finger that is not simply our successor. */
+static void fix_finger(stage_dht_t *d) {
+    if (!d->nsucc) return;
+    uint64_t span = d->succ[0].id - d->self.id;
+    int i = d->next_finger;
+    if (i <= 0 || i >= FINGERS || ((uint64_t)1 << i) <= span) i = FINGERS - 1;
+    d->next_finger = i - 1;
+    reqspec_t s = {.kind = RQ_FINGER, .op = STAGE_DHT_OP_LOOKUP,
+                   .req = (uint64_t)i,
+                   .key = d->self.id + ((uint64_t)1 << i)};
+    stage__dht_request(d, &s, NULL);
+}
+
+/* Look up our own successor through another member: a finger (this
+** undoes loops, where the ring wraps around itself twice after concurrent
+** joins) or a remembered member that failed (it may be across a partition
+** that healed: then we adopt a closer successor from its ring). */
+static void merge(stage_dht_t *d, bool remembered) {
+    const stage_dht_peer_t *k = NULL;
+    if (remembered && d->nknown) {
+        k = &d->known[stage__dht_rand(d) % d->nknown];
+    } else {
+        int i = (int)(stage__dht_rand(d) % FINGERS);
+        for (int n = 0; n < FINGERS && !k; n++, i = (i + 1) % FINGERS)
+            if (d->finger[i].id && d->nsucc && d->finger[i].id != d->succ[0].id)
+                k = &d->finger[i];
+    }
+    if (!k || k->id == d->self.id) return;
+    reqspec_t s = {.kind = RQ_MERGE, .op = STAGE_DHT_OP_LOOKUP,
+                   .req = k->id, .key = d->self.id + 1, .via = k};
+    stage__dht_request(d, &s, NULL);
+}
+
+void stage__dht_ring_found(stage_dht_t *d, const request_t *r,
+                           const stage_dht_msg_t *m) {
+    const stage_dht_peer_t *o = &m->peer;
+    if (o->id == 0 || o->id == d->self.id) return;
+    if (r->kind == RQ_FINGER && r->req < FINGERS) {
+        d->finger[r->req] = *o;
+    } else if (r->kind == RQ_JOIN) {
+        succ_insert(d, o);
+        d->stab_waiting = false;
+        d->next_period = d->now; /* stabilize at once */
+    } else if (r->kind == RQ_MERGE) {
+        if (d->nsucc == 0 || in_oo(o->id, d->self.id, d->succ[0].id)) {
+            succ_insert(d, o);
+            d->stab_waiting = false;
+        }
+        for (int i = 0; i < d->nknown; i++)
+            if (d->known[i].id == r->req) d->known[i] = d->known[--d->nknown];
+    }
+}
+
+void stage__dht_ring_tick(stage_dht_t *d) {
+    if (d->now >= d->next_period) {
+        d->next_period = d->now + d->cfg.period_ms;
+        stabilize(d);
+        if (d->now >= d->next_merge && d->joined) {
+            d->next_merge = d->now + MERGE_PERIODS * (uint64_t)d->cfg.period_ms;
+            merge(d, ++d->merges % 4 == 0);
+        }
+    }
+    if (d->now >= d->next_finger_at) {
+        /* a new member fills its fingers quickly, then one per period */
+        uint32_t every = d->cfg.finger_period_ms;
+        if (d->finger_burst > 0) {
+            d->finger_burst--;
+            every = every / 16 + 1;
+        }
+        d->next_finger_at = d->now + every;
+        if (d->joined) fix_finger(d);
+    }
+}
+
+void stage__dht_ring_leave(stage_dht_t *d) {
+    if (!d->nsucc) return;
+    stage__dht_transfer(d, &d->succ[0], d->pred.id ? d->pred.id : d->range_lo,
+                        d->self.id);
+    stage_dht_msg_t *m = stage__dht_send(d, STAGE_DHT_M_LEAVE, &d->succ[0]);
+    if (m) m->peer = d->pred;
+    if (d->pred.id && d->pred.id != d->succ[0].id) {
+        m = stage__dht_send(d, STAGE_DHT_M_LEAVE, &d->pred);
+        if (!m) return;
+        m->peer = d->succ[0];
+        for (int i = 0; i < d->nsucc; i++) m->peers[i] = d->succ[i];
+        m->npeers = (uint8_t)d->nsucc;
+    }
+}

@@ -1,0 +1,420 @@
+/*
+** sim/engine.c: the simulator's engine — the event heap, the virtual
+** network and the managers' lifecycle.
+** Events are ordered by (time, sequence number): ties break by the order
+** they were made, so a run depends only on its seed. Each manager has at
+** most one live timer event (older ones carry a stale generation and are
+** skipped). Messages are copied into pooled buffers on send and delivered
+** after the link's latency unless lost, partitioned, or addressed to a
+** node incarnation that is gone.
+** Single-threaded.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim_int.h"
+#include "stage/errors.h"
+#include "stage/pack.h"
+
+/* ---- PRNG ---- */
+
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void sim_rng_seed(sim_rng_t *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t sim_rng_next(sim_rng_t *r) {
+    uint64_t *s = r->s;
+    uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return res;
+}
+
+double sim_rng_unit(sim_rng_t *r) {
+    return (double)(sim_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+uint64_t sim_rng_below(sim_rng_t *r, uint64_t n) {
+    return n ? sim_rng_next(r) % n : 0;
+}
+
+double sim_rng_exp(sim_rng_t *r, double mean) {
+    return -mean * log(1.0 - sim_rng_unit(r));
+}
+
+/* ---- heap ---- */
+
+static bool before(const ev_t *a, const ev_t *b) {
+    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+}
+
+void sim_push(sim_t *s, ev_t *e) {
+    if (s->nheap == s->capheap) {
+        size_t cap = s->capheap ? s->capheap * 2 : 4096;
+        ev_t *h = realloc(s->heap, cap * sizeof(*h));
+        if (!h) abort(); /* the simulator cannot go on without memory */
+        s->heap = h;
+        s->capheap = cap;
+    }
+    e->seq = ++s->seq;
+    size_t i = s->nheap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!before(e, &s->heap[p])) break;
+        s->heap[i] = s->heap[p];
+        i = p;
+    }
+    s->heap[i] = *e;
+}
+
+static ev_t pop(sim_t *s) {
+    ev_t top = s->heap[0], last = s->heap[--s->nheap];
+    size_t i = 0, n = s->nheap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && before(&s->heap[c + 1], &s->heap[c])) c++;
+        if (!before(&s->heap[c], &last)) break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (n) s->heap[i] = last;
+    return top;
+}
+
+void sim_at(sim_t *s, uint64_t t, int act, int arg) {
+    ev_t e = {.t = t, .kind = EV_ACT, .act = act, .arg = arg};
+    sim_push(s, &e);
+}
+
+/* ---- message buffers ---- */
+
+static stage_dht_msg_t *msg_get(sim_t *s) {
+    if (s->npool) return s->pool[--s->npool];
+    stage_dht_msg_t *m = malloc(sizeof(*m));
+    if (!m) abort();
+    return m;
+}
+
+static void msg_put(sim_t *s, stage_dht_msg_t *m) {
+    free(m->data);
+    m->data = NULL;
+    if (s->npool == s->cappool) {
+        size_t cap = s->cappool ? 2 * s->cappool : 64;
+        stage_dht_msg_t **p = realloc(s->pool, cap * sizeof(*p));
+        if (!p) {
+            free(m);
+            return;
+        }
+        s->pool = p;
+        s->cappool = cap;
+    }
+    s->pool[s->npool++] = m;
+}
+
+/* ---- the network ---- */
+
+/* "10.a.b.c:port" -> node index (a.b.c) and port; -1 if not ours. */
+static int parse_addr(const char *a, uint32_t *port) {
+    unsigned v[4] = {0}, k = 0;
+    if (strncmp(a, "10.", 3) != 0) return -1;
+    for (a += 3; *a && k < 4; a++) {
+        if (*a >= '0' && *a <= '9') v[k] = v[k] * 10 + (unsigned)(*a - '0');
+        else if (*a == '.' || *a == ':') k++;
+        else return -1;
+    }
+    *port = v[3];
+    return (int)(v[0] << 16 | v[1] << 8 | v[2]);
+}
+
+static uint64_t latency(sim_t *s, int a, int b) {
+    const node_t *x = &s->nodes[a], *y = &s->nodes[b];
+    double dist = hypot(x->x - y->x, x->y - y->y); /* 0 .. 1.41 */
+    double ms = s->c.latency_ms * (0.2 + 1.1 * dist) +
+                sim_rng_exp(&s->rng, s->c.latency_ms * 0.05);
+    return (uint64_t)ms + 1;
+}
+
+static void send_msg(sim_t *s, int from, const stage_dht_effect_t *e) {
+    stage_dht_msg_t *src = e->msg;
+    uint32_t port;
+    int node = parse_addr(e->to_addr, &port);
+    if (s->measuring) {
+        s->bytes += stage_dht_msg_wire_size(src) + 8; /* + frame header */
+        s->msgs++;
+        s->by_type[src->type < 16 ? src->type : 0]++;
+        if (src->type == STAGE_DHT_M_ROUTE && src->op < 16)
+            s->by_op[src->op]++;
+    }
+    if (node < 0 || node >= s->nn || !s->nodes[node].alive ||
+        s->nodes[node].inc + 7400 != port ||
+        s->nodes[node].group != s->nodes[s->mgrs[from].node].group ||
+        (s->c.loss > 0 && sim_rng_unit(&s->rng) < s->c.loss)) {
+        s->dropped++;
+        return;
+    }
+    int V = s->c.vnodes, dst = node * V;
+    for (int i = 0; i < V && src->to; i++)
+        if (s->mgrs[node * V + i].id == src->to) dst = node * V + i;
+    stage_dht_msg_t *m = msg_get(s);
+    if (s->c.wire) {
+        stage_pack_t p = STAGE_PACK_INIT;
+        if (stage_dht_msg_encode(src, &p) ||
+            stage_dht_msg_decode(m, p.data, p.len)) {
+            s->failures++;
+            fprintf(stderr, "sim: message codec round trip failed\n");
+            stage_pack_free(&p);
+            msg_put(s, m);
+            return;
+        }
+        stage_pack_free(&p);
+    } else {
+        size_t n = offsetof(stage_dht_msg_t, peers) +
+                   (size_t)src->npeers * sizeof(src->peers[0]);
+        memcpy(m, src, n);
+        src->data = NULL; /* we take the payload */
+    }
+    ev_t ev = {.t = s->now + latency(s, s->mgrs[from].node, node),
+               .kind = EV_MSG, .mgr = dst, .gen = s->nodes[node].inc,
+               .msg = m};
+    sim_push(s, &ev);
+}
+
+static void ring_add(sim_t *s, uint64_t id);
+static void live_add(sim_t *s, int i);
+
+/* Carry out the effects of the last call into manager i. */
+void sim_drain(sim_t *s, int i) {
+    mgr_t *g = &s->mgrs[i];
+    size_t n;
+    const stage_dht_effect_t *fx = stage_dht_effects(g->d, &n);
+    for (size_t k = 0; k < n; k++) {
+        switch (fx[k].kind) {
+        case STAGE_DHT_FX_SEND: send_msg(s, i, &fx[k]); break;
+        case STAGE_DHT_FX_JOINED:
+            if (!g->joined) {
+                g->joined = true;
+                ring_add(s, g->id);
+                live_add(s, i);
+                sim_on_joined(s, i);
+            }
+            break;
+        default: sim_on_done(s, i, &fx[k]); break;
+        }
+    }
+    if (!s->mgrs[i].d) return; /* crashed by the scenario meanwhile */
+    uint64_t t = stage_dht_next_timer(g->d);
+    if (t < g->sched) {
+        g->sched = t < s->now ? s->now : t;
+        ev_t ev = {.t = g->sched, .kind = EV_TIMER, .mgr = i, .gen = ++g->gen};
+        sim_push(s, &ev);
+    }
+}
+
+/* ---- managers ---- */
+
+static void ring_add(sim_t *s, uint64_t id) {
+    int lo = 0, hi = s->nring;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (s->ring[mid] < id) lo = mid + 1;
+        else hi = mid;
+    }
+    memmove(&s->ring[lo + 1], &s->ring[lo],
+            (size_t)(s->nring - lo) * sizeof(uint64_t));
+    s->ring[lo] = id;
+    s->nring++;
+}
+
+static void ring_del(sim_t *s, uint64_t id) {
+    for (int i = 0; i < s->nring; i++)
+        if (s->ring[i] == id) {
+            memmove(&s->ring[i], &s->ring[i + 1],
+                    (size_t)(s->nring - i - 1) * sizeof(uint64_t));
+            s->nring--;
+            return;
+        }
+}
+
+uint64_t sim_oracle_owner(const sim_t *s, uint64_t key) {
+    int lo = 0, hi = s->nring;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (s->ring[mid] < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return s->nring == 0 ? 0 : s->ring[lo == s->nring ? 0 : lo];
+}
+
+int sim_random_live_mgr(sim_t *s) {
+    if (!s->nlive) return -1;
+    return s->live[sim_rng_below(&s->rng, (uint64_t)s->nlive)];
+}
+
+static void live_add(sim_t *s, int i) {
+    s->live_pos[i] = s->nlive;
+    s->live[s->nlive++] = i;
+}
+
+static void live_del(sim_t *s, int i) {
+    int p = s->live_pos[i], last = s->live[--s->nlive];
+    s->live[p] = last;
+    s->live_pos[last] = p;
+}
+
+int sim_start_node(sim_t *s, int node, bool join) {
+    node_t *n = &s->nodes[node];
+    n->alive = true;
+    n->inc++;
+    n->born = s->now;
+    snprintf(n->addr, sizeof(n->addr), "10.%d.%d.%d:%u", (node >> 16) & 255,
+             (node >> 8) & 255, node & 255, 7400 + n->inc);
+    /* a live member to join through, chosen before we exist */
+    int via = join ? sim_random_live_mgr(s) : -1;
+    for (int j = 0; j < s->c.vnodes; j++) {
+        int i = node * s->c.vnodes + j;
+        mgr_t *g = &s->mgrs[i];
+        stage_dht_config_t cfg;
+        stage_dht_config_init(&cfg);
+        cfg.id = sim_rng_next(&s->rng) | 1;
+        cfg.address = n->addr;
+        cfg.seed = sim_rng_next(&s->rng);
+        cfg.replicas = s->c.replicas;
+        int lg = 1;
+        while ((1 << lg) < s->nn * s->c.vnodes) lg++;
+        cfg.succ_len = lg > 8 ? (lg > STAGE_DHT_SUCC_MAX ? STAGE_DHT_SUCC_MAX : lg) : 8;
+        cfg.period_ms = s->c.period_ms;
+        cfg.finger_period_ms = s->c.finger_period_ms;
+        cfg.lease_ms = s->c.lease_ms;
+        memset(g, 0, sizeof(*g));
+        g->node = node;
+        g->id = cfg.id;
+        g->sched = UINT64_MAX;
+        if (stage_dht_new(&g->d, &cfg, s->now)) return STAGE_ENOMEM;
+        if (via < 0 && j == 0) {
+            g->joined = true; /* the first member makes the ring */
+            ring_add(s, g->id);
+            live_add(s, i);
+            sim_drain(s, i);
+            sim_on_joined(s, i);
+            continue;
+        }
+        const mgr_t *v = via >= 0 ? &s->mgrs[via] : &s->mgrs[node * s->c.vnodes];
+        stage_dht_peer_t vp = stage_dht_self(v->d);
+        stage_dht_join(g->d, s->now, vp.addr, vp.id);
+        sim_drain(s, i);
+    }
+    return 0;
+}
+
+static void stop_mgr(sim_t *s, int i) {
+    mgr_t *g = &s->mgrs[i];
+    if (g->joined) {
+        ring_del(s, g->id);
+        live_del(s, i);
+    }
+    stage_dht_destroy(&g->d);
+    g->joined = false;
+    g->gen++;
+    g->sched = UINT64_MAX;
+}
+
+void sim_crash_node(sim_t *s, int node) {
+    if (!s->nodes[node].alive) return;
+    s->nodes[node].alive = false;
+    for (int j = 0; j < s->c.vnodes; j++) stop_mgr(s, node * s->c.vnodes + j);
+}
+
+void sim_leave_node(sim_t *s, int node) {
+    if (!s->nodes[node].alive) return;
+    for (int j = 0; j < s->c.vnodes; j++) {
+        int i = node * s->c.vnodes + j;
+        if (!s->mgrs[i].d) continue;
+        stage_dht_leave(s->mgrs[i].d, s->now);
+        sim_drain(s, i);
+    }
+    sim_crash_node(s, node);
+}
+
+/* ---- the loop ---- */
+
+void sim_loop(sim_t *s, uint64_t until) {
+    while (s->nheap && s->heap[0].t <= until) {
+        ev_t e = pop(s);
+        s->now = e.t;
+        s->events++;
+        if (e.kind == EV_ACT) {
+            sim_on_act(s, e.act, e.arg);
+            continue;
+        }
+        mgr_t *g = &s->mgrs[e.mgr];
+        if (e.kind == EV_TIMER) {
+            if (e.gen != g->gen || !g->d) continue;
+            g->sched = UINT64_MAX;
+            stage_dht_tick(g->d, s->now);
+            sim_drain(s, e.mgr);
+            continue;
+        }
+        if (g->d && s->nodes[g->node].alive &&
+            s->nodes[g->node].inc == e.gen) {
+            stage_dht_recv(g->d, s->now, e.msg);
+            sim_drain(s, e.mgr);
+        }
+        msg_put(s, e.msg);
+    }
+    if (s->now < until) s->now = until;
+}
+
+int sim_engine_init(sim_t *s) {
+    int V = s->c.vnodes;
+    s->nn = s->c.nodes;
+    s->nm = s->nn * V;
+    s->nodes = calloc((size_t)s->nn, sizeof(node_t));
+    s->mgrs = calloc((size_t)s->nm, sizeof(mgr_t));
+    s->ring = calloc((size_t)s->nm + 1, sizeof(uint64_t));
+    s->hops_hist = calloc(256, sizeof(uint64_t));
+    s->live = calloc((size_t)s->nm, sizeof(int));
+    s->live_pos = calloc((size_t)s->nm, sizeof(int));
+    if (!s->nodes || !s->mgrs || !s->ring || !s->hops_hist || !s->live ||
+        !s->live_pos)
+        return STAGE_ENOMEM;
+    for (int i = 0; i < s->nn; i++) {
+        s->nodes[i].x = sim_rng_unit(&s->rng);
+        s->nodes[i].y = sim_rng_unit(&s->rng);
+    }
+    for (int i = 0; i < s->nm; i++) s->mgrs[i].sched = UINT64_MAX;
+    return 0;
+}
+
+void sim_engine_free(sim_t *s) {
+    for (int i = 0; i < s->nm; i++) stage_dht_destroy(&s->mgrs[i].d);
+    for (size_t i = 0; i < s->nheap; i++)
+        if (s->heap[i].kind == EV_MSG) msg_put(s, s->heap[i].msg);
+    for (size_t i = 0; i < s->npool; i++) free(s->pool[i]);
+    free(s->pool);
+    free(s->heap);
+    free(s->nodes);
+    free(s->mgrs);
+    free(s->ring);
+    free(s->hops_hist);
+    free(s->live);
+    free(s->live_pos);
+    free(s->reqs);
+    free(s->entries);
+}

@@ -1,0 +1,575 @@
+/*
+** sim/scenario.c: what the simulated system does and what is measured.
+** Timeline: nodes join over join_s, the ring settles for settle_s, then
+** the measured run lasts duration_s: lookups at lookup_rate, entries
+** claimed by every node when it joins, and the faults asked for (churn,
+** mass failure, spaced failures, a partition and its heal, claim races).
+** At the end one JSON summary line gives the figures; fault events print
+** their own lines. Everything depends only on the seed.
+** Single-threaded.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim_int.h"
+#include "stage/errors.h"
+
+enum {
+    A_JOIN = 1, A_ENTRIES, A_LOAD, A_MEASURE, A_SESSION_END, A_MASS,
+    A_MASS_CHECK, A_SPACED, A_PART, A_HEAL, A_RACE, A_RACE_CRASH, A_END
+};
+
+#define LOAD_TICK_MS 10
+#define MS(x) ((uint64_t)((x) * 1000.0))
+
+uint64_t sim_new_req(sim_t *s, int kind, int entry, int mgr) {
+    if (s->nreqs == s->capreqs) {
+        size_t cap = s->capreqs ? s->capreqs * 2 : 4096;
+        sreq_t *v = realloc(s->reqs, cap * sizeof(*v));
+        if (!v) abort(); /* the simulator cannot go on without memory */
+        s->reqs = v;
+        s->capreqs = cap;
+    }
+    sreq_t *r = &s->reqs[s->nreqs++];
+    r->kind = kind;
+    r->entry = entry;
+    r->mgr = mgr;
+    r->t0 = s->now;
+    r->expect = 0;
+    return s->nreqs; /* ids start at 1 */
+}
+
+static stage_id_t actor_of(sim_t *s, int node, int serial) {
+    stage_id_t id;
+    memset(&id, 0, sizeof(id));
+    snprintf(id.node, sizeof(id.node), "%s", s->nodes[node].addr);
+    id.incarnation = s->nodes[node].inc;
+    id.serial = (uint64_t)serial;
+    strcpy(id.type, "Worker");
+    return id;
+}
+
+static int node_mgr(const sim_t *s, int node) {
+    return node * s->c.vnodes;
+}
+
+static void claim_entries(sim_t *s, int node) {
+    int i = node_mgr(s, node);
+    if (!s->nodes[node].alive || !s->mgrs[i].d) return;
+    for (int j = 0; j < s->c.entries; j++) {
+        char name[64];
+        snprintf(name, sizeof(name), "e%d.%u.%d", node, s->nodes[node].inc, j);
+        if (s->nentries == s->capentries) {
+            size_t cap = s->capentries ? s->capentries * 2 : 1024;
+            sentry_t *v = realloc(s->entries, cap * sizeof(*v));
+            if (!v) abort();
+            s->entries = v;
+            s->capentries = cap;
+        }
+        sentry_t *e = &s->entries[s->nentries];
+        e->key = stage_dht_key(STAGE_DHT_NAMES, name, strlen(name));
+        e->node = node;
+        e->inc = s->nodes[node].inc;
+        e->confirmed = false;
+        stage_id_t id = actor_of(s, node, j);
+        uint64_t rq = sim_new_req(s, RK_CLAIM, (int)s->nentries++, i);
+        s->claims++;
+        stage_dht_name_claim(s->mgrs[i].d, s->now, rq, name, &id);
+        sim_drain(s, i);
+    }
+}
+
+static bool entry_live(const sim_t *s, const sentry_t *e) {
+    const node_t *n = &s->nodes[e->node];
+    return e->confirmed && n->alive && n->inc == e->inc;
+}
+
+/* One get of a random live entry, or one routed lookup of a random key. */
+static void one_lookup(sim_t *s) {
+    int m = sim_random_live_mgr(s);
+    if (m < 0) return;
+    if (sim_rng_below(&s->rng, 4) == 0 || s->nentries == 0) {
+        uint64_t key = sim_rng_next(&s->rng);
+        uint64_t rq = sim_new_req(s, RK_LOOKUP, 0, m);
+        s->reqs[rq - 1].expect = sim_oracle_owner(s, key);
+        stage_dht_lookup(s->mgrs[m].d, s->now, rq, key);
+        sim_drain(s, m);
+        return;
+    }
+    for (int tries = 0; tries < 20; tries++) {
+        size_t k = sim_rng_below(&s->rng, s->nentries);
+        sentry_t *e = &s->entries[k];
+        if (!entry_live(s, e) || s->now - e->since < 2000) continue;
+        uint64_t rq = sim_new_req(s, RK_GET, (int)k, m);
+        stage_dht_get(s->mgrs[m].d, s->now, rq, e->key);
+        sim_drain(s, m);
+        return;
+    }
+}
+
+static void count_hops(sim_t *s, int hops) {
+    s->hops_hist[hops < 0 ? 0 : hops > 255 ? 255 : hops]++;
+}
+
+static void race_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e);
+
+void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
+    (void)mgr;
+    if (e->kind != STAGE_DHT_FX_DONE || e->req == 0 || e->req > s->nreqs)
+        return;
+    sreq_t *r = &s->reqs[e->req - 1];
+    sentry_t *en = r->kind == RK_CLAIM || r->kind == RK_GET || r->kind == RK_CHECK
+                       ? &s->entries[r->entry] : NULL;
+    bool measured = r->t0 >= s->t_measure && s->measuring;
+    switch (r->kind) {
+    case RK_CLAIM:
+        if (e->status == 0) {
+            en->confirmed = true;
+            en->since = s->now;
+            s->claims_ok++;
+        }
+        break;
+    case RK_GET:
+    case RK_CHECK: {
+        uint64_t owner = s->mgrs[node_mgr(s, en->node)].id;
+        bool ok = e->status == 0 && e->nitems == 1 && e->items[0].owner == owner;
+        if (r->kind == RK_CHECK) {
+            if (!ok) s->mass_failed++;
+            break;
+        }
+        if (!measured) break;
+        s->gets++;
+        if (ok) {
+            s->gets_ok++;
+            count_hops(s, e->hops);
+        } else if (getenv("SIM_DEBUG")) {
+            fprintf(stderr, "get failed t=%llu status=%d n=%zu age=%llu\n",
+                    (unsigned long long)s->now, e->status, e->nitems,
+                    (unsigned long long)(s->now - r->t0));
+        }
+        break;
+    }
+    case RK_LOOKUP:
+        if (!measured) break;
+        s->lookups++;
+        if (e->status == 0) {
+            s->lookups_ok++;
+            count_hops(s, e->hops);
+            if (e->nitems && e->items[0].owner == r->expect) s->lookups_right++;
+        }
+        break;
+    case RK_RACE: race_done(s, r, e); break;
+    default: break;
+    }
+    r->kind = RK_NONE;
+}
+
+void sim_on_joined(sim_t *s, int mgr) {
+    int node = s->mgrs[mgr].node;
+    if (mgr == node_mgr(s, node) && s->c.entries > 0)
+        sim_at(s, s->now + 2 * (uint64_t)s->c.period_ms, A_ENTRIES, node);
+}
+
+/* ---- faults ---- */
+
+static void schedule_session(sim_t *s, int node) {
+    if (s->c.churn_median_s <= 0) return;
+    double mean = s->c.churn_median_s / log(2.0);
+    sim_at(s, s->now + MS(sim_rng_exp(&s->rng, mean)) + 1, A_SESSION_END,
+           node);
+}
+
+/* Count entries of live owners that no live manager holds any more. */
+static void count_lost(sim_t *s, uint64_t *live, uint64_t *lost) {
+    int R = s->c.replicas;
+    for (size_t k = 0; k < s->nentries; k++) {
+        const sentry_t *e = &s->entries[k];
+        if (!entry_live(s, e)) continue;
+        (*live)++;
+        bool held = false;
+        for (int i = 0; i < R && !held; i++) {
+            uint64_t rk = stage_dht_replica(e->key, i, R);
+            for (int m = 0; m < s->nm && !held; m++)
+                held = s->mgrs[m].d &&
+                       stage_dht_holds(s->mgrs[m].d, s->now, rk, 0);
+        }
+        if (!held) (*lost)++;
+    }
+}
+
+static void mass_failure(sim_t *s) {
+    int n = (int)(s->c.mass_fail * s->nn), done = 0;
+    while (done < n) {
+        int node = (int)sim_rng_below(&s->rng, (uint64_t)s->nn);
+        if (!s->nodes[node].alive) continue;
+        sim_crash_node(s, node);
+        done++;
+    }
+    count_lost(s, &s->mass_live, &s->mass_lost);
+    fprintf(s->out,
+            "{\"event\":\"mass_failure\",\"t_ms\":%llu,\"crashed\":%d,"
+            "\"entries\":%llu,\"entries_lost\":%llu}\n",
+            (unsigned long long)s->now, n, (unsigned long long)s->mass_live,
+            (unsigned long long)s->mass_lost);
+    sim_at(s, s->now + 3 * (uint64_t)s->c.period_ms, A_MASS_CHECK, 0);
+}
+
+/* Three periods after the failure: every entry that kept a live replica
+** must be found. */
+static void mass_check(sim_t *s) {
+    int R = s->c.replicas;
+    for (size_t k = 0; k < s->nentries; k++) {
+        const sentry_t *e = &s->entries[k];
+        if (!entry_live(s, e)) continue;
+        bool held = false;
+        for (int i = 0; i < R && !held; i++)
+            for (int m = 0; m < s->nm && !held; m++)
+                held = s->mgrs[m].d &&
+                       stage_dht_holds(s->mgrs[m].d, s->now,
+                                       stage_dht_replica(e->key, i, R), 0);
+        if (!held) continue;
+        int m = sim_random_live_mgr(s);
+        if (m < 0) return;
+        uint64_t rq = sim_new_req(s, RK_CHECK, (int)k, m);
+        s->mass_checked++;
+        stage_dht_get(s->mgrs[m].d, s->now, rq, e->key);
+        sim_drain(s, m);
+    }
+}
+
+static void spaced_failure(sim_t *s) {
+    for (int tries = 0; tries < 100; tries++) {
+        int node = (int)sim_rng_below(&s->rng, (uint64_t)s->nn);
+        if (!s->nodes[node].alive) continue;
+        sim_crash_node(s, node);
+        break;
+    }
+    count_lost(s, &s->spaced_live, &s->spaced_lost);
+    sim_at(s, s->now + MS(s->c.spaced_fail_s), A_SPACED, 0);
+}
+
+static void partition(sim_t *s, bool heal) {
+    for (int i = 0; i < s->nn; i++)
+        s->nodes[i].group = heal ? 0 : (int)sim_rng_below(&s->rng, 2);
+    fprintf(s->out, "{\"event\":\"%s\",\"t_ms\":%llu}\n",
+            heal ? "heal" : "partition", (unsigned long long)s->now);
+}
+
+/* ---- claim races ---- */
+
+static void race_claim(sim_t *s, int race, int node) {
+    int m = node_mgr(s, node);
+    if (!s->nodes[node].alive || !s->mgrs[m].d) return;
+    char name[32];
+    snprintf(name, sizeof(name), "race-%d", race);
+    stage_id_t id = actor_of(s, node, 1000 + race);
+    uint64_t rq = sim_new_req(s, RK_RACE, race, m);
+    stage_dht_name_claim(s->mgrs[m].d, s->now, rq, name, &id);
+    sim_drain(s, m);
+}
+
+static void race_start(sim_t *s, int race) {
+    int n = s->c.claimants;
+    for (int k = 0; k < n; k++) {
+        int m = sim_random_live_mgr(s);
+        if (m >= 0) race_claim(s, race, s->mgrs[m].node);
+    }
+    int crash = (int)(s->c.crash_during_claims * s->nn);
+    for (int k = 0; k < crash; k++)
+        sim_at(s, s->now + 1 + sim_rng_below(&s->rng, 3000), A_RACE_CRASH, 0);
+}
+
+static void race_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e) {
+    int race = r->entry;
+    if (race < 0 || race >= 64) return;
+    int node = s->mgrs[r->mgr].node;
+    if (e->status == STAGE_ETIMEOUT && s->nodes[node].alive) {
+        race_claim(s, race, node); /* the claimant tries again */
+        return;
+    }
+    if (e->status != 0) return;
+    uint64_t who = (uint64_t)node << 32 | s->nodes[node].inc;
+    if (s->race_wins[race] && s->race_value[race] != who) {
+        s->failures++;
+        fprintf(s->out,
+                "{\"event\":\"claim_violation\",\"race\":%d,\"t_ms\":%llu}\n",
+                race, (unsigned long long)s->now);
+    }
+    if (!s->race_wins[race] || s->race_value[race] != who) s->race_wins[race]++;
+    s->race_value[race] = who;
+}
+
+/* ---- figures ---- */
+
+static double hops_quantile(const sim_t *s, double q, double *mean) {
+    uint64_t n = 0, sum = 0;
+    for (int i = 0; i < 256; i++) {
+        n += s->hops_hist[i];
+        sum += (uint64_t)i * s->hops_hist[i];
+    }
+    *mean = n ? (double)sum / (double)n : 0;
+    uint64_t want = (uint64_t)ceil(q * (double)n), acc = 0;
+    for (int i = 0; i < 256; i++) {
+        acc += s->hops_hist[i];
+        if (n && acc >= want) return i;
+    }
+    return 0;
+}
+
+static int cmp_size(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void balance(sim_t *s, double *maxr, double *p99r) {
+    size_t *v = calloc((size_t)s->nn + 1, sizeof(size_t));
+    size_t n = 0, sum = 0;
+    if (!v) return;
+    for (int i = 0; i < s->nn; i++) {
+        if (!s->nodes[i].alive) continue;
+        size_t k = 0;
+        for (int j = 0; j < s->c.vnodes; j++)
+            if (s->mgrs[i * s->c.vnodes + j].d)
+                k += stage_dht_entry_count(s->mgrs[i * s->c.vnodes + j].d, NULL);
+        v[n++] = k;
+        sum += k;
+    }
+    qsort(v, n, sizeof(size_t), cmp_size);
+    double mean = n ? (double)sum / (double)n : 0;
+    *maxr = mean > 0 ? (double)v[n - 1] / mean : 0;
+    *p99r = mean > 0 ? (double)v[(size_t)(0.99 * (double)(n - 1))] / mean : 0;
+    free(v);
+}
+
+/* Fraction of live managers whose successor and predecessor are right. */
+static double ring_consistency(sim_t *s) {
+    int ok = 0, n = 0;
+    for (int i = 0; i < s->nm; i++) {
+        mgr_t *g = &s->mgrs[i];
+        if (!g->d || !g->joined) continue;
+        n++;
+        uint64_t succ = sim_oracle_owner(s, g->id + 1);
+        uint64_t pred = 0;
+        for (int lo = 0, hi = s->nring; lo < hi;) { /* largest id < self */
+            int mid = (lo + hi) / 2;
+            if (s->ring[mid] < g->id) lo = mid + 1;
+            else hi = mid;
+            if (lo >= hi) pred = s->ring[(lo + s->nring - 1) % s->nring];
+        }
+        bool good = stage_dht_successor(g->d).id == succ &&
+                    stage_dht_predecessor(g->d).id == pred;
+        ok += good;
+        if (!good && getenv("SIM_DEBUG") && n < 40)
+            fprintf(stderr, "mgr %d self %016llx succ %016llx want %016llx pred %016llx want %016llx\n",
+                    i, (unsigned long long)g->id,
+                    (unsigned long long)stage_dht_successor(g->d).id,
+                    (unsigned long long)succ,
+                    (unsigned long long)stage_dht_predecessor(g->d).id,
+                    (unsigned long long)pred);
+    }
+    return n ? (double)ok / n : 0;
+}
+
+static void dump_ring(sim_t *s) {
+    for (int k = 0; k < s->nring && k < 60; k++) {
+        for (int i = 0; i < s->nm; i++) {
+            mgr_t *g = &s->mgrs[i];
+            if (!g->d || g->id != s->ring[k]) continue;
+            fprintf(stderr, "%3d %016llx succ %016llx pred %016llx\n", k,
+                    (unsigned long long)g->id,
+                    (unsigned long long)stage_dht_successor(g->d).id,
+                    (unsigned long long)stage_dht_predecessor(g->d).id);
+        }
+    }
+}
+
+static void summary(sim_t *s) {
+    if (getenv("SIM_RING")) dump_ring(s);
+    double mean, p99 = hops_quantile(s, 0.99, &mean), bmax = 0, bp99 = 0;
+    balance(s, &bmax, &bp99);
+    double secs = (double)(s->t_end - s->t_measure) / 1000.0;
+    int live = 0;
+    for (int i = 0; i < s->nn; i++) live += s->nodes[i].alive;
+    double lost = s->mass_live ? (double)s->mass_lost / (double)s->mass_live
+                  : s->spaced_live ? (double)s->spaced_lost / (double)s->spaced_live
+                                   : 0;
+    uint64_t asked = s->gets + s->lookups, ok = s->gets_ok + s->lookups_ok;
+    int races_one = 0;
+    for (int r = 0; r < s->races && r < 64; r++) races_one += s->race_wins[r] == 1;
+    fprintf(s->out,
+            "{\"event\":\"summary\",\"nodes\":%d,\"vnodes\":%d,\"seed\":%llu,"
+            "\"live_nodes\":%d,\"sim_s\":%.1f,\"events\":%llu,"
+            "\"mean_hops\":%.3f,\"p99_hops\":%.0f,\"lookups\":%llu,"
+            "\"lookup_success\":%.5f,\"route_correct\":%.5f,"
+            "\"claims\":%llu,\"claims_ok\":%.5f,"
+            "\"entries_lost_fraction\":%.5f,\"mass_checked\":%llu,"
+            "\"mass_check_failures\":%llu,\"bytes_per_node_per_s\":%.1f,"
+            "\"msgs_per_node_per_s\":%.2f,\"keys_per_node_max_over_mean\":%.3f,"
+            "\"keys_per_node_p99_over_mean\":%.3f,\"ring_consistent\":%.4f,"
+            "\"races\":%d,\"races_exactly_one\":%d,\"failures\":%d}\n",
+            s->nn, s->c.vnodes, (unsigned long long)s->c.seed, live,
+            (double)s->now / 1000.0, (unsigned long long)s->events, mean, p99,
+            (unsigned long long)asked, asked ? (double)ok / (double)asked : 1.0,
+            s->lookups ? (double)s->lookups_right / (double)s->lookups : 1.0,
+            (unsigned long long)s->claims,
+            s->claims ? (double)s->claims_ok / (double)s->claims : 1.0, lost,
+            (unsigned long long)s->mass_checked,
+            (unsigned long long)s->mass_failed,
+            secs > 0 && live ? (double)s->bytes / secs / live : 0,
+            secs > 0 && live ? (double)s->msgs / secs / live : 0, bmax, bp99,
+            ring_consistency(s), s->races, races_one, s->failures);
+}
+
+/* Debug: how many members the successor walk from the first one visits. */
+static void ring_walk(sim_t *s) {
+    if (!s->nring) return;
+    uint64_t start = s->ring[0], cur = start;
+    int n = 0;
+    do {
+        int found = -1;
+        for (int i = 0; i < s->nm && found < 0; i++)
+            if (s->mgrs[i].d && s->mgrs[i].id == cur) found = i;
+        if (found < 0) break;
+        cur = stage_dht_successor(s->mgrs[found].d).id;
+        n++;
+    } while (cur != start && n <= s->nring);
+    for (int i = 0; i < s->nm && n < s->nring / 2; i++) {
+        mgr_t *g = &s->mgrs[i];
+        if (!g->d || !g->joined) continue;
+        uint64_t want = sim_oracle_owner(s, g->id + 1);
+        stage_dht_peer_t su = stage_dht_successor(g->d);
+        if (su.id == want) continue;
+        int w = -1;
+        for (int j = 0; j < s->nm; j++)
+            if (s->mgrs[j].d && s->mgrs[j].id == want) w = j;
+        if (w < 0 || s->now - s->nodes[s->mgrs[w].node].born < 5000) continue;
+        fprintf(stderr, "  X %016llx succ %016llx want %016llx (born %llu) whose pred %016llx succ %016llx\n",
+                (unsigned long long)g->id, (unsigned long long)su.id, (unsigned long long)want,
+                (unsigned long long)s->nodes[s->mgrs[w].node].born,
+                (unsigned long long)stage_dht_predecessor(s->mgrs[w].d).id,
+                (unsigned long long)stage_dht_successor(s->mgrs[w].d).id);
+    }
+    fprintf(stderr, "t=%llu ring members %d walk %d\n",
+            (unsigned long long)s->now, s->nring, n);
+    sim_at(s, s->now + 1000, 99, 0);
+}
+
+/* ---- actions ---- */
+
+void sim_on_act(sim_t *s, int act, int arg) {
+    switch (act) {
+    case A_JOIN:
+        sim_start_node(s, arg, true);
+        if (s->now >= s->t_measure) schedule_session(s, arg);
+        break;
+    case A_ENTRIES: claim_entries(s, arg); break;
+    case A_LOAD: {
+        double want = s->c.lookup_rate * LOAD_TICK_MS / 1000.0;
+        int n = (int)want;
+        if (sim_rng_unit(&s->rng) < want - n) n++;
+        for (int k = 0; k < n; k++) one_lookup(s);
+        sim_at(s, s->now + LOAD_TICK_MS, A_LOAD, 0);
+        break;
+    }
+    case A_MEASURE:
+        s->measuring = true;
+        s->bytes = s->msgs = 0;
+        for (int i = 0; i < s->nn; i++) schedule_session(s, i);
+        break;
+    case A_SESSION_END:
+        if (!s->nodes[arg].alive) break;
+        if (sim_rng_unit(&s->rng) < s->c.leave_frac) sim_leave_node(s, arg);
+        else sim_crash_node(s, arg);
+        sim_at(s, s->now + 1000 + sim_rng_below(&s->rng, 2000), A_JOIN, arg);
+        break;
+    case A_MASS: mass_failure(s); break;
+    case A_MASS_CHECK: mass_check(s); break;
+    case A_SPACED: spaced_failure(s); break;
+    case A_PART: partition(s, false); break;
+    case A_HEAL: partition(s, true); break;
+    case A_RACE: race_start(s, arg); break;
+    case A_RACE_CRASH: {
+        int m = sim_random_live_mgr(s);
+        if (m >= 0) sim_crash_node(s, s->mgrs[m].node);
+        break;
+    }
+    case 99: ring_walk(s); break;
+    default: break;
+    }
+}
+
+void sim_config_init(sim_config_t *c) {
+    memset(c, 0, sizeof(*c));
+    c->nodes = 100;
+    c->seed = 1;
+    c->vnodes = 1;
+    c->duration_s = 60;
+    c->join_s = 20;
+    c->settle_s = 20;
+    c->latency_ms = 40;
+    c->lookup_rate = 100;
+    c->entries = 3;
+    c->replicas = 3;
+    c->period_ms = 1000;
+    c->finger_period_ms = 2000;
+    c->lease_ms = 30000;
+}
+
+int sim_run(const sim_config_t *c, FILE *out) {
+    sim_t *s = calloc(1, sizeof(*s));
+    if (!s) return 1;
+    s->c = *c;
+    s->out = out;
+    sim_rng_seed(&s->rng, c->seed);
+    if (sim_engine_init(s)) {
+        sim_engine_free(s);
+        free(s);
+        return 1;
+    }
+    uint64_t t0 = MS(c->join_s + c->settle_s);
+    s->t_measure = t0;
+    s->t_end = t0 + MS(c->duration_s);
+    sim_start_node(s, 0, false);
+    for (int i = 1; i < s->nn; i++)
+        sim_at(s, MS(c->join_s) * (uint64_t)i / (uint64_t)s->nn, A_JOIN, i);
+    sim_at(s, t0, A_MEASURE, 0);
+    if (getenv("SIM_WALK")) sim_at(s, 1000, 99, 0);
+    sim_at(s, t0, A_LOAD, 0);
+    if (c->mass_fail > 0) sim_at(s, t0 + MS(c->mass_at_s), A_MASS, 0);
+    if (c->spaced_fail_s > 0) sim_at(s, t0 + MS(c->spaced_fail_s), A_SPACED, 0);
+    if (c->partition_at_s > 0) {
+        sim_at(s, t0 + MS(c->partition_at_s), A_PART, 0);
+        sim_at(s, t0 + MS(c->heal_at_s), A_HEAL, 0);
+    }
+    if (c->claimants > 0) {
+        s->races = c->duration_s >= 20 ? (int)(c->duration_s / 10) : 1;
+        if (s->races > 64) s->races = 64;
+        for (int r = 0; r < s->races; r++)
+            sim_at(s, t0 + MS(1 + 10.0 * r), A_RACE, r);
+    }
+    fprintf(out,
+            "{\"event\":\"config\",\"nodes\":%d,\"vnodes\":%d,\"seed\":%llu,"
+            "\"replicas\":%d,\"period_ms\":%u,\"loss\":%.4f,"
+            "\"duration_s\":%.1f,\"churn_median_s\":%.1f}\n",
+            c->nodes, c->vnodes, (unsigned long long)c->seed, c->replicas,
+            c->period_ms, c->loss, c->duration_s, c->churn_median_s);
+    sim_loop(s, s->t_end);
+    summary(s);
+    for (int r = 0; r < s->races && r < 64; r++)
+        if (s->race_wins[r] != 1) {
+            s->failures++;
+            fprintf(out, "{\"event\":\"race_result\",\"race\":%d,\"winners\":%d}\n",
+                    r, s->race_wins[r]);
+        }
+    if (getenv("SIM_DEBUG")) {
+        for (int i = 0; i < 16; i++)
+            if (s->by_type[i]) fprintf(stderr, "type %d: %llu\n", i, (unsigned long long)s->by_type[i]);
+        for (int i = 0; i < 16; i++)
+            if (s->by_op[i]) fprintf(stderr, "op %d: %llu\n", i, (unsigned long long)s->by_op[i]);
+    }
+    int rc = s->failures ? 1 : 0;
+    sim_engine_free(s);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,61 @@
+/*
+** sim/sim.h: the deterministic simulator of DHT managers.
+** One process runs thousands of managers (src/dht) on a virtual clock: an
+** event heap orders message deliveries, timers and scenario actions by
+** (time, sequence number), and every random choice comes from one seeded
+** xoshiro256** generator, so a run is reproduced exactly from its seed.
+** The network: per-node coordinates give per-link latency plus jitter;
+** messages can be lost, nodes split into partitions, crashed, restarted.
+** Single-threaded.
+*/
+#ifndef STAGE_SIM_H
+#define STAGE_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "stage/dht.h"
+
+/* ---- PRNG: xoshiro256**, seeded by splitmix64 ---- */
+typedef struct sim_rng {
+    uint64_t s[4];
+} sim_rng_t;
+void sim_rng_seed(sim_rng_t *r, uint64_t seed);
+uint64_t sim_rng_next(sim_rng_t *r);
+double sim_rng_unit(sim_rng_t *r);           /* [0, 1) */
+uint64_t sim_rng_below(sim_rng_t *r, uint64_t n); /* [0, n) */
+double sim_rng_exp(sim_rng_t *r, double mean);
+
+typedef struct sim_config {
+    int nodes;
+    uint64_t seed;
+    int vnodes;            /* managers (virtual ids) per node */
+    double duration_s;     /* simulated time after the ring is built */
+    double join_s;         /* nodes join spread over this time */
+    double settle_s;       /* then the ring settles this long */
+    double loss;           /* message loss probability */
+    double latency_ms;     /* mean one-way latency */
+    double lookup_rate;    /* lookups per second, whole system */
+    int entries;           /* entries (names) each node owns */
+    double churn_median_s; /* 0: no churn */
+    double leave_frac;     /* share of departures that are graceful */
+    double mass_fail;      /* fraction crashed at once (0: none) */
+    double mass_at_s;      /* when, after the settle */
+    double spaced_fail_s;  /* > 0: one crash every this many seconds */
+    double partition_at_s, heal_at_s; /* partition in two halves */
+    int claimants;         /* > 0: claim race of this many nodes */
+    double crash_during_claims; /* fraction crashed during the race */
+    int replicas;
+    uint32_t period_ms;
+    uint32_t finger_period_ms;
+    uint32_t lease_ms;
+    bool wire;             /* pass messages through the msgpack codec */
+} sim_config_t;
+
+void sim_config_init(sim_config_t *c);
+/* Run one simulation and print its JSON lines to out. Returns 0, or 1
+** when a checked property failed. */
+int sim_run(const sim_config_t *c, FILE *out);
+
+#endif

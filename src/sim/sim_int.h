@@ -1,0 +1,117 @@
+/*
+** sim/sim_int.h: the simulator's state, shared by engine.c (events,
+** network, managers) and scenario.c (workload, faults, figures).
+** Single-threaded.
+*/
+#ifndef STAGE_SIM_INT_H
+#define STAGE_SIM_INT_H
+
+#include "sim/sim.h"
+
+enum { EV_MSG = 1, EV_TIMER, EV_ACT };
+
+typedef struct ev {
+    uint64_t t, seq;
+    int kind;
+    int mgr;        /* MSG: destination manager; TIMER: its manager */
+    uint32_t gen;   /* MSG: destination incarnation; TIMER: generation */
+    int act, arg;   /* ACT */
+    stage_dht_msg_t *msg;
+} ev_t;
+
+typedef struct mgr {
+    stage_dht_t *d;
+    uint64_t id;
+    int node;
+    uint64_t sched; /* time of our pending timer event, UINT64_MAX: none */
+    uint32_t gen;
+    bool joined;
+} mgr_t;
+
+typedef struct node {
+    char addr[32];
+    bool alive;
+    int group;
+    uint32_t inc;
+    double x, y;
+    uint64_t born;
+} node_t;
+
+/* A request the scenario made, by sim request id. */
+enum { RK_NONE, RK_CLAIM, RK_GET, RK_LOOKUP, RK_RACE, RK_CHECK };
+typedef struct sreq {
+    int kind;
+    int entry;      /* entries[] index (CLAIM, GET), race index (RACE) */
+    int mgr;
+    uint64_t t0;
+    uint64_t expect; /* LOOKUP: the owner we expect */
+} sreq_t;
+
+/* An entry (a name) some node claimed. */
+typedef struct sentry {
+    uint64_t key;
+    int node;
+    uint32_t inc;
+    bool confirmed;
+    uint64_t since;
+} sentry_t;
+
+typedef struct sim {
+    sim_config_t c;
+    FILE *out;
+    sim_rng_t rng;
+    uint64_t now, seq;
+    /* heap */
+    ev_t *heap;
+    size_t nheap, capheap;
+    stage_dht_msg_t **pool;
+    size_t npool, cappool;
+    /* world */
+    node_t *nodes;
+    mgr_t *mgrs;
+    int nn, nm; /* nm = nn * vnodes */
+    uint64_t *ring; /* sorted ids of joined live managers (oracle) */
+    int nring;
+    int *live, *live_pos, nlive; /* joined live managers, for picking */
+    /* scenario */
+    sreq_t *reqs;
+    size_t nreqs, capreqs;
+    sentry_t *entries;
+    size_t nentries, capentries;
+    uint64_t t_measure, t_end;
+    bool measuring;
+    /* figures */
+    uint64_t bytes, msgs, dropped;
+    uint64_t by_type[16], by_op[16]; /* messages sent, for --verbose */
+    uint64_t gets, gets_ok, lookups, lookups_ok, lookups_right;
+    uint64_t claims, claims_ok;
+    uint64_t *hops_hist; /* hops -> count */
+    uint64_t mass_live, mass_lost, mass_checked, mass_failed;
+    uint64_t spaced_live, spaced_lost;
+    int races, races_ok, race_wins[64];
+    uint64_t race_value[64];
+    int race_done[64], race_retry[64 * 16];
+    uint64_t events;
+    int failures; /* checked properties that failed */
+} sim_t;
+
+/* engine.c */
+int sim_engine_init(sim_t *s);
+void sim_engine_free(sim_t *s);
+void sim_push(sim_t *s, ev_t *e);
+void sim_at(sim_t *s, uint64_t t, int act, int arg);
+int sim_start_node(sim_t *s, int node, bool join);
+void sim_crash_node(sim_t *s, int node);
+void sim_leave_node(sim_t *s, int node);
+void sim_drain(sim_t *s, int mgr);
+void sim_loop(sim_t *s, uint64_t until);
+int sim_random_live_mgr(sim_t *s);
+uint64_t sim_oracle_owner(const sim_t *s, uint64_t key);
+uint64_t sim_new_req(sim_t *s, int kind, int entry, int mgr);
+
+/* scenario.c: called by the engine */
+void sim_on_act(sim_t *s, int act, int arg);
+void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e);
+void sim_on_joined(sim_t *s, int mgr);
+
+#endif
