@@ -3,7 +3,8 @@
 ** on the hot path of a Lua message: the arguments (an integer, a short
 ** string, a reference) encoded from Lua and decoded back into Lua; the raw
 ** writer against msgpack-c's packer through a write callback; the frame
-** decoder. Run: build-<dir>/tests/fuzz/wire_bench [iterations].
+** decoder.
+** Run: build-<dir>/tests/fuzz/wire_bench [iterations [lua|writer|frames]].
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,11 +157,12 @@ static void bench_frames(long n) {
 
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 1000000;
+    const char *only = argc > 2 ? argv[2] : ""; /* lua, writer or frames */
     /* The machine is shared: run each 3 times; read the best line. */
     for (int round = 0; round < 3; round++) {
-        bench_lua(n);
-        bench_writer(n);
-        bench_frames(n);
+        if (!*only || !strcmp(only, "lua")) bench_lua(n);
+        if (!*only || !strcmp(only, "writer")) bench_writer(n);
+        if (!*only || !strcmp(only, "frames")) bench_frames(n);
     }
     return 0;
 }
