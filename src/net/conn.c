@@ -34,6 +34,12 @@ static void on_closed(uv_handle_t *h) {
     stage__transport_handle_closed(t);
 }
 
+void stage__conn_unpend(stage__conn_t *c) {
+    if (!c->pending) return;
+    c->pending = false;
+    c->t->pending--;
+}
+
 const char *stage__conn_name(const stage__conn_t *c) {
     return c->peer ? c->peer->addr : c->remote;
 }
@@ -45,6 +51,7 @@ void stage__conn_close(stage__conn_t *c, int reason, int level,
         STAGE_LOG(level, "closing connection %s '%s': %s",
                   c->outbound ? "to" : "from", stage__conn_name(c), why);
     c->state = CONN_CLOSING;
+    stage__conn_unpend(c);
     stage__peer_t *p = c->peer;
     if (p && p->conn == c) stage__peer_conn_lost(p, c, reason);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -335,8 +342,22 @@ void stage__conn_accept(stage__transport_t *t) {
     int len = sizeof ss;
     if (!rc && !uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len))
         stage__addr_format((struct sockaddr *)&ss, c->remote, sizeof c->remote);
-    if (!rc) rc = conn_start(c);
-    if (rc) stage__conn_close(c, STAGE_EIO, STAGE_LOG_WARN, "cannot accept");
+    if (rc) {
+        stage__conn_close(c, STAGE_EIO, STAGE_LOG_WARN, "cannot accept");
+        return;
+    }
+    if (t->pending >= t->cfg.max_pending) {
+        char why[96];
+        snprintf(why, sizeof why,
+                 "too many connections awaiting their handshake (%d)",
+                 t->pending);
+        stage__conn_close(c, STAGE_EBUSY, STAGE_LOG_WARN, why);
+        return;
+    }
+    c->pending = true;
+    t->pending++;
+    if (conn_start(c))
+        stage__conn_close(c, STAGE_EIO, STAGE_LOG_WARN, "cannot accept");
 }
 
 void stage__conn_tick(stage__conn_t *c, uint64_t now) {

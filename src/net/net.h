@@ -47,7 +47,7 @@ struct stage__conn {
     int state;
     bool outbound;     /* we connected */
     bool writing;      /* wreq in flight with wbuf */
-    bool greeted;      /* our hello is written or queued */
+    bool pending;      /* inbound, counted in t->pending */
     stage_pack_t wbuf; /* bytes being written */
     uint64_t wcount;   /* frames in wbuf */
     stage__fdec_t dec;
@@ -85,6 +85,7 @@ struct stage__transport {
     uv_timer_t tick;
     bool listening, closing;
     int handles; /* open handles; free at 0 when closing */
+    int pending; /* inbound conns awaiting a handshake */
     char self[STAGE_ADDR_MAX];
     uint32_t incarnation;
     uint64_t rng;
@@ -109,6 +110,8 @@ void stage__conn_accept(stage__transport_t *t);
 ** reported down with reason. Safe on a closing connection. */
 void stage__conn_close(stage__conn_t *c, int reason, int level,
                        const char *why);
+/* c no longer awaits its handshake (it completed or c is closing). */
+void stage__conn_unpend(stage__conn_t *c);
 /* Write p->out on c unless a write is in flight. */
 void stage__conn_flush(stage__conn_t *c);
 /* Write our handshake frame on c. 0 or a STAGE_E* code. */

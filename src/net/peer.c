@@ -159,6 +159,7 @@ void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason) {
 static void peer_up(stage__peer_t *p, stage__conn_t *c, uint32_t inc) {
     stage__transport_t *t = p->t;
     c->state = CONN_UP;
+    stage__conn_unpend(c);
     c->dec.max = t->cfg.max_frame; /* the handshake limit is lifted */
     p->conn = c;
     p->incarnation = inc;

@@ -32,6 +32,7 @@ void stage__transport_config_init(stage__transport_config_t *cfg) {
     cfg->backoff_min_ms = 50;
     cfg->backoff_max_ms = 5000;
     cfg->max_attempts = 8;
+    cfg->max_pending = 64;
 }
 
 static int config_valid(const stage__transport_config_t *c) {
@@ -39,7 +40,7 @@ static int config_valid(const stage__transport_config_t *c) {
            c->max_outbound >= c->max_frame && c->handshake_ms > 0 &&
            c->frame_ms > 0 && c->heartbeat_ms > 0 && c->heartbeat_misses > 0 &&
            c->backoff_min_ms > 0 && c->backoff_max_ms >= c->backoff_min_ms &&
-           c->max_attempts > 0;
+           c->max_attempts > 0 && c->max_pending > 0;
 }
 
 /* Write addr's canonical form into out. 0 or STAGE_EINVAL. */

@@ -36,6 +36,7 @@ typedef struct stage__transport_config {
     uint64_t backoff_min_ms; /* first reconnect delay */
     uint64_t backoff_max_ms; /* reconnect delays double up to this */
     int max_attempts;        /* failed connects in a row before giving up */
+    int max_pending;         /* accepted, awaiting their handshake */
 } stage__transport_config_t;
 
 /* Callbacks. peer is the peer's listen address, borrowed for the call;

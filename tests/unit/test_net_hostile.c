@@ -7,6 +7,8 @@
 ** The slow-sender case is scaled: one byte per 40 ms against a 300 ms frame
 ** deadline (the same rule as one byte a second against seconds).
 */
+#include <sys/socket.h>
+
 #include "test_net_util.h"
 
 static uv_loop_t loop;
@@ -159,6 +161,7 @@ static int setup(void **state) {
     cfg.handshake_ms = 300;
     cfg.frame_ms = 300;
     cfg.max_frame = 64 * 1024;
+    cfg.max_pending = 4;
     uv_loop_init(&loop);
     tn_start(&loop, &a, &cfg, NULL);
     tn_start(&loop, &b, &cfg, NULL);
@@ -178,8 +181,9 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     log_capture_end();
-    raw_close(&raw);
+    if (raw.bytes) raw_close(&raw); /* started by this test */
     free(raw.bytes);
+    raw.bytes = NULL;
     tn_stop(&loop, &a);
     tn_stop(&loop, &b);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -322,6 +326,31 @@ static void silent_peer_after_handshake_is_declared_down(void **state) {
     assert_int_equal(b.last_reason, STAGE_ETIMEOUT);
 }
 
+static bool refused_one(void *ud) {
+    (void)ud;
+    return log_has("too many connections awaiting their handshake (4)", NULL);
+}
+
+static void too_many_unnamed_connections_are_refused(void **state) {
+    (void)state;
+    struct sockaddr_storage ss;
+    int fds[5];
+    assert_int_equal(stage__addr_parse(b.addr, &ss), 0);
+    for (int i = 0; i < 5; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(
+            connect(fds[i], (struct sockaddr *)&ss, sizeof(struct sockaddr_in)),
+            0);
+    }
+    assert_true(tn_run_until(&loop, refused_one, NULL));
+    mark = a.frames;
+    assert_true(tn_run_until(&loop, good_pair_goes_on, NULL));
+    assert_int_equal(a.downs, 0);
+    for (int i = 0; i < 5; i++)
+        close(fds[i]);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -337,6 +366,7 @@ int main(void) {
         T(silent_connection_hits_the_handshake_deadline),
         T(one_byte_at_a_time_hits_the_frame_deadline),
         T(silent_peer_after_handshake_is_declared_down),
+        T(too_many_unnamed_connections_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
