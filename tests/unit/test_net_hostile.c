@@ -101,24 +101,30 @@ static void raw_on_connect(uv_connect_t *req, int status) {
     if (r->close_after) raw_close(r);
 }
 
-/* Connect a raw client to b that sends bytes[0..len). */
-static void raw_start(const void *bytes, size_t len, size_t per_tick,
-                      bool close_after) {
+/* Connect raw client r to b; it sends bytes[0..len). */
+static void raw_open(raw_t *r, const void *bytes, size_t len, size_t per_tick,
+                     bool close_after) {
     struct sockaddr_storage ss;
-    memset(&raw, 0, sizeof raw);
-    raw.bytes = malloc(len + 1);
-    memcpy(raw.bytes, bytes, len);
-    raw.len = len;
-    raw.per_tick = per_tick;
-    raw.close_after = close_after;
-    uv_tcp_init(&loop, &raw.tcp);
-    uv_timer_init(&loop, &raw.drip);
-    raw.tcp.data = raw.creq.data = raw.drip.data = &raw;
-    raw.open_handles = 2;
+    memset(r, 0, sizeof *r);
+    r->bytes = malloc(len + 1);
+    memcpy(r->bytes, bytes, len);
+    r->len = len;
+    r->per_tick = per_tick;
+    r->close_after = close_after;
+    uv_tcp_init(&loop, &r->tcp);
+    uv_timer_init(&loop, &r->drip);
+    r->tcp.data = r->creq.data = r->drip.data = r;
+    r->open_handles = 2;
     assert_int_equal(stage__addr_parse(b.addr, &ss), 0);
-    assert_int_equal(uv_tcp_connect(&raw.creq, &raw.tcp, (struct sockaddr *)&ss,
+    assert_int_equal(uv_tcp_connect(&r->creq, &r->tcp, (struct sockaddr *)&ss,
                                     raw_on_connect),
                      0);
+}
+
+/* Connect the test's raw client. */
+static void raw_start(const void *bytes, size_t len, size_t per_tick,
+                      bool close_after) {
+    raw_open(&raw, bytes, len, per_tick, close_after);
 }
 
 /* Bytes of a frame header of kind with a body of len bytes. */
@@ -129,14 +135,18 @@ static void header(stage_pack_t *p, int version, int kind, uint32_t len) {
     stage_pack_raw(p, h, sizeof h);
 }
 
-/* A valid handshake from a node claiming address from. */
-static void hello(stage_pack_t *p, int proto, const char *from) {
+/* A valid handshake from incarnation inc of a node claiming address from. */
+static void hello_inc(stage_pack_t *p, int proto, const char *from, int inc) {
     size_t start = stage__frame_begin(p, STAGE__NET_KIND_HELLO);
     stage_pack_array(p, 3);
     stage_pack_int(p, proto);
     stage_pack_cstr(p, from);
-    stage_pack_int(p, 77);
+    stage_pack_int(p, inc);
     assert_int_equal(stage__frame_end(p, start, 0), 0);
+}
+
+static void hello(stage_pack_t *p, int proto, const char *from) {
+    hello_inc(p, proto, from, 77);
 }
 
 static const char *reason; /* the log line the test waits for */
@@ -351,6 +361,38 @@ static void too_many_unnamed_connections_are_refused(void **state) {
         close(fds[i]);
 }
 
+static raw_t raw2;
+
+static bool fake_up(void *ud) {
+    (void)ud;
+    return b.ups == 2 && b.last_inc == 77;
+}
+
+static bool fake_replaced(void *ud) {
+    (void)ud;
+    return raw.closed_by_peer && b.last_inc == 78 && b.downs == 1;
+}
+
+static void restarted_peer_replaces_its_old_connection(void **state) {
+    (void)state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    hello(&p, STAGE__NET_PROTO_VERSION, "127.0.0.1:9");
+    raw_start(p.data, p.len, 0, false);
+    assert_true(tn_run_until(&loop, fake_up, NULL));
+    stage_pack_reset(&p);
+    hello_inc(&p, STAGE__NET_PROTO_VERSION, "127.0.0.1:9", 78);
+    raw_open(&raw2, p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    assert_true(tn_run_until(&loop, fake_replaced, NULL));
+    assert_int_equal(b.last_reason, STAGE_ESTOPPED);
+    assert_int_equal(b.ups, 3);
+    assert_true(log_has("'127.0.0.1:9'", "new incarnation", NULL));
+    assert_int_equal(stage__transport_peer_is_up(b.t, "127.0.0.1:9"), 1);
+    raw_close(&raw2);
+    free(raw2.bytes);
+    assert_int_equal(a.downs, 0);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -367,6 +409,7 @@ int main(void) {
         T(one_byte_at_a_time_hits_the_frame_deadline),
         T(silent_peer_after_handshake_is_declared_down),
         T(too_many_unnamed_connections_are_refused),
+        T(restarted_peer_replaces_its_old_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
