@@ -210,7 +210,6 @@ stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
     a->type = type;
     a->theatre = t;
     a->lua_ref = -2;
-    a->self_ref = -2;
     a->co_ref = -2;
     if (extra) a->state = a + 1;
     if (table_put(&t->actors, a)) {

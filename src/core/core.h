@@ -162,7 +162,6 @@ struct stage__actor {
     stage__theatre_t *theatre;
     uint32_t flags;
     int lua_ref;               /* Lua: state table in the registry */
-    int self_ref;              /* Lua: cached reference to itself, or -2 */
     int co_ref;                /* Lua: suspended coroutine, or -2 */
     stage__env_t *current;     /* message of the suspended turn */
     stage__deferred_t *deferred; /* pipelined sends waiting on futures */

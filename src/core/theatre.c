@@ -222,7 +222,23 @@ static void drain_inbox(stage__theatre_t *t) {
 
 /* ---- the loop ----------------------------------------------------------------- */
 
+/* Spin this many rounds before sleeping: a message from another theatre
+** often follows within microseconds (ping-pong across cores), and a futex
+** sleep and wake-up costs tens of microseconds. */
+#define SPIN_ROUNDS 4000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void idle(stage__theatre_t *t, double next_timer) {
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (!stage__mpsc_empty(&t->inbox) || stage__node_stopping(t->node))
+            return;
+        cpu_relax();
+    }
     if (next_timer < 0 && t->busy) {
         t->busy = false;
         stage__work_sub(t->node, 1); /* may stop the node */

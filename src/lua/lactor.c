@@ -334,8 +334,7 @@ static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
         }
     }
     luaL_unref(L, LUA_REGISTRYINDEX, a->lua_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, a->self_ref);
-    a->lua_ref = a->self_ref = -2;
+    a->lua_ref = -2;
 }
 
 /* Lua actors get their state table when their birth message arrives. */

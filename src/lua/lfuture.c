@@ -30,11 +30,13 @@ void stage__lfuture_push(lua_State *L, stage__future_t *f) {
 }
 
 stage__lfut_t *stage__lfuture_test(lua_State *L, int idx) {
-    return luaL_testudata(L, idx, FUTURE_MT);
+    return stage__lw_testud(L, idx, stage__lw(L)->future_mtp);
 }
 
 static stage__future_t *check_future(lua_State *L, int idx) {
-    return ((stage__lfut_t *)luaL_checkudata(L, idx, FUTURE_MT))->f;
+    stage__lfut_t *u = stage__lfuture_test(L, idx);
+    if (!u) luaL_typeerror(L, idx, "future");
+    return u->f;
 }
 
 static int f_gc(lua_State *L) {
@@ -515,6 +517,7 @@ void stage__lfuture_open(lua_State *L) {
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, f_tostring);
     lua_setfield(L, -2, "__tostring");
+    stage__lw(L)->future_mtp = lua_topointer(L, -1);
     stage__lw(L)->future_mt = luaL_ref(L, LUA_REGISTRYINDEX);
     luaL_newmetatable(L, ERROR_MT);
     lua_pushcfunction(L, e_tostring);

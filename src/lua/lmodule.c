@@ -15,15 +15,9 @@ typedef struct ltimer {
 static int m_self(lua_State *L) {
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
-    if (a->self_ref != -2) { /* refs are immutable values: share one */
-        lua_rawgeti(L, LUA_REGISTRYINDEX, a->self_ref);
-        return 1;
-    }
     stage_id_t id;
     stage__make_id(w->node, a->serial, a->type, &id);
-    stage__lref_push(L, &id);
-    lua_pushvalue(L, -1);
-    a->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    stage__lref_push(L, &id); /* shared through the theatre's refcache */
     return 1;
 }
 
@@ -55,7 +49,8 @@ static int m_stop(lua_State *L) {
         a->flags |= ACTOR_STOPPING;
         return 0;
     }
-    stage__lref_t *r = luaL_checkudata(L, 1, REF_MT);
+    stage__lref_t *r = stage__lref_test(L, 1);
+    if (!r) return luaL_typeerror(L, 1, "reference");
     if (!r->type) return 0; /* not an actor of this node: nothing to stop */
     stage__env_t *e = stage__env_new("stop", 4, NULL, 0);
     if (!e) return luaL_error(L, "out of memory");

@@ -20,8 +20,23 @@
 
 /* ---- the reference userdata ------------------------------------------------------ */
 
+/* References are immutable, so a theatre shares one per id while it is
+** alive: refcache maps serial -> reference, with weak values. Messages
+** that carry references (replies to the sender, say) then decode without
+** allocating. */
 void stage__lref_push(lua_State *L, const stage_id_t *id) {
     stage__lw_t *w = stage__lw(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->refcache);
+    lua_Integer key = (lua_Integer)id->serial;
+    if (lua_rawgeti(L, -1, key) == LUA_TUSERDATA) {
+        stage__lref_t *r = lua_touserdata(L, -1);
+        if (r->id.incarnation == id->incarnation &&
+            stage_id_equal(&r->id, id)) {
+            lua_remove(L, -2);
+            return;
+        }
+    }
+    lua_pop(L, 1);
     stage__lref_t *r = lua_newuserdatauv(L, sizeof *r, 0);
     r->id = *id;
     r->type = stage__id_is_local(w->node, id)
@@ -29,10 +44,13 @@ void stage__lref_push(lua_State *L, const stage_id_t *id) {
                   : NULL;
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->ref_mt);
     lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, key);
+    lua_remove(L, -2);
 }
 
 stage__lref_t *stage__lref_test(lua_State *L, int idx) {
-    return luaL_testudata(L, idx, REF_MT);
+    return stage__lw_testud(L, idx, stage__lw(L)->ref_mtp);
 }
 
 void stage__lv_push_id(lua_State *L, const stage_id_t *id, void *ud) {
@@ -64,7 +82,8 @@ static int r_eq(lua_State *L) {
 }
 
 static int r_tostring(lua_State *L) {
-    stage__lref_t *r = luaL_checkudata(L, 1, REF_MT);
+    stage__lref_t *r = stage__lref_test(L, 1);
+    if (!r) return luaL_typeerror(L, 1, "reference");
     char buf[STAGE_ID_TEXT_MAX];
     stage_id_format(&r->id, buf, sizeof buf);
     lua_pushstring(L, buf);
@@ -344,5 +363,13 @@ void stage__lref_open(lua_State *L) {
     lua_setfield(L, -2, "__eq");
     lua_pushcfunction(L, r_tostring);
     lua_setfield(L, -2, "__tostring");
-    stage__lw(L)->ref_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+    stage__lw_t *w = stage__lw(L);
+    w->ref_mtp = lua_topointer(L, -1);
+    w->ref_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L); /* refcache, weak values */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    w->refcache = luaL_ref(L, LUA_REGISTRYINDEX);
 }

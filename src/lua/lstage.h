@@ -36,6 +36,8 @@ typedef struct stage__lw {
     volatile sig_atomic_t preempted; /* the last yield was a preemption */
     double resumed_at;    /* when a preempted turn was resumed */
     int ref_mt, future_mt; /* registry refs of the metatables */
+    const void *ref_mtp, *future_mtp; /* the same, as pointers */
+    int refcache;         /* registry ref: serial -> reference (weak) */
 } stage__lw_t;
 
 /* Node-wide Lua data. */
@@ -61,6 +63,16 @@ typedef struct stage__lfut {
 
 static inline stage__lw_t *stage__lw(lua_State *L) {
     return *(stage__lw_t **)lua_getextraspace(L);
+}
+
+/* The userdata at idx if its metatable is mt, else NULL. Cheaper than
+** luaL_testudata, which looks the metatable up by name every time. */
+static inline void *stage__lw_testud(lua_State *L, int idx, const void *mt) {
+    if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
+        return NULL;
+    const void *m = lua_topointer(L, -1);
+    lua_pop(L, 1);
+    return m == mt ? lua_touserdata(L, idx) : NULL;
 }
 
 /* lua/lworld.c */

@@ -1,0 +1,271 @@
+/*
+** tests/unit/test_scheduler.c: theatres, actors and futures through the
+** public C API — order, fairness, quiescence, failures reaching futures.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "stage/stage.h"
+
+/* ---- a recorder actor: remembers the integers it is sent, in order ------- */
+
+#define MAX_SEEN 20000
+
+typedef struct recorder {
+    int64_t seen[MAX_SEEN];
+    int n;
+} recorder_t;
+
+static recorder_t *last_recorder; /* the state the test inspects */
+
+static void rec_birth(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)ctx;
+    (void)m;
+    last_recorder = state;
+}
+
+static void rec_put(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    recorder_t *r = state;
+    stage_unpack_t u;
+    uint32_t argc;
+    int64_t v;
+    if (stage_msg_unpack(m, &u, &argc) || argc != 1 ||
+        stage_unpack_int(&u, &v)) {
+        stage_reply_error(ctx, m, STAGE_EINVAL, "put: expects an integer");
+        return;
+    }
+    if (r->n < MAX_SEEN) r->seen[r->n++] = v;
+    stage_pack_t out = STAGE_PACK_INIT;
+    stage_pack_int(&out, v * 2);
+    stage_reply(ctx, m, out.data, out.len);
+    stage_pack_free(&out);
+}
+
+static void rec_fail(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)state;
+    stage_reply_error(ctx, m, STAGE_EHANDLER, "asked to fail");
+}
+
+static void rec_quit(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)state;
+    (void)m;
+    stage_exit(ctx, 7);
+}
+
+static const stage_method_t rec_methods[] = {
+    {"put", rec_put}, {"fail", rec_fail}, {"quit", rec_quit}, {NULL, NULL}};
+static const stage_type_def_t rec_type = {.name = "Recorder",
+                                          .state_size = sizeof(recorder_t),
+                                          .methods = rec_methods,
+                                          .birth = rec_birth};
+
+static void pack_int_args(stage_pack_t *p, int64_t v) {
+    stage_pack_reset(p);
+    stage_pack_array(p, 1);
+    stage_pack_int(p, v);
+}
+
+static stage_node_t *new_node(int theatres) {
+    stage_node_config_t cfg;
+    stage_node_config_init(&cfg);
+    cfg.theatres = theatres;
+    stage_node_t *node;
+    assert_int_equal(stage_node_new(&node, &cfg), 0);
+    assert_int_equal(stage_type_register(node, &rec_type), 0);
+    return node;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void scheduler_messages_from_one_sender_arrive_in_send_order(
+    void **state) {
+    (void)state;
+    for (int theatres = 1; theatres <= 2; theatres++) {
+        stage_node_t *node = new_node(theatres);
+        stage_id_t rec;
+        assert_int_equal(
+            stage_node_spawn(node, "Recorder", theatres - 1, NULL, 0, &rec), 0);
+        stage_pack_t p = STAGE_PACK_INIT;
+        for (int i = 0; i < 5000; i++) {
+            pack_int_args(&p, i);
+            assert_int_equal(
+                stage_node_send(node, &rec, "put", p.data, p.len, NULL), 0);
+        }
+        stage_pack_free(&p);
+        assert_int_equal(stage_node_run(node), 0); /* quiescence */
+        assert_int_equal(last_recorder->n, 5000);
+        for (int i = 0; i < 5000; i++)
+            assert_int_equal(last_recorder->seen[i], i);
+        stage_node_destroy(&node);
+        assert_null(node);
+    }
+}
+
+static void scheduler_reply_completes_the_future(void **state) {
+    (void)state;
+    stage_node_t *node = new_node(2);
+    stage_id_t rec;
+    assert_int_equal(stage_node_spawn(node, "Recorder", 1, NULL, 0, &rec), 0);
+    stage_node_hold(node);
+    assert_int_equal(stage_node_start(node), 0);
+    stage_pack_t p = STAGE_PACK_INIT;
+    pack_int_args(&p, 21);
+    stage_future_t *f;
+    assert_int_equal(stage_node_send(node, &rec, "put", p.data, p.len, &f), 0);
+    stage_result_t res;
+    assert_int_equal(stage_future_wait(f, 10, &res), 0);
+    assert_int_equal(res.status, 0);
+    stage_unpack_t u;
+    int64_t v;
+    stage_unpack_init(&u, res.data, res.len);
+    assert_int_equal(stage_unpack_int(&u, &v), 0);
+    assert_int_equal(v, 42);
+    stage_future_release(&f);
+    assert_null(f);
+    stage_pack_free(&p);
+    stage_node_release(node);
+    assert_int_equal(stage_node_wait(node), 0);
+    stage_node_destroy(&node);
+}
+
+static void scheduler_failures_reach_the_future_with_their_type(void **state) {
+    (void)state;
+    stage_node_t *node = new_node(1);
+    stage_id_t rec, ghost;
+    assert_int_equal(stage_node_spawn(node, "Recorder", 0, NULL, 0, &rec), 0);
+    ghost = rec;
+    ghost.serial += 1 << 20; /* never spawned */
+    stage_node_hold(node);
+    assert_int_equal(stage_node_start(node), 0);
+    stage_future_t *f1, *f2, *f3;
+    assert_int_equal(stage_node_send(node, &rec, "fail", NULL, 0, &f1), 0);
+    assert_int_equal(stage_node_send(node, &rec, "nosuch", NULL, 0, &f2), 0);
+    assert_int_equal(stage_node_send(node, &ghost, "put", NULL, 0, &f3), 0);
+    stage_result_t r;
+    assert_int_equal(stage_future_wait(f1, 10, &r), 0);
+    assert_int_equal(r.status, STAGE_EHANDLER);
+    assert_non_null(strstr(r.message, "asked to fail"));
+    assert_int_equal(stage_future_wait(f2, 10, &r), 0);
+    assert_int_equal(r.status, STAGE_ENO_METHOD);
+    assert_non_null(strstr(r.message, "nosuch"));
+    assert_int_equal(stage_future_wait(f3, 10, &r), 0);
+    assert_int_equal(r.status, STAGE_EACTOR_NOT_FOUND);
+    assert_string_equal(stage_err_name(r.status), "ActorNotFound");
+    stage_future_release(&f1);
+    stage_future_release(&f2);
+    stage_future_release(&f3);
+    /* the node keeps serving after all of that */
+    stage_pack_t p = STAGE_PACK_INIT;
+    pack_int_args(&p, 5);
+    stage_future_t *f4;
+    assert_int_equal(stage_node_send(node, &rec, "put", p.data, p.len, &f4), 0);
+    assert_int_equal(stage_future_wait(f4, 10, &r), 0);
+    assert_int_equal(r.status, 0);
+    stage_future_release(&f4);
+    stage_pack_free(&p);
+    stage_node_release(node);
+    stage_node_wait(node);
+    stage_node_destroy(&node);
+}
+
+static void scheduler_bad_arguments_are_refused_at_once(void **state) {
+    (void)state;
+    stage_node_t *node = new_node(1);
+    stage_id_t rec;
+    assert_int_equal(stage_node_spawn(node, "Nope", 0, NULL, 0, &rec),
+                     STAGE_ETYPE_NOT_FOUND);
+    assert_int_equal(stage_node_spawn(node, "Recorder", 5, NULL, 0, &rec),
+                     STAGE_EINVAL);
+    assert_int_equal(stage_node_spawn(node, "Recorder", 0, NULL, 0, &rec), 0);
+    const char garbage[] = {(char)0x93, 0x01}; /* array of 3, 1 element */
+    assert_int_equal(stage_node_send(node, &rec, "put", garbage,
+                                     sizeof garbage, NULL),
+                     STAGE_EINVAL);
+    assert_int_equal(stage_node_send(node, &rec, "", NULL, 0, NULL),
+                     STAGE_EINVAL);
+    stage_id_t remote = rec;
+    strcpy(remote.node, "10.0.0.9:7400");
+    assert_int_equal(stage_node_send(node, &remote, "put", NULL, 0, NULL),
+                     STAGE_EUNREACHABLE);
+    stage_type_def_t dup = rec_type;
+    assert_int_equal(stage_type_register(node, &dup), STAGE_EEXISTS);
+    dup.name = "9bad name";
+    assert_int_equal(stage_type_register(node, &dup), STAGE_EINVAL);
+    assert_int_equal(stage_node_run(node), 0);
+    stage_node_destroy(&node);
+}
+
+static void scheduler_exit_code_stops_the_node(void **state) {
+    (void)state;
+    stage_node_t *node = new_node(2);
+    stage_id_t rec;
+    assert_int_equal(stage_node_spawn(node, "Recorder", 1, NULL, 0, &rec), 0);
+    assert_int_equal(stage_node_send(node, &rec, "quit", NULL, 0, NULL), 0);
+    assert_int_equal(stage_node_run(node), 7);
+    stage_node_destroy(&node);
+}
+
+/* ---- fairness: a flood to one actor does not starve another ------------ */
+
+static int flood_handled;     /* messages the flooder has handled */
+static int probe_ran_at = -1; /* flood_handled when the probe ran */
+
+static void flood_again(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)state;
+    (void)m;
+    if (++flood_handled < 100000)
+        stage_send(ctx, stage_self(ctx), "again", NULL, 0, NULL);
+}
+
+static void probe_ping(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)ctx;
+    (void)state;
+    (void)m;
+    probe_ran_at = flood_handled;
+}
+
+static const stage_method_t flood_methods[] = {{"again", flood_again},
+                                               {"ping", probe_ping},
+                                               {NULL, NULL}};
+static const stage_type_def_t flood_type = {.name = "Flood",
+                                            .methods = flood_methods};
+
+static void scheduler_turns_are_bounded_so_others_run(void **state) {
+    (void)state;
+    stage_node_config_t cfg;
+    stage_node_config_init(&cfg);
+    cfg.theatres = 1;
+    stage_node_t *node;
+    assert_int_equal(stage_node_new(&node, &cfg), 0);
+    assert_int_equal(stage_type_register(node, &flood_type), 0);
+    stage_id_t flooder, probe;
+    assert_int_equal(stage_node_spawn(node, "Flood", 0, NULL, 0, &flooder), 0);
+    assert_int_equal(stage_node_spawn(node, "Flood", 0, NULL, 0, &probe), 0);
+    assert_int_equal(stage_node_send(node, &flooder, "again", NULL, 0, NULL),
+                     0);
+    assert_int_equal(stage_node_send(node, &probe, "ping", NULL, 0, NULL), 0);
+    assert_int_equal(stage_node_run(node), 0);
+    assert_int_equal(flood_handled, 100000);
+    /* the probe ran within a few turns of the flooder, not after it */
+    assert_in_range(probe_ran_at, 0, 1000);
+    stage_node_destroy(&node);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(
+            scheduler_messages_from_one_sender_arrive_in_send_order),
+        cmocka_unit_test(scheduler_reply_completes_the_future),
+        cmocka_unit_test(scheduler_failures_reach_the_future_with_their_type),
+        cmocka_unit_test(scheduler_bad_arguments_are_refused_at_once),
+        cmocka_unit_test(scheduler_exit_code_stops_the_node),
+        cmocka_unit_test(scheduler_turns_are_bounded_so_others_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
