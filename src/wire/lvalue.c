@@ -475,3 +475,44 @@ int stage__lv_decode_value(lua_State *L, const char *data, size_t len,
     if (rc) lua_settop(L, top);
     return rc;
 }
+
+/* The arguments of a protected decode, passed as a light userdata. */
+typedef struct pdec {
+    bool args;
+    const char *data;
+    size_t len;
+    const stage__lv_hooks_t *h;
+    char *err;
+    size_t errlen;
+    int rc;
+} pdec_t;
+
+static int pdecode(lua_State *L) {
+    pdec_t *a = lua_touserdata(L, 1);
+    lua_pop(L, 1);
+    if (a->args) {
+        a->rc =
+            stage__lv_decode_args(L, a->data, a->len, a->h, a->err, a->errlen);
+        return a->rc > 0 ? a->rc : 0;
+    }
+    a->rc = stage__lv_decode_value(L, a->data, a->len, a->h, a->err, a->errlen);
+    return a->rc ? 0 : 1;
+}
+
+int stage__lv_pdecode(lua_State *L, bool args, const char *data, size_t len,
+                      const stage__lv_hooks_t *h, char *err, size_t errlen) {
+    pdec_t a = {args, data, len, h, err, errlen, 0};
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, 2)) {
+        if (err && errlen) snprintf(err, errlen, "out of Lua stack space");
+        return STAGE_EDECODE;
+    }
+    lua_pushcfunction(L, pdecode);
+    lua_pushlightuserdata(L, &a);
+    if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
+        lua_settop(L, top);
+        if (err && errlen) snprintf(err, errlen, "out of memory");
+        return STAGE_ENOMEM;
+    }
+    return a.rc;
+}

@@ -19,7 +19,10 @@
 ** Errors: the encoder never raises a Lua error itself (only a hook could);
 ** the decoder may raise a Lua memory error, as any Lua API call that
 ** allocates, but keeps no C resources while it runs (its state is on the C
-** stack), so unwinding through it leaks nothing. Both reserve Lua stack
+** stack), so unwinding through it leaks nothing. Where nothing would
+** catch that error (a coroutine not yet running, C code outside any
+** lua_pcall), use stage__lv_pdecode, which turns it into STAGE_ENOMEM at
+** the cost of one lua_pcall. Both reserve Lua stack
 ** space with lua_checkstack, which does not raise. Calls leave the Lua
 ** stack as it was, plus the decoded values on success.
 ** Threads: the thread that owns L.
@@ -27,6 +30,7 @@
 #ifndef STAGE_WIRE_LVALUE_H
 #define STAGE_WIRE_LVALUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <lua.h>
@@ -73,5 +77,11 @@ int stage__lv_decode_args(lua_State *L, const char *data, size_t len,
 int stage__lv_decode_value(lua_State *L, const char *data, size_t len,
                            const stage__lv_hooks_t *h, char *err,
                            size_t errlen);
+
+/* stage__lv_decode_args (args true) or stage__lv_decode_value (false) run
+** under lua_pcall: a Lua memory error returns STAGE_ENOMEM ("out of
+** memory" in err) instead of raising. Same results otherwise. */
+int stage__lv_pdecode(lua_State *L, bool args, const char *data, size_t len,
+                      const stage__lv_hooks_t *h, char *err, size_t errlen);
 
 #endif

@@ -411,6 +411,23 @@ static void out_of_memory_while_decoding_unwinds_cleanly(void **state) {
     assert_int_equal(lua_pcall(L, 2, LUA_MULTRET, 0), LUA_OK);
     assert_true(lua_istable(L, 1)); /* the value, then rc */
     assert_int_equal(lua_tointeger(L, 2), 0);
+    lua_settop(L, 0);
+    /* the protected form returns the error instead */
+    char err[64];
+    assert_int_equal(stage__lv_pdecode(L, false, b, len, NULL, err, 64),
+                     STAGE_ENOMEM);
+    assert_string_equal(err, "out of memory");
+    assert_int_equal(lua_gettop(L), 0);
+    memcpy(b, "\x93\x01\xa1x\x90", 5);
+    assert_int_equal(stage__lv_pdecode(L, true, b, 5, NULL, err, 64), 3);
+    assert_int_equal(lua_gettop(L), 3);
+    assert_int_equal(lua_tointeger(L, 1), 1);
+    assert_string_equal(lua_tostring(L, 2), "x");
+    assert_true(lua_istable(L, 3));
+    assert_int_equal(stage__lv_pdecode(L, false, b, 2, NULL, err, 64),
+                     STAGE_EDECODE);
+    assert_int_equal(stage__lv_pdecode(L, false, b + 1, 1, NULL, err, 64), 0);
+    assert_int_equal(lua_gettop(L), 4);
     lua_close(L);
     assert_int_equal(m.used, 0);
     free(b);
