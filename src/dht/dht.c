@@ -84,6 +84,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b) {
 static void rearm(stage_dht_t *d) {
     uint64_t t = min_u64(d->next_period, d->next_finger_at);
     t = min_u64(t, d->next_renew);
+    t = min_u64(t, stage__dht_ring_deadline(d));
     for (size_t i = 0; i < d->hops.n; i++)
         t = min_u64(t, d->hops.v[i]->deadline);
     for (size_t i = 0; i < d->reqs.n; i++)
@@ -185,6 +186,7 @@ void stage_dht_tick(stage_dht_t *d, uint64_t now) {
     reset(d, now);
     if (d->stopped) return;
     stage__dht_route_tick(d);
+    stage__dht_ring_poll(d);
     stage__dht_kv_tick(d);
     if (d->now >= d->next_period || d->now >= d->next_finger_at)
         stage__dht_ring_tick(d);

@@ -137,7 +137,7 @@ struct stage_dht {
     uint64_t range_lo;     /* start of our range as last known (old pred) */
     stage_dht_peer_t succ[STAGE_DHT_SUCC_MAX];
     int nsucc;
-    bool stab_waiting;
+    bool stab_waiting, stab_retried;
     uint64_t stab_sent;
     stage_dht_peer_t finger[FINGERS];
     int next_finger;
@@ -205,6 +205,8 @@ void stage__dht_peer_seen(stage_dht_t *d, const stage_dht_peer_t *p);
 bool stage__dht_responsible(const stage_dht_t *d, uint64_t key);
 void stage__dht_ring_recv(stage_dht_t *d, const stage_dht_msg_t *m);
 void stage__dht_ring_tick(stage_dht_t *d);
+void stage__dht_ring_poll(stage_dht_t *d);
+uint64_t stage__dht_ring_deadline(const stage_dht_t *d);
 void stage__dht_ring_found(stage_dht_t *d, const request_t *r,
                            const stage_dht_msg_t *m);
 void stage__dht_ring_leave(stage_dht_t *d);

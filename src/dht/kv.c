@@ -270,13 +270,16 @@ static void on_missing(stage_dht_t *d, const stage_dht_msg_t *m) {
 }
 
 static void on_event(stage_dht_t *d, const stage_dht_msg_t *m) {
-    for (size_t i = 0; i < d->mywatches.n; i++)
-        if (d->mywatches.v[i].req == m->arg &&
-            d->mywatches.v[i].key == m->key) {
-            stage__dht_done(d, m->arg, 0, 0, m->data, m->len,
-                            STAGE_DHT_FX_WATCH);
-            return;
-        }
+    int R = d->cfg.replicas;
+    for (size_t i = 0; i < d->mywatches.n; i++) {
+        uint64_t k = d->mywatches.v[i].key; /* base key; events name the
+                                             ** primary's replica key */
+        if (d->mywatches.v[i].req != m->arg ||
+            stage_dht_replica(k, stage_dht_primary_index(k, R), R) != m->key)
+            continue;
+        stage__dht_done(d, m->arg, 0, 0, m->data, m->len, STAGE_DHT_FX_WATCH);
+        return;
+    }
 }
 
 void stage__dht_kv_recv(stage_dht_t *d, const stage_dht_msg_t *m) {

@@ -125,7 +125,7 @@ static size_t sz_peer(const stage_dht_peer_t *p) {
 }
 
 size_t stage_dht_msg_wire_size(const stage_dht_msg_t *m) {
-    size_t n = 3 + sz_uint(m->type) + sz_uint(m->op) + sz_uint(m->hops) +
+    size_t n = 1 + sz_uint(m->type) + sz_uint(m->op) + sz_uint(m->hops) +
                sz_int(m->status) + sz_uint(m->flags) + sz_id(m->to) +
                sz_uint(m->seq) + sz_uint(m->rid) + sz_id(m->key) +
                sz_id(m->arg);

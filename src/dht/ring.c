@@ -214,7 +214,7 @@ static void stabilize(stage_dht_t *d) {
     }
     d->stab_waiting = false;
     if (d->pred.id &&
-        d->now - d->pred_seen > 2 * (uint64_t)d->cfg.period_ms +
+        d->now - d->pred_seen > 3 * (uint64_t)d->cfg.period_ms +
                                     d->cfg.period_ms / 2) {
         stage_dht_peer_t p = d->pred;
         remember(d, &p);
@@ -228,8 +228,22 @@ static void stabilize(stage_dht_t *d) {
     stage_dht_msg_t *m = stage__dht_send(d, STAGE_DHT_M_GET_PRED, &d->succ[0]);
     if (m) {
         d->stab_waiting = true;
+        d->stab_retried = false;
         d->stab_sent = d->now;
     }
+}
+
+uint64_t stage__dht_ring_deadline(const stage_dht_t *d) {
+    return d->stab_waiting && !d->stab_retried && d->nsucc
+               ? d->stab_sent + d->cfg.hop_timeout_ms
+               : UINT64_MAX;
+}
+
+void stage__dht_ring_poll(stage_dht_t *d) {
+    /* one lost message must not cost us our successor: ask once more */
+    if (d->now < stage__dht_ring_deadline(d)) return;
+    d->stab_retried = true;
+    stage__dht_send(d, STAGE_DHT_M_GET_PRED, &d->succ[0]);
 }
 
 /* Refresh the next finger that is not simply our successor. */

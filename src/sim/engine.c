@@ -338,6 +338,9 @@ static void stop_mgr(sim_t *s, int i) {
 void sim_crash_node(sim_t *s, int node) {
     if (!s->nodes[node].alive) return;
     s->nodes[node].alive = false;
+    for (size_t k = 0; k < s->nentries; k++) /* their leases will lapse */
+        if (s->entries[k].node == node && !s->entries[k].dead_at)
+            s->entries[k].dead_at = s->now;
     for (int j = 0; j < s->c.vnodes; j++) stop_mgr(s, node * s->c.vnodes + j);
 }
 

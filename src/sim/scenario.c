@@ -17,7 +17,7 @@
 
 enum {
     A_JOIN = 1, A_ENTRIES, A_LOAD, A_MEASURE, A_SESSION_END, A_MASS,
-    A_MASS_CHECK, A_SPACED, A_PART, A_HEAL, A_RACE, A_RACE_CRASH, A_END
+    A_MASS_CHECK, A_SPACED, A_PART, A_HEAL, A_END
 };
 
 #define LOAD_TICK_MS 10
@@ -40,7 +40,7 @@ uint64_t sim_new_req(sim_t *s, int kind, int entry, int mgr) {
     return s->nreqs; /* ids start at 1 */
 }
 
-static stage_id_t actor_of(sim_t *s, int node, int serial) {
+stage_id_t sim_actor_of(sim_t *s, int node, int serial) {
     stage_id_t id;
     memset(&id, 0, sizeof(id));
     snprintf(id.node, sizeof(id.node), "%s", s->nodes[node].addr);
@@ -50,9 +50,6 @@ static stage_id_t actor_of(sim_t *s, int node, int serial) {
     return id;
 }
 
-static int node_mgr(const sim_t *s, int node) {
-    return node * s->c.vnodes;
-}
 
 static void claim_entries(sim_t *s, int node) {
     int i = node_mgr(s, node);
@@ -72,7 +69,7 @@ static void claim_entries(sim_t *s, int node) {
         e->node = node;
         e->inc = s->nodes[node].inc;
         e->confirmed = false;
-        stage_id_t id = actor_of(s, node, j);
+        stage_id_t id = sim_actor_of(s, node, j);
         uint64_t rq = sim_new_req(s, RK_CLAIM, (int)s->nentries++, i);
         s->claims++;
         stage_dht_name_claim(s->mgrs[i].d, s->now, rq, name, &id);
@@ -80,7 +77,7 @@ static void claim_entries(sim_t *s, int node) {
     }
 }
 
-static bool entry_live(const sim_t *s, const sentry_t *e) {
+bool sim_entry_live(const sim_t *s, const sentry_t *e) {
     const node_t *n = &s->nodes[e->node];
     return e->confirmed && n->alive && n->inc == e->inc;
 }
@@ -100,7 +97,7 @@ static void one_lookup(sim_t *s) {
     for (int tries = 0; tries < 20; tries++) {
         size_t k = sim_rng_below(&s->rng, s->nentries);
         sentry_t *e = &s->entries[k];
-        if (!entry_live(s, e) || s->now - e->since < 2000) continue;
+        if (!sim_entry_live(s, e) || s->now - e->since < 2000) continue;
         uint64_t rq = sim_new_req(s, RK_GET, (int)k, m);
         stage_dht_get(s->mgrs[m].d, s->now, rq, e->key);
         sim_drain(s, m);
@@ -112,13 +109,15 @@ static void count_hops(sim_t *s, int hops) {
     s->hops_hist[hops < 0 ? 0 : hops > 255 ? 255 : hops]++;
 }
 
-static void race_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e);
-
 void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
     (void)mgr;
-    if (e->kind != STAGE_DHT_FX_DONE || e->req == 0 || e->req > s->nreqs)
-        return;
+    if (e->req == 0 || e->req > s->nreqs) return;
     sreq_t *r = &s->reqs[e->req - 1];
+    if (r->kind >= RK_RACE) {
+        sim_probe_done(s, r, e);
+        return;
+    }
+    if (e->kind != STAGE_DHT_FX_DONE) return;
     sentry_t *en = r->kind == RK_CLAIM || r->kind == RK_GET || r->kind == RK_CHECK
                        ? &s->entries[r->entry] : NULL;
     bool measured = r->t0 >= s->t_measure && s->measuring;
@@ -159,7 +158,6 @@ void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
             if (e->nitems && e->items[0].owner == r->expect) s->lookups_right++;
         }
         break;
-    case RK_RACE: race_done(s, r, e); break;
     default: break;
     }
     r->kind = RK_NONE;
@@ -185,7 +183,7 @@ static void count_lost(sim_t *s, uint64_t *live, uint64_t *lost) {
     int R = s->c.replicas;
     for (size_t k = 0; k < s->nentries; k++) {
         const sentry_t *e = &s->entries[k];
-        if (!entry_live(s, e)) continue;
+        if (!sim_entry_live(s, e)) continue;
         (*live)++;
         bool held = false;
         for (int i = 0; i < R && !held; i++) {
@@ -221,7 +219,7 @@ static void mass_check(sim_t *s) {
     int R = s->c.replicas;
     for (size_t k = 0; k < s->nentries; k++) {
         const sentry_t *e = &s->entries[k];
-        if (!entry_live(s, e)) continue;
+        if (!sim_entry_live(s, e)) continue;
         bool held = false;
         for (int i = 0; i < R && !held; i++)
             for (int m = 0; m < s->nm && !held; m++)
@@ -254,50 +252,6 @@ static void partition(sim_t *s, bool heal) {
         s->nodes[i].group = heal ? 0 : (int)sim_rng_below(&s->rng, 2);
     fprintf(s->out, "{\"event\":\"%s\",\"t_ms\":%llu}\n",
             heal ? "heal" : "partition", (unsigned long long)s->now);
-}
-
-/* ---- claim races ---- */
-
-static void race_claim(sim_t *s, int race, int node) {
-    int m = node_mgr(s, node);
-    if (!s->nodes[node].alive || !s->mgrs[m].d) return;
-    char name[32];
-    snprintf(name, sizeof(name), "race-%d", race);
-    stage_id_t id = actor_of(s, node, 1000 + race);
-    uint64_t rq = sim_new_req(s, RK_RACE, race, m);
-    stage_dht_name_claim(s->mgrs[m].d, s->now, rq, name, &id);
-    sim_drain(s, m);
-}
-
-static void race_start(sim_t *s, int race) {
-    int n = s->c.claimants;
-    for (int k = 0; k < n; k++) {
-        int m = sim_random_live_mgr(s);
-        if (m >= 0) race_claim(s, race, s->mgrs[m].node);
-    }
-    int crash = (int)(s->c.crash_during_claims * s->nn);
-    for (int k = 0; k < crash; k++)
-        sim_at(s, s->now + 1 + sim_rng_below(&s->rng, 3000), A_RACE_CRASH, 0);
-}
-
-static void race_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e) {
-    int race = r->entry;
-    if (race < 0 || race >= 64) return;
-    int node = s->mgrs[r->mgr].node;
-    if (e->status == STAGE_ETIMEOUT && s->nodes[node].alive) {
-        race_claim(s, race, node); /* the claimant tries again */
-        return;
-    }
-    if (e->status != 0) return;
-    uint64_t who = (uint64_t)node << 32 | s->nodes[node].inc;
-    if (s->race_wins[race] && s->race_value[race] != who) {
-        s->failures++;
-        fprintf(s->out,
-                "{\"event\":\"claim_violation\",\"race\":%d,\"t_ms\":%llu}\n",
-                race, (unsigned long long)s->now);
-    }
-    if (!s->race_wins[race] || s->race_value[race] != who) s->race_wins[race]++;
-    s->race_value[race] = who;
 }
 
 /* ---- figures ---- */
@@ -384,19 +338,42 @@ static void dump_ring(sim_t *s) {
     }
 }
 
-static void summary(sim_t *s) {
-    if (getenv("SIM_RING")) dump_ring(s);
-    double mean, p99 = hops_quantile(s, 0.99, &mean), bmax = 0, bp99 = 0;
-    balance(s, &bmax, &bp99);
+static void figures(sim_t *s, sim_figures_t *f) {
+    memset(f, 0, sizeof(*f));
+    f->p99_hops = hops_quantile(s, 0.99, &f->mean_hops);
+    balance(s, &f->keys_max_over_mean, &f->keys_p99_over_mean);
     double secs = (double)(s->t_end - s->t_measure) / 1000.0;
     int live = 0;
     for (int i = 0; i < s->nn; i++) live += s->nodes[i].alive;
-    double lost = s->mass_live ? (double)s->mass_lost / (double)s->mass_live
-                  : s->spaced_live ? (double)s->spaced_lost / (double)s->spaced_live
-                                   : 0;
-    uint64_t asked = s->gets + s->lookups, ok = s->gets_ok + s->lookups_ok;
-    int races_one = 0;
-    for (int r = 0; r < s->races && r < 64; r++) races_one += s->race_wins[r] == 1;
+    f->entries_lost_fraction =
+        s->mass_live     ? (double)s->mass_lost / (double)s->mass_live
+        : s->spaced_live ? (double)s->spaced_lost / (double)s->spaced_live
+                         : 0;
+    uint64_t ok = s->gets_ok + s->lookups_ok;
+    f->lookups = s->gets + s->lookups;
+    f->lookup_success = f->lookups ? (double)ok / (double)f->lookups : 1.0;
+    f->route_correct =
+        s->lookups ? (double)s->lookups_right / (double)s->lookups : 1.0;
+    f->claims = s->claims;
+    f->claims_ok = s->claims ? (double)s->claims_ok / (double)s->claims : 1.0;
+    f->mass_checked = s->mass_checked;
+    f->mass_check_failures = s->mass_failed;
+    f->bytes_per_node_per_s = secs > 0 && live ? (double)s->bytes / secs / live : 0;
+    f->msgs_per_node_per_s = secs > 0 && live ? (double)s->msgs / secs / live : 0;
+    f->ring_consistent = ring_consistency(s);
+    f->stale_entries = sim_stale_entries(s);
+    f->events = s->events;
+    f->races = s->races;
+    for (int r = 0; r < s->races && r < 64; r++)
+        f->races_exactly_one += s->race_wins[r] == 1;
+    f->watchers_ok = sim_watchers_ok(s);
+    f->sources_ok = s->sources_ok;
+}
+
+static void summary(sim_t *s, const sim_figures_t *f) {
+    if (getenv("SIM_RING")) dump_ring(s);
+    int live = 0;
+    for (int i = 0; i < s->nn; i++) live += s->nodes[i].alive;
     fprintf(s->out,
             "{\"event\":\"summary\",\"nodes\":%d,\"vnodes\":%d,\"seed\":%llu,"
             "\"live_nodes\":%d,\"sim_s\":%.1f,\"events\":%llu,"
@@ -404,21 +381,24 @@ static void summary(sim_t *s) {
             "\"lookup_success\":%.5f,\"route_correct\":%.5f,"
             "\"claims\":%llu,\"claims_ok\":%.5f,"
             "\"entries_lost_fraction\":%.5f,\"mass_checked\":%llu,"
-            "\"mass_check_failures\":%llu,\"bytes_per_node_per_s\":%.1f,"
-            "\"msgs_per_node_per_s\":%.2f,\"keys_per_node_max_over_mean\":%.3f,"
+            "\"mass_check_failures\":%llu,\"stale_entries\":%llu,"
+            "\"bytes_per_node_per_s\":%.1f,\"msgs_per_node_per_s\":%.2f,"
+            "\"keys_per_node_max_over_mean\":%.3f,"
             "\"keys_per_node_p99_over_mean\":%.3f,\"ring_consistent\":%.4f,"
-            "\"races\":%d,\"races_exactly_one\":%d,\"failures\":%d}\n",
+            "\"races\":%d,\"races_exactly_one\":%d,\"watchers\":%d,"
+            "\"watchers_ok\":%d,\"sources_ok\":%d,\"failures\":%d}\n",
             s->nn, s->c.vnodes, (unsigned long long)s->c.seed, live,
-            (double)s->now / 1000.0, (unsigned long long)s->events, mean, p99,
-            (unsigned long long)asked, asked ? (double)ok / (double)asked : 1.0,
-            s->lookups ? (double)s->lookups_right / (double)s->lookups : 1.0,
-            (unsigned long long)s->claims,
-            s->claims ? (double)s->claims_ok / (double)s->claims : 1.0, lost,
-            (unsigned long long)s->mass_checked,
-            (unsigned long long)s->mass_failed,
-            secs > 0 && live ? (double)s->bytes / secs / live : 0,
-            secs > 0 && live ? (double)s->msgs / secs / live : 0, bmax, bp99,
-            ring_consistency(s), s->races, races_one, s->failures);
+            (double)s->now / 1000.0, (unsigned long long)f->events,
+            f->mean_hops, f->p99_hops, (unsigned long long)f->lookups,
+            f->lookup_success, f->route_correct,
+            (unsigned long long)f->claims, f->claims_ok,
+            f->entries_lost_fraction, (unsigned long long)f->mass_checked,
+            (unsigned long long)f->mass_check_failures,
+            (unsigned long long)f->stale_entries, f->bytes_per_node_per_s,
+            f->msgs_per_node_per_s, f->keys_max_over_mean,
+            f->keys_p99_over_mean, f->ring_consistent, f->races,
+            f->races_exactly_one, s->nwatch, f->watchers_ok, f->sources_ok,
+            s->failures);
 }
 
 /* Debug: how many members the successor walk from the first one visits. */
@@ -488,12 +468,7 @@ void sim_on_act(sim_t *s, int act, int arg) {
     case A_SPACED: spaced_failure(s); break;
     case A_PART: partition(s, false); break;
     case A_HEAL: partition(s, true); break;
-    case A_RACE: race_start(s, arg); break;
-    case A_RACE_CRASH: {
-        int m = sim_random_live_mgr(s);
-        if (m >= 0) sim_crash_node(s, s->mgrs[m].node);
-        break;
-    }
+    case A_PROBE: sim_probe_act(s, arg); break;
     case 99: ring_walk(s); break;
     default: break;
     }
@@ -516,7 +491,7 @@ void sim_config_init(sim_config_t *c) {
     c->lease_ms = 30000;
 }
 
-int sim_run(const sim_config_t *c, FILE *out) {
+int sim_run(const sim_config_t *c, FILE *out, sim_figures_t *fig) {
     sim_t *s = calloc(1, sizeof(*s));
     if (!s) return 1;
     s->c = *c;
@@ -542,12 +517,7 @@ int sim_run(const sim_config_t *c, FILE *out) {
         sim_at(s, t0 + MS(c->partition_at_s), A_PART, 0);
         sim_at(s, t0 + MS(c->heal_at_s), A_HEAL, 0);
     }
-    if (c->claimants > 0) {
-        s->races = c->duration_s >= 20 ? (int)(c->duration_s / 10) : 1;
-        if (s->races > 64) s->races = 64;
-        for (int r = 0; r < s->races; r++)
-            sim_at(s, t0 + MS(1 + 10.0 * r), A_RACE, r);
-    }
+    sim_probes_plan(s, t0);
     fprintf(out,
             "{\"event\":\"config\",\"nodes\":%d,\"vnodes\":%d,\"seed\":%llu,"
             "\"replicas\":%d,\"period_ms\":%u,\"loss\":%.4f,"
@@ -555,13 +525,17 @@ int sim_run(const sim_config_t *c, FILE *out) {
             c->nodes, c->vnodes, (unsigned long long)c->seed, c->replicas,
             c->period_ms, c->loss, c->duration_s, c->churn_median_s);
     sim_loop(s, s->t_end);
-    summary(s);
     for (int r = 0; r < s->races && r < 64; r++)
         if (s->race_wins[r] != 1) {
             s->failures++;
             fprintf(out, "{\"event\":\"race_result\",\"race\":%d,\"winners\":%d}\n",
                     r, s->race_wins[r]);
         }
+    sim_figures_t f;
+    figures(s, &f);
+    f.failures = s->failures;
+    summary(s, &f);
+    if (fig) *fig = f;
     if (getenv("SIM_DEBUG")) {
         for (int i = 0; i < 16; i++)
             if (s->by_type[i]) fprintf(stderr, "type %d: %llu\n", i, (unsigned long long)s->by_type[i]);

@@ -50,12 +50,24 @@ typedef struct sim_config {
     uint32_t period_ms;
     uint32_t finger_period_ms;
     uint32_t lease_ms;
+    int watchers;          /* > 0: watchers of a service tag, exports */
+    bool sources;          /* store sources: a clash, a match, an update */
     bool wire;             /* pass messages through the msgpack codec */
 } sim_config_t;
 
+/* The figures of a run (also printed as the summary line). */
+typedef struct sim_figures {
+    double mean_hops, p99_hops, lookup_success, route_correct, claims_ok;
+    double entries_lost_fraction, bytes_per_node_per_s, msgs_per_node_per_s;
+    double keys_max_over_mean, keys_p99_over_mean, ring_consistent;
+    uint64_t lookups, claims, mass_checked, mass_check_failures;
+    uint64_t stale_entries, events;
+    int races, races_exactly_one, watchers_ok, sources_ok, failures;
+} sim_figures_t;
+
 void sim_config_init(sim_config_t *c);
-/* Run one simulation and print its JSON lines to out. Returns 0, or 1
-** when a checked property failed. */
-int sim_run(const sim_config_t *c, FILE *out);
+/* Run one simulation and print its JSON lines to out; fill *fig if not
+** NULL. Returns 0, or 1 when a checked property failed. */
+int sim_run(const sim_config_t *c, FILE *out, sim_figures_t *fig);
 
 #endif

@@ -38,7 +38,9 @@ typedef struct node {
 } node_t;
 
 /* A request the scenario made, by sim request id. */
-enum { RK_NONE, RK_CLAIM, RK_GET, RK_LOOKUP, RK_RACE, RK_CHECK };
+enum { RK_NONE, RK_CLAIM, RK_GET, RK_LOOKUP, RK_CHECK,
+       RK_RACE, RK_WATCH, RK_EXPORT, RK_SOURCE }; /* from RK_RACE: probes */
+enum { A_PROBE = 50 }; /* scenario actions handed to probes.c */
 typedef struct sreq {
     int kind;
     int entry;      /* entries[] index (CLAIM, GET), race index (RACE) */
@@ -54,6 +56,7 @@ typedef struct sentry {
     uint32_t inc;
     bool confirmed;
     uint64_t since;
+    uint64_t dead_at; /* when its owner died (0: alive) */
 } sentry_t;
 
 typedef struct sim {
@@ -88,9 +91,11 @@ typedef struct sim {
     uint64_t *hops_hist; /* hops -> count */
     uint64_t mass_live, mass_lost, mass_checked, mass_failed;
     uint64_t spaced_live, spaced_lost;
-    int races, races_ok, race_wins[64];
+    int races, race_wins[64];
     uint64_t race_value[64];
-    int race_done[64], race_retry[64 * 16];
+    int nwatch, watch_mgr[64], watch_events[64], watch_items[64];
+    int exports_ok, sources_ok;
+    uint64_t stale;
     uint64_t events;
     int failures; /* checked properties that failed */
 } sim_t;
@@ -109,6 +114,19 @@ int sim_random_live_mgr(sim_t *s);
 uint64_t sim_oracle_owner(const sim_t *s, uint64_t key);
 uint64_t sim_new_req(sim_t *s, int kind, int entry, int mgr);
 
+/* probes.c: claim races, watches, sources, stale leases */
+void sim_probes_plan(sim_t *s, uint64_t t0);
+void sim_probe_act(sim_t *s, int arg);
+void sim_probe_done(sim_t *s, sreq_t *r, const stage_dht_effect_t *e);
+uint64_t sim_stale_entries(sim_t *s);
+int sim_watchers_ok(sim_t *s);
+
+/* scenario.c */
+stage_id_t sim_actor_of(sim_t *s, int node, int serial);
+bool sim_entry_live(const sim_t *s, const sentry_t *e);
+static inline int node_mgr(const sim_t *s, int node) {
+    return node * s->c.vnodes;
+}
 /* scenario.c: called by the engine */
 void sim_on_act(sim_t *s, int act, int arg);
 void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e);

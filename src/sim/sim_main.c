@@ -28,6 +28,8 @@ static const char usage[] =
     "  --claimants K           claim races of K nodes every 10 s\n"
     "  --crash-during-claims F crash a fraction F during each race\n"
     "  --replicas R (3)  --period-ms T (1000)  --finger-period-ms F (2000)\n"
+    "  --watchers W            W nodes watch a service tag; exports every 5 s\n"
+    "  --sources               store sources: a clash, a match, an update\n"
     "  --lease-ms L (30000)  --wire (pass messages through msgpack)\n";
 
 typedef struct opt {
@@ -62,6 +64,8 @@ static int parse(sim_config_t *c, int argc, char **argv) {
         {"--finger-period-ms", 'm', &c->finger_period_ms},
         {"--lease-ms", 'm', &c->lease_ms},
         {"--wire", 'f', &c->wire},
+        {"--watchers", 'i', &c->watchers},
+        {"--sources", 'f', &c->sources},
     };
     for (int i = 1; i < argc; i++) {
         size_t k = 0, n = sizeof(opts) / sizeof(opts[0]);
@@ -127,7 +131,7 @@ int stage__sim_main(int argc, char **argv) {
         fprintf(stderr, "stage sim: %s\n", err);
         return 2;
     }
-    int rc = sim_run(&c, stdout);
+    int rc = sim_run(&c, stdout, NULL);
     if (rc) fprintf(stderr, "stage sim: a checked property failed (seed %llu)\n",
                     (unsigned long long)c.seed);
     return rc;

@@ -1,0 +1,200 @@
+/*
+** sim/probes.c: the checked scenarios that run beside the workload.
+**  - claim races: every 10 s, `claimants` nodes claim one name at the same
+**    instant (while a fraction of nodes crash); a claimant that times out
+**    tries again. Exactly one may ever be told it won.
+**  - watches: `watchers` nodes watch a service tag; every 5 s a node
+**    exports a reference under it; each watcher's last notification must
+**    list every export.
+**  - sources: a source stored, a different one under the same type (a
+**    clash), the first again (fine), the second as an update (fine), read.
+**  - stale leases: entries of nodes dead for longer than a lease and
+**    three periods must be gone everywhere.
+** Single-threaded.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim_int.h"
+#include "stage/errors.h"
+
+enum { P_RACE = 0, P_RACE_CRASH = 1000, P_WATCH, P_EXPORT, P_SOURCE = 1100 };
+
+#define MS(x) ((uint64_t)((x) * 1000.0))
+
+void sim_probes_plan(sim_t *s, uint64_t t0) {
+    const sim_config_t *c = &s->c;
+    if (c->claimants > 0) {
+        s->races = c->duration_s >= 20 ? (int)(c->duration_s / 10) : 1;
+        if (s->races > 64) s->races = 64;
+        for (int r = 0; r < s->races; r++)
+            sim_at(s, t0 + MS(1 + 10.0 * r), A_PROBE, P_RACE + r);
+    }
+    if (c->watchers > 0) {
+        sim_at(s, t0 + MS(0.5), A_PROBE, P_WATCH);
+        for (double t = 3; t < c->duration_s - 5; t += 5)
+            sim_at(s, t0 + MS(t), A_PROBE, P_EXPORT);
+    }
+    if (c->sources)
+        for (int k = 0; k < 5; k++)
+            sim_at(s, t0 + MS(2 + 3.0 * k), A_PROBE, P_SOURCE + k);
+}
+
+static int live_node_mgr(sim_t *s) {
+    int m = sim_random_live_mgr(s);
+    return m < 0 ? -1 : node_mgr(s, s->mgrs[m].node);
+}
+
+/* ---- claim races ---- */
+
+static void race_claim(sim_t *s, int race, int node) {
+    int m = node_mgr(s, node);
+    if (!s->nodes[node].alive || !s->mgrs[m].d) return;
+    char name[32];
+    snprintf(name, sizeof(name), "race-%d", race);
+    stage_id_t id = sim_actor_of(s, node, 1000 + race);
+    uint64_t rq = sim_new_req(s, RK_RACE, race, m);
+    stage_dht_name_claim(s->mgrs[m].d, s->now, rq, name, &id);
+    sim_drain(s, m);
+}
+
+static void race_start(sim_t *s, int race) {
+    for (int k = 0; k < s->c.claimants; k++) {
+        int m = live_node_mgr(s);
+        if (m >= 0) race_claim(s, race, s->mgrs[m].node);
+    }
+    int crash = (int)(s->c.crash_during_claims * s->nn);
+    for (int k = 0; k < crash; k++)
+        sim_at(s, s->now + 1 + sim_rng_below(&s->rng, 3000), A_PROBE,
+               P_RACE_CRASH);
+}
+
+static void race_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e) {
+    int race = r->entry, node = s->mgrs[r->mgr].node;
+    if (race < 0 || race >= 64) return;
+    if (e->status == STAGE_ETIMEOUT && s->nodes[node].alive) {
+        race_claim(s, race, node); /* the claimant tries again */
+        return;
+    }
+    if (e->status != 0) return;
+    uint64_t who = (uint64_t)node << 32 | s->nodes[node].inc;
+    if (s->race_wins[race] && s->race_value[race] != who) {
+        s->failures++;
+        fprintf(s->out,
+                "{\"event\":\"claim_violation\",\"race\":%d,\"t_ms\":%llu}\n",
+                race, (unsigned long long)s->now);
+    }
+    if (!s->race_wins[race] || s->race_value[race] != who) s->race_wins[race]++;
+    s->race_value[race] = who;
+}
+
+/* ---- watches ---- */
+
+static void watch_start(sim_t *s) {
+    for (int k = 0; k < s->c.watchers && s->nwatch < 64; k++) {
+        int m = live_node_mgr(s);
+        if (m < 0) return;
+        int w = s->nwatch++;
+        s->watch_mgr[w] = m;
+        uint64_t rq = sim_new_req(s, RK_WATCH, w, m);
+        stage_dht_service_watch(s->mgrs[m].d, s->now, rq, "svc");
+        sim_drain(s, m);
+    }
+}
+
+static void export(sim_t *s) {
+    int m = live_node_mgr(s);
+    if (m < 0) return;
+    stage_id_t ref = sim_actor_of(s, s->mgrs[m].node, 5000 + s->exports_ok);
+    uint64_t rq = sim_new_req(s, RK_EXPORT, 0, m);
+    stage_dht_service_export(s->mgrs[m].d, s->now, rq, "svc", &ref);
+    sim_drain(s, m);
+}
+
+int sim_watchers_ok(sim_t *s) {
+    int ok = 0;
+    for (int w = 0; w < s->nwatch; w++)
+        ok += s->watch_events[w] > 0 && s->watch_items[w] == s->exports_ok;
+    return ok;
+}
+
+/* ---- sources ---- */
+
+static const char *const src_text[] = {"return 1", "return 2"};
+/* step: which node, which text, update?, expected status */
+static const int src_plan[5][4] = {
+    {0, 0, 0, 0}, {1, 1, 0, STAGE_ECLASH}, {2, 0, 0, 0}, {1, 1, 1, 0},
+    {2, -1, 0, 0}};
+
+static void source_step(sim_t *s, int k) {
+    int m = node_mgr(s, src_plan[k][0] % s->nn);
+    if (!s->mgrs[m].d) return;
+    uint64_t rq = sim_new_req(s, RK_SOURCE, k, m);
+    int t = src_plan[k][1];
+    if (t < 0)
+        stage_dht_source_get(s->mgrs[m].d, s->now, rq, "Area");
+    else
+        stage_dht_source_put(s->mgrs[m].d, s->now, rq, "Area", src_text[t],
+                             strlen(src_text[t]), src_plan[k][2]);
+    sim_drain(s, m);
+}
+
+static void source_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e) {
+    int k = r->entry;
+    bool ok = e->status == src_plan[k][3];
+    if (ok && src_plan[k][1] < 0) /* the read: one item, the update */
+        ok = e->nitems == 1 && e->items[0].len > 10 && /* [fixstr 8, ...] */
+             memcmp(e->items[0].value + 2, src_text[1], 8) == 0;
+    if (ok) s->sources_ok++;
+    else
+        fprintf(s->out, "{\"event\":\"source_step_failed\",\"step\":%d,"
+                        "\"status\":%d}\n", k, e->status);
+}
+
+/* ---- dispatch ---- */
+
+void sim_probe_act(sim_t *s, int arg) {
+    if (arg < P_RACE_CRASH) {
+        race_start(s, arg - P_RACE);
+    } else if (arg == P_RACE_CRASH) {
+        int m = sim_random_live_mgr(s);
+        if (m >= 0) sim_crash_node(s, s->mgrs[m].node);
+    } else if (arg == P_WATCH) {
+        watch_start(s);
+    } else if (arg == P_EXPORT) {
+        export(s);
+    } else if (arg >= P_SOURCE && arg < P_SOURCE + 5) {
+        source_step(s, arg - P_SOURCE);
+    }
+}
+
+void sim_probe_done(sim_t *s, sreq_t *r, const stage_dht_effect_t *e) {
+    switch (r->kind) {
+    case RK_RACE: race_done(s, r, e); break;
+    case RK_WATCH:
+        if (e->kind == STAGE_DHT_FX_WATCH && r->entry < 64) {
+            s->watch_events[r->entry]++;
+            s->watch_items[r->entry] = (int)e->nitems;
+        }
+        return; /* a watch stays */
+    case RK_EXPORT: s->exports_ok += e->status == 0; break;
+    case RK_SOURCE: source_done(s, r, e); break;
+    default: break;
+    }
+    r->kind = RK_NONE;
+}
+
+uint64_t sim_stale_entries(sim_t *s) {
+    uint64_t n = 0, grace = s->c.lease_ms + 3 * (uint64_t)s->c.period_ms;
+    int R = s->c.replicas;
+    for (size_t k = 0; k < s->nentries; k++) {
+        const sentry_t *e = &s->entries[k];
+        if (!e->dead_at || s->now - e->dead_at < grace) continue;
+        for (int i = 0; i < R; i++)
+            for (int m = 0; m < s->nm; m++)
+                n += s->mgrs[m].d &&
+                     stage_dht_holds(s->mgrs[m].d, s->now,
+                                     stage_dht_replica(e->key, i, R), 0);
+    }
+    return n;
+}

@@ -1,0 +1,178 @@
+/*
+** tests/unit/test_dht_lease.c: entries held by a manager are leases — they
+** expire unless their owner renews them, a renewal from anyone else is
+** answered MISSING — and the primary decides claims atomically.
+** One manager alone owns the whole ring; other managers are faked by
+** handing it messages.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dht/dht_internal.h"
+#include "stage/dht.h"
+#include "stage/errors.h"
+
+#define LEASE 30000
+
+static stage_dht_t *lone(int replicas) {
+    stage_dht_config_t c;
+    stage_dht_config_init(&c);
+    c.id = 1000;
+    c.address = "10.0.0.1:7400";
+    c.replicas = replicas;
+    c.lease_ms = LEASE;
+    stage_dht_t *d = NULL;
+    assert_int_equal(stage_dht_new(&d, &c, 0), 0);
+    return d;
+}
+
+static stage_dht_peer_t fake(uint64_t id) {
+    stage_dht_peer_t p = {id, ""};
+    snprintf(p.addr, sizeof(p.addr), "10.0.0.%d:7400", (int)(id % 200));
+    return p;
+}
+
+/* A routed message of op from 'from' for key with one record. */
+static void route(stage_dht_t *d, uint64_t now, int op, uint64_t from,
+                  uint64_t key, uint64_t rid, const char *value) {
+    stage_dht_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = STAGE_DHT_M_ROUTE;
+    m.op = (uint8_t)op;
+    m.to = 1000;
+    m.rid = rid;
+    m.key = key;
+    m.from = m.origin = fake(from);
+    payload_t pl = {0};
+    rec_t r = {key, 0, from, 0, LEASE, 0, (uint32_t)strlen(value), value};
+    stage__dht_pl_rec(&pl, &r);
+    m.data = pl.data;
+    m.len = pl.len;
+    stage_dht_recv(d, now, &m);
+    free(pl.data);
+}
+
+static void renew(stage_dht_t *d, uint64_t now, uint64_t from, uint64_t key) {
+    stage_dht_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = STAGE_DHT_M_RENEW;
+    m.to = 1000;
+    m.from = fake(from);
+    payload_t pl = {0};
+    rec_t r = {key, 0, from, 0, LEASE, 0, 0, NULL};
+    stage__dht_pl_rec(&pl, &r);
+    m.data = pl.data;
+    m.len = pl.len;
+    stage_dht_recv(d, now, &m);
+    free(pl.data);
+}
+
+/* The status of the REPLY for rid among the last effects, or 1 if none. */
+static int reply_status(stage_dht_t *d, uint64_t rid) {
+    size_t n;
+    const stage_dht_effect_t *fx = stage_dht_effects(d, &n);
+    for (size_t i = 0; i < n; i++)
+        if (fx[i].kind == STAGE_DHT_FX_SEND &&
+            fx[i].msg->type == STAGE_DHT_M_REPLY && fx[i].msg->rid == rid)
+            return fx[i].msg->status;
+    return 1;
+}
+
+static int sent(stage_dht_t *d, int type) {
+    size_t n;
+    int k = 0;
+    const stage_dht_effect_t *fx = stage_dht_effects(d, &n);
+    for (size_t i = 0; i < n; i++)
+        k += fx[i].kind == STAGE_DHT_FX_SEND && fx[i].msg->type == type;
+    return k;
+}
+
+static void entry_expires_without_renewal(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(1);
+    route(d, 100, STAGE_DHT_OP_PUT, 5, 777, 1, "v");
+    assert_int_equal(reply_status(d, 1), 0);
+    assert_true(stage_dht_holds(d, 200, 777, 0));
+    assert_true(stage_dht_holds(d, 100 + LEASE - 1, 777, 0));
+    assert_false(stage_dht_holds(d, 100 + LEASE + 1, 777, 0));
+    stage_dht_tick(d, 100 + LEASE + 2000); /* the sweep drops it */
+    size_t total;
+    stage_dht_entry_count(d, &total);
+    assert_int_equal(total, 0);
+    stage_dht_destroy(&d);
+}
+
+static void owner_renewal_extends_the_lease(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(1);
+    route(d, 0, STAGE_DHT_OP_PUT, 5, 777, 1, "v");
+    renew(d, 20000, 5, 777);
+    assert_int_equal(sent(d, STAGE_DHT_M_MISSING), 0);
+    assert_true(stage_dht_holds(d, 45000, 777, 0));
+    assert_false(stage_dht_holds(d, 50001, 777, 0));
+    /* someone else's renewal does not count: it hears MISSING */
+    renew(d, 21000, 6, 777);
+    assert_int_equal(sent(d, STAGE_DHT_M_MISSING), 1);
+    assert_false(stage_dht_holds(d, 50001, 777, 0));
+    stage_dht_destroy(&d);
+}
+
+static void claim_is_decided_once_at_the_primary(void **st) {
+    (void)st;
+    for (int r = 1; r <= 3; r += 2) {
+        stage_dht_t *d = lone(r);
+        uint64_t key = stage_dht_replica(4242, stage_dht_primary_index(4242, r), r);
+        route(d, 0, STAGE_DHT_OP_CLAIM, 5, key, 1, "actor-5");
+        assert_int_equal(reply_status(d, 1), 0);
+        route(d, 10, STAGE_DHT_OP_CLAIM, 6, key, 2, "actor-6");
+        assert_int_equal(reply_status(d, 2), STAGE_EEXISTS);
+        /* the winner repeating its claim still wins */
+        route(d, 20, STAGE_DHT_OP_CLAIM, 5, key, 3, "actor-5");
+        assert_int_equal(reply_status(d, 3), 0);
+        /* once the winner's lease is over, the name is free */
+        route(d, 20 + LEASE + 1, STAGE_DHT_OP_CLAIM, 6, key, 4, "actor-6");
+        assert_int_equal(reply_status(d, 4), 0);
+        stage_dht_destroy(&d);
+    }
+}
+
+static void own_requests_complete_through_the_effects(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(3);
+    assert_int_equal(stage_dht_claim(d, 0, 11, 99, "a", 1), 0);
+    size_t n;
+    const stage_dht_effect_t *fx = stage_dht_effects(d, &n);
+    int done = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fx[i].kind == STAGE_DHT_FX_DONE && fx[i].req == 11) {
+            assert_int_equal(fx[i].status, 0);
+            done++;
+        }
+    assert_int_equal(done, 1);
+    assert_int_equal(stage_dht_owned_count(d), 1);
+    assert_int_equal(stage_dht_get(d, 5, 12, 99), 0);
+    fx = stage_dht_effects(d, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(fx[0].status, 0);
+    assert_int_equal(fx[0].nitems, 1);
+    assert_memory_equal(fx[0].items[0].value, "a", 1);
+    assert_int_equal(fx[0].items[0].owner, 1000);
+    stage_dht_destroy(&d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(entry_expires_without_renewal),
+        cmocka_unit_test(owner_renewal_extends_the_lease),
+        cmocka_unit_test(claim_is_decided_once_at_the_primary),
+        cmocka_unit_test(own_requests_complete_through_the_effects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
