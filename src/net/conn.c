@@ -19,6 +19,7 @@
 #include "util/log.h"
 
 #define READ_CHUNK 65536
+#define WBUF_RETAIN ((size_t)1 << 20)
 
 static void on_closed(uv_handle_t *h) {
     stage__conn_t *c = h->data;
@@ -99,7 +100,10 @@ static void count(stage__conn_t *c, size_t n, bool in, uint64_t frames) {
 /* wbuf has been written. */
 static void write_done(stage__conn_t *c) {
     count(c, c->wbuf.len, false, c->wcount);
-    stage_pack_reset(&c->wbuf);
+    if (c->wbuf.cap > WBUF_RETAIN)
+        stage_pack_free(&c->wbuf); /* a burst's buffer is not kept */
+    else
+        stage_pack_reset(&c->wbuf);
     c->wcount = 0;
     c->writing = false;
     c->last_sent_ms = uv_now(c->t->loop);

@@ -194,10 +194,8 @@ static void inbound_hello(stage__peer_t *p, stage__conn_t *c, uint32_t inc) {
     c->peer = p;
     p->conn = c;
     int rc = stage__conn_greet(c);
-    if (rc) {
-        stage__conn_close(c, rc, STAGE_LOG_WARN, stage_strerror(rc));
-        return;
-    }
+    if (rc) stage__conn_close(c, rc, STAGE_LOG_WARN, stage_strerror(rc));
+    if (c->state == CONN_CLOSING) return; /* greeting may fail to write */
     peer_up(p, c, inc);
 }
 
