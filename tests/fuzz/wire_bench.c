@@ -71,10 +71,16 @@ static void bench_lua(long n) {
         lua_settop(L, 3);
     }
     double t2 = now();
+    for (long i = 0; i < n; i++) {
+        if (stage__lv_pdecode(L, true, p.data, p.len, &h, err, sizeof err) != 3)
+            abort();
+        lua_settop(L, 3);
+    }
+    double t3 = now();
     printf("lua args (int, short str, ref) %zu bytes: encode %.0f ns, "
-           "decode %.0f ns, both %.0f ns/op\n",
-           p.len, (t1 - t0) / n * 1e9, (t2 - t1) / n * 1e9,
-           (t2 - t0) / n * 1e9);
+           "decode %.0f ns, both %.0f ns/op; protected decode %.0f ns\n",
+           p.len, (t1 - t0) / n * 1e9, (t2 - t1) / n * 1e9, (t2 - t0) / n * 1e9,
+           (t3 - t2) / n * 1e9);
     stage_pack_free(&p);
     lua_close(L);
 }
