@@ -14,6 +14,7 @@
 ** close callback (handles counts the open ones).
 ** Loop thread only.
 */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,18 @@ static uint64_t tick_ms(const stage__transport_config_t *c) {
     return m < 1 ? 1 : m > 250 ? 250 : m;
 }
 
+/* A write to a connection the peer has closed raises SIGPIPE, which kills
+** the process by default; libuv reports EPIPE instead once it is ignored.
+** A handler the program installed is left alone. */
+static void ignore_sigpipe(void) {
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) || sa.sa_handler != SIG_DFL) return;
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
 int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
                          const stage__transport_cbs_t *cbs,
                          stage__transport_t **out) {
@@ -113,6 +126,7 @@ int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
     if (!loop || !out || !config_valid(cfg)) return STAGE_EINVAL;
     stage__transport_t *t = calloc(1, sizeof *t);
     if (!t) return STAGE_ENOMEM;
+    ignore_sigpipe();
     t->loop = loop;
     t->cfg = *cfg;
     if (cbs) t->cbs = *cbs;

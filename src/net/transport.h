@@ -81,7 +81,9 @@ typedef struct stage__net_stats {
 void stage__transport_config_init(stage__transport_config_t *cfg);
 
 /* Create a transport on loop. cfg and cbs are copied; cfg may be NULL for
-** the defaults. 0 and *out, or STAGE_EINVAL (bad config) / STAGE_ENOMEM. */
+** the defaults. Sets SIGPIPE to be ignored if it has the default action
+** (a peer closing during a write must not kill the process). 0 and *out, or
+*STAGE_EINVAL (bad config) / STAGE_ENOMEM. */
 int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
                          const stage__transport_cbs_t *cbs,
                          stage__transport_t **out);

@@ -393,6 +393,84 @@ static void restarted_peer_replaces_its_old_connection(void **state) {
     assert_int_equal(a.downs, 0);
 }
 
+/* ---- seeded random input ------------------------------------------------ */
+
+static uint64_t rng;
+
+static uint32_t rnd(uint32_t n) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+/* Append one random frame-ish thing: a valid frame of a random kind, a
+** header with random fields and random bytes, or random bytes. */
+static void random_piece(stage_pack_t *p) {
+    char junk[64];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (char)rnd(256);
+    switch (rnd(3)) {
+    case 0: {
+        size_t start = stage__frame_begin(p, (uint8_t)rnd(256));
+        if (rnd(2))
+            stage_pack_int(p, rnd(1000));
+        else
+            stage_pack_str(p, junk, rnd(40));
+        stage__frame_end(p, start, 0);
+        break;
+    }
+    case 1:
+        header(p, rnd(4) ? STAGE__FRAME_VERSION : (int)rnd(256), (int)rnd(256),
+               rnd(4) ? rnd(64) : (uint32_t)rng);
+        stage_pack_raw(p, junk, rnd(64));
+        break;
+    default:
+        stage_pack_raw(p, junk, 1 + rnd(63));
+    }
+}
+
+/* Connections of b that are not closing. */
+static int b_live(void) {
+    int k = 0;
+    for (stage__conn_t *c = b.t->conns; c; c = c->next)
+        k += c->state != CONN_CLOSING;
+    return k;
+}
+
+static bool raw_gone(void *ud) {
+    (void)ud;
+    return raw.done && b_live() == 1;
+}
+
+static void random_input_never_hurts_the_node(void **state) {
+    (void)state;
+    uint64_t seed = uv_hrtime() | 1;
+    for (int i = 0; i < 60; i++) {
+        stage_pack_t p = STAGE_PACK_INIT;
+        rng = seed + (uint64_t)i * 0x9e3779b97f4a7c15ull;
+        if (rnd(5))
+            hello_inc(&p, STAGE__NET_PROTO_VERSION, "127.0.0.1:9",
+                      (int)rnd(1000));
+        for (int k = rnd(6); k >= 0; k--)
+            random_piece(&p);
+        if (raw.bytes) {
+            free(raw.bytes);
+            raw.bytes = NULL;
+        }
+        raw_start(p.data, p.len, 0, true);
+        stage_pack_free(&p);
+        if (!tn_run_until(&loop, raw_gone, NULL))
+            fail_msg("connection %d of seed %llu still open", i,
+                     (unsigned long long)seed);
+    }
+    mark = a.frames;
+    assert_true(tn_run_until(&loop, good_pair_goes_on, NULL));
+    assert_false(a.out_of_order);
+    assert_int_equal(a.downs, 0);
+    assert_int_equal(stage__transport_peer_is_up(b.t, a.addr), 1);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -410,6 +488,7 @@ int main(void) {
         T(silent_peer_after_handshake_is_declared_down),
         T(too_many_unnamed_connections_are_refused),
         T(restarted_peer_replaces_its_old_connection),
+        T(random_input_never_hurts_the_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
