@@ -445,7 +445,10 @@ static bool raw_gone(void *ud) {
 
 static void random_input_never_hurts_the_node(void **state) {
     (void)state;
-    uint64_t seed = uv_hrtime() | 1;
+    const char *env = getenv("STAGE_NET_SEED"); /* to replay a failure */
+    uint64_t seed = env ? strtoull(env, NULL, 10) : uv_hrtime() | 1;
+    print_message("seed %llu (replay: STAGE_NET_SEED=%llu)\n",
+                  (unsigned long long)seed, (unsigned long long)seed);
     for (int i = 0; i < 60; i++) {
         stage_pack_t p = STAGE_PACK_INIT;
         rng = seed + (uint64_t)i * 0x9e3779b97f4a7c15ull;
