@@ -93,6 +93,7 @@ static void count(stage__conn_t *c, size_t n, bool in, uint64_t frames) {
         } else {
             s[i]->bytes_out += n;
             s[i]->frames_out += frames;
+            s[i]->writes++;
         }
     }
 }

@@ -75,6 +75,7 @@ enum {
 typedef struct stage__net_stats {
     uint64_t bytes_in, bytes_out;   /* on the wire, headers included */
     uint64_t frames_in, frames_out; /* every kind, handshakes included */
+    uint64_t writes;                /* write operations: frames batch */
 } stage__net_stats_t;
 
 /* Fill *cfg with the defaults (see docs/transport.md). */

@@ -56,6 +56,28 @@ static void frames_flow_both_ways_in_order(void **state) {
     assert_int_equal(a.downs + b.downs, 0);
 }
 
+static bool b_has_want(void *ud) {
+    (void)ud;
+    return b.frames >= want;
+}
+
+static void frames_of_one_loop_turn_go_in_one_write(void **state) {
+    (void)state;
+    want = 1;
+    assert_int_equal(tn_send(&a, b.addr, 0, 8), 0);
+    assert_true(tn_run_until(&loop, b_has_want, NULL));
+    stage__net_stats_t before, after;
+    assert_int_equal(stage__transport_peer_stats(a.t, b.addr, &before), 0);
+    want = 1001;
+    for (uint64_t i = 1; i < want; i++)
+        assert_int_equal(tn_send(&a, b.addr, i, 8), 0);
+    assert_true(tn_run_until(&loop, b_has_want, NULL));
+    assert_int_equal(stage__transport_peer_stats(a.t, b.addr, &after), 0);
+    assert_false(b.out_of_order);
+    assert_int_equal(after.frames_out - before.frames_out, 1000);
+    assert_int_equal(after.writes - before.writes, 1); /* one, not 1000 */
+}
+
 static void large_frames_arrive_whole(void **state) {
     (void)state;
     want = 8;
@@ -249,6 +271,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(frames_flow_both_ways_in_order, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(frames_of_one_loop_turn_go_in_one_write,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(large_frames_arrive_whole, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(oversized_send_is_refused, setup,
