@@ -131,6 +131,10 @@ void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
             forward_cont(NULL, inner->f, fut);
         return;
     }
+    if (lua_isnil(L, idx)) { /* most handlers return nothing */
+        stage__future_resolve(fut, "\xc0", 1);
+        return;
+    }
     char err[256];
     stage_pack_t *p = &w->scratch;
     stage_pack_reset(p);

@@ -328,7 +328,9 @@ static int r_send(lua_State *L) {
     char err[256];
     stage_pack_t *p = &w->scratch;
     stage_pack_reset(p);
-    if (stage__lv_encode_args(L, 2, n, p, &w->hooks, err, sizeof err)) {
+    if (n == 0) {
+        stage_pack_array(p, 0);
+    } else if (stage__lv_encode_args(L, 2, n, p, &w->hooks, err, sizeof err)) {
         stage__future_unref(reply);
         return arg_error(L, method, err);
     }
