@@ -174,11 +174,15 @@ static inline bool log_has(const char *s1, ...) {
     return false;
 }
 
+/* Restore stderr and copy the captured lines there (a failed check's
+** message among them). Does nothing when not capturing. */
 static inline void log_capture_end(void) {
     char buf[65536];
+    if (saved_stderr < 0) return;
     long n = pread(fileno(log_file), buf, sizeof buf - 1, 0);
     dup2(saved_stderr, 2);
     close(saved_stderr);
+    saved_stderr = -1;
     if (n > 0) fprintf(stderr, "%.*s", (int)n, buf); /* keep them visible */
     fclose(log_file);
 }
