@@ -253,8 +253,8 @@ static void idle_connection_stays_up_on_heartbeats(void **state) {
     (void)state;
     stage__transport_config_t cfg;
     tn_config(&cfg);
-    cfg.heartbeat_ms = 30;
-    cfg.heartbeat_misses = 2;
+    cfg.heartbeat_ms = 40;
+    cfg.heartbeat_misses = 5; /* tolerate a 200 ms stall of a loaded CI */
     tn_stop(&loop, &a);
     tn_stop(&loop, &b);
     tn_start(&loop, &a, &cfg, NULL);
