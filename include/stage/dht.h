@@ -44,7 +44,7 @@ typedef struct stage_dht_config {
     int replicas;                /* R (3), 1..8 */
     int succ_len;                /* successor list length (8), up to 32 */
     uint32_t period_ms;          /* t: stabilize + liveness period (1000) */
-    uint32_t finger_period_ms;   /* one finger refreshed this often (1000) */
+    uint32_t finger_period_ms;   /* one finger refreshed this often (3000) */
     uint32_t hop_timeout_ms;     /* per-hop acknowledgement timeout (300) */
     uint32_t request_timeout_ms; /* one try of a request (1500) */
     int request_tries;           /* tries before STAGE_ETIMEOUT (4) */

@@ -28,7 +28,7 @@ void stage_dht_config_init(stage_dht_config_t *cfg) {
     cfg->replicas = 3;
     cfg->succ_len = 8;
     cfg->period_ms = 1000;
-    cfg->finger_period_ms = 1000;
+    cfg->finger_period_ms = 3000;
     cfg->hop_timeout_ms = 300;
     cfg->request_timeout_ms = 1500;
     cfg->request_tries = 4;

@@ -21,7 +21,7 @@
 #define MAX_HOPS 48     /* a routed message that went this far is dropped */
 #define HOP_TRIES 3     /* next hops tried before a routed message is dropped */
 #define DEAD_MAX 16     /* recently failed peers remembered */
-#define MERGE_PERIODS 8 /* a self-lookup through another member this often */
+#define MERGE_PERIODS 15 /* a self-lookup through another member this often */
 #define KNOWN_MAX 8     /* remembered members, looked up to re-merge */
 
 /* Route flags. */
@@ -74,6 +74,7 @@ typedef struct request {
     int op;
     int tries;
     int index;         /* replica index tried (GET falls back) */
+    int misses;        /* GET: replicas that said not found */
     uint64_t base;     /* base key */
     uint64_t sub;      /* item (writes); FETCH: start of our range */
     stage_dht_peer_t via;
@@ -114,6 +115,7 @@ typedef struct owned {
     uint32_t len;
     char *value;
     stage_dht_peer_t holder[8]; /* who holds replica i (id 0: unknown) */
+    uint64_t sent[8], acked[8]; /* last renewal sent to it, answered */
     uint64_t asked; /* when the last put of a missing replica was sent */
 } owned_t;
 
@@ -140,6 +142,9 @@ struct stage_dht {
     bool stab_waiting, stab_retried;
     uint64_t stab_sent;
     stage_dht_peer_t finger[FINGERS];
+    uint64_t rt_id[FINGERS]; /* the distinct finger ids, for a quick scan */
+    uint8_t rt_idx[FINGERS]; /* and where each is in finger[] */
+    int nrt;
     int next_finger;
     int finger_burst; /* fingers still to fix quickly after joining */
     uint64_t dead[DEAD_MAX]; /* recently failed ids, ring of DEAD_MAX */
@@ -203,6 +208,8 @@ bool stage__dht_is_dead(const stage_dht_t *d, uint64_t id);
 void stage__dht_peer_failed(stage_dht_t *d, uint64_t id);
 void stage__dht_peer_seen(stage_dht_t *d, const stage_dht_peer_t *p);
 bool stage__dht_responsible(const stage_dht_t *d, uint64_t key);
+/* Rebuild the quick finger index after finger[] changed. */
+void stage__dht_fingers_changed(stage_dht_t *d);
 void stage__dht_ring_recv(stage_dht_t *d, const stage_dht_msg_t *m);
 void stage__dht_ring_tick(stage_dht_t *d);
 void stage__dht_ring_poll(stage_dht_t *d);

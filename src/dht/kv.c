@@ -156,7 +156,10 @@ static void owned_update(stage_dht_t *d, const request_t *r,
     o->flags = (uint32_t)(r->op == STAGE_DHT_OP_CLAIM ? r->op : STAGE_DHT_OP_PUT) |
                (r->flags & RF_BYSUB) << 8;
     for (int i = 0; i < m->npeers && i < 8; i++)
-        if (m->peers[i].id) o->holder[i] = m->peers[i];
+        if (m->peers[i].id) {
+            o->holder[i] = m->peers[i];
+            o->sent[i] = o->acked[i] = d->now;
+        }
 }
 
 /* Put replica i of an owned entry again (it went missing). */
@@ -185,10 +188,14 @@ static void reply_reput(stage_dht_t *d, const request_t *r,
         return;
     }
     if (m->status) return;
-    if (r->op == STAGE_DHT_OP_COPY) o->holder[r->index] = m->peer;
-    else
-        for (int i = 0; i < m->npeers && i < 8; i++)
-            if (m->peers[i].id) o->holder[i] = m->peers[i];
+    for (int i = 0; i < 8; i++) {
+        const stage_dht_peer_t *h = r->op == STAGE_DHT_OP_COPY
+                                        ? (i == r->index ? &m->peer : NULL)
+                                        : (i < m->npeers ? &m->peers[i] : NULL);
+        if (!h || !h->id) continue;
+        o->holder[i] = *h;
+        o->sent[i] = o->acked[i] = d->now;
+    }
 }
 
 /* Merge what a replica sent for our repaired range (sub, req] = (lo, hi]:
@@ -219,6 +226,14 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
     while (i < d->reqs.n && d->reqs.v[i].rid != m->rid) i++;
     if (i == d->reqs.n || m->op != d->reqs.v[i].op) return;
     request_t *r = &d->reqs.v[i];
+    if (r->op == STAGE_DHT_OP_GET && m->status == STAGE_ENAME_NOT_FOUND &&
+        ++r->misses < d->cfg.replicas) {
+        /* one replica may have lost it (a failure, a repair under way):
+        ** only all of them saying so is an answer */
+        r->index = (r->index + 1) % d->cfg.replicas;
+        send_req(d, r);
+        return;
+    }
     if (m->status == STAGE_EBUSY && r->op != STAGE_DHT_OP_CAS) {
         r->deadline = d->now + d->cfg.period_ms / 2; /* repair under way */
         if (r->op == STAGE_DHT_OP_GET) r->deadline = d->now;
@@ -261,6 +276,10 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
 static void on_missing(stage_dht_t *d, const stage_dht_msg_t *m) {
     rec_t rec;
     uint32_t off = 0;
+    for (size_t i = 0; i < d->owned.n; i++) /* the holder answered */
+        for (int j = 0; j < d->cfg.replicas; j++)
+            if (d->owned.v[i].holder[j].id == m->from.id)
+                d->owned.v[i].acked[j] = d->now;
     while (stage__dht_pl_next(m->data, m->len, &off, &rec) == 1) {
         if (rec.index >= d->cfg.replicas) continue;
         owned_t *o = owned_find(d, stage__dht_base(d, rec.key, rec.index),
@@ -329,12 +348,14 @@ static void renew(stage_dht_t *d) {
     for (size_t i = 0; i < d->owned.n; i++) {
         owned_t *o = &d->owned.v[i];
         for (int j = 0; j < r; j++) {
+            if (o->holder[j].id && o->sent[j] > o->acked[j])
+                o->holder[j].id = 0; /* silent since the last round: gone */
             if (o->holder[j].id == 0) {
                 if (d->now - o->asked >= d->cfg.request_timeout_ms)
                     reput(d, o, j);
-                o = &d->owned.v[i]; /* reput may not move owned, but be safe */
                 continue;
             }
+            o->sent[j] = d->now;
             rec_t rec = {stage_dht_replica(o->base, j, r), o->sub, d->self.id,
                          0, d->cfg.lease_ms, (uint8_t)j, 0, NULL};
             v[n].holder = &o->holder[j];

@@ -300,7 +300,7 @@ void stage__dht_renew_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
             stage__dht_pl_rec(&miss, &r);
         }
     }
-    if (!miss.len) return;
+    /* always answer: silence tells the owner we are gone */
     attach(stage__dht_send(d, STAGE_DHT_M_MISSING, &m->from), &miss);
 }
 

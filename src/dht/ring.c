@@ -56,14 +56,29 @@ void stage__dht_peer_failed(stage_dht_t *d, uint64_t id) {
             succ_remove(d, i);
             break;
         }
+    bool fingers = false;
     for (int i = 0; i < FINGERS; i++)
-        if (d->finger[i].id == id) d->finger[i].id = 0;
+        if (d->finger[i].id == id) {
+            d->finger[i].id = 0;
+            fingers = true;
+        }
+    if (fingers) stage__dht_fingers_changed(d);
     if (d->pred.id == id) d->pred.id = 0; /* range_lo keeps its old start */
 }
 
 void stage__dht_peer_seen(stage_dht_t *d, const stage_dht_peer_t *p) {
     (void)d;
     (void)p;
+}
+
+void stage__dht_fingers_changed(stage_dht_t *d) {
+    d->nrt = 0;
+    for (int i = FINGERS - 1; i >= 0; i--) {
+        uint64_t id = d->finger[i].id;
+        if (id == 0 || (d->nrt && d->rt_id[d->nrt - 1] == id)) continue;
+        d->rt_id[d->nrt] = id;
+        d->rt_idx[d->nrt++] = (uint8_t)i;
+    }
 }
 
 bool stage__dht_responsible(const stage_dht_t *d, uint64_t key) {
@@ -284,7 +299,9 @@ void stage__dht_ring_found(stage_dht_t *d, const request_t *r,
     const stage_dht_peer_t *o = &m->peer;
     if (o->id == 0 || o->id == d->self.id) return;
     if (r->kind == RQ_FINGER && r->req < FINGERS) {
+        bool same = d->finger[r->req].id == o->id;
         d->finger[r->req] = *o;
+        if (!same) stage__dht_fingers_changed(d);
     } else if (r->kind == RQ_JOIN) {
         succ_insert(d, o);
         d->stab_waiting = false;
@@ -305,7 +322,7 @@ void stage__dht_ring_tick(stage_dht_t *d) {
         stabilize(d);
         if (d->now >= d->next_merge && d->joined) {
             d->next_merge = d->now + MERGE_PERIODS * (uint64_t)d->cfg.period_ms;
-            merge(d, ++d->merges % 4 == 0);
+            merge(d, ++d->merges % 2 == 0);
         }
     }
     if (d->now >= d->next_finger_at) {

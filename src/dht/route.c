@@ -39,15 +39,14 @@ const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d,
     /* closest preceding member of key among fingers and successors */
     const stage_dht_peer_t *best = NULL;
     uint64_t bestd = UINT64_MAX;
-    for (int i = 0; i < FINGERS + d->nsucc; i++) {
-        const stage_dht_peer_t *p =
-            i < FINGERS ? &d->finger[i] : &d->succ[i - FINGERS];
-        if (p->id == 0 || !in_oo(p->id, self, key)) continue;
-        uint64_t dist = key - p->id;
-        if (dist >= bestd || excluded(p->id, excl, nexcl) ||
-            stage__dht_is_dead(d, p->id))
+    for (int i = 0; i < d->nrt + d->nsucc; i++) {
+        uint64_t id = i < d->nrt ? d->rt_id[i] : d->succ[i - d->nrt].id;
+        if (!in_oo(id, self, key)) continue;
+        uint64_t dist = key - id;
+        if (dist >= bestd || excluded(id, excl, nexcl) ||
+            stage__dht_is_dead(d, id))
             continue;
-        best = p;
+        best = i < d->nrt ? &d->finger[d->rt_idx[i]] : &d->succ[i - d->nrt];
         bestd = dist;
     }
     if (best) return best;

@@ -370,6 +370,13 @@ void sim_loop(sim_t *s, uint64_t until) {
         if (e.kind == EV_TIMER) {
             if (e.gen != g->gen || !g->d) continue;
             g->sched = UINT64_MAX;
+            if (stage_dht_next_timer(g->d) > s->now) { /* moved later */
+                ev_t ev = {.t = stage_dht_next_timer(g->d), .kind = EV_TIMER,
+                           .mgr = e.mgr, .gen = ++g->gen};
+                g->sched = ev.t;
+                sim_push(s, &ev);
+                continue;
+            }
             stage_dht_tick(g->d, s->now);
             sim_drain(s, e.mgr);
             continue;

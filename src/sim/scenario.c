@@ -69,6 +69,7 @@ static void claim_entries(sim_t *s, int node) {
         e->node = node;
         e->inc = s->nodes[node].inc;
         e->confirmed = false;
+        e->dead_at = 0;
         stage_id_t id = sim_actor_of(s, node, j);
         uint64_t rq = sim_new_req(s, RK_CLAIM, (int)s->nentries++, i);
         s->claims++;
@@ -143,9 +144,22 @@ void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
             s->gets_ok++;
             count_hops(s, e->hops);
         } else if (getenv("SIM_DEBUG")) {
-            fprintf(stderr, "get failed t=%llu status=%d n=%zu age=%llu\n",
+        {
+            int R = s->c.replicas;
+            uint64_t pk = stage_dht_replica(en->key, stage_dht_primary_index(en->key, R), R);
+            uint64_t o = sim_oracle_owner(s, pk);
+            int held = 0, om = -1;
+            for (int q = 0; q < s->nm; q++)
+                if (s->mgrs[q].d && s->mgrs[q].id == o) om = q;
+            for (int i = 0; i < R; i++)
+                for (int q = 0; q < s->nm; q++)
+                    held += s->mgrs[q].d && stage_dht_holds(s->mgrs[q].d, s->now, stage_dht_replica(en->key, i, R), 0);
+            fprintf(stderr, "get failed t=%llu status=%d n=%zu age=%llu entry_age=%llu primary_owner_holds=%d replicas_held=%d owner_born=%llu\n",
                     (unsigned long long)s->now, e->status, e->nitems,
-                    (unsigned long long)(s->now - r->t0));
+                    (unsigned long long)(s->now - r->t0), (unsigned long long)(s->now - en->since),
+                    om >= 0 ? stage_dht_holds(s->mgrs[om].d, s->now, pk, 0) : -1, held,
+                    om >= 0 ? (unsigned long long)s->nodes[s->mgrs[om].node].born : 0ull);
+        }
         }
         break;
     }
@@ -487,7 +501,7 @@ void sim_config_init(sim_config_t *c) {
     c->entries = 3;
     c->replicas = 3;
     c->period_ms = 1000;
-    c->finger_period_ms = 2000;
+    c->finger_period_ms = 3000;
     c->lease_ms = 30000;
 }
 

@@ -66,6 +66,10 @@ typedef struct sim_figures {
 } sim_figures_t;
 
 void sim_config_init(sim_config_t *c);
+/* Parse `stage sim` options (argv[0] is skipped) into *c; then check it.
+** Each returns 0, or -1 after saying what is wrong on stderr. */
+int sim_parse_args(sim_config_t *c, int argc, char **argv);
+int sim_check_config(const sim_config_t *c);
 /* Run one simulation and print its JSON lines to out; fill *fig if not
 ** NULL. Returns 0, or 1 when a checked property failed. */
 int sim_run(const sim_config_t *c, FILE *out, sim_figures_t *fig);

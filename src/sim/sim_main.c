@@ -27,7 +27,7 @@ static const char usage[] =
     "  --partition-at SECS --heal-at SECS   split in two halves, then heal\n"
     "  --claimants K           claim races of K nodes every 10 s\n"
     "  --crash-during-claims F crash a fraction F during each race\n"
-    "  --replicas R (3)  --period-ms T (1000)  --finger-period-ms F (2000)\n"
+    "  --replicas R (3)  --period-ms T (1000)  --finger-period-ms F (3000)\n"
     "  --watchers W            W nodes watch a service tag; exports every 5 s\n"
     "  --sources               store sources: a clash, a match, an update\n"
     "  --lease-ms L (30000)  --wire (pass messages through msgpack)\n";
@@ -38,7 +38,7 @@ typedef struct opt {
     void *p;
 } opt_t;
 
-static int parse(sim_config_t *c, int argc, char **argv) {
+int sim_parse_args(sim_config_t *c, int argc, char **argv) {
     opt_t opts[] = {
         {"--nodes", 'i', &c->nodes},
         {"--seed", 'u', &c->seed},
@@ -114,6 +114,12 @@ static const char *check(const sim_config_t *c) {
     return NULL;
 }
 
+int sim_check_config(const sim_config_t *c) {
+    const char *err = check(c);
+    if (err) fprintf(stderr, "stage sim: %s\n", err);
+    return err ? -1 : 0;
+}
+
 int stage__sim_main(int argc, char **argv) {
     sim_config_t c;
     sim_config_init(&c);
@@ -122,13 +128,8 @@ int stage__sim_main(int argc, char **argv) {
             fputs(usage, stdout);
             return 0;
         }
-    if (parse(&c, argc, argv)) {
+    if (sim_parse_args(&c, argc, argv) || sim_check_config(&c)) {
         fputs(usage, stderr);
-        return 2;
-    }
-    const char *err = check(&c);
-    if (err) {
-        fprintf(stderr, "stage sim: %s\n", err);
         return 2;
     }
     int rc = sim_run(&c, stdout, NULL);

@@ -85,12 +85,14 @@ static int reply_status(stage_dht_t *d, uint64_t rid) {
     return 1;
 }
 
+/* Messages of type with a payload among the last effects. */
 static int sent(stage_dht_t *d, int type) {
     size_t n;
     int k = 0;
     const stage_dht_effect_t *fx = stage_dht_effects(d, &n);
     for (size_t i = 0; i < n; i++)
-        k += fx[i].kind == STAGE_DHT_FX_SEND && fx[i].msg->type == type;
+        k += fx[i].kind == STAGE_DHT_FX_SEND && fx[i].msg->type == type &&
+             fx[i].msg->len > 0;
     return k;
 }
 

@@ -75,6 +75,7 @@ static void next_hop_is_closest_preceding_finger(void **st) {
     d->finger[60] = peer(5000);
     d->finger[61] = peer(9000);
     d->finger[62] = peer(20000);
+    stage__dht_fingers_changed(d);
     bool final;
     /* key between self and successor: the successor, as the last hop */
     const stage_dht_peer_t *p = stage__dht_next_hop(d, 1050, NULL, 0, &final);
@@ -104,6 +105,7 @@ static void failed_peer_leaves_every_table(void **st) {
     d->succ[1] = peer(1200);
     d->nsucc = 2;
     d->finger[61] = peer(1100);
+    stage__dht_fingers_changed(d);
     stage__dht_peer_failed(d, 1100);
     assert_int_equal(d->nsucc, 1);
     assert_int_equal(d->succ[0].id, 1200);
