@@ -83,7 +83,7 @@ struct stage__transport {
     uv_tcp_t listener;
     uv_prepare_t flush;
     uv_timer_t tick;
-    bool listening, closing;
+    bool listen_called, listening, closing;
     int handles; /* open handles; free at 0 when closing */
     int pending; /* inbound conns awaiting a handshake */
     char self[STAGE_ADDR_MAX];

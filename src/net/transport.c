@@ -173,8 +173,11 @@ int stage__transport_listen(stage__transport_t *t, const char *addr,
                             char *bound, size_t len) {
     struct sockaddr_storage ss;
     char name[STAGE_ADDR_MAX];
-    if (t->listening || t->closing || stage__addr_parse(addr, &ss))
+    if (t->listen_called || t->closing || stage__addr_parse(addr, &ss))
         return STAGE_EINVAL;
+    /* Once only, even after a failure: a closing handle cannot be reused
+    ** before its close callback, which runs on a later loop turn. */
+    t->listen_called = true;
     if (uv_tcp_init(t->loop, &t->listener)) return STAGE_EIO;
     t->listener.data = t;
     t->handles++;

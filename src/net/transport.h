@@ -89,9 +89,11 @@ int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
                          const stage__transport_cbs_t *cbs,
                          stage__transport_t **out);
 
-/* Listen on addr ("host:port"; port 0 picks one). Once only. On success
-** the bound address is in bound (NUL-terminated) when bound is not NULL.
-** 0, STAGE_EINVAL (bad address, already listening) or STAGE_EIO. */
+/* Listen on addr ("host:port"; port 0 picks one). Once per transport,
+** even if it failed (make a new transport to try another address). On
+** success the bound address is in bound (NUL-terminated) when bound is not
+** NULL. 0, STAGE_EINVAL (bad address, called before) or STAGE_EIO (logged:
+** the port is taken, say). */
 int stage__transport_listen(stage__transport_t *t, const char *addr,
                             char *bound, size_t len);
 

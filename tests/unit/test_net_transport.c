@@ -31,6 +31,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
+    log_capture_end(); /* if a check failed while capturing */
     tn_stop(&loop, &a);
     tn_stop(&loop, &b);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -112,6 +113,24 @@ static void oversized_send_is_refused(void **state) {
     assert_int_equal(stage__transport_send(c.t, a.addr, 1, "\xc0", 1),
                      STAGE_EINVAL);
     tn_stop(&loop, &c);
+}
+
+static void listening_on_a_taken_port_fails_once_and_for_all(void **state) {
+    (void)state;
+    stage__transport_t *t = NULL;
+    assert_int_equal(stage__transport_new(&loop, NULL, NULL, &t), 0);
+    assert_int_equal(stage__transport_listen(t, "nonsense", NULL, 0),
+                     STAGE_EINVAL);
+    log_capture_begin();
+    assert_int_equal(stage__transport_listen(t, a.addr, NULL, 0), STAGE_EIO);
+    assert_true(log_has("cannot listen on", a.addr, NULL));
+    log_capture_end();
+    assert_int_equal(stage__transport_listen(t, "127.0.0.1:0", NULL, 0),
+                     STAGE_EINVAL);
+    assert_string_equal(stage__transport_address(t), "");
+    assert_int_equal(tn_send(&(tnode_t){.t = t}, a.addr, 0, 4), STAGE_EINVAL);
+    stage__transport_destroy(&t);
+    assert_null(t);
 }
 
 static int rounds;
@@ -277,6 +296,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(oversized_send_is_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            listening_on_a_taken_port_fails_once_and_for_all, setup, teardown),
         cmocka_unit_test_setup_teardown(
             simultaneous_connect_keeps_one_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(
