@@ -1,0 +1,47 @@
+-- Messages from one actor to another arrive in send order: many messages,
+-- on one theatre and across theatres (spawn_at), from main and from an
+-- actor. Run with --theatres 3.
+local stage = require "stage"
+
+local Log = stage.actor "Log"
+function Log:birth() self.seen = {} end
+function Log:add(i) self.seen[#self.seen + 1] = i end
+function Log:all() return self.seen end
+
+local Sender = stage.actor "Sender"
+-- Sends 1..n to the log at 'to' without waiting, then asks for the list.
+function Sender:flood(to, n)
+  for i = 1, n do to:add(i) end
+  return to:all()
+end
+
+local N = 2000
+
+local function check(list, n, what)
+  assert(#list == n, what .. ": got " .. #list .. " messages, wanted " .. n)
+  for i = 1, n do
+    assert(list[i] == i, what .. ": message " .. i .. " arrived as " ..
+           tostring(list[i]))
+  end
+end
+
+function main(args)
+  assert(stage.theatres() == 3, "run with --theatres 3")
+  local here = Log()
+  for i = 1, N do here:add(i) end
+  check(here:all():await(), N, "same theatre")
+
+  local there = Log:spawn_at(2)
+  for i = 1, N do there:add(i) end
+  check(there:all():await(), N, "main to theatre 2")
+
+  -- actor to actor, across theatres, several pairs at once
+  local futures = {}
+  for k = 1, 4 do
+    local s = Sender:spawn_at(k % 3)
+    local log = Log:spawn_at((k + 1) % 3)
+    futures[k] = s:flood(log, N)
+  end
+  for k, f in ipairs(futures) do check(f:await(), N, "pair " .. k) end
+  print("ok")
+end
