@@ -1,0 +1,50 @@
+-- bench/lua/ping_pong_cross.lua: two actors, on theatres 0 and 1, bounce a
+-- ball N round trips (default 200,000, 2 messages each: crossing is slow,
+-- and the rate settles well before): each sends it back to the other
+-- with one fewer to go; the one that gets 0 tells the reporter. Every message crosses between the two theatre threads.
+-- Prints messages per second (higher is better).
+local stage = require "stage"
+
+local function report(bench, value, unit, better)
+  print(string.format('{"bench":"%s","impl":"lua","value":%.1f,'
+    .. '"unit":"%s","better":"%s"}', bench, value, unit, better))
+end
+
+local Reporter = stage.actor "Reporter"
+
+function Reporter:begin(msgs, t0)
+  self.msgs, self.t0 = msgs, t0
+end
+
+function Reporter:done()
+  report("ping_pong_cross", self.msgs / (stage.now() - self.t0), "msgs/s", "higher")
+end
+
+local Player = stage.actor "Player"
+
+function Player:birth(reporter)
+  self.reporter = reporter
+end
+
+function Player:partner(other)
+  self.other = other
+end
+
+function Player:ball(n)
+  if n == 0 then
+    self.reporter:done()
+  else
+    self.other:ball(n - 1)
+  end
+end
+
+function main(args)
+  local n = math.tointeger(tonumber(args[1])) or 200000
+  local reporter = Reporter()
+  local a = Player:spawn_at(0, reporter)
+  local b = Player:spawn_at(1, reporter)
+  stage.join{a:partner(b), b:partner(a)}:await()
+  local t0 = stage.now()
+  reporter:begin(2 * n, t0)
+  a:ball(2 * n)
+end

@@ -1,0 +1,56 @@
+-- bench/lua/ring.lua: thread ring. 503 actors in a ring pass a token (an
+-- integer) that each decrements; the one that gets 0 tells the reporter.
+-- H hops (default 10,000,000). Setting up the ring is not timed.
+-- Prints hops per second (higher is better).
+local stage = require "stage"
+
+local SIZE = 503
+
+local function report(bench, value, unit, better)
+  print(string.format('{"bench":"%s","impl":"lua","value":%.1f,'
+    .. '"unit":"%s","better":"%s"}', bench, value, unit, better))
+end
+
+local Reporter = stage.actor "Reporter"
+
+function Reporter:begin(hops, t0)
+  self.hops, self.t0 = hops, t0
+end
+
+function Reporter:done()
+  report("ring", self.hops / (stage.now() - self.t0), "hops/s", "higher")
+end
+
+local Node = stage.actor "Node"
+
+function Node:birth(reporter)
+  self.reporter = reporter
+end
+
+function Node:link(next_node)
+  self.next = next_node
+end
+
+function Node:token(n)
+  if n == 0 then
+    self.reporter:done()
+  else
+    self.next:token(n - 1)
+  end
+end
+
+function main(args)
+  local hops = math.tointeger(tonumber(args[1])) or 10000000
+  local reporter = Reporter()
+  local nodes, links = {}, {}
+  for i = 1, SIZE do
+    nodes[i] = Node(reporter)
+  end
+  for i = 1, SIZE do
+    links[i] = nodes[i]:link(nodes[i % SIZE + 1])
+  end
+  stage.join(links):await()
+  local t0 = stage.now()
+  reporter:begin(hops, t0)
+  nodes[1]:token(hops)
+end
