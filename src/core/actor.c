@@ -216,6 +216,17 @@ stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
         free(a);
         return NULL;
     }
+    if (stage__dir_add(type, a)) {
+        uint32_t i = table_find_slot(&t->actors, serial);
+        t->actors.slots[i] = TOMBSTONE;
+        t->actors.count--;
+        free(a);
+        return NULL;
+    }
+    stage_node_t *node = t->node;
+    if (node->net_hooks.announce && !atomic_load(&type->announced) &&
+        !atomic_exchange(&type->announced, true))
+        node->net_hooks.announce(node, type);
     return a;
 }
 
@@ -231,6 +242,8 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
         t->actors.count--;
     }
     a->flags |= ACTOR_DEAD;
+    stage__dir_remove(a->type, a);
+    if (t->node->nnames) stage__names_drop_actor(t->node, a->serial);
     stage__timers_cancel_actor(t, a->serial);
     a->type->ops->destroy(t, a);
     stage__env_t *e;
@@ -334,4 +347,26 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
     e->hdr.flags |= ENV_COUNTED;
     stage__theatre_push(t, &e->hdr);
     return 0;
+}
+
+void stage__route_id(stage_node_t *node, const stage_id_t *to,
+                     stage__env_t *e) {
+    if (stage__id_is_local(node, to)) {
+        stage__route(node, e);
+        return;
+    }
+    if (node->net_hooks.send) {
+        node->net_hooks.send(node, to, e);
+        return;
+    }
+    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 120];
+    stage_id_format(to, id, sizeof id);
+    snprintf(msg, sizeof msg, "actor '%s' is on node '%s', and this node "
+             "is not connected to others (start it with stage node)", id,
+             to->node);
+    if (e->future)
+        stage__future_reject(e->future, STAGE_EUNREACHABLE, msg, NULL, NULL);
+    else
+        LOG_WARN("%s", msg);
+    stage__env_free(e);
 }

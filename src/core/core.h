@@ -138,6 +138,11 @@ struct stage__type {
     const stage_type_def_t *native; /* C types */
     int index;                      /* position in node->types */
     uint32_t hash;                  /* of name, for stage__type_find */
+    /* the local actors of this type (directory.c) */
+    pthread_mutex_t lock;
+    uint64_t *serials;
+    size_t n, cap;
+    atomic_bool announced;          /* registered in the DHT */
 };
 
 /* ---- actors -------------------------------------------------------------- */
@@ -168,6 +173,7 @@ struct stage__actor {
     void *state;               /* C: state_size bytes */
     void *wait;                /* Lua: what a suspended await waits for */
     double spent;              /* seconds the current message has run */
+    uint32_t dir_slot;         /* index in type->serials */
 };
 
 /* ---- futures --------------------------------------------------------------- */
@@ -211,6 +217,10 @@ struct stage__future {
     char *actor;              /* id text of the actor that failed, or NULL */
     char *traceback;          /* or NULL */
     stage__cont_t *conts;     /* owner theatre only */
+    /* Called on the completing thread once the result is published (the
+    ** network layer uses it to send a reply to a remote caller). */
+    void (*on_done)(stage__future_t *f);
+    void *on_done_arg;
 };
 
 /* A new pending future owned by theatre owner, expected to be completed
@@ -387,6 +397,60 @@ int stage__node_stopping(stage_node_t *node);
 int stage__shared_lookup(stage_node_t *node, uint64_t serial);
 void stage__shared_set(stage_node_t *node, uint64_t serial, int theatre);
 void stage__shared_remove(stage_node_t *node, uint64_t serial);
+
+/* ---- directory (directory.c) ------------------------------------------- */
+
+enum {
+    STAGE__NAME_CLAIM = 1, /* f gets true, or AlreadyExists */
+    STAGE__FIND_NAME,      /* f gets the id named key, or NameNotFound */
+    STAGE__FIND_TYPE,      /* f gets a random actor id of type key */
+    STAGE__FIND_SUBTYPE,   /* ... of type key or one of its subtypes */
+    STAGE__FIND_ALL        /* f gets an array of every id of type key */
+};
+
+/* Look key up (or claim it for id) and complete f. Any thread. */
+void stage__directory(stage_node_t *node, int op, const char *key,
+                      const stage_id_t *id, stage__future_t *f);
+int stage__dir_add(stage__type_t *ty, stage__actor_t *a);
+void stage__dir_remove(stage__type_t *ty, stage__actor_t *a);
+int stage__dir_random(stage_node_t *node, stage__type_t *ty, uint64_t seed,
+                      stage_id_t *out);
+size_t stage__dir_all(stage_node_t *node, stage__type_t *ty, stage_pack_t *p);
+int stage__names_claim(stage_node_t *n, const char *name, const stage_id_t *id,
+                       stage_id_t *holder);
+int stage__names_find(stage_node_t *n, const char *name, stage_id_t *out);
+void stage__names_drop_actor(stage_node_t *n, uint64_t serial);
+
+/* Hooks the network layer installs (src/net; NULL on an embedded node). */
+typedef struct stage__net_hooks {
+    /* Directory lookups through the DHT (see stage__directory). */
+    void (*directory)(stage_node_t *node, int op, const char *key,
+                      const stage_id_t *id, stage__future_t *f);
+    /* The first local actor of type ty exists: announce the type. */
+    void (*announce)(stage_node_t *node, stage__type_t *ty);
+    /* The node is being destroyed (after its theatres stopped). */
+    void (*close)(stage_node_t *node);
+    /* Send e to the actor `to` on another node. Takes ownership of e;
+    ** failures complete e's future. Any theatre or outside thread. */
+    void (*send)(stage_node_t *node, const stage_id_t *to, stage__env_t *e);
+    /* Spawn type on node `where` (an address) with msgpack args; the
+    ** future gets the new actor's id. Takes a reference to f. */
+    void (*spawn)(stage_node_t *node, const char *where, const char *type,
+                  const char *args, size_t len, stage__future_t *f);
+} stage__net_hooks_t;
+void stage__node_set_net_hooks(stage_node_t *node,
+                               const stage__net_hooks_t *hooks, void *data);
+void *stage__node_net(stage_node_t *node);
+/* Set the address ids carry (the node's listen address). Before start. */
+int stage__node_set_address(stage_node_t *node, const char *address);
+uint32_t stage__node_incarnation(const stage_node_t *node);
+const char *stage__node_address(const stage_node_t *node);
+
+/* Route e to `to`, which may live on another node: through the network
+** hooks, or failing e's future with NodeUnreachable when there are none.
+** Any thread. Takes ownership of e. */
+void stage__route_id(stage_node_t *node, const stage_id_t *to,
+                     stage__env_t *e);
 
 /* Hooks the Lua binding installs (NULL without scripts). */
 typedef struct stage__lua_hooks {

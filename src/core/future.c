@@ -102,6 +102,7 @@ static void notify_owner(stage__future_t *f) {
 static void publish(stage__future_t *f) {
     unsigned old = atomic_exchange_explicit(&f->state, FUT_DONE,
                                             memory_order_acq_rel);
+    if (f->on_done) f->on_done(f);
     if (old & FUT_EXT_WAITING) stage__futex_wake((atomic_int *)&f->state);
     if (old & FUT_WAITING) notify_owner(f);
 }

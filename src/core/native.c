@@ -199,9 +199,10 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner,
     size_t mlen = method ? strlen(method) : 0;
     if (!mlen || mlen > 255) return STAGE_EINVAL;
     if (len && stage_pack_validate(args, len, 1)) return STAGE_EINVAL;
-    if (!stage__id_is_local(node, to)) return STAGE_EUNREACHABLE;
-    stage__type_t *tt = stage__type_find(node, to->type);
-    if (!tt) return STAGE_EACTOR_NOT_FOUND;
+    bool local = stage__id_is_local(node, to);
+    if (!local && !node->net_hooks.send) return STAGE_EUNREACHABLE;
+    stage__type_t *tt = local ? stage__type_find(node, to->type) : NULL;
+    if (local && !tt) return STAGE_EACTOR_NOT_FOUND;
     stage__env_t *e = stage__env_new(method, mlen, args, len);
     if (!e) return STAGE_ENOMEM;
     e->target = to->serial;
@@ -220,7 +221,7 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner,
         e->future = f;
         *fut = (stage_future_t *)f;
     }
-    stage__route(node, e);
+    stage__route_id(node, to, e);
     return 0;
 }
 

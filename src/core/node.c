@@ -92,6 +92,7 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     n->ntheatres = cfg->theatres ? cfg->theatres : default_theatres();
     n->cfg.theatres = n->ntheatres;
     stage__shared_init(n);
+    pthread_mutex_init(&n->names_lock, NULL);
     n->theatres = calloc((size_t)n->ntheatres, sizeof *n->theatres);
     if (!n->theatres) goto nomem;
     for (int i = 0; i < n->ntheatres; i++)
@@ -116,9 +117,15 @@ void stage_node_destroy(stage_node_t **np) {
     }
     for (int i = 0; n->theatres && i < n->ntheatres; i++)
         if (n->theatres[i]) stage__theatre_destroy(n->theatres[i]);
+    if (n->net_hooks.close) n->net_hooks.close(n);
     if (n->lua_hooks.node_free) n->lua_hooks.node_free(n);
     free(n->theatres);
-    for (int i = 0; i < n->ntypes; i++) free(n->types[i]);
+    for (int i = 0; i < n->ntypes; i++) {
+        pthread_mutex_destroy(&n->types[i]->lock);
+        free(n->types[i]->serials);
+        free(n->types[i]);
+    }
+    stage__names_free(n);
     free(n->types);
     stage__shared_free(n);
     free(n);
@@ -167,6 +174,7 @@ int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
     ty->native = native;
     ty->index = n->ntypes;
     ty->hash = name_hash(ty->name);
+    pthread_mutex_init(&ty->lock, NULL);
     n->types[n->ntypes++] = ty;
     if (out) *out = ty;
     return 0;
@@ -198,6 +206,32 @@ void stage__node_set_lua_hooks(stage_node_t *n, const stage__lua_hooks_t *h,
 
 void *stage__node_lua(stage_node_t *n) {
     return n->lua;
+}
+
+void stage__node_set_net_hooks(stage_node_t *n, const stage__net_hooks_t *h,
+                               void *data) {
+    n->net_hooks = *h;
+    n->net = data;
+}
+
+void *stage__node_net(stage_node_t *n) {
+    return n->net;
+}
+
+int stage__node_set_address(stage_node_t *n, const char *address) {
+    if (n->started || !address || !*address ||
+        strlen(address) >= STAGE_ADDR_MAX || strpbrk(address, "~/"))
+        return STAGE_EINVAL;
+    snprintf(n->address, sizeof n->address, "%s", address);
+    return 0;
+}
+
+uint32_t stage__node_incarnation(const stage_node_t *n) {
+    return n->incarnation;
+}
+
+const char *stage__node_address(const stage_node_t *n) {
+    return n->address;
 }
 
 void stage__make_id(stage_node_t *n, uint64_t serial, const stage__type_t *ty,

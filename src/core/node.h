@@ -31,10 +31,17 @@ struct stage_node {
     pthread_t watchdog;
     stage__lua_hooks_t lua_hooks;
     void *lua;
+    stage__net_hooks_t net_hooks;
+    void *net;
     stage__type_t *stdout_type;
     uint64_t stdout_serial;
     stage__shared_stripe_t shared[SHARED_STRIPES];
+    pthread_mutex_t names_lock; /* directory.c */
+    void *names;
+    size_t nnames;
 };
+
+void stage__names_free(stage_node_t *node);
 
 stage__theatre_t *stage__theatre_new(stage_node_t *node, int index);
 int stage__theatre_start(stage__theatre_t *t);

@@ -71,6 +71,79 @@ static int m_theatres(lua_State *L) {
     return 1;
 }
 
+/* ---- names and types ------------------------------------------------------------- */
+
+/* A new future of this theatre for a directory request. */
+static stage__future_t *dir_future(lua_State *L) {
+    stage__lw_t *w = stage__lw(L);
+    stage__future_t *f = stage__future_new(w->node, w->t->index, 0);
+    if (!f) luaL_error(L, "out of memory");
+    return f;
+}
+
+static const char *check_key(lua_State *L, int idx, const char *what) {
+    size_t len;
+    const char *k = luaL_checklstring(L, idx, &len);
+    if (len == 0 || len > 255 || memchr(k, 0, len))
+        luaL_error(L, "%s must be 1 to 255 bytes without NUL", what);
+    return k;
+}
+
+/* stage.name(name [, ref]): a future of true once the name is ours. */
+static int m_name(lua_State *L) {
+    const char *name = check_key(L, 1, "a name");
+    stage__lw_t *w = stage__lw(L);
+    stage_id_t id;
+    if (lua_isnoneornil(L, 2)) {
+        stage__actor_t *a = stage__lw_running(L);
+        stage__make_id(w->node, a->serial, a->type, &id);
+    } else {
+        stage__lref_t *r = stage__lref_test(L, 2);
+        if (!r) return luaL_typeerror(L, 2, "reference");
+        if (r->pending)
+            return luaL_error(L, "name: the reference's own lookup has not "
+                                 "finished (await a message to it first)");
+        id = r->id;
+    }
+    stage__future_t *f = dir_future(L);
+    stage__future_ref(f);
+    stage__directory(w->node, STAGE__NAME_CLAIM, name, &id, f);
+    stage__lfuture_push(L, f);
+    return 1;
+}
+
+/* A far reference resolved by a directory lookup. */
+static int find_ref(lua_State *L, int op, const char *what) {
+    const char *key = check_key(L, 1, what);
+    stage__future_t *f = dir_future(L);
+    stage__future_ref(f);
+    stage__directory(stage__lw(L)->node, op, key, NULL, f);
+    stage__lref_push_far(L, f);
+    return 1;
+}
+
+static int m_find_name(lua_State *L) {
+    return find_ref(L, STAGE__FIND_NAME, "a name");
+}
+
+static int m_find_type(lua_State *L) {
+    return find_ref(L, STAGE__FIND_TYPE, "a type name");
+}
+
+static int m_find_subtype(lua_State *L) {
+    return find_ref(L, STAGE__FIND_SUBTYPE, "a type name");
+}
+
+/* stage.find_all_types(t): a future of a list of references. */
+static int m_find_all_types(lua_State *L) {
+    const char *key = check_key(L, 1, "a type name");
+    stage__future_t *f = dir_future(L);
+    stage__future_ref(f);
+    stage__directory(stage__lw(L)->node, STAGE__FIND_ALL, key, NULL, f);
+    stage__lfuture_push(L, f);
+    return 1;
+}
+
 /* ---- timers ------------------------------------------------------------------- */
 
 static void timer_env_drop(stage__theatre_t *t, stage__actor_t *a,
@@ -162,6 +235,11 @@ int stage__lmodule_open(lua_State *L) {
         {"stop", m_stop},
         {"theatre", m_theatre},
         {"theatres", m_theatres},
+        {"name", m_name},
+        {"find_name", m_find_name},
+        {"find_type", m_find_type},
+        {"find_subtype", m_find_subtype},
+        {"find_all_types", m_find_all_types},
         {NULL, NULL}};
     luaL_newlib(L, fns);
     stage_id_t out;

@@ -50,7 +50,47 @@ void stage__lref_push(lua_State *L, const stage_id_t *id) {
 }
 
 stage__lref_t *stage__lref_test(lua_State *L, int idx) {
-    return stage__lw_testud(L, idx, stage__lw(L)->ref_mtp);
+    stage__lw_t *w = stage__lw(L);
+    if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
+        return NULL;
+    const void *m = lua_topointer(L, -1);
+    lua_pop(L, 1);
+    return m == w->ref_mtp || m == w->farref_mtp ? lua_touserdata(L, idx)
+                                                 : NULL;
+}
+
+void stage__lref_push_far(lua_State *L, stage__future_t *f) {
+    stage__lw_t *w = stage__lw(L);
+    stage__lref_t *r = lua_newuserdatauv(L, sizeof *r, 0);
+    memset(r, 0, sizeof *r);
+    r->pending = f;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->farref_mt);
+    lua_setmetatable(L, -2);
+}
+
+/* Take a far reference's id from its finished lookup. 0, or the lookup's
+** failure (r stays unresolved and keeps failing sends the same way). */
+static int far_settle(stage__lw_t *w, stage__lref_t *r) {
+    stage__future_t *f = r->pending;
+    if (!f || !stage__future_done(f)) return 0;
+    if (f->status) return f->status;
+    stage_unpack_t u;
+    stage_unpack_init(&u, f->data, f->len);
+    if (stage_unpack_id(&u, &r->id)) return STAGE_EDECODE;
+    r->type = stage__id_is_local(w->node, &r->id)
+                  ? stage__type_find(w->node, r->id.type)
+                  : NULL;
+    r->pending = NULL;
+    f->observed = true;
+    stage__future_unref(f);
+    return 0;
+}
+
+static int r_gc(lua_State *L) {
+    stage__lref_t *r = lua_touserdata(L, 1);
+    if (r->pending) stage__future_unref(r->pending);
+    r->pending = NULL;
+    return 0;
 }
 
 void stage__lv_push_id(lua_State *L, const stage_id_t *id, void *ud) {
@@ -63,6 +103,8 @@ int stage__lv_encode_ud(lua_State *L, int idx, stage_pack_t *p, void *ud) {
     (void)ud;
     stage__lref_t *r = stage__lref_test(L, idx);
     if (r) {
+        far_settle(stage__lw(L), r);
+        if (r->pending) return STAGE_EENCODE; /* its lookup is not done */
         stage_pack_id(p, &r->id);
         return 0;
     }
@@ -76,14 +118,24 @@ int stage__lv_encode_ud(lua_State *L, int idx, stage_pack_t *p, void *ud) {
 }
 
 static int r_eq(lua_State *L) {
+    stage__lw_t *w = stage__lw(L);
     stage__lref_t *a = stage__lref_test(L, 1), *b = stage__lref_test(L, 2);
-    lua_pushboolean(L, a && b && stage_id_equal(&a->id, &b->id));
+    if (a) far_settle(w, a);
+    if (b) far_settle(w, b);
+    lua_pushboolean(L, a && b && !a->pending && !b->pending &&
+                           stage_id_equal(&a->id, &b->id));
     return 1;
 }
 
 static int r_tostring(lua_State *L) {
     stage__lref_t *r = stage__lref_test(L, 1);
     if (!r) return luaL_typeerror(L, 1, "reference");
+    int rc = far_settle(stage__lw(L), r);
+    if (r->pending) {
+        lua_pushstring(L, rc ? "reference (lookup failed)"
+                             : "reference (lookup pending)");
+        return 1;
+    }
     char buf[STAGE_ID_TEXT_MAX];
     stage_id_format(&r->id, buf, sizeof buf);
     lua_pushstring(L, buf);
@@ -104,7 +156,7 @@ struct stage__deferred {
     bool dead;      /* the sender stopped */
     int pending;
     uint64_t actor;
-    stage__lref_t to;
+    stage__lref_t to;         /* to.pending: the lookup of a far ref */
     stage__future_t *reply;
     char method[256];
     int n;
@@ -118,7 +170,14 @@ static void deferred_unref(stage__deferred_t *d) {
         free(d->segs[i].data);
     }
     if (d->reply) stage__future_unref(d->reply);
+    if (d->to.pending) stage__future_unref(d->to.pending);
     free(d);
+}
+
+/* Same destination: the same resolved id, or the same pending lookup. */
+static bool same_target(const stage__lref_t *a, const stage__lref_t *b) {
+    if (a->pending || b->pending) return a->pending == b->pending;
+    return stage_id_equal(&a->id, &b->id);
 }
 
 static int queue_message(stage__lw_t *w, stage__actor_t *a,
@@ -129,6 +188,15 @@ static int queue_message(stage__lw_t *w, stage__actor_t *a,
 /* Send d now that its futures are done; or fail its reply. */
 static void deferred_send(stage__lw_t *w, stage__actor_t *a,
                           stage__deferred_t *d) {
+    int rc = far_settle(w, &d->to);
+    if (rc) {
+        stage__future_t *f = d->to.pending;
+        char msg[512];
+        snprintf(msg, sizeof msg, "message '%s' not sent: %s", d->method,
+                 f && f->message ? f->message : stage_strerror(rc));
+        stage__future_reject(d->reply, rc, msg, NULL, NULL);
+        return;
+    }
     for (int i = 0; i < d->n; i++) {
         stage__future_t *f = d->segs[i].f;
         if (f && f->status) {
@@ -166,7 +234,7 @@ static void deferred_flush(stage__lw_t *w, stage__actor_t *a) {
         stage__deferred_t *d = *pp;
         bool blocked = d->pending > 0;
         for (stage__deferred_t *e = a->deferred; !blocked && e != d; e = e->next)
-            blocked = stage_id_equal(&e->to.id, &d->to.id);
+            blocked = same_target(&e->to, &d->to);
         if (blocked) {
             pp = &d->next;
             continue;
@@ -201,9 +269,9 @@ void stage__deferred_abandon(stage__actor_t *a) {
     }
 }
 
-static bool blocked_by_deferred(stage__actor_t *a, const stage_id_t *to) {
+static bool blocked_by_deferred(stage__actor_t *a, const stage__lref_t *to) {
     for (stage__deferred_t *d = a->deferred; d; d = d->next)
-        if (stage_id_equal(&d->to.id, to)) return true;
+        if (same_target(&d->to, to)) return true;
     return false;
 }
 
@@ -222,6 +290,7 @@ static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
     d->refs = 1;
     d->actor = a->serial;
     d->to = *to;
+    if (d->to.pending) stage__future_ref(d->to.pending);
     d->reply = reply;
     d->n = n;
     snprintf(d->method, sizeof d->method, "%s", method);
@@ -250,8 +319,8 @@ static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
     stage__deferred_t **pp = &a->deferred;
     while (*pp) pp = &(*pp)->next;
     *pp = d;
-    for (int i = 0; i < n; i++) {
-        stage__future_t *f = d->segs[i].f;
+    for (int i = -1; i < n; i++) {
+        stage__future_t *f = i < 0 ? d->to.pending : d->segs[i].f;
         if (!f || stage__future_done(f)) continue;
         d->pending++;
         d->refs++;
@@ -272,17 +341,15 @@ static int queue_message(stage__lw_t *w, stage__actor_t *a,
                          const stage__lref_t *to, const char *method,
                          size_t mlen, const stage_pack_t *args,
                          stage__future_t *reply) {
-    if (!to->type) {
+    int local = stage__id_is_local(w->node, &to->id);
+    if (local && !to->type) {
         char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 100];
         stage_id_format(&to->id, id, sizeof id);
-        int local = stage__id_is_local(w->node, &to->id);
-        snprintf(msg, sizeof msg, local ? "actor '%s' not found" :
-                 "actor '%s' is on node '%s', which this node cannot reach",
-                 id, to->id.node);
+        snprintf(msg, sizeof msg, "actor '%s' not found (no such type here)",
+                 id);
         if (reply)
-            stage__future_reject(reply, local ? STAGE_EACTOR_NOT_FOUND
-                                              : STAGE_EUNREACHABLE,
-                                 msg, NULL, NULL);
+            stage__future_reject(reply, STAGE_EACTOR_NOT_FOUND, msg, NULL,
+                                 NULL);
         return 0;
     }
     stage__env_t *e = stage__env_new(method, mlen, args->data, args->len);
@@ -300,7 +367,10 @@ static int queue_message(stage__lw_t *w, stage__actor_t *a,
         stage__future_ref(reply);
         e->future = reply;
     }
-    stage__route(w->node, e);
+    if (local)
+        stage__route(w->node, e);
+    else
+        stage__route_id(w->node, &to->id, e);
     return 0;
 }
 
@@ -318,7 +388,8 @@ static int r_send(lua_State *L) {
     stage__future_t *reply = stage__future_new(w->node, w->t->index,
                                                to->id.serial);
     if (!reply) return luaL_error(L, "out of memory");
-    bool pending = a->deferred && blocked_by_deferred(a, &to->id);
+    far_settle(w, to);
+    bool pending = to->pending || (a->deferred && blocked_by_deferred(a, to));
     for (int i = 2; !pending && i <= n + 1; i++) {
         if (lua_type(L, i) != LUA_TUSERDATA) continue;
         stage__lfut_t *u = stage__lfuture_test(L, i);
@@ -366,6 +437,18 @@ void stage__lref_open(lua_State *L) {
     lua_pushcfunction(L, r_tostring);
     lua_setfield(L, -2, "__tostring");
     stage__lw_t *w = stage__lw(L);
+    /* far references: the same, plus a __gc for their pending lookup */
+    lua_createtable(L, 0, 5);
+    for (const char *const *f = (const char *const[]){"__index", "__eq",
+                                                      "__tostring", NULL};
+         *f; f++) {
+        lua_getfield(L, -2, *f);
+        lua_setfield(L, -2, *f);
+    }
+    lua_pushcfunction(L, r_gc);
+    lua_setfield(L, -2, "__gc");
+    w->farref_mtp = lua_topointer(L, -1);
+    w->farref_mt = luaL_ref(L, LUA_REGISTRYINDEX);
     w->ref_mtp = lua_topointer(L, -1);
     w->ref_mt = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L); /* refcache, weak values */

@@ -37,6 +37,8 @@ typedef struct stage__lw {
     double resumed_at;    /* when a preempted turn was resumed */
     int ref_mt, future_mt; /* registry refs of the metatables */
     const void *ref_mtp, *future_mtp; /* the same, as pointers */
+    int farref_mt;        /* far references: with a __gc */
+    const void *farref_mtp;
     int refcache;         /* registry ref: serial -> reference (weak) */
 } stage__lw_t;
 
@@ -50,10 +52,13 @@ typedef struct stage__lnode {
     uint64_t main_serial;
 } stage__lnode_t;
 
-/* A reference userdata. type is the local type of that name, or NULL. */
+/* A reference userdata. type is the local type of that name, or NULL.
+** A far reference from a lookup (find_name, ...) starts with pending set:
+** the future of its id; sends through it wait for it. */
 typedef struct stage__lref {
     stage_id_t id;
     stage__type_t *type;
+    stage__future_t *pending;
 } stage__lref_t;
 
 /* A future userdata. */
@@ -100,6 +105,8 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);
 void stage__lref_open(lua_State *L);
 void stage__lref_push(lua_State *L, const stage_id_t *id);
 stage__lref_t *stage__lref_test(lua_State *L, int idx);
+/* Push a far reference whose id f will give (takes f's reference). */
+void stage__lref_push_far(lua_State *L, stage__future_t *f);
 int stage__lv_encode_ud(lua_State *L, int idx, stage_pack_t *p, void *ud);
 void stage__lv_push_id(lua_State *L, const stage_id_t *id, void *ud);
 

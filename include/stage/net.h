@@ -1,0 +1,38 @@
+/*
+** stage/net.h: joining a node to others — its network and its manager.
+**
+** A node given a network listens for other nodes, runs a manager of the DHT
+** (names, types, ...) and sends messages to actors on other nodes through
+** one connection per pair of nodes. docs/operations.md tells how to start
+** a system; docs/protocol.md what goes on the wire.
+*/
+#ifndef STAGE_NET_H
+#define STAGE_NET_H
+
+#include <stdint.h>
+
+#include "stage/stage.h"
+
+typedef struct stage_net_config {
+    const char *listen;  /* "host:port" to listen at (port 0: any) */
+    const char *join;    /* address of any member; NULL: a new system */
+    int replicas;        /* DHT replication factor R (3) */
+    int handle_signals;  /* stop the node on SIGTERM and SIGINT */
+    double call_timeout; /* a remote call without a reply fails (60 s) */
+} stage_net_config_t;
+
+void stage_net_config_init(stage_net_config_t *cfg);
+
+/* Bind, start the node's I/O thread and its manager, and join the system
+** at cfg->join (or start one). Before stage_node_start; the node then runs
+** until stopped (a listener keeps it alive). On failure returns a
+** STAGE_E* code with a message in err ("cannot listen at '...': ..."). */
+int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
+                       char *err, size_t errlen);
+
+/* The address other nodes reach this node at (its ids carry it). */
+const char *stage_node_address(const stage_node_t *node);
+/* This node's manager id on the ring (0 before stage_node_network). */
+uint64_t stage_node_manager_id(const stage_node_t *node);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+** core/directory.c: what a node knows of its own actors by name and type,
+** and the lookups scripts make (stage.name, find_name, find_type, ...).
+**
+** Locally: every actor is listed under its type (thesis 4.3.2) in a
+** per-type array guarded by the type's mutex (spawn and death touch one
+** entry; swap-remove keeps it dense); names live in a small table. On a
+** node with a network the lookups go to the DHT through the network hooks
+** (src/net/remote.c), which ask these local lists when another node wants
+** "a random actor of type T here".
+**
+** Any thread; each structure has its own lock.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/node.h"
+#include "util/log.h"
+
+/* ---- types --------------------------------------------------------------- */
+
+int stage__dir_add(stage__type_t *ty, stage__actor_t *a) {
+    pthread_mutex_lock(&ty->lock);
+    if (ty->n == ty->cap) {
+        size_t cap = ty->cap ? ty->cap * 2 : 16;
+        uint64_t *p = realloc(ty->serials, cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&ty->lock);
+            return STAGE_ENOMEM;
+        }
+        ty->serials = p;
+        ty->cap = cap;
+    }
+    a->dir_slot = (uint32_t)ty->n;
+    ty->serials[ty->n++] = a->serial;
+    pthread_mutex_unlock(&ty->lock);
+    return 0;
+}
+
+/* Remove a; the last entry takes its slot. The moved actor's dir_slot is
+** fixed by its owner theatre lazily: entries are checked on use. */
+void stage__dir_remove(stage__type_t *ty, stage__actor_t *a) {
+    pthread_mutex_lock(&ty->lock);
+    size_t i = a->dir_slot;
+    if (i < ty->n && ty->serials[i] == a->serial) {
+        ty->serials[i] = ty->serials[--ty->n];
+    } else { /* its slot moved: find it */
+        for (i = 0; i < ty->n; i++)
+            if (ty->serials[i] == a->serial) {
+                ty->serials[i] = ty->serials[--ty->n];
+                break;
+            }
+    }
+    pthread_mutex_unlock(&ty->lock);
+}
+
+/* A random local actor of type ty: 0 and *out, or STAGE_EACTOR_NOT_FOUND. */
+int stage__dir_random(stage_node_t *node, stage__type_t *ty, uint64_t seed,
+                      stage_id_t *out) {
+    pthread_mutex_lock(&ty->lock);
+    uint64_t serial = ty->n ? ty->serials[seed % ty->n] : 0;
+    pthread_mutex_unlock(&ty->lock);
+    if (!serial) return STAGE_EACTOR_NOT_FOUND;
+    stage__make_id(node, serial, ty, out);
+    return 0;
+}
+
+/* Append every local actor of ty to p (ids); returns how many. */
+size_t stage__dir_all(stage_node_t *node, stage__type_t *ty, stage_pack_t *p) {
+    pthread_mutex_lock(&ty->lock);
+    size_t n = ty->n;
+    for (size_t i = 0; i < n; i++) {
+        stage_id_t id;
+        stage__make_id(node, ty->serials[i], ty, &id);
+        stage_pack_id(p, &id);
+    }
+    pthread_mutex_unlock(&ty->lock);
+    return n;
+}
+
+/* ---- names ------------------------------------------------------------------ */
+
+typedef struct name_entry {
+    char *name;
+    stage_id_t id;
+} name_entry_t;
+
+int stage__names_claim(stage_node_t *n, const char *name, const stage_id_t *id,
+                       stage_id_t *holder) {
+    int rc = 0;
+    pthread_mutex_lock(&n->names_lock);
+    for (size_t i = 0; i < n->nnames; i++) {
+        name_entry_t *e = &((name_entry_t *)n->names)[i];
+        if (strcmp(e->name, name)) continue;
+        if (!stage_id_equal(&e->id, id)) {
+            *holder = e->id;
+            rc = STAGE_EEXISTS;
+        }
+        pthread_mutex_unlock(&n->names_lock);
+        return rc;
+    }
+    name_entry_t *tab = realloc(n->names, (n->nnames + 1) * sizeof *tab);
+    char *copy = tab ? strdup(name) : NULL;
+    if (tab) n->names = tab;
+    if (!copy) {
+        rc = STAGE_ENOMEM;
+    } else {
+        tab[n->nnames].name = copy;
+        tab[n->nnames++].id = *id;
+    }
+    pthread_mutex_unlock(&n->names_lock);
+    return rc;
+}
+
+int stage__names_find(stage_node_t *n, const char *name, stage_id_t *out) {
+    int rc = STAGE_ENAME_NOT_FOUND;
+    pthread_mutex_lock(&n->names_lock);
+    for (size_t i = 0; i < n->nnames; i++) {
+        name_entry_t *e = &((name_entry_t *)n->names)[i];
+        if (!strcmp(e->name, name)) {
+            *out = e->id;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&n->names_lock);
+    return rc;
+}
+
+/* Drop the names of actor serial (it stopped). */
+void stage__names_drop_actor(stage_node_t *n, uint64_t serial) {
+    pthread_mutex_lock(&n->names_lock);
+    name_entry_t *tab = n->names;
+    for (size_t i = 0; i < n->nnames;) {
+        if (stage__id_is_local(n, &tab[i].id) && tab[i].id.serial == serial) {
+            free(tab[i].name);
+            tab[i] = tab[--n->nnames];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&n->names_lock);
+}
+
+void stage__names_free(stage_node_t *n) {
+    name_entry_t *tab = n->names;
+    for (size_t i = 0; i < n->nnames; i++) free(tab[i].name);
+    free(tab);
+    n->names = NULL;
+    n->nnames = 0;
+    pthread_mutex_destroy(&n->names_lock);
+}
+
+/* ---- lookups ------------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t x) { /* splitmix64: a cheap random pick */
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static void resolve_id(stage__future_t *f, const stage_id_t *id) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_id(&p, id);
+    if (stage_pack_error(&p))
+        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+    else
+        stage__future_resolve(f, p.data, p.len);
+    stage_pack_free(&p);
+}
+
+/* Types t and, with subtypes, every type whose supertype chain reaches t,
+** into types[] (at most max); returns how many. */
+static int type_family(stage_node_t *n, const char *t, bool subtypes,
+                       stage__type_t **types, int max) {
+    int k = 0;
+    for (int i = 0; i < n->ntypes && k < max; i++) {
+        stage__type_t *ty = n->types[i];
+        int depth = 0; /* C types name supertypes freely: bound the walk */
+        for (stage__type_t *c = ty; c && depth++ < 64;
+             c = c->super[0] ? stage__type_find(n, c->super) : NULL) {
+            if (!strcmp(c->name, t)) {
+                types[k++] = ty;
+                break;
+            }
+            if (!subtypes) break;
+        }
+    }
+    return k;
+}
+
+static void local_find(stage_node_t *n, int op, const char *key,
+                       stage__future_t *f) {
+    char msg[400];
+    stage_id_t id;
+    if (op == STAGE__FIND_NAME) {
+        if (stage__names_find(n, key, &id) == 0)
+            resolve_id(f, &id);
+        else {
+            snprintf(msg, sizeof msg, "no actor is named '%s'", key);
+            stage__future_reject(f, STAGE_ENAME_NOT_FOUND, msg, NULL, NULL);
+        }
+        return;
+    }
+    stage__type_t *fam[64];
+    int k = type_family(n, key, op == STAGE__FIND_SUBTYPE, fam, 64);
+    if (op == STAGE__FIND_ALL) {
+        stage_pack_t body = STAGE_PACK_INIT, p = STAGE_PACK_INIT;
+        size_t total = 0;
+        for (int i = 0; i < k; i++) total += stage__dir_all(n, fam[i], &body);
+        stage_pack_array(&p, (uint32_t)total);
+        stage_pack_raw(&p, body.data, body.len);
+        if (stage_pack_error(&p) || stage_pack_error(&body))
+            stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+        else
+            stage__future_resolve(f, p.data, p.len);
+        stage_pack_free(&p);
+        stage_pack_free(&body);
+        return;
+    }
+    uint64_t seed = mix((uint64_t)(uintptr_t)f ^ (uint64_t)(stage__now() * 1e9));
+    for (int i = 0; i < k; i++) { /* start at a random type of the family */
+        stage__type_t *ty = fam[(seed + (uint64_t)i) % (uint64_t)k];
+        if (stage__dir_random(n, ty, mix(seed + (uint64_t)i), &id) == 0) {
+            resolve_id(f, &id);
+            return;
+        }
+    }
+    snprintf(msg, sizeof msg, "no actor of type '%s'%s", key,
+             op == STAGE__FIND_SUBTYPE ? " or its subtypes" : "");
+    stage__future_reject(f, STAGE_ETYPE_NOT_FOUND, msg, NULL, NULL);
+}
+
+void stage__directory(stage_node_t *n, int op, const char *key,
+                      const stage_id_t *id, stage__future_t *f) {
+    if (n->net_hooks.directory) {
+        n->net_hooks.directory(n, op, key, id, f);
+        return;
+    }
+    if (op != STAGE__NAME_CLAIM) {
+        local_find(n, op, key, f);
+        return;
+    }
+    stage_id_t holder;
+    int rc = stage__names_claim(n, key, id, &holder);
+    if (rc == 0) {
+        stage__future_resolve(f, "\xc3", 1); /* true */
+    } else {
+        char h[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 300];
+        stage_id_format(&holder, h, sizeof h);
+        snprintf(msg, sizeof msg, "the name '%s' is taken by %s", key,
+                 rc == STAGE_EEXISTS ? h : "nobody (out of memory)");
+        stage__future_reject(f, rc, msg, NULL, NULL);
+    }
+}
