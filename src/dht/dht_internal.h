@@ -30,6 +30,7 @@
 #define RF_BYSUB 0x4    /* CLAIM: a clash is another sub, not another owner */
 #define RF_REMOVE 0x8   /* COPY: remove the item instead */
 #define RF_LAST 0x10    /* REPLY to FETCH: the walk ended here */
+#define RF_SAME_LIST 0x20 /* PRED_INFO: your copy of my list is current */
 
 /* One entry as it travels in a payload (internal layout, see msg.c). */
 typedef struct rec {

@@ -99,8 +99,13 @@ static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
         for (; i < d->table.n && d->table.v[i].key == m->key; i++) {
             entry_t *e = &d->table.v[i];
             if (e->expires <= d->now) continue;
-            bool other = (m->flags & RF_BYSUB) ? e->sub != r->sub
-                                               : e->owner != m->origin.id;
+            /* a claim is repeatable by its owner with the same value only:
+            ** two actors of one node must not both hold a name */
+            bool other = (m->flags & RF_BYSUB)
+                             ? e->sub != r->sub
+                             : e->owner != m->origin.id || e->len != r->len ||
+                                   (r->len &&
+                                    memcmp(e->value, r->value, r->len) != 0);
             if (other) {
                 stage__dht_pl_entry(pl, e, d->now);
                 rc = (m->flags & RF_BYSUB) ? STAGE_ECLASH : STAGE_EEXISTS;

@@ -131,13 +131,33 @@ static void on_notify(stage_dht_t *d, const stage_dht_msg_t *m) {
     if (d->pred.id == 0 || in_oo(n->id, d->pred.id, d->self.id)) set_pred(d, n);
 }
 
+/* A digest of n successors from the first: the asker tells us the one of
+** the list it holds, and we send the list only when ours differs. */
+static uint64_t list_hash(const stage_dht_peer_t *p, int n) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+    for (int i = 0; i < n; i++) h = (h ^ p[i].id) * 0xbf58476d1ce4e5b9ull;
+    return h | 1; /* never 0: 0 asks for the list */
+}
+
 static void on_get_pred(stage_dht_t *d, const stage_dht_msg_t *m) {
     stage_dht_msg_t *r = stage__dht_send(d, STAGE_DHT_M_PRED_INFO, &m->from);
     if (!r) return;
     r->peer = d->pred;
     int n = d->nsucc < d->cfg.succ_len - 1 ? d->nsucc : d->cfg.succ_len - 1;
+    if (m->arg && m->arg == list_hash(d->succ, n)) {
+        r->flags = RF_SAME_LIST;
+        return;
+    }
     for (int i = 0; i < n; i++) r->peers[i] = d->succ[i];
     r->npeers = (uint8_t)n;
+}
+
+/* GET_PRED to our successor, with the digest of the list it gave us. */
+static bool get_pred(stage_dht_t *d) {
+    stage_dht_msg_t *m = stage__dht_send(d, STAGE_DHT_M_GET_PRED, &d->succ[0]);
+    if (!m) return false;
+    if (d->nsucc > 1) m->arg = list_hash(&d->succ[1], d->nsucc - 1);
+    return true;
 }
 
 static void send_notify(stage_dht_t *d) {
@@ -161,16 +181,18 @@ static void on_pred_info(stage_dht_t *d, const stage_dht_msg_t *m) {
     d->stab_waiting = false;
     const stage_dht_peer_t *x = &m->peer;
     stage_dht_peer_t s = d->succ[0];
-    d->nsucc = 1; /* rebuild the list from our successor's */
-    int n = m->npeers < STAGE_DHT_SUCC_MAX ? m->npeers : STAGE_DHT_SUCC_MAX;
-    for (int i = 0; i < n; i++) succ_insert(d, &m->peers[i]);
+    if (!(m->flags & RF_SAME_LIST)) {
+        d->nsucc = 1; /* rebuild the list from our successor's */
+        int n = m->npeers < STAGE_DHT_SUCC_MAX ? m->npeers : STAGE_DHT_SUCC_MAX;
+        for (int i = 0; i < n; i++) succ_insert(d, &m->peers[i]);
+    }
     joined(d);
     if (x->id && in_oo(x->id, d->self.id, s.id) &&
         !stage__dht_is_dead(d, x->id)) {
         /* a closer successor: ask it at once rather than next period, so a
         ** far successor pointer walks back in round trips, not periods */
         succ_insert(d, x);
-        if (stage__dht_send(d, STAGE_DHT_M_GET_PRED, &d->succ[0])) {
+        if (get_pred(d)) {
             d->stab_waiting = true;
             d->stab_sent = d->now;
         }
@@ -240,8 +262,7 @@ static void stabilize(stage_dht_t *d) {
         if (d->join_addr[0] && !d->joined) send_join(d);
         return;
     }
-    stage_dht_msg_t *m = stage__dht_send(d, STAGE_DHT_M_GET_PRED, &d->succ[0]);
-    if (m) {
+    if (get_pred(d)) {
         d->stab_waiting = true;
         d->stab_retried = false;
         d->stab_sent = d->now;
@@ -258,7 +279,7 @@ void stage__dht_ring_poll(stage_dht_t *d) {
     /* one lost message must not cost us our successor: ask once more */
     if (d->now < stage__dht_ring_deadline(d)) return;
     d->stab_retried = true;
-    stage__dht_send(d, STAGE_DHT_M_GET_PRED, &d->succ[0]);
+    get_pred(d);
 }
 
 /* Refresh the next finger that is not simply our successor. */

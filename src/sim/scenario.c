@@ -72,7 +72,6 @@ static void claim_entries(sim_t *s, int node) {
         e->dead_at = 0;
         stage_id_t id = sim_actor_of(s, node, j);
         uint64_t rq = sim_new_req(s, RK_CLAIM, (int)s->nentries++, i);
-        s->claims++;
         stage_dht_name_claim(s->mgrs[i].d, s->now, rq, name, &id);
         sim_drain(s, i);
     }
@@ -124,6 +123,7 @@ void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
     bool measured = r->t0 >= s->t_measure && s->measuring;
     switch (r->kind) {
     case RK_CLAIM:
+        s->claims++; /* counted when answered: a claimant may die first */
         if (e->status == 0) {
             en->confirmed = true;
             en->since = s->now;

@@ -135,9 +135,12 @@ static void claim_is_decided_once_at_the_primary(void **st) {
         assert_int_equal(reply_status(d, 1), 0);
         route(d, 10, STAGE_DHT_OP_CLAIM, 6, key, 2, "actor-6");
         assert_int_equal(reply_status(d, 2), STAGE_EEXISTS);
-        /* the winner repeating its claim still wins */
+        /* the winner repeating its claim still wins; its node claiming
+        ** the name for another actor does not */
         route(d, 20, STAGE_DHT_OP_CLAIM, 5, key, 3, "actor-5");
         assert_int_equal(reply_status(d, 3), 0);
+        route(d, 21, STAGE_DHT_OP_CLAIM, 5, key, 5, "actor-7");
+        assert_int_equal(reply_status(d, 5), STAGE_EEXISTS);
         /* once the winner's lease is over, the name is free */
         route(d, 20 + LEASE + 1, STAGE_DHT_OP_CLAIM, 6, key, 4, "actor-6");
         assert_int_equal(reply_status(d, 4), 0);

@@ -1,0 +1,97 @@
+#!/bin/sh
+# bench/dht/run.sh BUILD_DIR [SEED]: the DHT's figures from the simulator,
+# each beside its target (issue 3). Runs the 1,000 and 10,000 node cases
+# that are too large for CI. Needs BUILD_DIR/tests/sim/sim_driver (or the
+# stage command's `stage sim`). Prints one line per figure and exits 1 if a
+# target is missed.
+set -u
+build=${1:?usage: bench/dht/run.sh BUILD_DIR [SEED]}
+seed=${2:-1}
+sim="$build/tests/sim/sim_driver"
+[ -x "$sim" ] || { echo "run.sh: no simulator at '$sim'" >&2; exit 2; }
+missed=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# run NAME ARGS...: run the simulator, keep its summary line in $out
+run() {
+    name=$1; shift
+    start=$(date +%s.%N)
+    "$sim" --seed "$seed" "$@" > "$out.full" 2>/dev/null
+    end=$(date +%s.%N)
+    grep '"event":"summary"' "$out.full" > "$out"
+    wall=$(echo "$end $start" | awk '{printf "%.1f", $1 - $2}')
+    echo "== $name (seed $seed; $wall s wall): stage sim --seed $seed $*"
+    rm -f "$out.full"
+}
+
+# fig KEY: a figure of the last summary
+fig() {
+    sed 's/.*"'"$1"'":\([^,}]*\).*/\1/' "$out"
+}
+
+# check KEY OP TARGET [LABEL]: print the figure beside its target
+check() {
+    v=$(fig "$1")
+    ok=$(awk -v v="$v" -v t="$3" -v op="$2" 'BEGIN {
+        if (op == "<=") print (v <= t) ? 1 : 0; else print (v >= t) ? 1 : 0 }')
+    mark=ok; [ "$ok" = 1 ] || { mark=MISSED; missed=1; }
+    printf '  %-30s %12s   target %s %s   %s\n' "${4:-$1}" "$v" "$2" "$3" "$mark"
+}
+
+report() {
+    printf '  %-30s %12s\n' "$1" "$(fig "$1")"
+}
+
+for n in 1000 10000; do
+    half=$(awk -v n=$n 'BEGIN { printf "%.3f", 0.5 * log(n) / log(2) + 1 }')
+    lg=$(awk -v n=$n 'BEGIN { printf "%.3f", log(n) / log(2) }')
+    if [ $n = 1000 ]; then
+        run "no faults, $n nodes" --nodes $n --join 30 --settle 30 --duration 120 --lookup-rate 500
+    else
+        run "no faults, $n nodes, 10 simulated minutes" --nodes $n --join 120 --settle 60 --duration 420 --lookup-rate 1000
+        check sim_s ">=" 600 "simulated seconds"
+        printf '  %-30s %12s   target <= 120   %s\n' "wall seconds" "$wall" \
+            "$(awk -v w=$wall 'BEGIN { print (w <= 120) ? "ok" : "MISSED" }')"
+        awk -v w=$wall 'BEGIN { exit !(w > 120) }' && missed=1
+    fi
+    check mean_hops "<=" "$half"
+    check p99_hops "<=" "$lg"
+    check lookup_success ">=" 1
+    check route_correct ">=" 1
+    check claims_ok ">=" 1
+    report keys_per_node_max_over_mean
+    report keys_per_node_p99_over_mean
+    report bytes_per_node_per_s
+done
+
+run "balance with 8 virtual ids per node, 1000 nodes" --nodes 1000 --vnodes 8 --join 30 --settle 30 --duration 60 --lookup-rate 200
+report keys_per_node_max_over_mean
+report keys_per_node_p99_over_mean
+check lookup_success ">=" 1
+
+run "mass failure: 50% of 1000 nodes at once" --nodes 1000 --mass-fail 0.5 --mass-at 20 --duration 60
+check entries_lost_fraction "<=" 0.125 "entries lost (0.5^R)"
+check mass_check_failures "<=" 0 "lookups failed after 3 periods"
+report mass_checked
+
+run "failures spaced 20 s apart, 1000 nodes" --nodes 1000 --spaced-fail 20 --duration 300
+check entries_lost_fraction "<=" 0 "entries lost"
+check lookup_success ">=" 0.99
+
+for median in 3600 300; do
+    run "churn, median session $median s, 1000 nodes" --nodes 1000 --churn-median $median --duration 600 --lookup-rate 200
+    check lookup_success ">=" 0.99
+    check bytes_per_node_per_s "<=" 1024
+    check stale_entries "<=" 0 "entries outliving their owner"
+done
+
+run "maintenance only (no lookups), churn 300 s, 1000 nodes" --nodes 1000 --churn-median 300 --duration 300 --lookup-rate 0
+check bytes_per_node_per_s "<=" 1024 "maintenance bytes/s per node"
+report msgs_per_node_per_s
+
+run "claim races: 10 claimants, 2% loss, crashes, 1000 nodes" --nodes 1000 --claimants 10 --loss 0.02 --crash-during-claims 0.002 --duration 300
+check races_exactly_one ">=" "$(fig races)" "races with exactly one winner"
+check failures "<=" 0 "two told they won"
+
+exit $missed
