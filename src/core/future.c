@@ -63,7 +63,9 @@ void stage__future_unref(stage__future_t *f) {
     /* acq_rel: the last owner must see every write of the others. */
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
         return;
-    if (stage__future_done(f) && f->status && !f->observed)
+    /* STAGE_ESTOPPED: dropped at shutdown, which the user asked for */
+    if (stage__future_done(f) && f->status && f->status != STAGE_ESTOPPED &&
+        !f->observed)
         LOG_WARN("unhandled failure%s%s: %s: %s", f->actor ? " in actor " : "",
                  f->actor ? f->actor : "", stage_err_name(f->status),
                  f->message ? f->message : stage_strerror(f->status));

@@ -282,13 +282,21 @@ void stage__theatre_join(stage__theatre_t *t) {
 ** becomes this theatre's thread for the purpose. */
 void stage__theatre_destroy(stage__theatre_t *t) {
     current = t;
+    stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
     stage__mpsc_node_t *n;
     while ((n = stage__mpsc_pop(&t->inbox))) {
         stage__item_t *it = (stage__item_t *)n;
+        stage__env_t *e = (stage__env_t *)it;
         if (it->kind == ENV_FUTURE)
             stage__future_unref((stage__future_t *)it);
+        else if (out && it->kind == ENV_MSG && e->target == out->serial)
+            stage__actor_enqueue(t, out, e); /* output is never lost */
         else
-            stage__env_drop((stage__env_t *)it, STAGE_ESTOPPED);
+            stage__env_drop(e, STAGE_ESTOPPED);
+    }
+    for (stage__env_t *e; out && (e = out->mbox_head);) {
+        if (!(out->mbox_head = e->next)) out->mbox_tail = NULL;
+        out->type->ops->deliver(t, out, e);
     }
     stage__actors_destroy_all(t);
     stage__timers_free(t);

@@ -166,6 +166,8 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
 
 /* ---- turns --------------------------------------------------------------------- */
 
+static void push_budget_error(lua_State *L, double spent, double budget);
+
 static void set_running(stage__lw_t *w, lua_State *co) {
     w->t->running_lua = co;
 }
@@ -175,7 +177,11 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
                   stage__env_t *e, int status, int nres) {
     lua_State *L = w->L;
     set_running(w, NULL);
-    if (status == LUA_YIELD) {
+    if (status == LUA_YIELD && w->preempted == 2) { /* past its budget */
+        const stage_node_config_t *cfg = stage__node_config(w->node);
+        push_budget_error(L, a->spent, cfg->budget_secs);
+        status = LUA_ERRRUN;
+    } else if (status == LUA_YIELD) {
         if (!w->preempted && !a->wait) {
             lua_settop(co, 0);
             lua_pushliteral(co, "coroutine.yield called outside a coroutine "
@@ -208,7 +214,12 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
 #else
         lua_resetthread(co);
 #endif
-        stage__lw_give_co(w, co, coref);
+        if (co == w->poisoned) { /* its hooks are off for good: drop it */
+            w->poisoned = NULL;
+            luaL_unref(L, LUA_REGISTRYINDEX, coref);
+        } else {
+            stage__lw_give_co(w, co, coref);
+        }
     }
     if (e->lua_ref != -2) luaL_unref(L, LUA_REGISTRYINDEX, e->lua_ref);
     stage__env_free(e);
@@ -322,13 +333,23 @@ static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
         push_class(L, a->type);
         find_method(L, lua_gettop(L), "death");
         lua_remove(L, -2);
-        if (lua_isfunction(L, -1)) {
+        if (lua_isfunction(L, -1)) { /* runs as a last turn of the actor */
             lua_rawgeti(L, LUA_REGISTRYINDEX, a->lua_ref);
+            stage__actor_t *prev = t->running;
+            stage__turn_begin(t, a);
+            t->running_lua = L;
             if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-                LOG_WARN("actor serial %llu: death: %s",
-                         (unsigned long long)a->serial, lua_tostring(L, -1));
-                lua_pop(L, 1);
+                stage_id_t id;
+                char text[STAGE_ID_TEXT_MAX];
+                stage__make_id(t->node, a->serial, a->type, &id);
+                stage_id_format(&id, text, sizeof text);
+                LOG_WARN("actor %s: death: %s", text,
+                         luaL_tolstring(L, -1, NULL));
+                lua_pop(L, 2);
             }
+            t->running_lua = NULL;
+            stage__turn_end(t);
+            t->running = prev;
         } else {
             lua_pop(L, 1);
         }
@@ -363,6 +384,14 @@ const stage__ops_t stage__lua_ops = {lua_deliver_first, lua_resume_turn,
 
 /* ---- preemption ------------------------------------------------------------------ */
 
+static void push_budget_error(lua_State *L, double spent, double budget) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "handler ran for %.1f s, past its budget of %g "
+             "s (an endless loop?)", spent, budget);
+    stage__future_t tmp = {.status = STAGE_EBUDGET, .message = msg};
+    stage__lerror_push(L, &tmp);
+}
+
 static void preempt_hook(lua_State *co, lua_Debug *ar) {
     (void)ar;
     lua_sethook(co, NULL, 0, 0);
@@ -372,19 +401,19 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
     const stage_node_config_t *cfg = stage__node_config(w->node);
     double now = stage__now();
     a->spent += w->resumed_at > 0 ? now - w->resumed_at : cfg->slice_secs;
-    if (a->spent >= cfg->budget_secs) {
-        stage__future_t tmp = {.status = STAGE_EBUDGET};
-        char msg[160];
-        snprintf(msg, sizeof msg, "handler ran for %.1f s, past its budget of "
-                 "%g s (an endless loop?)", a->spent, cfg->budget_secs);
-        tmp.message = msg;
-        a->spent = 0;
-        stage__lerror_push(co, &tmp);
-        lua_error(co);
-    }
+    bool over = a->spent >= cfg->budget_secs;
+    /* Past the budget: yield too, and the theatre fails the message (see
+    ** finish). Raising here instead would leave the coroutine unable to
+    ** run hooks ever again: Lua does not restore its allowhook flag when
+    ** an error unwinds a hook inside lua_resume. */
     if (lua_isyieldable(co)) {
-        w->preempted = 1;
+        w->preempted = over ? 2 : 1;
         lua_yield(co, 0);
+    }
+    if (over) { /* cannot yield here (a C call in between): raise */
+        w->poisoned = co;
+        push_budget_error(co, a->spent, cfg->budget_secs);
+        lua_error(co);
     }
 }
 

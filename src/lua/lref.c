@@ -39,6 +39,7 @@ void stage__lref_push(lua_State *L, const stage_id_t *id) {
     lua_pop(L, 1);
     stage__lref_t *r = lua_newuserdatauv(L, sizeof *r, 0);
     r->id = *id;
+    r->pending = NULL;
     r->type = stage__id_is_local(w->node, id)
                   ? stage__type_find(w->node, id->type)
                   : NULL;

@@ -33,7 +33,8 @@ typedef struct stage__lw {
     int npool, cappool;
     stage_pack_t scratch; /* encoding buffer */
     stage__lv_hooks_t hooks;
-    volatile sig_atomic_t preempted; /* the last yield was a preemption */
+    volatile sig_atomic_t preempted; /* last yield: 1 preempted, 2 budget */
+    lua_State *poisoned;  /* coroutine whose hooks an error switched off */
     double resumed_at;    /* when a preempted turn was resumed */
     int ref_mt, future_mt; /* registry refs of the metatables */
     const void *ref_mtp, *future_mtp; /* the same, as pointers */
