@@ -1,0 +1,39 @@
+-- death() runs once when an actor stops (stage.stop), after its last
+-- turn, and may send messages like any handler.
+local stage = require "stage"
+
+local Recorder = stage.actor "Recorder"
+function Recorder:birth() self.events = {} end
+function Recorder:event(e) self.events[#self.events + 1] = e end
+function Recorder:all() return self.events end
+
+local Thing = stage.actor "Thing"
+function Thing:birth(name, recorder) self.name, self.rec = name, recorder end
+function Thing:quit() stage.stop(); return "stopping " .. self.name end
+function Thing:death() self.rec:event("death " .. self.name) end
+
+-- How many times each event was recorded, once there are n (round trips,
+-- at most 2 s).
+local function events(rec, n)
+  local t0 = stage.now()
+  while true do
+    local all = rec:all():await()
+    if #all >= n or stage.now() - t0 > 2 then
+      local count = {}
+      for _, e in ipairs(all) do count[e] = (count[e] or 0) + 1 end
+      return count
+    end
+  end
+end
+
+function main(args)
+  local rec = Recorder()
+  local a = Thing("a", rec)
+  local b = Thing:spawn_at(stage.theatres() - 1, "b", rec)
+  assert(a:quit():await() == "stopping a")
+  assert(events(rec, 1)["death a"] == 1, "death of a not recorded")
+  assert(b:quit():await() == "stopping b")
+  local got = events(rec, 2)
+  assert(got["death a"] == 1 and got["death b"] == 1, "death not once each")
+  print("ok")
+end
