@@ -44,13 +44,15 @@ static void half_closed(uv_handle_t *h) {
     free(p);
 }
 
+static void half_close(half_t *h) {
+    if (h->closing) return;
+    h->closing = true;
+    uv_close((uv_handle_t *)&h->tcp, half_closed);
+}
+
 static void pair_close(pair_t *p) {
-    half_t *hs[2] = {&p->down, &p->up};
-    for (int i = 0; i < 2; i++) {
-        if (hs[i]->closing) continue;
-        hs[i]->closing = true;
-        uv_close((uv_handle_t *)&hs[i]->tcp, half_closed);
-    }
+    half_close(&p->down);
+    half_close(&p->up);
 }
 
 static void fwd_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
@@ -70,7 +72,10 @@ static void fwd_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     pair_t *p = s->data;
     if (n < 0) {
         free(buf->base);
-        pair_close(p);
+        if (black_hole)
+            half_close(h); /* not even a close gets through */
+        else
+            pair_close(p);
         return;
     }
     if (n == 0 || black_hole || h->other->closing) {
