@@ -158,9 +158,6 @@ static void send_msg(sim_t *s, int from, const stage_dht_effect_t *e) {
     if (s->measuring) {
         s->bytes += stage_dht_msg_wire_size(src) + 8; /* + frame header */
         s->msgs++;
-        s->by_type[src->type < 16 ? src->type : 0]++;
-        if (src->type == STAGE_DHT_M_ROUTE && src->op < 16)
-            s->by_op[src->op]++;
     }
     if (node < 0 || node >= s->nn || !s->nodes[node].alive ||
         s->nodes[node].inc + 7400 != port ||

@@ -143,23 +143,6 @@ void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
         if (ok) {
             s->gets_ok++;
             count_hops(s, e->hops);
-        } else if (getenv("SIM_DEBUG")) {
-        {
-            int R = s->c.replicas;
-            uint64_t pk = stage_dht_replica(en->key, stage_dht_primary_index(en->key, R), R);
-            uint64_t o = sim_oracle_owner(s, pk);
-            int held = 0, om = -1;
-            for (int q = 0; q < s->nm; q++)
-                if (s->mgrs[q].d && s->mgrs[q].id == o) om = q;
-            for (int i = 0; i < R; i++)
-                for (int q = 0; q < s->nm; q++)
-                    held += s->mgrs[q].d && stage_dht_holds(s->mgrs[q].d, s->now, stage_dht_replica(en->key, i, R), 0);
-            fprintf(stderr, "get failed t=%llu status=%d n=%zu age=%llu entry_age=%llu primary_owner_holds=%d replicas_held=%d owner_born=%llu\n",
-                    (unsigned long long)s->now, e->status, e->nitems,
-                    (unsigned long long)(s->now - r->t0), (unsigned long long)(s->now - en->since),
-                    om >= 0 ? stage_dht_holds(s->mgrs[om].d, s->now, pk, 0) : -1, held,
-                    om >= 0 ? (unsigned long long)s->nodes[s->mgrs[om].node].born : 0ull);
-        }
         }
         break;
     }
@@ -328,28 +311,8 @@ static double ring_consistency(sim_t *s) {
         bool good = stage_dht_successor(g->d).id == succ &&
                     stage_dht_predecessor(g->d).id == pred;
         ok += good;
-        if (!good && getenv("SIM_DEBUG") && n < 40)
-            fprintf(stderr, "mgr %d self %016llx succ %016llx want %016llx pred %016llx want %016llx\n",
-                    i, (unsigned long long)g->id,
-                    (unsigned long long)stage_dht_successor(g->d).id,
-                    (unsigned long long)succ,
-                    (unsigned long long)stage_dht_predecessor(g->d).id,
-                    (unsigned long long)pred);
     }
     return n ? (double)ok / n : 0;
-}
-
-static void dump_ring(sim_t *s) {
-    for (int k = 0; k < s->nring && k < 60; k++) {
-        for (int i = 0; i < s->nm; i++) {
-            mgr_t *g = &s->mgrs[i];
-            if (!g->d || g->id != s->ring[k]) continue;
-            fprintf(stderr, "%3d %016llx succ %016llx pred %016llx\n", k,
-                    (unsigned long long)g->id,
-                    (unsigned long long)stage_dht_successor(g->d).id,
-                    (unsigned long long)stage_dht_predecessor(g->d).id);
-        }
-    }
 }
 
 static void figures(sim_t *s, sim_figures_t *f) {
@@ -385,7 +348,6 @@ static void figures(sim_t *s, sim_figures_t *f) {
 }
 
 static void summary(sim_t *s, const sim_figures_t *f) {
-    if (getenv("SIM_RING")) dump_ring(s);
     int live = 0;
     for (int i = 0; i < s->nn; i++) live += s->nodes[i].alive;
     fprintf(s->out,
@@ -413,40 +375,6 @@ static void summary(sim_t *s, const sim_figures_t *f) {
             f->keys_p99_over_mean, f->ring_consistent, f->races,
             f->races_exactly_one, s->nwatch, f->watchers_ok, f->sources_ok,
             s->failures);
-}
-
-/* Debug: how many members the successor walk from the first one visits. */
-static void ring_walk(sim_t *s) {
-    if (!s->nring) return;
-    uint64_t start = s->ring[0], cur = start;
-    int n = 0;
-    do {
-        int found = -1;
-        for (int i = 0; i < s->nm && found < 0; i++)
-            if (s->mgrs[i].d && s->mgrs[i].id == cur) found = i;
-        if (found < 0) break;
-        cur = stage_dht_successor(s->mgrs[found].d).id;
-        n++;
-    } while (cur != start && n <= s->nring);
-    for (int i = 0; i < s->nm && n < s->nring / 2; i++) {
-        mgr_t *g = &s->mgrs[i];
-        if (!g->d || !g->joined) continue;
-        uint64_t want = sim_oracle_owner(s, g->id + 1);
-        stage_dht_peer_t su = stage_dht_successor(g->d);
-        if (su.id == want) continue;
-        int w = -1;
-        for (int j = 0; j < s->nm; j++)
-            if (s->mgrs[j].d && s->mgrs[j].id == want) w = j;
-        if (w < 0 || s->now - s->nodes[s->mgrs[w].node].born < 5000) continue;
-        fprintf(stderr, "  X %016llx succ %016llx want %016llx (born %llu) whose pred %016llx succ %016llx\n",
-                (unsigned long long)g->id, (unsigned long long)su.id, (unsigned long long)want,
-                (unsigned long long)s->nodes[s->mgrs[w].node].born,
-                (unsigned long long)stage_dht_predecessor(s->mgrs[w].d).id,
-                (unsigned long long)stage_dht_successor(s->mgrs[w].d).id);
-    }
-    fprintf(stderr, "t=%llu ring members %d walk %d\n",
-            (unsigned long long)s->now, s->nring, n);
-    sim_at(s, s->now + 1000, 99, 0);
 }
 
 /* ---- actions ---- */
@@ -483,7 +411,6 @@ void sim_on_act(sim_t *s, int act, int arg) {
     case A_PART: partition(s, false); break;
     case A_HEAL: partition(s, true); break;
     case A_PROBE: sim_probe_act(s, arg); break;
-    case 99: ring_walk(s); break;
     default: break;
     }
 }
@@ -523,7 +450,6 @@ int sim_run(const sim_config_t *c, FILE *out, sim_figures_t *fig) {
     for (int i = 1; i < s->nn; i++)
         sim_at(s, MS(c->join_s) * (uint64_t)i / (uint64_t)s->nn, A_JOIN, i);
     sim_at(s, t0, A_MEASURE, 0);
-    if (getenv("SIM_WALK")) sim_at(s, 1000, 99, 0);
     sim_at(s, t0, A_LOAD, 0);
     if (c->mass_fail > 0) sim_at(s, t0 + MS(c->mass_at_s), A_MASS, 0);
     if (c->spaced_fail_s > 0) sim_at(s, t0 + MS(c->spaced_fail_s), A_SPACED, 0);
@@ -550,12 +476,6 @@ int sim_run(const sim_config_t *c, FILE *out, sim_figures_t *fig) {
     f.failures = s->failures;
     summary(s, &f);
     if (fig) *fig = f;
-    if (getenv("SIM_DEBUG")) {
-        for (int i = 0; i < 16; i++)
-            if (s->by_type[i]) fprintf(stderr, "type %d: %llu\n", i, (unsigned long long)s->by_type[i]);
-        for (int i = 0; i < 16; i++)
-            if (s->by_op[i]) fprintf(stderr, "op %d: %llu\n", i, (unsigned long long)s->by_op[i]);
-    }
     int rc = s->failures ? 1 : 0;
     sim_engine_free(s);
     free(s);

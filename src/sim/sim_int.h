@@ -85,7 +85,6 @@ typedef struct sim {
     bool measuring;
     /* figures */
     uint64_t bytes, msgs, dropped;
-    uint64_t by_type[16], by_op[16]; /* messages sent, for --verbose */
     uint64_t gets, gets_ok, lookups, lookups_ok, lookups_right;
     uint64_t claims, claims_ok;
     uint64_t *hops_hist; /* hops -> count */
