@@ -65,26 +65,33 @@ static int port_valid(const char *s, size_t len) {
     return v <= 65535;
 }
 
-/* 1 if s[0..len) is "[v6]" with v6 of hex digits, ':' and '.', two ':' at
-** least. */
-static int v6_valid(const char *s, size_t len) {
-    if (len < 4 || s[0] != '[' || s[len - 1] != ']') return 0;
-    const char *c1 = memchr(s + 1, ':', len - 2);
-    if (!c1 || !memchr(c1 + 1, ':', (size_t)(s + len - 1 - (c1 + 1)))) return 0;
-    return all_of(s + 1, len - 2, V6);
+/* The length of the longest prefix of s[0..len) of class c. */
+static size_t span(const char *s, size_t len, int c) {
+    size_t i = 0;
+    while (i < len && (cls[(unsigned char)s[i]] & c))
+        i++;
+    return i;
 }
 
+/* 1 if s[0..len) is "[v6]:port", v6 of hex digits, ':' and '.' with two
+** ':' at least. */
+static int v6_addr_valid(const char *s, size_t len) {
+    size_t n = span(s + 1, len - 1, V6); /* s[0] is '[' */
+    const char *c1 = memchr(s + 1, ':', n);
+    if (!c1 || !memchr(c1 + 1, ':', (size_t)(s + 1 + n - (c1 + 1)))) return 0;
+    if (n + 3 > len || s[n + 1] != ']' || s[n + 2] != ':') return 0;
+    return port_valid(s + n + 3, len - n - 3);
+}
+
+/* One forward pass: host bytes cannot be ':', so the first byte that is
+** not a host byte must be the ':' before the port. */
 int stage__node_addr_valid(const char *s, size_t len) {
     if (len == 0 || len >= STAGE_ADDR_MAX) return 0;
-    if (len == 5 && memcmp(s, "local", 5) == 0) return 1;
-    size_t colon = len;
-    while (colon > 0 && s[colon - 1] != ':')
-        colon--;
-    if (colon == 0) return 0; /* no ':' at all */
-    colon--;                  /* index of the last ':' */
-    if (!port_valid(s + colon + 1, len - colon - 1)) return 0;
-    if (s[0] == '[') return v6_valid(s, colon);
-    return colon > 0 && all_of(s, colon, WORD);
+    if (s[0] == '[') return v6_addr_valid(s, len);
+    size_t h = span(s, len, WORD);
+    if (h == len) return len == 5 && memcmp(s, "local", 5) == 0;
+    if (h == 0 || s[h] != ':') return 0;
+    return port_valid(s + h + 1, len - h - 1);
 }
 
 int stage_id_format(const stage_id_t *id, char *buf, size_t len) {
