@@ -100,6 +100,13 @@ static void bad_text_is_rejected(void **state) {
         "local~1/0/Area/+1",
         "local~1/0/Area/017",
         "local~1~1/0/Area/1",
+        "[::1]~1/0/Area/1",    /* v6 without a port */
+        "[::1]:~1/0/Area/1",   /* v6 with an empty port */
+        "[::1]x:1~1/0/Area/1", /* junk after the bracket */
+        "[:1]:1~1/0/Area/1",   /* one ':' is not v6 */
+        "h:1:2~1/0/Area/1",    /* two ports */
+        "loca~1/0/Area/1",     /* neither local nor host:port */
+        "locals~1/0/Area/1",
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         stage_id_t id;
