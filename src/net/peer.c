@@ -191,6 +191,13 @@ static void inbound_hello(stage__peer_t *p, stage__conn_t *c, uint32_t inc) {
         stage__conn_close(old, 0, STAGE_LOG_DEBUG,
                           "duplicate connection: keeping theirs");
     }
+    if (p->conn) {
+        /* on_peer_down for old sent a frame and so dialled p anew: this
+        ** connection serves instead. */
+        stage__conn_t *dial = p->conn;
+        p->conn = NULL;
+        stage__conn_close(dial, 0, STAGE_LOG_DEBUG, "replaced by theirs");
+    }
     c->peer = p;
     p->conn = c;
     int rc = stage__conn_greet(c);
