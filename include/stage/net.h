@@ -32,6 +32,9 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
 
 /* The address other nodes reach this node at (its ids carry it). */
 const char *stage_node_address(const stage_node_t *node);
+/* 1 once the node's manager is a member of the ring (at once for a new
+** system), else 0. Any thread. */
+int stage_node_joined(const stage_node_t *node);
 /* This node's manager id on the ring (0 before stage_node_network). */
 uint64_t stage_node_manager_id(const stage_node_t *node);
 

@@ -370,3 +370,11 @@ void stage__route_id(stage_node_t *node, const stage_id_t *to,
         LOG_WARN("%s", msg);
     stage__env_free(e);
 }
+
+int stage__node_spawn_remote(stage_node_t *node, const char *where,
+                             const char *type, const char *args, size_t len,
+                             stage__future_t *f) {
+    if (!node->net_hooks.spawn) return 0;
+    node->net_hooks.spawn(node, where, type, args, len, f);
+    return 1;
+}

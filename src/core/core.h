@@ -446,6 +446,12 @@ int stage__node_set_address(stage_node_t *node, const char *address);
 uint32_t stage__node_incarnation(const stage_node_t *node);
 const char *stage__node_address(const stage_node_t *node);
 
+/* Spawn type on the node at address where; f (a reference is taken)
+** gets the new id. 0 if there is no network (f untouched). */
+int stage__node_spawn_remote(stage_node_t *node, const char *where,
+                             const char *type, const char *args, size_t len,
+                             stage__future_t *f);
+
 /* Route e to `to`, which may live on another node: through the network
 ** hooks, or failing e's future with NodeUnreachable when there are none.
 ** Any thread. Takes ownership of e. */

@@ -63,8 +63,40 @@ static int class_spawn(lua_State *L) { /* Class:spawn(...) */
     return stage__lactor_spawn(L, -1, 2, lua_gettop(L) - 1);
 }
 
+/* Class:spawn_at("host:port", ...): on another node; a far reference. */
+static int spawn_remote(lua_State *L, const char *where) {
+    if (lua_getfield(L, 1, "__type") != LUA_TSTRING)
+        return luaL_error(L, "spawn_at: not an actor class");
+    const char *name = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    stage__lw_t *w = stage__lw(L);
+    if (!strcmp(where, stage__node_address(w->node)))
+        return stage__lactor_spawn(L, -1, 3, lua_gettop(L) - 2);
+    stage__future_t *f = stage__future_new(w->node, w->t->index, 0);
+    if (!f) return luaL_error(L, "out of memory");
+    char err[256];
+    stage_pack_t *p = &w->scratch;
+    stage_pack_reset(p);
+    if (stage__lv_encode_args(L, 3, lua_gettop(L) - 2, p, &w->hooks, err,
+                              sizeof err)) {
+        stage__future_unref(f);
+        return luaL_error(L, "spawn '%s': %s", name, err);
+    }
+    stage__future_ref(f);
+    if (!stage__node_spawn_remote(w->node, where, name, p->data, p->len, f)) {
+        stage__future_unref(f);
+        stage__future_unref(f);
+        return luaL_error(L, "spawn_at '%s': this node is not connected to "
+                             "others (start it with stage node)", where);
+    }
+    stage__lref_push_far(L, f);
+    return 1;
+}
+
 static int class_spawn_at(lua_State *L) { /* Class:spawn_at(theatre, ...) */
     luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_type(L, 2) == LUA_TSTRING)
+        return spawn_remote(L, lua_tostring(L, 2));
     lua_Integer th = luaL_checkinteger(L, 2);
     int n = stage_node_theatres(stage__lw(L)->node);
     if (th < 0 || th >= n)

@@ -1,0 +1,123 @@
+/*
+** net/remote.h: the I/O thread of a networked node (remote.c) and its
+** directory driver (rdir.c: the DHT manager and lookups through it).
+** Internal; everything here runs on the I/O thread unless noted.
+*/
+#ifndef STAGE_NET_REMOTE_H
+#define STAGE_NET_REMOTE_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "core/core.h"
+#include "net/transport.h"
+#include "stage/dht.h"
+#include "stage/net.h"
+#include "util/u64map.h"
+
+enum {
+    FRAME_MSG = STAGE__NET_KIND_USER,
+    FRAME_REPLY,
+    FRAME_SPAWN,
+    FRAME_FIND,
+    FRAME_DHT
+};
+
+enum { IO_MSG = 1, IO_REPLY, IO_SPAWN, IO_DIR, IO_ANNOUNCE, IO_STOP };
+
+typedef struct io_item {
+    stage__mpsc_node_t link;
+    int kind;
+    stage_id_t to;          /* IO_MSG target, IO_DIR id */
+    stage__env_t *e;        /* IO_MSG */
+    stage__future_t *f;     /* IO_REPLY: done; else: to complete */
+    int op;                 /* IO_DIR */
+    int theatre;            /* IO_SPAWN */
+    char where[STAGE_ADDR_MAX]; /* IO_SPAWN node */
+    char key[256];          /* IO_DIR key, IO_SPAWN/IO_ANNOUNCE type */
+    char super[STAGE_TYPE_MAX]; /* IO_ANNOUNCE */
+    char *args;             /* IO_SPAWN */
+    size_t len;
+} io_item_t;
+
+struct io;
+
+/* A call waiting for its REPLY: it completes f, or, with cb, calls
+** cb(io, arg, status, value, len) (value: the reply, or the error message).
+*/
+typedef void (*stage__call_cb)(struct io *io, void *arg, int status,
+                               const char *value, size_t len);
+typedef struct call {
+    stage__future_t *f;
+    stage__call_cb cb;
+    void *arg;
+    char peer[STAGE_ADDR_MAX];
+    uint64_t deadline; /* loop ms */
+} call_t;
+
+/* The reply owed to a remote caller (stage__future_t.on_done_arg). */
+typedef struct owed {
+    char peer[STAGE_ADDR_MAX];
+    uint64_t call;
+    struct io *io;
+} owed_t;
+
+/* A frame waiting for a full peer queue to drain. */
+typedef struct held {
+    struct held *next;
+    int kind;
+    size_t len;
+    char peer[STAGE_ADDR_MAX];
+    char body[];
+} held_t;
+
+typedef struct io {
+    stage_node_t *node;
+    uv_loop_t loop;
+    uv_async_t async;
+    uv_timer_t dht_timer, sweep, stop_timer;
+    uv_signal_t sigterm, sigint;
+    uv_thread_t thread;
+    stage__mpsc_t inbox;
+    atomic_bool closing;
+    atomic_bool joined;     /* the manager is a member of a ring */
+    stage__transport_t *tr;
+    stage_dht_t *dht;
+    stage_u64map_t calls;   /* call id -> call_t */
+    stage_u64map_t reqs;    /* DHT request id -> lookup_t */
+    uint64_t next_id;
+    uint64_t call_timeout;  /* ms */
+    held_t *held_head, *held_tail;
+    char address[STAGE_ADDR_MAX];
+    uint64_t manager;
+    bool signals;
+} io_t;
+
+
+
+/* remote.c */
+int stage__io_send_frame(io_t *io, const char *peer, int kind,
+                         const char *body, size_t len);
+/* Open a call to peer answered through cb (f NULL). Returns its id or 0. */
+uint64_t stage__io_call_cb(io_t *io, const char *peer, stage__call_cb cb,
+                           void *arg);
+/* A future whose completion is sent to peer as the reply to call. */
+stage__future_t *stage__io_owed(io_t *io, const char *peer, uint64_t call,
+                                uint64_t target);
+void stage__io_reply_error(io_t *io, const char *peer, uint64_t call,
+                           int status, const char *msg);
+
+/* rdir.c */
+int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
+                      size_t errlen);
+void stage__rdir_close(io_t *io);
+/* Leave the ring gracefully (effects go out on the loop). */
+void stage__rdir_leave(io_t *io);
+int stage__rdir_in_dht(io_t *io, const char *body, size_t len);
+int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
+                        size_t len);
+/* A directory request from a theatre; takes it. */
+void stage__rdir_lookup(io_t *io, io_item_t *it);
+void stage__rdir_announce(io_t *io, io_item_t *it);
+
+#endif
