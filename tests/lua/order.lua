@@ -15,6 +15,22 @@ function Sender:flood(to, n)
   return to:all()
 end
 
+-- Sends (tag, 1..n) to 'to' without waiting; answers when all are sent.
+function Sender:tagged(to, tag, n)
+  for i = 1, n do to:put(tag, i) end
+  return true
+end
+
+-- Keeps, per sender tag, the numbers in arrival order.
+local Sink = stage.actor "Sink"
+function Sink:birth() self.by = {} end
+function Sink:put(tag, i)
+  local list = self.by[tag] or {}
+  self.by[tag] = list
+  list[#list + 1] = i
+end
+function Sink:all() return self.by end
+
 local N = 2000
 
 local function check(list, n, what)
@@ -43,5 +59,24 @@ function main(args)
     futures[k] = s:flood(log, N)
   end
   for k, f in ipairs(futures) do check(f:await(), N, "pair " .. k) end
+
+  -- fan-in: six senders on every theatre into one sink; each sender's
+  -- messages keep their order, whatever the interleaving
+  local sink = Sink:spawn_at(1)
+  local sent = {}
+  for k = 1, 6 do
+    sent[k] = Sender:spawn_at(k % 3):tagged(sink, "s" .. k, N)
+  end
+  stage.join(sent):await()
+  -- each sender's last message was sent before its reply: but messages of
+  -- different senders have no order, so ask until all have arrived
+  local by
+  local t0 = stage.now()
+  repeat
+    by = sink:all():await()
+    local total = 0
+    for _, list in pairs(by) do total = total + #list end
+  until total == 6 * N or stage.now() - t0 > 5
+  for k = 1, 6 do check(by["s" .. k] or {}, N, "sender " .. k) end
   print("ok")
 end
