@@ -8,7 +8,10 @@
 **      on each future (stage_node_send + stage_future_wait);
 **   2. spawns the script's Lua actor Tally with the Counter's id and asks it
 **      to run: Tally sends add(1..n) to the C actor from Lua and answers
-**      with the total, which the C side checks.
+**      with the total, which the C side checks;
+**   3. asks the Counter to tell a Lua Watcher its total: the C handler
+**      sends to the Lua actor and prints its answer from a future
+**      callback (stage_future_then), before the node stops.
 ** Usage: counter examples/c/counter.lua
 ** Threads: main() on the program's thread; the handlers on theatre threads.
 */
@@ -66,8 +69,47 @@ static void counter_get(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
     reply_int(ctx, msg, ((counter_t *)state)->total);
 }
 
-static const stage_method_t counter_methods[] = {
-    {"add", counter_add}, {"get", counter_get}, {NULL, NULL}};
+/* The answer of the watcher to tell(): printed on the Counter's theatre. */
+static void told(void *ud, const stage_result_t *res) {
+    (void)ud;
+    stage_unpack_t u;
+    const char *s;
+    size_t len;
+    stage_unpack_init(&u, res->data, res->len);
+    if (res->status == 0 && stage_unpack_str(&u, &s, &len) == 0)
+        printf("C: the Lua watcher answered \"%.*s\"\n", (int)len, s);
+    else
+        printf("C: the Lua watcher failed: %s\n", stage_err_name(res->status));
+    fflush(stdout);
+}
+
+/* tell(watcher): sends watcher:changed(total), a C actor messaging a Lua
+** one; the answer arrives in told(). Replies nil at once. */
+static void counter_tell(stage_ctx_t *ctx, void *state,
+                         const stage_msg_t *msg) {
+    stage_unpack_t u;
+    uint32_t argc;
+    stage_id_t watcher;
+    if (stage_msg_unpack(msg, &u, &argc) || argc != 1 ||
+        stage_unpack_id(&u, &watcher)) {
+        stage_reply_error(ctx, msg, STAGE_EINVAL, "tell needs an actor");
+        return;
+    }
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_future_t *f = NULL;
+    stage_pack_array(&p, 1);
+    stage_pack_int(&p, ((counter_t *)state)->total);
+    int rc = stage_pack_error(&p);
+    if (rc == 0) rc = stage_send(ctx, &watcher, "changed", p.data, p.len, &f);
+    if (rc == 0) rc = stage_future_then(f, told, NULL);
+    stage_pack_free(&p);
+    if (rc) stage_reply_error(ctx, msg, rc, "cannot tell the watcher");
+}
+
+static const stage_method_t counter_methods[] = {{"add", counter_add},
+                                                 {"get", counter_get},
+                                                 {"tell", counter_tell},
+                                                 {NULL, NULL}};
 
 static const stage_type_def_t counter_type = {
     .name = "Counter",
@@ -99,7 +141,7 @@ static int call(stage_node_t *node, const stage_id_t *to, const char *method,
 /* Runs both parts on a started node; 0 when every answer was right. */
 static int run(stage_node_t *node) {
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_id_t counter, tally;
+    stage_id_t counter, tally, watcher;
     int64_t v = 0;
     int bad = 0;
 
@@ -139,6 +181,14 @@ static int run(stage_node_t *node) {
     rc = call(node, &counter, "get", &p, &v);
     printf("C: get() -> %" PRId64 "\n", v);
     bad |= rc != 0 || v != 25;
+
+    /* no waiting here: the node stops once told() has run */
+    if (stage_node_spawn(node, "Watcher", 0, NULL, 0, &watcher)) return 1;
+    stage_pack_reset(&p);
+    stage_pack_array(&p, 1);
+    stage_pack_id(&p, &watcher);
+    fflush(stdout);
+    bad |= stage_node_send(node, &counter, "tell", p.data, p.len, NULL) != 0;
     stage_pack_free(&p);
     return bad;
 }

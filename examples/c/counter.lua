@@ -16,3 +16,8 @@ function Tally:run(n)
                      total):await()
   return total
 end
+
+-- Watcher answers the C actor's changed(total) messages.
+local Watcher = stage.actor "Watcher"
+
+function Watcher:changed(total) return "total is now " .. total end
