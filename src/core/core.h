@@ -408,7 +408,8 @@ enum {
     STAGE__FIND_ALL        /* f gets an array of every id of type key */
 };
 
-/* Look key up (or claim it for id) and complete f. Any thread. */
+/* Look key up (or claim it for id) and complete f, which it borrows (the
+** network path takes a reference of its own). Any thread. */
 void stage__directory(stage_node_t *node, int op, const char *key,
                       const stage_id_t *id, stage__future_t *f);
 int stage__dir_add(stage__type_t *ty, stage__actor_t *a);

@@ -105,8 +105,7 @@ static int m_name(lua_State *L) {
                                  "finished (await a message to it first)");
         id = r->id;
     }
-    stage__future_t *f = dir_future(L);
-    stage__future_ref(f);
+    stage__future_t *f = dir_future(L); /* directory borrows it */
     stage__directory(w->node, STAGE__NAME_CLAIM, name, &id, f);
     stage__lfuture_push(L, f);
     return 1;
@@ -115,8 +114,7 @@ static int m_name(lua_State *L) {
 /* A far reference resolved by a directory lookup. */
 static int find_ref(lua_State *L, int op, const char *what) {
     const char *key = check_key(L, 1, what);
-    stage__future_t *f = dir_future(L);
-    stage__future_ref(f);
+    stage__future_t *f = dir_future(L); /* directory borrows it */
     stage__directory(stage__lw(L)->node, op, key, NULL, f);
     stage__lref_push_far(L, f);
     return 1;
@@ -137,8 +135,7 @@ static int m_find_subtype(lua_State *L) {
 /* stage.find_all_types(t): a future of a list of references. */
 static int m_find_all_types(lua_State *L) {
     const char *key = check_key(L, 1, "a type name");
-    stage__future_t *f = dir_future(L);
-    stage__future_ref(f);
+    stage__future_t *f = dir_future(L); /* directory borrows it */
     stage__directory(stage__lw(L)->node, STAGE__FIND_ALL, key, NULL, f);
     stage__lfuture_push(L, f);
     return 1;
@@ -192,6 +189,34 @@ static int make_timer(lua_State *L, bool repeat) {
     return 1;
 }
 
+/* stage.sleep(secs): a future that resolves (to nil) after secs. */
+static void sleep_fire(stage__theatre_t *t, stage__timer_t *tm) {
+    (void)t;
+    stage__future_resolve(tm->arg, "\xc0", 1);
+}
+
+static void sleep_drop(stage__timer_t *tm) {
+    stage__future_unref(tm->arg);
+}
+
+static int m_sleep(lua_State *L) {
+    double secs = luaL_checknumber(L, 1);
+    stage__lw_t *w = stage__lw(L);
+    stage__future_t *f = stage__future_new(w->node, w->t->index, 0);
+    if (!f) return luaL_error(L, "out of memory");
+    stage__future_ref(f);
+    stage__timer_t *tm = stage__timer_new(w->t, secs, 0, sleep_fire, f);
+    if (!tm) {
+        stage__future_unref(f);
+        stage__future_unref(f);
+        return luaL_error(L, "out of memory");
+    }
+    tm->drop = sleep_drop;
+    stage__timer_unref(tm); /* the heap keeps it until it fires */
+    stage__lfuture_push(L, f);
+    return 1;
+}
+
 static int m_after(lua_State *L) {
     return make_timer(L, false);
 }
@@ -229,6 +254,7 @@ int stage__lmodule_open(lua_State *L) {
         {"ref", m_ref},
         {"join", stage__lfuture_join},
         {"after", m_after},
+        {"sleep", m_sleep},
         {"every", m_every},
         {"now", m_now},
         {"exit", m_exit},

@@ -175,8 +175,12 @@ static void deferred_unref(stage__deferred_t *d) {
     free(d);
 }
 
-/* Same destination: the same resolved id, or the same pending lookup. */
-static bool same_target(const stage__lref_t *a, const stage__lref_t *b) {
+/* Same destination: the same resolved id, or the same pending lookup.
+** Both are settled first: a copy in the deferred list and the caller's
+** reference share one lookup, and must compare equal once it is done. */
+static bool same_target(stage__lw_t *w, stage__lref_t *a, stage__lref_t *b) {
+    far_settle(w, a);
+    far_settle(w, b);
     if (a->pending || b->pending) return a->pending == b->pending;
     return stage_id_equal(&a->id, &b->id);
 }
@@ -235,7 +239,7 @@ static void deferred_flush(stage__lw_t *w, stage__actor_t *a) {
         stage__deferred_t *d = *pp;
         bool blocked = d->pending > 0;
         for (stage__deferred_t *e = a->deferred; !blocked && e != d; e = e->next)
-            blocked = same_target(&e->to, &d->to);
+            blocked = same_target(w, &e->to, &d->to);
         if (blocked) {
             pp = &d->next;
             continue;
@@ -270,9 +274,10 @@ void stage__deferred_abandon(stage__actor_t *a) {
     }
 }
 
-static bool blocked_by_deferred(stage__actor_t *a, const stage__lref_t *to) {
+static bool blocked_by_deferred(stage__lw_t *w, stage__actor_t *a,
+                                stage__lref_t *to) {
     for (stage__deferred_t *d = a->deferred; d; d = d->next)
-        if (same_target(&d->to, to)) return true;
+        if (same_target(w, &d->to, to)) return true;
     return false;
 }
 
@@ -390,7 +395,7 @@ static int r_send(lua_State *L) {
                                                to->id.serial);
     if (!reply) return luaL_error(L, "out of memory");
     far_settle(w, to);
-    bool pending = to->pending || (a->deferred && blocked_by_deferred(a, to));
+    bool pending = to->pending || (a->deferred && blocked_by_deferred(w, a, to));
     for (int i = 2; !pending && i <= n + 1; i++) {
         if (lua_type(L, i) != LUA_TUSERDATA) continue;
         stage__lfut_t *u = stage__lfuture_test(L, i);

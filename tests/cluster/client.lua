@@ -1,0 +1,39 @@
+-- Finds actors on other nodes by name and type and checks what comes back.
+local stage = require "stage"
+local Recorder = stage.actor "Recorder" -- known here too, for spawn_at
+
+local function fails_with(kind, f)
+  local ok, err = pcall(f)
+  assert(not ok, "expected " .. kind)
+  assert(type(err) == "table" and err.type == kind, tostring(err))
+end
+
+function main(args)
+  local seed = args[1]
+  -- by name, on two other nodes
+  assert(stage.find_name("area-a"):square(10):await() == 100)
+  assert(stage.find_name("area-b"):square(3):await() == 9)
+  -- by type: a random one, and all of them
+  assert(stage.find_type("Logger"):log("x"):await() == "logged x")
+  assert(#stage.find_all_types("Logger"):await() == 2)
+  assert(#stage.find_all_types("Area"):await() == 2)
+  -- references travel in messages and replies
+  local area = stage.find_name("area-a")
+  assert(area:square(2):await() == 4)
+  -- messages to a remote actor keep their order
+  local rec = Recorder:spawn_at(seed)
+  for i = 1, 2000 do rec:put(i) end
+  assert(rec:seen_in_order(2000):await() == true, "order across nodes")
+  -- failures reach the sender
+  fails_with("NameNotFound", function() return stage.find_name("nope"):x():await() end)
+  fails_with("TypeNotFound", function() return stage.find_type("Nope"):x():await() end)
+  fails_with("NoSuchMethod", function() return area:nosuch():await() end)
+  fails_with("HandlerError", function() return area:square("x"):await() end)
+  -- a node that is not there: NodeUnreachable once the retries give up
+  local ok, err = pcall(function()
+    return Recorder:spawn_at("127.0.0.1:1"):put(1):await(10)
+  end)
+  assert(not ok and err.type == "NodeUnreachable", tostring(err))
+  print("ok")
+  stage.exit(0)
+end

@@ -1,0 +1,45 @@
+# tests/cluster/lib.sh: start real `stage node` processes on loopback and
+# wait for what they print. Sourced by the cluster tests.
+#   STAGE=<stage binary> DIR=<scratch dir>
+set -u
+PIDS=""
+mkdir -p "$DIR"
+
+cleanup() {
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$DIR"/*.out; do
+        [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
+    done
+    exit 1
+}
+
+# wait_line FILE REGEX [SECS]: wait until FILE has a line matching REGEX.
+wait_line() {
+    n=0
+    limit=$(( ${3:-20} * 20 ))
+    until grep -Eq "$2" "$1" 2>/dev/null; do
+        n=$((n + 1))
+        [ "$n" -gt "$limit" ] && fail "no line /$2/ in $1 after ${3:-20} s"
+        sleep 0.05 # polling a file for an event, with a deadline
+    done
+}
+
+# start NAME ARGS...: run `stage node ARGS` in the background as NAME;
+# sets ADDR_NAME (its address) and PID_NAME once it has printed them.
+start() {
+    name=$1
+    shift
+    "$STAGE" node "$@" > "$DIR/$name.out" 2>&1 &
+    pid=$!
+    PIDS="$PIDS $pid"
+    eval "PID_$name=$pid"
+    wait_line "$DIR/$name.out" '^node [^ ]+ manager ' 10
+    addr=$(sed -n 's/^node \([^ ]*\) manager .*/\1/p' "$DIR/$name.out")
+    eval "ADDR_$name=$addr"
+}
