@@ -31,6 +31,7 @@
 #define RF_REMOVE 0x8   /* COPY: remove the item instead */
 #define RF_LAST 0x10    /* REPLY to FETCH: the walk ended here */
 #define RF_SAME_LIST 0x20 /* PRED_INFO: your copy of my list is current */
+#define RF_FINGERS 0x40 /* GET_PRED/PRED_INFO: send/sent fingers too */
 
 /* One entry as it travels in a payload (internal layout, see msg.c). */
 typedef struct rec {
@@ -66,7 +67,7 @@ typedef struct hop {
 
 /* A request this manager asked (for its caller or for itself). */
 enum { RQ_USER = 0, RQ_FINGER, RQ_JOIN, RQ_MERGE, RQ_REPAIR, RQ_COPY,
-       RQ_REPUT, RQ_WATCH };
+       RQ_REPUT, RQ_WATCH, RQ_FIND_PRED };
 typedef struct request {
     uint64_t rid;
     uint64_t arg;      /* ROUTE arg (FETCH: range end; WATCH: caller req) */
@@ -127,6 +128,30 @@ typedef struct owned {
     }
 
 struct stage_dht {
+    /* what every call touches first, together in a few cache lines: the
+    ** simulator runs thousands of managers and each call starts cold */
+    /* effects of the current call */
+    VEC(stage_dht_effect_t) fx;
+    VEC(stage_dht_msg_t) out;      /* messages of FX_SEND, by index */
+    VEC(stage_dht_peer_t) dests;   /* their destinations, same index */
+    VEC(stage_dht_msg_t) loop;     /* messages to ourselves, in order */
+    size_t loop_head;
+    VEC(stage_dht_item_t) items;   /* items of FX_DONE/FX_WATCH */
+    VEC(char *) garbage;           /* freed at the next call */
+    uint64_t next_timer;
+    /* time */
+    uint64_t now;
+    uint64_t next_period, next_finger_at, next_renew, next_merge;
+    uint64_t repair_until; /* atomic ops in (repair_lo, repair_hi] wait */
+    uint64_t repair_lo, repair_hi;
+    int repair_left;
+
+    /* routing */
+    uint64_t seq, rid;
+    VEC(hop_t *) hops;
+    VEC(request_t) reqs;
+    VEC(decision_t) decs;
+
     stage_dht_config_t cfg;
     stage_dht_peer_t self;
     uint64_t step; /* 2^64 / R */
@@ -136,6 +161,7 @@ struct stage_dht {
     /* ring */
     stage_dht_peer_t pred; /* id 0: none */
     uint64_t pred_seen;    /* last sign of life from pred */
+    uint64_t pred_lost;    /* when pred became unknown (0: it is known) */
     bool pred_pinging;
     uint64_t range_lo;     /* start of our range as last known (old pred) */
     stage_dht_peer_t succ[STAGE_DHT_SUCC_MAX];
@@ -157,34 +183,12 @@ struct stage_dht {
     char join_addr[STAGE_ADDR_MAX];
     uint64_t join_id;
 
-    /* time */
-    uint64_t now;
-    uint64_t next_period, next_finger_at, next_renew, next_merge;
-    uint64_t repair_until; /* atomic ops in (repair_lo, repair_hi] wait */
-    uint64_t repair_lo, repair_hi;
-    int repair_left;
-
-    /* routing */
-    uint64_t seq, rid;
-    VEC(hop_t *) hops;
-    VEC(request_t) reqs;
-    VEC(decision_t) decs;
-
     /* data */
     VEC(entry_t) table;  /* sorted by (key, sub) */
     VEC(watch_t) watches; /* held here as primary */
     VEC(watch_t) mywatches;
     VEC(owned_t) owned;
 
-    /* effects of the current call */
-    VEC(stage_dht_effect_t) fx;
-    VEC(stage_dht_msg_t) out;      /* messages of FX_SEND, by index */
-    VEC(stage_dht_peer_t) dests;   /* their destinations, same index */
-    VEC(stage_dht_msg_t) loop;     /* messages to ourselves, in order */
-    size_t loop_head;
-    VEC(stage_dht_item_t) items;   /* items of FX_DONE/FX_WATCH */
-    VEC(char *) garbage;           /* freed at the next call */
-    uint64_t next_timer;
 };
 
 /* vec.c-like helper: grow v to hold n+1 elements of size sz. */
@@ -207,7 +211,8 @@ static inline bool in_oo(uint64_t x, uint64_t a, uint64_t b) {
 uint64_t stage__dht_rand(stage_dht_t *d);
 bool stage__dht_is_dead(const stage_dht_t *d, uint64_t id);
 void stage__dht_peer_failed(stage_dht_t *d, uint64_t id);
-void stage__dht_peer_seen(stage_dht_t *d, const stage_dht_peer_t *p);
+/* A message reached us and we have no successor: adopt its asker. */
+void stage__dht_orphan_seen(stage_dht_t *d, const stage_dht_peer_t *p);
 bool stage__dht_responsible(const stage_dht_t *d, uint64_t key);
 /* Rebuild the quick finger index after finger[] changed. */
 void stage__dht_fingers_changed(stage_dht_t *d);

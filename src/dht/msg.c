@@ -290,7 +290,7 @@ int stage_dht_msg_decode(stage_dht_msg_t *m, const char *buf, size_t len) {
         stage_unpack_array(&u, &np) || np > STAGE_DHT_SUCC_MAX)
         goto bad;
     for (uint32_t i = 0; i < np; i++)
-        if (dec_peer(&u, &m->peers[i]) || m->peers[i].id == 0) goto bad;
+        if (dec_peer(&u, &m->peers[i])) goto bad; /* nil: unknown holder */
     m->npeers = (uint8_t)np;
     if (dec_recs(&u, m) || stage_unpack_peek(&u) != STAGE_T_END) goto bad;
     return 0;

@@ -66,10 +66,6 @@ void stage__dht_peer_failed(stage_dht_t *d, uint64_t id) {
     if (d->pred.id == id) d->pred.id = 0; /* range_lo keeps its old start */
 }
 
-void stage__dht_peer_seen(stage_dht_t *d, const stage_dht_peer_t *p) {
-    (void)d;
-    (void)p;
-}
 
 void stage__dht_fingers_changed(stage_dht_t *d) {
     d->nrt = 0;
@@ -103,13 +99,17 @@ static void succ_insert(stage_dht_t *d, const stage_dht_peer_t *p) {
     d->nsucc++;
 }
 
+void stage__dht_orphan_seen(stage_dht_t *d, const stage_dht_peer_t *p) {
+    if (d->nsucc == 0 && d->joined && p->id != d->pred.id) succ_insert(d, p);
+}
+
 static void set_pred(stage_dht_t *d, const stage_dht_peer_t *p) {
     uint64_t old = d->pred.id ? d->pred.id : d->range_lo;
     d->pred = *p;
     d->pred_seen = d->now;
     if (p->id != old) stage__dht_pred_changed(d, old, p->id);
     d->range_lo = p->id;
-    if (d->nsucc == 0) succ_insert(d, p); /* a ring of two */
+    if (d->nsucc == 0 && !d->joined) succ_insert(d, p); /* a ring of two */
 }
 
 void stage__dht_pred_changed(stage_dht_t *d, uint64_t old_lo, uint64_t lo) {
@@ -128,7 +128,12 @@ static void on_notify(stage_dht_t *d, const stage_dht_msg_t *m) {
         d->pred_seen = d->now;
         return;
     }
-    if (d->pred.id == 0 || in_oo(n->id, d->pred.id, d->self.id)) set_pred(d, n);
+    /* a farther node notifies us only when it believes our predecessor
+    ** died; if that predecessor also missed its own notify, believe it */
+    bool pred_quiet = d->now - d->pred_seen >
+                      (uint64_t)d->cfg.period_ms + d->cfg.period_ms / 2;
+    if (d->pred.id == 0 || in_oo(n->id, d->pred.id, d->self.id) || pred_quiet)
+        set_pred(d, n);
 }
 
 /* A digest of n successors from the first: the asker tells us the one of
@@ -143,6 +148,16 @@ static void on_get_pred(stage_dht_t *d, const stage_dht_msg_t *m) {
     stage_dht_msg_t *r = stage__dht_send(d, STAGE_DHT_M_PRED_INFO, &m->from);
     if (!r) return;
     r->peer = d->pred;
+    if (m->flags & RF_FINGERS) { /* a member that lost every successor */
+        int n = 0;
+        for (int i = 0; i < d->nrt && n < STAGE_DHT_SUCC_MAX; i++)
+            r->peers[n++] = d->finger[d->rt_idx[i]];
+        for (int i = 0; i < d->nsucc && n < STAGE_DHT_SUCC_MAX; i++)
+            r->peers[n++] = d->succ[i];
+        r->npeers = (uint8_t)n;
+        r->flags = RF_FINGERS;
+        return;
+    }
     int n = d->nsucc < d->cfg.succ_len - 1 ? d->nsucc : d->cfg.succ_len - 1;
     if (m->arg && m->arg == list_hash(d->succ, n)) {
         r->flags = RF_SAME_LIST;
@@ -153,6 +168,8 @@ static void on_get_pred(stage_dht_t *d, const stage_dht_msg_t *m) {
 }
 
 /* GET_PRED to our successor, with the digest of the list it gave us. */
+static void refill(stage_dht_t *d);
+
 static bool get_pred(stage_dht_t *d) {
     stage_dht_msg_t *m = stage__dht_send(d, STAGE_DHT_M_GET_PRED, &d->succ[0]);
     if (!m) return false;
@@ -177,6 +194,11 @@ static void joined(stage_dht_t *d) {
 }
 
 static void on_pred_info(stage_dht_t *d, const stage_dht_msg_t *m) {
+    if (m->flags & RF_FINGERS) { /* members to restart from (see refill) */
+        for (int i = 0; i < m->npeers && i < STAGE_DHT_SUCC_MAX; i++)
+            succ_insert(d, &m->peers[i]);
+        return;
+    }
     if (!d->nsucc || m->from.id != d->succ[0].id) return;
     d->stab_waiting = false;
     const stage_dht_peer_t *x = &m->peer;
@@ -244,6 +266,28 @@ static void send_join(stage_dht_t *d) {
     stage__dht_request(d, &s, NULL);
 }
 
+/* Every successor failed (a mass failure): the nearest finger that is not
+** known dead becomes our successor and stabilization walks back from
+** there. With no finger left, ask our predecessor for its fingers. Never
+** fall back on the predecessor itself: in a large ring that walks the
+** whole ring backwards. */
+static void refill(stage_dht_t *d) {
+    const stage_dht_peer_t *best = NULL;
+    for (int i = 0; i < FINGERS; i++) {
+        const stage_dht_peer_t *f = &d->finger[i];
+        if (f->id == 0 || f->id == d->self.id || stage__dht_is_dead(d, f->id))
+            continue;
+        if (!best || f->id - d->self.id < best->id - d->self.id) best = f;
+    }
+    if (best) {
+        stage_dht_peer_t b = *best;
+        succ_insert(d, &b);
+    } else if (d->pred.id) {
+        stage_dht_msg_t *m = stage__dht_send(d, STAGE_DHT_M_GET_PRED, &d->pred);
+        if (m) m->flags = RF_FINGERS;
+    }
+}
+
 static void stabilize(stage_dht_t *d) {
     if (d->stab_waiting && d->nsucc) {
         /* no answer for a whole period: the successor is gone */
@@ -251,13 +295,24 @@ static void stabilize(stage_dht_t *d) {
     }
     d->stab_waiting = false;
     if (d->pred.id &&
-        d->now - d->pred_seen > 3 * (uint64_t)d->cfg.period_ms +
+        d->now - d->pred_seen > 2 * (uint64_t)d->cfg.period_ms +
                                     d->cfg.period_ms / 2) {
         stage_dht_peer_t p = d->pred;
         remember(d, &p);
         d->pred.id = 0; /* range_lo keeps the old start: repaired later */
     }
-    if (d->nsucc == 0 && d->pred.id) succ_insert(d, &d->pred);
+    if (d->pred.id) d->pred_lost = 0;
+    else if (!d->pred_lost) d->pred_lost = d->now;
+    if (d->joined && d->pred_lost &&
+        d->now - d->pred_lost > 3 * (uint64_t)d->cfg.period_ms) {
+        /* nobody notifies us: route towards our predecessor; a member that
+        ** lost every successor and gets it adopts us (orphan_seen) */
+        d->pred_lost = d->now;
+        reqspec_t s = {.kind = RQ_FIND_PRED, .op = STAGE_DHT_OP_LOOKUP,
+                       .key = d->self.id - 1};
+        stage__dht_request(d, &s, NULL);
+    }
+    if (d->nsucc == 0) refill(d);
     if (d->nsucc == 0) {
         if (d->join_addr[0] && !d->joined) send_join(d);
         return;
@@ -270,16 +325,23 @@ static void stabilize(stage_dht_t *d) {
 }
 
 uint64_t stage__dht_ring_deadline(const stage_dht_t *d) {
-    return d->stab_waiting && !d->stab_retried && d->nsucc
-               ? d->stab_sent + d->cfg.hop_timeout_ms
-               : UINT64_MAX;
+    return d->stab_waiting && d->nsucc ? d->stab_sent + d->cfg.hop_timeout_ms
+                                       : UINT64_MAX;
 }
 
 void stage__dht_ring_poll(stage_dht_t *d) {
-    /* one lost message must not cost us our successor: ask once more */
     if (d->now < stage__dht_ring_deadline(d)) return;
-    d->stab_retried = true;
-    get_pred(d);
+    d->stab_sent = d->now;
+    if (!d->stab_retried) { /* one lost message must not cost a successor */
+        d->stab_retried = true;
+        get_pred(d);
+        return;
+    }
+    /* silent twice: gone; ask the next one now rather than next period */
+    stage__dht_peer_failed(d, d->succ[0].id);
+    if (d->nsucc == 0) refill(d);
+    d->stab_retried = false;
+    d->stab_waiting = d->nsucc > 0 && get_pred(d);
 }
 
 /* Refresh the next finger that is not simply our successor. */

@@ -102,6 +102,12 @@ static void hop_free(hop_t *h) {
 void stage__dht_route(stage_dht_t *d, stage_dht_msg_t *m) {
     bool mine = stage__dht_responsible(d, m->key) ||
                 ((m->flags & RF_FINAL) && d->pred.id == 0);
+    if (!mine && d->nsucc == 0 && d->joined) {
+        /* no successor left: whoever asks is a live member after us (or
+        ** will be walked back from); answer as best we can */
+        stage__dht_orphan_seen(d, &m->origin);
+        mine = d->nsucc == 0 || stage__dht_responsible(d, m->key);
+    }
     if (mine) {
         stage__dht_kv_handle(d, m);
         free(m->data);

@@ -1,7 +1,7 @@
 /*
-** sim/engine.c: the simulator's engine — the event heap, the virtual
+** sim/engine.c: the simulator's engine — the event loop, the virtual
 ** network and the managers' lifecycle.
-** Events are ordered by (time, sequence number): ties break by the order
+** Events come from queue.c in an order that depends only on the order
 ** they were made, so a run depends only on its seed. Each manager has at
 ** most one live timer event (older ones carry a stale generation and are
 ** skipped). Messages are copied into pooled buffers on send and delivered
@@ -58,44 +58,11 @@ double sim_rng_exp(sim_rng_t *r, double mean) {
     return -mean * log(1.0 - sim_rng_unit(r));
 }
 
-/* ---- heap ---- */
-
-static bool before(const ev_t *a, const ev_t *b) {
-    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
-}
+/* ---- events ---- */
 
 void sim_push(sim_t *s, ev_t *e) {
-    if (s->nheap == s->capheap) {
-        size_t cap = s->capheap ? s->capheap * 2 : 4096;
-        ev_t *h = realloc(s->heap, cap * sizeof(*h));
-        if (!h) abort(); /* the simulator cannot go on without memory */
-        s->heap = h;
-        s->capheap = cap;
-    }
     e->seq = ++s->seq;
-    size_t i = s->nheap++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!before(e, &s->heap[p])) break;
-        s->heap[i] = s->heap[p];
-        i = p;
-    }
-    s->heap[i] = *e;
-}
-
-static ev_t pop(sim_t *s) {
-    ev_t top = s->heap[0], last = s->heap[--s->nheap];
-    size_t i = 0, n = s->nheap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && before(&s->heap[c + 1], &s->heap[c])) c++;
-        if (!before(&s->heap[c], &last)) break;
-        s->heap[i] = s->heap[c];
-        i = c;
-    }
-    if (n) s->heap[i] = last;
-    return top;
+    sim_queue_push(&s->q, e);
 }
 
 void sim_at(sim_t *s, uint64_t t, int act, int arg) {
@@ -145,8 +112,9 @@ static int parse_addr(const char *a, uint32_t *port) {
 
 static uint64_t latency(sim_t *s, int a, int b) {
     const node_t *x = &s->nodes[a], *y = &s->nodes[b];
-    double dist = hypot(x->x - y->x, x->y - y->y); /* 0 .. 1.41 */
-    double ms = s->c.latency_ms * (0.2 + 1.1 * dist) +
+    /* Manhattan distance in the unit square: 0 .. 2, mean 2/3 */
+    double dist = fabs(x->x - y->x) + fabs(x->y - y->y);
+    double ms = s->c.latency_ms * (0.2 + 1.2 * dist) +
                 sim_rng_exp(&s->rng, s->c.latency_ms * 0.05);
     return (uint64_t)ms + 1;
 }
@@ -355,8 +323,8 @@ void sim_leave_node(sim_t *s, int node) {
 /* ---- the loop ---- */
 
 void sim_loop(sim_t *s, uint64_t until) {
-    while (s->nheap && s->heap[0].t <= until) {
-        ev_t e = pop(s);
+    ev_t e;
+    while (sim_queue_pop(&s->q, until, &e)) {
         s->now = e.t;
         s->events++;
         if (e.kind == EV_ACT) {
@@ -399,7 +367,7 @@ int sim_engine_init(sim_t *s) {
     s->live = calloc((size_t)s->nm, sizeof(int));
     s->live_pos = calloc((size_t)s->nm, sizeof(int));
     if (!s->nodes || !s->mgrs || !s->ring || !s->hops_hist || !s->live ||
-        !s->live_pos)
+        !s->live_pos || sim_queue_init(&s->q))
         return STAGE_ENOMEM;
     for (int i = 0; i < s->nn; i++) {
         s->nodes[i].x = sim_rng_unit(&s->rng);
@@ -409,13 +377,16 @@ int sim_engine_init(sim_t *s) {
     return 0;
 }
 
+static void free_msg(ev_t *e, void *arg) {
+    if (e->kind == EV_MSG) msg_put(arg, e->msg);
+}
+
 void sim_engine_free(sim_t *s) {
     for (int i = 0; i < s->nm; i++) stage_dht_destroy(&s->mgrs[i].d);
-    for (size_t i = 0; i < s->nheap; i++)
-        if (s->heap[i].kind == EV_MSG) msg_put(s, s->heap[i].msg);
+    sim_queue_each(&s->q, free_msg, s);
+    sim_queue_free(&s->q);
     for (size_t i = 0; i < s->npool; i++) free(s->pool[i]);
     free(s->pool);
-    free(s->heap);
     free(s->nodes);
     free(s->mgrs);
     free(s->ring);

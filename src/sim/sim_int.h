@@ -19,6 +19,29 @@ typedef struct ev {
     stage_dht_msg_t *msg;
 } ev_t;
 
+/* The event queue (queue.c). */
+typedef struct sim_qnode {
+    ev_t ev;
+    uint32_t next;
+} sim_qnode_t;
+
+typedef struct sim_queue {
+    uint64_t cur;          /* the wheel's current millisecond */
+    uint32_t *head, *tail; /* per slot FIFO of nodes */
+    sim_qnode_t *nodes;
+    uint32_t cap, free;
+    size_t inwheel;
+    ev_t *far; /* heap of events beyond the wheel */
+    size_t nfar, capfar;
+} sim_queue_t;
+
+int sim_queue_init(sim_queue_t *q);
+void sim_queue_push(sim_queue_t *q, const ev_t *e);
+/* The next event at or before until, or false (cur is then until). */
+bool sim_queue_pop(sim_queue_t *q, uint64_t until, ev_t *out);
+void sim_queue_each(sim_queue_t *q, void (*fn)(ev_t *e, void *arg), void *arg);
+void sim_queue_free(sim_queue_t *q);
+
 typedef struct mgr {
     stage_dht_t *d;
     uint64_t id;
@@ -64,9 +87,7 @@ typedef struct sim {
     FILE *out;
     sim_rng_t rng;
     uint64_t now, seq;
-    /* heap */
-    ev_t *heap;
-    size_t nheap, capheap;
+    sim_queue_t q;
     stage_dht_msg_t **pool;
     size_t npool, cappool;
     /* world */
