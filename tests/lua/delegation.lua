@@ -19,7 +19,7 @@ function Front:square(x)
   return self.worker:square(x)          -- delegate
 end
 function Front:fail(msg) return self.worker:fail(msg) end
-function Front:slow(x) return self.worker:slow(x, 0.2) end
+function Front:slow(x) return self.worker:slow(x, 0.5) end
 function Front:handled_count() return self.handled end
 -- delegate to another delegating actor
 function Front:via(other, x) return other:square(x) end
@@ -38,7 +38,7 @@ function main(args)
   local t0 = stage.now()
   local slow = front:slow("late")
   assert(front:handled_count():await() == 1)
-  assert(not slow:done() and stage.now() - t0 < 0.2)
+  assert(not slow:done() and stage.now() - t0 < 0.5)
   assert(slow:await() == "late")
 
   -- two levels of delegation

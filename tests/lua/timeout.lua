@@ -32,11 +32,11 @@ local function times_out(fn)
 end
 
 function main(args)
-  local took = times_out(function() return slow(0.3):await(0.1) end)
-  assert(took >= 0.1 and took < 0.3, "await(0.1) took " .. took)
+  local took = times_out(function() return slow(0.6):await(0.1) end)
+  assert(took >= 0.1 and took < 0.6, "await(0.1) took " .. took)
 
-  took = times_out(function() return slow(0.3):due(0.1):await() end)
-  assert(took >= 0.1 and took < 0.3, "due(0.1) took " .. took)
+  took = times_out(function() return slow(0.6):due(0.1):await() end)
+  assert(took >= 0.1 and took < 0.6, "due(0.1) took " .. took)
 
   -- the slow future does finish, and then the value arrives
   assert(slow(0.05):await() == "gave up")
@@ -50,7 +50,7 @@ function main(args)
   assert(quick:quick(9):due(5):next(function(v) return v + 1 end):await()
          == 10)
   -- a timed-out future can be caught like any failure
-  local v = slow(0.3):due(0.05):catch(function(e) return e.type end)
+  local v = slow(0.6):due(0.05):catch(function(e) return e.type end)
   assert(v:await() == "Timeout")
   print("ok")
 end

