@@ -35,6 +35,18 @@ function main(args)
   assert(items[1] == "first" and items[2] == "second", items[1])
   assert(items[3] == "first+third", items[3])
 
+  -- a resolved future and one that resolves sooner still wait their turn
+  local fast = Slow:spawn_at(last)
+  local resolved = fast:value("resolved", 0)
+  resolved:await()
+  local log3 = Log:spawn_at(last)
+  log3:add(slow:value("slow", 0.1))
+  log3:add(resolved)
+  log3:add(fast:value("fast", 0))
+  log3:add("plain")
+  local order = table.concat(log3:all():await(), ",")
+  assert(order == "slow,resolved,fast,plain", order)
+
   -- a chain: each result feeds the next message, nothing awaited between
   local a = slow:value(1, 0)
   local b = slow:value(a, 0)
