@@ -14,6 +14,13 @@ function Worker:work(x)
 end
 function Worker:calls_so_far() return self.calls end
 function Worker:nil_index() local t; return t.field end
+local function recurse(n) return recurse(n + 1) + 1 end
+function Worker:overflow() return recurse(1) end
+function Worker:raise_object()
+  error(setmetatable({code = 7}, {__tostring = function(e)
+    return "custom error " .. e.code
+  end}))
+end
 
 local Middle = stage.actor "Middle"
 function Middle:relay(w, x) return w:work(x):await() + 1 end
@@ -41,6 +48,12 @@ function main(args)
   -- a runtime error (not error()) is a HandlerError too
   err = failure(w:nil_index())
   assert(err.type == "HandlerError" and err.message:find("nil value"))
+
+  -- a stack overflow too, and an error object is shown by its __tostring
+  err = failure(w:overflow())
+  assert(err.type == "HandlerError" and err.message:find("stack overflow"))
+  err = failure(w:raise_object())
+  assert(err.message == "custom error 7", err.message)
 
   -- the actor is still alive and kept its state
   assert(w:work(21):await() == 42)
