@@ -1,0 +1,90 @@
+#!/bin/sh
+# bench/run.sh BUILD_DIR: run every benchmark (bench/{erlang,lua,c}) for
+# every implementation, RUNS times each (default 3), print every result line
+# as it comes, then a table of medians with the ratio to Erlang and the
+# targets of issue 2. `make bench` runs `sh bench/run.sh build`.
+#
+# Environment: RUNS (3), BENCHES and IMPLS (space-separated subsets),
+# TIMEOUT (seconds per run, 900), COUNT (passed to every program as its
+# size, for a quick check: skynet needs a power of 10). The result lines are also kept in
+# BUILD_DIR/bench/results.jsonl.
+#
+# A run that fails, times out or prints no result line is reported as such
+# and the suite carries on; its benchmark shows "missing" in the table.
+set -u
+
+build=${1:-build}
+runs=${RUNS:-3}
+benches=${BENCHES:-"spawn ping_pong ping_pong_cross ring fan_in skynet idle_memory"}
+impls=${IMPLS:-"erlang lua c"}
+limit=${TIMEOUT:-900}
+here=$(cd "$(dirname "$0")" && pwd)
+stage=$build/src/cli/stage
+
+mkdir -p "$build/bench"
+results=$build/bench/results.jsonl
+: >"$results"
+erldir=$(mktemp -d)
+trap 'rm -rf "$erldir"' EXIT INT TERM
+
+# Erlang: compile every module (native BEAM code, not the interpreter).
+erlang_ok=yes
+if ! command -v erlc >/dev/null 2>&1; then
+    echo "# erlang: erlc not found (install erlang-base): skipped"
+    erlang_ok=no
+elif ! erlc -o "$erldir" "$here"/erlang/*.erl; then
+    echo "# erlang: compilation failed: skipped"
+    erlang_ok=no
+fi
+
+# The command line of one benchmark ($2) of one implementation ($1), or
+# nothing when that implementation is not available.
+command_of() {
+    case $1 in
+    erlang)
+        [ "$erlang_ok" = yes ] || return 1
+        # +P: room for 1,000,000+ processes (the default limit is 262,144).
+        echo "erl -noshell -noinput +P 4000000 -pa $erldir -run $2 main" ;;
+    lua)
+        [ -x "$stage" ] || return 1
+        # The spawn and flood loops run for seconds in one handler: they are
+        # preempted every slice, but must not hit the 10 s budget.
+        echo "$stage run --budget 600 $here/lua/$2.lua" ;;
+    c)
+        [ -x "$build/bench/bench_$2" ] || return 1
+        echo "$build/bench/bench_$2" ;;
+    esac
+}
+
+if command -v timeout >/dev/null 2>&1; then
+    limiter="timeout $limit"
+else
+    limiter=""
+fi
+
+echo "# machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+for bench in $benches; do
+    for run in $(seq 1 "$runs"); do
+        for impl in $impls; do
+            if ! cmd=$(command_of "$impl" "$bench"); then
+                echo "# $impl $bench: not built or not installed: skipped"
+                continue
+            fi
+            out=$(ERL_CRASH_DUMP_SECONDS=0 $limiter $cmd ${COUNT:-})
+            status=$?
+            line=$(printf '%s\n' "$out" |
+                grep "^{\"bench\":\"$bench\",\"impl\":\"$impl\"," | tail -n 1)
+            if [ $status -ne 0 ]; then
+                echo "# $impl $bench run $run: failed (exit status $status)"
+            elif [ -z "$line" ]; then
+                echo "# $impl $bench run $run: printed no result line"
+            else
+                echo "$line"
+                echo "$line" >>"$results"
+            fi
+        done
+    done
+done
+
+echo
+awk -v benches="$benches" -v impls="$impls" -f "$here/table.awk" "$results"
