@@ -33,6 +33,7 @@ typedef struct raw {
     size_t first;     /* with per_tick: sent at once before dripping */
     bool close_after; /* close once everything is sent */
     bool connected, closed_by_peer, done;
+    size_t got; /* bytes received */
     int open_handles;
 } raw_t;
 
@@ -83,7 +84,9 @@ static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     if (n < 0) {
         r->closed_by_peer = true;
         raw_close(r);
+        return;
     }
+    r->got += (size_t)n;
 }
 
 static void raw_on_connect(uv_connect_t *req, int status) {
@@ -188,6 +191,12 @@ static int setup(void **state) {
     return 0;
 }
 
+/* Close a handle a failed test left open (all of them are static). */
+static void close_leftover(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
 static int teardown(void **state) {
     (void)state;
     log_capture_end();
@@ -196,6 +205,7 @@ static int teardown(void **state) {
     raw.bytes = NULL;
     tn_stop(&loop, &a);
     tn_stop(&loop, &b);
+    uv_walk(&loop, close_leftover, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     return 0;
@@ -474,6 +484,81 @@ static void random_input_never_hurts_the_node(void **state) {
     assert_int_equal(stage__transport_peer_is_up(b.t, a.addr), 1);
 }
 
+/* ---- a dial made by on_peer_down while a connection replaces another --- */
+
+/* A listener standing for node X: it answers every connection with X's
+** handshake, as X would. */
+static uv_tcp_t xl;
+static char x_addr[STAGE_ADDR_MAX];
+static raw_t x_conn; /* the connection X accepted */
+static int x_accepted;
+
+static void x_accept(uv_stream_t *server, int status) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    if (status < 0 || x_accepted++) return; /* one is all we look at */
+    hello_inc(&p, STAGE__NET_PROTO_VERSION, x_addr, 78);
+    memset(&x_conn, 0, sizeof x_conn);
+    uv_tcp_init(&loop, &x_conn.tcp);
+    uv_timer_init(&loop, &x_conn.drip);
+    x_conn.tcp.data = x_conn.drip.data = &x_conn;
+    x_conn.bytes = p.data; /* owned by x_conn now */
+    x_conn.len = p.len;
+    assert_int_equal(uv_accept(server, (uv_stream_t *)&x_conn.tcp), 0);
+    uv_read_start((uv_stream_t *)&x_conn.tcp, raw_alloc, raw_read);
+    raw_write(&x_conn, x_conn.len);
+}
+
+static bool dial_resolved(void *ud) {
+    stage__net_stats_t s;
+    (void)ud;
+    stage__transport_peer_stats(b.t, x_addr, &s);
+    /* raw2 got b's hello and frame 1000, and the dial X accepted ended. */
+    return raw2.got > 0 && s.frames_out >= 3 && x_accepted == 1 &&
+           x_conn.closed_by_peer;
+}
+
+static void
+replacing_connection_also_replaces_a_dial_from_on_down(void **state) {
+    (void)state;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    uv_tcp_init(&loop, &xl);
+    assert_int_equal(stage__addr_parse("127.0.0.1:0", &ss), 0);
+    assert_int_equal(uv_tcp_bind(&xl, (struct sockaddr *)&ss, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&xl, 8, x_accept), 0);
+    uv_tcp_getsockname(&xl, (struct sockaddr *)&ss, &len);
+    stage__addr_format((struct sockaddr *)&ss, x_addr, sizeof x_addr);
+    x_accepted = 0;
+
+    stage_pack_t p = STAGE_PACK_INIT;
+    hello_inc(&p, STAGE__NET_PROTO_VERSION, x_addr, 77);
+    raw_start(p.data, p.len, 0, false);
+    b.last_inc = 0;
+    while (b.last_inc != 77)
+        uv_run(&loop, UV_RUN_ONCE);
+    /* X restarts (incarnation 78) and connects; b's on_peer_down for the
+    ** old connection sends X a frame, which dials X. The new inbound
+    ** connection must serve that frame and the dial must go. */
+    b.resend = true;
+    stage_pack_reset(&p);
+    hello_inc(&p, STAGE__NET_PROTO_VERSION, x_addr, 78);
+    raw_open(&raw2, p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    assert_true(tn_run_until(&loop, dial_resolved, NULL));
+    assert_int_equal(b.last_reason, STAGE_ESTOPPED);
+    int up = 0;
+    for (stage__conn_t *c = b.t->conns; c; c = c->next)
+        up += c->state == CONN_UP && c->peer &&
+              strcmp(c->peer->addr, x_addr) == 0;
+    assert_int_equal(up, 1);
+    b.resend = false;
+    raw_close(&raw2);
+    free(raw2.bytes);
+    raw_close(&x_conn);
+    free(x_conn.bytes);
+    uv_close((uv_handle_t *)&xl, NULL);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -492,6 +577,7 @@ int main(void) {
         T(too_many_unnamed_connections_are_refused),
         T(restarted_peer_replaces_its_old_connection),
         T(random_input_never_hurts_the_node),
+        T(replacing_connection_also_replaces_a_dial_from_on_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,8 @@ typedef struct tnode {
     uint32_t last_inc;
     uint64_t frames, bytes, next_seq;
     bool out_of_order;
-    bool echo; /* send every frame back to its sender */
+    bool echo;   /* send every frame back to its sender */
+    bool resend; /* on a lost connection, send the peer frame 1000 */
     char last_peer[STAGE_ADDR_MAX];
 } tnode_t;
 
@@ -62,13 +63,16 @@ static inline void tn_on_up(void *ud, const char *peer, uint32_t inc) {
     snprintf(n->last_peer, sizeof n->last_peer, "%s", peer);
 }
 
+static inline int tn_send(tnode_t *n, const char *peer, uint64_t seq,
+                          size_t pad);
+
 static inline void tn_on_down(void *ud, const char *peer, int reason,
                               size_t dropped) {
     tnode_t *n = ud;
-    (void)peer;
     n->downs++;
     n->last_reason = reason;
     n->dropped += dropped;
+    if (n->resend && reason != STAGE_EUNREACHABLE) tn_send(n, peer, 1000, 4);
 }
 
 static inline void tn_on_drain(void *ud, const char *peer) {
