@@ -25,8 +25,8 @@
 
 #include "stage/id.h"
 
-#define STAGE_DHT_SUCC_MAX 32    /* longest successor list */
-#define STAGE_DHT_VALUE_MAX 65536 /* largest value (a source text) */
+#define STAGE_DHT_SUCC_MAX 32            /* longest successor list */
+#define STAGE_DHT_VALUE_MAX 65536        /* largest value (a source text) */
 #define STAGE_DHT_PAYLOAD_MAX (1u << 22) /* largest message payload */
 
 typedef struct stage_dht stage_dht_t; /* opaque: one manager */
@@ -86,17 +86,17 @@ typedef enum stage_dht_op {
 /* One message. Payload (data, len) holds entries in the internal layout of
 ** src/dht; the wire form is msgpack (stage_dht_msg_encode). */
 typedef struct stage_dht_msg {
-    uint8_t type;  /* stage_dht_mtype_t */
-    uint8_t op;    /* stage_dht_op_t, for ROUTE and REPLY */
-    uint8_t hops;  /* ROUTE: hops so far */
+    uint8_t type; /* stage_dht_mtype_t */
+    uint8_t op;   /* stage_dht_op_t, for ROUTE and REPLY */
+    uint8_t hops; /* ROUTE: hops so far */
     uint8_t npeers;
     int32_t status; /* REPLY: 0 or a STAGE_E* code */
     uint32_t flags;
-    uint64_t to;  /* manager id this message is for */
-    uint64_t seq; /* ROUTE/ACK: per-hop sequence number */
-    uint64_t rid; /* request id at the origin */
-    uint64_t key; /* ROUTE: target key */
-    uint64_t arg; /* op argument (range end, index, ...) */
+    uint64_t to;             /* manager id this message is for */
+    uint64_t seq;            /* ROUTE/ACK: per-hop sequence number */
+    uint64_t rid;            /* request id at the origin */
+    uint64_t key;            /* ROUTE: target key */
+    uint64_t arg;            /* op argument (range end, index, ...) */
     stage_dht_peer_t from;   /* sender of this hop */
     stage_dht_peer_t origin; /* ROUTE: the asker, who gets the REPLY */
     stage_dht_peer_t peer;   /* pred, new neighbour, owner found */
@@ -135,13 +135,13 @@ typedef struct stage_dht_item {
 } stage_dht_item_t;
 
 typedef struct stage_dht_effect {
-    int kind;                /* stage_dht_fx_kind_t */
-    const char *to_addr;     /* SEND */
-    stage_dht_msg_t *msg;    /* SEND: the driver may take msg->data */
-    uint64_t req;            /* DONE, WATCH: the caller's request id */
-    int status;              /* DONE: 0 or a STAGE_E* code */
-    int hops;                /* DONE: hops the answering request took */
-    size_t nitems;           /* DONE, WATCH */
+    int kind;             /* stage_dht_fx_kind_t */
+    const char *to_addr;  /* SEND */
+    stage_dht_msg_t *msg; /* SEND: the driver may take msg->data */
+    uint64_t req;         /* DONE, WATCH: the caller's request id */
+    int status;           /* DONE: 0 or a STAGE_E* code */
+    int hops;             /* DONE: hops the answering request took */
+    size_t nitems;        /* DONE, WATCH */
     const stage_dht_item_t *items;
 } stage_dht_effect_t;
 
@@ -158,8 +158,7 @@ void stage_dht_destroy(stage_dht_t **d);
 
 /* Join the ring that the manager at addr (id may be 0: unknown) belongs to.
 ** 0 or STAGE_EINVAL. FX_JOINED follows once a successor answers. */
-int stage_dht_join(stage_dht_t *d, uint64_t now, const char *addr,
-                   uint64_t id);
+int stage_dht_join(stage_dht_t *d, uint64_t now, const char *addr, uint64_t id);
 /* Leave gracefully: hand the range and the neighbours over, then stop
 ** answering. Any later call but destroy returns STAGE_ESTOPPED. */
 int stage_dht_leave(stage_dht_t *d, uint64_t now);

@@ -12,8 +12,8 @@
 #include "stage/errors.h"
 
 /* Send a user request for op on base key k with up to two records. */
-static int user(stage_dht_t *d, uint64_t now, uint64_t req, int op,
-                uint64_t k, uint32_t flags, const rec_t *a, const rec_t *b) {
+static int user(stage_dht_t *d, uint64_t now, uint64_t req, int op, uint64_t k,
+                uint32_t flags, const rec_t *a, const rec_t *b) {
     stage__dht_begin(d, now);
     if (d->stopped) return STAGE_ESTOPPED;
     int R = d->cfg.replicas;
@@ -28,8 +28,13 @@ static int user(stage_dht_t *d, uint64_t now, uint64_t req, int op,
         stage__dht_pl_rec(&pl, &r);
     }
     if (b) stage__dht_pl_rec(&pl, b);
-    reqspec_t s = {.kind = RQ_USER, .op = op, .req = req, .key = k,
-                   .index = index, .flags = flags, .sub = a ? a->sub : 0};
+    reqspec_t s = {.kind = RQ_USER,
+                   .op = op,
+                   .req = req,
+                   .key = k,
+                   .index = index,
+                   .flags = flags,
+                   .sub = a ? a->sub : 0};
     int rc = stage__dht_request(d, &s, &pl);
     stage__dht_end(d);
     return rc;
@@ -43,8 +48,7 @@ int stage_dht_get(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k) {
     return user(d, now, req, STAGE_DHT_OP_GET, k, 0, NULL, NULL);
 }
 
-int stage_dht_lookup(stage_dht_t *d, uint64_t now, uint64_t req,
-                     uint64_t k) {
+int stage_dht_lookup(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k) {
     return user(d, now, req, STAGE_DHT_OP_LOOKUP, k, 0, NULL, NULL);
 }
 
@@ -58,14 +62,14 @@ int stage__dht_put_flags(stage_dht_t *d, uint64_t now, uint64_t req, int op,
 
 int stage_dht_put(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
                   uint64_t sub, const void *value, size_t len) {
-    return stage__dht_put_flags(d, now, req, STAGE_DHT_OP_PUT, k, sub, 0,
-                                value, len);
+    return stage__dht_put_flags(d, now, req, STAGE_DHT_OP_PUT, k, sub, 0, value,
+                                len);
 }
 
 int stage_dht_claim(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
                     const void *value, size_t len) {
-    return stage__dht_put_flags(d, now, req, STAGE_DHT_OP_CLAIM, k, 0, 0,
-                                value, len);
+    return stage__dht_put_flags(d, now, req, STAGE_DHT_OP_CLAIM, k, 0, 0, value,
+                                len);
 }
 
 int stage_dht_cas(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
@@ -102,8 +106,11 @@ int stage_dht_watch(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k) {
     w->req = req;
     stage__dht_begin(d, now);
     int R = d->cfg.replicas;
-    reqspec_t s = {.kind = RQ_USER, .op = STAGE_DHT_OP_WATCH, .req = req,
-                   .key = k, .arg = req,
+    reqspec_t s = {.kind = RQ_USER,
+                   .op = STAGE_DHT_OP_WATCH,
+                   .req = req,
+                   .key = k,
+                   .arg = req,
                    .index = stage_dht_primary_index(k, R)};
     int rc = stage__dht_request(d, &s, NULL);
     stage__dht_end(d);

@@ -68,8 +68,10 @@ int stage_dht_new(stage_dht_t **out, const stage_dht_config_t *cfg,
 
 /* Free what the previous call's effects held. */
 static void reset(stage_dht_t *d, uint64_t now) {
-    for (size_t i = 0; i < d->out.n; i++) free(d->out.v[i].data);
-    for (size_t i = 0; i < d->garbage.n; i++) free(d->garbage.v[i]);
+    for (size_t i = 0; i < d->out.n; i++)
+        free(d->out.v[i].data);
+    for (size_t i = 0; i < d->garbage.n; i++)
+        free(d->garbage.v[i]);
     d->out.n = d->fx.n = d->items.n = d->garbage.n = d->dests.n = 0;
     if (now > d->now) d->now = now;
 }
@@ -105,7 +107,8 @@ void stage_dht_destroy(stage_dht_t **dp) {
         free(d->hops.v[i]);
     }
     free(d->hops.v);
-    for (size_t i = 0; i < d->loop.n; i++) free(d->loop.v[i].data);
+    for (size_t i = 0; i < d->loop.n; i++)
+        free(d->loop.v[i].data);
     free(d->loop.v);
     free(d->fx.v);
     free(d->out.v);
@@ -152,14 +155,22 @@ int stage_dht_leave(stage_dht_t *d, uint64_t now) {
 
 static void dispatch(stage_dht_t *d, const stage_dht_msg_t *m) {
     switch (m->type) {
-    case STAGE_DHT_M_ACK: stage__dht_ack_recv(d, m); break;
-    case STAGE_DHT_M_ROUTE: stage__dht_route_recv(d, m); break;
+    case STAGE_DHT_M_ACK:
+        stage__dht_ack_recv(d, m);
+        break;
+    case STAGE_DHT_M_ROUTE:
+        stage__dht_route_recv(d, m);
+        break;
     case STAGE_DHT_M_REPLY:
     case STAGE_DHT_M_TRANSFER:
     case STAGE_DHT_M_EVENT:
     case STAGE_DHT_M_RENEW:
-    case STAGE_DHT_M_MISSING: stage__dht_kv_recv(d, m); break;
-    default: stage__dht_ring_recv(d, m); break;
+    case STAGE_DHT_M_MISSING:
+        stage__dht_kv_recv(d, m);
+        break;
+    default:
+        stage__dht_ring_recv(d, m);
+        break;
     }
 }
 
@@ -249,8 +260,10 @@ stage_dht_msg_t *stage__dht_send(stage_dht_t *d, int type,
 void stage__dht_keep(stage_dht_t *d, char *p) {
     if (!p) return;
     char **slot = VEC_PUSH(d->garbage);
-    if (slot) *slot = p;
-    else free(p);
+    if (slot)
+        *slot = p;
+    else
+        free(p);
 }
 
 void stage__dht_done(stage_dht_t *d, uint64_t req, int status, int hops,

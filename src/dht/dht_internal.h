@@ -18,20 +18,20 @@
 #include "stage/dht.h"
 
 #define FINGERS 64
-#define MAX_HOPS 48     /* a routed message that went this far is dropped */
-#define HOP_TRIES 3     /* next hops tried before a routed message is dropped */
-#define DEAD_MAX 16     /* recently failed peers remembered */
+#define MAX_HOPS 48 /* a routed message that went this far is dropped */
+#define HOP_TRIES 3 /* next hops tried before a routed message is dropped */
+#define DEAD_MAX 16 /* recently failed peers remembered */
 #define MERGE_PERIODS 15 /* a self-lookup through another member this often */
-#define KNOWN_MAX 8     /* remembered members, looked up to re-merge */
+#define KNOWN_MAX 8      /* remembered members, looked up to re-merge */
 
 /* Route flags. */
-#define RF_FINAL 0x1    /* sent by the key's predecessor: handle it */
-#define RF_REPLACE 0x2  /* PUT: drop the key's other items */
-#define RF_BYSUB 0x4    /* CLAIM: a clash is another sub, not another owner */
-#define RF_REMOVE 0x8   /* COPY: remove the item instead */
-#define RF_LAST 0x10    /* REPLY to FETCH: the walk ended here */
+#define RF_FINAL 0x1      /* sent by the key's predecessor: handle it */
+#define RF_REPLACE 0x2    /* PUT: drop the key's other items */
+#define RF_BYSUB 0x4      /* CLAIM: a clash is another sub, not another owner */
+#define RF_REMOVE 0x8     /* COPY: remove the item instead */
+#define RF_LAST 0x10      /* REPLY to FETCH: the walk ended here */
 #define RF_SAME_LIST 0x20 /* PRED_INFO: your copy of my list is current */
-#define RF_FINGERS 0x40 /* GET_PRED/PRED_INFO: send/sent fingers too */
+#define RF_FINGERS 0x40   /* GET_PRED/PRED_INFO: send/sent fingers too */
 
 /* One entry as it travels in a payload (internal layout, see msg.c). */
 typedef struct rec {
@@ -66,47 +66,56 @@ typedef struct hop {
 } hop_t;
 
 /* A request this manager asked (for its caller or for itself). */
-enum { RQ_USER = 0, RQ_FINGER, RQ_JOIN, RQ_MERGE, RQ_REPAIR, RQ_COPY,
-       RQ_REPUT, RQ_WATCH, RQ_FIND_PRED };
+enum {
+    RQ_USER = 0,
+    RQ_FINGER,
+    RQ_JOIN,
+    RQ_MERGE,
+    RQ_REPAIR,
+    RQ_COPY,
+    RQ_REPUT,
+    RQ_WATCH,
+    RQ_FIND_PRED
+};
 typedef struct request {
     uint64_t rid;
-    uint64_t arg;      /* ROUTE arg (FETCH: range end; WATCH: caller req) */
-    uint64_t req;      /* caller's id (RQ_USER), finger index, decision rid */
+    uint64_t arg; /* ROUTE arg (FETCH: range end; WATCH: caller req) */
+    uint64_t req; /* caller's id (RQ_USER), finger index, decision rid */
     int kind;
     int op;
     int tries;
-    int index;         /* replica index tried (GET falls back) */
-    int misses;        /* GET: replicas that said not found */
-    uint64_t base;     /* base key */
-    uint64_t sub;      /* item (writes); FETCH: start of our range */
+    int index;     /* replica index tried (GET falls back) */
+    int misses;    /* GET: replicas that said not found */
+    uint64_t base; /* base key */
+    uint64_t sub;  /* item (writes); FETCH: start of our range */
     stage_dht_peer_t via;
     uint64_t deadline;
     uint32_t flags;
-    uint32_t len;      /* payload to resend */
+    uint32_t len; /* payload to resend */
     char *data;
 } request_t;
 
 /* An atomic write decided here, waiting for its copies. */
 typedef struct decision {
-    uint64_t rid;         /* our id for the copies */
-    uint64_t origin_rid;  /* the asker's rid */
+    uint64_t rid;        /* our id for the copies */
+    uint64_t origin_rid; /* the asker's rid */
     stage_dht_peer_t origin;
     int op;
     int status;
-    int waiting;          /* copies not yet acknowledged */
+    int waiting; /* copies not yet acknowledged */
     int acked;
     uint64_t deadline;
     int npeers;
     stage_dht_peer_t peers[8];
-    uint32_t len;         /* the answer's payload */
+    uint32_t len; /* the answer's payload */
     char *data;
 } decision_t;
 
 /* A watch held here (at the primary) or asked here (at the watcher). */
 typedef struct watch {
     uint64_t key;
-    uint64_t req;       /* watcher's request id */
-    uint64_t expires;   /* at the primary; renew time at the watcher */
+    uint64_t req;     /* watcher's request id */
+    uint64_t expires; /* at the primary; renew time at the watcher */
     stage_dht_peer_t watcher;
 } watch_t;
 
@@ -132,12 +141,12 @@ struct stage_dht {
     ** simulator runs thousands of managers and each call starts cold */
     /* effects of the current call */
     VEC(stage_dht_effect_t) fx;
-    VEC(stage_dht_msg_t) out;      /* messages of FX_SEND, by index */
-    VEC(stage_dht_peer_t) dests;   /* their destinations, same index */
-    VEC(stage_dht_msg_t) loop;     /* messages to ourselves, in order */
+    VEC(stage_dht_msg_t) out;    /* messages of FX_SEND, by index */
+    VEC(stage_dht_peer_t) dests; /* their destinations, same index */
+    VEC(stage_dht_msg_t) loop;   /* messages to ourselves, in order */
     size_t loop_head;
-    VEC(stage_dht_item_t) items;   /* items of FX_DONE/FX_WATCH */
-    VEC(char *) garbage;           /* freed at the next call */
+    VEC(stage_dht_item_t) items; /* items of FX_DONE/FX_WATCH */
+    VEC(char *) garbage;         /* freed at the next call */
     uint64_t next_timer;
     /* time */
     uint64_t now;
@@ -163,7 +172,7 @@ struct stage_dht {
     uint64_t pred_seen;    /* last sign of life from pred */
     uint64_t pred_lost;    /* when pred became unknown (0: it is known) */
     bool pred_pinging;
-    uint64_t range_lo;     /* start of our range as last known (old pred) */
+    uint64_t range_lo; /* start of our range as last known (old pred) */
     stage_dht_peer_t succ[STAGE_DHT_SUCC_MAX];
     int nsucc;
     bool stab_waiting, stab_retried;
@@ -173,7 +182,7 @@ struct stage_dht {
     uint8_t rt_idx[FINGERS]; /* and where each is in finger[] */
     int nrt;
     int next_finger;
-    int finger_burst; /* fingers still to fix quickly after joining */
+    int finger_burst;        /* fingers still to fix quickly after joining */
     uint64_t dead[DEAD_MAX]; /* recently failed ids, ring of DEAD_MAX */
     uint64_t dead_until[DEAD_MAX];
     int ndead;
@@ -184,11 +193,10 @@ struct stage_dht {
     uint64_t join_id;
 
     /* data */
-    VEC(entry_t) table;  /* sorted by (key, sub) */
+    VEC(entry_t) table;   /* sorted by (key, sub) */
     VEC(watch_t) watches; /* held here as primary */
     VEC(watch_t) mywatches;
     VEC(owned_t) owned;
-
 };
 
 /* vec.c-like helper: grow v to hold n+1 elements of size sz. */
@@ -233,8 +241,7 @@ void stage__dht_route_recv(stage_dht_t *d, const stage_dht_msg_t *m);
 void stage__dht_ack_recv(stage_dht_t *d, const stage_dht_msg_t *m);
 void stage__dht_route_tick(stage_dht_t *d);
 /* The best next hop for key other than the excluded ids (NULL: none). */
-const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d,
-                                            uint64_t key,
+const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
                                             const uint64_t *excl, int nexcl,
                                             bool *final);
 
@@ -256,8 +263,7 @@ typedef struct payload {
 void stage__dht_pl_rec(payload_t *p, const rec_t *r);
 void stage__dht_pl_entry(payload_t *p, const entry_t *e, uint64_t now);
 /* Read the next rec from data[*off..len): 1, 0 at the end, -1 if bad. */
-int stage__dht_pl_next(const char *data, uint32_t len, uint32_t *off,
-                       rec_t *r);
+int stage__dht_pl_next(const char *data, uint32_t len, uint32_t *off, rec_t *r);
 
 /* ---- key/value: the asker (kv.c) and the owner (primary.c) ---- */
 uint64_t stage__dht_base(const stage_dht_t *d, uint64_t key, int index);

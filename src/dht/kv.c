@@ -38,12 +38,16 @@ uint64_t stage__dht_base(const stage_dht_t *d, uint64_t key, int index) {
 
 static int max_tries(const stage_dht_t *d, int kind) {
     switch (kind) {
-    case RQ_USER: return d->cfg.request_tries;
-    case RQ_JOIN: return 1 << 30;
+    case RQ_USER:
+        return d->cfg.request_tries;
+    case RQ_JOIN:
+        return 1 << 30;
     case RQ_COPY:
     case RQ_REPUT:
-    case RQ_WATCH: return 2;
-    default: return 1;
+    case RQ_WATCH:
+        return 2;
+    default:
+        return 1;
     }
 }
 
@@ -153,8 +157,9 @@ static void owned_update(stage_dht_t *d, const request_t *r,
     free(o->value);
     o->value = v;
     o->len = rec.len;
-    o->flags = (uint32_t)(r->op == STAGE_DHT_OP_CLAIM ? r->op : STAGE_DHT_OP_PUT) |
-               (r->flags & RF_BYSUB) << 8;
+    o->flags =
+        (uint32_t)(r->op == STAGE_DHT_OP_CLAIM ? r->op : STAGE_DHT_OP_PUT) |
+        (r->flags & RF_BYSUB) << 8;
     for (int i = 0; i < m->npeers && i < 8; i++)
         if (m->peers[i].id) {
             o->holder[i] = m->peers[i];
@@ -167,11 +172,16 @@ static void reput(stage_dht_t *d, owned_t *o, int i) {
     int r = d->cfg.replicas;
     int prim = stage_dht_primary_index(o->base, r);
     payload_t pl = {0};
-    rec_t rec = {stage_dht_replica(o->base, i, r), o->sub, d->self.id, 0,
-                 d->cfg.lease_ms, (uint8_t)i, o->len, o->value};
+    rec_t rec = {stage_dht_replica(o->base, i, r),
+                 o->sub,
+                 d->self.id,
+                 0,
+                 d->cfg.lease_ms,
+                 (uint8_t)i,
+                 o->len,
+                 o->value};
     stage__dht_pl_rec(&pl, &rec);
-    reqspec_t s = {.kind = RQ_REPUT, .index = i, .key = o->base,
-                   .sub = o->sub};
+    reqspec_t s = {.kind = RQ_REPUT, .index = i, .key = o->base, .sub = o->sub};
     s.op = i == prim ? (int)(o->flags & 0xff) : STAGE_DHT_OP_COPY;
     s.flags = (o->flags >> 8) & RF_BYSUB;
     o->holder[i].id = 0;
@@ -223,7 +233,8 @@ static void repair_done(stage_dht_t *d) {
 
 static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
     size_t i = 0;
-    while (i < d->reqs.n && d->reqs.v[i].rid != m->rid) i++;
+    while (i < d->reqs.n && d->reqs.v[i].rid != m->rid)
+        i++;
     if (i == d->reqs.n || m->op != d->reqs.v[i].op) return;
     request_t *r = &d->reqs.v[i];
     if (r->op == STAGE_DHT_OP_GET && m->status == STAGE_ENAME_NOT_FOUND &&
@@ -250,9 +261,9 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
             free(pl.data);
             break;
         }
-        if (m->status == 0 && (r->op == STAGE_DHT_OP_PUT ||
-                               r->op == STAGE_DHT_OP_CLAIM ||
-                               r->op == STAGE_DHT_OP_CAS))
+        if (m->status == 0 &&
+            (r->op == STAGE_DHT_OP_PUT || r->op == STAGE_DHT_OP_CLAIM ||
+             r->op == STAGE_DHT_OP_CAS))
             owned_update(d, r, m);
         stage__dht_done(d, r->req, m->status, m->hops, m->data, m->len,
                         STAGE_DHT_FX_DONE);
@@ -260,14 +271,19 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
     case RQ_COPY:
         stage__dht_decision_copied(d, r->req, r->index, &m->peer, true);
         break;
-    case RQ_REPUT: reply_reput(d, r, m); break;
+    case RQ_REPUT:
+        reply_reput(d, r, m);
+        break;
     case RQ_REPAIR:
         reply_fetch(d, r, m);
         if (!(m->flags & RF_LAST)) return; /* more parts of the walk come */
         repair_done(d);
         break;
-    case RQ_WATCH: break;
-    default: stage__dht_ring_found(d, r, m); break;
+    case RQ_WATCH:
+        break;
+    default:
+        stage__dht_ring_found(d, r, m);
+        break;
     }
     req_remove(d, i);
 }
@@ -282,8 +298,8 @@ static void on_missing(stage_dht_t *d, const stage_dht_msg_t *m) {
                 d->owned.v[i].acked[j] = d->now;
     while (stage__dht_pl_next(m->data, m->len, &off, &rec) == 1) {
         if (rec.index >= d->cfg.replicas) continue;
-        owned_t *o = owned_find(d, stage__dht_base(d, rec.key, rec.index),
-                                rec.sub);
+        owned_t *o =
+            owned_find(d, stage__dht_base(d, rec.key, rec.index), rec.sub);
         if (o && o->holder[rec.index].id == m->from.id) reput(d, o, rec.index);
     }
 }
@@ -305,16 +321,25 @@ void stage__dht_kv_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
     rec_t rec;
     uint32_t off = 0;
     switch (m->type) {
-    case STAGE_DHT_M_REPLY: on_reply(d, m); break;
+    case STAGE_DHT_M_REPLY:
+        on_reply(d, m);
+        break;
     case STAGE_DHT_M_TRANSFER:
         while (stage__dht_pl_next(m->data, m->len, &off, &rec) == 1)
             if (rec.index < d->cfg.replicas && rec.ttl)
                 stage__dht_store(d, &rec, true);
         break;
-    case STAGE_DHT_M_EVENT: on_event(d, m); break;
-    case STAGE_DHT_M_RENEW: stage__dht_renew_recv(d, m); break;
-    case STAGE_DHT_M_MISSING: on_missing(d, m); break;
-    default: break;
+    case STAGE_DHT_M_EVENT:
+        on_event(d, m);
+        break;
+    case STAGE_DHT_M_RENEW:
+        stage__dht_renew_recv(d, m);
+        break;
+    case STAGE_DHT_M_MISSING:
+        on_missing(d, m);
+        break;
+    default:
+        break;
     }
 }
 
@@ -356,8 +381,14 @@ static void renew(stage_dht_t *d) {
                 continue;
             }
             o->sent[j] = d->now;
-            rec_t rec = {stage_dht_replica(o->base, j, r), o->sub, d->self.id,
-                         0, d->cfg.lease_ms, (uint8_t)j, 0, NULL};
+            rec_t rec = {stage_dht_replica(o->base, j, r),
+                         o->sub,
+                         d->self.id,
+                         0,
+                         d->cfg.lease_ms,
+                         (uint8_t)j,
+                         0,
+                         NULL};
             v[n].holder = &o->holder[j];
             v[n++].rec = rec;
         }
@@ -380,7 +411,8 @@ static void renew(stage_dht_t *d) {
     }
     free(v);
     for (size_t i = 0; i < d->mywatches.n; i++) {
-        reqspec_t s = {.kind = RQ_WATCH, .op = STAGE_DHT_OP_WATCH,
+        reqspec_t s = {.kind = RQ_WATCH,
+                       .op = STAGE_DHT_OP_WATCH,
                        .key = d->mywatches.v[i].key,
                        .arg = d->mywatches.v[i].req};
         s.index = stage_dht_primary_index(s.key, r);
@@ -414,9 +446,11 @@ void stage__dht_kv_tick(stage_dht_t *d) {
 }
 
 void stage__dht_kv_free(stage_dht_t *d) {
-    for (size_t i = 0; i < d->reqs.n; i++) free(d->reqs.v[i].data);
+    for (size_t i = 0; i < d->reqs.n; i++)
+        free(d->reqs.v[i].data);
     free(d->reqs.v);
-    for (size_t i = 0; i < d->owned.n; i++) free(d->owned.v[i].value);
+    for (size_t i = 0; i < d->owned.n; i++)
+        free(d->owned.v[i].value);
     free(d->owned.v);
     free(d->mywatches.v);
     stage__dht_primary_free(d);

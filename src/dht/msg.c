@@ -31,7 +31,8 @@ static void pl_reserve(payload_t *p, uint32_t n) {
     }
     if (p->len + n <= p->cap) return;
     uint32_t cap = p->cap ? p->cap : 256;
-    while (cap < p->len + n) cap *= 2;
+    while (cap < p->len + n)
+        cap *= 2;
     char *nd = realloc(p->data, cap);
     if (!nd) {
         p->err = STAGE_ENOMEM;
@@ -67,9 +68,14 @@ void stage__dht_pl_rec(payload_t *p, const rec_t *r) {
 }
 
 void stage__dht_pl_entry(payload_t *p, const entry_t *e, uint64_t now) {
-    rec_t r = {e->key, e->sub, e->owner, e->ver,
+    rec_t r = {e->key,
+               e->sub,
+               e->owner,
+               e->ver,
                e->expires > now ? (uint32_t)(e->expires - now) : 0,
-               e->index, e->len, e->value};
+               e->index,
+               e->len,
+               e->value};
     stage__dht_pl_rec(p, &r);
 }
 
@@ -99,12 +105,20 @@ void stage_dht_msg_clear(stage_dht_msg_t *m) {
 /* ---- sizes of the msgpack form ---- */
 
 static size_t sz_uint(uint64_t v) {
-    return v < 128 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffffu ? 5 : 9;
+    return v < 128            ? 1
+           : v <= 0xff        ? 2
+           : v <= 0xffff      ? 3
+           : v <= 0xffffffffu ? 5
+                              : 9;
 }
 
 static size_t sz_int(int64_t v) {
     if (v >= 0) return sz_uint((uint64_t)v);
-    return v >= -32 ? 1 : v >= -128 ? 2 : v >= -32768 ? 3 : v >= INT32_MIN ? 5 : 9;
+    return v >= -32         ? 1
+           : v >= -128      ? 2
+           : v >= -32768    ? 3
+           : v >= INT32_MIN ? 5
+                            : 9;
 }
 
 static size_t sz_hdr(uint32_t n, int kind) { /* 0 str, 1 bin, 2 array */
@@ -160,7 +174,8 @@ static void enc_peer(stage_pack_t *p, const stage_dht_peer_t *peer) {
 int stage_dht_msg_encode(const stage_dht_msg_t *m, struct stage_pack *p) {
     uint32_t off = 0, cnt = 0;
     rec_t r;
-    while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1) cnt++;
+    while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1)
+        cnt++;
     stage_pack_array(p, 15);
     stage_pack_int(p, m->type);
     stage_pack_int(p, m->op);
@@ -177,7 +192,8 @@ int stage_dht_msg_encode(const stage_dht_msg_t *m, struct stage_pack *p) {
     enc_peer(p, &m->peer);
     int np = m->npeers < STAGE_DHT_SUCC_MAX ? m->npeers : STAGE_DHT_SUCC_MAX;
     stage_pack_array(p, (uint32_t)np);
-    for (int i = 0; i < np; i++) enc_peer(p, &m->peers[i]);
+    for (int i = 0; i < np; i++)
+        enc_peer(p, &m->peers[i]);
     stage_pack_array(p, cnt);
     off = 0;
     while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1) {
@@ -217,8 +233,8 @@ static int dec_peer(stage_unpack_t *u, stage_dht_peer_t *p) {
     memset(p, 0, sizeof(*p));
     if (stage_unpack_peek(u) == STAGE_T_NIL) return stage_unpack_nil(u);
     if (stage_unpack_array(u, &n) || n != 2 || dec_id(u, &p->id) ||
-        p->id == 0 || stage_unpack_str(u, &s, &len) ||
-        len >= STAGE_ADDR_MAX || memchr(s, 0, len))
+        p->id == 0 || stage_unpack_str(u, &s, &len) || len >= STAGE_ADDR_MAX ||
+        memchr(s, 0, len))
         return STAGE_EDECODE;
     memcpy(p->addr, s, len);
     p->addr[len] = 0;
@@ -227,8 +243,8 @@ static int dec_peer(stage_unpack_t *u, stage_dht_peer_t *p) {
 
 static int dec_head(stage_unpack_t *u, stage_dht_msg_t *m) {
     uint64_t v[5];
-    static const uint64_t max[5] = {STAGE_DHT_M__END - 1,
-                                    STAGE_DHT_OP__END - 1, 255, 0, 0xffffffffu};
+    static const uint64_t max[5] = {STAGE_DHT_M__END - 1, STAGE_DHT_OP__END - 1,
+                                    255, 0, 0xffffffffu};
     int64_t status;
     for (int i = 0; i < 5; i++) {
         if (i == 3) {

@@ -18,8 +18,7 @@
 #include "stage/errors.h"
 
 bool stage__dht_frozen(const stage_dht_t *d, uint64_t key) {
-    return d->repair_until > d->now &&
-           in_oc(key, d->repair_lo, d->repair_hi);
+    return d->repair_until > d->now && in_oc(key, d->repair_lo, d->repair_hi);
 }
 
 static stage_dht_msg_t *reply(stage_dht_t *d, const stage_dht_msg_t *m,
@@ -101,11 +100,11 @@ static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
             if (e->expires <= d->now) continue;
             /* a claim is repeatable by its owner with the same value only:
             ** two actors of one node must not both hold a name */
-            bool other = (m->flags & RF_BYSUB)
-                             ? e->sub != r->sub
-                             : e->owner != m->origin.id || e->len != r->len ||
-                                   (r->len &&
-                                    memcmp(e->value, r->value, r->len) != 0);
+            bool other =
+                (m->flags & RF_BYSUB)
+                    ? e->sub != r->sub
+                    : e->owner != m->origin.id || e->len != r->len ||
+                          (r->len && memcmp(e->value, r->value, r->len) != 0);
             if (other) {
                 stage__dht_pl_entry(pl, e, d->now);
                 rc = (m->flags & RF_BYSUB) ? STAGE_ECLASH : STAGE_EEXISTS;
@@ -134,11 +133,13 @@ static int apply(stage_dht_t *d, int op, uint32_t flags, rec_t *r) {
             stage__dht_erase(d, (size_t)(e - d->table.v));
         return 0;
     }
-    for (size_t i = stage__dht_lower(d, r->key);
-         (flags & RF_REPLACE) && i < d->table.n &&
-         d->table.v[i].key == r->key;) {
-        if (d->table.v[i].sub != r->sub) stage__dht_erase(d, i);
-        else i++;
+    for (size_t i = stage__dht_lower(d, r->key); (flags & RF_REPLACE) &&
+                                                 i < d->table.n &&
+                                                 d->table.v[i].key == r->key;) {
+        if (d->table.v[i].sub != r->sub)
+            stage__dht_erase(d, i);
+        else
+            i++;
     }
     entry_t *e = stage__dht_find(d, r->key, r->sub);
     if (e && (flags & RF_BYSUB) && e->owner != r->owner) {
@@ -194,8 +195,12 @@ static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
         c.index = (uint8_t)i;
         payload_t cp = {0};
         stage__dht_pl_rec(&cp, &c);
-        reqspec_t s = {.kind = RQ_COPY, .op = STAGE_DHT_OP_COPY, .req = rid,
-                       .key = base, .index = i, .sub = r.sub};
+        reqspec_t s = {.kind = RQ_COPY,
+                       .op = STAGE_DHT_OP_COPY,
+                       .req = rid,
+                       .key = base,
+                       .index = i,
+                       .sub = r.sub};
         s.flags = (m->op == STAGE_DHT_OP_REMOVE ? RF_REMOVE : 0) |
                   (m->flags & RF_REPLACE);
         stage__dht_request(d, &s, &cp);
@@ -214,7 +219,8 @@ static void finish(stage_dht_t *d, size_t i) {
     q.origin = dec->origin;
     stage_dht_msg_t *r = reply(d, &q, status);
     if (r) {
-        for (int j = 0; j < dec->npeers; j++) r->peers[j] = dec->peers[j];
+        for (int j = 0; j < dec->npeers; j++)
+            r->peers[j] = dec->peers[j];
         r->npeers = (uint8_t)dec->npeers;
     }
     d->decs.v[i] = d->decs.v[--d->decs.n];
@@ -237,9 +243,8 @@ void stage__dht_decision_copied(stage_dht_t *d, uint64_t rid, int index,
 static void on_copy(stage_dht_t *d, const stage_dht_msg_t *m) {
     rec_t r;
     uint32_t off = 0;
-    if (stage__dht_pl_next(m->data, m->len, &off, &r) != 1 ||
-        r.key != m->key || r.index >= d->cfg.replicas ||
-        r.len > STAGE_DHT_VALUE_MAX) {
+    if (stage__dht_pl_next(m->data, m->len, &off, &r) != 1 || r.key != m->key ||
+        r.index >= d->cfg.replicas || r.len > STAGE_DHT_VALUE_MAX) {
         reply(d, m, STAGE_EPROTO);
         return;
     }
@@ -254,8 +259,7 @@ static void on_fetch(stage_dht_t *d, const stage_dht_msg_t *m) {
     uint64_t lo = m->key - 1, hi = m->arg;
     payload_t pl = {0};
     for (size_t i = 0; i < d->table.n; i++)
-        if (in_oc(d->table.v[i].key, lo, hi) &&
-            d->table.v[i].expires > d->now)
+        if (in_oc(d->table.v[i].key, lo, hi) && d->table.v[i].expires > d->now)
             stage__dht_pl_entry(&pl, &d->table.v[i], d->now);
     bool last = in_oc(hi, lo, d->self.id) || d->nsucc == 0;
     stage_dht_msg_t *r = reply(d, m, 0);
@@ -282,11 +286,21 @@ void stage__dht_kv_handle(stage_dht_t *d, const stage_dht_msg_t *m) {
         return;
     }
     switch (m->op) {
-    case STAGE_DHT_OP_GET: on_get(d, m); break;
-    case STAGE_DHT_OP_WATCH: on_watch(d, m); break;
-    case STAGE_DHT_OP_COPY: on_copy(d, m); break;
-    case STAGE_DHT_OP_FETCH: on_fetch(d, m); break;
-    default: decide(d, m); break;
+    case STAGE_DHT_OP_GET:
+        on_get(d, m);
+        break;
+    case STAGE_DHT_OP_WATCH:
+        on_watch(d, m);
+        break;
+    case STAGE_DHT_OP_COPY:
+        on_copy(d, m);
+        break;
+    case STAGE_DHT_OP_FETCH:
+        on_fetch(d, m);
+        break;
+    default:
+        decide(d, m);
+        break;
     }
 }
 
@@ -313,8 +327,7 @@ void stage__dht_transfer(stage_dht_t *d, const stage_dht_peer_t *to,
                          uint64_t lo, uint64_t hi) {
     payload_t pl = {0};
     for (size_t i = 0; i < d->table.n; i++)
-        if (in_oc(d->table.v[i].key, lo, hi) &&
-            d->table.v[i].expires > d->now)
+        if (in_oc(d->table.v[i].key, lo, hi) && d->table.v[i].expires > d->now)
             stage__dht_pl_entry(&pl, &d->table.v[i], d->now);
     if (!pl.len) return;
     attach(stage__dht_send(d, STAGE_DHT_M_TRANSFER, to), &pl);
@@ -330,17 +343,22 @@ void stage__dht_repair(stage_dht_t *d, uint64_t lo, uint64_t hi) {
     for (int i = 1; i < R; i++) {
         uint64_t shift = stage_dht_replica(0, i, R);
         /* a little wider: replicas of one key are not exactly step apart */
-        reqspec_t s = {.kind = RQ_REPAIR, .op = STAGE_DHT_OP_FETCH,
-                       .key = lo + shift - 7, .arg = hi + shift + 8,
-                       .sub = lo, .req = hi};
+        reqspec_t s = {.kind = RQ_REPAIR,
+                       .op = STAGE_DHT_OP_FETCH,
+                       .key = lo + shift - 7,
+                       .arg = hi + shift + 8,
+                       .sub = lo,
+                       .req = hi};
         stage__dht_request(d, &s, NULL);
     }
 }
 
 void stage__dht_primary_tick(stage_dht_t *d) {
     for (size_t i = 0; i < d->decs.n;)
-        if (d->decs.v[i].deadline <= d->now) finish(d, i);
-        else i++;
+        if (d->decs.v[i].deadline <= d->now)
+            finish(d, i);
+        else
+            i++;
     for (size_t i = 0; i < d->watches.n;)
         if (d->watches.v[i].expires <= d->now)
             d->watches.v[i] = d->watches.v[--d->watches.n];

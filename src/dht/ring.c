@@ -32,8 +32,10 @@ bool stage__dht_is_dead(const stage_dht_t *d, uint64_t id) {
 static void remember(stage_dht_t *d, const stage_dht_peer_t *p) {
     for (int i = 0; i < d->nknown; i++)
         if (d->known[i].id == p->id) return;
-    if (d->nknown < KNOWN_MAX) d->known[d->nknown++] = *p;
-    else d->known[stage__dht_rand(d) % KNOWN_MAX] = *p;
+    if (d->nknown < KNOWN_MAX)
+        d->known[d->nknown++] = *p;
+    else
+        d->known[stage__dht_rand(d) % KNOWN_MAX] = *p;
 }
 
 static void succ_remove(stage_dht_t *d, int i) {
@@ -65,7 +67,6 @@ void stage__dht_peer_failed(stage_dht_t *d, uint64_t id) {
     if (fingers) stage__dht_fingers_changed(d);
     if (d->pred.id == id) d->pred.id = 0; /* range_lo keeps its old start */
 }
-
 
 void stage__dht_fingers_changed(stage_dht_t *d) {
     d->nrt = 0;
@@ -140,7 +141,8 @@ static void on_notify(stage_dht_t *d, const stage_dht_msg_t *m) {
 ** the list it holds, and we send the list only when ours differs. */
 static uint64_t list_hash(const stage_dht_peer_t *p, int n) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
-    for (int i = 0; i < n; i++) h = (h ^ p[i].id) * 0xbf58476d1ce4e5b9ull;
+    for (int i = 0; i < n; i++)
+        h = (h ^ p[i].id) * 0xbf58476d1ce4e5b9ull;
     return h | 1; /* never 0: 0 asks for the list */
 }
 
@@ -163,7 +165,8 @@ static void on_get_pred(stage_dht_t *d, const stage_dht_msg_t *m) {
         r->flags = RF_SAME_LIST;
         return;
     }
-    for (int i = 0; i < n; i++) r->peers[i] = d->succ[i];
+    for (int i = 0; i < n; i++)
+        r->peers[i] = d->succ[i];
     r->npeers = (uint8_t)n;
 }
 
@@ -206,7 +209,8 @@ static void on_pred_info(stage_dht_t *d, const stage_dht_msg_t *m) {
     if (!(m->flags & RF_SAME_LIST)) {
         d->nsucc = 1; /* rebuild the list from our successor's */
         int n = m->npeers < STAGE_DHT_SUCC_MAX ? m->npeers : STAGE_DHT_SUCC_MAX;
-        for (int i = 0; i < n; i++) succ_insert(d, &m->peers[i]);
+        for (int i = 0; i < n; i++)
+            succ_insert(d, &m->peers[i]);
     }
     joined(d);
     if (x->id && in_oo(x->id, d->self.id, s.id) &&
@@ -246,12 +250,23 @@ static void on_leave(stage_dht_t *d, const stage_dht_msg_t *m) {
 
 void stage__dht_ring_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
     switch (m->type) {
-    case STAGE_DHT_M_NOTIFY: on_notify(d, m); break;
-    case STAGE_DHT_M_GET_PRED: on_get_pred(d, m); break;
-    case STAGE_DHT_M_PRED_INFO: on_pred_info(d, m); break;
-    case STAGE_DHT_M_LEAVE: on_leave(d, m); break;
-    case STAGE_DHT_M_PING: stage__dht_send(d, STAGE_DHT_M_PONG, &m->from); break;
-    default: break;
+    case STAGE_DHT_M_NOTIFY:
+        on_notify(d, m);
+        break;
+    case STAGE_DHT_M_GET_PRED:
+        on_get_pred(d, m);
+        break;
+    case STAGE_DHT_M_PRED_INFO:
+        on_pred_info(d, m);
+        break;
+    case STAGE_DHT_M_LEAVE:
+        on_leave(d, m);
+        break;
+    case STAGE_DHT_M_PING:
+        stage__dht_send(d, STAGE_DHT_M_PONG, &m->from);
+        break;
+    default:
+        break;
     }
 }
 
@@ -261,8 +276,10 @@ static void send_join(stage_dht_t *d) {
         if (d->reqs.v[i].kind == RQ_JOIN) return; /* one at a time */
     stage_dht_peer_t via = {d->join_id, ""};
     memcpy(via.addr, d->join_addr, STAGE_ADDR_MAX);
-    reqspec_t s = {.kind = RQ_JOIN, .op = STAGE_DHT_OP_LOOKUP,
-                   .key = d->self.id, .via = &via};
+    reqspec_t s = {.kind = RQ_JOIN,
+                   .op = STAGE_DHT_OP_LOOKUP,
+                   .key = d->self.id,
+                   .via = &via};
     stage__dht_request(d, &s, NULL);
 }
 
@@ -294,21 +311,23 @@ static void stabilize(stage_dht_t *d) {
         stage__dht_peer_failed(d, d->succ[0].id);
     }
     d->stab_waiting = false;
-    if (d->pred.id &&
-        d->now - d->pred_seen > 2 * (uint64_t)d->cfg.period_ms +
-                                    d->cfg.period_ms / 2) {
+    if (d->pred.id && d->now - d->pred_seen > 2 * (uint64_t)d->cfg.period_ms +
+                                                  d->cfg.period_ms / 2) {
         stage_dht_peer_t p = d->pred;
         remember(d, &p);
         d->pred.id = 0; /* range_lo keeps the old start: repaired later */
     }
-    if (d->pred.id) d->pred_lost = 0;
-    else if (!d->pred_lost) d->pred_lost = d->now;
+    if (d->pred.id)
+        d->pred_lost = 0;
+    else if (!d->pred_lost)
+        d->pred_lost = d->now;
     if (d->joined && d->pred_lost &&
         d->now - d->pred_lost > 3 * (uint64_t)d->cfg.period_ms) {
         /* nobody notifies us: route towards our predecessor; a member that
         ** lost every successor and gets it adopts us (orphan_seen) */
         d->pred_lost = d->now;
-        reqspec_t s = {.kind = RQ_FIND_PRED, .op = STAGE_DHT_OP_LOOKUP,
+        reqspec_t s = {.kind = RQ_FIND_PRED,
+                       .op = STAGE_DHT_OP_LOOKUP,
                        .key = d->self.id - 1};
         stage__dht_request(d, &s, NULL);
     }
@@ -351,7 +370,8 @@ static void fix_finger(stage_dht_t *d) {
     int i = d->next_finger;
     if (i <= 0 || i >= FINGERS || ((uint64_t)1 << i) <= span) i = FINGERS - 1;
     d->next_finger = i - 1;
-    reqspec_t s = {.kind = RQ_FINGER, .op = STAGE_DHT_OP_LOOKUP,
+    reqspec_t s = {.kind = RQ_FINGER,
+                   .op = STAGE_DHT_OP_LOOKUP,
                    .req = (uint64_t)i,
                    .key = d->self.id + ((uint64_t)1 << i)};
     stage__dht_request(d, &s, NULL);
@@ -372,8 +392,11 @@ static void merge(stage_dht_t *d, bool remembered) {
                 k = &d->finger[i];
     }
     if (!k || k->id == d->self.id) return;
-    reqspec_t s = {.kind = RQ_MERGE, .op = STAGE_DHT_OP_LOOKUP,
-                   .req = k->id, .key = d->self.id + 1, .via = k};
+    reqspec_t s = {.kind = RQ_MERGE,
+                   .op = STAGE_DHT_OP_LOOKUP,
+                   .req = k->id,
+                   .key = d->self.id + 1,
+                   .via = k};
     stage__dht_request(d, &s, NULL);
 }
 
@@ -430,7 +453,8 @@ void stage__dht_ring_leave(stage_dht_t *d) {
         m = stage__dht_send(d, STAGE_DHT_M_LEAVE, &d->pred);
         if (!m) return;
         m->peer = d->succ[0];
-        for (int i = 0; i < d->nsucc; i++) m->peers[i] = d->succ[i];
+        for (int i = 0; i < d->nsucc; i++)
+            m->peers[i] = d->succ[i];
         m->npeers = (uint8_t)d->nsucc;
     }
 }

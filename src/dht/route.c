@@ -21,8 +21,7 @@ static bool excluded(uint64_t id, const uint64_t *excl, int n) {
     return false;
 }
 
-const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d,
-                                            uint64_t key,
+const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
                                             const uint64_t *excl, int nexcl,
                                             bool *final) {
     uint64_t self = d->self.id;

@@ -28,7 +28,8 @@ uint64_t stage_dht_key(int store, const void *key, size_t len) {
     crypto_generichash_update(&st, key, len);
     crypto_generichash_final(&st, out, sizeof(out));
     uint64_t k = 0;
-    for (int i = 7; i >= 0; i--) k = k << 8 | out[i];
+    for (int i = 7; i >= 0; i--)
+        k = k << 8 | out[i];
     return k;
 }
 
@@ -68,8 +69,10 @@ static int set_item(stage_dht_t *d, uint64_t now, uint64_t req, int store,
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 2);
     stage_pack_int(&p, kind);
-    if (kind == 0) stage_pack_id(&p, id);
-    else stage_pack_cstr(&p, name);
+    if (kind == 0)
+        stage_pack_id(&p, id);
+    else
+        stage_pack_cstr(&p, name);
     uint64_t sub = item_sub(&p);
     if (remove) {
         stage_pack_free(&p);
@@ -84,7 +87,8 @@ int stage_dht_host_put(stage_dht_t *d, uint64_t now, uint64_t req,
     if (!h) return STAGE_EINVAL;
     uint64_t id = d->self.id;
     unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(id >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(id >> (8 * i));
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 4);
     stage_pack_str(&p, h->addr, strnlen(h->addr, STAGE_ADDR_MAX - 1));
@@ -98,7 +102,8 @@ int stage_dht_host_put(stage_dht_t *d, uint64_t now, uint64_t req,
 int stage_dht_host_get(stage_dht_t *d, uint64_t now, uint64_t req,
                        uint64_t manager) {
     unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(manager >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(manager >> (8 * i));
     return stage_dht_get(d, now, req, stage_dht_key(STAGE_DHT_HOSTS, b, 8));
 }
 
@@ -165,7 +170,8 @@ int stage_dht_migration_find(stage_dht_t *d, uint64_t now, uint64_t req,
 int stage_dht_source_put(stage_dht_t *d, uint64_t now, uint64_t req,
                          const char *type, const char *src, size_t len,
                          int update) {
-    if (!type || !stage_type_name_valid(type) || (!src && len)) return STAGE_EINVAL;
+    if (!type || !stage_type_name_valid(type) || (!src && len))
+        return STAGE_EINVAL;
     uint64_t version = stage_dht_key(STAGE_DHT_SOURCES, src, len);
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 2);

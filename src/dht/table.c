@@ -27,8 +27,10 @@ static size_t lower2(const stage_dht_t *d, uint64_t key, uint64_t sub) {
     size_t lo = 0, hi = d->table.n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (cmp(&d->table.v[mid], key, sub) < 0) lo = mid + 1;
-        else hi = mid;
+        if (cmp(&d->table.v[mid], key, sub) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -80,8 +82,8 @@ int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge) {
     if (stage__dht_grow((void **)&d->table.v, &d->table.cap, d->table.n,
                         sizeof(entry_t)))
         return STAGE_ENOMEM;
-    entry_t e = {r->key, r->sub, r->owner, r->ver, expires, 0, r->index, 0,
-                 NULL};
+    entry_t e = {r->key, r->sub,   r->owner, r->ver, expires,
+                 0,      r->index, 0,        NULL};
     int rc = set_value(&e, r);
     if (rc) return rc;
     memmove(&d->table.v[i + 1], &d->table.v[i],
@@ -108,8 +110,10 @@ void stage__dht_table_tick(stage_dht_t *d) {
         entry_t *e = &d->table.v[i];
         bool keep = e->expires > d->now;
         if (keep && ranged && !in_oc(e->key, d->pred.id, d->self.id)) {
-            if (!e->out_since) e->out_since = d->now;
-            else if (d->now - e->out_since > grace) keep = false;
+            if (!e->out_since)
+                e->out_since = d->now;
+            else if (d->now - e->out_since > grace)
+                keep = false;
         } else if (keep) {
             e->out_since = 0;
         }
@@ -128,7 +132,8 @@ void stage__dht_table_tick(stage_dht_t *d) {
 }
 
 void stage__dht_table_free(stage_dht_t *d) {
-    for (size_t i = 0; i < d->table.n; i++) free(d->table.v[i].value);
+    for (size_t i = 0; i < d->table.n; i++)
+        free(d->table.v[i].value);
     free(d->table.v);
     d->table.v = NULL;
     d->table.n = d->table.cap = 0;

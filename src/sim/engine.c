@@ -27,7 +27,8 @@ static uint64_t splitmix(uint64_t *x) {
 }
 
 void sim_rng_seed(sim_rng_t *r, uint64_t seed) {
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix(&seed);
 }
 
 static uint64_t rotl(uint64_t x, int k) {
@@ -102,9 +103,12 @@ static int parse_addr(const char *a, uint32_t *port) {
     unsigned v[4] = {0}, k = 0;
     if (strncmp(a, "10.", 3) != 0) return -1;
     for (a += 3; *a && k < 4; a++) {
-        if (*a >= '0' && *a <= '9') v[k] = v[k] * 10 + (unsigned)(*a - '0');
-        else if (*a == '.' || *a == ':') k++;
-        else return -1;
+        if (*a >= '0' && *a <= '9')
+            v[k] = v[k] * 10 + (unsigned)(*a - '0');
+        else if (*a == '.' || *a == ':')
+            k++;
+        else
+            return -1;
     }
     *port = v[3];
     return (int)(v[0] << 16 | v[1] << 8 | v[2]);
@@ -156,7 +160,9 @@ static void send_msg(sim_t *s, int from, const stage_dht_effect_t *e) {
         src->data = NULL; /* we take the payload */
     }
     ev_t ev = {.t = s->now + latency(s, s->mgrs[from].node, node),
-               .kind = EV_MSG, .mgr = dst, .gen = s->nodes[node].inc,
+               .kind = EV_MSG,
+               .mgr = dst,
+               .gen = s->nodes[node].inc,
                .msg = m};
     sim_push(s, &ev);
 }
@@ -171,7 +177,9 @@ void sim_drain(sim_t *s, int i) {
     const stage_dht_effect_t *fx = stage_dht_effects(g->d, &n);
     for (size_t k = 0; k < n; k++) {
         switch (fx[k].kind) {
-        case STAGE_DHT_FX_SEND: send_msg(s, i, &fx[k]); break;
+        case STAGE_DHT_FX_SEND:
+            send_msg(s, i, &fx[k]);
+            break;
         case STAGE_DHT_FX_JOINED:
             if (!g->joined) {
                 g->joined = true;
@@ -180,7 +188,9 @@ void sim_drain(sim_t *s, int i) {
                 sim_on_joined(s, i);
             }
             break;
-        default: sim_on_done(s, i, &fx[k]); break;
+        default:
+            sim_on_done(s, i, &fx[k]);
+            break;
         }
     }
     if (!s->mgrs[i].d) return; /* crashed by the scenario meanwhile */
@@ -198,8 +208,10 @@ static void ring_add(sim_t *s, uint64_t id) {
     int lo = 0, hi = s->nring;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        if (s->ring[mid] < id) lo = mid + 1;
-        else hi = mid;
+        if (s->ring[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     memmove(&s->ring[lo + 1], &s->ring[lo],
             (size_t)(s->nring - lo) * sizeof(uint64_t));
@@ -221,8 +233,10 @@ uint64_t sim_oracle_owner(const sim_t *s, uint64_t key) {
     int lo = 0, hi = s->nring;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        if (s->ring[mid] < key) lo = mid + 1;
-        else hi = mid;
+        if (s->ring[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return s->nring == 0 ? 0 : s->ring[lo == s->nring ? 0 : lo];
 }
@@ -262,8 +276,10 @@ int sim_start_node(sim_t *s, int node, bool join) {
         cfg.seed = sim_rng_next(&s->rng);
         cfg.replicas = s->c.replicas;
         int lg = 1;
-        while ((1 << lg) < s->nn * s->c.vnodes) lg++;
-        cfg.succ_len = lg > 8 ? (lg > STAGE_DHT_SUCC_MAX ? STAGE_DHT_SUCC_MAX : lg) : 8;
+        while ((1 << lg) < s->nn * s->c.vnodes)
+            lg++;
+        cfg.succ_len =
+            lg > 8 ? (lg > STAGE_DHT_SUCC_MAX ? STAGE_DHT_SUCC_MAX : lg) : 8;
         cfg.period_ms = s->c.period_ms;
         cfg.finger_period_ms = s->c.finger_period_ms;
         cfg.lease_ms = s->c.lease_ms;
@@ -280,7 +296,8 @@ int sim_start_node(sim_t *s, int node, bool join) {
             sim_on_joined(s, i);
             continue;
         }
-        const mgr_t *v = via >= 0 ? &s->mgrs[via] : &s->mgrs[node * s->c.vnodes];
+        const mgr_t *v =
+            via >= 0 ? &s->mgrs[via] : &s->mgrs[node * s->c.vnodes];
         stage_dht_peer_t vp = stage_dht_self(v->d);
         stage_dht_join(g->d, s->now, vp.addr, vp.id);
         sim_drain(s, i);
@@ -306,7 +323,8 @@ void sim_crash_node(sim_t *s, int node) {
     for (size_t k = 0; k < s->nentries; k++) /* their leases will lapse */
         if (s->entries[k].node == node && !s->entries[k].dead_at)
             s->entries[k].dead_at = s->now;
-    for (int j = 0; j < s->c.vnodes; j++) stop_mgr(s, node * s->c.vnodes + j);
+    for (int j = 0; j < s->c.vnodes; j++)
+        stop_mgr(s, node * s->c.vnodes + j);
 }
 
 void sim_leave_node(sim_t *s, int node) {
@@ -336,8 +354,10 @@ void sim_loop(sim_t *s, uint64_t until) {
             if (e.gen != g->gen || !g->d) continue;
             g->sched = UINT64_MAX;
             if (stage_dht_next_timer(g->d) > s->now) { /* moved later */
-                ev_t ev = {.t = stage_dht_next_timer(g->d), .kind = EV_TIMER,
-                           .mgr = e.mgr, .gen = ++g->gen};
+                ev_t ev = {.t = stage_dht_next_timer(g->d),
+                           .kind = EV_TIMER,
+                           .mgr = e.mgr,
+                           .gen = ++g->gen};
                 g->sched = ev.t;
                 sim_push(s, &ev);
                 continue;
@@ -346,8 +366,7 @@ void sim_loop(sim_t *s, uint64_t until) {
             sim_drain(s, e.mgr);
             continue;
         }
-        if (g->d && s->nodes[g->node].alive &&
-            s->nodes[g->node].inc == e.gen) {
+        if (g->d && s->nodes[g->node].alive && s->nodes[g->node].inc == e.gen) {
             stage_dht_recv(g->d, s->now, e.msg);
             sim_drain(s, e.mgr);
         }
@@ -373,7 +392,8 @@ int sim_engine_init(sim_t *s) {
         s->nodes[i].x = sim_rng_unit(&s->rng);
         s->nodes[i].y = sim_rng_unit(&s->rng);
     }
-    for (int i = 0; i < s->nm; i++) s->mgrs[i].sched = UINT64_MAX;
+    for (int i = 0; i < s->nm; i++)
+        s->mgrs[i].sched = UINT64_MAX;
     return 0;
 }
 
@@ -382,10 +402,12 @@ static void free_msg(ev_t *e, void *arg) {
 }
 
 void sim_engine_free(sim_t *s) {
-    for (int i = 0; i < s->nm; i++) stage_dht_destroy(&s->mgrs[i].d);
+    for (int i = 0; i < s->nm; i++)
+        stage_dht_destroy(&s->mgrs[i].d);
     sim_queue_each(&s->q, free_msg, s);
     sim_queue_free(&s->q);
-    for (size_t i = 0; i < s->npool; i++) free(s->pool[i]);
+    for (size_t i = 0; i < s->npool; i++)
+        free(s->pool[i]);
     free(s->pool);
     free(s->nodes);
     free(s->mgrs);

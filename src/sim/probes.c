@@ -20,7 +20,7 @@
 
 enum { P_RACE = 0, P_RACE_CRASH = 1000, P_WATCH, P_EXPORT, P_SOURCE = 1100 };
 
-#define MS(x) ((uint64_t)((x) * 1000.0))
+#define MS(x) ((uint64_t)((x)*1000.0))
 
 void sim_probes_plan(sim_t *s, uint64_t t0) {
     const sim_config_t *c = &s->c;
@@ -122,9 +122,11 @@ int sim_watchers_ok(sim_t *s) {
 
 static const char *const src_text[] = {"return 1", "return 2"};
 /* step: which node, which text, update?, expected status */
-static const int src_plan[5][4] = {
-    {0, 0, 0, 0}, {1, 1, 0, STAGE_ECLASH}, {2, 0, 0, 0}, {1, 1, 1, 0},
-    {2, -1, 0, 0}};
+static const int src_plan[5][4] = {{0, 0, 0, 0},
+                                   {1, 1, 0, STAGE_ECLASH},
+                                   {2, 0, 0, 0},
+                                   {1, 1, 1, 0},
+                                   {2, -1, 0, 0}};
 
 static void source_step(sim_t *s, int k) {
     int m = node_mgr(s, src_plan[k][0] % s->nn);
@@ -139,16 +141,20 @@ static void source_step(sim_t *s, int k) {
     sim_drain(s, m);
 }
 
-static void source_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e) {
+static void source_done(sim_t *s, const sreq_t *r,
+                        const stage_dht_effect_t *e) {
     int k = r->entry;
     bool ok = e->status == src_plan[k][3];
     if (ok && src_plan[k][1] < 0) /* the read: one item, the update */
         ok = e->nitems == 1 && e->items[0].len > 10 && /* [fixstr 8, ...] */
              memcmp(e->items[0].value + 2, src_text[1], 8) == 0;
-    if (ok) s->sources_ok++;
+    if (ok)
+        s->sources_ok++;
     else
-        fprintf(s->out, "{\"event\":\"source_step_failed\",\"step\":%d,"
-                        "\"status\":%d}\n", k, e->status);
+        fprintf(s->out,
+                "{\"event\":\"source_step_failed\",\"step\":%d,"
+                "\"status\":%d}\n",
+                k, e->status);
 }
 
 /* ---- dispatch ---- */
@@ -170,16 +176,23 @@ void sim_probe_act(sim_t *s, int arg) {
 
 void sim_probe_done(sim_t *s, sreq_t *r, const stage_dht_effect_t *e) {
     switch (r->kind) {
-    case RK_RACE: race_done(s, r, e); break;
+    case RK_RACE:
+        race_done(s, r, e);
+        break;
     case RK_WATCH:
         if (e->kind == STAGE_DHT_FX_WATCH && r->entry < 64) {
             s->watch_events[r->entry]++;
             s->watch_items[r->entry] = (int)e->nitems;
         }
         return; /* a watch stays */
-    case RK_EXPORT: s->exports_ok += e->status == 0; break;
-    case RK_SOURCE: source_done(s, r, e); break;
-    default: break;
+    case RK_EXPORT:
+        s->exports_ok += e->status == 0;
+        break;
+    case RK_SOURCE:
+        source_done(s, r, e);
+        break;
+    default:
+        break;
     }
     r->kind = RK_NONE;
 }

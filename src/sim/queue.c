@@ -25,7 +25,8 @@ static uint32_t node_new(sim_queue_t *q, const ev_t *e) {
         uint32_t cap = q->cap ? q->cap * 2 : 1u << 16;
         sim_qnode_t *n = realloc(q->nodes, cap * sizeof(*n));
         if (!n) abort(); /* the simulator cannot go on without memory */
-        for (uint32_t i = q->cap; i < cap; i++) n[i].next = i + 1 < cap ? i + 1 : NIL;
+        for (uint32_t i = q->cap; i < cap; i++)
+            n[i].next = i + 1 < cap ? i + 1 : NIL;
         q->nodes = n;
         q->free = q->cap;
         q->cap = cap;
@@ -39,8 +40,10 @@ static uint32_t node_new(sim_queue_t *q, const ev_t *e) {
 
 static void slot_append(sim_queue_t *q, const ev_t *e) {
     uint32_t i = node_new(q, e), s = (uint32_t)(e->t & (WHEEL - 1));
-    if (q->tail[s] == NIL) q->head[s] = i;
-    else q->nodes[q->tail[s]].next = i;
+    if (q->tail[s] == NIL)
+        q->head[s] = i;
+    else
+        q->nodes[q->tail[s]].next = i;
     q->tail[s] = i;
     q->inwheel++;
 }
@@ -88,7 +91,8 @@ int sim_queue_init(sim_queue_t *q) {
     q->head = malloc(WHEEL * sizeof(uint32_t));
     q->tail = malloc(WHEEL * sizeof(uint32_t));
     if (!q->head || !q->tail) return -1;
-    for (uint32_t i = 0; i < WHEEL; i++) q->head[i] = q->tail[i] = NIL;
+    for (uint32_t i = 0; i < WHEEL; i++)
+        q->head[i] = q->tail[i] = NIL;
     q->free = NIL;
     return 0;
 }
@@ -135,7 +139,8 @@ void sim_queue_each(sim_queue_t *q, void (*fn)(ev_t *e, void *arg), void *arg) {
     for (uint32_t s = 0; s < WHEEL; s++)
         for (uint32_t i = q->head[s]; i != NIL; i = q->nodes[i].next)
             fn(&q->nodes[i].ev, arg);
-    for (size_t i = 0; i < q->nfar; i++) fn(&q->far[i], arg);
+    for (size_t i = 0; i < q->nfar; i++)
+        fn(&q->far[i], arg);
 }
 
 void sim_queue_free(sim_queue_t *q) {

@@ -16,12 +16,21 @@
 #include "stage/errors.h"
 
 enum {
-    A_JOIN = 1, A_ENTRIES, A_LOAD, A_MEASURE, A_SESSION_END, A_MASS,
-    A_MASS_CHECK, A_SPACED, A_PART, A_HEAL, A_END
+    A_JOIN = 1,
+    A_ENTRIES,
+    A_LOAD,
+    A_MEASURE,
+    A_SESSION_END,
+    A_MASS,
+    A_MASS_CHECK,
+    A_SPACED,
+    A_PART,
+    A_HEAL,
+    A_END
 };
 
 #define LOAD_TICK_MS 10
-#define MS(x) ((uint64_t)((x) * 1000.0))
+#define MS(x) ((uint64_t)((x)*1000.0))
 
 uint64_t sim_new_req(sim_t *s, int kind, int entry, int mgr) {
     if (s->nreqs == s->capreqs) {
@@ -49,7 +58,6 @@ stage_id_t sim_actor_of(sim_t *s, int node, int serial) {
     strcpy(id.type, "Worker");
     return id;
 }
-
 
 static void claim_entries(sim_t *s, int node) {
     int i = node_mgr(s, node);
@@ -118,8 +126,10 @@ void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
         return;
     }
     if (e->kind != STAGE_DHT_FX_DONE) return;
-    sentry_t *en = r->kind == RK_CLAIM || r->kind == RK_GET || r->kind == RK_CHECK
-                       ? &s->entries[r->entry] : NULL;
+    sentry_t *en =
+        r->kind == RK_CLAIM || r->kind == RK_GET || r->kind == RK_CHECK
+            ? &s->entries[r->entry]
+            : NULL;
     bool measured = r->t0 >= s->t_measure && s->measuring;
     switch (r->kind) {
     case RK_CLAIM:
@@ -133,7 +143,8 @@ void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
     case RK_GET:
     case RK_CHECK: {
         uint64_t owner = s->mgrs[node_mgr(s, en->node)].id;
-        bool ok = e->status == 0 && e->nitems == 1 && e->items[0].owner == owner;
+        bool ok =
+            e->status == 0 && e->nitems == 1 && e->items[0].owner == owner;
         if (r->kind == RK_CHECK) {
             if (!ok) s->mass_failed++;
             break;
@@ -155,7 +166,8 @@ void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
             if (e->nitems && e->items[0].owner == r->expect) s->lookups_right++;
         }
         break;
-    default: break;
+    default:
+        break;
     }
     r->kind = RK_NONE;
 }
@@ -171,8 +183,7 @@ void sim_on_joined(sim_t *s, int mgr) {
 static void schedule_session(sim_t *s, int node) {
     if (s->c.churn_median_s <= 0) return;
     double mean = s->c.churn_median_s / log(2.0);
-    sim_at(s, s->now + MS(sim_rng_exp(&s->rng, mean)) + 1, A_SESSION_END,
-           node);
+    sim_at(s, s->now + MS(sim_rng_exp(&s->rng, mean)) + 1, A_SESSION_END, node);
 }
 
 /* Count entries of live owners that no live manager holds any more. */
@@ -282,7 +293,8 @@ static void balance(sim_t *s, double *maxr, double *p99r) {
         size_t k = 0;
         for (int j = 0; j < s->c.vnodes; j++)
             if (s->mgrs[i * s->c.vnodes + j].d)
-                k += stage_dht_entry_count(s->mgrs[i * s->c.vnodes + j].d, NULL);
+                k +=
+                    stage_dht_entry_count(s->mgrs[i * s->c.vnodes + j].d, NULL);
         v[n++] = k;
         sum += k;
     }
@@ -304,8 +316,10 @@ static double ring_consistency(sim_t *s) {
         uint64_t pred = 0;
         for (int lo = 0, hi = s->nring; lo < hi;) { /* largest id < self */
             int mid = (lo + hi) / 2;
-            if (s->ring[mid] < g->id) lo = mid + 1;
-            else hi = mid;
+            if (s->ring[mid] < g->id)
+                lo = mid + 1;
+            else
+                hi = mid;
             if (lo >= hi) pred = s->ring[(lo + s->nring - 1) % s->nring];
         }
         bool good = stage_dht_successor(g->d).id == succ &&
@@ -321,7 +335,8 @@ static void figures(sim_t *s, sim_figures_t *f) {
     balance(s, &f->keys_max_over_mean, &f->keys_p99_over_mean);
     double secs = (double)(s->t_end - s->t_measure) / 1000.0;
     int live = 0;
-    for (int i = 0; i < s->nn; i++) live += s->nodes[i].alive;
+    for (int i = 0; i < s->nn; i++)
+        live += s->nodes[i].alive;
     f->entries_lost_fraction =
         s->mass_live     ? (double)s->mass_lost / (double)s->mass_live
         : s->spaced_live ? (double)s->spaced_lost / (double)s->spaced_live
@@ -335,8 +350,10 @@ static void figures(sim_t *s, sim_figures_t *f) {
     f->claims_ok = s->claims ? (double)s->claims_ok / (double)s->claims : 1.0;
     f->mass_checked = s->mass_checked;
     f->mass_check_failures = s->mass_failed;
-    f->bytes_per_node_per_s = secs > 0 && live ? (double)s->bytes / secs / live : 0;
-    f->msgs_per_node_per_s = secs > 0 && live ? (double)s->msgs / secs / live : 0;
+    f->bytes_per_node_per_s =
+        secs > 0 && live ? (double)s->bytes / secs / live : 0;
+    f->msgs_per_node_per_s =
+        secs > 0 && live ? (double)s->msgs / secs / live : 0;
     f->ring_consistent = ring_consistency(s);
     f->stale_entries = sim_stale_entries(s);
     f->events = s->events;
@@ -349,32 +366,32 @@ static void figures(sim_t *s, sim_figures_t *f) {
 
 static void summary(sim_t *s, const sim_figures_t *f) {
     int live = 0;
-    for (int i = 0; i < s->nn; i++) live += s->nodes[i].alive;
-    fprintf(s->out,
-            "{\"event\":\"summary\",\"nodes\":%d,\"vnodes\":%d,\"seed\":%llu,"
-            "\"live_nodes\":%d,\"sim_s\":%.1f,\"events\":%llu,"
-            "\"mean_hops\":%.3f,\"p99_hops\":%.0f,\"lookups\":%llu,"
-            "\"lookup_success\":%.5f,\"route_correct\":%.5f,"
-            "\"claims\":%llu,\"claims_ok\":%.5f,"
-            "\"entries_lost_fraction\":%.5f,\"mass_checked\":%llu,"
-            "\"mass_check_failures\":%llu,\"stale_entries\":%llu,"
-            "\"bytes_per_node_per_s\":%.1f,\"msgs_per_node_per_s\":%.2f,"
-            "\"keys_per_node_max_over_mean\":%.3f,"
-            "\"keys_per_node_p99_over_mean\":%.3f,\"ring_consistent\":%.4f,"
-            "\"races\":%d,\"races_exactly_one\":%d,\"watchers\":%d,"
-            "\"watchers_ok\":%d,\"sources_ok\":%d,\"failures\":%d}\n",
-            s->nn, s->c.vnodes, (unsigned long long)s->c.seed, live,
-            (double)s->now / 1000.0, (unsigned long long)f->events,
-            f->mean_hops, f->p99_hops, (unsigned long long)f->lookups,
-            f->lookup_success, f->route_correct,
-            (unsigned long long)f->claims, f->claims_ok,
-            f->entries_lost_fraction, (unsigned long long)f->mass_checked,
-            (unsigned long long)f->mass_check_failures,
-            (unsigned long long)f->stale_entries, f->bytes_per_node_per_s,
-            f->msgs_per_node_per_s, f->keys_max_over_mean,
-            f->keys_p99_over_mean, f->ring_consistent, f->races,
-            f->races_exactly_one, s->nwatch, f->watchers_ok, f->sources_ok,
-            s->failures);
+    for (int i = 0; i < s->nn; i++)
+        live += s->nodes[i].alive;
+    fprintf(
+        s->out,
+        "{\"event\":\"summary\",\"nodes\":%d,\"vnodes\":%d,\"seed\":%llu,"
+        "\"live_nodes\":%d,\"sim_s\":%.1f,\"events\":%llu,"
+        "\"mean_hops\":%.3f,\"p99_hops\":%.0f,\"lookups\":%llu,"
+        "\"lookup_success\":%.5f,\"route_correct\":%.5f,"
+        "\"claims\":%llu,\"claims_ok\":%.5f,"
+        "\"entries_lost_fraction\":%.5f,\"mass_checked\":%llu,"
+        "\"mass_check_failures\":%llu,\"stale_entries\":%llu,"
+        "\"bytes_per_node_per_s\":%.1f,\"msgs_per_node_per_s\":%.2f,"
+        "\"keys_per_node_max_over_mean\":%.3f,"
+        "\"keys_per_node_p99_over_mean\":%.3f,\"ring_consistent\":%.4f,"
+        "\"races\":%d,\"races_exactly_one\":%d,\"watchers\":%d,"
+        "\"watchers_ok\":%d,\"sources_ok\":%d,\"failures\":%d}\n",
+        s->nn, s->c.vnodes, (unsigned long long)s->c.seed, live,
+        (double)s->now / 1000.0, (unsigned long long)f->events, f->mean_hops,
+        f->p99_hops, (unsigned long long)f->lookups, f->lookup_success,
+        f->route_correct, (unsigned long long)f->claims, f->claims_ok,
+        f->entries_lost_fraction, (unsigned long long)f->mass_checked,
+        (unsigned long long)f->mass_check_failures,
+        (unsigned long long)f->stale_entries, f->bytes_per_node_per_s,
+        f->msgs_per_node_per_s, f->keys_max_over_mean, f->keys_p99_over_mean,
+        f->ring_consistent, f->races, f->races_exactly_one, s->nwatch,
+        f->watchers_ok, f->sources_ok, s->failures);
 }
 
 /* ---- actions ---- */
@@ -385,33 +402,52 @@ void sim_on_act(sim_t *s, int act, int arg) {
         sim_start_node(s, arg, true);
         if (s->now >= s->t_measure) schedule_session(s, arg);
         break;
-    case A_ENTRIES: claim_entries(s, arg); break;
+    case A_ENTRIES:
+        claim_entries(s, arg);
+        break;
     case A_LOAD: {
         double want = s->c.lookup_rate * LOAD_TICK_MS / 1000.0;
         int n = (int)want;
         if (sim_rng_unit(&s->rng) < want - n) n++;
-        for (int k = 0; k < n; k++) one_lookup(s);
+        for (int k = 0; k < n; k++)
+            one_lookup(s);
         sim_at(s, s->now + LOAD_TICK_MS, A_LOAD, 0);
         break;
     }
     case A_MEASURE:
         s->measuring = true;
         s->bytes = s->msgs = 0;
-        for (int i = 0; i < s->nn; i++) schedule_session(s, i);
+        for (int i = 0; i < s->nn; i++)
+            schedule_session(s, i);
         break;
     case A_SESSION_END:
         if (!s->nodes[arg].alive) break;
-        if (sim_rng_unit(&s->rng) < s->c.leave_frac) sim_leave_node(s, arg);
-        else sim_crash_node(s, arg);
+        if (sim_rng_unit(&s->rng) < s->c.leave_frac)
+            sim_leave_node(s, arg);
+        else
+            sim_crash_node(s, arg);
         sim_at(s, s->now + 1000 + sim_rng_below(&s->rng, 2000), A_JOIN, arg);
         break;
-    case A_MASS: mass_failure(s); break;
-    case A_MASS_CHECK: mass_check(s); break;
-    case A_SPACED: spaced_failure(s); break;
-    case A_PART: partition(s, false); break;
-    case A_HEAL: partition(s, true); break;
-    case A_PROBE: sim_probe_act(s, arg); break;
-    default: break;
+    case A_MASS:
+        mass_failure(s);
+        break;
+    case A_MASS_CHECK:
+        mass_check(s);
+        break;
+    case A_SPACED:
+        spaced_failure(s);
+        break;
+    case A_PART:
+        partition(s, false);
+        break;
+    case A_HEAL:
+        partition(s, true);
+        break;
+    case A_PROBE:
+        sim_probe_act(s, arg);
+        break;
+    default:
+        break;
     }
 }
 
@@ -468,7 +504,8 @@ int sim_run(const sim_config_t *c, FILE *out, sim_figures_t *fig) {
     for (int r = 0; r < s->races && r < 64; r++)
         if (s->race_wins[r] != 1) {
             s->failures++;
-            fprintf(out, "{\"event\":\"race_result\",\"race\":%d,\"winners\":%d}\n",
+            fprintf(out,
+                    "{\"event\":\"race_result\",\"race\":%d,\"winners\":%d}\n",
                     r, s->race_wins[r]);
         }
     sim_figures_t f;

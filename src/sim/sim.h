@@ -23,7 +23,7 @@ typedef struct sim_rng {
 } sim_rng_t;
 void sim_rng_seed(sim_rng_t *r, uint64_t seed);
 uint64_t sim_rng_next(sim_rng_t *r);
-double sim_rng_unit(sim_rng_t *r);           /* [0, 1) */
+double sim_rng_unit(sim_rng_t *r);                /* [0, 1) */
 uint64_t sim_rng_below(sim_rng_t *r, uint64_t n); /* [0, n) */
 double sim_rng_exp(sim_rng_t *r, double mean);
 
@@ -44,15 +44,15 @@ typedef struct sim_config {
     double mass_at_s;      /* when, after the settle */
     double spaced_fail_s;  /* > 0: one crash every this many seconds */
     double partition_at_s, heal_at_s; /* partition in two halves */
-    int claimants;         /* > 0: claim race of this many nodes */
-    double crash_during_claims; /* fraction crashed during the race */
+    int claimants;                    /* > 0: claim race of this many nodes */
+    double crash_during_claims;       /* fraction crashed during the race */
     int replicas;
     uint32_t period_ms;
     uint32_t finger_period_ms;
     uint32_t lease_ms;
-    int watchers;          /* > 0: watchers of a service tag, exports */
-    bool sources;          /* store sources: a clash, a match, an update */
-    bool wire;             /* pass messages through the msgpack codec */
+    int watchers; /* > 0: watchers of a service tag, exports */
+    bool sources; /* store sources: a clash, a match, an update */
+    bool wire;    /* pass messages through the msgpack codec */
 } sim_config_t;
 
 /* The figures of a run (also printed as the summary line). */

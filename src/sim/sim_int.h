@@ -13,9 +13,9 @@ enum { EV_MSG = 1, EV_TIMER, EV_ACT };
 typedef struct ev {
     uint64_t t, seq;
     int kind;
-    int mgr;        /* MSG: destination manager; TIMER: its manager */
-    uint32_t gen;   /* MSG: destination incarnation; TIMER: generation */
-    int act, arg;   /* ACT */
+    int mgr;      /* MSG: destination manager; TIMER: its manager */
+    uint32_t gen; /* MSG: destination incarnation; TIMER: generation */
+    int act, arg; /* ACT */
     stage_dht_msg_t *msg;
 } ev_t;
 
@@ -61,12 +61,21 @@ typedef struct node {
 } node_t;
 
 /* A request the scenario made, by sim request id. */
-enum { RK_NONE, RK_CLAIM, RK_GET, RK_LOOKUP, RK_CHECK,
-       RK_RACE, RK_WATCH, RK_EXPORT, RK_SOURCE }; /* from RK_RACE: probes */
+enum {
+    RK_NONE,
+    RK_CLAIM,
+    RK_GET,
+    RK_LOOKUP,
+    RK_CHECK,
+    RK_RACE,
+    RK_WATCH,
+    RK_EXPORT,
+    RK_SOURCE
+};                     /* from RK_RACE: probes */
 enum { A_PROBE = 50 }; /* scenario actions handed to probes.c */
 typedef struct sreq {
     int kind;
-    int entry;      /* entries[] index (CLAIM, GET), race index (RACE) */
+    int entry; /* entries[] index (CLAIM, GET), race index (RACE) */
     int mgr;
     uint64_t t0;
     uint64_t expect; /* LOOKUP: the owner we expect */
@@ -93,7 +102,7 @@ typedef struct sim {
     /* world */
     node_t *nodes;
     mgr_t *mgrs;
-    int nn, nm; /* nm = nn * vnodes */
+    int nn, nm;     /* nm = nn * vnodes */
     uint64_t *ring; /* sorted ids of joined live managers (oracle) */
     int nring;
     int *live, *live_pos, nlive; /* joined live managers, for picking */

@@ -69,7 +69,8 @@ int sim_parse_args(sim_config_t *c, int argc, char **argv) {
     };
     for (int i = 1; i < argc; i++) {
         size_t k = 0, n = sizeof(opts) / sizeof(opts[0]);
-        while (k < n && strcmp(argv[i], opts[k].name) != 0) k++;
+        while (k < n && strcmp(argv[i], opts[k].name) != 0)
+            k++;
         if (k == n) {
             fprintf(stderr, "stage sim: unknown option '%s'\n", argv[i]);
             return -1;
@@ -85,10 +86,18 @@ int sim_parse_args(sim_config_t *c, int argc, char **argv) {
         char *end;
         const char *v = argv[++i];
         switch (opts[k].kind) {
-        case 'i': *(int *)opts[k].p = (int)strtol(v, &end, 10); break;
-        case 'u': *(uint64_t *)opts[k].p = strtoull(v, &end, 10); break;
-        case 'm': *(uint32_t *)opts[k].p = (uint32_t)strtoul(v, &end, 10); break;
-        default: *(double *)opts[k].p = strtod(v, &end); break;
+        case 'i':
+            *(int *)opts[k].p = (int)strtol(v, &end, 10);
+            break;
+        case 'u':
+            *(uint64_t *)opts[k].p = strtoull(v, &end, 10);
+            break;
+        case 'm':
+            *(uint32_t *)opts[k].p = (uint32_t)strtoul(v, &end, 10);
+            break;
+        default:
+            *(double *)opts[k].p = strtod(v, &end);
+            break;
         }
         if (*end || end == v) {
             fprintf(stderr, "stage sim: bad value '%s' for '%s'\n", v,
@@ -100,15 +109,18 @@ int sim_parse_args(sim_config_t *c, int argc, char **argv) {
 }
 
 static const char *check(const sim_config_t *c) {
-    if (c->nodes < 1 || c->nodes > (1 << 24)) return "--nodes must be 1..16777216";
+    if (c->nodes < 1 || c->nodes > (1 << 24))
+        return "--nodes must be 1..16777216";
     if (c->vnodes < 1 || c->vnodes > 64) return "--vnodes must be 1..64";
     if (c->replicas < 1 || c->replicas > 8) return "--replicas must be 1..8";
     if (c->loss < 0 || c->loss >= 1) return "--loss must be in [0, 1)";
     if (c->period_ms < 10 || c->finger_period_ms < 10)
         return "--period-ms and --finger-period-ms must be at least 10";
-    if (c->lease_ms < 3 * c->period_ms) return "--lease-ms must be >= 3 periods";
+    if (c->lease_ms < 3 * c->period_ms)
+        return "--lease-ms must be >= 3 periods";
     if (c->claimants > 1000) return "--claimants must be at most 1000";
-    if (c->mass_fail < 0 || c->mass_fail >= 1) return "--mass-fail must be in [0, 1)";
+    if (c->mass_fail < 0 || c->mass_fail >= 1)
+        return "--mass-fail must be in [0, 1)";
     if (c->duration_s <= 0 || c->join_s < 0 || c->settle_s < 0)
         return "times must be positive";
     return NULL;
@@ -133,7 +145,8 @@ int stage__sim_main(int argc, char **argv) {
         return 2;
     }
     int rc = sim_run(&c, stdout, NULL);
-    if (rc) fprintf(stderr, "stage sim: a checked property failed (seed %llu)\n",
-                    (unsigned long long)c.seed);
+    if (rc)
+        fprintf(stderr, "stage sim: a checked property failed (seed %llu)\n",
+                (unsigned long long)c.seed);
     return rc;
 }

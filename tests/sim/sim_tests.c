@@ -87,10 +87,10 @@ static const test_t tests[] = {
     {"crash", "--nodes 150 --spaced-fail 15 --duration 90", crash},
     {"mass_failure", "--nodes 200 --mass-fail 0.5 --mass-at 10 --duration 30",
      mass},
-    {"partition",
-     "--nodes 150 --partition-at 10 --heal-at 40 --duration 120", partition},
-    {"lease_expiry", "--nodes 100 --spaced-fail 5 --lease-ms 6000 --duration 60",
-     lease},
+    {"partition", "--nodes 150 --partition-at 10 --heal-at 40 --duration 120",
+     partition},
+    {"lease_expiry",
+     "--nodes 100 --spaced-fail 5 --lease-ms 6000 --duration 60", lease},
     {"claim_race",
      "--nodes 150 --claimants 10 --loss 0.02 --crash-during-claims 0.01 "
      "--duration 60",
@@ -138,12 +138,14 @@ static int determinism(void) {
     int bad = len[0] != len[1] || memcmp(text[0], text[1], len[0]) != 0 ||
               (len[0] == len[2] && memcmp(text[0], text[2], len[0]) == 0);
     if (bad && getenv("SIM_TESTS_DUMP"))
-        for (int i = 0; i < 3; i++) printf("--- %d\n%s", i, text[i]);
+        for (int i = 0; i < 3; i++)
+            printf("--- %d\n%s", i, text[i]);
     if (bad)
         printf("sim.determinism failed: seed 7 twice gave different output "
                "(or seed 8 the same); reproduce: stage sim %s --seed 7\n",
                t.args);
-    for (int i = 0; i < 3; i++) free(text[i]);
+    for (int i = 0; i < 3; i++)
+        free(text[i]);
     return bad;
 }
 

@@ -130,7 +130,8 @@ static void claim_is_decided_once_at_the_primary(void **st) {
     (void)st;
     for (int r = 1; r <= 3; r += 2) {
         stage_dht_t *d = lone(r);
-        uint64_t key = stage_dht_replica(4242, stage_dht_primary_index(4242, r), r);
+        uint64_t key =
+            stage_dht_replica(4242, stage_dht_primary_index(4242, r), r);
         route(d, 0, STAGE_DHT_OP_CLAIM, 5, key, 1, "actor-5");
         assert_int_equal(reply_status(d, 1), 0);
         route(d, 10, STAGE_DHT_OP_CLAIM, 6, key, 2, "actor-6");

@@ -85,7 +85,8 @@ static void bad_fields_are_refused(void **st) {
     /* a peer address that does not fit */
     stage_pack_reset(&p);
     stage_pack_array(&p, 15);
-    for (int i = 0; i < 10; i++) stage_pack_int(&p, i == 0 ? 1 : 0);
+    for (int i = 0; i < 10; i++)
+        stage_pack_int(&p, i == 0 ? 1 : 0);
     char big[100];
     memset(big, 'x', sizeof(big));
     stage_pack_array(&p, 2);
