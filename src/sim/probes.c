@@ -8,6 +8,8 @@
 **    list every export.
 **  - sources: a source stored, a different one under the same type (a
 **    clash), the first again (fine), the second as an update (fine), read.
+**  - a partition: one node of each side claims one name (both may win);
+**    after the heal and a lease the name has exactly one holder.
 **  - stale leases: entries of nodes dead for longer than a lease and
 **    three periods must be gone everywhere.
 ** Single-threaded.
@@ -18,7 +20,15 @@
 #include "sim/sim_int.h"
 #include "stage/errors.h"
 
-enum { P_RACE = 0, P_RACE_CRASH = 1000, P_WATCH, P_EXPORT, P_SOURCE = 1100 };
+enum {
+    P_RACE = 0,
+    P_RACE_CRASH = 1000,
+    P_WATCH,
+    P_EXPORT,
+    P_SPLIT,
+    P_SPLIT_CHECK,
+    P_SOURCE = 1100
+};
 
 #define MS(x) ((uint64_t)((x)*1000.0))
 
@@ -34,6 +44,10 @@ void sim_probes_plan(sim_t *s, uint64_t t0) {
         sim_at(s, t0 + MS(0.5), A_PROBE, P_WATCH);
         for (double t = 3; t < c->duration_s - 5; t += 5)
             sim_at(s, t0 + MS(t), A_PROBE, P_EXPORT);
+    }
+    if (c->partition_at_s > 0 && c->heal_at_s > c->partition_at_s + 6) {
+        sim_at(s, t0 + MS(c->partition_at_s + 5), A_PROBE, P_SPLIT);
+        sim_at(s, t0 + MS(c->duration_s - 2), A_PROBE, P_SPLIT_CHECK);
     }
     if (c->sources)
         for (int k = 0; k < 5; k++)
@@ -118,6 +132,43 @@ int sim_watchers_ok(sim_t *s) {
     return ok;
 }
 
+/* ---- a claim on each side of a partition ---- */
+
+/* One node of each side claims "split" for its own actor; after the heal
+** and a lease, the name must have exactly one holder. */
+static void split_claims(sim_t *s) {
+    for (int side = 0; side < 2; side++)
+        for (int tries = 0; tries < 100; tries++) {
+            int m = live_node_mgr(s);
+            if (m < 0 || s->nodes[s->mgrs[m].node].group != side) continue;
+            stage_id_t id = sim_actor_of(s, s->mgrs[m].node, 9000);
+            uint64_t rq = sim_new_req(s, RK_SPLIT, side, m);
+            stage_dht_name_claim(s->mgrs[m].d, s->now, rq, "split", &id);
+            sim_drain(s, m);
+            break;
+        }
+}
+
+static void split_check(sim_t *s) {
+    int m = live_node_mgr(s);
+    if (m < 0) return;
+    uint64_t rq = sim_new_req(s, RK_SPLIT, 2, m);
+    stage_dht_name_find(s->mgrs[m].d, s->now, rq, "split");
+    sim_drain(s, m);
+}
+
+static void split_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e) {
+    if (r->entry < 2) {
+        s->split_winners += e->status == 0;
+        return;
+    }
+    s->split_items = e->status == 0 ? (int)e->nitems : 0;
+    fprintf(s->out,
+            "{\"event\":\"partition_claims\",\"won_during_partition\":%d,"
+            "\"holders_after_heal\":%d}\n",
+            s->split_winners, s->split_items);
+}
+
 /* ---- sources ---- */
 
 static const char *const src_text[] = {"return 1", "return 2"};
@@ -169,6 +220,10 @@ void sim_probe_act(sim_t *s, int arg) {
         watch_start(s);
     } else if (arg == P_EXPORT) {
         export(s);
+    } else if (arg == P_SPLIT) {
+        split_claims(s);
+    } else if (arg == P_SPLIT_CHECK) {
+        split_check(s);
     } else if (arg >= P_SOURCE && arg < P_SOURCE + 5) {
         source_step(s, arg - P_SOURCE);
     }
@@ -190,6 +245,9 @@ void sim_probe_done(sim_t *s, sreq_t *r, const stage_dht_effect_t *e) {
         break;
     case RK_SOURCE:
         source_done(s, r, e);
+        break;
+    case RK_SPLIT:
+        split_done(s, r, e);
         break;
     default:
         break;

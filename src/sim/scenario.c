@@ -362,6 +362,8 @@ static void figures(sim_t *s, sim_figures_t *f) {
         f->races_exactly_one += s->race_wins[r] == 1;
     f->watchers_ok = sim_watchers_ok(s);
     f->sources_ok = s->sources_ok;
+    f->split_winners = s->split_winners;
+    f->split_holders = s->split_items;
 }
 
 static void summary(sim_t *s, const sim_figures_t *f) {

@@ -63,6 +63,7 @@ typedef struct sim_figures {
     uint64_t lookups, claims, mass_checked, mass_check_failures;
     uint64_t stale_entries, events;
     int races, races_exactly_one, watchers_ok, sources_ok, failures;
+    int split_winners, split_holders; /* claims in a partition, after */
 } sim_figures_t;
 
 void sim_config_init(sim_config_t *c);

@@ -60,7 +60,8 @@ typedef struct node {
     uint64_t born;
 } node_t;
 
-/* A request the scenario made, by sim request id. */
+/* A request the scenario made, by sim request id; from RK_RACE on, the
+** probes' (probes.c). */
 enum {
     RK_NONE,
     RK_CLAIM,
@@ -70,8 +71,9 @@ enum {
     RK_RACE,
     RK_WATCH,
     RK_EXPORT,
-    RK_SOURCE
-};                     /* from RK_RACE: probes */
+    RK_SOURCE,
+    RK_SPLIT
+};
 enum { A_PROBE = 50 }; /* scenario actions handed to probes.c */
 typedef struct sreq {
     int kind;
@@ -124,6 +126,7 @@ typedef struct sim {
     uint64_t race_value[64];
     int nwatch, watch_mgr[64], watch_events[64], watch_items[64];
     int exports_ok, sources_ok;
+    int split_winners, split_items;
     uint64_t stale;
     uint64_t events;
     int failures; /* checked properties that failed */

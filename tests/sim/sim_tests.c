@@ -49,6 +49,8 @@ static const char *mass(const sim_figures_t *f) {
 static const char *partition(const sim_figures_t *f) {
     if (f->ring_consistent < 1) return "the ring did not re-merge";
     if (f->stale_entries) return "entries outlived their owner";
+    if (f->split_winners < 1) return "no claim won during the partition";
+    if (f->split_holders != 1) return "a name has two holders after the heal";
     return NULL;
 }
 
