@@ -57,6 +57,9 @@ static const char node_usage[] =
     "  -j, --join ADDR      join the system that the node at ADDR belongs to\n"
     "  -t, --theatres N     theatre threads (default: one per core)\n"
     "  -r, --replicas R     DHT replication factor (default 3)\n"
+    "      --lease SECS     names and types of a dead node expire after\n"
+    "                       SECS (default 30)\n"
+    "      --period SECS    ring maintenance period (default 1)\n"
     "      --budget SECS    fail a handler that runs past SECS (default 10)\n"
     "      --timeout SECS   default await timeout (default: none)\n"
     "  -h, --help           show this help\n";
@@ -108,6 +111,10 @@ static int cmd_node(int argc, char **argv) {
             cfg.theatres = (int)number_arg(o, v, 1), i++;
         } else if (!strcmp(o, "-r") || !strcmp(o, "--replicas")) {
             net.replicas = (int)number_arg(o, v, 1), i++;
+        } else if (!strcmp(o, "--lease")) {
+            net.lease_secs = number_arg(o, v, 0.1), i++;
+        } else if (!strcmp(o, "--period")) {
+            net.period_secs = number_arg(o, v, 0.01), i++;
         } else if (!strcmp(o, "--budget")) {
             cfg.budget_secs = number_arg(o, v, 0.001), i++;
         } else if (!strcmp(o, "--timeout")) {

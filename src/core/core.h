@@ -56,7 +56,8 @@ enum {
 
 enum {
     ENV_COUNTED = 1, /* holds one unit of node->work until received */
-    ENV_SYSTEM = 2   /* runtime message (birth, timers, continuations) */
+    ENV_SYSTEM = 2,  /* runtime message (birth, timers, continuations) */
+    ENV_REMOTE = 4   /* came from another node: its data is hostile */
 };
 
 typedef void (*stage__call_fn)(stage__theatre_t *t, stage__actor_t *a,
@@ -138,9 +139,10 @@ struct stage__type {
     const stage_type_def_t *native; /* C types */
     int index;                      /* position in node->types */
     uint32_t hash;                  /* of name, for stage__type_find */
-    /* the local actors of this type (directory.c) */
+    /* the local actors of this type (directory.c); an actor's dir_slot is
+    ** its index here, read and written under lock */
     pthread_mutex_t lock;
-    uint64_t *serials;
+    stage__actor_t **members;
     size_t n, cap;
     atomic_bool announced;          /* registered in the DHT */
 };

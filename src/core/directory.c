@@ -4,7 +4,7 @@
 **
 ** Locally: every actor is listed under its type (thesis 4.3.2) in a
 ** per-type array guarded by the type's mutex (spawn and death touch one
-** entry; swap-remove keeps it dense); names live in a small table. On a
+** entry in O(1); swap-remove keeps it dense); names live in a small table. On a
 ** node with a network the lookups go to the DHT through the network hooks
 ** (src/net/remote.c), which ask these local lists when another node wants
 ** "a random actor of type T here".
@@ -25,33 +25,30 @@ int stage__dir_add(stage__type_t *ty, stage__actor_t *a) {
     pthread_mutex_lock(&ty->lock);
     if (ty->n == ty->cap) {
         size_t cap = ty->cap ? ty->cap * 2 : 16;
-        uint64_t *p = realloc(ty->serials, cap * sizeof *p);
+        stage__actor_t **p = realloc(ty->members, cap * sizeof *p);
         if (!p) {
             pthread_mutex_unlock(&ty->lock);
             return STAGE_ENOMEM;
         }
-        ty->serials = p;
+        ty->members = p;
         ty->cap = cap;
     }
     a->dir_slot = (uint32_t)ty->n;
-    ty->serials[ty->n++] = a->serial;
+    ty->members[ty->n++] = a;
     pthread_mutex_unlock(&ty->lock);
     return 0;
 }
 
-/* Remove a; the last entry takes its slot. The moved actor's dir_slot is
-** fixed by its owner theatre lazily: entries are checked on use. */
+/* Remove a in O(1): the last member takes its slot. Members of other
+** theatres are only touched here, under the lock, while they are listed
+** (an actor is listed until its own removal, before it is freed). */
 void stage__dir_remove(stage__type_t *ty, stage__actor_t *a) {
     pthread_mutex_lock(&ty->lock);
     size_t i = a->dir_slot;
-    if (i < ty->n && ty->serials[i] == a->serial) {
-        ty->serials[i] = ty->serials[--ty->n];
-    } else { /* its slot moved: find it */
-        for (i = 0; i < ty->n; i++)
-            if (ty->serials[i] == a->serial) {
-                ty->serials[i] = ty->serials[--ty->n];
-                break;
-            }
+    if (i < ty->n && ty->members[i] == a) {
+        stage__actor_t *last = ty->members[--ty->n];
+        ty->members[i] = last;
+        last->dir_slot = (uint32_t)i;
     }
     pthread_mutex_unlock(&ty->lock);
 }
@@ -60,7 +57,7 @@ void stage__dir_remove(stage__type_t *ty, stage__actor_t *a) {
 int stage__dir_random(stage_node_t *node, stage__type_t *ty, uint64_t seed,
                       stage_id_t *out) {
     pthread_mutex_lock(&ty->lock);
-    uint64_t serial = ty->n ? ty->serials[seed % ty->n] : 0;
+    uint64_t serial = ty->n ? ty->members[seed % ty->n]->serial : 0;
     pthread_mutex_unlock(&ty->lock);
     if (!serial) return STAGE_EACTOR_NOT_FOUND;
     stage__make_id(node, serial, ty, out);
@@ -73,7 +70,7 @@ size_t stage__dir_all(stage_node_t *node, stage__type_t *ty, stage_pack_t *p) {
     size_t n = ty->n;
     for (size_t i = 0; i < n; i++) {
         stage_id_t id;
-        stage__make_id(node, ty->serials[i], ty, &id);
+        stage__make_id(node, ty->members[i]->serial, ty, &id);
         stage_pack_id(p, &id);
     }
     pthread_mutex_unlock(&ty->lock);

@@ -122,7 +122,7 @@ void stage_node_destroy(stage_node_t **np) {
     free(n->theatres);
     for (int i = 0; i < n->ntypes; i++) {
         pthread_mutex_destroy(&n->types[i]->lock);
-        free(n->types[i]->serials);
+        free(n->types[i]->members);
         free(n->types[i]);
     }
     stage__names_free(n);

@@ -117,7 +117,16 @@ int stage__lactor_define(lua_State *L) {
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         lua_getfield(L, 2, "kind");
-        if (!lua_isnil(L, -1)) kind = luaL_checkoption(L, -1, NULL, kinds);
+        if (!lua_isnil(L, -1)) {
+            const char *k = lua_tostring(L, -1);
+            for (kind = 0; kinds[kind] && (!k || strcmp(kinds[kind], k));)
+                kind++;
+            if (!kinds[kind])
+                return luaL_error(L, "actor type '%s': option 'kind' must be "
+                                     "\"mobile\", \"pinned\" or "
+                                     "\"creatable\", not '%s'",
+                                  name, luaL_tolstring(L, -1, NULL));
+        }
         lua_getfield(L, 2, "is");
         if (!lua_isnil(L, -1)) {
             if (!lua_istable(L, -1) || lua_getfield(L, -1, "__type") !=
@@ -200,8 +209,12 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
 
 static void push_budget_error(lua_State *L, double spent, double budget);
 
+/* co is the running handler's coroutine (or NULL between turns); the
+** watchdog's signal hooks whatever Lua thread runs innermost (see
+** lworld.c's coroutine.resume). */
 static void set_running(stage__lw_t *w, lua_State *co) {
     w->t->running_lua = co;
+    w->handler_co = co;
 }
 
 /* After lua_resume returned status on co for actor a running envelope e. */
@@ -295,8 +308,13 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     lua_xmove(L, co, 1);
     lua_rawgeti(co, LUA_REGISTRYINDEX, a->lua_ref);
     if (e->len == 0) return 1;
-    int n = stage__lv_decode_args(co, stage__env_args(e), e->len, &w->hooks,
-                                  why, whylen);
+    /* From another node, a small body may ask for a lot of memory: decode
+    ** it protected so running out fails this message, not the process. */
+    int n = e->hdr.flags & ENV_REMOTE
+                ? stage__lv_pdecode(co, true, stage__env_args(e), e->len,
+                                    &w->hooks, why, whylen)
+                : stage__lv_decode_args(co, stage__env_args(e), e->len,
+                                        &w->hooks, why, whylen);
     if (n < 0) {
         lua_settop(co, 0);
         return -1;
@@ -432,12 +450,26 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
     if (!a || w->t->running_lua != co) return; /* a late signal */
     const stage_node_config_t *cfg = stage__node_config(w->node);
     double now = stage__now();
-    a->spent += w->resumed_at > 0 ? now - w->resumed_at : cfg->slice_secs;
+    if (w->resumed_at <= 0) w->resumed_at = now - cfg->slice_secs;
+    a->spent += now - w->resumed_at; /* the first slice is an estimate */
+    w->resumed_at = now;
     bool over = a->spent >= cfg->budget_secs;
     /* Past the budget: yield too, and the theatre fails the message (see
     ** finish). Raising here instead would leave the coroutine unable to
     ** run hooks ever again: Lua does not restore its allowhook flag when
-    ** an error unwinds a hook inside lua_resume. */
+    ** an error unwinds a hook inside lua_resume. A coroutine the handler
+    ** made cannot be yielded for the actor: it only meets the budget. */
+    if (co != w->handler_co) {
+        if (over) {
+            push_budget_error(co, a->spent, cfg->budget_secs);
+            lua_error(co); /* that coroutine dies: its hooks do not matter */
+        }
+        /* keep measuring here, and preempt the handler once back in it */
+        lua_sethook(co, preempt_hook, LUA_MASKCOUNT, 100000);
+        if (w->handler_co)
+            lua_sethook(w->handler_co, preempt_hook, LUA_MASKCOUNT, 1);
+        return;
+    }
     if (lua_isyieldable(co)) {
         w->preempted = over ? 2 : 1;
         lua_yield(co, 0);

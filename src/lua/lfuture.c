@@ -22,11 +22,20 @@
 
 /* ---- userdata ------------------------------------------------------------------- */
 
+/* The collector only sees the few bytes of the userdata, not the future
+** (and envelope) behind it, so under heavy sending it would run far too
+** rarely and memory would grow. Every GC_EVERY futures, step it as if
+** their real size had been allocated. */
+#define GC_EVERY 256
+#define GC_STEP_KB (GC_EVERY * (int)(sizeof(stage__future_t) + 64) / 1024)
+
 void stage__lfuture_push(lua_State *L, stage__future_t *f) {
+    stage__lw_t *w = stage__lw(L);
     stage__lfut_t *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->f = f;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, stage__lw(L)->future_mt);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->future_mt);
     lua_setmetatable(L, -2);
+    if (++w->futures_made % GC_EVERY == 0) lua_gc(L, LUA_GCSTEP, GC_STEP_KB);
 }
 
 stage__lfut_t *stage__lfuture_test(lua_State *L, int idx) {
@@ -159,6 +168,9 @@ void stage__lfuture_fail(lua_State *L, int idx, stage__future_t *fut,
         status = stage_err_from_name(luaL_optstring(L, -1, "HandlerError"));
         if (status == STAGE_EINVAL) status = STAGE_EHANDLER;
         lua_pop(L, 1);
+        if (lua_getfield(L, idx, "actor") == LUA_TSTRING) /* where it began */
+            snprintf(id, sizeof id, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
         lua_getfield(L, idx, "message");
     } else {
         luaL_tolstring(L, idx, NULL);
@@ -234,14 +246,20 @@ static int f_await(lua_State *L) {
     if (stage__future_done(f)) return stage__lfuture_result(L, f);
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
-    if (f->target == a->serial)
+    if (f->target == a->serial) {
+        f->observed = true; /* raised here: that is looking at it */
         return raise_error(L, STAGE_EDEADLOCK, "await on a message this actor sent "
                      "to itself would never finish (an actor handles one "
                      "message at a time)");
+    }
     if (!lua_isyieldable(L))
         return luaL_error(L, "await cannot suspend here (in a next() or "
                              "catch() continuation, a metamethod or a C "
                              "function): return or chain the future instead");
+    if (L != w->handler_co)
+        return luaL_error(L, "await inside a coroutine the handler made "
+                             "cannot suspend the actor: await in the handler "
+                             "itself, or chain with next()");
     if (secs < 0 && stage__node_config(w->node)->call_timeout > 0)
         secs = stage__node_config(w->node)->call_timeout;
     waitst_t *ws = calloc(1, sizeof *ws);
@@ -347,6 +365,7 @@ static int then_common(lua_State *L, bool is_catch) {
         if (r) stage__future_unref(r);
         return luaL_error(L, "out of memory");
     }
+    r->target = f->target; /* it cannot finish before f: same deadlock */
     lua_pushvalue(L, 2);
     *ts = (thenst_t){r, luaL_ref(L, LUA_REGISTRYINDEX), is_catch, a->serial};
     stage__future_ref(r);
@@ -500,6 +519,11 @@ int stage__lfuture_join(lua_State *L) {
             js->parts[i] = v;
         }
         lua_pop(L, 1);
+        /* the join waits on every part: if one needs the running actor,
+        ** awaiting the join deadlocks as awaiting that part would */
+        stage__actor_t *run = w->t->running;
+        if (!r->target || (run && js->parts[i]->target == run->serial))
+            r->target = js->parts[i]->target;
         if (stage__future_on(w->t, js->parts[i], CONT_CALL, 0, join_fire, js))
             js->pending--; /* out of memory: counts as never done */
     }

@@ -309,13 +309,11 @@ static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
         }
         stage_pack_t *p = &w->scratch;
         stage_pack_reset(p);
-        if (stage__lv_encode_value(L, first + i, p, &w->hooks, err,
-                                   sizeof err) ||
+        if (stage__lv_encode_arg(L, first + i, i + 1, p, &w->hooks, err,
+                                 sizeof err) ||
             !(d->segs[i].data = malloc(p->len ? p->len : 1))) {
             deferred_unref(d);
-            char msg[300];
-            snprintf(msg, sizeof msg, "argument %d: %s", i + 1, err);
-            return arg_error(L, method, msg);
+            return arg_error(L, method, err);
         }
         memcpy(d->segs[i].data, p->data, p->len);
         d->segs[i].len = p->len;
@@ -348,11 +346,12 @@ static int queue_message(stage__lw_t *w, stage__actor_t *a,
                          size_t mlen, const stage_pack_t *args,
                          stage__future_t *reply) {
     int local = stage__id_is_local(w->node, &to->id);
-    if (local && !to->type) {
-        char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 100];
+    if (local && (!to->type || stage__serial_theatre(to->id.serial) !=
+                                   to->id.theatre)) {
+        char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 400];
         stage_id_format(&to->id, id, sizeof id);
-        snprintf(msg, sizeof msg, "actor '%s' not found (no such type here)",
-                 id);
+        snprintf(msg, sizeof msg, "actor '%s' not found (it never existed "
+                 "here); message '%s' not delivered", id, method);
         if (reply)
             stage__future_reject(reply, STAGE_EACTOR_NOT_FOUND, msg, NULL,
                                  NULL);

@@ -35,6 +35,8 @@ typedef struct stage__lw {
     stage__lv_hooks_t hooks;
     volatile sig_atomic_t preempted; /* last yield: 1 preempted, 2 budget */
     lua_State *poisoned;  /* coroutine whose hooks an error switched off */
+    lua_State *handler_co; /* the running handler's coroutine, or NULL */
+    unsigned futures_made; /* see stage__lfuture_push */
     double resumed_at;    /* when a preempted turn was resumed */
     int ref_mt, future_mt; /* registry refs of the metatables */
     const void *ref_mtp, *future_mtp; /* the same, as pointers */

@@ -53,6 +53,56 @@ static int l_print(lua_State *L) {
     return 0;
 }
 
+/* coroutine.resume(co, ...): Lua's, noting co as the innermost running
+** thread so that the watchdog's hook lands where the code runs. */
+static int co_resume(lua_State *L) {
+    lua_State *co = lua_tothread(L, 1);
+    luaL_argexpected(L, co != NULL, 1, "coroutine");
+    stage__theatre_t *t = stage__lw(L)->t;
+    void *prev = t->running_lua;
+    if (prev) t->running_lua = co;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    t->running_lua = prev;
+    return lua_gettop(L);
+}
+
+/* coroutine.wrap on top of that resume (Lua's own wrap bypasses it). */
+static const char wrap_code[] =
+    "local create, resume, pack, unpack = ...\n"
+    "return function(f)\n"
+    "  local co = create(f)\n"
+    "  return function(...)\n"
+    "    local r = pack(resume(co, ...))\n"
+    "    if r[1] then return unpack(r, 2, r.n) end\n"
+    "    error(r[2], 0)\n"
+    "  end\n"
+    "end\n";
+
+static void wrap_coroutines(lua_State *L) {
+    lua_getglobal(L, "coroutine");
+    lua_getfield(L, -1, "resume");
+    lua_pushcclosure(L, co_resume, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "resume");
+    /* stack: coroutine, resume */
+    if (luaL_loadbuffer(L, wrap_code, sizeof wrap_code - 1, "=wrap") ==
+        LUA_OK) {
+        lua_getfield(L, -3, "create");
+        lua_pushvalue(L, -3);
+        lua_getglobal(L, "table");
+        lua_getfield(L, -1, "pack");
+        lua_getfield(L, -2, "unpack");
+        lua_remove(L, -3);
+        if (lua_pcall(L, 4, 1, 0) == LUA_OK) lua_setfield(L, -3, "wrap");
+        else lua_pop(L, 1);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+}
+
 static int load_stage(lua_State *L) {
     return stage__lmodule_open(L);
 }
@@ -103,6 +153,7 @@ stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
     w->hooks.push_id = stage__lv_push_id;
     w->hooks.ud = w;
     luaL_openlibs(L);
+    wrap_coroutines(L);
     lua_newtable(L);
     w->classes = luaL_ref(L, LUA_REGISTRYINDEX);
     stage__lref_open(L);

@@ -7,6 +7,7 @@
 ** runs). main(args) runs as the birth of a pinned actor of the internal type
 ** "stage.main" on theatre 0, so it can await like any actor.
 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,12 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
         return STAGE_ENOMEM;
     }
     stage__node_set_lua_hooks(node, &hooks, ln);
+    FILE *probe = fopen(path, "r");
+    if (!probe) {
+        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        return STAGE_ESCRIPT;
+    }
+    fclose(probe);
     for (int i = 0; i < stage_node_theatres(node); i++) {
         stage__lw_t *w = stage__lw_open(stage__node_theatre(node, i), err,
                                         errlen);

@@ -109,6 +109,9 @@ int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
     dc.address = io->address;
     dc.seed = random64();
     if (cfg->replicas > 0) dc.replicas = cfg->replicas;
+    if (cfg->lease_secs > 0) dc.lease_ms = (uint32_t)(cfg->lease_secs * 1000);
+    if (cfg->period_secs > 0)
+        dc.period_ms = (uint32_t)(cfg->period_secs * 1000);
     int rc = stage_dht_new(&io->dht, &dc, now_ms(io));
     if (!rc && cfg->join) rc = stage_dht_join(io->dht, now_ms(io), cfg->join, 0);
     if (rc) {

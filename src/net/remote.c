@@ -392,6 +392,7 @@ static int in_msg(io_t *io, const char *peer, const char *body, size_t len) {
     }
     e->target = to.serial;
     e->target_type = ty;
+    e->hdr.flags |= ENV_REMOTE;
     if (call && !(e->future = stage__io_owed(io, peer, call, to.serial))) {
         stage__env_free(e);
         stage__io_reply_error(io, peer, call, STAGE_ENOMEM, "out of memory");
@@ -673,6 +674,8 @@ void stage_net_config_init(stage_net_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->replicas = 3;
     cfg->call_timeout = 60;
+    cfg->lease_secs = 30;
+    cfg->period_secs = 1;
 }
 
 const char *stage_node_address(const stage_node_t *node) {

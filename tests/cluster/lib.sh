@@ -3,7 +3,7 @@
 #   STAGE=<stage binary> DIR=<scratch dir>
 set -u
 PIDS=""
-mkdir -p "$DIR"
+rm -rf "$DIR" && mkdir -p "$DIR" # no stale output from an earlier run
 
 cleanup() {
     for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
