@@ -19,6 +19,8 @@ typedef struct stage_net_config {
     int replicas;        /* DHT replication factor R (3) */
     int handle_signals;  /* stop the node on SIGTERM and SIGINT */
     double call_timeout; /* a remote call without a reply fails (60 s) */
+    double lease_secs;   /* DHT entries of a dead node expire (30 s) */
+    double period_secs;  /* DHT stabilize/liveness period t (1 s) */
 } stage_net_config_t;
 
 void stage_net_config_init(stage_net_config_t *cfg);

@@ -4,7 +4,21 @@
 -- disappears once its lease runs out.
 local stage = require "stage"
 
+-- Waits (at most 10 s) until name is found: a ring that nodes have just
+-- joined hands key ranges over to its new members for a moment.
+local function settled(name)
+  local deadline = stage.now() + 10
+  repeat
+    local ok = pcall(function() return stage.find_name(name):square(1):await() end)
+    if ok then return end
+    stage.sleep(0.1):await()
+  until stage.now() > deadline
+  error("name '" .. name .. "' never became visible")
+end
+
 function main()
+  settled("area-a")
+  settled("area-b")
   local a, b = stage.find_name("area-a"), stage.find_name("area-b")
   assert(a:square(2):await() == 4 and b:square(3):await() == 9)
   print("phase1 ok")
