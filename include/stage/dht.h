@@ -210,12 +210,13 @@ int stage_dht_get(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k);
 /* Put item sub of key k, owned and renewed by this manager. */
 int stage_dht_put(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
                   uint64_t sub, const void *value, size_t len);
-/* Put k -> value unless another manager's item holds k (STAGE_EEXISTS,
-** with the holder's item). Repeating one's own claim succeeds. */
+/* Put k -> value unless k is held by another manager, or by us with
+** another value (STAGE_EEXISTS, with the holder's item). Repeating one's
+** own claim succeeds. */
 int stage_dht_claim(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
                     const void *value, size_t len);
 /* Replace k's value if it equals expected (expected NULL: absent); else
-** STAGE_EBUSY with the current item. */
+** STAGE_EEXISTS with the current item. */
 int stage_dht_cas(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
                   const void *expected, size_t elen, const void *value,
                   size_t len);

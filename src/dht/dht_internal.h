@@ -279,6 +279,9 @@ void stage__dht_kv_recv(stage_dht_t *d, const stage_dht_msg_t *m);
 void stage__dht_kv_tick(stage_dht_t *d);
 void stage__dht_transfer(stage_dht_t *d, const stage_dht_peer_t *to,
                          uint64_t lo, uint64_t hi);
+/* Send pl (taken) as a message of type to 'to'; nothing if empty. */
+void stage__dht_send_payload(stage_dht_t *d, int type,
+                             const stage_dht_peer_t *to, payload_t *pl);
 void stage__dht_repair(stage_dht_t *d, uint64_t lo, uint64_t hi);
 /* Ask: route op towards key (base key and replica index for stores).
 ** Takes pl's memory (pl may be NULL). 0 or STAGE_ENOMEM. */

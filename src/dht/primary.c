@@ -323,6 +323,15 @@ void stage__dht_renew_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
     attach(stage__dht_send(d, STAGE_DHT_M_MISSING, &m->from), &miss);
 }
 
+void stage__dht_send_payload(stage_dht_t *d, int type,
+                             const stage_dht_peer_t *to, payload_t *pl) {
+    if (!pl->len || !to || !to->id) {
+        free(pl->data);
+        return;
+    }
+    attach(stage__dht_send(d, type, to), pl);
+}
+
 void stage__dht_transfer(stage_dht_t *d, const stage_dht_peer_t *to,
                          uint64_t lo, uint64_t hi) {
     payload_t pl = {0};

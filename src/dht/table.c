@@ -7,7 +7,8 @@
 ** handed over or copied on; we keep it a little while so a joiner that
 ** lost our transfer can still fetch it).
 ** Merging (repair, transfer): a present entry keeps its value unless the
-** incoming one is newer (higher ver); the later expiry wins.
+** incoming one is newer (higher ver) and has the same owner; the later
+** expiry of one owner's entry wins.
 ** Pure logic: no I/O.
 */
 #include <stdlib.h>
@@ -65,7 +66,9 @@ int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge) {
     if (i < d->table.n && cmp(&d->table.v[i], r->key, r->sub) == 0) {
         entry_t *e = &d->table.v[i];
         e->out_since = 0;
-        if (merge && r->ver < e->ver) {
+        /* a merge (handoff, repair) never takes an entry from the owner
+        ** that holds it here: after a partition, the primary's holder wins */
+        if (merge && (r->ver < e->ver || r->owner != e->owner)) {
             if (expires > e->expires && r->owner == e->owner)
                 e->expires = expires;
             return 0;
@@ -106,6 +109,9 @@ void stage__dht_table_tick(stage_dht_t *d) {
     uint64_t expired[32]; /* keys whose watchers hear of the expiry */
     uint64_t grace = 3 * (uint64_t)d->cfg.period_ms;
     bool ranged = d->pred.id != 0;
+    /* entries leaving for good go to the neighbour on their side: a joiner
+    ** may have been handed keys that belong before it */
+    payload_t back = {0}, ahead = {0};
     for (size_t i = 0; i < d->table.n; i++) {
         entry_t *e = &d->table.v[i];
         bool keep = e->expires > d->now;
@@ -120,12 +126,20 @@ void stage__dht_table_tick(stage_dht_t *d) {
         if (!keep) {
             if (e->expires <= d->now && nexp < 32 && d->watches.n)
                 expired[nexp++] = e->key;
+            else if (e->expires > d->now)
+                stage__dht_pl_entry(e->key - d->self.id < d->pred.id - e->key
+                                        ? &ahead
+                                        : &back,
+                                    e, d->now);
             free(e->value);
             continue;
         }
         d->table.v[w++] = *e;
     }
     d->table.n = w;
+    stage__dht_send_payload(d, STAGE_DHT_M_TRANSFER, &d->pred, &back);
+    stage__dht_send_payload(d, STAGE_DHT_M_TRANSFER,
+                            d->nsucc ? &d->succ[0] : NULL, &ahead);
     for (size_t i = 0; i < nexp; i++)
         if (i == 0 || expired[i] != expired[i - 1])
             stage__dht_changed(d, expired[i]);
