@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STAGE_ADDR_MAX 64      /* node address, with its NUL */
-#define STAGE_TYPE_MAX 64      /* type name, with its NUL */
-#define STAGE_ID_TEXT_MAX 200  /* text form, with its NUL */
+#define STAGE_ADDR_MAX 64     /* node address, with its NUL */
+#define STAGE_TYPE_MAX 64     /* type name, with its NUL */
+#define STAGE_ID_TEXT_MAX 200 /* text form, with its NUL */
 
 typedef struct stage_id {
     char node[STAGE_ADDR_MAX]; /* "host:port"; "local" for an embedded node */

@@ -19,7 +19,7 @@
 
 #include "stage/id.h"
 
-#define STAGE_MSGPACK_EXT_ID 1 /* msgpack ext type of an actor id */
+#define STAGE_MSGPACK_EXT_ID 1  /* msgpack ext type of an actor id */
 #define STAGE_PACK_MAX_DEPTH 64 /* deepest nesting a reader accepts */
 
 typedef struct stage_pack {
@@ -29,7 +29,8 @@ typedef struct stage_pack {
     int err; /* first error, sticky */
 } stage_pack_t;
 
-#define STAGE_PACK_INIT {NULL, 0, 0, 0}
+#define STAGE_PACK_INIT                                                        \
+    { NULL, 0, 0, 0 }
 
 void stage_pack_init(stage_pack_t *p);
 /* Free the memory; p is empty and reusable. */
@@ -80,8 +81,8 @@ stage_vtype_t stage_unpack_peek(stage_unpack_t *u);
 ** malformed; the cursor does not move on a wrong type). */
 int stage_unpack_nil(stage_unpack_t *u);
 int stage_unpack_bool(stage_unpack_t *u, bool *v);
-int stage_unpack_int(stage_unpack_t *u, int64_t *v);     /* also from uint */
-int stage_unpack_double(stage_unpack_t *u, double *v);   /* also from int */
+int stage_unpack_int(stage_unpack_t *u, int64_t *v);   /* also from uint */
+int stage_unpack_double(stage_unpack_t *u, double *v); /* also from int */
 int stage_unpack_str(stage_unpack_t *u, const char **s, size_t *len);
 int stage_unpack_bin(stage_unpack_t *u, const char **b, size_t *len);
 int stage_unpack_array(stage_unpack_t *u, uint32_t *n);

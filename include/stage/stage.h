@@ -35,11 +35,11 @@ typedef struct stage_msg stage_msg_t;       /* opaque: a received message */
 /* ---- node ---------------------------------------------------------------- */
 
 typedef struct stage_node_config {
-    int theatres;          /* theatre threads; 0 = one per core */
-    const char *address;   /* node address used in ids; NULL = "local" */
-    double slice_secs;     /* a handler running longer is preempted (0.01) */
-    double budget_secs;    /* a handler running longer gets an error (10) */
-    double call_timeout;   /* default await timeout in seconds; 0 = none */
+    int theatres;        /* theatre threads; 0 = one per core */
+    const char *address; /* node address used in ids; NULL = "local" */
+    double slice_secs;   /* a handler running longer is preempted (0.01) */
+    double budget_secs;  /* a handler running longer gets an error (10) */
+    double call_timeout; /* default await timeout in seconds; 0 = none */
 } stage_node_config_t;
 
 /* Fill *cfg with the defaults. */
@@ -86,7 +86,8 @@ void stage_node_release(stage_node_t *node);
 /* The number of theatres of a node. */
 int stage_node_theatres(const stage_node_t *node);
 
-/* ---- native actor types ---------------------------------------------------- */
+/* ---- native actor types ----------------------------------------------------
+ */
 
 typedef enum stage_kind {
     STAGE_KIND_MOBILE = 0, /* the default: may be moved */
@@ -105,7 +106,7 @@ typedef struct stage_method {
 } stage_method_t;
 
 typedef struct stage_type_def {
-    const char *name;              /* see stage_type_name_valid */
+    const char *name; /* see stage_type_name_valid */
     stage_kind_t kind;
     const char *super;             /* supertype name, or NULL */
     size_t state_size;             /* zeroed bytes per actor */
@@ -125,7 +126,8 @@ typedef struct stage_type_def {
 ** STAGE_EINVAL for a bad name, STAGE_EEXISTS if the type exists. */
 int stage_type_register(stage_node_t *node, const stage_type_def_t *def);
 
-/* ---- inside a handler ------------------------------------------------------ */
+/* ---- inside a handler ------------------------------------------------------
+ */
 
 /* The running actor's id (borrowed, valid during the handler). */
 const stage_id_t *stage_self(stage_ctx_t *ctx);
@@ -165,12 +167,12 @@ const char *stage_msg_method(const stage_msg_t *msg);
 void stage_msg_args(const stage_msg_t *msg, const char **data, size_t *len);
 /* A cursor over the arguments of msg, past the array header; *argc gets
 ** their number. 0 or STAGE_EDECODE. */
-int stage_msg_unpack(const stage_msg_t *msg, stage_unpack_t *u,
-                     uint32_t *argc);
+int stage_msg_unpack(const stage_msg_t *msg, stage_unpack_t *u, uint32_t *argc);
 /* The sender's id, or NULL when the sender was not an actor. */
 const stage_id_t *stage_msg_sender(const stage_msg_t *msg);
 
-/* ---- outside actors (any thread) -------------------------------------------- */
+/* ---- outside actors (any thread) --------------------------------------------
+ */
 
 /* As stage_spawn and stage_send, from a thread that is not running a
 ** handler (the program's main thread, say). Futures of these sends run
@@ -181,11 +183,12 @@ int stage_node_send(stage_node_t *node, const stage_id_t *to,
                     const char *method, const void *args, size_t len,
                     stage_future_t **fut);
 
-/* ---- futures ---------------------------------------------------------------- */
+/* ---- futures ----------------------------------------------------------------
+ */
 
 typedef struct stage_result {
-    int status;          /* 0, or the negative STAGE_E* code of the failure */
-    const char *data;    /* status 0: the msgpack value */
+    int status;       /* 0, or the negative STAGE_E* code of the failure */
+    const char *data; /* status 0: the msgpack value */
     size_t len;
     const char *message; /* status < 0: what happened, with the actor's id */
 } stage_result_t;

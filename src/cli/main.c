@@ -18,22 +18,26 @@
 #include "stage/net.h"
 #include "stage/stage.h"
 
-static const char usage[] =
-    "usage: stage <command> [options] [args]\n"
-    "\n"
-    "commands:\n"
-    "  run FILE.lua [args...]   run main(args) of a script on an embedded node\n"
-    "  node [SCRIPT.lua]        start a node that joins a system (stage node --help)\n"
-    "  sim [options]            simulate a DHT of many nodes (stage sim --help)\n"
-    "\n"
-    "options:\n"
-    "  -h, --help               show this help (or a command's: stage run --help)\n"
-    "  -V, --version            show the version\n";
+static const char usage[] = "usage: stage <command> [options] [args]\n"
+                            "\n"
+                            "commands:\n"
+                            "  run FILE.lua [args...]   run main(args) of a "
+                            "script on an embedded node\n"
+                            "  node [SCRIPT.lua]        start a node that "
+                            "joins a system (stage node --help)\n"
+                            "  sim [options]            simulate a DHT of many "
+                            "nodes (stage sim --help)\n"
+                            "\n"
+                            "options:\n"
+                            "  -h, --help               show this help (or a "
+                            "command's: stage run --help)\n"
+                            "  -V, --version            show the version\n";
 
 static const char run_usage[] =
     "usage: stage run [options] FILE.lua [args...]\n"
     "\n"
-    "Runs the script on an embedded node: its top level defines actor types in\n"
+    "Runs the script on an embedded node: its top level defines actor types "
+    "in\n"
     "every theatre, then main(args) runs. The node exits when no actor has\n"
     "anything left to do and no timer is pending, or at stage.exit(code).\n"
     "\n"
@@ -52,7 +56,8 @@ static const char node_usage[] =
     "joined, and runs until SIGTERM, SIGINT or stage.exit(code).\n"
     "\n"
     "options:\n"
-    "  -l, --listen ADDR    listen at host:port (default 127.0.0.1:0: loopback,\n"
+    "  -l, --listen ADDR    listen at host:port (default 127.0.0.1:0: "
+    "loopback,\n"
     "                       any free port)\n"
     "  -j, --join ADDR      join the system that the node at ADDR belongs to\n"
     "  -t, --theatres N     theatre threads (default: one per core)\n"
@@ -120,8 +125,10 @@ static int cmd_node(int argc, char **argv) {
         } else if (!strcmp(o, "--timeout")) {
             cfg.call_timeout = number_arg(o, v, 0), i++;
         } else {
-            fprintf(stderr, "stage node: unknown option or missing value "
-                    "'%s'\n%s", o, node_usage);
+            fprintf(stderr,
+                    "stage node: unknown option or missing value "
+                    "'%s'\n%s",
+                    o, node_usage);
             return 2;
         }
     }

@@ -17,7 +17,8 @@
 
 #define TOMBSTONE ((stage__actor_t *)1)
 
-/* ---- envelopes ------------------------------------------------------------- */
+/* ---- envelopes -------------------------------------------------------------
+ */
 
 /* Small envelopes are recycled through the freeing theatre's cache: a
 ** sender's theatre allocates, the receiver's frees, and in steady traffic
@@ -119,8 +120,10 @@ static void env_describe_target(stage_node_t *node, const stage__env_t *e,
 void stage__env_undeliverable(stage_node_t *node, stage__env_t *e) {
     char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 128];
     env_describe_target(node, e, id, sizeof id);
-    snprintf(msg, sizeof msg, "actor '%s' not found (it stopped or never "
-             "existed); message '%s' not delivered", id, stage__env_method(e));
+    snprintf(msg, sizeof msg,
+             "actor '%s' not found (it stopped or never "
+             "existed); message '%s' not delivered",
+             id, stage__env_method(e));
     if (e->future)
         stage__future_reject(e->future, STAGE_EACTOR_NOT_FOUND, msg, NULL,
                              NULL);
@@ -135,8 +138,10 @@ void stage__env_undeliverable(stage_node_t *node, stage__env_t *e) {
 
 void stage__env_drop(stage__env_t *e, int status) {
     if (e->future)
-        stage__future_reject(e->future, status, "the node stopped before the "
-                             "message was handled", NULL, NULL);
+        stage__future_reject(e->future, status,
+                             "the node stopped before the "
+                             "message was handled",
+                             NULL, NULL);
     if (e->hdr.kind == ENV_CALL) {
         release_call(e);
         return;
@@ -144,11 +149,13 @@ void stage__env_drop(stage__env_t *e, int status) {
     stage__env_free(e);
 }
 
-/* ---- the actor table -------------------------------------------------------- */
+/* ---- the actor table --------------------------------------------------------
+ */
 
 static uint32_t slot_of(uint64_t serial, uint32_t cap) {
     return (uint32_t)((serial >> STAGE_THEATRE_BITS) * 0x9E3779B97F4A7C15ull >>
-                      32) & (cap - 1);
+                      32) &
+           (cap - 1);
 }
 
 static int table_grow(stage__actor_table_t *tb) {
@@ -160,7 +167,8 @@ static int table_grow(stage__actor_table_t *tb) {
         stage__actor_t *a = tb->slots[i];
         if (!a || a == TOMBSTONE) continue;
         uint32_t j = slot_of(a->serial, cap);
-        while (slots[j]) j = (j + 1) & (cap - 1);
+        while (slots[j])
+            j = (j + 1) & (cap - 1);
         slots[j] = a;
     }
     free(tb->slots);
@@ -173,7 +181,8 @@ static int table_grow(stage__actor_table_t *tb) {
 static int table_put(stage__actor_table_t *tb, stage__actor_t *a) {
     if ((tb->used + 1) * 4 > tb->cap * 3 && table_grow(tb)) return STAGE_ENOMEM;
     uint32_t i = slot_of(a->serial, tb->cap);
-    while (tb->slots[i] && tb->slots[i] != TOMBSTONE) i = (i + 1) & (tb->cap - 1);
+    while (tb->slots[i] && tb->slots[i] != TOMBSTONE)
+        i = (i + 1) & (tb->cap - 1);
     if (!tb->slots[i]) tb->used++;
     tb->slots[i] = a;
     tb->count++;
@@ -193,11 +202,12 @@ stage__actor_t *stage__actor_find(stage__theatre_t *t, uint64_t serial) {
     return i == UINT32_MAX ? NULL : t->actors.slots[i];
 }
 
-/* ---- actors ------------------------------------------------------------------ */
+/* ---- actors
+ * ------------------------------------------------------------------ */
 
 uint64_t stage__serial_reserve(stage__theatre_t *t) {
-    uint64_t c = atomic_fetch_add_explicit(&t->next_serial, 1,
-                                           memory_order_relaxed);
+    uint64_t c =
+        atomic_fetch_add_explicit(&t->next_serial, 1, memory_order_relaxed);
     return c << STAGE_THEATRE_BITS | (uint64_t)t->index;
 }
 
@@ -273,7 +283,8 @@ void stage__actors_destroy_all(stage__theatre_t *t) {
     memset(&t->actors, 0, sizeof t->actors);
 }
 
-/* ---- routing -------------------------------------------------------------- */
+/* ---- routing --------------------------------------------------------------
+ */
 
 void stage__route(stage_node_t *node, stage__env_t *e) {
     stage__theatre_t *cur = stage__current();
@@ -295,7 +306,8 @@ void stage__route(stage_node_t *node, stage__env_t *e) {
     stage__theatre_push(t, &e->hdr);
 }
 
-/* ---- spawning ----------------------------------------------------------------- */
+/* ---- spawning
+ * ----------------------------------------------------------------- */
 
 /* Create the actor an envelope reserved and queue its birth message. */
 static void spawn_here(stage__theatre_t *t, stage__env_t *e) {
@@ -361,9 +373,10 @@ void stage__route_id(stage_node_t *node, const stage_id_t *to,
     }
     char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 120];
     stage_id_format(to, id, sizeof id);
-    snprintf(msg, sizeof msg, "actor '%s' is on node '%s', and this node "
-             "is not connected to others (start it with stage node)", id,
-             to->node);
+    snprintf(msg, sizeof msg,
+             "actor '%s' is on node '%s', and this node "
+             "is not connected to others (start it with stage node)",
+             id, to->node);
     if (e->future)
         stage__future_reject(e->future, STAGE_EUNREACHABLE, msg, NULL, NULL);
     else

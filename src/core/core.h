@@ -72,21 +72,21 @@ typedef struct stage__item {
 
 struct stage__env {
     stage__item_t hdr;
-    uint16_t mlen;            /* method name length (data holds it + NUL) */
-    uint16_t target_theatre;  /* birth theatre of the target */
-    uint64_t target;          /* target serial */
-    uint64_t sender;          /* sender serial, 0 if not an actor */
+    uint16_t mlen;           /* method name length (data holds it + NUL) */
+    uint16_t target_theatre; /* birth theatre of the target */
+    uint64_t target;         /* target serial */
+    uint64_t sender;         /* sender serial, 0 if not an actor */
     stage__type_t *sender_type;
     stage__type_t *target_type;
-    stage__future_t *future;  /* reply, or NULL; the envelope holds a ref */
-    stage__call_fn call;      /* ENV_CALL for a theatre (target 0): run */
-    stage__call_fn drop;      /* ENV_CALL never run: release (a == NULL) */
-    void *arg;                /* ENV_CALL */
-    int lua_ref;              /* Lua continuation: registry ref, or -2 */
-    stage__env_t *next;       /* mailbox link (theatre-local) */
-    bool small;               /* allocated with ENV_SMALL bytes of data */
-    uint32_t len;             /* msgpack args length */
-    char data[];              /* method NUL args */
+    stage__future_t *future; /* reply, or NULL; the envelope holds a ref */
+    stage__call_fn call;     /* ENV_CALL for a theatre (target 0): run */
+    stage__call_fn drop;     /* ENV_CALL never run: release (a == NULL) */
+    void *arg;               /* ENV_CALL */
+    int lua_ref;             /* Lua continuation: registry ref, or -2 */
+    stage__env_t *next;      /* mailbox link (theatre-local) */
+    bool small;              /* allocated with ENV_SMALL bytes of data */
+    uint32_t len;            /* msgpack args length */
+    char data[];             /* method NUL args */
 };
 
 static inline const char *stage__env_method(const stage__env_t *e) {
@@ -99,8 +99,8 @@ static inline const char *stage__env_args(const stage__env_t *e) {
 #define ENV_SMALL 120 /* data bytes of a recyclable envelope */
 
 /* A new message envelope (method + args copied). NULL on ENOMEM. */
-stage__env_t *stage__env_new(const char *method, size_t mlen,
-                             const void *args, size_t len);
+stage__env_t *stage__env_new(const char *method, size_t mlen, const void *args,
+                             size_t len);
 /* A new ENV_CALL envelope for fn(t, NULL, e) with arg; drop (may be NULL)
 ** releases arg if it never runs. */
 stage__env_t *stage__env_call(stage__call_fn fn, stage__call_fn drop,
@@ -115,7 +115,8 @@ void stage__env_undeliverable(stage_node_t *node, stage__env_t *e);
 /* Free e, failing its future with status (STAGE_ESTOPPED at shutdown). */
 void stage__env_drop(stage__env_t *e, int status);
 
-/* ---- actor types ------------------------------------------------------------ */
+/* ---- actor types ------------------------------------------------------------
+ */
 
 enum { TURN_DONE = 0, TURN_WAIT = 1, TURN_PREEMPTED = 2 };
 
@@ -134,7 +135,7 @@ typedef struct stage__ops {
 struct stage__type {
     char name[STAGE_TYPE_MAX];
     stage_kind_t kind;
-    char super[STAGE_TYPE_MAX];     /* "" if none */
+    char super[STAGE_TYPE_MAX]; /* "" if none */
     const stage__ops_t *ops;
     const stage_type_def_t *native; /* C types */
     int index;                      /* position in node->types */
@@ -144,7 +145,7 @@ struct stage__type {
     pthread_mutex_t lock;
     stage__actor_t **members;
     size_t n, cap;
-    atomic_bool announced;          /* registered in the DHT */
+    atomic_bool announced; /* registered in the DHT */
 };
 
 /* ---- actors -------------------------------------------------------------- */
@@ -161,24 +162,25 @@ enum {
 typedef struct stage__deferred stage__deferred_t;
 
 struct stage__actor {
-    stage__actor_t *run_next;  /* run queue link */
-    stage__env_t *mbox_head;   /* mailbox: theatre-local FIFO */
+    stage__actor_t *run_next; /* run queue link */
+    stage__env_t *mbox_head;  /* mailbox: theatre-local FIFO */
     stage__env_t *mbox_tail;
     uint64_t serial;
     stage__type_t *type;
     stage__theatre_t *theatre;
     uint32_t flags;
-    int lua_ref;               /* Lua: state table in the registry */
-    int co_ref;                /* Lua: suspended coroutine, or -2 */
-    stage__env_t *current;     /* message of the suspended turn */
+    int lua_ref;                 /* Lua: state table in the registry */
+    int co_ref;                  /* Lua: suspended coroutine, or -2 */
+    stage__env_t *current;       /* message of the suspended turn */
     stage__deferred_t *deferred; /* pipelined sends waiting on futures */
-    void *state;               /* C: state_size bytes */
-    void *wait;                /* Lua: what a suspended await waits for */
-    double spent;              /* seconds the current message has run */
-    uint32_t dir_slot;         /* index in type->serials */
+    void *state;                 /* C: state_size bytes */
+    void *wait;                  /* Lua: what a suspended await waits for */
+    double spent;                /* seconds the current message has run */
+    uint32_t dir_slot;           /* index in type->serials */
 };
 
-/* ---- futures --------------------------------------------------------------- */
+/* ---- futures ---------------------------------------------------------------
+ */
 
 enum { FUT_PENDING = 0, FUT_WAITING = 1, FUT_EXT_WAITING = 2, FUT_DONE = 4 };
 
@@ -195,30 +197,30 @@ typedef void (*stage__cont_fn)(stage__theatre_t *t, stage__future_t *f,
 struct stage__cont {
     stage__cont_t *next;
     stage__cont_kind_t kind;
-    uint64_t actor;   /* CONT_RESUME: serial of the waiting actor */
+    uint64_t actor; /* CONT_RESUME: serial of the waiting actor */
     stage__cont_fn fn;
     void *arg;
 };
 
 struct stage__future {
-    stage__item_t hdr;        /* pushed on the owner's inbox when done */
+    stage__item_t hdr; /* pushed on the owner's inbox when done */
     atomic_uint refs;
-    atomic_uint state;        /* FUT_* bits */
-    atomic_flag claimed;      /* first completion wins */
-    uint16_t owner;           /* theatre whose thread runs continuations */
-    bool observed;            /* someone looked at the result */
-    atomic_bool queued;       /* on the owner's inbox now */
-    uint64_t target;          /* serial of the actor that will complete it */
+    atomic_uint state;   /* FUT_* bits */
+    atomic_flag claimed; /* first completion wins */
+    uint16_t owner;      /* theatre whose thread runs continuations */
+    bool observed;       /* someone looked at the result */
+    atomic_bool queued;  /* on the owner's inbox now */
+    uint64_t target;     /* serial of the actor that will complete it */
     stage_node_t *node;
     /* result, written once by the completer before state gets FUT_DONE */
-    int status;               /* 0 or STAGE_E* */
-    char *data;               /* msgpack value if status == 0 */
+    int status; /* 0 or STAGE_E* */
+    char *data; /* msgpack value if status == 0 */
     uint32_t len;
-    char small[16];           /* data points here for small values */
-    char *message;            /* if status < 0 */
-    char *actor;              /* id text of the actor that failed, or NULL */
-    char *traceback;          /* or NULL */
-    stage__cont_t *conts;     /* owner theatre only */
+    char small[16];       /* data points here for small values */
+    char *message;        /* if status < 0 */
+    char *actor;          /* id text of the actor that failed, or NULL */
+    char *traceback;      /* or NULL */
+    stage__cont_t *conts; /* owner theatre only */
     /* Called on the completing thread once the result is published (the
     ** network layer uses it to send a reply to a remote caller). */
     void (*on_done)(stage__future_t *f);
@@ -242,35 +244,37 @@ int stage__future_reject(stage__future_t *f, int status, const char *message,
 int stage__future_forward(stage__future_t *dst, const stage__future_t *src);
 static inline bool stage__future_done(const stage__future_t *f) {
     return atomic_load_explicit(&((stage__future_t *)f)->state,
-                                memory_order_acquire) & FUT_DONE;
+                                memory_order_acquire) &
+           FUT_DONE;
 }
 /* Set a FUT_*WAITING bit unless f is done: 1 if set (f not done). */
 int stage__future_mark(stage__future_t *f, unsigned bit);
 /* Add a continuation (owner theatre only). If f is already done it runs on
 ** the owner's next pass, never inside this call. */
 int stage__future_on(stage__theatre_t *t, stage__future_t *f,
-                     stage__cont_kind_t kind, uint64_t actor,
-                     stage__cont_fn fn, void *arg);
+                     stage__cont_kind_t kind, uint64_t actor, stage__cont_fn fn,
+                     void *arg);
 /* Run f's continuations (owner theatre, f done). */
 void stage__future_fire(stage__theatre_t *t, stage__future_t *f);
 
-/* ---- timers ------------------------------------------------------------------ */
+/* ---- timers
+ * ------------------------------------------------------------------ */
 
 typedef void (*stage__timer_fn)(stage__theatre_t *t, stage__timer_t *tm);
 
 struct stage__timer {
-    double deadline;      /* stage__now() seconds */
-    double interval;      /* > 0: repeat */
-    double span;          /* the delay asked for */
-    uint64_t seq;         /* heap tie-break: FIFO for equal deadlines */
-    uint64_t actor;       /* owning actor serial (0: none) */
-    int heap_index;       /* -1 when not armed */
+    double deadline; /* stage__now() seconds */
+    double interval; /* > 0: repeat */
+    double span;     /* the delay asked for */
+    uint64_t seq;    /* heap tie-break: FIFO for equal deadlines */
+    uint64_t actor;  /* owning actor serial (0: none) */
+    int heap_index;  /* -1 when not armed */
     bool cancelled;
-    stage__timer_fn fn;   /* fired (theatre thread) */
+    stage__timer_fn fn;               /* fired (theatre thread) */
     void (*drop)(stage__timer_t *tm); /* freed: release arg; may be NULL */
     void *arg;
-    int lua_ref;          /* Lua callback, or -2 */
-    int refs;             /* theatre-local: heap + holders */
+    int lua_ref; /* Lua callback, or -2 */
+    int refs;    /* theatre-local: heap + holders */
 };
 
 /* Monotonic seconds. Any thread. */
@@ -287,7 +291,8 @@ void stage__timers_free(stage__theatre_t *t);
 /* Cancel every timer owned by actor serial (it stopped). */
 void stage__timers_cancel_actor(stage__theatre_t *t, uint64_t serial);
 
-/* ---- theatres ---------------------------------------------------------------- */
+/* ---- theatres
+ * ---------------------------------------------------------------- */
 
 typedef struct stage__actor_table {
     stage__actor_t **slots; /* open addressing by serial; NULL or tombstone */
@@ -295,8 +300,8 @@ typedef struct stage__actor_table {
 } stage__actor_table_t;
 
 struct stage__theatre {
-    stage__mpsc_t inbox;              /* any thread pushes */
-    alignas(64) atomic_int sleeping;  /* futex word: 1 while asleep */
+    stage__mpsc_t inbox;             /* any thread pushes */
+    alignas(64) atomic_int sleeping; /* futex word: 1 while asleep */
     alignas(64) stage_node_t *node;
     int index;
     pthread_t thread;
@@ -306,19 +311,19 @@ struct stage__theatre {
     stage__timer_t **heap;            /* timer min-heap */
     int nheap, capheap;
     uint64_t timer_seq;
-    stage__future_t *fired_head;      /* local completions to fire */
-    bool busy;                        /* holds one unit of node->work */
-    stage__actor_t *running;          /* actor in a turn, or NULL */
+    stage__future_t *fired_head; /* local completions to fire */
+    bool busy;                   /* holds one unit of node->work */
+    stage__actor_t *running;     /* actor in a turn, or NULL */
     /* preemption: written by this thread, read by the watchdog, which
     ** signals a theatre whose turn_seq has not moved for half a slice */
-    atomic_uint_fast64_t turn_seq;    /* bumped at every message */
+    atomic_uint_fast64_t turn_seq; /* bumped at every message */
     volatile sig_atomic_t in_turn;
-    void *volatile running_lua;       /* lua_State of the running turn */
-    void *lua;                        /* per-theatre Lua data (src/lua) */
-    stage__env_t *env_cache;          /* free small envelopes */
-    stage__future_t *fut_cache;       /* free futures */
+    void *volatile running_lua; /* lua_State of the running turn */
+    void *lua;                  /* per-theatre Lua data (src/lua) */
+    stage__env_t *env_cache;    /* free small envelopes */
+    stage__future_t *fut_cache; /* free futures */
     int nenv_cache, nfut_cache;
-    int local_work;                   /* envelopes counted for this pass */
+    int local_work; /* envelopes counted for this pass */
 };
 
 /* The theatre the calling thread runs, or NULL. */
@@ -347,7 +352,8 @@ void stage__actor_ready(stage__theatre_t *t, stage__actor_t *a);
 ** Unknown targets fail e's future with ActorNotFound. */
 void stage__route(stage_node_t *node, stage__env_t *e);
 
-/* ---- actors ------------------------------------------------------------------ */
+/* ---- actors
+ * ------------------------------------------------------------------ */
 
 /* Reserve a serial on theatre t. Any thread. */
 uint64_t stage__serial_reserve(stage__theatre_t *t);
@@ -458,8 +464,7 @@ int stage__node_spawn_remote(stage_node_t *node, const char *where,
 /* Route e to `to`, which may live on another node: through the network
 ** hooks, or failing e's future with NodeUnreachable when there are none.
 ** Any thread. Takes ownership of e. */
-void stage__route_id(stage_node_t *node, const stage_id_t *to,
-                     stage__env_t *e);
+void stage__route_id(stage_node_t *node, const stage_id_t *to, stage__env_t *e);
 
 /* Hooks the Lua binding installs (NULL without scripts). */
 typedef struct stage__lua_hooks {

@@ -77,7 +77,8 @@ size_t stage__dir_all(stage_node_t *node, stage__type_t *ty, stage_pack_t *p) {
     return n;
 }
 
-/* ---- names ------------------------------------------------------------------ */
+/* ---- names ------------------------------------------------------------------
+ */
 
 typedef struct name_entry {
     char *name;
@@ -143,14 +144,16 @@ void stage__names_drop_actor(stage_node_t *n, uint64_t serial) {
 
 void stage__names_free(stage_node_t *n) {
     name_entry_t *tab = n->names;
-    for (size_t i = 0; i < n->nnames; i++) free(tab[i].name);
+    for (size_t i = 0; i < n->nnames; i++)
+        free(tab[i].name);
     free(tab);
     n->names = NULL;
     n->nnames = 0;
     pthread_mutex_destroy(&n->names_lock);
 }
 
-/* ---- lookups ------------------------------------------------------------------ */
+/* ---- lookups
+ * ------------------------------------------------------------------ */
 
 static uint64_t mix(uint64_t x) { /* splitmix64: a cheap random pick */
     x += 0x9E3779B97F4A7C15ull;
@@ -207,7 +210,8 @@ static void local_find(stage_node_t *n, int op, const char *key,
     if (op == STAGE__FIND_ALL) {
         stage_pack_t body = STAGE_PACK_INIT, p = STAGE_PACK_INIT;
         size_t total = 0;
-        for (int i = 0; i < k; i++) total += stage__dir_all(n, fam[i], &body);
+        for (int i = 0; i < k; i++)
+            total += stage__dir_all(n, fam[i], &body);
         stage_pack_array(&p, (uint32_t)total);
         stage_pack_raw(&p, body.data, body.len);
         if (stage_pack_error(&p) || stage_pack_error(&body))
@@ -218,7 +222,8 @@ static void local_find(stage_node_t *n, int op, const char *key,
         stage_pack_free(&body);
         return;
     }
-    uint64_t seed = mix((uint64_t)(uintptr_t)f ^ (uint64_t)(stage__now() * 1e9));
+    uint64_t seed =
+        mix((uint64_t)(uintptr_t)f ^ (uint64_t)(stage__now() * 1e9));
     for (int i = 0; i < k; i++) { /* start at a random type of the family */
         stage__type_t *ty = fam[(seed + (uint64_t)i) % (uint64_t)k];
         if (stage__dir_random(n, ty, mix(seed + (uint64_t)i), &id) == 0) {

@@ -102,8 +102,8 @@ static void notify_owner(stage__future_t *f) {
 
 /* Publish the result and tell whoever waits. */
 static void publish(stage__future_t *f) {
-    unsigned old = atomic_exchange_explicit(&f->state, FUT_DONE,
-                                            memory_order_acq_rel);
+    unsigned old =
+        atomic_exchange_explicit(&f->state, FUT_DONE, memory_order_acq_rel);
     if (f->on_done) f->on_done(f);
     if (old & FUT_EXT_WAITING) stage__futex_wake((atomic_int *)&f->state);
     if (old & FUT_WAITING) notify_owner(f);
@@ -135,7 +135,8 @@ int stage__future_reject(stage__future_t *f, int status, const char *message,
 }
 
 int stage__future_forward(stage__future_t *dst, const stage__future_t *src) {
-    if (src->status == 0) return stage__future_resolve(dst, src->data, src->len);
+    if (src->status == 0)
+        return stage__future_resolve(dst, src->data, src->len);
     return stage__future_reject(dst, src->status, src->message, src->actor,
                                 src->traceback);
 }
@@ -149,8 +150,8 @@ int stage__future_mark(stage__future_t *f, unsigned bit) {
 }
 
 int stage__future_on(stage__theatre_t *t, stage__future_t *f,
-                     stage__cont_kind_t kind, uint64_t actor,
-                     stage__cont_fn fn, void *arg) {
+                     stage__cont_kind_t kind, uint64_t actor, stage__cont_fn fn,
+                     void *arg) {
     stage__cont_t *c = malloc(sizeof *c);
     if (!c) return STAGE_ENOMEM;
     c->kind = kind;
@@ -159,7 +160,8 @@ int stage__future_on(stage__theatre_t *t, stage__future_t *f,
     c->arg = arg;
     c->next = NULL;
     stage__cont_t **p = &f->conts; /* keep registration order */
-    while (*p) p = &(*p)->next;
+    while (*p)
+        p = &(*p)->next;
     *p = c;
     f->observed = true;
     if (stage__future_mark(f, FUT_WAITING)) return 0;

@@ -30,7 +30,8 @@ struct stage_msg {
 
 static const char NIL = (char)0xc0;
 
-/* ---- messages ------------------------------------------------------------------ */
+/* ---- messages
+ * ------------------------------------------------------------------ */
 
 const char *stage_msg_method(const stage_msg_t *m) {
     return stage__env_method(m->e);
@@ -80,7 +81,8 @@ int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg, int code,
     return 0;
 }
 
-/* ---- the native kind -------------------------------------------------------------- */
+/* ---- the native kind
+ * -------------------------------------------------------------- */
 
 static void ctx_init(stage_ctx_t *ctx, stage__theatre_t *t, stage__actor_t *a) {
     ctx->t = t;
@@ -154,7 +156,8 @@ int stage_type_register(stage_node_t *node, const stage_type_def_t *def) {
                            def, NULL);
 }
 
-/* ---- inside a handler ------------------------------------------------------------- */
+/* ---- inside a handler
+ * ------------------------------------------------------------- */
 
 const stage_id_t *stage_self(stage_ctx_t *ctx) {
     return &ctx->self;
@@ -176,7 +179,8 @@ void stage_exit(stage_ctx_t *ctx, int code) {
     stage_node_stop(ctx->t->node, code);
 }
 
-/* ---- sending and spawning (shared by handlers and outside threads) ---------------- */
+/* ---- sending and spawning (shared by handlers and outside threads)
+ * ---------------- */
 
 static int do_spawn(stage_node_t *node, const char *type, int theatre,
                     const void *args, size_t len, stage_id_t *out) {
@@ -247,7 +251,8 @@ int stage_node_send(stage_node_t *node, const stage_id_t *to,
     return do_send(node, NULL, 0, to, method, args, len, fut);
 }
 
-/* ---- futures ---------------------------------------------------------------------- */
+/* ---- futures
+ * ---------------------------------------------------------------------- */
 
 static void fill_result(const stage__future_t *f, stage_result_t *res) {
     res->status = f->status;
@@ -282,8 +287,7 @@ static void then_register(stage__theatre_t *t, stage__actor_t *a,
     stage__env_free(e);
 }
 
-static void then_drop(stage__theatre_t *t, stage__actor_t *a,
-                      stage__env_t *e) {
+static void then_drop(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)t;
     (void)a;
     then_arg_t *ta = e->arg;
@@ -313,7 +317,8 @@ int stage_future_then(stage_future_t *fut, stage_future_fn fn, void *ud) {
     return 0;
 }
 
-int stage_future_wait(stage_future_t *fut, double timeout, stage_result_t *res) {
+int stage_future_wait(stage_future_t *fut, double timeout,
+                      stage_result_t *res) {
     stage__future_t *f = (stage__future_t *)fut;
     if (stage__current()) return STAGE_EDEADLOCK;
     double deadline = timeout >= 0 ? stage__now() + timeout : 0;
@@ -336,7 +341,8 @@ void stage_future_release(stage_future_t **fut) {
     *fut = NULL;
 }
 
-/* ---- the stdout environment actor ---------------------------------------------- */
+/* ---- the stdout environment actor
+ * ---------------------------------------------- */
 
 /* print(...): its arguments (strings or numbers) joined by tabs, one line.
 ** write(s): s as it is. Output is flushed once the mailbox is empty. */
@@ -376,9 +382,10 @@ static void stdout_write(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
     stdout_out(ctx, m, false);
 }
 
-static const stage_method_t stdout_methods[] = {
-    {"print", stdout_print}, {"println", stdout_print}, {"write", stdout_write},
-    {NULL, NULL}};
+static const stage_method_t stdout_methods[] = {{"print", stdout_print},
+                                                {"println", stdout_print},
+                                                {"write", stdout_write},
+                                                {NULL, NULL}};
 
 static const stage_type_def_t stdout_def = {
     .name = "Stdout", .kind = STAGE_KIND_PINNED, .methods = stdout_methods};

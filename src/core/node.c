@@ -65,9 +65,9 @@ static int check_config(const stage_node_config_t *cfg) {
         return STAGE_EINVAL;
     if (cfg->slice_secs <= 0 || cfg->budget_secs <= 0 || cfg->call_timeout < 0)
         return STAGE_EINVAL;
-    if (cfg->address && (!*cfg->address ||
-                         strlen(cfg->address) >= STAGE_ADDR_MAX ||
-                         strpbrk(cfg->address, "~/")))
+    if (cfg->address &&
+        (!*cfg->address || strlen(cfg->address) >= STAGE_ADDR_MAX ||
+         strpbrk(cfg->address, "~/")))
         return STAGE_EINVAL;
     return 0;
 }
@@ -136,7 +136,8 @@ void stage_node_destroy(stage_node_t **np) {
 
 static uint32_t name_hash(const char *s) {
     uint32_t h = 2166136261u; /* FNV-1a */
-    while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
     return h;
 }
 
@@ -180,7 +181,8 @@ int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
     return 0;
 }
 
-/* ---- accessors ------------------------------------------------------------- */
+/* ---- accessors -------------------------------------------------------------
+ */
 
 int stage_node_theatres(const stage_node_t *n) {
     return n->ntheatres;
@@ -248,7 +250,8 @@ int stage__id_is_local(stage_node_t *n, const stage_id_t *id) {
            strncmp(id->node, n->address, sizeof id->node) == 0;
 }
 
-/* ---- work and quiescence ---------------------------------------------------- */
+/* ---- work and quiescence ----------------------------------------------------
+ */
 
 void stage__work_add(stage_node_t *n, int k) {
     /* relaxed is enough for the increment: it happens before the push that
@@ -281,14 +284,16 @@ void stage_node_stop(stage_node_t *n, int code) {
         atomic_store(&n->stopped, 1);
         futex_wake(&n->stopped);
     }
-    for (int i = 0; i < n->ntheatres; i++) stage__theatre_wake(n->theatres[i]);
+    for (int i = 0; i < n->ntheatres; i++)
+        stage__theatre_wake(n->theatres[i]);
 }
 
 void stage__node_set_exit_code(stage_node_t *n, int code) {
     if (!stage__node_stopping(n)) n->exit_code = code;
 }
 
-/* ---- start, wait, watchdog --------------------------------------------------- */
+/* ---- start, wait, watchdog
+ * --------------------------------------------------- */
 
 static void on_preempt_signal(int sig) {
     (void)sig;
@@ -309,8 +314,8 @@ static void *watchdog_main(void *arg) {
         futex_wait(&n->stopped, 0, half);
         for (int i = 0; i < n->ntheatres; i++) {
             stage__theatre_t *t = n->theatres[i];
-            uint64_t seq = atomic_load_explicit(&t->turn_seq,
-                                                memory_order_relaxed);
+            uint64_t seq =
+                atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
             if (t->in_turn && seq == seen[i] && seq != signalled[i]) {
                 signalled[i] = seq; /* the hook re-arms itself if needed */
                 pthread_kill(t->thread, SIG_PREEMPT);
@@ -350,8 +355,10 @@ int stage_node_start(stage_node_t *n) {
 int stage_node_wait(stage_node_t *n) {
     if (stage__current()) return STAGE_EDEADLOCK;
     if (!n->started || n->joined) return n->exit_code;
-    while (!atomic_load(&n->stopped)) futex_wait(&n->stopped, 0, -1);
-    for (int i = 0; i < n->ntheatres; i++) stage__theatre_join(n->theatres[i]);
+    while (!atomic_load(&n->stopped))
+        futex_wait(&n->stopped, 0, -1);
+    for (int i = 0; i < n->ntheatres; i++)
+        stage__theatre_join(n->theatres[i]);
     if (n->has_watchdog) pthread_join(n->watchdog, NULL);
     n->joined = 1;
     fflush(stdout);

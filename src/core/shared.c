@@ -63,7 +63,8 @@ static int grow(stage__shared_stripe_t *s) {
     for (uint32_t i = 0; i < s->cap; i++) {
         if (s->keys[i] == EMPTY || s->keys[i] == DELETED) continue;
         uint32_t j = home(s->keys[i], cap);
-        while (keys[j]) j = (j + 1) & (cap - 1);
+        while (keys[j])
+            j = (j + 1) & (cap - 1);
         keys[j] = s->keys[i];
         vals[j] = s->vals[i];
     }

@@ -59,7 +59,8 @@ void stage__theatre_push(stage__theatre_t *t, stage__item_t *it) {
     stage__theatre_wake(t);
 }
 
-/* ---- run queue -------------------------------------------------------------- */
+/* ---- run queue --------------------------------------------------------------
+ */
 
 void stage__actor_schedule(stage__theatre_t *t, stage__actor_t *a) {
     if (a->flags & (ACTOR_QUEUED | ACTOR_DEAD)) return;
@@ -94,14 +95,15 @@ static stage__env_t *mailbox_pop(stage__actor_t *a) {
     return e;
 }
 
-/* ---- turns ------------------------------------------------------------------ */
+/* ---- turns ------------------------------------------------------------------
+ */
 
 void stage__turn_begin(stage__theatre_t *t, stage__actor_t *a) {
     t->running = a;
-    atomic_store_explicit(&t->turn_seq,
-                          atomic_load_explicit(&t->turn_seq,
-                                               memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    atomic_store_explicit(
+        &t->turn_seq,
+        atomic_load_explicit(&t->turn_seq, memory_order_relaxed) + 1,
+        memory_order_relaxed);
     t->in_turn = 1;
 }
 
@@ -164,7 +166,8 @@ static void run_queue(stage__theatre_t *t) {
     }
 }
 
-/* ---- inbox ---------------------------------------------------------------- */
+/* ---- inbox ----------------------------------------------------------------
+ */
 
 /* Deliver a message that reached this theatre (thesis Listing 5.7): to the
 ** local actor, else to the theatre the shared info names, else fail it. */
@@ -220,7 +223,8 @@ static void drain_inbox(stage__theatre_t *t) {
     if (retired) stage__work_sub(t->node, retired);
 }
 
-/* ---- the loop ----------------------------------------------------------------- */
+/* ---- the loop
+ * ----------------------------------------------------------------- */
 
 /* Spin this many rounds before sleeping: a message from another theatre
 ** often follows within microseconds (ping-pong across cores), and a futex
@@ -269,8 +273,7 @@ static void *theatre_main(void *arg) {
 }
 
 int stage__theatre_start(stage__theatre_t *t) {
-    return pthread_create(&t->thread, NULL, theatre_main, t) ? STAGE_ENOMEM
-                                                              : 0;
+    return pthread_create(&t->thread, NULL, theatre_main, t) ? STAGE_ENOMEM : 0;
 }
 
 void stage__theatre_join(stage__theatre_t *t) {

@@ -23,8 +23,8 @@
 #include "lua/lstage.h"
 #include "util/log.h"
 
-
-/* ---- classes -------------------------------------------------------------------- */
+/* ---- classes
+ * -------------------------------------------------------------------- */
 
 static const char *const kinds[] = {"mobile", "pinned", "creatable", NULL};
 
@@ -86,8 +86,10 @@ static int spawn_remote(lua_State *L, const char *where) {
     if (!stage__node_spawn_remote(w->node, where, name, p->data, p->len, f)) {
         stage__future_unref(f);
         stage__future_unref(f);
-        return luaL_error(L, "spawn_at '%s': this node is not connected to "
-                             "others (start it with stage node)", where);
+        return luaL_error(L,
+                          "spawn_at '%s': this node is not connected to "
+                          "others (start it with stage node)",
+                          where);
     }
     stage__lref_push_far(L, f);
     return 1;
@@ -100,8 +102,10 @@ static int class_spawn_at(lua_State *L) { /* Class:spawn_at(theatre, ...) */
     lua_Integer th = luaL_checkinteger(L, 2);
     int n = stage_node_theatres(stage__lw(L)->node);
     if (th < 0 || th >= n)
-        return luaL_error(L, "spawn_at: no theatre %d (this node has %d: 0 to "
-                             "%d)", (int)th, n, n - 1);
+        return luaL_error(L,
+                          "spawn_at: no theatre %d (this node has %d: 0 to "
+                          "%d)",
+                          (int)th, n, n - 1);
     return stage__lactor_spawn(L, (int)th, 3, lua_gettop(L) - 2);
 }
 
@@ -109,8 +113,9 @@ static int class_spawn_at(lua_State *L) { /* Class:spawn_at(theatre, ...) */
 int stage__lactor_define(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
     if (!stage_type_name_valid(name))
-        return luaL_error(L, "invalid actor type name '%s' (1 to 63 of "
-                             "A-Z a-z 0-9 _ . -, not starting with a digit)",
+        return luaL_error(L,
+                          "invalid actor type name '%s' (1 to 63 of "
+                          "A-Z a-z 0-9 _ . -, not starting with a digit)",
                           name);
     int kind = STAGE_KIND_MOBILE;
     const char *super = NULL;
@@ -122,17 +127,20 @@ int stage__lactor_define(lua_State *L) {
             for (kind = 0; kinds[kind] && (!k || strcmp(kinds[kind], k));)
                 kind++;
             if (!kinds[kind])
-                return luaL_error(L, "actor type '%s': option 'kind' must be "
-                                     "\"mobile\", \"pinned\" or "
-                                     "\"creatable\", not '%s'",
+                return luaL_error(L,
+                                  "actor type '%s': option 'kind' must be "
+                                  "\"mobile\", \"pinned\" or "
+                                  "\"creatable\", not '%s'",
                                   name, luaL_tolstring(L, -1, NULL));
         }
         lua_getfield(L, 2, "is");
         if (!lua_isnil(L, -1)) {
-            if (!lua_istable(L, -1) || lua_getfield(L, -1, "__type") !=
-                                           LUA_TSTRING)
-                return luaL_error(L, "option 'is' of '%s' must be an actor "
-                                     "class", name);
+            if (!lua_istable(L, -1) ||
+                lua_getfield(L, -1, "__type") != LUA_TSTRING)
+                return luaL_error(L,
+                                  "option 'is' of '%s' must be an actor "
+                                  "class",
+                                  name);
             super = lua_tostring(L, -1);
         }
     }
@@ -144,8 +152,9 @@ int stage__lactor_define(lua_State *L) {
     if (!ty) {
         int rc = stage__type_add(w->node, name, kind, super, &stage__lua_ops,
                                  NULL, &ty);
-        if (rc) return luaL_error(L, "cannot define actor type '%s': %s", name,
-                                  stage_strerror(rc));
+        if (rc)
+            return luaL_error(L, "cannot define actor type '%s': %s", name,
+                              stage_strerror(rc));
     } else if (ty->ops != &stage__lua_ops) {
         return luaL_error(L, "actor type '%s' is already a C type", name);
     }
@@ -177,7 +186,8 @@ int stage__lactor_define(lua_State *L) {
     return 1;
 }
 
-/* ---- spawning ----------------------------------------------------------------- */
+/* ---- spawning
+ * ----------------------------------------------------------------- */
 
 int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -189,8 +199,10 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
     stage__type_t *ty = stage__type_find(w->node, name);
     if (!ty) return luaL_error(L, "spawn: unknown actor type '%s'", name);
     if (!w->t->running)
-        return luaL_error(L, "spawn '%s': actors are spawned from handlers or "
-                             "main, not from the script's top level", name);
+        return luaL_error(L,
+                          "spawn '%s': actors are spawned from handlers or "
+                          "main, not from the script's top level",
+                          name);
     char err[256];
     stage_pack_t *p = &w->scratch;
     stage_pack_reset(p);
@@ -205,7 +217,8 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
     return 1;
 }
 
-/* ---- turns --------------------------------------------------------------------- */
+/* ---- turns
+ * --------------------------------------------------------------------- */
 
 static void push_budget_error(lua_State *L, double spent, double budget);
 
@@ -290,8 +303,8 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
         return -1;
     }
     const char *m = stage__env_method(e);
-    bool reserved = !birth && (!strcmp(m, "birth") || !strcmp(m, "death") ||
-                               m[0] == '_');
+    bool reserved =
+        !birth && (!strcmp(m, "birth") || !strcmp(m, "death") || m[0] == '_');
     find_method(L, lua_gettop(L), reserved ? "" : m);
     lua_remove(L, -2);
     if (!lua_isfunction(L, -1)) {
@@ -332,8 +345,8 @@ static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
     if (nargs < 0) {
         stage__lw_give_co(w, co, coref);
         if (nargs == -1) {
-            int code = strstr(why, "no method") ? STAGE_ENO_METHOD
-                                                : STAGE_EDECODE;
+            int code =
+                strstr(why, "no method") ? STAGE_ENO_METHOD : STAGE_EDECODE;
             if (e->future)
                 stage__future_reject(e->future, code, why, NULL, NULL);
             else
@@ -432,12 +445,15 @@ static int lua_deliver_first(stage__theatre_t *t, stage__actor_t *a,
 const stage__ops_t stage__lua_ops = {lua_deliver_first, lua_resume_turn,
                                      lua_destroy};
 
-/* ---- preemption ------------------------------------------------------------------ */
+/* ---- preemption
+ * ------------------------------------------------------------------ */
 
 static void push_budget_error(lua_State *L, double spent, double budget) {
     char msg[160];
-    snprintf(msg, sizeof msg, "handler ran for %.1f s, past its budget of %g "
-             "s (an endless loop?)", spent, budget);
+    snprintf(msg, sizeof msg,
+             "handler ran for %.1f s, past its budget of %g "
+             "s (an endless loop?)",
+             spent, budget);
     stage__future_t tmp = {.status = STAGE_EBUDGET, .message = msg};
     stage__lerror_push(L, &tmp);
 }

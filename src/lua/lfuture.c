@@ -20,7 +20,8 @@
 #include "lua/lstage.h"
 #include "util/log.h"
 
-/* ---- userdata ------------------------------------------------------------------- */
+/* ---- userdata
+ * ------------------------------------------------------------------- */
 
 /* The collector only sees the few bytes of the userdata, not the future
 ** (and envelope) behind it, so under heavy sending it would run far too
@@ -55,7 +56,8 @@ static int f_gc(lua_State *L) {
     return 0;
 }
 
-/* ---- errors ------------------------------------------------------------------ */
+/* ---- errors
+ * ------------------------------------------------------------------ */
 
 void stage__lerror_push(lua_State *L, const stage__future_t *f) {
     lua_createtable(L, 0, 5);
@@ -121,7 +123,8 @@ int stage__lfuture_result(lua_State *L, stage__future_t *f) {
     return lua_error(L);
 }
 
-/* ---- completing a future from Lua values ---------------------------------------- */
+/* ---- completing a future from Lua values
+ * ---------------------------------------- */
 
 static void forward_cont(stage__theatre_t *t, stage__future_t *src, void *arg) {
     stage__future_t *dst = arg;
@@ -184,7 +187,8 @@ void stage__lfuture_fail(lua_State *L, int idx, stage__future_t *fut,
     lua_pop(L, 1);
 }
 
-/* ---- await --------------------------------------------------------------------- */
+/* ---- await
+ * --------------------------------------------------------------------- */
 
 typedef struct waitst {
     stage__future_t *f;
@@ -248,9 +252,10 @@ static int f_await(lua_State *L) {
     stage__actor_t *a = stage__lw_running(L);
     if (f->target == a->serial) {
         f->observed = true; /* raised here: that is looking at it */
-        return raise_error(L, STAGE_EDEADLOCK, "await on a message this actor sent "
-                     "to itself would never finish (an actor handles one "
-                     "message at a time)");
+        return raise_error(L, STAGE_EDEADLOCK,
+                           "await on a message this actor sent "
+                           "to itself would never finish (an actor handles one "
+                           "message at a time)");
     }
     if (!lua_isyieldable(L))
         return luaL_error(L, "await cannot suspend here (in a next() or "
@@ -277,7 +282,8 @@ static int f_await(lua_State *L) {
     return lua_yieldk(L, 0, 0, await_k);
 }
 
-/* ---- next, catch ----------------------------------------------------------------- */
+/* ---- next, catch
+ * ----------------------------------------------------------------- */
 
 /* fn runs in the context of the actor that asked (stage.self(), sends from
 ** it), on its theatre, as soon as the future completes: between that
@@ -345,7 +351,8 @@ static void then_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
     if ((f->status == 0) == ts->is_catch)
         stage__future_forward(ts->result, f); /* passes through */
     else if (!a)
-        stage__future_reject(ts->result, STAGE_EACTOR_NOT_FOUND, "the actor "
+        stage__future_reject(ts->result, STAGE_EACTOR_NOT_FOUND,
+                             "the actor "
                              "that registered this continuation stopped",
                              NULL, NULL);
     else
@@ -386,7 +393,8 @@ static int f_catch(lua_State *L) {
     return then_common(L, true);
 }
 
-/* ---- due, done --------------------------------------------------------------- */
+/* ---- due, done
+ * --------------------------------------------------------------- */
 
 static void due_fire(stage__theatre_t *t, stage__timer_t *tm) {
     (void)t;
@@ -444,7 +452,8 @@ static int f_tostring(lua_State *L) {
     return 1;
 }
 
-/* ---- join -------------------------------------------------------------------- */
+/* ---- join
+ * -------------------------------------------------------------------- */
 
 typedef struct joinst {
     stage__future_t *result;
@@ -454,7 +463,8 @@ typedef struct joinst {
 } joinst_t;
 
 static void join_free(joinst_t *js) {
-    for (int i = 0; i < js->n; i++) stage__future_unref(js->parts[i]);
+    for (int i = 0; i < js->n; i++)
+        stage__future_unref(js->parts[i]);
     stage__future_unref(js->result);
     free(js);
 }
@@ -507,8 +517,8 @@ int stage__lfuture_join(lua_State *L) {
             stage_pack_t *p = &w->scratch;
             stage_pack_reset(p);
             stage__future_t *v = stage__future_new(w->node, w->t->index, 0);
-            if (!v || stage__lv_encode_value(L, -1, p, &w->hooks, err,
-                                             sizeof err)) {
+            if (!v ||
+                stage__lv_encode_value(L, -1, p, &w->hooks, err, sizeof err)) {
                 if (v) stage__future_unref(v);
                 js->n = i;
                 join_free(js);
@@ -532,12 +542,13 @@ int stage__lfuture_join(lua_State *L) {
     return 1;
 }
 
-/* ---- module -------------------------------------------------------------------- */
+/* ---- module
+ * -------------------------------------------------------------------- */
 
 void stage__lfuture_open(lua_State *L) {
-    static const luaL_Reg methods[] = {
-        {"await", f_await}, {"next", f_next}, {"catch", f_catch},
-        {"due", f_due},     {"done", f_done}, {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"await", f_await}, {"next", f_next},
+                                       {"catch", f_catch}, {"due", f_due},
+                                       {"done", f_done},   {NULL, NULL}};
     luaL_newmetatable(L, FUTURE_MT);
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");

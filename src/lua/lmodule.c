@@ -7,7 +7,6 @@
 
 #include "lua/lstage.h"
 
-
 typedef struct ltimer {
     stage__timer_t *tm;
 } ltimer_t;
@@ -71,7 +70,8 @@ static int m_theatres(lua_State *L) {
     return 1;
 }
 
-/* ---- names and types ------------------------------------------------------------- */
+/* ---- names and types
+ * ------------------------------------------------------------- */
 
 /* A new future of this theatre for a directory request. */
 static stage__future_t *dir_future(lua_State *L) {
@@ -141,7 +141,8 @@ static int m_find_all_types(lua_State *L) {
     return 1;
 }
 
-/* ---- timers ------------------------------------------------------------------- */
+/* ---- timers
+ * ------------------------------------------------------------------- */
 
 static void timer_env_drop(stage__theatre_t *t, stage__actor_t *a,
                            stage__env_t *e) {
@@ -167,8 +168,8 @@ static void timer_fire(stage__theatre_t *t, stage__timer_t *tm) {
 
 static void timer_drop(stage__timer_t *tm) {
     stage__theatre_t *t = stage__current();
-    if (t && t->lua) luaL_unref(((stage__lw_t *)t->lua)->L, LUA_REGISTRYINDEX,
-                                tm->lua_ref);
+    if (t && t->lua)
+        luaL_unref(((stage__lw_t *)t->lua)->L, LUA_REGISTRYINDEX, tm->lua_ref);
 }
 
 static int make_timer(lua_State *L, bool repeat) {
@@ -248,25 +249,24 @@ int stage__lmodule_open(lua_State *L) {
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
 
-    static const luaL_Reg fns[] = {
-        {"actor", stage__lactor_define},
-        {"self", m_self},
-        {"ref", m_ref},
-        {"join", stage__lfuture_join},
-        {"after", m_after},
-        {"sleep", m_sleep},
-        {"every", m_every},
-        {"now", m_now},
-        {"exit", m_exit},
-        {"stop", m_stop},
-        {"theatre", m_theatre},
-        {"theatres", m_theatres},
-        {"name", m_name},
-        {"find_name", m_find_name},
-        {"find_type", m_find_type},
-        {"find_subtype", m_find_subtype},
-        {"find_all_types", m_find_all_types},
-        {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"actor", stage__lactor_define},
+                                   {"self", m_self},
+                                   {"ref", m_ref},
+                                   {"join", stage__lfuture_join},
+                                   {"after", m_after},
+                                   {"sleep", m_sleep},
+                                   {"every", m_every},
+                                   {"now", m_now},
+                                   {"exit", m_exit},
+                                   {"stop", m_stop},
+                                   {"theatre", m_theatre},
+                                   {"theatres", m_theatres},
+                                   {"name", m_name},
+                                   {"find_name", m_find_name},
+                                   {"find_type", m_find_type},
+                                   {"find_subtype", m_find_subtype},
+                                   {"find_all_types", m_find_all_types},
+                                   {NULL, NULL}};
     luaL_newlib(L, fns);
     stage_id_t out;
     stage__stdout_id(stage__lw(L)->node, &out);

@@ -18,7 +18,8 @@
 #include "lua/lstage.h"
 #include "util/log.h"
 
-/* ---- the reference userdata ------------------------------------------------------ */
+/* ---- the reference userdata
+ * ------------------------------------------------------ */
 
 /* References are immutable, so a theatre shares one per id while it is
 ** alive: refcache maps serial -> reference, with weak values. Messages
@@ -143,7 +144,8 @@ static int r_tostring(lua_State *L) {
     return 1;
 }
 
-/* ---- pipelined (deferred) sends --------------------------------------------- */
+/* ---- pipelined (deferred) sends ---------------------------------------------
+ */
 
 typedef struct seg {
     stage__future_t *f; /* pending or done future, or NULL */
@@ -153,11 +155,11 @@ typedef struct seg {
 
 struct stage__deferred {
     stage__deferred_t *next;
-    int refs;       /* the actor's list + one per pending continuation */
-    bool dead;      /* the sender stopped */
+    int refs;  /* the actor's list + one per pending continuation */
+    bool dead; /* the sender stopped */
     int pending;
     uint64_t actor;
-    stage__lref_t to;         /* to.pending: the lookup of a far ref */
+    stage__lref_t to; /* to.pending: the lookup of a far ref */
     stage__future_t *reply;
     char method[256];
     int n;
@@ -206,8 +208,10 @@ static void deferred_send(stage__lw_t *w, stage__actor_t *a,
         stage__future_t *f = d->segs[i].f;
         if (f && f->status) {
             char msg[512];
-            snprintf(msg, sizeof msg, "argument %d failed before the message "
-                     "'%s' could be sent: %s", i + 1, d->method,
+            snprintf(msg, sizeof msg,
+                     "argument %d failed before the message "
+                     "'%s' could be sent: %s",
+                     i + 1, d->method,
                      f->message ? f->message : stage_strerror(f->status));
             stage__future_reject(d->reply, f->status, msg, f->actor,
                                  f->traceback);
@@ -226,8 +230,7 @@ static void deferred_send(stage__lw_t *w, stage__actor_t *a,
     if (stage_pack_error(&p))
         stage__future_reject(d->reply, STAGE_ENOMEM, NULL, NULL, NULL);
     else
-        queue_message(w, a, &d->to, d->method, strlen(d->method), &p,
-                      d->reply);
+        queue_message(w, a, &d->to, d->method, strlen(d->method), &p, d->reply);
     stage_pack_free(&p);
 }
 
@@ -238,7 +241,8 @@ static void deferred_flush(stage__lw_t *w, stage__actor_t *a) {
     while (*pp) {
         stage__deferred_t *d = *pp;
         bool blocked = d->pending > 0;
-        for (stage__deferred_t *e = a->deferred; !blocked && e != d; e = e->next)
+        for (stage__deferred_t *e = a->deferred; !blocked && e != d;
+             e = e->next)
             blocked = same_target(w, &e->to, &d->to);
         if (blocked) {
             pp = &d->next;
@@ -267,7 +271,8 @@ void stage__deferred_abandon(stage__actor_t *a) {
     while ((d = a->deferred)) {
         a->deferred = d->next;
         d->dead = true;
-        stage__future_reject(d->reply, STAGE_ESTOPPED, "the sender stopped "
+        stage__future_reject(d->reply, STAGE_ESTOPPED,
+                             "the sender stopped "
                              "before the arguments of its message resolved",
                              NULL, NULL);
         deferred_unref(d);
@@ -321,7 +326,8 @@ static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
     stage__future_ref(reply);
     stage__lfuture_push(L, reply);
     stage__deferred_t **pp = &a->deferred;
-    while (*pp) pp = &(*pp)->next;
+    while (*pp)
+        pp = &(*pp)->next;
     *pp = d;
     for (int i = -1; i < n; i++) {
         stage__future_t *f = i < 0 ? d->to.pending : d->segs[i].f;
@@ -337,7 +343,8 @@ static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
     return 1;
 }
 
-/* ---- sending ---------------------------------------------------------------- */
+/* ---- sending ----------------------------------------------------------------
+ */
 
 /* Queue an encoded message; reply (may be NULL) gets a reference of the
 ** envelope's. Failures to reach the target complete reply. */
@@ -346,12 +353,14 @@ static int queue_message(stage__lw_t *w, stage__actor_t *a,
                          size_t mlen, const stage_pack_t *args,
                          stage__future_t *reply) {
     int local = stage__id_is_local(w->node, &to->id);
-    if (local && (!to->type || stage__serial_theatre(to->id.serial) !=
-                                   to->id.theatre)) {
+    if (local &&
+        (!to->type || stage__serial_theatre(to->id.serial) != to->id.theatre)) {
         char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 400];
         stage_id_format(&to->id, id, sizeof id);
-        snprintf(msg, sizeof msg, "actor '%s' not found (it never existed "
-                 "here); message '%s' not delivered", id, method);
+        snprintf(msg, sizeof msg,
+                 "actor '%s' not found (it never existed "
+                 "here); message '%s' not delivered",
+                 id, method);
         if (reply)
             stage__future_reject(reply, STAGE_EACTOR_NOT_FOUND, msg, NULL,
                                  NULL);
@@ -385,16 +394,19 @@ static int r_send(lua_State *L) {
     size_t mlen;
     const char *method = lua_tolstring(L, lua_upvalueindex(1), &mlen);
     if (!to)
-        return luaL_error(L, "'%s' must be called on a reference with ':' "
-                             "(ref:%s(...))", method, method);
+        return luaL_error(L,
+                          "'%s' must be called on a reference with ':' "
+                          "(ref:%s(...))",
+                          method, method);
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
     int n = lua_gettop(L) - 1;
-    stage__future_t *reply = stage__future_new(w->node, w->t->index,
-                                               to->id.serial);
+    stage__future_t *reply =
+        stage__future_new(w->node, w->t->index, to->id.serial);
     if (!reply) return luaL_error(L, "out of memory");
     far_settle(w, to);
-    bool pending = to->pending || (a->deferred && blocked_by_deferred(w, a, to));
+    bool pending =
+        to->pending || (a->deferred && blocked_by_deferred(w, a, to));
     for (int i = 2; !pending && i <= n + 1; i++) {
         if (lua_type(L, i) != LUA_TUSERDATA) continue;
         stage__lfut_t *u = stage__lfuture_test(L, i);
@@ -444,8 +456,8 @@ void stage__lref_open(lua_State *L) {
     stage__lw_t *w = stage__lw(L);
     /* far references: the same, plus a __gc for their pending lookup */
     lua_createtable(L, 0, 5);
-    for (const char *const *f = (const char *const[]){"__index", "__eq",
-                                                      "__tostring", NULL};
+    for (const char *const *f =
+             (const char *const[]){"__index", "__eq", "__tostring", NULL};
          *f; f++) {
         lua_getfield(L, -2, *f);
         lua_setfield(L, -2, *f);

@@ -27,27 +27,27 @@ typedef struct stage__lw {
     lua_State *L;
     stage__theatre_t *t;
     stage_node_t *node;
-    int classes;          /* registry ref: type name -> class table */
-    lua_State **pool;     /* idle coroutines */
+    int classes;      /* registry ref: type name -> class table */
+    lua_State **pool; /* idle coroutines */
     int *pool_refs;
     int npool, cappool;
     stage_pack_t scratch; /* encoding buffer */
     stage__lv_hooks_t hooks;
     volatile sig_atomic_t preempted; /* last yield: 1 preempted, 2 budget */
-    lua_State *poisoned;  /* coroutine whose hooks an error switched off */
+    lua_State *poisoned;   /* coroutine whose hooks an error switched off */
     lua_State *handler_co; /* the running handler's coroutine, or NULL */
     unsigned futures_made; /* see stage__lfuture_push */
-    double resumed_at;    /* when a preempted turn was resumed */
+    double resumed_at;     /* when a preempted turn was resumed */
     int ref_mt, future_mt; /* registry refs of the metatables */
     const void *ref_mtp, *future_mtp; /* the same, as pointers */
-    int farref_mt;        /* far references: with a __gc */
+    int farref_mt;                    /* far references: with a __gc */
     const void *farref_mtp;
-    int refcache;         /* registry ref: serial -> reference (weak) */
+    int refcache; /* registry ref: serial -> reference (weak) */
 } stage__lw_t;
 
 /* Node-wide Lua data. */
 typedef struct stage__lnode {
-    char *script;         /* path of the loaded script */
+    char *script; /* path of the loaded script */
     int argc;
     char **argv;
     int has_main;
@@ -95,7 +95,7 @@ void stage__lw_give_co(stage__lw_t *w, lua_State *co, int ref);
 /* lua/lactor.c */
 extern const stage__ops_t stage__lua_ops;
 int stage__lactor_define(lua_State *L); /* stage.actor(name, opts) */
-int stage__lactor_open(lua_State *L); /* pushes the class functions */
+int stage__lactor_open(lua_State *L);   /* pushes the class functions */
 void stage__lua_preempt(stage__theatre_t *t);
 /* Spawn a Lua actor for the class at idx with the n values at first.. as
 ** birth args; push its reference. */

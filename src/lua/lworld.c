@@ -95,8 +95,10 @@ static void wrap_coroutines(lua_State *L) {
         lua_getfield(L, -1, "pack");
         lua_getfield(L, -2, "unpack");
         lua_remove(L, -3);
-        if (lua_pcall(L, 4, 1, 0) == LUA_OK) lua_setfield(L, -3, "wrap");
-        else lua_pop(L, 1);
+        if (lua_pcall(L, 4, 1, 0) == LUA_OK)
+            lua_setfield(L, -3, "wrap");
+        else
+            lua_pop(L, 1);
     } else {
         lua_pop(L, 1);
     }
@@ -180,7 +182,8 @@ void stage__lw_close(stage__lw_t *w) {
 
 stage__actor_t *stage__lw_running(lua_State *L) {
     stage__actor_t *a = stage__lw(L)->t->running;
-    if (!a) luaL_error(L, "this needs a running actor (call it from a "
-                          "handler or main, not the script's top level)");
+    if (!a)
+        luaL_error(L, "this needs a running actor (call it from a "
+                      "handler or main, not the script's top level)");
     return a;
 }

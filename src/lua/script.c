@@ -28,9 +28,11 @@ static void theatre_close(stage__theatre_t *t) {
 static int quiescent(stage_node_t *node, int status) {
     stage__lnode_t *ln = lnode(node);
     if (ln && ln->has_main && !atomic_load(&ln->main_done)) {
-        fprintf(stderr, "%s: main never finished: it waits for something "
+        fprintf(stderr,
+                "%s: main never finished: it waits for something "
                 "that can no longer happen (every actor is idle and no timer "
-                "is pending)\n", ln->script);
+                "is pending)\n",
+                ln->script);
         return 1;
     }
     return status;
@@ -39,7 +41,8 @@ static int quiescent(stage_node_t *node, int status) {
 static void node_free(stage_node_t *node) {
     stage__lnode_t *ln = lnode(node);
     if (!ln) return;
-    for (int i = 0; i < ln->argc; i++) free(ln->argv[i]);
+    for (int i = 0; i < ln->argc; i++)
+        free(ln->argv[i]);
     free(ln->argv);
     free(ln->script);
     free(ln);
@@ -78,8 +81,8 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
     }
     fclose(probe);
     for (int i = 0; i < stage_node_theatres(node); i++) {
-        stage__lw_t *w = stage__lw_open(stage__node_theatre(node, i), err,
-                                        errlen);
+        stage__lw_t *w =
+            stage__lw_open(stage__node_theatre(node, i), err, errlen);
         if (!w) return STAGE_ENOMEM;
         if (luaL_loadfile(w->L, path) != LUA_OK ||
             lua_pcall(w->L, 0, 0, 0) != LUA_OK) {
@@ -146,8 +149,7 @@ static int define_main(stage__lw_t *w, char *err, size_t errlen) {
     return 0;
 }
 
-int stage_node_run_main(stage_node_t *node, int argc,
-                        const char *const *argv) {
+int stage_node_run_main(stage_node_t *node, int argc, const char *const *argv) {
     stage__lnode_t *ln = lnode(node);
     if (!ln || ln->has_main || argc < 0) return STAGE_EINVAL;
     stage__theatre_t *t0 = stage__node_theatre(node, 0);
@@ -160,7 +162,8 @@ int stage_node_run_main(stage_node_t *node, int argc,
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 1);
     stage_pack_array(&p, (uint32_t)argc);
-    for (int i = 0; i < argc; i++) stage_pack_cstr(&p, argv[i]);
+    for (int i = 0; i < argc; i++)
+        stage_pack_cstr(&p, argv[i]);
     uint64_t serial;
     rc = stage_pack_error(&p);
     if (!rc)

@@ -56,9 +56,11 @@ static uint64_t random64(void) {
     return x ? x : 1;
 }
 
-/* ---- driving the manager ------------------------------------------------------ */
+/* ---- driving the manager
+ * ------------------------------------------------------ */
 
-static void lookup_dht_done(io_t *io, lookup_t *lk, const stage_dht_effect_t *fx);
+static void lookup_dht_done(io_t *io, lookup_t *lk,
+                            const stage_dht_effect_t *fx);
 
 static void on_dht_timer(uv_timer_t *t);
 
@@ -113,7 +115,8 @@ int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
     if (cfg->period_secs > 0)
         dc.period_ms = (uint32_t)(cfg->period_secs * 1000);
     int rc = stage_dht_new(&io->dht, &dc, now_ms(io));
-    if (!rc && cfg->join) rc = stage_dht_join(io->dht, now_ms(io), cfg->join, 0);
+    if (!rc && cfg->join)
+        rc = stage_dht_join(io->dht, now_ms(io), cfg->join, 0);
     if (rc) {
         snprintf(err, errlen, "cannot start the manager%s%s: %s",
                  cfg->join ? " joining " : "", cfg->join ? cfg->join : "",
@@ -150,7 +153,8 @@ void stage__rdir_close(io_t *io) {
     stage__u64map_free(&io->reqs);
 }
 
-/* ---- finishing lookups ---------------------------------------------------------- */
+/* ---- finishing lookups
+ * ---------------------------------------------------------- */
 
 static void lookup_free(lookup_t *lk) {
     stage__future_unref(lk->it->f);
@@ -199,7 +203,8 @@ static int lookup_ask(io_t *io, lookup_t *lk, const char *type) {
     return rc;
 }
 
-/* ---- asking nodes (FIND) ------------------------------------------------------ */
+/* ---- asking nodes (FIND)
+ * ------------------------------------------------------ */
 
 static void ask_next_node(io_t *io, lookup_t *lk);
 
@@ -298,7 +303,8 @@ static void ask_nodes(io_t *io, lookup_t *lk) {
     }
     if (lk->it->op == STAGE__FIND_ALL) {
         int n = lk->nreps;
-        for (int i = 0; i < n; i++) ask_node(io, lk, &lk->reps[i]);
+        for (int i = 0; i < n; i++)
+            ask_node(io, lk, &lk->reps[i]);
         return;
     }
     for (int i = lk->nreps - 1; i > 0; i--) { /* shuffle: a random one */
@@ -310,7 +316,8 @@ static void ask_nodes(io_t *io, lookup_t *lk) {
     ask_next_node(io, lk);
 }
 
-/* ---- DHT answers ---------------------------------------------------------------- */
+/* ---- DHT answers
+ * ---------------------------------------------------------------- */
 
 static void add_item(io_t *io, lookup_t *lk, const stage_dht_item_t *item) {
     stage_unpack_t u;
@@ -359,8 +366,10 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
             not_found(lk);
         } else {
             char msg[400];
-            snprintf(msg, sizeof msg, "the directory could not answer for "
-                     "'%s': %s", lk->it->key, stage_strerror(fx->status));
+            snprintf(msg, sizeof msg,
+                     "the directory could not answer for "
+                     "'%s': %s",
+                     lk->it->key, stage_strerror(fx->status));
             lookup_fail(lk, fx->status, msg);
         }
         return;
@@ -371,7 +380,8 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
     ask_nodes(io, lk);
 }
 
-/* ---- requests from theatres ----------------------------------------------------- */
+/* ---- requests from theatres
+ * ----------------------------------------------------- */
 
 void stage__rdir_lookup(io_t *io, io_item_t *it) {
     lookup_t *lk = calloc(1, sizeof *lk);

@@ -36,7 +36,8 @@
 #include "net/remote.h"
 #include "util/log.h"
 
-/* ---- the inbox ------------------------------------------------------------- */
+/* ---- the inbox -------------------------------------------------------------
+ */
 
 static void io_push(io_t *io, io_item_t *it) {
     stage__mpsc_push(&io->inbox, &it->link);
@@ -49,7 +50,8 @@ static io_item_t *item_new(int kind) {
     return it;
 }
 
-/* ---- sending frames ------------------------------------------------------- */
+/* ---- sending frames -------------------------------------------------------
+ */
 
 static void hold_frame(io_t *io, const char *peer, int kind, const char *body,
                        size_t len) {
@@ -73,7 +75,7 @@ static void hold_frame(io_t *io, const char *peer, int kind, const char *body,
 /* Send a frame to peer, keeping it if the peer's queue is full. 0, or a
 ** STAGE_E* code for a frame that can never go (the caller fails its call). */
 int stage__io_send_frame(io_t *io, const char *peer, int kind, const char *body,
-                      size_t len) {
+                         size_t len) {
     bool behind = false;
     for (held_t *h = io->held_head; h && !behind; h = h->next)
         behind = !strcmp(h->peer, peer); /* keep the order behind held ones */
@@ -103,14 +105,16 @@ static void on_drain(void *ud, const char *peer) {
         free(h);
     }
     io->held_tail = NULL;
-    for (held_t *h = io->held_head; h; h = h->next) io->held_tail = h;
+    for (held_t *h = io->held_head; h; h = h->next)
+        io->held_tail = h;
     (void)last;
 }
 
 /* ---- replies ------------------------------------------------------------- */
 
 /* Encode the REPLY for call from future f (done). */
-static void pack_reply(stage_pack_t *p, uint64_t call, const stage__future_t *f) {
+static void pack_reply(stage_pack_t *p, uint64_t call,
+                       const stage__future_t *f) {
     stage_pack_array(p, 3);
     stage_pack_int(p, (int64_t)call);
     stage_pack_int(p, f->status);
@@ -149,7 +153,8 @@ static void send_reply(io_t *io, stage__future_t *f) {
     owed_t *o = f->on_done_arg;
     stage_pack_t p = STAGE_PACK_INIT;
     pack_reply(&p, o->call, f);
-    if (!stage_pack_error(&p)) stage__io_send_frame(io, o->peer, FRAME_REPLY, p.data, p.len);
+    if (!stage_pack_error(&p))
+        stage__io_send_frame(io, o->peer, FRAME_REPLY, p.data, p.len);
     stage_pack_free(&p);
     free(o);
     f->on_done_arg = NULL;
@@ -158,7 +163,7 @@ static void send_reply(io_t *io, stage__future_t *f) {
 
 /* A future whose result goes back to peer as the reply to call. */
 stage__future_t *stage__io_owed(io_t *io, const char *peer, uint64_t call,
-                                    uint64_t target) {
+                                uint64_t target) {
     stage__future_t *f = stage__future_new(io->node, 0, target);
     owed_t *o = malloc(sizeof *o);
     if (!f || !o) {
@@ -175,8 +180,8 @@ stage__future_t *stage__io_owed(io_t *io, const char *peer, uint64_t call,
 }
 
 /* Answer call from peer with a failure at once (no actor involved). */
-void stage__io_reply_error(io_t *io, const char *peer, uint64_t call, int status,
-                        const char *msg) {
+void stage__io_reply_error(io_t *io, const char *peer, uint64_t call,
+                           int status, const char *msg) {
     if (!call) {
         LOG_WARN("from '%s': %s", peer, msg);
         return;
@@ -184,11 +189,13 @@ void stage__io_reply_error(io_t *io, const char *peer, uint64_t call, int status
     stage__future_t tmp = {.status = status, .message = (char *)msg};
     stage_pack_t p = STAGE_PACK_INIT;
     pack_reply(&p, call, &tmp);
-    if (!stage_pack_error(&p)) stage__io_send_frame(io, peer, FRAME_REPLY, p.data, p.len);
+    if (!stage_pack_error(&p))
+        stage__io_send_frame(io, peer, FRAME_REPLY, p.data, p.len);
     stage_pack_free(&p);
 }
 
-/* ---- calls ------------------------------------------------------------------ */
+/* ---- calls ------------------------------------------------------------------
+ */
 
 /* Register f as waiting for a reply from peer; returns the call id. */
 static uint64_t call_open(io_t *io, const char *peer, stage__future_t *f) {
@@ -216,8 +223,8 @@ uint64_t stage__io_call_cb(io_t *io, const char *peer, stage__call_cb cb,
         free(c);
         return 0;
     }
-    *c = (call_t){.cb = cb, .arg = arg,
-                  .deadline = uv_now(&io->loop) + io->call_timeout};
+    *c = (call_t){
+        .cb = cb, .arg = arg, .deadline = uv_now(&io->loop) + io->call_timeout};
     snprintf(c->peer, sizeof c->peer, "%s", peer);
     return id;
 }
@@ -247,7 +254,7 @@ static void collect(uint64_t key, void *val, void *ud) {
     sweep_ctx_t *s = ud;
     call_t *c = val;
     bool hit = !s->peer ? c->deadline <= s->now
-               : !strcmp(s->peer, "*") || !strcmp(c->peer, s->peer);
+                        : !strcmp(s->peer, "*") || !strcmp(c->peer, s->peer);
     if (hit && s->n < 256) s->ids[s->n++] = key;
 }
 
@@ -271,11 +278,11 @@ static void calls_fail(io_t *io, const char *peer, int status,
 
 static void on_sweep(uv_timer_t *t) {
     io_t *io = t->data;
-    calls_fail(io, NULL, STAGE_ETIMEOUT,
-               "no reply from node '%s' within %g s");
+    calls_fail(io, NULL, STAGE_ETIMEOUT, "no reply from node '%s' within %g s");
 }
 
-/* ---- messages to other nodes -------------------------------------------------- */
+/* ---- messages to other nodes
+ * -------------------------------------------------- */
 
 static void out_msg(io_t *io, io_item_t *it) {
     stage__env_t *e = it->e;
@@ -295,7 +302,8 @@ static void out_msg(io_t *io, io_item_t *it) {
     else
         stage_pack_array(&p, 0);
     int rc = stage_pack_error(&p);
-    if (!rc) rc = stage__io_send_frame(io, it->to.node, FRAME_MSG, p.data, p.len);
+    if (!rc)
+        rc = stage__io_send_frame(io, it->to.node, FRAME_MSG, p.data, p.len);
     stage_pack_free(&p);
     if (rc) {
         char msg[STAGE_ADDR_MAX + 100];
@@ -324,7 +332,8 @@ static void out_spawn(io_t *io, io_item_t *it) {
     else
         stage_pack_array(&p, 0);
     int rc = stage_pack_error(&p);
-    if (!rc) rc = stage__io_send_frame(io, it->where, FRAME_SPAWN, p.data, p.len);
+    if (!rc)
+        rc = stage__io_send_frame(io, it->where, FRAME_SPAWN, p.data, p.len);
     stage_pack_free(&p);
     if (rc) {
         char msg[STAGE_ADDR_MAX + 100];
@@ -334,7 +343,8 @@ static void out_spawn(io_t *io, io_item_t *it) {
     }
 }
 
-/* ---- frames from other nodes --------------------------------------------------- */
+/* ---- frames from other nodes
+ * --------------------------------------------------- */
 
 /* Check that id names an actor of this node; else answer the call. */
 static stage__type_t *local_target(io_t *io, const char *peer, uint64_t call,
@@ -343,10 +353,13 @@ static stage__type_t *local_target(io_t *io, const char *peer, uint64_t call,
     if (stage__id_is_local(io->node, id))
         ty = stage__type_find(io->node, id->type);
     if (!ty) {
-        char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 80];
+        char text[STAGE_ID_TEXT_MAX],
+            msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 80];
         stage_id_format(id, text, sizeof text);
-        snprintf(msg, sizeof msg, "actor '%s' not found on node '%s' (it "
-                 "stopped, or its node restarted)", text, io->address);
+        snprintf(msg, sizeof msg,
+                 "actor '%s' not found on node '%s' (it "
+                 "stopped, or its node restarted)",
+                 text, io->address);
         stage__io_reply_error(io, peer, call, STAGE_EACTOR_NOT_FOUND, msg);
     }
     return ty;
@@ -443,9 +456,9 @@ static int in_spawn(io_t *io, const char *peer, const char *body, size_t len) {
     }
     if (theatre >= nt) theatre = -1;
     uint64_t serial;
-    int rc = stage__spawn(io->node, ty, theatre < 0 ? (int)(call % (uint64_t)nt)
-                                                    : (int)theatre,
-                          args, alen, &serial);
+    int rc = stage__spawn(
+        io->node, ty, theatre < 0 ? (int)(call % (uint64_t)nt) : (int)theatre,
+        args, alen, &serial);
     if (rc) {
         snprintf(msg, sizeof msg, "cannot spawn '%s': %s", name,
                  stage_strerror(rc));
@@ -492,7 +505,7 @@ static int in_reply(io_t *io, const char *peer, const char *body, size_t len) {
         if (a) snprintf(abuf, sizeof abuf, "%.*s", (int)al, a);
         if (tb) snprintf(tbuf, sizeof tbuf, "%.*s", (int)tl, tb);
         int st = stage_strerror((int)status)[0] == 'u' ? STAGE_EHANDLER
-                                                      : (int)status;
+                                                       : (int)status;
         stage__future_reject(c->f, st, mbuf, a ? abuf : NULL, tb ? tbuf : NULL);
     }
     stage__future_unref(c->f);
@@ -505,12 +518,23 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
     io_t *io = ud;
     int rc;
     switch (kind) {
-    case FRAME_MSG: rc = in_msg(io, peer, body, len); break;
-    case FRAME_REPLY: rc = in_reply(io, peer, body, len); break;
-    case FRAME_SPAWN: rc = in_spawn(io, peer, body, len); break;
-    case FRAME_FIND: rc = stage__rdir_in_find(io, peer, body, len); break;
-    case FRAME_DHT: rc = stage__rdir_in_dht(io, body, len); break;
-    default: rc = STAGE_EPROTO;
+    case FRAME_MSG:
+        rc = in_msg(io, peer, body, len);
+        break;
+    case FRAME_REPLY:
+        rc = in_reply(io, peer, body, len);
+        break;
+    case FRAME_SPAWN:
+        rc = in_spawn(io, peer, body, len);
+        break;
+    case FRAME_FIND:
+        rc = stage__rdir_in_find(io, peer, body, len);
+        break;
+    case FRAME_DHT:
+        rc = stage__rdir_in_dht(io, body, len);
+        break;
+    default:
+        rc = STAGE_EPROTO;
     }
     if (rc)
         LOG_WARN("dropped a frame of kind %d from '%s': %s", kind, peer,
@@ -522,8 +546,7 @@ static void on_peer_down(void *ud, const char *peer, int reason,
     io_t *io = ud;
     if (reason == STAGE_EUNREACHABLE || reason == STAGE_ESTOPPED) {
         LOG_WARN("node '%s' is %s%s", peer,
-                 reason == STAGE_ESTOPPED ? "a new incarnation"
-                                          : "unreachable",
+                 reason == STAGE_ESTOPPED ? "a new incarnation" : "unreachable",
                  dropped ? "; queued messages to it failed" : "");
         calls_fail(io, peer, STAGE_EUNREACHABLE,
                    reason == STAGE_ESTOPPED
@@ -532,7 +555,8 @@ static void on_peer_down(void *ud, const char *peer, int reason,
     }
 }
 
-/* ---- the loop ------------------------------------------------------------------- */
+/* ---- the loop
+ * ------------------------------------------------------------------- */
 
 static void on_stop_timer(uv_timer_t *t) {
     uv_stop(t->loop);
@@ -547,12 +571,24 @@ static void stop_soon(io_t *io) {
 
 static void take(io_t *io, io_item_t *it) {
     switch (it->kind) {
-    case IO_MSG: out_msg(io, it); break;
-    case IO_REPLY: send_reply(io, it->f); break;
-    case IO_SPAWN: out_spawn(io, it); break;
-    case IO_DIR: stage__rdir_lookup(io, it); return; /* keeps it */
-    case IO_ANNOUNCE: stage__rdir_announce(io, it); break;
-    case IO_STOP: stop_soon(io); break;
+    case IO_MSG:
+        out_msg(io, it);
+        break;
+    case IO_REPLY:
+        send_reply(io, it->f);
+        break;
+    case IO_SPAWN:
+        out_spawn(io, it);
+        break;
+    case IO_DIR:
+        stage__rdir_lookup(io, it);
+        return; /* keeps it */
+    case IO_ANNOUNCE:
+        stage__rdir_announce(io, it);
+        break;
+    case IO_STOP:
+        stop_soon(io);
+        break;
     }
     free(it->args);
     free(it);
@@ -561,7 +597,8 @@ static void take(io_t *io, io_item_t *it) {
 static void on_async(uv_async_t *a) {
     io_t *io = a->data;
     stage__mpsc_node_t *n;
-    while ((n = stage__mpsc_pop(&io->inbox))) take(io, (io_item_t *)n);
+    while ((n = stage__mpsc_pop(&io->inbox)))
+        take(io, (io_item_t *)n);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -575,16 +612,20 @@ static void io_main(void *arg) {
     uv_run(&io->loop, UV_RUN_DEFAULT);
 }
 
-/* ---- hooks the theatres call (any thread) ---------------------------------------- */
+/* ---- hooks the theatres call (any thread)
+ * ---------------------------------------- */
 
-static void net_send(stage_node_t *node, const stage_id_t *to, stage__env_t *e) {
+static void net_send(stage_node_t *node, const stage_id_t *to,
+                     stage__env_t *e) {
     io_t *io = stage__node_net(node);
     io_item_t *it = item_new(IO_MSG);
     if (!it || atomic_load(&io->closing)) {
         free(it);
         if (e->future)
-            stage__future_reject(e->future, STAGE_ESTOPPED, "this node is "
-                                 "shutting down", NULL, NULL);
+            stage__future_reject(e->future, STAGE_ESTOPPED,
+                                 "this node is "
+                                 "shutting down",
+                                 NULL, NULL);
         stage__env_free(e);
         return;
     }
@@ -668,7 +709,8 @@ static void net_close(stage_node_t *node) {
     free(io);
 }
 
-/* ---- start ------------------------------------------------------------------------ */
+/* ---- start
+ * ------------------------------------------------------------------------ */
 
 void stage_net_config_init(stage_net_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -742,8 +784,8 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
         return STAGE_ENOMEM;
     }
     io->node = node;
-    io->call_timeout = (uint64_t)((cfg->call_timeout > 0 ? cfg->call_timeout
-                                                         : 60) * 1000);
+    io->call_timeout =
+        (uint64_t)((cfg->call_timeout > 0 ? cfg->call_timeout : 60) * 1000);
     stage__mpsc_init(&io->inbox);
     int rc = start_transport(io, cfg, err, errlen);
     if (!rc) rc = stage__rdir_start(io, cfg, err, errlen);

@@ -28,15 +28,15 @@ enum { IO_MSG = 1, IO_REPLY, IO_SPAWN, IO_DIR, IO_ANNOUNCE, IO_STOP };
 typedef struct io_item {
     stage__mpsc_node_t link;
     int kind;
-    stage_id_t to;          /* IO_MSG target, IO_DIR id */
-    stage__env_t *e;        /* IO_MSG */
-    stage__future_t *f;     /* IO_REPLY: done; else: to complete */
-    int op;                 /* IO_DIR */
-    int theatre;            /* IO_SPAWN */
+    stage_id_t to;              /* IO_MSG target, IO_DIR id */
+    stage__env_t *e;            /* IO_MSG */
+    stage__future_t *f;         /* IO_REPLY: done; else: to complete */
+    int op;                     /* IO_DIR */
+    int theatre;                /* IO_SPAWN */
     char where[STAGE_ADDR_MAX]; /* IO_SPAWN node */
-    char key[256];          /* IO_DIR key, IO_SPAWN/IO_ANNOUNCE type */
+    char key[256];              /* IO_DIR key, IO_SPAWN/IO_ANNOUNCE type */
     char super[STAGE_TYPE_MAX]; /* IO_ANNOUNCE */
-    char *args;             /* IO_SPAWN */
+    char *args;                 /* IO_SPAWN */
     size_t len;
 } io_item_t;
 
@@ -80,24 +80,22 @@ typedef struct io {
     uv_thread_t thread;
     stage__mpsc_t inbox;
     atomic_bool closing;
-    atomic_bool joined;     /* the manager is a member of a ring */
+    atomic_bool joined; /* the manager is a member of a ring */
     stage__transport_t *tr;
     stage_dht_t *dht;
-    stage_u64map_t calls;   /* call id -> call_t */
-    stage_u64map_t reqs;    /* DHT request id -> lookup_t */
+    stage_u64map_t calls; /* call id -> call_t */
+    stage_u64map_t reqs;  /* DHT request id -> lookup_t */
     uint64_t next_id;
-    uint64_t call_timeout;  /* ms */
+    uint64_t call_timeout; /* ms */
     held_t *held_head, *held_tail;
     char address[STAGE_ADDR_MAX];
     uint64_t manager;
     bool signals;
 } io_t;
 
-
-
 /* remote.c */
-int stage__io_send_frame(io_t *io, const char *peer, int kind,
-                         const char *body, size_t len);
+int stage__io_send_frame(io_t *io, const char *peer, int kind, const char *body,
+                         size_t len);
 /* Open a call to peer answered through cb (f NULL). Returns its id or 0. */
 uint64_t stage__io_call_cb(io_t *io, const char *peer, stage__call_cb cb,
                            void *arg);

@@ -14,7 +14,8 @@ typedef struct stage_buf {
     size_t cap;
 } stage_buf_t;
 
-#define STAGE_BUF_INIT {NULL, 0, 0}
+#define STAGE_BUF_INIT                                                         \
+    { NULL, 0, 0 }
 
 /* Make room for n more bytes. 0 or STAGE_ENOMEM. */
 int stage__buf_reserve(stage_buf_t *b, size_t n);

@@ -20,7 +20,8 @@ static int grow(stage_u64map_t *m) {
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
         size_t j = slot(m->keys[i], cap);
-        while (keys[j]) j = (j + 1) & (cap - 1);
+        while (keys[j])
+            j = (j + 1) & (cap - 1);
         keys[j] = m->keys[i];
         vals[j] = m->vals[i];
     }
@@ -36,7 +37,8 @@ int stage__u64map_put(stage_u64map_t *m, uint64_t key, void *val) {
     if (!key) return STAGE_EINVAL;
     if ((m->count + 1) * 2 > m->cap && grow(m)) return STAGE_ENOMEM;
     size_t i = slot(key, m->cap);
-    while (m->keys[i] && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
+    while (m->keys[i] && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
     if (!m->keys[i]) m->count++;
     m->keys[i] = key;
     m->vals[i] = val;
@@ -53,7 +55,8 @@ void *stage__u64map_get(const stage_u64map_t *m, uint64_t key) {
 void *stage__u64map_take(stage_u64map_t *m, uint64_t key) {
     if (!m->cap || !key) return NULL;
     size_t i = slot(key, m->cap);
-    while (m->keys[i] && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
+    while (m->keys[i] && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
     if (!m->keys[i]) return NULL;
     void *val = m->vals[i];
     /* backward-shift the entries after i that probed past it */

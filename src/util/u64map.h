@@ -15,7 +15,8 @@ typedef struct stage_u64map {
     size_t cap, count;
 } stage_u64map_t;
 
-#define STAGE_U64MAP_INIT {NULL, NULL, 0, 0}
+#define STAGE_U64MAP_INIT                                                      \
+    { NULL, NULL, 0, 0 }
 
 /* Set key (non-zero) to val. 0 or STAGE_ENOMEM / STAGE_EINVAL (key 0). */
 int stage__u64map_put(stage_u64map_t *m, uint64_t key, void *val);

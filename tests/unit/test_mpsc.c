@@ -78,8 +78,8 @@ static void *produce(void *arg) {
     return NULL;
 }
 
-static void mpsc_concurrent_producers_lose_nothing_and_keep_each_order(
-    void **state) {
+static void
+mpsc_concurrent_producers_lose_nothing_and_keep_each_order(void **state) {
     (void)state;
     stage__mpsc_t q;
     stage__mpsc_init(&q);

@@ -83,8 +83,8 @@ static stage_node_t *new_node(int theatres) {
 
 /* ---- tests ------------------------------------------------------------- */
 
-static void scheduler_messages_from_one_sender_arrive_in_send_order(
-    void **state) {
+static void
+scheduler_messages_from_one_sender_arrive_in_send_order(void **state) {
     (void)state;
     for (int theatres = 1; theatres <= 2; theatres++) {
         stage_node_t *node = new_node(theatres);
@@ -184,9 +184,9 @@ static void scheduler_bad_arguments_are_refused_at_once(void **state) {
                      STAGE_EINVAL);
     assert_int_equal(stage_node_spawn(node, "Recorder", 0, NULL, 0, &rec), 0);
     const char garbage[] = {(char)0x93, 0x01}; /* array of 3, 1 element */
-    assert_int_equal(stage_node_send(node, &rec, "put", garbage,
-                                     sizeof garbage, NULL),
-                     STAGE_EINVAL);
+    assert_int_equal(
+        stage_node_send(node, &rec, "put", garbage, sizeof garbage, NULL),
+        STAGE_EINVAL);
     assert_int_equal(stage_node_send(node, &rec, "", NULL, 0, NULL),
                      STAGE_EINVAL);
     stage_id_t remote = rec;
@@ -230,9 +230,8 @@ static void probe_ping(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
     probe_ran_at = flood_handled;
 }
 
-static const stage_method_t flood_methods[] = {{"again", flood_again},
-                                               {"ping", probe_ping},
-                                               {NULL, NULL}};
+static const stage_method_t flood_methods[] = {
+    {"again", flood_again}, {"ping", probe_ping}, {NULL, NULL}};
 static const stage_type_def_t flood_type = {.name = "Flood",
                                             .methods = flood_methods};
 
