@@ -1,0 +1,57 @@
+#!/bin/sh
+# cluster.bad_input: a caller on one node keeps calling an Area on the
+# target node while raw sockets send the target bytes that are not frames,
+# an oversized frame, a wrong version, a truncated frame, and (after a good
+# handshake) frames whose bodies make no sense to the node. Each bad
+# connection is logged (and closed where the transport refuses it); the
+# caller's calls keep being answered throughout.
+. "$(dirname "$0")/lib.sh"
+here=$(dirname "$0")
+start seed --theatres 1
+start target --join "$ADDR_seed" --theatres 2 "$here/serve.lua" area-t
+wait_line "$DIR/target.out" '^ready area-t$'
+start caller --join "$ADDR_seed" --theatres 1 "$here/caller.lua" area-t
+wait_line "$DIR/caller.out" '^calls 50$'
+port=${ADDR_target##*:}
+
+# raw BYTES: open a TCP connection to the target, write BYTES (printf
+# escapes), close it.
+raw() {
+    bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "$1" >&3' \
+        "$port" "$1" || fail "cannot connect to the target at $port"
+}
+# still_serving: the caller gets 100 more answers.
+still_serving() {
+    now=$(sed -n 's/^calls //p' "$DIR/caller.out" | tail -n 1)
+    wait_line "$DIR/caller.out" "^calls $((now + 100))\$" 10
+}
+# a handshake: ST, version 1, kind 0, 15 bytes: [1, "127.0.0.1:9", 7]
+hello='ST\001\000\000\000\000\017\223\001\253127.0.0.1:9\007'
+
+raw 'GET / HTTP/1.0\r\n\r\n'
+wait_line "$DIR/target.out" "not a stage connection: frame starts with 0x47 instead of 'ST'"
+still_serving
+raw 'ST\001\000\377\377\377\360'
+wait_line "$DIR/target.out" 'frame of 4294967288 bytes exceeds the maximum of 256 bytes'
+still_serving
+raw 'ST\002\000\000\000\000\001\300'
+wait_line "$DIR/target.out" 'unsupported protocol version 2 \(this node speaks 1\)'
+still_serving
+raw 'ST\001\000\000\000\000\017\223\001'
+wait_line "$DIR/target.out" 'closing connection from .*connection closed by the peer'
+still_serving
+# after a good handshake: a message body of the wrong shape, an unknown
+# kind, a DHT body that is no DHT message, a body that is not msgpack
+raw "$hello"'ST\001\020\000\000\000\003\222\001\002'
+wait_line "$DIR/target.out" "dropped a frame of kind 16 from '127.0.0.1:9'"
+raw "$hello"'ST\001\143\000\000\000\001\300'
+wait_line "$DIR/target.out" "dropped a frame of kind 99 from '127.0.0.1:9'"
+raw "$hello"'ST\001\024\000\000\000\004\223\001\002\003'
+wait_line "$DIR/target.out" "dropped a frame of kind 20 from '127.0.0.1:9'"
+raw "$hello"'ST\001\020\000\000\000\002\223\001'
+wait_line "$DIR/target.out" 'malformed frame body \(kind 16, length 2\)'
+raw "$hello"'ST\001\020\177\377\377\370'
+wait_line "$DIR/target.out" 'frame of 2147483648 bytes exceeds the maximum of 8388608 bytes'
+still_serving
+grep -q 'failed' "$DIR/caller.out" && fail "a call failed"
+echo "cluster.bad_input: ok"
