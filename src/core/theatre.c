@@ -15,6 +15,7 @@
 ** so the count cannot touch zero while an event is still on its way.
 */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -226,10 +227,13 @@ static void drain_inbox(stage__theatre_t *t) {
 /* ---- the loop
  * ----------------------------------------------------------------- */
 
-/* Spin this many rounds before sleeping: a message from another theatre
-** often follows within microseconds (ping-pong across cores), and a futex
-** sleep and wake-up costs tens of microseconds. */
-#define SPIN_ROUNDS 4000
+/* Before sleeping, spin a little, then yield the core a few times: a
+** message from another theatre often follows within microseconds
+** (ping-pong across cores), while a futex sleep and wake-up costs tens of
+** them. Yielding rather than spinning on keeps a loaded machine's other
+** threads (often the very theatre we wait for) running. */
+#define SPIN_ROUNDS 200
+#define YIELD_ROUNDS 20
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -237,12 +241,21 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void idle(stage__theatre_t *t, double next_timer) {
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
+/* 1 if something arrived while spinning and yielding. */
+static int linger(stage__theatre_t *t) {
+    for (int i = 0; i < SPIN_ROUNDS + YIELD_ROUNDS; i++) {
         if (!stage__mpsc_empty(&t->inbox) || stage__node_stopping(t->node))
-            return;
-        cpu_relax();
+            return 1;
+        if (i < SPIN_ROUNDS)
+            cpu_relax();
+        else
+            sched_yield();
     }
+    return 0;
+}
+
+static void idle(stage__theatre_t *t, double next_timer) {
+    if (linger(t)) return;
     if (next_timer < 0 && t->busy) {
         t->busy = false;
         stage__work_sub(t->node, 1); /* may stop the node */
