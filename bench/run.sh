@@ -25,7 +25,8 @@ mkdir -p "$build/bench"
 results=$build/bench/results.jsonl
 : >"$results"
 erldir=$(mktemp -d)
-trap 'rm -rf "$erldir"' EXIT INT TERM
+trap 'rm -rf "$erldir"' EXIT
+trap 'exit 130' INT TERM
 
 # Erlang: compile every module (native BEAM code, not the interpreter).
 erlang_ok=yes

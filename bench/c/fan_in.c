@@ -33,8 +33,8 @@ static void receiver_msg(stage_ctx_t *ctx, void *state,
     (void)msg;
     receiver_t *r = state;
     if (--r->left == 0)
-        bench_report("fan_in", (double)r->total / (bench_now() - t0),
-                     "msgs/s", "higher");
+        bench_report("fan_in", (double)r->total / (bench_now() - t0), "msgs/s",
+                     "higher");
 }
 
 static const stage_method_t receiver_methods[] = {{"msg", receiver_msg},
@@ -93,12 +93,11 @@ static void driver_birth(stage_ctx_t *ctx, void *state,
     if (rc) stage_exit(ctx, 1);
 }
 
-static const stage_type_def_t driver_def = {.name = "Driver",
-                                            .kind = STAGE_KIND_PINNED,
-                                            .birth = driver_birth};
+static const stage_type_def_t driver_def = {
+    .name = "Driver", .kind = STAGE_KIND_PINNED, .birth = driver_birth};
 
 int main(int argc, char **argv) {
-    const stage_type_def_t *types[] = {&receiver_def, &sender_def,
-                                       &driver_def, NULL};
+    const stage_type_def_t *types[] = {&receiver_def, &sender_def, &driver_def,
+                                       NULL};
     return bench_run(types, "Driver", bench_count(argc, argv, 1000000));
 }

@@ -79,9 +79,8 @@ static void driver_birth(stage_ctx_t *ctx, void *state,
     bench_send_int(ctx, &a, "ball", msgs);
 }
 
-static const stage_type_def_t driver_def = {.name = "Driver",
-                                            .kind = STAGE_KIND_PINNED,
-                                            .birth = driver_birth};
+static const stage_type_def_t driver_def = {
+    .name = "Driver", .kind = STAGE_KIND_PINNED, .birth = driver_birth};
 
 int main(int argc, char **argv) {
     const stage_type_def_t *types[] = {&player_def, &driver_def, NULL};

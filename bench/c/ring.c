@@ -44,9 +44,8 @@ static void node_token(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
 static const stage_method_t node_methods[] = {
     {"link", node_link}, {"token", node_token}, {NULL, NULL}};
 
-static const stage_type_def_t node_def = {.name = "Node",
-                                          .state_size = sizeof(node_t),
-                                          .methods = node_methods};
+static const stage_type_def_t node_def = {
+    .name = "Node", .state_size = sizeof(node_t), .methods = node_methods};
 
 /* birth(hops): spawn the ring, link it, send the token. The links reach
 ** every node before the token can: they are queued first, on this
@@ -77,9 +76,8 @@ static void driver_birth(stage_ctx_t *ctx, void *state,
     free(ids);
 }
 
-static const stage_type_def_t driver_def = {.name = "Driver",
-                                            .kind = STAGE_KIND_PINNED,
-                                            .birth = driver_birth};
+static const stage_type_def_t driver_def = {
+    .name = "Driver", .kind = STAGE_KIND_PINNED, .birth = driver_birth};
 
 int main(int argc, char **argv) {
     const stage_type_def_t *types[] = {&node_def, &driver_def, NULL};

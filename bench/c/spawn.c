@@ -38,11 +38,11 @@ static void collector_done(stage_ctx_t *ctx, void *state,
 static const stage_method_t collector_methods[] = {{"done", collector_done},
                                                    {NULL, NULL}};
 
-static const stage_type_def_t collector_def = {
-    .name = "Collector",
-    .state_size = sizeof(collector_t),
-    .methods = collector_methods,
-    .birth = collector_birth};
+static const stage_type_def_t collector_def = {.name = "Collector",
+                                               .state_size =
+                                                   sizeof(collector_t),
+                                               .methods = collector_methods,
+                                               .birth = collector_birth};
 
 /* birth(collector): tell it, and stop. */
 static void worker_birth(stage_ctx_t *ctx, void *state,
@@ -84,12 +84,11 @@ static void driver_birth(stage_ctx_t *ctx, void *state,
     if (rc) stage_exit(ctx, 1);
 }
 
-static const stage_type_def_t driver_def = {.name = "Driver",
-                                            .kind = STAGE_KIND_PINNED,
-                                            .birth = driver_birth};
+static const stage_type_def_t driver_def = {
+    .name = "Driver", .kind = STAGE_KIND_PINNED, .birth = driver_birth};
 
 int main(int argc, char **argv) {
-    const stage_type_def_t *types[] = {&collector_def, &worker_def,
-                                       &driver_def, NULL};
+    const stage_type_def_t *types[] = {&collector_def, &worker_def, &driver_def,
+                                       NULL};
     return bench_run(types, "Driver", bench_count(argc, argv, 1000000));
 }
