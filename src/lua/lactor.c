@@ -35,6 +35,27 @@ static void push_class(lua_State *L, const stage__type_t *ty) {
     lua_remove(L, -2);
 }
 
+/* The registry ref of type ty's class in this theatre (LUA_NOREF if the
+** theatre's script does not define it), cached per type index. */
+static int class_ref(stage__lw_t *w, const stage__type_t *ty) {
+    if (ty->index < w->nclass_refs && w->class_refs[ty->index] != LUA_REFNIL)
+        return w->class_refs[ty->index];
+    if (ty->index >= w->nclass_refs) {
+        int n = ty->index + 16;
+        int *p = realloc(w->class_refs, (size_t)n * sizeof *p);
+        if (!p) return LUA_NOREF;
+        for (int i = w->nclass_refs; i < n; i++) p[i] = LUA_REFNIL;
+        w->class_refs = p;
+        w->nclass_refs = n;
+    }
+    push_class(w->L, ty);
+    if (lua_isnil(w->L, -1)) {
+        lua_pop(w->L, 1);
+        return LUA_NOREF;
+    }
+    return w->class_refs[ty->index] = luaL_ref(w->L, LUA_REGISTRYINDEX);
+}
+
 /* Push the method name of class at idx or its supertypes, or nil. */
 static void find_method(lua_State *L, int idx, const char *name) {
     lua_pushvalue(L, idx);
@@ -295,18 +316,23 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
         return 0;
     }
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
-    push_class(L, a->type);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
+    const char *m = stage__env_method(e);
+    /* The fast path: a method the class itself defines, found with one
+    ** lookup in the class (kept per type in class_refs). */
+    int cref = class_ref(w, a->type);
+    if (cref == LUA_NOREF) {
         snprintf(why, whylen, "type '%s' is not defined in theatre %d",
                  a->type->name, w->t->index);
         return -1;
     }
-    const char *m = stage__env_method(e);
     bool reserved =
         !birth && (!strcmp(m, "birth") || !strcmp(m, "death") || m[0] == '_');
-    find_method(L, lua_gettop(L), reserved ? "" : m);
-    lua_remove(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
+    if (reserved || lua_getfield(L, -1, m) != LUA_TFUNCTION) {
+        if (!reserved) lua_pop(L, 1);
+        find_method(L, lua_gettop(L), reserved ? "" : m); /* supertypes */
+    }
+    lua_replace(L, -2);
     if (!lua_isfunction(L, -1)) {
         lua_pop(L, 1);
         if (birth) return -2; /* no birth hook: nothing to run */
@@ -320,7 +346,8 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     }
     lua_xmove(L, co, 1);
     lua_rawgeti(co, LUA_REGISTRYINDEX, a->lua_ref);
-    if (e->len == 0) return 1;
+    if (e->len == 0 || (e->len == 1 && (uint8_t)stage__env_args(e)[0] == 0x90))
+        return 1; /* no arguments */
     /* From another node, a small body may ask for a lot of memory: decode
     ** it protected so running out fails this message, not the process. */
     int n = e->hdr.flags & ENV_REMOTE

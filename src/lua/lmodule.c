@@ -262,6 +262,7 @@ int stage__lmodule_open(lua_State *L) {
                                    {"theatre", m_theatre},
                                    {"theatres", m_theatres},
                                    {"name", m_name},
+        {"send", stage__lref_send_oneway},
                                    {"find_name", m_find_name},
                                    {"find_type", m_find_type},
                                    {"find_subtype", m_find_subtype},

@@ -187,6 +187,15 @@ static bool same_target(stage__lw_t *w, stage__lref_t *a, stage__lref_t *b) {
     return stage_id_equal(&a->id, &b->id);
 }
 
+/* Fail d's reply, or log the failure of a one-way send (stage.send). */
+static void deferred_fail(stage__deferred_t *d, int status, const char *msg,
+                          const char *actor, const char *tb) {
+    if (d->reply)
+        stage__future_reject(d->reply, status, msg, actor, tb);
+    else
+        LOG_WARN("%s: %s", stage_err_name(status), msg);
+}
+
 static int queue_message(stage__lw_t *w, stage__actor_t *a,
                          const stage__lref_t *to, const char *method,
                          size_t mlen, const stage_pack_t *args,
@@ -201,7 +210,7 @@ static void deferred_send(stage__lw_t *w, stage__actor_t *a,
         char msg[512];
         snprintf(msg, sizeof msg, "message '%s' not sent: %s", d->method,
                  f && f->message ? f->message : stage_strerror(rc));
-        stage__future_reject(d->reply, rc, msg, NULL, NULL);
+        deferred_fail(d, rc, msg, NULL, NULL);
         return;
     }
     for (int i = 0; i < d->n; i++) {
@@ -213,8 +222,7 @@ static void deferred_send(stage__lw_t *w, stage__actor_t *a,
                      "'%s' could be sent: %s",
                      i + 1, d->method,
                      f->message ? f->message : stage_strerror(f->status));
-            stage__future_reject(d->reply, f->status, msg, f->actor,
-                                 f->traceback);
+            deferred_fail(d, f->status, msg, f->actor, f->traceback);
             return;
         }
     }
@@ -228,7 +236,7 @@ static void deferred_send(stage__lw_t *w, stage__actor_t *a,
             stage_pack_raw(&p, s->data, s->len);
     }
     if (stage_pack_error(&p))
-        stage__future_reject(d->reply, STAGE_ENOMEM, NULL, NULL, NULL);
+        deferred_fail(d, STAGE_ENOMEM, "out of memory", NULL, NULL);
     else
         queue_message(w, a, &d->to, d->method, strlen(d->method), &p, d->reply);
     stage_pack_free(&p);
@@ -271,10 +279,10 @@ void stage__deferred_abandon(stage__actor_t *a) {
     while ((d = a->deferred)) {
         a->deferred = d->next;
         d->dead = true;
-        stage__future_reject(d->reply, STAGE_ESTOPPED,
-                             "the sender stopped "
-                             "before the arguments of its message resolved",
-                             NULL, NULL);
+        deferred_fail(d, STAGE_ESTOPPED,
+                      "the sender stopped before the arguments of its "
+                      "message resolved",
+                      NULL, NULL);
         deferred_unref(d);
     }
 }
@@ -323,8 +331,10 @@ static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
         memcpy(d->segs[i].data, p->data, p->len);
         d->segs[i].len = p->len;
     }
-    stage__future_ref(reply);
-    stage__lfuture_push(L, reply);
+    if (reply) {
+        stage__future_ref(reply);
+        stage__lfuture_push(L, reply);
+    }
     stage__deferred_t **pp = &a->deferred;
     while (*pp)
         pp = &(*pp)->next;
@@ -388,6 +398,44 @@ static int queue_message(stage__lw_t *w, stage__actor_t *a,
     return 0;
 }
 
+/* Send method(the n values from first on) to `to`; with want_reply, push
+** its future (returns 1), else send one-way (returns 0). */
+static int send_common(lua_State *L, stage__lref_t *to, const char *method,
+                       size_t mlen, int first, int n, bool want_reply) {
+    stage__lw_t *w = stage__lw(L);
+    stage__actor_t *a = stage__lw_running(L);
+    stage__future_t *reply = NULL;
+    if (want_reply &&
+        !(reply = stage__future_new(w->node, w->t->index, to->id.serial)))
+        return luaL_error(L, "out of memory");
+    far_settle(w, to);
+    bool pending =
+        to->pending || (a->deferred && blocked_by_deferred(w, a, to));
+    for (int i = first; !pending && i < first + n; i++) {
+        if (lua_type(L, i) != LUA_TUSERDATA) continue;
+        stage__lfut_t *u = stage__lfuture_test(L, i);
+        pending = u && (!stage__future_done(u->f) || u->f->status);
+    }
+    if (pending) {
+        defer_send(L, w, a, to, method, first, n, reply);
+        return want_reply;
+    }
+    char err[256];
+    stage_pack_t *p = &w->scratch;
+    stage_pack_reset(p);
+    if (n == 0) {
+        stage_pack_array(p, 0);
+    } else if (stage__lv_encode_args(L, first, n, p, &w->hooks, err,
+                                     sizeof err)) {
+        if (reply) stage__future_unref(reply);
+        return arg_error(L, method, err);
+    }
+    queue_message(w, a, to, method, mlen, p, reply);
+    if (!reply) return 0;
+    stage__lfuture_push(L, reply);
+    return 1;
+}
+
 /* The sender closure: upvalue 1 is the method name. */
 static int r_send(lua_State *L) {
     stage__lref_t *to = stage__lref_test(L, 1);
@@ -398,33 +446,19 @@ static int r_send(lua_State *L) {
                           "'%s' must be called on a reference with ':' "
                           "(ref:%s(...))",
                           method, method);
-    stage__lw_t *w = stage__lw(L);
-    stage__actor_t *a = stage__lw_running(L);
-    int n = lua_gettop(L) - 1;
-    stage__future_t *reply =
-        stage__future_new(w->node, w->t->index, to->id.serial);
-    if (!reply) return luaL_error(L, "out of memory");
-    far_settle(w, to);
-    bool pending =
-        to->pending || (a->deferred && blocked_by_deferred(w, a, to));
-    for (int i = 2; !pending && i <= n + 1; i++) {
-        if (lua_type(L, i) != LUA_TUSERDATA) continue;
-        stage__lfut_t *u = stage__lfuture_test(L, i);
-        pending = u && (!stage__future_done(u->f) || u->f->status);
-    }
-    if (pending) return defer_send(L, w, a, to, method, 2, n, reply);
-    char err[256];
-    stage_pack_t *p = &w->scratch;
-    stage_pack_reset(p);
-    if (n == 0) {
-        stage_pack_array(p, 0);
-    } else if (stage__lv_encode_args(L, 2, n, p, &w->hooks, err, sizeof err)) {
-        stage__future_unref(reply);
-        return arg_error(L, method, err);
-    }
-    queue_message(w, a, to, method, mlen, p, reply);
-    stage__lfuture_push(L, reply);
-    return 1;
+    return send_common(L, to, method, mlen, 2, lua_gettop(L) - 1, true);
+}
+
+/* stage.send(ref, method, ...): a one-way message, like Erlang's `!`: no
+** future and no reply; a failure is logged with the actor id. */
+int stage__lref_send_oneway(lua_State *L) {
+    stage__lref_t *to = stage__lref_test(L, 1);
+    if (!to) return luaL_typeerror(L, 1, "reference");
+    size_t mlen;
+    const char *method = luaL_checklstring(L, 2, &mlen);
+    if (mlen == 0 || mlen > 255 || method[0] == '_')
+        return luaL_error(L, "send: bad method name '%s'", method);
+    return send_common(L, to, method, mlen, 3, lua_gettop(L) - 2, false);
 }
 
 /* methods.__index(methods, name): make, cache and return the sender. */

@@ -37,6 +37,8 @@ typedef struct stage__lw {
     lua_State *poisoned;   /* coroutine whose hooks an error switched off */
     lua_State *handler_co; /* the running handler's coroutine, or NULL */
     unsigned futures_made; /* see stage__lfuture_push */
+    int *class_refs;       /* type index -> registry ref of its class */
+    int nclass_refs;
     double resumed_at;     /* when a preempted turn was resumed */
     int ref_mt, future_mt; /* registry refs of the metatables */
     const void *ref_mtp, *future_mtp; /* the same, as pointers */
@@ -108,6 +110,8 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);
 void stage__lref_open(lua_State *L);
 void stage__lref_push(lua_State *L, const stage_id_t *id);
 stage__lref_t *stage__lref_test(lua_State *L, int idx);
+/* stage.send(ref, method, ...): one way, no future. */
+int stage__lref_send_oneway(lua_State *L);
 /* Push a far reference whose id f will give (takes f's reference). */
 void stage__lref_push_far(lua_State *L, stage__future_t *f);
 int stage__lv_encode_ud(lua_State *L, int idx, stage_pack_t *p, void *ud);

@@ -177,6 +177,7 @@ void stage__lw_close(stage__lw_t *w) {
     stage_pack_free(&w->scratch);
     free(w->pool);
     free(w->pool_refs);
+    free(w->class_refs);
     free(w);
 }
 
