@@ -115,9 +115,11 @@ void stage_node_destroy(stage_node_t **np) {
         stage_node_stop(n, 0);
         stage_node_wait(n);
     }
+    /* The network first: failing its pending calls completes futures
+    ** that land in the theatres' inboxes, which must still exist. */
+    if (n->net_hooks.close) n->net_hooks.close(n);
     for (int i = 0; n->theatres && i < n->ntheatres; i++)
         if (n->theatres[i]) stage__theatre_destroy(n->theatres[i]);
-    if (n->net_hooks.close) n->net_hooks.close(n);
     if (n->lua_hooks.node_free) n->lua_hooks.node_free(n);
     free(n->theatres);
     for (int i = 0; i < n->ntypes; i++) {

@@ -137,6 +137,11 @@ static void pack_reply(stage_pack_t *p, uint64_t call,
 /* on_done of a future owed to a remote caller: any thread. */
 static void reply_done(stage__future_t *f) {
     owed_t *o = f->on_done_arg;
+    if (!stage__node_net(f->node)) { /* closed: nobody to send it */
+        free(o);
+        f->on_done_arg = NULL;
+        return;
+    }
     io_item_t *it = item_new(IO_REPLY);
     if (!it) {
         LOG_ERROR("out of memory: the reply for call %llu from '%s' is lost",
@@ -706,6 +711,10 @@ static void net_close(stage_node_t *node) {
     uv_loop_close(&io->loop);
     stage_dht_destroy(&io->dht);
     stage__u64map_free(&io->calls);
+    /* replies still owed (messages the theatres drop at teardown) find no
+    ** network from now on (see reply_done) */
+    stage__net_hooks_t none = {0};
+    stage__node_set_net_hooks(node, &none, NULL);
     free(io);
 }
 
