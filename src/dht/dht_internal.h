@@ -219,6 +219,9 @@ static inline bool in_oo(uint64_t x, uint64_t a, uint64_t b) {
 uint64_t stage__dht_rand(stage_dht_t *d);
 bool stage__dht_is_dead(const stage_dht_t *d, uint64_t id);
 void stage__dht_peer_failed(stage_dht_t *d, uint64_t id);
+/* An orphan p looks for its predecessor through us: if it lies between
+** us and our successor, it becomes our successor. */
+void stage__dht_closer_seen(stage_dht_t *d, const stage_dht_peer_t *p);
 /* A message reached us and we have no successor: adopt its asker. */
 void stage__dht_orphan_seen(stage_dht_t *d, const stage_dht_peer_t *p);
 bool stage__dht_responsible(const stage_dht_t *d, uint64_t key);

@@ -104,6 +104,12 @@ void stage__dht_orphan_seen(stage_dht_t *d, const stage_dht_peer_t *p) {
     if (d->nsucc == 0 && d->joined && p->id != d->pred.id) succ_insert(d, p);
 }
 
+void stage__dht_closer_seen(stage_dht_t *d, const stage_dht_peer_t *p) {
+    if (d->joined && d->nsucc && p->id &&
+        in_oo(p->id, d->self.id, d->succ[0].id))
+        succ_insert(d, p); /* a pending GET_PRED now times out on it */
+}
+
 static void set_pred(stage_dht_t *d, const stage_dht_peer_t *p) {
     uint64_t old = d->pred.id ? d->pred.id : d->range_lo;
     d->pred = *p;

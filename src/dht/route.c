@@ -148,6 +148,10 @@ void stage__dht_route_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
         if (a) a->seq = m->seq;
     }
     if (m->op == 0 || m->op >= STAGE_DHT_OP__END) return;
+    /* an orphan looking for its predecessor (key = its id - 1): if it lies
+    ** between us and our successor, we skipped it after failures */
+    if (m->op == STAGE_DHT_OP_LOOKUP && m->key == m->origin.id - 1)
+        stage__dht_closer_seen(d, &m->origin);
     stage_dht_msg_t c;
     memcpy(&c, m, offsetof(stage_dht_msg_t, peers));
     c.npeers = 0;

@@ -127,10 +127,9 @@ void stage__dht_table_tick(stage_dht_t *d) {
             if (e->expires <= d->now && nexp < 32 && d->watches.n)
                 expired[nexp++] = e->key;
             else if (e->expires > d->now)
-                stage__dht_pl_entry(e->key - d->self.id < d->pred.id - e->key
-                                        ? &ahead
-                                        : &back,
-                                    e, d->now);
+                stage__dht_pl_entry(
+                    e->key - d->self.id < d->pred.id - e->key ? &ahead : &back,
+                    e, d->now);
             free(e->value);
             continue;
         }
