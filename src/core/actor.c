@@ -202,8 +202,7 @@ stage__actor_t *stage__actor_find(stage__theatre_t *t, uint64_t serial) {
     return i == UINT32_MAX ? NULL : t->actors.slots[i];
 }
 
-/* ---- actors
- * ------------------------------------------------------------------ */
+/* ---- actors ------------------------------------------------------------- */
 
 uint64_t stage__serial_reserve(stage__theatre_t *t) {
     uint64_t c =
@@ -306,8 +305,7 @@ void stage__route(stage_node_t *node, stage__env_t *e) {
     stage__theatre_push(t, &e->hdr);
 }
 
-/* ---- spawning
- * ----------------------------------------------------------------- */
+/* ---- spawning ----------------------------------------------------------- */
 
 /* Create the actor an envelope reserved and queue its birth message. */
 static void spawn_here(stage__theatre_t *t, stage__env_t *e) {

@@ -257,8 +257,7 @@ int stage__future_on(stage__theatre_t *t, stage__future_t *f,
 /* Run f's continuations (owner theatre, f done). */
 void stage__future_fire(stage__theatre_t *t, stage__future_t *f);
 
-/* ---- timers
- * ------------------------------------------------------------------ */
+/* ---- timers ------------------------------------------------------------- */
 
 typedef void (*stage__timer_fn)(stage__theatre_t *t, stage__timer_t *tm);
 
@@ -291,8 +290,7 @@ void stage__timers_free(stage__theatre_t *t);
 /* Cancel every timer owned by actor serial (it stopped). */
 void stage__timers_cancel_actor(stage__theatre_t *t, uint64_t serial);
 
-/* ---- theatres
- * ---------------------------------------------------------------- */
+/* ---- theatres ----------------------------------------------------------- */
 
 typedef struct stage__actor_table {
     stage__actor_t **slots; /* open addressing by serial; NULL or tombstone */
@@ -352,8 +350,7 @@ void stage__actor_ready(stage__theatre_t *t, stage__actor_t *a);
 ** Unknown targets fail e's future with ActorNotFound. */
 void stage__route(stage_node_t *node, stage__env_t *e);
 
-/* ---- actors
- * ------------------------------------------------------------------ */
+/* ---- actors ------------------------------------------------------------- */
 
 /* Reserve a serial on theatre t. Any thread. */
 uint64_t stage__serial_reserve(stage__theatre_t *t);

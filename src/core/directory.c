@@ -152,8 +152,7 @@ void stage__names_free(stage_node_t *n) {
     pthread_mutex_destroy(&n->names_lock);
 }
 
-/* ---- lookups
- * ------------------------------------------------------------------ */
+/* ---- lookups ------------------------------------------------------------ */
 
 static uint64_t mix(uint64_t x) { /* splitmix64: a cheap random pick */
     x += 0x9E3779B97F4A7C15ull;

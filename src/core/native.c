@@ -30,8 +30,7 @@ struct stage_msg {
 
 static const char NIL = (char)0xc0;
 
-/* ---- messages
- * ------------------------------------------------------------------ */
+/* ---- messages ----------------------------------------------------------- */
 
 const char *stage_msg_method(const stage_msg_t *m) {
     return stage__env_method(m->e);
@@ -81,8 +80,7 @@ int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg, int code,
     return 0;
 }
 
-/* ---- the native kind
- * -------------------------------------------------------------- */
+/* ---- the native kind ---------------------------------------------------- */
 
 static void ctx_init(stage_ctx_t *ctx, stage__theatre_t *t, stage__actor_t *a) {
     ctx->t = t;
@@ -156,8 +154,7 @@ int stage_type_register(stage_node_t *node, const stage_type_def_t *def) {
                            def, NULL);
 }
 
-/* ---- inside a handler
- * ------------------------------------------------------------- */
+/* ---- inside a handler --------------------------------------------------- */
 
 const stage_id_t *stage_self(stage_ctx_t *ctx) {
     return &ctx->self;
@@ -179,8 +176,7 @@ void stage_exit(stage_ctx_t *ctx, int code) {
     stage_node_stop(ctx->t->node, code);
 }
 
-/* ---- sending and spawning (shared by handlers and outside threads)
- * ---------------- */
+/* ---- sending and spawning (shared by handlers and outside threads) ------ */
 
 static int do_spawn(stage_node_t *node, const char *type, int theatre,
                     const void *args, size_t len, stage_id_t *out) {
@@ -251,8 +247,7 @@ int stage_node_send(stage_node_t *node, const stage_id_t *to,
     return do_send(node, NULL, 0, to, method, args, len, fut);
 }
 
-/* ---- futures
- * ---------------------------------------------------------------------- */
+/* ---- futures ------------------------------------------------------------ */
 
 static void fill_result(const stage__future_t *f, stage_result_t *res) {
     res->status = f->status;
@@ -341,8 +336,7 @@ void stage_future_release(stage_future_t **fut) {
     *fut = NULL;
 }
 
-/* ---- the stdout environment actor
- * ---------------------------------------------- */
+/* ---- the stdout environment actor --------------------------------------- */
 
 /* print(...): its arguments (strings or numbers) joined by tabs, one line.
 ** write(s): s as it is. Output is flushed once the mailbox is empty. */

@@ -294,8 +294,7 @@ void stage__node_set_exit_code(stage_node_t *n, int code) {
     if (!stage__node_stopping(n)) n->exit_code = code;
 }
 
-/* ---- start, wait, watchdog
- * --------------------------------------------------- */
+/* ---- start, wait, watchdog ---------------------------------------------- */
 
 static void on_preempt_signal(int sig) {
     (void)sig;

@@ -5,14 +5,13 @@
 #define STAGE_CORE_NODE_H
 
 #include "core/core.h"
+#include "util/u64map.h"
 
 #define SHARED_STRIPES 64
 
 typedef struct stage__shared_stripe {
     pthread_mutex_t lock;
-    uint64_t *keys; /* open addressing; 0 = empty, ~0 = deleted */
-    int *vals;
-    uint32_t cap, count;
+    stage_u64map_t map; /* serial -> theatre index + 1 */
 } stage__shared_stripe_t;
 
 struct stage_node {

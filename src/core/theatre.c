@@ -224,8 +224,7 @@ static void drain_inbox(stage__theatre_t *t) {
     if (retired) stage__work_sub(t->node, retired);
 }
 
-/* ---- the loop
- * ----------------------------------------------------------------- */
+/* ---- the loop ----------------------------------------------------------- */
 
 /* Before sleeping, spin a little, then yield the core a few times: a
 ** message from another theatre often follows within microseconds

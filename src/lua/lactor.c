@@ -23,8 +23,7 @@
 #include "lua/lstage.h"
 #include "util/log.h"
 
-/* ---- classes
- * -------------------------------------------------------------------- */
+/* ---- classes ------------------------------------------------------------ */
 
 static const char *const kinds[] = {"mobile", "pinned", "creatable", NULL};
 
@@ -44,7 +43,8 @@ static int class_ref(stage__lw_t *w, const stage__type_t *ty) {
         int n = ty->index + 16;
         int *p = realloc(w->class_refs, (size_t)n * sizeof *p);
         if (!p) return LUA_NOREF;
-        for (int i = w->nclass_refs; i < n; i++) p[i] = LUA_REFNIL;
+        for (int i = w->nclass_refs; i < n; i++)
+            p[i] = LUA_REFNIL;
         w->class_refs = p;
         w->nclass_refs = n;
     }
@@ -207,8 +207,7 @@ int stage__lactor_define(lua_State *L) {
     return 1;
 }
 
-/* ---- spawning
- * ----------------------------------------------------------------- */
+/* ---- spawning ----------------------------------------------------------- */
 
 int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -238,8 +237,7 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
     return 1;
 }
 
-/* ---- turns
- * --------------------------------------------------------------------- */
+/* ---- turns -------------------------------------------------------------- */
 
 static void push_budget_error(lua_State *L, double spent, double budget);
 
@@ -472,8 +470,7 @@ static int lua_deliver_first(stage__theatre_t *t, stage__actor_t *a,
 const stage__ops_t stage__lua_ops = {lua_deliver_first, lua_resume_turn,
                                      lua_destroy};
 
-/* ---- preemption
- * ------------------------------------------------------------------ */
+/* ---- preemption --------------------------------------------------------- */
 
 static void push_budget_error(lua_State *L, double spent, double budget) {
     char msg[160];

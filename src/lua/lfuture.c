@@ -20,8 +20,7 @@
 #include "lua/lstage.h"
 #include "util/log.h"
 
-/* ---- userdata
- * ------------------------------------------------------------------- */
+/* ---- userdata ----------------------------------------------------------- */
 
 /* The collector only sees the few bytes of the userdata, not the future
 ** (and envelope) behind it, so under heavy sending it would run far too
@@ -56,8 +55,7 @@ static int f_gc(lua_State *L) {
     return 0;
 }
 
-/* ---- errors
- * ------------------------------------------------------------------ */
+/* ---- errors ------------------------------------------------------------- */
 
 void stage__lerror_push(lua_State *L, const stage__future_t *f) {
     lua_createtable(L, 0, 5);
@@ -123,8 +121,7 @@ int stage__lfuture_result(lua_State *L, stage__future_t *f) {
     return lua_error(L);
 }
 
-/* ---- completing a future from Lua values
- * ---------------------------------------- */
+/* ---- completing a future from Lua values -------------------------------- */
 
 static void forward_cont(stage__theatre_t *t, stage__future_t *src, void *arg) {
     stage__future_t *dst = arg;
@@ -187,8 +184,7 @@ void stage__lfuture_fail(lua_State *L, int idx, stage__future_t *fut,
     lua_pop(L, 1);
 }
 
-/* ---- await
- * --------------------------------------------------------------------- */
+/* ---- await -------------------------------------------------------------- */
 
 typedef struct waitst {
     stage__future_t *f;
@@ -282,8 +278,7 @@ static int f_await(lua_State *L) {
     return lua_yieldk(L, 0, 0, await_k);
 }
 
-/* ---- next, catch
- * ----------------------------------------------------------------- */
+/* ---- next, catch -------------------------------------------------------- */
 
 /* fn runs in the context of the actor that asked (stage.self(), sends from
 ** it), on its theatre, as soon as the future completes: between that
@@ -393,8 +388,7 @@ static int f_catch(lua_State *L) {
     return then_common(L, true);
 }
 
-/* ---- due, done
- * --------------------------------------------------------------- */
+/* ---- due, done ---------------------------------------------------------- */
 
 static void due_fire(stage__theatre_t *t, stage__timer_t *tm) {
     (void)t;
@@ -403,8 +397,20 @@ static void due_fire(stage__theatre_t *t, stage__timer_t *tm) {
     stage__future_reject(tm->arg, STAGE_ETIMEOUT, msg, NULL, NULL);
 }
 
-static void due_drop(stage__timer_t *tm) {
+static void timed_drop(stage__timer_t *tm) {
     stage__future_unref(tm->arg);
+}
+
+stage__timer_t *stage__lfuture_timer(stage__lw_t *w, stage__future_t *f,
+                                     double secs, stage__timer_fn fire) {
+    stage__future_ref(f);
+    stage__timer_t *tm = stage__timer_new(w->t, secs, 0, fire, f);
+    if (!tm) {
+        stage__future_unref(f);
+        return NULL;
+    }
+    tm->drop = timed_drop;
+    return tm;
 }
 
 /* f completed (or is being freed): the deadline is moot. */
@@ -421,13 +427,8 @@ static int f_due(lua_State *L) {
     lua_settop(L, 1);
     if (stage__future_done(f)) return 1;
     stage__lw_t *w = stage__lw(L);
-    stage__future_ref(f);
-    stage__timer_t *tm = stage__timer_new(w->t, secs, 0, due_fire, f);
-    if (!tm) {
-        stage__future_unref(f);
-        return luaL_error(L, "out of memory");
-    }
-    tm->drop = due_drop;
+    stage__timer_t *tm = stage__lfuture_timer(w, f, secs, due_fire);
+    if (!tm) return luaL_error(L, "out of memory");
     /* Our reference goes to the continuation that disarms the timer when f
     ** completes first, so an idle node is not kept alive by it. The
     ** continuation does not count as looking at f. */
@@ -452,8 +453,7 @@ static int f_tostring(lua_State *L) {
     return 1;
 }
 
-/* ---- join
- * -------------------------------------------------------------------- */
+/* ---- join --------------------------------------------------------------- */
 
 typedef struct joinst {
     stage__future_t *result;
@@ -542,8 +542,7 @@ int stage__lfuture_join(lua_State *L) {
     return 1;
 }
 
-/* ---- module
- * -------------------------------------------------------------------- */
+/* ---- module ------------------------------------------------------------- */
 
 void stage__lfuture_open(lua_State *L) {
     static const luaL_Reg methods[] = {{"await", f_await}, {"next", f_next},

@@ -70,8 +70,7 @@ static int m_theatres(lua_State *L) {
     return 1;
 }
 
-/* ---- names and types
- * ------------------------------------------------------------- */
+/* ---- names and types ---------------------------------------------------- */
 
 /* A new future of this theatre for a directory request. */
 static stage__future_t *dir_future(lua_State *L) {
@@ -141,8 +140,7 @@ static int m_find_all_types(lua_State *L) {
     return 1;
 }
 
-/* ---- timers
- * ------------------------------------------------------------------- */
+/* ---- timers ------------------------------------------------------------- */
 
 static void timer_env_drop(stage__theatre_t *t, stage__actor_t *a,
                            stage__env_t *e) {
@@ -196,23 +194,16 @@ static void sleep_fire(stage__theatre_t *t, stage__timer_t *tm) {
     stage__future_resolve(tm->arg, "\xc0", 1);
 }
 
-static void sleep_drop(stage__timer_t *tm) {
-    stage__future_unref(tm->arg);
-}
-
 static int m_sleep(lua_State *L) {
     double secs = luaL_checknumber(L, 1);
     stage__lw_t *w = stage__lw(L);
     stage__future_t *f = stage__future_new(w->node, w->t->index, 0);
     if (!f) return luaL_error(L, "out of memory");
-    stage__future_ref(f);
-    stage__timer_t *tm = stage__timer_new(w->t, secs, 0, sleep_fire, f);
+    stage__timer_t *tm = stage__lfuture_timer(w, f, secs, sleep_fire);
     if (!tm) {
-        stage__future_unref(f);
         stage__future_unref(f);
         return luaL_error(L, "out of memory");
     }
-    tm->drop = sleep_drop;
     stage__timer_unref(tm); /* the heap keeps it until it fires */
     stage__lfuture_push(L, f);
     return 1;
@@ -262,7 +253,7 @@ int stage__lmodule_open(lua_State *L) {
                                    {"theatre", m_theatre},
                                    {"theatres", m_theatres},
                                    {"name", m_name},
-        {"send", stage__lref_send_oneway},
+                                   {"send", stage__lref_send_oneway},
                                    {"find_name", m_find_name},
                                    {"find_type", m_find_type},
                                    {"find_subtype", m_find_subtype},

@@ -18,8 +18,7 @@
 #include "lua/lstage.h"
 #include "util/log.h"
 
-/* ---- the reference userdata
- * ------------------------------------------------------ */
+/* ---- the reference userdata --------------------------------------------- */
 
 /* References are immutable, so a theatre shares one per id while it is
 ** alive: refcache maps serial -> reference, with weak values. Messages

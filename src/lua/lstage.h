@@ -128,6 +128,10 @@ int stage__lfuture_result(lua_State *L, stage__future_t *f);
 int stage__lerror_is(lua_State *L, int idx);
 /* Push an error object for a failed future (not raising). */
 void stage__lerror_push(lua_State *L, const stage__future_t *f);
+/* A timer that calls fire(t, tm) after secs with tm->arg = f (it holds a
+** reference to f). Returns it with the caller's reference, or NULL. */
+stage__timer_t *stage__lfuture_timer(stage__lw_t *w, stage__future_t *f,
+                                     double secs, stage__timer_fn fire);
 /* Complete fut from the value at idx (a future there delegates). */
 void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
                              const stage_id_t *self);

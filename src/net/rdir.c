@@ -56,8 +56,7 @@ static uint64_t random64(void) {
     return x ? x : 1;
 }
 
-/* ---- driving the manager
- * ------------------------------------------------------ */
+/* ---- driving the manager ------------------------------------------------ */
 
 static void lookup_dht_done(io_t *io, lookup_t *lk,
                             const stage_dht_effect_t *fx);
@@ -153,8 +152,7 @@ void stage__rdir_close(io_t *io) {
     stage__u64map_free(&io->reqs);
 }
 
-/* ---- finishing lookups
- * ---------------------------------------------------------- */
+/* ---- finishing lookups -------------------------------------------------- */
 
 static void lookup_free(lookup_t *lk) {
     stage__future_unref(lk->it->f);
@@ -203,8 +201,7 @@ static int lookup_ask(io_t *io, lookup_t *lk, const char *type) {
     return rc;
 }
 
-/* ---- asking nodes (FIND)
- * ------------------------------------------------------ */
+/* ---- asking nodes (FIND) ------------------------------------------------ */
 
 static void ask_next_node(io_t *io, lookup_t *lk);
 
@@ -316,8 +313,7 @@ static void ask_nodes(io_t *io, lookup_t *lk) {
     ask_next_node(io, lk);
 }
 
-/* ---- DHT answers
- * ---------------------------------------------------------------- */
+/* ---- DHT answers -------------------------------------------------------- */
 
 static void add_item(io_t *io, lookup_t *lk, const stage_dht_item_t *item) {
     stage_unpack_t u;
@@ -380,8 +376,7 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
     ask_nodes(io, lk);
 }
 
-/* ---- requests from theatres
- * ----------------------------------------------------- */
+/* ---- requests from theatres --------------------------------------------- */
 
 void stage__rdir_lookup(io_t *io, io_item_t *it) {
     lookup_t *lk = calloc(1, sizeof *lk);

@@ -286,8 +286,7 @@ static void on_sweep(uv_timer_t *t) {
     calls_fail(io, NULL, STAGE_ETIMEOUT, "no reply from node '%s' within %g s");
 }
 
-/* ---- messages to other nodes
- * -------------------------------------------------- */
+/* ---- messages to other nodes -------------------------------------------- */
 
 static void out_msg(io_t *io, io_item_t *it) {
     stage__env_t *e = it->e;
@@ -348,8 +347,7 @@ static void out_spawn(io_t *io, io_item_t *it) {
     }
 }
 
-/* ---- frames from other nodes
- * --------------------------------------------------- */
+/* ---- frames from other nodes -------------------------------------------- */
 
 /* Check that id names an actor of this node; else answer the call. */
 static stage__type_t *local_target(io_t *io, const char *peer, uint64_t call,
@@ -560,8 +558,7 @@ static void on_peer_down(void *ud, const char *peer, int reason,
     }
 }
 
-/* ---- the loop
- * ------------------------------------------------------------------- */
+/* ---- the loop ----------------------------------------------------------- */
 
 static void on_stop_timer(uv_timer_t *t) {
     uv_stop(t->loop);
@@ -617,8 +614,7 @@ static void io_main(void *arg) {
     uv_run(&io->loop, UV_RUN_DEFAULT);
 }
 
-/* ---- hooks the theatres call (any thread)
- * ---------------------------------------- */
+/* ---- hooks the theatres call (any thread) ------------------------------- */
 
 static void net_send(stage_node_t *node, const stage_id_t *to,
                      stage__env_t *e) {
@@ -718,8 +714,7 @@ static void net_close(stage_node_t *node) {
     free(io);
 }
 
-/* ---- start
- * ------------------------------------------------------------------------ */
+/* ---- start -------------------------------------------------------------- */
 
 void stage_net_config_init(stage_net_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);

@@ -4,17 +4,8 @@
 -- disappears once its lease runs out.
 local stage = require "stage"
 
--- Waits (at most 10 s) until name is found: a ring that nodes have just
--- joined hands key ranges over to its new members for a moment.
-local function settled(name)
-  local deadline = stage.now() + 10
-  repeat
-    local ok = pcall(function() return stage.find_name(name):square(1):await() end)
-    if ok then return end
-    stage.sleep(0.1):await()
-  until stage.now() > deadline
-  error("name '" .. name .. "' never became visible")
-end
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local settled = dofile(here .. "settle.lua")
 
 function main()
   settled("area-a")
