@@ -19,6 +19,7 @@ function field(line, name,    m) {
     return ""
 }
 
+# The median of the values of key; sets lo and hi to the extremes.
 function median(key,    n, i, j, v, t) {
     n = count[key]
     for (i = 1; i <= n; i++)
@@ -27,6 +28,7 @@ function median(key,    n, i, j, v, t) {
         for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
             t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
         }
+    lo = v[1]; hi = v[n]
     if (n % 2) return v[(n + 1) / 2]
     return (v[n / 2] + v[n / 2 + 1]) / 2
 }
@@ -49,7 +51,6 @@ function label(t) {
 
 function pretty(v) {
     if (v >= 1e6) return sprintf("%.2fM", v / 1e6)
-    if (v >= 1e4) return sprintf("%.1fk", v / 1e3)
     return sprintf("%.1f", v)
 }
 
@@ -63,16 +64,16 @@ function pretty(v) {
 
 END {
     nb = split(benches, B, " "); ni = split(impls, I, " ")
-    fmt = "%-16s %-7s %4s %10s %-12s %9s  %-13s %s\n"
-    printf fmt, "bench", "impl", "runs", "median", "unit", "vs erlang",
-           "target", "status"
+    fmt = "%-16s %-7s %4s %10s %-12s %7s %9s  %-8s %s\n"
+    printf fmt, "bench", "impl", "runs", "median", "unit", "spread",
+           "vs erlang", "target", "status"
     for (x = 1; x <= nb; x++) {
         b = B[x]
         erl = (b SUBSEP "erlang") in count ? median(b SUBSEP "erlang") : ""
         for (y = 1; y <= ni; y++) {
             i = I[y]; key = b SUBSEP i; t = target(b, i)
             if (!(key in count)) {
-                printf fmt, b, i, 0, "-", "-", "-", label(t), "missing"
+                printf fmt, b, i, 0, "-", "-", "-", "-", label(t), "missing"
                 continue
             }
             m = median(key); ratio = ""
@@ -86,7 +87,8 @@ END {
             } else if (t ~ /^value<=/) {
                 status = m <= substr(t, 8) + 0 ? "met" : "not met"
             }
-            printf fmt, b, i, count[key], pretty(m), unit[b],
+            spread = m > 0 ? sprintf("%.0f%%", (hi - lo) * 100 / m) : "-"
+            printf fmt, b, i, count[key], pretty(m), unit[b], spread,
                    (ratio == "" ? "-" : sprintf("%.2fx", ratio)),
                    label(t), status
         }
