@@ -25,8 +25,9 @@
 #include "net/remote.h"
 #include "util/log.h"
 
-#define MAX_TYPES 32 /* types a find_subtype walks */
-#define MAX_REPS 256 /* nodes a type lookup asks */
+#define MAX_TYPES 32     /* types a find_subtype walks */
+#define NAME_TTL_MS 1000 /* a found name is reused this long */
+#define MAX_REPS 256     /* nodes a type lookup asks */
 
 typedef struct rep {
     char node[STAGE_ADDR_MAX];
@@ -150,6 +151,74 @@ static void drop_lookup(uint64_t key, void *val, void *ud) {
 void stage__rdir_close(io_t *io) {
     stage__u64map_each(&io->reqs, drop_lookup, NULL);
     stage__u64map_free(&io->reqs);
+    stage__rdir_forget_node(io, NULL);
+    stage__u64map_free(&io->names);
+}
+
+/* ---- the name cache ----------------------------------------------------- */
+
+/* Ids found by name are kept for NAME_TTL_MS, so a node that looks the
+** same name up again and again (a client in a loop) asks the DHT once a
+** second; a node reported down or restarted drops its entries at once. A
+** name re-bound meanwhile is seen at most NAME_TTL_MS late. */
+typedef struct cached {
+    uint64_t expires;
+    char name[256];
+    char node[STAGE_ADDR_MAX];
+    size_t len;
+    char value[];
+} cached_t;
+
+static uint64_t name_key(const char *name) {
+    return stage_dht_key(STAGE_DHT_NAMES, name, strlen(name)) | 1;
+}
+
+static cached_t *cache_get(io_t *io, const char *name) {
+    cached_t *c = stage__u64map_get(&io->names, name_key(name));
+    if (!c || strcmp(c->name, name)) return NULL;
+    if (c->expires > now_ms(io)) return c;
+    free(stage__u64map_take(&io->names, name_key(name)));
+    return NULL;
+}
+
+static void cache_put(io_t *io, const char *name, const char *value,
+                      size_t len) {
+    stage_id_t id;
+    stage_unpack_t u;
+    stage_unpack_init(&u, value, len);
+    if (stage_unpack_id(&u, &id)) return;
+    cached_t *c = malloc(sizeof *c + len);
+    if (!c) return;
+    c->expires = now_ms(io) + NAME_TTL_MS;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->node, sizeof c->node, "%s", id.node);
+    c->len = len;
+    memcpy(c->value, value, len);
+    free(stage__u64map_take(&io->names, name_key(name)));
+    if (stage__u64map_put(&io->names, name_key(name), c)) free(c);
+}
+
+typedef struct forget {
+    const char *peer;
+    uint64_t keys[64];
+    int n;
+} forget_t;
+
+static void forget_match(uint64_t key, void *val, void *ud) {
+    forget_t *f = ud;
+    cached_t *c = val;
+    if ((!f->peer || !strcmp(c->node, f->peer)) && f->n < 64)
+        f->keys[f->n++] = key;
+}
+
+void stage__rdir_forget_node(io_t *io, const char *peer) {
+    forget_t f = {.peer = peer};
+    do {
+        f.n = 0;
+        stage__u64map_each(&io->names, forget_match, &f);
+        for (int i = 0; i < f.n; i++)
+            free(stage__u64map_take(&io->names, f.keys[i]));
+    } while (f.n == 64);
 }
 
 /* ---- finishing lookups -------------------------------------------------- */
@@ -351,8 +420,10 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
     int op = lk->it->op;
     if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {
+            free(stage__u64map_take(&io->names, name_key(lk->it->key)));
             lookup_resolve(lk, "\xc3", 1);
         } else if (fx->status == 0 && fx->nitems) {
+            cache_put(io, lk->it->key, fx->items[0].value, fx->items[0].len);
             lookup_resolve(lk, fx->items[0].value, fx->items[0].len);
         } else if (fx->status == STAGE_EEXISTS) {
             char msg[400];
@@ -387,6 +458,11 @@ void stage__rdir_lookup(io_t *io, io_item_t *it) {
         return;
     }
     lk->it = it;
+    cached_t *c = it->op == STAGE__FIND_NAME ? cache_get(io, it->key) : NULL;
+    if (c) {
+        lookup_resolve(lk, c->value, c->len);
+        return;
+    }
     if (it->op == STAGE__FIND_TYPE || it->op == STAGE__FIND_SUBTYPE) {
         /* a local actor answers at once */
         stage__type_t *ty = stage__type_find(io->node, it->key);

@@ -547,6 +547,7 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
 static void on_peer_down(void *ud, const char *peer, int reason,
                          size_t dropped) {
     io_t *io = ud;
+    stage__rdir_forget_node(io, peer); /* its actors may be gone */
     if (reason == STAGE_EUNREACHABLE || reason == STAGE_ESTOPPED) {
         LOG_WARN("node '%s' is %s%s", peer,
                  reason == STAGE_ESTOPPED ? "a new incarnation" : "unreachable",

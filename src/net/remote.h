@@ -85,6 +85,7 @@ typedef struct io {
     stage_dht_t *dht;
     stage_u64map_t calls; /* call id -> call_t */
     stage_u64map_t reqs;  /* DHT request id -> lookup_t */
+    stage_u64map_t names; /* name key -> cached id (rdir.c) */
     uint64_t next_id;
     uint64_t call_timeout; /* ms */
     held_t *held_head, *held_tail;
@@ -109,6 +110,8 @@ void stage__io_reply_error(io_t *io, const char *peer, uint64_t call,
 int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
                       size_t errlen);
 void stage__rdir_close(io_t *io);
+/* Forget cached names of actors on node peer (it died or restarted). */
+void stage__rdir_forget_node(io_t *io, const char *peer);
 /* Leave the ring gracefully (effects go out on the loop). */
 void stage__rdir_leave(io_t *io);
 int stage__rdir_in_dht(io_t *io, const char *body, size_t len);
