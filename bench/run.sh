@@ -6,8 +6,8 @@
 #
 # Environment: RUNS (3), BENCHES and IMPLS (space-separated subsets),
 # TIMEOUT (seconds per run, 900), COUNT (passed to every program as its
-# size, for a quick check: skynet needs a power of 10). The result lines are also kept in
-# BUILD_DIR/bench/results.jsonl.
+# size, for a quick check: skynet needs a power of 10). The result lines
+# are also kept in BUILD_DIR/bench/results.jsonl.
 #
 # A run that fails, times out or prints no result line is reported as such
 # and the suite carries on; its benchmark shows "missing" in the table.
@@ -15,7 +15,8 @@ set -u
 
 build=${1:-build}
 runs=${RUNS:-3}
-benches=${BENCHES:-"spawn ping_pong ping_pong_cross ring fan_in skynet idle_memory"}
+all="spawn ping_pong ping_pong_cross ring fan_in skynet idle_memory"
+benches=${BENCHES:-$all}
 impls=${IMPLS:-"erlang lua c"}
 limit=${TIMEOUT:-900}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,7 +64,8 @@ else
     limiter=""
 fi
 
-echo "# machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "# machine: $(nproc) cores, Linux $(uname -r), load average $load"
 for bench in $benches; do
     for run in $(seq 1 "$runs"); do
         for impl in $impls; do

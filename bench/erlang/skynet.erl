@@ -28,7 +28,8 @@ skynet(Parent, Num, 1) -> Parent ! {sum, Num};
 skynet(Parent, Num, Size) ->
     Self = self(),
     Sub = Size div 10,
-    [spawn(fun() -> skynet(Self, Num + I * Sub, Sub) end) || I <- lists:seq(0, 9)],
+    [spawn(fun() -> skynet(Self, Num + I * Sub, Sub) end)
+     || I <- lists:seq(0, 9)],
     Parent ! {sum, collect(10, 0)}.
 
 collect(0, Sum) -> Sum;

@@ -1,7 +1,8 @@
 -- bench/lua/ping_pong_cross.lua: two actors, on theatres 0 and 1, bounce a
 -- ball N round trips (default 200,000, 2 messages each: crossing is slow,
 -- and the rate settles well before): each sends it back to the other
--- with one fewer to go; the one that gets 0 tells the reporter. Every message crosses between the two theatre threads.
+-- with one fewer to go; the one that gets 0 tells the reporter. Every
+-- message crosses between the two theatre threads.
 -- Prints messages per second (higher is better).
 local stage = require "stage"
 
@@ -17,7 +18,8 @@ function Reporter:begin(msgs, t0)
 end
 
 function Reporter:done()
-  report("ping_pong_cross", self.msgs / (stage.now() - self.t0), "msgs/s", "higher")
+  report("ping_pong_cross", self.msgs / (stage.now() - self.t0), "msgs/s",
+    "higher")
 end
 
 local Player = stage.actor "Player"
