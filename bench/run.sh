@@ -67,7 +67,9 @@ fi
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "# machine: $(nproc) cores, Linux $(uname -r), load average $load"
 for bench in $benches; do
-    for run in $(seq 1 "$runs"); do
+    run=0
+    while [ "$run" -lt "$runs" ]; do
+        run=$((run + 1))
         for impl in $impls; do
             if ! cmd=$(command_of "$impl" "$bench"); then
                 echo "# $impl $bench: not built or not installed: skipped"
