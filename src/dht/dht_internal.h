@@ -18,9 +18,10 @@
 #include "stage/dht.h"
 
 #define FINGERS 64
-#define MAX_HOPS 48 /* a routed message that went this far is dropped */
-#define HOP_TRIES 3 /* next hops tried before a routed message is dropped */
-#define DEAD_MAX 16 /* recently failed peers remembered */
+#define MAX_HOPS 48  /* a routed message that went this far is dropped */
+#define BUSY_WAITS 8 /* half periods a write waits for a repair, free */
+#define HOP_TRIES 3  /* next hops tried before a routed message is dropped */
+#define DEAD_MAX 16  /* recently failed peers remembered */
 #define MERGE_PERIODS 15 /* a self-lookup through another member this often */
 #define KNOWN_MAX 8      /* remembered members, looked up to re-merge */
 
@@ -86,6 +87,7 @@ typedef struct request {
     int tries;
     int index;     /* replica index tried (GET falls back) */
     int misses;    /* GET: replicas that said not found */
+    int busy;      /* answers "repairing, wait" so far */
     uint64_t base; /* base key */
     uint64_t sub;  /* item (writes); FETCH: start of our range */
     stage_dht_peer_t via;

@@ -245,9 +245,12 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
         send_req(d, r);
         return;
     }
-    if (m->status == STAGE_EBUSY && r->op != STAGE_DHT_OP_CAS) {
-        r->deadline = d->now + d->cfg.period_ms / 2; /* repair under way */
-        if (r->op == STAGE_DHT_OP_GET) r->deadline = d->now;
+    if (m->status == STAGE_EBUSY) { /* a repair is under way there */
+        r->deadline = d->now + d->cfg.period_ms / 2;
+        if (r->op == STAGE_DHT_OP_GET)
+            r->deadline = d->now; /* next replica */
+        else if (r->busy++ < BUSY_WAITS)
+            r->tries--; /* waiting is no try */
         return;
     }
     switch (r->kind) {
