@@ -60,8 +60,8 @@ static int class_ref(stage__lw_t *w, const stage__type_t *ty) {
 static void find_method(lua_State *L, int idx, const char *name) {
     lua_pushvalue(L, idx);
     while (lua_istable(L, -1)) {
-        lua_getfield(L, -1, name); /* raw: classes have no __index */
-        if (!lua_isnil(L, -1)) {
+        lua_pushstring(L, name); /* raw: the metatable leads to spawn */
+        if (lua_rawget(L, -2) != LUA_TNIL) {
             lua_remove(L, -2);
             return;
         }
@@ -182,6 +182,8 @@ int stage__lactor_define(lua_State *L) {
     lua_createtable(L, 0, 4); /* the class */
     lua_pushstring(L, name);
     lua_setfield(L, -2, "__type");
+    lua_pushvalue(L, -1); /* the metatable of its actors' state tables */
+    lua_setfield(L, -2, "__index");
     lua_createtable(L, 0, 4); /* its metatable */
     lua_pushcfunction(L, class_call);
     lua_setfield(L, -2, "__call");
@@ -233,7 +235,7 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
     if (rc) return luaL_error(L, "spawn '%s': %s", name, stage_strerror(rc));
     stage_id_t id;
     stage__make_id(w->node, serial, ty, &id);
-    stage__lref_push(L, &id);
+    stage__lref_new(L, &id); /* new: nothing to share it with yet */
     return 1;
 }
 
@@ -326,7 +328,9 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     bool reserved =
         !birth && (!strcmp(m, "birth") || !strcmp(m, "death") || m[0] == '_');
     lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
-    if (reserved || lua_getfield(L, -1, m) != LUA_TFUNCTION) {
+    /* raw: a class's metatable leads to spawn and spawn_at, not methods */
+    if (reserved ||
+        (lua_pushstring(L, m), lua_rawget(L, -2)) != LUA_TFUNCTION) {
         if (!reserved) lua_pop(L, 1);
         find_method(L, lua_gettop(L), reserved ? "" : m); /* supertypes */
     }
@@ -417,9 +421,14 @@ static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
         a->co_ref = -2;
     }
     stage__lwait_free(a); /* its timer was cancelled with the actor's */
-    if (!stage__node_stopping(t->node)) {
-        push_class(L, a->type);
-        find_method(L, lua_gettop(L), "death");
+    int cref = class_ref(w, a->type);
+    if (!stage__node_stopping(t->node) && cref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
+        lua_pushliteral(L, "death");
+        if (lua_rawget(L, -2) == LUA_TNIL) { /* inherited? */
+            lua_pop(L, 1);
+            find_method(L, lua_gettop(L), "death");
+        }
         lua_remove(L, -2);
         if (lua_isfunction(L, -1)) { /* runs as a last turn of the actor */
             lua_rawgeti(L, LUA_REGISTRYINDEX, a->lua_ref);
@@ -449,18 +458,14 @@ static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
 /* Lua actors get their state table when their birth message arrives. */
 static int lua_deliver_first(stage__theatre_t *t, stage__actor_t *a,
                              stage__env_t *e) {
-    if (a->lua_ref == -2) {
+    if (a->lua_ref == -2) { /* its state table; the class is its metatable */
         stage__lw_t *w = t->lua;
         lua_State *L = w->L;
         lua_newtable(L);
-        push_class(L, a->type);
-        if (!lua_isnil(L, -1)) {
-            lua_createtable(L, 0, 1);
-            lua_insert(L, -2);
-            lua_setfield(L, -2, "__index");
+        int cref = class_ref(w, a->type);
+        if (cref != LUA_NOREF) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
             lua_setmetatable(L, -2);
-        } else {
-            lua_pop(L, 1);
         }
         a->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }

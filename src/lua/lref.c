@@ -37,6 +37,14 @@ void stage__lref_push(lua_State *L, const stage_id_t *id) {
         }
     }
     lua_pop(L, 1);
+    stage__lref_new(L, id);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, key);
+    lua_remove(L, -2);
+}
+
+void stage__lref_new(lua_State *L, const stage_id_t *id) {
+    stage__lw_t *w = stage__lw(L);
     stage__lref_t *r = lua_newuserdatauv(L, sizeof *r, 0);
     r->id = *id;
     r->pending = NULL;
@@ -45,9 +53,6 @@ void stage__lref_push(lua_State *L, const stage_id_t *id) {
                   : NULL;
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->ref_mt);
     lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, key);
-    lua_remove(L, -2);
 }
 
 stage__lref_t *stage__lref_test(lua_State *L, int idx) {

@@ -108,7 +108,10 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);
 
 /* lua/lref.c */
 void stage__lref_open(lua_State *L);
+/* Push a reference to id, shared through the theatre's cache. */
 void stage__lref_push(lua_State *L, const stage_id_t *id);
+/* Push a new reference to id (not cached: a freshly spawned actor). */
+void stage__lref_new(lua_State *L, const stage_id_t *id);
 stage__lref_t *stage__lref_test(lua_State *L, int idx);
 /* stage.send(ref, method, ...): one way, no future. */
 int stage__lref_send_oneway(lua_State *L);
