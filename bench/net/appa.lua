@@ -1,0 +1,36 @@
+-- bench/net/appa.lua I N GOFILE: one node of the thesis's Appendix A
+-- experiment (A.2.3, A.2.4). Names 10 Workers aI_0 .. aI_9, prints
+-- "registered"; once GOFILE exists (bench/net/run.sh creates it when every
+-- node has registered) finds the names an_(n mod N) for n = 1..N and pings
+-- each found Worker once, then prints "done". A Worker prints "pinged".
+local stage = require "stage"
+
+local Worker = stage.actor "Worker"
+
+function Worker:ping() print("pinged") end
+
+-- Waits until path exists, looking every 50 ms (no network traffic).
+local function wait_for(path)
+  while true do
+    local f = io.open(path)
+    if f then f:close() return end
+    stage.sleep(0.05):await()
+  end
+end
+
+function main(args)
+  local me, n, go = args[1], tonumber(args[2]), args[3]
+  local named = {}
+  for l = 0, 9 do
+    named[#named + 1] = stage.name(("a%s_%d"):format(me, l), Worker())
+  end
+  stage.join(named):await()
+  print("registered")
+  wait_for(go)
+  local pings = {}
+  for k = 1, n do
+    pings[k] = stage.find_name(("a%d_%d"):format(k, k % n)):ping()
+  end
+  stage.join(pings):await()
+  print("done")
+end

@@ -1,0 +1,40 @@
+# bench/net/table.awk: the table of bench/net/run.sh. Reads its result
+# lines and prints, per figure, the value of each implementation (the last
+# one seen) and Stage's ratios to Erlang and to raw TCP (> 1: Stage needs
+# more time or bytes, or, for msgs/s, is faster).
+
+function field(line, name,    m) {
+    if (match(line, "\"" name "\":\"[^\"]*\"")) {
+        m = substr(line, RSTART, RLENGTH)
+        sub("^\"" name "\":\"", "", m)
+        sub("\"$", "", m)
+        return m
+    }
+    if (match(line, "\"" name "\":-?[0-9.eE+-]+")) {
+        m = substr(line, RSTART, RLENGTH)
+        sub("^\"" name "\":", "", m)
+        return m
+    }
+    return ""
+}
+
+function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "-" : sprintf("%.2f", a / b) }
+function show(v) { return v == "" ? "-" : v }
+
+/^\{"bench"/ {
+    b = field($0, "bench")
+    if (!(b in seen)) { seen[b] = 1; order[++n] = b }
+    val[b, field($0, "impl")] = field($0, "value")
+    unit[b] = field($0, "unit")
+}
+
+END {
+    printf "%-20s %-8s %14s %14s %14s %10s %10s\n", "figure", "unit",
+        "stage", "erlang", "raw_tcp", "st/erl", "st/raw"
+    for (i = 1; i <= n; i++) {
+        b = order[i]
+        s = val[b, "stage"]; e = val[b, "erlang"]; r = val[b, "raw_tcp"]
+        printf "%-20s %-8s %14s %14s %14s %10s %10s\n", b, unit[b],
+            show(s), show(e), show(r), ratio(s, e), ratio(s, r)
+    }
+}
