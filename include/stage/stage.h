@@ -141,7 +141,9 @@ int stage_ctx_theatre(stage_ctx_t *ctx);
 int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
                 const void *args, size_t len, stage_id_t *out);
 
-/* Send method(args) to 'to'. args is a msgpack array or NULL, 0. If fut is
+/* Send method(args) to 'to'. args is a msgpack array or NULL, 0 (only its
+** header is checked here; a malformed body fails when the receiver reads
+** it, and that failure reaches the future). If fut is
 ** not NULL, *fut receives a new future for the reply (release it, or give
 ** it to stage_future_then). Messages from one actor to another arrive in
 ** send order. Errors found later (unknown actor, failed handler) reach the

@@ -17,7 +17,8 @@
 struct stage_ctx {
     stage__theatre_t *t;
     stage__actor_t *a;
-    stage_id_t self;
+    bool has_self;
+    stage_id_t self; /* made on first use: most handlers never ask */
 };
 
 struct stage_msg {
@@ -71,7 +72,7 @@ int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg, int code,
     if (m->replied) return STAGE_EEXISTS;
     m->replied = true;
     char id[STAGE_ID_TEXT_MAX];
-    stage_id_format(&ctx->self, id, sizeof id);
+    stage_id_format(stage_self(ctx), id, sizeof id);
     if (m->e->future)
         stage__future_reject(m->e->future, code, message, id, NULL);
     else
@@ -85,7 +86,7 @@ int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg, int code,
 static void ctx_init(stage_ctx_t *ctx, stage__theatre_t *t, stage__actor_t *a) {
     ctx->t = t;
     ctx->a = a;
-    stage__make_id(t->node, a->serial, a->type, &ctx->self);
+    ctx->has_self = false;
 }
 
 static stage_handler_fn find_method(const stage_type_def_t *def,
@@ -98,7 +99,7 @@ static stage_handler_fn find_method(const stage_type_def_t *def,
 /* Fail (or log) a message nobody can handle. */
 static void no_method(stage_ctx_t *ctx, stage__env_t *e) {
     char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 160];
-    stage_id_format(&ctx->self, id, sizeof id);
+    stage_id_format(stage_self(ctx), id, sizeof id);
     snprintf(msg, sizeof msg, "actor '%s' of type '%s' has no method '%s'", id,
              ctx->a->type->name, stage__env_method(e));
     if (e->future)
@@ -157,6 +158,10 @@ int stage_type_register(stage_node_t *node, const stage_type_def_t *def) {
 /* ---- inside a handler --------------------------------------------------- */
 
 const stage_id_t *stage_self(stage_ctx_t *ctx) {
+    if (!ctx->has_self) {
+        stage__make_id(ctx->t->node, ctx->a->serial, ctx->a->type, &ctx->self);
+        ctx->has_self = true;
+    }
     return &ctx->self;
 }
 
@@ -178,12 +183,20 @@ void stage_exit(stage_ctx_t *ctx, int code) {
 
 /* ---- sending and spawning (shared by handlers and outside threads) ------ */
 
+/* Arguments must be one msgpack array. Only the header is looked at here:
+** every reader (the cursor, the Lua decoder, the network) checks each byte
+** against the length anyway, so a full walk per send would be paid twice. */
+static bool is_array(const void *args, size_t len) {
+    uint8_t b = *(const uint8_t *)args;
+    return (b >= 0x90 && b <= 0x9f) || ((b == 0xdc || b == 0xdd) && len >= 3);
+}
+
 static int do_spawn(stage_node_t *node, const char *type, int theatre,
                     const void *args, size_t len, stage_id_t *out) {
     stage__type_t *ty = stage__type_find(node, type);
     if (!ty) return STAGE_ETYPE_NOT_FOUND;
     if (theatre >= stage_node_theatres(node)) return STAGE_EINVAL;
-    if (len && stage_pack_validate(args, len, 1)) return STAGE_EINVAL;
+    if (len && !is_array(args, len)) return STAGE_EINVAL;
     uint64_t serial;
     int rc = stage__spawn(node, ty, theatre, args, len, &serial);
     if (rc == 0 && out) stage__make_id(node, serial, ty, out);
@@ -198,7 +211,7 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner,
     if (fut) *fut = NULL;
     size_t mlen = method ? strlen(method) : 0;
     if (!mlen || mlen > 255) return STAGE_EINVAL;
-    if (len && stage_pack_validate(args, len, 1)) return STAGE_EINVAL;
+    if (len && !is_array(args, len)) return STAGE_EINVAL;
     bool local = stage__id_is_local(node, to);
     if (!local && !node->net_hooks.send) return STAGE_EUNREACHABLE;
     stage__type_t *tt = local ? stage__type_find(node, to->type) : NULL;

@@ -183,9 +183,9 @@ static void scheduler_bad_arguments_are_refused_at_once(void **state) {
     assert_int_equal(stage_node_spawn(node, "Recorder", 5, NULL, 0, &rec),
                      STAGE_EINVAL);
     assert_int_equal(stage_node_spawn(node, "Recorder", 0, NULL, 0, &rec), 0);
-    const char garbage[] = {(char)0x93, 0x01}; /* array of 3, 1 element */
+    const char not_array[] = {(char)0xc1}; /* a byte msgpack never uses */
     assert_int_equal(
-        stage_node_send(node, &rec, "put", garbage, sizeof garbage, NULL),
+        stage_node_send(node, &rec, "put", not_array, sizeof not_array, NULL),
         STAGE_EINVAL);
     assert_int_equal(stage_node_send(node, &rec, "", NULL, 0, NULL),
                      STAGE_EINVAL);
@@ -198,6 +198,26 @@ static void scheduler_bad_arguments_are_refused_at_once(void **state) {
     dup.name = "9bad name";
     assert_int_equal(stage_type_register(node, &dup), STAGE_EINVAL);
     assert_int_equal(stage_node_run(node), 0);
+    stage_node_destroy(&node);
+}
+
+static void scheduler_malformed_arguments_fail_the_future(void **state) {
+    (void)state;
+    stage_node_t *node = new_node(1);
+    stage_id_t rec;
+    assert_int_equal(stage_node_spawn(node, "Recorder", 0, NULL, 0, &rec), 0);
+    stage_node_hold(node);
+    assert_int_equal(stage_node_start(node), 0);
+    const char truncated[] = {(char)0x93, 0x01}; /* array of 3, 1 element */
+    stage_future_t *f;
+    assert_int_equal(
+        stage_node_send(node, &rec, "put", truncated, sizeof truncated, &f), 0);
+    stage_result_t r;
+    assert_int_equal(stage_future_wait(f, 10, &r), 0);
+    assert_int_equal(r.status, STAGE_EINVAL); /* the handler's answer */
+    stage_future_release(&f);
+    stage_node_release(node);
+    stage_node_wait(node);
     stage_node_destroy(&node);
 }
 
@@ -263,6 +283,7 @@ int main(void) {
         cmocka_unit_test(scheduler_reply_completes_the_future),
         cmocka_unit_test(scheduler_failures_reach_the_future_with_their_type),
         cmocka_unit_test(scheduler_bad_arguments_are_refused_at_once),
+        cmocka_unit_test(scheduler_malformed_arguments_fail_the_future),
         cmocka_unit_test(scheduler_exit_code_stops_the_node),
         cmocka_unit_test(scheduler_turns_are_bounded_so_others_run),
     };
