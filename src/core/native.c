@@ -25,7 +25,7 @@ struct stage_msg {
     stage__env_t *e;
     stage_ctx_t *ctx;
     bool replied;
-    bool has_sender;
+    bool has_sender; /* sender made on first use */
     stage_id_t sender;
 };
 
@@ -51,8 +51,15 @@ int stage_msg_unpack(const stage_msg_t *m, stage_unpack_t *u, uint32_t *argc) {
     return stage_unpack_array(u, argc);
 }
 
-const stage_id_t *stage_msg_sender(const stage_msg_t *m) {
-    return m->has_sender ? &m->sender : NULL;
+const stage_id_t *stage_msg_sender(const stage_msg_t *msg) {
+    stage_msg_t *m = (stage_msg_t *)msg; /* fills its cache only */
+    if (!m->e->sender_type) return NULL;
+    if (!m->has_sender) {
+        stage__make_id(m->ctx->t->node, m->e->sender, m->e->sender_type,
+                       &m->sender);
+        m->has_sender = true;
+    }
+    return &m->sender;
 }
 
 int stage_reply(stage_ctx_t *ctx, const stage_msg_t *msg, const void *value,
@@ -117,10 +124,6 @@ static int native_deliver(stage__theatre_t *t, stage__actor_t *a,
         return TURN_DONE;
     }
     stage_msg_t m = {.e = e, .ctx = &ctx};
-    if (e->sender_type) {
-        m.has_sender = true;
-        stage__make_id(t->node, e->sender, e->sender_type, &m.sender);
-    }
     const stage_type_def_t *def = a->type->native;
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
     stage_handler_fn fn = birth ? def->birth : find_method(def, e->data);
@@ -203,6 +206,26 @@ static int do_spawn(stage_node_t *node, const char *type, int theatre,
     return rc;
 }
 
+/* The type named name: the type this thread found last, checked with one
+** comparison, else a lookup (a sender mostly sends to one type). The
+** node's incarnation tells a node from a later one at the same address. */
+static stage__type_t *type_of(stage_node_t *node, const char *name) {
+    static _Thread_local stage__type_t *last;
+    static _Thread_local stage_node_t *last_node;
+    static _Thread_local uint32_t last_incarnation;
+    if (last && last_node == node &&
+        last_incarnation == stage__node_incarnation(node) &&
+        !strcmp(last->name, name))
+        return last;
+    stage__type_t *ty = stage__type_find(node, name);
+    if (ty) {
+        last = ty;
+        last_node = node;
+        last_incarnation = stage__node_incarnation(node);
+    }
+    return ty;
+}
+
 /* Send from the running actor a (NULL outside actors). owner: the theatre
 ** whose thread runs the reply's continuations. */
 static int do_send(stage_node_t *node, stage__actor_t *a, int owner,
@@ -214,7 +237,7 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner,
     if (len && !is_array(args, len)) return STAGE_EINVAL;
     bool local = stage__id_is_local(node, to);
     if (!local && !node->net_hooks.send) return STAGE_EUNREACHABLE;
-    stage__type_t *tt = local ? stage__type_find(node, to->type) : NULL;
+    stage__type_t *tt = local ? type_of(node, to->type) : NULL;
     if (local && !tt) return STAGE_EACTOR_NOT_FOUND;
     stage__env_t *e = stage__env_new(method, mlen, args, len);
     if (!e) return STAGE_ENOMEM;
