@@ -357,9 +357,11 @@ static void figures(sim_t *s, sim_figures_t *f) {
     f->ring_consistent = ring_consistency(s);
     f->stale_entries = sim_stale_entries(s);
     f->events = s->events;
-    f->races = s->races;
-    for (int r = 0; r < s->races && r < 64; r++)
-        f->races_exactly_one += s->race_wins[r] == 1;
+    for (int r = 0; r < s->races && r < 64; r++) /* while the ring is whole */
+        if (sim_race_whole(s, r)) {
+            f->races++;
+            f->races_exactly_one += s->race_wins[r] == 1;
+        }
     f->watchers_ok = sim_watchers_ok(s);
     f->sources_ok = s->sources_ok;
     f->split_winners = s->split_winners;
@@ -504,7 +506,7 @@ int sim_run(const sim_config_t *c, FILE *out, sim_figures_t *fig) {
             c->period_ms, c->loss, c->duration_s, c->churn_median_s);
     sim_loop(s, s->t_end);
     for (int r = 0; r < s->races && r < 64; r++)
-        if (s->race_wins[r] != 1) {
+        if (s->race_wins[r] != 1 && sim_race_whole(s, r)) {
             s->failures++;
             fprintf(out,
                     "{\"event\":\"race_result\",\"race\":%d,\"winners\":%d}\n",

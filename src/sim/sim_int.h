@@ -148,6 +148,7 @@ uint64_t sim_new_req(sim_t *s, int kind, int entry, int mgr);
 
 /* probes.c: claim races, watches, sources, stale leases */
 void sim_probes_plan(sim_t *s, uint64_t t0);
+bool sim_race_whole(const sim_t *s, int r);
 void sim_probe_act(sim_t *s, int arg);
 void sim_probe_done(sim_t *s, sreq_t *r, const stage_dht_effect_t *e);
 uint64_t sim_stale_entries(sim_t *s);
