@@ -69,6 +69,7 @@ local function find(prefixes, count)
       d[#d + 1] = stage.now() - t0
     else -- bugs.md B10: counted, not timed
       failed = failed + 1
+      io.stderr:write("# find_name: '" .. name .. "' not found\n")
     end
   end
   table.sort(d)
