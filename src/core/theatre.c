@@ -276,8 +276,10 @@ static void *theatre_main(void *arg) {
         double next = stage__timers_run(t);
         run_queue(t);
         if (t->run_head || !stage__mpsc_empty(&t->inbox)) continue;
-        next = stage__timers_run(t);
-        if (t->run_head) continue;
+        if (t->nheap) { /* the turns took time: a timer may be due now */
+            next = stage__timers_run(t);
+            if (t->run_head) continue;
+        }
         idle(t, next);
     }
     current = NULL;
