@@ -2,6 +2,7 @@
 -- 1,000,000) into one receiver's mailbox, as fast as they can; the time
 -- runs until the receiver has taken all 4 N. The senders are spread over
 -- the theatres (sender i on theatre i mod T), the receiver is on theatre 0.
+-- Messages go one way (stage.send, like Erlang's !): nobody needs a reply.
 -- Prints messages per second (higher is better).
 local stage = require "stage"
 
@@ -29,7 +30,7 @@ local Sender = stage.actor "Sender"
 
 function Sender:flood(receiver, n)
   for _ = 1, n do
-    receiver:msg()
+    stage.send(receiver, "msg")
   end
 end
 

@@ -1,7 +1,9 @@
 -- bench/lua/ping_pong.lua: two actors in one theatre bounce a ball N round
 -- trips (default 2,000,000; a round trip is 2 messages): each sends it
 -- back to the other with one fewer to go; the one that gets 0 tells the
--- reporter. Prints messages per second (higher is better).
+-- reporter. The ball goes one way (stage.send, like Erlang's !); with
+-- "futures" as the second argument it goes as ref:ball(n), which makes a
+-- future each time. Prints messages per second (higher is better).
 local stage = require "stage"
 
 local function report(bench, value, unit, better)
@@ -21,8 +23,8 @@ end
 
 local Player = stage.actor "Player"
 
-function Player:birth(reporter)
-  self.reporter = reporter
+function Player:birth(reporter, with_futures)
+  self.reporter, self.with_futures = reporter, with_futures
 end
 
 function Player:partner(other)
@@ -33,14 +35,20 @@ function Player:ball(n)
   if n == 0 then
     self.reporter:done()
   else
-    self.other:ball(n - 1)
+    if self.with_futures then
+      self.other:ball(n - 1)
+    else
+      stage.send(self.other, "ball", n - 1)
+    end
   end
 end
 
 function main(args)
+  local with_futures = args[2] == "futures"
   local n = math.tointeger(tonumber(args[1])) or 2000000
   local reporter = Reporter()
-  local a, b = Player(reporter), Player(reporter)
+  local a = Player(reporter, with_futures)
+  local b = Player(reporter, with_futures)
   stage.join{a:partner(b), b:partner(a)}:await()
   local t0 = stage.now()
   reporter:begin(2 * n, t0)

@@ -2,7 +2,9 @@
 -- ball N round trips (default 200,000, 2 messages each: crossing is slow,
 -- and the rate settles well before): each sends it back to the other
 -- with one fewer to go; the one that gets 0 tells the reporter. Every
--- message crosses between the two theatre threads.
+-- message crosses between the two theatre threads. The ball goes one way
+-- (stage.send, like Erlang's !); with "futures" as the second argument it
+-- goes as ref:ball(n), which makes a future each time.
 -- Prints messages per second (higher is better).
 local stage = require "stage"
 
@@ -24,8 +26,8 @@ end
 
 local Player = stage.actor "Player"
 
-function Player:birth(reporter)
-  self.reporter = reporter
+function Player:birth(reporter, with_futures)
+  self.reporter, self.with_futures = reporter, with_futures
 end
 
 function Player:partner(other)
@@ -36,15 +38,20 @@ function Player:ball(n)
   if n == 0 then
     self.reporter:done()
   else
-    self.other:ball(n - 1)
+    if self.with_futures then
+      self.other:ball(n - 1)
+    else
+      stage.send(self.other, "ball", n - 1)
+    end
   end
 end
 
 function main(args)
+  local with_futures = args[2] == "futures"
   local n = math.tointeger(tonumber(args[1])) or 200000
   local reporter = Reporter()
-  local a = Player:spawn_at(0, reporter)
-  local b = Player:spawn_at(1, reporter)
+  local a = Player:spawn_at(0, reporter, with_futures)
+  local b = Player:spawn_at(1, reporter, with_futures)
   stage.join{a:partner(b), b:partner(a)}:await()
   local t0 = stage.now()
   reporter:begin(2 * n, t0)

@@ -3,7 +3,8 @@
 -- actors). Leaf i sends sum(i) to its parent; every parent sends the sum
 -- of its children to its own parent and stops. The root spreads its ten
 -- children over the theatres; below that, children live with their parent.
--- Checks the total. Prints the time in milliseconds (lower is better).
+-- Sums go one way (stage.send, like Erlang's !). Checks the total.
+-- Prints the time in milliseconds (lower is better).
 local stage = require "stage"
 
 local function report(bench, value, unit, better)
@@ -15,7 +16,7 @@ local Skynet = stage.actor "Skynet"
 
 function Skynet:birth(parent, num, size, spread)
   if size == 1 then
-    parent:sum(num)
+    stage.send(parent, "sum", num)
     stage.stop()
     return
   end
@@ -34,7 +35,7 @@ function Skynet:sum(v)
   self.total = self.total + v
   self.left = self.left - 1
   if self.left == 0 then
-    self.parent:sum(self.total)
+    stage.send(self.parent, "sum", self.total)
     stage.stop()
   end
 end

@@ -1,7 +1,8 @@
 -- bench/lua/spawn.lua: spawn cost. main spawns N actors (default
 -- 1,000,000) in its theatre; each one's birth sends done() to a collector
 -- and stops the actor. The time runs until the collector has every done(),
--- so a spawn here is: create, run birth, send one message, stop.
+-- so a spawn here is: create, run birth, send one message (one way,
+-- stage.send, like Erlang's !), stop.
 -- Prints ns per spawned actor (lower is better).
 local stage = require "stage"
 
@@ -26,7 +27,7 @@ function Collector:done()
 end
 
 function Worker:birth(collector)
-  collector:done()
+  stage.send(collector, "done")
   stage.stop()
 end
 
