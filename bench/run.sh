@@ -17,7 +17,7 @@ build=${1:-build}
 runs=${RUNS:-3}
 all="spawn ping_pong ping_pong_cross ring fan_in skynet idle_memory"
 benches=${BENCHES:-$all}
-impls=${IMPLS:-"erlang lua c"}
+impls=${IMPLS:-"erlang lua lua-futures c"}
 limit=${TIMEOUT:-900}
 here=$(cd "$(dirname "$0")" && pwd)
 stage=$build/src/cli/stage
@@ -39,8 +39,10 @@ elif ! erlc -o "$erldir" "$here"/erlang/*.erl; then
     erlang_ok=no
 fi
 
-# The command line of one benchmark ($2) of one implementation ($1), or
-# nothing when that implementation is not available.
+# The command line of one benchmark ($2) of one implementation ($1); status
+# 1 when that implementation is not available, 2 when it has no such
+# benchmark. lua-futures is the Lua ping-pong and ring sending with
+# ref:method(...), which makes a future per message, instead of stage.send.
 command_of() {
     case $1 in
     erlang)
@@ -52,6 +54,10 @@ command_of() {
         # The spawn and flood loops run for seconds in one handler: they are
         # preempted every slice, but must not hit the 10 s budget.
         echo "$stage run --budget 600 $here/lua/$2.lua" ;;
+    lua-futures)
+        case $2 in ping_pong | ping_pong_cross | ring) ;; *) return 2 ;; esac
+        [ -x "$stage" ] || return 1
+        echo "$stage run $here/lua/$2.lua ${COUNT:--} futures" ;;
     c)
         [ -x "$build/bench/bench_$2" ] || return 1
         echo "$build/bench/bench_$2" ;;
@@ -71,10 +77,12 @@ for bench in $benches; do
     while [ "$run" -lt "$runs" ]; do
         run=$((run + 1))
         for impl in $impls; do
-            if ! cmd=$(command_of "$impl" "$bench"); then
-                echo "# $impl $bench: not built or not installed: skipped"
-                continue
-            fi
+            cmd=$(command_of "$impl" "$bench")
+            case $? in
+            1) echo "# $impl $bench: not built or not installed: skipped"
+               continue ;;
+            2) continue ;;
+            esac
             out=$(ERL_CRASH_DUMP_SECONDS=0 $limiter $cmd ${COUNT:-})
             status=$?
             line=$(printf '%s\n' "$out" |
@@ -92,4 +100,5 @@ for bench in $benches; do
 done
 
 echo
-awk -v benches="$benches" -v impls="$impls" -f "$here/table.awk" "$results"
+awk -v benches="$benches" -v impls="$impls" -v optional=lua-futures \
+    -f "$here/table.awk" "$results"

@@ -8,20 +8,21 @@
 -- Prints messages per second (higher is better).
 local stage = require "stage"
 
-local function report(bench, value, unit, better)
-  print(string.format('{"bench":"%s","impl":"lua","value":%.1f,'
-    .. '"unit":"%s","better":"%s"}', bench, value, unit, better))
+-- impl: "lua", or "lua-futures" for the ref:method form.
+local function report(bench, impl, value, unit, better)
+  print(string.format('{"bench":"%s","impl":"%s","value":%.1f,'
+    .. '"unit":"%s","better":"%s"}', bench, impl, value, unit, better))
 end
 
 local Reporter = stage.actor "Reporter"
 
-function Reporter:begin(msgs, t0)
-  self.msgs, self.t0 = msgs, t0
+function Reporter:begin(msgs, t0, impl)
+  self.msgs, self.t0, self.impl = msgs, t0, impl
 end
 
 function Reporter:done()
-  report("ping_pong_cross", self.msgs / (stage.now() - self.t0), "msgs/s",
-    "higher")
+  local rate = self.msgs / (stage.now() - self.t0)
+  report("ping_pong_cross", self.impl, rate, "msgs/s", "higher")
 end
 
 local Player = stage.actor "Player"
@@ -54,6 +55,6 @@ function main(args)
   local b = Player:spawn_at(1, reporter, with_futures)
   stage.join{a:partner(b), b:partner(a)}:await()
   local t0 = stage.now()
-  reporter:begin(2 * n, t0)
+  reporter:begin(2 * n, t0, with_futures and "lua-futures" or "lua")
   a:ball(2 * n)
 end

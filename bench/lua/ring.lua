@@ -8,19 +8,21 @@ local stage = require "stage"
 
 local SIZE = 503
 
-local function report(bench, value, unit, better)
-  print(string.format('{"bench":"%s","impl":"lua","value":%.1f,'
-    .. '"unit":"%s","better":"%s"}', bench, value, unit, better))
+-- impl: "lua", or "lua-futures" for the ref:method form.
+local function report(bench, impl, value, unit, better)
+  print(string.format('{"bench":"%s","impl":"%s","value":%.1f,'
+    .. '"unit":"%s","better":"%s"}', bench, impl, value, unit, better))
 end
 
 local Reporter = stage.actor "Reporter"
 
-function Reporter:begin(hops, t0)
-  self.hops, self.t0 = hops, t0
+function Reporter:begin(hops, t0, impl)
+  self.hops, self.t0, self.impl = hops, t0, impl
 end
 
 function Reporter:done()
-  report("ring", self.hops / (stage.now() - self.t0), "hops/s", "higher")
+  local rate = self.hops / (stage.now() - self.t0)
+  report("ring", self.impl, rate, "hops/s", "higher")
 end
 
 local Node = stage.actor "Node"
@@ -58,6 +60,6 @@ function main(args)
   end
   stage.join(links):await()
   local t0 = stage.now()
-  reporter:begin(hops, t0)
+  reporter:begin(hops, t0, with_futures and "lua-futures" or "lua")
   nodes[1]:token(hops)
 end
