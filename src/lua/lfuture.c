@@ -27,7 +27,7 @@
 ** rarely and memory would grow. Every GC_EVERY futures, step it as if
 ** their real size had been allocated. */
 #define GC_EVERY 256
-#define GC_STEP_KB (GC_EVERY * (int)(sizeof(stage__future_t) + 64) / 1024)
+#define GC_STEP_KB (GC_EVERY * (int)(sizeof(stage__future_t) + 64) / 4096)
 
 void stage__lfuture_push(lua_State *L, stage__future_t *f) {
     stage__lw_t *w = stage__lw(L);
