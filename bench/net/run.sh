@@ -15,7 +15,7 @@
 #                       TCP payload (= frame bytes) and whole packets
 #
 # Environment: RTT_N (20000 round trips), FLOOD_M (1000000 messages),
-# APPA_NODES ("2 4 6 8"), PORT_BASE (47300: the Appendix A nodes listen at
+# APPA_NODES ("2 4 6 8"; empty: skip), PORT_BASE (47300: the Appendix A nodes listen at
 # PORT_BASE+i, Erlang's at PORT_BASE+100+i, its epmd at PORT_BASE+99).
 # Results are also kept in BUILD_DIR/bench/net/results.jsonl.
 set -u
@@ -25,7 +25,7 @@ stage=$build/src/cli/stage
 out=$build/bench/net
 rtt_n=${RTT_N:-20000}
 flood_m=${FLOOD_M:-1000000}
-appa_nodes=${APPA_NODES:-"2 4 6 8"}
+appa_nodes=${APPA_NODES-"2 4 6 8"}
 base=${PORT_BASE:-47300}
 mkdir -p "$out"
 results=$out/results.jsonl
