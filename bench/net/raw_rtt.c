@@ -58,7 +58,8 @@ static int cmp(const void *a, const void *b) {
 
 static void report(const char *bench, double v) {
     printf("{\"bench\":\"%s\",\"impl\":\"raw_tcp\",\"value\":%.2f,"
-           "\"unit\":\"us\",\"better\":\"lower\"}\n", bench, v);
+           "\"unit\":\"us\",\"better\":\"lower\"}\n",
+           bench, v);
 }
 
 int main(int argc, char **argv) {
