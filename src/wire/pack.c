@@ -22,8 +22,23 @@ void stage_pack_init(stage_pack_t *p) {
     p->err = 0;
 }
 
+/* Small buffers are recycled per thread: a writer made, filled and freed
+** for every message (the natural way to use one) then costs no malloc.
+** Sanitizer builds skip the cache so every use after free is still seen. */
+#define SMALL 128
+#ifdef STAGE_SANITIZE
+#define CACHE_MAX 0
+#else
+#define CACHE_MAX 32
+#endif
+static _Thread_local char *cache[CACHE_MAX ? CACHE_MAX : 1];
+static _Thread_local int ncache;
+
 void stage_pack_free(stage_pack_t *p) {
-    free(p->data);
+    if (p->cap == SMALL && ncache < CACHE_MAX)
+        cache[ncache++] = p->data;
+    else
+        free(p->data);
     stage_pack_init(p);
 }
 
@@ -38,7 +53,12 @@ int stage_pack_error(const stage_pack_t *p) {
 
 /* Slow path of room(): grow the buffer to hold n more bytes. */
 static char *grow(stage_pack_t *p, size_t n) {
-    size_t cap = p->cap ? p->cap : 128;
+    if (!p->cap && n <= SMALL && ncache) {
+        p->data = cache[--ncache];
+        p->cap = SMALL;
+        return p->data + p->len;
+    }
+    size_t cap = p->cap ? p->cap : SMALL;
     while (cap - p->len < n) {
         if (cap > ((size_t)-1) / 2) {
             p->err = STAGE_ENOMEM;
