@@ -3,17 +3,26 @@
 %% aI_9, prints "registered"; once GoFile exists (bench/net/run.sh creates
 %% it when every node has registered) it looks up an_(n rem N) for
 %% n = 1..N and sends each a ping, then prints "done". A worker prints
-%% "pinged". Node 1 is the one the others connect to first.
+%% "pinged". Node 1 is the one the others connect to first. With a fifth
+%% argument StartFile, prints "up" and waits for that file before
+%% registering (run.sh's second pass: the nodes are connected before the
+%% capture starts).
 -module(appa).
 -export([main/1]).
 
+main([IS, NS, First, GoFile, StartFile]) ->
+    connect(list_to_integer(IS), First),
+    io:format("up~n"),
+    wait_for(StartFile),
+    run(list_to_integer(IS), list_to_integer(NS), GoFile);
 main([IS, NS, First, GoFile]) ->
-    I = list_to_integer(IS),
-    N = list_to_integer(NS),
-    case I of
-        1 -> ok;
-        _ -> pong = net_adm:ping(list_to_atom(First))
-    end,
+    connect(list_to_integer(IS), First),
+    run(list_to_integer(IS), list_to_integer(NS), GoFile).
+
+connect(1, _) -> ok;
+connect(_, First) -> pong = net_adm:ping(list_to_atom(First)).
+
+run(I, N, GoFile) ->
     global:sync(),
     [register_worker(name(I, L)) || L <- lists:seq(0, 9)],
     io:format("registered~n"),

@@ -1,5 +1,7 @@
--- bench/net/appa.lua I N GOFILE: one node of the thesis's Appendix A
--- experiment (A.2.3, A.2.4). Names 10 Workers aI_0 .. aI_9, prints
+-- bench/net/appa.lua I N GOFILE [STARTFILE]: one node of the thesis's
+-- Appendix A experiment (A.2.3, A.2.4). With STARTFILE, prints "up" and
+-- waits for that file first (run.sh's second pass: the ring has formed
+-- before the capture starts). Names 10 Workers aI_0 .. aI_9, prints
 -- "registered"; once GOFILE exists (bench/net/run.sh creates it when every
 -- node has registered) finds the names an_(n mod N) for n = 1..N and pings
 -- each found Worker once, then prints "done". A Worker prints "pinged".
@@ -20,6 +22,10 @@ end
 
 function main(args)
   local me, n, go = args[1], tonumber(args[2]), args[3]
+  if args[4] then
+    print("up")
+    wait_for(args[4])
+  end
   local named = {}
   for l = 0, 9 do
     named[#named + 1] = stage.name(("a%s_%d"):format(me, l), Worker())

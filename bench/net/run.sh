@@ -12,7 +12,9 @@
 #   appa_bytes_N        thesis Appendix A (N = 2, 4, 6, 8 nodes, 10 names
 #                       each, N lookups and pings per node): bytes on the
 #                       wire from a packet capture (tcpdump, needs root),
-#                       TCP payload (= frame bytes) and whole packets
+#                       TCP payload (= frame bytes) and whole packets;
+#   appa_*_ops_N        the same with the nodes joined and settled before
+#                       the capture starts: the experiment's operations only
 #
 # Environment: RTT_N (20000 round trips), FLOOD_M (1000000 messages),
 # APPA_NODES ("2 4 6 8"; empty: skip), PORT_BASE (47300: the Appendix A nodes listen at
@@ -178,7 +180,10 @@ appa_wait() {
     done
     touch "$out/go"
     for i in $(seq 1 "$1"); do
-        wait_line "$out/$2$i.out" '^done$' 60 || return 1
+        wait_line "$out/$2$i.out" '^done$' 60 || {
+            grep -v '^pinged$' "$out/$2$i.out" | tail -n 5 >&2
+            return 1
+        }
     done
     _k=0
     until [ "$(cat "$out/$2"*.out | grep -c '^pinged$')" -ge $(($1 * $1)) ]; do
@@ -188,31 +193,70 @@ appa_wait() {
     done
 }
 
-for N in $appa_nodes; do
-    rm -f "$out/go" "$out"/a*.out "$out"/e*.out
-    capture "tcp portrange $base-$((base + N))" || break
+# appa_stage N PASS [START]: the Stage nodes of one Appendix A run.
+appa_stage() {
     node a1 --listen "127.0.0.1:$((base + 1))" --theatres 1 \
-        "$here/appa.lua" 1 "$N" "$out/go"
-    for i in $(seq 2 "$N"); do
+        "$here/appa.lua" 1 "$1" "$out/go" ${3:-}
+    for i in $(seq 2 "$1"); do
         node "a$i" --listen "127.0.0.1:$((base + i))" \
             --join "127.0.0.1:$((base + 1))" --theatres 1 \
-            "$here/appa.lua" "$i" "$N" "$out/go"
+            "$here/appa.lua" "$i" "$1" "$out/go" ${3:-}
     done
-    appa_wait "$N" a && appa_report stage "$N" | emit
-    stop_all
-    [ "$erl_ok" = yes ] || continue
-    rm -f "$out/go"
-    capture "tcp portrange $((base + 99))-$((base + 100 + N))" || break
-    for i in $(seq 1 "$N"); do
+}
+
+# appa_erlang N [START]: the Erlang nodes of one Appendix A run.
+appa_erlang() {
+    for i in $(seq 1 "$1"); do
         erl -noshell -name "e$i@127.0.0.1" -setcookie stagebench -pa "$out" \
             -kernel inet_dist_listen_min $((base + 100 + i)) \
             inet_dist_listen_max $((base + 100 + i)) \
-            -run appa main "$i" "$N" e1@127.0.0.1 "$out/go" \
+            -run appa main "$i" "$1" e1@127.0.0.1 "$out/go" ${2:-} \
             >"$out/e$i.out" 2>&1 &
         PIDS="$PIDS $!"
-        [ "$i" = 1 ] && wait_line "$out/e1.out" '^registered$' 30
+        if [ "$i" = 1 ]; then # the others connect to it
+            if [ -n "${2:-}" ]; then first=up; else first=registered; fi
+            wait_line "$out/e1.out" "^$first\$" 30
+        fi
     done
+}
+
+# appa_up N IMPL: every node printed "up"; then 3 s for the ring (or
+# global) to settle before the capture starts.
+appa_up() {
+    for i in $(seq 1 "$1"); do
+        wait_line "$out/$2$i.out" '^up$' 60 || return 1
+    done
+    sleep 3 # a settling time, part of the experiment's design, not a wait
+}
+
+# Pass "all": the capture covers the whole run, from the first node's start
+# (as in the thesis). Pass "ops": the nodes start, join and settle first;
+# the capture covers the registrations, lookups and pings only.
+for N in $appa_nodes; do
+    rm -f "$out/go" "$out/start" "$out"/a*.out "$out"/e*.out
+    capture "tcp portrange $base-$((base + N))" || break
+    appa_stage "$N"
+    appa_wait "$N" a && appa_report stage "$N" | emit
+    stop_all
+    rm -f "$out/go"
+    appa_stage "$N" ops "$out/start"
+    appa_up "$N" a && capture "tcp portrange $base-$((base + N))" &&
+        touch "$out/start" && appa_wait "$N" a &&
+        appa_report stage "ops_$N" | emit
+    stop_all
+    [ "$erl_ok" = yes ] || continue
+    rm -f "$out/go" "$out/start"
+    capture "tcp portrange $((base + 99))-$((base + 100 + N))" || break
+    appa_erlang "$N"
     appa_wait "$N" e && appa_report erlang "$N" | emit
+    stop_all
+    epmd -kill >/dev/null 2>&1
+    rm -f "$out/go"
+    appa_erlang "$N" "$out/start"
+    appa_up "$N" e &&
+        capture "tcp portrange $((base + 99))-$((base + 100 + N))" &&
+        touch "$out/start" && appa_wait "$N" e &&
+        appa_report erlang "ops_$N" | emit
     stop_all
     epmd -kill >/dev/null 2>&1
 done
