@@ -2,9 +2,8 @@
 -- between nodes (bench/net/run.sh). Prints one JSON line per figure.
 --   rtt N         round trips to echo_1 (an Echo on another node), each
 --                 awaited before the next: p50 and p99 in microseconds
---   flood M       M messages to echo_1 without awaiting them, then one
---                 awaited count: messages per second (each message still
---                 gets its reply: a Lua send always makes a future)
+--   flood M       M one-way messages to echo_1 (stage.send, Erlang's !),
+--                 then one awaited count: messages per second
 --   find PREFIXES COUNT   find_name of every PREFIX_i (i = 1..COUNT) for
 --                 each prefix, each with one awaited ping: the latency of
 --                 a lookup plus its first message, p50 and p99, and the
@@ -49,7 +48,7 @@ local function flood(m)
   local echo = settled("echo_1")
   local before = echo:count():await()
   local t0 = stage.now()
-  for _ = 1, m do echo:one() end
+  for _ = 1, m do stage.send(echo, "one") end
   local got = echo:count():await() - before
   local secs = stage.now() - t0
   assert(got == m, "the receiver counted " .. got .. " of " .. m)
