@@ -562,6 +562,8 @@ static void on_peer_down(void *ud, const char *peer, int reason,
 /* ---- the loop ----------------------------------------------------------- */
 
 static void on_stop_timer(uv_timer_t *t) {
+    io_t *io = t->data;
+    io->loop_done = true;
     uv_stop(t->loop);
 }
 
@@ -569,6 +571,7 @@ static void on_stop_timer(uv_timer_t *t) {
 static void stop_soon(io_t *io) {
     stage__rdir_leave(io);
     uv_timer_init(&io->loop, &io->stop_timer);
+    io->stop_timer.data = io;
     uv_timer_start(&io->stop_timer, on_stop_timer, 100, 0);
 }
 
@@ -610,9 +613,26 @@ static void on_signal(uv_signal_t *s, int signum) {
     stage_node_stop(io->node, 0);
 }
 
+/* After each wake-up the loop lingers LINGER_SECS, polling the sockets
+** and the inbox without sleeping: a reply or the next message of a
+** conversation usually comes within that, and an epoll sleep plus an
+** eventfd wake-up per message cost more than the message (see theatre.c,
+** which lingers the same way). */
+#define LINGER_SECS 50e-6
+
 static void io_main(void *arg) {
     io_t *io = arg;
-    uv_run(&io->loop, UV_RUN_DEFAULT);
+    while (!io->loop_done) {
+        uv_run(&io->loop, UV_RUN_ONCE);
+        double until = stage__now() + LINGER_SECS;
+        while (!io->loop_done && stage__now() < until) {
+            if (!stage__mpsc_empty(&io->inbox)) {
+                on_async(&io->async);
+                until = stage__now() + LINGER_SECS;
+            }
+            uv_run(&io->loop, UV_RUN_NOWAIT);
+        }
+    }
 }
 
 /* ---- hooks the theatres call (any thread) ------------------------------- */

@@ -81,6 +81,7 @@ typedef struct io {
     stage__mpsc_t inbox;
     atomic_bool closing;
     atomic_bool joined; /* the manager is a member of a ring */
+    bool loop_done;     /* the loop stopped for good (I/O thread) */
     stage__transport_t *tr;
     stage_dht_t *dht;
     stage_u64map_t calls; /* call id -> call_t */
