@@ -39,8 +39,8 @@ typedef struct stage__lw {
     unsigned futures_made; /* see stage__lfuture_push */
     int *class_refs;       /* type index -> registry ref of its class */
     int nclass_refs;
-    double resumed_at;     /* when a preempted turn was resumed */
-    int ref_mt, future_mt; /* registry refs of the metatables */
+    double resumed_at;                /* when a preempted turn was resumed */
+    int ref_mt, future_mt;            /* registry refs of the metatables */
     const void *ref_mtp, *future_mtp; /* the same, as pointers */
     int farref_mt;                    /* far references: with a __gc */
     const void *farref_mtp;

@@ -41,8 +41,8 @@ static stage_node_t *node_with_moved_actor(stage_id_t *id, bool shared) {
     return node;
 }
 
-static void shared_info_forwards_to_the_theatre_an_actor_moved_to(
-    void **state) {
+static void
+shared_info_forwards_to_the_theatre_an_actor_moved_to(void **state) {
     (void)state;
     stage_id_t id;
     stage_node_t *node = node_with_moved_actor(&id, true);
@@ -84,8 +84,7 @@ static void shared_info_entries_can_be_removed(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(
-            shared_info_forwards_to_the_theatre_an_actor_moved_to),
+        cmocka_unit_test(shared_info_forwards_to_the_theatre_an_actor_moved_to),
         cmocka_unit_test(without_shared_info_the_message_is_not_found),
         cmocka_unit_test(shared_info_entries_can_be_removed),
     };

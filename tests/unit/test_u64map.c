@@ -26,7 +26,8 @@ static void u64map_take_removes_and_keeps_the_rest_findable(void **state) {
     (void)state;
     stage_u64map_t m = STAGE_U64MAP_INIT;
     static int v[2000];
-    for (uint64_t k = 1; k <= 2000; k++) stage__u64map_put(&m, k, &v[k - 1]);
+    for (uint64_t k = 1; k <= 2000; k++)
+        stage__u64map_put(&m, k, &v[k - 1]);
     for (uint64_t k = 1; k <= 2000; k += 2)
         assert_ptr_equal(stage__u64map_take(&m, k), &v[k - 1]);
     assert_int_equal(m.count, 1000);
