@@ -253,6 +253,8 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     a->flags |= ACTOR_DEAD;
     stage__dir_remove(a->type, a);
     if (t->node->nnames) stage__names_drop_actor(t->node, a->serial);
+    if (t->node->net_hooks.actor_gone)
+        t->node->net_hooks.actor_gone(t->node, a->serial);
     stage__timers_cancel_actor(t, a->serial);
     a->type->ops->destroy(t, a);
     stage__env_t *e;

@@ -434,6 +434,9 @@ typedef struct stage__net_hooks {
                       const stage_id_t *id, stage__future_t *f);
     /* The first local actor of type ty exists: announce the type. */
     void (*announce)(stage_node_t *node, stage__type_t *ty);
+    /* Local actor serial stopped: release the names it holds. Called for
+    ** every actor that stops (theatre thread): return at once if none. */
+    void (*actor_gone)(stage_node_t *node, uint64_t serial);
     /* The node is being destroyed (after its theatres stopped). */
     void (*close)(stage_node_t *node);
     /* Send e to the actor `to` on another node. Takes ownership of e;

@@ -133,6 +133,7 @@ int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
 }
 
 void stage__rdir_leave(io_t *io) {
+    stage__rdir_release(io, 0); /* every name this node claimed */
     if (stage_dht_leave(io->dht, now_ms(io)) == 0) drain(io);
 }
 
@@ -148,11 +149,19 @@ static void drop_lookup(uint64_t key, void *val, void *ud) {
     free(lk);
 }
 
+static void free_claim(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    free(val);
+}
+
 void stage__rdir_close(io_t *io) {
     stage__u64map_each(&io->reqs, drop_lookup, NULL);
     stage__u64map_free(&io->reqs);
     stage__rdir_forget_node(io, NULL);
     stage__u64map_free(&io->names);
+    stage__u64map_each(&io->claims, free_claim, NULL);
+    stage__u64map_free(&io->claims);
 }
 
 /* ---- the name cache ----------------------------------------------------- */
@@ -219,6 +228,69 @@ void stage__rdir_forget_node(io_t *io, const char *peer) {
         for (int i = 0; i < f.n; i++)
             free(stage__u64map_take(&io->names, f.keys[i]));
     } while (f.n == 64);
+}
+
+/* ---- names this node claimed ------------------------------------------- */
+
+/* A name claimed for an actor of this node is released when the actor
+** stops (and when the node leaves), so find_name never outlives the
+** actor by more than the time the release takes to reach the primary. */
+typedef struct claim {
+    uint64_t serial;
+    char name[256];
+} claim_t;
+
+static void claim_note(io_t *io, const char *name, const stage_id_t *id) {
+    LOG_DEBUG("claimed the name '%s' (local: %d)", name,
+              stage__id_is_local(io->node, id));
+    if (!stage__id_is_local(io->node, id)) return; /* its node holds it */
+    claim_t *c = malloc(sizeof *c);
+    if (!c) return;
+    c->serial = id->serial;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    claim_t *old = stage__u64map_take(&io->claims, name_key(name));
+    if (old) {
+        free(old);
+        atomic_fetch_sub(&io->nclaims, 1);
+    }
+    if (stage__u64map_put(&io->claims, name_key(name), c)) {
+        free(c);
+        return;
+    }
+    atomic_fetch_add(&io->nclaims, 1);
+}
+
+typedef struct gone {
+    uint64_t serial;
+    uint64_t keys[64];
+    int n;
+} gone_t;
+
+static void gone_match(uint64_t key, void *val, void *ud) {
+    gone_t *g = ud;
+    claim_t *c = val;
+    if ((!g->serial || c->serial == g->serial) && g->n < 64)
+        g->keys[g->n++] = key;
+}
+
+void stage__rdir_release(io_t *io, uint64_t serial) {
+    gone_t g = {.serial = serial};
+    do {
+        g.n = 0;
+        stage__u64map_each(&io->claims, gone_match, &g);
+        for (int i = 0; i < g.n; i++) {
+            claim_t *c = stage__u64map_take(&io->claims, g.keys[i]);
+            /* fire and forget: a lost release ends with the lease */
+            int rc = stage_dht_name_release(io->dht, now_ms(io), ++io->next_id,
+                                            c->name);
+            LOG_DEBUG("released the name '%s': %s", c->name,
+                      rc ? stage_strerror(rc) : "sent");
+            free(stage__u64map_take(&io->names, g.keys[i]));
+            atomic_fetch_sub(&io->nclaims, 1);
+            free(c);
+        }
+    } while (g.n == 64);
+    drain(io);
 }
 
 /* ---- finishing lookups -------------------------------------------------- */
@@ -421,6 +493,7 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
     if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {
             free(stage__u64map_take(&io->names, name_key(lk->it->key)));
+            claim_note(io, lk->it->key, &lk->it->to);
             lookup_resolve(lk, "\xc3", 1);
         } else if (fx->status == 0 && fx->nitems) {
             cache_put(io, lk->it->key, fx->items[0].value, fx->items[0].len);

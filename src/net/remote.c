@@ -592,6 +592,9 @@ static void take(io_t *io, io_item_t *it) {
     case IO_ANNOUNCE:
         stage__rdir_announce(io, it);
         break;
+    case IO_GONE:
+        stage__rdir_release(io, it->to.serial);
+        break;
     case IO_STOP:
         stop_soon(io);
         break;
@@ -699,6 +702,17 @@ static void net_announce(stage_node_t *node, stage__type_t *ty) {
     if (!it) return; /* the type stays findable locally */
     snprintf(it->key, sizeof it->key, "%s", ty->name);
     snprintf(it->super, sizeof it->super, "%s", ty->super);
+    io_push(io, it);
+}
+
+static void net_actor_gone(stage_node_t *node, uint64_t serial) {
+    io_t *io = stage__node_net(node);
+    /* relaxed: a claim noted just now for an actor stopping just now is
+    ** released with the lease at worst */
+    if (!atomic_load_explicit(&io->nclaims, memory_order_relaxed)) return;
+    io_item_t *it = item_new(IO_GONE);
+    if (!it) return; /* the lease ends it */
+    it->to.serial = serial;
     io_push(io, it);
 }
 
@@ -824,6 +838,7 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
     start_handles(io, cfg->handle_signals);
     stage__net_hooks_t hooks = {.directory = net_directory,
                                 .announce = net_announce,
+                                .actor_gone = net_actor_gone,
                                 .close = net_close,
                                 .send = net_send,
                                 .spawn = net_spawn};

@@ -23,7 +23,7 @@ enum {
     FRAME_DHT
 };
 
-enum { IO_MSG = 1, IO_REPLY, IO_SPAWN, IO_DIR, IO_ANNOUNCE, IO_STOP };
+enum { IO_MSG = 1, IO_REPLY, IO_SPAWN, IO_DIR, IO_ANNOUNCE, IO_GONE, IO_STOP };
 
 typedef struct io_item {
     stage__mpsc_node_t link;
@@ -84,9 +84,11 @@ typedef struct io {
     bool loop_done;     /* the loop stopped for good (I/O thread) */
     stage__transport_t *tr;
     stage_dht_t *dht;
-    stage_u64map_t calls; /* call id -> call_t */
-    stage_u64map_t reqs;  /* DHT request id -> lookup_t */
-    stage_u64map_t names; /* name key -> cached id (rdir.c) */
+    stage_u64map_t calls;  /* call id -> call_t */
+    stage_u64map_t reqs;   /* DHT request id -> lookup_t */
+    stage_u64map_t names;  /* name key -> cached id (rdir.c) */
+    stage_u64map_t claims; /* name key -> name this node claimed */
+    atomic_int nclaims;    /* how many: actor_gone skips work at 0 */
     uint64_t next_id;
     uint64_t call_timeout; /* ms */
     held_t *held_head, *held_tail;
@@ -121,5 +123,8 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
 /* A directory request from a theatre; takes it. */
 void stage__rdir_lookup(io_t *io, io_item_t *it);
 void stage__rdir_announce(io_t *io, io_item_t *it);
+/* Actor serial of this node stopped: release the names claimed for it
+** (all of them with serial 0, before leaving). */
+void stage__rdir_release(io_t *io, uint64_t serial);
 
 #endif

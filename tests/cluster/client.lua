@@ -1,6 +1,8 @@
 -- Finds actors on other nodes by name and type and checks what comes back.
 local stage = require "stage"
 local Recorder = stage.actor "Recorder" -- known here too, for spawn_at
+local Temp = stage.actor "Temp" -- a local actor to name, then stop
+function Temp:hello() return "hi" end
 
 local function fails_with(kind, f)
   local ok, err = pcall(f)
@@ -39,6 +41,20 @@ function main(args)
     return Recorder:spawn_at("127.0.0.1:1"):put(1):await(10)
   end)
   assert(not ok and err.type == "NodeUnreachable", tostring(err))
+  -- a name goes with its actor: released in the DHT when it stops
+  local temp = Temp()
+  assert(stage.name("temp-name", temp):await() == true)
+  assert(stage.find_name("temp-name"):hello():await() == "hi")
+  stage.stop(temp)
+  local gone, deadline = false, stage.now() + 10
+  while not gone and stage.now() < deadline do
+    local ok, e = pcall(function()
+      return stage.find_name("temp-name"):hello():await(2)
+    end)
+    gone = not ok and e.type == "NameNotFound"
+    if not gone then stage.sleep(0.1):await() end
+  end
+  assert(gone, "the name outlived its actor")
   print("ok")
   stage.exit(0)
 end
