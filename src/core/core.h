@@ -309,9 +309,8 @@ struct stage__theatre {
     stage__timer_t **heap;            /* timer min-heap */
     int nheap, capheap;
     uint64_t timer_seq;
-    stage__future_t *fired_head; /* local completions to fire */
-    bool busy;                   /* holds one unit of node->work */
-    stage__actor_t *running;     /* actor in a turn, or NULL */
+    bool busy;               /* holds one unit of node->work */
+    stage__actor_t *running; /* actor in a turn, or NULL */
     /* preemption: written by this thread, read by the watchdog, which
     ** signals a theatre whose turn_seq has not moved for half a slice */
     atomic_uint_fast64_t turn_seq; /* bumped at every message */
@@ -321,7 +320,6 @@ struct stage__theatre {
     stage__env_t *env_cache;    /* free small envelopes */
     stage__future_t *fut_cache; /* free futures */
     int nenv_cache, nfut_cache;
-    int local_work; /* envelopes counted for this pass */
 };
 
 /* The theatre the calling thread runs, or NULL. */
@@ -468,8 +466,7 @@ void stage__route_id(stage_node_t *node, const stage_id_t *to, stage__env_t *e);
 
 /* Hooks the Lua binding installs (NULL without scripts). */
 typedef struct stage__lua_hooks {
-    /* Open and close a theatre's Lua state (on the theatre's thread). */
-    int (*theatre_open)(stage__theatre_t *t);
+    /* Close a theatre's Lua state (at teardown, on the destroying thread). */
     void (*theatre_close)(stage__theatre_t *t);
     /* Ask the running Lua turn of t to stop soon: a signal handler on t's
     ** thread calls it, so it may only do what a signal handler may. */

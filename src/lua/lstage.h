@@ -54,7 +54,6 @@ typedef struct stage__lnode {
     char **argv;
     int has_main;
     atomic_int main_done; /* main returned or failed */
-    uint64_t main_serial;
 } stage__lnode_t;
 
 /* A reference userdata. type is the local type of that name, or NULL.

@@ -172,6 +172,5 @@ int stage_node_run_main(stage_node_t *node, int argc, const char *const *argv) {
     stage_pack_free(&p);
     if (rc) return rc;
     ln->has_main = 1;
-    ln->main_serial = serial;
     return 0;
 }
