@@ -4,7 +4,12 @@
 -- reporter. The ball goes one way (stage.send, like Erlang's !); with
 -- "futures" as the second argument it goes as ref:ball(n), which makes a
 -- future each time. Prints messages per second (higher is better).
+-- bench/lua/ping_pong_cross.lua runs this file with PING_PONG_CROSS set:
+-- the players then live on theatres 0 and 1.
 local stage = require "stage"
+
+local cross = PING_PONG_CROSS
+local bench = cross and "ping_pong_cross" or "ping_pong"
 
 -- impl: "lua", or "lua-futures" for the ref:method form.
 local function report(bench, impl, value, unit, better)
@@ -20,7 +25,7 @@ end
 
 function Reporter:done()
   local rate = self.msgs / (stage.now() - self.t0)
-  report("ping_pong", self.impl, rate, "msgs/s", "higher")
+  report(bench, self.impl, rate, "msgs/s", "higher")
 end
 
 local Player = stage.actor "Player"
@@ -47,10 +52,10 @@ end
 
 function main(args)
   local with_futures = args[2] == "futures"
-  local n = math.tointeger(tonumber(args[1])) or 2000000
+  local n = math.tointeger(tonumber(args[1])) or (cross and 200000 or 2000000)
   local reporter = Reporter()
-  local a = Player(reporter, with_futures)
-  local b = Player(reporter, with_futures)
+  local a = Player:spawn_at(0, reporter, with_futures)
+  local b = Player:spawn_at(cross and 1 or 0, reporter, with_futures)
   stage.join{a:partner(b), b:partner(a)}:await()
   local t0 = stage.now()
   reporter:begin(2 * n, t0, with_futures and "lua-futures" or "lua")
