@@ -297,6 +297,18 @@ typedef struct stage__actor_table {
     uint32_t cap, count, used;
 } stage__actor_table_t;
 
+/* How a theatre that runs the node's I/O loop (src/net) waits: in the
+** loop's poll instead of on its futex. Set by the net hook adopt, on the
+** theatre's own thread, before it first sleeps. */
+typedef struct stage__poller {
+    /* Run the I/O that is ready, waiting up to timeout s for some (0: do
+    ** not wait; < 0: until woken). Returns 1 if it did anything. */
+    int (*poll)(void *ud, double timeout);
+    /* End a poll from any thread. */
+    void (*wake)(void *ud);
+    void *ud;
+} stage__poller_t;
+
 struct stage__theatre {
     stage__mpsc_t inbox;             /* any thread pushes */
     alignas(64) atomic_int sleeping; /* futex word: 1 while asleep */
@@ -320,6 +332,7 @@ struct stage__theatre {
     stage__env_t *env_cache;    /* free small envelopes */
     stage__future_t *fut_cache; /* free futures */
     int nenv_cache, nfut_cache;
+    stage__poller_t poller; /* poll NULL: sleeps on its futex */
 };
 
 /* The theatre the calling thread runs, or NULL. */
@@ -437,6 +450,9 @@ typedef struct stage__net_hooks {
     void (*actor_gone)(stage_node_t *node, uint64_t serial);
     /* The node is being destroyed (after its theatres stopped). */
     void (*close)(stage_node_t *node);
+    /* Theatre 0 starts (its own thread): it may take over the I/O loop
+    ** by setting t->poller. */
+    void (*adopt)(stage_node_t *node, stage__theatre_t *t);
     /* Send e to the actor `to` on another node. Takes ownership of e;
     ** failures complete e's future. Any theatre or outside thread. */
     void (*send)(stage_node_t *node, const stage_id_t *to, stage__env_t *e);

@@ -51,7 +51,10 @@ stage__theatre_t *stage__theatre_new(stage_node_t *node, int index) {
 void stage__theatre_wake(stage__theatre_t *t) {
     if (atomic_load(&t->sleeping)) {
         atomic_store(&t->sleeping, 0);
-        stage__futex_wake(&t->sleeping);
+        if (t->poller.poll)
+            t->poller.wake(t->poller.ud);
+        else
+            stage__futex_wake(&t->sleeping);
     }
 }
 
@@ -253,8 +256,23 @@ static int linger(stage__theatre_t *t) {
     return 0;
 }
 
+/* The I/O theatre lingers by polling its sockets: the reply to what it
+** just sent, or the next frame of a stream, usually comes within this,
+** and a sleep in epoll plus the wake-up costs more than the poll. */
+#define POLL_LINGER_SECS 50e-6
+
+static int linger_polling(stage__theatre_t *t) {
+    double until = stage__now() + POLL_LINGER_SECS;
+    do {
+        if (t->poller.poll(t->poller.ud, 0) || !stage__mpsc_empty(&t->inbox) ||
+            stage__node_stopping(t->node))
+            return 1;
+    } while (stage__now() < until);
+    return 0;
+}
+
 static void idle(stage__theatre_t *t, double next_timer) {
-    if (linger(t)) return;
+    if (t->poller.poll ? linger_polling(t) : linger(t)) return;
     if (next_timer < 0 && t->busy) {
         t->busy = false;
         stage__work_sub(t->node, 1); /* may stop the node */
@@ -264,17 +282,23 @@ static void idle(stage__theatre_t *t, double next_timer) {
         atomic_store(&t->sleeping, 0);
         return;
     }
-    stage__futex_wait(&t->sleeping, 1, next_timer);
+    if (t->poller.poll)
+        t->poller.poll(t->poller.ud, next_timer);
+    else
+        stage__futex_wait(&t->sleeping, 1, next_timer);
     atomic_store(&t->sleeping, 0);
 }
 
 static void *theatre_main(void *arg) {
     stage__theatre_t *t = arg;
     current = t;
+    if (t->index == 0 && t->node->net_hooks.adopt)
+        t->node->net_hooks.adopt(t->node, t);
     while (!stage__node_stopping(t->node)) {
         drain_inbox(t);
         double next = stage__timers_run(t);
         run_queue(t);
+        if (t->poller.poll) t->poller.poll(t->poller.ud, 0);
         if (t->run_head || !stage__mpsc_empty(&t->inbox)) continue;
         if (t->nheap) { /* the turns took time: a timer may be due now */
             next = stage__timers_run(t);

@@ -4,8 +4,16 @@
 ** actor traffic between nodes: messages, replies, remote spawns and type
 ** queries.
 **
-** Theatres hand work over through an MPSC inbox and a uv_async wake-up
-** (coalesced: uv_async_send reads before it writes). Frames (kinds >=
+** Who runs the loop: the I/O thread from stage_node_network until the
+** node starts; then theatre 0 takes it over (adopt: the I/O thread
+** leaves its loop and is joined) and polls the sockets between its turns
+** and while idle, instead of sleeping on its futex. A message from an
+** actor of theatre 0 is then encoded straight into the connection's
+** buffer, and a frame for it goes straight to its mailbox: a round trip
+** between two such actors costs no thread hand-off. Other threads hand
+** work over through an MPSC inbox and a uv_async wake-up (coalesced:
+** uv_async_send reads before it writes). After the theatres stop, the
+** thread destroying the node runs the loop for the goodbyes. Frames (kinds >=
 ** STAGE__NET_KIND_USER), bodies as msgpack arrays:
 **
 **   MSG    [call, target id, method, args]   call 0: no reply wanted
@@ -20,9 +28,10 @@
 ** overflow list until the transport drains. Every byte from the network is
 ** checked before use; a bad frame is logged with its peer and dropped.
 **
-** Thread: everything here runs on the I/O thread except the hooks the
+** Thread: everything here runs on the loop's owner except the hooks the
 ** theatres call (net_send, net_spawn, net_directory, net_announce,
-** reply_done), which only push to the inbox.
+** actor_gone, reply_done), which push to the inbox unless they run on the
+** owner.
 */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -39,7 +48,20 @@
 /* ---- the inbox -------------------------------------------------------------
  */
 
+static void take(io_t *io, io_item_t *it);
+
+/* 1 on the thread of the theatre that runs the loop. */
+static bool on_owner(io_t *io) {
+    stage__theatre_t *t =
+        atomic_load_explicit(&io->owner, memory_order_relaxed);
+    return t && t == stage__current();
+}
+
 static void io_push(io_t *io, io_item_t *it) {
+    if (on_owner(io)) {
+        take(io, it);
+        return;
+    }
     stage__mpsc_push(&io->inbox, &it->link);
     uv_async_send(&io->async);
 }
@@ -63,7 +85,7 @@ static void hold_frame(io_t *io, const char *peer, int kind, const char *body,
     h->next = NULL;
     h->kind = kind;
     h->len = len;
-    snprintf(h->peer, sizeof h->peer, "%s", peer);
+    stage__addr_copy(h->peer, peer);
     memcpy(h->body, body, len);
     if (io->held_tail)
         io->held_tail->next = h;
@@ -134,26 +156,6 @@ static void pack_reply(stage_pack_t *p, uint64_t call,
         stage_pack_nil(p);
 }
 
-/* on_done of a future owed to a remote caller: any thread. */
-static void reply_done(stage__future_t *f) {
-    owed_t *o = f->on_done_arg;
-    if (!stage__node_net(f->node)) { /* closed: nobody to send it */
-        free(o);
-        f->on_done_arg = NULL;
-        return;
-    }
-    io_item_t *it = item_new(IO_REPLY);
-    if (!it) {
-        LOG_ERROR("out of memory: the reply for call %llu from '%s' is lost",
-                  (unsigned long long)o->call, o->peer);
-        return;
-    }
-    f->observed = true; /* the caller gets it */
-    stage__future_ref(f);
-    it->f = f;
-    io_push(o->io, it);
-}
-
 static void send_reply(io_t *io, stage__future_t *f) {
     owed_t *o = f->on_done_arg;
     stage_pack_t p = STAGE_PACK_INIT;
@@ -166,6 +168,31 @@ static void send_reply(io_t *io, stage__future_t *f) {
     stage__future_unref(f);
 }
 
+/* on_done of a future owed to a remote caller: any thread. */
+static void reply_done(stage__future_t *f) {
+    owed_t *o = f->on_done_arg;
+    if (!stage__node_net(f->node)) { /* closed: nobody to send it */
+        free(o);
+        f->on_done_arg = NULL;
+        return;
+    }
+    f->observed = true; /* the caller gets it */
+    if (on_owner(o->io)) {
+        stage__future_ref(f);
+        send_reply(o->io, f);
+        return;
+    }
+    io_item_t *it = item_new(IO_REPLY);
+    if (!it) {
+        LOG_ERROR("out of memory: the reply for call %llu from '%s' is lost",
+                  (unsigned long long)o->call, o->peer);
+        return;
+    }
+    stage__future_ref(f);
+    it->f = f;
+    io_push(o->io, it);
+}
+
 /* A future whose result goes back to peer as the reply to call. */
 stage__future_t *stage__io_owed(io_t *io, const char *peer, uint64_t call,
                                 uint64_t target) {
@@ -176,7 +203,7 @@ stage__future_t *stage__io_owed(io_t *io, const char *peer, uint64_t call,
         if (f) stage__future_unref(f);
         return NULL;
     }
-    snprintf(o->peer, sizeof o->peer, "%s", peer);
+    stage__addr_copy(o->peer, peer);
     o->call = call;
     o->io = io;
     f->on_done_arg = o;
@@ -215,7 +242,7 @@ static uint64_t call_open(io_t *io, const char *peer, stage__future_t *f) {
     c->f = f;
     c->cb = NULL;
     c->arg = NULL;
-    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    stage__addr_copy(c->peer, peer);
     c->deadline = uv_now(&io->loop) + io->call_timeout;
     return id;
 }
@@ -230,7 +257,7 @@ uint64_t stage__io_call_cb(io_t *io, const char *peer, stage__call_cb cb,
     }
     *c = (call_t){
         .cb = cb, .arg = arg, .deadline = uv_now(&io->loop) + io->call_timeout};
-    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    stage__addr_copy(c->peer, peer);
     return id;
 }
 
@@ -288,30 +315,29 @@ static void on_sweep(uv_timer_t *t) {
 
 /* ---- messages to other nodes -------------------------------------------- */
 
-static void out_msg(io_t *io, io_item_t *it) {
-    stage__env_t *e = it->e;
+/* Send e to the actor `to` of another node; takes e. */
+static void out_msg(io_t *io, const stage_id_t *to, stage__env_t *e) {
     uint64_t call = 0;
     if (e->future) {
         stage__future_ref(e->future);
-        call = call_open(io, it->to.node, e->future);
+        call = call_open(io, to->node, e->future);
         if (!call) goto done;
     }
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 4);
     stage_pack_int(&p, (int64_t)call);
-    stage_pack_id(&p, &it->to);
+    stage_pack_id(&p, to);
     stage_pack_str(&p, stage__env_method(e), e->mlen);
     if (e->len)
         stage_pack_raw(&p, stage__env_args(e), e->len);
     else
         stage_pack_array(&p, 0);
     int rc = stage_pack_error(&p);
-    if (!rc)
-        rc = stage__io_send_frame(io, it->to.node, FRAME_MSG, p.data, p.len);
+    if (!rc) rc = stage__io_send_frame(io, to->node, FRAME_MSG, p.data, p.len);
     stage_pack_free(&p);
     if (rc) {
         char msg[STAGE_ADDR_MAX + 100];
-        snprintf(msg, sizeof msg, "cannot send to node '%s': %s", it->to.node,
+        snprintf(msg, sizeof msg, "cannot send to node '%s': %s", to->node,
                  stage_strerror(rc));
         if (call)
             call_fail(io, call, rc == STAGE_ETOOBIG ? rc : STAGE_EUNREACHABLE,
@@ -520,6 +546,7 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
                      size_t len) {
     io_t *io = ud;
     int rc;
+    io->activity++;
     switch (kind) {
     case FRAME_MSG:
         rc = in_msg(io, peer, body, len);
@@ -578,7 +605,7 @@ static void stop_soon(io_t *io) {
 static void take(io_t *io, io_item_t *it) {
     switch (it->kind) {
     case IO_MSG:
-        out_msg(io, it);
+        out_msg(io, &it->to, it->e);
         break;
     case IO_REPLY:
         send_reply(io, it->f);
@@ -606,8 +633,10 @@ static void take(io_t *io, io_item_t *it) {
 static void on_async(uv_async_t *a) {
     io_t *io = a->data;
     stage__mpsc_node_t *n;
-    while ((n = stage__mpsc_pop(&io->inbox)))
+    while ((n = stage__mpsc_pop(&io->inbox))) {
+        io->activity++;
         take(io, (io_item_t *)n);
+    }
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -623,12 +652,16 @@ static void on_signal(uv_signal_t *s, int signum) {
 ** which lingers the same way). */
 #define LINGER_SECS 50e-6
 
+static bool io_keeps_loop(io_t *io) {
+    return !io->loop_done && !atomic_load(&io->handover);
+}
+
 static void io_main(void *arg) {
     io_t *io = arg;
-    while (!io->loop_done) {
+    while (io_keeps_loop(io)) {
         uv_run(&io->loop, UV_RUN_ONCE);
         double until = stage__now() + LINGER_SECS;
-        while (!io->loop_done && stage__now() < until) {
+        while (io_keeps_loop(io) && stage__now() < until) {
             if (!stage__mpsc_empty(&io->inbox)) {
                 on_async(&io->async);
                 until = stage__now() + LINGER_SECS;
@@ -638,11 +671,54 @@ static void io_main(void *arg) {
     }
 }
 
+/* ---- theatre 0 runs the loop ---------------------------------------------
+ */
+
+static void on_poll_timer(uv_timer_t *t) {
+    (void)t; /* its firing ends the poll */
+}
+
+/* The poller of theatre 0 (stage__poller_t). */
+static int io_poll(void *ud, double timeout) {
+    io_t *io = ud;
+    uint64_t before = io->activity;
+    on_async(&io->async); /* the inbox first: no eventfd round needed */
+    if (timeout == 0) {
+        uv_run(&io->loop, UV_RUN_NOWAIT);
+    } else {
+        if (timeout > 0)
+            uv_timer_start(&io->poll_timer, on_poll_timer,
+                           (uint64_t)(timeout * 1000) + 1, 0);
+        uv_run(&io->loop, UV_RUN_ONCE);
+        uv_timer_stop(&io->poll_timer);
+    }
+    return io->activity != before;
+}
+
+static void io_wake(void *ud) {
+    io_t *io = ud;
+    uv_async_send(&io->async);
+}
+
+/* Theatre 0 starts: take the loop over from the I/O thread. */
+static void net_adopt(stage_node_t *node, stage__theatre_t *t) {
+    io_t *io = stage__node_net(node);
+    atomic_store(&io->handover, true);
+    uv_async_send(&io->async);
+    uv_thread_join(&io->thread);
+    atomic_store(&io->owner, t);
+    t->poller = (stage__poller_t){io_poll, io_wake, io};
+}
+
 /* ---- hooks the theatres call (any thread) ------------------------------- */
 
 static void net_send(stage_node_t *node, const stage_id_t *to,
                      stage__env_t *e) {
     io_t *io = stage__node_net(node);
+    if (on_owner(io) && !atomic_load(&io->closing)) {
+        out_msg(io, to, e);
+        return;
+    }
     io_item_t *it = item_new(IO_MSG);
     if (!it || atomic_load(&io->closing)) {
         free(it);
@@ -725,9 +801,16 @@ static void net_close(stage_node_t *node) {
     io_t *io = stage__node_net(node);
     if (!io) return;
     atomic_store(&io->closing, true);
-    io_item_t *stop = item_new(IO_STOP);
-    if (stop) io_push(io, stop);
-    uv_thread_join(&io->thread);
+    if (atomic_load(&io->owner)) { /* theatre 0 ran it and has stopped */
+        on_async(&io->async);
+        stop_soon(io);
+        while (!io->loop_done)
+            uv_run(&io->loop, UV_RUN_ONCE);
+    } else {
+        io_item_t *stop = item_new(IO_STOP);
+        if (stop) io_push(io, stop);
+        uv_thread_join(&io->thread);
+    }
     on_async(&io->async); /* what came in meanwhile */
     calls_fail(io, "*", STAGE_ESTOPPED,
                "this node shut down before node '%s' replied (%g)");
@@ -801,6 +884,7 @@ static void start_handles(io_t *io, bool signals) {
     io->sweep.data = io;
     uv_timer_start(&io->sweep, on_sweep, 500, 500);
     uv_unref((uv_handle_t *)&io->sweep);
+    uv_timer_init(&io->loop, &io->poll_timer);
     if (signals) {
         uv_signal_init(&io->loop, &io->sigterm);
         uv_signal_init(&io->loop, &io->sigint);
@@ -840,6 +924,7 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
                                 .announce = net_announce,
                                 .actor_gone = net_actor_gone,
                                 .close = net_close,
+                                .adopt = net_adopt,
                                 .send = net_send,
                                 .spawn = net_spawn};
     stage__node_set_net_hooks(node, &hooks, io);

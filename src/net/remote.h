@@ -1,12 +1,14 @@
 /*
 ** net/remote.h: the I/O thread of a networked node (remote.c) and its
 ** directory driver (rdir.c: the DHT manager and lookups through it).
-** Internal; everything here runs on the I/O thread unless noted.
+** Internal; everything here runs on the loop's owner unless noted: the
+** I/O thread until the node starts, then theatre 0 (see remote.c).
 */
 #ifndef STAGE_NET_REMOTE_H
 #define STAGE_NET_REMOTE_H
 
 #include <stdbool.h>
+#include <string.h>
 #include <uv.h>
 
 #include "core/core.h"
@@ -75,13 +77,18 @@ typedef struct io {
     stage_node_t *node;
     uv_loop_t loop;
     uv_async_t async;
-    uv_timer_t dht_timer, sweep, stop_timer;
+    uv_timer_t dht_timer, sweep, stop_timer, poll_timer;
     uv_signal_t sigterm, sigint;
     uv_thread_t thread;
     stage__mpsc_t inbox;
     atomic_bool closing;
-    atomic_bool joined; /* the manager is a member of a ring */
-    bool loop_done;     /* the loop stopped for good (I/O thread) */
+    atomic_bool joined;   /* the manager is a member of a ring */
+    atomic_bool handover; /* theatre 0 asks the I/O thread for the loop */
+    /* theatre 0 once it runs the loop, else NULL: on its thread, work is
+    ** done at once instead of going through the inbox */
+    _Atomic(stage__theatre_t *) owner;
+    bool loop_done;    /* the loop stopped for good */
+    uint64_t activity; /* frames and items handled: polls compare it */
     stage__transport_t *tr;
     stage_dht_t *dht;
     stage_u64map_t calls;  /* call id -> call_t */
@@ -96,6 +103,14 @@ typedef struct io {
     uint64_t manager;
     bool signals;
 } io_t;
+
+/* Copy a peer address into a STAGE_ADDR_MAX buffer (snprintf costs more
+** than a whole message on the hot path). */
+static inline void stage__addr_copy(char *dst, const char *src) {
+    size_t n = strnlen(src, STAGE_ADDR_MAX - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
 
 /* remote.c */
 int stage__io_send_frame(io_t *io, const char *peer, int kind, const char *body,

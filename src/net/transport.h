@@ -104,7 +104,9 @@ uint32_t stage__transport_incarnation(const stage__transport_t *t);
 
 /* Queue one frame of kind (>= STAGE__NET_KIND_USER, <= 255) for the peer
 ** listening at peer, connecting if needed; it is written at the end of
-** this loop turn. body is copied. 0, or: STAGE_EBUSY when the peer's
+** this loop turn. body is copied; it must be one msgpack value (not checked
+** here: every body is made by our encoder from checked parts, and the
+** receiver checks it again). 0, or: STAGE_EBUSY when the peer's
 ** queue would exceed max_outbound (nothing queued; wait for on_drain),
 ** STAGE_ETOOBIG (the frame would exceed max_frame), STAGE_EINVAL (bad kind or
 *address,
