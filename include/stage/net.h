@@ -40,4 +40,17 @@ int stage_node_joined(const stage_node_t *node);
 /* This node's manager id on the ring (0 before stage_node_network). */
 uint64_t stage_node_manager_id(const stage_node_t *node);
 
+/* What a node's connections carried since it started: bytes as written to
+** and read from the sockets (frames with their headers; TCP/IP headers
+** not counted), frames of every kind (handshakes, heartbeats, DHT and
+** actor traffic), and write calls (frames are batched into writes). */
+typedef struct stage_net_stats {
+    uint64_t bytes_in, bytes_out;
+    uint64_t frames_in, frames_out;
+    uint64_t writes;
+} stage_net_stats_t;
+
+/* Fill *out: 0, or STAGE_EINVAL if node has no network. Any thread. */
+int stage_node_net_stats(stage_node_t *node, stage_net_stats_t *out);
+
 #endif

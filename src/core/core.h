@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "core/mpsc.h"
+#include "stage/net.h"
 #include "stage/stage.h"
 #include "util/buf.h"
 
@@ -453,6 +454,8 @@ typedef struct stage__net_hooks {
     /* Theatre 0 starts (its own thread): it may take over the I/O loop
     ** by setting t->poller. */
     void (*adopt)(stage_node_t *node, stage__theatre_t *t);
+    /* The connections' counts (stage_node_net_stats). Any thread. */
+    int (*stats)(stage_node_t *node, stage_net_stats_t *out);
     /* Send e to the actor `to` on another node. Takes ownership of e;
     ** failures complete e's future. Any theatre or outside thread. */
     void (*send)(stage_node_t *node, const stage_id_t *to, stage__env_t *e);

@@ -222,6 +222,11 @@ void *stage__node_net(stage_node_t *n) {
     return n->net;
 }
 
+int stage_node_net_stats(stage_node_t *n, stage_net_stats_t *out) {
+    if (!n->net_hooks.stats) return STAGE_EINVAL;
+    return n->net_hooks.stats(n, out);
+}
+
 int stage__node_set_address(stage_node_t *n, const char *address) {
     if (n->started || !address || !*address ||
         strlen(address) >= STAGE_ADDR_MAX || strpbrk(address, "~/"))

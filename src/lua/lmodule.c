@@ -70,6 +70,30 @@ static int m_theatres(lua_State *L) {
     return 1;
 }
 
+/* stage.net_stats(): what this node's connections carried, or nil on a
+** node without a network. */
+static int m_net_stats(lua_State *L) {
+    stage_net_stats_t s;
+    if (stage_node_net_stats(stage__lw(L)->node, &s)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 5);
+    const struct {
+        const char *k;
+        uint64_t v;
+    } f[] = {{"bytes_in", s.bytes_in},
+             {"bytes_out", s.bytes_out},
+             {"frames_in", s.frames_in},
+             {"frames_out", s.frames_out},
+             {"writes", s.writes}};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        lua_pushinteger(L, (lua_Integer)f[i].v);
+        lua_setfield(L, -2, f[i].k);
+    }
+    return 1;
+}
+
 /* ---- names and types ---------------------------------------------------- */
 
 /* A new future of this theatre for a directory request. */
@@ -252,6 +276,7 @@ int stage__lmodule_open(lua_State *L) {
                                    {"stop", m_stop},
                                    {"theatre", m_theatre},
                                    {"theatres", m_theatres},
+                                   {"net_stats", m_net_stats},
                                    {"name", m_name},
                                    {"send", stage__lref_send_oneway},
                                    {"find_name", m_find_name},

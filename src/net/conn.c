@@ -83,18 +83,22 @@ static stage__conn_t *conn_new(stage__transport_t *t, bool outbound) {
     return c;
 }
 
+#define ADD(field, n)                                                          \
+    atomic_fetch_add_explicit(&(field), (n), memory_order_relaxed)
+
 /* Count n bytes in or out on c, for its peer and the transport. */
 static void count(stage__conn_t *c, size_t n, bool in, uint64_t frames) {
-    stage__net_stats_t *s[2] = {&c->t->stats, c->peer ? &c->peer->stats : NULL};
-    for (int i = 0; i < 2 && s[i]; i++) {
-        if (in) {
-            s[i]->bytes_in += n;
-            s[i]->frames_in += frames;
-        } else {
-            s[i]->bytes_out += n;
-            s[i]->frames_out += frames;
-            s[i]->writes++;
-        }
+    stage__transport_t *t = c->t;
+    stage__net_stats_t *p = c->peer ? &c->peer->stats : NULL;
+    if (in) {
+        ADD(t->stats.bytes_in, n);
+        ADD(t->stats.frames_in, frames);
+        if (p) p->bytes_in += n, p->frames_in += frames;
+    } else {
+        ADD(t->stats.bytes_out, n);
+        ADD(t->stats.frames_out, frames);
+        ADD(t->stats.writes, 1);
+        if (p) p->bytes_out += n, p->frames_out += frames, p->writes++;
     }
 }
 

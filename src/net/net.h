@@ -17,6 +17,7 @@
 #ifndef STAGE_NET_NET_H
 #define STAGE_NET_NET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -92,7 +93,10 @@ struct stage__transport {
     stage__peer_t *peers, *last_peer;
     stage__peer_t *dirty;
     stage__conn_t *conns;
-    stage__net_stats_t stats;
+    /* totals, read from any thread (stage__transport_stats) */
+    struct {
+        _Atomic uint64_t bytes_in, bytes_out, frames_in, frames_out, writes;
+    } stats;
 };
 
 /* addr.c */

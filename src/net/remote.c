@@ -792,6 +792,15 @@ static void net_actor_gone(stage_node_t *node, uint64_t serial) {
     io_push(io, it);
 }
 
+static int net_stats(stage_node_t *node, stage_net_stats_t *out) {
+    io_t *io = stage__node_net(node);
+    stage__net_stats_t s;
+    stage__transport_stats(io->tr, &s);
+    *out = (stage_net_stats_t){s.bytes_in, s.bytes_out, s.frames_in,
+                               s.frames_out, s.writes};
+    return 0;
+}
+
 static void close_walk(uv_handle_t *h, void *arg) {
     (void)arg;
     if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -925,6 +934,7 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
                                 .actor_gone = net_actor_gone,
                                 .close = net_close,
                                 .adopt = net_adopt,
+                                .stats = net_stats,
                                 .send = net_send,
                                 .spawn = net_spawn};
     stage__node_set_net_hooks(node, &hooks, io);

@@ -225,7 +225,16 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
 
 void stage__transport_stats(const stage__transport_t *t,
                             stage__net_stats_t *out) {
-    *out = t->stats;
+    stage__transport_t *m = (stage__transport_t *)t; /* atomic loads */
+    out->bytes_in =
+        atomic_load_explicit(&m->stats.bytes_in, memory_order_relaxed);
+    out->bytes_out =
+        atomic_load_explicit(&m->stats.bytes_out, memory_order_relaxed);
+    out->frames_in =
+        atomic_load_explicit(&m->stats.frames_in, memory_order_relaxed);
+    out->frames_out =
+        atomic_load_explicit(&m->stats.frames_out, memory_order_relaxed);
+    out->writes = atomic_load_explicit(&m->stats.writes, memory_order_relaxed);
 }
 
 int stage__transport_peer_stats(const stage__transport_t *t, const char *peer,

@@ -115,7 +115,8 @@ uint32_t stage__transport_incarnation(const stage__transport_t *t);
 int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
                           const void *body, size_t len);
 
-/* Byte and frame counts of the whole transport. */
+/* Byte and frame counts of the whole transport. Any thread (each count is
+** read atomically, the five of them not at one instant). */
 void stage__transport_stats(const stage__transport_t *t,
                             stage__net_stats_t *out);
 /* Counts for one peer: 0, or STAGE_EINVAL if the peer is unknown. */

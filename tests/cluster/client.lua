@@ -31,6 +31,13 @@ function main(args)
   local rec = Recorder:spawn_at(seed)
   for i = 1, 2000 do rec:put(i) end
   assert(rec:seen_in_order(2000):await() == true, "order across nodes")
+  -- the node counts what its connections carry
+  local s0 = stage.net_stats()
+  rec:put(string.rep("x", 100000)):await()
+  local s1 = stage.net_stats()
+  assert(s1.bytes_out - s0.bytes_out >= 100000, "bytes out not counted")
+  assert(s1.frames_out > s0.frames_out and s1.frames_in > s0.frames_in)
+  assert(s1.bytes_in > s0.bytes_in and s1.writes > s0.writes)
   -- failures reach the sender
   fails_with("NameNotFound", function() return stage.find_name("nope"):x():await() end)
   fails_with("TypeNotFound", function() return stage.find_type("Nope"):x():await() end)

@@ -1,7 +1,8 @@
 -- stage run uses one theatre per core unless told otherwise (--theatres
 -- N); the number of cores is the first argument (ctest passes nproc), the
 -- number wanted the second ("cores" for the default). Main runs on
--- theatre 0, and an actor spawned on each theatre runs there.
+-- theatre 0, and an actor spawned on each theatre runs there. An embedded
+-- node has no network: stage.net_stats() is nil.
 local stage = require "stage"
 
 local Where = stage.actor "Where"
@@ -16,5 +17,6 @@ function main(args)
   for t = 0, n - 1 do
     assert(Where:spawn_at(t):theatre():await() == t)
   end
+  assert(stage.net_stats() == nil)
   print("ok")
 end
