@@ -17,7 +17,10 @@
 #                       the capture starts: the experiment's operations only
 #
 # Environment: RTT_N (20000 round trips), FLOOD_M (1000000 messages),
-# APPA_NODES ("2 4 6 8"; empty: skip), PORT_BASE (47300: the Appendix A nodes listen at
+# APPA_NODES ("2 4 6 8"; empty: skip), APPA_ONLY (1: Appendix A only, no
+# round trips, throughput or find_name), APPA_ERLANG (0: no Erlang runs in
+# Appendix A), APPA_SNAPLEN (128: bytes kept per captured packet; 0 keeps
+# whole packets, for taking a capture apart), PORT_BASE (47300: the Appendix A nodes listen at
 # PORT_BASE+i, Erlang's at PORT_BASE+100+i, its epmd at PORT_BASE+99).
 # Results are also kept in BUILD_DIR/bench/net/results.jsonl.
 set -u
@@ -28,6 +31,9 @@ out=$build/bench/net
 rtt_n=${RTT_N:-20000}
 flood_m=${FLOOD_M:-1000000}
 appa_nodes=${APPA_NODES-"2 4 6 8"}
+appa_only=${APPA_ONLY:-0}
+appa_erlang=${APPA_ERLANG:-1}
+snaplen=${APPA_SNAPLEN:-128}
 base=${PORT_BASE:-47300}
 mkdir -p "$out"
 results=$out/results.jsonl
@@ -79,6 +85,8 @@ stop_all() {
 
 # ---- round trips and throughput ------------------------------------------
 
+if [ "$appa_only" != 1 ]; then
+
 cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
     -o "$out/raw_rtt" "$here/raw_rtt.c" && "$out/raw_rtt" "$rtt_n" | emit
 
@@ -119,6 +127,11 @@ for i in 1 2 3 4 5 6 7 8; do wait_line "$out/f$i.out" "^ready p$i\$"; done
 "$stage" node --join "$first" --theatres 1 "$here/client.lua" find \
     p1,p2,p3,p4,p5,p6,p7,p8 25 | emit
 stop_all
+fi # appa_only
+
+erl_ok=no
+[ "$appa_erlang" = 1 ] && command -v erlc >/dev/null 2>&1 &&
+    erlc -o "$out" "$here/net_rtt.erl" "$here/appa.erl" && erl_ok=yes
 
 # ---- thesis Appendix A: bytes on the wire -------------------------------------
 
@@ -155,7 +168,7 @@ capture() {
         return 1
     fi
     rm -f "$out/cap.pcap"
-    tcpdump -i lo -U --immediate-mode -s 128 -w "$out/cap.pcap" "$1" >"$out/tcpdump.out" 2>&1 &
+    tcpdump -i lo -U --immediate-mode -s "$snaplen" -w "$out/cap.pcap" "$1" >"$out/tcpdump.out" 2>&1 &
     CAP=$!
     wait_line "$out/tcpdump.out" 'listening on' 10
 }
@@ -166,6 +179,7 @@ capture() {
 appa_report() {
     kill -INT "$CAP"
     wait "$CAP" 2>/dev/null
+    cp "$out/cap.pcap" "$out/cap_$1_$2.pcap" # kept for taking apart
     set -- "$1" "$2" $(pcap_bytes "$out/cap.pcap")
     printf '{"bench":"appa_payload_%s","impl":"%s","value":%s,"unit":"bytes","better":"lower"}\n' \
         "$2" "$1" "$3"

@@ -28,6 +28,7 @@
 #define STAGE_DHT_SUCC_MAX 32            /* longest successor list */
 #define STAGE_DHT_VALUE_MAX 65536        /* largest value (a source text) */
 #define STAGE_DHT_PAYLOAD_MAX (1u << 22) /* largest message payload */
+#define STAGE_DHT_ACKS_MAX 32            /* hop acks one message carries */
 
 typedef struct stage_dht stage_dht_t; /* opaque: one manager */
 
@@ -46,6 +47,9 @@ typedef struct stage_dht_config {
     uint32_t period_ms;          /* t: stabilize + liveness period (1000) */
     uint32_t finger_period_ms;   /* one finger refreshed this often (3000) */
     uint32_t hop_timeout_ms;     /* per-hop acknowledgement timeout (300) */
+    uint32_t ack_delay_ms;       /* a hop's ack waits this long for a message to
+                                 ** the same member to ride on (20); at most a
+                                 ** quarter of the hop timeout */
     uint32_t request_timeout_ms; /* one try of a request (1500) */
     int request_tries;           /* tries before STAGE_ETIMEOUT (4) */
     uint32_t lease_ms;           /* lease of entries and watches (30000) */
@@ -54,7 +58,7 @@ typedef struct stage_dht_config {
 /* ---- messages ------------------------------------------------------------ */
 
 typedef enum stage_dht_mtype {
-    STAGE_DHT_M_ACK = 1,   /* per-hop acknowledgement of a routed message */
+    STAGE_DHT_M_ACK = 1,   /* per-hop acks alone (any message may carry them) */
     STAGE_DHT_M_PING,      /* liveness probe of the predecessor */
     STAGE_DHT_M_PONG,      /* answer to PING */
     STAGE_DHT_M_GET_PRED,  /* stabilize: ask the successor its neighbours */
@@ -102,16 +106,22 @@ typedef struct stage_dht_msg {
     stage_dht_peer_t peer;   /* pred, new neighbour, owner found */
     uint32_t len;            /* payload bytes */
     char *data;              /* payload, malloc'd; NULL when len == 0 */
+    uint8_t nacks;           /* routed messages of the receiver's that the */
+    uint64_t acks[STAGE_DHT_ACKS_MAX]; /* sender got: their seq (any type) */
     stage_dht_peer_t peers[STAGE_DHT_SUCC_MAX];
 } stage_dht_msg_t;
 
-/* Encode m as one msgpack value appended to *out (a stage_pack_t). 0 or
-** STAGE_ENOMEM. */
+/* Encode m as one msgpack value appended to *out (a stage_pack_t). The
+** address of m->from is left out: the receiver knows where the bytes came
+** from. 0 or STAGE_ENOMEM. */
 struct stage_pack;
 int stage_dht_msg_encode(const stage_dht_msg_t *m, struct stage_pack *out);
-/* Decode bytes from the network into *m (free with stage_dht_msg_clear).
-** 0, or STAGE_EDECODE for anything malformed; *m is then empty. */
-int stage_dht_msg_decode(stage_dht_msg_t *m, const char *buf, size_t len);
+/* Decode bytes from the network into *m (free with stage_dht_msg_clear);
+** from_addr is the address of the node that sent them (the connection's
+** peer), which becomes m->from.addr. 0, or STAGE_EDECODE for anything
+** malformed; *m is then empty. */
+int stage_dht_msg_decode(stage_dht_msg_t *m, const char *buf, size_t len,
+                         const char *from_addr);
 /* Free m's payload; m is empty. */
 void stage_dht_msg_clear(stage_dht_msg_t *m);
 /* Bytes the msgpack form of m takes on the wire (without framing). */

@@ -30,6 +30,7 @@ void stage_dht_config_init(stage_dht_config_t *cfg) {
     cfg->period_ms = 1000;
     cfg->finger_period_ms = 3000;
     cfg->hop_timeout_ms = 300;
+    cfg->ack_delay_ms = 20;
     cfg->request_timeout_ms = 1500;
     cfg->request_tries = 4;
     cfg->lease_ms = 30000;
@@ -82,9 +83,11 @@ static uint64_t min_u64(uint64_t a, uint64_t b) {
     return a < b ? a : b;
 }
 
-/* The earliest thing we wait for. */
+/* Send the acks that are due; then the earliest thing we wait for. */
 static void rearm(stage_dht_t *d) {
-    uint64_t t = min_u64(d->next_period, d->next_finger_at);
+    uint64_t t = stage__dht_flush_acks(d, false);
+    t = min_u64(t, d->next_period);
+    t = min_u64(t, d->next_finger_at);
     t = min_u64(t, d->next_renew);
     t = min_u64(t, stage__dht_ring_deadline(d));
     for (size_t i = 0; i < d->hops.n; i++)
@@ -107,6 +110,7 @@ void stage_dht_destroy(stage_dht_t **dp) {
         free(d->hops.v[i]);
     }
     free(d->hops.v);
+    free(d->acks.v);
     for (size_t i = 0; i < d->loop.n; i++)
         free(d->loop.v[i].data);
     free(d->loop.v);
@@ -148,6 +152,7 @@ int stage_dht_leave(stage_dht_t *d, uint64_t now) {
     if (d->stopped) return STAGE_ESTOPPED;
     stage__dht_ring_leave(d);
     drain_loop(d);
+    stage__dht_flush_acks(d, true);
     d->stopped = true;
     d->next_timer = UINT64_MAX;
     return 0;
@@ -155,8 +160,7 @@ int stage_dht_leave(stage_dht_t *d, uint64_t now) {
 
 static void dispatch(stage_dht_t *d, const stage_dht_msg_t *m) {
     switch (m->type) {
-    case STAGE_DHT_M_ACK:
-        stage__dht_ack_recv(d, m);
+    case STAGE_DHT_M_ACK: /* its acks are taken in stage_dht_recv */
         break;
     case STAGE_DHT_M_ROUTE:
         stage__dht_route_recv(d, m);
@@ -188,6 +192,7 @@ void stage_dht_recv(stage_dht_t *d, uint64_t now, const stage_dht_msg_t *m) {
     reset(d, now);
     if (d->stopped || !m || (m->to != 0 && m->to != d->self.id)) return;
     if (m->from.id == d->self.id || m->from.id == 0) return;
+    stage__dht_ack_recv(d, m);
     dispatch(d, m);
     drain_loop(d);
     rearm(d);

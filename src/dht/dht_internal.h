@@ -66,6 +66,14 @@ typedef struct hop {
     stage_dht_msg_t msg; /* our copy, payload owned */
 } hop_t;
 
+/* An ack owed to the previous hop of a routed message: it rides on the
+** next message to that member, or goes alone when due. */
+typedef struct ack {
+    stage_dht_peer_t to;
+    uint64_t seq;
+    uint64_t due;
+} ack_t;
+
 /* A request this manager asked (for its caller or for itself). */
 enum {
     RQ_USER = 0,
@@ -160,6 +168,7 @@ struct stage_dht {
     /* routing */
     uint64_t seq, rid;
     VEC(hop_t *) hops;
+    VEC(ack_t) acks; /* owed, oldest first */
     VEC(request_t) reqs;
     VEC(decision_t) decs;
 
@@ -177,6 +186,7 @@ struct stage_dht {
     uint64_t range_lo; /* start of our range as last known (old pred) */
     stage_dht_peer_t succ[STAGE_DHT_SUCC_MAX];
     int nsucc;
+    bool ring_whole; /* succ[] is every other member (it came round to us) */
     bool stab_waiting, stab_retried;
     uint64_t stab_sent;
     stage_dht_peer_t finger[FINGERS];
@@ -243,7 +253,11 @@ void stage__dht_pred_changed(stage_dht_t *d, uint64_t old_lo, uint64_t lo);
 ** Takes the payload of m. */
 void stage__dht_route(stage_dht_t *d, stage_dht_msg_t *m);
 void stage__dht_route_recv(stage_dht_t *d, const stage_dht_msg_t *m);
+/* The acks m carries: those hops are done. */
 void stage__dht_ack_recv(stage_dht_t *d, const stage_dht_msg_t *m);
+/* Put owed acks on this call's messages to their members; send those due
+** (all of them if all) alone. Returns the earliest due time left. */
+uint64_t stage__dht_flush_acks(stage_dht_t *d, bool all);
 void stage__dht_route_tick(stage_dht_t *d);
 /* The best next hop for key other than the excluded ids (NULL: none). */
 const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,

@@ -6,12 +6,16 @@
 ** value bytes. Only this file reads or writes it; the reader still checks
 ** every length.
 **
-** Wire form: one msgpack array
-**   [type, op, hops, status, flags, to, seq, rid, key, arg,
-**    from, origin, peer, [peer...], [[key, sub, owner, ver, ttl, index,
-**    bin value]...]]
-** where a peer is [id, "addr"], or nil when absent. Decoding checks every
-** field's type and range: the bytes are hostile.
+** Wire form (compact: absent and zero fields are left out): one msgpack
+** array [type, mask, from id, field...]: the fields whose bit is set in
+** mask, in bit order (M_* below). The sender's address is not sent: the
+** receiver knows the connection it came in on. A peer is its bare id when
+** it is at the sender's address (the sender itself, or another manager of
+** its node), else [id, "addr"]; in a list, nil is an unknown peer. An
+** entry is [rmask, field...] the same way (R_*); its key is left out when
+** it is the message's. Present numbers are never 0 (0 is absence), so
+** every message has one encoding. Decoding checks every field's type and
+** range and refuses unknown bits: the bytes are hostile.
 ** Pure logic: no I/O.
 */
 #include <stdlib.h>
@@ -102,6 +106,39 @@ void stage_dht_msg_clear(stage_dht_msg_t *m) {
     memset(m, 0, offsetof(stage_dht_msg_t, peers));
 }
 
+/* ---- the wire form's fields ---- */
+
+enum {
+    M_OP = 1 << 0,
+    M_HOPS = 1 << 1,
+    M_STATUS = 1 << 2,
+    M_FLAGS = 1 << 3,
+    M_TO = 1 << 4,
+    M_SEQ = 1 << 5,
+    M_RID = 1 << 6,
+    M_KEY = 1 << 7,
+    M_ARG = 1 << 8,
+    M_ORIGIN = 1 << 9,       /* origin, when it is not the sender */
+    M_ORIGIN_FROM = 1 << 10, /* origin is the sender: no field */
+    M_PEER = 1 << 11,
+    M_PEER_FROM = 1 << 12, /* peer is the sender: no field */
+    M_PEERS = 1 << 13,
+    M_RECS = 1 << 14,
+    M_ACKS = 1 << 15,
+    M_ALL = (1 << 16) - 1
+};
+
+enum {
+    R_KEY = 1 << 0, /* else the message's key */
+    R_SUB = 1 << 1,
+    R_OWNER = 1 << 2,
+    R_VER = 1 << 3,
+    R_TTL = 1 << 4,
+    R_INDEX = 1 << 5,
+    R_VALUE = 1 << 6,
+    R_ALL = (1 << 7) - 1
+};
+
 /* ---- sizes of the msgpack form ---- */
 
 static size_t sz_uint(uint64_t v) {
@@ -127,113 +164,180 @@ static size_t sz_hdr(uint32_t n, int kind) { /* 0 str, 1 bin, 2 array */
     return n < 16 ? 1 : n <= 0xffff ? 3 : 5;
 }
 
-/* Ids are sent as msgpack ints (two's complement for the top half). */
-static size_t sz_id(uint64_t v) {
-    return sz_int((int64_t)v);
+/* ---- encoding, or only counting its bytes (p NULL) ---- */
+
+typedef struct out {
+    stage_pack_t *p;
+    size_t n;
+} out_t;
+
+/* Ids and other u64 go as msgpack ints (two's complement above 2^63). */
+static void o_int(out_t *o, int64_t v) {
+    if (o->p) stage_pack_int(o->p, v);
+    o->n += sz_int(v);
 }
 
-static size_t sz_peer(const stage_dht_peer_t *p) {
-    if (p->id == 0) return 1;
-    size_t n = strnlen(p->addr, STAGE_ADDR_MAX - 1);
-    return 1 + sz_id(p->id) + sz_hdr((uint32_t)n, 0) + n;
+static void o_array(out_t *o, uint32_t n) {
+    if (o->p) stage_pack_array(o->p, n);
+    o->n += sz_hdr(n, 2);
+}
+
+static void o_nil(out_t *o) {
+    if (o->p) stage_pack_nil(o->p);
+    o->n += 1;
+}
+
+static void o_peer(out_t *o, const stage_dht_peer_t *peer, const char *home) {
+    if (peer->id == 0) {
+        o_nil(o);
+        return;
+    }
+    size_t n = strnlen(peer->addr, STAGE_ADDR_MAX - 1);
+    if (n == strnlen(home, STAGE_ADDR_MAX - 1) &&
+        !memcmp(peer->addr, home, n)) {
+        o_int(o, (int64_t)peer->id); /* at the sender's address */
+        return;
+    }
+    o_array(o, 2);
+    o_int(o, (int64_t)peer->id);
+    if (o->p) stage_pack_str(o->p, peer->addr, n);
+    o->n += sz_hdr((uint32_t)n, 0) + n;
+}
+
+static bool same_peer(const stage_dht_peer_t *a, const stage_dht_peer_t *b) {
+    return a->id == b->id && !strncmp(a->addr, b->addr, STAGE_ADDR_MAX);
+}
+
+static void o_rec(out_t *o, const rec_t *r, uint64_t key) {
+    uint32_t rm = (r->key != key ? R_KEY : 0) | (r->sub ? R_SUB : 0) |
+                  (r->owner ? R_OWNER : 0) | (r->ver ? R_VER : 0) |
+                  (r->ttl ? R_TTL : 0) | (r->index ? R_INDEX : 0) |
+                  (r->len ? R_VALUE : 0);
+    o_array(o, 1 + (uint32_t)__builtin_popcount(rm));
+    o_int(o, rm);
+    if (rm & R_KEY) o_int(o, (int64_t)r->key);
+    if (rm & R_SUB) o_int(o, (int64_t)r->sub);
+    if (rm & R_OWNER) o_int(o, (int64_t)r->owner);
+    if (rm & R_VER) o_int(o, (int64_t)r->ver);
+    if (rm & R_TTL) o_int(o, r->ttl);
+    if (rm & R_INDEX) o_int(o, r->index);
+    if (rm & R_VALUE) {
+        if (o->p) stage_pack_bin(o->p, r->value, r->len);
+        o->n += sz_hdr(r->len, 1) + r->len;
+    }
+}
+
+static uint32_t mask_of(const stage_dht_msg_t *m, uint32_t nrec) {
+    uint32_t k = 0;
+    k |= m->op ? M_OP : 0;
+    k |= m->hops ? M_HOPS : 0;
+    k |= m->status ? M_STATUS : 0;
+    k |= m->flags ? M_FLAGS : 0;
+    k |= m->to ? M_TO : 0;
+    k |= m->seq ? M_SEQ : 0;
+    k |= m->rid ? M_RID : 0;
+    k |= m->key ? M_KEY : 0;
+    k |= m->arg ? M_ARG : 0;
+    if (m->origin.id)
+        k |= same_peer(&m->origin, &m->from) ? M_ORIGIN_FROM : M_ORIGIN;
+    if (m->peer.id) k |= same_peer(&m->peer, &m->from) ? M_PEER_FROM : M_PEER;
+    k |= m->npeers ? M_PEERS : 0;
+    k |= nrec ? M_RECS : 0;
+    k |= m->nacks ? M_ACKS : 0;
+    return k;
+}
+
+static void encode(const stage_dht_msg_t *m, out_t *o) {
+    uint32_t off = 0, nrec = 0;
+    rec_t r;
+    while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1)
+        nrec++;
+    uint32_t k = mask_of(m, nrec);
+    const char *home = m->from.addr;
+    o_array(o, 3 + (uint32_t)__builtin_popcount(
+                       k & ~(uint32_t)(M_ORIGIN_FROM | M_PEER_FROM)));
+    o_int(o, m->type);
+    o_int(o, k);
+    o_int(o, (int64_t)m->from.id);
+    if (k & M_OP) o_int(o, m->op);
+    if (k & M_HOPS) o_int(o, m->hops);
+    if (k & M_STATUS) o_int(o, m->status);
+    if (k & M_FLAGS) o_int(o, m->flags);
+    if (k & M_TO) o_int(o, (int64_t)m->to);
+    if (k & M_SEQ) o_int(o, (int64_t)m->seq);
+    if (k & M_RID) o_int(o, (int64_t)m->rid);
+    if (k & M_KEY) o_int(o, (int64_t)m->key);
+    if (k & M_ARG) o_int(o, (int64_t)m->arg);
+    if (k & M_ORIGIN) o_peer(o, &m->origin, home);
+    if (k & M_PEER) o_peer(o, &m->peer, home);
+    if (k & M_PEERS) {
+        int np =
+            m->npeers < STAGE_DHT_SUCC_MAX ? m->npeers : STAGE_DHT_SUCC_MAX;
+        o_array(o, (uint32_t)np);
+        for (int i = 0; i < np; i++)
+            o_peer(o, &m->peers[i], home);
+    }
+    if (k & M_RECS) {
+        o_array(o, nrec);
+        off = 0;
+        while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1)
+            o_rec(o, &r, m->key);
+    }
+    if (k & M_ACKS) {
+        int na = m->nacks < STAGE_DHT_ACKS_MAX ? m->nacks : STAGE_DHT_ACKS_MAX;
+        o_array(o, (uint32_t)na);
+        for (int i = 0; i < na; i++)
+            o_int(o, (int64_t)m->acks[i]);
+    }
 }
 
 size_t stage_dht_msg_wire_size(const stage_dht_msg_t *m) {
-    size_t n = 1 + sz_uint(m->type) + sz_uint(m->op) + sz_uint(m->hops) +
-               sz_int(m->status) + sz_uint(m->flags) + sz_id(m->to) +
-               sz_uint(m->seq) + sz_uint(m->rid) + sz_id(m->key) +
-               sz_id(m->arg);
-    n += sz_peer(&m->from) + sz_peer(&m->origin) + sz_peer(&m->peer);
-    n += sz_hdr(m->npeers, 2);
-    for (int i = 0; i < m->npeers && i < STAGE_DHT_SUCC_MAX; i++)
-        n += sz_peer(&m->peers[i]);
-    uint32_t off = 0, cnt = 0;
-    rec_t r;
-    size_t recs = 0;
-    while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1) {
-        cnt++;
-        recs += 1 + sz_id(r.key) + sz_id(r.sub) + sz_id(r.owner) +
-                sz_uint(r.ver) + sz_uint(r.ttl) + sz_uint(r.index) +
-                sz_hdr(r.len, 1) + r.len;
-    }
-    return n + sz_hdr(cnt, 2) + recs;
-}
-
-/* ---- encode ---- */
-
-static void enc_peer(stage_pack_t *p, const stage_dht_peer_t *peer) {
-    if (peer->id == 0) {
-        stage_pack_nil(p);
-        return;
-    }
-    stage_pack_array(p, 2);
-    stage_pack_int(p, (int64_t)peer->id);
-    stage_pack_str(p, peer->addr, strnlen(peer->addr, STAGE_ADDR_MAX - 1));
+    out_t o = {NULL, 0};
+    encode(m, &o);
+    return o.n;
 }
 
 int stage_dht_msg_encode(const stage_dht_msg_t *m, struct stage_pack *p) {
-    uint32_t off = 0, cnt = 0;
-    rec_t r;
-    while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1)
-        cnt++;
-    stage_pack_array(p, 15);
-    stage_pack_int(p, m->type);
-    stage_pack_int(p, m->op);
-    stage_pack_int(p, m->hops);
-    stage_pack_int(p, m->status);
-    stage_pack_int(p, m->flags);
-    stage_pack_int(p, (int64_t)m->to);
-    stage_pack_int(p, (int64_t)m->seq);
-    stage_pack_int(p, (int64_t)m->rid);
-    stage_pack_int(p, (int64_t)m->key);
-    stage_pack_int(p, (int64_t)m->arg);
-    enc_peer(p, &m->from);
-    enc_peer(p, &m->origin);
-    enc_peer(p, &m->peer);
-    int np = m->npeers < STAGE_DHT_SUCC_MAX ? m->npeers : STAGE_DHT_SUCC_MAX;
-    stage_pack_array(p, (uint32_t)np);
-    for (int i = 0; i < np; i++)
-        enc_peer(p, &m->peers[i]);
-    stage_pack_array(p, cnt);
-    off = 0;
-    while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1) {
-        stage_pack_array(p, 7);
-        stage_pack_int(p, (int64_t)r.key);
-        stage_pack_int(p, (int64_t)r.sub);
-        stage_pack_int(p, (int64_t)r.owner);
-        stage_pack_int(p, (int64_t)r.ver);
-        stage_pack_int(p, r.ttl);
-        stage_pack_int(p, r.index);
-        stage_pack_bin(p, r.value, r.len);
-    }
+    out_t o = {p, 0};
+    encode(m, &o);
     return stage_pack_error(p);
 }
 
 /* ---- decode (hostile input) ---- */
 
+/* An unsigned field, present so 1..max. */
 static int dec_u(stage_unpack_t *u, uint64_t max, uint64_t *out) {
     int64_t v;
-    if (stage_unpack_int(u, &v) || v < 0 || (uint64_t)v > max)
+    if (stage_unpack_int(u, &v) || v <= 0 || (uint64_t)v > max)
         return STAGE_EDECODE;
     *out = (uint64_t)v;
     return 0;
 }
 
+/* A 64-bit field, present so not 0. */
 static int dec_id(stage_unpack_t *u, uint64_t *out) {
     int64_t v;
-    if (stage_unpack_int(u, &v)) return STAGE_EDECODE;
+    if (stage_unpack_int(u, &v) || v == 0) return STAGE_EDECODE;
     *out = (uint64_t)v;
     return 0;
 }
 
-static int dec_peer(stage_unpack_t *u, stage_dht_peer_t *p) {
+/* A peer: nil (only where nil_ok), a bare id at home, or [id, "addr"]. */
+static int dec_peer(stage_unpack_t *u, stage_dht_peer_t *p, const char *home,
+                    bool nil_ok) {
     uint32_t n;
     const char *s;
     size_t len;
     memset(p, 0, sizeof(*p));
-    if (stage_unpack_peek(u) == STAGE_T_NIL) return stage_unpack_nil(u);
+    int t = stage_unpack_peek(u);
+    if (t == STAGE_T_NIL) return nil_ok ? stage_unpack_nil(u) : STAGE_EDECODE;
+    if (t == STAGE_T_INT) {
+        if (dec_id(u, &p->id)) return STAGE_EDECODE;
+        strcpy(p->addr, home);
+        return 0;
+    }
     if (stage_unpack_array(u, &n) || n != 2 || dec_id(u, &p->id) ||
-        p->id == 0 || stage_unpack_str(u, &s, &len) || len >= STAGE_ADDR_MAX ||
+        stage_unpack_str(u, &s, &len) || len >= STAGE_ADDR_MAX ||
         memchr(s, 0, len))
         return STAGE_EDECODE;
     memcpy(p->addr, s, len);
@@ -241,50 +345,87 @@ static int dec_peer(stage_unpack_t *u, stage_dht_peer_t *p) {
     return 0;
 }
 
-static int dec_head(stage_unpack_t *u, stage_dht_msg_t *m) {
-    uint64_t v[5];
-    static const uint64_t max[5] = {STAGE_DHT_M__END - 1, STAGE_DHT_OP__END - 1,
-                                    255, 0, 0xffffffffu};
+static int dec_head(stage_unpack_t *u, stage_dht_msg_t *m, uint32_t k) {
+    uint64_t v;
     int64_t status;
-    for (int i = 0; i < 5; i++) {
-        if (i == 3) {
-            if (stage_unpack_int(u, &status) || status > 0 || status < -100000)
-                return STAGE_EDECODE;
-            continue;
-        }
-        if (dec_u(u, max[i], &v[i])) return STAGE_EDECODE;
+    if (k & M_OP) {
+        if (dec_u(u, STAGE_DHT_OP__END - 1, &v)) return STAGE_EDECODE;
+        m->op = (uint8_t)v;
     }
-    if (v[0] == 0) return STAGE_EDECODE;
-    m->type = (uint8_t)v[0];
-    m->op = (uint8_t)v[1];
-    m->hops = (uint8_t)v[2];
-    m->status = (int32_t)status;
-    m->flags = (uint32_t)v[4];
-    if (dec_id(u, &m->to) || dec_id(u, &m->seq) || dec_id(u, &m->rid) ||
-        dec_id(u, &m->key) || dec_id(u, &m->arg) || dec_peer(u, &m->from) ||
-        dec_peer(u, &m->origin) || dec_peer(u, &m->peer))
+    if (k & M_HOPS) {
+        if (dec_u(u, 255, &v)) return STAGE_EDECODE;
+        m->hops = (uint8_t)v;
+    }
+    if (k & M_STATUS) {
+        if (stage_unpack_int(u, &status) || status >= 0 || status < -100000)
+            return STAGE_EDECODE;
+        m->status = (int32_t)status;
+    }
+    if (k & M_FLAGS) {
+        if (dec_u(u, 0xffffffffu, &v)) return STAGE_EDECODE;
+        m->flags = (uint32_t)v;
+    }
+    if (((k & M_TO) && dec_id(u, &m->to)) ||
+        ((k & M_SEQ) && dec_id(u, &m->seq)) ||
+        ((k & M_RID) && dec_id(u, &m->rid)) ||
+        ((k & M_KEY) && dec_id(u, &m->key)) ||
+        ((k & M_ARG) && dec_id(u, &m->arg)))
+        return STAGE_EDECODE;
+    if (k & M_ORIGIN_FROM)
+        m->origin = m->from;
+    else if ((k & M_ORIGIN) && dec_peer(u, &m->origin, m->from.addr, false))
+        return STAGE_EDECODE;
+    if (k & M_PEER_FROM)
+        m->peer = m->from;
+    else if ((k & M_PEER) && dec_peer(u, &m->peer, m->from.addr, false))
         return STAGE_EDECODE;
     return 0;
 }
 
+static int dec_rec(stage_unpack_t *u, uint64_t key, rec_t *r) {
+    uint32_t n;
+    uint64_t rm, v;
+    size_t len = 0;
+    memset(r, 0, sizeof(*r));
+    r->key = key;
+    if (stage_unpack_array(u, &n) || n < 1) return STAGE_EDECODE;
+    int64_t raw;
+    if (stage_unpack_int(u, &raw) || raw < 0 || raw > R_ALL)
+        return STAGE_EDECODE;
+    rm = (uint64_t)raw;
+    if (n != 1 + (uint32_t)__builtin_popcountll(rm)) return STAGE_EDECODE;
+    if (((rm & R_KEY) && dec_id(u, &r->key)) ||
+        ((rm & R_SUB) && dec_id(u, &r->sub)) ||
+        ((rm & R_OWNER) && dec_id(u, &r->owner)) ||
+        ((rm & R_VER) && dec_id(u, &r->ver)))
+        return STAGE_EDECODE;
+    if (rm & R_TTL) {
+        if (dec_u(u, 0xffffffffu, &v)) return STAGE_EDECODE;
+        r->ttl = (uint32_t)v;
+    }
+    if (rm & R_INDEX) {
+        if (dec_u(u, 7, &v)) return STAGE_EDECODE;
+        r->index = (uint8_t)v;
+    }
+    if (rm & R_VALUE) {
+        if (stage_unpack_bin(u, &r->value, &len) || len == 0 ||
+            len > STAGE_DHT_VALUE_MAX)
+            return STAGE_EDECODE;
+        r->len = (uint32_t)len;
+    }
+    return 0;
+}
+
 static int dec_recs(stage_unpack_t *u, stage_dht_msg_t *m) {
-    uint32_t n, k;
-    if (stage_unpack_array(u, &n)) return STAGE_EDECODE;
+    uint32_t n;
+    if (stage_unpack_array(u, &n) || n == 0) return STAGE_EDECODE;
     payload_t pl = {0};
     for (uint32_t i = 0; i < n && !pl.err; i++) {
         rec_t r;
-        uint64_t ttl, index;
-        size_t len;
-        if (stage_unpack_array(u, &k) || k != 7 || dec_id(u, &r.key) ||
-            dec_id(u, &r.sub) || dec_id(u, &r.owner) || dec_id(u, &r.ver) ||
-            dec_u(u, 0xffffffffu, &ttl) || dec_u(u, 7, &index) ||
-            stage_unpack_bin(u, &r.value, &len) || len > STAGE_DHT_VALUE_MAX) {
+        if (dec_rec(u, m->key, &r)) {
             free(pl.data);
             return STAGE_EDECODE;
         }
-        r.ttl = (uint32_t)ttl;
-        r.index = (uint8_t)index;
-        r.len = (uint32_t)len;
         stage__dht_pl_rec(&pl, &r);
     }
     if (pl.err) {
@@ -296,22 +437,53 @@ static int dec_recs(stage_unpack_t *u, stage_dht_msg_t *m) {
     return 0;
 }
 
-int stage_dht_msg_decode(stage_dht_msg_t *m, const char *buf, size_t len) {
+static int dec_lists(stage_unpack_t *u, stage_dht_msg_t *m, uint32_t k) {
+    uint32_t n;
+    if (k & M_PEERS) {
+        if (stage_unpack_array(u, &n) || n == 0 || n > STAGE_DHT_SUCC_MAX)
+            return STAGE_EDECODE;
+        for (uint32_t i = 0; i < n; i++) /* nil: an unknown holder */
+            if (dec_peer(u, &m->peers[i], m->from.addr, true))
+                return STAGE_EDECODE;
+        m->npeers = (uint8_t)n;
+    }
+    if ((k & M_RECS) && dec_recs(u, m)) return STAGE_EDECODE;
+    if (k & M_ACKS) {
+        if (stage_unpack_array(u, &n) || n == 0 || n > STAGE_DHT_ACKS_MAX)
+            return STAGE_EDECODE;
+        for (uint32_t i = 0; i < n; i++)
+            if (dec_id(u, &m->acks[i])) return STAGE_EDECODE;
+        m->nacks = (uint8_t)n;
+    }
+    return 0;
+}
+
+int stage_dht_msg_decode(stage_dht_msg_t *m, const char *buf, size_t len,
+                         const char *from_addr) {
     stage_unpack_t u;
-    uint32_t n, np;
+    uint32_t n;
+    uint64_t type;
+    int64_t k;
     memset(m, 0, sizeof(*m));
+    if (!from_addr || !from_addr[0] || strlen(from_addr) >= STAGE_ADDR_MAX)
+        return STAGE_EDECODE;
     stage_unpack_init(&u, buf, len);
-    int rc = STAGE_EDECODE;
-    if (stage_unpack_array(&u, &n) || n != 15 || dec_head(&u, m) ||
-        stage_unpack_array(&u, &np) || np > STAGE_DHT_SUCC_MAX)
+    if (stage_unpack_array(&u, &n) || n < 3 ||
+        dec_u(&u, STAGE_DHT_M__END - 1, &type) || stage_unpack_int(&u, &k) ||
+        k < 0 || k > M_ALL || ((k & M_ORIGIN) && (k & M_ORIGIN_FROM)) ||
+        ((k & M_PEER) && (k & M_PEER_FROM)) ||
+        n != 3 + (uint32_t)__builtin_popcountll(
+                     (uint64_t)k & ~(uint64_t)(M_ORIGIN_FROM | M_PEER_FROM)) ||
+        dec_id(&u, &m->from.id))
         goto bad;
-    for (uint32_t i = 0; i < np; i++)
-        if (dec_peer(&u, &m->peers[i])) goto bad; /* nil: unknown holder */
-    m->npeers = (uint8_t)np;
-    if (dec_recs(&u, m) || stage_unpack_peek(&u) != STAGE_T_END) goto bad;
+    m->type = (uint8_t)type;
+    strcpy(m->from.addr, from_addr);
+    if (dec_head(&u, m, (uint32_t)k) || dec_lists(&u, m, (uint32_t)k) ||
+        stage_unpack_peek(&u) != STAGE_T_END)
+        goto bad;
     return 0;
 bad:
     stage_dht_msg_clear(m);
     memset(m, 0, sizeof(*m));
-    return rc;
+    return STAGE_EDECODE;
 }

@@ -56,6 +56,7 @@ void stage__dht_peer_failed(stage_dht_t *d, uint64_t id) {
         if (d->succ[i].id == id) {
             remember(d, &d->succ[i]);
             succ_remove(d, i);
+            d->ring_whole = false; /* until the next list says so */
             break;
         }
     bool fingers = false;
@@ -93,7 +94,10 @@ static void succ_insert(stage_dht_t *d, const stage_dht_peer_t *p) {
         if (in_oo(p->id, d->self.id, d->succ[i].id)) break;
     }
     if (i >= d->cfg.succ_len) return;
-    if (d->nsucc == d->cfg.succ_len) d->nsucc--;
+    if (d->nsucc == d->cfg.succ_len) {
+        d->nsucc--; /* the last one falls off: no longer the whole ring */
+        d->ring_whole = false;
+    }
     memmove(&d->succ[i + 1], &d->succ[i],
             (size_t)(d->nsucc - i) * sizeof(d->succ[0]));
     d->succ[i] = *p;
@@ -214,9 +218,12 @@ static void on_pred_info(stage_dht_t *d, const stage_dht_msg_t *m) {
     stage_dht_peer_t s = d->succ[0];
     if (!(m->flags & RF_SAME_LIST)) {
         d->nsucc = 1; /* rebuild the list from our successor's */
+        d->ring_whole = false;
         int n = m->npeers < STAGE_DHT_SUCC_MAX ? m->npeers : STAGE_DHT_SUCC_MAX;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
+            d->ring_whole |= m->peers[i].id == d->self.id;
             succ_insert(d, &m->peers[i]);
+        }
     }
     joined(d);
     if (x->id && in_oo(x->id, d->self.id, s.id) &&

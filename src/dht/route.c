@@ -1,7 +1,11 @@
 /*
 ** dht/route.c: recursive routing with a per-hop acknowledgement.
-** A routed message goes to the closest preceding member we know of; the
-** member that receives it acknowledges at once. A hop not acknowledged in
+** A routed message goes to the closest preceding member we know of, or
+** straight to the key's owner when our successor list shows it; the
+** member that receives it owes an ack, which rides on the next message
+** it sends to the previous hop within ack_delay_ms (a REPLY, usually) or
+** else goes alone (ACK, every ack owed to that member at once). A hop not
+*acknowledged in
 ** hop_timeout_ms is retried through another route (never one that already
 ** failed for this message), up to HOP_TRIES; then it is dropped and the
 ** asker's own timeout retries the whole request. The owner of the key (the
@@ -26,14 +30,21 @@ const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
                                             bool *final) {
     uint64_t self = d->self.id;
     *final = false;
+    /* when our successor list holds the whole ring (a small one: the list
+    ** our successor sent came round to us), the first member at or after
+    ** the key owns it: send it there, one hop. In a larger ring only the
+    ** successor is sure enough to be final. */
+    bool whole = d->ring_whole;
+    uint64_t prev = self;
     for (int i = 0; i < d->nsucc; i++) {
         const stage_dht_peer_t *s = &d->succ[i];
         if (excluded(s->id, excl, nexcl)) continue;
-        if (in_oc(key, self, s->id)) {
-            *final = true; /* s is the first live member at or after key */
+        if (in_oc(key, prev, s->id)) {
+            *final = true;
             return s;
         }
-        break;
+        if (!whole) break;
+        prev = s->id;
     }
     /* closest preceding member of key among fingers and successors */
     const stage_dht_peer_t *best = NULL;
@@ -128,7 +139,7 @@ void stage__dht_route(stage_dht_t *d, stage_dht_msg_t *m) {
     }
     memcpy(&h->msg, m, offsetof(stage_dht_msg_t, peers));
     h->msg.hops++;
-    h->msg.npeers = 0;
+    h->msg.npeers = h->msg.nacks = 0;
     h->ntried = 0;
     /* sent to us as the key's successor, but the key is before our pred:
     ** the sender's successor pointer is stale; walk back */
@@ -142,11 +153,18 @@ void stage__dht_route(stage_dht_t *d, stage_dht_msg_t *m) {
     }
 }
 
+static void owe_ack(stage_dht_t *d, const stage_dht_peer_t *to, uint64_t seq) {
+    uint32_t delay = d->cfg.ack_delay_ms;
+    if (delay > d->cfg.hop_timeout_ms / 4) delay = d->cfg.hop_timeout_ms / 4;
+    ack_t *a = VEC_PUSH(d->acks);
+    if (!a) return; /* the hop is retried: costs time, not correctness */
+    a->to = *to;
+    a->seq = seq;
+    a->due = d->now + delay;
+}
+
 void stage__dht_route_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
-    if (m->from.id != d->self.id) {
-        stage_dht_msg_t *a = stage__dht_send(d, STAGE_DHT_M_ACK, &m->from);
-        if (a) a->seq = m->seq;
-    }
+    if (m->from.id != d->self.id && m->seq) owe_ack(d, &m->from, m->seq);
     if (m->op == 0 || m->op >= STAGE_DHT_OP__END) return;
     /* an orphan looking for its predecessor (key = its id - 1): if it lies
     ** between us and our successor, we skipped it after failures */
@@ -154,7 +172,7 @@ void stage__dht_route_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
         stage__dht_closer_seen(d, &m->origin);
     stage_dht_msg_t c;
     memcpy(&c, m, offsetof(stage_dht_msg_t, peers));
-    c.npeers = 0;
+    c.npeers = c.nacks = 0;
     c.data = NULL;
     if (m->len) {
         c.data = malloc(m->len);
@@ -164,16 +182,56 @@ void stage__dht_route_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
     stage__dht_route(d, &c);
 }
 
-void stage__dht_ack_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
+static void acked(stage_dht_t *d, uint64_t seq, uint64_t from) {
     for (size_t i = 0; i < d->hops.n; i++) {
         hop_t *h = d->hops.v[i];
-        if (h->seq == m->seq && h->ntried &&
-            h->tried[h->ntried - 1] == m->from.id) {
+        if (h->seq == seq && h->ntried && h->tried[h->ntried - 1] == from) {
             hop_free(h);
             d->hops.v[i] = d->hops.v[--d->hops.n];
             return;
         }
     }
+}
+
+void stage__dht_ack_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
+    for (int i = 0; i < m->nacks && i < STAGE_DHT_ACKS_MAX; i++)
+        acked(d, m->acks[i], m->from.id);
+}
+
+/* Move acks owed to 'to' onto m while it has room. */
+static void ride(stage_dht_t *d, stage_dht_msg_t *m,
+                 const stage_dht_peer_t *to) {
+    size_t k = 0;
+    for (size_t i = 0; i < d->acks.n; i++) {
+        ack_t *a = &d->acks.v[i];
+        if (m->nacks < STAGE_DHT_ACKS_MAX && a->to.id == to->id &&
+            !strcmp(a->to.addr, to->addr))
+            m->acks[m->nacks++] = a->seq;
+        else
+            d->acks.v[k++] = *a;
+    }
+    d->acks.n = k;
+}
+
+uint64_t stage__dht_flush_acks(stage_dht_t *d, bool all) {
+    if (!d->acks.n) return UINT64_MAX;
+    for (size_t i = 0; i < d->out.n && d->acks.n; i++)
+        ride(d, &d->out.v[i], &d->dests.v[i]);
+    for (size_t i = 0; i < d->acks.n;) {
+        if (!all && d->acks.v[i].due > d->now) {
+            i++;
+            continue;
+        }
+        stage_dht_peer_t to = d->acks.v[i].to;
+        stage_dht_msg_t *m = stage__dht_send(d, STAGE_DHT_M_ACK, &to);
+        if (!m) break; /* out of memory: the hops are retried */
+        ride(d, m, &to);
+        i = 0;
+    }
+    uint64_t t = UINT64_MAX;
+    for (size_t i = 0; i < d->acks.n; i++)
+        if (d->acks.v[i].due < t) t = d->acks.v[i].due;
+    return t;
 }
 
 void stage__dht_route_tick(stage_dht_t *d) {

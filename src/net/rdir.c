@@ -94,9 +94,10 @@ static void on_dht_timer(uv_timer_t *t) {
     drain(io);
 }
 
-int stage__rdir_in_dht(io_t *io, const char *body, size_t len) {
+int stage__rdir_in_dht(io_t *io, const char *peer, const char *body,
+                       size_t len) {
     stage_dht_msg_t m;
-    if (stage_dht_msg_decode(&m, body, len)) return STAGE_EDECODE;
+    if (stage_dht_msg_decode(&m, body, len, peer)) return STAGE_EDECODE;
     stage_dht_recv(io->dht, now_ms(io), &m);
     stage_dht_msg_clear(&m);
     drain(io);

@@ -561,7 +561,7 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
         rc = stage__rdir_in_find(io, peer, body, len);
         break;
     case FRAME_DHT:
-        rc = stage__rdir_in_dht(io, body, len);
+        rc = stage__rdir_in_dht(io, peer, body, len);
         break;
     default:
         rc = STAGE_EPROTO;

@@ -132,7 +132,8 @@ void stage__rdir_close(io_t *io);
 void stage__rdir_forget_node(io_t *io, const char *peer);
 /* Leave the ring gracefully (effects go out on the loop). */
 void stage__rdir_leave(io_t *io);
-int stage__rdir_in_dht(io_t *io, const char *body, size_t len);
+int stage__rdir_in_dht(io_t *io, const char *peer, const char *body,
+                       size_t len);
 int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
                         size_t len);
 /* A directory request from a theatre; takes it. */

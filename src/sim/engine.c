@@ -145,7 +145,7 @@ static void send_msg(sim_t *s, int from, const stage_dht_effect_t *e) {
     if (s->c.wire) {
         stage_pack_t p = STAGE_PACK_INIT;
         if (stage_dht_msg_encode(src, &p) ||
-            stage_dht_msg_decode(m, p.data, p.len)) {
+            stage_dht_msg_decode(m, p.data, p.len, src->from.addr)) {
             s->failures++;
             fprintf(stderr, "sim: message codec round trip failed\n");
             stage_pack_free(&p);

@@ -204,8 +204,31 @@ static void count_lost(sim_t *s, uint64_t *live, uint64_t *lost) {
     }
 }
 
+/* Live entries that fewer than R managers hold. */
+static uint64_t count_short(sim_t *s) {
+    int R = s->c.replicas;
+    uint64_t n = 0;
+    for (size_t k = 0; k < s->nentries; k++) {
+        const sentry_t *e = &s->entries[k];
+        if (!sim_entry_live(s, e)) continue;
+        int held = 0;
+        for (int i = 0; i < R; i++) {
+            uint64_t rk = stage_dht_replica(e->key, i, R);
+            for (int m = 0; m < s->nm; m++)
+                if (s->mgrs[m].d &&
+                    stage_dht_holds(s->mgrs[m].d, s->now, rk, 0)) {
+                    held++;
+                    break;
+                }
+        }
+        n += held < R;
+    }
+    return n;
+}
+
 static void mass_failure(sim_t *s) {
     int n = (int)(s->c.mass_fail * s->nn), done = 0;
+    s->mass_short = count_short(s);
     while (done < n) {
         int node = (int)sim_rng_below(&s->rng, (uint64_t)s->nn);
         if (!s->nodes[node].alive) continue;
@@ -341,6 +364,7 @@ static void figures(sim_t *s, sim_figures_t *f) {
         s->mass_live     ? (double)s->mass_lost / (double)s->mass_live
         : s->spaced_live ? (double)s->spaced_lost / (double)s->spaced_live
                          : 0;
+    f->mass_unreplicated = s->mass_short;
     uint64_t ok = s->gets_ok + s->lookups_ok;
     f->lookups = s->gets + s->lookups;
     f->lookup_success = f->lookups ? (double)ok / (double)f->lookups : 1.0;
@@ -380,7 +404,8 @@ static void summary(sim_t *s, const sim_figures_t *f) {
         "\"lookup_success\":%.5f,\"route_correct\":%.5f,"
         "\"claims\":%llu,\"claims_ok\":%.5f,"
         "\"entries_lost_fraction\":%.5f,\"mass_checked\":%llu,"
-        "\"mass_check_failures\":%llu,\"stale_entries\":%llu,"
+        "\"mass_check_failures\":%llu,\"mass_unreplicated\":%llu,"
+        "\"stale_entries\":%llu,"
         "\"bytes_per_node_per_s\":%.1f,\"msgs_per_node_per_s\":%.2f,"
         "\"keys_per_node_max_over_mean\":%.3f,"
         "\"keys_per_node_p99_over_mean\":%.3f,\"ring_consistent\":%.4f,"
@@ -392,6 +417,7 @@ static void summary(sim_t *s, const sim_figures_t *f) {
         f->route_correct, (unsigned long long)f->claims, f->claims_ok,
         f->entries_lost_fraction, (unsigned long long)f->mass_checked,
         (unsigned long long)f->mass_check_failures,
+        (unsigned long long)f->mass_unreplicated,
         (unsigned long long)f->stale_entries, f->bytes_per_node_per_s,
         f->msgs_per_node_per_s, f->keys_max_over_mean, f->keys_p99_over_mean,
         f->ring_consistent, f->races, f->races_exactly_one, s->nwatch,

@@ -61,6 +61,7 @@ typedef struct sim_figures {
     double entries_lost_fraction, bytes_per_node_per_s, msgs_per_node_per_s;
     double keys_max_over_mean, keys_p99_over_mean, ring_consistent;
     uint64_t lookups, claims, mass_checked, mass_check_failures;
+    uint64_t mass_unreplicated; /* entries short of R holders before it */
     uint64_t stale_entries, events;
     int races, races_exactly_one, watchers_ok, sources_ok, failures;
     int split_winners, split_holders; /* claims in a partition, after */

@@ -120,7 +120,7 @@ typedef struct sim {
     uint64_t gets, gets_ok, lookups, lookups_ok, lookups_right;
     uint64_t claims, claims_ok;
     uint64_t *hops_hist; /* hops -> count */
-    uint64_t mass_live, mass_lost, mass_checked, mass_failed;
+    uint64_t mass_live, mass_lost, mass_checked, mass_failed, mass_short;
     uint64_t spaced_live, spaced_lost;
     int races, race_wins[64];
     uint64_t race_value[64];

@@ -1,6 +1,7 @@
 /*
-** tests/unit/test_dht_msg.c: the msgpack form of DHT messages — round trip,
-** the wire size the simulator counts, and hostile input.
+** tests/unit/test_dht_msg.c: the compact msgpack form of DHT messages —
+** round trip, the wire size the simulator counts, what is left out, and
+** hostile input.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,8 @@
 #include "stage/errors.h"
 #include "stage/pack.h"
 
+#define FROM "10.0.0.1:7400" /* where the sample's bytes come from */
+
 static void sample(stage_dht_msg_t *m) {
     memset(m, 0, sizeof(*m));
     m->type = STAGE_DHT_M_REPLY;
@@ -28,14 +31,17 @@ static void sample(stage_dht_msg_t *m) {
     m->rid = 70000;
     m->key = UINT64_MAX;
     m->arg = 1;
-    m->from = (stage_dht_peer_t){42, "10.0.0.1:7400"};
+    m->from = (stage_dht_peer_t){42, FROM};
     m->origin = (stage_dht_peer_t){43, "[::1]:7401"};
     m->npeers = 2;
     m->peers[0] = (stage_dht_peer_t){44, "a:1"};
     m->peers[1] = (stage_dht_peer_t){0x8000000000000000ull, "b:2"};
+    m->nacks = 2;
+    m->acks[0] = 299;
+    m->acks[1] = UINT64_MAX;
     payload_t pl = {0};
     rec_t r1 = {5, 6, 7, 8, 9000, 2, 3, "abc"};
-    rec_t r2 = {UINT64_MAX, 0, 1, 0, 0, 0, 0, NULL};
+    rec_t r2 = {UINT64_MAX, 0, 1, 0, 0, 0, 0, NULL}; /* the message's key */
     stage__dht_pl_rec(&pl, &r1);
     stage__dht_pl_rec(&pl, &r2);
     m->data = pl.data;
@@ -49,13 +55,192 @@ static void message_round_trips_and_size_is_exact(void **st) {
     stage_pack_t p = STAGE_PACK_INIT;
     assert_int_equal(stage_dht_msg_encode(&m, &p), 0);
     assert_int_equal(stage_dht_msg_wire_size(&m), p.len);
-    assert_int_equal(stage_dht_msg_decode(&back, p.data, p.len), 0);
+    assert_int_equal(stage_dht_msg_decode(&back, p.data, p.len, FROM), 0);
     assert_memory_equal(&back, &m, offsetof(stage_dht_msg_t, len));
     assert_int_equal(back.len, m.len);
     assert_memory_equal(back.data, m.data, m.len);
     assert_memory_equal(back.peers, m.peers, 2 * sizeof(m.peers[0]));
     stage_dht_msg_clear(&back);
     stage_dht_msg_clear(&m);
+    stage_pack_free(&p);
+}
+
+/* Encode m, decode it as coming from FROM; the length, or -1. */
+static long round_trip(const stage_dht_msg_t *m, stage_dht_msg_t *back) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    long n = -1;
+    if (stage_dht_msg_encode(m, &p) == 0 &&
+        stage_dht_msg_decode(back, p.data, p.len, FROM) == 0)
+        n = (long)p.len;
+    if (n >= 0 && stage_dht_msg_wire_size(m) != p.len) n = -1;
+    stage_pack_free(&p);
+    return n;
+}
+
+static void the_sender_and_its_node_travel_as_bare_ids(void **st) {
+    (void)st;
+    stage_dht_msg_t m, back;
+    memset(&m, 0, sizeof(m));
+    m.type = STAGE_DHT_M_ACK;
+    m.from = (stage_dht_peer_t){0xfedcba9876543210ull, FROM}; /* 9 bytes */
+    m.nacks = 1;
+    m.acks[0] = 5;
+    /* [type, mask, from, [seq]]: an ack alone is 16 bytes with a 64-bit id */
+    assert_int_equal(round_trip(&m, &back), 16);
+    assert_int_equal(back.nacks, 1);
+    assert_true(back.acks[0] == 5);
+    assert_string_equal(back.from.addr, FROM);
+    /* origin and peer that are the sender cost nothing; a peer of the
+    ** sender's node is its id alone; another node's peer has its address */
+    m.type = STAGE_DHT_M_REPLY;
+    m.origin = m.from;
+    m.peer = m.from;
+    long base = round_trip(&m, &back);
+    assert_true(base == 16);
+    assert_true(back.origin.id == m.from.id && back.peer.id == m.from.id);
+    assert_string_equal(back.origin.addr, FROM);
+    m.npeers = 2;
+    m.peers[0] = (stage_dht_peer_t){7, FROM};
+    m.peers[1] = (stage_dht_peer_t){8, "10.0.0.2:7400"};
+    /* [7, [8, "10.0.0.2:7400"]] */
+    assert_int_equal(round_trip(&m, &back), base + 1 + 1 + 1 + 1 + 14);
+    assert_string_equal(back.peers[0].addr, FROM);
+    assert_string_equal(back.peers[1].addr, "10.0.0.2:7400");
+    /* an entry under the message's key leaves the key out */
+    m.npeers = 0;
+    m.key = 1000;
+    payload_t pl = {0};
+    rec_t r = {1000, 0, 0, 0, 0, 0, 0, NULL};
+    stage__dht_pl_rec(&pl, &r);
+    m.data = pl.data;
+    m.len = pl.len;
+    assert_int_equal(round_trip(&m, &back), base + 3 + 1 + 2);
+    rec_t got;
+    uint32_t off = 0;
+    assert_int_equal(stage__dht_pl_next(back.data, back.len, &off, &got), 1);
+    assert_true(got.key == 1000);
+    stage_dht_msg_clear(&back);
+    stage_dht_msg_clear(&m);
+}
+
+/* Decode raw bytes built by hand, as from FROM. */
+static int decode_raw(const stage_pack_t *p) {
+    stage_dht_msg_t back;
+    int rc = stage_dht_msg_decode(&back, p->data, p->len, FROM);
+    if (rc == 0) stage_dht_msg_clear(&back);
+    return rc;
+}
+
+static void malformed_compact_forms_are_refused(void **st) {
+    (void)st;
+    stage_pack_t p = STAGE_PACK_INIT;
+    /* the smallest message: [NOTIFY, 0, from] */
+    stage_pack_array(&p, 3);
+    stage_pack_int(&p, STAGE_DHT_M_NOTIFY);
+    stage_pack_int(&p, 0);
+    stage_pack_int(&p, 9);
+    assert_int_equal(decode_raw(&p), 0);
+    stage_dht_msg_t back;
+    assert_int_equal(stage_dht_msg_decode(&back, p.data, p.len, NULL),
+                     STAGE_EDECODE);
+    assert_int_equal(stage_dht_msg_decode(&back, p.data, p.len, ""),
+                     STAGE_EDECODE);
+    /* from id 0 */
+    stage_pack_reset(&p);
+    stage_pack_array(&p, 3);
+    stage_pack_int(&p, STAGE_DHT_M_NOTIFY);
+    stage_pack_int(&p, 0);
+    stage_pack_int(&p, 0);
+    assert_int_equal(decode_raw(&p), STAGE_EDECODE);
+    /* a mask bit nobody knows */
+    stage_pack_reset(&p);
+    stage_pack_array(&p, 4);
+    stage_pack_int(&p, STAGE_DHT_M_NOTIFY);
+    stage_pack_int(&p, 1 << 16);
+    stage_pack_int(&p, 9);
+    stage_pack_int(&p, 1);
+    assert_int_equal(decode_raw(&p), STAGE_EDECODE);
+    /* more fields than the mask says, and fewer */
+    stage_pack_reset(&p);
+    stage_pack_array(&p, 5);
+    stage_pack_int(&p, STAGE_DHT_M_ROUTE);
+    stage_pack_int(&p, 1); /* op only */
+    stage_pack_int(&p, 9);
+    stage_pack_int(&p, STAGE_DHT_OP_GET);
+    stage_pack_int(&p, 3);
+    assert_int_equal(decode_raw(&p), STAGE_EDECODE);
+    stage_pack_reset(&p);
+    stage_pack_array(&p, 3);
+    stage_pack_int(&p, STAGE_DHT_M_ROUTE);
+    stage_pack_int(&p, 1);
+    stage_pack_int(&p, 9);
+    assert_int_equal(decode_raw(&p), STAGE_EDECODE);
+    /* a field present but 0 (absence has one spelling), an op out of range */
+    for (int op = 0; op <= STAGE_DHT_OP__END; op += STAGE_DHT_OP__END) {
+        stage_pack_reset(&p);
+        stage_pack_array(&p, 4);
+        stage_pack_int(&p, STAGE_DHT_M_ROUTE);
+        stage_pack_int(&p, 1);
+        stage_pack_int(&p, 9);
+        stage_pack_int(&p, op);
+        assert_int_equal(decode_raw(&p), STAGE_EDECODE);
+    }
+    /* origin both sent and "the sender" */
+    stage_pack_reset(&p);
+    stage_pack_array(&p, 4);
+    stage_pack_int(&p, STAGE_DHT_M_ROUTE);
+    stage_pack_int(&p, (1 << 9) | (1 << 10));
+    stage_pack_int(&p, 9);
+    stage_pack_int(&p, 10);
+    assert_int_equal(decode_raw(&p), STAGE_EDECODE);
+    /* a status that is not negative */
+    stage_pack_reset(&p);
+    stage_pack_array(&p, 4);
+    stage_pack_int(&p, STAGE_DHT_M_REPLY);
+    stage_pack_int(&p, 1 << 2);
+    stage_pack_int(&p, 9);
+    stage_pack_int(&p, 3);
+    assert_int_equal(decode_raw(&p), STAGE_EDECODE);
+    /* an empty ack list, and one longer than allowed */
+    for (int n = 0; n <= STAGE_DHT_ACKS_MAX + 1; n += STAGE_DHT_ACKS_MAX + 1) {
+        stage_pack_reset(&p);
+        stage_pack_array(&p, 4);
+        stage_pack_int(&p, STAGE_DHT_M_ACK);
+        stage_pack_int(&p, 1 << 15);
+        stage_pack_int(&p, 9);
+        stage_pack_array(&p, (uint32_t)n);
+        for (int i = 0; i < n; i++)
+            stage_pack_int(&p, i + 1);
+        assert_int_equal(decode_raw(&p), STAGE_EDECODE);
+    }
+    /* entries: an unknown entry bit, a length that disagrees with its mask,
+    ** an empty value present, an index beyond 7 */
+    static const int64_t bad[][3] = {
+        {1 << 7, 0, 0}, {1 << 4, 0, 0}, {1 << 6, -1, 0}, {1 << 5, 8, 0}};
+    for (int k = 0; k < 4; k++) {
+        stage_pack_reset(&p);
+        stage_pack_array(&p, 4);
+        stage_pack_int(&p, STAGE_DHT_M_TRANSFER);
+        stage_pack_int(&p, 1 << 14);
+        stage_pack_int(&p, 9);
+        stage_pack_array(&p, 1);
+        bool ttl_missing = bad[k][0] == (1 << 4);
+        stage_pack_array(&p, ttl_missing || bad[k][0] == (1 << 7) ? 1 : 2);
+        stage_pack_int(&p, bad[k][0]);
+        if (bad[k][1] == -1)
+            stage_pack_bin(&p, "", 0);
+        else if (bad[k][1])
+            stage_pack_int(&p, bad[k][1]);
+        assert_int_equal(decode_raw(&p), STAGE_EDECODE);
+    }
+    /* a peer as neither an id nor [id, "addr"] */
+    stage_pack_reset(&p);
+    stage_pack_array(&p, 4);
+    stage_pack_int(&p, STAGE_DHT_M_PRED_INFO);
+    stage_pack_int(&p, 1 << 11);
+    stage_pack_int(&p, 9);
+    stage_pack_str(&p, "a:1", 3);
+    assert_int_equal(decode_raw(&p), STAGE_EDECODE);
     stage_pack_free(&p);
 }
 
@@ -66,7 +251,8 @@ static void every_truncation_is_refused(void **st) {
     stage_pack_t p = STAGE_PACK_INIT;
     assert_int_equal(stage_dht_msg_encode(&m, &p), 0);
     for (size_t n = 0; n < p.len; n++) {
-        assert_int_equal(stage_dht_msg_decode(&back, p.data, n), STAGE_EDECODE);
+        assert_int_equal(stage_dht_msg_decode(&back, p.data, n, FROM),
+                         STAGE_EDECODE);
         assert_null(back.data);
     }
     stage_dht_msg_clear(&m);
@@ -81,22 +267,21 @@ static void bad_fields_are_refused(void **st) {
     m.type = 200;
     stage_pack_t p = STAGE_PACK_INIT;
     stage_dht_msg_encode(&m, &p);
-    assert_int_equal(stage_dht_msg_decode(&back, p.data, p.len), STAGE_EDECODE);
+    assert_int_equal(stage_dht_msg_decode(&back, p.data, p.len, FROM),
+                     STAGE_EDECODE);
     /* a peer address that does not fit */
     stage_pack_reset(&p);
-    stage_pack_array(&p, 15);
-    for (int i = 0; i < 10; i++)
-        stage_pack_int(&p, i == 0 ? 1 : 0);
+    stage_pack_array(&p, 4);
+    stage_pack_int(&p, STAGE_DHT_M_PRED_INFO);
+    stage_pack_int(&p, 1 << 11);
+    stage_pack_int(&p, 9);
     char big[100];
     memset(big, 'x', sizeof(big));
     stage_pack_array(&p, 2);
     stage_pack_int(&p, 5);
     stage_pack_str(&p, big, sizeof(big));
-    stage_pack_nil(&p);
-    stage_pack_nil(&p);
-    stage_pack_array(&p, 0);
-    stage_pack_array(&p, 0);
-    assert_int_equal(stage_dht_msg_decode(&back, p.data, p.len), STAGE_EDECODE);
+    assert_int_equal(stage_dht_msg_decode(&back, p.data, p.len, FROM),
+                     STAGE_EDECODE);
     /* trailing bytes after the message */
     stage_pack_reset(&p);
     stage_dht_msg_encode(&m, &p);
@@ -105,7 +290,8 @@ static void bad_fields_are_refused(void **st) {
     stage_pack_reset(&p);
     stage_dht_msg_encode(&m, &p);
     stage_pack_nil(&p);
-    assert_int_equal(stage_dht_msg_decode(&back, p.data, p.len), STAGE_EDECODE);
+    assert_int_equal(stage_dht_msg_decode(&back, p.data, p.len, FROM),
+                     STAGE_EDECODE);
     stage_dht_msg_clear(&m);
     stage_pack_free(&p);
 }
@@ -126,7 +312,7 @@ static void random_bytes_never_crash(void **st) {
             x ^= x << 17;
             b[x % p.len] = (char)(x >> 32);
         }
-        if (stage_dht_msg_decode(&back, b, p.len) == 0) {
+        if (stage_dht_msg_decode(&back, b, p.len, FROM) == 0) {
             assert_true(back.npeers <= STAGE_DHT_SUCC_MAX);
             stage_dht_msg_clear(&back);
         }
@@ -139,6 +325,8 @@ static void random_bytes_never_crash(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(message_round_trips_and_size_is_exact),
+        cmocka_unit_test(the_sender_and_its_node_travel_as_bare_ids),
+        cmocka_unit_test(malformed_compact_forms_are_refused),
         cmocka_unit_test(every_truncation_is_refused),
         cmocka_unit_test(bad_fields_are_refused),
         cmocka_unit_test(random_bytes_never_crash),
