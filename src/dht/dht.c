@@ -59,6 +59,7 @@ int stage_dht_new(stage_dht_t **out, const stage_dht_config_t *cfg,
     d->now = now;
     d->range_lo = d->self.id; /* alone: the whole ring */
     d->next_period = now + stage__dht_rand(d) % cfg->period_ms;
+    d->stab_every = cfg->period_ms;
     d->next_finger_at = now + cfg->finger_period_ms;
     d->next_renew = now + cfg->lease_ms / 3;
     d->next_merge = now + MERGE_PERIODS * (uint64_t)cfg->period_ms;

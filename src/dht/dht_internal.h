@@ -188,6 +188,7 @@ struct stage_dht {
     int nsucc;
     bool ring_whole; /* succ[] is every other member (it came round to us) */
     bool stab_waiting, stab_retried;
+    uint32_t stab_every; /* period/8 after a change, doubling to period */
     uint64_t stab_sent;
     stage_dht_peer_t finger[FINGERS];
     uint64_t rt_id[FINGERS]; /* the distinct finger ids, for a quick scan */

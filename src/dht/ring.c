@@ -15,6 +15,16 @@
 #include "dht/dht_internal.h"
 #include "stage/errors.h"
 
+/* Our neighbours changed: stabilize again soon (period/8), then back off
+** by doubling to the period while nothing changes, so the ring settles in
+** round trips after a join or a failure and costs one round per period
+** when it is quiet. */
+static void quicken(stage_dht_t *d) {
+    uint32_t fast = d->cfg.period_ms / 8 ? d->cfg.period_ms / 8 : 1;
+    d->stab_every = fast;
+    if (d->next_period > d->now + fast) d->next_period = d->now + fast;
+}
+
 uint64_t stage__dht_rand(stage_dht_t *d) {
     uint64_t z = (d->rng += 0x9e3779b97f4a7c15ull); /* splitmix64 */
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -57,6 +67,7 @@ void stage__dht_peer_failed(stage_dht_t *d, uint64_t id) {
             remember(d, &d->succ[i]);
             succ_remove(d, i);
             d->ring_whole = false; /* until the next list says so */
+            quicken(d);
             break;
         }
     bool fingers = false;
@@ -66,7 +77,10 @@ void stage__dht_peer_failed(stage_dht_t *d, uint64_t id) {
             fingers = true;
         }
     if (fingers) stage__dht_fingers_changed(d);
-    if (d->pred.id == id) d->pred.id = 0; /* range_lo keeps its old start */
+    if (d->pred.id == id) {
+        d->pred.id = 0; /* range_lo keeps its old start */
+        quicken(d);
+    }
 }
 
 void stage__dht_fingers_changed(stage_dht_t *d) {
@@ -118,7 +132,10 @@ static void set_pred(stage_dht_t *d, const stage_dht_peer_t *p) {
     uint64_t old = d->pred.id ? d->pred.id : d->range_lo;
     d->pred = *p;
     d->pred_seen = d->now;
-    if (p->id != old) stage__dht_pred_changed(d, old, p->id);
+    if (p->id != old) {
+        stage__dht_pred_changed(d, old, p->id);
+        quicken(d);
+    }
     d->range_lo = p->id;
     if (d->nsucc == 0 && !d->joined) succ_insert(d, p); /* a ring of two */
 }
@@ -217,6 +234,7 @@ static void on_pred_info(stage_dht_t *d, const stage_dht_msg_t *m) {
     const stage_dht_peer_t *x = &m->peer;
     stage_dht_peer_t s = d->succ[0];
     if (!(m->flags & RF_SAME_LIST)) {
+        uint64_t before = list_hash(d->succ, d->nsucc);
         d->nsucc = 1; /* rebuild the list from our successor's */
         d->ring_whole = false;
         int n = m->npeers < STAGE_DHT_SUCC_MAX ? m->npeers : STAGE_DHT_SUCC_MAX;
@@ -224,6 +242,7 @@ static void on_pred_info(stage_dht_t *d, const stage_dht_msg_t *m) {
             d->ring_whole |= m->peers[i].id == d->self.id;
             succ_insert(d, &m->peers[i]);
         }
+        if (list_hash(d->succ, d->nsucc) != before) quicken(d);
     }
     joined(d);
     if (x->id && in_oo(x->id, d->self.id, s.id) &&
@@ -319,11 +338,13 @@ static void refill(stage_dht_t *d) {
 }
 
 static void stabilize(stage_dht_t *d) {
-    if (d->stab_waiting && d->nsucc) {
-        /* no answer for a whole period: the successor is gone */
+    /* an answer may still come (ring_poll asks again after the hop
+    ** timeout); none for a whole period: the successor is gone */
+    bool waiting =
+        d->stab_waiting && d->nsucc && d->now - d->stab_sent < d->cfg.period_ms;
+    if (d->stab_waiting && d->nsucc && !waiting)
         stage__dht_peer_failed(d, d->succ[0].id);
-    }
-    d->stab_waiting = false;
+    d->stab_waiting = waiting;
     if (d->pred.id && d->now - d->pred_seen > 2 * (uint64_t)d->cfg.period_ms +
                                                   d->cfg.period_ms / 2) {
         stage_dht_peer_t p = d->pred;
@@ -349,6 +370,7 @@ static void stabilize(stage_dht_t *d) {
         if (d->join_addr[0] && !d->joined) send_join(d);
         return;
     }
+    if (d->stab_waiting) return;
     if (get_pred(d)) {
         d->stab_waiting = true;
         d->stab_retried = false;
@@ -381,7 +403,11 @@ static void fix_finger(stage_dht_t *d) {
     if (!d->nsucc) return;
     uint64_t span = d->succ[0].id - d->self.id;
     int i = d->next_finger;
-    if (i <= 0 || i >= FINGERS || ((uint64_t)1 << i) <= span) i = FINGERS - 1;
+    if (i <= 0 || i >= FINGERS || ((uint64_t)1 << i) <= span) {
+        i = FINGERS - 1;
+        /* a new member's quick round ends with its first full cycle */
+        if (d->finger_burst < FINGERS - 1) d->finger_burst = 0;
+    }
     d->next_finger = i - 1;
     reqspec_t s = {.kind = RQ_FINGER,
                    .op = STAGE_DHT_OP_LOOKUP,
@@ -437,7 +463,9 @@ void stage__dht_ring_found(stage_dht_t *d, const request_t *r,
 
 void stage__dht_ring_tick(stage_dht_t *d) {
     if (d->now >= d->next_period) {
-        d->next_period = d->now + d->cfg.period_ms;
+        d->next_period = d->now + d->stab_every;
+        d->stab_every = d->stab_every < d->cfg.period_ms / 2 ? d->stab_every * 2
+                                                             : d->cfg.period_ms;
         stabilize(d);
         if (d->now >= d->next_merge && d->joined) {
             d->next_merge = d->now + MERGE_PERIODS * (uint64_t)d->cfg.period_ms;

@@ -32,18 +32,21 @@ const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
     *final = false;
     /* when our successor list holds the whole ring (a small one: the list
     ** our successor sent came round to us), the first member at or after
-    ** the key owns it: send it there, one hop. In a larger ring only the
-    ** successor is sure enough to be final. */
-    bool whole = d->ring_whole;
+    ** the key owns it: send it there, one hop. Only our successor is sure
+    ** enough to be FINAL (the receiver then walks back to its predecessor
+    ** if it must); a member further on may have been joined before since
+    ** our list was sent, so it decides by its own range and routes on. */
+    bool whole = d->ring_whole, first = true;
     uint64_t prev = self;
     for (int i = 0; i < d->nsucc; i++) {
         const stage_dht_peer_t *s = &d->succ[i];
         if (excluded(s->id, excl, nexcl)) continue;
         if (in_oc(key, prev, s->id)) {
-            *final = true;
+            *final = first;
             return s;
         }
         if (!whole) break;
+        first = false;
         prev = s->id;
     }
     /* closest preceding member of key among fingers and successors */
