@@ -33,6 +33,7 @@
 #define RF_LAST 0x10      /* REPLY to FETCH: the walk ended here */
 #define RF_SAME_LIST 0x20 /* PRED_INFO: your copy of my list is current */
 #define RF_FINGERS 0x40   /* GET_PRED/PRED_INFO: send/sent fingers too */
+#define RF_PUSH 0x80      /* PRED_INFO: unasked, a member joined before us */
 
 /* One entry as it travels in a payload (internal layout, see msg.c). */
 typedef struct rec {
@@ -260,10 +261,13 @@ void stage__dht_ack_recv(stage_dht_t *d, const stage_dht_msg_t *m);
 ** (all of them if all) alone. Returns the earliest due time left. */
 uint64_t stage__dht_flush_acks(stage_dht_t *d, bool all);
 void stage__dht_route_tick(stage_dht_t *d);
-/* The best next hop for key other than the excluded ids (NULL: none). */
+/* The best next hop for key other than the excluded ids (NULL: none).
+** jump: the message starts here, and may go straight to the owner that a
+** whole successor list shows (later hops route by the ring alone, so two
+** stale lists cannot bounce a message between them). */
 const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
                                             const uint64_t *excl, int nexcl,
-                                            bool *final);
+                                            bool jump, bool *final);
 
 /* ---- table (table.c) ---- */
 entry_t *stage__dht_find(stage_dht_t *d, uint64_t key, uint64_t sub);

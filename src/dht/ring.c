@@ -150,6 +150,16 @@ void stage__dht_pred_changed(stage_dht_t *d, uint64_t old_lo, uint64_t lo) {
     }
 }
 
+/* A joiner became our predecessor: tell the old one (PRED_INFO, unasked),
+** so it takes the joiner as its successor now rather than at its next
+** stabilize; routes then stop walking back over the joiner. */
+static void tell_old_pred(stage_dht_t *d, const stage_dht_peer_t *to) {
+    stage_dht_msg_t *r = stage__dht_send(d, STAGE_DHT_M_PRED_INFO, to);
+    if (!r) return;
+    r->peer = d->pred;
+    r->flags = RF_PUSH | RF_SAME_LIST; /* it keeps its list until it asks */
+}
+
 static void on_notify(stage_dht_t *d, const stage_dht_msg_t *m) {
     const stage_dht_peer_t *n = &m->from;
     if (n->id == d->pred.id) {
@@ -160,8 +170,10 @@ static void on_notify(stage_dht_t *d, const stage_dht_msg_t *m) {
     ** died; if that predecessor also missed its own notify, believe it */
     bool pred_quiet = d->now - d->pred_seen >
                       (uint64_t)d->cfg.period_ms + d->cfg.period_ms / 2;
-    if (d->pred.id == 0 || in_oo(n->id, d->pred.id, d->self.id) || pred_quiet)
-        set_pred(d, n);
+    stage_dht_peer_t old = d->pred;
+    bool joiner = old.id && in_oo(n->id, old.id, d->self.id);
+    if (d->pred.id == 0 || joiner || pred_quiet) set_pred(d, n);
+    if (joiner && !pred_quiet && old.id != d->self.id) tell_old_pred(d, &old);
 }
 
 /* A digest of n successors from the first: the asker tells us the one of
@@ -256,7 +268,7 @@ static void on_pred_info(stage_dht_t *d, const stage_dht_msg_t *m) {
         }
         return;
     }
-    send_notify(d);
+    if (!(m->flags & RF_PUSH)) send_notify(d);
 }
 
 static void on_leave(stage_dht_t *d, const stage_dht_msg_t *m) {

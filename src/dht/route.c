@@ -27,7 +27,7 @@ static bool excluded(uint64_t id, const uint64_t *excl, int n) {
 
 const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
                                             const uint64_t *excl, int nexcl,
-                                            bool *final) {
+                                            bool jump, bool *final) {
     uint64_t self = d->self.id;
     *final = false;
     /* when our successor list holds the whole ring (a small one: the list
@@ -36,7 +36,7 @@ const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
     ** enough to be FINAL (the receiver then walks back to its predecessor
     ** if it must); a member further on may have been joined before since
     ** our list was sent, so it decides by its own range and routes on. */
-    bool whole = d->ring_whole, first = true;
+    bool whole = jump && d->ring_whole, first = true;
     uint64_t prev = self;
     for (int i = 0; i < d->nsucc; i++) {
         const stage_dht_peer_t *s = &d->succ[i];
@@ -80,7 +80,8 @@ static bool send_hop(stage_dht_t *d, hop_t *h) {
         p = &d->pred; /* the key is behind us: our predecessor is closer */
         final = true;
     } else {
-        p = stage__dht_next_hop(d, h->msg.key, h->tried, h->ntried, &final);
+        p = stage__dht_next_hop(d, h->msg.key, h->tried, h->ntried,
+                                h->msg.hops <= 1, &final);
     }
     if (!p) return false;
     stage_dht_msg_t *m = stage__dht_send(d, STAGE_DHT_M_ROUTE, p);

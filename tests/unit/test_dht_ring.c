@@ -78,24 +78,53 @@ static void next_hop_is_closest_preceding_finger(void **st) {
     stage__dht_fingers_changed(d);
     bool final;
     /* key between self and successor: the successor, as the last hop */
-    const stage_dht_peer_t *p = stage__dht_next_hop(d, 1050, NULL, 0, &final);
+    const stage_dht_peer_t *p =
+        stage__dht_next_hop(d, 1050, NULL, 0, true, &final);
     assert_int_equal(p->id, 1100);
     assert_true(final);
     /* far key: the finger closest before it */
-    p = stage__dht_next_hop(d, 9500, NULL, 0, &final);
+    p = stage__dht_next_hop(d, 9500, NULL, 0, true, &final);
     assert_int_equal(p->id, 9000);
     assert_false(final);
     /* that finger failed for this message: the next closest */
     uint64_t excl[] = {9000};
-    p = stage__dht_next_hop(d, 9500, excl, 1, &final);
+    p = stage__dht_next_hop(d, 9500, excl, 1, true, &final);
     assert_int_equal(p->id, 5000);
     /* the successor failed: the key's next successor, as the last hop */
     uint64_t ex2[] = {1100};
-    p = stage__dht_next_hop(d, 1150, ex2, 1, &final);
+    p = stage__dht_next_hop(d, 1150, ex2, 1, true, &final);
     assert_int_equal(p->id, 1200);
     assert_true(final);
     stage_dht_destroy(&d);
     assert_null(d);
+}
+
+static void a_whole_list_sends_a_new_message_to_the_owner(void **st) {
+    (void)st;
+    stage_dht_t *d = manager(1000);
+    d->succ[0] = peer(1100);
+    d->succ[1] = peer(1200);
+    d->succ[2] = peer(1300);
+    d->nsucc = 3;
+    bool final;
+    /* a list that did not come round to us: the closest preceding member */
+    const stage_dht_peer_t *p =
+        stage__dht_next_hop(d, 1250, NULL, 0, true, &final);
+    assert_int_equal(p->id, 1200);
+    assert_false(final);
+    /* the whole ring: straight to the owner, not FINAL (it may have a
+    ** newer predecessor); the successor itself stays FINAL */
+    d->ring_whole = true;
+    p = stage__dht_next_hop(d, 1250, NULL, 0, true, &final);
+    assert_int_equal(p->id, 1300);
+    assert_false(final);
+    p = stage__dht_next_hop(d, 1050, NULL, 0, true, &final);
+    assert_int_equal(p->id, 1100);
+    assert_true(final);
+    /* a message that has travelled already routes by the ring alone */
+    p = stage__dht_next_hop(d, 1250, NULL, 0, false, &final);
+    assert_int_equal(p->id, 1200);
+    stage_dht_destroy(&d);
 }
 
 static void failed_peer_leaves_every_table(void **st) {
@@ -146,6 +175,7 @@ int main(void) {
         cmocka_unit_test(replicas_are_evenly_spaced_and_primary_is_smallest),
         cmocka_unit_test(keys_depend_on_store_and_text),
         cmocka_unit_test(next_hop_is_closest_preceding_finger),
+        cmocka_unit_test(a_whole_list_sends_a_new_message_to_the_owner),
         cmocka_unit_test(failed_peer_leaves_every_table),
         cmocka_unit_test(alone_manager_owns_every_key),
         cmocka_unit_test(bad_config_is_refused),
