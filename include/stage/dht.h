@@ -187,6 +187,12 @@ stage_dht_peer_t stage_dht_successor(const stage_dht_t *d);
 stage_dht_peer_t stage_dht_predecessor(const stage_dht_t *d);
 /* Entries this manager holds in its own range; all it holds in *total. */
 size_t stage_dht_entry_count(const stage_dht_t *d, size_t *total);
+/* The node at addr is gone (its transport said goodbye or gave up): forget
+** every manager known at addr now, rather than after timeouts, and send
+** the routed messages waiting for their acknowledgement another way.
+** Returns how many managers were forgotten. */
+int stage_dht_peer_gone(stage_dht_t *d, uint64_t now, const char *addr);
+
 /* Entries this manager owns (leases it renews). */
 size_t stage_dht_owned_count(const stage_dht_t *d);
 /* 1 if this manager holds a live entry (key, sub), else 0. */

@@ -431,6 +431,11 @@ void stage__directory(stage_node_t *node, int op, const char *key,
                       const stage_id_t *id, stage__future_t *f);
 int stage__dir_add(stage__type_t *ty, stage__actor_t *a);
 void stage__dir_remove(stage__type_t *ty, stage__actor_t *a);
+/* Actors of type ty alive on this node now. Any thread. */
+size_t stage__dir_count(stage__type_t *ty);
+/* If no actor of ty is alive here, clear ty->announced (the next birth
+** announces the type again) and return 1; else 0. Any thread. */
+int stage__dir_retire(stage__type_t *ty);
 int stage__dir_random(stage_node_t *node, stage__type_t *ty, uint64_t seed,
                       stage_id_t *out);
 size_t stage__dir_all(stage_node_t *node, stage__type_t *ty, stage_pack_t *p);

@@ -53,6 +53,23 @@ void stage__dir_remove(stage__type_t *ty, stage__actor_t *a) {
     pthread_mutex_unlock(&ty->lock);
 }
 
+size_t stage__dir_count(stage__type_t *ty) {
+    pthread_mutex_lock(&ty->lock);
+    size_t n = ty->n;
+    pthread_mutex_unlock(&ty->lock);
+    return n;
+}
+
+/* Under the lock: a birth lists its actor before it looks at announced,
+** so either we see the actor, or the birth sees announced cleared. */
+int stage__dir_retire(stage__type_t *ty) {
+    pthread_mutex_lock(&ty->lock);
+    int idle = ty->n == 0;
+    if (idle) atomic_store(&ty->announced, false);
+    pthread_mutex_unlock(&ty->lock);
+    return idle;
+}
+
 /* A random local actor of type ty: 0 and *out, or STAGE_EACTOR_NOT_FOUND. */
 int stage__dir_random(stage_node_t *node, stage__type_t *ty, uint64_t seed,
                       stage_id_t *out) {

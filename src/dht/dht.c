@@ -151,6 +151,7 @@ int stage_dht_join(stage_dht_t *d, uint64_t now, const char *addr,
 int stage_dht_leave(stage_dht_t *d, uint64_t now) {
     reset(d, now);
     if (d->stopped) return STAGE_ESTOPPED;
+    d->leaving = true;
     stage__dht_ring_leave(d);
     drain_loop(d);
     stage__dht_flush_acks(d, true);

@@ -178,6 +178,7 @@ struct stage_dht {
     uint64_t step; /* 2^64 / R */
     uint64_t rng;  /* splitmix64 state */
     bool stopped, joined;
+    bool leaving; /* in stage_dht_leave: our own entries stay behind */
 
     /* ring */
     stage_dht_peer_t pred; /* id 0: none */

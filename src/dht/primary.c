@@ -332,12 +332,18 @@ void stage__dht_send_payload(stage_dht_t *d, int type,
     attach(stage__dht_send(d, type, to), pl);
 }
 
+/* Hand the entries of (lo, hi] to `to`. When leaving, not the entries we
+** own: nobody renews them once we are gone, and a copy of one whose
+** removal is still on its way would outlive the removal. */
 void stage__dht_transfer(stage_dht_t *d, const stage_dht_peer_t *to,
                          uint64_t lo, uint64_t hi) {
     payload_t pl = {0};
-    for (size_t i = 0; i < d->table.n; i++)
-        if (in_oc(d->table.v[i].key, lo, hi) && d->table.v[i].expires > d->now)
-            stage__dht_pl_entry(&pl, &d->table.v[i], d->now);
+    for (size_t i = 0; i < d->table.n; i++) {
+        const entry_t *e = &d->table.v[i];
+        if (in_oc(e->key, lo, hi) && e->expires > d->now &&
+            !(d->leaving && e->owner == d->self.id))
+            stage__dht_pl_entry(&pl, e, d->now);
+    }
     if (!pl.len) return;
     attach(stage__dht_send(d, STAGE_DHT_M_TRANSFER, to), &pl);
 }

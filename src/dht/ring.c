@@ -511,3 +511,32 @@ void stage__dht_ring_leave(stage_dht_t *d) {
         m->npeers = (uint8_t)d->nsucc;
     }
 }
+
+int stage_dht_peer_gone(stage_dht_t *d, uint64_t now, const char *addr) {
+    stage__dht_begin(d, now);
+    uint64_t ids[STAGE_DHT_SUCC_MAX + FINGERS + 1];
+    int n = 0;
+    const stage_dht_peer_t *pred = &d->pred;
+    for (int i = -1; i < STAGE_DHT_SUCC_MAX + FINGERS; i++) {
+        const stage_dht_peer_t *p = i < 0 ? pred
+                                    : i < STAGE_DHT_SUCC_MAX
+                                        ? &d->succ[i]
+                                        : &d->finger[i - STAGE_DHT_SUCC_MAX];
+        if (i >= 0 && i < STAGE_DHT_SUCC_MAX && i >= d->nsucc) continue;
+        if (!p->id || strcmp(p->addr, addr)) continue;
+        bool seen = false;
+        for (int j = 0; j < n && !seen; j++)
+            seen = ids[j] == p->id;
+        if (!seen) ids[n++] = p->id;
+    }
+    for (int j = 0; j < n; j++) {
+        stage__dht_peer_failed(d, ids[j]);
+        for (size_t i = 0; i < d->hops.n; i++) { /* retry at the next tick */
+            hop_t *h = d->hops.v[i];
+            if (h->ntried && h->tried[h->ntried - 1] == ids[j])
+                h->deadline = d->now;
+        }
+    }
+    stage__dht_end(d);
+    return n;
+}

@@ -232,6 +232,10 @@ static void dispatch(stage__conn_t *c, const stage__frame_t *f) {
         return;
     }
     if (f->kind == STAGE__NET_KIND_PING) return;
+    if (f->kind == STAGE__NET_KIND_BYE) {
+        stage__peer_left(c->peer);
+        return;
+    }
     if (f->kind < STAGE__NET_KIND_USER) {
         snprintf(why, sizeof why, "unknown transport frame kind %u", f->kind);
         stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);

@@ -68,6 +68,7 @@ struct stage__peer {
     bool up;      /* conn is UP and reported up */
     bool dirty;   /* in t->dirty */
     bool refused; /* a send got STAGE_EBUSY: call on_drain */
+    bool left;    /* it said goodbye: one failed connect gives up */
     int attempts; /* failed connects in a row */
     uv_timer_t retry;
     stage_pack_t out;      /* frames queued, not yet written */
@@ -142,6 +143,8 @@ void stage__peer_hello(stage__conn_t *c, const char *addr,
 void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason);
 /* A write finished: call on_drain if it is due. */
 void stage__peer_drained(stage__peer_t *p);
+/* p said goodbye: drop its queue, report it down (STAGE_ECANCELED). */
+void stage__peer_left(stage__peer_t *p);
 /* Free p's memory (its retry timer must be closed). */
 void stage__peer_free(stage__peer_t *p);
 /* Close p's retry timer; p is freed in its close callback. */

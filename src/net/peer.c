@@ -116,19 +116,41 @@ static void on_retry(uv_timer_t *h) {
     if (rc) LOG_WARN("cannot connect to '%s': %s", p->addr, stage_strerror(rc));
 }
 
-/* Drop p's queue and report it unreachable. */
-static void give_up(stage__peer_t *p) {
-    stage__transport_t *t = p->t;
+/* Drop p's queue; the number of user frames dropped. */
+static size_t drop_queue(stage__peer_t *p) {
     size_t dropped = p->out_frames;
     stage_pack_reset(&p->out);
     p->out_frames = p->out_count = 0;
     p->refused = false;
-    LOG_WARN("giving up on '%s' after %d failed connection attempts: %zu "
-             "queued frames dropped",
-             p->addr, p->attempts, dropped);
     p->attempts = 0;
+    uv_timer_stop(&p->retry);
+    return dropped;
+}
+
+/* Drop p's queue and report it unreachable. */
+static void give_up(stage__peer_t *p) {
+    stage__transport_t *t = p->t;
+    int attempts = p->attempts;
+    size_t dropped = drop_queue(p);
+    if (p->left)
+        LOG_INFO("'%s' has stopped: %zu queued frames dropped", p->addr,
+                 dropped);
+    else
+        LOG_WARN("giving up on '%s' after %d failed connection attempts: %zu "
+                 "queued frames dropped",
+                 p->addr, attempts, dropped);
     if (t->cbs.on_peer_down)
         t->cbs.on_peer_down(t->cbs.ud, p->addr, STAGE_EUNREACHABLE, dropped);
+}
+
+void stage__peer_left(stage__peer_t *p) {
+    stage__transport_t *t = p->t;
+    p->left = true;
+    size_t dropped = drop_queue(p);
+    LOG_DEBUG("'%s' says goodbye%s", p->addr,
+              dropped ? ": queued frames dropped" : "");
+    if (t->cbs.on_peer_down)
+        t->cbs.on_peer_down(t->cbs.ud, p->addr, STAGE_ECANCELED, dropped);
 }
 
 void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason) {
@@ -146,7 +168,7 @@ void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason) {
         return;
     }
     if (!c->outbound) return;
-    if (++p->attempts >= t->cfg.max_attempts) {
+    if (++p->attempts >= t->cfg.max_attempts || p->left) {
         give_up(p);
     } else if (p->out.len) {
         uint64_t d = backoff(t, p->attempts);
@@ -164,6 +186,7 @@ static void peer_up(stage__peer_t *p, stage__conn_t *c, uint32_t inc) {
     p->conn = c;
     p->incarnation = inc;
     p->up = true;
+    p->left = false; /* back (a restart, or it never went) */
     p->attempts = 0;
     uv_timer_stop(&p->retry);
     LOG_DEBUG("connected to '%s' (incarnation %x)", p->addr, inc);

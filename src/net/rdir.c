@@ -63,6 +63,7 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
                             const stage_dht_effect_t *fx);
 
 static void on_dht_timer(uv_timer_t *t);
+static void bye_done(io_t *io, uint64_t req);
 
 static void drain(io_t *io) {
     size_t n;
@@ -76,7 +77,10 @@ static void drain(io_t *io) {
             stage_pack_free(&p);
         } else if (x->kind == STAGE_DHT_FX_DONE) {
             lookup_t *lk = stage__u64map_take(&io->reqs, x->req);
-            if (lk) lookup_dht_done(io, lk, x);
+            if (lk)
+                lookup_dht_done(io, lk, x);
+            else
+                bye_done(io, x->req);
         } else if (x->kind == STAGE_DHT_FX_JOINED) {
             atomic_store(&io->joined, true);
             LOG_DEBUG("joined the ring as manager %016llx",
@@ -129,13 +133,62 @@ int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
     uv_timer_init(&io->loop, &io->dht_timer);
     io->dht_timer.data = io;
     uv_unref((uv_handle_t *)&io->dht_timer);
+    uv_timer_init(&io->loop, &io->leave_timer);
+    io->leave_timer.data = io;
+    uv_unref((uv_handle_t *)&io->leave_timer);
     drain(io);
     return 0;
 }
 
-void stage__rdir_leave(io_t *io) {
-    stage__rdir_release(io, 0); /* every name this node claimed */
+/* ---- leaving ------------------------------------------------------------ */
+
+/* The removals go first and the ring leave after them: were the manager to
+** hand its range over while a removal is on its way, a copy of the entry
+** could travel with the range and outlive the removal until its lease. */
+#define LEAVE_WAIT_MS 1000
+
+static void withdraw(io_t *io, int i);
+
+static void leave_ring(io_t *io) {
+    if (io->left) return;
+    io->left = true;
+    uv_timer_stop(&io->leave_timer);
+    if (io->byes.count)
+        LOG_WARN("leaving the ring with %zu removals unconfirmed; their "
+                 "entries end with their lease",
+                 io->byes.count);
     if (stage_dht_leave(io->dht, now_ms(io)) == 0) drain(io);
+    stage__io_left(io);
+}
+
+static void on_leave_timer(uv_timer_t *t) {
+    leave_ring(t->data);
+}
+
+/* Note a removal sent while leaving; its FX_DONE confirms it. */
+static void bye_sent(io_t *io, uint64_t req, int rc) {
+    if (io->leaving && !rc) stage__u64map_put(&io->byes, req, io);
+}
+
+/* From drain, which must not run again inside itself: the leave follows
+** on the next loop turn. */
+static void bye_done(io_t *io, uint64_t req) {
+    if (stage__u64map_take(&io->byes, req) && !io->byes.count && io->leaving)
+        uv_timer_start(&io->leave_timer, on_leave_timer, 0, 0);
+}
+
+void stage__rdir_leave(io_t *io) {
+    if (io->leaving) return;
+    io->leaving = true;
+    stage__rdir_release(io, 0); /* every name this node claimed */
+    while (io->ntypes)
+        withdraw(io, io->ntypes - 1);
+    drain(io);
+    if (!io->byes.count) {
+        leave_ring(io);
+        return;
+    }
+    uv_timer_start(&io->leave_timer, on_leave_timer, LEAVE_WAIT_MS, 0);
 }
 
 static void drop_lookup(uint64_t key, void *val, void *ud) {
@@ -163,6 +216,10 @@ void stage__rdir_close(io_t *io) {
     stage__u64map_free(&io->names);
     stage__u64map_each(&io->claims, free_claim, NULL);
     stage__u64map_free(&io->claims);
+    free(io->types);
+    io->types = NULL;
+    io->ntypes = io->captypes = 0;
+    stage__u64map_free(&io->byes);
 }
 
 /* ---- the name cache ----------------------------------------------------- */
@@ -231,6 +288,10 @@ void stage__rdir_forget_node(io_t *io, const char *peer) {
     } while (f.n == 64);
 }
 
+void stage__rdir_peer_gone(io_t *io, const char *peer) {
+    if (stage_dht_peer_gone(io->dht, now_ms(io), peer) > 0) drain(io);
+}
+
 /* ---- names this node claimed ------------------------------------------- */
 
 /* A name claimed for an actor of this node is released when the actor
@@ -284,6 +345,7 @@ void stage__rdir_release(io_t *io, uint64_t serial) {
             /* fire and forget: a lost release ends with the lease */
             int rc = stage_dht_name_release(io->dht, now_ms(io), ++io->next_id,
                                             c->name);
+            bye_sent(io, io->next_id, rc);
             LOG_DEBUG("released the name '%s': %s", c->name,
                       rc ? stage_strerror(rc) : "sent");
             free(stage__u64map_take(&io->names, g.keys[i]));
@@ -599,13 +661,43 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
     return 0;
 }
 
+/* ---- types this node is registered for ---------------------------------- */
+
+/* A node registers for a type when its first actor of the type is born
+** (the announce) and withdraws once it has had none at WITHDRAW_SWEEPS
+** sweeps in a row (a type whose actors come and go does not flap), and
+** from all of them when it leaves. Birth and withdrawal agree through
+** stage__dir_retire (core/directory.c). */
+#define WITHDRAW_SWEEPS 2
+
+typedef struct announced {
+    stage__type_t *ty;
+    int idle; /* sweeps in a row without an actor */
+} announced_t;
+
+/* The representative id this node registers a type with (serial 0). */
+static void type_rep(io_t *io, const char *type, stage_id_t *rep) {
+    memset(rep, 0, sizeof *rep);
+    snprintf(rep->node, sizeof rep->node, "%s", io->address);
+    rep->incarnation = stage__node_incarnation(io->node);
+    snprintf(rep->type, sizeof rep->type, "%.63s", type);
+}
+
 /* The first local actor of a type: tell the directory this node has it. */
 void stage__rdir_announce(io_t *io, io_item_t *it) {
+    stage__type_t *ty = stage__type_find(io->node, it->key);
+    bool listed = false;
+    for (int i = 0; ty && i < io->ntypes && !listed; i++)
+        if (io->types[i].ty == ty) listed = true, io->types[i].idle = 0;
+    if (ty && !listed && io->ntypes == io->captypes) {
+        int cap = io->captypes ? 2 * io->captypes : 8;
+        announced_t *p = realloc(io->types, (size_t)cap * sizeof *p);
+        if (p) io->types = p, io->captypes = cap;
+    }
+    if (ty && !listed && io->ntypes < io->captypes)
+        io->types[io->ntypes++] = (announced_t){ty, 0};
     stage_id_t rep;
-    memset(&rep, 0, sizeof rep);
-    snprintf(rep.node, sizeof rep.node, "%s", io->address);
-    rep.incarnation = stage__node_incarnation(io->node);
-    snprintf(rep.type, sizeof rep.type, "%.63s", it->key);
+    type_rep(io, it->key, &rep);
     uint64_t now = now_ms(io);
     /* fire and forget: the manager renews the lease; a failure only means
     ** other nodes find this node's actors later, after the next announce */
@@ -614,4 +706,28 @@ void stage__rdir_announce(io_t *io, io_item_t *it) {
         stage_dht_type_add_subtype(io->dht, now, ++io->next_id, it->super,
                                    it->key);
     drain(io);
+}
+
+static void withdraw(io_t *io, int i) {
+    stage_id_t rep;
+    type_rep(io, io->types[i].ty->name, &rep);
+    /* fire and forget: a lost removal ends with the lease */
+    int rc = stage_dht_type_remove(io->dht, now_ms(io), ++io->next_id,
+                                   io->types[i].ty->name, &rep);
+    bye_sent(io, io->next_id, rc);
+    LOG_DEBUG("withdrew from type '%s'", io->types[i].ty->name);
+    io->types[i] = io->types[--io->ntypes];
+}
+
+void stage__rdir_sweep(io_t *io) {
+    int before = io->ntypes;
+    for (int i = 0; i < io->ntypes;) {
+        announced_t *a = &io->types[i];
+        a->idle = stage__dir_count(a->ty) ? 0 : a->idle + 1;
+        if (a->idle >= WITHDRAW_SWEEPS && stage__dir_retire(a->ty))
+            withdraw(io, i); /* moves the last one here */
+        else
+            i++;
+    }
+    if (io->ntypes != before) drain(io);
 }

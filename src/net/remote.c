@@ -311,6 +311,7 @@ static void calls_fail(io_t *io, const char *peer, int status,
 static void on_sweep(uv_timer_t *t) {
     io_t *io = t->data;
     calls_fail(io, NULL, STAGE_ETIMEOUT, "no reply from node '%s' within %g s");
+    stage__rdir_sweep(io);
 }
 
 /* ---- messages to other nodes -------------------------------------------- */
@@ -575,7 +576,14 @@ static void on_peer_down(void *ud, const char *peer, int reason,
                          size_t dropped) {
     io_t *io = ud;
     stage__rdir_forget_node(io, peer); /* its actors may be gone */
-    if (reason == STAGE_EUNREACHABLE || reason == STAGE_ESTOPPED) {
+    if (reason == STAGE_ECANCELED || reason == STAGE_EUNREACHABLE)
+        stage__rdir_peer_gone(io, peer);
+    if (reason == STAGE_ECANCELED) {
+        LOG_INFO("node '%s' stopped%s", peer,
+                 dropped ? "; queued messages to it failed" : "");
+        calls_fail(io, peer, STAGE_EUNREACHABLE,
+                   "node '%s' stopped before it replied");
+    } else if (reason == STAGE_EUNREACHABLE || reason == STAGE_ESTOPPED) {
         LOG_WARN("node '%s' is %s%s", peer,
                  reason == STAGE_ESTOPPED ? "a new incarnation" : "unreachable",
                  dropped ? "; queued messages to it failed" : "");
@@ -594,9 +602,14 @@ static void on_stop_timer(uv_timer_t *t) {
     uv_stop(t->loop);
 }
 
-/* Leave the ring, give the goodbye frames a moment to go out, stop. */
+/* Leave (names and types first, then the ring: stage__rdir_leave), give
+** the goodbye frames a moment to go out, stop. */
 static void stop_soon(io_t *io) {
     stage__rdir_leave(io);
+}
+
+void stage__io_left(io_t *io) {
+    stage__transport_goodbye(io->tr);
     uv_timer_init(&io->loop, &io->stop_timer);
     io->stop_timer.data = io;
     uv_timer_start(&io->stop_timer, on_stop_timer, 100, 0);

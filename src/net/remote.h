@@ -91,11 +91,16 @@ typedef struct io {
     uint64_t activity; /* frames and items handled: polls compare it */
     stage__transport_t *tr;
     stage_dht_t *dht;
-    stage_u64map_t calls;  /* call id -> call_t */
-    stage_u64map_t reqs;   /* DHT request id -> lookup_t */
-    stage_u64map_t names;  /* name key -> cached id (rdir.c) */
-    stage_u64map_t claims; /* name key -> name this node claimed */
-    atomic_int nclaims;    /* how many: actor_gone skips work at 0 */
+    stage_u64map_t calls;    /* call id -> call_t */
+    stage_u64map_t reqs;     /* DHT request id -> lookup_t */
+    stage_u64map_t names;    /* name key -> cached id (rdir.c) */
+    stage_u64map_t claims;   /* name key -> name this node claimed */
+    atomic_int nclaims;      /* how many: actor_gone skips work at 0 */
+    struct announced *types; /* types this node is registered for (rdir.c) */
+    int ntypes, captypes;
+    stage_u64map_t byes; /* leaving: removals not yet confirmed (rdir.c) */
+    uv_timer_t leave_timer;
+    bool leaving, left;
     uint64_t next_id;
     uint64_t call_timeout; /* ms */
     held_t *held_head, *held_tail;
@@ -113,6 +118,8 @@ static inline void stage__addr_copy(char *dst, const char *src) {
 }
 
 /* remote.c */
+/* The manager has left the ring: stop once the goodbyes are out. */
+void stage__io_left(io_t *io);
 int stage__io_send_frame(io_t *io, const char *peer, int kind, const char *body,
                          size_t len);
 /* Open a call to peer answered through cb (f NULL). Returns its id or 0. */
@@ -130,7 +137,11 @@ int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
 void stage__rdir_close(io_t *io);
 /* Forget cached names of actors on node peer (it died or restarted). */
 void stage__rdir_forget_node(io_t *io, const char *peer);
-/* Leave the ring gracefully (effects go out on the loop). */
+/* The node at peer stopped or is unreachable: the manager forgets it. */
+void stage__rdir_peer_gone(io_t *io, const char *peer);
+/* Leave gracefully: remove this node's names and type registrations, then
+** (once the DHT confirmed them, or after a second) leave the ring and call
+** stage__io_left. Effects go out on the loop. */
 void stage__rdir_leave(io_t *io);
 int stage__rdir_in_dht(io_t *io, const char *peer, const char *body,
                        size_t len);
@@ -142,5 +153,8 @@ void stage__rdir_announce(io_t *io, io_item_t *it);
 /* Actor serial of this node stopped: release the names claimed for it
 ** (all of them with serial 0, before leaving). */
 void stage__rdir_release(io_t *io, uint64_t serial);
+/* Every half second: withdraw from the types this node has had no actor
+** of for a while. */
+void stage__rdir_sweep(io_t *io);
 
 #endif

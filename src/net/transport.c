@@ -223,6 +223,14 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
     return 0;
 }
 
+void stage__transport_goodbye(stage__transport_t *t) {
+    for (stage__peer_t *p = t->peers; p; p = p->next) {
+        if (!p->up) continue;
+        if (stage__peer_queue(p, STAGE__NET_KIND_BYE, "\xc0", 1, false) == 0)
+            stage__peer_kick(p);
+    }
+}
+
 void stage__transport_stats(const stage__transport_t *t,
                             stage__net_stats_t *out) {
     stage__transport_t *m = (stage__transport_t *)t; /* atomic loads */

@@ -54,7 +54,9 @@ typedef struct stage__transport_cbs {
     ** (it restarted: a new incarnation replaced it) — queued frames are
     ** kept and a reconnect starts if any wait, dropped is 0. Or
     ** STAGE_EUNREACHABLE: the retry policy gave up and the dropped frames
-    ** still queued were discarded. Frames already written when a
+    ** still queued were discarded. Or STAGE_ECANCELED: it said goodbye (it
+    ** stops); the dropped frames still queued were discarded, and a later
+    ** send gives up after one failed connect. Frames already written when a
     ** connection breaks may or may not have arrived; none is resent. */
     void (*on_peer_down)(void *ud, const char *peer, int reason,
                          size_t dropped);
@@ -67,6 +69,7 @@ typedef struct stage__transport_cbs {
 enum {
     STAGE__NET_KIND_HELLO = 0, /* handshake: [version, address, incarnation] */
     STAGE__NET_KIND_PING = 1,  /* heartbeat, empty body */
+    STAGE__NET_KIND_BYE = 2,   /* the sender stops: do not wait for it */
     STAGE__NET_KIND_USER = 16
 };
 
@@ -114,6 +117,11 @@ uint32_t stage__transport_incarnation(const stage__transport_t *t);
 ** (being destroyed), STAGE_ENOMEM. */
 int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
                           const void *body, size_t len);
+
+/* Tell every peer with a connection that this node stops (a BYE frame,
+** written at the end of this loop turn): they fail what they hold for it
+** at once instead of retrying for seconds. */
+void stage__transport_goodbye(stage__transport_t *t);
 
 /* Byte and frame counts of the whole transport. Any thread (each count is
 ** read atomically, the five of them not at one instant). */

@@ -1,0 +1,24 @@
+#!/bin/sh
+# cluster.leave: a node stopped with SIGTERM takes its names and its type
+# registrations out of the DHT before it leaves (the lease is 30 s here:
+# only the node's own release can end them within the watcher's 10 s).
+. "$(dirname "$0")/lib.sh"
+here=$(dirname "$0")
+opts="--theatres 1 --lease 30 --period 0.2"
+start seed $opts
+start c --join "$ADDR_seed" $opts "$here/serve.lua" area-c
+wait_line "$DIR/c.out" '^ready area-c$'
+# the watcher joins before b: b's name is claimed in a ring that only b's
+# own join changes (names claimed while other nodes join: bugs.md B14)
+"$STAGE" node --join "$ADDR_c" $opts "$here/leave.lua" > "$DIR/watch.out" 2>&1 &
+watcher=$!
+PIDS="$PIDS $watcher"
+wait_line "$DIR/watch.out" '^watching$'
+start b --join "$ADDR_seed" $opts "$here/serve.lua" area-b
+wait_line "$DIR/b.out" '^ready area-b$'
+wait_line "$DIR/watch.out" '^phase1 ok$'
+kill -TERM "$PID_b"
+wait "$PID_b" || fail "the stopped node exited with status $?"
+wait "$watcher" || fail "the watcher failed"
+grep -q '^ok$' "$DIR/watch.out" || fail "the watcher did not finish"
+echo "cluster.leave: ok"
