@@ -188,7 +188,8 @@ struct stage_dht {
     uint64_t range_lo; /* start of our range as last known (old pred) */
     stage_dht_peer_t succ[STAGE_DHT_SUCC_MAX];
     int nsucc;
-    bool ring_whole; /* succ[] is every other member (it came round to us) */
+    bool ring_whole; /* succ[] is every other member (it came round to us,
+                     ** or to our predecessor) */
     bool stab_waiting, stab_retried;
     uint32_t stab_every; /* period/8 after a change, doubling to period */
     uint64_t stab_sent;

@@ -128,6 +128,13 @@ void stage__dht_closer_seen(stage_dht_t *d, const stage_dht_peer_t *p) {
         succ_insert(d, p); /* a pending GET_PRED now times out on it */
 }
 
+/* Our list reaches round to our predecessor: with us it is every member. */
+static bool pred_listed(const stage_dht_t *d) {
+    for (int i = 0; d->pred.id && i < d->nsucc; i++)
+        if (d->succ[i].id == d->pred.id) return true;
+    return false;
+}
+
 static void set_pred(stage_dht_t *d, const stage_dht_peer_t *p) {
     uint64_t old = d->pred.id ? d->pred.id : d->range_lo;
     d->pred = *p;
@@ -138,6 +145,7 @@ static void set_pred(stage_dht_t *d, const stage_dht_peer_t *p) {
     }
     d->range_lo = p->id;
     if (d->nsucc == 0 && !d->joined) succ_insert(d, p); /* a ring of two */
+    d->ring_whole = d->ring_whole || pred_listed(d);
 }
 
 void stage__dht_pred_changed(stage_dht_t *d, uint64_t old_lo, uint64_t lo) {
@@ -254,6 +262,7 @@ static void on_pred_info(stage_dht_t *d, const stage_dht_msg_t *m) {
             d->ring_whole |= m->peers[i].id == d->self.id;
             succ_insert(d, &m->peers[i]);
         }
+        d->ring_whole = d->ring_whole || pred_listed(d);
         if (list_hash(d->succ, d->nsucc) != before) quicken(d);
     }
     joined(d);

@@ -81,11 +81,16 @@ static void drain(io_t *io) {
                 lookup_dht_done(io, lk, x);
             else
                 bye_done(io, x->req);
-        } else if (x->kind == STAGE_DHT_FX_JOINED) {
-            atomic_store(&io->joined, true);
-            LOG_DEBUG("joined the ring as manager %016llx",
-                      (unsigned long long)io->manager);
         }
+    }
+    /* a member once it has a successor and a predecessor: before that it
+    ** serves no range, and its first requests would chase a ring that is
+    ** still settling around it */
+    if (!atomic_load(&io->joined) && stage_dht_successor(io->dht).id &&
+        stage_dht_predecessor(io->dht).id) {
+        atomic_store(&io->joined, true);
+        LOG_DEBUG("joined the ring as manager %016llx",
+                  (unsigned long long)io->manager);
     }
     uint64_t next = stage_dht_next_timer(io->dht), now = now_ms(io);
     uv_timer_start(&io->dht_timer, on_dht_timer, next > now ? next - now : 0,
