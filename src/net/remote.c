@@ -16,7 +16,9 @@
 ** thread destroying the node runs the loop for the goodbyes. Frames (kinds >=
 ** STAGE__NET_KIND_USER), bodies as msgpack arrays:
 **
-**   MSG    [call, target id, method, args]   call 0: no reply wanted
+**   MSG    [call, incarnation, serial, type, method, args]
+**                                            the target on the receiving
+**                                            node; call 0: no reply wanted
 **   REPLY  [call, status, value]             value: the result, or
 **                                            [message, actor, traceback]
 **   SPAWN  [call, type, theatre, args]       reply: the new actor's id
@@ -325,9 +327,11 @@ static void out_msg(io_t *io, const stage_id_t *to, stage__env_t *e) {
         if (!call) goto done;
     }
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 4);
+    stage_pack_array(&p, 6);
     stage_pack_int(&p, (int64_t)call);
-    stage_pack_id(&p, to);
+    stage_pack_int(&p, to->incarnation);
+    stage_pack_int(&p, (int64_t)to->serial);
+    stage_pack_cstr(&p, to->type);
     stage_pack_str(&p, stage__env_method(e), e->mlen);
     if (e->len)
         stage_pack_raw(&p, stage__env_args(e), e->len);
@@ -415,6 +419,25 @@ static int read_args(stage_unpack_t *u, const char **args, size_t *len) {
     return u->p == u->end ? 0 : STAGE_EDECODE;
 }
 
+/* The target of a MSG: an actor of this node, named by its node's
+** incarnation, its serial and its type (the node is the receiver). */
+static int read_target(stage_unpack_t *u, stage_id_t *to) {
+    int64_t inc, serial;
+    const char *type;
+    size_t tlen;
+    if (stage_unpack_int(u, &inc) || inc < 0 || inc > UINT32_MAX ||
+        stage_unpack_int(u, &serial) || serial <= 0 ||
+        stage_unpack_str(u, &type, &tlen) || tlen == 0 ||
+        tlen >= STAGE_TYPE_MAX || memchr(type, 0, tlen))
+        return STAGE_EDECODE;
+    to->incarnation = (uint32_t)inc;
+    to->serial = (uint64_t)serial;
+    to->theatre = (uint16_t)stage__serial_theatre(to->serial);
+    memcpy(to->type, type, tlen);
+    to->type[tlen] = '\0';
+    return stage_type_name_valid(to->type) ? 0 : STAGE_EDECODE;
+}
+
 static int in_msg(io_t *io, const char *peer, const char *body, size_t len) {
     stage_unpack_t u;
     stage_unpack_init(&u, body, len);
@@ -422,10 +445,11 @@ static int in_msg(io_t *io, const char *peer, const char *body, size_t len) {
     stage_id_t to;
     const char *method, *args;
     size_t mlen, alen;
-    if (read_call(&u, 4, &call) || stage_unpack_id(&u, &to) ||
+    if (read_call(&u, 6, &call) || read_target(&u, &to) ||
         stage_unpack_str(&u, &method, &mlen) || mlen == 0 || mlen > 255 ||
         memchr(method, 0, mlen) || read_args(&u, &args, &alen))
         return STAGE_EDECODE;
+    stage__addr_copy(to.node, io->address);
     stage__type_t *ty = local_target(io, peer, call, &to);
     if (!ty) return 0;
     stage__env_t *e = stage__env_new(method, mlen, args, alen);
