@@ -431,6 +431,9 @@ void stage__directory(stage_node_t *node, int op, const char *key,
                       const stage_id_t *id, stage__future_t *f);
 int stage__dir_add(stage__type_t *ty, stage__actor_t *a);
 void stage__dir_remove(stage__type_t *ty, stage__actor_t *a);
+/* 1 if the actor serial of type ty is alive on this node (a scan of the
+** type's list: for rare requests). Any thread. */
+int stage__dir_alive(stage__type_t *ty, uint64_t serial);
 /* Actors of type ty alive on this node now. Any thread. */
 size_t stage__dir_count(stage__type_t *ty);
 /* If no actor of ty is alive here, clear ty->announced (the next birth

@@ -53,6 +53,15 @@ void stage__dir_remove(stage__type_t *ty, stage__actor_t *a) {
     pthread_mutex_unlock(&ty->lock);
 }
 
+int stage__dir_alive(stage__type_t *ty, uint64_t serial) {
+    pthread_mutex_lock(&ty->lock);
+    int alive = 0;
+    for (size_t i = 0; i < ty->n && !alive; i++)
+        alive = ty->members[i]->serial == serial;
+    pthread_mutex_unlock(&ty->lock);
+    return alive;
+}
+
 size_t stage__dir_count(stage__type_t *ty) {
     pthread_mutex_lock(&ty->lock);
     size_t n = ty->n;

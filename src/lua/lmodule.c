@@ -123,6 +123,10 @@ static int m_name(lua_State *L) {
     } else {
         stage__lref_t *r = stage__lref_test(L, 2);
         if (!r) return luaL_typeerror(L, 2, "reference");
+        int rc = stage__lref_settle(L, r);
+        if (rc)
+            return luaL_error(L, "name: the reference's lookup failed: %s",
+                              stage_strerror(rc));
         if (r->pending)
             return luaL_error(L, "name: the reference's own lookup has not "
                                  "finished (await a message to it first)");

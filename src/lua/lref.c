@@ -92,6 +92,10 @@ static int far_settle(stage__lw_t *w, stage__lref_t *r) {
     return 0;
 }
 
+int stage__lref_settle(lua_State *L, stage__lref_t *r) {
+    return far_settle(stage__lw(L), r);
+}
+
 static int r_gc(lua_State *L) {
     stage__lref_t *r = lua_touserdata(L, 1);
     if (r->pending) stage__future_unref(r->pending);

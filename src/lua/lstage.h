@@ -112,6 +112,9 @@ void stage__lref_push(lua_State *L, const stage_id_t *id);
 /* Push a new reference to id (not cached: a freshly spawned actor). */
 void stage__lref_new(lua_State *L, const stage_id_t *id);
 stage__lref_t *stage__lref_test(lua_State *L, int idx);
+/* Take a far reference's id if its lookup has finished: 0 (r->pending
+** says whether it is still running), or the lookup's failure. */
+int stage__lref_settle(lua_State *L, stage__lref_t *r);
 /* stage.send(ref, method, ...): one way, no future. */
 int stage__lref_send_oneway(lua_State *L);
 /* Push a far reference whose id f will give (takes f's reference). */

@@ -590,6 +590,8 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
 
 /* ---- requests from theatres --------------------------------------------- */
 
+static void claim_at_home(io_t *io, lookup_t *lk);
+
 void stage__rdir_lookup(io_t *io, io_item_t *it) {
     lookup_t *lk = calloc(1, sizeof *lk);
     if (!lk) {
@@ -599,6 +601,10 @@ void stage__rdir_lookup(io_t *io, io_item_t *it) {
         return;
     }
     lk->it = it;
+    if (it->op == STAGE__NAME_CLAIM && !stage__id_is_local(io->node, &it->to)) {
+        claim_at_home(io, lk);
+        return;
+    }
     cached_t *c = it->op == STAGE__FIND_NAME ? cache_get(io, it->key) : NULL;
     if (c) {
         lookup_resolve(lk, c->value, c->len);
@@ -663,6 +669,96 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
     }
     stage_pack_free(&p);
     stage__future_unref(f);
+    return 0;
+}
+
+/* ---- names for actors of other nodes ------------------------------------ */
+
+/* A name for an actor of another node is claimed by that node (a NAME
+** frame): it renews the lease and releases the name when the actor stops,
+** as for its own names; a claim for an actor that is gone fails with
+** ActorNotFound. NAME [call, name, incarnation, serial, type], reply true
+** or the claim's failure. */
+
+static void on_claimed_home(io_t *io, void *arg, int status, const char *value,
+                            size_t len) {
+    (void)io;
+    lookup_t *lk = arg;
+    if (status == 0) {
+        lookup_resolve(lk, value, len);
+        return;
+    }
+    char msg[600];
+    snprintf(msg, sizeof msg, "%.*s", (int)len, value);
+    lookup_fail(lk, status, msg);
+}
+
+static void claim_at_home(io_t *io, lookup_t *lk) {
+    const stage_id_t *id = &lk->it->to;
+    uint64_t call = stage__io_call_cb(io, id->node, on_claimed_home, lk);
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, 5);
+    stage_pack_int(&p, (int64_t)call);
+    stage_pack_cstr(&p, lk->it->key);
+    stage__io_pack_target(&p, id);
+    int rc = !call ? STAGE_ENOMEM : stage_pack_error(&p);
+    if (!rc) rc = stage__io_send_frame(io, id->node, FRAME_NAME, p.data, p.len);
+    stage_pack_free(&p);
+    if (rc) {
+        if (call) stage__u64map_take(&io->calls, call);
+        char msg[STAGE_ADDR_MAX + 100];
+        snprintf(msg, sizeof msg, "cannot ask node '%s' to hold the name: %s",
+                 id->node, stage_strerror(rc));
+        lookup_fail(lk, STAGE_EUNREACHABLE, msg);
+    }
+}
+
+int stage__rdir_in_name(io_t *io, const char *peer, const char *body,
+                        size_t len) {
+    stage_unpack_t u;
+    stage_unpack_init(&u, body, len);
+    uint32_t n;
+    int64_t call;
+    const char *name;
+    size_t nlen;
+    stage_id_t id;
+    if (stage_unpack_array(&u, &n) || n != 5 || stage_unpack_int(&u, &call) ||
+        call <= 0 || stage_unpack_str(&u, &name, &nlen) || nlen == 0 ||
+        nlen > 255 || memchr(name, 0, nlen) ||
+        stage__io_read_target(io, &u, &id) || u.p != u.end)
+        return STAGE_EDECODE;
+    stage__type_t *ty = stage__io_local_target(io, peer, (uint64_t)call, &id);
+    if (!ty) return 0;
+    if (!stage__dir_alive(ty, id.serial)) {
+        char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 300];
+        stage_id_format(&id, text, sizeof text);
+        snprintf(msg, sizeof msg,
+                 "actor '%s' not found (it stopped): the "
+                 "name '%.*s' is not given to it",
+                 text, (int)nlen, name);
+        stage__io_reply_error(io, peer, (uint64_t)call, STAGE_EACTOR_NOT_FOUND,
+                              msg);
+        return 0;
+    }
+    io_item_t *it = calloc(1, sizeof *it);
+    stage__future_t *f = stage__io_owed(io, peer, (uint64_t)call, 0);
+    if (!it || !f) {
+        free(it);
+        if (f)
+            stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL),
+                stage__future_unref(f);
+        else
+            stage__io_reply_error(io, peer, (uint64_t)call, STAGE_ENOMEM,
+                                  "out of memory");
+        return 0;
+    }
+    it->kind = IO_DIR;
+    it->op = STAGE__NAME_CLAIM;
+    memcpy(it->key, name, nlen);
+    it->key[nlen] = '\0';
+    it->to = id;
+    it->f = f; /* the item's reference; the reply goes when it completes */
+    stage__rdir_lookup(io, it);
     return 0;
 }
 

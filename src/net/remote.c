@@ -329,9 +329,7 @@ static void out_msg(io_t *io, const stage_id_t *to, stage__env_t *e) {
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 6);
     stage_pack_int(&p, (int64_t)call);
-    stage_pack_int(&p, to->incarnation);
-    stage_pack_int(&p, (int64_t)to->serial);
-    stage_pack_cstr(&p, to->type);
+    stage__io_pack_target(&p, to);
     stage_pack_str(&p, stage__env_method(e), e->mlen);
     if (e->len)
         stage_pack_raw(&p, stage__env_args(e), e->len);
@@ -381,8 +379,8 @@ static void out_spawn(io_t *io, io_item_t *it) {
 /* ---- frames from other nodes -------------------------------------------- */
 
 /* Check that id names an actor of this node; else answer the call. */
-static stage__type_t *local_target(io_t *io, const char *peer, uint64_t call,
-                                   const stage_id_t *id) {
+stage__type_t *stage__io_local_target(io_t *io, const char *peer, uint64_t call,
+                                      const stage_id_t *id) {
     stage__type_t *ty = NULL;
     if (stage__id_is_local(io->node, id))
         ty = stage__type_find(io->node, id->type);
@@ -419,9 +417,7 @@ static int read_args(stage_unpack_t *u, const char **args, size_t *len) {
     return u->p == u->end ? 0 : STAGE_EDECODE;
 }
 
-/* The target of a MSG: an actor of this node, named by its node's
-** incarnation, its serial and its type (the node is the receiver). */
-static int read_target(stage_unpack_t *u, stage_id_t *to) {
+int stage__io_read_target(io_t *io, stage_unpack_t *u, stage_id_t *to) {
     int64_t inc, serial;
     const char *type;
     size_t tlen;
@@ -435,7 +431,14 @@ static int read_target(stage_unpack_t *u, stage_id_t *to) {
     to->theatre = (uint16_t)stage__serial_theatre(to->serial);
     memcpy(to->type, type, tlen);
     to->type[tlen] = '\0';
+    stage__addr_copy(to->node, io->address);
     return stage_type_name_valid(to->type) ? 0 : STAGE_EDECODE;
+}
+
+void stage__io_pack_target(stage_pack_t *p, const stage_id_t *to) {
+    stage_pack_int(p, to->incarnation);
+    stage_pack_int(p, (int64_t)to->serial);
+    stage_pack_cstr(p, to->type);
 }
 
 static int in_msg(io_t *io, const char *peer, const char *body, size_t len) {
@@ -445,12 +448,11 @@ static int in_msg(io_t *io, const char *peer, const char *body, size_t len) {
     stage_id_t to;
     const char *method, *args;
     size_t mlen, alen;
-    if (read_call(&u, 6, &call) || read_target(&u, &to) ||
+    if (read_call(&u, 6, &call) || stage__io_read_target(io, &u, &to) ||
         stage_unpack_str(&u, &method, &mlen) || mlen == 0 || mlen > 255 ||
         memchr(method, 0, mlen) || read_args(&u, &args, &alen))
         return STAGE_EDECODE;
-    stage__addr_copy(to.node, io->address);
-    stage__type_t *ty = local_target(io, peer, call, &to);
+    stage__type_t *ty = stage__io_local_target(io, peer, call, &to);
     if (!ty) return 0;
     stage__env_t *e = stage__env_new(method, mlen, args, alen);
     if (!e) {
@@ -536,8 +538,8 @@ static int in_reply(io_t *io, const char *peer, const char *body, size_t len) {
     call_t *c = stage__u64map_get(&io->calls, call);
     if (!c || strcmp(c->peer, peer)) return 0; /* late, or not theirs */
     stage__u64map_take(&io->calls, call);
-    if (c->cb) {
-        c->cb(io, c->arg, (int)status, value, (size_t)(u.end - value));
+    if (c->cb && status == 0) {
+        c->cb(io, c->arg, 0, value, (size_t)(u.end - value));
         free(c);
         return 0;
     }
@@ -560,6 +562,11 @@ static int in_reply(io_t *io, const char *peer, const char *body, size_t len) {
         if (tb) snprintf(tbuf, sizeof tbuf, "%.*s", (int)tl, tb);
         int st = stage_strerror((int)status)[0] == 'u' ? STAGE_EHANDLER
                                                        : (int)status;
+        if (c->cb) {
+            c->cb(io, c->arg, st, mbuf, strlen(mbuf));
+            free(c);
+            return 0;
+        }
         stage__future_reject(c->f, st, mbuf, a ? abuf : NULL, tb ? tbuf : NULL);
     }
     stage__future_unref(c->f);
@@ -584,6 +591,9 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
         break;
     case FRAME_FIND:
         rc = stage__rdir_in_find(io, peer, body, len);
+        break;
+    case FRAME_NAME:
+        rc = stage__rdir_in_name(io, peer, body, len);
         break;
     case FRAME_DHT:
         rc = stage__rdir_in_dht(io, peer, body, len);

@@ -22,7 +22,8 @@ enum {
     FRAME_REPLY,
     FRAME_SPAWN,
     FRAME_FIND,
-    FRAME_DHT
+    FRAME_DHT,
+    FRAME_NAME
 };
 
 enum { IO_MSG = 1, IO_REPLY, IO_SPAWN, IO_DIR, IO_ANNOUNCE, IO_GONE, IO_STOP };
@@ -118,6 +119,15 @@ static inline void stage__addr_copy(char *dst, const char *src) {
 }
 
 /* remote.c */
+/* A target on this node as a MSG or NAME frame carries it: incarnation,
+** serial, type (the node is the receiver). Reading fills to->node with
+** this node's address; 0 or STAGE_EDECODE. */
+int stage__io_read_target(io_t *io, stage_unpack_t *u, stage_id_t *to);
+void stage__io_pack_target(stage_pack_t *p, const stage_id_t *to);
+/* The type of id if it names an actor type of this node; else NULL, and
+** the call (if any) is answered ActorNotFound. */
+stage__type_t *stage__io_local_target(io_t *io, const char *peer, uint64_t call,
+                                      const stage_id_t *id);
 /* The manager has left the ring: stop once the goodbyes are out. */
 void stage__io_left(io_t *io);
 int stage__io_send_frame(io_t *io, const char *peer, int kind, const char *body,
@@ -146,6 +156,8 @@ void stage__rdir_leave(io_t *io);
 int stage__rdir_in_dht(io_t *io, const char *peer, const char *body,
                        size_t len);
 int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
+                        size_t len);
+int stage__rdir_in_name(io_t *io, const char *peer, const char *body,
                         size_t len);
 /* A directory request from a theatre; takes it. */
 void stage__rdir_lookup(io_t *io, io_item_t *it);

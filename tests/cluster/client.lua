@@ -62,6 +62,25 @@ function main(args)
     if not gone then stage.sleep(0.1):await() end
   end
   assert(gone, "the name outlived its actor")
+  -- a name for an actor of another node is held by that node, and goes
+  -- when the actor stops there
+  local far = Recorder:spawn_at(seed)
+  assert(far:seen_in_order(0):await() == true) -- spawned
+  assert(stage.name("far-name", far):await() == true)
+  assert(stage.find_name("far-name"):seen_in_order(0):await() == true)
+  far:quit():await()
+  gone, deadline = false, stage.now() + 10
+  while not gone and stage.now() < deadline do
+    local ok, e = pcall(function()
+      return stage.find_name("far-name"):seen_in_order(0):await(2)
+    end)
+    gone = not ok and e.type == "NameNotFound"
+    if not gone then stage.sleep(0.1):await() end
+  end
+  assert(gone, "the name of a remote actor outlived it")
+  fails_with("ActorNotFound", function()
+    return stage.name("late-name", far):await()
+  end)
   print("ok")
   stage.exit(0)
 end
