@@ -63,9 +63,8 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
                             const stage_dht_effect_t *fx);
 
 static void on_dht_timer(uv_timer_t *t);
-static void bye_done(io_t *io, uint64_t req);
 
-static void drain(io_t *io) {
+void stage__rdir_drain(io_t *io) {
     size_t n;
     const stage_dht_effect_t *fx = stage_dht_effects(io->dht, &n);
     for (size_t i = 0; i < n; i++) {
@@ -80,7 +79,7 @@ static void drain(io_t *io) {
             if (lk)
                 lookup_dht_done(io, lk, x);
             else
-                bye_done(io, x->req);
+                stage__rhome_bye_done(io, x->req);
         }
     }
     /* a member once it has a successor and a predecessor: before that it
@@ -100,7 +99,7 @@ static void drain(io_t *io) {
 static void on_dht_timer(uv_timer_t *t) {
     io_t *io = t->data;
     stage_dht_tick(io->dht, now_ms(io));
-    drain(io);
+    stage__rdir_drain(io);
 }
 
 int stage__rdir_in_dht(io_t *io, const char *peer, const char *body,
@@ -109,7 +108,7 @@ int stage__rdir_in_dht(io_t *io, const char *peer, const char *body,
     if (stage_dht_msg_decode(&m, body, len, peer)) return STAGE_EDECODE;
     stage_dht_recv(io->dht, now_ms(io), &m);
     stage_dht_msg_clear(&m);
-    drain(io);
+    stage__rdir_drain(io);
     return 0;
 }
 
@@ -141,59 +140,8 @@ int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
     uv_timer_init(&io->loop, &io->leave_timer);
     io->leave_timer.data = io;
     uv_unref((uv_handle_t *)&io->leave_timer);
-    drain(io);
+    stage__rdir_drain(io);
     return 0;
-}
-
-/* ---- leaving ------------------------------------------------------------ */
-
-/* The removals go first and the ring leave after them: were the manager to
-** hand its range over while a removal is on its way, a copy of the entry
-** could travel with the range and outlive the removal until its lease. */
-#define LEAVE_WAIT_MS 1000
-
-static void withdraw(io_t *io, int i);
-
-static void leave_ring(io_t *io) {
-    if (io->left) return;
-    io->left = true;
-    uv_timer_stop(&io->leave_timer);
-    if (io->byes.count)
-        LOG_WARN("leaving the ring with %zu removals unconfirmed; their "
-                 "entries end with their lease",
-                 io->byes.count);
-    if (stage_dht_leave(io->dht, now_ms(io)) == 0) drain(io);
-    stage__io_left(io);
-}
-
-static void on_leave_timer(uv_timer_t *t) {
-    leave_ring(t->data);
-}
-
-/* Note a removal sent while leaving; its FX_DONE confirms it. */
-static void bye_sent(io_t *io, uint64_t req, int rc) {
-    if (io->leaving && !rc) stage__u64map_put(&io->byes, req, io);
-}
-
-/* From drain, which must not run again inside itself: the leave follows
-** on the next loop turn. */
-static void bye_done(io_t *io, uint64_t req) {
-    if (stage__u64map_take(&io->byes, req) && !io->byes.count && io->leaving)
-        uv_timer_start(&io->leave_timer, on_leave_timer, 0, 0);
-}
-
-void stage__rdir_leave(io_t *io) {
-    if (io->leaving) return;
-    io->leaving = true;
-    stage__rdir_release(io, 0); /* every name this node claimed */
-    while (io->ntypes)
-        withdraw(io, io->ntypes - 1);
-    drain(io);
-    if (!io->byes.count) {
-        leave_ring(io);
-        return;
-    }
-    uv_timer_start(&io->leave_timer, on_leave_timer, LEAVE_WAIT_MS, 0);
 }
 
 static void drop_lookup(uint64_t key, void *val, void *ud) {
@@ -208,23 +156,12 @@ static void drop_lookup(uint64_t key, void *val, void *ud) {
     free(lk);
 }
 
-static void free_claim(uint64_t key, void *val, void *ud) {
-    (void)key;
-    (void)ud;
-    free(val);
-}
-
 void stage__rdir_close(io_t *io) {
     stage__u64map_each(&io->reqs, drop_lookup, NULL);
     stage__u64map_free(&io->reqs);
     stage__rdir_forget_node(io, NULL);
     stage__u64map_free(&io->names);
-    stage__u64map_each(&io->claims, free_claim, NULL);
-    stage__u64map_free(&io->claims);
-    free(io->types);
-    io->types = NULL;
-    io->ntypes = io->captypes = 0;
-    stage__u64map_free(&io->byes);
+    stage__rhome_close(io);
 }
 
 /* ---- the name cache ----------------------------------------------------- */
@@ -241,15 +178,15 @@ typedef struct cached {
     char value[];
 } cached_t;
 
-static uint64_t name_key(const char *name) {
+uint64_t stage__rdir_name_key(const char *name) {
     return stage_dht_key(STAGE_DHT_NAMES, name, strlen(name)) | 1;
 }
 
 static cached_t *cache_get(io_t *io, const char *name) {
-    cached_t *c = stage__u64map_get(&io->names, name_key(name));
+    cached_t *c = stage__u64map_get(&io->names, stage__rdir_name_key(name));
     if (!c || strcmp(c->name, name)) return NULL;
     if (c->expires > now_ms(io)) return c;
-    free(stage__u64map_take(&io->names, name_key(name)));
+    free(stage__u64map_take(&io->names, stage__rdir_name_key(name)));
     return NULL;
 }
 
@@ -266,8 +203,8 @@ static void cache_put(io_t *io, const char *name, const char *value,
     snprintf(c->node, sizeof c->node, "%s", id.node);
     c->len = len;
     memcpy(c->value, value, len);
-    free(stage__u64map_take(&io->names, name_key(name)));
-    if (stage__u64map_put(&io->names, name_key(name), c)) free(c);
+    free(stage__u64map_take(&io->names, stage__rdir_name_key(name)));
+    if (stage__u64map_put(&io->names, stage__rdir_name_key(name), c)) free(c);
 }
 
 typedef struct forget {
@@ -294,71 +231,8 @@ void stage__rdir_forget_node(io_t *io, const char *peer) {
 }
 
 void stage__rdir_peer_gone(io_t *io, const char *peer) {
-    if (stage_dht_peer_gone(io->dht, now_ms(io), peer) > 0) drain(io);
-}
-
-/* ---- names this node claimed ------------------------------------------- */
-
-/* A name claimed for an actor of this node is released when the actor
-** stops (and when the node leaves), so find_name never outlives the
-** actor by more than the time the release takes to reach the primary. */
-typedef struct claim {
-    uint64_t serial;
-    char name[256];
-} claim_t;
-
-static void claim_note(io_t *io, const char *name, const stage_id_t *id) {
-    LOG_DEBUG("claimed the name '%s' (local: %d)", name,
-              stage__id_is_local(io->node, id));
-    if (!stage__id_is_local(io->node, id)) return; /* its node holds it */
-    claim_t *c = malloc(sizeof *c);
-    if (!c) return;
-    c->serial = id->serial;
-    snprintf(c->name, sizeof c->name, "%s", name);
-    claim_t *old = stage__u64map_take(&io->claims, name_key(name));
-    if (old) {
-        free(old);
-        atomic_fetch_sub(&io->nclaims, 1);
-    }
-    if (stage__u64map_put(&io->claims, name_key(name), c)) {
-        free(c);
-        return;
-    }
-    atomic_fetch_add(&io->nclaims, 1);
-}
-
-typedef struct gone {
-    uint64_t serial;
-    uint64_t keys[64];
-    int n;
-} gone_t;
-
-static void gone_match(uint64_t key, void *val, void *ud) {
-    gone_t *g = ud;
-    claim_t *c = val;
-    if ((!g->serial || c->serial == g->serial) && g->n < 64)
-        g->keys[g->n++] = key;
-}
-
-void stage__rdir_release(io_t *io, uint64_t serial) {
-    gone_t g = {.serial = serial};
-    do {
-        g.n = 0;
-        stage__u64map_each(&io->claims, gone_match, &g);
-        for (int i = 0; i < g.n; i++) {
-            claim_t *c = stage__u64map_take(&io->claims, g.keys[i]);
-            /* fire and forget: a lost release ends with the lease */
-            int rc = stage_dht_name_release(io->dht, now_ms(io), ++io->next_id,
-                                            c->name);
-            bye_sent(io, io->next_id, rc);
-            LOG_DEBUG("released the name '%s': %s", c->name,
-                      rc ? stage_strerror(rc) : "sent");
-            free(stage__u64map_take(&io->names, g.keys[i]));
-            atomic_fetch_sub(&io->nclaims, 1);
-            free(c);
-        }
-    } while (g.n == 64);
-    drain(io);
+    if (stage_dht_peer_gone(io->dht, now_ms(io), peer) > 0)
+        stage__rdir_drain(io);
 }
 
 /* ---- finishing lookups -------------------------------------------------- */
@@ -406,7 +280,7 @@ static int lookup_ask(io_t *io, lookup_t *lk, const char *type) {
         rc = stage_dht_type_find(io->dht, now, req, type);
     if (!rc) rc = stage__u64map_put(&io->reqs, req, lk);
     if (!rc) lk->outstanding++;
-    drain(io);
+    stage__rdir_drain(io);
     return rc;
 }
 
@@ -560,8 +434,9 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
     int op = lk->it->op;
     if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {
-            free(stage__u64map_take(&io->names, name_key(lk->it->key)));
-            claim_note(io, lk->it->key, &lk->it->to);
+            free(stage__u64map_take(&io->names,
+                                    stage__rdir_name_key(lk->it->key)));
+            stage__rhome_claimed(io, lk->it->key, &lk->it->to);
             lookup_resolve(lk, "\xc3", 1);
         } else if (fx->status == 0 && fx->nitems) {
             cache_put(io, lk->it->key, fx->items[0].value, fx->items[0].len);
@@ -672,7 +547,7 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
     return 0;
 }
 
-/* ---- names for actors of other nodes ------------------------------------ */
+/* ---- names for actors of other nodes (the asking side; rhome.c answers) */
 
 /* A name for an actor of another node is claimed by that node (a NAME
 ** frame): it renews the lease and releases the name when the actor stops,
@@ -711,124 +586,4 @@ static void claim_at_home(io_t *io, lookup_t *lk) {
                  id->node, stage_strerror(rc));
         lookup_fail(lk, STAGE_EUNREACHABLE, msg);
     }
-}
-
-int stage__rdir_in_name(io_t *io, const char *peer, const char *body,
-                        size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint32_t n;
-    int64_t call;
-    const char *name;
-    size_t nlen;
-    stage_id_t id;
-    if (stage_unpack_array(&u, &n) || n != 5 || stage_unpack_int(&u, &call) ||
-        call <= 0 || stage_unpack_str(&u, &name, &nlen) || nlen == 0 ||
-        nlen > 255 || memchr(name, 0, nlen) ||
-        stage__io_read_target(io, &u, &id) || u.p != u.end)
-        return STAGE_EDECODE;
-    stage__type_t *ty = stage__io_local_target(io, peer, (uint64_t)call, &id);
-    if (!ty) return 0;
-    if (!stage__dir_alive(ty, id.serial)) {
-        char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 300];
-        stage_id_format(&id, text, sizeof text);
-        snprintf(msg, sizeof msg,
-                 "actor '%s' not found (it stopped): the "
-                 "name '%.*s' is not given to it",
-                 text, (int)nlen, name);
-        stage__io_reply_error(io, peer, (uint64_t)call, STAGE_EACTOR_NOT_FOUND,
-                              msg);
-        return 0;
-    }
-    io_item_t *it = calloc(1, sizeof *it);
-    stage__future_t *f = stage__io_owed(io, peer, (uint64_t)call, 0);
-    if (!it || !f) {
-        free(it);
-        if (f)
-            stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL),
-                stage__future_unref(f);
-        else
-            stage__io_reply_error(io, peer, (uint64_t)call, STAGE_ENOMEM,
-                                  "out of memory");
-        return 0;
-    }
-    it->kind = IO_DIR;
-    it->op = STAGE__NAME_CLAIM;
-    memcpy(it->key, name, nlen);
-    it->key[nlen] = '\0';
-    it->to = id;
-    it->f = f; /* the item's reference; the reply goes when it completes */
-    stage__rdir_lookup(io, it);
-    return 0;
-}
-
-/* ---- types this node is registered for ---------------------------------- */
-
-/* A node registers for a type when its first actor of the type is born
-** (the announce) and withdraws once it has had none at WITHDRAW_SWEEPS
-** sweeps in a row (a type whose actors come and go does not flap), and
-** from all of them when it leaves. Birth and withdrawal agree through
-** stage__dir_retire (core/directory.c). */
-#define WITHDRAW_SWEEPS 2
-
-typedef struct announced {
-    stage__type_t *ty;
-    int idle; /* sweeps in a row without an actor */
-} announced_t;
-
-/* The representative id this node registers a type with (serial 0). */
-static void type_rep(io_t *io, const char *type, stage_id_t *rep) {
-    memset(rep, 0, sizeof *rep);
-    snprintf(rep->node, sizeof rep->node, "%s", io->address);
-    rep->incarnation = stage__node_incarnation(io->node);
-    snprintf(rep->type, sizeof rep->type, "%.63s", type);
-}
-
-/* The first local actor of a type: tell the directory this node has it. */
-void stage__rdir_announce(io_t *io, io_item_t *it) {
-    stage__type_t *ty = stage__type_find(io->node, it->key);
-    bool listed = false;
-    for (int i = 0; ty && i < io->ntypes && !listed; i++)
-        if (io->types[i].ty == ty) listed = true, io->types[i].idle = 0;
-    if (ty && !listed && io->ntypes == io->captypes) {
-        int cap = io->captypes ? 2 * io->captypes : 8;
-        announced_t *p = realloc(io->types, (size_t)cap * sizeof *p);
-        if (p) io->types = p, io->captypes = cap;
-    }
-    if (ty && !listed && io->ntypes < io->captypes)
-        io->types[io->ntypes++] = (announced_t){ty, 0};
-    stage_id_t rep;
-    type_rep(io, it->key, &rep);
-    uint64_t now = now_ms(io);
-    /* fire and forget: the manager renews the lease; a failure only means
-    ** other nodes find this node's actors later, after the next announce */
-    stage_dht_type_add(io->dht, now, ++io->next_id, it->key, &rep);
-    if (it->super[0])
-        stage_dht_type_add_subtype(io->dht, now, ++io->next_id, it->super,
-                                   it->key);
-    drain(io);
-}
-
-static void withdraw(io_t *io, int i) {
-    stage_id_t rep;
-    type_rep(io, io->types[i].ty->name, &rep);
-    /* fire and forget: a lost removal ends with the lease */
-    int rc = stage_dht_type_remove(io->dht, now_ms(io), ++io->next_id,
-                                   io->types[i].ty->name, &rep);
-    bye_sent(io, io->next_id, rc);
-    LOG_DEBUG("withdrew from type '%s'", io->types[i].ty->name);
-    io->types[i] = io->types[--io->ntypes];
-}
-
-void stage__rdir_sweep(io_t *io) {
-    int before = io->ntypes;
-    for (int i = 0; i < io->ntypes;) {
-        announced_t *a = &io->types[i];
-        a->idle = stage__dir_count(a->ty) ? 0 : a->idle + 1;
-        if (a->idle >= WITHDRAW_SWEEPS && stage__dir_retire(a->ty))
-            withdraw(io, i); /* moves the last one here */
-        else
-            i++;
-    }
-    if (io->ntypes != before) drain(io);
 }

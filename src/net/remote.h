@@ -1,6 +1,7 @@
 /*
-** net/remote.h: the I/O thread of a networked node (remote.c) and its
-** directory driver (rdir.c: the DHT manager and lookups through it).
+** net/remote.h: the I/O loop of a networked node (remote.c), its directory
+** driver (rdir.c: the DHT manager and lookups through it) and what the
+** node holds in the DHT for itself (rhome.c).
 ** Internal; everything here runs on the loop's owner unless noted: the
 ** I/O thread until the node starts, then theatre 0 (see remote.c).
 */
@@ -142,6 +143,10 @@ void stage__io_reply_error(io_t *io, const char *peer, uint64_t call,
                            int status, const char *msg);
 
 /* rdir.c */
+/* Send the manager's effects and rearm its timer: after every DHT call. */
+void stage__rdir_drain(io_t *io);
+/* The key of a name in the name cache and the claims (not 0). */
+uint64_t stage__rdir_name_key(const char *name);
 int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
                       size_t errlen);
 void stage__rdir_close(io_t *io);
@@ -149,18 +154,20 @@ void stage__rdir_close(io_t *io);
 void stage__rdir_forget_node(io_t *io, const char *peer);
 /* The node at peer stopped or is unreachable: the manager forgets it. */
 void stage__rdir_peer_gone(io_t *io, const char *peer);
-/* Leave gracefully: remove this node's names and type registrations, then
-** (once the DHT confirmed them, or after a second) leave the ring and call
-** stage__io_left. Effects go out on the loop. */
-void stage__rdir_leave(io_t *io);
 int stage__rdir_in_dht(io_t *io, const char *peer, const char *body,
                        size_t len);
 int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
                         size_t len);
-int stage__rdir_in_name(io_t *io, const char *peer, const char *body,
-                        size_t len);
 /* A directory request from a theatre; takes it. */
 void stage__rdir_lookup(io_t *io, io_item_t *it);
+
+/* rhome.c */
+/* Leave gracefully: remove this node's names and type registrations, then
+** (once the DHT confirmed them, or after a second) leave the ring and call
+** stage__io_left. Effects go out on the loop. */
+void stage__rdir_leave(io_t *io);
+int stage__rdir_in_name(io_t *io, const char *peer, const char *body,
+                        size_t len);
 void stage__rdir_announce(io_t *io, io_item_t *it);
 /* Actor serial of this node stopped: release the names claimed for it
 ** (all of them with serial 0, before leaving). */
@@ -168,5 +175,10 @@ void stage__rdir_release(io_t *io, uint64_t serial);
 /* Every half second: withdraw from the types this node has had no actor
 ** of for a while. */
 void stage__rdir_sweep(io_t *io);
+/* The DHT claimed name for id: released when id stops, if id is ours. */
+void stage__rhome_claimed(io_t *io, const char *name, const stage_id_t *id);
+/* Request req finished: if it was a removal we wait for to leave, note it. */
+void stage__rhome_bye_done(io_t *io, uint64_t req);
+void stage__rhome_close(io_t *io);
 
 #endif
