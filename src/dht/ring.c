@@ -522,6 +522,7 @@ void stage__dht_ring_leave(stage_dht_t *d) {
 }
 
 int stage_dht_peer_gone(stage_dht_t *d, uint64_t now, const char *addr) {
+    if (d->stopped) return 0;
     stage__dht_begin(d, now);
     uint64_t ids[STAGE_DHT_SUCC_MAX + FINGERS + 1];
     int n = 0;

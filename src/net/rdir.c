@@ -91,9 +91,14 @@ void stage__rdir_drain(io_t *io) {
         LOG_DEBUG("joined the ring as manager %016llx",
                   (unsigned long long)io->manager);
     }
+    /* at least 1 ms: libuv runs a timer re-armed for 0 ms from its own
+    ** callback again in the same pass, forever */
     uint64_t next = stage_dht_next_timer(io->dht), now = now_ms(io);
-    uv_timer_start(&io->dht_timer, on_dht_timer, next > now ? next - now : 0,
-                   0);
+    if (next == UINT64_MAX)
+        uv_timer_stop(&io->dht_timer);
+    else
+        uv_timer_start(&io->dht_timer, on_dht_timer,
+                       next > now ? next - now : 1, 0);
 }
 
 static void on_dht_timer(uv_timer_t *t) {

@@ -24,4 +24,8 @@ kill -9 "$PID_n5"
 wait "$survey" || fail "the survey failed"
 grep -q '^survivors ok$' "$DIR/survey.out" || fail "survivors not found"
 grep -q '^ok$' "$DIR/survey.out" || fail "the survey did not finish"
+# the seven others stop together, each saying goodbye while the others
+# shut down; every one must exit
+for i in 1 2 3 4 6 7 8; do eval "kill -TERM \$PID_n$i"; done
+for i in 1 2 3 4 6 7 8; do eval "wait_exit \$PID_n$i 15"; done
 echo "cluster.eight: ok"

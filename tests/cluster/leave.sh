@@ -21,4 +21,8 @@ kill -TERM "$PID_b"
 wait "$PID_b" || fail "the stopped node exited with status $?"
 wait "$watcher" || fail "the watcher failed"
 grep -q '^ok$' "$DIR/watch.out" || fail "the watcher did not finish"
+# the others stop together: each says goodbye while the others shut down
+kill -TERM "$PID_seed" "$PID_c"
+wait_exit "$PID_seed" 10
+wait_exit "$PID_c" 10
 echo "cluster.leave: ok"

@@ -43,3 +43,16 @@ start() {
     addr=$(sed -n 's/^node \([^ ]*\) manager .*/\1/p' "$DIR/$name.out")
     eval "ADDR_$name=$addr"
 }
+
+# wait_exit PID [SECS]: wait until process PID (a child) has exited, and
+# fail unless its status is 0.
+wait_exit() {
+    n=0
+    # a child that has exited stays a zombie (state Z) until waited for
+    while [ -r "/proc/$1/stat" ] && ! grep -q ') Z ' "/proc/$1/stat"; do
+        n=$((n + 1))
+        [ "$n" -gt $(( ${2:-20} * 20 )) ] && fail "process $1 still running after ${2:-20} s"
+        sleep 0.05 # polling a process for its exit, with a deadline
+    done
+    wait "$1" || fail "process $1 exited with status $?"
+}
