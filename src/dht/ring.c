@@ -144,7 +144,9 @@ static void set_pred(stage_dht_t *d, const stage_dht_peer_t *p) {
         quicken(d);
     }
     d->range_lo = p->id;
-    if (d->nsucc == 0 && !d->joined) succ_insert(d, p); /* a ring of two */
+    /* a ring of two, or a member whose successors all left: the notifier
+    ** thinks we follow it, so it is on the ring after us too */
+    if (d->nsucc == 0) succ_insert(d, p);
     d->ring_whole = d->ring_whole || pred_listed(d);
 }
 
