@@ -248,7 +248,8 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner,
         e->sender_type = a->type;
     }
     if (fut) {
-        stage__future_t *f = stage__future_new(node, owner, to->serial);
+        stage__future_t *f =
+            stage__future_new(node, owner, local ? to->serial : 0);
         if (!f) {
             stage__env_free(e);
             return STAGE_ENOMEM;

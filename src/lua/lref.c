@@ -413,10 +413,13 @@ static int send_common(lua_State *L, stage__lref_t *to, const char *method,
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
     stage__future_t *reply = NULL;
-    if (want_reply &&
-        !(reply = stage__future_new(w->node, w->t->index, to->id.serial)))
-        return luaL_error(L, "out of memory");
     far_settle(w, to);
+    /* the target serial feeds the Deadlock check: only for an actor of
+    ** this node (another node's serials are numbered the same way) */
+    uint64_t target = to->type && !to->pending ? to->id.serial : 0;
+    if (want_reply &&
+        !(reply = stage__future_new(w->node, w->t->index, target)))
+        return luaL_error(L, "out of memory");
     bool pending =
         to->pending || (a->deferred && blocked_by_deferred(w, a, to));
     for (int i = first; !pending && i < first + n; i++) {

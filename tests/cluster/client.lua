@@ -3,6 +3,12 @@ local stage = require "stage"
 local Recorder = stage.actor "Recorder" -- known here too, for spawn_at
 local Temp = stage.actor "Temp" -- a local actor to name, then stop
 function Temp:hello() return "hi" end
+local Probe = stage.actor "Probe" -- awaits an actor of another node
+function Probe:square_of(name, x)
+  local r = stage.find_name(name)
+  r:square(0):await() -- r is resolved from here on
+  return r:square(x):await()
+end
 
 local function fails_with(kind, f)
   local ok, err = pcall(f)
@@ -17,6 +23,10 @@ function main(args)
   local seed = args[1]
   settled("area-a")
   settled("area-b")
+  -- this node's first actor has the serial of area-a (its node's first
+  -- actor too): awaiting it is no Deadlock
+  local probe = Probe()
+  assert(probe:square_of("area-a", 6):await() == 36)
   -- by name, on two other nodes
   assert(stage.find_name("area-a"):square(10):await() == 100)
   assert(stage.find_name("area-b"):square(3):await() == 9)
