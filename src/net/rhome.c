@@ -61,6 +61,10 @@ void stage__rhome_bye_done(io_t *io, uint64_t req) {
 void stage__rdir_leave(io_t *io) {
     if (io->leaving) return;
     io->leaving = true;
+    if (!stage_dht_successor(io->dht).id) { /* alone: it all goes with us */
+        leave_ring(io);
+        return;
+    }
     stage__rdir_release(io, 0); /* every name this node claimed */
     while (io->ntypes)
         withdraw(io, io->ntypes - 1);
