@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "net/net.h"
 #include "stage/net.h"
 #include "stage/stage.h"
 
@@ -131,6 +132,17 @@ static int cmd_node(int argc, char **argv) {
                     o, node_usage);
             return 2;
         }
+    }
+    struct sockaddr_storage ss;
+    const char *bad = stage__addr_parse(net.listen, &ss) ? net.listen
+                      : net.join && stage__addr_parse(net.join, &ss) ? net.join
+                                                                      : NULL;
+    if (bad) {
+        fprintf(stderr,
+                "stage node: '%s' is not an address: give HOST:PORT, HOST an "
+                "IPv4 or [IPv6] literal or localhost\n%s",
+                bad, node_usage);
+        return 2;
     }
     stage_node_t *node;
     int rc = stage_node_new(&node, &cfg);
