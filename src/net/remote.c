@@ -44,6 +44,7 @@
 #include <uv.h>
 
 #include "core/mpsc.h"
+#include "core/node.h"
 #include "net/remote.h"
 #include "util/log.h"
 
@@ -65,7 +66,13 @@ static void io_push(io_t *io, io_item_t *it) {
         return;
     }
     stage__mpsc_push(&io->inbox, &it->link);
-    uv_async_send(&io->async);
+    /* theatre 0 drains the inbox at every pass and before it sleeps: it
+    ** needs waking only when asleep (stage__theatre_wake checks) */
+    stage__theatre_t *owner = atomic_load(&io->owner);
+    if (owner)
+        stage__theatre_wake(owner);
+    else
+        uv_async_send(&io->async);
 }
 
 static io_item_t *item_new(int kind) {
@@ -730,7 +737,7 @@ static int io_poll(void *ud, double timeout) {
     io_t *io = ud;
     uint64_t before = io->activity;
     on_async(&io->async); /* the inbox first: no eventfd round needed */
-    if (timeout == 0) {
+    if (timeout == 0 || io->activity != before) {
         uv_run(&io->loop, UV_RUN_NOWAIT);
     } else {
         if (timeout > 0)
