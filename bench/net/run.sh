@@ -6,7 +6,8 @@
 #
 #   remote_rtt_p50/p99  a Lua actor awaiting a remote actor's reply in a
 #                       loop, two `stage node`s; two Erlang nodes; raw TCP
-#                       in C between two processes (raw_rtt.c)
+#                       in C between two processes (raw_rtt.c), blocking
+#                       (raw_tcp) and spinning on its reads (raw_tcp_poll)
 #   remote_oneway       messages/s from one node to an actor on another
 #   find_name_p50/p99   find_name + one ping, 8 nodes x 25 names
 #   appa_bytes_N        thesis Appendix A (N = 2, 4, 6, 8 nodes, 10 names
