@@ -5,6 +5,9 @@
 -- "registered"; once GOFILE exists (bench/net/run.sh creates it when every
 -- node has registered) finds the names an_(n mod N) for n = 1..N and pings
 -- each found Worker once, then prints "done". A Worker prints "pinged".
+-- Then, once GOFILE.count exists, prints "counted BYTES": what this node's
+-- connections wrote (stage.net_stats: frames with their headers, the TCP
+-- payload a capture sees), for run.sh to check the capture against.
 local stage = require "stage"
 
 local Worker = stage.actor "Worker"
@@ -39,4 +42,6 @@ function main(args)
   end
   stage.join(pings):await()
   print("done")
+  wait_for(go .. ".count")
+  print("counted " .. stage.net_stats().bytes_out)
 end

@@ -16,6 +16,9 @@
 #                       TCP payload (= frame bytes) and whole packets;
 #   appa_*_ops_N        the same with the nodes joined and settled before
 #                       the capture starts: the experiment's operations only
+#   appa_counted_N      the bytes the Stage nodes say they wrote in the
+#                       whole-run pass (stage.net_stats), against the
+#                       capture's payload
 #
 # Environment: RTT_N (20000 round trips), FLOOD_M (1000000 messages),
 # APPA_NODES ("2 4 6 8"; empty: skip), APPA_ONLY (1: Appendix A only, no
@@ -188,6 +191,20 @@ appa_report() {
         "$2" "$1" "$4"
 }
 
+# appa_count N: every Stage node prints what it wrote; their sum, which
+# should match the capture's TCP payload (taken just after the capture
+# stops, it also holds a little maintenance sent in between).
+appa_count() {
+    touch "$out/go.count"
+    _sum=0
+    for i in $(seq 1 "$1"); do
+        wait_line "$out/a$i.out" '^counted [0-9]+$' 30 || return 1
+        _sum=$((_sum + $(sed -n 's/^counted //p' "$out/a$i.out")))
+    done
+    printf '{"bench":"appa_counted_%s","impl":"stage","value":%s,"unit":"bytes","better":"lower"}\n' \
+        "$1" "$_sum"
+}
+
 # appa_wait N IMPL: every node registered, then go, then N*N pings seen.
 appa_wait() {
     for i in $(seq 1 "$1"); do
@@ -248,19 +265,19 @@ appa_up() {
 # (as in the thesis). Pass "ops": the nodes start, join and settle first;
 # the capture covers the registrations, lookups and pings only.
 for N in $appa_nodes; do
-    rm -f "$out/go" "$out/start" "$out"/a*.out "$out"/e*.out
+    rm -f "$out/go" "$out/go.count" "$out/start" "$out"/a*.out "$out"/e*.out
     capture "tcp portrange $base-$((base + N))" || break
     appa_stage "$N"
-    appa_wait "$N" a && appa_report stage "$N" | emit
+    appa_wait "$N" a && appa_report stage "$N" | emit && appa_count "$N" | emit
     stop_all
-    rm -f "$out/go"
+    rm -f "$out/go" "$out/go.count"
     appa_stage "$N" ops "$out/start"
     appa_up "$N" a && capture "tcp portrange $base-$((base + N))" &&
         touch "$out/start" && appa_wait "$N" a &&
         appa_report stage "ops_$N" | emit
     stop_all
     [ "$erl_ok" = yes ] || continue
-    rm -f "$out/go" "$out/start"
+    rm -f "$out/go" "$out/go.count" "$out/start"
     capture "tcp portrange $((base + 99))-$((base + 100 + N))" || break
     appa_erlang "$N"
     appa_wait "$N" e && appa_report erlang "$N" | emit
