@@ -12,6 +12,7 @@ libsodium-dev
 libmicrohttpd-dev
 libcmocka-dev
 erlang-base
+tcpdump
 "
 
 missing=""

@@ -24,8 +24,10 @@
 # APPA_NODES ("2 4 6 8"; empty: skip), APPA_ONLY (1: Appendix A only, no
 # round trips, throughput or find_name), APPA_ERLANG (0: no Erlang runs in
 # Appendix A), APPA_SNAPLEN (128: bytes kept per captured packet; 0 keeps
-# whole packets, for taking a capture apart), PORT_BASE (47300: the Appendix A nodes listen at
-# PORT_BASE+i, Erlang's at PORT_BASE+100+i, its epmd at PORT_BASE+99).
+# whole packets, for taking a capture apart), PORT_BASE (21300: the Appendix A nodes listen at
+# PORT_BASE+i, Erlang's at PORT_BASE+100+i, its epmd at PORT_BASE+99; below
+# Linux's ephemeral range, 32768-60999, so that no outgoing connection can
+# hold one of them).
 # Results are also kept in BUILD_DIR/bench/net/results.jsonl.
 set -u
 build=$(cd "${1:-build}" && pwd)
@@ -38,7 +40,7 @@ appa_nodes=${APPA_NODES-"2 4 6 8"}
 appa_only=${APPA_ONLY:-0}
 appa_erlang=${APPA_ERLANG:-1}
 snaplen=${APPA_SNAPLEN:-128}
-base=${PORT_BASE:-47300}
+base=${PORT_BASE:-21300}
 mkdir -p "$out"
 results=$out/results.jsonl
 : >"$results"
@@ -82,7 +84,8 @@ node() {
 }
 
 stop_all() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    for p in $PIDS ${CAP:-}; do kill "$p" 2>/dev/null; done
+    CAP=
     wait 2>/dev/null
     PIDS=""
 }
@@ -177,12 +180,18 @@ capture() {
     wait_line "$out/tcpdump.out" 'listening on' 10
 }
 
-# appa_report IMPL N: stop the capture (before the nodes: a stopping node
-# hands its actors and range off, which is not part of the experiment),
-# print the two figures.
-appa_report() {
+# capture_stop: stop the capture and wait until tcpdump has written it all
+# (in this shell: tcpdump is its child).
+capture_stop() {
     kill -INT "$CAP"
     wait "$CAP" 2>/dev/null
+    CAP=
+}
+
+# appa_report IMPL N: the two figures of the capture, once it is stopped
+# (before the nodes: a stopping node hands its actors and range off, which
+# is not part of the experiment).
+appa_report() {
     cp "$out/cap.pcap" "$out/cap_$1_$2.pcap" # kept for taking apart
     set -- "$1" "$2" $(pcap_bytes "$out/cap.pcap")
     printf '{"bench":"appa_payload_%s","impl":"%s","value":%s,"unit":"bytes","better":"lower"}\n' \
@@ -228,11 +237,11 @@ appa_wait() {
 # appa_stage N PASS [START]: the Stage nodes of one Appendix A run.
 appa_stage() {
     node a1 --listen "127.0.0.1:$((base + 1))" --theatres 1 \
-        "$here/appa.lua" 1 "$1" "$out/go" ${3:-}
+        "$here/appa.lua" 1 "$1" "$out/go" ${3:-} || return 1
     for i in $(seq 2 "$1"); do
         node "a$i" --listen "127.0.0.1:$((base + i))" \
             --join "127.0.0.1:$((base + 1))" --theatres 1 \
-            "$here/appa.lua" "$i" "$1" "$out/go" ${3:-}
+            "$here/appa.lua" "$i" "$1" "$out/go" ${3:-} || return 1
     done
 }
 
@@ -267,27 +276,27 @@ appa_up() {
 for N in $appa_nodes; do
     rm -f "$out/go" "$out/go.count" "$out/start" "$out"/a*.out "$out"/e*.out
     capture "tcp portrange $base-$((base + N))" || break
-    appa_stage "$N"
-    appa_wait "$N" a && appa_report stage "$N" | emit && appa_count "$N" | emit
+    appa_stage "$N" && appa_wait "$N" a && capture_stop &&
+        appa_report stage "$N" | emit && appa_count "$N" | emit
     stop_all
     rm -f "$out/go" "$out/go.count"
-    appa_stage "$N" ops "$out/start"
-    appa_up "$N" a && capture "tcp portrange $base-$((base + N))" &&
-        touch "$out/start" && appa_wait "$N" a &&
+    appa_stage "$N" ops "$out/start" && appa_up "$N" a &&
+        capture "tcp portrange $base-$((base + N))" &&
+        touch "$out/start" && appa_wait "$N" a && capture_stop &&
         appa_report stage "ops_$N" | emit
     stop_all
     [ "$erl_ok" = yes ] || continue
     rm -f "$out/go" "$out/go.count" "$out/start"
     capture "tcp portrange $((base + 99))-$((base + 100 + N))" || break
     appa_erlang "$N"
-    appa_wait "$N" e && appa_report erlang "$N" | emit
+    appa_wait "$N" e && capture_stop && appa_report erlang "$N" | emit
     stop_all
     epmd -kill >/dev/null 2>&1
     rm -f "$out/go"
     appa_erlang "$N" "$out/start"
     appa_up "$N" e &&
         capture "tcp portrange $((base + 99))-$((base + 100 + N))" &&
-        touch "$out/start" && appa_wait "$N" e &&
+        touch "$out/start" && appa_wait "$N" e && capture_stop &&
         appa_report erlang "ops_$N" | emit
     stop_all
     epmd -kill >/dev/null 2>&1
