@@ -96,11 +96,11 @@ typedef struct stage_dht_msg {
     uint8_t npeers;
     int32_t status; /* REPLY: 0 or a STAGE_E* code */
     uint32_t flags;
-    uint64_t to;             /* manager id this message is for */
-    uint64_t seq;            /* ROUTE/ACK: per-hop sequence number */
-    uint64_t rid;            /* request id at the origin */
-    uint64_t key;            /* ROUTE: target key */
-    uint64_t arg;            /* op argument (range end, index, ...) */
+    uint64_t to;  /* manager id this message is for (the wire: low 32 bits) */
+    uint64_t seq; /* ROUTE/ACK: per-hop sequence number */
+    uint64_t rid; /* request id at the origin */
+    uint64_t key; /* ROUTE: target key */
+    uint64_t arg; /* op argument (range end, index, ...) */
     stage_dht_peer_t from;   /* sender of this hop */
     stage_dht_peer_t origin; /* ROUTE: the asker, who gets the REPLY */
     stage_dht_peer_t peer;   /* pred, new neighbour, owner found */
@@ -113,19 +113,25 @@ typedef struct stage_dht_msg {
 
 /* Encode m as one msgpack value appended to *out (a stage_pack_t). The
 ** address of m->from is left out: the receiver knows where the bytes came
-** from. 0 or STAGE_ENOMEM. */
+** from; so is its id when it is known_from, the manager id the sender's
+** node announced in the connection's handshake (0: none). 0 or
+** STAGE_ENOMEM. */
 struct stage_pack;
-int stage_dht_msg_encode(const stage_dht_msg_t *m, struct stage_pack *out);
+int stage_dht_msg_encode(const stage_dht_msg_t *m, uint64_t known_from,
+                         struct stage_pack *out);
 /* Decode bytes from the network into *m (free with stage_dht_msg_clear);
 ** from_addr is the address of the node that sent them (the connection's
-** peer), which becomes m->from.addr. 0, or STAGE_EDECODE for anything
+** peer), which becomes m->from.addr, and from_id the manager id that node
+** announced in its handshake (0: none), which becomes m->from.id unless
+** the message names another sender. 0, or STAGE_EDECODE for anything
 ** malformed; *m is then empty. */
 int stage_dht_msg_decode(stage_dht_msg_t *m, const char *buf, size_t len,
-                         const char *from_addr);
+                         const char *from_addr, uint64_t from_id);
 /* Free m's payload; m is empty. */
 void stage_dht_msg_clear(stage_dht_msg_t *m);
-/* Bytes the msgpack form of m takes on the wire (without framing). */
-size_t stage_dht_msg_wire_size(const stage_dht_msg_t *m);
+/* Bytes the msgpack form of m takes on the wire (without framing), sent
+** with known_from as in stage_dht_msg_encode. */
+size_t stage_dht_msg_wire_size(const stage_dht_msg_t *m, uint64_t known_from);
 
 /* ---- effects ------------------------------------------------------------- */
 

@@ -192,7 +192,10 @@ static void drain_loop(stage_dht_t *d) {
 
 void stage_dht_recv(stage_dht_t *d, uint64_t now, const stage_dht_msg_t *m) {
     reset(d, now);
-    if (d->stopped || !m || (m->to != 0 && m->to != d->self.id)) return;
+    /* the wire carries the low 32 bits of `to` */
+    if (d->stopped || !m ||
+        (m->to != 0 && (uint32_t)m->to != (uint32_t)d->self.id))
+        return;
     if (m->from.id == d->self.id || m->from.id == 0) return;
     stage__dht_ack_recv(d, m);
     dispatch(d, m);

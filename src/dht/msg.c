@@ -7,11 +7,16 @@
 ** every length.
 **
 ** Wire form (compact: absent and zero fields are left out): one msgpack
-** array [type, mask, from id, field...]: the fields whose bit is set in
-** mask, in bit order (M_* below). The sender's address is not sent: the
-** receiver knows the connection it came in on. A peer is its bare id when
-** it is at the sender's address (the sender itself, or another manager of
-** its node), else [id, "addr"]; in a list, nil is an unknown peer. An
+** array [type, mask, field...]: the fields whose bit is set in mask, in
+** bit order (M_* below), except that the sender's id (M_FROM) comes first.
+** The sender is implied where it can be: its address is not sent (the
+** receiver knows the connection it came in on), nor its id when it is the
+** manager the sender's node announced in the connection's handshake.
+** `to` is the low 32 bits of the recipient's id (a check against a
+** restarted node). A peer is its bare id when it is at the sender's
+** address (the sender itself, or another manager of its node), else
+** [id, n, "rest"] (an address whose first n >= 2 bytes are the sender's)
+** or [id, "addr"]; in a list, nil is an unknown peer. An
 ** entry is [rmask, field...] the same way (R_*); its key is left out when
 ** it is the message's. Present numbers are never 0 (0 is absence), so
 ** every message has one encoding. Decoding checks every field's type and
@@ -125,7 +130,8 @@ enum {
     M_PEERS = 1 << 13,
     M_RECS = 1 << 14,
     M_ACKS = 1 << 15,
-    M_ALL = (1 << 16) - 1
+    M_FROM = 1 << 16, /* the sender's id, when the handshake did not say it */
+    M_ALL = (1 << 17) - 1
 };
 
 enum {
@@ -198,9 +204,19 @@ static void o_peer(out_t *o, const stage_dht_peer_t *peer, const char *home) {
         o_int(o, (int64_t)peer->id); /* at the sender's address */
         return;
     }
-    o_array(o, 2);
+    size_t c = 0; /* the bytes it shares with the sender's address */
+    while (c < n && peer->addr[c] && peer->addr[c] == home[c])
+        c++;
+    if (c == n && c > 0) c--; /* a prefix of home: keep a byte to send */
+    o_array(o, c >= 2 ? 3 : 2);
     o_int(o, (int64_t)peer->id);
-    if (o->p) stage_pack_str(o->p, peer->addr, n);
+    if (c >= 2) {
+        o_int(o, (int64_t)c);
+        n -= c;
+    } else {
+        c = 0;
+    }
+    if (o->p) stage_pack_str(o->p, peer->addr + c, n);
     o->n += sz_hdr((uint32_t)n, 0) + n;
 }
 
@@ -227,13 +243,14 @@ static void o_rec(out_t *o, const rec_t *r, uint64_t key) {
     }
 }
 
-static uint32_t mask_of(const stage_dht_msg_t *m, uint32_t nrec) {
-    uint32_t k = 0;
+static uint32_t mask_of(const stage_dht_msg_t *m, uint32_t nrec,
+                        uint64_t known_from) {
+    uint32_t k = m->from.id != known_from || !known_from ? M_FROM : 0;
     k |= m->op ? M_OP : 0;
     k |= m->hops ? M_HOPS : 0;
     k |= m->status ? M_STATUS : 0;
     k |= m->flags ? M_FLAGS : 0;
-    k |= m->to ? M_TO : 0;
+    k |= (uint32_t)m->to ? M_TO : 0;
     k |= m->seq ? M_SEQ : 0;
     k |= m->rid ? M_RID : 0;
     k |= m->key ? M_KEY : 0;
@@ -247,23 +264,23 @@ static uint32_t mask_of(const stage_dht_msg_t *m, uint32_t nrec) {
     return k;
 }
 
-static void encode(const stage_dht_msg_t *m, out_t *o) {
+static void encode(const stage_dht_msg_t *m, uint64_t known_from, out_t *o) {
     uint32_t off = 0, nrec = 0;
     rec_t r;
     while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1)
         nrec++;
-    uint32_t k = mask_of(m, nrec);
+    uint32_t k = mask_of(m, nrec, known_from);
     const char *home = m->from.addr;
-    o_array(o, 3 + (uint32_t)__builtin_popcount(
+    o_array(o, 2 + (uint32_t)__builtin_popcount(
                        k & ~(uint32_t)(M_ORIGIN_FROM | M_PEER_FROM)));
     o_int(o, m->type);
     o_int(o, k);
-    o_int(o, (int64_t)m->from.id);
+    if (k & M_FROM) o_int(o, (int64_t)m->from.id);
     if (k & M_OP) o_int(o, m->op);
     if (k & M_HOPS) o_int(o, m->hops);
     if (k & M_STATUS) o_int(o, m->status);
     if (k & M_FLAGS) o_int(o, m->flags);
-    if (k & M_TO) o_int(o, (int64_t)m->to);
+    if (k & M_TO) o_int(o, (uint32_t)m->to); /* a check: 32 bits */
     if (k & M_SEQ) o_int(o, (int64_t)m->seq);
     if (k & M_RID) o_int(o, (int64_t)m->rid);
     if (k & M_KEY) o_int(o, (int64_t)m->key);
@@ -291,15 +308,16 @@ static void encode(const stage_dht_msg_t *m, out_t *o) {
     }
 }
 
-size_t stage_dht_msg_wire_size(const stage_dht_msg_t *m) {
+size_t stage_dht_msg_wire_size(const stage_dht_msg_t *m, uint64_t known_from) {
     out_t o = {NULL, 0};
-    encode(m, &o);
+    encode(m, known_from, &o);
     return o.n;
 }
 
-int stage_dht_msg_encode(const stage_dht_msg_t *m, struct stage_pack *p) {
+int stage_dht_msg_encode(const stage_dht_msg_t *m, uint64_t known_from,
+                         struct stage_pack *p) {
     out_t o = {p, 0};
-    encode(m, &o);
+    encode(m, known_from, &o);
     return stage_pack_error(p);
 }
 
@@ -336,12 +354,15 @@ static int dec_peer(stage_unpack_t *u, stage_dht_peer_t *p, const char *home,
         strcpy(p->addr, home);
         return 0;
     }
-    if (stage_unpack_array(u, &n) || n != 2 || dec_id(u, &p->id) ||
-        stage_unpack_str(u, &s, &len) || len >= STAGE_ADDR_MAX ||
+    uint64_t c = 0; /* [id, shared, "rest"]: home's first bytes + rest */
+    if (stage_unpack_array(u, &n) || (n != 2 && n != 3) || dec_id(u, &p->id) ||
+        (n == 3 && (dec_u(u, strlen(home), &c) || c < 2)) ||
+        stage_unpack_str(u, &s, &len) || c + len >= STAGE_ADDR_MAX ||
         memchr(s, 0, len))
         return STAGE_EDECODE;
-    memcpy(p->addr, s, len);
-    p->addr[len] = 0;
+    memcpy(p->addr, home, c);
+    memcpy(p->addr + c, s, len);
+    p->addr[c + len] = 0;
     return 0;
 }
 
@@ -365,7 +386,7 @@ static int dec_head(stage_unpack_t *u, stage_dht_msg_t *m, uint32_t k) {
         if (dec_u(u, 0xffffffffu, &v)) return STAGE_EDECODE;
         m->flags = (uint32_t)v;
     }
-    if (((k & M_TO) && dec_id(u, &m->to)) ||
+    if (((k & M_TO) && dec_u(u, 0xffffffffu, &m->to)) ||
         ((k & M_SEQ) && dec_id(u, &m->seq)) ||
         ((k & M_RID) && dec_id(u, &m->rid)) ||
         ((k & M_KEY) && dec_id(u, &m->key)) ||
@@ -459,7 +480,7 @@ static int dec_lists(stage_unpack_t *u, stage_dht_msg_t *m, uint32_t k) {
 }
 
 int stage_dht_msg_decode(stage_dht_msg_t *m, const char *buf, size_t len,
-                         const char *from_addr) {
+                         const char *from_addr, uint64_t from_id) {
     stage_unpack_t u;
     uint32_t n;
     uint64_t type;
@@ -468,14 +489,18 @@ int stage_dht_msg_decode(stage_dht_msg_t *m, const char *buf, size_t len,
     if (!from_addr || !from_addr[0] || strlen(from_addr) >= STAGE_ADDR_MAX)
         return STAGE_EDECODE;
     stage_unpack_init(&u, buf, len);
-    if (stage_unpack_array(&u, &n) || n < 3 ||
+    if (stage_unpack_array(&u, &n) || n < 2 ||
         dec_u(&u, STAGE_DHT_M__END - 1, &type) || stage_unpack_int(&u, &k) ||
         k < 0 || k > M_ALL || ((k & M_ORIGIN) && (k & M_ORIGIN_FROM)) ||
         ((k & M_PEER) && (k & M_PEER_FROM)) ||
-        n != 3 + (uint32_t)__builtin_popcountll(
-                     (uint64_t)k & ~(uint64_t)(M_ORIGIN_FROM | M_PEER_FROM)) ||
-        dec_id(&u, &m->from.id))
+        n != 2 + (uint32_t)__builtin_popcountll(
+                     (uint64_t)k & ~(uint64_t)(M_ORIGIN_FROM | M_PEER_FROM)))
         goto bad;
+    if (k & M_FROM) { /* the id given again is no other encoding */
+        if (dec_id(&u, &m->from.id) || m->from.id == from_id) goto bad;
+    } else if (!(m->from.id = from_id)) {
+        goto bad; /* no id here, none announced */
+    }
     m->type = (uint8_t)type;
     strcpy(m->from.addr, from_addr);
     if (dec_head(&u, m, (uint32_t)k) || dec_lists(&u, m, (uint32_t)k) ||

@@ -30,14 +30,18 @@ static stage_dht_msg_t *reply(stage_dht_t *d, const stage_dht_msg_t *m,
     r->status = status;
     r->hops = m->hops;
     r->peer = d->self;
-    r->key = m->key;
-    return r;
+    return r; /* no key: the asker matches rid and op */
 }
 
 static void attach(stage_dht_msg_t *r, payload_t *pl) {
     if (r && !pl->err) {
         r->data = pl->data;
         r->len = pl->len;
+        /* records under the message's key leave theirs out on the wire */
+        rec_t first;
+        uint32_t off = 0;
+        if (stage__dht_pl_next(r->data, r->len, &off, &first) == 1)
+            r->key = first.key;
     } else {
         free(pl->data);
     }

@@ -166,10 +166,11 @@ int stage__conn_greet(stage__conn_t *c) {
     stage__transport_t *t = c->t;
     stage_pack_t *w = &c->wbuf;
     size_t start = stage__frame_begin(w, STAGE__NET_KIND_HELLO);
-    stage_pack_array(w, 3);
+    stage_pack_array(w, 4);
     stage_pack_int(w, STAGE__NET_PROTO_VERSION);
     stage_pack_cstr(w, t->self);
     stage_pack_int(w, t->incarnation);
+    stage_pack_int(w, (int64_t)t->cfg.manager); /* u64 as two's complement */
     int rc = stage__frame_end(w, start, t->cfg.max_frame);
     if (rc) return rc;
     c->wcount = 1;
@@ -177,18 +178,21 @@ int stage__conn_greet(stage__conn_t *c) {
     return 0;
 }
 
-/* Parse a handshake body: [version, address, incarnation]. 0, or the
-** reason it is refused in why. */
+/* Parse a handshake body: [version, address, incarnation, manager] (a
+** node without a manager may leave the last out). 0, or the reason it is
+** refused in why. */
 static int parse_hello(const stage__frame_t *f, char *addr, uint32_t *inc,
-                       char *why, size_t len) {
+                       uint64_t *manager, char *why, size_t len) {
     stage_unpack_t u;
     uint32_t n;
-    int64_t version, incarnation;
+    int64_t version, incarnation, mgr = 0;
     const char *s;
     size_t slen;
     stage_unpack_init(&u, f->body, f->len);
-    if (stage_unpack_array(&u, &n) || n < 3 || stage_unpack_int(&u, &version) ||
-        stage_unpack_str(&u, &s, &slen) || stage_unpack_int(&u, &incarnation)) {
+    if (stage_unpack_array(&u, &n) || n < 3 || n > 4 ||
+        stage_unpack_int(&u, &version) || stage_unpack_str(&u, &s, &slen) ||
+        stage_unpack_int(&u, &incarnation) ||
+        (n == 4 && stage_unpack_int(&u, &mgr))) {
         snprintf(why, len, "malformed handshake");
         return STAGE_EPROTO;
     }
@@ -208,6 +212,7 @@ static int parse_hello(const stage__frame_t *f, char *addr, uint32_t *inc,
         strcmp(canon, addr) != 0 || incarnation < 0 || incarnation > UINT32_MAX)
         goto bad_addr;
     *inc = (uint32_t)incarnation;
+    *manager = (uint64_t)mgr;
     return 0;
 bad_addr:
     snprintf(why, len, "handshake with a bad address or incarnation");
@@ -218,11 +223,12 @@ bad_addr:
 static void dispatch(stage__conn_t *c, const stage__frame_t *f) {
     char why[160], addr[STAGE_ADDR_MAX];
     uint32_t inc;
+    uint64_t manager;
     if (f->kind == STAGE__NET_KIND_HELLO) {
-        if (parse_hello(f, addr, &inc, why, sizeof why))
+        if (parse_hello(f, addr, &inc, &manager, why, sizeof why))
             stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
         else
-            stage__peer_hello(c, addr, inc);
+            stage__peer_hello(c, addr, inc, manager);
         return;
     }
     if (c->state != CONN_UP) {

@@ -64,6 +64,7 @@ struct stage__peer {
     stage__peer_t *next_dirty; /* in t->dirty while dirty */
     char addr[STAGE_ADDR_MAX]; /* its listen address */
     uint32_t incarnation;      /* 0 until a handshake */
+    uint64_t manager;          /* its DHT manager id, from the handshake */
     stage__conn_t *conn;
     bool up;      /* conn is UP and reported up */
     bool dirty;   /* in t->dirty */
@@ -136,9 +137,10 @@ int stage__peer_queue(stage__peer_t *p, int kind, const void *body, size_t len,
                       bool user);
 /* Have p's queue written this loop turn (connecting if needed). */
 void stage__peer_kick(stage__peer_t *p);
-/* A handshake arrived on c from addr/incarnation: adopt or refuse it. */
+/* A handshake arrived on c from addr/incarnation (its node's DHT manager
+** id, or 0): adopt or refuse it. */
 void stage__peer_hello(stage__conn_t *c, const char *addr,
-                       uint32_t incarnation);
+                       uint32_t incarnation, uint64_t manager);
 /* c, p's connection, closed: report and reconnect as the policy says. */
 void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason);
 /* A write finished: call on_drain if it is due. */

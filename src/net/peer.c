@@ -178,13 +178,15 @@ void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason) {
 }
 
 /* c completed its handshake with p. */
-static void peer_up(stage__peer_t *p, stage__conn_t *c, uint32_t inc) {
+static void peer_up(stage__peer_t *p, stage__conn_t *c, uint32_t inc,
+                    uint64_t manager) {
     stage__transport_t *t = p->t;
     c->state = CONN_UP;
     stage__conn_unpend(c);
     c->dec.max = t->cfg.max_frame; /* the handshake limit is lifted */
     p->conn = c;
     p->incarnation = inc;
+    p->manager = manager;
     p->up = true;
     p->left = false; /* back (a restart, or it never went) */
     p->attempts = 0;
@@ -195,7 +197,8 @@ static void peer_up(stage__peer_t *p, stage__conn_t *c, uint32_t inc) {
 }
 
 /* An inbound connection c says it comes from p: keep it or refuse it. */
-static void inbound_hello(stage__peer_t *p, stage__conn_t *c, uint32_t inc) {
+static void inbound_hello(stage__peer_t *p, stage__conn_t *c, uint32_t inc,
+                          uint64_t manager) {
     stage__transport_t *t = p->t;
     stage__conn_t *old = p->conn;
     if (old && old->state == CONN_UP) {
@@ -226,10 +229,11 @@ static void inbound_hello(stage__peer_t *p, stage__conn_t *c, uint32_t inc) {
     int rc = stage__conn_greet(c);
     if (rc) stage__conn_close(c, rc, STAGE_LOG_WARN, stage_strerror(rc));
     if (c->state == CONN_CLOSING) return; /* greeting may fail to write */
-    peer_up(p, c, inc);
+    peer_up(p, c, inc, manager);
 }
 
-void stage__peer_hello(stage__conn_t *c, const char *addr, uint32_t inc) {
+void stage__peer_hello(stage__conn_t *c, const char *addr, uint32_t inc,
+                       uint64_t manager) {
     stage__transport_t *t = c->t;
     char why[160];
     if (c->state == CONN_UP) {
@@ -247,7 +251,7 @@ void stage__peer_hello(stage__conn_t *c, const char *addr, uint32_t inc) {
             stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
             return;
         }
-        peer_up(c->peer, c, inc);
+        peer_up(c->peer, c, inc, manager);
         return;
     }
     stage__peer_t *p = stage__peer_get(t, addr);
@@ -255,7 +259,7 @@ void stage__peer_hello(stage__conn_t *c, const char *addr, uint32_t inc) {
         stage__conn_close(c, STAGE_ENOMEM, STAGE_LOG_ERROR, "out of memory");
         return;
     }
-    inbound_hello(p, c, inc);
+    inbound_hello(p, c, inc, manager);
 }
 
 void stage__peer_drained(stage__peer_t *p) {

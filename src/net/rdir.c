@@ -51,7 +51,7 @@ static uint64_t now_ms(io_t *io) {
     return uv_now(&io->loop);
 }
 
-static uint64_t random64(void) {
+uint64_t stage__random64(void) {
     uint64_t x = 0;
     if (getrandom(&x, sizeof x, 0) != sizeof x) x = (uint64_t)uv_hrtime();
     return x ? x : 1;
@@ -71,7 +71,8 @@ void stage__rdir_drain(io_t *io) {
         const stage_dht_effect_t *x = &fx[i];
         if (x->kind == STAGE_DHT_FX_SEND) {
             stage_pack_t p = STAGE_PACK_INIT;
-            if (stage_dht_msg_encode(x->msg, &p) == 0)
+            /* every peer knows our manager id from our handshake */
+            if (stage_dht_msg_encode(x->msg, io->manager, &p) == 0)
                 stage__io_send_frame(io, x->to_addr, FRAME_DHT, p.data, p.len);
             stage_pack_free(&p);
         } else if (x->kind == STAGE_DHT_FX_DONE) {
@@ -110,7 +111,9 @@ static void on_dht_timer(uv_timer_t *t) {
 int stage__rdir_in_dht(io_t *io, const char *peer, const char *body,
                        size_t len) {
     stage_dht_msg_t m;
-    if (stage_dht_msg_decode(&m, body, len, peer)) return STAGE_EDECODE;
+    if (stage_dht_msg_decode(&m, body, len, peer,
+                             stage__transport_peer_manager(io->tr, peer)))
+        return STAGE_EDECODE;
     stage_dht_recv(io->dht, now_ms(io), &m);
     stage_dht_msg_clear(&m);
     stage__rdir_drain(io);
@@ -121,9 +124,9 @@ int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
                       size_t errlen) {
     stage_dht_config_t dc;
     stage_dht_config_init(&dc);
-    dc.id = io->manager = random64();
+    dc.id = io->manager; /* chosen before the transport: it tells peers */
     dc.address = io->address;
-    dc.seed = random64();
+    dc.seed = stage__random64();
     if (cfg->replicas > 0) dc.replicas = cfg->replicas;
     if (cfg->lease_secs > 0) dc.lease_ms = (uint32_t)(cfg->lease_secs * 1000);
     if (cfg->period_secs > 0)
@@ -342,7 +345,7 @@ static void find_here(io_t *io, lookup_t *lk, const rep_t *r) {
         status = 0;
     } else if (ty) {
         stage_id_t id;
-        status = stage__dir_random(io->node, ty, random64(), &id);
+        status = stage__dir_random(io->node, ty, stage__random64(), &id);
         if (!status) stage_pack_id(&p, &id);
     }
     lk->outstanding++;
@@ -393,7 +396,7 @@ static void ask_nodes(io_t *io, lookup_t *lk) {
         return;
     }
     for (int i = lk->nreps - 1; i > 0; i--) { /* shuffle: a random one */
-        int j = (int)(random64() % (uint64_t)(i + 1));
+        int j = (int)(stage__random64() % (uint64_t)(i + 1));
         rep_t tmp = lk->reps[i];
         lk->reps[i] = lk->reps[j];
         lk->reps[j] = tmp;
@@ -495,7 +498,7 @@ void stage__rdir_lookup(io_t *io, io_item_t *it) {
         stage__type_t *ty = stage__type_find(io->node, it->key);
         stage_id_t id;
         if (ty && it->op == STAGE__FIND_TYPE &&
-            stage__dir_random(io->node, ty, random64(), &id) == 0) {
+            stage__dir_random(io->node, ty, stage__random64(), &id) == 0) {
             stage_pack_t p = STAGE_PACK_INIT;
             stage_pack_id(&p, &id);
             lookup_resolve(lk, p.data, p.len);
@@ -540,7 +543,7 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
         stage_pack_raw(&p, ids.data, ids.len);
         stage_pack_free(&ids);
         stage__future_resolve(f, p.data, p.len);
-    } else if (ty && stage__dir_random(io->node, ty, random64(), &id) == 0) {
+    } else if (ty && stage__dir_random(io->node, ty, stage__random64(), &id) == 0) {
         stage_pack_id(&p, &id);
         stage__future_resolve(f, p.data, p.len);
     } else {

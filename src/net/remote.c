@@ -924,6 +924,7 @@ static int start_transport(io_t *io, const stage_net_config_t *cfg, char *err,
     stage__transport_config_t tc;
     stage__transport_config_init(&tc);
     tc.incarnation = stage__node_incarnation(io->node);
+    tc.manager = io->manager;
     stage__transport_cbs_t cbs = {.ud = io,
                                   .on_frame = on_frame,
                                   .on_peer_down = on_peer_down,
@@ -973,6 +974,7 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
     io->call_timeout =
         (uint64_t)((cfg->call_timeout > 0 ? cfg->call_timeout : 60) * 1000);
     stage__mpsc_init(&io->inbox);
+    io->manager = stage__random64();
     int rc = start_transport(io, cfg, err, errlen);
     if (!rc) rc = stage__rdir_start(io, cfg, err, errlen);
     if (rc) {

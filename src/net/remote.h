@@ -147,6 +147,8 @@ void stage__io_reply_error(io_t *io, const char *peer, uint64_t call,
 void stage__rdir_drain(io_t *io);
 /* The key of a name in the name cache and the claims (not 0). */
 uint64_t stage__rdir_name_key(const char *name);
+/* A random nonzero 64-bit number (manager ids, seeds, picks). */
+uint64_t stage__random64(void);
 int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
                       size_t errlen);
 void stage__rdir_close(io_t *io);

@@ -203,6 +203,11 @@ uint32_t stage__transport_incarnation(const stage__transport_t *t) {
     return t->incarnation;
 }
 
+uint64_t stage__transport_peer_manager(stage__transport_t *t, const char *addr) {
+    stage__peer_t *p = stage__peer_find(t, addr);
+    return p && p->up ? p->manager : 0;
+}
+
 int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
                           const void *body, size_t len) {
     if (t->closing) return STAGE_ESTOPPED;

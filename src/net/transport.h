@@ -27,6 +27,8 @@ typedef struct stage__transport stage__transport_t;
 typedef struct stage__transport_config {
     const char *advertise;   /* address told to peers; NULL = the bound one */
     uint32_t incarnation;    /* this node's incarnation; 0 = pick one */
+    uint64_t manager;        /* this node's DHT manager id, told to peers in
+                             ** the handshake; 0 = none */
     size_t max_frame;        /* largest frame sent or accepted, header in */
     size_t max_outbound;     /* bytes queued per peer before STAGE_EBUSY */
     uint64_t handshake_ms;   /* connect + handshake must finish within */
@@ -67,7 +69,7 @@ typedef struct stage__transport_cbs {
 
 /* Frame kinds below STAGE__NET_KIND_USER belong to the transport. */
 enum {
-    STAGE__NET_KIND_HELLO = 0, /* handshake: [version, address, incarnation] */
+    STAGE__NET_KIND_HELLO = 0, /* [version, address, incarnation, manager] */
     STAGE__NET_KIND_PING = 1,  /* heartbeat, empty body */
     STAGE__NET_KIND_BYE = 2,   /* the sender stops: do not wait for it */
     STAGE__NET_KIND_USER = 16
@@ -104,6 +106,10 @@ int stage__transport_listen(stage__transport_t *t, const char *addr,
 ** advertise), and its incarnation. Borrowed. */
 const char *stage__transport_address(const stage__transport_t *t);
 uint32_t stage__transport_incarnation(const stage__transport_t *t);
+
+/* The DHT manager id the peer at addr announced in the handshake of its
+** current connection (0: none, or not connected). */
+uint64_t stage__transport_peer_manager(stage__transport_t *t, const char *addr);
 
 /* Queue one frame of kind (>= STAGE__NET_KIND_USER, <= 255) for the peer
 ** listening at peer, connecting if needed; it is written at the end of

@@ -127,8 +127,10 @@ static void send_msg(sim_t *s, int from, const stage_dht_effect_t *e) {
     stage_dht_msg_t *src = e->msg;
     uint32_t port;
     int node = parse_addr(e->to_addr, &port);
+    /* the manager a node announces in its handshakes: its first */
+    uint64_t known = s->mgrs[s->mgrs[from].node * s->c.vnodes].id;
     if (s->measuring) {
-        s->bytes += stage_dht_msg_wire_size(src) + 8; /* + frame header */
+        s->bytes += stage_dht_msg_wire_size(src, known) + 8; /* + header */
         s->msgs++;
     }
     if (node < 0 || node >= s->nn || !s->nodes[node].alive ||
@@ -144,8 +146,8 @@ static void send_msg(sim_t *s, int from, const stage_dht_effect_t *e) {
     stage_dht_msg_t *m = msg_get(s);
     if (s->c.wire) {
         stage_pack_t p = STAGE_PACK_INIT;
-        if (stage_dht_msg_encode(src, &p) ||
-            stage_dht_msg_decode(m, p.data, p.len, src->from.addr)) {
+        if (stage_dht_msg_encode(src, known, &p) ||
+            stage_dht_msg_decode(m, p.data, p.len, src->from.addr, known)) {
             s->failures++;
             fprintf(stderr, "sim: message codec round trip failed\n");
             stage_pack_free(&p);

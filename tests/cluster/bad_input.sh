@@ -25,32 +25,32 @@ still_serving() {
     now=$(sed -n 's/^calls //p' "$DIR/caller.out" | tail -n 1)
     wait_line "$DIR/caller.out" "^calls $((now + 100))\$" 10
 }
-# a handshake: ST, version 2, kind 0, 15 bytes: [1, "127.0.0.1:9", 7]
-hello='ST\002\000\000\000\000\017\223\001\253127.0.0.1:9\007'
+# a handshake: ST, version 3, kind 0, 15 bytes: [1, "127.0.0.1:9", 7]
+hello='ST\003\000\000\000\000\017\223\001\253127.0.0.1:9\007'
 
 raw 'GET / HTTP/1.0\r\n\r\n'
 wait_line "$DIR/target.out" "not a stage connection: frame starts with 0x47 instead of 'ST'"
 still_serving
-raw 'ST\002\000\377\377\377\360'
+raw 'ST\003\000\377\377\377\360'
 wait_line "$DIR/target.out" 'frame of 4294967288 bytes exceeds the maximum of 256 bytes'
 still_serving
-raw 'ST\003\000\000\000\000\001\300'
-wait_line "$DIR/target.out" 'unsupported protocol version 3 \(this node speaks 2\)'
+raw 'ST\004\000\000\000\000\001\300'
+wait_line "$DIR/target.out" 'unsupported protocol version 4 \(this node speaks 3\)'
 still_serving
-raw 'ST\002\000\000\000\000\017\223\001'
+raw 'ST\003\000\000\000\000\017\223\001'
 wait_line "$DIR/target.out" 'closing connection from .*connection closed by the peer'
 still_serving
 # after a good handshake: a message body of the wrong shape, an unknown
 # kind, a DHT body that is no DHT message, a body that is not msgpack
-raw "$hello"'ST\002\020\000\000\000\003\222\001\002'
+raw "$hello"'ST\003\020\000\000\000\003\222\001\002'
 wait_line "$DIR/target.out" "dropped a frame of kind 16 from '127.0.0.1:9'"
-raw "$hello"'ST\002\143\000\000\000\001\300'
+raw "$hello"'ST\003\143\000\000\000\001\300'
 wait_line "$DIR/target.out" "dropped a frame of kind 99 from '127.0.0.1:9'"
-raw "$hello"'ST\002\024\000\000\000\004\223\001\002\003'
+raw "$hello"'ST\003\024\000\000\000\004\223\001\004\003'
 wait_line "$DIR/target.out" "dropped a frame of kind 20 from '127.0.0.1:9'"
-raw "$hello"'ST\002\020\000\000\000\002\223\001'
+raw "$hello"'ST\003\020\000\000\000\002\223\001'
 wait_line "$DIR/target.out" 'malformed frame body \(kind 16, length 2\)'
-raw "$hello"'ST\002\020\177\377\377\370'
+raw "$hello"'ST\003\020\177\377\377\370'
 wait_line "$DIR/target.out" 'frame of 2147483648 bytes exceeds the maximum of 8388608 bytes'
 still_serving
 grep -q 'failed' "$DIR/caller.out" && fail "a call failed"

@@ -19,12 +19,17 @@ static bool a_up_b_up(void *ud) {
     return a.ups > 0 && b.ups > 0;
 }
 
+#define A_MANAGER 0x1234u
+#define B_MANAGER 0x8000000000000001ull /* top bit: a negative int on the wire */
+
 static int setup(void **state) {
     (void)state;
     stage__transport_config_t cfg;
     tn_config(&cfg);
     uv_loop_init(&loop);
+    cfg.manager = A_MANAGER;
     tn_start(&loop, &a, &cfg, NULL);
+    cfg.manager = B_MANAGER;
     tn_start(&loop, &b, &cfg, NULL);
     return 0;
 }
@@ -55,6 +60,20 @@ static void frames_flow_both_ways_in_order(void **state) {
     assert_int_equal(a.ups, 1);
     assert_int_equal(b.ups, 1);
     assert_int_equal(a.downs + b.downs, 0);
+}
+
+/* Each side learns the other's DHT manager id from its handshake (the
+** DHT then leaves the sender's id out of every message). */
+static void the_handshake_tells_the_peer_manager(void **state) {
+    (void)state;
+    assert_true(stage__transport_peer_manager(a.t, b.addr) == 0);
+    want = 1;
+    assert_int_equal(tn_send(&a, b.addr, 0, 0), 0);
+    assert_int_equal(tn_send(&b, a.addr, 0, 0), 0);
+    assert_true(tn_run_until(&loop, both_have_want, NULL));
+    assert_true(stage__transport_peer_manager(a.t, b.addr) == B_MANAGER);
+    assert_true(stage__transport_peer_manager(b.t, a.addr) == A_MANAGER);
+    assert_true(stage__transport_peer_manager(a.t, "127.0.0.1:1") == 0);
 }
 
 static bool b_has_want(void *ud) {
@@ -285,6 +304,8 @@ static void idle_connection_stays_up_on_heartbeats(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(the_handshake_tells_the_peer_manager,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(frames_flow_both_ways_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(frames_of_one_loop_turn_go_in_one_write,
