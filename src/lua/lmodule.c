@@ -124,9 +124,11 @@ static int m_name(lua_State *L) {
         stage__lref_t *r = stage__lref_test(L, 2);
         if (!r) return luaL_typeerror(L, 2, "reference");
         int rc = stage__lref_settle(L, r);
-        if (rc)
+        if (rc) {
+            r->pending->observed = true; /* raised here */
             return luaL_error(L, "name: the reference's lookup failed: %s",
                               stage_strerror(rc));
+        }
         if (r->pending)
             return luaL_error(L, "name: the reference's own lookup has not "
                                  "finished (await a message to it first)");

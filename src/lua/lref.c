@@ -215,6 +215,7 @@ static void deferred_send(stage__lw_t *w, stage__actor_t *a,
     int rc = far_settle(w, &d->to);
     if (rc) {
         stage__future_t *f = d->to.pending;
+        f->observed = true; /* its failure goes on in the message's */
         char msg[512];
         snprintf(msg, sizeof msg, "message '%s' not sent: %s", d->method,
                  f && f->message ? f->message : stage_strerror(rc));

@@ -20,7 +20,6 @@ end
 
 function main()
   settled("area-c")
-  print("watching") -- the test starts the node of 'area-b' now
   settled("area-b")
   assert(within(10, function()
     return #stage.find_all_types("Area"):await(2) == 2

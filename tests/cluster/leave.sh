@@ -8,15 +8,13 @@ opts="--theatres 1 --lease 30 --period 0.2"
 start seed $opts
 start c --join "$ADDR_seed" $opts "$here/serve.lua" area-c
 wait_line "$DIR/c.out" '^ready area-c$'
-# the watcher joins before b: b's name is claimed in a ring that only b's
-# own join changes (names claimed while other nodes join: bugs.md B14)
+# b claims its name while the watcher joins the ring
+start b --join "$ADDR_seed" $opts "$here/serve.lua" area-b
 "$STAGE" node --join "$ADDR_c" $opts "$here/leave.lua" > "$DIR/watch.out" 2>&1 &
 watcher=$!
 PIDS="$PIDS $watcher"
-wait_line "$DIR/watch.out" '^watching$'
-start b --join "$ADDR_seed" $opts "$here/serve.lua" area-b
 wait_line "$DIR/b.out" '^ready area-b$'
-wait_line "$DIR/watch.out" '^phase1 ok$'
+wait_line "$DIR/watch.out" '^phase1 ok$' 30
 kill -TERM "$PID_b"
 wait "$PID_b" || fail "the stopped node exited with status $?"
 wait "$watcher" || fail "the watcher failed"

@@ -49,7 +49,7 @@ start() {
 wait_exit() {
     n=0
     # a child that has exited stays a zombie (state Z) until waited for
-    while [ -r "/proc/$1/stat" ] && ! grep -q ') Z ' "/proc/$1/stat"; do
+    while [ -r "/proc/$1/stat" ] && ! grep -q ') Z ' "/proc/$1/stat" 2>/dev/null; do
         n=$((n + 1))
         [ "$n" -gt $(( ${2:-20} * 20 )) ] && fail "process $1 still running after ${2:-20} s"
         sleep 0.05 # polling a process for its exit, with a deadline

@@ -173,12 +173,51 @@ static void own_requests_complete_through_the_effects(void **st) {
     stage_dht_destroy(&d);
 }
 
+/* FX_DONE of req among the last effects: its status, or 1 if none. */
+static int done_status(stage_dht_t *d, uint64_t req) {
+    size_t n;
+    const stage_dht_effect_t *fx = stage_dht_effects(d, &n);
+    for (size_t i = 0; i < n; i++)
+        if (fx[i].kind == STAGE_DHT_FX_DONE && fx[i].req == req)
+            return fx[i].status;
+    return 1;
+}
+
+/* A lone manager's removals complete like its writes (a node alone names
+** actors and retires types; it waits for these before it stops). */
+static void own_removals_complete_alone(void **st) {
+    (void)st;
+    for (int r = 1; r <= 3; r++) {
+        stage_dht_t *d = lone(r);
+        assert_int_equal(stage_dht_claim(d, 0, 11, 99, "a", 1), 0);
+        assert_int_equal(done_status(d, 11), 0);
+        assert_int_equal(stage_dht_remove(d, 1, 12, 99, 0), 0);
+        assert_int_equal(done_status(d, 12), 0);
+        assert_int_equal(stage_dht_owned_count(d), 0);
+        assert_int_equal(stage_dht_get(d, 2, 13, 99), 0);
+        assert_int_equal(done_status(d, 13), STAGE_ENAME_NOT_FOUND);
+        /* an item of a key with several (a type's actors) */
+        assert_int_equal(stage_dht_put(d, 3, 14, 77, 5, "x", 1), 0);
+        assert_int_equal(stage_dht_put(d, 3, 15, 77, 6, "y", 1), 0);
+        assert_int_equal(stage_dht_remove(d, 4, 16, 77, 5), 0);
+        assert_int_equal(done_status(d, 16), 0);
+        assert_int_equal(stage_dht_get(d, 5, 17, 77), 0);
+        size_t n;
+        const stage_dht_effect_t *fx = stage_dht_effects(d, &n);
+        assert_int_equal(n, 1);
+        assert_int_equal(fx[0].nitems, 1);
+        assert_memory_equal(fx[0].items[0].value, "y", 1);
+        stage_dht_destroy(&d);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(entry_expires_without_renewal),
         cmocka_unit_test(owner_renewal_extends_the_lease),
         cmocka_unit_test(claim_is_decided_once_at_the_primary),
         cmocka_unit_test(own_requests_complete_through_the_effects),
+        cmocka_unit_test(own_removals_complete_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
