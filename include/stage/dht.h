@@ -5,10 +5,12 @@
 ** A manager does no I/O and reads no clock. The driver (the simulator, or
 ** the libuv transport) feeds it events: a message arrived, its timer fired,
 ** or a call was made; each event carries the current time in milliseconds.
-** After every call the driver drains the effects: messages to send (to a
-** manager id at an address), request completions and watch notifications,
-** then arms one timer at stage_dht_next_timer(). Effects and the messages
-** they point to are valid until the next call into the same manager.
+** The driver drains the effects — messages to send (to a manager id at an
+** address), request completions and watch notifications — then arms one
+** timer at stage_dht_next_timer(). Effects accumulate over calls until
+** the driver reads them (stage_dht_effects), so several calls may precede
+** one drain; what it read, and the messages it points to, stay valid until
+** the next call into the same manager, which starts a new list.
 **
 ** Keys: the first 8 bytes of BLAKE2b(store byte || key). Replica i of key k
 ** lives at k + i*floor(2^64/R); the primary is the replica with the
@@ -184,7 +186,8 @@ void stage_dht_recv(stage_dht_t *d, uint64_t now, const stage_dht_msg_t *m);
 void stage_dht_tick(stage_dht_t *d, uint64_t now);
 /* When to call stage_dht_tick next (absolute ms). */
 uint64_t stage_dht_next_timer(const stage_dht_t *d);
-/* The effects produced by the last call; valid until the next call. */
+/* The effects produced since they were last read; valid until the next
+** call. */
 const stage_dht_effect_t *stage_dht_effects(stage_dht_t *d, size_t *n);
 
 /* Self, successor, predecessor (id 0 if none). */

@@ -1,7 +1,9 @@
 /*
 ** dht/dht.c: a manager's lifecycle, its effects and its timer.
-** Every entry point resets the effects of the previous call, records the
-** time, runs the logic and recomputes the next timer. Effects live in
+** Every entry point records the time, runs the logic and recomputes the
+** next timer. Effects accumulate until the driver reads them
+** (stage_dht_effects); the first call after that starts a new list, so a
+** driver may make several calls before it drains. Effects live in
 ** vectors owned by the manager; FX_SEND messages are kept by index while
 ** they are being built (the vector may move) and resolved to pointers in
 ** stage_dht_effects.
@@ -70,11 +72,14 @@ int stage_dht_new(stage_dht_t **out, const stage_dht_config_t *cfg,
 
 /* Free what the previous call's effects held. */
 static void reset(stage_dht_t *d, uint64_t now) {
-    for (size_t i = 0; i < d->out.n; i++)
-        free(d->out.v[i].data);
-    for (size_t i = 0; i < d->garbage.n; i++)
-        free(d->garbage.v[i]);
-    d->out.n = d->fx.n = d->items.n = d->garbage.n = d->dests.n = 0;
+    if (d->fx_read) { /* the driver has them: a new list */
+        for (size_t i = 0; i < d->out.n; i++)
+            free(d->out.v[i].data);
+        for (size_t i = 0; i < d->garbage.n; i++)
+            free(d->garbage.v[i]);
+        d->out.n = d->fx.n = d->items.n = d->garbage.n = d->dests.n = 0;
+        d->fx_read = false;
+    }
     if (now > d->now) d->now = now;
 }
 
@@ -231,6 +236,7 @@ const stage_dht_effect_t *stage_dht_effects(stage_dht_t *d, size_t *n) {
             e->items = NULL;
         }
     }
+    d->fx_read = true;
     *n = d->fx.n;
     return d->fx.v;
 }

@@ -150,14 +150,16 @@ typedef struct owned {
 struct stage_dht {
     /* what every call touches first, together in a few cache lines: the
     ** simulator runs thousands of managers and each call starts cold */
-    /* effects of the current call */
+    /* effects since the driver last read them (fx_read: the next call
+    ** starts a new list) */
     VEC(stage_dht_effect_t) fx;
     VEC(stage_dht_msg_t) out;    /* messages of FX_SEND, by index */
     VEC(stage_dht_peer_t) dests; /* their destinations, same index */
     VEC(stage_dht_msg_t) loop;   /* messages to ourselves, in order */
     size_t loop_head;
     VEC(stage_dht_item_t) items; /* items of FX_DONE/FX_WATCH */
-    VEC(char *) garbage;         /* freed at the next call */
+    VEC(char *) garbage;         /* freed with the effects */
+    bool fx_read;
     uint64_t next_timer;
     /* time */
     uint64_t now;

@@ -19,6 +19,8 @@ kill -TERM "$PID_b"
 wait "$PID_b" || fail "the stopped node exited with status $?"
 wait "$watcher" || fail "the watcher failed"
 grep -q '^ok$' "$DIR/watch.out" || fail "the watcher did not finish"
+# every removal it sent (a name, three types) was confirmed before it left
+grep -q 'unconfirmed' "$DIR/b.out" && fail "the stopped node left removals behind"
 # the others stop together: each says goodbye while the others shut down
 kill -TERM "$PID_seed" "$PID_c"
 wait_exit "$PID_seed" 10

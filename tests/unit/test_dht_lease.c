@@ -211,6 +211,27 @@ static void own_removals_complete_alone(void **st) {
     }
 }
 
+/* Effects pile up until the driver reads them: a driver may make several
+** calls (release every name of a stopping node) and drain once. */
+static void effects_accumulate_until_read(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(3);
+    assert_int_equal(stage_dht_claim(d, 0, 21, 99, "a", 1), 0);
+    assert_int_equal(stage_dht_claim(d, 0, 22, 98, "b", 1), 0);
+    assert_int_equal(stage_dht_remove(d, 1, 23, 99, 0), 0);
+    stage_dht_tick(d, 2);
+    assert_int_equal(done_status(d, 21), 0);
+    assert_int_equal(done_status(d, 22), 0);
+    assert_int_equal(done_status(d, 23), 0);
+    /* read: the next call starts afresh */
+    assert_int_equal(stage_dht_get(d, 3, 24, 98), 0);
+    size_t n;
+    stage_dht_effects(d, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(done_status(d, 24), 0);
+    stage_dht_destroy(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(entry_expires_without_renewal),
@@ -218,6 +239,7 @@ int main(void) {
         cmocka_unit_test(claim_is_decided_once_at_the_primary),
         cmocka_unit_test(own_requests_complete_through_the_effects),
         cmocka_unit_test(own_removals_complete_alone),
+        cmocka_unit_test(effects_accumulate_until_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
