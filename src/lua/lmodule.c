@@ -41,8 +41,9 @@ static int m_exit(lua_State *L) {
     return 0;
 }
 
+/* stage.stop(): the running actor, after this turn. stage.stop(ref): any
+** actor, on any node; a future of true. */
 static int m_stop(lua_State *L) {
-    stage__lw_t *w = stage__lw(L);
     if (lua_isnoneornil(L, 1)) {
         stage__actor_t *a = stage__lw_running(L);
         a->flags |= ACTOR_STOPPING;
@@ -50,14 +51,7 @@ static int m_stop(lua_State *L) {
     }
     stage__lref_t *r = stage__lref_test(L, 1);
     if (!r) return luaL_typeerror(L, 1, "reference");
-    if (!r->type) return 0; /* not an actor of this node: nothing to stop */
-    stage__env_t *e = stage__env_new("stop", 4, NULL, 0);
-    if (!e) return luaL_error(L, "out of memory");
-    e->hdr.kind = ENV_STOP_ACTOR;
-    e->target = r->id.serial;
-    e->target_type = r->type;
-    stage__route(w->node, e);
-    return 0;
+    return stage__lref_stop(L, r);
 }
 
 static int m_theatre(lua_State *L) {

@@ -166,6 +166,7 @@ struct stage__deferred {
     int refs;  /* the actor's list + one per pending continuation */
     bool dead; /* the sender stopped */
     int pending;
+    bool stop; /* a stop order (stage.stop(ref)), not a message */
     uint64_t actor;
     stage__lref_t to; /* to.pending: the lookup of a far ref */
     stage__future_t *reply;
@@ -207,7 +208,7 @@ static void deferred_fail(stage__deferred_t *d, int status, const char *msg,
 static int queue_message(stage__lw_t *w, stage__actor_t *a,
                          const stage__lref_t *to, const char *method,
                          size_t mlen, const stage_pack_t *args,
-                         stage__future_t *reply);
+                         stage__future_t *reply, bool stop);
 
 /* Send d now that its futures are done; or fail its reply. */
 static void deferred_send(stage__lw_t *w, stage__actor_t *a,
@@ -247,7 +248,8 @@ static void deferred_send(stage__lw_t *w, stage__actor_t *a,
     if (stage_pack_error(&p))
         deferred_fail(d, STAGE_ENOMEM, "out of memory", NULL, NULL);
     else
-        queue_message(w, a, &d->to, d->method, strlen(d->method), &p, d->reply);
+        queue_message(w, a, &d->to, d->method, strlen(d->method), &p, d->reply,
+                      d->stop);
     stage_pack_free(&p);
 }
 
@@ -312,10 +314,11 @@ static int arg_error(lua_State *L, const char *method, const char *err) {
 ** resolve; pushes the send's future. */
 static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
                       const stage__lref_t *to, const char *method, int first,
-                      int n, stage__future_t *reply) {
+                      int n, stage__future_t *reply, bool stop) {
     stage__deferred_t *d = calloc(1, sizeof *d + (size_t)n * sizeof(seg_t));
     if (!d) return luaL_error(L, "out of memory");
     d->refs = 1;
+    d->stop = stop;
     d->actor = a->serial;
     d->to = *to;
     if (d->to.pending) stage__future_ref(d->to.pending);
@@ -365,12 +368,13 @@ static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
 /* ---- sending ----------------------------------------------------------------
  */
 
-/* Queue an encoded message; reply (may be NULL) gets a reference of the
-** envelope's. Failures to reach the target complete reply. */
+/* Queue an encoded message, or with stop a stop order; reply (may be
+** NULL) gets a reference of the envelope's. Failures to reach the target
+** complete reply. */
 static int queue_message(stage__lw_t *w, stage__actor_t *a,
                          const stage__lref_t *to, const char *method,
                          size_t mlen, const stage_pack_t *args,
-                         stage__future_t *reply) {
+                         stage__future_t *reply, bool stop) {
     int local = stage__id_is_local(w->node, &to->id);
     if (local &&
         (!to->type || stage__serial_theatre(to->id.serial) != to->id.theatre)) {
@@ -390,6 +394,7 @@ static int queue_message(stage__lw_t *w, stage__actor_t *a,
         if (reply) stage__future_reject(reply, STAGE_ENOMEM, NULL, NULL, NULL);
         return STAGE_ENOMEM;
     }
+    if (stop) e->hdr.kind = ENV_STOP_ACTOR;
     e->target = to->id.serial;
     e->target_type = to->type;
     if (a) {
@@ -407,10 +412,12 @@ static int queue_message(stage__lw_t *w, stage__actor_t *a,
     return 0;
 }
 
-/* Send method(the n values from first on) to `to`; with want_reply, push
-** its future (returns 1), else send one-way (returns 0). */
+/* Send method(the n values from first on) to `to` (with stop, the order
+** to stop instead); with want_reply, push its future (returns 1), else
+** send one-way (returns 0). */
 static int send_common(lua_State *L, stage__lref_t *to, const char *method,
-                       size_t mlen, int first, int n, bool want_reply) {
+                       size_t mlen, int first, int n, bool want_reply,
+                       bool stop) {
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
     stage__future_t *reply = NULL;
@@ -429,7 +436,7 @@ static int send_common(lua_State *L, stage__lref_t *to, const char *method,
         pending = u && (!stage__future_done(u->f) || u->f->status);
     }
     if (pending) {
-        defer_send(L, w, a, to, method, first, n, reply);
+        defer_send(L, w, a, to, method, first, n, reply, stop);
         return want_reply;
     }
     char err[256];
@@ -442,7 +449,7 @@ static int send_common(lua_State *L, stage__lref_t *to, const char *method,
         if (reply) stage__future_unref(reply);
         return arg_error(L, method, err);
     }
-    queue_message(w, a, to, method, mlen, p, reply);
+    queue_message(w, a, to, method, mlen, p, reply, stop);
     if (!reply) return 0;
     stage__lfuture_push(L, reply);
     return 1;
@@ -458,7 +465,13 @@ static int r_send(lua_State *L) {
                           "'%s' must be called on a reference with ':' "
                           "(ref:%s(...))",
                           method, method);
-    return send_common(L, to, method, mlen, 2, lua_gettop(L) - 1, true);
+    return send_common(L, to, method, mlen, 2, lua_gettop(L) - 1, true, false);
+}
+
+/* stage.stop(ref): the order to stop, behind the messages sent to ref
+** before it; pushes a future of true once the actor has taken it. */
+int stage__lref_stop(lua_State *L, stage__lref_t *to) {
+    return send_common(L, to, "stop", 4, 0, 0, true, true);
 }
 
 /* stage.send(ref, method, ...): a one-way message, like Erlang's `!`: no
@@ -470,7 +483,8 @@ int stage__lref_send_oneway(lua_State *L) {
     const char *method = luaL_checklstring(L, 2, &mlen);
     if (mlen == 0 || mlen > 255 || method[0] == '_')
         return luaL_error(L, "send: bad method name '%s'", method);
-    return send_common(L, to, method, mlen, 3, lua_gettop(L) - 2, false);
+    return send_common(L, to, method, mlen, 3, lua_gettop(L) - 2, false,
+                       false);
 }
 
 /* methods.__index(methods, name): make, cache and return the sender. */

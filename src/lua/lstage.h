@@ -117,6 +117,9 @@ stage__lref_t *stage__lref_test(lua_State *L, int idx);
 int stage__lref_settle(lua_State *L, stage__lref_t *r);
 /* stage.send(ref, method, ...): one way, no future. */
 int stage__lref_send_oneway(lua_State *L);
+/* stage.stop(ref): push a future of true once the actor has taken the
+** order (it stops after the messages sent to it before). */
+int stage__lref_stop(lua_State *L, stage__lref_t *to);
 /* Push a far reference whose id f will give (takes f's reference). */
 void stage__lref_push_far(lua_State *L, stage__future_t *f);
 int stage__lv_encode_ud(lua_State *L, int idx, stage_pack_t *p, void *ud);

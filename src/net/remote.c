@@ -333,17 +333,22 @@ static void out_msg(io_t *io, const stage_id_t *to, stage__env_t *e) {
         call = call_open(io, to->node, e->future);
         if (!call) goto done;
     }
+    bool stop = e->hdr.kind == ENV_STOP_ACTOR; /* STOP: MSG's first fields */
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 6);
+    stage_pack_array(&p, stop ? 4 : 6);
     stage_pack_int(&p, (int64_t)call);
     stage__io_pack_target(&p, to);
-    stage_pack_str(&p, stage__env_method(e), e->mlen);
-    if (e->len)
-        stage_pack_raw(&p, stage__env_args(e), e->len);
-    else
-        stage_pack_array(&p, 0);
+    if (!stop) {
+        stage_pack_str(&p, stage__env_method(e), e->mlen);
+        if (e->len)
+            stage_pack_raw(&p, stage__env_args(e), e->len);
+        else
+            stage_pack_array(&p, 0);
+    }
     int rc = stage_pack_error(&p);
-    if (!rc) rc = stage__io_send_frame(io, to->node, FRAME_MSG, p.data, p.len);
+    if (!rc)
+        rc = stage__io_send_frame(io, to->node, stop ? FRAME_STOP : FRAME_MSG,
+                                  p.data, p.len);
     stage_pack_free(&p);
     if (rc) {
         char msg[STAGE_ADDR_MAX + 100];
@@ -448,20 +453,27 @@ void stage__io_pack_target(stage_pack_t *p, const stage_id_t *to) {
     stage_pack_cstr(p, to->type);
 }
 
-static int in_msg(io_t *io, const char *peer, const char *body, size_t len) {
+/* MSG [call, incarnation, serial, type, method, args], or with stop
+** STOP [call, incarnation, serial, type]: the order to stop. */
+static int in_msg(io_t *io, const char *peer, const char *body, size_t len,
+                  bool stop) {
     stage_unpack_t u;
     stage_unpack_init(&u, body, len);
     uint64_t call;
     stage_id_t to;
-    const char *method, *args;
-    size_t mlen, alen;
-    if (read_call(&u, 6, &call) || stage__io_read_target(io, &u, &to) ||
-        stage_unpack_str(&u, &method, &mlen) || mlen == 0 || mlen > 255 ||
-        memchr(method, 0, mlen) || read_args(&u, &args, &alen))
+    const char *method = "stop", *args = NULL;
+    size_t mlen = 4, alen = 0;
+    if (read_call(&u, stop ? 4 : 6, &call) ||
+        stage__io_read_target(io, &u, &to) ||
+        (!stop && (stage_unpack_str(&u, &method, &mlen) || mlen == 0 ||
+                   mlen > 255 || memchr(method, 0, mlen) ||
+                   read_args(&u, &args, &alen))) ||
+        (stop && stage_unpack_peek(&u) != STAGE_T_END))
         return STAGE_EDECODE;
     stage__type_t *ty = stage__io_local_target(io, peer, call, &to);
     if (!ty) return 0;
     stage__env_t *e = stage__env_new(method, mlen, args, alen);
+    if (e && stop) e->hdr.kind = ENV_STOP_ACTOR;
     if (!e) {
         stage__io_reply_error(io, peer, call, STAGE_ENOMEM, "out of memory");
         return 0;
@@ -588,7 +600,10 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
     io->activity++;
     switch (kind) {
     case FRAME_MSG:
-        rc = in_msg(io, peer, body, len);
+        rc = in_msg(io, peer, body, len, false);
+        break;
+    case FRAME_STOP:
+        rc = in_msg(io, peer, body, len, true);
         break;
     case FRAME_REPLY:
         rc = in_reply(io, peer, body, len);

@@ -91,6 +91,23 @@ function main(args)
   fails_with("ActorNotFound", function()
     return stage.name("late-name", far):await()
   end)
+  -- stage.stop reaches an actor of another node, behind the messages sent
+  -- to it before; the same through a name whose lookup is still running
+  local victim = Recorder:spawn_at(seed)
+  local last
+  for i = 1, 100 do last = victim:put(i) end
+  assert(stage.stop(victim):await() == true)
+  assert(last:await() == nil) -- handled before the stop, not refused
+  fails_with("ActorNotFound", function() return victim:seen_in_order(100):await() end)
+  fails_with("ActorNotFound", function() return stage.stop(victim):await() end)
+  local named = Recorder:spawn_at(seed)
+  assert(named:seen_in_order(0):await() == true) -- spawned
+  assert(stage.name("stop-me", named):await() == true)
+  assert(stage.stop(stage.find_name("stop-me")):await() == true)
+  fails_with("ActorNotFound", function() return named:seen_in_order(0):await() end)
+  fails_with("NameNotFound", function()
+    return stage.stop(stage.find_name("nobody-here")):await()
+  end)
   print("ok")
   stage.exit(0)
 end

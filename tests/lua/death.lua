@@ -1,5 +1,6 @@
--- death() runs once when an actor stops (stage.stop), after its last
--- turn, and may send messages like any handler.
+-- death() runs once when an actor stops (stage.stop(), or stage.stop(ref)
+-- from another actor), after its last turn, and may send messages like
+-- any handler.
 local stage = require "stage"
 
 local Recorder = stage.actor "Recorder"
@@ -35,5 +36,14 @@ function main(args)
   assert(b:quit():await() == "stopping b")
   local got = events(rec, 2)
   assert(got["death a"] == 1 and got["death b"] == 1, "death not once each")
+  -- stopped by another actor: its future resolves once the actor took the
+  -- order; death runs; later messages find no actor
+  local c = Thing:spawn_at(stage.theatres() - 1, "c", rec)
+  assert(stage.stop(c):await() == true)
+  assert(events(rec, 3)["death c"] == 1, "death of c not recorded")
+  local ok, e = pcall(function() return c:quit():await() end)
+  assert(not ok and e.type == "ActorNotFound", tostring(e))
+  ok, e = pcall(function() return stage.stop(c):await() end)
+  assert(not ok and e.type == "ActorNotFound", tostring(e))
   print("ok")
 end
