@@ -108,6 +108,35 @@ function main(args)
   fails_with("NameNotFound", function()
     return stage.stop(stage.find_name("nobody-here")):await()
   end)
+  -- a name found is kept a second: fifty lookups in a row ask the DHT once
+  local first = Recorder:spawn_at(seed)
+  assert(first:seen_in_order(0):await() == true) -- spawned
+  assert(stage.name("moving", first):await() == true)
+  local found = stage.find_name("moving")
+  assert(found:seen_in_order(0):await() == true and found == first)
+  local s2 = stage.net_stats()
+  for _ = 1, 50 do
+    assert(stage.find_name("moving"):seen_in_order(0):await() == true)
+  end
+  local sent = stage.net_stats().frames_out - s2.frames_out
+  assert(sent < 60, sent .. " frames for 50 messages: lookups not cached")
+  -- ... and a name that moves to another actor is found there soon after
+  assert(stage.stop(first):await() == true)
+  local second = Temp() -- on this node
+  local function within(secs, f)
+    local deadline = stage.now() + secs
+    repeat
+      local ok, done = pcall(f)
+      if ok and done then return true end
+      stage.sleep(0.1):await()
+    until stage.now() > deadline
+  end
+  assert(within(5, function() return stage.name("moving", second):await(2) end),
+         "the name was not free after its actor stopped")
+  assert(within(5, function()
+    local r = stage.find_name("moving")
+    return r:hello():await(2) == "hi" and r == second
+  end), "the cached name outlived its rebinding")
   print("ok")
   stage.exit(0)
 end
