@@ -161,6 +161,12 @@ int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg, int code,
 
 /* Stop the running actor after this handler; death runs then. */
 void stage_stop(stage_ctx_t *ctx);
+/* Stop actor to, of this node or another: the order is queued behind the
+** messages sent to it before. fut (may be NULL) completes with true once
+** the actor has taken it (its death runs next), or fails (ActorNotFound,
+** NodeUnreachable, ...). 0 or STAGE_E* as stage_send. */
+int stage_stop_actor(stage_ctx_t *ctx, const stage_id_t *to,
+                     stage_future_t **fut);
 /* Stop the node with exit status code after this handler. */
 void stage_exit(stage_ctx_t *ctx, int code);
 
@@ -184,6 +190,9 @@ int stage_node_spawn(stage_node_t *node, const char *type, int theatre,
 int stage_node_send(stage_node_t *node, const stage_id_t *to,
                     const char *method, const void *args, size_t len,
                     stage_future_t **fut);
+/* stage_stop_actor from outside the actors. */
+int stage_node_stop_actor(stage_node_t *node, const stage_id_t *to,
+                          stage_future_t **fut);
 
 /* ---- futures ----------------------------------------------------------------
  */

@@ -134,6 +134,49 @@ static void scheduler_reply_completes_the_future(void **state) {
     stage_node_destroy(&node);
 }
 
+/* The status of f once done (10 s at most), and f released. */
+static int wait_status(stage_future_t **f) {
+    stage_result_t res;
+    assert_int_equal(stage_future_wait(*f, 10, &res), 0);
+    int status = res.status;
+    if (!status) assert_memory_equal(res.data, "\xc3", 1); /* true */
+    stage_future_release(f);
+    return status;
+}
+
+static void scheduler_stop_order_follows_earlier_messages(void **state) {
+    (void)state;
+    stage_node_t *node = new_node(2);
+    stage_id_t rec;
+    assert_int_equal(stage_node_spawn(node, "Recorder", 1, NULL, 0, &rec), 0);
+    stage_node_hold(node);
+    assert_int_equal(stage_node_start(node), 0);
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_future_t *f, *last = NULL;
+    for (int i = 0; i < 100; i++) {
+        pack_int_args(&p, i);
+        assert_int_equal(stage_node_send(node, &rec, "put", p.data, p.len,
+                                         i == 99 ? &last : NULL),
+                         0);
+    }
+    assert_int_equal(stage_node_stop_actor(node, &rec, &f), 0);
+    assert_int_equal(wait_status(&f), 0);
+    /* the put sent before the stop was handled (its state is gone now) */
+    stage_result_t res;
+    assert_int_equal(stage_future_wait(last, 10, &res), 0);
+    assert_int_equal(res.status, 0);
+    stage_future_release(&last);
+    /* stopped: messages and a second stop find no actor */
+    assert_int_equal(stage_node_send(node, &rec, "put", p.data, p.len, &f), 0);
+    assert_int_equal(wait_status(&f), STAGE_EACTOR_NOT_FOUND);
+    assert_int_equal(stage_node_stop_actor(node, &rec, &f), 0);
+    assert_int_equal(wait_status(&f), STAGE_EACTOR_NOT_FOUND);
+    stage_pack_free(&p);
+    stage_node_release(node);
+    assert_int_equal(stage_node_wait(node), 0);
+    stage_node_destroy(&node);
+}
+
 static void scheduler_failures_reach_the_future_with_their_type(void **state) {
     (void)state;
     stage_node_t *node = new_node(1);
@@ -281,6 +324,7 @@ int main(void) {
         cmocka_unit_test(
             scheduler_messages_from_one_sender_arrive_in_send_order),
         cmocka_unit_test(scheduler_reply_completes_the_future),
+        cmocka_unit_test(scheduler_stop_order_follows_earlier_messages),
         cmocka_unit_test(scheduler_failures_reach_the_future_with_their_type),
         cmocka_unit_test(scheduler_bad_arguments_are_refused_at_once),
         cmocka_unit_test(scheduler_malformed_arguments_fail_the_future),
