@@ -30,13 +30,17 @@ const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
                                             bool jump, bool *final) {
     uint64_t self = d->self.id;
     *final = false;
-    /* when our successor list holds the whole ring (a small one: the list
-    ** our successor sent came round to us), the first member at or after
-    ** the key owns it: send it there, one hop. Only our successor is sure
+    /* our successor list is a run of consecutive members: a key that falls
+    ** within it belongs to the first member at or after it, so a message
+    ** that starts here goes there, one hop (when the list holds the whole
+    ** ring, a small one, that is every key; while a ring forms, it saves
+    ** the hop through the owner's predecessor). Only our successor is sure
     ** enough to be FINAL (the receiver then walks back to its predecessor
     ** if it must); a member further on may have been joined before since
-    ** our list was sent, so it decides by its own range and routes on. */
-    bool whole = jump && d->ring_whole, first = true;
+    ** our list was sent, so it decides by its own range and routes on.
+    ** Later hops go by their own successor only: two members with stale
+    ** lists could otherwise bounce a message between them. */
+    bool first = true;
     uint64_t prev = self;
     for (int i = 0; i < d->nsucc; i++) {
         const stage_dht_peer_t *s = &d->succ[i];
@@ -45,7 +49,7 @@ const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
             *final = first;
             return s;
         }
-        if (!whole) break;
+        if (!jump) break;
         first = false;
         prev = s->id;
     }

@@ -99,7 +99,7 @@ static void next_hop_is_closest_preceding_finger(void **st) {
     assert_null(d);
 }
 
-static void a_whole_list_sends_a_new_message_to_the_owner(void **st) {
+static void a_successor_list_sends_a_new_message_to_the_owner(void **st) {
     (void)st;
     stage_dht_t *d = manager(1000);
     d->succ[0] = peer(1100);
@@ -107,13 +107,17 @@ static void a_whole_list_sends_a_new_message_to_the_owner(void **st) {
     d->succ[2] = peer(1300);
     d->nsucc = 3;
     bool final;
-    /* a list that did not come round to us: the closest preceding member */
+    /* a key within the list (which need not hold the whole ring): straight
+    ** to the owner, not FINAL (it may have a newer predecessor) */
     const stage_dht_peer_t *p =
         stage__dht_next_hop(d, 1250, NULL, 0, true, &final);
-    assert_int_equal(p->id, 1200);
+    assert_int_equal(p->id, 1300);
     assert_false(final);
-    /* the whole ring: straight to the owner, not FINAL (it may have a
-    ** newer predecessor); the successor itself stays FINAL */
+    /* past the list's end: the closest preceding member */
+    p = stage__dht_next_hop(d, 1350, NULL, 0, true, &final);
+    assert_int_equal(p->id, 1300);
+    assert_false(final);
+    /* the whole ring the same; the successor itself stays FINAL */
     d->ring_whole = true;
     p = stage__dht_next_hop(d, 1250, NULL, 0, true, &final);
     assert_int_equal(p->id, 1300);
@@ -175,7 +179,7 @@ int main(void) {
         cmocka_unit_test(replicas_are_evenly_spaced_and_primary_is_smallest),
         cmocka_unit_test(keys_depend_on_store_and_text),
         cmocka_unit_test(next_hop_is_closest_preceding_finger),
-        cmocka_unit_test(a_whole_list_sends_a_new_message_to_the_owner),
+        cmocka_unit_test(a_successor_list_sends_a_new_message_to_the_owner),
         cmocka_unit_test(failed_peer_leaves_every_table),
         cmocka_unit_test(alone_manager_owns_every_key),
         cmocka_unit_test(bad_config_is_refused),
