@@ -19,8 +19,8 @@ local function pct(sorted, p)
   return sorted[math.max(1, math.ceil(#sorted * p))]
 end
 
--- Waits (at most 10 s) until name answers (bugs.md B10: a node that has
--- just joined may not find a name at once).
+-- Waits (at most 10 s) until name answers: the node that names it may
+-- still be starting.
 local function settled(name)
   local deadline = stage.now() + 10
   while not pcall(function() return stage.find_name(name):ping(0):await(2) end) do

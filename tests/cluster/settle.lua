@@ -1,6 +1,6 @@
 -- settled(name): waits (at most 10 s) until name is found and answers
--- square(1). A ring that nodes have just joined hands key ranges over to
--- its new members for a moment (bugs.md B10). Loaded with dofile.
+-- square(1): the node that names it may still be starting. Loaded with
+-- dofile.
 local stage = require "stage"
 return function(name)
   local deadline = stage.now() + 10
