@@ -66,7 +66,7 @@ local function find(prefixes, count)
     local t0 = stage.now()
     if pcall(function() return stage.find_name(name):ping(i):await(5) end) then
       d[#d + 1] = stage.now() - t0
-    else -- bugs.md B10: counted, not timed
+    else -- a failed lookup: counted, not timed
       failed = failed + 1
       io.stderr:write("# find_name: '" .. name .. "' not found\n")
     end

@@ -7,7 +7,7 @@ function main(args)
   local area = stage.find_name(args[1])
   local deadline = stage.now() + 10
   while not pcall(function() return area:square(1):await(2) end) do
-    assert(stage.now() < deadline, "'" .. args[1] .. "' not found") -- B10
+    assert(stage.now() < deadline, "'" .. args[1] .. "' not found")
     stage.sleep(0.1):await()
     area = stage.find_name(args[1])
   end

@@ -8,8 +8,8 @@ local function who(name, secs)
   return stage.find_name(name):who():await(secs)
 end
 
--- Retries name until it answers, for at most secs (B10: a node that has
--- just joined may not find a name at once).
+-- Retries name until it answers, for at most secs (its node may still be
+-- starting).
 local function found(name, secs)
   local deadline = stage.now() + secs
   repeat
