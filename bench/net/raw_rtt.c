@@ -3,11 +3,14 @@
 ** loopback — raw TCP in C, TCP_NODELAY, a 32-byte message echoed back.
 ** Forks an echo process, then times N round trips (default 20,000, after
 ** 2,000 to warm up) and prints p50 and p99 in microseconds as JSON lines
-** (bench/net/run.sh). Single-threaded in each process. Twice: with blocking
-** reads (impl raw_tcp: each side sleeps in read and is woken), and with
-** both sides spinning on non-blocking reads (impl raw_tcp_poll: no sleep,
-** no wake-up — what a process that polls, as a Stage node does for 50 us
-** after each message, can reach at best).
+** (bench/net/run.sh). Single-threaded in each process. Three times: with
+** blocking reads (impl raw_tcp: each side sleeps in read and is woken),
+** with both sides spinning on non-blocking reads (impl raw_tcp_poll: no
+** sleep, no wake-up — what a process that polls can reach at best), and
+** with both sides spinning on epoll_wait with a zero timeout, then
+** reading (impl raw_tcp_epoll: an event loop that polls, as a Stage node's
+** libuv loop does for 50 us after each message — the same system calls
+** per message as the node, without the node's own work).
 **   raw_rtt [N]
 */
 #define _DEFAULT_SOURCE
@@ -17,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,11 +34,29 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int poll_mode; /* spin on non-blocking reads */
+enum { BLOCK, POLL, EPOLL };
+static int mode;
+
+/* Spin on epoll_wait(0) until fd is readable (EPOLL mode). */
+static void wait_readable(int fd) {
+    static int ep = -1, ep_fd = -1;
+    if (ep_fd != fd) {
+        if (ep >= 0) close(ep);
+        ep = epoll_create1(0);
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        ep_fd = fd;
+    }
+    struct epoll_event got;
+    while (epoll_wait(ep, &got, 1, 0) == 0)
+        ;
+}
 
 /* Read exactly n bytes; 0, or -1 on error or end of stream. */
 static int read_all(int fd, char *buf, size_t n) {
+    int poll_mode = mode != BLOCK;
     for (size_t got = 0; got < n;) {
+        if (mode == EPOLL) wait_readable(fd);
         ssize_t r = recv(fd, buf + got, n - got, poll_mode ? MSG_DONTWAIT : 0);
         if (r < 0 && poll_mode && (errno == EAGAIN || errno == EWOULDBLOCK))
             continue;
@@ -68,7 +90,11 @@ static int cmp(const void *a, const void *b) {
 static void report(const char *bench, double v) {
     printf("{\"bench\":\"%s\",\"impl\":\"%s\",\"value\":%.2f,"
            "\"unit\":\"us\",\"better\":\"lower\"}\n",
-           bench, poll_mode ? "raw_tcp_poll" : "raw_tcp", v);
+           bench,
+           mode == BLOCK  ? "raw_tcp"
+           : mode == POLL ? "raw_tcp_poll"
+                          : "raw_tcp_epoll",
+           v);
 }
 
 static int run(int n);
@@ -77,7 +103,9 @@ int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 20000;
     if (n < 100) n = 100;
     if (run(n)) return 1;
-    poll_mode = 1;
+    mode = POLL;
+    if (run(n)) return 1;
+    mode = EPOLL;
     return run(n);
 }
 
