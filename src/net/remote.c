@@ -167,11 +167,12 @@ static void pack_reply(stage_pack_t *p, uint64_t call,
 
 static void send_reply(io_t *io, stage__future_t *f) {
     owed_t *o = f->on_done_arg;
-    stage_pack_t p = STAGE_PACK_INIT;
-    pack_reply(&p, o->call, f);
-    if (!stage_pack_error(&p))
-        stage__io_send_frame(io, o->peer, FRAME_REPLY, p.data, p.len);
-    stage_pack_free(&p);
+    stage_pack_t *p = &io->reply_buf; /* the loop's owner only: reused */
+    stage_pack_reset(p);
+    pack_reply(p, o->call, f);
+    if (!stage_pack_error(p))
+        stage__io_send_frame(io, o->peer, FRAME_REPLY, p->data, p->len);
+    if (p->cap > 65536) stage_pack_free(p); /* keep no large one */
     free(o);
     f->on_done_arg = NULL;
     stage__future_unref(f);
@@ -903,6 +904,7 @@ static void net_close(stage_node_t *node) {
     uv_loop_close(&io->loop);
     stage_dht_destroy(&io->dht);
     stage__u64map_free(&io->calls);
+    stage_pack_free(&io->reply_buf);
     /* replies still owed (messages the theatres drop at teardown) find no
     ** network from now on (see reply_done) */
     stage__net_hooks_t none = {0};

@@ -84,6 +84,7 @@ typedef struct io {
     uv_signal_t sigterm, sigint;
     uv_thread_t thread;
     stage__mpsc_t inbox;
+    stage_pack_t reply_buf; /* REPLY bodies, packed on the loop's owner */
     atomic_bool closing;
     atomic_bool joined;   /* the manager is a member of a ring */
     atomic_bool handover; /* theatre 0 asks the I/O thread for the loop */
