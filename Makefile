@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test test-asan bench bench-dht clean
+.PHONY: all deps build demo test test-asan bench bench-net bench-dht clean
 
 all: build
 
@@ -30,6 +30,11 @@ test-asan: deps
 
 bench: build
 	sh bench/run.sh $(BUILD)
+
+# Between nodes on loopback beside Erlang and raw TCP: round trip, one-way
+# throughput, find_name, the thesis's Appendix A (tcpdump: run as root).
+bench-net: build
+	sh bench/net/run.sh $(BUILD)
 
 # The DHT at 1,000 and 10,000 simulated nodes, each figure beside its target.
 bench-dht: build
