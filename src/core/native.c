@@ -226,14 +226,12 @@ static stage__type_t *type_of(stage_node_t *node, const char *name) {
     return ty;
 }
 
-/* Send from the running actor a (NULL outside actors), or with method
-** NULL the order to stop. owner: the theatre whose thread runs the reply's
-** continuations. */
-static int do_send(stage_node_t *node, stage__actor_t *a, int owner,
+/* Send an envelope of kind (ENV_MSG, or ENV_STOP_ACTOR: the order to stop)
+** from the running actor a (NULL outside actors). owner: the theatre whose
+** thread runs the reply's continuations. */
+static int do_send(stage_node_t *node, stage__actor_t *a, int owner, int kind,
                    const stage_id_t *to, const char *method, const void *args,
                    size_t len, stage_future_t **fut) {
-    bool stop = !method;
-    if (stop) method = "stop";
     if (fut) *fut = NULL;
     size_t mlen = method ? strlen(method) : 0;
     if (!mlen || mlen > 255) return STAGE_EINVAL;
@@ -244,7 +242,7 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner,
     if (local && !tt) return STAGE_EACTOR_NOT_FOUND;
     stage__env_t *e = stage__env_new(method, mlen, args, len);
     if (!e) return STAGE_ENOMEM;
-    if (stop) e->hdr.kind = ENV_STOP_ACTOR;
+    e->hdr.kind = kind;
     e->target = to->serial;
     e->target_type = tt;
     if (a) {
@@ -273,9 +271,8 @@ int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
 
 int stage_send(stage_ctx_t *ctx, const stage_id_t *to, const char *method,
                const void *args, size_t len, stage_future_t **fut) {
-    if (!method) return STAGE_EINVAL;
-    return do_send(ctx->t->node, ctx->a, ctx->t->index, to, method, args, len,
-                   fut);
+    return do_send(ctx->t->node, ctx->a, ctx->t->index, ENV_MSG, to, method,
+                   args, len, fut);
 }
 
 int stage_node_spawn(stage_node_t *node, const char *type, int theatre,
@@ -286,19 +283,18 @@ int stage_node_spawn(stage_node_t *node, const char *type, int theatre,
 int stage_node_send(stage_node_t *node, const stage_id_t *to,
                     const char *method, const void *args, size_t len,
                     stage_future_t **fut) {
-    if (!method) return STAGE_EINVAL;
-    return do_send(node, NULL, 0, to, method, args, len, fut);
+    return do_send(node, NULL, 0, ENV_MSG, to, method, args, len, fut);
 }
 
 int stage_stop_actor(stage_ctx_t *ctx, const stage_id_t *to,
                      stage_future_t **fut) {
-    return do_send(ctx->t->node, ctx->a, ctx->t->index, to, NULL, NULL, 0,
-                   fut);
+    return do_send(ctx->t->node, ctx->a, ctx->t->index, ENV_STOP_ACTOR, to,
+                   "stop", NULL, 0, fut);
 }
 
 int stage_node_stop_actor(stage_node_t *node, const stage_id_t *to,
                           stage_future_t **fut) {
-    return do_send(node, NULL, 0, to, NULL, NULL, 0, fut);
+    return do_send(node, NULL, 0, ENV_STOP_ACTOR, to, "stop", NULL, 0, fut);
 }
 
 /* ---- futures ------------------------------------------------------------ */

@@ -144,7 +144,8 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         if (!e) break;
         if (e->hdr.kind == ENV_STOP_ACTOR) {
             a->flags |= ACTOR_STOPPING;
-            if (e->future) stage__future_resolve(e->future, "\xc3", 1); /* true */
+            if (e->future)
+                stage__future_resolve(e->future, "\xc3", 1); /* true */
             stage__env_free(e);
             break;
         }

@@ -219,7 +219,7 @@ static void deferred_send(stage__lw_t *w, stage__actor_t *a,
         f->observed = true; /* its failure goes on in the message's */
         char msg[512];
         snprintf(msg, sizeof msg, "message '%s' not sent: %s", d->method,
-                 f && f->message ? f->message : stage_strerror(rc));
+                 f->message ? f->message : stage_strerror(rc));
         deferred_fail(d, rc, msg, NULL, NULL);
         return;
     }
@@ -483,8 +483,7 @@ int stage__lref_send_oneway(lua_State *L) {
     const char *method = luaL_checklstring(L, 2, &mlen);
     if (mlen == 0 || mlen > 255 || method[0] == '_')
         return luaL_error(L, "send: bad method name '%s'", method);
-    return send_common(L, to, method, mlen, 3, lua_gettop(L) - 2, false,
-                       false);
+    return send_common(L, to, method, mlen, 3, lua_gettop(L) - 2, false, false);
 }
 
 /* methods.__index(methods, name): make, cache and return the sender. */

@@ -139,8 +139,8 @@ int stage__peer_queue(stage__peer_t *p, int kind, const void *body, size_t len,
 void stage__peer_kick(stage__peer_t *p);
 /* A handshake arrived on c from addr/incarnation (its node's DHT manager
 ** id, or 0): adopt or refuse it. */
-void stage__peer_hello(stage__conn_t *c, const char *addr,
-                       uint32_t incarnation, uint64_t manager);
+void stage__peer_hello(stage__conn_t *c, const char *addr, uint32_t incarnation,
+                       uint64_t manager);
 /* c, p's connection, closed: report and reconnect as the policy says. */
 void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason);
 /* A write finished: call on_drain if it is due. */

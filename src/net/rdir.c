@@ -543,7 +543,8 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
         stage_pack_raw(&p, ids.data, ids.len);
         stage_pack_free(&ids);
         stage__future_resolve(f, p.data, p.len);
-    } else if (ty && stage__dir_random(io->node, ty, stage__random64(), &id) == 0) {
+    } else if (ty &&
+               stage__dir_random(io->node, ty, stage__random64(), &id) == 0) {
         stage_pack_id(&p, &id);
         stage__future_resolve(f, p.data, p.len);
     } else {

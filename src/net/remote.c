@@ -465,11 +465,12 @@ static int in_msg(io_t *io, const char *peer, const char *body, size_t len,
     const char *method = "stop", *args = NULL;
     size_t mlen = 4, alen = 0;
     if (read_call(&u, stop ? 4 : 6, &call) ||
-        stage__io_read_target(io, &u, &to) ||
-        (!stop && (stage_unpack_str(&u, &method, &mlen) || mlen == 0 ||
-                   mlen > 255 || memchr(method, 0, mlen) ||
-                   read_args(&u, &args, &alen))) ||
-        (stop && stage_unpack_peek(&u) != STAGE_T_END))
+        stage__io_read_target(io, &u, &to))
+        return STAGE_EDECODE;
+    if (stop && stage_unpack_peek(&u) != STAGE_T_END) return STAGE_EDECODE;
+    if (!stop &&
+        (stage_unpack_str(&u, &method, &mlen) || mlen == 0 || mlen > 255 ||
+         memchr(method, 0, mlen) || read_args(&u, &args, &alen)))
         return STAGE_EDECODE;
     stage__type_t *ty = stage__io_local_target(io, peer, call, &to);
     if (!ty) return 0;

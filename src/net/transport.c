@@ -203,7 +203,8 @@ uint32_t stage__transport_incarnation(const stage__transport_t *t) {
     return t->incarnation;
 }
 
-uint64_t stage__transport_peer_manager(stage__transport_t *t, const char *addr) {
+uint64_t stage__transport_peer_manager(stage__transport_t *t,
+                                       const char *addr) {
     stage__peer_t *p = stage__peer_find(t, addr);
     return p && p->up ? p->manager : 0;
 }

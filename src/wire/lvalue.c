@@ -499,33 +499,25 @@ static int pdecode(lua_State *L) {
     return a->rc ? 0 : 1;
 }
 
-/* The bytes of the scalar (nil, boolean or number) whose first byte is c,
-** or 0 for anything else. */
-static size_t scalar_size(uint8_t c) {
-    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
-        return 1;
-    switch (c) {
-    case 0xcc: case 0xd0: return 2; /* (u)int 8 */
-    case 0xcd: case 0xd1: return 3; /* (u)int 16 */
-    case 0xca: case 0xce: case 0xd2: return 5; /* float 32, (u)int 32 */
-    case 0xcb: case 0xcf: case 0xd3: return 9; /* float 64, (u)int 64 */
-    default: return 0;
-    }
-}
-
-/* Whether data is only scalars: one, or (args) a short array of them.
-** Pushing those allocates nothing, so their decode cannot raise. */
+/* Whether data is only scalars (nil, booleans, numbers): one, or (args)
+** an array of them. Pushing those allocates nothing, so their decode
+** cannot raise. */
 static bool scalars_only(bool args, const char *data, size_t len) {
-    const uint8_t *p = (const uint8_t *)data, *end = p + len;
-    unsigned n = 1;
+    const char *p = data, *end = data + len;
+    stage__mp_t m;
+    uint32_t n = 1;
     if (args) {
-        if (len == 0 || (*p & 0xf0) != 0x90) return false; /* fixarray */
-        n = *p++ & 0x0f;
+        if (len == 0 || stage__mp_head(p, end, &m) || m.t != STAGE_T_ARRAY)
+            return false;
+        n = m.n;
+        p = m.next;
     }
-    for (unsigned i = 0; i < n; i++) {
-        size_t k = p < end ? scalar_size(*p) : 0;
-        if (k == 0 || k > (size_t)(end - p)) return false;
-        p += k;
+    for (uint32_t i = 0; i < n; i++) {
+        if (p >= end || stage__mp_head(p, end, &m) ||
+            (m.t != STAGE_T_NIL && m.t != STAGE_T_BOOL && m.t != STAGE_T_INT &&
+             m.t != STAGE_T_DOUBLE))
+            return false;
+        p = m.next;
     }
     return p == end;
 }

@@ -18,7 +18,7 @@
 #include "stage/pack.h"
 
 #define FROM "10.0.0.1:7400" /* where the sample's bytes come from */
-#define FROM_ID 9             /* the manager FROM's handshake announced */
+#define FROM_ID 9            /* the manager FROM's handshake announced */
 
 static void sample(stage_dht_msg_t *m) {
     memset(m, 0, sizeof(*m));

@@ -432,23 +432,21 @@ static void out_of_memory_while_decoding_unwinds_cleanly(void **state) {
     /* scalars alone take a path without lua_pcall: the same results, the
     ** same refusals */
     const char sc[] = "\x94\x05\xc3\xc0\xcb\x3f\xf8\0\0\0\0\0\0";
-    assert_int_equal(stage__lv_pdecode(L, true, sc, sizeof sc - 1, NULL, err,
-                                       64),
-                     4);
+    assert_int_equal(
+        stage__lv_pdecode(L, true, sc, sizeof sc - 1, NULL, err, 64), 4);
     assert_int_equal(lua_tointeger(L, 1), 5);
     assert_true(lua_toboolean(L, 2) && lua_isnil(L, 3));
     assert_true(lua_tonumber(L, 4) == 1.5);
     lua_settop(L, 0);
-    assert_int_equal(stage__lv_pdecode(L, false, "\xd1\xff\x85", 3, NULL,
-                                       err, 64),
-                     0);
+    assert_int_equal(
+        stage__lv_pdecode(L, false, "\xd1\xff\x85", 3, NULL, err, 64), 0);
     assert_int_equal(lua_tointeger(L, 1), -123);
-    assert_int_equal(stage__lv_pdecode(L, true, "\x91\xcd\x01", 3, NULL,
-                                       err, 64),
-                     STAGE_EDECODE); /* a uint 16 cut short */
-    assert_int_equal(stage__lv_pdecode(L, true, "\x91\x01\x02", 3, NULL,
-                                       err, 64),
-                     STAGE_EDECODE); /* trailing bytes */
+    assert_int_equal(
+        stage__lv_pdecode(L, true, "\x91\xcd\x01", 3, NULL, err, 64),
+        STAGE_EDECODE); /* a uint 16 cut short */
+    assert_int_equal(
+        stage__lv_pdecode(L, true, "\x91\x01\x02", 3, NULL, err, 64),
+        STAGE_EDECODE); /* trailing bytes */
     assert_int_equal(lua_gettop(L), 1);
     lua_close(L);
     assert_int_equal(m.used, 0);

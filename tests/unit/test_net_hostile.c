@@ -270,6 +270,35 @@ static void wrong_handshake_version_closes_the_connection(void **state) {
     expect_closed_and_good_pair_unaffected("unsupported handshake version");
 }
 
+/* A handshake [version, address, incarnation, extra...]: refused. */
+static void send_hello_with(int nextra, bool str_manager) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    size_t start = stage__frame_begin(&p, STAGE__NET_KIND_HELLO);
+    stage_pack_array(&p, 3 + (uint32_t)nextra);
+    stage_pack_int(&p, STAGE__NET_PROTO_VERSION);
+    stage_pack_cstr(&p, "127.0.0.1:9");
+    stage_pack_int(&p, 77);
+    for (int i = 0; i < nextra; i++)
+        if (str_manager)
+            stage_pack_cstr(&p, "x");
+        else
+            stage_pack_int(&p, i + 5);
+    assert_int_equal(stage__frame_end(&p, start, 0), 0);
+    raw_start(p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    expect_closed_and_good_pair_unaffected("malformed handshake");
+}
+
+static void handshake_manager_not_an_id_closes_the_connection(void **state) {
+    (void)state;
+    send_hello_with(1, true);
+}
+
+static void handshake_with_a_fifth_field_closes_the_connection(void **state) {
+    (void)state;
+    send_hello_with(2, false);
+}
+
 static void frame_before_handshake_closes_the_connection(void **state) {
     (void)state;
     stage_pack_t p = STAGE_PACK_INIT;
@@ -567,6 +596,8 @@ int main(void) {
         T(large_frame_before_handshake_closes_the_connection),
         T(wrong_frame_version_closes_the_connection),
         T(wrong_handshake_version_closes_the_connection),
+        T(handshake_manager_not_an_id_closes_the_connection),
+        T(handshake_with_a_fifth_field_closes_the_connection),
         T(frame_before_handshake_closes_the_connection),
         T(malformed_body_closes_the_connection),
         T(truncated_frame_then_close_is_logged),

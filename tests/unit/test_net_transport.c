@@ -20,7 +20,7 @@ static bool a_up_b_up(void *ud) {
 }
 
 #define A_MANAGER 0x1234u
-#define B_MANAGER 0x8000000000000001ull /* top bit: a negative int on the wire */
+#define B_MANAGER 0x8000000000000001ull /* a negative int on the wire */
 
 static int setup(void **state) {
     (void)state;

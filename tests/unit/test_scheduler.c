@@ -81,6 +81,23 @@ static stage_node_t *new_node(int theatres) {
     return node;
 }
 
+/* A started node of theatres with a Recorder on theatre where, held so it
+** does not stop at quiescence; ended releases and destroys it. */
+static stage_node_t *started(int theatres, int where, stage_id_t *rec) {
+    stage_node_t *node = new_node(theatres);
+    assert_int_equal(stage_node_spawn(node, "Recorder", where, NULL, 0, rec),
+                     0);
+    stage_node_hold(node);
+    assert_int_equal(stage_node_start(node), 0);
+    return node;
+}
+
+static void ended(stage_node_t **node) {
+    stage_node_release(*node);
+    assert_int_equal(stage_node_wait(*node), 0);
+    stage_node_destroy(node);
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 static void
@@ -109,11 +126,8 @@ scheduler_messages_from_one_sender_arrive_in_send_order(void **state) {
 
 static void scheduler_reply_completes_the_future(void **state) {
     (void)state;
-    stage_node_t *node = new_node(2);
     stage_id_t rec;
-    assert_int_equal(stage_node_spawn(node, "Recorder", 1, NULL, 0, &rec), 0);
-    stage_node_hold(node);
-    assert_int_equal(stage_node_start(node), 0);
+    stage_node_t *node = started(2, 1, &rec);
     stage_pack_t p = STAGE_PACK_INIT;
     pack_int_args(&p, 21);
     stage_future_t *f;
@@ -129,9 +143,7 @@ static void scheduler_reply_completes_the_future(void **state) {
     stage_future_release(&f);
     assert_null(f);
     stage_pack_free(&p);
-    stage_node_release(node);
-    assert_int_equal(stage_node_wait(node), 0);
-    stage_node_destroy(&node);
+    ended(&node);
 }
 
 /* The status of f once done (10 s at most), and f released. */
@@ -146,11 +158,8 @@ static int wait_status(stage_future_t **f) {
 
 static void scheduler_stop_order_follows_earlier_messages(void **state) {
     (void)state;
-    stage_node_t *node = new_node(2);
     stage_id_t rec;
-    assert_int_equal(stage_node_spawn(node, "Recorder", 1, NULL, 0, &rec), 0);
-    stage_node_hold(node);
-    assert_int_equal(stage_node_start(node), 0);
+    stage_node_t *node = started(2, 1, &rec);
     stage_pack_t p = STAGE_PACK_INIT;
     stage_future_t *f, *last = NULL;
     for (int i = 0; i < 100; i++) {
@@ -172,9 +181,7 @@ static void scheduler_stop_order_follows_earlier_messages(void **state) {
     assert_int_equal(stage_node_stop_actor(node, &rec, &f), 0);
     assert_int_equal(wait_status(&f), STAGE_EACTOR_NOT_FOUND);
     stage_pack_free(&p);
-    stage_node_release(node);
-    assert_int_equal(stage_node_wait(node), 0);
-    stage_node_destroy(&node);
+    ended(&node);
 }
 
 static void scheduler_failures_reach_the_future_with_their_type(void **state) {
@@ -246,11 +253,8 @@ static void scheduler_bad_arguments_are_refused_at_once(void **state) {
 
 static void scheduler_malformed_arguments_fail_the_future(void **state) {
     (void)state;
-    stage_node_t *node = new_node(1);
     stage_id_t rec;
-    assert_int_equal(stage_node_spawn(node, "Recorder", 0, NULL, 0, &rec), 0);
-    stage_node_hold(node);
-    assert_int_equal(stage_node_start(node), 0);
+    stage_node_t *node = started(1, 0, &rec);
     const char truncated[] = {(char)0x93, 0x01}; /* array of 3, 1 element */
     stage_future_t *f;
     assert_int_equal(
