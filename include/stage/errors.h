@@ -6,6 +6,10 @@
 #ifndef STAGE_ERRORS_H
 #define STAGE_ERRORS_H
 
+#include "stage/common.h"
+
+STAGE_BEGIN_DECLS
+
 /* XX(code, TypedName, message) */
 #define STAGE_ERRNO_MAP(XX)                                                    \
     XX(NOMEM, "OutOfMemory", "out of memory")                                  \
@@ -41,10 +45,12 @@ typedef enum stage_errno {
 } stage_errno_t;
 
 /* The message for err ("actor not found"); "unknown error" if not ours. */
-const char *stage_strerror(int err);
+STAGE_EXTERN const char *stage_strerror(int err);
 /* The typed name for err ("ActorNotFound"); "Error" if not ours. */
-const char *stage_err_name(int err);
+STAGE_EXTERN const char *stage_err_name(int err);
 /* The code whose typed name is name, or STAGE_EINVAL if there is none. */
-int stage_err_from_name(const char *name);
+STAGE_EXTERN int stage_err_from_name(const char *name);
+
+STAGE_END_DECLS
 
 #endif

@@ -11,8 +11,12 @@
 #ifndef STAGE_ID_H
 #define STAGE_ID_H
 
+#include "stage/common.h"
+
 #include <stddef.h>
 #include <stdint.h>
+
+STAGE_BEGIN_DECLS
 
 #define STAGE_ADDR_MAX 64     /* node address, with its NUL */
 #define STAGE_TYPE_MAX 64     /* type name, with its NUL */
@@ -28,17 +32,19 @@ typedef struct stage_id {
 
 /* Write the text form of id into buf (NUL-terminated). Returns its length,
 ** or STAGE_ETOOBIG if it does not fit in len bytes. Any thread. */
-int stage_id_format(const stage_id_t *id, char *buf, size_t len);
+STAGE_EXTERN int stage_id_format(const stage_id_t *id, char *buf, size_t len);
 
 /* Parse the text form in text[0..len) into *id. 0, or STAGE_EINVAL for text
 ** that is not an id (nothing is written to *id then). Any thread. */
-int stage_id_parse(stage_id_t *id, const char *text, size_t len);
+STAGE_EXTERN int stage_id_parse(stage_id_t *id, const char *text, size_t len);
 
 /* 1 if a and b name the same actor, else 0. */
-int stage_id_equal(const stage_id_t *a, const stage_id_t *b);
+STAGE_EXTERN int stage_id_equal(const stage_id_t *a, const stage_id_t *b);
 
 /* 1 if name is a valid type name: 1..63 bytes of [A-Za-z0-9_.-], not
 ** starting with a digit. Any thread. */
-int stage_type_name_valid(const char *name);
+STAGE_EXTERN int stage_type_name_valid(const char *name);
+
+STAGE_END_DECLS
 
 #endif

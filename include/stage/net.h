@@ -9,9 +9,13 @@
 #ifndef STAGE_NET_H
 #define STAGE_NET_H
 
+#include "stage/common.h"
+
 #include <stdint.h>
 
 #include "stage/stage.h"
+
+STAGE_BEGIN_DECLS
 
 typedef struct stage_net_config {
     const char *listen;  /* "host:port" to listen at (port 0: any) */
@@ -23,22 +27,23 @@ typedef struct stage_net_config {
     double period_secs;  /* DHT stabilize/liveness period t (1 s) */
 } stage_net_config_t;
 
-void stage_net_config_init(stage_net_config_t *cfg);
+STAGE_EXTERN void stage_net_config_init(stage_net_config_t *cfg);
 
 /* Bind, start the node's I/O thread and its manager, and join the system
 ** at cfg->join (or start one). Before stage_node_start; the node then runs
 ** until stopped (a listener keeps it alive). On failure returns a
 ** STAGE_E* code with a message in err ("cannot listen at '...': ..."). */
-int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
-                       char *err, size_t errlen);
+STAGE_EXTERN int stage_node_network(stage_node_t *node,
+                                    const stage_net_config_t *cfg, char *err,
+                                    size_t errlen);
 
 /* The address other nodes reach this node at (its ids carry it). */
-const char *stage_node_address(const stage_node_t *node);
+STAGE_EXTERN const char *stage_node_address(const stage_node_t *node);
 /* 1 once the node's manager is a member of the ring (at once for a new
 ** system), else 0. Any thread. */
-int stage_node_joined(const stage_node_t *node);
+STAGE_EXTERN int stage_node_joined(const stage_node_t *node);
 /* This node's manager id on the ring (0 before stage_node_network). */
-uint64_t stage_node_manager_id(const stage_node_t *node);
+STAGE_EXTERN uint64_t stage_node_manager_id(const stage_node_t *node);
 
 /* What a node's connections carried since it started: bytes as written to
 ** and read from the sockets (frames with their headers; TCP/IP headers
@@ -51,6 +56,9 @@ typedef struct stage_net_stats {
 } stage_net_stats_t;
 
 /* Fill *out: 0, or STAGE_EINVAL if node has no network. Any thread. */
-int stage_node_net_stats(stage_node_t *node, stage_net_stats_t *out);
+STAGE_EXTERN int stage_node_net_stats(stage_node_t *node,
+                                      stage_net_stats_t *out);
+
+STAGE_END_DECLS
 
 #endif

@@ -18,6 +18,8 @@
 #ifndef STAGE_STAGE_H
 #define STAGE_STAGE_H
 
+#include "stage/common.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,7 +27,13 @@
 #include "stage/id.h"
 #include "stage/pack.h"
 
-#define STAGE_VERSION "0.1.0"
+STAGE_BEGIN_DECLS
+
+/* The version of the library the program runs with: STAGE_VERSION_HEX's
+** number and STAGE_VERSION's text, which a program built against other
+** headers may compare. Any thread. */
+STAGE_EXTERN unsigned stage_version(void);
+STAGE_EXTERN const char *stage_version_string(void);
 
 typedef struct stage_node stage_node_t;     /* opaque: one node */
 typedef struct stage_ctx stage_ctx_t;       /* opaque: the running actor */
@@ -43,48 +51,50 @@ typedef struct stage_node_config {
 } stage_node_config_t;
 
 /* Fill *cfg with the defaults. */
-void stage_node_config_init(stage_node_config_t *cfg);
+STAGE_EXTERN void stage_node_config_init(stage_node_config_t *cfg);
 
 /* Create a node (not yet running). cfg may be NULL for the defaults.
 ** Returns 0 and *out, or STAGE_EINVAL / STAGE_ENOMEM. */
-int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg);
+STAGE_EXTERN int stage_node_new(stage_node_t **out,
+                                const stage_node_config_t *cfg);
 
 /* Stop (if running), join the theatres and free everything. Sets *node to
 ** NULL. Not from a theatre thread. */
-void stage_node_destroy(stage_node_t **node);
+STAGE_EXTERN void stage_node_destroy(stage_node_t **node);
 
 /* Load a Lua script in every theatre: its top level runs there and defines
 ** actor types. Before stage_node_start only. On a syntax or runtime error
 ** returns STAGE_ESCRIPT with "file:line: message" in err. */
-int stage_node_load_script(stage_node_t *node, const char *path, char *err,
-                           size_t errlen);
+STAGE_EXTERN int stage_node_load_script(stage_node_t *node, const char *path,
+                                        char *err, size_t errlen);
 
 /* Run the loaded script's main(args) in a pinned actor on theatre 0 once
 ** the node starts. argv is copied. An error in main makes the node exit with
 ** status 1 after printing "file:line: message". Before stage_node_start. */
-int stage_node_run_main(stage_node_t *node, int argc, const char *const *argv);
+STAGE_EXTERN int stage_node_run_main(stage_node_t *node, int argc,
+                                     const char *const *argv);
 
 /* Start the theatre threads; returns at once. */
-int stage_node_start(stage_node_t *node);
+STAGE_EXTERN int stage_node_start(stage_node_t *node);
 
 /* Block until the node stops: at quiescence (no runnable actor, pending
 ** timer or outstanding external hold) or on stage_node_stop/stage_exit.
 ** Returns the exit status. Not from a theatre thread. */
-int stage_node_wait(stage_node_t *node);
+STAGE_EXTERN int stage_node_wait(stage_node_t *node);
 
 /* stage_node_start then stage_node_wait. */
-int stage_node_run(stage_node_t *node);
+STAGE_EXTERN int stage_node_run(stage_node_t *node);
 
 /* Ask the node to stop with exit status code. Any thread; returns at once. */
-void stage_node_stop(stage_node_t *node, int code);
+STAGE_EXTERN void stage_node_stop(stage_node_t *node, int code);
 
 /* Keep the node from stopping at quiescence until the matching release,
 ** e.g. while an outside thread will still send. Any thread. */
-void stage_node_hold(stage_node_t *node);
-void stage_node_release(stage_node_t *node);
+STAGE_EXTERN void stage_node_hold(stage_node_t *node);
+STAGE_EXTERN void stage_node_release(stage_node_t *node);
 
 /* The number of theatres of a node. */
-int stage_node_theatres(const stage_node_t *node);
+STAGE_EXTERN int stage_node_theatres(const stage_node_t *node);
 
 /* ---- native actor types ----------------------------------------------------
  */
@@ -124,22 +134,23 @@ typedef struct stage_type_def {
 /* Register a native type with every theatre. def and the strings and
 ** methods it points to must outlive the node. Before stage_node_start.
 ** STAGE_EINVAL for a bad name, STAGE_EEXISTS if the type exists. */
-int stage_type_register(stage_node_t *node, const stage_type_def_t *def);
+STAGE_EXTERN int stage_type_register(stage_node_t *node,
+                                     const stage_type_def_t *def);
 
 /* ---- inside a handler ------------------------------------------------------
  */
 
 /* The running actor's id (borrowed, valid during the handler). */
-const stage_id_t *stage_self(stage_ctx_t *ctx);
+STAGE_EXTERN const stage_id_t *stage_self(stage_ctx_t *ctx);
 /* The node the running actor belongs to. */
-stage_node_t *stage_ctx_node(stage_ctx_t *ctx);
+STAGE_EXTERN stage_node_t *stage_ctx_node(stage_ctx_t *ctx);
 /* The index of the running actor's theatre. */
-int stage_ctx_theatre(stage_ctx_t *ctx);
+STAGE_EXTERN int stage_ctx_theatre(stage_ctx_t *ctx);
 
 /* Spawn an actor of type on this theatre (theatre < 0) or on the given one.
 ** args is a msgpack array (or NULL, 0 for none) passed to birth. */
-int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
-                const void *args, size_t len, stage_id_t *out);
+STAGE_EXTERN int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
+                             const void *args, size_t len, stage_id_t *out);
 
 /* Send method(args) to 'to'. args is a msgpack array or NULL, 0 (only its
 ** header is checked here; a malformed body fails when the receiver reads
@@ -148,36 +159,39 @@ int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
 ** it to stage_future_then). Messages from one actor to another arrive in
 ** send order. Errors found later (unknown actor, failed handler) reach the
 ** future; with fut NULL they are logged. */
-int stage_send(stage_ctx_t *ctx, const stage_id_t *to, const char *method,
-               const void *args, size_t len, stage_future_t **fut);
+STAGE_EXTERN int stage_send(stage_ctx_t *ctx, const stage_id_t *to,
+                            const char *method, const void *args, size_t len,
+                            stage_future_t **fut);
 
 /* Complete the sender's future with value (one msgpack value). At most once
 ** per message; a handler that does not reply completes it with nil. */
-int stage_reply(stage_ctx_t *ctx, const stage_msg_t *msg, const void *value,
-                size_t len);
+STAGE_EXTERN int stage_reply(stage_ctx_t *ctx, const stage_msg_t *msg,
+                             const void *value, size_t len);
 /* Fail the sender's future with a typed error and a message. */
-int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg, int code,
-                      const char *message);
+STAGE_EXTERN int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg,
+                                   int code, const char *message);
 
 /* Stop the running actor after this handler; death runs then. */
-void stage_stop(stage_ctx_t *ctx);
+STAGE_EXTERN void stage_stop(stage_ctx_t *ctx);
 /* Stop actor to, of this node or another: the order is queued behind the
 ** messages sent to it before. fut (may be NULL) completes with true once
 ** the actor has taken it (its death runs next), or fails (ActorNotFound,
 ** NodeUnreachable, ...). 0 or STAGE_E* as stage_send. */
-int stage_stop_actor(stage_ctx_t *ctx, const stage_id_t *to,
-                     stage_future_t **fut);
+STAGE_EXTERN int stage_stop_actor(stage_ctx_t *ctx, const stage_id_t *to,
+                                  stage_future_t **fut);
 /* Stop the node with exit status code after this handler. */
-void stage_exit(stage_ctx_t *ctx, int code);
+STAGE_EXTERN void stage_exit(stage_ctx_t *ctx, int code);
 
 /* The method name and the msgpack array of arguments of msg (borrowed). */
-const char *stage_msg_method(const stage_msg_t *msg);
-void stage_msg_args(const stage_msg_t *msg, const char **data, size_t *len);
+STAGE_EXTERN const char *stage_msg_method(const stage_msg_t *msg);
+STAGE_EXTERN void stage_msg_args(const stage_msg_t *msg, const char **data,
+                                 size_t *len);
 /* A cursor over the arguments of msg, past the array header; *argc gets
 ** their number. 0 or STAGE_EDECODE. */
-int stage_msg_unpack(const stage_msg_t *msg, stage_unpack_t *u, uint32_t *argc);
+STAGE_EXTERN int stage_msg_unpack(const stage_msg_t *msg, stage_unpack_t *u,
+                                  uint32_t *argc);
 /* The sender's id, or NULL when the sender was not an actor. */
-const stage_id_t *stage_msg_sender(const stage_msg_t *msg);
+STAGE_EXTERN const stage_id_t *stage_msg_sender(const stage_msg_t *msg);
 
 /* ---- outside actors (any thread) --------------------------------------------
  */
@@ -185,14 +199,15 @@ const stage_id_t *stage_msg_sender(const stage_msg_t *msg);
 /* As stage_spawn and stage_send, from a thread that is not running a
 ** handler (the program's main thread, say). Futures of these sends run
 ** their callbacks on theatre 0. */
-int stage_node_spawn(stage_node_t *node, const char *type, int theatre,
-                     const void *args, size_t len, stage_id_t *out);
-int stage_node_send(stage_node_t *node, const stage_id_t *to,
-                    const char *method, const void *args, size_t len,
-                    stage_future_t **fut);
+STAGE_EXTERN int stage_node_spawn(stage_node_t *node, const char *type,
+                                  int theatre, const void *args, size_t len,
+                                  stage_id_t *out);
+STAGE_EXTERN int stage_node_send(stage_node_t *node, const stage_id_t *to,
+                                 const char *method, const void *args,
+                                 size_t len, stage_future_t **fut);
 /* stage_stop_actor from outside the actors. */
-int stage_node_stop_actor(stage_node_t *node, const stage_id_t *to,
-                          stage_future_t **fut);
+STAGE_EXTERN int stage_node_stop_actor(stage_node_t *node, const stage_id_t *to,
+                                       stage_future_t **fut);
 
 /* ---- futures ----------------------------------------------------------------
  */
@@ -208,16 +223,19 @@ typedef void (*stage_future_fn)(void *ud, const stage_result_t *res);
 
 /* Call fn(ud, result) once f completes, on the theatre that made f, as a
 ** turn of its own. Takes ownership of f. */
-int stage_future_then(stage_future_t *f, stage_future_fn fn, void *ud);
+STAGE_EXTERN int stage_future_then(stage_future_t *f, stage_future_fn fn,
+                                   void *ud);
 
 /* Block the calling thread until f completes or timeout_secs pass (< 0:
 ** forever); on completion *res is filled and stays valid until f is
 ** released. Not from a theatre thread (it would stall the theatre): returns
 ** STAGE_EDEADLOCK there. STAGE_ETIMEOUT on timeout. */
-int stage_future_wait(stage_future_t *f, double timeout_secs,
-                      stage_result_t *res);
+STAGE_EXTERN int stage_future_wait(stage_future_t *f, double timeout_secs,
+                                   stage_result_t *res);
 
 /* Drop a future; its result, if it ever fails, is logged. Sets *f NULL. */
-void stage_future_release(stage_future_t **f);
+STAGE_EXTERN void stage_future_release(stage_future_t **f);
+
+STAGE_END_DECLS
 
 #endif

@@ -14,8 +14,8 @@
 #define _GNU_SOURCE
 #include <time.h>
 
-#include "cli/cli.h"
-#include "net/net.h"
+#include "cli.h"
+#include "net/addr.h"
 #include "stage/net.h"
 #include "stage/stage.h"
 

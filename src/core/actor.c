@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "core/node.h"
+#include "node.h"
 #include "util/log.h"
 
 #define TOMBSTONE ((stage__actor_t *)1)

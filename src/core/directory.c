@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "core/node.h"
+#include "node.h"
 #include "util/log.h"
 
 /* ---- types --------------------------------------------------------------- */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "core/node.h"
+#include "node.h"
 #include "util/log.h"
 
 struct stage_ctx {

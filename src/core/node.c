@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "core/node.h"
+#include "node.h"
 #include "util/log.h"
 
 #define SIG_PREEMPT (SIGRTMIN + 3)

@@ -46,7 +46,6 @@ stage__theatre_t *stage__theatre_new(stage_node_t *node, int index);
 int stage__theatre_start(stage__theatre_t *t);
 void stage__theatre_join(stage__theatre_t *t);
 void stage__theatre_destroy(stage__theatre_t *t);
-void stage__theatre_wake(stage__theatre_t *t);
 
 void stage__shared_init(stage_node_t *node);
 void stage__shared_free(stage_node_t *node);

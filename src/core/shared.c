@@ -9,7 +9,7 @@
 */
 #include <stdint.h>
 
-#include "core/node.h"
+#include "node.h"
 
 static stage__shared_stripe_t *stripe_of(stage_node_t *n, uint64_t serial) {
     return &n->shared[(serial >> STAGE_THEATRE_BITS) % SHARED_STRIPES];

@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "core/core.h"
-#include "core/node.h"
+#include "node.h"
 #include "util/log.h"
 
 static _Thread_local stage__theatre_t *current;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dht/dht_internal.h"
+#include "dht_internal.h"
 #include "stage/errors.h"
 
 int stage__dht_grow(void **v, size_t *cap, size_t n, size_t sz) {

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stage/dht.h"
+#include "dht/dht.h"
 
 #define FINGERS 64
 #define MAX_HOPS 48  /* a routed message that went this far is dropped */

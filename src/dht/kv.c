@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dht/dht_internal.h"
+#include "dht_internal.h"
 #include "stage/errors.h"
 
 uint64_t stage_dht_replica(uint64_t k, int i, int r) {

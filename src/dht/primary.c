@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dht/dht_internal.h"
+#include "dht_internal.h"
 #include "stage/errors.h"
 
 bool stage__dht_frozen(const stage_dht_t *d, uint64_t key) {

@@ -12,7 +12,7 @@
 */
 #include <string.h>
 
-#include "dht/dht_internal.h"
+#include "dht_internal.h"
 #include "stage/errors.h"
 
 /* Our neighbours changed: stabilize again soon (period/8), then back off

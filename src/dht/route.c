@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dht/dht_internal.h"
+#include "dht_internal.h"
 
 static bool excluded(uint64_t id, const uint64_t *excl, int n) {
     for (int i = 0; i < n; i++)

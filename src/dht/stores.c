@@ -16,7 +16,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "dht/dht_internal.h"
+#include "dht_internal.h"
 #include "stage/errors.h"
 #include "stage/pack.h"
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dht/dht_internal.h"
+#include "dht_internal.h"
 #include "stage/errors.h"
 
 static int cmp(const entry_t *e, uint64_t key, uint64_t sub) {

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/lstage.h"
+#include "lstage.h"
 #include "util/log.h"
 
 /* ---- classes ------------------------------------------------------------ */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/lstage.h"
+#include "lstage.h"
 
 typedef struct ltimer {
     stage__timer_t *tm;

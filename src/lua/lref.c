@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/lstage.h"
+#include "lstage.h"
 #include "util/log.h"
 
 /* ---- the reference userdata --------------------------------------------- */

@@ -14,7 +14,7 @@
 #include <lua.h>
 
 #include "core/core.h"
-#include "wire/lvalue.h"
+#include "lvalue.h"
 
 #define REF_MT "stage.ref"
 #define FUTURE_MT "stage.future"

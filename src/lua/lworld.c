@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/lstage.h"
+#include "lstage.h"
 #include "util/log.h"
 
 /* print inside an actor goes through the stdout actor, so the lines of one

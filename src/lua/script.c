@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/lstage.h"
+#include "lstage.h"
 #include "util/log.h"
 
 #define MAIN_TYPE "stage.main"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/net.h"
+#include "net.h"
 #include "stage/errors.h"
 
 /* Split text into host (without brackets) and port. 0 or STAGE_EINVAL. */

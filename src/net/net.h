@@ -23,7 +23,8 @@
 
 #include <uv.h>
 
-#include "net/transport.h"
+#include "net/addr.h"
+#include "transport.h"
 #include "stage/id.h"
 #include "wire/frame.h"
 
@@ -100,12 +101,6 @@ struct stage__transport {
         _Atomic uint64_t bytes_in, bytes_out, frames_in, frames_out, writes;
     } stats;
 };
-
-/* addr.c */
-/* Parse "host:port" into *ss. 0 or STAGE_EINVAL. */
-int stage__addr_parse(const char *text, struct sockaddr_storage *ss);
-/* Format *sa as "host:port" into buf. 0 or STAGE_EINVAL. */
-int stage__addr_format(const struct sockaddr *sa, char *buf, size_t len);
 
 /* conn.c */
 /* Start an outbound connection for p. 0 or a STAGE_E* code. */

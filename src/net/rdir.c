@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "net/remote.h"
+#include "remote.h"
 #include "util/log.h"
 
 #define MAX_TYPES 32     /* types a find_subtype walks */

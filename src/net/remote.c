@@ -44,8 +44,7 @@
 #include <uv.h>
 
 #include "core/mpsc.h"
-#include "core/node.h"
-#include "net/remote.h"
+#include "remote.h"
 #include "util/log.h"
 
 /* ---- the inbox -------------------------------------------------------------

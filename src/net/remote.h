@@ -13,8 +13,8 @@
 #include <uv.h>
 
 #include "core/core.h"
-#include "net/transport.h"
-#include "stage/dht.h"
+#include "transport.h"
+#include "dht/dht.h"
 #include "stage/net.h"
 #include "util/u64map.h"
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/remote.h"
+#include "remote.h"
 #include "util/log.h"
 
 static uint64_t now_ms(io_t *io) {

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/net.h"
+#include "net.h"
 #include "stage/errors.h"
 #include "util/log.h"
 

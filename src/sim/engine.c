@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim_int.h"
+#include "sim_int.h"
 #include "stage/errors.h"
 #include "stage/pack.h"
 

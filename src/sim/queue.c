@@ -11,7 +11,7 @@
 */
 #include <stdlib.h>
 
-#include "sim/sim_int.h"
+#include "sim_int.h"
 
 #define WHEEL (1u << 16)
 #define NIL UINT32_MAX

@@ -1,10 +1,11 @@
 /*
-** util/errors.c: names and messages of the STAGE_E* codes.
-** Any thread: the tables are constant.
+** util/errors.c: names and messages of the STAGE_E* codes, and the
+** library's version. Any thread: the tables are constant.
 */
 #include <string.h>
 
 #include "stage/errors.h"
+#include "stage/stage.h"
 
 #define ERR_NAME(code, name, msg) name,
 #define ERR_MSG(code, name, msg) msg,
@@ -31,4 +32,12 @@ int stage_err_from_name(const char *name) {
     for (int i = 0; i < NCODES; i++)
         if (strcmp(names[i], name) == 0) return STAGE__ERRNO_BASE + 1 + i;
     return STAGE_EINVAL;
+}
+
+unsigned stage_version(void) {
+    return STAGE_VERSION_HEX;
+}
+
+const char *stage_version_string(void) {
+    return STAGE_VERSION;
 }

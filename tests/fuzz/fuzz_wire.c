@@ -23,7 +23,7 @@
 
 #include "stage/pack.h"
 #include "wire/frame.h"
-#include "wire/lvalue.h"
+#include "lua/lvalue.h"
 #include "wire_checks.h"
 
 #ifdef STAGE_SANITIZE

@@ -17,7 +17,7 @@
 #include "stage/errors.h"
 #include "stage/pack.h"
 #include "wire/frame.h"
-#include "wire/lvalue.h"
+#include "lua/lvalue.h"
 
 static double now(void) {
     struct timespec t;

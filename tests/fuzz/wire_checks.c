@@ -19,7 +19,7 @@
 #include "stage/errors.h"
 #include "stage/pack.h"
 #include "wire/frame.h"
-#include "wire/lvalue.h"
+#include "lua/lvalue.h"
 #include "wire_checks.h"
 
 #define CHECK(cond, ...)                                                       \

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "dht/dht_internal.h"
-#include "stage/dht.h"
+#include "dht/dht.h"
 #include "stage/errors.h"
 
 #define LEASE 30000

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "dht/dht_internal.h"
-#include "stage/dht.h"
+#include "dht/dht.h"
 #include "stage/errors.h"
 #include "stage/pack.h"
 

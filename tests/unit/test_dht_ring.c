@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "dht/dht_internal.h"
-#include "stage/dht.h"
+#include "dht/dht.h"
 #include "stage/errors.h"
 
 static void intervals_wrap_around_zero(void **state) {

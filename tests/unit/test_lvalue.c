@@ -15,7 +15,7 @@
 #include <lualib.h>
 
 #include "stage/errors.h"
-#include "wire/lvalue.h"
+#include "lua/lvalue.h"
 
 /* deq(a, b): deep equality that tells integers from floats. */
 static const char *helpers =

@@ -20,7 +20,7 @@
 #include <lauxlib.h>
 
 #include "stage/errors.h"
-#include "wire/lvalue.h"
+#include "lvalue.h"
 #include "wire/mp.h"
 
 /* ---- encoding ---------------------------------------------------------------

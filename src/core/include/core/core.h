@@ -336,6 +336,9 @@ struct stage__theatre {
     stage__poller_t poller; /* poll NULL: sleeps on its futex */
 };
 
+/* Wake t if it sleeps (on its futex or in its poller). Any thread. */
+void stage__theatre_wake(stage__theatre_t *t);
+
 /* The theatre the calling thread runs, or NULL. */
 stage__theatre_t *stage__current(void);
 

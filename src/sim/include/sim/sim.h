@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "stage/dht.h"
+#include "dht/dht.h"
 
 /* ---- PRNG: xoshiro256**, seeded by splitmix64 ---- */
 typedef struct sim_rng {
