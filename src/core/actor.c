@@ -11,8 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
-#include "node.h"
+#include "core/actor.h"
+#include "core/directory.h"
+#include "core/envelope.h"
+#include "core/future.h"
+#include "core/kind.h"
+#include "core/node.h"
+#include "core/theatre.h"
+#include "core/timer.h"
+#include "node_internal.h"
 #include "util/log.h"
 
 #define TOMBSTONE ((stage__actor_t *)1)

@@ -15,8 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
-#include "node.h"
+#include "core/actor.h"
+#include "core/directory.h"
+#include "core/future.h"
+#include "core/kind.h"
+#include "core/timer.h"
+#include "node_internal.h"
 #include "util/log.h"
 
 /* ---- types --------------------------------------------------------------- */

@@ -15,8 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
-#include "node.h"
+#include "core/actor.h"
+#include "core/envelope.h"
+#include "core/future.h"
+#include "core/node.h"
+#include "core/theatre.h"
+#include "node_internal.h"
 #include "util/log.h"
 
 #ifdef STAGE_SANITIZE

@@ -21,8 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/core.h"
-#include "node.h"
+#include "core/actor.h"
+#include "core/directory.h"
+#include "core/kind.h"
+#include "core/netif.h"
+#include "core/node.h"
+#include "core/theatre.h"
+#include "node_internal.h"
 #include "util/log.h"
 
 #define SIG_PREEMPT (SIGRTMIN + 3)

@@ -9,7 +9,7 @@
 */
 #include <stdint.h>
 
-#include "node.h"
+#include "node_internal.h"
 
 static stage__shared_stripe_t *stripe_of(stage_node_t *n, uint64_t serial) {
     return &n->shared[(serial >> STAGE_THEATRE_BITS) % SHARED_STRIPES];

@@ -20,8 +20,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/core.h"
-#include "node.h"
+#include "core/actor.h"
+#include "core/envelope.h"
+#include "core/future.h"
+#include "core/kind.h"
+#include "core/node.h"
+#include "core/theatre.h"
+#include "core/timer.h"
+#include "node_internal.h"
 #include "util/log.h"
 
 static _Thread_local stage__theatre_t *current;

@@ -9,7 +9,8 @@
 */
 #include <stdlib.h>
 
-#include "core/core.h"
+#include "core/theatre.h"
+#include "core/timer.h"
 
 static int earlier(const stage__timer_t *a, const stage__timer_t *b) {
     return a->deadline < b->deadline ||

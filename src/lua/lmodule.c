@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lstage.h"
+#include "stage/net.h"
 
 typedef struct ltimer {
     stage__timer_t *tm;

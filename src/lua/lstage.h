@@ -13,7 +13,14 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "core/core.h"
+#include "core/actor.h"
+#include "core/directory.h"
+#include "core/envelope.h"
+#include "core/future.h"
+#include "core/kind.h"
+#include "core/node.h"
+#include "core/theatre.h"
+#include "core/timer.h"
 #include "lvalue.h"
 
 #define REF_MT "stage.ref"

@@ -12,7 +12,15 @@
 #include <string.h>
 #include <uv.h>
 
-#include "core/core.h"
+#include "core/actor.h"
+#include "core/directory.h"
+#include "core/envelope.h"
+#include "core/future.h"
+#include "core/kind.h"
+#include "core/netif.h"
+#include "core/node.h"
+#include "core/theatre.h"
+#include "core/timer.h"
 #include "transport.h"
 #include "dht/dht.h"
 #include "stage/net.h"

@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 
-#include "core/core.h"
+#include "core/actor.h"
+#include "core/kind.h"
+#include "core/node.h"
 #include "stage/stage.h"
 
 static int hits;

@@ -1,10 +1,15 @@
 /*
-** core/node.h: the node structure and the theatre lifecycle, for src/core.
+** core/node_internal.h: the node structure and the theatre lifecycle, for
+*src/core.
 */
-#ifndef STAGE_CORE_NODE_H
-#define STAGE_CORE_NODE_H
+#ifndef STAGE_CORE_NODE_INTERNAL_H
+#define STAGE_CORE_NODE_INTERNAL_H
 
-#include "core/core.h"
+#include "core/directory.h"
+#include "core/kind.h"
+#include "core/netif.h"
+#include "core/node.h"
+#include "core/theatre.h"
 #include "util/u64map.h"
 
 #define SHARED_STRIPES 64

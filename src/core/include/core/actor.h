@@ -1,0 +1,79 @@
+/*
+** core/actor.h: actors — state, mailbox, flags — and their lifecycle:
+** serials, spawn, stop, destroy. An actor is owned by its theatre; other
+** threads hold only ids.
+*/
+#ifndef STAGE_CORE_ACTOR_H
+#define STAGE_CORE_ACTOR_H
+
+#include <stdint.h>
+
+#include "core/envelope.h"
+#include "core/kind.h"
+#include "stage/stage.h"
+
+typedef struct stage__theatre stage__theatre_t;
+typedef struct stage__actor stage__actor_t;
+typedef struct stage__type stage__type_t;
+
+#define STAGE_THEATRE_BITS 8 /* serial = counter << 8 | birth theatre */
+
+enum {
+    ACTOR_QUEUED = 1,    /* on the run queue */
+    ACTOR_SUSPENDED = 2, /* a turn is suspended (await or preempted) */
+    ACTOR_READY = 4,     /* the suspended turn may continue */
+    ACTOR_STOPPING = 8,  /* stop after this turn */
+    ACTOR_DEAD = 16
+};
+
+/* A sends queued behind an unresolved future argument (see lua/). */
+typedef struct stage__deferred stage__deferred_t;
+
+struct stage__actor {
+    stage__actor_t *run_next; /* run queue link */
+    stage__env_t *mbox_head;  /* mailbox: theatre-local FIFO */
+    stage__env_t *mbox_tail;
+    uint64_t serial;
+    stage__type_t *type;
+    stage__theatre_t *theatre;
+    uint32_t flags;
+    int lua_ref;                 /* Lua: state table in the registry */
+    int co_ref;                  /* Lua: suspended coroutine, or -2 */
+    stage__env_t *current;       /* message of the suspended turn */
+    stage__deferred_t *deferred; /* pipelined sends waiting on futures */
+    void *state;                 /* C: state_size bytes */
+    void *wait;                  /* Lua: what a suspended await waits for */
+    double spent;                /* seconds the current message has run */
+    uint32_t dir_slot;           /* index in type->serials */
+};
+
+/* Reserve a serial on theatre t. Any thread. */
+uint64_t stage__serial_reserve(stage__theatre_t *t);
+/* Create an actor with a reserved serial on theatre t (t's thread).
+** NULL on ENOMEM. */
+stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
+                                 uint64_t serial);
+stage__actor_t *stage__actor_find(stage__theatre_t *t, uint64_t serial);
+/* Spawn an actor of type on theatre (-1: the calling theatre, or 0 from
+** outside). Its birth message carries args (msgpack array). The serial is
+** known at once; the actor exists by the time any message sent after this
+** call reaches its theatre. Any thread. */
+int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
+                 const void *args, size_t len, uint64_t *serial);
+/* Mark a to stop after its current turn (t's thread). */
+void stage__actor_stop(stage__theatre_t *t, stage__actor_t *a);
+/* Remove a now: run its type's destroy, fail its queued messages (t's
+** thread, a not in a turn). */
+void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a);
+/* At node teardown: destroy every actor of t. */
+void stage__actors_destroy_all(stage__theatre_t *t);
+/* The id of actor serial of type on this node. */
+void stage__make_id(stage_node_t *node, uint64_t serial,
+                    const stage__type_t *type, stage_id_t *out);
+static inline int stage__serial_theatre(uint64_t serial) {
+    return (int)(serial & ((1u << STAGE_THEATRE_BITS) - 1));
+}
+/* 1 if id names an actor of this node (incarnation included). */
+int stage__id_is_local(stage_node_t *node, const stage_id_t *id);
+
+#endif

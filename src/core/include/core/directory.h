@@ -1,0 +1,49 @@
+/*
+** core/directory.h: the local directory — the actors of each type on
+** this node, the names claimed on an embedded node — and the lookups
+** scripts make (through the network hooks on a networked node).
+*/
+#ifndef STAGE_CORE_DIRECTORY_H
+#define STAGE_CORE_DIRECTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stage/pack.h"
+#include "stage/stage.h"
+
+typedef struct stage__actor stage__actor_t;
+typedef struct stage__type stage__type_t;
+typedef struct stage__future stage__future_t;
+
+enum {
+    STAGE__NAME_CLAIM = 1, /* f gets true, or AlreadyExists */
+    STAGE__FIND_NAME,      /* f gets the id named key, or NameNotFound */
+    STAGE__FIND_TYPE,      /* f gets a random actor id of type key */
+    STAGE__FIND_SUBTYPE,   /* ... of type key or one of its subtypes */
+    STAGE__FIND_ALL        /* f gets an array of every id of type key */
+};
+
+/* Look key up (or claim it for id) and complete f, which it borrows (the
+** network path takes a reference of its own). Any thread. */
+void stage__directory(stage_node_t *node, int op, const char *key,
+                      const stage_id_t *id, stage__future_t *f);
+int stage__dir_add(stage__type_t *ty, stage__actor_t *a);
+void stage__dir_remove(stage__type_t *ty, stage__actor_t *a);
+/* 1 if the actor serial of type ty is alive on this node (a scan of the
+** type's list: for rare requests). Any thread. */
+int stage__dir_alive(stage__type_t *ty, uint64_t serial);
+/* Actors of type ty alive on this node now. Any thread. */
+size_t stage__dir_count(stage__type_t *ty);
+/* If no actor of ty is alive here, clear ty->announced (the next birth
+** announces the type again) and return 1; else 0. Any thread. */
+int stage__dir_retire(stage__type_t *ty);
+int stage__dir_random(stage_node_t *node, stage__type_t *ty, uint64_t seed,
+                      stage_id_t *out);
+size_t stage__dir_all(stage_node_t *node, stage__type_t *ty, stage_pack_t *p);
+int stage__names_claim(stage_node_t *n, const char *name, const stage_id_t *id,
+                       stage_id_t *holder);
+int stage__names_find(stage_node_t *n, const char *name, stage_id_t *out);
+void stage__names_drop_actor(stage_node_t *n, uint64_t serial);
+
+#endif

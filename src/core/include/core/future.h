@@ -1,0 +1,95 @@
+/*
+** core/future.h: futures — the result of a send. Refcounted; any thread
+** may complete one (the first completion wins); its continuations belong
+** to its owner theatre and run there.
+*/
+#ifndef STAGE_CORE_FUTURE_H
+#define STAGE_CORE_FUTURE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/envelope.h"
+#include "stage/stage.h"
+
+typedef struct stage__theatre stage__theatre_t;
+typedef struct stage__future stage__future_t;
+typedef struct stage__cont stage__cont_t;
+
+enum { FUT_PENDING = 0, FUT_WAITING = 1, FUT_EXT_WAITING = 2, FUT_DONE = 4 };
+
+typedef enum {
+    CONT_RESUME = 1, /* resume actor's suspended await */
+    CONT_CALL        /* fn(t, fut, arg) on the owner theatre */
+} stage__cont_kind_t;
+
+/* A continuation. t is NULL when the future is freed without the
+** continuation having run (teardown): then only release arg. */
+typedef void (*stage__cont_fn)(stage__theatre_t *t, stage__future_t *f,
+                               void *arg);
+
+struct stage__cont {
+    stage__cont_t *next;
+    stage__cont_kind_t kind;
+    uint64_t actor; /* CONT_RESUME: serial of the waiting actor */
+    stage__cont_fn fn;
+    void *arg;
+};
+
+struct stage__future {
+    stage__item_t hdr; /* pushed on the owner's inbox when done */
+    atomic_uint refs;
+    atomic_uint state;   /* FUT_* bits */
+    atomic_flag claimed; /* first completion wins */
+    uint16_t owner;      /* theatre whose thread runs continuations */
+    bool observed;       /* someone looked at the result */
+    atomic_bool queued;  /* on the owner's inbox now */
+    uint64_t target;     /* serial of the actor that will complete it */
+    stage_node_t *node;
+    /* result, written once by the completer before state gets FUT_DONE */
+    int status; /* 0 or STAGE_E* */
+    char *data; /* msgpack value if status == 0 */
+    uint32_t len;
+    char small[16];       /* data points here for small values */
+    char *message;        /* if status < 0 */
+    char *actor;          /* id text of the actor that failed, or NULL */
+    char *traceback;      /* or NULL */
+    stage__cont_t *conts; /* owner theatre only */
+    /* Called on the completing thread once the result is published (the
+    ** network layer uses it to send a reply to a remote caller). */
+    void (*on_done)(stage__future_t *f);
+    void *on_done_arg;
+};
+
+/* A new pending future owned by theatre owner, expected to be completed
+** by actor target (serial, 0 if none). One reference. NULL on ENOMEM. */
+stage__future_t *stage__future_new(stage_node_t *node, int owner,
+                                   uint64_t target);
+void stage__future_ref(stage__future_t *f);
+void stage__future_unref(stage__future_t *f);
+/* Complete f with a msgpack value (copied). Any thread. Returns 1 if this
+** completion won, 0 if f was already completed. */
+int stage__future_resolve(stage__future_t *f, const char *data, size_t len);
+/* Fail f. message, actor and traceback are copied (actor, traceback may be
+** NULL). Any thread. Returns 1 if this completion won. */
+int stage__future_reject(stage__future_t *f, int status, const char *message,
+                         const char *actor, const char *traceback);
+/* Copy src's result into dst (src done). Returns 1 if it won. */
+int stage__future_forward(stage__future_t *dst, const stage__future_t *src);
+static inline bool stage__future_done(const stage__future_t *f) {
+    return atomic_load_explicit(&((stage__future_t *)f)->state,
+                                memory_order_acquire) &
+           FUT_DONE;
+}
+/* Set a FUT_*WAITING bit unless f is done: 1 if set (f not done). */
+int stage__future_mark(stage__future_t *f, unsigned bit);
+/* Add a continuation (owner theatre only). If f is already done it runs on
+** the owner's next pass, never inside this call. */
+int stage__future_on(stage__theatre_t *t, stage__future_t *f,
+                     stage__cont_kind_t kind, uint64_t actor, stage__cont_fn fn,
+                     void *arg);
+/* Run f's continuations (owner theatre, f done). */
+void stage__future_fire(stage__theatre_t *t, stage__future_t *f);
+
+#endif

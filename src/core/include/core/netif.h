@@ -1,0 +1,48 @@
+/*
+** core/netif.h: the one interface through which core reaches other
+** nodes. src/net installs these hooks; an embedded node has none, and
+** core then answers as a node alone (NodeUnreachable for remote ids).
+*/
+#ifndef STAGE_CORE_NETIF_H
+#define STAGE_CORE_NETIF_H
+
+#include <stddef.h>
+
+#include "stage/net.h"
+#include "stage/stage.h"
+
+typedef struct stage__theatre stage__theatre_t;
+typedef struct stage__env stage__env_t;
+typedef struct stage__type stage__type_t;
+typedef struct stage__future stage__future_t;
+
+/* Hooks the network layer installs (src/net; NULL on an embedded node). */
+typedef struct stage__net_hooks {
+    /* Directory lookups through the DHT (see stage__directory). */
+    void (*directory)(stage_node_t *node, int op, const char *key,
+                      const stage_id_t *id, stage__future_t *f);
+    /* The first local actor of type ty exists: announce the type. */
+    void (*announce)(stage_node_t *node, stage__type_t *ty);
+    /* Local actor serial stopped: release the names it holds. Called for
+    ** every actor that stops (theatre thread): return at once if none. */
+    void (*actor_gone)(stage_node_t *node, uint64_t serial);
+    /* The node is being destroyed (after its theatres stopped). */
+    void (*close)(stage_node_t *node);
+    /* Theatre 0 starts (its own thread): it may take over the I/O loop
+    ** by setting t->poller. */
+    void (*adopt)(stage_node_t *node, stage__theatre_t *t);
+    /* The connections' counts (stage_node_net_stats). Any thread. */
+    int (*stats)(stage_node_t *node, stage_net_stats_t *out);
+    /* Send e to the actor `to` on another node. Takes ownership of e;
+    ** failures complete e's future. Any theatre or outside thread. */
+    void (*send)(stage_node_t *node, const stage_id_t *to, stage__env_t *e);
+    /* Spawn type on node `where` (an address) with msgpack args; the
+    ** future gets the new actor's id. Takes a reference to f. */
+    void (*spawn)(stage_node_t *node, const char *where, const char *type,
+                  const char *args, size_t len, stage__future_t *f);
+} stage__net_hooks_t;
+void stage__node_set_net_hooks(stage_node_t *node,
+                               const stage__net_hooks_t *hooks, void *data);
+void *stage__node_net(stage_node_t *node);
+
+#endif

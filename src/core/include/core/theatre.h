@@ -1,0 +1,119 @@
+/*
+** core/theatre.h: theatres — one thread each, with its own run queue,
+** timers and actor table — and how work reaches them.
+**
+** A node owns T theatres. A theatre is one thread with its own run queue,
+** timers, actor table and (when scripts are loaded) Lua state. Everything a
+** theatre owns is touched only by its thread, except its inbox, which any
+** thread pushes to (envelopes for its actors, completed futures, calls).
+**
+** Threads and ownership:
+**   actor       owned by its theatre; other threads hold only ids
+**   envelope    owned by whoever holds it; handed over on push
+**   future      refcounted; its continuations belong to its owner theatre;
+**               any thread may complete it (first completion wins)
+**
+** Quiescence: node->work counts busy theatres plus envelopes in flight
+** between threads plus external holds. A theatre is busy while it has
+** anything runnable or an armed timer. The count reaches zero only when no
+** event can ever happen again; the theatre that takes it there stops the node.
+*/
+#ifndef STAGE_CORE_THEATRE_H
+#define STAGE_CORE_THEATRE_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/actor.h"
+#include "core/envelope.h"
+#include "core/future.h"
+#include "core/mpsc.h"
+#include "core/timer.h"
+#include "stage/stage.h"
+
+typedef struct stage__theatre stage__theatre_t;
+typedef struct stage__actor stage__actor_t;
+typedef struct stage__env stage__env_t;
+typedef struct stage__future stage__future_t;
+typedef struct stage__timer stage__timer_t;
+
+#define STAGE_MAX_THEATRES 256
+#define STAGE_TURN_MESSAGES 100 /* messages per actor turn: fairness */
+
+typedef struct stage__actor_table {
+    stage__actor_t **slots; /* open addressing by serial; NULL or tombstone */
+    uint32_t cap, count, used;
+} stage__actor_table_t;
+
+/* How a theatre that runs the node's I/O loop (src/net) waits: in the
+** loop's poll instead of on its futex. Set by the net hook adopt, on the
+** theatre's own thread, before it first sleeps. */
+typedef struct stage__poller {
+    /* Run the I/O that is ready, waiting up to timeout s for some (0: do
+    ** not wait; < 0: until woken). Returns 1 if it did anything. */
+    int (*poll)(void *ud, double timeout);
+    /* End a poll from any thread. */
+    void (*wake)(void *ud);
+    void *ud;
+} stage__poller_t;
+
+struct stage__theatre {
+    stage__mpsc_t inbox;             /* any thread pushes */
+    alignas(64) atomic_int sleeping; /* futex word: 1 while asleep */
+    alignas(64) stage_node_t *node;
+    int index;
+    pthread_t thread;
+    stage__actor_t *run_head, *run_tail;
+    stage__actor_table_t actors;
+    atomic_uint_fast64_t next_serial; /* any thread may reserve one */
+    stage__timer_t **heap;            /* timer min-heap */
+    int nheap, capheap;
+    uint64_t timer_seq;
+    bool busy;               /* holds one unit of node->work */
+    stage__actor_t *running; /* actor in a turn, or NULL */
+    /* preemption: written by this thread, read by the watchdog, which
+    ** signals a theatre whose turn_seq has not moved for half a slice */
+    atomic_uint_fast64_t turn_seq; /* bumped at every message */
+    volatile sig_atomic_t in_turn;
+    void *volatile running_lua; /* lua_State of the running turn */
+    void *lua;                  /* per-theatre Lua data (src/lua) */
+    stage__env_t *env_cache;    /* free small envelopes */
+    stage__future_t *fut_cache; /* free futures */
+    int nenv_cache, nfut_cache;
+    stage__poller_t poller; /* poll NULL: sleeps on its futex */
+};
+
+/* Wake t if it sleeps (on its futex or in its poller). Any thread. */
+void stage__theatre_wake(stage__theatre_t *t);
+
+/* The theatre the calling thread runs, or NULL. */
+stage__theatre_t *stage__current(void);
+
+/* Deliver an inbox item to theatre t from any thread. The item must carry
+** ENV_COUNTED if the sender is not t's own thread (the caller does the
+** accounting with stage__work_add). */
+void stage__theatre_push(stage__theatre_t *t, stage__item_t *it);
+
+/* Mark the start and end of code running for actor a (a handler, or a
+** continuation in its context): what stage.self() and the watchdog see. */
+void stage__turn_begin(stage__theatre_t *t, stage__actor_t *a);
+void stage__turn_end(stage__theatre_t *t);
+
+/* Queue e for actor a of theatre t (t's thread only). */
+void stage__actor_enqueue(stage__theatre_t *t, stage__actor_t *a,
+                          stage__env_t *e);
+/* Put a on t's run queue if it is not there (t's thread only). */
+void stage__actor_schedule(stage__theatre_t *t, stage__actor_t *a);
+/* A suspended actor's turn may continue (t's thread only). */
+void stage__actor_ready(stage__theatre_t *t, stage__actor_t *a);
+
+/* Route e (a message) to its target from any thread: local fast path if the
+** target lives in the calling theatre, else the target theatre's inbox.
+** Unknown targets fail e's future with ActorNotFound. */
+void stage__route(stage_node_t *node, stage__env_t *e);
+
+#endif
