@@ -65,7 +65,5 @@ configure_file(${PROJECT_SOURCE_DIR}/cmake/stage.pc.in
 install(FILES ${PROJECT_BINARY_DIR}/stage.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
-if(EXISTS ${PROJECT_SOURCE_DIR}/docs/stage.1)
-  install(FILES ${PROJECT_SOURCE_DIR}/docs/stage.1
-    DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-endif()
+install(FILES ${PROJECT_SOURCE_DIR}/docs/stage.1
+  DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)

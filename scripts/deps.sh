@@ -13,6 +13,7 @@ libmicrohttpd-dev
 libcmocka-dev
 erlang-base
 tcpdump
+groff-base
 "
 
 missing=""

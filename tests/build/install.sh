@@ -19,7 +19,7 @@ libdir=$(dirname "$(find "$prefix" -name stage.pc)")/..
 for f in "$libdir/libstage.so" "$libdir/libstage.a" \
     "$prefix/include/stage/stage.h" "$prefix/include/stage/net.h" \
     "$libdir/cmake/Stage/StageConfig.cmake" "$libdir/pkgconfig/stage.pc" \
-    "$prefix/bin/stage"; do
+    "$prefix/bin/stage" "$prefix/share/man/man1/stage.1"; do
     [ -e "$f" ] || fail "cmake --install did not install ${f#"$prefix"/}"
 done
 # Only the public API leaves the shared library.

@@ -255,7 +255,7 @@ void stage_dht_unwatch(stage_dht_t *d, uint64_t req);
 /* Route a lookup of k (FX_DONE carries the owner's id as item owner). */
 int stage_dht_lookup(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k);
 
-/* ---- the stores (thesis 4.3; DESIGN.md "The DHT") --------------------------
+/* ---- the stores (thesis 4.3; docs/dht.md) --------------------------
 ** Typed wrappers over the requests above. Values are msgpack. */
 
 typedef struct stage_dht_host {
