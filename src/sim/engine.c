@@ -26,7 +26,7 @@ static uint64_t splitmix(uint64_t *x) {
     return z ^ (z >> 31);
 }
 
-void sim_rng_seed(sim_rng_t *r, uint64_t seed) {
+void stage__sim_rng_seed(stage__sim_rng_t *r, uint64_t seed) {
     for (int i = 0; i < 4; i++)
         r->s[i] = splitmix(&seed);
 }
@@ -35,7 +35,7 @@ static uint64_t rotl(uint64_t x, int k) {
     return (x << k) | (x >> (64 - k));
 }
 
-uint64_t sim_rng_next(sim_rng_t *r) {
+uint64_t stage__sim_rng_next(stage__sim_rng_t *r) {
     uint64_t *s = r->s;
     uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
     s[2] ^= s[0];
@@ -47,40 +47,40 @@ uint64_t sim_rng_next(sim_rng_t *r) {
     return res;
 }
 
-double sim_rng_unit(sim_rng_t *r) {
-    return (double)(sim_rng_next(r) >> 11) * 0x1.0p-53;
+double stage__sim_rng_unit(stage__sim_rng_t *r) {
+    return (double)(stage__sim_rng_next(r) >> 11) * 0x1.0p-53;
 }
 
-uint64_t sim_rng_below(sim_rng_t *r, uint64_t n) {
-    return n ? sim_rng_next(r) % n : 0;
+uint64_t stage__sim_rng_below(stage__sim_rng_t *r, uint64_t n) {
+    return n ? stage__sim_rng_next(r) % n : 0;
 }
 
-double sim_rng_exp(sim_rng_t *r, double mean) {
-    return -mean * log(1.0 - sim_rng_unit(r));
+double stage__sim_rng_exp(stage__sim_rng_t *r, double mean) {
+    return -mean * log(1.0 - stage__sim_rng_unit(r));
 }
 
 /* ---- events ---- */
 
-void sim_push(sim_t *s, ev_t *e) {
+void stage__sim_push(stage__sim_t *s, ev_t *e) {
     e->seq = ++s->seq;
-    sim_queue_push(&s->q, e);
+    stage__sim_queue_push(&s->q, e);
 }
 
-void sim_at(sim_t *s, uint64_t t, int act, int arg) {
+void stage__sim_at(stage__sim_t *s, uint64_t t, int act, int arg) {
     ev_t e = {.t = t, .kind = EV_ACT, .act = act, .arg = arg};
-    sim_push(s, &e);
+    stage__sim_push(s, &e);
 }
 
 /* ---- message buffers ---- */
 
-static stage_dht_msg_t *msg_get(sim_t *s) {
+static stage_dht_msg_t *msg_get(stage__sim_t *s) {
     if (s->npool) return s->pool[--s->npool];
     stage_dht_msg_t *m = malloc(sizeof(*m));
     if (!m) abort();
     return m;
 }
 
-static void msg_put(sim_t *s, stage_dht_msg_t *m) {
+static void msg_put(stage__sim_t *s, stage_dht_msg_t *m) {
     free(m->data);
     m->data = NULL;
     if (s->npool == s->cappool) {
@@ -114,16 +114,16 @@ static int parse_addr(const char *a, uint32_t *port) {
     return (int)(v[0] << 16 | v[1] << 8 | v[2]);
 }
 
-static uint64_t latency(sim_t *s, int a, int b) {
+static uint64_t latency(stage__sim_t *s, int a, int b) {
     const node_t *x = &s->nodes[a], *y = &s->nodes[b];
     /* Manhattan distance in the unit square: 0 .. 2, mean 2/3 */
     double dist = fabs(x->x - y->x) + fabs(x->y - y->y);
     double ms = s->c.latency_ms * (0.2 + 1.2 * dist) +
-                sim_rng_exp(&s->rng, s->c.latency_ms * 0.05);
+                stage__sim_rng_exp(&s->rng, s->c.latency_ms * 0.05);
     return (uint64_t)ms + 1;
 }
 
-static void send_msg(sim_t *s, int from, const stage_dht_effect_t *e) {
+static void send_msg(stage__sim_t *s, int from, const stage_dht_effect_t *e) {
     stage_dht_msg_t *src = e->msg;
     uint32_t port;
     int node = parse_addr(e->to_addr, &port);
@@ -136,7 +136,7 @@ static void send_msg(sim_t *s, int from, const stage_dht_effect_t *e) {
     if (node < 0 || node >= s->nn || !s->nodes[node].alive ||
         s->nodes[node].inc + 7400 != port ||
         s->nodes[node].group != s->nodes[s->mgrs[from].node].group ||
-        (s->c.loss > 0 && sim_rng_unit(&s->rng) < s->c.loss)) {
+        (s->c.loss > 0 && stage__sim_rng_unit(&s->rng) < s->c.loss)) {
         s->dropped++;
         return;
     }
@@ -166,14 +166,14 @@ static void send_msg(sim_t *s, int from, const stage_dht_effect_t *e) {
                .mgr = dst,
                .gen = s->nodes[node].inc,
                .msg = m};
-    sim_push(s, &ev);
+    stage__sim_push(s, &ev);
 }
 
-static void ring_add(sim_t *s, uint64_t id);
-static void live_add(sim_t *s, int i);
+static void ring_add(stage__sim_t *s, uint64_t id);
+static void live_add(stage__sim_t *s, int i);
 
 /* Carry out the effects of the last call into manager i. */
-void sim_drain(sim_t *s, int i) {
+void stage__sim_drain(stage__sim_t *s, int i) {
     mgr_t *g = &s->mgrs[i];
     size_t n;
     const stage_dht_effect_t *fx = stage_dht_effects(g->d, &n);
@@ -187,11 +187,11 @@ void sim_drain(sim_t *s, int i) {
                 g->joined = true;
                 ring_add(s, g->id);
                 live_add(s, i);
-                sim_on_joined(s, i);
+                stage__sim_on_joined(s, i);
             }
             break;
         default:
-            sim_on_done(s, i, &fx[k]);
+            stage__sim_on_done(s, i, &fx[k]);
             break;
         }
     }
@@ -200,13 +200,13 @@ void sim_drain(sim_t *s, int i) {
     if (t < g->sched) {
         g->sched = t < s->now ? s->now : t;
         ev_t ev = {.t = g->sched, .kind = EV_TIMER, .mgr = i, .gen = ++g->gen};
-        sim_push(s, &ev);
+        stage__sim_push(s, &ev);
     }
 }
 
 /* ---- managers ---- */
 
-static void ring_add(sim_t *s, uint64_t id) {
+static void ring_add(stage__sim_t *s, uint64_t id) {
     int lo = 0, hi = s->nring;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
@@ -221,7 +221,7 @@ static void ring_add(sim_t *s, uint64_t id) {
     s->nring++;
 }
 
-static void ring_del(sim_t *s, uint64_t id) {
+static void ring_del(stage__sim_t *s, uint64_t id) {
     for (int i = 0; i < s->nring; i++)
         if (s->ring[i] == id) {
             memmove(&s->ring[i], &s->ring[i + 1],
@@ -231,7 +231,7 @@ static void ring_del(sim_t *s, uint64_t id) {
         }
 }
 
-uint64_t sim_oracle_owner(const sim_t *s, uint64_t key) {
+uint64_t stage__sim_oracle_owner(const stage__sim_t *s, uint64_t key) {
     int lo = 0, hi = s->nring;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
@@ -243,23 +243,23 @@ uint64_t sim_oracle_owner(const sim_t *s, uint64_t key) {
     return s->nring == 0 ? 0 : s->ring[lo == s->nring ? 0 : lo];
 }
 
-int sim_random_live_mgr(sim_t *s) {
+int stage__sim_random_live_mgr(stage__sim_t *s) {
     if (!s->nlive) return -1;
-    return s->live[sim_rng_below(&s->rng, (uint64_t)s->nlive)];
+    return s->live[stage__sim_rng_below(&s->rng, (uint64_t)s->nlive)];
 }
 
-static void live_add(sim_t *s, int i) {
+static void live_add(stage__sim_t *s, int i) {
     s->live_pos[i] = s->nlive;
     s->live[s->nlive++] = i;
 }
 
-static void live_del(sim_t *s, int i) {
+static void live_del(stage__sim_t *s, int i) {
     int p = s->live_pos[i], last = s->live[--s->nlive];
     s->live[p] = last;
     s->live_pos[last] = p;
 }
 
-int sim_start_node(sim_t *s, int node, bool join) {
+int stage__sim_start_node(stage__sim_t *s, int node, bool join) {
     node_t *n = &s->nodes[node];
     n->alive = true;
     n->inc++;
@@ -267,15 +267,15 @@ int sim_start_node(sim_t *s, int node, bool join) {
     snprintf(n->addr, sizeof(n->addr), "10.%d.%d.%d:%u", (node >> 16) & 255,
              (node >> 8) & 255, node & 255, 7400 + n->inc);
     /* a live member to join through, chosen before we exist */
-    int via = join ? sim_random_live_mgr(s) : -1;
+    int via = join ? stage__sim_random_live_mgr(s) : -1;
     for (int j = 0; j < s->c.vnodes; j++) {
         int i = node * s->c.vnodes + j;
         mgr_t *g = &s->mgrs[i];
         stage_dht_config_t cfg;
         stage_dht_config_init(&cfg);
-        cfg.id = sim_rng_next(&s->rng) | 1;
+        cfg.id = stage__sim_rng_next(&s->rng) | 1;
         cfg.address = n->addr;
-        cfg.seed = sim_rng_next(&s->rng);
+        cfg.seed = stage__sim_rng_next(&s->rng);
         cfg.replicas = s->c.replicas;
         int lg = 1;
         while ((1 << lg) < s->nn * s->c.vnodes)
@@ -294,20 +294,20 @@ int sim_start_node(sim_t *s, int node, bool join) {
             g->joined = true; /* the first member makes the ring */
             ring_add(s, g->id);
             live_add(s, i);
-            sim_drain(s, i);
-            sim_on_joined(s, i);
+            stage__sim_drain(s, i);
+            stage__sim_on_joined(s, i);
             continue;
         }
         const mgr_t *v =
             via >= 0 ? &s->mgrs[via] : &s->mgrs[node * s->c.vnodes];
         stage_dht_peer_t vp = stage_dht_self(v->d);
         stage_dht_join(g->d, s->now, vp.addr, vp.id);
-        sim_drain(s, i);
+        stage__sim_drain(s, i);
     }
     return 0;
 }
 
-static void stop_mgr(sim_t *s, int i) {
+static void stop_mgr(stage__sim_t *s, int i) {
     mgr_t *g = &s->mgrs[i];
     if (g->joined) {
         ring_del(s, g->id);
@@ -319,7 +319,7 @@ static void stop_mgr(sim_t *s, int i) {
     g->sched = UINT64_MAX;
 }
 
-void sim_crash_node(sim_t *s, int node) {
+void stage__sim_crash_node(stage__sim_t *s, int node) {
     if (!s->nodes[node].alive) return;
     s->nodes[node].alive = false;
     for (size_t k = 0; k < s->nentries; k++) /* their leases will lapse */
@@ -329,26 +329,26 @@ void sim_crash_node(sim_t *s, int node) {
         stop_mgr(s, node * s->c.vnodes + j);
 }
 
-void sim_leave_node(sim_t *s, int node) {
+void stage__sim_leave_node(stage__sim_t *s, int node) {
     if (!s->nodes[node].alive) return;
     for (int j = 0; j < s->c.vnodes; j++) {
         int i = node * s->c.vnodes + j;
         if (!s->mgrs[i].d) continue;
         stage_dht_leave(s->mgrs[i].d, s->now);
-        sim_drain(s, i);
+        stage__sim_drain(s, i);
     }
-    sim_crash_node(s, node);
+    stage__sim_crash_node(s, node);
 }
 
 /* ---- the loop ---- */
 
-void sim_loop(sim_t *s, uint64_t until) {
+void stage__sim_loop(stage__sim_t *s, uint64_t until) {
     ev_t e;
-    while (sim_queue_pop(&s->q, until, &e)) {
+    while (stage__sim_queue_pop(&s->q, until, &e)) {
         s->now = e.t;
         s->events++;
         if (e.kind == EV_ACT) {
-            sim_on_act(s, e.act, e.arg);
+            stage__sim_on_act(s, e.act, e.arg);
             continue;
         }
         mgr_t *g = &s->mgrs[e.mgr];
@@ -361,23 +361,23 @@ void sim_loop(sim_t *s, uint64_t until) {
                            .mgr = e.mgr,
                            .gen = ++g->gen};
                 g->sched = ev.t;
-                sim_push(s, &ev);
+                stage__sim_push(s, &ev);
                 continue;
             }
             stage_dht_tick(g->d, s->now);
-            sim_drain(s, e.mgr);
+            stage__sim_drain(s, e.mgr);
             continue;
         }
         if (g->d && s->nodes[g->node].alive && s->nodes[g->node].inc == e.gen) {
             stage_dht_recv(g->d, s->now, e.msg);
-            sim_drain(s, e.mgr);
+            stage__sim_drain(s, e.mgr);
         }
         msg_put(s, e.msg);
     }
     if (s->now < until) s->now = until;
 }
 
-int sim_engine_init(sim_t *s) {
+int stage__sim_engine_init(stage__sim_t *s) {
     int V = s->c.vnodes;
     s->nn = s->c.nodes;
     s->nm = s->nn * V;
@@ -388,11 +388,11 @@ int sim_engine_init(sim_t *s) {
     s->live = calloc((size_t)s->nm, sizeof(int));
     s->live_pos = calloc((size_t)s->nm, sizeof(int));
     if (!s->nodes || !s->mgrs || !s->ring || !s->hops_hist || !s->live ||
-        !s->live_pos || sim_queue_init(&s->q))
+        !s->live_pos || stage__sim_queue_init(&s->q))
         return STAGE_ENOMEM;
     for (int i = 0; i < s->nn; i++) {
-        s->nodes[i].x = sim_rng_unit(&s->rng);
-        s->nodes[i].y = sim_rng_unit(&s->rng);
+        s->nodes[i].x = stage__sim_rng_unit(&s->rng);
+        s->nodes[i].y = stage__sim_rng_unit(&s->rng);
     }
     for (int i = 0; i < s->nm; i++)
         s->mgrs[i].sched = UINT64_MAX;
@@ -403,11 +403,11 @@ static void free_msg(ev_t *e, void *arg) {
     if (e->kind == EV_MSG) msg_put(arg, e->msg);
 }
 
-void sim_engine_free(sim_t *s) {
+void stage__sim_engine_free(stage__sim_t *s) {
     for (int i = 0; i < s->nm; i++)
         stage_dht_destroy(&s->mgrs[i].d);
-    sim_queue_each(&s->q, free_msg, s);
-    sim_queue_free(&s->q);
+    stage__sim_queue_each(&s->q, free_msg, s);
+    stage__sim_queue_free(&s->q);
     for (size_t i = 0; i < s->npool; i++)
         free(s->pool[i]);
     free(s->pool);

@@ -32,67 +32,68 @@ enum {
 
 #define MS(x) ((uint64_t)((x)*1000.0))
 
-void sim_probes_plan(sim_t *s, uint64_t t0) {
-    const sim_config_t *c = &s->c;
+void stage__sim_probes_plan(stage__sim_t *s, uint64_t t0) {
+    const stage__sim_config_t *c = &s->c;
     if (c->claimants > 0) {
         s->races = c->duration_s >= 20 ? (int)(c->duration_s / 10) : 1;
         if (s->races > 64) s->races = 64;
         for (int r = 0; r < s->races; r++)
-            sim_at(s, t0 + MS(1 + 10.0 * r), A_PROBE, P_RACE + r);
+            stage__sim_at(s, t0 + MS(1 + 10.0 * r), A_PROBE, P_RACE + r);
     }
     if (c->watchers > 0) {
-        sim_at(s, t0 + MS(0.5), A_PROBE, P_WATCH);
+        stage__sim_at(s, t0 + MS(0.5), A_PROBE, P_WATCH);
         for (double t = 3; t < c->duration_s - 5; t += 5)
-            sim_at(s, t0 + MS(t), A_PROBE, P_EXPORT);
+            stage__sim_at(s, t0 + MS(t), A_PROBE, P_EXPORT);
     }
     if (c->partition_at_s > 0 && c->heal_at_s > c->partition_at_s + 6) {
-        sim_at(s, t0 + MS(c->partition_at_s + 5), A_PROBE, P_SPLIT);
-        sim_at(s, t0 + MS(c->duration_s - 2), A_PROBE, P_SPLIT_CHECK);
+        stage__sim_at(s, t0 + MS(c->partition_at_s + 5), A_PROBE, P_SPLIT);
+        stage__sim_at(s, t0 + MS(c->duration_s - 2), A_PROBE, P_SPLIT_CHECK);
     }
     if (c->sources)
         for (int k = 0; k < 5; k++)
-            sim_at(s, t0 + MS(2 + 3.0 * k), A_PROBE, P_SOURCE + k);
+            stage__sim_at(s, t0 + MS(2 + 3.0 * k), A_PROBE, P_SOURCE + k);
 }
 
-static int live_node_mgr(sim_t *s) {
-    int m = sim_random_live_mgr(s);
+static int live_node_mgr(stage__sim_t *s) {
+    int m = stage__sim_random_live_mgr(s);
     return m < 0 ? -1 : node_mgr(s, s->mgrs[m].node);
 }
 
 /* ---- claim races ---- */
 
-static void race_claim(sim_t *s, int race, int node) {
+static void race_claim(stage__sim_t *s, int race, int node) {
     int m = node_mgr(s, node);
     if (!s->nodes[node].alive || !s->mgrs[m].d) return;
     char name[32];
     snprintf(name, sizeof(name), "race-%d", race);
-    stage_id_t id = sim_actor_of(s, node, 1000 + race);
-    uint64_t rq = sim_new_req(s, RK_RACE, race, m);
+    stage_id_t id = stage__sim_actor_of(s, node, 1000 + race);
+    uint64_t rq = stage__sim_new_req(s, RK_RACE, race, m);
     stage_dht_name_claim(s->mgrs[m].d, s->now, rq, name, &id);
-    sim_drain(s, m);
+    stage__sim_drain(s, m);
 }
 
 /* Was the ring whole for race r (not split, nor re-merging after a
 ** heal)? Only then must a name have exactly one holder. */
-bool sim_race_whole(const sim_t *s, int r) {
-    const sim_config_t *c = &s->c;
+bool stage__sim_race_whole(const stage__sim_t *s, int r) {
+    const stage__sim_config_t *c = &s->c;
     if (c->partition_at_s <= 0) return true;
     double t = (double)r * 10.0 + 1.0; /* its start, after the settle */
     return t + 10.0 < c->partition_at_s || t > c->heal_at_s + 60.0;
 }
 
-static void race_start(sim_t *s, int race) {
+static void race_start(stage__sim_t *s, int race) {
     for (int k = 0; k < s->c.claimants; k++) {
         int m = live_node_mgr(s);
         if (m >= 0) race_claim(s, race, s->mgrs[m].node);
     }
     int crash = (int)(s->c.crash_during_claims * s->nn);
     for (int k = 0; k < crash; k++)
-        sim_at(s, s->now + 1 + sim_rng_below(&s->rng, 3000), A_PROBE,
-               P_RACE_CRASH);
+        stage__sim_at(s, s->now + 1 + stage__sim_rng_below(&s->rng, 3000),
+                      A_PROBE, P_RACE_CRASH);
 }
 
-static void race_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e) {
+static void race_done(stage__sim_t *s, const sreq_t *r,
+                      const stage_dht_effect_t *e) {
     int race = r->entry, node = s->mgrs[r->mgr].node;
     if (race < 0 || race >= 64) return;
     if (e->status == STAGE_ETIMEOUT && s->nodes[node].alive) {
@@ -102,7 +103,7 @@ static void race_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e) {
     if (e->status != 0) return;
     uint64_t who = (uint64_t)node << 32 | s->nodes[node].inc;
     if (s->race_wins[race] && s->race_value[race] != who &&
-        sim_race_whole(s, race)) {
+        stage__sim_race_whole(s, race)) {
         s->failures++;
         fprintf(s->out,
                 "{\"event\":\"claim_violation\",\"race\":%d,\"t_ms\":%llu}\n",
@@ -114,28 +115,29 @@ static void race_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e) {
 
 /* ---- watches ---- */
 
-static void watch_start(sim_t *s) {
+static void watch_start(stage__sim_t *s) {
     for (int k = 0; k < s->c.watchers && s->nwatch < 64; k++) {
         int m = live_node_mgr(s);
         if (m < 0) return;
         int w = s->nwatch++;
         s->watch_mgr[w] = m;
-        uint64_t rq = sim_new_req(s, RK_WATCH, w, m);
+        uint64_t rq = stage__sim_new_req(s, RK_WATCH, w, m);
         stage_dht_service_watch(s->mgrs[m].d, s->now, rq, "svc");
-        sim_drain(s, m);
+        stage__sim_drain(s, m);
     }
 }
 
-static void export(sim_t *s) {
+static void export(stage__sim_t *s) {
     int m = live_node_mgr(s);
     if (m < 0) return;
-    stage_id_t ref = sim_actor_of(s, s->mgrs[m].node, 5000 + s->exports_ok);
-    uint64_t rq = sim_new_req(s, RK_EXPORT, 0, m);
+    stage_id_t ref =
+        stage__sim_actor_of(s, s->mgrs[m].node, 5000 + s->exports_ok);
+    uint64_t rq = stage__sim_new_req(s, RK_EXPORT, 0, m);
     stage_dht_service_export(s->mgrs[m].d, s->now, rq, "svc", &ref);
-    sim_drain(s, m);
+    stage__sim_drain(s, m);
 }
 
-int sim_watchers_ok(sim_t *s) {
+int stage__sim_watchers_ok(stage__sim_t *s) {
     int ok = 0;
     for (int w = 0; w < s->nwatch; w++)
         ok += s->watch_events[w] > 0 && s->watch_items[w] == s->exports_ok;
@@ -146,28 +148,29 @@ int sim_watchers_ok(sim_t *s) {
 
 /* One node of each side claims "split" for its own actor; after the heal
 ** and a lease, the name must have exactly one holder. */
-static void split_claims(sim_t *s) {
+static void split_claims(stage__sim_t *s) {
     for (int side = 0; side < 2; side++)
         for (int tries = 0; tries < 100; tries++) {
             int m = live_node_mgr(s);
             if (m < 0 || s->nodes[s->mgrs[m].node].group != side) continue;
-            stage_id_t id = sim_actor_of(s, s->mgrs[m].node, 9000);
-            uint64_t rq = sim_new_req(s, RK_SPLIT, side, m);
+            stage_id_t id = stage__sim_actor_of(s, s->mgrs[m].node, 9000);
+            uint64_t rq = stage__sim_new_req(s, RK_SPLIT, side, m);
             stage_dht_name_claim(s->mgrs[m].d, s->now, rq, "split", &id);
-            sim_drain(s, m);
+            stage__sim_drain(s, m);
             break;
         }
 }
 
-static void split_check(sim_t *s) {
+static void split_check(stage__sim_t *s) {
     int m = live_node_mgr(s);
     if (m < 0) return;
-    uint64_t rq = sim_new_req(s, RK_SPLIT, 2, m);
+    uint64_t rq = stage__sim_new_req(s, RK_SPLIT, 2, m);
     stage_dht_name_find(s->mgrs[m].d, s->now, rq, "split");
-    sim_drain(s, m);
+    stage__sim_drain(s, m);
 }
 
-static void split_done(sim_t *s, const sreq_t *r, const stage_dht_effect_t *e) {
+static void split_done(stage__sim_t *s, const sreq_t *r,
+                       const stage_dht_effect_t *e) {
     if (r->entry < 2) {
         s->split_winners += e->status == 0;
         return;
@@ -189,20 +192,20 @@ static const int src_plan[5][4] = {{0, 0, 0, 0},
                                    {1, 1, 1, 0},
                                    {2, -1, 0, 0}};
 
-static void source_step(sim_t *s, int k) {
+static void source_step(stage__sim_t *s, int k) {
     int m = node_mgr(s, src_plan[k][0] % s->nn);
     if (!s->mgrs[m].d) return;
-    uint64_t rq = sim_new_req(s, RK_SOURCE, k, m);
+    uint64_t rq = stage__sim_new_req(s, RK_SOURCE, k, m);
     int t = src_plan[k][1];
     if (t < 0)
         stage_dht_source_get(s->mgrs[m].d, s->now, rq, "Area");
     else
         stage_dht_source_put(s->mgrs[m].d, s->now, rq, "Area", src_text[t],
                              strlen(src_text[t]), src_plan[k][2]);
-    sim_drain(s, m);
+    stage__sim_drain(s, m);
 }
 
-static void source_done(sim_t *s, const sreq_t *r,
+static void source_done(stage__sim_t *s, const sreq_t *r,
                         const stage_dht_effect_t *e) {
     int k = r->entry;
     bool ok = e->status == src_plan[k][3];
@@ -220,12 +223,12 @@ static void source_done(sim_t *s, const sreq_t *r,
 
 /* ---- dispatch ---- */
 
-void sim_probe_act(sim_t *s, int arg) {
+void stage__sim_probe_act(stage__sim_t *s, int arg) {
     if (arg < P_RACE_CRASH) {
         race_start(s, arg - P_RACE);
     } else if (arg == P_RACE_CRASH) {
-        int m = sim_random_live_mgr(s);
-        if (m >= 0) sim_crash_node(s, s->mgrs[m].node);
+        int m = stage__sim_random_live_mgr(s);
+        if (m >= 0) stage__sim_crash_node(s, s->mgrs[m].node);
     } else if (arg == P_WATCH) {
         watch_start(s);
     } else if (arg == P_EXPORT) {
@@ -239,7 +242,8 @@ void sim_probe_act(sim_t *s, int arg) {
     }
 }
 
-void sim_probe_done(sim_t *s, sreq_t *r, const stage_dht_effect_t *e) {
+void stage__sim_probe_done(stage__sim_t *s, sreq_t *r,
+                           const stage_dht_effect_t *e) {
     switch (r->kind) {
     case RK_RACE:
         race_done(s, r, e);
@@ -265,7 +269,7 @@ void sim_probe_done(sim_t *s, sreq_t *r, const stage_dht_effect_t *e) {
     r->kind = RK_NONE;
 }
 
-uint64_t sim_stale_entries(sim_t *s) {
+uint64_t stage__sim_stale_entries(stage__sim_t *s) {
     uint64_t n = 0, grace = s->c.lease_ms + 3 * (uint64_t)s->c.period_ms;
     int R = s->c.replicas;
     for (size_t k = 0; k < s->nentries; k++) {

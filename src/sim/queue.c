@@ -20,10 +20,10 @@ static bool before(const ev_t *a, const ev_t *b) {
     return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
 
-static uint32_t node_new(sim_queue_t *q, const ev_t *e) {
+static uint32_t node_new(stage__sim_queue_t *q, const ev_t *e) {
     if (q->free == NIL) {
         uint32_t cap = q->cap ? q->cap * 2 : 1u << 16;
-        sim_qnode_t *n = realloc(q->nodes, cap * sizeof(*n));
+        stage__sim_qnode_t *n = realloc(q->nodes, cap * sizeof(*n));
         if (!n) abort(); /* the simulator cannot go on without memory */
         for (uint32_t i = q->cap; i < cap; i++)
             n[i].next = i + 1 < cap ? i + 1 : NIL;
@@ -38,7 +38,7 @@ static uint32_t node_new(sim_queue_t *q, const ev_t *e) {
     return i;
 }
 
-static void slot_append(sim_queue_t *q, const ev_t *e) {
+static void slot_append(stage__sim_queue_t *q, const ev_t *e) {
     uint32_t i = node_new(q, e), s = (uint32_t)(e->t & (WHEEL - 1));
     if (q->tail[s] == NIL)
         q->head[s] = i;
@@ -48,7 +48,7 @@ static void slot_append(sim_queue_t *q, const ev_t *e) {
     q->inwheel++;
 }
 
-static void far_push(sim_queue_t *q, const ev_t *e) {
+static void far_push(stage__sim_queue_t *q, const ev_t *e) {
     if (q->nfar == q->capfar) {
         size_t cap = q->capfar ? q->capfar * 2 : 1024;
         ev_t *h = realloc(q->far, cap * sizeof(*h));
@@ -64,7 +64,7 @@ static void far_push(sim_queue_t *q, const ev_t *e) {
     q->far[i] = *e;
 }
 
-static ev_t far_pop(sim_queue_t *q) {
+static ev_t far_pop(stage__sim_queue_t *q) {
     ev_t top = q->far[0], last = q->far[--q->nfar];
     size_t i = 0, n = q->nfar;
     for (;;) {
@@ -80,14 +80,14 @@ static ev_t far_pop(sim_queue_t *q) {
 }
 
 /* Bring far events within the wheel's reach into their slots. */
-static void migrate(sim_queue_t *q) {
+static void migrate(stage__sim_queue_t *q) {
     while (q->nfar && q->far[0].t < q->cur + WHEEL) {
         ev_t e = far_pop(q);
         slot_append(q, &e);
     }
 }
 
-int sim_queue_init(sim_queue_t *q) {
+int stage__sim_queue_init(stage__sim_queue_t *q) {
     q->head = malloc(WHEEL * sizeof(uint32_t));
     q->tail = malloc(WHEEL * sizeof(uint32_t));
     if (!q->head || !q->tail) return -1;
@@ -97,7 +97,7 @@ int sim_queue_init(sim_queue_t *q) {
     return 0;
 }
 
-void sim_queue_push(sim_queue_t *q, const ev_t *e) {
+void stage__sim_queue_push(stage__sim_queue_t *q, const ev_t *e) {
     if (e->t < q->cur) { /* never in the past: run it now */
         ev_t c = *e;
         c.t = q->cur;
@@ -109,7 +109,7 @@ void sim_queue_push(sim_queue_t *q, const ev_t *e) {
     }
 }
 
-bool sim_queue_pop(sim_queue_t *q, uint64_t until, ev_t *out) {
+bool stage__sim_queue_pop(stage__sim_queue_t *q, uint64_t until, ev_t *out) {
     for (;;) {
         uint32_t s = (uint32_t)(q->cur & (WHEEL - 1)), i = q->head[s];
         if (i != NIL) {
@@ -135,7 +135,8 @@ bool sim_queue_pop(sim_queue_t *q, uint64_t until, ev_t *out) {
     }
 }
 
-void sim_queue_each(sim_queue_t *q, void (*fn)(ev_t *e, void *arg), void *arg) {
+void stage__sim_queue_each(stage__sim_queue_t *q,
+                           void (*fn)(ev_t *e, void *arg), void *arg) {
     for (uint32_t s = 0; s < WHEEL; s++)
         for (uint32_t i = q->head[s]; i != NIL; i = q->nodes[i].next)
             fn(&q->nodes[i].ev, arg);
@@ -143,7 +144,7 @@ void sim_queue_each(sim_queue_t *q, void (*fn)(ev_t *e, void *arg), void *arg) {
         fn(&q->far[i], arg);
 }
 
-void sim_queue_free(sim_queue_t *q) {
+void stage__sim_queue_free(stage__sim_queue_t *q) {
     free(q->head);
     free(q->tail);
     free(q->nodes);

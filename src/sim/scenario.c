@@ -32,7 +32,7 @@ enum {
 #define LOAD_TICK_MS 10
 #define MS(x) ((uint64_t)((x)*1000.0))
 
-uint64_t sim_new_req(sim_t *s, int kind, int entry, int mgr) {
+uint64_t stage__sim_new_req(stage__sim_t *s, int kind, int entry, int mgr) {
     if (s->nreqs == s->capreqs) {
         size_t cap = s->capreqs ? s->capreqs * 2 : 4096;
         sreq_t *v = realloc(s->reqs, cap * sizeof(*v));
@@ -49,7 +49,7 @@ uint64_t sim_new_req(sim_t *s, int kind, int entry, int mgr) {
     return s->nreqs; /* ids start at 1 */
 }
 
-stage_id_t sim_actor_of(sim_t *s, int node, int serial) {
+stage_id_t stage__sim_actor_of(stage__sim_t *s, int node, int serial) {
     stage_id_t id;
     memset(&id, 0, sizeof(id));
     snprintf(id.node, sizeof(id.node), "%s", s->nodes[node].addr);
@@ -59,7 +59,7 @@ stage_id_t sim_actor_of(sim_t *s, int node, int serial) {
     return id;
 }
 
-static void claim_entries(sim_t *s, int node) {
+static void claim_entries(stage__sim_t *s, int node) {
     int i = node_mgr(s, node);
     if (!s->nodes[node].alive || !s->mgrs[i].d) return;
     for (int j = 0; j < s->c.entries; j++) {
@@ -78,51 +78,51 @@ static void claim_entries(sim_t *s, int node) {
         e->inc = s->nodes[node].inc;
         e->confirmed = false;
         e->dead_at = 0;
-        stage_id_t id = sim_actor_of(s, node, j);
-        uint64_t rq = sim_new_req(s, RK_CLAIM, (int)s->nentries++, i);
+        stage_id_t id = stage__sim_actor_of(s, node, j);
+        uint64_t rq = stage__sim_new_req(s, RK_CLAIM, (int)s->nentries++, i);
         stage_dht_name_claim(s->mgrs[i].d, s->now, rq, name, &id);
-        sim_drain(s, i);
+        stage__sim_drain(s, i);
     }
 }
 
-bool sim_entry_live(const sim_t *s, const sentry_t *e) {
+bool stage__sim_entry_live(const stage__sim_t *s, const sentry_t *e) {
     const node_t *n = &s->nodes[e->node];
     return e->confirmed && n->alive && n->inc == e->inc;
 }
 
 /* One get of a random live entry, or one routed lookup of a random key. */
-static void one_lookup(sim_t *s) {
-    int m = sim_random_live_mgr(s);
+static void one_lookup(stage__sim_t *s) {
+    int m = stage__sim_random_live_mgr(s);
     if (m < 0) return;
-    if (sim_rng_below(&s->rng, 4) == 0 || s->nentries == 0) {
-        uint64_t key = sim_rng_next(&s->rng);
-        uint64_t rq = sim_new_req(s, RK_LOOKUP, 0, m);
-        s->reqs[rq - 1].expect = sim_oracle_owner(s, key);
+    if (stage__sim_rng_below(&s->rng, 4) == 0 || s->nentries == 0) {
+        uint64_t key = stage__sim_rng_next(&s->rng);
+        uint64_t rq = stage__sim_new_req(s, RK_LOOKUP, 0, m);
+        s->reqs[rq - 1].expect = stage__sim_oracle_owner(s, key);
         stage_dht_lookup(s->mgrs[m].d, s->now, rq, key);
-        sim_drain(s, m);
+        stage__sim_drain(s, m);
         return;
     }
     for (int tries = 0; tries < 20; tries++) {
-        size_t k = sim_rng_below(&s->rng, s->nentries);
+        size_t k = stage__sim_rng_below(&s->rng, s->nentries);
         sentry_t *e = &s->entries[k];
-        if (!sim_entry_live(s, e) || s->now - e->since < 2000) continue;
-        uint64_t rq = sim_new_req(s, RK_GET, (int)k, m);
+        if (!stage__sim_entry_live(s, e) || s->now - e->since < 2000) continue;
+        uint64_t rq = stage__sim_new_req(s, RK_GET, (int)k, m);
         stage_dht_get(s->mgrs[m].d, s->now, rq, e->key);
-        sim_drain(s, m);
+        stage__sim_drain(s, m);
         return;
     }
 }
 
-static void count_hops(sim_t *s, int hops) {
+static void count_hops(stage__sim_t *s, int hops) {
     s->hops_hist[hops < 0 ? 0 : hops > 255 ? 255 : hops]++;
 }
 
-void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
+void stage__sim_on_done(stage__sim_t *s, int mgr, const stage_dht_effect_t *e) {
     (void)mgr;
     if (e->req == 0 || e->req > s->nreqs) return;
     sreq_t *r = &s->reqs[e->req - 1];
     if (r->kind >= RK_RACE) {
-        sim_probe_done(s, r, e);
+        stage__sim_probe_done(s, r, e);
         return;
     }
     if (e->kind != STAGE_DHT_FX_DONE) return;
@@ -172,26 +172,28 @@ void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e) {
     r->kind = RK_NONE;
 }
 
-void sim_on_joined(sim_t *s, int mgr) {
+void stage__sim_on_joined(stage__sim_t *s, int mgr) {
     int node = s->mgrs[mgr].node;
     if (mgr == node_mgr(s, node) && s->c.entries > 0)
-        sim_at(s, s->now + 2 * (uint64_t)s->c.period_ms, A_ENTRIES, node);
+        stage__sim_at(s, s->now + 2 * (uint64_t)s->c.period_ms, A_ENTRIES,
+                      node);
 }
 
 /* ---- faults ---- */
 
-static void schedule_session(sim_t *s, int node) {
+static void schedule_session(stage__sim_t *s, int node) {
     if (s->c.churn_median_s <= 0) return;
     double mean = s->c.churn_median_s / log(2.0);
-    sim_at(s, s->now + MS(sim_rng_exp(&s->rng, mean)) + 1, A_SESSION_END, node);
+    stage__sim_at(s, s->now + MS(stage__sim_rng_exp(&s->rng, mean)) + 1,
+                  A_SESSION_END, node);
 }
 
 /* Count entries of live owners that no live manager holds any more. */
-static void count_lost(sim_t *s, uint64_t *live, uint64_t *lost) {
+static void count_lost(stage__sim_t *s, uint64_t *live, uint64_t *lost) {
     int R = s->c.replicas;
     for (size_t k = 0; k < s->nentries; k++) {
         const sentry_t *e = &s->entries[k];
-        if (!sim_entry_live(s, e)) continue;
+        if (!stage__sim_entry_live(s, e)) continue;
         (*live)++;
         bool held = false;
         for (int i = 0; i < R && !held; i++) {
@@ -205,12 +207,12 @@ static void count_lost(sim_t *s, uint64_t *live, uint64_t *lost) {
 }
 
 /* Live entries that fewer than R managers hold. */
-static uint64_t count_short(sim_t *s) {
+static uint64_t count_short(stage__sim_t *s) {
     int R = s->c.replicas;
     uint64_t n = 0;
     for (size_t k = 0; k < s->nentries; k++) {
         const sentry_t *e = &s->entries[k];
-        if (!sim_entry_live(s, e)) continue;
+        if (!stage__sim_entry_live(s, e)) continue;
         int held = 0;
         for (int i = 0; i < R; i++) {
             uint64_t rk = stage_dht_replica(e->key, i, R);
@@ -226,13 +228,13 @@ static uint64_t count_short(sim_t *s) {
     return n;
 }
 
-static void mass_failure(sim_t *s) {
+static void mass_failure(stage__sim_t *s) {
     int n = (int)(s->c.mass_fail * s->nn), done = 0;
     s->mass_short = count_short(s);
     while (done < n) {
-        int node = (int)sim_rng_below(&s->rng, (uint64_t)s->nn);
+        int node = (int)stage__sim_rng_below(&s->rng, (uint64_t)s->nn);
         if (!s->nodes[node].alive) continue;
-        sim_crash_node(s, node);
+        stage__sim_crash_node(s, node);
         done++;
     }
     count_lost(s, &s->mass_live, &s->mass_lost);
@@ -241,16 +243,16 @@ static void mass_failure(sim_t *s) {
             "\"entries\":%llu,\"entries_lost\":%llu}\n",
             (unsigned long long)s->now, n, (unsigned long long)s->mass_live,
             (unsigned long long)s->mass_lost);
-    sim_at(s, s->now + 3 * (uint64_t)s->c.period_ms, A_MASS_CHECK, 0);
+    stage__sim_at(s, s->now + 3 * (uint64_t)s->c.period_ms, A_MASS_CHECK, 0);
 }
 
 /* Three periods after the failure: every entry that kept a live replica
 ** must be found. */
-static void mass_check(sim_t *s) {
+static void mass_check(stage__sim_t *s) {
     int R = s->c.replicas;
     for (size_t k = 0; k < s->nentries; k++) {
         const sentry_t *e = &s->entries[k];
-        if (!sim_entry_live(s, e)) continue;
+        if (!stage__sim_entry_live(s, e)) continue;
         bool held = false;
         for (int i = 0; i < R && !held; i++)
             for (int m = 0; m < s->nm && !held; m++)
@@ -258,36 +260,36 @@ static void mass_check(sim_t *s) {
                        stage_dht_holds(s->mgrs[m].d, s->now,
                                        stage_dht_replica(e->key, i, R), 0);
         if (!held) continue;
-        int m = sim_random_live_mgr(s);
+        int m = stage__sim_random_live_mgr(s);
         if (m < 0) return;
-        uint64_t rq = sim_new_req(s, RK_CHECK, (int)k, m);
+        uint64_t rq = stage__sim_new_req(s, RK_CHECK, (int)k, m);
         s->mass_checked++;
         stage_dht_get(s->mgrs[m].d, s->now, rq, e->key);
-        sim_drain(s, m);
+        stage__sim_drain(s, m);
     }
 }
 
-static void spaced_failure(sim_t *s) {
+static void spaced_failure(stage__sim_t *s) {
     for (int tries = 0; tries < 100; tries++) {
-        int node = (int)sim_rng_below(&s->rng, (uint64_t)s->nn);
+        int node = (int)stage__sim_rng_below(&s->rng, (uint64_t)s->nn);
         if (!s->nodes[node].alive) continue;
-        sim_crash_node(s, node);
+        stage__sim_crash_node(s, node);
         break;
     }
     count_lost(s, &s->spaced_live, &s->spaced_lost);
-    sim_at(s, s->now + MS(s->c.spaced_fail_s), A_SPACED, 0);
+    stage__sim_at(s, s->now + MS(s->c.spaced_fail_s), A_SPACED, 0);
 }
 
-static void partition(sim_t *s, bool heal) {
+static void partition(stage__sim_t *s, bool heal) {
     for (int i = 0; i < s->nn; i++)
-        s->nodes[i].group = heal ? 0 : (int)sim_rng_below(&s->rng, 2);
+        s->nodes[i].group = heal ? 0 : (int)stage__sim_rng_below(&s->rng, 2);
     fprintf(s->out, "{\"event\":\"%s\",\"t_ms\":%llu}\n",
             heal ? "heal" : "partition", (unsigned long long)s->now);
 }
 
 /* ---- figures ---- */
 
-static double hops_quantile(const sim_t *s, double q, double *mean) {
+static double hops_quantile(const stage__sim_t *s, double q, double *mean) {
     uint64_t n = 0, sum = 0;
     for (int i = 0; i < 256; i++) {
         n += s->hops_hist[i];
@@ -307,7 +309,7 @@ static int cmp_size(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static void balance(sim_t *s, double *maxr, double *p99r) {
+static void balance(stage__sim_t *s, double *maxr, double *p99r) {
     size_t *v = calloc((size_t)s->nn + 1, sizeof(size_t));
     size_t n = 0, sum = 0;
     if (!v) return;
@@ -329,13 +331,13 @@ static void balance(sim_t *s, double *maxr, double *p99r) {
 }
 
 /* Fraction of live managers whose successor and predecessor are right. */
-static double ring_consistency(sim_t *s) {
+static double ring_consistency(stage__sim_t *s) {
     int ok = 0, n = 0;
     for (int i = 0; i < s->nm; i++) {
         mgr_t *g = &s->mgrs[i];
         if (!g->d || !g->joined) continue;
         n++;
-        uint64_t succ = sim_oracle_owner(s, g->id + 1);
+        uint64_t succ = stage__sim_oracle_owner(s, g->id + 1);
         uint64_t pred = 0;
         for (int lo = 0, hi = s->nring; lo < hi;) { /* largest id < self */
             int mid = (lo + hi) / 2;
@@ -352,7 +354,7 @@ static double ring_consistency(sim_t *s) {
     return n ? (double)ok / n : 0;
 }
 
-static void figures(sim_t *s, sim_figures_t *f) {
+static void figures(stage__sim_t *s, stage__sim_figures_t *f) {
     memset(f, 0, sizeof(*f));
     f->p99_hops = hops_quantile(s, 0.99, &f->mean_hops);
     balance(s, &f->keys_max_over_mean, &f->keys_p99_over_mean);
@@ -379,20 +381,20 @@ static void figures(sim_t *s, sim_figures_t *f) {
     f->msgs_per_node_per_s =
         secs > 0 && live ? (double)s->msgs / secs / live : 0;
     f->ring_consistent = ring_consistency(s);
-    f->stale_entries = sim_stale_entries(s);
+    f->stale_entries = stage__sim_stale_entries(s);
     f->events = s->events;
     for (int r = 0; r < s->races && r < 64; r++) /* while the ring is whole */
-        if (sim_race_whole(s, r)) {
+        if (stage__sim_race_whole(s, r)) {
             f->races++;
             f->races_exactly_one += s->race_wins[r] == 1;
         }
-    f->watchers_ok = sim_watchers_ok(s);
+    f->watchers_ok = stage__sim_watchers_ok(s);
     f->sources_ok = s->sources_ok;
     f->split_winners = s->split_winners;
     f->split_holders = s->split_items;
 }
 
-static void summary(sim_t *s, const sim_figures_t *f) {
+static void summary(stage__sim_t *s, const stage__sim_figures_t *f) {
     int live = 0;
     for (int i = 0; i < s->nn; i++)
         live += s->nodes[i].alive;
@@ -426,10 +428,10 @@ static void summary(sim_t *s, const sim_figures_t *f) {
 
 /* ---- actions ---- */
 
-void sim_on_act(sim_t *s, int act, int arg) {
+void stage__sim_on_act(stage__sim_t *s, int act, int arg) {
     switch (act) {
     case A_JOIN:
-        sim_start_node(s, arg, true);
+        stage__sim_start_node(s, arg, true);
         if (s->now >= s->t_measure) schedule_session(s, arg);
         break;
     case A_ENTRIES:
@@ -438,10 +440,10 @@ void sim_on_act(sim_t *s, int act, int arg) {
     case A_LOAD: {
         double want = s->c.lookup_rate * LOAD_TICK_MS / 1000.0;
         int n = (int)want;
-        if (sim_rng_unit(&s->rng) < want - n) n++;
+        if (stage__sim_rng_unit(&s->rng) < want - n) n++;
         for (int k = 0; k < n; k++)
             one_lookup(s);
-        sim_at(s, s->now + LOAD_TICK_MS, A_LOAD, 0);
+        stage__sim_at(s, s->now + LOAD_TICK_MS, A_LOAD, 0);
         break;
     }
     case A_MEASURE:
@@ -452,11 +454,12 @@ void sim_on_act(sim_t *s, int act, int arg) {
         break;
     case A_SESSION_END:
         if (!s->nodes[arg].alive) break;
-        if (sim_rng_unit(&s->rng) < s->c.leave_frac)
-            sim_leave_node(s, arg);
+        if (stage__sim_rng_unit(&s->rng) < s->c.leave_frac)
+            stage__sim_leave_node(s, arg);
         else
-            sim_crash_node(s, arg);
-        sim_at(s, s->now + 1000 + sim_rng_below(&s->rng, 2000), A_JOIN, arg);
+            stage__sim_crash_node(s, arg);
+        stage__sim_at(s, s->now + 1000 + stage__sim_rng_below(&s->rng, 2000),
+                      A_JOIN, arg);
         break;
     case A_MASS:
         mass_failure(s);
@@ -474,14 +477,14 @@ void sim_on_act(sim_t *s, int act, int arg) {
         partition(s, true);
         break;
     case A_PROBE:
-        sim_probe_act(s, arg);
+        stage__sim_probe_act(s, arg);
         break;
     default:
         break;
     }
 }
 
-void sim_config_init(sim_config_t *c) {
+void stage__sim_config_init(stage__sim_config_t *c) {
     memset(c, 0, sizeof(*c));
     c->nodes = 100;
     c->seed = 1;
@@ -498,53 +501,56 @@ void sim_config_init(sim_config_t *c) {
     c->lease_ms = 30000;
 }
 
-int sim_run(const sim_config_t *c, FILE *out, sim_figures_t *fig) {
-    sim_t *s = calloc(1, sizeof(*s));
+int stage__sim_run(const stage__sim_config_t *c, FILE *out,
+                   stage__sim_figures_t *fig) {
+    stage__sim_t *s = calloc(1, sizeof(*s));
     if (!s) return 1;
     s->c = *c;
     s->out = out;
-    sim_rng_seed(&s->rng, c->seed);
-    if (sim_engine_init(s)) {
-        sim_engine_free(s);
+    stage__sim_rng_seed(&s->rng, c->seed);
+    if (stage__sim_engine_init(s)) {
+        stage__sim_engine_free(s);
         free(s);
         return 1;
     }
     uint64_t t0 = MS(c->join_s + c->settle_s);
     s->t_measure = t0;
     s->t_end = t0 + MS(c->duration_s);
-    sim_start_node(s, 0, false);
+    stage__sim_start_node(s, 0, false);
     for (int i = 1; i < s->nn; i++)
-        sim_at(s, MS(c->join_s) * (uint64_t)i / (uint64_t)s->nn, A_JOIN, i);
-    sim_at(s, t0, A_MEASURE, 0);
-    sim_at(s, t0, A_LOAD, 0);
-    if (c->mass_fail > 0) sim_at(s, t0 + MS(c->mass_at_s), A_MASS, 0);
-    if (c->spaced_fail_s > 0) sim_at(s, t0 + MS(c->spaced_fail_s), A_SPACED, 0);
+        stage__sim_at(s, MS(c->join_s) * (uint64_t)i / (uint64_t)s->nn, A_JOIN,
+                      i);
+    stage__sim_at(s, t0, A_MEASURE, 0);
+    stage__sim_at(s, t0, A_LOAD, 0);
+    if (c->mass_fail > 0) stage__sim_at(s, t0 + MS(c->mass_at_s), A_MASS, 0);
+    if (c->spaced_fail_s > 0)
+        stage__sim_at(s, t0 + MS(c->spaced_fail_s), A_SPACED, 0);
     if (c->partition_at_s > 0) {
-        sim_at(s, t0 + MS(c->partition_at_s), A_PART, 0);
-        sim_at(s, t0 + MS(c->heal_at_s), A_HEAL, 0);
+        stage__sim_at(s, t0 + MS(c->partition_at_s), A_PART, 0);
+        stage__sim_at(s, t0 + MS(c->heal_at_s), A_HEAL, 0);
     }
-    sim_probes_plan(s, t0);
+    stage__sim_probes_plan(s, t0);
     fprintf(out,
             "{\"event\":\"config\",\"nodes\":%d,\"vnodes\":%d,\"seed\":%llu,"
             "\"replicas\":%d,\"period_ms\":%u,\"loss\":%.4f,"
             "\"duration_s\":%.1f,\"churn_median_s\":%.1f}\n",
             c->nodes, c->vnodes, (unsigned long long)c->seed, c->replicas,
             c->period_ms, c->loss, c->duration_s, c->churn_median_s);
-    sim_loop(s, s->t_end);
+    stage__sim_loop(s, s->t_end);
     for (int r = 0; r < s->races && r < 64; r++)
-        if (s->race_wins[r] != 1 && sim_race_whole(s, r)) {
+        if (s->race_wins[r] != 1 && stage__sim_race_whole(s, r)) {
             s->failures++;
             fprintf(out,
                     "{\"event\":\"race_result\",\"race\":%d,\"winners\":%d}\n",
                     r, s->race_wins[r]);
         }
-    sim_figures_t f;
+    stage__sim_figures_t f;
     figures(s, &f);
     f.failures = s->failures;
     summary(s, &f);
     if (fig) *fig = f;
     int rc = s->failures ? 1 : 0;
-    sim_engine_free(s);
+    stage__sim_engine_free(s);
     free(s);
     return rc;
 }

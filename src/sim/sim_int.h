@@ -20,27 +20,28 @@ typedef struct ev {
 } ev_t;
 
 /* The event queue (queue.c). */
-typedef struct sim_qnode {
+typedef struct stage__sim_qnode {
     ev_t ev;
     uint32_t next;
-} sim_qnode_t;
+} stage__sim_qnode_t;
 
-typedef struct sim_queue {
+typedef struct stage__sim_queue {
     uint64_t cur;          /* the wheel's current millisecond */
     uint32_t *head, *tail; /* per slot FIFO of nodes */
-    sim_qnode_t *nodes;
+    stage__sim_qnode_t *nodes;
     uint32_t cap, free;
     size_t inwheel;
     ev_t *far; /* heap of events beyond the wheel */
     size_t nfar, capfar;
-} sim_queue_t;
+} stage__sim_queue_t;
 
-int sim_queue_init(sim_queue_t *q);
-void sim_queue_push(sim_queue_t *q, const ev_t *e);
+int stage__sim_queue_init(stage__sim_queue_t *q);
+void stage__sim_queue_push(stage__sim_queue_t *q, const ev_t *e);
 /* The next event at or before until, or false (cur is then until). */
-bool sim_queue_pop(sim_queue_t *q, uint64_t until, ev_t *out);
-void sim_queue_each(sim_queue_t *q, void (*fn)(ev_t *e, void *arg), void *arg);
-void sim_queue_free(sim_queue_t *q);
+bool stage__sim_queue_pop(stage__sim_queue_t *q, uint64_t until, ev_t *out);
+void stage__sim_queue_each(stage__sim_queue_t *q,
+                           void (*fn)(ev_t *e, void *arg), void *arg);
+void stage__sim_queue_free(stage__sim_queue_t *q);
 
 typedef struct mgr {
     stage_dht_t *d;
@@ -93,12 +94,12 @@ typedef struct sentry {
     uint64_t dead_at; /* when its owner died (0: alive) */
 } sentry_t;
 
-typedef struct sim {
-    sim_config_t c;
+typedef struct stage__sim {
+    stage__sim_config_t c;
     FILE *out;
-    sim_rng_t rng;
+    stage__sim_rng_t rng;
     uint64_t now, seq;
-    sim_queue_t q;
+    stage__sim_queue_t q;
     stage_dht_msg_t **pool;
     size_t npool, cappool;
     /* world */
@@ -130,39 +131,40 @@ typedef struct sim {
     uint64_t stale;
     uint64_t events;
     int failures; /* checked properties that failed */
-} sim_t;
+} stage__sim_t;
 
 /* engine.c */
-int sim_engine_init(sim_t *s);
-void sim_engine_free(sim_t *s);
-void sim_push(sim_t *s, ev_t *e);
-void sim_at(sim_t *s, uint64_t t, int act, int arg);
-int sim_start_node(sim_t *s, int node, bool join);
-void sim_crash_node(sim_t *s, int node);
-void sim_leave_node(sim_t *s, int node);
-void sim_drain(sim_t *s, int mgr);
-void sim_loop(sim_t *s, uint64_t until);
-int sim_random_live_mgr(sim_t *s);
-uint64_t sim_oracle_owner(const sim_t *s, uint64_t key);
-uint64_t sim_new_req(sim_t *s, int kind, int entry, int mgr);
+int stage__sim_engine_init(stage__sim_t *s);
+void stage__sim_engine_free(stage__sim_t *s);
+void stage__sim_push(stage__sim_t *s, ev_t *e);
+void stage__sim_at(stage__sim_t *s, uint64_t t, int act, int arg);
+int stage__sim_start_node(stage__sim_t *s, int node, bool join);
+void stage__sim_crash_node(stage__sim_t *s, int node);
+void stage__sim_leave_node(stage__sim_t *s, int node);
+void stage__sim_drain(stage__sim_t *s, int mgr);
+void stage__sim_loop(stage__sim_t *s, uint64_t until);
+int stage__sim_random_live_mgr(stage__sim_t *s);
+uint64_t stage__sim_oracle_owner(const stage__sim_t *s, uint64_t key);
+uint64_t stage__sim_new_req(stage__sim_t *s, int kind, int entry, int mgr);
 
 /* probes.c: claim races, watches, sources, stale leases */
-void sim_probes_plan(sim_t *s, uint64_t t0);
-bool sim_race_whole(const sim_t *s, int r);
-void sim_probe_act(sim_t *s, int arg);
-void sim_probe_done(sim_t *s, sreq_t *r, const stage_dht_effect_t *e);
-uint64_t sim_stale_entries(sim_t *s);
-int sim_watchers_ok(sim_t *s);
+void stage__sim_probes_plan(stage__sim_t *s, uint64_t t0);
+bool stage__sim_race_whole(const stage__sim_t *s, int r);
+void stage__sim_probe_act(stage__sim_t *s, int arg);
+void stage__sim_probe_done(stage__sim_t *s, sreq_t *r,
+                           const stage_dht_effect_t *e);
+uint64_t stage__sim_stale_entries(stage__sim_t *s);
+int stage__sim_watchers_ok(stage__sim_t *s);
 
 /* scenario.c */
-stage_id_t sim_actor_of(sim_t *s, int node, int serial);
-bool sim_entry_live(const sim_t *s, const sentry_t *e);
-static inline int node_mgr(const sim_t *s, int node) {
+stage_id_t stage__sim_actor_of(stage__sim_t *s, int node, int serial);
+bool stage__sim_entry_live(const stage__sim_t *s, const sentry_t *e);
+static inline int node_mgr(const stage__sim_t *s, int node) {
     return node * s->c.vnodes;
 }
 /* scenario.c: called by the engine */
-void sim_on_act(sim_t *s, int act, int arg);
-void sim_on_done(sim_t *s, int mgr, const stage_dht_effect_t *e);
-void sim_on_joined(sim_t *s, int mgr);
+void stage__sim_on_act(stage__sim_t *s, int act, int arg);
+void stage__sim_on_done(stage__sim_t *s, int mgr, const stage_dht_effect_t *e);
+void stage__sim_on_joined(stage__sim_t *s, int mgr);
 
 #endif

@@ -38,7 +38,7 @@ typedef struct opt {
     void *p;
 } opt_t;
 
-int sim_parse_args(sim_config_t *c, int argc, char **argv) {
+int stage__sim_parse_args(stage__sim_config_t *c, int argc, char **argv) {
     opt_t opts[] = {
         {"--nodes", 'i', &c->nodes},
         {"--seed", 'u', &c->seed},
@@ -108,7 +108,7 @@ int sim_parse_args(sim_config_t *c, int argc, char **argv) {
     return 0;
 }
 
-static const char *check(const sim_config_t *c) {
+static const char *check(const stage__sim_config_t *c) {
     if (c->nodes < 1 || c->nodes > (1 << 24))
         return "--nodes must be 1..16777216";
     if (c->vnodes < 1 || c->vnodes > 64) return "--vnodes must be 1..64";
@@ -126,25 +126,25 @@ static const char *check(const sim_config_t *c) {
     return NULL;
 }
 
-int sim_check_config(const sim_config_t *c) {
+int stage__sim_check_config(const stage__sim_config_t *c) {
     const char *err = check(c);
     if (err) fprintf(stderr, "stage sim: %s\n", err);
     return err ? -1 : 0;
 }
 
 int stage__sim_main(int argc, char **argv) {
-    sim_config_t c;
-    sim_config_init(&c);
+    stage__sim_config_t c;
+    stage__sim_config_init(&c);
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
             return 0;
         }
-    if (sim_parse_args(&c, argc, argv) || sim_check_config(&c)) {
+    if (stage__sim_parse_args(&c, argc, argv) || stage__sim_check_config(&c)) {
         fputs(usage, stderr);
         return 2;
     }
-    int rc = sim_run(&c, stdout, NULL);
+    int rc = stage__sim_run(&c, stdout, NULL);
     if (rc)
         fprintf(stderr, "stage sim: a checked property failed (seed %llu)\n",
                 (unsigned long long)c.seed);

@@ -13,10 +13,10 @@
 typedef struct test {
     const char *name;
     const char *args;
-    const char *(*check)(const sim_figures_t *f);
+    const char *(*check)(const stage__sim_figures_t *f);
 } test_t;
 
-static const char *joins(const sim_figures_t *f) {
+static const char *joins(const stage__sim_figures_t *f) {
     if (f->ring_consistent < 1) return "ring not consistent after joins";
     if (f->lookup_success < 1) return "a lookup failed without faults";
     if (f->route_correct < 1) return "a lookup reached the wrong owner";
@@ -25,20 +25,20 @@ static const char *joins(const sim_figures_t *f) {
     return NULL;
 }
 
-static const char *leave(const sim_figures_t *f) {
+static const char *leave(const stage__sim_figures_t *f) {
     if (f->lookup_success < 0.995) return "lookups failed across leaves";
     if (f->claims_ok < 0.99) return "claims failed across leaves";
     if (f->stale_entries) return "entries outlived their owner";
     return NULL;
 }
 
-static const char *crash(const sim_figures_t *f) {
+static const char *crash(const stage__sim_figures_t *f) {
     if (f->entries_lost_fraction > 0) return "entries lost to spaced crashes";
     if (f->lookup_success < 0.995) return "lookups failed across crashes";
     return NULL;
 }
 
-static const char *mass(const sim_figures_t *f) {
+static const char *mass(const stage__sim_figures_t *f) {
     if (f->mass_checked == 0) return "nothing checked after the failure";
     if (f->mass_check_failures)
         return "a key with a live replica was not found after 3 periods";
@@ -52,7 +52,7 @@ static const char *mass(const sim_figures_t *f) {
     return NULL;
 }
 
-static const char *partition(const sim_figures_t *f) {
+static const char *partition(const stage__sim_figures_t *f) {
     if (f->ring_consistent < 1) return "the ring did not re-merge";
     if (f->stale_entries) return "entries outlived their owner";
     if (f->split_winners < 1) return "no claim won during the partition";
@@ -60,29 +60,29 @@ static const char *partition(const sim_figures_t *f) {
     return NULL;
 }
 
-static const char *lease(const sim_figures_t *f) {
+static const char *lease(const stage__sim_figures_t *f) {
     if (f->stale_entries) return "a dead owner's entry did not expire";
     return NULL;
 }
 
-static const char *claims(const sim_figures_t *f) {
+static const char *claims(const stage__sim_figures_t *f) {
     if (f->races == 0) return "no race ran";
     if (f->races_exactly_one != f->races) return "a race without one winner";
     if (f->failures) return "two claimants were told they won";
     return NULL;
 }
 
-static const char *watch(const sim_figures_t *f) {
+static const char *watch(const stage__sim_figures_t *f) {
     if (f->watchers_ok != 5) return "a watcher missed a change";
     return NULL;
 }
 
-static const char *sources(const sim_figures_t *f) {
+static const char *sources(const stage__sim_figures_t *f) {
     if (f->sources_ok != 5) return "source store/clash/update went wrong";
     return NULL;
 }
 
-static const char *wire(const sim_figures_t *f) {
+static const char *wire(const stage__sim_figures_t *f) {
     if (f->failures) return "a message did not survive the codec";
     if (f->lookup_success < 1) return "lookups failed over the codec";
     return NULL;
@@ -118,15 +118,16 @@ static int split(const char *args, char *buf, size_t len, char **argv) {
     return argc;
 }
 
-static int run(const test_t *t, unsigned long seed, sim_figures_t *f,
+static int run(const test_t *t, unsigned long seed, stage__sim_figures_t *f,
                FILE *out) {
     char buf[512], *argv[64];
     int argc = split(t->args, buf, sizeof(buf), argv);
-    sim_config_t c;
-    sim_config_init(&c);
-    if (sim_parse_args(&c, argc, argv) || sim_check_config(&c)) return -1;
+    stage__sim_config_t c;
+    stage__sim_config_init(&c);
+    if (stage__sim_parse_args(&c, argc, argv) || stage__sim_check_config(&c))
+        return -1;
     c.seed = seed;
-    return sim_run(&c, out, f);
+    return stage__sim_run(&c, out, f);
 }
 
 /* The same seed prints the same bytes; another seed does not. */
@@ -139,7 +140,7 @@ static int determinism(void) {
     size_t len[3];
     for (int i = 0; i < 3; i++) {
         FILE *f = open_memstream(&text[i], &len[i]);
-        sim_figures_t fig;
+        stage__sim_figures_t fig;
         if (!f || run(&t, i < 2 ? 7 : 8, &fig, f) < 0) return 1;
         fclose(f);
     }
@@ -169,7 +170,7 @@ int main(int argc, char **argv) {
         FILE *null = fopen("/dev/null", "w");
         int failed = 0;
         for (unsigned long seed = 1; seed <= seeds; seed++) {
-            sim_figures_t f;
+            stage__sim_figures_t f;
             int rc = run(&tests[i], seed, &f, null);
             const char *why = rc < 0 ? "bad scenario" : tests[i].check(&f);
             if (!why && rc) why = "a checked property failed";

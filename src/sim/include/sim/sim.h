@@ -18,16 +18,16 @@
 #include "dht/dht.h"
 
 /* ---- PRNG: xoshiro256**, seeded by splitmix64 ---- */
-typedef struct sim_rng {
+typedef struct stage__sim_rng {
     uint64_t s[4];
-} sim_rng_t;
-void sim_rng_seed(sim_rng_t *r, uint64_t seed);
-uint64_t sim_rng_next(sim_rng_t *r);
-double sim_rng_unit(sim_rng_t *r);                /* [0, 1) */
-uint64_t sim_rng_below(sim_rng_t *r, uint64_t n); /* [0, n) */
-double sim_rng_exp(sim_rng_t *r, double mean);
+} stage__sim_rng_t;
+void stage__sim_rng_seed(stage__sim_rng_t *r, uint64_t seed);
+uint64_t stage__sim_rng_next(stage__sim_rng_t *r);
+double stage__sim_rng_unit(stage__sim_rng_t *r);                /* [0, 1) */
+uint64_t stage__sim_rng_below(stage__sim_rng_t *r, uint64_t n); /* [0, n) */
+double stage__sim_rng_exp(stage__sim_rng_t *r, double mean);
 
-typedef struct sim_config {
+typedef struct stage__sim_config {
     int nodes;
     uint64_t seed;
     int vnodes;            /* managers (virtual ids) per node */
@@ -53,10 +53,10 @@ typedef struct sim_config {
     int watchers; /* > 0: watchers of a service tag, exports */
     bool sources; /* store sources: a clash, a match, an update */
     bool wire;    /* pass messages through the msgpack codec */
-} sim_config_t;
+} stage__sim_config_t;
 
 /* The figures of a run (also printed as the summary line). */
-typedef struct sim_figures {
+typedef struct stage__sim_figures {
     double mean_hops, p99_hops, lookup_success, route_correct, claims_ok;
     double entries_lost_fraction, bytes_per_node_per_s, msgs_per_node_per_s;
     double keys_max_over_mean, keys_p99_over_mean, ring_consistent;
@@ -65,15 +65,16 @@ typedef struct sim_figures {
     uint64_t stale_entries, events;
     int races, races_exactly_one, watchers_ok, sources_ok, failures;
     int split_winners, split_holders; /* claims in a partition, after */
-} sim_figures_t;
+} stage__sim_figures_t;
 
-void sim_config_init(sim_config_t *c);
+void stage__sim_config_init(stage__sim_config_t *c);
 /* Parse `stage sim` options (argv[0] is skipped) into *c; then check it.
 ** Each returns 0, or -1 after saying what is wrong on stderr. */
-int sim_parse_args(sim_config_t *c, int argc, char **argv);
-int sim_check_config(const sim_config_t *c);
+int stage__sim_parse_args(stage__sim_config_t *c, int argc, char **argv);
+int stage__sim_check_config(const stage__sim_config_t *c);
 /* Run one simulation and print its JSON lines to out; fill *fig if not
 ** NULL. Returns 0, or 1 when a checked property failed. */
-int sim_run(const sim_config_t *c, FILE *out, sim_figures_t *fig);
+int stage__sim_run(const stage__sim_config_t *c, FILE *out,
+                   stage__sim_figures_t *fig);
 
 #endif
