@@ -14,6 +14,19 @@
 ** Threads: functions taking a stage_ctx_t run inside a handler, on the
 ** actor's theatre thread, and only there. Functions taking a stage_node_t
 ** may be called from any thread unless they say otherwise.
+**
+** What a node does to the process (Linux only: futexes, real-time signals):
+**   - stage_node_start installs a handler for the real-time signal
+**     SIGRTMIN+3, which a watchdog thread sends to a theatre whose Lua
+**     handler has run past half a slice (preemption). Leave that signal
+**     to Stage.
+**   - stage_node_network sets SIGPIPE to ignored if it is at its default
+**     (a program's own handler is left alone), and with
+**     cfg.handle_signals catches SIGTERM and SIGINT to stop the node.
+**   - Output of the stdout environment actor (Lua print) goes to the C
+**     stdout stream, flushed when that actor's mailbox is empty and when
+**     stage_node_wait returns.
+**   - Stage's log lines go to stderr.
 */
 #ifndef STAGE_STAGE_H
 #define STAGE_STAGE_H
