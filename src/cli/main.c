@@ -82,18 +82,22 @@ static double number_arg(const char *opt, const char *v, double min) {
     return d;
 }
 
-/* Load script (if any) and queue its main(args). 0, or the exit status. */
-static int prepare_script(stage_node_t *node, int argc, char **argv, int i) {
-    if (i >= argc) return 0;
+/* Check script (NULL: none) without a node: 0, or 1 with the reason
+** ("file:line: message") on stderr. */
+static int check_script(const char *script) {
     char err[1024];
-    if (stage_node_load_script(node, argv[i], err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    if (stage_node_run_main(node, argc - i - 1,
-                            (const char *const *)argv + i + 1))
-        return 1;
-    return 0;
+    if (!script || !stage_script_check(script, err, sizeof err)) return 0;
+    fprintf(stderr, "%s\n", err);
+    return 1;
+}
+
+/* Load script (NULL: none) into node: 0, or 1 with the reason on stderr. */
+static int load_script(stage_node_t *node, const char *script) {
+    char err[1024];
+    if (!script || !stage_node_load_script(node, script, err, sizeof err))
+        return 0;
+    fprintf(stderr, "%s\n", err);
+    return 1;
 }
 
 static int cmd_node(int argc, char **argv) {
@@ -136,7 +140,7 @@ static int cmd_node(int argc, char **argv) {
     struct sockaddr_storage ss;
     const char *bad = stage__addr_parse(net.listen, &ss) ? net.listen
                       : net.join && stage__addr_parse(net.join, &ss) ? net.join
-                                                                      : NULL;
+                                                                     : NULL;
     if (bad) {
         fprintf(stderr,
                 "stage node: '%s' is not an address: give HOST:PORT, HOST an "
@@ -144,6 +148,9 @@ static int cmd_node(int argc, char **argv) {
                 bad, node_usage);
         return 2;
     }
+    /* a script that cannot run fails before the node opens a port */
+    const char *script = i < argc ? argv[i] : NULL;
+    if (check_script(script)) return 1;
     stage_node_t *node;
     int rc = stage_node_new(&node, &cfg);
     if (rc) {
@@ -160,14 +167,20 @@ static int cmd_node(int argc, char **argv) {
     printf("node %s manager %016llx\n", stage_node_address(node),
            (unsigned long long)stage_node_manager_id(node));
     fflush(stdout);
+    /* the top level runs now: an error it raises ends the node before the
+    ** join is waited for */
+    int status = load_script(node, script);
     /* main(args) runs once the node is a member (or after 10 s, with a
     ** warning: lookups may then fail until the join completes) */
-    for (int k = 0; k < 1000 && !stage_node_joined(node); k++)
+    for (int k = 0; !status && k < 1000 && !stage_node_joined(node); k++)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
-    if (!stage_node_joined(node))
+    if (!status && !stage_node_joined(node))
         fprintf(stderr, "stage node: not joined '%s' after 10 s; going on\n",
                 net.join);
-    int status = prepare_script(node, argc, argv, i);
+    if (!status && script &&
+        stage_node_run_main(node, argc - i - 1,
+                            (const char *const *)argv + i + 1))
+        status = 1;
     if (!status) status = stage_node_run(node);
     stage_node_destroy(&node);
     return status;

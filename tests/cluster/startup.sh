@@ -1,0 +1,26 @@
+#!/bin/sh
+# cluster.startup: how `stage node` starts, and fails to, as a newcomer
+# meets it. A script that cannot run is reported before the node opens a
+# port: given the port of a running node, the error is the script's, not
+# the port's, and it comes at once, not after the join is waited for.
+. "$(dirname "$0")/lib.sh"
+here=$(dirname "$0")
+bad=$here/../lua/bad
+# expect STATUS CHECKS... -- COMMAND...: tests/lua/expect.sh, or fail
+expect() { sh "$here/../lua/expect.sh" "$@" || fail "see above"; }
+start a --theatres 1
+
+# 1. the script first: a missing file, a syntax error, an error in the
+# top level; "listen" and "manager" would mean the node had started
+expect 1 -t 5 -e "^cannot open script '$DIR/none\\.lua': no such file or directory\$" \
+    -n "listen|manager" -- "$STAGE" node --listen "$ADDR_a" "$DIR/none.lua"
+expect 1 -t 5 -e "^.*bad/syntax\\.lua:4: " -n "listen|manager" \
+    -- "$STAGE" node --listen "$ADDR_a" "$bad/syntax.lua"
+# a join that cannot complete (nothing listens at port 1) is not waited
+# for (10 s) before the script is found wrong
+expect 1 -t 5 -e "^.*bad/syntax\\.lua:4: " -n "manager" \
+    -- "$STAGE" node --join 127.0.0.1:1 "$bad/syntax.lua"
+expect 1 -t 5 -e "^.*bad/toplevel_error\\.lua:4: .*nil value" \
+    -- "$STAGE" node --join 127.0.0.1:1 "$bad/toplevel_error.lua"
+
+echo "cluster.startup: ok"
