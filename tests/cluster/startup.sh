@@ -2,7 +2,8 @@
 # cluster.startup: how `stage node` starts, and fails to, as a newcomer
 # meets it. A script that cannot run is reported before the node opens a
 # port: given the port of a running node, the error is the script's, not
-# the port's, and it comes at once, not after the join is waited for.
+# the port's, and it comes at once, not after the join is waited for. A
+# port in use is reported as such.
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 bad=$here/../lua/bad
@@ -22,5 +23,10 @@ expect 1 -t 5 -e "^.*bad/syntax\\.lua:4: " -n "manager" \
     -- "$STAGE" node --join 127.0.0.1:1 "$bad/syntax.lua"
 expect 1 -t 5 -e "^.*bad/toplevel_error\\.lua:4: .*nil value" \
     -- "$STAGE" node --join 127.0.0.1:1 "$bad/toplevel_error.lua"
+
+# 2. a port in use: the reason, in one line
+expect 1 -t 5 \
+    -e "^stage node: cannot listen at '$ADDR_a': address already in use " \
+    -n "input/output error|^stage: " -- "$STAGE" node --listen "$ADDR_a"
 
 echo "cluster.startup: ok"
