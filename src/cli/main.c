@@ -20,6 +20,7 @@
 #include "stage/dht.h"
 #include "stage/net.h"
 #include "stage/stage.h"
+#include "util/log.h"
 
 static const char usage[] = "usage: stage <command> [options] [args]\n"
                             "\n"
@@ -298,6 +299,15 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
         printf("stage %s\n", STAGE_VERSION);
         return 0;
+    }
+    const char *log = getenv("STAGE_LOG");
+    if (stage__log_level_parse(log) < 0) {
+        fprintf(
+            stderr,
+            "stage: STAGE_LOG='%s' is not a log level: give " STAGE_LOG_LEVELS
+            "\n",
+            log);
+        return 2;
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "node")) return cmd_node(argc - 1, argv + 1);

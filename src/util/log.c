@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -14,24 +15,33 @@
 static atomic_int level = -1;
 static const char *const tags[] = {"error", "warn", "info", "debug"};
 
-static int level_from_env(void) {
-    const char *s = getenv("STAGE_LOG");
-    for (int i = 0; s && i < 4; i++)
-        if (strcmp(s, tags[i]) == 0) return i;
-    return STAGE_LOG_INFO;
+int stage__log_level_parse(const char *s) {
+    if (!s || !*s) return STAGE_LOG_INFO;
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(s, tags[i]) == 0) return i;
+    return -1;
 }
 
 void stage__log_set_level(int l) {
     atomic_store_explicit(&level, l, memory_order_relaxed);
 }
 
+/* The first call reads STAGE_LOG; a bad name is said once, by the thread
+** whose exchange set the level (stage checks the name at start and exits:
+** this is for programs that embed a node). */
 int stage__log_level(void) {
     int l = atomic_load_explicit(&level, memory_order_relaxed);
-    if (l < 0) {
-        l = level_from_env();
-        stage__log_set_level(l);
-    }
-    return l;
+    if (l >= 0) return l;
+    const char *s = getenv("STAGE_LOG");
+    int want = stage__log_level_parse(s), unset = -1;
+    /* one thread wins the exchange: the warning is written once */
+    if (atomic_compare_exchange_strong(&level, &unset,
+                                       want < 0 ? STAGE_LOG_INFO : want) &&
+        want < 0)
+        stage__log(STAGE_LOG_WARN,
+                   "STAGE_LOG='%s' is not a log level (%s); logging at info", s,
+                   STAGE_LOG_LEVELS);
+    return atomic_load_explicit(&level, memory_order_relaxed);
 }
 
 void stage__log(int l, const char *fmt, ...) {

@@ -8,6 +8,13 @@
 
 enum { STAGE_LOG_ERROR, STAGE_LOG_WARN, STAGE_LOG_INFO, STAGE_LOG_DEBUG };
 
+/* The names STAGE_LOG takes, for messages. */
+#define STAGE_LOG_LEVELS "error, warn, info or debug"
+
+/* The level named s (any case; NULL or "" is the default, info), or -1 if
+** s names none. */
+int stage__log_level_parse(const char *s);
+
 /* Lines above this level are dropped. Default STAGE_LOG_INFO, or the value
 ** of the STAGE_LOG environment variable (error, warn, info, debug). */
 void stage__log_set_level(int level);
