@@ -57,8 +57,8 @@ static const char node_usage[] =
     "usage: stage node [options] [SCRIPT.lua [args...]]\n"
     "\n"
     "Starts a node that joins a system through any member (or starts one),\n"
-    "prints its address and manager id, runs SCRIPT's main(args) once it has\n"
-    "joined, and runs until SIGTERM, SIGINT or stage.exit(code).\n"
+    "logs its address and manager id (stderr), runs SCRIPT's main(args) once\n"
+    "it has joined, and runs until SIGTERM, SIGINT or stage.exit(code).\n"
     "\n"
     "options:\n"
     "  -l, --listen ADDR    listen at host:port (default 127.0.0.1:0: "
@@ -211,9 +211,9 @@ static int cmd_node(int argc, char **argv) {
         stage_node_destroy(&node);
         return 1;
     }
-    printf("node %s manager %016llx\n", stage_node_address(node),
-           (unsigned long long)stage_node_manager_id(node));
-    fflush(stdout);
+    /* a log line, not stdout: the script's stdout is its own */
+    LOG_INFO("node '%s' listening, manager %016llx", stage_node_address(node),
+             (unsigned long long)stage_node_manager_id(node));
     /* the top level runs now: an error it raises ends the node before the
     ** join is waited for */
     int status = load_script(node, script);

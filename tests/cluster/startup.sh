@@ -3,7 +3,7 @@
 # meets it. A script that cannot run is reported before the node opens a
 # port: given the port of a running node, the error is the script's, not
 # the port's, and it comes at once, not after the join is waited for. A
-# port in use is reported as such.
+# port in use is reported as such. The node's stdout is its script's.
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 bad=$here/../lua/bad
@@ -28,5 +28,18 @@ expect 1 -t 5 -e "^.*bad/toplevel_error\\.lua:4: .*nil value" \
 expect 1 -t 5 \
     -e "^stage node: cannot listen at '$ADDR_a': address already in use " \
     -n "input/output error|^stage: " -- "$STAGE" node --listen "$ADDR_a"
+
+# 8. the node's stdout is its script's: the address goes to stderr, as a
+# log line (STAGE_LOG=warn hides it)
+timeout 10 "$STAGE" node --join "$ADDR_a" "$here/stdout.lua" x y \
+    >"$DIR/script.out" 2>"$DIR/script.err" || fail "the script's node failed"
+printf 'first line\nsecond line 2\n' | cmp -s - "$DIR/script.out" ||
+    fail "stdout is not just the script's lines: $(cat "$DIR/script.out")"
+grep -Eq "^stage: info: node '127\.0\.0\.1:[0-9]+' listening, manager [0-9a-f]{16}\$" \
+    "$DIR/script.err" || fail "no address on stderr: $(cat "$DIR/script.err")"
+STAGE_LOG=warn timeout 10 "$STAGE" node --join "$ADDR_a" "$here/stdout.lua" \
+    >"$DIR/quiet.out" 2>"$DIR/quiet.err" || fail "the quiet node failed"
+[ -s "$DIR/quiet.err" ] && fail "STAGE_LOG=warn, stderr: $(cat "$DIR/quiet.err")"
+grep -q '^first line$' "$DIR/quiet.out" || fail "the quiet node printed nothing"
 
 echo "cluster.startup: ok"
