@@ -79,8 +79,10 @@ node() {
     : >"$out/$_n.out" # before the start: no old output may match
     "$stage" node "$@" >"$out/$_n.out" 2>&1 &
     PIDS="$PIDS $!"
-    wait_line "$out/$_n.out" '^node [^ ]+ manager ' 10 || return 1
-    ADDR=$(sed -n 's/^node \([^ ]*\) manager .*/\1/p' "$out/$_n.out")
+    wait_line "$out/$_n.out" "^stage: info: node '[^']+' listening, manager " 10 ||
+        return 1
+    ADDR=$(sed -n "s/^stage: info: node '\([^']*\)' listening, manager .*/\1/p" \
+        "$out/$_n.out")
 }
 
 stop_all() {

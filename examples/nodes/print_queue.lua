@@ -6,7 +6,8 @@
 -- actor id, so later documents go straight to the queue's node.
 --
 --   stage node examples/nodes/print_queue.lua queue
---       (prints "node ADDR manager ..." then "queue ready")
+--       (logs "node 'ADDR' listening, ..." on stderr, then prints
+--       "queue ready")
 --   stage node --join ADDR examples/nodes/print_queue.lua write TEXT...
 local stage = require "stage"
 

@@ -75,6 +75,12 @@ STAGE_EXTERN int stage_node_new(stage_node_t **out,
 ** NULL. Not from a theatre thread. */
 STAGE_EXTERN void stage_node_destroy(stage_node_t **node);
 
+/* Check that the Lua script at path can be read and compiles, without
+** running it: 0, or STAGE_ESCRIPT with "cannot open script 'path': reason"
+** or "file:line: message" (a syntax error) in err. No node needed: a
+** program checks its script before it opens a port. Any thread. */
+int stage_script_check(const char *path, char *err, size_t errlen);
+
 /* Load a Lua script in every theatre: its top level runs there and defines
 ** actor types. Before stage_node_start only. On a syntax or runtime error
 ** returns STAGE_ESCRIPT with "file:line: message" in err. */

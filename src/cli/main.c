@@ -15,9 +15,12 @@
 #include <time.h>
 
 #include "cli.h"
+#include "core/theatre.h"
+#include "dht/dht.h"
 #include "net/addr.h"
 #include "stage/net.h"
 #include "stage/stage.h"
+#include "util/log.h"
 
 static const char usage[] = "usage: stage <command> [options] [args]\n"
                             "\n"
@@ -43,7 +46,8 @@ static const char run_usage[] =
     "anything left to do and no timer is pending, or at stage.exit(code).\n"
     "\n"
     "options:\n"
-    "  -t, --theatres N     theatre threads (default: one per core)\n"
+    "  -t, --theatres N     theatre threads, 1 to 256 (default: one per "
+    "core)\n"
     "      --slice SECS     preempt a handler after SECS (default 0.01)\n"
     "      --budget SECS    fail a handler that runs past SECS (default 10)\n"
     "      --timeout SECS   default await timeout (default: none)\n"
@@ -53,16 +57,17 @@ static const char node_usage[] =
     "usage: stage node [options] [SCRIPT.lua [args...]]\n"
     "\n"
     "Starts a node that joins a system through any member (or starts one),\n"
-    "prints its address and manager id, runs SCRIPT's main(args) once it has\n"
-    "joined, and runs until SIGTERM, SIGINT or stage.exit(code).\n"
+    "logs its address and manager id (stderr), runs SCRIPT's main(args) once\n"
+    "it has joined, and runs until SIGTERM, SIGINT or stage.exit(code).\n"
     "\n"
     "options:\n"
     "  -l, --listen ADDR    listen at host:port (default 127.0.0.1:0: "
     "loopback,\n"
     "                       any free port)\n"
     "  -j, --join ADDR      join the system that the node at ADDR belongs to\n"
-    "  -t, --theatres N     theatre threads (default: one per core)\n"
-    "  -r, --replicas R     DHT replication factor (default 3)\n"
+    "  -t, --theatres N     theatre threads, 1 to 256 (default: one per "
+    "core)\n"
+    "  -r, --replicas R     DHT replication factor, 1 to 8 (default 3)\n"
     "      --lease SECS     names and types of a dead node expire after\n"
     "                       SECS (default 30)\n"
     "      --period SECS    ring maintenance period (default 1)\n"
@@ -70,30 +75,68 @@ static const char node_usage[] =
     "      --timeout SECS   default await timeout (default: none)\n"
     "  -h, --help           show this help\n";
 
-/* Parse a positive number option value or exit 2. */
-static double number_arg(const char *opt, const char *v, double min) {
-    char *end;
+/* Longest time an option takes, in seconds (11.6 days): longer is a typo,
+** and the DHT keeps its periods in 32-bit milliseconds. */
+#define SECS_MAX 1e6
+
+/* What a numeric option takes: a number from min to max, whole or not. */
+typedef struct range {
+    double min, max;
+    int whole;
+} range_t;
+
+static const range_t theatres_range = {1, STAGE_MAX_THEATRES, 1};
+static const range_t replicas_range = {1, STAGE_DHT_REPLICAS_MAX, 1};
+static const range_t lease_range = {0.1, SECS_MAX, 0};
+static const range_t period_range = {0.01, SECS_MAX, 0};
+/* a handler's slice and budget, a default timeout: 0 is not "none" */
+static const range_t secs_range = {0.001, SECS_MAX, 0};
+
+/* The value v (NULL: none given) of option opt of `stage cmd`, in range r;
+** or exit 2 saying what the option takes and what it got. */
+static double number_arg(const char *cmd, const char *opt, const char *v,
+                         range_t r) {
+    char *end = NULL;
     double d = v ? strtod(v, &end) : 0;
-    if (!v || *end || !(d >= min)) {
-        fprintf(stderr, "stage: option '%s' needs a number >= %g, got '%s'\n",
-                opt, min, v ? v : "");
-        exit(2);
-    }
-    return d;
+    if (v && end != v && !*end && d >= r.min && d <= r.max &&
+        (!r.whole || d == (double)(long long)d))
+        return d;
+    char takes[96];
+    snprintf(takes, sizeof takes, "%s from %.15g to %.15g",
+             r.whole ? "a whole number" : "a number of seconds", r.min, r.max);
+    if (!v)
+        fprintf(stderr, "stage %s: option '%s' needs a value: %s\n", cmd, opt,
+                takes);
+    else
+        fprintf(stderr, "stage %s: option '%s' must be %s, not '%s'\n", cmd,
+                opt, takes, v);
+    exit(2);
 }
 
-/* Load script (if any) and queue its main(args). 0, or the exit status. */
-static int prepare_script(stage_node_t *node, int argc, char **argv, int i) {
-    if (i >= argc) return 0;
+/* The value v of address option opt of `stage node` (checked later), or
+** exit 2 if there is none. */
+static const char *address_arg(const char *opt, const char *v) {
+    if (v) return v;
+    fprintf(stderr, "stage node: option '%s' needs a value: HOST:PORT\n", opt);
+    exit(2);
+}
+
+/* Check script (NULL: none) without a node: 0, or 1 with the reason
+** ("file:line: message") on stderr. */
+static int check_script(const char *script) {
     char err[1024];
-    if (stage_node_load_script(node, argv[i], err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    if (stage_node_run_main(node, argc - i - 1,
-                            (const char *const *)argv + i + 1))
-        return 1;
-    return 0;
+    if (!script || !stage_script_check(script, err, sizeof err)) return 0;
+    fprintf(stderr, "%s\n", err);
+    return 1;
+}
+
+/* Load script (NULL: none) into node: 0, or 1 with the reason on stderr. */
+static int load_script(stage_node_t *node, const char *script) {
+    char err[1024];
+    if (!script || !stage_node_load_script(node, script, err, sizeof err))
+        return 0;
+    fprintf(stderr, "%s\n", err);
+    return 1;
 }
 
 static int cmd_node(int argc, char **argv) {
@@ -109,34 +152,42 @@ static int cmd_node(int argc, char **argv) {
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             fputs(node_usage, stdout);
             return 0;
-        } else if ((!strcmp(o, "-l") || !strcmp(o, "--listen")) && v) {
-            net.listen = v, i++;
-        } else if ((!strcmp(o, "-j") || !strcmp(o, "--join")) && v) {
-            net.join = v, i++;
+        } else if (!strcmp(o, "-l") || !strcmp(o, "--listen")) {
+            net.listen = address_arg(o, v), i++;
+        } else if (!strcmp(o, "-j") || !strcmp(o, "--join")) {
+            net.join = address_arg(o, v), i++;
         } else if (!strcmp(o, "-t") || !strcmp(o, "--theatres")) {
-            cfg.theatres = (int)number_arg(o, v, 1), i++;
+            cfg.theatres = (int)number_arg("node", o, v, theatres_range), i++;
         } else if (!strcmp(o, "-r") || !strcmp(o, "--replicas")) {
-            net.replicas = (int)number_arg(o, v, 1), i++;
+            net.replicas = (int)number_arg("node", o, v, replicas_range), i++;
         } else if (!strcmp(o, "--lease")) {
-            net.lease_secs = number_arg(o, v, 0.1), i++;
+            net.lease_secs = number_arg("node", o, v, lease_range), i++;
         } else if (!strcmp(o, "--period")) {
-            net.period_secs = number_arg(o, v, 0.01), i++;
+            net.period_secs = number_arg("node", o, v, period_range), i++;
         } else if (!strcmp(o, "--budget")) {
-            cfg.budget_secs = number_arg(o, v, 0.001), i++;
+            cfg.budget_secs = number_arg("node", o, v, secs_range), i++;
         } else if (!strcmp(o, "--timeout")) {
-            cfg.call_timeout = number_arg(o, v, 0), i++;
+            cfg.call_timeout = number_arg("node", o, v, secs_range), i++;
         } else {
-            fprintf(stderr,
-                    "stage node: unknown option or missing value "
-                    "'%s'\n%s",
-                    o, node_usage);
+            fprintf(stderr, "stage node: unknown option '%s'\n%s", o,
+                    node_usage);
             return 2;
         }
+    }
+    /* entries are renewed every lease / 3, once a period at the most; in
+    ** whole milliseconds, as the DHT gets them (net/rdir.c) */
+    if ((uint32_t)(net.lease_secs * 1000) <
+        3 * (uint32_t)(net.period_secs * 1000)) {
+        fprintf(stderr,
+                "stage node: option '--lease' must be at least 3 times "
+                "'--period' (lease %g s, period %g s)\n",
+                net.lease_secs, net.period_secs);
+        return 2;
     }
     struct sockaddr_storage ss;
     const char *bad = stage__addr_parse(net.listen, &ss) ? net.listen
                       : net.join && stage__addr_parse(net.join, &ss) ? net.join
-                                                                      : NULL;
+                                                                     : NULL;
     if (bad) {
         fprintf(stderr,
                 "stage node: '%s' is not an address: give HOST:PORT, HOST an "
@@ -144,6 +195,9 @@ static int cmd_node(int argc, char **argv) {
                 bad, node_usage);
         return 2;
     }
+    /* a script that cannot run fails before the node opens a port */
+    const char *script = i < argc ? argv[i] : NULL;
+    if (check_script(script)) return 1;
     stage_node_t *node;
     int rc = stage_node_new(&node, &cfg);
     if (rc) {
@@ -157,17 +211,23 @@ static int cmd_node(int argc, char **argv) {
         stage_node_destroy(&node);
         return 1;
     }
-    printf("node %s manager %016llx\n", stage_node_address(node),
-           (unsigned long long)stage_node_manager_id(node));
-    fflush(stdout);
+    /* a log line, not stdout: the script's stdout is its own */
+    LOG_INFO("node '%s' listening, manager %016llx", stage_node_address(node),
+             (unsigned long long)stage_node_manager_id(node));
+    /* the top level runs now: an error it raises ends the node before the
+    ** join is waited for */
+    int status = load_script(node, script);
     /* main(args) runs once the node is a member (or after 10 s, with a
     ** warning: lookups may then fail until the join completes) */
-    for (int k = 0; k < 1000 && !stage_node_joined(node); k++)
+    for (int k = 0; !status && k < 1000 && !stage_node_joined(node); k++)
         nanosleep(&(struct timespec){0, 10000000}, NULL);
-    if (!stage_node_joined(node))
+    if (!status && !stage_node_joined(node))
         fprintf(stderr, "stage node: not joined '%s' after 10 s; going on\n",
                 net.join);
-    int status = prepare_script(node, argc, argv, i);
+    if (!status && script &&
+        stage_node_run_main(node, argc - i - 1,
+                            (const char *const *)argv + i + 1))
+        status = 1;
     if (!status) status = stage_node_run(node);
     stage_node_destroy(&node);
     return status;
@@ -183,13 +243,13 @@ static int cmd_run(int argc, char **argv) {
             fputs(run_usage, stdout);
             return 0;
         } else if (!strcmp(o, "-t") || !strcmp(o, "--theatres")) {
-            cfg.theatres = (int)number_arg(o, v, 1), i++;
+            cfg.theatres = (int)number_arg("run", o, v, theatres_range), i++;
         } else if (!strcmp(o, "--slice")) {
-            cfg.slice_secs = number_arg(o, v, 0.001), i++;
+            cfg.slice_secs = number_arg("run", o, v, secs_range), i++;
         } else if (!strcmp(o, "--budget")) {
-            cfg.budget_secs = number_arg(o, v, 0.001), i++;
+            cfg.budget_secs = number_arg("run", o, v, secs_range), i++;
         } else if (!strcmp(o, "--timeout")) {
-            cfg.call_timeout = number_arg(o, v, 0), i++;
+            cfg.call_timeout = number_arg("run", o, v, secs_range), i++;
         } else if (!strcmp(o, "--")) {
             i++;
             break;
@@ -239,6 +299,15 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
         printf("stage %s\n", STAGE_VERSION);
         return 0;
+    }
+    const char *log = getenv("STAGE_LOG");
+    if (stage__log_level_parse(log) < 0) {
+        fprintf(
+            stderr,
+            "stage: STAGE_LOG='%s' is not a log level: give " STAGE_LOG_LEVELS
+            "\n",
+            log);
+        return 2;
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "node")) return cmd_node(argc - 1, argv + 1);

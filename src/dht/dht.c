@@ -40,11 +40,11 @@ void stage_dht_config_init(stage_dht_config_t *cfg) {
 
 static bool config_valid(const stage_dht_config_t *c) {
     return c->id != 0 && c->address && strlen(c->address) < STAGE_ADDR_MAX &&
-           c->replicas >= 1 && c->replicas <= 8 && c->succ_len >= 1 &&
-           c->succ_len <= STAGE_DHT_SUCC_MAX && c->period_ms > 0 &&
-           c->finger_period_ms > 0 && c->hop_timeout_ms > 0 &&
-           c->request_timeout_ms > 0 && c->request_tries > 0 &&
-           c->lease_ms >= 3 * c->period_ms;
+           c->replicas >= 1 && c->replicas <= STAGE_DHT_REPLICAS_MAX &&
+           c->succ_len >= 1 && c->succ_len <= STAGE_DHT_SUCC_MAX &&
+           c->period_ms > 0 && c->finger_period_ms > 0 &&
+           c->hop_timeout_ms > 0 && c->request_timeout_ms > 0 &&
+           c->request_tries > 0 && c->lease_ms >= 3 * c->period_ms;
 }
 
 int stage_dht_new(stage_dht_t **out, const stage_dht_config_t *cfg,

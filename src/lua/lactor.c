@@ -173,6 +173,12 @@ int stage__lactor_define(lua_State *L) {
     if (!ty) {
         int rc = stage__type_add(w->node, name, kind, super, &stage__lua_ops,
                                  NULL, &ty);
+        if (rc == STAGE_EBUSY) /* the node runs: its types are fixed */
+            return luaL_error(L,
+                              "cannot define actor type '%s' while the node "
+                              "runs: define actor types at the script's top "
+                              "level, outside main and the handlers",
+                              name);
         if (rc)
             return luaL_error(L, "cannot define actor type '%s': %s", name,
                               stage_strerror(rc));

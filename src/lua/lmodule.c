@@ -36,9 +36,16 @@ static int m_now(lua_State *L) {
     return 1;
 }
 
+/* stage.exit([code]): code 0..255, what a process can exit with (300
+** would be 44). */
 static int m_exit(lua_State *L) {
-    int code = (int)luaL_optinteger(L, 1, 0);
-    stage_node_stop(stage__lw(L)->node, code);
+    lua_Integer code = luaL_optinteger(L, 1, 0);
+    if (code < 0 || code > 255)
+        return luaL_argerror(
+            L, 1,
+            lua_pushfstring(L, "exit code must be from 0 to 255, got %I",
+                            (LUAI_UACINT)code));
+    stage_node_stop(stage__lw(L)->node, (int)code);
     return 0;
 }
 

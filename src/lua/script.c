@@ -7,10 +7,12 @@
 ** runs). main(args) runs as the birth of a pinned actor of the internal type
 ** "stage.main" on theatre 0, so it can await like any actor.
 */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lstage.h"
 #include "util/log.h"
@@ -61,6 +63,39 @@ static void take_error(lua_State *L, char *err, size_t errlen) {
     lua_pop(L, 2);
 }
 
+/* 0 if path names a readable file, else STAGE_ESCRIPT with "cannot open
+** script 'path': reason" in err (the reason lowercase, as all our
+** messages). */
+static int check_readable(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    FILE *probe = fopen(path, "r");
+    int e = !probe                                                  ? errno
+            : fstat(fileno(probe), &st) == 0 && S_ISDIR(st.st_mode) ? EISDIR
+                                                                    : 0;
+    if (probe) fclose(probe);
+    if (!e) return 0;
+    int n = snprintf(err, errlen, "cannot open script '%s': ", path);
+    if (n >= 0 && (size_t)n < errlen) {
+        snprintf(err + n, errlen - (size_t)n, "%s", strerror(e));
+        err[n] = (char)tolower((unsigned char)err[n]);
+    }
+    return STAGE_ESCRIPT;
+}
+
+int stage_script_check(const char *path, char *err, size_t errlen) {
+    int rc = check_readable(path, err, errlen);
+    if (rc) return rc;
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        snprintf(err, errlen, "out of memory");
+        return STAGE_ENOMEM;
+    }
+    rc = luaL_loadfile(L, path) == LUA_OK ? 0 : STAGE_ESCRIPT;
+    if (rc) take_error(L, err, errlen);
+    lua_close(L);
+    return rc;
+}
+
 int stage_node_load_script(stage_node_t *node, const char *path, char *err,
                            size_t errlen) {
     if (lnode(node)) {
@@ -74,12 +109,8 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
         return STAGE_ENOMEM;
     }
     stage__node_set_lua_hooks(node, &hooks, ln);
-    FILE *probe = fopen(path, "r");
-    if (!probe) {
-        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-        return STAGE_ESCRIPT;
-    }
-    fclose(probe);
+    int rc = check_readable(path, err, errlen);
+    if (rc) return rc;
     for (int i = 0; i < stage_node_theatres(node); i++) {
         stage__lw_t *w =
             stage__lw_open(stage__node_theatre(node, i), err, errlen);

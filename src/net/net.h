@@ -93,6 +93,8 @@ struct stage__transport {
     char self[STAGE_ADDR_MAX];
     uint32_t incarnation;
     uint64_t rng;
+    /* the libuv error of a failed listen, or 0 */
+    int listen_error;
     stage__peer_t *peers, *last_peer;
     stage__peer_t *dirty;
     stage__conn_t *conns;

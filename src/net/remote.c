@@ -936,6 +936,21 @@ uint64_t stage_node_manager_id(const stage_node_t *node) {
     return io ? io->manager : 0;
 }
 
+/* Say in err why listening at addr failed (rc from the transport), in the
+** system's words, and what to do where that is clear. */
+static void listen_failed(io_t *io, const char *addr, int rc, char *err,
+                          size_t errlen) {
+    int uv = io->tr ? stage__transport_listen_error(io->tr) : 0;
+    const char *hint =
+        uv == UV_EADDRINUSE ? " (another process listens there: give another "
+                              "port, or port 0 for any free one)"
+        : uv == UV_EADDRNOTAVAIL ? " (it is not an address of this host)"
+        : uv == UV_EACCES        ? " (ports below 1024 need privileges)"
+                                 : "";
+    snprintf(err, errlen, "cannot listen at '%s': %s%s", addr,
+             uv ? uv_strerror(uv) : stage_strerror(rc), hint);
+}
+
 static int start_transport(io_t *io, const stage_net_config_t *cfg, char *err,
                            size_t errlen) {
     stage__transport_config_t tc;
@@ -950,12 +965,8 @@ static int start_transport(io_t *io, const stage_net_config_t *cfg, char *err,
     if (!rc)
         rc = stage__transport_listen(io->tr, cfg->listen, io->address,
                                      sizeof io->address);
-    if (rc) {
-        snprintf(err, errlen, "cannot listen at '%s': %s", cfg->listen,
-                 stage_strerror(rc));
-        return rc;
-    }
-    return stage__node_set_address(io->node, io->address);
+    if (rc) listen_failed(io, cfg->listen, rc, err, errlen);
+    return rc ? rc : stage__node_set_address(io->node, io->address);
 }
 
 static void start_handles(io_t *io, bool signals) {

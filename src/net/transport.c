@@ -178,14 +178,19 @@ int stage__transport_listen(stage__transport_t *t, const char *addr,
     /* Once only, even after a failure: a closing handle cannot be reused
     ** before its close callback, which runs on a later loop turn. */
     t->listen_called = true;
-    if (uv_tcp_init(t->loop, &t->listener)) return STAGE_EIO;
+    int rc = uv_tcp_init(t->loop, &t->listener);
+    if (rc) {
+        t->listen_error = rc;
+        return STAGE_EIO;
+    }
     t->listener.data = t;
     t->handles++;
     t->listening = true;
-    int rc = bind_listen(t, &ss);
-    if (rc || stage__addr_format((struct sockaddr *)&ss, name, sizeof name)) {
-        LOG_WARN("cannot listen on '%s': %s", addr,
-                 rc ? uv_strerror(rc) : "unknown address family");
+    rc = bind_listen(t, &ss);
+    if (!rc && stage__addr_format((struct sockaddr *)&ss, name, sizeof name))
+        rc = UV_EAFNOSUPPORT;
+    if (rc) {
+        t->listen_error = rc;
         t->listening = false;
         uv_close((uv_handle_t *)&t->listener, on_handle_closed);
         return STAGE_EIO;
@@ -193,6 +198,10 @@ int stage__transport_listen(stage__transport_t *t, const char *addr,
     if (!t->self[0]) snprintf(t->self, sizeof t->self, "%s", name);
     if (bound) snprintf(bound, len, "%s", name);
     return 0;
+}
+
+int stage__transport_listen_error(const stage__transport_t *t) {
+    return t->listen_error;
 }
 
 const char *stage__transport_address(const stage__transport_t *t) {

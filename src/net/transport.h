@@ -97,10 +97,15 @@ int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
 /* Listen on addr ("host:port"; port 0 picks one). Once per transport,
 ** even if it failed (make a new transport to try another address). On
 ** success the bound address is in bound (NUL-terminated) when bound is not
-** NULL. 0, STAGE_EINVAL (bad address, called before) or STAGE_EIO (logged:
-** the port is taken, say). */
+** NULL. 0, STAGE_EINVAL (bad address, called before) or STAGE_EIO (the
+** port is taken, say: stage__transport_listen_error tells why; the caller
+** reports it). */
 int stage__transport_listen(stage__transport_t *t, const char *addr,
                             char *bound, size_t len);
+
+/* Why the listen of t failed with STAGE_EIO: a libuv error (UV_EADDRINUSE,
+** ...; uv_strerror names it), or 0 if it did not. */
+int stage__transport_listen_error(const stage__transport_t *t);
 
 /* This node's address as told to peers ("" before listen without
 ** advertise), and its incarnation. Borrowed. */

@@ -2,6 +2,11 @@
 ** sim/sim_main.c: `stage sim` — parse the options and run the simulator.
 ** Single-threaded.
 */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +42,31 @@ typedef struct opt {
     char kind; /* i int, u uint64, d double, m uint32, f flag */
     void *p;
 } opt_t;
+
+/* Store v as the value of o: 0, or -1 if v is not a number of o's kind,
+** 0 or more, that fits (no sign: strtoul would wrap "-1" around). */
+static int parse_value(const opt_t *o, const char *v) {
+    char *end;
+    errno = 0;
+    if (o->kind == 'd') {
+        double d = strtod(v, &end);
+        if (end == v || *end || !isfinite(d) || d < 0) return -1;
+        *(double *)o->p = d;
+        return 0;
+    }
+    if (!isdigit((unsigned char)v[0])) return -1;
+    unsigned long long u = strtoull(v, &end, 10);
+    if (*end || errno == ERANGE) return -1;
+    if (o->kind == 'i' && u <= INT_MAX)
+        *(int *)o->p = (int)u;
+    else if (o->kind == 'm' && u <= UINT32_MAX)
+        *(uint32_t *)o->p = (uint32_t)u;
+    else if (o->kind == 'u')
+        *(uint64_t *)o->p = u;
+    else
+        return -1;
+    return 0;
+}
 
 int stage__sim_parse_args(stage__sim_config_t *c, int argc, char **argv) {
     opt_t opts[] = {
@@ -83,25 +113,17 @@ int stage__sim_parse_args(stage__sim_config_t *c, int argc, char **argv) {
             fprintf(stderr, "stage sim: option '%s' needs a value\n", argv[i]);
             return -1;
         }
-        char *end;
         const char *v = argv[++i];
-        switch (opts[k].kind) {
-        case 'i':
-            *(int *)opts[k].p = (int)strtol(v, &end, 10);
-            break;
-        case 'u':
-            *(uint64_t *)opts[k].p = strtoull(v, &end, 10);
-            break;
-        case 'm':
-            *(uint32_t *)opts[k].p = (uint32_t)strtoul(v, &end, 10);
-            break;
-        default:
-            *(double *)opts[k].p = strtod(v, &end);
-            break;
-        }
-        if (*end || end == v) {
-            fprintf(stderr, "stage sim: bad value '%s' for '%s'\n", v,
-                    opts[k].name);
+        if (parse_value(&opts[k], v)) {
+            fprintf(stderr, "stage sim: option '%s' must be %s, not '%s'\n",
+                    opts[k].name,
+                    opts[k].kind == 'd' ? "a number, 0 or more"
+                    : opts[k].kind == 'i'
+                        ? "a whole number from 0 to 2147483647"
+                    : opts[k].kind == 'm'
+                        ? "a whole number from 0 to 4294967295"
+                        : "a whole number from 0 to 18446744073709551615",
+                    v);
             return -1;
         }
     }

@@ -30,8 +30,9 @@ wait_line() {
     done
 }
 
-# start NAME ARGS...: run `stage node ARGS` in the background as NAME;
-# sets ADDR_NAME (its address) and PID_NAME once it has printed them.
+# start NAME ARGS...: run `stage node ARGS` in the background as NAME,
+# stdout and stderr in DIR/NAME.out; sets ADDR_NAME (its address) and
+# PID_NAME once it has logged them.
 start() {
     name=$1
     shift
@@ -39,8 +40,9 @@ start() {
     pid=$!
     PIDS="$PIDS $pid"
     eval "PID_$name=$pid"
-    wait_line "$DIR/$name.out" '^node [^ ]+ manager ' 10
-    addr=$(sed -n 's/^node \([^ ]*\) manager .*/\1/p' "$DIR/$name.out")
+    wait_line "$DIR/$name.out" "^stage: info: node '[^']+' listening, manager " 10
+    addr=$(sed -n "s/^stage: info: node '\([^']*\)' listening, manager .*/\1/p" \
+        "$DIR/$name.out")
     eval "ADDR_$name=$addr"
 }
 

@@ -40,11 +40,13 @@ typedef struct stage_dht_peer {
     char addr[STAGE_ADDR_MAX];
 } stage_dht_peer_t;
 
+#define STAGE_DHT_REPLICAS_MAX 8 /* most copies of an entry */
+
 typedef struct stage_dht_config {
     uint64_t id;                 /* ring id, random (chosen by the caller) */
     const char *address;         /* where others reach this manager */
     uint64_t seed;               /* seeds the manager's own random choices */
-    int replicas;                /* R (3), 1..8 */
+    int replicas;                /* R (3), 1..STAGE_DHT_REPLICAS_MAX */
     int succ_len;                /* successor list length (8), up to 32 */
     uint32_t period_ms;          /* t: stabilize + liveness period (1000) */
     uint32_t finger_period_ms;   /* one finger refreshed this often (3000) */
