@@ -26,7 +26,10 @@
 **   - Output of the stdout environment actor (Lua print) goes to the C
 **     stdout stream, flushed when that actor's mailbox is empty and when
 **     stage_node_wait returns.
-**   - Stage's log lines go to stderr.
+**   - Stage's log lines go to stderr. Repeated lines are folded into one
+**     with a count: the first time a line is held back a small thread
+**     starts to write the counts when their second is over, and an atexit
+**     handler writes those still open when the process exits.
 */
 #ifndef STAGE_STAGE_H
 #define STAGE_STAGE_H
