@@ -310,19 +310,24 @@ static void on_preempt_signal(int sig) {
 
 /* Every half slice, signal each theatre whose message has not changed since
 ** the last look (so it has run at least half a slice); its Lua hook then
-** yields, or fails the message once it has run past its budget. */
+** yields, or fails the message once it has run past its budget. Once the
+** node is stopping, signal every theatre in a turn at once: its turn
+** yields at the hook and is never resumed, so the theatre can stop. Runs
+** until stage_node_wait has joined the theatres. */
 static void *watchdog_main(void *arg) {
     stage_node_t *n = arg;
     uint64_t seen[STAGE_MAX_THEATRES] = {0};
     uint64_t signalled[STAGE_MAX_THEATRES] = {0};
     double half = n->cfg.slice_secs / 2;
-    while (!atomic_load(&n->stopped)) {
-        futex_wait(&n->stopped, 0, half);
+    while (!atomic_load(&n->watchdog_quit)) {
+        futex_wait(&n->watchdog_quit, 0, half);
+        bool stopping = stage__node_stopping(n);
         for (int i = 0; i < n->ntheatres; i++) {
             stage__theatre_t *t = n->theatres[i];
             uint64_t seq =
                 atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
-            if (t->in_turn && seq == seen[i] && seq != signalled[i]) {
+            if (t->in_turn && (seq == seen[i] || stopping) &&
+                seq != signalled[i]) {
                 signalled[i] = seq; /* the hook re-arms itself if needed */
                 pthread_kill(t->thread, SIG_PREEMPT);
             }
@@ -365,6 +370,8 @@ int stage_node_wait(stage_node_t *n) {
         futex_wait(&n->stopped, 0, -1);
     for (int i = 0; i < n->ntheatres; i++)
         stage__theatre_join(n->theatres[i]);
+    atomic_store(&n->watchdog_quit, 1);
+    futex_wake(&n->watchdog_quit);
     if (n->has_watchdog) pthread_join(n->watchdog, NULL);
     n->joined = 1;
     fflush(stdout);

@@ -24,7 +24,8 @@ struct stage_node {
     int ntypes, captypes;
     alignas(64) atomic_int work;
     alignas(64) atomic_int stopping;
-    atomic_int stopped; /* futex word for stage_node_wait */
+    atomic_int stopped;       /* futex word for stage_node_wait */
+    atomic_int watchdog_quit; /* futex word: the theatres are joined */
     int exit_code;
     int started, joined, has_watchdog;
     pthread_t watchdog;

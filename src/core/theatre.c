@@ -128,8 +128,12 @@ static int suspended(stage__theatre_t *t, stage__actor_t *a, int r) {
     return 1;
 }
 
+/* Run a's turn: continue its suspended handler, then up to
+** STAGE_TURN_MESSAGES messages. Once the node is stopping no handler
+** starts (stage.exit stops the node after the current turn). */
 static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     a->flags &= ~ACTOR_QUEUED;
+    if (stage__node_stopping(t->node)) return;
     if (a->flags & ACTOR_SUSPENDED) {
         if (!(a->flags & ACTOR_READY)) return;
         a->flags &= ~ACTOR_READY;
@@ -140,6 +144,7 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     }
     for (int n = 0; n < STAGE_TURN_MESSAGES; n++) {
         if (a->flags & ACTOR_STOPPING) break;
+        if (stage__node_stopping(t->node)) return; /* the stop takes a */
         stage__env_t *e = mailbox_pop(a);
         if (!e) break;
         if (e->hdr.kind == ENV_STOP_ACTOR) {
@@ -211,10 +216,13 @@ static void take(stage__theatre_t *t, stage__item_t *it) {
     }
 }
 
+/* Take what other threads sent. Not once the node is stopping: a
+** completed future would run its continuations (next, catch), which are
+** turns too; what is left is dropped at teardown. */
 static void drain_inbox(stage__theatre_t *t) {
     int retired = 0;
     stage__mpsc_node_t *n;
-    while ((n = stage__mpsc_pop(&t->inbox))) {
+    while (!stage__node_stopping(t->node) && (n = stage__mpsc_pop(&t->inbox))) {
         if (!t->busy) {
             t->busy = true;
             stage__work_add(t->node, 1);

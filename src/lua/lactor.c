@@ -524,6 +524,10 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
         push_budget_error(co, a->spent, cfg->budget_secs);
         lua_error(co);
     }
+    /* not yieldable now: keep measuring, so that the turn yields once it
+    ** can and meets its budget even if it never can (a node that stops
+    ** waits for it) */
+    lua_sethook(co, preempt_hook, LUA_MASKCOUNT, 100000);
 }
 
 void stage__lua_preempt(stage__theatre_t *t) {
