@@ -40,6 +40,9 @@ typedef struct stage_node_config {
     double slice_secs;   /* a handler running longer is preempted (0.01) */
     double budget_secs;  /* a handler running longer gets an error (10) */
     double call_timeout; /* default await timeout in seconds; 0 = none */
+    /* When the node stops, the deaths of its live actors get this long in
+    ** all (5); one still running then is failed (Lua) or given up on. */
+    double stop_grace_secs;
 } stage_node_config_t;
 
 /* Fill *cfg with the defaults. */
@@ -69,7 +72,11 @@ int stage_node_start(stage_node_t *node);
 
 /* Block until the node stops: at quiescence (no runnable actor, pending
 ** timer or outstanding external hold) or on stage_node_stop/stage_exit.
-** Returns the exit status. Not from a theatre thread. */
+** Then every live actor's death runs (youngest first in each theatre, the
+** theatres in parallel) within cfg.stop_grace_secs; a theatre still in a
+** death a second after that is given up on (logged): the node is then
+** leaked by stage_node_destroy. Returns the exit status. Not from a
+** theatre thread. */
 int stage_node_wait(stage_node_t *node);
 
 /* stage_node_start then stage_node_wait. */

@@ -156,7 +156,8 @@ enum {
     ACTOR_SUSPENDED = 2, /* a turn is suspended (await or preempted) */
     ACTOR_READY = 4,     /* the suspended turn may continue */
     ACTOR_STOPPING = 8,  /* stop after this turn */
-    ACTOR_DEAD = 16
+    ACTOR_DEAD = 16,
+    ACTOR_BORN = 32 /* C: its birth ran, so its death runs */
 };
 
 /* A sends queued behind an unresolved future argument (see lua/). */
@@ -334,6 +335,11 @@ struct stage__theatre {
     stage__future_t *fut_cache; /* free futures */
     int nenv_cache, nfut_cache;
     stage__poller_t poller; /* poll NULL: sleeps on its futex */
+    /* node stop (stage__actors_reap): after it, no death runs; while a
+    ** death runs, its actor, for the node's log if the theatre hangs */
+    bool deaths_over;
+    _Atomic(stage__type_t *) reaping_type;
+    atomic_uint_fast64_t reaping; /* serial, or 0 */
 };
 
 /* The theatre the calling thread runs, or NULL. */
@@ -382,7 +388,10 @@ void stage__actor_stop(stage__theatre_t *t, stage__actor_t *a);
 /* Remove a now: run its type's destroy, fail its queued messages (t's
 ** thread, a not in a turn). */
 void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a);
-/* At node teardown: destroy every actor of t. */
+/* The node stopped: destroy t's live actors, running their deaths, the
+** youngest first, until the node's stop deadline (t's thread). */
+void stage__actors_reap(stage__theatre_t *t);
+/* At node teardown: destroy every actor of t (no death runs). */
 void stage__actors_destroy_all(stage__theatre_t *t);
 /* The id of actor serial of type on this node. */
 void stage__make_id(stage_node_t *node, uint64_t serial,
@@ -410,6 +419,9 @@ void stage__work_sub(stage_node_t *node, int n);
 const stage_node_config_t *stage__node_config(stage_node_t *node);
 /* Stopping: 1 once stage_node_stop ran. */
 int stage__node_stopping(stage_node_t *node);
+/* When the deaths of a stopping node must be over (stage__now() seconds),
+** or 0 if the node is not stopping (yet). Any thread. */
+double stage__node_stop_deadline(stage_node_t *node);
 /* Shared info: where a moved actor lives now (theatre index, or -1). */
 int stage__shared_lookup(stage_node_t *node, uint64_t serial);
 void stage__shared_set(stage_node_t *node, uint64_t serial, int theatre);

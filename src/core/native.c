@@ -127,6 +127,7 @@ static int native_deliver(stage__theatre_t *t, stage__actor_t *a,
     const stage_type_def_t *def = a->type->native;
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
     stage_handler_fn fn = birth ? def->birth : find_method(def, e->data);
+    if (birth) a->flags |= ACTOR_BORN;
     if (fn)
         fn(&ctx, a->state, &m);
     else if (!birth)
@@ -142,8 +143,10 @@ static int native_resume(stage__theatre_t *t, stage__actor_t *a) {
     return TURN_DONE; /* native turns never suspend */
 }
 
+/* death runs once, if birth ran, unless the node's stop is over. */
 static void native_destroy(stage__theatre_t *t, stage__actor_t *a) {
-    if (!a->type->native->death || stage__node_stopping(t->node)) return;
+    if (!a->type->native->death || t->deaths_over || !(a->flags & ACTOR_BORN))
+        return;
     stage_ctx_t ctx;
     ctx_init(&ctx, t, a);
     a->type->native->death(&ctx, a->state);
