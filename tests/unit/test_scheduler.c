@@ -283,6 +283,33 @@ static void scheduler_exit_code_stops_the_node(void **state) {
     stage_node_destroy(&node);
 }
 
+/* An actor that keeps messaging itself and exits at its 50th message. */
+static int looped;
+
+static void loop_again(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)state;
+    (void)m;
+    stage_send(ctx, stage_self(ctx), "again", NULL, 0, NULL);
+    if (++looped == 50) stage_exit(ctx, 9);
+}
+
+static const stage_method_t loop_methods[] = {{"again", loop_again},
+                                              {NULL, NULL}};
+static const stage_type_def_t loop_type = {.name = "Loop",
+                                           .methods = loop_methods};
+
+static void scheduler_exit_runs_no_further_handler(void **state) {
+    (void)state;
+    stage_node_t *node = new_node(1);
+    assert_int_equal(stage_type_register(node, &loop_type), 0);
+    stage_id_t loop;
+    assert_int_equal(stage_node_spawn(node, "Loop", 0, NULL, 0, &loop), 0);
+    assert_int_equal(stage_node_send(node, &loop, "again", NULL, 0, NULL), 0);
+    assert_int_equal(stage_node_run(node), 9);
+    assert_int_equal(looped, 50); /* not the rest of its 100-message turn */
+    stage_node_destroy(&node);
+}
+
 /* ---- fairness: a flood to one actor does not starve another ------------ */
 
 static int flood_handled;     /* messages the flooder has handled */
@@ -450,6 +477,7 @@ int main(void) {
         cmocka_unit_test(scheduler_bad_arguments_are_refused_at_once),
         cmocka_unit_test(scheduler_malformed_arguments_fail_the_future),
         cmocka_unit_test(scheduler_exit_code_stops_the_node),
+        cmocka_unit_test(scheduler_exit_runs_no_further_handler),
         cmocka_unit_test(scheduler_turns_are_bounded_so_others_run),
         cmocka_unit_test(scheduler_deaths_run_at_the_stop_youngest_first),
         cmocka_unit_test(scheduler_a_death_that_blocks_is_left_after_the_grace),
