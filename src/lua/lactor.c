@@ -515,8 +515,11 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
     if (!a || w->t->running_lua != co) return; /* a late signal */
     const stage_node_config_t *cfg = stage__node_config(w->node);
     double now = stage__now();
-    if (w->resumed_at <= 0) w->resumed_at = now - cfg->slice_secs;
-    a->spent += now - w->resumed_at; /* the first slice is an estimate */
+    /* The first slice is an estimate: the watchdog saw the turn running at
+    ** one look and again at the next, half a slice later, so it has run at
+    ** least that long. The lower bound: a budget never ends early. */
+    if (w->resumed_at <= 0) w->resumed_at = now - cfg->slice_secs / 2;
+    a->spent += now - w->resumed_at;
     w->resumed_at = now;
     bool over = a->spent >= cfg->budget_secs;
     double deadline = stage__node_stop_deadline(w->node);
