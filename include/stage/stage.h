@@ -154,7 +154,9 @@ int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
 ** not NULL, *fut receives a new future for the reply (release it, or give
 ** it to stage_future_then). Messages from one actor to another arrive in
 ** send order. Errors found later (unknown actor, failed handler) reach the
-** future; with fut NULL they are logged. */
+** future; with fut NULL they are logged. STAGE_EACTOR_NOT_FOUND at once for
+** an id of this node of an unknown type or of an earlier run of this node
+** (its address, another incarnation). */
 int stage_send(stage_ctx_t *ctx, const stage_id_t *to, const char *method,
                const void *args, size_t len, stage_future_t **fut);
 

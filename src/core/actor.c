@@ -7,6 +7,7 @@
 ** the theatre to try first; the shared info (shared.c) says where an actor
 ** that moved lives now.
 */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,27 +408,42 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
     return 0;
 }
 
+/* e cannot reach `to`: fail its future with status and msg, or log msg
+** (a one-way message); free e. */
+static void route_fail(stage__env_t *e, int status, const char *msg) {
+    if (e->future)
+        stage__future_reject(e->future, status, msg, NULL, NULL);
+    else
+        LOG_WARN("%s", msg);
+    stage__env_free(e);
+}
+
 void stage__route_id(stage_node_t *node, const stage_id_t *to,
                      stage__env_t *e) {
     if (stage__id_is_local(node, to)) {
         stage__route(node, e);
         return;
     }
+    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 160];
+    stage_id_format(to, id, sizeof id);
+    if (stage__id_is_stale(node, to)) { /* this address, another run */
+        snprintf(msg, sizeof msg,
+                 "actor '%s' not found: it belonged to an earlier run of "
+                 "this node (this run is incarnation %" PRIx32
+                 "); message '%s' not delivered",
+                 id, stage__node_incarnation(node), stage__env_method(e));
+        route_fail(e, STAGE_EACTOR_NOT_FOUND, msg);
+        return;
+    }
     if (node->net_hooks.send) {
         node->net_hooks.send(node, to, e);
         return;
     }
-    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 120];
-    stage_id_format(to, id, sizeof id);
     snprintf(msg, sizeof msg,
              "actor '%s' is on node '%s', and this node "
              "is not connected to others (start it with stage node)",
              id, to->node);
-    if (e->future)
-        stage__future_reject(e->future, STAGE_EUNREACHABLE, msg, NULL, NULL);
-    else
-        LOG_WARN("%s", msg);
-    stage__env_free(e);
+    route_fail(e, STAGE_EUNREACHABLE, msg);
 }
 
 int stage__node_spawn_remote(stage_node_t *node, const char *where,

@@ -401,6 +401,9 @@ static inline int stage__serial_theatre(uint64_t serial) {
 }
 /* 1 if id names an actor of this node (incarnation included). */
 int stage__id_is_local(stage_node_t *node, const stage_id_t *id);
+/* 1 if id names an actor of an earlier run of this node: its address, not
+** its incarnation. Such an actor is gone (ActorNotFound). */
+int stage__id_is_stale(stage_node_t *node, const stage_id_t *id);
 
 /* ---- node ---------------------------------------------------------------- */
 

@@ -240,6 +240,7 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner, int kind,
     if (!mlen || mlen > 255) return STAGE_EINVAL;
     if (len && !is_array(args, len)) return STAGE_EINVAL;
     bool local = stage__id_is_local(node, to);
+    if (stage__id_is_stale(node, to)) return STAGE_EACTOR_NOT_FOUND;
     if (!local && !node->net_hooks.send) return STAGE_EUNREACHABLE;
     stage__type_t *tt = local ? type_of(node, to->type) : NULL;
     if (local && !tt) return STAGE_EACTOR_NOT_FOUND;

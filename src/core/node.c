@@ -279,6 +279,11 @@ int stage__id_is_local(stage_node_t *n, const stage_id_t *id) {
            strncmp(id->node, n->address, sizeof id->node) == 0;
 }
 
+int stage__id_is_stale(stage_node_t *n, const stage_id_t *id) {
+    return id->incarnation != n->incarnation &&
+           strncmp(id->node, n->address, sizeof id->node) == 0;
+}
+
 /* ---- work and quiescence ----------------------------------------------------
  */
 

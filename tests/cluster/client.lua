@@ -53,6 +53,12 @@ function main(args)
   fails_with("TypeNotFound", function() return stage.find_type("Nope"):x():await() end)
   fails_with("NoSuchMethod", function() return area:nosuch():await() end)
   fails_with("HandlerError", function() return area:square("x"):await() end)
+  -- an id of an earlier run of this node (its address, another
+  -- incarnation): that actor is gone
+  local old = stage.ref((tostring(Temp()):gsub("~(%x+)/", function(h)
+    return "~" .. (h == "1" and "2" or "1") .. "/"
+  end)))
+  fails_with("ActorNotFound", function() return old:hello():await() end)
   -- a node that is not there: NodeUnreachable once the retries give up
   local ok, err = pcall(function()
     return Recorder:spawn_at("127.0.0.1:1"):put(1):await(10)
