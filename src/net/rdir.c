@@ -45,6 +45,7 @@ typedef struct lookup {
     stage_pack_t acc; /* FIND_ALL: ids gathered */
     uint32_t nacc;
     bool failed;
+    int dht_error; /* the first DHT failure other than "no entry", or 0 */
 } lookup_t;
 
 static uint64_t now_ms(io_t *io) {
@@ -383,8 +384,22 @@ static void ask_next_node(io_t *io, lookup_t *lk) {
     ask_node(io, lk, &lk->reps[lk->next_rep++]);
 }
 
-/* Every DHT lookup of lk is in: ask the nodes. */
+/* Every DHT lookup of lk is in: ask the nodes. No node has actors of the
+** type: find_all_types gets an empty list (a normal answer for "all of
+** them", as on an embedded node), the others TypeNotFound; unless the DHT
+** could not answer. */
 static void ask_nodes(io_t *io, lookup_t *lk) {
+    if (!lk->nreps && lk->dht_error) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "the directory could not answer for '%s': %s",
+                 lk->it->key, stage_strerror(lk->dht_error));
+        lookup_fail(lk, lk->dht_error, msg);
+        return;
+    }
+    if (!lk->nreps && lk->it->op == STAGE__FIND_ALL) {
+        lookup_resolve(lk, "\x90", 1); /* [] */
+        return;
+    }
     if (!lk->nreps) {
         not_found(lk);
         return;
@@ -465,6 +480,8 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
         }
         return;
     }
+    if (fx->status && fx->status != STAGE_ENAME_NOT_FOUND && !lk->dht_error)
+        lk->dht_error = fx->status;
     for (size_t i = 0; fx->status == 0 && i < fx->nitems; i++)
         add_item(io, lk, &fx->items[i]);
     if (lk->outstanding) return;

@@ -51,6 +51,9 @@ function main(args)
   -- failures reach the sender
   fails_with("NameNotFound", function() return stage.find_name("nope"):x():await() end)
   fails_with("TypeNotFound", function() return stage.find_type("Nope"):x():await() end)
+  -- no actor of a type anywhere: all of them is an empty list
+  assert(#stage.find_all_types("Nope"):await() == 0)
+  assert(#stage.find_all_types("Temp"):await() == 0) -- known, none alive
   fails_with("NoSuchMethod", function() return area:nosuch():await() end)
   fails_with("HandlerError", function() return area:square("x"):await() end)
   -- an id of an earlier run of this node (its address, another
