@@ -36,5 +36,19 @@ function main(args)
   fails_with("TypeNotFound", function()
     return stage.find_subtype("Nope"):kind():await()
   end)
+  -- the class works where the name does, as in `is = Shape`
+  assert(stage.find_type(Square):kind():await() == "square")
+  assert(kinds(stage.find_all_types(Square):await()) == "square square")
+  assert(#stage.find_all_types(Lonely):await() == 0)
+  local k = stage.find_subtype(Shape):kind():await()
+  assert(k == "shape" or k == "square", k)
+  -- anything else is refused with a message that says what is expected
+  for _, bad in ipairs({{}, 5, true}) do
+    for _, fn in ipairs({"find_type", "find_subtype", "find_all_types"}) do
+      local ok, err = pcall(stage[fn], bad)
+      assert(not ok and tostring(err):find(fn .. ": argument 1 must be an " ..
+             "actor class or a type name", 1, true), tostring(err))
+    end
+  end
   print("ok")
 end
