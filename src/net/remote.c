@@ -23,6 +23,7 @@
 **                                            [message, actor, traceback]
 **   SPAWN  [call, type, theatre, args]       reply: the new actor's id
 **   FIND   [call, type, all]                 reply: an id / array of ids
+**   PICK   [call, type]                      reply: [n, one of the n ids]
 **   DHT    a stage_dht message
 **
 ** A call waits in `calls` until its reply, its deadline, or its peer being
@@ -615,6 +616,9 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
         break;
     case FRAME_FIND:
         rc = stage__rdir_in_find(io, peer, body, len);
+        break;
+    case FRAME_PICK:
+        rc = stage__rdir_in_pick(io, peer, body, len);
         break;
     case FRAME_NAME:
         rc = stage__rdir_in_name(io, peer, body, len);
