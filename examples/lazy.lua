@@ -6,7 +6,10 @@
 -- Every send returns a future at once, so the fridge, the breadbin and the
 -- oven work in parallel (one theatre each where there are cores). A future
 -- passed as an argument (bacon to the oven) is resolved before delivery,
--- without blocking the sender: main waits only for the sandwich.
+-- without blocking the sender. Main waits only where it uses a value: the
+-- concatenation with the sandwich, the sum of the calories (lazy
+-- synchronisation; f:await() is the explicit wait, with a timeout if
+-- wanted).
 -- Run: stage run examples/lazy.lua
 local stage = require "stage"
 
@@ -16,6 +19,7 @@ function Fridge:getrashers(n)
   for i = 1, n do rashers[i] = "rasher " .. i end
   return rashers
 end
+function Fridge:calories(rashers) return 45 * #rashers end
 
 local Breadbin = stage.actor "Breadbin"
 function Breadbin:getslices(n)
@@ -23,6 +27,7 @@ function Breadbin:getslices(n)
   for i = 1, n do slices[i] = "slice " .. i end
   return slices
 end
+function Breadbin:calories(slices) return 80 * #slices end
 
 local Oven = stage.actor "Oven"
 function Oven:grill(food)
@@ -46,5 +51,8 @@ function main(args)
   local cookedbacon = oven:grill(bacon)        -- a future as an argument
   local made = sandwich:create(cookedbacon, bread)
   print("order placed")
-  print("sandwich: " .. made:await())          -- the only wait
+  print("sandwich: " .. made)                  -- waits for the sandwich
+  -- both counts are worked out at once; the sum waits for the two
+  local calories = fridge:calories(bacon) + breadbin:calories(bread)
+  print("calories: " .. calories)              -- a number by now
 end

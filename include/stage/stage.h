@@ -64,6 +64,9 @@ typedef struct stage_node_config {
     double slice_secs;   /* a handler running longer is preempted (0.01) */
     double budget_secs;  /* a handler running longer gets an error (10) */
     double call_timeout; /* default await timeout in seconds; 0 = none */
+    /* When the node stops, the deaths of its live actors get this long in
+    ** all (5); one still running then is failed (Lua) or given up on. */
+    double stop_grace_secs;
 } stage_node_config_t;
 
 /* Fill *cfg with the defaults. */
@@ -82,7 +85,7 @@ STAGE_EXTERN void stage_node_destroy(stage_node_t **node);
 ** running it: 0, or STAGE_ESCRIPT with "cannot open script 'path': reason"
 ** or "file:line: message" (a syntax error) in err. No node needed: a
 ** program checks its script before it opens a port. Any thread. */
-int stage_script_check(const char *path, char *err, size_t errlen);
+STAGE_EXTERN int stage_script_check(const char *path, char *err, size_t errlen);
 
 /* Load a Lua script in every theatre: its top level runs there and defines
 ** actor types. Before stage_node_start only. On a syntax or runtime error
@@ -101,7 +104,11 @@ STAGE_EXTERN int stage_node_start(stage_node_t *node);
 
 /* Block until the node stops: at quiescence (no runnable actor, pending
 ** timer or outstanding external hold) or on stage_node_stop/stage_exit.
-** Returns the exit status. Not from a theatre thread. */
+** Then every live actor's death runs (youngest first in each theatre, the
+** theatres in parallel) within cfg.stop_grace_secs; a theatre still in a
+** death a second after that is given up on (logged): the node is then
+** leaked by stage_node_destroy. Returns the exit status. Not from a
+** theatre thread. */
 STAGE_EXTERN int stage_node_wait(stage_node_t *node);
 
 /* stage_node_start then stage_node_wait. */
@@ -180,7 +187,9 @@ STAGE_EXTERN int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
 ** not NULL, *fut receives a new future for the reply (release it, or give
 ** it to stage_future_then). Messages from one actor to another arrive in
 ** send order. Errors found later (unknown actor, failed handler) reach the
-** future; with fut NULL they are logged. */
+** future; with fut NULL they are logged. STAGE_EACTOR_NOT_FOUND at once for
+** an id of this node of an unknown type or of an earlier run of this node
+** (its address, another incarnation). */
 STAGE_EXTERN int stage_send(stage_ctx_t *ctx, const stage_id_t *to,
                             const char *method, const void *args, size_t len,
                             stage_future_t **fut);

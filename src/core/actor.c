@@ -7,6 +7,7 @@
 ** the theatre to try first; the shared info (shared.c) says where an actor
 ** that moved lives now.
 */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,52 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     free(a);
 }
 
+static int younger_first(const void *x, const void *y) {
+    uint64_t a = (*(stage__actor_t *const *)x)->serial;
+    uint64_t b = (*(stage__actor_t *const *)y)->serial;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* A theatre's actors were all born there (serial = counter << 8 | theatre),
+** so serial order is spawn order: the youngest go first, as an Erlang
+** supervisor stops its children in the reverse of their start order. The
+** stdout actor stays for the output of the deaths (theatre_destroy). */
+void stage__actors_reap(stage__theatre_t *t) {
+    stage_node_t *node = t->node;
+    size_t n = 0, skipped = 0;
+    stage__actor_t **all = malloc((t->actors.count + 1) * sizeof *all);
+    for (uint32_t i = 0; all && i < t->actors.cap; i++) {
+        stage__actor_t *a = t->actors.slots[i];
+        if (a && a != TOMBSTONE && a->serial != node->stdout_serial)
+            all[n++] = a;
+    }
+    if (!all) LOG_ERROR("theatre %d: out of memory: no death runs", t->index);
+    for (stage__actor_t *a = t->run_head, *next; a; a = next) {
+        next = a->run_next; /* the queue never runs again */
+        a->flags &= ~ACTOR_QUEUED;
+        if (a->flags & ACTOR_DEAD) free(a);
+    }
+    t->run_head = t->run_tail = NULL;
+    if (n) qsort(all, n, sizeof *all, younger_first);
+    for (size_t i = 0; i < n; i++) {
+        stage__actor_t *a = all[i];
+        double deadline = stage__node_stop_deadline(node);
+        if (!t->deaths_over && deadline > 0 && stage__now() >= deadline)
+            t->deaths_over = true;
+        if (t->deaths_over) skipped++;
+        atomic_store(&t->reaping_type, a->type);
+        atomic_store(&t->reaping, a->serial);
+        stage__actor_destroy(t, a);
+        atomic_store(&t->reaping, 0);
+    }
+    t->deaths_over = true;
+    if (skipped)
+        LOG_WARN("theatre %d: %zu actors stopped without death: the stop "
+                 "grace of %g s ran out",
+                 t->index, skipped, stage__node_config(node)->stop_grace_secs);
+    free(all);
+}
+
 void stage__actors_destroy_all(stage__theatre_t *t) {
     t->run_head = t->run_tail = NULL;
     for (uint32_t i = 0; i < t->actors.cap; i++) {
@@ -368,27 +415,42 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
     return 0;
 }
 
+/* e cannot reach `to`: fail its future with status and msg, or log msg
+** (a one-way message); free e. */
+static void route_fail(stage__env_t *e, int status, const char *msg) {
+    if (e->future)
+        stage__future_reject(e->future, status, msg, NULL, NULL);
+    else
+        LOG_WARN("%s", msg);
+    stage__env_free(e);
+}
+
 void stage__route_id(stage_node_t *node, const stage_id_t *to,
                      stage__env_t *e) {
     if (stage__id_is_local(node, to)) {
         stage__route(node, e);
         return;
     }
+    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 160];
+    stage_id_format(to, id, sizeof id);
+    if (stage__id_is_stale(node, to)) { /* this address, another run */
+        snprintf(msg, sizeof msg,
+                 "actor '%s' not found: it belonged to an earlier run of "
+                 "this node (this run is incarnation %" PRIx32
+                 "); message '%s' not delivered",
+                 id, stage__node_incarnation(node), stage__env_method(e));
+        route_fail(e, STAGE_EACTOR_NOT_FOUND, msg);
+        return;
+    }
     if (node->net_hooks.send) {
         node->net_hooks.send(node, to, e);
         return;
     }
-    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 120];
-    stage_id_format(to, id, sizeof id);
     snprintf(msg, sizeof msg,
              "actor '%s' is on node '%s', and this node "
              "is not connected to others (start it with stage node)",
              id, to->node);
-    if (e->future)
-        stage__future_reject(e->future, STAGE_EUNREACHABLE, msg, NULL, NULL);
-    else
-        LOG_WARN("%s", msg);
-    stage__env_free(e);
+    route_fail(e, STAGE_EUNREACHABLE, msg);
 }
 
 int stage__node_spawn_remote(stage_node_t *node, const char *where,

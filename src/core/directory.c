@@ -221,6 +221,28 @@ static int type_family(stage_node_t *n, const char *t, bool subtypes,
     return k;
 }
 
+/* A random actor among those of types[0..k), each actor equally likely:
+** the type is chosen in proportion to its actors, then one of them. (A
+** type chosen first, then an actor, favours the actors of small types.)
+** A type emptied meanwhile by another theatre is skipped. 0 and *out, or
+** STAGE_EACTOR_NOT_FOUND. */
+static int pick_in_family(stage_node_t *n, stage__type_t **types, int k,
+                          uint64_t seed, stage_id_t *out) {
+    size_t counts[64], total = 0;
+    for (int i = 0; i < k; i++)
+        total += counts[i] = stage__dir_count(types[i]);
+    for (int tries = 0; total && tries < k; tries++) {
+        uint64_t r = mix(seed + (uint64_t)tries) % total;
+        int i = 0;
+        while (r >= counts[i])
+            r -= counts[i++];
+        if (stage__dir_random(n, types[i], r, out) == 0) return 0;
+        total -= counts[i]; /* gone meanwhile: pick among the others */
+        counts[i] = 0;
+    }
+    return STAGE_EACTOR_NOT_FOUND;
+}
+
 static void local_find(stage_node_t *n, int op, const char *key,
                        stage__future_t *f) {
     char msg[400];
@@ -253,12 +275,9 @@ static void local_find(stage_node_t *n, int op, const char *key,
     }
     uint64_t seed =
         mix((uint64_t)(uintptr_t)f ^ (uint64_t)(stage__now() * 1e9));
-    for (int i = 0; i < k; i++) { /* start at a random type of the family */
-        stage__type_t *ty = fam[(seed + (uint64_t)i) % (uint64_t)k];
-        if (stage__dir_random(n, ty, mix(seed + (uint64_t)i), &id) == 0) {
-            resolve_id(f, &id);
-            return;
-        }
+    if (pick_in_family(n, fam, k, seed, &id) == 0) {
+        resolve_id(f, &id);
+        return;
     }
     snprintf(msg, sizeof msg, "no actor of type '%s'%s", key,
              op == STAGE__FIND_SUBTYPE ? " or its subtypes" : "");

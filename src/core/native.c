@@ -133,6 +133,7 @@ static int native_deliver(stage__theatre_t *t, stage__actor_t *a,
     const stage_type_def_t *def = a->type->native;
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
     stage_handler_fn fn = birth ? def->birth : find_method(def, e->data);
+    if (birth) a->flags |= ACTOR_BORN;
     if (fn)
         fn(&ctx, a->state, &m);
     else if (!birth)
@@ -148,8 +149,10 @@ static int native_resume(stage__theatre_t *t, stage__actor_t *a) {
     return TURN_DONE; /* native turns never suspend */
 }
 
+/* death runs once, if birth ran, unless the node's stop is over. */
 static void native_destroy(stage__theatre_t *t, stage__actor_t *a) {
-    if (!a->type->native->death || stage__node_stopping(t->node)) return;
+    if (!a->type->native->death || t->deaths_over || !(a->flags & ACTOR_BORN))
+        return;
     stage_ctx_t ctx;
     ctx_init(&ctx, t, a);
     a->type->native->death(&ctx, a->state);
@@ -243,6 +246,7 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner, int kind,
     if (!mlen || mlen > 255) return STAGE_EINVAL;
     if (len && !is_array(args, len)) return STAGE_EINVAL;
     bool local = stage__id_is_local(node, to);
+    if (stage__id_is_stale(node, to)) return STAGE_EACTOR_NOT_FOUND;
     if (!local && !node->net_hooks.send) return STAGE_EUNREACHABLE;
     stage__type_t *tt = local ? type_of(node, to->type) : NULL;
     if (local && !tt) return STAGE_EACTOR_NOT_FOUND;

@@ -58,6 +58,7 @@ void stage_node_config_init(stage_node_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->slice_secs = 0.01;
     cfg->budget_secs = 10.0;
+    cfg->stop_grace_secs = 5.0; /* Erlang's default shutdown for a worker */
 }
 
 static int default_theatres(void) {
@@ -68,7 +69,8 @@ static int default_theatres(void) {
 static int check_config(const stage_node_config_t *cfg) {
     if (cfg->theatres < 0 || cfg->theatres > STAGE_MAX_THEATRES)
         return STAGE_EINVAL;
-    if (cfg->slice_secs <= 0 || cfg->budget_secs <= 0 || cfg->call_timeout < 0)
+    if (cfg->slice_secs <= 0 || cfg->budget_secs <= 0 ||
+        cfg->call_timeout < 0 || cfg->stop_grace_secs <= 0)
         return STAGE_EINVAL;
     if (cfg->address &&
         (!*cfg->address || strlen(cfg->address) >= STAGE_ADDR_MAX ||
@@ -113,12 +115,28 @@ nomem:
     return STAGE_ENOMEM;
 }
 
+/* Nodes left running a death (stage_node_wait gave up on a theatre): their
+** memory stays in use and reachable (for leak checkers) until the exit. */
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static stage_node_t *abandoned;
+
 void stage_node_destroy(stage_node_t **np) {
     stage_node_t *n = *np;
     if (!n) return;
     if (n->started && !n->joined) {
         stage_node_stop(n, 0);
         stage_node_wait(n);
+    }
+    if (n->abandoned) { /* a theatre still runs: it may touch anything */
+        if (!n->output_abandoned) stage__theatre_flush_output(n->theatres[0]);
+        LOG_ERROR("the node's memory is not freed: a theatre is still "
+                  "running a death");
+        pthread_mutex_lock(&abandoned_lock);
+        n->next_abandoned = abandoned; /* reachable on purpose */
+        abandoned = n;
+        pthread_mutex_unlock(&abandoned_lock);
+        *np = NULL;
+        return;
     }
     /* The network first: failing its pending calls completes futures
     ** that land in the theatres' inboxes, which must still exist. */
@@ -207,6 +225,10 @@ int stage__node_stopping(stage_node_t *n) {
     return atomic_load_explicit(&n->stopping, memory_order_acquire);
 }
 
+double stage__node_stop_deadline(stage_node_t *n) {
+    return atomic_load(&n->stop_deadline);
+}
+
 void stage__node_set_lua_hooks(stage_node_t *n, const stage__lua_hooks_t *h,
                                void *data) {
     n->lua_hooks = *h;
@@ -262,6 +284,11 @@ int stage__id_is_local(stage_node_t *n, const stage_id_t *id) {
            strncmp(id->node, n->address, sizeof id->node) == 0;
 }
 
+int stage__id_is_stale(stage_node_t *n, const stage_id_t *id) {
+    return id->incarnation != n->incarnation &&
+           strncmp(id->node, n->address, sizeof id->node) == 0;
+}
+
 /* ---- work and quiescence ----------------------------------------------------
  */
 
@@ -292,6 +319,9 @@ void stage_node_release(stage_node_t *n) {
 void stage_node_stop(stage_node_t *n, int code) {
     int expected = 0;
     if (atomic_compare_exchange_strong(&n->stopping, &expected, 1)) {
+        /* seq_cst: a theatre that sees 0 here looks again before each
+        ** death (stage__actors_reap) */
+        atomic_store(&n->stop_deadline, stage__now() + n->cfg.stop_grace_secs);
         n->exit_code = code;
         atomic_store(&n->stopped, 1);
         futex_wake(&n->stopped);
@@ -315,19 +345,24 @@ static void on_preempt_signal(int sig) {
 
 /* Every half slice, signal each theatre whose message has not changed since
 ** the last look (so it has run at least half a slice); its Lua hook then
-** yields, or fails the message once it has run past its budget. */
+** yields, or fails the message once it has run past its budget. Once the
+** node is stopping, signal every theatre in a turn at once: its turn
+** yields at the hook and is never resumed, so the theatre can stop. Runs
+** until stage_node_wait has joined the theatres. */
 static void *watchdog_main(void *arg) {
     stage_node_t *n = arg;
     uint64_t seen[STAGE_MAX_THEATRES] = {0};
     uint64_t signalled[STAGE_MAX_THEATRES] = {0};
     double half = n->cfg.slice_secs / 2;
-    while (!atomic_load(&n->stopped)) {
-        futex_wait(&n->stopped, 0, half);
+    while (!atomic_load(&n->watchdog_quit)) {
+        futex_wait(&n->watchdog_quit, 0, half);
+        bool stopping = stage__node_stopping(n);
         for (int i = 0; i < n->ntheatres; i++) {
             stage__theatre_t *t = n->theatres[i];
             uint64_t seq =
                 atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
-            if (t->in_turn && seq == seen[i] && seq != signalled[i]) {
+            if (t->in_turn && (seq == seen[i] || stopping) &&
+                seq != signalled[i]) {
                 signalled[i] = seq; /* the hook re-arms itself if needed */
                 pthread_kill(t->thread, SIG_PREEMPT);
             }
@@ -363,13 +398,41 @@ int stage_node_start(stage_node_t *n) {
     return 0;
 }
 
+/* Join the theatres, which run the deaths of their actors first. One that
+** is not done a second past the stop deadline is stuck in a death that
+** cannot be preempted (C code, a blocking call): log it and leave it. */
+#define STOP_JOIN_MARGIN 1.0
+
+static void join_theatres(stage_node_t *n) {
+    double until = stage__node_stop_deadline(n) + STOP_JOIN_MARGIN;
+    for (int i = 0; i < n->ntheatres; i++) {
+        stage__theatre_t *t = n->theatres[i];
+        if (stage__theatre_join(t, until) == 0) continue;
+        n->abandoned = 1;
+        if (i == 0) n->output_abandoned = 1;
+        char who[STAGE_ID_TEXT_MAX] = "?";
+        stage__type_t *ty = atomic_load(&t->reaping_type);
+        uint64_t serial = atomic_load(&t->reaping);
+        if (ty && serial) {
+            stage_id_t id;
+            stage__make_id(n, serial, ty, &id);
+            stage_id_format(&id, who, sizeof who);
+        }
+        LOG_ERROR("theatre %d did not stop within %g s: the death of actor "
+                  "'%s' has not returned (blocked outside Lua?); leaving it "
+                  "running",
+                  i, n->cfg.stop_grace_secs + STOP_JOIN_MARGIN, who);
+    }
+}
+
 int stage_node_wait(stage_node_t *n) {
     if (stage__current()) return STAGE_EDEADLOCK;
     if (!n->started || n->joined) return n->exit_code;
     while (!atomic_load(&n->stopped))
         futex_wait(&n->stopped, 0, -1);
-    for (int i = 0; i < n->ntheatres; i++)
-        stage__theatre_join(n->theatres[i]);
+    join_theatres(n);
+    atomic_store(&n->watchdog_quit, 1);
+    futex_wake(&n->watchdog_quit);
     if (n->has_watchdog) pthread_join(n->watchdog, NULL);
     n->joined = 1;
     fflush(stdout);

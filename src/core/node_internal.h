@@ -29,9 +29,14 @@ struct stage_node {
     int ntypes, captypes;
     alignas(64) atomic_int work;
     alignas(64) atomic_int stopping;
-    atomic_int stopped; /* futex word for stage_node_wait */
+    atomic_int stopped;       /* futex word for stage_node_wait */
+    atomic_int watchdog_quit; /* futex word: the theatres are joined */
     int exit_code;
+    _Atomic double stop_deadline; /* stage__node_stop_deadline */
     int started, joined, has_watchdog;
+    int abandoned;        /* a theatre did not stop: the node cannot be freed */
+    int output_abandoned; /* ... and it is theatre 0, the stdout actor's */
+    stage_node_t *next_abandoned;
     pthread_t watchdog;
     stage__lua_hooks_t lua_hooks;
     void *lua;
@@ -49,8 +54,13 @@ void stage__names_free(stage_node_t *node);
 
 stage__theatre_t *stage__theatre_new(stage_node_t *node, int index);
 int stage__theatre_start(stage__theatre_t *t);
-void stage__theatre_join(stage__theatre_t *t);
+/* Join t's thread by deadline (stage__now() seconds): 0, or
+** STAGE_ETIMEOUT if it still runs. */
+int stage__theatre_join(stage__theatre_t *t, double deadline);
 void stage__theatre_destroy(stage__theatre_t *t);
+/* Print what the stdout actor of t (theatre 0) still holds, leaving all
+** else (a theatre never joined may still use it). */
+void stage__theatre_flush_output(stage__theatre_t *t);
 
 void stage__shared_init(stage_node_t *node);
 void stage__shared_free(stage_node_t *node);

@@ -134,8 +134,16 @@ static int suspended(stage__theatre_t *t, stage__actor_t *a, int r) {
     return 1;
 }
 
+/* Run a's turn: continue its suspended handler, then up to
+** STAGE_TURN_MESSAGES messages. Once the node is stopping no handler
+** starts (stage.exit stops the node after the current turn). */
 static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     a->flags &= ~ACTOR_QUEUED;
+    if (a->flags & ACTOR_DEAD) { /* destroyed while queued: free it here */
+        free(a);
+        return;
+    }
+    if (stage__node_stopping(t->node)) return;
     if (a->flags & ACTOR_SUSPENDED) {
         if (!(a->flags & ACTOR_READY)) return;
         a->flags &= ~ACTOR_READY;
@@ -146,6 +154,7 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     }
     for (int n = 0; n < STAGE_TURN_MESSAGES; n++) {
         if (a->flags & ACTOR_STOPPING) break;
+        if (stage__node_stopping(t->node)) return; /* the stop takes a */
         stage__env_t *e = mailbox_pop(a);
         if (!e) break;
         if (e->hdr.kind == ENV_STOP_ACTOR) {
@@ -217,10 +226,13 @@ static void take(stage__theatre_t *t, stage__item_t *it) {
     }
 }
 
+/* Take what other threads sent. Not once the node is stopping: a
+** completed future would run its continuations (next, catch), which are
+** turns too; what is left is dropped at teardown. */
 static void drain_inbox(stage__theatre_t *t) {
     int retired = 0;
     stage__mpsc_node_t *n;
-    while ((n = stage__mpsc_pop(&t->inbox))) {
+    while (!stage__node_stopping(t->node) && (n = stage__mpsc_pop(&t->inbox))) {
         if (!t->busy) {
             t->busy = true;
             stage__work_add(t->node, 1);
@@ -314,6 +326,7 @@ static void *theatre_main(void *arg) {
         }
         idle(t, next);
     }
+    stage__actors_reap(t);
     current = NULL;
     return NULL;
 }
@@ -322,24 +335,33 @@ int stage__theatre_start(stage__theatre_t *t) {
     return pthread_create(&t->thread, NULL, theatre_main, t) ? STAGE_ENOMEM : 0;
 }
 
-void stage__theatre_join(stage__theatre_t *t) {
-    pthread_join(t->thread, NULL);
+int stage__theatre_join(stage__theatre_t *t, double deadline) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* what pthread_timedjoin_np uses */
+    double left = deadline - stage__now();
+    if (left < 0) left = 0;
+    double at = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + left;
+    ts.tv_sec = (time_t)at;
+    ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+    return pthread_timedjoin_np(t->thread, NULL, &ts) ? STAGE_ETIMEOUT : 0;
 }
 
-/* Free what is left: queued envelopes fail, actors are destroyed. Runs
-** after the thread has stopped, on the thread destroying the node, which
-** becomes this theatre's thread for the purpose. */
-void stage__theatre_destroy(stage__theatre_t *t) {
-    current = t;
+/* Empty t's inbox: output for the stdout actor goes to its mailbox; the
+** rest is dropped, or with drop false left alone (a theatre that may still
+** run can use it). Then print what the stdout actor holds. On the thread
+** destroying the node. */
+static void take_output(stage__theatre_t *t, bool drop) {
     stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
     stage__mpsc_node_t *n;
     while ((n = stage__mpsc_pop(&t->inbox))) {
         stage__item_t *it = (stage__item_t *)n;
         stage__env_t *e = (stage__env_t *)it;
-        if (it->kind == ENV_FUTURE)
-            stage__future_unref((stage__future_t *)it);
-        else if (out && it->kind == ENV_MSG && e->target == out->serial)
+        if (out && it->kind == ENV_MSG && e->target == out->serial)
             stage__actor_enqueue(t, out, e); /* output is never lost */
+        else if (!drop)
+            continue; /* leaked with the node */
+        else if (it->kind == ENV_FUTURE)
+            stage__future_unref((stage__future_t *)it);
         else
             stage__env_drop(e, STAGE_ESTOPPED);
     }
@@ -347,6 +369,22 @@ void stage__theatre_destroy(stage__theatre_t *t) {
         if (!(out->mbox_head = e->next)) out->mbox_tail = NULL;
         out->type->ops->deliver(t, out, e);
     }
+}
+
+void stage__theatre_flush_output(stage__theatre_t *t) {
+    current = t;
+    take_output(t, false);
+    current = NULL;
+}
+
+/* Free what is left: queued envelopes fail, actors are destroyed (their
+** deaths ran at the stop, stage__actors_reap). Runs after the thread has
+** stopped, on the thread destroying the node, which becomes this
+** theatre's thread for the purpose. */
+void stage__theatre_destroy(stage__theatre_t *t) {
+    current = t;
+    t->deaths_over = true; /* a node never started, say */
+    take_output(t, true);
     stage__actors_destroy_all(t);
     stage__timers_free(t);
     if (t->node->lua_hooks.theatre_close) t->node->lua_hooks.theatre_close(t);

@@ -417,6 +417,30 @@ static int lua_resume_turn(stage__theatre_t *t, stage__actor_t *a) {
     return finish(w, a, co, coref, e, status, nres);
 }
 
+/* Run the death function on top of L as a last turn of actor a: it cannot
+** await; the watchdog fails it past its budget, or at a node's stop past
+** the stop deadline (preempt_hook). A failure is logged. */
+static void run_death(stage__theatre_t *t, stage__lw_t *w, stage__actor_t *a) {
+    lua_State *L = w->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, a->lua_ref);
+    stage__actor_t *prev = t->running;
+    stage__turn_begin(t, a);
+    a->spent = 0;
+    w->resumed_at = stage__now();
+    t->running_lua = L;
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        stage_id_t id;
+        char text[STAGE_ID_TEXT_MAX];
+        stage__make_id(t->node, a->serial, a->type, &id);
+        stage_id_format(&id, text, sizeof text);
+        LOG_WARN("actor %s: death: %s", text, luaL_tolstring(L, -1, NULL));
+        lua_pop(L, 2);
+    }
+    t->running_lua = NULL;
+    stage__turn_end(t);
+    t->running = prev;
+}
+
 static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
     stage__lw_t *w = t->lua;
     stage__deferred_abandon(a);
@@ -428,7 +452,8 @@ static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
     }
     stage__lwait_free(a); /* its timer was cancelled with the actor's */
     int cref = class_ref(w, a->type);
-    if (!stage__node_stopping(t->node) && cref != LUA_NOREF) {
+    /* no state table: its birth never started, so no death either */
+    if (!t->deaths_over && cref != LUA_NOREF && a->lua_ref != -2) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
         lua_pushliteral(L, "death");
         if (lua_rawget(L, -2) == LUA_TNIL) { /* inherited? */
@@ -436,28 +461,12 @@ static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
             find_method(L, lua_gettop(L), "death");
         }
         lua_remove(L, -2);
-        if (lua_isfunction(L, -1)) { /* runs as a last turn of the actor */
-            lua_rawgeti(L, LUA_REGISTRYINDEX, a->lua_ref);
-            stage__actor_t *prev = t->running;
-            stage__turn_begin(t, a);
-            t->running_lua = L;
-            if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-                stage_id_t id;
-                char text[STAGE_ID_TEXT_MAX];
-                stage__make_id(t->node, a->serial, a->type, &id);
-                stage_id_format(&id, text, sizeof text);
-                LOG_WARN("actor %s: death: %s", text,
-                         luaL_tolstring(L, -1, NULL));
-                lua_pop(L, 2);
-            }
-            t->running_lua = NULL;
-            stage__turn_end(t);
-            t->running = prev;
-        } else {
+        if (lua_isfunction(L, -1))
+            run_death(t, w, a);
+        else
             lua_pop(L, 1);
-        }
     }
-    luaL_unref(L, LUA_REGISTRYINDEX, a->lua_ref);
+    if (a->lua_ref != -2) luaL_unref(L, LUA_REGISTRYINDEX, a->lua_ref);
     a->lua_ref = -2;
 }
 
@@ -483,6 +492,17 @@ const stage__ops_t stage__lua_ops = {lua_deliver_first, lua_resume_turn,
 
 /* ---- preemption --------------------------------------------------------- */
 
+/* A death still running when the node's stop grace ends. */
+static void push_grace_error(lua_State *L, double grace) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "death ran past the node's stop grace of %g s (an endless "
+             "loop?)",
+             grace);
+    stage__future_t tmp = {.status = STAGE_EBUDGET, .message = msg};
+    stage__lerror_push(L, &tmp);
+}
+
 static void push_budget_error(lua_State *L, double spent, double budget) {
     char msg[160];
     snprintf(msg, sizeof msg,
@@ -501,19 +521,28 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
     if (!a || w->t->running_lua != co) return; /* a late signal */
     const stage_node_config_t *cfg = stage__node_config(w->node);
     double now = stage__now();
-    if (w->resumed_at <= 0) w->resumed_at = now - cfg->slice_secs;
-    a->spent += now - w->resumed_at; /* the first slice is an estimate */
+    /* The first slice is an estimate: the watchdog saw the turn running at
+    ** one look and again at the next, half a slice later, so it has run at
+    ** least that long. The lower bound: a budget never ends early. */
+    if (w->resumed_at <= 0) w->resumed_at = now - cfg->slice_secs / 2;
+    a->spent += now - w->resumed_at;
     w->resumed_at = now;
     bool over = a->spent >= cfg->budget_secs;
+    double deadline = stage__node_stop_deadline(w->node);
+    bool late = deadline > 0 && now >= deadline; /* a death at the stop */
     /* Past the budget: yield too, and the theatre fails the message (see
     ** finish). Raising here instead would leave the coroutine unable to
     ** run hooks ever again: Lua does not restore its allowhook flag when
     ** an error unwinds a hook inside lua_resume. A coroutine the handler
     ** made cannot be yielded for the actor: it only meets the budget. */
     if (co != w->handler_co) {
-        if (over) {
-            push_budget_error(co, a->spent, cfg->budget_secs);
-            lua_error(co); /* that coroutine dies: its hooks do not matter */
+        if (over || late) { /* that coroutine dies: its hooks do not matter;
+                            ** a death's pcall restores them */
+            if (over)
+                push_budget_error(co, a->spent, cfg->budget_secs);
+            else
+                push_grace_error(co, cfg->stop_grace_secs);
+            lua_error(co);
         }
         /* keep measuring here, and preempt the handler once back in it */
         lua_sethook(co, preempt_hook, LUA_MASKCOUNT, 100000);
@@ -530,6 +559,10 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
         push_budget_error(co, a->spent, cfg->budget_secs);
         lua_error(co);
     }
+    /* not yieldable now: keep measuring, so that the turn yields once it
+    ** can and meets its budget even if it never can (a node that stops
+    ** waits for it) */
+    lua_sethook(co, preempt_hook, LUA_MASKCOUNT, 100000);
 }
 
 void stage__lua_preempt(stage__theatre_t *t) {

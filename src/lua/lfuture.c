@@ -278,6 +278,10 @@ static int f_await(lua_State *L) {
     return lua_yieldk(L, 0, 0, await_k);
 }
 
+int stage__lfuture_await(lua_State *L) {
+    return f_await(L);
+}
+
 /* ---- next, catch -------------------------------------------------------- */
 
 /* fn runs in the context of the actor that asked (stage.self(), sends from
@@ -444,12 +448,24 @@ static int f_done(lua_State *L) {
     return 1;
 }
 
+/* __tostring, for the C functions that cannot wait (string.format, ...;
+** tostring and print wait, llazy.c): the value's text once resolved,
+** else what the future is. Raises nothing but a memory error: an error
+** object's text may come here (stage__lfuture_fail), outside any pcall. */
 static int f_tostring(lua_State *L) {
     stage__future_t *f = check_future(L, 1);
-    lua_pushfstring(L, "future (%s)",
-                    !stage__future_done(f) ? "pending"
-                    : f->status            ? "failed"
-                                           : "resolved");
+    char err[256];
+    if (!stage__future_done(f)) {
+        lua_pushliteral(L, "future (pending)");
+    } else if (f->status) {
+        lua_pushfstring(L, "future (failed: %s: %s)", stage_err_name(f->status),
+                        f->message ? f->message : stage_strerror(f->status));
+    } else if (stage__lv_decode_value(L, f->data, f->len, &stage__lw(L)->hooks,
+                                      err, sizeof err)) {
+        lua_pushliteral(L, "future (resolved)");
+    } else {
+        luaL_tolstring(L, -1, NULL);
+    }
     return 1;
 }
 
@@ -555,6 +571,7 @@ void stage__lfuture_open(lua_State *L) {
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, f_tostring);
     lua_setfield(L, -2, "__tostring");
+    stage__llazy_open(L, -1); /* operators use the value */
     stage__lw(L)->future_mtp = lua_topointer(L, -1);
     stage__lw(L)->future_mt = luaL_ref(L, LUA_REGISTRYINDEX);
     luaL_newmetatable(L, ERROR_MT);

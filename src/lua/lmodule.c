@@ -142,9 +142,27 @@ static int m_name(lua_State *L) {
     return 1;
 }
 
-/* A far reference resolved by a directory lookup. */
-static int find_ref(lua_State *L, int op, const char *what) {
-    const char *key = check_key(L, 1, what);
+/* The type name at idx: a string, or an actor class (stage.actor's
+** result, as `is = T` takes it), replaced on the stack by its name. */
+static const char *check_type(lua_State *L, int idx, const char *fn) {
+    if (lua_istable(L, idx)) {
+        if (lua_getfield(L, idx, "__type") != LUA_TSTRING)
+            luaL_error(L,
+                       "%s: argument %d must be an actor class or a type "
+                       "name (got a table that is not a class)",
+                       fn, idx);
+        lua_replace(L, idx);
+    } else if (lua_type(L, idx) != LUA_TSTRING) {
+        luaL_error(L,
+                   "%s: argument %d must be an actor class or a type name "
+                   "(got %s)",
+                   fn, idx, luaL_typename(L, idx));
+    }
+    return check_key(L, idx, "a type name");
+}
+
+/* Push a far reference resolved by the directory lookup op of key. */
+static int find_ref(lua_State *L, int op, const char *key) {
     stage__future_t *f = dir_future(L); /* directory borrows it */
     stage__directory(stage__lw(L)->node, op, key, NULL, f);
     stage__lref_push_far(L, f);
@@ -152,20 +170,20 @@ static int find_ref(lua_State *L, int op, const char *what) {
 }
 
 static int m_find_name(lua_State *L) {
-    return find_ref(L, STAGE__FIND_NAME, "a name");
+    return find_ref(L, STAGE__FIND_NAME, check_key(L, 1, "a name"));
 }
 
 static int m_find_type(lua_State *L) {
-    return find_ref(L, STAGE__FIND_TYPE, "a type name");
+    return find_ref(L, STAGE__FIND_TYPE, check_type(L, 1, "find_type"));
 }
 
 static int m_find_subtype(lua_State *L) {
-    return find_ref(L, STAGE__FIND_SUBTYPE, "a type name");
+    return find_ref(L, STAGE__FIND_SUBTYPE, check_type(L, 1, "find_subtype"));
 }
 
-/* stage.find_all_types(t): a future of a list of references. */
+/* stage.find_all_types(T): a future of a list of references. */
 static int m_find_all_types(lua_State *L) {
-    const char *key = check_key(L, 1, "a type name");
+    const char *key = check_type(L, 1, "find_all_types");
     stage__future_t *f = dir_future(L); /* directory borrows it */
     stage__directory(stage__lw(L)->node, STAGE__FIND_ALL, key, NULL, f);
     stage__lfuture_push(L, f);

@@ -128,6 +128,8 @@ int stage__lv_encode_ud(lua_State *L, int idx, stage_pack_t *p, void *ud) {
 }
 
 static int r_eq(lua_State *L) {
+    if (stage__lfuture_test(L, 1) || stage__lfuture_test(L, 2))
+        return stage__lfuture_lazy_eq(L); /* ref == f: f's value */
     stage__lw_t *w = stage__lw(L);
     stage__lref_t *a = stage__lref_test(L, 1), *b = stage__lref_test(L, 2);
     if (a) far_settle(w, a);
@@ -387,6 +389,8 @@ static int queue_message(stage__lw_t *w, stage__actor_t *a,
         if (reply)
             stage__future_reject(reply, STAGE_EACTOR_NOT_FOUND, msg, NULL,
                                  NULL);
+        else /* stage.send: nobody else hears of it */
+            LOG_WARN("%s", msg);
         return 0;
     }
     stage__env_t *e = stage__env_new(method, mlen, args->data, args->len);

@@ -155,6 +155,20 @@ void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
 void stage__lfuture_fail(lua_State *L, int idx, stage__future_t *fut,
                          const stage_id_t *self, const char *tb);
 
+/* f:await() with f at 1 and no timeout: a lua_CFunction body that may
+** yield (call it last: return stage__lfuture_await(L)). */
+int stage__lfuture_await(lua_State *L);
+
+/* lua/llazy.c (lazy synchronisation) */
+/* The metamethods that use a future's value, into the metatable at mt,
+** and the global tostring that waits for a future's value. */
+void stage__llazy_open(lua_State *L, int mt);
+/* lua_CFunction: the value at 1 if it is no future, else the future's
+** value, waiting for it (may yield: call it with lua_callk). */
+int stage__lfuture_value(lua_State *L);
+/* __eq with a future among the two operands (lref.c): compares values. */
+int stage__lfuture_lazy_eq(lua_State *L);
+
 /* Free a finished or abandoned await's state. */
 void stage__lwait_free(stage__actor_t *a);
 int stage__lfuture_join(lua_State *L); /* stage.join{...} */

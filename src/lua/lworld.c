@@ -15,9 +15,9 @@
 
 /* print inside an actor goes through the stdout actor, so the lines of one
 ** actor keep their order with its other output. Outside a turn (the
-** script's top level) it writes directly. */
-static int l_print(lua_State *L) {
-    int n = lua_gettop(L);
+** script's top level) it writes directly. Prints the n values on L's
+** stack. */
+static int print_line(lua_State *L, int n) {
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (int i = 1; i <= n; i++) {
@@ -51,6 +51,35 @@ static int l_print(lua_State *L) {
     e->sender_type = w->t->running->type;
     stage__route(w->node, e);
     return 0;
+}
+
+static int print_from(lua_State *L, int from);
+
+/* Back from a wait for argument ctx (its value on top). */
+static int print_k(lua_State *L, int status, lua_KContext ctx) {
+    (void)status;
+    lua_replace(L, (int)ctx);
+    return print_from(L, (int)ctx + 1);
+}
+
+/* Replace the futures among the arguments from `from` on by their values,
+** waiting for them as await does (lazy synchronisation, llazy.c). */
+static int print_from(lua_State *L, int from) {
+    int n = lua_gettop(L);
+    for (int i = from; i <= n; i++) {
+        if (lua_type(L, i) != LUA_TUSERDATA || !stage__lfuture_test(L, i))
+            continue;
+        lua_pushcfunction(L, stage__lfuture_value);
+        lua_pushvalue(L, i);
+        lua_callk(L, 1, 1, (lua_KContext)i, print_k);
+        lua_replace(L, i);
+    }
+    return print_line(L, n);
+}
+
+/* print(...): a future's value is printed, once it is there. */
+static int l_print(lua_State *L) {
+    return print_from(L, 1);
 }
 
 /* coroutine.resume(co, ...): Lua's, noting co as the innermost running

@@ -7,14 +7,18 @@
 ** type announces (type -> a representative id of this node, serial 0) and
 ** its supertype link (super -> subtype); each node keeps its own list of
 ** actors per type (core/directory.c). find_type asks the DHT which nodes
-** have the type, then one of them (FIND frame) for a random actor; so a
-** spawn costs no network traffic and the DHT holds O(nodes x types)
-** entries instead of one per actor (thesis 4.3.2 registers every actor;
-** at a million actors that is a million leased entries to renew).
-** find_type prefers a local actor when there is one.
+** have the type, then each of them (PICK frame) for how many it has and
+** one at random, and keeps one answer with a probability in proportion
+** to its count: every actor is equally likely, on whatever node (FIND
+** frames fetch all of them for find_all_types). So a spawn costs no
+** network traffic and the DHT holds O(nodes x types) entries instead of
+** one per actor (thesis 4.3.2 registers every actor; at a million actors
+** that is a million leased entries to renew). find_type prefers a local
+** actor when there is one.
 **
 ** Lookup states: DHT (type_find requests out, walking subtypes for
-** find_subtype) -> NODES (FIND calls to the nodes found) -> done.
+** find_subtype) -> NODES (PICK or FIND calls to all the (node, type) pairs
+** found, at once) -> done.
 */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -35,17 +39,25 @@ typedef struct rep {
     char type[STAGE_TYPE_MAX];
 } rep_t;
 
-typedef struct lookup {
+typedef struct lookup lookup_t;
+struct lookup {
     io_item_t *it; /* op, key, to (claim), f */
     int outstanding;
     char types[MAX_TYPES][STAGE_TYPE_MAX];
     int ntypes;
     rep_t reps[MAX_REPS];
-    int nreps, next_rep;
+    int nreps;
     stage_pack_t acc; /* FIND_ALL: ids gathered */
     uint32_t nacc;
     bool failed;
-} lookup_t;
+    int dht_error;     /* the first DHT failure other than "no entry", or 0 */
+    uint64_t weight;   /* find one: the actors the nodes reported so far */
+    stage_id_t chosen; /* ... and the one kept among them */
+    bool have_chosen;
+    int nasked;         /* types[0..nasked) asked of the DHT */
+    bool queued;        /* on io->asks, or being asked (asks_run) */
+    lookup_t *next_ask; /* io->asks */
+};
 
 static uint64_t now_ms(io_t *io) {
     return uv_now(&io->loop);
@@ -63,7 +75,13 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
                             const stage_dht_effect_t *fx);
 
 static void on_dht_timer(uv_timer_t *t);
+static void asks_run(io_t *io);
 
+/* Handle the manager's effects. Nothing here may call the manager: a call
+** starts a new list of effects, and those of this one not yet handled
+** would be lost (a subtype's answer, say). What must call it waits in
+** io->asks until the list is done (asks_run), or for the next loop turn
+** (stage__rhome_bye_done). */
 void stage__rdir_drain(io_t *io) {
     size_t n;
     const stage_dht_effect_t *fx = stage_dht_effects(io->dht, &n);
@@ -100,6 +118,7 @@ void stage__rdir_drain(io_t *io) {
     else
         uv_timer_start(&io->dht_timer, on_dht_timer,
                        next > now ? next - now : 1, 0);
+    asks_run(io);
 }
 
 static void on_dht_timer(uv_timer_t *t) {
@@ -152,20 +171,47 @@ int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
     return 0;
 }
 
-static void drop_lookup(uint64_t key, void *val, void *ud) {
+/* The lookups still waiting at close, each once (a lookup of subtypes
+** waits on several requests). */
+typedef struct waiting {
+    lookup_t **v;
+    size_t n, cap;
+} waiting_t;
+
+static void note_waiting(waiting_t *w, lookup_t *lk) {
+    for (size_t i = 0; i < w->n; i++)
+        if (w->v[i] == lk) return;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 16;
+        lookup_t **v = realloc(w->v, cap * sizeof *v);
+        if (!v) return; /* leaked: the process is ending anyway */
+        w->v = v;
+        w->cap = cap;
+    }
+    w->v[w->n++] = lk;
+}
+
+static void note_req(uint64_t key, void *val, void *ud) {
     (void)key;
-    (void)ud;
-    lookup_t *lk = val;
-    stage__future_reject(lk->it->f, STAGE_ESTOPPED, "the node stopped", NULL,
-                         NULL);
-    stage__future_unref(lk->it->f);
-    free(lk->it);
-    stage_pack_free(&lk->acc);
-    free(lk);
+    note_waiting(ud, val);
 }
 
 void stage__rdir_close(io_t *io) {
-    stage__u64map_each(&io->reqs, drop_lookup, NULL);
+    waiting_t w = {0};
+    stage__u64map_each(&io->reqs, note_req, &w);
+    for (lookup_t *lk = io->asks; lk; lk = lk->next_ask)
+        note_waiting(&w, lk);
+    io->asks = NULL;
+    for (size_t i = 0; i < w.n; i++) {
+        lookup_t *lk = w.v[i];
+        stage__future_reject(lk->it->f, STAGE_ESTOPPED, "the node stopped",
+                             NULL, NULL);
+        stage__future_unref(lk->it->f);
+        free(lk->it);
+        stage_pack_free(&lk->acc);
+        free(lk);
+    }
+    free(w.v);
     stage__u64map_free(&io->reqs);
     stage__rdir_forget_node(io, NULL);
     stage__u64map_free(&io->names);
@@ -275,8 +321,10 @@ static void not_found(lookup_t *lk) {
     lookup_fail(lk, STAGE_ETYPE_NOT_FOUND, msg);
 }
 
-/* Send lk's request to the DHT under a fresh request id. */
-static int lookup_ask(io_t *io, lookup_t *lk, const char *type) {
+/* Send lk's request for type to the DHT under a fresh request id; with
+** count, lk counts it as outstanding (before the drain, which may answer
+** it at once). */
+static int dht_request(io_t *io, lookup_t *lk, const char *type, bool count) {
     uint64_t req = ++io->next_id;
     int rc, op = lk->it->op;
     uint64_t now = now_ms(io);
@@ -287,86 +335,165 @@ static int lookup_ask(io_t *io, lookup_t *lk, const char *type) {
     else
         rc = stage_dht_type_find(io->dht, now, req, type);
     if (!rc) rc = stage__u64map_put(&io->reqs, req, lk);
-    if (!rc) lk->outstanding++;
+    if (!rc && count) lk->outstanding++;
     stage__rdir_drain(io);
     return rc;
 }
 
-/* ---- asking nodes (FIND) ------------------------------------------------ */
+static void ask_nodes(io_t *io, lookup_t *lk);
 
-static void ask_next_node(io_t *io, lookup_t *lk);
-
-/* A FIND answer: an id (find one) or an array of ids (find all). */
-static void on_found(io_t *io, void *arg, int status, const char *value,
-                     size_t len) {
-    lookup_t *lk = arg;
-    lk->outstanding--;
-    if (lk->it->op == STAGE__FIND_ALL) {
-        stage_unpack_t u;
-        uint32_t n;
-        stage_unpack_init(&u, value, len);
-        if (status == 0 && !stage_unpack_array(&u, &n)) {
-            const char *ids = u.p;
-            if (stage_pack_validate(ids, (size_t)(u.end - ids), (int)n) == 0 ||
-                n == 0) {
-                stage_pack_raw(&lk->acc, ids, (size_t)(u.end - ids));
-                lk->nacc += n;
+/* Ask the DHT for the subtypes queued on io->asks (from the drain, which
+** cannot, see stage__rdir_drain). Each queued type holds one unit of its
+** lookup's outstanding, so a lookup with types left to ask is never done:
+** only the request for its last type may complete and free it. While a
+** lookup is being asked its queued flag stays set, so that the subtypes
+** found meanwhile are appended to it rather than queued again. */
+static void asks_run(io_t *io) {
+    lookup_t *lk;
+    while ((lk = io->asks)) {
+        io->asks = lk->next_ask;
+        for (bool last = false; !last;) {
+            const char *type = lk->types[lk->nasked++];
+            last = lk->nasked == lk->ntypes;
+            if (last) lk->queued = false;              /* from here lk may go */
+            int rc = dht_request(io, lk, type, false); /* counted */
+            if (rc) {
+                lk->failed = true;
+                if (--lk->outstanding == 0) ask_nodes(io, lk);
             }
         }
-        if (lk->outstanding) return;
+    }
+}
+
+/* ---- asking nodes (FIND, PICK) ------------------------------------------ */
+
+/* A FIND answer for find_all_types: an array of ids; a node that fails
+** to answer adds none. */
+static void add_ids(lookup_t *lk, int status, const char *value, size_t len) {
+    stage_unpack_t u;
+    uint32_t n;
+    stage_unpack_init(&u, value, len);
+    if (status || stage_unpack_array(&u, &n)) return;
+    const char *ids = u.p;
+    if (n == 0 || stage_pack_validate(ids, (size_t)(u.end - ids), (int)n))
+        return;
+    stage_pack_raw(&lk->acc, ids, (size_t)(u.end - ids));
+    lk->nacc += n;
+}
+
+/* A PICK answer: [n, id], one of the node's n actors of the type. Each
+** answer replaces the one kept with probability n / (the n of all the
+** answers so far), so the id kept at the end is each actor's with equal
+** probability, whatever the nodes' shares (weighted reservoir sampling). */
+static void add_pick(lookup_t *lk, int status, const char *value, size_t len) {
+    stage_unpack_t u;
+    uint32_t two;
+    int64_t n;
+    stage_id_t id;
+    stage_unpack_init(&u, value, len);
+    if (status || stage_unpack_array(&u, &two) || two != 2 ||
+        stage_unpack_int(&u, &n) || n <= 0 || stage_unpack_id(&u, &id))
+        return;
+    lk->weight += (uint64_t)n;
+    if (stage__random64() % lk->weight < (uint64_t)n) {
+        lk->chosen = id;
+        lk->have_chosen = true;
+    }
+}
+
+/* Every node asked has answered (or failed): complete lk. */
+static void nodes_done(lookup_t *lk) {
+    if (lk->it->op != STAGE__FIND_ALL) {
+        if (!lk->have_chosen) {
+            not_found(lk); /* every node had none left, or failed */
+            return;
+        }
         stage_pack_t p = STAGE_PACK_INIT;
-        stage_pack_array(&p, lk->nacc);
-        stage_pack_raw(&p, lk->acc.data, lk->acc.len);
-        if (stage_pack_error(&p) || stage_pack_error(&lk->acc))
+        stage_pack_id(&p, &lk->chosen);
+        if (stage_pack_error(&p))
             lookup_fail(lk, STAGE_ENOMEM, "out of memory");
         else
             lookup_resolve(lk, p.data, p.len);
         stage_pack_free(&p);
         return;
     }
-    if (status == 0) {
-        lookup_resolve(lk, value, len);
-        return;
-    }
-    ask_next_node(io, lk); /* that node had none left: try another */
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, lk->nacc);
+    stage_pack_raw(&p, lk->acc.data, lk->acc.len);
+    if (stage_pack_error(&p) || stage_pack_error(&lk->acc))
+        lookup_fail(lk, STAGE_ENOMEM, "out of memory");
+    else
+        lookup_resolve(lk, p.data, p.len);
+    stage_pack_free(&p);
 }
 
-/* Answer a FIND for a node that is this one, without the network. */
+/* A FIND or PICK answer (a call's callback, or this node's own). */
+static void on_found(io_t *io, void *arg, int status, const char *value,
+                     size_t len) {
+    (void)io;
+    lookup_t *lk = arg;
+    if (lk->it->op == STAGE__FIND_ALL)
+        add_ids(lk, status, value, len);
+    else
+        add_pick(lk, status, value, len);
+    if (--lk->outstanding == 0) nodes_done(lk);
+}
+
+/* Into p: [n, id] for one of this node's n actors of type, picked at
+** random. 0, or STAGE_EACTOR_NOT_FOUND if it has none. */
+static int pick_here(io_t *io, const char *type, stage_pack_t *p) {
+    stage__type_t *ty = stage__type_find(io->node, type);
+    stage_id_t id;
+    if (!ty || stage__dir_random(io->node, ty, stage__random64(), &id))
+        return STAGE_EACTOR_NOT_FOUND;
+    size_t n = stage__dir_count(ty); /* 0 if the one picked just stopped */
+    stage_pack_array(p, 2);
+    stage_pack_int(p, n ? (int64_t)n : 1);
+    stage_pack_id(p, &id);
+    return 0;
+}
+
+/* Into p: this node's actors of type, an array of ids. */
+static void all_here(io_t *io, const char *type, stage_pack_t *p) {
+    stage__type_t *ty = stage__type_find(io->node, type);
+    stage_pack_t ids = STAGE_PACK_INIT;
+    size_t n = ty ? stage__dir_all(io->node, ty, &ids) : 0;
+    stage_pack_array(p, (uint32_t)n);
+    stage_pack_raw(p, ids.data, ids.len);
+    stage_pack_free(&ids);
+}
+
+/* Answer a FIND or PICK for a node that is this one, without the network. */
 static void find_here(io_t *io, lookup_t *lk, const rep_t *r) {
-    stage__type_t *ty = stage__type_find(io->node, r->type);
     stage_pack_t p = STAGE_PACK_INIT;
-    int status = STAGE_EACTOR_NOT_FOUND;
-    if (ty && lk->it->op == STAGE__FIND_ALL) {
-        stage_pack_t ids = STAGE_PACK_INIT;
-        size_t n = stage__dir_all(io->node, ty, &ids);
-        stage_pack_array(&p, (uint32_t)n);
-        stage_pack_raw(&p, ids.data, ids.len);
-        stage_pack_free(&ids);
-        status = 0;
-    } else if (ty) {
-        stage_id_t id;
-        status = stage__dir_random(io->node, ty, stage__random64(), &id);
-        if (!status) stage_pack_id(&p, &id);
-    }
-    lk->outstanding++;
+    int status = 0;
+    if (lk->it->op == STAGE__FIND_ALL)
+        all_here(io, r->type, &p);
+    else
+        status = pick_here(io, r->type, &p);
     on_found(io, lk, status, p.data, p.len);
     stage_pack_free(&p);
 }
 
+/* Ask the node of r for its actors of r's type: FIND [call, type, true]
+** for all of them, PICK [call, type] for one and their number. The answer
+** comes to on_found, which this call may run itself. */
 static void ask_node(io_t *io, lookup_t *lk, const rep_t *r) {
+    lk->outstanding++;
     if (!strcmp(r->node, io->address)) {
         find_here(io, lk, r);
         return;
     }
+    bool all = lk->it->op == STAGE__FIND_ALL;
     uint64_t call = stage__io_call_cb(io, r->node, on_found, lk);
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 3);
+    stage_pack_array(&p, all ? 3 : 2);
     stage_pack_int(&p, (int64_t)call);
     stage_pack_cstr(&p, r->type);
-    stage_pack_bool(&p, lk->it->op == STAGE__FIND_ALL);
-    lk->outstanding++;
+    if (all) stage_pack_bool(&p, true);
     if (!call || stage_pack_error(&p) ||
-        stage__io_send_frame(io, r->node, FRAME_FIND, p.data, p.len)) {
+        stage__io_send_frame(io, r->node, all ? FRAME_FIND : FRAME_PICK, p.data,
+                             p.len)) {
         stage_pack_free(&p);
         if (call) stage__u64map_take(&io->calls, call); /* leaks no call */
         on_found(io, lk, STAGE_EUNREACHABLE, "", 0);
@@ -375,33 +502,31 @@ static void ask_node(io_t *io, lookup_t *lk, const rep_t *r) {
     stage_pack_free(&p);
 }
 
-static void ask_next_node(io_t *io, lookup_t *lk) {
-    if (lk->next_rep >= lk->nreps) {
-        not_found(lk);
+/* Every DHT lookup of lk is in: ask every node listed, all at once, and
+** complete lk when the last has answered. No node has actors of the
+** type: find_all_types gets an empty list (a normal answer for "all of
+** them", as on an embedded node), the others TypeNotFound; unless the DHT
+** could not answer. */
+static void ask_nodes(io_t *io, lookup_t *lk) {
+    if (!lk->nreps && lk->dht_error) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "the directory could not answer for '%s': %s",
+                 lk->it->key, stage_strerror(lk->dht_error));
+        lookup_fail(lk, lk->dht_error, msg);
         return;
     }
-    ask_node(io, lk, &lk->reps[lk->next_rep++]);
-}
-
-/* Every DHT lookup of lk is in: ask the nodes. */
-static void ask_nodes(io_t *io, lookup_t *lk) {
+    if (!lk->nreps && lk->it->op == STAGE__FIND_ALL) {
+        lookup_resolve(lk, "\x90", 1); /* [] */
+        return;
+    }
     if (!lk->nreps) {
         not_found(lk);
         return;
     }
-    if (lk->it->op == STAGE__FIND_ALL) {
-        int n = lk->nreps;
-        for (int i = 0; i < n; i++)
-            ask_node(io, lk, &lk->reps[i]);
-        return;
-    }
-    for (int i = lk->nreps - 1; i > 0; i--) { /* shuffle: a random one */
-        int j = (int)(stage__random64() % (uint64_t)(i + 1));
-        rep_t tmp = lk->reps[i];
-        lk->reps[i] = lk->reps[j];
-        lk->reps[j] = tmp;
-    }
-    ask_next_node(io, lk);
+    lk->outstanding++; /* an answer given at once must not complete lk */
+    for (int i = 0; i < lk->nreps; i++)
+        ask_node(io, lk, &lk->reps[i]);
+    on_found(io, lk, STAGE_ECANCELED, "", 0); /* drops that hold */
 }
 
 /* ---- DHT answers -------------------------------------------------------- */
@@ -416,6 +541,10 @@ static void add_item(io_t *io, lookup_t *lk, const stage_dht_item_t *item) {
     if (kind == 0) {
         stage_id_t id;
         if (stage_unpack_id(&u, &id) || lk->nreps >= MAX_REPS) return;
+        for (int i = 0; i < lk->nreps; i++) /* an earlier run's entry */
+            if (!strcmp(lk->reps[i].node, id.node) &&
+                !strcmp(lk->reps[i].type, id.type))
+                return; /* the node answers once, for its current run */
         rep_t *r = &lk->reps[lk->nreps++];
         snprintf(r->node, sizeof r->node, "%s", id.node);
         r->incarnation = id.incarnation;
@@ -433,7 +562,12 @@ static void add_item(io_t *io, lookup_t *lk, const stage_dht_item_t *item) {
     for (int i = 0; i < lk->ntypes; i++)
         if (!strcmp(lk->types[i], name)) return; /* seen: no cycles */
     snprintf(lk->types[lk->ntypes++], STAGE_TYPE_MAX, "%s", name);
-    if (lookup_ask(io, lk, name)) lk->failed = true;
+    lk->outstanding++; /* asked once the drain is over (asks_run) */
+    if (!lk->queued) {
+        lk->queued = true;
+        lk->next_ask = io->asks;
+        io->asks = lk;
+    }
 }
 
 static void lookup_dht_done(io_t *io, lookup_t *lk,
@@ -465,6 +599,8 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
         }
         return;
     }
+    if (fx->status && fx->status != STAGE_ENAME_NOT_FOUND && !lk->dht_error)
+        lk->dht_error = fx->status;
     for (size_t i = 0; fx->status == 0 && i < fx->nitems; i++)
         add_item(io, lk, &fx->items[i]);
     if (lk->outstanding) return;
@@ -507,12 +643,50 @@ void stage__rdir_lookup(io_t *io, io_item_t *it) {
         }
     }
     snprintf(lk->types[lk->ntypes++], STAGE_TYPE_MAX, "%.63s", it->key);
-    if (lookup_ask(io, lk, it->key)) {
+    lk->nasked = 1;
+    if (dht_request(io, lk, it->key, true)) {
         char msg[300];
         snprintf(msg, sizeof msg, "the directory is not available for '%s'",
                  it->key);
         lookup_fail(lk, STAGE_EUNREACHABLE, msg);
     }
+}
+
+/* The type name of a FIND or PICK body into name; 0 or STAGE_EDECODE. */
+static int read_type(stage_unpack_t *u, char name[STAGE_TYPE_MAX]) {
+    const char *type;
+    size_t tlen;
+    if (stage_unpack_str(u, &type, &tlen) || tlen >= STAGE_TYPE_MAX)
+        return STAGE_EDECODE;
+    snprintf(name, STAGE_TYPE_MAX, "%.*s", (int)tlen, type);
+    return 0;
+}
+
+/* A PICK from another node: [n, id], one of our n actors of a type, or
+** ActorNotFound. */
+int stage__rdir_in_pick(io_t *io, const char *peer, const char *body,
+                        size_t len) {
+    stage_unpack_t u;
+    stage_unpack_init(&u, body, len);
+    uint32_t n;
+    int64_t call;
+    char name[STAGE_TYPE_MAX];
+    if (stage_unpack_array(&u, &n) || n != 2 || stage_unpack_int(&u, &call) ||
+        call <= 0 || read_type(&u, name) || u.p != u.end)
+        return STAGE_EDECODE;
+    stage__future_t *f = stage__io_owed(io, peer, (uint64_t)call, 0);
+    if (!f) return 0;
+    stage_pack_t p = STAGE_PACK_INIT;
+    if (pick_here(io, name, &p))
+        stage__future_reject(f, STAGE_EACTOR_NOT_FOUND, "none here", NULL,
+                             NULL);
+    else if (stage_pack_error(&p))
+        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+    else
+        stage__future_resolve(f, p.data, p.len);
+    stage_pack_free(&p);
+    stage__future_unref(f);
+    return 0;
 }
 
 /* A FIND from another node: our actors of a type. */

@@ -23,6 +23,7 @@
 **                                            [message, actor, traceback]
 **   SPAWN  [call, type, theatre, args]       reply: the new actor's id
 **   FIND   [call, type, all]                 reply: an id / array of ids
+**   PICK   [call, type]                      reply: [n, one of the n ids]
 **   DHT    a stage_dht message
 **
 ** A call waits in `calls` until its reply, its deadline, or its peer being
@@ -45,6 +46,7 @@
 
 #include "core/mpsc.h"
 #include "remote.h"
+#include "wire/frame.h"
 #include "util/log.h"
 
 /* ---- the inbox -------------------------------------------------------------
@@ -164,13 +166,29 @@ static void pack_reply(stage_pack_t *p, uint64_t call,
         stage_pack_nil(p);
 }
 
+/* Send f's result to the caller it is owed to. A reply that cannot go
+** (larger than a frame, say) sends its failure instead, so that the caller
+** learns it now rather than at its call's deadline. */
 static void send_reply(io_t *io, stage__future_t *f) {
     owed_t *o = f->on_done_arg;
     stage_pack_t *p = &io->reply_buf; /* the loop's owner only: reused */
     stage_pack_reset(p);
     pack_reply(p, o->call, f);
-    if (!stage_pack_error(p))
-        stage__io_send_frame(io, o->peer, FRAME_REPLY, p->data, p->len);
+    int rc = stage_pack_error(p);
+    if (!rc)
+        rc = stage__io_send_frame(io, o->peer, FRAME_REPLY, p->data, p->len);
+    if (rc == STAGE_ETOOBIG) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "the reply's frame (%zu bytes) is larger than a frame "
+                 "between nodes may be (%zu bytes)",
+                 p->len + STAGE__FRAME_HEADER,
+                 (size_t)STAGE__FRAME_MAX_DEFAULT);
+        stage__io_reply_error(io, o->peer, o->call, rc, msg);
+    } else if (rc) {
+        LOG_WARN("the reply to call %llu from '%s' is lost: %s",
+                 (unsigned long long)o->call, o->peer, stage_strerror(rc));
+    }
     if (p->cap > 65536) stage_pack_free(p); /* keep no large one */
     free(o);
     f->on_done_arg = NULL;
@@ -349,8 +367,20 @@ static void out_msg(io_t *io, const stage_id_t *to, stage__env_t *e) {
     if (!rc)
         rc = stage__io_send_frame(io, to->node, stop ? FRAME_STOP : FRAME_MSG,
                                   p.data, p.len);
+    size_t frame = p.len + STAGE__FRAME_HEADER;
     stage_pack_free(&p);
-    if (rc) {
+    if (rc == STAGE_ETOOBIG) {
+        char msg[STAGE_ADDR_MAX + 400];
+        snprintf(msg, sizeof msg,
+                 "cannot send '%s' to node '%s': its frame (%zu bytes) is "
+                 "larger than a frame between nodes may be (%zu bytes)",
+                 stop ? "stop" : stage__env_method(e), to->node, frame,
+                 (size_t)STAGE__FRAME_MAX_DEFAULT);
+        if (call)
+            call_fail(io, call, rc, msg);
+        else
+            LOG_WARN("%s", msg);
+    } else if (rc) {
         char msg[STAGE_ADDR_MAX + 100];
         snprintf(msg, sizeof msg, "cannot send to node '%s': %s", to->node,
                  stage_strerror(rc));
@@ -614,6 +644,9 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
         break;
     case FRAME_FIND:
         rc = stage__rdir_in_find(io, peer, body, len);
+        break;
+    case FRAME_PICK:
+        rc = stage__rdir_in_pick(io, peer, body, len);
         break;
     case FRAME_NAME:
         rc = stage__rdir_in_name(io, peer, body, len);

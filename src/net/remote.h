@@ -33,7 +33,8 @@ enum {
     FRAME_FIND,
     FRAME_DHT,
     FRAME_NAME,
-    FRAME_STOP
+    FRAME_STOP,
+    FRAME_PICK
 };
 
 enum { IO_MSG = 1, IO_REPLY, IO_SPAWN, IO_DIR, IO_ANNOUNCE, IO_GONE, IO_STOP };
@@ -105,6 +106,7 @@ typedef struct io {
     stage_dht_t *dht;
     stage_u64map_t calls;    /* call id -> call_t */
     stage_u64map_t reqs;     /* DHT request id -> lookup_t */
+    struct lookup *asks;     /* lookups with subtypes to ask (rdir.c) */
     stage_u64map_t names;    /* name key -> cached id (rdir.c) */
     stage_u64map_t claims;   /* name key -> name this node claimed */
     atomic_int nclaims;      /* how many: actor_gone skips work at 0 */
@@ -169,6 +171,8 @@ void stage__rdir_peer_gone(io_t *io, const char *peer);
 int stage__rdir_in_dht(io_t *io, const char *peer, const char *body,
                        size_t len);
 int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
+                        size_t len);
+int stage__rdir_in_pick(io_t *io, const char *peer, const char *body,
                         size_t len);
 /* A directory request from a theatre; takes it. */
 void stage__rdir_lookup(io_t *io, io_item_t *it);

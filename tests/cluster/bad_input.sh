@@ -47,6 +47,9 @@ wait_line "$DIR/target.out" "dropped a frame of kind 16 from '127.0.0.1:9'"
 # a STOP with a method (a MSG's shape): refused, nothing stopped
 raw "$hello"'ST\003\026\000\000\000\011\226\001\001\001\241A\241m\220'
 wait_line "$DIR/target.out" "dropped a frame of kind 22 from '127.0.0.1:9'"
+# a PICK with a FIND's shape ([call, type, all]): refused
+raw "$hello"'ST\003\027\000\000\000\005\223\001\241A\303'
+wait_line "$DIR/target.out" "dropped a frame of kind 23 from '127.0.0.1:9'"
 raw "$hello"'ST\003\143\000\000\000\001\300'
 wait_line "$DIR/target.out" "dropped a frame of kind 99 from '127.0.0.1:9'"
 raw "$hello"'ST\003\024\000\000\000\004\223\001\004\003'

@@ -14,6 +14,7 @@ local function fails_with(kind, f)
   local ok, err = pcall(f)
   assert(not ok, "expected " .. kind)
   assert(type(err) == "table" and err.type == kind, tostring(err))
+  return err
 end
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
@@ -48,11 +49,33 @@ function main(args)
   assert(s1.bytes_out - s0.bytes_out >= 100000, "bytes out not counted")
   assert(s1.frames_out > s0.frames_out and s1.frames_in > s0.frames_in)
   assert(s1.bytes_in > s0.bytes_in and s1.writes > s0.writes)
+  -- 8 MiB for a frame between nodes: a message or a reply past it fails
+  -- with TooLarge at once (the reply used to be lost: a 60 s Timeout)
+  local nine = 9 * 1024 * 1024
+  local e = fails_with("TooLarge", function()
+    return rec:put(string.rep("x", nine)):await()
+  end)
+  assert(e.message:find("larger than a frame between nodes may be " ..
+                        "(8388608 bytes)", 1, true), e.message)
+  e = fails_with("TooLarge", function() return rec:blob(nine):await(10) end)
+  assert(e.message:find("the reply's frame", 1, true), e.message)
+  stage.send(rec, "put", string.rep("x", nine)) -- logged (basic.sh)
+  local under = 8 * 1024 * 1024 - 1000
+  assert(#rec:blob(under):await() == under) -- just under: it goes
   -- failures reach the sender
   fails_with("NameNotFound", function() return stage.find_name("nope"):x():await() end)
   fails_with("TypeNotFound", function() return stage.find_type("Nope"):x():await() end)
+  -- no actor of a type anywhere: all of them is an empty list
+  assert(#stage.find_all_types("Nope"):await() == 0)
+  assert(#stage.find_all_types("Temp"):await() == 0) -- known, none alive
   fails_with("NoSuchMethod", function() return area:nosuch():await() end)
   fails_with("HandlerError", function() return area:square("x"):await() end)
+  -- an id of an earlier run of this node (its address, another
+  -- incarnation): that actor is gone
+  local old = stage.ref((tostring(Temp()):gsub("~(%x+)/", function(h)
+    return "~" .. (h == "1" and "2" or "1") .. "/"
+  end)))
+  fails_with("ActorNotFound", function() return old:hello():await() end)
   -- a node that is not there: NodeUnreachable once the retries give up
   local ok, err = pcall(function()
     return Recorder:spawn_at("127.0.0.1:1"):put(1):await(10)

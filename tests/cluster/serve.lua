@@ -10,6 +10,7 @@ local Recorder = stage.actor "Recorder"
 function Recorder:birth() self.seen = {} end
 function Recorder:put(i) self.seen[#self.seen + 1] = i end
 function Recorder:quit() stage.stop() end
+function Recorder:blob(bytes) return string.rep("x", bytes) end
 function Recorder:seen_in_order(n)
   if #self.seen ~= n then return false end
   for i = 1, n do if self.seen[i] ~= i then return false end end

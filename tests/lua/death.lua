@@ -13,6 +13,20 @@ function Thing:birth(name, recorder) self.name, self.rec = name, recorder end
 function Thing:quit() stage.stop(); return "stopping " .. self.name end
 function Thing:death() self.rec:event("death " .. self.name) end
 
+-- Stops with a message to itself queued: its death runs once (it ran a
+-- second time, with no state, when the actor was on the run queue). The
+-- marker's turn is queued behind that second run.
+local Marker = stage.actor "Marker"
+function Marker:birth(rec) RECORDER = rec end -- this theatre's global
+function Marker:mark() RECORDER:event("marker") end
+local Busy = stage.actor "Busy"
+function Busy:quit(marker)
+  stage.send(stage.self(), "quit")
+  stage.send(marker, "mark")
+  stage.stop()
+end
+function Busy:death() RECORDER:event("death busy") end
+
 -- How many times each event was recorded, once there are n (round trips,
 -- at most 2 s).
 local function events(rec, n)
@@ -45,5 +59,12 @@ function main(args)
   assert(not ok and e.type == "ActorNotFound", tostring(e))
   ok, e = pcall(function() return stage.stop(c):await() end)
   assert(not ok and e.type == "ActorNotFound", tostring(e))
+  local last = stage.theatres() - 1
+  local marker = Marker:spawn_at(last, rec)
+  Busy:spawn_at(last):quit(marker)
+  got = events(rec, 5)
+  assert(got["marker"] == 1, "no marker")
+  assert(got["death busy"] == 1, "death of busy ran " ..
+         tostring(got["death busy"]) .. " times")
   print("ok")
 end

@@ -2,12 +2,16 @@
 ** tests/unit/test_scheduler.c: theatres, actors and futures through the
 ** public C API — order, fairness, quiescence, failures reaching futures.
 */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -22,12 +26,13 @@ typedef struct recorder {
     int n;
 } recorder_t;
 
-static recorder_t *last_recorder; /* the state the test inspects */
+/* The state of the last recorder to stop, for the test to inspect: an
+** actor's own state goes with it when the node stops. */
+static recorder_t last_recorder;
 
-static void rec_birth(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+static void rec_death(stage_ctx_t *ctx, void *state) {
     (void)ctx;
-    (void)m;
-    last_recorder = state;
+    memcpy(&last_recorder, state, sizeof last_recorder);
 }
 
 static void rec_put(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
@@ -63,7 +68,7 @@ static const stage_method_t rec_methods[] = {
 static const stage_type_def_t rec_type = {.name = "Recorder",
                                           .state_size = sizeof(recorder_t),
                                           .methods = rec_methods,
-                                          .birth = rec_birth};
+                                          .death = rec_death};
 
 static void pack_int_args(stage_pack_t *p, int64_t v) {
     stage_pack_reset(p);
@@ -116,9 +121,9 @@ scheduler_messages_from_one_sender_arrive_in_send_order(void **state) {
         }
         stage_pack_free(&p);
         assert_int_equal(stage_node_run(node), 0); /* quiescence */
-        assert_int_equal(last_recorder->n, 5000);
+        assert_int_equal(last_recorder.n, 5000);
         for (int i = 0; i < 5000; i++)
-            assert_int_equal(last_recorder->seen[i], i);
+            assert_int_equal(last_recorder.seen[i], i);
         stage_node_destroy(&node);
         assert_null(node);
     }
@@ -278,6 +283,33 @@ static void scheduler_exit_code_stops_the_node(void **state) {
     stage_node_destroy(&node);
 }
 
+/* An actor that keeps messaging itself and exits at its 50th message. */
+static int looped;
+
+static void loop_again(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)state;
+    (void)m;
+    stage_send(ctx, stage_self(ctx), "again", NULL, 0, NULL);
+    if (++looped == 50) stage_exit(ctx, 9);
+}
+
+static const stage_method_t loop_methods[] = {{"again", loop_again},
+                                              {NULL, NULL}};
+static const stage_type_def_t loop_type = {.name = "Loop",
+                                           .methods = loop_methods};
+
+static void scheduler_exit_runs_no_further_handler(void **state) {
+    (void)state;
+    stage_node_t *node = new_node(1);
+    assert_int_equal(stage_type_register(node, &loop_type), 0);
+    stage_id_t loop;
+    assert_int_equal(stage_node_spawn(node, "Loop", 0, NULL, 0, &loop), 0);
+    assert_int_equal(stage_node_send(node, &loop, "again", NULL, 0, NULL), 0);
+    assert_int_equal(stage_node_run(node), 9);
+    assert_int_equal(looped, 50); /* not the rest of its 100-message turn */
+    stage_node_destroy(&node);
+}
+
 /* ---- fairness: a flood to one actor does not starve another ------------ */
 
 static int flood_handled;     /* messages the flooder has handled */
@@ -323,6 +355,118 @@ static void scheduler_turns_are_bounded_so_others_run(void **state) {
     stage_node_destroy(&node);
 }
 
+/* ---- deaths at the node's stop ----------------------------------------- */
+
+static pthread_mutex_t deaths_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t deaths[64]; /* the names of the actors whose death ran */
+static int ndeaths;
+
+static void mortal_birth(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)ctx;
+    stage_unpack_t u;
+    uint32_t argc;
+    assert_int_equal(stage_msg_unpack(m, &u, &argc), 0);
+    assert_int_equal(argc, 1);
+    assert_int_equal(stage_unpack_int(&u, state), 0);
+}
+
+static void mortal_death(stage_ctx_t *ctx, void *state) {
+    (void)ctx;
+    pthread_mutex_lock(&deaths_lock);
+    if (ndeaths < 64) deaths[ndeaths++] = *(int64_t *)state;
+    pthread_mutex_unlock(&deaths_lock);
+}
+
+static const stage_type_def_t mortal_type = {.name = "Mortal",
+                                             .state_size = sizeof(int64_t),
+                                             .birth = mortal_birth,
+                                             .death = mortal_death};
+
+static sem_t stuck_release; /* posted by the test to end the stuck death */
+
+static void stuck_death(stage_ctx_t *ctx, void *state) {
+    (void)ctx;
+    (void)state;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 30; /* a bound for the test process, not for the node */
+    while (sem_timedwait(&stuck_release, &ts) && errno == EINTR)
+        ;
+}
+
+static const stage_type_def_t stuck_type = {.name = "Stuck",
+                                            .death = stuck_death};
+
+/* A node of theatres with Mortals named first.. on theatre 0 and
+** first+10.. on theatre 1 (n each, spawned in that order). */
+static stage_node_t *mortals(const stage_node_config_t *cfg, int n) {
+    stage_node_t *node;
+    assert_int_equal(stage_node_new(&node, cfg), 0);
+    assert_int_equal(stage_type_register(node, &mortal_type), 0);
+    assert_int_equal(stage_type_register(node, &stuck_type), 0);
+    stage_pack_t p = STAGE_PACK_INIT;
+    for (int th = 0; th < 2; th++)
+        for (int i = 0; i < n; i++) {
+            pack_int_args(&p, th * 10 + i);
+            assert_int_equal(
+                stage_node_spawn(node, "Mortal", th, p.data, p.len, NULL), 0);
+        }
+    stage_pack_free(&p);
+    ndeaths = 0;
+    return node;
+}
+
+/* Where name stands among the recorded deaths (-1: not there). */
+static int death_rank(int64_t name) {
+    for (int i = 0; i < ndeaths; i++)
+        if (deaths[i] == name) return i;
+    return -1;
+}
+
+static void scheduler_deaths_run_at_the_stop_youngest_first(void **state) {
+    (void)state;
+    stage_node_config_t cfg;
+    stage_node_config_init(&cfg);
+    cfg.theatres = 2;
+    stage_node_t *node = mortals(&cfg, 5);
+    assert_int_equal(stage_node_run(node), 0); /* quiescence */
+    assert_int_equal(ndeaths, 10);             /* each once */
+    for (int th = 0; th < 2; th++)
+        for (int i = 0; i < 4; i++) /* the reverse of the spawn order */
+            assert_true(death_rank(th * 10 + i) > death_rank(th * 10 + i + 1));
+    stage_node_destroy(&node);
+    assert_int_equal(ndeaths, 10); /* none again at teardown */
+}
+
+static double now_secs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void scheduler_a_death_that_blocks_is_left_after_the_grace(void **st) {
+    (void)st;
+    stage_node_config_t cfg;
+    stage_node_config_init(&cfg);
+    cfg.theatres = 2;
+    cfg.stop_grace_secs = 0.2;
+    assert_int_equal(sem_init(&stuck_release, 0, 0), 0);
+    stage_node_t *node = mortals(&cfg, 3);
+    assert_int_equal(stage_node_spawn(node, "Stuck", 1, NULL, 0, NULL), 0);
+    double t0 = now_secs();
+    assert_int_equal(stage_node_run(node), 0);
+    double took = now_secs() - t0;
+    /* the grace and the one-second margin, not the 30 s of the death */
+    assert_true(took >= 1.2 && took < 5);
+    pthread_mutex_lock(&deaths_lock);
+    for (int i = 0; i < 3; i++) /* theatre 0's deaths all ran */
+        assert_true(death_rank(i) >= 0);
+    pthread_mutex_unlock(&deaths_lock);
+    stage_node_destroy(&node); /* leaves the node: a theatre still runs */
+    assert_null(node);
+    sem_post(&stuck_release);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(
@@ -333,7 +477,10 @@ int main(void) {
         cmocka_unit_test(scheduler_bad_arguments_are_refused_at_once),
         cmocka_unit_test(scheduler_malformed_arguments_fail_the_future),
         cmocka_unit_test(scheduler_exit_code_stops_the_node),
+        cmocka_unit_test(scheduler_exit_runs_no_further_handler),
         cmocka_unit_test(scheduler_turns_are_bounded_so_others_run),
+        cmocka_unit_test(scheduler_deaths_run_at_the_stop_youngest_first),
+        cmocka_unit_test(scheduler_a_death_that_blocks_is_left_after_the_grace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,7 +23,8 @@ enum {
     ACTOR_SUSPENDED = 2, /* a turn is suspended (await or preempted) */
     ACTOR_READY = 4,     /* the suspended turn may continue */
     ACTOR_STOPPING = 8,  /* stop after this turn */
-    ACTOR_DEAD = 16
+    ACTOR_DEAD = 16,
+    ACTOR_BORN = 32 /* C: its birth ran, so its death runs */
 };
 
 /* A sends queued behind an unresolved future argument (see lua/). */
@@ -65,7 +66,10 @@ void stage__actor_stop(stage__theatre_t *t, stage__actor_t *a);
 /* Remove a now: run its type's destroy, fail its queued messages (t's
 ** thread, a not in a turn). */
 void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a);
-/* At node teardown: destroy every actor of t. */
+/* The node stopped: destroy t's live actors, running their deaths, the
+** youngest first, until the node's stop deadline (t's thread). */
+void stage__actors_reap(stage__theatre_t *t);
+/* At node teardown: destroy every actor of t (no death runs). */
 void stage__actors_destroy_all(stage__theatre_t *t);
 /* The id of actor serial of type on this node. */
 void stage__make_id(stage_node_t *node, uint64_t serial,
@@ -75,5 +79,8 @@ static inline int stage__serial_theatre(uint64_t serial) {
 }
 /* 1 if id names an actor of this node (incarnation included). */
 int stage__id_is_local(stage_node_t *node, const stage_id_t *id);
+/* 1 if id names an actor of an earlier run of this node: its address, not
+** its incarnation. Such an actor is gone (ActorNotFound). */
+int stage__id_is_stale(stage_node_t *node, const stage_id_t *id);
 
 #endif

@@ -26,6 +26,9 @@ void stage__work_sub(stage_node_t *node, int n);
 const stage_node_config_t *stage__node_config(stage_node_t *node);
 /* Stopping: 1 once stage_node_stop ran. */
 int stage__node_stopping(stage_node_t *node);
+/* When the deaths of a stopping node must be over (stage__now() seconds),
+** or 0 if the node is not stopping (yet). Any thread. */
+double stage__node_stop_deadline(stage_node_t *node);
 /* Shared info: where a moved actor lives now (theatre index, or -1). */
 int stage__shared_lookup(stage_node_t *node, uint64_t serial);
 void stage__shared_set(stage_node_t *node, uint64_t serial, int theatre);

@@ -85,6 +85,11 @@ struct stage__theatre {
     stage__future_t *fut_cache; /* free futures */
     int nenv_cache, nfut_cache;
     stage__poller_t poller; /* poll NULL: sleeps on its futex */
+    /* node stop (stage__actors_reap): after it, no death runs; while a
+    ** death runs, its actor, for the node's log if the theatre hangs */
+    bool deaths_over;
+    _Atomic(stage__type_t *) reaping_type;
+    atomic_uint_fast64_t reaping; /* serial, or 0 */
 };
 
 /* Wake t if it sleeps (on its futex or in its poller). Any thread. */
