@@ -175,7 +175,7 @@ static int cmd_node(int argc, char **argv) {
         }
     }
     /* entries are renewed every lease / 3, once a period at the most; in
-    ** whole milliseconds, as the DHT gets them (net/rdir.c) */
+    ** whole milliseconds, as the DHT gets them (net/lookup.c) */
     if ((uint32_t)(net.lease_secs * 1000) <
         3 * (uint32_t)(net.period_secs * 1000)) {
         fprintf(stderr,

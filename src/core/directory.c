@@ -6,7 +6,7 @@
 ** per-type array guarded by the type's mutex (spawn and death touch one
 ** entry in O(1); swap-remove keeps it dense); names live in a small table. On a
 ** node with a network the lookups go to the DHT through the network hooks
-** (src/net/remote.c), which ask these local lists when another node wants
+** (src/net/netnode.c), which ask these local lists when another node wants
 ** "a random actor of type T here".
 **
 ** Any thread; each structure has its own lock.

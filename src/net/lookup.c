@@ -1,5 +1,5 @@
 /*
-** net/rdir.c: the directory of a networked node — its DHT manager driven
+** net/lookup.c: the directory of a networked node — its DHT manager driven
 ** on the I/O thread, and the lookups scripts make through it.
 **
 ** Names map to one actor id (claimed atomically at the key's primary).
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "remote.h"
+#include "netnode.h"
 #include "util/log.h"
 
 #define MAX_TYPES 32     /* types a find_subtype walks */
@@ -41,7 +41,7 @@ typedef struct rep {
 
 typedef struct lookup lookup_t;
 struct lookup {
-    io_item_t *it; /* op, key, to (claim), f */
+    stage__netnode_item_t *it; /* op, key, to (claim), f */
     int outstanding;
     char types[MAX_TYPES][STAGE_TYPE_MAX];
     int ntypes;
@@ -55,12 +55,12 @@ struct lookup {
     stage_id_t chosen; /* ... and the one kept among them */
     bool have_chosen;
     int nasked;         /* types[0..nasked) asked of the DHT */
-    bool queued;        /* on io->asks, or being asked (asks_run) */
-    lookup_t *next_ask; /* io->asks */
+    bool queued;        /* on nn->asks, or being asked (asks_run) */
+    lookup_t *next_ask; /* nn->asks */
 };
 
-static uint64_t now_ms(io_t *io) {
-    return uv_now(&io->loop);
+static uint64_t now_ms(stage__netnode_t *nn) {
+    return uv_now(&nn->loop);
 }
 
 uint64_t stage__random64(void) {
@@ -71,103 +71,104 @@ uint64_t stage__random64(void) {
 
 /* ---- driving the manager ------------------------------------------------ */
 
-static void lookup_dht_done(io_t *io, lookup_t *lk,
+static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
                             const stage_dht_effect_t *fx);
 
 static void on_dht_timer(uv_timer_t *t);
-static void asks_run(io_t *io);
+static void asks_run(stage__netnode_t *nn);
 
 /* Handle the manager's effects. Nothing here may call the manager: a call
 ** starts a new list of effects, and those of this one not yet handled
 ** would be lost (a subtype's answer, say). What must call it waits in
-** io->asks until the list is done (asks_run), or for the next loop turn
-** (stage__rhome_bye_done). */
-void stage__rdir_drain(io_t *io) {
+** nn->asks until the list is done (asks_run), or for the next loop turn
+** (stage__holdings_bye_done). */
+void stage__lookup_drain(stage__netnode_t *nn) {
     size_t n;
-    const stage_dht_effect_t *fx = stage_dht_effects(io->dht, &n);
+    const stage_dht_effect_t *fx = stage_dht_effects(nn->dht, &n);
     for (size_t i = 0; i < n; i++) {
         const stage_dht_effect_t *x = &fx[i];
         if (x->kind == STAGE_DHT_FX_SEND) {
             stage_pack_t p = STAGE_PACK_INIT;
             /* every peer knows our manager id from our handshake */
-            if (stage_dht_msg_encode(x->msg, io->manager, &p) == 0)
-                stage__io_send_frame(io, x->to_addr, FRAME_DHT, p.data, p.len);
+            if (stage_dht_msg_encode(x->msg, nn->manager, &p) == 0)
+                stage__netnode_send_frame(nn, x->to_addr, FRAME_DHT, p.data,
+                                          p.len);
             stage_pack_free(&p);
         } else if (x->kind == STAGE_DHT_FX_DONE) {
-            lookup_t *lk = stage__u64map_take(&io->reqs, x->req);
+            lookup_t *lk = stage__u64map_take(&nn->reqs, x->req);
             if (lk)
-                lookup_dht_done(io, lk, x);
+                lookup_dht_done(nn, lk, x);
             else
-                stage__rhome_bye_done(io, x->req);
+                stage__holdings_bye_done(nn, x->req);
         }
     }
     /* a member once it has a successor and a predecessor: before that it
     ** serves no range, and its first requests would chase a ring that is
     ** still settling around it */
-    if (!atomic_load(&io->joined) && stage_dht_successor(io->dht).id &&
-        stage_dht_predecessor(io->dht).id) {
-        atomic_store(&io->joined, true);
+    if (!atomic_load(&nn->joined) && stage_dht_successor(nn->dht).id &&
+        stage_dht_predecessor(nn->dht).id) {
+        atomic_store(&nn->joined, true);
         LOG_DEBUG("joined the ring as manager %016llx",
-                  (unsigned long long)io->manager);
+                  (unsigned long long)nn->manager);
     }
     /* at least 1 ms: libuv runs a timer re-armed for 0 ms from its own
     ** callback again in the same pass, forever */
-    uint64_t next = stage_dht_next_timer(io->dht), now = now_ms(io);
+    uint64_t next = stage_dht_next_timer(nn->dht), now = now_ms(nn);
     if (next == UINT64_MAX)
-        uv_timer_stop(&io->dht_timer);
+        uv_timer_stop(&nn->dht_timer);
     else
-        uv_timer_start(&io->dht_timer, on_dht_timer,
+        uv_timer_start(&nn->dht_timer, on_dht_timer,
                        next > now ? next - now : 1, 0);
-    asks_run(io);
+    asks_run(nn);
 }
 
 static void on_dht_timer(uv_timer_t *t) {
-    io_t *io = t->data;
-    stage_dht_tick(io->dht, now_ms(io));
-    stage__rdir_drain(io);
+    stage__netnode_t *nn = t->data;
+    stage_dht_tick(nn->dht, now_ms(nn));
+    stage__lookup_drain(nn);
 }
 
-int stage__rdir_in_dht(io_t *io, const char *peer, const char *body,
-                       size_t len) {
+int stage__lookup_in_dht(stage__netnode_t *nn, const char *peer,
+                         const char *body, size_t len) {
     stage_dht_msg_t m;
     if (stage_dht_msg_decode(&m, body, len, peer,
-                             stage__transport_peer_manager(io->tr, peer)))
+                             stage__transport_peer_manager(nn->tr, peer)))
         return STAGE_EDECODE;
-    stage_dht_recv(io->dht, now_ms(io), &m);
+    stage_dht_recv(nn->dht, now_ms(nn), &m);
     stage_dht_msg_clear(&m);
-    stage__rdir_drain(io);
+    stage__lookup_drain(nn);
     return 0;
 }
 
-int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
-                      size_t errlen) {
+int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
+                        char *err, size_t errlen) {
     stage_dht_config_t dc;
     stage_dht_config_init(&dc);
-    dc.id = io->manager; /* chosen before the transport: it tells peers */
-    dc.address = io->address;
+    dc.id = nn->manager; /* chosen before the transport: it tells peers */
+    dc.address = nn->address;
     dc.seed = stage__random64();
     if (cfg->replicas > 0) dc.replicas = cfg->replicas;
     if (cfg->lease_secs > 0) dc.lease_ms = (uint32_t)(cfg->lease_secs * 1000);
     if (cfg->period_secs > 0)
         dc.period_ms = (uint32_t)(cfg->period_secs * 1000);
-    int rc = stage_dht_new(&io->dht, &dc, now_ms(io));
+    int rc = stage_dht_new(&nn->dht, &dc, now_ms(nn));
     if (!rc && cfg->join)
-        rc = stage_dht_join(io->dht, now_ms(io), cfg->join, 0);
+        rc = stage_dht_join(nn->dht, now_ms(nn), cfg->join, 0);
     if (rc) {
         snprintf(err, errlen, "cannot start the manager%s%s: %s",
                  cfg->join ? " joining " : "", cfg->join ? cfg->join : "",
                  stage_strerror(rc));
-        if (io->dht) stage_dht_destroy(&io->dht);
+        if (nn->dht) stage_dht_destroy(&nn->dht);
         return rc;
     }
-    if (!cfg->join) atomic_store(&io->joined, true); /* a ring of its own */
-    uv_timer_init(&io->loop, &io->dht_timer);
-    io->dht_timer.data = io;
-    uv_unref((uv_handle_t *)&io->dht_timer);
-    uv_timer_init(&io->loop, &io->leave_timer);
-    io->leave_timer.data = io;
-    uv_unref((uv_handle_t *)&io->leave_timer);
-    stage__rdir_drain(io);
+    if (!cfg->join) atomic_store(&nn->joined, true); /* a ring of its own */
+    uv_timer_init(&nn->loop, &nn->dht_timer);
+    nn->dht_timer.data = nn;
+    uv_unref((uv_handle_t *)&nn->dht_timer);
+    uv_timer_init(&nn->loop, &nn->leave_timer);
+    nn->leave_timer.data = nn;
+    uv_unref((uv_handle_t *)&nn->leave_timer);
+    stage__lookup_drain(nn);
     return 0;
 }
 
@@ -196,12 +197,12 @@ static void note_req(uint64_t key, void *val, void *ud) {
     note_waiting(ud, val);
 }
 
-void stage__rdir_close(io_t *io) {
+void stage__lookup_close(stage__netnode_t *nn) {
     waiting_t w = {0};
-    stage__u64map_each(&io->reqs, note_req, &w);
-    for (lookup_t *lk = io->asks; lk; lk = lk->next_ask)
+    stage__u64map_each(&nn->reqs, note_req, &w);
+    for (lookup_t *lk = nn->asks; lk; lk = lk->next_ask)
         note_waiting(&w, lk);
-    io->asks = NULL;
+    nn->asks = NULL;
     for (size_t i = 0; i < w.n; i++) {
         lookup_t *lk = w.v[i];
         stage__future_reject(lk->it->f, STAGE_ESTOPPED, "the node stopped",
@@ -212,10 +213,10 @@ void stage__rdir_close(io_t *io) {
         free(lk);
     }
     free(w.v);
-    stage__u64map_free(&io->reqs);
-    stage__rdir_forget_node(io, NULL);
-    stage__u64map_free(&io->names);
-    stage__rhome_close(io);
+    stage__u64map_free(&nn->reqs);
+    stage__lookup_forget_node(nn, NULL);
+    stage__u64map_free(&nn->names);
+    stage__holdings_close(nn);
 }
 
 /* ---- the name cache ----------------------------------------------------- */
@@ -232,19 +233,19 @@ typedef struct cached {
     char value[];
 } cached_t;
 
-uint64_t stage__rdir_name_key(const char *name) {
+uint64_t stage__lookup_name_key(const char *name) {
     return stage_dht_key(STAGE_DHT_NAMES, name, strlen(name)) | 1;
 }
 
-static cached_t *cache_get(io_t *io, const char *name) {
-    cached_t *c = stage__u64map_get(&io->names, stage__rdir_name_key(name));
+static cached_t *cache_get(stage__netnode_t *nn, const char *name) {
+    cached_t *c = stage__u64map_get(&nn->names, stage__lookup_name_key(name));
     if (!c || strcmp(c->name, name)) return NULL;
-    if (c->expires > now_ms(io)) return c;
-    free(stage__u64map_take(&io->names, stage__rdir_name_key(name)));
+    if (c->expires > now_ms(nn)) return c;
+    free(stage__u64map_take(&nn->names, stage__lookup_name_key(name)));
     return NULL;
 }
 
-static void cache_put(io_t *io, const char *name, const char *value,
+static void cache_put(stage__netnode_t *nn, const char *name, const char *value,
                       size_t len) {
     stage_id_t id;
     stage_unpack_t u;
@@ -252,13 +253,13 @@ static void cache_put(io_t *io, const char *name, const char *value,
     if (stage_unpack_id(&u, &id)) return;
     cached_t *c = malloc(sizeof *c + len);
     if (!c) return;
-    c->expires = now_ms(io) + NAME_TTL_MS;
+    c->expires = now_ms(nn) + NAME_TTL_MS;
     snprintf(c->name, sizeof c->name, "%s", name);
     snprintf(c->node, sizeof c->node, "%s", id.node);
     c->len = len;
     memcpy(c->value, value, len);
-    free(stage__u64map_take(&io->names, stage__rdir_name_key(name)));
-    if (stage__u64map_put(&io->names, stage__rdir_name_key(name), c)) free(c);
+    free(stage__u64map_take(&nn->names, stage__lookup_name_key(name)));
+    if (stage__u64map_put(&nn->names, stage__lookup_name_key(name), c)) free(c);
 }
 
 typedef struct forget {
@@ -274,19 +275,19 @@ static void forget_match(uint64_t key, void *val, void *ud) {
         f->keys[f->n++] = key;
 }
 
-void stage__rdir_forget_node(io_t *io, const char *peer) {
+void stage__lookup_forget_node(stage__netnode_t *nn, const char *peer) {
     forget_t f = {.peer = peer};
     do {
         f.n = 0;
-        stage__u64map_each(&io->names, forget_match, &f);
+        stage__u64map_each(&nn->names, forget_match, &f);
         for (int i = 0; i < f.n; i++)
-            free(stage__u64map_take(&io->names, f.keys[i]));
+            free(stage__u64map_take(&nn->names, f.keys[i]));
     } while (f.n == 64);
 }
 
-void stage__rdir_peer_gone(io_t *io, const char *peer) {
-    if (stage_dht_peer_gone(io->dht, now_ms(io), peer) > 0)
-        stage__rdir_drain(io);
+void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer) {
+    if (stage_dht_peer_gone(nn->dht, now_ms(nn), peer) > 0)
+        stage__lookup_drain(nn);
 }
 
 /* ---- finishing lookups -------------------------------------------------- */
@@ -324,42 +325,43 @@ static void not_found(lookup_t *lk) {
 /* Send lk's request for type to the DHT under a fresh request id; with
 ** count, lk counts it as outstanding (before the drain, which may answer
 ** it at once). */
-static int dht_request(io_t *io, lookup_t *lk, const char *type, bool count) {
-    uint64_t req = ++io->next_id;
+static int dht_request(stage__netnode_t *nn, lookup_t *lk, const char *type,
+                       bool count) {
+    uint64_t req = ++nn->next_id;
     int rc, op = lk->it->op;
-    uint64_t now = now_ms(io);
+    uint64_t now = now_ms(nn);
     if (op == STAGE__NAME_CLAIM)
-        rc = stage_dht_name_claim(io->dht, now, req, lk->it->key, &lk->it->to);
+        rc = stage_dht_name_claim(nn->dht, now, req, lk->it->key, &lk->it->to);
     else if (op == STAGE__FIND_NAME)
-        rc = stage_dht_name_find(io->dht, now, req, lk->it->key);
+        rc = stage_dht_name_find(nn->dht, now, req, lk->it->key);
     else
-        rc = stage_dht_type_find(io->dht, now, req, type);
-    if (!rc) rc = stage__u64map_put(&io->reqs, req, lk);
+        rc = stage_dht_type_find(nn->dht, now, req, type);
+    if (!rc) rc = stage__u64map_put(&nn->reqs, req, lk);
     if (!rc && count) lk->outstanding++;
-    stage__rdir_drain(io);
+    stage__lookup_drain(nn);
     return rc;
 }
 
-static void ask_nodes(io_t *io, lookup_t *lk);
+static void ask_nodes(stage__netnode_t *nn, lookup_t *lk);
 
-/* Ask the DHT for the subtypes queued on io->asks (from the drain, which
-** cannot, see stage__rdir_drain). Each queued type holds one unit of its
+/* Ask the DHT for the subtypes queued on nn->asks (from the drain, which
+** cannot, see stage__lookup_drain). Each queued type holds one unit of its
 ** lookup's outstanding, so a lookup with types left to ask is never done:
 ** only the request for its last type may complete and free it. While a
 ** lookup is being asked its queued flag stays set, so that the subtypes
 ** found meanwhile are appended to it rather than queued again. */
-static void asks_run(io_t *io) {
+static void asks_run(stage__netnode_t *nn) {
     lookup_t *lk;
-    while ((lk = io->asks)) {
-        io->asks = lk->next_ask;
+    while ((lk = nn->asks)) {
+        nn->asks = lk->next_ask;
         for (bool last = false; !last;) {
             const char *type = lk->types[lk->nasked++];
             last = lk->nasked == lk->ntypes;
             if (last) lk->queued = false;              /* from here lk may go */
-            int rc = dht_request(io, lk, type, false); /* counted */
+            int rc = dht_request(nn, lk, type, false); /* counted */
             if (rc) {
                 lk->failed = true;
-                if (--lk->outstanding == 0) ask_nodes(io, lk);
+                if (--lk->outstanding == 0) ask_nodes(nn, lk);
             }
         }
     }
@@ -428,9 +430,9 @@ static void nodes_done(lookup_t *lk) {
 }
 
 /* A FIND or PICK answer (a call's callback, or this node's own). */
-static void on_found(io_t *io, void *arg, int status, const char *value,
-                     size_t len) {
-    (void)io;
+static void on_found(stage__netnode_t *nn, void *arg, int status,
+                     const char *value, size_t len) {
+    (void)nn;
     lookup_t *lk = arg;
     if (lk->it->op == STAGE__FIND_ALL)
         add_ids(lk, status, value, len);
@@ -441,10 +443,10 @@ static void on_found(io_t *io, void *arg, int status, const char *value,
 
 /* Into p: [n, id] for one of this node's n actors of type, picked at
 ** random. 0, or STAGE_EACTOR_NOT_FOUND if it has none. */
-static int pick_here(io_t *io, const char *type, stage_pack_t *p) {
-    stage__type_t *ty = stage__type_find(io->node, type);
+static int pick_here(stage__netnode_t *nn, const char *type, stage_pack_t *p) {
+    stage__type_t *ty = stage__type_find(nn->node, type);
     stage_id_t id;
-    if (!ty || stage__dir_random(io->node, ty, stage__random64(), &id))
+    if (!ty || stage__dir_random(nn->node, ty, stage__random64(), &id))
         return STAGE_EACTOR_NOT_FOUND;
     size_t n = stage__dir_count(ty); /* 0 if the one picked just stopped */
     stage_pack_array(p, 2);
@@ -454,49 +456,49 @@ static int pick_here(io_t *io, const char *type, stage_pack_t *p) {
 }
 
 /* Into p: this node's actors of type, an array of ids. */
-static void all_here(io_t *io, const char *type, stage_pack_t *p) {
-    stage__type_t *ty = stage__type_find(io->node, type);
+static void all_here(stage__netnode_t *nn, const char *type, stage_pack_t *p) {
+    stage__type_t *ty = stage__type_find(nn->node, type);
     stage_pack_t ids = STAGE_PACK_INIT;
-    size_t n = ty ? stage__dir_all(io->node, ty, &ids) : 0;
+    size_t n = ty ? stage__dir_all(nn->node, ty, &ids) : 0;
     stage_pack_array(p, (uint32_t)n);
     stage_pack_raw(p, ids.data, ids.len);
     stage_pack_free(&ids);
 }
 
 /* Answer a FIND or PICK for a node that is this one, without the network. */
-static void find_here(io_t *io, lookup_t *lk, const rep_t *r) {
+static void find_here(stage__netnode_t *nn, lookup_t *lk, const rep_t *r) {
     stage_pack_t p = STAGE_PACK_INIT;
     int status = 0;
     if (lk->it->op == STAGE__FIND_ALL)
-        all_here(io, r->type, &p);
+        all_here(nn, r->type, &p);
     else
-        status = pick_here(io, r->type, &p);
-    on_found(io, lk, status, p.data, p.len);
+        status = pick_here(nn, r->type, &p);
+    on_found(nn, lk, status, p.data, p.len);
     stage_pack_free(&p);
 }
 
 /* Ask the node of r for its actors of r's type: FIND [call, type, true]
 ** for all of them, PICK [call, type] for one and their number. The answer
 ** comes to on_found, which this call may run itself. */
-static void ask_node(io_t *io, lookup_t *lk, const rep_t *r) {
+static void ask_node(stage__netnode_t *nn, lookup_t *lk, const rep_t *r) {
     lk->outstanding++;
-    if (!strcmp(r->node, io->address)) {
-        find_here(io, lk, r);
+    if (!strcmp(r->node, nn->address)) {
+        find_here(nn, lk, r);
         return;
     }
     bool all = lk->it->op == STAGE__FIND_ALL;
-    uint64_t call = stage__io_call_cb(io, r->node, on_found, lk);
+    uint64_t call = stage__netnode_call_cb(nn, r->node, on_found, lk);
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, all ? 3 : 2);
     stage_pack_int(&p, (int64_t)call);
     stage_pack_cstr(&p, r->type);
     if (all) stage_pack_bool(&p, true);
     if (!call || stage_pack_error(&p) ||
-        stage__io_send_frame(io, r->node, all ? FRAME_FIND : FRAME_PICK, p.data,
-                             p.len)) {
+        stage__netnode_send_frame(nn, r->node, all ? FRAME_FIND : FRAME_PICK,
+                                  p.data, p.len)) {
         stage_pack_free(&p);
-        if (call) stage__u64map_take(&io->calls, call); /* leaks no call */
-        on_found(io, lk, STAGE_EUNREACHABLE, "", 0);
+        if (call) stage__u64map_take(&nn->calls, call); /* leaks no call */
+        on_found(nn, lk, STAGE_EUNREACHABLE, "", 0);
         return;
     }
     stage_pack_free(&p);
@@ -507,7 +509,7 @@ static void ask_node(io_t *io, lookup_t *lk, const rep_t *r) {
 ** type: find_all_types gets an empty list (a normal answer for "all of
 ** them", as on an embedded node), the others TypeNotFound; unless the DHT
 ** could not answer. */
-static void ask_nodes(io_t *io, lookup_t *lk) {
+static void ask_nodes(stage__netnode_t *nn, lookup_t *lk) {
     if (!lk->nreps && lk->dht_error) {
         char msg[400];
         snprintf(msg, sizeof msg, "the directory could not answer for '%s': %s",
@@ -525,13 +527,14 @@ static void ask_nodes(io_t *io, lookup_t *lk) {
     }
     lk->outstanding++; /* an answer given at once must not complete lk */
     for (int i = 0; i < lk->nreps; i++)
-        ask_node(io, lk, &lk->reps[i]);
-    on_found(io, lk, STAGE_ECANCELED, "", 0); /* drops that hold */
+        ask_node(nn, lk, &lk->reps[i]);
+    on_found(nn, lk, STAGE_ECANCELED, "", 0); /* drops that hold */
 }
 
 /* ---- DHT answers -------------------------------------------------------- */
 
-static void add_item(io_t *io, lookup_t *lk, const stage_dht_item_t *item) {
+static void add_item(stage__netnode_t *nn, lookup_t *lk,
+                     const stage_dht_item_t *item) {
     stage_unpack_t u;
     uint32_t n;
     int64_t kind;
@@ -565,23 +568,23 @@ static void add_item(io_t *io, lookup_t *lk, const stage_dht_item_t *item) {
     lk->outstanding++; /* asked once the drain is over (asks_run) */
     if (!lk->queued) {
         lk->queued = true;
-        lk->next_ask = io->asks;
-        io->asks = lk;
+        lk->next_ask = nn->asks;
+        nn->asks = lk;
     }
 }
 
-static void lookup_dht_done(io_t *io, lookup_t *lk,
+static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
                             const stage_dht_effect_t *fx) {
     lk->outstanding--;
     int op = lk->it->op;
     if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {
-            free(stage__u64map_take(&io->names,
-                                    stage__rdir_name_key(lk->it->key)));
-            stage__rhome_claimed(io, lk->it->key, &lk->it->to);
+            free(stage__u64map_take(&nn->names,
+                                    stage__lookup_name_key(lk->it->key)));
+            stage__holdings_claimed(nn, lk->it->key, &lk->it->to);
             lookup_resolve(lk, "\xc3", 1);
         } else if (fx->status == 0 && fx->nitems) {
-            cache_put(io, lk->it->key, fx->items[0].value, fx->items[0].len);
+            cache_put(nn, lk->it->key, fx->items[0].value, fx->items[0].len);
             lookup_resolve(lk, fx->items[0].value, fx->items[0].len);
         } else if (fx->status == STAGE_EEXISTS) {
             char msg[400];
@@ -602,16 +605,16 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
     if (fx->status && fx->status != STAGE_ENAME_NOT_FOUND && !lk->dht_error)
         lk->dht_error = fx->status;
     for (size_t i = 0; fx->status == 0 && i < fx->nitems; i++)
-        add_item(io, lk, &fx->items[i]);
+        add_item(nn, lk, &fx->items[i]);
     if (lk->outstanding) return;
-    ask_nodes(io, lk);
+    ask_nodes(nn, lk);
 }
 
 /* ---- requests from theatres --------------------------------------------- */
 
-static void claim_at_home(io_t *io, lookup_t *lk);
+static void claim_at_home(stage__netnode_t *nn, lookup_t *lk);
 
-void stage__rdir_lookup(io_t *io, io_item_t *it) {
+void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it) {
     lookup_t *lk = calloc(1, sizeof *lk);
     if (!lk) {
         stage__future_reject(it->f, STAGE_ENOMEM, NULL, NULL, NULL);
@@ -620,21 +623,21 @@ void stage__rdir_lookup(io_t *io, io_item_t *it) {
         return;
     }
     lk->it = it;
-    if (it->op == STAGE__NAME_CLAIM && !stage__id_is_local(io->node, &it->to)) {
-        claim_at_home(io, lk);
+    if (it->op == STAGE__NAME_CLAIM && !stage__id_is_local(nn->node, &it->to)) {
+        claim_at_home(nn, lk);
         return;
     }
-    cached_t *c = it->op == STAGE__FIND_NAME ? cache_get(io, it->key) : NULL;
+    cached_t *c = it->op == STAGE__FIND_NAME ? cache_get(nn, it->key) : NULL;
     if (c) {
         lookup_resolve(lk, c->value, c->len);
         return;
     }
     if (it->op == STAGE__FIND_TYPE || it->op == STAGE__FIND_SUBTYPE) {
         /* a local actor answers at once */
-        stage__type_t *ty = stage__type_find(io->node, it->key);
+        stage__type_t *ty = stage__type_find(nn->node, it->key);
         stage_id_t id;
         if (ty && it->op == STAGE__FIND_TYPE &&
-            stage__dir_random(io->node, ty, stage__random64(), &id) == 0) {
+            stage__dir_random(nn->node, ty, stage__random64(), &id) == 0) {
             stage_pack_t p = STAGE_PACK_INIT;
             stage_pack_id(&p, &id);
             lookup_resolve(lk, p.data, p.len);
@@ -644,7 +647,7 @@ void stage__rdir_lookup(io_t *io, io_item_t *it) {
     }
     snprintf(lk->types[lk->ntypes++], STAGE_TYPE_MAX, "%.63s", it->key);
     lk->nasked = 1;
-    if (dht_request(io, lk, it->key, true)) {
+    if (dht_request(nn, lk, it->key, true)) {
         char msg[300];
         snprintf(msg, sizeof msg, "the directory is not available for '%s'",
                  it->key);
@@ -664,8 +667,8 @@ static int read_type(stage_unpack_t *u, char name[STAGE_TYPE_MAX]) {
 
 /* A PICK from another node: [n, id], one of our n actors of a type, or
 ** ActorNotFound. */
-int stage__rdir_in_pick(io_t *io, const char *peer, const char *body,
-                        size_t len) {
+int stage__lookup_in_pick(stage__netnode_t *nn, const char *peer,
+                          const char *body, size_t len) {
     stage_unpack_t u;
     stage_unpack_init(&u, body, len);
     uint32_t n;
@@ -674,10 +677,10 @@ int stage__rdir_in_pick(io_t *io, const char *peer, const char *body,
     if (stage_unpack_array(&u, &n) || n != 2 || stage_unpack_int(&u, &call) ||
         call <= 0 || read_type(&u, name) || u.p != u.end)
         return STAGE_EDECODE;
-    stage__future_t *f = stage__io_owed(io, peer, (uint64_t)call, 0);
+    stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
     if (!f) return 0;
     stage_pack_t p = STAGE_PACK_INIT;
-    if (pick_here(io, name, &p))
+    if (pick_here(nn, name, &p))
         stage__future_reject(f, STAGE_EACTOR_NOT_FOUND, "none here", NULL,
                              NULL);
     else if (stage_pack_error(&p))
@@ -690,8 +693,8 @@ int stage__rdir_in_pick(io_t *io, const char *peer, const char *body,
 }
 
 /* A FIND from another node: our actors of a type. */
-int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
-                        size_t len) {
+int stage__lookup_in_find(stage__netnode_t *nn, const char *peer,
+                          const char *body, size_t len) {
     stage_unpack_t u;
     stage_unpack_init(&u, body, len);
     uint32_t n;
@@ -705,20 +708,20 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
         return STAGE_EDECODE;
     char name[STAGE_TYPE_MAX];
     snprintf(name, sizeof name, "%.*s", (int)tlen, type);
-    stage__type_t *ty = stage__type_find(io->node, name);
-    stage__future_t *f = stage__io_owed(io, peer, (uint64_t)call, 0);
+    stage__type_t *ty = stage__type_find(nn->node, name);
+    stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
     if (!f) return 0;
     stage_pack_t p = STAGE_PACK_INIT;
     stage_id_t id;
     if (ty && all) {
         stage_pack_t ids = STAGE_PACK_INIT;
-        size_t k = stage__dir_all(io->node, ty, &ids);
+        size_t k = stage__dir_all(nn->node, ty, &ids);
         stage_pack_array(&p, (uint32_t)k);
         stage_pack_raw(&p, ids.data, ids.len);
         stage_pack_free(&ids);
         stage__future_resolve(f, p.data, p.len);
     } else if (ty &&
-               stage__dir_random(io->node, ty, stage__random64(), &id) == 0) {
+               stage__dir_random(nn->node, ty, stage__random64(), &id) == 0) {
         stage_pack_id(&p, &id);
         stage__future_resolve(f, p.data, p.len);
     } else {
@@ -730,7 +733,7 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
     return 0;
 }
 
-/* ---- names for actors of other nodes (the asking side; rhome.c answers) */
+/* ---- names for actors of other nodes (the asking side; holdings.c answers) */
 
 /* A name for an actor of another node is claimed by that node (a NAME
 ** frame): it renews the lease and releases the name when the actor stops,
@@ -738,9 +741,9 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
 ** ActorNotFound. NAME [call, name, incarnation, serial, type], reply true
 ** or the claim's failure. */
 
-static void on_claimed_home(io_t *io, void *arg, int status, const char *value,
-                            size_t len) {
-    (void)io;
+static void on_claimed_home(stage__netnode_t *nn, void *arg, int status,
+                            const char *value, size_t len) {
+    (void)nn;
     lookup_t *lk = arg;
     if (status == 0) {
         lookup_resolve(lk, value, len);
@@ -751,19 +754,20 @@ static void on_claimed_home(io_t *io, void *arg, int status, const char *value,
     lookup_fail(lk, status, msg);
 }
 
-static void claim_at_home(io_t *io, lookup_t *lk) {
+static void claim_at_home(stage__netnode_t *nn, lookup_t *lk) {
     const stage_id_t *id = &lk->it->to;
-    uint64_t call = stage__io_call_cb(io, id->node, on_claimed_home, lk);
+    uint64_t call = stage__netnode_call_cb(nn, id->node, on_claimed_home, lk);
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 5);
     stage_pack_int(&p, (int64_t)call);
     stage_pack_cstr(&p, lk->it->key);
-    stage__io_pack_target(&p, id);
+    stage__netnode_pack_target(&p, id);
     int rc = !call ? STAGE_ENOMEM : stage_pack_error(&p);
-    if (!rc) rc = stage__io_send_frame(io, id->node, FRAME_NAME, p.data, p.len);
+    if (!rc)
+        rc = stage__netnode_send_frame(nn, id->node, FRAME_NAME, p.data, p.len);
     stage_pack_free(&p);
     if (rc) {
-        if (call) stage__u64map_take(&io->calls, call);
+        if (call) stage__u64map_take(&nn->calls, call);
         char msg[STAGE_ADDR_MAX + 100];
         snprintf(msg, sizeof msg, "cannot ask node '%s' to hold the name: %s",
                  id->node, stage_strerror(rc));

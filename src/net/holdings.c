@@ -1,24 +1,24 @@
 /*
-** net/rhome.c: what a networked node holds in the DHT for itself, and
+** net/holdings.c: what a networked node holds in the DHT for itself, and
 ** taking it back — the names it claimed for its actors (released when the
 ** actor stops), names other nodes ask it to hold for its actors (NAME
 ** frames), the types it is registered for (withdrawn when it has had no
 ** actor of the type for a while), and leaving: all of it removed before
 ** the manager leaves the ring.
 **
-** Runs on the loop's owner (remote.h); the DHT requests go out through
-** the driver in rdir.c.
+** Runs on the loop's owner (netnode.h); the DHT requests go out through
+** the driver in lookup.c.
 */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "remote.h"
+#include "netnode.h"
 #include "util/log.h"
 
-static uint64_t now_ms(io_t *io) {
-    return uv_now(&io->loop);
+static uint64_t now_ms(stage__netnode_t *nn) {
+    return uv_now(&nn->loop);
 }
 
 /* ---- leaving ------------------------------------------------------------ */
@@ -28,18 +28,18 @@ static uint64_t now_ms(io_t *io) {
 ** could travel with the range and outlive the removal until its lease. */
 #define LEAVE_WAIT_MS 1000
 
-static void withdraw(io_t *io, int i);
+static void withdraw(stage__netnode_t *nn, int i);
 
-static void leave_ring(io_t *io) {
-    if (io->left) return;
-    io->left = true;
-    uv_timer_stop(&io->leave_timer);
-    if (io->byes.count)
+static void leave_ring(stage__netnode_t *nn) {
+    if (nn->left) return;
+    nn->left = true;
+    uv_timer_stop(&nn->leave_timer);
+    if (nn->byes.count)
         LOG_WARN("leaving the ring with %zu removals unconfirmed; their "
                  "entries end with their lease",
-                 io->byes.count);
-    if (stage_dht_leave(io->dht, now_ms(io)) == 0) stage__rdir_drain(io);
-    stage__io_left(io);
+                 nn->byes.count);
+    if (stage_dht_leave(nn->dht, now_ms(nn)) == 0) stage__lookup_drain(nn);
+    stage__netnode_left(nn);
 }
 
 static void on_leave_timer(uv_timer_t *t) {
@@ -47,33 +47,33 @@ static void on_leave_timer(uv_timer_t *t) {
 }
 
 /* Note a removal sent while leaving; its FX_DONE confirms it. */
-static void bye_sent(io_t *io, uint64_t req, int rc) {
-    if (io->leaving && !rc) stage__u64map_put(&io->byes, req, io);
+static void bye_sent(stage__netnode_t *nn, uint64_t req, int rc) {
+    if (nn->leaving && !rc) stage__u64map_put(&nn->byes, req, nn);
 }
 
 /* From drain, which must not run again inside itself: the leave follows
 ** on the next loop turn. */
-void stage__rhome_bye_done(io_t *io, uint64_t req) {
-    if (stage__u64map_take(&io->byes, req) && !io->byes.count && io->leaving)
-        uv_timer_start(&io->leave_timer, on_leave_timer, 0, 0);
+void stage__holdings_bye_done(stage__netnode_t *nn, uint64_t req) {
+    if (stage__u64map_take(&nn->byes, req) && !nn->byes.count && nn->leaving)
+        uv_timer_start(&nn->leave_timer, on_leave_timer, 0, 0);
 }
 
-void stage__rdir_leave(io_t *io) {
-    if (io->leaving) return;
-    io->leaving = true;
-    if (!stage_dht_successor(io->dht).id) { /* alone: it all goes with us */
-        leave_ring(io);
+void stage__holdings_leave(stage__netnode_t *nn) {
+    if (nn->leaving) return;
+    nn->leaving = true;
+    if (!stage_dht_successor(nn->dht).id) { /* alone: it all goes with us */
+        leave_ring(nn);
         return;
     }
-    stage__rdir_release(io, 0); /* every name this node claimed */
-    while (io->ntypes)
-        withdraw(io, io->ntypes - 1);
-    stage__rdir_drain(io);
-    if (!io->byes.count) {
-        leave_ring(io);
+    stage__holdings_release(nn, 0); /* every name this node claimed */
+    while (nn->ntypes)
+        withdraw(nn, nn->ntypes - 1);
+    stage__lookup_drain(nn);
+    if (!nn->byes.count) {
+        leave_ring(nn);
         return;
     }
-    uv_timer_start(&io->leave_timer, on_leave_timer, LEAVE_WAIT_MS, 0);
+    uv_timer_start(&nn->leave_timer, on_leave_timer, LEAVE_WAIT_MS, 0);
 }
 
 /* ---- names this node claimed ------------------------------------------- */
@@ -86,24 +86,26 @@ typedef struct claim {
     char name[256];
 } claim_t;
 
-void stage__rhome_claimed(io_t *io, const char *name, const stage_id_t *id) {
+void stage__holdings_claimed(stage__netnode_t *nn, const char *name,
+                             const stage_id_t *id) {
     LOG_DEBUG("claimed the name '%s' (local: %d)", name,
-              stage__id_is_local(io->node, id));
-    if (!stage__id_is_local(io->node, id)) return; /* its node holds it */
+              stage__id_is_local(nn->node, id));
+    if (!stage__id_is_local(nn->node, id)) return; /* its node holds it */
     claim_t *c = malloc(sizeof *c);
     if (!c) return;
     c->serial = id->serial;
     snprintf(c->name, sizeof c->name, "%s", name);
-    claim_t *old = stage__u64map_take(&io->claims, stage__rdir_name_key(name));
+    claim_t *old =
+        stage__u64map_take(&nn->claims, stage__lookup_name_key(name));
     if (old) {
         free(old);
-        atomic_fetch_sub(&io->nclaims, 1);
+        atomic_fetch_sub(&nn->nclaims, 1);
     }
-    if (stage__u64map_put(&io->claims, stage__rdir_name_key(name), c)) {
+    if (stage__u64map_put(&nn->claims, stage__lookup_name_key(name), c)) {
         free(c);
         return;
     }
-    atomic_fetch_add(&io->nclaims, 1);
+    atomic_fetch_add(&nn->nclaims, 1);
 }
 
 typedef struct gone {
@@ -119,25 +121,25 @@ static void gone_match(uint64_t key, void *val, void *ud) {
         g->keys[g->n++] = key;
 }
 
-void stage__rdir_release(io_t *io, uint64_t serial) {
+void stage__holdings_release(stage__netnode_t *nn, uint64_t serial) {
     gone_t g = {.serial = serial};
     do {
         g.n = 0;
-        stage__u64map_each(&io->claims, gone_match, &g);
+        stage__u64map_each(&nn->claims, gone_match, &g);
         for (int i = 0; i < g.n; i++) {
-            claim_t *c = stage__u64map_take(&io->claims, g.keys[i]);
+            claim_t *c = stage__u64map_take(&nn->claims, g.keys[i]);
             /* fire and forget: a lost release ends with the lease */
-            int rc = stage_dht_name_release(io->dht, now_ms(io), ++io->next_id,
+            int rc = stage_dht_name_release(nn->dht, now_ms(nn), ++nn->next_id,
                                             c->name);
-            bye_sent(io, io->next_id, rc);
+            bye_sent(nn, nn->next_id, rc);
             LOG_DEBUG("released the name '%s': %s", c->name,
                       rc ? stage_strerror(rc) : "sent");
-            free(stage__u64map_take(&io->names, g.keys[i]));
-            atomic_fetch_sub(&io->nclaims, 1);
+            free(stage__u64map_take(&nn->names, g.keys[i]));
+            atomic_fetch_sub(&nn->nclaims, 1);
             free(c);
         }
     } while (g.n == 64);
-    stage__rdir_drain(io);
+    stage__lookup_drain(nn);
 }
 
 static void free_claim(uint64_t key, void *val, void *ud) {
@@ -146,21 +148,21 @@ static void free_claim(uint64_t key, void *val, void *ud) {
     free(val);
 }
 
-void stage__rhome_close(io_t *io) {
-    stage__u64map_each(&io->claims, free_claim, NULL);
-    stage__u64map_free(&io->claims);
-    free(io->types);
-    io->types = NULL;
-    io->ntypes = io->captypes = 0;
-    stage__u64map_free(&io->byes);
+void stage__holdings_close(stage__netnode_t *nn) {
+    stage__u64map_each(&nn->claims, free_claim, NULL);
+    stage__u64map_free(&nn->claims);
+    free(nn->types);
+    nn->types = NULL;
+    nn->ntypes = nn->captypes = 0;
+    stage__u64map_free(&nn->byes);
 }
 
 /* ---- names other nodes ask this node to hold ----------------------------- */
 
 /* NAME [call, name, incarnation, serial, type]: claim name for our actor
 ** (alive) as if it had claimed it itself; reply true or the failure. */
-int stage__rdir_in_name(io_t *io, const char *peer, const char *body,
-                        size_t len) {
+int stage__holdings_in_name(stage__netnode_t *nn, const char *peer,
+                            const char *body, size_t len) {
     stage_unpack_t u;
     stage_unpack_init(&u, body, len);
     uint32_t n;
@@ -171,9 +173,10 @@ int stage__rdir_in_name(io_t *io, const char *peer, const char *body,
     if (stage_unpack_array(&u, &n) || n != 5 || stage_unpack_int(&u, &call) ||
         call <= 0 || stage_unpack_str(&u, &name, &nlen) || nlen == 0 ||
         nlen > 255 || memchr(name, 0, nlen) ||
-        stage__io_read_target(io, &u, &id) || u.p != u.end)
+        stage__netnode_read_target(nn, &u, &id) || u.p != u.end)
         return STAGE_EDECODE;
-    stage__type_t *ty = stage__io_local_target(io, peer, (uint64_t)call, &id);
+    stage__type_t *ty =
+        stage__netnode_local_target(nn, peer, (uint64_t)call, &id);
     if (!ty) return 0;
     if (!stage__dir_alive(ty, id.serial)) {
         char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 300];
@@ -182,29 +185,29 @@ int stage__rdir_in_name(io_t *io, const char *peer, const char *body,
                  "actor '%s' not found (it stopped): the "
                  "name '%.*s' is not given to it",
                  text, (int)nlen, name);
-        stage__io_reply_error(io, peer, (uint64_t)call, STAGE_EACTOR_NOT_FOUND,
-                              msg);
+        stage__netnode_reply_error(nn, peer, (uint64_t)call,
+                                   STAGE_EACTOR_NOT_FOUND, msg);
         return 0;
     }
-    io_item_t *it = calloc(1, sizeof *it);
-    stage__future_t *f = stage__io_owed(io, peer, (uint64_t)call, 0);
+    stage__netnode_item_t *it = calloc(1, sizeof *it);
+    stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
     if (!it || !f) {
         free(it);
         if (f)
             stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL),
                 stage__future_unref(f);
         else
-            stage__io_reply_error(io, peer, (uint64_t)call, STAGE_ENOMEM,
-                                  "out of memory");
+            stage__netnode_reply_error(nn, peer, (uint64_t)call, STAGE_ENOMEM,
+                                       "out of memory");
         return 0;
     }
-    it->kind = IO_DIR;
+    it->kind = ITEM_DIR;
     it->op = STAGE__NAME_CLAIM;
     memcpy(it->key, name, nlen);
     it->key[nlen] = '\0';
     it->to = id;
     it->f = f; /* the item's reference; the reply goes when it completes */
-    stage__rdir_lookup(io, it);
+    stage__lookup_request(nn, it);
     return 0;
 }
 
@@ -217,64 +220,64 @@ int stage__rdir_in_name(io_t *io, const char *peer, const char *body,
 ** stage__dir_retire (core/directory.c). */
 #define WITHDRAW_SWEEPS 2
 
-typedef struct announced {
+typedef struct stage__announced {
     stage__type_t *ty;
     int idle; /* sweeps in a row without an actor */
 } announced_t;
 
 /* The representative id this node registers a type with (serial 0). */
-static void type_rep(io_t *io, const char *type, stage_id_t *rep) {
+static void type_rep(stage__netnode_t *nn, const char *type, stage_id_t *rep) {
     memset(rep, 0, sizeof *rep);
-    snprintf(rep->node, sizeof rep->node, "%s", io->address);
-    rep->incarnation = stage__node_incarnation(io->node);
+    snprintf(rep->node, sizeof rep->node, "%s", nn->address);
+    rep->incarnation = stage__node_incarnation(nn->node);
     snprintf(rep->type, sizeof rep->type, "%.63s", type);
 }
 
 /* The first local actor of a type: tell the directory this node has it. */
-void stage__rdir_announce(io_t *io, io_item_t *it) {
-    stage__type_t *ty = stage__type_find(io->node, it->key);
+void stage__holdings_announce(stage__netnode_t *nn, stage__netnode_item_t *it) {
+    stage__type_t *ty = stage__type_find(nn->node, it->key);
     bool listed = false;
-    for (int i = 0; ty && i < io->ntypes && !listed; i++)
-        if (io->types[i].ty == ty) listed = true, io->types[i].idle = 0;
-    if (ty && !listed && io->ntypes == io->captypes) {
-        int cap = io->captypes ? 2 * io->captypes : 8;
-        announced_t *p = realloc(io->types, (size_t)cap * sizeof *p);
-        if (p) io->types = p, io->captypes = cap;
+    for (int i = 0; ty && i < nn->ntypes && !listed; i++)
+        if (nn->types[i].ty == ty) listed = true, nn->types[i].idle = 0;
+    if (ty && !listed && nn->ntypes == nn->captypes) {
+        int cap = nn->captypes ? 2 * nn->captypes : 8;
+        announced_t *p = realloc(nn->types, (size_t)cap * sizeof *p);
+        if (p) nn->types = p, nn->captypes = cap;
     }
-    if (ty && !listed && io->ntypes < io->captypes)
-        io->types[io->ntypes++] = (announced_t){ty, 0};
+    if (ty && !listed && nn->ntypes < nn->captypes)
+        nn->types[nn->ntypes++] = (announced_t){ty, 0};
     stage_id_t rep;
-    type_rep(io, it->key, &rep);
-    uint64_t now = now_ms(io);
+    type_rep(nn, it->key, &rep);
+    uint64_t now = now_ms(nn);
     /* fire and forget: the manager renews the lease; a failure only means
     ** other nodes find this node's actors later, after the next announce */
-    stage_dht_type_add(io->dht, now, ++io->next_id, it->key, &rep);
+    stage_dht_type_add(nn->dht, now, ++nn->next_id, it->key, &rep);
     if (it->super[0])
-        stage_dht_type_add_subtype(io->dht, now, ++io->next_id, it->super,
+        stage_dht_type_add_subtype(nn->dht, now, ++nn->next_id, it->super,
                                    it->key);
-    stage__rdir_drain(io);
+    stage__lookup_drain(nn);
 }
 
-static void withdraw(io_t *io, int i) {
+static void withdraw(stage__netnode_t *nn, int i) {
     stage_id_t rep;
-    type_rep(io, io->types[i].ty->name, &rep);
+    type_rep(nn, nn->types[i].ty->name, &rep);
     /* fire and forget: a lost removal ends with the lease */
-    int rc = stage_dht_type_remove(io->dht, now_ms(io), ++io->next_id,
-                                   io->types[i].ty->name, &rep);
-    bye_sent(io, io->next_id, rc);
-    LOG_DEBUG("withdrew from type '%s'", io->types[i].ty->name);
-    io->types[i] = io->types[--io->ntypes];
+    int rc = stage_dht_type_remove(nn->dht, now_ms(nn), ++nn->next_id,
+                                   nn->types[i].ty->name, &rep);
+    bye_sent(nn, nn->next_id, rc);
+    LOG_DEBUG("withdrew from type '%s'", nn->types[i].ty->name);
+    nn->types[i] = nn->types[--nn->ntypes];
 }
 
-void stage__rdir_sweep(io_t *io) {
-    int before = io->ntypes;
-    for (int i = 0; i < io->ntypes;) {
-        announced_t *a = &io->types[i];
+void stage__holdings_sweep(stage__netnode_t *nn) {
+    int before = nn->ntypes;
+    for (int i = 0; i < nn->ntypes;) {
+        announced_t *a = &nn->types[i];
         a->idle = stage__dir_count(a->ty) ? 0 : a->idle + 1;
         if (a->idle >= WITHDRAW_SWEEPS && stage__dir_retire(a->ty))
-            withdraw(io, i); /* moves the last one here */
+            withdraw(nn, i); /* moves the last one here */
         else
             i++;
     }
-    if (io->ntypes != before) stage__rdir_drain(io);
+    if (nn->ntypes != before) stage__lookup_drain(nn);
 }

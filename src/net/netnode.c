@@ -1,5 +1,5 @@
 /*
-** net/remote.c: a node on the network — its I/O thread. One libuv loop runs
+** net/netnode.c: a node on the network — its I/O thread. One libuv loop runs
 ** the transport (transport.c), the node's DHT manager (src/dht) and the
 ** actor traffic between nodes: messages, replies, remote spawns and type
 ** queries.
@@ -45,39 +45,39 @@
 #include <uv.h>
 
 #include "core/mpsc.h"
-#include "remote.h"
+#include "netnode.h"
 #include "wire/frame.h"
 #include "util/log.h"
 
 /* ---- the inbox -------------------------------------------------------------
  */
 
-static void take(io_t *io, io_item_t *it);
+static void take(stage__netnode_t *nn, stage__netnode_item_t *it);
 
 /* 1 on the thread of the theatre that runs the loop. */
-static bool on_owner(io_t *io) {
+static bool on_owner(stage__netnode_t *nn) {
     stage__theatre_t *t =
-        atomic_load_explicit(&io->owner, memory_order_relaxed);
+        atomic_load_explicit(&nn->owner, memory_order_relaxed);
     return t && t == stage__current();
 }
 
-static void io_push(io_t *io, io_item_t *it) {
-    if (on_owner(io)) {
-        take(io, it);
+static void netnode_push(stage__netnode_t *nn, stage__netnode_item_t *it) {
+    if (on_owner(nn)) {
+        take(nn, it);
         return;
     }
-    stage__mpsc_push(&io->inbox, &it->link);
+    stage__mpsc_push(&nn->inbox, &it->link);
     /* theatre 0 drains the inbox at every pass and before it sleeps: it
     ** needs waking only when asleep (stage__theatre_wake checks) */
-    stage__theatre_t *owner = atomic_load(&io->owner);
+    stage__theatre_t *owner = atomic_load(&nn->owner);
     if (owner)
         stage__theatre_wake(owner);
     else
-        uv_async_send(&io->async);
+        uv_async_send(&nn->async);
 }
 
-static io_item_t *item_new(int kind) {
-    io_item_t *it = calloc(1, sizeof *it);
+static stage__netnode_item_t *item_new(int kind) {
+    stage__netnode_item_t *it = calloc(1, sizeof *it);
     if (it) it->kind = kind;
     return it;
 }
@@ -85,9 +85,9 @@ static io_item_t *item_new(int kind) {
 /* ---- sending frames -------------------------------------------------------
  */
 
-static void hold_frame(io_t *io, const char *peer, int kind, const char *body,
-                       size_t len) {
-    held_t *h = malloc(sizeof *h + len);
+static void hold_frame(stage__netnode_t *nn, const char *peer, int kind,
+                       const char *body, size_t len) {
+    stage__held_t *h = malloc(sizeof *h + len);
     if (!h) {
         LOG_ERROR("out of memory: a frame for '%s' is lost", peer);
         return;
@@ -97,48 +97,48 @@ static void hold_frame(io_t *io, const char *peer, int kind, const char *body,
     h->len = len;
     stage__addr_copy(h->peer, peer);
     memcpy(h->body, body, len);
-    if (io->held_tail)
-        io->held_tail->next = h;
+    if (nn->held_tail)
+        nn->held_tail->next = h;
     else
-        io->held_head = h;
-    io->held_tail = h;
+        nn->held_head = h;
+    nn->held_tail = h;
 }
 
 /* Send a frame to peer, keeping it if the peer's queue is full. 0, or a
 ** STAGE_E* code for a frame that can never go (the caller fails its call). */
-int stage__io_send_frame(io_t *io, const char *peer, int kind, const char *body,
-                         size_t len) {
+int stage__netnode_send_frame(stage__netnode_t *nn, const char *peer, int kind,
+                              const char *body, size_t len) {
     bool behind = false;
-    for (held_t *h = io->held_head; h && !behind; h = h->next)
+    for (stage__held_t *h = nn->held_head; h && !behind; h = h->next)
         behind = !strcmp(h->peer, peer); /* keep the order behind held ones */
     int rc = behind ? STAGE_EBUSY
-                    : stage__transport_send(io->tr, peer, kind, body, len);
+                    : stage__transport_send(nn->tr, peer, kind, body, len);
     if (rc == STAGE_EBUSY) {
-        hold_frame(io, peer, kind, body, len);
+        hold_frame(nn, peer, kind, body, len);
         return 0;
     }
     return rc;
 }
 
 static void on_drain(void *ud, const char *peer) {
-    io_t *io = ud;
-    held_t **pp = &io->held_head, *last = NULL;
+    stage__netnode_t *nn = ud;
+    stage__held_t **pp = &nn->held_head, *last = NULL;
     while (*pp) {
-        held_t *h = *pp;
+        stage__held_t *h = *pp;
         if (strcmp(h->peer, peer)) {
             last = h;
             pp = &h->next;
             continue;
         }
-        if (stage__transport_send(io->tr, peer, h->kind, h->body, h->len) ==
+        if (stage__transport_send(nn->tr, peer, h->kind, h->body, h->len) ==
             STAGE_EBUSY)
             break;
         *pp = h->next;
         free(h);
     }
-    io->held_tail = NULL;
-    for (held_t *h = io->held_head; h; h = h->next)
-        io->held_tail = h;
+    nn->held_tail = NULL;
+    for (stage__held_t *h = nn->held_head; h; h = h->next)
+        nn->held_tail = h;
     (void)last;
 }
 
@@ -169,14 +169,15 @@ static void pack_reply(stage_pack_t *p, uint64_t call,
 /* Send f's result to the caller it is owed to. A reply that cannot go
 ** (larger than a frame, say) sends its failure instead, so that the caller
 ** learns it now rather than at its call's deadline. */
-static void send_reply(io_t *io, stage__future_t *f) {
-    owed_t *o = f->on_done_arg;
-    stage_pack_t *p = &io->reply_buf; /* the loop's owner only: reused */
+static void send_reply(stage__netnode_t *nn, stage__future_t *f) {
+    stage__owed_t *o = f->on_done_arg;
+    stage_pack_t *p = &nn->reply_buf; /* the loop's owner only: reused */
     stage_pack_reset(p);
     pack_reply(p, o->call, f);
     int rc = stage_pack_error(p);
     if (!rc)
-        rc = stage__io_send_frame(io, o->peer, FRAME_REPLY, p->data, p->len);
+        rc = stage__netnode_send_frame(nn, o->peer, FRAME_REPLY, p->data,
+                                       p->len);
     if (rc == STAGE_ETOOBIG) {
         char msg[160];
         snprintf(msg, sizeof msg,
@@ -184,7 +185,7 @@ static void send_reply(io_t *io, stage__future_t *f) {
                  "between nodes may be (%zu bytes)",
                  p->len + STAGE__FRAME_HEADER,
                  (size_t)STAGE__FRAME_MAX_DEFAULT);
-        stage__io_reply_error(io, o->peer, o->call, rc, msg);
+        stage__netnode_reply_error(nn, o->peer, o->call, rc, msg);
     } else if (rc) {
         LOG_WARN("the reply to call %llu from '%s' is lost: %s",
                  (unsigned long long)o->call, o->peer, stage_strerror(rc));
@@ -197,19 +198,19 @@ static void send_reply(io_t *io, stage__future_t *f) {
 
 /* on_done of a future owed to a remote caller: any thread. */
 static void reply_done(stage__future_t *f) {
-    owed_t *o = f->on_done_arg;
+    stage__owed_t *o = f->on_done_arg;
     if (!stage__node_net(f->node)) { /* closed: nobody to send it */
         free(o);
         f->on_done_arg = NULL;
         return;
     }
     f->observed = true; /* the caller gets it */
-    if (on_owner(o->io)) {
+    if (on_owner(o->nn)) {
         stage__future_ref(f);
-        send_reply(o->io, f);
+        send_reply(o->nn, f);
         return;
     }
-    io_item_t *it = item_new(IO_REPLY);
+    stage__netnode_item_t *it = item_new(ITEM_REPLY);
     if (!it) {
         LOG_ERROR("out of memory: the reply for call %llu from '%s' is lost",
                   (unsigned long long)o->call, o->peer);
@@ -217,14 +218,14 @@ static void reply_done(stage__future_t *f) {
     }
     stage__future_ref(f);
     it->f = f;
-    io_push(o->io, it);
+    netnode_push(o->nn, it);
 }
 
 /* A future whose result goes back to peer as the reply to call. */
-stage__future_t *stage__io_owed(io_t *io, const char *peer, uint64_t call,
-                                uint64_t target) {
-    stage__future_t *f = stage__future_new(io->node, 0, target);
-    owed_t *o = malloc(sizeof *o);
+stage__future_t *stage__netnode_owed(stage__netnode_t *nn, const char *peer,
+                                     uint64_t call, uint64_t target) {
+    stage__future_t *f = stage__future_new(nn->node, 0, target);
+    stage__owed_t *o = malloc(sizeof *o);
     if (!f || !o) {
         free(o);
         if (f) stage__future_unref(f);
@@ -232,15 +233,15 @@ stage__future_t *stage__io_owed(io_t *io, const char *peer, uint64_t call,
     }
     stage__addr_copy(o->peer, peer);
     o->call = call;
-    o->io = io;
+    o->nn = nn;
     f->on_done_arg = o;
     f->on_done = reply_done;
     return f;
 }
 
 /* Answer call from peer with a failure at once (no actor involved). */
-void stage__io_reply_error(io_t *io, const char *peer, uint64_t call,
-                           int status, const char *msg) {
+void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
+                                uint64_t call, int status, const char *msg) {
     if (!call) {
         LOG_WARN("from '%s': %s", peer, msg);
         return;
@@ -249,7 +250,7 @@ void stage__io_reply_error(io_t *io, const char *peer, uint64_t call,
     stage_pack_t p = STAGE_PACK_INIT;
     pack_reply(&p, call, &tmp);
     if (!stage_pack_error(&p))
-        stage__io_send_frame(io, peer, FRAME_REPLY, p.data, p.len);
+        stage__netnode_send_frame(nn, peer, FRAME_REPLY, p.data, p.len);
     stage_pack_free(&p);
 }
 
@@ -257,10 +258,11 @@ void stage__io_reply_error(io_t *io, const char *peer, uint64_t call,
  */
 
 /* Register f as waiting for a reply from peer; returns the call id. */
-static uint64_t call_open(io_t *io, const char *peer, stage__future_t *f) {
-    call_t *c = malloc(sizeof *c);
-    uint64_t id = ++io->next_id;
-    if (!c || stage__u64map_put(&io->calls, id, c)) {
+static uint64_t call_open(stage__netnode_t *nn, const char *peer,
+                          stage__future_t *f) {
+    stage__call_t *c = malloc(sizeof *c);
+    uint64_t id = ++nn->next_id;
+    if (!c || stage__u64map_put(&nn->calls, id, c)) {
         free(c);
         stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
         stage__future_unref(f);
@@ -270,29 +272,30 @@ static uint64_t call_open(io_t *io, const char *peer, stage__future_t *f) {
     c->cb = NULL;
     c->arg = NULL;
     stage__addr_copy(c->peer, peer);
-    c->deadline = uv_now(&io->loop) + io->call_timeout;
+    c->deadline = uv_now(&nn->loop) + nn->call_timeout;
     return id;
 }
 
-uint64_t stage__io_call_cb(io_t *io, const char *peer, stage__call_cb cb,
-                           void *arg) {
-    call_t *c = malloc(sizeof *c);
-    uint64_t id = ++io->next_id;
-    if (!c || stage__u64map_put(&io->calls, id, c)) {
+uint64_t stage__netnode_call_cb(stage__netnode_t *nn, const char *peer,
+                                stage__call_cb cb, void *arg) {
+    stage__call_t *c = malloc(sizeof *c);
+    uint64_t id = ++nn->next_id;
+    if (!c || stage__u64map_put(&nn->calls, id, c)) {
         free(c);
         return 0;
     }
-    *c = (call_t){
-        .cb = cb, .arg = arg, .deadline = uv_now(&io->loop) + io->call_timeout};
+    *c = (stage__call_t){
+        .cb = cb, .arg = arg, .deadline = uv_now(&nn->loop) + nn->call_timeout};
     stage__addr_copy(c->peer, peer);
     return id;
 }
 
-static void call_fail(io_t *io, uint64_t id, int status, const char *msg) {
-    call_t *c = stage__u64map_take(&io->calls, id);
+static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
+                      const char *msg) {
+    stage__call_t *c = stage__u64map_take(&nn->calls, id);
     if (!c) return;
     if (c->cb) {
-        c->cb(io, c->arg, status, msg, strlen(msg));
+        c->cb(nn, c->arg, status, msg, strlen(msg));
     } else {
         stage__future_reject(c->f, status, msg, NULL, NULL);
         stage__future_unref(c->f);
@@ -301,7 +304,7 @@ static void call_fail(io_t *io, uint64_t id, int status, const char *msg) {
 }
 
 typedef struct sweep_ctx {
-    io_t *io;
+    stage__netnode_t *nn;
     uint64_t now;
     const char *peer; /* fail the calls to this peer, or NULL: the late */
     int status;
@@ -311,7 +314,7 @@ typedef struct sweep_ctx {
 
 static void collect(uint64_t key, void *val, void *ud) {
     sweep_ctx_t *s = ud;
-    call_t *c = val;
+    stage__call_t *c = val;
     bool hit = !s->peer ? c->deadline <= s->now
                         : !strcmp(s->peer, "*") || !strcmp(c->peer, s->peer);
     if (hit && s->n < 256) s->ids[s->n++] = key;
@@ -319,43 +322,44 @@ static void collect(uint64_t key, void *val, void *ud) {
 
 /* Fail every call to peer ("*": all), or past its deadline (peer NULL).
 ** why is a format with the peer (%s) and the timeout (%g). */
-static void calls_fail(io_t *io, const char *peer, int status,
+static void calls_fail(stage__netnode_t *nn, const char *peer, int status,
                        const char *why) {
-    sweep_ctx_t s = {.io = io, .now = uv_now(&io->loop), .peer = peer};
+    sweep_ctx_t s = {.nn = nn, .now = uv_now(&nn->loop), .peer = peer};
     do {
         s.n = 0;
-        stage__u64map_each(&io->calls, collect, &s);
+        stage__u64map_each(&nn->calls, collect, &s);
         for (int i = 0; i < s.n; i++) {
-            call_t *c = stage__u64map_get(&io->calls, s.ids[i]);
+            stage__call_t *c = stage__u64map_get(&nn->calls, s.ids[i]);
             char msg[STAGE_ADDR_MAX + 160];
             snprintf(msg, sizeof msg, why, c->peer,
-                     (double)io->call_timeout / 1000);
-            call_fail(io, s.ids[i], status, msg);
+                     (double)nn->call_timeout / 1000);
+            call_fail(nn, s.ids[i], status, msg);
         }
     } while (s.n == 256);
 }
 
 static void on_sweep(uv_timer_t *t) {
-    io_t *io = t->data;
-    calls_fail(io, NULL, STAGE_ETIMEOUT, "no reply from node '%s' within %g s");
-    stage__rdir_sweep(io);
+    stage__netnode_t *nn = t->data;
+    calls_fail(nn, NULL, STAGE_ETIMEOUT, "no reply from node '%s' within %g s");
+    stage__holdings_sweep(nn);
 }
 
 /* ---- messages to other nodes -------------------------------------------- */
 
 /* Send e to the actor `to` of another node; takes e. */
-static void out_msg(io_t *io, const stage_id_t *to, stage__env_t *e) {
+static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
+                    stage__env_t *e) {
     uint64_t call = 0;
     if (e->future) {
         stage__future_ref(e->future);
-        call = call_open(io, to->node, e->future);
+        call = call_open(nn, to->node, e->future);
         if (!call) goto done;
     }
     bool stop = e->hdr.kind == ENV_STOP_ACTOR; /* STOP: MSG's first fields */
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, stop ? 4 : 6);
     stage_pack_int(&p, (int64_t)call);
-    stage__io_pack_target(&p, to);
+    stage__netnode_pack_target(&p, to);
     if (!stop) {
         stage_pack_str(&p, stage__env_method(e), e->mlen);
         if (e->len)
@@ -365,8 +369,8 @@ static void out_msg(io_t *io, const stage_id_t *to, stage__env_t *e) {
     }
     int rc = stage_pack_error(&p);
     if (!rc)
-        rc = stage__io_send_frame(io, to->node, stop ? FRAME_STOP : FRAME_MSG,
-                                  p.data, p.len);
+        rc = stage__netnode_send_frame(
+            nn, to->node, stop ? FRAME_STOP : FRAME_MSG, p.data, p.len);
     size_t frame = p.len + STAGE__FRAME_HEADER;
     stage_pack_free(&p);
     if (rc == STAGE_ETOOBIG) {
@@ -377,7 +381,7 @@ static void out_msg(io_t *io, const stage_id_t *to, stage__env_t *e) {
                  stop ? "stop" : stage__env_method(e), to->node, frame,
                  (size_t)STAGE__FRAME_MAX_DEFAULT);
         if (call)
-            call_fail(io, call, rc, msg);
+            call_fail(nn, call, rc, msg);
         else
             LOG_WARN("%s", msg);
     } else if (rc) {
@@ -385,7 +389,7 @@ static void out_msg(io_t *io, const stage_id_t *to, stage__env_t *e) {
         snprintf(msg, sizeof msg, "cannot send to node '%s': %s", to->node,
                  stage_strerror(rc));
         if (call)
-            call_fail(io, call, rc == STAGE_ETOOBIG ? rc : STAGE_EUNREACHABLE,
+            call_fail(nn, call, rc == STAGE_ETOOBIG ? rc : STAGE_EUNREACHABLE,
                       msg);
         else
             LOG_WARN("%s", msg);
@@ -394,8 +398,8 @@ done:
     stage__env_free(e);
 }
 
-static void out_spawn(io_t *io, io_item_t *it) {
-    uint64_t call = call_open(io, it->where, it->f);
+static void out_spawn(stage__netnode_t *nn, stage__netnode_item_t *it) {
+    uint64_t call = call_open(nn, it->where, it->f);
     if (!call) return;
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 4);
@@ -408,24 +412,26 @@ static void out_spawn(io_t *io, io_item_t *it) {
         stage_pack_array(&p, 0);
     int rc = stage_pack_error(&p);
     if (!rc)
-        rc = stage__io_send_frame(io, it->where, FRAME_SPAWN, p.data, p.len);
+        rc = stage__netnode_send_frame(nn, it->where, FRAME_SPAWN, p.data,
+                                       p.len);
     stage_pack_free(&p);
     if (rc) {
         char msg[STAGE_ADDR_MAX + 100];
         snprintf(msg, sizeof msg, "cannot spawn on node '%s': %s", it->where,
                  stage_strerror(rc));
-        call_fail(io, call, STAGE_EUNREACHABLE, msg);
+        call_fail(nn, call, STAGE_EUNREACHABLE, msg);
     }
 }
 
 /* ---- frames from other nodes -------------------------------------------- */
 
 /* Check that id names an actor of this node; else answer the call. */
-stage__type_t *stage__io_local_target(io_t *io, const char *peer, uint64_t call,
-                                      const stage_id_t *id) {
+stage__type_t *stage__netnode_local_target(stage__netnode_t *nn,
+                                           const char *peer, uint64_t call,
+                                           const stage_id_t *id) {
     stage__type_t *ty = NULL;
-    if (stage__id_is_local(io->node, id))
-        ty = stage__type_find(io->node, id->type);
+    if (stage__id_is_local(nn->node, id))
+        ty = stage__type_find(nn->node, id->type);
     if (!ty) {
         char text[STAGE_ID_TEXT_MAX],
             msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 80];
@@ -433,8 +439,8 @@ stage__type_t *stage__io_local_target(io_t *io, const char *peer, uint64_t call,
         snprintf(msg, sizeof msg,
                  "actor '%s' not found on node '%s' (it "
                  "stopped, or its node restarted)",
-                 text, io->address);
-        stage__io_reply_error(io, peer, call, STAGE_EACTOR_NOT_FOUND, msg);
+                 text, nn->address);
+        stage__netnode_reply_error(nn, peer, call, STAGE_EACTOR_NOT_FOUND, msg);
     }
     return ty;
 }
@@ -459,7 +465,8 @@ static int read_args(stage_unpack_t *u, const char **args, size_t *len) {
     return u->p == u->end ? 0 : STAGE_EDECODE;
 }
 
-int stage__io_read_target(io_t *io, stage_unpack_t *u, stage_id_t *to) {
+int stage__netnode_read_target(stage__netnode_t *nn, stage_unpack_t *u,
+                               stage_id_t *to) {
     int64_t inc, serial;
     const char *type;
     size_t tlen;
@@ -473,11 +480,11 @@ int stage__io_read_target(io_t *io, stage_unpack_t *u, stage_id_t *to) {
     to->theatre = (uint16_t)stage__serial_theatre(to->serial);
     memcpy(to->type, type, tlen);
     to->type[tlen] = '\0';
-    stage__addr_copy(to->node, io->address);
+    stage__addr_copy(to->node, nn->address);
     return stage_type_name_valid(to->type) ? 0 : STAGE_EDECODE;
 }
 
-void stage__io_pack_target(stage_pack_t *p, const stage_id_t *to) {
+void stage__netnode_pack_target(stage_pack_t *p, const stage_id_t *to) {
     stage_pack_int(p, to->incarnation);
     stage_pack_int(p, (int64_t)to->serial);
     stage_pack_cstr(p, to->type);
@@ -485,8 +492,8 @@ void stage__io_pack_target(stage_pack_t *p, const stage_id_t *to) {
 
 /* MSG [call, incarnation, serial, type, method, args], or with stop
 ** STOP [call, incarnation, serial, type]: the order to stop. */
-static int in_msg(io_t *io, const char *peer, const char *body, size_t len,
-                  bool stop) {
+static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
+                  size_t len, bool stop) {
     stage_unpack_t u;
     stage_unpack_init(&u, body, len);
     uint64_t call;
@@ -494,38 +501,40 @@ static int in_msg(io_t *io, const char *peer, const char *body, size_t len,
     const char *method = "stop", *args = NULL;
     size_t mlen = 4, alen = 0;
     if (read_call(&u, stop ? 4 : 6, &call) ||
-        stage__io_read_target(io, &u, &to))
+        stage__netnode_read_target(nn, &u, &to))
         return STAGE_EDECODE;
     if (stop && stage_unpack_peek(&u) != STAGE_T_END) return STAGE_EDECODE;
     if (!stop &&
         (stage_unpack_str(&u, &method, &mlen) || mlen == 0 || mlen > 255 ||
          memchr(method, 0, mlen) || read_args(&u, &args, &alen)))
         return STAGE_EDECODE;
-    stage__type_t *ty = stage__io_local_target(io, peer, call, &to);
+    stage__type_t *ty = stage__netnode_local_target(nn, peer, call, &to);
     if (!ty) return 0;
     stage__env_t *e = stage__env_new(method, mlen, args, alen);
     if (e && stop) e->hdr.kind = ENV_STOP_ACTOR;
     if (!e) {
-        stage__io_reply_error(io, peer, call, STAGE_ENOMEM, "out of memory");
+        stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM,
+                                   "out of memory");
         return 0;
     }
     e->target = to.serial;
     e->target_type = ty;
     e->hdr.flags |= ENV_REMOTE;
-    if (call && !(e->future = stage__io_owed(io, peer, call, to.serial))) {
+    if (call && !(e->future = stage__netnode_owed(nn, peer, call, to.serial))) {
         stage__env_free(e);
-        stage__io_reply_error(io, peer, call, STAGE_ENOMEM, "out of memory");
+        stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM,
+                                   "out of memory");
         return 0;
     }
-    stage__route(io->node, e);
+    stage__route(nn->node, e);
     return 0;
 }
 
-static void spawned(io_t *io, const char *peer, uint64_t call,
+static void spawned(stage__netnode_t *nn, const char *peer, uint64_t call,
                     stage__type_t *ty, uint64_t serial) {
     stage_id_t id;
-    stage__make_id(io->node, serial, ty, &id);
-    stage__future_t *f = stage__io_owed(io, peer, call, 0);
+    stage__make_id(nn->node, serial, ty, &id);
+    stage__future_t *f = stage__netnode_owed(nn, peer, call, 0);
     if (!f) return;
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_id(&p, &id);
@@ -537,7 +546,8 @@ static void spawned(io_t *io, const char *peer, uint64_t call,
     stage__future_unref(f);
 }
 
-static int in_spawn(io_t *io, const char *peer, const char *body, size_t len) {
+static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
+                    size_t len) {
     stage_unpack_t u;
     stage_unpack_init(&u, body, len);
     uint64_t call;
@@ -551,31 +561,32 @@ static int in_spawn(io_t *io, const char *peer, const char *body, size_t len) {
     char name[STAGE_TYPE_MAX];
     memcpy(name, type, tlen);
     name[tlen] = 0;
-    stage__type_t *ty = stage__type_find(io->node, name);
-    int nt = stage_node_theatres(io->node);
+    stage__type_t *ty = stage__type_find(nn->node, name);
+    int nt = stage_node_theatres(nn->node);
     char msg[STAGE_TYPE_MAX + STAGE_ADDR_MAX + 80];
     if (!ty) {
         snprintf(msg, sizeof msg, "node '%s' has no actor type '%s'",
-                 io->address, name);
-        stage__io_reply_error(io, peer, call, STAGE_ETYPE_NOT_FOUND, msg);
+                 nn->address, name);
+        stage__netnode_reply_error(nn, peer, call, STAGE_ETYPE_NOT_FOUND, msg);
         return 0;
     }
     if (theatre >= nt) theatre = -1;
     uint64_t serial;
     int rc = stage__spawn(
-        io->node, ty, theatre < 0 ? (int)(call % (uint64_t)nt) : (int)theatre,
+        nn->node, ty, theatre < 0 ? (int)(call % (uint64_t)nt) : (int)theatre,
         args, alen, &serial);
     if (rc) {
         snprintf(msg, sizeof msg, "cannot spawn '%s': %s", name,
                  stage_strerror(rc));
-        stage__io_reply_error(io, peer, call, rc, msg);
+        stage__netnode_reply_error(nn, peer, call, rc, msg);
         return 0;
     }
-    spawned(io, peer, call, ty, serial);
+    spawned(nn, peer, call, ty, serial);
     return 0;
 }
 
-static int in_reply(io_t *io, const char *peer, const char *body, size_t len) {
+static int in_reply(stage__netnode_t *nn, const char *peer, const char *body,
+                    size_t len) {
     stage_unpack_t u;
     stage_unpack_init(&u, body, len);
     uint64_t call;
@@ -585,11 +596,11 @@ static int in_reply(io_t *io, const char *peer, const char *body, size_t len) {
         return STAGE_EDECODE;
     const char *value = u.p;
     if (stage_unpack_skip(&u) || u.p != u.end) return STAGE_EDECODE;
-    call_t *c = stage__u64map_get(&io->calls, call);
+    stage__call_t *c = stage__u64map_get(&nn->calls, call);
     if (!c || strcmp(c->peer, peer)) return 0; /* late, or not theirs */
-    stage__u64map_take(&io->calls, call);
+    stage__u64map_take(&nn->calls, call);
     if (c->cb && status == 0) {
-        c->cb(io, c->arg, 0, value, (size_t)(u.end - value));
+        c->cb(nn, c->arg, 0, value, (size_t)(u.end - value));
         free(c);
         return 0;
     }
@@ -613,7 +624,7 @@ static int in_reply(io_t *io, const char *peer, const char *body, size_t len) {
         int st = stage_strerror((int)status)[0] == 'u' ? STAGE_EHANDLER
                                                        : (int)status;
         if (c->cb) {
-            c->cb(io, c->arg, st, mbuf, strlen(mbuf));
+            c->cb(nn, c->arg, st, mbuf, strlen(mbuf));
             free(c);
             return 0;
         }
@@ -626,33 +637,33 @@ static int in_reply(io_t *io, const char *peer, const char *body, size_t len) {
 
 static void on_frame(void *ud, const char *peer, int kind, const char *body,
                      size_t len) {
-    io_t *io = ud;
+    stage__netnode_t *nn = ud;
     int rc;
-    io->activity++;
+    nn->activity++;
     switch (kind) {
     case FRAME_MSG:
-        rc = in_msg(io, peer, body, len, false);
+        rc = in_msg(nn, peer, body, len, false);
         break;
     case FRAME_STOP:
-        rc = in_msg(io, peer, body, len, true);
+        rc = in_msg(nn, peer, body, len, true);
         break;
     case FRAME_REPLY:
-        rc = in_reply(io, peer, body, len);
+        rc = in_reply(nn, peer, body, len);
         break;
     case FRAME_SPAWN:
-        rc = in_spawn(io, peer, body, len);
+        rc = in_spawn(nn, peer, body, len);
         break;
     case FRAME_FIND:
-        rc = stage__rdir_in_find(io, peer, body, len);
+        rc = stage__lookup_in_find(nn, peer, body, len);
         break;
     case FRAME_PICK:
-        rc = stage__rdir_in_pick(io, peer, body, len);
+        rc = stage__lookup_in_pick(nn, peer, body, len);
         break;
     case FRAME_NAME:
-        rc = stage__rdir_in_name(io, peer, body, len);
+        rc = stage__holdings_in_name(nn, peer, body, len);
         break;
     case FRAME_DHT:
-        rc = stage__rdir_in_dht(io, peer, body, len);
+        rc = stage__lookup_in_dht(nn, peer, body, len);
         break;
     default:
         rc = STAGE_EPROTO;
@@ -664,20 +675,20 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
 
 static void on_peer_down(void *ud, const char *peer, int reason,
                          size_t dropped) {
-    io_t *io = ud;
-    stage__rdir_forget_node(io, peer); /* its actors may be gone */
+    stage__netnode_t *nn = ud;
+    stage__lookup_forget_node(nn, peer); /* its actors may be gone */
     if (reason == STAGE_ECANCELED || reason == STAGE_EUNREACHABLE)
-        stage__rdir_peer_gone(io, peer);
+        stage__lookup_peer_gone(nn, peer);
     if (reason == STAGE_ECANCELED) {
         LOG_INFO("node '%s' stopped%s", peer,
                  dropped ? "; queued messages to it failed" : "");
-        calls_fail(io, peer, STAGE_EUNREACHABLE,
+        calls_fail(nn, peer, STAGE_EUNREACHABLE,
                    "node '%s' stopped before it replied");
     } else if (reason == STAGE_EUNREACHABLE || reason == STAGE_ESTOPPED) {
         LOG_WARN("node '%s' is %s%s", peer,
                  reason == STAGE_ESTOPPED ? "a new incarnation" : "unreachable",
                  dropped ? "; queued messages to it failed" : "");
-        calls_fail(io, peer, STAGE_EUNREACHABLE,
+        calls_fail(nn, peer, STAGE_EUNREACHABLE,
                    reason == STAGE_ESTOPPED
                        ? "node '%s' restarted before it replied"
                        : "node '%s' is unreachable (gave up reconnecting)");
@@ -687,46 +698,46 @@ static void on_peer_down(void *ud, const char *peer, int reason,
 /* ---- the loop ----------------------------------------------------------- */
 
 static void on_stop_timer(uv_timer_t *t) {
-    io_t *io = t->data;
-    io->loop_done = true;
+    stage__netnode_t *nn = t->data;
+    nn->loop_done = true;
     uv_stop(t->loop);
 }
 
-/* Leave (names and types first, then the ring: stage__rdir_leave), give
+/* Leave (names and types first, then the ring: stage__holdings_leave), give
 ** the goodbye frames a moment to go out, stop. */
-static void stop_soon(io_t *io) {
-    stage__rdir_leave(io);
+static void stop_soon(stage__netnode_t *nn) {
+    stage__holdings_leave(nn);
 }
 
-void stage__io_left(io_t *io) {
-    stage__transport_goodbye(io->tr);
-    uv_timer_init(&io->loop, &io->stop_timer);
-    io->stop_timer.data = io;
-    uv_timer_start(&io->stop_timer, on_stop_timer, 100, 0);
+void stage__netnode_left(stage__netnode_t *nn) {
+    stage__transport_goodbye(nn->tr);
+    uv_timer_init(&nn->loop, &nn->stop_timer);
+    nn->stop_timer.data = nn;
+    uv_timer_start(&nn->stop_timer, on_stop_timer, 100, 0);
 }
 
-static void take(io_t *io, io_item_t *it) {
+static void take(stage__netnode_t *nn, stage__netnode_item_t *it) {
     switch (it->kind) {
-    case IO_MSG:
-        out_msg(io, &it->to, it->e);
+    case ITEM_MSG:
+        out_msg(nn, &it->to, it->e);
         break;
-    case IO_REPLY:
-        send_reply(io, it->f);
+    case ITEM_REPLY:
+        send_reply(nn, it->f);
         break;
-    case IO_SPAWN:
-        out_spawn(io, it);
+    case ITEM_SPAWN:
+        out_spawn(nn, it);
         break;
-    case IO_DIR:
-        stage__rdir_lookup(io, it);
+    case ITEM_DIR:
+        stage__lookup_request(nn, it);
         return; /* keeps it */
-    case IO_ANNOUNCE:
-        stage__rdir_announce(io, it);
+    case ITEM_ANNOUNCE:
+        stage__holdings_announce(nn, it);
         break;
-    case IO_GONE:
-        stage__rdir_release(io, it->to.serial);
+    case ITEM_GONE:
+        stage__holdings_release(nn, it->to.serial);
         break;
-    case IO_STOP:
-        stop_soon(io);
+    case ITEM_STOP:
+        stop_soon(nn);
         break;
     }
     free(it->args);
@@ -734,18 +745,18 @@ static void take(io_t *io, io_item_t *it) {
 }
 
 static void on_async(uv_async_t *a) {
-    io_t *io = a->data;
+    stage__netnode_t *nn = a->data;
     stage__mpsc_node_t *n;
-    while ((n = stage__mpsc_pop(&io->inbox))) {
-        io->activity++;
-        take(io, (io_item_t *)n);
+    while ((n = stage__mpsc_pop(&nn->inbox))) {
+        nn->activity++;
+        take(nn, (stage__netnode_item_t *)n);
     }
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
-    io_t *io = s->data;
+    stage__netnode_t *nn = s->data;
     LOG_INFO("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    stage_node_stop(io->node, 0);
+    stage_node_stop(nn->node, 0);
 }
 
 /* After each wake-up the loop lingers LINGER_SECS, polling the sockets
@@ -755,21 +766,21 @@ static void on_signal(uv_signal_t *s, int signum) {
 ** which lingers the same way). */
 #define LINGER_SECS 50e-6
 
-static bool io_keeps_loop(io_t *io) {
-    return !io->loop_done && !atomic_load(&io->handover);
+static bool netnode_keeps_loop(stage__netnode_t *nn) {
+    return !nn->loop_done && !atomic_load(&nn->handover);
 }
 
-static void io_main(void *arg) {
-    io_t *io = arg;
-    while (io_keeps_loop(io)) {
-        uv_run(&io->loop, UV_RUN_ONCE);
+static void netnode_main(void *arg) {
+    stage__netnode_t *nn = arg;
+    while (netnode_keeps_loop(nn)) {
+        uv_run(&nn->loop, UV_RUN_ONCE);
         double until = stage__now() + LINGER_SECS;
-        while (io_keeps_loop(io) && stage__now() < until) {
-            if (!stage__mpsc_empty(&io->inbox)) {
-                on_async(&io->async);
+        while (netnode_keeps_loop(nn) && stage__now() < until) {
+            if (!stage__mpsc_empty(&nn->inbox)) {
+                on_async(&nn->async);
                 until = stage__now() + LINGER_SECS;
             }
-            uv_run(&io->loop, UV_RUN_NOWAIT);
+            uv_run(&nn->loop, UV_RUN_NOWAIT);
         }
     }
 }
@@ -782,48 +793,48 @@ static void on_poll_timer(uv_timer_t *t) {
 }
 
 /* The poller of theatre 0 (stage__poller_t). */
-static int io_poll(void *ud, double timeout) {
-    io_t *io = ud;
-    uint64_t before = io->activity;
-    on_async(&io->async); /* the inbox first: no eventfd round needed */
-    if (timeout == 0 || io->activity != before) {
-        uv_run(&io->loop, UV_RUN_NOWAIT);
+static int netnode_poll(void *ud, double timeout) {
+    stage__netnode_t *nn = ud;
+    uint64_t before = nn->activity;
+    on_async(&nn->async); /* the inbox first: no eventfd round needed */
+    if (timeout == 0 || nn->activity != before) {
+        uv_run(&nn->loop, UV_RUN_NOWAIT);
     } else {
         if (timeout > 0)
-            uv_timer_start(&io->poll_timer, on_poll_timer,
+            uv_timer_start(&nn->poll_timer, on_poll_timer,
                            (uint64_t)(timeout * 1000) + 1, 0);
-        uv_run(&io->loop, UV_RUN_ONCE);
-        uv_timer_stop(&io->poll_timer);
+        uv_run(&nn->loop, UV_RUN_ONCE);
+        uv_timer_stop(&nn->poll_timer);
     }
-    return io->activity != before;
+    return nn->activity != before;
 }
 
-static void io_wake(void *ud) {
-    io_t *io = ud;
-    uv_async_send(&io->async);
+static void netnode_wake(void *ud) {
+    stage__netnode_t *nn = ud;
+    uv_async_send(&nn->async);
 }
 
 /* Theatre 0 starts: take the loop over from the I/O thread. */
 static void net_adopt(stage_node_t *node, stage__theatre_t *t) {
-    io_t *io = stage__node_net(node);
-    atomic_store(&io->handover, true);
-    uv_async_send(&io->async);
-    uv_thread_join(&io->thread);
-    atomic_store(&io->owner, t);
-    t->poller = (stage__poller_t){io_poll, io_wake, io};
+    stage__netnode_t *nn = stage__node_net(node);
+    atomic_store(&nn->handover, true);
+    uv_async_send(&nn->async);
+    uv_thread_join(&nn->thread);
+    atomic_store(&nn->owner, t);
+    t->poller = (stage__poller_t){netnode_poll, netnode_wake, nn};
 }
 
 /* ---- hooks the theatres call (any thread) ------------------------------- */
 
 static void net_send(stage_node_t *node, const stage_id_t *to,
                      stage__env_t *e) {
-    io_t *io = stage__node_net(node);
-    if (on_owner(io) && !atomic_load(&io->closing)) {
-        out_msg(io, to, e);
+    stage__netnode_t *nn = stage__node_net(node);
+    if (on_owner(nn) && !atomic_load(&nn->closing)) {
+        out_msg(nn, to, e);
         return;
     }
-    io_item_t *it = item_new(IO_MSG);
-    if (!it || atomic_load(&io->closing)) {
+    stage__netnode_item_t *it = item_new(ITEM_MSG);
+    if (!it || atomic_load(&nn->closing)) {
         free(it);
         if (e->future)
             stage__future_reject(e->future, STAGE_ESTOPPED,
@@ -835,13 +846,13 @@ static void net_send(stage_node_t *node, const stage_id_t *to,
     }
     it->to = *to;
     it->e = e;
-    io_push(io, it);
+    netnode_push(nn, it);
 }
 
 static void net_spawn(stage_node_t *node, const char *where, const char *type,
                       const char *args, size_t len, stage__future_t *f) {
-    io_t *io = stage__node_net(node);
-    io_item_t *it = item_new(IO_SPAWN);
+    stage__netnode_t *nn = stage__node_net(node);
+    stage__netnode_item_t *it = item_new(ITEM_SPAWN);
     char *copy = it && len ? malloc(len) : NULL;
     if (!it || (len && !copy)) {
         free(it);
@@ -856,13 +867,13 @@ static void net_spawn(stage_node_t *node, const char *where, const char *type,
     it->args = copy;
     it->len = len;
     it->f = f;
-    io_push(io, it);
+    netnode_push(nn, it);
 }
 
 static void net_directory(stage_node_t *node, int op, const char *key,
                           const stage_id_t *id, stage__future_t *f) {
-    io_t *io = stage__node_net(node);
-    io_item_t *it = item_new(IO_DIR);
+    stage__netnode_t *nn = stage__node_net(node);
+    stage__netnode_item_t *it = item_new(ITEM_DIR);
     if (!it) {
         stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
         return;
@@ -872,33 +883,33 @@ static void net_directory(stage_node_t *node, int op, const char *key,
     snprintf(it->key, sizeof it->key, "%s", key);
     if (id) it->to = *id;
     it->f = f;
-    io_push(io, it);
+    netnode_push(nn, it);
 }
 
 static void net_announce(stage_node_t *node, stage__type_t *ty) {
-    io_t *io = stage__node_net(node);
-    io_item_t *it = item_new(IO_ANNOUNCE);
+    stage__netnode_t *nn = stage__node_net(node);
+    stage__netnode_item_t *it = item_new(ITEM_ANNOUNCE);
     if (!it) return; /* the type stays findable locally */
     snprintf(it->key, sizeof it->key, "%s", ty->name);
     snprintf(it->super, sizeof it->super, "%s", ty->super);
-    io_push(io, it);
+    netnode_push(nn, it);
 }
 
 static void net_actor_gone(stage_node_t *node, uint64_t serial) {
-    io_t *io = stage__node_net(node);
+    stage__netnode_t *nn = stage__node_net(node);
     /* relaxed: a claim noted just now for an actor stopping just now is
     ** released with the lease at worst */
-    if (!atomic_load_explicit(&io->nclaims, memory_order_relaxed)) return;
-    io_item_t *it = item_new(IO_GONE);
+    if (!atomic_load_explicit(&nn->nclaims, memory_order_relaxed)) return;
+    stage__netnode_item_t *it = item_new(ITEM_GONE);
     if (!it) return; /* the lease ends it */
     it->to.serial = serial;
-    io_push(io, it);
+    netnode_push(nn, it);
 }
 
 static int net_stats(stage_node_t *node, stage_net_stats_t *out) {
-    io_t *io = stage__node_net(node);
+    stage__netnode_t *nn = stage__node_net(node);
     stage__net_stats_t s;
-    stage__transport_stats(io->tr, &s);
+    stage__transport_stats(nn->tr, &s);
     *out = (stage_net_stats_t){s.bytes_in, s.bytes_out, s.frames_in,
                                s.frames_out, s.writes};
     return 0;
@@ -910,39 +921,39 @@ static void close_walk(uv_handle_t *h, void *arg) {
 }
 
 static void net_close(stage_node_t *node) {
-    io_t *io = stage__node_net(node);
-    if (!io) return;
-    atomic_store(&io->closing, true);
-    if (atomic_load(&io->owner)) { /* theatre 0 ran it and has stopped */
-        on_async(&io->async);
-        stop_soon(io);
-        while (!io->loop_done)
-            uv_run(&io->loop, UV_RUN_ONCE);
+    stage__netnode_t *nn = stage__node_net(node);
+    if (!nn) return;
+    atomic_store(&nn->closing, true);
+    if (atomic_load(&nn->owner)) { /* theatre 0 ran it and has stopped */
+        on_async(&nn->async);
+        stop_soon(nn);
+        while (!nn->loop_done)
+            uv_run(&nn->loop, UV_RUN_ONCE);
     } else {
-        io_item_t *stop = item_new(IO_STOP);
-        if (stop) io_push(io, stop);
-        uv_thread_join(&io->thread);
+        stage__netnode_item_t *stop = item_new(ITEM_STOP);
+        if (stop) netnode_push(nn, stop);
+        uv_thread_join(&nn->thread);
     }
-    on_async(&io->async); /* what came in meanwhile */
-    calls_fail(io, "*", STAGE_ESTOPPED,
+    on_async(&nn->async); /* what came in meanwhile */
+    calls_fail(nn, "*", STAGE_ESTOPPED,
                "this node shut down before node '%s' replied (%g)");
-    stage__rdir_close(io);
-    for (held_t *h; (h = io->held_head);) {
-        io->held_head = h->next;
+    stage__lookup_close(nn);
+    for (stage__held_t *h; (h = nn->held_head);) {
+        nn->held_head = h->next;
         free(h);
     }
-    stage__transport_destroy(&io->tr);
-    uv_walk(&io->loop, close_walk, NULL);
-    uv_run(&io->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&io->loop);
-    stage_dht_destroy(&io->dht);
-    stage__u64map_free(&io->calls);
-    stage_pack_free(&io->reply_buf);
+    stage__transport_destroy(&nn->tr);
+    uv_walk(&nn->loop, close_walk, NULL);
+    uv_run(&nn->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&nn->loop);
+    stage_dht_destroy(&nn->dht);
+    stage__u64map_free(&nn->calls);
+    stage_pack_free(&nn->reply_buf);
     /* replies still owed (messages the theatres drop at teardown) find no
     ** network from now on (see reply_done) */
     stage__net_hooks_t none = {0};
     stage__node_set_net_hooks(node, &none, NULL);
-    free(io);
+    free(nn);
 }
 
 /* ---- start -------------------------------------------------------------- */
@@ -960,20 +971,20 @@ const char *stage_node_address(const stage_node_t *node) {
 }
 
 int stage_node_joined(const stage_node_t *node) {
-    io_t *io = stage__node_net((stage_node_t *)node);
-    return io && atomic_load(&io->joined);
+    stage__netnode_t *nn = stage__node_net((stage_node_t *)node);
+    return nn && atomic_load(&nn->joined);
 }
 
 uint64_t stage_node_manager_id(const stage_node_t *node) {
-    io_t *io = stage__node_net((stage_node_t *)node);
-    return io ? io->manager : 0;
+    stage__netnode_t *nn = stage__node_net((stage_node_t *)node);
+    return nn ? nn->manager : 0;
 }
 
 /* Say in err why listening at addr failed (rc from the transport), in the
 ** system's words, and what to do where that is clear. */
-static void listen_failed(io_t *io, const char *addr, int rc, char *err,
-                          size_t errlen) {
-    int uv = io->tr ? stage__transport_listen_error(io->tr) : 0;
+static void listen_failed(stage__netnode_t *nn, const char *addr, int rc,
+                          char *err, size_t errlen) {
+    int uv = nn->tr ? stage__transport_listen_error(nn->tr) : 0;
     const char *hint =
         uv == UV_EADDRINUSE ? " (another process listens there: give another "
                               "port, or port 0 for any free one)"
@@ -984,38 +995,38 @@ static void listen_failed(io_t *io, const char *addr, int rc, char *err,
              uv ? uv_strerror(uv) : stage_strerror(rc), hint);
 }
 
-static int start_transport(io_t *io, const stage_net_config_t *cfg, char *err,
-                           size_t errlen) {
+static int start_transport(stage__netnode_t *nn, const stage_net_config_t *cfg,
+                           char *err, size_t errlen) {
     stage__transport_config_t tc;
     stage__transport_config_init(&tc);
-    tc.incarnation = stage__node_incarnation(io->node);
-    tc.manager = io->manager;
-    stage__transport_cbs_t cbs = {.ud = io,
+    tc.incarnation = stage__node_incarnation(nn->node);
+    tc.manager = nn->manager;
+    stage__transport_cbs_t cbs = {.ud = nn,
                                   .on_frame = on_frame,
                                   .on_peer_down = on_peer_down,
                                   .on_drain = on_drain};
-    int rc = stage__transport_new(&io->loop, &tc, &cbs, &io->tr);
+    int rc = stage__transport_new(&nn->loop, &tc, &cbs, &nn->tr);
     if (!rc)
-        rc = stage__transport_listen(io->tr, cfg->listen, io->address,
-                                     sizeof io->address);
-    if (rc) listen_failed(io, cfg->listen, rc, err, errlen);
-    return rc ? rc : stage__node_set_address(io->node, io->address);
+        rc = stage__transport_listen(nn->tr, cfg->listen, nn->address,
+                                     sizeof nn->address);
+    if (rc) listen_failed(nn, cfg->listen, rc, err, errlen);
+    return rc ? rc : stage__node_set_address(nn->node, nn->address);
 }
 
-static void start_handles(io_t *io, bool signals) {
-    uv_async_init(&io->loop, &io->async, on_async);
-    io->async.data = io;
-    uv_timer_init(&io->loop, &io->sweep);
-    io->sweep.data = io;
-    uv_timer_start(&io->sweep, on_sweep, 500, 500);
-    uv_unref((uv_handle_t *)&io->sweep);
-    uv_timer_init(&io->loop, &io->poll_timer);
+static void start_handles(stage__netnode_t *nn, bool signals) {
+    uv_async_init(&nn->loop, &nn->async, on_async);
+    nn->async.data = nn;
+    uv_timer_init(&nn->loop, &nn->sweep);
+    nn->sweep.data = nn;
+    uv_timer_start(&nn->sweep, on_sweep, 500, 500);
+    uv_unref((uv_handle_t *)&nn->sweep);
+    uv_timer_init(&nn->loop, &nn->poll_timer);
     if (signals) {
-        uv_signal_init(&io->loop, &io->sigterm);
-        uv_signal_init(&io->loop, &io->sigint);
-        io->sigterm.data = io->sigint.data = io;
-        uv_signal_start(&io->sigterm, on_signal, SIGTERM);
-        uv_signal_start(&io->sigint, on_signal, SIGINT);
+        uv_signal_init(&nn->loop, &nn->sigterm);
+        uv_signal_init(&nn->loop, &nn->sigint);
+        nn->sigterm.data = nn->sigint.data = nn;
+        uv_signal_start(&nn->sigterm, on_signal, SIGTERM);
+        uv_signal_start(&nn->sigint, on_signal, SIGINT);
     }
 }
 
@@ -1025,27 +1036,27 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
         snprintf(err, errlen, "a network needs a listen address, once");
         return STAGE_EINVAL;
     }
-    io_t *io = calloc(1, sizeof *io);
-    if (!io || uv_loop_init(&io->loop)) {
-        free(io);
+    stage__netnode_t *nn = calloc(1, sizeof *nn);
+    if (!nn || uv_loop_init(&nn->loop)) {
+        free(nn);
         snprintf(err, errlen, "out of memory");
         return STAGE_ENOMEM;
     }
-    io->node = node;
-    io->call_timeout =
+    nn->node = node;
+    nn->call_timeout =
         (uint64_t)((cfg->call_timeout > 0 ? cfg->call_timeout : 60) * 1000);
-    stage__mpsc_init(&io->inbox);
-    io->manager = stage__random64();
-    int rc = start_transport(io, cfg, err, errlen);
-    if (!rc) rc = stage__rdir_start(io, cfg, err, errlen);
+    stage__mpsc_init(&nn->inbox);
+    nn->manager = stage__random64();
+    int rc = start_transport(nn, cfg, err, errlen);
+    if (!rc) rc = stage__lookup_start(nn, cfg, err, errlen);
     if (rc) {
-        if (io->tr) stage__transport_destroy(&io->tr);
-        uv_run(&io->loop, UV_RUN_NOWAIT);
-        uv_loop_close(&io->loop);
-        free(io);
+        if (nn->tr) stage__transport_destroy(&nn->tr);
+        uv_run(&nn->loop, UV_RUN_NOWAIT);
+        uv_loop_close(&nn->loop);
+        free(nn);
         return rc;
     }
-    start_handles(io, cfg->handle_signals);
+    start_handles(nn, cfg->handle_signals);
     stage__net_hooks_t hooks = {.directory = net_directory,
                                 .announce = net_announce,
                                 .actor_gone = net_actor_gone,
@@ -1054,9 +1065,9 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
                                 .stats = net_stats,
                                 .send = net_send,
                                 .spawn = net_spawn};
-    stage__node_set_net_hooks(node, &hooks, io);
+    stage__node_set_net_hooks(node, &hooks, nn);
     stage_node_hold(node); /* a listener keeps the node alive */
-    if (uv_thread_create(&io->thread, io_main, io)) {
+    if (uv_thread_create(&nn->thread, netnode_main, nn)) {
         snprintf(err, errlen, "cannot start the I/O thread");
         return STAGE_ENOMEM;
     }

@@ -1,0 +1,212 @@
+/*
+** net/netnode.h: the I/O loop of a networked node (netnode.c), its directory
+** driver (lookup.c: the DHT manager and lookups through it) and what the
+** node holds in the DHT for itself (holdings.c).
+** Internal; everything here runs on the loop's owner unless noted: the
+** I/O thread until the node starts, then theatre 0 (see netnode.c).
+*/
+#ifndef STAGE_NET_NETNODE_H
+#define STAGE_NET_NETNODE_H
+
+#include <stdbool.h>
+#include <string.h>
+#include <uv.h>
+
+#include "core/actor.h"
+#include "core/directory.h"
+#include "core/envelope.h"
+#include "core/future.h"
+#include "core/kind.h"
+#include "core/netif.h"
+#include "core/node.h"
+#include "core/theatre.h"
+#include "core/timer.h"
+#include "transport.h"
+#include "dht/dht.h"
+#include "stage/net.h"
+#include "util/u64map.h"
+
+enum {
+    FRAME_MSG = STAGE__NET_KIND_USER,
+    FRAME_REPLY,
+    FRAME_SPAWN,
+    FRAME_FIND,
+    FRAME_DHT,
+    FRAME_NAME,
+    FRAME_STOP,
+    FRAME_PICK
+};
+
+enum {
+    ITEM_MSG = 1,
+    ITEM_REPLY,
+    ITEM_SPAWN,
+    ITEM_DIR,
+    ITEM_ANNOUNCE,
+    ITEM_GONE,
+    ITEM_STOP
+};
+
+typedef struct stage__netnode_item {
+    stage__mpsc_node_t link;
+    int kind;
+    stage_id_t to;              /* ITEM_MSG target, ITEM_DIR id */
+    stage__env_t *e;            /* ITEM_MSG */
+    stage__future_t *f;         /* ITEM_REPLY: done; else: to complete */
+    int op;                     /* ITEM_DIR */
+    int theatre;                /* ITEM_SPAWN */
+    char where[STAGE_ADDR_MAX]; /* ITEM_SPAWN node */
+    char key[256]; /* ITEM_DIR key, ITEM_SPAWN/ITEM_ANNOUNCE type */
+    char super[STAGE_TYPE_MAX]; /* ITEM_ANNOUNCE */
+    char *args;                 /* ITEM_SPAWN */
+    size_t len;
+} stage__netnode_item_t;
+
+struct stage__netnode;
+
+/* A call waiting for its REPLY: it completes f, or, with cb, calls
+** cb(nn, arg, status, value, len) (value: the reply, or the error message).
+*/
+typedef void (*stage__call_cb)(struct stage__netnode *nn, void *arg, int status,
+                               const char *value, size_t len);
+typedef struct stage__call {
+    stage__future_t *f;
+    stage__call_cb cb;
+    void *arg;
+    char peer[STAGE_ADDR_MAX];
+    uint64_t deadline; /* loop ms */
+} stage__call_t;
+
+/* The reply owed to a remote caller (stage__future_t.on_done_arg). */
+typedef struct stage__owed {
+    char peer[STAGE_ADDR_MAX];
+    uint64_t call;
+    struct stage__netnode *nn;
+} stage__owed_t;
+
+/* A frame waiting for a full peer queue to drain. */
+typedef struct stage__held {
+    struct stage__held *next;
+    int kind;
+    size_t len;
+    char peer[STAGE_ADDR_MAX];
+    char body[];
+} stage__held_t;
+
+typedef struct stage__netnode {
+    stage_node_t *node;
+    uv_loop_t loop;
+    uv_async_t async;
+    uv_timer_t dht_timer, sweep, stop_timer, poll_timer;
+    uv_signal_t sigterm, sigint;
+    uv_thread_t thread;
+    stage__mpsc_t inbox;
+    stage_pack_t reply_buf; /* REPLY bodies, packed on the loop's owner */
+    atomic_bool closing;
+    atomic_bool joined;   /* the manager is a member of a ring */
+    atomic_bool handover; /* theatre 0 asks the I/O thread for the loop */
+    /* theatre 0 once it runs the loop, else NULL: on its thread, work is
+    ** done at once instead of going through the inbox */
+    _Atomic(stage__theatre_t *) owner;
+    bool loop_done;    /* the loop stopped for good */
+    uint64_t activity; /* frames and items handled: polls compare it */
+    stage__transport_t *tr;
+    stage_dht_t *dht;
+    stage_u64map_t calls;  /* call id -> stage__call_t */
+    stage_u64map_t reqs;   /* DHT request id -> lookup_t */
+    struct lookup *asks;   /* lookups with subtypes to ask (lookup.c) */
+    stage_u64map_t names;  /* name key -> cached id (lookup.c) */
+    stage_u64map_t claims; /* name key -> name this node claimed */
+    atomic_int nclaims;    /* how many: actor_gone skips work at 0 */
+    struct stage__announced
+        *types; /* types this node is registered for (lookup.c) */
+    int ntypes, captypes;
+    stage_u64map_t byes; /* leaving: removals not yet confirmed (lookup.c) */
+    uv_timer_t leave_timer;
+    bool leaving, left;
+    uint64_t next_id;
+    uint64_t call_timeout; /* ms */
+    stage__held_t *held_head, *held_tail;
+    char address[STAGE_ADDR_MAX];
+    uint64_t manager;
+    bool signals;
+} stage__netnode_t;
+
+/* Copy a peer address into a STAGE_ADDR_MAX buffer (snprintf costs more
+** than a whole message on the hot path). */
+static inline void stage__addr_copy(char *dst, const char *src) {
+    size_t n = strnlen(src, STAGE_ADDR_MAX - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* netnode.c */
+/* A target on this node as a MSG or NAME frame carries it: incarnation,
+** serial, type (the node is the receiver). Reading fills to->node with
+** this node's address; 0 or STAGE_EDECODE. */
+int stage__netnode_read_target(stage__netnode_t *nn, stage_unpack_t *u,
+                               stage_id_t *to);
+void stage__netnode_pack_target(stage_pack_t *p, const stage_id_t *to);
+/* The type of id if it names an actor type of this node; else NULL, and
+** the call (if any) is answered ActorNotFound. */
+stage__type_t *stage__netnode_local_target(stage__netnode_t *nn,
+                                           const char *peer, uint64_t call,
+                                           const stage_id_t *id);
+/* The manager has left the ring: stop once the goodbyes are out. */
+void stage__netnode_left(stage__netnode_t *nn);
+int stage__netnode_send_frame(stage__netnode_t *nn, const char *peer, int kind,
+                              const char *body, size_t len);
+/* Open a call to peer answered through cb (f NULL). Returns its id or 0. */
+uint64_t stage__netnode_call_cb(stage__netnode_t *nn, const char *peer,
+                                stage__call_cb cb, void *arg);
+/* A future whose completion is sent to peer as the reply to call. */
+stage__future_t *stage__netnode_owed(stage__netnode_t *nn, const char *peer,
+                                     uint64_t call, uint64_t target);
+void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
+                                uint64_t call, int status, const char *msg);
+
+/* lookup.c */
+/* Send the manager's effects and rearm its timer: after every DHT call. */
+void stage__lookup_drain(stage__netnode_t *nn);
+/* The key of a name in the name cache and the claims (not 0). */
+uint64_t stage__lookup_name_key(const char *name);
+/* A random nonzero 64-bit number (manager ids, seeds, picks). */
+uint64_t stage__random64(void);
+int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
+                        char *err, size_t errlen);
+void stage__lookup_close(stage__netnode_t *nn);
+/* Forget cached names of actors on node peer (it died or restarted). */
+void stage__lookup_forget_node(stage__netnode_t *nn, const char *peer);
+/* The node at peer stopped or is unreachable: the manager forgets it. */
+void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer);
+int stage__lookup_in_dht(stage__netnode_t *nn, const char *peer,
+                         const char *body, size_t len);
+int stage__lookup_in_find(stage__netnode_t *nn, const char *peer,
+                          const char *body, size_t len);
+int stage__lookup_in_pick(stage__netnode_t *nn, const char *peer,
+                          const char *body, size_t len);
+/* A directory request from a theatre; takes it. */
+void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it);
+
+/* holdings.c */
+/* Leave gracefully: remove this node's names and type registrations, then
+** (once the DHT confirmed them, or after a second) leave the ring and call
+** stage__netnode_left. Effects go out on the loop. */
+void stage__holdings_leave(stage__netnode_t *nn);
+int stage__holdings_in_name(stage__netnode_t *nn, const char *peer,
+                            const char *body, size_t len);
+void stage__holdings_announce(stage__netnode_t *nn, stage__netnode_item_t *it);
+/* Actor serial of this node stopped: release the names claimed for it
+** (all of them with serial 0, before leaving). */
+void stage__holdings_release(stage__netnode_t *nn, uint64_t serial);
+/* Every half second: withdraw from the types this node has had no actor
+** of for a while. */
+void stage__holdings_sweep(stage__netnode_t *nn);
+/* The DHT claimed name for id: released when id stops, if id is ours. */
+void stage__holdings_claimed(stage__netnode_t *nn, const char *name,
+                             const stage_id_t *id);
+/* Request req finished: if it was a removal we wait for to leave, note it. */
+void stage__holdings_bye_done(stage__netnode_t *nn, uint64_t req);
+void stage__holdings_close(stage__netnode_t *nn);
+
+#endif
