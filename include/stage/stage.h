@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stage/alloc.h"
 #include "stage/errors.h"
 #include "stage/id.h"
 #include "stage/pack.h"

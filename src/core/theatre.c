@@ -28,6 +28,7 @@
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "node_internal.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 static _Thread_local stage__theatre_t *current;
@@ -43,7 +44,7 @@ double stage__now(void) {
 }
 
 stage__theatre_t *stage__theatre_new(stage_node_t *node, int index) {
-    stage__theatre_t *t = aligned_alloc(64, (sizeof *t + 63) & ~(size_t)63);
+    stage__theatre_t *t = stage__aligned_alloc(64, sizeof *t);
     if (!t) return NULL;
     memset(t, 0, sizeof *t);
     stage__mpsc_init(&t->inbox);
@@ -352,5 +353,5 @@ void stage__theatre_destroy(stage__theatre_t *t) {
     if (t->node->lua_hooks.theatre_close) t->node->lua_hooks.theatre_close(t);
     stage__caches_free(t);
     current = NULL;
-    free(t);
+    stage__aligned_free(t);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "lstage.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 /* ---- userdata ----------------------------------------------------------- */
@@ -207,7 +208,7 @@ static void wait_end(lua_State *L, stage__actor_t *a) {
         stage__timer_cancel(stage__lw(L)->t, ws->tm);
         stage__timer_unref(ws->tm);
     }
-    free(ws);
+    stage__free(ws);
     a->wait = NULL;
 }
 
@@ -215,7 +216,7 @@ void stage__lwait_free(stage__actor_t *a) {
     waitst_t *ws = a->wait;
     if (!ws) return;
     if (ws->tm) stage__timer_unref(ws->tm);
-    free(ws);
+    stage__free(ws);
     a->wait = NULL;
 }
 
@@ -263,9 +264,9 @@ static int f_await(lua_State *L) {
                              "itself, or chain with next()");
     if (secs < 0 && stage__node_config(w->node)->call_timeout > 0)
         secs = stage__node_config(w->node)->call_timeout;
-    waitst_t *ws = calloc(1, sizeof *ws);
+    waitst_t *ws = stage__calloc(1, sizeof *ws);
     if (!ws || stage__future_on(w->t, f, CONT_RESUME, a->serial, NULL, NULL)) {
-        free(ws);
+        stage__free(ws);
         return luaL_error(L, "out of memory");
     }
     ws->f = f;
@@ -294,7 +295,7 @@ typedef struct thenst {
 static void then_free(lua_State *L, thenst_t *ts) {
     if (L) luaL_unref(L, LUA_REGISTRYINDEX, ts->fn_ref);
     stage__future_unref(ts->result);
-    free(ts);
+    stage__free(ts);
 }
 
 /* Message handler for continuations: keep the error, remember where. */
@@ -360,10 +361,10 @@ static int then_common(lua_State *L, bool is_catch) {
     luaL_checktype(L, 2, LUA_TFUNCTION);
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
-    thenst_t *ts = malloc(sizeof *ts);
+    thenst_t *ts = stage__malloc(sizeof *ts);
     stage__future_t *r = stage__future_new(w->node, w->t->index, 0);
     if (!ts || !r) {
-        free(ts);
+        stage__free(ts);
         if (r) stage__future_unref(r);
         return luaL_error(L, "out of memory");
     }
@@ -466,7 +467,7 @@ static void join_free(joinst_t *js) {
     for (int i = 0; i < js->n; i++)
         stage__future_unref(js->parts[i]);
     stage__future_unref(js->result);
-    free(js);
+    stage__free(js);
 }
 
 static void join_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
@@ -496,10 +497,11 @@ int stage__lfuture_join(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     stage__lw_t *w = stage__lw(L);
     int n = (int)luaL_len(L, 1);
-    joinst_t *js = calloc(1, sizeof *js + (size_t)n * sizeof js->parts[0]);
+    joinst_t *js =
+        stage__calloc(1, sizeof *js + (size_t)n * sizeof js->parts[0]);
     stage__future_t *r = stage__future_new(w->node, w->t->index, 0);
     if (!js || !r) {
-        free(js);
+        stage__free(js);
         if (r) stage__future_unref(r);
         return luaL_error(L, "out of memory");
     }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lstage.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 /* ---- the reference userdata --------------------------------------------- */
@@ -179,11 +180,11 @@ static void deferred_unref(stage__deferred_t *d) {
     if (--d->refs) return;
     for (int i = 0; i < d->n; i++) {
         if (d->segs[i].f) stage__future_unref(d->segs[i].f);
-        free(d->segs[i].data);
+        stage__free(d->segs[i].data);
     }
     if (d->reply) stage__future_unref(d->reply);
     if (d->to.pending) stage__future_unref(d->to.pending);
-    free(d);
+    stage__free(d);
 }
 
 /* Same destination: the same resolved id, or the same pending lookup.
@@ -315,7 +316,8 @@ static int arg_error(lua_State *L, const char *method, const char *err) {
 static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
                       const stage__lref_t *to, const char *method, int first,
                       int n, stage__future_t *reply, bool stop) {
-    stage__deferred_t *d = calloc(1, sizeof *d + (size_t)n * sizeof(seg_t));
+    stage__deferred_t *d =
+        stage__calloc(1, sizeof *d + (size_t)n * sizeof(seg_t));
     if (!d) return luaL_error(L, "out of memory");
     d->refs = 1;
     d->stop = stop;
@@ -336,7 +338,7 @@ static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
         stage_pack_reset(p);
         if (stage__lv_encode_arg(L, first + i, i + 1, p, &w->hooks, err,
                                  sizeof err) ||
-            !(d->segs[i].data = malloc(p->len ? p->len : 1))) {
+            !(d->segs[i].data = stage__malloc(p->len ? p->len : 1))) {
             deferred_unref(d);
             return arg_error(L, method, err);
         }

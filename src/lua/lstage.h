@@ -52,6 +52,11 @@ typedef struct stage__lw {
     int farref_mt;                    /* far references: with a __gc */
     const void *farref_mtp;
     int refcache; /* registry ref: serial -> reference (weak) */
+
+    /* warn(): on after "@on"; the pieces of a warning so far */
+    int warn_on, warn_cont;
+    size_t warn_len;
+    char warn[256];
 } stage__lw_t;
 
 /* Node-wide Lua data. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lstage.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define MAIN_TYPE "stage.main"
@@ -42,10 +43,10 @@ static void node_free(stage_node_t *node) {
     stage__lnode_t *ln = lnode(node);
     if (!ln) return;
     for (int i = 0; i < ln->argc; i++)
-        free(ln->argv[i]);
-    free(ln->argv);
-    free(ln->script);
-    free(ln);
+        stage__free(ln->argv[i]);
+    stage__free(ln->argv);
+    stage__free(ln->script);
+    stage__free(ln);
 }
 
 static const stage__lua_hooks_t hooks = {
@@ -67,9 +68,9 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
         snprintf(err, errlen, "a script is loaded already");
         return STAGE_EBUSY;
     }
-    stage__lnode_t *ln = calloc(1, sizeof *ln);
-    if (!ln || !(ln->script = strdup(path))) {
-        free(ln);
+    stage__lnode_t *ln = stage__calloc(1, sizeof *ln);
+    if (!ln || !(ln->script = stage__strdup(path))) {
+        stage__free(ln);
         snprintf(err, errlen, "out of memory");
         return STAGE_ENOMEM;
     }

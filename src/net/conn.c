@@ -16,6 +16,7 @@
 
 #include "net.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define READ_CHUNK 65536
@@ -31,7 +32,7 @@ static void on_closed(uv_handle_t *h) {
     if (c->next) c->next->prev = c->prev;
     stage__fdec_close(&c->dec);
     stage_pack_free(&c->wbuf);
-    free(c);
+    stage__free(c);
     stage__transport_handle_closed(t);
 }
 
@@ -60,10 +61,10 @@ void stage__conn_close(stage__conn_t *c, int reason, int level,
 
 /* A new connection object in t's list, its handle initialised. */
 static stage__conn_t *conn_new(stage__transport_t *t, bool outbound) {
-    stage__conn_t *c = calloc(1, sizeof *c);
+    stage__conn_t *c = stage__calloc(1, sizeof *c);
     if (!c) return NULL;
     if (uv_tcp_init(t->loop, &c->tcp)) {
-        free(c);
+        stage__free(c);
         return NULL;
     }
     c->t = t;

@@ -23,6 +23,7 @@
 #include <sys/random.h>
 
 #include "remote.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define MAX_TYPES 32     /* types a find_subtype walks */
@@ -159,9 +160,9 @@ static void drop_lookup(uint64_t key, void *val, void *ud) {
     stage__future_reject(lk->it->f, STAGE_ESTOPPED, "the node stopped", NULL,
                          NULL);
     stage__future_unref(lk->it->f);
-    free(lk->it);
+    stage__free(lk->it);
     stage_pack_free(&lk->acc);
-    free(lk);
+    stage__free(lk);
 }
 
 void stage__rdir_close(io_t *io) {
@@ -194,7 +195,7 @@ static cached_t *cache_get(io_t *io, const char *name) {
     cached_t *c = stage__u64map_get(&io->names, stage__rdir_name_key(name));
     if (!c || strcmp(c->name, name)) return NULL;
     if (c->expires > now_ms(io)) return c;
-    free(stage__u64map_take(&io->names, stage__rdir_name_key(name)));
+    stage__free(stage__u64map_take(&io->names, stage__rdir_name_key(name)));
     return NULL;
 }
 
@@ -204,15 +205,16 @@ static void cache_put(io_t *io, const char *name, const char *value,
     stage_unpack_t u;
     stage_unpack_init(&u, value, len);
     if (stage_unpack_id(&u, &id)) return;
-    cached_t *c = malloc(sizeof *c + len);
+    cached_t *c = stage__malloc(sizeof *c + len);
     if (!c) return;
     c->expires = now_ms(io) + NAME_TTL_MS;
     snprintf(c->name, sizeof c->name, "%s", name);
     snprintf(c->node, sizeof c->node, "%s", id.node);
     c->len = len;
     memcpy(c->value, value, len);
-    free(stage__u64map_take(&io->names, stage__rdir_name_key(name)));
-    if (stage__u64map_put(&io->names, stage__rdir_name_key(name), c)) free(c);
+    stage__free(stage__u64map_take(&io->names, stage__rdir_name_key(name)));
+    if (stage__u64map_put(&io->names, stage__rdir_name_key(name), c))
+        stage__free(c);
 }
 
 typedef struct forget {
@@ -234,7 +236,7 @@ void stage__rdir_forget_node(io_t *io, const char *peer) {
         f.n = 0;
         stage__u64map_each(&io->names, forget_match, &f);
         for (int i = 0; i < f.n; i++)
-            free(stage__u64map_take(&io->names, f.keys[i]));
+            stage__free(stage__u64map_take(&io->names, f.keys[i]));
     } while (f.n == 64);
 }
 
@@ -247,9 +249,9 @@ void stage__rdir_peer_gone(io_t *io, const char *peer) {
 
 static void lookup_free(lookup_t *lk) {
     stage__future_unref(lk->it->f);
-    free(lk->it);
+    stage__free(lk->it);
     stage_pack_free(&lk->acc);
-    free(lk);
+    stage__free(lk);
 }
 
 static void lookup_fail(lookup_t *lk, int status, const char *msg) {
@@ -442,8 +444,8 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
     int op = lk->it->op;
     if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {
-            free(stage__u64map_take(&io->names,
-                                    stage__rdir_name_key(lk->it->key)));
+            stage__free(stage__u64map_take(&io->names,
+                                           stage__rdir_name_key(lk->it->key)));
             stage__rhome_claimed(io, lk->it->key, &lk->it->to);
             lookup_resolve(lk, "\xc3", 1);
         } else if (fx->status == 0 && fx->nitems) {
@@ -476,11 +478,11 @@ static void lookup_dht_done(io_t *io, lookup_t *lk,
 static void claim_at_home(io_t *io, lookup_t *lk);
 
 void stage__rdir_lookup(io_t *io, io_item_t *it) {
-    lookup_t *lk = calloc(1, sizeof *lk);
+    lookup_t *lk = stage__calloc(1, sizeof *lk);
     if (!lk) {
         stage__future_reject(it->f, STAGE_ENOMEM, NULL, NULL, NULL);
         stage__future_unref(it->f);
-        free(it);
+        stage__free(it);
         return;
     }
     lk->it = it;

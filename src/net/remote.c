@@ -45,6 +45,7 @@
 
 #include "core/mpsc.h"
 #include "remote.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 /* ---- the inbox -------------------------------------------------------------
@@ -75,7 +76,7 @@ static void io_push(io_t *io, io_item_t *it) {
 }
 
 static io_item_t *item_new(int kind) {
-    io_item_t *it = calloc(1, sizeof *it);
+    io_item_t *it = stage__calloc(1, sizeof *it);
     if (it) it->kind = kind;
     return it;
 }
@@ -85,7 +86,7 @@ static io_item_t *item_new(int kind) {
 
 static void hold_frame(io_t *io, const char *peer, int kind, const char *body,
                        size_t len) {
-    held_t *h = malloc(sizeof *h + len);
+    held_t *h = stage__malloc(sizeof *h + len);
     if (!h) {
         LOG_ERROR("out of memory: a frame for '%s' is lost", peer);
         return;
@@ -132,7 +133,7 @@ static void on_drain(void *ud, const char *peer) {
             STAGE_EBUSY)
             break;
         *pp = h->next;
-        free(h);
+        stage__free(h);
     }
     io->held_tail = NULL;
     for (held_t *h = io->held_head; h; h = h->next)
@@ -172,7 +173,7 @@ static void send_reply(io_t *io, stage__future_t *f) {
     if (!stage_pack_error(p))
         stage__io_send_frame(io, o->peer, FRAME_REPLY, p->data, p->len);
     if (p->cap > 65536) stage_pack_free(p); /* keep no large one */
-    free(o);
+    stage__free(o);
     f->on_done_arg = NULL;
     stage__future_unref(f);
 }
@@ -181,7 +182,7 @@ static void send_reply(io_t *io, stage__future_t *f) {
 static void reply_done(stage__future_t *f) {
     owed_t *o = f->on_done_arg;
     if (!stage__node_net(f->node)) { /* closed: nobody to send it */
-        free(o);
+        stage__free(o);
         f->on_done_arg = NULL;
         return;
     }
@@ -206,9 +207,9 @@ static void reply_done(stage__future_t *f) {
 stage__future_t *stage__io_owed(io_t *io, const char *peer, uint64_t call,
                                 uint64_t target) {
     stage__future_t *f = stage__future_new(io->node, 0, target);
-    owed_t *o = malloc(sizeof *o);
+    owed_t *o = stage__malloc(sizeof *o);
     if (!f || !o) {
-        free(o);
+        stage__free(o);
         if (f) stage__future_unref(f);
         return NULL;
     }
@@ -240,10 +241,10 @@ void stage__io_reply_error(io_t *io, const char *peer, uint64_t call,
 
 /* Register f as waiting for a reply from peer; returns the call id. */
 static uint64_t call_open(io_t *io, const char *peer, stage__future_t *f) {
-    call_t *c = malloc(sizeof *c);
+    call_t *c = stage__malloc(sizeof *c);
     uint64_t id = ++io->next_id;
     if (!c || stage__u64map_put(&io->calls, id, c)) {
-        free(c);
+        stage__free(c);
         stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
         stage__future_unref(f);
         return 0;
@@ -258,10 +259,10 @@ static uint64_t call_open(io_t *io, const char *peer, stage__future_t *f) {
 
 uint64_t stage__io_call_cb(io_t *io, const char *peer, stage__call_cb cb,
                            void *arg) {
-    call_t *c = malloc(sizeof *c);
+    call_t *c = stage__malloc(sizeof *c);
     uint64_t id = ++io->next_id;
     if (!c || stage__u64map_put(&io->calls, id, c)) {
-        free(c);
+        stage__free(c);
         return 0;
     }
     *c = (call_t){
@@ -279,7 +280,7 @@ static void call_fail(io_t *io, uint64_t id, int status, const char *msg) {
         stage__future_reject(c->f, status, msg, NULL, NULL);
         stage__future_unref(c->f);
     }
-    free(c);
+    stage__free(c);
 }
 
 typedef struct sweep_ctx {
@@ -560,7 +561,7 @@ static int in_reply(io_t *io, const char *peer, const char *body, size_t len) {
     stage__u64map_take(&io->calls, call);
     if (c->cb && status == 0) {
         c->cb(io, c->arg, 0, value, (size_t)(u.end - value));
-        free(c);
+        stage__free(c);
         return 0;
     }
     if (status == 0) {
@@ -584,13 +585,13 @@ static int in_reply(io_t *io, const char *peer, const char *body, size_t len) {
                                                        : (int)status;
         if (c->cb) {
             c->cb(io, c->arg, st, mbuf, strlen(mbuf));
-            free(c);
+            stage__free(c);
             return 0;
         }
         stage__future_reject(c->f, st, mbuf, a ? abuf : NULL, tb ? tbuf : NULL);
     }
     stage__future_unref(c->f);
-    free(c);
+    stage__free(c);
     return 0;
 }
 
@@ -696,8 +697,8 @@ static void take(io_t *io, io_item_t *it) {
         stop_soon(io);
         break;
     }
-    free(it->args);
-    free(it);
+    stage__free(it->args);
+    stage__free(it);
 }
 
 static void on_async(uv_async_t *a) {
@@ -791,7 +792,7 @@ static void net_send(stage_node_t *node, const stage_id_t *to,
     }
     io_item_t *it = item_new(IO_MSG);
     if (!it || atomic_load(&io->closing)) {
-        free(it);
+        stage__free(it);
         if (e->future)
             stage__future_reject(e->future, STAGE_ESTOPPED,
                                  "this node is "
@@ -809,9 +810,9 @@ static void net_spawn(stage_node_t *node, const char *where, const char *type,
                       const char *args, size_t len, stage__future_t *f) {
     io_t *io = stage__node_net(node);
     io_item_t *it = item_new(IO_SPAWN);
-    char *copy = it && len ? malloc(len) : NULL;
+    char *copy = it && len ? stage__malloc(len) : NULL;
     if (!it || (len && !copy)) {
-        free(it);
+        stage__free(it);
         stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
         stage__future_unref(f);
         return;
@@ -896,7 +897,7 @@ static void net_close(stage_node_t *node) {
     stage__rdir_close(io);
     for (held_t *h; (h = io->held_head);) {
         io->held_head = h->next;
-        free(h);
+        stage__free(h);
     }
     stage__transport_destroy(&io->tr);
     uv_walk(&io->loop, close_walk, NULL);
@@ -909,7 +910,7 @@ static void net_close(stage_node_t *node) {
     ** network from now on (see reply_done) */
     stage__net_hooks_t none = {0};
     stage__node_set_net_hooks(node, &none, NULL);
-    free(io);
+    stage__free(io);
 }
 
 /* ---- start -------------------------------------------------------------- */
@@ -981,9 +982,9 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
         snprintf(err, errlen, "a network needs a listen address, once");
         return STAGE_EINVAL;
     }
-    io_t *io = calloc(1, sizeof *io);
+    io_t *io = stage__calloc(1, sizeof *io);
     if (!io || uv_loop_init(&io->loop)) {
-        free(io);
+        stage__free(io);
         snprintf(err, errlen, "out of memory");
         return STAGE_ENOMEM;
     }
@@ -998,7 +999,7 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
         if (io->tr) stage__transport_destroy(&io->tr);
         uv_run(&io->loop, UV_RUN_NOWAIT);
         uv_loop_close(&io->loop);
-        free(io);
+        stage__free(io);
         return rc;
     }
     start_handles(io, cfg->handle_signals);

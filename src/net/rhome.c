@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "remote.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 static uint64_t now_ms(io_t *io) {
@@ -90,17 +91,17 @@ void stage__rhome_claimed(io_t *io, const char *name, const stage_id_t *id) {
     LOG_DEBUG("claimed the name '%s' (local: %d)", name,
               stage__id_is_local(io->node, id));
     if (!stage__id_is_local(io->node, id)) return; /* its node holds it */
-    claim_t *c = malloc(sizeof *c);
+    claim_t *c = stage__malloc(sizeof *c);
     if (!c) return;
     c->serial = id->serial;
     snprintf(c->name, sizeof c->name, "%s", name);
     claim_t *old = stage__u64map_take(&io->claims, stage__rdir_name_key(name));
     if (old) {
-        free(old);
+        stage__free(old);
         atomic_fetch_sub(&io->nclaims, 1);
     }
     if (stage__u64map_put(&io->claims, stage__rdir_name_key(name), c)) {
-        free(c);
+        stage__free(c);
         return;
     }
     atomic_fetch_add(&io->nclaims, 1);
@@ -132,9 +133,9 @@ void stage__rdir_release(io_t *io, uint64_t serial) {
             bye_sent(io, io->next_id, rc);
             LOG_DEBUG("released the name '%s': %s", c->name,
                       rc ? stage_strerror(rc) : "sent");
-            free(stage__u64map_take(&io->names, g.keys[i]));
+            stage__free(stage__u64map_take(&io->names, g.keys[i]));
             atomic_fetch_sub(&io->nclaims, 1);
-            free(c);
+            stage__free(c);
         }
     } while (g.n == 64);
     stage__rdir_drain(io);
@@ -143,13 +144,13 @@ void stage__rdir_release(io_t *io, uint64_t serial) {
 static void free_claim(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
-    free(val);
+    stage__free(val);
 }
 
 void stage__rhome_close(io_t *io) {
     stage__u64map_each(&io->claims, free_claim, NULL);
     stage__u64map_free(&io->claims);
-    free(io->types);
+    stage__free(io->types);
     io->types = NULL;
     io->ntypes = io->captypes = 0;
     stage__u64map_free(&io->byes);
@@ -186,10 +187,10 @@ int stage__rdir_in_name(io_t *io, const char *peer, const char *body,
                               msg);
         return 0;
     }
-    io_item_t *it = calloc(1, sizeof *it);
+    io_item_t *it = stage__calloc(1, sizeof *it);
     stage__future_t *f = stage__io_owed(io, peer, (uint64_t)call, 0);
     if (!it || !f) {
-        free(it);
+        stage__free(it);
         if (f)
             stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL),
                 stage__future_unref(f);
@@ -238,7 +239,7 @@ void stage__rdir_announce(io_t *io, io_item_t *it) {
         if (io->types[i].ty == ty) listed = true, io->types[i].idle = 0;
     if (ty && !listed && io->ntypes == io->captypes) {
         int cap = io->captypes ? 2 * io->captypes : 8;
-        announced_t *p = realloc(io->types, (size_t)cap * sizeof *p);
+        announced_t *p = stage__realloc(io->types, (size_t)cap * sizeof *p);
         if (p) io->types = p, io->captypes = cap;
     }
     if (ty && !listed && io->ntypes < io->captypes)

@@ -20,6 +20,7 @@
 
 #include "net.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 void stage__transport_config_init(stage__transport_config_t *cfg) {
@@ -63,7 +64,7 @@ static void on_handle_closed(uv_handle_t *h) {
 }
 
 void stage__transport_handle_closed(stage__transport_t *t) {
-    if (--t->handles == 0 && t->closing) free(t);
+    if (--t->handles == 0 && t->closing) stage__free(t);
 }
 
 static void on_flush(uv_prepare_t *h) {
@@ -124,14 +125,14 @@ int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
     if (!cfg) stage__transport_config_init(&def);
     if (!cfg) cfg = &def;
     if (!loop || !out || !config_valid(cfg)) return STAGE_EINVAL;
-    stage__transport_t *t = calloc(1, sizeof *t);
+    stage__transport_t *t = stage__calloc(1, sizeof *t);
     if (!t) return STAGE_ENOMEM;
     ignore_sigpipe();
     t->loop = loop;
     t->cfg = *cfg;
     if (cbs) t->cbs = *cbs;
     if (cfg->advertise && canonical(cfg->advertise, t->self, sizeof t->self)) {
-        free(t);
+        stage__free(t);
         return STAGE_EINVAL;
     }
     t->cfg.advertise = NULL; /* not ours to keep; t->self holds it */

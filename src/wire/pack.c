@@ -14,6 +14,7 @@
 
 #include "stage/errors.h"
 #include "stage/pack.h"
+#include "util/alloc.h"
 #include "wire/mp.h"
 
 void stage_pack_init(stage_pack_t *p) {
@@ -38,7 +39,7 @@ void stage_pack_free(stage_pack_t *p) {
     if (p->cap == SMALL && ncache < CACHE_MAX)
         cache[ncache++] = p->data;
     else
-        free(p->data);
+        stage__free(p->data);
     stage_pack_init(p);
 }
 
@@ -66,7 +67,7 @@ static char *grow(stage_pack_t *p, size_t n) {
         }
         cap *= 2;
     }
-    char *d = realloc(p->data, cap);
+    char *d = stage__realloc(p->data, cap);
     if (!d) {
         p->err = STAGE_ENOMEM;
         return NULL;
