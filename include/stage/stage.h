@@ -26,6 +26,7 @@
 #include "stage/alloc.h"
 #include "stage/errors.h"
 #include "stage/id.h"
+#include "stage/log.h"
 #include "stage/pack.h"
 
 STAGE_BEGIN_DECLS

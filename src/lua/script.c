@@ -29,11 +29,13 @@ static void theatre_close(stage__theatre_t *t) {
 static int quiescent(stage_node_t *node, int status) {
     stage__lnode_t *ln = lnode(node);
     if (ln && ln->has_main && !atomic_load(&ln->main_done)) {
-        fprintf(stderr,
-                "%s: main never finished: it waits for something "
-                "that can no longer happen (every actor is idle and no timer "
-                "is pending)\n",
-                ln->script);
+        char msg[1024];
+        snprintf(msg, sizeof msg,
+                 "%s: main never finished: it waits for something "
+                 "that can no longer happen (every actor is idle and no "
+                 "timer is pending)",
+                 ln->script);
+        stage__log_text(STAGE_LOG_ERROR, msg);
         return 1;
     }
     return status;
@@ -109,7 +111,9 @@ static int main_done(lua_State *L) {
         luaL_tolstring(L, -1, NULL);
     }
     lua_geti(L, 2, 2);
-    fprintf(stderr, "%s\n%s\n", lua_tostring(L, -2), luaL_optstring(L, -1, ""));
+    lua_pushfstring(L, "%s\n%s", lua_tostring(L, -2),
+                    luaL_optstring(L, -1, ""));
+    stage__log_text(STAGE_LOG_ERROR, lua_tostring(L, -1));
     stage_node_stop(w->node, 1);
     return 0;
 }
@@ -157,7 +161,7 @@ int stage_node_run_main(stage_node_t *node, int argc, const char *const *argv) {
     char err[512];
     int rc = define_main(t0->lua, err, sizeof err);
     if (rc) {
-        fprintf(stderr, "%s\n", err);
+        stage__log_text(STAGE_LOG_ERROR, err);
         return rc;
     }
     stage_pack_t p = STAGE_PACK_INIT;
