@@ -9,6 +9,8 @@
 ** Invariant: once p->err is set nothing more is written until reset.
 ** Not thread-safe: one owner per writer.
 */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +27,9 @@ void stage_pack_init(stage_pack_t *p) {
 
 /* Small buffers are recycled per thread: a writer made, filled and freed
 ** for every message (the natural way to use one) then costs no malloc.
-** Sanitizer builds skip the cache so every use after free is still seen. */
+** Sanitizer builds skip the cache so every use after free is still seen.
+** A thread's cache is freed when the thread ends (a key's destructor: a
+** theatre's thread ends with every node). */
 #define SMALL 128
 #ifdef STAGE_SANITIZE
 #define CACHE_MAX 0
@@ -34,12 +38,40 @@ void stage_pack_init(stage_pack_t *p) {
 #endif
 static _Thread_local char *cache[CACHE_MAX ? CACHE_MAX : 1];
 static _Thread_local int ncache;
+static _Thread_local bool cache_armed; /* the key's destructor will run */
+static pthread_key_t cache_key;
+static bool cache_key_ok; /* else threads go without a cache */
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+void stage__pack_cache_free(void) {
+    while (ncache)
+        stage__free(cache[--ncache]);
+}
+
+static void cache_drop(void *unused) {
+    (void)unused;
+    stage__pack_cache_free();
+    cache_armed = false;
+}
+
+static void cache_key_init(void) {
+    cache_key_ok = !pthread_key_create(&cache_key, cache_drop);
+}
 
 void stage_pack_free(stage_pack_t *p) {
-    if (p->cap == SMALL && ncache < CACHE_MAX)
-        cache[ncache++] = p->data;
-    else
-        stage__free(p->data);
+    if (p->cap == SMALL && ncache < CACHE_MAX) {
+        if (!cache_armed) {
+            pthread_once(&cache_once, cache_key_init);
+            cache_armed =
+                cache_key_ok && !pthread_setspecific(cache_key, &cache_armed);
+        }
+        if (cache_armed) {
+            cache[ncache++] = p->data;
+            stage_pack_init(p);
+            return;
+        }
+    }
+    stage__free(p->data);
     stage_pack_init(p);
 }
 
