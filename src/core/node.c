@@ -114,6 +114,22 @@ nomem:
     return STAGE_ENOMEM;
 }
 
+/* The theatres' teardown passes (see stage__theatre_clear). */
+static void teardown_theatres(stage_node_t *n) {
+    int nt = n->theatres ? n->ntheatres : 0, k;
+    for (int i = 0; i < nt; i++)
+        if (n->theatres[i]) stage__theatre_clear(n->theatres[i]);
+    do {
+        k = 0;
+        for (int i = 0; i < nt; i++)
+            if (n->theatres[i]) k += stage__theatre_drain(n->theatres[i]);
+    } while (k);
+    for (int i = 0; i < nt; i++) {
+        if (n->theatres[i]) stage__theatre_destroy(n->theatres[i]);
+        n->theatres[i] = NULL;
+    }
+}
+
 void stage_node_destroy(stage_node_t **np) {
     stage_node_t *n = *np;
     if (!n) return;
@@ -124,8 +140,7 @@ void stage_node_destroy(stage_node_t **np) {
     /* The network first: failing its pending calls completes futures
     ** that land in the theatres' inboxes, which must still exist. */
     if (n->net_hooks.close) n->net_hooks.close(n);
-    for (int i = 0; n->theatres && i < n->ntheatres; i++)
-        if (n->theatres[i]) stage__theatre_destroy(n->theatres[i]);
+    teardown_theatres(n);
     if (n->lua_hooks.node_free) n->lua_hooks.node_free(n);
     stage__free(n->theatres);
     for (int i = 0; i < n->ntypes; i++) {

@@ -50,6 +50,10 @@ void stage__names_free(stage_node_t *node);
 stage__theatre_t *stage__theatre_new(stage_node_t *node, int index);
 int stage__theatre_start(stage__theatre_t *t);
 void stage__theatre_join(stage__theatre_t *t);
+/* Teardown (theatre.c): clear every theatre (its inbox and actors), drain
+** them all until none takes anything, then destroy each. */
+void stage__theatre_clear(stage__theatre_t *t);
+int stage__theatre_drain(stage__theatre_t *t);
 void stage__theatre_destroy(stage__theatre_t *t);
 
 void stage__shared_init(stage_node_t *node);

@@ -327,16 +327,16 @@ void stage__theatre_join(stage__theatre_t *t) {
     pthread_join(t->thread, NULL);
 }
 
-/* Free what is left: queued envelopes fail, actors are destroyed. Runs
-** after the thread has stopped, on the thread destroying the node, which
-** becomes this theatre's thread for the purpose. */
-void stage__theatre_destroy(stage__theatre_t *t) {
-    current = t;
-    stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
+/* Take everything t's inbox holds now: completed futures are dropped,
+** output for the stdout actor out (if not NULL) is queued to it, other
+** envelopes fail with Stopped. Returns how many items there were. */
+static int drain_stopped(stage__theatre_t *t, stage__actor_t *out) {
     stage__mpsc_node_t *n;
+    int k = 0;
     while ((n = stage__mpsc_pop(&t->inbox))) {
         stage__item_t *it = (stage__item_t *)n;
         stage__env_t *e = (stage__env_t *)it;
+        k++;
         if (it->kind == ENV_FUTURE)
             stage__future_unref((stage__future_t *)it);
         else if (out && it->kind == ENV_MSG && e->target == out->serial)
@@ -344,12 +344,38 @@ void stage__theatre_destroy(stage__theatre_t *t) {
         else
             stage__env_drop(e, STAGE_ESTOPPED);
     }
+    return k;
+}
+
+/* Teardown, in three passes over the theatres, after their threads have
+** stopped, on the thread destroying the node (which becomes each
+** theatre's thread in turn). Failing a message completes its future,
+** which its owner's inbox then receives, whichever theatre that is: so
+** every theatre's actors go first (clear), then the inboxes are drained
+** until none gets anything more (drain), and only then is any theatre
+** freed (destroy). */
+void stage__theatre_clear(stage__theatre_t *t) {
+    current = t;
+    stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
+    drain_stopped(t, out);
     for (stage__env_t *e; out && (e = out->mbox_head);) {
         if (!(out->mbox_head = e->next)) out->mbox_tail = NULL;
         out->type->ops->deliver(t, out, e);
     }
     stage__actors_destroy_all(t);
     stage__timers_free(t);
+    current = NULL;
+}
+
+int stage__theatre_drain(stage__theatre_t *t) {
+    current = t;
+    int k = drain_stopped(t, NULL);
+    current = NULL;
+    return k;
+}
+
+void stage__theatre_destroy(stage__theatre_t *t) {
+    current = t;
     if (t->node->lua_hooks.theatre_close) t->node->lua_hooks.theatre_close(t);
     stage__caches_free(t);
     current = NULL;
