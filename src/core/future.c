@@ -89,6 +89,12 @@ void stage__future_unref(stage__future_t *f) {
     stage__free(f);
 }
 
+void stage__future_abandon(stage__future_t *f) {
+    atomic_store(&f->queued, false);
+    drop_conts(f);
+    stage__future_unref(f); /* the inbox's reference */
+}
+
 static char *dup_or_null(const char *s) {
     return s ? stage__strdup(s) : NULL;
 }

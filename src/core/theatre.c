@@ -327,9 +327,10 @@ void stage__theatre_join(stage__theatre_t *t) {
     pthread_join(t->thread, NULL);
 }
 
-/* Take everything t's inbox holds now: completed futures are dropped,
-** output for the stdout actor out (if not NULL) is queued to it, other
-** envelopes fail with Stopped. Returns how many items there were. */
+/* Take everything t's inbox holds now: completed futures are abandoned
+** (their continuations never run), output for the stdout actor out (if
+** not NULL) is queued to it, other envelopes fail with Stopped. Returns
+** how many items there were. */
 static int drain_stopped(stage__theatre_t *t, stage__actor_t *out) {
     stage__mpsc_node_t *n;
     int k = 0;
@@ -338,7 +339,7 @@ static int drain_stopped(stage__theatre_t *t, stage__actor_t *out) {
         stage__env_t *e = (stage__env_t *)it;
         k++;
         if (it->kind == ENV_FUTURE)
-            stage__future_unref((stage__future_t *)it);
+            stage__future_abandon((stage__future_t *)it);
         else if (out && it->kind == ENV_MSG && e->target == out->serial)
             stage__actor_enqueue(t, out, e); /* output is never lost */
         else
