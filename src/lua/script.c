@@ -64,6 +64,14 @@ static void take_error(lua_State *L, char *err, size_t errlen) {
     lua_pop(L, 2);
 }
 
+/* Load and run the script at path (light userdata 1). Called protected:
+** luaL_loadfile itself allocates outside any protection. */
+static int run_file(lua_State *L) {
+    if (luaL_loadfile(L, lua_touserdata(L, 1)) != LUA_OK) return lua_error(L);
+    lua_call(L, 0, 0);
+    return 0;
+}
+
 int stage_node_load_script(stage_node_t *node, const char *path, char *err,
                            size_t errlen) {
     if (lnode(node)) {
@@ -87,8 +95,9 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
         stage__lw_t *w =
             stage__lw_open(stage__node_theatre(node, i), err, errlen);
         if (!w) return STAGE_ENOMEM;
-        if (luaL_loadfile(w->L, path) != LUA_OK ||
-            lua_pcall(w->L, 0, 0, 0) != LUA_OK) {
+        lua_pushcfunction(w->L, run_file);
+        lua_pushlightuserdata(w->L, (void *)path);
+        if (lua_pcall(w->L, 1, 0, 0) != LUA_OK) {
             take_error(w->L, err, errlen);
             return STAGE_ESCRIPT;
         }
@@ -125,32 +134,43 @@ static const char main_runner[] =
     "  main_done(xpcall(main, handler, args))\n"
     "end\n";
 
-/* Define the main class in theatre 0: birth runs main(args). */
-static int define_main(stage__lw_t *w, char *err, size_t errlen) {
-    lua_State *L = w->L;
+/* Define the main class, whose birth runs main(args); pushes false if
+** the script has no main. Called protected: it allocates. */
+static int define_main_p(lua_State *L) {
     if (lua_getglobal(L, "main") != LUA_TFUNCTION) {
-        lua_pop(L, 1);
-        snprintf(err, errlen, "%s: no function main(args) to run",
-                 lnode(w->node)->script);
-        return STAGE_ESCRIPT;
+        lua_pushboolean(L, 0);
+        return 1;
     }
-    lua_pop(L, 1);
     lua_pushcfunction(L, stage__lactor_define);
     lua_pushliteral(L, MAIN_TYPE);
     lua_createtable(L, 0, 1);
     lua_pushliteral(L, "pinned");
     lua_setfield(L, -2, "kind");
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-        take_error(L, err, errlen);
-        return STAGE_ESCRIPT;
-    }
-    if (luaL_loadbuffer(L, main_runner, sizeof main_runner - 1, "=main") ||
-        (lua_pushcfunction(L, main_done), lua_pcall(L, 1, 1, 0))) {
-        take_error(L, err, errlen);
-        return STAGE_ESCRIPT;
-    }
+    lua_call(L, 2, 1);
+    if (luaL_loadbuffer(L, main_runner, sizeof main_runner - 1, "=main"))
+        return lua_error(L);
+    lua_pushcfunction(L, main_done);
+    lua_call(L, 1, 1);
     lua_setfield(L, -2, "birth");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* Define the main class in theatre 0: birth runs main(args). */
+static int define_main(stage__lw_t *w, char *err, size_t errlen) {
+    lua_State *L = w->L;
+    lua_pushcfunction(L, define_main_p);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        take_error(L, err, errlen);
+        return STAGE_ESCRIPT;
+    }
+    int found = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    if (!found) {
+        snprintf(err, errlen, "%s: no function main(args) to run",
+                 lnode(w->node)->script);
+        return STAGE_ESCRIPT;
+    }
     return 0;
 }
 
