@@ -298,9 +298,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     if (n < 0) {
         bool eof = n == UV_EOF;
         stage__conn_close(
-            c, STAGE_EIO,
+            c, n == UV_ENOBUFS ? STAGE_ENOMEM : STAGE_EIO,
             eof && c->state == CONN_UP ? STAGE_LOG_INFO : STAGE_LOG_WARN,
-            eof ? "connection closed by the peer" : uv_strerror((int)n));
+            eof               ? "connection closed by the peer"
+            : n == UV_ENOBUFS ? "out of memory for the frames it sends"
+                              : uv_strerror((int)n));
         return;
     }
     stage__fdec_commit(&c->dec, (size_t)n);
@@ -353,7 +355,8 @@ int stage__conn_connect(stage__peer_t *p) {
 void stage__conn_accept(stage__transport_t *t) {
     stage__conn_t *c = conn_new(t, false);
     if (!c) {
-        LOG_ERROR("cannot accept a connection: out of memory");
+        LOG_ERROR("cannot accept a connection: out of memory; closing it");
+        stage__transport_refuse(t);
         return;
     }
     c->state = CONN_HELLO;

@@ -73,8 +73,13 @@ void stage__rdir_drain(io_t *io) {
         if (x->kind == STAGE_DHT_FX_SEND) {
             stage_pack_t p = STAGE_PACK_INIT;
             /* every peer knows our manager id from our handshake */
-            if (stage_dht_msg_encode(x->msg, io->manager, &p) == 0)
-                stage__io_send_frame(io, x->to_addr, FRAME_DHT, p.data, p.len);
+            int rc = stage_dht_msg_encode(x->msg, io->manager, &p);
+            if (!rc)
+                rc = stage__io_send_frame(io, x->to_addr, FRAME_DHT, p.data,
+                                          p.len);
+            if (rc == STAGE_ENOMEM) /* as if the network lost it */
+                LOG_WARN("out of memory: a DHT message to '%s' is lost",
+                         x->to_addr);
             stage_pack_free(&p);
         } else if (x->kind == STAGE_DHT_FX_DONE) {
             lookup_t *lk = stage__u64map_take(&io->reqs, x->req);
@@ -501,19 +506,20 @@ void stage__rdir_lookup(io_t *io, io_item_t *it) {
         stage_id_t id;
         if (ty && it->op == STAGE__FIND_TYPE &&
             stage__dir_random(io->node, ty, stage__random64(), &id) == 0) {
-            stage_pack_t p = STAGE_PACK_INIT;
+            char buf[STAGE_ID_TEXT_MAX + 64]; /* an id: no allocation */
+            stage_pack_t p = {buf, 0, sizeof buf, 0};
             stage_pack_id(&p, &id);
             lookup_resolve(lk, p.data, p.len);
-            stage_pack_free(&p);
             return;
         }
     }
     snprintf(lk->types[lk->ntypes++], STAGE_TYPE_MAX, "%.63s", it->key);
-    if (lookup_ask(io, lk, it->key)) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "the directory is not available for '%s'",
-                 it->key);
-        lookup_fail(lk, STAGE_EUNREACHABLE, msg);
+    int rc = lookup_ask(io, lk, it->key);
+    if (rc) {
+        char msg[340];
+        snprintf(msg, sizeof msg, "the directory is not available for '%s': %s",
+                 it->key, stage_strerror(rc));
+        lookup_fail(lk, rc == STAGE_ENOMEM ? rc : STAGE_EUNREACHABLE, msg);
     }
 }
 
@@ -535,7 +541,11 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
     snprintf(name, sizeof name, "%.*s", (int)tlen, type);
     stage__type_t *ty = stage__type_find(io->node, name);
     stage__future_t *f = stage__io_owed(io, peer, (uint64_t)call, 0);
-    if (!f) return 0;
+    if (!f) {
+        stage__io_reply_error(io, peer, (uint64_t)call, STAGE_ENOMEM,
+                              "out of memory");
+        return 0;
+    }
     stage_pack_t p = STAGE_PACK_INIT;
     stage_id_t id;
     if (ty && all) {
@@ -543,12 +553,18 @@ int stage__rdir_in_find(io_t *io, const char *peer, const char *body,
         size_t k = stage__dir_all(io->node, ty, &ids);
         stage_pack_array(&p, (uint32_t)k);
         stage_pack_raw(&p, ids.data, ids.len);
+        if (stage_pack_error(&ids) || stage_pack_error(&p))
+            stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+        else
+            stage__future_resolve(f, p.data, p.len);
         stage_pack_free(&ids);
-        stage__future_resolve(f, p.data, p.len);
     } else if (ty &&
                stage__dir_random(io->node, ty, stage__random64(), &id) == 0) {
         stage_pack_id(&p, &id);
-        stage__future_resolve(f, p.data, p.len);
+        if (stage_pack_error(&p))
+            stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+        else
+            stage__future_resolve(f, p.data, p.len);
     } else {
         stage__future_reject(f, STAGE_EACTOR_NOT_FOUND, "none here", NULL,
                              NULL);

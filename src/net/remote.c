@@ -165,13 +165,23 @@ static void pack_reply(stage_pack_t *p, uint64_t call,
         stage_pack_nil(p);
 }
 
+/* Send the REPLY packed in p (or failed to pack) to call from peer; a
+** reply that cannot go is logged, as its caller will only time out. */
+static void reply_frame(io_t *io, const char *peer, uint64_t call,
+                        const stage_pack_t *p) {
+    int rc = stage_pack_error(p);
+    if (!rc) rc = stage__io_send_frame(io, peer, FRAME_REPLY, p->data, p->len);
+    if (rc)
+        LOG_ERROR("the reply to call %llu from '%s' is lost: %s",
+                  (unsigned long long)call, peer, stage_strerror(rc));
+}
+
 static void send_reply(io_t *io, stage__future_t *f) {
     owed_t *o = f->on_done_arg;
     stage_pack_t *p = &io->reply_buf; /* the loop's owner only: reused */
     stage_pack_reset(p);
     pack_reply(p, o->call, f);
-    if (!stage_pack_error(p))
-        stage__io_send_frame(io, o->peer, FRAME_REPLY, p->data, p->len);
+    reply_frame(io, o->peer, o->call, p);
     if (p->cap > 65536) stage_pack_free(p); /* keep no large one */
     stage__free(o);
     f->on_done_arg = NULL;
@@ -231,8 +241,7 @@ void stage__io_reply_error(io_t *io, const char *peer, uint64_t call,
     stage__future_t tmp = {.status = status, .message = (char *)msg};
     stage_pack_t p = STAGE_PACK_INIT;
     pack_reply(&p, call, &tmp);
-    if (!stage_pack_error(&p))
-        stage__io_send_frame(io, peer, FRAME_REPLY, p.data, p.len);
+    reply_frame(io, peer, call, &p);
     stage_pack_free(&p);
 }
 
@@ -476,36 +485,22 @@ static int in_msg(io_t *io, const char *peer, const char *body, size_t len,
     if (!ty) return 0;
     stage__env_t *e = stage__env_new(method, mlen, args, alen);
     if (e && stop) e->hdr.kind = ENV_STOP_ACTOR;
+    if (e && call && !(e->future = stage__io_owed(io, peer, call, to.serial)))
+        stage__env_free(e), e = NULL;
     if (!e) {
-        stage__io_reply_error(io, peer, call, STAGE_ENOMEM, "out of memory");
+        char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 320];
+        stage_id_format(&to, text, sizeof text);
+        snprintf(msg, sizeof msg,
+                 "out of memory: message '%.*s' to actor '%s' not delivered",
+                 (int)mlen, method, text);
+        stage__io_reply_error(io, peer, call, STAGE_ENOMEM, msg);
         return 0;
     }
     e->target = to.serial;
     e->target_type = ty;
     e->hdr.flags |= ENV_REMOTE;
-    if (call && !(e->future = stage__io_owed(io, peer, call, to.serial))) {
-        stage__env_free(e);
-        stage__io_reply_error(io, peer, call, STAGE_ENOMEM, "out of memory");
-        return 0;
-    }
     stage__route(io->node, e);
     return 0;
-}
-
-static void spawned(io_t *io, const char *peer, uint64_t call,
-                    stage__type_t *ty, uint64_t serial) {
-    stage_id_t id;
-    stage__make_id(io->node, serial, ty, &id);
-    stage__future_t *f = stage__io_owed(io, peer, call, 0);
-    if (!f) return;
-    stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_id(&p, &id);
-    if (stage_pack_error(&p))
-        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
-    else
-        stage__future_resolve(f, p.data, p.len); /* reply_done sends it */
-    stage_pack_free(&p);
-    stage__future_unref(f);
 }
 
 static int in_spawn(io_t *io, const char *peer, const char *body, size_t len) {
@@ -531,6 +526,13 @@ static int in_spawn(io_t *io, const char *peer, const char *body, size_t len) {
         stage__io_reply_error(io, peer, call, STAGE_ETYPE_NOT_FOUND, msg);
         return 0;
     }
+    /* the reply's future first: an actor nobody hears of would be lost */
+    stage__future_t *f = stage__io_owed(io, peer, call, 0);
+    if (!f) {
+        snprintf(msg, sizeof msg, "cannot spawn '%s': out of memory", name);
+        stage__io_reply_error(io, peer, call, STAGE_ENOMEM, msg);
+        return 0;
+    }
     if (theatre >= nt) theatre = -1;
     uint64_t serial;
     int rc = stage__spawn(
@@ -539,10 +541,16 @@ static int in_spawn(io_t *io, const char *peer, const char *body, size_t len) {
     if (rc) {
         snprintf(msg, sizeof msg, "cannot spawn '%s': %s", name,
                  stage_strerror(rc));
-        stage__io_reply_error(io, peer, call, rc, msg);
-        return 0;
+        stage__future_reject(f, rc, msg, NULL, NULL); /* reply_done sends */
+    } else {
+        stage_id_t id;
+        char buf[STAGE_ID_TEXT_MAX + 64]; /* an id's msgpack: no allocation */
+        stage_pack_t p = {buf, 0, sizeof buf, 0};
+        stage__make_id(io->node, serial, ty, &id);
+        stage_pack_id(&p, &id);
+        stage__future_resolve(f, p.data, p.len);
     }
-    spawned(io, peer, call, ty, serial);
+    stage__future_unref(f);
     return 0;
 }
 

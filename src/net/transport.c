@@ -12,6 +12,10 @@
 ** configured interval.
 ** Lifetime: destroy closes every handle; the memory goes with the last
 ** close callback (handles counts the open ones).
+** Out of memory for a new connection: libuv stops listening until the
+** pending connection is accepted, so it is accepted into the spare
+** handle and closed (or, while the spare is still closing, at the next
+** tick).
 ** Loop thread only.
 */
 #include <signal.h>
@@ -90,9 +94,32 @@ void stage__transport_dirty(stage__peer_t *p) {
     uv_prepare_start(&t->flush, on_flush);
 }
 
+static void on_spare_closed(uv_handle_t *h) {
+    stage__transport_t *t = h->data;
+    t->refusing = false;
+    stage__transport_handle_closed(t);
+}
+
+void stage__transport_refuse(stage__transport_t *t) {
+    if (t->closing) return;
+    if (t->refusing || uv_tcp_init(t->loop, &t->spare)) {
+        t->refuse_later = true;
+        return;
+    }
+    t->spare.data = t;
+    t->handles++;
+    t->refusing = true;
+    uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)&t->spare);
+    uv_close((uv_handle_t *)&t->spare, on_spare_closed);
+}
+
 static void on_tick(uv_timer_t *h) {
     stage__transport_t *t = h->data;
     uint64_t now = uv_now(t->loop);
+    if (t->refuse_later && !t->refusing) {
+        t->refuse_later = false;
+        stage__conn_accept(t);
+    }
     for (stage__conn_t *c = t->conns; c; c = c->next)
         stage__conn_tick(c, now);
 }
