@@ -410,6 +410,8 @@ static int queue_message(stage__lw_t *w, stage__actor_t *a,
         if (reply)
             stage__future_reject(reply, STAGE_EACTOR_NOT_FOUND, msg, NULL,
                                  NULL);
+        else /* one way: as an undeliverable envelope is */
+            LOG_WARN("%s", msg);
         return 0;
     }
     stage__env_t *e = stage__env_new(method, mlen, args->data, args->len);
