@@ -26,7 +26,8 @@
 **   - Output of the stdout environment actor (Lua print) goes to the C
 **     stdout stream, flushed when that actor's mailbox is empty and when
 **     stage_node_wait returns.
-**   - Stage's log lines go to stderr. Repeated lines are folded into one
+**   - Stage's log lines go to stderr, or to the function given to
+**     stage_set_log (stage/log.h). Repeated lines are folded into one
 **     with a count: the first time a line is held back a small thread
 **     starts to write the counts when their second is over, and an atexit
 **     handler writes those still open when the process exits.
@@ -39,8 +40,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stage/alloc.h"
 #include "stage/errors.h"
 #include "stage/id.h"
+#include "stage/log.h"
 #include "stage/pack.h"
 
 STAGE_BEGIN_DECLS

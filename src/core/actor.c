@@ -21,6 +21,7 @@
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "node_internal.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define TOMBSTONE ((stage__actor_t *)1)
@@ -45,7 +46,7 @@ static stage__env_t *env_alloc(size_t data) {
         t->env_cache = e->next;
         t->nenv_cache--;
     } else {
-        e = malloc(sizeof *e + (data <= ENV_SMALL ? ENV_SMALL : data));
+        e = stage__malloc(sizeof *e + (data <= ENV_SMALL ? ENV_SMALL : data));
         if (!e) return NULL;
     }
     memset(e, 0, sizeof *e);
@@ -57,12 +58,12 @@ void stage__caches_free(stage__theatre_t *t) {
     stage__env_t *e;
     while ((e = t->env_cache)) {
         t->env_cache = e->next;
-        free(e);
+        stage__free(e);
     }
     stage__future_t *f;
     while ((f = t->fut_cache)) {
         t->fut_cache = (stage__future_t *)f->conts;
-        free(f);
+        stage__free(f);
     }
     t->nenv_cache = t->nfut_cache = 0;
 }
@@ -103,7 +104,7 @@ void stage__env_free(stage__env_t *e) {
         t->nenv_cache++;
         return;
     }
-    free(e);
+    stage__free(e);
 }
 
 /* An ENV_CALL that will never run: its drop releases what it carries. */
@@ -169,7 +170,7 @@ static uint32_t slot_of(uint64_t serial, uint32_t cap) {
 static int table_grow(stage__actor_table_t *tb) {
     uint32_t cap = tb->cap ? tb->cap * 2 : 64;
     if (tb->count * 2 < tb->cap) cap = tb->cap; /* rehash away tombstones */
-    stage__actor_t **slots = calloc(cap, sizeof *slots);
+    stage__actor_t **slots = stage__calloc(cap, sizeof *slots);
     if (!slots) return STAGE_ENOMEM;
     for (uint32_t i = 0; i < tb->cap; i++) {
         stage__actor_t *a = tb->slots[i];
@@ -179,7 +180,7 @@ static int table_grow(stage__actor_table_t *tb) {
             j = (j + 1) & (cap - 1);
         slots[j] = a;
     }
-    free(tb->slots);
+    stage__free(tb->slots);
     tb->slots = slots;
     tb->cap = cap;
     tb->used = tb->count;
@@ -221,7 +222,7 @@ uint64_t stage__serial_reserve(stage__theatre_t *t) {
 stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
                                  uint64_t serial) {
     size_t extra = type->native ? type->native->state_size : 0;
-    stage__actor_t *a = calloc(1, sizeof *a + extra);
+    stage__actor_t *a = stage__calloc(1, sizeof *a + extra);
     if (!a) return NULL;
     a->serial = serial;
     a->type = type;
@@ -230,14 +231,14 @@ stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
     a->co_ref = -2;
     if (extra) a->state = a + 1;
     if (table_put(&t->actors, a)) {
-        free(a);
+        stage__free(a);
         return NULL;
     }
     if (stage__dir_add(type, a)) {
         uint32_t i = table_find_slot(&t->actors, serial);
         t->actors.slots[i] = TOMBSTONE;
         t->actors.count--;
-        free(a);
+        stage__free(a);
         return NULL;
     }
     stage_node_t *node = t->node;
@@ -277,7 +278,7 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     if (a->current) stage__env_drop(a->current, STAGE_ESTOPPED);
     /* Still on the run queue? run_queue skips dead actors; free it there. */
     if (a->flags & ACTOR_QUEUED) return;
-    free(a);
+    stage__free(a);
 }
 
 static int younger_first(const void *x, const void *y) {
@@ -334,7 +335,7 @@ void stage__actors_destroy_all(stage__theatre_t *t) {
         a->flags &= ~ACTOR_QUEUED;
         stage__actor_destroy(t, a);
     }
-    free(t->actors.slots);
+    stage__free(t->actors.slots);
     memset(&t->actors, 0, sizeof t->actors);
 }
 

@@ -21,6 +21,7 @@
 #include "core/kind.h"
 #include "core/timer.h"
 #include "node_internal.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 /* ---- types --------------------------------------------------------------- */
@@ -29,7 +30,7 @@ int stage__dir_add(stage__type_t *ty, stage__actor_t *a) {
     pthread_mutex_lock(&ty->lock);
     if (ty->n == ty->cap) {
         size_t cap = ty->cap ? ty->cap * 2 : 16;
-        stage__actor_t **p = realloc(ty->members, cap * sizeof *p);
+        stage__actor_t **p = stage__realloc(ty->members, cap * sizeof *p);
         if (!p) {
             pthread_mutex_unlock(&ty->lock);
             return STAGE_ENOMEM;
@@ -129,8 +130,8 @@ int stage__names_claim(stage_node_t *n, const char *name, const stage_id_t *id,
         pthread_mutex_unlock(&n->names_lock);
         return rc;
     }
-    name_entry_t *tab = realloc(n->names, (n->nnames + 1) * sizeof *tab);
-    char *copy = tab ? strdup(name) : NULL;
+    name_entry_t *tab = stage__realloc(n->names, (n->nnames + 1) * sizeof *tab);
+    char *copy = tab ? stage__strdup(name) : NULL;
     if (tab) n->names = tab;
     if (!copy) {
         rc = STAGE_ENOMEM;
@@ -163,7 +164,7 @@ void stage__names_drop_actor(stage_node_t *n, uint64_t serial) {
     name_entry_t *tab = n->names;
     for (size_t i = 0; i < n->nnames;) {
         if (stage__id_is_local(n, &tab[i].id) && tab[i].id.serial == serial) {
-            free(tab[i].name);
+            stage__free(tab[i].name);
             tab[i] = tab[--n->nnames];
         } else {
             i++;
@@ -175,8 +176,8 @@ void stage__names_drop_actor(stage_node_t *n, uint64_t serial) {
 void stage__names_free(stage_node_t *n) {
     name_entry_t *tab = n->names;
     for (size_t i = 0; i < n->nnames; i++)
-        free(tab[i].name);
-    free(tab);
+        stage__free(tab[i].name);
+    stage__free(tab);
     n->names = NULL;
     n->nnames = 0;
     pthread_mutex_destroy(&n->names_lock);

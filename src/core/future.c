@@ -21,6 +21,7 @@
 #include "core/node.h"
 #include "core/theatre.h"
 #include "node_internal.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #ifdef STAGE_SANITIZE
@@ -37,7 +38,7 @@ stage__future_t *stage__future_new(stage_node_t *node, int owner,
         t->fut_cache = (stage__future_t *)f->conts;
         t->nfut_cache--;
         memset(f, 0, sizeof *f);
-    } else if (!(f = calloc(1, sizeof *f))) {
+    } else if (!(f = stage__calloc(1, sizeof *f))) {
         return NULL;
     }
     f->hdr.kind = ENV_FUTURE;
@@ -59,7 +60,7 @@ static void drop_conts(stage__future_t *f) {
     while ((c = f->conts)) {
         f->conts = c->next;
         if (c->kind == CONT_CALL) c->fn(NULL, f, c->arg);
-        free(c);
+        stage__free(c);
     }
 }
 
@@ -74,10 +75,10 @@ void stage__future_unref(stage__future_t *f) {
                  f->actor ? f->actor : "", stage_err_name(f->status),
                  f->message ? f->message : stage_strerror(f->status));
     drop_conts(f);
-    if (f->data != f->small) free(f->data);
-    free(f->message);
-    free(f->actor);
-    free(f->traceback);
+    if (f->data != f->small) stage__free(f->data);
+    stage__free(f->message);
+    stage__free(f->actor);
+    stage__free(f->traceback);
     stage__theatre_t *t = stage__current();
     if (t && t->nfut_cache < CACHE_MAX) { /* conts links the cache */
         f->conts = (stage__cont_t *)t->fut_cache;
@@ -85,11 +86,17 @@ void stage__future_unref(stage__future_t *f) {
         t->nfut_cache++;
         return;
     }
-    free(f);
+    stage__free(f);
+}
+
+void stage__future_abandon(stage__future_t *f) {
+    atomic_store(&f->queued, false);
+    drop_conts(f);
+    stage__future_unref(f); /* the inbox's reference */
 }
 
 static char *dup_or_null(const char *s) {
-    return s ? strdup(s) : NULL;
+    return s ? stage__strdup(s) : NULL;
 }
 
 /* Put f on its owner's inbox unless it is there already. */
@@ -115,10 +122,10 @@ static void publish(stage__future_t *f) {
 
 int stage__future_resolve(stage__future_t *f, const char *data, size_t len) {
     if (atomic_flag_test_and_set(&f->claimed)) return 0;
-    f->data = len <= sizeof f->small ? f->small : malloc(len);
+    f->data = len <= sizeof f->small ? f->small : stage__malloc(len);
     if (!f->data) {
         f->status = STAGE_ENOMEM;
-        f->message = strdup("out of memory storing a reply");
+        f->message = stage__strdup("out of memory storing a reply");
     } else {
         memcpy(f->data, data, len);
         f->len = (uint32_t)len;
@@ -156,7 +163,7 @@ int stage__future_mark(stage__future_t *f, unsigned bit) {
 int stage__future_on(stage__theatre_t *t, stage__future_t *f,
                      stage__cont_kind_t kind, uint64_t actor, stage__cont_fn fn,
                      void *arg) {
-    stage__cont_t *c = malloc(sizeof *c);
+    stage__cont_t *c = stage__malloc(sizeof *c);
     if (!c) return STAGE_ENOMEM;
     c->kind = kind;
     c->actor = actor;
@@ -185,7 +192,7 @@ void stage__future_fire(stage__theatre_t *t, stage__future_t *f) {
         } else {
             c->fn(t, f, c->arg);
         }
-        free(c);
+        stage__free(c);
     }
     stage__future_unref(f); /* the inbox's reference */
 }

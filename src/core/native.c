@@ -18,6 +18,7 @@
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "node_internal.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 struct stage_ctx {
@@ -330,7 +331,7 @@ static void then_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
         ta->fn(ta->ud, &res);
     }
     stage__future_unref(ta->f);
-    free(ta);
+    stage__free(ta);
 }
 
 static void then_register(stage__theatre_t *t, stage__actor_t *a,
@@ -352,18 +353,18 @@ static void then_drop(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
 
 int stage_future_then(stage_future_t *fut, stage_future_fn fn, void *ud) {
     stage__future_t *f = (stage__future_t *)fut;
-    then_arg_t *ta = malloc(sizeof *ta);
+    then_arg_t *ta = stage__malloc(sizeof *ta);
     if (!ta) return STAGE_ENOMEM;
     *ta = (then_arg_t){fn, ud, f};
     stage__theatre_t *owner = stage__node_theatre(f->node, f->owner);
     if (stage__current() == owner) {
         int rc = stage__future_on(owner, f, CONT_CALL, 0, then_fire, ta);
-        if (rc) free(ta);
+        if (rc) stage__free(ta);
         return rc;
     }
     stage__env_t *e = stage__env_call(then_register, then_drop, ta);
     if (!e) {
-        free(ta);
+        stage__free(ta);
         return STAGE_ENOMEM;
     }
     stage__work_add(f->node, 1);

@@ -28,6 +28,7 @@
 #include "core/node.h"
 #include "core/theatre.h"
 #include "node_internal.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define SIG_PREEMPT (SIGRTMIN + 3)
@@ -87,7 +88,7 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     }
     int rc = check_config(cfg);
     if (rc) return rc;
-    stage_node_t *n = calloc(1, sizeof *n);
+    stage_node_t *n = stage__calloc(1, sizeof *n);
     if (!n) return STAGE_ENOMEM;
     n->cfg = *cfg;
     snprintf(n->address, sizeof n->address, "%s",
@@ -100,7 +101,7 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     n->cfg.theatres = n->ntheatres;
     stage__shared_init(n);
     pthread_mutex_init(&n->names_lock, NULL);
-    n->theatres = calloc((size_t)n->ntheatres, sizeof *n->theatres);
+    n->theatres = stage__calloc((size_t)n->ntheatres, sizeof *n->theatres);
     if (!n->theatres) goto nomem;
     for (int i = 0; i < n->ntheatres; i++)
         if (!(n->theatres[i] = stage__theatre_new(n, i))) goto nomem;
@@ -119,6 +120,22 @@ nomem:
 ** memory stays in use and reachable (for leak checkers) until the exit. */
 static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static stage_node_t *abandoned;
+
+/* The theatres' teardown passes (see stage__theatre_clear). */
+static void teardown_theatres(stage_node_t *n) {
+    int nt = n->theatres ? n->ntheatres : 0, k;
+    for (int i = 0; i < nt; i++)
+        if (n->theatres[i]) stage__theatre_clear(n->theatres[i]);
+    do {
+        k = 0;
+        for (int i = 0; i < nt; i++)
+            if (n->theatres[i]) k += stage__theatre_drain(n->theatres[i]);
+    } while (k);
+    for (int i = 0; i < nt; i++) {
+        if (n->theatres[i]) stage__theatre_destroy(n->theatres[i]);
+        n->theatres[i] = NULL;
+    }
+}
 
 void stage_node_destroy(stage_node_t **np) {
     stage_node_t *n = *np;
@@ -141,19 +158,18 @@ void stage_node_destroy(stage_node_t **np) {
     /* The network first: failing its pending calls completes futures
     ** that land in the theatres' inboxes, which must still exist. */
     if (n->net_hooks.close) n->net_hooks.close(n);
-    for (int i = 0; n->theatres && i < n->ntheatres; i++)
-        if (n->theatres[i]) stage__theatre_destroy(n->theatres[i]);
+    teardown_theatres(n);
     if (n->lua_hooks.node_free) n->lua_hooks.node_free(n);
-    free(n->theatres);
+    stage__free(n->theatres);
     for (int i = 0; i < n->ntypes; i++) {
         pthread_mutex_destroy(&n->types[i]->lock);
-        free(n->types[i]->members);
-        free(n->types[i]);
+        stage__free(n->types[i]->members);
+        stage__free(n->types[i]);
     }
     stage__names_free(n);
-    free(n->types);
+    stage__free(n->types);
     stage__shared_free(n);
-    free(n);
+    stage__free(n);
     *np = NULL;
 }
 
@@ -186,12 +202,12 @@ int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
     if (stage__type_find(n, name)) return STAGE_EEXISTS;
     if (n->ntypes == n->captypes) {
         int cap = n->captypes ? n->captypes * 2 : 16;
-        stage__type_t **p = realloc(n->types, (size_t)cap * sizeof *p);
+        stage__type_t **p = stage__realloc(n->types, (size_t)cap * sizeof *p);
         if (!p) return STAGE_ENOMEM;
         n->types = p;
         n->captypes = cap;
     }
-    stage__type_t *ty = calloc(1, sizeof *ty);
+    stage__type_t *ty = stage__calloc(1, sizeof *ty);
     if (!ty) return STAGE_ENOMEM;
     snprintf(ty->name, sizeof ty->name, "%s", name);
     snprintf(ty->super, sizeof ty->super, "%s", super ? super : "");

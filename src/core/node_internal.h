@@ -57,6 +57,10 @@ int stage__theatre_start(stage__theatre_t *t);
 /* Join t's thread by deadline (stage__now() seconds): 0, or
 ** STAGE_ETIMEOUT if it still runs. */
 int stage__theatre_join(stage__theatre_t *t, double deadline);
+/* Teardown (theatre.c): clear every theatre (its inbox and actors), drain
+** them all until none takes anything, then destroy each. */
+void stage__theatre_clear(stage__theatre_t *t);
+int stage__theatre_drain(stage__theatre_t *t);
 void stage__theatre_destroy(stage__theatre_t *t);
 /* Print what the stdout actor of t (theatre 0) still holds, leaving all
 ** else (a theatre never joined may still use it). */

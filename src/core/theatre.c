@@ -28,6 +28,7 @@
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "node_internal.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 static _Thread_local stage__theatre_t *current;
@@ -43,7 +44,7 @@ double stage__now(void) {
 }
 
 stage__theatre_t *stage__theatre_new(stage_node_t *node, int index) {
-    stage__theatre_t *t = aligned_alloc(64, (sizeof *t + 63) & ~(size_t)63);
+    stage__theatre_t *t = stage__aligned_alloc(64, sizeof *t);
     if (!t) return NULL;
     memset(t, 0, sizeof *t);
     stage__mpsc_init(&t->inbox);
@@ -346,49 +347,76 @@ int stage__theatre_join(stage__theatre_t *t, double deadline) {
     return pthread_timedjoin_np(t->thread, NULL, &ts) ? STAGE_ETIMEOUT : 0;
 }
 
-/* Empty t's inbox: output for the stdout actor goes to its mailbox; the
-** rest is dropped, or with drop false left alone (a theatre that may still
-** run can use it). Then print what the stdout actor holds. On the thread
-** destroying the node. */
-static void take_output(stage__theatre_t *t, bool drop) {
-    stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
+/* Take everything t's inbox holds now: output for the stdout actor out
+** (if not NULL) is queued to it; the rest, with drop, is let go —
+** completed futures abandoned (their continuations never run), other
+** envelopes failed with Stopped — or, without drop, left alone (the node
+** is abandoned to a theatre that still runs, which may use them). Returns
+** how many items there were. */
+static int drain_stopped(stage__theatre_t *t, stage__actor_t *out, bool drop) {
     stage__mpsc_node_t *n;
+    int k = 0;
     while ((n = stage__mpsc_pop(&t->inbox))) {
         stage__item_t *it = (stage__item_t *)n;
         stage__env_t *e = (stage__env_t *)it;
+        k++;
         if (out && it->kind == ENV_MSG && e->target == out->serial)
             stage__actor_enqueue(t, out, e); /* output is never lost */
         else if (!drop)
             continue; /* leaked with the node */
         else if (it->kind == ENV_FUTURE)
-            stage__future_unref((stage__future_t *)it);
+            stage__future_abandon((stage__future_t *)it);
         else
             stage__env_drop(e, STAGE_ESTOPPED);
     }
+    return k;
+}
+
+/* Print what the stdout actor out (may be NULL) holds. */
+static void print_output(stage__theatre_t *t, stage__actor_t *out) {
     for (stage__env_t *e; out && (e = out->mbox_head);) {
         if (!(out->mbox_head = e->next)) out->mbox_tail = NULL;
         out->type->ops->deliver(t, out, e);
     }
 }
 
-void stage__theatre_flush_output(stage__theatre_t *t) {
+/* Teardown, in three passes over the theatres, after their threads have
+** stopped, on the thread destroying the node (which becomes each
+** theatre's thread in turn). Failing a message completes its future,
+** which its owner's inbox then receives, whichever theatre that is: so
+** every theatre's actors go first (clear), then the inboxes are drained
+** until none gets anything more (drain), and only then is any theatre
+** freed (destroy). Deaths ran at the stop (stage__actors_reap). */
+void stage__theatre_clear(stage__theatre_t *t) {
     current = t;
-    take_output(t, false);
+    t->deaths_over = true; /* a node never started, say */
+    stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
+    drain_stopped(t, out, true);
+    print_output(t, out);
+    stage__actors_destroy_all(t);
+    stage__timers_free(t);
     current = NULL;
 }
 
-/* Free what is left: queued envelopes fail, actors are destroyed (their
-** deaths ran at the stop, stage__actors_reap). Runs after the thread has
-** stopped, on the thread destroying the node, which becomes this
-** theatre's thread for the purpose. */
+int stage__theatre_drain(stage__theatre_t *t) {
+    current = t;
+    int k = drain_stopped(t, NULL, true);
+    current = NULL;
+    return k;
+}
+
+void stage__theatre_flush_output(stage__theatre_t *t) {
+    current = t;
+    stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
+    drain_stopped(t, out, false);
+    print_output(t, out);
+    current = NULL;
+}
+
 void stage__theatre_destroy(stage__theatre_t *t) {
     current = t;
-    t->deaths_over = true; /* a node never started, say */
-    take_output(t, true);
-    stage__actors_destroy_all(t);
-    stage__timers_free(t);
     if (t->node->lua_hooks.theatre_close) t->node->lua_hooks.theatre_close(t);
     stage__caches_free(t);
     current = NULL;
-    free(t);
+    stage__aligned_free(t);
 }

@@ -11,6 +11,7 @@
 
 #include "core/theatre.h"
 #include "core/timer.h"
+#include "util/alloc.h"
 
 static int earlier(const stage__timer_t *a, const stage__timer_t *b) {
     return a->deadline < b->deadline ||
@@ -49,7 +50,7 @@ static void sift_down(stage__theatre_t *t, int i) {
 static int heap_push(stage__theatre_t *t, stage__timer_t *tm) {
     if (t->nheap == t->capheap) {
         int cap = t->capheap ? t->capheap * 2 : 16;
-        stage__timer_t **h = realloc(t->heap, (size_t)cap * sizeof *h);
+        stage__timer_t **h = stage__realloc(t->heap, (size_t)cap * sizeof *h);
         if (!h) return STAGE_ENOMEM;
         t->heap = h;
         t->capheap = cap;
@@ -73,7 +74,7 @@ static void heap_remove(stage__theatre_t *t, stage__timer_t *tm) {
 stage__timer_t *stage__timer_new(stage__theatre_t *t, double delay,
                                  double interval, stage__timer_fn fn,
                                  void *arg) {
-    stage__timer_t *tm = calloc(1, sizeof *tm);
+    stage__timer_t *tm = stage__calloc(1, sizeof *tm);
     if (!tm) return NULL;
     tm->deadline = stage__now() + (delay > 0 ? delay : 0);
     tm->interval = interval;
@@ -83,7 +84,7 @@ stage__timer_t *stage__timer_new(stage__theatre_t *t, double delay,
     tm->lua_ref = -2;
     tm->refs = 2; /* the heap's and the caller's */
     if (heap_push(t, tm)) {
-        free(tm);
+        stage__free(tm);
         return NULL;
     }
     return tm;
@@ -92,7 +93,7 @@ stage__timer_t *stage__timer_new(stage__theatre_t *t, double delay,
 void stage__timer_unref(stage__timer_t *tm) {
     if (--tm->refs) return;
     if (tm->drop) tm->drop(tm);
-    free(tm);
+    stage__free(tm);
 }
 
 static void disarm(stage__theatre_t *t, stage__timer_t *tm) {
@@ -140,7 +141,7 @@ void stage__timers_free(stage__theatre_t *t) {
         tm->cancelled = true;
         disarm(t, tm);
     }
-    free(t->heap);
+    stage__free(t->heap);
     t->heap = NULL;
     t->capheap = 0;
 }

@@ -10,6 +10,7 @@
 
 #include "dht_internal.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 
 /* Send a user request for op on base key k with up to two records. */
 static int user(stage_dht_t *d, uint64_t now, uint64_t req, int op, uint64_t k,
@@ -88,7 +89,7 @@ int stage_dht_remove(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
     /* forget it first: it must not be renewed or put back */
     for (size_t i = 0; i < d->owned.n; i++)
         if (d->owned.v[i].base == k && d->owned.v[i].sub == sub) {
-            free(d->owned.v[i].value);
+            stage__free(d->owned.v[i].value);
             d->owned.v[i] = d->owned.v[--d->owned.n];
             break;
         }

@@ -14,11 +14,12 @@
 
 #include "dht_internal.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 
 int stage__dht_grow(void **v, size_t *cap, size_t n, size_t sz) {
     if (n < *cap) return 0;
     size_t ncap = *cap ? *cap * 2 : 8;
-    void *nv = realloc(*v, ncap * sz);
+    void *nv = stage__realloc(*v, ncap * sz);
     if (!nv) return STAGE_ENOMEM;
     *v = nv;
     *cap = ncap;
@@ -50,7 +51,7 @@ static bool config_valid(const stage_dht_config_t *c) {
 int stage_dht_new(stage_dht_t **out, const stage_dht_config_t *cfg,
                   uint64_t now) {
     if (!out || !cfg || !config_valid(cfg)) return STAGE_EINVAL;
-    stage_dht_t *d = calloc(1, sizeof(*d));
+    stage_dht_t *d = stage__calloc(1, sizeof(*d));
     if (!d) return STAGE_ENOMEM;
     d->cfg = *cfg;
     d->cfg.address = NULL; /* copied into self.addr */
@@ -74,9 +75,9 @@ int stage_dht_new(stage_dht_t **out, const stage_dht_config_t *cfg,
 static void reset(stage_dht_t *d, uint64_t now) {
     if (d->fx_read) { /* the driver has them: a new list */
         for (size_t i = 0; i < d->out.n; i++)
-            free(d->out.v[i].data);
+            stage__free(d->out.v[i].data);
         for (size_t i = 0; i < d->garbage.n; i++)
-            free(d->garbage.v[i]);
+            stage__free(d->garbage.v[i]);
         d->out.n = d->fx.n = d->items.n = d->garbage.n = d->dests.n = 0;
         d->fx_read = false;
     }
@@ -112,20 +113,20 @@ void stage_dht_destroy(stage_dht_t **dp) {
     stage__dht_table_free(d);
     stage__dht_kv_free(d);
     for (size_t i = 0; i < d->hops.n; i++) {
-        free(d->hops.v[i]->msg.data);
-        free(d->hops.v[i]);
+        stage__free(d->hops.v[i]->msg.data);
+        stage__free(d->hops.v[i]);
     }
-    free(d->hops.v);
-    free(d->acks.v);
+    stage__free(d->hops.v);
+    stage__free(d->acks.v);
     for (size_t i = 0; i < d->loop.n; i++)
-        free(d->loop.v[i].data);
-    free(d->loop.v);
-    free(d->fx.v);
-    free(d->out.v);
-    free(d->dests.v);
-    free(d->items.v);
-    free(d->garbage.v);
-    free(d);
+        stage__free(d->loop.v[i].data);
+    stage__free(d->loop.v);
+    stage__free(d->fx.v);
+    stage__free(d->out.v);
+    stage__free(d->dests.v);
+    stage__free(d->items.v);
+    stage__free(d->garbage.v);
+    stage__free(d);
     *dp = NULL;
 }
 
@@ -190,7 +191,7 @@ static void drain_loop(stage_dht_t *d) {
     while (d->loop_head < d->loop.n) {
         stage_dht_msg_t m = d->loop.v[d->loop_head++];
         dispatch(d, &m);
-        free(m.data);
+        stage__free(m.data);
     }
     d->loop.n = d->loop_head = 0;
 }
@@ -279,14 +280,14 @@ void stage__dht_keep(stage_dht_t *d, char *p) {
     if (slot)
         *slot = p;
     else
-        free(p);
+        stage__free(p);
 }
 
 void stage__dht_done(stage_dht_t *d, uint64_t req, int status, int hops,
                      const char *data, uint32_t len, int kind) {
     char *copy = NULL;
     if (data && len) { /* the caller's bytes may not outlive this call */
-        copy = malloc(len);
+        copy = stage__malloc(len);
         if (copy) memcpy(copy, data, len);
         stage__dht_keep(d, copy);
     }

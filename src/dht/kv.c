@@ -16,6 +16,7 @@
 
 #include "dht_internal.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 
 uint64_t stage_dht_replica(uint64_t k, int i, int r) {
     if (r <= 1) return k;
@@ -69,7 +70,7 @@ static void send_req(stage_dht_t *d, request_t *r) {
     m.flags = r->flags;
     m.origin = m.from = d->self;
     if (r->len) {
-        m.data = malloc(r->len);
+        m.data = stage__malloc(r->len);
         if (!m.data) return;
         memcpy(m.data, r->data, r->len);
         m.len = r->len;
@@ -77,7 +78,7 @@ static void send_req(stage_dht_t *d, request_t *r) {
     if (r->via.addr[0]) { /* straight to a member we cannot route to yet */
         stage_dht_msg_t *s = stage__dht_send(d, STAGE_DHT_M_ROUTE, &r->via);
         if (!s) {
-            free(m.data);
+            stage__free(m.data);
             return;
         }
         m.to = s->to;
@@ -92,7 +93,7 @@ int stage__dht_request(stage_dht_t *d, const reqspec_t *s, payload_t *pl) {
     request_t *r = VEC_PUSH(d->reqs);
     if (!r || (pl && pl->err)) {
         if (r) d->reqs.n--;
-        if (pl) free(pl->data);
+        if (pl) stage__free(pl->data);
         return r ? pl->err : STAGE_ENOMEM;
     }
     memset(r, 0, sizeof(*r));
@@ -115,7 +116,7 @@ int stage__dht_request(stage_dht_t *d, const reqspec_t *s, payload_t *pl) {
 }
 
 static void req_remove(stage_dht_t *d, size_t i) {
-    free(d->reqs.v[i].data);
+    stage__free(d->reqs.v[i].data);
     d->reqs.v[i] = d->reqs.v[--d->reqs.n];
 }
 
@@ -127,7 +128,7 @@ static owned_t *owned_find(stage_dht_t *d, uint64_t base, uint64_t sub) {
 }
 
 static void owned_drop(stage_dht_t *d, owned_t *o) {
-    free(o->value);
+    stage__free(o->value);
     *o = d->owned.v[--d->owned.n];
 }
 
@@ -151,10 +152,10 @@ static void owned_update(stage_dht_t *d, const request_t *r,
         o->base = r->base;
         o->sub = rec.sub;
     }
-    char *v = rec.len ? malloc(rec.len) : NULL;
+    char *v = rec.len ? stage__malloc(rec.len) : NULL;
     if (rec.len && !v) return;
     if (rec.len) memcpy(v, rec.value, rec.len);
-    free(o->value);
+    stage__free(o->value);
     o->value = v;
     o->len = rec.len;
     o->flags =
@@ -261,7 +262,7 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
             stage__dht_pl_rec(&pl, &rec);
             stage__dht_done(d, r->req, 0, m->hops, pl.data, pl.len,
                             STAGE_DHT_FX_DONE);
-            free(pl.data);
+            stage__free(pl.data);
             break;
         }
         if (m->status == 0 &&
@@ -370,7 +371,7 @@ static int renewal_cmp(const void *a, const void *b) {
 
 static void renew(stage_dht_t *d) {
     int r = d->cfg.replicas;
-    renewal_t *v = malloc(d->owned.n * (size_t)r * sizeof(*v) + 1);
+    renewal_t *v = stage__malloc(d->owned.n * (size_t)r * sizeof(*v) + 1);
     if (!v) return;
     size_t n = 0;
     for (size_t i = 0; i < d->owned.n; i++) {
@@ -408,11 +409,11 @@ static void renew(stage_dht_t *d) {
             m->data = pl.data;
             m->len = pl.len;
         } else {
-            free(pl.data);
+            stage__free(pl.data);
         }
         i = j;
     }
-    free(v);
+    stage__free(v);
     for (size_t i = 0; i < d->mywatches.n; i++) {
         reqspec_t s = {.kind = RQ_WATCH,
                        .op = STAGE_DHT_OP_WATCH,
@@ -450,12 +451,12 @@ void stage__dht_kv_tick(stage_dht_t *d) {
 
 void stage__dht_kv_free(stage_dht_t *d) {
     for (size_t i = 0; i < d->reqs.n; i++)
-        free(d->reqs.v[i].data);
-    free(d->reqs.v);
+        stage__free(d->reqs.v[i].data);
+    stage__free(d->reqs.v);
     for (size_t i = 0; i < d->owned.n; i++)
-        free(d->owned.v[i].value);
-    free(d->owned.v);
-    free(d->mywatches.v);
+        stage__free(d->owned.v[i].value);
+    stage__free(d->owned.v);
+    stage__free(d->mywatches.v);
     stage__dht_primary_free(d);
 }
 

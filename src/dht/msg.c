@@ -29,6 +29,7 @@
 #include "dht_internal.h"
 #include "stage/errors.h"
 #include "stage/pack.h"
+#include "util/alloc.h"
 
 #define REC_HEAD 41
 
@@ -42,7 +43,7 @@ static void pl_reserve(payload_t *p, uint32_t n) {
     uint32_t cap = p->cap ? p->cap : 256;
     while (cap < p->len + n)
         cap *= 2;
-    char *nd = realloc(p->data, cap);
+    char *nd = stage__realloc(p->data, cap);
     if (!nd) {
         p->err = STAGE_ENOMEM;
         return;
@@ -107,7 +108,7 @@ int stage__dht_pl_next(const char *data, uint32_t len, uint32_t *off,
 }
 
 void stage_dht_msg_clear(stage_dht_msg_t *m) {
-    free(m->data);
+    stage__free(m->data);
     memset(m, 0, offsetof(stage_dht_msg_t, peers));
 }
 
@@ -444,13 +445,13 @@ static int dec_recs(stage_unpack_t *u, stage_dht_msg_t *m) {
     for (uint32_t i = 0; i < n && !pl.err; i++) {
         rec_t r;
         if (dec_rec(u, m->key, &r)) {
-            free(pl.data);
+            stage__free(pl.data);
             return STAGE_EDECODE;
         }
         stage__dht_pl_rec(&pl, &r);
     }
     if (pl.err) {
-        free(pl.data);
+        stage__free(pl.data);
         return STAGE_EDECODE;
     }
     m->data = pl.data;

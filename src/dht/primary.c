@@ -16,6 +16,7 @@
 
 #include "dht_internal.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 
 bool stage__dht_frozen(const stage_dht_t *d, uint64_t key) {
     return d->repair_until > d->now && in_oc(key, d->repair_lo, d->repair_hi);
@@ -43,7 +44,7 @@ static void attach(stage_dht_msg_t *r, payload_t *pl) {
         if (stage__dht_pl_next(r->data, r->len, &off, &first) == 1)
             r->key = first.key;
     } else {
-        free(pl->data);
+        stage__free(pl->data);
     }
 }
 
@@ -174,7 +175,7 @@ static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
         attach(reply(d, m, rc), &pl);
         return;
     }
-    free(pl.data);
+    stage__free(pl.data);
     stage__dht_changed(d, m->key);
     decision_t *dec = VEC_PUSH(d->decs);
     if (!dec) {
@@ -330,7 +331,7 @@ void stage__dht_renew_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
 void stage__dht_send_payload(stage_dht_t *d, int type,
                              const stage_dht_peer_t *to, payload_t *pl) {
     if (!pl->len || !to || !to->id) {
-        free(pl->data);
+        stage__free(pl->data);
         return;
     }
     attach(stage__dht_send(d, type, to), pl);
@@ -386,6 +387,6 @@ void stage__dht_primary_tick(stage_dht_t *d) {
 }
 
 void stage__dht_primary_free(stage_dht_t *d) {
-    free(d->decs.v);
-    free(d->watches.v);
+    stage__free(d->decs.v);
+    stage__free(d->watches.v);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "dht_internal.h"
+#include "util/alloc.h"
 
 static bool excluded(uint64_t id, const uint64_t *excl, int n) {
     for (int i = 0; i < n; i++)
@@ -99,7 +100,7 @@ static bool send_hop(stage_dht_t *d, hop_t *h) {
     m->flags = (h->msg.flags & ~(uint32_t)RF_FINAL) | (final ? RF_FINAL : 0);
     m->data = NULL;
     if (h->msg.len) {
-        m->data = malloc(h->msg.len);
+        m->data = stage__malloc(h->msg.len);
         if (!m->data) {
             m->len = 0;
             return false;
@@ -112,8 +113,8 @@ static bool send_hop(stage_dht_t *d, hop_t *h) {
 }
 
 static void hop_free(hop_t *h) {
-    free(h->msg.data);
-    free(h);
+    stage__free(h->msg.data);
+    stage__free(h);
 }
 
 /* Takes m's payload. */
@@ -128,20 +129,20 @@ void stage__dht_route(stage_dht_t *d, stage_dht_msg_t *m) {
     }
     if (mine) {
         stage__dht_kv_handle(d, m);
-        free(m->data);
+        stage__free(m->data);
         m->data = NULL;
         return;
     }
     if (m->hops >= MAX_HOPS) {
-        free(m->data);
+        stage__free(m->data);
         m->data = NULL;
         return;
     }
-    hop_t *h = malloc(sizeof(*h));
+    hop_t *h = stage__malloc(sizeof(*h));
     hop_t **slot = h ? VEC_PUSH(d->hops) : NULL;
     if (!slot) {
-        free(h);
-        free(m->data);
+        stage__free(h);
+        stage__free(m->data);
         m->data = NULL;
         return;
     }
@@ -183,7 +184,7 @@ void stage__dht_route_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
     c.npeers = c.nacks = 0;
     c.data = NULL;
     if (m->len) {
-        c.data = malloc(m->len);
+        c.data = stage__malloc(m->len);
         if (!c.data) return;
         memcpy(c.data, m->data, m->len);
     }

@@ -16,6 +16,7 @@
 
 #include "dht_internal.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 
 static int cmp(const entry_t *e, uint64_t key, uint64_t sub) {
     if (e->key != key) return e->key < key ? -1 : 1;
@@ -50,11 +51,11 @@ entry_t *stage__dht_find(stage_dht_t *d, uint64_t key, uint64_t sub) {
 static int set_value(entry_t *e, const rec_t *r) {
     char *v = NULL;
     if (r->len) {
-        v = malloc(r->len);
+        v = stage__malloc(r->len);
         if (!v) return STAGE_ENOMEM;
         memcpy(v, r->value, r->len);
     }
-    free(e->value);
+    stage__free(e->value);
     e->value = v;
     e->len = r->len;
     return 0;
@@ -97,7 +98,7 @@ int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge) {
 }
 
 void stage__dht_erase(stage_dht_t *d, size_t i) {
-    free(d->table.v[i].value);
+    stage__free(d->table.v[i].value);
     memmove(&d->table.v[i], &d->table.v[i + 1],
             (d->table.n - i - 1) * sizeof(entry_t));
     d->table.n--;
@@ -130,7 +131,7 @@ void stage__dht_table_tick(stage_dht_t *d) {
                 stage__dht_pl_entry(
                     e->key - d->self.id < d->pred.id - e->key ? &ahead : &back,
                     e, d->now);
-            free(e->value);
+            stage__free(e->value);
             continue;
         }
         d->table.v[w++] = *e;
@@ -146,8 +147,8 @@ void stage__dht_table_tick(stage_dht_t *d) {
 
 void stage__dht_table_free(stage_dht_t *d) {
     for (size_t i = 0; i < d->table.n; i++)
-        free(d->table.v[i].value);
-    free(d->table.v);
+        stage__free(d->table.v[i].value);
+    stage__free(d->table.v);
     d->table.v = NULL;
     d->table.n = d->table.cap = 0;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "lstage.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 /* ---- classes ------------------------------------------------------------ */
@@ -41,7 +42,7 @@ static int class_ref(stage__lw_t *w, const stage__type_t *ty) {
         return w->class_refs[ty->index];
     if (ty->index >= w->nclass_refs) {
         int n = ty->index + 16;
-        int *p = realloc(w->class_refs, (size_t)n * sizeof *p);
+        int *p = stage__realloc(w->class_refs, (size_t)n * sizeof *p);
         if (!p) return LUA_NOREF;
         for (int i = w->nclass_refs; i < n; i++)
             p[i] = LUA_REFNIL;

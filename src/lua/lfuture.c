@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "lstage.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 /* ---- userdata ----------------------------------------------------------- */
@@ -135,9 +136,12 @@ void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
     idx = lua_absindex(L, idx);
     stage__lfut_t *inner = stage__lfuture_test(L, idx);
     if (inner) { /* delegate: fut follows inner (first-class continuation) */
-        stage__future_ref(fut);
         if (stage__future_on(w->t, inner->f, CONT_CALL, 0, forward_cont, fut))
-            forward_cont(NULL, inner->f, fut);
+            stage__future_reject(fut, STAGE_ENOMEM,
+                                 "out of memory delegating the reply", NULL,
+                                 NULL);
+        else
+            stage__future_ref(fut); /* forward_cont's */
         return;
     }
     if (lua_isnil(L, idx)) { /* most handlers return nothing */
@@ -207,7 +211,7 @@ static void wait_end(lua_State *L, stage__actor_t *a) {
         stage__timer_cancel(stage__lw(L)->t, ws->tm);
         stage__timer_unref(ws->tm);
     }
-    free(ws);
+    stage__free(ws);
     a->wait = NULL;
 }
 
@@ -215,7 +219,7 @@ void stage__lwait_free(stage__actor_t *a) {
     waitst_t *ws = a->wait;
     if (!ws) return;
     if (ws->tm) stage__timer_unref(ws->tm);
-    free(ws);
+    stage__free(ws);
     a->wait = NULL;
 }
 
@@ -263,16 +267,20 @@ static int f_await(lua_State *L) {
                              "itself, or chain with next()");
     if (secs < 0 && stage__node_config(w->node)->call_timeout > 0)
         secs = stage__node_config(w->node)->call_timeout;
-    waitst_t *ws = calloc(1, sizeof *ws);
-    if (!ws || stage__future_on(w->t, f, CONT_RESUME, a->serial, NULL, NULL)) {
-        free(ws);
-        return luaL_error(L, "out of memory");
+    waitst_t *ws = stage__calloc(1, sizeof *ws);
+    if (ws && secs >= 0 &&
+        (ws->tm = stage__timer_new(w->t, secs, 0, await_timeout, NULL)))
+        ws->tm->actor = a->serial;
+    if (!ws || (secs >= 0 && !ws->tm) ||
+        stage__future_on(w->t, f, CONT_RESUME, a->serial, NULL, NULL)) {
+        if (ws && ws->tm) {
+            stage__timer_cancel(w->t, ws->tm);
+            stage__timer_unref(ws->tm);
+        }
+        stage__free(ws);
+        return luaL_error(L, "await: out of memory");
     }
     ws->f = f;
-    if (secs >= 0) {
-        ws->tm = stage__timer_new(w->t, secs, 0, await_timeout, NULL);
-        if (ws->tm) ws->tm->actor = a->serial;
-    }
     a->wait = ws;
     w->preempted = 0;
     return lua_yieldk(L, 0, 0, await_k);
@@ -298,7 +306,7 @@ typedef struct thenst {
 static void then_free(lua_State *L, thenst_t *ts) {
     if (L) luaL_unref(L, LUA_REGISTRYINDEX, ts->fn_ref);
     stage__future_unref(ts->result);
-    free(ts);
+    stage__free(ts);
 }
 
 /* Message handler for continuations: keep the error, remember where. */
@@ -364,10 +372,10 @@ static int then_common(lua_State *L, bool is_catch) {
     luaL_checktype(L, 2, LUA_TFUNCTION);
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
-    thenst_t *ts = malloc(sizeof *ts);
+    thenst_t *ts = stage__malloc(sizeof *ts);
     stage__future_t *r = stage__future_new(w->node, w->t->index, 0);
     if (!ts || !r) {
-        free(ts);
+        stage__free(ts);
         if (r) stage__future_unref(r);
         return luaL_error(L, "out of memory");
     }
@@ -437,8 +445,12 @@ static int f_due(lua_State *L) {
     ** completes first, so an idle node is not kept alive by it. The
     ** continuation does not count as looking at f. */
     bool observed = f->observed;
-    if (stage__future_on(w->t, f, CONT_CALL, 0, due_done, tm))
+    if (stage__future_on(w->t, f, CONT_CALL, 0, due_done, tm)) {
+        /* armed for good, it would keep the node up for secs */
+        stage__timer_cancel(w->t, tm);
         stage__timer_unref(tm);
+        return luaL_error(L, "due: out of memory");
+    }
     f->observed = observed;
     return 1;
 }
@@ -482,7 +494,7 @@ static void join_free(joinst_t *js) {
     for (int i = 0; i < js->n; i++)
         stage__future_unref(js->parts[i]);
     stage__future_unref(js->result);
-    free(js);
+    stage__free(js);
 }
 
 static void join_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
@@ -512,10 +524,11 @@ int stage__lfuture_join(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     stage__lw_t *w = stage__lw(L);
     int n = (int)luaL_len(L, 1);
-    joinst_t *js = calloc(1, sizeof *js + (size_t)n * sizeof js->parts[0]);
+    joinst_t *js =
+        stage__calloc(1, sizeof *js + (size_t)n * sizeof js->parts[0]);
     stage__future_t *r = stage__future_new(w->node, w->t->index, 0);
     if (!js || !r) {
-        free(js);
+        stage__free(js);
         if (r) stage__future_unref(r);
         return luaL_error(L, "out of memory");
     }
@@ -536,8 +549,12 @@ int stage__lfuture_join(lua_State *L) {
             if (!v ||
                 stage__lv_encode_value(L, -1, p, &w->hooks, err, sizeof err)) {
                 if (v) stage__future_unref(v);
+                /* the parts before wait with js: they free it */
                 js->n = i;
-                join_free(js);
+                js->failed = true;
+                js->pending -= n - i;
+                stage__future_unref(r);
+                join_fire(w->t, r, js); /* drops the +1 */
                 return luaL_error(L, "join: element %d: %s", i + 1,
                                   v ? err : "out of memory");
             }
@@ -550,8 +567,16 @@ int stage__lfuture_join(lua_State *L) {
         stage__actor_t *run = w->t->running;
         if (!r->target || (run && js->parts[i]->target == run->serial))
             r->target = js->parts[i]->target;
-        if (stage__future_on(w->t, js->parts[i], CONT_CALL, 0, join_fire, js))
-            js->pending--; /* out of memory: counts as never done */
+        if (stage__future_on(w->t, js->parts[i], CONT_CALL, 0, join_fire,
+                             js)) { /* it would never know: it fails */
+            js->pending--;
+            if (!js->failed)
+                stage__future_reject(r, STAGE_ENOMEM,
+                                     "join: out of memory waiting for its "
+                                     "elements",
+                                     NULL, NULL);
+            js->failed = true;
+        }
     }
     join_fire(w->t, r, js); /* drop the +1 (r is pending: no failure) */
     stage__lfuture_push(L, r);

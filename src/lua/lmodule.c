@@ -7,6 +7,7 @@
 
 #include "lstage.h"
 #include "stage/net.h"
+#include "util/log.h"
 
 typedef struct ltimer {
     stage__timer_t *tm;
@@ -206,7 +207,14 @@ static void timer_fire(stage__theatre_t *t, stage__timer_t *tm) {
     stage__actor_t *a = stage__actor_find(t, tm->actor);
     if (!a) return;
     stage__env_t *e = stage__env_call(NULL, timer_env_drop, NULL);
-    if (!e) return;
+    if (!e) {
+        char id[STAGE_ID_TEXT_MAX];
+        stage_id_t self;
+        stage__make_id(t->node, a->serial, a->type, &self);
+        stage_id_format(&self, id, sizeof id);
+        LOG_ERROR("actor %s: out of memory: a timer's call is lost", id);
+        return;
+    }
     lua_rawgeti(w->L, LUA_REGISTRYINDEX, tm->lua_ref);
     e->lua_ref = luaL_ref(w->L, LUA_REGISTRYINDEX);
     e->target = a->serial;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lstage.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 /* ---- the reference userdata --------------------------------------------- */
@@ -181,11 +182,11 @@ static void deferred_unref(stage__deferred_t *d) {
     if (--d->refs) return;
     for (int i = 0; i < d->n; i++) {
         if (d->segs[i].f) stage__future_unref(d->segs[i].f);
-        free(d->segs[i].data);
+        stage__free(d->segs[i].data);
     }
     if (d->reply) stage__future_unref(d->reply);
     if (d->to.pending) stage__future_unref(d->to.pending);
-    free(d);
+    stage__free(d);
 }
 
 /* Same destination: the same resolved id, or the same pending lookup.
@@ -247,11 +248,14 @@ static void deferred_send(stage__lw_t *w, stage__actor_t *a,
         else
             stage_pack_raw(&p, s->data, s->len);
     }
-    if (stage_pack_error(&p))
-        deferred_fail(d, STAGE_ENOMEM, "out of memory", NULL, NULL);
-    else
+    if (stage_pack_error(&p) ||
         queue_message(w, a, &d->to, d->method, strlen(d->method), &p, d->reply,
-                      d->stop);
+                      d->stop)) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "message '%s' not sent: out of memory",
+                 d->method);
+        deferred_fail(d, STAGE_ENOMEM, msg, NULL, NULL);
+    }
     stage_pack_free(&p);
 }
 
@@ -317,8 +321,12 @@ static int arg_error(lua_State *L, const char *method, const char *err) {
 static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
                       const stage__lref_t *to, const char *method, int first,
                       int n, stage__future_t *reply, bool stop) {
-    stage__deferred_t *d = calloc(1, sizeof *d + (size_t)n * sizeof(seg_t));
-    if (!d) return luaL_error(L, "out of memory");
+    stage__deferred_t *d =
+        stage__calloc(1, sizeof *d + (size_t)n * sizeof(seg_t));
+    if (!d) {
+        if (reply) stage__future_unref(reply);
+        return luaL_error(L, "cannot send '%s': out of memory", method);
+    }
     d->refs = 1;
     d->stop = stop;
     d->actor = a->serial;
@@ -337,10 +345,13 @@ static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
         stage_pack_t *p = &w->scratch;
         stage_pack_reset(p);
         if (stage__lv_encode_arg(L, first + i, i + 1, p, &w->hooks, err,
-                                 sizeof err) ||
-            !(d->segs[i].data = malloc(p->len ? p->len : 1))) {
+                                 sizeof err)) {
             deferred_unref(d);
             return arg_error(L, method, err);
+        }
+        if (!(d->segs[i].data = stage__malloc(p->len ? p->len : 1))) {
+            deferred_unref(d);
+            return arg_error(L, method, "out of memory");
         }
         memcpy(d->segs[i].data, p->data, p->len);
         d->segs[i].len = p->len;
@@ -361,6 +372,18 @@ static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
         if (stage__future_on(w->t, f, CONT_CALL, 0, deferred_ready, d)) {
             d->pending--;
             d->refs--;
+            /* it would never know when f is done: it fails instead */
+            for (pp = &a->deferred; *pp != d;)
+                pp = &(*pp)->next;
+            *pp = d->next;
+            char msg[320];
+            snprintf(msg, sizeof msg,
+                     "message '%s' not sent: out of memory waiting for "
+                     "its arguments",
+                     d->method);
+            deferred_fail(d, STAGE_ENOMEM, msg, NULL, NULL);
+            deferred_unref(d);
+            break;
         }
     }
     deferred_flush(w, a);
@@ -453,9 +476,12 @@ static int send_common(lua_State *L, stage__lref_t *to, const char *method,
         if (reply) stage__future_unref(reply);
         return arg_error(L, method, err);
     }
-    queue_message(w, a, to, method, mlen, p, reply, stop);
-    if (!reply) return 0;
-    stage__lfuture_push(L, reply);
+    int rc = queue_message(w, a, to, method, mlen, p, reply, stop);
+    if (!reply) /* one way: nobody else hears of it */
+        return rc ? luaL_error(L, "cannot send '%s': %s", method,
+                               stage_strerror(rc))
+                  : 0;
+    stage__lfuture_push(L, reply); /* failed already if rc */
     return 1;
 }
 

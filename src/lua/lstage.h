@@ -52,6 +52,11 @@ typedef struct stage__lw {
     int farref_mt;                    /* far references: with a __gc */
     const void *farref_mtp;
     int refcache; /* registry ref: serial -> reference (weak) */
+
+    /* warn(): on after "@on"; the pieces of a warning so far */
+    int warn_on, warn_cont;
+    size_t warn_len;
+    char warn[256];
 } stage__lw_t;
 
 /* Node-wide Lua data. */
@@ -178,5 +183,9 @@ void stage__deferred_abandon(stage__actor_t *a);
 
 /* lua/lmodule.c */
 int stage__lmodule_open(lua_State *L); /* luaopen for "stage" */
+
+/* Lua's allocator (lua_Alloc), through Stage's allocator hook: for every
+** lua_State Stage makes. Any thread. */
+void *stage__lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
 #endif

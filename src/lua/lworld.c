@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lstage.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 /* print inside an actor goes through the stdout actor, so the lines of one
@@ -116,21 +117,16 @@ static void wrap_coroutines(lua_State *L) {
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "resume");
     /* stack: coroutine, resume */
-    if (luaL_loadbuffer(L, wrap_code, sizeof wrap_code - 1, "=wrap") ==
-        LUA_OK) {
-        lua_getfield(L, -3, "create");
-        lua_pushvalue(L, -3);
-        lua_getglobal(L, "table");
-        lua_getfield(L, -1, "pack");
-        lua_getfield(L, -2, "unpack");
-        lua_remove(L, -3);
-        if (lua_pcall(L, 4, 1, 0) == LUA_OK)
-            lua_setfield(L, -3, "wrap");
-        else
-            lua_pop(L, 1);
-    } else {
-        lua_pop(L, 1);
-    }
+    if (luaL_loadbuffer(L, wrap_code, sizeof wrap_code - 1, "=wrap") != LUA_OK)
+        lua_error(L); /* out of memory: open_world fails */
+    lua_getfield(L, -3, "create");
+    lua_pushvalue(L, -3);
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "pack");
+    lua_getfield(L, -2, "unpack");
+    lua_remove(L, -3);
+    lua_call(L, 4, 1);
+    lua_setfield(L, -3, "wrap");
     lua_pop(L, 2);
 }
 
@@ -153,8 +149,9 @@ lua_State *stage__lw_take_co(stage__lw_t *w, int *ref) {
 void stage__lw_give_co(stage__lw_t *w, lua_State *co, int ref) {
     if (w->npool == w->cappool) {
         int cap = w->cappool ? w->cappool * 2 : 16;
-        lua_State **p = realloc(w->pool, (size_t)cap * sizeof *p);
-        int *r = p ? realloc(w->pool_refs, (size_t)cap * sizeof *r) : NULL;
+        lua_State **p = stage__realloc(w->pool, (size_t)cap * sizeof *p);
+        int *r =
+            p ? stage__realloc(w->pool_refs, (size_t)cap * sizeof *r) : NULL;
         if (p) w->pool = p;
         if (!r) {
             luaL_unref(w->L, LUA_REGISTRYINDEX, ref); /* let it be collected */
@@ -168,21 +165,51 @@ void stage__lw_give_co(stage__lw_t *w, lua_State *co, int ref) {
     w->pool_refs[w->npool++] = ref;
 }
 
-stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
-    stage__lw_t *w = calloc(1, sizeof *w);
-    lua_State *L = w ? luaL_newstate() : NULL;
-    if (!L) {
-        free(w);
-        snprintf(err, errlen, "out of memory creating a Lua state");
+/* Lua's allocator: luaL_newstate's (free at size 0, else realloc), through
+** Stage's allocator hook. Any theatre's thread. */
+void *stage__lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        stage__free(ptr);
         return NULL;
     }
-    w->L = L;
-    w->t = t;
-    w->node = t->node;
-    *(stage__lw_t **)lua_getextraspace(L) = w;
-    w->hooks.encode_userdata = stage__lv_encode_ud;
-    w->hooks.push_id = stage__lv_push_id;
-    w->hooks.ud = w;
+    return stage__realloc(ptr, nsize);
+}
+
+/* An error outside any protected call: luaL_newstate's panic, logged;
+** Lua aborts the process next. */
+static int l_panic(lua_State *L) {
+    const char *msg = lua_tostring(L, -1);
+    LOG_ERROR("unprotected error in call to Lua API (%s)",
+              msg ? msg : "error object is not a string");
+    return 0;
+}
+
+/* warn(): off until "@on", as luaL_newstate has it; a whole warning (its
+** pieces joined, cut at the buffer's size) becomes a log line. */
+static void l_warn(void *ud, const char *msg, int tocont) {
+    stage__lw_t *w = ud;
+    if (!w->warn_len && !w->warn_cont && !tocont && msg[0] == '@') {
+        if (!strcmp(msg, "@on")) w->warn_on = 1;
+        if (!strcmp(msg, "@off")) w->warn_on = 0;
+        return;
+    }
+    w->warn_cont = tocont;
+    if (!w->warn_on) return;
+    size_t room = sizeof w->warn - 1 - w->warn_len, n = strlen(msg);
+    memcpy(w->warn + w->warn_len, msg, n < room ? n : room);
+    w->warn_len += n < room ? n : room;
+    if (tocont) return;
+    w->warn[w->warn_len] = '\0';
+    w->warn_len = 0;
+    LOG_WARN("lua warning: %s", w->warn);
+}
+
+/* The libraries, the stage module and the metatables of world w (its
+** light userdata at 1). Protected: running out of memory raises. */
+static int open_world(lua_State *L) {
+    stage__lw_t *w = lua_touserdata(L, 1);
     luaL_openlibs(L);
     wrap_coroutines(L);
     lua_newtable(L);
@@ -194,7 +221,35 @@ stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, load_stage);
     lua_setfield(L, -2, "stage");
-    lua_pop(L, 1);
+    return 0;
+}
+
+stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
+    stage__lw_t *w = stage__calloc(1, sizeof *w);
+    lua_State *L = w ? lua_newstate(stage__lua_alloc, NULL) : NULL;
+    if (!L) {
+        stage__free(w);
+        snprintf(err, errlen, "out of memory creating a Lua state");
+        return NULL;
+    }
+    lua_atpanic(L, l_panic);
+    lua_setwarnf(L, l_warn, w);
+    w->L = L;
+    w->t = t;
+    w->node = t->node;
+    *(stage__lw_t **)lua_getextraspace(L) = w;
+    w->hooks.encode_userdata = stage__lv_encode_ud;
+    w->hooks.push_id = stage__lv_push_id;
+    w->hooks.ud = w;
+    lua_pushcfunction(L, open_world);
+    lua_pushlightuserdata(L, w);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        snprintf(err, errlen, "cannot set up a Lua state: %s",
+                 lua_tostring(L, -1));
+        lua_close(L);
+        stage__free(w);
+        return NULL;
+    }
     t->lua = w;
     return w;
 }
@@ -204,10 +259,10 @@ void stage__lw_close(stage__lw_t *w) {
     w->t->lua = NULL;
     lua_close(w->L);
     stage_pack_free(&w->scratch);
-    free(w->pool);
-    free(w->pool_refs);
-    free(w->class_refs);
-    free(w);
+    stage__free(w->pool);
+    stage__free(w->pool_refs);
+    stage__free(w->class_refs);
+    stage__free(w);
 }
 
 stage__actor_t *stage__lw_running(lua_State *L) {

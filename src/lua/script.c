@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "lstage.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define MAIN_TYPE "stage.main"
@@ -30,11 +31,13 @@ static void theatre_close(stage__theatre_t *t) {
 static int quiescent(stage_node_t *node, int status) {
     stage__lnode_t *ln = lnode(node);
     if (ln && ln->has_main && !atomic_load(&ln->main_done)) {
-        fprintf(stderr,
-                "%s: main never finished: it waits for something "
-                "that can no longer happen (every actor is idle and no timer "
-                "is pending)\n",
-                ln->script);
+        char msg[1024];
+        snprintf(msg, sizeof msg,
+                 "%s: main never finished: it waits for something "
+                 "that can no longer happen (every actor is idle and no "
+                 "timer is pending)",
+                 ln->script);
+        stage__log_text(STAGE_LOG_ERROR, msg);
         return 1;
     }
     return status;
@@ -44,10 +47,10 @@ static void node_free(stage_node_t *node) {
     stage__lnode_t *ln = lnode(node);
     if (!ln) return;
     for (int i = 0; i < ln->argc; i++)
-        free(ln->argv[i]);
-    free(ln->argv);
-    free(ln->script);
-    free(ln);
+        stage__free(ln->argv[i]);
+    stage__free(ln->argv);
+    stage__free(ln->script);
+    stage__free(ln);
 }
 
 static const stage__lua_hooks_t hooks = {
@@ -82,18 +85,35 @@ static int check_readable(const char *path, char *err, size_t errlen) {
     return STAGE_ESCRIPT;
 }
 
+/* Compile the script at path (light userdata 1) without running it.
+** Called protected, as luaL_loadfile allocates outside any protection. */
+static int load_file(lua_State *L) {
+    if (luaL_loadfile(L, lua_touserdata(L, 1)) != LUA_OK) return lua_error(L);
+    return 0;
+}
+
 int stage_script_check(const char *path, char *err, size_t errlen) {
     int rc = check_readable(path, err, errlen);
     if (rc) return rc;
-    lua_State *L = luaL_newstate();
+    lua_State *L = lua_newstate(stage__lua_alloc, NULL);
     if (!L) {
         snprintf(err, errlen, "out of memory");
         return STAGE_ENOMEM;
     }
-    rc = luaL_loadfile(L, path) == LUA_OK ? 0 : STAGE_ESCRIPT;
+    lua_pushcfunction(L, load_file);
+    lua_pushlightuserdata(L, (void *)path);
+    rc = lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : STAGE_ESCRIPT;
     if (rc) take_error(L, err, errlen);
     lua_close(L);
     return rc;
+}
+
+/* Load and run the script at path (light userdata 1). Called protected:
+** luaL_loadfile itself allocates outside any protection. */
+static int run_file(lua_State *L) {
+    if (luaL_loadfile(L, lua_touserdata(L, 1)) != LUA_OK) return lua_error(L);
+    lua_call(L, 0, 0);
+    return 0;
 }
 
 int stage_node_load_script(stage_node_t *node, const char *path, char *err,
@@ -102,9 +122,9 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
         snprintf(err, errlen, "a script is loaded already");
         return STAGE_EBUSY;
     }
-    stage__lnode_t *ln = calloc(1, sizeof *ln);
-    if (!ln || !(ln->script = strdup(path))) {
-        free(ln);
+    stage__lnode_t *ln = stage__calloc(1, sizeof *ln);
+    if (!ln || !(ln->script = stage__strdup(path))) {
+        stage__free(ln);
         snprintf(err, errlen, "out of memory");
         return STAGE_ENOMEM;
     }
@@ -115,8 +135,9 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
         stage__lw_t *w =
             stage__lw_open(stage__node_theatre(node, i), err, errlen);
         if (!w) return STAGE_ENOMEM;
-        if (luaL_loadfile(w->L, path) != LUA_OK ||
-            lua_pcall(w->L, 0, 0, 0) != LUA_OK) {
+        lua_pushcfunction(w->L, run_file);
+        lua_pushlightuserdata(w->L, (void *)path);
+        if (lua_pcall(w->L, 1, 0, 0) != LUA_OK) {
             take_error(w->L, err, errlen);
             return STAGE_ESCRIPT;
         }
@@ -139,7 +160,9 @@ static int main_done(lua_State *L) {
         luaL_tolstring(L, -1, NULL);
     }
     lua_geti(L, 2, 2);
-    fprintf(stderr, "%s\n%s\n", lua_tostring(L, -2), luaL_optstring(L, -1, ""));
+    lua_pushfstring(L, "%s\n%s", lua_tostring(L, -2),
+                    luaL_optstring(L, -1, ""));
+    stage__log_text(STAGE_LOG_ERROR, lua_tostring(L, -1));
     stage_node_stop(w->node, 1);
     return 0;
 }
@@ -151,32 +174,43 @@ static const char main_runner[] =
     "  main_done(xpcall(main, handler, args))\n"
     "end\n";
 
-/* Define the main class in theatre 0: birth runs main(args). */
-static int define_main(stage__lw_t *w, char *err, size_t errlen) {
-    lua_State *L = w->L;
+/* Define the main class, whose birth runs main(args); pushes false if
+** the script has no main. Called protected: it allocates. */
+static int define_main_p(lua_State *L) {
     if (lua_getglobal(L, "main") != LUA_TFUNCTION) {
-        lua_pop(L, 1);
-        snprintf(err, errlen, "%s: no function main(args) to run",
-                 lnode(w->node)->script);
-        return STAGE_ESCRIPT;
+        lua_pushboolean(L, 0);
+        return 1;
     }
-    lua_pop(L, 1);
     lua_pushcfunction(L, stage__lactor_define);
     lua_pushliteral(L, MAIN_TYPE);
     lua_createtable(L, 0, 1);
     lua_pushliteral(L, "pinned");
     lua_setfield(L, -2, "kind");
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-        take_error(L, err, errlen);
-        return STAGE_ESCRIPT;
-    }
-    if (luaL_loadbuffer(L, main_runner, sizeof main_runner - 1, "=main") ||
-        (lua_pushcfunction(L, main_done), lua_pcall(L, 1, 1, 0))) {
-        take_error(L, err, errlen);
-        return STAGE_ESCRIPT;
-    }
+    lua_call(L, 2, 1);
+    if (luaL_loadbuffer(L, main_runner, sizeof main_runner - 1, "=main"))
+        return lua_error(L);
+    lua_pushcfunction(L, main_done);
+    lua_call(L, 1, 1);
     lua_setfield(L, -2, "birth");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* Define the main class in theatre 0: birth runs main(args). */
+static int define_main(stage__lw_t *w, char *err, size_t errlen) {
+    lua_State *L = w->L;
+    lua_pushcfunction(L, define_main_p);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        take_error(L, err, errlen);
+        return STAGE_ESCRIPT;
+    }
+    int found = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    if (!found) {
+        snprintf(err, errlen, "%s: no function main(args) to run",
+                 lnode(w->node)->script);
+        return STAGE_ESCRIPT;
+    }
     return 0;
 }
 
@@ -187,7 +221,7 @@ int stage_node_run_main(stage_node_t *node, int argc, const char *const *argv) {
     char err[512];
     int rc = define_main(t0->lua, err, sizeof err);
     if (rc) {
-        fprintf(stderr, "%s\n", err);
+        stage__log_text(STAGE_LOG_ERROR, err);
         return rc;
     }
     stage_pack_t p = STAGE_PACK_INIT;

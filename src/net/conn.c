@@ -16,6 +16,7 @@
 
 #include "net.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define READ_CHUNK 65536
@@ -31,7 +32,7 @@ static void on_closed(uv_handle_t *h) {
     if (c->next) c->next->prev = c->prev;
     stage__fdec_close(&c->dec);
     stage_pack_free(&c->wbuf);
-    free(c);
+    stage__free(c);
     stage__transport_handle_closed(t);
 }
 
@@ -60,10 +61,10 @@ void stage__conn_close(stage__conn_t *c, int reason, int level,
 
 /* A new connection object in t's list, its handle initialised. */
 static stage__conn_t *conn_new(stage__transport_t *t, bool outbound) {
-    stage__conn_t *c = calloc(1, sizeof *c);
+    stage__conn_t *c = stage__calloc(1, sizeof *c);
     if (!c) return NULL;
     if (uv_tcp_init(t->loop, &c->tcp)) {
-        free(c);
+        stage__free(c);
         return NULL;
     }
     c->t = t;
@@ -297,9 +298,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     if (n < 0) {
         bool eof = n == UV_EOF;
         stage__conn_close(
-            c, STAGE_EIO,
+            c, n == UV_ENOBUFS ? STAGE_ENOMEM : STAGE_EIO,
             eof && c->state == CONN_UP ? STAGE_LOG_INFO : STAGE_LOG_WARN,
-            eof ? "connection closed by the peer" : uv_strerror((int)n));
+            eof               ? "connection closed by the peer"
+            : n == UV_ENOBUFS ? "out of memory for the frames it sends"
+                              : uv_strerror((int)n));
         return;
     }
     stage__fdec_commit(&c->dec, (size_t)n);
@@ -352,7 +355,8 @@ int stage__conn_connect(stage__peer_t *p) {
 void stage__conn_accept(stage__transport_t *t) {
     stage__conn_t *c = conn_new(t, false);
     if (!c) {
-        LOG_ERROR("cannot accept a connection: out of memory");
+        LOG_ERROR("cannot accept a connection: out of memory; closing it");
+        stage__transport_refuse(t);
         return;
     }
     c->state = CONN_HELLO;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "netnode.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 static uint64_t now_ms(stage__netnode_t *nn) {
@@ -91,18 +92,18 @@ void stage__holdings_claimed(stage__netnode_t *nn, const char *name,
     LOG_DEBUG("claimed the name '%s' (local: %d)", name,
               stage__id_is_local(nn->node, id));
     if (!stage__id_is_local(nn->node, id)) return; /* its node holds it */
-    claim_t *c = malloc(sizeof *c);
+    claim_t *c = stage__malloc(sizeof *c);
     if (!c) return;
     c->serial = id->serial;
     snprintf(c->name, sizeof c->name, "%s", name);
     claim_t *old =
         stage__u64map_take(&nn->claims, stage__lookup_name_key(name));
     if (old) {
-        free(old);
+        stage__free(old);
         atomic_fetch_sub(&nn->nclaims, 1);
     }
     if (stage__u64map_put(&nn->claims, stage__lookup_name_key(name), c)) {
-        free(c);
+        stage__free(c);
         return;
     }
     atomic_fetch_add(&nn->nclaims, 1);
@@ -134,9 +135,9 @@ void stage__holdings_release(stage__netnode_t *nn, uint64_t serial) {
             bye_sent(nn, nn->next_id, rc);
             LOG_DEBUG("released the name '%s': %s", c->name,
                       rc ? stage_strerror(rc) : "sent");
-            free(stage__u64map_take(&nn->names, g.keys[i]));
+            stage__free(stage__u64map_take(&nn->names, g.keys[i]));
             atomic_fetch_sub(&nn->nclaims, 1);
-            free(c);
+            stage__free(c);
         }
     } while (g.n == 64);
     stage__lookup_drain(nn);
@@ -145,13 +146,13 @@ void stage__holdings_release(stage__netnode_t *nn, uint64_t serial) {
 static void free_claim(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
-    free(val);
+    stage__free(val);
 }
 
 void stage__holdings_close(stage__netnode_t *nn) {
     stage__u64map_each(&nn->claims, free_claim, NULL);
     stage__u64map_free(&nn->claims);
-    free(nn->types);
+    stage__free(nn->types);
     nn->types = NULL;
     nn->ntypes = nn->captypes = 0;
     stage__u64map_free(&nn->byes);
@@ -189,10 +190,10 @@ int stage__holdings_in_name(stage__netnode_t *nn, const char *peer,
                                    STAGE_EACTOR_NOT_FOUND, msg);
         return 0;
     }
-    stage__netnode_item_t *it = calloc(1, sizeof *it);
+    stage__netnode_item_t *it = stage__calloc(1, sizeof *it);
     stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
     if (!it || !f) {
-        free(it);
+        stage__free(it);
         if (f)
             stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL),
                 stage__future_unref(f);
@@ -241,7 +242,7 @@ void stage__holdings_announce(stage__netnode_t *nn, stage__netnode_item_t *it) {
         if (nn->types[i].ty == ty) listed = true, nn->types[i].idle = 0;
     if (ty && !listed && nn->ntypes == nn->captypes) {
         int cap = nn->captypes ? 2 * nn->captypes : 8;
-        announced_t *p = realloc(nn->types, (size_t)cap * sizeof *p);
+        announced_t *p = stage__realloc(nn->types, (size_t)cap * sizeof *p);
         if (p) nn->types = p, nn->captypes = cap;
     }
     if (ty && !listed && nn->ntypes < nn->captypes)

@@ -27,6 +27,7 @@
 #include <sys/random.h>
 
 #include "netnode.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 #define MAX_TYPES 32     /* types a find_subtype walks */
@@ -90,9 +91,13 @@ void stage__lookup_drain(stage__netnode_t *nn) {
         if (x->kind == STAGE_DHT_FX_SEND) {
             stage_pack_t p = STAGE_PACK_INIT;
             /* every peer knows our manager id from our handshake */
-            if (stage_dht_msg_encode(x->msg, nn->manager, &p) == 0)
-                stage__netnode_send_frame(nn, x->to_addr, FRAME_DHT, p.data,
-                                          p.len);
+            int rc = stage_dht_msg_encode(x->msg, nn->manager, &p);
+            if (!rc)
+                rc = stage__netnode_send_frame(nn, x->to_addr, FRAME_DHT,
+                                               p.data, p.len);
+            if (rc == STAGE_ENOMEM) /* as if the network lost it */
+                LOG_WARN("out of memory: a DHT message to '%s' is lost",
+                         x->to_addr);
             stage_pack_free(&p);
         } else if (x->kind == STAGE_DHT_FX_DONE) {
             lookup_t *lk = stage__u64map_take(&nn->reqs, x->req);
@@ -184,7 +189,7 @@ static void note_waiting(waiting_t *w, lookup_t *lk) {
         if (w->v[i] == lk) return;
     if (w->n == w->cap) {
         size_t cap = w->cap ? 2 * w->cap : 16;
-        lookup_t **v = realloc(w->v, cap * sizeof *v);
+        lookup_t **v = stage__realloc(w->v, cap * sizeof *v);
         if (!v) return; /* leaked: the process is ending anyway */
         w->v = v;
         w->cap = cap;
@@ -208,11 +213,11 @@ void stage__lookup_close(stage__netnode_t *nn) {
         stage__future_reject(lk->it->f, STAGE_ESTOPPED, "the node stopped",
                              NULL, NULL);
         stage__future_unref(lk->it->f);
-        free(lk->it);
+        stage__free(lk->it);
         stage_pack_free(&lk->acc);
-        free(lk);
+        stage__free(lk);
     }
-    free(w.v);
+    stage__free(w.v);
     stage__u64map_free(&nn->reqs);
     stage__lookup_forget_node(nn, NULL);
     stage__u64map_free(&nn->names);
@@ -241,7 +246,7 @@ static cached_t *cache_get(stage__netnode_t *nn, const char *name) {
     cached_t *c = stage__u64map_get(&nn->names, stage__lookup_name_key(name));
     if (!c || strcmp(c->name, name)) return NULL;
     if (c->expires > now_ms(nn)) return c;
-    free(stage__u64map_take(&nn->names, stage__lookup_name_key(name)));
+    stage__free(stage__u64map_take(&nn->names, stage__lookup_name_key(name)));
     return NULL;
 }
 
@@ -251,15 +256,16 @@ static void cache_put(stage__netnode_t *nn, const char *name, const char *value,
     stage_unpack_t u;
     stage_unpack_init(&u, value, len);
     if (stage_unpack_id(&u, &id)) return;
-    cached_t *c = malloc(sizeof *c + len);
+    cached_t *c = stage__malloc(sizeof *c + len);
     if (!c) return;
     c->expires = now_ms(nn) + NAME_TTL_MS;
     snprintf(c->name, sizeof c->name, "%s", name);
     snprintf(c->node, sizeof c->node, "%s", id.node);
     c->len = len;
     memcpy(c->value, value, len);
-    free(stage__u64map_take(&nn->names, stage__lookup_name_key(name)));
-    if (stage__u64map_put(&nn->names, stage__lookup_name_key(name), c)) free(c);
+    stage__free(stage__u64map_take(&nn->names, stage__lookup_name_key(name)));
+    if (stage__u64map_put(&nn->names, stage__lookup_name_key(name), c))
+        stage__free(c);
 }
 
 typedef struct forget {
@@ -281,7 +287,7 @@ void stage__lookup_forget_node(stage__netnode_t *nn, const char *peer) {
         f.n = 0;
         stage__u64map_each(&nn->names, forget_match, &f);
         for (int i = 0; i < f.n; i++)
-            free(stage__u64map_take(&nn->names, f.keys[i]));
+            stage__free(stage__u64map_take(&nn->names, f.keys[i]));
     } while (f.n == 64);
 }
 
@@ -294,9 +300,9 @@ void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer) {
 
 static void lookup_free(lookup_t *lk) {
     stage__future_unref(lk->it->f);
-    free(lk->it);
+    stage__free(lk->it);
     stage_pack_free(&lk->acc);
-    free(lk);
+    stage__free(lk);
 }
 
 static void lookup_fail(lookup_t *lk, int status, const char *msg) {
@@ -579,8 +585,8 @@ static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
     int op = lk->it->op;
     if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {
-            free(stage__u64map_take(&nn->names,
-                                    stage__lookup_name_key(lk->it->key)));
+            stage__free(stage__u64map_take(
+                &nn->names, stage__lookup_name_key(lk->it->key)));
             stage__holdings_claimed(nn, lk->it->key, &lk->it->to);
             lookup_resolve(lk, "\xc3", 1);
         } else if (fx->status == 0 && fx->nitems) {
@@ -615,11 +621,11 @@ static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
 static void claim_at_home(stage__netnode_t *nn, lookup_t *lk);
 
 void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it) {
-    lookup_t *lk = calloc(1, sizeof *lk);
+    lookup_t *lk = stage__calloc(1, sizeof *lk);
     if (!lk) {
         stage__future_reject(it->f, STAGE_ENOMEM, NULL, NULL, NULL);
         stage__future_unref(it->f);
-        free(it);
+        stage__free(it);
         return;
     }
     lk->it = it;
@@ -638,20 +644,21 @@ void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it) {
         stage_id_t id;
         if (ty && it->op == STAGE__FIND_TYPE &&
             stage__dir_random(nn->node, ty, stage__random64(), &id) == 0) {
-            stage_pack_t p = STAGE_PACK_INIT;
+            char buf[STAGE_ID_TEXT_MAX + 64]; /* an id: no allocation */
+            stage_pack_t p = {buf, 0, sizeof buf, 0};
             stage_pack_id(&p, &id);
             lookup_resolve(lk, p.data, p.len);
-            stage_pack_free(&p);
             return;
         }
     }
     snprintf(lk->types[lk->ntypes++], STAGE_TYPE_MAX, "%.63s", it->key);
     lk->nasked = 1;
-    if (dht_request(nn, lk, it->key, true)) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "the directory is not available for '%s'",
-                 it->key);
-        lookup_fail(lk, STAGE_EUNREACHABLE, msg);
+    int rc = dht_request(nn, lk, it->key, true);
+    if (rc) {
+        char msg[340];
+        snprintf(msg, sizeof msg, "the directory is not available for '%s': %s",
+                 it->key, stage_strerror(rc));
+        lookup_fail(lk, rc == STAGE_ENOMEM ? rc : STAGE_EUNREACHABLE, msg);
     }
 }
 
@@ -710,7 +717,11 @@ int stage__lookup_in_find(stage__netnode_t *nn, const char *peer,
     snprintf(name, sizeof name, "%.*s", (int)tlen, type);
     stage__type_t *ty = stage__type_find(nn->node, name);
     stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
-    if (!f) return 0;
+    if (!f) {
+        stage__netnode_reply_error(nn, peer, (uint64_t)call, STAGE_ENOMEM,
+                                   "out of memory");
+        return 0;
+    }
     stage_pack_t p = STAGE_PACK_INIT;
     stage_id_t id;
     if (ty && all) {
@@ -718,12 +729,18 @@ int stage__lookup_in_find(stage__netnode_t *nn, const char *peer,
         size_t k = stage__dir_all(nn->node, ty, &ids);
         stage_pack_array(&p, (uint32_t)k);
         stage_pack_raw(&p, ids.data, ids.len);
+        if (stage_pack_error(&ids) || stage_pack_error(&p))
+            stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+        else
+            stage__future_resolve(f, p.data, p.len);
         stage_pack_free(&ids);
-        stage__future_resolve(f, p.data, p.len);
     } else if (ty &&
                stage__dir_random(nn->node, ty, stage__random64(), &id) == 0) {
         stage_pack_id(&p, &id);
-        stage__future_resolve(f, p.data, p.len);
+        if (stage_pack_error(&p))
+            stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+        else
+            stage__future_resolve(f, p.data, p.len);
     } else {
         stage__future_reject(f, STAGE_EACTOR_NOT_FOUND, "none here", NULL,
                              NULL);

@@ -87,6 +87,11 @@ struct stage__transport {
     uv_tcp_t listener;
     uv_prepare_t flush;
     uv_timer_t tick;
+    /* a connection there is no memory for is accepted here and closed:
+    ** libuv listens no further until the pending one is accepted */
+    uv_tcp_t spare;
+    bool refusing;     /* spare is closing */
+    bool refuse_later; /* one is pending still: the next tick retries */
     bool listen_called, listening, closing;
     int handles; /* open handles; free at 0 when closing */
     int pending; /* inbound conns awaiting a handshake */
@@ -109,6 +114,8 @@ struct stage__transport {
 int stage__conn_connect(stage__peer_t *p);
 /* Accept one pending connection on the listener. */
 void stage__conn_accept(stage__transport_t *t);
+/* transport.c: no memory for the pending connection: close it unserved. */
+void stage__transport_refuse(stage__transport_t *t);
 /* Close c. Logs why at level unless level < 0; a lost UP connection is
 ** reported down with reason. Safe on a closing connection. */
 void stage__conn_close(stage__conn_t *c, int reason, int level,

@@ -45,6 +45,7 @@
 #include <uv.h>
 
 #include "core/mpsc.h"
+#include "util/alloc.h"
 #include "netnode.h"
 #include "wire/frame.h"
 #include "util/log.h"
@@ -77,7 +78,7 @@ static void netnode_push(stage__netnode_t *nn, stage__netnode_item_t *it) {
 }
 
 static stage__netnode_item_t *item_new(int kind) {
-    stage__netnode_item_t *it = calloc(1, sizeof *it);
+    stage__netnode_item_t *it = stage__calloc(1, sizeof *it);
     if (it) it->kind = kind;
     return it;
 }
@@ -87,7 +88,7 @@ static stage__netnode_item_t *item_new(int kind) {
 
 static void hold_frame(stage__netnode_t *nn, const char *peer, int kind,
                        const char *body, size_t len) {
-    stage__held_t *h = malloc(sizeof *h + len);
+    stage__held_t *h = stage__malloc(sizeof *h + len);
     if (!h) {
         LOG_ERROR("out of memory: a frame for '%s' is lost", peer);
         return;
@@ -134,7 +135,7 @@ static void on_drain(void *ud, const char *peer) {
             STAGE_EBUSY)
             break;
         *pp = h->next;
-        free(h);
+        stage__free(h);
     }
     nn->held_tail = NULL;
     for (stage__held_t *h = nn->held_head; h; h = h->next)
@@ -166,6 +167,18 @@ static void pack_reply(stage_pack_t *p, uint64_t call,
         stage_pack_nil(p);
 }
 
+/* Send the REPLY packed in p (or failed to pack) to call from peer; a
+** reply that cannot go is logged, as its caller will only time out. */
+static void reply_frame(stage__netnode_t *nn, const char *peer, uint64_t call,
+                        const stage_pack_t *p) {
+    int rc = stage_pack_error(p);
+    if (!rc)
+        rc = stage__netnode_send_frame(nn, peer, FRAME_REPLY, p->data, p->len);
+    if (rc)
+        LOG_ERROR("the reply to call %llu from '%s' is lost: %s",
+                  (unsigned long long)call, peer, stage_strerror(rc));
+}
+
 /* Send f's result to the caller it is owed to. A reply that cannot go
 ** (larger than a frame, say) sends its failure instead, so that the caller
 ** learns it now rather than at its call's deadline. */
@@ -191,7 +204,7 @@ static void send_reply(stage__netnode_t *nn, stage__future_t *f) {
                  (unsigned long long)o->call, o->peer, stage_strerror(rc));
     }
     if (p->cap > 65536) stage_pack_free(p); /* keep no large one */
-    free(o);
+    stage__free(o);
     f->on_done_arg = NULL;
     stage__future_unref(f);
 }
@@ -200,7 +213,7 @@ static void send_reply(stage__netnode_t *nn, stage__future_t *f) {
 static void reply_done(stage__future_t *f) {
     stage__owed_t *o = f->on_done_arg;
     if (!stage__node_net(f->node)) { /* closed: nobody to send it */
-        free(o);
+        stage__free(o);
         f->on_done_arg = NULL;
         return;
     }
@@ -225,9 +238,9 @@ static void reply_done(stage__future_t *f) {
 stage__future_t *stage__netnode_owed(stage__netnode_t *nn, const char *peer,
                                      uint64_t call, uint64_t target) {
     stage__future_t *f = stage__future_new(nn->node, 0, target);
-    stage__owed_t *o = malloc(sizeof *o);
+    stage__owed_t *o = stage__malloc(sizeof *o);
     if (!f || !o) {
-        free(o);
+        stage__free(o);
         if (f) stage__future_unref(f);
         return NULL;
     }
@@ -249,8 +262,7 @@ void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
     stage__future_t tmp = {.status = status, .message = (char *)msg};
     stage_pack_t p = STAGE_PACK_INIT;
     pack_reply(&p, call, &tmp);
-    if (!stage_pack_error(&p))
-        stage__netnode_send_frame(nn, peer, FRAME_REPLY, p.data, p.len);
+    reply_frame(nn, peer, call, &p);
     stage_pack_free(&p);
 }
 
@@ -260,10 +272,10 @@ void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
 /* Register f as waiting for a reply from peer; returns the call id. */
 static uint64_t call_open(stage__netnode_t *nn, const char *peer,
                           stage__future_t *f) {
-    stage__call_t *c = malloc(sizeof *c);
+    stage__call_t *c = stage__malloc(sizeof *c);
     uint64_t id = ++nn->next_id;
     if (!c || stage__u64map_put(&nn->calls, id, c)) {
-        free(c);
+        stage__free(c);
         stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
         stage__future_unref(f);
         return 0;
@@ -278,10 +290,10 @@ static uint64_t call_open(stage__netnode_t *nn, const char *peer,
 
 uint64_t stage__netnode_call_cb(stage__netnode_t *nn, const char *peer,
                                 stage__call_cb cb, void *arg) {
-    stage__call_t *c = malloc(sizeof *c);
+    stage__call_t *c = stage__malloc(sizeof *c);
     uint64_t id = ++nn->next_id;
     if (!c || stage__u64map_put(&nn->calls, id, c)) {
-        free(c);
+        stage__free(c);
         return 0;
     }
     *c = (stage__call_t){
@@ -300,7 +312,7 @@ static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
         stage__future_reject(c->f, status, msg, NULL, NULL);
         stage__future_unref(c->f);
     }
-    free(c);
+    stage__free(c);
 }
 
 typedef struct sweep_ctx {
@@ -512,38 +524,23 @@ static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
     if (!ty) return 0;
     stage__env_t *e = stage__env_new(method, mlen, args, alen);
     if (e && stop) e->hdr.kind = ENV_STOP_ACTOR;
+    if (e && call &&
+        !(e->future = stage__netnode_owed(nn, peer, call, to.serial)))
+        stage__env_free(e), e = NULL;
     if (!e) {
-        stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM,
-                                   "out of memory");
+        char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 320];
+        stage_id_format(&to, text, sizeof text);
+        snprintf(msg, sizeof msg,
+                 "out of memory: message '%.*s' to actor '%s' not delivered",
+                 (int)mlen, method, text);
+        stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM, msg);
         return 0;
     }
     e->target = to.serial;
     e->target_type = ty;
     e->hdr.flags |= ENV_REMOTE;
-    if (call && !(e->future = stage__netnode_owed(nn, peer, call, to.serial))) {
-        stage__env_free(e);
-        stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM,
-                                   "out of memory");
-        return 0;
-    }
     stage__route(nn->node, e);
     return 0;
-}
-
-static void spawned(stage__netnode_t *nn, const char *peer, uint64_t call,
-                    stage__type_t *ty, uint64_t serial) {
-    stage_id_t id;
-    stage__make_id(nn->node, serial, ty, &id);
-    stage__future_t *f = stage__netnode_owed(nn, peer, call, 0);
-    if (!f) return;
-    stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_id(&p, &id);
-    if (stage_pack_error(&p))
-        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
-    else
-        stage__future_resolve(f, p.data, p.len); /* reply_done sends it */
-    stage_pack_free(&p);
-    stage__future_unref(f);
 }
 
 static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
@@ -570,6 +567,13 @@ static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
         stage__netnode_reply_error(nn, peer, call, STAGE_ETYPE_NOT_FOUND, msg);
         return 0;
     }
+    /* the reply's future first: an actor nobody hears of would be lost */
+    stage__future_t *f = stage__netnode_owed(nn, peer, call, 0);
+    if (!f) {
+        snprintf(msg, sizeof msg, "cannot spawn '%s': out of memory", name);
+        stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM, msg);
+        return 0;
+    }
     if (theatre >= nt) theatre = -1;
     uint64_t serial;
     int rc = stage__spawn(
@@ -578,10 +582,16 @@ static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
     if (rc) {
         snprintf(msg, sizeof msg, "cannot spawn '%s': %s", name,
                  stage_strerror(rc));
-        stage__netnode_reply_error(nn, peer, call, rc, msg);
-        return 0;
+        stage__future_reject(f, rc, msg, NULL, NULL); /* reply_done sends */
+    } else {
+        stage_id_t id;
+        char buf[STAGE_ID_TEXT_MAX + 64]; /* an id's msgpack: no allocation */
+        stage_pack_t p = {buf, 0, sizeof buf, 0};
+        stage__make_id(nn->node, serial, ty, &id);
+        stage_pack_id(&p, &id);
+        stage__future_resolve(f, p.data, p.len);
     }
-    spawned(nn, peer, call, ty, serial);
+    stage__future_unref(f);
     return 0;
 }
 
@@ -601,7 +611,7 @@ static int in_reply(stage__netnode_t *nn, const char *peer, const char *body,
     stage__u64map_take(&nn->calls, call);
     if (c->cb && status == 0) {
         c->cb(nn, c->arg, 0, value, (size_t)(u.end - value));
-        free(c);
+        stage__free(c);
         return 0;
     }
     if (status == 0) {
@@ -625,13 +635,13 @@ static int in_reply(stage__netnode_t *nn, const char *peer, const char *body,
                                                        : (int)status;
         if (c->cb) {
             c->cb(nn, c->arg, st, mbuf, strlen(mbuf));
-            free(c);
+            stage__free(c);
             return 0;
         }
         stage__future_reject(c->f, st, mbuf, a ? abuf : NULL, tb ? tbuf : NULL);
     }
     stage__future_unref(c->f);
-    free(c);
+    stage__free(c);
     return 0;
 }
 
@@ -740,8 +750,8 @@ static void take(stage__netnode_t *nn, stage__netnode_item_t *it) {
         stop_soon(nn);
         break;
     }
-    free(it->args);
-    free(it);
+    stage__free(it->args);
+    stage__free(it);
 }
 
 static void on_async(uv_async_t *a) {
@@ -835,7 +845,7 @@ static void net_send(stage_node_t *node, const stage_id_t *to,
     }
     stage__netnode_item_t *it = item_new(ITEM_MSG);
     if (!it || atomic_load(&nn->closing)) {
-        free(it);
+        stage__free(it);
         if (e->future)
             stage__future_reject(e->future, STAGE_ESTOPPED,
                                  "this node is "
@@ -853,9 +863,9 @@ static void net_spawn(stage_node_t *node, const char *where, const char *type,
                       const char *args, size_t len, stage__future_t *f) {
     stage__netnode_t *nn = stage__node_net(node);
     stage__netnode_item_t *it = item_new(ITEM_SPAWN);
-    char *copy = it && len ? malloc(len) : NULL;
+    char *copy = it && len ? stage__malloc(len) : NULL;
     if (!it || (len && !copy)) {
-        free(it);
+        stage__free(it);
         stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
         stage__future_unref(f);
         return;
@@ -940,7 +950,7 @@ static void net_close(stage_node_t *node) {
     stage__lookup_close(nn);
     for (stage__held_t *h; (h = nn->held_head);) {
         nn->held_head = h->next;
-        free(h);
+        stage__free(h);
     }
     stage__transport_destroy(&nn->tr);
     uv_walk(&nn->loop, close_walk, NULL);
@@ -953,7 +963,7 @@ static void net_close(stage_node_t *node) {
     ** network from now on (see reply_done) */
     stage__net_hooks_t none = {0};
     stage__node_set_net_hooks(node, &none, NULL);
-    free(nn);
+    stage__free(nn);
 }
 
 /* ---- start -------------------------------------------------------------- */
@@ -1036,9 +1046,9 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
         snprintf(err, errlen, "a network needs a listen address, once");
         return STAGE_EINVAL;
     }
-    stage__netnode_t *nn = calloc(1, sizeof *nn);
+    stage__netnode_t *nn = stage__calloc(1, sizeof *nn);
     if (!nn || uv_loop_init(&nn->loop)) {
-        free(nn);
+        stage__free(nn);
         snprintf(err, errlen, "out of memory");
         return STAGE_ENOMEM;
     }
@@ -1053,7 +1063,7 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
         if (nn->tr) stage__transport_destroy(&nn->tr);
         uv_run(&nn->loop, UV_RUN_NOWAIT);
         uv_loop_close(&nn->loop);
-        free(nn);
+        stage__free(nn);
         return rc;
     }
     start_handles(nn, cfg->handle_signals);

@@ -19,6 +19,7 @@
 
 #include "net.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 stage__peer_t *stage__peer_find(stage__transport_t *t, const char *addr) {
@@ -39,7 +40,7 @@ static void on_retry_closed(uv_handle_t *h) {
 stage__peer_t *stage__peer_get(stage__transport_t *t, const char *addr) {
     stage__peer_t *p = stage__peer_find(t, addr);
     if (p) return p;
-    p = calloc(1, sizeof *p);
+    p = stage__calloc(1, sizeof *p);
     if (!p) return NULL;
     p->t = t;
     snprintf(p->addr, sizeof p->addr, "%s", addr);
@@ -54,7 +55,7 @@ stage__peer_t *stage__peer_get(stage__transport_t *t, const char *addr) {
 
 void stage__peer_free(stage__peer_t *p) {
     stage_pack_free(&p->out);
-    free(p);
+    stage__free(p);
 }
 
 void stage__peer_close(stage__peer_t *p) {

@@ -12,6 +12,10 @@
 ** configured interval.
 ** Lifetime: destroy closes every handle; the memory goes with the last
 ** close callback (handles counts the open ones).
+** Out of memory for a new connection: libuv stops listening until the
+** pending connection is accepted, so it is accepted into the spare
+** handle and closed (or, while the spare is still closing, at the next
+** tick).
 ** Loop thread only.
 */
 #include <signal.h>
@@ -20,6 +24,7 @@
 
 #include "net.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 #include "util/log.h"
 
 void stage__transport_config_init(stage__transport_config_t *cfg) {
@@ -63,7 +68,7 @@ static void on_handle_closed(uv_handle_t *h) {
 }
 
 void stage__transport_handle_closed(stage__transport_t *t) {
-    if (--t->handles == 0 && t->closing) free(t);
+    if (--t->handles == 0 && t->closing) stage__free(t);
 }
 
 static void on_flush(uv_prepare_t *h) {
@@ -89,9 +94,32 @@ void stage__transport_dirty(stage__peer_t *p) {
     uv_prepare_start(&t->flush, on_flush);
 }
 
+static void on_spare_closed(uv_handle_t *h) {
+    stage__transport_t *t = h->data;
+    t->refusing = false;
+    stage__transport_handle_closed(t);
+}
+
+void stage__transport_refuse(stage__transport_t *t) {
+    if (t->closing) return;
+    if (t->refusing || uv_tcp_init(t->loop, &t->spare)) {
+        t->refuse_later = true;
+        return;
+    }
+    t->spare.data = t;
+    t->handles++;
+    t->refusing = true;
+    uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)&t->spare);
+    uv_close((uv_handle_t *)&t->spare, on_spare_closed);
+}
+
 static void on_tick(uv_timer_t *h) {
     stage__transport_t *t = h->data;
     uint64_t now = uv_now(t->loop);
+    if (t->refuse_later && !t->refusing) {
+        t->refuse_later = false;
+        stage__conn_accept(t);
+    }
     for (stage__conn_t *c = t->conns; c; c = c->next)
         stage__conn_tick(c, now);
 }
@@ -124,14 +152,14 @@ int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
     if (!cfg) stage__transport_config_init(&def);
     if (!cfg) cfg = &def;
     if (!loop || !out || !config_valid(cfg)) return STAGE_EINVAL;
-    stage__transport_t *t = calloc(1, sizeof *t);
+    stage__transport_t *t = stage__calloc(1, sizeof *t);
     if (!t) return STAGE_ENOMEM;
     ignore_sigpipe();
     t->loop = loop;
     t->cfg = *cfg;
     if (cbs) t->cbs = *cbs;
     if (cfg->advertise && canonical(cfg->advertise, t->self, sizeof t->self)) {
-        free(t);
+        stage__free(t);
         return STAGE_EINVAL;
     }
     t->cfg.advertise = NULL; /* not ours to keep; t->self holds it */

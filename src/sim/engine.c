@@ -16,6 +16,7 @@
 #include "sim_int.h"
 #include "stage/errors.h"
 #include "stage/pack.h"
+#include "util/alloc.h"
 
 /* ---- PRNG ---- */
 
@@ -75,19 +76,19 @@ void stage__sim_at(stage__sim_t *s, uint64_t t, int act, int arg) {
 
 static stage_dht_msg_t *msg_get(stage__sim_t *s) {
     if (s->npool) return s->pool[--s->npool];
-    stage_dht_msg_t *m = malloc(sizeof(*m));
+    stage_dht_msg_t *m = stage__malloc(sizeof(*m));
     if (!m) abort();
     return m;
 }
 
 static void msg_put(stage__sim_t *s, stage_dht_msg_t *m) {
-    free(m->data);
+    stage__free(m->data);
     m->data = NULL;
     if (s->npool == s->cappool) {
         size_t cap = s->cappool ? 2 * s->cappool : 64;
-        stage_dht_msg_t **p = realloc(s->pool, cap * sizeof(*p));
+        stage_dht_msg_t **p = stage__realloc(s->pool, cap * sizeof(*p));
         if (!p) {
-            free(m);
+            stage__free(m);
             return;
         }
         s->pool = p;
@@ -381,12 +382,12 @@ int stage__sim_engine_init(stage__sim_t *s) {
     int V = s->c.vnodes;
     s->nn = s->c.nodes;
     s->nm = s->nn * V;
-    s->nodes = calloc((size_t)s->nn, sizeof(node_t));
-    s->mgrs = calloc((size_t)s->nm, sizeof(mgr_t));
-    s->ring = calloc((size_t)s->nm + 1, sizeof(uint64_t));
-    s->hops_hist = calloc(256, sizeof(uint64_t));
-    s->live = calloc((size_t)s->nm, sizeof(int));
-    s->live_pos = calloc((size_t)s->nm, sizeof(int));
+    s->nodes = stage__calloc((size_t)s->nn, sizeof(node_t));
+    s->mgrs = stage__calloc((size_t)s->nm, sizeof(mgr_t));
+    s->ring = stage__calloc((size_t)s->nm + 1, sizeof(uint64_t));
+    s->hops_hist = stage__calloc(256, sizeof(uint64_t));
+    s->live = stage__calloc((size_t)s->nm, sizeof(int));
+    s->live_pos = stage__calloc((size_t)s->nm, sizeof(int));
     if (!s->nodes || !s->mgrs || !s->ring || !s->hops_hist || !s->live ||
         !s->live_pos || stage__sim_queue_init(&s->q))
         return STAGE_ENOMEM;
@@ -409,14 +410,14 @@ void stage__sim_engine_free(stage__sim_t *s) {
     stage__sim_queue_each(&s->q, free_msg, s);
     stage__sim_queue_free(&s->q);
     for (size_t i = 0; i < s->npool; i++)
-        free(s->pool[i]);
-    free(s->pool);
-    free(s->nodes);
-    free(s->mgrs);
-    free(s->ring);
-    free(s->hops_hist);
-    free(s->live);
-    free(s->live_pos);
-    free(s->reqs);
-    free(s->entries);
+        stage__free(s->pool[i]);
+    stage__free(s->pool);
+    stage__free(s->nodes);
+    stage__free(s->mgrs);
+    stage__free(s->ring);
+    stage__free(s->hops_hist);
+    stage__free(s->live);
+    stage__free(s->live_pos);
+    stage__free(s->reqs);
+    stage__free(s->entries);
 }

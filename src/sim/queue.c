@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "sim_int.h"
+#include "util/alloc.h"
 
 #define WHEEL (1u << 16)
 #define NIL UINT32_MAX
@@ -23,7 +24,7 @@ static bool before(const ev_t *a, const ev_t *b) {
 static uint32_t node_new(stage__sim_queue_t *q, const ev_t *e) {
     if (q->free == NIL) {
         uint32_t cap = q->cap ? q->cap * 2 : 1u << 16;
-        stage__sim_qnode_t *n = realloc(q->nodes, cap * sizeof(*n));
+        stage__sim_qnode_t *n = stage__realloc(q->nodes, cap * sizeof(*n));
         if (!n) abort(); /* the simulator cannot go on without memory */
         for (uint32_t i = q->cap; i < cap; i++)
             n[i].next = i + 1 < cap ? i + 1 : NIL;
@@ -51,7 +52,7 @@ static void slot_append(stage__sim_queue_t *q, const ev_t *e) {
 static void far_push(stage__sim_queue_t *q, const ev_t *e) {
     if (q->nfar == q->capfar) {
         size_t cap = q->capfar ? q->capfar * 2 : 1024;
-        ev_t *h = realloc(q->far, cap * sizeof(*h));
+        ev_t *h = stage__realloc(q->far, cap * sizeof(*h));
         if (!h) abort();
         q->far = h;
         q->capfar = cap;
@@ -88,8 +89,8 @@ static void migrate(stage__sim_queue_t *q) {
 }
 
 int stage__sim_queue_init(stage__sim_queue_t *q) {
-    q->head = malloc(WHEEL * sizeof(uint32_t));
-    q->tail = malloc(WHEEL * sizeof(uint32_t));
+    q->head = stage__malloc(WHEEL * sizeof(uint32_t));
+    q->tail = stage__malloc(WHEEL * sizeof(uint32_t));
     if (!q->head || !q->tail) return -1;
     for (uint32_t i = 0; i < WHEEL; i++)
         q->head[i] = q->tail[i] = NIL;
@@ -145,8 +146,8 @@ void stage__sim_queue_each(stage__sim_queue_t *q,
 }
 
 void stage__sim_queue_free(stage__sim_queue_t *q) {
-    free(q->head);
-    free(q->tail);
-    free(q->nodes);
-    free(q->far);
+    stage__free(q->head);
+    stage__free(q->tail);
+    stage__free(q->nodes);
+    stage__free(q->far);
 }

@@ -14,6 +14,7 @@
 
 #include "sim_int.h"
 #include "stage/errors.h"
+#include "util/alloc.h"
 
 enum {
     A_JOIN = 1,
@@ -35,7 +36,7 @@ enum {
 uint64_t stage__sim_new_req(stage__sim_t *s, int kind, int entry, int mgr) {
     if (s->nreqs == s->capreqs) {
         size_t cap = s->capreqs ? s->capreqs * 2 : 4096;
-        sreq_t *v = realloc(s->reqs, cap * sizeof(*v));
+        sreq_t *v = stage__realloc(s->reqs, cap * sizeof(*v));
         if (!v) abort(); /* the simulator cannot go on without memory */
         s->reqs = v;
         s->capreqs = cap;
@@ -67,7 +68,7 @@ static void claim_entries(stage__sim_t *s, int node) {
         snprintf(name, sizeof(name), "e%d.%u.%d", node, s->nodes[node].inc, j);
         if (s->nentries == s->capentries) {
             size_t cap = s->capentries ? s->capentries * 2 : 1024;
-            sentry_t *v = realloc(s->entries, cap * sizeof(*v));
+            sentry_t *v = stage__realloc(s->entries, cap * sizeof(*v));
             if (!v) abort();
             s->entries = v;
             s->capentries = cap;
@@ -310,7 +311,7 @@ static int cmp_size(const void *a, const void *b) {
 }
 
 static void balance(stage__sim_t *s, double *maxr, double *p99r) {
-    size_t *v = calloc((size_t)s->nn + 1, sizeof(size_t));
+    size_t *v = stage__calloc((size_t)s->nn + 1, sizeof(size_t));
     size_t n = 0, sum = 0;
     if (!v) return;
     for (int i = 0; i < s->nn; i++) {
@@ -327,7 +328,7 @@ static void balance(stage__sim_t *s, double *maxr, double *p99r) {
     double mean = n ? (double)sum / (double)n : 0;
     *maxr = mean > 0 ? (double)v[n - 1] / mean : 0;
     *p99r = mean > 0 ? (double)v[(size_t)(0.99 * (double)(n - 1))] / mean : 0;
-    free(v);
+    stage__free(v);
 }
 
 /* Fraction of live managers whose successor and predecessor are right. */
@@ -503,14 +504,14 @@ void stage__sim_config_init(stage__sim_config_t *c) {
 
 int stage__sim_run(const stage__sim_config_t *c, FILE *out,
                    stage__sim_figures_t *fig) {
-    stage__sim_t *s = calloc(1, sizeof(*s));
+    stage__sim_t *s = stage__calloc(1, sizeof(*s));
     if (!s) return 1;
     s->c = *c;
     s->out = out;
     stage__sim_rng_seed(&s->rng, c->seed);
     if (stage__sim_engine_init(s)) {
         stage__sim_engine_free(s);
-        free(s);
+        stage__free(s);
         return 1;
     }
     uint64_t t0 = MS(c->join_s + c->settle_s);
@@ -551,6 +552,6 @@ int stage__sim_run(const stage__sim_config_t *c, FILE *out,
     if (fig) *fig = f;
     int rc = s->failures ? 1 : 0;
     stage__sim_engine_free(s);
-    free(s);
+    stage__free(s);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "stage/errors.h"
+#include "util/alloc.h"
 #include "util/buf.h"
 
 int stage__buf_reserve(stage_buf_t *b, size_t n) {
@@ -12,7 +13,7 @@ int stage__buf_reserve(stage_buf_t *b, size_t n) {
         if (cap > ((size_t)-1) / 2) return STAGE_ENOMEM;
         cap *= 2;
     }
-    char *p = realloc(b->data, cap);
+    char *p = stage__realloc(b->data, cap);
     if (!p) return STAGE_ENOMEM;
     b->data = p;
     b->cap = cap;
@@ -28,7 +29,7 @@ int stage__buf_append(stage_buf_t *b, const void *p, size_t n) {
 }
 
 void stage__buf_free(stage_buf_t *b) {
-    free(b->data);
+    stage__free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }

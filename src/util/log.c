@@ -26,6 +26,12 @@
 ** nothing else is logged; an atexit handler writes those still open. The
 ** level is read without a lock: a stale read only means one line more or
 ** less while the level changes.
+**
+** The program's log function (stage_set_log) gets the lines, folded, in
+** place of stderr. It is read and called under hook_lock (taken after mu,
+** never before), so that once stage_set_log returns the old one is never
+** called again. The fold table is allocated once for the process with C's
+** calloc, not through the allocator hook: it is never freed.
 */
 #include <ctype.h>
 #include <pthread.h>
@@ -38,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,8 +220,50 @@ static pthread_cond_t wake;     /* the flusher's: a summary may be due sooner */
 static stage__logfold_t *folds; /* NULL when out of memory: no folding */
 static bool flusher_started;    /* under mu */
 
-static void write_stderr(void *ud, const char *line, size_t len) {
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static stage_log_fn hook;
+static void *hook_ud;
+
+void stage_set_log(stage_log_fn fn, void *ud) {
+    pthread_mutex_lock(&hook_lock);
+    hook = fn;
+    hook_ud = ud;
+    pthread_mutex_unlock(&hook_lock);
+}
+
+/* Give text to the program's log function; 0 if it has none. */
+static int to_hook(int l, const char *text) {
+    pthread_mutex_lock(&hook_lock);
+    stage_log_fn fn = hook;
+    if (fn) fn(hook_ud, l, text);
+    pthread_mutex_unlock(&hook_lock);
+    return fn != NULL;
+}
+
+void stage__log_text(int l, const char *text) {
+    if (to_hook(l, text)) return;
+    struct iovec iov[2] = {{(void *)text, strlen(text)}, {"\n", 1}};
+    ssize_t w = writev(STDERR_FILENO, iov, 2);
+    (void)w;
+}
+
+/* Write one line ("stage: LEVEL: text\n", or a summary of such lines): to
+** the program's log function as its level and text, else to stderr. */
+static void write_out(void *ud, const char *line, size_t len) {
     (void)ud;
+    for (int l = 0; l < 4; l++) {
+        char prefix[24];
+        int n = snprintf(prefix, sizeof prefix, "stage: %s: ", tags[l]);
+        if (len < (size_t)n || memcmp(line, prefix, (size_t)n)) continue;
+        char text[STAGE_LOG_LINE_MAX + 128];
+        size_t k = len - (size_t)n;
+        if (k && line[n + k - 1] == '\n') k--;
+        if (k > sizeof text - 1) k = sizeof text - 1;
+        memcpy(text, line + n, k);
+        text[k] = '\0';
+        if (to_hook(l, text)) return;
+        break;
+    }
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w; /* nothing better to do if stderr is gone */
 }
@@ -241,7 +290,7 @@ static void init(void) {
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
     pthread_cond_init(&wake, &a);
     pthread_condattr_destroy(&a);
-    folds = stage__logfold_new(STAGE_LOG_FOLD_WINDOW, write_stderr, NULL);
+    folds = stage__logfold_new(STAGE_LOG_FOLD_WINDOW, write_out, NULL);
     atexit(at_exit);
 }
 
@@ -322,7 +371,7 @@ void stage__log(int l, const char *fmt, ...) {
     pthread_once(&once, init);
     pthread_mutex_lock(&mu);
     if (!folds) {
-        write_stderr(NULL, line, (size_t)n);
+        write_out(NULL, line, (size_t)n);
     } else if (stage__logfold_line(folds, now_secs(), line, (size_t)n) == 1) {
         /* a summary is now due, maybe sooner than the flusher waits for */
         if (!flusher_started) start_flusher();

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "stage/errors.h"
+#include "util/alloc.h"
 #include "util/u64map.h"
 
 static size_t slot(uint64_t key, size_t cap) {
@@ -10,11 +11,11 @@ static size_t slot(uint64_t key, size_t cap) {
 
 static int grow(stage_u64map_t *m) {
     size_t cap = m->cap ? m->cap * 2 : 16;
-    uint64_t *keys = calloc(cap, sizeof *keys);
-    void **vals = calloc(cap, sizeof *vals);
+    uint64_t *keys = stage__calloc(cap, sizeof *keys);
+    void **vals = stage__calloc(cap, sizeof *vals);
     if (!keys || !vals) {
-        free(keys);
-        free(vals);
+        stage__free(keys);
+        stage__free(vals);
         return STAGE_ENOMEM;
     }
     for (size_t i = 0; i < m->cap; i++) {
@@ -25,8 +26,8 @@ static int grow(stage_u64map_t *m) {
         keys[j] = m->keys[i];
         vals[j] = m->vals[i];
     }
-    free(m->keys);
-    free(m->vals);
+    stage__free(m->keys);
+    stage__free(m->vals);
     m->keys = keys;
     m->vals = vals;
     m->cap = cap;
@@ -83,8 +84,8 @@ void stage__u64map_each(const stage_u64map_t *m,
 }
 
 void stage__u64map_free(stage_u64map_t *m) {
-    free(m->keys);
-    free(m->vals);
+    stage__free(m->keys);
+    stage__free(m->vals);
     m->keys = NULL;
     m->vals = NULL;
     m->cap = m->count = 0;

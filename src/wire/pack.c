@@ -9,11 +9,14 @@
 ** Invariant: once p->err is set nothing more is written until reset.
 ** Not thread-safe: one owner per writer.
 */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "stage/errors.h"
 #include "stage/pack.h"
+#include "util/alloc.h"
 #include "wire/mp.h"
 
 void stage_pack_init(stage_pack_t *p) {
@@ -24,7 +27,9 @@ void stage_pack_init(stage_pack_t *p) {
 
 /* Small buffers are recycled per thread: a writer made, filled and freed
 ** for every message (the natural way to use one) then costs no malloc.
-** Sanitizer builds skip the cache so every use after free is still seen. */
+** Sanitizer builds skip the cache so every use after free is still seen.
+** A thread's cache is freed when the thread ends (a key's destructor: a
+** theatre's thread ends with every node). */
 #define SMALL 128
 #ifdef STAGE_SANITIZE
 #define CACHE_MAX 0
@@ -33,12 +38,40 @@ void stage_pack_init(stage_pack_t *p) {
 #endif
 static _Thread_local char *cache[CACHE_MAX ? CACHE_MAX : 1];
 static _Thread_local int ncache;
+static _Thread_local bool cache_armed; /* the key's destructor will run */
+static pthread_key_t cache_key;
+static bool cache_key_ok; /* else threads go without a cache */
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+void stage__pack_cache_free(void) {
+    while (ncache)
+        stage__free(cache[--ncache]);
+}
+
+static void cache_drop(void *unused) {
+    (void)unused;
+    stage__pack_cache_free();
+    cache_armed = false;
+}
+
+static void cache_key_init(void) {
+    cache_key_ok = !pthread_key_create(&cache_key, cache_drop);
+}
 
 void stage_pack_free(stage_pack_t *p) {
-    if (p->cap == SMALL && ncache < CACHE_MAX)
-        cache[ncache++] = p->data;
-    else
-        free(p->data);
+    if (p->cap == SMALL && ncache < CACHE_MAX) {
+        if (!cache_armed) {
+            pthread_once(&cache_once, cache_key_init);
+            cache_armed =
+                cache_key_ok && !pthread_setspecific(cache_key, &cache_armed);
+        }
+        if (cache_armed) {
+            cache[ncache++] = p->data;
+            stage_pack_init(p);
+            return;
+        }
+    }
+    stage__free(p->data);
     stage_pack_init(p);
 }
 
@@ -66,7 +99,7 @@ static char *grow(stage_pack_t *p, size_t n) {
         }
         cap *= 2;
     }
-    char *d = realloc(p->data, cap);
+    char *d = stage__realloc(p->data, cap);
     if (!d) {
         p->err = STAGE_ENOMEM;
         return NULL;

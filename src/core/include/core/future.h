@@ -91,5 +91,10 @@ int stage__future_on(stage__theatre_t *t, stage__future_t *f,
                      void *arg);
 /* Run f's continuations (owner theatre, f done). */
 void stage__future_fire(stage__theatre_t *t, stage__future_t *f);
+/* f, taken from its owner's inbox at teardown, never fires: release its
+** continuations as a freed future does (they may hold references that
+** keep f alive: a join's parts, a deadline's timer) and the inbox's
+** reference. */
+void stage__future_abandon(stage__future_t *f);
 
 #endif

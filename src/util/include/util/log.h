@@ -1,5 +1,7 @@
 /*
-** util/log.h: leveled log lines on stderr, with repeats folded.
+** util/log.h: leveled log lines on stderr, with repeats folded, or to the
+** program's function (stage_set_log, stage/log.h, which also has the
+** levels).
 ** Any thread. One call writes one whole line (a single write(2)), so lines of
 ** different threads never interleave. A line like one written less than a
 ** second before (the same text but for its numbers) is held back and
@@ -11,7 +13,7 @@
 
 #include <stddef.h>
 
-enum { STAGE_LOG_ERROR, STAGE_LOG_WARN, STAGE_LOG_INFO, STAGE_LOG_DEBUG };
+#include "stage/log.h"
 
 /* The names STAGE_LOG takes, for messages. */
 #define STAGE_LOG_LEVELS "error, warn, info or debug"
@@ -34,6 +36,10 @@ void stage__log(int level, const char *fmt, ...)
 /* Write the summaries of every line held back so far (at exit it happens
 ** by itself). Any thread. */
 void stage__log_flush(void);
+/* text as it is, for a person reading the program's end ("file:line:
+** message"): to the program's log function, or to stderr unprefixed. No
+** level filter. */
+void stage__log_text(int level, const char *text);
 
 #define STAGE_LOG(level, ...)                                                  \
     do {                                                                       \

@@ -17,6 +17,11 @@
 
 #include "stage/pack.h"
 
+/* Free the calling thread's cache of small writer buffers (pack.c). A
+** thread's cache goes when the thread ends; this is for a thread that
+** stays, a test counting blocks say. */
+void stage__pack_cache_free(void);
+
 /* One decoded header. */
 typedef struct stage__mp {
     stage_vtype_t t; /* never STAGE_T_END; STAGE_T_BAD on error */
