@@ -301,16 +301,19 @@ void stage__node_set_exit_code(stage_node_t *n, int code) {
 
 /* ---- start, wait, watchdog ---------------------------------------------- */
 
+/* A signal that arrives late, once the turn it was meant for has ended,
+** finds no request for the turn running now and does nothing. */
 static void on_preempt_signal(int sig) {
     (void)sig;
     stage__theatre_t *t = stage__current();
-    if (t && t->in_turn && t->node->lua_hooks.preempt)
+    if (t && t->node->lua_hooks.preempt && stage__preempt_wanted(t))
         t->node->lua_hooks.preempt(t);
 }
 
-/* Every half slice, signal each theatre whose message has not changed since
-** the last look (so it has run at least half a slice); its Lua hook then
-** yields, or fails the message once it has run past its budget. */
+/* Every half slice, ask each theatre whose message has not changed since
+** the last look (so it has run at least half a slice) to preempt that turn,
+** and signal it; its Lua hook then yields, or fails the message once it has
+** run past its budget. */
 static void *watchdog_main(void *arg) {
     stage_node_t *n = arg;
     uint64_t seen[STAGE_MAX_THEATRES] = {0};
@@ -320,10 +323,17 @@ static void *watchdog_main(void *arg) {
         futex_wait(&n->stopped, 0, half);
         for (int i = 0; i < n->ntheatres; i++) {
             stage__theatre_t *t = n->theatres[i];
+            /* relaxed: see stage__turn_begin */
             uint64_t seq =
                 atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
-            if (t->in_turn && seq == seen[i] && seq != signalled[i]) {
+            if (atomic_load_explicit(&t->in_turn, memory_order_relaxed) &&
+                seq == seen[i] && seq != signalled[i]) {
                 signalled[i] = seq; /* the hook re-arms itself if needed */
+                /* release, before the signal: the handler the signal runs
+                ** reads the request with acquire (pthread_kill is a system
+                ** call, so the store is visible before the signal is) */
+                atomic_store_explicit(&t->preempt_seq, seq,
+                                      memory_order_release);
                 pthread_kill(t->thread, SIG_PREEMPT);
             }
             seen[i] = seq;
