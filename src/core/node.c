@@ -24,6 +24,7 @@
 #include "core/core.h"
 #include "core/node.h"
 #include "util/log.h"
+#include "util/sanitize.h"
 
 #define SIG_PREEMPT (SIGRTMIN + 3)
 
@@ -371,8 +372,13 @@ int stage_node_start(stage_node_t *n) {
 int stage_node_wait(stage_node_t *n) {
     if (stage__current()) return STAGE_EDEADLOCK;
     if (!n->started || n->joined) return n->exit_code;
+    /* The SIGTERM that stops a `stage node` usually lands on this thread.
+    ** Under ThreadSanitizer its handler runs only at this thread's next
+    ** atomic, and the kernel restarts the futex wait after the signal, so
+    ** the wait wakes every 100 ms to reach the atomic (util/sanitize.h). */
+    double secs = STAGE_UNDER_TSAN ? 0.1 : -1;
     while (!atomic_load(&n->stopped))
-        futex_wait(&n->stopped, 0, -1);
+        futex_wait(&n->stopped, 0, secs);
     for (int i = 0; i < n->ntheatres; i++)
         stage__theatre_join(n->theatres[i]);
     if (n->has_watchdog) pthread_join(n->watchdog, NULL);

@@ -155,6 +155,7 @@ stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
     w->hooks.push_id = stage__lv_push_id;
     w->hooks.ud = w;
     luaL_openlibs(L);
+    stage__lua_hook_idle(L); /* before any coroutine is made from L */
     wrap_coroutines(L);
     lua_newtable(L);
     w->classes = luaL_ref(L, LUA_REGISTRYINDEX);
