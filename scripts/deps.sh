@@ -71,8 +71,9 @@ done
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
     if ! command -v sudo >/dev/null 2>&1; then
-        echo "deps: installing$missing needs root, and sudo is not" \
-            "installed: run this as root, or install the packages" >&2
+        echo "deps: cannot install '${missing# }': not root, and sudo is" \
+            "not installed; run this as root, or have root run:" \
+            "apt-get install${missing}" >&2
         exit 1
     fi
     sudo=sudo
