@@ -330,11 +330,14 @@ static void *watchdog_main(void *arg) {
             if (atomic_load_explicit(&t->in_turn, memory_order_relaxed) &&
                 seq == seen[i] && seq != signalled[i]) {
                 signalled[i] = seq; /* the hook re-arms itself if needed */
-                /* release, before the signal: the handler the signal runs
-                ** reads the request with acquire (pthread_kill is a system
-                ** call, so the store is visible before the signal is) */
+                /* relaxed: the request is its own only data, and the signal
+                ** carries it: the kernel queues the signal under the target
+                ** thread's signal lock, which that thread takes before it
+                ** runs the handler, so this store happens before the
+                ** handler's load. A poll (under TSan) sees it a look later
+                ** at worst. */
                 atomic_store_explicit(&t->preempt_seq, seq,
-                                      memory_order_release);
+                                      memory_order_relaxed);
                 pthread_kill(t->thread, SIG_PREEMPT);
             }
             seen[i] = seq;

@@ -122,9 +122,10 @@ void stage__turn_end(stage__theatre_t *t) {
 }
 
 int stage__preempt_wanted(stage__theatre_t *t) {
-    /* acquire pairs with the watchdog's release store; it carries no other
-    ** data, and turn_seq is this thread's own (relaxed reads its latest) */
-    uint64_t want = atomic_load_explicit(&t->preempt_seq, memory_order_acquire);
+    /* relaxed: preempt_seq carries nothing but its value (watchdog_main says
+    ** how it reaches the signal handler); in_turn and turn_seq are this
+    ** thread's own writes */
+    uint64_t want = atomic_load_explicit(&t->preempt_seq, memory_order_relaxed);
     return atomic_load_explicit(&t->in_turn, memory_order_relaxed) &&
            want == atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
 }
