@@ -30,6 +30,7 @@
 #include "node_internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/sanitize.h"
 
 #define SIG_PREEMPT (SIGRTMIN + 3)
 
@@ -352,19 +353,21 @@ void stage__node_set_exit_code(stage_node_t *n, int code) {
 
 /* ---- start, wait, watchdog ---------------------------------------------- */
 
+/* A signal that arrives late, once the turn it was meant for has ended,
+** finds no request for the turn running now and does nothing. */
 static void on_preempt_signal(int sig) {
     (void)sig;
     stage__theatre_t *t = stage__current();
-    if (t && t->in_turn && t->node->lua_hooks.preempt)
+    if (t && t->node->lua_hooks.preempt && stage__preempt_wanted(t))
         t->node->lua_hooks.preempt(t);
 }
 
-/* Every half slice, signal each theatre whose message has not changed since
-** the last look (so it has run at least half a slice); its Lua hook then
-** yields, or fails the message once it has run past its budget. Once the
-** node is stopping, signal every theatre in a turn at once: its turn
-** yields at the hook and is never resumed, so the theatre can stop. Runs
-** until stage_node_wait has joined the theatres. */
+/* Every half slice, ask each theatre whose message has not changed since
+** the last look (so it has run at least half a slice) to preempt that turn,
+** and signal it; its Lua hook then yields, or fails the message once it has
+** run past its budget. Once the node is stopping, ask every theatre in a
+** turn at once: its turn yields at the hook and is never resumed, so the
+** theatre can stop. Runs until stage_node_wait has joined the theatres. */
 static void *watchdog_main(void *arg) {
     stage_node_t *n = arg;
     uint64_t seen[STAGE_MAX_THEATRES] = {0};
@@ -375,11 +378,20 @@ static void *watchdog_main(void *arg) {
         bool stopping = stage__node_stopping(n);
         for (int i = 0; i < n->ntheatres; i++) {
             stage__theatre_t *t = n->theatres[i];
+            /* relaxed: see stage__turn_begin */
             uint64_t seq =
                 atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
-            if (t->in_turn && (seq == seen[i] || stopping) &&
-                seq != signalled[i]) {
+            if (atomic_load_explicit(&t->in_turn, memory_order_relaxed) &&
+                (seq == seen[i] || stopping) && seq != signalled[i]) {
                 signalled[i] = seq; /* the hook re-arms itself if needed */
+                /* relaxed: the request is its own only data, and the signal
+                ** carries it: the kernel queues the signal under the target
+                ** thread's signal lock, which that thread takes before it
+                ** runs the handler, so this store happens before the
+                ** handler's load. A poll (under TSan) sees it a look later
+                ** at worst. */
+                atomic_store_explicit(&t->preempt_seq, seq,
+                                      memory_order_relaxed);
                 pthread_kill(t->thread, SIG_PREEMPT);
             }
             seen[i] = seq;
@@ -444,8 +456,13 @@ static void join_theatres(stage_node_t *n) {
 int stage_node_wait(stage_node_t *n) {
     if (stage__current()) return STAGE_EDEADLOCK;
     if (!n->started || n->joined) return n->exit_code;
+    /* The SIGTERM that stops a `stage node` usually lands on this thread.
+    ** Under ThreadSanitizer its handler runs only at this thread's next
+    ** atomic, and the kernel restarts the futex wait after the signal, so
+    ** the wait wakes every 100 ms to reach the atomic (util/sanitize.h). */
+    double secs = STAGE_UNDER_TSAN ? 0.1 : -1;
     while (!atomic_load(&n->stopped))
-        futex_wait(&n->stopped, 0, -1);
+        futex_wait(&n->stopped, 0, secs);
     join_theatres(n);
     atomic_store(&n->watchdog_quit, 1);
     futex_wake(&n->watchdog_quit);

@@ -109,18 +109,32 @@ static stage__env_t *mailbox_pop(stage__actor_t *a) {
 /* ---- turns ------------------------------------------------------------------
  */
 
+/* turn_seq and in_turn are relaxed: the watchdog only compares what it
+** reads over time to decide whether to ask for a preemption; no other data
+** is published through them, and the theatre checks the request against its
+** own values (stage__preempt_wanted), so a stale read costs at most one
+** look's delay and never preempts another turn. */
 void stage__turn_begin(stage__theatre_t *t, stage__actor_t *a) {
     t->running = a;
     atomic_store_explicit(
         &t->turn_seq,
         atomic_load_explicit(&t->turn_seq, memory_order_relaxed) + 1,
         memory_order_relaxed);
-    t->in_turn = 1;
+    atomic_store_explicit(&t->in_turn, 1, memory_order_relaxed);
 }
 
 void stage__turn_end(stage__theatre_t *t) {
-    t->in_turn = 0;
+    atomic_store_explicit(&t->in_turn, 0, memory_order_relaxed);
     t->running = NULL;
+}
+
+int stage__preempt_wanted(stage__theatre_t *t) {
+    /* relaxed: preempt_seq carries nothing but its value (watchdog_main says
+    ** how it reaches the signal handler); in_turn and turn_seq are this
+    ** thread's own writes */
+    uint64_t want = atomic_load_explicit(&t->preempt_seq, memory_order_relaxed);
+    return atomic_load_explicit(&t->in_turn, memory_order_relaxed) &&
+           want == atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
 }
 
 /* After a turn suspended with result r: wait, or go to the back of the

@@ -15,6 +15,8 @@
 ** Preemption: the watchdog signals the theatre thread; stage__lua_preempt
 ** (in the signal handler) sets a count hook on the running coroutine; the
 ** hook yields it, or raises BudgetExceeded once it has run past the budget.
+** Under ThreadSanitizer a count hook polls for the watchdog's request
+** instead (see poll_hook).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "lstage.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/sanitize.h"
 
 /* ---- classes ------------------------------------------------------------ */
 
@@ -514,9 +517,32 @@ static void push_budget_error(lua_State *L, double spent, double budget) {
     stage__lerror_push(L, &tmp);
 }
 
+/* ThreadSanitizer holds an asynchronous signal back until the thread calls
+** an atomic or a function it intercepts, which a pure Lua loop never does:
+** the watchdog's signal would never reach it (util/sanitize.h). So in a
+** TSan build every Lua thread carries a count hook that polls for the
+** watchdog's request (the one the signal handler reads) every POLL_COUNT
+** instructions; the signal still comes, and if late, finds no request left
+** and does nothing. Other builds set no hook until the signal comes: with a
+** count hook set, Lua's VM stops in its hook code at every instruction. */
+#define POLL_COUNT 1000
+
+static void preempt_hook(lua_State *co, lua_Debug *ar);
+
+static void poll_hook(lua_State *co, lua_Debug *ar) {
+    if (stage__preempt_wanted(stage__lw(co)->t)) preempt_hook(co, ar);
+}
+
+void stage__lua_hook_idle(lua_State *co) {
+    if (STAGE_UNDER_TSAN)
+        lua_sethook(co, poll_hook, LUA_MASKCOUNT, POLL_COUNT);
+    else
+        lua_sethook(co, NULL, 0, 0);
+}
+
 static void preempt_hook(lua_State *co, lua_Debug *ar) {
     (void)ar;
-    lua_sethook(co, NULL, 0, 0);
+    stage__lua_hook_idle(co);
     stage__lw_t *w = stage__lw(co);
     stage__actor_t *a = w->t->running;
     if (!a || w->t->running_lua != co) return; /* a late signal */

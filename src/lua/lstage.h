@@ -110,6 +110,10 @@ extern const stage__ops_t stage__lua_ops;
 int stage__lactor_define(lua_State *L); /* stage.actor(name, opts) */
 int stage__lactor_open(lua_State *L);   /* pushes the class functions */
 void stage__lua_preempt(stage__theatre_t *t);
+/* Give co the hook a Lua thread carries while no preemption is under way:
+** none, or under ThreadSanitizer one that polls for the watchdog's request.
+** Threads made from co inherit it. */
+void stage__lua_hook_idle(lua_State *co);
 /* Spawn a Lua actor for the class at idx with the n values at first.. as
 ** birth args; push its reference. */
 int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);

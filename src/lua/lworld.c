@@ -211,6 +211,7 @@ static void l_warn(void *ud, const char *msg, int tocont) {
 static int open_world(lua_State *L) {
     stage__lw_t *w = lua_touserdata(L, 1);
     luaL_openlibs(L);
+    stage__lua_hook_idle(L); /* before any coroutine is made from L */
     wrap_coroutines(L);
     lua_newtable(L);
     w->classes = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -222,7 +222,10 @@ int stage__mp_skip(const char **pp, const char *end, uint64_t count) {
     uint64_t left[STAGE_PACK_MAX_DEPTH + 1];
     int d = 0;
     const char *p = *pp;
-    stage__mp_t m;
+    /* Zeroed only for gcc 12 -O3: it warns that m.n may be used
+    ** uninitialized, unable to follow the tag table of stage__mp_head,
+    ** which sets n for every array and map header it accepts. */
+    stage__mp_t m = {.n = 0};
     left[0] = count;
     while (d >= 0) {
         if (left[d] == 0) {
@@ -310,7 +313,10 @@ int stage_unpack_int(stage_unpack_t *u, int64_t *v) {
 }
 
 int stage_unpack_double(stage_unpack_t *u, double *v) {
-    stage__mp_t m;
+    /* Zeroed only for gcc 12 -O3, which warns that m.big may be used
+    ** uninitialized: stage__mp_head sets big for every int header it
+    ** accepts, through a tag table gcc does not follow. */
+    stage__mp_t m = {.big = false};
     if (look(u, &m)) return STAGE_EDECODE;
     if (m.t == STAGE_T_DOUBLE)
         *v = m.v.d;

@@ -75,10 +75,14 @@ struct stage__theatre {
     uint64_t timer_seq;
     bool busy;               /* holds one unit of node->work */
     stage__actor_t *running; /* actor in a turn, or NULL */
-    /* preemption: written by this thread, read by the watchdog, which
-    ** signals a theatre whose turn_seq has not moved for half a slice */
+    /* preemption: turn_seq and in_turn are written by this thread and read
+    ** by the watchdog, which asks a theatre whose turn_seq has not moved for
+    ** half a slice to preempt that turn by storing it in preempt_seq (then
+    ** signals it); see stage__preempt_wanted */
     atomic_uint_fast64_t turn_seq; /* bumped at every message */
-    volatile sig_atomic_t in_turn;
+    atomic_int in_turn;            /* 1 between turn_begin and turn_end */
+    /* the turn_seq of the turn the watchdog wants preempted */
+    atomic_uint_fast64_t preempt_seq;
     void *volatile running_lua; /* lua_State of the running turn */
     void *lua;                  /* per-theatre Lua data (src/lua) */
     stage__env_t *env_cache;    /* free small envelopes */
@@ -107,6 +111,9 @@ void stage__theatre_push(stage__theatre_t *t, stage__item_t *it);
 ** continuation in its context): what stage.self() and the watchdog see. */
 void stage__turn_begin(stage__theatre_t *t, stage__actor_t *a);
 void stage__turn_end(stage__theatre_t *t);
+/* 1 if the watchdog has asked t to preempt the turn it runs now. t's thread
+** only (its signal handler included: lock-free atomics only). */
+int stage__preempt_wanted(stage__theatre_t *t);
 
 /* Queue e for actor a of theatre t (t's thread only). */
 void stage__actor_enqueue(stage__theatre_t *t, stage__actor_t *a,
