@@ -23,6 +23,7 @@
 
 #include "core/actor.h"
 #include "core/directory.h"
+#include "core/future.h"
 #include "core/kind.h"
 #include "core/netif.h"
 #include "core/node.h"
@@ -98,6 +99,7 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     n->cfg.theatres = n->ntheatres;
     stage__shared_init(n);
     pthread_mutex_init(&n->names_lock, NULL);
+    pthread_mutex_init(&n->ring_lock, NULL);
     n->theatres = calloc((size_t)n->ntheatres, sizeof *n->theatres);
     if (!n->theatres) goto nomem;
     for (int i = 0; i < n->ntheatres; i++)
@@ -113,6 +115,8 @@ nomem:
     return STAGE_ENOMEM;
 }
 
+static void ring_waiters_end(stage_node_t *n, int status);
+
 void stage_node_destroy(stage_node_t **np) {
     stage_node_t *n = *np;
     if (!n) return;
@@ -122,6 +126,7 @@ void stage_node_destroy(stage_node_t **np) {
     }
     /* The network first: failing its pending calls completes futures
     ** that land in the theatres' inboxes, which must still exist. */
+    ring_waiters_end(n, STAGE_ESTOPPED);
     if (n->net_hooks.close) n->net_hooks.close(n);
     for (int i = 0; n->theatres && i < n->ntheatres; i++)
         if (n->theatres[i]) stage__theatre_destroy(n->theatres[i]);
@@ -133,6 +138,7 @@ void stage_node_destroy(stage_node_t **np) {
         free(n->types[i]);
     }
     stage__names_free(n);
+    pthread_mutex_destroy(&n->ring_lock);
     free(n->types);
     stage__shared_free(n);
     free(n);
@@ -295,6 +301,10 @@ void stage_node_stop(stage_node_t *n, int code) {
         n->exit_code = code;
         atomic_store(&n->stopped, 1);
         futex_wake(&n->stopped);
+        if (!(atomic_fetch_or(&n->ring, RING_STOPPED) & RING_JOINED)) {
+            futex_wake(&n->ring);
+            ring_waiters_end(n, STAGE_ESTOPPED);
+        }
     }
     for (int i = 0; i < n->ntheatres; i++)
         stage__theatre_wake(n->theatres[i]);
@@ -380,4 +390,89 @@ int stage_node_run(stage_node_t *n) {
     int rc = stage_node_start(n);
     if (rc) return rc;
     return stage_node_wait(n);
+}
+
+/* ---- joining a system ---------------------------------------------------- */
+
+/* Complete every future waiting for the join: true (status 0), or fail it
+** with status. Any thread. */
+static void ring_waiters_end(stage_node_t *n, int status) {
+    pthread_mutex_lock(&n->ring_lock);
+    stage__future_t **w = n->ring_waiters;
+    size_t k = n->nring_waiters;
+    n->ring_waiters = NULL;
+    n->nring_waiters = 0;
+    pthread_mutex_unlock(&n->ring_lock);
+    for (size_t i = 0; i < k; i++) {
+        if (status)
+            stage__future_reject(w[i], status,
+                                 "the node stopped before it joined "
+                                 "its system",
+                                 NULL, NULL);
+        else
+            stage__future_resolve(w[i], "\xc3", 1); /* true */
+        stage__future_unref(w[i]);
+    }
+    free(w);
+}
+
+void stage__node_set_joined(stage_node_t *n) {
+    if (atomic_fetch_or(&n->ring, RING_JOINED) & RING_JOINED) return;
+    futex_wake(&n->ring);
+    ring_waiters_end(n, 0);
+}
+
+int stage_node_wait_joined(stage_node_t *n, double timeout) {
+    if (stage__current()) return STAGE_EDEADLOCK;
+    if (!n->net_hooks.directory || timeout != timeout) return STAGE_EINVAL;
+    double deadline = timeout >= 0 ? stage__now() + timeout : 0;
+    for (;;) {
+        int s = atomic_load(&n->ring);
+        if (s & RING_JOINED) return 0;
+        if (s & RING_STOPPED) return STAGE_ESTOPPED;
+        double left = -1;
+        if (timeout >= 0 && (left = deadline - stage__now()) <= 0)
+            return STAGE_ETIMEOUT;
+        futex_wait(&n->ring, s, left);
+    }
+}
+
+int stage_node_joined_future(stage_node_t *n, stage_future_t **fut) {
+    if (!fut) return STAGE_EINVAL;
+    *fut = NULL;
+    if (!n->net_hooks.directory) return STAGE_EINVAL;
+    stage__theatre_t *cur = stage__current();
+    int owner = cur && cur->node == n ? cur->index : 0;
+    stage__future_t *f = stage__future_new(n, owner, 0);
+    if (!f) return STAGE_ENOMEM;
+    /* Under the lock: stage__node_set_joined sets the bit, then takes the
+    ** lock to complete the waiters, so f is either seen joined here or
+    ** completed there. */
+    pthread_mutex_lock(&n->ring_lock);
+    int s = atomic_load(&n->ring);
+    int rc = 0;
+    if (!(s & (RING_JOINED | RING_STOPPED))) {
+        stage__future_t **w =
+            realloc(n->ring_waiters, (n->nring_waiters + 1) * sizeof *w);
+        if (w) {
+            n->ring_waiters = w;
+            w[n->nring_waiters++] = f;
+            stage__future_ref(f);
+        } else {
+            rc = STAGE_ENOMEM;
+        }
+    }
+    pthread_mutex_unlock(&n->ring_lock);
+    if (rc) {
+        stage__future_unref(f);
+        return rc;
+    }
+    if (s & RING_JOINED)
+        stage__future_resolve(f, "\xc3", 1);
+    else if (s & RING_STOPPED)
+        stage__future_reject(f, STAGE_ESTOPPED,
+                             "the node stopped before it joined its system",
+                             NULL, NULL);
+    *fut = (stage_future_t *)f;
+    return 0;
 }

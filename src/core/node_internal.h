@@ -43,7 +43,15 @@ struct stage_node {
     pthread_mutex_t names_lock; /* directory.c */
     void *names;
     size_t nnames;
+    /* joining a system (node.c): RING_* bits, a futex word; the futures of
+    ** stage_node_joined_future that wait for it, under ring_lock */
+    atomic_int ring;
+    pthread_mutex_t ring_lock;
+    stage__future_t **ring_waiters;
+    size_t nring_waiters;
 };
+
+enum { RING_JOINED = 1, RING_STOPPED = 2 };
 
 void stage__names_free(stage_node_t *node);
 

@@ -89,6 +89,7 @@ void stage__rdir_drain(io_t *io) {
     if (!atomic_load(&io->joined) && stage_dht_successor(io->dht).id &&
         stage_dht_predecessor(io->dht).id) {
         atomic_store(&io->joined, true);
+        stage__node_set_joined(io->node);
         LOG_DEBUG("joined the ring as manager %016llx",
                   (unsigned long long)io->manager);
     }
@@ -141,7 +142,10 @@ int stage__rdir_start(io_t *io, const stage_net_config_t *cfg, char *err,
         if (io->dht) stage_dht_destroy(&io->dht);
         return rc;
     }
-    if (!cfg->join) atomic_store(&io->joined, true); /* a ring of its own */
+    if (!cfg->join) { /* a ring of its own */
+        atomic_store(&io->joined, true);
+        stage__node_set_joined(io->node);
+    }
     uv_timer_init(&io->loop, &io->dht_timer);
     io->dht_timer.data = io;
     uv_unref((uv_handle_t *)&io->dht_timer);
