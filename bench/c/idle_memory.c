@@ -26,7 +26,8 @@ typedef struct reading {
 } reading_t;
 
 /* The last idle actor answered: every one before it has been born. */
-static void on_ready(void *ud, const stage_result_t *res) {
+static void on_ready(stage_ctx_t *ctx, void *ud, const stage_result_t *res) {
+    (void)ctx;
     reading_t *r = ud;
     if (res->status == 0)
         bench_report("idle_memory",
