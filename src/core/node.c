@@ -117,6 +117,31 @@ nomem:
 
 static void ring_waiters_end(stage_node_t *n, int status);
 
+/* Drain every theatre's inbox until none has anything left: dropping an
+** item can complete a future of another theatre. */
+static void drain_theatres(stage_node_t *n) {
+    int k;
+    do {
+        k = 0;
+        for (int i = 0; i < n->ntheatres; i++)
+            if (n->theatres[i]) k += stage__theatre_drain_rest(n->theatres[i]);
+    } while (k);
+}
+
+/* Tear the theatres down: no theatre is freed while another's teardown
+** may still push to it. */
+static void destroy_theatres(stage_node_t *n) {
+    if (!n->theatres) return;
+    for (int i = 0; i < n->ntheatres; i++)
+        if (n->theatres[i]) stage__theatre_clear(n->theatres[i]);
+    drain_theatres(n);
+    for (int i = 0; i < n->ntheatres; i++)
+        if (n->theatres[i]) stage__theatre_close(n->theatres[i]);
+    drain_theatres(n);
+    for (int i = 0; i < n->ntheatres; i++)
+        if (n->theatres[i]) stage__theatre_free(n->theatres[i]);
+}
+
 void stage_node_destroy(stage_node_t **np) {
     stage_node_t *n = *np;
     if (!n) return;
@@ -128,8 +153,7 @@ void stage_node_destroy(stage_node_t **np) {
     ** that land in the theatres' inboxes, which must still exist. */
     ring_waiters_end(n, STAGE_ESTOPPED);
     if (n->net_hooks.close) n->net_hooks.close(n);
-    for (int i = 0; n->theatres && i < n->ntheatres; i++)
-        if (n->theatres[i]) stage__theatre_destroy(n->theatres[i]);
+    destroy_theatres(n);
     if (n->lua_hooks.node_free) n->lua_hooks.node_free(n);
     free(n->theatres);
     for (int i = 0; i < n->ntypes; i++) {

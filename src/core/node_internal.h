@@ -58,7 +58,12 @@ void stage__names_free(stage_node_t *node);
 stage__theatre_t *stage__theatre_new(stage_node_t *node, int index);
 int stage__theatre_start(stage__theatre_t *t);
 void stage__theatre_join(stage__theatre_t *t);
-void stage__theatre_destroy(stage__theatre_t *t);
+/* Teardown of a stopped node's theatres (theatre.c): clear each, drain
+** the inboxes until every one is quiet, close each, drain again, free. */
+void stage__theatre_clear(stage__theatre_t *t);
+int stage__theatre_drain_rest(stage__theatre_t *t);
+void stage__theatre_close(stage__theatre_t *t);
+void stage__theatre_free(stage__theatre_t *t);
 
 void stage__shared_init(stage_node_t *node);
 void stage__shared_free(stage_node_t *node);

@@ -326,10 +326,35 @@ void stage__theatre_join(stage__theatre_t *t) {
     pthread_join(t->thread, NULL);
 }
 
-/* Free what is left: queued envelopes fail, actors are destroyed. Runs
-** after the thread has stopped, on the thread destroying the node, which
-** becomes this theatre's thread for the purpose. */
-void stage__theatre_destroy(stage__theatre_t *t) {
+/* Teardown (stage_node_destroy), on the thread destroying the node, which
+** becomes each theatre's thread in turn. In three steps over all theatres,
+** because clearing one can complete futures whose continuations belong to
+** another (a message dropped here, its sender's callback there): clear
+** every theatre, drain what that pushed until every inbox is quiet, then
+** free them. */
+
+/* Take what is left in t's inbox: completed futures are dropped (their
+** continuations run with no theatre), envelopes fail with Stopped. Returns
+** how many items there were. */
+int stage__theatre_drain_rest(stage__theatre_t *t) {
+    current = t;
+    int k = 0;
+    stage__mpsc_node_t *n;
+    while ((n = stage__mpsc_pop(&t->inbox))) {
+        stage__item_t *it = (stage__item_t *)n;
+        if (it->kind == ENV_FUTURE)
+            stage__future_unref((stage__future_t *)it);
+        else
+            stage__env_drop((stage__env_t *)it, STAGE_ESTOPPED);
+        k++;
+    }
+    current = NULL;
+    return k;
+}
+
+/* Queued envelopes fail (output for the stdout actor is still written),
+** actors are destroyed, timers dropped. */
+void stage__theatre_clear(stage__theatre_t *t) {
     current = t;
     stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
     stage__mpsc_node_t *n;
@@ -349,7 +374,19 @@ void stage__theatre_destroy(stage__theatre_t *t) {
     }
     stage__actors_destroy_all(t);
     stage__timers_free(t);
+    current = NULL;
+}
+
+/* Close t's Lua state (its collector may drop futures too). */
+void stage__theatre_close(stage__theatre_t *t) {
+    current = t;
     if (t->node->lua_hooks.theatre_close) t->node->lua_hooks.theatre_close(t);
+    current = NULL;
+}
+
+/* Free t itself, once nothing can reach it any more. */
+void stage__theatre_free(stage__theatre_t *t) {
+    current = t;
     stage__caches_free(t);
     current = NULL;
     free(t);
