@@ -311,37 +311,43 @@ stage__future_t *stage__future_sleep(stage__theatre_t *t, double secs) {
 /* ---- join --------------------------------------------------------------- */
 
 /* The parts' continuations may run on several theatres at once: the
-** counts are atomic, and the last arrival builds the result. */
+** counts are atomic, and the last arrival builds the result. The join
+** holds a part only once it has completed (got[i]), so a part nobody can
+** complete any more is freed, and fails the join, instead of living on. */
 typedef struct joinst {
     stage__future_t *result;
     atomic_size_t pending; /* parts not arrived, + 1 while joining */
     atomic_bool failed;    /* a failure was forwarded to result */
-    atomic_bool lost;      /* a part's continuation will never run */
+    atomic_int lost;       /* why a part will never give a value, or 0 */
     size_t n;
-    stage__future_t *parts[];
+    stage__future_t **want; /* the parts, not held: matched by address */
+    _Atomic(stage__future_t *) got[]; /* the completed parts, held */
 } joinst_t;
 
 /* One part arrived (or the join finished setting up). The last one builds
-** the array; acq_rel on pending makes every earlier arrival's part result
-** and flags visible to it. */
+** the array; acq_rel on pending makes every earlier arrival's writes (its
+** part in got, the flags) visible to it. */
 static void join_arrive(joinst_t *js) {
     if (atomic_fetch_sub_explicit(&js->pending, 1, memory_order_acq_rel) != 1)
         return;
     stage__future_t *r = js->result;
+    int lost = atomic_load(&js->lost);
     if (atomic_load(&js->failed)) {
         /* the result has the first failure */
-    } else if (atomic_load(&js->lost)) {
-        int stopped = stage__node_stopping(r->node);
-        stage__future_reject(r, stopped ? STAGE_ESTOPPED : STAGE_ENOMEM,
-                             stopped ? "the node stopped before the join "
-                                       "completed"
-                                     : "out of memory joining futures",
-                             NULL, NULL);
+    } else if (lost) {
+        stage__future_reject(
+            r, lost,
+            lost == STAGE_ESTOPPED    ? "the node stopped before the join "
+                                        "completed"
+            : lost == STAGE_ECANCELED ? "a future of the join was released "
+                                        "before it completed"
+                                      : "out of memory joining futures",
+            NULL, NULL);
     } else {
         stage_pack_t p = STAGE_PACK_INIT;
         stage_pack_array(&p, (uint32_t)js->n);
         for (size_t i = 0; i < js->n; i++)
-            stage_pack_raw(&p, js->parts[i]->data, js->parts[i]->len);
+            stage_pack_raw(&p, js->got[i]->data, js->got[i]->len);
         if (stage_pack_error(&p))
             stage__future_reject(r, STAGE_ENOMEM, NULL, NULL, NULL);
         else
@@ -349,37 +355,59 @@ static void join_arrive(joinst_t *js) {
         stage_pack_free(&p);
     }
     for (size_t i = 0; i < js->n; i++)
-        stage__future_unref(js->parts[i]);
+        if (js->got[i]) stage__future_unref(js->got[i]);
     stage__future_unref(r);
+    free(js->want);
     free(js);
+}
+
+/* A part will never give its value: the first reason is kept. */
+static void join_lose(joinst_t *js, int why) {
+    int none = 0;
+    atomic_compare_exchange_strong(&js->lost, &none, why);
 }
 
 static void join_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
     joinst_t *js = arg;
-    if (!t)
-        atomic_store(&js->lost, true);
-    else if (f->status && !atomic_exchange(&js->failed, true))
-        stage__future_forward(js->result, f);
+    if (!t) {
+        join_lose(js, stage__node_stopping(f->node) ? STAGE_ESTOPPED
+                                                    : STAGE_ECANCELED);
+    } else {
+        /* keep its value; a part listed twice fills its slots in turn */
+        for (size_t i = 0; i < js->n; i++) {
+            stage__future_t *none = NULL;
+            if (js->want[i] == f &&
+                atomic_compare_exchange_strong(&js->got[i], &none, f)) {
+                stage__future_ref(f);
+                break;
+            }
+        }
+        if (f->status && !atomic_exchange(&js->failed, true))
+            stage__future_forward(js->result, f);
+    }
     join_arrive(js);
 }
 
 stage__future_t *stage__future_join(stage_node_t *node, int owner,
                                     stage__future_t *const *parts, size_t n) {
-    joinst_t *js = calloc(1, sizeof *js + n * sizeof js->parts[0]);
-    stage__future_t *r = js ? stage__future_new(node, owner, 0) : NULL;
+    joinst_t *js = calloc(1, sizeof *js + n * sizeof js->got[0]);
+    stage__future_t **want = js ? malloc(n * sizeof *want) : NULL;
+    stage__future_t *r = want ? stage__future_new(node, owner, 0) : NULL;
     if (!r) {
+        free(want);
         free(js);
         return NULL;
     }
     js->result = r;
     stage__future_ref(r); /* the join's; the caller has the other */
     js->n = n;
+    js->want = want;
     atomic_init(&js->pending, n + 1); /* +1: nothing completes r before the
                                       ** loop below has ended */
     stage__theatre_t *cur = stage__current();
     stage__actor_t *run = cur && cur->node == node ? cur->running : NULL;
     for (size_t i = 0; i < n; i++) {
-        stage__future_ref(js->parts[i] = parts[i]);
+        want[i] = parts[i];
         /* the join waits on every part: if one needs the running actor,
         ** awaiting the join deadlocks as awaiting that part would */
         if (!r->target || (run && parts[i]->target == run->serial))
@@ -387,7 +415,7 @@ stage__future_t *stage__future_join(stage_node_t *node, int owner,
     }
     for (size_t i = 0; i < n; i++) {
         if (stage__future_on_any(parts[i], join_fire, js)) {
-            atomic_store(&js->lost, true);
+            join_lose(js, STAGE_ENOMEM);
             join_arrive(js);
         }
     }

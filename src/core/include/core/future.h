@@ -112,10 +112,11 @@ stage__future_t *stage__future_sleep(stage__theatre_t *t, double secs);
 
 /* A new future owned by theatre owner: the msgpack array of the values of
 ** parts[0..n) in order once all succeed, or the first failure. The parts
-** are borrowed (the join takes references) and may belong to any theatre
-** of node. Its target (the Deadlock check of await) is the running
-** actor's if a part waits on it, else the first part's. Any thread; NULL
-** on ENOMEM. */
+** are borrowed and may belong to any theatre of node; the join holds a
+** part only once it has completed, so one freed unfinished (nobody can
+** complete it) fails the join with Canceled. Its target (the Deadlock
+** check of await) is the running actor's if a part waits on it, else the
+** first part's. Any thread; NULL on ENOMEM. */
 stage__future_t *stage__future_join(stage_node_t *node, int owner,
                                     stage__future_t *const *parts, size_t n);
 
