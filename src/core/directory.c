@@ -19,6 +19,7 @@
 #include "core/directory.h"
 #include "core/future.h"
 #include "core/kind.h"
+#include "core/theatre.h"
 #include "core/timer.h"
 #include "node_internal.h"
 #include "util/log.h"
@@ -320,19 +321,15 @@ static int local_alive(stage_node_t *n, const stage_id_t *id) {
     return ty && stage__dir_alive(ty, id->serial);
 }
 
-void stage__directory(stage_node_t *n, int op, const char *key,
-                      const stage_id_t *id, stage__future_t *f) {
-    if (op == STAGE__NAME_CLAIM && n->net_hooks.directory &&
-        stage__id_is_local(n, id) && !local_alive(n, id)) {
-        claim_failed(f, STAGE_EACTOR_NOT_FOUND, key, id, NULL);
-        return;
-    }
+/* Claim key for id now and complete f. */
+static void claim(stage_node_t *n, const char *key, const stage_id_t *id,
+                  stage__future_t *f) {
+    bool local = stage__id_is_local(n, id);
     if (n->net_hooks.directory) {
-        n->net_hooks.directory(n, op, key, id, f);
-        return;
-    }
-    if (op != STAGE__NAME_CLAIM) {
-        local_find(n, op, key, f);
+        if (local && !local_alive(n, id))
+            claim_failed(f, STAGE_EACTOR_NOT_FOUND, key, id, NULL);
+        else
+            n->net_hooks.directory(n, STAGE__NAME_CLAIM, key, id, f);
         return;
     }
     stage_id_t holder;
@@ -341,4 +338,79 @@ void stage__directory(stage_node_t *n, int op, const char *key,
         stage__future_resolve(f, "\xc3", 1); /* true */
     else
         claim_failed(f, rc, key, id, &holder);
+}
+
+/* A claim for an actor of this node, carried to the actor's theatre. */
+typedef struct claim_req {
+    stage__future_t *f; /* a reference */
+    stage_id_t id;
+    char key[256];
+} claim_req_t;
+
+static void claim_call(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
+    (void)a;
+    claim_req_t *r = e->arg;
+    claim(t->node, r->key, &r->id, r->f);
+    stage__future_unref(r->f);
+    free(r);
+    stage__env_free(e);
+}
+
+static void claim_drop(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
+    (void)t;
+    (void)a;
+    claim_req_t *r = e->arg;
+    stage__future_reject(r->f, STAGE_ESTOPPED,
+                         "the node stopped before the name was claimed", NULL,
+                         NULL);
+    stage__future_unref(r->f);
+    free(r);
+    stage__env_free(e);
+}
+
+/* A spawn from another thread is a call pushed to the actor's theatre, so
+** a claim for an actor of this node goes there too, behind it: an actor
+** named just after its spawn is alive by then, and one that has stopped
+** is found gone. */
+static void claim_at_home(stage_node_t *n, const char *key,
+                          const stage_id_t *id, stage__future_t *f) {
+    stage__theatre_t *home =
+        stage__node_theatre(n, stage__serial_theatre(id->serial));
+    if (!home) {
+        claim_failed(f, STAGE_EACTOR_NOT_FOUND, key, id, NULL);
+        return;
+    }
+    if (stage__current() == home) {
+        claim(n, key, id, f);
+        return;
+    }
+    claim_req_t *r = malloc(sizeof *r);
+    stage__env_t *e = r ? stage__env_call(claim_call, claim_drop, r) : NULL;
+    if (!e) {
+        free(r);
+        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+        return;
+    }
+    stage__future_ref(r->f = f);
+    r->id = *id;
+    snprintf(r->key, sizeof r->key, "%s", key);
+    stage__work_add(n, 1);
+    e->hdr.flags |= ENV_COUNTED;
+    stage__theatre_push(home, &e->hdr);
+}
+
+void stage__directory(stage_node_t *n, int op, const char *key,
+                      const stage_id_t *id, stage__future_t *f) {
+    if (op == STAGE__NAME_CLAIM) {
+        if (stage__id_is_local(n, id))
+            claim_at_home(n, key, id, f);
+        else
+            claim(n, key, id, f);
+    } else if (n->net_hooks.directory) {
+        n->net_hooks.directory(n, op, key, id, f);
+    } else {
+        local_find(n, op, key, f);
+    }
 }

@@ -26,7 +26,8 @@ enum {
 
 /* Look key up (or claim it for id) and complete f, which it borrows (the
 ** network path takes a reference of its own). A claim for an actor of this
-** node that is not alive fails with ActorNotFound. Any thread. */
+** node is made on the actor's theatre, behind its spawn, and fails with
+** ActorNotFound if the actor is not alive there. Any thread. */
 void stage__directory(stage_node_t *node, int op, const char *key,
                       const stage_id_t *id, stage__future_t *f);
 /* 0 if key can be asked with op: a name is 1 to 255 bytes; a type name is
