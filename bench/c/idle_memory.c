@@ -56,8 +56,8 @@ static void driver_birth(stage_ctx_t *ctx, void *state,
     stage_future_t *f = NULL;
     if (rc == 0) rc = stage_send(ctx, &last, "ping", NULL, 0, &f);
     if (rc == 0) rc = stage_future_then(f, on_ready, r);
+    stage_future_release(&f);
     if (rc) {
-        stage_future_release(&f);
         free(r);
         stage_exit(ctx, 1);
     }

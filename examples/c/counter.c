@@ -104,6 +104,7 @@ static void counter_tell(stage_ctx_t *ctx, void *state,
     int rc = stage_pack_error(&p);
     if (rc == 0) rc = stage_send(ctx, &watcher, "changed", p.data, p.len, &f);
     if (rc == 0) rc = stage_future_then(f, told, NULL);
+    stage_future_release(&f); /* the callback needs none */
     stage_pack_free(&p);
     if (rc) stage_reply_error(ctx, msg, rc, "cannot tell the watcher");
 }

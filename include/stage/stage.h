@@ -203,9 +203,10 @@ STAGE_EXTERN int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg,
 /* Delegate the reply to msg to f: the sender's future completes as f does
 ** (a Lua handler that returns a future does this), so a handler can answer
 ** after it has returned — with a future of a send, or one it completes
-** itself (stage_future_new). If f is released before it completes, the
-** sender's future fails with Canceled. Takes ownership of f, even on
-** error. 0, STAGE_EEXISTS (msg has had its reply), STAGE_EINVAL (f NULL). */
+** itself (stage_future_new). Borrows f (release yours as usual); if every
+** reference to f goes before it completes, the sender's future fails with
+** Canceled. 0, STAGE_EEXISTS (msg has had its reply), STAGE_EINVAL (f
+** NULL) or STAGE_ENOMEM. */
 STAGE_EXTERN int stage_reply_future(stage_ctx_t *ctx, const stage_msg_t *msg,
                                     stage_future_t *f);
 
@@ -367,9 +368,11 @@ typedef void (*stage_future_fn)(stage_ctx_t *ctx, void *ud,
 ** actors, it runs on the theatre that made f (theatre 0 for the
 ** stage_node_* calls) with ctx NULL. If the actor stops first, fn runs with
 ** ctx NULL; if the node stops first, on the thread destroying it, with
-** status STAGE_ESTOPPED if f had not completed. Takes ownership of f on
-** success (f stays the caller's on error). Any thread. 0, STAGE_EINVAL (f
-** or fn NULL) or STAGE_ENOMEM. */
+** status STAGE_ESTOPPED unless f had completed. Borrows f (release yours as
+** usual: a send's future is completed whoever holds it); if every
+** reference to an unfinished f goes (a stage_future_new nobody can
+** complete now), fn runs at once with status STAGE_ECANCELED. Any thread.
+** 0, STAGE_EINVAL (f or fn NULL) or STAGE_ENOMEM. */
 STAGE_EXTERN int stage_future_then(stage_future_t *f, stage_future_fn fn,
                                    void *ud);
 

@@ -101,7 +101,6 @@ int stage_reply_future(stage_ctx_t *ctx, const stage_msg_t *msg,
         if (rc) stage__future_unref(m->e->future);
     }
     if (!rc) m->replied = true;
-    stage__future_unref(f);
     return rc;
 }
 

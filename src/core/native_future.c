@@ -8,7 +8,9 @@
 ** continuation, on the theatre that owns the future, queues the turn in
 ** the actor's mailbox. Set from outside the actors, it runs on the owner
 ** theatre at once, with no actor. Either way it runs exactly once: with
-** ctx NULL when its actor, or the node, stopped first.
+** ctx NULL when its actor, or the node, stopped first, and with Canceled
+** when the future is freed unfinished (a promise nobody can complete). The
+** callback holds no reference: whoever will complete the future does.
 **
 ** Any thread, except stage_future_wait (not a theatre's).
 */
@@ -39,29 +41,39 @@ static void fill_result(const stage__future_t *f, stage_result_t *res) {
 typedef struct then_arg {
     stage_future_fn fn;
     void *ud;
-    stage__future_t *f; /* a reference until fn has run */
+    stage__future_t *f; /* done: a reference its turn holds; else NULL */
     uint64_t actor;     /* serial of the C actor that asked, or 0 */
 } then_arg_t;
 
-/* Call fn once with f's result (Stopped if f never completed), then free. */
-static void then_call(then_arg_t *ta, stage_ctx_t *ctx) {
+/* Call fn once with f's result (or why it has none), then free ta. */
+static void then_call(then_arg_t *ta, stage__future_t *f, stage_ctx_t *ctx) {
     stage_result_t res;
-    if (stage__future_done(ta->f))
-        fill_result(ta->f, &res);
-    else
+    if (stage__future_done(f))
+        fill_result(f, &res);
+    else if (stage__node_stopping(f->node))
         res = (stage_result_t){.status = STAGE_ESTOPPED,
                                .message = "the node stopped before the "
                                           "future completed"};
+    else
+        res = (stage_result_t){.status = STAGE_ECANCELED,
+                               .message = "the future was released before "
+                                          "it completed"};
     ta->fn(ctx, ta->ud, &res);
-    stage__future_unref(ta->f);
     free(ta);
+}
+
+/* A turn is over (run or dropped): its reference to the future goes. */
+static void then_turn_end(then_arg_t *ta, stage_ctx_t *ctx) {
+    stage__future_t *f = ta->f;
+    then_call(ta, f, ctx);
+    stage__future_unref(f);
 }
 
 /* The callback as a turn of the actor that asked. */
 static void then_turn(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     stage_ctx_t ctx;
     stage__ctx_init(&ctx, t, a);
-    then_call(e->arg, &ctx);
+    then_turn_end(e->arg, &ctx);
     stage__env_free(e);
 }
 
@@ -70,21 +82,23 @@ static void then_turn_drop(stage__theatre_t *t, stage__actor_t *a,
                            stage__env_t *e) {
     (void)t;
     (void)a;
-    then_call(e->arg, NULL);
+    then_turn_end(e->arg, NULL);
     stage__env_free(e);
 }
 
-/* f completed, on its owner theatre (or is freed unfinished: t NULL). */
+/* f completed, on its owner theatre; or t NULL: f is freed unfinished, or
+** the owner never took the callback (the node stopped). */
 static void then_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
     then_arg_t *ta = arg;
     if (!t || !ta->actor) {
-        then_call(ta, NULL);
+        then_call(ta, f, NULL);
         return;
     }
+    stage__future_ref(ta->f = f); /* the result, until the turn is over */
     if (stage__native_turn(f->node, ta->actor, then_turn, then_turn_drop, ta)) {
         LOG_ERROR("out of memory queueing a future's callback: it runs "
                   "without its actor");
-        then_call(ta, NULL);
+        then_turn_end(ta, NULL);
     }
 }
 
@@ -94,7 +108,7 @@ int stage_future_then(stage_future_t *fut, stage_future_fn fn, void *ud) {
     then_arg_t *ta = malloc(sizeof *ta);
     if (!ta) return STAGE_ENOMEM;
     stage__actor_t *a = stage__native_running(f->node);
-    *ta = (then_arg_t){fn, ud, f, a ? a->serial : 0};
+    *ta = (then_arg_t){fn, ud, NULL, a ? a->serial : 0};
     int rc = stage__future_on_any(f, then_fire, ta);
     if (rc) free(ta);
     return rc;
