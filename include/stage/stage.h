@@ -322,7 +322,8 @@ typedef void (*stage_timer_fn)(stage_ctx_t *ctx, void *state, void *ud);
 ** running actor. *out (out may be NULL) names the timer for
 ** stage_timer_cancel. An armed timer keeps the node from stopping at
 ** quiescence; it is cancelled when its actor stops. 0, STAGE_EINVAL (secs
-** negative or not a number, fn NULL) or STAGE_ENOMEM. */
+** negative, infinite or not a number, fn NULL), STAGE_ESTOPPED (in the
+** actor's death: it would never fire) or STAGE_ENOMEM. */
 STAGE_EXTERN int stage_after(stage_ctx_t *ctx, double secs, stage_timer_fn fn,
                              void *ud, stage_timer_t *out);
 /* The same every secs (> 0) until cancelled or the actor stops. */

@@ -264,6 +264,9 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
         t->node->net_hooks.actor_gone(t->node, a->serial);
     stage__timers_cancel_actor(t, a->serial);
     a->type->ops->destroy(t, a);
+    /* and those its death hook set: they could never fire as its turns,
+    ** and would keep the node from quiescence */
+    stage__timers_cancel_actor(t, a->serial);
     stage__env_t *e;
     bool stopping = stage__node_stopping(t->node);
     while ((e = a->mbox_head)) {

@@ -44,6 +44,7 @@ static int arm(stage_ctx_t *ctx, double secs, double interval,
                stage_timer_fn fn, void *ud, stage_timer_t *out) {
     if (out) out->id = 0;
     if (!fn || !delay_ok(secs)) return STAGE_EINVAL;
+    if (ctx->a->flags & ACTOR_DEAD) return STAGE_ESTOPPED; /* in death */
     ctimer_t *ct = malloc(sizeof *ct);
     if (!ct) return STAGE_ENOMEM;
     *ct = (ctimer_t){fn, ud};
@@ -66,7 +67,7 @@ int stage_after(stage_ctx_t *ctx, double secs, stage_timer_fn fn, void *ud,
 
 int stage_every(stage_ctx_t *ctx, double secs, stage_timer_fn fn, void *ud,
                 stage_timer_t *out) {
-    if (!(secs > 0)) {
+    if (!(secs > 0) || isinf(secs)) {
         if (out) out->id = 0;
         return STAGE_EINVAL;
     }
