@@ -336,7 +336,7 @@ STAGE_EXTERN int stage_every(stage_ctx_t *ctx, double secs, stage_timer_fn fn,
 STAGE_EXTERN int stage_timer_cancel(stage_ctx_t *ctx, stage_timer_t timer);
 /* *fut: a new future that resolves to nil secs (>= 0) from now (Lua's
 ** stage.sleep); its timer keeps the node running until then. 0,
-** STAGE_EINVAL (secs negative or not a number, fut NULL) or
+** STAGE_EINVAL (secs negative, infinite or not a number, fut NULL) or
 ** STAGE_ENOMEM. */
 STAGE_EXTERN int stage_sleep(stage_ctx_t *ctx, double secs,
                              stage_future_t **fut);
@@ -380,7 +380,8 @@ STAGE_EXTERN int stage_future_then(stage_future_t *f, stage_future_fn fn,
 /* Block the calling thread until f completes or timeout_secs pass (< 0:
 ** forever); on completion *res is filled and stays valid until f is
 ** released. Not from a theatre thread (it would stall the theatre): returns
-** STAGE_EDEADLOCK there. STAGE_ETIMEOUT on timeout. */
+** STAGE_EDEADLOCK there. STAGE_ETIMEOUT on timeout, STAGE_EINVAL for a
+** NULL f or res. */
 STAGE_EXTERN int stage_future_wait(stage_future_t *f, double timeout_secs,
                                    stage_result_t *res);
 
@@ -390,23 +391,25 @@ STAGE_EXTERN int stage_future_done(const stage_future_t *f);
 /* Fail f with Timeout unless it completes within secs (>= 0) (Lua's
 ** f:due). Borrows f. The deadline keeps the node running until f
 ** completes or it passes, no longer. Any thread. 0, STAGE_EINVAL (f NULL,
-** secs negative or not a number) or STAGE_ENOMEM. */
+** secs negative, infinite or not a number) or STAGE_ENOMEM. */
 STAGE_EXTERN int stage_future_due(stage_future_t *f, double secs);
 
 /* *out: a new future of the msgpack array of the values of futures[0..n)
 ** in order, once all succeed, or of the first failure (Lua's stage.join).
-** Borrows the futures (release yours as usual); they must be of one node.
-** Its callbacks run as turns of the calling actor, or on theatre 0 from
-** outside. Any thread. 0, STAGE_EINVAL (n == 0, a NULL, futures of two
-** nodes) or STAGE_ENOMEM. */
+** Borrows the futures (release yours as usual); they must be of one node
+** and may come from any of its theatres. The join belongs to the calling
+** thread's theatre (theatre 0 from outside), like a send's future. Any
+** thread. 0, STAGE_EINVAL (n == 0, a NULL, futures of two nodes) or
+** STAGE_ENOMEM. */
 STAGE_EXTERN int stage_join(stage_future_t *const *futures, size_t n,
                             stage_future_t **out);
 
 /* *out: a new pending future that the program completes itself with
 ** stage_future_resolve or stage_future_reject (a promise): to answer a
-** message later (stage_reply_future), or to give a value to a join. Its
-** callbacks run as a future of a send's would: as turns of the calling
-** actor, or on theatre 0 from outside. Any thread. 0 or STAGE_ENOMEM. */
+** message later (stage_reply_future), or to give a value to a join. It
+** belongs to the calling thread's theatre (theatre 0 from outside), like a
+** send's future. Any thread. 0, STAGE_EINVAL (node or out NULL) or
+** STAGE_ENOMEM. */
 STAGE_EXTERN int stage_future_new(stage_node_t *node, stage_future_t **out);
 /* Complete f, made by stage_future_new, with value (one msgpack value,
 ** copied). The first completion wins: STAGE_EEXISTS if f had completed.

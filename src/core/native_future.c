@@ -120,6 +120,7 @@ int stage_future_then(stage_future_t *fut, stage_future_fn fn, void *ud) {
 int stage_future_wait(stage_future_t *fut, double timeout,
                       stage_result_t *res) {
     stage__future_t *f = (stage__future_t *)fut;
+    if (!f || !res) return STAGE_EINVAL;
     if (stage__current()) return STAGE_EDEADLOCK;
     double deadline = timeout >= 0 ? stage__now() + timeout : 0;
     while (stage__future_mark(f, FUT_EXT_WAITING)) {

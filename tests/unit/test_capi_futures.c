@@ -563,6 +563,8 @@ static void future_promise_is_completed_once_by_the_program(void **state) {
     assert_int_equal(rc_seen[1], STAGE_EEXISTS);
     stage_future_release(&f);
     assert_int_equal(stage_future_new(node, NULL), STAGE_EINVAL);
+    assert_int_equal(stage_future_new(NULL, &f), STAGE_EINVAL);
+    assert_int_equal(stage_future_wait(NULL, 1, &res), STAGE_EINVAL);
     stage_future_release(&done);
     cu_end(&node);
 }
