@@ -159,9 +159,9 @@ int stage__future_mark(stage__future_t *f, unsigned bit) {
     return 0;
 }
 
-int stage__future_on(stage__theatre_t *t, stage__future_t *f,
-                     stage__cont_kind_t kind, uint64_t actor, stage__cont_fn fn,
-                     void *arg) {
+/* Add a continuation, not counting as looking at f (owner theatre). */
+static int add_cont(stage__future_t *f, stage__cont_kind_t kind, uint64_t actor,
+                    stage__cont_fn fn, void *arg) {
     stage__cont_t *c = malloc(sizeof *c);
     if (!c) return STAGE_ENOMEM;
     c->kind = kind;
@@ -173,11 +173,17 @@ int stage__future_on(stage__theatre_t *t, stage__future_t *f,
     while (*p)
         p = &(*p)->next;
     *p = c;
-    f->observed = true;
     if (stage__future_mark(f, FUT_WAITING)) return 0;
-    (void)t;
     notify_owner(f); /* already done: fire on the owner's next pass */
     return 0;
+}
+
+int stage__future_on(stage__theatre_t *t, stage__future_t *f,
+                     stage__cont_kind_t kind, uint64_t actor, stage__cont_fn fn,
+                     void *arg) {
+    (void)t;
+    f->observed = true;
+    return add_cont(f, kind, actor, fn, arg);
 }
 
 void stage__future_fire(stage__theatre_t *t, stage__future_t *f) {
@@ -284,10 +290,8 @@ int stage__future_due(stage__theatre_t *t, stage__future_t *f, double secs) {
     if (!tm) return STAGE_ENOMEM;
     /* Our reference goes to the continuation that disarms the timer when
     ** f completes first. It does not count as looking at f. */
-    bool observed = f->observed;
-    if (stage__future_on(t, f, CONT_CALL, 0, due_done, tm))
+    if (add_cont(f, CONT_CALL, 0, due_done, tm))
         stage__timer_unref(tm); /* the deadline stays; only disarming goes */
-    f->observed = observed;
     return 0;
 }
 

@@ -245,11 +245,17 @@ int stage_future_new(stage_node_t *node, stage_future_t **out) {
     return 0;
 }
 
+/* The completer holds a reference until the completion is published: the
+** thread waiting for it may release the last other one as soon as it sees
+** the result. */
 int stage_future_resolve(stage_future_t *fut, const void *value, size_t len) {
     stage__future_t *f = (stage__future_t *)fut;
     if (!f || !f->promise || !value || stage_pack_validate(value, len, 1))
         return STAGE_EINVAL;
-    return stage__future_resolve(f, value, len) ? 0 : STAGE_EEXISTS;
+    stage__future_ref(f);
+    int won = stage__future_resolve(f, value, len);
+    stage__future_unref(f);
+    return won ? 0 : STAGE_EEXISTS;
 }
 
 int stage_future_reject(stage_future_t *fut, int code, const char *message) {
@@ -264,7 +270,8 @@ int stage_future_reject(stage_future_t *fut, int code, const char *message) {
         stage__make_id(f->node, a->serial, a->type, &self);
         stage_id_format(&self, id, sizeof id);
     }
-    return stage__future_reject(f, code, message, a ? id : NULL, NULL)
-               ? 0
-               : STAGE_EEXISTS;
+    stage__future_ref(f); /* as in stage_future_resolve */
+    int won = stage__future_reject(f, code, message, a ? id : NULL, NULL);
+    stage__future_unref(f);
+    return won ? 0 : STAGE_EEXISTS;
 }
