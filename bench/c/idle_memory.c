@@ -26,7 +26,8 @@ typedef struct reading {
 } reading_t;
 
 /* The last idle actor answered: every one before it has been born. */
-static void on_ready(void *ud, const stage_result_t *res) {
+static void on_ready(stage_ctx_t *ctx, void *ud, const stage_result_t *res) {
+    (void)ctx;
     reading_t *r = ud;
     if (res->status == 0)
         bench_report("idle_memory",
@@ -55,8 +56,8 @@ static void driver_birth(stage_ctx_t *ctx, void *state,
     stage_future_t *f = NULL;
     if (rc == 0) rc = stage_send(ctx, &last, "ping", NULL, 0, &f);
     if (rc == 0) rc = stage_future_then(f, on_ready, r);
+    stage_future_release(&f);
     if (rc) {
-        stage_future_release(&f);
         free(r);
         stage_exit(ctx, 1);
     }

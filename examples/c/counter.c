@@ -69,8 +69,10 @@ static void counter_get(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
     reply_int(ctx, msg, ((counter_t *)state)->total);
 }
 
-/* The answer of the watcher to tell(): printed on the Counter's theatre. */
-static void told(void *ud, const stage_result_t *res) {
+/* The answer of the watcher to tell(): printed in a turn of the Counter
+** (ctx is NULL only if the Counter stopped first). */
+static void told(stage_ctx_t *ctx, void *ud, const stage_result_t *res) {
+    (void)ctx;
     (void)ud;
     stage_unpack_t u;
     const char *s;
@@ -102,6 +104,7 @@ static void counter_tell(stage_ctx_t *ctx, void *state,
     int rc = stage_pack_error(&p);
     if (rc == 0) rc = stage_send(ctx, &watcher, "changed", p.data, p.len, &f);
     if (rc == 0) rc = stage_future_then(f, told, NULL);
+    stage_future_release(&f); /* the callback needs none */
     stage_pack_free(&p);
     if (rc) stage_reply_error(ctx, msg, rc, "cannot tell the watcher");
 }

@@ -42,6 +42,20 @@ STAGE_EXTERN const char *stage_node_address(const stage_node_t *node);
 /* 1 once the node's manager is a member of the ring (at once for a new
 ** system), else 0. Any thread. */
 STAGE_EXTERN int stage_node_joined(const stage_node_t *node);
+/* Block until the node has joined its system (as stage_node_joined says),
+** without polling: 0 at once if it has. timeout_secs < 0 waits for ever.
+** Any thread but a theatre's (STAGE_EDEADLOCK there: it would stall the
+** join). STAGE_ETIMEOUT, STAGE_ESTOPPED (the node stopped first) or
+** STAGE_EINVAL (no network: call stage_node_network first). */
+STAGE_EXTERN int stage_node_wait_joined(stage_node_t *node,
+                                        double timeout_secs);
+/* *fut: a new future of true once the node has joined its system (already
+** resolved if it has), failing with Stopped if the node stops first; give
+** it to stage_future_then for a callback (in a handler, a turn of the
+** actor). Any thread. 0, STAGE_EINVAL (fut NULL, or no network) or
+** STAGE_ENOMEM. */
+STAGE_EXTERN int stage_node_joined_future(stage_node_t *node,
+                                          stage_future_t **fut);
 /* This node's manager id on the ring (0 before stage_node_network). */
 STAGE_EXTERN uint64_t stage_node_manager_id(const stage_node_t *node);
 

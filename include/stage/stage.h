@@ -11,9 +11,14 @@
 ** and read them; any msgpack library works too. Actor ids travel as the
 ** msgpack ext type STAGE_MSGPACK_EXT_ID.
 **
-** Threads: functions taking a stage_ctx_t run inside a handler, on the
-** actor's theatre thread, and only there. Functions taking a stage_node_t
-** may be called from any thread unless they say otherwise.
+** Threads: functions taking a stage_ctx_t run inside a handler or a turn
+** of the actor (a timer's callback, a future's callback given a ctx), on
+** the actor's theatre thread, and only there. Functions taking a
+** stage_node_t may be called from any thread unless they say otherwise.
+**
+** Errors: functions return 0 or a negative STAGE_E* code (stage/errors.h);
+** a call that returns an error never calls its callback. Failures found
+** later reach a future; one that nobody looks at is logged.
 **
 ** What a node does to the process (Linux only: futexes, real-time signals):
 **   - stage_node_start installs a handler for the real-time signal
@@ -184,6 +189,18 @@ STAGE_EXTERN int stage_ctx_theatre(stage_ctx_t *ctx);
 STAGE_EXTERN int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
                              const void *args, size_t len, stage_id_t *out);
 
+/* Spawn type on the node at address ("host:port"; this node's own address
+** spawns here) with args for birth (a msgpack array, or NULL, 0). *fut
+** gets a new future of the new actor's id (stage_result_id reads it),
+** failing with TypeNotFound if that node has no such type, or
+** NodeUnreachable. Returns 0, STAGE_EINVAL (a bad type name or address,
+** args not an array, fut NULL), STAGE_ETYPE_NOT_FOUND (this node's address
+** and no such type), STAGE_EUNREACHABLE (another address, and this node
+** has no network) or STAGE_ENOMEM. */
+STAGE_EXTERN int stage_spawn_at(stage_ctx_t *ctx, const char *address,
+                                const char *type, const void *args, size_t len,
+                                stage_future_t **fut);
+
 /* Send method(args) to 'to'. args is a msgpack array or NULL, 0 (only its
 ** header is checked here; a malformed body fails when the receiver reads
 ** it, and that failure reaches the future). If fut is
@@ -204,6 +221,15 @@ STAGE_EXTERN int stage_reply(stage_ctx_t *ctx, const stage_msg_t *msg,
 /* Fail the sender's future with a typed error and a message. */
 STAGE_EXTERN int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg,
                                    int code, const char *message);
+/* Delegate the reply to msg to f: the sender's future completes as f does
+** (a Lua handler that returns a future does this), so a handler can answer
+** after it has returned — with a future of a send, or one it completes
+** itself (stage_future_new). Borrows f (release yours as usual); if every
+** reference to f goes before it completes, the sender's future fails with
+** Canceled. 0, STAGE_EEXISTS (msg has had its reply), STAGE_EINVAL (f
+** NULL) or STAGE_ENOMEM. */
+STAGE_EXTERN int stage_reply_future(stage_ctx_t *ctx, const stage_msg_t *msg,
+                                    stage_future_t *f);
 
 /* Stop the running actor after this handler; death runs then. */
 STAGE_EXTERN void stage_stop(stage_ctx_t *ctx);
@@ -242,6 +268,101 @@ STAGE_EXTERN int stage_node_send(stage_node_t *node, const stage_id_t *to,
 /* stage_stop_actor from outside the actors. */
 STAGE_EXTERN int stage_node_stop_actor(stage_node_t *node, const stage_id_t *to,
                                        stage_future_t **fut);
+/* stage_spawn_at from outside the actors. */
+STAGE_EXTERN int stage_node_spawn_at(stage_node_t *node, const char *address,
+                                     const char *type, const void *args,
+                                     size_t len, stage_future_t **fut);
+/* The id of the node's stdout environment actor (Lua's stage.stdout):
+** print(...) and write(s) sent to it keep their order with what Lua actors
+** print. Any thread. */
+STAGE_EXTERN void stage_node_stdout(stage_node_t *node, stage_id_t *out);
+
+/* ---- names and lookups ------------------------------------------------------
+**
+** On an embedded node these look at the node itself; on a node with a
+** network (stage/net.h) they go through the directory of its system, the
+** DHT. A name is 1 to 255 bytes; a type name is one stage_type_name_valid
+** accepts (another cannot exist: STAGE_EINVAL). Each call gives a new
+** future (release it, or give it to stage_future_then); from a handler its
+** callbacks run as turns of the actor, from outside on theatre 0. Each
+** returns 0, STAGE_EINVAL (a bad name, fut NULL where a future is the
+** point) or STAGE_ENOMEM.
+*/
+
+/* Bind name to actor id (NULL: the running actor). *fut (fut may be NULL:
+** a failure is then logged) completes with true, or fails with
+** AlreadyExists (another actor holds it) or ActorNotFound (id has stopped).
+** A name goes when its actor stops (or with its node): there is no call to
+** release it sooner. A name for another node's actor is held by that
+** node. */
+STAGE_EXTERN int stage_name(stage_ctx_t *ctx, const char *name,
+                            const stage_id_t *id, stage_future_t **fut);
+/* stage_name from outside the actors; id is required. */
+STAGE_EXTERN int stage_node_name(stage_node_t *node, const char *name,
+                                 const stage_id_t *id, stage_future_t **fut);
+
+/* *fut: a future of the id of the actor named name (an msgpack id:
+** stage_result_id reads it), or NameNotFound. */
+STAGE_EXTERN int stage_find_name(stage_ctx_t *ctx, const char *name,
+                                 stage_future_t **fut);
+STAGE_EXTERN int stage_node_find_name(stage_node_t *node, const char *name,
+                                      stage_future_t **fut);
+/* *fut: a future of the id of a random actor of type (one of this node's
+** when it has one), or TypeNotFound. */
+STAGE_EXTERN int stage_find_type(stage_ctx_t *ctx, const char *type,
+                                 stage_future_t **fut);
+STAGE_EXTERN int stage_node_find_type(stage_node_t *node, const char *type,
+                                      stage_future_t **fut);
+/* The same among type and the types that inherit from it (their super). */
+STAGE_EXTERN int stage_find_subtype(stage_ctx_t *ctx, const char *type,
+                                    stage_future_t **fut);
+STAGE_EXTERN int stage_node_find_subtype(stage_node_t *node, const char *type,
+                                         stage_future_t **fut);
+/* *fut: a future of the msgpack array of the ids of every actor of type,
+** empty when there is none. */
+STAGE_EXTERN int stage_find_all_types(stage_ctx_t *ctx, const char *type,
+                                      stage_future_t **fut);
+STAGE_EXTERN int stage_node_find_all_types(stage_node_t *node, const char *type,
+                                           stage_future_t **fut);
+
+/* ---- timers and time --------------------------------------------------------
+ */
+
+/* Names a timer of an actor: a plain value. */
+typedef struct stage_timer {
+    uint64_t id;
+} stage_timer_t;
+
+/* A timer's callback: a turn of the actor that set the timer, run between
+** its handlers (never during one), with that actor's ctx and state. ud is
+** what was given to stage_after or stage_every: borrowed, never freed by
+** Stage. */
+typedef void (*stage_timer_fn)(stage_ctx_t *ctx, void *state, void *ud);
+
+/* Run fn(ctx, state, ud) once, secs (>= 0) from now, as a turn of the
+** running actor. *out (out may be NULL) names the timer for
+** stage_timer_cancel. An armed timer keeps the node from stopping at
+** quiescence; it is cancelled when its actor stops. 0, STAGE_EINVAL (secs
+** negative, infinite or not a number, fn NULL), STAGE_ESTOPPED (in the
+** actor's death: it would never fire) or STAGE_ENOMEM. */
+STAGE_EXTERN int stage_after(stage_ctx_t *ctx, double secs, stage_timer_fn fn,
+                             void *ud, stage_timer_t *out);
+/* The same every secs (> 0) until cancelled or the actor stops. */
+STAGE_EXTERN int stage_every(stage_ctx_t *ctx, double secs, stage_timer_fn fn,
+                             void *ud, stage_timer_t *out);
+/* Cancel a timer of the running actor: its callback does not run again,
+** not even a turn it has already queued. 0, also when the timer has
+** already fired for the last time or been cancelled; STAGE_EINVAL for a
+** timer that was never set on this theatre or is another actor's. */
+STAGE_EXTERN int stage_timer_cancel(stage_ctx_t *ctx, stage_timer_t timer);
+/* *fut: a new future that resolves to nil secs (>= 0) from now (Lua's
+** stage.sleep); its timer keeps the node running until then. 0,
+** STAGE_EINVAL (secs negative, infinite or not a number, fut NULL) or
+** STAGE_ENOMEM. */
+STAGE_EXTERN int stage_sleep(stage_ctx_t *ctx, double secs,
+                             stage_future_t **fut);
+/* The monotonic clock in seconds (Lua's stage.now). Any thread. */
+STAGE_EXTERN double stage_now(void);
 
 /* ---- futures ----------------------------------------------------------------
  */
@@ -250,22 +371,83 @@ typedef struct stage_result {
     int status;       /* 0, or the negative STAGE_E* code of the failure */
     const char *data; /* status 0: the msgpack value */
     size_t len;
-    const char *message; /* status < 0: what happened, with the actor's id */
+    const char *message;   /* status < 0: what happened */
+    const char *actor;     /* status < 0: the id text of the actor where it
+                           ** happened, or NULL */
+    const char *traceback; /* status < 0: a Lua traceback, or NULL */
 } stage_result_t;
 
-typedef void (*stage_future_fn)(void *ud, const stage_result_t *res);
+/* A future's callback; res is borrowed for the call. ctx is the actor that
+** asked, and the call a turn of it; NULL when the callback was set outside
+** actors, or when that actor (or the node) stopped before the callback
+** could run — then only release ud: the actor's state is gone. */
+typedef void (*stage_future_fn)(stage_ctx_t *ctx, void *ud,
+                                const stage_result_t *res);
 
-/* Call fn(ud, result) once f completes, on the theatre that made f, as a
-** turn of its own. Takes ownership of f. */
+/* Call fn(ctx, ud, result) exactly once, after f completes. Set in a
+** handler or a turn of an actor, fn runs as a turn of that actor: between
+** its handlers, never during one (as Lua's next). Set from outside the
+** actors, it runs on the theatre that made f (theatre 0 for the
+** stage_node_* calls) with ctx NULL. If the actor stops first, fn runs with
+** ctx NULL; if the node stops first, on the thread destroying it, with
+** status STAGE_ESTOPPED unless f had completed. Borrows f (release yours as
+** usual: a send's future is completed whoever holds it); if every
+** reference to an unfinished f goes (a stage_future_new nobody can
+** complete now), fn runs at once with status STAGE_ECANCELED. Any thread.
+** 0, STAGE_EINVAL (f or fn NULL) or STAGE_ENOMEM. */
 STAGE_EXTERN int stage_future_then(stage_future_t *f, stage_future_fn fn,
                                    void *ud);
 
 /* Block the calling thread until f completes or timeout_secs pass (< 0:
 ** forever); on completion *res is filled and stays valid until f is
 ** released. Not from a theatre thread (it would stall the theatre): returns
-** STAGE_EDEADLOCK there. STAGE_ETIMEOUT on timeout. */
+** STAGE_EDEADLOCK there. STAGE_ETIMEOUT on timeout, STAGE_EINVAL for a
+** NULL f or res. */
 STAGE_EXTERN int stage_future_wait(stage_future_t *f, double timeout_secs,
                                    stage_result_t *res);
+
+/* 1 once f has completed (resolved or failed), else 0. Any thread. */
+STAGE_EXTERN int stage_future_done(const stage_future_t *f);
+
+/* Fail f with Timeout unless it completes within secs (>= 0) (Lua's
+** f:due). Borrows f. The deadline keeps the node running until f
+** completes or it passes, no longer. Any thread. 0, STAGE_EINVAL (f NULL,
+** secs negative, infinite or not a number) or STAGE_ENOMEM. */
+STAGE_EXTERN int stage_future_due(stage_future_t *f, double secs);
+
+/* *out: a new future of the msgpack array of the values of futures[0..n)
+** in order, once all succeed, or of the first failure (Lua's stage.join).
+** Borrows the futures (release yours as usual); they must be of one node
+** and may come from any of its theatres. The join belongs to the calling
+** thread's theatre (theatre 0 from outside), like a send's future. Any
+** thread. 0, STAGE_EINVAL (n == 0, a NULL, futures of two nodes) or
+** STAGE_ENOMEM. */
+STAGE_EXTERN int stage_join(stage_future_t *const *futures, size_t n,
+                            stage_future_t **out);
+
+/* *out: a new pending future that the program completes itself with
+** stage_future_resolve or stage_future_reject (a promise): to answer a
+** message later (stage_reply_future), or to give a value to a join. It
+** belongs to the calling thread's theatre (theatre 0 from outside), like a
+** send's future. Any thread. 0, STAGE_EINVAL (node or out NULL) or
+** STAGE_ENOMEM. */
+STAGE_EXTERN int stage_future_new(stage_node_t *node, stage_future_t **out);
+/* Complete f, made by stage_future_new, with value (one msgpack value,
+** copied). The first completion wins: STAGE_EEXISTS if f had completed.
+** Borrows f. Any thread. 0, STAGE_EEXISTS or STAGE_EINVAL (not a future of
+** stage_future_new, or not one msgpack value). */
+STAGE_EXTERN int stage_future_resolve(stage_future_t *f, const void *value,
+                                      size_t len);
+/* Fail f, made by stage_future_new, with code (a negative STAGE_E*) and
+** message (NULL: code's message); in a handler or turn, the failure names
+** the running actor. As stage_future_resolve otherwise. */
+STAGE_EXTERN int stage_future_reject(stage_future_t *f, int code,
+                                     const char *message);
+
+/* The actor id a result holds (of a lookup or a stage_spawn_at): 0 and
+** *out, res->status if it failed, or STAGE_EDECODE if its value is not an
+** id. Any thread. */
+STAGE_EXTERN int stage_result_id(const stage_result_t *res, stage_id_t *out);
 
 /* Drop a future; its result, if it ever fails, is logged. Sets *f NULL. */
 STAGE_EXTERN void stage_future_release(stage_future_t **f);

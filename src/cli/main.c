@@ -12,7 +12,6 @@
 #include <string.h>
 
 #define _GNU_SOURCE
-#include <time.h>
 
 #include "cli.h"
 #include "core/theatre.h"
@@ -219,9 +218,7 @@ static int cmd_node(int argc, char **argv) {
     int status = load_script(node, script);
     /* main(args) runs once the node is a member (or after 10 s, with a
     ** warning: lookups may then fail until the join completes) */
-    for (int k = 0; !status && k < 1000 && !stage_node_joined(node); k++)
-        nanosleep(&(struct timespec){0, 10000000}, NULL);
-    if (!status && !stage_node_joined(node))
+    if (!status && stage_node_wait_joined(node, 10) == STAGE_ETIMEOUT)
         fprintf(stderr, "stage node: not joined '%s' after 10 s; going on\n",
                 net.join);
     if (!status && script &&

@@ -266,6 +266,9 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
         t->node->net_hooks.actor_gone(t->node, a->serial);
     stage__timers_cancel_actor(t, a->serial);
     a->type->ops->destroy(t, a);
+    /* and those its death hook set: they could never fire as its turns,
+    ** and would keep the node from quiescence */
+    stage__timers_cancel_actor(t, a->serial);
     stage__env_t *e;
     bool stopping = stage__node_stopping(t->node);
     while ((e = a->mbox_head)) {
@@ -294,7 +297,7 @@ static int younger_first(const void *x, const void *y) {
 void stage__actors_reap(stage__theatre_t *t) {
     stage_node_t *node = t->node;
     size_t n = 0, skipped = 0;
-    stage__actor_t **all = malloc((t->actors.count + 1) * sizeof *all);
+    stage__actor_t **all = stage__malloc((t->actors.count + 1) * sizeof *all);
     for (uint32_t i = 0; all && i < t->actors.cap; i++) {
         stage__actor_t *a = t->actors.slots[i];
         if (a && a != TOMBSTONE && a->serial != node->stdout_serial)
@@ -304,7 +307,7 @@ void stage__actors_reap(stage__theatre_t *t) {
     for (stage__actor_t *a = t->run_head, *next; a; a = next) {
         next = a->run_next; /* the queue never runs again */
         a->flags &= ~ACTOR_QUEUED;
-        if (a->flags & ACTOR_DEAD) free(a);
+        if (a->flags & ACTOR_DEAD) stage__free(a);
     }
     t->run_head = t->run_tail = NULL;
     if (n) qsort(all, n, sizeof *all, younger_first);
@@ -324,7 +327,7 @@ void stage__actors_reap(stage__theatre_t *t) {
         LOG_WARN("theatre %d: %zu actors stopped without death: the stop "
                  "grace of %g s ran out",
                  t->index, skipped, stage__node_config(node)->stop_grace_secs);
-    free(all);
+    stage__free(all);
 }
 
 void stage__actors_destroy_all(stage__theatre_t *t) {

@@ -19,6 +19,7 @@
 #include "core/directory.h"
 #include "core/future.h"
 #include "core/kind.h"
+#include "core/theatre.h"
 #include "core/timer.h"
 #include "node_internal.h"
 #include "util/alloc.h"
@@ -116,29 +117,49 @@ typedef struct name_entry {
     stage_id_t id;
 } name_entry_t;
 
+/* 1 if actor serial is listed under ty (ty->lock held). */
+static int listed(const stage__type_t *ty, uint64_t serial) {
+    for (size_t i = 0; i < ty->n; i++)
+        if (ty->members[i]->serial == serial) return 1;
+    return 0;
+}
+
+/* Names go when their actor stops (stage__actor_destroy drops them), so a
+** name is given only to an actor alive now. For an actor of this node the
+** check and the insert happen under its type's lock, which its removal
+** from the type's list takes too: either the removal comes first and the
+** claim fails, or it comes after and its stage__names_drop_actor finds the
+** name. */
 int stage__names_claim(stage_node_t *n, const char *name, const stage_id_t *id,
                        stage_id_t *holder) {
+    stage__type_t *ty = NULL;
+    if (stage__id_is_local(n, id) && !(ty = stage__type_find(n, id->type)))
+        return STAGE_EACTOR_NOT_FOUND;
     int rc = 0;
     pthread_mutex_lock(&n->names_lock);
-    for (size_t i = 0; i < n->nnames; i++) {
-        name_entry_t *e = &((name_entry_t *)n->names)[i];
-        if (strcmp(e->name, name)) continue;
-        if (!stage_id_equal(&e->id, id)) {
-            *holder = e->id;
+    if (ty) pthread_mutex_lock(&ty->lock);
+    name_entry_t *tab = n->names;
+    size_t i = 0;
+    while (i < n->nnames && strcmp(tab[i].name, name))
+        i++;
+    if (ty && !listed(ty, id->serial)) {
+        rc = STAGE_EACTOR_NOT_FOUND;
+    } else if (i < n->nnames) {
+        if (!stage_id_equal(&tab[i].id, id)) {
+            *holder = tab[i].id;
             rc = STAGE_EEXISTS;
         }
-        pthread_mutex_unlock(&n->names_lock);
-        return rc;
-    }
-    name_entry_t *tab = stage__realloc(n->names, (n->nnames + 1) * sizeof *tab);
-    char *copy = tab ? stage__strdup(name) : NULL;
-    if (tab) n->names = tab;
-    if (!copy) {
+    } else if (!(tab = stage__realloc(n->names, (n->nnames + 1) * sizeof *tab))) {
         rc = STAGE_ENOMEM;
     } else {
-        tab[n->nnames].name = copy;
-        tab[n->nnames++].id = *id;
+        n->names = tab;
+        if (!(tab[n->nnames].name = stage__strdup(name))) {
+            rc = STAGE_ENOMEM;
+        } else {
+            tab[n->nnames++].id = *id;
+        }
     }
+    if (ty) pthread_mutex_unlock(&ty->lock);
     pthread_mutex_unlock(&n->names_lock);
     return rc;
 }
@@ -285,25 +306,131 @@ static void local_find(stage_node_t *n, int op, const char *key,
     stage__future_reject(f, STAGE_ETYPE_NOT_FOUND, msg, NULL, NULL);
 }
 
-void stage__directory(stage_node_t *n, int op, const char *key,
-                      const stage_id_t *id, stage__future_t *f) {
-    if (n->net_hooks.directory) {
-        n->net_hooks.directory(n, op, key, id, f);
-        return;
+int stage__dir_key_check(int op, const char *key) {
+    if (!key) return STAGE_EINVAL;
+    if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME) {
+        size_t len = strnlen(key, 256);
+        return len == 0 || len > 255 ? STAGE_EINVAL : 0;
     }
-    if (op != STAGE__NAME_CLAIM) {
-        local_find(n, op, key, f);
+    return stage_type_name_valid(key) ? 0 : STAGE_EINVAL;
+}
+
+/* Fail a claim of name for id: taken by holder, or id is not alive. */
+static void claim_failed(stage__future_t *f, int rc, const char *name,
+                         const stage_id_t *id, const stage_id_t *holder) {
+    char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 320];
+    if (rc == STAGE_EEXISTS) {
+        stage_id_format(holder, text, sizeof text);
+        snprintf(msg, sizeof msg, "the name '%s' is taken by %s", name, text);
+    } else if (rc == STAGE_EACTOR_NOT_FOUND) {
+        stage_id_format(id, text, sizeof text);
+        snprintf(msg, sizeof msg,
+                 "actor '%s' not found (it stopped or never existed): the "
+                 "name '%s' is not given to it",
+                 text, name);
+    } else {
+        snprintf(msg, sizeof msg, "cannot claim the name '%s': %s", name,
+                 stage_strerror(rc));
+    }
+    stage__future_reject(f, rc, msg, NULL, NULL);
+}
+
+/* 1 if id names an actor of this node that is alive now. */
+static int local_alive(stage_node_t *n, const stage_id_t *id) {
+    stage__type_t *ty = stage__type_find(n, id->type);
+    return ty && stage__dir_alive(ty, id->serial);
+}
+
+/* Claim key for id now and complete f. */
+static void claim(stage_node_t *n, const char *key, const stage_id_t *id,
+                  stage__future_t *f) {
+    bool local = stage__id_is_local(n, id);
+    if (n->net_hooks.directory) {
+        if (local && !local_alive(n, id))
+            claim_failed(f, STAGE_EACTOR_NOT_FOUND, key, id, NULL);
+        else
+            n->net_hooks.directory(n, STAGE__NAME_CLAIM, key, id, f);
         return;
     }
     stage_id_t holder;
     int rc = stage__names_claim(n, key, id, &holder);
-    if (rc == 0) {
+    if (rc == 0)
         stage__future_resolve(f, "\xc3", 1); /* true */
+    else
+        claim_failed(f, rc, key, id, &holder);
+}
+
+/* A claim for an actor of this node, carried to the actor's theatre. */
+typedef struct claim_req {
+    stage__future_t *f; /* a reference */
+    stage_id_t id;
+    char key[256];
+} claim_req_t;
+
+static void claim_call(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
+    (void)a;
+    claim_req_t *r = e->arg;
+    claim(t->node, r->key, &r->id, r->f);
+    stage__future_unref(r->f);
+    stage__free(r);
+    stage__env_free(e);
+}
+
+static void claim_drop(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
+    (void)t;
+    (void)a;
+    claim_req_t *r = e->arg;
+    stage__future_reject(r->f, STAGE_ESTOPPED,
+                         "the node stopped before the name was claimed", NULL,
+                         NULL);
+    stage__future_unref(r->f);
+    stage__free(r);
+    stage__env_free(e);
+}
+
+/* A spawn from another thread is a call pushed to the actor's theatre, so
+** a claim for an actor of this node goes there too, behind it: an actor
+** named just after its spawn is alive by then, and one that has stopped
+** is found gone. */
+static void claim_at_home(stage_node_t *n, const char *key,
+                          const stage_id_t *id, stage__future_t *f) {
+    stage__theatre_t *home =
+        stage__node_theatre(n, stage__serial_theatre(id->serial));
+    if (!home) {
+        claim_failed(f, STAGE_EACTOR_NOT_FOUND, key, id, NULL);
+        return;
+    }
+    if (stage__current() == home) {
+        claim(n, key, id, f);
+        return;
+    }
+    claim_req_t *r = stage__malloc(sizeof *r);
+    stage__env_t *e = r ? stage__env_call(claim_call, claim_drop, r) : NULL;
+    if (!e) {
+        stage__free(r);
+        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+        return;
+    }
+    stage__future_ref(r->f = f);
+    r->id = *id;
+    snprintf(r->key, sizeof r->key, "%s", key);
+    stage__work_add(n, 1);
+    e->hdr.flags |= ENV_COUNTED;
+    stage__theatre_push(home, &e->hdr);
+}
+
+void stage__directory(stage_node_t *n, int op, const char *key,
+                      const stage_id_t *id, stage__future_t *f) {
+    if (op == STAGE__NAME_CLAIM) {
+        if (stage__id_is_local(n, id))
+            claim_at_home(n, key, id, f);
+        else
+            claim(n, key, id, f);
+    } else if (n->net_hooks.directory) {
+        n->net_hooks.directory(n, op, key, id, f);
     } else {
-        char h[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 300];
-        stage_id_format(&holder, h, sizeof h);
-        snprintf(msg, sizeof msg, "the name '%s' is taken by %s", key,
-                 rc == STAGE_EEXISTS ? h : "nobody (out of memory)");
-        stage__future_reject(f, rc, msg, NULL, NULL);
+        local_find(n, op, key, f);
     }
 }

@@ -11,7 +11,12 @@
 **
 ** A failed future that nobody observed is logged when its last reference
 ** goes, so no failure is silently dropped.
+**
+** Below the core: the mechanisms both the C API and the Lua binding build
+** on — a continuation added from any thread, a deadline (due), sleep, and
+** join.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +25,7 @@
 #include "core/future.h"
 #include "core/node.h"
 #include "core/theatre.h"
+#include "core/timer.h"
 #include "node_internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -160,9 +166,9 @@ int stage__future_mark(stage__future_t *f, unsigned bit) {
     return 0;
 }
 
-int stage__future_on(stage__theatre_t *t, stage__future_t *f,
-                     stage__cont_kind_t kind, uint64_t actor, stage__cont_fn fn,
-                     void *arg) {
+/* Add a continuation, not counting as looking at f (owner theatre). */
+static int add_cont(stage__future_t *f, stage__cont_kind_t kind, uint64_t actor,
+                    stage__cont_fn fn, void *arg) {
     stage__cont_t *c = stage__malloc(sizeof *c);
     if (!c) return STAGE_ENOMEM;
     c->kind = kind;
@@ -174,11 +180,17 @@ int stage__future_on(stage__theatre_t *t, stage__future_t *f,
     while (*p)
         p = &(*p)->next;
     *p = c;
-    f->observed = true;
     if (stage__future_mark(f, FUT_WAITING)) return 0;
-    (void)t;
     notify_owner(f); /* already done: fire on the owner's next pass */
     return 0;
+}
+
+int stage__future_on(stage__theatre_t *t, stage__future_t *f,
+                     stage__cont_kind_t kind, uint64_t actor, stage__cont_fn fn,
+                     void *arg) {
+    (void)t;
+    f->observed = true;
+    return add_cont(f, kind, actor, fn, arg);
 }
 
 void stage__future_fire(stage__theatre_t *t, stage__future_t *f) {
@@ -195,4 +207,229 @@ void stage__future_fire(stage__theatre_t *t, stage__future_t *f) {
         stage__free(c);
     }
     stage__future_unref(f); /* the inbox's reference */
+}
+
+/* ---- a continuation from any thread ------------------------------------- */
+
+typedef struct on_req {
+    stage__future_t *f; /* a reference until the owner has registered */
+    stage__cont_fn fn;
+    void *arg;
+} on_req_t;
+
+static void on_register(stage__theatre_t *t, stage__actor_t *a,
+                        stage__env_t *e) {
+    (void)a;
+    on_req_t *r = e->arg;
+    if (stage__future_on(t, r->f, CONT_CALL, 0, r->fn, r->arg))
+        r->fn(NULL, r->f, r->arg);
+    stage__future_unref(r->f);
+    stage__free(r);
+    stage__env_free(e);
+}
+
+static void on_drop(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
+    (void)t;
+    (void)a;
+    on_req_t *r = e->arg;
+    r->fn(NULL, r->f, r->arg);
+    stage__future_unref(r->f);
+    stage__free(r);
+    stage__env_free(e);
+}
+
+int stage__future_on_any(stage__future_t *f, stage__cont_fn fn, void *arg) {
+    stage__theatre_t *owner = stage__node_theatre(f->node, f->owner);
+    if (stage__current() == owner)
+        return stage__future_on(owner, f, CONT_CALL, 0, fn, arg);
+    on_req_t *r = stage__malloc(sizeof *r);
+    stage__env_t *e = r ? stage__env_call(on_register, on_drop, r) : NULL;
+    if (!e) {
+        stage__free(r);
+        return STAGE_ENOMEM;
+    }
+    *r = (on_req_t){f, fn, arg};
+    stage__future_ref(f);
+    stage__work_add(f->node, 1);
+    e->hdr.flags |= ENV_COUNTED;
+    stage__theatre_push(owner, &e->hdr);
+    return 0;
+}
+
+/* ---- timers that complete futures: due, sleep --------------------------- */
+
+static void timed_drop(stage__timer_t *tm) {
+    stage__future_unref(tm->arg);
+}
+
+/* A timer of t calling fire(t, tm) after secs, tm->arg = f (a reference
+** it holds). Returns it with the caller's reference, or NULL. */
+static stage__timer_t *future_timer(stage__theatre_t *t, stage__future_t *f,
+                                    double secs, stage__timer_fn fire) {
+    stage__future_ref(f);
+    stage__timer_t *tm = stage__timer_new(t, secs, 0, fire, f);
+    if (!tm) {
+        stage__future_unref(f);
+        return NULL;
+    }
+    tm->drop = timed_drop;
+    return tm;
+}
+
+static void due_fire(stage__theatre_t *t, stage__timer_t *tm) {
+    (void)t;
+    char msg[96];
+    snprintf(msg, sizeof msg, "no result within %g s", tm->span);
+    stage__future_reject(tm->arg, STAGE_ETIMEOUT, msg, NULL, NULL);
+}
+
+/* f completed (or is being freed): the deadline is moot. */
+static void due_done(stage__theatre_t *t, stage__future_t *f, void *arg) {
+    (void)f;
+    stage__timer_t *tm = arg;
+    if (t) stage__timer_cancel(t, tm);
+    stage__timer_unref(tm);
+}
+
+int stage__future_due(stage__theatre_t *t, stage__future_t *f, double secs) {
+    if (stage__future_done(f)) return 0;
+    stage__timer_t *tm = future_timer(t, f, secs, due_fire);
+    if (!tm) return STAGE_ENOMEM;
+    /* Our reference goes to the continuation that disarms the timer when
+    ** f completes first. It does not count as looking at f. */
+    if (add_cont(f, CONT_CALL, 0, due_done, tm))
+        stage__timer_unref(tm); /* the deadline stays; only disarming goes */
+    return 0;
+}
+
+static void sleep_fire(stage__theatre_t *t, stage__timer_t *tm) {
+    (void)t;
+    stage__future_resolve(tm->arg, "\xc0", 1); /* nil */
+}
+
+stage__future_t *stage__future_sleep(stage__theatre_t *t, double secs) {
+    stage__future_t *f = stage__future_new(t->node, t->index, 0);
+    if (!f) return NULL;
+    stage__timer_t *tm = future_timer(t, f, secs, sleep_fire);
+    if (!tm) {
+        stage__future_unref(f);
+        return NULL;
+    }
+    stage__timer_unref(tm); /* the heap keeps it until it fires */
+    return f;
+}
+
+/* ---- join --------------------------------------------------------------- */
+
+/* The parts' continuations may run on several theatres at once: the
+** counts are atomic, and the last arrival builds the result. The join
+** holds a part only once it has completed (got[i]), so a part nobody can
+** complete any more is freed, and fails the join, instead of living on. */
+typedef struct joinst {
+    stage__future_t *result;
+    atomic_size_t pending; /* parts not arrived, + 1 while joining */
+    atomic_bool failed;    /* a failure was forwarded to result */
+    atomic_int lost;       /* why a part will never give a value, or 0 */
+    size_t n;
+    stage__future_t **want; /* the parts, not held: matched by address */
+    _Atomic(stage__future_t *) got[]; /* the completed parts, held */
+} joinst_t;
+
+/* One part arrived (or the join finished setting up). The last one builds
+** the array; acq_rel on pending makes every earlier arrival's writes (its
+** part in got, the flags) visible to it. */
+static void join_arrive(joinst_t *js) {
+    if (atomic_fetch_sub_explicit(&js->pending, 1, memory_order_acq_rel) != 1)
+        return;
+    stage__future_t *r = js->result;
+    int lost = atomic_load(&js->lost);
+    if (atomic_load(&js->failed)) {
+        /* the result has the first failure */
+    } else if (lost) {
+        stage__future_reject(
+            r, lost,
+            lost == STAGE_ESTOPPED    ? "the node stopped before the join "
+                                        "completed"
+            : lost == STAGE_ECANCELED ? "a future of the join was released "
+                                        "before it completed"
+                                      : "out of memory joining futures",
+            NULL, NULL);
+    } else {
+        stage_pack_t p = STAGE_PACK_INIT;
+        stage_pack_array(&p, (uint32_t)js->n);
+        for (size_t i = 0; i < js->n; i++)
+            stage_pack_raw(&p, js->got[i]->data, js->got[i]->len);
+        if (stage_pack_error(&p))
+            stage__future_reject(r, STAGE_ENOMEM, NULL, NULL, NULL);
+        else
+            stage__future_resolve(r, p.data, p.len);
+        stage_pack_free(&p);
+    }
+    for (size_t i = 0; i < js->n; i++)
+        if (js->got[i]) stage__future_unref(js->got[i]);
+    stage__future_unref(r);
+    stage__free(js->want);
+    stage__free(js);
+}
+
+/* A part will never give its value: the first reason is kept. */
+static void join_lose(joinst_t *js, int why) {
+    int none = 0;
+    atomic_compare_exchange_strong(&js->lost, &none, why);
+}
+
+static void join_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
+    joinst_t *js = arg;
+    if (!t) {
+        join_lose(js, stage__node_stopping(f->node) ? STAGE_ESTOPPED
+                                                    : STAGE_ECANCELED);
+    } else {
+        /* keep its value; a part listed twice fills its slots in turn */
+        for (size_t i = 0; i < js->n; i++) {
+            stage__future_t *none = NULL;
+            if (js->want[i] == f &&
+                atomic_compare_exchange_strong(&js->got[i], &none, f)) {
+                stage__future_ref(f);
+                break;
+            }
+        }
+        if (f->status && !atomic_exchange(&js->failed, true))
+            stage__future_forward(js->result, f);
+    }
+    join_arrive(js);
+}
+
+stage__future_t *stage__future_join(stage_node_t *node, int owner,
+                                    stage__future_t *const *parts, size_t n) {
+    joinst_t *js = stage__calloc(1, sizeof *js + n * sizeof js->got[0]);
+    stage__future_t **want = js ? stage__malloc(n * sizeof *want) : NULL;
+    stage__future_t *r = want ? stage__future_new(node, owner, 0) : NULL;
+    if (!r) {
+        stage__free(want);
+        stage__free(js);
+        return NULL;
+    }
+    js->result = r;
+    stage__future_ref(r); /* the join's; the caller has the other */
+    js->n = n;
+    js->want = want;
+    atomic_init(&js->pending, n + 1); /* +1: nothing completes r before the
+                                      ** loop below has ended */
+    stage__theatre_t *cur = stage__current();
+    stage__actor_t *run = cur && cur->node == node ? cur->running : NULL;
+    for (size_t i = 0; i < n; i++) {
+        want[i] = parts[i];
+        /* the join waits on every part: if one needs the running actor,
+        ** awaiting the join deadlocks as awaiting that part would */
+        if (!r->target || (run && parts[i]->target == run->serial))
+            r->target = parts[i]->target;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (stage__future_on_any(parts[i], join_fire, js)) {
+            join_lose(js, STAGE_ENOMEM);
+            join_arrive(js);
+        }
+    }
+    join_arrive(js); /* the +1 */
+    return r;
 }

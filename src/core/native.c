@@ -1,10 +1,12 @@
 /*
-** core/native.c: actors written in C (include/stage/stage.h), the public
-** send/spawn/future calls, and the stdout environment actor.
+** core/native.c: actors written in C (include/stage/stage.h) — the native
+** kind, messages and replies, the public send/spawn calls — and the stdout
+** environment actor. Futures, timers and lookups of the C API are in
+** native_future.c, native_timer.c and native_directory.c.
 **
 ** A native handler runs to completion on its theatre's thread; it cannot be
 ** preempted or suspended. A stage_ctx_t lives on the theatre's stack for the
-** duration of one handler.
+** duration of one handler or turn (native.h).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,24 +19,10 @@
 #include "core/node.h"
 #include "core/theatre.h"
 #include "core/timer.h"
+#include "native.h"
 #include "node_internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
-
-struct stage_ctx {
-    stage__theatre_t *t;
-    stage__actor_t *a;
-    bool has_self;
-    stage_id_t self; /* made on first use: most handlers never ask */
-};
-
-struct stage_msg {
-    stage__env_t *e;
-    stage_ctx_t *ctx;
-    bool replied;
-    bool has_sender; /* sender made on first use */
-    stage_id_t sender;
-};
 
 static const char NIL = (char)0xc0;
 
@@ -80,6 +68,43 @@ int stage_reply(stage_ctx_t *ctx, const stage_msg_t *msg, const void *value,
     return 0;
 }
 
+/* The delegated reply is done (or its future is being freed, t NULL). */
+static void forward_reply(stage__theatre_t *t, stage__future_t *src,
+                          void *arg) {
+    stage__future_t *dst = arg;
+    if (t)
+        stage__future_forward(dst, src);
+    else if (stage__node_stopping(dst->node))
+        stage__future_reject(dst, STAGE_ESTOPPED,
+                             "the node stopped before the "
+                             "delegated reply completed",
+                             NULL, NULL);
+    else
+        stage__future_reject(dst, STAGE_ECANCELED,
+                             "the future this reply was delegated to was "
+                             "released before it completed",
+                             NULL, NULL);
+    stage__future_unref(dst);
+}
+
+int stage_reply_future(stage_ctx_t *ctx, const stage_msg_t *msg,
+                       stage_future_t *fut) {
+    (void)ctx;
+    stage_msg_t *m = (stage_msg_t *)msg;
+    stage__future_t *f = (stage__future_t *)fut;
+    if (!f) return STAGE_EINVAL;
+    int rc = 0;
+    if (m->replied) {
+        rc = STAGE_EEXISTS;
+    } else if (m->e->future) {
+        stage__future_ref(m->e->future);
+        rc = stage__future_on_any(f, forward_reply, m->e->future);
+        if (rc) stage__future_unref(m->e->future);
+    }
+    if (!rc) m->replied = true;
+    return rc;
+}
+
 int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg, int code,
                       const char *message) {
     stage_msg_t *m = (stage_msg_t *)msg;
@@ -96,12 +121,6 @@ int stage_reply_error(stage_ctx_t *ctx, const stage_msg_t *msg, int code,
 }
 
 /* ---- the native kind ---------------------------------------------------- */
-
-static void ctx_init(stage_ctx_t *ctx, stage__theatre_t *t, stage__actor_t *a) {
-    ctx->t = t;
-    ctx->a = a;
-    ctx->has_self = false;
-}
 
 static stage_handler_fn find_method(const stage_type_def_t *def,
                                     const char *name) {
@@ -124,12 +143,15 @@ static void no_method(stage_ctx_t *ctx, stage__env_t *e) {
 
 static int native_deliver(stage__theatre_t *t, stage__actor_t *a,
                           stage__env_t *e) {
-    stage_ctx_t ctx;
-    ctx_init(&ctx, t, a);
-    if (e->hdr.kind == ENV_CALL) { /* runtime turns are Lua's only */
-        stage__env_drop(e, STAGE_EINVAL);
+    if (e->hdr.kind == ENV_CALL) { /* a turn: a timer, a callback */
+        if (e->call)
+            e->call(t, a, e);
+        else
+            stage__env_drop(e, STAGE_EINVAL);
         return TURN_DONE;
     }
+    stage_ctx_t ctx;
+    stage__ctx_init(&ctx, t, a);
     stage_msg_t m = {.e = e, .ctx = &ctx};
     const stage_type_def_t *def = a->type->native;
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
@@ -155,17 +177,37 @@ static void native_destroy(stage__theatre_t *t, stage__actor_t *a) {
     if (!a->type->native->death || t->deaths_over || !(a->flags & ACTOR_BORN))
         return;
     stage_ctx_t ctx;
-    ctx_init(&ctx, t, a);
+    stage__ctx_init(&ctx, t, a);
     a->type->native->death(&ctx, a->state);
 }
 
-static const stage__ops_t native_ops = {native_deliver, native_resume,
+const stage__ops_t stage__native_ops = {native_deliver, native_resume,
                                         native_destroy};
 
 int stage_type_register(stage_node_t *node, const stage_type_def_t *def) {
     if (!def || !def->name) return STAGE_EINVAL;
-    return stage__type_add(node, def->name, def->kind, def->super, &native_ops,
-                           def, NULL);
+    return stage__type_add(node, def->name, def->kind, def->super,
+                           &stage__native_ops, def, NULL);
+}
+
+stage__actor_t *stage__native_running(stage_node_t *node) {
+    stage__theatre_t *t = stage__current();
+    stage__actor_t *a = t && t->node == node ? t->running : NULL;
+    return a && a->type->ops == &stage__native_ops ? a : NULL;
+}
+
+int stage__native_owner(stage_node_t *node) {
+    stage__theatre_t *t = stage__current();
+    return t && t->node == node ? t->index : 0;
+}
+
+int stage__native_turn(stage_node_t *node, uint64_t serial, stage__call_fn call,
+                       stage__call_fn drop, void *arg) {
+    stage__env_t *e = stage__env_call(call, drop, arg);
+    if (!e) return STAGE_ENOMEM;
+    e->target = serial;
+    stage__route(node, e);
+    return 0;
 }
 
 /* ---- inside a handler --------------------------------------------------- */
@@ -204,8 +246,13 @@ static bool is_array(const void *args, size_t len) {
     return (b >= 0x90 && b <= 0x9f) || ((b == 0xdc || b == 0xdd) && len >= 3);
 }
 
+bool stage__native_args_ok(const void *args, size_t len) {
+    return len == 0 || (args && is_array(args, len));
+}
+
 static int do_spawn(stage_node_t *node, const char *type, int theatre,
                     const void *args, size_t len, stage_id_t *out) {
+    if (!type) return STAGE_EINVAL;
     stage__type_t *ty = stage__type_find(node, type);
     if (!ty) return STAGE_ETYPE_NOT_FOUND;
     if (theatre >= stage_node_theatres(node)) return STAGE_EINVAL;
@@ -244,7 +291,7 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner, int kind,
                    size_t len, stage_future_t **fut) {
     if (fut) *fut = NULL;
     size_t mlen = method ? strlen(method) : 0;
-    if (!mlen || mlen > 255) return STAGE_EINVAL;
+    if (!mlen || mlen > 255 || !to) return STAGE_EINVAL;
     if (len && !is_array(args, len)) return STAGE_EINVAL;
     bool local = stage__id_is_local(node, to);
     if (stage__id_is_stale(node, to)) return STAGE_EACTOR_NOT_FOUND;
@@ -308,93 +355,54 @@ int stage_node_stop_actor(stage_node_t *node, const stage_id_t *to,
     return do_send(node, NULL, 0, ENV_STOP_ACTOR, to, "stop", NULL, 0, fut);
 }
 
-/* ---- futures ------------------------------------------------------------ */
-
-static void fill_result(const stage__future_t *f, stage_result_t *res) {
-    res->status = f->status;
-    res->data = f->status ? NULL : f->data;
-    res->len = f->status ? 0 : f->len;
-    res->message = f->status ? f->message : NULL;
-}
-
-typedef struct then_arg {
-    stage_future_fn fn;
-    void *ud;
-    stage__future_t *f;
-} then_arg_t;
-
-static void then_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
-    then_arg_t *ta = arg;
-    if (t) {
-        stage_result_t res;
-        fill_result(f, &res);
-        ta->fn(ta->ud, &res);
-    }
-    stage__future_unref(ta->f);
-    stage__free(ta);
-}
-
-static void then_register(stage__theatre_t *t, stage__actor_t *a,
-                          stage__env_t *e) {
-    (void)a;
-    then_arg_t *ta = e->arg;
-    if (stage__future_on(t, ta->f, CONT_CALL, 0, then_fire, ta))
-        then_fire(NULL, ta->f, ta);
-    stage__env_free(e);
-}
-
-static void then_drop(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
-    (void)t;
-    (void)a;
-    then_arg_t *ta = e->arg;
-    then_fire(NULL, ta->f, ta);
-    stage__env_free(e);
-}
-
-int stage_future_then(stage_future_t *fut, stage_future_fn fn, void *ud) {
-    stage__future_t *f = (stage__future_t *)fut;
-    then_arg_t *ta = stage__malloc(sizeof *ta);
-    if (!ta) return STAGE_ENOMEM;
-    *ta = (then_arg_t){fn, ud, f};
-    stage__theatre_t *owner = stage__node_theatre(f->node, f->owner);
-    if (stage__current() == owner) {
-        int rc = stage__future_on(owner, f, CONT_CALL, 0, then_fire, ta);
-        if (rc) stage__free(ta);
-        return rc;
-    }
-    stage__env_t *e = stage__env_call(then_register, then_drop, ta);
-    if (!e) {
-        stage__free(ta);
-        return STAGE_ENOMEM;
-    }
-    stage__work_add(f->node, 1);
-    e->hdr.flags |= ENV_COUNTED;
-    stage__theatre_push(owner, &e->hdr);
-    return 0;
-}
-
-int stage_future_wait(stage_future_t *fut, double timeout,
-                      stage_result_t *res) {
-    stage__future_t *f = (stage__future_t *)fut;
-    if (stage__current()) return STAGE_EDEADLOCK;
-    double deadline = timeout >= 0 ? stage__now() + timeout : 0;
-    while (stage__future_mark(f, FUT_EXT_WAITING)) {
-        double left = -1;
-        if (timeout >= 0 && (left = deadline - stage__now()) <= 0)
-            return STAGE_ETIMEOUT;
-        unsigned s = atomic_load(&f->state);
-        if (!(s & FUT_DONE))
-            stage__futex_wait((atomic_int *)&f->state, (int)s, left);
-    }
-    f->observed = true;
-    fill_result(f, res);
-    return 0;
-}
-
-void stage_future_release(stage_future_t **fut) {
-    if (!*fut) return;
-    stage__future_unref((stage__future_t *)*fut);
+/* Spawn type at address with a future of the id, owned by theatre owner;
+** theatre: where a spawn on this node goes (-1: the calling theatre). */
+static int spawn_at(stage_node_t *node, int owner, int theatre,
+                    const char *address, const char *type, const void *args,
+                    size_t len, stage_future_t **fut) {
+    if (!fut) return STAGE_EINVAL;
     *fut = NULL;
+    if (!address || !*address ||
+        strnlen(address, STAGE_ADDR_MAX) >= STAGE_ADDR_MAX || !type ||
+        !stage_type_name_valid(type) || !stage__native_args_ok(args, len))
+        return STAGE_EINVAL;
+    stage__future_t *f = stage__future_new(node, owner, 0);
+    if (!f) return STAGE_ENOMEM;
+    if (!strcmp(address, stage__node_address(node))) {
+        stage_id_t id;
+        stage_pack_t p = STAGE_PACK_INIT;
+        int rc = do_spawn(node, type, theatre, args, len, &id);
+        if (!rc) stage_pack_id(&p, &id);
+        if (!rc && !(rc = stage_pack_error(&p)))
+            stage__future_resolve(f, p.data, p.len);
+        stage_pack_free(&p);
+        if (rc) {
+            stage__future_unref(f);
+            return rc;
+        }
+    } else {
+        if (!len) args = "\x90", len = 1; /* the frame carries an array */
+        stage__future_ref(f);             /* the network's */
+        if (!stage__node_spawn_remote(node, address, type, args, len, f)) {
+            stage__future_unref(f);
+            stage__future_unref(f);
+            return STAGE_EUNREACHABLE;
+        }
+    }
+    *fut = (stage_future_t *)f;
+    return 0;
+}
+
+int stage_spawn_at(stage_ctx_t *ctx, const char *address, const char *type,
+                   const void *args, size_t len, stage_future_t **fut) {
+    return spawn_at(ctx->t->node, ctx->t->index, -1, address, type, args, len,
+                    fut);
+}
+
+int stage_node_spawn_at(stage_node_t *node, const char *address,
+                        const char *type, const void *args, size_t len,
+                        stage_future_t **fut) {
+    return spawn_at(node, 0, 0, address, type, args, len, fut);
 }
 
 /* ---- the stdout environment actor --------------------------------------- */
@@ -446,8 +454,9 @@ static const stage_type_def_t stdout_def = {
     .name = "Stdout", .kind = STAGE_KIND_PINNED, .methods = stdout_methods};
 
 int stage__stdout_register(stage_node_t *node) {
-    int rc = stage__type_add(node, stdout_def.name, stdout_def.kind, NULL,
-                             &native_ops, &stdout_def, &node->stdout_type);
+    int rc =
+        stage__type_add(node, stdout_def.name, stdout_def.kind, NULL,
+                        &stage__native_ops, &stdout_def, &node->stdout_type);
     if (rc) return rc;
     stage__theatre_t *t0 = stage__node_theatre(node, 0);
     uint64_t serial = stage__serial_reserve(t0);
@@ -458,4 +467,8 @@ int stage__stdout_register(stage_node_t *node) {
 
 void stage__stdout_id(stage_node_t *node, stage_id_t *out) {
     stage__make_id(node, node->stdout_serial, node->stdout_type, out);
+}
+
+void stage_node_stdout(stage_node_t *node, stage_id_t *out) {
+    stage__stdout_id(node, out);
 }

@@ -23,6 +23,7 @@
 
 #include "core/actor.h"
 #include "core/directory.h"
+#include "core/future.h"
 #include "core/kind.h"
 #include "core/netif.h"
 #include "core/node.h"
@@ -102,6 +103,7 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     n->cfg.theatres = n->ntheatres;
     stage__shared_init(n);
     pthread_mutex_init(&n->names_lock, NULL);
+    pthread_mutex_init(&n->ring_lock, NULL);
     n->theatres = stage__calloc((size_t)n->ntheatres, sizeof *n->theatres);
     if (!n->theatres) goto nomem;
     for (int i = 0; i < n->ntheatres; i++)
@@ -122,18 +124,31 @@ nomem:
 static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static stage_node_t *abandoned;
 
-/* The theatres' teardown passes (see stage__theatre_clear). */
-static void teardown_theatres(stage_node_t *n) {
-    int nt = n->theatres ? n->ntheatres : 0, k;
-    for (int i = 0; i < nt; i++)
-        if (n->theatres[i]) stage__theatre_clear(n->theatres[i]);
+static void ring_waiters_end(stage_node_t *n, int status);
+
+/* Drain every theatre's inbox until none has anything left: dropping an
+** item can complete a future of another theatre. */
+static void drain_theatres(stage_node_t *n) {
+    int k;
     do {
         k = 0;
-        for (int i = 0; i < nt; i++)
+        for (int i = 0; i < n->ntheatres; i++)
             if (n->theatres[i]) k += stage__theatre_drain(n->theatres[i]);
     } while (k);
-    for (int i = 0; i < nt; i++) {
-        if (n->theatres[i]) stage__theatre_destroy(n->theatres[i]);
+}
+
+/* Tear the theatres down (see stage__theatre_clear): no theatre is freed
+** while another's teardown may still push to it. */
+static void destroy_theatres(stage_node_t *n) {
+    if (!n->theatres) return;
+    for (int i = 0; i < n->ntheatres; i++)
+        if (n->theatres[i]) stage__theatre_clear(n->theatres[i]);
+    drain_theatres(n);
+    for (int i = 0; i < n->ntheatres; i++)
+        if (n->theatres[i]) stage__theatre_close(n->theatres[i]);
+    drain_theatres(n);
+    for (int i = 0; i < n->ntheatres; i++) {
+        if (n->theatres[i]) stage__theatre_free(n->theatres[i]);
         n->theatres[i] = NULL;
     }
 }
@@ -158,8 +173,9 @@ void stage_node_destroy(stage_node_t **np) {
     }
     /* The network first: failing its pending calls completes futures
     ** that land in the theatres' inboxes, which must still exist. */
+    ring_waiters_end(n, STAGE_ESTOPPED);
     if (n->net_hooks.close) n->net_hooks.close(n);
-    teardown_theatres(n);
+    destroy_theatres(n);
     if (n->lua_hooks.node_free) n->lua_hooks.node_free(n);
     stage__free(n->theatres);
     for (int i = 0; i < n->ntypes; i++) {
@@ -168,6 +184,7 @@ void stage_node_destroy(stage_node_t **np) {
         stage__free(n->types[i]);
     }
     stage__names_free(n);
+    pthread_mutex_destroy(&n->ring_lock);
     stage__free(n->types);
     stage__shared_free(n);
     stage__free(n);
@@ -342,6 +359,10 @@ void stage_node_stop(stage_node_t *n, int code) {
         n->exit_code = code;
         atomic_store(&n->stopped, 1);
         futex_wake(&n->stopped);
+        if (!(atomic_fetch_or(&n->ring, RING_STOPPED) & RING_JOINED)) {
+            futex_wake(&n->ring);
+            ring_waiters_end(n, STAGE_ESTOPPED);
+        }
     }
     for (int i = 0; i < n->ntheatres; i++)
         stage__theatre_wake(n->theatres[i]);
@@ -476,4 +497,89 @@ int stage_node_run(stage_node_t *n) {
     int rc = stage_node_start(n);
     if (rc) return rc;
     return stage_node_wait(n);
+}
+
+/* ---- joining a system ---------------------------------------------------- */
+
+/* Complete every future waiting for the join: true (status 0), or fail it
+** with status. Any thread. */
+static void ring_waiters_end(stage_node_t *n, int status) {
+    pthread_mutex_lock(&n->ring_lock);
+    stage__future_t **w = n->ring_waiters;
+    size_t k = n->nring_waiters;
+    n->ring_waiters = NULL;
+    n->nring_waiters = 0;
+    pthread_mutex_unlock(&n->ring_lock);
+    for (size_t i = 0; i < k; i++) {
+        if (status)
+            stage__future_reject(w[i], status,
+                                 "the node stopped before it joined "
+                                 "its system",
+                                 NULL, NULL);
+        else
+            stage__future_resolve(w[i], "\xc3", 1); /* true */
+        stage__future_unref(w[i]);
+    }
+    stage__free(w);
+}
+
+void stage__node_set_joined(stage_node_t *n) {
+    if (atomic_fetch_or(&n->ring, RING_JOINED) & RING_JOINED) return;
+    futex_wake(&n->ring);
+    ring_waiters_end(n, 0);
+}
+
+int stage_node_wait_joined(stage_node_t *n, double timeout) {
+    if (stage__current()) return STAGE_EDEADLOCK;
+    if (!n->net_hooks.directory || timeout != timeout) return STAGE_EINVAL;
+    double deadline = timeout >= 0 ? stage__now() + timeout : 0;
+    for (;;) {
+        int s = atomic_load(&n->ring);
+        if (s & RING_JOINED) return 0;
+        if (s & RING_STOPPED) return STAGE_ESTOPPED;
+        double left = -1;
+        if (timeout >= 0 && (left = deadline - stage__now()) <= 0)
+            return STAGE_ETIMEOUT;
+        futex_wait(&n->ring, s, left);
+    }
+}
+
+int stage_node_joined_future(stage_node_t *n, stage_future_t **fut) {
+    if (!fut) return STAGE_EINVAL;
+    *fut = NULL;
+    if (!n->net_hooks.directory) return STAGE_EINVAL;
+    stage__theatre_t *cur = stage__current();
+    int owner = cur && cur->node == n ? cur->index : 0;
+    stage__future_t *f = stage__future_new(n, owner, 0);
+    if (!f) return STAGE_ENOMEM;
+    /* Under the lock: stage__node_set_joined sets the bit, then takes the
+    ** lock to complete the waiters, so f is either seen joined here or
+    ** completed there. */
+    pthread_mutex_lock(&n->ring_lock);
+    int s = atomic_load(&n->ring);
+    int rc = 0;
+    if (!(s & (RING_JOINED | RING_STOPPED))) {
+        stage__future_t **w =
+            stage__realloc(n->ring_waiters, (n->nring_waiters + 1) * sizeof *w);
+        if (w) {
+            n->ring_waiters = w;
+            w[n->nring_waiters++] = f;
+            stage__future_ref(f);
+        } else {
+            rc = STAGE_ENOMEM;
+        }
+    }
+    pthread_mutex_unlock(&n->ring_lock);
+    if (rc) {
+        stage__future_unref(f);
+        return rc;
+    }
+    if (s & RING_JOINED)
+        stage__future_resolve(f, "\xc3", 1);
+    else if (s & RING_STOPPED)
+        stage__future_reject(f, STAGE_ESTOPPED,
+                             "the node stopped before it joined its system",
+                             NULL, NULL);
+    *fut = (stage_future_t *)f;
+    return 0;
 }

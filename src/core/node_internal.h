@@ -48,7 +48,15 @@ struct stage_node {
     pthread_mutex_t names_lock; /* directory.c */
     void *names;
     size_t nnames;
+    /* joining a system (node.c): RING_* bits, a futex word; the futures of
+    ** stage_node_joined_future that wait for it, under ring_lock */
+    atomic_int ring;
+    pthread_mutex_t ring_lock;
+    stage__future_t **ring_waiters;
+    size_t nring_waiters;
 };
+
+enum { RING_JOINED = 1, RING_STOPPED = 2 };
 
 void stage__names_free(stage_node_t *node);
 
@@ -57,11 +65,12 @@ int stage__theatre_start(stage__theatre_t *t);
 /* Join t's thread by deadline (stage__now() seconds): 0, or
 ** STAGE_ETIMEOUT if it still runs. */
 int stage__theatre_join(stage__theatre_t *t, double deadline);
-/* Teardown (theatre.c): clear every theatre (its inbox and actors), drain
-** them all until none takes anything, then destroy each. */
+/* Teardown of a stopped node's theatres (theatre.c): clear each, drain the
+** inboxes until every one is quiet, close each, drain again, free each. */
 void stage__theatre_clear(stage__theatre_t *t);
 int stage__theatre_drain(stage__theatre_t *t);
-void stage__theatre_destroy(stage__theatre_t *t);
+void stage__theatre_close(stage__theatre_t *t);
+void stage__theatre_free(stage__theatre_t *t);
 /* Print what the stdout actor of t (theatre 0) still holds, leaving all
 ** else (a theatre never joined may still use it). */
 void stage__theatre_flush_output(stage__theatre_t *t);

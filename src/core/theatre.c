@@ -155,7 +155,7 @@ static int suspended(stage__theatre_t *t, stage__actor_t *a, int r) {
 static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     a->flags &= ~ACTOR_QUEUED;
     if (a->flags & ACTOR_DEAD) { /* destroyed while queued: free it here */
-        free(a);
+        stage__free(a);
         return;
     }
     if (stage__node_stopping(t->node)) return;
@@ -394,13 +394,14 @@ static void print_output(stage__theatre_t *t, stage__actor_t *out) {
     }
 }
 
-/* Teardown, in three passes over the theatres, after their threads have
-** stopped, on the thread destroying the node (which becomes each
-** theatre's thread in turn). Failing a message completes its future,
-** which its owner's inbox then receives, whichever theatre that is: so
-** every theatre's actors go first (clear), then the inboxes are drained
-** until none gets anything more (drain), and only then is any theatre
-** freed (destroy). Deaths ran at the stop (stage__actors_reap). */
+/* Teardown (stage_node_destroy), after the theatres' threads have stopped,
+** on the thread destroying the node, which becomes each theatre's thread
+** in turn. Failing a message completes its future, which its owner's inbox
+** then receives, whichever theatre that is; so the steps go over every
+** theatre before the next begins: clear each (its actors go; their deaths
+** ran at the stop, stage__actors_reap), drain the inboxes until every one
+** is quiet, close each (its Lua state, whose collector may drop futures
+** too), drain again, and only then free any. */
 void stage__theatre_clear(stage__theatre_t *t) {
     current = t;
     t->deaths_over = true; /* a node never started, say */
@@ -419,18 +420,23 @@ int stage__theatre_drain(stage__theatre_t *t) {
     return k;
 }
 
+void stage__theatre_close(stage__theatre_t *t) {
+    current = t;
+    if (t->node->lua_hooks.theatre_close) t->node->lua_hooks.theatre_close(t);
+    current = NULL;
+}
+
+void stage__theatre_free(stage__theatre_t *t) {
+    current = t;
+    stage__caches_free(t);
+    current = NULL;
+    stage__aligned_free(t);
+}
+
 void stage__theatre_flush_output(stage__theatre_t *t) {
     current = t;
     stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
     drain_stopped(t, out, false);
     print_output(t, out);
     current = NULL;
-}
-
-void stage__theatre_destroy(stage__theatre_t *t) {
-    current = t;
-    if (t->node->lua_hooks.theatre_close) t->node->lua_hooks.theatre_close(t);
-    stage__caches_free(t);
-    current = NULL;
-    stage__aligned_free(t);
 }

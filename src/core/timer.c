@@ -6,9 +6,15 @@
 ** releases its argument when the last goes.
 ** Cancelling removes it from the heap at once, so an idle theatre with only
 ** cancelled timers gives its work unit back and the node can stop.
+**
+** An actor timer is listed in its theatre's timer_ids from its creation
+** until its last reference goes; each turn it queues holds a reference,
+** so a cancel finds it, and suppresses the turn, until the turn has run.
 */
 #include <stdlib.h>
 
+#include "core/actor.h"
+#include "core/envelope.h"
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "util/alloc.h"
@@ -92,6 +98,7 @@ stage__timer_t *stage__timer_new(stage__theatre_t *t, double delay,
 
 void stage__timer_unref(stage__timer_t *tm) {
     if (--tm->refs) return;
+    if (tm->id) stage__u64map_take(&tm->theatre->timer_ids, tm->id);
     if (tm->drop) tm->drop(tm);
     stage__free(tm);
 }
@@ -144,4 +151,61 @@ void stage__timers_free(stage__theatre_t *t) {
     stage__free(t->heap);
     t->heap = NULL;
     t->capheap = 0;
+    stage__u64map_free(&t->timer_ids);
+}
+
+/* ---- actor timers ------------------------------------------------------- */
+
+/* The queued turn of an actor timer: run it unless the timer was cancelled
+** since it was queued. Owns e, which holds a reference to the timer. */
+static void timer_turn(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
+    stage__timer_t *tm = e->arg;
+    if (!tm->cancelled) tm->turn(t, a, tm);
+    stage__timer_unref(tm);
+    stage__env_free(e);
+}
+
+/* The turn will never run (its actor stopped, or the node did). */
+static void timer_turn_drop(stage__theatre_t *t, stage__actor_t *a,
+                            stage__env_t *e) {
+    (void)t;
+    (void)a;
+    stage__timer_unref(e->arg);
+    stage__env_free(e);
+}
+
+/* Fired: queue the turn in the actor's mailbox, behind what is there. */
+static void actor_timer_fire(stage__theatre_t *t, stage__timer_t *tm) {
+    stage__actor_t *a = stage__actor_find(t, tm->actor);
+    if (!a || (a->flags & ACTOR_DEAD)) return;
+    stage__env_t *e = stage__env_call(timer_turn, timer_turn_drop, tm);
+    if (!e) return; /* no memory: this firing is lost, a repeat may not be */
+    tm->refs++;
+    e->target = a->serial;
+    e->target_type = a->type;
+    stage__actor_enqueue(t, a, e);
+}
+
+stage__timer_t *stage__timer_actor(stage__theatre_t *t, stage__actor_t *a,
+                                   double delay, double interval,
+                                   stage__timer_turn_fn turn, void *arg) {
+    uint64_t id = ++t->next_timer_id;
+    stage__timer_t *tm =
+        stage__timer_new(t, delay, interval, actor_timer_fire, arg);
+    if (!tm) return NULL;
+    if (stage__u64map_put(&t->timer_ids, id, tm)) {
+        stage__timer_cancel(t, tm);
+        stage__timer_unref(tm);
+        return NULL;
+    }
+    tm->id = id;
+    tm->theatre = t;
+    tm->actor = a->serial;
+    tm->turn = turn;
+    return tm;
+}
+
+stage__timer_t *stage__timer_find(stage__theatre_t *t, uint64_t id) {
+    return id ? stage__u64map_get(&t->timer_ids, id) : NULL;
 }

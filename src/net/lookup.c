@@ -113,6 +113,7 @@ void stage__lookup_drain(stage__netnode_t *nn) {
     if (!atomic_load(&nn->joined) && stage_dht_successor(nn->dht).id &&
         stage_dht_predecessor(nn->dht).id) {
         atomic_store(&nn->joined, true);
+        stage__node_set_joined(nn->node);
         LOG_DEBUG("joined the ring as manager %016llx",
                   (unsigned long long)nn->manager);
     }
@@ -166,7 +167,10 @@ int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
         if (nn->dht) stage_dht_destroy(&nn->dht);
         return rc;
     }
-    if (!cfg->join) atomic_store(&nn->joined, true); /* a ring of its own */
+    if (!cfg->join) { /* a ring of its own */
+        atomic_store(&nn->joined, true);
+        stage__node_set_joined(nn->node);
+    }
     uv_timer_init(&nn->loop, &nn->dht_timer);
     nn->dht_timer.data = nn;
     uv_unref((uv_handle_t *)&nn->dht_timer);

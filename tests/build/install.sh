@@ -45,8 +45,9 @@ run() {
 # With pkg-config.
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 cc=${CC:-cc}
-# shellcheck disable=SC2046
-$cc -o "$tmp/counter_pc" "$src/examples/c/counter.c" \
+flags=${CONSUMER_FLAGS:-} # the library's sanitizer, if it has one
+# shellcheck disable=SC2046,SC2086
+$cc $flags -o "$tmp/counter_pc" "$src/examples/c/counter.c" \
     $(pkg-config --cflags stage) $(pkg-config --libs stage) ||
     fail "building against the installed library with pkg-config"
 run pkg-config "$tmp/counter_pc"
@@ -63,8 +64,9 @@ target_link_libraries(counter PRIVATE Stage::stage)
 add_executable(counter_static counter.c)
 target_link_libraries(counter_static PRIVATE Stage::stage_static)
 CMAKE
-cmake -S "$tmp/consumer" -B "$tmp/consumer/build" \
-    -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/cmake.log" 2>&1 &&
+cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_C_COMPILER="$cc" \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_PREFIX_PATH="$prefix" \
+    >"$tmp/cmake.log" 2>&1 &&
     cmake --build "$tmp/consumer/build" >>"$tmp/cmake.log" 2>&1 ||
     { cat "$tmp/cmake.log"; fail "building against the installed package with CMake"; }
 run cmake-shared "$tmp/consumer/build/counter"

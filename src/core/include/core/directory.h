@@ -25,9 +25,15 @@ enum {
 };
 
 /* Look key up (or claim it for id) and complete f, which it borrows (the
-** network path takes a reference of its own). Any thread. */
+** network path takes a reference of its own). A claim for an actor of this
+** node is made on the actor's theatre, behind its spawn, and fails with
+** ActorNotFound if the actor is not alive there. Any thread. */
 void stage__directory(stage_node_t *node, int op, const char *key,
                       const stage_id_t *id, stage__future_t *f);
+/* 0 if key can be asked with op: a name is 1 to 255 bytes; a type name is
+** valid (stage_type_name_valid), else no type can have it. STAGE_EINVAL
+** otherwise (and for NULL). */
+int stage__dir_key_check(int op, const char *key);
 int stage__dir_add(stage__type_t *ty, stage__actor_t *a);
 void stage__dir_remove(stage__type_t *ty, stage__actor_t *a);
 /* 1 if the actor serial of type ty is alive on this node (a scan of the
@@ -41,6 +47,9 @@ int stage__dir_retire(stage__type_t *ty);
 int stage__dir_random(stage_node_t *node, stage__type_t *ty, uint64_t seed,
                       stage_id_t *out);
 size_t stage__dir_all(stage_node_t *node, stage__type_t *ty, stage_pack_t *p);
+/* Claim name for id on an embedded node: 0, STAGE_EEXISTS (*holder has
+** it), STAGE_EACTOR_NOT_FOUND (id is an actor of this node that is not
+** alive), STAGE_ENOMEM. Any thread. */
 int stage__names_claim(stage_node_t *n, const char *name, const stage_id_t *id,
                        stage_id_t *holder);
 int stage__names_find(stage_node_t *n, const char *name, stage_id_t *out);

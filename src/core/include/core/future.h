@@ -8,6 +8,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/envelope.h"
@@ -44,6 +45,7 @@ struct stage__future {
     atomic_flag claimed; /* first completion wins */
     uint16_t owner;      /* theatre whose thread runs continuations */
     bool observed;       /* someone looked at the result */
+    bool promise;        /* made to be completed by the program */
     atomic_bool queued;  /* on the owner's inbox now */
     uint64_t target;     /* serial of the actor that will complete it */
     stage_node_t *node;
@@ -96,5 +98,31 @@ void stage__future_fire(stage__theatre_t *t, stage__future_t *f);
 ** keep f alive: a join's parts, a deadline's timer) and the inbox's
 ** reference. */
 void stage__future_abandon(stage__future_t *f);
+
+/* Add a CONT_CALL continuation fn(t, f, arg) from any thread: at once on
+** f's owner theatre, else through a call pushed to the owner (fn(NULL, f,
+** arg) runs if the owner never takes it). 0, or STAGE_ENOMEM: fn is then
+** never called. */
+int stage__future_on_any(stage__future_t *f, stage__cont_fn fn, void *arg);
+
+/* Fail f with Timeout unless it completes within secs (f's owner theatre
+** t only). The deadline's timer holds f and is disarmed when f completes
+** first, so it keeps no idle node alive; it does not count as looking at
+** f (an unobserved failure is still logged). 0 or STAGE_ENOMEM. */
+int stage__future_due(stage__theatre_t *t, stage__future_t *f, double secs);
+
+/* A new future of theatre t (its thread) that resolves to nil after secs;
+** its timer keeps the node running until then. NULL on ENOMEM. */
+stage__future_t *stage__future_sleep(stage__theatre_t *t, double secs);
+
+/* A new future owned by theatre owner: the msgpack array of the values of
+** parts[0..n) in order once all succeed, or the first failure. The parts
+** are borrowed and may belong to any theatre of node; the join holds a
+** part only once it has completed, so one freed unfinished (nobody can
+** complete it) fails the join with Canceled. Its target (the Deadlock
+** check of await) is the running actor's if a part waits on it, else the
+** first part's. Any thread; NULL on ENOMEM. */
+stage__future_t *stage__future_join(stage_node_t *node, int owner,
+                                    stage__future_t *const *parts, size_t n);
 
 #endif

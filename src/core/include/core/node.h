@@ -39,6 +39,11 @@ int stage__node_set_address(stage_node_t *node, const char *address);
 uint32_t stage__node_incarnation(const stage_node_t *node);
 const char *stage__node_address(const stage_node_t *node);
 
+/* The network layer says the node is a member of its system now (once;
+** any thread): stage_node_wait_joined returns and the futures of
+** stage_node_joined_future resolve. */
+void stage__node_set_joined(stage_node_t *node);
+
 /* Spawn type on the node at address where; f (a reference is taken)
 ** gets the new id. 0 if there is no network (f untouched). */
 int stage__node_spawn_remote(stage_node_t *node, const char *where,

@@ -34,6 +34,7 @@
 #include "core/mpsc.h"
 #include "core/timer.h"
 #include "stage/stage.h"
+#include "util/u64map.h"
 
 typedef struct stage__theatre stage__theatre_t;
 typedef struct stage__actor stage__actor_t;
@@ -73,6 +74,8 @@ struct stage__theatre {
     stage__timer_t **heap;            /* timer min-heap */
     int nheap, capheap;
     uint64_t timer_seq;
+    stage_u64map_t timer_ids; /* actor timers by id (timer.c) */
+    uint64_t next_timer_id;
     bool busy;               /* holds one unit of node->work */
     stage__actor_t *running; /* actor in a turn, or NULL */
     /* preemption: turn_seq and in_turn are written by this thread and read

@@ -1,6 +1,12 @@
 /*
 ** core/timer.h: a theatre's timers, a min-heap by deadline. Theatre-local:
 ** created, fired and cancelled on the owning theatre's thread.
+**
+** An actor's timer (stage__timer_actor) fires as a turn of its actor: each
+** firing queues an ENV_CALL envelope in the actor's mailbox, which the
+** actor's kind runs between its handlers; a turn queued before a cancel
+** does not run. Such a timer has an id, unique in its theatre, by which
+** it is found while it may still fire.
 */
 #ifndef STAGE_CORE_TIMER_H
 #define STAGE_CORE_TIMER_H
@@ -10,8 +16,12 @@
 
 typedef struct stage__theatre stage__theatre_t;
 typedef struct stage__timer stage__timer_t;
+typedef struct stage__actor stage__actor_t;
 
 typedef void (*stage__timer_fn)(stage__theatre_t *t, stage__timer_t *tm);
+/* An actor timer's turn: runs as a turn of actor a (see stage__timer_actor). */
+typedef void (*stage__timer_turn_fn)(stage__theatre_t *t, stage__actor_t *a,
+                                     stage__timer_t *tm);
 
 struct stage__timer {
     double deadline; /* stage__now() seconds */
@@ -26,6 +36,10 @@ struct stage__timer {
     void *arg;
     int lua_ref; /* Lua callback, or -2 */
     int refs;    /* theatre-local: heap + holders */
+    /* actor timers (stage__timer_actor) only: */
+    uint64_t id;               /* in its theatre's timer_ids, or 0 */
+    stage__timer_turn_fn turn; /* runs as a turn of the actor */
+    stage__theatre_t *theatre; /* whose timer_ids list it */
 };
 
 /* Monotonic seconds. Any thread. */
@@ -41,5 +55,18 @@ double stage__timers_run(stage__theatre_t *t);
 void stage__timers_free(stage__theatre_t *t);
 /* Cancel every timer owned by actor serial (it stopped). */
 void stage__timers_cancel_actor(stage__theatre_t *t, uint64_t serial);
+
+/* A timer of actor a (t's thread): after delay s, and then every interval s
+** if interval > 0, it queues turn(t, a, tm) as a turn of a, unless it has
+** been cancelled by then (a stopping cancels it). arg is the caller's
+** (tm->arg; released by tm->drop, which the caller may set). Returns it
+** with the caller's reference (release it with stage__timer_unref), or
+** NULL on ENOMEM. */
+stage__timer_t *stage__timer_actor(stage__theatre_t *t, stage__actor_t *a,
+                                   double delay, double interval,
+                                   stage__timer_turn_fn turn, void *arg);
+/* The actor timer of t with this id, while it is armed or has a turn
+** queued; else NULL. t's thread. */
+stage__timer_t *stage__timer_find(stage__theatre_t *t, uint64_t id);
 
 #endif

@@ -1,0 +1,196 @@
+/*
+** tests/unit/test_capi_net.c: the C API between two networked nodes in
+** one process, on loopback. Node A names a C actor; node B joins A's
+** system, waits for its join with stage_node_wait_joined (no polling), and
+** a Lua actor there (tests/unit/capi_net.lua) finds the C actor by name and
+** by type and calls it; B's C side finds it too and spawns on A by
+** address. Also: waiting for a join that does not come (timeout, stop),
+** and from places where it cannot work.
+*/
+#include <unistd.h>
+
+#include "test_capi_util.h"
+
+/* greet(who): "hello <who> from C". */
+static void greet(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)state;
+    stage_unpack_t u;
+    uint32_t argc;
+    const char *who;
+    size_t len;
+    if (stage_msg_unpack(m, &u, &argc) || argc != 1 ||
+        stage_unpack_str(&u, &who, &len)) {
+        stage_reply_error(ctx, m, STAGE_EINVAL, "greet(who)");
+        return;
+    }
+    char text[128];
+    snprintf(text, sizeof text, "hello %.*s from C", (int)len, who);
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_cstr(&p, text);
+    stage_reply(ctx, m, p.data, p.len);
+    stage_pack_free(&p);
+}
+
+/* wait_here(): stage_node_wait_joined from a theatre; answers its code. */
+static void wait_here(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
+    (void)state;
+    cu_reply_int(ctx, m, stage_node_wait_joined(stage_ctx_node(ctx), 1));
+}
+
+static const stage_method_t g_methods[] = {
+    {"greet", greet}, {"wait_here", wait_here}, {NULL, NULL}};
+static const stage_type_def_t greeter_type = {.name = "Greeter",
+                                              .methods = g_methods};
+static const stage_type_def_t *const types[] = {&greeter_type, NULL};
+
+/* Give node a network at 127.0.0.1:0 joining join (NULL: a new system). */
+static void network(stage_node_t *node, const char *join) {
+    stage_net_config_t net;
+    stage_net_config_init(&net);
+    net.listen = "127.0.0.1:0";
+    net.join = join;
+    net.period_secs = 0.25; /* a quicker join and ring */
+    char err[256];
+    int rc = stage_node_network(node, &net, err, sizeof err);
+    if (rc) fail_msg("stage_node_network: %s", err);
+}
+
+static stage_future_t *call_str(stage_node_t *node, const stage_id_t *to,
+                                const char *method, const char *s) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, 1);
+    stage_pack_cstr(&p, s);
+    stage_future_t *f = NULL;
+    assert_int_equal(stage_node_send(node, to, method, p.data, p.len, &f), 0);
+    stage_pack_free(&p);
+    return f;
+}
+
+static void stop_and_destroy(stage_node_t **node) {
+    stage_node_release(*node);
+    stage_node_stop(*node, 0);
+    assert_int_equal(stage_node_wait(*node), 0);
+    stage_node_destroy(node);
+}
+
+static void net_lua_on_one_node_calls_a_named_c_actor_of_another(void **state) {
+    (void)state;
+    stage_node_t *a = cu_node(2, types), *b = cu_node(2, NULL);
+    network(a, NULL);
+    assert_int_equal(stage_node_wait_joined(a, WAIT_SECS), 0); /* its own */
+    cu_script(b, "capi_net");
+    network(b, stage_node_address(a));
+    stage_future_t *joined;
+    assert_int_equal(stage_node_joined_future(b, &joined), 0);
+    assert_int_equal(stage_node_wait_joined(b, 20), 0);
+    assert_true(stage_node_joined(b));
+    stage_result_t res;
+    cu_wait(joined, &res);
+    assert_int_equal(res.status, 0);
+    assert_memory_equal(res.data, "\xc3", 1); /* true */
+    stage_future_release(&joined);
+    cu_start(a);
+    cu_start(b);
+
+    /* A: a C actor, named from outside */
+    stage_id_t g;
+    assert_int_equal(stage_node_spawn(a, "Greeter", 1, NULL, 0, &g), 0);
+    stage_future_t *f;
+    assert_int_equal(stage_node_name(a, "c-greeter", &g, &f), 0);
+    cu_wait(f, &res);
+    if (res.status) fail_msg("naming: %s", res.message);
+    stage_future_release(&f);
+
+    /* B: a Lua actor finds it by name and by type, and calls it */
+    stage_id_t client;
+    assert_int_equal(stage_node_spawn(b, "Client", 0, NULL, 0, &client), 0);
+    char buf[128];
+    f = call_str(b, &client, "call", "c-greeter");
+    assert_string_equal(cu_str(&f, buf, sizeof buf), "hello lua from C");
+    f = call_str(b, &client, "call_type", "Greeter");
+    assert_string_equal(cu_str(&f, buf, sizeof buf),
+                        "hello lua, by type from C");
+
+    /* B's C side: by name, by type, all of the type */
+    stage_id_t id;
+    assert_int_equal(stage_node_find_name(b, "c-greeter", &f), 0);
+    cu_id(&f, &id);
+    assert_true(stage_id_equal(&id, &g));
+    assert_string_equal(id.node, stage_node_address(a));
+    assert_int_equal(stage_node_find_type(b, "Greeter", &f), 0);
+    cu_id(&f, &id);
+    assert_true(stage_id_equal(&id, &g));
+    assert_int_equal(stage_node_find_all_types(b, "Greeter", &f), 0);
+    cu_wait(f, &res);
+    assert_int_equal(res.status, 0);
+    stage_unpack_t u;
+    uint32_t n;
+    stage_unpack_init(&u, res.data, res.len);
+    assert_int_equal(stage_unpack_array(&u, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(stage_unpack_id(&u, &id), 0);
+    assert_true(stage_id_equal(&id, &g));
+    stage_future_release(&f);
+    assert_int_equal(stage_node_find_name(b, "nobody", &f), 0);
+    assert_int_equal(cu_status(&f), STAGE_ENAME_NOT_FOUND);
+
+    /* B spawns on A by address, and calls what it spawned */
+    assert_int_equal(
+        stage_node_spawn_at(b, stage_node_address(a), "Greeter", NULL, 0, &f),
+        0);
+    stage_id_t far;
+    cu_id(&f, &far);
+    assert_string_equal(far.node, stage_node_address(a));
+    assert_false(stage_id_equal(&far, &g));
+    f = call_str(b, &far, "greet", "B");
+    assert_string_equal(cu_str(&f, buf, sizeof buf), "hello B from C");
+    assert_int_equal(
+        stage_node_spawn_at(b, stage_node_address(a), "Nope", NULL, 0, &f), 0);
+    assert_int_equal(cu_status(&f), STAGE_ETYPE_NOT_FOUND);
+
+    /* waiting for the join on a theatre would stall it */
+    f = cu_call(a, &g, "wait_here", 0, 1);
+    assert_int_equal(cu_int(&f), STAGE_EDEADLOCK);
+
+    stop_and_destroy(&b);
+    stop_and_destroy(&a);
+}
+
+static void net_wait_joined_times_out_or_ends_with_the_node(void **state) {
+    (void)state;
+    /* a system nobody answers for: port 1 on loopback */
+    stage_node_t *c = cu_node(1, types);
+    network(c, "127.0.0.1:1");
+    double start = stage_now();
+    assert_int_equal(stage_node_wait_joined(c, 0.2), STAGE_ETIMEOUT);
+    assert_true(stage_now() - start >= 0.2);
+    assert_false(stage_node_joined(c));
+    stage_future_t *joined;
+    assert_int_equal(stage_node_joined_future(c, &joined), 0);
+    assert_false(stage_future_done(joined));
+    stage_node_stop(c, 0);
+    assert_int_equal(stage_node_wait_joined(c, 5), STAGE_ESTOPPED);
+    assert_int_equal(cu_status(&joined), STAGE_ESTOPPED);
+    stage_node_destroy(&c);
+}
+
+static void net_wait_joined_needs_a_network(void **state) {
+    (void)state;
+    stage_node_t *node = cu_node(1, types);
+    assert_int_equal(stage_node_wait_joined(node, 0), STAGE_EINVAL);
+    stage_future_t *f = (stage_future_t *)1;
+    assert_int_equal(stage_node_joined_future(node, &f), STAGE_EINVAL);
+    assert_null(f);
+    assert_int_equal(stage_node_joined_future(node, NULL), STAGE_EINVAL);
+    stage_node_destroy(&node);
+}
+
+int main(void) {
+    alarm(120); /* a hang fails loudly */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(net_lua_on_one_node_calls_a_named_c_actor_of_another),
+        cmocka_unit_test(net_wait_joined_times_out_or_ends_with_the_node),
+        cmocka_unit_test(net_wait_joined_needs_a_network),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
