@@ -261,7 +261,11 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     }
     a->flags |= ACTOR_DEAD;
     stage__dir_remove(a->type, a);
-    if (t->node->nnames) stage__names_drop_actor(t->node, a->serial);
+    /* A name for a is claimed under its type's lock while a is listed; the
+    ** removal above took that lock after it, so a relaxed read of the
+    ** count sees that claim's increment. */
+    if (atomic_load_explicit(&t->node->nnames, memory_order_relaxed))
+        stage__names_drop_actor(t->node, a->serial);
     if (t->node->net_hooks.actor_gone)
         t->node->net_hooks.actor_gone(t->node, a->serial);
     stage__timers_cancel_actor(t, a->serial);

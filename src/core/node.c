@@ -457,6 +457,7 @@ static void join_theatres(stage_node_t *n) {
     for (int i = 0; i < n->ntheatres; i++) {
         stage__theatre_t *t = n->theatres[i];
         if (stage__theatre_join(t, until) == 0) continue;
+        pthread_detach(t->thread); /* nobody will join it: it ends alone */
         n->abandoned = 1;
         if (i == 0) n->output_abandoned = 1;
         char who[STAGE_ID_TEXT_MAX] = "?";

@@ -47,7 +47,7 @@ struct stage_node {
     stage__shared_stripe_t shared[SHARED_STRIPES];
     pthread_mutex_t names_lock; /* directory.c */
     void *names;
-    size_t nnames;
+    atomic_size_t nnames; /* written under names_lock */
     /* joining a system (node.c): RING_* bits, a futex word; the futures of
     ** stage_node_joined_future that wait for it, under ring_lock */
     atomic_int ring;
