@@ -261,7 +261,8 @@ static void set_running(stage__lw_t *w, lua_State *co) {
     w->handler_co = co;
 }
 
-/* After lua_resume returned status on co for actor a running envelope e. */
+/* After lua_resume returned status on co for actor a running envelope e
+** (NULL for a turn core made: no reply, nothing to free). */
 static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
                   stage__env_t *e, int status, int nres) {
     lua_State *L = w->L;
@@ -288,15 +289,16 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
     stage_id_t self;
     stage__make_id(w->node, a->serial, a->type, &self);
     a->spent = 0;
+    stage__future_t *reply = e ? e->future : NULL;
     if (status == LUA_OK) {
-        if (e->future) {
+        if (reply) {
             if (nres == 0) lua_pushnil(co);
-            stage__lfuture_complete(co, -(nres ? nres : 1), e->future, &self);
+            stage__lfuture_complete(co, -(nres ? nres : 1), reply, &self);
         }
         stage__lw_give_co(w, co, coref);
     } else {
         luaL_traceback(L, co, NULL, 0);
-        stage__lfuture_fail(L, -2, e->future, &self, lua_tostring(L, -1));
+        stage__lfuture_fail(L, -2, reply, &self, lua_tostring(L, -1));
         lua_pop(L, 2);
 #if LUA_VERSION_RELEASE_NUM >= 50406
         lua_closethread(co, L);
@@ -310,8 +312,7 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
             stage__lw_give_co(w, co, coref);
         }
     }
-    if (e->lua_ref != -2) luaL_unref(L, LUA_REGISTRYINDEX, e->lua_ref);
-    stage__env_free(e);
+    if (e) stage__env_free(e);
     return TURN_DONE;
 }
 
@@ -321,10 +322,6 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
 static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
                         stage__env_t *e, char *why, size_t whylen) {
     lua_State *L = w->L;
-    if (e->hdr.kind == ENV_CALL) { /* a timer's turn: fn() */
-        lua_rawgeti(co, LUA_REGISTRYINDEX, e->lua_ref);
-        return 0;
-    }
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
     const char *m = stage__env_method(e);
     /* The fast path: a method the class itself defines, found with one
@@ -374,9 +371,42 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     return n + 1;
 }
 
+/* Resume co, which holds a function and its nargs arguments, as a turn of
+** a running envelope e (NULL: a turn core made). */
+static int start_turn(stage__lw_t *w, stage__actor_t *a, lua_State *co,
+                      int coref, stage__env_t *e, int nargs) {
+    int nres = 0;
+    w->preempted = 0;
+    w->resumed_at = 0; /* unknown start: the hook counts a whole slice */
+    set_running(w, co);
+    int status = lua_resume(co, w->L, nargs, &nres);
+    return finish(w, a, co, coref, e, status, nres);
+}
+
+void stage__lactor_call_turn(stage__lw_t *w, stage__actor_t *a) {
+    int coref;
+    lua_State *co = stage__lw_take_co(w, &coref);
+    lua_xmove(w->L, co, 1);
+    w->call_turn = start_turn(w, a, co, coref, NULL, 0);
+}
+
+/* A turn core made (an actor timer's, a callback): its call runs it, as
+** for a C actor; one that starts a Lua function (stage__lactor_call_turn)
+** says in w->call_turn whether that suspended. */
+static int deliver_call(stage__lw_t *w, stage__actor_t *a, stage__env_t *e) {
+    if (!e->call) {
+        stage__env_drop(e, STAGE_EINVAL);
+        return TURN_DONE;
+    }
+    w->call_turn = TURN_DONE;
+    e->call(w->t, a, e);
+    return w->call_turn;
+}
+
 static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
                        stage__env_t *e) {
     stage__lw_t *w = t->lua;
+    if (e->hdr.kind == ENV_CALL) return deliver_call(w, a, e);
     int coref;
     lua_State *co = stage__lw_take_co(w, &coref);
     char why[512];
@@ -396,12 +426,7 @@ static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
         stage__env_free(e);
         return TURN_DONE;
     }
-    int nres = 0;
-    w->preempted = 0;
-    w->resumed_at = 0; /* unknown start: the hook counts a whole slice */
-    set_running(w, co);
-    int status = lua_resume(co, w->L, nargs, &nres);
-    return finish(w, a, co, coref, e, status, nres);
+    return start_turn(w, a, co, coref, e, nargs);
 }
 
 static int lua_resume_turn(stage__theatre_t *t, stage__actor_t *a) {

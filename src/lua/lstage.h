@@ -47,6 +47,7 @@ typedef struct stage__lw {
     int *class_refs;       /* type index -> registry ref of its class */
     int nclass_refs;
     double resumed_at;                /* when a preempted turn was resumed */
+    int call_turn; /* TURN_* of the Lua turn a core turn ran (lactor.c) */
     int ref_mt, future_mt;            /* registry refs of the metatables */
     const void *ref_mtp, *future_mtp; /* the same, as pointers */
     int farref_mt;                    /* far references: with a __gc */
@@ -117,9 +118,11 @@ void stage__lua_hook_idle(lua_State *co);
 /* Spawn a Lua actor for the class at idx with the n values at first.. as
 ** birth args; push its reference. */
 int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);
-/* Queue a Lua continuation as a turn of actor serial: fn (registry ref,
-** owned by the envelope unless keep) is called with the values pushed by
-** push(L, arg) ... see lactor.c. */
+/* Run the function on top of w->L (popped) with no arguments as a turn
+** of actor a, from a turn core made (an ENV_CALL's call, such as an actor
+** timer's turn): it may suspend like a handler; w->call_turn says how it
+** went (TURN_*). */
+void stage__lactor_call_turn(stage__lw_t *w, stage__actor_t *a);
 
 /* lua/lref.c */
 void stage__lref_open(lua_State *L);
@@ -152,10 +155,6 @@ int stage__lfuture_result(lua_State *L, stage__future_t *f);
 int stage__lerror_is(lua_State *L, int idx);
 /* Push an error object for a failed future (not raising). */
 void stage__lerror_push(lua_State *L, const stage__future_t *f);
-/* A timer that calls fire(t, tm) after secs with tm->arg = f (it holds a
-** reference to f). Returns it with the caller's reference, or NULL. */
-stage__timer_t *stage__lfuture_timer(stage__lw_t *w, stage__future_t *f,
-                                     double secs, stage__timer_fn fire);
 /* Complete fut from the value at idx (a future there delegates). */
 void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
                              const stage_id_t *self);
