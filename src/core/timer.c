@@ -88,7 +88,6 @@ stage__timer_t *stage__timer_new(stage__theatre_t *t, double delay,
     tm->span = delay;
     tm->fn = fn;
     tm->arg = arg;
-    tm->lua_ref = -2;
     tm->refs = 2; /* the heap's and the caller's */
     if (heap_push(t, tm)) {
         stage__free(tm);

@@ -198,29 +198,29 @@ typedef struct waitst {
 
 static void await_timeout(stage__theatre_t *t, stage__timer_t *tm) {
     stage__actor_t *a = stage__actor_find(t, tm->actor);
-    waitst_t *ws = a ? a->wait : NULL;
+    waitst_t *ws = a ? stage__lactor(a)->wait : NULL;
     if (!ws || ws->tm != tm) return;
     ws->timed_out = true;
     stage__actor_ready(t, a);
 }
 
 static void wait_end(lua_State *L, stage__actor_t *a) {
-    waitst_t *ws = a->wait;
+    waitst_t *ws = stage__lactor(a)->wait;
     if (!ws) return;
     if (ws->tm) {
         stage__timer_cancel(stage__lw(L)->t, ws->tm);
         stage__timer_unref(ws->tm);
     }
     stage__free(ws);
-    a->wait = NULL;
+    stage__lactor(a)->wait = NULL;
 }
 
 void stage__lwait_free(stage__actor_t *a) {
-    waitst_t *ws = a->wait;
+    waitst_t *ws = stage__lactor(a)->wait;
     if (!ws) return;
     if (ws->tm) stage__timer_unref(ws->tm);
     stage__free(ws);
-    a->wait = NULL;
+    stage__lactor(a)->wait = NULL;
 }
 
 static int await_k(lua_State *L, int status, lua_KContext ctx) {
@@ -228,7 +228,7 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
     (void)ctx;
     stage__future_t *f = check_future(L, 1);
     stage__actor_t *a = stage__lw(L)->t->running;
-    waitst_t *ws = a->wait;
+    waitst_t *ws = stage__lactor(a)->wait;
     if (stage__future_done(f)) {
         wait_end(L, a);
         return stage__lfuture_result(L, f);
@@ -281,7 +281,7 @@ static int f_await(lua_State *L) {
         return luaL_error(L, "await: out of memory");
     }
     ws->f = f;
-    a->wait = ws;
+    stage__lactor(a)->wait = ws;
     w->preempted = 0;
     return lua_yieldk(L, 0, 0, await_k);
 }
@@ -334,9 +334,9 @@ static void then_run(stage__lw_t *w, stage__actor_t *a, thenst_t *ts,
     stage_id_t self;
     stage__make_id(w->node, a->serial, a->type, &self);
     stage__turn_begin(w->t, a);
-    w->t->running_lua = L;
+    w->running = L;
     int status = lua_pcall(L, 1, 1, base + 1);
-    w->t->running_lua = NULL;
+    w->running = NULL;
     stage__turn_end(w->t);
     if (status == LUA_OK) {
         stage__lfuture_complete(L, -1, ts->result, &self);
@@ -349,7 +349,7 @@ static void then_run(stage__lw_t *w, stage__actor_t *a, thenst_t *ts,
 
 static void then_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
     thenst_t *ts = arg;
-    stage__lw_t *w = t ? t->lua : NULL;
+    stage__lw_t *w = t ? stage__lw_of(t) : NULL;
     if (!w) {
         then_free(NULL, ts);
         return;

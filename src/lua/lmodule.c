@@ -204,7 +204,7 @@ static int timer_fn_ref(const stage__timer_t *tm) {
 /* A firing, as a turn of the timer's actor. */
 static void timer_turn(stage__theatre_t *t, stage__actor_t *a,
                        stage__timer_t *tm) {
-    stage__lw_t *w = t->lua;
+    stage__lw_t *w = t->kind_data[a->type->slot];
     lua_rawgeti(w->L, LUA_REGISTRYINDEX, timer_fn_ref(tm));
     stage__lactor_call_turn(w, a);
 }
@@ -213,9 +213,8 @@ static void timer_turn(stage__theatre_t *t, stage__actor_t *a,
 ** state is already closed, which took it along). */
 static void timer_drop(stage__timer_t *tm) {
     stage__theatre_t *t = stage__current();
-    if (t && t->lua)
-        luaL_unref(((stage__lw_t *)t->lua)->L, LUA_REGISTRYINDEX,
-                   timer_fn_ref(tm));
+    stage__lw_t *w = t ? stage__lw_of(t) : NULL;
+    if (w) luaL_unref(w->L, LUA_REGISTRYINDEX, timer_fn_ref(tm));
 }
 
 static int make_timer(lua_State *L, bool repeat) {
