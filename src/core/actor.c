@@ -74,7 +74,6 @@ stage__env_t *stage__env_new(const char *method, size_t mlen, const void *args,
     stage__env_t *e = env_alloc(mlen + 1 + len);
     if (!e) return NULL;
     e->hdr.kind = ENV_MSG;
-    e->lua_ref = -2;
     e->mlen = (uint16_t)mlen;
     e->len = (uint32_t)len;
     memcpy(e->data, method, mlen);
@@ -221,15 +220,13 @@ uint64_t stage__serial_reserve(stage__theatre_t *t) {
 
 stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
                                  uint64_t serial) {
-    size_t extra = type->native ? type->native->state_size : 0;
+    size_t extra = type->data_size;
     stage__actor_t *a = stage__calloc(1, sizeof *a + extra);
     if (!a) return NULL;
     a->serial = serial;
     a->type = type;
     a->theatre = t;
-    a->lua_ref = -2;
-    a->co_ref = -2;
-    if (extra) a->state = a + 1;
+    if (extra) a->data = a + 1;
     if (table_put(&t->actors, a)) {
         stage__free(a);
         return NULL;
@@ -269,7 +266,7 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     if (t->node->net_hooks.actor_gone)
         t->node->net_hooks.actor_gone(t->node, a->serial);
     stage__timers_cancel_actor(t, a->serial);
-    a->type->ops->destroy(t, a);
+    a->type->impl->destroy(t, a);
     /* and those its death hook set: they could never fire as its turns,
     ** and would keep the node from quiescence */
     stage__timers_cancel_actor(t, a->serial);

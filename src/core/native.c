@@ -158,7 +158,7 @@ static int native_deliver(stage__theatre_t *t, stage__actor_t *a,
     stage_handler_fn fn = birth ? def->birth : find_method(def, e->data);
     if (birth) a->flags |= ACTOR_BORN;
     if (fn)
-        fn(&ctx, a->state, &m);
+        fn(&ctx, a->data, &m);
     else if (!birth)
         no_method(&ctx, e);
     if (e->future && !m.replied) stage__future_resolve(e->future, &NIL, 1);
@@ -178,22 +178,24 @@ static void native_destroy(stage__theatre_t *t, stage__actor_t *a) {
         return;
     stage_ctx_t ctx;
     stage__ctx_init(&ctx, t, a);
-    a->type->native->death(&ctx, a->state);
+    a->type->native->death(&ctx, a->data);
 }
 
-const stage__ops_t stage__native_ops = {native_deliver, native_resume,
-                                        native_destroy};
+/* Each type sizes its actors' data (its state_size): actor_size is 0. */
+const stage__kind_t stage__native_kind = {.deliver = native_deliver,
+                                          .resume = native_resume,
+                                          .destroy = native_destroy};
 
 int stage_type_register(stage_node_t *node, const stage_type_def_t *def) {
     if (!def || !def->name) return STAGE_EINVAL;
     return stage__type_add(node, def->name, def->kind, def->super,
-                           &stage__native_ops, def, NULL);
+                           &stage__native_kind, def, NULL);
 }
 
 stage__actor_t *stage__native_running(stage_node_t *node) {
     stage__theatre_t *t = stage__current();
     stage__actor_t *a = t && t->node == node ? t->running : NULL;
-    return a && a->type->ops == &stage__native_ops ? a : NULL;
+    return a && a->type->impl == &stage__native_kind ? a : NULL;
 }
 
 int stage__native_owner(stage_node_t *node) {
@@ -456,7 +458,7 @@ static const stage_type_def_t stdout_def = {
 int stage__stdout_register(stage_node_t *node) {
     int rc =
         stage__type_add(node, stdout_def.name, stdout_def.kind, NULL,
-                        &stage__native_ops, &stdout_def, &node->stdout_type);
+                        &stage__native_kind, &stdout_def, &node->stdout_type);
     if (rc) return rc;
     stage__theatre_t *t0 = stage__node_theatre(node, 0);
     uint64_t serial = stage__serial_reserve(t0);

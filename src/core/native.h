@@ -38,7 +38,7 @@ struct stage_msg {
 };
 
 /* The kind of C actors (native.c). */
-extern const stage__ops_t stage__native_ops;
+extern const stage__kind_t stage__native_kind;
 
 /* A context for a handler or turn of actor a on theatre t. */
 static inline void stage__ctx_init(stage_ctx_t *ctx, stage__theatre_t *t,

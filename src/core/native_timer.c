@@ -29,7 +29,7 @@ static void ctimer_turn(stage__theatre_t *t, stage__actor_t *a,
     ctimer_t *ct = tm->arg;
     stage_ctx_t ctx;
     stage__ctx_init(&ctx, t, a);
-    ct->fn(&ctx, a->state, ct->ud);
+    ct->fn(&ctx, a->data, ct->ud);
 }
 
 static void ctimer_drop(stage__timer_t *tm) {

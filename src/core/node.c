@@ -10,6 +10,7 @@
 ** stop fields are atomics; everything else is written before start.
 */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -176,7 +177,9 @@ void stage_node_destroy(stage_node_t **np) {
     ring_waiters_end(n, STAGE_ESTOPPED);
     if (n->net_hooks.close) n->net_hooks.close(n);
     destroy_theatres(n);
-    if (n->lua_hooks.node_free) n->lua_hooks.node_free(n);
+    for (int i = 0; i < n->nkinds; i++)
+        if (n->kinds[i].kind->node_free)
+            n->kinds[i].kind->node_free(n, n->kinds[i].data);
     stage__free(n->theatres);
     for (int i = 0; i < n->ntypes; i++) {
         pthread_mutex_destroy(&n->types[i]->lock);
@@ -210,14 +213,53 @@ stage__type_t *stage__type_find(stage_node_t *n, const char *name) {
     return NULL;
 }
 
+/* k's slot in n, or -1. */
+static int kind_slot(const stage_node_t *n, const stage__kind_t *k) {
+    for (int i = 0; i < n->nkinds; i++)
+        if (n->kinds[i].kind == k) return i;
+    return -1;
+}
+
+int stage__node_kind_add(stage_node_t *n, const stage__kind_t *k, void *ndata) {
+    int i = kind_slot(n, k);
+    if (i < 0) {
+        if (n->nkinds == STAGE_KINDS_MAX) return STAGE_ENOMEM;
+        i = n->nkinds++;
+        n->kinds[i].kind = k;
+        if (k->preempt) n->kind_preempts = true;
+    }
+    n->kinds[i].data = ndata;
+    return i;
+}
+
+void *stage__node_kind_data(stage_node_t *n, const stage__kind_t *k) {
+    int i = kind_slot(n, k);
+    return i < 0 ? NULL : n->kinds[i].data;
+}
+
+void *stage__theatre_kind_data(stage__theatre_t *t, const stage__kind_t *k) {
+    int i = kind_slot(t->node, k);
+    return i < 0 ? NULL : t->kind_data[i];
+}
+
+void stage__theatre_set_kind_data(stage__theatre_t *t, const stage__kind_t *k,
+                                  void *data) {
+    int i = kind_slot(t->node, k);
+    assert(i >= 0);
+    if (i >= 0) t->kind_data[i] = data;
+}
+
 int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
-                    const char *super, const stage__ops_t *ops,
+                    const char *super, const stage__kind_t *impl,
                     const stage_type_def_t *native, stage__type_t **out) {
     if (!stage_type_name_valid(name)) return STAGE_EINVAL;
     if (super && *super && !stage_type_name_valid(super)) return STAGE_EINVAL;
     if (kind > STAGE_KIND_CREATABLE) return STAGE_EINVAL;
     if (n->started) return STAGE_EBUSY;
     if (stage__type_find(n, name)) return STAGE_EEXISTS;
+    int slot = kind_slot(n, impl);
+    if (slot < 0) slot = stage__node_kind_add(n, impl, NULL);
+    if (slot < 0) return slot;
     if (n->ntypes == n->captypes) {
         int cap = n->captypes ? n->captypes * 2 : 16;
         stage__type_t **p = stage__realloc(n->types, (size_t)cap * sizeof *p);
@@ -230,7 +272,9 @@ int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
     snprintf(ty->name, sizeof ty->name, "%s", name);
     snprintf(ty->super, sizeof ty->super, "%s", super ? super : "");
     ty->kind = kind;
-    ty->ops = ops;
+    ty->impl = impl;
+    ty->slot = slot;
+    ty->data_size = native ? native->state_size : impl->actor_size;
     ty->native = native;
     ty->index = n->ntypes;
     ty->hash = name_hash(ty->name);
@@ -261,16 +305,6 @@ int stage__node_stopping(stage_node_t *n) {
 
 double stage__node_stop_deadline(stage_node_t *n) {
     return atomic_load(&n->stop_deadline);
-}
-
-void stage__node_set_lua_hooks(stage_node_t *n, const stage__lua_hooks_t *h,
-                               void *data) {
-    n->lua_hooks = *h;
-    n->lua = data;
-}
-
-void *stage__node_lua(stage_node_t *n) {
-    return n->lua;
 }
 
 void stage__node_set_net_hooks(stage_node_t *n, const stage__net_hooks_t *h,
@@ -337,7 +371,10 @@ void stage__work_sub(stage_node_t *n, int k) {
     ** that was just retired before it decides the node is quiescent. */
     if (atomic_fetch_sub_explicit(&n->work, k, memory_order_acq_rel) == k) {
         int status = n->exit_code;
-        if (n->lua_hooks.quiescent) status = n->lua_hooks.quiescent(n, status);
+        for (int i = 0; i < n->nkinds; i++)
+            if (n->kinds[i].kind->quiescent)
+                status =
+                    n->kinds[i].kind->quiescent(n, n->kinds[i].data, status);
         stage_node_stop(n, status);
     }
 }
@@ -379,8 +416,12 @@ void stage__node_set_exit_code(stage_node_t *n, int code) {
 static void on_preempt_signal(int sig) {
     (void)sig;
     stage__theatre_t *t = stage__current();
-    if (t && t->node->lua_hooks.preempt && stage__preempt_wanted(t))
-        t->node->lua_hooks.preempt(t);
+    if (!t || !stage__preempt_wanted(t)) return;
+    /* the kinds are fixed since the node started: plain reads suffice */
+    stage_node_t *n = t->node;
+    for (int i = 0; i < n->nkinds; i++)
+        if (n->kinds[i].kind->preempt)
+            n->kinds[i].kind->preempt(t, t->kind_data[i]);
 }
 
 /* Every half slice, ask each theatre whose message has not changed since
@@ -441,7 +482,7 @@ int stage_node_start(stage_node_t *n) {
             return rc;
         }
     }
-    if (n->lua_hooks.preempt &&
+    if (n->kind_preempts &&
         pthread_create(&n->watchdog, NULL, watchdog_main, n) == 0)
         n->has_watchdog = 1;
     return 0;

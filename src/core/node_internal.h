@@ -38,8 +38,14 @@ struct stage_node {
     int output_abandoned; /* ... and it is theatre 0, the stdout actor's */
     stage_node_t *next_abandoned;
     pthread_t watchdog;
-    stage__lua_hooks_t lua_hooks;
-    void *lua;
+    /* the kinds of actor registered (kind.h), each with its node data;
+    ** fixed once the node starts, so a signal handler may read them */
+    struct {
+        const stage__kind_t *kind;
+        void *data;
+    } kinds[STAGE_KINDS_MAX];
+    int nkinds;
+    bool kind_preempts; /* one of them has a preempt hook */
     stage__net_hooks_t net_hooks;
     void *net;
     stage__type_t *stdout_type;

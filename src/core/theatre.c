@@ -163,7 +163,7 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         if (!(a->flags & ACTOR_READY)) return;
         a->flags &= ~ACTOR_READY;
         stage__turn_begin(t, a);
-        int r = a->type->ops->resume(t, a);
+        int r = a->type->impl->resume(t, a);
         stage__turn_end(t);
         if (suspended(t, a, r)) return;
     }
@@ -180,7 +180,7 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
             break;
         }
         stage__turn_begin(t, a);
-        int r = a->type->ops->deliver(t, a, e);
+        int r = a->type->impl->deliver(t, a, e);
         stage__turn_end(t);
         if (suspended(t, a, r)) return;
     }
@@ -390,7 +390,7 @@ static int drain_stopped(stage__theatre_t *t, stage__actor_t *out, bool drop) {
 static void print_output(stage__theatre_t *t, stage__actor_t *out) {
     for (stage__env_t *e; out && (e = out->mbox_head);) {
         if (!(out->mbox_head = e->next)) out->mbox_tail = NULL;
-        out->type->ops->deliver(t, out, e);
+        out->type->impl->deliver(t, out, e);
     }
 }
 
@@ -422,7 +422,10 @@ int stage__theatre_drain(stage__theatre_t *t) {
 
 void stage__theatre_close(stage__theatre_t *t) {
     current = t;
-    if (t->node->lua_hooks.theatre_close) t->node->lua_hooks.theatre_close(t);
+    stage_node_t *n = t->node;
+    for (int i = 0; i < n->nkinds; i++)
+        if (n->kinds[i].kind->theatre_close)
+            n->kinds[i].kind->theatre_close(t, t->kind_data[i]);
     current = NULL;
 }
 

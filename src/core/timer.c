@@ -18,6 +18,7 @@
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "util/alloc.h"
+#include "util/log.h"
 
 static int earlier(const stage__timer_t *a, const stage__timer_t *b) {
     return a->deadline < b->deadline ||
@@ -87,7 +88,6 @@ stage__timer_t *stage__timer_new(stage__theatre_t *t, double delay,
     tm->span = delay;
     tm->fn = fn;
     tm->arg = arg;
-    tm->lua_ref = -2;
     tm->refs = 2; /* the heap's and the caller's */
     if (heap_push(t, tm)) {
         stage__free(tm);
@@ -180,7 +180,14 @@ static void actor_timer_fire(stage__theatre_t *t, stage__timer_t *tm) {
     stage__actor_t *a = stage__actor_find(t, tm->actor);
     if (!a || (a->flags & ACTOR_DEAD)) return;
     stage__env_t *e = stage__env_call(timer_turn, timer_turn_drop, tm);
-    if (!e) return; /* no memory: this firing is lost, a repeat may not be */
+    if (!e) { /* this firing is lost, a repeat may not be */
+        char id[STAGE_ID_TEXT_MAX];
+        stage_id_t self;
+        stage__make_id(t->node, a->serial, a->type, &self);
+        stage_id_format(&self, id, sizeof id);
+        LOG_ERROR("actor %s: out of memory: a timer's turn is lost", id);
+        return;
+    }
     tm->refs++;
     e->target = a->serial;
     e->target_type = a->type;

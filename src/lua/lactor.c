@@ -175,7 +175,7 @@ int stage__lactor_define(lua_State *L) {
         return luaL_error(L, "actor type '%s' is defined twice", name);
     stage__type_t *ty = stage__type_find(w->node, name);
     if (!ty) {
-        int rc = stage__type_add(w->node, name, kind, super, &stage__lua_ops,
+        int rc = stage__type_add(w->node, name, kind, super, &stage__lua_kind,
                                  NULL, &ty);
         if (rc == STAGE_EBUSY) /* the node runs: its types are fixed */
             return luaL_error(L,
@@ -186,7 +186,7 @@ int stage__lactor_define(lua_State *L) {
         if (rc)
             return luaL_error(L, "cannot define actor type '%s': %s", name,
                               stage_strerror(rc));
-    } else if (ty->ops != &stage__lua_ops) {
+    } else if (ty->impl != &stage__lua_kind) {
         return luaL_error(L, "actor type '%s' is already a C type", name);
     }
     lua_createtable(L, 0, 4); /* the class */
@@ -257,11 +257,12 @@ static void push_budget_error(lua_State *L, double spent, double budget);
 ** watchdog's signal hooks whatever Lua thread runs innermost (see
 ** lworld.c's coroutine.resume). */
 static void set_running(stage__lw_t *w, lua_State *co) {
-    w->t->running_lua = co;
+    w->running = co;
     w->handler_co = co;
 }
 
-/* After lua_resume returned status on co for actor a running envelope e. */
+/* After lua_resume returned status on co for actor a running envelope e
+** (NULL for a turn core made: no reply, nothing to free). */
 static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
                   stage__env_t *e, int status, int nres) {
     lua_State *L = w->L;
@@ -271,14 +272,14 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
         push_budget_error(L, a->spent, cfg->budget_secs);
         status = LUA_ERRRUN;
     } else if (status == LUA_YIELD) {
-        if (!w->preempted && !a->wait) {
+        if (!w->preempted && !stage__lactor(a)->wait) {
             lua_settop(co, 0);
             lua_pushliteral(co, "coroutine.yield called outside a coroutine "
                                 "of the handler's own; use await to wait");
             lua_xmove(co, L, 1);
             status = LUA_ERRRUN;
         } else {
-            a->co_ref = coref;
+            stage__lactor(a)->co_ref = coref;
             a->current = e;
             return w->preempted ? TURN_PREEMPTED : TURN_WAIT;
         }
@@ -288,15 +289,16 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
     stage_id_t self;
     stage__make_id(w->node, a->serial, a->type, &self);
     a->spent = 0;
+    stage__future_t *reply = e ? e->future : NULL;
     if (status == LUA_OK) {
-        if (e->future) {
+        if (reply) {
             if (nres == 0) lua_pushnil(co);
-            stage__lfuture_complete(co, -(nres ? nres : 1), e->future, &self);
+            stage__lfuture_complete(co, -(nres ? nres : 1), reply, &self);
         }
         stage__lw_give_co(w, co, coref);
     } else {
         luaL_traceback(L, co, NULL, 0);
-        stage__lfuture_fail(L, -2, e->future, &self, lua_tostring(L, -1));
+        stage__lfuture_fail(L, -2, reply, &self, lua_tostring(L, -1));
         lua_pop(L, 2);
 #if LUA_VERSION_RELEASE_NUM >= 50406
         lua_closethread(co, L);
@@ -310,8 +312,7 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
             stage__lw_give_co(w, co, coref);
         }
     }
-    if (e->lua_ref != -2) luaL_unref(L, LUA_REGISTRYINDEX, e->lua_ref);
-    stage__env_free(e);
+    if (e) stage__env_free(e);
     return TURN_DONE;
 }
 
@@ -321,10 +322,6 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
 static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
                         stage__env_t *e, char *why, size_t whylen) {
     lua_State *L = w->L;
-    if (e->hdr.kind == ENV_CALL) { /* a timer's turn: fn() */
-        lua_rawgeti(co, LUA_REGISTRYINDEX, e->lua_ref);
-        return 0;
-    }
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
     const char *m = stage__env_method(e);
     /* The fast path: a method the class itself defines, found with one
@@ -357,7 +354,7 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
         return -1;
     }
     lua_xmove(L, co, 1);
-    lua_rawgeti(co, LUA_REGISTRYINDEX, a->lua_ref);
+    lua_rawgeti(co, LUA_REGISTRYINDEX, stage__lactor(a)->state_ref);
     if (e->len == 0 || (e->len == 1 && (uint8_t)stage__env_args(e)[0] == 0x90))
         return 1; /* no arguments */
     /* From another node, a small body may ask for a lot of memory: decode
@@ -374,9 +371,42 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     return n + 1;
 }
 
+/* Resume co, which holds a function and its nargs arguments, as a turn of
+** a running envelope e (NULL: a turn core made). */
+static int start_turn(stage__lw_t *w, stage__actor_t *a, lua_State *co,
+                      int coref, stage__env_t *e, int nargs) {
+    int nres = 0;
+    w->preempted = 0;
+    w->resumed_at = 0; /* unknown start: the hook counts a whole slice */
+    set_running(w, co);
+    int status = lua_resume(co, w->L, nargs, &nres);
+    return finish(w, a, co, coref, e, status, nres);
+}
+
+void stage__lactor_call_turn(stage__lw_t *w, stage__actor_t *a) {
+    int coref;
+    lua_State *co = stage__lw_take_co(w, &coref);
+    lua_xmove(w->L, co, 1);
+    w->call_turn = start_turn(w, a, co, coref, NULL, 0);
+}
+
+/* A turn core made (an actor timer's, a callback): its call runs it, as
+** for a C actor; one that starts a Lua function (stage__lactor_call_turn)
+** says in w->call_turn whether that suspended. */
+static int deliver_call(stage__lw_t *w, stage__actor_t *a, stage__env_t *e) {
+    if (!e->call) {
+        stage__env_drop(e, STAGE_EINVAL);
+        return TURN_DONE;
+    }
+    w->call_turn = TURN_DONE;
+    e->call(w->t, a, e);
+    return w->call_turn;
+}
+
 static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
                        stage__env_t *e) {
-    stage__lw_t *w = t->lua;
+    stage__lw_t *w = t->kind_data[a->type->slot];
+    if (e->hdr.kind == ENV_CALL) return deliver_call(w, a, e);
     int coref;
     lua_State *co = stage__lw_take_co(w, &coref);
     char why[512];
@@ -396,22 +426,18 @@ static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
         stage__env_free(e);
         return TURN_DONE;
     }
-    int nres = 0;
-    w->preempted = 0;
-    w->resumed_at = 0; /* unknown start: the hook counts a whole slice */
-    set_running(w, co);
-    int status = lua_resume(co, w->L, nargs, &nres);
-    return finish(w, a, co, coref, e, status, nres);
+    return start_turn(w, a, co, coref, e, nargs);
 }
 
-static int lua_resume_turn(stage__theatre_t *t, stage__actor_t *a) {
-    stage__lw_t *w = t->lua;
-    lua_rawgeti(w->L, LUA_REGISTRYINDEX, a->co_ref);
+int stage__lactor_resume(stage__theatre_t *t, stage__actor_t *a) {
+    stage__lw_t *w = t->kind_data[a->type->slot];
+    stage__lactor_t *la = stage__lactor(a);
+    lua_rawgeti(w->L, LUA_REGISTRYINDEX, la->co_ref);
     lua_State *co = lua_tothread(w->L, -1);
     lua_pop(w->L, 1);
-    int coref = a->co_ref;
+    int coref = la->co_ref;
     stage__env_t *e = a->current;
-    a->co_ref = -2;
+    la->co_ref = 0;
     a->current = NULL;
     int nres = 0;
     w->preempted = 0;
@@ -426,12 +452,12 @@ static int lua_resume_turn(stage__theatre_t *t, stage__actor_t *a) {
 ** the stop deadline (preempt_hook). A failure is logged. */
 static void run_death(stage__theatre_t *t, stage__lw_t *w, stage__actor_t *a) {
     lua_State *L = w->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, a->lua_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, stage__lactor(a)->state_ref);
     stage__actor_t *prev = t->running;
     stage__turn_begin(t, a);
     a->spent = 0;
     w->resumed_at = stage__now();
-    t->running_lua = L;
+    w->running = L;
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
         stage_id_t id;
         char text[STAGE_ID_TEXT_MAX];
@@ -440,24 +466,25 @@ static void run_death(stage__theatre_t *t, stage__lw_t *w, stage__actor_t *a) {
         LOG_WARN("actor %s: death: %s", text, luaL_tolstring(L, -1, NULL));
         lua_pop(L, 2);
     }
-    t->running_lua = NULL;
+    w->running = NULL;
     stage__turn_end(t);
     t->running = prev;
 }
 
-static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
-    stage__lw_t *w = t->lua;
+void stage__lactor_destroy(stage__theatre_t *t, stage__actor_t *a) {
+    stage__lw_t *w = t->kind_data[a->type->slot];
+    stage__lactor_t *la = stage__lactor(a);
     stage__deferred_abandon(a);
     if (!w) return;
     lua_State *L = w->L;
-    if (a->co_ref != -2) { /* stopped while suspended: drop the coroutine */
-        luaL_unref(L, LUA_REGISTRYINDEX, a->co_ref);
-        a->co_ref = -2;
+    if (la->co_ref) { /* stopped while suspended: drop the coroutine */
+        luaL_unref(L, LUA_REGISTRYINDEX, la->co_ref);
+        la->co_ref = 0;
     }
     stage__lwait_free(a); /* its timer was cancelled with the actor's */
     int cref = class_ref(w, a->type);
     /* no state table: its birth never started, so no death either */
-    if (!t->deaths_over && cref != LUA_NOREF && a->lua_ref != -2) {
+    if (!t->deaths_over && cref != LUA_NOREF && la->state_ref) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
         lua_pushliteral(L, "death");
         if (lua_rawget(L, -2) == LUA_TNIL) { /* inherited? */
@@ -470,15 +497,16 @@ static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
         else
             lua_pop(L, 1);
     }
-    if (a->lua_ref != -2) luaL_unref(L, LUA_REGISTRYINDEX, a->lua_ref);
-    a->lua_ref = -2;
+    if (la->state_ref) luaL_unref(L, LUA_REGISTRYINDEX, la->state_ref);
+    la->state_ref = 0;
 }
 
 /* Lua actors get their state table when their birth message arrives. */
-static int lua_deliver_first(stage__theatre_t *t, stage__actor_t *a,
-                             stage__env_t *e) {
-    if (a->lua_ref == -2) { /* its state table; the class is its metatable */
-        stage__lw_t *w = t->lua;
+int stage__lactor_deliver(stage__theatre_t *t, stage__actor_t *a,
+                          stage__env_t *e) {
+    stage__lactor_t *la = stage__lactor(a);
+    if (!la->state_ref) { /* its state table; the class is its metatable */
+        stage__lw_t *w = t->kind_data[a->type->slot];
         lua_State *L = w->L;
         lua_newtable(L);
         int cref = class_ref(w, a->type);
@@ -486,13 +514,10 @@ static int lua_deliver_first(stage__theatre_t *t, stage__actor_t *a,
             lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
             lua_setmetatable(L, -2);
         }
-        a->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        la->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
     return lua_deliver(t, a, e);
 }
-
-const stage__ops_t stage__lua_ops = {lua_deliver_first, lua_resume_turn,
-                                     lua_destroy};
 
 /* ---- preemption --------------------------------------------------------- */
 
@@ -545,7 +570,7 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
     stage__lua_hook_idle(co);
     stage__lw_t *w = stage__lw(co);
     stage__actor_t *a = w->t->running;
-    if (!a || w->t->running_lua != co) return; /* a late signal */
+    if (!a || w->running != co) return; /* a late signal */
     const stage_node_config_t *cfg = stage__node_config(w->node);
     double now = stage__now();
     /* The first slice is an estimate: the watchdog saw the turn running at
@@ -592,7 +617,9 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
     lua_sethook(co, preempt_hook, LUA_MASKCOUNT, 100000);
 }
 
-void stage__lua_preempt(stage__theatre_t *t) {
-    lua_State *co = t->running_lua;
+void stage__lua_preempt(stage__theatre_t *t, void *tdata) {
+    (void)t;
+    stage__lw_t *w = tdata; /* this thread's own: a plain read */
+    lua_State *co = w ? w->running : NULL;
     if (co) lua_sethook(co, preempt_hook, LUA_MASKCOUNT, 1);
 }

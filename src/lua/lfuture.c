@@ -198,29 +198,29 @@ typedef struct waitst {
 
 static void await_timeout(stage__theatre_t *t, stage__timer_t *tm) {
     stage__actor_t *a = stage__actor_find(t, tm->actor);
-    waitst_t *ws = a ? a->wait : NULL;
+    waitst_t *ws = a ? stage__lactor(a)->wait : NULL;
     if (!ws || ws->tm != tm) return;
     ws->timed_out = true;
     stage__actor_ready(t, a);
 }
 
 static void wait_end(lua_State *L, stage__actor_t *a) {
-    waitst_t *ws = a->wait;
+    waitst_t *ws = stage__lactor(a)->wait;
     if (!ws) return;
     if (ws->tm) {
         stage__timer_cancel(stage__lw(L)->t, ws->tm);
         stage__timer_unref(ws->tm);
     }
     stage__free(ws);
-    a->wait = NULL;
+    stage__lactor(a)->wait = NULL;
 }
 
 void stage__lwait_free(stage__actor_t *a) {
-    waitst_t *ws = a->wait;
+    waitst_t *ws = stage__lactor(a)->wait;
     if (!ws) return;
     if (ws->tm) stage__timer_unref(ws->tm);
     stage__free(ws);
-    a->wait = NULL;
+    stage__lactor(a)->wait = NULL;
 }
 
 static int await_k(lua_State *L, int status, lua_KContext ctx) {
@@ -228,7 +228,7 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
     (void)ctx;
     stage__future_t *f = check_future(L, 1);
     stage__actor_t *a = stage__lw(L)->t->running;
-    waitst_t *ws = a->wait;
+    waitst_t *ws = stage__lactor(a)->wait;
     if (stage__future_done(f)) {
         wait_end(L, a);
         return stage__lfuture_result(L, f);
@@ -281,7 +281,7 @@ static int f_await(lua_State *L) {
         return luaL_error(L, "await: out of memory");
     }
     ws->f = f;
-    a->wait = ws;
+    stage__lactor(a)->wait = ws;
     w->preempted = 0;
     return lua_yieldk(L, 0, 0, await_k);
 }
@@ -334,9 +334,9 @@ static void then_run(stage__lw_t *w, stage__actor_t *a, thenst_t *ts,
     stage_id_t self;
     stage__make_id(w->node, a->serial, a->type, &self);
     stage__turn_begin(w->t, a);
-    w->t->running_lua = L;
+    w->running = L;
     int status = lua_pcall(L, 1, 1, base + 1);
-    w->t->running_lua = NULL;
+    w->running = NULL;
     stage__turn_end(w->t);
     if (status == LUA_OK) {
         stage__lfuture_complete(L, -1, ts->result, &self);
@@ -349,7 +349,7 @@ static void then_run(stage__lw_t *w, stage__actor_t *a, thenst_t *ts,
 
 static void then_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
     thenst_t *ts = arg;
-    stage__lw_t *w = t ? t->lua : NULL;
+    stage__lw_t *w = t ? stage__lw_of(t) : NULL;
     if (!w) {
         then_free(NULL, ts);
         return;
@@ -402,56 +402,12 @@ static int f_catch(lua_State *L) {
 
 /* ---- due, done ---------------------------------------------------------- */
 
-static void due_fire(stage__theatre_t *t, stage__timer_t *tm) {
-    (void)t;
-    char msg[96];
-    snprintf(msg, sizeof msg, "no result within %g s", tm->span);
-    stage__future_reject(tm->arg, STAGE_ETIMEOUT, msg, NULL, NULL);
-}
-
-static void timed_drop(stage__timer_t *tm) {
-    stage__future_unref(tm->arg);
-}
-
-stage__timer_t *stage__lfuture_timer(stage__lw_t *w, stage__future_t *f,
-                                     double secs, stage__timer_fn fire) {
-    stage__future_ref(f);
-    stage__timer_t *tm = stage__timer_new(w->t, secs, 0, fire, f);
-    if (!tm) {
-        stage__future_unref(f);
-        return NULL;
-    }
-    tm->drop = timed_drop;
-    return tm;
-}
-
-/* f completed (or is being freed): the deadline is moot. */
-static void due_done(stage__theatre_t *t, stage__future_t *f, void *arg) {
-    (void)f;
-    stage__timer_t *tm = arg;
-    if (t) stage__timer_cancel(t, tm);
-    stage__timer_unref(tm);
-}
-
 static int f_due(lua_State *L) {
     stage__future_t *f = check_future(L, 1);
     double secs = luaL_checknumber(L, 2);
     lua_settop(L, 1);
-    if (stage__future_done(f)) return 1;
-    stage__lw_t *w = stage__lw(L);
-    stage__timer_t *tm = stage__lfuture_timer(w, f, secs, due_fire);
-    if (!tm) return luaL_error(L, "out of memory");
-    /* Our reference goes to the continuation that disarms the timer when f
-    ** completes first, so an idle node is not kept alive by it. The
-    ** continuation does not count as looking at f. */
-    bool observed = f->observed;
-    if (stage__future_on(w->t, f, CONT_CALL, 0, due_done, tm)) {
-        /* armed for good, it would keep the node up for secs */
-        stage__timer_cancel(w->t, tm);
-        stage__timer_unref(tm);
+    if (stage__future_due(stage__lw(L)->t, f, secs))
         return luaL_error(L, "due: out of memory");
-    }
-    f->observed = observed;
     return 1;
 }
 
@@ -483,102 +439,48 @@ static int f_tostring(lua_State *L) {
 
 /* ---- join --------------------------------------------------------------- */
 
-typedef struct joinst {
-    stage__future_t *result;
-    int n, pending;
-    bool failed;
-    stage__future_t *parts[];
-} joinst_t;
-
-static void join_free(joinst_t *js) {
-    for (int i = 0; i < js->n; i++)
-        stage__future_unref(js->parts[i]);
-    stage__future_unref(js->result);
-    stage__free(js);
-}
-
-static void join_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
-    joinst_t *js = arg;
-    if (t && !js->failed && f->status) {
-        js->failed = true;
-        stage__future_forward(js->result, f);
-    }
-    if (--js->pending) return;
-    if (t && !js->failed) {
-        stage_pack_t p = STAGE_PACK_INIT;
-        stage_pack_array(&p, (uint32_t)js->n);
-        for (int i = 0; i < js->n; i++)
-            stage_pack_raw(&p, js->parts[i]->data, js->parts[i]->len);
-        if (stage_pack_error(&p))
-            stage__future_reject(js->result, STAGE_ENOMEM, NULL, NULL, NULL);
-        else
-            stage__future_resolve(js->result, p.data, p.len);
-        stage_pack_free(&p);
-    }
-    join_free(js);
-}
-
-/* stage.join{f1, f2, ...}: a future of {v1, v2, ...}; plain values in the
-** list count as already resolved. */
+/* stage.join{f1, f2, ...}: a future of {v1, v2, ...} (core's join, which
+** also gives it the Deadlock target of await); plain values in the list
+** count as already resolved. */
 int stage__lfuture_join(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     stage__lw_t *w = stage__lw(L);
     int n = (int)luaL_len(L, 1);
-    joinst_t *js =
-        stage__calloc(1, sizeof *js + (size_t)n * sizeof js->parts[0]);
-    stage__future_t *r = stage__future_new(w->node, w->t->index, 0);
-    if (!js || !r) {
-        stage__free(js);
-        if (r) stage__future_unref(r);
-        return luaL_error(L, "out of memory");
-    }
-    js->result = r;
-    stage__future_ref(r);
-    js->n = n;
-    js->pending = n + 1; /* +1: nothing fires before the loop ends */
+    /* a userdata, so that an error below frees it; the futures made for
+    ** plain values are released before any error is raised */
+    stage__future_t **parts =
+        lua_newuserdatauv(L, (size_t)n * sizeof *parts + 1, 0);
+    bool *made = lua_newuserdatauv(L, (size_t)n + 1, 0);
     char err[256];
     for (int i = 0; i < n; i++) {
         lua_geti(L, 1, i + 1);
         stage__lfut_t *u = stage__lfuture_test(L, -1);
+        made[i] = !u;
         if (u) {
-            stage__future_ref(js->parts[i] = u->f);
-        } else {
-            stage_pack_t *p = &w->scratch;
-            stage_pack_reset(p);
-            stage__future_t *v = stage__future_new(w->node, w->t->index, 0);
-            if (!v ||
-                stage__lv_encode_value(L, -1, p, &w->hooks, err, sizeof err)) {
-                if (v) stage__future_unref(v);
-                /* the parts before wait with js: they free it */
-                js->n = i;
-                js->failed = true;
-                js->pending -= n - i;
-                stage__future_unref(r);
-                join_fire(w->t, r, js); /* drops the +1 */
-                return luaL_error(L, "join: element %d: %s", i + 1,
-                                  v ? err : "out of memory");
-            }
-            stage__future_resolve(v, p->data, p->len);
-            js->parts[i] = v;
+            parts[i] = u->f; /* borrowed: the list holds it */
+            lua_pop(L, 1);
+            continue;
         }
+        stage_pack_t *p = &w->scratch;
+        stage_pack_reset(p);
+        stage__future_t *v = stage__future_new(w->node, w->t->index, 0);
+        if (!v ||
+            stage__lv_encode_value(L, -1, p, &w->hooks, err, sizeof err)) {
+            if (v) stage__future_unref(v);
+            for (int j = 0; j < i; j++)
+                if (made[j]) stage__future_unref(parts[j]);
+            return luaL_error(L, "join: element %d: %s", i + 1,
+                              v ? err : "out of memory");
+        }
+        stage__future_resolve(v, p->data, p->len);
+        parts[i] = v;
         lua_pop(L, 1);
-        /* the join waits on every part: if one needs the running actor,
-        ** awaiting the join deadlocks as awaiting that part would */
-        stage__actor_t *run = w->t->running;
-        if (!r->target || (run && js->parts[i]->target == run->serial))
-            r->target = js->parts[i]->target;
-        if (stage__future_on(w->t, js->parts[i], CONT_CALL, 0, join_fire,
-                             js)) { /* it would never know: it fails */
-            js->pending--;
-            if (!js->failed)
-                stage__future_reject(r, STAGE_ENOMEM,
-                                     "join: out of memory waiting for its "
-                                     "elements",
-                                     NULL, NULL);
-            js->failed = true;
-        }
     }
-    join_fire(w->t, r, js); /* drop the +1 (r is pending: no failure) */
+    stage__future_t *r =
+        stage__future_join(w->node, w->t->index, parts, (size_t)n);
+    for (int i = 0; i < n; i++) /* the join holds them once completed */
+        if (made[i]) stage__future_unref(parts[i]);
+    if (!r) return luaL_error(L, "join: out of memory");
     stage__lfuture_push(L, r);
     return 1;
 }

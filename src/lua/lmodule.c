@@ -193,39 +193,28 @@ static int m_find_all_types(lua_State *L) {
 
 /* ---- timers ------------------------------------------------------------- */
 
-static void timer_env_drop(stage__theatre_t *t, stage__actor_t *a,
-                           stage__env_t *e) {
-    (void)a;
-    if (t && t->lua && e->lua_ref != -2)
-        luaL_unref(((stage__lw_t *)t->lua)->L, LUA_REGISTRYINDEX, e->lua_ref);
-    stage__env_free(e);
+/* A Lua actor's timer is core's actor timer (core/timer.h): each firing
+** queues a turn of the actor, which runs fn() like a handler (it may
+** await); a cancel also stops a turn already queued, and the actor's stop
+** cancels it. tm->arg is fn's registry ref, the timer's own. */
+static int timer_fn_ref(const stage__timer_t *tm) {
+    return (int)(intptr_t)tm->arg;
 }
 
-/* Queue fn() as a turn of the timer's actor. */
-static void timer_fire(stage__theatre_t *t, stage__timer_t *tm) {
-    stage__lw_t *w = t->lua;
-    stage__actor_t *a = stage__actor_find(t, tm->actor);
-    if (!a) return;
-    stage__env_t *e = stage__env_call(NULL, timer_env_drop, NULL);
-    if (!e) {
-        char id[STAGE_ID_TEXT_MAX];
-        stage_id_t self;
-        stage__make_id(t->node, a->serial, a->type, &self);
-        stage_id_format(&self, id, sizeof id);
-        LOG_ERROR("actor %s: out of memory: a timer's call is lost", id);
-        return;
-    }
-    lua_rawgeti(w->L, LUA_REGISTRYINDEX, tm->lua_ref);
-    e->lua_ref = luaL_ref(w->L, LUA_REGISTRYINDEX);
-    e->target = a->serial;
-    e->target_type = a->type;
-    stage__actor_enqueue(t, a, e);
+/* A firing, as a turn of the timer's actor. */
+static void timer_turn(stage__theatre_t *t, stage__actor_t *a,
+                       stage__timer_t *tm) {
+    stage__lw_t *w = t->kind_data[a->type->slot];
+    lua_rawgeti(w->L, LUA_REGISTRYINDEX, timer_fn_ref(tm));
+    stage__lactor_call_turn(w, a);
 }
 
+/* The timer's last reference went: release fn (unless the theatre's Lua
+** state is already closed, which took it along). */
 static void timer_drop(stage__timer_t *tm) {
     stage__theatre_t *t = stage__current();
-    if (t && t->lua)
-        luaL_unref(((stage__lw_t *)t->lua)->L, LUA_REGISTRYINDEX, tm->lua_ref);
+    stage__lw_t *w = t ? stage__lw_of(t) : NULL;
+    if (w) luaL_unref(w->L, LUA_REGISTRYINDEX, timer_fn_ref(tm));
 }
 
 static int make_timer(lua_State *L, bool repeat) {
@@ -236,33 +225,25 @@ static int make_timer(lua_State *L, bool repeat) {
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
     ltimer_t *u = lua_newuserdatauv(L, sizeof *u, 0);
-    u->tm = stage__timer_new(w->t, secs, repeat ? secs : 0, timer_fire, NULL);
-    if (!u->tm) return luaL_error(L, "out of memory");
-    u->tm->actor = a->serial;
-    u->tm->drop = timer_drop;
-    lua_pushvalue(L, 2);
-    u->tm->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    u->tm = NULL;
     luaL_setmetatable(L, TIMER_MT);
+    lua_pushvalue(L, 2);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    u->tm = stage__timer_actor(w->t, a, secs, repeat ? secs : 0, timer_turn,
+                               (void *)(intptr_t)ref);
+    if (!u->tm) {
+        luaL_unref(L, LUA_REGISTRYINDEX, ref);
+        return luaL_error(L, "out of memory");
+    }
+    u->tm->drop = timer_drop;
     return 1;
 }
 
 /* stage.sleep(secs): a future that resolves (to nil) after secs. */
-static void sleep_fire(stage__theatre_t *t, stage__timer_t *tm) {
-    (void)t;
-    stage__future_resolve(tm->arg, "\xc0", 1);
-}
-
 static int m_sleep(lua_State *L) {
     double secs = luaL_checknumber(L, 1);
-    stage__lw_t *w = stage__lw(L);
-    stage__future_t *f = stage__future_new(w->node, w->t->index, 0);
+    stage__future_t *f = stage__future_sleep(stage__lw(L)->t, secs);
     if (!f) return luaL_error(L, "out of memory");
-    stage__timer_t *tm = stage__lfuture_timer(w, f, secs, sleep_fire);
-    if (!tm) {
-        stage__future_unref(f);
-        return luaL_error(L, "out of memory");
-    }
-    stage__timer_unref(tm); /* the heap keeps it until it fires */
     stage__lfuture_push(L, f);
     return 1;
 }

@@ -285,7 +285,7 @@ static void deferred_ready(stage__theatre_t *t, stage__future_t *f, void *arg) {
     d->pending--;
     if (t && !d->dead) {
         stage__actor_t *a = stage__actor_find(t, d->actor);
-        if (a) deferred_flush(t->lua, a);
+        if (a) deferred_flush(stage__lw_of(t), a);
     }
     deferred_unref(d);
 }

@@ -1,8 +1,11 @@
 /*
 ** lua/lstage.h: the Lua binding's internal interface.
 **
-** Each theatre has one lua_State (its "world", stage__lw_t). Actors of Lua
-** types keep their state in a table of that state; every message runs in a
+** Lua is one kind of actor (core/kind.h, stage__lua_kind): its node data is
+** a stage__lnode_t, its theatre data a stage__lw_t, its actor data a
+** stage__lactor_t. Each theatre has one lua_State (its "world",
+** stage__lw_t). Actors of Lua types keep their state in a table of that
+** state; every message runs in a
 ** coroutine taken from a pool, so a handler can suspend (await, preemption)
 ** without blocking the theatre. All functions here run on the theatre's
 ** thread, except where noted.
@@ -46,7 +49,12 @@ typedef struct stage__lw {
     unsigned futures_made; /* see stage__lfuture_push */
     int *class_refs;       /* type index -> registry ref of its class */
     int nclass_refs;
-    double resumed_at;                /* when a preempted turn was resumed */
+    /* the Lua thread of the running turn (the handler's, or the innermost
+    ** coroutine it resumed), or NULL: the preemption signal handler reads it
+    ** on this theatre's thread */
+    lua_State *volatile running;
+    double resumed_at; /* when a preempted turn was resumed */
+    int call_turn;     /* TURN_* of the Lua turn a core turn ran (lactor.c) */
     int ref_mt, future_mt;            /* registry refs of the metatables */
     const void *ref_mtp, *future_mtp; /* the same, as pointers */
     int farref_mt;                    /* far references: with a __gc */
@@ -67,6 +75,26 @@ typedef struct stage__lnode {
     int has_main;
     atomic_int main_done; /* main returned or failed */
 } stage__lnode_t;
+
+/* A Lua actor's data (its kind's actor data). 0 is no ref: luaL_ref never
+** returns it. */
+typedef struct stage__lactor {
+    int state_ref; /* its state table in the registry, once its birth came */
+    int co_ref;    /* its suspended turn's coroutine */
+    void *wait;    /* what a suspended await waits for (lfuture.c) */
+} stage__lactor_t;
+
+static inline stage__lactor_t *stage__lactor(stage__actor_t *a) {
+    return a->data;
+}
+
+/* The Lua kind: its hooks are in lactor.c and script.c. */
+extern const stage__kind_t stage__lua_kind;
+
+/* Theatre t's Lua world, or NULL. t's thread. */
+static inline stage__lw_t *stage__lw_of(stage__theatre_t *t) {
+    return stage__theatre_kind_data(t, &stage__lua_kind);
+}
 
 /* A reference userdata. type is the local type of that name, or NULL.
 ** A far reference from a lookup (find_name, ...) starts with pending set:
@@ -106,10 +134,15 @@ lua_State *stage__lw_take_co(stage__lw_t *w, int *ref);
 void stage__lw_give_co(stage__lw_t *w, lua_State *co, int ref);
 
 /* lua/lactor.c */
-extern const stage__ops_t stage__lua_ops;
+/* The Lua kind's deliver, resume and destroy (stage__kind_t). */
+int stage__lactor_deliver(stage__theatre_t *t, stage__actor_t *a,
+                          stage__env_t *e);
+int stage__lactor_resume(stage__theatre_t *t, stage__actor_t *a);
+void stage__lactor_destroy(stage__theatre_t *t, stage__actor_t *a);
 int stage__lactor_define(lua_State *L); /* stage.actor(name, opts) */
 int stage__lactor_open(lua_State *L);   /* pushes the class functions */
-void stage__lua_preempt(stage__theatre_t *t);
+/* The Lua kind's preempt hook: async-signal-safe. */
+void stage__lua_preempt(stage__theatre_t *t, void *tdata);
 /* Give co the hook a Lua thread carries while no preemption is under way:
 ** none, or under ThreadSanitizer one that polls for the watchdog's request.
 ** Threads made from co inherit it. */
@@ -117,9 +150,11 @@ void stage__lua_hook_idle(lua_State *co);
 /* Spawn a Lua actor for the class at idx with the n values at first.. as
 ** birth args; push its reference. */
 int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);
-/* Queue a Lua continuation as a turn of actor serial: fn (registry ref,
-** owned by the envelope unless keep) is called with the values pushed by
-** push(L, arg) ... see lactor.c. */
+/* Run the function on top of w->L (popped) with no arguments as a turn
+** of actor a, from a turn core made (an ENV_CALL's call, such as an actor
+** timer's turn): it may suspend like a handler; w->call_turn says how it
+** went (TURN_*). */
+void stage__lactor_call_turn(stage__lw_t *w, stage__actor_t *a);
 
 /* lua/lref.c */
 void stage__lref_open(lua_State *L);
@@ -152,10 +187,6 @@ int stage__lfuture_result(lua_State *L, stage__future_t *f);
 int stage__lerror_is(lua_State *L, int idx);
 /* Push an error object for a failed future (not raising). */
 void stage__lerror_push(lua_State *L, const stage__future_t *f);
-/* A timer that calls fire(t, tm) after secs with tm->arg = f (it holds a
-** reference to f). Returns it with the caller's reference, or NULL. */
-stage__timer_t *stage__lfuture_timer(stage__lw_t *w, stage__future_t *f,
-                                     double secs, stage__timer_fn fire);
 /* Complete fut from the value at idx (a future there delegates). */
 void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
                              const stage_id_t *self);

@@ -88,13 +88,13 @@ static int l_print(lua_State *L) {
 static int co_resume(lua_State *L) {
     lua_State *co = lua_tothread(L, 1);
     luaL_argexpected(L, co != NULL, 1, "coroutine");
-    stage__theatre_t *t = stage__lw(L)->t;
-    void *prev = t->running_lua;
-    if (prev) t->running_lua = co;
+    stage__lw_t *w = stage__lw(L);
+    lua_State *prev = w->running;
+    if (prev) w->running = co;
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    t->running_lua = prev;
+    w->running = prev;
     return lua_gettop(L);
 }
 
@@ -251,13 +251,13 @@ stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
         stage__free(w);
         return NULL;
     }
-    t->lua = w;
+    stage__theatre_set_kind_data(t, &stage__lua_kind, w);
     return w;
 }
 
 void stage__lw_close(stage__lw_t *w) {
     if (!w) return;
-    w->t->lua = NULL;
+    stage__theatre_set_kind_data(w->t, &stage__lua_kind, NULL);
     lua_close(w->L);
     stage_pack_free(&w->scratch);
     stage__free(w->pool);

@@ -21,15 +21,17 @@
 #define MAIN_TYPE "stage.main"
 
 static stage__lnode_t *lnode(stage_node_t *node) {
-    return stage__node_lua(node);
+    return stage__node_kind_data(node, &stage__lua_kind);
 }
 
-static void theatre_close(stage__theatre_t *t) {
-    stage__lw_close(t->lua);
+static void theatre_close(stage__theatre_t *t, void *tdata) {
+    (void)t;
+    stage__lw_close(tdata);
 }
 
-static int quiescent(stage_node_t *node, int status) {
-    stage__lnode_t *ln = lnode(node);
+static int quiescent(stage_node_t *node, void *ndata, int status) {
+    (void)node;
+    stage__lnode_t *ln = ndata;
     if (ln && ln->has_main && !atomic_load(&ln->main_done)) {
         char msg[1024];
         snprintf(msg, sizeof msg,
@@ -43,8 +45,9 @@ static int quiescent(stage_node_t *node, int status) {
     return status;
 }
 
-static void node_free(stage_node_t *node) {
-    stage__lnode_t *ln = lnode(node);
+static void node_free(stage_node_t *node, void *ndata) {
+    (void)node;
+    stage__lnode_t *ln = ndata;
     if (!ln) return;
     for (int i = 0; i < ln->argc; i++)
         stage__free(ln->argv[i]);
@@ -53,7 +56,11 @@ static void node_free(stage_node_t *node) {
     stage__free(ln);
 }
 
-static const stage__lua_hooks_t hooks = {
+const stage__kind_t stage__lua_kind = {
+    .actor_size = sizeof(stage__lactor_t),
+    .deliver = stage__lactor_deliver,
+    .resume = stage__lactor_resume,
+    .destroy = stage__lactor_destroy,
     .theatre_close = theatre_close,
     .preempt = stage__lua_preempt,
     .quiescent = quiescent,
@@ -128,7 +135,13 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
         snprintf(err, errlen, "out of memory");
         return STAGE_ENOMEM;
     }
-    stage__node_set_lua_hooks(node, &hooks, ln);
+    int slot = stage__node_kind_add(node, &stage__lua_kind, ln);
+    if (slot < 0) {
+        node_free(node, ln);
+        snprintf(err, errlen, "cannot add the Lua kind of actor: %s",
+                 stage_strerror(slot));
+        return slot;
+    }
     int rc = check_readable(path, err, errlen);
     if (rc) return rc;
     for (int i = 0; i < stage_node_theatres(node); i++) {
@@ -219,7 +232,7 @@ int stage_node_run_main(stage_node_t *node, int argc, const char *const *argv) {
     if (!ln || ln->has_main || argc < 0) return STAGE_EINVAL;
     stage__theatre_t *t0 = stage__node_theatre(node, 0);
     char err[512];
-    int rc = define_main(t0->lua, err, sizeof err);
+    int rc = define_main(stage__lw_of(t0), err, sizeof err);
     if (rc) {
         stage__log_text(STAGE_LOG_ERROR, err);
         return rc;

@@ -38,14 +38,13 @@ struct stage__actor {
     stage__type_t *type;
     stage__theatre_t *theatre;
     uint32_t flags;
-    int lua_ref;                 /* Lua: state table in the registry */
-    int co_ref;                  /* Lua: suspended coroutine, or -2 */
     stage__env_t *current;       /* message of the suspended turn */
     stage__deferred_t *deferred; /* pipelined sends waiting on futures */
-    void *state;                 /* C: state_size bytes */
-    void *wait;                  /* Lua: what a suspended await waits for */
-    double spent;                /* seconds the current message has run */
-    uint32_t dir_slot;           /* index in type->serials */
+    void *data;        /* its kind's data (type->data_size bytes, zeroed, after
+                       ** the actor; NULL if 0): a C actor's state, a Lua
+                       ** actor's refs */
+    double spent;      /* seconds the current message has run */
+    uint32_t dir_slot; /* index in type->serials */
 };
 
 /* Reserve a serial on theatre t. Any thread. */

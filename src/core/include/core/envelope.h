@@ -56,7 +56,6 @@ struct stage__env {
     stage__call_fn call;     /* ENV_CALL for a theatre (target 0): run */
     stage__call_fn drop;     /* ENV_CALL never run: release (a == NULL) */
     void *arg;               /* ENV_CALL */
-    int lua_ref;             /* Lua continuation: registry ref, or -2 */
     stage__env_t *next;      /* mailbox link (theatre-local) */
     bool small;              /* allocated with ENV_SMALL bytes of data */
     uint32_t len;            /* msgpack args length */

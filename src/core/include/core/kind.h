@@ -1,7 +1,11 @@
 /*
 ** core/kind.h: actor types and the kinds of actor behind them (native C,
-** Lua): how a kind runs its messages (stage__ops_t), a type's record, and
-** the hooks the Lua binding installs in a node.
+** Lua). A kind (stage__kind_t) says how its actors run their messages,
+** how much data each of its actors carries, and what it does at the
+** theatre's and the node's milestones. A node keeps the kinds registered
+** with it, each with its node-level data, in slots; a theatre keeps one
+** data pointer per slot. Core runs every kind the same way and knows
+** nothing of what their data holds.
 */
 #ifndef STAGE_CORE_KIND_H
 #define STAGE_CORE_KIND_H
@@ -18,23 +22,45 @@ typedef struct stage__type stage__type_t;
 
 enum { TURN_DONE = 0, TURN_WAIT = 1, TURN_PREEMPTED = 2 };
 
-/* How a kind of actor runs its messages (native C, Lua). */
-typedef struct stage__ops {
+#define STAGE_KINDS_MAX 4 /* kinds one node may register */
+
+/* A kind of actor (native C, Lua). Every hook but deliver, resume and
+** destroy may be NULL. */
+typedef struct stage__kind {
+    /* Bytes of data each actor carries, allocated with it (zeroed) and
+    ** reached by stage__actor_data. Native C types size it per type. */
+    size_t actor_size;
     /* Run message e on actor a (takes ownership of e). Returns TURN_DONE,
     ** TURN_WAIT (suspended until a future completes) or TURN_PREEMPTED
     ** (suspended, may continue at once). */
     int (*deliver)(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e);
     /* Continue a suspended turn. Same return as deliver. */
     int (*resume)(stage__theatre_t *t, stage__actor_t *a);
-    /* The actor stopped: run death, free its state. */
+    /* The actor stopped: run death, release its data. */
     void (*destroy)(stage__theatre_t *t, stage__actor_t *a);
-} stage__ops_t;
+    /* Release the kind's data of theatre t (tdata, may be NULL) at
+    ** teardown, on the destroying thread. */
+    void (*theatre_close)(stage__theatre_t *t, void *tdata);
+    /* Ask the turn t runs now to stop soon. A signal handler on t's thread
+    ** calls it, so it may only do what a signal handler may: tdata is the
+    ** kind's data of t, read as a plain pointer. A kind with this hook
+    ** makes the node run its watchdog. */
+    void (*preempt)(stage__theatre_t *t, void *tdata);
+    /* The node went quiescent: the exit status to use (status is the
+    ** current one). Any thread; may print why the program is stuck. */
+    int (*quiescent)(stage_node_t *node, void *ndata, int status);
+    /* Free the kind's node-level data (in stage_node_destroy). */
+    void (*node_free)(stage_node_t *node, void *ndata);
+} stage__kind_t;
 
 struct stage__type {
     char name[STAGE_TYPE_MAX];
     stage_kind_t kind;
-    char super[STAGE_TYPE_MAX]; /* "" if none */
-    const stage__ops_t *ops;
+    char super[STAGE_TYPE_MAX];     /* "" if none */
+    const stage__kind_t *impl;      /* the kind that runs its actors */
+    int slot;                       /* impl's slot in the node */
+    size_t data_size;               /* each actor's data: impl's, or the
+                                    ** state_size of a C type */
     const stage_type_def_t *native; /* C types */
     int index;                      /* position in node->types */
     uint32_t hash;                  /* of name, for stage__type_find */
@@ -49,24 +75,16 @@ struct stage__type {
 stage__type_t *stage__type_find(stage_node_t *node, const char *name);
 /* Register a type (before start). STAGE_EEXISTS / EINVAL / ENOMEM. */
 int stage__type_add(stage_node_t *node, const char *name, stage_kind_t kind,
-                    const char *super, const stage__ops_t *ops,
+                    const char *super, const stage__kind_t *impl,
                     const stage_type_def_t *native, stage__type_t **out);
 
-/* Hooks the Lua binding installs (NULL without scripts). */
-typedef struct stage__lua_hooks {
-    /* Close a theatre's Lua state (at teardown, on the destroying thread). */
-    void (*theatre_close)(stage__theatre_t *t);
-    /* Ask the running Lua turn of t to stop soon: a signal handler on t's
-    ** thread calls it, so it may only do what a signal handler may. */
-    void (*preempt)(stage__theatre_t *t);
-    /* The node went quiescent: the exit status to use (status is the
-    ** current one). Any thread; may print why the program is stuck. */
-    int (*quiescent)(stage_node_t *node, int status);
-    /* Free the node's Lua data (in stage_node_destroy). */
-    void (*node_free)(stage_node_t *node);
-} stage__lua_hooks_t;
-void stage__node_set_lua_hooks(stage_node_t *node,
-                               const stage__lua_hooks_t *hooks, void *data);
-void *stage__node_lua(stage_node_t *node);
+/* Register kind k with node (before start), with its node-level data
+** ndata; again: replace its data. Returns its slot, or STAGE_ENOMEM when
+** STAGE_KINDS_MAX kinds are registered. stage__type_add registers a
+** type's kind if it is not yet. */
+int stage__node_kind_add(stage_node_t *node, const stage__kind_t *k,
+                         void *ndata);
+/* k's node-level data, or NULL if k is not registered. Any thread. */
+void *stage__node_kind_data(stage_node_t *node, const stage__kind_t *k);
 
 #endif

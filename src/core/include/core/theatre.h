@@ -86,8 +86,9 @@ struct stage__theatre {
     atomic_int in_turn;            /* 1 between turn_begin and turn_end */
     /* the turn_seq of the turn the watchdog wants preempted */
     atomic_uint_fast64_t preempt_seq;
-    void *volatile running_lua; /* lua_State of the running turn */
-    void *lua;                  /* per-theatre Lua data (src/lua) */
+    /* each registered kind's data for this theatre, by slot (kind.h):
+    ** set by the kind on this thread before its first turn here */
+    void *kind_data[STAGE_KINDS_MAX];
     stage__env_t *env_cache;    /* free small envelopes */
     stage__future_t *fut_cache; /* free futures */
     int nenv_cache, nfut_cache;
@@ -98,6 +99,13 @@ struct stage__theatre {
     _Atomic(stage__type_t *) reaping_type;
     atomic_uint_fast64_t reaping; /* serial, or 0 */
 };
+
+/* The data of kind k for theatre t (a scan of the node's kinds: on a hot
+** path use t->kind_data[type->slot]). t's thread. */
+void *stage__theatre_kind_data(stage__theatre_t *t, const stage__kind_t *k);
+/* Set it (k registered with t's node). t's thread, or before t starts. */
+void stage__theatre_set_kind_data(stage__theatre_t *t, const stage__kind_t *k,
+                                  void *data);
 
 /* Wake t if it sleeps (on its futex or in its poller). Any thread. */
 void stage__theatre_wake(stage__theatre_t *t);

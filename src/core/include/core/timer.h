@@ -34,8 +34,7 @@ struct stage__timer {
     stage__timer_fn fn;               /* fired (theatre thread) */
     void (*drop)(stage__timer_t *tm); /* freed: release arg; may be NULL */
     void *arg;
-    int lua_ref; /* Lua callback, or -2 */
-    int refs;    /* theatre-local: heap + holders */
+    int refs; /* theatre-local: heap + holders */
     /* actor timers (stage__timer_actor) only: */
     uint64_t id;               /* in its theatre's timer_ids, or 0 */
     stage__timer_turn_fn turn; /* runs as a turn of the actor */
