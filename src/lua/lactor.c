@@ -447,7 +447,6 @@ static void run_death(stage__theatre_t *t, stage__lw_t *w, stage__actor_t *a) {
 
 static void lua_destroy(stage__theatre_t *t, stage__actor_t *a) {
     stage__lw_t *w = t->lua;
-    stage__deferred_abandon(a);
     if (!w) return;
     lua_State *L = w->L;
     if (a->co_ref != -2) { /* stopped while suspended: drop the coroutine */
