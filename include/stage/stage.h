@@ -277,6 +277,56 @@ STAGE_EXTERN int stage_node_spawn_at(stage_node_t *node, const char *address,
 ** print. Any thread. */
 STAGE_EXTERN void stage_node_stdout(stage_node_t *node, stage_id_t *out);
 
+/* ---- promise pipelining and far references ----------------------------------
+**
+** A send may take futures among its arguments (stage_arg_t) and may go
+** to an actor not found yet, through the future of its lookup
+** (stage_find_name's, stage_spawn_at's, ...: a far reference). Such a send
+** returns at once; the message goes once the lookup and the futures are
+** done, with their values in place, without blocking the sender. A
+** sender's messages to one target keep their order: a send (stage_send
+** too) behind an earlier waiting one to the same target waits for it. A
+** lookup that fails fails the send's future with its error (NameNotFound,
+** ...); an argument that fails fails it naming the argument; an actor that
+** stops with sends still waiting fails them with Stopped.
+*/
+
+/* One argument of a send: an encoded msgpack value (data, len: one value,
+** borrowed for the call), or, with future set, the value that future
+** resolves to (borrowed: Stage holds its own reference until the send). */
+typedef struct stage_arg {
+    const void *data;
+    size_t len;
+    stage_future_t *future;
+} stage_arg_t;
+
+/* Send method(args[0..n)) to 'to' as stage_send does, with futures among
+** the arguments. *fut (fut may be NULL) gets a new future of the reply. 0,
+** STAGE_EINVAL (a bad method, more than 250 arguments, a value that is
+** not one msgpack value, a future of another node), the codes of
+** stage_send for 'to', or STAGE_ENOMEM. */
+STAGE_EXTERN int stage_send_args(stage_ctx_t *ctx, const stage_id_t *to,
+                                 const char *method, const stage_arg_t *args,
+                                 size_t n, stage_future_t **fut);
+/* The same to the actor whose id lookup (a future of an id, borrowed)
+** gives: a far reference. A lookup that fails, or gives no id, fails *fut
+** (or is logged) and the message is not sent. 0, STAGE_EINVAL or
+** STAGE_ENOMEM. */
+STAGE_EXTERN int stage_send_far(stage_ctx_t *ctx, stage_future_t *lookup,
+                                const char *method, const stage_arg_t *args,
+                                size_t n, stage_future_t **fut);
+/* stage_send_args and stage_send_far from outside the actors (any thread):
+** the node's sends from outside keep their order per target as an
+** actor's do; their futures belong to theatre 0. */
+STAGE_EXTERN int stage_node_send_args(stage_node_t *node, const stage_id_t *to,
+                                      const char *method,
+                                      const stage_arg_t *args, size_t n,
+                                      stage_future_t **fut);
+STAGE_EXTERN int stage_node_send_far(stage_node_t *node, stage_future_t *lookup,
+                                     const char *method,
+                                     const stage_arg_t *args, size_t n,
+                                     stage_future_t **fut);
+
 /* ---- names and lookups ------------------------------------------------------
 **
 ** On an embedded node these look at the node itself; on a node with a

@@ -18,6 +18,7 @@
 #include "core/future.h"
 #include "core/kind.h"
 #include "core/node.h"
+#include "core/pipeline.h"
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "node_internal.h"
@@ -267,6 +268,7 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
         t->node->net_hooks.actor_gone(t->node, a->serial);
     stage__timers_cancel_actor(t, a->serial);
     a->type->impl->destroy(t, a);
+    stage__deferred_abandon(a); /* its death's too */
     /* and those its death hook set: they could never fire as its turns,
     ** and would keep the node from quiescence */
     stage__timers_cancel_actor(t, a->serial);
@@ -324,6 +326,7 @@ void stage__actors_reap(stage__theatre_t *t) {
         atomic_store(&t->reaping, 0);
     }
     t->deaths_over = true;
+    if (t->index == 0) stage__deferred_abandon_outside(node);
     if (skipped)
         LOG_WARN("theatre %d: %zu actors stopped without death: the stop "
                  "grace of %g s ran out",
@@ -339,6 +342,7 @@ void stage__actors_destroy_all(stage__theatre_t *t) {
         a->flags &= ~ACTOR_QUEUED;
         stage__actor_destroy(t, a);
     }
+    if (t->index == 0) stage__deferred_abandon_outside(t->node);
     stage__free(t->actors.slots);
     memset(&t->actors, 0, sizeof t->actors);
 }

@@ -17,6 +17,7 @@
 #include "core/future.h"
 #include "core/kind.h"
 #include "core/node.h"
+#include "core/pipeline.h"
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "native.h"
@@ -285,6 +286,27 @@ static stage__type_t *type_of(stage_node_t *node, const char *name) {
     return ty;
 }
 
+/* Defer a send behind an earlier deferred one from the same sender to the
+** same target, if there is one (pipeline.h): 0 and *deferred, or an
+** error. */
+static int send_behind(stage_node_t *node, stage__actor_t *a, int owner,
+                       int kind, const stage_id_t *to, const char *method,
+                       const void *args, size_t len, stage_future_t **fut,
+                       bool *deferred) {
+    stage__future_t *f = NULL;
+    if (fut &&
+        !(f = stage__future_new(node, owner,
+                                stage__id_is_local(node, to) ? to->serial : 0)))
+        return STAGE_ENOMEM;
+    int rc = stage__native_defer_plain(node, a, to, method, args, len,
+                                       kind == ENV_STOP_ACTOR, f, deferred);
+    if (!rc && *deferred && fut)
+        *fut = (stage_future_t *)f;
+    else if (f)
+        stage__future_unref(f);
+    return rc;
+}
+
 /* Send an envelope of kind (ENV_MSG, or ENV_STOP_ACTOR: the order to stop)
 ** from the running actor a (NULL outside actors). owner: the theatre whose
 ** thread runs the reply's continuations. */
@@ -300,6 +322,12 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner, int kind,
     if (!local && !node->net_hooks.send) return STAGE_EUNREACHABLE;
     stage__type_t *tt = local ? type_of(node, to->type) : NULL;
     if (local && !tt) return STAGE_EACTOR_NOT_FOUND;
+    if (a ? a->deferred != NULL : stage__pipeline_outside_busy(node)) {
+        bool deferred;
+        int rc = send_behind(node, a, owner, kind, to, method, args, len, fut,
+                             &deferred);
+        if (rc || deferred) return rc;
+    }
     stage__env_t *e = stage__env_new(method, mlen, args, len);
     if (!e) return STAGE_ENOMEM;
     e->hdr.kind = kind;

@@ -68,4 +68,14 @@ int stage__native_turn(stage_node_t *node, uint64_t serial, stage__call_fn call,
 ** (len 0), or a msgpack array (its header is checked). */
 bool stage__native_args_ok(const void *args, size_t len);
 
+/* A plain send (args a msgpack array, or none) from actor a (NULL: from
+** outside) to id, with stop the order to stop: if an earlier deferred send
+** from the same sender to id holds it, defer it behind (reply may be NULL;
+** a reference is taken) and set *deferred. 0, STAGE_EINVAL (args no
+** array) or STAGE_ENOMEM (native_pipeline.c). */
+int stage__native_defer_plain(stage_node_t *node, stage__actor_t *a,
+                              const stage_id_t *id, const char *method,
+                              const void *args, size_t len, bool stop,
+                              stage__future_t *reply, bool *deferred);
+
 #endif

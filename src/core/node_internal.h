@@ -60,6 +60,10 @@ struct stage_node {
     pthread_mutex_t ring_lock;
     stage__future_t **ring_waiters;
     size_t nring_waiters;
+    /* pipeline.c: sends from outside the actors deferred on theatre 0 (its
+    ** thread only), and how many are handed to it or wait there */
+    stage__deferred_t *outside_deferred;
+    alignas(64) atomic_int outside_sends;
 };
 
 enum { RING_JOINED = 1, RING_STOPPED = 2 };

@@ -474,7 +474,6 @@ static void run_death(stage__theatre_t *t, stage__lw_t *w, stage__actor_t *a) {
 void stage__lactor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     stage__lw_t *w = t->kind_data[a->type->slot];
     stage__lactor_t *la = stage__lactor(a);
-    stage__deferred_abandon(a);
     if (!w) return;
     lua_State *L = w->L;
     if (la->co_ref) { /* stopped while suspended: drop the coroutine */

@@ -6,10 +6,10 @@
 ** plain call. A send encodes the arguments (copy semantics), queues the
 ** envelope and returns a future at once.
 **
-** Promise pipelining: a pending future among the arguments defers the
-** send until it resolves, without blocking the sender. Deferred sends sit
-** in the sending actor's `deferred` list; a later send to the same target
-** queues behind them, so messages between two actors keep their order.
+** Far references and promise pipelining are core's (core/pipeline.h): a
+** send through a reference whose lookup runs, or with a pending future
+** among its arguments, encodes the other arguments and hands the send to
+** core, which defers it without blocking the sender.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +47,7 @@ void stage__lref_push(lua_State *L, const stage_id_t *id) {
 void stage__lref_new(lua_State *L, const stage_id_t *id) {
     stage__lw_t *w = stage__lw(L);
     stage__lref_t *r = lua_newuserdatauv(L, sizeof *r, 0);
-    r->id = *id;
-    r->pending = NULL;
-    r->type = stage__id_is_local(w->node, id)
-                  ? stage__type_find(w->node, id->type)
-                  : NULL;
+    stage__target_set(w->node, r, id);
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->ref_mt);
     lua_setmetatable(L, -2);
 }
@@ -75,26 +71,8 @@ void stage__lref_push_far(lua_State *L, stage__future_t *f) {
     lua_setmetatable(L, -2);
 }
 
-/* Take a far reference's id from its finished lookup. 0, or the lookup's
-** failure (r stays unresolved and keeps failing sends the same way). */
-static int far_settle(stage__lw_t *w, stage__lref_t *r) {
-    stage__future_t *f = r->pending;
-    if (!f || !stage__future_done(f)) return 0;
-    if (f->status) return f->status;
-    stage_unpack_t u;
-    stage_unpack_init(&u, f->data, f->len);
-    if (stage_unpack_id(&u, &r->id)) return STAGE_EDECODE;
-    r->type = stage__id_is_local(w->node, &r->id)
-                  ? stage__type_find(w->node, r->id.type)
-                  : NULL;
-    r->pending = NULL;
-    f->observed = true;
-    stage__future_unref(f);
-    return 0;
-}
-
 int stage__lref_settle(lua_State *L, stage__lref_t *r) {
-    return far_settle(stage__lw(L), r);
+    return stage__target_settle(stage__lw(L)->node, r);
 }
 
 static int r_gc(lua_State *L) {
@@ -114,7 +92,7 @@ int stage__lv_encode_ud(lua_State *L, int idx, stage_pack_t *p, void *ud) {
     (void)ud;
     stage__lref_t *r = stage__lref_test(L, idx);
     if (r) {
-        far_settle(stage__lw(L), r);
+        stage__target_settle(stage__lw(L)->node, r);
         if (r->pending) return STAGE_EENCODE; /* its lookup is not done */
         stage_pack_id(p, &r->id);
         return 0;
@@ -133,8 +111,8 @@ static int r_eq(lua_State *L) {
         return stage__lfuture_lazy_eq(L); /* ref == f: f's value */
     stage__lw_t *w = stage__lw(L);
     stage__lref_t *a = stage__lref_test(L, 1), *b = stage__lref_test(L, 2);
-    if (a) far_settle(w, a);
-    if (b) far_settle(w, b);
+    if (a) stage__target_settle(w->node, a);
+    if (b) stage__target_settle(w->node, b);
     lua_pushboolean(L, a && b && !a->pending && !b->pending &&
                            stage_id_equal(&a->id, &b->id));
     return 1;
@@ -143,7 +121,7 @@ static int r_eq(lua_State *L) {
 static int r_tostring(lua_State *L) {
     stage__lref_t *r = stage__lref_test(L, 1);
     if (!r) return luaL_typeerror(L, 1, "reference");
-    int rc = far_settle(stage__lw(L), r);
+    int rc = stage__target_settle(stage__lw(L)->node, r);
     if (r->pending) {
         lua_pushstring(L, rc ? "reference (lookup failed)"
                              : "reference (lookup pending)");
@@ -155,288 +133,48 @@ static int r_tostring(lua_State *L) {
     return 1;
 }
 
-/* ---- pipelined (deferred) sends ---------------------------------------------
+/* ---- sending ----------------------------------------------------------------
  */
 
-typedef struct seg {
-    stage__future_t *f; /* pending or done future, or NULL */
-    char *data;         /* encoded value when f is NULL */
-    size_t len;
-} seg_t;
-
-struct stage__deferred {
-    stage__deferred_t *next;
-    int refs;  /* the actor's list + one per pending continuation */
-    bool dead; /* the sender stopped */
-    int pending;
-    bool stop; /* a stop order (stage.stop(ref)), not a message */
-    uint64_t actor;
-    stage__lref_t to; /* to.pending: the lookup of a far ref */
-    stage__future_t *reply;
-    char method[256];
-    int n;
-    seg_t segs[];
-};
-
-static void deferred_unref(stage__deferred_t *d) {
-    if (--d->refs) return;
-    for (int i = 0; i < d->n; i++) {
-        if (d->segs[i].f) stage__future_unref(d->segs[i].f);
-        stage__free(d->segs[i].data);
-    }
-    if (d->reply) stage__future_unref(d->reply);
-    if (d->to.pending) stage__future_unref(d->to.pending);
-    stage__free(d);
-}
-
-/* Same destination: the same resolved id, or the same pending lookup.
-** Both are settled first: a copy in the deferred list and the caller's
-** reference share one lookup, and must compare equal once it is done. */
-static bool same_target(stage__lw_t *w, stage__lref_t *a, stage__lref_t *b) {
-    far_settle(w, a);
-    far_settle(w, b);
-    if (a->pending || b->pending) return a->pending == b->pending;
-    return stage_id_equal(&a->id, &b->id);
-}
-
-/* Fail d's reply, or log the failure of a one-way send (stage.send). */
-static void deferred_fail(stage__deferred_t *d, int status, const char *msg,
-                          const char *actor, const char *tb) {
-    if (d->reply)
-        stage__future_reject(d->reply, status, msg, actor, tb);
-    else
-        LOG_WARN("%s: %s", stage_err_name(status), msg);
-}
-
-static int queue_message(stage__lw_t *w, stage__actor_t *a,
-                         const stage__lref_t *to, const char *method,
-                         size_t mlen, const stage_pack_t *args,
-                         stage__future_t *reply, bool stop);
-
-/* Send d now that its futures are done; or fail its reply. */
-static void deferred_send(stage__lw_t *w, stage__actor_t *a,
-                          stage__deferred_t *d) {
-    int rc = far_settle(w, &d->to);
-    if (rc) {
-        stage__future_t *f = d->to.pending;
-        f->observed = true; /* its failure goes on in the message's */
-        char msg[512];
-        snprintf(msg, sizeof msg, "message '%s' not sent: %s", d->method,
-                 f->message ? f->message : stage_strerror(rc));
-        deferred_fail(d, rc, msg, NULL, NULL);
-        return;
-    }
-    for (int i = 0; i < d->n; i++) {
-        stage__future_t *f = d->segs[i].f;
-        if (f && f->status) {
-            char msg[512];
-            snprintf(msg, sizeof msg,
-                     "argument %d failed before the message "
-                     "'%s' could be sent: %s",
-                     i + 1, d->method,
-                     f->message ? f->message : stage_strerror(f->status));
-            deferred_fail(d, f->status, msg, f->actor, f->traceback);
-            return;
-        }
-    }
-    stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, (uint32_t)d->n);
-    for (int i = 0; i < d->n; i++) {
-        seg_t *s = &d->segs[i];
-        if (s->f)
-            stage_pack_raw(&p, s->f->data, s->f->len);
-        else
-            stage_pack_raw(&p, s->data, s->len);
-    }
-    if (stage_pack_error(&p) ||
-        queue_message(w, a, &d->to, d->method, strlen(d->method), &p, d->reply,
-                      d->stop)) {
-        char msg[320];
-        snprintf(msg, sizeof msg, "message '%s' not sent: out of memory",
-                 d->method);
-        deferred_fail(d, STAGE_ENOMEM, msg, NULL, NULL);
-    }
-    stage_pack_free(&p);
-}
-
-/* Send every deferred message whose futures are done and that has no
-** earlier deferred message to the same target. */
-static void deferred_flush(stage__lw_t *w, stage__actor_t *a) {
-    stage__deferred_t **pp = &a->deferred;
-    while (*pp) {
-        stage__deferred_t *d = *pp;
-        bool blocked = d->pending > 0;
-        for (stage__deferred_t *e = a->deferred; !blocked && e != d;
-             e = e->next)
-            blocked = same_target(w, &e->to, &d->to);
-        if (blocked) {
-            pp = &d->next;
-            continue;
-        }
-        *pp = d->next;
-        deferred_send(w, a, d);
-        deferred_unref(d);
-    }
-}
-
-static void deferred_ready(stage__theatre_t *t, stage__future_t *f, void *arg) {
-    (void)f;
-    stage__deferred_t *d = arg;
-    d->pending--;
-    if (t && !d->dead) {
-        stage__actor_t *a = stage__actor_find(t, d->actor);
-        if (a) deferred_flush(stage__lw_of(t), a);
-    }
-    deferred_unref(d);
-}
-
-/* The actor stopped: its unsent messages fail. */
-void stage__deferred_abandon(stage__actor_t *a) {
-    stage__deferred_t *d;
-    while ((d = a->deferred)) {
-        a->deferred = d->next;
-        d->dead = true;
-        deferred_fail(d, STAGE_ESTOPPED,
-                      "the sender stopped before the arguments of its "
-                      "message resolved",
-                      NULL, NULL);
-        deferred_unref(d);
-    }
-}
-
-static bool blocked_by_deferred(stage__lw_t *w, stage__actor_t *a,
-                                stage__lref_t *to) {
-    for (stage__deferred_t *d = a->deferred; d; d = d->next)
-        if (same_target(w, &d->to, to)) return true;
-    return false;
-}
-
-/* Raise the encoding error of argument i (1-based). */
+/* Raise the encoding error of an argument. */
 static int arg_error(lua_State *L, const char *method, const char *err) {
     return luaL_error(L, "cannot send '%s': %s", method, err);
 }
 
-/* Defer method(args at first..first+n-1) from actor a until its futures
-** resolve; pushes the send's future. */
-static int defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
-                      const stage__lref_t *to, const char *method, int first,
-                      int n, stage__future_t *reply, bool stop) {
-    stage__deferred_t *d =
-        stage__calloc(1, sizeof *d + (size_t)n * sizeof(seg_t));
-    if (!d) {
-        if (reply) stage__future_unref(reply);
-        return luaL_error(L, "cannot send '%s': out of memory", method);
-    }
-    d->refs = 1;
-    d->stop = stop;
-    d->actor = a->serial;
-    d->to = *to;
-    if (d->to.pending) stage__future_ref(d->to.pending);
-    d->reply = reply;
-    d->n = n;
-    snprintf(d->method, sizeof d->method, "%s", method);
+/* Hand method(args at first..first+n-1) to core, which defers it until
+** its futures and its target's lookup are done (core/pipeline.h). The
+** reply's future, if any, is on the stack already (it holds reply). */
+static void defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
+                       const stage__lref_t *to, const char *method, int first,
+                       int n, stage__future_t *reply, bool stop) {
+    /* a userdata, so that an error while encoding leaks nothing */
+    stage__parg_t *args = lua_newuserdatauv(L, (size_t)n * sizeof *args, 0);
+    memset(args, 0, (size_t)n * sizeof *args);
+    stage_pack_t *p = &w->scratch; /* the values, one after the other */
+    stage_pack_reset(p);
     char err[256];
     for (int i = 0; i < n; i++) {
         stage__lfut_t *u = stage__lfuture_test(L, first + i);
         if (u) {
-            stage__future_ref(d->segs[i].f = u->f);
+            args[i].f = u->f;
             continue;
         }
-        stage_pack_t *p = &w->scratch;
-        stage_pack_reset(p);
+        size_t at = p->len;
         if (stage__lv_encode_arg(L, first + i, i + 1, p, &w->hooks, err,
                                  sizeof err)) {
-            deferred_unref(d);
-            return arg_error(L, method, err);
+            arg_error(L, method, err);
         }
-        if (!(d->segs[i].data = stage__malloc(p->len ? p->len : 1))) {
-            deferred_unref(d);
-            return arg_error(L, method, "out of memory");
-        }
-        memcpy(d->segs[i].data, p->data, p->len);
-        d->segs[i].len = p->len;
+        args[i].len = p->len - at;
     }
-    if (reply) {
-        stage__future_ref(reply);
-        stage__lfuture_push(L, reply);
+    size_t at = 0; /* p has stopped moving: point into it */
+    for (int i = 0; i < n; i++) {
+        if (args[i].f) continue;
+        args[i].data = p->data + at;
+        at += args[i].len;
     }
-    stage__deferred_t **pp = &a->deferred;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = d;
-    for (int i = -1; i < n; i++) {
-        stage__future_t *f = i < 0 ? d->to.pending : d->segs[i].f;
-        if (!f || stage__future_done(f)) continue;
-        d->pending++;
-        d->refs++;
-        if (stage__future_on(w->t, f, CONT_CALL, 0, deferred_ready, d)) {
-            d->pending--;
-            d->refs--;
-            /* it would never know when f is done: it fails instead */
-            for (pp = &a->deferred; *pp != d;)
-                pp = &(*pp)->next;
-            *pp = d->next;
-            char msg[320];
-            snprintf(msg, sizeof msg,
-                     "message '%s' not sent: out of memory waiting for "
-                     "its arguments",
-                     d->method);
-            deferred_fail(d, STAGE_ENOMEM, msg, NULL, NULL);
-            deferred_unref(d);
-            break;
-        }
-    }
-    deferred_flush(w, a);
-    return 1;
-}
-
-/* ---- sending ----------------------------------------------------------------
- */
-
-/* Queue an encoded message, or with stop a stop order; reply (may be
-** NULL) gets a reference of the envelope's. Failures to reach the target
-** complete reply. */
-static int queue_message(stage__lw_t *w, stage__actor_t *a,
-                         const stage__lref_t *to, const char *method,
-                         size_t mlen, const stage_pack_t *args,
-                         stage__future_t *reply, bool stop) {
-    int local = stage__id_is_local(w->node, &to->id);
-    if (local &&
-        (!to->type || stage__serial_theatre(to->id.serial) != to->id.theatre)) {
-        char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 400];
-        stage_id_format(&to->id, id, sizeof id);
-        snprintf(msg, sizeof msg,
-                 "actor '%s' not found (it never existed "
-                 "here); message '%s' not delivered",
-                 id, method);
-        if (reply)
-            stage__future_reject(reply, STAGE_EACTOR_NOT_FOUND, msg, NULL,
-                                 NULL);
-        else /* stage.send: nobody else hears of it */
-            LOG_WARN("%s", msg);
-        return 0;
-    }
-    stage__env_t *e = stage__env_new(method, mlen, args->data, args->len);
-    if (!e) {
-        if (reply) stage__future_reject(reply, STAGE_ENOMEM, NULL, NULL, NULL);
-        return STAGE_ENOMEM;
-    }
-    if (stop) e->hdr.kind = ENV_STOP_ACTOR;
-    e->target = to->id.serial;
-    e->target_type = to->type;
-    if (a) {
-        e->sender = a->serial;
-        e->sender_type = a->type;
-    }
-    if (reply) {
-        stage__future_ref(reply);
-        e->future = reply;
-    }
-    if (local)
-        stage__route(w->node, e);
-    else
-        stage__route_id(w->node, &to->id, e);
-    return 0;
+    int rc = stage__pipeline_defer(w->t, a, to, method, args, n, reply, stop);
+    if (rc) arg_error(L, method, "out of memory");
+    lua_pop(L, 1);
 }
 
 /* Send method(the n values from first on) to `to` (with stop, the order
@@ -448,7 +186,7 @@ static int send_common(lua_State *L, stage__lref_t *to, const char *method,
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
     stage__future_t *reply = NULL;
-    far_settle(w, to);
+    stage__target_settle(w->node, to);
     /* the target serial feeds the Deadlock check: only for an actor of
     ** this node (another node's serials are numbered the same way) */
     uint64_t target = to->type && !to->pending ? to->id.serial : 0;
@@ -456,13 +194,14 @@ static int send_common(lua_State *L, stage__lref_t *to, const char *method,
         !(reply = stage__future_new(w->node, w->t->index, target)))
         return luaL_error(L, "out of memory");
     bool pending =
-        to->pending || (a->deferred && blocked_by_deferred(w, a, to));
+        to->pending || (a->deferred && stage__pipeline_blocked(w->node, a, to));
     for (int i = first; !pending && i < first + n; i++) {
         if (lua_type(L, i) != LUA_TUSERDATA) continue;
         stage__lfut_t *u = stage__lfuture_test(L, i);
         pending = u && (!stage__future_done(u->f) || u->f->status);
     }
     if (pending) {
+        if (reply) stage__lfuture_push(L, reply); /* it holds reply now */
         defer_send(L, w, a, to, method, first, n, reply, stop);
         return want_reply;
     }
@@ -476,7 +215,8 @@ static int send_common(lua_State *L, stage__lref_t *to, const char *method,
         if (reply) stage__future_unref(reply);
         return arg_error(L, method, err);
     }
-    int rc = queue_message(w, a, to, method, mlen, p, reply, stop);
+    int rc = stage__pipeline_send(w->node, a, to, method, mlen, p->data, p->len,
+                                  reply, stop);
     if (!reply) /* one way: nobody else hears of it */
         return rc ? luaL_error(L, "cannot send '%s': %s", method,
                                stage_strerror(rc))

@@ -22,6 +22,7 @@
 #include "core/future.h"
 #include "core/kind.h"
 #include "core/node.h"
+#include "core/pipeline.h"
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "lvalue.h"
@@ -96,14 +97,11 @@ static inline stage__lw_t *stage__lw_of(stage__theatre_t *t) {
     return stage__theatre_kind_data(t, &stage__lua_kind);
 }
 
-/* A reference userdata. type is the local type of that name, or NULL.
-** A far reference from a lookup (find_name, ...) starts with pending set:
-** the future of its id; sends through it wait for it. */
-typedef struct stage__lref {
-    stage_id_t id;
-    stage__type_t *type;
-    stage__future_t *pending;
-} stage__lref_t;
+/* A reference userdata: a send's target (core/pipeline.h). type is the
+** local type of that name, or NULL. A far reference from a lookup
+** (find_name, ...) starts with pending set: the future of its id; sends
+** through it wait for it. */
+typedef stage__target_t stage__lref_t;
 
 /* A future userdata. */
 typedef struct stage__lfut {
@@ -212,9 +210,6 @@ int stage__lfuture_lazy_eq(lua_State *L);
 /* Free a finished or abandoned await's state. */
 void stage__lwait_free(stage__actor_t *a);
 int stage__lfuture_join(lua_State *L); /* stage.join{...} */
-
-/* lua/lref.c (pipelined sends): the actor stopped; fail its unsent ones. */
-void stage__deferred_abandon(stage__actor_t *a);
 
 /* lua/lmodule.c */
 int stage__lmodule_open(lua_State *L); /* luaopen for "stage" */

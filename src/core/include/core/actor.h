@@ -27,7 +27,7 @@ enum {
     ACTOR_BORN = 32 /* C: its birth ran, so its death runs */
 };
 
-/* A sends queued behind an unresolved future argument (see lua/). */
+/* A send queued behind an unresolved future or lookup (core/pipeline.h). */
 typedef struct stage__deferred stage__deferred_t;
 
 struct stage__actor {

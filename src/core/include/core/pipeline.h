@@ -1,0 +1,101 @@
+/*
+** core/pipeline.h: sends whose target or arguments are not known yet —
+** far references and promise pipelining — shared by the Lua binding and
+** the C API.
+**
+** A send's target is an id, or a pending lookup (a future of an id: a far
+** reference). Its arguments are encoded values or futures. A send with a
+** pending future among them is *deferred*: it waits in its sender's queue
+** (stage__actor_t.deferred; from outside the actors, theatre 0's) until
+** they are done, without blocking the sender. A later send to the same
+** target queues behind it, so a sender's messages to one target keep their
+** order. A failed lookup or argument fails the send's future and the
+** message is not delivered; a sender that stops fails its unsent messages
+** with Stopped.
+**
+** The fast path — a resolved target, no pending future, nothing deferred —
+** never comes here beyond stage__pipeline_send.
+** Threads: the sender's theatre, except where noted.
+*/
+#ifndef STAGE_CORE_PIPELINE_H
+#define STAGE_CORE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/actor.h"
+#include "core/future.h"
+#include "stage/stage.h"
+
+/* Where a send goes: id (with its local type, or NULL), or, while pending
+** is set, the lookup that will give it (a reference held). */
+typedef struct stage__target {
+    stage_id_t id;
+    stage__type_t *type;
+    stage__future_t *pending;
+} stage__target_t;
+
+/* One argument: the value of future f, or an encoded value (data, len). */
+typedef struct stage__parg {
+    stage__future_t *f;
+    const char *data;
+    size_t len;
+} stage__parg_t;
+
+/* The target id, with its type if it is an actor of this node. */
+void stage__target_set(stage_node_t *node, stage__target_t *to,
+                       const stage_id_t *id);
+/* Take a far target's id once its lookup is done: 0 (to->pending says
+** whether it still runs), or the lookup's failure (to stays pending and
+** keeps failing sends the same way). Any thread that owns *to. */
+int stage__target_settle(stage_node_t *node, stage__target_t *to);
+
+/* Queue method(args, a msgpack array) to a resolved target now, from actor
+** a (NULL: outside the actors); with stop, the order to stop instead.
+** reply (may be NULL) gets a reference of the envelope's. A target that
+** cannot be reached fails reply (or is logged): 0; STAGE_ENOMEM, reply
+** failed too. Any thread. */
+int stage__pipeline_send(stage_node_t *node, stage__actor_t *a,
+                         const stage__target_t *to, const char *method,
+                         size_t mlen, const char *args, size_t len,
+                         stage__future_t *reply, bool stop);
+
+/* 1 if a send from a (NULL: from outside, on theatre 0) to `to` must wait
+** behind an earlier deferred send to the same target. */
+bool stage__pipeline_blocked(stage_node_t *node, stage__actor_t *a,
+                             stage__target_t *to);
+
+/* 1 if a send with these arguments to `to` from a must be deferred: a
+** pending target or argument future, a failed one, or an earlier deferred
+** send to `to`. */
+bool stage__pipeline_needed(stage_node_t *node, stage__actor_t *a,
+                            stage__target_t *to, const stage__parg_t *args,
+                            int n);
+
+/* Defer method(args[0..n)) from actor a of theatre t (a NULL: from outside
+** the actors, t theatre 0) until its futures are done; it goes at once if
+** nothing holds it. Copies the values, takes references on the futures,
+** the target's lookup and reply (may be NULL). 0, or STAGE_ENOMEM: nothing
+** is queued and reply is untouched. */
+int stage__pipeline_defer(stage__theatre_t *t, stage__actor_t *a,
+                          const stage__target_t *to, const char *method,
+                          const stage__parg_t *args, int n,
+                          stage__future_t *reply, bool stop);
+
+/* The same from any thread outside the actors: the send is handed to
+** theatre 0, which defers it there; until it has gone, the node's other
+** sends from outside go through theatre 0 too, behind it. */
+int stage__pipeline_defer_outside(stage_node_t *node, const stage__target_t *to,
+                                  const char *method, const stage__parg_t *args,
+                                  int n, stage__future_t *reply, bool stop);
+/* 1 while sends from outside must go through theatre 0 (an earlier one
+** is deferred there). Any thread. */
+bool stage__pipeline_outside_busy(stage_node_t *node);
+
+/* Actor a stopped: its deferred sends fail with Stopped. */
+void stage__deferred_abandon(stage__actor_t *a);
+/* The node's teardown: theatre 0's deferred sends from outside fail. */
+void stage__deferred_abandon_outside(stage_node_t *node);
+
+#endif
