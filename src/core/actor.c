@@ -365,9 +365,7 @@ void stage__route(stage_node_t *node, stage__env_t *e) {
             return;
         }
     }
-    stage__work_add(node, 1);
-    e->hdr.flags |= ENV_COUNTED;
-    stage__theatre_push(t, &e->hdr);
+    stage__theatre_post(t, e);
 }
 
 /* ---- spawning ----------------------------------------------------------- */
@@ -418,9 +416,7 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
     e->call = spawn_call;
     e->arg = (void *)(uintptr_t)e->target;
     e->target = 0;
-    stage__work_add(node, 1);
-    e->hdr.flags |= ENV_COUNTED;
-    stage__theatre_push(t, &e->hdr);
+    stage__theatre_post(t, e);
     return 0;
 }
 

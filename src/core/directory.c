@@ -416,9 +416,7 @@ static void claim_at_home(stage_node_t *n, const char *key,
     stage__future_ref(r->f = f);
     r->id = *id;
     snprintf(r->key, sizeof r->key, "%s", key);
-    stage__work_add(n, 1);
-    e->hdr.flags |= ENV_COUNTED;
-    stage__theatre_push(home, &e->hdr);
+    stage__theatre_post(home, e);
 }
 
 void stage__directory(stage_node_t *n, int op, const char *key,

@@ -250,9 +250,7 @@ int stage__future_on_any(stage__future_t *f, stage__cont_fn fn, void *arg) {
     }
     *r = (on_req_t){f, fn, arg};
     stage__future_ref(f);
-    stage__work_add(f->node, 1);
-    e->hdr.flags |= ENV_COUNTED;
-    stage__theatre_push(owner, &e->hdr);
+    stage__theatre_post(owner, e);
     return 0;
 }
 

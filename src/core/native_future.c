@@ -200,9 +200,7 @@ int stage_future_due(stage_future_t *fut, double secs) {
     }
     *r = (due_req_t){f, secs};
     stage__future_ref(f);
-    stage__work_add(f->node, 1);
-    e->hdr.flags |= ENV_COUNTED;
-    stage__theatre_push(owner, &e->hdr);
+    stage__theatre_post(owner, e);
     return 0;
 }
 

@@ -337,9 +337,7 @@ static void deferred_ready(stage__theatre_t *t, stage__future_t *f, void *arg) {
         deferred_unref(d);
         return;
     }
-    stage__work_add(t->node, 1);
-    e->hdr.flags |= ENV_COUNTED;
-    stage__theatre_push(stage__node_theatre(t->node, d->theatre), &e->hdr);
+    stage__theatre_post(stage__node_theatre(t->node, d->theatre), e);
 }
 
 /* Put d at the end of its list on theatre t, wait for its futures, and
@@ -432,9 +430,7 @@ int stage__pipeline_defer_outside(stage_node_t *node, const stage__target_t *to,
         return STAGE_ENOMEM;
     }
     atomic_fetch_add_explicit(&node->outside_sends, 1, memory_order_relaxed);
-    stage__work_add(node, 1);
-    e->hdr.flags |= ENV_COUNTED;
-    stage__theatre_push(stage__node_theatre(node, 0), &e->hdr);
+    stage__theatre_post(stage__node_theatre(node, 0), e);
     return 0;
 }
 

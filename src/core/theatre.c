@@ -70,6 +70,12 @@ void stage__theatre_push(stage__theatre_t *t, stage__item_t *it) {
     stage__theatre_wake(t);
 }
 
+void stage__theatre_post(stage__theatre_t *t, stage__env_t *e) {
+    stage__work_add(t->node, 1);
+    e->hdr.flags |= ENV_COUNTED;
+    stage__theatre_push(t, &e->hdr);
+}
+
 /* ---- run queue --------------------------------------------------------------
  */
 
@@ -215,9 +221,7 @@ static void receive(stage__theatre_t *t, stage__env_t *e) {
     }
     int moved = stage__shared_lookup(t->node, e->target);
     if (moved >= 0 && moved != t->index) {
-        stage__work_add(t->node, 1);
-        e->hdr.flags |= ENV_COUNTED;
-        stage__theatre_push(stage__node_theatre(t->node, moved), &e->hdr);
+        stage__theatre_post(stage__node_theatre(t->node, moved), e);
         return;
     }
     stage__env_undeliverable(t->node, e);

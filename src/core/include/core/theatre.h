@@ -117,6 +117,9 @@ stage__theatre_t *stage__current(void);
 ** ENV_COUNTED if the sender is not t's own thread (the caller does the
 ** accounting with stage__work_add). */
 void stage__theatre_push(stage__theatre_t *t, stage__item_t *it);
+/* Push e to t from any thread, counting it in the node's work until t
+** receives it (the usual way to hand t a message or a call). */
+void stage__theatre_post(stage__theatre_t *t, stage__env_t *e);
 
 /* Mark the start and end of code running for actor a (a handler, or a
 ** continuation in its context): what stage.self() and the watchdog see. */
