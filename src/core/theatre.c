@@ -33,6 +33,11 @@
 
 static _Thread_local stage__theatre_t *current;
 
+/* stage__node_stopping, inlined: the run loop asks before every message. */
+static inline bool stopping(const stage__theatre_t *t) {
+    return atomic_load_explicit(&t->node->stopping, memory_order_acquire);
+}
+
 stage__theatre_t *stage__current(void) {
     return current;
 }
@@ -164,7 +169,7 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         stage__free(a);
         return;
     }
-    if (stage__node_stopping(t->node)) return;
+    if (stopping(t)) return;
     if (a->flags & ACTOR_SUSPENDED) {
         if (!(a->flags & ACTOR_READY)) return;
         a->flags &= ~ACTOR_READY;
@@ -175,7 +180,7 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     }
     for (int n = 0; n < STAGE_TURN_MESSAGES; n++) {
         if (a->flags & ACTOR_STOPPING) break;
-        if (stage__node_stopping(t->node)) return; /* the stop takes a */
+        if (stopping(t)) return; /* the stop takes a */
         stage__env_t *e = mailbox_pop(a);
         if (!e) break;
         if (e->hdr.kind == ENV_STOP_ACTOR) {
@@ -204,7 +209,7 @@ static void run_queue(stage__theatre_t *t) {
         stage__actor_t *a = t->run_head;
         if (!(t->run_head = a->run_next)) t->run_tail = NULL;
         run_actor(t, a);
-        if (a == last || stage__node_stopping(t->node)) break;
+        if (a == last || stopping(t)) break;
     }
 }
 
@@ -251,7 +256,7 @@ static void take(stage__theatre_t *t, stage__item_t *it) {
 static void drain_inbox(stage__theatre_t *t) {
     int retired = 0;
     stage__mpsc_node_t *n;
-    while (!stage__node_stopping(t->node) && (n = stage__mpsc_pop(&t->inbox))) {
+    while (!stopping(t) && (n = stage__mpsc_pop(&t->inbox))) {
         if (!t->busy) {
             t->busy = true;
             stage__work_add(t->node, 1);
@@ -285,7 +290,7 @@ static inline void cpu_relax(void) {
 /* 1 if something arrived while spinning and yielding. */
 static int linger(stage__theatre_t *t) {
     for (int i = 0; i < SPIN_ROUNDS + YIELD_ROUNDS; i++) {
-        if (!stage__mpsc_empty(&t->inbox) || stage__node_stopping(t->node))
+        if (!stage__mpsc_empty(&t->inbox) || stopping(t))
             return 1;
         if (i < SPIN_ROUNDS)
             cpu_relax();
@@ -304,7 +309,7 @@ static int linger_polling(stage__theatre_t *t) {
     double until = stage__now() + POLL_LINGER_SECS;
     do {
         if (t->poller.poll(t->poller.ud, 0) || !stage__mpsc_empty(&t->inbox) ||
-            stage__node_stopping(t->node))
+            stopping(t))
             return 1;
     } while (stage__now() < until);
     return 0;
@@ -317,7 +322,7 @@ static void idle(stage__theatre_t *t, double next_timer) {
         stage__work_sub(t->node, 1); /* may stop the node */
     }
     atomic_store(&t->sleeping, 1);
-    if (!stage__mpsc_empty(&t->inbox) || stage__node_stopping(t->node)) {
+    if (!stage__mpsc_empty(&t->inbox) || stopping(t)) {
         atomic_store(&t->sleeping, 0);
         return;
     }
@@ -333,7 +338,7 @@ static void *theatre_main(void *arg) {
     current = t;
     if (t->index == 0 && t->node->net_hooks.adopt)
         t->node->net_hooks.adopt(t->node, t);
-    while (!stage__node_stopping(t->node)) {
+    while (!stopping(t)) {
         drain_inbox(t);
         double next = stage__timers_run(t);
         run_queue(t);
