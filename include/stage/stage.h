@@ -327,6 +327,17 @@ STAGE_EXTERN int stage_node_send_far(stage_node_t *node, stage_future_t *lookup,
                                      const stage_arg_t *args, size_t n,
                                      stage_future_t **fut);
 
+/* stage_stop_actor to the actor whose id lookup gives (a far reference):
+** the order waits for the lookup and for the sends made through it
+** before, as they wait for each other. *fut (may be NULL) gets true once
+** the actor has taken it, or the lookup's failure. 0, STAGE_EINVAL or
+** STAGE_ENOMEM. */
+STAGE_EXTERN int stage_stop_far(stage_ctx_t *ctx, stage_future_t *lookup,
+                                stage_future_t **fut);
+/* stage_stop_far from outside the actors (any thread). */
+STAGE_EXTERN int stage_node_stop_far(stage_node_t *node, stage_future_t *lookup,
+                                     stage_future_t **fut);
+
 /* ---- names and lookups ------------------------------------------------------
 **
 ** On an embedded node these look at the node itself; on a node with a

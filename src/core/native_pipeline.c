@@ -71,8 +71,8 @@ static bool must_wait(stage_node_t *node, stage__actor_t *a,
 /* Send now: the values (of done futures too) as one array. */
 static int send_now(stage_node_t *node, stage__actor_t *a,
                     const stage__target_t *to, const char *method,
-                    const stage__parg_t *args, size_t n,
-                    stage__future_t *reply) {
+                    const stage__parg_t *args, size_t n, stage__future_t *reply,
+                    bool stop) {
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
@@ -86,16 +86,16 @@ static int send_now(stage_node_t *node, stage__actor_t *a,
     int rc = stage_pack_error(&p);
     if (!rc)
         rc = stage__pipeline_send(node, a, to, method, strlen(method), p.data,
-                                  p.len, reply, false);
+                                  p.len, reply, stop);
     stage_pack_free(&p);
     return rc;
 }
 
 /* The send of stage_send_args/far from actor a (NULL: outside) to `to`
-** (its pending lookup borrowed). */
+** (its pending lookup borrowed); with stop, the order to stop instead. */
 static int send_args(stage_node_t *node, stage__actor_t *a, stage__target_t *to,
                      const char *method, const stage_arg_t *args, size_t n,
-                     stage_future_t **fut) {
+                     stage_future_t **fut, bool stop) {
     if (fut) *fut = NULL;
     size_t mlen = method ? strlen(method) : 0;
     if (!mlen || mlen > 255) return STAGE_EINVAL;
@@ -111,13 +111,13 @@ static int send_args(stage_node_t *node, stage__actor_t *a, stage__target_t *to,
     }
     if (!rc) {
         if (!must_wait(node, a, to, pargs, n))
-            rc = send_now(node, a, to, method, pargs, n, reply);
+            rc = send_now(node, a, to, method, pargs, n, reply, stop);
         else if (a)
             rc = stage__pipeline_defer(a->theatre, a, to, method, pargs, (int)n,
-                                       reply, false);
+                                       reply, stop);
         else
             rc = stage__pipeline_defer_outside(node, to, method, pargs, (int)n,
-                                               reply, false);
+                                               reply, stop);
     }
     if (pargs != &one) stage__free(pargs);
     if (rc && reply) stage__future_unref(reply);
@@ -160,7 +160,9 @@ int stage_send_args(stage_ctx_t *ctx, const stage_id_t *to, const char *method,
     stage__target_t t;
     if (fut) *fut = NULL;
     int rc = id_target(ctx->t->node, to, &t);
-    return rc ? rc : send_args(ctx->t->node, ctx->a, &t, method, args, n, fut);
+    return rc ? rc
+              : send_args(ctx->t->node, ctx->a, &t, method, args, n, fut,
+                          false);
 }
 
 int stage_node_send_args(stage_node_t *node, const stage_id_t *to,
@@ -169,7 +171,7 @@ int stage_node_send_args(stage_node_t *node, const stage_id_t *to,
     stage__target_t t;
     if (fut) *fut = NULL;
     int rc = id_target(node, to, &t);
-    return rc ? rc : send_args(node, NULL, &t, method, args, n, fut);
+    return rc ? rc : send_args(node, NULL, &t, method, args, n, fut, false);
 }
 
 int stage_send_far(stage_ctx_t *ctx, stage_future_t *lookup, const char *method,
@@ -177,7 +179,9 @@ int stage_send_far(stage_ctx_t *ctx, stage_future_t *lookup, const char *method,
     stage__target_t t;
     if (fut) *fut = NULL;
     int rc = far_target(ctx->t->node, lookup, &t);
-    return rc ? rc : send_args(ctx->t->node, ctx->a, &t, method, args, n, fut);
+    return rc ? rc
+              : send_args(ctx->t->node, ctx->a, &t, method, args, n, fut,
+                          false);
 }
 
 int stage_node_send_far(stage_node_t *node, stage_future_t *lookup,
@@ -186,7 +190,24 @@ int stage_node_send_far(stage_node_t *node, stage_future_t *lookup,
     stage__target_t t;
     if (fut) *fut = NULL;
     int rc = far_target(node, lookup, &t);
-    return rc ? rc : send_args(node, NULL, &t, method, args, n, fut);
+    return rc ? rc : send_args(node, NULL, &t, method, args, n, fut, false);
+}
+
+int stage_stop_far(stage_ctx_t *ctx, stage_future_t *lookup,
+                   stage_future_t **fut) {
+    stage__target_t t;
+    if (fut) *fut = NULL;
+    int rc = far_target(ctx->t->node, lookup, &t);
+    return rc ? rc
+              : send_args(ctx->t->node, ctx->a, &t, "stop", NULL, 0, fut, true);
+}
+
+int stage_node_stop_far(stage_node_t *node, stage_future_t *lookup,
+                        stage_future_t **fut) {
+    stage__target_t t;
+    if (fut) *fut = NULL;
+    int rc = far_target(node, lookup, &t);
+    return rc ? rc : send_args(node, NULL, &t, "stop", NULL, 0, fut, true);
 }
 
 /* ---- plain sends behind deferred ones ----------------------------------- */

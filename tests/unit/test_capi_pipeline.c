@@ -314,6 +314,40 @@ a_far_reference_waits_keeps_order_and_fails_with_the_lookup(void **st) {
     cu_end(&node);
 }
 
+/* stage_node_stop_far: the order waits behind the sends made through the
+** same far reference, stops the actor, and the sends after it find none;
+** through a lookup that finds nothing it fails as the lookup did. */
+static void a_far_reference_stops_its_actor_in_order(void **st) {
+    (void)st;
+    stage_node_t *node = cu_node(2, types);
+    cu_start(node);
+    stage_id_t log = spawn(node, "Log", 1);
+    stage_future_t *f = NULL, *lookup = NULL, *before = NULL, *stop = NULL,
+                   *after = NULL;
+    assert_int_equal(stage_node_name(node, "victim", &log, &f), 0);
+    assert_int_equal(cu_status(&f), 0);
+    assert_int_equal(stage_node_find_name(node, "victim", &lookup), 0);
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_arg_t a = int_arg(&p, 7);
+    assert_int_equal(stage_node_send_far(node, lookup, "log", &a, 1, &before),
+                     0);
+    assert_int_equal(stage_node_stop_far(node, lookup, &stop), 0);
+    assert_int_equal(stage_node_send_far(node, lookup, "log", &a, 1, &after),
+                     0);
+    assert_int_equal(cu_int(&before), 1); /* handled before the stop */
+    assert_int_equal(cu_status(&stop), 0);
+    assert_int_equal(cu_status(&after), STAGE_EACTOR_NOT_FOUND);
+    stage_future_release(&lookup);
+    assert_int_equal(stage_node_find_name(node, "nobody", &lookup), 0);
+    assert_int_equal(stage_node_stop_far(node, lookup, &stop), 0);
+    assert_int_equal(cu_status(&stop), STAGE_ENAME_NOT_FOUND);
+    assert_int_equal(stage_node_stop_far(node, NULL, &stop), STAGE_EINVAL);
+    assert_null(stop);
+    stage_future_release(&lookup);
+    stage_pack_free(&p);
+    cu_end(&node);
+}
+
 static void a_stopping_sender_fails_its_waiting_sends(void **st) {
     (void)st;
     stage_node_t *node = cu_node(2, types);
@@ -402,6 +436,7 @@ int main(void) {
         cmocka_unit_test(a_failed_argument_fails_the_send_naming_it),
         cmocka_unit_test(
             a_far_reference_waits_keeps_order_and_fails_with_the_lookup),
+        cmocka_unit_test(a_far_reference_stops_its_actor_in_order),
         cmocka_unit_test(a_stopping_sender_fails_its_waiting_sends),
         cmocka_unit_test(outside_sends_pipeline_and_keep_their_order),
         cmocka_unit_test(c_and_lua_actors_pipeline_each_others_futures),
