@@ -122,7 +122,9 @@ STAGE_EXTERN int stage_node_wait(stage_node_t *node);
 /* stage_node_start then stage_node_wait. */
 STAGE_EXTERN int stage_node_run(stage_node_t *node);
 
-/* Ask the node to stop with exit status code. Any thread; returns at once. */
+/* Ask the node to stop with exit status code, 0 to 255 (what a process can
+** exit with): any other code is logged as an error and the node's status
+** is 1, not the code's low byte. Any thread; returns at once. */
 STAGE_EXTERN void stage_node_stop(stage_node_t *node, int code);
 
 /* Keep the node from stopping at quiescence until the matching release,
@@ -239,7 +241,8 @@ STAGE_EXTERN void stage_stop(stage_ctx_t *ctx);
 ** NodeUnreachable, ...). 0 or STAGE_E* as stage_send. */
 STAGE_EXTERN int stage_stop_actor(stage_ctx_t *ctx, const stage_id_t *to,
                                   stage_future_t **fut);
-/* Stop the node with exit status code after this handler. */
+/* Stop the node with exit status code (0 to 255, as stage_node_stop)
+** after this handler. */
 STAGE_EXTERN void stage_exit(stage_ctx_t *ctx, int code);
 
 /* The method name and the msgpack array of arguments of msg (borrowed). */

@@ -388,6 +388,12 @@ void stage_node_release(stage_node_t *n) {
 }
 
 void stage_node_stop(stage_node_t *n, int code) {
+    if (code < 0 || code > 255) {
+        LOG_ERROR("exit status %d is not one a process can have (0 to 255): "
+                  "the node exits with 1",
+                  code);
+        code = 1;
+    }
     int expected = 0;
     if (atomic_compare_exchange_strong(&n->stopping, &expected, 1)) {
         /* seq_cst: a theatre that sees 0 here looks again before each

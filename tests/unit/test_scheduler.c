@@ -283,6 +283,30 @@ static void scheduler_exit_code_stops_the_node(void **state) {
     stage_node_destroy(&node);
 }
 
+/* An exit status a process cannot have is not cut to its low byte (300
+** would exit 44): it is logged, and the node's status is 1. */
+static int exit_logged;
+static void note_exit_log(void *ud, int level, const char *text) {
+    (void)ud;
+    if (level == STAGE_LOG_ERROR && strstr(text, "exit status 300"))
+        exit_logged++;
+}
+
+static void scheduler_exit_code_out_of_range_is_refused(void **state) {
+    (void)state;
+    stage_set_log(note_exit_log, NULL);
+    stage_node_t *node = new_node(1);
+    stage_node_stop(node, 300);
+    assert_int_equal(stage_node_run(node), 1);
+    stage_node_destroy(&node);
+    node = new_node(1);
+    stage_node_stop(node, 255);
+    assert_int_equal(stage_node_run(node), 255);
+    stage_node_destroy(&node);
+    stage_set_log(NULL, NULL);
+    assert_int_equal(exit_logged, 1);
+}
+
 /* An actor that keeps messaging itself and exits at its 50th message. */
 static int looped;
 
@@ -477,6 +501,7 @@ int main(void) {
         cmocka_unit_test(scheduler_bad_arguments_are_refused_at_once),
         cmocka_unit_test(scheduler_malformed_arguments_fail_the_future),
         cmocka_unit_test(scheduler_exit_code_stops_the_node),
+        cmocka_unit_test(scheduler_exit_code_out_of_range_is_refused),
         cmocka_unit_test(scheduler_exit_runs_no_further_handler),
         cmocka_unit_test(scheduler_turns_are_bounded_so_others_run),
         cmocka_unit_test(scheduler_deaths_run_at_the_stop_youngest_first),
