@@ -62,15 +62,24 @@ typedef struct stage__poller {
     void *ud;
 } stage__poller_t;
 
+/* The fields any thread touches sit apart from those only the theatre's
+** own thread writes, each group on cache lines of its own: a sender that
+** reads t->node must not pull in the line where t's run queue changes at
+** every message. */
 struct stage__theatre {
     stage__mpsc_t inbox;             /* any thread pushes */
     alignas(64) atomic_int sleeping; /* futex word: 1 while asleep */
+    /* fixed before other threads see t (poller: before t first sleeps);
+    ** any thread reads them */
     alignas(64) stage_node_t *node;
     int index;
     pthread_t thread;
-    stage__actor_t *run_head, *run_tail;
+    stage__poller_t poller; /* poll NULL: sleeps on its futex */
+    alignas(64) atomic_uint_fast64_t next_serial; /* any thread reserves */
+    /* the rest: this theatre's thread only, but for the preemption
+    ** fields the watchdog reads (see below) */
+    alignas(64) stage__actor_t *run_head, *run_tail;
     stage__actor_table_t actors;
-    atomic_uint_fast64_t next_serial; /* any thread may reserve one */
     stage__timer_t **heap;            /* timer min-heap */
     int nheap, capheap;
     uint64_t timer_seq;
@@ -92,7 +101,6 @@ struct stage__theatre {
     stage__env_t *env_cache;    /* free small envelopes */
     stage__future_t *fut_cache; /* free futures */
     int nenv_cache, nfut_cache;
-    stage__poller_t poller; /* poll NULL: sleeps on its futex */
     /* node stop (stage__actors_reap): after it, no death runs; while a
     ** death runs, its actor, for the node's log if the theatre hangs */
     bool deaths_over;
