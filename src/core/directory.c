@@ -149,7 +149,8 @@ int stage__names_claim(stage_node_t *n, const char *name, const stage_id_t *id,
             *holder = tab[i].id;
             rc = STAGE_EEXISTS;
         }
-    } else if (!(tab = stage__realloc(n->names, (n->nnames + 1) * sizeof *tab))) {
+    } else if (!(tab =
+                     stage__realloc(n->names, (n->nnames + 1) * sizeof *tab))) {
         rc = STAGE_ENOMEM;
     } else {
         n->names = tab;

@@ -290,8 +290,7 @@ static inline void cpu_relax(void) {
 /* 1 if something arrived while spinning and yielding. */
 static int linger(stage__theatre_t *t) {
     for (int i = 0; i < SPIN_ROUNDS + YIELD_ROUNDS; i++) {
-        if (!stage__mpsc_empty(&t->inbox) || stopping(t))
-            return 1;
+        if (!stage__mpsc_empty(&t->inbox) || stopping(t)) return 1;
         if (i < SPIN_ROUNDS)
             cpu_relax();
         else

@@ -80,7 +80,7 @@ struct stage__theatre {
     ** fields the watchdog reads (see below) */
     alignas(64) stage__actor_t *run_head, *run_tail;
     stage__actor_table_t actors;
-    stage__timer_t **heap;            /* timer min-heap */
+    stage__timer_t **heap; /* timer min-heap */
     int nheap, capheap;
     uint64_t timer_seq;
     stage_u64map_t timer_ids; /* actor timers by id (timer.c) */
