@@ -63,6 +63,7 @@ static const char *const tags[] = {"error", "warn", "info", "debug"};
 ** template came after it and were held back, the last of them in last. */
 typedef struct fold {
     bool open, varied; /* varied: a held line differed from the first */
+    int level;         /* of its lines (the template holds it) */
     double since;
     unsigned long count;
     uint64_t first_hash; /* of the line written */
@@ -138,7 +139,7 @@ static void close_window(stage__logfold_t *f, fold_t *s, double now) {
         line, sizeof line, "%s (repeated %s in the last %.1f s%s)\n", s->last,
         times, span, s->varied ? " with other numbers; this is the last" : "");
     if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
-    if (n > 0) f->out(f->ud, line, (size_t)n);
+    if (n > 0) f->out(f->ud, s->level, line, (size_t)n);
 }
 
 /* The open window that closes first (only those closed by now unless all),
@@ -178,8 +179,8 @@ static void keep_last(fold_t *s, const char *line, size_t len) {
     s->last[n] = '\0';
 }
 
-int stage__logfold_line(stage__logfold_t *f, double now, const char *line,
-                        size_t len) {
+int stage__logfold_line(stage__logfold_t *f, double now, int lvl,
+                        const char *line, size_t len) {
     stage__logfold_flush(f, now, 0);
     if (len > STAGE_LOG_LINE_MAX) len = STAGE_LOG_LINE_MAX;
     char t[STAGE_LOG_LINE_MAX];
@@ -201,13 +202,14 @@ int stage__logfold_line(stage__logfold_t *f, double now, const char *line,
         close_window(f, s, now);
     }
     s->open = true;
+    s->level = lvl;
     s->varied = false;
     s->since = now;
     s->count = 0;
     s->first_hash = hash(line, len);
     s->tlen = tlen;
     memcpy(s->tmpl, t, tlen);
-    f->out(f->ud, line, len);
+    f->out(f->ud, lvl, line, len);
     return 0;
 }
 
@@ -249,20 +251,17 @@ void stage__log_text(int l, const char *text) {
 
 /* Write one line ("stage: LEVEL: text\n", or a summary of such lines): to
 ** the program's log function as its level and text, else to stderr. */
-static void write_out(void *ud, const char *line, size_t len) {
+static void write_out(void *ud, int lvl, const char *line, size_t len) {
     (void)ud;
-    for (int l = 0; l < 4; l++) {
-        char prefix[24];
-        int n = snprintf(prefix, sizeof prefix, "stage: %s: ", tags[l]);
-        if (len < (size_t)n || memcmp(line, prefix, (size_t)n)) continue;
+    size_t prefix = strlen("stage: : ") + strlen(tags[lvl & 3]);
+    if (len >= prefix) {
         char text[STAGE_LOG_LINE_MAX + 128];
-        size_t k = len - (size_t)n;
-        if (k && line[n + k - 1] == '\n') k--;
+        size_t k = len - prefix;
+        if (k && line[len - 1] == '\n') k--;
         if (k > sizeof text - 1) k = sizeof text - 1;
-        memcpy(text, line + n, k);
+        memcpy(text, line + prefix, k);
         text[k] = '\0';
-        if (to_hook(l, text)) return;
-        break;
+        if (to_hook(lvl & 3, text)) return;
     }
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w; /* nothing better to do if stderr is gone */
@@ -371,8 +370,9 @@ void stage__log(int l, const char *fmt, ...) {
     pthread_once(&once, init);
     pthread_mutex_lock(&mu);
     if (!folds) {
-        write_out(NULL, line, (size_t)n);
-    } else if (stage__logfold_line(folds, now_secs(), line, (size_t)n) == 1) {
+        write_out(NULL, l & 3, line, (size_t)n);
+    } else if (stage__logfold_line(folds, now_secs(), l & 3, line, (size_t)n) ==
+               1) {
         /* a summary is now due, maybe sooner than the flusher waits for */
         if (!flusher_started) start_flusher();
         pthread_cond_signal(&wake);

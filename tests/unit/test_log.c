@@ -21,7 +21,8 @@ typedef struct out {
     char lines[64][STAGE_LOG_LINE_MAX + 1];
 } out_t;
 
-static void capture(void *ud, const char *line, size_t len) {
+static void capture(void *ud, int level, const char *line, size_t len) {
+    (void)level;
     out_t *o = ud;
     assert_true(o->n < 64);
     assert_true(len > 0 && line[len - 1] == '\n'); /* whole lines */
@@ -51,7 +52,7 @@ static int teardown(void **state) {
 static int offer(double now, const char *text) {
     char line[STAGE_LOG_LINE_MAX];
     int n = snprintf(line, sizeof line, "%s\n", text);
-    return stage__logfold_line(f, now, line, (size_t)n);
+    return stage__logfold_line(f, now, STAGE_LOG_WARN, line, (size_t)n);
 }
 
 static void identical_lines_fold_into_the_first_and_a_count(void **state) {

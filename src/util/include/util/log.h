@@ -56,8 +56,9 @@ void stage__log_text(int level, const char *text);
 ** (stage__log holds its lock). */
 
 typedef struct stage__logfold stage__logfold_t;
-/* Writes one line of len bytes, '\n' included. */
-typedef void stage__log_out_fn(void *ud, const char *line, size_t len);
+/* Writes one line of len bytes, '\n' included, of level (STAGE_LOG_*). */
+typedef void stage__log_out_fn(void *ud, int level, const char *line,
+                               size_t len);
 
 /* A new folding state: a line within window seconds of the first line of
 ** its template is held back. out gets the lines to write. Returns new
@@ -67,12 +68,13 @@ stage__logfold_t *stage__logfold_new(double window, stage__log_out_fn *out,
 /* Free *fp (summaries still held are lost: flush first); *fp = NULL. */
 void stage__logfold_destroy(stage__logfold_t **fp);
 
-/* Offer line (len bytes ending in '\n', at most STAGE_LOG_LINE_MAX) at time
-** now: 0 if it was written, 1 if held back as the first repeat of its
+/* Offer line (len bytes ending in '\n', at most STAGE_LOG_LINE_MAX) of
+** level at time now (a template holds lines of one level: the level is in
+** the line): 0 if it was written, 1 if held back as the first repeat of its
 ** window (its summary is due at stage__logfold_due), 2 if held back as a
 ** later one. Windows closed by now are summed up first. */
-int stage__logfold_line(stage__logfold_t *f, double now, const char *line,
-                        size_t len);
+int stage__logfold_line(stage__logfold_t *f, double now, int level,
+                        const char *line, size_t len);
 
 /* Write the summary of every window closed by now (every window, if all),
 ** oldest first, and close them. */
