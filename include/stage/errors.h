@@ -33,7 +33,8 @@ STAGE_BEGIN_DECLS
     XX(SCRIPT, "ScriptError", "script error")                                  \
     XX(CLASH, "SourceClash", "source clash")                                   \
     XX(CANCELED, "Canceled", "canceled")                                       \
-    XX(BUSY, "Busy", "resource busy")
+    XX(BUSY, "Busy", "resource busy")                                          \
+    XX(NODE_DOWN, "NodeDown", "node down")
 
 typedef enum stage_errno {
     STAGE_OK = 0,
