@@ -22,6 +22,7 @@
 #define BUSY_WAITS 8 /* half periods a write waits for a repair, free */
 #define HOP_TRIES 3  /* next hops tried before a routed message is dropped */
 #define DEAD_MAX 16  /* recently failed peers remembered */
+#define GONE_MAX 64  /* owners declared dead, whose entries are refused */
 #define MERGE_PERIODS 15 /* a self-lookup through another member this often */
 #define KNOWN_MAX 8      /* remembered members, looked up to re-merge */
 
@@ -215,6 +216,11 @@ struct stage_dht {
     VEC(watch_t) watches; /* held here as primary */
     VEC(watch_t) mywatches;
     VEC(owned_t) owned;
+    /* owners whose node was declared dead (stage_dht_owner_gone): their
+    ** entries are refused until gone_until, a lease after the news, so a
+    ** replica that has not heard yet cannot hand them back */
+    uint64_t gone[GONE_MAX];
+    uint64_t gone_until[GONE_MAX];
 };
 
 /* vec.c-like helper: grow v to hold n+1 elements of size sz. */

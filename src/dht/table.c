@@ -61,7 +61,15 @@ static int set_value(entry_t *e, const rec_t *r) {
     return 0;
 }
 
+/* Entries of owner are refused: its node was declared dead lately. */
+static bool owner_is_gone(const stage_dht_t *d, uint64_t owner) {
+    for (int i = 0; i < GONE_MAX; i++)
+        if (d->gone[i] == owner && d->gone_until[i] > d->now) return true;
+    return false;
+}
+
 int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge) {
+    if (owner_is_gone(d, r->owner)) return 0; /* see stage_dht_owner_gone */
     uint64_t expires = d->now + r->ttl;
     size_t i = lower2(d, r->key, r->sub);
     if (i < d->table.n && cmp(&d->table.v[i], r->key, r->sub) == 0) {
@@ -143,6 +151,51 @@ void stage__dht_table_tick(stage_dht_t *d) {
     for (size_t i = 0; i < nexp; i++)
         if (i == 0 || expired[i] != expired[i - 1])
             stage__dht_changed(d, expired[i]);
+}
+
+/* 1 if a watcher here watches key. */
+static bool watched(const stage_dht_t *d, uint64_t key) {
+    for (size_t i = 0; i < d->watches.n; i++)
+        if (d->watches.v[i].key == key) return true;
+    return false;
+}
+
+int stage_dht_owner_gone(stage_dht_t *d, uint64_t now, uint64_t owner) {
+    if (d->stopped || owner == 0 || owner == d->self.id) return 0;
+    stage__dht_begin(d, now);
+    int slot = 0; /* the same owner's slot, else the one expiring first */
+    for (int i = 0; i < GONE_MAX; i++) {
+        if (d->gone[i] == owner) {
+            slot = i;
+            break;
+        }
+        if (d->gone_until[i] < d->gone_until[slot]) slot = i;
+    }
+    d->gone[slot] = owner;
+    d->gone_until[slot] = now + d->cfg.lease_ms;
+    stage__dht_peer_failed(d, owner);
+    /* watched keys that lose an item, each once (the table is sorted) */
+    uint64_t *keys = NULL;
+    size_t nkeys = 0, cap = 0, w = 0;
+    int dropped = 0;
+    for (size_t i = 0; i < d->table.n; i++) {
+        entry_t *e = &d->table.v[i];
+        if (e->owner != owner) {
+            d->table.v[w++] = *e;
+            continue;
+        }
+        if ((nkeys == 0 || keys[nkeys - 1] != e->key) && watched(d, e->key) &&
+            stage__dht_grow((void **)&keys, &cap, nkeys, sizeof *keys) == 0)
+            keys[nkeys++] = e->key; /* no memory: the lease tells them */
+        stage__free(e->value);
+        dropped++;
+    }
+    d->table.n = w;
+    for (size_t i = 0; i < nkeys; i++)
+        stage__dht_changed(d, keys[i]);
+    stage__free(keys);
+    stage__dht_end(d);
+    return dropped;
 }
 
 void stage__dht_table_free(stage_dht_t *d) {

@@ -204,6 +204,14 @@ size_t stage_dht_entry_count(const stage_dht_t *d, size_t *total);
 ** Returns how many managers were forgotten. */
 int stage_dht_peer_gone(stage_dht_t *d, uint64_t now, const char *addr);
 
+/* The node of manager owner was declared dead (its failure detector, or
+** the news from another node): drop every entry it owns here at once,
+** instead of when their leases run out, tell their watchers, and refuse
+** its entries for a lease's time after (a replica that has not heard the
+** news yet cannot hand them back). The lease stays the backstop for the
+** managers the news does not reach. Returns how many entries went. */
+int stage_dht_owner_gone(stage_dht_t *d, uint64_t now, uint64_t owner);
+
 /* Entries this manager owns (leases it renews). */
 size_t stage_dht_owned_count(const stage_dht_t *d);
 /* 1 if this manager holds a live entry (key, sub), else 0. */
