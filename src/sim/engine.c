@@ -326,8 +326,29 @@ void stage__sim_crash_node(stage__sim_t *s, int node) {
     for (size_t k = 0; k < s->nentries; k++) /* their leases will lapse */
         if (s->entries[k].node == node && !s->entries[k].dead_at)
             s->entries[k].dead_at = s->now;
-    for (int j = 0; j < s->c.vnodes; j++)
-        stop_mgr(s, node * s->c.vnodes + j);
+    for (int j = 0; j < s->c.vnodes; j++) {
+        int i = node * s->c.vnodes + j;
+        if (s->c.declare_dead_s > 0 && s->mgrs[i].d) {
+            s->mgrs[i].gone_id = s->mgrs[i].id;
+            stage__sim_at(s, s->now + MS(s->c.declare_dead_s), A_DECLARE, i);
+        }
+        stop_mgr(s, i);
+    }
+}
+
+void stage__sim_declare_dead(stage__sim_t *s, int i) {
+    uint64_t id = s->mgrs[i].gone_id;
+    if (!id) return;
+    s->mgrs[i].gone_id = 0;
+    int node = i / s->c.vnodes;
+    for (size_t k = 0; k < s->nentries; k++)
+        if (s->entries[k].node == node && s->entries[k].dead_at)
+            s->entries[k].declared = true;
+    for (int m = 0; m < s->nm; m++) {
+        if (!s->mgrs[m].d) continue;
+        stage_dht_owner_gone(s->mgrs[m].d, s->now, id);
+        stage__sim_drain(s, m);
+    }
 }
 
 void stage__sim_leave_node(stage__sim_t *s, int node) {

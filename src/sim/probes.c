@@ -30,8 +30,6 @@ enum {
     P_SOURCE = 1100
 };
 
-#define MS(x) ((uint64_t)((x)*1000.0))
-
 void stage__sim_probes_plan(stage__sim_t *s, uint64_t t0) {
     const stage__sim_config_t *c = &s->c;
     if (c->claimants > 0) {
@@ -275,6 +273,21 @@ uint64_t stage__sim_stale_entries(stage__sim_t *s) {
     for (size_t k = 0; k < s->nentries; k++) {
         const sentry_t *e = &s->entries[k];
         if (!e->dead_at || s->now - e->dead_at < grace) continue;
+        for (int i = 0; i < R; i++)
+            for (int m = 0; m < s->nm; m++)
+                n += s->mgrs[m].d &&
+                     stage_dht_holds(s->mgrs[m].d, s->now,
+                                     stage_dht_replica(e->key, i, R), 0);
+    }
+    return n;
+}
+
+uint64_t stage__sim_stale_declared(stage__sim_t *s) {
+    uint64_t n = 0;
+    int R = s->c.replicas;
+    for (size_t k = 0; k < s->nentries; k++) {
+        const sentry_t *e = &s->entries[k];
+        if (!e->declared) continue;
         for (int i = 0; i < R; i++)
             for (int m = 0; m < s->nm; m++)
                 n += s->mgrs[m].d &&

@@ -31,7 +31,6 @@ enum {
 };
 
 #define LOAD_TICK_MS 10
-#define MS(x) ((uint64_t)((x)*1000.0))
 
 uint64_t stage__sim_new_req(stage__sim_t *s, int kind, int entry, int mgr) {
     if (s->nreqs == s->capreqs) {
@@ -79,6 +78,7 @@ static void claim_entries(stage__sim_t *s, int node) {
         e->inc = s->nodes[node].inc;
         e->confirmed = false;
         e->dead_at = 0;
+        e->declared = false;
         stage_id_t id = stage__sim_actor_of(s, node, j);
         uint64_t rq = stage__sim_new_req(s, RK_CLAIM, (int)s->nentries++, i);
         stage_dht_name_claim(s->mgrs[i].d, s->now, rq, name, &id);
@@ -383,6 +383,7 @@ static void figures(stage__sim_t *s, stage__sim_figures_t *f) {
         secs > 0 && live ? (double)s->msgs / secs / live : 0;
     f->ring_consistent = ring_consistency(s);
     f->stale_entries = stage__sim_stale_entries(s);
+    f->stale_declared = stage__sim_stale_declared(s);
     f->events = s->events;
     for (int r = 0; r < s->races && r < 64; r++) /* while the ring is whole */
         if (stage__sim_race_whole(s, r)) {
@@ -408,7 +409,7 @@ static void summary(stage__sim_t *s, const stage__sim_figures_t *f) {
         "\"claims\":%llu,\"claims_ok\":%.5f,"
         "\"entries_lost_fraction\":%.5f,\"mass_checked\":%llu,"
         "\"mass_check_failures\":%llu,\"mass_unreplicated\":%llu,"
-        "\"stale_entries\":%llu,"
+        "\"stale_entries\":%llu,\"stale_declared\":%llu,"
         "\"bytes_per_node_per_s\":%.1f,\"msgs_per_node_per_s\":%.2f,"
         "\"keys_per_node_max_over_mean\":%.3f,"
         "\"keys_per_node_p99_over_mean\":%.3f,\"ring_consistent\":%.4f,"
@@ -421,7 +422,8 @@ static void summary(stage__sim_t *s, const stage__sim_figures_t *f) {
         f->entries_lost_fraction, (unsigned long long)f->mass_checked,
         (unsigned long long)f->mass_check_failures,
         (unsigned long long)f->mass_unreplicated,
-        (unsigned long long)f->stale_entries, f->bytes_per_node_per_s,
+        (unsigned long long)f->stale_entries,
+        (unsigned long long)f->stale_declared, f->bytes_per_node_per_s,
         f->msgs_per_node_per_s, f->keys_max_over_mean, f->keys_p99_over_mean,
         f->ring_consistent, f->races, f->races_exactly_one, s->nwatch,
         f->watchers_ok, f->sources_ok, s->failures);
@@ -479,6 +481,9 @@ void stage__sim_on_act(stage__sim_t *s, int act, int arg) {
         break;
     case A_PROBE:
         stage__sim_probe_act(s, arg);
+        break;
+    case A_DECLARE:
+        stage__sim_declare_dead(s, arg);
         break;
     default:
         break;

@@ -10,6 +10,8 @@
 
 enum { EV_MSG = 1, EV_TIMER, EV_ACT };
 
+#define MS(x) ((uint64_t)((x)*1000.0)) /* seconds to ms */
+
 typedef struct ev {
     uint64_t t, seq;
     int kind;
@@ -47,7 +49,8 @@ typedef struct mgr {
     stage_dht_t *d;
     uint64_t id;
     int node;
-    uint64_t sched; /* time of our pending timer event, UINT64_MAX: none */
+    uint64_t sched;   /* time of our pending timer event, UINT64_MAX: none */
+    uint64_t gone_id; /* its id when its node crashed, until declared dead */
     uint32_t gen;
     bool joined;
 } mgr_t;
@@ -75,7 +78,7 @@ enum {
     RK_SOURCE,
     RK_SPLIT
 };
-enum { A_PROBE = 50 }; /* scenario actions handed to probes.c */
+enum { A_PROBE = 50, A_DECLARE }; /* actions engine.c and probes.c plan */
 typedef struct sreq {
     int kind;
     int entry; /* entries[] index (CLAIM, GET), race index (RACE) */
@@ -92,6 +95,7 @@ typedef struct sentry {
     bool confirmed;
     uint64_t since;
     uint64_t dead_at; /* when its owner died (0: alive) */
+    bool declared;    /* its owner has been declared dead everywhere */
 } sentry_t;
 
 typedef struct stage__sim {
@@ -140,6 +144,8 @@ void stage__sim_push(stage__sim_t *s, ev_t *e);
 void stage__sim_at(stage__sim_t *s, uint64_t t, int act, int arg);
 int stage__sim_start_node(stage__sim_t *s, int node, bool join);
 void stage__sim_crash_node(stage__sim_t *s, int node);
+/* The news that manager i's node died reaches every live manager. */
+void stage__sim_declare_dead(stage__sim_t *s, int i);
 void stage__sim_leave_node(stage__sim_t *s, int node);
 void stage__sim_drain(stage__sim_t *s, int mgr);
 void stage__sim_loop(stage__sim_t *s, uint64_t until);
@@ -153,6 +159,8 @@ bool stage__sim_race_whole(const stage__sim_t *s, int r);
 void stage__sim_probe_act(stage__sim_t *s, int arg);
 void stage__sim_probe_done(stage__sim_t *s, sreq_t *r,
                            const stage_dht_effect_t *e);
+/* Entries whose owner was declared dead that a live manager holds. */
+uint64_t stage__sim_stale_declared(stage__sim_t *s);
 uint64_t stage__sim_stale_entries(stage__sim_t *s);
 int stage__sim_watchers_ok(stage__sim_t *s);
 

@@ -29,6 +29,7 @@ static const char usage[] =
     "  --leave-frac F          share of departures that are graceful (0)\n"
     "  --mass-fail F --mass-at SECS   crash a fraction F at once\n"
     "  --spaced-fail SECS      crash one node every SECS\n"
+    "  --declare-dead SECS     a crash is declared dead everywhere SECS after\n"
     "  --partition-at SECS --heal-at SECS   split in two halves, then heal\n"
     "  --claimants K           claim races of K nodes every 10 s\n"
     "  --crash-during-claims F crash a fraction F during each race\n"
@@ -85,6 +86,7 @@ int stage__sim_parse_args(stage__sim_config_t *c, int argc, char **argv) {
         {"--mass-fail", 'd', &c->mass_fail},
         {"--mass-at", 'd', &c->mass_at_s},
         {"--spaced-fail", 'd', &c->spaced_fail_s},
+        {"--declare-dead", 'd', &c->declare_dead_s},
         {"--partition-at", 'd', &c->partition_at_s},
         {"--heal-at", 'd', &c->heal_at_s},
         {"--claimants", 'i', &c->claimants},

@@ -65,6 +65,16 @@ static const char *lease(const stage__sim_figures_t *f) {
     return NULL;
 }
 
+/* Crashed nodes declared dead a second later: their entries are gone
+** everywhere from then on, the others' are all kept. */
+static const char *withdraw(const stage__sim_figures_t *f) {
+    if (f->stale_declared) return "an entry of a node declared dead is held";
+    if (f->entries_lost_fraction > 0) return "entries of live owners lost";
+    if (f->lookup_success < 0.995) return "lookups failed across crashes";
+    if (f->races_exactly_one != f->races) return "a race without one winner";
+    return NULL;
+}
+
 static const char *claims(const stage__sim_figures_t *f) {
     if (f->races == 0) return "no race ran";
     if (f->races_exactly_one != f->races) return "a race without one winner";
@@ -99,6 +109,10 @@ static const test_t tests[] = {
      partition},
     {"lease_expiry",
      "--nodes 100 --spaced-fail 5 --lease-ms 6000 --duration 60", lease},
+    {"withdraw",
+     "--nodes 150 --spaced-fail 4 --declare-dead 1 --claimants 5 "
+     "--duration 60",
+     withdraw},
     {"claim_race",
      "--nodes 150 --claimants 10 --loss 0.02 --crash-during-claims 0.01 "
      "--duration 60",

@@ -56,7 +56,7 @@ static void give(stage_dht_t *d, uint64_t now, int type, int op, uint64_t from,
     m.key = key;
     m.from = m.origin = fake(from);
     payload_t pl = {0};
-    rec_t r = {key, 0, owner, 1, LEASE, 0, value ? (uint32_t)strlen(value) : 0,
+    rec_t r = {key,  0, owner, 1, LEASE, 0, value ? (uint32_t)strlen(value) : 0,
                value};
     if (value) stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
@@ -134,8 +134,7 @@ static void dead_owner_entries_are_refused_for_a_lease(void **st) {
     assert_false(stage_dht_holds(d, 200, 801, 0));
     /* a lease later the id is forgotten (ids are random per start, so
     ** it can only be a copy that outlived every lease) */
-    hand(d, 100 + LEASE + 1, STAGE_DHT_OP_PUT, 5, 801, 3,
-         "x");
+    hand(d, 100 + LEASE + 1, STAGE_DHT_OP_PUT, 5, 801, 3, "x");
     assert_true(stage_dht_holds(d, 100 + LEASE + 2, 801, 0));
     stage_dht_destroy(&d);
 }
@@ -149,7 +148,7 @@ static void watchers_hear_of_the_entries_that_went(void **st) {
     uint32_t bytes = 1;
     stage_dht_owner_gone(d, 50, 5);
     assert_int_equal(events(d, 901, &bytes), 1);
-    assert_int_equal(bytes, 0); /* the key has no item left */
+    assert_int_equal(bytes, 0);                  /* the key has no item left */
     assert_int_equal(events(d, 902, &bytes), 0); /* nothing of 5's there */
     stage_dht_destroy(&d);
 }

@@ -43,6 +43,8 @@ typedef struct stage__sim_config {
     double mass_fail;      /* fraction crashed at once (0: none) */
     double mass_at_s;      /* when, after the settle */
     double spaced_fail_s;  /* > 0: one crash every this many seconds */
+    double declare_dead_s; /* > 0: a crashed node's managers are declared
+                           ** dead to every live manager this long after */
     double partition_at_s, heal_at_s; /* partition in two halves */
     int claimants;                    /* > 0: claim race of this many nodes */
     double crash_during_claims;       /* fraction crashed during the race */
@@ -63,6 +65,7 @@ typedef struct stage__sim_figures {
     uint64_t lookups, claims, mass_checked, mass_check_failures;
     uint64_t mass_unreplicated; /* entries short of R holders before it */
     uint64_t stale_entries, events;
+    uint64_t stale_declared; /* entries of owners declared dead, still held */
     int races, races_exactly_one, watchers_ok, sources_ok, failures;
     int split_winners, split_holders; /* claims in a partition, after */
 } stage__sim_figures_t;
