@@ -154,6 +154,19 @@ typedef struct stage_method {
     stage_handler_fn fn;
 } stage_method_t;
 
+/* What a handler that fails (stage_fail) leaves behind: the policy of its
+** type. RESTART, the default, runs death, zeroes the state and runs birth
+** again with the spawn arguments, keeping the actor's id and names, its
+** queued messages and the sends it made; its timers are cancelled. KEEP
+** serves on with the state as the handler left it; STOP stops the actor
+** (death runs; its queued messages fail with ActorNotFound). A birth that
+** fails stops the actor, but under KEEP. */
+typedef enum stage_on_error {
+    STAGE_ON_ERROR_RESTART = 0,
+    STAGE_ON_ERROR_KEEP,
+    STAGE_ON_ERROR_STOP
+} stage_on_error_t;
+
 typedef struct stage_type_def {
     const char *name; /* see stage_type_name_valid */
     stage_kind_t kind;
@@ -168,11 +181,20 @@ typedef struct stage_type_def {
     ** get from stage_pack_*), and back. 0 or a negative STAGE_E* code. */
     int (*encode)(const void *state, stage_pack_t *out);
     int (*decode)(void *state, const char *data, size_t len);
+    /* What a failed handler leaves behind (see stage_on_error_t). With
+    ** RESTART, an actor that would restart a max_restarts + 1st time within
+    ** restart_window seconds stops instead (a crash loop). 0: the defaults,
+    ** 10 restarts within 10 s. */
+    stage_on_error_t on_error;
+    int max_restarts;
+    double restart_window;
 } stage_type_def_t;
 
 /* Register a native type with every theatre. def and the strings and
 ** methods it points to must outlive the node. Before stage_node_start.
-** STAGE_EINVAL for a bad name, STAGE_EEXISTS if the type exists. */
+** STAGE_EINVAL for a bad name, on_error, max_restarts (< 0) or
+** restart_window (< 0, infinite or not a number), STAGE_EEXISTS if the
+** type exists. */
 STAGE_EXTERN int stage_type_register(stage_node_t *node,
                                      const stage_type_def_t *def);
 
@@ -235,6 +257,14 @@ STAGE_EXTERN int stage_reply_future(stage_ctx_t *ctx, const stage_msg_t *msg,
 
 /* Stop the running actor after this handler; death runs then. */
 STAGE_EXTERN void stage_stop(stage_ctx_t *ctx);
+/* The running handler or turn failed, and may have left the state half
+** changed (a Lua handler's error): the reply to the message it handles,
+** if not given yet, fails with HandlerError and message (NULL: "the
+** handler failed"), or the failure is logged; after the handler returns,
+** the type's on_error policy applies (stage_on_error_t). Return from the
+** handler after calling it. A failure that does not touch the state is a
+** reply: stage_reply_error. Once per turn; in death it is only logged. */
+STAGE_EXTERN void stage_fail(stage_ctx_t *ctx, const char *message);
 /* Stop actor to, of this node or another: the order is queued behind the
 ** messages sent to it before. fut (may be NULL) completes with true once
 ** the actor has taken it (its death runs next), or fails (ActorNotFound,

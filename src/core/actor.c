@@ -8,6 +8,7 @@
 ** that moved lives now.
 */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,14 +221,18 @@ uint64_t stage__serial_reserve(stage__theatre_t *t) {
 }
 
 stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
-                                 uint64_t serial) {
-    size_t extra = type->data_size;
-    stage__actor_t *a = stage__calloc(1, sizeof *a + extra);
+                                 uint64_t serial, const stage__env_t *birth) {
+    /* one allocation: the actor, its data, then what a restart needs */
+    size_t data = type->data_size, align = _Alignof(max_align_t);
+    size_t keep = stage__restart_size(type, birth);
+    if (keep) data = (data + align - 1) / align * align;
+    stage__actor_t *a = stage__calloc(1, sizeof *a + data + keep);
     if (!a) return NULL;
     a->serial = serial;
     a->type = type;
     a->theatre = t;
-    if (extra) a->data = a + 1;
+    if (type->data_size) a->data = a + 1;
+    if (keep) stage__restart_init(a, (char *)(a + 1) + data, birth);
     if (table_put(&t->actors, a)) {
         stage__free(a);
         return NULL;
@@ -272,6 +277,7 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     /* and those its death hook set: they could never fire as its turns,
     ** and would keep the node from quiescence */
     stage__timers_cancel_actor(t, a->serial);
+    stage__restart_free(a);
     stage__env_t *e;
     bool stopping = stage__node_stopping(t->node);
     while ((e = a->mbox_head)) {
@@ -372,7 +378,7 @@ void stage__route(stage_node_t *node, stage__env_t *e) {
 
 /* Create the actor an envelope reserved and queue its birth message. */
 static void spawn_here(stage__theatre_t *t, stage__env_t *e) {
-    stage__actor_t *a = stage__actor_new(t, e->target_type, e->target);
+    stage__actor_t *a = stage__actor_new(t, e->target_type, e->target, e);
     if (!a) {
         LOG_ERROR("out of memory spawning an actor of type '%s'",
                   e->target_type->name);

@@ -8,6 +8,7 @@
 ** preempted or suspended. A stage_ctx_t lives on the theatre's stack for the
 ** duration of one handler or turn (native.h).
 */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,7 @@ static int native_deliver(stage__theatre_t *t, stage__actor_t *a,
     stage_ctx_t ctx;
     stage__ctx_init(&ctx, t, a);
     stage_msg_t m = {.e = e, .ctx = &ctx};
+    ctx.msg = &m;
     const stage_type_def_t *def = a->type->native;
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
     stage_handler_fn fn = birth ? def->birth : find_method(def, e->data);
@@ -189,8 +191,18 @@ const stage__kind_t stage__native_kind = {.deliver = native_deliver,
 
 int stage_type_register(stage_node_t *node, const stage_type_def_t *def) {
     if (!def || !def->name) return STAGE_EINVAL;
-    return stage__type_add(node, def->name, def->kind, def->super,
-                           &stage__native_kind, def, NULL);
+    if ((unsigned)def->on_error > STAGE_ON_ERROR_STOP ||
+        def->max_restarts < 0 || !isfinite(def->restart_window) ||
+        def->restart_window < 0)
+        return STAGE_EINVAL;
+    stage__type_t *ty;
+    int rc = stage__type_add(node, def->name, def->kind, def->super,
+                             &stage__native_kind, def, &ty);
+    if (rc) return rc;
+    ty->on_error = def->on_error;
+    if (def->max_restarts) ty->max_restarts = def->max_restarts;
+    if (def->restart_window > 0) ty->restart_window = def->restart_window;
+    return 0;
 }
 
 stage__actor_t *stage__native_running(stage_node_t *node) {
@@ -233,6 +245,25 @@ int stage_ctx_theatre(stage_ctx_t *ctx) {
 
 void stage_stop(stage_ctx_t *ctx) {
     ctx->a->flags |= ACTOR_STOPPING;
+}
+
+/* A failure in death is only logged (the actor goes anyway), and so is
+** a second one in a turn: the policy applies once. */
+void stage_fail(stage_ctx_t *ctx, const char *message) {
+    if (!message) message = "the handler failed";
+    stage_msg_t *m = ctx->msg;
+    char id[STAGE_ID_TEXT_MAX];
+    stage_id_format(stage_self(ctx), id, sizeof id);
+    if (m && !m->replied && m->e->future) {
+        m->replied = true;
+        stage__future_reject(m->e->future, STAGE_EHANDLER, message, id, NULL);
+    } else {
+        LOG_WARN("actor %s: HandlerError: %s", id, message);
+    }
+    bool birth = m && (m->e->hdr.flags & ENV_SYSTEM) &&
+                 !strcmp(stage__env_method(m->e), "birth");
+    if (ctx->t->running == ctx->a)
+        stage__actor_failed(ctx->t, ctx->a, birth, message);
 }
 
 void stage_exit(stage_ctx_t *ctx, int code) {
@@ -488,9 +519,11 @@ int stage__stdout_register(stage_node_t *node) {
         stage__type_add(node, stdout_def.name, stdout_def.kind, NULL,
                         &stage__native_kind, &stdout_def, &node->stdout_type);
     if (rc) return rc;
+    node->stdout_type->on_error = STAGE_ON_ERROR_KEEP; /* it never fails */
     stage__theatre_t *t0 = stage__node_theatre(node, 0);
     uint64_t serial = stage__serial_reserve(t0);
-    if (!stage__actor_new(t0, node->stdout_type, serial)) return STAGE_ENOMEM;
+    if (!stage__actor_new(t0, node->stdout_type, serial, NULL))
+        return STAGE_ENOMEM;
     node->stdout_serial = serial;
     return 0;
 }

@@ -25,6 +25,7 @@
 struct stage_ctx {
     stage__theatre_t *t;
     stage__actor_t *a;
+    stage_msg_t *msg; /* the message a handler handles, or NULL */
     bool has_self;
     stage_id_t self; /* made on first use: most handlers never ask */
 };
@@ -45,6 +46,7 @@ static inline void stage__ctx_init(stage_ctx_t *ctx, stage__theatre_t *t,
                                    stage__actor_t *a) {
     ctx->t = t;
     ctx->a = a;
+    ctx->msg = NULL;
     ctx->has_self = false;
 }
 

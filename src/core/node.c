@@ -278,6 +278,9 @@ int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
     ty->native = native;
     ty->index = n->ntypes;
     ty->hash = name_hash(ty->name);
+    ty->on_error = STAGE_ON_ERROR_RESTART;
+    ty->max_restarts = STAGE_MAX_RESTARTS;
+    ty->restart_window = STAGE_RESTART_WINDOW;
     pthread_mutex_init(&ty->lock, NULL);
     n->types[n->ntypes++] = ty;
     if (out) *out = ty;

@@ -162,7 +162,9 @@ static int suspended(stage__theatre_t *t, stage__actor_t *a, int r) {
 
 /* Run a's turn: continue its suspended handler, then up to
 ** STAGE_TURN_MESSAGES messages. Once the node is stopping no handler
-** starts (stage.exit stops the node after the current turn). */
+** starts (stage.exit stops the node after the current turn). A turn that
+** failed under on_error "restart" is followed by the restart, before the
+** next message (onerror.c). */
 static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     a->flags &= ~ACTOR_QUEUED;
     if (a->flags & ACTOR_DEAD) { /* destroyed while queued: free it here */
@@ -179,7 +181,12 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         if (suspended(t, a, r)) return;
     }
     for (int n = 0; n < STAGE_TURN_MESSAGES; n++) {
-        if (a->flags & ACTOR_STOPPING) break;
+        if (a->flags & (ACTOR_STOPPING | ACTOR_RESTART)) {
+            /* a node that stops reaps a failed instance: no restart */
+            if (!(a->flags & ACTOR_STOPPING) && !stopping(t))
+                stage__actor_restart(t, a);
+            if (a->flags & ACTOR_STOPPING) break;
+        }
         if (stopping(t)) return; /* the stop takes a */
         stage__env_t *e = mailbox_pop(a);
         if (!e) break;
@@ -195,6 +202,9 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         stage__turn_end(t);
         if (suspended(t, a, r)) return;
     }
+    if ((a->flags & (ACTOR_STOPPING | ACTOR_RESTART)) == ACTOR_RESTART &&
+        !stopping(t))
+        stage__actor_restart(t, a);
     if (a->flags & ACTOR_STOPPING)
         stage__actor_destroy(t, a);
     else if (a->mbox_head)

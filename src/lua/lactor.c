@@ -18,6 +18,7 @@
 ** Under ThreadSanitizer a count hook polls for the watchdog's request
 ** instead (see poll_hook).
 */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,74 @@ static void find_method(lua_State *L, int idx, const char *name) {
     }
     lua_pop(L, 1);
     lua_pushnil(L);
+}
+
+/* What a failed handler leaves behind, from stage.actor's options. */
+typedef struct policy {
+    stage_on_error_t on_error;
+    int max_restarts;
+    double restart_window;
+} policy_t;
+
+#define MAX_RESTARTS_MAX 1000000 /* the ring of restart times: 8 MB */
+
+static const char *const on_errors[] = {"restart", "keep", "stop", "resume",
+                                        NULL};
+
+/* opts.on_error of type name, options at 2 (pushed on L, raises if bad). */
+static stage_on_error_t check_on_error(lua_State *L, const char *name) {
+    int i = 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+        while (on_errors[i] && strcmp(on_errors[i], lua_tostring(L, -1)))
+            i++;
+    if (lua_type(L, -1) != LUA_TSTRING || !on_errors[i])
+        luaL_error(L,
+                   "actor type '%s': option 'on_error' must be \"restart\", "
+                   "\"keep\" (or \"resume\") or \"stop\", not '%s'",
+                   name, luaL_tolstring(L, -1, NULL));
+    return i == 3 ? STAGE_ON_ERROR_KEEP : (stage_on_error_t)i;
+}
+
+/* The policy of type name from its options at 2 (none: the defaults);
+** raises on a bad option. */
+static policy_t check_policy(lua_State *L, const char *name) {
+    policy_t p = {STAGE_ON_ERROR_RESTART, STAGE_MAX_RESTARTS,
+                  STAGE_RESTART_WINDOW};
+    if (lua_isnoneornil(L, 2)) return p;
+    int top = lua_gettop(L);
+    if (lua_getfield(L, 2, "on_error") != LUA_TNIL)
+        p.on_error = check_on_error(L, name);
+    const char *pol = on_errors[p.on_error];
+    bool limit = false; /* max_restarts or restart_window given */
+    if (lua_getfield(L, 2, "max_restarts") != LUA_TNIL) {
+        limit = true;
+        lua_Integer n = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+        if (n < 1 || n > MAX_RESTARTS_MAX)
+            luaL_error(L,
+                       "actor type '%s': option 'max_restarts' must be a "
+                       "whole number from 1 to %d (for none, use on_error "
+                       "= \"stop\"), not '%s'",
+                       name, MAX_RESTARTS_MAX, luaL_tolstring(L, -1, NULL));
+        p.max_restarts = (int)n;
+    }
+    if (lua_getfield(L, 2, "restart_window") != LUA_TNIL) {
+        limit = true;
+        lua_Number x = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+        if (!(x > 0) || x == HUGE_VAL)
+            luaL_error(L,
+                       "actor type '%s': option 'restart_window' must be a "
+                       "number of seconds above 0, not '%s'",
+                       name, luaL_tolstring(L, -1, NULL));
+        p.restart_window = x;
+    }
+    if (limit && p.on_error != STAGE_ON_ERROR_RESTART)
+        luaL_error(L,
+                   "actor type '%s': options 'max_restarts' and "
+                   "'restart_window' go with on_error = \"restart\", not "
+                   "\"%s\"",
+                   name, pol);
+    lua_settop(L, top);
+    return p;
 }
 
 static int class_call(lua_State *L) { /* Class(...) */
@@ -169,6 +238,7 @@ int stage__lactor_define(lua_State *L) {
             super = lua_tostring(L, -1);
         }
     }
+    policy_t pol = check_policy(L, name);
     stage__lw_t *w = stage__lw(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->classes);
     if (lua_getfield(L, -1, name) != LUA_TNIL)
@@ -186,8 +256,19 @@ int stage__lactor_define(lua_State *L) {
         if (rc)
             return luaL_error(L, "cannot define actor type '%s': %s", name,
                               stage_strerror(rc));
+        ty->on_error = pol.on_error; /* before start: no theatre runs */
+        ty->max_restarts = pol.max_restarts;
+        ty->restart_window = pol.restart_window;
     } else if (ty->impl != &stage__lua_kind) {
         return luaL_error(L, "actor type '%s' is already a C type", name);
+    } else if (ty->on_error != pol.on_error ||
+               ty->max_restarts != pol.max_restarts ||
+               ty->restart_window != pol.restart_window) {
+        return luaL_error(L,
+                          "actor type '%s' has other on_error options in "
+                          "another theatre: define it the same way in "
+                          "every theatre",
+                          name);
     }
     lua_createtable(L, 0, 4); /* the class */
     lua_pushstring(L, name);
@@ -261,6 +342,35 @@ static void set_running(stage__lw_t *w, lua_State *co) {
     w->handler_co = co;
 }
 
+/* The text of the value at 1 (a __tostring may raise: called protected). */
+static int tostring_p(lua_State *L) {
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+/* A turn of a running e (NULL: a turn core made, a timer's) failed with
+** the error at idx of L: the type's on_error applies (core/onerror.c),
+** unless the handler turned the request down with stage.refuse. */
+static void turn_failed(stage__lw_t *w, stage__actor_t *a, int idx,
+                        const stage__env_t *e) {
+    lua_State *L = w->L;
+    if (a->type->on_error == STAGE_ON_ERROR_KEEP) return;
+    idx = lua_absindex(L, idx);
+    if (stage__lerror_is(L, idx)) {
+        bool refused = lua_getfield(L, idx, "refused") != LUA_TNIL;
+        lua_pop(L, 1);
+        if (refused) return;
+    }
+    bool birth = e && (e->hdr.flags & ENV_SYSTEM) &&
+                 !strcmp(stage__env_method(e), "birth");
+    lua_pushcfunction(L, tostring_p);
+    lua_pushvalue(L, idx);
+    const char *why = lua_pcall(L, 1, 1, 0) == LUA_OK ? lua_tostring(L, -1)
+                                                      : "(an error value)";
+    stage__actor_failed(w->t, a, birth, why);
+    lua_pop(L, 1);
+}
+
 /* After lua_resume returned status on co for actor a running envelope e
 ** (NULL for a turn core made: no reply, nothing to free). */
 static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
@@ -299,6 +409,7 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
     } else {
         luaL_traceback(L, co, NULL, 0);
         stage__lfuture_fail(L, -2, reply, &self, lua_tostring(L, -1));
+        turn_failed(w, a, -2, e);
         lua_pop(L, 2);
 #if LUA_VERSION_RELEASE_NUM >= 50406
         lua_closethread(co, L);

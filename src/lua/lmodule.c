@@ -63,6 +63,20 @@ static int m_stop(lua_State *L) {
     return stage__lref_stop(L, r);
 }
 
+/* stage.refuse(message): fail the caller's future with HandlerError and
+** message, as an error would, without counting as a failure of the actor:
+** the handler vouches that its state is whole (on_error does not apply).
+** Raises an error object marked refused (lactor.c's turn_failed). */
+static int m_refuse(lua_State *L) {
+    const char *msg = lua_isnoneornil(L, 1) ? "the request was refused"
+                                            : luaL_tolstring(L, 1, NULL);
+    stage__future_t tmp = {.status = STAGE_EHANDLER, .message = (char *)msg};
+    stage__lerror_push(L, &tmp);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "refused");
+    return lua_error(L);
+}
+
 static int m_theatre(lua_State *L) {
     lua_pushinteger(L, stage__lw(L)->t->index);
     return 1;
@@ -289,6 +303,7 @@ int stage__lmodule_open(lua_State *L) {
                                    {"now", m_now},
                                    {"exit", m_exit},
                                    {"stop", m_stop},
+                                   {"refuse", m_refuse},
                                    {"theatre", m_theatre},
                                    {"theatres", m_theatres},
                                    {"net_stats", m_net_stats},

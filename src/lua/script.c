@@ -196,9 +196,12 @@ static int define_main_p(lua_State *L) {
     }
     lua_pushcfunction(L, stage__lactor_define);
     lua_pushliteral(L, MAIN_TYPE);
-    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 2);
     lua_pushliteral(L, "pinned");
     lua_setfield(L, -2, "kind");
+    /* main's failure ends the program (main_done): no restart */
+    lua_pushliteral(L, "keep");
+    lua_setfield(L, -2, "on_error");
     lua_call(L, 2, 1);
     if (luaL_loadbuffer(L, main_runner, sizeof main_runner - 1, "=main"))
         return lua_error(L);

@@ -1,7 +1,7 @@
 -- A handler error fails the caller's future with a typed error: type
 -- HandlerError, the message, the failing actor's id and a traceback;
 -- await raises it, tostring gives "<type>: <message>". The actor keeps
--- handling later messages.
+-- handling later messages, born again (on_error "restart", the default).
 local stage = require "stage"
 
 local Worker = stage.actor "Worker"
@@ -55,9 +55,9 @@ function main(args)
   err = failure(w:raise_object())
   assert(err.message == "custom error 7", err.message)
 
-  -- the actor is still alive and kept its state
+  -- the actor is still alive, born again after its last failure
   assert(w:work(21):await() == 42)
-  assert(w:calls_so_far():await() == 2)
+  assert(w:calls_so_far():await() == 1)
 
   -- an error raised by await in a handler travels on to that handler's
   -- caller with the original message

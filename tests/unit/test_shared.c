@@ -36,7 +36,8 @@ static stage_node_t *node_with_moved_actor(stage_id_t *id, bool shared) {
     assert_int_equal(stage_type_register(node, &type), 0);
     stage__type_t *ty = stage__type_find(node, "Mover");
     uint64_t serial = stage__serial_reserve(stage__node_theatre(node, 0));
-    assert_non_null(stage__actor_new(stage__node_theatre(node, 1), ty, serial));
+    assert_non_null(
+        stage__actor_new(stage__node_theatre(node, 1), ty, serial, NULL));
     if (shared) stage__shared_set(node, serial, 1);
     stage__make_id(node, serial, ty, id);
     assert_int_equal(id->theatre, 0);

@@ -24,8 +24,13 @@ enum {
     ACTOR_READY = 4,     /* the suspended turn may continue */
     ACTOR_STOPPING = 8,  /* stop after this turn */
     ACTOR_DEAD = 16,
-    ACTOR_BORN = 32 /* C: its birth ran, so its death runs */
+    ACTOR_BORN = 32,    /* C: its birth ran, so its death runs */
+    ACTOR_RESTART = 64, /* a turn failed: restart it after the turn */
+    ACTOR_FAILED = 128  /* stopping because a turn failed (on_error) */
 };
+
+/* What an actor of a RESTART type keeps to be born again (onerror.c). */
+typedef struct stage__restart stage__restart_t;
 
 /* A send queued behind an unresolved future or lookup (core/pipeline.h). */
 typedef struct stage__deferred stage__deferred_t;
@@ -45,14 +50,16 @@ struct stage__actor {
                        ** actor's refs */
     double spent;      /* seconds the current message has run */
     uint32_t dir_slot; /* index in type->serials */
+    stage__restart_t *restart; /* RESTART types: after data, else NULL */
 };
 
 /* Reserve a serial on theatre t. Any thread. */
 uint64_t stage__serial_reserve(stage__theatre_t *t);
-/* Create an actor with a reserved serial on theatre t (t's thread).
-** NULL on ENOMEM. */
+/* Create an actor with a reserved serial on theatre t (t's thread), whose
+** birth message will be birth (borrowed; NULL: it has none), which a type
+** that restarts keeps a copy of. NULL on ENOMEM. */
 stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
-                                 uint64_t serial);
+                                 uint64_t serial, const stage__env_t *birth);
 stage__actor_t *stage__actor_find(stage__theatre_t *t, uint64_t serial);
 /* Spawn an actor of type on theatre (-1: the calling theatre, or 0 from
 ** outside). Its birth message carries args (msgpack array). The serial is
@@ -70,6 +77,30 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a);
 void stage__actors_reap(stage__theatre_t *t);
 /* At node teardown: destroy every actor of t (no death runs). */
 void stage__actors_destroy_all(stage__theatre_t *t);
+/* ---- core/onerror.c: what a failed turn leaves behind ---- */
+/* Bytes an actor of type needs past its data to be restarted with birth's
+** arguments (0 unless the type restarts). */
+size_t stage__restart_size(const stage__type_t *type,
+                           const stage__env_t *birth);
+/* Keep what birth carries in mem (stage__restart_size bytes) for a's
+** restarts. */
+void stage__restart_init(stage__actor_t *a, void *mem,
+                         const stage__env_t *birth);
+/* Release what a's restarts hold (a is being destroyed). */
+void stage__restart_free(stage__actor_t *a);
+/* The turn a runs on t failed (a Lua error, stage_fail), why says how;
+** birth: the turn was a's birth. Applies the type's on_error, with a log
+** line: KEEP does nothing, STOP marks a stopping, RESTART marks it
+** ACTOR_RESTART (or stopping: a birth, or past the restart limit). Does
+** nothing for a stopping, dead or already failed actor. t's thread. */
+void stage__actor_failed(stage__theatre_t *t, stage__actor_t *a, bool birth,
+                         const char *why);
+/* Restart a, marked ACTOR_RESTART, between its turns: cancel its timers,
+** run its death, zero its data and put its birth message first in its
+** mailbox (or mark it stopping if that fails); the caller schedules it.
+** t's thread. */
+void stage__actor_restart(stage__theatre_t *t, stage__actor_t *a);
+
 /* The id of actor serial of type on this node. */
 void stage__make_id(stage_node_t *node, uint64_t serial,
                     const stage__type_t *type, stage_id_t *out);

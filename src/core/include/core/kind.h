@@ -70,7 +70,15 @@ struct stage__type {
     stage__actor_t **members;
     size_t n, cap;
     atomic_bool announced; /* registered in the DHT */
+    /* what a failed turn leaves behind (core/onerror.c); fixed before the
+    ** node starts */
+    stage_on_error_t on_error;
+    int max_restarts;      /* RESTART: at most this many ... */
+    double restart_window; /* ... within this many seconds */
 };
+
+#define STAGE_MAX_RESTARTS 10    /* the default max_restarts */
+#define STAGE_RESTART_WINDOW 10. /* the default restart_window, seconds */
 
 stage__type_t *stage__type_find(stage_node_t *node, const char *name);
 /* Register a type (before start). STAGE_EEXISTS / EINVAL / ENOMEM. */
