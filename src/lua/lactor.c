@@ -261,6 +261,35 @@ static void set_running(stage__lw_t *w, lua_State *co) {
     w->handler_co = co;
 }
 
+static bool is_birth(const stage__env_t *e) {
+    return (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
+}
+
+/* A birth that failed (its error at idx of w->L) stops its actor, which
+** has no state to serve with: its monitors are told the failure
+** (core/monitor.h), and, as no state was made, its death does not run
+** (Erlang's terminate does not run after a failed init either). */
+static void birth_failed(stage__lw_t *w, stage__actor_t *a, int idx) {
+    lua_State *L = w->L;
+    int code = STAGE_EHANDLER;
+    idx = lua_absindex(L, idx);
+    if (stage__lerror_is(L, idx)) { /* a typed failure passing through */
+        lua_getfield(L, idx, "type");
+        code = stage_err_from_name(luaL_optstring(L, -1, "HandlerError"));
+        if (code == STAGE_EINVAL) code = STAGE_EHANDLER;
+        lua_pop(L, 1);
+        lua_getfield(L, idx, "message");
+    } else {
+        luaL_tolstring(L, idx, NULL);
+    }
+    const char *msg = lua_tostring(L, -1);
+    stage__actor_fail(w->t, a, code, msg ? msg : "?");
+    lua_pop(L, 1);
+    stage__lactor_t *la = stage__lactor(a);
+    luaL_unref(L, LUA_REGISTRYINDEX, la->state_ref);
+    la->state_ref = 0;
+}
+
 /* After lua_resume returned status on co for actor a running envelope e
 ** (NULL for a turn core made: no reply, nothing to free). */
 static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
@@ -297,6 +326,7 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
         }
         stage__lw_give_co(w, co, coref);
     } else {
+        if (e && is_birth(e)) birth_failed(w, a, -1);
         luaL_traceback(L, co, NULL, 0);
         stage__lfuture_fail(L, -2, reply, &self, lua_tostring(L, -1));
         lua_pop(L, 2);
@@ -384,10 +414,15 @@ static int start_turn(stage__lw_t *w, stage__actor_t *a, lua_State *co,
 }
 
 void stage__lactor_call_turn(stage__lw_t *w, stage__actor_t *a) {
+    stage__lactor_call_turn_args(w, a, 0);
+}
+
+void stage__lactor_call_turn_args(stage__lw_t *w, stage__actor_t *a,
+                                  int nargs) {
     int coref;
     lua_State *co = stage__lw_take_co(w, &coref);
-    lua_xmove(w->L, co, 1);
-    w->call_turn = start_turn(w, a, co, coref, NULL, 0);
+    lua_xmove(w->L, co, nargs + 1);
+    w->call_turn = start_turn(w, a, co, coref, NULL, nargs);
 }
 
 /* A turn core made (an actor timer's, a callback): its call runs it, as
