@@ -249,6 +249,9 @@ static void down_here(stage__theatre_t *t, downmsg_t *d) {
     stage__monitors_t *ms = t->monitors;
     stage__monitor_t *m = ms ? stage__u64map_get(&ms->held, d->mon) : NULL;
     if (!m || m->state != MON_SET) { /* cancelled, or a DOWN came first */
+        LOG_DEBUG("a DOWN for monitor %" PRIx64 " from '%s' found it gone "
+                  "(cancelled, fired, or its actor stopped)",
+                  d->mon, d->remote ? d->node : "this node");
         stage__free(d);
         return;
     }
@@ -799,7 +802,7 @@ static void event_fire(stage__theatre_t *t, stage__monitor_t *m,
 static void drop_remote_watches(stage__theatre_t *t, const downmsg_t *ev) {
     stage__monitors_t *ms = t->monitors;
     if (!ms->nremote) return;
-    size_t n;
+    size_t n, dropped = 0;
     uint64_t *keys = keys_of(&ms->watched, &n, t->index);
     for (size_t i = 0; i < n; i++) {
         wlist_t *l = stage__u64map_get(&ms->watched, keys[i]);
@@ -809,6 +812,7 @@ static void drop_remote_watches(stage__theatre_t *t, const downmsg_t *ev) {
                 (!ev->inc || !w->inc || w->inc == ev->inc)) {
                 *pw = w->next;
                 ms->nremote--;
+                dropped++;
                 stage__free(w);
             } else {
                 pw = &w->next;
@@ -820,6 +824,10 @@ static void drop_remote_watches(stage__theatre_t *t, const downmsg_t *ev) {
         }
     }
     stage__free(keys);
+    if (dropped)
+        LOG_DEBUG("theatre %d: dropped %zu watches for monitors of node '%s' "
+                  "(it is down)",
+                  t->index, dropped, ev->node);
 }
 
 static void event_call(stage__theatre_t *t, stage__actor_t *a,
