@@ -516,6 +516,12 @@ static void remote_monitors_and_node_events(void **state) {
     assert_int_equal(call_slot_id(a, &w, "watch", 2, &gone), 0);
     await_slot(2); /* B answers: there is no such actor */
     assert_int_equal(seen[2].reason, STAGE_EACTOR_NOT_FOUND);
+    /* a message from A after the watches: once m1 and m2 answer it, they
+    ** exist and are watched (it came behind the MONITOR frames) */
+    f = cu_call(a, &m1, "ping", 0, 1);
+    assert_int_equal(cu_int(&f), 1);
+    f = cu_call(a, &m2, "ping", 0, 1);
+    assert_int_equal(cu_int(&f), 1);
     quit(b, &m1);
     await_slot(0);
     assert_int_equal(seen[0].reason, 0);
