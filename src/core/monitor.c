@@ -825,9 +825,9 @@ static void drop_remote_watches(stage__theatre_t *t, const downmsg_t *ev) {
     }
     stage__free(keys);
     if (dropped)
-        LOG_DEBUG("theatre %d: dropped %zu watches for monitors of node '%s' "
-                  "(it is down)",
-                  t->index, dropped, ev->node);
+        LOG_DEBUG("theatre %d: dropped %zu watch%s for monitors of node "
+                  "'%s' (it is down)",
+                  t->index, dropped, dropped == 1 ? "" : "es", ev->node);
 }
 
 static void event_call(stage__theatre_t *t, stage__actor_t *a,

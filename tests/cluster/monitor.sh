@@ -30,7 +30,7 @@ start x --join "$ADDR_w" $opts "$here/monitor.lua" leave
 wait_line "$DIR/x.out" '^leaver watching$'
 kill -TERM "$PID_x"
 wait_exit "$PID_x" 10
-wait_line "$DIR/t.out" "dropped 1 watches for monitors of node '$ADDR_x'" 10
+wait_line "$DIR/t.out" "dropped 1 watch for monitors of node '$ADDR_x'" 10
 
 kill -9 "$PID_t"
 wait_line "$DIR/w.out" "^down m2 NodeDown: .*$ADDR_t" 60
