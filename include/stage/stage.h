@@ -458,6 +458,77 @@ STAGE_EXTERN int stage_sleep(stage_ctx_t *ctx, double secs,
 /* The monotonic clock in seconds (Lua's stage.now). Any thread. */
 STAGE_EXTERN double stage_now(void);
 
+/* ---- monitors ---------------------------------------------------------------
+**
+** A monitor calls back when an actor ends (Erlang's monitor, Akka's
+** DeathWatch) or when other nodes go down or come up. Each callback is a
+** turn of the actor that set the monitor, run between its handlers (never
+** during one), with that actor's ctx and state; ud is what was given,
+** borrowed, never freed by Stage. A monitor goes when its actor stops
+** (its callback never runs after that) and does not keep a node from
+** stopping at quiescence. The functions take the running actor's ctx
+** (its theatre's thread).
+*/
+
+/* Names a monitor (or a watch of nodes) of an actor: a plain value. */
+typedef struct stage_monitor {
+    uint64_t id;
+} stage_monitor_t;
+
+/* What a monitor of an actor is told, borrowed for the callback. */
+typedef struct stage_down {
+    const stage_id_t *id; /* the actor watched */
+    /* 0: it stopped (stage_stop, stage_stop_actor, Lua's stage.stop);
+    ** else a negative STAGE_E* code: the failure it stopped with (a Lua
+    ** birth that raised: HandlerError, ...), STAGE_ESTOPPED (its node
+    ** stopped), STAGE_ENODE_DOWN (its node was declared dead),
+    ** STAGE_EACTOR_NOT_FOUND (it was not there when the monitor reached
+    ** it), or another failure to watch it (STAGE_EUNREACHABLE,
+    ** STAGE_ENAME_NOT_FOUND for a lookup that failed, ...) */
+    int reason;
+    const char *message; /* reason != 0: what happened; else NULL */
+} stage_down_t;
+
+typedef void (*stage_down_fn)(stage_ctx_t *ctx, void *state, void *ud,
+                              const stage_down_t *down);
+
+/* Call fn(ctx, state, ud, down) once, as a turn of the running actor, when
+** actor id (of this node or another) stops, its node is declared dead, or
+** at once if it is not there. *out (out may be NULL) names the monitor for
+** stage_demonitor. Each call sets a monitor of its own. 0, STAGE_EINVAL
+** (id or fn NULL), STAGE_ESTOPPED (in the actor's death: it would never
+** fire) or STAGE_ENOMEM. */
+STAGE_EXTERN int stage_monitor(stage_ctx_t *ctx, const stage_id_t *id,
+                               stage_down_fn fn, void *ud,
+                               stage_monitor_t *out);
+/* The same for the actor the lookup (a future of an id, borrowed:
+** stage_find_name's, stage_spawn_at's, ...) gives, once it does; a lookup
+** that fails calls fn with its failure. */
+STAGE_EXTERN int stage_monitor_far(stage_ctx_t *ctx, stage_future_t *lookup,
+                                   stage_down_fn fn, void *ud,
+                                   stage_monitor_t *out);
+
+/* A node event: the node's address and incarnation (borrowed). */
+typedef void (*stage_node_fn)(stage_ctx_t *ctx, void *state, void *ud,
+                              const char *address, uint32_t incarnation);
+
+/* Call fn as a turn of the running actor each time a node incarnation
+** this node had a connection with is declared dead (down), or each time a
+** node incarnation new to this node connects (up; a connection broken and
+** made again to the same incarnation is not an event), until
+** stage_demonitor or the actor stops. Never on a node without a network.
+** 0, STAGE_EINVAL (fn NULL), STAGE_ESTOPPED (in death) or STAGE_ENOMEM. */
+STAGE_EXTERN int stage_on_node_down(stage_ctx_t *ctx, stage_node_fn fn,
+                                    void *ud, stage_monitor_t *out);
+STAGE_EXTERN int stage_on_node_up(stage_ctx_t *ctx, stage_node_fn fn, void *ud,
+                                  stage_monitor_t *out);
+
+/* Cancel a monitor or a watch of nodes of the running actor: its callback
+** does not run again, not even a turn it has already queued. 0, also when
+** it has fired or been cancelled already; STAGE_EINVAL for one never set
+** on this theatre, or another actor's. */
+STAGE_EXTERN int stage_demonitor(stage_ctx_t *ctx, stage_monitor_t m);
+
 /* ---- futures ----------------------------------------------------------------
  */
 

@@ -18,6 +18,7 @@
 #include "core/envelope.h"
 #include "core/future.h"
 #include "core/kind.h"
+#include "core/monitor.h"
 #include "core/node.h"
 #include "core/pipeline.h"
 #include "core/theatre.h"
@@ -278,6 +279,8 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     ** and would keep the node from quiescence */
     stage__timers_cancel_actor(t, a->serial);
     stage__restart_free(a);
+    /* after its death, whose messages its watchers get before the DOWN */
+    stage__monitors_actor_gone(t, a);
     stage__env_t *e;
     bool stopping = stage__node_stopping(t->node);
     while ((e = a->mbox_head)) {
@@ -349,6 +352,7 @@ void stage__actors_destroy_all(stage__theatre_t *t) {
         stage__actor_destroy(t, a);
     }
     if (t->index == 0) stage__deferred_abandon_outside(t->node);
+    stage__monitors_free(t);
     stage__free(t->actors.slots);
     memset(&t->actors, 0, sizeof t->actors);
 }

@@ -263,7 +263,7 @@ void stage_fail(stage_ctx_t *ctx, const char *message) {
     bool birth = m && (m->e->hdr.flags & ENV_SYSTEM) &&
                  !strcmp(stage__env_method(m->e), "birth");
     if (ctx->t->running == ctx->a)
-        stage__actor_failed(ctx->t, ctx->a, birth, message);
+        stage__actor_failed(ctx->t, ctx->a, birth, STAGE_EHANDLER, message);
 }
 
 void stage_exit(stage_ctx_t *ctx, int code) {

@@ -30,6 +30,7 @@
 #include "core/actor.h"
 #include "core/envelope.h"
 #include "core/kind.h"
+#include "core/monitor.h"
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "util/alloc.h"
@@ -73,9 +74,11 @@ void stage__restart_free(stage__actor_t *a) {
     a->restart->times = NULL;
 }
 
-/* a stops after this turn, for a failure. */
-static void stop_failed(stage__actor_t *a) {
-    a->flags |= ACTOR_STOPPING | ACTOR_FAILED;
+/* a stops after this turn, for a failure its monitors are told. */
+static void stop_failed(stage__theatre_t *t, stage__actor_t *a, int code,
+                        const char *why) {
+    a->flags |= ACTOR_FAILED;
+    stage__actor_fail(t, a, code, why);
 }
 
 /* Count a restart at now: 0, or -1 if it is one too many (max_restarts
@@ -98,7 +101,7 @@ static int count_restart(stage__restart_t *r, const stage__type_t *ty,
 }
 
 void stage__actor_failed(stage__theatre_t *t, stage__actor_t *a, bool birth,
-                         const char *why) {
+                         int code, const char *why) {
     const stage__type_t *ty = a->type;
     if (ty->on_error == STAGE_ON_ERROR_KEEP ||
         (a->flags & (ACTOR_STOPPING | ACTOR_DEAD | ACTOR_RESTART)))
@@ -137,7 +140,7 @@ void stage__actor_failed(stage__theatre_t *t, stage__actor_t *a, bool birth,
         a->flags |= ACTOR_RESTART;
         return;
     }
-    stop_failed(a);
+    stop_failed(t, a, code, why);
 }
 
 /* Put a's birth message, from what it kept, first in its mailbox. */
@@ -174,6 +177,7 @@ void stage__actor_restart(stage__theatre_t *t, stage__actor_t *a) {
         LOG_ERROR("actor '%s' of type '%s' stopped: out of memory restarting "
                   "it",
                   id, a->type->name);
-        stop_failed(a); /* its death ran: the stop finds no state now */
+        /* its death ran: the stop finds no state now */
+        stop_failed(t, a, STAGE_ENOMEM, "out of memory restarting it");
     }
 }

@@ -350,16 +350,25 @@ static int tostring_p(lua_State *L) {
 
 /* A turn of a running e (NULL: a turn core made, a timer's) failed with
 ** the error at idx of L: the type's on_error applies (core/onerror.c),
-** unless the handler turned the request down with stage.refuse. */
+** unless the handler turned the request down with stage.refuse. A typed
+** failure passing through (an await that failed) is the reason monitors
+** hear; any other error is HandlerError. A birth that failed and stops
+** its actor made no state to serve with, so its death does not run
+** (Erlang's terminate does not run after a failed init either). */
 static void turn_failed(stage__lw_t *w, stage__actor_t *a, int idx,
                         const stage__env_t *e) {
     lua_State *L = w->L;
     if (a->type->on_error == STAGE_ON_ERROR_KEEP) return;
     idx = lua_absindex(L, idx);
+    int code = STAGE_EHANDLER;
     if (stage__lerror_is(L, idx)) {
         bool refused = lua_getfield(L, idx, "refused") != LUA_TNIL;
         lua_pop(L, 1);
         if (refused) return;
+        lua_getfield(L, idx, "type");
+        code = stage_err_from_name(luaL_optstring(L, -1, "HandlerError"));
+        if (code == STAGE_EINVAL) code = STAGE_EHANDLER;
+        lua_pop(L, 1);
     }
     bool birth = e && (e->hdr.flags & ENV_SYSTEM) &&
                  !strcmp(stage__env_method(e), "birth");
@@ -367,8 +376,13 @@ static void turn_failed(stage__lw_t *w, stage__actor_t *a, int idx,
     lua_pushvalue(L, idx);
     const char *why = lua_pcall(L, 1, 1, 0) == LUA_OK ? lua_tostring(L, -1)
                                                       : "(an error value)";
-    stage__actor_failed(w->t, a, birth, why);
+    stage__actor_failed(w->t, a, birth, code, why);
     lua_pop(L, 1);
+    if (birth && (a->flags & ACTOR_STOPPING)) {
+        stage__lactor_t *la = stage__lactor(a);
+        luaL_unref(L, LUA_REGISTRYINDEX, la->state_ref);
+        la->state_ref = 0;
+    }
 }
 
 /* After lua_resume returned status on co for actor a running envelope e
@@ -495,10 +509,15 @@ static int start_turn(stage__lw_t *w, stage__actor_t *a, lua_State *co,
 }
 
 void stage__lactor_call_turn(stage__lw_t *w, stage__actor_t *a) {
+    stage__lactor_call_turn_args(w, a, 0);
+}
+
+void stage__lactor_call_turn_args(stage__lw_t *w, stage__actor_t *a,
+                                  int nargs) {
     int coref;
     lua_State *co = stage__lw_take_co(w, &coref);
-    lua_xmove(w->L, co, 1);
-    w->call_turn = start_turn(w, a, co, coref, NULL, 0);
+    lua_xmove(w->L, co, nargs + 1);
+    w->call_turn = start_turn(w, a, co, coref, NULL, nargs);
 }
 
 /* A turn core made (an actor timer's, a callback): its call runs it, as

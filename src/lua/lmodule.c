@@ -292,6 +292,7 @@ int stage__lmodule_open(lua_State *L) {
     lua_pushcfunction(L, t_gc);
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
+    stage__lmonitor_open(L);
 
     static const luaL_Reg fns[] = {{"actor", stage__lactor_define},
                                    {"self", m_self},
@@ -313,6 +314,9 @@ int stage__lmodule_open(lua_State *L) {
                                    {"find_type", m_find_type},
                                    {"find_subtype", m_find_subtype},
                                    {"find_all_types", m_find_all_types},
+                                   {"monitor", stage__lmonitor_monitor},
+                                   {"on_node_down", stage__lmonitor_node_down},
+                                   {"on_node_up", stage__lmonitor_node_up},
                                    {NULL, NULL}};
     luaL_newlib(L, fns);
     stage_id_t out;

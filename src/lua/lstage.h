@@ -21,6 +21,7 @@
 #include "core/envelope.h"
 #include "core/future.h"
 #include "core/kind.h"
+#include "core/monitor.h"
 #include "core/node.h"
 #include "core/pipeline.h"
 #include "core/theatre.h"
@@ -32,6 +33,7 @@
 #define TIMER_MT "stage.timer"
 #define ERROR_MT "stage.error"
 #define CLASS_MT "stage.class"
+#define MONITOR_MT "stage.monitor"
 
 /* One theatre's Lua world. */
 typedef struct stage__lw {
@@ -153,6 +155,8 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);
 ** timer's turn): it may suspend like a handler; w->call_turn says how it
 ** went (TURN_*). */
 void stage__lactor_call_turn(stage__lw_t *w, stage__actor_t *a);
+/* The same with the function's nargs arguments above it on w->L. */
+void stage__lactor_call_turn_args(stage__lw_t *w, stage__actor_t *a, int nargs);
 
 /* lua/lref.c */
 void stage__lref_open(lua_State *L);
@@ -210,6 +214,12 @@ int stage__lfuture_lazy_eq(lua_State *L);
 /* Free a finished or abandoned await's state. */
 void stage__lwait_free(stage__actor_t *a);
 int stage__lfuture_join(lua_State *L); /* stage.join{...} */
+
+/* lua/lmonitor.c: stage.monitor, stage.on_node_down, stage.on_node_up */
+void stage__lmonitor_open(lua_State *L); /* the handles' metatable */
+int stage__lmonitor_monitor(lua_State *L);
+int stage__lmonitor_node_down(lua_State *L);
+int stage__lmonitor_node_up(lua_State *L);
 
 /* lua/lmodule.c */
 int stage__lmodule_open(lua_State *L); /* luaopen for "stage" */

@@ -25,6 +25,8 @@
 **   FIND   [call, type, all]                 reply: an id / array of ids
 **   PICK   [call, type]                      reply: [n, one of the n ids]
 **   DHT    a stage_dht message
+**   MONITOR, DEMONITOR, DOWN                 monitors between nodes
+**                                            (monitors.c)
 **
 ** A call waits in `calls` until its reply, its deadline, or its peer being
 ** given up (NodeUnreachable). Frames a full peer queue refuses wait in an
@@ -675,6 +677,13 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
     case FRAME_DHT:
         rc = stage__lookup_in_dht(nn, peer, body, len);
         break;
+    case FRAME_MONITOR:
+    case FRAME_DEMONITOR:
+        rc = stage__netmon_in_watch(nn, peer, body, len, kind == FRAME_MONITOR);
+        break;
+    case FRAME_DOWN:
+        rc = stage__netmon_in_down(nn, peer, body, len);
+        break;
     default:
         rc = STAGE_EPROTO;
     }
@@ -703,6 +712,14 @@ static void on_peer_down(void *ud, const char *peer, int reason,
                        ? "node '%s' restarted before it replied"
                        : "node '%s' is unreachable (gave up reconnecting)");
     }
+    /* the reasons that mean that incarnation is gone */
+    if (reason == STAGE_ECANCELED || reason == STAGE_EUNREACHABLE ||
+        reason == STAGE_ESTOPPED)
+        stage__netnode_node_down(nn, peer, 0, reason);
+}
+
+static void on_peer_up(void *ud, const char *peer, uint32_t incarnation) {
+    stage__netnode_node_up(ud, peer, incarnation);
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -748,6 +765,10 @@ static void take(stage__netnode_t *nn, stage__netnode_item_t *it) {
         break;
     case ITEM_STOP:
         stop_soon(nn);
+        break;
+    case ITEM_MONITOR:
+    case ITEM_DOWN:
+        stage__netmon_out(nn, it);
         break;
     }
     stage__free(it->args);
@@ -916,6 +937,47 @@ static void net_actor_gone(stage_node_t *node, uint64_t serial) {
     netnode_push(nn, it);
 }
 
+/* Hook monitor: a MONITOR (on) or DEMONITOR frame for actor `to`. */
+static void net_monitor(stage_node_t *node, const stage_id_t *to, uint64_t mon,
+                        bool on) {
+    stage__netnode_t *nn = stage__node_net(node);
+    stage__netnode_item_t *it = item_new(ITEM_MONITOR);
+    if (!it || atomic_load(&nn->closing)) { /* this node stops */
+        stage__free(it);
+        return;
+    }
+    it->to = *to;
+    it->mon = mon;
+    it->op = on;
+    netnode_push(nn, it);
+}
+
+/* Hook down: a DOWN frame to node `to` for its monitor mon. */
+static void net_down(stage_node_t *node, const char *to, uint64_t mon,
+                     uint64_t serial, int reason, const char *message) {
+    stage__netnode_t *nn = stage__node_net(node);
+    stage__netnode_item_t *it = item_new(ITEM_DOWN);
+    size_t len = strlen(message);
+    char *copy = it ? stage__malloc(len + 1) : NULL;
+    if (!copy || atomic_load(&nn->closing)) {
+        if (!copy)
+            LOG_ERROR("out of memory: the DOWN of monitor %llx of node '%s' "
+                      "is lost",
+                      (unsigned long long)mon, to);
+        stage__free(it);
+        stage__free(copy);
+        return;
+    }
+    memcpy(copy, message, len + 1);
+    stage__addr_copy(it->where, to);
+    it->to.serial = serial;
+    it->mon = mon;
+    it->op = reason;
+    it->args = copy;
+    it->len = len;
+    netnode_push(nn, it);
+}
+
 static int net_stats(stage_node_t *node, stage_net_stats_t *out) {
     stage__netnode_t *nn = stage__node_net(node);
     stage__net_stats_t s;
@@ -948,6 +1010,7 @@ static void net_close(stage_node_t *node) {
     calls_fail(nn, "*", STAGE_ESTOPPED,
                "this node shut down before node '%s' replied (%g)");
     stage__lookup_close(nn);
+    stage__netmon_close(nn);
     for (stage__held_t *h; (h = nn->held_head);) {
         nn->held_head = h->next;
         stage__free(h);
@@ -1014,6 +1077,7 @@ static int start_transport(stage__netnode_t *nn, const stage_net_config_t *cfg,
     stage__transport_cbs_t cbs = {.ud = nn,
                                   .on_frame = on_frame,
                                   .on_peer_down = on_peer_down,
+                                  .on_peer_up = on_peer_up,
                                   .on_drain = on_drain};
     int rc = stage__transport_new(&nn->loop, &tc, &cbs, &nn->tr);
     if (!rc)
@@ -1074,7 +1138,9 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
                                 .adopt = net_adopt,
                                 .stats = net_stats,
                                 .send = net_send,
-                                .spawn = net_spawn};
+                                .spawn = net_spawn,
+                                .monitor = net_monitor,
+                                .down = net_down};
     stage__node_set_net_hooks(node, &hooks, nn);
     stage_node_hold(node); /* a listener keeps the node alive */
     if (uv_thread_create(&nn->thread, netnode_main, nn)) {

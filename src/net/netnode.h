@@ -34,7 +34,10 @@ enum {
     FRAME_DHT,
     FRAME_NAME,
     FRAME_STOP,
-    FRAME_PICK
+    FRAME_PICK,
+    FRAME_MONITOR, /* monitors.c */
+    FRAME_DEMONITOR,
+    FRAME_DOWN
 };
 
 enum {
@@ -44,7 +47,9 @@ enum {
     ITEM_DIR,
     ITEM_ANNOUNCE,
     ITEM_GONE,
-    ITEM_STOP
+    ITEM_STOP,
+    ITEM_MONITOR, /* monitors.c: op 1 watch, 0 stop watching */
+    ITEM_DOWN
 };
 
 typedef struct stage__netnode_item {
@@ -58,8 +63,9 @@ typedef struct stage__netnode_item {
     char where[STAGE_ADDR_MAX]; /* ITEM_SPAWN node */
     char key[256]; /* ITEM_DIR key, ITEM_SPAWN/ITEM_ANNOUNCE type */
     char super[STAGE_TYPE_MAX]; /* ITEM_ANNOUNCE */
-    char *args;                 /* ITEM_SPAWN */
+    char *args;                 /* ITEM_SPAWN; ITEM_DOWN: its message */
     size_t len;
+    uint64_t mon; /* ITEM_MONITOR, ITEM_DOWN: the monitor */
 } stage__netnode_item_t;
 
 struct stage__netnode;
@@ -130,6 +136,7 @@ typedef struct stage__netnode {
     char address[STAGE_ADDR_MAX];
     uint64_t manager;
     bool signals;
+    struct stage__known *known; /* monitors.c: the nodes seen up */
 } stage__netnode_t;
 
 /* Copy a peer address into a STAGE_ADDR_MAX buffer (snprintf costs more
@@ -187,6 +194,28 @@ int stage__lookup_in_pick(stage__netnode_t *nn, const char *peer,
                           const char *body, size_t len);
 /* A directory request from a theatre; takes it. */
 void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it);
+
+/* monitors.c */
+/* Node addr's incarnation inc (0: not known; with reason STAGE_ESTOPPED
+** the one last seen up there, else every one) is dead, for reason (the
+** STAGE_E* of on_peer_down): monitors of its actors fire with NodeDown,
+** this node's watches for its monitors go, and on_node_down runs if it
+** was up. */
+void stage__netnode_node_down(stage__netnode_t *nn, const char *addr,
+                              uint32_t incarnation, int reason);
+/* A connection to addr's incarnation inc completed its handshake: if that
+** incarnation is new (or was declared dead), on_node_up runs; an older
+** incarnation seen up there is dead (a restart). */
+void stage__netnode_node_up(stage__netnode_t *nn, const char *addr,
+                            uint32_t incarnation);
+/* MONITOR (on) and DEMONITOR frames, DOWN frames: 0 or STAGE_EDECODE. */
+int stage__netmon_in_watch(stage__netnode_t *nn, const char *peer,
+                           const char *body, size_t len, bool on);
+int stage__netmon_in_down(stage__netnode_t *nn, const char *peer,
+                          const char *body, size_t len);
+/* Send the frame of an ITEM_MONITOR or ITEM_DOWN. */
+void stage__netmon_out(stage__netnode_t *nn, stage__netnode_item_t *it);
+void stage__netmon_close(stage__netnode_t *nn);
 
 /* holdings.c */
 /* Leave gracefully: remove this node's names and type registrations, then

@@ -50,6 +50,25 @@ wait_line "$DIR/target.out" "dropped a frame of kind 22 from '127.0.0.1:9'"
 # a PICK with a FIND's shape ([call, type, all]): refused
 raw "$hello"'ST\003\027\000\000\000\005\223\001\241A\303'
 wait_line "$DIR/target.out" "dropped a frame of kind 23 from '127.0.0.1:9'"
+# monitors: a MONITOR of the wrong shape, a DEMONITOR without its
+# target, a DOWN with a positive status, a DOWN for a monitor no theatre
+# of the target could have made (theatre 127)
+raw "$hello"'ST\003\030\000\000\000\003\222\001\002'
+wait_line "$DIR/target.out" "dropped a frame of kind 24 from '127.0.0.1:9'"
+raw "$hello"'ST\003\031\000\000\000\002\221\001'
+wait_line "$DIR/target.out" "dropped a frame of kind 25 from '127.0.0.1:9'"
+raw "$hello"'ST\003\032\000\000\000\006\224\001\001\005\241x'
+wait_line "$DIR/target.out" "dropped a frame of kind 26 from '127.0.0.1:9': malformed"
+raw "$hello"'ST\003\032\000\000\000\005\224\177\001\000\240'
+# the same line again: written, or folded into a count within a second
+n=0
+until [ "$(grep -c "dropped a frame of kind 26 from '127.0.0.1:9'" \
+        "$DIR/target.out")" -ge 2 ] ||
+    grep -q "kind 26 from '127.0.0.1:9'.*(repeated once" "$DIR/target.out"; do
+    n=$((n + 1))
+    [ "$n" -gt 200 ] && fail "the second bad DOWN was not logged"
+    sleep 0.05 # polling a file for an event, with a deadline
+done
 raw "$hello"'ST\003\143\000\000\000\001\300'
 wait_line "$DIR/target.out" "dropped a frame of kind 99 from '127.0.0.1:9'"
 raw "$hello"'ST\003\024\000\000\000\004\223\001\004\003'

@@ -88,13 +88,15 @@ void stage__restart_init(stage__actor_t *a, void *mem,
                          const stage__env_t *birth);
 /* Release what a's restarts hold (a is being destroyed). */
 void stage__restart_free(stage__actor_t *a);
-/* The turn a runs on t failed (a Lua error, stage_fail), why says how;
-** birth: the turn was a's birth. Applies the type's on_error, with a log
-** line: KEEP does nothing, STOP marks a stopping, RESTART marks it
-** ACTOR_RESTART (or stopping: a birth, or past the restart limit). Does
-** nothing for a stopping, dead or already failed actor. t's thread. */
+/* The turn a runs on t failed (a Lua error, stage_fail) with code (a
+** STAGE_E* code, the typed error a call to it got) and why; birth: the
+** turn was a's birth. Applies the type's on_error, with a log line: KEEP
+** does nothing, STOP marks a stopping and tells its monitors code and why
+** (stage__actor_fail), RESTART marks it ACTOR_RESTART (or stops it so: a
+** birth, or past the restart limit). Does nothing for a stopping, dead or
+** already failed actor. t's thread. */
 void stage__actor_failed(stage__theatre_t *t, stage__actor_t *a, bool birth,
-                         const char *why);
+                         int code, const char *why);
 /* Restart a, marked ACTOR_RESTART, between its turns: cancel its timers,
 ** run its death, zero its data and put its birth message first in its
 ** mailbox (or mark it stopping if that fails); the caller schedules it.

@@ -6,7 +6,9 @@
 #ifndef STAGE_CORE_NETIF_H
 #define STAGE_CORE_NETIF_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "stage/net.h"
 #include "stage/stage.h"
@@ -40,6 +42,16 @@ typedef struct stage__net_hooks {
     ** future gets the new actor's id. Takes a reference to f. */
     void (*spawn)(stage_node_t *node, const char *where, const char *type,
                   const char *args, size_t len, stage__future_t *f);
+    /* Ask the node of actor `to` to watch it for monitor mon of this node
+    ** (on), or to stop (core/monitor.h). A watch that cannot be asked for
+    ** fires mon (stage__monitor_remote_down). Any theatre. */
+    void (*monitor)(stage_node_t *node, const stage_id_t *to, uint64_t mon,
+                    bool on);
+    /* Tell node `to` that actor serial of this node, watched by its
+    ** monitor mon, stopped with reason (0 or STAGE_E*) and message
+    ** (borrowed). Any theatre. */
+    void (*down)(stage_node_t *node, const char *to, uint64_t mon,
+                 uint64_t serial, int reason, const char *message);
 } stage__net_hooks_t;
 void stage__node_set_net_hooks(stage_node_t *node,
                                const stage__net_hooks_t *hooks, void *data);
