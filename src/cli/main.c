@@ -50,6 +50,9 @@ static const char run_usage[] =
     "      --slice SECS     preempt a handler after SECS (default 0.01)\n"
     "      --budget SECS    fail a handler that runs past SECS (default 10)\n"
     "      --timeout SECS   default await timeout (default: none)\n"
+    "      --max-message BYTES\n"
+    "                       the largest message, reply or spawn argument,\n"
+    "                       encoded (default 8387584: 8 MiB less 1 KiB)\n"
     "  -h, --help           show this help\n";
 
 static const char node_usage[] =
@@ -72,6 +75,10 @@ static const char node_usage[] =
     "      --period SECS    ring maintenance period (default 1)\n"
     "      --budget SECS    fail a handler that runs past SECS (default 10)\n"
     "      --timeout SECS   default await timeout (default: none)\n"
+    "      --max-message BYTES\n"
+    "                       the largest message, reply or spawn argument,\n"
+    "                       encoded (default 8387584: 8 MiB less 1 KiB; the\n"
+    "                       same on every node of a system)\n"
     "  -h, --help           show this help\n";
 
 /* Longest time an option takes, in seconds (11.6 days): longer is a typo,
@@ -90,6 +97,8 @@ static const range_t lease_range = {0.1, SECS_MAX, 0};
 static const range_t period_range = {0.01, SECS_MAX, 0};
 /* a handler's slice and budget, a default timeout: 0 is not "none" */
 static const range_t secs_range = {0.001, SECS_MAX, 0};
+static const range_t bytes_range = {(double)STAGE_MAX_MESSAGE_MIN,
+                                    (double)STAGE_MAX_MESSAGE_MAX, 1};
 
 /* The value v (NULL: none given) of option opt of `stage cmd`, in range r;
 ** or exit 2 saying what the option takes and what it got. */
@@ -167,6 +176,9 @@ static int cmd_node(int argc, char **argv) {
             cfg.budget_secs = number_arg("node", o, v, secs_range), i++;
         } else if (!strcmp(o, "--timeout")) {
             cfg.call_timeout = number_arg("node", o, v, secs_range), i++;
+        } else if (!strcmp(o, "--max-message")) {
+            cfg.max_message = (size_t)number_arg("node", o, v, bytes_range),
+            i++;
         } else {
             fprintf(stderr, "stage node: unknown option '%s'\n%s", o,
                     node_usage);
@@ -247,6 +259,8 @@ static int cmd_run(int argc, char **argv) {
             cfg.budget_secs = number_arg("run", o, v, secs_range), i++;
         } else if (!strcmp(o, "--timeout")) {
             cfg.call_timeout = number_arg("run", o, v, secs_range), i++;
+        } else if (!strcmp(o, "--max-message")) {
+            cfg.max_message = (size_t)number_arg("run", o, v, bytes_range), i++;
         } else if (!strcmp(o, "--")) {
             i++;
             break;

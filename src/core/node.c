@@ -63,6 +63,7 @@ void stage_node_config_init(stage_node_config_t *cfg) {
     cfg->slice_secs = 0.01;
     cfg->budget_secs = 10.0;
     cfg->stop_grace_secs = 5.0; /* Erlang's default shutdown for a worker */
+    cfg->max_message = STAGE_MAX_MESSAGE_DEFAULT;
 }
 
 static int default_theatres(void) {
@@ -75,6 +76,9 @@ static int check_config(const stage_node_config_t *cfg) {
         return STAGE_EINVAL;
     if (cfg->slice_secs <= 0 || cfg->budget_secs <= 0 ||
         cfg->call_timeout < 0 || cfg->stop_grace_secs <= 0)
+        return STAGE_EINVAL;
+    if (cfg->max_message && (cfg->max_message < STAGE_MAX_MESSAGE_MIN ||
+                             cfg->max_message > STAGE_MAX_MESSAGE_MAX))
         return STAGE_EINVAL;
     if (cfg->address &&
         (!*cfg->address || strlen(cfg->address) >= STAGE_ADDR_MAX ||
@@ -100,6 +104,7 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     if (getrandom(&n->incarnation, sizeof n->incarnation, 0) !=
         sizeof n->incarnation)
         n->incarnation = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+    if (!n->cfg.max_message) n->cfg.max_message = STAGE_MAX_MESSAGE_DEFAULT;
     n->ntheatres = cfg->theatres ? cfg->theatres : default_theatres();
     n->cfg.theatres = n->ntheatres;
     stage__shared_init(n);

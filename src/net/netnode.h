@@ -82,6 +82,9 @@ typedef struct stage__owed {
     char peer[STAGE_ADDR_MAX];
     uint64_t call;
     struct stage__netnode *nn;
+    /* the type of the actor (serial: the future's target) whose reply to a
+    ** message this is; NULL for the node's own answers (FIND, PICK, ...) */
+    stage__type_t *type;
 } stage__owed_t;
 
 /* A frame waiting for a full peer queue to drain. */
@@ -126,6 +129,8 @@ typedef struct stage__netnode {
     bool leaving, left;
     uint64_t next_id;
     uint64_t call_timeout; /* ms */
+    size_t max_message;    /* the node's: arguments and replies, encoded */
+    size_t max_frame;      /* the transport's, header included */
     stage__held_t *held_head, *held_tail;
     char address[STAGE_ADDR_MAX];
     uint64_t manager;

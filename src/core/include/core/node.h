@@ -45,7 +45,8 @@ const char *stage__node_address(const stage_node_t *node);
 void stage__node_set_joined(stage_node_t *node);
 
 /* Spawn type on the node at address where; f (a reference is taken)
-** gets the new id. 0 if there is no network (f untouched). */
+** gets the new id, or TooLarge at once for args past max_message. 0 if
+** there is no network (f untouched). */
 int stage__node_spawn_remote(stage_node_t *node, const char *where,
                              const char *type, const char *args, size_t len,
                              stage__future_t *f);
