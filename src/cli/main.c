@@ -7,6 +7,7 @@
 ** Exit status: the script's (0, or stage.exit(code)); 1 with a
 ** "file:line: message" on stderr for a script that fails; 2 for bad usage.
 */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,13 +61,19 @@ static const char node_usage[] =
     "\n"
     "Starts a node that joins a system through any member (or starts one),\n"
     "logs its address and manager id (stderr), runs SCRIPT's main(args) once\n"
-    "it has joined, and runs until SIGTERM, SIGINT or stage.exit(code).\n"
+    "it has joined, and runs until SIGTERM, SIGINT or stage.exit(code). A\n"
+    "join that does not succeed within --join-timeout ends it (status 1).\n"
     "\n"
     "options:\n"
     "  -l, --listen ADDR    listen at host:port (default 127.0.0.1:0: "
     "loopback,\n"
     "                       any free port)\n"
     "  -j, --join ADDR      join the system that the node at ADDR belongs to\n"
+    "      --join-timeout SECS\n"
+    "                       give up joining after SECS, with exit status 1\n"
+    "                       (default 30)\n"
+    "      --join-retry forever\n"
+    "                       retry the join until it works\n"
     "  -t, --theatres N     theatre threads, 1 to 256 (default: one per "
     "core)\n"
     "  -r, --replicas R     DHT replication factor, 1 to 8 (default 3)\n"
@@ -129,6 +136,36 @@ static const char *address_arg(const char *opt, const char *v) {
     exit(2);
 }
 
+/* The value v of --join-retry: only "forever" (no bound on the join:
+** true), or exit 2. */
+static bool join_retry_arg(const char *opt, const char *v) {
+    if (v && !strcmp(v, "forever")) return true;
+    fprintf(stderr,
+            "stage node: option '%s' takes 'forever' (retry the join until it "
+            "works; --join-timeout SECS bounds it instead), not '%s'\n",
+            opt, v ? v : "");
+    exit(2);
+}
+
+/* Wait until node has joined its system through join: 0 (a node stopped
+** meanwhile, by a signal, goes on to stop), or 1 with the reason on stderr
+** once the join failed for good: a node never becomes a system of its own
+** by accident. */
+static int wait_join(stage_node_t *node, const char *join) {
+    if (stage_node_wait_joined(node, -1) != STAGE_EUNREACHABLE) return 0;
+    static const char hint[] = "check the address, or give a longer "
+                               "--join-timeout, or --join-retry forever";
+    stage_future_t *f = NULL; /* failed at once: it says why */
+    stage_result_t res;
+    if (!stage_node_joined_future(node, &f) && !stage_future_wait(f, 0, &res))
+        fprintf(stderr, "stage node: %s; %s\n", res.message, hint);
+    else
+        fprintf(stderr, "stage node: cannot join the system at '%s'; %s\n",
+                join, hint);
+    if (f) stage_future_release(&f);
+    return 1;
+}
+
 /* Check script (NULL: none) without a node: 0, or 1 with the reason
 ** ("file:line: message") on stderr. */
 static int check_script(const char *script) {
@@ -154,6 +191,8 @@ static int cmd_node(int argc, char **argv) {
     stage_net_config_init(&net);
     net.listen = "127.0.0.1:0";
     net.handle_signals = 1;
+    const char *join_opt = NULL; /* --join-timeout or --join-retry, if given */
+    bool forever = false; /* --join-retry forever: whatever the timeout */
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -164,6 +203,12 @@ static int cmd_node(int argc, char **argv) {
             net.listen = address_arg(o, v), i++;
         } else if (!strcmp(o, "-j") || !strcmp(o, "--join")) {
             net.join = address_arg(o, v), i++;
+        } else if (!strcmp(o, "--join-timeout")) {
+            net.join_timeout = number_arg("node", o, v, secs_range), i++;
+            join_opt = o;
+        } else if (!strcmp(o, "--join-retry")) {
+            forever = join_retry_arg(o, v), i++;
+            join_opt = o;
         } else if (!strcmp(o, "-t") || !strcmp(o, "--theatres")) {
             cfg.theatres = (int)number_arg("node", o, v, theatres_range), i++;
         } else if (!strcmp(o, "-r") || !strcmp(o, "--replicas")) {
@@ -184,6 +229,14 @@ static int cmd_node(int argc, char **argv) {
                     node_usage);
             return 2;
         }
+    }
+    if (forever) net.join_timeout = -1;
+    if (join_opt && !net.join) {
+        fprintf(stderr,
+                "stage node: option '%s' needs '--join ADDR': without it the "
+                "node starts a system of its own\n",
+                join_opt);
+        return 2;
     }
     /* entries are renewed every lease / 3, once a period at the most; in
     ** whole milliseconds, as the DHT gets them (net/lookup.c) */
@@ -228,11 +281,9 @@ static int cmd_node(int argc, char **argv) {
     /* the top level runs now: an error it raises ends the node before the
     ** join is waited for */
     int status = load_script(node, script);
-    /* main(args) runs once the node is a member (or after 10 s, with a
-    ** warning: lookups may then fail until the join completes) */
-    if (!status && stage_node_wait_joined(node, 10) == STAGE_ETIMEOUT)
-        fprintf(stderr, "stage node: not joined '%s' after 10 s; going on\n",
-                net.join);
+    /* main(args) runs once the node is a member; a join that gives up
+    ** (--join-timeout) ends the node */
+    if (!status && net.join) status = wait_join(node, net.join);
     if (!status && script &&
         stage_node_run_main(node, argc - i - 1,
                             (const char *const *)argv + i + 1))

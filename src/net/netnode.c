@@ -1087,6 +1087,7 @@ void stage_net_config_init(stage_net_config_t *cfg) {
     cfg->call_timeout = 60;
     cfg->lease_secs = 30;
     cfg->period_secs = 1;
+    cfg->join_timeout = 30;
 }
 
 const char *stage_node_address(const stage_node_t *node) {
@@ -1165,6 +1166,10 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
         snprintf(err, errlen, "a network needs a listen address, once");
         return STAGE_EINVAL;
     }
+    if (cfg->join_timeout != cfg->join_timeout) {
+        snprintf(err, errlen, "the join timeout is not a number");
+        return STAGE_EINVAL;
+    }
     stage__netnode_t *nn = stage__calloc(1, sizeof *nn);
     if (!nn || uv_loop_init(&nn->loop)) {
         stage__free(nn);
@@ -1179,6 +1184,7 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
     nn->manager = stage__random64();
     int rc = start_transport(nn, cfg, err, errlen);
     if (!rc) rc = stage__lookup_start(nn, cfg, err, errlen);
+    if (!rc && cfg->join) stage__join_start(nn, cfg);
     if (rc) {
         if (nn->tr) stage__transport_destroy(&nn->tr);
         uv_run(&nn->loop, UV_RUN_NOWAIT);

@@ -1,7 +1,7 @@
 /*
 ** net/netnode.h: the I/O loop of a networked node (netnode.c), its directory
-** driver (lookup.c: the DHT manager and lookups through it) and what the
-** node holds in the DHT for itself (holdings.c).
+** driver (lookup.c: the DHT manager and lookups through it), what the
+** node holds in the DHT for itself (holdings.c) and its join (join.c).
 ** Internal; everything here runs on the loop's owner unless noted: the
 ** I/O thread until the node starts, then theatre 0 (see netnode.c).
 */
@@ -135,6 +135,14 @@ typedef struct stage__netnode {
     char address[STAGE_ADDR_MAX];
     uint64_t manager;
     bool signals;
+    /* joining through another node (join.c) */
+    uv_timer_t join_timer;
+    char join_addr[STAGE_ADDR_MAX]; /* the member's, as the transport has it */
+    uint64_t join_start;            /* loop ms */
+    uint64_t join_timeout_ms;       /* 0: for ever */
+    uint64_t join_next_report;      /* ms after join_start */
+    bool join_reported;             /* a progress line was written */
+    bool join_failed;               /* gave up: never joined from now on */
 } stage__netnode_t;
 
 /* Copy a peer address into a STAGE_ADDR_MAX buffer (snprintf costs more
@@ -192,6 +200,13 @@ int stage__lookup_in_pick(stage__netnode_t *nn, const char *peer,
                           const char *body, size_t len);
 /* A directory request from a theatre; takes it. */
 void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it);
+
+/* join.c */
+/* Watch the join through cfg->join (set) that lookup.c started: progress
+** lines, and the failure once cfg->join_timeout has passed. */
+void stage__join_start(stage__netnode_t *nn, const stage_net_config_t *cfg);
+/* The node has joined: stop watching (and say so, if it said it had not). */
+void stage__join_done(stage__netnode_t *nn);
 
 /* holdings.c */
 /* Leave gracefully: remove this node's names and type registrations, then
