@@ -400,7 +400,7 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
     if (theatre < 0) theatre = cur ? cur->index : 0;
     stage__theatre_t *t = stage__node_theatre(node, theatre);
     if (!t) return STAGE_EINVAL;
-    if (len > stage__node_config(node)->max_message) return STAGE_ETOOBIG;
+    if (len > node->cfg.max_message) return STAGE_ETOOBIG;
     stage__env_t *e = stage__env_new("birth", 5, args, len);
     if (!e) return STAGE_ENOMEM;
     e->target = stage__serial_reserve(t);
@@ -463,7 +463,7 @@ int stage__node_spawn_remote(stage_node_t *node, const char *where,
                              const char *type, const char *args, size_t len,
                              stage__future_t *f) {
     if (!node->net_hooks.spawn) return 0;
-    size_t max = stage__node_config(node)->max_message;
+    size_t max = node->cfg.max_message;
     if (len > max) {
         char msg[STAGE_ADDR_MAX + STAGE_TYPE_MAX + 200];
         snprintf(msg, sizeof msg,

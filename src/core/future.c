@@ -158,7 +158,7 @@ void stage__future_too_large(stage__future_t *f, const char *actor,
     snprintf(msg, sizeof msg,
              "the reply of actor '%s' is too large: %sover the limit of %zu "
              "bytes (--max-message)",
-             actor, size, stage__node_config(f->node)->max_message);
+             actor, size, f->node->cfg.max_message);
     LOG_WARN("%s; its caller gets TooLarge", msg);
     stage__future_reject(f, STAGE_ETOOBIG, msg, actor, NULL);
 }

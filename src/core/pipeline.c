@@ -96,7 +96,7 @@ static void too_large(stage_node_t *node, const stage__target_t *to,
     snprintf(msg, sizeof msg,
              "cannot send '%s' to actor '%s': its arguments are %zu bytes, "
              "over the limit of %zu bytes (--max-message)",
-             method, id, len, stage__node_config(node)->max_message);
+             method, id, len, node->cfg.max_message);
     if (reply)
         stage__future_reject(reply, STAGE_ETOOBIG, msg, NULL, NULL);
     else
@@ -123,7 +123,7 @@ int stage__pipeline_send(stage_node_t *node, stage__actor_t *a,
             LOG_WARN("%s", msg);
         return 0;
     }
-    if (len > stage__node_config(node)->max_message) {
+    if (len > node->cfg.max_message) {
         too_large(node, to, method, len, reply);
         return 0;
     }
