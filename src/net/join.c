@@ -36,7 +36,9 @@ static void describe(stage__netnode_t *nn, char *out, size_t len) {
     char why[96];
     uint64_t n =
         stage__transport_peer_failures(nn->tr, nn->join_addr, why, sizeof why);
-    if (stage__transport_peer_is_up(nn->tr, nn->join_addr))
+    if (!strcmp(nn->join_addr, nn->address))
+        snprintf(out, len, "it is this node's own address");
+    else if (stage__transport_peer_is_up(nn->tr, nn->join_addr))
         snprintf(out, len,
                  "connected, but its ring has not taken this node in yet");
     else if (n)
