@@ -25,6 +25,9 @@ typedef struct stage_net_config {
     double call_timeout; /* a remote call without a reply fails (60 s) */
     double lease_secs;   /* DHT entries of a dead node expire (30 s) */
     double period_secs;  /* DHT stabilize/liveness period t (1 s) */
+    /* The join is retried this long, then fails for good with
+    ** NodeUnreachable (30 s; 0: the default; < 0: retried for ever). */
+    double join_timeout;
 } stage_net_config_t;
 
 STAGE_EXTERN void stage_net_config_init(stage_net_config_t *cfg);
@@ -45,12 +48,16 @@ STAGE_EXTERN int stage_node_joined(const stage_node_t *node);
 /* Block until the node has joined its system (as stage_node_joined says),
 ** without polling: 0 at once if it has. timeout_secs < 0 waits for ever.
 ** Any thread but a theatre's (STAGE_EDEADLOCK there: it would stall the
-** join). STAGE_ETIMEOUT, STAGE_ESTOPPED (the node stopped first) or
-** STAGE_EINVAL (no network: call stage_node_network first). */
+** join). STAGE_ETIMEOUT, STAGE_EUNREACHABLE (the node gave up joining
+** after cfg->join_timeout: stage_node_joined_future's failure says why),
+** STAGE_ESTOPPED (the node stopped first) or STAGE_EINVAL (no network:
+** call stage_node_network first). */
 STAGE_EXTERN int stage_node_wait_joined(stage_node_t *node,
                                         double timeout_secs);
 /* *fut: a new future of true once the node has joined its system (already
-** resolved if it has), failing with Stopped if the node stops first; give
+** resolved if it has), failing with NodeUnreachable if it gave up joining
+** ("cannot join the system at '...': not joined within 30 s: ...
+** connection refused"), or Stopped if the node stops first; give
 ** it to stage_future_then for a callback (in a handler, a turn of the
 ** actor). Any thread. 0, STAGE_EINVAL (fut NULL, or no network) or
 ** STAGE_ENOMEM. */

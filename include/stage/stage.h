@@ -75,7 +75,19 @@ typedef struct stage_node_config {
     /* When the node stops, the deaths of its live actors get this long in
     ** all (5); one still running then is failed (Lua) or given up on. */
     double stop_grace_secs;
+    /* The largest message, in bytes, encoded (msgpack): a message's
+    ** arguments, a spawn's, a reply's value. The same limit holds for
+    ** actors of this node and of others; past it the sender gets TooLarge.
+    ** 0 = STAGE_MAX_MESSAGE_DEFAULT; else STAGE_MAX_MESSAGE_MIN to
+    ** STAGE_MAX_MESSAGE_MAX. */
+    size_t max_message;
 } stage_node_config_t;
+
+/* A message's limit by default: 8 MiB less the 1 KiB kept for what
+** carries it between nodes, so that any message fits in one frame. */
+#define STAGE_MAX_MESSAGE_DEFAULT (((size_t)8 << 20) - 1024)
+#define STAGE_MAX_MESSAGE_MIN ((size_t)1024)
+#define STAGE_MAX_MESSAGE_MAX ((size_t)1 << 30)
 
 /* Fill *cfg with the defaults. */
 STAGE_EXTERN void stage_node_config_init(stage_node_config_t *cfg);
@@ -209,7 +221,8 @@ STAGE_EXTERN stage_node_t *stage_ctx_node(stage_ctx_t *ctx);
 STAGE_EXTERN int stage_ctx_theatre(stage_ctx_t *ctx);
 
 /* Spawn an actor of type on this theatre (theatre < 0) or on the given one.
-** args is a msgpack array (or NULL, 0 for none) passed to birth. */
+** args is a msgpack array (or NULL, 0 for none) passed to birth;
+** STAGE_ETOOBIG past the node's max_message. */
 STAGE_EXTERN int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
                              const void *args, size_t len, stage_id_t *out);
 
@@ -220,14 +233,16 @@ STAGE_EXTERN int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
 ** NodeUnreachable. Returns 0, STAGE_EINVAL (a bad type name or address,
 ** args not an array, fut NULL), STAGE_ETYPE_NOT_FOUND (this node's address
 ** and no such type), STAGE_EUNREACHABLE (another address, and this node
-** has no network) or STAGE_ENOMEM. */
+** has no network), STAGE_ETOOBIG (args past max_message; that node's
+** smaller limit fails *fut with TooLarge) or STAGE_ENOMEM. */
 STAGE_EXTERN int stage_spawn_at(stage_ctx_t *ctx, const char *address,
                                 const char *type, const void *args, size_t len,
                                 stage_future_t **fut);
 
 /* Send method(args) to 'to'. args is a msgpack array or NULL, 0 (only its
 ** header is checked here; a malformed body fails when the receiver reads
-** it, and that failure reaches the future). If fut is
+** it, or before it leaves for another node, and that failure reaches the
+** future); STAGE_ETOOBIG past the node's max_message. If fut is
 ** not NULL, *fut receives a new future for the reply (release it, or give
 ** it to stage_future_then). Messages from one actor to another arrive in
 ** send order. Errors found later (unknown actor, failed handler) reach the
@@ -239,7 +254,10 @@ STAGE_EXTERN int stage_send(stage_ctx_t *ctx, const stage_id_t *to,
                             stage_future_t **fut);
 
 /* Complete the sender's future with value (one msgpack value). At most once
-** per message; a handler that does not reply completes it with nil. */
+** per message; a handler that does not reply completes it with nil. A
+** value past the node's max_message fails the sender's future with
+** TooLarge instead (logged with the actor's id) and returns
+** STAGE_ETOOBIG. */
 STAGE_EXTERN int stage_reply(stage_ctx_t *ctx, const stage_msg_t *msg,
                              const void *value, size_t len);
 /* Fail the sender's future with a typed error and a message. */

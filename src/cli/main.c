@@ -7,6 +7,7 @@
 ** Exit status: the script's (0, or stage.exit(code)); 1 with a
 ** "file:line: message" on stderr for a script that fails; 2 for bad usage.
 */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,9 @@ static const char run_usage[] =
     "      --slice SECS     preempt a handler after SECS (default 0.01)\n"
     "      --budget SECS    fail a handler that runs past SECS (default 10)\n"
     "      --timeout SECS   default await timeout (default: none)\n"
+    "      --max-message BYTES\n"
+    "                       the largest message, reply or spawn argument,\n"
+    "                       encoded (default 8387584: 8 MiB less 1 KiB)\n"
     "  -h, --help           show this help\n";
 
 static const char node_usage[] =
@@ -57,13 +61,19 @@ static const char node_usage[] =
     "\n"
     "Starts a node that joins a system through any member (or starts one),\n"
     "logs its address and manager id (stderr), runs SCRIPT's main(args) once\n"
-    "it has joined, and runs until SIGTERM, SIGINT or stage.exit(code).\n"
+    "it has joined, and runs until SIGTERM, SIGINT or stage.exit(code). A\n"
+    "join that does not succeed within --join-timeout ends it (status 1).\n"
     "\n"
     "options:\n"
     "  -l, --listen ADDR    listen at host:port (default 127.0.0.1:0: "
     "loopback,\n"
     "                       any free port)\n"
     "  -j, --join ADDR      join the system that the node at ADDR belongs to\n"
+    "      --join-timeout SECS\n"
+    "                       give up joining after SECS, with exit status 1\n"
+    "                       (default 30)\n"
+    "      --join-retry forever\n"
+    "                       retry the join until it works\n"
     "  -t, --theatres N     theatre threads, 1 to 256 (default: one per "
     "core)\n"
     "  -r, --replicas R     DHT replication factor, 1 to 8 (default 3)\n"
@@ -72,6 +82,10 @@ static const char node_usage[] =
     "      --period SECS    ring maintenance period (default 1)\n"
     "      --budget SECS    fail a handler that runs past SECS (default 10)\n"
     "      --timeout SECS   default await timeout (default: none)\n"
+    "      --max-message BYTES\n"
+    "                       the largest message, reply or spawn argument,\n"
+    "                       encoded (default 8387584: 8 MiB less 1 KiB; the\n"
+    "                       same on every node of a system)\n"
     "  -h, --help           show this help\n";
 
 /* Longest time an option takes, in seconds (11.6 days): longer is a typo,
@@ -90,6 +104,8 @@ static const range_t lease_range = {0.1, SECS_MAX, 0};
 static const range_t period_range = {0.01, SECS_MAX, 0};
 /* a handler's slice and budget, a default timeout: 0 is not "none" */
 static const range_t secs_range = {0.001, SECS_MAX, 0};
+static const range_t bytes_range = {(double)STAGE_MAX_MESSAGE_MIN,
+                                    (double)STAGE_MAX_MESSAGE_MAX, 1};
 
 /* The value v (NULL: none given) of option opt of `stage cmd`, in range r;
 ** or exit 2 saying what the option takes and what it got. */
@@ -120,6 +136,36 @@ static const char *address_arg(const char *opt, const char *v) {
     exit(2);
 }
 
+/* The value v of --join-retry: only "forever" (no bound on the join:
+** true), or exit 2. */
+static bool join_retry_arg(const char *opt, const char *v) {
+    if (v && !strcmp(v, "forever")) return true;
+    fprintf(stderr,
+            "stage node: option '%s' takes 'forever' (retry the join until it "
+            "works; --join-timeout SECS bounds it instead), not '%s'\n",
+            opt, v ? v : "");
+    exit(2);
+}
+
+/* Wait until node has joined its system through join: 0 (a node stopped
+** meanwhile, by a signal, goes on to stop), or 1 with the reason on stderr
+** once the join failed for good: a node never becomes a system of its own
+** by accident. */
+static int wait_join(stage_node_t *node, const char *join) {
+    if (stage_node_wait_joined(node, -1) != STAGE_EUNREACHABLE) return 0;
+    static const char hint[] = "check the address, or give a longer "
+                               "--join-timeout, or --join-retry forever";
+    stage_future_t *f = NULL; /* failed at once: it says why */
+    stage_result_t res;
+    if (!stage_node_joined_future(node, &f) && !stage_future_wait(f, 0, &res))
+        fprintf(stderr, "stage node: %s; %s\n", res.message, hint);
+    else
+        fprintf(stderr, "stage node: cannot join the system at '%s'; %s\n",
+                join, hint);
+    if (f) stage_future_release(&f);
+    return 1;
+}
+
 /* Check script (NULL: none) without a node: 0, or 1 with the reason
 ** ("file:line: message") on stderr. */
 static int check_script(const char *script) {
@@ -145,6 +191,8 @@ static int cmd_node(int argc, char **argv) {
     stage_net_config_init(&net);
     net.listen = "127.0.0.1:0";
     net.handle_signals = 1;
+    const char *join_opt = NULL; /* --join-timeout or --join-retry, if given */
+    bool forever = false; /* --join-retry forever: whatever the timeout */
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -155,6 +203,12 @@ static int cmd_node(int argc, char **argv) {
             net.listen = address_arg(o, v), i++;
         } else if (!strcmp(o, "-j") || !strcmp(o, "--join")) {
             net.join = address_arg(o, v), i++;
+        } else if (!strcmp(o, "--join-timeout")) {
+            net.join_timeout = number_arg("node", o, v, secs_range), i++;
+            join_opt = o;
+        } else if (!strcmp(o, "--join-retry")) {
+            forever = join_retry_arg(o, v), i++;
+            join_opt = o;
         } else if (!strcmp(o, "-t") || !strcmp(o, "--theatres")) {
             cfg.theatres = (int)number_arg("node", o, v, theatres_range), i++;
         } else if (!strcmp(o, "-r") || !strcmp(o, "--replicas")) {
@@ -167,11 +221,22 @@ static int cmd_node(int argc, char **argv) {
             cfg.budget_secs = number_arg("node", o, v, secs_range), i++;
         } else if (!strcmp(o, "--timeout")) {
             cfg.call_timeout = number_arg("node", o, v, secs_range), i++;
+        } else if (!strcmp(o, "--max-message")) {
+            cfg.max_message = (size_t)number_arg("node", o, v, bytes_range),
+            i++;
         } else {
             fprintf(stderr, "stage node: unknown option '%s'\n%s", o,
                     node_usage);
             return 2;
         }
+    }
+    if (forever) net.join_timeout = -1;
+    if (join_opt && !net.join) {
+        fprintf(stderr,
+                "stage node: option '%s' needs '--join ADDR': without it the "
+                "node starts a system of its own\n",
+                join_opt);
+        return 2;
     }
     /* entries are renewed every lease / 3, once a period at the most; in
     ** whole milliseconds, as the DHT gets them (net/lookup.c) */
@@ -216,11 +281,9 @@ static int cmd_node(int argc, char **argv) {
     /* the top level runs now: an error it raises ends the node before the
     ** join is waited for */
     int status = load_script(node, script);
-    /* main(args) runs once the node is a member (or after 10 s, with a
-    ** warning: lookups may then fail until the join completes) */
-    if (!status && stage_node_wait_joined(node, 10) == STAGE_ETIMEOUT)
-        fprintf(stderr, "stage node: not joined '%s' after 10 s; going on\n",
-                net.join);
+    /* main(args) runs once the node is a member; a join that gives up
+    ** (--join-timeout) ends the node */
+    if (!status && net.join) status = wait_join(node, net.join);
     if (!status && script &&
         stage_node_run_main(node, argc - i - 1,
                             (const char *const *)argv + i + 1))
@@ -247,6 +310,8 @@ static int cmd_run(int argc, char **argv) {
             cfg.budget_secs = number_arg("run", o, v, secs_range), i++;
         } else if (!strcmp(o, "--timeout")) {
             cfg.call_timeout = number_arg("run", o, v, secs_range), i++;
+        } else if (!strcmp(o, "--max-message")) {
+            cfg.max_message = (size_t)number_arg("run", o, v, bytes_range), i++;
         } else if (!strcmp(o, "--")) {
             i++;
             break;

@@ -410,6 +410,7 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
     if (theatre < 0) theatre = cur ? cur->index : 0;
     stage__theatre_t *t = stage__node_theatre(node, theatre);
     if (!t) return STAGE_EINVAL;
+    if (len > node->cfg.max_message) return STAGE_ETOOBIG;
     stage__env_t *e = stage__env_new("birth", 5, args, len);
     if (!e) return STAGE_ENOMEM;
     e->target = stage__serial_reserve(t);
@@ -472,6 +473,17 @@ int stage__node_spawn_remote(stage_node_t *node, const char *where,
                              const char *type, const char *args, size_t len,
                              stage__future_t *f) {
     if (!node->net_hooks.spawn) return 0;
+    size_t max = node->cfg.max_message;
+    if (len > max) {
+        char msg[STAGE_ADDR_MAX + STAGE_TYPE_MAX + 200];
+        snprintf(msg, sizeof msg,
+                 "cannot spawn '%s' on node '%s': its arguments are %zu "
+                 "bytes, over the limit of %zu bytes (--max-message)",
+                 type, where, len, max);
+        stage__future_reject(f, STAGE_ETOOBIG, msg, NULL, NULL);
+        stage__future_unref(f);
+        return 1;
+    }
     node->net_hooks.spawn(node, where, type, args, len, f);
     return 1;
 }

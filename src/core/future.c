@@ -151,6 +151,18 @@ int stage__future_reject(stage__future_t *f, int status, const char *message,
     return 1;
 }
 
+void stage__future_too_large(stage__future_t *f, const char *actor,
+                             size_t len) {
+    char msg[STAGE_ID_TEXT_MAX + 200], size[48] = "";
+    if (len) snprintf(size, sizeof size, "%zu bytes, ", len);
+    snprintf(msg, sizeof msg,
+             "the reply of actor '%s' is too large: %sover the limit of %zu "
+             "bytes (--max-message)",
+             actor, size, f->node->cfg.max_message);
+    LOG_WARN("%s; its caller gets TooLarge", msg);
+    stage__future_reject(f, STAGE_ETOOBIG, msg, actor, NULL);
+}
+
 int stage__future_forward(stage__future_t *dst, const stage__future_t *src) {
     if (src->status == 0)
         return stage__future_resolve(dst, src->data, src->len);

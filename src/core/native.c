@@ -61,11 +61,18 @@ const stage_id_t *stage_msg_sender(const stage_msg_t *msg) {
 
 int stage_reply(stage_ctx_t *ctx, const stage_msg_t *msg, const void *value,
                 size_t len) {
-    (void)ctx;
     stage_msg_t *m = (stage_msg_t *)msg;
     if (m->replied) return STAGE_EEXISTS;
     if (stage_pack_validate(value, len, 1)) return STAGE_EINVAL;
     m->replied = true;
+    if (len > ctx->t->node->cfg.max_message) {
+        if (m->e->future) {
+            char id[STAGE_ID_TEXT_MAX];
+            stage_id_format(stage_self(ctx), id, sizeof id);
+            stage__future_too_large(m->e->future, id, len);
+        }
+        return STAGE_ETOOBIG;
+    }
     if (m->e->future) stage__future_resolve(m->e->future, value, len);
     return 0;
 }
@@ -348,6 +355,7 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner, int kind,
     size_t mlen = method ? strlen(method) : 0;
     if (!mlen || mlen > 255 || !to) return STAGE_EINVAL;
     if (len && !is_array(args, len)) return STAGE_EINVAL;
+    if (len > node->cfg.max_message) return STAGE_ETOOBIG;
     bool local = stage__id_is_local(node, to);
     if (stage__id_is_stale(node, to)) return STAGE_EACTOR_NOT_FOUND;
     if (!local && !node->net_hooks.send) return STAGE_EUNREACHABLE;
@@ -362,6 +370,7 @@ static int do_send(stage_node_t *node, stage__actor_t *a, int owner, int kind,
     stage__env_t *e = stage__env_new(method, mlen, args, len);
     if (!e) return STAGE_ENOMEM;
     e->hdr.kind = kind;
+    e->hdr.flags |= ENV_UNCHECKED; /* only its header was looked at */
     e->target = to->serial;
     e->target_type = tt;
     if (a) {
@@ -427,6 +436,7 @@ static int spawn_at(stage_node_t *node, int owner, int theatre,
         strnlen(address, STAGE_ADDR_MAX) >= STAGE_ADDR_MAX || !type ||
         !stage_type_name_valid(type) || !stage__native_args_ok(args, len))
         return STAGE_EINVAL;
+    if (len > node->cfg.max_message) return STAGE_ETOOBIG;
     stage__future_t *f = stage__future_new(node, owner, 0);
     if (!f) return STAGE_ENOMEM;
     if (!strcmp(address, stage__node_address(node))) {

@@ -86,7 +86,7 @@ static int send_now(stage_node_t *node, stage__actor_t *a,
     int rc = stage_pack_error(&p);
     if (!rc)
         rc = stage__pipeline_send(node, a, to, method, strlen(method), p.data,
-                                  p.len, reply, stop);
+                                  p.len, reply, stop, false);
     stage_pack_free(&p);
     return rc;
 }

@@ -63,6 +63,7 @@ void stage_node_config_init(stage_node_config_t *cfg) {
     cfg->slice_secs = 0.01;
     cfg->budget_secs = 10.0;
     cfg->stop_grace_secs = 5.0; /* Erlang's default shutdown for a worker */
+    cfg->max_message = STAGE_MAX_MESSAGE_DEFAULT;
 }
 
 static int default_theatres(void) {
@@ -75,6 +76,9 @@ static int check_config(const stage_node_config_t *cfg) {
         return STAGE_EINVAL;
     if (cfg->slice_secs <= 0 || cfg->budget_secs <= 0 ||
         cfg->call_timeout < 0 || cfg->stop_grace_secs <= 0)
+        return STAGE_EINVAL;
+    if (cfg->max_message && (cfg->max_message < STAGE_MAX_MESSAGE_MIN ||
+                             cfg->max_message > STAGE_MAX_MESSAGE_MAX))
         return STAGE_EINVAL;
     if (cfg->address &&
         (!*cfg->address || strlen(cfg->address) >= STAGE_ADDR_MAX ||
@@ -100,6 +104,7 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     if (getrandom(&n->incarnation, sizeof n->incarnation, 0) !=
         sizeof n->incarnation)
         n->incarnation = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+    if (!n->cfg.max_message) n->cfg.max_message = STAGE_MAX_MESSAGE_DEFAULT;
     n->ntheatres = cfg->theatres ? cfg->theatres : default_theatres();
     n->cfg.theatres = n->ntheatres;
     stage__shared_init(n);
@@ -125,7 +130,7 @@ nomem:
 static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static stage_node_t *abandoned;
 
-static void ring_waiters_end(stage_node_t *n, int status);
+static void ring_waiters_end(stage_node_t *n, int status, const char *msg);
 
 /* Drain every theatre's inbox until none has anything left: dropping an
 ** item can complete a future of another theatre. */
@@ -174,7 +179,7 @@ void stage_node_destroy(stage_node_t **np) {
     }
     /* The network first: failing its pending calls completes futures
     ** that land in the theatres' inboxes, which must still exist. */
-    ring_waiters_end(n, STAGE_ESTOPPED);
+    ring_waiters_end(n, STAGE_ESTOPPED, NULL);
     if (n->net_hooks.close) n->net_hooks.close(n);
     destroy_theatres(n);
     for (int i = 0; i < n->nkinds; i++)
@@ -407,7 +412,7 @@ void stage_node_stop(stage_node_t *n, int code) {
         futex_wake(&n->stopped);
         if (!(atomic_fetch_or(&n->ring, RING_STOPPED) & RING_JOINED)) {
             futex_wake(&n->ring);
-            ring_waiters_end(n, STAGE_ESTOPPED);
+            ring_waiters_end(n, STAGE_ESTOPPED, NULL);
         }
     }
     for (int i = 0; i < n->ntheatres; i++)
@@ -553,8 +558,8 @@ int stage_node_run(stage_node_t *n) {
 /* ---- joining a system ---------------------------------------------------- */
 
 /* Complete every future waiting for the join: true (status 0), or fail it
-** with status. Any thread. */
-static void ring_waiters_end(stage_node_t *n, int status) {
+** with status and msg (NULL: the node stopped). Any thread. */
+static void ring_waiters_end(stage_node_t *n, int status, const char *msg) {
     pthread_mutex_lock(&n->ring_lock);
     stage__future_t **w = n->ring_waiters;
     size_t k = n->nring_waiters;
@@ -564,8 +569,9 @@ static void ring_waiters_end(stage_node_t *n, int status) {
     for (size_t i = 0; i < k; i++) {
         if (status)
             stage__future_reject(w[i], status,
-                                 "the node stopped before it joined "
-                                 "its system",
+                                 msg ? msg
+                                     : "the node stopped before it joined "
+                                       "its system",
                                  NULL, NULL);
         else
             stage__future_resolve(w[i], "\xc3", 1); /* true */
@@ -575,9 +581,25 @@ static void ring_waiters_end(stage_node_t *n, int status) {
 }
 
 void stage__node_set_joined(stage_node_t *n) {
+    if (atomic_load(&n->ring) & RING_FAILED) return; /* it gave up: final */
     if (atomic_fetch_or(&n->ring, RING_JOINED) & RING_JOINED) return;
     futex_wake(&n->ring);
-    ring_waiters_end(n, 0);
+    ring_waiters_end(n, 0, NULL);
+}
+
+void stage__node_set_join_failed(stage_node_t *n, int status, const char *msg) {
+    pthread_mutex_lock(&n->ring_lock);
+    bool done = atomic_load(&n->ring) & (RING_JOINED | RING_FAILED);
+    if (!done) {
+        n->join_status = status;
+        snprintf(n->join_error, sizeof n->join_error, "%s", msg);
+        /* under the lock: a waiter added now sees the reason set */
+        atomic_fetch_or(&n->ring, RING_FAILED);
+    }
+    pthread_mutex_unlock(&n->ring_lock);
+    if (done) return;
+    futex_wake(&n->ring);
+    ring_waiters_end(n, status, n->join_error);
 }
 
 int stage_node_wait_joined(stage_node_t *n, double timeout) {
@@ -587,6 +609,8 @@ int stage_node_wait_joined(stage_node_t *n, double timeout) {
     for (;;) {
         int s = atomic_load(&n->ring);
         if (s & RING_JOINED) return 0;
+        /* set before the bit (seq_cst): seen with it */
+        if (s & RING_FAILED) return n->join_status;
         if (s & RING_STOPPED) return STAGE_ESTOPPED;
         double left = -1;
         if (timeout >= 0 && (left = deadline - stage__now()) <= 0)
@@ -609,7 +633,7 @@ int stage_node_joined_future(stage_node_t *n, stage_future_t **fut) {
     pthread_mutex_lock(&n->ring_lock);
     int s = atomic_load(&n->ring);
     int rc = 0;
-    if (!(s & (RING_JOINED | RING_STOPPED))) {
+    if (!(s & (RING_JOINED | RING_STOPPED | RING_FAILED))) {
         stage__future_t **w =
             stage__realloc(n->ring_waiters, (n->nring_waiters + 1) * sizeof *w);
         if (w) {
@@ -627,6 +651,8 @@ int stage_node_joined_future(stage_node_t *n, stage_future_t **fut) {
     }
     if (s & RING_JOINED)
         stage__future_resolve(f, "\xc3", 1);
+    else if (s & RING_FAILED) /* n->join_error is set for good */
+        stage__future_reject(f, n->join_status, n->join_error, NULL, NULL);
     else if (s & RING_STOPPED)
         stage__future_reject(f, STAGE_ESTOPPED,
                              "the node stopped before it joined its system",

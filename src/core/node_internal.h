@@ -55,9 +55,12 @@ struct stage_node {
     void *names;
     atomic_size_t nnames; /* written under names_lock */
     /* joining a system (node.c): RING_* bits, a futex word; the futures of
-    ** stage_node_joined_future that wait for it, under ring_lock */
+    ** stage_node_joined_future that wait for it, under ring_lock, and why
+    ** the join failed (written under it before RING_FAILED is set) */
     atomic_int ring;
     pthread_mutex_t ring_lock;
+    int join_status;
+    char join_error[512];
     stage__future_t **ring_waiters;
     size_t nring_waiters;
     /* pipeline.c: sends from outside the actors deferred on theatre 0 (its
@@ -66,7 +69,7 @@ struct stage_node {
     alignas(64) atomic_int outside_sends;
 };
 
-enum { RING_JOINED = 1, RING_STOPPED = 2 };
+enum { RING_JOINED = 1, RING_STOPPED = 2, RING_FAILED = 4 };
 
 void stage__names_free(stage_node_t *node);
 

@@ -86,10 +86,27 @@ static bool same_target(stage_node_t *node, stage__target_t *a,
 
 /* ---- sending now -------------------------------------------------------- */
 
+/* A message of len bytes of arguments to `to` passes the node's limit: fail
+** reply, or log (one way: nobody else hears of it). The limit is the same
+** wherever `to` is, so a program that runs on one node runs on many. */
+static void too_large(stage_node_t *node, const stage__target_t *to,
+                      const char *method, size_t len, stage__future_t *reply) {
+    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 400];
+    stage_id_format(&to->id, id, sizeof id);
+    snprintf(msg, sizeof msg,
+             "cannot send '%s' to actor '%s': its arguments are %zu bytes, "
+             "over the limit of %zu bytes (--max-message)",
+             method, id, len, node->cfg.max_message);
+    if (reply)
+        stage__future_reject(reply, STAGE_ETOOBIG, msg, NULL, NULL);
+    else
+        LOG_WARN("%s", msg);
+}
+
 int stage__pipeline_send(stage_node_t *node, stage__actor_t *a,
                          const stage__target_t *to, const char *method,
                          size_t mlen, const char *args, size_t len,
-                         stage__future_t *reply, bool stop) {
+                         stage__future_t *reply, bool stop, bool checked) {
     int local = stage__id_is_local(node, &to->id);
     if (local &&
         (!to->type || stage__serial_theatre(to->id.serial) != to->id.theatre)) {
@@ -106,12 +123,17 @@ int stage__pipeline_send(stage_node_t *node, stage__actor_t *a,
             LOG_WARN("%s", msg);
         return 0;
     }
+    if (len > node->cfg.max_message) {
+        too_large(node, to, method, len, reply);
+        return 0;
+    }
     stage__env_t *e = stage__env_new(method, mlen, args, len);
     if (!e) {
         if (reply) stage__future_reject(reply, STAGE_ENOMEM, NULL, NULL, NULL);
         return STAGE_ENOMEM;
     }
     if (stop) e->hdr.kind = ENV_STOP_ACTOR;
+    if (!checked) e->hdr.flags |= ENV_UNCHECKED;
     e->target = to->id.serial;
     e->target_type = to->type;
     if (a) {
@@ -267,7 +289,7 @@ static void deferred_send(stage_node_t *node, stage__actor_t *a,
     }
     if (stage_pack_error(&p) ||
         stage__pipeline_send(node, a, &d->to, d->method, strlen(d->method),
-                             p.data, p.len, d->reply, d->stop)) {
+                             p.data, p.len, d->reply, d->stop, false)) {
         char msg[320];
         snprintf(msg, sizeof msg, "message '%s' not sent: out of memory",
                  d->method);

@@ -164,17 +164,28 @@ static int spawn_remote(lua_State *L, const char *where) {
     const char *name = lua_tostring(L, -1);
     lua_pop(L, 1);
     stage__lw_t *w = stage__lw(L);
-    if (!strcmp(where, stage__node_address(w->node)))
-        return stage__lactor_spawn(L, -1, 3, lua_gettop(L) - 2);
     stage__future_t *f = stage__future_new(w->node, w->t->index, 0);
     if (!f) return luaL_error(L, "out of memory");
     char err[256];
     stage_pack_t *p = &w->scratch;
     stage_pack_reset(p);
-    if (stage__lv_encode_args(L, 3, lua_gettop(L) - 2, p, &w->hooks, err,
-                              sizeof err)) {
+    int rc = stage__lv_encode_args(L, 3, lua_gettop(L) - 2, p, &w->hooks, err,
+                                   sizeof err);
+    if (rc == STAGE_ETOOBIG) { /* as the spawn fails on any node: at once */
+        char msg[STAGE_ADDR_MAX + STAGE_TYPE_MAX + 320];
+        snprintf(msg, sizeof msg, "cannot spawn '%s' on node '%s': %s", name,
+                 where, err);
+        stage__future_reject(f, STAGE_ETOOBIG, msg, NULL, NULL);
+        stage__lref_push_far(L, f);
+        return 1;
+    }
+    if (rc) {
         stage__future_unref(f);
         return luaL_error(L, "spawn '%s': %s", name, err);
+    }
+    if (!strcmp(where, stage__node_address(w->node))) {
+        stage__future_unref(f);
+        return stage__lactor_spawn(L, -1, 3, lua_gettop(L) - 2);
     }
     stage__future_ref(f);
     if (!stage__node_spawn_remote(w->node, where, name, p->data, p->len, f)) {
@@ -316,13 +327,17 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
                           "spawn '%s': actors are spawned from handlers or "
                           "main, not from the script's top level",
                           name);
-    char err[256];
+    char err[256], msg[STAGE_TYPE_MAX + 300];
     stage_pack_t *p = &w->scratch;
     stage_pack_reset(p);
-    if (stage__lv_encode_args(L, first, n, p, &w->hooks, err, sizeof err))
-        return luaL_error(L, "spawn '%s': %s", name, err);
+    int rc = stage__lv_encode_args(L, first, n, p, &w->hooks, err, sizeof err);
+    if (rc == STAGE_ETOOBIG) { /* typed, as the same spawn_at would fail */
+        snprintf(msg, sizeof msg, "cannot spawn '%s': %s", name, err);
+        return stage__lerror_raise(L, rc, msg);
+    }
+    if (rc) return luaL_error(L, "spawn '%s': %s", name, err);
     uint64_t serial;
-    int rc = stage__spawn(w->node, ty, theatre, p->data, p->len, &serial);
+    rc = stage__spawn(w->node, ty, theatre, p->data, p->len, &serial);
     if (rc) return luaL_error(L, "spawn '%s': %s", name, stage_strerror(rc));
     stage_id_t id;
     stage__make_id(w->node, serial, ty, &id);

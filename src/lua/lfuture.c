@@ -107,6 +107,10 @@ static int raise_error(lua_State *L, int status, const char *message) {
     return lua_error(L);
 }
 
+int stage__lerror_raise(lua_State *L, int status, const char *message) {
+    return raise_error(L, status, message);
+}
+
 int stage__lfuture_result(lua_State *L, stage__future_t *f) {
     f->observed = true;
     if (f->status == 0) {
@@ -151,7 +155,14 @@ void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
     char err[256];
     stage_pack_t *p = &w->scratch;
     stage_pack_reset(p);
-    if (stage__lv_encode_value(L, idx, p, &w->hooks, err, sizeof err)) {
+    int rc = stage__lv_encode_value(L, idx, p, &w->hooks, err, sizeof err);
+    if (rc == STAGE_ETOOBIG) {
+        char id[STAGE_ID_TEXT_MAX];
+        stage_id_format(self, id, sizeof id);
+        stage__future_too_large(fut, id, 0);
+        return;
+    }
+    if (rc) {
         char id[STAGE_ID_TEXT_MAX], msg[400];
         stage_id_format(self, id, sizeof id);
         snprintf(msg, sizeof msg, "cannot send the reply: %s", err);

@@ -141,9 +141,24 @@ static int arg_error(lua_State *L, const char *method, const char *err) {
     return luaL_error(L, "cannot send '%s': %s", method, err);
 }
 
+/* Arguments past the node's max_message (err says which): the same
+** failure a send to any node gives, TooLarge, in reply if the sender wants
+** one (it fails now), else raised. */
+static int too_large(lua_State *L, const stage__lref_t *to, const char *method,
+                     const char *err, stage__future_t *reply) {
+    char id[STAGE_ID_TEXT_MAX] = "", msg[STAGE_ID_TEXT_MAX + 600];
+    if (!to->pending) stage_id_format(&to->id, id, sizeof id);
+    snprintf(msg, sizeof msg, "cannot send '%s'%s%s%s: %s", method,
+             id[0] ? " to actor '" : "", id, id[0] ? "'" : "", err);
+    if (!reply) return stage__lerror_raise(L, STAGE_ETOOBIG, msg);
+    stage__future_reject(reply, STAGE_ETOOBIG, msg, NULL, NULL);
+    return 0;
+}
+
 /* Hand method(args at first..first+n-1) to core, which defers it until
 ** its futures and its target's lookup are done (core/pipeline.h). The
-** reply's future, if any, is on the stack already (it holds reply). */
+** reply's future, if any, is on the stack already (it holds reply): an
+** argument too large fails it at once. */
 static void defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
                        const stage__lref_t *to, const char *method, int first,
                        int n, stage__future_t *reply, bool stop) {
@@ -160,10 +175,14 @@ static void defer_send(lua_State *L, stage__lw_t *w, stage__actor_t *a,
             continue;
         }
         size_t at = p->len;
-        if (stage__lv_encode_arg(L, first + i, i + 1, p, &w->hooks, err,
-                                 sizeof err)) {
-            arg_error(L, method, err);
+        int rc = stage__lv_encode_arg(L, first + i, i + 1, p, &w->hooks, err,
+                                      sizeof err);
+        if (rc == STAGE_ETOOBIG) {
+            too_large(L, to, method, err, reply);
+            lua_pop(L, 1);
+            return;
         }
+        if (rc) arg_error(L, method, err);
         args[i].len = p->len - at;
     }
     size_t at = 0; /* p has stopped moving: point into it */
@@ -208,15 +227,22 @@ static int send_common(lua_State *L, stage__lref_t *to, const char *method,
     char err[256];
     stage_pack_t *p = &w->scratch;
     stage_pack_reset(p);
-    if (n == 0) {
+    int rc = 0;
+    if (n == 0)
         stage_pack_array(p, 0);
-    } else if (stage__lv_encode_args(L, first, n, p, &w->hooks, err,
-                                     sizeof err)) {
+    else
+        rc = stage__lv_encode_args(L, first, n, p, &w->hooks, err, sizeof err);
+    if (rc == STAGE_ETOOBIG) {
+        too_large(L, to, method, err, reply);
+        stage__lfuture_push(L, reply); /* failed already */
+        return 1;
+    }
+    if (rc) {
         if (reply) stage__future_unref(reply);
         return arg_error(L, method, err);
     }
-    int rc = stage__pipeline_send(w->node, a, to, method, mlen, p->data, p->len,
-                                  reply, stop);
+    rc = stage__pipeline_send(w->node, a, to, method, mlen, p->data, p->len,
+                              reply, stop, true);
     if (!reply) /* one way: nobody else hears of it */
         return rc ? luaL_error(L, "cannot send '%s': %s", method,
                                stage_strerror(rc))

@@ -189,6 +189,9 @@ int stage__lfuture_result(lua_State *L, stage__future_t *f);
 int stage__lerror_is(lua_State *L, int idx);
 /* Push an error object for a failed future (not raising). */
 void stage__lerror_push(lua_State *L, const stage__future_t *f);
+/* Raise an error object of status (STAGE_E*) with message, marked where
+** it was raised. */
+int stage__lerror_raise(lua_State *L, int status, const char *message);
 /* Complete fut from the value at idx (a future there delegates). */
 void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
                              const stage_id_t *self);

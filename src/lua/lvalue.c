@@ -106,6 +106,18 @@ static int fail(enc_t *e, const char *fmt, ...) {
 
 static int enc_value(enc_t *e, int idx);
 
+/* The most bytes an encoding may take: the hooks' max_bytes, if set. */
+static size_t max_bytes(const enc_t *e) {
+    return e->h && e->h->max_bytes ? e->h->max_bytes : STAGE__LV_MAX_BYTES;
+}
+
+/* Report that the encoding passed max_bytes. Returns STAGE_ETOOBIG. */
+static int too_large(enc_t *e) {
+    fail(e, "value too large (over %zu bytes%s)", max_bytes(e),
+         e->h && e->h->max_bytes ? ": --max-message" : "");
+    return STAGE_ETOOBIG;
+}
+
 /* Scan table t: its key count, and whether it is the sequence 1..n. */
 static int enc_scan(enc_t *e, int t, lua_Unsigned *count, int *seq) {
     lua_State *L = e->L;
@@ -183,8 +195,7 @@ static int enc_table(enc_t *e, int t) {
         if (e->open[k] == self) return fail(e, "table contains a cycle");
     if (e->depth == STAGE__LV_MAX_DEPTH)
         return fail(e, "tables nested deeper than %d", STAGE__LV_MAX_DEPTH);
-    if (e->p->len - e->base > STAGE__LV_MAX_BYTES)
-        return fail(e, "value too large (over %zu bytes)", STAGE__LV_MAX_BYTES);
+    if (e->p->len - e->base > max_bytes(e)) return too_large(e);
     if (!lua_checkstack(L, 4)) return fail(e, "out of Lua stack space");
     lua_Unsigned count = 0;
     int seq = 0, rc = enc_scan(e, t, &count, &seq);
@@ -253,8 +264,7 @@ static void enc_init(enc_t *e, lua_State *L, stage_pack_t *p,
 ** buffer's own error. */
 static int enc_finish(enc_t *e, int top, int rc) {
     lua_settop(e->L, top);
-    if (!rc && e->p->len - e->base > STAGE__LV_MAX_BYTES)
-        rc = fail(e, "value too large (over %zu bytes)", STAGE__LV_MAX_BYTES);
+    if (!rc && e->p->len - e->base > max_bytes(e)) rc = too_large(e);
     if (!rc && stage_pack_error(e->p)) {
         rc = stage_pack_error(e->p);
         if (e->err && e->errlen) snprintf(e->err, e->errlen, "out of memory");

@@ -12,9 +12,10 @@
 ** Limits: tables nest at most STAGE__LV_MAX_DEPTH deep when encoded (half
 ** of STAGE_PACK_MAX_DEPTH, leaving room for the envelopes that carry the
 ** value); a decoder accepts up to STAGE_PACK_MAX_DEPTH levels in all. At
-** most STAGE__LV_MAX_ARGS arguments; an encoding may not pass
-** STAGE__LV_MAX_BYTES (this also stops a table shared many times over from
-** exploding: a shared sub-table is copied at each place it is reached).
+** most STAGE__LV_MAX_ARGS arguments; an encoding may not pass the hooks'
+** max_bytes (the node's max_message), or STAGE__LV_MAX_BYTES without one
+** (this also stops a table shared many times over from exploding: a shared
+** sub-table is copied at each place it is reached).
 **
 ** Errors: the encoder never raises a Lua error itself (only a hook could);
 ** the decoder may raise a Lua memory error, as any Lua API call that
@@ -50,13 +51,15 @@ typedef struct stage__lv_hooks {
     ** ids decode as their text form. */
     void (*push_id)(lua_State *L, const stage_id_t *id, void *ud);
     void *ud;
+    size_t max_bytes; /* the largest encoding; 0: STAGE__LV_MAX_BYTES */
 } stage__lv_hooks_t;
 
 /* Encode the n values at stack slots first..first+n-1 as one msgpack array.
 ** Arguments are numbered from 1 in messages. On failure returns
-** STAGE_EENCODE (STAGE_ENOMEM if p could not grow), leaves p as it was and
-** writes e.g. "argument 2: field 'f': cannot send a function" or
-** "argument 1: table contains a cycle" to err. h may be NULL. */
+** STAGE_EENCODE (STAGE_ETOOBIG past the size limit, STAGE_ENOMEM if p
+** could not grow), leaves p as it was and writes e.g. "argument 2: field
+** 'f': cannot send a function" or "argument 1: table contains a cycle" to
+** err. h may be NULL. */
 int stage__lv_encode_args(lua_State *L, int first, int n, stage_pack_t *p,
                           const stage__lv_hooks_t *h, char *err, size_t errlen);
 /* Encode one value (a reply); errors name "value" instead of "argument N". */

@@ -52,9 +52,13 @@ void stage__conn_close(stage__conn_t *c, int reason, int level,
     if (level >= 0)
         STAGE_LOG(level, "closing connection %s '%s': %s",
                   c->outbound ? "to" : "from", stage__conn_name(c), why);
+    stage__peer_t *p = c->peer;
+    if (p && c->outbound && c->state != CONN_UP) {
+        p->failed_connects++;
+        snprintf(p->last_failure, sizeof p->last_failure, "%s", why);
+    }
     c->state = CONN_CLOSING;
     stage__conn_unpend(c);
-    stage__peer_t *p = c->peer;
     if (p && p->conn == c) stage__peer_conn_lost(p, c, reason);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }

@@ -110,9 +110,10 @@ void stage__lookup_drain(stage__netnode_t *nn) {
     /* a member once it has a successor and a predecessor: before that it
     ** serves no range, and its first requests would chase a ring that is
     ** still settling around it */
-    if (!atomic_load(&nn->joined) && stage_dht_successor(nn->dht).id &&
-        stage_dht_predecessor(nn->dht).id) {
+    if (!atomic_load(&nn->joined) && !nn->join_failed &&
+        stage_dht_successor(nn->dht).id && stage_dht_predecessor(nn->dht).id) {
         atomic_store(&nn->joined, true);
+        stage__join_done(nn); /* its line before main's output */
         stage__node_set_joined(nn->node);
         LOG_DEBUG("joined the ring as manager %016llx",
                   (unsigned long long)nn->manager);

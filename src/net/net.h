@@ -72,6 +72,10 @@ struct stage__peer {
     bool refused; /* a send got STAGE_EBUSY: call on_drain */
     bool left;    /* it said goodbye: one failed connect gives up */
     int attempts; /* failed connects in a row */
+    /* outbound connections that closed before their handshake completed,
+    ** ever, and why the last one did (for a node joining through it) */
+    uint64_t failed_connects;
+    char last_failure[96];
     uv_timer_t retry;
     stage_pack_t out;      /* frames queued, not yet written */
     size_t out_frames;     /* user frames in out */

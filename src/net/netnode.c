@@ -52,6 +52,17 @@
 #include "wire/frame.h"
 #include "util/log.h"
 
+/* Room a frame keeps beside a message's arguments or a reply's value for
+** the header and the envelope: the longest MSG envelope (a call id, a
+** target with a 63-byte type, a 255-byte method, the array headers) takes
+** under 400 bytes. So a frame of max_message + ENVELOPE_ROOM carries any
+** message the node lets through; the default limit keeps the default
+** frame. */
+#define ENVELOPE_ROOM 1024
+_Static_assert(STAGE_MAX_MESSAGE_DEFAULT + ENVELOPE_ROOM ==
+                   STAGE__FRAME_MAX_DEFAULT,
+               "the default message limit fills the default frame");
+
 /* ---- the inbox -------------------------------------------------------------
  */
 
@@ -111,6 +122,8 @@ static void hold_frame(stage__netnode_t *nn, const char *peer, int kind,
 ** STAGE_E* code for a frame that can never go (the caller fails its call). */
 int stage__netnode_send_frame(stage__netnode_t *nn, const char *peer, int kind,
                               const char *body, size_t len) {
+    /* before it is held: a held frame must be one the transport takes */
+    if (len > nn->max_frame - STAGE__FRAME_HEADER) return STAGE_ETOOBIG;
     bool behind = false;
     for (stage__held_t *h = nn->held_head; h && !behind; h = h->next)
         behind = !strcmp(h->peer, peer); /* keep the order behind held ones */
@@ -133,9 +146,11 @@ static void on_drain(void *ud, const char *peer) {
             pp = &h->next;
             continue;
         }
-        if (stage__transport_send(nn->tr, peer, h->kind, h->body, h->len) ==
-            STAGE_EBUSY)
-            break;
+        int rc = stage__transport_send(nn->tr, peer, h->kind, h->body, h->len);
+        if (rc == STAGE_EBUSY) break;
+        if (rc)
+            LOG_WARN("a frame of kind %d for '%s' is lost: %s", h->kind, peer,
+                     stage_strerror(rc));
         *pp = h->next;
         stage__free(h);
     }
@@ -181,26 +196,65 @@ static void reply_frame(stage__netnode_t *nn, const char *peer, uint64_t call,
                   (unsigned long long)call, peer, stage_strerror(rc));
 }
 
-/* Send f's result to the caller it is owed to. A reply that cannot go
-** (larger than a frame, say) sends its failure instead, so that the caller
-** learns it now rather than at its call's deadline. */
+/* The reply f owed through o cannot go: what says why ("is too large:
+** 9000016 bytes, over ..."). Send that failure (status) instead, so that
+** the caller learns it now rather than at its call's deadline, and log it
+** here with the actor's id. */
+static void reply_refused(stage__netnode_t *nn, const stage__owed_t *o,
+                          const stage__future_t *f, int status,
+                          const char *what) {
+    char id[STAGE_ID_TEXT_MAX] = "?", msg[STAGE_ID_TEXT_MAX + 250];
+    if (f->actor) {
+        snprintf(id, sizeof id, "%s", f->actor);
+    } else if (o->type) {
+        stage_id_t self;
+        stage__make_id(nn->node, f->target, o->type, &self);
+        stage_id_format(&self, id, sizeof id);
+    }
+    snprintf(msg, sizeof msg, "the reply of actor '%s' %s", id, what);
+    LOG_WARN("%s; its caller on '%s' gets %s", msg, o->peer,
+             stage_err_name(status));
+    stage__netnode_reply_error(nn, o->peer, o->call, status, msg);
+}
+
+/* Send f's result to the caller it is owed to. A reply to a message past
+** max_message (a delegated one: the actor's own replies are checked where
+** they are made), or too large for a frame (a failure with a huge
+** message), sends TooLarge instead; a value the receiver would refuse,
+** MalformedData. */
 static void send_reply(stage__netnode_t *nn, stage__future_t *f) {
     stage__owed_t *o = f->on_done_arg;
     stage_pack_t *p = &nn->reply_buf; /* the loop's owner only: reused */
     stage_pack_reset(p);
-    pack_reply(p, o->call, f);
-    int rc = stage_pack_error(p);
-    if (!rc)
-        rc = stage__netnode_send_frame(nn, o->peer, FRAME_REPLY, p->data,
-                                       p->len);
+    char what[160];
+    int rc = 0;
+    if (o->type && f->status == 0 && f->len > nn->max_message) {
+        snprintf(what, sizeof what,
+                 "is too large: %zu bytes, over the limit of %zu bytes "
+                 "(--max-message)",
+                 (size_t)f->len, nn->max_message);
+        reply_refused(nn, o, f, STAGE_ETOOBIG, what);
+    } else {
+        pack_reply(p, o->call, f);
+        rc = stage_pack_error(p);
+        /* a C actor's value may nest 64 deep, one more than a REPLY frame
+        ** has room for; the receiver would drop the connection for it */
+        if (!rc && f->status == 0 && stage_pack_validate(p->data, p->len, 1)) {
+            reply_refused(nn, o, f, STAGE_EDECODE,
+                          "is not well-formed msgpack nested at most 63 "
+                          "levels deep (a frame between nodes takes 64 in "
+                          "all)");
+        } else if (!rc) {
+            rc = stage__netnode_send_frame(nn, o->peer, FRAME_REPLY, p->data,
+                                           p->len);
+        }
+    }
     if (rc == STAGE_ETOOBIG) {
-        char msg[160];
-        snprintf(msg, sizeof msg,
-                 "the reply's frame (%zu bytes) is larger than a frame "
-                 "between nodes may be (%zu bytes)",
-                 p->len + STAGE__FRAME_HEADER,
-                 (size_t)STAGE__FRAME_MAX_DEFAULT);
-        stage__netnode_reply_error(nn, o->peer, o->call, rc, msg);
+        snprintf(what, sizeof what,
+                 "is too large: its frame is %zu bytes, over the %zu bytes a "
+                 "frame between nodes may take",
+                 p->len + STAGE__FRAME_HEADER, nn->max_frame);
+        reply_refused(nn, o, f, STAGE_ETOOBIG, what);
     } else if (rc) {
         LOG_WARN("the reply to call %llu from '%s' is lost: %s",
                  (unsigned long long)o->call, o->peer, stage_strerror(rc));
@@ -249,6 +303,7 @@ stage__future_t *stage__netnode_owed(stage__netnode_t *nn, const char *peer,
     stage__addr_copy(o->peer, peer);
     o->call = call;
     o->nn = nn;
+    o->type = NULL;
     f->on_done_arg = o;
     f->on_done = reply_done;
     return f;
@@ -360,7 +415,30 @@ static void on_sweep(uv_timer_t *t) {
 
 /* ---- messages to other nodes -------------------------------------------- */
 
-/* Send e to the actor `to` of another node; takes e. */
+/* Why a frame of `frame` bytes could not go (rc, from sending it or from
+** checking its body first), for the sender's error; and the status its
+** call fails with. Core checks arguments against max_message, and a frame
+** has room for them: STAGE_ETOOBIG here is a value the checks did not see
+** (a failure with a huge message, say). */
+static int frame_failed(stage__netnode_t *nn, int rc, size_t frame, char *why,
+                        size_t len) {
+    if (rc == STAGE_ETOOBIG)
+        snprintf(why, len,
+                 "its frame is %zu bytes, over the %zu bytes a frame between "
+                 "nodes may take",
+                 frame, nn->max_frame);
+    else if (rc == STAGE_EDECODE)
+        snprintf(why, len,
+                 "its arguments are not well-formed msgpack nested at most "
+                 "62 levels deep (a frame between nodes takes 64 in all)");
+    else
+        snprintf(why, len, "%s", stage_strerror(rc));
+    return rc == STAGE_ETOOBIG || rc == STAGE_EDECODE ? rc : STAGE_EUNREACHABLE;
+}
+
+/* Send e to the actor `to` of another node; takes e. Arguments not made
+** by the Lua encoder are checked first as the receiver will check them: a
+** frame it refuses would cost the whole connection. */
 static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
                     stage__env_t *e) {
     uint64_t call = 0;
@@ -382,29 +460,23 @@ static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
             stage_pack_array(&p, 0);
     }
     int rc = stage_pack_error(&p);
+    if (!rc && (e->hdr.flags & ENV_UNCHECKED) &&
+        stage_pack_validate(p.data, p.len, 1))
+        rc = STAGE_EDECODE;
     if (!rc)
         rc = stage__netnode_send_frame(
             nn, to->node, stop ? FRAME_STOP : FRAME_MSG, p.data, p.len);
     size_t frame = p.len + STAGE__FRAME_HEADER;
     stage_pack_free(&p);
-    if (rc == STAGE_ETOOBIG) {
-        char msg[STAGE_ADDR_MAX + 400];
-        snprintf(msg, sizeof msg,
-                 "cannot send '%s' to node '%s': its frame (%zu bytes) is "
-                 "larger than a frame between nodes may be (%zu bytes)",
-                 stop ? "stop" : stage__env_method(e), to->node, frame,
-                 (size_t)STAGE__FRAME_MAX_DEFAULT);
+    if (rc) {
+        char id[STAGE_ID_TEXT_MAX], why[160];
+        char msg[STAGE_ID_TEXT_MAX + sizeof why + 300];
+        stage_id_format(to, id, sizeof id);
+        int status = frame_failed(nn, rc, frame, why, sizeof why);
+        snprintf(msg, sizeof msg, "cannot send '%s' to actor '%s': %s",
+                 stop ? "stop" : stage__env_method(e), id, why);
         if (call)
-            call_fail(nn, call, rc, msg);
-        else
-            LOG_WARN("%s", msg);
-    } else if (rc) {
-        char msg[STAGE_ADDR_MAX + 100];
-        snprintf(msg, sizeof msg, "cannot send to node '%s': %s", to->node,
-                 stage_strerror(rc));
-        if (call)
-            call_fail(nn, call, rc == STAGE_ETOOBIG ? rc : STAGE_EUNREACHABLE,
-                      msg);
+            call_fail(nn, call, status, msg);
         else
             LOG_WARN("%s", msg);
     }
@@ -425,15 +497,19 @@ static void out_spawn(stage__netnode_t *nn, stage__netnode_item_t *it) {
     else
         stage_pack_array(&p, 0);
     int rc = stage_pack_error(&p);
+    if (!rc && stage_pack_validate(p.data, p.len, 1)) /* as out_msg */
+        rc = STAGE_EDECODE;
     if (!rc)
         rc = stage__netnode_send_frame(nn, it->where, FRAME_SPAWN, p.data,
                                        p.len);
+    size_t frame = p.len + STAGE__FRAME_HEADER;
     stage_pack_free(&p);
     if (rc) {
-        char msg[STAGE_ADDR_MAX + 100];
-        snprintf(msg, sizeof msg, "cannot spawn on node '%s': %s", it->where,
-                 stage_strerror(rc));
-        call_fail(nn, call, STAGE_EUNREACHABLE, msg);
+        char why[160], msg[STAGE_ADDR_MAX + sizeof it->key + sizeof why + 40];
+        int status = frame_failed(nn, rc, frame, why, sizeof why);
+        snprintf(msg, sizeof msg, "cannot spawn '%s' on node '%s': %s", it->key,
+                 it->where, why);
+        call_fail(nn, call, status, msg);
     }
 }
 
@@ -504,8 +580,22 @@ void stage__netnode_pack_target(stage_pack_t *p, const stage_id_t *to) {
     stage_pack_cstr(p, to->type);
 }
 
+/* A message to `to` that cannot be delivered as it came: answer its call
+** with status (or log it, one way), saying why. */
+static void msg_refused(stage__netnode_t *nn, const char *peer, uint64_t call,
+                        const stage_id_t *to, int status, const char *why) {
+    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 300];
+    stage_id_format(to, id, sizeof id);
+    snprintf(msg, sizeof msg, "a message to actor '%s' %s; not delivered", id,
+             why);
+    stage__netnode_reply_error(nn, peer, call, status, msg);
+}
+
 /* MSG [call, incarnation, serial, type, method, args], or with stop
-** STOP [call, incarnation, serial, type]: the order to stop. */
+** STOP [call, incarnation, serial, type]: the order to stop. Once the call
+** and the target are read, a message that is bad or too large is answered
+** (MalformedData, TooLarge) rather than only dropped: its sender would
+** otherwise wait for its deadline. */
 static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
                   size_t len, bool stop) {
     stage_unpack_t u;
@@ -517,11 +607,24 @@ static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
     if (read_call(&u, stop ? 4 : 6, &call) ||
         stage__netnode_read_target(nn, &u, &to))
         return STAGE_EDECODE;
-    if (stop && stage_unpack_peek(&u) != STAGE_T_END) return STAGE_EDECODE;
-    if (!stop &&
-        (stage_unpack_str(&u, &method, &mlen) || mlen == 0 || mlen > 255 ||
-         memchr(method, 0, mlen) || read_args(&u, &args, &alen)))
+    if ((stop && stage_unpack_peek(&u) != STAGE_T_END) ||
+        (!stop &&
+         (stage_unpack_str(&u, &method, &mlen) || mlen == 0 || mlen > 255 ||
+          memchr(method, 0, mlen) || read_args(&u, &args, &alen)))) {
+        msg_refused(nn, peer, call, &to, STAGE_EDECODE,
+                    "is malformed (its method, or its arguments: not one "
+                    "msgpack array nested at most 64 deep)");
         return STAGE_EDECODE;
+    }
+    if (alen > nn->max_message) { /* its sender's limit is larger */
+        char why[STAGE_ADDR_MAX + 160];
+        snprintf(why, sizeof why,
+                 "is too large: its arguments are %zu bytes, over the limit "
+                 "of %zu bytes of node '%s' (--max-message)",
+                 alen, nn->max_message, nn->address);
+        msg_refused(nn, peer, call, &to, STAGE_ETOOBIG, why);
+        return 0;
+    }
     stage__type_t *ty = stage__netnode_local_target(nn, peer, call, &to);
     if (!ty) return 0;
     stage__env_t *e = stage__env_new(method, mlen, args, alen);
@@ -529,6 +632,8 @@ static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
     if (e && call &&
         !(e->future = stage__netnode_owed(nn, peer, call, to.serial)))
         stage__env_free(e), e = NULL;
+    if (e && e->future) /* its reply is an actor's: checked as one */
+        ((stage__owed_t *)e->future->on_done_arg)->type = ty;
     if (!e) {
         char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 320];
         stage_id_format(&to, text, sizeof text);
@@ -562,7 +667,15 @@ static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
     name[tlen] = 0;
     stage__type_t *ty = stage__type_find(nn->node, name);
     int nt = stage_node_theatres(nn->node);
-    char msg[STAGE_TYPE_MAX + STAGE_ADDR_MAX + 80];
+    char msg[STAGE_TYPE_MAX + STAGE_ADDR_MAX + 200];
+    if (alen > nn->max_message) { /* its sender's limit is larger */
+        snprintf(msg, sizeof msg,
+                 "cannot spawn '%s' on node '%s': its arguments are %zu "
+                 "bytes, over the limit of %zu bytes (--max-message)",
+                 name, nn->address, alen, nn->max_message);
+        stage__netnode_reply_error(nn, peer, call, STAGE_ETOOBIG, msg);
+        return 0;
+    }
     if (!ty) {
         snprintf(msg, sizeof msg, "node '%s' has no actor type '%s'",
                  nn->address, name);
@@ -1037,6 +1150,7 @@ void stage_net_config_init(stage_net_config_t *cfg) {
     cfg->call_timeout = 60;
     cfg->lease_secs = 30;
     cfg->period_secs = 1;
+    cfg->join_timeout = 30;
 }
 
 const char *stage_node_address(const stage_node_t *node) {
@@ -1074,6 +1188,12 @@ static int start_transport(stage__netnode_t *nn, const stage_net_config_t *cfg,
     stage__transport_config_init(&tc);
     tc.incarnation = stage__node_incarnation(nn->node);
     tc.manager = nn->manager;
+    /* frames never shrink below the default: DHT messages need it */
+    if (nn->max_message + ENVELOPE_ROOM > tc.max_frame) {
+        tc.max_frame = nn->max_message + ENVELOPE_ROOM;
+        tc.max_outbound = 4 * tc.max_frame;
+    }
+    nn->max_frame = tc.max_frame;
     stage__transport_cbs_t cbs = {.ud = nn,
                                   .on_frame = on_frame,
                                   .on_peer_down = on_peer_down,
@@ -1110,6 +1230,10 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
         snprintf(err, errlen, "a network needs a listen address, once");
         return STAGE_EINVAL;
     }
+    if (cfg->join_timeout != cfg->join_timeout) {
+        snprintf(err, errlen, "the join timeout is not a number");
+        return STAGE_EINVAL;
+    }
     stage__netnode_t *nn = stage__calloc(1, sizeof *nn);
     if (!nn || uv_loop_init(&nn->loop)) {
         stage__free(nn);
@@ -1119,10 +1243,12 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
     nn->node = node;
     nn->call_timeout =
         (uint64_t)((cfg->call_timeout > 0 ? cfg->call_timeout : 60) * 1000);
+    nn->max_message = stage__node_config(node)->max_message;
     stage__mpsc_init(&nn->inbox);
     nn->manager = stage__random64();
     int rc = start_transport(nn, cfg, err, errlen);
     if (!rc) rc = stage__lookup_start(nn, cfg, err, errlen);
+    if (!rc && cfg->join) stage__join_start(nn, cfg);
     if (rc) {
         if (nn->tr) stage__transport_destroy(&nn->tr);
         uv_run(&nn->loop, UV_RUN_NOWAIT);

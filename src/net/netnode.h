@@ -1,7 +1,7 @@
 /*
 ** net/netnode.h: the I/O loop of a networked node (netnode.c), its directory
-** driver (lookup.c: the DHT manager and lookups through it) and what the
-** node holds in the DHT for itself (holdings.c).
+** driver (lookup.c: the DHT manager and lookups through it), what the
+** node holds in the DHT for itself (holdings.c) and its join (join.c).
 ** Internal; everything here runs on the loop's owner unless noted: the
 ** I/O thread until the node starts, then theatre 0 (see netnode.c).
 */
@@ -88,6 +88,9 @@ typedef struct stage__owed {
     char peer[STAGE_ADDR_MAX];
     uint64_t call;
     struct stage__netnode *nn;
+    /* the type of the actor (serial: the future's target) whose reply to a
+    ** message this is; NULL for the node's own answers (FIND, PICK, ...) */
+    stage__type_t *type;
 } stage__owed_t;
 
 /* A frame waiting for a full peer queue to drain. */
@@ -132,11 +135,21 @@ typedef struct stage__netnode {
     bool leaving, left;
     uint64_t next_id;
     uint64_t call_timeout; /* ms */
+    size_t max_message;    /* the node's: arguments and replies, encoded */
+    size_t max_frame;      /* the transport's, header included */
     stage__held_t *held_head, *held_tail;
     char address[STAGE_ADDR_MAX];
     uint64_t manager;
     bool signals;
     struct stage__known *known; /* monitors.c: the nodes seen up */
+    /* joining through another node (join.c) */
+    uv_timer_t join_timer;
+    char join_addr[STAGE_ADDR_MAX]; /* the member's, as the transport has it */
+    uint64_t join_start;            /* loop ms */
+    uint64_t join_timeout_ms;       /* 0: for ever */
+    uint64_t join_next_report;      /* ms after join_start */
+    bool join_reported;             /* a progress line was written */
+    bool join_failed;               /* gave up: never joined from now on */
 } stage__netnode_t;
 
 /* Copy a peer address into a STAGE_ADDR_MAX buffer (snprintf costs more
@@ -216,6 +229,12 @@ int stage__netmon_in_down(stage__netnode_t *nn, const char *peer,
 /* Send the frame of an ITEM_MONITOR or ITEM_DOWN. */
 void stage__netmon_out(stage__netnode_t *nn, stage__netnode_item_t *it);
 void stage__netmon_close(stage__netnode_t *nn);
+/* join.c */
+/* Watch the join through cfg->join (set) that lookup.c started: progress
+** lines, and the failure once cfg->join_timeout has passed. */
+void stage__join_start(stage__netnode_t *nn, const stage_net_config_t *cfg);
+/* The node has joined: stop watching (and say so, if it said it had not). */
+void stage__join_done(stage__netnode_t *nn);
 
 /* holdings.c */
 /* Leave gracefully: remove this node's names and type registrations, then

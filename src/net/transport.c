@@ -296,6 +296,14 @@ int stage__transport_peer_stats(const stage__transport_t *t, const char *peer,
     return 0;
 }
 
+uint64_t stage__transport_peer_failures(const stage__transport_t *t,
+                                        const char *peer, char *why,
+                                        size_t len) {
+    stage__peer_t *p = stage__peer_find((stage__transport_t *)t, peer);
+    snprintf(why, len, "%s", p ? p->last_failure : "");
+    return p ? p->failed_connects : 0;
+}
+
 int stage__transport_peer_is_up(const stage__transport_t *t, const char *peer) {
     stage__peer_t *p = stage__peer_find((stage__transport_t *)t, peer);
     return p && p->up;

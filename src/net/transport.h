@@ -141,6 +141,13 @@ void stage__transport_stats(const stage__transport_t *t,
 /* Counts for one peer: 0, or STAGE_EINVAL if the peer is unknown. */
 int stage__transport_peer_stats(const stage__transport_t *t, const char *peer,
                                 stage__net_stats_t *out);
+/* How many connections to peer closed before their handshake completed
+** since the transport started (0: none, or an unknown peer), and in why
+** (len bytes, NUL-terminated) the reason the last one did ("cannot
+** connect: connection refused"), or "". */
+uint64_t stage__transport_peer_failures(const stage__transport_t *t,
+                                        const char *peer, char *why,
+                                        size_t len);
 /* 1 if peer has a connection that completed its handshake, else 0. */
 int stage__transport_peer_is_up(const stage__transport_t *t, const char *peer);
 

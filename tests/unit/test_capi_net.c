@@ -4,8 +4,9 @@
 ** system, waits for its join with stage_node_wait_joined (no polling), and
 ** a Lua actor there (tests/unit/capi_net.lua) finds the C actor by name and
 ** by type and calls it; B's C side finds it too and spawns on A by
-** address. Also: waiting for a join that does not come (timeout, stop),
-** and from places where it cannot work.
+** address. Also: waiting for a join that does not come (timeout, stop), a
+** join that gives up after its own timeout (NodeUnreachable, final), and
+** from places where it cannot work.
 */
 #include <unistd.h>
 
@@ -174,6 +175,60 @@ static void net_wait_joined_times_out_or_ends_with_the_node(void **state) {
     stage_node_destroy(&c);
 }
 
+static void net_join_gives_up_after_its_timeout(void **state) {
+    (void)state;
+    stage_node_t *c = cu_node(1, types);
+    stage_net_config_t net;
+    stage_net_config_init(&net);
+    assert_true(net.join_timeout == 30);
+    net.listen = "127.0.0.1:0";
+    net.join = "127.0.0.1:1"; /* nobody there */
+    net.join_timeout = 0.5;
+    char err[256];
+    if (stage_node_network(c, &net, err, sizeof err))
+        fail_msg("stage_node_network: %s", err);
+    stage_future_t *joined;
+    assert_int_equal(stage_node_joined_future(c, &joined), 0);
+    double start = stage_now();
+    assert_int_equal(stage_node_wait_joined(c, WAIT_SECS), STAGE_EUNREACHABLE);
+    double took = stage_now() - start;
+    assert_true(took >= 0.45 && took < 3); /* the bound, not WAIT_SECS */
+    assert_false(stage_node_joined(c));
+    stage_result_t res;
+    cu_wait(joined, &res);
+    assert_int_equal(res.status, STAGE_EUNREACHABLE);
+    const char *want = "cannot join the system at '127.0.0.1:1': not joined "
+                       "within 0.5 s: ";
+    if (strncmp(res.message, want, strlen(want)) ||
+        !strstr(res.message, "connection refused"))
+        fail_msg("'%s'", res.message);
+    stage_future_release(&joined);
+    /* final: asked again, it fails at once with the same reason */
+    assert_int_equal(stage_node_joined_future(c, &joined), 0);
+    assert_true(stage_future_done(joined));
+    cu_wait(joined, &res);
+    assert_int_equal(res.status, STAGE_EUNREACHABLE);
+    assert_non_null(strstr(res.message, "connection refused"));
+    stage_future_release(&joined);
+    assert_int_equal(stage_node_wait_joined(c, 0), STAGE_EUNREACHABLE);
+    stage_node_destroy(&c);
+}
+
+static void net_join_timeout_must_be_a_number(void **state) {
+    (void)state;
+    stage_node_t *c = cu_node(1, types);
+    stage_net_config_t net;
+    stage_net_config_init(&net);
+    net.listen = "127.0.0.1:0";
+    net.join = "127.0.0.1:1";
+    net.join_timeout = NAN;
+    char err[256];
+    assert_int_equal(stage_node_network(c, &net, err, sizeof err),
+                     STAGE_EINVAL);
+    assert_string_equal(err, "the join timeout is not a number");
+    stage_node_destroy(&c);
+}
+
 static void net_wait_joined_needs_a_network(void **state) {
     (void)state;
     stage_node_t *node = cu_node(1, types);
@@ -190,6 +245,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(net_lua_on_one_node_calls_a_named_c_actor_of_another),
         cmocka_unit_test(net_wait_joined_times_out_or_ends_with_the_node),
+        cmocka_unit_test(net_join_gives_up_after_its_timeout),
+        cmocka_unit_test(net_join_timeout_must_be_a_number),
         cmocka_unit_test(net_wait_joined_needs_a_network),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -233,13 +233,51 @@ static void nesting_and_argument_counts_are_limited(void **state) {
                  "too many arguments (251, at most 250)");
 }
 
+/* Encode what chunk returns as arguments with hooks h; expect
+** STAGE_ETOOBIG with msg, and nothing left of it in the buffer. */
+static void encode_too_large(lua_State *L, const stage__lv_hooks_t *h,
+                             const char *chunk, const char *msg) {
+    char err[256];
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_int(&p, 42);
+    int n = run(L, chunk);
+    int rc = stage__lv_encode_args(L, -n, n, &p, h, err, sizeof err);
+    if (rc != STAGE_ETOOBIG) fail_msg("%s: %d, not too large", chunk, rc);
+    assert_string_equal(err, msg);
+    assert_int_equal(p.len, 1);
+    lua_settop(L, 0);
+    stage_pack_free(&p);
+}
+
 static void a_table_shared_exponentially_is_too_large(void **state) {
     lua_State *L = *state;
-    encode_fails(L,
-                 "local t = string.rep('x', 4 << 20) "
-                 "for i = 1, 6 do t = {t, t} end return t",
-                 "argument 1: index 1[2]: value too large (over 67108864 "
-                 "bytes)");
+    encode_too_large(L, NULL,
+                     "local t = string.rep('x', 4 << 20) "
+                     "for i = 1, 6 do t = {t, t} end return t",
+                     "argument 1: index 1[2]: value too large (over 67108864 "
+                     "bytes)");
+}
+
+static void the_hooks_set_the_size_limit(void **state) {
+    lua_State *L = *state;
+    stage__lv_hooks_t h = {.max_bytes = 1000};
+    /* a str of 996 bytes takes 3 of header, and the array 1: 1000 */
+    char err[256];
+    stage_pack_t p = STAGE_PACK_INIT;
+    int n = run(L, "return string.rep('x', 996)");
+    assert_int_equal(stage__lv_encode_args(L, -n, n, &p, &h, err, sizeof err),
+                     0);
+    assert_int_equal(p.len, 1000); /* exactly the limit goes */
+    lua_settop(L, 0);
+    stage_pack_free(&p);
+    encode_too_large(L, &h, "return string.rep('x', 997)",
+                     "argument 1: value too large (over 1000 bytes: "
+                     "--max-message)");
+    encode_too_large(L, &h,
+                     "local t = {} for i = 1, 600 do t[i] = i end "
+                     "return {t, t}",
+                     "argument 1: index 2: value too large (over 1000 "
+                     "bytes: --max-message)");
 }
 
 /* Hooks: userdata of this metatable is an id. */
@@ -261,7 +299,7 @@ static void push_id(lua_State *L, const stage_id_t *id, void *ud) {
 static void references_go_through_the_hooks(void **state) {
     lua_State *L = *state;
     int pushed = 0;
-    stage__lv_hooks_t h = {enc_ud, push_id, &pushed};
+    stage__lv_hooks_t h = {enc_ud, push_id, &pushed, 0};
     luaL_newmetatable(L, "test.id");
     lua_pop(L, 1);
     stage_id_t *id = lua_newuserdatauv(L, sizeof *id, 0);
@@ -468,6 +506,8 @@ int main(void) {
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             a_table_shared_exponentially_is_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_hooks_set_the_size_limit, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(references_go_through_the_hooks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(hostile_input_fails_cleanly, setup,

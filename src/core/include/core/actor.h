@@ -64,7 +64,9 @@ stage__actor_t *stage__actor_find(stage__theatre_t *t, uint64_t serial);
 /* Spawn an actor of type on theatre (-1: the calling theatre, or 0 from
 ** outside). Its birth message carries args (msgpack array). The serial is
 ** known at once; the actor exists by the time any message sent after this
-** call reaches its theatre. Any thread. */
+** call reaches its theatre. 0, STAGE_EINVAL (no such theatre),
+** STAGE_ETOOBIG (args past the node's max_message) or STAGE_ENOMEM. Any
+** thread. */
 int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
                  const void *args, size_t len, uint64_t *serial);
 /* Mark a to stop after its current turn (t's thread). */

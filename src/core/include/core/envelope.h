@@ -31,7 +31,10 @@ enum {
 enum {
     ENV_COUNTED = 1, /* holds one unit of node->work until received */
     ENV_SYSTEM = 2,  /* runtime message (birth, timers, continuations) */
-    ENV_REMOTE = 4   /* came from another node: its data is hostile */
+    ENV_REMOTE = 4,  /* came from another node: its data is hostile */
+    /* its arguments were not made by the Lua encoder (C, pipelining): the
+    ** network checks them before they leave in a frame */
+    ENV_UNCHECKED = 8
 };
 
 typedef void (*stage__call_fn)(stage__theatre_t *t, stage__actor_t *a,

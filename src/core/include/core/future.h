@@ -77,6 +77,11 @@ int stage__future_resolve(stage__future_t *f, const char *data, size_t len);
 ** NULL). Any thread. Returns 1 if this completion won. */
 int stage__future_reject(stage__future_t *f, int status, const char *message,
                          const char *actor, const char *traceback);
+/* The reply the actor with id text actor made for f, of len bytes (0:
+** unknown, the encoder stopped), is past the node's max_message: fail f
+** with TooLarge, and log it with the actor's id, as the caller may be on
+** another node. Any thread. */
+void stage__future_too_large(stage__future_t *f, const char *actor, size_t len);
 /* Copy src's result into dst (src done). Returns 1 if it won. */
 int stage__future_forward(stage__future_t *dst, const stage__future_t *src);
 static inline bool stage__future_done(const stage__future_t *f) {

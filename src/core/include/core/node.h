@@ -43,9 +43,16 @@ const char *stage__node_address(const stage_node_t *node);
 ** any thread): stage_node_wait_joined returns and the futures of
 ** stage_node_joined_future resolve. */
 void stage__node_set_joined(stage_node_t *node);
+/* The network layer gave up joining (status, a STAGE_E* code, and msg
+** say why): final, as joined is (once; any thread, but not with
+** stage__node_set_joined on another). stage_node_wait_joined returns
+** status, and the futures of stage_node_joined_future fail with it. */
+void stage__node_set_join_failed(stage_node_t *node, int status,
+                                 const char *msg);
 
 /* Spawn type on the node at address where; f (a reference is taken)
-** gets the new id. 0 if there is no network (f untouched). */
+** gets the new id, or TooLarge at once for args past max_message. 0 if
+** there is no network (f untouched). */
 int stage__node_spawn_remote(stage_node_t *node, const char *where,
                              const char *type, const char *args, size_t len,
                              stage__future_t *f);

@@ -54,12 +54,14 @@ int stage__target_settle(stage_node_t *node, stage__target_t *to);
 /* Queue method(args, a msgpack array) to a resolved target now, from actor
 ** a (NULL: outside the actors); with stop, the order to stop instead.
 ** reply (may be NULL) gets a reference of the envelope's. A target that
-** cannot be reached fails reply (or is logged): 0; STAGE_ENOMEM, reply
-** failed too. Any thread. */
+** cannot be reached, or arguments past the node's max_message, fail reply
+** with the reason (or it is logged): 0; STAGE_ENOMEM, reply failed too.
+** checked: args come from the Lua encoder (well-formed, 32 levels at
+** most); else the network checks them (ENV_UNCHECKED). Any thread. */
 int stage__pipeline_send(stage_node_t *node, stage__actor_t *a,
                          const stage__target_t *to, const char *method,
                          size_t mlen, const char *args, size_t len,
-                         stage__future_t *reply, bool stop);
+                         stage__future_t *reply, bool stop, bool checked);
 
 /* 1 if a send from a (NULL: from outside, on theatre 0) to `to` must wait
 ** behind an earlier deferred send to the same target. */

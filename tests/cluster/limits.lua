@@ -1,0 +1,85 @@
+-- Sizes between nodes (cluster.limits). args: "serve" — name a Big "big"
+-- and print "ready"; or "call ADDR LIMIT" — from a node whose own
+-- --max-message is larger than LIMIT (the server's), check that each
+-- message, reply and spawn argument too large fails its sender's future
+-- with TooLarge at once, on whichever side found it, and that the server
+-- goes on serving. Prints "ok" last.
+local stage = require "stage"
+
+local Big = stage.actor "Big"
+function Big:birth(s) self.born = s and #s or 0 end
+function Big:size() return self.born end
+function Big:take(s) return #s end
+function Big:blob(bytes) return string.rep("x", bytes) end
+function Big:ping() return "pong" end
+
+-- f's future must fail with TooLarge, its message holding want, at once:
+-- a reply that is lost would show as Timeout after 2 s.
+local function too_large(want, f)
+  local t0 = stage.now()
+  local ok, err = pcall(function() return f():await(2) end)
+  assert(not ok, "no failure; wanted TooLarge: " .. want)
+  assert(type(err) == "table" and err.type == "TooLarge", tostring(err))
+  assert(err.message:find(want, 1, true),
+         "'" .. err.message .. "' lacks '" .. want .. "'")
+  assert(stage.now() - t0 < 1, "TooLarge after " .. (stage.now() - t0) .. " s")
+  return err
+end
+
+local function serve()
+  assert(stage.name("big", Big()):await())
+  print("ready")
+end
+
+local function call(addr, limit)
+  local deadline = stage.now() + 10
+  local big
+  repeat -- the server's name may still be on its way
+    local ok = pcall(function()
+      big = stage.find_name("big")
+      return big:ping():await()
+    end)
+    if not ok then stage.sleep(0.1):await() end
+  until ok or stage.now() > deadline
+  assert(big:ping():await() == "pong", "the server never answered")
+  local id = tostring(big)
+  -- the strings below are >= 65536 bytes: [s] takes #s + 6 bytes
+  local theirs = string.rep("x", limit) -- within ours, past theirs
+  local ours = string.rep("x", 5 * limit) -- past ours (this node: 4x)
+  -- a message: found too large here (ours), or there (theirs)
+  too_large("cannot send 'take' to actor '" .. id .. "': argument 1: " ..
+            "value too large", function() return big:take(ours) end)
+  too_large("a message to actor '" .. id .. "' is too large: its " ..
+            "arguments are " .. (limit + 6) .. " bytes, over the limit of " ..
+            limit .. " bytes of node '" .. addr .. "' (--max-message)",
+            function() return big:take(theirs) end)
+  assert(big:take(string.rep("x", limit - 6)):await(2) == limit - 6)
+  -- one way: raised here, or logged there with the actor's id
+  local ok, err = pcall(stage.send, big, "take", ours)
+  assert(not ok and err.type == "TooLarge", tostring(err))
+  stage.send(big, "take", theirs) -- the server logs it (limits.sh)
+  -- a reply too large for the server: the caller learns it at once
+  local e = too_large("the reply of actor '" .. id .. "' is too large",
+                      function() return big:blob(limit) end)
+  assert(e.actor == id, tostring(e.actor))
+  assert(#big:blob(limit - 5):await(2) == limit - 5) -- just fits
+  -- a spawn: its arguments too large here, or there
+  too_large("cannot spawn 'Big' on node '" .. addr .. "': argument 1: " ..
+            "value too large", function()
+    return Big:spawn_at(addr, ours):size()
+  end)
+  too_large("cannot spawn 'Big' on node '" .. addr .. "': its arguments " ..
+            "are " .. (limit + 6) .. " bytes, over the limit of " .. limit,
+            function() return Big:spawn_at(addr, theirs):size() end)
+  assert(Big:spawn_at(addr, string.rep("x", limit - 6)):size():await(2) ==
+         limit - 6)
+  -- and the server goes on
+  assert(big:ping():await(2) == "pong")
+  print("ok")
+  stage.exit(0)
+end
+
+function main(args)
+  if args[1] == "serve" then return serve() end
+  call(args[2], math.tointeger(tonumber(args[3])))
+end

@@ -1,0 +1,19 @@
+#!/bin/sh
+# cluster.limits: a message, a reply or a spawn argument too large fails
+# its sender's future with TooLarge at once, whichever node finds it: the
+# server takes at most 100000 bytes (--max-message), the caller 400000.
+# A one-way message too large for the server is logged there with the
+# actor's id. tests/cluster/limits.lua does the calls.
+. "$(dirname "$0")/lib.sh"
+here=$(dirname "$0")
+start server --theatres 2 --max-message 100000 "$here/limits.lua" serve
+wait_line "$DIR/server.out" '^ready$'
+timeout 60 "$STAGE" node --join "$ADDR_server" --theatres 2 \
+    --max-message 400000 "$here/limits.lua" call "$ADDR_server" 100000 \
+    > "$DIR/caller.out" 2>&1 || fail "the caller failed"
+grep -q '^ok$' "$DIR/caller.out" || fail "the caller did not finish"
+wait_line "$DIR/server.out" \
+    "^stage: warn: from '[^']+': a message to actor '[^']+/Big/[0-9]+' is too large: its arguments are 100006 bytes, over the limit of 100000 bytes of node '$ADDR_server' \\(--max-message\\); not delivered\$" 5
+grep -q "^stage: warn: the reply of actor '[^']*/Big/[0-9]*' is too large: over the limit of 100000 bytes (--max-message); its caller gets TooLarge\$" \
+    "$DIR/server.out" || fail "the reply too large was not logged with its actor"
+echo "cluster.limits: ok"
