@@ -22,7 +22,7 @@ test_in = cd $(1) && $(2) ctest --output-on-failure -j $(JOBS)
 build_tests = $(call build_in,$(BUILD),RelWithDebInfo,-DBUILD_TESTING=ON)
 
 .PHONY: all build demo test test-asan test-tsan test-clang builds bench \
-	bench-net bench-dht wire-bench deps clean
+	bench-net bench-dht bench-reliability wire-bench deps clean
 
 all: build
 
@@ -85,6 +85,13 @@ bench-net:
 	@$(build_tests)
 	sh bench/net/run.sh $(BUILD)
 
+# What the links between nodes keep across a stalled peer and a cut link
+# (network namespaces: run as root), and how fast a killed node is known.
+bench-reliability:
+	@$(DEPS) build test bench-reliability
+	@$(build_tests)
+	sh bench/reliability/run.sh $(BUILD)
+
 # The DHT at 1,000 and 10,000 simulated nodes, each figure beside its target.
 bench-dht:
 	@$(DEPS) build test bench-dht
@@ -99,7 +106,7 @@ wire-bench:
 
 # Everything any target needs.
 deps:
-	@$(DEPS) build test clang bench bench-net bench-dht wire-bench
+	@$(DEPS) build test clang bench bench-net bench-dht bench-reliability wire-bench
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang \

@@ -14,6 +14,8 @@
 #   bench       Erlang (erl, erlc), the benchmarks' reference
 #   bench-net   tcpdump (bytes on the wire) and python3 (reads its capture)
 #   bench-dht   /usr/bin/time, the simulator's CPU seconds
+#   bench-reliability  python3 (the monotonic clock of a kill) and
+#               iproute2 (network namespaces, to cut a link)
 #   wire-bench  msgpack-c, the wire micro-benchmark's comparison
 set -eu
 
@@ -27,6 +29,7 @@ packages() {
     bench) echo erlang-base ;;
     bench-net) echo tcpdump python3 ;;
     bench-dht) echo time ;;
+    bench-reliability) echo python3 iproute2 ;;
     wire-bench) echo libmsgpack-dev ;;
     *) return 1 ;;
     esac
@@ -41,6 +44,7 @@ why() {
     bench) echo "for the Erlang side of the benchmarks" ;;
     bench-net) echo "to capture and count the bytes on the wire" ;;
     bench-dht) echo "to measure the simulator's CPU time" ;;
+    bench-reliability) echo "to time kills and to cut links between namespaces" ;;
     wire-bench) echo "for msgpack-c, the wire benchmark's comparison" ;;
     esac
 }
