@@ -683,12 +683,23 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
                  stage_strerror(rc));
 }
 
-static void on_peer_down(void *ud, const char *peer, int reason,
-                         size_t dropped) {
+static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
+                         int reason, const char *why, size_t dropped,
+                         stage__session_iter_t *lost) {
     stage__netnode_t *nn = ud;
+    (void)incarnation;
+    (void)lost;
     stage__lookup_forget_node(nn, peer); /* its actors may be gone */
-    if (reason == STAGE_ECANCELED || reason == STAGE_EUNREACHABLE)
+    if (reason == STAGE_ECANCELED || reason == STAGE_EUNREACHABLE ||
+        reason == STAGE_ENODE_DOWN)
         stage__lookup_peer_gone(nn, peer);
+    if (reason == STAGE_ENODE_DOWN || reason == STAGE_EPROTO) {
+        LOG_WARN("node '%s' is down: %s%s", peer, why,
+                 dropped ? "; queued messages to it failed" : "");
+        calls_fail(nn, peer, STAGE_ENODE_DOWN,
+                   "node '%s' is down before it replied");
+        return;
+    }
     if (reason == STAGE_ECANCELED) {
         LOG_INFO("node '%s' stopped%s", peer,
                  dropped ? "; queued messages to it failed" : "");

@@ -181,10 +181,10 @@ static void frames_flow_in_order_and_acks_trim_the_store(void **state) {
     assert_int_equal(ab.ngot, 5);
     for (int i = 0; i < 5; i++)
         assert_int_equal(ab.got[i], (uint64_t)i);
-    /* b owes an ack; it goes with data at once, else when due */
+    /* b owes an ack; it goes when due */
     uint64_t n;
     assert_true(stage__session_ack_owed(&b));
-    assert_int_equal(stage__session_ack(&b, 1, true, &n), 1);
+    assert_int_equal(stage__session_ack(&b, cfg.ack_ms, false, &n), 1);
     assert_int_equal(n, 5);
     assert_false(stage__session_ack_owed(&b));
     assert_int_equal(stage__session_acked(&a, 3), 0);
@@ -223,9 +223,11 @@ static void ack_goes_with_data_or_when_owed_long_or_much(void **state) {
     assert_int_equal(stage__session_received(&b, 1, cfg.ack_bytes, 2000), 1);
     assert_int_equal(stage__session_ack(&b, 2000, false, &n), 1);
     assert_int_equal(n, 2);
-    /* with data: at once */
+    /* with data going anyway: once half due */
     assert_int_equal(stage__session_received(&b, 2, 10, 3000), 1);
-    assert_int_equal(stage__session_ack(&b, 3000, true, &n), 1);
+    assert_int_equal(stage__session_ack(&b, 3000, true, &n), 0);
+    assert_int_equal(stage__session_ack(&b, 3000 + cfg.ack_ms / 2, true, &n),
+                     1);
     assert_int_equal(n, 3);
 }
 

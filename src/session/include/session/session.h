@@ -170,8 +170,8 @@ uint64_t stage__session_unacked(const stage__session_t *s);
 int stage__session_received(stage__session_t *s, uint64_t seq, size_t len,
                             uint64_t now);
 /* 1 and *n (the cumulative count to send) if an ACK should go now: one is
-** owed and writing (data goes anyway: piggyback it), or it is owed for
-** ack_bytes or ack_ms. The ack then counts as sent. Else 0. */
+** owed for ack_bytes or ack_ms, or, writing (data goes anyway, so it rides
+** along), for half of either. The ack then counts as sent. Else 0. */
 int stage__session_ack(stage__session_t *s, uint64_t now, bool writing,
                        uint64_t *n);
 /* 1 if an ack is owed (not yet due: the driver comes back within ack_ms). */
