@@ -25,6 +25,8 @@ typedef struct stage_net_config {
     double call_timeout; /* a remote call without a reply fails (60 s) */
     double lease_secs;   /* DHT entries of a dead node expire (30 s) */
     double period_secs;  /* DHT stabilize/liveness period t (1 s) */
+    double node_timeout; /* a node heard nothing from this long is declared
+                         ** dead: calls to it fail with NodeDown (10 s) */
 } stage_net_config_t;
 
 STAGE_EXTERN void stage_net_config_init(stage_net_config_t *cfg);

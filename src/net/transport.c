@@ -143,8 +143,17 @@ static void on_tick(uv_timer_t *h) {
     }
     for (stage__conn_t *c = t->conns; c; c = c->next)
         stage__conn_tick(c, now);
-    for (stage__peer_t *p = t->peers; p; p = p->next)
+    /* The tick comes every period: a gap of seconds means this process
+    ** did not run (SIGSTOP, a host frozen, a loop blocked), and what it
+    ** did not hear meanwhile says nothing about its peers. Without this a
+    ** node woken from a long stop would declare every other node dead,
+    ** and answer them DEAD, instead of learning that it was. */
+    bool paused = t->last_tick && now - t->last_tick > t->pause_ms;
+    t->last_tick = now;
+    for (stage__peer_t *p = t->peers; p; p = p->next) {
+        if (paused) stage__session_heard(&p->s, now);
         stage__session_tick(&p->s, now); /* silence past dead_after */
+    }
 }
 
 static void on_ack(uv_timer_t *h) {
@@ -209,6 +218,10 @@ int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
     t->flush.data = t->tick.data = t->ack.data = t->listener.data = t;
     t->handles = 3;
     uint64_t period = tick_ms(cfg);
+    /* a gap between ticks that says the process was paused: 4 periods at
+    ** least, at most a second or half of dead_after */
+    t->pause_ms = cfg->dead_after_ms / 2 < 1000 ? cfg->dead_after_ms / 2 : 1000;
+    if (t->pause_ms < 4 * period) t->pause_ms = 4 * period;
     uv_timer_start(&t->tick, on_tick, period, period);
     uv_unref((uv_handle_t *)&t->tick);
     uv_unref((uv_handle_t *)&t->ack);
@@ -307,6 +320,13 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
 void stage__transport_goodbye(stage__transport_t *t) {
     for (stage__peer_t *p = t->peers; p; p = p->next) {
         if (!p->up) continue;
+        uint64_t n;
+        if (stage__session_ack_all(&p->s, &n)) { /* nothing it sent is lost */
+            char b[16];
+            stage_pack_t body = {b, 0, sizeof b, 0};
+            stage_pack_int(&body, (int64_t)n);
+            stage__peer_queue(p, STAGE__NET_KIND_ACK, body.data, body.len);
+        }
         if (stage__peer_queue(p, STAGE__NET_KIND_BYE, "\xc0", 1) == 0)
             stage__peer_kick(p);
     }
@@ -329,9 +349,9 @@ int stage__transport_declare_dead(stage__transport_t *t, const char *addr,
 }
 
 int stage__transport_is_dead(stage__transport_t *t, const char *addr,
-                             uint32_t incarnation) {
+                             uint32_t incarnation, const char **why) {
     stage__peer_t *p = stage__peer_find(t, addr);
-    return p && stage__session_is_dead(&p->s, incarnation, NULL);
+    return p && p->s.ndead && stage__session_is_dead(&p->s, incarnation, why);
 }
 
 void stage__transport_stats(const stage__transport_t *t,

@@ -176,9 +176,11 @@ int stage__transport_peer_is_up(const stage__transport_t *t, const char *peer);
 int stage__transport_declare_dead(stage__transport_t *t, const char *addr,
                                   uint32_t incarnation, const char *why);
 /* 1 if incarnation of the node at addr is known dead (declared dead here
-** or replaced by a newer one), else 0. */
+** or replaced by a newer one; *why, if why is not NULL, gets the reason,
+** borrowed until the next transport call), else 0. Cheap: a peer lookup
+** (the last one is cached) and at most eight compares. */
 int stage__transport_is_dead(stage__transport_t *t, const char *addr,
-                             uint32_t incarnation);
+                             uint32_t incarnation, const char **why);
 
 /* Close every connection and handle, drop queued frames, call no callback
 ** again, and set *tp to NULL. Memory is freed once the loop has run the

@@ -73,6 +73,13 @@ int stage__session_ack(stage__session_t *s, uint64_t now, bool writing,
     return 1;
 }
 
+int stage__session_ack_all(stage__session_t *s, uint64_t *n) {
+    if (s->received == s->ack_sent) return 0;
+    *n = s->ack_sent = s->received;
+    s->owed_bytes = 0;
+    return 1;
+}
+
 bool stage__session_ack_owed(const stage__session_t *s) {
     return s->received != s->ack_sent;
 }

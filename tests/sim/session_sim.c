@@ -46,6 +46,7 @@
 #define BACKOFF_MIN 10
 #define BACKOFF_MAX 200
 #define MAX_ATTEMPTS 6
+#define PAUSE (DEAD_AFTER / 2)
 #define CHAOS_MS 30000
 #define QUIET_MS (4 * DEAD_AFTER)
 
@@ -153,7 +154,8 @@ struct proc {
     int slot;
     uint32_t inc;
     uint64_t stalled_until;
-    uint64_t hellos; /* handshakes sent */
+    uint64_t hellos;   /* handshakes sent */
+    uint64_t last_run; /* when it last ran: a gap is a pause of its own */
     bool killed;
     peer_t peers[SLOTS];
 };
@@ -682,6 +684,12 @@ static bool stalled(const proc_t *p) {
 }
 
 static void run_proc(proc_t *p) {
+    /* as the transport: a process that did not run for a while heard
+    ** nothing meanwhile, and that says nothing about its peers */
+    if (p->last_run && now - p->last_run > PAUSE)
+        for (int i = 0; i < SLOTS; i++)
+            stage__session_heard(&p->peers[i].s, now);
+    p->last_run = now;
     /* timers first, as a loop does after a stall */
     for (conn_t *c = conns; c; c = c->next)
         for (int d = 0; d < 2; d++)

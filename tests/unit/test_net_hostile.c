@@ -408,7 +408,7 @@ static void silent_peer_after_handshake_is_declared_down(void **state) {
     assert_int_equal(b.last_reason, STAGE_ENODE_DOWN);
     assert_int_equal(b.down_inc, 77);
     assert_non_null(strstr(b.down_why, "refused"));
-    assert_true(stage__transport_is_dead(b.t, "127.0.0.1:9", 77));
+    assert_true(stage__transport_is_dead(b.t, "127.0.0.1:9", 77, NULL));
 }
 
 static bool refused_one(void *ud) {
@@ -640,8 +640,8 @@ static void dead_incarnation_is_answered_dead(void **state) {
     assert_int_equal(stage__transport_declare_dead(b.t, "127.0.0.1:9", 77,
                                                    "the test says so"),
                      0);
-    assert_true(stage__transport_is_dead(b.t, "127.0.0.1:9", 77));
-    assert_false(stage__transport_is_dead(b.t, "127.0.0.1:9", 78));
+    assert_true(stage__transport_is_dead(b.t, "127.0.0.1:9", 77, NULL));
+    assert_false(stage__transport_is_dead(b.t, "127.0.0.1:9", 78, NULL));
     stage_pack_t p = STAGE_PACK_INIT;
     hello(&p, STAGE__NET_PROTO_VERSION, "127.0.0.1:9");
     raw_start(p.data, p.len, 0, false);

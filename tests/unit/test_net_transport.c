@@ -235,7 +235,7 @@ static void stopped_peer_is_declared_dead_then_a_new_one_serves(void **state) {
     assert_non_null(strstr(a.down_why, "refused"));
     assert_int_equal(a.dropped, 0);         /* frame 0 was acknowledged */
     assert_true(uv_now(&loop) - t0 < 2000); /* refusals, not the silence */
-    assert_true(stage__transport_is_dead(a.t, baddr, old_inc));
+    assert_true(stage__transport_is_dead(a.t, baddr, old_inc, NULL));
     assert_int_equal(stage__transport_peer_is_up(a.t, baddr), 0);
     /* Frames sent while nobody is there wait for the next incarnation. */
     want = 100;
@@ -307,7 +307,7 @@ static void restarted_peer_ends_the_session_with_estopped(void **state) {
     assert_int_equal(b2.frames, want);
     assert_int_equal(a.downs, 1);
     /* the old incarnation is refused from now on */
-    assert_true(stage__transport_is_dead(a.t, baddr, old_inc));
+    assert_true(stage__transport_is_dead(a.t, baddr, old_inc, NULL));
     tn_stop(&loop, &b2);
 }
 

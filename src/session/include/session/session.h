@@ -174,6 +174,10 @@ int stage__session_received(stage__session_t *s, uint64_t seq, size_t len,
 ** along), for half of either. The ack then counts as sent. Else 0. */
 int stage__session_ack(stage__session_t *s, uint64_t now, bool writing,
                        uint64_t *n);
+/* 1 and *n if an ack is owed, due or not (a goodbye acknowledges all it
+** took, so that the peer gives back nothing that arrived); it then counts
+** as sent. Else 0. */
+int stage__session_ack_all(stage__session_t *s, uint64_t *n);
 /* 1 if an ack is owed (not yet due: the driver comes back within ack_ms). */
 bool stage__session_ack_owed(const stage__session_t *s);
 
