@@ -53,9 +53,15 @@ int stage__session_append(stage__session_t *s, int kind, const void *body,
     size_t need = STAGE__FRAME_HEADER + len;
     if (s->bytes + need > s->cfg.max_bytes) return STAGE_EBUSY;
     stage__session_chunk_t *c = s->tail;
-    bool fresh =
-        !c || c->pins || (c->buf.len && c->buf.len + need > STORE_CHUNK);
+    bool full = c && c->buf.len && c->buf.len + need > STORE_CHUNK;
+    bool fresh = !c || c->pins || full;
     if (fresh && !(c = chunk_new(s))) return STAGE_ENOMEM;
+    if (full && c->buf.cap < STORE_CHUNK) {
+        /* a stream fills chunk after chunk: size this one at once rather
+        ** than copying it as it doubles (the frame itself may need more) */
+        char *d = stage__realloc(c->buf.data, STORE_CHUNK);
+        if (d) c->buf.data = d, c->buf.cap = STORE_CHUNK;
+    }
     size_t before = c->buf.len;
     int rc = stage__frame_append(&c->buf, (uint8_t)kind, body, len,
                                  s->cfg.max_frame);
