@@ -325,6 +325,11 @@ void stage__peer_hello(stage__conn_t *c, const stage__hello_t *h) {
         stage__conn_refuse_dead(c, h->addr, h->incarnation, why);
         return;
     }
+    if (r == STAGE__SESSION_STALE) { /* checked above; never acted on */
+        if (p->conn == c) p->conn = NULL;
+        stage__conn_close(c, 0, STAGE_LOG_DEBUG, "stale handshake");
+        return;
+    }
     if (!c->outbound) {
         int rc = stage__conn_greet(c);
         if (rc) stage__conn_close(c, rc, STAGE_LOG_WARN, stage_strerror(rc));
