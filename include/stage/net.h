@@ -28,6 +28,8 @@ typedef struct stage_net_config {
     /* The join is retried this long, then fails for good with
     ** NodeUnreachable (30 s; 0: the default; < 0: retried for ever). */
     double join_timeout;
+    double node_timeout; /* a node heard nothing from this long is declared
+                         ** dead: calls to it fail with NodeDown (10 s) */
 } stage_net_config_t;
 
 STAGE_EXTERN void stage_net_config_init(stage_net_config_t *cfg);

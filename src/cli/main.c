@@ -80,6 +80,9 @@ static const char node_usage[] =
     "      --lease SECS     names and types of a dead node expire after\n"
     "                       SECS (default 30)\n"
     "      --period SECS    ring maintenance period (default 1)\n"
+    "      --node-timeout SECS\n"
+    "                       declare a node dead after SECS without a word\n"
+    "                       from it (default 10)\n"
     "      --budget SECS    fail a handler that runs past SECS (default 10)\n"
     "      --timeout SECS   default await timeout (default: none)\n"
     "      --max-message BYTES\n"
@@ -102,6 +105,7 @@ static const range_t theatres_range = {1, STAGE_MAX_THEATRES, 1};
 static const range_t replicas_range = {1, STAGE_DHT_REPLICAS_MAX, 1};
 static const range_t lease_range = {0.1, SECS_MAX, 0};
 static const range_t period_range = {0.01, SECS_MAX, 0};
+static const range_t node_timeout_range = {0.1, SECS_MAX, 0};
 /* a handler's slice and budget, a default timeout: 0 is not "none" */
 static const range_t secs_range = {0.001, SECS_MAX, 0};
 static const range_t bytes_range = {(double)STAGE_MAX_MESSAGE_MIN,
@@ -217,6 +221,9 @@ static int cmd_node(int argc, char **argv) {
             net.lease_secs = number_arg("node", o, v, lease_range), i++;
         } else if (!strcmp(o, "--period")) {
             net.period_secs = number_arg("node", o, v, period_range), i++;
+        } else if (!strcmp(o, "--node-timeout")) {
+            net.node_timeout = number_arg("node", o, v, node_timeout_range),
+            i++;
         } else if (!strcmp(o, "--budget")) {
             cfg.budget_secs = number_arg("node", o, v, secs_range), i++;
         } else if (!strcmp(o, "--timeout")) {

@@ -2,12 +2,19 @@
 ** net/conn.c: one TCP connection between two nodes.
 **
 ** Reading feeds the frame decoder (src/wire/frame.h) straight from libuv's
-** buffer and hands out complete frames in order. Anything the decoder
-** refuses, a frame other than a handshake before the handshake, a second
-** handshake, or a stall past a deadline closes the connection with one log
-** line naming the peer and the reason; no other connection is touched.
-** Writing: at most one uv_write in flight, carrying wbuf; the peer's queue
-** is swapped into wbuf whole (one write per loop turn, uv_try_write first).
+** buffer and hands out complete frames in order; user frames are numbered
+** on arrival from the point the handshake fixed (the session's count), so
+** a data frame carries no sequence number. Anything the decoder refuses, a
+** frame other than a handshake before the handshake, a second handshake,
+** or a stall past a deadline closes the connection with one log line
+** naming the peer and the reason; no other connection is touched.
+** Writing: at most one write in flight, of the session's unsent bytes in
+** place (spans of its chunks, pinned until the write is over) followed by
+** wbuf, the transport frames (the peer's queue swapped in whole, an ACK
+** appended): one write per loop turn, uv_try_write first.
+** A connection answered with DEAD is doomed: it reads and ignores until
+** the peer closes (so the DEAD is not lost to a reset) or the handshake
+** deadline passes.
 ** States: see net.h. Loop thread only.
 */
 #include <stdio.h>
@@ -46,6 +53,13 @@ const char *stage__conn_name(const stage__conn_t *c) {
     return c->peer ? c->peer->addr : c->remote;
 }
 
+/* The write of c is over, or abandoned: its session bytes are free. */
+static void release_spans(stage__conn_t *c) {
+    for (size_t i = 0; i < c->nspans; i++)
+        stage__session_release(&c->peer->s, c->spans[i].chunk);
+    c->nspans = 0;
+}
+
 void stage__conn_close(stage__conn_t *c, int reason, int level,
                        const char *why) {
     if (c->state == CONN_CLOSING) return;
@@ -59,6 +73,7 @@ void stage__conn_close(stage__conn_t *c, int reason, int level,
     }
     c->state = CONN_CLOSING;
     stage__conn_unpend(c);
+    release_spans(c); /* libuv reads no buffer of a closed handle */
     if (p && p->conn == c) stage__peer_conn_lost(p, c, reason);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -107,9 +122,15 @@ static void count(stage__conn_t *c, size_t n, bool in, uint64_t frames) {
     }
 }
 
-/* wbuf has been written. */
+static void on_shutdown(uv_shutdown_t *req, int status) {
+    (void)req; /* the peer's close (or the deadline) closes the connection */
+    (void)status;
+}
+
+/* The write (spans, then wbuf) has been written. */
 static void write_done(stage__conn_t *c) {
-    count(c, c->wbuf.len, false, c->wcount);
+    count(c, c->wlen, false, c->wcount);
+    release_spans(c);
     if (c->wbuf.cap > WBUF_RETAIN)
         stage_pack_free(&c->wbuf); /* a burst's buffer is not kept */
     else
@@ -117,10 +138,14 @@ static void write_done(stage__conn_t *c) {
     c->wcount = 0;
     c->writing = false;
     c->last_sent_ms = uv_now(c->t->loop);
+    if (c->doomed) { /* the DEAD is out: wait for the peer to close */
+        if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown))
+            stage__conn_close(c, STAGE_EIO, -1, NULL);
+        return;
+    }
     stage__peer_t *p = c->peer;
     if (!p || p->conn != c) return;
-    p->writing_frames = 0;
-    if (p->out.len) stage__transport_dirty(p);
+    if (p->ctrl.len || stage__session_unsent(&p->s)) stage__transport_dirty(p);
     stage__peer_drained(p);
 }
 
@@ -134,20 +159,41 @@ static void on_write(uv_write_t *req, int status) {
     write_done(c);
 }
 
-/* Write wbuf: as much as the socket takes now, the rest by uv_write. */
+/* Write the spans, then wbuf: as much as the socket takes now, the rest
+** by uv_write. */
 static void start_write(stage__conn_t *c) {
-    uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (n == (int)c->wbuf.len) {
+    uv_buf_t bufs[STAGE__NET_SPANS + 1];
+    unsigned n = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < c->nspans; i++)
+        bufs[n++] =
+            uv_buf_init((char *)c->spans[i].data, (unsigned)c->spans[i].len);
+    if (c->wbuf.len)
+        bufs[n++] = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+    for (unsigned i = 0; i < n; i++)
+        total += bufs[i].len;
+    c->wlen = total;
+    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (w >= 0 && (size_t)w == total) {
         write_done(c);
         return;
     }
-    if (n < 0 && n != UV_EAGAIN) {
-        stage__conn_close(c, STAGE_EIO, STAGE_LOG_INFO, uv_strerror(n));
+    if (w < 0 && w != UV_EAGAIN) {
+        stage__conn_close(c, STAGE_EIO, STAGE_LOG_INFO, uv_strerror(w));
         return;
     }
-    if (n > 0) b = uv_buf_init(b.base + n, b.len - (unsigned)n);
-    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    unsigned first = 0;
+    for (size_t left = w > 0 ? (size_t)w : 0; left;) {
+        if (left >= bufs[first].len) {
+            left -= bufs[first++].len;
+        } else {
+            bufs[first] = uv_buf_init(bufs[first].base + left,
+                                      bufs[first].len - (unsigned)left);
+            left = 0;
+        }
+    }
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs + first, n - first,
+                      on_write);
     if (rc) {
         stage__conn_close(c, STAGE_EIO, STAGE_LOG_INFO, uv_strerror(rc));
         return;
@@ -157,25 +203,47 @@ static void start_write(stage__conn_t *c) {
 
 void stage__conn_flush(stage__conn_t *c) {
     stage__peer_t *p = c->peer;
-    if (c->state != CONN_UP || c->writing || p->out.len == 0) return;
+    if (c->state != CONN_UP || c->writing || c->doomed) return;
+    stage__session_t *s = &p->s;
+    bool data = stage__session_unsent(s);
+    uint64_t acked;
+    if (stage__session_ack(s, uv_now(c->t->loop), data || p->ctrl.len,
+                           &acked)) {
+        char b[16];
+        stage_pack_t body = {b, 0, sizeof b, 0};
+        stage_pack_int(&body, (int64_t)acked);
+        if (stage__peer_queue(p, STAGE__NET_KIND_ACK, body.data, body.len))
+            s->ack_sent = 0; /* no memory: owed still */
+    } else if (stage__session_ack_owed(s)) {
+        stage__transport_ack_later(c->t);
+    }
+    if (!data && !p->ctrl.len) return;
     stage_pack_t tmp = c->wbuf;
-    c->wbuf = p->out;
-    p->out = tmp;
-    c->wcount = p->out_count;
-    p->writing_frames = p->out_frames;
-    p->out_count = p->out_frames = 0;
+    c->wbuf = p->ctrl;
+    p->ctrl = tmp;
+    c->wcount = p->ctrl_count;
+    p->ctrl_count = 0;
+    uint64_t frames = 0;
+    c->nspans = stage__session_take(s, c->spans, STAGE__NET_SPANS, &frames);
+    c->wcount += frames;
     start_write(c);
 }
 
 int stage__conn_greet(stage__conn_t *c) {
     stage__transport_t *t = c->t;
     stage_pack_t *w = &c->wbuf;
+    uint32_t known;
+    uint64_t received;
+    stage__session_hello(&c->peer->s, &known, &received);
     size_t start = stage__frame_begin(w, STAGE__NET_KIND_HELLO);
-    stage_pack_array(w, 4);
+    stage_pack_array(w, 7);
     stage_pack_int(w, STAGE__NET_PROTO_VERSION);
     stage_pack_cstr(w, t->self);
     stage_pack_int(w, t->incarnation);
     stage_pack_int(w, (int64_t)t->cfg.manager); /* u64 as two's complement */
+    stage_pack_int(w, known);
+    stage_pack_int(w, (int64_t)received);
+    stage_pack_int(w, (int64_t)++t->hellos);
     int rc = stage__frame_end(w, start, t->cfg.max_frame);
     if (rc) return rc;
     c->wcount = 1;
@@ -183,57 +251,168 @@ int stage__conn_greet(stage__conn_t *c) {
     return 0;
 }
 
-/* Parse a handshake body: [version, address, incarnation, manager] (a
-** node without a manager may leave the last out). 0, or the reason it is
-** refused in why. */
-static int parse_hello(const stage__frame_t *f, char *addr, uint32_t *inc,
-                       uint64_t *manager, char *why, size_t len) {
+void stage__conn_refuse_dead(stage__conn_t *c, const char *addr, uint32_t inc,
+                             const char *why) {
+    stage__transport_t *t = c->t;
+    stage__peer_t *p = c->peer;
+    LOG_INFO("refusing '%s' (incarnation %x): it was declared dead (%s)", addr,
+             inc, why);
+    if (p && p->conn == c) { /* our attempt reached a dead incarnation */
+        stage__peer_conn_lost(p, c, STAGE_ENODE_DOWN);
+        c->peer = NULL;
+    } else if (p) {
+        c->peer = NULL;
+    }
+    snprintf(c->remote, sizeof c->remote, "%s", addr);
+    if (c->writing) { /* our hello is still going out: no room for more */
+        stage__conn_close(c, STAGE_ENODE_DOWN, -1, NULL);
+        return;
+    }
+    char text[STAGE_ADDR_MAX + STAGE__SESSION_WHY_MAX + 40];
+    snprintf(text, sizeof text, "node '%s' declared it dead: %s", t->self, why);
+    stage_pack_t *w = &c->wbuf;
+    stage_pack_reset(w);
+    size_t start = stage__frame_begin(w, STAGE__NET_KIND_DEAD);
+    stage_pack_array(w, 2);
+    stage_pack_int(w, inc);
+    stage_pack_cstr(w, text);
+    if (stage__frame_end(w, start, t->cfg.max_frame)) {
+        stage__conn_close(c, STAGE_ENOMEM, -1, NULL);
+        return;
+    }
+    c->doomed = true;
+    c->opened_ms = uv_now(t->loop); /* the deadline for the peer to go */
+    c->wcount = 1;
+    start_write(c);
+}
+
+/* Parse a handshake body: [version, address, incarnation, manager, known,
+** received, number]. 0, or the reason it is refused in why. */
+static int parse_hello(const stage__frame_t *f, stage__hello_t *h, char *why,
+                       size_t len) {
     stage_unpack_t u;
     uint32_t n;
-    int64_t version, incarnation, mgr = 0;
+    int64_t version, inc, mgr, known, received, number;
     const char *s;
     size_t slen;
     stage_unpack_init(&u, f->body, f->len);
-    if (stage_unpack_array(&u, &n) || n < 3 || n > 4 ||
-        stage_unpack_int(&u, &version) || stage_unpack_str(&u, &s, &slen) ||
-        stage_unpack_int(&u, &incarnation) ||
-        (n == 4 && stage_unpack_int(&u, &mgr))) {
-        snprintf(why, len, "malformed handshake");
-        return STAGE_EPROTO;
-    }
+    if (stage_unpack_array(&u, &n) || n < 1 || stage_unpack_int(&u, &version))
+        goto malformed;
     if (version != STAGE__NET_PROTO_VERSION) {
         snprintf(why, len,
                  "unsupported handshake version %lld (this node speaks %d)",
                  (long long)version, STAGE__NET_PROTO_VERSION);
         return STAGE_EPROTO;
     }
+    if (n != 7 || stage_unpack_str(&u, &s, &slen) ||
+        stage_unpack_int(&u, &inc) || stage_unpack_int(&u, &mgr) ||
+        stage_unpack_int(&u, &known) || stage_unpack_int(&u, &received) ||
+        stage_unpack_int(&u, &number))
+        goto malformed;
     struct sockaddr_storage ss;
     char canon[STAGE_ADDR_MAX];
     if (slen == 0 || slen >= STAGE_ADDR_MAX) goto bad_addr;
-    memcpy(addr, s, slen);
-    addr[slen] = '\0';
-    if (stage__addr_parse(addr, &ss) ||
+    memcpy(h->addr, s, slen);
+    h->addr[slen] = '\0';
+    if (stage__addr_parse(h->addr, &ss) ||
         stage__addr_format((struct sockaddr *)&ss, canon, sizeof canon) ||
-        strcmp(canon, addr) != 0 || incarnation < 0 || incarnation > UINT32_MAX)
+        strcmp(canon, h->addr) != 0 || inc <= 0 || inc > UINT32_MAX)
         goto bad_addr;
-    *inc = (uint32_t)incarnation;
-    *manager = (uint64_t)mgr;
+    if (known < 0 || known > UINT32_MAX || received < 0 || number <= 0) {
+        snprintf(why, len, "handshake with a bad session state");
+        return STAGE_EPROTO;
+    }
+    h->incarnation = (uint32_t)inc;
+    h->manager = (uint64_t)mgr;
+    h->known = (uint32_t)known;
+    h->received = (uint64_t)received;
+    h->number = (uint64_t)number;
     return 0;
+malformed:
+    snprintf(why, len, "malformed handshake");
+    return STAGE_EPROTO;
 bad_addr:
     snprintf(why, len, "handshake with a bad address or incarnation");
     return STAGE_EPROTO;
 }
 
+/* DEAD [incarnation, why] on c: this node was declared dead by its peer. */
+static void in_dead(stage__conn_t *c, const stage__frame_t *f) {
+    stage__transport_t *t = c->t;
+    stage_unpack_t u;
+    uint32_t n;
+    int64_t inc;
+    const char *s;
+    size_t slen;
+    char why[STAGE_ADDR_MAX + STAGE__SESSION_WHY_MAX + 40];
+    char name[STAGE_ADDR_MAX];
+    stage_unpack_init(&u, f->body, f->len);
+    if (stage_unpack_array(&u, &n) || n != 2 || stage_unpack_int(&u, &inc) ||
+        stage_unpack_str(&u, &s, &slen)) {
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, "malformed DEAD");
+        return;
+    }
+    if (inc != t->incarnation) { /* about an earlier incarnation: not us */
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_INFO,
+                          "told that another incarnation of this node is "
+                          "dead");
+        return;
+    }
+    snprintf(why, sizeof why, "%.*s", (int)slen, s);
+    snprintf(name, sizeof name, "%s", stage__conn_name(c));
+    stage__conn_close(c, STAGE_ENODE_DOWN, -1, NULL);
+    if (t->cbs.on_declared_dead)
+        t->cbs.on_declared_dead(t->cbs.ud, name, why);
+    else
+        LOG_ERROR("this node was declared dead by '%s': %s", name, why);
+}
+
+/* ACK [count] on c. */
+static void in_ack(stage__conn_t *c, const stage__frame_t *f) {
+    stage_unpack_t u;
+    int64_t n;
+    stage_unpack_init(&u, f->body, f->len);
+    if (stage_unpack_int(&u, &n) || n < 0) {
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, "malformed ACK");
+        return;
+    }
+    if (stage__session_acked(&c->peer->s, (uint64_t)n)) {
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN,
+                          "acknowledgement of frames never sent");
+        return;
+    }
+    stage__peer_drained(c->peer);
+}
+
+/* A user frame on c, the session's next. */
+static void in_user(stage__conn_t *c, const stage__frame_t *f) {
+    stage__transport_t *t = c->t;
+    stage__peer_t *p = c->peer;
+    int took =
+        stage__session_received(&p->s, c->rseq++, f->len, uv_now(t->loop));
+    if (took < 0) {
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN,
+                          "frame out of the session's sequence");
+        return;
+    }
+    if (took && t->cbs.on_frame)
+        t->cbs.on_frame(t->cbs.ud, p->addr, f->kind, f->body, f->len);
+}
+
 /* Act on one frame received on c. */
 static void dispatch(stage__conn_t *c, const stage__frame_t *f) {
-    char why[160], addr[STAGE_ADDR_MAX];
-    uint32_t inc;
-    uint64_t manager;
+    char why[160];
+    stage__hello_t h;
+    if (c->doomed) return; /* it only waits to close */
     if (f->kind == STAGE__NET_KIND_HELLO) {
-        if (parse_hello(f, addr, &inc, &manager, why, sizeof why))
+        if (parse_hello(f, &h, why, sizeof why))
             stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
         else
-            stage__peer_hello(c, addr, inc, manager);
+            stage__peer_hello(c, &h);
+        return;
+    }
+    if (f->kind == STAGE__NET_KIND_DEAD) { /* may answer our handshake */
+        in_dead(c, f);
         return;
     }
     if (c->state != CONN_UP) {
@@ -242,19 +421,24 @@ static void dispatch(stage__conn_t *c, const stage__frame_t *f) {
         stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
         return;
     }
-    if (f->kind == STAGE__NET_KIND_PING) return;
-    if (f->kind == STAGE__NET_KIND_BYE) {
+    switch (f->kind) {
+    case STAGE__NET_KIND_PING:
+        return;
+    case STAGE__NET_KIND_BYE:
         stage__peer_left(c->peer);
         return;
+    case STAGE__NET_KIND_ACK:
+        in_ack(c, f);
+        return;
+    default:
+        break;
     }
     if (f->kind < STAGE__NET_KIND_USER) {
         snprintf(why, sizeof why, "unknown transport frame kind %u", f->kind);
         stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
         return;
     }
-    stage__transport_t *t = c->t;
-    if (t->cbs.on_frame)
-        t->cbs.on_frame(t->cbs.ud, c->peer->addr, f->kind, f->body, f->len);
+    in_user(c, f);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
@@ -288,6 +472,9 @@ static void drain_frames(stage__conn_t *c, uint64_t now) {
         dispatch(c, &f);
         if (c->state == CONN_CLOSING) return;
     }
+    /* an ack is owed: the flush at the end of this turn decides when */
+    if (took && c->state == CONN_UP && stage__session_ack_owed(&c->peer->s))
+        stage__transport_dirty(c->peer);
     bool partial = c->dec.buf.len > c->dec.off;
     if (!partial)
         c->frame_start_ms = 0;
@@ -301,17 +488,21 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     if (c->state == CONN_CLOSING || n == 0) return;
     if (n < 0) {
         bool eof = n == UV_EOF;
-        stage__conn_close(
-            c, n == UV_ENOBUFS ? STAGE_ENOMEM : STAGE_EIO,
-            eof && c->state == CONN_UP ? STAGE_LOG_INFO : STAGE_LOG_WARN,
-            eof               ? "connection closed by the peer"
-            : n == UV_ENOBUFS ? "out of memory for the frames it sends"
+        stage__conn_close(c, n == UV_ENOBUFS ? STAGE_ENOMEM : STAGE_EIO,
+                          c->doomed || (eof && c->t->goodbye) ? STAGE_LOG_DEBUG
+                          : eof && c->state == CONN_UP        ? STAGE_LOG_INFO
+                                                              : STAGE_LOG_WARN,
+                          eof ? "connection closed by the peer"
+                          : n == UV_ENOBUFS
+                              ? "out of memory for the frames it sends"
                               : uv_strerror((int)n));
         return;
     }
     stage__fdec_commit(&c->dec, (size_t)n);
     c->last_recv_ms = uv_now(c->t->loop);
     count(c, (size_t)n, true, 0);
+    if (c->state == CONN_UP && c->peer->conn == c)
+        stage__session_heard(&c->peer->s, c->last_recv_ms);
     drain_frames(c, c->last_recv_ms);
 }
 
@@ -330,6 +521,7 @@ static void on_connect(uv_connect_t *req, int status) {
     if (c->state == CONN_CLOSING) return;
     if (status < 0) {
         snprintf(why, sizeof why, "cannot connect: %s", uv_strerror(status));
+        c->refused = status == UV_ECONNREFUSED;
         stage__conn_close(c, STAGE_EIO, STAGE_LOG_DEBUG, why);
         return;
     }
@@ -391,6 +583,11 @@ void stage__conn_tick(stage__conn_t *c, uint64_t now) {
     const stage__transport_config_t *cfg = &c->t->cfg;
     char why[160];
     if (c->state == CONN_CLOSING) return;
+    if (c->doomed) {
+        if (now - c->opened_ms >= cfg->handshake_ms)
+            stage__conn_close(c, STAGE_ETIMEOUT, -1, NULL);
+        return;
+    }
     if (c->state != CONN_UP && now - c->opened_ms >= cfg->handshake_ms) {
         snprintf(why, sizeof why, "no handshake within %llu ms",
                  (unsigned long long)cfg->handshake_ms);
@@ -405,11 +602,10 @@ void stage__conn_tick(stage__conn_t *c, uint64_t now) {
         snprintf(why, sizeof why, "nothing received for %llu ms",
                  (unsigned long long)(now - c->last_recv_ms));
         stage__conn_close(c, STAGE_ETIMEOUT, STAGE_LOG_WARN, why);
-    } else if (c->state == CONN_UP && !c->writing && !c->peer->out.len &&
+    } else if (c->state == CONN_UP && !c->writing && !c->peer->ctrl.len &&
                now - c->last_sent_ms >= cfg->heartbeat_ms) {
         static const char nil = (char)0xc0; /* msgpack nil */
-        if (stage__peer_queue(c->peer, STAGE__NET_KIND_PING, &nil, 1, false) ==
-            0)
+        if (stage__peer_queue(c->peer, STAGE__NET_KIND_PING, &nil, 1) == 0)
             stage__transport_dirty(c->peer);
     }
 }

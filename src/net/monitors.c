@@ -80,7 +80,6 @@ void stage__netnode_node_down(stage__netnode_t *nn, const char *addr,
         up_inc = k->incarnation;
         k->up = false;
     }
-    if (up_inc) LOG_INFO("node '%s' is down: %s", addr, why_down(reason));
     stage__monitor_node_down(nn->node, addr, incarnation, up_inc,
                              why_down(reason));
 }

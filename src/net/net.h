@@ -11,7 +11,10 @@
 ** completed the handshake (state UP). Inbound connections belong to no
 ** peer until their handshake names one. Only an UP connection carries
 ** user frames, so a connection dropped by the one-connection rule never
-** held any.
+** held any. Each peer holds the session with its incarnation
+** (src/session): the user frames, kept until acknowledged; a write points
+** into the session's chunks (pinned) until it completes or its connection
+** closes (libuv reads no buffer of a closed handle).
 ** Loop thread only.
 */
 #ifndef STAGE_NET_NET_H
@@ -24,6 +27,7 @@
 #include <uv.h>
 
 #include "net/addr.h"
+#include "session/session.h"
 #include "transport.h"
 #include "stage/id.h"
 #include "wire/frame.h"
@@ -33,6 +37,8 @@ typedef struct stage__peer stage__peer_t;
 
 /* Largest frame accepted before the handshake completes. */
 #define STAGE__NET_HELLO_MAX 256
+/* Most chunks of a session one write takes (the rest go in the next). */
+#define STAGE__NET_SPANS 64
 
 /* Connection states: CONNECTING -> HELLO [connect done, our hello sent];
 ** an accepted connection starts in HELLO. HELLO -> UP [handshake done];
@@ -43,6 +49,7 @@ struct stage__conn {
     uv_tcp_t tcp;
     uv_connect_t creq;
     uv_write_t wreq;
+    uv_shutdown_t sreq;
     stage__transport_t *t;
     stage__peer_t *peer;        /* NULL for inbound before the handshake */
     stage__conn_t *prev, *next; /* in t->conns */
@@ -50,10 +57,17 @@ struct stage__conn {
     bool outbound;     /* we connected */
     bool writing;      /* wreq in flight with wbuf */
     bool pending;      /* inbound, counted in t->pending */
-    stage_pack_t wbuf; /* bytes being written */
-    uint64_t wcount;   /* frames in wbuf */
+    bool refused;      /* the connect was refused: nothing listens there */
+    bool doomed;       /* DEAD sent: it only waits to close */
+    stage_pack_t wbuf; /* transport frames being written, after the spans */
+    uint64_t wcount;   /* frames in the write */
+    size_t wlen;       /* bytes in the write */
+    /* the session's bytes in the write (pinned until it is over) */
+    stage__session_span_t spans[STAGE__NET_SPANS];
+    size_t nspans;
+    uint64_t rseq; /* the session's number of the next user frame read */
     stage__fdec_t dec;
-    uint64_t opened_ms;      /* connect or accept time */
+    uint64_t opened_ms;      /* connect or accept time; doomed: DEAD sent */
     uint64_t frame_start_ms; /* first byte of a partial frame, or 0 */
     uint64_t last_recv_ms, last_sent_ms;
     char remote[STAGE_ADDR_MAX]; /* the socket's far end, for logs */
@@ -67,20 +81,20 @@ struct stage__peer {
     uint32_t incarnation;      /* 0 until a handshake */
     uint64_t manager;          /* its DHT manager id, from the handshake */
     stage__conn_t *conn;
-    bool up;      /* conn is UP and reported up */
-    bool dirty;   /* in t->dirty */
-    bool refused; /* a send got STAGE_EBUSY: call on_drain */
-    bool left;    /* it said goodbye: one failed connect gives up */
-    int attempts; /* failed connects in a row */
+    stage__conn_t *greeting; /* the connection whose hello is being read */
+    bool up;                 /* conn is UP */
+    bool dirty;              /* in t->dirty */
+    bool refused;            /* a send got STAGE_EBUSY: call on_drain */
+    bool left;               /* it said goodbye: one failed connect gives up */
+    int attempts;            /* failed connects in a row */
     /* outbound connections that closed before their handshake completed,
     ** ever, and why the last one did (for a node joining through it) */
     uint64_t failed_connects;
     char last_failure[96];
     uv_timer_t retry;
-    stage_pack_t out;      /* frames queued, not yet written */
-    size_t out_frames;     /* user frames in out */
-    size_t out_count;      /* frames of any kind in out */
-    size_t writing_frames; /* user frames in conn->wbuf */
+    stage__session_t s; /* the user frames, kept until acknowledged */
+    stage_pack_t ctrl;  /* transport frames queued (PING, BYE) */
+    size_t ctrl_count;  /* frames in ctrl */
     stage__net_stats_t stats;
 };
 
@@ -91,16 +105,22 @@ struct stage__transport {
     uv_tcp_t listener;
     uv_prepare_t flush;
     uv_timer_t tick;
+    uv_timer_t ack; /* runs while an ack is owed and not yet due */
     /* a connection there is no memory for is accepted here and closed:
     ** libuv listens no further until the pending one is accepted */
     uv_tcp_t spare;
     bool refusing;     /* spare is closing */
     bool refuse_later; /* one is pending still: the next tick retries */
     bool listen_called, listening, closing;
-    int handles; /* open handles; free at 0 when closing */
-    int pending; /* inbound conns awaiting a handshake */
+    bool goodbye; /* said BYE: no more dialling or reconnecting */
+    int handles;  /* open handles; free at 0 when closing */
+    int pending;  /* inbound conns awaiting a handshake */
     char self[STAGE_ADDR_MAX];
     uint32_t incarnation;
+    uint64_t hellos;              /* handshakes sent: each is numbered */
+    uint64_t last_tick;           /* when the tick last ran (loop ms) */
+    uint64_t pause_ms;            /* a longer gap: the process was paused */
+    stage__session_config_t scfg; /* every peer's session's */
     uint64_t rng;
     /* the libuv error of a failed listen, or 0 */
     int listen_error;
@@ -126,10 +146,15 @@ void stage__conn_close(stage__conn_t *c, int reason, int level,
                        const char *why);
 /* c no longer awaits its handshake (it completed or c is closing). */
 void stage__conn_unpend(stage__conn_t *c);
-/* Write p->out on c unless a write is in flight. */
+/* Write p's session frames and transport frames on c unless a write is in
+** flight, with an ACK if one is due. */
 void stage__conn_flush(stage__conn_t *c);
 /* Write our handshake frame on c. 0 or a STAGE_E* code. */
 int stage__conn_greet(stage__conn_t *c);
+/* Answer c, a handshake from incarnation inc (named addr), with DEAD (why)
+** and close it once the peer has read it. */
+void stage__conn_refuse_dead(stage__conn_t *c, const char *addr, uint32_t inc,
+                             const char *why);
 /* Deadlines and heartbeats of c at time now. */
 void stage__conn_tick(stage__conn_t *c, uint64_t now);
 /* The name of c in logs: its peer's address, else its socket's far end. */
@@ -140,20 +165,23 @@ const char *stage__conn_name(const stage__conn_t *c);
 stage__peer_t *stage__peer_find(stage__transport_t *t, const char *addr);
 /* The peer named addr (canonical), created if new; NULL on ENOMEM. */
 stage__peer_t *stage__peer_get(stage__transport_t *t, const char *addr);
-/* Append one frame to p's queue. 0, STAGE_EBUSY or STAGE_ENOMEM. */
-int stage__peer_queue(stage__peer_t *p, int kind, const void *body, size_t len,
-                      bool user);
-/* Have p's queue written this loop turn (connecting if needed). */
+/* Append one transport frame to p's queue. 0 or STAGE_ENOMEM. */
+int stage__peer_queue(stage__peer_t *p, int kind, const void *body, size_t len);
+/* Have p's frames written this loop turn (connecting if needed). */
 void stage__peer_kick(stage__peer_t *p);
-/* A handshake arrived on c from addr/incarnation (its node's DHT manager
-** id, or 0): adopt or refuse it. */
-void stage__peer_hello(stage__conn_t *c, const char *addr, uint32_t incarnation,
-                       uint64_t manager);
+/* What a handshake says (conn.c parses it, peer.c decides). */
+typedef struct stage__hello {
+    char addr[STAGE_ADDR_MAX];
+    uint32_t incarnation, known;
+    uint64_t manager, received, number;
+} stage__hello_t;
+/* A handshake arrived on c: adopt or refuse it. */
+void stage__peer_hello(stage__conn_t *c, const stage__hello_t *h);
 /* c, p's connection, closed: report and reconnect as the policy says. */
 void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason);
 /* A write finished: call on_drain if it is due. */
 void stage__peer_drained(stage__peer_t *p);
-/* p said goodbye: drop its queue, report it down (STAGE_ECANCELED). */
+/* p said goodbye: its session ends (STAGE_ECANCELED). */
 void stage__peer_left(stage__peer_t *p);
 /* Free p's memory (its retry timer must be closed). */
 void stage__peer_free(stage__peer_t *p);
@@ -167,5 +195,7 @@ void stage__transport_handle_closed(stage__transport_t *t);
 void stage__transport_dirty(stage__peer_t *p);
 /* A random number in [0, n). */
 uint64_t stage__transport_random(stage__transport_t *t, uint64_t n);
+/* An ack is owed and not yet due: come back within ack_ms. */
+void stage__transport_ack_later(stage__transport_t *t);
 
 #endif

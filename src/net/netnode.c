@@ -389,31 +389,54 @@ static void collect(uint64_t key, void *val, void *ud) {
     if (hit && s->n < 256) s->ids[s->n++] = key;
 }
 
-/* Fail every call to peer ("*": all), or past its deadline (peer NULL).
-** why is a format with the peer (%s) and the timeout (%g). */
-static void calls_fail(stage__netnode_t *nn, const char *peer, int status,
-                       const char *why) {
+/* Fail every call to peer ("*": all), or past its deadline (peer NULL),
+** with the message text, or (text NULL) why: a format with the peer (%s)
+** and the timeout (%g). Returns how many failed. */
+static int calls_fail(stage__netnode_t *nn, const char *peer, int status,
+                      const char *why, const char *text) {
     sweep_ctx_t s = {.nn = nn, .now = uv_now(&nn->loop), .peer = peer};
+    int failed = 0;
     do {
         s.n = 0;
         stage__u64map_each(&nn->calls, collect, &s);
         for (int i = 0; i < s.n; i++) {
             stage__call_t *c = stage__u64map_get(&nn->calls, s.ids[i]);
             char msg[STAGE_ADDR_MAX + 160];
-            snprintf(msg, sizeof msg, why, c->peer,
-                     (double)nn->call_timeout / 1000);
-            call_fail(nn, s.ids[i], status, msg);
+            if (!text)
+                snprintf(msg, sizeof msg, why, c->peer,
+                         (double)nn->call_timeout / 1000);
+            call_fail(nn, s.ids[i], status, text ? text : msg);
         }
+        failed += s.n;
     } while (s.n == 256);
+    return failed;
 }
 
 static void on_sweep(uv_timer_t *t) {
     stage__netnode_t *nn = t->data;
-    calls_fail(nn, NULL, STAGE_ETIMEOUT, "no reply from node '%s' within %g s");
+    calls_fail(nn, NULL, STAGE_ETIMEOUT, "no reply from node '%s' within %g s",
+               NULL);
     stage__holdings_sweep(nn);
 }
 
 /* ---- messages to other nodes -------------------------------------------- */
+
+/* e is for an actor of a node incarnation declared dead (why): fail it at
+** once, its future with NodeDown, or a line for a one-way message. */
+static void dead_target(const stage_id_t *to, stage__env_t *e,
+                        const char *why) {
+    char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 600];
+    stage_id_format(to, text, sizeof text);
+    snprintf(msg, sizeof msg,
+             "cannot send '%s' to actor '%s': its node '%s' (incarnation %x) "
+             "is down: %s",
+             e->hdr.kind == ENV_STOP_ACTOR ? "stop" : stage__env_method(e),
+             text, to->node, to->incarnation, why);
+    if (e->future)
+        stage__future_reject(e->future, STAGE_ENODE_DOWN, msg, text, NULL);
+    else
+        LOG_WARN("%s", msg);
+}
 
 /* Why a frame of `frame` bytes could not go (rc, from sending it or from
 ** checking its body first), for the sender's error; and the status its
@@ -442,6 +465,11 @@ static int frame_failed(stage__netnode_t *nn, int rc, size_t frame, char *why,
 static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
                     stage__env_t *e) {
     uint64_t call = 0;
+    const char *dead;
+    if (stage__transport_is_dead(nn->tr, to->node, to->incarnation, &dead)) {
+        dead_target(to, e, dead);
+        goto done;
+    }
     if (e->future) {
         stage__future_ref(e->future);
         call = call_open(nn, to->node, e->future);
@@ -805,34 +833,109 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
                  stage_strerror(rc));
 }
 
-static void on_peer_down(void *ud, const char *peer, int reason,
-                         size_t dropped) {
-    stage__netnode_t *nn = ud;
-    stage__lookup_forget_node(nn, peer); /* its actors may be gone */
-    if (reason == STAGE_ECANCELED || reason == STAGE_EUNREACHABLE)
-        stage__lookup_peer_gone(nn, peer);
-    if (reason == STAGE_ECANCELED) {
-        LOG_INFO("node '%s' stopped%s", peer,
-                 dropped ? "; queued messages to it failed" : "");
-        calls_fail(nn, peer, STAGE_EUNREACHABLE,
-                   "node '%s' stopped before it replied");
-    } else if (reason == STAGE_EUNREACHABLE || reason == STAGE_ESTOPPED) {
-        LOG_WARN("node '%s' is %s%s", peer,
-                 reason == STAGE_ESTOPPED ? "a new incarnation" : "unreachable",
-                 dropped ? "; queued messages to it failed" : "");
-        calls_fail(nn, peer, STAGE_EUNREACHABLE,
-                   reason == STAGE_ESTOPPED
-                       ? "node '%s' restarted before it replied"
-                       : "node '%s' is unreachable (gave up reconnecting)");
+/* What the frames a session gave back (or the overflow list held) were. */
+typedef struct lost {
+    size_t oneway, replies;
+} lost_t;
+
+static void lost_count(lost_t *l, int kind, const char *body, size_t len) {
+    stage_unpack_t u;
+    uint32_t n;
+    int64_t call = -1;
+    stage_unpack_init(&u, body, len);
+    if (kind == FRAME_REPLY) {
+        l->replies++;
+    } else if (kind == FRAME_MSG && !stage_unpack_array(&u, &n) &&
+               !stage_unpack_int(&u, &call) && call == 0) {
+        l->oneway++; /* a call's failure reaches its future instead */
     }
-    /* the reasons that mean that incarnation is gone */
-    if (reason == STAGE_ECANCELED || reason == STAGE_EUNREACHABLE ||
-        reason == STAGE_ESTOPPED)
-        stage__netnode_node_down(nn, peer, 0, reason);
 }
 
 static void on_peer_up(void *ud, const char *peer, uint32_t incarnation) {
     stage__netnode_node_up(ud, peer, incarnation);
+}
+
+/* Drop the frames held for peer (the session they were for ended). */
+static void held_drop(stage__netnode_t *nn, const char *peer, lost_t *l) {
+    stage__held_t **pp = &nn->held_head;
+    nn->held_tail = NULL;
+    while (*pp) {
+        stage__held_t *h = *pp;
+        if (strcmp(h->peer, peer)) {
+            nn->held_tail = h;
+            pp = &h->next;
+            continue;
+        }
+        lost_count(l, h->kind, h->body, h->len);
+        *pp = h->next;
+        stage__free(h);
+    }
+}
+
+/* The session with peer's incarnation ended (or peer was never reached):
+** every call waiting on it fails with NodeDown (NodeUnreachable if it was
+** never reached), naming the node and why, and one line says so, with the
+** one-way messages and replies that may not have arrived. */
+static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
+                         int reason, const char *why, size_t dropped,
+                         stage__session_iter_t *lost) {
+    stage__netnode_t *nn = ud;
+    lost_t l = {0, 0};
+    int kind;
+    const char *body;
+    size_t len;
+    (void)dropped;
+    while (stage__session_iter_next(lost, &kind, &body, &len))
+        lost_count(&l, kind, body, len);
+    held_drop(nn, peer, &l);
+    stage__lookup_forget_node(nn, peer); /* its actors may be gone */
+    if (reason != STAGE_ESTOPPED) stage__lookup_peer_gone(nn, peer);
+    bool unreachable = reason == STAGE_EUNREACHABLE;
+    const char *what = unreachable                 ? "is unreachable"
+                       : reason == STAGE_ECANCELED ? "stopped"
+                       : reason == STAGE_ESTOPPED  ? "restarted"
+                                                   : "is down";
+    char msg[STAGE_ADDR_MAX + STAGE__SESSION_WHY_MAX + 64];
+    snprintf(msg, sizeof msg, "node '%s' %s before it replied: %s", peer, what,
+             why);
+    int calls = calls_fail(nn, peer,
+                           unreachable ? STAGE_EUNREACHABLE : STAGE_ENODE_DOWN,
+                           NULL, msg);
+    char counts[160] = "";
+    int k = 0;
+    if (calls)
+        k += snprintf(counts + k, sizeof counts - (size_t)k,
+                      "; %d call%s failed", calls, calls == 1 ? "" : "s");
+    if (l.oneway)
+        k += snprintf(counts + k, sizeof counts - (size_t)k,
+                      "; %zu one-way message%s to it may not have arrived",
+                      l.oneway, l.oneway == 1 ? "" : "s");
+    if (l.replies)
+        snprintf(counts + k, sizeof counts - (size_t)k,
+                 "; %zu repl%s to it may not have arrived", l.replies,
+                 l.replies == 1 ? "y" : "ies");
+    /* a node declared dead is news; one that left or restarted is only
+    ** when something was lost with it */
+    bool quiet =
+        (reason == STAGE_ECANCELED || reason == STAGE_ESTOPPED) && !counts[0];
+    if (incarnation)
+        STAGE_LOG(quiet ? STAGE_LOG_INFO : STAGE_LOG_WARN,
+                  "node '%s' (incarnation %x) %s: %s%s", peer, incarnation,
+                  what, why, counts);
+    else
+        LOG_WARN("node '%s' %s: %s%s", peer, what, why, counts);
+    /* its monitors and node watches (a session existed: it was up) */
+    if (incarnation) stage__netnode_node_down(nn, peer, incarnation, reason);
+}
+
+/* Another node declared this one dead (its incarnation is refused there
+** from now on): stop, with status 1. */
+static void on_declared_dead(void *ud, const char *peer, const char *why) {
+    stage__netnode_t *nn = ud;
+    LOG_ERROR("this node (incarnation %x) was declared dead by '%s' (%s): "
+              "stopping",
+              stage__node_incarnation(nn->node), peer, why);
+    stage_node_stop(nn->node, 1);
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -1121,7 +1224,7 @@ static void net_close(stage_node_t *node) {
     }
     on_async(&nn->async); /* what came in meanwhile */
     calls_fail(nn, "*", STAGE_ESTOPPED,
-               "this node shut down before node '%s' replied (%g)");
+               "this node shut down before node '%s' replied (%g)", NULL);
     stage__lookup_close(nn);
     stage__netmon_close(nn);
     for (stage__held_t *h; (h = nn->held_head);) {
@@ -1151,6 +1254,7 @@ void stage_net_config_init(stage_net_config_t *cfg) {
     cfg->lease_secs = 30;
     cfg->period_secs = 1;
     cfg->join_timeout = 30;
+    cfg->node_timeout = 10;
 }
 
 const char *stage_node_address(const stage_node_t *node) {
@@ -1194,11 +1298,20 @@ static int start_transport(stage__netnode_t *nn, const stage_net_config_t *cfg,
         tc.max_outbound = 4 * tc.max_frame;
     }
     nn->max_frame = tc.max_frame;
+    if (cfg->node_timeout > 0) { /* else the default, 10 s */
+        tc.dead_after_ms = (uint64_t)(cfg->node_timeout * 1000);
+        if (tc.dead_after_ms < 10) tc.dead_after_ms = 10;
+    }
+    /* five heartbeats at least within the timeout: a short one still
+    ** hears a live node */
+    if (tc.heartbeat_ms > tc.dead_after_ms / 5)
+        tc.heartbeat_ms = tc.dead_after_ms / 5 ? tc.dead_after_ms / 5 : 1;
     stage__transport_cbs_t cbs = {.ud = nn,
                                   .on_frame = on_frame,
                                   .on_peer_down = on_peer_down,
                                   .on_peer_up = on_peer_up,
-                                  .on_drain = on_drain};
+                                  .on_drain = on_drain,
+                                  .on_declared_dead = on_declared_dead};
     int rc = stage__transport_new(&nn->loop, &tc, &cbs, &nn->tr);
     if (!rc)
         rc = stage__transport_listen(nn->tr, cfg->listen, nn->address,

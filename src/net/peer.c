@@ -1,17 +1,27 @@
 /*
-** net/peer.c: the peers of a transport — their queues, the handshake
-** decision that keeps one connection per pair of nodes, reconnecting with
-** backoff, and reporting up and down.
+** net/peer.c: the peers of a transport — their sessions (src/session),
+** the handshake decision that keeps one connection per pair of nodes and
+** binds, resumes or ends a session, reconnecting with backoff, and
+** reporting sessions up and down.
 **
 ** One-connection rule: when a handshake arrives from P on an inbound
 ** connection while our own outbound attempt to P has not completed, the
 ** connection opened by the node with the smaller address wins; both nodes
 ** compare the same two addresses, so both keep the same connection. User
-** frames wait in the peer's queue until a connection is UP, so the losing
-** connection never carried any: nothing is lost or sent twice.
-** Peer states: idle (no conn, empty queue) -> connecting [kick] -> up
-** [hello] -> down [conn_lost] -> connecting [retry timer, frames queued]
-** ... -> idle [give up after max_attempts: queue dropped, EUNREACHABLE].
+** frames wait in the session until a connection is UP, so the losing
+** connection never carried any. A handshake older than one already read
+** from P (numbered by its sender: one sent on a dial P has since given
+** up) is stale and only closes its connection.
+** Reconnecting: a peer with a session is reconnected whenever its
+** connection is lost, with backoff, until the session ends (the failure
+** detector declares it dead: silence for dead_after_ms, or refused_limit
+** refused connects in a row). A peer without one (never reached, or its
+** session ended) is dialled while frames wait and given up after
+** max_attempts failed connects (its frames are then given back:
+** STAGE_EUNREACHABLE).
+** Peer states: idle -> connecting [kick] -> up [hello: session bound] ->
+** connecting [conn lost: session kept] -> up [hello: session resumed] ...
+** -> idle [session ended, or given up].
 ** Loop thread only.
 */
 #include <stdlib.h>
@@ -37,6 +47,10 @@ static void on_retry_closed(uv_handle_t *h) {
     stage__transport_handle_closed(t);
 }
 
+static void on_session_end(void *ud, stage__session_t *s, uint32_t inc,
+                           int reason, const char *why, uint64_t count,
+                           stage__session_iter_t *lost);
+
 stage__peer_t *stage__peer_get(stage__transport_t *t, const char *addr) {
     stage__peer_t *p = stage__peer_find(t, addr);
     if (p) return p;
@@ -44,7 +58,9 @@ stage__peer_t *stage__peer_get(stage__transport_t *t, const char *addr) {
     if (!p) return NULL;
     p->t = t;
     snprintf(p->addr, sizeof p->addr, "%s", addr);
-    stage_pack_init(&p->out);
+    stage_pack_init(&p->ctrl);
+    stage__session_hooks_t hooks = {p, on_session_end};
+    stage__session_init(&p->s, &t->scfg, &hooks, t->incarnation);
     uv_timer_init(t->loop, &p->retry);
     p->retry.data = p;
     t->handles++;
@@ -54,7 +70,8 @@ stage__peer_t *stage__peer_get(stage__transport_t *t, const char *addr) {
 }
 
 void stage__peer_free(stage__peer_t *p) {
-    stage_pack_free(&p->out);
+    stage_pack_free(&p->ctrl);
+    stage__session_close(&p->s);
     stage__free(p);
 }
 
@@ -62,31 +79,24 @@ void stage__peer_close(stage__peer_t *p) {
     uv_close((uv_handle_t *)&p->retry, on_retry_closed);
 }
 
-/* Bytes waiting for p: queued plus being written. */
-static size_t pending_bytes(const stage__peer_t *p) {
-    size_t n = p->out.len;
-    if (p->conn && p->conn->writing) n += p->conn->wbuf.len;
-    return n;
-}
-
-int stage__peer_queue(stage__peer_t *p, int kind, const void *body, size_t len,
-                      bool user) {
-    size_t max = p->t->cfg.max_outbound;
-    if (user && pending_bytes(p) + STAGE__FRAME_HEADER + len > max) {
-        p->refused = true;
-        return STAGE_EBUSY;
-    }
-    size_t before = p->out.len;
-    int rc = stage__frame_append(&p->out, (uint8_t)kind, body, len,
+int stage__peer_queue(stage__peer_t *p, int kind, const void *body,
+                      size_t len) {
+    size_t before = p->ctrl.len;
+    int rc = stage__frame_append(&p->ctrl, (uint8_t)kind, body, len,
                                  p->t->cfg.max_frame);
     if (rc) {
-        p->out.len = before;
-        p->out.err = 0;
+        p->ctrl.len = before;
+        p->ctrl.err = 0;
         return rc;
     }
-    if (user) p->out_frames++;
-    p->out_count++;
+    p->ctrl_count++;
     return 0;
+}
+
+/* 1 if p should have a connection: a session to keep, or frames for
+** whoever answers. */
+static bool wants_connection(const stage__peer_t *p) {
+    return stage__session_peer(&p->s) || stage__session_unacked(&p->s);
 }
 
 void stage__peer_kick(stage__peer_t *p) {
@@ -94,7 +104,7 @@ void stage__peer_kick(stage__peer_t *p) {
         if (p->conn->state == CONN_UP) stage__transport_dirty(p);
         return;
     }
-    if (uv_is_active((uv_handle_t *)&p->retry)) return;
+    if (uv_is_active((uv_handle_t *)&p->retry) || p->t->goodbye) return;
     int rc = stage__conn_connect(p);
     if (rc) LOG_WARN("cannot connect to '%s': %s", p->addr, stage_strerror(rc));
 }
@@ -112,46 +122,71 @@ static uint64_t backoff(stage__transport_t *t, int n) {
 
 static void on_retry(uv_timer_t *h) {
     stage__peer_t *p = h->data;
-    if (p->conn || p->out.len == 0 || p->t->closing) return;
+    if (p->conn || p->t->closing || p->t->goodbye || !wants_connection(p))
+        return;
     int rc = stage__conn_connect(p);
     if (rc) LOG_WARN("cannot connect to '%s': %s", p->addr, stage_strerror(rc));
 }
 
-/* Drop p's queue; the number of user frames dropped. */
-static size_t drop_queue(stage__peer_t *p) {
-    size_t dropped = p->out_frames;
-    stage_pack_reset(&p->out);
-    p->out_frames = p->out_count = 0;
-    p->refused = false;
+/* The session with p ended (the hook of src/session): its connection goes,
+** unless it is the one whose handshake ended it, and the layer above gets
+** the frames that were not acknowledged. */
+static void on_session_end(void *ud, stage__session_t *s, uint32_t inc,
+                           int reason, const char *why, uint64_t count,
+                           stage__session_iter_t *lost) {
+    stage__peer_t *p = ud;
+    stage__transport_t *t = p->t;
+    (void)s;
+    if (p->conn && p->conn != p->greeting) {
+        stage__conn_t *c = p->conn;
+        p->conn = NULL; /* not a failed attempt: nothing to retry */
+        p->up = false;
+        stage__conn_close(c, reason, STAGE_LOG_DEBUG, "its session ended");
+    }
+    stage_pack_reset(&p->ctrl); /* pings and acks of the old session */
+    p->ctrl_count = 0;
     p->attempts = 0;
     uv_timer_stop(&p->retry);
-    return dropped;
+    LOG_DEBUG("session with '%s' (incarnation %x) ended: %s; %llu frames not "
+              "acknowledged",
+              p->addr, inc, why, (unsigned long long)count);
+    if (t->cbs.on_peer_down && !t->closing)
+        t->cbs.on_peer_down(t->cbs.ud, p->addr, inc, reason, why, (size_t)count,
+                            lost);
+    stage__peer_drained(p);
 }
 
-/* Drop p's queue and report it unreachable. */
+/* Give p up: no session, and max_attempts connects failed in a row. */
 static void give_up(stage__peer_t *p) {
-    stage__transport_t *t = p->t;
     int attempts = p->attempts;
-    size_t dropped = drop_queue(p);
-    if (p->left)
-        LOG_INFO("'%s' has stopped: %zu queued frames dropped", p->addr,
-                 dropped);
-    else
-        LOG_WARN("giving up on '%s' after %d failed connection attempts: %zu "
-                 "queued frames dropped",
-                 p->addr, attempts, dropped);
-    if (t->cbs.on_peer_down)
-        t->cbs.on_peer_down(t->cbs.ud, p->addr, STAGE_EUNREACHABLE, dropped);
+    uint64_t n = stage__session_unacked(&p->s);
+    char why[96];
+    if (p->left) {
+        LOG_INFO("'%s' has stopped: %llu queued frames dropped", p->addr,
+                 (unsigned long long)n);
+        snprintf(why, sizeof why, "it has stopped");
+    } else {
+        LOG_WARN("giving up on '%s' after %d failed connection attempts: "
+                 "%llu queued frames dropped",
+                 p->addr, attempts, (unsigned long long)n);
+        snprintf(why, sizeof why, "%d connection attempts failed", attempts);
+    }
+    stage__session_end(&p->s, STAGE_EUNREACHABLE, why);
 }
 
 void stage__peer_left(stage__peer_t *p) {
-    stage__transport_t *t = p->t;
     p->left = true;
-    size_t dropped = drop_queue(p);
-    LOG_DEBUG("'%s' says goodbye%s", p->addr,
-              dropped ? ": queued frames dropped" : "");
-    if (t->cbs.on_peer_down)
-        t->cbs.on_peer_down(t->cbs.ud, p->addr, STAGE_ECANCELED, dropped);
+    LOG_DEBUG("'%s' says goodbye", p->addr);
+    stage__session_end(&p->s, STAGE_ECANCELED, "it said goodbye (it stops)");
+}
+
+/* Reconnect p after delay ms. */
+static void retry_in(stage__peer_t *p, uint64_t delay) {
+    if (p->t->goodbye) return;
+    if (delay)
+        LOG_DEBUG("retrying '%s' in %llu ms", p->addr,
+                  (unsigned long long)delay);
+    uv_timer_start(&p->retry, on_retry, delay, 0);
 }
 
 void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason) {
@@ -159,113 +194,154 @@ void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason) {
     bool was_up = p->up;
     p->conn = NULL;
     p->up = false;
-    p->writing_frames = 0; /* written or lost: either way not ours now */
+    stage_pack_reset(&p->ctrl); /* pings and acks of that connection */
+    p->ctrl_count = 0;
     if (t->closing) return;
+    bool bound = stage__session_peer(&p->s) != 0;
     if (was_up) {
         p->attempts = 0;
-        if (p->out.len) uv_timer_start(&p->retry, on_retry, 0, 0);
-        if (t->cbs.on_peer_down)
-            t->cbs.on_peer_down(t->cbs.ud, p->addr, reason, 0);
+        if (bound)
+            LOG_DEBUG("connection to '%s' lost (%s); the session goes on, "
+                      "%llu frames not acknowledged",
+                      p->addr, stage_strerror(reason),
+                      (unsigned long long)stage__session_unacked(&p->s));
+        if (wants_connection(p)) retry_in(p, 0);
         return;
     }
     if (!c->outbound) return;
+    if (bound) { /* keep trying until the failure detector decides */
+        if (c->refused) {
+            if (stage__session_refused(&p->s)) return; /* declared dead */
+        } else {
+            stage__session_not_refused(&p->s);
+        }
+        retry_in(p, backoff(t, ++p->attempts));
+        return;
+    }
     if (++p->attempts >= t->cfg.max_attempts || p->left) {
         give_up(p);
-    } else if (p->out.len) {
-        uint64_t d = backoff(t, p->attempts);
-        LOG_DEBUG("retrying '%s' in %llu ms", p->addr, (unsigned long long)d);
-        uv_timer_start(&p->retry, on_retry, d, 0);
+    } else if (wants_connection(p)) {
+        retry_in(p, backoff(t, p->attempts));
     }
 }
 
-/* c completed its handshake with p. */
-static void peer_up(stage__peer_t *p, stage__conn_t *c, uint32_t inc,
-                    uint64_t manager) {
+/* c completed its handshake with p; is_new: a new session. */
+static void peer_up(stage__peer_t *p, stage__conn_t *c, const stage__hello_t *h,
+                    bool is_new) {
     stage__transport_t *t = p->t;
     c->state = CONN_UP;
     stage__conn_unpend(c);
     c->dec.max = t->cfg.max_frame; /* the handshake limit is lifted */
+    c->rseq = p->s.received;
     p->conn = c;
-    p->incarnation = inc;
-    p->manager = manager;
+    p->incarnation = h->incarnation;
+    p->manager = h->manager;
     p->up = true;
     p->left = false; /* back (a restart, or it never went) */
     p->attempts = 0;
     uv_timer_stop(&p->retry);
-    LOG_DEBUG("connected to '%s' (incarnation %x)", p->addr, inc);
-    if (p->out.len) stage__transport_dirty(p);
-    if (t->cbs.on_peer_up) t->cbs.on_peer_up(t->cbs.ud, p->addr, inc);
+    stage__session_not_refused(&p->s);
+    LOG_DEBUG("connected to '%s' (incarnation %x, %s session)", p->addr,
+              h->incarnation, is_new ? "a new" : "its");
+    if (p->ctrl.len || stage__session_unsent(&p->s) ||
+        stage__session_ack_owed(&p->s))
+        stage__transport_dirty(p);
+    if (is_new && t->cbs.on_peer_up)
+        t->cbs.on_peer_up(t->cbs.ud, p->addr, h->incarnation);
 }
 
-/* An inbound connection c says it comes from p: keep it or refuse it. */
-static void inbound_hello(stage__peer_t *p, stage__conn_t *c, uint32_t inc,
-                          uint64_t manager) {
+/* An inbound connection c says it comes from p: keep it or refuse it (the
+** one-connection rule). 1 if c is kept (p->conn is c), else 0. */
+static int inbound_keep(stage__peer_t *p, stage__conn_t *c,
+                        const stage__hello_t *h) {
     stage__transport_t *t = p->t;
     stage__conn_t *old = p->conn;
     if (old && old->state == CONN_UP) {
-        int reason = inc != p->incarnation ? STAGE_ESTOPPED : STAGE_EIO;
-        stage__conn_close(old, reason, STAGE_LOG_INFO,
-                          reason == STAGE_ESTOPPED
-                              ? "peer restarted with a new incarnation"
-                              : "peer opened a new connection");
+        bool restarted = h->incarnation != p->incarnation;
+        stage__conn_close(old, STAGE_EIO, STAGE_LOG_INFO,
+                          restarted ? "peer restarted with a new incarnation"
+                                    : "peer opened a new connection");
     } else if (old && strcmp(t->self, p->addr) < 0) {
         /* Simultaneous connect: ours was opened by the smaller address. */
         stage__conn_close(c, 0, STAGE_LOG_DEBUG,
                           "duplicate connection: keeping ours");
-        return;
+        return 0;
     } else if (old) {
         p->conn = NULL; /* theirs wins: abandon ours, not a failure */
         stage__conn_close(old, 0, STAGE_LOG_DEBUG,
                           "duplicate connection: keeping theirs");
     }
     if (p->conn) {
-        /* on_peer_down for old sent a frame and so dialled p anew: this
-        ** connection serves instead. */
+        /* a dial made meanwhile (a retry timer): this one serves instead */
         stage__conn_t *dial = p->conn;
         p->conn = NULL;
         stage__conn_close(dial, 0, STAGE_LOG_DEBUG, "replaced by theirs");
     }
+    uv_timer_stop(&p->retry);
     c->peer = p;
     p->conn = c;
-    int rc = stage__conn_greet(c);
-    if (rc) stage__conn_close(c, rc, STAGE_LOG_WARN, stage_strerror(rc));
-    if (c->state == CONN_CLOSING) return; /* greeting may fail to write */
-    peer_up(p, c, inc, manager);
+    return 1;
 }
 
-void stage__peer_hello(stage__conn_t *c, const char *addr, uint32_t inc,
-                       uint64_t manager) {
+void stage__peer_hello(stage__conn_t *c, const stage__hello_t *h) {
     stage__transport_t *t = c->t;
-    char why[160];
+    char why[STAGE__SESSION_WHY_MAX];
+    const char *dead;
     if (c->state == CONN_UP) {
         stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, "second handshake");
         return;
     }
-    if (strcmp(addr, t->self) == 0) {
+    if (strcmp(h->addr, t->self) == 0) {
         stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN,
                           "handshake names this node itself");
         return;
     }
-    if (c->outbound) {
-        if (strcmp(addr, c->peer->addr) != 0) {
-            snprintf(why, sizeof why, "handshake names '%s' instead", addr);
-            stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
-            return;
-        }
-        peer_up(c->peer, c, inc, manager);
+    if (c->outbound && strcmp(h->addr, c->peer->addr) != 0) {
+        snprintf(why, sizeof why, "handshake names '%s' instead", h->addr);
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
         return;
     }
-    stage__peer_t *p = stage__peer_get(t, addr);
+    stage__peer_t *p = c->outbound ? c->peer : stage__peer_get(t, h->addr);
     if (!p) {
         stage__conn_close(c, STAGE_ENOMEM, STAGE_LOG_ERROR, "out of memory");
         return;
     }
-    inbound_hello(p, c, inc, manager);
+    if (stage__session_is_dead(&p->s, h->incarnation, &dead)) {
+        stage__conn_refuse_dead(c, h->addr, h->incarnation, dead);
+        return;
+    }
+    if (stage__session_stale(&p->s, h->incarnation, h->number)) {
+        stage__conn_close(c, 0, STAGE_LOG_DEBUG,
+                          "stale handshake (of a connection given up)");
+        return;
+    }
+    if (!c->outbound && !inbound_keep(p, c, h)) return;
+    p->greeting = c;
+    int r = stage__session_greeted(&p->s, h->incarnation, h->known, h->received,
+                                   h->number, uv_now(t->loop), why, sizeof why);
+    p->greeting = NULL;
+    if (c->state == CONN_CLOSING) return;
+    if (r == STAGE__SESSION_DEAD) {
+        stage__conn_refuse_dead(c, h->addr, h->incarnation, why);
+        return;
+    }
+    if (r == STAGE__SESSION_STALE) { /* checked above; never acted on */
+        if (p->conn == c) p->conn = NULL;
+        stage__conn_close(c, 0, STAGE_LOG_DEBUG, "stale handshake");
+        return;
+    }
+    if (!c->outbound) {
+        int rc = stage__conn_greet(c);
+        if (rc) stage__conn_close(c, rc, STAGE_LOG_WARN, stage_strerror(rc));
+        if (c->state == CONN_CLOSING) return; /* greeting may fail to write */
+    }
+    peer_up(p, c, h, r == STAGE__SESSION_NEW);
 }
 
 void stage__peer_drained(stage__peer_t *p) {
     stage__transport_t *t = p->t;
-    if (!p->refused || pending_bytes(p) > t->cfg.max_outbound / 2) return;
+    if (!p->refused || stage__session_bytes(&p->s) > t->cfg.max_outbound / 2)
+        return;
     p->refused = false;
     if (t->cbs.on_drain) t->cbs.on_drain(t->cbs.ud, p->addr);
 }

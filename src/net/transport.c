@@ -8,8 +8,11 @@
 ** write (Redis's beforesleep). The prepare handle is active only while
 ** peers are dirty.
 ** Tick: one timer (unreferenced, so it never keeps the loop alive) checks
-** every connection's deadlines and heartbeats at a quarter of the shortest
-** configured interval.
+** every connection's deadlines and heartbeats, and every session's failure
+** detector, at a quarter of the shortest configured interval.
+** Acks: an owed ack rides on a write to the peer once half due, and goes
+** alone when due (ack_ms, or ack_bytes owed: session/session.h); the ack
+** timer, armed only while one is owed, brings the flush back in time.
 ** Lifetime: destroy closes every handle; the memory goes with the last
 ** close callback (handles counts the open ones).
 ** Out of memory for a new connection: libuv stops listening until the
@@ -39,6 +42,9 @@ void stage__transport_config_init(stage__transport_config_t *cfg) {
     cfg->backoff_max_ms = 5000;
     cfg->max_attempts = 8;
     cfg->max_pending = 64;
+    cfg->dead_after_ms = 10000;
+    cfg->refused_limit = 2;
+    cfg->ack_ms = 20;
 }
 
 static int config_valid(const stage__transport_config_t *c) {
@@ -46,7 +52,22 @@ static int config_valid(const stage__transport_config_t *c) {
            c->max_outbound >= c->max_frame && c->handshake_ms > 0 &&
            c->frame_ms > 0 && c->heartbeat_ms > 0 && c->heartbeat_misses > 0 &&
            c->backoff_min_ms > 0 && c->backoff_max_ms >= c->backoff_min_ms &&
-           c->max_attempts > 0 && c->max_pending > 0;
+           c->max_attempts > 0 && c->max_pending > 0 &&
+           c->dead_after_ms > c->heartbeat_ms && c->refused_limit > 0 &&
+           c->ack_ms > 0;
+}
+
+/* The configuration of every peer's session. */
+static void session_config(const stage__transport_config_t *c,
+                           stage__session_config_t *s) {
+    stage__session_config_init(s);
+    s->max_bytes = c->max_outbound;
+    s->max_frame = c->max_frame;
+    s->dead_after_ms = c->dead_after_ms;
+    s->refused_limit = c->refused_limit;
+    s->ack_ms = c->ack_ms;
+    /* owed acks go at once well before a sender could fill its bound */
+    if (s->ack_bytes > c->max_outbound / 8) s->ack_bytes = c->max_outbound / 8;
 }
 
 /* Write addr's canonical form into out. 0 or STAGE_EINVAL. */
@@ -122,6 +143,28 @@ static void on_tick(uv_timer_t *h) {
     }
     for (stage__conn_t *c = t->conns; c; c = c->next)
         stage__conn_tick(c, now);
+    /* The tick comes every period: a gap of seconds means this process
+    ** did not run (SIGSTOP, a host frozen, a loop blocked), and what it
+    ** did not hear meanwhile says nothing about its peers. Without this a
+    ** node woken from a long stop would declare every other node dead,
+    ** and answer them DEAD, instead of learning that it was. */
+    bool paused = t->last_tick && now - t->last_tick > t->pause_ms;
+    t->last_tick = now;
+    for (stage__peer_t *p = t->peers; p; p = p->next) {
+        if (paused) stage__session_heard(&p->s, now);
+        stage__session_tick(&p->s, now); /* silence past dead_after */
+    }
+}
+
+static void on_ack(uv_timer_t *h) {
+    stage__transport_t *t = h->data;
+    for (stage__peer_t *p = t->peers; p; p = p->next)
+        if (stage__session_ack_owed(&p->s) && p->up) stage__transport_dirty(p);
+}
+
+void stage__transport_ack_later(stage__transport_t *t) {
+    if (t->closing || uv_is_active((uv_handle_t *)&t->ack)) return;
+    uv_timer_start(&t->ack, on_ack, t->cfg.ack_ms, 0);
 }
 
 /* The tick period: a quarter of the shortest deadline, 1 ms to 250 ms. */
@@ -168,13 +211,20 @@ int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
     t->incarnation = cfg->incarnation;
     while (!t->incarnation)
         t->incarnation = (uint32_t)stage__transport_random(t, UINT32_MAX);
+    session_config(cfg, &t->scfg);
     uv_prepare_init(loop, &t->flush);
     uv_timer_init(loop, &t->tick);
-    t->flush.data = t->tick.data = t->listener.data = t;
-    t->handles = 2;
+    uv_timer_init(loop, &t->ack);
+    t->flush.data = t->tick.data = t->ack.data = t->listener.data = t;
+    t->handles = 3;
     uint64_t period = tick_ms(cfg);
+    /* a gap between ticks that says the process was paused: 4 periods at
+    ** least, at most a second or half of dead_after */
+    t->pause_ms = cfg->dead_after_ms / 2 < 1000 ? cfg->dead_after_ms / 2 : 1000;
+    if (t->pause_ms < 4 * period) t->pause_ms = 4 * period;
     uv_timer_start(&t->tick, on_tick, period, period);
     uv_unref((uv_handle_t *)&t->tick);
+    uv_unref((uv_handle_t *)&t->ack);
     *out = t;
     return 0;
 }
@@ -260,7 +310,8 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
         p = stage__peer_get(t, canon);
         if (!p) return STAGE_ENOMEM;
     }
-    int rc = stage__peer_queue(p, kind, body, len, true);
+    int rc = stage__session_append(&p->s, kind, body, len);
+    if (rc == STAGE_EBUSY) p->refused = true;
     if (rc) return rc;
     stage__peer_kick(p);
     return 0;
@@ -269,9 +320,38 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
 void stage__transport_goodbye(stage__transport_t *t) {
     for (stage__peer_t *p = t->peers; p; p = p->next) {
         if (!p->up) continue;
-        if (stage__peer_queue(p, STAGE__NET_KIND_BYE, "\xc0", 1, false) == 0)
+        uint64_t n;
+        if (stage__session_ack_all(&p->s, &n)) { /* nothing it sent is lost */
+            char b[16];
+            stage_pack_t body = {b, 0, sizeof b, 0};
+            stage_pack_int(&body, (int64_t)n);
+            stage__peer_queue(p, STAGE__NET_KIND_ACK, body.data, body.len);
+        }
+        if (stage__peer_queue(p, STAGE__NET_KIND_BYE, "\xc0", 1) == 0)
             stage__peer_kick(p);
     }
+    t->goodbye = true;
+}
+
+int stage__transport_declare_dead(stage__transport_t *t, const char *addr,
+                                  uint32_t incarnation, const char *why) {
+    char canon[STAGE_ADDR_MAX];
+    if (!incarnation || canonical(addr, canon, sizeof canon) ||
+        !strcmp(canon, t->self))
+        return STAGE_EINVAL;
+    stage__peer_t *p = stage__peer_get(t, canon);
+    if (!p) return STAGE_ENOMEM;
+    if (stage__session_peer(&p->s) == incarnation)
+        LOG_INFO("'%s' (incarnation %x) is declared dead: %s", canon,
+                 incarnation, why);
+    stage__session_declare_dead(&p->s, incarnation, why);
+    return 0;
+}
+
+int stage__transport_is_dead(stage__transport_t *t, const char *addr,
+                             uint32_t incarnation, const char **why) {
+    stage__peer_t *p = stage__peer_find(t, addr);
+    return p && p->s.ndead && stage__session_is_dead(&p->s, incarnation, why);
 }
 
 void stage__transport_stats(const stage__transport_t *t,
@@ -321,4 +401,5 @@ void stage__transport_destroy(stage__transport_t **tp) {
     if (t->listening) uv_close((uv_handle_t *)&t->listener, on_handle_closed);
     uv_close((uv_handle_t *)&t->flush, on_handle_closed);
     uv_close((uv_handle_t *)&t->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&t->ack, on_handle_closed);
 }

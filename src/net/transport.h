@@ -1,13 +1,18 @@
 /*
 ** net/transport.h: the node-to-node transport — one TCP connection per pair
-** of nodes, carrying frames (src/wire/frame.h) both ways.
+** of nodes, carrying frames (src/wire/frame.h) both ways, and over it one
+** reliable session per pair of node incarnations (src/session).
 **
 ** A peer is named by its listen address ("host:port", IPv4 or [IPv6]
 ** literal) and has an incarnation, learnt in the handshake. The transport
 ** connects on the first send to a peer, batches every frame queued during a
-** loop turn into one write, reconnects with backoff while frames wait,
-** heartbeats idle connections and closes any connection that sends bad
-** input or stalls. docs/transport.md describes the protocol and policies.
+** loop turn into one write, heartbeats idle connections and closes any
+** connection that sends bad input or stalls. User frames belong to the
+** session with the peer's incarnation: a broken connection is replaced and
+** the session resumes on the new one, nothing lost or doubled; only the end
+** of the session (the peer restarted, said goodbye, or was declared dead by
+** the failure detector) fails what it had not acknowledged.
+** docs/transport.md describes the protocol and policies.
 **
 ** Threads: one libuv loop (the node's I/O thread) runs a transport; every
 ** function here is called on that loop's thread, and every callback runs
@@ -22,6 +27,8 @@
 
 #include <uv.h>
 
+#include "session/session.h"
+
 typedef struct stage__transport stage__transport_t;
 
 typedef struct stage__transport_config {
@@ -34,48 +41,63 @@ typedef struct stage__transport_config {
     uint64_t handshake_ms;   /* connect + handshake must finish within */
     uint64_t frame_ms;       /* a frame, once started, must arrive within */
     uint64_t heartbeat_ms;   /* a connection idle this long sends a ping */
-    int heartbeat_misses;    /* silent intervals before the peer is down */
+    int heartbeat_misses;    /* silent intervals before a connection is
+                             ** closed (and replaced) */
     uint64_t backoff_min_ms; /* first reconnect delay */
     uint64_t backoff_max_ms; /* reconnect delays double up to this */
     int max_attempts;        /* failed connects in a row before giving up */
     int max_pending;         /* accepted, awaiting their handshake */
+    uint64_t dead_after_ms;  /* a peer incarnation silent this long is dead */
+    int refused_limit;       /* ... or refusing this many connects in a row */
+    uint64_t ack_ms;         /* an ack owed waits at most this for data */
 } stage__transport_config_t;
 
 /* Callbacks. peer is the peer's listen address, borrowed for the call;
 ** body is borrowed for the call. Any of them may be NULL. */
 typedef struct stage__transport_cbs {
     void *ud;
-    /* One frame of kind (>= STAGE__NET_KIND_USER) from peer, in the order
-    ** peer sent them. */
+    /* One frame of kind (>= STAGE__NET_KIND_USER) from peer: each frame
+    ** once, in the order peer sent them, across connections. */
     void (*on_frame)(void *ud, const char *peer, int kind, const char *body,
                      size_t len);
-    /* A connection to peer (incarnation) completed its handshake. */
+    /* A session with peer's incarnation began: once per incarnation
+    ** (reconnects within a session are not reported). */
     void (*on_peer_up)(void *ud, const char *peer, uint32_t incarnation);
-    /* peer went down. reason: STAGE_EIO (connection lost), STAGE_ETIMEOUT
-    ** (heartbeats missed), STAGE_EPROTO (it sent bad input), STAGE_ESTOPPED
-    ** (it restarted: a new incarnation replaced it) — queued frames are
-    ** kept and a reconnect starts if any wait, dropped is 0. Or
-    ** STAGE_EUNREACHABLE: the retry policy gave up and the dropped frames
-    ** still queued were discarded. Or STAGE_ECANCELED: it said goodbye (it
-    ** stops); the dropped frames still queued were discarded, and a later
-    ** send gives up after one failed connect. Frames already written when a
-    ** connection breaks may or may not have arrived; none is resent. */
-    void (*on_peer_down)(void *ud, const char *peer, int reason,
-                         size_t dropped);
-    /* peer's queue, which refused a send with STAGE_EBUSY, is below half
-    ** of max_outbound again. */
+    /* The session with peer's incarnation ended. reason: STAGE_ESTOPPED
+    ** (it restarted: a new incarnation answers at its address),
+    ** STAGE_ECANCELED (it said goodbye, or no longer has the session),
+    ** STAGE_ENODE_DOWN (declared dead: silent for dead_after_ms, refused
+    ** refused_limit connects in a row, or stage__transport_declare_dead),
+    ** STAGE_EPROTO (its counts contradict ours), or STAGE_EUNREACHABLE
+    ** (incarnation 0: no session was ever made, and the retry policy gave
+    ** up). why says it in words ("nothing heard from it for 10000 ms").
+    ** lost iterates the dropped frames sent in the session and not
+    ** acknowledged (each may or may not have been delivered; their fate is
+    ** unknown), oldest first (stage__session_iter_next). A connection
+    ** breaking is not reported: the session resumes on the next. */
+    void (*on_peer_down)(void *ud, const char *peer, uint32_t incarnation,
+                         int reason, const char *why, size_t dropped,
+                         stage__session_iter_t *lost);
+    /* peer's session, which refused a send with STAGE_EBUSY, holds less
+    ** than half of max_outbound again. */
     void (*on_drain)(void *ud, const char *peer);
+    /* peer declared this node's incarnation dead (why, in its words) and
+    ** refuses it from now on: the node should stop. */
+    void (*on_declared_dead)(void *ud, const char *peer, const char *why);
 } stage__transport_cbs_t;
 
 /* Frame kinds below STAGE__NET_KIND_USER belong to the transport. */
 enum {
-    STAGE__NET_KIND_HELLO = 0, /* [version, address, incarnation, manager] */
-    STAGE__NET_KIND_PING = 1,  /* heartbeat, empty body */
+    STAGE__NET_KIND_HELLO = 0, /* [version, address, incarnation, manager,
+                               ** known, received, number] */
+    STAGE__NET_KIND_PING = 1,  /* heartbeat, body nil */
     STAGE__NET_KIND_BYE = 2,   /* the sender stops: do not wait for it */
+    STAGE__NET_KIND_ACK = 3,   /* the count of the session's frames taken */
+    STAGE__NET_KIND_DEAD = 4,  /* [incarnation, why]: you were declared dead */
     STAGE__NET_KIND_USER = 16
 };
 
-#define STAGE__NET_PROTO_VERSION 1 /* handshake protocol version */
+#define STAGE__NET_PROTO_VERSION 2 /* handshake protocol version */
 
 typedef struct stage__net_stats {
     uint64_t bytes_in, bytes_out;   /* on the wire, headers included */
@@ -117,11 +139,12 @@ uint32_t stage__transport_incarnation(const stage__transport_t *t);
 uint64_t stage__transport_peer_manager(stage__transport_t *t, const char *addr);
 
 /* Queue one frame of kind (>= STAGE__NET_KIND_USER, <= 255) for the peer
-** listening at peer, connecting if needed; it is written at the end of
-** this loop turn. body is copied; it must be one msgpack value (not checked
-** here: every body is made by our encoder from checked parts, and the
-** receiver checks it again). 0, or: STAGE_EBUSY when the peer's
-** queue would exceed max_outbound (nothing queued; wait for on_drain),
+** listening at peer, in its session, connecting if needed; it is written
+** at the end of this loop turn and kept until acknowledged. body is
+** copied; it must be one msgpack value (not checked here: every body is
+** made by our encoder from checked parts, and the receiver checks it
+** again). 0, or: STAGE_EBUSY when the peer's session would hold more than
+** max_outbound bytes (nothing queued; wait for on_drain),
 ** STAGE_ETOOBIG (the frame would exceed max_frame), STAGE_EINVAL (bad kind or
 *address,
 ** peer is this node, or no address of our own yet), STAGE_ESTOPPED
@@ -130,8 +153,9 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
                           const void *body, size_t len);
 
 /* Tell every peer with a connection that this node stops (a BYE frame,
-** written at the end of this loop turn): they fail what they hold for it
-** at once instead of retrying for seconds. */
+** written at the end of this loop turn): they end their sessions with it
+** at once instead of declaring it dead seconds later. From then on the
+** transport dials nobody and reconnects nowhere. */
 void stage__transport_goodbye(stage__transport_t *t);
 
 /* Byte and frame counts of the whole transport. Any thread (each count is
@@ -150,6 +174,20 @@ uint64_t stage__transport_peer_failures(const stage__transport_t *t,
                                         size_t len);
 /* 1 if peer has a connection that completed its handshake, else 0. */
 int stage__transport_peer_is_up(const stage__transport_t *t, const char *peer);
+
+/* News from elsewhere (another node's failure detector, say): incarnation
+** of the node at addr is dead. It is quarantined (a handshake from it is
+** answered DEAD) and its session, if any, ends with STAGE_ENODE_DOWN (why
+** passed on). 0, or STAGE_EINVAL (bad address, incarnation 0, or this
+** node) / STAGE_ENOMEM. */
+int stage__transport_declare_dead(stage__transport_t *t, const char *addr,
+                                  uint32_t incarnation, const char *why);
+/* 1 if incarnation of the node at addr is known dead (declared dead here
+** or replaced by a newer one; *why, if why is not NULL, gets the reason,
+** borrowed until the next transport call), else 0. Cheap: a peer lookup
+** (the last one is cached) and at most eight compares. */
+int stage__transport_is_dead(stage__transport_t *t, const char *addr,
+                             uint32_t incarnation, const char **why);
 
 /* Close every connection and handle, drop queued frames, call no callback
 ** again, and set *tp to NULL. Memory is freed once the loop has run the

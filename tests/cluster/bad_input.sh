@@ -25,8 +25,17 @@ still_serving() {
     now=$(sed -n 's/^calls //p' "$DIR/caller.out" | tail -n 1)
     wait_line "$DIR/caller.out" "^calls $((now + 100))\$" 10
 }
-# a handshake: ST, version 3, kind 0, 15 bytes: [1, "127.0.0.1:9", 7]
-hello='ST\003\000\000\000\000\017\223\001\253127.0.0.1:9\007'
+# hello: HELLO gets a handshake from incarnation N (1, 2, ...) of a node
+# at 127.0.0.1:9 that has no session with the target: ST, version 3, kind
+# 0, 19 bytes: [2, "127.0.0.1:9", N, 0, 0, 0, 1]. Each raw connection
+# below is another incarnation (a node that restarted): the target ends
+# its session with the one before, and does not take this handshake for a
+# stale one of the same incarnation.
+inc=0
+hello() {
+    inc=$((inc + 1))
+    HELLO=$(printf 'ST\\003\\000\\000\\000\\000\\023\\227\\002\\253127.0.0.1:9\\%03o\\000\\000\\000\\001' "$inc")
+}
 
 raw 'GET / HTTP/1.0\r\n\r\n'
 wait_line "$DIR/target.out" "not a stage connection: frame starts with 0x47 instead of 'ST'"
@@ -42,24 +51,31 @@ wait_line "$DIR/target.out" 'closing connection from .*connection closed by the 
 still_serving
 # after a good handshake: a message body of the wrong shape, an unknown
 # kind, a DHT body that is no DHT message, a body that is not msgpack
-raw "$hello"'ST\003\020\000\000\000\003\222\001\002'
+hello
+raw "$HELLO"'ST\003\020\000\000\000\003\222\001\002'
 wait_line "$DIR/target.out" "dropped a frame of kind 16 from '127.0.0.1:9'"
 # a STOP with a method (a MSG's shape): refused, nothing stopped
-raw "$hello"'ST\003\026\000\000\000\011\226\001\001\001\241A\241m\220'
+hello
+raw "$HELLO"'ST\003\026\000\000\000\011\226\001\001\001\241A\241m\220'
 wait_line "$DIR/target.out" "dropped a frame of kind 22 from '127.0.0.1:9'"
 # a PICK with a FIND's shape ([call, type, all]): refused
-raw "$hello"'ST\003\027\000\000\000\005\223\001\241A\303'
+hello
+raw "$HELLO"'ST\003\027\000\000\000\005\223\001\241A\303'
 wait_line "$DIR/target.out" "dropped a frame of kind 23 from '127.0.0.1:9'"
 # monitors: a MONITOR of the wrong shape, a DEMONITOR without its
 # target, a DOWN with a positive status, a DOWN for a monitor no theatre
 # of the target could have made (theatre 127)
-raw "$hello"'ST\003\030\000\000\000\003\222\001\002'
+hello
+raw "$HELLO"'ST\003\030\000\000\000\003\222\001\002'
 wait_line "$DIR/target.out" "dropped a frame of kind 24 from '127.0.0.1:9'"
-raw "$hello"'ST\003\031\000\000\000\002\221\001'
+hello
+raw "$HELLO"'ST\003\031\000\000\000\002\221\001'
 wait_line "$DIR/target.out" "dropped a frame of kind 25 from '127.0.0.1:9'"
-raw "$hello"'ST\003\032\000\000\000\006\224\001\001\005\241x'
+hello
+raw "$HELLO"'ST\003\032\000\000\000\006\224\001\001\005\241x'
 wait_line "$DIR/target.out" "dropped a frame of kind 26 from '127.0.0.1:9': malformed"
-raw "$hello"'ST\003\032\000\000\000\005\224\177\001\000\240'
+hello
+raw "$HELLO"'ST\003\032\000\000\000\005\224\177\001\000\240'
 # the same line again: written, or folded into a count within a second
 n=0
 until [ "$(grep -c "dropped a frame of kind 26 from '127.0.0.1:9'" \
@@ -69,13 +85,17 @@ until [ "$(grep -c "dropped a frame of kind 26 from '127.0.0.1:9'" \
     [ "$n" -gt 200 ] && fail "the second bad DOWN was not logged"
     sleep 0.05 # polling a file for an event, with a deadline
 done
-raw "$hello"'ST\003\143\000\000\000\001\300'
+hello
+raw "$HELLO"'ST\003\143\000\000\000\001\300'
 wait_line "$DIR/target.out" "dropped a frame of kind 99 from '127.0.0.1:9'"
-raw "$hello"'ST\003\024\000\000\000\004\223\001\004\003'
+hello
+raw "$HELLO"'ST\003\024\000\000\000\004\223\001\004\003'
 wait_line "$DIR/target.out" "dropped a frame of kind 20 from '127.0.0.1:9'"
-raw "$hello"'ST\003\020\000\000\000\002\223\001'
+hello
+raw "$HELLO"'ST\003\020\000\000\000\002\223\001'
 wait_line "$DIR/target.out" 'malformed frame body \(kind 16, length 2\)'
-raw "$hello"'ST\003\020\177\377\377\370'
+hello
+raw "$HELLO"'ST\003\020\177\377\377\370'
 wait_line "$DIR/target.out" 'frame of 2147483648 bytes exceeds the maximum of 8388608 bytes'
 still_serving
 grep -q 'failed' "$DIR/caller.out" && fail "a call failed"

@@ -7,7 +7,9 @@
 ** takes: MSG with and without a reply, to both actors and to one that
 ** never existed; SPAWN; FIND (one and all); NAME; a DHT lookup; a REPLY
 ** nobody waits for; a malformed MSG. Once the SPAWN reply names the new
-** actor, it sends a STOP for it and a MSG after the STOP.
+** actor, it sends a STOP for it and a MSG after the STOP. Then it leaves
+** as a node does (an ACK, a BYE), coming back to its session first if the
+** node closed the connection, so that no session outlives its exchange.
 **
 ** The client's allocations stay out of the count: its frames are built
 ** before the failure is armed, and what it receives is kept as raw bytes,
@@ -30,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/node.h"
 #include "dht/dht.h"
 #include "fault_common.h"
 #include "faultalloc.h"
@@ -215,10 +218,14 @@ static void dht_lookup(stage_pack_t *p, const world_t *w, uint64_t rid) {
 static void batch_one(stage_pack_t *p, const world_t *w, uint32_t inc) {
     stage_pack_t a = STAGE_PACK_INIT;
     size_t s = stage__frame_begin(p, K_HELLO);
-    stage_pack_array(p, 3);
+    stage_pack_array(p, 7);
     stage_pack_int(p, STAGE__NET_PROTO_VERSION);
     stage_pack_cstr(p, FAKE_ADDR);
     stage_pack_int(p, inc);
+    stage_pack_int(p, 0); /* no manager */
+    stage_pack_int(p, 0); /* no session with the node: a new incarnation */
+    stage_pack_int(p, 0);
+    stage_pack_int(p, 1); /* its first handshake */
     stage__frame_end(p, s, 0);
 
     echo_args(&a);
@@ -322,6 +329,7 @@ typedef struct exchange {
     char rx[RX_MAX];
     size_t rxlen, parsed;
     bool hello, closed, dht_reply;
+    uint64_t users; /* user frames received: what an ACK counts */
     const char *dht_body;
     size_t dht_len;
     reply_t replies[NCALLS];
@@ -398,6 +406,7 @@ static void parse(void) {
         if (ex.rxlen - ex.parsed - STAGE__FRAME_HEADER < len) return;
         const char *body = ex.rx + ex.parsed + STAGE__FRAME_HEADER;
         if (h[3] == K_HELLO) ex.hello = true;
+        if (h[3] >= STAGE__NET_KIND_USER) ex.users++;
         if (h[3] == K_REPLY) take_reply(body, len);
         if (h[3] == K_DHT) take_dht(body, len);
         ex.parsed += STAGE__FRAME_HEADER + len;
@@ -453,6 +462,48 @@ static void converse(int fd, const stage_pack_t *one) {
         last = now();
         parse();
     }
+}
+
+/* The fake node leaves as a node does: it acknowledges what it took and
+** says goodbye, and waits for the node to end the session (it closes the
+** connection). A session left open would be declared dead later, with a
+** warning in another exchange's log. */
+static void say_goodbye(int fd) {
+    char b[16];
+    stage_pack_t p = STAGE_PACK_INIT, body = {b, 0, sizeof b, 0};
+    stage_pack_int(&body, (int64_t)ex.users);
+    stage__frame_append(&p, STAGE__NET_KIND_ACK, body.data, body.len, 0);
+    stage__frame_append(&p, STAGE__NET_KIND_BYE, "\xc0", 1, 0);
+    send_all(fd, p.data, p.len);
+    stage_pack_free(&p);
+    double until = now() + 3;
+    char sink[4096];
+    while (now() < until) { /* its close, or its DEAD and close */
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, 20) <= 0) continue;
+        if (recv(fd, sink, sizeof sink, 0) <= 0) break;
+    }
+}
+
+/* The node closed the connection (memory ran out): come back as the same
+** incarnation, resume the session, and leave. */
+static void come_back_and_leave(const world_t *w, uint32_t inc) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    size_t s = stage__frame_begin(&p, K_HELLO);
+    stage_pack_array(&p, 7);
+    stage_pack_int(&p, STAGE__NET_PROTO_VERSION);
+    stage_pack_cstr(&p, FAKE_ADDR);
+    stage_pack_int(&p, inc);
+    stage_pack_int(&p, 0);
+    stage_pack_int(&p, stage__node_incarnation(w->node)); /* its session */
+    stage_pack_int(&p, (int64_t)ex.users);
+    stage_pack_int(&p, 2); /* its second handshake */
+    stage__frame_end(&p, s, 0);
+    int fd = dial(w->addr);
+    send_all(fd, p.data, p.len);
+    stage_pack_free(&p);
+    say_goodbye(fd);
+    close(fd);
 }
 
 /* ---- the verdict ----------------------------------------------------------
@@ -623,6 +674,7 @@ static int exchange(world_t *w, uint64_t n, uint32_t inc, uint64_t *counted,
     memset(&ex.replies, 0, sizeof ex.replies);
     ex.rxlen = ex.parsed = 0;
     ex.hello = ex.closed = ex.dht_reply = ex.phase_two = false;
+    ex.users = 0;
     batch_one(&one, w, inc);
     runlog_reset();
     snprintf(hang_msg, sizeof hang_msg,
@@ -635,7 +687,9 @@ static int exchange(world_t *w, uint64_t n, uint32_t inc, uint64_t *counted,
     converse(fd, &one);
     *counted = fault_disarm();
     *failed = fault_failed() != 0;
+    if (!ex.closed) say_goodbye(fd);
     close(fd);
+    if (ex.closed) come_back_and_leave(w, inc);
     alarm(0);
     stage_pack_free(&one);
     char why[256];

@@ -190,7 +190,7 @@ static void run_pair(side_t *a, side_t *b) {
 
 static int throughput(uint64_t frames) {
     side_t snd = {0}, rcv = {0};
-    stage__transport_cbs_t cbs = {NULL, tp_frame, tp_up, NULL, tp_drain};
+    stage__transport_cbs_t cbs = {NULL, tp_frame, tp_up, NULL, tp_drain, NULL};
     side_init(&snd, cbs);
     side_init(&rcv, cbs);
     snd.other = &rcv;
@@ -228,7 +228,7 @@ static void print_rtt(const char *name, uint64_t *s, uint64_t n) {
 
 static int round_trips(uint64_t n) {
     side_t cli = {0}, srv = {0};
-    stage__transport_cbs_t cbs = {NULL, rtt_frame, NULL, NULL, NULL};
+    stage__transport_cbs_t cbs = {NULL, rtt_frame, NULL, NULL, NULL, NULL};
     side_init(&cli, cbs);
     side_init(&srv, cbs);
     cli.other = &srv;

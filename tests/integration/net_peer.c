@@ -20,7 +20,7 @@ static void echo(void *ud, const char *peer, int kind, const char *body,
 
 int main(int argc, char **argv) {
     uv_loop_t *loop = uv_default_loop();
-    stage__transport_cbs_t cbs = {NULL, echo, NULL, NULL, NULL};
+    stage__transport_cbs_t cbs = {NULL, echo, NULL, NULL, NULL, NULL};
     char bound[64];
     if (stage__transport_new(loop, NULL, &cbs, &t) ||
         stage__transport_listen(t, argc > 1 ? argv[1] : "127.0.0.1:0", bound,

@@ -1,9 +1,10 @@
 /*
 ** tests/integration/net_restart.c: a peer process killed with SIGKILL is
-** reported down, frames sent meanwhile wait, and when a new process (a new
-** incarnation) listens at the same address the transport reconnects, the
-** waiting frames arrive in order and the peer is reported up with the new
-** incarnation.
+** declared dead at once (its address refuses connections: the session ends
+** with STAGE_ENODE_DOWN, well before dead_after), frames sent meanwhile
+** wait, and when a new process (a new incarnation) listens at the same
+** address the transport connects, the waiting frames arrive in order and
+** the peer is reported up with the new incarnation.
 **
 **   net_restart PATH_TO_NET_PEER
 **
@@ -68,10 +69,15 @@ static void on_up(void *ud, const char *peer, uint32_t inc) {
     last_inc = inc;
 }
 
-static void on_down(void *ud, const char *peer, int reason, size_t dropped) {
+static void on_down(void *ud, const char *peer, uint32_t inc, int reason,
+                    const char *why, size_t dropped,
+                    stage__session_iter_t *lost) {
     (void)ud;
     (void)peer;
+    (void)inc;
+    (void)why;
     (void)dropped;
+    (void)lost;
     downs++;
     last_reason = reason;
 }
@@ -182,7 +188,7 @@ int main(int argc, char **argv) {
     cfg.backoff_min_ms = 5;
     cfg.backoff_max_ms = 50;
     cfg.max_attempts = 1000;
-    stage__transport_cbs_t cbs = {NULL, on_frame, on_up, on_down, NULL};
+    stage__transport_cbs_t cbs = {NULL, on_frame, on_up, on_down, NULL, NULL};
     CHECK(stage__transport_new(loop, &cfg, &cbs, &t) == 0);
     CHECK(stage__transport_listen(t, "127.0.0.1:0", NULL, 0) == 0);
 
@@ -195,10 +201,14 @@ int main(int argc, char **argv) {
     CHECK(run_until(all_echoed));
     CHECK(ups == 1 && last_inc == inc1 && downs == 0);
 
+    uint64_t killed = uv_now(loop);
     CHECK(uv_process_kill(&c1.proc, SIGKILL) == 0);
     cur = &c1;
     CHECK(run_until(child_gone_and_down));
-    CHECK(last_reason == STAGE_EIO);
+    CHECK(last_reason == STAGE_ENODE_DOWN);
+    uv_update_time(loop);
+    uint64_t detected = uv_now(loop) - killed;
+    CHECK(detected < 3000); /* refused connects, not 10 s of silence */
     CHECK(!stage__transport_peer_is_up(t, addr));
     child_close(&c1);
 
@@ -215,6 +225,8 @@ int main(int argc, char **argv) {
     child_close(&c2);
     stage__transport_destroy(&t);
     uv_run(loop, UV_RUN_DEFAULT);
-    printf("net_restart: ok (incarnations %x then %x)\n", inc1, inc2);
+    printf("net_restart: ok (incarnations %x then %x; the kill was detected "
+           "in %llu ms)\n",
+           inc1, inc2, (unsigned long long)detected);
     return 0;
 }

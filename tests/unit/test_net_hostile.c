@@ -33,7 +33,8 @@ typedef struct raw {
     size_t first;     /* with per_tick: sent at once before dripping */
     bool close_after; /* close once everything is sent */
     bool connected, closed_by_peer, done;
-    size_t got; /* bytes received */
+    size_t got;   /* bytes received */
+    char in[512]; /* the first of them */
     int open_handles;
 } raw_t;
 
@@ -80,11 +81,14 @@ static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 
 static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     raw_t *r = s->data;
-    (void)buf;
     if (n < 0) {
         r->closed_by_peer = true;
         raw_close(r);
         return;
+    }
+    if (r->got < sizeof r->in) {
+        size_t k = sizeof r->in - r->got;
+        memcpy(r->in + r->got, buf->base, (size_t)n < k ? (size_t)n : k);
     }
     r->got += (size_t)n;
 }
@@ -138,13 +142,20 @@ static void header(stage_pack_t *p, int version, int kind, uint32_t len) {
     stage_pack_raw(p, h, sizeof h);
 }
 
-/* A valid handshake from incarnation inc of a node claiming address from. */
+static int64_t hellos; /* handshakes numbered as their sender does */
+
+/* A valid handshake from incarnation inc of a node claiming address from,
+** which knows no session with the receiver. */
 static void hello_inc(stage_pack_t *p, int proto, const char *from, int inc) {
     size_t start = stage__frame_begin(p, STAGE__NET_KIND_HELLO);
-    stage_pack_array(p, 3);
+    stage_pack_array(p, 7);
     stage_pack_int(p, proto);
     stage_pack_cstr(p, from);
     stage_pack_int(p, inc);
+    stage_pack_int(p, 0); /* manager */
+    stage_pack_int(p, 0); /* known: no session */
+    stage_pack_int(p, 0); /* received */
+    stage_pack_int(p, ++hellos);
     assert_int_equal(stage__frame_end(p, start, 0), 0);
 }
 
@@ -178,7 +189,8 @@ static int setup(void **state) {
     uv_loop_init(&loop);
     tn_start(&loop, &a, &cfg, NULL);
     tn_start(&loop, &b, &cfg, NULL);
-    stage__transport_cbs_t cbs = {&a, pong, tn_on_up, tn_on_down, NULL};
+    stage__transport_cbs_t cbs = {&a,         pong, tn_on_up,
+                                  tn_on_down, NULL, tn_on_dead};
     stage__transport_destroy(&a.t);
     assert_int_equal(stage__transport_new(&loop, &cfg, &cbs, &a.t), 0);
     assert_int_equal(
@@ -270,33 +282,44 @@ static void wrong_handshake_version_closes_the_connection(void **state) {
     expect_closed_and_good_pair_unaffected("unsupported handshake version");
 }
 
-/* A handshake [version, address, incarnation, extra...]: refused. */
-static void send_hello_with(int nextra, bool str_manager) {
+/* A handshake [version, address, incarnation, then nfields - 3 fields,
+** the first (the manager) a string if str_manager]: refused. */
+static void send_hello_with(int nfields, bool str_manager, const char *why) {
     stage_pack_t p = STAGE_PACK_INIT;
     size_t start = stage__frame_begin(&p, STAGE__NET_KIND_HELLO);
-    stage_pack_array(&p, 3 + (uint32_t)nextra);
+    stage_pack_array(&p, (uint32_t)nfields);
     stage_pack_int(&p, STAGE__NET_PROTO_VERSION);
     stage_pack_cstr(&p, "127.0.0.1:9");
     stage_pack_int(&p, 77);
-    for (int i = 0; i < nextra; i++)
-        if (str_manager)
+    for (int i = 3; i < nfields; i++)
+        if (str_manager && i == 3)
             stage_pack_cstr(&p, "x");
         else
-            stage_pack_int(&p, i + 5);
+            stage_pack_int(&p, i == 4 ? -1 : i + 5);
     assert_int_equal(stage__frame_end(&p, start, 0), 0);
     raw_start(p.data, p.len, 0, false);
     stage_pack_free(&p);
-    expect_closed_and_good_pair_unaffected("malformed handshake");
+    expect_closed_and_good_pair_unaffected(why);
 }
 
 static void handshake_manager_not_an_id_closes_the_connection(void **state) {
     (void)state;
-    send_hello_with(1, true);
+    send_hello_with(7, true, "malformed handshake");
 }
 
-static void handshake_with_a_fifth_field_closes_the_connection(void **state) {
+static void handshake_of_version_1_form_closes_the_connection(void **state) {
     (void)state;
-    send_hello_with(2, false);
+    send_hello_with(4, false, "malformed handshake");
+}
+
+static void handshake_with_an_eighth_field_closes_the_connection(void **state) {
+    (void)state;
+    send_hello_with(8, false, "malformed handshake");
+}
+
+static void handshake_with_a_bad_session_closes_the_connection(void **state) {
+    (void)state;
+    send_hello_with(7, false, "bad session state"); /* known -1 */
 }
 
 static void frame_before_handshake_closes_the_connection(void **state) {
@@ -364,6 +387,15 @@ static void one_byte_at_a_time_hits_the_frame_deadline(void **state) {
     assert_true(log_has("'127.0.0.1:9'", "frame not completed", NULL));
 }
 
+static bool b_saw_down(void *ud) {
+    (void)ud;
+    return b.downs > 0;
+}
+
+/* A peer that says hello and then nothing: its connection is closed when
+** the heartbeats find it silent; the session is kept and b dials its
+** address, where nothing listens (port 9): refused twice, the incarnation
+** is declared dead. */
 static void silent_peer_after_handshake_is_declared_down(void **state) {
     (void)state;
     stage_pack_t p = STAGE_PACK_INIT;
@@ -371,8 +403,12 @@ static void silent_peer_after_handshake_is_declared_down(void **state) {
     raw_start(p.data, p.len, 0, false);
     stage_pack_free(&p);
     expect_closed_and_good_pair_unaffected("nothing received for");
+    assert_true(tn_run_until(&loop, b_saw_down, NULL));
     assert_int_equal(b.downs, 1);
-    assert_int_equal(b.last_reason, STAGE_ETIMEOUT);
+    assert_int_equal(b.last_reason, STAGE_ENODE_DOWN);
+    assert_int_equal(b.down_inc, 77);
+    assert_non_null(strstr(b.down_why, "refused"));
+    assert_true(stage__transport_is_dead(b.t, "127.0.0.1:9", 77, NULL));
 }
 
 static bool refused_one(void *ud) {
@@ -537,17 +573,20 @@ static void x_accept(uv_stream_t *server, int status) {
     raw_write(&x_conn, x_conn.len);
 }
 
-static bool dial_resolved(void *ud) {
+static bool frame_on_new_connection(void *ud) {
     stage__net_stats_t s;
     (void)ud;
     stage__transport_peer_stats(b.t, x_addr, &s);
-    /* raw2 got b's hello and frame 1000, and the dial X accepted ended. */
-    return raw2.got > 0 && s.frames_out >= 3 && x_accepted == 1 &&
-           x_conn.closed_by_peer;
+    /* raw2 got b's hello and frame 1000 (b's hello to raw, its hello to
+    ** raw2, frame 1000) */
+    return raw2.got > 0 && s.frames_out >= 3 && b.downs == 1;
 }
 
-static void
-replacing_connection_also_replaces_a_dial_from_on_down(void **state) {
+/* X restarts (incarnation 78) and connects while b still has X's old
+** connection: the old one goes, the session with 77 ends (ESTOPPED), and
+** what b's on_peer_down sends X at once (frame 1000) goes on the new
+** connection, without dialling X. */
+static void replacing_connection_serves_what_on_down_sends(void **state) {
     (void)state;
     struct sockaddr_storage ss;
     int len = sizeof ss;
@@ -565,16 +604,15 @@ replacing_connection_also_replaces_a_dial_from_on_down(void **state) {
     b.last_inc = 0;
     while (b.last_inc != 77)
         uv_run(&loop, UV_RUN_ONCE);
-    /* X restarts (incarnation 78) and connects; b's on_peer_down for the
-    ** old connection sends X a frame, which dials X. The new inbound
-    ** connection must serve that frame and the dial must go. */
     b.resend = true;
     stage_pack_reset(&p);
     hello_inc(&p, STAGE__NET_PROTO_VERSION, x_addr, 78);
     raw_open(&raw2, p.data, p.len, 0, false);
     stage_pack_free(&p);
-    assert_true(tn_run_until(&loop, dial_resolved, NULL));
+    assert_true(tn_run_until(&loop, frame_on_new_connection, NULL));
     assert_int_equal(b.last_reason, STAGE_ESTOPPED);
+    assert_int_equal(b.down_inc, 77);
+    assert_int_equal(x_accepted, 0); /* no dial */
     int up = 0;
     for (stage__conn_t *c = b.t->conns; c; c = c->next)
         up += c->state == CONN_UP && c->peer &&
@@ -583,9 +621,62 @@ replacing_connection_also_replaces_a_dial_from_on_down(void **state) {
     b.resend = false;
     raw_close(&raw2);
     free(raw2.bytes);
-    raw_close(&x_conn);
-    free(x_conn.bytes);
+    if (x_accepted) {
+        raw_close(&x_conn);
+        free(x_conn.bytes);
+    }
     uv_close((uv_handle_t *)&xl, NULL);
+}
+
+/* A handshake from an incarnation declared dead is answered with DEAD
+** (its incarnation, who declared it dead and why) and closed. */
+static bool raw_told_dead(void *ud) {
+    (void)ud;
+    return raw.done && raw.got > 0;
+}
+
+static void dead_incarnation_is_answered_dead(void **state) {
+    (void)state;
+    assert_int_equal(stage__transport_declare_dead(b.t, "127.0.0.1:9", 77,
+                                                   "the test says so"),
+                     0);
+    assert_true(stage__transport_is_dead(b.t, "127.0.0.1:9", 77, NULL));
+    assert_false(stage__transport_is_dead(b.t, "127.0.0.1:9", 78, NULL));
+    stage_pack_t p = STAGE_PACK_INIT;
+    hello(&p, STAGE__NET_PROTO_VERSION, "127.0.0.1:9");
+    raw_start(p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    assert_true(tn_run_until(&loop, raw_told_dead, NULL));
+    /* what came back is one DEAD frame: [77, who declared it and why] */
+    stage__fdec_t d;
+    stage__frame_t f;
+    stage__fdec_init(&d, 0);
+    assert_int_equal(stage__fdec_feed(&d, raw.in, raw.got), 0);
+    assert_int_equal(stage__fdec_next(&d, &f), 1);
+    assert_int_equal(f.kind, STAGE__NET_KIND_DEAD);
+    stage_unpack_t u;
+    uint32_t n;
+    int64_t inc;
+    const char *why;
+    size_t wlen;
+    stage_unpack_init(&u, f.body, f.len);
+    assert_int_equal(stage_unpack_array(&u, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(stage_unpack_int(&u, &inc), 0);
+    assert_int_equal(inc, 77);
+    assert_int_equal(stage_unpack_str(&u, &why, &wlen), 0);
+    char text[256];
+    snprintf(text, sizeof text, "%.*s", (int)wlen, why);
+    assert_non_null(strstr(text, b.addr)); /* who declared it dead */
+    assert_non_null(strstr(text, "the test says so"));
+    assert_int_equal(stage__fdec_next(&d, &f), 0); /* nothing else */
+    stage__fdec_close(&d);
+    assert_true(log_has("refusing", "'127.0.0.1:9' (incarnation 4d)",
+                        "the test says so", NULL));
+    assert_int_equal(b.ups, 1); /* no session with it */
+    mark = a.frames;
+    assert_true(tn_run_until(&loop, good_pair_goes_on, NULL));
+    assert_int_equal(a.downs + b.downs, 0);
 }
 
 int main(void) {
@@ -597,7 +688,9 @@ int main(void) {
         T(wrong_frame_version_closes_the_connection),
         T(wrong_handshake_version_closes_the_connection),
         T(handshake_manager_not_an_id_closes_the_connection),
-        T(handshake_with_a_fifth_field_closes_the_connection),
+        T(handshake_of_version_1_form_closes_the_connection),
+        T(handshake_with_an_eighth_field_closes_the_connection),
+        T(handshake_with_a_bad_session_closes_the_connection),
         T(frame_before_handshake_closes_the_connection),
         T(malformed_body_closes_the_connection),
         T(truncated_frame_then_close_is_logged),
@@ -608,7 +701,8 @@ int main(void) {
         T(too_many_unnamed_connections_are_refused),
         T(restarted_peer_replaces_its_old_connection),
         T(random_input_never_hurts_the_node),
-        T(replacing_connection_also_replaces_a_dial_from_on_down),
+        T(replacing_connection_serves_what_on_down_sends),
+        T(dead_incarnation_is_answered_dead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

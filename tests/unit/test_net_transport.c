@@ -4,6 +4,7 @@
 ** returns, an unreachable peer, bounded queues, heartbeats.
 */
 #include "test_net_util.h"
+#include "util/log.h"
 
 static uv_loop_t loop;
 static tnode_t a, b;
@@ -12,11 +13,6 @@ static uint64_t want; /* frames each side waits for */
 static bool both_have_want(void *ud) {
     (void)ud;
     return a.frames >= want && b.frames >= want;
-}
-
-static bool a_up_b_up(void *ud) {
-    (void)ud;
-    return a.ups > 0 && b.ups > 0;
 }
 
 #define A_MANAGER 0x1234u
@@ -208,24 +204,40 @@ static bool b2_has_want(void *ud) {
     return b2.frames >= want && a.ups >= 2;
 }
 
-static void dead_peer_is_reported_and_reconnects_on_return(void **state) {
+static bool a_acked_all(void *ud) {
+    (void)ud;
+    stage__peer_t *p = stage__peer_find(a.t, b.addr);
+    return b.frames >= want && p && stage__session_unacked(&p->s) == 0;
+}
+
+/* b stops (kill -9: nothing listens at its address any more). The session
+** is not ended by the lost connection but by the refused reconnects: a
+** declares that incarnation dead, and frames sent later wait for whoever
+** answers next, here a new incarnation. */
+static void stopped_peer_is_declared_dead_then_a_new_one_serves(void **state) {
     (void)state;
     stage__transport_config_t cfg;
     tn_config(&cfg);
-    cfg.max_attempts = 1000; /* keep retrying while b is away */
+    cfg.max_attempts = 1000; /* keep dialling while nobody answers */
     tn_stop(&loop, &a);
     tn_start(&loop, &a, &cfg, NULL);
     want = 1;
     assert_int_equal(tn_send(&a, b.addr, 0, 8), 0);
-    assert_true(tn_run_until(&loop, a_up_b_up, NULL));
+    assert_true(tn_run_until(&loop, a_acked_all, NULL));
     uint32_t old_inc = a.last_inc;
     char baddr[STAGE_ADDR_MAX];
     snprintf(baddr, sizeof baddr, "%s", b.addr);
+    uint64_t t0 = uv_now(&loop);
     tn_stop(&loop, &b);
     assert_true(tn_run_until(&loop, a_saw_down, NULL));
-    assert_int_equal(a.last_reason, STAGE_EIO);
+    assert_int_equal(a.last_reason, STAGE_ENODE_DOWN);
+    assert_int_equal(a.down_inc, old_inc);
+    assert_non_null(strstr(a.down_why, "refused"));
+    assert_int_equal(a.dropped, 0);         /* frame 0 was acknowledged */
+    assert_true(uv_now(&loop) - t0 < 2000); /* refusals, not the silence */
+    assert_true(stage__transport_is_dead(a.t, baddr, old_inc, NULL));
     assert_int_equal(stage__transport_peer_is_up(a.t, baddr), 0);
-    /* Frames sent while b is away wait for its return. */
+    /* Frames sent while nobody is there wait for the next incarnation. */
     want = 100;
     for (uint64_t i = 0; i < want; i++)
         assert_int_equal(tn_send(&a, baddr, i, 8), 0);
@@ -235,8 +247,109 @@ static void dead_peer_is_reported_and_reconnects_on_return(void **state) {
     assert_false(b2.out_of_order);
     assert_int_equal(b2.frames, want);
     assert_int_not_equal(a.last_inc, old_inc); /* a new incarnation */
-    assert_int_equal(a.dropped, 0);
+    assert_int_equal(a.downs, 1);
     tn_stop(&loop, &b2);
+}
+
+/* Frames a sent and b never acknowledged before it died are given back
+** with the end of the session, all of them, in order. */
+static void
+unacknowledged_frames_are_given_back_when_the_peer_dies(void **state) {
+    (void)state;
+    want = 1;
+    assert_int_equal(tn_send(&a, b.addr, 0, 8), 0);
+    assert_true(tn_run_until(&loop, a_acked_all, NULL));
+    for (uint64_t i = 1; i <= 5; i++) /* queued in this loop turn... */
+        assert_int_equal(tn_send(&a, b.addr, i, 8), 0);
+    tn_stop(&loop, &b); /* ...and b is gone before they are read */
+    assert_true(tn_run_until(&loop, a_saw_down, NULL));
+    assert_int_equal(a.last_reason, STAGE_ENODE_DOWN);
+    assert_int_equal(a.dropped, 5);
+    assert_int_equal(a.nlost, 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(a.lost[i], i + 1);
+}
+
+/* b restarts at its address (a new incarnation) before a gives its
+** incarnation up: the session ends with STAGE_ESTOPPED, giving back what
+** was not acknowledged, and the new incarnation gets what is sent next. */
+static void restarted_peer_ends_the_session_with_estopped(void **state) {
+    (void)state;
+    stage__transport_config_t cfg;
+    tn_config(&cfg);
+    cfg.refused_limit = 1000; /* the restart comes before the verdict */
+    cfg.max_attempts = 1000;
+    tn_stop(&loop, &a);
+    tn_start(&loop, &a, &cfg, NULL);
+    want = 1;
+    assert_int_equal(tn_send(&a, b.addr, 0, 8), 0);
+    assert_true(tn_run_until(&loop, a_acked_all, NULL));
+    uint32_t old_inc = a.last_inc;
+    char baddr[STAGE_ADDR_MAX];
+    snprintf(baddr, sizeof baddr, "%s", b.addr);
+    for (uint64_t i = 1; i <= 3; i++)
+        assert_int_equal(tn_send(&a, baddr, i, 8), 0);
+    tn_stop(&loop, &b);
+    tn_config(&cfg);
+    tn_start(&loop, &b2, &cfg, baddr);
+    assert_true(tn_run_until(&loop, a_saw_down, NULL));
+    assert_int_equal(a.last_reason, STAGE_ESTOPPED);
+    assert_int_equal(a.down_inc, old_inc);
+    assert_non_null(strstr(a.down_why, "restarted"));
+    assert_int_equal(a.nlost, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(a.lost[i], i + 1);
+    want = 10;
+    for (uint64_t i = 0; i < want; i++)
+        assert_int_equal(tn_send(&a, baddr, i, 8), 0);
+    assert_true(tn_run_until(&loop, b2_has_want, NULL));
+    assert_false(b2.out_of_order);
+    assert_int_equal(b2.frames, want);
+    assert_int_equal(a.downs, 1);
+    /* the old incarnation is refused from now on */
+    assert_true(stage__transport_is_dead(a.t, baddr, old_inc, NULL));
+    tn_stop(&loop, &b2);
+}
+
+/* The test breaks a's connection to b again and again while frames
+** stream both ways: each side gets every frame once and in order, and
+** nobody is reported down or up again. */
+static int breaks;
+static uint64_t break_every;
+
+static bool both_have_want_breaking(void *ud) {
+    (void)ud;
+    stage__peer_t *p = stage__peer_find(a.t, b.addr);
+    if (p && p->conn && p->up &&
+        a.frames + b.frames >= (breaks + 1) * break_every) {
+        stage__conn_close(p->conn, STAGE_EIO, STAGE_LOG_DEBUG,
+                          "the test breaks it");
+        breaks++;
+    }
+    return a.frames >= want && b.frames >= want;
+}
+
+static void broken_connections_lose_and_double_nothing(void **state) {
+    (void)state;
+    want = 100000;
+    break_every = 15000;
+    breaks = 0;
+    for (uint64_t i = 0; i < want; i++) {
+        assert_int_equal(tn_send(&a, b.addr, i, 16), 0);
+        assert_int_equal(tn_send(&b, a.addr, i, 16), 0);
+    }
+    assert_true(tn_run_until(&loop, both_have_want_breaking, NULL));
+    assert_true(breaks >= 5);
+    assert_int_equal(a.frames, want);
+    assert_int_equal(b.frames, want);
+    assert_false(a.out_of_order);
+    assert_false(b.out_of_order);
+    assert_int_equal(a.ups, 1);
+    assert_int_equal(b.ups, 1);
+    assert_int_equal(a.downs + b.downs, 0);
+    stage__peer_t *pa = stage__peer_find(a.t, b.addr);
+    stage__peer_t *pb = stage__peer_find(b.t, a.addr);
+    assert_int_equal(pa->s.duplicates + pb->s.duplicates, 0);
 }
 
 static void unreachable_peer_drops_queue_after_policy(void **state) {
@@ -319,7 +432,15 @@ int main(void) {
         cmocka_unit_test_setup_teardown(
             simultaneous_connect_keeps_one_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            dead_peer_is_reported_and_reconnects_on_return, setup, teardown),
+            stopped_peer_is_declared_dead_then_a_new_one_serves, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            unacknowledged_frames_are_given_back_when_the_peer_dies, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            restarted_peer_ends_the_session_with_estopped, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            broken_connections_lose_and_double_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             unreachable_peer_drops_queue_after_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(full_queue_returns_busy_then_drains,

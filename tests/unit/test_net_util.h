@@ -31,7 +31,12 @@ typedef struct tnode {
     int ups, downs, drains;
     int last_reason;
     size_t dropped;
-    uint32_t last_inc;
+    uint32_t last_inc, down_inc;
+    char down_why[256];
+    uint64_t lost[64]; /* numbers of the frames given back, in order */
+    size_t nlost;
+    int declared; /* told it was declared dead */
+    char dead_why[256];
     uint64_t frames, bytes, next_seq;
     bool out_of_order;
     bool echo;   /* send every frame back to its sender */
@@ -66,13 +71,36 @@ static inline void tn_on_up(void *ud, const char *peer, uint32_t inc) {
 static inline int tn_send(tnode_t *n, const char *peer, uint64_t seq,
                           size_t pad);
 
-static inline void tn_on_down(void *ud, const char *peer, int reason,
-                              size_t dropped) {
+static inline void tn_on_down(void *ud, const char *peer, uint32_t inc,
+                              int reason, const char *why, size_t dropped,
+                              stage__session_iter_t *lost) {
     tnode_t *n = ud;
+    int kind;
+    const char *body;
+    size_t len, k = 0;
     n->downs++;
     n->last_reason = reason;
+    n->down_inc = inc;
+    snprintf(n->down_why, sizeof n->down_why, "%s", why);
     n->dropped += dropped;
+    while (stage__session_iter_next(lost, &kind, &body, &len)) {
+        stage_unpack_t u;
+        uint32_t argc;
+        int64_t seq = -1;
+        stage_unpack_init(&u, body, len);
+        if (!stage_unpack_array(&u, &argc)) stage_unpack_int(&u, &seq);
+        if (n->nlost < 64) n->lost[n->nlost++] = (uint64_t)seq;
+        k++;
+    }
+    assert_int_equal(k, dropped); /* the count is what the iterator gives */
     if (n->resend && reason != STAGE_EUNREACHABLE) tn_send(n, peer, 1000, 4);
+}
+
+static inline void tn_on_dead(void *ud, const char *peer, const char *why) {
+    tnode_t *n = ud;
+    (void)peer;
+    n->declared++;
+    snprintf(n->dead_why, sizeof n->dead_why, "%s", why);
 }
 
 static inline void tn_on_drain(void *ud, const char *peer) {
@@ -95,8 +123,8 @@ static inline void tn_config(stage__transport_config_t *cfg) {
 static inline void tn_start(uv_loop_t *loop, tnode_t *n,
                             const stage__transport_config_t *cfg,
                             const char *addr) {
-    stage__transport_cbs_t cbs = {n, tn_on_frame, tn_on_up, tn_on_down,
-                                  tn_on_drain};
+    stage__transport_cbs_t cbs = {n,          tn_on_frame, tn_on_up,
+                                  tn_on_down, tn_on_drain, tn_on_dead};
     memset(n, 0, sizeof *n);
     assert_int_equal(stage__transport_new(loop, cfg, &cbs, &n->t), 0);
     assert_int_equal(stage__transport_listen(n->t, addr ? addr : "127.0.0.1:0",
