@@ -14,7 +14,7 @@
 ** appended): one write per loop turn, uv_try_write first.
 ** A connection answered with DEAD is doomed: it reads and ignores until
 ** the peer closes (so the DEAD is not lost to a reset) or the handshake
-** deadline passes.
+** deadline passes; only the peer's own DEAD is read (a split: in_dead).
 ** States: see net.h. Loop thread only.
 */
 #include <stdio.h>
@@ -122,11 +122,6 @@ static void count(stage__conn_t *c, size_t n, bool in, uint64_t frames) {
     }
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status) {
-    (void)req; /* the peer's close (or the deadline) closes the connection */
-    (void)status;
-}
-
 /* The write (spans, then wbuf) has been written. */
 static void write_done(stage__conn_t *c) {
     count(c, c->wlen, false, c->wcount);
@@ -138,11 +133,11 @@ static void write_done(stage__conn_t *c) {
     c->wcount = 0;
     c->writing = false;
     c->last_sent_ms = uv_now(c->t->loop);
-    if (c->doomed) { /* the DEAD is out: wait for the peer to close */
-        if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown))
-            stage__conn_close(c, STAGE_EIO, -1, NULL);
-        return;
-    }
+    /* the DEAD is out: the peer closes once it has read it (or answers
+    ** with its own, after a partition: in_dead), else the deadline does.
+    ** No half-close: a proxy or NAT between may drop the whole connection
+    ** at the first FIN, and with it the peer's answer. */
+    if (c->doomed) return;
     stage__peer_t *p = c->peer;
     if (!p || p->conn != c) return;
     if (p->ctrl.len || stage__session_unsent(&p->s)) stage__transport_dirty(p);
@@ -273,9 +268,11 @@ void stage__conn_refuse_dead(stage__conn_t *c, const char *addr, uint32_t inc,
     stage_pack_t *w = &c->wbuf;
     stage_pack_reset(w);
     size_t start = stage__frame_begin(w, STAGE__NET_KIND_DEAD);
-    stage_pack_array(w, 2);
+    stage_pack_array(w, 4);
     stage_pack_int(w, inc);
     stage_pack_cstr(w, text);
+    stage_pack_int(w, (int64_t)stage__transport_sessions(t));
+    stage_pack_int(w, t->incarnation);
     if (stage__frame_end(w, start, t->cfg.max_frame)) {
         stage__conn_close(c, STAGE_ENOMEM, -1, NULL);
         return;
@@ -336,19 +333,41 @@ bad_addr:
     return STAGE_EPROTO;
 }
 
-/* DEAD [incarnation, why] on c: this node was declared dead by its peer. */
+/* Both sides of a partition that outlasted the node timeout declared each
+** other dead, and each answers the other DEAD when it heals. One must
+** yield, or the two would stay apart for good (or both stop): the side
+** with fewer live sessions — the minority, fewer nodes reachable — stops,
+** and on a tie the one with the larger address (a two-node system keeps
+** the smaller). Akka's split brain resolver calls this keep-majority.
+** True if this node stays: it declared the node at addr dead too (its
+** incarnation inc) and has more sessions than theirs (the DEAD's count;
+** both -1 when the DEAD did not say). */
+static bool wins_split(stage__transport_t *t, const char *addr, int64_t inc,
+                       int64_t theirs) {
+    stage__peer_t *p = stage__peer_find(t, addr);
+    if (!p || theirs < 0 || inc <= 0 || inc > UINT32_MAX ||
+        !stage__session_is_dead(&p->s, (uint32_t)inc, NULL))
+        return false;
+    int64_t ours = (int64_t)stage__transport_sessions(t);
+    return ours > theirs || (ours == theirs && strcmp(t->self, addr) < 0);
+}
+
+/* DEAD [incarnation, why, sessions, its incarnation] on c: this node was
+** declared dead by its peer (which has sessions with that many nodes). */
 static void in_dead(stage__conn_t *c, const stage__frame_t *f) {
     stage__transport_t *t = c->t;
     stage_unpack_t u;
     uint32_t n;
-    int64_t inc;
+    int64_t inc, theirs = -1, their_inc = -1;
     const char *s;
     size_t slen;
     char why[STAGE_ADDR_MAX + STAGE__SESSION_WHY_MAX + 40];
     char name[STAGE_ADDR_MAX];
     stage_unpack_init(&u, f->body, f->len);
-    if (stage_unpack_array(&u, &n) || n != 2 || stage_unpack_int(&u, &inc) ||
-        stage_unpack_str(&u, &s, &slen)) {
+    if (stage_unpack_array(&u, &n) || (n != 2 && n != 4) ||
+        stage_unpack_int(&u, &inc) || stage_unpack_str(&u, &s, &slen) ||
+        (n == 4 && (stage_unpack_int(&u, &theirs) || theirs < 0 ||
+                    stage_unpack_int(&u, &their_inc)))) {
         stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, "malformed DEAD");
         return;
     }
@@ -360,6 +379,17 @@ static void in_dead(stage__conn_t *c, const stage__frame_t *f) {
     }
     snprintf(why, sizeof why, "%.*s", (int)slen, s);
     snprintf(name, sizeof name, "%s", stage__conn_name(c));
+    if (!c->doomed && wins_split(t, name, their_inc, theirs)) {
+        const char *ours = "";
+        stage__transport_is_dead(t, name, (uint32_t)their_inc, &ours);
+        LOG_WARN("'%s' declared this node dead (%s), and this node declared "
+                 "it dead too; this side has sessions with %zu nodes, it "
+                 "with %lld: this node goes on, and tells it to stop",
+                 name, why, stage__transport_sessions(t), (long long)theirs);
+        /* the peer reads our DEAD on its doomed connection, and yields */
+        stage__conn_refuse_dead(c, name, (uint32_t)their_inc, ours);
+        return;
+    }
     stage__conn_close(c, STAGE_ENODE_DOWN, -1, NULL);
     if (t->cbs.on_declared_dead)
         t->cbs.on_declared_dead(t->cbs.ud, name, why);
@@ -403,7 +433,10 @@ static void in_user(stage__conn_t *c, const stage__frame_t *f) {
 static void dispatch(stage__conn_t *c, const stage__frame_t *f) {
     char why[160];
     stage__hello_t h;
-    if (c->doomed) return; /* it only waits to close */
+    /* a doomed connection only waits to close, but for the DEAD of a peer
+    ** that was declared dead here and declared this node dead too: one of
+    ** the two yields (wins_split) */
+    if (c->doomed && f->kind != STAGE__NET_KIND_DEAD) return;
     if (f->kind == STAGE__NET_KIND_HELLO) {
         if (parse_hello(f, &h, why, sizeof why))
             stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);

@@ -156,6 +156,7 @@ int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
     dc.seed = stage__random64();
     if (cfg->replicas > 0) dc.replicas = cfg->replicas;
     if (cfg->lease_secs > 0) dc.lease_ms = (uint32_t)(cfg->lease_secs * 1000);
+    nn->lease_ms = dc.lease_ms;
     if (cfg->period_secs > 0)
         dc.period_ms = (uint32_t)(cfg->period_secs * 1000);
     int rc = stage_dht_new(&nn->dht, &dc, now_ms(nn));

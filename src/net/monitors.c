@@ -40,6 +40,7 @@ typedef struct stage__known {
     struct stage__known *next;
     char addr[STAGE_ADDR_MAX];
     uint32_t incarnation;
+    uint64_t manager; /* the DHT manager id it announced */
     bool up;
 } known_t;
 
@@ -101,8 +102,15 @@ void stage__netnode_node_up(stage__netnode_t *nn, const char *addr,
         nn->known = k;
     }
     k->incarnation = incarnation;
+    k->manager = stage__transport_peer_manager(nn->tr, addr);
     k->up = true;
     stage__monitor_node_up(nn->node, addr, incarnation);
+}
+
+uint64_t stage__netnode_known_manager(stage__netnode_t *nn, const char *addr,
+                                      uint32_t incarnation) {
+    known_t *k = known_find(nn, addr);
+    return k && k->incarnation == incarnation ? k->manager : 0;
 }
 
 void stage__netmon_close(stage__netnode_t *nn) {

@@ -49,7 +49,6 @@ struct stage__conn {
     uv_tcp_t tcp;
     uv_connect_t creq;
     uv_write_t wreq;
-    uv_shutdown_t sreq;
     stage__transport_t *t;
     stage__peer_t *peer;        /* NULL for inbound before the handshake */
     stage__conn_t *prev, *next; /* in t->conns */

@@ -825,6 +825,9 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
     case FRAME_DOWN:
         rc = stage__netmon_in_down(nn, peer, body, len);
         break;
+    case FRAME_NODE_DOWN:
+        rc = stage__deaths_in_frame(nn, peer, body, len);
+        break;
     default:
         rc = STAGE_EPROTO;
     }
@@ -924,6 +927,10 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
                   what, why, counts);
     else
         LOG_WARN("node '%s' %s: %s%s", peer, what, why, counts);
+    /* the whole system hears of a death (not of a goodbye: a node that
+    ** leaves withdraws its own entries) */
+    if (incarnation && reason != STAGE_ECANCELED)
+        stage__deaths_declare(nn, peer, incarnation, 0, why, NULL);
     /* its monitors and node watches (a session existed: it was up) */
     if (incarnation) stage__netnode_node_down(nn, peer, incarnation, reason);
 }
@@ -1227,6 +1234,7 @@ static void net_close(stage_node_t *node) {
                "this node shut down before node '%s' replied (%g)", NULL);
     stage__lookup_close(nn);
     stage__netmon_close(nn);
+    stage__deaths_close(nn);
     for (stage__held_t *h; (h = nn->held_head);) {
         nn->held_head = h->next;
         stage__free(h);

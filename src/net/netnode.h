@@ -37,7 +37,8 @@ enum {
     FRAME_PICK,
     FRAME_MONITOR, /* monitors.c */
     FRAME_DEMONITOR,
-    FRAME_DOWN
+    FRAME_DOWN,
+    FRAME_NODE_DOWN /* deaths.c */
 };
 
 enum {
@@ -142,6 +143,8 @@ typedef struct stage__netnode {
     uint64_t manager;
     bool signals;
     struct stage__known *known; /* monitors.c: the nodes seen up */
+    struct stage__death *deaths; /* deaths.c: recent verdicts */
+    uint64_t lease_ms;           /* the DHT's lease (deaths.c) */
     /* joining through another node (join.c) */
     uv_timer_t join_timer;
     char join_addr[STAGE_ADDR_MAX]; /* the member's, as the transport has it */
@@ -229,6 +232,22 @@ int stage__netmon_in_down(stage__netnode_t *nn, const char *peer,
 /* Send the frame of an ITEM_MONITOR or ITEM_DOWN. */
 void stage__netmon_out(stage__netnode_t *nn, stage__netnode_item_t *it);
 void stage__netmon_close(stage__netnode_t *nn);
+/* The DHT manager id addr's incarnation announced when it came up, or 0. */
+uint64_t stage__netnode_known_manager(stage__netnode_t *nn, const char *addr,
+                                      uint32_t incarnation);
+
+/* deaths.c */
+/* addr's incarnation is dead (why: a sentence), found here (from NULL) or
+** told by node from: once per incarnation, the transport quarantines it,
+** the DHT drops what its manager (0: the one it announced) owned, and
+** every node with a session hears it but the dead one and from. */
+void stage__deaths_declare(stage__netnode_t *nn, const char *addr,
+                           uint32_t incarnation, uint64_t manager,
+                           const char *why, const char *from);
+/* A NODE_DOWN frame: 0 or STAGE_EDECODE. */
+int stage__deaths_in_frame(stage__netnode_t *nn, const char *peer,
+                           const char *body, size_t len);
+void stage__deaths_close(stage__netnode_t *nn);
 /* join.c */
 /* Watch the join through cfg->join (set) that lookup.c started: progress
 ** lines, and the failure once cfg->join_timeout has passed. */

@@ -348,6 +348,22 @@ int stage__transport_declare_dead(stage__transport_t *t, const char *addr,
     return 0;
 }
 
+size_t stage__transport_sessions(const stage__transport_t *t) {
+    size_t n = 0;
+    for (const stage__peer_t *p = t->peers; p; p = p->next)
+        n += stage__session_peer(&p->s) != 0;
+    return n;
+}
+
+void stage__transport_each_session(stage__transport_t *t,
+                                   void (*fn)(void *ud, const char *addr,
+                                              uint32_t incarnation),
+                                   void *ud) {
+    for (stage__peer_t *p = t->peers; p; p = p->next)
+        if (stage__session_peer(&p->s))
+            fn(ud, p->addr, stage__session_peer(&p->s));
+}
+
 int stage__transport_is_dead(stage__transport_t *t, const char *addr,
                              uint32_t incarnation, const char **why) {
     stage__peer_t *p = stage__peer_find(t, addr);

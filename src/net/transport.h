@@ -158,6 +158,15 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
 ** transport dials nobody and reconnects nowhere. */
 void stage__transport_goodbye(stage__transport_t *t);
 
+/* How many peer incarnations this node has a live session with. */
+size_t stage__transport_sessions(const stage__transport_t *t);
+/* Call fn(ud, addr, incarnation) for each peer with a live session. fn may
+** send, but not declare a peer dead. */
+void stage__transport_each_session(stage__transport_t *t,
+                                   void (*fn)(void *ud, const char *addr,
+                                              uint32_t incarnation),
+                                   void *ud);
+
 /* Byte and frame counts of the whole transport. Any thread (each count is
 ** read atomically, the five of them not at one instant). */
 void stage__transport_stats(const stage__transport_t *t,

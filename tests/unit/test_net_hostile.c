@@ -647,7 +647,8 @@ static void dead_incarnation_is_answered_dead(void **state) {
     raw_start(p.data, p.len, 0, false);
     stage_pack_free(&p);
     assert_true(tn_run_until(&loop, raw_told_dead, NULL));
-    /* what came back is one DEAD frame: [77, who declared it and why] */
+    /* what came back is one DEAD frame: [77, who declared it and why,
+    ** b's live sessions, b's incarnation] */
     stage__fdec_t d;
     stage__frame_t f;
     stage__fdec_init(&d, 0);
@@ -661,10 +662,15 @@ static void dead_incarnation_is_answered_dead(void **state) {
     size_t wlen;
     stage_unpack_init(&u, f.body, f.len);
     assert_int_equal(stage_unpack_array(&u, &n), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 4);
     assert_int_equal(stage_unpack_int(&u, &inc), 0);
     assert_int_equal(inc, 77);
     assert_int_equal(stage_unpack_str(&u, &why, &wlen), 0);
+    int64_t sessions, its;
+    assert_int_equal(stage_unpack_int(&u, &sessions), 0);
+    assert_int_equal(sessions, 1); /* b's session with a */
+    assert_int_equal(stage_unpack_int(&u, &its), 0);
+    assert_int_equal(its, stage__transport_incarnation(b.t));
     char text[256];
     snprintf(text, sizeof text, "%.*s", (int)wlen, why);
     assert_non_null(strstr(text, b.addr)); /* who declared it dead */
