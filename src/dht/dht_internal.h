@@ -34,6 +34,10 @@
 #define RF_SAME_LIST 0x20 /* PRED_INFO: your copy of my list is current */
 #define RF_FINGERS 0x40   /* GET_PRED/PRED_INFO: send/sent fingers too */
 #define RF_PUSH 0x80      /* PRED_INFO: unasked, a member joined before us */
+#define RF_TAKEOVER                                                            \
+    0x100 /* CLAIM: the value is an actor id, and an item                      \
+          ** holding an actor of another run (incarnation)                     \
+          ** of the claimant's own node is replaced */
 
 /* One entry as it travels in a payload (internal layout, see msg.c). */
 typedef struct rec {
