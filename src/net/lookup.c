@@ -233,7 +233,9 @@ void stage__lookup_close(stage__netnode_t *nn) {
 /* Ids found by name are kept for NAME_TTL_MS, so a node that looks the
 ** same name up again and again (a client in a loop) asks the DHT once a
 ** second; a node reported down or restarted drops its entries at once. A
-** name re-bound meanwhile is seen at most NAME_TTL_MS late. */
+** name re-bound meanwhile is seen at most NAME_TTL_MS late by find_name,
+** but at once by a call through the name that failed: its retry
+** (core/retry.c) drops the entry and asks the DHT (REFIND_NAME). */
 typedef struct cached {
     uint64_t expires;
     char name[256];
@@ -322,7 +324,7 @@ static void lookup_resolve(lookup_t *lk, const char *value, size_t len) {
 static void not_found(lookup_t *lk) {
     char msg[400];
     int op = lk->it->op;
-    if (op == STAGE__FIND_NAME) {
+    if (op == STAGE__FIND_NAME || op == STAGE__REFIND_NAME) {
         snprintf(msg, sizeof msg, "no actor is named '%s'", lk->it->key);
         lookup_fail(lk, STAGE_ENAME_NOT_FOUND, msg);
         return;
@@ -342,7 +344,7 @@ static int dht_request(stage__netnode_t *nn, lookup_t *lk, const char *type,
     uint64_t now = now_ms(nn);
     if (op == STAGE__NAME_CLAIM)
         rc = stage_dht_name_claim(nn->dht, now, req, lk->it->key, &lk->it->to);
-    else if (op == STAGE__FIND_NAME)
+    else if (op == STAGE__FIND_NAME || op == STAGE__REFIND_NAME)
         rc = stage_dht_name_find(nn->dht, now, req, lk->it->key);
     else
         rc = stage_dht_type_find(nn->dht, now, req, type);
@@ -587,7 +589,8 @@ static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
                             const stage_dht_effect_t *fx) {
     lk->outstanding--;
     int op = lk->it->op;
-    if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME) {
+    if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME ||
+        op == STAGE__REFIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {
             stage__free(stage__u64map_take(
                 &nn->names, stage__lookup_name_key(lk->it->key)));
@@ -637,6 +640,10 @@ void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it) {
         claim_at_home(nn, lk);
         return;
     }
+    /* a call through the name failed: what the cache says led there */
+    if (it->op == STAGE__REFIND_NAME)
+        stage__free(
+            stage__u64map_take(&nn->names, stage__lookup_name_key(it->key)));
     cached_t *c = it->op == STAGE__FIND_NAME ? cache_get(nn, it->key) : NULL;
     if (c) {
         lookup_resolve(lk, c->value, c->len);
