@@ -302,6 +302,19 @@ void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer) {
         stage__lookup_drain(nn);
 }
 
+/* A node restarted at its address (kill -9, then started again) is seen
+** first as a connection from a new incarnation. Its old manager will never
+** answer again: waiting for the ring's timeouts to find that out (a hop's
+** 300 ms, a predecessor silent for 2.5 periods) held the new run's join
+** and its name claims for up to a second or more. */
+void stage__lookup_peer_up(stage__netnode_t *nn, const char *peer) {
+    uint64_t manager = stage__transport_peer_manager(nn->tr, peer);
+    if (stage_dht_peer_restarted(nn->dht, now_ms(nn), peer, manager) > 0) {
+        stage__lookup_forget_node(nn, peer);
+        stage__lookup_drain(nn);
+    }
+}
+
 /* ---- finishing lookups -------------------------------------------------- */
 
 static void lookup_free(lookup_t *lk) {

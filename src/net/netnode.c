@@ -683,6 +683,12 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
                  stage_strerror(rc));
 }
 
+/* A connection to peer completed its handshake (a restarted node's too). */
+static void on_peer_up(void *ud, const char *peer, uint32_t incarnation) {
+    (void)incarnation;
+    stage__lookup_peer_up(ud, peer);
+}
+
 static void on_peer_down(void *ud, const char *peer, int reason,
                          size_t dropped) {
     stage__netnode_t *nn = ud;
@@ -1013,6 +1019,7 @@ static int start_transport(stage__netnode_t *nn, const stage_net_config_t *cfg,
     tc.manager = nn->manager;
     stage__transport_cbs_t cbs = {.ud = nn,
                                   .on_frame = on_frame,
+                                  .on_peer_up = on_peer_up,
                                   .on_peer_down = on_peer_down,
                                   .on_drain = on_drain};
     int rc = stage__transport_new(&nn->loop, &tc, &cbs, &nn->tr);

@@ -179,6 +179,10 @@ void stage__lookup_close(stage__netnode_t *nn);
 void stage__lookup_forget_node(stage__netnode_t *nn, const char *peer);
 /* The node at peer stopped or is unreachable: the manager forgets it. */
 void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer);
+/* A connection to peer came up: if its node restarted (it announces
+** another manager than the one the DHT knows there), the manager forgets
+** the old one at once, and the names cached for the old run go. */
+void stage__lookup_peer_up(stage__netnode_t *nn, const char *peer);
 int stage__lookup_in_dht(stage__netnode_t *nn, const char *peer,
                          const char *body, size_t len);
 int stage__lookup_in_find(stage__netnode_t *nn, const char *peer,
