@@ -223,7 +223,8 @@ static void retry_lookup(stage__theatre_t *t, stage__actor_t *a,
         return;
     }
     /* the directory completes look, or holds it until it does */
-    stage__directory(t->node, STAGE__REFIND_NAME, r->byname->name, NULL, look);
+    stage__directory(t->node, STAGE__REFIND_NAME, r->byname->name, &r->sent_to,
+                     look);
     stage__future_unref(look);
 }
 

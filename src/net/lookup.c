@@ -33,6 +33,7 @@
 #define MAX_TYPES 32     /* types a find_subtype walks */
 #define NAME_TTL_MS 1000 /* a found name is reused this long */
 #define MAX_REPS 256     /* nodes a type lookup asks */
+#define REWAIT_MS 1000   /* a name of an ended run is asked again this long */
 
 typedef struct rep {
     char node[STAGE_ADDR_MAX];
@@ -58,6 +59,11 @@ struct lookup {
     int nasked;         /* types[0..nasked) asked of the DHT */
     bool queued;        /* on nn->asks, or being asked (asks_run) */
     lookup_t *next_ask; /* nn->asks */
+    /* REFIND_NAME of a name that names an actor of an ended run: when it
+    ** first did, the wait before the next ask, when that is due */
+    uint64_t stale_since, due;
+    uint32_t wait_ms;
+    lookup_t *next_wait; /* nn->rewaits */
 };
 
 static uint64_t now_ms(stage__netnode_t *nn) {
@@ -177,6 +183,9 @@ int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
     uv_timer_init(&nn->loop, &nn->leave_timer);
     nn->leave_timer.data = nn;
     uv_unref((uv_handle_t *)&nn->leave_timer);
+    uv_timer_init(&nn->loop, &nn->rewait_timer);
+    nn->rewait_timer.data = nn;
+    uv_unref((uv_handle_t *)&nn->rewait_timer);
     stage__lookup_drain(nn);
     return 0;
 }
@@ -212,6 +221,10 @@ void stage__lookup_close(stage__netnode_t *nn) {
     for (lookup_t *lk = nn->asks; lk; lk = lk->next_ask)
         note_waiting(&w, lk);
     nn->asks = NULL;
+    for (lookup_t *lk = nn->rewaits; lk; lk = lk->next_wait)
+        note_waiting(&w, lk);
+    nn->rewaits = NULL;
+    stage__u64map_free(&nn->runs);
     for (size_t i = 0; i < w.n; i++) {
         lookup_t *lk = w.v[i];
         stage__future_reject(lk->it->f, STAGE_ESTOPPED, "the node stopped",
@@ -302,13 +315,31 @@ void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer) {
         stage__lookup_drain(nn);
 }
 
+/* The key of a node address in nn->runs (not 0). */
+static uint64_t addr_key(const char *addr) {
+    return stage_dht_key(STAGE_DHT_RAW, addr, strlen(addr)) | 1;
+}
+
+/* 1 if id is an actor of a run of its node that has ended: the node at
+** its address announced another incarnation since (it restarted). */
+static bool run_ended(stage__netnode_t *nn, const stage_id_t *id) {
+    if (!strcmp(id->node, nn->address))
+        return id->incarnation != stage__node_incarnation(nn->node);
+    void *v = stage__u64map_get(&nn->runs, addr_key(id->node));
+    return v && (uint32_t)(uintptr_t)v != id->incarnation;
+}
+
 /* A node restarted at its address (kill -9, then started again) is seen
 ** first as a connection from a new incarnation. Its old manager will never
 ** answer again: waiting for the ring's timeouts to find that out (a hop's
 ** 300 ms, a predecessor silent for 2.5 periods) held the new run's join
 ** and its name claims for up to a second or more. */
-void stage__lookup_peer_up(stage__netnode_t *nn, const char *peer) {
+void stage__lookup_peer_up(stage__netnode_t *nn, const char *peer,
+                           uint32_t incarnation) {
     uint64_t manager = stage__transport_peer_manager(nn->tr, peer);
+    if (incarnation) /* 0 is never a run's: nothing to note */
+        stage__u64map_put(&nn->runs, addr_key(peer),
+                          (void *)(uintptr_t)incarnation);
     if (stage_dht_peer_restarted(nn->dht, now_ms(nn), peer, manager) > 0) {
         stage__lookup_forget_node(nn, peer);
         stage__lookup_drain(nn);
@@ -598,10 +629,83 @@ static void add_item(stage__netnode_t *nn, lookup_t *lk,
     }
 }
 
+static void rearm_rewaits(stage__netnode_t *nn);
+
+/* A REFIND_NAME (a call through the name to lk->it->to failed,
+** core/retry.c) found the name still naming that actor, of a run that has
+** ended: its node restarted at its address and has not claimed the name
+** again yet, which it does as it starts (a script's main, say). Rather
+** than fail the call at once, ask again 25, 50, 100, ... ms later, for up
+** to REWAIT_MS; then the call fails. (Only the failed actor: were our note
+** of the node's incarnation older than the name's actor, that actor would
+** be the live one.) Returns 1 if lk waits for that. */
+static bool rewait(stage__netnode_t *nn, lookup_t *lk,
+                   const stage_dht_item_t *item) {
+    stage_id_t id;
+    stage_unpack_t u;
+    stage_unpack_init(&u, item->value, item->len);
+    if (stage_unpack_id(&u, &id) || !stage_id_equal(&id, &lk->it->to) ||
+        !run_ended(nn, &id))
+        return false;
+    uint64_t now = now_ms(nn);
+    if (!lk->stale_since) lk->stale_since = now;
+    if (now - lk->stale_since >= REWAIT_MS) return false;
+    lk->wait_ms = lk->wait_ms ? 2 * lk->wait_ms : 25;
+    lk->due = now + lk->wait_ms;
+    lk->next_wait = nn->rewaits;
+    nn->rewaits = lk;
+    rearm_rewaits(nn);
+    return true;
+}
+
+/* The waits that are due ask the DHT again. */
+static void on_rewait_timer(uv_timer_t *t) {
+    stage__netnode_t *nn = t->data;
+    uint64_t now = now_ms(nn);
+    lookup_t *due = NULL;
+    for (lookup_t **pp = &nn->rewaits; *pp;) {
+        lookup_t *lk = *pp;
+        if (lk->due > now) {
+            pp = &lk->next_wait;
+            continue;
+        }
+        *pp = lk->next_wait;
+        lk->next_wait = due;
+        due = lk;
+    }
+    rearm_rewaits(nn);
+    while (due) {
+        lookup_t *lk = due;
+        due = lk->next_wait;
+        int rc = dht_request(nn, lk, lk->it->key, true);
+        if (rc) {
+            char msg[340];
+            snprintf(msg, sizeof msg,
+                     "the directory is not available for '%s': %s", lk->it->key,
+                     stage_strerror(rc));
+            lookup_fail(lk, rc == STAGE_ENOMEM ? rc : STAGE_EUNREACHABLE, msg);
+        }
+    }
+}
+
+static void rearm_rewaits(stage__netnode_t *nn) {
+    uint64_t first = UINT64_MAX, now = now_ms(nn);
+    for (lookup_t *lk = nn->rewaits; lk; lk = lk->next_wait)
+        if (lk->due < first) first = lk->due;
+    if (first == UINT64_MAX)
+        uv_timer_stop(&nn->rewait_timer);
+    else
+        uv_timer_start(&nn->rewait_timer, on_rewait_timer,
+                       first > now ? first - now : 1, 0);
+}
+
 static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
                             const stage_dht_effect_t *fx) {
     lk->outstanding--;
     int op = lk->it->op;
+    if (op == STAGE__REFIND_NAME && fx->status == 0 && fx->nitems &&
+        rewait(nn, lk, &fx->items[0]))
+        return;
     if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME ||
         op == STAGE__REFIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {

@@ -685,8 +685,7 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
 
 /* A connection to peer completed its handshake (a restarted node's too). */
 static void on_peer_up(void *ud, const char *peer, uint32_t incarnation) {
-    (void)incarnation;
-    stage__lookup_peer_up(ud, peer);
+    stage__lookup_peer_up(ud, peer, incarnation);
 }
 
 static void on_peer_down(void *ud, const char *peer, int reason,

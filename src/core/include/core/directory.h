@@ -23,7 +23,7 @@ enum {
     STAGE__FIND_SUBTYPE,   /* ... of type key or one of its subtypes */
     STAGE__FIND_ALL,       /* f gets an array of every id of type key */
     STAGE__REFIND_NAME     /* FIND_NAME past any cached answer: a call
-                           ** through the name failed (core/retry.c) */
+                           ** through the name to id failed (retry.c) */
 };
 
 /* Look key up (or claim it for id) and complete f, which it borrows (the
