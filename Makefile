@@ -22,7 +22,7 @@ test_in = cd $(1) && $(2) ctest --output-on-failure -j $(JOBS)
 build_tests = $(call build_in,$(BUILD),RelWithDebInfo,-DBUILD_TESTING=ON)
 
 .PHONY: all build demo test test-asan test-tsan test-clang builds bench \
-	bench-net bench-dht wire-bench deps clean
+	bench-net bench-dht bench-failover wire-bench deps clean
 
 all: build
 
@@ -84,6 +84,14 @@ bench-net:
 	@$(DEPS) build test bench bench-net
 	@$(build_tests)
 	sh bench/net/run.sh $(BUILD)
+
+# Failover of a named service, replaced on its node and its node killed and
+# restarted at its address, with callers on other nodes (python3: the kill's
+# time on the monotonic clock).
+bench-failover:
+	@$(DEPS) build test
+	@$(build_tests)
+	sh bench/failover/run.sh $(BUILD)
 
 # The DHT at 1,000 and 10,000 simulated nodes, each figure beside its target.
 bench-dht:
