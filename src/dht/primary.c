@@ -304,13 +304,24 @@ static void on_fetch(stage_dht_t *d, const stage_dht_msg_t *m) {
     stage__dht_route(d, &f);
 }
 
+/* Without a predecessor (ours died, or we have just joined) we are sent a
+** key's messages as its last hope (route.c), but the keys before our own
+** range were another member's: until a predecessor notifies us and we
+** have repaired them (or been handed them), nothing here is current for
+** them, and a claim decided now could grant a name the dead member had
+** granted. A member alone on its ring owns everything. */
+static bool unrepaired(const stage_dht_t *d, uint64_t key) {
+    return d->pred.id == 0 && d->nsucc > 0 &&
+           (d->range_lo == d->self.id || !in_oc(key, d->range_lo, d->self.id));
+}
+
 void stage__dht_kv_handle(stage_dht_t *d, const stage_dht_msg_t *m) {
     if (m->op == STAGE_DHT_OP_LOOKUP) {
         reply(d, m, 0);
         return;
     }
     bool atomic = m->op != STAGE_DHT_OP_COPY && m->op != STAGE_DHT_OP_FETCH;
-    if (atomic && stage__dht_frozen(d, m->key)) {
+    if (atomic && (stage__dht_frozen(d, m->key) || unrepaired(d, m->key))) {
         reply(d, m, STAGE_EBUSY);
         return;
     }

@@ -155,6 +155,13 @@ void stage__dht_pred_changed(stage_dht_t *d, uint64_t old_lo, uint64_t lo) {
         /* a joiner took (old_lo, lo]: hand it over */
         stage_dht_peer_t to = d->pred;
         stage__dht_transfer(d, &to, old_lo, lo);
+        /* our first predecessor since we joined: our range (lo, self] is
+        ** what our successor hands us, unless part of it was a member
+        ** that died and nobody repaired yet (a node restarted at once
+        ** joins right into its dead run's range): fetch it from the
+        ** replicas too, and decide nothing in it before */
+        if (old_lo == d->self.id && d->nsucc)
+            stage__dht_repair(d, lo, d->self.id);
     } else {
         stage__dht_repair(d, lo, old_lo); /* (lo, old_lo] is ours now */
     }

@@ -16,7 +16,8 @@
 **    at its address (a new incarnation and manager id) and claims the name
 **    again as soon as it has joined: it must get it at once, not
 **    AlreadyExists until the dead run's lease ends; a stranger claiming
-**    it meanwhile must not; a read afterwards must give the new run's id.
+**    it meanwhile must not; reads from five members 0.5 s and 3 s later
+**    must all give the new run's id.
 ** Single-threaded.
 */
 #include <stdlib.h>
@@ -41,7 +42,8 @@ enum {
     P_TAKE_CHECK = 1400  /* + round: read the name back */
 };
 
-#define TAKE_MAX 32 /* rounds of the takeover probe (< 50) */
+#define TAKE_MAX 32  /* rounds of the takeover probe (< 50) */
+#define TAKE_READS 5 /* reads of the name, 0.5 s and 3 s after the reclaim */
 enum { TAKE_FIRST, TAKE_AGAIN, TAKE_READ, TAKE_STRANGER }; /* sreq expect */
 
 #define MS(x) ((uint64_t)((x)*1000.0))
@@ -291,15 +293,18 @@ void stage__sim_probe_joined(stage__sim_t *s, int mgr) {
             stage__sim_at(s, s->now, A_PROBE, P_TAKE_AGAIN + k);
 }
 
+/* TAKE_READS reads of the name, from random members. */
 static void take_read(stage__sim_t *s, int k) {
-    int m = stage__sim_random_live_mgr(s);
-    if (m < 0) return;
     char name[32];
     snprintf(name, sizeof(name), "take-%d", k);
-    uint64_t rq = stage__sim_new_req(s, RK_TAKE, k, m);
-    s->reqs[rq - 1].expect = TAKE_READ;
-    stage_dht_name_find(s->mgrs[m].d, s->now, rq, name);
-    stage__sim_drain(s, m);
+    for (int i = 0; i < TAKE_READS; i++) {
+        int m = stage__sim_random_live_mgr(s);
+        if (m < 0) return;
+        uint64_t rq = stage__sim_new_req(s, RK_TAKE, k, m);
+        s->reqs[rq - 1].expect = TAKE_READ;
+        stage_dht_name_find(s->mgrs[m].d, s->now, rq, name);
+        stage__sim_drain(s, m);
+    }
 }
 
 /* The read must give the restarted node's actor, owned by its manager. */
@@ -335,14 +340,20 @@ static void take_done(stage__sim_t *s, const sreq_t *r,
         uint64_t ms = s->now - s->take_restart[k];
         if (ms > s->take_ms_max) s->take_ms_max = ms;
         stage__sim_at(s, s->now + 500, A_PROBE, P_TAKE_CHECK + k);
+        stage__sim_at(s, s->now + 3000, A_PROBE, P_TAKE_CHECK + k);
     } else if (phase == TAKE_AGAIN && e->status == STAGE_EEXISTS) {
         s->take_done[k] = true;
         s->takes_refused++;
         what = "takeover_refused";
     } else if (phase == TAKE_READ) {
         bool ok = take_read_ok(s, k, e);
-        s->takes_ok += ok;
-        if (!ok) what = "takeover_read_wrong";
+        /* a round is right when all its 2 * TAKE_READS reads are */
+        if (++s->take_reads[k] == 2 * TAKE_READS && !s->take_wrong[k])
+            s->takes_ok += ok;
+        if (!ok) {
+            s->take_wrong[k] = true;
+            what = "takeover_read_wrong";
+        }
     } else if (phase == TAKE_STRANGER && e->status == 0) {
         s->takes_stolen++;
         what = "takeover_stolen";

@@ -135,7 +135,8 @@ typedef struct stage__sim {
     ** when; the figures */
     int ntake, take_node[32];
     uint64_t take_restart[32];
-    bool take_done[32];
+    bool take_done[32], take_wrong[32];
+    int take_reads[32];
     int takes_ok, takes_refused, takes_stolen;
     uint64_t take_ms_max;
     uint64_t stale;

@@ -90,9 +90,10 @@ static const char *wire(const stage__sim_figures_t *f) {
 
 /* A node restarted at its address reclaims its name at once: not
 ** AlreadyExists until the dead run's lease (30 s) ends, nor after a wait
-** near it; nobody else takes the name meanwhile. The wait allowed covers a
-** restart that killed the name's primary: its successor repairs the range
-** first (up to 3 periods), and the claim waits for that. */
+** near it; nobody else takes the name meanwhile, and every read after
+** gives the new run's actor. The wait allowed covers a restart that killed
+** the name's primary: its successor repairs the range first (up to 3
+** periods), and the claim waits for that. */
 static const char *takeover(const stage__sim_figures_t *f) {
     if (f->takeovers < 4) return "too few restarts ran";
     if (f->takeovers_refused) return "a restarted node was refused its name";
@@ -122,6 +123,10 @@ static const test_t tests[] = {
     {"source_clash", "--nodes 100 --sources --duration 30", sources},
     {"wire", "--nodes 100 --wire --loss 0.01 --duration 30", wire},
     {"takeover", "--nodes 100 --takeover --loss 0.01 --duration 60", takeover},
+    /* a small ring: the restarted node often joins into the range its dead
+    ** run owned, before anyone repaired it */
+    {"takeover_small",
+     "--nodes 6 --takeover --join 5 --settle 10 --duration 60", takeover},
 };
 
 /* Split args into argv (in buf); returns argc. */
