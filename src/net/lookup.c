@@ -632,24 +632,35 @@ static void add_item(stage__netnode_t *nn, lookup_t *lk,
 static void rearm_rewaits(stage__netnode_t *nn);
 
 /* A REFIND_NAME (a call through the name to lk->it->to failed,
-** core/retry.c) found the name still naming that actor, of a run that has
-** ended: its node restarted at its address and has not claimed the name
-** again yet, which it does as it starts (a script's main, say). Rather
-** than fail the call at once, ask again 25, 50, 100, ... ms later, for up
-** to REWAIT_MS; then the call fails. (Only the failed actor: were our note
-** of the node's incarnation older than the name's actor, that actor would
-** be the live one.) Returns 1 if lk waits for that. */
+** core/retry.c) found the name still naming an actor of the failed
+** actor's run, and that run has ended: its node restarted at its address
+** and has not claimed the name again yet, which it does as it starts (a
+** script's main, say). Sending there would fail again, so rather than
+** answer, ask again 25, 50, 100, ... ms later, for up to REWAIT_MS; then
+** fail the lookup, saying so (the call fails with its first failure).
+** (Only the failed actor's run: were our note of the node's incarnation
+** older than the name's actor, that actor would be the live one.) Returns
+** 1 if lk waits or failed, 0 if the answer stands. */
 static bool rewait(stage__netnode_t *nn, lookup_t *lk,
                    const stage_dht_item_t *item) {
     stage_id_t id;
     stage_unpack_t u;
     stage_unpack_init(&u, item->value, item->len);
-    if (stage_unpack_id(&u, &id) || !stage_id_equal(&id, &lk->it->to) ||
-        !run_ended(nn, &id))
+    const stage_id_t *failed = &lk->it->to;
+    if (stage_unpack_id(&u, &id) || id.incarnation != failed->incarnation ||
+        strcmp(id.node, failed->node) || !run_ended(nn, &id))
         return false;
     uint64_t now = now_ms(nn);
     if (!lk->stale_since) lk->stale_since = now;
-    if (now - lk->stale_since >= REWAIT_MS) return false;
+    if (now - lk->stale_since >= REWAIT_MS) {
+        char msg[STAGE_ADDR_MAX + 160];
+        snprintf(msg, sizeof msg,
+                 "it names an actor of an earlier run of node '%s', which "
+                 "restarted and has not claimed the name again",
+                 id.node);
+        lookup_fail(lk, STAGE_EACTOR_NOT_FOUND, msg);
+        return true;
+    }
     lk->wait_ms = lk->wait_ms ? 2 * lk->wait_ms : 25;
     lk->due = now + lk->wait_ms;
     lk->next_wait = nn->rewaits;
