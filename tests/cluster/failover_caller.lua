@@ -20,7 +20,8 @@ function main(args)
       stage.send(stage.find_name(name .. "_control"), "ready")
     elseif ok and r ~= tag then
       n = n + 1
-      print(string.format("switch %d failures %d", n, failed))
+      print(string.format("switch %d failures %d%s", n, failed,
+                          first and " first " .. tostring(first) or ""))
       assert(failed <= 1, string.format("%d calls failed at switch %d, the "
         .. "first: %s", failed, n, tostring(first)))
       if n == switches then print("replaced " .. id) end
