@@ -334,9 +334,10 @@ static bool run_ended(stage__netnode_t *nn, const stage_id_t *id) {
 ** answer again: waiting for the ring's timeouts to find that out (a hop's
 ** 300 ms, a predecessor silent for 2.5 periods) held the new run's join
 ** and its name claims for up to a second or more. */
-void stage__lookup_peer_up(stage__netnode_t *nn, const char *peer,
+bool stage__lookup_peer_up(stage__netnode_t *nn, const char *peer,
                            uint32_t incarnation) {
     uint64_t manager = stage__transport_peer_manager(nn->tr, peer);
+    void *before = stage__u64map_get(&nn->runs, addr_key(peer));
     if (incarnation) /* 0 is never a run's: nothing to note */
         stage__u64map_put(&nn->runs, addr_key(peer),
                           (void *)(uintptr_t)incarnation);
@@ -344,6 +345,7 @@ void stage__lookup_peer_up(stage__netnode_t *nn, const char *peer,
         stage__lookup_forget_node(nn, peer);
         stage__lookup_drain(nn);
     }
+    return before && incarnation && (uint32_t)(uintptr_t)before != incarnation;
 }
 
 /* ---- finishing lookups -------------------------------------------------- */

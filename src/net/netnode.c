@@ -271,7 +271,7 @@ void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
 
 /* Register f as waiting for a reply from peer; returns the call id. */
 static uint64_t call_open(stage__netnode_t *nn, const char *peer,
-                          stage__future_t *f) {
+                          uint32_t incarnation, stage__future_t *f) {
     stage__call_t *c = stage__malloc(sizeof *c);
     uint64_t id = ++nn->next_id;
     if (!c || stage__u64map_put(&nn->calls, id, c)) {
@@ -285,6 +285,7 @@ static uint64_t call_open(stage__netnode_t *nn, const char *peer,
     c->arg = NULL;
     stage__addr_copy(c->peer, peer);
     c->deadline = uv_now(&nn->loop) + nn->call_timeout;
+    c->incarnation = incarnation;
     return id;
 }
 
@@ -319,6 +320,7 @@ typedef struct sweep_ctx {
     stage__netnode_t *nn;
     uint64_t now;
     const char *peer; /* fail the calls to this peer, or NULL: the late */
+    uint32_t run;     /* with peer: only those to another run than this */
     int status;
     uint64_t ids[256];
     int n;
@@ -329,14 +331,17 @@ static void collect(uint64_t key, void *val, void *ud) {
     stage__call_t *c = val;
     bool hit = !s->peer ? c->deadline <= s->now
                         : !strcmp(s->peer, "*") || !strcmp(c->peer, s->peer);
+    if (hit && s->run) hit = c->incarnation && c->incarnation != s->run;
     if (hit && s->n < 256) s->ids[s->n++] = key;
 }
 
-/* Fail every call to peer ("*": all), or past its deadline (peer NULL).
-** why is a format with the peer (%s) and the timeout (%g). */
-static void calls_fail(stage__netnode_t *nn, const char *peer, int status,
-                       const char *why) {
-    sweep_ctx_t s = {.nn = nn, .now = uv_now(&nn->loop), .peer = peer};
+/* Fail every call to peer ("*": all) — with run, only those that went to
+** another run of it — or past its deadline (peer NULL). why is a format
+** with the peer (%s) and the timeout (%g). */
+static void calls_fail_run(stage__netnode_t *nn, const char *peer, uint32_t run,
+                           int status, const char *why) {
+    sweep_ctx_t s = {
+        .nn = nn, .now = uv_now(&nn->loop), .peer = peer, .run = run};
     do {
         s.n = 0;
         stage__u64map_each(&nn->calls, collect, &s);
@@ -348,6 +353,11 @@ static void calls_fail(stage__netnode_t *nn, const char *peer, int status,
             call_fail(nn, s.ids[i], status, msg);
         }
     } while (s.n == 256);
+}
+
+static void calls_fail(stage__netnode_t *nn, const char *peer, int status,
+                       const char *why) {
+    calls_fail_run(nn, peer, 0, status, why);
 }
 
 static void on_sweep(uv_timer_t *t) {
@@ -364,7 +374,7 @@ static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
     uint64_t call = 0;
     if (e->future) {
         stage__future_ref(e->future);
-        call = call_open(nn, to->node, e->future);
+        call = call_open(nn, to->node, to->incarnation, e->future);
         if (!call) goto done;
     }
     bool stop = e->hdr.kind == ENV_STOP_ACTOR; /* STOP: MSG's first fields */
@@ -411,7 +421,7 @@ done:
 }
 
 static void out_spawn(stage__netnode_t *nn, stage__netnode_item_t *it) {
-    uint64_t call = call_open(nn, it->where, it->f);
+    uint64_t call = call_open(nn, it->where, 0, it->f);
     if (!call) return;
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 4);
@@ -685,7 +695,12 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
 
 /* A connection to peer completed its handshake (a restarted node's too). */
 static void on_peer_up(void *ud, const char *peer, uint32_t incarnation) {
-    stage__lookup_peer_up(ud, peer, incarnation);
+    stage__netnode_t *nn = ud;
+    /* a call to its earlier run gets no reply now: that run is gone (one
+    ** still queued reaches the new run, whose answer finds no call) */
+    if (stage__lookup_peer_up(nn, peer, incarnation))
+        calls_fail_run(nn, peer, incarnation, STAGE_EUNREACHABLE,
+                       "node '%s' restarted before it replied");
 }
 
 static void on_peer_down(void *ud, const char *peer, int reason,

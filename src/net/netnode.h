@@ -74,7 +74,8 @@ typedef struct stage__call {
     stage__call_cb cb;
     void *arg;
     char peer[STAGE_ADDR_MAX];
-    uint64_t deadline; /* loop ms */
+    uint64_t deadline;    /* loop ms */
+    uint32_t incarnation; /* the run of peer it went to (0: any) */
 } stage__call_t;
 
 /* The reply owed to a remote caller (stage__future_t.on_done_arg). */
@@ -186,8 +187,9 @@ void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer);
 /* A connection to peer came up, its node announcing incarnation: if the
 ** node restarted (it announces another manager than the one the DHT knows
 ** there), the manager forgets the old one at once, and the names cached
-** for the old run go. */
-void stage__lookup_peer_up(stage__netnode_t *nn, const char *peer,
+** for the old run go. Returns 1 if peer is known to have run another
+** incarnation before (it restarted), else 0. */
+bool stage__lookup_peer_up(stage__netnode_t *nn, const char *peer,
                            uint32_t incarnation);
 int stage__lookup_in_dht(stage__netnode_t *nn, const char *peer,
                          const char *body, size_t len);
