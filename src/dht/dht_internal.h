@@ -18,10 +18,11 @@
 #include "dht/dht.h"
 
 #define FINGERS 64
-#define MAX_HOPS 48  /* a routed message that went this far is dropped */
-#define BUSY_WAITS 8 /* half periods a write waits for a repair, free */
-#define HOP_TRIES 3  /* next hops tried before a routed message is dropped */
-#define DEAD_MAX 16  /* recently failed peers remembered */
+#define MAX_HOPS 48   /* a routed message that went this far is dropped */
+#define BUSY_SPLIT 8  /* a write told "busy" asks again after period/8 */
+#define BUSY_WAITS 32 /* ... this many times, free (4 periods) */
+#define HOP_TRIES 3   /* next hops tried before a routed message is dropped */
+#define DEAD_MAX 16   /* recently failed peers remembered */
 #define MERGE_PERIODS 15 /* a self-lookup through another member this often */
 #define KNOWN_MAX 8      /* remembered members, looked up to re-merge */
 

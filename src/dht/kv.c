@@ -247,7 +247,10 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
         return;
     }
     if (m->status == STAGE_EBUSY) { /* a repair is under way there */
-        r->deadline = d->now + d->cfg.period_ms / 2;
+        /* a repair on a sound ring takes round trips, not periods: ask
+        ** again soon (a node restarted at once claims its names while
+        ** its dead run's range is repaired) */
+        r->deadline = d->now + d->cfg.period_ms / BUSY_SPLIT;
         if (r->op == STAGE_DHT_OP_GET)
             r->deadline = d->now; /* next replica */
         else if (r->busy++ < BUSY_WAITS)
