@@ -638,7 +638,7 @@ static void rearm_rewaits(stage__netnode_t *nn);
 ** actor's run, and that run has ended: its node restarted at its address
 ** and has not claimed the name again yet, which it does as it starts (a
 ** script's main, say). Sending there would fail again, so rather than
-** answer, ask again 25, 50, 100, ... ms later, for up to REWAIT_MS; then
+** answer, ask again 25, 50, then every 100 ms, for up to REWAIT_MS; then
 ** fail the lookup, saying so (the call fails with its first failure).
 ** (Only the failed actor's run: were our note of the node's incarnation
 ** older than the name's actor, that actor would be the live one.) Returns
@@ -663,7 +663,7 @@ static bool rewait(stage__netnode_t *nn, lookup_t *lk,
         lookup_fail(lk, STAGE_EACTOR_NOT_FOUND, msg);
         return true;
     }
-    lk->wait_ms = lk->wait_ms ? 2 * lk->wait_ms : 25;
+    lk->wait_ms = !lk->wait_ms ? 25 : lk->wait_ms < 100 ? 2 * lk->wait_ms : 100;
     lk->due = now + lk->wait_ms;
     lk->next_wait = nn->rewaits;
     nn->rewaits = lk;
