@@ -83,8 +83,8 @@ node() {
     "$stage" node --theatres 1 "$@" >>"$out/$_n.out" 2>&1 &
     PID=$!
     PIDS="$PIDS $PID"
-    wait_line "$out/$_n.out" "^stage: info: node '[^']+' listening, manager " 10 ||
-        return 1
+    wait_line "$out/$_n.out" \
+        "^stage: info: node '[^']+' listening, manager " 10 || return 1
     ADDR=$(sed -n "s/^stage: info: node '\([^']*\)' listening, manager .*/\1/p" \
         "$out/$_n.out" | tail -n 1)
 }
@@ -133,7 +133,9 @@ report() {
         return s + 0
     }
     function line(name, v, unit) {
-        printf "{\"bench\":\"failover_%s_%s\",\"impl\":\"stage\",\"value\":%.1f,\"unit\":\"%s\",\"better\":\"lower\"}\n", x, name, v, unit
+        printf "{\"bench\":\"failover_%s_%s\",\"impl\":\"stage\"," \
+            "\"value\":%.1f,\"unit\":\"%s\",\"better\":\"lower\"}\n",
+            x, name, v, unit
     }
     BEGIN {
         while ((getline l < events) > 0) {
@@ -154,7 +156,11 @@ report() {
         if (r && (t - r) * 1000 > rmax) rmax = (t - r) * 1000
     }
     END {
-        if (!no) { print "# failover " x ": no switch seen by any caller" > "/dev/stderr"; exit 1 }
+        if (!no) {
+            print "# failover " x ": no switch seen by any caller" \
+                > "/dev/stderr"
+            exit 1
+        }
         for (i = 1; i <= no; i++) for (j = i + 1; j <= no; j++)
             if (out[j] < out[i]) { v = out[i]; out[i] = out[j]; out[j] = v }
         line("failures_max", fmax, "calls")
@@ -163,7 +169,8 @@ report() {
         line("outage_max", out[no], "ms")
         if (ns) line("served_max", smax, "ms")
         if (nr) line("ready_max", rmax, "ms")
-        printf "# failover %s: %d switches seen by %s callers\n", x, no, '"$callers"' > "/dev/stderr"
+        printf "# failover %s: %d switches seen by %s callers\n", x, no,
+            '"$callers"' > "/dev/stderr"
     }' "$out/$1.lines"
 }
 

@@ -24,6 +24,7 @@ start svc --listen "$ADDR_svc" --join "$ADDR_seed" $opts \
     "$here/failover_service.lua" svc 3 3
 wait_line "$DIR/svc.out" '^ready ' 20
 for i in 1 2 3; do wait_line "$DIR/c$i.out" "^restarted $i\$" 30; done
-grep -qi 'exists\|taken' "$DIR/svc.out" && fail "the restarted node's claim failed"
+grep -qi 'exists\|taken' "$DIR/svc.out" &&
+    fail "the restarted node's claim failed"
 kill -0 "$PID_svc" || fail "the restarted node is not running"
 echo "cluster.failover: ok"
