@@ -22,7 +22,7 @@ test_in = cd $(1) && $(2) ctest --output-on-failure -j $(JOBS)
 build_tests = $(call build_in,$(BUILD),RelWithDebInfo,-DBUILD_TESTING=ON)
 
 .PHONY: all build demo test test-asan test-tsan test-clang builds bench \
-	bench-net bench-dht bench-reliability wire-bench deps clean
+	bench-net bench-dht bench-reliability bench-failover wire-bench deps clean
 
 all: build
 
@@ -91,6 +91,14 @@ bench-reliability:
 	@$(DEPS) build test bench-reliability
 	@$(build_tests)
 	sh bench/reliability/run.sh $(BUILD)
+
+# Failover of a named service, replaced on its node and its node killed and
+# restarted at its address, with callers on other nodes (python3: the kill's
+# time on the monotonic clock).
+bench-failover:
+	@$(DEPS) build test bench-reliability
+	@$(build_tests)
+	sh bench/failover/run.sh $(BUILD)
 
 # The DHT at 1,000 and 10,000 simulated nodes, each figure beside its target.
 bench-dht:

@@ -361,7 +361,11 @@ STAGE_EXTERN int stage_send_args(stage_ctx_t *ctx, const stage_id_t *to,
                                  size_t n, stage_future_t **fut);
 /* The same to the actor whose id lookup (a future of an id, borrowed)
 ** gives: a far reference. A lookup that fails, or gives no id, fails *fut
-** (or is logged) and the message is not sent. 0, STAGE_EINVAL or
+** (or is logged) and the message is not sent. Through stage_find_name's
+** lookup, a send with *fut whose actor is gone (ActorNotFound, NodeDown,
+** NodeUnreachable) looks the name up once more and goes to the actor that
+** holds it now, if another does; later sends through lookup go there too
+** (docs/c-api.md, "A far reference found by name"). 0, STAGE_EINVAL or
 ** STAGE_ENOMEM. */
 STAGE_EXTERN int stage_send_far(stage_ctx_t *ctx, stage_future_t *lookup,
                                 const char *method, const stage_arg_t *args,

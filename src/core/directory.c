@@ -19,6 +19,7 @@
 #include "core/directory.h"
 #include "core/future.h"
 #include "core/kind.h"
+#include "core/pipeline.h"
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "node_internal.h"
@@ -270,7 +271,7 @@ static void local_find(stage_node_t *n, int op, const char *key,
                        stage__future_t *f) {
     char msg[400];
     stage_id_t id;
-    if (op == STAGE__FIND_NAME) {
+    if (op == STAGE__FIND_NAME || op == STAGE__REFIND_NAME) {
         if (stage__names_find(n, key, &id) == 0)
             resolve_id(f, &id);
         else {
@@ -309,7 +310,8 @@ static void local_find(stage_node_t *n, int op, const char *key,
 
 int stage__dir_key_check(int op, const char *key) {
     if (!key) return STAGE_EINVAL;
-    if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME) {
+    if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME ||
+        op == STAGE__REFIND_NAME) {
         size_t len = strnlen(key, 256);
         return len == 0 || len > 255 ? STAGE_EINVAL : 0;
     }
@@ -422,6 +424,11 @@ static void claim_at_home(stage_node_t *n, const char *key,
 
 void stage__directory(stage_node_t *n, int op, const char *key,
                       const stage_id_t *id, stage__future_t *f) {
+    if (op == STAGE__FIND_NAME && !f->byname &&
+        !(f->byname = stage__byname_new(key))) {
+        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+        return;
+    }
     if (op == STAGE__NAME_CLAIM) {
         if (stage__id_is_local(n, id))
             claim_at_home(n, key, id, f);

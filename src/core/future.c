@@ -24,9 +24,11 @@
 #include "core/envelope.h"
 #include "core/future.h"
 #include "core/node.h"
+#include "core/pipeline.h"
 #include "core/theatre.h"
 #include "core/timer.h"
 #include "node_internal.h"
+#include "retry.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -50,6 +52,7 @@ stage__future_t *stage__future_new(stage_node_t *node, int owner,
     f->hdr.kind = ENV_FUTURE;
     atomic_init(&f->refs, 1);
     atomic_init(&f->state, FUT_PENDING);
+    atomic_init(&f->retry, NULL);
     atomic_flag_clear(&f->claimed);
     f->owner = (uint16_t)owner;
     f->target = target;
@@ -81,6 +84,9 @@ void stage__future_unref(stage__future_t *f) {
                  f->actor ? f->actor : "", stage_err_name(f->status),
                  f->message ? f->message : stage_strerror(f->status));
     drop_conts(f);
+    if (atomic_load_explicit(&f->retry, memory_order_relaxed))
+        stage__retry_drop(f); /* never completed */
+    if (f->byname) stage__byname_unref(f->byname);
     if (f->data != f->small) stage__free(f->data);
     stage__free(f->message);
     stage__free(f->actor);
@@ -128,6 +134,9 @@ static void publish(stage__future_t *f) {
 
 int stage__future_resolve(stage__future_t *f, const char *data, size_t len) {
     if (atomic_flag_test_and_set(&f->claimed)) return 0;
+    /* relaxed: only a call through a name sets it, before its route */
+    if (atomic_load_explicit(&f->retry, memory_order_relaxed))
+        stage__retry_drop(f);
     f->data = len <= sizeof f->small ? f->small : stage__malloc(len);
     if (!f->data) {
         f->status = STAGE_ENOMEM;
@@ -142,7 +151,14 @@ int stage__future_resolve(stage__future_t *f, const char *data, size_t len) {
 
 int stage__future_reject(stage__future_t *f, int status, const char *message,
                          const char *actor, const char *traceback) {
+    /* a call through a name that may be retried is not failed yet: the
+    ** retry completes it (core/retry.c) */
+    if (atomic_load_explicit(&f->retry, memory_order_relaxed) &&
+        stage__retry_divert(f, status, message, actor, traceback))
+        return 1;
     if (atomic_flag_test_and_set(&f->claimed)) return 0;
+    if (atomic_load_explicit(&f->retry, memory_order_relaxed))
+        stage__retry_drop(f);
     f->status = status < 0 ? status : STAGE_EHANDLER;
     f->message = dup_or_null(message ? message : stage_strerror(status));
     f->actor = dup_or_null(actor);

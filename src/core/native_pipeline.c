@@ -134,8 +134,10 @@ static int id_target(stage_node_t *node, const stage_id_t *id,
     return rc;
 }
 
-/* A target of a lookup: its id if it has found one, else the lookup
-** itself (borrowed), which the deferred send will hold. */
+/* A target of a lookup: its id if it has found one (or the id a retry
+** through its name found since), else the lookup itself (borrowed), which
+** the deferred send will hold; with the lookup's name (borrowed), if it
+** was stage_find_name's. */
 static int far_target(stage_node_t *node, stage_future_t *lookup,
                       stage__target_t *to) {
     stage__future_t *f = (stage__future_t *)lookup;
@@ -148,10 +150,12 @@ static int far_target(stage_node_t *node, stage_future_t *lookup,
         if (!stage_unpack_id(&u, &id)) {
             f->observed = true;
             stage__target_set(node, to, &id);
+            if ((to->byname = f->byname)) stage__target_follow(node, to);
             return 0;
         }
     }
     to->pending = f; /* pending, failed, or no id: the send's future says */
+    to->byname = f->byname;
     return 0;
 }
 

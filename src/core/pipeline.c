@@ -55,21 +55,28 @@ void stage__target_set(stage_node_t *node, stage__target_t *to,
                        const stage_id_t *id) {
     to->id = *id;
     to->pending = NULL;
+    to->byname = NULL;
+    to->gen = 0;
     to->type =
         stage__id_is_local(node, id) ? stage__type_find(node, id->type) : NULL;
 }
 
 int stage__target_settle(stage_node_t *node, stage__target_t *to) {
     stage__future_t *f = to->pending;
-    if (!f || !stage__future_done(f)) return 0;
-    if (f->status) return f->status;
-    stage_id_t id;
-    stage_unpack_t u;
-    stage_unpack_init(&u, f->data, f->len);
-    if (stage_unpack_id(&u, &id)) return STAGE_EDECODE;
-    stage__target_set(node, to, &id);
-    f->observed = true;
-    stage__future_unref(f);
+    if (f) {
+        if (!stage__future_done(f)) return 0;
+        if (f->status) return f->status;
+        stage_id_t id;
+        stage_unpack_t u;
+        stage_unpack_init(&u, f->data, f->len);
+        if (stage_unpack_id(&u, &id)) return STAGE_EDECODE;
+        stage__byname_t *b = to->byname;
+        stage__target_set(node, to, &id);
+        to->byname = b; /* the id of gen 0: the lookup's */
+        f->observed = true;
+        stage__future_unref(f);
+    }
+    if (to->byname) stage__target_follow(node, to);
     return 0;
 }
 
@@ -107,6 +114,13 @@ int stage__pipeline_send(stage_node_t *node, stage__actor_t *a,
                          const stage__target_t *to, const char *method,
                          size_t mlen, const char *args, size_t len,
                          stage__future_t *reply, bool stop, bool checked) {
+    /* a call through a name may be retried once (core/retry.c); not an
+    ** order to stop: the actor that took the name since is another */
+    if (to->byname && reply && !stop &&
+        stage__retry_arm(node, a, to, method, mlen, args, len, reply)) {
+        stage__future_reject(reply, STAGE_ENOMEM, NULL, NULL, NULL);
+        return STAGE_ENOMEM;
+    }
     int local = stage__id_is_local(node, &to->id);
     if (local &&
         (!to->type || stage__serial_theatre(to->id.serial) != to->id.theatre)) {
@@ -184,6 +198,7 @@ static void deferred_unref(stage__deferred_t *d) {
         if (d->segs[i].f) stage__future_unref(d->segs[i].f);
     if (d->reply) stage__future_unref(d->reply);
     if (d->to.pending) stage__future_unref(d->to.pending);
+    if (d->to.byname) stage__byname_unref(d->to.byname);
     stage__free(d->blob);
     stage__free(d);
 }
@@ -212,6 +227,7 @@ static stage__deferred_t *deferred_new(stage_node_t *node, int theatre,
     d->actor = a ? a->serial : 0;
     d->to = *to;
     if (d->to.pending) stage__future_ref(d->to.pending);
+    if (d->to.byname) stage__byname_ref(d->to.byname);
     if ((d->reply = reply)) stage__future_ref(reply);
     snprintf(d->method, sizeof d->method, "%s", method);
     d->blob = blob;

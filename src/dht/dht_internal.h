@@ -18,11 +18,12 @@
 #include "dht/dht.h"
 
 #define FINGERS 64
-#define MAX_HOPS 48  /* a routed message that went this far is dropped */
-#define BUSY_WAITS 8 /* half periods a write waits for a repair, free */
-#define HOP_TRIES 3  /* next hops tried before a routed message is dropped */
-#define DEAD_MAX 16  /* recently failed peers remembered */
-#define GONE_MAX 64  /* owners declared dead, whose entries are refused */
+#define MAX_HOPS 48   /* a routed message that went this far is dropped */
+#define BUSY_SPLIT 8  /* a write told "busy" asks again after period/8 */
+#define BUSY_WAITS 32 /* ... this many times, free (4 periods) */
+#define HOP_TRIES 3   /* next hops tried before a routed message is dropped */
+#define DEAD_MAX 16   /* recently failed peers remembered */
+#define GONE_MAX 64   /* owners declared dead, whose entries are refused */
 #define MERGE_PERIODS 15 /* a self-lookup through another member this often */
 #define KNOWN_MAX 8      /* remembered members, looked up to re-merge */
 
@@ -35,6 +36,10 @@
 #define RF_SAME_LIST 0x20 /* PRED_INFO: your copy of my list is current */
 #define RF_FINGERS 0x40   /* GET_PRED/PRED_INFO: send/sent fingers too */
 #define RF_PUSH 0x80      /* PRED_INFO: unasked, a member joined before us */
+#define RF_TAKEOVER                                                            \
+    0x100 /* CLAIM: the value is an actor id, and an item                      \
+          ** holding an actor of another run (incarnation)                     \
+          ** of the claimant's own node is replaced */
 
 /* One entry as it travels in a payload (internal layout, see msg.c). */
 typedef struct rec {

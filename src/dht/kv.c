@@ -160,7 +160,7 @@ static void owned_update(stage_dht_t *d, const request_t *r,
     o->len = rec.len;
     o->flags =
         (uint32_t)(r->op == STAGE_DHT_OP_CLAIM ? r->op : STAGE_DHT_OP_PUT) |
-        (r->flags & RF_BYSUB) << 8;
+        (r->flags & (RF_BYSUB | RF_TAKEOVER)) << 8;
     for (int i = 0; i < m->npeers && i < 8; i++)
         if (m->peers[i].id) {
             o->holder[i] = m->peers[i];
@@ -184,7 +184,7 @@ static void reput(stage_dht_t *d, owned_t *o, int i) {
     stage__dht_pl_rec(&pl, &rec);
     reqspec_t s = {.kind = RQ_REPUT, .index = i, .key = o->base, .sub = o->sub};
     s.op = i == prim ? (int)(o->flags & 0xff) : STAGE_DHT_OP_COPY;
-    s.flags = (o->flags >> 8) & RF_BYSUB;
+    s.flags = (o->flags >> 8) & (RF_BYSUB | RF_TAKEOVER);
     o->holder[i].id = 0;
     o->asked = d->now;
     stage__dht_request(d, &s, &pl);
@@ -247,7 +247,10 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
         return;
     }
     if (m->status == STAGE_EBUSY) { /* a repair is under way there */
-        r->deadline = d->now + d->cfg.period_ms / 2;
+        /* a repair on a sound ring takes round trips, not periods: ask
+        ** again soon (a node restarted at once claims its names while
+        ** its dead run's range is repaired) */
+        r->deadline = d->now + d->cfg.period_ms / BUSY_SPLIT;
         if (r->op == STAGE_DHT_OP_GET)
             r->deadline = d->now; /* next replica */
         else if (r->busy++ < BUSY_WAITS)

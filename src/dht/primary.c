@@ -16,6 +16,7 @@
 
 #include "dht_internal.h"
 #include "stage/errors.h"
+#include "stage/pack.h"
 #include "util/alloc.h"
 
 bool stage__dht_frozen(const stage_dht_t *d, uint64_t key) {
@@ -94,6 +95,29 @@ static void on_watch(stage_dht_t *d, const stage_dht_msg_t *m) {
     attach(reply(d, m, 0), &pl);
 }
 
+/* Does a name claim (RF_TAKEOVER) meet an item that names an actor of an
+** earlier run of the claimant's own node? Incarnations are random, so
+** "earlier" cannot be read from their numbers; the address decides. One
+** process at a time listens at an address, and the claimant listens at
+** m->origin.addr now (a node claims names only for its own actors: the
+** claimed id is at that address). An item naming another incarnation at
+** that address therefore names a run that has ended: a node restarted
+** after a crash takes its names back at once instead of waiting for the
+** dead run's leases. */
+static bool earlier_run(const stage_dht_msg_t *m, const rec_t *r,
+                        const entry_t *e) {
+    stage_id_t mine, held;
+    stage_unpack_t u;
+    if (!(m->flags & RF_TAKEOVER)) return false;
+    stage_unpack_init(&u, r->value, r->len);
+    if (stage_unpack_id(&u, &mine)) return false;
+    stage_unpack_init(&u, e->value, e->len);
+    if (stage_unpack_id(&u, &held)) return false;
+    return strcmp(mine.node, m->origin.addr) == 0 &&
+           strcmp(held.node, mine.node) == 0 &&
+           held.incarnation != mine.incarnation;
+}
+
 /* Does the write conflict? Puts the conflicting items in *pl. */
 static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
                  const rec_t *expect, payload_t *pl) {
@@ -110,7 +134,7 @@ static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
                     ? e->sub != r->sub
                     : e->owner != m->origin.id || e->len != r->len ||
                           (r->len && memcmp(e->value, r->value, r->len) != 0);
-            if (other) {
+            if (other && !earlier_run(m, r, e)) {
                 stage__dht_pl_entry(pl, e, d->now);
                 rc = (m->flags & RF_BYSUB) ? STAGE_ECLASH : STAGE_EEXISTS;
             }
@@ -280,13 +304,24 @@ static void on_fetch(stage_dht_t *d, const stage_dht_msg_t *m) {
     stage__dht_route(d, &f);
 }
 
+/* Without a predecessor (ours died, or we have just joined) we are sent a
+** key's messages as its last hope (route.c), but the keys before our own
+** range were another member's: until a predecessor notifies us and we
+** have repaired them (or been handed them), nothing here is current for
+** them, and a claim decided now could grant a name the dead member had
+** granted. A member alone on its ring owns everything. */
+static bool unrepaired(const stage_dht_t *d, uint64_t key) {
+    return d->pred.id == 0 && d->nsucc > 0 &&
+           (d->range_lo == d->self.id || !in_oc(key, d->range_lo, d->self.id));
+}
+
 void stage__dht_kv_handle(stage_dht_t *d, const stage_dht_msg_t *m) {
     if (m->op == STAGE_DHT_OP_LOOKUP) {
         reply(d, m, 0);
         return;
     }
     bool atomic = m->op != STAGE_DHT_OP_COPY && m->op != STAGE_DHT_OP_FETCH;
-    if (atomic && stage__dht_frozen(d, m->key)) {
+    if (atomic && (stage__dht_frozen(d, m->key) || unrepaired(d, m->key))) {
         reply(d, m, STAGE_EBUSY);
         return;
     }

@@ -155,6 +155,13 @@ void stage__dht_pred_changed(stage_dht_t *d, uint64_t old_lo, uint64_t lo) {
         /* a joiner took (old_lo, lo]: hand it over */
         stage_dht_peer_t to = d->pred;
         stage__dht_transfer(d, &to, old_lo, lo);
+        /* our first predecessor since we joined: our range (lo, self] is
+        ** what our successor hands us, unless part of it was a member
+        ** that died and nobody repaired yet (a node restarted at once
+        ** joins right into its dead run's range): fetch it from the
+        ** replicas too, and decide nothing in it before */
+        if (old_lo == d->self.id && d->nsucc)
+            stage__dht_repair(d, lo, d->self.id);
     } else {
         stage__dht_repair(d, lo, old_lo); /* (lo, old_lo] is ours now */
     }
@@ -523,7 +530,9 @@ void stage__dht_ring_leave(stage_dht_t *d) {
     }
 }
 
-int stage_dht_peer_gone(stage_dht_t *d, uint64_t now, const char *addr) {
+/* Forget the managers known at addr but keep (0: all of them). */
+static int forget_at(stage_dht_t *d, uint64_t now, const char *addr,
+                     uint64_t keep) {
     if (d->stopped) return 0;
     stage__dht_begin(d, now);
     uint64_t ids[STAGE_DHT_SUCC_MAX + FINGERS + 1];
@@ -535,7 +544,7 @@ int stage_dht_peer_gone(stage_dht_t *d, uint64_t now, const char *addr) {
                                         ? &d->succ[i]
                                         : &d->finger[i - STAGE_DHT_SUCC_MAX];
         if (i >= 0 && i < STAGE_DHT_SUCC_MAX && i >= d->nsucc) continue;
-        if (!p->id || strcmp(p->addr, addr)) continue;
+        if (!p->id || p->id == keep || strcmp(p->addr, addr)) continue;
         bool seen = false;
         for (int j = 0; j < n && !seen; j++)
             seen = ids[j] == p->id;
@@ -551,4 +560,13 @@ int stage_dht_peer_gone(stage_dht_t *d, uint64_t now, const char *addr) {
     }
     stage__dht_end(d);
     return n;
+}
+
+int stage_dht_peer_gone(stage_dht_t *d, uint64_t now, const char *addr) {
+    return forget_at(d, now, addr, 0);
+}
+
+int stage_dht_peer_restarted(stage_dht_t *d, uint64_t now, const char *addr,
+                             uint64_t keep) {
+    return keep ? forget_at(d, now, addr, keep) : 0;
 }

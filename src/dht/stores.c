@@ -116,8 +116,9 @@ int stage_dht_name_claim(stage_dht_t *d, uint64_t now, uint64_t req,
     if (!name || !*name || !actor) return STAGE_EINVAL;
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_id(&p, actor);
+    /* a restarted node takes over the names of its earlier run at once */
     return put_packed(d, now, req, STAGE_DHT_OP_CLAIM,
-                      skey(STAGE_DHT_NAMES, name), 0, 0, &p);
+                      skey(STAGE_DHT_NAMES, name), 0, RF_TAKEOVER, &p);
 }
 
 int stage_dht_name_find(stage_dht_t *d, uint64_t now, uint64_t req,

@@ -9,7 +9,9 @@
 ** Far references and promise pipelining are core's (core/pipeline.h): a
 ** send through a reference whose lookup runs, or with a pending future
 ** among its arguments, encodes the other arguments and hands the send to
-** core, which defers it without blocking the sender.
+** core, which defers it without blocking the sender. A far reference from
+** find_name keeps the name (its byname), so that core retries a call
+** through it once when its actor is gone (core/retry.c).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,7 @@ void stage__lref_push_far(lua_State *L, stage__future_t *f) {
     stage__lref_t *r = lua_newuserdatauv(L, sizeof *r, 0);
     memset(r, 0, sizeof *r);
     r->pending = f;
+    if ((r->byname = f->byname)) stage__byname_ref(r->byname); /* by name */
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->farref_mt);
     lua_setmetatable(L, -2);
 }
@@ -78,7 +81,9 @@ int stage__lref_settle(lua_State *L, stage__lref_t *r) {
 static int r_gc(lua_State *L) {
     stage__lref_t *r = lua_touserdata(L, 1);
     if (r->pending) stage__future_unref(r->pending);
+    if (r->byname) stage__byname_unref(r->byname);
     r->pending = NULL;
+    r->byname = NULL;
     return 0;
 }
 

@@ -102,7 +102,7 @@ static inline stage__lw_t *stage__lw_of(stage__theatre_t *t) {
 /* A reference userdata: a send's target (core/pipeline.h). type is the
 ** local type of that name, or NULL. A far reference from a lookup
 ** (find_name, ...) starts with pending set: the future of its id; sends
-** through it wait for it. */
+** through it wait for it. One from find_name holds the name (byname). */
 typedef stage__target_t stage__lref_t;
 
 /* A future userdata. */

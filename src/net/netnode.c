@@ -328,7 +328,7 @@ void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
 
 /* Register f as waiting for a reply from peer; returns the call id. */
 static uint64_t call_open(stage__netnode_t *nn, const char *peer,
-                          stage__future_t *f) {
+                          uint32_t incarnation, stage__future_t *f) {
     stage__call_t *c = stage__malloc(sizeof *c);
     uint64_t id = ++nn->next_id;
     if (!c || stage__u64map_put(&nn->calls, id, c)) {
@@ -342,6 +342,7 @@ static uint64_t call_open(stage__netnode_t *nn, const char *peer,
     c->arg = NULL;
     stage__addr_copy(c->peer, peer);
     c->deadline = uv_now(&nn->loop) + nn->call_timeout;
+    c->incarnation = incarnation;
     return id;
 }
 
@@ -472,7 +473,7 @@ static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
     }
     if (e->future) {
         stage__future_ref(e->future);
-        call = call_open(nn, to->node, e->future);
+        call = call_open(nn, to->node, to->incarnation, e->future);
         if (!call) goto done;
     }
     bool stop = e->hdr.kind == ENV_STOP_ACTOR; /* STOP: MSG's first fields */
@@ -513,7 +514,7 @@ done:
 }
 
 static void out_spawn(stage__netnode_t *nn, stage__netnode_item_t *it) {
-    uint64_t call = call_open(nn, it->where, it->f);
+    uint64_t call = call_open(nn, it->where, 0, it->f);
     if (!call) return;
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 4);
@@ -854,8 +855,12 @@ static void lost_count(lost_t *l, int kind, const char *body, size_t len) {
     }
 }
 
+/* A session with peer's incarnation began (a restarted node's too: the
+** DHT manager forgets its earlier run's manager at once, lookup.c). */
 static void on_peer_up(void *ud, const char *peer, uint32_t incarnation) {
-    stage__netnode_node_up(ud, peer, incarnation);
+    stage__netnode_t *nn = ud;
+    stage__lookup_peer_up(nn, peer, incarnation);
+    stage__netnode_node_up(nn, peer, incarnation);
 }
 
 /* Drop the frames held for peer (the session they were for ended). */

@@ -81,7 +81,8 @@ typedef struct stage__call {
     stage__call_cb cb;
     void *arg;
     char peer[STAGE_ADDR_MAX];
-    uint64_t deadline; /* loop ms */
+    uint64_t deadline;    /* loop ms */
+    uint32_t incarnation; /* the run of peer it went to (0: any) */
 } stage__call_t;
 
 /* The reply owed to a remote caller (stage__future_t.on_done_arg). */
@@ -122,12 +123,16 @@ typedef struct stage__netnode {
     uint64_t activity; /* frames and items handled: polls compare it */
     stage__transport_t *tr;
     stage_dht_t *dht;
-    stage_u64map_t calls;  /* call id -> stage__call_t */
-    stage_u64map_t reqs;   /* DHT request id -> lookup_t */
-    struct lookup *asks;   /* lookups with subtypes to ask (lookup.c) */
-    stage_u64map_t names;  /* name key -> cached id (lookup.c) */
-    stage_u64map_t claims; /* name key -> name this node claimed */
-    atomic_int nclaims;    /* how many: actor_gone skips work at 0 */
+    stage_u64map_t calls;    /* call id -> stage__call_t */
+    stage_u64map_t reqs;     /* DHT request id -> lookup_t */
+    struct lookup *asks;     /* lookups with subtypes to ask (lookup.c) */
+    stage_u64map_t names;    /* name key -> cached id (lookup.c) */
+    stage_u64map_t runs;     /* address key -> the incarnation that node
+                             ** announced last (lookup.c) */
+    struct lookup *rewaits;  /* lookups waiting for a stale name to move */
+    uv_timer_t rewait_timer; /* ... until the first is due (lookup.c) */
+    stage_u64map_t claims;   /* name key -> name this node claimed */
+    atomic_int nclaims;      /* how many: actor_gone skips work at 0 */
     struct stage__announced
         *types; /* types this node is registered for (lookup.c) */
     int ntypes, captypes;
@@ -202,6 +207,13 @@ void stage__lookup_close(stage__netnode_t *nn);
 void stage__lookup_forget_node(stage__netnode_t *nn, const char *peer);
 /* The node at peer stopped or is unreachable: the manager forgets it. */
 void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer);
+/* A connection to peer came up, its node announcing incarnation: if the
+** node restarted (it announces another manager than the one the DHT knows
+** there), the manager forgets the old one at once, and the names cached
+** for the old run go. Returns 1 if peer is known to have run another
+** incarnation before (it restarted), else 0. */
+bool stage__lookup_peer_up(stage__netnode_t *nn, const char *peer,
+                           uint32_t incarnation);
 int stage__lookup_in_dht(stage__netnode_t *nn, const char *peer,
                          const char *body, size_t len);
 int stage__lookup_in_find(stage__netnode_t *nn, const char *peer,

@@ -6,7 +6,8 @@
 ** most one live timer event (older ones carry a stale generation and are
 ** skipped). Messages are copied into pooled buffers on send and delivered
 ** after the link's latency unless lost, partitioned, or addressed to a
-** node incarnation that is gone.
+** node incarnation that is gone (a node restarted at its address gets
+** what is sent there after its restart, as a real one would).
 ** Single-threaded.
 */
 #include <math.h>
@@ -135,7 +136,7 @@ static void send_msg(stage__sim_t *s, int from, const stage_dht_effect_t *e) {
         s->msgs++;
     }
     if (node < 0 || node >= s->nn || !s->nodes[node].alive ||
-        s->nodes[node].inc + 7400 != port ||
+        s->nodes[node].port != port ||
         s->nodes[node].group != s->nodes[s->mgrs[from].node].group ||
         (s->c.loss > 0 && stage__sim_rng_unit(&s->rng) < s->c.loss)) {
         s->dropped++;
@@ -265,8 +266,10 @@ int stage__sim_start_node(stage__sim_t *s, int node, bool join) {
     n->alive = true;
     n->inc++;
     n->born = s->now;
+    if (!n->same_addr || !n->port) n->port = 7400 + n->inc;
+    n->same_addr = false;
     snprintf(n->addr, sizeof(n->addr), "10.%d.%d.%d:%u", (node >> 16) & 255,
-             (node >> 8) & 255, node & 255, 7400 + n->inc);
+             (node >> 8) & 255, node & 255, n->port);
     /* a live member to join through, chosen before we exist */
     int via = join ? stage__sim_random_live_mgr(s) : -1;
     for (int j = 0; j < s->c.vnodes; j++) {

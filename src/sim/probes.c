@@ -12,6 +12,12 @@
 **    after the heal and a lease the name has exactly one holder.
 **  - stale leases: entries of nodes dead for longer than a lease and
 **    three periods must be gone everywhere.
+**  - takeovers: every 10 s a node claims a name, is crashed and restarted
+**    at its address (a new incarnation and manager id) and claims the name
+**    again as soon as it has joined: it must get it at once, not
+**    AlreadyExists until the dead run's lease ends; a stranger claiming
+**    it meanwhile must not; reads from five members 0.5 s and 3 s later
+**    must all give the new run's id.
 ** Single-threaded.
 */
 #include <stdlib.h>
@@ -19,6 +25,7 @@
 
 #include "sim_int.h"
 #include "stage/errors.h"
+#include "stage/pack.h"
 
 enum {
     P_RACE = 0,
@@ -27,8 +34,17 @@ enum {
     P_EXPORT,
     P_SPLIT,
     P_SPLIT_CHECK,
-    P_SOURCE = 1100
+    P_SOURCE = 1100,
+    P_TAKE = 1200,       /* + round: a node claims take-<round> */
+    P_TAKE_RETRY = 1250, /* + round: ... again, after a timeout */
+    P_TAKE_CRASH = 1300, /* + round: it is crashed and restarted in place */
+    P_TAKE_AGAIN = 1350, /* + round: it has joined: it claims the name */
+    P_TAKE_CHECK = 1400  /* + round: read the name back */
 };
+
+#define TAKE_MAX 32  /* rounds of the takeover probe (< 50) */
+#define TAKE_READS 5 /* reads of the name, 0.5 s and 3 s after the reclaim */
+enum { TAKE_FIRST, TAKE_AGAIN, TAKE_READ, TAKE_STRANGER }; /* sreq expect */
 
 void stage__sim_probes_plan(stage__sim_t *s, uint64_t t0) {
     const stage__sim_config_t *c = &s->c;
@@ -50,6 +66,10 @@ void stage__sim_probes_plan(stage__sim_t *s, uint64_t t0) {
     if (c->sources)
         for (int k = 0; k < 5; k++)
             stage__sim_at(s, t0 + MS(2 + 3.0 * k), A_PROBE, P_SOURCE + k);
+    /* each round needs ~12 s: claim, 2 s, restart, join, reclaim, read */
+    for (int k = 0;
+         c->takeover && k < TAKE_MAX && 2 + 10.0 * k + 12 < c->duration_s; k++)
+        stage__sim_at(s, t0 + MS(2 + 10.0 * k), A_PROBE, P_TAKE + k);
 }
 
 static int live_node_mgr(stage__sim_t *s) {
@@ -219,6 +239,130 @@ static void source_done(stage__sim_t *s, const sreq_t *r,
                 k, e->status);
 }
 
+/* ---- a node restarted in place takes its name over ---- */
+
+/* Claim take-<k> for actor 7000+k of node (phase: TAKE_FIRST, TAKE_AGAIN
+** by the node of round k; TAKE_STRANGER by another). */
+static void take_claim(stage__sim_t *s, int k, int node, int phase) {
+    int m = node_mgr(s, node);
+    if (!s->nodes[node].alive || !s->mgrs[m].d) return;
+    char name[32];
+    snprintf(name, sizeof(name), "take-%d", k);
+    stage_id_t id = stage__sim_actor_of(s, node, 7000 + k);
+    uint64_t rq = stage__sim_new_req(s, RK_TAKE, k, m);
+    s->reqs[rq - 1].expect = (uint64_t)phase;
+    stage_dht_name_claim(s->mgrs[m].d, s->now, rq, name, &id);
+    stage__sim_drain(s, m);
+}
+
+static void take_start(stage__sim_t *s, int k) {
+    int m = live_node_mgr(s);
+    if (m < 0) return;
+    s->take_node[k] = s->mgrs[m].node;
+    take_claim(s, k, s->take_node[k], TAKE_FIRST);
+}
+
+/* Crash the holder and start it again at once at its address; a stranger
+** tries to take the name meanwhile. */
+static void take_restart(stage__sim_t *s, int k) {
+    int node = s->take_node[k];
+    if (!s->nodes[node].alive) return;
+    stage__sim_crash_node(s, node);
+    s->nodes[node].same_addr = true;
+    if (stage__sim_start_node(s, node, true)) return;
+    s->take_restart[k] = s->now;
+    s->ntake++;
+    for (int tries = 0; tries < 100; tries++) {
+        int m = live_node_mgr(s);
+        if (m >= 0 && s->mgrs[m].node != node) {
+            take_claim(s, k, s->mgrs[m].node, TAKE_STRANGER);
+            break;
+        }
+    }
+}
+
+/* From the drain of mgr's effects, which a call into mgr now would cut
+** short: the claim is the next event. */
+void stage__sim_probe_joined(stage__sim_t *s, int mgr) {
+    int node = s->mgrs[mgr].node;
+    if (mgr != node_mgr(s, node)) return;
+    for (int k = 0; k < TAKE_MAX; k++)
+        if (s->take_restart[k] && !s->take_done[k] && s->take_node[k] == node)
+            stage__sim_at(s, s->now, A_PROBE, P_TAKE_AGAIN + k);
+}
+
+/* TAKE_READS reads of the name, from random members. */
+static void take_read(stage__sim_t *s, int k) {
+    char name[32];
+    snprintf(name, sizeof(name), "take-%d", k);
+    for (int i = 0; i < TAKE_READS; i++) {
+        int m = stage__sim_random_live_mgr(s);
+        if (m < 0) return;
+        uint64_t rq = stage__sim_new_req(s, RK_TAKE, k, m);
+        s->reqs[rq - 1].expect = TAKE_READ;
+        stage_dht_name_find(s->mgrs[m].d, s->now, rq, name);
+        stage__sim_drain(s, m);
+    }
+}
+
+/* The read must give the restarted node's actor, owned by its manager. */
+static bool take_read_ok(stage__sim_t *s, int k, const stage_dht_effect_t *e) {
+    int node = s->take_node[k];
+    stage_id_t id;
+    stage_unpack_t u;
+    if (e->status || e->nitems != 1 || !s->nodes[node].alive ||
+        e->items[0].owner != s->mgrs[node_mgr(s, node)].id)
+        return false;
+    stage_unpack_init(&u, e->items[0].value, e->items[0].len);
+    return stage_unpack_id(&u, &id) == 0 &&
+           id.incarnation == s->nodes[node].inc && id.serial == 7000u + k;
+}
+
+static void take_done(stage__sim_t *s, const sreq_t *r,
+                      const stage_dht_effect_t *e) {
+    int k = r->entry, node = s->mgrs[r->mgr].node;
+    int phase = (int)r->expect;
+    if (k < 0 || k >= TAKE_MAX) return;
+    if (e->status == STAGE_ETIMEOUT && phase != TAKE_READ &&
+        phase != TAKE_STRANGER && s->nodes[node].alive) {
+        /* the claimant tries again, as the next event (see probe_joined) */
+        stage__sim_at(s, s->now, A_PROBE,
+                      (phase == TAKE_FIRST ? P_TAKE_RETRY : P_TAKE_AGAIN) + k);
+        return;
+    }
+    const char *what = NULL;
+    if (phase == TAKE_FIRST && e->status == 0) {
+        stage__sim_at(s, s->now + 2000, A_PROBE, P_TAKE_CRASH + k);
+    } else if (phase == TAKE_AGAIN && e->status == 0 && !s->take_done[k]) {
+        s->take_done[k] = true;
+        uint64_t ms = s->now - s->take_restart[k];
+        if (ms > s->take_ms_max) s->take_ms_max = ms;
+        stage__sim_at(s, s->now + 500, A_PROBE, P_TAKE_CHECK + k);
+        stage__sim_at(s, s->now + 3000, A_PROBE, P_TAKE_CHECK + k);
+    } else if (phase == TAKE_AGAIN && e->status == STAGE_EEXISTS) {
+        s->take_done[k] = true;
+        s->takes_refused++;
+        what = "takeover_refused";
+    } else if (phase == TAKE_READ) {
+        bool ok = take_read_ok(s, k, e);
+        /* a round is right when all its 2 * TAKE_READS reads are */
+        if (++s->take_reads[k] == 2 * TAKE_READS && !s->take_wrong[k])
+            s->takes_ok += ok;
+        if (!ok) {
+            s->take_wrong[k] = true;
+            what = "takeover_read_wrong";
+        }
+    } else if (phase == TAKE_STRANGER && e->status == 0) {
+        s->takes_stolen++;
+        what = "takeover_stolen";
+    }
+    if (what)
+        fprintf(s->out,
+                "{\"event\":\"%s\",\"round\":%d,\"status\":%d,"
+                "\"t_ms\":%llu}\n",
+                what, k, e->status, (unsigned long long)s->now);
+}
+
 /* ---- dispatch ---- */
 
 void stage__sim_probe_act(stage__sim_t *s, int arg) {
@@ -237,6 +381,18 @@ void stage__sim_probe_act(stage__sim_t *s, int arg) {
         split_check(s);
     } else if (arg >= P_SOURCE && arg < P_SOURCE + 5) {
         source_step(s, arg - P_SOURCE);
+    } else if (arg >= P_TAKE && arg < P_TAKE + TAKE_MAX) {
+        take_start(s, arg - P_TAKE);
+    } else if (arg >= P_TAKE_RETRY && arg < P_TAKE_RETRY + TAKE_MAX) {
+        int k = arg - P_TAKE_RETRY;
+        take_claim(s, k, s->take_node[k], TAKE_FIRST);
+    } else if (arg >= P_TAKE_CRASH && arg < P_TAKE_CRASH + TAKE_MAX) {
+        take_restart(s, arg - P_TAKE_CRASH);
+    } else if (arg >= P_TAKE_AGAIN && arg < P_TAKE_AGAIN + TAKE_MAX) {
+        int k = arg - P_TAKE_AGAIN;
+        if (!s->take_done[k]) take_claim(s, k, s->take_node[k], TAKE_AGAIN);
+    } else if (arg >= P_TAKE_CHECK && arg < P_TAKE_CHECK + TAKE_MAX) {
+        take_read(s, arg - P_TAKE_CHECK);
     }
 }
 
@@ -260,6 +416,9 @@ void stage__sim_probe_done(stage__sim_t *s, sreq_t *r,
         break;
     case RK_SPLIT:
         split_done(s, r, e);
+        break;
+    case RK_TAKE:
+        take_done(s, r, e);
         break;
     default:
         break;

@@ -175,6 +175,7 @@ void stage__sim_on_done(stage__sim_t *s, int mgr, const stage_dht_effect_t *e) {
 
 void stage__sim_on_joined(stage__sim_t *s, int mgr) {
     int node = s->mgrs[mgr].node;
+    stage__sim_probe_joined(s, mgr);
     if (mgr == node_mgr(s, node) && s->c.entries > 0)
         stage__sim_at(s, s->now + 2 * (uint64_t)s->c.period_ms, A_ENTRIES,
                       node);
@@ -394,6 +395,11 @@ static void figures(stage__sim_t *s, stage__sim_figures_t *f) {
     f->sources_ok = s->sources_ok;
     f->split_winners = s->split_winners;
     f->split_holders = s->split_items;
+    f->takeovers = s->ntake;
+    f->takeovers_ok = s->takes_ok;
+    f->takeovers_refused = s->takes_refused;
+    f->stolen = s->takes_stolen;
+    f->takeover_ms_max = (double)s->take_ms_max;
 }
 
 static void summary(stage__sim_t *s, const stage__sim_figures_t *f) {
@@ -414,7 +420,9 @@ static void summary(stage__sim_t *s, const stage__sim_figures_t *f) {
         "\"keys_per_node_max_over_mean\":%.3f,"
         "\"keys_per_node_p99_over_mean\":%.3f,\"ring_consistent\":%.4f,"
         "\"races\":%d,\"races_exactly_one\":%d,\"watchers\":%d,"
-        "\"watchers_ok\":%d,\"sources_ok\":%d,\"failures\":%d}\n",
+        "\"watchers_ok\":%d,\"sources_ok\":%d,\"takeovers\":%d,"
+        "\"takeovers_ok\":%d,\"takeovers_refused\":%d,\"stolen\":%d,"
+        "\"takeover_ms_max\":%.0f,\"failures\":%d}\n",
         s->nn, s->c.vnodes, (unsigned long long)s->c.seed, live,
         (double)s->now / 1000.0, (unsigned long long)f->events, f->mean_hops,
         f->p99_hops, (unsigned long long)f->lookups, f->lookup_success,
@@ -426,7 +434,8 @@ static void summary(stage__sim_t *s, const stage__sim_figures_t *f) {
         (unsigned long long)f->stale_declared, f->bytes_per_node_per_s,
         f->msgs_per_node_per_s, f->keys_max_over_mean, f->keys_p99_over_mean,
         f->ring_consistent, f->races, f->races_exactly_one, s->nwatch,
-        f->watchers_ok, f->sources_ok, s->failures);
+        f->watchers_ok, f->sources_ok, f->takeovers, f->takeovers_ok,
+        f->takeovers_refused, f->stolen, f->takeover_ms_max, s->failures);
 }
 
 /* ---- actions ---- */

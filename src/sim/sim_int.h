@@ -57,6 +57,8 @@ typedef struct mgr {
 
 typedef struct node {
     char addr[32];
+    uint32_t port;  /* of addr: 7400 + inc, unless restarted in place */
+    bool same_addr; /* the next start keeps addr (a restart in place) */
     bool alive;
     int group;
     uint32_t inc;
@@ -76,7 +78,8 @@ enum {
     RK_WATCH,
     RK_EXPORT,
     RK_SOURCE,
-    RK_SPLIT
+    RK_SPLIT,
+    RK_TAKE
 };
 enum { A_PROBE = 50, A_DECLARE }; /* actions engine.c and probes.c plan */
 typedef struct sreq {
@@ -132,6 +135,14 @@ typedef struct stage__sim {
     int nwatch, watch_mgr[64], watch_events[64], watch_items[64];
     int exports_ok, sources_ok;
     int split_winners, split_items;
+    /* takeovers (probes.c): per round, the node restarted in place and
+    ** when; the figures */
+    int ntake, take_node[32];
+    uint64_t take_restart[32];
+    bool take_done[32], take_wrong[32];
+    int take_reads[32];
+    int takes_ok, takes_refused, takes_stolen;
+    uint64_t take_ms_max;
     uint64_t stale;
     uint64_t events;
     int failures; /* checked properties that failed */
@@ -163,6 +174,7 @@ void stage__sim_probe_done(stage__sim_t *s, sreq_t *r,
 uint64_t stage__sim_stale_declared(stage__sim_t *s);
 uint64_t stage__sim_stale_entries(stage__sim_t *s);
 int stage__sim_watchers_ok(stage__sim_t *s);
+void stage__sim_probe_joined(stage__sim_t *s, int mgr);
 
 /* scenario.c */
 stage_id_t stage__sim_actor_of(stage__sim_t *s, int node, int serial);

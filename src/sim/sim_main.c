@@ -36,6 +36,8 @@ static const char usage[] =
     "  --replicas R (3)  --period-ms T (1000)  --finger-period-ms F (3000)\n"
     "  --watchers W            W nodes watch a service tag; exports every 5 s\n"
     "  --sources               store sources: a clash, a match, an update\n"
+    "  --takeover              every 10 s a node holding a name is crashed,\n"
+    "                          restarted at its address and reclaims it\n"
     "  --lease-ms L (30000)  --wire (pass messages through msgpack)\n";
 
 typedef struct opt {
@@ -98,6 +100,7 @@ int stage__sim_parse_args(stage__sim_config_t *c, int argc, char **argv) {
         {"--wire", 'f', &c->wire},
         {"--watchers", 'i', &c->watchers},
         {"--sources", 'f', &c->sources},
+        {"--takeover", 'f', &c->takeover},
     };
     for (int i = 1; i < argc; i++) {
         size_t k = 0, n = sizeof(opts) / sizeof(opts[0]);

@@ -3,7 +3,8 @@
 ** in the C API on an embedded node — a future as an argument
 ** (stage_send_args), the order of a sender's messages across a deferred
 ** send and later ones, a failed argument, sends through a lookup
-** (stage_send_far) that wait for it and fail with its error, a stopping
+** (stage_send_far) that wait for it and fail with its error, follow the
+** name they were found by once when its actor is gone, a stopping
 ** sender's waiting sends, the same from outside the actors, and C and Lua
 ** actors pipelining each other's futures (tests/unit/capi_pipeline.lua).
 **
@@ -348,6 +349,64 @@ static void a_far_reference_stops_its_actor_in_order(void **st) {
     cu_end(&node);
 }
 
+/* Name name for id. */
+static void name_for(stage_node_t *node, const char *name,
+                     const stage_id_t *id) {
+    stage_future_t *f = NULL;
+    assert_int_equal(stage_node_name(node, name, id, &f), 0);
+    assert_int_equal(cu_status(&f), 0);
+}
+
+/* Stop id and wait until it is gone, and its names with it: the stop is
+** taken before the actor goes, and a message after it comes back once it
+** has. */
+static void stop_and_wait(stage_node_t *node, const stage_id_t *id) {
+    stage_future_t *f = NULL;
+    assert_int_equal(stage_node_stop_actor(node, id, &f), 0);
+    assert_int_equal(cu_status(&f), 0);
+    f = cu_call(node, id, "seen", 0, 1);
+    assert_int_equal(cu_status(&f), STAGE_EACTOR_NOT_FOUND);
+}
+
+/* A call through stage_find_name's lookup whose actor has stopped goes to
+** the actor that holds the name now (one retry, thesis Listing 4.10), and
+** later sends through the lookup go there at once; with nobody holding the
+** name it fails with ActorNotFound, saying the name was looked up again. */
+static void a_far_reference_by_name_follows_the_name_once(void **st) {
+    (void)st;
+    stage_node_t *node = cu_node(2, types);
+    cu_start(node);
+    stage_id_t one = spawn(node, "Log", 1);
+    name_for(node, "book", &one);
+    stage_future_t *lookup = NULL, *f = NULL;
+    assert_int_equal(stage_node_find_name(node, "book", &lookup), 0);
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_arg_t a = int_arg(&p, 1);
+    assert_int_equal(stage_node_send_far(node, lookup, "log", &a, 1, &f), 0);
+    assert_int_equal(cu_int(&f), 1);
+    stop_and_wait(node, &one);
+    stage_id_t two = spawn(node, "Log", 0);
+    name_for(node, "book", &two);
+    a = int_arg(&p, 2);
+    assert_int_equal(stage_node_send_far(node, lookup, "log", &a, 1, &f), 0);
+    assert_int_equal(cu_int(&f), 1); /* two's first */
+    a = int_arg(&p, 3);
+    assert_int_equal(stage_node_send_far(node, lookup, "log", &a, 1, &f), 0);
+    assert_int_equal(cu_int(&f), 2);
+    assert_int_equal(seen(node, &two), 23);
+    stop_and_wait(node, &two);
+    assert_int_equal(stage_node_send_far(node, lookup, "log", &a, 1, &f), 0);
+    stage_result_t res;
+    cu_wait(f, &res);
+    assert_int_equal(res.status, STAGE_EACTOR_NOT_FOUND);
+    assert_non_null(strstr(res.message, "the name 'book' was looked up again: "
+                                        "no actor is named 'book'"));
+    stage_future_release(&f);
+    stage_future_release(&lookup);
+    stage_pack_free(&p);
+    cu_end(&node);
+}
+
 static void a_stopping_sender_fails_its_waiting_sends(void **st) {
     (void)st;
     stage_node_t *node = cu_node(2, types);
@@ -437,6 +496,7 @@ int main(void) {
         cmocka_unit_test(
             a_far_reference_waits_keeps_order_and_fails_with_the_lookup),
         cmocka_unit_test(a_far_reference_stops_its_actor_in_order),
+        cmocka_unit_test(a_far_reference_by_name_follows_the_name_once),
         cmocka_unit_test(a_stopping_sender_fails_its_waiting_sends),
         cmocka_unit_test(outside_sends_pipeline_and_keep_their_order),
         cmocka_unit_test(c_and_lua_actors_pipeline_each_others_futures),

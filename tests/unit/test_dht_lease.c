@@ -1,7 +1,8 @@
 /*
 ** tests/unit/test_dht_lease.c: entries held by a manager are leases — they
 ** expire unless their owner renews them, a renewal from anyone else is
-** answered MISSING — and the primary decides claims atomically.
+** answered MISSING — and the primary decides claims atomically, letting a
+** node restarted at its address take its earlier run's names over.
 ** One manager alone owns the whole ring; other managers are faked by
 ** handing it messages.
 */
@@ -18,6 +19,7 @@
 #include "dht/dht_internal.h"
 #include "dht/dht.h"
 #include "stage/errors.h"
+#include "stage/pack.h"
 
 #define LEASE 30000
 
@@ -232,6 +234,119 @@ static void effects_accumulate_until_read(void **st) {
     stage_dht_destroy(&d);
 }
 
+/* An actor id of the node at addr, run inc. */
+static stage_id_t actor_at(const char *addr, uint32_t inc, uint64_t serial) {
+    stage_id_t id;
+    memset(&id, 0, sizeof id);
+    snprintf(id.node, sizeof id.node, "%s", addr);
+    id.incarnation = inc;
+    id.serial = serial;
+    snprintf(id.type, sizeof id.type, "Service");
+    return id;
+}
+
+/* A routed CLAIM of key for actor id from manager `from` at addr. */
+static void claim_for(stage_dht_t *d, uint64_t now, uint64_t from,
+                      const char *addr, uint64_t key, uint64_t rid,
+                      const stage_id_t *id, uint32_t flags) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_id(&p, id);
+    assert_int_equal(stage_pack_error(&p), 0);
+    stage_dht_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = STAGE_DHT_M_ROUTE;
+    m.op = STAGE_DHT_OP_CLAIM;
+    m.flags = flags;
+    m.to = 1000;
+    m.rid = rid;
+    m.key = key;
+    m.from.id = m.origin.id = from;
+    snprintf(m.origin.addr, sizeof m.origin.addr, "%s", addr);
+    m.from = m.origin;
+    payload_t pl = {0};
+    rec_t r = {key, 0, from, 0, LEASE, 0, (uint32_t)p.len, p.data};
+    stage__dht_pl_rec(&pl, &r);
+    m.data = pl.data;
+    m.len = pl.len;
+    stage_dht_recv(d, now, &m);
+    free(pl.data);
+    stage_pack_free(&p);
+}
+
+/* The incarnation of the actor the entry (key, 0) names, or 0. */
+static uint32_t held_run(stage_dht_t *d, uint64_t key) {
+    entry_t *e = stage__dht_find(d, key, 0);
+    stage_id_t id;
+    stage_unpack_t u;
+    if (!e) return 0;
+    stage_unpack_init(&u, e->value, e->len);
+    return stage_unpack_id(&u, &id) ? 0 : id.incarnation;
+}
+
+/* A node restarted at its address (a new run: another incarnation, another
+** manager id) claims the names its earlier run held and gets them at once;
+** nobody else can take them that way. */
+static void name_claim_takes_over_an_earlier_run_of_its_node(void **st) {
+    (void)st;
+    const char *a = "10.0.0.5:7400", *b = "10.0.0.6:7400";
+    for (int r = 1; r <= 3; r += 2) {
+        stage_dht_t *d = lone(r);
+        uint64_t key =
+            stage_dht_replica(4242, stage_dht_primary_index(4242, r), r);
+        stage_id_t old = actor_at(a, 0x111, 3), now = actor_at(a, 0x222, 3);
+        claim_for(d, 0, 5, a, key, 1, &old, RF_TAKEOVER);
+        assert_int_equal(reply_status(d, 1), 0);
+        /* a plain claim keeps the old rule: another owner holds it */
+        claim_for(d, 10, 9, a, key, 2, &now, 0);
+        assert_int_equal(reply_status(d, 2), STAGE_EEXISTS);
+        /* another node, for its own actor or one at the holder's
+        ** address, does not take it over */
+        stage_id_t theirs = actor_at(b, 0x333, 3);
+        claim_for(d, 20, 6, b, key, 3, &theirs, RF_TAKEOVER);
+        assert_int_equal(reply_status(d, 3), STAGE_EEXISTS);
+        claim_for(d, 21, 6, b, key, 4, &now, RF_TAKEOVER);
+        assert_int_equal(reply_status(d, 4), STAGE_EEXISTS);
+        /* the holder's own run, for another of its actors: still taken
+        ** (two actors of one run never share a name) */
+        stage_id_t other = actor_at(a, 0x111, 4);
+        claim_for(d, 22, 5, a, key, 5, &other, RF_TAKEOVER);
+        assert_int_equal(reply_status(d, 5), STAGE_EEXISTS);
+        assert_int_equal(held_run(d, key), 0x111);
+        /* the new run at the address: the name is its own at once */
+        claim_for(d, 30, 9, a, key, 6, &now, RF_TAKEOVER);
+        assert_int_equal(reply_status(d, 6), 0);
+        assert_int_equal(held_run(d, key), 0x222);
+        assert_int_equal(stage__dht_find(d, key, 0)->owner, 9);
+        /* and the old run's renewal is answered MISSING */
+        renew(d, 40, 5, key);
+        assert_int_equal(sent(d, STAGE_DHT_M_MISSING), 1);
+        stage_dht_destroy(&d);
+    }
+}
+
+/* stage_dht_name_claim asks for the takeover: a manager claiming a name
+** held for an earlier run of its node gets it, not AlreadyExists. */
+static void name_store_claims_take_over(void **st) {
+    (void)st;
+    stage_dht_config_t c;
+    stage_dht_config_init(&c);
+    c.id = 1000;
+    c.address = "10.0.0.5:7400";
+    c.replicas = 1;
+    c.lease_ms = LEASE;
+    stage_dht_t *d = NULL;
+    assert_int_equal(stage_dht_new(&d, &c, 0), 0);
+    uint64_t key = stage_dht_key(STAGE_DHT_NAMES, "svc", 3);
+    stage_id_t old = actor_at(c.address, 0x111, 3);
+    claim_for(d, 0, 5, c.address, key, 1, &old, 0); /* the earlier run */
+    assert_int_equal(reply_status(d, 1), 0);
+    stage_id_t now = actor_at(c.address, 0x222, 7);
+    assert_int_equal(stage_dht_name_claim(d, 10, 11, "svc", &now), 0);
+    assert_int_equal(done_status(d, 11), 0);
+    assert_int_equal(held_run(d, key), 0x222);
+    stage_dht_destroy(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(entry_expires_without_renewal),
@@ -240,6 +355,8 @@ int main(void) {
         cmocka_unit_test(own_requests_complete_through_the_effects),
         cmocka_unit_test(own_removals_complete_alone),
         cmocka_unit_test(effects_accumulate_until_read),
+        cmocka_unit_test(name_claim_takes_over_an_earlier_run_of_its_node),
+        cmocka_unit_test(name_store_claims_take_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,6 +147,34 @@ static void failed_peer_leaves_every_table(void **st) {
     stage_dht_destroy(&d);
 }
 
+/* A node restarted at its address announces a new manager: the old one
+** leaves every table at once, the new one (already known) stays, and
+** managers elsewhere are untouched. */
+static void restarted_peer_forgets_only_the_old_manager(void **st) {
+    (void)st;
+    stage_dht_t *d = manager(1000);
+    stage_dht_peer_t other = {1300, "10.0.0.3:7400"};
+    d->pred = peer(900);
+    d->succ[0] = peer(1100);
+    d->succ[1] = peer(1200); /* the new run, learnt from someone else */
+    d->succ[2] = other;
+    d->nsucc = 3;
+    d->finger[61] = peer(1100);
+    stage__dht_fingers_changed(d);
+    assert_int_equal(stage_dht_peer_restarted(d, 10, "10.0.0.2:7400", 0), 0);
+    assert_int_equal(d->nsucc, 3); /* no manager announced: nothing */
+    assert_int_equal(stage_dht_peer_restarted(d, 10, "10.0.0.2:7400", 1200), 2);
+    assert_int_equal(d->nsucc, 2);
+    assert_int_equal(d->succ[0].id, 1200);
+    assert_int_equal(d->succ[1].id, 1300);
+    assert_int_equal(d->finger[61].id, 0);
+    assert_int_equal(d->pred.id, 0);
+    assert_true(stage__dht_is_dead(d, 1100));
+    assert_true(stage__dht_is_dead(d, 900));
+    assert_false(stage__dht_is_dead(d, 1200));
+    stage_dht_destroy(&d);
+}
+
 static void alone_manager_owns_every_key(void **st) {
     (void)st;
     stage_dht_t *d = manager(77);
@@ -181,6 +209,7 @@ int main(void) {
         cmocka_unit_test(next_hop_is_closest_preceding_finger),
         cmocka_unit_test(a_successor_list_sends_a_new_message_to_the_owner),
         cmocka_unit_test(failed_peer_leaves_every_table),
+        cmocka_unit_test(restarted_peer_forgets_only_the_old_manager),
         cmocka_unit_test(alone_manager_owns_every_key),
         cmocka_unit_test(bad_config_is_refused),
     };

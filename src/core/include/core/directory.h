@@ -21,13 +21,17 @@ enum {
     STAGE__FIND_NAME,      /* f gets the id named key, or NameNotFound */
     STAGE__FIND_TYPE,      /* f gets a random actor id of type key */
     STAGE__FIND_SUBTYPE,   /* ... of type key or one of its subtypes */
-    STAGE__FIND_ALL        /* f gets an array of every id of type key */
+    STAGE__FIND_ALL,       /* f gets an array of every id of type key */
+    STAGE__REFIND_NAME     /* FIND_NAME past any cached answer: a call
+                           ** through the name to id failed (retry.c) */
 };
 
 /* Look key up (or claim it for id) and complete f, which it borrows (the
 ** network path takes a reference of its own). A claim for an actor of this
 ** node is made on the actor's theatre, behind its spawn, and fails with
-** ActorNotFound if the actor is not alive there. Any thread. */
+** ActorNotFound if the actor is not alive there. A FIND_NAME gives f the
+** name (f->byname), which the references made from f keep for a retry.
+** Any thread. */
 void stage__directory(stage_node_t *node, int op, const char *key,
                       const stage_id_t *id, stage__future_t *f);
 /* 0 if key can be asked with op: a name is 1 to 255 bytes; a type name is

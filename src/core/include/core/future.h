@@ -17,6 +17,8 @@
 typedef struct stage__theatre stage__theatre_t;
 typedef struct stage__future stage__future_t;
 typedef struct stage__cont stage__cont_t;
+struct stage__retry;
+struct stage__byname;
 
 enum { FUT_PENDING = 0, FUT_WAITING = 1, FUT_EXT_WAITING = 2, FUT_DONE = 4 };
 
@@ -62,6 +64,12 @@ struct stage__future {
     ** network layer uses it to send a reply to a remote caller). */
     void (*on_done)(stage__future_t *f);
     void *on_done_arg;
+    /* A call through a name: its copy, while a failure may still retry it
+    ** (core/retry.c); the completion that exchanges it out owns it. */
+    _Atomic(struct stage__retry *) retry;
+    /* A lookup by name: the name, shared with the references made from
+    ** the lookup (a reference held; core/pipeline.h). */
+    struct stage__byname *byname;
 };
 
 /* A new pending future owned by theatre owner, expected to be completed

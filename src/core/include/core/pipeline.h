@@ -13,6 +13,12 @@
 ** message is not delivered; a sender that stops fails its unsent messages
 ** with Stopped.
 **
+** A target found by name (find_name) keeps the name (stage__byname_t): a
+** call through it that fails with ActorNotFound, NodeDown or
+** NodeUnreachable looks the name up once more, bypassing the name cache,
+** and if it now names another actor the call goes there and every copy of
+** the target follows (thesis Listing 4.10; core/retry.c).
+**
 ** The fast path — a resolved target, no pending future, nothing deferred —
 ** never comes here beyond stage__pipeline_send.
 ** Threads: the sender's theatre, except where noted.
@@ -28,12 +34,22 @@
 #include "core/future.h"
 #include "stage/stage.h"
 
+/* The name a target was found by, and the id a retry found for it since:
+** shared by the lookup's future and every target made from it. gen counts
+** the ids retries found (0: none yet; id is then unset). Refcounted; any
+** thread. */
+typedef struct stage__byname stage__byname_t;
+
 /* Where a send goes: id (with its local type, or NULL), or, while pending
-** is set, the lookup that will give it (a reference held). */
+** is set, the lookup that will give it (a reference held). byname (a
+** reference held, or NULL) is the name it was found by; gen the byname
+** generation id follows. */
 typedef struct stage__target {
     stage_id_t id;
     stage__type_t *type;
     stage__future_t *pending;
+    stage__byname_t *byname;
+    unsigned gen;
 } stage__target_t;
 
 /* One argument: the value of future f, or an encoded value (data, len). */
@@ -43,20 +59,40 @@ typedef struct stage__parg {
     size_t len;
 } stage__parg_t;
 
-/* The target id, with its type if it is an actor of this node. */
+/* The target id, with its type if it is an actor of this node; no lookup,
+** no name. */
 void stage__target_set(stage_node_t *node, stage__target_t *to,
                        const stage_id_t *id);
-/* Take a far target's id once its lookup is done: 0 (to->pending says
-** whether it still runs), or the lookup's failure (to stays pending and
-** keeps failing sends the same way). Any thread that owns *to. */
+/* Take a far target's id once its lookup is done, and the id a retry
+** through its name found since: 0 (to->pending says whether it still
+** runs), or the lookup's failure (to stays pending and keeps failing sends
+** the same way). Any thread that owns *to. */
 int stage__target_settle(stage_node_t *node, stage__target_t *to);
+
+/* A new byname for name, or NULL on ENOMEM. Any thread. */
+stage__byname_t *stage__byname_new(const char *name);
+void stage__byname_ref(stage__byname_t *b);
+void stage__byname_unref(stage__byname_t *b);
+/* If a retry through to's name found another id since to took its own,
+** point to there. Any thread that owns *to. */
+void stage__target_follow(stage_node_t *node, stage__target_t *to);
+
+/* Keep a copy of the call method(args) to `to` (found by name) from actor
+** a (NULL: outside) on reply, so that a failure of reply with ActorNotFound,
+** NodeDown or NodeUnreachable retries it once through the name instead
+** (core/retry.c). 0 or STAGE_ENOMEM. Any thread, before the call is
+** routed. */
+int stage__retry_arm(stage_node_t *node, stage__actor_t *a,
+                     const stage__target_t *to, const char *method, size_t mlen,
+                     const char *args, size_t len, stage__future_t *reply);
 
 /* Queue method(args, a msgpack array) to a resolved target now, from actor
 ** a (NULL: outside the actors); with stop, the order to stop instead.
-** reply (may be NULL) gets a reference of the envelope's. A target that
-** cannot be reached, or arguments past the node's max_message, fail reply
-** with the reason (or it is logged): 0; STAGE_ENOMEM, reply failed too.
-** checked: args come from the Lua encoder (well-formed, 32 levels at
+** reply (may be NULL) gets a reference of the envelope's; through a name
+** (to->byname) it also keeps a copy of the call for one retry. A target
+** that cannot be reached, or arguments past the node's max_message, fail
+** reply with the reason (or it is logged): 0; STAGE_ENOMEM, reply failed
+** too. checked: args come from the Lua encoder (well-formed, 32 levels at
 ** most); else the network checks them (ENV_UNCHECKED). Any thread. */
 int stage__pipeline_send(stage_node_t *node, stage__actor_t *a,
                          const stage__target_t *to, const char *method,

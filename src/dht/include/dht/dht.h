@@ -203,6 +203,12 @@ size_t stage_dht_entry_count(const stage_dht_t *d, size_t *total);
 ** the routed messages waiting for their acknowledgement another way.
 ** Returns how many managers were forgotten. */
 int stage_dht_peer_gone(stage_dht_t *d, uint64_t now, const char *addr);
+/* The node at addr answers with manager keep now (a node restarted at its
+** address: a new incarnation, another manager): forget every other manager
+** known at addr, as stage_dht_peer_gone does. keep 0 (not announced):
+** nothing is forgotten. Returns how many managers were forgotten. */
+int stage_dht_peer_restarted(stage_dht_t *d, uint64_t now, const char *addr,
+                             uint64_t keep);
 
 /* The node of manager owner was declared dead (its failure detector, or
 ** the news from another node): drop every entry it owns here at once,

@@ -52,9 +52,10 @@ typedef struct stage__sim_config {
     uint32_t period_ms;
     uint32_t finger_period_ms;
     uint32_t lease_ms;
-    int watchers; /* > 0: watchers of a service tag, exports */
-    bool sources; /* store sources: a clash, a match, an update */
-    bool wire;    /* pass messages through the msgpack codec */
+    int watchers;  /* > 0: watchers of a service tag, exports */
+    bool sources;  /* store sources: a clash, a match, an update */
+    bool takeover; /* nodes restarted at their address reclaim a name */
+    bool wire;     /* pass messages through the msgpack codec */
 } stage__sim_config_t;
 
 /* The figures of a run (also printed as the summary line). */
@@ -68,6 +69,9 @@ typedef struct stage__sim_figures {
     uint64_t stale_declared; /* entries of owners declared dead, still held */
     int races, races_exactly_one, watchers_ok, sources_ok, failures;
     int split_winners, split_holders; /* claims in a partition, after */
+    int takeovers, takeovers_ok;      /* restarts that reclaimed a name */
+    int takeovers_refused, stolen;    /* AlreadyExists; a stranger won */
+    double takeover_ms_max;           /* restart -> name reclaimed */
 } stage__sim_figures_t;
 
 void stage__sim_config_init(stage__sim_config_t *c);
