@@ -85,6 +85,14 @@ until [ "$(grep -c "dropped a frame of kind 26 from '127.0.0.1:9'" \
     [ "$n" -gt 200 ] && fail "the second bad DOWN was not logged"
     sleep 0.05 # polling a file for an event, with a deadline
 done
+# NODE_DOWN: a nil body; a well-formed one (about a node nobody knows)
+# is news, believed and logged
+hello
+raw "$HELLO"'ST\003\033\000\000\000\001\300'
+wait_line "$DIR/target.out" "dropped a frame of kind 27 from '127.0.0.1:9'"
+hello
+raw "$HELLO"'ST\003\033\000\000\000\021\224\253127.0.0.1:1\005\000\241x'
+wait_line "$DIR/target.out" "node '127.0.0.1:1' \\(incarnation 5\\) is dead, says '127.0.0.1:9': x"
 hello
 raw "$HELLO"'ST\003\143\000\000\000\001\300'
 wait_line "$DIR/target.out" "dropped a frame of kind 99 from '127.0.0.1:9'"
