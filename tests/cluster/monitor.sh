@@ -46,6 +46,7 @@ wait_line "$DIR/w.out" '^watching m2 again$' 30
 [ "$(grep -c "^node up $ADDR_t\$" "$DIR/w.out")" -eq 2 ] ||
     fail "W did not see T come up again"
 kill -9 "$t2"
+wait "$t2" 2>/dev/null # its port is free once it is gone
 "$STAGE" node --listen "$ADDR_t" --join "$ADDR_w" $opts \
     "$here/monitor.lua" serve > "$DIR/t3.out" 2>&1 &
 PIDS="$PIDS $!"
