@@ -747,6 +747,15 @@ static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
          fx->status == STAGE_ENAME_NOT_FOUND) &&
         rewait_missing(nn, lk))
         return;
+    if (op == STAGE__REFIND_NAME &&
+        (fx->status == STAGE_ETIMEOUT || fx->status == STAGE_EBUSY)) {
+        /* the directory is busy where the name lives (a dead node's range
+        ** being repaired, a restarted node joining): ask again too */
+        char msg[400];
+        snprintf(msg, sizeof msg, "the directory could not answer for '%s': %s",
+                 lk->it->key, stage_strerror(fx->status));
+        if (wait_again(nn, lk, fx->status, msg)) return;
+    }
     if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME ||
         op == STAGE__REFIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {

@@ -10,6 +10,9 @@ start l1 --join "$ADDR_seed" --theatres 1 "$ex" logger L1
 wait_line "$DIR/l1.out" '^logger ready L1$'
 start l2 --join "$ADDR_l1" --theatres 2 "$ex" logger L2
 wait_line "$DIR/l2.out" '^logger ready L2$'
+# both registered in the directory before the account looks for them
+"$STAGE" node --join "$ADDR_seed" --theatres 1 "$(dirname "$0")/count_types.lua" \
+    Logger 2 > "$DIR/count.out" 2>&1 || fail "the two Loggers never both registered"
 "$STAGE" node --join "$ADDR_seed" --theatres 2 "$ex" account 20 \
     > "$DIR/account.out" 2>&1 || fail "the account failed"
 grep -q '^balances: 1001 has 790, 2002 has 210$' "$DIR/account.out" ||
