@@ -30,8 +30,10 @@ ip netns add "$na" && ip netns add "$nb" &&
     ip -n "$na" addr add 10.79.0.1/24 dev "$va" &&
     ip -n "$nb" addr add 10.79.0.2/24 dev "$vb" &&
     ip -n "$na" link set "$va" up && ip -n "$nb" link set "$vb" up &&
-    ip -n "$na" link set lo up && ip -n "$nb" link set lo up ||
-    fail "cannot make the network namespaces"
+    ip -n "$na" link set lo up && ip -n "$nb" link set lo up || {
+    echo "cluster.netsplit: skipped: cannot make network namespaces here"
+    exit 77
+}
 
 # in NS: run `stage node ARGS` in namespace NS as NAME, output in DIR/NAME.out
 in_ns() {
