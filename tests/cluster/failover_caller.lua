@@ -27,8 +27,19 @@ function main(args)
         .. "first: %s", failed, n, tostring(first)))
       if n == switches then print("replaced " .. id) end
       if n == switches + 1 then
-        -- the restarted node's type entry: the old run's does not mislead
-        assert(stage.find_type("Svc"):who():await(10) == r)
+        -- the restarted node's type entry: the old run's went when it was
+        -- declared dead, and the new run's registration is not awaited by
+        -- its spawn: find_type sees it within moments, and it is the new
+        -- actor
+        local deadline, found, err = stage.now() + 10
+        repeat
+          found, err = pcall(function()
+            return stage.find_type("Svc"):who():await(10)
+          end)
+          if not found then stage.sleep(0.05):await() end
+        until found or stage.now() > deadline
+        assert(found, tostring(err))
+        assert(err == r, "find_type found another Svc: " .. tostring(err))
         print("restarted " .. id)
         return
       end
