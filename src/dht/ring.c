@@ -65,6 +65,10 @@ void stage__dht_peer_failed(stage_dht_t *d, uint64_t id) {
     for (int i = 0; i < d->nsucc; i++)
         if (d->succ[i].id == id) {
             remember(d, &d->succ[i]);
+            /* a stabilize question to it is void: were it still counted,
+            ** the successor adopted next would be failed for its silence
+            ** (a node restarted at the dead one's address, say) */
+            if (i == 0) d->stab_waiting = d->stab_retried = false;
             succ_remove(d, i);
             d->ring_whole = false; /* until the next list says so */
             quicken(d);
