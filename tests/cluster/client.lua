@@ -17,6 +17,18 @@ local function fails_with(kind, f)
   return err
 end
 
+-- How many actors of type T the directory lists, once it lists n (or 10 s
+-- passed): a node's registration for a type is not awaited by its spawn,
+-- so it lands a moment after the node says it is ready.
+local function count_of(T, n)
+  local deadline, got = stage.now() + 10
+  repeat
+    got = #stage.find_all_types(T):await()
+    if got < n then stage.sleep(0.05):await() end
+  until got >= n or stage.now() > deadline
+  return got
+end
+
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local settled = dofile(here .. "settle.lua")
 
@@ -32,9 +44,9 @@ function main(args)
   assert(stage.find_name("area-a"):square(10):await() == 100)
   assert(stage.find_name("area-b"):square(3):await() == 9)
   -- by type: a random one, and all of them
+  assert(count_of("Logger", 2) == 2)
+  assert(count_of("Area", 2) == 2)
   assert(stage.find_type("Logger"):log("x"):await() == "logged x")
-  assert(#stage.find_all_types("Logger"):await() == 2)
-  assert(#stage.find_all_types("Area"):await() == 2)
   -- references travel in messages and replies
   local area = stage.find_name("area-a")
   assert(area:square(2):await() == 4)
