@@ -33,7 +33,8 @@
 #define MAX_TYPES 32     /* types a find_subtype walks */
 #define NAME_TTL_MS 1000 /* a found name is reused this long */
 #define MAX_REPS 256     /* nodes a type lookup asks */
-#define REWAIT_MS 1000 /* a name gone or of an ended run: asked again so long */
+#define REWAIT_MS 1000 /* a name gone or of an ended run: asked again so long  \
+                        */
 
 typedef struct rep {
     char node[STAGE_ADDR_MAX];

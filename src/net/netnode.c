@@ -328,7 +328,7 @@ void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
 
 /* Register f as waiting for a reply from peer; returns the call id. */
 static uint64_t call_open(stage__netnode_t *nn, const char *peer,
-                          uint32_t incarnation, stage__future_t *f) {
+                          stage__future_t *f) {
     stage__call_t *c = stage__malloc(sizeof *c);
     uint64_t id = ++nn->next_id;
     if (!c || stage__u64map_put(&nn->calls, id, c)) {
@@ -342,7 +342,6 @@ static uint64_t call_open(stage__netnode_t *nn, const char *peer,
     c->arg = NULL;
     stage__addr_copy(c->peer, peer);
     c->deadline = uv_now(&nn->loop) + nn->call_timeout;
-    c->incarnation = incarnation;
     return id;
 }
 
@@ -473,7 +472,7 @@ static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
     }
     if (e->future) {
         stage__future_ref(e->future);
-        call = call_open(nn, to->node, to->incarnation, e->future);
+        call = call_open(nn, to->node, e->future);
         if (!call) goto done;
     }
     bool stop = e->hdr.kind == ENV_STOP_ACTOR; /* STOP: MSG's first fields */
@@ -514,7 +513,7 @@ done:
 }
 
 static void out_spawn(stage__netnode_t *nn, stage__netnode_item_t *it) {
-    uint64_t call = call_open(nn, it->where, 0, it->f);
+    uint64_t call = call_open(nn, it->where, it->f);
     if (!call) return;
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 4);

@@ -81,8 +81,7 @@ typedef struct stage__call {
     stage__call_cb cb;
     void *arg;
     char peer[STAGE_ADDR_MAX];
-    uint64_t deadline;    /* loop ms */
-    uint32_t incarnation; /* the run of peer it went to (0: any) */
+    uint64_t deadline; /* loop ms */
 } stage__call_t;
 
 /* The reply owed to a remote caller (stage__future_t.on_done_arg). */
@@ -147,7 +146,7 @@ typedef struct stage__netnode {
     char address[STAGE_ADDR_MAX];
     uint64_t manager;
     bool signals;
-    struct stage__known *known; /* monitors.c: the nodes seen up */
+    struct stage__known *known;  /* monitors.c: the nodes seen up */
     struct stage__death *deaths; /* deaths.c: recent verdicts */
     uint64_t lease_ms;           /* the DHT's lease (deaths.c) */
     /* joining through another node (join.c) */
