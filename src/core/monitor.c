@@ -109,16 +109,17 @@ static downmsg_t *downmsg_new(const char *message) {
     return d;
 }
 
-/* Post call(t, NULL, e) with arg to theatre t, or run it now on t's own
-** thread; drop releases arg if it never runs. 0 or STAGE_ENOMEM. */
+/* Post call(t, NULL, e) with arg to theatre t; drop releases arg if it
+** never runs. 0 or STAGE_ENOMEM. Always through t's inbox, even from t's
+** own thread: what was queued there first runs first. (A spawn from
+** outside waits in the inbox; a watch for the new actor that came in from
+** the network on the theatre that polls the network must not overtake it
+** and find no actor.) */
 static int to_theatre(stage__theatre_t *t, stage__call_fn call,
                       stage__call_fn drop, void *arg) {
     stage__env_t *e = stage__env_call(call, drop, arg);
     if (!e) return STAGE_ENOMEM;
-    if (stage__current() == t)
-        call(t, NULL, e);
-    else
-        stage__theatre_post(t, e);
+    stage__theatre_post(t, e);
     return 0;
 }
 
