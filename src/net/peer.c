@@ -177,7 +177,7 @@ static void give_up(stage__peer_t *p) {
 void stage__peer_left(stage__peer_t *p) {
     p->left = true;
     LOG_DEBUG("'%s' says goodbye", p->addr);
-    stage__session_end(&p->s, STAGE_ECANCELED, "it said goodbye (it stops)");
+    stage__session_goodbye(&p->s, "it said goodbye (it stops)");
 }
 
 /* Reconnect p after delay ms. */
@@ -315,6 +315,20 @@ void stage__peer_hello(stage__conn_t *c, const stage__hello_t *h) {
                           "stale handshake (of a connection given up)");
         return;
     }
+    if (stage__session_has_left(&p->s, h->incarnation)) {
+        stage__conn_close(c, 0, STAGE_LOG_DEBUG,
+                          "it said goodbye and is stopping");
+        return;
+    }
+    /* this node is stopping: a session may resume (its goodbye is on its
+    ** way), none begins */
+    if (t->goodbye && !c->outbound &&
+        (stage__session_peer(&p->s) != h->incarnation ||
+         h->known != t->incarnation)) {
+        stage__conn_close(c, 0, STAGE_LOG_DEBUG,
+                          "this node said goodbye and is stopping");
+        return;
+    }
     if (!c->outbound && !inbound_keep(p, c, h)) return;
     p->greeting = c;
     int r = stage__session_greeted(&p->s, h->incarnation, h->known, h->received,
@@ -325,7 +339,8 @@ void stage__peer_hello(stage__conn_t *c, const stage__hello_t *h) {
         stage__conn_refuse_dead(c, h->addr, h->incarnation, why);
         return;
     }
-    if (r == STAGE__SESSION_STALE) { /* checked above; never acted on */
+    if (r == STAGE__SESSION_STALE || r == STAGE__SESSION_LEFT) {
+        /* checked above; never acted on */
         if (p->conn == c) p->conn = NULL;
         stage__conn_close(c, 0, STAGE_LOG_DEBUG, "stale handshake");
         return;

@@ -128,6 +128,11 @@ void stage__session_end(stage__session_t *s, int reason, const char *why) {
     end_session(s, reason, why, false);
 }
 
+void stage__session_goodbye(stage__session_t *s, const char *why) {
+    if (s->peer) s->left = s->peer;
+    end_session(s, STAGE_ECANCELED, why, false);
+}
+
 int stage__session_declare_dead(stage__session_t *s, uint32_t inc,
                                 const char *why) {
     quarantine(s, inc, why);
@@ -159,6 +164,7 @@ int stage__session_greeted(stage__session_t *s, uint32_t inc, uint32_t known,
         return STAGE__SESSION_DEAD;
     }
     if (stage__session_stale(s, inc, number)) return STAGE__SESSION_STALE;
+    if (stage__session_has_left(s, inc)) return STAGE__SESSION_LEFT;
     if (s->peer && s->peer != inc) {
         snprintf(text, sizeof text, "it restarted (incarnation %x replaced %x)",
                  inc, s->peer);

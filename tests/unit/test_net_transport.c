@@ -311,6 +311,30 @@ static void restarted_peer_ends_the_session_with_estopped(void **state) {
     tn_stop(&loop, &b2);
 }
 
+/* b says goodbye and, still stopping, listens on: the session ends with
+** STAGE_ECANCELED, and frames a sends b after that start no new session
+** with that incarnation: nothing comes up again, and they are given back
+** (b has stopped, as far as a is concerned). */
+static void peer_that_said_goodbye_is_not_taken_back(void **state) {
+    (void)state;
+    want = 1;
+    assert_int_equal(tn_send(&a, b.addr, 0, 8), 0);
+    assert_true(tn_run_until(&loop, a_acked_all, NULL));
+    stage__transport_goodbye(b.t);
+    assert_true(tn_run_until(&loop, a_saw_down, NULL));
+    assert_int_equal(a.last_reason, STAGE_ECANCELED);
+    assert_int_equal(a.down_inc, a.last_inc);
+    for (uint64_t i = 1; i <= 3; i++)
+        assert_int_equal(tn_send(&a, b.addr, i, 8), 0);
+    assert_true(tn_run_until(&loop, a_gave_up, NULL));
+    assert_int_equal(a.downs, 2);
+    assert_int_equal(a.down_inc, 0); /* no session was bound */
+    assert_int_equal(a.nlost, 3);
+    assert_int_equal(b.frames, 1);
+    assert_int_equal(a.ups, 1);
+    assert_int_equal(b.ups, 1);
+}
+
 /* The test breaks a's connection to b again and again while frames
 ** stream both ways: each side gets every frame once and in order, and
 ** nobody is reported down or up again. */
@@ -443,6 +467,8 @@ int main(void) {
             broken_connections_lose_and_double_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             unreachable_peer_drops_queue_after_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            peer_that_said_goodbye_is_not_taken_back, setup, teardown),
         cmocka_unit_test_setup_teardown(full_queue_returns_busy_then_drains,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(idle_connection_stays_up_on_heartbeats,

@@ -509,6 +509,27 @@ static void goodbye_gives_back_queued_frames_without_quarantine(void **state) {
     assert_int_equal(stage__session_bytes(&a), 0);
 }
 
+static void goodbye_keeps_that_incarnation_from_starting_again(void **state) {
+    (void)state;
+    char w[STAGE__SESSION_WHY_MAX];
+    connect_pair(&a, A_INC, &b, B_INC, &ab, &ba, 0);
+    stage__session_goodbye(&a, "it said goodbye");
+    assert_int_equal(ea.reason, STAGE_ECANCELED);
+    assert_true(stage__session_has_left(&a, B_INC));
+    /* the leaver, still stopping, dials again: no new session, and it is
+    ** not told it is dead (it stops with its own status) */
+    assert_int_equal(
+        stage__session_greeted(&a, B_INC, 0, 0, ++hellos, 2, w, sizeof w),
+        STAGE__SESSION_LEFT);
+    assert_int_equal(stage__session_peer(&a), 0);
+    assert_false(stage__session_is_dead(&a, B_INC, NULL));
+    /* its next run at the same address is a new session */
+    assert_int_equal(
+        stage__session_greeted(&a, 0xb2, 0, 0, ++hellos, 3, w, sizeof w),
+        STAGE__SESSION_NEW);
+    assert_int_equal(stage__session_peer(&a), 0xb2);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -528,6 +549,7 @@ int main(void) {
         T(peer_that_lost_our_session_ends_ours),
         T(unbound_frames_wait_for_the_first_incarnation),
         T(stale_handshake_changes_nothing),
+        T(goodbye_keeps_that_incarnation_from_starting_again),
         T(goodbye_gives_back_queued_frames_without_quarantine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

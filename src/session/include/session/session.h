@@ -93,8 +93,10 @@ enum {
     STAGE__SESSION_RESUMED = 0, /* the same session goes on */
     STAGE__SESSION_NEW = 1,     /* a session with a new incarnation began */
     STAGE__SESSION_DEAD = 2,    /* that incarnation is quarantined: refuse */
-    STAGE__SESSION_STALE = 3    /* an older handshake than one already read:
+    STAGE__SESSION_STALE = 3,   /* an older handshake than one already read:
                                 ** close its connection, change nothing */
+    STAGE__SESSION_LEFT = 4     /* that incarnation said goodbye and is
+                                ** stopping: close, start nothing */
 };
 
 struct stage__session {
@@ -124,6 +126,7 @@ struct stage__session {
     } dead[STAGE__SESSION_QUARANTINE];
     int ndead; /* entries used; the oldest is replaced past the end */
     int dead_next;
+    uint32_t left; /* the last incarnation that said goodbye */
 };
 
 /* Defaults: max_bytes 32 MiB, max_frame 8 MiB, dead_after_ms 10000,
@@ -202,8 +205,8 @@ bool stage__session_stale(const stage__session_t *s, uint32_t inc,
 ** or the two views disagree (hook end), binds inc, and moves the sender to
 ** resend from the first frame the peer lacks. STAGE__SESSION_RESUMED or
 ** _NEW; STAGE__SESSION_DEAD (inc is quarantined: refuse it; why says what
-** declared it dead) or _STALE (see stage__session_stale), changing
-** nothing. */
+** declared it dead), _STALE (see stage__session_stale) or _LEFT (inc said
+** goodbye: see stage__session_goodbye), changing nothing. */
 int stage__session_greeted(stage__session_t *s, uint32_t inc, uint32_t known,
                            uint64_t received, uint64_t number, uint64_t now,
                            char *why, size_t whylen);
@@ -227,6 +230,17 @@ int stage__session_declare_dead(stage__session_t *s, uint32_t inc,
 ** STAGE_EUNREACHABLE: never reached), even unbound (the frames queued
 ** are given back). Incarnations are not quarantined. */
 void stage__session_end(stage__session_t *s, int reason, const char *why);
+/* The peer said goodbye (it stops): end the session (STAGE_ECANCELED,
+** why). Its incarnation never comes back; a handshake from it while it
+** finishes stopping starts no new session (STAGE__SESSION_LEFT), but is
+** not refused as dead either: a node that left stops with its own exit
+** status. */
+void stage__session_goodbye(stage__session_t *s, const char *why);
+/* 1 if incarnation inc said goodbye. */
+static inline bool stage__session_has_left(const stage__session_t *s,
+                                           uint32_t inc) {
+    return inc && inc == s->left;
+}
 /* 1 if inc is quarantined (why, if not NULL, gets the reason). */
 bool stage__session_is_dead(const stage__session_t *s, uint32_t inc,
                             const char **why);
