@@ -36,6 +36,7 @@ wait_line() {
 start() {
     name=$1
     shift
+    rm -f "$DIR/$name.out" # an earlier run's lines must not pass for this one's
     "$STAGE" node "$@" > "$DIR/$name.out" 2>&1 &
     pid=$!
     PIDS="$PIDS $pid"
