@@ -299,7 +299,7 @@ static void push_id(lua_State *L, const stage_id_t *id, void *ud) {
 static void references_go_through_the_hooks(void **state) {
     lua_State *L = *state;
     int pushed = 0;
-    stage__lv_hooks_t h = {enc_ud, push_id, &pushed, 0};
+    stage__lv_hooks_t h = {enc_ud, push_id, &pushed, 0, NULL};
     luaL_newmetatable(L, "test.id");
     lua_pop(L, 1);
     stage_id_t *id = lua_newuserdatauv(L, sizeof *id, 0);
