@@ -296,6 +296,19 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     stage__free(a);
 }
 
+void stage__actor_unlist(stage__theatre_t *t, stage__actor_t *a) {
+    uint32_t i = table_find_slot(&t->actors, a->serial);
+    if (i != UINT32_MAX) {
+        t->actors.slots[i] = TOMBSTONE;
+        t->actors.count--;
+    }
+    a->flags |= ACTOR_DEAD;
+    stage__dir_remove(a->type, a);
+    stage__restart_free(a);
+    if (a->flags & ACTOR_QUEUED) return; /* run_queue frees it */
+    stage__free(a);
+}
+
 static int younger_first(const void *x, const void *y) {
     uint64_t a = (*(stage__actor_t *const *)x)->serial;
     uint64_t b = (*(stage__actor_t *const *)y)->serial;
