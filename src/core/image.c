@@ -141,9 +141,10 @@ static int check_movable(stage__theatre_t *t, stage__actor_t *a, const char *id,
     return 0;
 }
 
-/* What keeps a from leaving that its departing may have changed. */
-static int check_bound(stage__theatre_t *t, stage__actor_t *a, const char *id,
-                       char *err, size_t errlen) {
+/* What keeps a from leaving for now: turns and sends of its own pending
+** in this theatre (also after departing, which may have made some). */
+static int check_pending(stage__actor_t *a, const char *id, char *err,
+                         size_t errlen) {
     if (a->flags & (ACTOR_DEAD | ACTOR_STOPPING | ACTOR_RESTART))
         return say(STAGE_EBUSY, err, errlen,
                    "actor '%s' stopped or failed in departing: it does not "
@@ -161,6 +162,13 @@ static int check_bound(stage__theatre_t *t, stage__actor_t *a, const char *id,
                    "actor '%s' has sends waiting for futures or lookups "
                    "(pipelining): it can move once they have left",
                    id);
+    return 0;
+}
+
+/* What keeps a from leaving unless its departing lets go of it: its
+** timers and monitors. */
+static int check_bound(stage__theatre_t *t, stage__actor_t *a, const char *id,
+                       char *err, size_t errlen) {
     size_t n = stage__timers_of_actor(t, a->serial);
     if (n)
         return say(STAGE_EENCODE, err, errlen,
@@ -277,11 +285,12 @@ int stage__actor_export(stage__theatre_t *t, stage__actor_t *a,
     char id[STAGE_ID_TEXT_MAX];
     id_text(t->node, a, id, sizeof id);
     int rc = check_movable(t, a, id, err, errlen);
-    if (!rc) rc = check_bound(t, a, id, err, errlen); /* before departing */
+    if (!rc) rc = check_pending(a, id, err, errlen);
     if (rc) return rc;
     const stage__kind_t *k = a->type->impl;
     if (k->departing && (rc = k->departing(t, a, err, errlen))) return rc;
-    rc = check_bound(t, a, id, err, errlen);
+    rc = check_pending(a, id, err, errlen);
+    if (!rc) rc = check_bound(t, a, id, err, errlen);
     if (!rc) rc = pack_image(t, a, out, err, errlen);
     if (rc && k->arrived && !(a->flags & (ACTOR_DEAD | ACTOR_STOPPING))) {
         char why[256];

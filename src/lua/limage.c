@@ -33,11 +33,14 @@ static void id_text(stage__theatre_t *t, stage__actor_t *a, char *buf,
 }
 
 const char *stage__limage_what(lua_State *L, int idx, void *ud) {
-    (void)ud;
+    stage__lw_t *w = ud;
+    /* a future travels in a message as its value once resolved; in a
+    ** state it stays a future, which cannot travel */
     if (stage__lfuture_test(L, idx)) return "a future";
     stage__lref_t *r = stage__lref_test(L, idx);
+    if (r) stage__target_settle(w->node, r);
     if (r && r->pending) return "a reference whose lookup has not finished";
-    return "a userdata";
+    return r ? NULL : "a userdata";
 }
 
 int stage__limage_export(stage__theatre_t *t, stage__actor_t *a,

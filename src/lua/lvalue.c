@@ -318,11 +318,13 @@ static int enc_value(enc_t *e, int idx) {
         return enc_table(e, idx);
     case LUA_TUSERDATA:
     case LUA_TLIGHTUSERDATA:
+        if (e->seen && e->h && e->h->what_userdata) {
+            const char *what = e->h->what_userdata(L, idx, e->h->ud);
+            if (what) return refuse(e, what);
+        }
         if (e->h && e->h->encode_userdata &&
             e->h->encode_userdata(L, idx, e->p, e->h->ud) == 0)
             return 0;
-        if (e->seen && e->h && e->h->what_userdata)
-            return refuse(e, e->h->what_userdata(L, idx, e->h->ud));
         return refuse(e, e->seen ? "a userdata" : "userdata");
     case LUA_TFUNCTION:
         return refuse(e, "a function");

@@ -52,8 +52,9 @@ typedef struct stage__lv_hooks {
     void (*push_id)(lua_State *L, const stage_id_t *id, void *ud);
     void *ud;
     size_t max_bytes; /* the largest encoding; 0: STAGE__LV_MAX_BYTES */
-    /* What the userdata at idx is, for an error of the state encoder
-    ** ("a future"), once encode_userdata refused it. May be NULL. */
+    /* For the state encoder (stage__lv_encode_state): NULL if the
+    ** userdata at idx may travel (encode_userdata then writes it), else
+    ** what it is, for the error ("a future"). May be NULL. */
     const char *(*what_userdata)(lua_State *L, int idx, void *ud);
 } stage__lv_hooks_t;
 
