@@ -357,6 +357,11 @@ void stage__actors_reap(stage__theatre_t *t) {
 }
 
 void stage__actors_destroy_all(stage__theatre_t *t) {
+    for (stage__actor_t *a = t->run_head, *next; a; a = next) {
+        next = a->run_next; /* gone from the table, left for the queue */
+        a->flags &= ~ACTOR_QUEUED;
+        if (a->flags & ACTOR_DEAD) stage__free(a);
+    }
     t->run_head = t->run_tail = NULL;
     for (uint32_t i = 0; i < t->actors.cap; i++) {
         stage__actor_t *a = t->actors.slots[i];
