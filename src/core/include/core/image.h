@@ -50,11 +50,13 @@
 ** another node); on this node they stay bound to the id, which an import
 ** here keeps.
 **
-** Hooks: departing runs (as a turn of the actor) before the image is
-** made; if it fails the move is refused (STAGE_EHANDLER) and the actor
-** stays. If the export is refused after departing ran, arrived runs in
-** place, so what departing released is set up again. arrived runs after
-** an import, as a turn of the actor, before its queued messages.
+** Hooks: departing runs (as a turn of the actor that cannot suspend)
+** before the image is made; if it fails the move is refused
+** (STAGE_EHANDLER) and the actor stays. If the export is refused after
+** departing ran, arrived runs in place, so what departing released is set
+** up again. arrived runs at the end of an import, as such a turn too,
+** before the actor's queued messages. Neither runs for an actor whose
+** birth has not run (its birth message travels with its messages).
 **
 ** Images come from the network: an import checks every field before it
 ** creates anything, and a malformed image is STAGE_EDECODE with a message.
@@ -108,9 +110,10 @@ typedef struct stage__import_opts {
 
 /* Create in theatre t (t's thread) the actor the image data[0..len)
 ** describes, with its state, its queued messages in order, and its
-** calls' futures, then queue its arrived hook first. An image of an actor
-** of this node keeps its id (the shared info then says it lives in t);
-** another's gets a new id on t. opts may be NULL. *old_id and *new_id
+** calls' futures, then run its arrived hook. An image of an actor of
+** this node keeps its id (the shared info then says it lives in t), and
+** is imported only once its export was committed (one actor per id);
+** another node's gets a new id on t. opts may be NULL. *old_id and *new_id
 ** (may be NULL) get its ids. 0, or STAGE_EDECODE (malformed),
 ** STAGE_ETYPE_NOT_FOUND (no such type here, or of another kind),
 ** STAGE_EEXISTS (that id lives here already), STAGE_EUNREACHABLE (a call
