@@ -137,6 +137,64 @@ static const stage_type_def_t cpinned_type = {.name = "CPinned",
                                               .encode = c_encode,
                                               .decode = c_decode};
 
+/* CLog: push(x) logs [x, theatre]; get() answers the log. Encoded. */
+#define LOG_MAX 64
+typedef struct clog {
+    int64_t n, log[LOG_MAX][2];
+} clog_t;
+
+static void l_push(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    clog_t *l = state;
+    if (l->n == LOG_MAX) return;
+    l->log[l->n][0] = cu_arg_int(msg);
+    l->log[l->n++][1] = stage_ctx_theatre(ctx);
+}
+
+static void l_get(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    clog_t *l = state;
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, (uint32_t)l->n);
+    for (int64_t i = 0; i < l->n; i++) {
+        stage_pack_array(&p, 2);
+        stage_pack_int(&p, l->log[i][0]);
+        stage_pack_int(&p, l->log[i][1]);
+    }
+    stage_reply(ctx, msg, p.data, p.len);
+    stage_pack_free(&p);
+}
+
+static int l_encode(const void *state, stage_pack_t *out) {
+    const clog_t *l = state;
+    stage_pack_array(out, (uint32_t)l->n * 2);
+    for (int64_t i = 0; i < l->n; i++) {
+        stage_pack_int(out, l->log[i][0]);
+        stage_pack_int(out, l->log[i][1]);
+    }
+    return 0;
+}
+
+static int l_decode(void *state, const char *data, size_t len) {
+    clog_t *l = state;
+    stage_unpack_t u;
+    uint32_t n;
+    stage_unpack_init(&u, data, len);
+    if (stage_unpack_array(&u, &n) || n % 2 || n / 2 > LOG_MAX)
+        return STAGE_EDECODE;
+    for (l->n = 0; l->n < n / 2; l->n++)
+        if (stage_unpack_int(&u, &l->log[l->n][0]) ||
+            stage_unpack_int(&u, &l->log[l->n][1]))
+            return STAGE_EDECODE;
+    return 0;
+}
+
+static const stage_method_t log_methods[] = {
+    {"push", l_push}, {"get", l_get}, {"where", c_where}, {NULL, NULL}};
+static const stage_type_def_t log_type = {.name = "CLog",
+                                          .state_size = sizeof(clog_t),
+                                          .methods = log_methods,
+                                          .encode = l_encode,
+                                          .decode = l_decode};
+
 /* Driver: go(target, n, to) sends n push(i) and one get() to target, all
 ** queued behind this handler, then moves target to theatre `to` before
 ** it runs them; answers [true, get's answer] once both are in. */
@@ -175,7 +233,8 @@ static const stage_type_def_t driver_type = {
     .name = "Driver", .kind = STAGE_KIND_PINNED, .methods = driver_methods};
 
 static const stage_type_def_t *const types[] = {
-    &gate_type, &counter_type, &plain_type, &cpinned_type, &driver_type, NULL};
+    &gate_type,   &counter_type, &plain_type, &cpinned_type,
+    &driver_type, &log_type,     NULL};
 
 /* ---- helpers ---------------------------------------------------------------
  */
@@ -551,6 +610,11 @@ static void lua_queued_messages_and_calls_travel_in_order(void **state) {
     queued_messages_and_calls_travel_in_order("Keeper");
 }
 
+static void c_queued_messages_and_calls_travel_in_order(void **state) {
+    (void)state;
+    queued_messages_and_calls_travel_in_order("CLog");
+}
+
 /* ---- hostile images ------------------------------------------------------
  */
 
@@ -658,6 +722,7 @@ int main(void) {
         cmocka_unit_test(pinned_actors_stay),
         cmocka_unit_test(c_types_move_with_encode_and_decode_only),
         cmocka_unit_test(lua_queued_messages_and_calls_travel_in_order),
+        cmocka_unit_test(c_queued_messages_and_calls_travel_in_order),
         cmocka_unit_test(malformed_images_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
