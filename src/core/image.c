@@ -272,6 +272,16 @@ static int pack_image(stage__theatre_t *t, stage__actor_t *a, stage_pack_t *out,
     }
     if (!rc && stage_pack_error(out))
         rc = say(stage_pack_error(out), err, errlen, "out of memory");
+    /* an image travels as one message does: within max_message */
+    size_t size = out->len - base, max = node->cfg.max_message;
+    char idt[STAGE_ID_TEXT_MAX];
+    stage_id_format(&id, idt, sizeof idt);
+    if (!rc && size > max)
+        rc = say(STAGE_ETOOBIG, err, errlen,
+                 "actor '%s' cannot move: its image (its state and %u queued "
+                 "message%s) is %zu bytes, over the limit of %zu bytes "
+                 "(--max-message)",
+                 idt, n, n == 1 ? "" : "s", size, max);
     if (rc) {
         unhold(node, toks, n);
         out->len = base;

@@ -711,6 +711,47 @@ static void malformed_images_are_refused(void **state) {
     assert_true(log_lines > 0); /* the replies it could not bind, say */
 }
 
+/* An image travels as one message: past max_message it is refused. */
+static void an_image_past_max_message_is_refused(void **state) {
+    (void)state;
+    stage_node_config_t cfg;
+    stage_node_config_init(&cfg);
+    cfg.theatres = 1;
+    cfg.max_message = STAGE_MAX_MESSAGE_MIN;
+    stage_node_t *node;
+    assert_int_equal(stage_node_new(&node, &cfg), 0);
+    assert_int_equal(stage_type_register(node, &counter_type), 0);
+    stage__theatre_t *t = stage__node_theatre(node, 0);
+    stage__type_t *ty = stage__type_find(node, "CCounter");
+    stage__actor_t *a = stage__actor_new(t, ty, stage__serial_reserve(t), NULL);
+    a->flags |= ACTOR_BORN;
+    char args[200] = {(char)0x91, (char)0xd9, (char)196}; /* ["xxx..."] */
+    memset(args + 3, 'x', sizeof args - 3);
+    stage_pack_t img = STAGE_PACK_INIT;
+    char err[256];
+    for (int i = 0; i < 6; i++) {
+        stage__env_t *e = stage__env_new("add", 3, args, sizeof args);
+        e->target = a->serial;
+        e->target_type = ty;
+        e->future = stage__future_new(node, 0, a->serial);
+        stage__actor_enqueue(t, a, e);
+        stage_pack_reset(&img);
+        int rc = stage__actor_export(t, a, &img, err, sizeof err);
+        if (i < 4) { /* 4 messages of 200 bytes fit in 1024, 5 do not */
+            assert_int_equal(rc, 0);
+            stage__actor_export_abort(t, a, img.data, img.len);
+            continue;
+        }
+        assert_int_equal(rc, STAGE_ETOOBIG);
+        assert_int_equal(img.len, 0);
+        assert_non_null(strstr(err, "over the limit of 1024 bytes"));
+    }
+    stage_pack_free(&img);
+    stage_set_log(quiet, NULL); /* the calls left unanswered */
+    stage_node_destroy(&node);
+    stage_set_log(NULL, NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lua_state_round_trips_between_theatres),
@@ -724,6 +765,7 @@ int main(void) {
         cmocka_unit_test(lua_queued_messages_and_calls_travel_in_order),
         cmocka_unit_test(c_queued_messages_and_calls_travel_in_order),
         cmocka_unit_test(malformed_images_are_refused),
+        cmocka_unit_test(an_image_past_max_message_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

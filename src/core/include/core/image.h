@@ -42,6 +42,8 @@
 **   - armed timers and monitors (its own, or others' on it): functions and
 **     per-theatre bookkeeping: STAGE_EENCODE; cancel them in departing and
 **     set them again in arrived;
+**   - an image past the node's max_message (it travels as one message
+**     does): STAGE_ETOOBIG;
 **   - pinned and creatable actors: STAGE_EINVAL; C types without encode
 **     and decode, state that cannot be encoded (a Lua function, coroutine,
 **     userdata other than a reference, future): STAGE_EENCODE, naming the
