@@ -62,6 +62,9 @@
 **
 ** Images come from the network: an import checks every field before it
 ** creates anything, and a malformed image is STAGE_EDECODE with a message.
+** Reply tokens are counters, not secrets: an image that names this node
+** takes the held reply of its token, so images must come only from nodes
+** of the system (the cluster key, when there is one, is what says so).
 ** Theatre thread only (the theatre given).
 */
 #ifndef STAGE_CORE_IMAGE_H
