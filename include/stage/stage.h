@@ -189,8 +189,10 @@ typedef struct stage_type_def {
     stage_handler_fn birth;
     /* Optional: runs when the actor stops. */
     void (*death)(stage_ctx_t *ctx, void *state);
-    /* Optional, for migration: state to msgpack (append to a buffer you
-    ** get from stage_pack_*), and back. 0 or a negative STAGE_E* code. */
+    /* Optional, for migration: state to one msgpack value (append it to
+    ** out), and back (data is that value, checked to be well formed, and
+    ** state is zeroed). 0 or a negative STAGE_E* code. A type without them
+    ** cannot move (docs/c-api.md, "Moving actors"). */
     int (*encode)(const void *state, stage_pack_t *out);
     int (*decode)(void *state, const char *data, size_t len);
     /* What a failed handler leaves behind (see stage_on_error_t). With
@@ -200,6 +202,15 @@ typedef struct stage_type_def {
     stage_on_error_t on_error;
     int max_restarts;
     double restart_window;
+    /* Optional, for migration: departing runs as a turn of the actor just
+    ** before its state is encoded to move (cancel timers and monitors
+    ** there, which do not travel); 0, or a negative STAGE_E* code to
+    ** refuse the move (the actor stays as it is). arrived runs as a turn
+    ** where it arrived, after decode and before its queued messages (set
+    ** them again there); also where it stayed, if the move is refused
+    ** after departing ran. Neither runs before the actor's birth. */
+    int (*departing)(stage_ctx_t *ctx, void *state);
+    void (*arrived)(stage_ctx_t *ctx, void *state);
 } stage_type_def_t;
 
 /* Register a native type with every theatre. def and the strings and

@@ -296,6 +296,19 @@ void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     stage__free(a);
 }
 
+void stage__actor_unlist(stage__theatre_t *t, stage__actor_t *a) {
+    uint32_t i = table_find_slot(&t->actors, a->serial);
+    if (i != UINT32_MAX) {
+        t->actors.slots[i] = TOMBSTONE;
+        t->actors.count--;
+    }
+    a->flags |= ACTOR_DEAD;
+    stage__dir_remove(a->type, a);
+    stage__restart_free(a);
+    if (a->flags & ACTOR_QUEUED) return; /* run_queue frees it */
+    stage__free(a);
+}
+
 static int younger_first(const void *x, const void *y) {
     uint64_t a = (*(stage__actor_t *const *)x)->serial;
     uint64_t b = (*(stage__actor_t *const *)y)->serial;
@@ -344,6 +357,11 @@ void stage__actors_reap(stage__theatre_t *t) {
 }
 
 void stage__actors_destroy_all(stage__theatre_t *t) {
+    for (stage__actor_t *a = t->run_head, *next; a; a = next) {
+        next = a->run_next; /* gone from the table, left for the queue */
+        a->flags &= ~ACTOR_QUEUED;
+        if (a->flags & ACTOR_DEAD) stage__free(a);
+    }
     t->run_head = t->run_tail = NULL;
     for (uint32_t i = 0; i < t->actors.cap; i++) {
         stage__actor_t *a = t->actors.slots[i];

@@ -181,6 +181,19 @@ int stage__names_find(stage_node_t *n, const char *name, stage_id_t *out) {
     return rc;
 }
 
+void stage__names_pack(stage_node_t *n, uint64_t serial, stage_pack_t *p) {
+    pthread_mutex_lock(&n->names_lock);
+    name_entry_t *tab = n->names;
+    uint32_t k = 0;
+    for (size_t i = 0; i < n->nnames; i++)
+        k += stage__id_is_local(n, &tab[i].id) && tab[i].id.serial == serial;
+    stage_pack_array(p, k);
+    for (size_t i = 0; i < n->nnames; i++)
+        if (stage__id_is_local(n, &tab[i].id) && tab[i].id.serial == serial)
+            stage_pack_cstr(p, tab[i].name);
+    pthread_mutex_unlock(&n->names_lock);
+}
+
 /* Drop the names of actor serial (it stopped). */
 void stage__names_drop_actor(stage_node_t *n, uint64_t serial) {
     pthread_mutex_lock(&n->names_lock);

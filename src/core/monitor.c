@@ -658,6 +658,15 @@ void stage__monitors_actor_gone(stage__theatre_t *t, stage__actor_t *a) {
     }
 }
 
+bool stage__monitors_bind(stage__theatre_t *t, uint64_t serial) {
+    stage__monitors_t *ms = t->monitors;
+    if (!ms) return false;
+    mlist_t *own = stage__u64map_get(&ms->watchers, serial);
+    wlist_t *on = stage__u64map_get(&ms->watched, serial);
+    return (own && own->first) || (on && on->first) ||
+           stage__u64map_get(&ms->reasons, serial);
+}
+
 static void free_entry(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;

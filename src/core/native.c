@@ -192,9 +192,14 @@ static void native_destroy(stage__theatre_t *t, stage__actor_t *a) {
 }
 
 /* Each type sizes its actors' data (its state_size): actor_size is 0. */
-const stage__kind_t stage__native_kind = {.deliver = native_deliver,
-                                          .resume = native_resume,
-                                          .destroy = native_destroy};
+const stage__kind_t stage__native_kind = {
+    .deliver = native_deliver,
+    .resume = native_resume,
+    .destroy = native_destroy,
+    .state_export = stage__native_state_export, /* native_image.c */
+    .state_import = stage__native_state_import,
+    .departing = stage__native_departing,
+    .arrived = stage__native_arrived};
 
 int stage_type_register(stage_node_t *node, const stage_type_def_t *def) {
     if (!def || !def->name) return STAGE_EINVAL;

@@ -50,6 +50,17 @@ static inline void stage__ctx_init(stage_ctx_t *ctx, stage__theatre_t *t,
     ctx->has_self = false;
 }
 
+/* The native kind's hooks for images (native_image.c, core/kind.h). */
+int stage__native_state_export(stage__theatre_t *t, stage__actor_t *a,
+                               stage_pack_t *out, char *err, size_t errlen);
+int stage__native_state_import(stage__theatre_t *t, stage__actor_t *a,
+                               const char *data, size_t len, char *err,
+                               size_t errlen);
+int stage__native_departing(stage__theatre_t *t, stage__actor_t *a, char *err,
+                            size_t errlen);
+int stage__native_arrived(stage__theatre_t *t, stage__actor_t *a, char *err,
+                          size_t errlen);
+
 /* The C actor whose handler or turn the calling thread runs for node, or
 ** NULL (outside the actors, or in a Lua actor's turn). */
 stage__actor_t *stage__native_running(stage_node_t *node);

@@ -25,6 +25,7 @@
 #include "core/actor.h"
 #include "core/directory.h"
 #include "core/future.h"
+#include "core/image.h"
 #include "core/kind.h"
 #include "core/netif.h"
 #include "core/node.h"
@@ -110,6 +111,7 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     stage__shared_init(n);
     pthread_mutex_init(&n->names_lock, NULL);
     pthread_mutex_init(&n->ring_lock, NULL);
+    pthread_mutex_init(&n->replies_lock, NULL);
     n->theatres = stage__calloc((size_t)n->ntheatres, sizeof *n->theatres);
     if (!n->theatres) goto nomem;
     for (int i = 0; i < n->ntheatres; i++)
@@ -181,6 +183,7 @@ void stage_node_destroy(stage_node_t **np) {
     ** that land in the theatres' inboxes, which must still exist. */
     ring_waiters_end(n, STAGE_ESTOPPED, NULL);
     if (n->net_hooks.close) n->net_hooks.close(n);
+    stage__replies_free(n); /* into the inboxes too */
     destroy_theatres(n);
     for (int i = 0; i < n->nkinds; i++)
         if (n->kinds[i].kind->node_free)
@@ -193,6 +196,7 @@ void stage_node_destroy(stage_node_t **np) {
     }
     stage__names_free(n);
     pthread_mutex_destroy(&n->ring_lock);
+    pthread_mutex_destroy(&n->replies_lock);
     stage__free(n->types);
     stage__shared_free(n);
     stage__free(n);

@@ -67,6 +67,11 @@ struct stage_node {
     ** thread only), and how many are handed to it or wait there */
     stage__deferred_t *outside_deferred;
     alignas(64) atomic_int outside_sends;
+    /* image.c: the futures of calls whose messages travel in an image,
+    ** by token, under replies_lock */
+    pthread_mutex_t replies_lock;
+    stage_u64map_t replies;
+    uint64_t replies_next;
 };
 
 enum { RING_JOINED = 1, RING_STOPPED = 2, RING_FAILED = 4 };

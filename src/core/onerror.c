@@ -181,3 +181,61 @@ void stage__actor_restart(stage__theatre_t *t, stage__actor_t *a) {
         stop_failed(t, a, STAGE_ENOMEM, "out of memory restarting it");
     }
 }
+
+/* ---- images (core/image.h) ---- */
+
+/* The sender id of what r keeps, or NULL. */
+static const stage_id_t *
+birth_sender(stage_node_t *node, const stage__restart_t *r, stage_id_t *id) {
+    if (!r->sender_type) return NULL;
+    stage__make_id(node, r->sender, r->sender_type, id);
+    return id;
+}
+
+void stage__restart_pack(stage_node_t *node, const stage__actor_t *a,
+                         stage_pack_t *p, double now) {
+    const stage__restart_t *r = a->restart;
+    if (!r) {
+        stage_pack_nil(p);
+        return;
+    }
+    stage_id_t id;
+    const stage_id_t *sender = birth_sender(node, r, &id);
+    stage_pack_array(p, 5);
+    stage_pack_bin(p, r->args, r->len);
+    if (sender)
+        stage_pack_id(p, sender);
+    else
+        stage_pack_nil(p);
+    stage_pack_bool(p, r->flags & ENV_REMOTE);
+    stage_pack_int(p, r->count);
+    /* the ring's last min(count, max) restarts, oldest first, as ages */
+    uint32_t max = (uint32_t)a->type->max_restarts;
+    uint32_t n = r->times ? (r->count < max ? r->count : max) : 0;
+    stage_pack_array(p, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t at = r->count < max ? i : (r->next + i) % max;
+        stage_pack_double(p, now - r->times[at]);
+    }
+}
+
+int stage__restart_restore(stage__actor_t *a, uint32_t count,
+                           const double *ages, uint32_t n, double now) {
+    stage__restart_t *r = a->restart;
+    uint32_t max = (uint32_t)a->type->max_restarts;
+    if (!r) return 0;
+    r->count = count;
+    if (!n || !max) return 0;
+    if (!(r->times = stage__calloc(max, sizeof *r->times))) return STAGE_ENOMEM;
+    if (n > max) { /* a type with a smaller limit here: the newest */
+        ages += n - max;
+        n = max;
+    }
+    /* the ring as count_restart leaves it: slots 0..n-1 oldest first, and
+    ** next the slot after them (the oldest, once full; history the image
+    ** did not have reads as long past) */
+    for (uint32_t i = 0; i < n; i++)
+        r->times[i] = now - ages[i];
+    r->next = n % max;
+    return 0;
+}

@@ -216,3 +216,21 @@ stage__timer_t *stage__timer_actor(stage__theatre_t *t, stage__actor_t *a,
 stage__timer_t *stage__timer_find(stage__theatre_t *t, uint64_t id) {
     return id ? stage__u64map_get(&t->timer_ids, id) : NULL;
 }
+
+typedef struct armed {
+    uint64_t serial;
+    size_t n;
+} armed_t;
+
+static void count_armed(uint64_t key, void *val, void *ud) {
+    (void)key;
+    const stage__timer_t *tm = val;
+    armed_t *c = ud;
+    if (tm->actor == c->serial && !tm->cancelled) c->n++;
+}
+
+size_t stage__timers_of_actor(stage__theatre_t *t, uint64_t serial) {
+    armed_t c = {serial, 0};
+    stage__u64map_each(&t->timer_ids, count_armed, &c);
+    return c.n;
+}

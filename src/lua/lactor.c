@@ -616,6 +616,54 @@ static void run_death(stage__theatre_t *t, stage__lw_t *w, stage__actor_t *a) {
     t->running = prev;
 }
 
+int stage__lactor_push_class(stage__lw_t *w, const stage__type_t *ty) {
+    int cref = class_ref(w, ty);
+    if (cref == LUA_NOREF) return -1;
+    lua_rawgeti(w->L, LUA_REGISTRYINDEX, cref);
+    return 0;
+}
+
+/* Message handler for a hook: the error with a traceback. */
+static int hook_msgh(lua_State *L) {
+    luaL_traceback(L, L, luaL_tolstring(L, 1, NULL), 1);
+    return 1;
+}
+
+int stage__lactor_hook(stage__theatre_t *t, stage__actor_t *a, const char *name,
+                       char *err, size_t errlen) {
+    stage__lw_t *w = t->kind_data[a->type->slot];
+    stage__lactor_t *la = stage__lactor(a);
+    if (!w || !la->state_ref || stage__lactor_push_class(w, a->type)) return 0;
+    lua_State *L = w->L;
+    int base = lua_gettop(L) - 1; /* the class */
+    find_method(L, base + 1, name);
+    if (!lua_isfunction(L, -1)) {
+        lua_settop(L, base);
+        return 0;
+    }
+    lua_pushcfunction(L, hook_msgh);
+    lua_insert(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, la->state_ref);
+    /* a turn of a that cannot await: a plain pcall, as death runs */
+    stage__actor_t *prev = t->running;
+    stage__turn_begin(t, a);
+    a->spent = 0;
+    w->resumed_at = stage__now();
+    w->running = L;
+    int rc = lua_pcall(L, 1, 0, base + 2);
+    w->running = NULL;
+    stage__turn_end(t);
+    t->running = prev;
+    if (rc != LUA_OK) {
+        snprintf(err, errlen, "%s failed: %s", name,
+                 luaL_tolstring(L, -1, NULL));
+        lua_settop(L, base);
+        return STAGE_EHANDLER;
+    }
+    lua_settop(L, base);
+    return 0;
+}
+
 void stage__lactor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     stage__lw_t *w = t->kind_data[a->type->slot];
     stage__lactor_t *la = stage__lactor(a);

@@ -366,6 +366,8 @@ static void then_fire(stage__theatre_t *t, stage__future_t *f, void *arg) {
         return;
     }
     stage__actor_t *a = stage__actor_find(t, ts->actor);
+    if (a && a->type->impl == &stage__lua_kind && stage__lactor(a)->conts)
+        stage__lactor(a)->conts--; /* (a restart zeroed it: may be 0) */
     if ((f->status == 0) == ts->is_catch)
         stage__future_forward(ts->result, f); /* passes through */
     else if (!a)
@@ -399,6 +401,7 @@ static int then_common(lua_State *L, bool is_catch) {
         stage__future_unref(r);
         return luaL_error(L, "out of memory");
     }
+    stage__lactor(a)->conts++;
     stage__lfuture_push(L, r);
     return 1;
 }

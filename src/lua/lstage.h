@@ -85,6 +85,9 @@ typedef struct stage__lactor {
     int state_ref; /* its state table in the registry, once its birth came */
     int co_ref;    /* its suspended turn's coroutine */
     void *wait;    /* what a suspended await waits for (lfuture.c) */
+    /* next/catch continuations it set that have not run: they hold
+    ** functions of this theatre, so it cannot move (limage.c) */
+    uint32_t conts;
 } stage__lactor_t;
 
 static inline stage__lactor_t *stage__lactor(stage__actor_t *a) {
@@ -157,6 +160,29 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);
 void stage__lactor_call_turn(stage__lw_t *w, stage__actor_t *a);
 /* The same with the function's nargs arguments above it on w->L. */
 void stage__lactor_call_turn_args(stage__lw_t *w, stage__actor_t *a, int nargs);
+
+/* Push the class of type ty in w's theatre: 0, or -1 (not defined here:
+** nothing pushed). */
+int stage__lactor_push_class(stage__lw_t *w, const stage__type_t *ty);
+/* Run method name of a's class (if it has one) with a's state, as a turn
+** of a that cannot await (departing, arrived): 0, or STAGE_EHANDLER with
+** the error and its traceback in err. */
+int stage__lactor_hook(stage__theatre_t *t, stage__actor_t *a, const char *name,
+                       char *err, size_t errlen);
+
+/* lua/limage.c: the Lua kind's hooks for images (core/image.h) */
+int stage__limage_export(stage__theatre_t *t, stage__actor_t *a,
+                         stage_pack_t *out, char *err, size_t errlen);
+int stage__limage_import(stage__theatre_t *t, stage__actor_t *a,
+                         const char *data, size_t len, char *err,
+                         size_t errlen);
+int stage__limage_departing(stage__theatre_t *t, stage__actor_t *a, char *err,
+                            size_t errlen);
+int stage__limage_arrived(stage__theatre_t *t, stage__actor_t *a, char *err,
+                          size_t errlen);
+void stage__limage_depart(stage__theatre_t *t, stage__actor_t *a);
+/* What a userdata the encoder refused is (lvalue.h's what_userdata). */
+const char *stage__limage_what(lua_State *L, int idx, void *ud);
 
 /* lua/lref.c */
 void stage__lref_open(lua_State *L);

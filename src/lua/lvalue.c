@@ -40,6 +40,10 @@ typedef struct enc {
     } path[STAGE__LV_MAX_DEPTH];
     char *err;
     size_t errlen;
+    /* stage__lv_encode_state: the stack index of the table of tables met
+    ** (table -> its number), and how many */
+    int seen;
+    lua_Integer nseen;
 } enc_t;
 
 /* Append a formatted piece to buf[0..len) at *at, truncating quietly. */
@@ -84,10 +88,58 @@ static void path_step(enc_t *e, int k, size_t *at) {
 static int fail(enc_t *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Append the path to the current value from "self": self.a[2].b or
+** self["not a name"]. */
+static void state_path(enc_t *e, size_t *at) {
+    lua_State *L = e->L;
+    append(e->err, e->errlen, at, "self");
+    for (int k = 0; k < e->depth; k++) {
+        int key = e->path[k].key;
+        if (key && lua_type(L, key) == LUA_TSTRING) {
+            const char *s = lua_tostring(L, key);
+            size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+                                 "QRSTUVWXYZ_0123456789");
+            if (n && !s[n] && !(s[0] >= '0' && s[0] <= '9'))
+                append(e->err, e->errlen, at, ".%s", s);
+            else
+                append(e->err, e->errlen, at, "[\"%s\"]", s);
+        } else if (!key || lua_isinteger(L, key)) {
+            append(e->err, e->errlen, at, "[%lld]",
+                   (long long)(key ? lua_tointeger(L, key) : e->path[k].i));
+        } else if (lua_type(L, key) == LUA_TNUMBER) {
+            append(e->err, e->errlen, at, "[%.14g]", lua_tonumber(L, key));
+        } else {
+            append(e->err, e->errlen, at, "[%s]",
+                   lua_toboolean(L, key) ? "true" : "false");
+        }
+    }
+}
+
+/* The value at the current path is what (e.g. "a function"), which cannot
+** be sent, or travel in an image. Returns STAGE_EENCODE. */
+static int refuse(enc_t *e, const char *what) {
+    size_t at = 0;
+    if (!e->seen) return fail(e, "cannot send %s", what);
+    if (!e->err || e->errlen == 0) return STAGE_EENCODE;
+    e->err[0] = '\0';
+    state_path(e, &at);
+    append(e->err, e->errlen, &at, " is %s: it cannot travel", what);
+    return STAGE_EENCODE;
+}
+
 static int fail(enc_t *e, const char *fmt, ...) {
     size_t at = 0;
     if (!e->err || e->errlen == 0) return STAGE_EENCODE;
     e->err[0] = '\0';
+    if (e->seen) {
+        state_path(e, &at);
+        append(e->err, e->errlen, &at, ": ");
+        va_list ap;
+        va_start(ap, fmt);
+        vappend(e->err, e->errlen, &at, fmt, ap);
+        va_end(ap);
+        return STAGE_EENCODE;
+    }
     if (e->argn)
         append(e->err, e->errlen, &at, "argument %d", e->argn);
     else
@@ -135,8 +187,11 @@ static int enc_scan(enc_t *e, int t, lua_Unsigned *count, int *seq) {
                    kt == LUA_TBOOLEAN) {
             in_range = 0;
         } else {
-            return fail(e, "cannot send a table with a %s key",
-                        lua_typename(L, kt));
+            lua_pop(L, 1);
+            char what[64];
+            snprintf(what, sizeof what, "a table with a %s key",
+                     lua_typename(L, kt));
+            return refuse(e, what);
         }
     }
     *count = c;
@@ -188,17 +243,47 @@ static int enc_fields(enc_t *e, int t, lua_Unsigned count, int seq) {
     return 0;
 }
 
+/* State mode: a table met before is written as its number (returns 1);
+** a new one is numbered (returns 0), or refused (< 0). */
+static int enc_seen(enc_t *e, int t) {
+    lua_State *L = e->L;
+    lua_pushvalue(L, t);
+    if (lua_rawget(L, e->seen) == LUA_TNUMBER) {
+        uint32_t n = (uint32_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        char b[6] = {(char)0xd6,      STAGE__LV_EXT_TABLE, (char)(n >> 24),
+                     (char)(n >> 16), (char)(n >> 8),      (char)n};
+        stage_pack_raw(e->p, b, sizeof b);
+        return 1;
+    }
+    lua_pop(L, 1);
+    if (e->depth && lua_getmetatable(L, t)) {
+        lua_pop(L, 1);
+        return refuse(e, "a table with a metatable");
+    }
+    if (e->nseen == UINT32_MAX) return fail(e, "too many tables");
+    lua_pushvalue(L, t);
+    lua_pushinteger(L, ++e->nseen);
+    lua_rawset(L, e->seen);
+    return 0;
+}
+
 static int enc_table(enc_t *e, int t) {
     lua_State *L = e->L;
     const void *self = lua_topointer(L, t);
-    for (int k = 0; k < e->depth; k++)
+    if (e->seen && !lua_checkstack(L, 4))
+        return fail(e, "out of Lua stack space");
+    int rc = e->seen ? enc_seen(e, t) : 0;
+    if (rc) return rc > 0 ? 0 : rc;
+    for (int k = 0; !e->seen && k < e->depth; k++)
         if (e->open[k] == self) return fail(e, "table contains a cycle");
     if (e->depth == STAGE__LV_MAX_DEPTH)
         return fail(e, "tables nested deeper than %d", STAGE__LV_MAX_DEPTH);
     if (e->p->len - e->base > max_bytes(e)) return too_large(e);
     if (!lua_checkstack(L, 4)) return fail(e, "out of Lua stack space");
     lua_Unsigned count = 0;
-    int seq = 0, rc = enc_scan(e, t, &count, &seq);
+    int seq = 0;
+    rc = enc_scan(e, t, &count, &seq);
     if (rc) return rc;
     if (count > UINT32_MAX) return fail(e, "table too large");
     e->open[e->depth++] = self;
@@ -233,16 +318,23 @@ static int enc_value(enc_t *e, int idx) {
         return enc_table(e, idx);
     case LUA_TUSERDATA:
     case LUA_TLIGHTUSERDATA:
+        if (e->seen && e->h && e->h->what_userdata) {
+            const char *what = e->h->what_userdata(L, idx, e->h->ud);
+            if (what) return refuse(e, what);
+        }
         if (e->h && e->h->encode_userdata &&
             e->h->encode_userdata(L, idx, e->p, e->h->ud) == 0)
             return 0;
-        return fail(e, "cannot send userdata");
+        return refuse(e, e->seen ? "a userdata" : "userdata");
     case LUA_TFUNCTION:
-        return fail(e, "cannot send a function");
+        return refuse(e, "a function");
     case LUA_TTHREAD:
-        return fail(e, "cannot send a thread");
-    default:
-        return fail(e, "cannot send a %s", luaL_typename(L, idx));
+        return refuse(e, e->seen ? "a coroutine" : "a thread");
+    default: {
+        char what[64];
+        snprintf(what, sizeof what, "a %s", luaL_typename(L, idx));
+        return refuse(e, what);
+    }
     }
 }
 
@@ -257,6 +349,8 @@ static void enc_init(enc_t *e, lua_State *L, stage_pack_t *p,
     e->depth = 0;
     e->err = err;
     e->errlen = errlen;
+    e->seen = 0;
+    e->nseen = 0;
     if (err && errlen) err[0] = '\0';
 }
 
@@ -312,6 +406,26 @@ int stage__lv_encode_arg(lua_State *L, int idx, int argn, stage_pack_t *p,
     return enc_finish(&e, top, enc_value(&e, lua_absindex(L, idx)));
 }
 
+int stage__lv_encode_state(lua_State *L, int idx, stage_pack_t *p,
+                           const stage__lv_hooks_t *h, char *err,
+                           size_t errlen) {
+    enc_t e;
+    int top = lua_gettop(L);
+    idx = lua_absindex(L, idx);
+    enc_init(&e, L, p, h, err, errlen);
+    if (!lua_checkstack(L, 4)) {
+        if (err && errlen) snprintf(err, errlen, "out of Lua stack space");
+        return STAGE_EENCODE;
+    }
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        if (err && errlen) snprintf(err, errlen, "self is not a table");
+        return STAGE_EENCODE;
+    }
+    lua_newtable(L);
+    e.seen = lua_gettop(L);
+    return enc_finish(&e, top, enc_value(&e, idx));
+}
+
 /* ---- decoding ---------------------------------------------------------------
  */
 
@@ -321,6 +435,8 @@ typedef struct dec {
     const stage__lv_hooks_t *h;
     char *err;
     size_t errlen;
+    int seen;          /* state: stack index of number -> table, or 0 */
+    lua_Integer nseen; /* tables made so far */
 } dec_t;
 
 /* Report a decoding error at the current byte. Returns STAGE_EDECODE. */
@@ -375,15 +491,21 @@ static int dec_container(dec_t *d, const stage__mp_t *m, int depth) {
     lua_State *L = d->L;
     if (!lua_checkstack(L, 4)) return dfail(d, "out of Lua stack space");
     int rc;
+    if (d->seen) { /* numbered as the encoder met it: before its fields */
+        lua_createtable(L, m->t == STAGE_T_ARRAY ? size_hint(m->n) : 0,
+                        m->t == STAGE_T_MAP ? size_hint(m->n) : 0);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, d->seen, ++d->nseen);
+    }
     if (m->t == STAGE_T_ARRAY) {
-        lua_createtable(L, size_hint(m->n), 0);
+        if (!d->seen) lua_createtable(L, size_hint(m->n), 0);
         for (uint32_t i = 1; i <= m->n; i++) {
             if ((rc = dec_value(d, depth + 1))) return rc;
             lua_rawseti(L, -2, (lua_Integer)i);
         }
         return 0;
     }
-    lua_createtable(L, 0, size_hint(m->n));
+    if (!d->seen) lua_createtable(L, 0, size_hint(m->n));
     for (uint32_t i = 0; i < m->n; i++) {
         if ((rc = dec_key(d, depth + 1))) return rc;
         if ((rc = dec_value(d, depth + 1))) return rc;
@@ -433,6 +555,18 @@ static int dec_value(dec_t *d, int depth) {
         return 0;
     default:
         d->p = at;
+        if (d->seen && m.ext == STAGE__LV_EXT_TABLE && m.n == 4) {
+            const unsigned char *b = (const unsigned char *)m.s;
+            lua_Integer k =
+                (lua_Integer)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+                              (uint32_t)b[2] << 8 | b[3]);
+            if (k < 1 || k > d->nseen)
+                return dfail(d, "reference to table %lld, of %lld so far",
+                             (long long)k, (long long)d->nseen);
+            lua_rawgeti(L, d->seen, k);
+            d->p = m.next;
+            return 0;
+        }
         return dfail(d, "unsupported ext type %d", m.ext);
     }
 }
@@ -445,6 +579,8 @@ static void dec_init(dec_t *d, lua_State *L, const char *data, size_t len,
     d->h = h;
     d->err = err;
     d->errlen = errlen;
+    d->seen = 0;
+    d->nseen = 0;
     if (err && errlen) err[0] = '\0';
 }
 
@@ -484,6 +620,29 @@ int stage__lv_decode_value(lua_State *L, const char *data, size_t len,
     if (!rc && d.p != d.end) rc = dfail(&d, "trailing bytes");
     if (rc) lua_settop(L, top);
     return rc;
+}
+
+int stage__lv_decode_state(lua_State *L, const char *data, size_t len,
+                           const stage__lv_hooks_t *h, char *err,
+                           size_t errlen) {
+    dec_t d;
+    stage__mp_t m;
+    int top = lua_gettop(L);
+    dec_init(&d, L, data, len, h, err, errlen);
+    if (!lua_checkstack(L, 6)) return dfail(&d, "out of Lua stack space");
+    if (len == 0 || stage__mp_head(data, d.end, &m) ||
+        (m.t != STAGE_T_MAP && m.t != STAGE_T_ARRAY))
+        return dfail(&d, "the state is not a table");
+    lua_newtable(L);
+    d.seen = lua_gettop(L);
+    int rc = dec_value(&d, 1);
+    if (!rc && d.p != d.end) rc = dfail(&d, "trailing bytes");
+    if (rc) {
+        lua_settop(L, top);
+        return rc;
+    }
+    lua_remove(L, d.seen);
+    return 0;
 }
 
 /* The arguments of a protected decode, passed as a light userdata. */

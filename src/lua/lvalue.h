@@ -52,6 +52,10 @@ typedef struct stage__lv_hooks {
     void (*push_id)(lua_State *L, const stage_id_t *id, void *ud);
     void *ud;
     size_t max_bytes; /* the largest encoding; 0: STAGE__LV_MAX_BYTES */
+    /* For the state encoder (stage__lv_encode_state): NULL if the
+    ** userdata at idx may travel (encode_userdata then writes it), else
+    ** what it is, for the error ("a future"). May be NULL. */
+    const char *(*what_userdata)(lua_State *L, int idx, void *ud);
 } stage__lv_hooks_t;
 
 /* Encode the n values at stack slots first..first+n-1 as one msgpack array.
@@ -80,6 +84,29 @@ int stage__lv_decode_args(lua_State *L, const char *data, size_t len,
 int stage__lv_decode_value(lua_State *L, const char *data, size_t len,
                            const stage__lv_hooks_t *h, char *err,
                            size_t errlen);
+
+/* An actor's state for an image (core/image.h): the table at idx as one
+** msgpack value, as encode_value, except that
+**   - a table met again (shared, or a cycle) is written once, and then as
+**     the ext type STAGE__LV_EXT_TABLE with its number (4 bytes, big
+**     endian): tables are numbered from 1 in the order they are first
+**     met, the state table itself being 1, so sharing and cycles survive;
+**   - a table with a metatable, other than the state table (whose class
+**     the importer sets again), is refused: its metatable cannot travel;
+**   - errors name the field from "self": "self.handlers[2] is a function:
+**     it cannot travel".
+** Returns 0 or STAGE_EENCODE / STAGE_ETOOBIG / STAGE_ENOMEM with err. */
+int stage__lv_encode_state(lua_State *L, int idx, stage_pack_t *p,
+                           const stage__lv_hooks_t *h, char *err,
+                           size_t errlen);
+/* Push the state table in data (made by stage__lv_encode_state; hostile).
+** 0, or STAGE_EDECODE with nothing pushed. Raises only Lua memory errors,
+** as stage__lv_decode_value. */
+int stage__lv_decode_state(lua_State *L, const char *data, size_t len,
+                           const stage__lv_hooks_t *h, char *err,
+                           size_t errlen);
+
+#define STAGE__LV_EXT_TABLE 2 /* msgpack ext type: a table seen before */
 
 /* stage__lv_decode_args (args true) or stage__lv_decode_value (false) run
 ** under lua_pcall: a Lua memory error returns STAGE_ENOMEM ("out of

@@ -242,6 +242,7 @@ stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
     w->hooks.encode_userdata = stage__lv_encode_ud;
     w->hooks.push_id = stage__lv_push_id;
     w->hooks.ud = w;
+    w->hooks.what_userdata = stage__limage_what;
     w->hooks.max_bytes = stage__node_config(w->node)->max_message;
     lua_pushcfunction(L, open_world);
     lua_pushlightuserdata(L, w);

@@ -65,6 +65,11 @@ const stage__kind_t stage__lua_kind = {
     .preempt = stage__lua_preempt,
     .quiescent = quiescent,
     .node_free = node_free,
+    .state_export = stage__limage_export, /* limage.c */
+    .state_import = stage__limage_import,
+    .departing = stage__limage_departing,
+    .arrived = stage__limage_arrived,
+    .depart = stage__limage_depart,
 };
 
 /* The text of the error value on top of L (popped). */

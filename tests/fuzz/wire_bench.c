@@ -50,7 +50,7 @@ static void fill_id(stage_id_t *id) {
 
 static void bench_lua(long n) {
     lua_State *L = luaL_newstate();
-    stage__lv_hooks_t h = {enc_ref, push_ref, NULL, 0};
+    stage__lv_hooks_t h = {enc_ref, push_ref, NULL, 0, NULL};
     stage_pack_t p = STAGE_PACK_INIT;
     char err[128];
     luaL_newmetatable(L, "bench.ref");

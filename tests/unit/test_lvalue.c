@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -299,7 +300,7 @@ static void push_id(lua_State *L, const stage_id_t *id, void *ud) {
 static void references_go_through_the_hooks(void **state) {
     lua_State *L = *state;
     int pushed = 0;
-    stage__lv_hooks_t h = {enc_ud, push_id, &pushed, 0};
+    stage__lv_hooks_t h = {enc_ud, push_id, &pushed, 0, NULL};
     luaL_newmetatable(L, "test.id");
     lua_pop(L, 1);
     stage_id_t *id = lua_newuserdatauv(L, sizeof *id, 0);
@@ -491,6 +492,122 @@ static void out_of_memory_while_decoding_unwinds_cleanly(void **state) {
     free(b);
 }
 
+/* ---- the state of an actor image (stage__lv_encode_state) ---- */
+
+/* Encode the table chunk returns as a state into p; the error into err. */
+static int encode_state(lua_State *L, const char *chunk, stage_pack_t *p,
+                        char *err) {
+    run(L, chunk);
+    int rc = stage__lv_encode_state(L, -1, p, NULL, err, 256);
+    lua_pop(L, 1);
+    return rc;
+}
+
+static void state_keeps_shared_tables_and_cycles(void **state) {
+    lua_State *L = *state;
+    char err[256];
+    stage_pack_t p = STAGE_PACK_INIT;
+    assert_int_equal(
+        encode_state(L,
+                     "local s = {v = 1}; local t = {one = s, two = s, "
+                     "list = {s, s}}; t.me = t; s.back = t; "
+                     "t.str = 'a\\0b'; t.i = 3; t.f = 3.0; return t",
+                     &p, err),
+        0);
+    assert_int_equal(stage__lv_decode_state(L, p.data, p.len, NULL, err, 256),
+                     0);
+    lua_setglobal(L, "got");
+    run(L, "assert(got.one == got.two and got.list[1] == got.one and "
+           "got.list[2] == got.one, 'shared')\n"
+           "assert(got.me == got and got.one.back == got, 'cycles')\n"
+           "assert(got.str == 'a\\0b' and #got.str == 3, 'zero bytes')\n"
+           "assert(math.type(got.i) == 'integer' and "
+           "math.type(got.f) == 'float', 'number kinds')");
+    stage_pack_free(&p);
+}
+
+static void state_errors_name_the_field_from_self(void **state) {
+    lua_State *L = *state;
+    char err[256];
+    stage_pack_t p = STAGE_PACK_INIT;
+    static const struct {
+        const char *chunk, *want;
+    } cases[] = {
+        {"return {handlers = {1, print}}",
+         "self.handlers[2] is a function: it cannot travel"},
+        {"return {co = coroutine.create(print)}",
+         "self.co is a coroutine: it cannot travel"},
+        {"return {obj = {x = setmetatable({}, {})}}",
+         "self.obj.x is a table with a metatable: it cannot travel"},
+        {"return {['not a name'] = {[true] = print}}",
+         "self[\"not a name\"][true] is a function: it cannot travel"},
+        {"return {k = {[{}] = 1}}",
+         "self.k is a table with a table key: it cannot travel"},
+        {"return {io = io.stdout}", "self.io is a userdata: it cannot travel"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        assert_int_equal(encode_state(L, cases[i].chunk, &p, err),
+                         STAGE_EENCODE);
+        assert_string_equal(err, cases[i].want);
+        assert_int_equal(p.len, 0);
+    }
+    /* 32 tables deep, self included, is the limit */
+    const char *deep = "local t = {} local r = t for i = 2, %d do "
+                       "t.d = {} t = t.d end return r";
+    char chunk[128];
+    snprintf(chunk, sizeof chunk, deep, STAGE__LV_MAX_DEPTH);
+    assert_int_equal(encode_state(L, chunk, &p, err), 0);
+    stage_pack_reset(&p);
+    snprintf(chunk, sizeof chunk, deep, STAGE__LV_MAX_DEPTH + 1);
+    assert_int_equal(encode_state(L, chunk, &p, err), STAGE_EENCODE);
+    assert_non_null(strstr(err, "tables nested deeper than 32"));
+    assert_true(strncmp(err, "self.d.d.d", 10) == 0);
+    stage_pack_free(&p);
+}
+
+static void hostile_states_fail_cleanly(void **state) {
+    lua_State *L = *state;
+    char err[256];
+    stage_pack_t p = STAGE_PACK_INIT;
+    assert_int_equal(encode_state(L,
+                                  "local t = {a = {1, 2, 'x'}, b = {}} "
+                                  "t.b.c = t.a; t.b.t = t; return t",
+                                  &p, err),
+                     0);
+    int top = lua_gettop(L);
+    for (size_t n = 0; n < p.len; n++) { /* every truncation */
+        assert_int_equal(stage__lv_decode_state(L, p.data, n, NULL, err, 256),
+                         STAGE_EDECODE);
+        assert_int_equal(lua_gettop(L), top);
+    }
+    /* references to tables not made yet, or out of range */
+    assert_int_equal(stage__lv_decode_state(L, "\x81\xa1x\xd6\x02\0\0\0\x02", 9,
+                                            NULL, err, 256),
+                     STAGE_EDECODE);
+    assert_non_null(strstr(err, "reference to table 2, of 1 so far"));
+    assert_int_equal(stage__lv_decode_state(L, "\x81\xa1x\xd6\x02\0\0\0\x00", 9,
+                                            NULL, err, 256),
+                     STAGE_EDECODE);
+    /* a table as a key through a reference */
+    assert_int_equal(stage__lv_decode_state(L, "\x81\xd6\x02\0\0\0\x01\x01", 8,
+                                            NULL, err, 256),
+                     STAGE_EDECODE);
+    assert_int_equal(stage__lv_decode_state(L, "\x05", 1, NULL, err, 256),
+                     STAGE_EDECODE); /* not a table */
+    srand(11);
+    char buf[64];
+    for (int i = 0; i < 20000; i++) { /* random bytes behind a map header */
+        size_t n = 1 + (size_t)(rand() % (int)sizeof buf);
+        buf[0] = (char)(0x80 | (rand() % 16));
+        for (size_t k = 1; k < n; k++)
+            buf[k] = (char)rand();
+        if (stage__lv_decode_state(L, buf, n, NULL, err, 256) == 0)
+            lua_pop(L, 1);
+        assert_int_equal(lua_gettop(L), top);
+    }
+    stage_pack_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
@@ -515,6 +632,12 @@ int main(void) {
         cmocka_unit_test_setup_teardown(every_truncation_fails_cleanly, setup,
                                         teardown),
         cmocka_unit_test(out_of_memory_while_decoding_unwinds_cleanly),
+        cmocka_unit_test_setup_teardown(state_keeps_shared_tables_and_cycles,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(state_errors_name_the_field_from_self,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(hostile_states_fail_cleanly, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,6 +74,11 @@ void stage__actor_stop(stage__theatre_t *t, stage__actor_t *a);
 /* Remove a now: run its type's destroy, fail its queued messages (t's
 ** thread, a not in a turn). */
 void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a);
+/* Remove a from t and free it, and nothing else: no death, no monitor,
+** no name dropped, its mailbox left to the caller (empty). For an actor
+** that left in an image (core/image.h) or never came to life. t's
+** thread. */
+void stage__actor_unlist(stage__theatre_t *t, stage__actor_t *a);
 /* The node stopped: destroy t's live actors, running their deaths, the
 ** youngest first, until the node's stop deadline (t's thread). */
 void stage__actors_reap(stage__theatre_t *t);
@@ -104,6 +109,16 @@ void stage__actor_failed(stage__theatre_t *t, stage__actor_t *a, bool birth,
 ** mailbox (or mark it stopping if that fails); the caller schedules it.
 ** t's thread. */
 void stage__actor_restart(stage__theatre_t *t, stage__actor_t *a);
+
+/* Write what a's restarts keep (nil for none) to p, for an image
+** (core/image.h): birth's arguments and sender, and the times of the
+** last restarts as ages at now. t's thread. */
+void stage__restart_pack(stage_node_t *node, const stage__actor_t *a,
+                         stage_pack_t *p, double now);
+/* Give a (made with its birth from an image) its restart count and the
+** ages of its last n restarts, oldest first, at now. 0 or STAGE_ENOMEM. */
+int stage__restart_restore(stage__actor_t *a, uint32_t count,
+                           const double *ages, uint32_t n, double now);
 
 /* The id of actor serial of type on this node. */
 void stage__make_id(stage_node_t *node, uint64_t serial,

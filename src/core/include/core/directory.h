@@ -58,5 +58,8 @@ int stage__names_claim(stage_node_t *n, const char *name, const stage_id_t *id,
                        stage_id_t *holder);
 int stage__names_find(stage_node_t *n, const char *name, stage_id_t *out);
 void stage__names_drop_actor(stage_node_t *n, uint64_t serial);
+/* Write the names actor serial of this node holds here, a msgpack array
+** of strings, to p (an image, core/image.h). Any thread. */
+void stage__names_pack(stage_node_t *n, uint64_t serial, stage_pack_t *p);
 
 #endif

@@ -51,6 +51,25 @@ typedef struct stage__kind {
     int (*quiescent)(stage_node_t *node, void *ndata, int status);
     /* Free the kind's node-level data (in stage_node_destroy). */
     void (*node_free)(stage_node_t *node, void *ndata);
+    /* Migration (core/image.h); a kind without state_export cannot move.
+    ** Write born actor a's state to out as one msgpack value, or refuse
+    ** with the reason in err: STAGE_EENCODE (what cannot travel, named),
+    ** STAGE_EBUSY (something of a's still pending in this theatre). */
+    int (*state_export)(stage__theatre_t *t, stage__actor_t *a,
+                        stage_pack_t *out, char *err, size_t errlen);
+    /* Give a (new, not born in this theatre) the state in data[0..len),
+    ** hostile bytes: 0, or STAGE_EDECODE / STAGE_ENOMEM with err, leaving
+    ** a stateless. */
+    int (*state_import)(stage__theatre_t *t, stage__actor_t *a,
+                        const char *data, size_t len, char *err, size_t errlen);
+    /* Run a's departing (leaving) or arrived hook, if its type has one, as
+    ** a turn of a that cannot suspend: 0, or STAGE_EHANDLER with err. */
+    int (*departing)(stage__theatre_t *t, stage__actor_t *a, char *err,
+                     size_t errlen);
+    int (*arrived)(stage__theatre_t *t, stage__actor_t *a, char *err,
+                   size_t errlen);
+    /* a left in an image: release its data without its death. */
+    void (*depart)(stage__theatre_t *t, stage__actor_t *a);
 } stage__kind_t;
 
 struct stage__type {

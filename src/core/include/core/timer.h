@@ -12,6 +12,7 @@
 #define STAGE_CORE_TIMER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct stage__theatre stage__theatre_t;
@@ -54,6 +55,10 @@ double stage__timers_run(stage__theatre_t *t);
 void stage__timers_free(stage__theatre_t *t);
 /* Cancel every timer owned by actor serial (it stopped). */
 void stage__timers_cancel_actor(stage__theatre_t *t, uint64_t serial);
+
+/* How many timers of actor serial may still fire (armed, or with a turn
+** queued): a scan of t's actor timers. t's thread. */
+size_t stage__timers_of_actor(stage__theatre_t *t, uint64_t serial);
 
 /* A timer of actor a (t's thread): after delay s, and then every interval s
 ** if interval > 0, it queues turn(t, a, tm) as a turn of a, unless it has
