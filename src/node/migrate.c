@@ -1,0 +1,705 @@
+/*
+** node/migrate.c: the actor side of the migration protocol at one place —
+** the addresses of moved actors (entries), the addresses of earlier places
+** forwarded here (aliases), a move's two phases, forwarding, retiring.
+**
+** A move is decided in two phases so that a place that dies mid-move
+** leaves the actor at exactly one place: the source sends MOVE and holds
+** what arrives for the actor; the destination installs the actor without
+** running it and answers READY; the source then sends COMMIT, forwards what
+** it held, and forwards from then on. The source restores the actor only
+** if the destination died before READY reached it (so the destination never
+** ran it: it runs only on COMMIT); the destination runs it on COMMIT, or
+** when the source died (then the source's copy died with it). A COMMIT
+** followed by the destination's death loses the actor (it may have run):
+** its senders are told (docs/migration.md, "Failures").
+**
+** Forwarding follows the actor's own path: a departed address forwards to
+** the next place on the same FIFO channel the actor itself took, so what a
+** sender put in one address's pipe reaches the actor in order, however
+** often it moves. An address retires (forwards no more: later items bounce
+** to their senders) when its grace is over and the address before it has
+** retired; the RETIRE marker follows the same path, so the actor learns
+** which of its old addresses can deliver no more (closes them), which is
+** what a FLUSH-after waits for.
+**
+** Pure logic: no I/O, no clock. One thread drives one place.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "migrate_int.h"
+#include "stage/errors.h"
+
+/* ---- helpers --------------------------------------------------------- */
+
+uint64_t stage__mig_hash(stage_mig_addr_t a) {
+    uint64_t h =
+        a.key * 0x9e3779b97f4a7c15ull ^ (uint64_t)a.place << 32 ^ a.place;
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+void stage_mig_config_init(stage_mig_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->grace_ms = 1000;
+    cfg->resolve_retry_ms = 50;
+    cfg->resolve_tries = 20;
+}
+
+bool stage__mig_is_dead(const stage_mig_t *m, uint32_t place) {
+    return stage__u64map_get(&m->dead, (uint64_t)place + 1) != NULL;
+}
+
+static void *grow(void *v, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap) return v;
+    size_t c = *cap ? *cap * 2 : 8;
+    while (c < need)
+        c *= 2;
+    void *n = realloc(v, c * size);
+    if (!n) abort(); /* the simulator and the node treat OOM as fatal here */
+    *cap = c;
+    return n;
+}
+
+int stage__mig_ipush(ivec_t *v, const stage_mig_item_t *it) {
+    v->v = grow(v->v, &v->cap, v->n + 1, sizeof *v->v);
+    v->v[v->n++] = *it;
+    return 0;
+}
+
+static void fpush(fvec_t *v, const stage_mig_frame_t *f) {
+    v->v = grow(v->v, &v->cap, v->n + 1, sizeof *v->v);
+    v->v[v->n++] = *f;
+}
+
+void stage__mig_bury(stage_mig_t *m, void *p) {
+    m->grave = grow(m->grave, &m->capgrave, m->ngrave + 1, sizeof *m->grave);
+    m->grave[m->ngrave++] = p;
+}
+
+void stage__mig_enter(stage_mig_t *m) {
+    if (!m->read) return;
+    m->read = false;
+    m->nfx = 0;
+    for (size_t i = 0; i < m->ngrave; i++)
+        free(m->grave[i]);
+    m->ngrave = 0;
+}
+
+stage_mig_fx_t *stage__mig_fx(stage_mig_t *m, int kind) {
+    m->fx = grow(m->fx, &m->capfx, m->nfx + 1, sizeof *m->fx);
+    stage_mig_fx_t *fx = &m->fx[m->nfx++];
+    memset(fx, 0, sizeof *fx);
+    fx->kind = kind;
+    return fx;
+}
+
+void stage__mig_send(stage_mig_t *m, uint32_t place,
+                     const stage_mig_frame_t *f) {
+    stage_mig_fx_t *fx = stage__mig_fx(m, STAGE_MIG_FX_SEND);
+    fx->place = place;
+    fx->frame = *f;
+}
+
+/* ---- actor records ----------------------------------------------------- */
+
+void stage_mig_actor_free(stage_mig_actor_t *a) {
+    if (!a) return;
+    free(a->hist);
+    free(a->pend);
+    free(a->msgs);
+    free(a);
+}
+
+void stage_mig_frame_clear(stage_mig_frame_t *f) {
+    stage_mig_actor_free(f->actor);
+    f->actor = NULL;
+}
+
+static void *dup_mem(const void *p, size_t n, size_t size) {
+    if (!n) return NULL;
+    void *d = malloc(n * size);
+    if (!d) abort();
+    memcpy(d, p, n * size);
+    return d;
+}
+
+/* A deep copy of a (its mailbox too). */
+static stage_mig_actor_t *actor_copy(const stage_mig_actor_t *a) {
+    stage_mig_actor_t *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    *c = *a;
+    c->hist = dup_mem(a->hist, a->nhist, sizeof *a->hist);
+    c->caphist = a->nhist;
+    c->pend = dup_mem(a->pend, a->npend, sizeof *a->pend);
+    c->cappend = a->npend;
+    c->msgs = dup_mem(a->msgs, a->nmsgs, sizeof *a->msgs);
+    return c;
+}
+
+static void hist_push(stage_mig_actor_t *a, stage_mig_addr_t at) {
+    a->hist = grow(a->hist, &a->caphist, a->nhist + 1, sizeof *a->hist);
+    a->hist[a->nhist++] = at;
+}
+
+/* 1 if nothing more can come to the actor through address x: x is not one
+** of its open old addresses (the current one, last, has no pipe). */
+static bool closed(const stage_mig_actor_t *a, stage_mig_addr_t x) {
+    for (size_t i = 0; i + 1 < a->nhist; i++)
+        if (stage_mig_addr_eq(a->hist[i], x)) return false;
+    return true;
+}
+
+static stage_mig_addr_t current(const stage_mig_actor_t *a) {
+    return a->hist[a->nhist - 1];
+}
+
+/* ---- entries and aliases ----------------------------------------------- */
+
+static entry_t *entry_get(stage_mig_t *m, uint64_t key) {
+    return stage__u64map_get(&m->entries, key);
+}
+
+static entry_t *entry_new(stage_mig_t *m, uint64_t key, int state) {
+    entry_t *e = calloc(1, sizeof *e);
+    if (!e || stage__u64map_put(&m->entries, key, e)) abort();
+    e->key = key;
+    e->state = state;
+    return e;
+}
+
+static void entry_del(stage_mig_t *m, entry_t *e) {
+    stage__u64map_take(&m->entries, e->key);
+    stage_mig_actor_free(e->actor);
+    for (size_t i = 0; i < e->held.n; i++)
+        stage_mig_frame_clear(&e->held.v[i]);
+    free(e->held.v);
+    free(e);
+}
+
+static alias_t *alias_find(stage_mig_t *m, stage_mig_addr_t a) {
+    alias_t *al = stage__u64map_get(&m->aliases, stage__mig_hash(a));
+    while (al && !stage_mig_addr_eq(al->addr, a))
+        al = al->next;
+    return al;
+}
+
+static void alias_add(stage_mig_t *m, stage_mig_addr_t a, uint64_t key) {
+    alias_t *al = calloc(1, sizeof *al);
+    if (!al) abort();
+    uint64_t h = stage__mig_hash(a);
+    al->addr = a;
+    al->key = key;
+    al->next = stage__u64map_get(&m->aliases, h);
+    if (stage__u64map_put(&m->aliases, h, al)) abort();
+    m->naliases++;
+}
+
+static void alias_del(stage_mig_t *m, alias_t *al) {
+    uint64_t h = stage__mig_hash(al->addr);
+    alias_t *head = stage__u64map_get(&m->aliases, h), **pp = &head;
+    while (*pp != al)
+        pp = &(*pp)->next;
+    *pp = al->next;
+    if (head)
+        stage__u64map_put(&m->aliases, h, head);
+    else
+        stage__u64map_take(&m->aliases, h);
+    entry_t *e = entry_get(m, al->key);
+    if (e) e->aliases_in--;
+    m->naliases--;
+    free(al);
+}
+
+static stage_mig_addr_t own(const stage_mig_t *m, uint64_t key) {
+    return (stage_mig_addr_t){m->cfg.place, key};
+}
+
+/* ---- items at an entry -------------------------------------------------- */
+
+static void to_sender(stage_mig_t *m, int kind, const stage_mig_item_t *it,
+                      stage_mig_addr_t to, stage_mig_addr_t at, int err) {
+    stage_mig_frame_t f = {.kind = (uint8_t)kind,
+                           .item = *it,
+                           .to = to,
+                           .at = at,
+                           .err = err,
+                           .from = m->cfg.place};
+    stage__mig_send(m, it->sender, &f);
+}
+
+/* Answer the flushes of a whose `after` has closed. */
+static void answer_pending(stage_mig_t *m, stage_mig_actor_t *a) {
+    size_t k = 0;
+    for (size_t i = 0; i < a->npend; i++) {
+        if (closed(a, a->pend[i].after))
+            to_sender(m, STAGE_MIG_F_FLUSHED, &a->pend[i], a->birth, current(a),
+                      0);
+        else
+            a->pend[k++] = a->pend[i];
+    }
+    a->npend = k;
+}
+
+/* Close x and every older address of a (a RETIRE is cumulative: an address
+** retires only after the one before it did). */
+static void close_upto(stage_mig_t *m, stage_mig_actor_t *a,
+                       stage_mig_addr_t x) {
+    for (size_t i = 0; i + 1 < a->nhist; i++) {
+        if (!stage_mig_addr_eq(a->hist[i], x)) continue;
+        memmove(a->hist, a->hist + i + 1, (a->nhist - i - 1) * sizeof *a->hist);
+        a->nhist -= i + 1;
+        answer_pending(m, a);
+        return;
+    }
+}
+
+/* Frame f (ITEM or RETIRE) reached resident entry e. */
+static void at_resident(stage_mig_t *m, entry_t *e,
+                        const stage_mig_frame_t *f) {
+    stage_mig_actor_t *a = e->actor;
+    if (f->kind == STAGE_MIG_F_RETIRE) {
+        close_upto(m, a, f->at);
+        return;
+    }
+    const stage_mig_item_t *it = &f->item;
+    if (it->kind == STAGE_MIG_FLUSH) {
+        if (it->after.key == 0 || closed(a, it->after)) {
+            to_sender(m, STAGE_MIG_F_FLUSHED, it, a->birth, current(a), 0);
+        } else {
+            a->pend = grow(a->pend, &a->cappend, a->npend + 1, sizeof *a->pend);
+            a->pend[a->npend++] = *it;
+        }
+        return;
+    }
+    stage_mig_fx_t *fx = stage__mig_fx(m, STAGE_MIG_FX_DELIVER);
+    fx->key = e->key;
+    fx->item = *it;
+    if (it->hops > 0) { /* came the long way: tell the sender where it is */
+        m->st.hints++;
+        to_sender(m, STAGE_MIG_F_HINT, it, a->birth, current(a), 0);
+    }
+}
+
+/* Frame f (ITEM or RETIRE) reached entry e, whatever its state. */
+static void at_entry(stage_mig_t *m, entry_t *e, stage_mig_frame_t *f) {
+    switch (e->state) {
+    case E_RESIDENT:
+        at_resident(m, e, f);
+        return;
+    case E_PREPARING:
+    case E_PREPARED:
+        f->to = own(m, e->key); /* forwarded under this address later */
+        fpush(&e->held, f);
+        return;
+    case E_FORWARD:
+        f->to = own(m, e->key);
+        if (f->kind == STAGE_MIG_F_ITEM) {
+            f->item.hops++;
+            m->st.forwarded++;
+            if (f->item.call)
+                to_sender(m, STAGE_MIG_F_CALL_AT, &f->item, f->item.birth,
+                          e->next, 0);
+        }
+        stage__mig_send(m, e->next.place, f);
+        return;
+    }
+}
+
+/* ITEM f for an actor of this place that never moved. */
+static void at_native(stage_mig_t *m, const stage_mig_frame_t *f) {
+    if (f->item.kind == STAGE_MIG_FLUSH) { /* nothing can be behind it */
+        to_sender(m, STAGE_MIG_F_FLUSHED, &f->item, f->to, f->to, 0);
+        return;
+    }
+    stage_mig_fx_t *fx = stage__mig_fx(m, STAGE_MIG_FX_DELIVER);
+    fx->key = f->to.key;
+    fx->item = f->item;
+}
+
+/* Frame f (ITEM or RETIRE) for address f->to arrived here. */
+static void dispatch(stage_mig_t *m, stage_mig_frame_t *f) {
+    entry_t *e = NULL;
+    alias_t *al = NULL;
+    if (f->to.place == m->cfg.place) {
+        e = entry_get(m, f->to.key);
+    } else if ((al = alias_find(m, f->to))) {
+        e = entry_get(m, al->key);
+    }
+    if (f->kind == STAGE_MIG_F_RETIRE) {
+        /* an upstream address retiring itself ends its alias here */
+        if (al && stage_mig_addr_eq(f->to, f->at)) alias_del(m, al);
+        if (e) at_entry(m, e, f);
+        return;
+    }
+    if (!e && f->to.place == m->cfg.place && m->cfg.native &&
+        m->cfg.native(m->cfg.ud, f->to.key)) {
+        at_native(m, f);
+        return;
+    }
+    if (!e) { /* not here (any more): back to the sender */
+        m->st.bounced++;
+        to_sender(m, STAGE_MIG_F_BOUNCE, &f->item, f->to, f->to, 0);
+        return;
+    }
+    at_entry(m, e, f);
+}
+
+/* Run the frames e held while its move was being decided. */
+static void replay_held(stage_mig_t *m, entry_t *e) {
+    fvec_t held = e->held;
+    e->held = (fvec_t){0};
+    for (size_t i = 0; i < held.n; i++) {
+        entry_t *now_e = entry_get(m, held.v[i].to.key);
+        if (now_e) at_entry(m, now_e, &held.v[i]);
+    }
+    free(held.v);
+}
+
+/* ---- moves ----------------------------------------------------------------
+ */
+
+int stage_mig_depart(stage_mig_t *m, uint64_t now, uint64_t key, uint32_t dest,
+                     const stage_mig_item_t *items, size_t n, uint64_t state) {
+    (void)now;
+    stage__mig_enter(m);
+    if (!key || dest == m->cfg.place || stage__mig_is_dead(m, dest))
+        return STAGE_EINVAL;
+    entry_t *e = entry_get(m, key);
+    if (e && e->state != E_RESIDENT)
+        return e->state == E_FORWARD ? STAGE_EINVAL : STAGE_EBUSY;
+    if (!e) { /* its first move: it was born here */
+        e = entry_new(m, key, E_RESIDENT);
+        e->actor = calloc(1, sizeof *e->actor);
+        if (!e->actor) abort();
+        e->actor->birth = own(m, key);
+        hist_push(e->actor, own(m, key));
+    }
+    stage_mig_actor_t *a = e->actor;
+    free(a->msgs);
+    a->msgs = dup_mem(items, n, sizeof *items);
+    a->nmsgs = n;
+    a->state = state;
+    e->state = E_PREPARING;
+    e->next = (stage_mig_addr_t){dest, 0};
+    stage_mig_frame_t f = {.kind = STAGE_MIG_F_MOVE,
+                           .to = own(m, key),
+                           .epoch = a->epoch + 1,
+                           .actor = actor_copy(a)};
+    stage__mig_send(m, dest, &f);
+    return 0;
+}
+
+/* MOVE at the destination: hold the actor, not running, and say READY. */
+static void on_move(stage_mig_t *m, uint32_t from, stage_mig_frame_t *f) {
+    if (from != f->to.place || stage__mig_is_dead(m, from)) {
+        stage_mig_frame_clear(f);
+        return;
+    }
+    uint64_t key = m->cfg.new_key(m->cfg.ud);
+    entry_t *e = entry_new(m, key, E_PREPARED);
+    e->actor = f->actor;
+    f->actor = NULL;
+    e->actor->epoch = f->epoch;
+    hist_push(e->actor, own(m, key));
+    e->from = f->to;
+    alias_add(m, f->to, key);
+    e->aliases_in++;
+    stage_mig_frame_t r = {.kind = STAGE_MIG_F_READY,
+                           .to = f->to,
+                           .at = own(m, key),
+                           .epoch = f->epoch};
+    stage__mig_send(m, from, &r);
+}
+
+/* The actor of PREPARED entry e runs here from now on. */
+static void commit_here(stage_mig_t *m, entry_t *e) {
+    stage_mig_actor_t *a = e->actor;
+    e->state = E_RESIDENT;
+    stage_mig_fx_t *fx = stage__mig_fx(m, STAGE_MIG_FX_ARRIVED);
+    fx->key = e->key;
+    fx->birth = a->birth;
+    fx->addr = own(m, e->key);
+    fx->epoch = a->epoch;
+    fx->state = a->state;
+    fx->items = a->msgs;
+    fx->nitems = a->nmsgs;
+    /* calls that travelled in the mailbox are here now */
+    for (size_t i = 0; i < a->nmsgs; i++)
+        if (a->msgs[i].call)
+            to_sender(m, STAGE_MIG_F_CALL_AT, &a->msgs[i], a->birth,
+                      own(m, e->key), 0);
+    stage__mig_bury(m, a->msgs);
+    a->msgs = NULL;
+    a->nmsgs = 0;
+    replay_held(m, e);
+}
+
+/* READY at the source: give the actor up, forward what was held. */
+static void on_ready(stage_mig_t *m, uint64_t now, uint32_t from,
+                     const stage_mig_frame_t *f) {
+    entry_t *e = f->to.place == m->cfg.place ? entry_get(m, f->to.key) : NULL;
+    if (!e || e->state != E_PREPARING || e->next.place != from ||
+        f->epoch != e->actor->epoch + 1)
+        return; /* stale: the move was given up (its dest died) */
+    stage_mig_frame_t c = {
+        .kind = STAGE_MIG_F_COMMIT, .to = f->at, .epoch = f->epoch};
+    stage__mig_send(m, from, &c);
+    e->state = E_FORWARD;
+    e->next = f->at;
+    e->grace_until = now + m->cfg.grace_ms;
+    stage_mig_fx_t *fx = stage__mig_fx(m, STAGE_MIG_FX_DEPARTED);
+    fx->key = e->key;
+    fx->birth = e->actor->birth;
+    fx->addr = f->at;
+    stage_mig_actor_free(e->actor);
+    e->actor = NULL;
+    replay_held(m, e); /* in order, behind the COMMIT */
+}
+
+static void on_commit(stage_mig_t *m, uint32_t from,
+                      const stage_mig_frame_t *f) {
+    entry_t *e = f->to.place == m->cfg.place ? entry_get(m, f->to.key) : NULL;
+    if (e && e->state == E_PREPARED && e->from.place == from) commit_here(m, e);
+}
+
+/* PREPARING entry e: its destination died before READY came. The actor
+** never ran there (it runs only on COMMIT): it stays here. */
+static void restore(stage_mig_t *m, entry_t *e) {
+    stage_mig_actor_t *a = e->actor;
+    e->state = E_RESIDENT;
+    stage_mig_fx_t *fx = stage__mig_fx(m, STAGE_MIG_FX_RESTORED);
+    fx->key = e->key;
+    fx->birth = a->birth;
+    fx->addr = current(a);
+    fx->epoch = a->epoch;
+    fx->state = a->state;
+    fx->items = a->msgs;
+    fx->nitems = a->nmsgs;
+    stage__mig_bury(m, a->msgs);
+    a->msgs = NULL;
+    a->nmsgs = 0;
+    replay_held(m, e);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+stage_mig_t *stage_mig_new(const stage_mig_config_t *cfg) {
+    if (!cfg->new_key) return NULL;
+    stage_mig_t *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->cfg = *cfg;
+    return m;
+}
+
+static void free_entry(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    entry_t *e = val;
+    stage_mig_actor_free(e->actor);
+    for (size_t i = 0; i < e->held.n; i++)
+        stage_mig_frame_clear(&e->held.v[i]);
+    free(e->held.v);
+    free(e);
+}
+
+static void free_aliases(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    for (alias_t *al = val, *nx; al; al = nx) {
+        nx = al->next;
+        free(al);
+    }
+}
+
+void stage_mig_destroy(stage_mig_t **mp) {
+    stage_mig_t *m = *mp;
+    if (!m) return;
+    stage__u64map_each(&m->entries, free_entry, NULL);
+    stage__u64map_free(&m->entries);
+    stage__u64map_each(&m->aliases, free_aliases, NULL);
+    stage__u64map_free(&m->aliases);
+    stage__mig_route_free(m);
+    stage__u64map_free(&m->dead);
+    for (size_t i = 0; i < m->ngrave; i++)
+        free(m->grave[i]);
+    free(m->grave);
+    free(m->fx);
+    free(m);
+    *mp = NULL;
+}
+
+void stage_mig_recv(stage_mig_t *m, uint64_t now, uint32_t from,
+                    stage_mig_frame_t *f) {
+    stage__mig_enter(m);
+    if (stage__mig_is_dead(m, from)) { /* its session is over */
+        stage_mig_frame_clear(f);
+        return;
+    }
+    switch (f->kind) {
+    case STAGE_MIG_F_ITEM:
+    case STAGE_MIG_F_RETIRE:
+        dispatch(m, f);
+        return;
+    case STAGE_MIG_F_MOVE:
+        on_move(m, from, f);
+        return;
+    case STAGE_MIG_F_READY:
+        on_ready(m, now, from, f);
+        return;
+    case STAGE_MIG_F_COMMIT:
+        on_commit(m, from, f);
+        return;
+    default:
+        stage__mig_route_frame(m, now, f);
+        return;
+    }
+}
+
+void stage_mig_undelivered(stage_mig_t *m, uint64_t now, uint32_t to,
+                           stage_mig_frame_t *f) {
+    stage__mig_enter(m);
+    stage_mig_frame_clear(f); /* a MOVE: the source kept its own copy */
+    if (f->kind != STAGE_MIG_F_ITEM) return;
+    if (f->item.hops == 0 && f->item.sender == m->cfg.place) {
+        stage__mig_route_undelivered(m, now, to, &f->item);
+        return;
+    }
+    /* forwarded, and lost with the next place: its fate is unknown */
+    to_sender(m, STAGE_MIG_F_FAILED, &f->item, f->to, f->to, STAGE_ENODE_DOWN);
+}
+
+typedef struct dead_ctx {
+    stage_mig_t *m;
+    uint32_t place;
+    entry_t **es;
+    size_t n, cap;
+    alias_t **as;
+    size_t na, capa;
+} dead_ctx_t;
+
+static void collect_entry(uint64_t key, void *val, void *ud) {
+    (void)key;
+    dead_ctx_t *c = ud;
+    c->es = grow(c->es, &c->cap, c->n + 1, sizeof *c->es);
+    c->es[c->n++] = val;
+}
+
+static void collect_alias(uint64_t key, void *val, void *ud) {
+    (void)key;
+    dead_ctx_t *c = ud;
+    for (alias_t *al = val; al; al = al->next) {
+        if (al->addr.place != c->place) continue;
+        c->as = grow(c->as, &c->capa, c->na + 1, sizeof *c->as);
+        c->as[c->na++] = al;
+    }
+}
+
+void stage_mig_dead(stage_mig_t *m, uint64_t now, uint32_t place) {
+    stage__mig_enter(m);
+    if (stage__mig_is_dead(m, place)) return;
+    if (stage__u64map_put(&m->dead, (uint64_t)place + 1, (void *)1)) abort();
+    dead_ctx_t c = {.m = m, .place = place};
+    /* nothing more comes from it: its aliases close, as if it retired */
+    stage__u64map_each(&m->aliases, collect_alias, &c);
+    for (size_t i = 0; i < c.na; i++) {
+        stage_mig_frame_t f = {.kind = STAGE_MIG_F_RETIRE,
+                               .to = c.as[i]->addr,
+                               .at = c.as[i]->addr};
+        dispatch(m, &f);
+    }
+    stage__u64map_each(&m->entries, collect_entry, &c);
+    for (size_t i = 0; i < c.n; i++) {
+        entry_t *e = c.es[i];
+        if (e->state == E_PREPARING && e->next.place == place) {
+            restore(m, e);
+        } else if (e->state == E_PREPARED && e->from.place == place) {
+            commit_here(m, e); /* the source's copy died with it */
+        } else if (e->state == E_FORWARD && e->next.place == place) {
+            m->st.retired++;
+            entry_del(m, e); /* the path is cut: later items bounce */
+        }
+    }
+    free(c.es);
+    free(c.as);
+    stage__mig_route_dead(m, now, place);
+}
+
+void stage_mig_stopped(stage_mig_t *m, uint64_t key) {
+    stage__mig_enter(m);
+    entry_t *e = entry_get(m, key);
+    if (e && e->state == E_RESIDENT) entry_del(m, e);
+}
+
+void stage_mig_hold(stage_mig_t *m, uint64_t key) {
+    entry_t *e = entry_get(m, key);
+    if (e) e->holds++;
+}
+
+void stage_mig_release(stage_mig_t *m, uint64_t now, uint64_t key) {
+    entry_t *e = entry_get(m, key);
+    if (e && e->holds > 0) e->holds--;
+    stage_mig_tick(m, now);
+}
+
+typedef struct due_ctx {
+    entry_t **es;
+    size_t n, cap;
+} due_ctx_t;
+
+static void collect_all(uint64_t key, void *val, void *ud) {
+    (void)key;
+    due_ctx_t *c = ud;
+    c->es = grow(c->es, &c->cap, c->n + 1, sizeof *c->es);
+    c->es[c->n++] = val;
+}
+
+void stage_mig_tick(stage_mig_t *m, uint64_t now) {
+    stage__mig_enter(m);
+    due_ctx_t c = {0};
+    stage__u64map_each(&m->entries, collect_all, &c);
+    for (size_t i = 0; i < c.n; i++) {
+        entry_t *e = c.es[i];
+        if (e->state != E_FORWARD || e->aliases_in || e->holds ||
+            e->grace_until > now)
+            continue;
+        /* the grace is over and nothing comes from upstream any more */
+        stage_mig_frame_t f = {.kind = STAGE_MIG_F_RETIRE,
+                               .to = own(m, e->key),
+                               .at = own(m, e->key)};
+        stage__mig_send(m, e->next.place, &f);
+        m->st.retired++;
+        entry_del(m, e);
+    }
+    free(c.es);
+    stage__mig_route_tick(m, now);
+}
+
+static void next_due(uint64_t key, void *val, void *ud) {
+    (void)key;
+    uint64_t *t = ud;
+    entry_t *e = val;
+    if (e->state == E_FORWARD && !e->aliases_in && !e->holds &&
+        e->grace_until < *t)
+        *t = e->grace_until;
+}
+
+uint64_t stage_mig_next_timer(const stage_mig_t *m) {
+    uint64_t t = stage__mig_route_next(m);
+    stage__u64map_each(&m->entries, next_due, &t);
+    return t;
+}
+
+const stage_mig_fx_t *stage_mig_effects(stage_mig_t *m, size_t *n) {
+    *n = m->nfx;
+    m->read = true;
+    return m->fx;
+}
+
+void stage_mig_stats(const stage_mig_t *m, stage_mig_stats_t *out) {
+    *out = m->st;
+    out->entries = m->entries.count;
+    out->aliases = m->naliases;
+    out->routes = m->nroutes;
+}

@@ -1,0 +1,105 @@
+/*
+** node/migrate_int.h: what migrate.c (the actor side: entries, aliases,
+** moves, forwarding) and route.c (the sender side: routes, flushes,
+** resolving) share inside one place's machine.
+*/
+#ifndef STAGE_NODE_MIGRATE_INT_H
+#define STAGE_NODE_MIGRATE_INT_H
+
+#include "node/migrate.h"
+#include "util/u64map.h"
+
+/* Actor-side states of an address key at a place. */
+enum { E_RESIDENT = 1, E_PREPARING, E_PREPARED, E_FORWARD };
+
+/* Frames held while a move is being decided (ITEM and RETIRE only). */
+typedef struct fvec {
+    stage_mig_frame_t *v;
+    size_t n, cap;
+} fvec_t;
+
+typedef struct ivec {
+    stage_mig_item_t *v;
+    size_t n, cap;
+} ivec_t;
+
+typedef struct entry {
+    uint64_t key;
+    int state;
+    stage_mig_actor_t *actor; /* RESIDENT, PREPARING, PREPARED */
+    stage_mig_addr_t next;    /* PREPARING: next.place; FORWARD: next addr */
+    stage_mig_addr_t from;    /* PREPARED: the old address */
+    uint64_t grace_until;     /* FORWARD */
+    int aliases_in;           /* aliases here that lead to this key */
+    int holds;                /* stage_mig_hold */
+    fvec_t held;              /* PREPARING, PREPARED */
+} entry_t;
+
+/* An address of an earlier place, forwarded to a key here. */
+typedef struct alias {
+    stage_mig_addr_t addr;
+    uint64_t key;
+    struct alias *next; /* same hash */
+} alias_t;
+
+enum { R_DIRECT = 1, R_FLUSHING, R_COLLECTING, R_RESOLVING, R_AFTER, R_LOST };
+
+typedef struct route {
+    stage_mig_addr_t birth;
+    stage_mig_addr_t addr;  /* where this place's messages go */
+    stage_mig_addr_t after; /* RESOLVING, AFTER: the address to drain */
+    stage_mig_addr_t to;    /* AFTER: where the FLUSH went */
+    int state;
+    int err;            /* LOST */
+    uint64_t flush;     /* number of the FLUSH outstanding */
+    int tries;          /* store answers that did not place it */
+    uint64_t due;       /* RESOLVING: ask the store then (0: asked) */
+    ivec_t held;        /* sent while switching: go after the bounced */
+    ivec_t bounced;     /* came back from the old address: go first */
+    struct route *next; /* same hash */
+} route_t;
+
+struct stage_mig {
+    stage_mig_config_t cfg;
+    stage_u64map_t entries; /* key -> entry_t */
+    stage_u64map_t aliases; /* hash(addr) -> alias_t chain */
+    stage_u64map_t routes;  /* hash(birth) -> route_t chain */
+    stage_u64map_t dead;    /* place + 1 -> (void *)1 */
+    size_t naliases, nroutes;
+    uint64_t flushes; /* FLUSH numbers */
+    stage_mig_fx_t *fx;
+    size_t nfx, capfx;
+    bool read;    /* effects read: the next call starts a new list */
+    void **grave; /* freed when the next list starts */
+    size_t ngrave, capgrave;
+    stage_mig_stats_t st;
+};
+
+/* ---- shared helpers (migrate.c) ---------------------------------------- */
+
+uint64_t stage__mig_hash(stage_mig_addr_t a);
+/* Start an API call: clear what was read. */
+void stage__mig_enter(stage_mig_t *m);
+stage_mig_fx_t *stage__mig_fx(stage_mig_t *m, int kind);
+void stage__mig_send(stage_mig_t *m, uint32_t place,
+                     const stage_mig_frame_t *f);
+/* Free p when the current effects are dropped. */
+void stage__mig_bury(stage_mig_t *m, void *p);
+bool stage__mig_is_dead(const stage_mig_t *m, uint32_t place);
+int stage__mig_ipush(ivec_t *v, const stage_mig_item_t *it);
+
+/* ---- the sender side (route.c) ----------------------------------------- */
+
+/* A sender-bound frame (FLUSHED, BOUNCE, FAILED, HINT, CALL_AT) arrived,
+** or was produced here for this place's own items. */
+void stage__mig_route_frame(stage_mig_t *m, uint64_t now,
+                            const stage_mig_frame_t *f);
+/* A frame this place sent as a sender (hops 0) came back undelivered. */
+void stage__mig_route_undelivered(stage_mig_t *m, uint64_t now, uint32_t to,
+                                  const stage_mig_item_t *it);
+void stage__mig_route_dead(stage_mig_t *m, uint64_t now, uint32_t place);
+void stage__mig_route_tick(stage_mig_t *m, uint64_t now);
+uint64_t stage__mig_route_next(const stage_mig_t *m);
+void stage__mig_route_free(stage_mig_t *m);
+
+#endif
