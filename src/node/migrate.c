@@ -338,6 +338,8 @@ static void dispatch(stage_mig_t *m, stage_mig_frame_t *f) {
         at_native(m, f);
         return;
     }
+    if (e && f->item.call && f->item.hops > 0) /* the call is here now */
+        to_sender(m, STAGE_MIG_F_CALL_AT, &f->item, f->item.birth, f->to, 0);
     if (!e) { /* not here (any more): back to the sender */
         m->st.bounced++;
         to_sender(m, STAGE_MIG_F_BOUNCE, &f->item, f->to, f->to, 0);
@@ -426,10 +428,12 @@ static void commit_here(stage_mig_t *m, entry_t *e) {
     fx->items = a->msgs;
     fx->nitems = a->nmsgs;
     /* calls that travelled in the mailbox are here now */
-    for (size_t i = 0; i < a->nmsgs; i++)
+    for (size_t i = 0; i < a->nmsgs; i++) {
+        a->msgs[i].hops++; /* it travelled, like a forwarded one */
         if (a->msgs[i].call)
             to_sender(m, STAGE_MIG_F_CALL_AT, &a->msgs[i], a->birth,
                       own(m, e->key), 0);
+    }
     stage__mig_bury(m, a->msgs);
     a->msgs = NULL;
     a->nmsgs = 0;
@@ -446,6 +450,14 @@ static void on_ready(stage_mig_t *m, uint64_t now, uint32_t from,
     stage_mig_frame_t c = {
         .kind = STAGE_MIG_F_COMMIT, .to = f->at, .epoch = f->epoch};
     stage__mig_send(m, from, &c);
+    /* calls in the mailbox now travel to the destination */
+    stage_mig_actor_t *a = e->actor;
+    for (size_t i = 0; i < a->nmsgs; i++) {
+        if (!a->msgs[i].call) continue;
+        stage_mig_item_t it = a->msgs[i];
+        it.hops++;
+        to_sender(m, STAGE_MIG_F_CALL_AT, &it, a->birth, f->at, 0);
+    }
     e->state = E_FORWARD;
     e->next = f->at;
     e->grace_until = now + m->cfg.grace_ms;

@@ -148,7 +148,16 @@ void stage_mig_send(stage_mig_t *m, uint64_t now, const stage_mig_item_t *item,
         send_item(m, via, item); /* the fast path */
         return;
     }
-    if (!r) r = route_new(m, item->birth, via);
+    if (!r) {
+        /* This place may have sent to the birth address before (the fast
+        ** path keeps no trace): that pipe is drained first, through a
+        ** FLUSH, and via only tells that the actor moved. */
+        r = route_new(m, item->birth, item->birth);
+        if (!stage__mig_is_dead(m, r->addr.place)) {
+            start_flush(m, r, r->addr, (stage_mig_addr_t){0});
+            r->state = R_FLUSHING;
+        }
+    }
     route_put(m, now, r, item);
 }
 
@@ -238,6 +247,7 @@ void stage__mig_route_frame(stage_mig_t *m, uint64_t now,
         stage_mig_fx_t *fx = stage__mig_fx(m, STAGE_MIG_FX_CALL_AT);
         fx->item = *it;
         fx->place = f->at.place;
+        fx->from = f->from;
         return;
     }
     default:
@@ -309,6 +319,14 @@ void stage__mig_route_dead(stage_mig_t *m, uint64_t now, uint32_t place) {
             go_resolving(m, now, r, r->addr, false);
         else if (r->state == R_AFTER && r->to.place == place)
             go_resolving(m, now, r, r->after, false);
+        /* The FLUSH out may have died with that place further down its
+        ** path, taken and never answered: send another (the first one's
+        ** answer, if it comes, is ignored). Nothing sent after it passes
+        ** through a place known dead, so this one is answered or bounced. */
+        else if (r->state == R_FLUSHING || r->state == R_COLLECTING)
+            start_flush(m, r, r->addr, (stage_mig_addr_t){0});
+        else if (r->state == R_AFTER)
+            start_flush(m, r, r->to, r->after);
     }
     free(c.rs);
 }

@@ -96,7 +96,8 @@ typedef enum stage_mig_fkind {
     STAGE_MIG_F_BOUNCE,   /* to a sender: item not taken at `to` */
     STAGE_MIG_F_FAILED,   /* to a sender: item lost with a place (err) */
     STAGE_MIG_F_HINT,     /* to a sender: item.birth is now at `at` */
-    STAGE_MIG_F_CALL_AT,  /* to a sender: call item now goes to at.place */
+    STAGE_MIG_F_CALL_AT,  /* to a sender: call item goes from `from` to
+                          ** at.place (is there, if they are equal) */
 } stage_mig_fkind_t;
 
 /* One frame between places. MOVE owns its actor record: whoever ends up
@@ -105,7 +106,7 @@ typedef struct stage_mig_frame {
     uint8_t kind; /* stage_mig_fkind_t */
     uint32_t epoch;
     int err;             /* FAILED: STAGE_E* */
-    uint32_t from;       /* BOUNCE: the place that bounced it */
+    uint32_t from; /* sender-bound frames: the place that sent it */
     stage_mig_addr_t to; /* see the kinds */
     stage_mig_addr_t at; /* see the kinds */
     stage_mig_item_t item;
@@ -126,13 +127,18 @@ typedef enum stage_mig_fx_kind {
                            ** stage_mig_resolved */
     STAGE_MIG_FX_FAIL,     /* item (this place's MSG) failed with err: fail
                            ** its future, or log a one-way send */
-    STAGE_MIG_FX_CALL_AT,  /* this place's call item now goes to `place`:
-                           ** fail it if that place dies */
+    STAGE_MIG_FX_CALL_AT,  /* this place's call item is on its way from
+                           ** `from` to `place` (from == place: it is at
+                           ** place): fail it if either dies. Notices
+                           ** from different places may cross: the one
+                           ** with the most item.hops is the latest, and
+                           ** of two with as many, the arrival */
 } stage_mig_fx_kind_t;
 
 typedef struct stage_mig_fx {
     int kind; /* stage_mig_fx_kind_t */
     uint32_t place;
+    uint32_t from; /* CALL_AT */
     uint64_t key;
     int err;
     uint32_t epoch;
