@@ -220,6 +220,7 @@ static stage_mig_addr_t own(const stage_mig_t *m, uint64_t key) {
 
 static void to_sender(stage_mig_t *m, int kind, const stage_mig_item_t *it,
                       stage_mig_addr_t to, stage_mig_addr_t at, int err) {
+    if (stage__mig_is_dead(m, it->sender)) return; /* nobody to tell */
     stage_mig_frame_t f = {.kind = (uint8_t)kind,
                            .item = *it,
                            .to = to,
@@ -608,19 +609,9 @@ static void collect_alias(uint64_t key, void *val, void *ud) {
     }
 }
 
-void stage_mig_dead(stage_mig_t *m, uint64_t now, uint32_t place) {
-    stage__mig_enter(m);
-    if (stage__mig_is_dead(m, place)) return;
-    if (stage__u64map_put(&m->dead, (uint64_t)place + 1, (void *)1)) abort();
+/* A move to or from a dead place is decided; forwarding to it stops. */
+static void dead_entries(stage_mig_t *m, uint32_t place) {
     dead_ctx_t c = {.m = m, .place = place};
-    /* nothing more comes from it: its aliases close, as if it retired */
-    stage__u64map_each(&m->aliases, collect_alias, &c);
-    for (size_t i = 0; i < c.na; i++) {
-        stage_mig_frame_t f = {.kind = STAGE_MIG_F_RETIRE,
-                               .to = c.as[i]->addr,
-                               .at = c.as[i]->addr};
-        dispatch(m, &f);
-    }
     stage__u64map_each(&m->entries, collect_entry, &c);
     for (size_t i = 0; i < c.n; i++) {
         entry_t *e = c.es[i];
@@ -634,8 +625,42 @@ void stage_mig_dead(stage_mig_t *m, uint64_t now, uint32_t place) {
         }
     }
     free(c.es);
+}
+
+/* Nothing more comes from a dead place: its aliases close, as if it had
+** retired them (the marker goes on to the actor). */
+static void dead_aliases(stage_mig_t *m, uint32_t place) {
+    dead_ctx_t c = {.m = m, .place = place};
+    stage__u64map_each(&m->aliases, collect_alias, &c);
+    for (size_t i = 0; i < c.na; i++) {
+        stage_mig_frame_t f = {.kind = STAGE_MIG_F_RETIRE,
+                               .to = c.as[i]->addr,
+                               .at = c.as[i]->addr};
+        dispatch(m, &f);
+    }
     free(c.as);
-    stage__mig_route_dead(m, now, place);
+}
+
+void stage_mig_dead(stage_mig_t *m, uint64_t now, const uint32_t *places,
+                    size_t n) {
+    stage__mig_enter(m);
+    size_t k = 0;
+    uint32_t *fresh = malloc((n ? n : 1) * sizeof *fresh);
+    if (!fresh) abort();
+    /* all of them first: nothing below may send to any of them */
+    for (size_t i = 0; i < n; i++) {
+        if (stage__mig_is_dead(m, places[i])) continue;
+        if (stage__u64map_put(&m->dead, (uint64_t)places[i] + 1, (void *)1))
+            abort();
+        fresh[k++] = places[i];
+    }
+    for (size_t i = 0; i < k; i++)
+        dead_entries(m, fresh[i]);
+    for (size_t i = 0; i < k; i++)
+        dead_aliases(m, fresh[i]);
+    for (size_t i = 0; i < k; i++)
+        stage__mig_route_dead(m, now, fresh[i]);
+    free(fresh);
 }
 
 void stage_mig_stopped(stage_mig_t *m, uint64_t key) {

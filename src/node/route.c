@@ -93,13 +93,22 @@ static void go_resolving(stage_mig_t *m, uint64_t now, route_t *r,
         ask_store(m, r);
 }
 
-static void start_flush(stage_mig_t *m, route_t *r, stage_mig_addr_t to,
-                        stage_mig_addr_t after) {
+/* Put r in state (FLUSHING, COLLECTING or AFTER) with a FLUSH through
+** `to` that is answered once `after` (if any) is closed. A FLUSH is never
+** sent to a place known dead: the store is asked instead. */
+static void start_flush(stage_mig_t *m, uint64_t now, route_t *r,
+                        stage_mig_addr_t to, stage_mig_addr_t after,
+                        int state) {
+    if (stage__mig_is_dead(m, to.place)) {
+        go_resolving(m, now, r, after.key ? after : to, false);
+        return;
+    }
     stage_mig_item_t fl = {.kind = STAGE_MIG_FLUSH,
                            .sender = m->cfg.place,
                            .handle = ++m->flushes,
                            .birth = r->birth,
                            .after = after};
+    r->state = state;
     r->flush = fl.handle;
     r->to = to;
     m->st.flushes++;
@@ -153,10 +162,7 @@ void stage_mig_send(stage_mig_t *m, uint64_t now, const stage_mig_item_t *item,
         ** path keeps no trace): that pipe is drained first, through a
         ** FLUSH, and via only tells that the actor moved. */
         r = route_new(m, item->birth, item->birth);
-        if (!stage__mig_is_dead(m, r->addr.place)) {
-            start_flush(m, r, r->addr, (stage_mig_addr_t){0});
-            r->state = R_FLUSHING;
-        }
+        start_flush(m, now, r, r->addr, (stage_mig_addr_t){0}, R_FLUSHING);
     }
     route_put(m, now, r, item);
 }
@@ -203,8 +209,10 @@ static void on_bounce(stage_mig_t *m, uint64_t now,
         return;
     }
     stage__mig_ipush(&r->bounced, it);
-    if (r->state == R_DIRECT) start_flush(m, r, r->addr, (stage_mig_addr_t){0});
-    r->state = R_COLLECTING;
+    if (r->state == R_DIRECT)
+        start_flush(m, now, r, r->addr, (stage_mig_addr_t){0}, R_COLLECTING);
+    else
+        r->state = R_COLLECTING;
 }
 
 static void on_flush_lost(stage_mig_t *m, uint64_t now, route_t *r,
@@ -223,10 +231,8 @@ void stage__mig_route_frame(stage_mig_t *m, uint64_t now,
     switch (f->kind) {
     case STAGE_MIG_F_HINT:
         r = route_get(m, it->birth, it->birth);
-        if (r->state == R_DIRECT && !stage_mig_addr_eq(r->addr, f->at)) {
-            start_flush(m, r, r->addr, (stage_mig_addr_t){0});
-            r->state = R_FLUSHING;
-        }
+        if (r->state == R_DIRECT && !stage_mig_addr_eq(r->addr, f->at))
+            start_flush(m, now, r, r->addr, (stage_mig_addr_t){0}, R_FLUSHING);
         return;
     case STAGE_MIG_F_FLUSHED:
         r = route_find(m, it->birth);
@@ -283,8 +289,7 @@ void stage_mig_resolved(stage_mig_t *m, uint64_t now, stage_mig_addr_t birth,
             r->due = now + m->cfg.resolve_retry_ms;
         return;
     }
-    r->state = R_AFTER;
-    start_flush(m, r, addr, r->after);
+    start_flush(m, now, r, addr, r->after, R_AFTER);
 }
 
 typedef struct each_ctx {
@@ -324,9 +329,9 @@ void stage__mig_route_dead(stage_mig_t *m, uint64_t now, uint32_t place) {
         ** answer, if it comes, is ignored). Nothing sent after it passes
         ** through a place known dead, so this one is answered or bounced. */
         else if (r->state == R_FLUSHING || r->state == R_COLLECTING)
-            start_flush(m, r, r->addr, (stage_mig_addr_t){0});
+            start_flush(m, now, r, r->addr, (stage_mig_addr_t){0}, r->state);
         else if (r->state == R_AFTER)
-            start_flush(m, r, r->to, r->after);
+            start_flush(m, now, r, r->to, r->after, R_AFTER);
     }
     free(c.rs);
 }

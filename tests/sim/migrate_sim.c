@@ -46,8 +46,8 @@
 #define MAXT 3
 #define MAXP (MAXN * MAXT)
 #define MAXA 8
-#define CHAOS 3000   /* ms of moves, sends and deaths */
-#define PROBE 6000   /* the probes go then */
+#define CHAOS 3000 /* ms of moves, sends and deaths */
+#define PROBE 6000 /* the probes go then */
 #define HORIZON 90000
 #define GRACE 150
 
@@ -111,10 +111,10 @@ static bool place_dead(int p) {
 enum { M_SENDER = 1, M_OWN, M_PROBE };
 
 typedef struct msg {
-    int kind;      /* M_SENDER, M_OWN (an actor's own reply), M_PROBE */
-    int sender;    /* place */
-    int actor;     /* target */
-    uint64_t seq;  /* per (sender, actor) */
+    int kind;     /* M_SENDER, M_OWN (an actor's own reply), M_PROBE */
+    int sender;   /* place */
+    int actor;    /* target */
+    uint64_t seq; /* per (sender, actor) */
     bool call;
     int delivered; /* times */
     bool failed;   /* reported failed to its sender */
@@ -134,8 +134,8 @@ typedef enum { A_RESIDENT = 1, A_MOVING, A_LOST } astate_t;
 typedef struct actor {
     stage_mig_addr_t birth, addr; /* addr: current (RESIDENT) */
     astate_t state;
-    int src, dst; /* MOVING */
-    int prev;     /* the place before, to go back to */
+    int src, dst;   /* MOVING */
+    int prev;       /* the place before, to go back to */
     bool committed; /* MOVING: the source gave it up */
     uint32_t epoch;
     stage_mig_addr_t addrs[4096]; /* every address it had */
@@ -151,8 +151,8 @@ static struct {
     uint32_t epoch;
 } store[MAXA];
 
-static uint64_t st_moves, st_restored, st_lost_actors, st_delivered,
-    st_failed, st_died_with, st_fate_unknown, st_own, st_maxhops, st_probes;
+static uint64_t st_moves, st_restored, st_lost_actors, st_delivered, st_failed,
+    st_died_with, st_fate_unknown, st_own, st_maxhops, st_probes;
 
 static int actor_of_birth(stage_mig_addr_t b) {
     for (int i = 0; i < nactors; i++)
@@ -262,7 +262,8 @@ static void channel(int s, int d, ev_t e) {
 static ev_t *limbo;
 static size_t nlimbo, caplimbo;
 
-/* ---- driving a place ------------------------------------------------------ */
+/* ---- driving a place ------------------------------------------------------
+ */
 
 static void effects(int p);
 
@@ -283,8 +284,9 @@ static uint64_t new_key(void *ud) {
 static bool native(void *ud, uint64_t key) {
     int p = (int)(intptr_t)ud;
     for (int i = 0; i < nactors; i++)
-        if (actors[i].state == A_RESIDENT && actors[i].addr.place == (uint32_t)p &&
-            actors[i].addr.key == key && actors[i].epoch == 0)
+        if (actors[i].state == A_RESIDENT &&
+            actors[i].addr.place == (uint32_t)p && actors[i].addr.key == key &&
+            actors[i].epoch == 0)
             return true;
     return false;
 }
@@ -344,8 +346,11 @@ static void on_arrived(int p, const stage_mig_fx_t *fx) {
     ac->addrs[ac->naddrs++] = fx->addr;
     took_items(p, fx->items, fx->nitems, ac);
     /* the store (migrations, names, types) is written by the new place */
-    push((ev_t){.at = now + 1 + rnd(20), .type = EV_STORE, .a = a,
-                .x = fx->epoch, .addr = fx->addr});
+    push((ev_t){.at = now + 1 + rnd(20),
+                .type = EV_STORE,
+                .a = a,
+                .x = fx->epoch,
+                .addr = fx->addr});
     if (ac->nbox) plan_turn(a);
 }
 
@@ -364,6 +369,7 @@ static void on_restored(int p, const stage_mig_fx_t *fx) {
 static void on_send_fx(int p, const stage_mig_fx_t *fx) {
     const stage_mig_frame_t *f = &fx->frame;
     int d = (int)fx->place;
+    CHECK(!knows_dead[p][node_of(d)]); /* nothing goes to a known death */
     if (f->kind == STAGE_MIG_F_ITEM && f->item.kind == STAGE_MIG_MSG &&
         f->item.hops == 0 && f->item.sender == (uint32_t)p && f->item.call)
         ledger[f->item.handle].call_at = d;
@@ -419,7 +425,9 @@ static void effects(int p) {
             break;
         }
         case STAGE_MIG_FX_RESOLVE:
-            push((ev_t){.at = now + 1 + rnd(10), .type = EV_RESOLVE, .a = p,
+            push((ev_t){.at = now + 1 + rnd(10),
+                        .type = EV_RESOLVE,
+                        .a = p,
                         .b = actor_of_birth(fx[i].birth)});
             break;
         case STAGE_MIG_FX_FAIL:
@@ -444,7 +452,8 @@ static void effects(int p) {
             die("unknown effect %d", fx[i].kind);
         }
     }
-    for (size_t i = 0; i < n; i++) free(items[i]);
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
     free(items);
     free(fx);
     schedule_timer(p);
@@ -479,7 +488,7 @@ static void ev_frame(ev_t *e) {
         return;
     }
     item_seen(d, &e->f);
-    static const char *kinds[] = {"?",     "ITEM",    "MOVE",   "READY",
+    static const char *kinds[] = {"?",      "ITEM",   "MOVE",    "READY",
                                   "COMMIT", "RETIRE", "FLUSHED", "BOUNCE",
                                   "FAILED", "HINT",   "CALL_AT"};
     trace("frame %d -> %d %s to %u/%" PRIu64 " at %u/%" PRIu64
@@ -504,7 +513,8 @@ static void ev_turn(int a) {
     CHECK(m->delivered == 0); /* never twice */
     CHECK(!m->failed);
     if (m->seq <= last_seq[m->sender][a]) /* each sender's order */
-        die("actor %d got msg %" PRIu64 " (from %d #%" PRIu64 ") after #%" PRIu64,
+        die("actor %d got msg %" PRIu64 " (from %d #%" PRIu64
+            ") after #%" PRIu64,
             a, it.handle, m->sender, m->seq, last_seq[m->sender][a]);
     last_seq[m->sender][a] = m->seq;
     m->delivered++;
@@ -517,19 +527,23 @@ static void ev_turn(int a) {
     /* sometimes the actor calls an echo: the reply comes back to this
     ** place, through this address, maybe after the actor moved on */
     if (m->kind != M_PROBE && now < CHAOS && !rnd(6))
-        push((ev_t){.at = now + 1 + rnd(2 * GRACE), .type = EV_ECHO, .a = p,
-                    .b = a, .addr = ac->addr});
+        push((ev_t){.at = now + 1 + rnd(2 * GRACE),
+                    .type = EV_ECHO,
+                    .a = p,
+                    .b = a,
+                    .addr = ac->addr});
     if (ac->nbox) plan_turn(a);
 }
 
-static void send_from(int p, int a, stage_mig_addr_t via, int kind,
-                      bool call) {
+static void send_from(int p, int a, stage_mig_addr_t via, int kind, bool call) {
     size_t id = new_msg(kind, p, a, call);
-    stage_mig_item_t it = {.kind = STAGE_MIG_MSG, .call = call,
-                           .sender = (uint32_t)p, .handle = id,
+    stage_mig_item_t it = {.kind = STAGE_MIG_MSG,
+                           .call = call,
+                           .sender = (uint32_t)p,
+                           .handle = id,
                            .birth = actors[a].birth};
-    trace("place %d sends msg %zu #%" PRIu64 " to actor %d via %u/%" PRIu64,
-          p, id, ledger[id].seq, a, via.place, via.key);
+    trace("place %d sends msg %zu #%" PRIu64 " to actor %d via %u/%" PRIu64, p,
+          id, ledger[id].seq, a, via.place, via.key);
     stage_mig_send(mig[p], now, &it, via);
     effects(p);
 }
@@ -574,13 +588,15 @@ static void ev_move(int a) {
 
 static void ev_kill(int n) {
     int alive = 0;
-    for (int i = 0; i < nnodes; i++) alive += !node_dead[i];
+    for (int i = 0; i < nnodes; i++)
+        alive += !node_dead[i];
     if (alive <= 1 || node_dead[n]) return;
     trace("node %d dies", n);
     node_dead[n] = deaths = true;
     for (int a = 0; a < nactors; a++) {
         actor_t *ac = &actors[a];
-        bool gone = ac->state == A_RESIDENT && node_of((int)ac->addr.place) == n;
+        bool gone =
+            ac->state == A_RESIDENT && node_of((int)ac->addr.place) == n;
         /* a move whose destination died after the commit, or whose both
         ** ends died, loses the actor */
         if (ac->state == A_MOVING && place_dead(ac->dst) &&
@@ -593,8 +609,8 @@ static void ev_kill(int n) {
     }
     for (int p = 0; p < nplaces; p++)
         if (!place_dead(p))
-            push((ev_t){.at = now + 5 + rnd(60), .type = EV_LEARN, .a = p,
-                        .b = n});
+            push((ev_t){
+                .at = now + 5 + rnd(60), .type = EV_LEARN, .a = p, .b = n});
 }
 
 static int cmp_seq(const void *x, const void *y) {
@@ -607,8 +623,11 @@ static void ev_learn(int p, int n) {
     if (place_dead(p) || knows_dead[p][n]) return;
     knows_dead[p][n] = true;
     trace("place %d learns node %d died", p, n);
+    uint32_t qs[MAXT];
+    size_t nq = 0;
     for (int q = 0; q < nplaces; q++)
-        if (node_of(q) == n) stage_mig_dead(mig[p], now, (uint32_t)q);
+        if (node_of(q) == n) qs[nq++] = (uint32_t)q;
+    stage_mig_dead(mig[p], now, qs, nq);
     effects(p);
     /* frames from p to n not taken there come back, oldest first; frames
     ** from n to p not yet read are refused */
@@ -688,7 +707,8 @@ static void ev_probe(void) {
     }
 }
 
-/* ---- one seed -------------------------------------------------------------- */
+/* ---- one seed --------------------------------------------------------------
+ */
 
 static void setup(void) {
     nnodes = 2 + (int)rnd(MAXN - 1);
@@ -723,7 +743,8 @@ static void setup(void) {
     /* half the seeds kill up to nnodes - 1 nodes during the chaos */
     if (rnd(2))
         for (int k = 0, n = 1 + (int)rnd((uint64_t)nnodes - 1); k < n; k++)
-            push((ev_t){.at = 100 + rnd(CHAOS - 200), .type = EV_KILL,
+            push((ev_t){.at = 100 + rnd(CHAOS - 200),
+                        .type = EV_KILL,
                         .a = (int)rnd((uint64_t)nnodes)});
     push((ev_t){.at = PROBE, .type = EV_PROBE});
 }
@@ -811,16 +832,36 @@ static void run_seed(uint64_t s) {
         now = e.at;
         if (now > HORIZON) die("still busy at the horizon (a livelock?)");
         switch (e.type) {
-        case EV_FRAME: ev_frame(&e); break;
-        case EV_REPLY: ev_reply(&e); break;
-        case EV_ECHO: ev_echo(&e); break;
-        case EV_TURN: ev_turn(e.a); break;
-        case EV_MOVE: ev_move(e.a); break;
-        case EV_SEND: ev_send(e.a); break;
-        case EV_KILL: ev_kill(e.a); break;
-        case EV_LEARN: ev_learn(e.a, e.b); break;
-        case EV_RESOLVE: ev_resolve(e.a, e.b); break;
-        case EV_PROBE: ev_probe(); break;
+        case EV_FRAME:
+            ev_frame(&e);
+            break;
+        case EV_REPLY:
+            ev_reply(&e);
+            break;
+        case EV_ECHO:
+            ev_echo(&e);
+            break;
+        case EV_TURN:
+            ev_turn(e.a);
+            break;
+        case EV_MOVE:
+            ev_move(e.a);
+            break;
+        case EV_SEND:
+            ev_send(e.a);
+            break;
+        case EV_KILL:
+            ev_kill(e.a);
+            break;
+        case EV_LEARN:
+            ev_learn(e.a, e.b);
+            break;
+        case EV_RESOLVE:
+            ev_resolve(e.a, e.b);
+            break;
+        case EV_PROBE:
+            ev_probe();
+            break;
         case EV_STORE:
             if (e.x > store[e.a].epoch) {
                 store[e.a].epoch = (uint32_t)e.x;
@@ -833,7 +874,8 @@ static void run_seed(uint64_t s) {
             stage_mig_tick(mig[e.a], now);
             effects(e.a);
             break;
-        default: break;
+        default:
+            break;
         }
     }
     final_checks();
@@ -849,10 +891,11 @@ static void run_seed(uint64_t s) {
     }
     for (size_t i = 0; i < nlimbo; i++)
         if (limbo[i].type == EV_FRAME) stage_mig_frame_clear(&limbo[i].f);
-    uint64_t v[12] = {nmsgs,        st_delivered,  st_moves,      st_restored,
-                      st_lost_actors, st_failed,   st_died_with,  sum.forwarded,
-                      sum.bounced,  sum.flushes,   sum.resolves,  st_own};
-    for (int i = 0; i < 12; i++) tot[i] += v[i];
+    uint64_t v[12] = {nmsgs,          st_delivered, st_moves,     st_restored,
+                      st_lost_actors, st_failed,    st_died_with, sum.forwarded,
+                      sum.bounced,    sum.flushes,  sum.resolves, st_own};
+    for (int i = 0; i < 12; i++)
+        tot[i] += v[i];
     if (st_maxhops > tot[11] && 0) tot[11] = st_maxhops;
 }
 
@@ -870,8 +913,8 @@ int main(int argc, char **argv) {
            " reported failed, %" PRIu64 " died with their place), %" PRIu64
            " moves (%" PRIu64 " given back by a dead destination), %" PRIu64
            " actors lost with their place; %" PRIu64 " forwarded, %" PRIu64
-           " bounced, %" PRIu64 " flushes, %" PRIu64
-           " store lookups, %" PRIu64 " own replies after moves; most hops "
+           " bounced, %" PRIu64 " flushes, %" PRIu64 " store lookups, %" PRIu64
+           " own replies after moves; most hops "
            "%" PRIu64 "\n",
            first, first + count - 1, tot[0], tot[1], tot[5], tot[6], tot[2],
            tot[3], tot[4], tot[7], tot[8], tot[9], tot[10], tot[11], maxhops);

@@ -106,7 +106,7 @@ typedef struct stage_mig_frame {
     uint8_t kind; /* stage_mig_fkind_t */
     uint32_t epoch;
     int err;             /* FAILED: STAGE_E* */
-    uint32_t from; /* sender-bound frames: the place that sent it */
+    uint32_t from;       /* sender-bound frames: the place that sent it */
     stage_mig_addr_t to; /* see the kinds */
     stage_mig_addr_t at; /* see the kinds */
     stage_mig_item_t item;
@@ -214,9 +214,10 @@ void stage_mig_recv(stage_mig_t *m, uint64_t now, uint32_t from,
 ** (its fate is unknown). Takes what f owns. Call after stage_mig_dead. */
 void stage_mig_undelivered(stage_mig_t *m, uint64_t now, uint32_t to,
                            stage_mig_frame_t *f);
-/* Place `place` died (its node incarnation was declared dead): nothing more
-** comes from it. */
-void stage_mig_dead(stage_mig_t *m, uint64_t now, uint32_t place);
+/* Places places[0..n) died (a node incarnation was declared dead: its
+** theatres): nothing more comes from them, nothing more goes to them. */
+void stage_mig_dead(stage_mig_t *m, uint64_t now, const uint32_t *places,
+                    size_t n);
 /* Time passed (harmless to call early). */
 void stage_mig_tick(stage_mig_t *m, uint64_t now);
 /* When to call stage_mig_tick next (absolute ms; UINT64_MAX: never). */
