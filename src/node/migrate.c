@@ -45,6 +45,7 @@ void stage_mig_config_init(stage_mig_config_t *cfg) {
     cfg->grace_ms = 1000;
     cfg->resolve_retry_ms = 50;
     cfg->resolve_tries = 20;
+    cfg->route_idle_ms = 10000;
 }
 
 bool stage__mig_is_dead(const stage_mig_t *m, uint32_t place) {

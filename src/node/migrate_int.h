@@ -54,6 +54,8 @@ typedef struct route {
     uint64_t flush;     /* number of the FLUSH outstanding */
     int tries;          /* store answers that did not place it */
     uint64_t due;       /* RESOLVING: ask the store then (0: asked) */
+    uint64_t used;      /* the last message through it */
+    bool idle_flush;    /* FLUSHING to be forgotten: nothing held */
     ivec_t held;        /* sent while switching: go after the bounced */
     ivec_t bounced;     /* came back from the old address: go first */
     struct route *next; /* same hash */

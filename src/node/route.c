@@ -33,7 +33,7 @@ static route_t *route_find(stage_mig_t *m, stage_mig_addr_t birth) {
     return r;
 }
 
-static route_t *route_new(stage_mig_t *m, stage_mig_addr_t birth,
+static route_t *route_new(stage_mig_t *m, uint64_t now, stage_mig_addr_t birth,
                           stage_mig_addr_t addr) {
     route_t *r = calloc(1, sizeof *r);
     if (!r) abort();
@@ -41,16 +41,34 @@ static route_t *route_new(stage_mig_t *m, stage_mig_addr_t birth,
     r->birth = birth;
     r->addr = addr;
     r->state = R_DIRECT;
+    r->used = now;
     r->next = stage__u64map_get(&m->routes, h);
     if (stage__u64map_put(&m->routes, h, r)) abort();
     m->nroutes++;
     return r;
 }
 
-static route_t *route_get(stage_mig_t *m, stage_mig_addr_t birth,
+/* Forget r: its pipe is empty and nothing is held. */
+static void route_del(stage_mig_t *m, route_t *r) {
+    uint64_t h = stage__mig_hash(r->birth);
+    route_t *head = stage__u64map_get(&m->routes, h), **pp = &head;
+    while (*pp != r)
+        pp = &(*pp)->next;
+    *pp = r->next;
+    if (head)
+        stage__u64map_put(&m->routes, h, head); /* replaces: no allocation */
+    else
+        stage__u64map_take(&m->routes, h);
+    m->nroutes--;
+    free(r->held.v);
+    free(r->bounced.v);
+    free(r);
+}
+
+static route_t *route_get(stage_mig_t *m, uint64_t now, stage_mig_addr_t birth,
                           stage_mig_addr_t addr) {
     route_t *r = route_find(m, birth);
-    return r ? r : route_new(m, birth, addr);
+    return r ? r : route_new(m, now, birth, addr);
 }
 
 size_t stage_mig_routes(const stage_mig_t *m) {
@@ -109,6 +127,7 @@ static void start_flush(stage_mig_t *m, uint64_t now, route_t *r,
                            .birth = r->birth,
                            .after = after};
     r->state = state;
+    r->idle_flush = false;
     r->flush = fl.handle;
     r->to = to;
     m->st.flushes++;
@@ -130,6 +149,8 @@ static void lose(stage_mig_t *m, route_t *r, int err) {
 /* Item `it` of this place for r's actor, in its turn. */
 static void route_put(stage_mig_t *m, uint64_t now, route_t *r,
                       const stage_mig_item_t *it) {
+    r->used = now;
+    r->idle_flush = false; /* something to send: the route stays */
     switch (r->state) {
     case R_DIRECT:
         if (!stage__mig_is_dead(m, r->addr.place)) {
@@ -161,7 +182,7 @@ void stage_mig_send(stage_mig_t *m, uint64_t now, const stage_mig_item_t *item,
         /* This place may have sent to the birth address before (the fast
         ** path keeps no trace): that pipe is drained first, through a
         ** FLUSH, and via only tells that the actor moved. */
-        r = route_new(m, item->birth, item->birth);
+        r = route_new(m, now, item->birth, item->birth);
         start_flush(m, now, r, r->addr, (stage_mig_addr_t){0}, R_FLUSHING);
     }
     route_put(m, now, r, item);
@@ -188,7 +209,7 @@ static void switch_to(stage_mig_t *m, uint64_t now, route_t *r,
 static void on_bounce(stage_mig_t *m, uint64_t now,
                       const stage_mig_frame_t *f) {
     const stage_mig_item_t *it = &f->item;
-    route_t *r = route_get(m, it->birth, f->to);
+    route_t *r = route_get(m, now, it->birth, f->to);
     if (it->kind == STAGE_MIG_FLUSH) {
         if (it->handle != r->flush) return; /* an older one */
         if (r->state == R_AFTER) {          /* the store's answer was stale */
@@ -230,14 +251,18 @@ void stage__mig_route_frame(stage_mig_t *m, uint64_t now,
     route_t *r;
     switch (f->kind) {
     case STAGE_MIG_F_HINT:
-        r = route_get(m, it->birth, it->birth);
+        r = route_get(m, now, it->birth, it->birth);
         if (r->state == R_DIRECT && !stage_mig_addr_eq(r->addr, f->at))
             start_flush(m, now, r, r->addr, (stage_mig_addr_t){0}, R_FLUSHING);
         return;
     case STAGE_MIG_F_FLUSHED:
         r = route_find(m, it->birth);
-        if (r && it->handle == r->flush &&
-            (r->state == R_FLUSHING || r->state == R_AFTER))
+        if (!r || it->handle != r->flush ||
+            (r->state != R_FLUSHING && r->state != R_AFTER))
+            return;
+        if (r->idle_flush) /* nothing was sent since: forget it */
+            route_del(m, r);
+        else
             switch_to(m, now, r, f->at);
         return;
     case STAGE_MIG_F_BOUNCE:
@@ -341,22 +366,35 @@ void stage__mig_route_tick(stage_mig_t *m, uint64_t now) {
     stage__u64map_each(&m->routes, collect, &c);
     for (size_t i = 0; i < c.n; i++) {
         route_t *r = c.rs[i];
-        if (r->state == R_RESOLVING && r->due && r->due <= now) ask_store(m, r);
+        if (r->state == R_RESOLVING && r->due && r->due <= now) {
+            ask_store(m, r);
+        } else if (r->state == R_DIRECT &&
+                   r->used + m->cfg.route_idle_ms <= now) {
+            start_flush(m, now, r, r->addr, (stage_mig_addr_t){0}, R_FLUSHING);
+            r->idle_flush = r->state == R_FLUSHING;
+        }
     }
     free(c.rs);
 }
 
+typedef struct due_ctx {
+    uint64_t t, idle;
+} due_ctx_t;
+
 static void next_due(uint64_t key, void *val, void *ud) {
     (void)key;
-    uint64_t *t = ud;
-    for (route_t *r = val; r; r = r->next)
-        if (r->state == R_RESOLVING && r->due && r->due < *t) *t = r->due;
+    due_ctx_t *c = ud;
+    for (route_t *r = val; r; r = r->next) {
+        if (r->state == R_RESOLVING && r->due && r->due < c->t) c->t = r->due;
+        if (r->state == R_DIRECT && r->used + c->idle < c->t)
+            c->t = r->used + c->idle;
+    }
 }
 
 uint64_t stage__mig_route_next(const stage_mig_t *m) {
-    uint64_t t = UINT64_MAX;
-    stage__u64map_each(&m->routes, next_due, &t);
-    return t;
+    due_ctx_t c = {UINT64_MAX, m->cfg.route_idle_ms};
+    stage__u64map_each(&m->routes, next_due, &c);
+    return c.t;
 }
 
 static void free_chain(uint64_t key, void *val, void *ud) {

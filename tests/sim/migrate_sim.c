@@ -26,7 +26,8 @@
 **     delivered (a live actor: the race of thesis 5.3.1 ends) or fails with
 **     a typed error (a lost one);
 **   - the store names each living actor's current address (registrations
-**     follow), and every forwarding entry and alias has retired.
+**     follow), every forwarding entry and alias has retired, and every
+**     route that still places its actor was forgotten once idle.
 **
 **   migrate_sim [FIRST_SEED [COUNT]]     (default 1 300)
 ** A failure prints the seed; `migrate_sim SEED 1` replays it exactly;
@@ -722,6 +723,7 @@ static void setup(void) {
         cfg.grace_ms = GRACE / 2 + rnd(GRACE);
         cfg.resolve_retry_ms = 20;
         cfg.resolve_tries = 10;
+        cfg.route_idle_ms = 50 + rnd(500);
         cfg.new_key = new_key;
         cfg.native = native;
         cfg.ud = (void *)(intptr_t)p;
@@ -792,7 +794,8 @@ static void final_checks(void) {
         if (place_dead(p)) continue;
         stage_mig_stats_t st;
         stage_mig_stats(mig[p], &st);
-        CHECK(st.aliases == 0); /* every old address retired */
+        CHECK(st.aliases == 0);      /* every old address retired */
+        CHECK(st.routes == st.lost); /* idle routes forgotten */
         size_t resident = 0;
         for (int a = 0; a < nactors; a++)
             resident += actors[a].state == A_RESIDENT &&

@@ -35,6 +35,8 @@
 **   RESOLVING -> AFTER [store answered: FLUSH-after on the new address]
 **   AFTER -> DIRECT [FLUSHED: resend the bounced, release the held]
 **   RESOLVING -> LOST [the store cannot place the actor: all fail]
+**   DIRECT -> FLUSHING -> (forgotten) [unused for route_idle_ms: once its
+**                      pipe is empty, sends take the fast path again]
 **
 ** Threads: not thread-safe; one thread drives one place.
 */
@@ -155,6 +157,8 @@ typedef struct stage_mig_config {
     uint64_t grace_ms;         /* an old address forwards this long (1000) */
     uint64_t resolve_retry_ms; /* the store is asked again after (50) */
     int resolve_tries;         /* answers that cannot place it: lost (20) */
+    uint64_t route_idle_ms;    /* a route unused this long is forgotten,
+                               ** after a FLUSH (10000) */
     /* a fresh key for an actor arriving here (the driver's serials) */
     uint64_t (*new_key)(void *ud);
     /* 1 if key is an actor here that never moved (the driver's table):
