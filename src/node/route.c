@@ -209,7 +209,8 @@ static void switch_to(stage_mig_t *m, uint64_t now, route_t *r,
 static void on_bounce(stage_mig_t *m, uint64_t now,
                       const stage_mig_frame_t *f) {
     const stage_mig_item_t *it = &f->item;
-    route_t *r = route_get(m, now, it->birth, f->to);
+    /* without a route, this place sent through the birth address */
+    route_t *r = route_get(m, now, it->birth, it->birth);
     if (it->kind == STAGE_MIG_FLUSH) {
         if (it->handle != r->flush) return; /* an older one */
         if (r->state == R_AFTER) {          /* the store's answer was stale */
