@@ -124,6 +124,7 @@ typedef struct msg {
     int call_at;   /* the place the call is believed at */
     int call_hops; /* ... as told by a notice of that many hops */
     int call_from; /* on its way from there (-1: at rest at call_at) */
+    uint64_t sent; /* when */
 } msg_t;
 
 static msg_t *ledger;
@@ -152,8 +153,8 @@ static struct {
     uint32_t epoch;
 } store[MAXA];
 
-static uint64_t st_moves, st_restored, st_lost_actors, st_delivered, st_failed,
-    st_died_with, st_fate_unknown, st_own, st_maxhops, st_probes;
+static uint64_t st_maxlat, st_moves, st_restored, st_lost_actors, st_delivered,
+    st_failed, st_died_with, st_fate_unknown, st_own, st_maxhops, st_probes;
 
 static int actor_of_birth(stage_mig_addr_t b) {
     for (int i = 0; i < nactors; i++)
@@ -176,6 +177,7 @@ static size_t new_msg(int kind, int sender, int actor, bool call) {
     m->call = call;
     m->where = sender;
     m->call_at = m->call_from = -1;
+    m->sent = now;
     return nmsgs++;
 }
 
@@ -520,6 +522,7 @@ static void ev_turn(int a) {
     last_seq[m->sender][a] = m->seq;
     m->delivered++;
     st_delivered++;
+    if (now - m->sent > st_maxlat) st_maxlat = now - m->sent;
     int p = (int)ac->addr.place;
     trace("actor %d at %d runs msg %" PRIu64 " (from %d #%" PRIu64 ")", a, p,
           it.handle, m->sender, m->seq);
@@ -829,6 +832,7 @@ static void run_seed(uint64_t s) {
     deaths = false;
     st_moves = st_restored = st_lost_actors = st_delivered = st_failed = 0;
     st_died_with = st_fate_unknown = st_own = st_maxhops = st_probes = 0;
+    st_maxlat = 0;
     setup();
     while (nheap) {
         ev_t e = pop();
@@ -899,17 +903,17 @@ static void run_seed(uint64_t s) {
                       sum.bounced,    sum.flushes,  sum.resolves, st_own};
     for (int i = 0; i < 12; i++)
         tot[i] += v[i];
-    if (st_maxhops > tot[11] && 0) tot[11] = st_maxhops;
 }
 
 int main(int argc, char **argv) {
     uint64_t first = argc > 1 ? strtoull(argv[1], NULL, 10) : 1;
     uint64_t count = argc > 2 ? strtoull(argv[2], NULL, 10) : 300;
     tracing = getenv("MIGRATE_SIM_TRACE") != NULL;
-    uint64_t maxhops = 0;
+    uint64_t maxhops = 0, maxlat = 0;
     for (uint64_t s = first; s < first + count; s++) {
         run_seed(s);
         if (st_maxhops > maxhops) maxhops = st_maxhops;
+        if (!deaths && st_maxlat > maxlat) maxlat = st_maxlat;
     }
     printf("migrate_sim: seeds %" PRIu64 "..%" PRIu64 " passed: %" PRIu64
            " messages (%" PRIu64 " delivered, %" PRIu64
@@ -917,10 +921,11 @@ int main(int argc, char **argv) {
            " moves (%" PRIu64 " given back by a dead destination), %" PRIu64
            " actors lost with their place; %" PRIu64 " forwarded, %" PRIu64
            " bounced, %" PRIu64 " flushes, %" PRIu64 " store lookups, %" PRIu64
-           " own replies after moves; most hops "
-           "%" PRIu64 "\n",
+           " own replies after moves; most hops %" PRIu64
+           ", slowest delivery in a seed without deaths %" PRIu64 " ms\n",
            first, first + count - 1, tot[0], tot[1], tot[5], tot[6], tot[2],
-           tot[3], tot[4], tot[7], tot[8], tot[9], tot[10], tot[11], maxhops);
+           tot[3], tot[4], tot[7], tot[8], tot[9], tot[10], tot[11], maxhops,
+           maxlat);
     free(ledger);
     free(heap);
     free(limbo);
