@@ -170,7 +170,21 @@ static entry_t *entry_new(stage_mig_t *m, uint64_t key, int state) {
     return e;
 }
 
+static void fwd_unlink(stage_mig_t *m, entry_t *e) {
+    if (e->state != E_FORWARD) return;
+    if (e->fprev)
+        e->fprev->fnext = e->fnext;
+    else
+        m->fwd_head = e->fnext;
+    if (e->fnext)
+        e->fnext->fprev = e->fprev;
+    else
+        m->fwd_tail = e->fprev;
+    e->fprev = e->fnext = NULL;
+}
+
 static void entry_del(stage_mig_t *m, entry_t *e) {
+    fwd_unlink(m, e);
     stage__u64map_take(&m->entries, e->key);
     stage_mig_actor_free(e->actor);
     for (size_t i = 0; i < e->held.n; i++)
@@ -463,6 +477,12 @@ static void on_ready(stage_mig_t *m, uint64_t now, uint32_t from,
     e->state = E_FORWARD;
     e->next = f->at;
     e->grace_until = now + m->cfg.grace_ms;
+    e->fprev = m->fwd_tail; /* the latest deadline: the list stays sorted */
+    if (m->fwd_tail)
+        m->fwd_tail->fnext = e;
+    else
+        m->fwd_head = e;
+    m->fwd_tail = e;
     stage_mig_fx_t *fx = stage__mig_fx(m, STAGE_MIG_FX_DEPARTED);
     fx->key = e->key;
     fx->birth = e->actor->birth;
@@ -504,6 +524,7 @@ stage_mig_t *stage_mig_new(const stage_mig_config_t *cfg) {
     stage_mig_t *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->cfg = *cfg;
+    m->route_timer = UINT64_MAX;
     return m;
 }
 
@@ -681,27 +702,16 @@ void stage_mig_release(stage_mig_t *m, uint64_t now, uint64_t key) {
     stage_mig_tick(m, now);
 }
 
-typedef struct due_ctx {
-    entry_t **es;
-    size_t n, cap;
-} due_ctx_t;
-
-static void collect_all(uint64_t key, void *val, void *ud) {
-    (void)key;
-    due_ctx_t *c = ud;
-    c->es = grow(c->es, &c->cap, c->n + 1, sizeof *c->es);
-    c->es[c->n++] = val;
+/* 1 if FORWARD entry e may retire once its grace is over. */
+static bool retirable(const entry_t *e) {
+    return !e->aliases_in && !e->holds;
 }
 
 void stage_mig_tick(stage_mig_t *m, uint64_t now) {
     stage__mig_enter(m);
-    due_ctx_t c = {0};
-    stage__u64map_each(&m->entries, collect_all, &c);
-    for (size_t i = 0; i < c.n; i++) {
-        entry_t *e = c.es[i];
-        if (e->state != E_FORWARD || e->aliases_in || e->holds ||
-            e->grace_until > now)
-            continue;
+    for (entry_t *e = m->fwd_head, *nx; e && e->grace_until <= now; e = nx) {
+        nx = e->fnext;
+        if (!retirable(e)) continue; /* upstream still forwards into it */
         /* the grace is over and nothing comes from upstream any more */
         stage_mig_frame_t f = {.kind = STAGE_MIG_F_RETIRE,
                                .to = own(m, e->key),
@@ -710,22 +720,15 @@ void stage_mig_tick(stage_mig_t *m, uint64_t now) {
         m->st.retired++;
         entry_del(m, e);
     }
-    free(c.es);
     stage__mig_route_tick(m, now);
-}
-
-static void next_due(uint64_t key, void *val, void *ud) {
-    (void)key;
-    uint64_t *t = ud;
-    entry_t *e = val;
-    if (e->state == E_FORWARD && !e->aliases_in && !e->holds &&
-        e->grace_until < *t)
-        *t = e->grace_until;
 }
 
 uint64_t stage_mig_next_timer(const stage_mig_t *m) {
     uint64_t t = stage__mig_route_next(m);
-    stage__u64map_each(&m->entries, next_due, &t);
+    /* the first that may retire; blocked ones are few (their upstream
+    ** has not retired yet) and are passed over */
+    for (const entry_t *e = m->fwd_head; e && e->grace_until < t; e = e->fnext)
+        if (retirable(e)) return e->grace_until;
     return t;
 }
 

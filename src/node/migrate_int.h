@@ -33,6 +33,8 @@ typedef struct entry {
     int aliases_in;           /* aliases here that lead to this key */
     int holds;                /* stage_mig_hold */
     fvec_t held;              /* PREPARING, PREPARED */
+    /* FORWARD: in m->fwd, oldest grace_until first (grace is constant) */
+    struct entry *fprev, *fnext;
 } entry_t;
 
 /* An address of an earlier place, forwarded to a key here. */
@@ -68,7 +70,9 @@ struct stage_mig {
     stage_u64map_t routes;  /* hash(birth) -> route_t chain */
     stage_u64map_t dead;    /* place + 1 -> (void *)1 */
     size_t naliases, nroutes;
-    uint64_t flushes; /* FLUSH numbers */
+    entry_t *fwd_head, *fwd_tail; /* FORWARD entries by grace_until */
+    uint64_t route_timer; /* no route needs a tick before (a lower bound) */
+    uint64_t flushes;     /* FLUSH numbers */
     stage_mig_fx_t *fx;
     size_t nfx, capfx;
     bool read;    /* effects read: the next call starts a new list */

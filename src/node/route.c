@@ -42,6 +42,8 @@ static route_t *route_new(stage_mig_t *m, uint64_t now, stage_mig_addr_t birth,
     r->addr = addr;
     r->state = R_DIRECT;
     r->used = now;
+    if (now + m->cfg.route_idle_ms < m->route_timer)
+        m->route_timer = now + m->cfg.route_idle_ms;
     r->next = stage__u64map_get(&m->routes, h);
     if (stage__u64map_put(&m->routes, h, r)) abort();
     m->nroutes++;
@@ -90,6 +92,12 @@ static void send_item(stage_mig_t *m, stage_mig_addr_t to,
     stage__mig_send(m, to.place, &f);
 }
 
+/* Ask the store for r at `due`. */
+static void set_due(stage_mig_t *m, route_t *r, uint64_t due) {
+    r->due = due;
+    if (due < m->route_timer) m->route_timer = due;
+}
+
 static void ask_store(stage_mig_t *m, route_t *r) {
     r->due = 0;
     m->st.resolves++;
@@ -106,7 +114,7 @@ static void go_resolving(stage_mig_t *m, uint64_t now, route_t *r,
     r->after = after;
     r->flush = 0;
     if (later)
-        r->due = now + m->cfg.resolve_retry_ms;
+        set_due(m, r, now + m->cfg.resolve_retry_ms);
     else
         ask_store(m, r);
 }
@@ -194,6 +202,8 @@ static void switch_to(stage_mig_t *m, uint64_t now, route_t *r,
                       stage_mig_addr_t at) {
     r->addr = at;
     r->state = R_DIRECT;
+    if (r->used + m->cfg.route_idle_ms < m->route_timer) /* idle deadline */
+        m->route_timer = r->used + m->cfg.route_idle_ms;
     r->flush = 0;
     r->tries = 0;
     ivec_t b = r->bounced, h = r->held;
@@ -312,7 +322,7 @@ void stage_mig_resolved(stage_mig_t *m, uint64_t now, stage_mig_addr_t birth,
         if (++r->tries >= m->cfg.resolve_tries)
             lose(m, r, addr.key ? STAGE_ENODE_DOWN : STAGE_EACTOR_NOT_FOUND);
         else
-            r->due = now + m->cfg.resolve_retry_ms;
+            set_due(m, r, now + m->cfg.resolve_retry_ms);
         return;
     }
     start_flush(m, now, r, addr, r->after, R_AFTER);
@@ -362,40 +372,32 @@ void stage__mig_route_dead(stage_mig_t *m, uint64_t now, uint32_t place) {
     free(c.rs);
 }
 
+/* Routes whose store question is due are asked; routes unused for
+** route_idle_ms flush to be forgotten. Scans the routes only when the
+** earliest deadline (kept as a lower bound) has come. */
 void stage__mig_route_tick(stage_mig_t *m, uint64_t now) {
+    if (now < m->route_timer) return;
     each_ctx_t c = {.m = m};
     stage__u64map_each(&m->routes, collect, &c);
+    uint64_t next = UINT64_MAX, idle = m->cfg.route_idle_ms;
     for (size_t i = 0; i < c.n; i++) {
         route_t *r = c.rs[i];
         if (r->state == R_RESOLVING && r->due && r->due <= now) {
             ask_store(m, r);
-        } else if (r->state == R_DIRECT &&
-                   r->used + m->cfg.route_idle_ms <= now) {
+        } else if (r->state == R_DIRECT && r->used + idle <= now) {
             start_flush(m, now, r, r->addr, (stage_mig_addr_t){0}, R_FLUSHING);
             r->idle_flush = r->state == R_FLUSHING;
         }
+        if (r->state == R_RESOLVING && r->due && r->due < next) next = r->due;
+        if (r->state == R_DIRECT && r->used + idle < next)
+            next = r->used + idle;
     }
     free(c.rs);
-}
-
-typedef struct due_ctx {
-    uint64_t t, idle;
-} due_ctx_t;
-
-static void next_due(uint64_t key, void *val, void *ud) {
-    (void)key;
-    due_ctx_t *c = ud;
-    for (route_t *r = val; r; r = r->next) {
-        if (r->state == R_RESOLVING && r->due && r->due < c->t) c->t = r->due;
-        if (r->state == R_DIRECT && r->used + c->idle < c->t)
-            c->t = r->used + c->idle;
-    }
+    m->route_timer = next; /* lowered again as deadlines appear */
 }
 
 uint64_t stage__mig_route_next(const stage_mig_t *m) {
-    due_ctx_t c = {UINT64_MAX, m->cfg.route_idle_ms};
-    stage__u64map_each(&m->routes, next_due, &c);
-    return c.t;
+    return m->route_timer;
 }
 
 static void free_chain(uint64_t key, void *val, void *ud) {
