@@ -298,6 +298,97 @@ static void flush_after_waits_for_the_retire_marker(void **state) {
     assert_int_equal(sent(0, 2).kind, STAGE_MIG_F_BOUNCE);
 }
 
+static void a_hold_keeps_forwarding_past_the_grace(void **state) {
+    (void)state;
+    stage_mig_addr_t at = move_0_to_1(NULL, 0);
+    stage_mig_hold(pl[0], 5); /* a future of the actor is still out here */
+    stage_mig_tick(pl[0], 2 + 10 * GRACE);
+    assert_int_equal(drain(0), 0);
+    /* its reply, sent on as a message, still finds the actor */
+    stage_mig_frame_t f = {
+        .kind = STAGE_MIG_F_ITEM, .to = BIRTH, .item = msg(0, 7, BIRTH)};
+    stage_mig_recv(pl[0], 2 + 10 * GRACE, 0, &f);
+    drain(0);
+    stage_mig_frame_t fwd = sent(0, 1);
+    assert_true(stage_mig_addr_eq(fwd.to, BIRTH));
+    stage_mig_release(pl[0], 3 + 10 * GRACE, 5);
+    drain(0);
+    assert_int_equal(sent(0, 1).kind, STAGE_MIG_F_RETIRE);
+    (void)at;
+}
+
+static void an_idle_route_is_forgotten_after_a_flush(void **state) {
+    (void)state;
+    stage_mig_item_t m1 = msg(2, 1, BIRTH);
+    stage_mig_send(pl[2], 0, &m1, (stage_mig_addr_t){1, 101}); /* a locator */
+    drain(2);
+    assert_int_equal(stage_mig_routes(pl[2]), 1);
+    stage_mig_frame_t fl = sent(0, 0); /* the birth's pipe first */
+    assert_int_equal(fl.item.kind, STAGE_MIG_FLUSH);
+    stage_mig_frame_t ans = {.kind = STAGE_MIG_F_FLUSHED,
+                             .at = {1, 101},
+                             .item = fl.item,
+                             .from = 1};
+    stage_mig_recv(pl[2], 1, 1, &ans);
+    drain(2);
+    assert_int_equal(sent(0, 1).item.handle, 1);
+    /* next_timer may come early (a lower bound): tick until it acts */
+    uint64_t t = 0;
+    nfx = 0;
+    for (int i = 0; i < 3 && !find(STAGE_MIG_FX_SEND, 0); i++) {
+        t = stage_mig_next_timer(pl[2]);
+        assert_true(t > 1 && t != UINT64_MAX);
+        stage_mig_tick(pl[2], t);
+        drain(2);
+    }
+    stage_mig_frame_t idle = sent(0, 1);
+    assert_int_equal(idle.item.kind, STAGE_MIG_FLUSH);
+    ans.item = idle.item;
+    stage_mig_recv(pl[2], t + 1, 1, &ans);
+    drain(2);
+    assert_int_equal(stage_mig_routes(pl[2]), 0);
+    /* and the next send takes the fast path to the birth address */
+    stage_mig_item_t m2 = msg(2, 2, BIRTH);
+    stage_mig_send(pl[2], t + 2, &m2, BIRTH);
+    drain(2);
+    assert_true(stage_mig_addr_eq(sent(0, 0).to, BIRTH));
+}
+
+static void a_lost_actor_fails_every_message_typed(void **state) {
+    (void)state;
+    stage_mig_item_t m1 = msg(2, 1, BIRTH);
+    stage_mig_send(pl[2], 0, &m1, BIRTH);
+    drain(2);
+    stage_mig_frame_t f = sent(0, 0);
+    stage_mig_dead(pl[2], 1, (uint32_t[]){0}, 1);
+    stage_mig_undelivered(pl[2], 1, 0, &f);
+    drain(2);
+    stage_mig_fx_t *fail = find(STAGE_MIG_FX_FAIL, 0);
+    assert_non_null(fail); /* its fate is unknown: reported, not resent */
+    assert_int_equal(fail->err, STAGE_ENODE_DOWN);
+    stage_mig_item_t m2 = msg(2, 2, BIRTH);
+    stage_mig_send(pl[2], 2, &m2, BIRTH);
+    assert_int_equal(drain(2), 1); /* held while the store is asked */
+    assert_non_null(find(STAGE_MIG_FX_RESOLVE, 0));
+    uint64_t now = 3;
+    for (int i = 0; i < 40 && !find(STAGE_MIG_FX_FAIL, 0); i++) {
+        stage_mig_resolved(pl[2], now, BIRTH, BIRTH); /* still at 0: dead */
+        drain(2);
+        now = stage_mig_next_timer(pl[2]);
+        if (find(STAGE_MIG_FX_FAIL, 0)) break;
+        stage_mig_tick(pl[2], now);
+        drain(2);
+    }
+    fail = find(STAGE_MIG_FX_FAIL, 0);
+    assert_non_null(fail);
+    assert_int_equal(fail->item.handle, 2);
+    assert_int_equal(fail->err, STAGE_ENODE_DOWN);
+    stage_mig_item_t m3 = msg(2, 3, BIRTH);
+    stage_mig_send(pl[2], now, &m3, BIRTH);
+    drain(2);
+    assert_non_null(find(STAGE_MIG_FX_FAIL, 0)); /* at once from now on */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -308,6 +399,9 @@ int main(void) {
         T(a_hint_switches_address_only_through_a_flush),
         T(a_bounce_resolves_then_waits_for_the_old_address),
         T(flush_after_waits_for_the_retire_marker),
+        T(a_hold_keeps_forwarding_past_the_grace),
+        T(an_idle_route_is_forgotten_after_a_flush),
+        T(a_lost_actor_fails_every_message_typed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
