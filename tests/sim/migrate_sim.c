@@ -662,7 +662,7 @@ static void ev_learn(int p, int n) {
             }
         }
     }
-    qsort(back, nback, sizeof *back, cmp_seq);
+    if (nback) qsort(back, nback, sizeof *back, cmp_seq);
     for (size_t i = 0; i < nback; i++) {
         stage_mig_undelivered(mig[p], now, (uint32_t)back[i].b, &back[i].f);
         effects(p);
