@@ -108,6 +108,7 @@ void stage__mig_send(stage_mig_t *m, uint32_t place,
 void stage_mig_actor_free(stage_mig_actor_t *a) {
     if (!a) return;
     free(a->hist);
+    free(a->from);
     free(a->pend);
     free(a->msgs);
     free(a);
@@ -136,6 +137,8 @@ static stage_mig_actor_t *actor_copy(const stage_mig_actor_t *a) {
     c->pend = dup_mem(a->pend, a->npend, sizeof *a->pend);
     c->cappend = a->npend;
     c->msgs = dup_mem(a->msgs, a->nmsgs, sizeof *a->msgs);
+    c->from = dup_mem(a->from, a->nfrom, sizeof *a->from);
+    c->capfrom = a->nfrom;
     return c;
 }
 
@@ -280,6 +283,10 @@ static void at_resident(stage_mig_t *m, entry_t *e,
         return;
     }
     const stage_mig_item_t *it = &f->item;
+    if (it->kind == STAGE_MIG_TOKEN) {
+        stage__mig_token_reached(m, it);
+        return;
+    }
     if (it->kind == STAGE_MIG_FLUSH) {
         if (it->after.key == 0 || closed(a, it->after)) {
             to_sender(m, STAGE_MIG_F_FLUSHED, it, a->birth, current(a), 0);
@@ -325,6 +332,10 @@ static void at_entry(stage_mig_t *m, entry_t *e, stage_mig_frame_t *f) {
 
 /* ITEM f for an actor of this place that never moved. */
 static void at_native(stage_mig_t *m, const stage_mig_frame_t *f) {
+    if (f->item.kind == STAGE_MIG_TOKEN) {
+        stage__mig_token_reached(m, &f->item);
+        return;
+    }
     if (f->item.kind == STAGE_MIG_FLUSH) { /* nothing can be behind it */
         to_sender(m, STAGE_MIG_F_FLUSHED, &f->item, f->to, f->to, 0);
         return;
@@ -395,6 +406,7 @@ int stage_mig_depart(stage_mig_t *m, uint64_t now, uint64_t key, uint32_t dest,
         hist_push(e->actor, own(m, key));
     }
     stage_mig_actor_t *a = e->actor;
+    stage__mig_drains_departed(m, key);
     free(a->msgs);
     a->msgs = dup_mem(items, n, sizeof *items);
     a->nmsgs = n;
@@ -432,9 +444,25 @@ static void on_move(stage_mig_t *m, uint32_t from, stage_mig_frame_t *f) {
 }
 
 /* The actor of PREPARED entry e runs here from now on. */
+/* Remember that a left place `from` (newest first, once, not here). Every
+** place it ever left stays: its messages from there may still be held or
+** on their way, and a drain must go through it (bounded by the places of
+** the system). */
+static void left_from(stage_mig_t *m, stage_mig_actor_t *a, uint32_t from) {
+    a->from = grow(a->from, &a->capfrom, a->nfrom + 1, sizeof *a->from);
+    size_t n = 0;
+    for (size_t i = 0; i < a->nfrom; i++)
+        if (a->from[i] != from && a->from[i] != m->cfg.place)
+            a->from[n++] = a->from[i];
+    memmove(a->from + 1, a->from, n * sizeof *a->from);
+    a->from[0] = from;
+    a->nfrom = n + 1;
+}
+
 static void commit_here(stage_mig_t *m, entry_t *e) {
     stage_mig_actor_t *a = e->actor;
     e->state = E_RESIDENT;
+    left_from(m, a, e->from.place);
     stage_mig_fx_t *fx = stage__mig_fx(m, STAGE_MIG_FX_ARRIVED);
     fx->key = e->key;
     fx->birth = a->birth;
@@ -682,7 +710,16 @@ void stage_mig_dead(stage_mig_t *m, uint64_t now, const uint32_t *places,
         dead_aliases(m, fresh[i]);
     for (size_t i = 0; i < k; i++)
         stage__mig_route_dead(m, now, fresh[i]);
+    if (k) stage__mig_drains_dead(m, now);
     free(fresh);
+}
+
+bool stage__mig_moved_sender(stage_mig_t *m, uint64_t key,
+                             const stage_mig_actor_t **a) {
+    entry_t *e = entry_get(m, key);
+    if (!e || e->state != E_RESIDENT || !e->actor->nfrom) return false;
+    *a = e->actor;
+    return true;
 }
 
 void stage_mig_stopped(stage_mig_t *m, uint64_t key) {

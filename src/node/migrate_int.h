@@ -63,12 +63,36 @@ typedef struct route {
     struct route *next; /* same hash */
 } route_t;
 
+/* A stay here of a sender actor that moved, and one target: its messages
+** to the target wait until tokens sent through the places it left have
+** reached the target, and until its earlier stays here have released
+** theirs. Released in the order of the stays (epochs). */
+typedef struct drain_tok {
+    uint32_t place;
+    uint64_t handle;
+    bool done;
+} drain_tok_t;
+
+typedef struct drain {
+    stage_mig_addr_t sender, target; /* births */
+    uint64_t skey;                   /* the sender's key in this stay */
+    uint32_t epoch;                  /* the sender's epoch in this stay */
+    bool left;                       /* the stay is over */
+    bool released;                   /* its held messages went */
+    int waiting;                     /* tokens not answered yet */
+    size_t ntok, captok;
+    drain_tok_t *tok;
+    ivec_t held;
+    struct drain *next; /* same hash */
+} drain_t;
+
 struct stage_mig {
     stage_mig_config_t cfg;
     stage_u64map_t entries; /* key -> entry_t */
     stage_u64map_t aliases; /* hash(addr) -> alias_t chain */
     stage_u64map_t routes;  /* hash(birth) -> route_t chain */
     stage_u64map_t dead;    /* place + 1 -> (void *)1 */
+    stage_u64map_t drains;  /* hash(sender, target) -> drain_t chain */
     size_t naliases, nroutes;
     entry_t *fwd_head, *fwd_tail; /* FORWARD entries by grace_until */
     uint64_t route_timer; /* no route needs a tick before (a lower bound) */
@@ -100,10 +124,23 @@ int stage__mig_ipush(ivec_t *v, const stage_mig_item_t *it);
 ** or was produced here for this place's own items. */
 void stage__mig_route_frame(stage_mig_t *m, uint64_t now,
                             const stage_mig_frame_t *f);
+/* The moved sender at key departs: forget the drains it finished here. */
+void stage__mig_drains_departed(stage_mig_t *m, uint64_t key);
+/* 1 if entry key at this place is a resident actor that moved here; its
+** record is then in *a. */
+bool stage__mig_moved_sender(stage_mig_t *m, uint64_t key,
+                             const stage_mig_actor_t **a);
+/* Answer token item `it` (it reached its actor). */
+void stage__mig_token_reached(stage_mig_t *m, const stage_mig_item_t *it);
+
 /* A frame this place sent as a sender (hops 0) came back undelivered. */
 void stage__mig_route_undelivered(stage_mig_t *m, uint64_t now, uint32_t to,
                                   const stage_mig_item_t *it);
 void stage__mig_route_dead(stage_mig_t *m, uint64_t now, uint32_t place);
+/* Places died (after stage__mig_route_dead for each): tokens sent to them
+** will not come back; the others are asked again (one may have died on
+** its way). */
+void stage__mig_drains_dead(stage_mig_t *m, uint64_t now);
 void stage__mig_route_tick(stage_mig_t *m, uint64_t now);
 uint64_t stage__mig_route_next(const stage_mig_t *m);
 void stage__mig_route_free(stage_mig_t *m);

@@ -59,19 +59,25 @@ static inline bool stage_mig_addr_eq(stage_mig_addr_t a, stage_mig_addr_t b) {
     return a.place == b.place && a.key == b.key;
 }
 
-enum { STAGE_MIG_MSG = 1, STAGE_MIG_FLUSH = 2 };
+enum { STAGE_MIG_MSG = 1, STAGE_MIG_FLUSH = 2, STAGE_MIG_TOKEN = 3 };
 
-/* What travels to an actor: a message (the driver's handle), or a flush (a
-** sender's marker that comes back answered once everything it sent before
-** is in the actor's mailbox). */
+/* What travels to an actor: a message (the driver's handle), a flush (a
+** sender place's marker that comes back answered once everything it sent
+** before is in the actor's mailbox), or a drain token (the same for a
+** sender actor that moved: answered to the place it moved to). */
 typedef struct stage_mig_item {
-    uint8_t kind;           /* STAGE_MIG_MSG or _FLUSH */
+    uint8_t kind;           /* STAGE_MIG_MSG, _FLUSH or _TOKEN */
     uint8_t call;           /* MSG: a future waits for it at the sender */
     uint16_t hops;          /* places that forwarded it so far */
     uint32_t sender;        /* the sending place */
-    uint64_t handle;        /* MSG: the driver's; FLUSH: its number */
+    uint32_t reply;         /* TOKEN: the place waiting for it */
+    uint32_t epoch;         /* TOKEN: the sender's stay (epoch) waiting */
+    uint64_t skey;          /* MSG: the sending actor's key at sender (0:
+                            ** none); only a sender that moved needs it */
+    uint64_t handle;        /* MSG: the driver's; FLUSH, TOKEN: a number */
     stage_mig_addr_t birth; /* the target actor (its identity) */
-    stage_mig_addr_t after; /* FLUSH: answer once this address is closed */
+    stage_mig_addr_t after; /* FLUSH: answer once this address is closed;
+                            ** TOKEN: the moved sender (its birth) */
 } stage_mig_item_t;
 
 /* An actor's migration record: who it is, its addresses still forwarded
@@ -85,7 +91,9 @@ typedef struct stage_mig_actor {
     stage_mig_item_t *pend;
     size_t nmsgs; /* MOVE: the mailbox, in order */
     stage_mig_item_t *msgs;
-    uint64_t state; /* the driver's handle on the packed state */
+    uint64_t state;        /* the driver's handle on the packed state */
+    size_t nfrom, capfrom; /* every place it left, once, newest first */
+    uint32_t *from;
 } stage_mig_actor_t;
 
 typedef enum stage_mig_fkind {
@@ -100,6 +108,9 @@ typedef enum stage_mig_fkind {
     STAGE_MIG_F_HINT,     /* to a sender: item.birth is now at `at` */
     STAGE_MIG_F_CALL_AT,  /* to a sender: call item goes from `from` to
                           ** at.place (is there, if they are equal) */
+    STAGE_MIG_F_DRAIN,    /* to a place a sender left: send token item
+                          ** behind what that sender sent from there */
+    STAGE_MIG_F_DRAINED,  /* to item.reply: token item reached the actor */
 } stage_mig_fkind_t;
 
 /* One frame between places. MOVE owns its actor record: whoever ends up
@@ -200,7 +211,10 @@ void stage_mig_release(stage_mig_t *m, uint64_t now, uint64_t key);
 
 /* Send item (a MSG of this place to item->birth) through address via (the
 ** id the sender holds). Without a route and with via the birth address,
-** this is the fast path: one SEND. */
+** this is the fast path: one SEND. item->skey names the sending actor at
+** this place: if it moved here, its first message to each target waits
+** until what it sent to that target from the places it left is in the
+** target's mailbox (a drain: one round trip). */
 void stage_mig_send(stage_mig_t *m, uint64_t now, const stage_mig_item_t *item,
                     stage_mig_addr_t via);
 /* The store's answer to FX_RESOLVE: birth is at addr (key 0: unknown). */
