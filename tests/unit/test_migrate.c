@@ -389,6 +389,41 @@ static void a_lost_actor_fails_every_message_typed(void **state) {
     assert_non_null(find(STAGE_MIG_FX_FAIL, 0)); /* at once from now on */
 }
 
+static void a_moved_sender_waits_for_a_drain_of_where_it_was(void **s) {
+    (void)s;
+    /* actor 0/5 moves to place 1; there it sends to an actor born at 2/9 */
+    stage_mig_addr_t at = move_0_to_1(NULL, 0);
+    const stage_mig_addr_t T = {2, 9};
+    stage_mig_item_t m1 = msg(1, 1, T);
+    m1.skey = at.key;
+    stage_mig_send(pl[1], 10, &m1, T);
+    drain(1);
+    stage_mig_frame_t dr = sent(0, 0); /* a drain through place 0 */
+    assert_int_equal(dr.kind, STAGE_MIG_F_DRAIN);
+    assert_int_equal(find(STAGE_MIG_FX_SEND, 1) == NULL, 1); /* m1 held */
+    stage_mig_item_t m2 = msg(1, 2, T);
+    m2.skey = at.key;
+    stage_mig_send(pl[1], 11, &m2, T);
+    assert_int_equal(drain(1), 0);
+    /* place 0 puts the token behind what the actor sent from there */
+    stage_mig_recv(pl[0], 12, 1, &dr);
+    drain(0);
+    stage_mig_frame_t tok = sent(0, 2);
+    assert_int_equal(tok.item.kind, STAGE_MIG_TOKEN);
+    assert_true(stage_mig_addr_eq(tok.to, T));
+    /* the target (it never moved) answers it to place 1 */
+    stage_mig_frame_t ans = {
+        .kind = STAGE_MIG_F_DRAINED, .item = tok.item, .from = 2};
+    stage_mig_recv(pl[1], 20, 2, &ans);
+    drain(1);
+    assert_int_equal(sent(0, 2).item.handle, 1); /* then m1, m2 in order */
+    assert_int_equal(sent(1, 2).item.handle, 2);
+    stage_mig_item_t m3 = msg(1, 3, T);
+    m3.skey = at.key;
+    stage_mig_send(pl[1], 21, &m3, T);
+    assert_int_equal(drain(1), 1); /* drained once per stay and target */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -402,6 +437,7 @@ int main(void) {
         T(a_hold_keeps_forwarding_past_the_grace),
         T(an_idle_route_is_forgotten_after_a_flush),
         T(a_lost_actor_fails_every_message_typed),
+        T(a_moved_sender_waits_for_a_drain_of_where_it_was),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
