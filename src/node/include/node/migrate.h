@@ -37,6 +37,9 @@
 **   RESOLVING -> LOST [the store cannot place the actor: all fail]
 **   DIRECT -> FLUSHING -> (forgotten) [unused for route_idle_ms: once its
 **                      pipe is empty, sends take the fast path again]
+** A sender actor that moved here: per target, its messages are held (a
+** drain) until tokens sent through each place it left (DRAIN) have
+** reached the target (DRAINED), then go through the route.
 **
 ** Threads: not thread-safe; one thread drives one place.
 */
