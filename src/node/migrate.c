@@ -31,119 +31,16 @@
 #include "migrate_int.h"
 #include "stage/errors.h"
 
-/* ---- helpers --------------------------------------------------------- */
-
-uint64_t stage__mig_hash(stage_mig_addr_t a) {
-    uint64_t h =
-        a.key * 0x9e3779b97f4a7c15ull ^ (uint64_t)a.place << 32 ^ a.place;
-    h ^= h >> 29;
-    return h ? h : 1;
-}
-
-void stage_mig_config_init(stage_mig_config_t *cfg) {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->grace_ms = 1000;
-    cfg->resolve_retry_ms = 50;
-    cfg->resolve_tries = 20;
-    cfg->route_idle_ms = 10000;
-}
-
-bool stage__mig_is_dead(const stage_mig_t *m, uint32_t place) {
-    return stage__u64map_get(&m->dead, (uint64_t)place + 1) != NULL;
-}
-
-static void *grow(void *v, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap) return v;
-    size_t c = *cap ? *cap * 2 : 8;
-    while (c < need)
-        c *= 2;
-    void *n = realloc(v, c * size);
-    if (!n) abort(); /* the simulator and the node treat OOM as fatal here */
-    *cap = c;
-    return n;
-}
-
-int stage__mig_ipush(ivec_t *v, const stage_mig_item_t *it) {
-    v->v = grow(v->v, &v->cap, v->n + 1, sizeof *v->v);
-    v->v[v->n++] = *it;
-    return 0;
-}
-
+/* Append a copy of f to v. */
 static void fpush(fvec_t *v, const stage_mig_frame_t *f) {
-    v->v = grow(v->v, &v->cap, v->n + 1, sizeof *v->v);
+    v->v = stage__mig_grow(v->v, &v->cap, v->n + 1, sizeof *v->v);
     v->v[v->n++] = *f;
 }
 
-void stage__mig_bury(stage_mig_t *m, void *p) {
-    m->grave = grow(m->grave, &m->capgrave, m->ngrave + 1, sizeof *m->grave);
-    m->grave[m->ngrave++] = p;
-}
-
-void stage__mig_enter(stage_mig_t *m) {
-    if (!m->read) return;
-    m->read = false;
-    m->nfx = 0;
-    for (size_t i = 0; i < m->ngrave; i++)
-        free(m->grave[i]);
-    m->ngrave = 0;
-}
-
-stage_mig_fx_t *stage__mig_fx(stage_mig_t *m, int kind) {
-    m->fx = grow(m->fx, &m->capfx, m->nfx + 1, sizeof *m->fx);
-    stage_mig_fx_t *fx = &m->fx[m->nfx++];
-    memset(fx, 0, sizeof *fx);
-    fx->kind = kind;
-    return fx;
-}
-
-void stage__mig_send(stage_mig_t *m, uint32_t place,
-                     const stage_mig_frame_t *f) {
-    stage_mig_fx_t *fx = stage__mig_fx(m, STAGE_MIG_FX_SEND);
-    fx->place = place;
-    fx->frame = *f;
-}
-
-/* ---- actor records ----------------------------------------------------- */
-
-void stage_mig_actor_free(stage_mig_actor_t *a) {
-    if (!a) return;
-    free(a->hist);
-    free(a->from);
-    free(a->pend);
-    free(a->msgs);
-    free(a);
-}
-
-void stage_mig_frame_clear(stage_mig_frame_t *f) {
-    stage_mig_actor_free(f->actor);
-    f->actor = NULL;
-}
-
-static void *dup_mem(const void *p, size_t n, size_t size) {
-    if (!n) return NULL;
-    void *d = malloc(n * size);
-    if (!d) abort();
-    memcpy(d, p, n * size);
-    return d;
-}
-
-/* A deep copy of a (its mailbox too). */
-static stage_mig_actor_t *actor_copy(const stage_mig_actor_t *a) {
-    stage_mig_actor_t *c = calloc(1, sizeof *c);
-    if (!c) abort();
-    *c = *a;
-    c->hist = dup_mem(a->hist, a->nhist, sizeof *a->hist);
-    c->caphist = a->nhist;
-    c->pend = dup_mem(a->pend, a->npend, sizeof *a->pend);
-    c->cappend = a->npend;
-    c->msgs = dup_mem(a->msgs, a->nmsgs, sizeof *a->msgs);
-    c->from = dup_mem(a->from, a->nfrom, sizeof *a->from);
-    c->capfrom = a->nfrom;
-    return c;
-}
-
+/* Append `at` to a's open addresses (it is the current one now). */
 static void hist_push(stage_mig_actor_t *a, stage_mig_addr_t at) {
-    a->hist = grow(a->hist, &a->caphist, a->nhist + 1, sizeof *a->hist);
+    a->hist =
+        stage__mig_grow(a->hist, &a->caphist, a->nhist + 1, sizeof *a->hist);
     a->hist[a->nhist++] = at;
 }
 
@@ -155,6 +52,7 @@ static bool closed(const stage_mig_actor_t *a, stage_mig_addr_t x) {
     return true;
 }
 
+/* a's current address (the last of its open ones). */
 static stage_mig_addr_t current(const stage_mig_actor_t *a) {
     return a->hist[a->nhist - 1];
 }
@@ -165,6 +63,7 @@ static entry_t *entry_get(stage_mig_t *m, uint64_t key) {
     return stage__u64map_get(&m->entries, key);
 }
 
+/* A new entry for key in state, in the entries map. */
 static entry_t *entry_new(stage_mig_t *m, uint64_t key, int state) {
     entry_t *e = calloc(1, sizeof *e);
     if (!e || stage__u64map_put(&m->entries, key, e)) abort();
@@ -173,6 +72,7 @@ static entry_t *entry_new(stage_mig_t *m, uint64_t key, int state) {
     return e;
 }
 
+/* Take FORWARD entry e out of the grace list. */
 static void fwd_unlink(stage_mig_t *m, entry_t *e) {
     if (e->state != E_FORWARD) return;
     if (e->fprev)
@@ -186,6 +86,7 @@ static void fwd_unlink(stage_mig_t *m, entry_t *e) {
     e->fprev = e->fnext = NULL;
 }
 
+/* Forget entry e and what it holds. */
 static void entry_del(stage_mig_t *m, entry_t *e) {
     fwd_unlink(m, e);
     stage__u64map_take(&m->entries, e->key);
@@ -196,6 +97,7 @@ static void entry_del(stage_mig_t *m, entry_t *e) {
     free(e);
 }
 
+/* The alias of address a here, or NULL. */
 static alias_t *alias_find(stage_mig_t *m, stage_mig_addr_t a) {
     alias_t *al = stage__u64map_get(&m->aliases, stage__mig_hash(a));
     while (al && !stage_mig_addr_eq(al->addr, a))
@@ -203,6 +105,7 @@ static alias_t *alias_find(stage_mig_t *m, stage_mig_addr_t a) {
     return al;
 }
 
+/* Forward address a (of an earlier place) to key here. */
 static void alias_add(stage_mig_t *m, stage_mig_addr_t a, uint64_t key) {
     alias_t *al = calloc(1, sizeof *al);
     if (!al) abort();
@@ -214,6 +117,7 @@ static void alias_add(stage_mig_t *m, stage_mig_addr_t a, uint64_t key) {
     m->naliases++;
 }
 
+/* Forget alias al (its upstream retired or died). */
 static void alias_del(stage_mig_t *m, alias_t *al) {
     uint64_t h = stage__mig_hash(al->addr);
     alias_t *head = stage__u64map_get(&m->aliases, h), **pp = &head;
@@ -230,6 +134,7 @@ static void alias_del(stage_mig_t *m, alias_t *al) {
     free(al);
 }
 
+/* This place's address for key. */
 static stage_mig_addr_t own(const stage_mig_t *m, uint64_t key) {
     return (stage_mig_addr_t){m->cfg.place, key};
 }
@@ -291,7 +196,8 @@ static void at_resident(stage_mig_t *m, entry_t *e,
         if (it->after.key == 0 || closed(a, it->after)) {
             to_sender(m, STAGE_MIG_F_FLUSHED, it, a->birth, current(a), 0);
         } else {
-            a->pend = grow(a->pend, &a->cappend, a->npend + 1, sizeof *a->pend);
+            a->pend = stage__mig_grow(a->pend, &a->cappend, a->npend + 1,
+                                      sizeof *a->pend);
             a->pend[a->npend++] = *it;
         }
         return;
@@ -408,7 +314,7 @@ int stage_mig_depart(stage_mig_t *m, uint64_t now, uint64_t key, uint32_t dest,
     stage_mig_actor_t *a = e->actor;
     stage__mig_drains_departed(m, key);
     free(a->msgs);
-    a->msgs = dup_mem(items, n, sizeof *items);
+    a->msgs = stage__mig_dup(items, n, sizeof *items);
     a->nmsgs = n;
     a->state = state;
     e->state = E_PREPARING;
@@ -416,7 +322,7 @@ int stage_mig_depart(stage_mig_t *m, uint64_t now, uint64_t key, uint32_t dest,
     stage_mig_frame_t f = {.kind = STAGE_MIG_F_MOVE,
                            .to = own(m, key),
                            .epoch = a->epoch + 1,
-                           .actor = actor_copy(a)};
+                           .actor = stage__mig_actor_copy(a)};
     stage__mig_send(m, dest, &f);
     return 0;
 }
@@ -449,7 +355,8 @@ static void on_move(stage_mig_t *m, uint32_t from, stage_mig_frame_t *f) {
 ** on their way, and a drain must go through it (bounded by the places of
 ** the system). */
 static void left_from(stage_mig_t *m, stage_mig_actor_t *a, uint32_t from) {
-    a->from = grow(a->from, &a->capfrom, a->nfrom + 1, sizeof *a->from);
+    a->from =
+        stage__mig_grow(a->from, &a->capfrom, a->nfrom + 1, sizeof *a->from);
     size_t n = 0;
     for (size_t i = 0; i < a->nfrom; i++)
         if (a->from[i] != from && a->from[i] != m->cfg.place)
@@ -459,6 +366,7 @@ static void left_from(stage_mig_t *m, stage_mig_actor_t *a, uint32_t from) {
     a->nfrom = n + 1;
 }
 
+/* The actor of PREPARED entry e runs here from now on. */
 static void commit_here(stage_mig_t *m, entry_t *e) {
     stage_mig_actor_t *a = e->actor;
     e->state = E_RESIDENT;
@@ -520,6 +428,7 @@ static void on_ready(stage_mig_t *m, uint64_t now, uint32_t from,
     replay_held(m, e); /* in order, behind the COMMIT */
 }
 
+/* COMMIT at the destination: run the actor. */
 static void on_commit(stage_mig_t *m, uint32_t from,
                       const stage_mig_frame_t *f) {
     entry_t *e = f->to.place == m->cfg.place ? entry_get(m, f->to.key) : NULL;
@@ -546,52 +455,6 @@ static void restore(stage_mig_t *m, entry_t *e) {
 }
 
 /* ---- events ------------------------------------------------------------ */
-
-stage_mig_t *stage_mig_new(const stage_mig_config_t *cfg) {
-    if (!cfg->new_key) return NULL;
-    stage_mig_t *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
-    m->cfg = *cfg;
-    m->route_timer = UINT64_MAX;
-    return m;
-}
-
-static void free_entry(uint64_t key, void *val, void *ud) {
-    (void)key;
-    (void)ud;
-    entry_t *e = val;
-    stage_mig_actor_free(e->actor);
-    for (size_t i = 0; i < e->held.n; i++)
-        stage_mig_frame_clear(&e->held.v[i]);
-    free(e->held.v);
-    free(e);
-}
-
-static void free_aliases(uint64_t key, void *val, void *ud) {
-    (void)key;
-    (void)ud;
-    for (alias_t *al = val, *nx; al; al = nx) {
-        nx = al->next;
-        free(al);
-    }
-}
-
-void stage_mig_destroy(stage_mig_t **mp) {
-    stage_mig_t *m = *mp;
-    if (!m) return;
-    stage__u64map_each(&m->entries, free_entry, NULL);
-    stage__u64map_free(&m->entries);
-    stage__u64map_each(&m->aliases, free_aliases, NULL);
-    stage__u64map_free(&m->aliases);
-    stage__mig_route_free(m);
-    stage__u64map_free(&m->dead);
-    for (size_t i = 0; i < m->ngrave; i++)
-        free(m->grave[i]);
-    free(m->grave);
-    free(m->fx);
-    free(m);
-    *mp = NULL;
-}
 
 void stage_mig_recv(stage_mig_t *m, uint64_t now, uint32_t from,
                     stage_mig_frame_t *f) {
@@ -642,19 +505,21 @@ typedef struct dead_ctx {
     size_t na, capa;
 } dead_ctx_t;
 
+/* u64map_each callback: every entry into a dead_ctx_t. */
 static void collect_entry(uint64_t key, void *val, void *ud) {
     (void)key;
     dead_ctx_t *c = ud;
-    c->es = grow(c->es, &c->cap, c->n + 1, sizeof *c->es);
+    c->es = stage__mig_grow(c->es, &c->cap, c->n + 1, sizeof *c->es);
     c->es[c->n++] = val;
 }
 
+/* u64map_each callback: the aliases of the ctx's place. */
 static void collect_alias(uint64_t key, void *val, void *ud) {
     (void)key;
     dead_ctx_t *c = ud;
     for (alias_t *al = val; al; al = al->next) {
         if (al->addr.place != c->place) continue;
-        c->as = grow(c->as, &c->capa, c->na + 1, sizeof *c->as);
+        c->as = stage__mig_grow(c->as, &c->capa, c->na + 1, sizeof *c->as);
         c->as[c->na++] = al;
     }
 }
@@ -767,17 +632,4 @@ uint64_t stage_mig_next_timer(const stage_mig_t *m) {
     for (const entry_t *e = m->fwd_head; e && e->grace_until < t; e = e->fnext)
         if (retirable(e)) return e->grace_until;
     return t;
-}
-
-const stage_mig_fx_t *stage_mig_effects(stage_mig_t *m, size_t *n) {
-    *n = m->nfx;
-    m->read = true;
-    return m->fx;
-}
-
-void stage_mig_stats(const stage_mig_t *m, stage_mig_stats_t *out) {
-    *out = m->st;
-    out->entries = m->entries.count;
-    out->aliases = m->naliases;
-    out->routes = m->nroutes;
 }

@@ -1,7 +1,8 @@
 /*
-** node/migrate_int.h: what migrate.c (the actor side: entries, aliases,
-** moves, forwarding) and route.c (the sender side: routes, flushes,
-** resolving) share inside one place's machine.
+** node/migrate_int.h: what the files of one place's migration machine
+** share: place.c (the machine, effects, records), migrate.c (the actor
+** side: entries, aliases, moves, forwarding), route.c (the sender side:
+** routes, flushes, resolving) and drain.c (senders that move).
 */
 #ifndef STAGE_NODE_MIGRATE_INT_H
 #define STAGE_NODE_MIGRATE_INT_H
@@ -105,7 +106,15 @@ struct stage_mig {
     stage_mig_stats_t st;
 };
 
-/* ---- shared helpers (migrate.c) ---------------------------------------- */
+/* ---- shared helpers (place.c) ------------------------------------------ */
+
+/* v grown to hold need elements of size (capacity in *cap); aborts when
+** out of memory, like every allocation of the machine. */
+void *stage__mig_grow(void *v, size_t *cap, size_t need, size_t size);
+/* A copy of p[0..n) (NULL if n is 0). */
+void *stage__mig_dup(const void *p, size_t n, size_t size);
+/* A deep copy of a (its mailbox, addresses and places too). */
+stage_mig_actor_t *stage__mig_actor_copy(const stage_mig_actor_t *a);
 
 uint64_t stage__mig_hash(stage_mig_addr_t a);
 /* Start an API call: clear what was read. */
@@ -124,6 +133,22 @@ int stage__mig_ipush(ivec_t *v, const stage_mig_item_t *it);
 ** or was produced here for this place's own items. */
 void stage__mig_route_frame(stage_mig_t *m, uint64_t now,
                             const stage_mig_frame_t *f);
+/* item of this place through via, in its turn: the route, or the fast
+** path (route.c). */
+void stage__mig_send_routed(stage_mig_t *m, uint64_t now,
+                            const stage_mig_item_t *item, stage_mig_addr_t via);
+/* 1 if item, from the moved sender a, waits in a drain (drain.c). */
+bool stage__mig_drain_holds(stage_mig_t *m, uint64_t now,
+                            const stage_mig_actor_t *a,
+                            const stage_mig_item_t *item);
+/* A DRAIN came: put its token behind what the sender sent from here. */
+void stage__mig_on_drain(stage_mig_t *m, uint64_t now,
+                         const stage_mig_frame_t *f);
+/* A token of this place's drains was answered. */
+void stage__mig_on_drained(stage_mig_t *m, uint64_t now,
+                           const stage_mig_item_t *it);
+/* Free every drain. */
+void stage__mig_drains_free(stage_mig_t *m);
 /* The moved sender at key departs: forget the drains it finished here. */
 void stage__mig_drains_departed(stage_mig_t *m, uint64_t key);
 /* 1 if entry key at this place is a resident actor that moved here; its
