@@ -373,6 +373,14 @@ void stage_mig_resolved(stage_mig_t *m, uint64_t now, stage_mig_addr_t birth,
     start_flush(m, now, r, addr, r->after, R_AFTER);
 }
 
+void stage_mig_resolved_gone(stage_mig_t *m, uint64_t now,
+                             stage_mig_addr_t birth, int err) {
+    (void)now;
+    stage__mig_enter(m);
+    route_t *r = route_find(m, birth);
+    if (r && r->state == R_RESOLVING && !r->due) lose(m, r, err);
+}
+
 typedef struct each_ctx {
     stage_mig_t *m;
     uint64_t now;

@@ -424,6 +424,27 @@ static void a_moved_sender_waits_for_a_drain_of_where_it_was(void **s) {
     assert_int_equal(drain(1), 1); /* drained once per stay and target */
 }
 
+static void a_stopped_actor_fails_at_once(void **state) {
+    (void)state;
+    stage_mig_item_t m1 = msg(2, 1, BIRTH);
+    stage_mig_send(pl[2], 0, &m1, BIRTH);
+    drain(2);
+    stage_mig_frame_t b = {
+        .kind = STAGE_MIG_F_BOUNCE, .to = BIRTH, .item = m1, .from = 0};
+    stage_mig_recv(pl[2], 1, 0, &b); /* it is not there any more */
+    drain(2);
+    b.item = sent(0, 0).item;
+    stage_mig_recv(pl[2], 2, 0, &b);
+    drain(2);
+    assert_non_null(find(STAGE_MIG_FX_RESOLVE, 0));
+    stage_mig_resolved_gone(pl[2], 3, BIRTH, STAGE_EACTOR_NOT_FOUND);
+    drain(2);
+    stage_mig_fx_t *fail = find(STAGE_MIG_FX_FAIL, 0);
+    assert_non_null(fail); /* the bounced message, known undelivered */
+    assert_int_equal(fail->item.handle, 1);
+    assert_int_equal(fail->err, STAGE_EACTOR_NOT_FOUND);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -438,6 +459,7 @@ int main(void) {
         T(an_idle_route_is_forgotten_after_a_flush),
         T(a_lost_actor_fails_every_message_typed),
         T(a_moved_sender_waits_for_a_drain_of_where_it_was),
+        T(a_stopped_actor_fails_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

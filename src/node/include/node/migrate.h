@@ -223,6 +223,11 @@ void stage_mig_send(stage_mig_t *m, uint64_t now, const stage_mig_item_t *item,
 /* The store's answer to FX_RESOLVE: birth is at addr (key 0: unknown). */
 void stage_mig_resolved(stage_mig_t *m, uint64_t now, stage_mig_addr_t birth,
                         stage_mig_addr_t addr);
+/* The store's answer to FX_RESOLVE: the actor born at birth is gone for
+** good (it stopped: STAGE_EACTOR_NOT_FOUND); every message to it fails with
+** err at once, without the tries an unknown answer gets. */
+void stage_mig_resolved_gone(stage_mig_t *m, uint64_t now,
+                             stage_mig_addr_t birth, int err);
 /* Routes held (0: every send is the fast path). */
 size_t stage_mig_routes(const stage_mig_t *m);
 
