@@ -32,5 +32,22 @@ allowed "lua" 'lua\.h|lauxlib\.h|lualib\.h|luaconf\.h'
 allowed "dht net" 'sodium\.h|sodium/[a-z_0-9]+\.h'
 allowed "" 'msgpack\.h|microhttpd\.h|cmocka\.h'
 
+# pure COMPONENTS: protocol logic without I/O (DESIGN.md) reads no clock,
+# starts no thread and opens no socket: time comes in as an argument.
+pure() {
+    for comp in $1; do
+        [ -d "$src/$comp" ] || continue
+        for f in $(grep -rlE "^#[[:space:]]*include[[:space:]]*<($2)>" \
+            "$src/$comp" --include='*.c' --include='*.h'); do
+            echo "layers: $f includes <$(grep -hoE "<($2)>" "$f" |
+                head -n 1 | tr -d '<>')>, and $comp is pure logic (no I/O)"
+            status=1
+        done
+    done
+}
+
+pure "session dht node" \
+    'time\.h|sys/time\.h|pthread\.h|threads\.h|unistd\.h|sys/socket\.h'
+
 [ $status -eq 0 ] && echo "layers: every dependency's headers stay in their layer"
 exit $status
