@@ -453,6 +453,7 @@ static void on_preempt_signal(int sig) {
 typedef struct turn_watch {
     uint64_t seq;  /* the turn_seq seen */
     double since;  /* when it was first seen */
+    double last;   /* when it was last seen running */
     double logged; /* when it was last logged as stuck, or 0 */
     char who[STAGE_ID_TEXT_MAX];
 } turn_watch_t;
@@ -479,14 +480,16 @@ static int turn_actor(stage_node_t *n, stage__theatre_t *t, uint64_t seq,
     return 0;
 }
 
-/* Log theatre i's turn when it has been stuck long enough, and when it
-** returns. seq and busy: what the watchdog reads of the theatre now. */
+/* Log theatre i's turn when it has been stuck long enough (if report),
+** and when it returns. seq and busy: what the watchdog reads of the
+** theatre now. */
 static void watch_stuck(stage_node_t *n, int i, turn_watch_t *w, uint64_t seq,
-                        bool busy, double now) {
+                        bool busy, double now, bool report) {
     stage__theatre_t *t = n->theatres[i];
     if (busy && seq == w->seq) {
         double ran = now - w->since;
-        if (!w->logged && ran >= STUCK_SECS &&
+        w->last = now;
+        if (!w->logged && report && ran >= STUCK_SECS &&
             turn_actor(n, t, seq, w->who, sizeof w->who) == 0) {
             /* relaxed: a hint for placement, as the load is (place.c) */
             atomic_store_explicit(&t->stuck, 1, memory_order_relaxed);
@@ -508,9 +511,10 @@ static void watch_stuck(stage_node_t *n, int i, turn_watch_t *w, uint64_t seq,
     }
     if (w->logged) {
         atomic_store_explicit(&t->stuck, 0, memory_order_relaxed);
+        /* it was seen running until w->last: within a look of its end */
         LOG_WARN("theatre %d runs again: the message of actor '%s' "
                  "returned after %.1f s",
-                 i, w->who, now - w->since);
+                 i, w->who, w->last - w->since);
     }
     w->seq = seq;
     w->since = now;
@@ -545,8 +549,7 @@ static void *watchdog_main(void *arg) {
                 atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
             bool busy = atomic_load_explicit(&t->in_turn, memory_order_relaxed);
             /* a stopping node's deaths are join_theatres's to report */
-            if (watch && !stopping)
-                watch_stuck(n, i, &watch[i], seq, busy, now);
+            if (watch) watch_stuck(n, i, &watch[i], seq, busy, now, !stopping);
             if (n->kind_preempts && busy && (seq == seen[i] || stopping) &&
                 seq != signalled[i]) {
                 signalled[i] = seq; /* the hook re-arms itself if needed */
@@ -563,6 +566,10 @@ static void *watchdog_main(void *arg) {
             seen[i] = seq;
         }
     }
+    /* the theatres are joined: a stuck turn logged has returned */
+    for (int i = 0; watch && i < n->ntheatres; i++)
+        watch_stuck(n, i, &watch[i], watch[i].seq + 1, false, stage__now(),
+                    false);
     stage__free(watch);
     return NULL;
 }
