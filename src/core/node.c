@@ -463,15 +463,17 @@ typedef struct turn_watch {
 static int turn_actor(stage_node_t *n, stage__theatre_t *t, uint64_t seq,
                       char *who, size_t len) {
     /* acquire: pairs with the release bump in stage__turn_begin, so the
-    ** actor stored for this seq (or for a later turn, when the seq read
-    ** again differs) is seen */
+    ** actor stored for this seq (or for a later turn) is seen; the two
+    ** acquire loads of the actor keep the second look at the seq after
+    ** them, and a later turn's actor shows as a changed seq there. (A turn
+    ** that has held its theatre for a second rarely ends just now; if it
+    ** does, the next look reports its return.) */
     if (atomic_load_explicit(&t->turn_seq, memory_order_acquire) != seq)
         return -1;
     uint64_t serial =
-        atomic_load_explicit(&t->turn_serial, memory_order_relaxed);
+        atomic_load_explicit(&t->turn_serial, memory_order_acquire);
     stage__type_t *ty =
-        atomic_load_explicit(&t->turn_type, memory_order_relaxed);
-    atomic_thread_fence(memory_order_acquire);
+        atomic_load_explicit(&t->turn_type, memory_order_acquire);
     if (atomic_load_explicit(&t->turn_seq, memory_order_relaxed) != seq || !ty)
         return -1;
     stage_id_t id;
