@@ -13,7 +13,8 @@
 **   - L < PLACE_QUEUE: local. A spawner with little queued keeps its
 **     children, so a pair or a handful of actors stays together.
 **   - local too until cur is saturated: it has had at least that much
-**     queued for PLACE_BUSY_SECS without once running out of work. A loop
+**     queued for PLACE_BUSY_SECS of its CPU time without once running out
+**     of work. A loop
 **     that spawns a few hundred actors (a ring, a pipeline) is over before
 **     that, and they stay together: at spawn time they look exactly like
 **     the workers of a parallel map, and splitting a ring that passes a
@@ -39,6 +40,8 @@
 ** Cost: a few relaxed loads and one relaxed add per placed spawn; the scan
 ** over the theatres only when the current choice stops fitting. No lock.
 */
+#include <time.h>
+
 #include "core/node.h"
 #include "core/theatre.h"
 #include "node_internal.h"
@@ -46,6 +49,7 @@
 #define PLACE_QUEUE 3  /* local load from which a spawn may go elsewhere */
 #define PLACE_SLACK 32 /* how far past L a chosen theatre's load may get */
 #define PLACE_BUSY_SECS 2e-3 /* busy this long with work queued: saturated */
+#define PLACE_PROBE 8        /* spawns between two looks at the CPU time */
 
 /* Relaxed throughout: a load is a hint read at one instant and nothing
 ** else is published through it; a stale value only places one spawn less
@@ -61,16 +65,28 @@ static int place_on(stage__theatre_t *t) {
     return t->index;
 }
 
-/* 1 if cur has had work queued for PLACE_BUSY_SECS since it was last
-** idle; the clock is read only until then. */
+/* The CPU time of the calling thread, in seconds. */
+static double thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* 1 if cur has had work queued for PLACE_BUSY_SECS since it was last idle.
+** The time is cur's own CPU time, not the wall clock's: on a machine
+** whose cores are shared, a spawning loop the system preempts is not
+** saturating its theatre. That clock is a system call (about 1 µs here),
+** so it is read at the first such spawn, then at one in PLACE_PROBE, and
+** no more once saturated. */
 static int saturated(stage__theatre_t *cur) {
     if (cur->saturated) return 1;
-    double now = stage__now();
     if (!cur->busy_since) {
-        cur->busy_since = now;
+        cur->busy_since = thread_cpu();
+        cur->probe = 0;
         return 0;
     }
-    return cur->saturated = now - cur->busy_since >= PLACE_BUSY_SECS;
+    if (++cur->probe % PLACE_PROBE) return 0;
+    return cur->saturated = thread_cpu() - cur->busy_since >= PLACE_BUSY_SECS;
 }
 
 int stage__place(stage__theatre_t *cur) {

@@ -89,7 +89,8 @@ struct stage__theatre {
     /* place.c: where this theatre's spawns go now; since when it has had
     ** work queued (0: not yet seen), and whether that lasted long enough */
     int place_to;
-    double busy_since;
+    double busy_since; /* its thread's CPU time */
+    unsigned probe;
     bool saturated;
     stage__actor_table_t actors;
     stage__timer_t **heap; /* timer min-heap */
