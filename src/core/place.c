@@ -25,20 +25,22 @@
 **     go on there while j's load is under L + PLACE_SLACK: consecutive
 **     spawns land together, in blocks, so a ring or a pipeline spawned in
 **     one loop is cut in a few places rather than at every other actor;
-**   - else the least loaded other theatre m, if its load is under 3/4 of
+**   - else the least loaded other theatre m, if its load is under 7/8 of
 **     L, becomes place_to (an idle theatre has load 0); otherwise local.
 ** Both bounds leave a band where nothing moves, so two theatres that are
 ** both busy keep their spawns at home instead of trading them.
 **
 ** The load a theatre publishes is its run queue's length (stored by its
-** own thread at each pass of its loop, and 0 when it goes idle), plus one
+** own thread at each pass of its loop, every PUBLISH_EVERY actors of a
+** long pass (theatre.c), and 0 when it goes idle), plus one
 ** for each spawn another theatre placed there since (a relaxed add by the
 ** spawner), so a burst of spawns does not all go to a theatre that has
 ** not woken up yet to publish. A theatre the watchdog finds stuck in one
 ** turn (node.c) gets no spawns.
 **
 ** Cost: a few relaxed loads and one relaxed add per placed spawn; the scan
-** over the theatres only when the current choice stops fitting. No lock.
+** over the theatres only when the current choice stops fitting; a look at
+** the CPU clock at one spawn in PLACE_PROBE until saturated. No lock.
 */
 #include <time.h>
 
@@ -47,11 +49,12 @@
 #include "node_internal.h"
 
 #define PLACE_QUEUE 3  /* local load from which a spawn may go elsewhere */
-#define PLACE_SLACK 32 /* how far past L a chosen theatre's load may get */
+#define PLACE_SLACK 16 /* how far past L a chosen theatre's load may get */
 #define PLACE_BUSY_SECS 2e-3 /* busy this long with work queued: saturated */
 #define PLACE_PROBE 8        /* spawns between two looks at the CPU time */
 
-/* Relaxed throughout: a load is a hint read at one instant and nothing
+/* t's load, or -1 if it is stuck.
+** Relaxed throughout: a load is a hint read at one instant and nothing
 ** else is published through it; a stale value only places one spawn less
 ** well, never loses it (the spawn itself goes through the inbox). */
 static int load_of(stage__theatre_t *t) {
@@ -109,7 +112,7 @@ int stage__place(stage__theatre_t *cur) {
             least = l;
         }
     }
-    if (best && least * 4 < local * 3) {
+    if (best && least * 8 < local * 7) {
         cur->place_to = best->index;
         return place_on(best);
     }
