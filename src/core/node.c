@@ -568,10 +568,16 @@ static void *watchdog_main(void *arg) {
             seen[i] = seq;
         }
     }
-    /* the theatres are joined: a stuck turn logged has returned */
-    for (int i = 0; watch && i < n->ntheatres; i++)
-        watch_stuck(n, i, &watch[i], watch[i].seq + 1, false, stage__now(),
-                    false);
+    /* the theatres are joined, or given up on (join_theatres logged the
+    ** death that holds one): a stuck turn logged that has ended since the
+    ** last look is reported as returned */
+    for (int i = 0; watch && i < n->ntheatres; i++) {
+        stage__theatre_t *t = n->theatres[i];
+        uint64_t seq = atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
+        bool busy = atomic_load_explicit(&t->in_turn, memory_order_relaxed);
+        if (watch[i].logged && (!busy || seq != watch[i].seq))
+            watch_stuck(n, i, &watch[i], seq, false, stage__now(), false);
+    }
     stage__free(watch);
     return NULL;
 }
