@@ -2,8 +2,10 @@
 # {"bench":...,"impl":...,"value":...,"unit":...,"better":...} and prints,
 # for each benchmark and implementation (the orders of the variables
 # benches and impls), the median value, the ratio to Erlang's median
-# oriented so that > 1 is better than Erlang, and the targets of issue 2.
-# Implementations named in the variable optional get no "missing" rows.
+# oriented so that > 1 is better than Erlang, and the targets of issues 2
+# and 11. Implementations named in the variable optional get no "missing"
+# rows, and neither do the C programs of benchmarks that have none (the
+# ones written without placement: only Lua places at spawn by itself).
 
 function field(line, name,    m) {
     if (match(line, "\"" name "\":\"[^\"]*\"")) {
@@ -34,14 +36,24 @@ function median(key,    n, i, j, v, t) {
     return (v[n / 2] + v[n / 2 + 1]) / 2
 }
 
-# Target of issue 2 for (bench, impl): "ratio >= X" against Erlang, an
-# absolute bound "value <= X", or "" for none.
+# Target of issues 2 and 11 for (bench, impl): "ratio >= X" against
+# Erlang, an absolute bound "value <= X", or "" for none. Issue 11 raised
+# ring's to 1.3 (placement must not split a ring that messages locally).
 function target(b, i) {
-    if (i == "lua" && (b == "ping_pong" || b == "ring" || b == "spawn"))
+    if (i == "lua" && b == "ring") return "ratio>=1.3"
+    if (i == "lua" && (b == "ping_pong" || b == "spawn"))
+        return "ratio>=1.0"
+    if (i == "lua" && (b == "skynet_auto" || b == "fan_in_auto" ||
+                       b == "pmap"))
         return "ratio>=1.0"
     if (i == "lua" && b == "idle_memory") return "value<=1024"
     if (i == "c" && (b == "ping_pong" || b == "ring")) return "ratio>=3.0"
     return ""
+}
+
+# 1 for the benchmarks that have no C program.
+function lua_only(b) {
+    return b == "skynet_auto" || b == "fan_in_auto" || b == "pmap"
 }
 
 function label(t) {
@@ -74,6 +86,8 @@ END {
         for (y = 1; y <= ni; y++) {
             i = I[y]; key = b SUBSEP i; t = target(b, i)
             if (!(key in count) && index(" " optional " ", " " i " "))
+                continue
+            if (!(key in count) && i == "c" && lua_only(b))
                 continue
             if (!(key in count)) {
                 printf fmt, b, i, 0, "-", "-", "-", "-", label(t), "missing"

@@ -231,8 +231,11 @@ STAGE_EXTERN stage_node_t *stage_ctx_node(stage_ctx_t *ctx);
 /* The index of the running actor's theatre. */
 STAGE_EXTERN int stage_ctx_theatre(stage_ctx_t *ctx);
 
-/* Spawn an actor of type on this theatre (theatre < 0) or on the given one.
-** args is a msgpack array (or NULL, 0 for none) passed to birth;
+/* Spawn an actor of type on the given theatre, or (theatre < 0) where
+** placement puts it: this theatre, unless the type is mobile and this
+** theatre is saturated while another is clearly lighter (pinned and
+** creatable types: always this one). out gets its id, which names that
+** theatre. args is a msgpack array (or NULL, 0 for none) passed to birth;
 ** STAGE_ETOOBIG past the node's max_message. */
 STAGE_EXTERN int stage_spawn(stage_ctx_t *ctx, const char *type, int theatre,
                              const void *args, size_t len, stage_id_t *out);

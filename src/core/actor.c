@@ -335,6 +335,7 @@ void stage__actors_reap(stage__theatre_t *t) {
         if (a->flags & ACTOR_DEAD) stage__free(a);
     }
     t->run_head = t->run_tail = NULL;
+    t->nrun = 0;
     if (n) qsort(all, n, sizeof *all, younger_first);
     for (size_t i = 0; i < n; i++) {
         stage__actor_t *a = all[i];
@@ -363,6 +364,7 @@ void stage__actors_destroy_all(stage__theatre_t *t) {
         if (a->flags & ACTOR_DEAD) stage__free(a);
     }
     t->run_head = t->run_tail = NULL;
+    t->nrun = 0;
     for (uint32_t i = 0; i < t->actors.cap; i++) {
         stage__actor_t *a = t->actors.slots[i];
         if (!a || a == TOMBSTONE) continue;
@@ -425,7 +427,11 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
                  const void *args, size_t len, uint64_t *serial) {
     stage__theatre_t *cur = stage__current();
     if (cur && cur->node != node) cur = NULL;
-    if (theatre < 0) theatre = cur ? cur->index : 0;
+    if (theatre < 0 && !cur)
+        theatre = 0;
+    else if (theatre < 0) /* pinned and creatable: the spawner's theatre */
+        theatre =
+            type->kind == STAGE_KIND_MOBILE ? stage__place(cur) : cur->index;
     stage__theatre_t *t = stage__node_theatre(node, theatre);
     if (!t) return STAGE_EINVAL;
     if (len > node->cfg.max_message) return STAGE_ETOOBIG;

@@ -1,6 +1,6 @@
 /*
 ** core/node.c: a node — its theatres, actor types, quiescence and the
-** watchdog that preempts runaway Lua turns.
+** watchdog that preempts runaway Lua turns and reports stuck theatres.
 **
 ** States: NEW -> RUNNING [stage_node_start] -> STOPPED [stage_node_stop or
 ** quiescence] -> joined [stage_node_wait]. Types are registered in NEW only,
@@ -442,27 +442,122 @@ static void on_preempt_signal(int sig) {
             n->kinds[i].kind->preempt(t, t->kind_data[i]);
 }
 
-/* Every half slice, ask each theatre whose message has not changed since
-** the last look (so it has run at least half a slice) to preempt that turn,
-** and signal it; its Lua hook then yields, or fails the message once it has
-** run past its budget. Once the node is stopping, ask every theatre in a
-** turn at once: its turn yields at the hook and is never resumed, so the
-** theatre can stop. Runs until stage_node_wait has joined the theatres. */
+/* A turn that has not returned for STUCK_SECS holds its theatre: C code
+** (string.find on a pathological pattern, a blocking call, a C actor's
+** long loop) cannot be preempted, and the budget only stops Lua code. The
+** watchdog logs it then, every STUCK_REPEAT_SECS while it lasts, and once
+** more when it returns; meanwhile the theatre is marked stuck and gets no
+** spawns placed by others (place.c). */
+#define STUCK_SECS 1.0
+#define STUCK_REPEAT_SECS 10.0
+/* How often the watchdog looks when no kind preempts (C actors only). */
+#define WATCH_SECS 0.1
+
+/* What the watchdog knows of one theatre's turn. */
+typedef struct turn_watch {
+    uint64_t seq;  /* the turn_seq seen */
+    double since;  /* when it was first seen */
+    double last;   /* when it was last seen running */
+    double logged; /* when it was last logged as stuck, or 0 */
+    char who[STAGE_ID_TEXT_MAX];
+} turn_watch_t;
+
+/* The id of the actor of t's turn seq into who; 0, or -1 if the turn has
+** moved on meanwhile. */
+static int turn_actor(stage_node_t *n, stage__theatre_t *t, uint64_t seq,
+                      char *who, size_t len) {
+    /* acquire: pairs with the release bump in stage__turn_begin, so the
+    ** actor stored for this seq (or for a later turn) is seen; the two
+    ** acquire loads of the actor keep the second look at the seq after
+    ** them, and a later turn's actor shows as a changed seq there. (A turn
+    ** that has held its theatre for a second rarely ends just now; if it
+    ** does, the next look reports its return.) */
+    if (atomic_load_explicit(&t->turn_seq, memory_order_acquire) != seq)
+        return -1;
+    uint64_t serial =
+        atomic_load_explicit(&t->turn_serial, memory_order_acquire);
+    stage__type_t *ty =
+        atomic_load_explicit(&t->turn_type, memory_order_acquire);
+    if (atomic_load_explicit(&t->turn_seq, memory_order_relaxed) != seq || !ty)
+        return -1;
+    stage_id_t id;
+    stage__make_id(n, serial, ty, &id);
+    stage_id_format(&id, who, len);
+    return 0;
+}
+
+/* Log theatre i's turn when it has been stuck long enough (if report),
+** and when it returns. seq and busy: what the watchdog reads of the
+** theatre now. */
+static void watch_stuck(stage_node_t *n, int i, turn_watch_t *w, uint64_t seq,
+                        bool busy, double now, bool report) {
+    stage__theatre_t *t = n->theatres[i];
+    if (busy && seq == w->seq) {
+        double ran = now - w->since;
+        w->last = now;
+        if (!w->logged && report && ran >= STUCK_SECS &&
+            turn_actor(n, t, seq, w->who, sizeof w->who) == 0) {
+            /* relaxed: a hint for placement, as the load is (place.c) */
+            atomic_store_explicit(&t->stuck, 1, memory_order_relaxed);
+            w->logged = now;
+            LOG_WARN("theatre %d is stuck: actor '%s' has run one message "
+                     "for %.1f s without returning (code outside Lua, such "
+                     "as string.find on a costly pattern or a blocking C "
+                     "call, cannot be preempted, and the budget stops only "
+                     "Lua code); the other actors of theatre %d wait, and "
+                     "spawns go to other theatres meanwhile",
+                     i, w->who, ran, i);
+        } else if (w->logged && now - w->logged >= STUCK_REPEAT_SECS) {
+            w->logged = now;
+            LOG_WARN("theatre %d is still stuck: actor '%s' has run one "
+                     "message for %.0f s",
+                     i, w->who, ran);
+        }
+        return;
+    }
+    if (w->logged) {
+        atomic_store_explicit(&t->stuck, 0, memory_order_relaxed);
+        /* it was seen running until w->last: within a look of its end */
+        LOG_WARN("theatre %d runs again: the message of actor '%s' "
+                 "returned after %.1f s",
+                 i, w->who, w->last - w->since);
+    }
+    w->seq = seq;
+    w->since = now;
+    w->logged = 0;
+}
+
+/* Every half slice (every WATCH_SECS when no kind preempts), ask each
+** theatre whose message has not changed since the last look (so it has run
+** at least half a slice) to preempt that turn, and signal it; its Lua hook
+** then yields, or fails the message once it has run past its budget. Log
+** a turn that holds its theatre past STUCK_SECS (watch_stuck). Once the
+** node is stopping, ask every theatre in a turn at once: its turn yields
+** at the hook and is never resumed, so the theatre can stop. Runs until
+** stage_node_wait has joined the theatres. */
 static void *watchdog_main(void *arg) {
     stage_node_t *n = arg;
     uint64_t seen[STAGE_MAX_THEATRES] = {0};
     uint64_t signalled[STAGE_MAX_THEATRES] = {0};
-    double half = n->cfg.slice_secs / 2;
+    turn_watch_t *watch = stage__calloc((size_t)n->ntheatres, sizeof *watch);
+    if (!watch)
+        LOG_WARN("out of memory in the watchdog: a stuck theatre is not "
+                 "reported");
+    double look = n->kind_preempts ? n->cfg.slice_secs / 2 : WATCH_SECS;
     while (!atomic_load(&n->watchdog_quit)) {
-        futex_wait(&n->watchdog_quit, 0, half);
+        futex_wait(&n->watchdog_quit, 0, look);
         bool stopping = stage__node_stopping(n);
+        double now = stage__now();
         for (int i = 0; i < n->ntheatres; i++) {
             stage__theatre_t *t = n->theatres[i];
             /* relaxed: see stage__turn_begin */
             uint64_t seq =
                 atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
-            if (atomic_load_explicit(&t->in_turn, memory_order_relaxed) &&
-                (seq == seen[i] || stopping) && seq != signalled[i]) {
+            bool busy = atomic_load_explicit(&t->in_turn, memory_order_relaxed);
+            /* a stopping node's deaths are join_theatres's to report */
+            if (watch) watch_stuck(n, i, &watch[i], seq, busy, now, !stopping);
+            if (n->kind_preempts && busy && (seq == seen[i] || stopping) &&
+                seq != signalled[i]) {
                 signalled[i] = seq; /* the hook re-arms itself if needed */
                 /* relaxed: the request is its own only data, and the signal
                 ** carries it: the kernel queues the signal under the target
@@ -477,6 +572,17 @@ static void *watchdog_main(void *arg) {
             seen[i] = seq;
         }
     }
+    /* the theatres are joined, or given up on (join_theatres logged the
+    ** death that holds one): a stuck turn logged that has ended since the
+    ** last look is reported as returned */
+    for (int i = 0; watch && i < n->ntheatres; i++) {
+        stage__theatre_t *t = n->theatres[i];
+        uint64_t seq = atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
+        bool busy = atomic_load_explicit(&t->in_turn, memory_order_relaxed);
+        if (watch[i].logged && (!busy || seq != watch[i].seq))
+            watch_stuck(n, i, &watch[i], seq, false, stage__now(), false);
+    }
+    stage__free(watch);
     return NULL;
 }
 
@@ -500,9 +606,11 @@ int stage_node_start(stage_node_t *n) {
             return rc;
         }
     }
-    if (n->kind_preempts &&
-        pthread_create(&n->watchdog, NULL, watchdog_main, n) == 0)
+    if (pthread_create(&n->watchdog, NULL, watchdog_main, n) == 0)
         n->has_watchdog = 1;
+    else
+        LOG_WARN("cannot start the watchdog thread: turns are not "
+                 "preempted, and a stuck theatre is not reported");
     return 0;
 }
 

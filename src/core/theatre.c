@@ -56,6 +56,7 @@ stage__theatre_t *stage__theatre_new(stage_node_t *node, int index) {
     t->node = node;
     t->index = index;
     atomic_init(&t->next_serial, 1);
+    t->place_to = index;
     t->busy = true; /* matches the unit stage_node_start adds */
     return t;
 }
@@ -88,6 +89,7 @@ void stage__actor_schedule(stage__theatre_t *t, stage__actor_t *a) {
     if (a->flags & (ACTOR_QUEUED | ACTOR_DEAD)) return;
     a->flags |= ACTOR_QUEUED;
     a->run_next = NULL;
+    t->nrun++;
     if (t->run_tail)
         t->run_tail->run_next = a;
     else
@@ -120,17 +122,23 @@ static stage__env_t *mailbox_pop(stage__actor_t *a) {
 /* ---- turns ------------------------------------------------------------------
  */
 
-/* turn_seq and in_turn are relaxed: the watchdog only compares what it
-** reads over time to decide whether to ask for a preemption; no other data
-** is published through them, and the theatre checks the request against its
-** own values (stage__preempt_wanted), so a stale read costs at most one
-** look's delay and never preempts another turn. */
+/* in_turn is relaxed, and so is turn_seq for preemption: the watchdog only
+** compares what it reads over time to decide whether to ask for a
+** preemption, and the theatre checks the request against its own values
+** (stage__preempt_wanted), so a stale read costs at most one look's delay
+** and never preempts another turn. turn_seq's release store serves only
+** the log of a stuck turn, which names its actor. */
 void stage__turn_begin(stage__theatre_t *t, stage__actor_t *a) {
     t->running = a;
+    atomic_store_explicit(&t->turn_serial, a->serial, memory_order_relaxed);
+    atomic_store_explicit(&t->turn_type, a->type, memory_order_relaxed);
+    /* release: the watchdog that reads this turn_seq (acquire) reads the
+    ** actor stored above, or a later one's if the seq moved on, which it
+    ** sees when it reads the seq again (node.c, watch_stuck) */
     atomic_store_explicit(
         &t->turn_seq,
         atomic_load_explicit(&t->turn_seq, memory_order_relaxed) + 1,
-        memory_order_relaxed);
+        memory_order_release);
     atomic_store_explicit(&t->in_turn, 1, memory_order_relaxed);
 }
 
@@ -211,13 +219,18 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         stage__actor_schedule(t, a);
 }
 
+#define PUBLISH_EVERY 64 /* actors run between publications of the load */
+
 /* Run the actors queued now; newly queued ones wait for the next pass so
 ** timers and the inbox are not starved. */
 static void run_queue(stage__theatre_t *t) {
     stage__actor_t *last = t->run_tail;
-    while (t->run_head) {
+    for (unsigned k = 1; t->run_head; k++) {
         stage__actor_t *a = t->run_head;
         if (!(t->run_head = a->run_next)) t->run_tail = NULL;
+        t->nrun--;
+        /* a long pass keeps the load others place by up to date */
+        if (k % PUBLISH_EVERY == 0) stage__place_publish(t);
         run_actor(t, a);
         if (a == last || stopping(t)) break;
     }
@@ -330,6 +343,7 @@ static void idle(stage__theatre_t *t, double next_timer) {
         t->busy = false;
         stage__work_sub(t->node, 1); /* may stop the node */
     }
+    stage__place_idle(t); /* load 0: a spawn finds it idle */
     atomic_store(&t->sleeping, 1);
     if (!stage__mpsc_empty(&t->inbox) || stopping(t)) {
         atomic_store(&t->sleeping, 0);
@@ -350,6 +364,7 @@ static void *theatre_main(void *arg) {
     while (!stopping(t)) {
         drain_inbox(t);
         double next = stage__timers_run(t);
+        stage__place_publish(t);
         run_queue(t);
         if (t->poller.poll) t->poller.poll(t->poller.ud, 0);
         if (t->run_head || !stage__mpsc_empty(&t->inbox)) continue;

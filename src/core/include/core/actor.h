@@ -61,8 +61,9 @@ uint64_t stage__serial_reserve(stage__theatre_t *t);
 stage__actor_t *stage__actor_new(stage__theatre_t *t, stage__type_t *type,
                                  uint64_t serial, const stage__env_t *birth);
 stage__actor_t *stage__actor_find(stage__theatre_t *t, uint64_t serial);
-/* Spawn an actor of type on theatre (-1: the calling theatre, or 0 from
-** outside). Its birth message carries args (msgpack array). The serial is
+/* Spawn an actor of type on theatre (-1: placed by place.c if the type is
+** mobile and the caller a theatre of node, else the calling theatre, or 0
+** from outside). Its birth message carries args (msgpack array). The serial is
 ** known at once; the actor exists by the time any message sent after this
 ** call reaches its theatre. 0, STAGE_EINVAL (no such theatre),
 ** STAGE_ETOOBIG (args past the node's max_message) or STAGE_ENOMEM. Any

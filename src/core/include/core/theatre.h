@@ -76,9 +76,22 @@ struct stage__theatre {
     pthread_t thread;
     stage__poller_t poller; /* poll NULL: sleeps on its futex */
     alignas(64) atomic_uint_fast64_t next_serial; /* any thread reserves */
+    /* spawn placement (place.c), read by every spawning theatre: the load
+    ** this theatre publishes (its run queue's length, plus the spawns
+    ** others placed here since it last published), and 1 while the
+    ** watchdog finds it stuck in one turn (node.c) */
+    alignas(64) atomic_int load;
+    atomic_int stuck;
     /* the rest: this theatre's thread only, but for the preemption
     ** fields the watchdog reads (see below) */
     alignas(64) stage__actor_t *run_head, *run_tail;
+    int nrun; /* actors on the run queue */
+    /* place.c: where this theatre's spawns go now; since when it has had
+    ** work queued (0: not yet seen), and whether that lasted long enough */
+    int place_to;
+    double busy_since; /* its thread's CPU time */
+    unsigned probe;
+    bool saturated;
     stage__actor_table_t actors;
     stage__timer_t **heap; /* timer min-heap */
     int nheap, capheap;
@@ -95,6 +108,10 @@ struct stage__theatre {
     ** signals it); see stage__preempt_wanted */
     atomic_uint_fast64_t turn_seq; /* bumped at every message */
     atomic_int in_turn;            /* 1 between turn_begin and turn_end */
+    /* the actor of that turn, for the watchdog's log of a stuck turn:
+    ** stored before turn_seq is bumped (release), read after it */
+    atomic_uint_fast64_t turn_serial;
+    _Atomic(stage__type_t *) turn_type;
     /* the turn_seq of the turn the watchdog wants preempted */
     atomic_uint_fast64_t preempt_seq;
     /* each registered kind's data for this theatre, by slot (kind.h):
@@ -116,6 +133,15 @@ void *stage__theatre_kind_data(stage__theatre_t *t, const stage__kind_t *k);
 /* Set it (k registered with t's node). t's thread, or before t starts. */
 void stage__theatre_set_kind_data(stage__theatre_t *t, const stage__kind_t *k,
                                   void *data);
+
+/* The theatre a spawn of a mobile actor from cur goes to when the spawner
+** names none (place.c). cur's thread; never blocks. */
+int stage__place(stage__theatre_t *cur);
+/* Publish t's load for the placement of others' spawns. t's thread. */
+void stage__place_publish(stage__theatre_t *t);
+/* t ran out of work: publish load 0 and forget how long it was busy. t's
+** thread. */
+void stage__place_idle(stage__theatre_t *t);
 
 /* Wake t if it sleeps (on its futex or in its poller). Any thread. */
 void stage__theatre_wake(stage__theatre_t *t);
