@@ -164,20 +164,14 @@ void stage__holdings_close(stage__netnode_t *nn) {
 ** (alive) as if it had claimed it itself; reply true or the failure. */
 int stage__holdings_in_name(stage__netnode_t *nn, const char *peer,
                             const char *body, size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint32_t n;
-    int64_t call;
-    const char *name;
-    size_t nlen;
+    stage__node_name_t q;
     stage_id_t id;
-    if (stage_unpack_array(&u, &n) || n != 5 || stage_unpack_int(&u, &call) ||
-        call <= 0 || stage_unpack_str(&u, &name, &nlen) || nlen == 0 ||
-        nlen > 255 || memchr(name, 0, nlen) ||
-        stage__netnode_read_target(nn, &u, &id) || u.p != u.end)
-        return STAGE_EDECODE;
-    stage__type_t *ty =
-        stage__netnode_local_target(nn, peer, (uint64_t)call, &id);
+    if (stage__node_name_decode(&q, body, len)) return STAGE_EDECODE;
+    stage__netnode_target_id(nn, &q.id, &id);
+    uint64_t call = q.call;
+    const char *name = q.name;
+    size_t nlen = q.nlen;
+    stage__type_t *ty = stage__netnode_local_target(nn, peer, call, &id);
     if (!ty) return 0;
     if (!stage__dir_alive(ty, id.serial)) {
         char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 300];
@@ -186,19 +180,18 @@ int stage__holdings_in_name(stage__netnode_t *nn, const char *peer,
                  "actor '%s' not found (it stopped): the "
                  "name '%.*s' is not given to it",
                  text, (int)nlen, name);
-        stage__netnode_reply_error(nn, peer, (uint64_t)call,
-                                   STAGE_EACTOR_NOT_FOUND, msg);
+        stage__netnode_reply_error(nn, peer, call, STAGE_EACTOR_NOT_FOUND, msg);
         return 0;
     }
     stage__netnode_item_t *it = stage__calloc(1, sizeof *it);
-    stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
+    stage__future_t *f = stage__netnode_owed(nn, peer, call, 0);
     if (!it || !f) {
         stage__free(it);
         if (f)
             stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL),
                 stage__future_unref(f);
         else
-            stage__netnode_reply_error(nn, peer, (uint64_t)call, STAGE_ENOMEM,
+            stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM,
                                        "out of memory");
         return 0;
     }

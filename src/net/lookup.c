@@ -433,14 +433,12 @@ static void asks_run(stage__netnode_t *nn) {
 /* A FIND answer for find_all_types: an array of ids; a node that fails
 ** to answer adds none. */
 static void add_ids(lookup_t *lk, int status, const char *value, size_t len) {
-    stage_unpack_t u;
     uint32_t n;
-    stage_unpack_init(&u, value, len);
-    if (status || stage_unpack_array(&u, &n)) return;
-    const char *ids = u.p;
-    if (n == 0 || stage_pack_validate(ids, (size_t)(u.end - ids), (int)n))
+    const char *ids;
+    size_t ilen;
+    if (status || stage__node_ids_decode(&n, &ids, &ilen, value, len) || !n)
         return;
-    stage_pack_raw(&lk->acc, ids, (size_t)(u.end - ids));
+    stage_pack_raw(&lk->acc, ids, ilen);
     lk->nacc += n;
 }
 
@@ -449,16 +447,11 @@ static void add_ids(lookup_t *lk, int status, const char *value, size_t len) {
 ** answers so far), so the id kept at the end is each actor's with equal
 ** probability, whatever the nodes' shares (weighted reservoir sampling). */
 static void add_pick(lookup_t *lk, int status, const char *value, size_t len) {
-    stage_unpack_t u;
-    uint32_t two;
-    int64_t n;
+    uint64_t n;
     stage_id_t id;
-    stage_unpack_init(&u, value, len);
-    if (status || stage_unpack_array(&u, &two) || two != 2 ||
-        stage_unpack_int(&u, &n) || n <= 0 || stage_unpack_id(&u, &id))
-        return;
-    lk->weight += (uint64_t)n;
-    if (stage__random64() % lk->weight < (uint64_t)n) {
+    if (status || stage__node_pick_answer_decode(&n, &id, value, len)) return;
+    lk->weight += n;
+    if (stage__random64() % lk->weight < n) {
         lk->chosen = id;
         lk->have_chosen = true;
     }
@@ -510,9 +503,7 @@ static int pick_here(stage__netnode_t *nn, const char *type, stage_pack_t *p) {
     if (!ty || stage__dir_random(nn->node, ty, stage__random64(), &id))
         return STAGE_EACTOR_NOT_FOUND;
     size_t n = stage__dir_count(ty); /* 0 if the one picked just stopped */
-    stage_pack_array(p, 2);
-    stage_pack_int(p, n ? (int64_t)n : 1);
-    stage_pack_id(p, &id);
+    stage__node_pick_answer_encode(p, n ? n : 1, &id);
     return 0;
 }
 
@@ -521,8 +512,7 @@ static void all_here(stage__netnode_t *nn, const char *type, stage_pack_t *p) {
     stage__type_t *ty = stage__type_find(nn->node, type);
     stage_pack_t ids = STAGE_PACK_INIT;
     size_t n = ty ? stage__dir_all(nn->node, ty, &ids) : 0;
-    stage_pack_array(p, (uint32_t)n);
-    stage_pack_raw(p, ids.data, ids.len);
+    stage__node_ids_encode(p, (uint32_t)n, ids.data, ids.len);
     stage_pack_free(&ids);
 }
 
@@ -550,11 +540,7 @@ static void ask_node(stage__netnode_t *nn, lookup_t *lk, const rep_t *r) {
     bool all = lk->it->op == STAGE__FIND_ALL;
     uint64_t call = stage__netnode_call_cb(nn, r->node, on_found, lk);
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, all ? 3 : 2);
-    stage_pack_int(&p, (int64_t)call);
-    stage_pack_cstr(&p, r->type);
-    if (all) stage_pack_bool(&p, true);
-    if (!call || stage_pack_error(&p) ||
+    if (!call || stage__node_find_encode(&p, call, r->type, all) ||
         stage__netnode_send_frame(nn, r->node, all ? FRAME_FIND : FRAME_PICK,
                                   p.data, p.len)) {
         stage_pack_free(&p);
@@ -841,29 +827,17 @@ void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it) {
     }
 }
 
-/* The type name of a FIND or PICK body into name; 0 or STAGE_EDECODE. */
-static int read_type(stage_unpack_t *u, char name[STAGE_TYPE_MAX]) {
-    const char *type;
-    size_t tlen;
-    if (stage_unpack_str(u, &type, &tlen) || tlen >= STAGE_TYPE_MAX)
-        return STAGE_EDECODE;
-    snprintf(name, STAGE_TYPE_MAX, "%.*s", (int)tlen, type);
-    return 0;
-}
-
 /* A PICK from another node: [n, id], one of our n actors of a type, or
 ** ActorNotFound. */
 int stage__lookup_in_pick(stage__netnode_t *nn, const char *peer,
                           const char *body, size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint32_t n;
-    int64_t call;
+    stage__node_find_t q;
     char name[STAGE_TYPE_MAX];
-    if (stage_unpack_array(&u, &n) || n != 2 || stage_unpack_int(&u, &call) ||
-        call <= 0 || read_type(&u, name) || u.p != u.end)
-        return STAGE_EDECODE;
-    stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
+    if (stage__node_find_decode(&q, body, len, true)) return STAGE_EDECODE;
+    memcpy(name, q.type, q.tlen);
+    name[q.tlen] = '\0';
+    uint64_t call = q.call;
+    stage__future_t *f = stage__netnode_owed(nn, peer, call, 0);
     if (!f) return 0;
     stage_pack_t p = STAGE_PACK_INIT;
     if (pick_here(nn, name, &p))
@@ -881,23 +855,17 @@ int stage__lookup_in_pick(stage__netnode_t *nn, const char *peer,
 /* A FIND from another node: our actors of a type. */
 int stage__lookup_in_find(stage__netnode_t *nn, const char *peer,
                           const char *body, size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint32_t n;
-    int64_t call;
-    const char *type;
-    size_t tlen;
-    bool all;
-    if (stage_unpack_array(&u, &n) || n != 3 || stage_unpack_int(&u, &call) ||
-        call <= 0 || stage_unpack_str(&u, &type, &tlen) ||
-        tlen >= STAGE_TYPE_MAX || stage_unpack_bool(&u, &all) || u.p != u.end)
-        return STAGE_EDECODE;
+    stage__node_find_t q;
     char name[STAGE_TYPE_MAX];
-    snprintf(name, sizeof name, "%.*s", (int)tlen, type);
+    if (stage__node_find_decode(&q, body, len, false)) return STAGE_EDECODE;
+    memcpy(name, q.type, q.tlen);
+    name[q.tlen] = '\0';
+    uint64_t call = q.call;
+    bool all = q.all;
     stage__type_t *ty = stage__type_find(nn->node, name);
-    stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
+    stage__future_t *f = stage__netnode_owed(nn, peer, call, 0);
     if (!f) {
-        stage__netnode_reply_error(nn, peer, (uint64_t)call, STAGE_ENOMEM,
+        stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM,
                                    "out of memory");
         return 0;
     }
@@ -906,9 +874,8 @@ int stage__lookup_in_find(stage__netnode_t *nn, const char *peer,
     if (ty && all) {
         stage_pack_t ids = STAGE_PACK_INIT;
         size_t k = stage__dir_all(nn->node, ty, &ids);
-        stage_pack_array(&p, (uint32_t)k);
-        stage_pack_raw(&p, ids.data, ids.len);
-        if (stage_pack_error(&ids) || stage_pack_error(&p))
+        if (stage_pack_error(&ids) ||
+            stage__node_ids_encode(&p, (uint32_t)k, ids.data, ids.len))
             stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
         else
             stage__future_resolve(f, p.data, p.len);
@@ -954,11 +921,8 @@ static void claim_at_home(stage__netnode_t *nn, lookup_t *lk) {
     const stage_id_t *id = &lk->it->to;
     uint64_t call = stage__netnode_call_cb(nn, id->node, on_claimed_home, lk);
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 5);
-    stage_pack_int(&p, (int64_t)call);
-    stage_pack_cstr(&p, lk->it->key);
-    stage__netnode_pack_target(&p, id);
-    int rc = !call ? STAGE_ENOMEM : stage_pack_error(&p);
+    int rc = !call ? STAGE_ENOMEM
+                   : stage__node_name_encode(&p, call, lk->it->key, id);
     if (!rc)
         rc = stage__netnode_send_frame(nn, id->node, FRAME_NAME, p.data, p.len);
     stage_pack_free(&p);

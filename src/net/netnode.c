@@ -165,23 +165,11 @@ static void on_drain(void *ud, const char *peer) {
 /* Encode the REPLY for call from future f (done). */
 static void pack_reply(stage_pack_t *p, uint64_t call,
                        const stage__future_t *f) {
-    stage_pack_array(p, 3);
-    stage_pack_int(p, (int64_t)call);
-    stage_pack_int(p, f->status);
-    if (f->status == 0) {
-        stage_pack_raw(p, f->data, f->len);
-        return;
-    }
-    stage_pack_array(p, 3);
-    stage_pack_cstr(p, f->message ? f->message : stage_strerror(f->status));
-    if (f->actor)
-        stage_pack_cstr(p, f->actor);
+    if (f->status == 0)
+        stage__node_reply_encode(p, call, f->data, f->len);
     else
-        stage_pack_nil(p);
-    if (f->traceback)
-        stage_pack_cstr(p, f->traceback);
-    else
-        stage_pack_nil(p);
+        stage__node_reply_fail_encode(p, call, f->status, f->message, f->actor,
+                                      f->traceback);
 }
 
 /* Send the REPLY packed in p (or failed to pack) to call from peer; a
@@ -477,17 +465,9 @@ static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
     }
     bool stop = e->hdr.kind == ENV_STOP_ACTOR; /* STOP: MSG's first fields */
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, stop ? 4 : 6);
-    stage_pack_int(&p, (int64_t)call);
-    stage__netnode_pack_target(&p, to);
-    if (!stop) {
-        stage_pack_str(&p, stage__env_method(e), e->mlen);
-        if (e->len)
-            stage_pack_raw(&p, stage__env_args(e), e->len);
-        else
-            stage_pack_array(&p, 0);
-    }
-    int rc = stage_pack_error(&p);
+    int rc = stop ? stage__node_stop_encode(&p, call, to)
+                  : stage__node_msg_encode(&p, call, to, stage__env_method(e),
+                                           e->mlen, stage__env_args(e), e->len);
     if (!rc && (e->hdr.flags & ENV_UNCHECKED) &&
         stage_pack_validate(p.data, p.len, 1))
         rc = STAGE_EDECODE;
@@ -516,15 +496,8 @@ static void out_spawn(stage__netnode_t *nn, stage__netnode_item_t *it) {
     uint64_t call = call_open(nn, it->where, it->f);
     if (!call) return;
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 4);
-    stage_pack_int(&p, (int64_t)call);
-    stage_pack_cstr(&p, it->key);
-    stage_pack_int(&p, it->theatre);
-    if (it->len)
-        stage_pack_raw(&p, it->args, it->len);
-    else
-        stage_pack_array(&p, 0);
-    int rc = stage_pack_error(&p);
+    int rc = stage__node_spawn_encode(&p, call, it->key, it->theatre, it->args,
+                                      it->len);
     if (!rc && stage_pack_validate(p.data, p.len, 1)) /* as out_msg */
         rc = STAGE_EDECODE;
     if (!rc)
@@ -563,49 +536,14 @@ stage__type_t *stage__netnode_local_target(stage__netnode_t *nn,
     return ty;
 }
 
-/* Read [call, ...] header fields common to requests. */
-static int read_call(stage_unpack_t *u, uint32_t want, uint64_t *call) {
-    uint32_t n;
-    int64_t c;
-    if (stage_unpack_array(u, &n) || n != want || stage_unpack_int(u, &c) ||
-        c < 0)
-        return STAGE_EDECODE;
-    *call = (uint64_t)c;
-    return 0;
-}
-
-/* The rest of the buffer as one msgpack array (the arguments). */
-static int read_args(stage_unpack_t *u, const char **args, size_t *len) {
-    *args = u->p;
-    if (stage_unpack_peek(u) != STAGE_T_ARRAY || stage_unpack_skip(u))
-        return STAGE_EDECODE;
-    *len = (size_t)(u->p - *args);
-    return u->p == u->end ? 0 : STAGE_EDECODE;
-}
-
-int stage__netnode_read_target(stage__netnode_t *nn, stage_unpack_t *u,
-                               stage_id_t *to) {
-    int64_t inc, serial;
-    const char *type;
-    size_t tlen;
-    if (stage_unpack_int(u, &inc) || inc < 0 || inc > UINT32_MAX ||
-        stage_unpack_int(u, &serial) || serial <= 0 ||
-        stage_unpack_str(u, &type, &tlen) || tlen == 0 ||
-        tlen >= STAGE_TYPE_MAX || memchr(type, 0, tlen))
-        return STAGE_EDECODE;
-    to->incarnation = (uint32_t)inc;
-    to->serial = (uint64_t)serial;
-    to->theatre = (uint16_t)stage__serial_theatre(to->serial);
-    memcpy(to->type, type, tlen);
-    to->type[tlen] = '\0';
+void stage__netnode_target_id(stage__netnode_t *nn,
+                              const stage__node_target_t *t, stage_id_t *to) {
+    to->incarnation = t->incarnation;
+    to->serial = t->serial;
+    to->theatre = (uint16_t)stage__serial_theatre(t->serial);
+    memcpy(to->type, t->type, t->tlen); /* < STAGE_TYPE_MAX: the codec's */
+    to->type[t->tlen] = '\0';
     stage__addr_copy(to->node, nn->address);
-    return stage_type_name_valid(to->type) ? 0 : STAGE_EDECODE;
-}
-
-void stage__netnode_pack_target(stage_pack_t *p, const stage_id_t *to) {
-    stage_pack_int(p, to->incarnation);
-    stage_pack_int(p, (int64_t)to->serial);
-    stage_pack_cstr(p, to->type);
 }
 
 /* A message to `to` that cannot be delivered as it came: answer its call
@@ -626,24 +564,20 @@ static void msg_refused(stage__netnode_t *nn, const char *peer, uint64_t call,
 ** otherwise wait for its deadline. */
 static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
                   size_t len, bool stop) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint64_t call;
+    stage__node_msg_t m;
     stage_id_t to;
-    const char *method = "stop", *args = NULL;
-    size_t mlen = 4, alen = 0;
-    if (read_call(&u, stop ? 4 : 6, &call) ||
-        stage__netnode_read_target(nn, &u, &to))
-        return STAGE_EDECODE;
-    if ((stop && stage_unpack_peek(&u) != STAGE_T_END) ||
-        (!stop &&
-         (stage_unpack_str(&u, &method, &mlen) || mlen == 0 || mlen > 255 ||
-          memchr(method, 0, mlen) || read_args(&u, &args, &alen)))) {
-        msg_refused(nn, peer, call, &to, STAGE_EDECODE,
-                    "is malformed (its method, or its arguments: not one "
-                    "msgpack array nested at most 64 deep)");
+    int rc = stage__node_msg_decode(&m, body, len, stop);
+    if (m.answerable) stage__netnode_target_id(nn, &m.to, &to);
+    if (rc) {
+        if (m.answerable)
+            msg_refused(nn, peer, m.call, &to, STAGE_EDECODE,
+                        "is malformed (its method, or its arguments: not one "
+                        "msgpack array nested at most 64 deep)");
         return STAGE_EDECODE;
     }
+    uint64_t call = m.call;
+    const char *method = m.method, *args = m.args;
+    size_t mlen = m.mlen, alen = m.alen;
     if (alen > nn->max_message) { /* its sender's limit is larger */
         char why[STAGE_ADDR_MAX + 160];
         snprintf(why, sizeof why,
@@ -680,19 +614,15 @@ static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
 
 static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
                     size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint64_t call;
-    const char *type, *args;
-    size_t tlen, alen;
-    int64_t theatre;
-    if (read_call(&u, 4, &call) || stage_unpack_str(&u, &type, &tlen) ||
-        tlen >= STAGE_TYPE_MAX || stage_unpack_int(&u, &theatre) ||
-        read_args(&u, &args, &alen))
-        return STAGE_EDECODE;
+    stage__node_spawn_t sp;
+    if (stage__node_spawn_decode(&sp, body, len)) return STAGE_EDECODE;
+    uint64_t call = sp.call;
+    const char *args = sp.args;
+    size_t alen = sp.alen;
+    int theatre = sp.theatre;
     char name[STAGE_TYPE_MAX];
-    memcpy(name, type, tlen);
-    name[tlen] = 0;
+    memcpy(name, sp.type, sp.tlen);
+    name[sp.tlen] = 0;
     stage__type_t *ty = stage__type_find(nn->node, name);
     int nt = stage_node_theatres(nn->node);
     char msg[STAGE_TYPE_MAX + STAGE_ADDR_MAX + 200];
@@ -740,48 +670,34 @@ static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
 
 static int in_reply(stage__netnode_t *nn, const char *peer, const char *body,
                     size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint64_t call;
-    int64_t status;
-    if (read_call(&u, 3, &call) || stage_unpack_int(&u, &status) ||
-        status > 0 || status < -100000)
-        return STAGE_EDECODE;
-    const char *value = u.p;
-    if (stage_unpack_skip(&u) || u.p != u.end) return STAGE_EDECODE;
-    stage__call_t *c = stage__u64map_get(&nn->calls, call);
+    stage__node_reply_t r;
+    if (stage__node_reply_decode(&r, body, len)) return STAGE_EDECODE;
+    stage__call_t *c = stage__u64map_get(&nn->calls, r.call);
     if (!c || strcmp(c->peer, peer)) return 0; /* late, or not theirs */
-    stage__u64map_take(&nn->calls, call);
-    if (c->cb && status == 0) {
-        c->cb(nn, c->arg, 0, value, (size_t)(u.end - value));
+    stage__u64map_take(&nn->calls, r.call);
+    if (c->cb && r.status == 0) {
+        c->cb(nn, c->arg, 0, r.value, r.vlen);
         stage__free(c);
         return 0;
     }
-    if (status == 0) {
-        stage__future_resolve(c->f, value, (size_t)(u.end - value));
+    if (r.status == 0) {
+        stage__future_resolve(c->f, r.value, r.vlen);
     } else {
-        stage_unpack_t e;
-        stage_unpack_init(&e, value, (size_t)(u.end - value));
-        uint32_t n;
-        const char *m = "", *a = NULL, *tb = NULL;
-        size_t ml = 0, al = 0, tl = 0;
+        stage__node_failure_t e;
         char mbuf[1024], abuf[STAGE_ID_TEXT_MAX], tbuf[2048];
-        if (!stage_unpack_array(&e, &n) && n == 3) {
-            stage_unpack_str(&e, &m, &ml);
-            if (stage_unpack_str(&e, &a, &al)) stage_unpack_skip(&e), a = NULL;
-            if (stage_unpack_str(&e, &tb, &tl)) tb = NULL;
-        }
-        snprintf(mbuf, sizeof mbuf, "%.*s", (int)ml, m);
-        if (a) snprintf(abuf, sizeof abuf, "%.*s", (int)al, a);
-        if (tb) snprintf(tbuf, sizeof tbuf, "%.*s", (int)tl, tb);
-        int st = stage_strerror((int)status)[0] == 'u' ? STAGE_EHANDLER
-                                                       : (int)status;
+        stage__node_failure_decode(&e, r.value, r.vlen);
+        snprintf(mbuf, sizeof mbuf, "%.*s", (int)e.mlen,
+                 e.message ? e.message : "");
+        if (e.actor) snprintf(abuf, sizeof abuf, "%.*s", (int)e.alen, e.actor);
+        if (e.traceback)
+            snprintf(tbuf, sizeof tbuf, "%.*s", (int)e.tlen, e.traceback);
         if (c->cb) {
-            c->cb(nn, c->arg, st, mbuf, strlen(mbuf));
+            c->cb(nn, c->arg, r.status, mbuf, strlen(mbuf));
             stage__free(c);
             return 0;
         }
-        stage__future_reject(c->f, st, mbuf, a ? abuf : NULL, tb ? tbuf : NULL);
+        stage__future_reject(c->f, r.status, mbuf, e.actor ? abuf : NULL,
+                             e.traceback ? tbuf : NULL);
     }
     stage__future_unref(c->f);
     stage__free(c);
@@ -842,14 +758,11 @@ typedef struct lost {
 } lost_t;
 
 static void lost_count(lost_t *l, int kind, const char *body, size_t len) {
-    stage_unpack_t u;
-    uint32_t n;
-    int64_t call = -1;
-    stage_unpack_init(&u, body, len);
+    stage__node_msg_t m;
     if (kind == FRAME_REPLY) {
         l->replies++;
-    } else if (kind == FRAME_MSG && !stage_unpack_array(&u, &n) &&
-               !stage_unpack_int(&u, &call) && call == 0) {
+    } else if (kind == FRAME_MSG &&
+               !stage__node_msg_decode(&m, body, len, false) && m.call == 0) {
         l->oneway++; /* a call's failure reaches its future instead */
     }
 }

@@ -23,23 +23,27 @@
 #include "core/timer.h"
 #include "transport.h"
 #include "dht/dht.h"
+#include "node/frames.h"
 #include "stage/net.h"
 #include "util/u64map.h"
 
+/* The node frame kinds (src/node/frames.h has their codec). */
 enum {
-    FRAME_MSG = STAGE__NET_KIND_USER,
-    FRAME_REPLY,
-    FRAME_SPAWN,
-    FRAME_FIND,
-    FRAME_DHT,
-    FRAME_NAME,
-    FRAME_STOP,
-    FRAME_PICK,
-    FRAME_MONITOR, /* monitors.c */
-    FRAME_DEMONITOR,
-    FRAME_DOWN,
-    FRAME_NODE_DOWN /* deaths.c */
+    FRAME_MSG = STAGE__NODE_FRAME_MSG,
+    FRAME_REPLY = STAGE__NODE_FRAME_REPLY,
+    FRAME_SPAWN = STAGE__NODE_FRAME_SPAWN,
+    FRAME_FIND = STAGE__NODE_FRAME_FIND,
+    FRAME_DHT = STAGE__NODE_FRAME_DHT,
+    FRAME_NAME = STAGE__NODE_FRAME_NAME,
+    FRAME_STOP = STAGE__NODE_FRAME_STOP,
+    FRAME_PICK = STAGE__NODE_FRAME_PICK,
+    FRAME_MONITOR = STAGE__NODE_FRAME_MONITOR, /* monitors.c */
+    FRAME_DEMONITOR = STAGE__NODE_FRAME_DEMONITOR,
+    FRAME_DOWN = STAGE__NODE_FRAME_DOWN,
+    FRAME_NODE_DOWN = STAGE__NODE_FRAME_NODE_DOWN /* deaths.c */
 };
+_Static_assert((int)STAGE__NODE_FRAME_MSG == (int)STAGE__NET_KIND_USER,
+               "the node's frames are the transport's user kinds");
 
 enum {
     ITEM_MSG = 1,
@@ -168,12 +172,10 @@ static inline void stage__addr_copy(char *dst, const char *src) {
 }
 
 /* netnode.c */
-/* A target on this node as a MSG or NAME frame carries it: incarnation,
-** serial, type (the node is the receiver). Reading fills to->node with
-** this node's address; 0 or STAGE_EDECODE. */
-int stage__netnode_read_target(stage__netnode_t *nn, stage_unpack_t *u,
-                               stage_id_t *to);
-void stage__netnode_pack_target(stage_pack_t *p, const stage_id_t *to);
+/* The id of the actor of this node a decoded frame names (t: checked by
+** the codec; whether it is ours is stage__netnode_local_target's). */
+void stage__netnode_target_id(stage__netnode_t *nn,
+                              const stage__node_target_t *t, stage_id_t *to);
 /* The type of id if it names an actor type of this node; else NULL, and
 ** the call (if any) is answered ActorNotFound. */
 stage__type_t *stage__netnode_local_target(stage__netnode_t *nn,

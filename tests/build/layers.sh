@@ -32,5 +32,23 @@ allowed "lua" 'lua\.h|lauxlib\.h|lualib\.h|luaconf\.h'
 allowed "dht net" 'sodium\.h|sodium/[a-z_0-9]+\.h'
 allowed "" 'msgpack\.h|microhttpd\.h|cmocka\.h'
 
+# The pure components (no I/O, no clock, no threads) include none of the
+# system headers that would give them one: src/node, like src/dht and
+# src/session, runs under the simulator.
+pure() {
+    comp=$1
+    for f in $(grep -rlE "^#[[:space:]]*include[[:space:]]*<(pthread\.h|threads\.h|time\.h|sys/time\.h|sys/socket\.h|unistd\.h)>" \
+        "$src/$comp" --include='*.c' --include='*.h' 2>/dev/null); do
+        echo "layers: $f includes a clock, thread or socket header; $comp is pure logic"
+        status=1
+    done
+    for f in $(grep -rlE '^#[[:space:]]*include[[:space:]]*"(core|net|lua|http|cli|sim)/' \
+        "$src/$comp" --include='*.c' --include='*.h' 2>/dev/null); do
+        echo "layers: $f includes a header of a component above $comp"
+        status=1
+    done
+}
+pure node
+
 [ $status -eq 0 ] && echo "layers: every dependency's headers stay in their layer"
 exit $status
