@@ -22,6 +22,10 @@ for i in 1 2 3 4 5; do
         [ "$n" -gt 200 ] && fail "W did not find run $i of T dead within 10 s"
         sleep 0.05 # polling a file for an event, with a deadline
     done
+    # emptied here, not by the redirection below: that one runs in the
+    # background child, and wait_line could read the last run's "ready"
+    # before it does (then the new run was killed as it started)
+    : > "$DIR/t.out"
     "$STAGE" node --listen "$ADDR_t" --join "$ADDR_w" --join-timeout 10 $opts \
         "$here/serve.lua" area-t > "$DIR/t.out" 2>&1 &
     PID_t=$!
