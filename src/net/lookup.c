@@ -544,7 +544,7 @@ static void ask_node(stage__netnode_t *nn, lookup_t *lk, const rep_t *r) {
         stage__netnode_send_frame(nn, r->node, all ? FRAME_FIND : FRAME_PICK,
                                   p.data, p.len)) {
         stage_pack_free(&p);
-        if (call) stage__u64map_take(&nn->calls, call); /* leaks no call */
+        if (call) stage__netnode_call_cancel(nn, call);
         on_found(nn, lk, STAGE_EUNREACHABLE, "", 0);
         return;
     }
@@ -927,7 +927,7 @@ static void claim_at_home(stage__netnode_t *nn, lookup_t *lk) {
         rc = stage__netnode_send_frame(nn, id->node, FRAME_NAME, p.data, p.len);
     stage_pack_free(&p);
     if (rc) {
-        if (call) stage__u64map_take(&nn->calls, call);
+        if (call) stage__netnode_call_cancel(nn, call);
         char msg[STAGE_ADDR_MAX + 100];
         snprintf(msg, sizeof msg, "cannot ask node '%s' to hold the name: %s",
                  id->node, stage_strerror(rc));

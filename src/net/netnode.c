@@ -28,8 +28,10 @@
 **   MONITOR, DEMONITOR, DOWN                 monitors between nodes
 **                                            (monitors.c)
 **
-** A call waits in `calls` until its reply, its deadline, or its peer being
-** given up (NodeUnreachable). Frames a full peer queue refuses wait in an
+** A call waits in `calls` (src/node/calls.c: the state machine; here one
+** timer armed at its next deadline) until its reply, its deadline, the end
+** of its peer's session (NodeDown, NodeUnreachable) or the node's stop. Frames
+*a full peer queue refuses wait in an
 ** overflow list until the transport drains. Every byte from the network is
 ** checked before use; a bad frame is logged with its peer and dropped.
 **
@@ -314,43 +316,71 @@ void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
 /* ---- calls ------------------------------------------------------------------
  */
 
-/* Register f as waiting for a reply from peer; returns the call id. */
-static uint64_t call_open(stage__netnode_t *nn, const char *peer,
-                          stage__future_t *f) {
-    stage__call_t *c = stage__malloc(sizeof *c);
+static void on_calls_timer(uv_timer_t *t);
+
+/* Have the calls timer fire by deadline (it may fire earlier: a call that
+** ended early leaves it armed for its deadline, and a tick then finds
+** nothing due). Cheap when it is armed earlier already: one compare. */
+static void calls_arm(stage__netnode_t *nn, uint64_t deadline) {
+    if (deadline >= nn->calls_armed) return;
+    uint64_t now = uv_now(&nn->loop);
+    nn->calls_armed = deadline;
+    uv_timer_start(&nn->calls_timer, on_calls_timer,
+                   deadline > now ? deadline - now : 1, 0);
+}
+
+/* The calls' timer: the calls past their deadline fail (Timeout). */
+static void on_calls_timer(uv_timer_t *t) {
+    stage__netnode_t *nn = t->data;
+    nn->calls_armed = UINT64_MAX;
+    stage__calls_tick(&nn->calls, uv_now(&nn->loop));
+    uint64_t next = stage__calls_next_deadline(&nn->calls);
+    if (next != UINT64_MAX) calls_arm(nn, next);
+}
+
+/* Open a call for f (with cb NULL) or cb(arg) to peer: its id, or 0. */
+static uint64_t call_new(stage__netnode_t *nn, const char *peer,
+                         stage__future_t *f, stage__call_cb cb, void *arg) {
+    stage__netcall_t *c = stage__malloc(sizeof *c);
     uint64_t id = ++nn->next_id;
-    if (!c || stage__u64map_put(&nn->calls, id, c)) {
+    if (!c ||
+        stage__calls_open(&nn->calls, &c->call, id, peer, uv_now(&nn->loop))) {
         stage__free(c);
-        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
-        stage__future_unref(f);
         return 0;
     }
     c->f = f;
-    c->cb = NULL;
-    c->arg = NULL;
-    stage__addr_copy(c->peer, peer);
-    c->deadline = uv_now(&nn->loop) + nn->call_timeout;
+    c->cb = cb;
+    c->arg = arg;
+    calls_arm(nn, c->call.deadline);
+    return id;
+}
+
+/* Register f as waiting for a reply from peer; returns the call id. */
+static uint64_t call_open(stage__netnode_t *nn, const char *peer,
+                          stage__future_t *f) {
+    uint64_t id = call_new(nn, peer, f, NULL, NULL);
+    if (!id) {
+        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+        stage__future_unref(f);
+    }
     return id;
 }
 
 uint64_t stage__netnode_call_cb(stage__netnode_t *nn, const char *peer,
                                 stage__call_cb cb, void *arg) {
-    stage__call_t *c = stage__malloc(sizeof *c);
-    uint64_t id = ++nn->next_id;
-    if (!c || stage__u64map_put(&nn->calls, id, c)) {
-        stage__free(c);
-        return 0;
-    }
-    *c = (stage__call_t){
-        .cb = cb, .arg = arg, .deadline = uv_now(&nn->loop) + nn->call_timeout};
-    stage__addr_copy(c->peer, peer);
-    return id;
+    return call_new(nn, peer, NULL, cb, arg);
 }
 
-static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
-                      const char *msg) {
-    stage__call_t *c = stage__u64map_take(&nn->calls, id);
-    if (!c) return;
+void stage__netnode_call_cancel(stage__netnode_t *nn, uint64_t id) {
+    stage__free(stage__calls_take(&nn->calls, id));
+}
+
+/* The calls' fail hook, and a call whose frame could not go: complete c
+** with the failure and free it. */
+static void call_failed(void *ud, stage__call_t *call, int status,
+                        const char *msg) {
+    stage__netnode_t *nn = ud;
+    stage__netcall_t *c = (stage__netcall_t *)call;
     if (c->cb) {
         c->cb(nn, c->arg, status, msg, strlen(msg));
     } else {
@@ -360,50 +390,14 @@ static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
     stage__free(c);
 }
 
-typedef struct sweep_ctx {
-    stage__netnode_t *nn;
-    uint64_t now;
-    const char *peer; /* fail the calls to this peer, or NULL: the late */
-    int status;
-    uint64_t ids[256];
-    int n;
-} sweep_ctx_t;
-
-static void collect(uint64_t key, void *val, void *ud) {
-    sweep_ctx_t *s = ud;
-    stage__call_t *c = val;
-    bool hit = !s->peer ? c->deadline <= s->now
-                        : !strcmp(s->peer, "*") || !strcmp(c->peer, s->peer);
-    if (hit && s->n < 256) s->ids[s->n++] = key;
-}
-
-/* Fail every call to peer ("*": all), or past its deadline (peer NULL),
-** with the message text, or (text NULL) why: a format with the peer (%s)
-** and the timeout (%g). Returns how many failed. */
-static int calls_fail(stage__netnode_t *nn, const char *peer, int status,
-                      const char *why, const char *text) {
-    sweep_ctx_t s = {.nn = nn, .now = uv_now(&nn->loop), .peer = peer};
-    int failed = 0;
-    do {
-        s.n = 0;
-        stage__u64map_each(&nn->calls, collect, &s);
-        for (int i = 0; i < s.n; i++) {
-            stage__call_t *c = stage__u64map_get(&nn->calls, s.ids[i]);
-            char msg[STAGE_ADDR_MAX + 160];
-            if (!text)
-                snprintf(msg, sizeof msg, why, c->peer,
-                         (double)nn->call_timeout / 1000);
-            call_fail(nn, s.ids[i], status, text ? text : msg);
-        }
-        failed += s.n;
-    } while (s.n == 256);
-    return failed;
+static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
+                      const char *msg) {
+    stage__call_t *c = stage__calls_take(&nn->calls, id);
+    if (c) call_failed(nn, c, status, msg);
 }
 
 static void on_sweep(uv_timer_t *t) {
     stage__netnode_t *nn = t->data;
-    calls_fail(nn, NULL, STAGE_ETIMEOUT, "no reply from node '%s' within %g s",
-               NULL);
     stage__holdings_sweep(nn);
 }
 
@@ -672,9 +666,9 @@ static int in_reply(stage__netnode_t *nn, const char *peer, const char *body,
                     size_t len) {
     stage__node_reply_t r;
     if (stage__node_reply_decode(&r, body, len)) return STAGE_EDECODE;
-    stage__call_t *c = stage__u64map_get(&nn->calls, r.call);
-    if (!c || strcmp(c->peer, peer)) return 0; /* late, or not theirs */
-    stage__u64map_take(&nn->calls, r.call);
+    stage__netcall_t *c =
+        (stage__netcall_t *)stage__calls_reply(&nn->calls, r.call, peer);
+    if (!c) return 0; /* late, or not theirs */
     if (c->cb && r.status == 0) {
         c->cb(nn, c->arg, 0, r.value, r.vlen);
         stage__free(c);
@@ -815,17 +809,12 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
                        : reason == STAGE_ECANCELED ? "stopped"
                        : reason == STAGE_ESTOPPED  ? "restarted"
                                                    : "is down";
-    char msg[STAGE_ADDR_MAX + STAGE__SESSION_WHY_MAX + 64];
-    snprintf(msg, sizeof msg, "node '%s' %s before it replied: %s", peer, what,
-             why);
-    int calls = calls_fail(nn, peer,
-                           unreachable ? STAGE_EUNREACHABLE : STAGE_ENODE_DOWN,
-                           NULL, msg);
+    size_t calls = stage__calls_session_ended(&nn->calls, peer, reason, why);
     char counts[160] = "";
     int k = 0;
     if (calls)
         k += snprintf(counts + k, sizeof counts - (size_t)k,
-                      "; %d call%s failed", calls, calls == 1 ? "" : "s");
+                      "; %zu call%s failed", calls, calls == 1 ? "" : "s");
     if (l.oneway)
         k += snprintf(counts + k, sizeof counts - (size_t)k,
                       "; %zu one-way message%s to it may not have arrived",
@@ -1147,8 +1136,7 @@ static void net_close(stage_node_t *node) {
         uv_thread_join(&nn->thread);
     }
     on_async(&nn->async); /* what came in meanwhile */
-    calls_fail(nn, "*", STAGE_ESTOPPED,
-               "this node shut down before node '%s' replied (%g)", NULL);
+    stage__calls_stop(&nn->calls);
     stage__lookup_close(nn);
     stage__netmon_close(nn);
     stage__deaths_close(nn);
@@ -1161,7 +1149,7 @@ static void net_close(stage_node_t *node) {
     uv_run(&nn->loop, UV_RUN_DEFAULT);
     uv_loop_close(&nn->loop);
     stage_dht_destroy(&nn->dht);
-    stage__u64map_free(&nn->calls);
+    stage__calls_close(&nn->calls);
     stage_pack_free(&nn->reply_buf);
     /* replies still owed (messages the theatres drop at teardown) find no
     ** network from now on (see reply_done) */
@@ -1252,6 +1240,9 @@ static void start_handles(stage__netnode_t *nn, bool signals) {
     nn->sweep.data = nn;
     uv_timer_start(&nn->sweep, on_sweep, 500, 500);
     uv_unref((uv_handle_t *)&nn->sweep);
+    uv_timer_init(&nn->loop, &nn->calls_timer);
+    nn->calls_timer.data = nn;
+    uv_unref((uv_handle_t *)&nn->calls_timer);
     uv_timer_init(&nn->loop, &nn->poll_timer);
     if (signals) {
         uv_signal_init(&nn->loop, &nn->sigterm);
@@ -1282,6 +1273,8 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
     nn->call_timeout =
         (uint64_t)((cfg->call_timeout > 0 ? cfg->call_timeout : 60) * 1000);
     nn->max_message = stage__node_config(node)->max_message;
+    stage__calls_init(&nn->calls, nn->call_timeout, call_failed, nn);
+    nn->calls_armed = UINT64_MAX;
     stage__mpsc_init(&nn->inbox);
     nn->manager = stage__random64();
     int rc = start_transport(nn, cfg, err, errlen);

@@ -23,6 +23,7 @@
 #include "core/timer.h"
 #include "transport.h"
 #include "dht/dht.h"
+#include "node/calls.h"
 #include "node/frames.h"
 #include "stage/net.h"
 #include "util/u64map.h"
@@ -75,18 +76,17 @@ typedef struct stage__netnode_item {
 
 struct stage__netnode;
 
-/* A call waiting for its REPLY: it completes f, or, with cb, calls
-** cb(nn, arg, status, value, len) (value: the reply, or the error message).
-*/
+/* A call waiting for its REPLY (its id, peer and deadline: src/node's
+** calls): it completes f, or, with cb, calls cb(nn, arg, status, value,
+** len) (value: the reply, or the error message). */
 typedef void (*stage__call_cb)(struct stage__netnode *nn, void *arg, int status,
                                const char *value, size_t len);
-typedef struct stage__call {
+typedef struct stage__netcall {
+    stage__call_t call; /* first: the node's calls hand it back */
     stage__future_t *f;
     stage__call_cb cb;
     void *arg;
-    char peer[STAGE_ADDR_MAX];
-    uint64_t deadline; /* loop ms */
-} stage__call_t;
+} stage__netcall_t;
 
 /* The reply owed to a remote caller (stage__future_t.on_done_arg). */
 typedef struct stage__owed {
@@ -112,6 +112,8 @@ typedef struct stage__netnode {
     uv_loop_t loop;
     uv_async_t async;
     uv_timer_t dht_timer, sweep, stop_timer, poll_timer;
+    uv_timer_t calls_timer; /* at the calls' next deadline, or earlier */
+    uint64_t calls_armed;   /* when it fires (loop ms); UINT64_MAX: idle */
     uv_signal_t sigterm, sigint;
     uv_thread_t thread;
     stage__mpsc_t inbox;
@@ -126,7 +128,7 @@ typedef struct stage__netnode {
     uint64_t activity; /* frames and items handled: polls compare it */
     stage__transport_t *tr;
     stage_dht_t *dht;
-    stage_u64map_t calls;    /* call id -> stage__call_t */
+    stage__calls_t calls;    /* open calls (src/node/calls.c) */
     stage_u64map_t reqs;     /* DHT request id -> lookup_t */
     struct lookup *asks;     /* lookups with subtypes to ask (lookup.c) */
     stage_u64map_t names;    /* name key -> cached id (lookup.c) */
@@ -188,6 +190,8 @@ int stage__netnode_send_frame(stage__netnode_t *nn, const char *peer, int kind,
 /* Open a call to peer answered through cb (f NULL). Returns its id or 0. */
 uint64_t stage__netnode_call_cb(stage__netnode_t *nn, const char *peer,
                                 stage__call_cb cb, void *arg);
+/* Close call id without calling its callback (its frame could not go). */
+void stage__netnode_call_cancel(stage__netnode_t *nn, uint64_t id);
 /* A future whose completion is sent to peer as the reply to call. */
 stage__future_t *stage__netnode_owed(stage__netnode_t *nn, const char *peer,
                                      uint64_t call, uint64_t target);
