@@ -96,13 +96,12 @@ void stage__holdings_claimed(stage__netnode_t *nn, const char *name,
     if (!c) return;
     c->serial = id->serial;
     snprintf(c->name, sizeof c->name, "%s", name);
-    claim_t *old =
-        stage__u64map_take(&nn->claims, stage__lookup_name_key(name));
+    claim_t *old = stage__u64map_take(&nn->claims, stage__names_key(name));
     if (old) {
         stage__free(old);
         atomic_fetch_sub(&nn->nclaims, 1);
     }
-    if (stage__u64map_put(&nn->claims, stage__lookup_name_key(name), c)) {
+    if (stage__u64map_put(&nn->claims, stage__names_key(name), c)) {
         stage__free(c);
         return;
     }
@@ -135,7 +134,7 @@ void stage__holdings_release(stage__netnode_t *nn, uint64_t serial) {
             bye_sent(nn, nn->next_id, rc);
             LOG_DEBUG("released the name '%s': %s", c->name,
                       rc ? stage_strerror(rc) : "sent");
-            stage__free(stage__u64map_take(&nn->names, g.keys[i]));
+            stage__names_drop(&nn->names, c->name);
             atomic_fetch_sub(&nn->nclaims, 1);
             stage__free(c);
         }

@@ -31,10 +31,7 @@
 #include "util/log.h"
 
 #define MAX_TYPES 32     /* types a find_subtype walks */
-#define NAME_TTL_MS 1000 /* a found name is reused this long */
 #define MAX_REPS 256     /* nodes a type lookup asks */
-#define REWAIT_MS 1000 /* a name gone or of an ended run: asked again so long  \
-                        */
 
 typedef struct rep {
     char node[STAGE_ADDR_MAX];
@@ -60,12 +57,14 @@ struct lookup {
     int nasked;         /* types[0..nasked) asked of the DHT */
     bool queued;        /* on nn->asks, or being asked (asks_run) */
     lookup_t *next_ask; /* nn->asks */
-    /* REFIND_NAME of a name that names an actor of an ended run: when it
-    ** first did, the wait before the next ask, when that is due */
-    uint64_t stale_since, due;
-    uint32_t wait_ms;
-    lookup_t *next_wait; /* nn->rewaits */
+    /* a REFIND_NAME asking again (src/node/names.c) */
+    stage__rewait_t rewait;
 };
+
+/* The lookup whose rewait rw is. */
+static lookup_t *of_rewait(stage__rewait_t *rw) {
+    return (lookup_t *)((char *)rw - offsetof(lookup_t, rewait));
+}
 
 static uint64_t now_ms(stage__netnode_t *nn) {
     return uv_now(&nn->loop);
@@ -189,6 +188,8 @@ int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
     uv_timer_init(&nn->loop, &nn->rewait_timer);
     nn->rewait_timer.data = nn;
     uv_unref((uv_handle_t *)&nn->rewait_timer);
+    stage__names_init(&nn->names, nn->address,
+                      stage__node_incarnation(nn->node));
     stage__lookup_drain(nn);
     return 0;
 }
@@ -224,10 +225,9 @@ void stage__lookup_close(stage__netnode_t *nn) {
     for (lookup_t *lk = nn->asks; lk; lk = lk->next_ask)
         note_waiting(&w, lk);
     nn->asks = NULL;
-    for (lookup_t *lk = nn->rewaits; lk; lk = lk->next_wait)
-        note_waiting(&w, lk);
-    nn->rewaits = NULL;
-    stage__u64map_free(&nn->runs);
+    for (stage__rewait_t *rw = stage__names_rewait_all(&nn->names); rw;
+         rw = rw->next)
+        note_waiting(&w, of_rewait(rw));
     for (size_t i = 0; i < w.n; i++) {
         lookup_t *lk = w.v[i];
         stage__future_reject(lk->it->f, STAGE_ESTOPPED, "the node stopped",
@@ -239,97 +239,19 @@ void stage__lookup_close(stage__netnode_t *nn) {
     }
     stage__free(w.v);
     stage__u64map_free(&nn->reqs);
-    stage__lookup_forget_node(nn, NULL);
-    stage__u64map_free(&nn->names);
+    stage__names_close(&nn->names);
     stage__holdings_close(nn);
 }
 
-/* ---- the name cache ----------------------------------------------------- */
-
-/* Ids found by name are kept for NAME_TTL_MS, so a node that looks the
-** same name up again and again (a client in a loop) asks the DHT once a
-** second; a node reported down or restarted drops its entries at once. A
-** name re-bound meanwhile is seen at most NAME_TTL_MS late by find_name,
-** but at once by a call through the name that failed: its retry
-** (core/retry.c) drops the entry and asks the DHT (REFIND_NAME). */
-typedef struct cached {
-    uint64_t expires;
-    char name[256];
-    char node[STAGE_ADDR_MAX];
-    size_t len;
-    char value[];
-} cached_t;
-
-uint64_t stage__lookup_name_key(const char *name) {
-    return stage_dht_key(STAGE_DHT_NAMES, name, strlen(name)) | 1;
-}
-
-static cached_t *cache_get(stage__netnode_t *nn, const char *name) {
-    cached_t *c = stage__u64map_get(&nn->names, stage__lookup_name_key(name));
-    if (!c || strcmp(c->name, name)) return NULL;
-    if (c->expires > now_ms(nn)) return c;
-    stage__free(stage__u64map_take(&nn->names, stage__lookup_name_key(name)));
-    return NULL;
-}
-
-static void cache_put(stage__netnode_t *nn, const char *name, const char *value,
-                      size_t len) {
-    stage_id_t id;
-    stage_unpack_t u;
-    stage_unpack_init(&u, value, len);
-    if (stage_unpack_id(&u, &id)) return;
-    cached_t *c = stage__malloc(sizeof *c + len);
-    if (!c) return;
-    c->expires = now_ms(nn) + NAME_TTL_MS;
-    snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->node, sizeof c->node, "%s", id.node);
-    c->len = len;
-    memcpy(c->value, value, len);
-    stage__free(stage__u64map_take(&nn->names, stage__lookup_name_key(name)));
-    if (stage__u64map_put(&nn->names, stage__lookup_name_key(name), c))
-        stage__free(c);
-}
-
-typedef struct forget {
-    const char *peer;
-    uint64_t keys[64];
-    int n;
-} forget_t;
-
-static void forget_match(uint64_t key, void *val, void *ud) {
-    forget_t *f = ud;
-    cached_t *c = val;
-    if ((!f->peer || !strcmp(c->node, f->peer)) && f->n < 64)
-        f->keys[f->n++] = key;
-}
+/* ---- the name cache (src/node/names.c) --------------------------------- */
 
 void stage__lookup_forget_node(stage__netnode_t *nn, const char *peer) {
-    forget_t f = {.peer = peer};
-    do {
-        f.n = 0;
-        stage__u64map_each(&nn->names, forget_match, &f);
-        for (int i = 0; i < f.n; i++)
-            stage__free(stage__u64map_take(&nn->names, f.keys[i]));
-    } while (f.n == 64);
+    stage__names_forget_node(&nn->names, peer);
 }
 
 void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer) {
     if (stage_dht_peer_gone(nn->dht, now_ms(nn), peer) > 0)
         stage__lookup_drain(nn);
-}
-
-/* The key of a node address in nn->runs (not 0). */
-static uint64_t addr_key(const char *addr) {
-    return stage_dht_key(STAGE_DHT_RAW, addr, strlen(addr)) | 1;
-}
-
-/* 1 if id is an actor of a run of its node that has ended: the node at
-** its address announced another incarnation since (it restarted). */
-static bool run_ended(stage__netnode_t *nn, const stage_id_t *id) {
-    if (!strcmp(id->node, nn->address))
-        return id->incarnation != stage__node_incarnation(nn->node);
-    void *v = stage__u64map_get(&nn->runs, addr_key(id->node));
-    return v && (uint32_t)(uintptr_t)v != id->incarnation;
 }
 
 /* A node restarted at its address (kill -9, then started again) is seen
@@ -340,15 +262,12 @@ static bool run_ended(stage__netnode_t *nn, const stage_id_t *id) {
 bool stage__lookup_peer_up(stage__netnode_t *nn, const char *peer,
                            uint32_t incarnation) {
     uint64_t manager = stage__transport_peer_manager(nn->tr, peer);
-    void *before = stage__u64map_get(&nn->runs, addr_key(peer));
-    if (incarnation) /* 0 is never a run's: nothing to note */
-        stage__u64map_put(&nn->runs, addr_key(peer),
-                          (void *)(uintptr_t)incarnation);
+    bool restarted = stage__names_peer_up(&nn->names, peer, incarnation);
     if (stage_dht_peer_restarted(nn->dht, now_ms(nn), peer, manager) > 0) {
         stage__lookup_forget_node(nn, peer);
         stage__lookup_drain(nn);
     }
-    return before && incarnation && (uint32_t)(uintptr_t)before != incarnation;
+    return restarted;
 }
 
 /* ---- finishing lookups -------------------------------------------------- */
@@ -620,86 +539,72 @@ static void add_item(stage__netnode_t *nn, lookup_t *lk,
     }
 }
 
-static void rearm_rewaits(stage__netnode_t *nn);
+static void on_rewait_timer(uv_timer_t *t);
+
+/* Arm the rewait timer at the first re-ask due, or stop it. */
+static void rearm_rewaits(stage__netnode_t *nn) {
+    uint64_t first = stage__names_rewait_next(&nn->names), now = now_ms(nn);
+    if (first == UINT64_MAX)
+        uv_timer_stop(&nn->rewait_timer);
+    else
+        uv_timer_start(&nn->rewait_timer, on_rewait_timer,
+                       first > now ? first - now : 1, 0);
+}
+
+/* lk asks the DHT again a little later (src/node/names.c says when), or,
+** once the time for that is up, fails with status and gave_up. */
+static void wait_again(stage__netnode_t *nn, lookup_t *lk, int status,
+                       const char *gave_up) {
+    if (stage__names_rewait(&nn->names, &lk->rewait, now_ms(nn)))
+        rearm_rewaits(nn);
+    else
+        lookup_fail(lk, status, gave_up);
+}
 
 /* A REFIND_NAME (a call through the name to lk->it->to failed,
-** core/retry.c) found the name still naming an actor of the failed
-** actor's run, and that run has ended: its node restarted at its address
-** and has not claimed the name again yet, which it does as it starts (a
-** script's main, say). Sending there would fail again, so rather than
-** answer, ask again 25, 50, then every 100 ms, for up to REWAIT_MS; then
-** fail the lookup, saying so (the call fails with its first failure).
-** (Only the failed actor's run: were our note of the node's incarnation
-** older than the name's actor, that actor would be the live one.) Returns
-** 1 if lk waits or failed, 0 if the answer stands. */
-static bool wait_again(stage__netnode_t *nn, lookup_t *lk, int status,
-                       const char *gave_up);
-
-static bool rewait(stage__netnode_t *nn, lookup_t *lk,
-                   const stage_dht_item_t *item) {
-    stage_id_t id;
-    stage_unpack_t u;
-    stage_unpack_init(&u, item->value, item->len);
-    const stage_id_t *failed = &lk->it->to;
-    if (stage_unpack_id(&u, &id) || id.incarnation != failed->incarnation ||
-        strcmp(id.node, failed->node) || !run_ended(nn, &id))
-        return false;
-    char msg[STAGE_ADDR_MAX + 160];
-    snprintf(msg, sizeof msg,
-             "it names an actor of an earlier run of node '%s', which "
-             "restarted and has not claimed the name again",
-             id.node);
-    return wait_again(nn, lk, STAGE_EACTOR_NOT_FOUND, msg);
-}
-
-/* A REFIND_NAME found no actor named so: its holder stopped, or its node
-** died and the name went with it, and the replacement (a restarted node's
-** main, a supervisor's new actor) has not claimed it yet. Ask again as
-** rewait does, for up to REWAIT_MS, before the lookup fails. */
-static bool rewait_missing(stage__netnode_t *nn, lookup_t *lk) {
-    char msg[400];
-    snprintf(msg, sizeof msg, "no actor is named '%s' (asked again for %d ms)",
-             lk->it->key, REWAIT_MS);
-    return wait_again(nn, lk, STAGE_ENAME_NOT_FOUND, msg);
-}
-
-/* lk asks the DHT again a little later (25, 50, then every 100 ms), or,
-** REWAIT_MS after its first wait, fails with status and gave_up. 1. */
-static bool wait_again(stage__netnode_t *nn, lookup_t *lk, int status,
-                       const char *gave_up) {
-    uint64_t now = now_ms(nn);
-    if (!lk->stale_since) lk->stale_since = now;
-    if (now - lk->stale_since >= REWAIT_MS) {
-        lookup_fail(lk, status, gave_up);
+** core/retry.c) got an answer that would fail again (node/names.h, "Asking
+** again"): lk waits and asks again, or fails saying why. Returns 1 if it
+** did either, 0 if the answer stands. */
+static bool refind_waits(stage__netnode_t *nn, lookup_t *lk,
+                         const stage_dht_effect_t *fx) {
+    const stage_dht_item_t *item = fx->nitems ? &fx->items[0] : NULL;
+    int verdict =
+        stage__names_refind(&nn->names, &lk->it->to, fx->status,
+                            item ? item->value : NULL, item ? item->len : 0);
+    char msg[STAGE_ADDR_MAX + 400];
+    switch (verdict) {
+    case STAGE__REFIND_STALE:
+        snprintf(msg, sizeof msg,
+                 "it names an actor of an earlier run of node '%s', which "
+                 "restarted and has not claimed the name again",
+                 lk->it->to.node);
+        wait_again(nn, lk, STAGE_EACTOR_NOT_FOUND, msg);
+        return true;
+    case STAGE__REFIND_MISSING:
+        snprintf(msg, sizeof msg,
+                 "no actor is named '%s' (asked again for %d ms)", lk->it->key,
+                 STAGE__NAMES_REWAIT_MS);
+        wait_again(nn, lk, STAGE_ENAME_NOT_FOUND, msg);
+        return true;
+    case STAGE__REFIND_BUSY:
+        /* the directory is busy where the name lives (a dead node's range
+        ** being repaired, a restarted node joining): ask again too */
+        snprintf(msg, sizeof msg, "the directory could not answer for '%s': %s",
+                 lk->it->key, stage_strerror(fx->status));
+        wait_again(nn, lk, fx->status, msg);
         return true;
     }
-    lk->wait_ms = !lk->wait_ms ? 25 : lk->wait_ms < 100 ? 2 * lk->wait_ms : 100;
-    lk->due = now + lk->wait_ms;
-    lk->next_wait = nn->rewaits;
-    nn->rewaits = lk;
-    rearm_rewaits(nn);
-    return true;
+    return false;
 }
 
 /* The waits that are due ask the DHT again. */
 static void on_rewait_timer(uv_timer_t *t) {
     stage__netnode_t *nn = t->data;
-    uint64_t now = now_ms(nn);
-    lookup_t *due = NULL;
-    for (lookup_t **pp = &nn->rewaits; *pp;) {
-        lookup_t *lk = *pp;
-        if (lk->due > now) {
-            pp = &lk->next_wait;
-            continue;
-        }
-        *pp = lk->next_wait;
-        lk->next_wait = due;
-        due = lk;
-    }
+    stage__rewait_t *due = stage__names_rewait_due(&nn->names, now_ms(nn));
     rearm_rewaits(nn);
     while (due) {
-        lookup_t *lk = due;
-        due = lk->next_wait;
+        lookup_t *lk = of_rewait(due);
+        due = due->next;
         int rc = dht_request(nn, lk, lk->it->key, true);
         if (rc) {
             char msg[340];
@@ -711,47 +616,20 @@ static void on_rewait_timer(uv_timer_t *t) {
     }
 }
 
-static void rearm_rewaits(stage__netnode_t *nn) {
-    uint64_t first = UINT64_MAX, now = now_ms(nn);
-    for (lookup_t *lk = nn->rewaits; lk; lk = lk->next_wait)
-        if (lk->due < first) first = lk->due;
-    if (first == UINT64_MAX)
-        uv_timer_stop(&nn->rewait_timer);
-    else
-        uv_timer_start(&nn->rewait_timer, on_rewait_timer,
-                       first > now ? first - now : 1, 0);
-}
-
 static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
                             const stage_dht_effect_t *fx) {
     lk->outstanding--;
     int op = lk->it->op;
-    if (op == STAGE__REFIND_NAME && fx->status == 0 && fx->nitems &&
-        rewait(nn, lk, &fx->items[0]))
-        return;
-    if (op == STAGE__REFIND_NAME &&
-        ((fx->status == 0 && !fx->nitems) ||
-         fx->status == STAGE_ENAME_NOT_FOUND) &&
-        rewait_missing(nn, lk))
-        return;
-    if (op == STAGE__REFIND_NAME &&
-        (fx->status == STAGE_ETIMEOUT || fx->status == STAGE_EBUSY)) {
-        /* the directory is busy where the name lives (a dead node's range
-        ** being repaired, a restarted node joining): ask again too */
-        char msg[400];
-        snprintf(msg, sizeof msg, "the directory could not answer for '%s': %s",
-                 lk->it->key, stage_strerror(fx->status));
-        if (wait_again(nn, lk, fx->status, msg)) return;
-    }
+    if (op == STAGE__REFIND_NAME && refind_waits(nn, lk, fx)) return;
     if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME ||
         op == STAGE__REFIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {
-            stage__free(stage__u64map_take(
-                &nn->names, stage__lookup_name_key(lk->it->key)));
+            stage__names_drop(&nn->names, lk->it->key);
             stage__holdings_claimed(nn, lk->it->key, &lk->it->to);
             lookup_resolve(lk, "\xc3", 1);
         } else if (fx->status == 0 && fx->nitems) {
-            cache_put(nn, lk->it->key, fx->items[0].value, fx->items[0].len);
+            stage__names_put(&nn->names, lk->it->key, fx->items[0].value,
+                             fx->items[0].len, now_ms(nn));
             lookup_resolve(lk, fx->items[0].value, fx->items[0].len);
         } else if (fx->status == STAGE_EEXISTS) {
             char msg[400];
@@ -795,12 +673,12 @@ void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it) {
         return;
     }
     /* a call through the name failed: what the cache says led there */
-    if (it->op == STAGE__REFIND_NAME)
-        stage__free(
-            stage__u64map_take(&nn->names, stage__lookup_name_key(it->key)));
-    cached_t *c = it->op == STAGE__FIND_NAME ? cache_get(nn, it->key) : NULL;
-    if (c) {
-        lookup_resolve(lk, c->value, c->len);
+    if (it->op == STAGE__REFIND_NAME) stage__names_drop(&nn->names, it->key);
+    const char *cached;
+    size_t clen;
+    if (it->op == STAGE__FIND_NAME &&
+        stage__names_get(&nn->names, it->key, now_ms(nn), &cached, &clen)) {
+        lookup_resolve(lk, cached, clen);
         return;
     }
     if (it->op == STAGE__FIND_TYPE || it->op == STAGE__FIND_SUBTYPE) {

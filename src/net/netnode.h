@@ -25,6 +25,7 @@
 #include "dht/dht.h"
 #include "node/calls.h"
 #include "node/frames.h"
+#include "node/names.h"
 #include "stage/net.h"
 #include "util/u64map.h"
 
@@ -131,10 +132,9 @@ typedef struct stage__netnode {
     stage__calls_t calls;    /* open calls (src/node/calls.c) */
     stage_u64map_t reqs;     /* DHT request id -> lookup_t */
     struct lookup *asks;     /* lookups with subtypes to ask (lookup.c) */
-    stage_u64map_t names;    /* name key -> cached id (lookup.c) */
-    stage_u64map_t runs;     /* address key -> the incarnation that node
-                             ** announced last (lookup.c) */
-    struct lookup *rewaits;  /* lookups waiting for a stale name to move */
+    stage__names_t names;    /* the name cache, the runs nodes announced,
+                             ** the lookups waiting to ask again
+                             ** (src/node/names.c) */
     uv_timer_t rewait_timer; /* ... until the first is due (lookup.c) */
     stage_u64map_t claims;   /* name key -> name this node claimed */
     atomic_int nclaims;      /* how many: actor_gone skips work at 0 */
@@ -201,8 +201,6 @@ void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
 /* lookup.c */
 /* Send the manager's effects and rearm its timer: after every DHT call. */
 void stage__lookup_drain(stage__netnode_t *nn);
-/* The key of a name in the name cache and the claims (not 0). */
-uint64_t stage__lookup_name_key(const char *name);
 /* A random nonzero 64-bit number (manager ids, seeds, picks). */
 uint64_t stage__random64(void);
 int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
