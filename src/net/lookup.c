@@ -190,6 +190,7 @@ int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
     uv_unref((uv_handle_t *)&nn->rewait_timer);
     stage__names_init(&nn->names, nn->address,
                       stage__node_incarnation(nn->node));
+    stage__holdings_start(nn);
     stage__lookup_drain(nn);
     return 0;
 }

@@ -25,6 +25,7 @@
 #include "dht/dht.h"
 #include "node/calls.h"
 #include "node/frames.h"
+#include "node/holdings.h"
 #include "node/names.h"
 #include "stage/net.h"
 #include "util/u64map.h"
@@ -136,14 +137,10 @@ typedef struct stage__netnode {
                              ** the lookups waiting to ask again
                              ** (src/node/names.c) */
     uv_timer_t rewait_timer; /* ... until the first is due (lookup.c) */
-    stage_u64map_t claims;   /* name key -> name this node claimed */
-    atomic_int nclaims;      /* how many: actor_gone skips work at 0 */
-    struct stage__announced
-        *types; /* types this node is registered for (lookup.c) */
-    int ntypes, captypes;
-    stage_u64map_t byes; /* leaving: removals not yet confirmed (lookup.c) */
-    uv_timer_t leave_timer;
-    bool leaving, left;
+    stage__hold_t holdings;  /* the names and types this node holds, the
+                             ** leave (src/node/holdings.c) */
+    atomic_int nclaims;      /* its names: actor_gone skips work at 0 */
+    uv_timer_t leave_timer;  /* the leave's wait for its removals */
     uint64_t next_id;
     uint64_t call_timeout; /* ms */
     size_t max_message;    /* the node's: arguments and replies, encoded */
@@ -271,6 +268,8 @@ void stage__join_start(stage__netnode_t *nn, const stage_net_config_t *cfg);
 void stage__join_done(stage__netnode_t *nn);
 
 /* holdings.c */
+/* Start what the node holds (after the manager: lookup.c). */
+void stage__holdings_start(stage__netnode_t *nn);
 /* Leave gracefully: remove this node's names and type registrations, then
 ** (once the DHT confirmed them, or after a second) leave the ring and call
 ** stage__netnode_left. Effects go out on the loop. */
