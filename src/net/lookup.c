@@ -30,8 +30,8 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-#define MAX_TYPES 32     /* types a find_subtype walks */
-#define MAX_REPS 256     /* nodes a type lookup asks */
+#define MAX_TYPES 32 /* types a find_subtype walks */
+#define MAX_REPS 256 /* nodes a type lookup asks */
 
 typedef struct rep {
     char node[STAGE_ADDR_MAX];
@@ -248,6 +248,21 @@ void stage__lookup_close(stage__netnode_t *nn) {
 
 void stage__lookup_forget_node(stage__netnode_t *nn, const char *peer) {
     stage__names_forget_node(&nn->names, peer);
+}
+
+/* Cache the DHT's answer for name, unless it names an actor of a node
+** incarnation known dead: an answer under way when the death was learnt
+** (and the node's entries forgotten) would otherwise be served from the
+** cache for a second (tests/sim/node_sim.c found it). */
+static void cache_answer(stage__netnode_t *nn, const char *name,
+                         const stage_dht_item_t *item) {
+    stage_id_t id;
+    stage_unpack_t u;
+    stage_unpack_init(&u, item->value, item->len);
+    if (stage_unpack_id(&u, &id) ||
+        stage__transport_is_dead(nn->tr, id.node, id.incarnation, NULL))
+        return;
+    stage__names_put(&nn->names, name, item->value, item->len, now_ms(nn));
 }
 
 void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer) {
@@ -629,8 +644,7 @@ static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
             stage__holdings_claimed(nn, lk->it->key, &lk->it->to);
             lookup_resolve(lk, "\xc3", 1);
         } else if (fx->status == 0 && fx->nitems) {
-            stage__names_put(&nn->names, lk->it->key, fx->items[0].value,
-                             fx->items[0].len, now_ms(nn));
+            cache_answer(nn, lk->it->key, &fx->items[0]);
             lookup_resolve(lk, fx->items[0].value, fx->items[0].len);
         } else if (fx->status == STAGE_EEXISTS) {
             char msg[400];
