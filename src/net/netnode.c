@@ -218,7 +218,15 @@ static void send_reply(stage__netnode_t *nn, stage__future_t *f) {
     stage_pack_reset(p);
     char what[160];
     int rc = 0;
-    if (o->type && f->status == 0 && f->len > nn->max_message) {
+    if (o->incarnation &&
+        stage__transport_peer_incarnation(nn->tr, o->peer) != o->incarnation) {
+        /* the caller's run ended (it restarted, stopped or was declared
+        ** dead): a new run of the node at its address counts its calls
+        ** from 1 again, and would take this reply for one of its own */
+        LOG_INFO("the reply to call %llu from '%s' (incarnation %x) is "
+                 "dropped: that run of the node has ended",
+                 (unsigned long long)o->call, o->peer, o->incarnation);
+    } else if (o->type && f->status == 0 && f->len > nn->max_message) {
         snprintf(what, sizeof what,
                  "is too large: %zu bytes, over the limit of %zu bytes "
                  "(--max-message)",
@@ -294,6 +302,8 @@ stage__future_t *stage__netnode_owed(stage__netnode_t *nn, const char *peer,
     o->call = call;
     o->nn = nn;
     o->type = NULL;
+    /* the call came in the session with this run of peer, now */
+    o->incarnation = stage__transport_peer_incarnation(nn->tr, peer);
     f->on_done_arg = o;
     f->on_done = reply_done;
     return f;

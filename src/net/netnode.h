@@ -93,6 +93,7 @@ typedef struct stage__netcall {
 /* The reply owed to a remote caller (stage__future_t.on_done_arg). */
 typedef struct stage__owed {
     char peer[STAGE_ADDR_MAX];
+    uint32_t incarnation; /* the caller's run: its session's, at the call */
     uint64_t call;
     struct stage__netnode *nn;
     /* the type of the actor (serial: the future's target) whose reply to a
