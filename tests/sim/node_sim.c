@@ -1,7 +1,8 @@
 /*
 ** tests/sim/node_sim.c: the node protocols of several nodes (src/node: the
-** frame codec, calls and their deadlines, the name cache; src/dht: each
-** node's manager) driven over a simulated network, one seed at a time,
+** frame codec, calls and their deadlines, the name cache, claims and the
+** leave; src/dht: each node's manager) driven over a simulated network, one
+*seed at a time,
 ** the way src/net drives them over TCP: each node's manager, calls timer
 ** and workload are events on one virtual clock; frames between two nodes
 ** keep their order (FIFO per pair, random latency); every body is encoded
@@ -15,6 +16,10 @@
 ** the dead node it was going to get: it ends the session (the calls to
 ** that node fail), forgets the names cached for it, and its manager drops
 ** what the dead node owned (stage_dht_owner_gone).
+**
+** At the end the nodes leave gracefully, one after the other (their names
+** released and the releases confirmed, then the ring left and a goodbye
+** to every node, behind what they sent).
 **
 ** Each node hosts one actor, named "svc-<slot>". Nodes call one another's
 ** actors (found by name) with a behaviour: answer at once, answer after
@@ -34,8 +39,10 @@
 **     is found by name from another node meanwhile, and at the end (after
 **     a quiet time) every node finds every live actor by name through the
 **     DHT;
-**   - names disappear: once every node knows an incarnation is dead, no
-**     lookup started later finds its actor.
+**   - names disappear: once every node knows an incarnation is dead (or
+**     has its goodbye), no lookup started later finds its actor, and a
+**     lookup after each leave finds nothing;
+**   - a leave waits for its removals and confirms them all.
 **
 **   node_sim [FIRST_SEED [COUNT]]     (default 1 60)
 ** A failure prints the seed; `node_sim SEED 1` replays it
@@ -51,6 +58,7 @@
 #include "dht/dht.h"
 #include "node/calls.h"
 #include "node/frames.h"
+#include "node/holdings.h"
 #include "node/names.h"
 #include "stage/errors.h"
 #include "stage/pack.h"
@@ -66,6 +74,8 @@
 #define QUIET_MS 10000   /* then nothing breaks for so long */
 #define APPEAR_MS 4000   /* a name claimed is found by others within */
 #define DISAPPEAR_MS 500 /* no lookup started this long after all know */
+#define LEAVES_AT (CHAOS_MS + QUIET_MS + 3000) /* then they leave, in turn */
+#define LEAVE_GAP 3000                         /* one after the other */
 #define MAX_CALLS 20000
 #define KIND_MSG STAGE__NODE_FRAME_MSG
 #define KIND_REPLY STAGE__NODE_FRAME_REPLY
@@ -151,6 +161,7 @@ typedef struct node {
     stage_dht_t *dht;
     stage__calls_t calls;
     stage__names_t names;
+    stage__hold_t hold;
     uint64_t next_id;
     uint64_t dht_armed, calls_armed; /* when their events fire */
     uint32_t bound[NODES];           /* the incarnation of each session */
@@ -170,6 +181,7 @@ static node_t nodes[NODES];
 static uint64_t all_know[NODES][64];
 static uint64_t died_at[NODES][64];
 static uint64_t managers[NODES][64]; /* the manager of each incarnation */
+static bool gone_confirmed[NODES];   /* a lookup after it left missed it */
 static uint32_t incs;                /* incarnations so far (all slots) */
 
 /* A node's call: the module's record first. */
@@ -216,7 +228,12 @@ enum {
     EV_RESTART,
     EV_REPLY,
     EV_CLAIM,
-    EV_FINAL
+    EV_FINAL,
+    EV_LEAVE,      /* it leaves gracefully */
+    EV_LEAVE_RING, /* its removals are confirmed, or the wait is over */
+    EV_BYE,        /* its goodbye reaches a node */
+    EV_STOP,       /* it stops, once the goodbyes are out */
+    EV_GONE_CHECK  /* a node looks up the name of one that left */
 };
 
 typedef struct frame {
@@ -531,7 +548,10 @@ static void session_ended(node_t *n, int s, uint32_t inc, int reason) {
     /* its manager forgets it, and drops what it owned (deaths.c) */
     if (reason != STAGE_ESTOPPED)
         stage_dht_peer_gone(n->dht, now, nodes[s].addr);
-    stage_dht_owner_gone(n->dht, now, managers[s][inc]);
+    /* a death is news for the DHT (deaths.c); a goodbye is not: the node
+    ** withdrew its own entries before it left */
+    if (reason != STAGE_ECANCELED)
+        stage_dht_owner_gone(n->dht, now, managers[s][inc]);
     drain(n);
 }
 
@@ -615,11 +635,18 @@ static void req_done(node_t *n, const stage_dht_effect_t *fx) {
     int i = 0;
     while (i < n->nreqs && n->reqs[i].id != fx->req)
         i++;
-    if (i == n->nreqs) return; /* the manager's own, or an earlier run's */
+    if (i == n->nreqs) { /* a removal of the leave, or the manager's own */
+        if (stage__hold_bye_done(&n->hold, fx->req))
+            at(now + 1, EV_LEAVE_RING, n->slot, -1, n->inc, 0);
+        return;
+    }
     req_t r = n->reqs[i];
     n->reqs[i] = n->reqs[--n->nreqs];
     if (r.kind == 1) {
         if (fx->status == 0) {
+            char name[32];
+            name_of(n->slot, name, sizeof name);
+            CHECK(stage__hold_claimed(&n->hold, name, 1) == 0);
             n->claimed = true;
             n->claimed_at = now;
             n->found_by_other = false;
@@ -629,6 +656,9 @@ static void req_done(node_t *n, const stage_dht_effect_t *fx) {
         }
         return;
     }
+    if (r.kind == 3 && (fx->status == STAGE_ENAME_NOT_FOUND ||
+                        (fx->status == 0 && !fx->nitems)))
+        gone_confirmed[r.name] = true;
     if (fx->status || !fx->nitems) {
         if (r.final && nodes[r.name].alive)
             die("final: node %d cannot find 'svc-%d': %s", n->slot, r.name,
@@ -675,6 +705,18 @@ static void lookup(node_t *n, int s, bool final) {
 /* ---- the run --------------------------------------------------------------
  */
 
+static size_t type_count(void *ud, void *ty) {
+    (void)ud;
+    (void)ty;
+    return 1; /* its actor lives until the node stops */
+}
+
+static bool type_retire(void *ud, void *ty) {
+    (void)ud;
+    (void)ty;
+    return true;
+}
+
 static void start_node(node_t *n, int join) {
     n->alive = true;
     n->joined = false;
@@ -699,6 +741,9 @@ static void start_node(node_t *n, int join) {
     if (join >= 0) CHECK(stage_dht_join(n->dht, now, nodes[join].addr, 0) == 0);
     stage__calls_init(&n->calls, TIMEOUT, on_call_failed, n);
     stage__names_init(&n->names, n->addr, n->inc);
+    stage__hold_hooks_t hooks = {n, type_count, type_retire, NULL};
+    stage__hold_init(&n->hold, n->dht, &n->next_id, &n->names, n->addr, n->inc,
+                     &hooks);
     drain(n);
     at(now + 1500 + rnd(500), EV_CLAIM, n->slot, -1, n->inc, 0);
     at(now + rnd(100), EV_WORK, n->slot, -1, n->inc, 0);
@@ -708,8 +753,10 @@ static void start_node(node_t *n, int join) {
 
 /* n stops (the end of the run): its calls fail Stopped. */
 static void stop_node(node_t *n) {
+    trace("%d (inc %u) stops", n->slot, n->inc);
     stage__calls_stop(&n->calls);
     stage__calls_close(&n->calls);
+    stage__hold_close(&n->hold);
     stage__names_close(&n->names);
     stage_dht_destroy(&n->dht);
     n->alive = false;
@@ -738,6 +785,7 @@ static void crash(node_t *n) {
         free(sc);
     }
     stage__calls_close(&n->calls);
+    stage__hold_close(&n->hold);
     stage__names_close(&n->names);
     stage_dht_destroy(&n->dht);
     n->alive = false;
@@ -774,6 +822,55 @@ static void work(node_t *n) {
     at(now + 20 + rnd(80), EV_WORK, n->slot, -1, n->inc, 0);
 }
 
+/* ---- leaving (node/holdings.c, as net/holdings.c drives it) --------------
+ */
+
+/* n leaves the ring now: its goodbye goes to every node, behind what it
+** sent them; it stops a moment later. */
+static void leave_ring(node_t *n) {
+    size_t unconfirmed;
+    if (!stage__hold_ring_left(&n->hold, &unconfirmed)) return;
+    bool alone = live_other(n->slot) < 0;
+    if (!alone && unconfirmed)
+        die("node %d left with %zu removals unconfirmed", n->slot, unconfirmed);
+    trace("%d (inc %u) leaves the ring", n->slot, n->inc);
+    if (stage_dht_leave(n->dht, now) == 0) drain(n);
+    uint64_t all = now;
+    for (int d = 0; d < NODES; d++) {
+        if (d == n->slot || !nodes[d].alive) continue;
+        uint64_t when = now + 1 + rnd(LAT_MAX);
+        if (when < pair_last[n->slot][d]) when = pair_last[n->slot][d];
+        pair_last[n->slot][d] = when;
+        at(when, EV_BYE, d, n->slot, 0, n->inc);
+        at(when + DISAPPEAR_MS + 1 + rnd(200), EV_GONE_CHECK, d, n->slot, 0, 0);
+        if (when > all) all = when;
+    }
+    all_know[n->slot][n->inc] = all;
+    at(now + 100, EV_STOP, n->slot, -1, n->inc, 0);
+}
+
+static void leave(node_t *n) {
+    CHECK(n->alive);
+    trace("%d (inc %u) leaves", n->slot, n->inc);
+    int r = stage__hold_leave(&n->hold, now);
+    drain(n);
+    if (r == STAGE__HOLD_LEAVE_NOW)
+        leave_ring(n);
+    else if (r == STAGE__HOLD_LEAVE_WAIT)
+        at(n->hold.leave_by, EV_LEAVE_RING, n->slot, -1, n->inc, 0);
+    else
+        die("node %d was leaving already", n->slot);
+}
+
+/* n looks up the name of slot s, which left: the DHT must not have it. */
+static void gone_check(node_t *n, int s) {
+    char name[32];
+    name_of(s, name, sizeof name);
+    req_t *r = req_new(n, 3, s);
+    if (stage_dht_name_find(n->dht, now, r->id, name)) n->nreqs--;
+    drain(n);
+}
+
 static bool chaos_ok(void) {
     for (int i = 0; i < NODES; i++)
         if (!nodes[i].alive || !nodes[i].claimed) return false;
@@ -801,7 +898,23 @@ static void step(ev_t e) {
         calls_arm(n);
         break;
     case EV_WORK:
-        if (n->alive && n->inc == e.inc) work(n);
+        if (n->alive && n->inc == e.inc && now < LEAVES_AT) work(n);
+        break;
+    case EV_LEAVE:
+        leave(n);
+        break;
+    case EV_LEAVE_RING:
+        if (n->alive && n->inc == e.inc) leave_ring(n);
+        break;
+    case EV_BYE:
+        if (n->alive)
+            session_ended(n, e.peer, (uint32_t)e.arg, STAGE_ECANCELED);
+        break;
+    case EV_STOP:
+        if (n->alive && n->inc == e.inc) stop_node(n);
+        break;
+    case EV_GONE_CHECK:
+        if (n->alive) gone_check(n, e.peer);
         break;
     case EV_DETECT:
         if (n->alive)
@@ -848,6 +961,7 @@ static void run(void) {
     incs = 0;
     memset(pair_last, 0, sizeof pair_last);
     memset(pair_cut, 0, sizeof pair_cut);
+    memset(gone_confirmed, 0, sizeof gone_confirmed);
     for (int i = 0; i < NODES; i++) {
         memset(&nodes[i], 0, sizeof nodes[i]);
         nodes[i].slot = i;
@@ -859,7 +973,9 @@ static void run(void) {
     }
     at(5000, EV_CRASH, -1, -1, 0, 0);
     at(CHAOS_MS + QUIET_MS, EV_FINAL, -1, -1, 0, 0);
-    uint64_t end = CHAOS_MS + QUIET_MS + 4000;
+    for (int i = 0; i < NODES; i++)
+        at(LEAVES_AT + (uint64_t)i * LEAVE_GAP, EV_LEAVE, i, -1, 0, 0);
+    uint64_t end = LEAVES_AT + NODES * LEAVE_GAP;
     while (nheap && heap[0].at <= end) {
         ev_t e = pop();
         step(e);
@@ -880,6 +996,11 @@ static void run(void) {
         ev_t e = pop();
         free(e.f);
     }
+    /* names disappear: each node that left with others still there was
+    ** looked up afterwards, and not found */
+    for (int i = 0; i < NODES - 1; i++)
+        if (!gone_confirmed[i])
+            die("'svc-%d' was not confirmed gone after its node left", i);
     /* never neither: every call ended */
     for (size_t i = 0; i < ncalls; i++)
         if (calls_made[i].endings != 1)
