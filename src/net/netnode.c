@@ -762,11 +762,11 @@ typedef struct lost {
 } lost_t;
 
 static void lost_count(lost_t *l, int kind, const char *body, size_t len) {
-    stage__node_msg_t m;
+    uint64_t call;
     if (kind == FRAME_REPLY) {
         l->replies++;
-    } else if (kind == FRAME_MSG &&
-               !stage__node_msg_decode(&m, body, len, false) && m.call == 0) {
+    } else if (kind == FRAME_MSG && !stage__node_msg_call(body, len, &call) &&
+               call == 0) {
         l->oneway++; /* a call's failure reaches its future instead */
     }
 }

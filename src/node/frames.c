@@ -135,6 +135,12 @@ int stage__node_msg_decode(stage__node_msg_t *m, const char *body, size_t len,
     return 0;
 }
 
+int stage__node_msg_call(const char *body, size_t len, uint64_t *call) {
+    stage_unpack_t u;
+    stage_unpack_init(&u, body, len);
+    return read_array(&u, 6) || read_id(&u, 0, call) ? STAGE_EDECODE : 0;
+}
+
 /* ---- REPLY ----------------------------------------------------------------
  */
 

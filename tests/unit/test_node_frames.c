@@ -257,8 +257,13 @@ static void msg_fields_come_back(void **state) {
     assert_int_equal(m.call, 0);
     assert_int_equal(m.alen, 1);
     assert_memory_equal(m.args, "\x90", 1);
+    uint64_t call = 99;
+    assert_int_equal(stage__node_msg_call(p.data, p.len, &call), 0);
+    assert_int_equal(call, 0); /* one way */
     stage_pack_reset(&p);
     assert_int_equal(stage__node_stop_encode(&p, 3, &to), 0);
+    /* a STOP's body is no MSG's, even for the counting peek */
+    assert_int_equal(stage__node_msg_call(p.data, p.len, &call), STAGE_EDECODE);
     assert_int_equal(stage__node_msg_decode(&m, p.data, p.len, true), 0);
     assert_int_equal(m.call, 3);
     assert_null(m.args);

@@ -204,6 +204,10 @@ int stage__node_msg_decode(stage__node_msg_t *m, const char *body, size_t len,
                            bool stop);
 int stage__node_reply_decode(stage__node_reply_t *r, const char *body,
                              size_t len);
+/* The call of a MSG body our own encoder made, read without checking the
+** rest (counting the frames a session gave back): 0 and *call, or
+** STAGE_EDECODE. Not for bodies from the network. */
+int stage__node_msg_call(const char *body, size_t len, uint64_t *call);
 /* The [message, actor, traceback] of a failed REPLY's value (never fails:
 ** what is not a string is absent). */
 void stage__node_failure_decode(stage__node_failure_t *f, const char *value,
