@@ -36,7 +36,6 @@
 #include "util/log.h"
 
 #define DEATHS_MAX 256 /* recent verdicts remembered */
-#define WHY_MAX 160    /* longest reason passed on */
 
 typedef struct stage__death {
     char addr[STAGE_ADDR_MAX];
@@ -105,13 +104,9 @@ void stage__deaths_declare(stage__netnode_t *nn, const char *addr,
     int dropped = manager ? stage_dht_owner_gone(nn->dht, now, manager) : 0;
     stage__lookup_drain(nn);
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 4);
-    stage_pack_cstr(&p, addr);
-    stage_pack_int(&p, incarnation);
-    stage_pack_int(&p, (int64_t)manager); /* u64 as two's complement */
-    stage_pack_str(&p, why, strnlen(why, WHY_MAX));
+    int rc = stage__node_death_encode(&p, addr, incarnation, manager, why);
     flood_t f = {nn, addr, from, p.data, p.len, 0};
-    if (!stage_pack_error(&p)) stage__transport_each_session(nn->tr, tell, &f);
+    if (!rc) stage__transport_each_session(nn->tr, tell, &f);
     stage_pack_free(&p);
     LOG_DEBUG("node '%s' (incarnation %x) dead: %d of its DHT entries "
               "dropped here, %d nodes told",
@@ -120,37 +115,28 @@ void stage__deaths_declare(stage__netnode_t *nn, const char *addr,
 
 int stage__deaths_in_frame(stage__netnode_t *nn, const char *peer,
                            const char *body, size_t len) {
-    stage_unpack_t u;
-    uint32_t n;
-    const char *s, *w;
-    size_t slen, wlen;
-    int64_t inc, manager;
-    char addr[STAGE_ADDR_MAX], canon[STAGE_ADDR_MAX], why[WHY_MAX + 1];
+    stage__node_death_t d;
+    char addr[STAGE_ADDR_MAX], canon[STAGE_ADDR_MAX];
+    char why[STAGE__NODE_WHY_MAX + 1];
     struct sockaddr_storage ss;
-    stage_unpack_init(&u, body, len);
-    if (stage_unpack_array(&u, &n) || n != 4 ||
-        stage_unpack_str(&u, &s, &slen) || stage_unpack_int(&u, &inc) ||
-        stage_unpack_int(&u, &manager) || stage_unpack_str(&u, &w, &wlen) ||
-        slen == 0 || slen >= STAGE_ADDR_MAX || inc <= 0 || inc > UINT32_MAX ||
-        wlen > WHY_MAX)
-        return STAGE_EDECODE;
-    memcpy(addr, s, slen);
-    addr[slen] = '\0';
+    if (stage__node_death_decode(&d, body, len)) return STAGE_EDECODE;
+    memcpy(addr, d.addr, d.alen);
+    addr[d.alen] = '\0';
+    /* the codec checked its form; canonical, it names one node */
     if (stage__addr_parse(addr, &ss) ||
         stage__addr_format((struct sockaddr *)&ss, canon, sizeof canon) ||
         strcmp(canon, addr))
         return STAGE_EDECODE;
-    snprintf(why, sizeof why, "%.*s", (int)wlen, w);
+    snprintf(why, sizeof why, "%.*s", (int)d.wlen, d.why);
     if (!strcmp(addr, nn->address)) {
         /* about this node: its sessions with the teller's side are gone
         ** or going; a DEAD answers its next handshake, and the transport
         ** decides then whether this node yields */
-        LOG_WARN("'%s' says this node (incarnation %llx) is dead: %s", peer,
-                 (long long)inc, why);
+        LOG_WARN("'%s' says this node (incarnation %x) is dead: %s", peer,
+                 d.incarnation, why);
         return 0;
     }
-    stage__deaths_declare(nn, addr, (uint32_t)inc, (uint64_t)manager, why,
-                          peer);
+    stage__deaths_declare(nn, addr, d.incarnation, d.manager, why, peer);
     return 0;
 }
 

@@ -30,11 +30,8 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-#define MAX_TYPES 32     /* types a find_subtype walks */
-#define NAME_TTL_MS 1000 /* a found name is reused this long */
-#define MAX_REPS 256     /* nodes a type lookup asks */
-#define REWAIT_MS 1000 /* a name gone or of an ended run: asked again so long  \
-                        */
+#define MAX_TYPES 32 /* types a find_subtype walks */
+#define MAX_REPS 256 /* nodes a type lookup asks */
 
 typedef struct rep {
     char node[STAGE_ADDR_MAX];
@@ -60,12 +57,14 @@ struct lookup {
     int nasked;         /* types[0..nasked) asked of the DHT */
     bool queued;        /* on nn->asks, or being asked (asks_run) */
     lookup_t *next_ask; /* nn->asks */
-    /* REFIND_NAME of a name that names an actor of an ended run: when it
-    ** first did, the wait before the next ask, when that is due */
-    uint64_t stale_since, due;
-    uint32_t wait_ms;
-    lookup_t *next_wait; /* nn->rewaits */
+    /* a REFIND_NAME asking again (src/node/names.c) */
+    stage__rewait_t rewait;
 };
+
+/* The lookup whose rewait rw is. */
+static lookup_t *of_rewait(stage__rewait_t *rw) {
+    return (lookup_t *)((char *)rw - offsetof(lookup_t, rewait));
+}
 
 static uint64_t now_ms(stage__netnode_t *nn) {
     return uv_now(&nn->loop);
@@ -189,6 +188,9 @@ int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
     uv_timer_init(&nn->loop, &nn->rewait_timer);
     nn->rewait_timer.data = nn;
     uv_unref((uv_handle_t *)&nn->rewait_timer);
+    stage__names_init(&nn->names, nn->address,
+                      stage__node_incarnation(nn->node));
+    stage__holdings_start(nn);
     stage__lookup_drain(nn);
     return 0;
 }
@@ -224,10 +226,9 @@ void stage__lookup_close(stage__netnode_t *nn) {
     for (lookup_t *lk = nn->asks; lk; lk = lk->next_ask)
         note_waiting(&w, lk);
     nn->asks = NULL;
-    for (lookup_t *lk = nn->rewaits; lk; lk = lk->next_wait)
-        note_waiting(&w, lk);
-    nn->rewaits = NULL;
-    stage__u64map_free(&nn->runs);
+    for (stage__rewait_t *rw = stage__names_rewait_all(&nn->names); rw;
+         rw = rw->next)
+        note_waiting(&w, of_rewait(rw));
     for (size_t i = 0; i < w.n; i++) {
         lookup_t *lk = w.v[i];
         stage__future_reject(lk->it->f, STAGE_ESTOPPED, "the node stopped",
@@ -239,97 +240,34 @@ void stage__lookup_close(stage__netnode_t *nn) {
     }
     stage__free(w.v);
     stage__u64map_free(&nn->reqs);
-    stage__lookup_forget_node(nn, NULL);
-    stage__u64map_free(&nn->names);
+    stage__names_close(&nn->names);
     stage__holdings_close(nn);
 }
 
-/* ---- the name cache ----------------------------------------------------- */
-
-/* Ids found by name are kept for NAME_TTL_MS, so a node that looks the
-** same name up again and again (a client in a loop) asks the DHT once a
-** second; a node reported down or restarted drops its entries at once. A
-** name re-bound meanwhile is seen at most NAME_TTL_MS late by find_name,
-** but at once by a call through the name that failed: its retry
-** (core/retry.c) drops the entry and asks the DHT (REFIND_NAME). */
-typedef struct cached {
-    uint64_t expires;
-    char name[256];
-    char node[STAGE_ADDR_MAX];
-    size_t len;
-    char value[];
-} cached_t;
-
-uint64_t stage__lookup_name_key(const char *name) {
-    return stage_dht_key(STAGE_DHT_NAMES, name, strlen(name)) | 1;
-}
-
-static cached_t *cache_get(stage__netnode_t *nn, const char *name) {
-    cached_t *c = stage__u64map_get(&nn->names, stage__lookup_name_key(name));
-    if (!c || strcmp(c->name, name)) return NULL;
-    if (c->expires > now_ms(nn)) return c;
-    stage__free(stage__u64map_take(&nn->names, stage__lookup_name_key(name)));
-    return NULL;
-}
-
-static void cache_put(stage__netnode_t *nn, const char *name, const char *value,
-                      size_t len) {
-    stage_id_t id;
-    stage_unpack_t u;
-    stage_unpack_init(&u, value, len);
-    if (stage_unpack_id(&u, &id)) return;
-    cached_t *c = stage__malloc(sizeof *c + len);
-    if (!c) return;
-    c->expires = now_ms(nn) + NAME_TTL_MS;
-    snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->node, sizeof c->node, "%s", id.node);
-    c->len = len;
-    memcpy(c->value, value, len);
-    stage__free(stage__u64map_take(&nn->names, stage__lookup_name_key(name)));
-    if (stage__u64map_put(&nn->names, stage__lookup_name_key(name), c))
-        stage__free(c);
-}
-
-typedef struct forget {
-    const char *peer;
-    uint64_t keys[64];
-    int n;
-} forget_t;
-
-static void forget_match(uint64_t key, void *val, void *ud) {
-    forget_t *f = ud;
-    cached_t *c = val;
-    if ((!f->peer || !strcmp(c->node, f->peer)) && f->n < 64)
-        f->keys[f->n++] = key;
-}
+/* ---- the name cache (src/node/names.c) --------------------------------- */
 
 void stage__lookup_forget_node(stage__netnode_t *nn, const char *peer) {
-    forget_t f = {.peer = peer};
-    do {
-        f.n = 0;
-        stage__u64map_each(&nn->names, forget_match, &f);
-        for (int i = 0; i < f.n; i++)
-            stage__free(stage__u64map_take(&nn->names, f.keys[i]));
-    } while (f.n == 64);
+    stage__names_forget_node(&nn->names, peer);
+}
+
+/* Cache the DHT's answer for name, unless it names an actor of a node
+** incarnation known dead: an answer under way when the death was learnt
+** (and the node's entries forgotten) would otherwise be served from the
+** cache for a second (tests/sim/node_sim.c found it). */
+static void cache_answer(stage__netnode_t *nn, const char *name,
+                         const stage_dht_item_t *item) {
+    stage_id_t id;
+    stage_unpack_t u;
+    stage_unpack_init(&u, item->value, item->len);
+    if (stage_unpack_id(&u, &id) ||
+        stage__transport_is_dead(nn->tr, id.node, id.incarnation, NULL))
+        return;
+    stage__names_put(&nn->names, name, item->value, item->len, now_ms(nn));
 }
 
 void stage__lookup_peer_gone(stage__netnode_t *nn, const char *peer) {
     if (stage_dht_peer_gone(nn->dht, now_ms(nn), peer) > 0)
         stage__lookup_drain(nn);
-}
-
-/* The key of a node address in nn->runs (not 0). */
-static uint64_t addr_key(const char *addr) {
-    return stage_dht_key(STAGE_DHT_RAW, addr, strlen(addr)) | 1;
-}
-
-/* 1 if id is an actor of a run of its node that has ended: the node at
-** its address announced another incarnation since (it restarted). */
-static bool run_ended(stage__netnode_t *nn, const stage_id_t *id) {
-    if (!strcmp(id->node, nn->address))
-        return id->incarnation != stage__node_incarnation(nn->node);
-    void *v = stage__u64map_get(&nn->runs, addr_key(id->node));
-    return v && (uint32_t)(uintptr_t)v != id->incarnation;
 }
 
 /* A node restarted at its address (kill -9, then started again) is seen
@@ -340,15 +278,12 @@ static bool run_ended(stage__netnode_t *nn, const stage_id_t *id) {
 bool stage__lookup_peer_up(stage__netnode_t *nn, const char *peer,
                            uint32_t incarnation) {
     uint64_t manager = stage__transport_peer_manager(nn->tr, peer);
-    void *before = stage__u64map_get(&nn->runs, addr_key(peer));
-    if (incarnation) /* 0 is never a run's: nothing to note */
-        stage__u64map_put(&nn->runs, addr_key(peer),
-                          (void *)(uintptr_t)incarnation);
+    bool restarted = stage__names_peer_up(&nn->names, peer, incarnation);
     if (stage_dht_peer_restarted(nn->dht, now_ms(nn), peer, manager) > 0) {
         stage__lookup_forget_node(nn, peer);
         stage__lookup_drain(nn);
     }
-    return before && incarnation && (uint32_t)(uintptr_t)before != incarnation;
+    return restarted;
 }
 
 /* ---- finishing lookups -------------------------------------------------- */
@@ -433,14 +368,12 @@ static void asks_run(stage__netnode_t *nn) {
 /* A FIND answer for find_all_types: an array of ids; a node that fails
 ** to answer adds none. */
 static void add_ids(lookup_t *lk, int status, const char *value, size_t len) {
-    stage_unpack_t u;
     uint32_t n;
-    stage_unpack_init(&u, value, len);
-    if (status || stage_unpack_array(&u, &n)) return;
-    const char *ids = u.p;
-    if (n == 0 || stage_pack_validate(ids, (size_t)(u.end - ids), (int)n))
+    const char *ids;
+    size_t ilen;
+    if (status || stage__node_ids_decode(&n, &ids, &ilen, value, len) || !n)
         return;
-    stage_pack_raw(&lk->acc, ids, (size_t)(u.end - ids));
+    stage_pack_raw(&lk->acc, ids, ilen);
     lk->nacc += n;
 }
 
@@ -449,16 +382,11 @@ static void add_ids(lookup_t *lk, int status, const char *value, size_t len) {
 ** answers so far), so the id kept at the end is each actor's with equal
 ** probability, whatever the nodes' shares (weighted reservoir sampling). */
 static void add_pick(lookup_t *lk, int status, const char *value, size_t len) {
-    stage_unpack_t u;
-    uint32_t two;
-    int64_t n;
+    uint64_t n;
     stage_id_t id;
-    stage_unpack_init(&u, value, len);
-    if (status || stage_unpack_array(&u, &two) || two != 2 ||
-        stage_unpack_int(&u, &n) || n <= 0 || stage_unpack_id(&u, &id))
-        return;
-    lk->weight += (uint64_t)n;
-    if (stage__random64() % lk->weight < (uint64_t)n) {
+    if (status || stage__node_pick_answer_decode(&n, &id, value, len)) return;
+    lk->weight += n;
+    if (stage__random64() % lk->weight < n) {
         lk->chosen = id;
         lk->have_chosen = true;
     }
@@ -510,9 +438,7 @@ static int pick_here(stage__netnode_t *nn, const char *type, stage_pack_t *p) {
     if (!ty || stage__dir_random(nn->node, ty, stage__random64(), &id))
         return STAGE_EACTOR_NOT_FOUND;
     size_t n = stage__dir_count(ty); /* 0 if the one picked just stopped */
-    stage_pack_array(p, 2);
-    stage_pack_int(p, n ? (int64_t)n : 1);
-    stage_pack_id(p, &id);
+    stage__node_pick_answer_encode(p, n ? n : 1, &id);
     return 0;
 }
 
@@ -521,8 +447,7 @@ static void all_here(stage__netnode_t *nn, const char *type, stage_pack_t *p) {
     stage__type_t *ty = stage__type_find(nn->node, type);
     stage_pack_t ids = STAGE_PACK_INIT;
     size_t n = ty ? stage__dir_all(nn->node, ty, &ids) : 0;
-    stage_pack_array(p, (uint32_t)n);
-    stage_pack_raw(p, ids.data, ids.len);
+    stage__node_ids_encode(p, (uint32_t)n, ids.data, ids.len);
     stage_pack_free(&ids);
 }
 
@@ -550,15 +475,11 @@ static void ask_node(stage__netnode_t *nn, lookup_t *lk, const rep_t *r) {
     bool all = lk->it->op == STAGE__FIND_ALL;
     uint64_t call = stage__netnode_call_cb(nn, r->node, on_found, lk);
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, all ? 3 : 2);
-    stage_pack_int(&p, (int64_t)call);
-    stage_pack_cstr(&p, r->type);
-    if (all) stage_pack_bool(&p, true);
-    if (!call || stage_pack_error(&p) ||
+    if (!call || stage__node_find_encode(&p, call, r->type, all) ||
         stage__netnode_send_frame(nn, r->node, all ? FRAME_FIND : FRAME_PICK,
                                   p.data, p.len)) {
         stage_pack_free(&p);
-        if (call) stage__u64map_take(&nn->calls, call); /* leaks no call */
+        if (call) stage__netnode_call_cancel(nn, call);
         on_found(nn, lk, STAGE_EUNREACHABLE, "", 0);
         return;
     }
@@ -634,86 +555,72 @@ static void add_item(stage__netnode_t *nn, lookup_t *lk,
     }
 }
 
-static void rearm_rewaits(stage__netnode_t *nn);
+static void on_rewait_timer(uv_timer_t *t);
+
+/* Arm the rewait timer at the first re-ask due, or stop it. */
+static void rearm_rewaits(stage__netnode_t *nn) {
+    uint64_t first = stage__names_rewait_next(&nn->names), now = now_ms(nn);
+    if (first == UINT64_MAX)
+        uv_timer_stop(&nn->rewait_timer);
+    else
+        uv_timer_start(&nn->rewait_timer, on_rewait_timer,
+                       first > now ? first - now : 1, 0);
+}
+
+/* lk asks the DHT again a little later (src/node/names.c says when), or,
+** once the time for that is up, fails with status and gave_up. */
+static void wait_again(stage__netnode_t *nn, lookup_t *lk, int status,
+                       const char *gave_up) {
+    if (stage__names_rewait(&nn->names, &lk->rewait, now_ms(nn)))
+        rearm_rewaits(nn);
+    else
+        lookup_fail(lk, status, gave_up);
+}
 
 /* A REFIND_NAME (a call through the name to lk->it->to failed,
-** core/retry.c) found the name still naming an actor of the failed
-** actor's run, and that run has ended: its node restarted at its address
-** and has not claimed the name again yet, which it does as it starts (a
-** script's main, say). Sending there would fail again, so rather than
-** answer, ask again 25, 50, then every 100 ms, for up to REWAIT_MS; then
-** fail the lookup, saying so (the call fails with its first failure).
-** (Only the failed actor's run: were our note of the node's incarnation
-** older than the name's actor, that actor would be the live one.) Returns
-** 1 if lk waits or failed, 0 if the answer stands. */
-static bool wait_again(stage__netnode_t *nn, lookup_t *lk, int status,
-                       const char *gave_up);
-
-static bool rewait(stage__netnode_t *nn, lookup_t *lk,
-                   const stage_dht_item_t *item) {
-    stage_id_t id;
-    stage_unpack_t u;
-    stage_unpack_init(&u, item->value, item->len);
-    const stage_id_t *failed = &lk->it->to;
-    if (stage_unpack_id(&u, &id) || id.incarnation != failed->incarnation ||
-        strcmp(id.node, failed->node) || !run_ended(nn, &id))
-        return false;
-    char msg[STAGE_ADDR_MAX + 160];
-    snprintf(msg, sizeof msg,
-             "it names an actor of an earlier run of node '%s', which "
-             "restarted and has not claimed the name again",
-             id.node);
-    return wait_again(nn, lk, STAGE_EACTOR_NOT_FOUND, msg);
-}
-
-/* A REFIND_NAME found no actor named so: its holder stopped, or its node
-** died and the name went with it, and the replacement (a restarted node's
-** main, a supervisor's new actor) has not claimed it yet. Ask again as
-** rewait does, for up to REWAIT_MS, before the lookup fails. */
-static bool rewait_missing(stage__netnode_t *nn, lookup_t *lk) {
-    char msg[400];
-    snprintf(msg, sizeof msg, "no actor is named '%s' (asked again for %d ms)",
-             lk->it->key, REWAIT_MS);
-    return wait_again(nn, lk, STAGE_ENAME_NOT_FOUND, msg);
-}
-
-/* lk asks the DHT again a little later (25, 50, then every 100 ms), or,
-** REWAIT_MS after its first wait, fails with status and gave_up. 1. */
-static bool wait_again(stage__netnode_t *nn, lookup_t *lk, int status,
-                       const char *gave_up) {
-    uint64_t now = now_ms(nn);
-    if (!lk->stale_since) lk->stale_since = now;
-    if (now - lk->stale_since >= REWAIT_MS) {
-        lookup_fail(lk, status, gave_up);
+** core/retry.c) got an answer that would fail again (node/names.h, "Asking
+** again"): lk waits and asks again, or fails saying why. Returns 1 if it
+** did either, 0 if the answer stands. */
+static bool refind_waits(stage__netnode_t *nn, lookup_t *lk,
+                         const stage_dht_effect_t *fx) {
+    const stage_dht_item_t *item = fx->nitems ? &fx->items[0] : NULL;
+    int verdict =
+        stage__names_refind(&nn->names, &lk->it->to, fx->status,
+                            item ? item->value : NULL, item ? item->len : 0);
+    char msg[STAGE_ADDR_MAX + 400];
+    switch (verdict) {
+    case STAGE__REFIND_STALE:
+        snprintf(msg, sizeof msg,
+                 "it names an actor of an earlier run of node '%s', which "
+                 "restarted and has not claimed the name again",
+                 lk->it->to.node);
+        wait_again(nn, lk, STAGE_EACTOR_NOT_FOUND, msg);
+        return true;
+    case STAGE__REFIND_MISSING:
+        snprintf(msg, sizeof msg,
+                 "no actor is named '%s' (asked again for %d ms)", lk->it->key,
+                 STAGE__NAMES_REWAIT_MS);
+        wait_again(nn, lk, STAGE_ENAME_NOT_FOUND, msg);
+        return true;
+    case STAGE__REFIND_BUSY:
+        /* the directory is busy where the name lives (a dead node's range
+        ** being repaired, a restarted node joining): ask again too */
+        snprintf(msg, sizeof msg, "the directory could not answer for '%s': %s",
+                 lk->it->key, stage_strerror(fx->status));
+        wait_again(nn, lk, fx->status, msg);
         return true;
     }
-    lk->wait_ms = !lk->wait_ms ? 25 : lk->wait_ms < 100 ? 2 * lk->wait_ms : 100;
-    lk->due = now + lk->wait_ms;
-    lk->next_wait = nn->rewaits;
-    nn->rewaits = lk;
-    rearm_rewaits(nn);
-    return true;
+    return false;
 }
 
 /* The waits that are due ask the DHT again. */
 static void on_rewait_timer(uv_timer_t *t) {
     stage__netnode_t *nn = t->data;
-    uint64_t now = now_ms(nn);
-    lookup_t *due = NULL;
-    for (lookup_t **pp = &nn->rewaits; *pp;) {
-        lookup_t *lk = *pp;
-        if (lk->due > now) {
-            pp = &lk->next_wait;
-            continue;
-        }
-        *pp = lk->next_wait;
-        lk->next_wait = due;
-        due = lk;
-    }
+    stage__rewait_t *due = stage__names_rewait_due(&nn->names, now_ms(nn));
     rearm_rewaits(nn);
     while (due) {
-        lookup_t *lk = due;
-        due = lk->next_wait;
+        lookup_t *lk = of_rewait(due);
+        due = due->next;
         int rc = dht_request(nn, lk, lk->it->key, true);
         if (rc) {
             char msg[340];
@@ -725,47 +632,19 @@ static void on_rewait_timer(uv_timer_t *t) {
     }
 }
 
-static void rearm_rewaits(stage__netnode_t *nn) {
-    uint64_t first = UINT64_MAX, now = now_ms(nn);
-    for (lookup_t *lk = nn->rewaits; lk; lk = lk->next_wait)
-        if (lk->due < first) first = lk->due;
-    if (first == UINT64_MAX)
-        uv_timer_stop(&nn->rewait_timer);
-    else
-        uv_timer_start(&nn->rewait_timer, on_rewait_timer,
-                       first > now ? first - now : 1, 0);
-}
-
 static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
                             const stage_dht_effect_t *fx) {
     lk->outstanding--;
     int op = lk->it->op;
-    if (op == STAGE__REFIND_NAME && fx->status == 0 && fx->nitems &&
-        rewait(nn, lk, &fx->items[0]))
-        return;
-    if (op == STAGE__REFIND_NAME &&
-        ((fx->status == 0 && !fx->nitems) ||
-         fx->status == STAGE_ENAME_NOT_FOUND) &&
-        rewait_missing(nn, lk))
-        return;
-    if (op == STAGE__REFIND_NAME &&
-        (fx->status == STAGE_ETIMEOUT || fx->status == STAGE_EBUSY)) {
-        /* the directory is busy where the name lives (a dead node's range
-        ** being repaired, a restarted node joining): ask again too */
-        char msg[400];
-        snprintf(msg, sizeof msg, "the directory could not answer for '%s': %s",
-                 lk->it->key, stage_strerror(fx->status));
-        if (wait_again(nn, lk, fx->status, msg)) return;
-    }
+    if (op == STAGE__REFIND_NAME && refind_waits(nn, lk, fx)) return;
     if (op == STAGE__NAME_CLAIM || op == STAGE__FIND_NAME ||
         op == STAGE__REFIND_NAME) {
         if (fx->status == 0 && op == STAGE__NAME_CLAIM) {
-            stage__free(stage__u64map_take(
-                &nn->names, stage__lookup_name_key(lk->it->key)));
+            stage__names_drop(&nn->names, lk->it->key);
             stage__holdings_claimed(nn, lk->it->key, &lk->it->to);
             lookup_resolve(lk, "\xc3", 1);
         } else if (fx->status == 0 && fx->nitems) {
-            cache_put(nn, lk->it->key, fx->items[0].value, fx->items[0].len);
+            cache_answer(nn, lk->it->key, &fx->items[0]);
             lookup_resolve(lk, fx->items[0].value, fx->items[0].len);
         } else if (fx->status == STAGE_EEXISTS) {
             char msg[400];
@@ -809,12 +688,12 @@ void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it) {
         return;
     }
     /* a call through the name failed: what the cache says led there */
-    if (it->op == STAGE__REFIND_NAME)
-        stage__free(
-            stage__u64map_take(&nn->names, stage__lookup_name_key(it->key)));
-    cached_t *c = it->op == STAGE__FIND_NAME ? cache_get(nn, it->key) : NULL;
-    if (c) {
-        lookup_resolve(lk, c->value, c->len);
+    if (it->op == STAGE__REFIND_NAME) stage__names_drop(&nn->names, it->key);
+    const char *cached;
+    size_t clen;
+    if (it->op == STAGE__FIND_NAME &&
+        stage__names_get(&nn->names, it->key, now_ms(nn), &cached, &clen)) {
+        lookup_resolve(lk, cached, clen);
         return;
     }
     if (it->op == STAGE__FIND_TYPE || it->op == STAGE__FIND_SUBTYPE) {
@@ -841,29 +720,17 @@ void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it) {
     }
 }
 
-/* The type name of a FIND or PICK body into name; 0 or STAGE_EDECODE. */
-static int read_type(stage_unpack_t *u, char name[STAGE_TYPE_MAX]) {
-    const char *type;
-    size_t tlen;
-    if (stage_unpack_str(u, &type, &tlen) || tlen >= STAGE_TYPE_MAX)
-        return STAGE_EDECODE;
-    snprintf(name, STAGE_TYPE_MAX, "%.*s", (int)tlen, type);
-    return 0;
-}
-
 /* A PICK from another node: [n, id], one of our n actors of a type, or
 ** ActorNotFound. */
 int stage__lookup_in_pick(stage__netnode_t *nn, const char *peer,
                           const char *body, size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint32_t n;
-    int64_t call;
+    stage__node_find_t q;
     char name[STAGE_TYPE_MAX];
-    if (stage_unpack_array(&u, &n) || n != 2 || stage_unpack_int(&u, &call) ||
-        call <= 0 || read_type(&u, name) || u.p != u.end)
-        return STAGE_EDECODE;
-    stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
+    if (stage__node_find_decode(&q, body, len, true)) return STAGE_EDECODE;
+    memcpy(name, q.type, q.tlen);
+    name[q.tlen] = '\0';
+    uint64_t call = q.call;
+    stage__future_t *f = stage__netnode_owed(nn, peer, call, 0);
     if (!f) return 0;
     stage_pack_t p = STAGE_PACK_INIT;
     if (pick_here(nn, name, &p))
@@ -881,23 +748,17 @@ int stage__lookup_in_pick(stage__netnode_t *nn, const char *peer,
 /* A FIND from another node: our actors of a type. */
 int stage__lookup_in_find(stage__netnode_t *nn, const char *peer,
                           const char *body, size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint32_t n;
-    int64_t call;
-    const char *type;
-    size_t tlen;
-    bool all;
-    if (stage_unpack_array(&u, &n) || n != 3 || stage_unpack_int(&u, &call) ||
-        call <= 0 || stage_unpack_str(&u, &type, &tlen) ||
-        tlen >= STAGE_TYPE_MAX || stage_unpack_bool(&u, &all) || u.p != u.end)
-        return STAGE_EDECODE;
+    stage__node_find_t q;
     char name[STAGE_TYPE_MAX];
-    snprintf(name, sizeof name, "%.*s", (int)tlen, type);
+    if (stage__node_find_decode(&q, body, len, false)) return STAGE_EDECODE;
+    memcpy(name, q.type, q.tlen);
+    name[q.tlen] = '\0';
+    uint64_t call = q.call;
+    bool all = q.all;
     stage__type_t *ty = stage__type_find(nn->node, name);
-    stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
+    stage__future_t *f = stage__netnode_owed(nn, peer, call, 0);
     if (!f) {
-        stage__netnode_reply_error(nn, peer, (uint64_t)call, STAGE_ENOMEM,
+        stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM,
                                    "out of memory");
         return 0;
     }
@@ -906,9 +767,8 @@ int stage__lookup_in_find(stage__netnode_t *nn, const char *peer,
     if (ty && all) {
         stage_pack_t ids = STAGE_PACK_INIT;
         size_t k = stage__dir_all(nn->node, ty, &ids);
-        stage_pack_array(&p, (uint32_t)k);
-        stage_pack_raw(&p, ids.data, ids.len);
-        if (stage_pack_error(&ids) || stage_pack_error(&p))
+        if (stage_pack_error(&ids) ||
+            stage__node_ids_encode(&p, (uint32_t)k, ids.data, ids.len))
             stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
         else
             stage__future_resolve(f, p.data, p.len);
@@ -954,16 +814,13 @@ static void claim_at_home(stage__netnode_t *nn, lookup_t *lk) {
     const stage_id_t *id = &lk->it->to;
     uint64_t call = stage__netnode_call_cb(nn, id->node, on_claimed_home, lk);
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 5);
-    stage_pack_int(&p, (int64_t)call);
-    stage_pack_cstr(&p, lk->it->key);
-    stage__netnode_pack_target(&p, id);
-    int rc = !call ? STAGE_ENOMEM : stage_pack_error(&p);
+    int rc = !call ? STAGE_ENOMEM
+                   : stage__node_name_encode(&p, call, lk->it->key, id);
     if (!rc)
         rc = stage__netnode_send_frame(nn, id->node, FRAME_NAME, p.data, p.len);
     stage_pack_free(&p);
     if (rc) {
-        if (call) stage__u64map_take(&nn->calls, call);
+        if (call) stage__netnode_call_cancel(nn, call);
         char msg[STAGE_ADDR_MAX + 100];
         snprintf(msg, sizeof msg, "cannot ask node '%s' to hold the name: %s",
                  id->node, stage_strerror(rc));

@@ -33,9 +33,6 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-/* The longest reason a DOWN carries; longer ones are cut. */
-#define DOWN_MESSAGE_MAX 4096
-
 typedef struct stage__known {
     struct stage__known *next;
     char addr[STAGE_ADDR_MAX];
@@ -127,12 +124,7 @@ void stage__netmon_close(stage__netnode_t *nn) {
 static void send_down(stage__netnode_t *nn, const char *peer, uint64_t mon,
                       uint64_t serial, int status, const char *message) {
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 4);
-    stage_pack_int(&p, (int64_t)mon);
-    stage_pack_int(&p, (int64_t)serial);
-    stage_pack_int(&p, status);
-    stage_pack_str(&p, message, strnlen(message, DOWN_MESSAGE_MAX));
-    int rc = stage_pack_error(&p);
+    int rc = stage__node_down_encode(&p, mon, serial, status, message);
     if (!rc)
         rc = stage__netnode_send_frame(nn, peer, FRAME_DOWN, p.data, p.len);
     stage_pack_free(&p);
@@ -146,10 +138,7 @@ static void send_down(stage__netnode_t *nn, const char *peer, uint64_t mon,
 static void send_watch(stage__netnode_t *nn, stage__netnode_item_t *it) {
     bool on = it->op;
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 4);
-    stage_pack_int(&p, (int64_t)it->mon);
-    stage__netnode_pack_target(&p, &it->to);
-    int rc = stage_pack_error(&p);
+    int rc = stage__node_watch_encode(&p, it->mon, &it->to);
     if (!rc)
         rc = stage__netnode_send_frame(nn, it->to.node,
                                        on ? FRAME_MONITOR : FRAME_DEMONITOR,
@@ -178,24 +167,13 @@ void stage__netmon_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
 
 /* ---- receiving ----------------------------------------------------------- */
 
-/* A positive integer (ids and serials are below 2^63). */
-static int read_u64(stage_unpack_t *u, uint64_t *out) {
-    int64_t v;
-    if (stage_unpack_int(u, &v) || v <= 0) return STAGE_EDECODE;
-    *out = (uint64_t)v;
-    return 0;
-}
-
 int stage__netmon_in_watch(stage__netnode_t *nn, const char *peer,
                            const char *body, size_t len, bool on) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint32_t n;
-    uint64_t mon;
+    stage__node_watch_t w;
     stage_id_t to;
-    if (stage_unpack_array(&u, &n) || n != 4 || read_u64(&u, &mon) ||
-        stage__netnode_read_target(nn, &u, &to) || u.p != u.end)
-        return STAGE_EDECODE;
+    if (stage__node_watch_decode(&w, body, len)) return STAGE_EDECODE;
+    stage__netnode_target_id(nn, &w.to, &to);
+    uint64_t mon = w.mon;
     bool here = stage__id_is_local(nn->node, &to) &&
                 stage__type_find(nn->node, to.type);
     if (!on) {
@@ -220,21 +198,12 @@ int stage__netmon_in_watch(stage__netnode_t *nn, const char *peer,
 
 int stage__netmon_in_down(stage__netnode_t *nn, const char *peer,
                           const char *body, size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint32_t n;
-    uint64_t mon, serial;
-    int64_t status;
-    const char *m;
-    size_t mlen;
-    if (stage_unpack_array(&u, &n) || n != 4 || read_u64(&u, &mon) ||
-        read_u64(&u, &serial) || stage_unpack_int(&u, &status) || status > 0 ||
-        status < -100000 || stage_unpack_str(&u, &m, &mlen) || u.p != u.end)
-        return STAGE_EDECODE;
-    int st = (int)status;
-    if (st && stage_strerror(st)[0] == 'u') st = STAGE_EHANDLER; /* unknown */
-    char msg[DOWN_MESSAGE_MAX]; /* a longer one is cut; a NUL ends it */
+    stage__node_down_t d;
+    if (stage__node_down_decode(&d, body, len)) return STAGE_EDECODE;
+    /* a longer one is cut; a NUL ends it */
+    char msg[STAGE__NODE_DOWN_MESSAGE_MAX];
     snprintf(msg, sizeof msg, "%.*s",
-             (int)(mlen < sizeof msg ? mlen : sizeof msg - 1), m);
-    return stage__monitor_remote_down(nn->node, peer, mon, serial, st, msg);
+             (int)(d.mlen < sizeof msg ? d.mlen : sizeof msg - 1), d.message);
+    return stage__monitor_remote_down(nn->node, peer, d.mon, d.serial, d.status,
+                                      msg);
 }

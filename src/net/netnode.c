@@ -28,8 +28,10 @@
 **   MONITOR, DEMONITOR, DOWN                 monitors between nodes
 **                                            (monitors.c)
 **
-** A call waits in `calls` until its reply, its deadline, or its peer being
-** given up (NodeUnreachable). Frames a full peer queue refuses wait in an
+** A call waits in `calls` (src/node/calls.c: the state machine; here one
+** timer armed at its next deadline) until its reply, its deadline, the end
+** of its peer's session (NodeDown, NodeUnreachable) or the node's stop. Frames
+*a full peer queue refuses wait in an
 ** overflow list until the transport drains. Every byte from the network is
 ** checked before use; a bad frame is logged with its peer and dropped.
 **
@@ -165,23 +167,11 @@ static void on_drain(void *ud, const char *peer) {
 /* Encode the REPLY for call from future f (done). */
 static void pack_reply(stage_pack_t *p, uint64_t call,
                        const stage__future_t *f) {
-    stage_pack_array(p, 3);
-    stage_pack_int(p, (int64_t)call);
-    stage_pack_int(p, f->status);
-    if (f->status == 0) {
-        stage_pack_raw(p, f->data, f->len);
-        return;
-    }
-    stage_pack_array(p, 3);
-    stage_pack_cstr(p, f->message ? f->message : stage_strerror(f->status));
-    if (f->actor)
-        stage_pack_cstr(p, f->actor);
+    if (f->status == 0)
+        stage__node_reply_encode(p, call, f->data, f->len);
     else
-        stage_pack_nil(p);
-    if (f->traceback)
-        stage_pack_cstr(p, f->traceback);
-    else
-        stage_pack_nil(p);
+        stage__node_reply_fail_encode(p, call, f->status, f->message, f->actor,
+                                      f->traceback);
 }
 
 /* Send the REPLY packed in p (or failed to pack) to call from peer; a
@@ -228,7 +218,15 @@ static void send_reply(stage__netnode_t *nn, stage__future_t *f) {
     stage_pack_reset(p);
     char what[160];
     int rc = 0;
-    if (o->type && f->status == 0 && f->len > nn->max_message) {
+    if (o->incarnation &&
+        stage__transport_peer_incarnation(nn->tr, o->peer) != o->incarnation) {
+        /* the caller's run ended (it restarted, stopped or was declared
+        ** dead): a new run of the node at its address counts its calls
+        ** from 1 again, and would take this reply for one of its own */
+        LOG_INFO("the reply to call %llu from '%s' (incarnation %x) is "
+                 "dropped: that run of the node has ended",
+                 (unsigned long long)o->call, o->peer, o->incarnation);
+    } else if (o->type && f->status == 0 && f->len > nn->max_message) {
         snprintf(what, sizeof what,
                  "is too large: %zu bytes, over the limit of %zu bytes "
                  "(--max-message)",
@@ -304,6 +302,8 @@ stage__future_t *stage__netnode_owed(stage__netnode_t *nn, const char *peer,
     o->call = call;
     o->nn = nn;
     o->type = NULL;
+    /* the call came in the session with this run of peer, now */
+    o->incarnation = stage__transport_peer_incarnation(nn->tr, peer);
     f->on_done_arg = o;
     f->on_done = reply_done;
     return f;
@@ -326,43 +326,71 @@ void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
 /* ---- calls ------------------------------------------------------------------
  */
 
-/* Register f as waiting for a reply from peer; returns the call id. */
-static uint64_t call_open(stage__netnode_t *nn, const char *peer,
-                          stage__future_t *f) {
-    stage__call_t *c = stage__malloc(sizeof *c);
+static void on_calls_timer(uv_timer_t *t);
+
+/* Have the calls timer fire by deadline (it may fire earlier: a call that
+** ended early leaves it armed for its deadline, and a tick then finds
+** nothing due). Cheap when it is armed earlier already: one compare. */
+static void calls_arm(stage__netnode_t *nn, uint64_t deadline) {
+    if (deadline >= nn->calls_armed) return;
+    uint64_t now = uv_now(&nn->loop);
+    nn->calls_armed = deadline;
+    uv_timer_start(&nn->calls_timer, on_calls_timer,
+                   deadline > now ? deadline - now : 1, 0);
+}
+
+/* The calls' timer: the calls past their deadline fail (Timeout). */
+static void on_calls_timer(uv_timer_t *t) {
+    stage__netnode_t *nn = t->data;
+    nn->calls_armed = UINT64_MAX;
+    stage__calls_tick(&nn->calls, uv_now(&nn->loop));
+    uint64_t next = stage__calls_next_deadline(&nn->calls);
+    if (next != UINT64_MAX) calls_arm(nn, next);
+}
+
+/* Open a call for f (with cb NULL) or cb(arg) to peer: its id, or 0. */
+static uint64_t call_new(stage__netnode_t *nn, const char *peer,
+                         stage__future_t *f, stage__call_cb cb, void *arg) {
+    stage__netcall_t *c = stage__malloc(sizeof *c);
     uint64_t id = ++nn->next_id;
-    if (!c || stage__u64map_put(&nn->calls, id, c)) {
+    if (!c ||
+        stage__calls_open(&nn->calls, &c->call, id, peer, uv_now(&nn->loop))) {
         stage__free(c);
-        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
-        stage__future_unref(f);
         return 0;
     }
     c->f = f;
-    c->cb = NULL;
-    c->arg = NULL;
-    stage__addr_copy(c->peer, peer);
-    c->deadline = uv_now(&nn->loop) + nn->call_timeout;
+    c->cb = cb;
+    c->arg = arg;
+    calls_arm(nn, c->call.deadline);
+    return id;
+}
+
+/* Register f as waiting for a reply from peer; returns the call id. */
+static uint64_t call_open(stage__netnode_t *nn, const char *peer,
+                          stage__future_t *f) {
+    uint64_t id = call_new(nn, peer, f, NULL, NULL);
+    if (!id) {
+        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+        stage__future_unref(f);
+    }
     return id;
 }
 
 uint64_t stage__netnode_call_cb(stage__netnode_t *nn, const char *peer,
                                 stage__call_cb cb, void *arg) {
-    stage__call_t *c = stage__malloc(sizeof *c);
-    uint64_t id = ++nn->next_id;
-    if (!c || stage__u64map_put(&nn->calls, id, c)) {
-        stage__free(c);
-        return 0;
-    }
-    *c = (stage__call_t){
-        .cb = cb, .arg = arg, .deadline = uv_now(&nn->loop) + nn->call_timeout};
-    stage__addr_copy(c->peer, peer);
-    return id;
+    return call_new(nn, peer, NULL, cb, arg);
 }
 
-static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
-                      const char *msg) {
-    stage__call_t *c = stage__u64map_take(&nn->calls, id);
-    if (!c) return;
+void stage__netnode_call_cancel(stage__netnode_t *nn, uint64_t id) {
+    stage__free(stage__calls_take(&nn->calls, id));
+}
+
+/* The calls' fail hook, and a call whose frame could not go: complete c
+** with the failure and free it. */
+static void call_failed(void *ud, stage__call_t *call, int status,
+                        const char *msg) {
+    stage__netnode_t *nn = ud;
+    stage__netcall_t *c = (stage__netcall_t *)call;
     if (c->cb) {
         c->cb(nn, c->arg, status, msg, strlen(msg));
     } else {
@@ -372,50 +400,14 @@ static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
     stage__free(c);
 }
 
-typedef struct sweep_ctx {
-    stage__netnode_t *nn;
-    uint64_t now;
-    const char *peer; /* fail the calls to this peer, or NULL: the late */
-    int status;
-    uint64_t ids[256];
-    int n;
-} sweep_ctx_t;
-
-static void collect(uint64_t key, void *val, void *ud) {
-    sweep_ctx_t *s = ud;
-    stage__call_t *c = val;
-    bool hit = !s->peer ? c->deadline <= s->now
-                        : !strcmp(s->peer, "*") || !strcmp(c->peer, s->peer);
-    if (hit && s->n < 256) s->ids[s->n++] = key;
-}
-
-/* Fail every call to peer ("*": all), or past its deadline (peer NULL),
-** with the message text, or (text NULL) why: a format with the peer (%s)
-** and the timeout (%g). Returns how many failed. */
-static int calls_fail(stage__netnode_t *nn, const char *peer, int status,
-                      const char *why, const char *text) {
-    sweep_ctx_t s = {.nn = nn, .now = uv_now(&nn->loop), .peer = peer};
-    int failed = 0;
-    do {
-        s.n = 0;
-        stage__u64map_each(&nn->calls, collect, &s);
-        for (int i = 0; i < s.n; i++) {
-            stage__call_t *c = stage__u64map_get(&nn->calls, s.ids[i]);
-            char msg[STAGE_ADDR_MAX + 160];
-            if (!text)
-                snprintf(msg, sizeof msg, why, c->peer,
-                         (double)nn->call_timeout / 1000);
-            call_fail(nn, s.ids[i], status, text ? text : msg);
-        }
-        failed += s.n;
-    } while (s.n == 256);
-    return failed;
+static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
+                      const char *msg) {
+    stage__call_t *c = stage__calls_take(&nn->calls, id);
+    if (c) call_failed(nn, c, status, msg);
 }
 
 static void on_sweep(uv_timer_t *t) {
     stage__netnode_t *nn = t->data;
-    calls_fail(nn, NULL, STAGE_ETIMEOUT, "no reply from node '%s' within %g s",
-               NULL);
     stage__holdings_sweep(nn);
 }
 
@@ -477,17 +469,9 @@ static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
     }
     bool stop = e->hdr.kind == ENV_STOP_ACTOR; /* STOP: MSG's first fields */
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, stop ? 4 : 6);
-    stage_pack_int(&p, (int64_t)call);
-    stage__netnode_pack_target(&p, to);
-    if (!stop) {
-        stage_pack_str(&p, stage__env_method(e), e->mlen);
-        if (e->len)
-            stage_pack_raw(&p, stage__env_args(e), e->len);
-        else
-            stage_pack_array(&p, 0);
-    }
-    int rc = stage_pack_error(&p);
+    int rc = stop ? stage__node_stop_encode(&p, call, to)
+                  : stage__node_msg_encode(&p, call, to, stage__env_method(e),
+                                           e->mlen, stage__env_args(e), e->len);
     if (!rc && (e->hdr.flags & ENV_UNCHECKED) &&
         stage_pack_validate(p.data, p.len, 1))
         rc = STAGE_EDECODE;
@@ -516,15 +500,8 @@ static void out_spawn(stage__netnode_t *nn, stage__netnode_item_t *it) {
     uint64_t call = call_open(nn, it->where, it->f);
     if (!call) return;
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 4);
-    stage_pack_int(&p, (int64_t)call);
-    stage_pack_cstr(&p, it->key);
-    stage_pack_int(&p, it->theatre);
-    if (it->len)
-        stage_pack_raw(&p, it->args, it->len);
-    else
-        stage_pack_array(&p, 0);
-    int rc = stage_pack_error(&p);
+    int rc = stage__node_spawn_encode(&p, call, it->key, it->theatre, it->args,
+                                      it->len);
     if (!rc && stage_pack_validate(p.data, p.len, 1)) /* as out_msg */
         rc = STAGE_EDECODE;
     if (!rc)
@@ -563,49 +540,14 @@ stage__type_t *stage__netnode_local_target(stage__netnode_t *nn,
     return ty;
 }
 
-/* Read [call, ...] header fields common to requests. */
-static int read_call(stage_unpack_t *u, uint32_t want, uint64_t *call) {
-    uint32_t n;
-    int64_t c;
-    if (stage_unpack_array(u, &n) || n != want || stage_unpack_int(u, &c) ||
-        c < 0)
-        return STAGE_EDECODE;
-    *call = (uint64_t)c;
-    return 0;
-}
-
-/* The rest of the buffer as one msgpack array (the arguments). */
-static int read_args(stage_unpack_t *u, const char **args, size_t *len) {
-    *args = u->p;
-    if (stage_unpack_peek(u) != STAGE_T_ARRAY || stage_unpack_skip(u))
-        return STAGE_EDECODE;
-    *len = (size_t)(u->p - *args);
-    return u->p == u->end ? 0 : STAGE_EDECODE;
-}
-
-int stage__netnode_read_target(stage__netnode_t *nn, stage_unpack_t *u,
-                               stage_id_t *to) {
-    int64_t inc, serial;
-    const char *type;
-    size_t tlen;
-    if (stage_unpack_int(u, &inc) || inc < 0 || inc > UINT32_MAX ||
-        stage_unpack_int(u, &serial) || serial <= 0 ||
-        stage_unpack_str(u, &type, &tlen) || tlen == 0 ||
-        tlen >= STAGE_TYPE_MAX || memchr(type, 0, tlen))
-        return STAGE_EDECODE;
-    to->incarnation = (uint32_t)inc;
-    to->serial = (uint64_t)serial;
-    to->theatre = (uint16_t)stage__serial_theatre(to->serial);
-    memcpy(to->type, type, tlen);
-    to->type[tlen] = '\0';
+void stage__netnode_target_id(stage__netnode_t *nn,
+                              const stage__node_target_t *t, stage_id_t *to) {
+    to->incarnation = t->incarnation;
+    to->serial = t->serial;
+    to->theatre = (uint16_t)stage__serial_theatre(t->serial);
+    memcpy(to->type, t->type, t->tlen); /* < STAGE_TYPE_MAX: the codec's */
+    to->type[t->tlen] = '\0';
     stage__addr_copy(to->node, nn->address);
-    return stage_type_name_valid(to->type) ? 0 : STAGE_EDECODE;
-}
-
-void stage__netnode_pack_target(stage_pack_t *p, const stage_id_t *to) {
-    stage_pack_int(p, to->incarnation);
-    stage_pack_int(p, (int64_t)to->serial);
-    stage_pack_cstr(p, to->type);
 }
 
 /* A message to `to` that cannot be delivered as it came: answer its call
@@ -626,24 +568,20 @@ static void msg_refused(stage__netnode_t *nn, const char *peer, uint64_t call,
 ** otherwise wait for its deadline. */
 static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
                   size_t len, bool stop) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint64_t call;
+    stage__node_msg_t m;
     stage_id_t to;
-    const char *method = "stop", *args = NULL;
-    size_t mlen = 4, alen = 0;
-    if (read_call(&u, stop ? 4 : 6, &call) ||
-        stage__netnode_read_target(nn, &u, &to))
-        return STAGE_EDECODE;
-    if ((stop && stage_unpack_peek(&u) != STAGE_T_END) ||
-        (!stop &&
-         (stage_unpack_str(&u, &method, &mlen) || mlen == 0 || mlen > 255 ||
-          memchr(method, 0, mlen) || read_args(&u, &args, &alen)))) {
-        msg_refused(nn, peer, call, &to, STAGE_EDECODE,
-                    "is malformed (its method, or its arguments: not one "
-                    "msgpack array nested at most 64 deep)");
+    int rc = stage__node_msg_decode(&m, body, len, stop);
+    if (m.answerable) stage__netnode_target_id(nn, &m.to, &to);
+    if (rc) {
+        if (m.answerable)
+            msg_refused(nn, peer, m.call, &to, STAGE_EDECODE,
+                        "is malformed (its method, or its arguments: not one "
+                        "msgpack array nested at most 64 deep)");
         return STAGE_EDECODE;
     }
+    uint64_t call = m.call;
+    const char *method = m.method, *args = m.args;
+    size_t mlen = m.mlen, alen = m.alen;
     if (alen > nn->max_message) { /* its sender's limit is larger */
         char why[STAGE_ADDR_MAX + 160];
         snprintf(why, sizeof why,
@@ -680,19 +618,15 @@ static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
 
 static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
                     size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint64_t call;
-    const char *type, *args;
-    size_t tlen, alen;
-    int64_t theatre;
-    if (read_call(&u, 4, &call) || stage_unpack_str(&u, &type, &tlen) ||
-        tlen >= STAGE_TYPE_MAX || stage_unpack_int(&u, &theatre) ||
-        read_args(&u, &args, &alen))
-        return STAGE_EDECODE;
+    stage__node_spawn_t sp;
+    if (stage__node_spawn_decode(&sp, body, len)) return STAGE_EDECODE;
+    uint64_t call = sp.call;
+    const char *args = sp.args;
+    size_t alen = sp.alen;
+    int theatre = sp.theatre;
     char name[STAGE_TYPE_MAX];
-    memcpy(name, type, tlen);
-    name[tlen] = 0;
+    memcpy(name, sp.type, sp.tlen);
+    name[sp.tlen] = 0;
     stage__type_t *ty = stage__type_find(nn->node, name);
     int nt = stage_node_theatres(nn->node);
     char msg[STAGE_TYPE_MAX + STAGE_ADDR_MAX + 200];
@@ -740,48 +674,34 @@ static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
 
 static int in_reply(stage__netnode_t *nn, const char *peer, const char *body,
                     size_t len) {
-    stage_unpack_t u;
-    stage_unpack_init(&u, body, len);
-    uint64_t call;
-    int64_t status;
-    if (read_call(&u, 3, &call) || stage_unpack_int(&u, &status) ||
-        status > 0 || status < -100000)
-        return STAGE_EDECODE;
-    const char *value = u.p;
-    if (stage_unpack_skip(&u) || u.p != u.end) return STAGE_EDECODE;
-    stage__call_t *c = stage__u64map_get(&nn->calls, call);
-    if (!c || strcmp(c->peer, peer)) return 0; /* late, or not theirs */
-    stage__u64map_take(&nn->calls, call);
-    if (c->cb && status == 0) {
-        c->cb(nn, c->arg, 0, value, (size_t)(u.end - value));
+    stage__node_reply_t r;
+    if (stage__node_reply_decode(&r, body, len)) return STAGE_EDECODE;
+    stage__netcall_t *c =
+        (stage__netcall_t *)stage__calls_reply(&nn->calls, r.call, peer);
+    if (!c) return 0; /* late, or not theirs */
+    if (c->cb && r.status == 0) {
+        c->cb(nn, c->arg, 0, r.value, r.vlen);
         stage__free(c);
         return 0;
     }
-    if (status == 0) {
-        stage__future_resolve(c->f, value, (size_t)(u.end - value));
+    if (r.status == 0) {
+        stage__future_resolve(c->f, r.value, r.vlen);
     } else {
-        stage_unpack_t e;
-        stage_unpack_init(&e, value, (size_t)(u.end - value));
-        uint32_t n;
-        const char *m = "", *a = NULL, *tb = NULL;
-        size_t ml = 0, al = 0, tl = 0;
+        stage__node_failure_t e;
         char mbuf[1024], abuf[STAGE_ID_TEXT_MAX], tbuf[2048];
-        if (!stage_unpack_array(&e, &n) && n == 3) {
-            stage_unpack_str(&e, &m, &ml);
-            if (stage_unpack_str(&e, &a, &al)) stage_unpack_skip(&e), a = NULL;
-            if (stage_unpack_str(&e, &tb, &tl)) tb = NULL;
-        }
-        snprintf(mbuf, sizeof mbuf, "%.*s", (int)ml, m);
-        if (a) snprintf(abuf, sizeof abuf, "%.*s", (int)al, a);
-        if (tb) snprintf(tbuf, sizeof tbuf, "%.*s", (int)tl, tb);
-        int st = stage_strerror((int)status)[0] == 'u' ? STAGE_EHANDLER
-                                                       : (int)status;
+        stage__node_failure_decode(&e, r.value, r.vlen);
+        snprintf(mbuf, sizeof mbuf, "%.*s", (int)e.mlen,
+                 e.message ? e.message : "");
+        if (e.actor) snprintf(abuf, sizeof abuf, "%.*s", (int)e.alen, e.actor);
+        if (e.traceback)
+            snprintf(tbuf, sizeof tbuf, "%.*s", (int)e.tlen, e.traceback);
         if (c->cb) {
-            c->cb(nn, c->arg, st, mbuf, strlen(mbuf));
+            c->cb(nn, c->arg, r.status, mbuf, strlen(mbuf));
             stage__free(c);
             return 0;
         }
-        stage__future_reject(c->f, st, mbuf, a ? abuf : NULL, tb ? tbuf : NULL);
+        stage__future_reject(c->f, r.status, mbuf, e.actor ? abuf : NULL,
+                             e.traceback ? tbuf : NULL);
     }
     stage__future_unref(c->f);
     stage__free(c);
@@ -842,14 +762,11 @@ typedef struct lost {
 } lost_t;
 
 static void lost_count(lost_t *l, int kind, const char *body, size_t len) {
-    stage_unpack_t u;
-    uint32_t n;
-    int64_t call = -1;
-    stage_unpack_init(&u, body, len);
+    uint64_t call;
     if (kind == FRAME_REPLY) {
         l->replies++;
-    } else if (kind == FRAME_MSG && !stage_unpack_array(&u, &n) &&
-               !stage_unpack_int(&u, &call) && call == 0) {
+    } else if (kind == FRAME_MSG && !stage__node_msg_call(body, len, &call) &&
+               call == 0) {
         l->oneway++; /* a call's failure reaches its future instead */
     }
 }
@@ -902,17 +819,12 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
                        : reason == STAGE_ECANCELED ? "stopped"
                        : reason == STAGE_ESTOPPED  ? "restarted"
                                                    : "is down";
-    char msg[STAGE_ADDR_MAX + STAGE__SESSION_WHY_MAX + 64];
-    snprintf(msg, sizeof msg, "node '%s' %s before it replied: %s", peer, what,
-             why);
-    int calls = calls_fail(nn, peer,
-                           unreachable ? STAGE_EUNREACHABLE : STAGE_ENODE_DOWN,
-                           NULL, msg);
+    size_t calls = stage__calls_session_ended(&nn->calls, peer, reason, why);
     char counts[160] = "";
     int k = 0;
     if (calls)
         k += snprintf(counts + k, sizeof counts - (size_t)k,
-                      "; %d call%s failed", calls, calls == 1 ? "" : "s");
+                      "; %zu call%s failed", calls, calls == 1 ? "" : "s");
     if (l.oneway)
         k += snprintf(counts + k, sizeof counts - (size_t)k,
                       "; %zu one-way message%s to it may not have arrived",
@@ -1234,8 +1146,7 @@ static void net_close(stage_node_t *node) {
         uv_thread_join(&nn->thread);
     }
     on_async(&nn->async); /* what came in meanwhile */
-    calls_fail(nn, "*", STAGE_ESTOPPED,
-               "this node shut down before node '%s' replied (%g)", NULL);
+    stage__calls_stop(&nn->calls);
     stage__lookup_close(nn);
     stage__netmon_close(nn);
     stage__deaths_close(nn);
@@ -1248,7 +1159,7 @@ static void net_close(stage_node_t *node) {
     uv_run(&nn->loop, UV_RUN_DEFAULT);
     uv_loop_close(&nn->loop);
     stage_dht_destroy(&nn->dht);
-    stage__u64map_free(&nn->calls);
+    stage__calls_close(&nn->calls);
     stage_pack_free(&nn->reply_buf);
     /* replies still owed (messages the theatres drop at teardown) find no
     ** network from now on (see reply_done) */
@@ -1339,6 +1250,9 @@ static void start_handles(stage__netnode_t *nn, bool signals) {
     nn->sweep.data = nn;
     uv_timer_start(&nn->sweep, on_sweep, 500, 500);
     uv_unref((uv_handle_t *)&nn->sweep);
+    uv_timer_init(&nn->loop, &nn->calls_timer);
+    nn->calls_timer.data = nn;
+    uv_unref((uv_handle_t *)&nn->calls_timer);
     uv_timer_init(&nn->loop, &nn->poll_timer);
     if (signals) {
         uv_signal_init(&nn->loop, &nn->sigterm);
@@ -1369,6 +1283,8 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
     nn->call_timeout =
         (uint64_t)((cfg->call_timeout > 0 ? cfg->call_timeout : 60) * 1000);
     nn->max_message = stage__node_config(node)->max_message;
+    stage__calls_init(&nn->calls, nn->call_timeout, call_failed, nn);
+    nn->calls_armed = UINT64_MAX;
     stage__mpsc_init(&nn->inbox);
     nn->manager = stage__random64();
     int rc = start_transport(nn, cfg, err, errlen);

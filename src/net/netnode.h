@@ -23,23 +23,30 @@
 #include "core/timer.h"
 #include "transport.h"
 #include "dht/dht.h"
+#include "node/calls.h"
+#include "node/frames.h"
+#include "node/holdings.h"
+#include "node/names.h"
 #include "stage/net.h"
 #include "util/u64map.h"
 
+/* The node frame kinds (src/node/frames.h has their codec). */
 enum {
-    FRAME_MSG = STAGE__NET_KIND_USER,
-    FRAME_REPLY,
-    FRAME_SPAWN,
-    FRAME_FIND,
-    FRAME_DHT,
-    FRAME_NAME,
-    FRAME_STOP,
-    FRAME_PICK,
-    FRAME_MONITOR, /* monitors.c */
-    FRAME_DEMONITOR,
-    FRAME_DOWN,
-    FRAME_NODE_DOWN /* deaths.c */
+    FRAME_MSG = STAGE__NODE_FRAME_MSG,
+    FRAME_REPLY = STAGE__NODE_FRAME_REPLY,
+    FRAME_SPAWN = STAGE__NODE_FRAME_SPAWN,
+    FRAME_FIND = STAGE__NODE_FRAME_FIND,
+    FRAME_DHT = STAGE__NODE_FRAME_DHT,
+    FRAME_NAME = STAGE__NODE_FRAME_NAME,
+    FRAME_STOP = STAGE__NODE_FRAME_STOP,
+    FRAME_PICK = STAGE__NODE_FRAME_PICK,
+    FRAME_MONITOR = STAGE__NODE_FRAME_MONITOR, /* monitors.c */
+    FRAME_DEMONITOR = STAGE__NODE_FRAME_DEMONITOR,
+    FRAME_DOWN = STAGE__NODE_FRAME_DOWN,
+    FRAME_NODE_DOWN = STAGE__NODE_FRAME_NODE_DOWN /* deaths.c */
 };
+_Static_assert((int)STAGE__NODE_FRAME_MSG == (int)STAGE__NET_KIND_USER,
+               "the node's frames are the transport's user kinds");
 
 enum {
     ITEM_MSG = 1,
@@ -71,22 +78,22 @@ typedef struct stage__netnode_item {
 
 struct stage__netnode;
 
-/* A call waiting for its REPLY: it completes f, or, with cb, calls
-** cb(nn, arg, status, value, len) (value: the reply, or the error message).
-*/
+/* A call waiting for its REPLY (its id, peer and deadline: src/node's
+** calls): it completes f, or, with cb, calls cb(nn, arg, status, value,
+** len) (value: the reply, or the error message). */
 typedef void (*stage__call_cb)(struct stage__netnode *nn, void *arg, int status,
                                const char *value, size_t len);
-typedef struct stage__call {
+typedef struct stage__netcall {
+    stage__call_t call; /* first: the node's calls hand it back */
     stage__future_t *f;
     stage__call_cb cb;
     void *arg;
-    char peer[STAGE_ADDR_MAX];
-    uint64_t deadline; /* loop ms */
-} stage__call_t;
+} stage__netcall_t;
 
 /* The reply owed to a remote caller (stage__future_t.on_done_arg). */
 typedef struct stage__owed {
     char peer[STAGE_ADDR_MAX];
+    uint32_t incarnation; /* the caller's run: its session's, at the call */
     uint64_t call;
     struct stage__netnode *nn;
     /* the type of the actor (serial: the future's target) whose reply to a
@@ -108,6 +115,8 @@ typedef struct stage__netnode {
     uv_loop_t loop;
     uv_async_t async;
     uv_timer_t dht_timer, sweep, stop_timer, poll_timer;
+    uv_timer_t calls_timer; /* at the calls' next deadline, or earlier */
+    uint64_t calls_armed;   /* when it fires (loop ms); UINT64_MAX: idle */
     uv_signal_t sigterm, sigint;
     uv_thread_t thread;
     stage__mpsc_t inbox;
@@ -122,22 +131,17 @@ typedef struct stage__netnode {
     uint64_t activity; /* frames and items handled: polls compare it */
     stage__transport_t *tr;
     stage_dht_t *dht;
-    stage_u64map_t calls;    /* call id -> stage__call_t */
+    stage__calls_t calls;    /* open calls (src/node/calls.c) */
     stage_u64map_t reqs;     /* DHT request id -> lookup_t */
     struct lookup *asks;     /* lookups with subtypes to ask (lookup.c) */
-    stage_u64map_t names;    /* name key -> cached id (lookup.c) */
-    stage_u64map_t runs;     /* address key -> the incarnation that node
-                             ** announced last (lookup.c) */
-    struct lookup *rewaits;  /* lookups waiting for a stale name to move */
+    stage__names_t names;    /* the name cache, the runs nodes announced,
+                             ** the lookups waiting to ask again
+                             ** (src/node/names.c) */
     uv_timer_t rewait_timer; /* ... until the first is due (lookup.c) */
-    stage_u64map_t claims;   /* name key -> name this node claimed */
-    atomic_int nclaims;      /* how many: actor_gone skips work at 0 */
-    struct stage__announced
-        *types; /* types this node is registered for (lookup.c) */
-    int ntypes, captypes;
-    stage_u64map_t byes; /* leaving: removals not yet confirmed (lookup.c) */
-    uv_timer_t leave_timer;
-    bool leaving, left;
+    stage__hold_t holdings;  /* the names and types this node holds, the
+                             ** leave (src/node/holdings.c) */
+    atomic_int nclaims;      /* its names: actor_gone skips work at 0 */
+    uv_timer_t leave_timer;  /* the leave's wait for its removals */
     uint64_t next_id;
     uint64_t call_timeout; /* ms */
     size_t max_message;    /* the node's: arguments and replies, encoded */
@@ -168,12 +172,10 @@ static inline void stage__addr_copy(char *dst, const char *src) {
 }
 
 /* netnode.c */
-/* A target on this node as a MSG or NAME frame carries it: incarnation,
-** serial, type (the node is the receiver). Reading fills to->node with
-** this node's address; 0 or STAGE_EDECODE. */
-int stage__netnode_read_target(stage__netnode_t *nn, stage_unpack_t *u,
-                               stage_id_t *to);
-void stage__netnode_pack_target(stage_pack_t *p, const stage_id_t *to);
+/* The id of the actor of this node a decoded frame names (t: checked by
+** the codec; whether it is ours is stage__netnode_local_target's). */
+void stage__netnode_target_id(stage__netnode_t *nn,
+                              const stage__node_target_t *t, stage_id_t *to);
 /* The type of id if it names an actor type of this node; else NULL, and
 ** the call (if any) is answered ActorNotFound. */
 stage__type_t *stage__netnode_local_target(stage__netnode_t *nn,
@@ -186,6 +188,8 @@ int stage__netnode_send_frame(stage__netnode_t *nn, const char *peer, int kind,
 /* Open a call to peer answered through cb (f NULL). Returns its id or 0. */
 uint64_t stage__netnode_call_cb(stage__netnode_t *nn, const char *peer,
                                 stage__call_cb cb, void *arg);
+/* Close call id without calling its callback (its frame could not go). */
+void stage__netnode_call_cancel(stage__netnode_t *nn, uint64_t id);
 /* A future whose completion is sent to peer as the reply to call. */
 stage__future_t *stage__netnode_owed(stage__netnode_t *nn, const char *peer,
                                      uint64_t call, uint64_t target);
@@ -195,8 +199,6 @@ void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
 /* lookup.c */
 /* Send the manager's effects and rearm its timer: after every DHT call. */
 void stage__lookup_drain(stage__netnode_t *nn);
-/* The key of a name in the name cache and the claims (not 0). */
-uint64_t stage__lookup_name_key(const char *name);
 /* A random nonzero 64-bit number (manager ids, seeds, picks). */
 uint64_t stage__random64(void);
 int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
@@ -267,6 +269,8 @@ void stage__join_start(stage__netnode_t *nn, const stage_net_config_t *cfg);
 void stage__join_done(stage__netnode_t *nn);
 
 /* holdings.c */
+/* Start what the node holds (after the manager: lookup.c). */
+void stage__holdings_start(stage__netnode_t *nn);
 /* Leave gracefully: remove this node's names and type registrations, then
 ** (once the DHT confirmed them, or after a second) leave the ring and call
 ** stage__netnode_left. Effects go out on the loop. */

@@ -296,6 +296,12 @@ uint64_t stage__transport_peer_manager(stage__transport_t *t,
     return p && p->up ? p->manager : 0;
 }
 
+uint32_t stage__transport_peer_incarnation(stage__transport_t *t,
+                                           const char *addr) {
+    stage__peer_t *p = stage__peer_find(t, addr);
+    return p ? stage__session_peer(&p->s) : 0;
+}
+
 int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
                           const void *body, size_t len) {
     if (t->closing) return STAGE_ESTOPPED;

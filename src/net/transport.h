@@ -137,6 +137,12 @@ uint32_t stage__transport_incarnation(const stage__transport_t *t);
 /* The DHT manager id the peer at addr announced in the handshake of its
 ** current connection (0: none, or not connected). */
 uint64_t stage__transport_peer_manager(stage__transport_t *t, const char *addr);
+/* The incarnation of the node at addr whose session this node has now (0:
+** none: it never had one, or the last one ended). A frame from addr came
+** in the session with the incarnation this says during on_frame. Cheap: a
+** peer lookup (the last one is cached). */
+uint32_t stage__transport_peer_incarnation(stage__transport_t *t,
+                                           const char *addr);
 
 /* Queue one frame of kind (>= STAGE__NET_KIND_USER, <= 255) for the peer
 ** listening at peer, in its session, connecting if needed; it is written
