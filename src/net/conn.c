@@ -665,6 +665,7 @@ static size_t handshake_step(stage__conn_t *c, const uint8_t *in,
     if (avail < STAGE__SECURE_MSG) return 0;
     if (c->outbound) {
         int rc = stage__secure_finish(c->sec, in, why, sizeof why);
+        if (!rc) c->t->secure_ups++;
         if (!rc) rc = stage__conn_greet(c);
         if (rc)
             stage__conn_close(c, rc, STAGE_LOG_WARN,
@@ -676,6 +677,7 @@ static size_t handshake_step(stage__conn_t *c, const uint8_t *in,
         reject(c, reason, why);
         return 0;
     }
+    c->t->secure_ups++;
     hs_write(c, STAGE__SECURE_MSG);
     return STAGE__SECURE_MSG;
 }

@@ -129,6 +129,7 @@ struct stage__transport {
     char self[STAGE_ADDR_MAX];
     uint32_t incarnation;
     uint64_t hellos;              /* handshakes sent: each is numbered */
+    uint64_t secure_ups;          /* cluster-key handshakes completed */
     uint64_t last_tick;           /* when the tick last ran (loop ms) */
     uint64_t pause_ms;            /* a longer gap: the process was paused */
     stage__session_config_t scfg; /* every peer's session's */
