@@ -18,6 +18,14 @@
 #include "net/addr.h"
 #include "net/keyfile.h"
 #include "stage/errors.h"
+#include "stage/net.h"
+
+_Static_assert(STAGE_CLUSTER_KEY_BYTES == STAGE__CLUSTER_KEY_BYTES,
+               "the public key size is the layer's");
+
+void stage__keyfile_wipe(void *p, size_t n) {
+    sodium_memzero(p, n);
+}
 
 /* The hex text of a key file: 64 digits and a newline. */
 #define KEY_TEXT (2 * STAGE__CLUSTER_KEY_BYTES + 1)

@@ -27,6 +27,8 @@ int stage__keyfile_read(const char *path, uint8_t key[STAGE__CLUSTER_KEY_BYTES],
 ** err. */
 int stage__keyfile_generate(const char *path, bool force, char *err,
                             size_t errlen);
+/* Zero p[0..n) in a way the compiler keeps (a key no longer needed). */
+void stage__keyfile_wipe(void *p, size_t n);
 /* 1 if text ("host:port") names a loopback address (127.0.0.0/8, ::1,
 ** localhost), else 0 (a wildcard address is not loopback). */
 int stage__addr_is_loopback(const char *text);
