@@ -571,6 +571,13 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
         return;
     }
     if (c->sec) { /* records are opened from sin into the decoder */
+        if (c->sin_off && c->sin.cap - c->sin.len < READ_CHUNK) {
+            /* the partial record to the front (less than one record) */
+            memmove(c->sin.data, c->sin.data + c->sin_off,
+                    c->sin.len - c->sin_off);
+            c->sin.len -= c->sin_off;
+            c->sin_off = 0;
+        }
         if (stage__buf_reserve(&c->sin, READ_CHUNK)) {
             *buf = uv_buf_init(NULL, 0);
             return;
@@ -714,10 +721,7 @@ static void secure_read(stage__conn_t *c, uint64_t now) {
         fed = true;
     }
     if (c->state == CONN_CLOSING || c->rejected) return;
-    /* keep the partial record at the front (under one record's bytes) */
-    memmove(c->sin.data, c->sin.data + c->sin_off, c->sin.len - c->sin_off);
-    c->sin.len -= c->sin_off;
-    c->sin_off = 0;
+    if (c->sin_off == c->sin.len) c->sin_off = c->sin.len = 0; /* all read */
     if (fed) drain_frames(c, now);
 }
 

@@ -316,47 +316,44 @@ size_t stage__secure_sealed_size(size_t n) {
     return n + records * (STAGE__SECURE_HEADER + STAGE__SECURE_TAG);
 }
 
-/* Seal the record whose header starts at rec, its plaintext (len bytes)
-** in place after it; the tag follows. */
-static void seal_record(stage__secure_t *s, uint8_t *rec, size_t len) {
+/* Seal m[0..len) (len <= RECORD_MAX) as one record at rec: the header,
+** the ciphertext (written from m: no copy first), the tag. */
+static void seal_record(stage__secure_t *s, uint8_t *rec, const uint8_t *m,
+                        size_t len) {
     uint8_t nb[12];
     unsigned long long maclen;
     rec[0] = (uint8_t)(len >> 24), rec[1] = (uint8_t)(len >> 16);
     rec[2] = (uint8_t)(len >> 8), rec[3] = (uint8_t)len;
     nonce(nb, s->tx_n++);
-    uint8_t *m = rec + STAGE__SECURE_HEADER;
+    uint8_t *c = rec + STAGE__SECURE_HEADER;
     crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-        m, m + len, &maclen, m, len, rec, STAGE__SECURE_HEADER, NULL, nb,
+        c, c + len, &maclen, m, len, rec, STAGE__SECURE_HEADER, NULL, nb,
         s->tx);
 }
 
 int stage__secure_seal(stage__secure_t *s, stage_buf_t *out,
                        const stage__secure_piece_t *pieces, size_t count) {
-    size_t total = 0;
-    for (size_t i = 0; i < count; i++)
-        total += pieces[i].len;
-    size_t records =
-        (total + STAGE__SECURE_RECORD_MAX - 1) / STAGE__SECURE_RECORD_MAX;
+    /* a record never spans two pieces: each is encrypted from where it
+    ** lies, straight into out */
+    size_t bytes = 0, records = 0;
+    for (size_t i = 0; i < count; i++) {
+        bytes += stage__secure_sealed_size(pieces[i].len);
+        records += (pieces[i].len + STAGE__SECURE_RECORD_MAX - 1) /
+                   STAGE__SECURE_RECORD_MAX;
+    }
     if (s->state != SECURE_UP || s->tx_n > UINT64_MAX - 1 - records)
         return STAGE_EPROTO;
-    if (stage__buf_reserve(out, stage__secure_sealed_size(total)))
-        return STAGE_ENOMEM;
-    size_t pi = 0, poff = 0;
-    while (total) {
-        size_t len =
-            total < STAGE__SECURE_RECORD_MAX ? total : STAGE__SECURE_RECORD_MAX;
-        uint8_t *rec = (uint8_t *)out->data + out->len;
-        uint8_t *m = rec + STAGE__SECURE_HEADER;
-        for (size_t got = 0; got < len;) { /* gather the pieces */
-            size_t take = pieces[pi].len - poff;
-            if (take > len - got) take = len - got;
-            memcpy(m + got, (const uint8_t *)pieces[pi].data + poff, take);
-            got += take, poff += take;
-            if (poff == pieces[pi].len) pi++, poff = 0;
+    if (stage__buf_reserve(out, bytes)) return STAGE_ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *m = pieces[i].data;
+        for (size_t left = pieces[i].len; left;) {
+            size_t len = left < STAGE__SECURE_RECORD_MAX
+                             ? left
+                             : STAGE__SECURE_RECORD_MAX;
+            seal_record(s, (uint8_t *)out->data + out->len, m, len);
+            out->len += STAGE__SECURE_HEADER + len + STAGE__SECURE_TAG;
+            m += len, left -= len;
         }
-        seal_record(s, rec, len);
-        out->len += STAGE__SECURE_HEADER + len + STAGE__SECURE_TAG;
-        total -= len;
     }
     return 0;
 }

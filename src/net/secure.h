@@ -134,11 +134,13 @@ int stage__secure_rejected(const uint8_t in[STAGE__SECURE_REJECT]);
 /* The sentence a node logs for a REJECT reason it received. */
 const char *stage__secure_reason(int reason);
 
-/* The bytes that n plaintext bytes take once sealed. */
+/* The bytes that n plaintext bytes in one piece take once sealed. */
 size_t stage__secure_sealed_size(size_t n);
-/* Seal the concatenation of pieces[0..count) as records of at most
-** RECORD_MAX plaintext bytes each, appended to out. 0, STAGE_ENOMEM (out
-** unchanged), or STAGE_EPROTO (not UP, or the nonces are used up). */
+/* Seal pieces[0..count), in order, as records of at most RECORD_MAX
+** plaintext bytes each (a record holds bytes of one piece only: each is
+** encrypted where it lies, without a copy), appended to out. 0,
+** STAGE_ENOMEM (out unchanged), or STAGE_EPROTO (not UP, or the nonces
+** are used up). */
 int stage__secure_seal(stage__secure_t *s, stage_buf_t *out,
                        const stage__secure_piece_t *pieces, size_t count);
 /* The record at the start of in[0..avail): 1 and its plaintext length in
