@@ -5,7 +5,8 @@
 # none, cannot join (exit status 1, the reason on both sides); a key file
 # others can read is refused; without a key a node does not listen on a
 # non-loopback address unless --insecure; garbage and random bytes sent
-# to a keyed node are logged and the node keeps serving.
+# to a keyed node are logged and the node keeps serving; nodes half way
+# through a key rotation (two keys each, in either order) work together.
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 expect() { sh "$here/../lua/expect.sh" "$@" || fail "see above"; }
@@ -104,4 +105,18 @@ send "$DIR/hello"
 more_lines "$forged" "$n"
 still_serving
 kill -0 "$PID_a" || fail "a stopped"
+
+# 6. a rotation half done (docs/security.md, "Rotating the key"): a node
+# that dials with the old key and accepts both, and one that dials with
+# the new key and accepts both, make one system
+new=$DIR/new.key
+"$STAGE" keygen "$new" 2>/dev/null || fail "keygen of the new key failed"
+start r1 --cluster-key "$key" --cluster-key "$new" "$here/serve.lua" area-r
+wait_line "$DIR/r1.out" '^ready area-r$'
+start r2 --cluster-key "$new" --cluster-key "$key" --join "$ADDR_r1" \
+    "$here/caller.lua" area-r
+wait_line "$DIR/r2.out" '^calls 50$'
+expect 2 -e "^stage node: option '--cluster-key' given more than 2 times" \
+    -- "$STAGE" node --cluster-key "$key" --cluster-key "$new" \
+    --cluster-key "$key"
 echo "cluster.cluster_key: ok"
