@@ -20,6 +20,9 @@ static const char protocol_name[] =
 
 enum { T_HELLO = 1, T_REPLY = 2, T_REJECT = 3 };
 
+_Static_assert(sizeof(crypto_aead_aes256gcm_state) <= STAGE__SECURE_AES_STATE,
+               "room for libsodium's AES-GCM state");
+
 int stage__secure_global_init(void) {
     return sodium_init() < 0 ? STAGE_EIO : 0;
 }
@@ -133,6 +136,11 @@ static void split(stage__secure_t *s) {
     hkdf(s->ck, NULL, 0, k1, k2, NULL);
     memcpy(s->tx, s->initiator ? k1 : k2, 32);
     memcpy(s->rx, s->initiator ? k2 : k1, 32);
+    if (s->cipher == STAGE__SECURE_AESGCM) {
+        crypto_aead_aes256gcm_beforenm((void *)s->tx_aes, s->tx);
+        crypto_aead_aes256gcm_beforenm((void *)s->rx_aes, s->rx);
+    }
+    if (!s->rekey) s->rekey = STAGE__SECURE_REKEY;
     sodium_memzero(k1, sizeof k1);
     sodium_memzero(k2, sizeof k2);
     sodium_memzero(s->ck, sizeof s->ck);
@@ -155,18 +163,28 @@ int stage__secure_classify(const void *p, size_t n) {
     return b[1] == 'K' ? STAGE__SECURE_IS_SECURE : STAGE__SECURE_IS_OTHER;
 }
 
-/* Write one HELLO or REPLY's header and ephemeral key into out; s has its
-** ephemeral key pair. */
-static void write_e(stage__secure_t *s, int type, uint8_t *out) {
+/* The ciphers this process can run: ChaCha20-Poly1305 always, AES-256-GCM
+** where the CPU has AES-NI and CLMUL (sodium_init has looked). */
+static uint8_t ciphers_here(void) {
+    return STAGE__SECURE_CHACHA |
+           (crypto_aead_aes256gcm_is_available() ? STAGE__SECURE_AESGCM : 0);
+}
+
+/* Write one HELLO or REPLY's header, cipher byte and ephemeral key into
+** out; s has its ephemeral key pair. All of it goes into the transcript:
+** the cipher choice cannot be changed on the way. */
+static void write_e(stage__secure_t *s, int type, uint8_t ciphers,
+                    uint8_t *out) {
     header(out, type);
-    mix_hash(s, out, 4);
-    memcpy(out + 4, s->e_pk, 32);
+    out[4] = ciphers;
+    mix_hash(s, out, 5);
+    memcpy(out + 5, s->e_pk, 32);
     mix_hash(s, s->e_pk, 32);
     mix_key(s, s->e_pk, 32); /* psk mode: e is also mixed into the key */
 }
 
-/* Read the peer's header (of type) and ephemeral key from in: 0, or -1
-** (with why) if the header is not one of type. */
+/* Read the peer's header (of type), cipher byte and ephemeral key from in:
+** 0, or -1 (with why) if the header is not one of type. */
 static int read_e(stage__secure_t *s, int type, const uint8_t *in,
                   uint8_t re[32], char *why, size_t len) {
     uint8_t want[4];
@@ -176,8 +194,8 @@ static int read_e(stage__secure_t *s, int type, const uint8_t *in,
                  type == T_HELLO ? "HELLO" : "REPLY", STAGE__SECURE_VERSION);
         return -1;
     }
-    mix_hash(s, in, 4);
-    memcpy(re, in + 4, 32);
+    mix_hash(s, in, 5);
+    memcpy(re, in + 5, 32);
     mix_hash(s, re, 32);
     mix_key(s, re, 32);
     return 0;
@@ -193,8 +211,10 @@ int stage__secure_hello(stage__secure_t *s, uint8_t out[STAGE__SECURE_MSG]) {
         return STAGE_EPROTO;
     if (new_ephemeral(s)) return STAGE_EIO;
     start(s, 0);
-    write_e(s, T_HELLO, out);
-    seal_empty(s, out + 36);
+    s->offered = (s->keys->ciphers ? s->keys->ciphers : 0xff) & ciphers_here();
+    if (!s->offered) s->offered = STAGE__SECURE_CHACHA;
+    write_e(s, T_HELLO, s->offered, out);
+    seal_empty(s, out + 37);
     s->state = SECURE_SENT;
     return 0;
 }
@@ -226,7 +246,7 @@ int stage__secure_accept(stage__secure_t *s,
     for (; i < s->keys->n; i++) { /* a rotation may accept two keys */
         start(s, i);
         if (read_e(s, T_HELLO, in, re, why, len)) goto fail;
-        if (open_empty(s, in + 36) == 0) break;
+        if (open_empty(s, in + 37) == 0) break;
     }
     if (i == s->keys->n) {
         snprintf(why, len,
@@ -234,16 +254,26 @@ int stage__secure_accept(stage__secure_t *s,
                  "under this node's key)");
         goto fail;
     }
+    /* the fastest cipher both run (the HELLO's offer is authenticated) */
+    uint8_t mine =
+        (s->keys->ciphers ? s->keys->ciphers : 0xff) & ciphers_here();
+    s->cipher = in[4] & mine & STAGE__SECURE_AESGCM ? STAGE__SECURE_AESGCM
+                : in[4] & STAGE__SECURE_CHACHA      ? STAGE__SECURE_CHACHA
+                                                    : 0;
+    if (!s->cipher) {
+        snprintf(why, len, "no cipher in common (it offers 0x%02x)", in[4]);
+        goto fail;
+    }
     if (new_ephemeral(s)) {
         snprintf(why, len, "no randomness for an ephemeral key");
         goto fail;
     }
-    write_e(s, T_REPLY, out);
+    write_e(s, T_REPLY, (uint8_t)s->cipher, out);
     if (mix_dh(s, re)) {
         snprintf(why, len, "bad ephemeral key in the handshake");
         goto fail;
     }
-    seal_empty(s, out + 36);
+    seal_empty(s, out + 37);
     split(s);
     return 0;
 fail:
@@ -264,10 +294,18 @@ int stage__secure_finish(stage__secure_t *s,
         snprintf(why, len, "bad ephemeral key in the handshake reply");
         goto fail;
     }
-    if (open_empty(s, in + 36)) {
+    if (open_empty(s, in + 37)) {
         snprintf(why, len,
                  "wrong cluster key (its handshake reply does not "
                  "verify under this node's key)");
+        goto fail;
+    }
+    s->cipher = in[4];
+    if ((s->cipher != STAGE__SECURE_CHACHA &&
+         s->cipher != STAGE__SECURE_AESGCM) ||
+        !(s->cipher & s->offered)) {
+        snprintf(why, len, "it chose a cipher this node did not offer (0x%02x)",
+                 in[4]);
         goto fail;
     }
     split(s);
@@ -316,6 +354,16 @@ size_t stage__secure_sealed_size(size_t n) {
     return n + records * (STAGE__SECURE_HEADER + STAGE__SECURE_TAG);
 }
 
+/* The next key of a direction, every s->rekey records: a one-way function
+** of the last (keyed BLAKE2b), so a key taken from memory later does not
+** open what went before; the nonce counter goes on. aes: the AES-GCM
+** state to remake, or NULL. */
+static void rekey(uint8_t key[32], unsigned char *aes) {
+    static const uint8_t label[] = "stage cluster rekey";
+    crypto_generichash(key, 32, label, sizeof label - 1, key, 32);
+    if (aes) crypto_aead_aes256gcm_beforenm((void *)aes, key);
+}
+
 /* Seal m[0..len) (len <= RECORD_MAX) as one record at rec: the header,
 ** the ciphertext (written from m: no copy first), the tag. */
 static void seal_record(stage__secure_t *s, uint8_t *rec, const uint8_t *m,
@@ -324,11 +372,18 @@ static void seal_record(stage__secure_t *s, uint8_t *rec, const uint8_t *m,
     unsigned long long maclen;
     rec[0] = (uint8_t)(len >> 24), rec[1] = (uint8_t)(len >> 16);
     rec[2] = (uint8_t)(len >> 8), rec[3] = (uint8_t)len;
+    if (s->tx_n && s->tx_n % s->rekey == 0)
+        rekey(s->tx, s->cipher == STAGE__SECURE_AESGCM ? s->tx_aes : NULL);
     nonce(nb, s->tx_n++);
     uint8_t *c = rec + STAGE__SECURE_HEADER;
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-        c, c + len, &maclen, m, len, rec, STAGE__SECURE_HEADER, NULL, nb,
-        s->tx);
+    if (s->cipher == STAGE__SECURE_AESGCM)
+        crypto_aead_aes256gcm_encrypt_detached_afternm(
+            c, c + len, &maclen, m, len, rec, STAGE__SECURE_HEADER, NULL, nb,
+            (const void *)s->tx_aes);
+    else
+        crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+            c, c + len, &maclen, m, len, rec, STAGE__SECURE_HEADER, NULL, nb,
+            s->tx);
 }
 
 int stage__secure_seal(stage__secure_t *s, stage_buf_t *out,
@@ -386,11 +441,20 @@ int stage__secure_open(stage__secure_t *s, const uint8_t *in, uint8_t *out,
         snprintf(why, len, "record before the cluster-key handshake");
         return STAGE_EPROTO;
     }
+    if (s->rx_n && s->rx_n % s->rekey == 0 && s->rx_rekeyed != s->rx_n) {
+        rekey(s->rx, s->cipher == STAGE__SECURE_AESGCM ? s->rx_aes : NULL);
+        s->rx_rekeyed = s->rx_n;
+    }
     nonce(nb, s->rx_n);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-            out, NULL, in + STAGE__SECURE_HEADER, n,
-            in + STAGE__SECURE_HEADER + n, in, STAGE__SECURE_HEADER, nb,
-            s->rx)) {
+    const uint8_t *c = in + STAGE__SECURE_HEADER;
+    int bad =
+        s->cipher == STAGE__SECURE_AESGCM
+            ? crypto_aead_aes256gcm_decrypt_detached_afternm(
+                  out, NULL, c, n, c + n, in, STAGE__SECURE_HEADER, nb,
+                  (const void *)s->rx_aes)
+            : crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+                  out, NULL, c, n, c + n, in, STAGE__SECURE_HEADER, nb, s->rx);
+    if (bad) {
         snprintf(why, len,
                  "encrypted record %llu does not authenticate (altered, "
                  "replayed, reordered or forged)",

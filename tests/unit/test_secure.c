@@ -3,7 +3,9 @@
 ** bytes — the handshake agrees on keys only when both sides hold the same
 ** cluster key, and a wrong one fails inside the handshake; records come
 ** out as they went in, and a flipped bit, a replayed, reordered or cut
-** record is refused; nonces never repeat; key files and loopback checks.
+** record is refused, under each cipher; the fastest cipher both sides run
+** is chosen; keys move on every rekey period; nonces never repeat; key
+** files and loopback checks.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "net/keyfile.h"
 #include "net/secure.h"
@@ -254,6 +257,113 @@ static void a_cut_record_is_never_complete(void **state) {
     stage__buf_free(&buf);
 }
 
+/* Keys narrowed to the ciphers c. */
+static stage__secure_keys_t with_ciphers(const stage__secure_keys_t *k,
+                                         uint8_t c) {
+    stage__secure_keys_t n = *k;
+    n.ciphers = c;
+    return n;
+}
+
+static bool aes_here(void) {
+    return crypto_aead_aes256gcm_is_available();
+}
+
+static void the_fastest_common_cipher_is_chosen(void **state) {
+    (void)state;
+    stage__secure_t i, r;
+    int reject;
+    stage__secure_keys_t chacha = with_ciphers(&key_a, STAGE__SECURE_CHACHA);
+    int best = aes_here() ? STAGE__SECURE_AESGCM : STAGE__SECURE_CHACHA;
+    assert_int_equal(handshake(&i, &key_a, &r, &key_a, &reject), 0);
+    assert_int_equal(i.cipher, best);
+    assert_int_equal(r.cipher, best);
+    assert_int_equal(handshake(&i, &chacha, &r, &key_a, &reject), 0);
+    assert_int_equal(i.cipher, STAGE__SECURE_CHACHA);
+    assert_int_equal(r.cipher, STAGE__SECURE_CHACHA);
+    assert_int_equal(handshake(&i, &key_a, &r, &chacha, &reject), 0);
+    assert_int_equal(i.cipher, STAGE__SECURE_CHACHA);
+    assert_int_equal(r.cipher, STAGE__SECURE_CHACHA);
+}
+
+/* Records of every size, both ways, under each cipher this CPU runs; an
+** altered or replayed one fails under each. */
+static void each_cipher_carries_records(void **state) {
+    (void)state;
+    uint8_t ciphers[2] = {STAGE__SECURE_CHACHA, STAGE__SECURE_AESGCM};
+    size_t sizes[] = {1, 15, 16, 17, 100, 4096, STAGE__SECURE_RECORD_MAX};
+    uint8_t *text = malloc(STAGE__SECURE_RECORD_MAX);
+    uint8_t *back = malloc(STAGE__SECURE_RECORD_MAX);
+    for (size_t k = 0; k < STAGE__SECURE_RECORD_MAX; k++)
+        text[k] = (uint8_t)(k * 13 + 5);
+    for (int c = 0; c < (aes_here() ? 2 : 1); c++) {
+        stage__secure_keys_t keys = with_ciphers(&key_a, ciphers[c]);
+        stage__secure_t i, r;
+        int reject;
+        stage_buf_t buf = STAGE_BUF_INIT;
+        char why[256];
+        assert_int_equal(handshake(&i, &keys, &r, &keys, &reject), 0);
+        assert_int_equal(i.cipher, ciphers[c]);
+        for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+            size_t plain, whole;
+            seal(&r, &buf, text, sizes[z]);
+            assert_int_equal(stage__secure_record(&i, (uint8_t *)buf.data,
+                                                  buf.len, &plain, &whole, why,
+                                                  sizeof why),
+                             1);
+            assert_int_equal(plain, sizes[z]);
+            assert_int_equal(stage__secure_open(&i, (uint8_t *)buf.data, back,
+                                                why, sizeof why),
+                             0);
+            assert_memory_equal(back, text, sizes[z]);
+            stage__secure_t again = i; /* the same record again: refused */
+            assert_int_equal(stage__secure_open(&again, (uint8_t *)buf.data,
+                                                back, why, sizeof why),
+                             STAGE_EPROTO);
+        }
+        seal(&i, &buf, text, 100);
+        buf.data[STAGE__SECURE_HEADER + 50] ^= 1;
+        stage__secure_t r2 = r;
+        assert_int_equal(
+            stage__secure_open(&r2, (uint8_t *)buf.data, back, why, sizeof why),
+            STAGE_EPROTO);
+        stage__buf_free(&buf);
+    }
+    free(text);
+    free(back);
+}
+
+/* Every rekey records each direction moves to a new key (the test makes
+** the period 4): both sides move together, and a record sealed under the
+** new key does not open under the old one. */
+static void keys_move_on_every_rekey_records(void **state) {
+    (void)state;
+    uint8_t ciphers[2] = {STAGE__SECURE_CHACHA, STAGE__SECURE_AESGCM};
+    for (int c = 0; c < (aes_here() ? 2 : 1); c++) {
+        stage__secure_keys_t keys = with_ciphers(&key_a, ciphers[c]);
+        stage__secure_t i, r, stale;
+        int reject;
+        stage_buf_t buf = STAGE_BUF_INIT;
+        uint8_t out[128];
+        size_t plain;
+        assert_int_equal(handshake(&i, &keys, &r, &keys, &reject), 0);
+        i.rekey = r.rekey = 4;
+        for (int n = 0; n < 50; n++) {
+            if (n == 4) {
+                stale = r;
+                stale.rekey = 1000; /* a receiver that would not move */
+            }
+            seal(&i, &buf, "moving on", 9);
+            if (n == 4)
+                assert_int_equal(open1(&stale, buf.data, buf.len, out, &plain),
+                                 STAGE_EPROTO);
+            assert_int_equal(open1(&r, buf.data, buf.len, out, &plain), 0);
+            assert_memory_equal(out, "moving on", 9);
+        }
+        stage__buf_free(&buf);
+    }
+}
+
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
@@ -472,6 +582,9 @@ int main(void) {
         cmocka_unit_test(flipped_bits_in_records_are_refused),
         cmocka_unit_test(replayed_and_reordered_records_are_refused),
         cmocka_unit_test(a_cut_record_is_never_complete),
+        cmocka_unit_test(the_fastest_common_cipher_is_chosen),
+        cmocka_unit_test(each_cipher_carries_records),
+        cmocka_unit_test(keys_move_on_every_rekey_records),
         cmocka_unit_test(nonces_never_repeat_across_a_long_stream),
         cmocka_unit_test(the_last_nonce_is_never_used),
         cmocka_unit_test(pieces_are_sealed_into_bounded_records),
