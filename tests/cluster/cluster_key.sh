@@ -99,7 +99,7 @@ n=$(grep -Ec "$garbage" "$DIR/a.out")
 send "$DIR/random"
 more_lines "$garbage" "$n"
 printf 'SK\001\001' >"$DIR/hello" # a handshake with a random key and tag
-head -c 48 /dev/urandom >>"$DIR/hello"
+head -c 49 /dev/urandom >>"$DIR/hello" # ciphers, e, tag: 53 bytes
 n=$(grep -Ec "$forged" "$DIR/a.out")
 send "$DIR/hello"
 more_lines "$forged" "$n"
