@@ -24,6 +24,7 @@
 ** with a log line naming the peer; a REJECT tells the peer why first.
 ** States: see net.h. Loop thread only.
 */
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ static void on_closed(uv_handle_t *h) {
     stage_pack_free(&c->wbuf);
     if (c->sec) {
         stage__secure_wipe(c->sec);
-        stage__free(c->sec);
+        stage__aligned_free(c->sec);
     }
     stage__buf_free(&c->sin);
     stage__buf_free(&c->sout);
@@ -95,8 +96,8 @@ void stage__conn_close(stage__conn_t *c, int reason, int level,
 static stage__conn_t *conn_new(stage__transport_t *t, bool outbound) {
     stage__conn_t *c = stage__calloc(1, sizeof *c);
     if (!c) return NULL;
-    if (t->cfg.keys.n) {
-        c->sec = stage__calloc(1, sizeof *c->sec);
+    if (t->cfg.keys.n) { /* aligned: it holds AES-GCM states */
+        c->sec = stage__aligned_alloc(alignof(stage__secure_t), sizeof *c->sec);
         if (!c->sec) {
             stage__free(c);
             return NULL;
@@ -104,7 +105,7 @@ static stage__conn_t *conn_new(stage__transport_t *t, bool outbound) {
         stage__secure_init(c->sec, &t->cfg.keys, outbound);
     }
     if (uv_tcp_init(t->loop, &c->tcp)) {
-        stage__free(c->sec);
+        stage__aligned_free(c->sec);
         stage__free(c);
         return NULL;
     }
