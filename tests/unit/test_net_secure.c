@@ -1,9 +1,9 @@
 /*
 ** tests/unit/test_net_secure.c: transports with cluster keys on loopback —
-** the same key carries 100,000 frames each way; different keys, or a key
-** against none, never bring a session up and say why on both sides; a
-** broken connection is replaced under a new handshake and the session
-** resumes; and hostile input to a keyed node (garbage, random bytes, a
+** the same key carries 100,000 frames each way; nodes that run different
+** ciphers agree on one; different keys, or a key against none, never bring
+** a session up and say why on both sides; a broken connection is replaced
+** under a new handshake and the session resumes; and hostile input to a keyed node (garbage, random bytes, a
 ** plain handshake, a wrong key, a cut handshake, and from a client that
 ** holds the key: a flipped bit, a replayed record, a record cut short) is
 ** closed with a log line naming it while a keyed pair goes on serving,
@@ -81,6 +81,29 @@ static void same_key_carries_100000_frames_each_way(void **state) {
     stage__net_stats_t s;
     assert_int_equal(stage__transport_peer_stats(a.t, b.addr, &s), 0);
     assert_true(s.bytes_out > want * 16);
+}
+
+/* A node whose CPU runs only ChaCha20-Poly1305 (narrowed here) and one
+** that prefers AES-GCM agree on ChaCha20-Poly1305, and frames flow. */
+static void nodes_with_different_ciphers_agree_on_one(void **state) {
+    (void)state;
+    stage__secure_keys_t chacha = key_a;
+    chacha.ciphers = STAGE__SECURE_CHACHA;
+    start(&a, &chacha);
+    start(&b, &key_a);
+    want = 5000;
+    for (uint64_t i = 0; i < want; i++) {
+        assert_int_equal(tn_send(&a, b.addr, i, 100), 0);
+        assert_int_equal(tn_send(&b, a.addr, i, 100), 0);
+    }
+    assert_true(tn_run_until(&loop, both_have_want, NULL));
+    assert_false(a.out_of_order || b.out_of_order);
+    stage__peer_t *pa = stage__peer_find(a.t, b.addr);
+    stage__peer_t *pb = stage__peer_find(b.t, a.addr);
+    assert_non_null(pa->conn);
+    assert_non_null(pb->conn);
+    assert_int_equal(pa->conn->sec->cipher, STAGE__SECURE_CHACHA);
+    assert_int_equal(pb->conn->sec->cipher, STAGE__SECURE_CHACHA);
 }
 
 static bool a_gave_up(void *ud) {
@@ -469,6 +492,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(same_key_carries_100000_frames_each_way,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            nodes_with_different_ciphers_agree_on_one, setup, teardown),
         cmocka_unit_test_setup_teardown(
             different_keys_never_come_up_and_both_say_why, setup, teardown),
         cmocka_unit_test_setup_teardown(
