@@ -1,7 +1,8 @@
 #!/bin/sh
 # cluster.cluster_key: nodes that share a cluster key (stage keygen, mode
-# 0600) make a system: three of them run cluster.basic's client across
-# nodes while a caller keeps calling. A node with another key, or with
+# 0600) make a system: three of them run a script across nodes
+# (keyed.lua: names, a type, spawn_at, order, large messages, a failure)
+# while a caller keeps calling. A node with another key, or with
 # none, cannot join (exit status 1, the reason on both sides); a key file
 # others can read is refused; without a key a node does not listen on a
 # non-loopback address unless --insecure; garbage and random bytes sent
@@ -26,7 +27,7 @@ expect 1 -e "^stage keygen: '$key' exists: it is not replaced \\(give --force" \
 cmp -s "$key" "$DIR/before" || fail "keygen replaced the key without --force"
 
 # 1. three nodes with the key: b joins a (the option), the client joins b
-# (the environment variable) and runs its checks across the nodes
+# (the environment variable) and runs keyed.lua's checks across the nodes
 start a --cluster-key "$key" --theatres 2 "$here/serve.lua" area-a
 grep -q "listening, manager .*, cluster key required\$" "$DIR/a.out" ||
     fail "a does not say that it requires a key"
@@ -35,7 +36,7 @@ start b --cluster-key "$key" --join "$ADDR_a" --theatres 2 \
 wait_line "$DIR/a.out" '^ready area-a$'
 wait_line "$DIR/b.out" '^ready area-b$'
 STAGE_CLUSTER_KEY_FILE=$key "$STAGE" node --join "$ADDR_b" --theatres 2 \
-    "$here/client.lua" "$ADDR_a" >"$DIR/client.out" 2>&1 ||
+    "$here/keyed.lua" "$ADDR_a" >"$DIR/client.out" 2>&1 ||
     fail "the client failed"
 grep -q '^ok$' "$DIR/client.out" || fail "the client did not finish"
 start caller --cluster-key "$key" --join "$ADDR_b" "$here/caller.lua" area-a
