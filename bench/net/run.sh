@@ -19,8 +19,15 @@
 #   appa_counted_N      the bytes the Stage nodes say they wrote in the
 #                       whole-run pass (stage.net_stats), against the
 #                       capture's payload
+#   cluster key         remote_rtt_p50/p99 and remote_oneway again, in
+#                       KEY_ROUNDS rounds of a pair of runs, one without a
+#                       key (impl "stage") then one with both nodes holding
+#                       a cluster key (impl "stage_key"); the table ends
+#                       with the medians of both and their ratio
 #
 # Environment: RTT_N (20000 round trips), FLOOD_M (1000000 messages),
+# KEY_ROUNDS (1: rounds of the cluster-key pair; 0: none), KEY_ONLY (1:
+# the cluster-key rounds only, nothing else),
 # APPA_NODES ("2 4 6 8"; empty: skip), APPA_ONLY (1: Appendix A only, no
 # round trips, throughput or find_name), APPA_ERLANG (0: no Erlang runs in
 # Appendix A), APPA_SNAPLEN (128: bytes kept per captured packet; 0 keeps
@@ -38,6 +45,8 @@ rtt_n=${RTT_N:-20000}
 flood_m=${FLOOD_M:-1000000}
 appa_nodes=${APPA_NODES-"2 4 6 8"}
 appa_only=${APPA_ONLY:-0}
+key_rounds=${KEY_ROUNDS:-1}
+key_only=${KEY_ONLY:-0}
 appa_erlang=${APPA_ERLANG:-1}
 snaplen=${APPA_SNAPLEN:-128}
 base=${PORT_BASE:-21300}
@@ -92,20 +101,42 @@ stop_all() {
     PIDS=""
 }
 
-# ---- round trips and throughput ------------------------------------------
+# ---- round trips and throughput, with and without a cluster key -----------
 
-if [ "$appa_only" != 1 ]; then
+# rtt_flood [KEYFILE]: one echo node and one measuring node, round trips
+# then one-way messages; with KEYFILE both hold that cluster key and the
+# figures are reported as impl "stage_key".
+rtt_flood() {
+    _key=${1:+--cluster-key $1}
+    _impl=${1:+stage_key}
+    node echo $_key --theatres 1 "$here/echo.lua" echo 1 &&
+        wait_line "$out/echo.out" '^ready echo$' &&
+        "$stage" node $_key --join "$ADDR" --theatres 1 --budget 600 \
+            "$here/client.lua" rtt "$rtt_n" |
+        sed "s/\"impl\":\"stage\"/\"impl\":\"${_impl:-stage}\"/" | emit &&
+        "$stage" node $_key --join "$ADDR" --theatres 1 --budget 600 \
+            "$here/client.lua" flood "$flood_m" |
+        sed "s/\"impl\":\"stage\"/\"impl\":\"${_impl:-stage}\"/" | emit
+    stop_all
+}
+
+if [ "$key_rounds" -gt 0 ] && [ "$appa_only" != 1 ]; then
+    rm -f "$out/cluster.key"
+    "$stage" keygen "$out/cluster.key" 2>/dev/null
+    _r=0
+    while [ "$_r" -lt "$key_rounds" ]; do # interleaved: the CPU drifts
+        rtt_flood
+        rtt_flood "$out/cluster.key"
+        _r=$((_r + 1))
+    done
+fi
+
+if [ "$appa_only" != 1 ] && [ "$key_only" != 1 ]; then
 
 cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
     -o "$out/raw_rtt" "$here/raw_rtt.c" && "$out/raw_rtt" "$rtt_n" | emit
 
-node echo --theatres 1 "$here/echo.lua" echo 1 &&
-    wait_line "$out/echo.out" '^ready echo$' &&
-    "$stage" node --join "$ADDR" --theatres 1 --budget 600 \
-        "$here/client.lua" rtt "$rtt_n" | emit &&
-    "$stage" node --join "$ADDR" --theatres 1 --budget 600 \
-        "$here/client.lua" flood "$flood_m" | emit
-stop_all
+[ "$key_rounds" -gt 0 ] || rtt_flood # else measured above
 
 erl_ok=no
 if command -v erlc >/dev/null 2>&1 && erlc -o "$out" "$here/net_rtt.erl" \
@@ -275,6 +306,7 @@ appa_up() {
 # Pass "all": the capture covers the whole run, from the first node's start
 # (as in the thesis). Pass "ops": the nodes start, join and settle first;
 # the capture covers the registrations, lookups and pings only.
+[ "$key_only" = 1 ] && appa_nodes=""
 for N in $appa_nodes; do
     rm -f "$out/go" "$out/go.count" "$out/start" "$out"/a*.out "$out"/e*.out
     capture "tcp portrange $base-$((base + N))" || break

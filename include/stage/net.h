@@ -30,7 +30,22 @@ typedef struct stage_net_config {
     double join_timeout;
     double node_timeout; /* a node heard nothing from this long is declared
                          ** dead: calls to it fail with NodeDown (10 s) */
+    /* The cluster key (docs/security.md): STAGE_CLUSTER_KEY_BYTES bytes
+    ** that every node of the system holds. With it, every connection
+    ** begins with a handshake that proves both ends hold the key, and all
+    ** its traffic is encrypted and authenticated; a node without the key
+    ** cannot connect. NULL: no key, and the node listens on a loopback
+    ** address only, unless insecure. Copied by stage_node_network. */
+    const unsigned char *cluster_key;
+    /* A second key accepted from peers while the key is rotated (this
+    ** node dials with cluster_key); NULL: none. Copied. */
+    const unsigned char *cluster_key_also;
+    /* Without a cluster key, listen on an address that is not loopback
+    ** anyway: every host that can reach it is then a full member. */
+    int insecure;
 } stage_net_config_t;
+
+#define STAGE_CLUSTER_KEY_BYTES 32
 
 STAGE_EXTERN void stage_net_config_init(stage_net_config_t *cfg);
 

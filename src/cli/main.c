@@ -2,6 +2,8 @@
 ** cli/main.c: the `stage` command.
 **
 **   stage run [options] FILE.lua [args...]   one embedded node, all cores
+**   stage node [options] [SCRIPT.lua]        a node of a system
+**   stage keygen [--force] FILE              a new cluster key
 **   stage --help | --version
 **
 ** Exit status: the script's (0, or stage.exit(code)); 1 with a
@@ -18,6 +20,7 @@
 #include "core/theatre.h"
 #include "dht/dht.h"
 #include "net/addr.h"
+#include "net/keyfile.h"
 #include "stage/net.h"
 #include "stage/stage.h"
 #include "util/log.h"
@@ -31,6 +34,8 @@ static const char usage[] = "usage: stage <command> [options] [args]\n"
                             "joins a system (stage node --help)\n"
                             "  sim [options]            simulate a DHT of many "
                             "nodes (stage sim --help)\n"
+                            "  keygen [--force] FILE    write a new cluster "
+                            "key to FILE (mode 0600)\n"
                             "\n"
                             "options:\n"
                             "  -h, --help               show this help (or a "
@@ -56,6 +61,17 @@ static const char run_usage[] =
     "                       encoded (default 8387584: 8 MiB less 1 KiB)\n"
     "  -h, --help           show this help\n";
 
+static const char keygen_usage[] =
+    "usage: stage keygen [--force] FILE\n"
+    "\n"
+    "Writes a new random cluster key to FILE (64 hexadecimal digits on one\n"
+    "line, mode 0600): give it to every node of a system with --cluster-key\n"
+    "FILE. An existing FILE is not replaced unless --force is given.\n"
+    "\n"
+    "options:\n"
+    "      --force          replace FILE if it exists\n"
+    "  -h, --help           show this help\n";
+
 static const char node_usage[] =
     "usage: stage node [options] [SCRIPT.lua [args...]]\n"
     "\n"
@@ -69,6 +85,14 @@ static const char node_usage[] =
     "loopback,\n"
     "                       any free port)\n"
     "  -j, --join ADDR      join the system that the node at ADDR belongs to\n"
+    "      --cluster-key FILE\n"
+    "                       the system's key (stage keygen FILE makes one):\n"
+    "                       only nodes that hold it connect, and traffic is\n"
+    "                       encrypted; given twice (rotation), the first\n"
+    "                       dials and both are accepted (default:\n"
+    "                       $STAGE_CLUSTER_KEY_FILE, else none)\n"
+    "      --insecure       without a key, listen on a non-loopback address\n"
+    "                       anyway (any host that reaches it is a member)\n"
     "      --join-timeout SECS\n"
     "                       give up joining after SECS, with exit status 1\n"
     "                       (default 30)\n"
@@ -170,6 +194,47 @@ static int wait_join(stage_node_t *node, const char *join) {
     return 1;
 }
 
+/* The cluster keys of `stage node`: the files given (or
+** $STAGE_CLUSTER_KEY_FILE), read into keys. */
+typedef struct cluster_keys {
+    const char *files[STAGE__CLUSTER_KEYS];
+    int n;
+    unsigned char keys[STAGE__CLUSTER_KEYS][STAGE__CLUSTER_KEY_BYTES];
+} cluster_keys_t;
+
+/* Note the value v of --cluster-key, or exit 2. */
+static void key_arg(cluster_keys_t *k, const char *opt, const char *v) {
+    if (!v) {
+        fprintf(stderr, "stage node: option '%s' needs a value: FILE\n", opt);
+        exit(2);
+    }
+    if (k->n == STAGE__CLUSTER_KEYS) {
+        fprintf(stderr,
+                "stage node: option '%s' given more than %d times: a node "
+                "holds its key and at most one more during a rotation\n",
+                opt, STAGE__CLUSTER_KEYS);
+        exit(2);
+    }
+    k->files[k->n++] = v;
+}
+
+/* Read the key files into k and point net at them: 0, or 1 with the
+** reason on stderr. */
+static int read_keys(cluster_keys_t *k, stage_net_config_t *net) {
+    char err[512];
+    const char *env = getenv("STAGE_CLUSTER_KEY_FILE");
+    if (!k->n && env && *env) k->files[k->n++] = env;
+    for (int i = 0; i < k->n; i++) {
+        if (stage__keyfile_read(k->files[i], k->keys[i], err, sizeof err)) {
+            fprintf(stderr, "stage node: %s\n", err);
+            return 1;
+        }
+    }
+    net->cluster_key = k->n ? k->keys[0] : NULL;
+    net->cluster_key_also = k->n > 1 ? k->keys[1] : NULL;
+    return 0;
+}
+
 /* Check script (NULL: none) without a node: 0, or 1 with the reason
 ** ("file:line: message") on stderr. */
 static int check_script(const char *script) {
@@ -196,6 +261,7 @@ static int cmd_node(int argc, char **argv) {
     net.listen = "127.0.0.1:0";
     net.handle_signals = 1;
     const char *join_opt = NULL; /* --join-timeout or --join-retry, if given */
+    cluster_keys_t keys = {0};
     bool forever = false; /* --join-retry forever: whatever the timeout */
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -207,6 +273,10 @@ static int cmd_node(int argc, char **argv) {
             net.listen = address_arg(o, v), i++;
         } else if (!strcmp(o, "-j") || !strcmp(o, "--join")) {
             net.join = address_arg(o, v), i++;
+        } else if (!strcmp(o, "--cluster-key")) {
+            key_arg(&keys, o, v), i++;
+        } else if (!strcmp(o, "--insecure")) {
+            net.insecure = 1;
         } else if (!strcmp(o, "--join-timeout")) {
             net.join_timeout = number_arg("node", o, v, secs_range), i++;
             join_opt = o;
@@ -266,6 +336,17 @@ static int cmd_node(int argc, char **argv) {
                 bad, node_usage);
         return 2;
     }
+    if (read_keys(&keys, &net)) return 1;
+    if (!net.cluster_key && !net.insecure &&
+        !stage__addr_is_loopback(net.listen)) {
+        fprintf(stderr,
+                "stage node: refusing to listen at '%s' without a cluster "
+                "key: every host that can reach it could join the system and "
+                "run code in it; give --cluster-key FILE (stage keygen FILE "
+                "makes one), or --insecure to listen anyway\n",
+                net.listen);
+        return 1;
+    }
     /* a script that cannot run fails before the node opens a port */
     const char *script = i < argc ? argv[i] : NULL;
     if (check_script(script)) return 1;
@@ -277,14 +358,17 @@ static int cmd_node(int argc, char **argv) {
         return 1;
     }
     char err[512];
-    if ((rc = stage_node_network(node, &net, err, sizeof err))) {
+    rc = stage_node_network(node, &net, err, sizeof err);
+    stage__keyfile_wipe(keys.keys, sizeof keys.keys); /* the node has them */
+    if (rc) {
         fprintf(stderr, "stage node: %s\n", err);
         stage_node_destroy(&node);
         return 1;
     }
     /* a log line, not stdout: the script's stdout is its own */
-    LOG_INFO("node '%s' listening, manager %016llx", stage_node_address(node),
-             (unsigned long long)stage_node_manager_id(node));
+    LOG_INFO("node '%s' listening, manager %016llx%s", stage_node_address(node),
+             (unsigned long long)stage_node_manager_id(node),
+             net.cluster_key ? ", cluster key required" : "");
     /* the top level runs now: an error it raises ends the node before the
     ** join is waited for */
     int status = load_script(node, script);
@@ -355,6 +439,45 @@ static int cmd_run(int argc, char **argv) {
     return status;
 }
 
+/* stage keygen [--force] FILE: 0, 1 (the file could not be written, or
+** exists) or 2 (usage), with the reason on stderr. */
+static int cmd_keygen(int argc, char **argv) {
+    bool force = false;
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            fputs(keygen_usage, stdout);
+            return 0;
+        } else if (!strcmp(o, "--force")) {
+            force = true;
+        } else if (o[0] == '-' && o[1]) {
+            fprintf(stderr, "stage keygen: unknown option '%s'\n%s", o,
+                    keygen_usage);
+            return 2;
+        } else if (file) {
+            fprintf(stderr, "stage keygen: one FILE only, not '%s' too\n%s", o,
+                    keygen_usage);
+            return 2;
+        } else {
+            file = o;
+        }
+    }
+    if (!file) {
+        fprintf(stderr, "stage keygen: no FILE given\n%s", keygen_usage);
+        return 2;
+    }
+    char err[512];
+    if (stage__keyfile_generate(file, force, err, sizeof err)) {
+        fprintf(stderr, "stage keygen: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr,
+            "stage keygen: wrote a new cluster key to '%s' (mode 0600)\n",
+            file);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage, stderr);
@@ -381,6 +504,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "node")) return cmd_node(argc - 1, argv + 1);
     if (!strcmp(cmd, "sim")) return stage__cli_sim(argc - 1, argv + 1);
+    if (!strcmp(cmd, "keygen")) return cmd_keygen(argc - 1, argv + 1);
     fprintf(stderr, "stage: unknown command '%s'\n%s", cmd, usage);
     return 2;
 }

@@ -15,8 +15,16 @@
 ** A connection answered with DEAD is doomed: it reads and ignores until
 ** the peer closes (so the DEAD is not lost to a reset) or the handshake
 ** deadline passes; only the peer's own DEAD is read (a split: in_dead).
+** With a cluster key (c->sec), the bytes on the socket are net/secure.c's:
+** the handshake messages first (written by hreq), then records; only the
+** plaintext of a record that authenticates is fed to the frame decoder,
+** and a write's frames are sealed into records (sout) before they go.
+** Anything else (a plain frame, garbage, a wrong key, a record that does
+** not authenticate, a stream cut inside a record) closes the connection
+** with a log line naming the peer; a REJECT tells the peer why first.
 ** States: see net.h. Loop thread only.
 */
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +47,12 @@ static void on_closed(uv_handle_t *h) {
     if (c->next) c->next->prev = c->prev;
     stage__fdec_close(&c->dec);
     stage_pack_free(&c->wbuf);
+    if (c->sec) {
+        stage__secure_wipe(c->sec);
+        stage__aligned_free(c->sec);
+    }
+    stage__buf_free(&c->sin);
+    stage__buf_free(&c->sout);
     stage__free(c);
     stage__transport_handle_closed(t);
 }
@@ -82,12 +96,21 @@ void stage__conn_close(stage__conn_t *c, int reason, int level,
 static stage__conn_t *conn_new(stage__transport_t *t, bool outbound) {
     stage__conn_t *c = stage__calloc(1, sizeof *c);
     if (!c) return NULL;
+    if (t->cfg.keys.n) { /* aligned: it holds AES-GCM states */
+        c->sec = stage__aligned_alloc(alignof(stage__secure_t), sizeof *c->sec);
+        if (!c->sec) {
+            stage__free(c);
+            return NULL;
+        }
+        stage__secure_init(c->sec, &t->cfg.keys, outbound);
+    }
     if (uv_tcp_init(t->loop, &c->tcp)) {
+        stage__aligned_free(c->sec);
         stage__free(c);
         return NULL;
     }
     c->t = t;
-    c->tcp.data = c->creq.data = c->wreq.data = c;
+    c->tcp.data = c->creq.data = c->wreq.data = c->hreq.data = c;
     c->outbound = outbound;
     stage_pack_init(&c->wbuf);
     /* Until the handshake only a handshake may come: keep frames small so
@@ -130,6 +153,10 @@ static void write_done(stage__conn_t *c) {
         stage_pack_free(&c->wbuf); /* a burst's buffer is not kept */
     else
         stage_pack_reset(&c->wbuf);
+    if (c->sout.cap > WBUF_RETAIN)
+        stage__buf_free(&c->sout);
+    else
+        stage__buf_clear(&c->sout);
     c->wcount = 0;
     c->writing = false;
     c->last_sent_ms = uv_now(c->t->loop);
@@ -154,6 +181,65 @@ static void on_write(uv_write_t *req, int status) {
     write_done(c);
 }
 
+/* With a cluster key: seal bufs[0..*n) (*total bytes) into records in
+** c->sout, which then replaces them (*n, *total updated). 0, or -1 with c
+** closed. */
+static int seal(stage__conn_t *c, uv_buf_t *bufs, unsigned *n, size_t *total) {
+    stage__secure_piece_t pieces[STAGE__NET_SPANS + 1];
+    for (unsigned i = 0; i < *n; i++)
+        pieces[i] = (stage__secure_piece_t){bufs[i].base, bufs[i].len};
+    stage__buf_clear(&c->sout);
+    int rc = stage__secure_seal(c->sec, &c->sout, pieces, *n);
+    if (rc) {
+        stage__conn_close(c, rc, STAGE_LOG_WARN,
+                          rc == STAGE_ENOMEM
+                              ? "out of memory to encrypt its frames"
+                              : "cannot encrypt more records on this "
+                                "connection (its nonces are used up)");
+        return -1;
+    }
+    bufs[0] = uv_buf_init(c->sout.data, (unsigned)c->sout.len);
+    *n = 1;
+    *total = c->sout.len;
+    return 0;
+}
+
+static void on_hs_write(uv_write_t *req, int status) {
+    stage__conn_t *c = req->data;
+    if (status < 0 && c->state != CONN_CLOSING && !c->rejected)
+        stage__conn_close(c, STAGE_EIO, STAGE_LOG_INFO, uv_strerror(status));
+}
+
+/* Write c->hs[0..len), a message of the cluster-key handshake, ahead of
+** any frame (at most one per connection is in flight: HELLO, REPLY or
+** REJECT). */
+static void hs_write(stage__conn_t *c, size_t len) {
+    uv_buf_t b = uv_buf_init((char *)c->hs, (unsigned)len);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (w >= 0 && (size_t)w == len) return;
+    if (w < 0 && w != UV_EAGAIN) {
+        if (!c->rejected)
+            stage__conn_close(c, STAGE_EIO, STAGE_LOG_INFO, uv_strerror(w));
+        return;
+    }
+    if (w > 0) b = uv_buf_init(b.base + w, (unsigned)(len - (size_t)w));
+    int rc = uv_write(&c->hreq, (uv_stream_t *)&c->tcp, &b, 1, on_hs_write);
+    if (rc && !c->rejected)
+        stage__conn_close(c, STAGE_EIO, STAGE_LOG_INFO, uv_strerror(rc));
+}
+
+/* Refuse c, an inbound connection, before any frame: log why, send the
+** peer a REJECT with reason (so its log says why too), then discard what
+** it sends until it closes or the handshake deadline passes (closing at
+** once could reset the connection before the REJECT is read). */
+static void reject(stage__conn_t *c, int reason, const char *why) {
+    LOG_WARN("closing connection from '%s': %s", stage__conn_name(c), why);
+    stage__secure_reject(c->hs, reason);
+    c->rejected = c->doomed = true;
+    c->opened_ms = uv_now(c->t->loop);
+    hs_write(c, STAGE__SECURE_REJECT);
+}
+
 /* Write the spans, then wbuf: as much as the socket takes now, the rest
 ** by uv_write. */
 static void start_write(stage__conn_t *c) {
@@ -167,6 +253,7 @@ static void start_write(stage__conn_t *c) {
         bufs[n++] = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
     for (unsigned i = 0; i < n; i++)
         total += bufs[i].len;
+    if (c->sec && seal(c, bufs, &n, &total)) return;
     c->wlen = total;
     int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
     if (w >= 0 && (size_t)w == total) {
@@ -479,6 +566,28 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     char *p;
     size_t len;
     (void)hint;
+    if (c->rejected) { /* read only to see the peer close */
+        static char scratch[4096];
+        *buf = uv_buf_init(scratch, sizeof scratch);
+        return;
+    }
+    if (c->sec) { /* records are opened from sin into the decoder */
+        if (c->sin_off && c->sin.cap - c->sin.len < READ_CHUNK) {
+            /* the partial record to the front (less than one record) */
+            memmove(c->sin.data, c->sin.data + c->sin_off,
+                    c->sin.len - c->sin_off);
+            c->sin.len -= c->sin_off;
+            c->sin_off = 0;
+        }
+        if (stage__buf_reserve(&c->sin, READ_CHUNK)) {
+            *buf = uv_buf_init(NULL, 0);
+            return;
+        }
+        len = c->sin.cap - c->sin.len;
+        if (len > READ_CHUNK * 4) len = READ_CHUNK * 4;
+        *buf = uv_buf_init(c->sin.data + c->sin.len, (unsigned)len);
+        return;
+    }
     if (stage__fdec_space(&c->dec, READ_CHUNK, &p, &len)) {
         *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
         return;
@@ -500,7 +609,7 @@ static void drain_frames(stage__conn_t *c, uint64_t now) {
                               stage__fdec_error(&c->dec));
             return;
         }
-        took = true;
+        took = c->framed = true;
         count(c, 0, true, 1);
         dispatch(c, &f);
         if (c->state == CONN_CLOSING) return;
@@ -515,12 +624,120 @@ static void drain_frames(stage__conn_t *c, uint64_t now) {
         c->frame_start_ms = now;
 }
 
+/* The first bytes at c (no cluster key here) are a cluster-key message:
+** the peer has a key. Refuse it (an inbound one is told so) and return
+** true; false if they are not (or too few to tell). */
+static bool keyed_peer(stage__conn_t *c) {
+    const char *p = c->dec.buf.data + c->dec.off;
+    size_t n = c->dec.buf.len - c->dec.off;
+    if (stage__secure_classify(p, n) != STAGE__SECURE_IS_SECURE) return false;
+    const char *why = stage__secure_reason(STAGE__SECURE_KEY_NEEDED);
+    if (c->outbound)
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
+    else
+        reject(c, STAGE__SECURE_NO_KEY, why);
+    return true;
+}
+
+/* One step of the cluster-key handshake on c, whose unread bytes are
+** in[0..avail): the bytes it took, or 0 (more are needed, or c was
+** refused). */
+static size_t handshake_step(stage__conn_t *c, const uint8_t *in,
+                             size_t avail) {
+    char why[256];
+    int kind = stage__secure_classify(in, avail);
+    if (kind == STAGE__SECURE_IS_PLAIN) {
+        snprintf(why, sizeof why,
+                 "it has no cluster key (it speaks the "
+                 "plain protocol), and this node requires "
+                 "one: give both the same key");
+        if (c->outbound)
+            stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
+        else
+            reject(c, STAGE__SECURE_KEY_NEEDED, why);
+        return 0;
+    }
+    if (kind == STAGE__SECURE_IS_OTHER) {
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN,
+                          "garbage instead of the cluster-key handshake "
+                          "(not a Stage node)");
+        return 0;
+    }
+    if (avail >= 4 && in[3] == 3) { /* REJECT: it says why */
+        if (avail < STAGE__SECURE_REJECT) return 0;
+        snprintf(why, sizeof why, "%s",
+                 stage__secure_reason(stage__secure_rejected(in)));
+        stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN, why);
+        return 0;
+    }
+    if (avail < STAGE__SECURE_MSG) return 0;
+    if (c->outbound) {
+        int rc = stage__secure_finish(c->sec, in, why, sizeof why);
+        if (!rc) c->t->secure_ups++;
+        if (!rc) rc = stage__conn_greet(c);
+        if (rc)
+            stage__conn_close(c, rc, STAGE_LOG_WARN,
+                              rc == STAGE_EPROTO ? why : stage_strerror(rc));
+        return rc ? 0 : STAGE__SECURE_MSG;
+    }
+    int reason;
+    if (stage__secure_accept(c->sec, in, c->hs, &reason, why, sizeof why)) {
+        reject(c, reason, why);
+        return 0;
+    }
+    c->t->secure_ups++;
+    hs_write(c, STAGE__SECURE_MSG);
+    return STAGE__SECURE_MSG;
+}
+
+/* Take the handshake messages and whole records out of c->sin, feeding
+** the plaintext of each record that authenticates to the frame decoder,
+** then the frames out of it. */
+static void secure_read(stage__conn_t *c, uint64_t now) {
+    char why[256];
+    bool fed = false;
+    while (c->state != CONN_CLOSING && !c->rejected) {
+        const uint8_t *in = (const uint8_t *)c->sin.data + c->sin_off;
+        size_t avail = c->sin.len - c->sin_off, plain, whole, room;
+        char *p;
+        if (c->sec->state != SECURE_UP) {
+            size_t used = handshake_step(c, in, avail);
+            if (!used) break;
+            c->sin_off += used;
+            continue;
+        }
+        int rc = stage__secure_record(c->sec, in, avail, &plain, &whole, why,
+                                      sizeof why);
+        if (rc == 0) break;
+        if (rc < 0 || stage__fdec_space(&c->dec, plain, &p, &room) ||
+            stage__secure_open(c->sec, in, (uint8_t *)p, why, sizeof why)) {
+            stage__conn_close(c, rc < 0 ? rc : STAGE_EPROTO, STAGE_LOG_WARN,
+                              rc < 0 || c->sec->state == SECURE_FAILED
+                                  ? why
+                                  : "out of memory for the frames it sends");
+            return;
+        }
+        stage__fdec_commit(&c->dec, plain);
+        c->sin_off += whole;
+        fed = true;
+    }
+    if (c->state == CONN_CLOSING || c->rejected) return;
+    if (c->sin_off == c->sin.len) c->sin_off = c->sin.len = 0; /* all read */
+    if (fed) drain_frames(c, now);
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     stage__conn_t *c = s->data;
     (void)buf;
     if (c->state == CONN_CLOSING || n == 0) return;
     if (n < 0) {
         bool eof = n == UV_EOF;
+        if (eof && c->sec && !c->rejected && c->sin.len > c->sin_off) {
+            stage__conn_close(c, STAGE_EPROTO, STAGE_LOG_WARN,
+                              "connection closed inside an encrypted record "
+                              "or handshake message (the stream was cut)");
+            return;
+        }
         stage__conn_close(c, n == UV_ENOBUFS ? STAGE_ENOMEM : STAGE_EIO,
                           c->doomed || (eof && c->t->goodbye) ? STAGE_LOG_DEBUG
                           : eof && c->state == CONN_UP        ? STAGE_LOG_INFO
@@ -531,11 +748,20 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
                               : uv_strerror((int)n));
         return;
     }
-    stage__fdec_commit(&c->dec, (size_t)n);
+    if (c->rejected) return;
+    if (c->sec)
+        c->sin.len += (size_t)n;
+    else
+        stage__fdec_commit(&c->dec, (size_t)n);
     c->last_recv_ms = uv_now(c->t->loop);
     count(c, (size_t)n, true, 0);
     if (c->state == CONN_UP && c->peer->conn == c)
         stage__session_heard(&c->peer->s, c->last_recv_ms);
+    if (c->sec) {
+        secure_read(c, c->last_recv_ms);
+        return;
+    }
+    if (!c->framed && c->state != CONN_UP && keyed_peer(c)) return;
     drain_frames(c, c->last_recv_ms);
 }
 
@@ -545,6 +771,11 @@ static int conn_start(stage__conn_t *c) {
     c->state = CONN_HELLO;
     int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc) return STAGE_EIO;
+    if (c->outbound && c->sec) { /* the cluster-key handshake comes first */
+        rc = stage__secure_hello(c->sec, c->hs);
+        if (!rc) hs_write(c, STAGE__SECURE_MSG);
+        return rc;
+    }
     return c->outbound ? stage__conn_greet(c) : 0;
 }
 

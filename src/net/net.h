@@ -4,6 +4,7 @@
 **   conn.c       one TCP connection: connect/accept, read, decode, write
 **   peer.c       the peer table, handshake decisions, reconnect, up/down
 **   addr.c       "host:port" parsing and formatting
+**   secure.c     the cluster-key handshake and records (pure, on bytes)
 **
 ** Ownership: the transport owns its peers (kept until destroy) and its
 ** connections (a list; each freed in its uv_close callback). A peer points
@@ -70,6 +71,17 @@ struct stage__conn {
     uint64_t frame_start_ms; /* first byte of a partial frame, or 0 */
     uint64_t last_recv_ms, last_sent_ms;
     char remote[STAGE_ADDR_MAX]; /* the socket's far end, for logs */
+    bool framed;   /* a frame was decoded (the peer speaks frames) */
+    bool rejected; /* a REJECT was sent: input is discarded until close */
+    /* with a cluster key (NULL without): the handshake and record state,
+    ** the bytes read and not yet opened (from sin_off on), the sealed
+    ** bytes of the write in flight, and a handshake message being written
+    ** (by hreq, apart from the frames' wreq) */
+    stage__secure_t *sec;
+    stage_buf_t sin, sout;
+    size_t sin_off;
+    uv_write_t hreq;
+    uint8_t hs[STAGE__SECURE_MSG];
 };
 
 struct stage__peer {
@@ -117,6 +129,7 @@ struct stage__transport {
     char self[STAGE_ADDR_MAX];
     uint32_t incarnation;
     uint64_t hellos;              /* handshakes sent: each is numbered */
+    uint64_t secure_ups;          /* cluster-key handshakes completed */
     uint64_t last_tick;           /* when the tick last ran (loop ms) */
     uint64_t pause_ms;            /* a longer gap: the process was paused */
     stage__session_config_t scfg; /* every peer's session's */

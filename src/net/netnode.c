@@ -1229,6 +1229,13 @@ static int start_transport(stage__netnode_t *nn, const stage_net_config_t *cfg,
     ** hears a live node */
     if (tc.heartbeat_ms > tc.dead_after_ms / 5)
         tc.heartbeat_ms = tc.dead_after_ms / 5 ? tc.dead_after_ms / 5 : 1;
+    if (cfg->cluster_key) { /* secure.h: the first key dials */
+        memcpy(tc.keys.key[tc.keys.n++], cfg->cluster_key,
+               STAGE__CLUSTER_KEY_BYTES);
+        if (cfg->cluster_key_also)
+            memcpy(tc.keys.key[tc.keys.n++], cfg->cluster_key_also,
+                   STAGE__CLUSTER_KEY_BYTES);
+    }
     stage__transport_cbs_t cbs = {.ud = nn,
                                   .on_frame = on_frame,
                                   .on_peer_down = on_peer_down,
@@ -1236,6 +1243,7 @@ static int start_transport(stage__netnode_t *nn, const stage_net_config_t *cfg,
                                   .on_drain = on_drain,
                                   .on_declared_dead = on_declared_dead};
     int rc = stage__transport_new(&nn->loop, &tc, &cbs, &nn->tr);
+    stage__secure_keys_wipe(&tc.keys); /* the transport has its copy */
     if (!rc)
         rc = stage__transport_listen(nn->tr, cfg->listen, nn->address,
                                      sizeof nn->address);
@@ -1271,6 +1279,16 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
     }
     if (cfg->join_timeout != cfg->join_timeout) {
         snprintf(err, errlen, "the join timeout is not a number");
+        return STAGE_EINVAL;
+    }
+    if (!cfg->cluster_key && !cfg->insecure &&
+        !stage__addr_is_loopback(cfg->listen)) {
+        snprintf(err, errlen,
+                 "refusing to listen at '%s' without a cluster key: every "
+                 "host that can reach it could join the system and run code "
+                 "in it (give a cluster key, listen on loopback, or set "
+                 "insecure)",
+                 cfg->listen);
         return STAGE_EINVAL;
     }
     stage__netnode_t *nn = stage__calloc(1, sizeof *nn);

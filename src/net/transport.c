@@ -15,6 +15,8 @@
 ** timer, armed only while one is owed, brings the flush back in time.
 ** Lifetime: destroy closes every handle; the memory goes with the last
 ** close callback (handles counts the open ones).
+** Cluster keys: kept in cfg, borrowed by every connection's secure state
+** (so they live until the last handle closes), wiped when t is freed.
 ** Out of memory for a new connection: libuv stops listening until the
 ** pending connection is accepted, so it is accepted into the spare
 ** handle and closed (or, while the spare is still closing, at the next
@@ -54,7 +56,7 @@ static int config_valid(const stage__transport_config_t *c) {
            c->backoff_min_ms > 0 && c->backoff_max_ms >= c->backoff_min_ms &&
            c->max_attempts > 0 && c->max_pending > 0 &&
            c->dead_after_ms > c->heartbeat_ms && c->refused_limit > 0 &&
-           c->ack_ms > 0;
+           c->ack_ms > 0 && c->keys.n >= 0 && c->keys.n <= STAGE__CLUSTER_KEYS;
 }
 
 /* The configuration of every peer's session. */
@@ -89,7 +91,9 @@ static void on_handle_closed(uv_handle_t *h) {
 }
 
 void stage__transport_handle_closed(stage__transport_t *t) {
-    if (--t->handles == 0 && t->closing) stage__free(t);
+    if (--t->handles > 0 || !t->closing) return;
+    stage__secure_keys_wipe(&t->cfg.keys);
+    stage__free(t);
 }
 
 static void on_flush(uv_prepare_t *h) {
@@ -195,6 +199,7 @@ int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
     if (!cfg) stage__transport_config_init(&def);
     if (!cfg) cfg = &def;
     if (!loop || !out || !config_valid(cfg)) return STAGE_EINVAL;
+    if (cfg->keys.n && stage__secure_global_init()) return STAGE_EIO;
     stage__transport_t *t = stage__calloc(1, sizeof *t);
     if (!t) return STAGE_ENOMEM;
     ignore_sigpipe();

@@ -27,6 +27,7 @@
 
 #include <uv.h>
 
+#include "secure.h"
 #include "session/session.h"
 
 typedef struct stage__transport stage__transport_t;
@@ -50,6 +51,11 @@ typedef struct stage__transport_config {
     uint64_t dead_after_ms;  /* a peer incarnation silent this long is dead */
     int refused_limit;       /* ... or refusing this many connects in a row */
     uint64_t ack_ms;         /* an ack owed waits at most this for data */
+    /* cluster keys (net/secure.h): with keys.n >= 1 every connection runs
+    ** the cluster-key handshake and carries its frames in encrypted
+    ** records; keys.key[0] dials, every key is accepted. Copied (and
+    ** wiped at destroy); wipe the caller's copy. */
+    stage__secure_keys_t keys;
 } stage__transport_config_t;
 
 /* Callbacks. peer is the peer's listen address, borrowed for the call;

@@ -35,11 +35,16 @@ ip netns add "$na" && ip netns add "$nb" &&
     exit 77
 }
 
+# The nodes listen on the veth addresses, not loopback: they need a
+# cluster key (docs/security.md), one for all.
+"$STAGE" keygen "$DIR/cluster.key" 2>/dev/null || fail "stage keygen failed"
+
 # in NS: run `stage node ARGS` in namespace NS as NAME, output in DIR/NAME.out
 in_ns() {
     ns=$1 name=$2
     shift 2
-    ip netns exec "$ns" "$STAGE" node "$@" > "$DIR/$name.out" 2>&1 &
+    ip netns exec "$ns" "$STAGE" node --cluster-key "$DIR/cluster.key" "$@" \
+        > "$DIR/$name.out" 2>&1 &
     eval "PID_$name=$!"
     PIDS="$PIDS $!"
 }

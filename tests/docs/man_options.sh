@@ -6,7 +6,7 @@ set -u
 stage=$1
 page=$2
 missing=0
-for cmd in "" run node sim; do
+for cmd in "" run node sim keygen; do
     # shellcheck disable=SC2086
     opts=$("$stage" $cmd --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
     for o in $opts; do
