@@ -384,14 +384,13 @@ int stage__theatre_start(stage__theatre_t *t) {
 }
 
 int stage__theatre_join(stage__theatre_t *t, double deadline) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts); /* what pthread_timedjoin_np uses */
-    double left = deadline - stage__now();
-    if (left < 0) left = 0;
-    double at = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + left;
-    ts.tv_sec = (time_t)at;
-    ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
-    return pthread_timedjoin_np(t->thread, NULL, &ts) ? STAGE_ETIMEOUT : 0;
+    /* on stage__now's clock: a wall clock being set or slewed (NTP) must
+    ** not move the deadline */
+    struct timespec ts = {(time_t)deadline,
+                          (long)((deadline - (double)(time_t)deadline) * 1e9)};
+    return pthread_clockjoin_np(t->thread, NULL, CLOCK_MONOTONIC, &ts)
+               ? STAGE_ETIMEOUT
+               : 0;
 }
 
 /* Take everything t's inbox holds now: output for the stdout actor out
