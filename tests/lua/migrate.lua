@@ -39,6 +39,15 @@ function Sender:run(m, tag, n)
   return #got
 end
 
+-- A sender that moves too: sends from..to, then moves to `where`; the
+-- next batch is sent from there.
+local Rover = stage.actor "Rover"
+function Rover:batch(m, tag, from, to, where)
+  for i = from, to do stage.send(m, "put", tag, i) end
+  stage.migrate(where)
+end
+function Rover:call_at(m, tag, i) return m:call(tag, i):await() end
+
 local Echo = stage.actor "Echo"
 function Echo:slow(v) stage.sleep(0.2); return v end
 function Echo:count() return 0 end
@@ -89,6 +98,22 @@ function main(args)
   for k = 1, 2 * T do
     tags[k] = "s" .. k
     runs[k] = Sender:spawn_at(k % T):run(mover, tags[k], N)
+  end
+  -- senders that move as they send, between batches
+  local B = 100
+  for r = 1, 2 do
+    local rover = Rover:spawn_at(r)
+    local tag = "rover" .. r
+    tags[#tags + 1] = tag
+    for b = 0, N // B - 1 do
+      rover:batch(mover, tag, b * B + 1, math.min((b + 1) * B, N - 1),
+                  (r + b) % T)
+    end
+    -- its last message a call: once answered, all of the rover's are in
+    runs[#runs + 1] = rover:call_at(mover, tag, N):next(function(v)
+      assert(v == N, "the rover's call answered " .. tostring(v))
+      return N // 7
+    end)
   end
   -- move it while they send: from outside, and by itself, many times
   local at, moves, k = 1, 0, 0
