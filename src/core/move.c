@@ -190,9 +190,11 @@ static void restore_call(stage__theatre_t *t, stage__actor_t *a,
     char err[512];
     if (stage__actor_import(t, m->image.data, m->image.len, NULL, NULL, NULL,
                             err, sizeof err)) {
+        char idt[STAGE_ID_TEXT_MAX];
+        stage_id_format(&m->id, idt, sizeof idt);
         LOG_ERROR("actor '%s' lost: it could not move to theatre %d (%s), "
                   "nor be taken back in theatre %d: %s",
-                  m->err[0] ? m->err : "?", m->to, m->err, t->index, err);
+                  idt, m->to, m->err, t->index, err);
         stage__image_drop(t->node, m->image.data, m->image.len, STAGE_ENOMEM,
                           err);
     }
@@ -212,8 +214,10 @@ static void import_here(stage__theatre_t *t, move_t *m, int left) {
     }
     m->rc = rc;
     if (left == t->index || post(t->node, left, restore_call, m)) {
-        LOG_ERROR("actor lost: it could not move to theatre %d: %s", t->index,
-                  m->err);
+        char idt[STAGE_ID_TEXT_MAX];
+        stage_id_format(&m->id, idt, sizeof idt);
+        LOG_ERROR("actor '%s' lost: it could not move to theatre %d: %s", idt,
+                  t->index, m->err);
         stage__image_drop(t->node, m->image.data, m->image.len, rc, m->err);
         m->at = t->index;
         release(t, m);

@@ -185,6 +185,13 @@ static int m_migrate(lua_State *L) {
     return 1;
 }
 
+int stage__lref_migrate(lua_State *L) {
+    if (!stage__lref_test(L, 1)) return luaL_typeerror(L, 1, "reference");
+    luaL_checkany(L, 2);
+    lua_settop(L, 2);
+    return m_migrate(L);
+}
+
 /* ---- names and types ---------------------------------------------------- */
 
 /* A new future of this theatre for a directory request. */
