@@ -394,6 +394,29 @@ int stage__migrate(stage_node_t *node, uint64_t serial, int to,
     return 0;
 }
 
+/* At B: the actor stopped at theatre e->arg (as an integer): its hub,
+** if no move is under way, is dropped; later messages fail as for any
+** stopped actor. */
+static void gone_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
+    (void)a;
+    uint64_t serial = e->sender; /* a theatre call: target stays 0 */
+    int at = (int)(intptr_t)e->arg;
+    stage__env_free(e);
+    hub_t *h = hub_get(t, serial);
+    if (h && !h->moving && h->at == at)
+        stage__free(stage__u64map_take(&t->hubs, serial));
+}
+
+void stage__move_gone(stage__theatre_t *t, uint64_t serial) {
+    int b = stage__serial_theatre(serial);
+    if (b == t->index) return; /* at home: it has no hub */
+    stage__env_t *e =
+        stage__env_call(gone_call, NULL, (void *)(intptr_t)t->index);
+    if (!e) return; /* the hub stays: messages still fail at t */
+    e->sender = serial;
+    stage__theatre_post(stage__node_theatre(t->node, b), e);
+}
+
 int stage__move_miss(stage__theatre_t *t, stage__env_t *e) {
     if (!t->hubs.count || stage__serial_theatre(e->target) != t->index)
         return 0;

@@ -214,6 +214,7 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         stage__actor_restart(t, a);
     if (a->flags & ACTOR_STOPPING) {
         if (a->move) stage__move_resume(t, a); /* fails it */
+        stage__move_gone(t, a->serial);        /* away from home: hub */
         stage__actor_destroy(t, a);
     } else if (a->mbox_head)
         stage__actor_schedule(t, a);

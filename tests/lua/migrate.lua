@@ -69,6 +69,13 @@ function Waiter:get() return self.log end
 local Bad = stage.actor "Bad"
 function Bad:birth() self.f = function() end end
 function Bad:ping() return "pong@" .. stage.theatre() end
+-- asks to move itself: refused after this handler (logged), it stays
+function Bad:hop(where)
+  stage.migrate(where)
+  local ok, err = pcall(stage.migrate, where)
+  assert(not ok and tostring(err):find("moving already", 1, true))
+  return true
+end
 
 local Pin = stage.actor("Pin", {kind = "pinned"})
 function Pin:ping() return "pong@" .. stage.theatre() end
@@ -162,6 +169,8 @@ function main(args)
   assert(not ok and tostring(err):find("self.f", 1, true),
          "refused, naming the field: " .. tostring(err))
   assert(bad:ping():await() == "pong@1")
+  assert(bad:hop(3):await() == true)
+  assert(bad:ping():await() == "pong@1", "a refused move of its own")
   local pin = Pin:spawn_at(2)
   ok, err = pcall(function() return stage.migrate(pin, 0):await() end)
   assert(not ok, "a pinned actor does not move")

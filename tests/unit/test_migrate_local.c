@@ -228,6 +228,30 @@ static void refused_moves_leave_the_actor_serving(void **s) {
     cu_end(&node);
 }
 
+/* An actor that stopped away from its birth theatre: messages to it and
+** moves of it fail with ActorNotFound, whether they were on their way or
+** sent after. */
+static void an_actor_stopped_away_from_home_is_not_found(void **s) {
+    (void)s;
+    stage_node_t *node = node_up();
+    stage_id_t c;
+    char err[512];
+    spawn(node, "Counter", 0, &c);
+    assert_int_equal(move(node, &c, 2, err, sizeof err), 0);
+    stage_future_t *before = cu_call(node, &c, "add", 1, 0);
+    stage_future_t *stop = NULL;
+    assert_int_equal(stage_node_stop_actor(node, &c, &stop), 0);
+    stage_future_t *after = cu_call(node, &c, "add", 1, 0);
+    assert_int_equal(cu_int(&before), 1);
+    assert_int_equal(cu_status(&stop), 0);
+    assert_int_equal(cu_status(&after), STAGE_EACTOR_NOT_FOUND);
+    assert_int_equal(move(node, &c, 1, err, sizeof err),
+                     STAGE_EACTOR_NOT_FOUND);
+    stage_future_t *later = cu_call(node, &c, "add", 1, 0);
+    assert_int_equal(cu_status(&later), STAGE_EACTOR_NOT_FOUND);
+    cu_end(&node);
+}
+
 /* Bad requests fail at once: no such theatre, another node's actor. */
 static void what_cannot_move_yet_is_refused_at_once(void **s) {
     (void)s;
@@ -252,6 +276,7 @@ int main(void) {
             calls_keep_their_order_across_moves_asked_from_outside),
         cmocka_unit_test(an_actor_moves_itself_after_its_handler),
         cmocka_unit_test(refused_moves_leave_the_actor_serving),
+        cmocka_unit_test(an_actor_stopped_away_from_home_is_not_found),
         cmocka_unit_test(what_cannot_move_yet_is_refused_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,10 @@ int stage__move_miss(stage__theatre_t *t, stage__env_t *e);
 ** waited for it (or fail it, if a stops). t's thread, a not in a turn. */
 void stage__move_resume(stage__theatre_t *t, stage__actor_t *a);
 
+/* Actor serial stopped in t: its birth theatre drops its hub (if no move
+** is under way). t's thread. */
+void stage__move_gone(stage__theatre_t *t, uint64_t serial);
+
 /* Free t's hubs (teardown): held messages fail with Stopped. */
 void stage__move_free(stage__theatre_t *t);
 
