@@ -179,6 +179,15 @@ static void release(stage__theatre_t *t, move_t *m) {
     }
 }
 
+/* The actor serial arrived in t by a move: at its birth theatre, the
+** messages its senders there sent while it was away may still be in the
+** inbox, behind a push another thread has not finished linking, so the
+** local fast path (stage__route) must not pass them: it is off for it. */
+static void marked(stage__theatre_t *t, uint64_t serial) {
+    stage__actor_t *a = stage__actor_find(t, serial);
+    if (a) a->flags |= ACTOR_MOVED;
+}
+
 /* ---- at the actor's theatres --------------------------------------------- */
 
 /* The image came back from a theatre that could not take the actor in:
@@ -198,6 +207,7 @@ static void restore_call(stage__theatre_t *t, stage__actor_t *a,
         stage__image_drop(t->node, m->image.data, m->image.len, STAGE_ENOMEM,
                           err);
     }
+    marked(t, m->serial);
     m->at = t->index;
     release(t, m);
 }
@@ -208,6 +218,7 @@ static void import_here(stage__theatre_t *t, move_t *m, int left) {
     int rc = stage__actor_import(t, m->image.data, m->image.len, NULL, NULL,
                                  NULL, m->err, sizeof m->err);
     if (!rc) {
+        marked(t, m->serial);
         m->at = t->index;
         release(t, m);
         return;

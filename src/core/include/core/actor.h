@@ -27,7 +27,8 @@ enum {
     ACTOR_BORN = 32,    /* C: its birth ran, so its death runs */
     ACTOR_RESTART = 64, /* a turn failed: restart it after the turn */
     ACTOR_FAILED = 128, /* stopping because a turn failed (on_error) */
-    ACTOR_MOVING = 256  /* takes no message: a move waits (core/move.h) */
+    ACTOR_MOVING = 256, /* takes no message: a move waits (core/move.h) */
+    ACTOR_MOVED = 512   /* arrived by a move: no local fast path (route) */
 };
 
 /* What an actor of a RESTART type keeps to be born again (onerror.c). */

@@ -14,7 +14,9 @@
 ** to the new theatre, only after the import there. No message ever waits
 ** at a theatre the actor left. Moves of one actor are queued at B and run
 ** one after another. An actor that never moved has no hub: its messages
-** never meet this code.
+** never meet this code. One that arrived by a move is marked ACTOR_MOVED:
+** senders on its own theatre then go through the inbox too, behind what
+** they sent while it was away.
 **
 ** Threads: stage__migrate from any thread; the rest on the theatre given.
 */
