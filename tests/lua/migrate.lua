@@ -137,6 +137,17 @@ function main(args)
     assert(mover:where():await() == to, "it is where it was sent")
     if to ~= at then moves = moves + 1 end
     at = to
+    if k % 10 == 0 then -- a burst, back and forth, none awaited yet
+      local burst = {}
+      for j = 1, 10 do
+        local nxt = (at + j) % T
+        burst[j] = mover:migrate(nxt)
+        if nxt ~= at then moves = moves + 1 end
+        at = nxt
+      end
+      stage.join(burst):await()
+      assert(mover:where():await() == at, "moves run in the order asked")
+    end
   end
   local counts = stage.join(runs):await()
   for j = 1, #runs do
