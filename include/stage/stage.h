@@ -330,9 +330,30 @@ STAGE_EXTERN int stage_node_spawn(stage_node_t *node, const char *type,
 STAGE_EXTERN int stage_node_send(stage_node_t *node, const stage_id_t *to,
                                  const char *method, const void *args,
                                  size_t len, stage_future_t **fut);
+/* Move the running actor to theatre `theatre` of this node once this
+** handler is over (weak mobility: it takes no other message first). A move
+** refused (a type without encode/decode, state encode cannot write, a
+** pinned actor, ...) is logged and the actor stays, serving. Moves between
+** nodes are not built yet. 0, STAGE_EINVAL (no such theatre, or a move
+** asked already in this handler) or STAGE_ENOMEM. */
+STAGE_EXTERN int stage_migrate(stage_ctx_t *ctx, int theatre);
+/* Move actor `who` of this node to theatre `theatre` once it is between
+** two messages (suspended in a handler: once that handler is over). *fut
+** (may be NULL) gets its id at its new place, or the reason it stayed
+** (NotSendable naming what cannot travel, InvalidArgument for a pinned
+** actor, ActorNotFound, ...): the actor then stays, serving. Moves of one
+** actor run one after another, in the order asked. 0, STAGE_EINVAL (no
+** such theatre, or `who` is another node's: moves between nodes are not
+** built yet) or STAGE_ENOMEM. */
+STAGE_EXTERN int stage_migrate_actor(stage_ctx_t *ctx, const stage_id_t *who,
+                                     int theatre, stage_future_t **fut);
 /* stage_stop_actor from outside the actors. */
 STAGE_EXTERN int stage_node_stop_actor(stage_node_t *node, const stage_id_t *to,
                                        stage_future_t **fut);
+/* stage_migrate_actor from outside the actors (futures of theatre 0). */
+STAGE_EXTERN int stage_node_migrate_actor(stage_node_t *node,
+                                          const stage_id_t *who, int theatre,
+                                          stage_future_t **fut);
 /* stage_spawn_at from outside the actors. */
 STAGE_EXTERN int stage_node_spawn_at(stage_node_t *node, const char *address,
                                      const char *type, const void *args,

@@ -390,7 +390,9 @@ void stage__route(stage_node_t *node, stage__env_t *e) {
     }
     if (cur == t) {
         stage__actor_t *a = stage__actor_find(t, e->target);
-        if (a) {
+        /* one that came back by a move may have messages from this very
+        ** theatre still in its inbox (core/move.h): they go first */
+        if (a && !(a->flags & ACTOR_MOVED)) {
             stage__actor_enqueue(t, a, e);
             return;
         }

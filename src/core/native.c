@@ -17,6 +17,7 @@
 #include "core/envelope.h"
 #include "core/future.h"
 #include "core/kind.h"
+#include "core/move.h"
 #include "core/node.h"
 #include "core/pipeline.h"
 #include "core/theatre.h"
@@ -428,6 +429,45 @@ int stage_stop_actor(stage_ctx_t *ctx, const stage_id_t *to,
 int stage_node_stop_actor(stage_node_t *node, const stage_id_t *to,
                           stage_future_t **fut) {
     return do_send(node, NULL, 0, ENV_STOP_ACTOR, to, "stop", NULL, 0, fut);
+}
+
+/* Move actor who of node to theatre; *fut (may be NULL) of owner. */
+static int migrate_actor(stage_node_t *node, int owner, const stage_id_t *who,
+                         int theatre, stage_future_t **fut) {
+    if (fut) *fut = NULL;
+    if (!who || !stage__id_is_local(node, who) ||
+        !stage__node_theatre(node, theatre))
+        return STAGE_EINVAL;
+    stage__future_t *f = NULL;
+    if (fut && !(f = stage__future_new(node, owner, 0))) return STAGE_ENOMEM;
+    int rc = stage__migrate(node, who->serial, theatre, f, false);
+    if (rc) {
+        if (f) stage__future_unref(f);
+        return rc;
+    }
+    if (fut) *fut = (stage_future_t *)f;
+    return 0;
+}
+
+int stage_migrate(stage_ctx_t *ctx, int theatre) {
+    stage__actor_t *a = ctx->a;
+    if ((a->flags & ACTOR_MOVING) ||
+        !stage__node_theatre(ctx->t->node, theatre))
+        return STAGE_EINVAL;
+    a->flags |= ACTOR_MOVING;
+    int rc = stage__migrate(ctx->t->node, a->serial, theatre, NULL, true);
+    if (rc) a->flags &= ~ACTOR_MOVING;
+    return rc;
+}
+
+int stage_migrate_actor(stage_ctx_t *ctx, const stage_id_t *who, int theatre,
+                        stage_future_t **fut) {
+    return migrate_actor(ctx->t->node, ctx->t->index, who, theatre, fut);
+}
+
+int stage_node_migrate_actor(stage_node_t *node, const stage_id_t *who,
+                             int theatre, stage_future_t **fut) {
+    return migrate_actor(node, 0, who, theatre, fut);
 }
 
 /* Spawn type at address with a future of the id, owned by theatre owner;

@@ -24,6 +24,7 @@
 #include "core/envelope.h"
 #include "core/future.h"
 #include "core/kind.h"
+#include "core/move.h"
 #include "core/node.h"
 #include "core/theatre.h"
 #include "core/timer.h"
@@ -189,11 +190,17 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         if (suspended(t, a, r)) return;
     }
     for (int n = 0; n < STAGE_TURN_MESSAGES; n++) {
-        if (a->flags & (ACTOR_STOPPING | ACTOR_RESTART)) {
+        if (a->flags & (ACTOR_STOPPING | ACTOR_RESTART | ACTOR_MOVING)) {
             /* a node that stops reaps a failed instance: no restart */
-            if (!(a->flags & ACTOR_STOPPING) && !stopping(t))
+            if ((a->flags & (ACTOR_STOPPING | ACTOR_RESTART)) ==
+                    ACTOR_RESTART &&
+                !stopping(t))
                 stage__actor_restart(t, a);
             if (a->flags & ACTOR_STOPPING) break;
+            if (a->flags & ACTOR_MOVING) { /* between messages: it goes */
+                stage__move_resume(t, a);  /* may free a */
+                return;
+            }
         }
         if (stopping(t)) return; /* the stop takes a */
         stage__env_t *e = mailbox_pop(a);
@@ -213,9 +220,11 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     if ((a->flags & (ACTOR_STOPPING | ACTOR_RESTART)) == ACTOR_RESTART &&
         !stopping(t))
         stage__actor_restart(t, a);
-    if (a->flags & ACTOR_STOPPING)
+    if (a->flags & ACTOR_STOPPING) {
+        if (a->move) stage__move_resume(t, a); /* fails it */
+        stage__move_gone(t, a->serial);        /* away from home: hub */
         stage__actor_destroy(t, a);
-    else if (a->mbox_head)
+    } else if (a->mbox_head)
         stage__actor_schedule(t, a);
 }
 
@@ -247,6 +256,7 @@ static void receive(stage__theatre_t *t, stage__env_t *e) {
         stage__actor_enqueue(t, a, e);
         return;
     }
+    if (stage__move_miss(t, e)) return; /* moved by stage_migrate */
     int moved = stage__shared_lookup(t->node, e->target);
     if (moved >= 0 && moved != t->index) {
         stage__theatre_post(stage__node_theatre(t->node, moved), e);
@@ -441,6 +451,7 @@ void stage__theatre_clear(stage__theatre_t *t) {
     drain_stopped(t, out, true);
     print_output(t, out);
     stage__actors_destroy_all(t);
+    stage__move_free(t);
     stage__timers_free(t);
     current = NULL;
 }

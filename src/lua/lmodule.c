@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/move.h"
 #include "lstage.h"
 #include "stage/net.h"
 #include "util/log.h"
@@ -109,6 +110,86 @@ static int m_net_stats(lua_State *L) {
         lua_setfield(L, -2, f[i].k);
     }
     return 1;
+}
+
+/* The theatre `where` (argument idx) names: a theatre index of this node,
+** or a reference to an actor of this node (its theatre). Raises otherwise
+** (another node: cross-node moves are not built yet). */
+static int migrate_where(lua_State *L, int idx) {
+    stage__lw_t *w = stage__lw(L);
+    int n = stage_node_theatres(w->node);
+    if (lua_isinteger(L, idx)) {
+        lua_Integer i = lua_tointeger(L, idx);
+        if (i < 0 || i >= n)
+            return luaL_error(L,
+                              "migrate: no theatre %d on this node (it has "
+                              "theatres 0 to %d)",
+                              (int)i, n - 1);
+        return (int)i;
+    }
+    stage__lref_t *r = stage__lref_test(L, idx);
+    if (r) {
+        if (stage__lref_settle(L, r) || r->pending)
+            return luaL_error(L, "migrate: the reference given as where has "
+                                 "no actor yet (await a message to it first)");
+        if (!stage__id_is_local(w->node, &r->id))
+            return luaL_error(L, "migrate: the actor given as where lives on "
+                                 "another node: moves between nodes are not "
+                                 "built yet (NotSupported); give a theatre "
+                                 "of this node");
+        int at = stage__shared_lookup(w->node, r->id.serial);
+        return at >= 0 ? at : stage__serial_theatre(r->id.serial);
+    }
+    if (lua_type(L, idx) == LUA_TSTRING)
+        return luaL_error(L,
+                          "migrate: moving to node '%s' is not built yet "
+                          "(NotSupported: moves between nodes come later); "
+                          "give a theatre index of this node",
+                          lua_tostring(L, idx));
+    return luaL_typeerror(L, idx, "theatre index or reference");
+}
+
+/* stage.migrate(where): the running actor moves there once its current
+** message (handler) is over; returns nothing, a refusal is logged.
+** stage.migrate(ref, where): a future of the reference at its new place,
+** or of the reason it stayed. */
+static int m_migrate(lua_State *L) {
+    stage__lw_t *w = stage__lw(L);
+    stage__lref_t *r = lua_gettop(L) >= 2 ? stage__lref_test(L, 1) : NULL;
+    if (!r) {
+        int to = migrate_where(L, 1);
+        stage__actor_t *a = stage__lw_running(L);
+        if (a->flags & ACTOR_MOVING)
+            return luaL_error(L, "migrate: the actor is moving already");
+        a->flags |= ACTOR_MOVING;
+        if (stage__migrate(w->node, a->serial, to, NULL, true)) {
+            a->flags &= ~ACTOR_MOVING;
+            return luaL_error(L, "migrate: out of memory");
+        }
+        return 0;
+    }
+    if (stage__lref_settle(L, r) || r->pending)
+        return luaL_error(L, "migrate: the reference has no actor yet (await "
+                             "a message to it first)");
+    if (!stage__id_is_local(w->node, &r->id))
+        return luaL_error(L, "migrate: the actor lives on another node: moves "
+                             "between nodes are not built yet (NotSupported)");
+    int to = migrate_where(L, 2);
+    stage__future_t *f = stage__future_new(w->node, w->t->index, 0);
+    if (!f) return luaL_error(L, "out of memory");
+    if (stage__migrate(w->node, r->id.serial, to, f, false)) {
+        stage__future_unref(f);
+        return luaL_error(L, "migrate: out of memory");
+    }
+    stage__lfuture_push(L, f);
+    return 1;
+}
+
+int stage__lref_migrate(lua_State *L) {
+    if (!stage__lref_test(L, 1)) return luaL_typeerror(L, 1, "reference");
+    luaL_checkany(L, 2);
+    lua_settop(L, 2);
+    return m_migrate(L);
 }
 
 /* ---- names and types ---------------------------------------------------- */
@@ -305,6 +386,7 @@ int stage__lmodule_open(lua_State *L) {
                                    {"exit", m_exit},
                                    {"stop", m_stop},
                                    {"refuse", m_refuse},
+                                   {"migrate", m_migrate},
                                    {"theatre", m_theatre},
                                    {"theatres", m_theatres},
                                    {"net_stats", m_net_stats},

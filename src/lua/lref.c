@@ -303,7 +303,9 @@ static int r_method(lua_State *L) {
 
 void stage__lref_open(lua_State *L) {
     luaL_newmetatable(L, REF_MT);
-    lua_newtable(L); /* methods: filled on demand */
+    lua_newtable(L); /* methods: filled on demand, but for migrate */
+    lua_pushcfunction(L, stage__lref_migrate);
+    lua_setfield(L, -2, "migrate");
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, r_method);
     lua_setfield(L, -2, "__index");

@@ -188,6 +188,8 @@ const char *stage__limage_what(lua_State *L, int idx, void *ud);
 void stage__lref_open(lua_State *L);
 /* Push a reference to id, shared through the theatre's cache. */
 void stage__lref_push(lua_State *L, const stage_id_t *id);
+/* ref:migrate(where): stage.migrate(ref, where) (lmodule.c). */
+int stage__lref_migrate(lua_State *L);
 /* Push a new reference to id (not cached: a freshly spawned actor). */
 void stage__lref_new(lua_State *L, const stage_id_t *id);
 stage__lref_t *stage__lref_test(lua_State *L, int idx);

@@ -26,7 +26,9 @@ enum {
     ACTOR_DEAD = 16,
     ACTOR_BORN = 32,    /* C: its birth ran, so its death runs */
     ACTOR_RESTART = 64, /* a turn failed: restart it after the turn */
-    ACTOR_FAILED = 128  /* stopping because a turn failed (on_error) */
+    ACTOR_FAILED = 128, /* stopping because a turn failed (on_error) */
+    ACTOR_MOVING = 256, /* takes no message: a move waits (core/move.h) */
+    ACTOR_MOVED = 512   /* arrived by a move: no local fast path (route) */
 };
 
 /* What an actor of a RESTART type keeps to be born again (onerror.c). */
@@ -51,6 +53,7 @@ struct stage__actor {
     double spent;      /* seconds the current message has run */
     uint32_t dir_slot; /* index in type->serials */
     stage__restart_t *restart; /* RESTART types: after data, else NULL */
+    struct stage__move *move;  /* a move waiting for its turn to end */
 };
 
 /* Reserve a serial on theatre t. Any thread. */

@@ -100,6 +100,8 @@ struct stage__theatre {
     uint64_t next_timer_id;
     /* monitor.c's; NULL until the theatre's first monitor or watch */
     struct stage__monitors *monitors;
+    /* core/move.c's hubs: actors born here that are away or moving */
+    stage_u64map_t hubs;
     bool busy;               /* holds one unit of node->work */
     stage__actor_t *running; /* actor in a turn, or NULL */
     /* preemption: turn_seq and in_turn are written by this thread and read
