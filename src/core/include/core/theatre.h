@@ -69,6 +69,7 @@ typedef struct stage__poller {
 struct stage__theatre {
     stage__mpsc_t inbox;             /* any thread pushes */
     alignas(64) atomic_int sleeping; /* futex word: 1 while asleep */
+    atomic_int ended; /* futex word: 1 once its thread's work is done */
     /* fixed before other threads see t (poller: before t first sleeps);
     ** any thread reads them */
     alignas(64) stage_node_t *node;
