@@ -1,10 +1,16 @@
 /*
 ** tests/unit/test_migrate_hostile.c: C types whose migration callbacks
 ** misbehave (encode fails, writes nothing or two values; decode fails;
-** departing refuses) and bad arguments to stage_node_migrate_actor: each
-** move is refused with a status, and the actor serves on where it was,
-** its state intact.
+** departing refuses), bad arguments to stage_node_migrate_actor, and a
+** move to a theatre stuck in one long call: each move is refused with a
+** status, and the actor serves on where it was, its state intact.
 */
+#include <stdatomic.h>
+#include <time.h>
+
+#include "core/node.h"
+#include "core/theatre.h"
+#include "core/timer.h"
 #include "test_capi_util.h"
 
 #define THEATRES 3
@@ -79,7 +85,22 @@ static const stage_type_def_t st_type = {.name = "St",
                                          .decode = s_decode,
                                          .departing = s_departing,
                                          .arrived = s_arrived};
-static const stage_type_def_t *const types[] = {&st_type, NULL};
+/* Blocker: block() holds its theatre, outside Lua, until `unblock`. */
+static atomic_int unblock;
+
+static void b_block(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    (void)state;
+    struct timespec ms = {0, 1000000};
+    while (!atomic_load(&unblock))
+        nanosleep(&ms, NULL);
+    cu_reply_int(ctx, msg, 1);
+}
+
+static const stage_method_t b_methods[] = {{"block", b_block}, {NULL, NULL}};
+static const stage_type_def_t blocker_type = {
+    .name = "Blocker", .state_size = 1, .methods = b_methods};
+
+static const stage_type_def_t *const types[] = {&st_type, &blocker_type, NULL};
 
 static int64_t call(stage_node_t *node, const stage_id_t *id, const char *m,
                     int64_t arg) {
@@ -149,9 +170,50 @@ static void misbehaving_callbacks_refuse_the_move(void **s) {
     cu_end(&node);
 }
 
+/* A move to a theatre the watchdog finds stuck is refused with Busy at
+** once, naming the theatre, instead of holding the actor (and every
+** message to it) until the long call returns; once it returns the move
+** is made. */
+static void a_move_to_a_stuck_theatre_is_refused(void **s) {
+    (void)s;
+    stage_node_t *node = cu_node(THEATRES, types);
+    cu_start(node);
+    stage_id_t a, b;
+    assert_int_equal(stage_node_spawn(node, "St", 0, "\x90", 1, &a), 0);
+    assert_int_equal(stage_node_spawn(node, "Blocker", 1, "\x90", 1, &b), 0);
+    assert_int_equal(call(node, &a, "add", 3), 3); /* born */
+    atomic_store(&unblock, 0);
+    stage_future_t *blocked = cu_call(node, &b, "block", 0, 1);
+    stage__theatre_t *t1 = stage__node_theatre(node, 1);
+    double deadline = stage__now() + WAIT_SECS;
+    while (!atomic_load(&t1->stuck)) { /* the watchdog's mark, after 1 s */
+        if (stage__now() > deadline) fail_msg("theatre 1 never marked stuck");
+        struct timespec ms = {0, 10000000};
+        nanosleep(&ms, NULL);
+    }
+    char err[512];
+    assert_int_equal(move(node, &a, 1, err, sizeof err), STAGE_EBUSY);
+    if (!strstr(err, "theatre 1 is stuck in one long call"))
+        fail_msg("unexpected message: %s", err);
+    assert_int_equal(call(node, &a, "where", 0), 0); /* answers at once */
+    assert_int_equal(call(node, &a, "add", 1), 4);
+    atomic_store(&unblock, 1);
+    assert_int_equal(cu_int(&blocked), 1);
+    deadline = stage__now() + WAIT_SECS;
+    while (atomic_load(&t1->stuck)) { /* "runs again", at its next look */
+        if (stage__now() > deadline) fail_msg("theatre 1 still marked stuck");
+        struct timespec ms = {0, 10000000};
+        nanosleep(&ms, NULL);
+    }
+    assert_int_equal(move(node, &a, 1, err, sizeof err), 0);
+    assert_int_equal(call(node, &a, "where", 0), 1);
+    cu_end(&node);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(misbehaving_callbacks_refuse_the_move),
+        cmocka_unit_test(a_move_to_a_stuck_theatre_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
