@@ -169,6 +169,18 @@ static int m_migrate(lua_State *L) {
         stage__actor_t *a = stage__lw_running(L);
         if (a->flags & ACTOR_MOVING)
             return luaL_error(L, "migrate: the actor is moving already");
+        if (a->type->kind != STAGE_KIND_MOBILE) { /* known now: raise */
+            stage_id_t id;
+            char idt[STAGE_ID_TEXT_MAX];
+            stage__make_id(w->node, a->serial, a->type, &id);
+            stage_id_format(&id, idt, sizeof idt);
+            return luaL_error(L,
+                              "migrate: actor '%s' is %s: it stays in its "
+                              "theatre (only mobile actors move)",
+                              idt,
+                              a->type->kind == STAGE_KIND_PINNED ? "pinned"
+                                                                 : "creatable");
+        }
         a->flags |= ACTOR_MOVING;
         if (stage__migrate(w->node, a->serial, to, NULL, true)) {
             a->flags &= ~ACTOR_MOVING;

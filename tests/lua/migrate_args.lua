@@ -6,6 +6,12 @@ local stage = require "stage"
 local M = stage.actor "M"
 function M:where() return stage.theatre() end
 
+local Pinned = stage.actor("Pinned", {kind = "pinned"})
+function Pinned:hop(to)
+  local ok, err = pcall(stage.migrate, to)
+  return not ok and tostring(err) or nil -- the error, or nil if none
+end
+
 -- Calls stage.migrate(...) and returns its error; fails if it did not raise.
 local function raises(...)
   local ok, err = pcall(stage.migrate, ...)
@@ -38,6 +44,13 @@ function main()
   -- a float with a whole value is a theatre index, as 2 is
   assert(stage.migrate(m, 2.0):await() == m)
   assert(m:where():await() == 2)
+  -- a pinned actor asking to move itself, main included, raises at once
+  -- (it used to return, and a warning came later)
+  local err0 = Pinned:spawn_at(0):hop(1):await()
+  assert(err0, "a pinned actor's own move did not raise")
+  has(err0, "/Pinned/")
+  has(err0, "' is pinned: it stays in its theatre (only mobile actors move)")
+  has(raises(1), "/stage.main/")
   -- spawn_at quotes a huge theatre as given
   local ok, err = pcall(M.spawn_at, M, math.maxinteger)
   assert(not ok and tostring(err):find("no theatre " .. math.maxinteger, 1, true),
