@@ -176,10 +176,18 @@ static int check_bound(stage__theatre_t *t, stage__actor_t *a, const char *id,
                    "do not travel; cancel them in departing and set them "
                    "again in arrived",
                    id, n, n == 1 ? "" : "s");
-    if (stage__monitors_bind(t, a->serial))
+    int bind = stage__monitors_bind(t, a->serial);
+    if (bind & STAGE__MON_OWN)
         return say(STAGE_EENCODE, err, errlen,
-                   "actor '%s' has monitors (its own, or others' on it): "
-                   "monitors do not travel; cancel its own in departing",
+                   "actor '%s' has monitors of its own: monitors do not "
+                   "travel; cancel them in departing and set them again in "
+                   "arrived",
+                   id);
+    if (bind)
+        return say(STAGE_EENCODE, err, errlen,
+                   "actor '%s' is watched by another actor's monitor: "
+                   "monitors do not travel, and only their watchers can "
+                   "cancel them; it can move once they have",
                    id);
     return 0;
 }

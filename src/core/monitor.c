@@ -658,13 +658,16 @@ void stage__monitors_actor_gone(stage__theatre_t *t, stage__actor_t *a) {
     }
 }
 
-bool stage__monitors_bind(stage__theatre_t *t, uint64_t serial) {
+int stage__monitors_bind(stage__theatre_t *t, uint64_t serial) {
     stage__monitors_t *ms = t->monitors;
-    if (!ms) return false;
+    if (!ms) return 0;
     mlist_t *own = stage__u64map_get(&ms->watchers, serial);
     wlist_t *on = stage__u64map_get(&ms->watched, serial);
-    return (own && own->first) || (on && on->first) ||
-           stage__u64map_get(&ms->reasons, serial);
+    int bind = 0;
+    if (own && own->first) bind |= STAGE__MON_OWN;
+    if ((on && on->first) || stage__u64map_get(&ms->reasons, serial))
+        bind |= STAGE__MON_WATCHED;
+    return bind;
 }
 
 static void free_entry(uint64_t key, void *val, void *ud) {

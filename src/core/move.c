@@ -330,10 +330,25 @@ void stage__move_resume(stage__theatre_t *t, stage__actor_t *a) {
 
 /* ---- requests ------------------------------------------------------------ */
 
-/* Start m at B: hold A's messages, send the order behind what went to it. */
+/* Start m at B: hold A's messages, send the order behind what went to it.
+** A destination the watchdog finds stuck in one long call would hold the
+** actor, and its messages, until the call returns: refused (Busy). */
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
     h->moving = true;
     m->at = h->at;
+    stage__theatre_t *d = stage__node_theatre(t->node, m->to);
+    if (m->to != h->at &&
+        atomic_load_explicit(&d->stuck, memory_order_relaxed) &&
+        atomic_load_explicit(&d->in_turn, memory_order_relaxed)) {
+        m->rc = STAGE_EBUSY;
+        snprintf(m->err, sizeof m->err,
+                 "theatre %d is stuck in one long call (see the log): the "
+                 "actor stays in theatre %d; ask again once it runs",
+                 m->to, h->at);
+        if (!post(t->node, t->index, release_call, m)) return;
+        hub_release(t, m); /* no memory to post: end it here */
+        return;
+    }
     if (h->at == t->index) {
         out_here(t, m);
         return;

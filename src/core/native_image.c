@@ -24,16 +24,23 @@ int stage__native_state_export(stage__theatre_t *t, stage__actor_t *a,
     size_t base = out->len;
     int rc = def->encode(a->data, out);
     if (!rc && stage_pack_error(out)) rc = stage_pack_error(out);
-    if (!rc && stage_pack_validate(out->data + base, out->len - base, 1))
-        rc = STAGE_EINVAL;
+    if (!rc && stage_pack_validate(out->data + base, out->len - base, 1)) {
+        snprintf(err, errlen,
+                 "type '%s': its encode callback returned 0 but %s: it must "
+                 "write one msgpack value: the actor cannot move",
+                 def->name,
+                 out->len == base ? "wrote nothing"
+                                  : "wrote bytes that are not exactly one "
+                                    "msgpack value");
+        out->len = base;
+        return STAGE_EENCODE;
+    }
     if (!rc) return 0;
     out->len = base;
     snprintf(err, errlen,
-             "type '%s': its encode callback %s (%s): the actor cannot "
+             "type '%s': its encode callback failed (%s): the actor cannot "
              "move",
-             def->name,
-             rc == STAGE_EINVAL ? "did not write one msgpack value" : "failed",
-             stage_strerror(rc));
+             def->name, stage_strerror(rc));
     return STAGE_EENCODE;
 }
 

@@ -283,13 +283,20 @@ static void take(stage__theatre_t *t, stage__item_t *it) {
     }
 }
 
+/* At most this many inbox items per pass of the loop: a step that posts
+** the next to its own theatre (a move that asks for another from
+** `departing`, without end) must not keep the loop from its run queue,
+** timers and stop. */
+#define DRAIN_BATCH 4096
+
 /* Take what other threads sent. Not once the node is stopping: a
 ** completed future would run its continuations (next, catch), which are
 ** turns too; what is left is dropped at teardown. */
 static void drain_inbox(stage__theatre_t *t) {
-    int retired = 0;
+    int retired = 0, taken = 0;
     stage__mpsc_node_t *n;
-    while (!stopping(t) && (n = stage__mpsc_pop(&t->inbox))) {
+    while (!stopping(t) && taken++ < DRAIN_BATCH &&
+           (n = stage__mpsc_pop(&t->inbox))) {
         if (!t->busy) {
             t->busy = true;
             stage__work_add(t->node, 1);

@@ -161,6 +161,7 @@ void stage__timers_free(stage__theatre_t *t) {
 static void timer_turn(stage__theatre_t *t, stage__actor_t *a,
                        stage__env_t *e) {
     stage__timer_t *tm = e->arg;
+    tm->queued--;
     if (!tm->cancelled) tm->turn(t, a, tm);
     stage__timer_unref(tm);
     stage__env_free(e);
@@ -171,6 +172,7 @@ static void timer_turn_drop(stage__theatre_t *t, stage__actor_t *a,
                             stage__env_t *e) {
     (void)t;
     (void)a;
+    ((stage__timer_t *)e->arg)->queued--;
     stage__timer_unref(e->arg);
     stage__env_free(e);
 }
@@ -189,6 +191,7 @@ static void actor_timer_fire(stage__theatre_t *t, stage__timer_t *tm) {
         return;
     }
     tm->refs++;
+    tm->queued++;
     e->target = a->serial;
     e->target_type = a->type;
     stage__actor_enqueue(t, a, e);
@@ -226,7 +229,11 @@ static void count_armed(uint64_t key, void *val, void *ud) {
     (void)key;
     const stage__timer_t *tm = val;
     armed_t *c = ud;
-    if (tm->actor == c->serial && !tm->cancelled) c->n++;
+    /* armed, or with a turn queued: a one-shot that has fired and run is
+    ** found (a handle still holds it) but cannot fire again */
+    if (tm->actor == c->serial && !tm->cancelled &&
+        (tm->heap_index >= 0 || tm->queued))
+        c->n++;
 }
 
 size_t stage__timers_of_actor(stage__theatre_t *t, uint64_t serial) {

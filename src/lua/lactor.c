@@ -208,9 +208,8 @@ static int class_spawn_at(lua_State *L) { /* Class:spawn_at(theatre, ...) */
     int n = stage_node_theatres(stage__lw(L)->node);
     if (th < 0 || th >= n)
         return luaL_error(L,
-                          "spawn_at: no theatre %d (this node has %d: 0 to "
-                          "%d)",
-                          (int)th, n, n - 1);
+                          "spawn_at: no theatre %I (this node has %d: 0 to %d)",
+                          th, n, n - 1);
     return stage__lactor_spawn(L, (int)th, 3, lua_gettop(L) - 2);
 }
 

@@ -118,13 +118,19 @@ static int m_net_stats(lua_State *L) {
 static int migrate_where(lua_State *L, int idx) {
     stage__lw_t *w = stage__lw(L);
     int n = stage_node_theatres(w->node);
-    if (lua_isinteger(L, idx)) {
-        lua_Integer i = lua_tointeger(L, idx);
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        int whole;
+        lua_Integer i = lua_tointegerx(L, idx, &whole);
+        if (!whole)
+            return luaL_error(L,
+                              "migrate: theatre %s is not a whole number: "
+                              "give a theatre index from 0 to %d",
+                              lua_tostring(L, idx), n - 1);
         if (i < 0 || i >= n)
             return luaL_error(L,
-                              "migrate: no theatre %d on this node (it has "
+                              "migrate: no theatre %I on this node (it has "
                               "theatres 0 to %d)",
-                              (int)i, n - 1);
+                              i, n - 1);
         return (int)i;
     }
     stage__lref_t *r = stage__lref_test(L, idx);
@@ -156,11 +162,25 @@ static int migrate_where(lua_State *L, int idx) {
 static int m_migrate(lua_State *L) {
     stage__lw_t *w = stage__lw(L);
     stage__lref_t *r = lua_gettop(L) >= 2 ? stage__lref_test(L, 1) : NULL;
+    if (!r && !lua_isnoneornil(L, 2)) /* two arguments: the first is whom */
+        return luaL_typeerror(L, 1, "reference");
     if (!r) {
         int to = migrate_where(L, 1);
         stage__actor_t *a = stage__lw_running(L);
         if (a->flags & ACTOR_MOVING)
             return luaL_error(L, "migrate: the actor is moving already");
+        if (a->type->kind != STAGE_KIND_MOBILE) { /* known now: raise */
+            stage_id_t id;
+            char idt[STAGE_ID_TEXT_MAX];
+            stage__make_id(w->node, a->serial, a->type, &id);
+            stage_id_format(&id, idt, sizeof idt);
+            return luaL_error(L,
+                              "migrate: actor '%s' is %s: it stays in its "
+                              "theatre (only mobile actors move)",
+                              idt,
+                              a->type->kind == STAGE_KIND_PINNED ? "pinned"
+                                                                 : "creatable");
+        }
         a->flags |= ACTOR_MOVING;
         if (stage__migrate(w->node, a->serial, to, NULL, true)) {
             a->flags &= ~ACTOR_MOVING;

@@ -35,7 +35,10 @@ void stage__keyfile_wipe(void *p, size_t n) {
 static int check_mode(const char *path, const struct stat *st, char *err,
                       size_t errlen) {
     if (!S_ISREG(st->st_mode)) {
-        snprintf(err, errlen, "cluster key '%s' is not a regular file", path);
+        snprintf(err, errlen,
+                 "cluster key '%s' is not a regular file: give the path of "
+                 "a key file (stage keygen FILE makes one)",
+                 path);
         return STAGE_EINVAL;
     }
     if (st->st_mode & 077) {
@@ -78,7 +81,9 @@ int stage__keyfile_read(const char *path, uint8_t key[STAGE__CLUSTER_KEY_BYTES],
         snprintf(err, errlen, "cannot initialise libsodium");
         return STAGE_EIO;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* non-blocking: a FIFO (or a device) is refused by check_mode, not
+    ** waited on in open until a writer comes */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, errlen, "cannot read cluster key '%s': %s", path,
                  strerror(errno));
@@ -137,6 +142,14 @@ int stage__keyfile_generate(const char *path, bool force, char *err,
     if (n < 0 || (size_t)n >= sizeof tmp) {
         snprintf(err, errlen, "cluster key path '%s' is too long", path);
         return STAGE_EINVAL;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen,
+                 "'%s' exists and is not a regular file: it is not replaced, "
+                 "even with --force; give another FILE",
+                 path);
+        return STAGE_EEXISTS;
     }
     int fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 && errno == EEXIST && !force) {

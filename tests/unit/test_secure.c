@@ -560,6 +560,37 @@ static void a_file_that_is_not_a_key_is_refused(void **state) {
     assert_non_null(strstr(err, "cannot read cluster key '/nonexistent/k'"));
 }
 
+/* A FIFO or a directory given as the key file is refused at once (a FIFO
+** is not waited on for a writer), and keygen does not offer --force for
+** them. alarm(): a read that blocks kills the test loudly. */
+static void a_key_path_that_is_no_file_is_refused(void **state) {
+    (void)state;
+    char err[512];
+    uint8_t k[32];
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(5);
+    assert_int_equal(stage__keyfile_read(path, k, err, sizeof err),
+                     STAGE_EINVAL);
+    alarm(0);
+    assert_non_null(strstr(err, "is not a regular file"));
+    assert_non_null(strstr(err, "stage keygen FILE"));
+    for (int force = 0; force < 2; force++) {
+        assert_int_equal(stage__keyfile_generate(path, force, err, sizeof err),
+                         STAGE_EEXISTS);
+        assert_non_null(strstr(err, "is not a regular file"));
+        assert_null(strstr(err, "give --force"));
+    }
+    unlink(path);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(stage__keyfile_read(path, k, err, sizeof err),
+                     STAGE_EINVAL);
+    assert_non_null(strstr(err, "is not a regular file"));
+    assert_int_equal(stage__keyfile_generate(path, true, err, sizeof err),
+                     STAGE_EEXISTS);
+    assert_non_null(strstr(err, "give another FILE"));
+    rmdir(path);
+}
+
 static void loopback_addresses_are_told_apart(void **state) {
     (void)state;
     assert_true(stage__addr_is_loopback("127.0.0.1:7400"));
@@ -595,6 +626,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(a_key_others_can_read_is_refused,
                                         setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(a_file_that_is_not_a_key_is_refused,
+                                        setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(a_key_path_that_is_no_file_is_refused,
                                         setup_dir, teardown_dir),
         cmocka_unit_test(loopback_addresses_are_told_apart),
     };

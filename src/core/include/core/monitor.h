@@ -109,10 +109,12 @@ void stage__actor_fail(stage__theatre_t *t, stage__actor_t *a, int code,
 /* Actor a stops (stage__actor_destroy, after its death ran): tell its
 ** watchers, drop its own monitors. t's thread. */
 void stage__monitors_actor_gone(stage__theatre_t *t, stage__actor_t *a);
-/* 1 if actor serial of t has monitors of its own, or is watched, or has
-** a failure recorded for its watchers: what an image cannot carry
-** (core/image.h). t's thread. */
-bool stage__monitors_bind(stage__theatre_t *t, uint64_t serial);
+/* What an image cannot carry (core/image.h) of actor serial of t: 0, or
+** STAGE__MON_OWN (monitors of its own) | STAGE__MON_WATCHED (others watch
+** it, or a failure of it is recorded for its watchers). t's thread. */
+#define STAGE__MON_OWN 1
+#define STAGE__MON_WATCHED 2
+int stage__monitors_bind(stage__theatre_t *t, uint64_t serial);
 /* Free t's monitor state (teardown, after its actors went). */
 void stage__monitors_free(stage__theatre_t *t);
 

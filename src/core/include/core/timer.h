@@ -40,6 +40,7 @@ struct stage__timer {
     uint64_t id;               /* in its theatre's timer_ids, or 0 */
     stage__timer_turn_fn turn; /* runs as a turn of the actor */
     stage__theatre_t *theatre; /* whose timer_ids list it */
+    int queued;                /* its turns queued, not run yet */
 };
 
 /* Monotonic seconds. Any thread. */
