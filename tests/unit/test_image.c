@@ -6,7 +6,7 @@
 ** hooks, awaits and continuations, C types with and without encode and
 ** decode, pinned actors, queued messages and calls, and hostile images.
 */
-#include "test_capi_util.h"
+#include "test_counter_type.h"
 
 #include "core/actor.h"
 #include "core/future.h"
@@ -47,74 +47,8 @@ static const stage_type_def_t gate_type = {.name = "Gate",
                                            .state_size = sizeof(gate_t),
                                            .methods = gate_methods};
 
-/* CCounter: a C actor with encode and decode, and the two hooks. */
-typedef struct counter {
-    int64_t count, arrivals, departs, refuse;
-} counter_t;
-
-static void c_add(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
-    counter_t *c = state;
-    c->count += cu_arg_int(msg);
-    cu_reply_int(ctx, msg, c->count);
-}
-
-/* [count, arrivals, departs, theatre] */
-static void c_info(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
-    counter_t *c = state;
-    stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 4);
-    stage_pack_int(&p, c->count);
-    stage_pack_int(&p, c->arrivals);
-    stage_pack_int(&p, c->departs);
-    stage_pack_int(&p, stage_ctx_theatre(ctx));
-    stage_reply(ctx, msg, p.data, p.len);
-    stage_pack_free(&p);
-}
-
-static void c_refuse(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
-    ((counter_t *)state)->refuse = cu_arg_int(msg);
-    cu_reply_int(ctx, msg, 1);
-}
-
-static void c_where(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
-    (void)state;
-    cu_reply_int(ctx, msg, stage_ctx_theatre(ctx));
-}
-
-static int c_encode(const void *state, stage_pack_t *out) {
-    const counter_t *c = state;
-    stage_pack_array(out, 3);
-    stage_pack_int(out, c->count);
-    stage_pack_int(out, c->arrivals);
-    stage_pack_int(out, c->departs);
-    return 0;
-}
-
-static int c_decode(void *state, const char *data, size_t len) {
-    counter_t *c = state;
-    stage_unpack_t u;
-    uint32_t n;
-    stage_unpack_init(&u, data, len);
-    if (stage_unpack_array(&u, &n) || n != 3 ||
-        stage_unpack_int(&u, &c->count) || stage_unpack_int(&u, &c->arrivals) ||
-        stage_unpack_int(&u, &c->departs))
-        return STAGE_EDECODE;
-    return 0;
-}
-
-static int c_departing(stage_ctx_t *ctx, void *state) {
-    (void)ctx;
-    counter_t *c = state;
-    if (c->refuse) return STAGE_EBUSY;
-    c->departs++;
-    return 0;
-}
-
-static void c_arrived(stage_ctx_t *ctx, void *state) {
-    (void)ctx;
-    ((counter_t *)state)->arrivals++;
-}
-
+/* CCounter (test_counter_type.h): a C actor with encode and decode, and
+** the two hooks. */
 static const stage_method_t counter_methods[] = {{"add", c_add},
                                                  {"info", c_info},
                                                  {"refuse", c_refuse},
