@@ -87,7 +87,7 @@
 static uint64_t seed, now;
 static bool tracing;
 
-static void die(const char *fmt, ...) {
+static _Noreturn void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "node_sim: seed %" PRIu64 " at %" PRIu64 " ms: ", seed,

@@ -188,13 +188,9 @@ static void a_field_more_or_less_is_refused(void **state) {
 
 static void a_body_that_is_not_an_array_is_refused(void **state) {
     (void)state;
-    const char *bodies[] = {"",
-                            "\xc0",
-                            "\x07",
-                            "\xa3"
-                            "abc",
-                            "\x80",
-                            "\xc1"};
+    const char *bodies[] = {"",     "\xc0",
+                            "\x07", "\xa3\x61\x62\x63", /* the str "abc" */
+                            "\x80", "\xc1"};
     size_t lens[] = {0, 1, 1, 4, 1, 1};
     for (size_t k = 0; k < NKINDS; k++)
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)

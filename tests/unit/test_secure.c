@@ -536,8 +536,8 @@ static void a_file_that_is_not_a_key_is_refused(void **state) {
     uint8_t k[32];
     static const char *bad[] = {
         "", "abcd\n",
-        "zz0102030405060708090a0b0c0d0e0f101112131415161718191a"
-        "1b1c1d1e1f\n",
+        ("zz0102030405060708090a0b0c0d0e0f101112131415161718191a"
+         "1b1c1d1e1f\n"), /* one string, not two */
         "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f00\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         FILE *f = fopen(path, "w");
