@@ -43,6 +43,9 @@
 #include "node/migrate.h"
 #include "stage/errors.h"
 
+#define SIM_NAME "migrate_sim"
+#include "sim_util.h"
+
 #define MAXN 4
 #define MAXT 3
 #define MAXP (MAXN * MAXT)
@@ -51,42 +54,6 @@
 #define PROBE 6000 /* the probes go then */
 #define HORIZON 90000
 #define GRACE 150
-
-static uint64_t seed, now, rng;
-static bool tracing;
-
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "migrate_sim: seed %" PRIu64 " at %" PRIu64 " ms: ", seed,
-            now);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n  replay: migrate_sim %" PRIu64 " 1\n", seed);
-    va_end(ap);
-    exit(1);
-}
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) die("check failed: %s (line %d)", #c, __LINE__);             \
-    } while (0)
-
-static void trace(const char *fmt, ...) {
-    if (!tracing) return;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%6" PRIu64 " ", now);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
-
-static uint64_t rnd(uint64_t n) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return n ? rng % n : 0;
-}
 
 /* ---- the world ------------------------------------------------------- */
 

@@ -63,6 +63,9 @@
 #include "stage/errors.h"
 #include "stage/pack.h"
 
+#define SIM_NAME "node_sim"
+#include "sim_util.h"
+
 #define NODES 4
 #define TIMEOUT 2000     /* call timeout, ms */
 #define DETECT_MIN 100   /* a death is known this long after, at least */
@@ -83,43 +86,6 @@
 
 /* ---- failure reporting ---------------------------------------------------
  */
-
-static uint64_t seed, now;
-static bool tracing;
-
-static _Noreturn void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "node_sim: seed %" PRIu64 " at %" PRIu64 " ms: ", seed,
-            now);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n  replay: node_sim %" PRIu64 " 1\n", seed);
-    va_end(ap);
-    exit(1);
-}
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) die("check failed: %s (line %d)", #c, __LINE__);             \
-    } while (0)
-
-static void trace(const char *fmt, ...) {
-    if (!tracing) return;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%6" PRIu64 " ", now);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
-
-static uint64_t rng;
-static uint64_t rnd(uint64_t n) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return n ? rng % n : 0;
-}
 
 /* ---- the ledger of calls -------------------------------------------------
  */

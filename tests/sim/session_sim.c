@@ -36,6 +36,9 @@
 #include "stage/pack.h"
 #include "wire/frame.h"
 
+#define SIM_NAME "session_sim"
+#include "sim_util.h"
+
 #define SLOTS 3
 #define KIND 16
 /* times in ms, scaled down from the defaults: the rules are the same */
@@ -51,44 +54,6 @@
 #define QUIET_MS (4 * DEAD_AFTER)
 
 /* ---- failure reporting ------------------------------------------------ */
-
-static uint64_t seed, now;
-
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "session_sim: seed %" PRIu64 " at %" PRIu64 " ms: ", seed,
-            now);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n  replay: session_sim %" PRIu64 " 1\n", seed);
-    va_end(ap);
-    exit(1);
-}
-
-#define CHECK(c)                                                               \
-    do {                                                                       \
-        if (!(c)) die("check failed: %s (line %d)", #c, __LINE__);             \
-    } while (0)
-
-static uint64_t rng;
-static bool tracing; /* SESSION_SIM_TRACE=1: print every event */
-
-static void trace(const char *fmt, ...) {
-    if (!tracing) return;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%6" PRIu64 " ", now);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-}
-
-static uint64_t rnd(uint64_t n) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return n ? rng % n : 0;
-}
 
 /* ---- the ledger: every message sent, and what became of it ------------ */
 
