@@ -3,7 +3,8 @@
 ** the same key carries 100,000 frames each way; nodes that run different
 ** ciphers agree on one; different keys, or a key against none, never bring
 ** a session up and say why on both sides; a broken connection is replaced
-** under a new handshake and the session resumes; and hostile input to a keyed node (garbage, random bytes, a
+** under a new handshake and the session resumes; and hostile input to a keyed
+*node (garbage, random bytes, a
 ** plain handshake, a wrong key, a cut handshake, and from a client that
 ** holds the key: a flipped bit, a replayed record, a record cut short) is
 ** closed with a log line naming it while a keyed pair goes on serving,
