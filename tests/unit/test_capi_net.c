@@ -8,6 +8,7 @@
 ** join that gives up after its own timeout (NodeUnreachable, final), and
 ** from places where it cannot work.
 */
+#include <time.h>
 #include <unistd.h>
 
 #include "test_capi_util.h"
@@ -67,6 +68,32 @@ static stage_future_t *call_str(stage_node_t *node, const stage_id_t *to,
     return f;
 }
 
+/* Seconds on the monotonic clock. */
+static double now_secs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Whether node's find_type(type) answers want within WAIT_SECS; asks
+   again at once after each TypeNotFound (each asks the DHT). */
+static bool type_seen(stage_node_t *node, const char *type,
+                      const stage_id_t *want) {
+    for (double end = now_secs() + WAIT_SECS; now_secs() < end;) {
+        stage_future_t *f;
+        assert_int_equal(stage_node_find_type(node, type, &f), 0);
+        stage_result_t res;
+        cu_wait(f, &res);
+        int status = res.status;
+        stage_id_t id;
+        bool found = !status && !stage_result_id(&res, &id);
+        stage_future_release(&f);
+        if (found) return stage_id_equal(&id, want);
+        if (status != STAGE_ETYPE_NOT_FOUND) return false;
+    }
+    return false;
+}
+
 static void stop_and_destroy(stage_node_t **node) {
     stage_node_release(*node);
     stage_node_stop(*node, 0);
@@ -101,6 +128,10 @@ static void net_lua_on_one_node_calls_a_named_c_actor_of_another(void **state) {
     cu_wait(f, &res);
     if (res.status) fail_msg("naming: %s", res.message);
     stage_future_release(&f);
+
+    /* A's registration for Greeter is made without waiting (lua-api.md,
+       "find_type"): B waits until its directory lists it */
+    assert_true(type_seen(b, "Greeter", &g));
 
     /* B: a Lua actor finds it by name and by type, and calls it */
     stage_id_t client;
