@@ -3,7 +3,7 @@
 **
 **   stage run [options] FILE.lua [args...]   one embedded node, all cores
 **   stage node [options] [SCRIPT.lua]        a node of a system
-**   stage keygen [--force] FILE              a new cluster key
+**   stage keygen [--force] [--] FILE         a new cluster key
 **   stage --help | --version
 **
 ** Exit status: the script's (0, or stage.exit(code)); 1 with a
@@ -62,7 +62,7 @@ static const char run_usage[] =
     "  -h, --help           show this help\n";
 
 static const char keygen_usage[] =
-    "usage: stage keygen [--force] FILE\n"
+    "usage: stage keygen [--force] [--] FILE\n"
     "\n"
     "Writes a new random cluster key to FILE (64 hexadecimal digits on one\n"
     "line, mode 0600): give it to every node of a system with --cluster-key\n"
@@ -218,6 +218,12 @@ static void key_arg(cluster_keys_t *k, const char *opt, const char *v) {
     k->files[k->n++] = v;
 }
 
+/* Whether the environment variable name is set and not empty. */
+static bool getenv_nonempty(const char *name) {
+    const char *v = getenv(name);
+    return v && *v;
+}
+
 /* Read the key files into k and point net at them: 0, or 1 with the
 ** reason on stderr. */
 static int read_keys(cluster_keys_t *k, stage_net_config_t *net) {
@@ -336,6 +342,14 @@ static int cmd_node(int argc, char **argv) {
                 bad, node_usage);
         return 2;
     }
+    if (net.insecure && (keys.n || getenv_nonempty("STAGE_CLUSTER_KEY_FILE"))) {
+        fprintf(stderr,
+                "stage node: '--insecure' and a cluster key (%s) contradict "
+                "each other: with a key every connection is authenticated "
+                "and encrypted; drop one of them\n",
+                keys.n ? "--cluster-key" : "STAGE_CLUSTER_KEY_FILE");
+        return 2;
+    }
     if (read_keys(&keys, &net)) return 1;
     if (!net.cluster_key && !net.insecure &&
         !stage__addr_is_loopback(net.listen)) {
@@ -439,21 +453,25 @@ static int cmd_run(int argc, char **argv) {
     return status;
 }
 
-/* stage keygen [--force] FILE: 0, 1 (the file could not be written, or
+/* stage keygen [--force] [--] FILE: 0, 1 (the file could not be written, or
 ** exists) or 2 (usage), with the reason on stderr. */
 static int cmd_keygen(int argc, char **argv) {
-    bool force = false;
+    bool force = false, ended = false;
     const char *file = NULL;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+        if ((!strcmp(o, "-h") || !strcmp(o, "--help")) && !ended) {
             fputs(keygen_usage, stdout);
             return 0;
-        } else if (!strcmp(o, "--force")) {
+        } else if (!strcmp(o, "--force") && !ended) {
             force = true;
-        } else if (o[0] == '-' && o[1]) {
-            fprintf(stderr, "stage keygen: unknown option '%s'\n%s", o,
-                    keygen_usage);
+        } else if (!strcmp(o, "--") && !ended) {
+            ended = true; /* what follows is FILE, even "-x" */
+        } else if (o[0] == '-' && o[1] && !ended) {
+            fprintf(stderr,
+                    "stage keygen: unknown option '%s' (for a FILE whose "
+                    "name begins with '-', give '--' before it)\n%s",
+                    o, keygen_usage);
             return 2;
         } else if (file) {
             fprintf(stderr, "stage keygen: one FILE only, not '%s' too\n%s", o,

@@ -110,6 +110,13 @@ int stage__keyfile_read(const char *path, uint8_t key[STAGE__CLUSTER_KEY_BYTES],
         return STAGE_EINVAL;
     }
     sodium_memzero(text, sizeof text);
+    if (sodium_is_zero(key, STAGE__CLUSTER_KEY_BYTES)) {
+        snprintf(err, errlen,
+                 "cluster key '%s' is all zeros: anyone can guess it; give "
+                 "a key made by stage keygen FILE",
+                 path);
+        return STAGE_EINVAL;
+    }
     return 0;
 }
 

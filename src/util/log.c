@@ -135,9 +135,14 @@ static void close_window(stage__logfold_t *f, fold_t *s, double now) {
         snprintf(times, sizeof times, "%lu times", s->count);
     double span = now - s->since; /* in tenths; "0.0 s" would be odd */
     if (span < 0.1) span = 0.1;
-    int n = snprintf(
-        line, sizeof line, "%s (repeated %s in the last %.1f s%s)\n", s->last,
-        times, span, s->varied ? " with other numbers; this is the last" : "");
+    int n = s->varied
+                ? snprintf(line, sizeof line,
+                           "%s (%lu line%s like it in the last %.1f s, "
+                           "with other numbers; this one came last)\n",
+                           s->last, s->count, s->count == 1 ? "" : "s", span)
+                : snprintf(line, sizeof line,
+                           "%s (repeated %s in the last %.1f s)\n", s->last,
+                           times, span);
     if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
     if (n > 0) f->out(f->ud, s->level, line, (size_t)n);
 }

@@ -25,6 +25,17 @@ cp "$key" "$DIR/before"
 expect 1 -e "^stage keygen: '$key' exists: it is not replaced \\(give --force" \
     -- "$STAGE" keygen "$key"
 cmp -s "$key" "$DIR/before" || fail "keygen replaced the key without --force"
+# a FILE named like an option: refused as one, written after '--'
+expect 2 -e "^stage keygen: unknown option '-k' \\(for a FILE whose name begins with '-', give '--' before it\\)\$" \
+    -- "$STAGE" keygen -k
+(cd "$DIR" && "$STAGE" keygen -- -k 2>/dev/null) ||
+    fail "keygen -- -k did not write '-k'"
+grep -Eqx '[0-9a-f]{64}' "$DIR/-k" || fail "'-k' is not a key"
+# a key of zeros is no secret: refused, saying why
+printf '%064d\n' 0 >"$DIR/zero.key"
+chmod 600 "$DIR/zero.key"
+expect 1 -e "^stage node: cluster key '$DIR/zero.key' is all zeros: anyone can guess it; give a key made by stage keygen FILE\$" \
+    -n "listening" -- "$STAGE" node --cluster-key "$DIR/zero.key"
 
 # 1. three nodes with the key: b joins a (the option), the client joins b
 # (the environment variable) and runs keyed.lua's checks across the nodes
@@ -65,6 +76,12 @@ expect 1 -e "^stage node: cluster key '$other' can be read or written by others 
 expect 1 -e "^stage node: refusing to listen at '0\\.0\\.0\\.0:0' without a cluster key: every host that can reach it could join the system and run code in it; give --cluster-key FILE \\(stage keygen FILE makes one\\), or --insecure to listen anyway\$" \
     -n "listening" -- "$STAGE" node --listen 0.0.0.0:0
 start open --listen 0.0.0.0:0 --insecure
+# --insecure with a key, from the option or the environment: which one is
+# meant cannot be guessed, so neither is taken
+expect 2 -e "^stage node: '--insecure' and a cluster key \\(--cluster-key\\) contradict each other" \
+    -n "listening" -- "$STAGE" node --insecure --cluster-key "$key"
+expect 2 -e "^stage node: '--insecure' and a cluster key \\(STAGE_CLUSTER_KEY_FILE\\) contradict each other" \
+    -n "listening" -- env STAGE_CLUSTER_KEY_FILE="$key" "$STAGE" node --insecure
 start keyed --listen 0.0.0.0:0 --cluster-key "$key"
 
 # 5. garbage and random bytes to a keyed node's port: each connection is
