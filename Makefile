@@ -22,7 +22,8 @@ test_in = cd $(1) && $(2) ctest --output-on-failure -j $(JOBS)
 build_tests = $(call build_in,$(BUILD),RelWithDebInfo,-DBUILD_TESTING=ON)
 
 .PHONY: all build demo test test-asan test-tsan test-clang builds bench \
-	bench-net bench-dht bench-reliability bench-failover wire-bench deps clean
+	bench-net bench-dht bench-reliability bench-failover bench-migrate \
+	wire-bench deps clean
 
 all: build
 
@@ -99,6 +100,13 @@ bench-failover:
 	@$(DEPS) build test bench-reliability
 	@$(build_tests)
 	sh bench/failover/run.sh $(BUILD)
+
+# The costs of moving actors: between theatres (small and 100 KB), and
+# messages/s to an actor that moves every 10 ms against one that stays.
+bench-migrate:
+	@$(DEPS) build test bench
+	@$(build_tests)
+	sh bench/migrate/run.sh $(BUILD)
 
 # The DHT at 1,000 and 10,000 simulated nodes, each figure beside its target.
 bench-dht:
