@@ -280,10 +280,45 @@ static int pick_in_family(stage_node_t *n, stage__type_t **types, int k,
     return STAGE_EACTOR_NOT_FOUND;
 }
 
+void stage__host_pack(stage_pack_t *p, const char *address, int theatres,
+                      double load, bool takes_movers, uint32_t actors) {
+    stage_pack_map(p, 5);
+    stage_pack_cstr(p, "address");
+    stage_pack_cstr(p, address);
+    stage_pack_cstr(p, "theatres");
+    stage_pack_int(p, theatres);
+    stage_pack_cstr(p, "load");
+    stage_pack_double(p, load);
+    stage_pack_cstr(p, "actors");
+    stage_pack_int(p, actors);
+    stage_pack_cstr(p, "takes_movers");
+    stage_pack_bool(p, takes_movers);
+}
+
+/* An embedded node's hosts: itself, its load as its theatres last
+** published it. */
+static void local_hosts(stage_node_t *n, stage__future_t *f) {
+    unsigned runnable, actors;
+    stage__place_node_load(n, &runnable, &actors);
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, 1);
+    stage__host_pack(&p, n->address, n->ntheatres,
+                     (double)runnable / n->ntheatres, true, actors);
+    if (stage_pack_error(&p))
+        stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL);
+    else
+        stage__future_resolve(f, p.data, p.len);
+    stage_pack_free(&p);
+}
+
 static void local_find(stage_node_t *n, int op, const char *key,
                        stage__future_t *f) {
     char msg[400];
     stage_id_t id;
+    if (op == STAGE__HOSTS) {
+        local_hosts(n, f);
+        return;
+    }
     if (op == STAGE__FIND_NAME || op == STAGE__REFIND_NAME) {
         if (stage__names_find(n, key, &id) == 0)
             resolve_id(f, &id);

@@ -131,4 +131,18 @@ void stage__place_publish(stage__theatre_t *t) {
     ** this theatre's look at its queue and this store is forgotten: it is
     ** in the inbox, and counted at the next publication. */
     atomic_store_explicit(&t->load, t->nrun, memory_order_relaxed);
+    atomic_store_explicit(&t->nactors, t->actors.count, memory_order_relaxed);
+}
+
+void stage__place_node_load(stage_node_t *n, unsigned *runnable,
+                            unsigned *actors) {
+    unsigned r = 0, a = 0;
+    for (int i = 0; i < n->ntheatres; i++) {
+        stage__theatre_t *t = n->theatres[i];
+        int l = atomic_load_explicit(&t->load, memory_order_relaxed);
+        r += l > 0 ? (unsigned)l : 0;
+        a += atomic_load_explicit(&t->nactors, memory_order_relaxed);
+    }
+    *runnable = r;
+    *actors = a;
 }

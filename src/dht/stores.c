@@ -1,7 +1,8 @@
 /*
 ** dht/stores.c: the typed stores on the key/value layer (thesis 4.3).
 **
-**   hosts       H(1 || manager id, 8 bytes LE) -> [addr, cores, load, mobile]
+**   hosts       H(1 || manager id, 8 bytes LE) -> [addr, cores, load, mobile,
+**                                                   actors]
 **   names       H(2 || name)      -> actor id              (claim: atomic)
 **   types       H(3 || type)      -> items [0, actor id] and [1, "subtype"]
 **   migrations  H(4 || old id text) -> current id
@@ -14,6 +15,8 @@
 ** Pure logic: no I/O.
 */
 #include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "dht_internal.h"
@@ -94,13 +97,39 @@ int stage_dht_host_put(stage_dht_t *d, uint64_t now, uint64_t req,
     for (int i = 0; i < 8; i++)
         b[i] = (unsigned char)(id >> (8 * i));
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_array(&p, 4);
+    stage_pack_array(&p, 5);
     stage_pack_str(&p, h->addr, strnlen(h->addr, STAGE_ADDR_MAX - 1));
     stage_pack_int(&p, h->cores);
     stage_pack_double(&p, h->load);
     stage_pack_bool(&p, h->mobile != 0);
+    stage_pack_int(&p, h->actors);
     return put_packed(d, now, req, STAGE_DHT_OP_PUT,
                       stage_dht_key(STAGE_DHT_HOSTS, b, 8), 0, RF_REPLACE, &p);
+}
+
+int stage_dht_host_decode(const char *value, size_t len, stage_dht_host_t *h) {
+    stage_unpack_t u;
+    uint32_t n;
+    const char *addr;
+    size_t alen;
+    int64_t cores, actors;
+    double load;
+    bool mobile;
+    stage_unpack_init(&u, value, len);
+    if (stage_unpack_array(&u, &n) || n < 5 ||
+        stage_unpack_str(&u, &addr, &alen) || !alen || alen >= STAGE_ADDR_MAX ||
+        memchr(addr, 0, alen) || stage_unpack_int(&u, &cores) || cores < 1 ||
+        cores > 65536 || stage_unpack_double(&u, &load) ||
+        !(load >= 0 && load < 1e9) || stage_unpack_bool(&u, &mobile) ||
+        stage_unpack_int(&u, &actors) || actors < 0 || actors > UINT32_MAX)
+        return STAGE_EDECODE;
+    memcpy(h->addr, addr, alen);
+    h->addr[alen] = 0;
+    h->cores = (int)cores;
+    h->load = load;
+    h->mobile = mobile;
+    h->actors = (uint32_t)actors;
+    return 0;
 }
 
 int stage_dht_host_get(stage_dht_t *d, uint64_t now, uint64_t req,

@@ -306,6 +306,14 @@ static int m_find_all_types(lua_State *L) {
     return 1;
 }
 
+/* stage.hosts(): a future of the nodes' host entries (this node's first). */
+static int m_hosts(lua_State *L) {
+    stage__future_t *f = dir_future(L); /* directory borrows it */
+    stage__directory(stage__lw(L)->node, STAGE__HOSTS, "", NULL, f);
+    stage__lfuture_push(L, f);
+    return 1;
+}
+
 /* ---- timers ------------------------------------------------------------- */
 
 /* A Lua actor's timer is core's actor timer (core/timer.h): each firing
@@ -416,6 +424,7 @@ int stage__lmodule_open(lua_State *L) {
                                    {"find_type", m_find_type},
                                    {"find_subtype", m_find_subtype},
                                    {"find_all_types", m_find_all_types},
+                                   {"hosts", m_hosts},
                                    {"monitor", stage__lmonitor_monitor},
                                    {"on_node_down", stage__lmonitor_node_down},
                                    {"on_node_up", stage__lmonitor_node_up},

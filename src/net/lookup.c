@@ -109,7 +109,7 @@ void stage__lookup_drain(stage__netnode_t *nn) {
             lookup_t *lk = stage__u64map_take(&nn->reqs, x->req);
             if (lk)
                 lookup_dht_done(nn, lk, x);
-            else
+            else if (!stage__hosts_done(nn, x))
                 stage__holdings_bye_done(nn, x->req);
         }
     }
@@ -191,6 +191,10 @@ int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
     stage__names_init(&nn->names, nn->address,
                       stage__node_incarnation(nn->node));
     stage__holdings_start(nn);
+    if (stage__hosts_start(nn)) {
+        snprintf(err, errlen, "out of memory");
+        return STAGE_ENOMEM;
+    }
     stage__lookup_drain(nn);
     return 0;
 }
@@ -242,6 +246,7 @@ void stage__lookup_close(stage__netnode_t *nn) {
     stage__u64map_free(&nn->reqs);
     stage__names_close(&nn->names);
     stage__holdings_close(nn);
+    stage__hosts_close(nn);
 }
 
 /* ---- the name cache (src/node/names.c) --------------------------------- */
@@ -675,6 +680,10 @@ static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
 static void claim_at_home(stage__netnode_t *nn, lookup_t *lk);
 
 void stage__lookup_request(stage__netnode_t *nn, stage__netnode_item_t *it) {
+    if (it->op == STAGE__HOSTS) {
+        stage__hosts_request(nn, it);
+        return;
+    }
     lookup_t *lk = stage__calloc(1, sizeof *lk);
     if (!lk) {
         stage__future_reject(it->f, STAGE_ENOMEM, NULL, NULL, NULL);

@@ -409,6 +409,7 @@ static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
 static void on_sweep(uv_timer_t *t) {
     stage__netnode_t *nn = t->data;
     stage__holdings_sweep(nn);
+    stage__hosts_sweep(nn);
 }
 
 /* ---- messages to other nodes -------------------------------------------- */

@@ -150,6 +150,7 @@ typedef struct stage__netnode {
     char address[STAGE_ADDR_MAX];
     uint64_t manager;
     bool signals;
+    struct stage__hosts *hosts;  /* hosts.c: this node's host entry */
     struct stage__known *known;  /* monitors.c: the nodes seen up */
     struct stage__death *deaths; /* deaths.c: recent verdicts */
     uint64_t lease_ms;           /* the DHT's lease (deaths.c) */
@@ -195,6 +196,31 @@ stage__future_t *stage__netnode_owed(stage__netnode_t *nn, const char *peer,
                                      uint64_t call, uint64_t target);
 void stage__netnode_reply_error(stage__netnode_t *nn, const char *peer,
                                 uint64_t call, int status, const char *msg);
+
+/* hosts.c */
+typedef struct stage__hosts stage__hosts_t;
+/* The entries of the nodes this node has sessions with: hosts[0..n) (a
+** node whose entry is missing or unreadable is left out), status 0; or
+** STAGE_ESTOPPED if the node stops first. Called once. It may not call
+** the DHT manager (it runs among the manager's effects): what it starts
+** goes through the loop. */
+typedef void (*stage__hosts_cb)(stage__netnode_t *nn, void *arg, int status,
+                                const stage_dht_host_t *hosts, size_t n);
+int stage__hosts_start(stage__netnode_t *nn);
+void stage__hosts_close(stage__netnode_t *nn);
+/* Publish this node's entry if it is due (the sweep's). */
+void stage__hosts_sweep(stage__netnode_t *nn);
+/* This node drains (or not): its entry says it takes no actors that move,
+** at once. */
+void stage__hosts_draining(stage__netnode_t *nn, bool draining);
+/* Read the entries of the nodes with a session (cb above). 0, or
+** STAGE_ENOMEM, STAGE_ESTOPPED. */
+int stage__hosts_fetch(stage__netnode_t *nn, stage__hosts_cb cb, void *arg);
+/* x (a DHT DONE) answers a fetch: handled, true; else false. */
+bool stage__hosts_done(stage__netnode_t *nn, const stage_dht_effect_t *x);
+/* A STAGE__HOSTS lookup (stage.hosts()): it->f gets the entries, this
+** node's first; it is freed. */
+void stage__hosts_request(stage__netnode_t *nn, stage__netnode_item_t *it);
 
 /* lookup.c */
 /* Send the manager's effects and rearm its timer: after every DHT call. */

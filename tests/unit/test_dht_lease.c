@@ -347,6 +347,61 @@ static void name_store_claims_take_over(void **st) {
     stage_dht_destroy(&d);
 }
 
+/* A node's host entry: put, read back and decoded, replaced by the next
+** put (one entry per manager, not one per put); a value that is not a
+** host entry does not decode. */
+static void host_entries_are_replaced_and_decoded(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(1);
+    stage_dht_host_t h = {"10.0.0.1:7400", 4, 0.5, 1, 120}, got;
+    assert_int_equal(stage_dht_host_put(d, 0, 21, &h), 0);
+    assert_int_equal(done_status(d, 21), 0);
+    h.load = 2.25, h.actors = 7, h.mobile = 0;
+    assert_int_equal(stage_dht_host_put(d, 1, 22, &h), 0);
+    assert_int_equal(done_status(d, 22), 0);
+    assert_int_equal(stage_dht_host_get(d, 2, 23, 1000), 0);
+    size_t n;
+    const stage_dht_effect_t *fx = stage_dht_effects(d, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(fx[0].status, 0);
+    assert_int_equal(fx[0].nitems, 1);
+    assert_int_equal(
+        stage_dht_host_decode(fx[0].items[0].value, fx[0].items[0].len, &got),
+        0);
+    assert_string_equal(got.addr, "10.0.0.1:7400");
+    assert_int_equal(got.cores, 4);
+    assert_true(got.load == 2.25);
+    assert_int_equal(got.mobile, 0);
+    assert_int_equal(got.actors, 7);
+    /* another manager's entry: none */
+    assert_int_equal(stage_dht_host_get(d, 3, 24, 999), 0);
+    assert_int_not_equal(done_status(d, 24), 0);
+    stage_dht_destroy(&d);
+
+    /* hostile values: each refused */
+    static const struct {
+        const char *v;
+        size_t len;
+    } bad[] = {
+        {"", 0},
+        {"\x95\xa0\x04\xcb\x00\x00\x00\x00\x00\x00\x00\x00\xc3\x01",
+         14},                                 /* addr "" */
+        {"\x95\xa1x\x00\x00\xc3\x01", 7},     /* 0 cores */
+        {"\x95\xa1x\x01\xff\xc3\x01", 7},     /* load -1 */
+        {"\x95\xa1x\x01\x00\xc3\xff", 7},     /* actors -1 */
+        {"\x94\xa1x\x01\x00\xc3", 6},         /* 4 fields */
+        {"\x95\xa2x\x00\x01\x00\xc3\x01", 8}, /* a NUL in addr */
+        {"\x95\xa1x\x01\x00\xc3", 6},         /* truncated */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(stage_dht_host_decode(bad[i].v, bad[i].len, &got),
+                         STAGE_EDECODE);
+    /* and the smallest good one */
+    assert_int_equal(
+        stage_dht_host_decode("\x95\xa1x\x01\x00\xc3\x02", 7, &got), 0);
+    assert_int_equal(got.actors, 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(entry_expires_without_renewal),
@@ -354,6 +409,7 @@ int main(void) {
         cmocka_unit_test(claim_is_decided_once_at_the_primary),
         cmocka_unit_test(own_requests_complete_through_the_effects),
         cmocka_unit_test(own_removals_complete_alone),
+        cmocka_unit_test(host_entries_are_replaced_and_decoded),
         cmocka_unit_test(effects_accumulate_until_read),
         cmocka_unit_test(name_claim_takes_over_an_earlier_run_of_its_node),
         cmocka_unit_test(name_store_claims_take_over),

@@ -6,6 +6,7 @@
 #ifndef STAGE_CORE_DIRECTORY_H
 #define STAGE_CORE_DIRECTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,9 +23,17 @@ enum {
     STAGE__FIND_TYPE,      /* f gets a random actor id of type key */
     STAGE__FIND_SUBTYPE,   /* ... of type key or one of its subtypes */
     STAGE__FIND_ALL,       /* f gets an array of every id of type key */
-    STAGE__REFIND_NAME     /* FIND_NAME past any cached answer: a call
+    STAGE__REFIND_NAME,    /* FIND_NAME past any cached answer: a call
                            ** through the name to id failed (retry.c) */
+    STAGE__HOSTS           /* f gets an array of host entries (below):
+                           ** this node's, then those of the nodes it has
+                           ** sessions with, from the DHT (key "") */
 };
+
+/* Append one host entry to p: a map {address, theatres, load, actors,
+** takes_movers} (stage.hosts(), docs/lua-api.md). */
+void stage__host_pack(stage_pack_t *p, const char *address, int theatres,
+                      double load, bool takes_movers, uint32_t actors);
 
 /* Look key up (or claim it for id) and complete f, which it borrows (the
 ** network path takes a reference of its own). A claim for an actor of this

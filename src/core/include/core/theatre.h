@@ -83,6 +83,7 @@ struct stage__theatre {
     ** watchdog finds it stuck in one turn (node.c) */
     alignas(64) atomic_int load;
     atomic_int stuck;
+    atomic_uint nactors; /* its actors, as of its last publication */
     /* the rest: this theatre's thread only, but for the preemption
     ** fields the watchdog reads (see below) */
     alignas(64) stage__actor_t *run_head, *run_tail;
@@ -145,6 +146,10 @@ void stage__place_publish(stage__theatre_t *t);
 /* t ran out of work: publish load 0 and forget how long it was busy. t's
 ** thread. */
 void stage__place_idle(stage__theatre_t *t);
+/* The node's load as its theatres last published it: *runnable the actors
+** on their run queues, *actors the actors they hold. Any thread. */
+void stage__place_node_load(stage_node_t *n, unsigned *runnable,
+                            unsigned *actors);
 
 /* Wake t if it sleeps (on its futex or in its poller). Any thread. */
 void stage__theatre_wake(stage__theatre_t *t);

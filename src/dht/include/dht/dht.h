@@ -276,16 +276,21 @@ int stage_dht_lookup(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k);
 
 typedef struct stage_dht_host {
     char addr[STAGE_ADDR_MAX];
-    int cores;
-    double load;
-    int mobile;
+    int cores;       /* its theatres */
+    double load;     /* runnable actors per theatre, lately */
+    int mobile;      /* it takes actors that move (not draining) */
+    uint32_t actors; /* the mobile actors it runs */
 } stage_dht_host_t;
 
-/* hosts: this manager's id -> its node's description. */
+/* hosts: this manager's id -> its node's description, replaced at each
+** put. */
 int stage_dht_host_put(stage_dht_t *d, uint64_t now, uint64_t req,
                        const stage_dht_host_t *h);
 int stage_dht_host_get(stage_dht_t *d, uint64_t now, uint64_t req,
                        uint64_t manager);
+/* A host entry's value (what a get answered) into *h. 0, or
+** STAGE_EDECODE (not a host entry: a value from the network). */
+int stage_dht_host_decode(const char *value, size_t len, stage_dht_host_t *h);
 /* names: claim name for actor (atomic), find it, drop it. */
 int stage_dht_name_claim(stage_dht_t *d, uint64_t now, uint64_t req,
                          const char *name, const stage_id_t *actor);
