@@ -475,6 +475,11 @@ STAGE_EXTERN int stage_find_all_types(stage_ctx_t *ctx, const char *type,
                                       stage_future_t **fut);
 STAGE_EXTERN int stage_node_find_all_types(stage_node_t *node, const char *type,
                                            stage_future_t **fut);
+/* *fut: a future of the msgpack array of the nodes' host entries, this
+** node's first, each a map {"address", "theatres", "load", "actors",
+** "takes_movers"} (docs/c-api.md "Names and lookups"). */
+STAGE_EXTERN int stage_hosts(stage_ctx_t *ctx, stage_future_t **fut);
+STAGE_EXTERN int stage_node_hosts(stage_node_t *node, stage_future_t **fut);
 
 /* ---- timers and time --------------------------------------------------------
  */

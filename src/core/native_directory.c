@@ -1,8 +1,8 @@
 /*
 ** core/native_directory.c: names and lookups in the C API — stage_name,
 ** stage_find_name, stage_find_type, stage_find_subtype,
-** stage_find_all_types, from a handler or turn (ctx) and from outside
-** (stage_node_*).
+** stage_find_all_types, stage_hosts, from a handler or turn (ctx) and from
+** outside (stage_node_*).
 **
 ** Each makes a future and hands it to core's directory (directory.c),
 ** which answers from the node itself or, on a networked node, through the
@@ -85,4 +85,12 @@ int stage_find_all_types(stage_ctx_t *ctx, const char *type,
 int stage_node_find_all_types(stage_node_t *node, const char *type,
                               stage_future_t **fut) {
     return ask(node, 0, STAGE__FIND_ALL, type, NULL, fut);
+}
+
+int stage_hosts(stage_ctx_t *ctx, stage_future_t **fut) {
+    return ask_ctx(ctx, STAGE__HOSTS, "", fut);
+}
+
+int stage_node_hosts(stage_node_t *node, stage_future_t **fut) {
+    return ask(node, 0, STAGE__HOSTS, "", NULL, fut);
 }

@@ -94,6 +94,68 @@ static bool type_seen(stage_node_t *node, const char *type,
     return false;
 }
 
+/* Whether the host entry at u (a map) is a well-formed one; its address
+** (NUL-ended) to addr. */
+static bool host_entry(stage_unpack_t *u, char *addr, size_t len) {
+    uint32_t n;
+    bool have[5] = {false};
+    if (stage_unpack_map(u, &n) || n != 5) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k, *s;
+        size_t kl, sl;
+        int64_t v;
+        double d;
+        bool b;
+        if (stage_unpack_str(u, &k, &kl)) return false;
+        if (kl == 7 && !memcmp(k, "address", 7)) {
+            if (stage_unpack_str(u, &s, &sl) || sl >= len) return false;
+            memcpy(addr, s, sl);
+            addr[sl] = 0;
+            have[0] = true;
+        } else if (kl == 8 && !memcmp(k, "theatres", 8)) {
+            have[1] = !stage_unpack_int(u, &v) && v == 2;
+        } else if (kl == 4 && !memcmp(k, "load", 4)) {
+            have[2] = !stage_unpack_double(u, &d) && d >= 0;
+        } else if (kl == 6 && !memcmp(k, "actors", 6)) {
+            have[3] = !stage_unpack_int(u, &v) && v >= 0;
+        } else if (kl == 12 && !memcmp(k, "takes_movers", 12)) {
+            have[4] = !stage_unpack_bool(u, &b) && b;
+        } else {
+            return false;
+        }
+    }
+    return have[0] && have[1] && have[2] && have[3] && have[4];
+}
+
+/* Whether node's stage_node_hosts lists self first and then other within
+** WAIT_SECS (other's entry is published a moment after it joined); asks
+** again after each answer without it. */
+static bool hosts_list(stage_node_t *node, const char *self,
+                       const char *other) {
+    for (double end = now_secs() + WAIT_SECS; now_secs() < end;) {
+        stage_future_t *f;
+        assert_int_equal(stage_node_hosts(node, &f), 0);
+        stage_result_t res;
+        cu_wait(f, &res);
+        assert_int_equal(res.status, 0);
+        stage_unpack_t u;
+        uint32_t n;
+        char addr[STAGE_ADDR_MAX];
+        bool found = false;
+        stage_unpack_init(&u, res.data, res.len);
+        assert_int_equal(stage_unpack_array(&u, &n), 0);
+        assert_true(n >= 1);
+        for (uint32_t i = 0; i < n; i++) {
+            assert_true(host_entry(&u, addr, sizeof addr));
+            if (i == 0) assert_string_equal(addr, self);
+            found |= i > 0 && !strcmp(addr, other);
+        }
+        stage_future_release(&f);
+        if (found) return true;
+    }
+    return false;
+}
+
 static void stop_and_destroy(stage_node_t **node) {
     stage_node_release(*node);
     stage_node_stop(*node, 0);
@@ -179,6 +241,9 @@ static void net_lua_on_one_node_calls_a_named_c_actor_of_another(void **state) {
     assert_int_equal(
         stage_node_spawn_at(b, stage_node_address(a), "Nope", NULL, 0, &f), 0);
     assert_int_equal(cu_status(&f), STAGE_ETYPE_NOT_FOUND);
+
+    /* B's host entries: its own first, then A's once A has published */
+    assert_true(hosts_list(b, stage_node_address(b), stage_node_address(a)));
 
     /* waiting for the join on a theatre would stall it */
     f = cu_call(a, &g, "wait_here", 0, 1);
