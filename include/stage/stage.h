@@ -203,8 +203,9 @@ typedef struct stage_type_def {
     int max_restarts;
     double restart_window;
     /* Optional, for migration: departing runs as a turn of the actor just
-    ** before its state is encoded to move (cancel timers and monitors
-    ** there, which do not travel); 0, or a negative STAGE_E* code to
+    ** before its state is encoded to move (cancel its own monitors there,
+    ** which do not travel; its timers go with it inside a node); 0, or a
+    ** negative STAGE_E* code to
     ** refuse the move (the actor stays as it is). arrived runs as a turn
     ** where it arrived, after decode and before its queued messages (set
     ** them again there); also where it stayed, if the move is refused

@@ -27,6 +27,7 @@
 #include "core/actor.h"
 #include "core/future.h"
 #include "core/monitor.h"
+#include "core/move.h"
 #include "core/netif.h"
 #include "core/node.h"
 #include "core/theatre.h"
@@ -326,13 +327,15 @@ static bool watch_is(const watch_t *w, const watchreq_t *r) {
 }
 
 static void send_req(stage_node_t *node, watchreq_t *r);
+static void post_req(stage_node_t *node, int where, watchreq_t *r);
 
 /* Add the watch r asks for on t, where its target lives (or lived). */
 static void watch_here(stage__theatre_t *t, watchreq_t *r) {
     stage__actor_t *a = stage__actor_find(t, r->target.serial);
+    if (a && (a->flags & ACTOR_LEAVING)) a = NULL; /* cannot happen: held */
     int moved = a ? -1 : stage__shared_lookup(t->node, r->target.serial);
     if (!a && moved >= 0 && moved != t->index) {
-        send_req(t->node, r); /* it lives elsewhere now */
+        post_req(t->node, moved, r); /* it lives elsewhere now */
         return;
     }
     stage__monitors_t *ms = a ? state_of(t) : NULL;
@@ -395,6 +398,13 @@ static void unwatch_here(stage__theatre_t *t, const watchreq_t *r) {
 static void req_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)a;
     watchreq_t *r = e->arg;
+    stage__actor_t *x = stage__actor_find(t, r->target.serial);
+    /* not here, or on its way out: the request follows it as its messages
+    ** do, through its birth theatre (core/move.h) */
+    bool home = stage__serial_theatre(r->target.serial) == t->index;
+    if (((!x && home) || (x && (x->flags & ACTOR_LEAVING))) &&
+        stage__move_follow(t, r->target.serial, e))
+        return;
     if (r->unwatch)
         unwatch_here(t, r);
     else
@@ -402,10 +412,16 @@ static void req_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     free_call(t, a, e);
 }
 
-/* Carry r (a copy) to the theatre where its target lives. */
+/* Carry r (a copy) to its target's birth theatre, which sends it on to
+** where the target is, behind the messages it sent there, or holds it
+** while the target moves (core/move.h): watch and unwatch of one monitor
+** take one path, in order, wherever the target goes. */
 static void send_req(stage_node_t *node, watchreq_t *r) {
-    int where = stage__shared_lookup(node, r->target.serial);
-    if (where < 0) where = stage__serial_theatre(r->target.serial);
+    post_req(node, stage__serial_theatre(r->target.serial), r);
+}
+
+/* Carry r (a copy) to theatre where. */
+static void post_req(stage_node_t *node, int where, watchreq_t *r) {
     stage__theatre_t *t = stage__node_theatre(node, where);
     if (!t) {
         if (!r->unwatch) refuse_not_found(node, r);
@@ -656,6 +672,56 @@ void stage__monitors_actor_gone(stage__theatre_t *t, stage__actor_t *a) {
         own = m->next ? own : NULL;
         release(t, m, quiet);
     }
+}
+
+/* ---- an actor moves --------------------------------------------------- */
+
+void *stage__monitors_take_watches(stage__theatre_t *t, uint64_t serial) {
+    stage__monitors_t *ms = t->monitors;
+    wlist_t *l = ms ? stage__u64map_take(&ms->watched, serial) : NULL;
+    for (watch_t *w = l ? l->first : NULL; w; w = w->next)
+        if (w->remote) ms->nremote--;
+    return l;
+}
+
+void stage__monitors_give_watches(stage__theatre_t *t, stage__actor_t *a,
+                                  void *watches) {
+    wlist_t *l = watches;
+    if (!l) return;
+    stage__monitors_t *ms = state_of(t);
+    if (ms && !stage__u64map_get(&ms->watched, a->serial) &&
+        !stage__u64map_put(&ms->watched, a->serial, l)) {
+        for (watch_t *w = l->first; w; w = w->next)
+            if (w->remote) ms->nremote++;
+        return;
+    }
+    /* no memory (or, which cannot happen, watches here already): the
+    ** watchers hear that they lost it, rather than nothing ever */
+    static const char why[] = "out of memory keeping the watch on the actor "
+                              "as it moved: it is no longer watched";
+    reason_t *r = stage__malloc(sizeof *r + sizeof why);
+    if (r) {
+        r->code = STAGE_ENOMEM;
+        memcpy(r->message, why, sizeof why);
+    }
+    LOG_ERROR("theatre %d: %s", t->index, why);
+    if (ms) {
+        for (watch_t *w = l->first; w; w = w->next)
+            if (w->remote) ms->nremote++; /* tell_watchers counts them off */
+        tell_watchers(t, a, l, r);
+    } else {
+        stage__monitors_drop_watches(l);
+    }
+    stage__free(r);
+}
+
+void stage__monitors_drop_watches(void *watches) {
+    wlist_t *l = watches;
+    for (watch_t *w = l ? l->first : NULL, *next; w; w = next) {
+        next = w->next;
+        stage__free(w);
+    }
+    stage__free(l);
 }
 
 int stage__monitors_bind(stage__theatre_t *t, uint64_t serial) {

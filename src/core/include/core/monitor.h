@@ -109,12 +109,24 @@ void stage__actor_fail(stage__theatre_t *t, stage__actor_t *a, int code,
 /* Actor a stops (stage__actor_destroy, after its death ran): tell its
 ** watchers, drop its own monitors. t's thread. */
 void stage__monitors_actor_gone(stage__theatre_t *t, stage__actor_t *a);
-/* What an image cannot carry (core/image.h) of actor serial of t: 0, or
-** STAGE__MON_OWN (monitors of its own) | STAGE__MON_WATCHED (others watch
-** it, or a failure of it is recorded for its watchers). t's thread. */
+/* What actor serial of t is bound by: 0, or STAGE__MON_OWN (monitors of
+** its own: an image cannot carry them, core/image.h) | STAGE__MON_WATCHED
+** (others watch it, or a failure of it is recorded for its watchers: the
+** watches follow it, stage__monitors_take_watches). t's thread. */
 #define STAGE__MON_OWN 1
 #define STAGE__MON_WATCHED 2
 int stage__monitors_bind(stage__theatre_t *t, uint64_t serial);
+/* An actor that moves inside the node takes the watches on it along
+** (core/move.h): take them from t, where it leaves (an opaque list, NULL
+** if none; t's thread), give them to t where it arrived, before any turn
+** of a there (t's thread; without memory its watchers are told so, with
+** OutOfMemory), or drop them (the node stops: the list is freed, nobody
+** told). The watchers keep their monitors where they are: a DOWN finds
+** them as before. */
+void *stage__monitors_take_watches(stage__theatre_t *t, uint64_t serial);
+void stage__monitors_give_watches(stage__theatre_t *t, stage__actor_t *a,
+                                  void *watches);
+void stage__monitors_drop_watches(void *watches);
 /* Free t's monitor state (teardown, after its actors went). */
 void stage__monitors_free(stage__theatre_t *t);
 
