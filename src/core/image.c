@@ -166,7 +166,8 @@ static int check_pending(stage__actor_t *a, const char *id, char *err,
 }
 
 /* What keeps a from leaving unless its departing lets go of it: its
-** timers and its own monitors (the watches of others on it follow it:
+** timers and own monitors that do not travel (a C actor's timers and
+** monitors of actors, and the watches of others on it, follow it:
 ** core/move.c takes them along). */
 static int check_bound(stage__theatre_t *t, stage__actor_t *a, const char *id,
                        char *err, size_t errlen) {
@@ -180,8 +181,9 @@ static int check_bound(stage__theatre_t *t, stage__actor_t *a, const char *id,
     if (stage__monitors_bind(t, a->serial) & STAGE__MON_OWN)
         return say(STAGE_EENCODE, err, errlen,
                    "actor '%s' has monitors of its own: monitors do not "
-                   "travel; cancel them in departing and set them again in "
-                   "arrived",
+                   "travel (a Lua actor's, watches of nodes, one still "
+                   "looking its actor up, one of another node's actor); "
+                   "cancel them in departing and set them again in arrived",
                    id);
     return 0;
 }
@@ -764,12 +766,14 @@ typedef struct move {
     stage_pack_t image;
     void *watches;          /* the watches on the actor, as it travels */
     stage__timer_t *timers; /* and its timers that travel */
+    void *own;              /* and its own monitors that travel */
 } move_t;
 
 static void move_free(move_t *m) {
     stage__future_unref(m->f);
     stage__monitors_drop_watches(m->watches);
     stage__timers_drop(m->timers);
+    stage__monitors_drop_own(m->own);
     stage_pack_free(&m->image);
     stage__free(m);
 }
@@ -812,6 +816,8 @@ static void give_watches(stage__theatre_t *t, move_t *m) {
     m->watches = NULL;
     stage__timers_give(t, m->timers);
     m->timers = NULL;
+    stage__monitors_give_own(t, a, m->own);
+    m->own = NULL;
 }
 
 /* Back in the theatre it left: the import there failed. */
@@ -872,6 +878,7 @@ static void move_out(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
         if (!(rc = post(t->node, m->to, move_in, m))) {
             m->watches = stage__monitors_take_watches(t, x->serial);
             m->timers = stage__timers_take(t, x->serial);
+            m->own = stage__monitors_take_own(t, x->serial);
             stage__actor_export_commit(t, x);
             stage__env_free(e);
             return;

@@ -54,6 +54,7 @@ struct stage__move {
                         ** that the theatre holding A always hears */
     void *watches;      /* the watches on A (core/monitor.h) as it travels */
     stage__timer_t *timers; /* its timers that travel (core/timer.h) */
+    void *own;              /* its own monitors that travel */
     int rc;
     char err[512];
 };
@@ -77,6 +78,7 @@ static void move_free(move_t *m) {
     }
     stage__monitors_drop_watches(m->watches);
     stage__timers_drop(m->timers);
+    stage__monitors_drop_own(m->own);
     stage_pack_free(&m->image);
     stage__free(m);
 }
@@ -255,6 +257,8 @@ static void leave_call(stage__theatre_t *t, stage__actor_t *a,
     m->watches = NULL;
     stage__timers_give(t, m->timers);
     m->timers = NULL;
+    stage__monitors_give_own(t, x, m->own);
+    m->own = NULL;
     stage__actor_export_abort(t, x, m->image.data, m->image.len);
     marked(t, serial); /* its messages may have passed through the inbox */
     if (x->mbox_head) stage__actor_schedule(t, x);
@@ -292,6 +296,8 @@ static void adopt(stage__theatre_t *t, stage__actor_t *a, void *ud) {
     m->watches = NULL;
     stage__timers_give(t, m->timers); /* same deadlines, same ids */
     m->timers = NULL;
+    stage__monitors_give_own(t, a, m->own); /* same ids */
+    m->own = NULL;
 }
 
 /* Take the actor in at t (its destination): C drops it, B forwards to it.
@@ -376,6 +382,7 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     m->left = t->index;
     m->watches = stage__monitors_take_watches(t, a->serial);
     m->timers = stage__timers_take(t, a->serial);
+    m->own = stage__monitors_take_own(t, a->serial);
     if (b == t->index)
         hub_in(t, m);
     else

@@ -118,6 +118,47 @@ static const stage_type_def_t ticker_type = {.name = "Ticker",
                                              .departing = c_departing,
                                              .arrived = c_arrived};
 
+/* Warden: a Counter that watches. watch(id) sets a monitor whose DOWN
+** resolves down_done (the k-th monitor set: downs[k] counts its runs);
+** unwatch(k) cancels the k-th (answers stage_demonitor's code). */
+static stage_future_t *down_done;
+static int downs[4], down_theatre, down_reason, nwatches;
+static stage_monitor_t watches[4];
+
+static void on_down(stage_ctx_t *ctx, void *state, void *ud,
+                    const stage_down_t *down) {
+    (void)state;
+    downs[(intptr_t)ud]++;
+    down_theatre = stage_ctx_theatre(ctx);
+    down_reason = down->reason;
+    if (down_done) cu_resolve_int(down_done, (intptr_t)ud);
+    down_done = NULL;
+}
+
+static void c_watch(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    (void)state;
+    stage_id_t id;
+    assert_int_equal(cu_arg_id(msg, &id), 0);
+    intptr_t k = nwatches++;
+    cu_reply_int(ctx, msg,
+                 stage_monitor(ctx, &id, on_down, (void *)k, &watches[k]));
+}
+
+static void c_unwatch(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    (void)state;
+    cu_reply_int(ctx, msg, stage_demonitor(ctx, watches[cu_arg_int(msg)]));
+}
+
+static const stage_method_t warden_methods[] = {{"where", c_where},
+                                                {"watch", c_watch},
+                                                {"unwatch", c_unwatch},
+                                                {NULL, NULL}};
+static const stage_type_def_t warden_type = {.name = "Warden",
+                                             .state_size = sizeof(counter_t),
+                                             .methods = warden_methods,
+                                             .encode = c_encode,
+                                             .decode = c_decode};
+
 static const stage_type_def_t plain_type = {
     .name = "Plain", .state_size = sizeof(counter_t), .methods = methods};
 static const stage_type_def_t pinned_type = {.name = "Pinned",
@@ -128,7 +169,7 @@ static const stage_type_def_t pinned_type = {.name = "Pinned",
                                              .decode = c_decode};
 static const stage_type_def_t *const types[] = {
     &counter_type, &plain_type,  &pinned_type, &fickle_type,
-    &rover_type,   &ticker_type, NULL};
+    &rover_type,   &ticker_type, &warden_type, NULL};
 
 static stage_node_t *node_up(void) {
     stage_node_t *node = cu_node(THEATRES, types);
@@ -416,6 +457,65 @@ static void a_repeating_timer_follows_and_is_cancelled_where_it_went(void **s) {
     cu_end(&node); /* a timer still armed would keep the node up */
 }
 
+/* w.watch(id): its answer. */
+static int64_t watch(stage_node_t *node, const stage_id_t *w,
+                     const stage_id_t *id) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, 1);
+    stage_pack_id(&p, id);
+    stage_future_t *f = NULL;
+    assert_int_equal(stage_node_send(node, w, "watch", p.data, p.len, &f), 0);
+    stage_pack_free(&p);
+    return cu_int(&f);
+}
+
+/* A C actor's monitors of other actors move with it: the DOWN finds it
+** where it went (its callback runs there, once), and it cancels one there
+** with the handle it got before the moves. */
+static void a_watchers_monitors_move_with_it(void **s) {
+    (void)s;
+    stage_node_t *node = node_up();
+    stage_id_t w, c, c2;
+    char err[512];
+    nwatches = 0;
+    memset(downs, 0, sizeof downs);
+    spawn(node, "Warden", 1, &w);
+    spawn(node, "Counter", 0, &c);
+    spawn(node, "Counter", 2, &c2);
+    assert_int_equal(where(node, &w), 1);     /* born: it moves from now */
+    assert_int_equal(watch(node, &w, &c), 0); /* monitor 0, given out at 1 */
+    for (int to = 2; to < THEATRES; to++)
+        assert_int_equal(move(node, &w, to, err, sizeof err), 0);
+    stage_future_t *done = NULL;
+    assert_int_equal(stage_future_new(node, &done), 0);
+    down_done = done;
+    stage_future_t *stop = NULL;
+    assert_int_equal(stage_node_stop_actor(node, &c, &stop), 0);
+    assert_int_equal(cu_status(&stop), 0);
+    assert_int_equal(cu_int(&done), 0);
+    assert_int_equal(down_theatre, THEATRES - 1);
+    assert_int_equal(down_reason, 0);
+    /* two monitors of c2 set at THEATRES - 1; the warden goes home and
+    ** on, and cancels the second there */
+    assert_int_equal(watch(node, &w, &c2), 0); /* monitor 1 */
+    assert_int_equal(watch(node, &w, &c2), 0); /* monitor 2 */
+    assert_int_equal(move(node, &w, 1, err, sizeof err), 0);
+    assert_int_equal(move(node, &w, 0, err, sizeof err), 0);
+    stage_future_t *f = cu_call(node, &w, "unwatch", 2, 0);
+    assert_int_equal(cu_int(&f), 0);
+    assert_int_equal(stage_future_new(node, &done), 0);
+    down_done = done;
+    assert_int_equal(stage_node_stop_actor(node, &c2, &stop), 0);
+    assert_int_equal(cu_status(&stop), 0);
+    assert_int_equal(cu_int(&done), 1);
+    assert_int_equal(down_theatre, 0);
+    assert_int_equal(where(node, &w), 0); /* a round trip */
+    assert_int_equal(downs[0], 1);
+    assert_int_equal(downs[1], 1);
+    assert_int_equal(downs[2], 0); /* cancelled after the moves */
+    cu_end(&node);
+}
+
 /* Bad requests fail at once: no such theatre, another node's actor. */
 static void what_cannot_move_yet_is_refused_at_once(void **s) {
     (void)s;
@@ -448,6 +548,7 @@ int main(void) {
         cmocka_unit_test(a_timer_moves_with_its_actor_and_fires_once),
         cmocka_unit_test(
             a_repeating_timer_follows_and_is_cancelled_where_it_went),
+        cmocka_unit_test(a_watchers_monitors_move_with_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
