@@ -159,6 +159,48 @@ static const stage_type_def_t warden_type = {.name = "Warden",
                                              .encode = c_encode,
                                              .decode = c_decode};
 
+/* Guard k (0..GUARDS-1): watch(id, k) sets a monitor whose DOWN counts in
+** guard_downs[k] with its reason, and resolves guard_done[k]; unwatch()
+** cancels it (answers stage_demonitor's code). */
+#define GUARDS 12
+static stage_future_t *guard_done[GUARDS];
+static int guard_downs[GUARDS], guard_reason[GUARDS];
+static stage_monitor_t guard_mon[GUARDS];
+
+static void guard_down(stage_ctx_t *ctx, void *state, void *ud,
+                       const stage_down_t *down) {
+    (void)ctx;
+    (void)state;
+    intptr_t k = (intptr_t)ud;
+    guard_downs[k]++;
+    guard_reason[k] = down->reason;
+    cu_resolve_int(guard_done[k], guard_downs[k]);
+}
+
+static void g_watch(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    (void)state;
+    stage_unpack_t u;
+    uint32_t argc;
+    stage_id_t id;
+    int64_t k;
+    assert_int_equal(stage_msg_unpack(msg, &u, &argc), 0);
+    assert_int_equal(stage_unpack_id(&u, &id), 0);
+    assert_int_equal(stage_unpack_int(&u, &k), 0);
+    cu_reply_int(ctx, msg,
+                 stage_monitor(ctx, &id, guard_down, (void *)(intptr_t)k,
+                               &guard_mon[k]));
+}
+
+static void g_unwatch(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    (void)state;
+    cu_reply_int(ctx, msg, stage_demonitor(ctx, guard_mon[cu_arg_int(msg)]));
+}
+
+static const stage_method_t guard_methods[] = {
+    {"watch", g_watch}, {"unwatch", g_unwatch}, {NULL, NULL}};
+static const stage_type_def_t guard_type = {
+    .name = "Guard", .kind = STAGE_KIND_PINNED, .methods = guard_methods};
+
 static const stage_type_def_t plain_type = {
     .name = "Plain", .state_size = sizeof(counter_t), .methods = methods};
 static const stage_type_def_t pinned_type = {.name = "Pinned",
@@ -168,8 +210,8 @@ static const stage_type_def_t pinned_type = {.name = "Pinned",
                                              .encode = c_encode,
                                              .decode = c_decode};
 static const stage_type_def_t *const types[] = {
-    &counter_type, &plain_type,  &pinned_type, &fickle_type,
-    &rover_type,   &ticker_type, &warden_type, NULL};
+    &counter_type, &plain_type,  &pinned_type, &fickle_type, &rover_type,
+    &ticker_type,  &warden_type, &guard_type,  NULL};
 
 static stage_node_t *node_up(void) {
     stage_node_t *node = cu_node(THEATRES, types);
@@ -516,6 +558,72 @@ static void a_watchers_monitors_move_with_it(void **s) {
     cu_end(&node);
 }
 
+/* Guard g watches target as k: a future of its answer. */
+static stage_future_t *guard_watch(stage_node_t *node, const stage_id_t *g,
+                                   const stage_id_t *target, int k) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, 2);
+    stage_pack_id(&p, target);
+    stage_pack_int(&p, k);
+    stage_future_t *f = NULL;
+    assert_int_equal(stage_node_send(node, g, "watch", p.data, p.len, &f), 0);
+    stage_pack_free(&p);
+    return f;
+}
+
+/* Watches set and cancelled while their target moves back and forth,
+** none awaited until the end: every watch finds the actor wherever it
+** is (none says ActorNotFound), every one not cancelled fires once with
+** its stop, and the cancelled ones never run. */
+static void watches_set_and_cancelled_while_it_moves(void **s) {
+    (void)s;
+    enum { MOVES = 400 };
+    stage_node_t *node = node_up();
+    stage_id_t t, g[GUARDS];
+    spawn(node, "Counter", 0, &t);
+    assert_int_equal(where(node, &t), 0);
+    for (int k = 0; k < GUARDS; k++) {
+        spawn(node, "Guard", k % THEATRES, &g[k]);
+        guard_downs[k] = 0;
+        assert_int_equal(stage_future_new(node, &guard_done[k]), 0);
+    }
+    static stage_future_t *moves[MOVES], *watched[GUARDS], *cancels[GUARDS];
+    int k = 0, nc = 0;
+    for (int i = 0; i < MOVES; i++) {
+        assert_int_equal(stage_node_migrate_actor(
+                             node, &t, (i * 7 + 1) % THEATRES, &moves[i]),
+                         0);
+        if (i % (MOVES / GUARDS) == 0 && k < GUARDS) {
+            watched[k] = guard_watch(node, &g[k], &t, k);
+            k++;
+        }
+        if (i % (MOVES / 4) == 3 && nc < 3) { /* guards 0..2 cancel */
+            cancels[nc] = cu_call(node, &g[nc], "unwatch", nc, 0);
+            nc++;
+        }
+    }
+    assert_int_equal(k, GUARDS);
+    assert_int_equal(nc, 3);
+    for (int i = 0; i < MOVES; i++)
+        assert_int_equal(cu_status(&moves[i]), 0);
+    for (int j = 0; j < GUARDS; j++)
+        assert_int_equal(cu_int(&watched[j]), 0);
+    for (int j = 0; j < nc; j++)
+        assert_int_equal(cu_int(&cancels[j]), 0);
+    stage_future_t *stop = NULL;
+    assert_int_equal(stage_node_stop_actor(node, &t, &stop), 0);
+    assert_int_equal(cu_status(&stop), 0);
+    for (int j = nc; j < GUARDS; j++) {
+        assert_int_equal(cu_int(&guard_done[j]), 1);
+        assert_int_equal(guard_reason[j], 0); /* a stop, not NotFound */
+    }
+    for (int j = 0; j < nc; j++) {
+        assert_int_equal(guard_downs[j], 0);
+        stage_future_release(&guard_done[j]);
+    }
+    cu_end(&node);
+}
+
 /* Bad requests fail at once: no such theatre, another node's actor. */
 static void what_cannot_move_yet_is_refused_at_once(void **s) {
     (void)s;
@@ -549,6 +657,7 @@ int main(void) {
         cmocka_unit_test(
             a_repeating_timer_follows_and_is_cancelled_where_it_went),
         cmocka_unit_test(a_watchers_monitors_move_with_it),
+        cmocka_unit_test(watches_set_and_cancelled_while_it_moves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
