@@ -875,14 +875,16 @@ static void move_out(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     if (!rc) {
         m->from = t->index;
         place(t->node, m->id.serial, m->to);
+        /* taken before the post: m is the other theatre's from then on */
+        m->watches = stage__monitors_take_watches(t, x->serial);
+        m->timers = stage__timers_take(t, x->serial);
+        m->own = stage__monitors_take_own(t, x->serial);
         if (!(rc = post(t->node, m->to, move_in, m))) {
-            m->watches = stage__monitors_take_watches(t, x->serial);
-            m->timers = stage__timers_take(t, x->serial);
-            m->own = stage__monitors_take_own(t, x->serial);
             stage__actor_export_commit(t, x);
             stage__env_free(e);
             return;
         }
+        give_watches(t, m); /* back to it: it stays */
         place(t->node, m->id.serial, t->index);
         stage__actor_export_abort(t, x, m->image.data, m->image.len);
         snprintf(err, sizeof err, "out of memory");
