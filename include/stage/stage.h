@@ -203,8 +203,9 @@ typedef struct stage_type_def {
     int max_restarts;
     double restart_window;
     /* Optional, for migration: departing runs as a turn of the actor just
-    ** before its state is encoded to move (cancel timers and monitors
-    ** there, which do not travel); 0, or a negative STAGE_E* code to
+    ** before its state is encoded to move (cancel its watches of nodes
+    ** there, which do not travel; its timers and monitors of actors go
+    ** with it inside a node); 0, or a negative STAGE_E* code to
     ** refuse the move (the actor stays as it is). arrived runs as a turn
     ** where it arrived, after decode and before its queued messages (set
     ** them again there); also where it stayed, if the move is refused
@@ -509,7 +510,9 @@ STAGE_EXTERN int stage_every(stage_ctx_t *ctx, double secs, stage_timer_fn fn,
 /* Cancel a timer of the running actor: its callback does not run again,
 ** not even a turn it has already queued. 0, also when the timer has
 ** already fired for the last time or been cancelled; STAGE_EINVAL for a
-** timer that was never set on this theatre or is another actor's. */
+** timer that was never set (on this theatre, for an actor that never
+** moved) or is another actor's. A timer that moved with its actor inside
+** the node is cancelled where it is. */
 STAGE_EXTERN int stage_timer_cancel(stage_ctx_t *ctx, stage_timer_t timer);
 /* *fut: a new future that resolves to nil secs (>= 0) from now (Lua's
 ** stage.sleep); its timer keeps the node running until then. 0,
@@ -588,7 +591,9 @@ STAGE_EXTERN int stage_on_node_up(stage_ctx_t *ctx, stage_node_fn fn, void *ud,
 /* Cancel a monitor or a watch of nodes of the running actor: its callback
 ** does not run again, not even a turn it has already queued. 0, also when
 ** it has fired or been cancelled already; STAGE_EINVAL for one never set
-** on this theatre, or another actor's. */
+** (on this theatre, for an actor that never moved), or another actor's.
+** A monitor that moved with its actor inside the node is cancelled where
+** it is. */
 STAGE_EXTERN int stage_demonitor(stage_ctx_t *ctx, stage_monitor_t m);
 
 /* ---- futures ----------------------------------------------------------------

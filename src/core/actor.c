@@ -392,7 +392,7 @@ void stage__route(stage_node_t *node, stage__env_t *e) {
         stage__actor_t *a = stage__actor_find(t, e->target);
         /* one that came back by a move may have messages from this very
         ** theatre still in its inbox (core/move.h): they go first */
-        if (a && !(a->flags & ACTOR_MOVED)) {
+        if (a && !(a->flags & (ACTOR_MOVED | ACTOR_LEAVING))) {
             stage__actor_enqueue(t, a, e);
             return;
         }

@@ -166,28 +166,24 @@ static int check_pending(stage__actor_t *a, const char *id, char *err,
 }
 
 /* What keeps a from leaving unless its departing lets go of it: its
-** timers and monitors. */
+** timers and own monitors that do not travel (a C actor's timers and
+** monitors of actors, and the watches of others on it, follow it:
+** core/move.c takes them along). */
 static int check_bound(stage__theatre_t *t, stage__actor_t *a, const char *id,
                        char *err, size_t errlen) {
-    size_t n = stage__timers_of_actor(t, a->serial);
+    size_t n = stage__timers_of_actor(t, a->serial); /* those that stay */
     if (n)
         return say(STAGE_EENCODE, err, errlen,
                    "actor '%s' has %zu timer%s that may still fire: timers "
-                   "do not travel; cancel them in departing and set them "
-                   "again in arrived",
+                   "of Lua actors do not travel; cancel them in departing "
+                   "and set them again in arrived",
                    id, n, n == 1 ? "" : "s");
-    int bind = stage__monitors_bind(t, a->serial);
-    if (bind & STAGE__MON_OWN)
+    if (stage__monitors_bind(t, a->serial) & STAGE__MON_OWN)
         return say(STAGE_EENCODE, err, errlen,
                    "actor '%s' has monitors of its own: monitors do not "
-                   "travel; cancel them in departing and set them again in "
-                   "arrived",
-                   id);
-    if (bind)
-        return say(STAGE_EENCODE, err, errlen,
-                   "actor '%s' is watched by another actor's monitor: "
-                   "monitors do not travel, and only their watchers can "
-                   "cancel them; it can move once they have",
+                   "travel (a Lua actor's, watches of nodes, one still "
+                   "looking its actor up, one of another node's actor); "
+                   "cancel them in departing and set them again in arrived",
                    id);
     return 0;
 }
@@ -748,12 +744,15 @@ int stage__actor_import(stage__theatre_t *t, const char *data, size_t len,
         stage__shared_set(node, serial, t->index); /* the shared info */
     if (old_id) *old_id = im.id;
     if (new_id) stage__make_id(node, serial, ty, new_id);
+    if (opts && opts->adopt) opts->adopt(t, a, opts->ud);
     char why[256];
+    a->flags |= ACTOR_ARRIVING; /* a move it asks waits for its messages */
     if (im.has_state && ty->impl->arrived &&
         ty->impl->arrived(t, a, why, sizeof why))
         LOG_WARN("actor '%s' arrived in theatre %d, but its arrived hook "
                  "failed: %s",
                  idt, t->index, why);
+    a->flags &= ~ACTOR_ARRIVING;
     return 0;
 }
 
@@ -765,10 +764,16 @@ typedef struct move {
     int from, to;
     stage__future_t *f;
     stage_pack_t image;
+    void *watches;          /* the watches on the actor, as it travels */
+    stage__timer_t *timers; /* and its timers that travel */
+    void *own;              /* and its own monitors that travel */
 } move_t;
 
 static void move_free(move_t *m) {
     stage__future_unref(m->f);
+    stage__monitors_drop_watches(m->watches);
+    stage__timers_drop(m->timers);
+    stage__monitors_drop_own(m->own);
     stage_pack_free(&m->image);
     stage__free(m);
 }
@@ -803,6 +808,18 @@ static int post(stage_node_t *node, int theatre, stage__call_fn fn, move_t *m) {
     return 0;
 }
 
+/* The watches and timers m carries, to the actor it took in at t. */
+static void give_watches(stage__theatre_t *t, move_t *m) {
+    stage__actor_t *a = stage__actor_find(t, m->id.serial);
+    if (!a) return;
+    stage__monitors_give_watches(t, a, m->watches);
+    m->watches = NULL;
+    stage__timers_give(t, m->timers);
+    m->timers = NULL;
+    stage__monitors_give_own(t, a, m->own);
+    m->own = NULL;
+}
+
 /* Back in the theatre it left: the import there failed. */
 static void move_back(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)a;
@@ -813,6 +830,8 @@ static void move_back(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
         LOG_ERROR("actor lost in a test move: %s", err);
         stage__image_drop(t->node, m->image.data, m->image.len, STAGE_ENOMEM,
                           err);
+    } else {
+        give_watches(t, m);
     }
     move_free(m);
     stage__env_free(e);
@@ -837,6 +856,7 @@ static void move_in(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
         stage__image_drop(t->node, m->image.data, m->image.len, STAGE_ENOMEM,
                           "out of memory");
     } else {
+        give_watches(t, m);
         stage__future_resolve(m->f, "\xc3", 1); /* true */
     }
     move_free(m);
@@ -855,11 +875,16 @@ static void move_out(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     if (!rc) {
         m->from = t->index;
         place(t->node, m->id.serial, m->to);
+        /* taken before the post: m is the other theatre's from then on */
+        m->watches = stage__monitors_take_watches(t, x->serial);
+        m->timers = stage__timers_take(t, x->serial);
+        m->own = stage__monitors_take_own(t, x->serial);
         if (!(rc = post(t->node, m->to, move_in, m))) {
             stage__actor_export_commit(t, x);
             stage__env_free(e);
             return;
         }
+        give_watches(t, m); /* back to it: it stays */
         place(t->node, m->id.serial, t->index);
         stage__actor_export_abort(t, x, m->image.data, m->image.len);
         snprintf(err, sizeof err, "out of memory");

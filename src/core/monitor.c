@@ -27,6 +27,7 @@
 #include "core/actor.h"
 #include "core/future.h"
 #include "core/monitor.h"
+#include "core/move.h"
 #include "core/netif.h"
 #include "core/node.h"
 #include "core/theatre.h"
@@ -69,6 +70,10 @@ typedef struct reason {
 struct stage__monitors {
     uint64_t counter; /* ids given out: counter << 8 | theatre */
     stage_u64map_t held, watchers, watched, reasons;
+    /* ids given out here whose monitor left with its watcher (a C actor
+    ** that moved, stage__monitors_take_own): id -> the watcher's serial,
+    ** until it comes back or is forgotten; a DOWN for it is sent on */
+    stage_u64map_t away;
     size_t nremote; /* remote watches in watched */
 };
 
@@ -77,6 +82,7 @@ struct stage__monitors {
 typedef struct downmsg {
     uint64_t mon;
     uint64_t serial;
+    uint64_t watcher; /* sent on to a watcher that moved: its serial */
     int kind;
     int reason;
     bool remote;
@@ -181,6 +187,24 @@ static void forget(stage__monitors_t *ms, stage__monitor_t *m) {
     m->prev = m->next = NULL;
 }
 
+static void unaway_call(stage__theatre_t *t, stage__actor_t *a,
+                        stage__env_t *e) {
+    (void)a;
+    if (t->monitors) stage__u64map_take(&t->monitors->away, e->sender);
+    stage__env_free(e);
+}
+
+/* m, forgotten at t, was given out by another theatre (its watcher moved
+** here): that theatre no longer sends DOWNs for it on. */
+static void forgotten(stage__theatre_t *t, const stage__monitor_t *m) {
+    int origin = (int)(m->id & THEATRE_MASK);
+    if (origin == t->index) return;
+    stage__env_t *e = stage__env_call(unaway_call, NULL, NULL);
+    if (!e) return;    /* an entry stays there until the node stops */
+    e->sender = m->id; /* a theatre call: target stays 0 */
+    stage__theatre_post(stage__node_theatre(t->node, origin), e);
+}
+
 static void monitor_free(stage__monitor_t *m) {
     if (m->lookup) stage__future_unref(m->lookup);
     if (m->drop) m->drop(m);
@@ -200,6 +224,7 @@ static void turn_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
                               .incarnation = d->inc};
         if (m->kind == MON_ACTOR) {
             forget(ms, m); /* once: fn may not cancel it any more */
+            forgotten(t, m);
             info.target = &m->target;
             m->fn(t, a, m, &info);
             monitor_free(m);
@@ -244,11 +269,16 @@ static void fire_now(stage__theatre_t *t, stage__monitor_t *m, int code,
     queue_turn(t, m, d);
 }
 
+static int follow_down(stage__theatre_t *t, downmsg_t *d);
+
 /* A DOWN reached the watcher's theatre t: check it against its monitor
-** and queue the turn. Takes d. */
+** and queue the turn (or send it after a watcher that moved). Takes d. */
 static void down_here(stage__theatre_t *t, downmsg_t *d) {
     stage__monitors_t *ms = t->monitors;
     stage__monitor_t *m = ms ? stage__u64map_get(&ms->held, d->mon) : NULL;
+    if (!m && ms && !d->watcher)
+        d->watcher = (uint64_t)(uintptr_t)stage__u64map_take(&ms->away, d->mon);
+    if (!m && d->watcher && follow_down(t, d)) return; /* it moved */
     if (!m || m->state != MON_SET) { /* cancelled, or a DOWN came first */
         LOG_DEBUG("a DOWN for monitor %" PRIx64 " from '%s' found it gone "
                   "(cancelled, fired, or its actor stopped)",
@@ -273,6 +303,23 @@ static void down_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)a;
     down_here(t, e->arg);
     stage__env_free(e);
+}
+
+/* DOWN d is for a monitor whose watcher (d->watcher) moved: send it after
+** the watcher, through its birth theatre, as its messages go (core/move.h).
+** 1 if it went (then e owns d), 0 if the watcher is not to be found. */
+static int follow_down(stage__theatre_t *t, downmsg_t *d) {
+    stage__env_t *e = stage__env_call(down_call, free_call, d);
+    if (!e) {
+        LOG_ERROR("theatre %d: out of memory: a DOWN for monitor %" PRIx64
+                  " is lost",
+                  t->index, d->mon);
+        return 0;
+    }
+    if (stage__move_follow(t, d->watcher, e)) return 1;
+    e->arg = NULL;
+    stage__env_free(e);
+    return 0;
 }
 
 /* Send DOWN d to the theatre of its monitor. Takes d. */
@@ -326,13 +373,15 @@ static bool watch_is(const watch_t *w, const watchreq_t *r) {
 }
 
 static void send_req(stage_node_t *node, watchreq_t *r);
+static void post_req(stage_node_t *node, int where, watchreq_t *r);
 
 /* Add the watch r asks for on t, where its target lives (or lived). */
 static void watch_here(stage__theatre_t *t, watchreq_t *r) {
     stage__actor_t *a = stage__actor_find(t, r->target.serial);
+    if (a && (a->flags & ACTOR_LEAVING)) a = NULL; /* cannot happen: held */
     int moved = a ? -1 : stage__shared_lookup(t->node, r->target.serial);
     if (!a && moved >= 0 && moved != t->index) {
-        send_req(t->node, r); /* it lives elsewhere now */
+        post_req(t->node, moved, r); /* it lives elsewhere now */
         return;
     }
     stage__monitors_t *ms = a ? state_of(t) : NULL;
@@ -395,6 +444,13 @@ static void unwatch_here(stage__theatre_t *t, const watchreq_t *r) {
 static void req_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)a;
     watchreq_t *r = e->arg;
+    stage__actor_t *x = stage__actor_find(t, r->target.serial);
+    /* not here, or on its way out: the request follows it as its messages
+    ** do, through its birth theatre (core/move.h) */
+    bool home = stage__serial_theatre(r->target.serial) == t->index;
+    if (((!x && home) || (x && (x->flags & ACTOR_LEAVING))) &&
+        stage__move_follow(t, r->target.serial, e))
+        return;
     if (r->unwatch)
         unwatch_here(t, r);
     else
@@ -402,10 +458,16 @@ static void req_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     free_call(t, a, e);
 }
 
-/* Carry r (a copy) to the theatre where its target lives. */
+/* Carry r (a copy) to its target's birth theatre, which sends it on to
+** where the target is, behind the messages it sent there, or holds it
+** while the target moves (core/move.h): watch and unwatch of one monitor
+** take one path, in order, wherever the target goes. */
 static void send_req(stage_node_t *node, watchreq_t *r) {
-    int where = stage__shared_lookup(node, r->target.serial);
-    if (where < 0) where = stage__serial_theatre(r->target.serial);
+    post_req(node, stage__serial_theatre(r->target.serial), r);
+}
+
+/* Carry r (a copy) to theatre where. */
+static void post_req(stage_node_t *node, int where, watchreq_t *r) {
     stage__theatre_t *t = stage__node_theatre(node, where);
     if (!t) {
         if (!r->unwatch) refuse_not_found(node, r);
@@ -558,6 +620,7 @@ stage__monitor_t *stage__monitor_node(stage__theatre_t *t, stage__actor_t *a,
 ** or quiet (the node stops: every side goes). */
 static void release(stage__theatre_t *t, stage__monitor_t *m, bool quiet) {
     forget(t->monitors, m);
+    if (!quiet) forgotten(t, m);
     if (!quiet && m->kind == MON_ACTOR && m->state == MON_SET)
         tell_target(t, m, false);
     monitor_free(m);
@@ -565,15 +628,23 @@ static void release(stage__theatre_t *t, stage__monitor_t *m, bool quiet) {
 
 int stage__monitor_cancel(stage__theatre_t *t, stage__actor_t *a, uint64_t id) {
     stage__monitors_t *ms = t->monitors;
-    if ((id & THEATRE_MASK) != (uint64_t)t->index || !ms ||
-        (id >> STAGE_THEATRE_BITS) == 0 ||
+    stage__monitor_t *m = ms ? stage__u64map_get(&ms->held, id) : NULL;
+    if (m) {
+        if (m->watcher != a->serial) return STAGE_EINVAL;
+        release(t, m, false);
+        return 0;
+    }
+    bool here = (id & THEATRE_MASK) == (uint64_t)t->index;
+    /* given out elsewhere: it may have come along with an actor that
+    ** moved here, and fired or been cancelled since */
+    if (!here && (a->flags & ACTOR_MOVED) &&
+        stage__node_theatre(t->node, (int)(id & THEATRE_MASK)) &&
+        (id >> STAGE_THEATRE_BITS))
+        return 0;
+    if (!here || !ms || (id >> STAGE_THEATRE_BITS) == 0 ||
         (id >> STAGE_THEATRE_BITS) > ms->counter)
         return STAGE_EINVAL;
-    stage__monitor_t *m = stage__u64map_get(&ms->held, id);
-    if (!m) return 0; /* fired, or cancelled */
-    if (m->watcher != a->serial) return STAGE_EINVAL;
-    release(t, m, false);
-    return 0;
+    return 0; /* fired, or cancelled */
 }
 
 void stage__actor_fail(stage__theatre_t *t, stage__actor_t *a, int code,
@@ -658,13 +729,126 @@ void stage__monitors_actor_gone(stage__theatre_t *t, stage__actor_t *a) {
     }
 }
 
+/* ---- an actor moves --------------------------------------------------- */
+
+void *stage__monitors_take_watches(stage__theatre_t *t, uint64_t serial) {
+    stage__monitors_t *ms = t->monitors;
+    wlist_t *l = ms ? stage__u64map_take(&ms->watched, serial) : NULL;
+    for (watch_t *w = l ? l->first : NULL; w; w = w->next)
+        if (w->remote) ms->nremote--;
+    return l;
+}
+
+void stage__monitors_give_watches(stage__theatre_t *t, stage__actor_t *a,
+                                  void *watches) {
+    wlist_t *l = watches;
+    if (!l) return;
+    stage__monitors_t *ms = state_of(t);
+    if (ms && !stage__u64map_get(&ms->watched, a->serial) &&
+        !stage__u64map_put(&ms->watched, a->serial, l)) {
+        for (watch_t *w = l->first; w; w = w->next)
+            if (w->remote) ms->nremote++;
+        return;
+    }
+    /* no memory (or, which cannot happen, watches here already): the
+    ** watchers hear that they lost it, rather than nothing ever */
+    static const char why[] = "out of memory keeping the watch on the actor "
+                              "as it moved: it is no longer watched";
+    reason_t *r = stage__malloc(sizeof *r + sizeof why);
+    if (r) {
+        r->code = STAGE_ENOMEM;
+        memcpy(r->message, why, sizeof why);
+    }
+    LOG_ERROR("theatre %d: %s", t->index, why);
+    if (ms) {
+        for (watch_t *w = l->first; w; w = w->next)
+            if (w->remote) ms->nremote++; /* tell_watchers counts them off */
+        tell_watchers(t, a, l, r);
+    } else {
+        stage__monitors_drop_watches(l);
+    }
+    stage__free(r);
+}
+
+void stage__monitors_drop_watches(void *watches) {
+    wlist_t *l = watches;
+    for (watch_t *w = l ? l->first : NULL, *next; w; w = next) {
+        next = w->next;
+        stage__free(w);
+    }
+    stage__free(l);
+}
+
+void *stage__monitors_take_own(stage__theatre_t *t, uint64_t serial) {
+    stage__monitors_t *ms = t->monitors;
+    mlist_t *l = ms ? stage__u64map_take(&ms->watchers, serial) : NULL;
+    for (stage__monitor_t *m = l ? l->first : NULL; m; m = m->next) {
+        stage__u64map_take(&ms->held, m->id);
+        if ((m->id & THEATRE_MASK) == (uint64_t)t->index &&
+            stage__u64map_put(&ms->away, m->id, (void *)(uintptr_t)serial))
+            LOG_ERROR("theatre %d: out of memory: a DOWN for monitor %" PRIx64
+                      " of an actor that moved will not reach it",
+                      t->index, m->id);
+    }
+    return l;
+}
+
+void stage__monitors_give_own(stage__theatre_t *t, stage__actor_t *a,
+                              void *own) {
+    mlist_t *l = own;
+    if (!l) return;
+    stage__monitors_t *ms = state_of(t);
+    bool ok = ms && !stage__u64map_put(&ms->watchers, a->serial, l);
+    for (stage__monitor_t *m = l->first, *next; m; m = next) {
+        next = m->next;
+        if (ok && !stage__u64map_put(&ms->held, m->id, m)) {
+            if ((m->id & THEATRE_MASK) == (uint64_t)t->index)
+                stage__u64map_take(&ms->away, m->id); /* back home */
+            continue;
+        }
+        LOG_ERROR("theatre %d: out of memory: monitor %" PRIx64 " of an "
+                  "actor that moved here is cancelled",
+                  t->index, m->id);
+        if (m->prev) m->prev->next = m->next;
+        if (m->next) m->next->prev = m->prev;
+        if (l->first == m) l->first = m->next;
+        m->prev = m->next = NULL;
+        if (m->kind == MON_ACTOR && m->state == MON_SET)
+            tell_target(t, m, false);
+        forgotten(t, m);
+        monitor_free(m);
+    }
+    if (!ok) {
+        stage__free(l);
+    } else if (!l->first) {
+        stage__u64map_take(&ms->watchers, a->serial);
+        stage__free(l);
+    }
+}
+
+void stage__monitors_drop_own(void *own) {
+    mlist_t *l = own;
+    for (stage__monitor_t *m = l ? l->first : NULL, *next; m; m = next) {
+        next = m->next;
+        monitor_free(m);
+    }
+    stage__free(l);
+}
+
 int stage__monitors_bind(stage__theatre_t *t, uint64_t serial) {
     stage__monitors_t *ms = t->monitors;
     if (!ms) return 0;
     mlist_t *own = stage__u64map_get(&ms->watchers, serial);
     wlist_t *on = stage__u64map_get(&ms->watched, serial);
     int bind = 0;
-    if (own && own->first) bind |= STAGE__MON_OWN;
+    for (stage__monitor_t *m = own ? own->first : NULL; m; m = m->next)
+        /* a NodeDown is told to every theatre at once: a monitor of an
+        ** actor of another node could miss it on its way */
+        if (!m->travels || m->kind != MON_ACTOR || m->state != MON_SET ||
+            !stage__id_is_local(t->node, &m->target))
+            bind |= STAGE__MON_OWN;
+        else
+            bind |= STAGE__MON_OWN_TRAVELS;
     if ((on && on->first) || stage__u64map_get(&ms->reasons, serial))
         bind |= STAGE__MON_WATCHED;
     return bind;
@@ -700,6 +884,7 @@ void stage__monitors_free(stage__theatre_t *t) {
     stage__u64map_each(&ms->watchers, free_entry, NULL);
     stage__u64map_each(&ms->watched, free_watches, NULL);
     stage__u64map_each(&ms->reasons, free_entry, NULL);
+    stage__u64map_free(&ms->away); /* serials, nothing to free */
     stage__u64map_free(&ms->held);
     stage__u64map_free(&ms->watchers);
     stage__u64map_free(&ms->watched);

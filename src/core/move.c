@@ -5,24 +5,35 @@
 ** A move, for actor A born in B, at C, going to D (any may be equal):
 **   request -> B: queued if A is moving; else hub.moving (B holds A's
 **              messages from now on), OUT sent to C behind all B forwarded
+**   NEAR at E: (a move next to actor E, born in theatre E) where E is
+**              now: its hub's, or here; not there: ActorNotFound. Then on
 **   OUT at C:  A suspended in a handler: it waits (ACTOR_MOVING) until the
 **              handler ends; else export (departing runs). Refused: A stays,
-**              RELEASE to B. Exported: A leaves C, IN to B with the image
+**              RELEASE to B. Exported: A is kept at C, ACTOR_LEAVING (it
+**              takes nothing; the watches on it go with the move); IN to B
+**              with the image
 **   IN at B:   to B: import here; else IMPORT to D
-**   IMPORT at D: import (arrived runs); RELEASE to B. Failed: the image goes
-**              back to C (RESTORE), which imports it again, then RELEASE
+**   IMPORT at D: import (arrived runs; the watches are given), COMMIT to C
+**              and RELEASE to B. Failed: ABORT to C
+**   COMMIT at C: A is dropped there.  ABORT at C: A serves on at C
+**              (arrived runs again, the watches come back), RELEASE to B
 **   RELEASE at B: hub.at = where A is; the held messages go there in order
 **              (into A's mailbox if that is B); the future completes; the
 **              next queued move starts; an actor back home drops its hub.
+** Keeping A at C until D has it means a failed import (a type whose decode
+** refuses the state) leaves A as it was: nothing is decoded to restore it.
 ** Threads: each step runs on the theatre named, as an ENV_CALL.
 */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/envelope.h"
+#include "core/directory.h"
 #include "core/image.h"
+#include "core/monitor.h"
 #include "core/move.h"
 #include "core/node.h"
+#include "core/timer.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -32,16 +43,25 @@ struct stage__move {
     uint64_t serial;
     int to;    /* where it goes */
     int at;    /* where it is (set as the move goes) */
+    int left;  /* the theatre it is kept at while its image travels */
     bool self; /* asked by the actor itself: no future; failures logged */
+    bool near; /* to: where actor `by` is (resolved at its birth theatre) */
+    stage_id_t by;
     stage__future_t *f;
     stage_id_t id;
     stage_pack_t image;
+    stage__env_t *back; /* COMMIT or ABORT to `left`: made at the export, so
+                        ** that the theatre holding A always hears */
+    void *watches;      /* the watches on A (core/monitor.h) as it travels */
+    stage__timer_t *timers; /* its timers that travel (core/timer.h) */
+    void *own;              /* its own monitors that travel */
     int rc;
     char err[512];
 };
 
 typedef struct hub {
     int at;      /* the theatre the actor is at */
+    int going;   /* while moving: where to */
     bool moving; /* a move is under way: messages are held */
     stage__env_t *head, *tail;
     move_t *qhead, *qtail;
@@ -49,9 +69,16 @@ typedef struct hub {
 
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m);
 
-/* Free m (its future reference, its image). */
+/* Free m (its future reference, its image, what it carries). */
 static void move_free(move_t *m) {
     if (m->f) stage__future_unref(m->f);
+    if (m->back) {
+        m->back->drop = NULL;
+        stage__env_free(m->back);
+    }
+    stage__monitors_drop_watches(m->watches);
+    stage__timers_drop(m->timers);
+    stage__monitors_drop_own(m->own);
     stage_pack_free(&m->image);
     stage__free(m);
 }
@@ -73,6 +100,12 @@ static void move_finish(stage_node_t *node, move_t *m) {
         stage_pack_free(&p);
     } else if (m->rc && m->f) {
         stage__future_reject(m->f, m->rc, m->err, NULL, NULL);
+    } else if (m->rc && m->near) {
+        char by[STAGE_ID_TEXT_MAX];
+        stage_id_format(&m->by, by, sizeof by);
+        LOG_WARN("actor '%s' did not move next to actor '%s' and stays in "
+                 "theatre %d: %s",
+                 idt, by, m->at, m->err);
     } else if (m->rc) {
         LOG_WARN("actor '%s' did not move to theatre %d and stays in theatre "
                  "%d: %s",
@@ -116,10 +149,15 @@ static hub_t *hub_get(stage__theatre_t *t, uint64_t serial) {
     return stage__u64map_get(&t->hubs, serial);
 }
 
-/* Hand e to the actor at theatre at (B's thread: t is its birth theatre). */
+/* Hand e to the actor at theatre at (B's thread: t is its birth theatre).
+** A theatre call (a watch request, stage__move_follow) runs there. */
 static void forward(stage__theatre_t *t, int at, stage__env_t *e) {
     if (at != t->index) {
         stage__theatre_post(stage__node_theatre(t->node, at), e);
+        return;
+    }
+    if (e->hdr.kind == ENV_CALL && !e->target) {
+        e->call(t, NULL, e);
         return;
     }
     stage__actor_t *a = stage__actor_find(t, e->target);
@@ -190,66 +228,113 @@ static void marked(stage__theatre_t *t, uint64_t serial) {
 
 /* ---- at the actor's theatres --------------------------------------------- */
 
-/* The image came back from a theatre that could not take the actor in:
-** take it in again where it was (C). */
-static void restore_call(stage__theatre_t *t, stage__actor_t *a,
-                         stage__env_t *e) {
+/* At C, where A is kept while its image travels (ACTOR_LEAVING): the move
+** is over. Arrived (m->rc 0, e->arg NULL, A's serial in e->sender): A is
+** dropped here. Not (e->arg m): A serves on here, as it was. */
+static void leave_call(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
     (void)a;
-    move_t *m = step(e);
-    char err[512];
-    if (stage__actor_import(t, m->image.data, m->image.len, NULL, NULL, NULL,
-                            err, sizeof err)) {
-        char idt[STAGE_ID_TEXT_MAX];
-        stage_id_format(&m->id, idt, sizeof idt);
-        LOG_ERROR("actor '%s' lost: it could not move to theatre %d (%s), "
-                  "nor be taken back in theatre %d: %s",
-                  idt, m->to, m->err, t->index, err);
-        stage__image_drop(t->node, m->image.data, m->image.len, STAGE_ENOMEM,
-                          err);
+    move_t *m = e->arg;
+    uint64_t serial = m ? m->serial : e->sender;
+    stage__env_free(e);
+    stage__actor_t *x = stage__actor_find(t, serial);
+    if (!x || !(x->flags & ACTOR_LEAVING)) { /* cannot happen */
+        LOG_ERROR("theatre %d: the actor a move left here is gone", t->index);
+        if (m) release(t, m);
+        return;
     }
+    if (!m) {
+        stage__actor_export_commit(t, x);
+        return;
+    }
+    m->back = NULL;
+    x->flags &= ~(ACTOR_LEAVING | ACTOR_MOVING);
+    if (stage__dir_add(x->type, x))
+        LOG_ERROR("theatre %d: out of memory: an actor that did not move "
+                  "is missing from its type's list (find_type)",
+                  t->index);
+    stage__monitors_give_watches(t, x, m->watches);
+    m->watches = NULL;
+    stage__timers_give(t, m->timers);
+    m->timers = NULL;
+    stage__monitors_give_own(t, x, m->own);
+    m->own = NULL;
+    stage__actor_export_abort(t, x, m->image.data, m->image.len);
+    marked(t, serial); /* its messages may have passed through the inbox */
+    if (x->mbox_head) stage__actor_schedule(t, x);
+    m->at = t->index;
+    release(t, m);
+}
+
+/* The drop of a COMMIT or ABORT the node's stop left in an inbox. */
+static void leave_drop(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
+    if (e->arg) {
+        ((move_t *)e->arg)->back = NULL;
+        move_drop(t, a, e);
+    } else {
+        stage__env_free(e);
+    }
+}
+
+/* Send m's ABORT (m->rc, m->err say why) to the theatre A is kept at. */
+static void abort_move(stage__theatre_t *t, move_t *m) {
+    stage__env_t *e = m->back;
+    e->arg = m;
+    if (m->left == t->index) {
+        leave_call(t, NULL, e);
+        return;
+    }
+    stage__theatre_post(stage__node_theatre(t->node, m->left), e);
+}
+
+/* The import made A at t: the watches on it and its timers, before its
+** arrived hook runs (which may cancel a timer). */
+static void adopt(stage__theatre_t *t, stage__actor_t *a, void *ud) {
+    move_t *m = ud;
+    stage__monitors_give_watches(t, a, m->watches);
+    m->watches = NULL;
+    stage__timers_give(t, m->timers); /* same deadlines, same ids */
+    m->timers = NULL;
+    stage__monitors_give_own(t, a, m->own); /* same ids */
+    m->own = NULL;
+}
+
+/* Take the actor in at t (its destination): C drops it, B forwards to it.
+** If that fails, C keeps it. */
+static void import_here(stage__theatre_t *t, move_t *m) {
+    stage__import_opts_t o = {.adopt = adopt, .ud = m};
+    int rc = stage__actor_import(t, m->image.data, m->image.len, &o, NULL, NULL,
+                                 m->err, sizeof m->err);
+    if (rc) {
+        m->rc = rc;
+        abort_move(t, m);
+        return;
+    }
+    stage__env_t *e = m->back; /* COMMIT: A's serial is enough */
+    m->back = NULL;
+    e->arg = NULL;
+    e->sender = m->serial;
+    stage__theatre_post(stage__node_theatre(t->node, m->left), e);
     marked(t, m->serial);
     m->at = t->index;
     release(t, m);
 }
 
-/* Take the actor in at t (its destination); if that fails, the image goes
-** back to the theatre it left. */
-static void import_here(stage__theatre_t *t, move_t *m, int left) {
-    int rc = stage__actor_import(t, m->image.data, m->image.len, NULL, NULL,
-                                 NULL, m->err, sizeof m->err);
-    if (!rc) {
-        marked(t, m->serial);
-        m->at = t->index;
-        release(t, m);
-        return;
-    }
-    m->rc = rc;
-    if (left == t->index || post(t->node, left, restore_call, m)) {
-        char idt[STAGE_ID_TEXT_MAX];
-        stage_id_format(&m->id, idt, sizeof idt);
-        LOG_ERROR("actor '%s' lost: it could not move to theatre %d: %s", idt,
-                  t->index, m->err);
-        stage__image_drop(t->node, m->image.data, m->image.len, rc, m->err);
-        m->at = t->index;
-        release(t, m);
-    }
-}
-
 static void import_call(stage__theatre_t *t, stage__actor_t *a,
                         stage__env_t *e) {
     (void)a;
-    move_t *m = step(e);
-    import_here(t, m, m->at);
+    import_here(t, step(e));
 }
 
 /* At B: the image is out of C (m->at). */
 static void hub_in(stage__theatre_t *t, move_t *m) {
     if (m->to == t->index) {
-        import_here(t, m, m->at);
+        import_here(t, m);
     } else if (post(t->node, m->to, import_call, m)) {
         m->rc = STAGE_ENOMEM;
         snprintf(m->err, sizeof m->err, "out of memory");
-        import_here(t, m, t->index); /* not there: here, B, instead */
+        abort_move(t, m); /* A stays where it is kept */
     }
 }
 
@@ -272,18 +357,32 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     int b = stage__serial_theatre(m->serial);
     stage__env_t *e = NULL;
     int rc = stage__actor_export(t, a, &m->image, m->err, sizeof m->err);
-    if (!rc && b != t->index && !(e = stage__env_call(in_call, move_drop, m))) {
+    if (!rc &&
+        (!(m->back = stage__env_call(leave_call, leave_drop, m)) ||
+         (b != t->index && !(e = stage__env_call(in_call, move_drop, m))))) {
         stage__actor_export_abort(t, a, m->image.data, m->image.len);
         rc = STAGE_ENOMEM;
         snprintf(m->err, sizeof m->err, "out of memory");
     }
     if (rc) {
         m->rc = rc;
+        if (m->back) {
+            m->back->drop = NULL;
+            stage__env_free(m->back);
+            m->back = NULL;
+        }
         if (a->mbox_head) stage__actor_schedule(t, a);
         release(t, m);
         return;
     }
-    stage__actor_export_commit(t, a);
+    /* kept here, taking nothing, until its import is done: its messages
+    ** (at B) and watch requests are held, its mailbox stays for a refusal */
+    a->flags |= ACTOR_LEAVING | ACTOR_MOVING;
+    stage__dir_remove(a->type, a);
+    m->left = t->index;
+    m->watches = stage__monitors_take_watches(t, a->serial);
+    m->timers = stage__timers_take(t, a->serial);
+    m->own = stage__monitors_take_own(t, a->serial);
     if (b == t->index)
         hub_in(t, m);
     else
@@ -293,6 +392,16 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
 /* At C: everything B forwarded is in the mailbox; export once idle. */
 static void out_here(stage__theatre_t *t, move_t *m) {
     stage__actor_t *a = stage__actor_find(t, m->serial);
+    if (m->rc) { /* a move it asked itself, refused before it started: it
+                 ** takes messages again */
+        if (a && m->self && !a->move) {
+            a->flags &= ~ACTOR_MOVING;
+            if (a->mbox_head) stage__actor_schedule(t, a);
+        }
+        m->at = t->index;
+        release(t, m);
+        return;
+    }
     if (!a) {
         m->rc = STAGE_EACTOR_NOT_FOUND;
         m->at = t->index;
@@ -335,9 +444,10 @@ void stage__move_resume(stage__theatre_t *t, stage__actor_t *a) {
 ** actor, and its messages, until the call returns: refused (Busy). */
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
     h->moving = true;
+    h->going = m->rc ? h->at : m->to;
     m->at = h->at;
-    stage__theatre_t *d = stage__node_theatre(t->node, m->to);
-    if (m->to != h->at &&
+    stage__theatre_t *d = m->rc ? NULL : stage__node_theatre(t->node, m->to);
+    if (d && m->to != h->at &&
         atomic_load_explicit(&d->stuck, memory_order_relaxed) &&
         atomic_load_explicit(&d->in_turn, memory_order_relaxed)) {
         m->rc = STAGE_EBUSY;
@@ -345,6 +455,10 @@ static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
                  "theatre %d is stuck in one long call (see the log): the "
                  "actor stays in theatre %d; ask again once it runs",
                  m->to, h->at);
+    }
+    /* refused: ends here, but for a move the actor asked itself, which
+    ** goes by the actor, so that it takes messages again (out_here) */
+    if (m->rc && !m->self) {
         if (!post(t->node, t->index, release_call, m)) return;
         hub_release(t, m); /* no memory to post: end it here */
         return;
@@ -360,10 +474,8 @@ static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
     }
 }
 
-static void request_call(stage__theatre_t *t, stage__actor_t *a,
-                         stage__env_t *e) {
-    (void)a;
-    move_t *m = step(e);
+/* At B: start m, or queue it behind the move under way. */
+static void request_here(stage__theatre_t *t, move_t *m) {
     hub_t *h = hub_get(t, m->serial);
     if (h && h->moving) { /* one move at a time, in the order asked */
         m->next = NULL;
@@ -397,26 +509,160 @@ static void request_call(stage__theatre_t *t, stage__actor_t *a,
     hub_start(t, h, m);
 }
 
-int stage__migrate(stage_node_t *node, uint64_t serial, int to,
-                   stage__future_t *f, bool self) {
+static void request_call(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)a;
+    request_here(t, step(e));
+}
+
+/* At the birth theatre of m->by (t): where that actor is now goes into
+** m->to (where it goes, if it is moving), and m on to A's birth theatre;
+** not there (it stopped), m fails with ActorNotFound naming it. */
+static void near_here(stage__theatre_t *t, move_t *m) {
+    hub_t *h = hub_get(t, m->by.serial);
+    stage__actor_t *x = h ? NULL : stage__actor_find(t, m->by.serial);
+    if (!h && (!x || (x->flags & ACTOR_DEAD))) {
+        char by[STAGE_ID_TEXT_MAX];
+        stage_id_format(&m->by, by, sizeof by);
+        m->rc = STAGE_EACTOR_NOT_FOUND;
+        snprintf(m->err, sizeof m->err,
+                 "cannot move next to actor '%s': it was not found (it "
+                 "stopped, or never existed); give a live actor or a theatre",
+                 by);
+        if (!m->self) { /* else it goes by the actor (hub_start) */
+            move_finish(t->node, m);
+            return;
+        }
+    } else {
+        m->to = !h ? t->index : h->moving ? h->going : h->at;
+    }
+    int b = stage__serial_theatre(m->serial);
+    if (b == t->index) {
+        request_here(t, m);
+    } else if (post(t->node, b, request_call, m)) {
+        m->rc = STAGE_ENOMEM;
+        snprintf(m->err, sizeof m->err, "out of memory");
+        move_finish(t->node, m);
+    }
+}
+
+static void near_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
+    (void)a;
+    near_here(t, step(e));
+}
+
+/* Post a move of serial to `to`, or next to actor *by (not NULL); *who,
+** if known, is the actor's id (for the log of a refused self move). */
+static int migrate(stage_node_t *node, uint64_t serial, int to,
+                   const stage_id_t *by, stage__future_t *f, bool self,
+                   const stage_id_t *who) {
     int b = stage__serial_theatre(serial);
-    if (!stage__node_theatre(node, to) || !stage__node_theatre(node, b))
+    int first = by ? stage__serial_theatre(by->serial) : b;
+    if ((!by && !stage__node_theatre(node, to)) ||
+        !stage__node_theatre(node, b) || !stage__node_theatre(node, first))
         return STAGE_EINVAL;
     move_t *m = stage__calloc(1, sizeof *m);
     if (!m) return STAGE_ENOMEM;
     m->serial = serial;
-    m->to = to;
+    m->to = by ? -1 : to;
     m->at = -1;
+    m->left = -1;
     m->self = self;
+    m->near = by != NULL;
+    if (by) m->by = *by;
+    if (who) m->id = *who;
     m->f = f;
     stage_pack_init(&m->image);
     if (f) stage__future_ref(f);
-    if (post(node, b, request_call, m)) {
+    if (post(node, first, by ? near_call : request_call, m)) {
         if (f) stage__future_unref(f);
         m->f = NULL;
         move_free(m);
         return STAGE_ENOMEM;
     }
+    return 0;
+}
+
+int stage__migrate(stage_node_t *node, uint64_t serial, int to,
+                   stage__future_t *f, bool self) {
+    return migrate(node, serial, to, NULL, f, self, NULL);
+}
+
+int stage__migrate_near(stage_node_t *node, uint64_t serial,
+                        const stage_id_t *by, stage__future_t *f, bool self) {
+    if (!by || !stage__id_is_local(node, by)) return STAGE_EINVAL;
+    return migrate(node, serial, -1, by, f, self, NULL);
+}
+
+/* ---- a move the actor asks of itself --------------------------------------
+ */
+
+typedef struct later {
+    int to;
+    bool near;
+    stage_id_t by;
+} later_t;
+
+/* Ask the move of a itself now: it takes no message until it has moved. */
+static int self_now(stage__theatre_t *t, stage__actor_t *a, int to,
+                    const stage_id_t *by) {
+    stage_id_t who;
+    stage__make_id(t->node, a->serial, a->type, &who);
+    a->flags |= ACTOR_MOVING;
+    int rc = migrate(t->node, a->serial, to, by, NULL, true, &who);
+    if (rc) a->flags &= ~ACTOR_MOVING;
+    return rc;
+}
+
+/* The turn of a move asked in arrived: the messages it came with ran. */
+static void later_call(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
+    later_t *l = e->arg;
+    int rc = a && !(a->flags & (ACTOR_MOVING | ACTOR_STOPPING))
+                 ? self_now(t, a, l->to, l->near ? &l->by : NULL)
+                 : 0;
+    if (rc) {
+        char idt[STAGE_ID_TEXT_MAX];
+        stage_id_t id;
+        stage__make_id(t->node, a->serial, a->type, &id);
+        stage_id_format(&id, idt, sizeof idt);
+        LOG_WARN("actor '%s' did not move as its arrived hook asked: out of "
+                 "memory",
+                 idt);
+    }
+    stage__free(l);
+    stage__env_free(e);
+}
+
+static void later_drop(stage__theatre_t *t, stage__actor_t *a,
+                       stage__env_t *e) {
+    (void)t;
+    (void)a;
+    stage__free(e->arg);
+    stage__env_free(e);
+}
+
+int stage__migrate_self(stage__theatre_t *t, stage__actor_t *a, int to,
+                        const stage_id_t *by) {
+    if (a->flags & ACTOR_MOVING) return STAGE_EINVAL;
+    if (by ? !stage__id_is_local(t->node, by)
+           : !stage__node_theatre(t->node, to))
+        return STAGE_EINVAL;
+    if (!(a->flags & ACTOR_ARRIVING)) return self_now(t, a, to, by);
+    /* asked in arrived: after the messages it came with (a turn behind
+    ** them), so that an actor moving on at every arrival still serves */
+    later_t *l = stage__calloc(1, sizeof *l);
+    stage__env_t *e = l ? stage__env_call(later_call, later_drop, l) : NULL;
+    if (!e) {
+        stage__free(l);
+        return STAGE_ENOMEM;
+    }
+    l->to = to;
+    l->near = by != NULL;
+    if (by) l->by = *by;
+    e->target = a->serial;
+    e->target_type = a->type;
+    stage__actor_enqueue(t, a, e);
     return 0;
 }
 
@@ -441,6 +687,32 @@ void stage__move_gone(stage__theatre_t *t, uint64_t serial) {
     if (!e) return; /* the hub stays: messages still fail at t */
     e->sender = serial;
     stage__theatre_post(stage__node_theatre(t->node, b), e);
+}
+
+int stage__move_follow(stage__theatre_t *t, uint64_t serial, stage__env_t *e) {
+    int b = stage__serial_theatre(serial);
+    if (b != t->index) {
+        stage__theatre_post(stage__node_theatre(t->node, b), e);
+        return 1;
+    }
+    hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
+    if (!h || (!h->moving && h->at == t->index)) return 0;
+    if (!h->moving) {
+        stage__theatre_post(stage__node_theatre(t->node, h->at), e);
+        return 1;
+    }
+    e->next = NULL;
+    if (h->tail)
+        h->tail->next = e;
+    else
+        h->head = e;
+    h->tail = e;
+    return 1;
+}
+
+void stage__move_leaving(stage__theatre_t *t, stage__env_t *e) {
+    if (!stage__move_follow(t, e->target, e))
+        stage__env_undeliverable(t->node, e); /* cannot happen: B holds */
 }
 
 int stage__move_miss(stage__theatre_t *t, stage__env_t *e) {

@@ -450,14 +450,7 @@ static int migrate_actor(stage_node_t *node, int owner, const stage_id_t *who,
 }
 
 int stage_migrate(stage_ctx_t *ctx, int theatre) {
-    stage__actor_t *a = ctx->a;
-    if ((a->flags & ACTOR_MOVING) ||
-        !stage__node_theatre(ctx->t->node, theatre))
-        return STAGE_EINVAL;
-    a->flags |= ACTOR_MOVING;
-    int rc = stage__migrate(ctx->t->node, a->serial, theatre, NULL, true);
-    if (rc) a->flags &= ~ACTOR_MOVING;
-    return rc;
+    return stage__migrate_self(ctx->t, ctx->a, theatre, NULL);
 }
 
 int stage_migrate_actor(stage_ctx_t *ctx, const stage_id_t *who, int theatre,

@@ -56,6 +56,7 @@ static int done(stage__monitor_t *m, cmon_t *cm, stage_monitor_t *out) {
         stage__free(cm);
         return STAGE_ENOMEM;
     }
+    m->travels = true; /* a function and pointers of this process */
     if (out) out->id = m->id;
     return 0;
 }

@@ -56,6 +56,7 @@ static int arm(stage_ctx_t *ctx, double secs, double interval,
         return STAGE_ENOMEM;
     }
     tm->drop = ctimer_drop;
+    tm->travels = true; /* a function and a pointer of this process */
     if (out) out->id = tm->id;
     stage__timer_unref(tm); /* the heap and its turns hold it */
     return 0;
@@ -77,8 +78,16 @@ int stage_every(stage_ctx_t *ctx, double secs, stage_timer_fn fn, void *ud,
 
 int stage_timer_cancel(stage_ctx_t *ctx, stage_timer_t timer) {
     stage__theatre_t *t = ctx->t;
-    if (!timer.id || timer.id > t->next_timer_id) return STAGE_EINVAL;
+    uint64_t n = timer.id >> STAGE_THEATRE_BITS;
+    int at = (int)(timer.id & ((1u << STAGE_THEATRE_BITS) - 1));
+    if (!n || (at == t->index && n > t->next_timer_id) ||
+        at >= stage_node_theatres(t->node))
+        return STAGE_EINVAL;
     stage__timer_t *tm = stage__timer_find(t, timer.id);
+    /* set on another theatre: it may have come along with an actor that
+    ** moved, and fired or been cancelled since */
+    if (!tm && at != t->index && !(ctx->a->flags & ACTOR_MOVED))
+        return STAGE_EINVAL;
     if (!tm) return 0; /* fired for the last time, or cancelled */
     if (tm->actor != ctx->a->serial) return STAGE_EINVAL;
     stage__timer_cancel(t, tm);

@@ -252,8 +252,12 @@ static void run_queue(stage__theatre_t *t) {
 ** local actor, else to the theatre the shared info names, else fail it. */
 static void receive(stage__theatre_t *t, stage__env_t *e) {
     stage__actor_t *a = stage__actor_find(t, e->target);
-    if (a) {
+    if (a && !(a->flags & ACTOR_LEAVING)) {
         stage__actor_enqueue(t, a, e);
+        return;
+    }
+    if (a) { /* its image is on its way: its birth theatre holds */
+        stage__move_leaving(t, e);
         return;
     }
     if (stage__move_miss(t, e)) return; /* moved by stage_migrate */

@@ -200,7 +200,8 @@ static void actor_timer_fire(stage__theatre_t *t, stage__timer_t *tm) {
 stage__timer_t *stage__timer_actor(stage__theatre_t *t, stage__actor_t *a,
                                    double delay, double interval,
                                    stage__timer_turn_fn turn, void *arg) {
-    uint64_t id = ++t->next_timer_id;
+    /* unique in the node: a timer that moves keeps its id */
+    uint64_t id = ++t->next_timer_id << STAGE_THEATRE_BITS | (uint64_t)t->index;
     stage__timer_t *tm =
         stage__timer_new(t, delay, interval, actor_timer_fire, arg);
     if (!tm) return NULL;
@@ -231,7 +232,7 @@ static void count_armed(uint64_t key, void *val, void *ud) {
     armed_t *c = ud;
     /* armed, or with a turn queued: a one-shot that has fired and run is
     ** found (a handle still holds it) but cannot fire again */
-    if (tm->actor == c->serial && !tm->cancelled &&
+    if (tm->actor == c->serial && !tm->cancelled && !tm->travels &&
         (tm->heap_index >= 0 || tm->queued))
         c->n++;
 }
@@ -240,4 +241,61 @@ size_t stage__timers_of_actor(stage__theatre_t *t, uint64_t serial) {
     armed_t c = {serial, 0};
     stage__u64map_each(&t->timer_ids, count_armed, &c);
     return c.n;
+}
+
+/* ---- moving with the actor ---------------------------------------------- */
+
+typedef struct taking {
+    uint64_t serial;
+    stage__timer_t *list;
+} taking_t;
+
+static void collect(uint64_t key, void *val, void *ud) {
+    (void)key;
+    stage__timer_t *tm = val;
+    taking_t *k = ud;
+    if (tm->actor == k->serial && tm->travels && !tm->cancelled &&
+        tm->heap_index >= 0) {
+        tm->taken = k->list;
+        k->list = tm;
+    }
+}
+
+stage__timer_t *stage__timers_take(stage__theatre_t *t, uint64_t serial) {
+    taking_t k = {serial, NULL};
+    stage__u64map_each(&t->timer_ids, collect, &k);
+    for (stage__timer_t *tm = k.list; tm; tm = tm->taken) {
+        heap_remove(t, tm); /* the heap's reference goes with the list */
+        stage__u64map_take(&t->timer_ids, tm->id);
+        tm->theatre = NULL;
+    }
+    return k.list;
+}
+
+void stage__timers_give(stage__theatre_t *t, stage__timer_t *list) {
+    for (stage__timer_t *tm = list, *next; tm; tm = next) {
+        next = tm->taken;
+        tm->taken = NULL;
+        tm->theatre = t;
+        if (!stage__u64map_put(&t->timer_ids, tm->id, tm)) {
+            if (!heap_push(t, tm)) continue;
+            stage__u64map_take(&t->timer_ids, tm->id);
+        }
+        LOG_ERROR("theatre %d: out of memory: a timer of an actor that "
+                  "moved here is cancelled",
+                  t->index);
+        tm->theatre = NULL; /* listed nowhere: its unref must not look */
+        tm->id = 0;
+        tm->cancelled = true;
+        stage__timer_unref(tm);
+    }
+}
+
+void stage__timers_drop(stage__timer_t *list) {
+    for (stage__timer_t *tm = list, *next; tm; tm = next) {
+        next = tm->taken;
+        tm->cancelled = true;
+        tm->id = 0; /* listed nowhere */
+        stage__timer_unref(tm);
+    }
 }

@@ -113,9 +113,10 @@ static int m_net_stats(lua_State *L) {
 }
 
 /* The theatre `where` (argument idx) names: a theatre index of this node,
-** or a reference to an actor of this node (its theatre). Raises otherwise
-** (another node: cross-node moves are not built yet). */
-static int migrate_where(lua_State *L, int idx) {
+** or -1 and *by for a reference to an actor of this node (go where it is
+** when the move starts: core/move.h). Raises otherwise (another node:
+** cross-node moves are not built yet). */
+static int migrate_where(lua_State *L, int idx, stage_id_t *by) {
     stage__lw_t *w = stage__lw(L);
     int n = stage_node_theatres(w->node);
     if (lua_type(L, idx) == LUA_TNUMBER) {
@@ -143,8 +144,8 @@ static int migrate_where(lua_State *L, int idx) {
                                  "another node: moves between nodes are not "
                                  "built yet (NotSupported); give a theatre "
                                  "of this node");
-        int at = stage__shared_lookup(w->node, r->id.serial);
-        return at >= 0 ? at : stage__serial_theatre(r->id.serial);
+        *by = r->id;
+        return -1;
     }
     if (lua_type(L, idx) == LUA_TSTRING)
         return luaL_error(L,
@@ -164,8 +165,9 @@ static int m_migrate(lua_State *L) {
     stage__lref_t *r = lua_gettop(L) >= 2 ? stage__lref_test(L, 1) : NULL;
     if (!r && !lua_isnoneornil(L, 2)) /* two arguments: the first is whom */
         return luaL_typeerror(L, 1, "reference");
+    stage_id_t by;
     if (!r) {
-        int to = migrate_where(L, 1);
+        int to = migrate_where(L, 1, &by);
         stage__actor_t *a = stage__lw_running(L);
         if (a->flags & ACTOR_MOVING)
             return luaL_error(L, "migrate: the actor is moving already");
@@ -181,11 +183,8 @@ static int m_migrate(lua_State *L) {
                               a->type->kind == STAGE_KIND_PINNED ? "pinned"
                                                                  : "creatable");
         }
-        a->flags |= ACTOR_MOVING;
-        if (stage__migrate(w->node, a->serial, to, NULL, true)) {
-            a->flags &= ~ACTOR_MOVING;
+        if (stage__migrate_self(w->t, a, to, to < 0 ? &by : NULL))
             return luaL_error(L, "migrate: out of memory");
-        }
         return 0;
     }
     if (stage__lref_settle(L, r) || r->pending)
@@ -194,10 +193,11 @@ static int m_migrate(lua_State *L) {
     if (!stage__id_is_local(w->node, &r->id))
         return luaL_error(L, "migrate: the actor lives on another node: moves "
                              "between nodes are not built yet (NotSupported)");
-    int to = migrate_where(L, 2);
+    int to = migrate_where(L, 2, &by);
     stage__future_t *f = stage__future_new(w->node, w->t->index, 0);
     if (!f) return luaL_error(L, "out of memory");
-    if (stage__migrate(w->node, r->id.serial, to, f, false)) {
+    if (to < 0 ? stage__migrate_near(w->node, r->id.serial, &by, f, false)
+               : stage__migrate(w->node, r->id.serial, to, f, false)) {
         stage__future_unref(f);
         return luaL_error(L, "migrate: out of memory");
     }

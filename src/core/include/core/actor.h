@@ -28,7 +28,13 @@ enum {
     ACTOR_RESTART = 64, /* a turn failed: restart it after the turn */
     ACTOR_FAILED = 128, /* stopping because a turn failed (on_error) */
     ACTOR_MOVING = 256, /* takes no message: a move waits (core/move.h) */
-    ACTOR_MOVED = 512   /* arrived by a move: no local fast path (route) */
+    ACTOR_MOVED = 512,  /* arrived by a move: no local fast path (route) */
+
+    /* moved out, kept until its import elsewhere is done: it takes
+    ** nothing (core/move.h) */
+    ACTOR_LEAVING = 1024,
+    /* its arrived hook runs: a move it asks waits (core/move.h) */
+    ACTOR_ARRIVING = 2048
 };
 
 /* What an actor of a RESTART type keeps to be born again (onerror.c). */

@@ -39,9 +39,11 @@
 **     a monitor's DOWN), sends of its own still waiting on futures
 **     (pipelining), continuations (Lua next/catch) still pending: they
 **     hold functions of this theatre: STAGE_EBUSY, they finish soon;
-**   - armed timers and monitors (its own, or others' on it): functions and
-**     per-theatre bookkeeping: STAGE_EENCODE; cancel them in departing and
-**     set them again in arrived;
+**   - armed timers of a Lua actor and monitors of its own: functions of
+**     one theatre's Lua state: STAGE_EENCODE; cancel them in departing
+**     and set them again in arrived. (A C actor's timers and the watches
+**     of others on an actor are not in the image: a move inside the
+**     node carries them, core/move.h);
 **   - an image past the node's max_message (it travels as one message
 **     does): STAGE_ETOOBIG;
 **   - pinned and creatable actors: STAGE_EINVAL; C types without encode
@@ -110,6 +112,10 @@ typedef struct stage__import_opts {
     stage__future_t *(*bind_reply)(stage_node_t *node, const char *address,
                                    uint32_t incarnation, uint64_t token,
                                    void *ud);
+    /* The actor a is made, its state and messages in, and its arrived
+    ** hook is about to run: give it what travelled beside the image (a
+    ** move inside the node: core/move.c). May be NULL. */
+    void (*adopt)(stage__theatre_t *t, stage__actor_t *a, void *ud);
     void *ud;
 } stage__import_opts_t;
 
@@ -117,7 +123,8 @@ typedef struct stage__import_opts {
 ** describes, with its state, its queued messages in order, and its
 ** calls' futures, then run its arrived hook. An image of an actor of
 ** this node keeps its id (the shared info then says it lives in t), and
-** is imported only once its export was committed (one actor per id);
+** is imported only once its export was committed, or while the theatre
+** it left keeps it leaving (core/move.h: one live actor per id);
 ** another node's gets a new id on t. opts may be NULL. *old_id and *new_id
 ** (may be NULL) get its ids. 0, or STAGE_EDECODE (malformed),
 ** STAGE_ETYPE_NOT_FOUND (no such type here, or of another kind),

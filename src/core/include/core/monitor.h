@@ -65,6 +65,10 @@ struct stage__monitor {
     stage__monitor_fn fn;              /* the turn */
     void (*drop)(stage__monitor_t *m); /* forgotten: release arg (or NULL) */
     void *arg;
+    /* fn and arg mean the same on every theatre of the node (a C actor's:
+    ** a function and pointers of this process): a MON_ACTOR monitor that
+    ** is SET moves with its watcher (stage__monitors_take_own) */
+    bool travels;
     stage__monitor_t *prev, *next; /* the watcher's monitors */
 };
 
@@ -109,12 +113,36 @@ void stage__actor_fail(stage__theatre_t *t, stage__actor_t *a, int code,
 /* Actor a stops (stage__actor_destroy, after its death ran): tell its
 ** watchers, drop its own monitors. t's thread. */
 void stage__monitors_actor_gone(stage__theatre_t *t, stage__actor_t *a);
-/* What an image cannot carry (core/image.h) of actor serial of t: 0, or
-** STAGE__MON_OWN (monitors of its own) | STAGE__MON_WATCHED (others watch
-** it, or a failure of it is recorded for its watchers). t's thread. */
+/* What actor serial of t is bound by: 0, or STAGE__MON_OWN (monitors of
+** its own that cannot move: a Lua actor's, watches of nodes, one still
+** looking its actor up, one of another node's actor; core/image.h) | STAGE__MON_OWN_TRAVELS (its own
+** that move with it, stage__monitors_take_own) | STAGE__MON_WATCHED
+** (others watch it, or a failure of it is recorded for its watchers: the
+** watches follow it, stage__monitors_take_watches). t's thread. */
 #define STAGE__MON_OWN 1
 #define STAGE__MON_WATCHED 2
+#define STAGE__MON_OWN_TRAVELS 4
 int stage__monitors_bind(stage__theatre_t *t, uint64_t serial);
+/* An actor that moves inside the node takes the watches on it along
+** (core/move.h): take them from t, where it leaves (an opaque list, NULL
+** if none; t's thread), give them to t where it arrived, before any turn
+** of a there (t's thread; without memory its watchers are told so, with
+** OutOfMemory), or drop them (the node stops: the list is freed, nobody
+** told). The watchers keep their monitors where they are: a DOWN finds
+** them as before. */
+void *stage__monitors_take_watches(stage__theatre_t *t, uint64_t serial);
+void stage__monitors_give_watches(stage__theatre_t *t, stage__actor_t *a,
+                                  void *watches);
+void stage__monitors_drop_watches(void *watches);
+/* The same for an actor's own monitors that travel (all of them, once
+** stage__monitors_bind says no STAGE__MON_OWN): its MON_ACTOR monitors,
+** which keep their ids. The theatre that gave an id out sends a DOWN for
+** it on after the watcher (through its birth theatre, as messages go);
+** without memory at t a monitor is cancelled, logged. */
+void *stage__monitors_take_own(stage__theatre_t *t, uint64_t serial);
+void stage__monitors_give_own(stage__theatre_t *t, stage__actor_t *a,
+                              void *own);
+void stage__monitors_drop_own(void *own);
 /* Free t's monitor state (teardown, after its actors went). */
 void stage__monitors_free(stage__theatre_t *t);
 

@@ -13,7 +13,12 @@
 ** is in the actor's mailbox, which travels in the image. B forwards again,
 ** to the new theatre, only after the import there. No message ever waits
 ** at a theatre the actor left. Moves of one actor are queued at B and run
-** one after another. An actor that never moved has no hub: its messages
+** one after another. The theatre C the actor leaves keeps it, taking
+** nothing, until D has taken it in (then C drops it) or could not (then
+** it serves on at C, as it was). The watches of others' monitors on it
+** and a C actor's timers go along (not in the image: they are this
+** process's); watch requests go through B like messages. An actor that
+** never moved has no hub: its messages
 ** never meet this code. One that arrived by a move is marked ACTOR_MOVED:
 ** senders on its own theatre then go through the inbox too, behind what
 ** they sent while it was away.
@@ -38,6 +43,34 @@
 ** STAGE_ENOMEM (f untouched). Any thread. */
 int stage__migrate(stage_node_t *node, uint64_t serial, int to,
                    stage__future_t *f, bool self);
+
+/* The same, to wherever actor *by of this node is when the move starts
+** (where it goes, if it is moving): a by that has stopped fails the move
+** with ActorNotFound naming it. */
+int stage__migrate_near(stage_node_t *node, uint64_t serial,
+                        const stage_id_t *by, stage__future_t *f, bool self);
+
+/* Actor a, in its turn on t, asks to move itself to `to`, or next to *by
+** (not NULL): it takes no more messages until it has moved; the move's
+** failure is logged. Asked in its arrived hook (ACTOR_ARRIVING), the move
+** is asked after the messages it arrived with have been handled (a turn
+** queued behind them): an actor that moves on at each arrival still
+** handles every message, each after one more move at most. 0, or
+** STAGE_EINVAL (moving already, no such theatre, another node's *by),
+** STAGE_ENOMEM. t's thread. */
+int stage__migrate_self(stage__theatre_t *t, stage__actor_t *a, int to,
+                        const stage_id_t *by);
+
+/* Envelope e (a message, or a theatre call about actor serial: a watch
+** request) found serial not here, or leaving t: 1 if it follows the
+** actor — sent to its birth theatre, or, there, held while it moves or
+** sent to where it is — else 0 (at its birth theatre, no hub: the actor
+** is here or gone). A held theatre call runs where the actor is. t's
+** thread. */
+int stage__move_follow(stage__theatre_t *t, uint64_t serial, stage__env_t *e);
+/* Message e reached t for an actor kept there while its image travels
+** (ACTOR_LEAVING): it follows the actor. t's thread. */
+void stage__move_leaving(stage__theatre_t *t, stage__env_t *e);
 
 /* A message e for serial missed t's actor table: 1 if t is its birth
 ** theatre and holds a hub for it (e is then forwarded or held), else 0.

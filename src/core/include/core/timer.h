@@ -41,6 +41,11 @@ struct stage__timer {
     stage__timer_turn_fn turn; /* runs as a turn of the actor */
     stage__theatre_t *theatre; /* whose timer_ids list it */
     int queued;                /* its turns queued, not run yet */
+    /* its turn and arg mean the same on every theatre of the node (a C
+    ** actor's: a function and a pointer of this process): it moves with
+    ** its actor inside the node (stage__timers_take) */
+    bool travels;
+    stage__timer_t *taken; /* the next of a list stage__timers_take made */
 };
 
 /* Monotonic seconds. Any thread. */
@@ -58,10 +63,21 @@ void stage__timers_free(stage__theatre_t *t);
 void stage__timers_cancel_actor(stage__theatre_t *t, uint64_t serial);
 
 /* How many timers of actor serial may still fire (armed, or with a turn
-** queued): a scan of t's actor timers. t's thread. */
+** queued) and do not travel with it: a scan of t's actor timers. t's
+** thread. */
 size_t stage__timers_of_actor(stage__theatre_t *t, uint64_t serial);
 
+/* An actor moves inside the node (core/move.h): take its armed timers
+** that travel out of t (a list, NULL if none; none may have a turn
+** queued), give them to t where it is now (same deadlines, same ids: they
+** fire there, once each; without memory one is cancelled and logged), or
+** drop them (the node stops). The caller's thread is t's. */
+stage__timer_t *stage__timers_take(stage__theatre_t *t, uint64_t serial);
+void stage__timers_give(stage__theatre_t *t, stage__timer_t *list);
+void stage__timers_drop(stage__timer_t *list);
+
 /* A timer of actor a (t's thread): after delay s, and then every interval s
+** (its id, unique in the node: a counter << 8 | t's index)
 ** if interval > 0, it queues turn(t, a, tm) as a turn of a, unless it has
 ** been cancelled by then (a stopping cancels it). arg is the caller's
 ** (tm->arg; released by tm->drop, which the caller may set). Returns it
