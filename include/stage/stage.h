@@ -81,6 +81,11 @@ typedef struct stage_node_config {
     ** 0 = STAGE_MAX_MESSAGE_DEFAULT; else STAGE_MAX_MESSAGE_MIN to
     ** STAGE_MAX_MESSAGE_MAX. */
     size_t max_message;
+    /* The cap of each theatre's Lua heap, in bytes: an actor whose
+    ** allocation would pass it (after a full collection) gets a
+    ** MemoryExceeded error that fails its message; the theatre serves on.
+    ** 0 = no cap. Default STAGE_MEMORY_LIMIT_DEFAULT. */
+    size_t memory_limit;
 } stage_node_config_t;
 
 /* A message's limit by default: 8 MiB less the 1 KiB kept for what
@@ -88,6 +93,10 @@ typedef struct stage_node_config {
 #define STAGE_MAX_MESSAGE_DEFAULT (((size_t)8 << 20) - 1024)
 #define STAGE_MAX_MESSAGE_MIN ((size_t)1024)
 #define STAGE_MAX_MESSAGE_MAX ((size_t)1 << 30)
+
+/* Each theatre's Lua heap cap by default: 1 GiB. */
+#define STAGE_MEMORY_LIMIT_DEFAULT ((size_t)1 << 30)
+#define STAGE_MEMORY_LIMIT_MIN ((size_t)4 << 20)
 
 /* Fill *cfg with the defaults. */
 STAGE_EXTERN void stage_node_config_init(stage_node_config_t *cfg);

@@ -65,6 +65,7 @@ void stage_node_config_init(stage_node_config_t *cfg) {
     cfg->budget_secs = 10.0;
     cfg->stop_grace_secs = 5.0; /* Erlang's default shutdown for a worker */
     cfg->max_message = STAGE_MAX_MESSAGE_DEFAULT;
+    cfg->memory_limit = STAGE_MEMORY_LIMIT_DEFAULT;
 }
 
 static int default_theatres(void) {
@@ -80,6 +81,8 @@ static int check_config(const stage_node_config_t *cfg) {
         return STAGE_EINVAL;
     if (cfg->max_message && (cfg->max_message < STAGE_MAX_MESSAGE_MIN ||
                              cfg->max_message > STAGE_MAX_MESSAGE_MAX))
+        return STAGE_EINVAL;
+    if (cfg->memory_limit && cfg->memory_limit < STAGE_MEMORY_LIMIT_MIN)
         return STAGE_EINVAL;
     if (cfg->address &&
         (!*cfg->address || strlen(cfg->address) >= STAGE_ADDR_MAX ||
