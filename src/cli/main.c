@@ -9,10 +9,13 @@
 ** Exit status: the script's (0, or stage.exit(code)); 1 with a
 ** "file:line: message" on stderr for a script that fails; 2 for bad usage.
 */
+#include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define _GNU_SOURCE
 
@@ -62,6 +65,8 @@ static const char run_usage[] =
     "      --memory SIZE    cap each theatre's Lua heap at SIZE bytes (K, M\n"
     "                       or G: KiB, MiB, GiB; 0: no cap; default 1G): an\n"
     "                       actor past it gets MemoryExceeded for its message\n"
+    "      --files DIR      grant the actors the file actor (stage.files):\n"
+    "                       read, write, append, list under DIR only\n"
     "  -h, --help           show this help\n";
 
 static const char keygen_usage[] =
@@ -119,6 +124,8 @@ static const char node_usage[] =
     "      --memory SIZE    cap each theatre's Lua heap at SIZE bytes (K, M\n"
     "                       or G: KiB, MiB, GiB; 0: no cap; default 1G): an\n"
     "                       actor past it gets MemoryExceeded for its message\n"
+    "      --files DIR      grant the actors the file actor (stage.files):\n"
+    "                       read, write, append, list under DIR only\n"
     "  -h, --help           show this help\n";
 
 /* Longest time an option takes, in seconds (11.6 days): longer is a typo,
@@ -185,6 +192,28 @@ static size_t memory_arg(const char *cmd, const char *opt, const char *v) {
             cmd, opt, v ? "must be" : "needs", STAGE_MEMORY_LIMIT_MIN >> 20,
             v ? ", not '" : "", v ? v : "", v ? "'" : "");
     exit(2);
+}
+
+/* The value v (NULL: none) of --files (opt) of `stage cmd`: a directory
+** that can be opened, or exit (2 without a value, 1 if it cannot be
+** used) saying why. */
+static const char *files_arg(const char *cmd, const char *opt, const char *v) {
+    struct stat st;
+    if (!v) {
+        fprintf(stderr, "stage %s: option '%s' needs a value: DIR\n", cmd, opt);
+        exit(2);
+    }
+    const char *why = stat(v, &st)           ? strerror(errno)
+                      : !S_ISDIR(st.st_mode) ? "not a directory"
+                                             : NULL;
+    if (why) {
+        fprintf(stderr,
+                "stage %s: option '%s': cannot grant '%s' to the actors: "
+                "%c%s\n",
+                cmd, opt, v, tolower((unsigned char)why[0]), why + 1);
+        exit(1);
+    }
+    return v;
 }
 
 /* The value v of address option opt of `stage node` (checked later), or
@@ -334,6 +363,8 @@ static int cmd_node(int argc, char **argv) {
             i++;
         } else if (!strcmp(o, "--memory")) {
             cfg.memory_limit = memory_arg("node", o, v), i++;
+        } else if (!strcmp(o, "--files")) {
+            cfg.files_dir = files_arg("node", o, v), i++;
         } else {
             fprintf(stderr, "stage node: unknown option '%s'\n%s", o,
                     node_usage);
@@ -438,6 +469,8 @@ static int cmd_run(int argc, char **argv) {
             cfg.max_message = (size_t)number_arg("run", o, v, bytes_range), i++;
         } else if (!strcmp(o, "--memory")) {
             cfg.memory_limit = memory_arg("run", o, v), i++;
+        } else if (!strcmp(o, "--files")) {
+            cfg.files_dir = files_arg("run", o, v), i++;
         } else if (!strcmp(o, "--")) {
             i++;
             break;
