@@ -97,10 +97,23 @@ static int check_readable(const char *path, char *err, size_t errlen) {
     return STAGE_ESCRIPT;
 }
 
+/* Compile the script at path into a function on L's stack, or raise: text
+** only, as all actor code (lsandbox.c). */
+static void load_text(lua_State *L, const char *path) {
+    if (luaL_loadfilex(L, path, "t") == LUA_OK) return;
+    const char *msg = lua_tostring(L, -1);
+    if (msg && strstr(msg, "attempt to load a binary chunk"))
+        luaL_error(L,
+                   "%s: a compiled (binary) chunk: scripts run from their "
+                   "source text only (the sandbox loads no bytecode)",
+                   path);
+    lua_error(L);
+}
+
 /* Compile the script at path (light userdata 1) without running it.
-** Called protected, as luaL_loadfile allocates outside any protection. */
+** Called protected, as loading allocates outside any protection. */
 static int load_file(lua_State *L) {
-    if (luaL_loadfile(L, lua_touserdata(L, 1)) != LUA_OK) return lua_error(L);
+    load_text(L, lua_touserdata(L, 1));
     return 0;
 }
 
@@ -121,9 +134,9 @@ int stage_script_check(const char *path, char *err, size_t errlen) {
 }
 
 /* Load and run the script at path (light userdata 1). Called protected:
-** luaL_loadfile itself allocates outside any protection. */
+** loading itself allocates outside any protection. */
 static int run_file(lua_State *L) {
-    if (luaL_loadfile(L, lua_touserdata(L, 1)) != LUA_OK) return lua_error(L);
+    load_text(L, lua_touserdata(L, 1));
     lua_call(L, 0, 0);
     return 0;
 }
