@@ -98,6 +98,14 @@ function Hostile:reach()
   return msgs
 end
 
+-- on_error "keep": no restart, so no restart line; the cap's own log line
+-- names the actor, and what the handler held is garbage afterwards
+local Keeper = stage.actor("Keeper", {on_error = "keep"})
+function Keeper:hoard()
+  local t = {}
+  while true do t[#t + 1] = {} end
+end
+
 local Victim = stage.actor "Victim"
 function Victim:birth() self.secret = "mine" end
 function Victim:hold(secs)
@@ -150,6 +158,9 @@ function main()
   fails("MemoryExceeded", function() return h:grow_state() end, cap)
   still_serving()
   fails("MemoryExceeded", function() return h:grow_local() end, cap)
+  still_serving()
+  fails("MemoryExceeded", function() return Keeper():hoard() end, cap,
+        "/Keeper/")
   still_serving()
   -- the heap is usable again: the grown tables were garbage
   assert(#string.rep("z", 8 * 2^20) == 8 * 2^20)
