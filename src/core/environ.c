@@ -657,6 +657,7 @@ static bool read_stdin(stage__environ_t *v, partial_t *pl) {
 static void *env_main(void *arg) {
     stage__environ_t *v = arg;
     partial_t *pl = stage__calloc(1, sizeof *pl);
+    if (!pl) LOG_ERROR("stdin: out of memory: standard input is not read");
     for (;;) {
         pthread_mutex_lock(&v->lock);
         job_t *jobs = v->jobs;
