@@ -14,11 +14,13 @@
 ** could otherwise resume or kill another's suspended turn).
 **
 ** Frozen (read-only, shared by every actor of a theatre): the standard
-** library tables and the stage module, seen through proxies whose
-** __newindex raises and which rawset refuses; the string metatable and the
-** metatables of references, futures, timers, errors and monitors, which
-** getmetatable hides behind an empty read-only table. Globals stay
-** writable: they belong to one theatre (docs/lua-api.md, "The sandbox").
+** library tables, seen through proxies whose __newindex raises and which
+** rawset refuses; the string metatable and the metatables of references,
+** futures, timers, errors and monitors, which getmetatable hides behind
+** an empty read-only table. The stage module is copied for each require:
+** a script's copy is its own (as its locals are), and a field read costs
+** no more than before. Globals stay writable: they belong to one theatre
+** (docs/lua-api.md, "The sandbox").
 **
 ** Runs once per world, on the theatre's thread (lworld.c's open_world),
 ** after the libraries and the stage module are open.
@@ -31,6 +33,7 @@
 
 #define FROZEN_KEY "stage.frozen"   /* registry: frozen table -> its name */
 #define MODULES_KEY "stage.modules" /* registry: what require gives */
+#define STAGE_KEY "stage.module"    /* registry: the stage module */
 #define HANDLERS_KEY "stage.handler_threads" /* registry: weak-key set */
 
 /* The error for a write to the frozen table at 1 (what upvalue 1 names)
@@ -163,9 +166,23 @@ static int l_collectgarbage(lua_State *L) {
                       opt);
 }
 
-/* require(name): "stage" and the standard libraries, as they are. */
+/* require(name): the standard libraries (their frozen proxies), or
+** "stage": a copy of the module of its own for each require, so that a
+** script that changes its copy changes nothing for another script, and
+** reading a field costs what it costs in a plain table. */
 static int l_require(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
+    if (!strcmp(name, "stage")) {
+        lua_getfield(L, LUA_REGISTRYINDEX, STAGE_KEY);
+        lua_createtable(L, 0, 32);
+        lua_pushnil(L);
+        while (lua_next(L, -3)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, -4);
+        }
+        return 1;
+    }
     lua_getfield(L, LUA_REGISTRYINDEX, MODULES_KEY);
     if (lua_getfield(L, -1, name) != LUA_TNIL) return 1;
     return luaL_error(L,
@@ -281,11 +298,7 @@ int stage__lsandbox_open(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, MODULES_KEY);
     /* the stage module, loaded now so that its metatables exist */
     luaL_requiref(L, "stage", stage__lmodule_open, 0);
-    push_frozen(L, -1, "the 'stage' module");
-    lua_getfield(L, LUA_REGISTRYINDEX, MODULES_KEY);
-    lua_insert(L, -2);
-    lua_setfield(L, -2, "stage");
-    lua_pop(L, 2);
+    lua_setfield(L, LUA_REGISTRYINDEX, STAGE_KEY);
     for (const char *const *g = gone; *g; g++) {
         lua_pushnil(L);
         lua_setglobal(L, *g);

@@ -65,10 +65,11 @@ typedef struct stage__lw {
     int refcache; /* registry ref: serial -> reference (weak) */
 
     /* The heap's cap (--memory; SIZE_MAX: none), enforced while actor
-    ** code runs (mem_enforce): the runtime's own work around a turn, such
-    ** as failing it, may pass it a little. mem_refused: the cap refused
-    ** an allocation since the turn began. */
-    size_t mem_used, mem_limit;
+    ** code runs (mem_enforce; mem_cap is mem_limit then, else SIZE_MAX):
+    ** the runtime's own work around a turn, such as failing it, may pass
+    ** it a little. mem_refused: the cap refused an allocation since the
+    ** turn began. */
+    size_t mem_used, mem_limit, mem_cap;
     int mem_enforce, mem_refused;
 
     /* warn(): on after "@on"; the pieces of a warning so far */
@@ -277,10 +278,12 @@ int stage__lmodule_open(lua_State *L); /* luaopen for "stage" */
 static inline int stage__lw_enforce(stage__lw_t *w) {
     int prev = w->mem_enforce;
     w->mem_enforce = 1;
+    w->mem_cap = w->mem_limit;
     return prev;
 }
 static inline void stage__lw_unenforce(stage__lw_t *w, int prev) {
     w->mem_enforce = prev;
+    w->mem_cap = prev ? w->mem_limit : SIZE_MAX;
 }
 /* Push on L (w's state or a thread of it) a MemoryExceeded error object
 ** for actor code of w that the heap cap stopped; who names it. */

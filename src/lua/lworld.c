@@ -191,14 +191,14 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         w->mem_used -= old;
         return NULL;
     }
-    if (nsize > old && w->mem_enforce &&
-        (w->mem_used >= w->mem_limit ||
-         nsize - old > w->mem_limit - w->mem_used)) {
+    /* no wrap: a heap and a block are both far below 2^63 bytes */
+    size_t used = w->mem_used - old + nsize;
+    if (used > w->mem_cap && nsize > old) {
         w->mem_refused = 1;
         return NULL;
     }
     void *p = stage__realloc(ptr, nsize);
-    if (p) w->mem_used = w->mem_used - old + nsize;
+    if (p) w->mem_used = used;
     return p;
 }
 
@@ -263,6 +263,7 @@ static int open_world(lua_State *L) {
 
 stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
     stage__lw_t *w = stage__calloc(1, sizeof *w);
+    if (w) w->mem_cap = SIZE_MAX; /* until actor code runs */
     lua_State *L = w ? lua_newstate(capped_alloc, w) : NULL;
     if (!L) {
         stage__free(w);

@@ -195,7 +195,7 @@ static int main_done(lua_State *L) {
     atomic_store(&ln->main_done, 1);
     if (lua_toboolean(L, 1)) return 0;
     /* the program ends: its last words may pass the heap cap */
-    w->mem_enforce = 0;
+    stage__lw_unenforce(w, 0);
     if (!lua_istable(L, 2)) { /* a memory error skips xpcall's handler */
         lua_createtable(L, 2, 0);
         if (w->mem_refused)
