@@ -384,9 +384,12 @@ static const stage_type_def_t files_def = {
 /* Fail j with errno e: "cannot read 'a/b': no such file or directory". */
 static void fail_errno(job_t *j, int e) {
     char msg[PATH_MAX_BYTES + 200];
-    const char *reason = e == ELOOP ? "it is a symbolic link, and the file "
-                                      "actor follows none"
-                                    : strerror(e);
+    const char *reason =
+        e == ELOOP   ? "it is a symbolic link, and the file actor follows none"
+        : e == ENXIO ? "it is not a regular file (a FIFO, a socket or a "
+                       "device), and the file actor reads and writes only "
+                       "those"
+                     : strerror(e);
     int n = snprintf(msg, sizeof msg,
                      "files: cannot %s '%s': ", op_verbs[j->op], j->path);
     snprintf(msg + n, sizeof msg - (size_t)n, "%s", reason);
@@ -429,6 +432,25 @@ static int walk(int root, char *path, char **last) {
 }
 
 /* Open path under v's root with flags (O_NOFOLLOW added): an fd or -1. */
+static int open_under(stage__environ_t *v, const char *path, int flags);
+
+/* Open the regular file path under v's root with flags: an fd, or -1 and
+** errno (ENXIO for a FIFO, a socket or a device, which could keep the
+** thread waiting for ever: opened without waiting, then refused). */
+static int open_file(stage__environ_t *v, const char *path, int flags) {
+    int fd = open_under(v, path, flags | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0) return -1;
+    int rc = fstat(fd, &st), e = rc ? errno : ENXIO;
+    if (rc || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
 static int open_under(stage__environ_t *v, const char *path, int flags) {
     char buf[PATH_MAX_BYTES];
     snprintf(buf, sizeof buf, "%s", path);
@@ -452,7 +474,7 @@ static void resolve_packed(job_t *j, stage_pack_t *p) {
 }
 
 static void op_read(stage__environ_t *v, job_t *j) {
-    int fd = open_under(v, j->path, O_RDONLY);
+    int fd = open_file(v, j->path, O_RDONLY);
     if (fd < 0) return fail_errno(j, errno);
     char *buf = NULL;
     size_t len = 0, cap = 0;
@@ -494,7 +516,7 @@ static void op_read(stage__environ_t *v, job_t *j) {
 
 static void op_write(stage__environ_t *v, job_t *j) {
     int flags = O_WRONLY | O_CREAT | (j->op == OP_APPEND ? O_APPEND : O_TRUNC);
-    int fd = open_under(v, j->path, flags);
+    int fd = open_file(v, j->path, flags);
     if (fd < 0) return fail_errno(j, errno);
     size_t off = 0;
     int e = 0;

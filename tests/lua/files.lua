@@ -37,7 +37,7 @@ function main(args)
   assert(files:write("sub/data.bin", "\0\1\2"):await() == true)
   assert(files:read("sub/data.bin"):await() == "\0\1\2")
   local names = files:list():await()
-  assert(table.concat(names, " ") == "link notes.txt out sub",
+  assert(table.concat(names, " ") == "link notes.txt out pipe sub",
          table.concat(names, " "))
   assert(files:list("sub"):await()[1] == "data.bin")
   assert(files:exists("notes.txt"):await() == true)
@@ -72,6 +72,13 @@ function main(args)
   serving()
   fails("IOError", "cannot read 'link/outside.txt': " .. link,
         function() return files:read("link/outside.txt") end)
+  serving()
+  local fifo = "it is not a regular file (a FIFO, a socket or a device)"
+  fails("IOError", "cannot read 'pipe': " .. fifo,
+        function() return files:read("pipe") end)
+  serving()
+  fails("IOError", "cannot append to 'pipe': " .. fifo,
+        function() return files:append("pipe", "x") end)
   serving()
   fails("InvalidArgument", "files: write takes a path and a string",
         function() return files:write("x") end)

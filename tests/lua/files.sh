@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/lua/files.sh STAGE: runs files.lua with --files DIR, DIR holding a
-# subdirectory and symbolic links out of it ('link' to its parent, 'out'
-# to a file there), then checks that the files it wrote are there and
-# that nothing outside DIR changed; then once without --files.
+# subdirectory, symbolic links out of it ('link' to its parent, 'out' to a
+# file there) and a FIFO, then checks that the files it wrote are there
+# and that nothing outside DIR changed; then once without --files.
 set -u
 dir=$(dirname "$0")
 tmp=$(mktemp -d) || exit 2
@@ -11,6 +11,7 @@ mkdir "$tmp/root" "$tmp/root/sub"
 echo secret >"$tmp/outside.txt"
 ln -s .. "$tmp/root/link"
 ln -s ../outside.txt "$tmp/root/out"
+mkfifo "$tmp/root/pipe" # opening it would wait for a writer: refused
 fail() { echo "FAIL: $1"; cat "$tmp/log" 2>/dev/null; exit 1; }
 timeout -k 2 20 "$1" run --theatres 1 --files "$tmp/root" "$dir/files.lua" \
     >"$tmp/log" 2>&1 || fail "stage run --files exited $?"
