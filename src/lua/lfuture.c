@@ -362,8 +362,10 @@ static void then_run(stage__lw_t *w, stage__actor_t *a, thenst_t *ts,
             lua_pop(L, 1);
             stage__lw_push_memory_error(w->L, w, who);
             LOG_WARN("%s: MemoryExceeded: it fails", who);
+            lua_pushnil(L); /* no message handler ran: no traceback */
+        } else {
+            lua_getfield(L, LUA_REGISTRYINDEX, "stage.traceback");
         }
-        lua_getfield(L, LUA_REGISTRYINDEX, "stage.traceback");
         stage__lfuture_fail(L, -2, ts->result, &self, lua_tostring(L, -1));
     }
     lua_settop(L, base);

@@ -31,6 +31,14 @@ function Hostile:grow_local()
   while true do i = i + 1; t[i] = {} end
 end
 
+-- a continuation (next) the handler delegates its reply to
+function Hostile:grow_later()
+  return stage.sleep(0.01):next(function()
+    local t = {}
+    while true do t[#t + 1] = {} end
+  end)
+end
+
 -- a handler may catch the failed allocation itself and serve on
 function Hostile:catch_huge()
   return {pcall(string.rep, "y", 2^30)}
@@ -165,6 +173,9 @@ function main()
   still_serving()
   fails("MemoryExceeded", function() return Keeper():hoard() end, cap,
         "/Keeper/")
+  still_serving()
+  fails("MemoryExceeded", function() return h:grow_later() end, cap,
+        "a continuation of actor '")
   still_serving()
   -- the heap is usable again: the grown tables were garbage
   assert(#string.rep("z", 8 * 2^20) == 8 * 2^20)
