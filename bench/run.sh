@@ -54,7 +54,10 @@ command_of() {
         [ -x "$stage" ] || return 1
         # The spawn and flood loops run for seconds in one handler: they are
         # preempted every slice, but must not hit the 10 s budget.
-        echo "$stage run --budget 600 $here/lua/$2.lua" ;;
+        # idle_memory reads /proc/self/statm through the file actor.
+        files=""
+        [ "$2" = idle_memory ] && files="--files /proc/self"
+        echo "$stage run --budget 600 $files $here/lua/$2.lua" ;;
     lua-futures)
         case $2 in ping_pong | ping_pong_cross | ring) ;; *) return 2 ;; esac
         [ -x "$stage" ] || return 1

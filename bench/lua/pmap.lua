@@ -50,7 +50,7 @@ function main(args)
   local ms = (stage.now() - t0) * 1e3
   local want = steps(1, n * CHUNK)
   if total ~= want then
-    io.stderr:write(string.format("pmap: sum %d, want %d\n", total, want))
+    print(string.format("pmap: sum %d, want %d", total, want))
     stage.exit(1)
     return
   end

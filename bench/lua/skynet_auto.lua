@@ -48,8 +48,7 @@ function Top:sum(total)
   local ms = (stage.now() - self.t0) * 1e3
   local want = self.leaves * (self.leaves - 1) // 2
   if total ~= want then
-    io.stderr:write(string.format("skynet_auto: sum %d, want %d\n", total,
-      want))
+    print(string.format("skynet_auto: sum %d, want %d", total, want))
     stage.exit(1)
     return
   end

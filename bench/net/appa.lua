@@ -1,4 +1,5 @@
--- bench/net/appa.lua I N GOFILE [STARTFILE]: one node of the thesis's
+-- bench/net/appa.lua I N GOFILE [STARTFILE]: (run with --files DIR, the
+-- two files named relative to DIR) one node of the thesis's
 -- Appendix A experiment (A.2.3, A.2.4). With STARTFILE, prints "up" and
 -- waits for that file first (run.sh's second pass: the ring has formed
 -- before the capture starts). Names 10 Workers aI_0 .. aI_9, prints
@@ -14,11 +15,10 @@ local Worker = stage.actor "Worker"
 
 function Worker:ping() print("pinged") end
 
--- Waits until path exists, looking every 50 ms (no network traffic).
-local function wait_for(path)
-  while true do
-    local f = io.open(path)
-    if f then f:close() return end
+-- Waits until the file name exists in the directory the node was given
+-- (--files), looking every 50 ms (no network traffic).
+local function wait_for(name)
+  while not stage.files:exists(name):await() do
     stage.sleep(0.05):await()
   end
 end

@@ -68,7 +68,7 @@ local function find(prefixes, count)
       d[#d + 1] = stage.now() - t0
     else -- a failed lookup: counted, not timed
       failed = failed + 1
-      io.stderr:write("# find_name: '" .. name .. "' not found\n")
+      print("# find_name: '" .. name .. "' not found")
     end
   end
   table.sort(d)

@@ -267,14 +267,17 @@ appa_wait() {
     done
 }
 
-# appa_stage N PASS [START]: the Stage nodes of one Appendix A run.
+# appa_stage N PASS [START]: the Stage nodes of one Appendix A run. They
+# look for the files go and START in $out through their file actor
+# (--files: actor code has no io).
 appa_stage() {
-    node a1 --listen "127.0.0.1:$((base + 1))" --theatres 1 \
-        "$here/appa.lua" 1 "$1" "$out/go" ${3:-} || return 1
+    _start=${3:+$(basename "$3")}
+    node a1 --listen "127.0.0.1:$((base + 1))" --theatres 1 --files "$out" \
+        "$here/appa.lua" 1 "$1" go $_start || return 1
     for i in $(seq 2 "$1"); do
         node "a$i" --listen "127.0.0.1:$((base + i))" \
-            --join "127.0.0.1:$((base + 1))" --theatres 1 \
-            "$here/appa.lua" "$i" "$1" "$out/go" ${3:-} || return 1
+            --join "127.0.0.1:$((base + 1))" --theatres 1 --files "$out" \
+            "$here/appa.lua" "$i" "$1" go $_start || return 1
     done
 }
 

@@ -12,7 +12,6 @@ function main(args)
   named:ping(0):await(30)
   local victim = stage.ref(tostring(named))
   print("watching")
-  io.stdout:flush()
   while true do
     local ok, err = pcall(function() return victim:ping(1):await(30) end)
     if not ok then

@@ -34,7 +34,8 @@ STAGE_BEGIN_DECLS
     XX(CLASH, "SourceClash", "source clash")                                   \
     XX(CANCELED, "Canceled", "canceled")                                       \
     XX(BUSY, "Busy", "resource busy")                                          \
-    XX(NODE_DOWN, "NodeDown", "node down")
+    XX(NODE_DOWN, "NodeDown", "node down")                                     \
+    XX(MEMORY, "MemoryExceeded", "memory limit exceeded")
 
 typedef enum stage_errno {
     STAGE_OK = 0,

@@ -81,6 +81,16 @@ typedef struct stage_node_config {
     ** 0 = STAGE_MAX_MESSAGE_DEFAULT; else STAGE_MAX_MESSAGE_MIN to
     ** STAGE_MAX_MESSAGE_MAX. */
     size_t max_message;
+    /* The cap of each theatre's Lua heap, in bytes: an actor whose
+    ** allocation would pass it (after a full collection) gets a
+    ** MemoryExceeded error that fails its message; the theatre serves on.
+    ** 0 = no cap. Default STAGE_MEMORY_LIMIT_DEFAULT. */
+    size_t memory_limit;
+    /* A directory the node's Files environment actor reads and writes
+    ** under (stage_node_files), or NULL for none. Opened by
+    ** stage_node_new (STAGE_EIO if it cannot be): the string is
+    ** borrowed for that call only. */
+    const char *files_dir;
 } stage_node_config_t;
 
 /* A message's limit by default: 8 MiB less the 1 KiB kept for what
@@ -88,6 +98,10 @@ typedef struct stage_node_config {
 #define STAGE_MAX_MESSAGE_DEFAULT (((size_t)8 << 20) - 1024)
 #define STAGE_MAX_MESSAGE_MIN ((size_t)1024)
 #define STAGE_MAX_MESSAGE_MAX ((size_t)1 << 30)
+
+/* Each theatre's Lua heap cap by default: 1 GiB. */
+#define STAGE_MEMORY_LIMIT_DEFAULT ((size_t)1 << 30)
+#define STAGE_MEMORY_LIMIT_MIN ((size_t)4 << 20)
 
 /* Fill *cfg with the defaults. */
 STAGE_EXTERN void stage_node_config_init(stage_node_config_t *cfg);
@@ -363,6 +377,18 @@ STAGE_EXTERN int stage_node_spawn_at(stage_node_t *node, const char *address,
 ** print(...) and write(s) sent to it keep their order with what Lua actors
 ** print. Any thread. */
 STAGE_EXTERN void stage_node_stdout(stage_node_t *node, stage_id_t *out);
+/* The id of the node's Stdin environment actor (Lua's stage.stdin):
+** subscribe(ref [, method]) sends each line of the process's standard
+** input to ref as method(line) ("line" by default), then method(nil) at
+** its end; it reads only once someone subscribed, and holds the node
+** until the end; unsubscribe(ref). Any thread. */
+STAGE_EXTERN void stage_node_stdin(stage_node_t *node, stage_id_t *out);
+/* The id of the node's Files environment actor (Lua's stage.files), which
+** reads and writes under cfg.files_dir: read(path), write(path, s),
+** append(path, s), list([path]), exists(path); paths relative to that
+** directory, without '..' or symbolic links. 0, or STAGE_EINVAL if the
+** node has no files_dir. Any thread. */
+STAGE_EXTERN int stage_node_files(stage_node_t *node, stage_id_t *out);
 
 /* ---- promise pipelining and far references ----------------------------------
 **

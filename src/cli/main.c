@@ -9,10 +9,13 @@
 ** Exit status: the script's (0, or stage.exit(code)); 1 with a
 ** "file:line: message" on stderr for a script that fails; 2 for bad usage.
 */
+#include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define _GNU_SOURCE
 
@@ -59,6 +62,11 @@ static const char run_usage[] =
     "      --max-message BYTES\n"
     "                       the largest message, reply or spawn argument,\n"
     "                       encoded (default 8387584: 8 MiB less 1 KiB)\n"
+    "      --memory SIZE    cap each theatre's Lua heap at SIZE bytes (K, M\n"
+    "                       or G: KiB, MiB, GiB; 0: no cap; default 1G): an\n"
+    "                       actor past it gets MemoryExceeded for its message\n"
+    "      --files DIR      grant the actors the file actor (stage.files):\n"
+    "                       read, write, append, list under DIR only\n"
     "  -h, --help           show this help\n";
 
 static const char keygen_usage[] =
@@ -113,6 +121,11 @@ static const char node_usage[] =
     "                       the largest message, reply or spawn argument,\n"
     "                       encoded (default 8387584: 8 MiB less 1 KiB; the\n"
     "                       same on every node of a system)\n"
+    "      --memory SIZE    cap each theatre's Lua heap at SIZE bytes (K, M\n"
+    "                       or G: KiB, MiB, GiB; 0: no cap; default 1G): an\n"
+    "                       actor past it gets MemoryExceeded for its message\n"
+    "      --files DIR      grant the actors the file actor (stage.files):\n"
+    "                       read, write, append, list under DIR only\n"
     "  -h, --help           show this help\n";
 
 /* Longest time an option takes, in seconds (11.6 days): longer is a typo,
@@ -154,6 +167,53 @@ static double number_arg(const char *cmd, const char *opt, const char *v,
         fprintf(stderr, "stage %s: option '%s' must be %s, not '%s'\n", cmd,
                 opt, takes, v);
     exit(2);
+}
+
+/* The value v (NULL: none given) of --memory (opt) of `stage cmd`: a
+** number of bytes with an optional K, M or G (binary), 0 for no cap, else
+** at least STAGE_MEMORY_LIMIT_MIN; or exit 2 saying what it takes. */
+static size_t memory_arg(const char *cmd, const char *opt, const char *v) {
+    char *end = NULL;
+    unsigned long long n = v && *v != '-' ? strtoull(v, &end, 10) : 0;
+    int shift = !end || end == v             ? -1
+                : !*end                      ? 0
+                : end[1]                     ? -1
+                : *end == 'K' || *end == 'k' ? 10
+                : *end == 'M' || *end == 'm' ? 20
+                : *end == 'G' || *end == 'g' ? 30
+                                             : -1;
+    if (shift >= 0 && n <= (1ULL << 40) >> shift) {
+        size_t bytes = (size_t)(n << shift);
+        if (bytes == 0 || bytes >= STAGE_MEMORY_LIMIT_MIN) return bytes;
+    }
+    fprintf(stderr,
+            "stage %s: option '%s' %s a size in bytes, with K, M or G for "
+            "KiB, MiB, GiB, from %zuM to 1024G (0: no cap)%s%s%s\n",
+            cmd, opt, v ? "must be" : "needs", STAGE_MEMORY_LIMIT_MIN >> 20,
+            v ? ", not '" : "", v ? v : "", v ? "'" : "");
+    exit(2);
+}
+
+/* The value v (NULL: none) of --files (opt) of `stage cmd`: a directory
+** that can be opened, or exit (2 without a value, 1 if it cannot be
+** used) saying why. */
+static const char *files_arg(const char *cmd, const char *opt, const char *v) {
+    struct stat st;
+    if (!v) {
+        fprintf(stderr, "stage %s: option '%s' needs a value: DIR\n", cmd, opt);
+        exit(2);
+    }
+    const char *why = stat(v, &st)           ? strerror(errno)
+                      : !S_ISDIR(st.st_mode) ? "not a directory"
+                                             : NULL;
+    if (why) {
+        fprintf(stderr,
+                "stage %s: option '%s': cannot grant '%s' to the actors: "
+                "%c%s\n",
+                cmd, opt, v, tolower((unsigned char)why[0]), why + 1);
+        exit(1);
+    }
+    return v;
 }
 
 /* The value v of address option opt of `stage node` (checked later), or
@@ -307,6 +367,10 @@ static int cmd_node(int argc, char **argv) {
         } else if (!strcmp(o, "--max-message")) {
             cfg.max_message = (size_t)number_arg("node", o, v, bytes_range),
             i++;
+        } else if (!strcmp(o, "--memory")) {
+            cfg.memory_limit = memory_arg("node", o, v), i++;
+        } else if (!strcmp(o, "--files")) {
+            cfg.files_dir = files_arg("node", o, v), i++;
         } else {
             fprintf(stderr, "stage node: unknown option '%s'\n%s", o,
                     node_usage);
@@ -417,6 +481,10 @@ static int cmd_run(int argc, char **argv) {
             cfg.call_timeout = number_arg("run", o, v, secs_range), i++;
         } else if (!strcmp(o, "--max-message")) {
             cfg.max_message = (size_t)number_arg("run", o, v, bytes_range), i++;
+        } else if (!strcmp(o, "--memory")) {
+            cfg.memory_limit = memory_arg("run", o, v), i++;
+        } else if (!strcmp(o, "--files")) {
+            cfg.files_dir = files_arg("run", o, v), i++;
         } else if (!strcmp(o, "--")) {
             i++;
             break;

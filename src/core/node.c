@@ -65,6 +65,7 @@ void stage_node_config_init(stage_node_config_t *cfg) {
     cfg->budget_secs = 10.0;
     cfg->stop_grace_secs = 5.0; /* Erlang's default shutdown for a worker */
     cfg->max_message = STAGE_MAX_MESSAGE_DEFAULT;
+    cfg->memory_limit = STAGE_MEMORY_LIMIT_DEFAULT;
 }
 
 static int default_theatres(void) {
@@ -80,6 +81,8 @@ static int check_config(const stage_node_config_t *cfg) {
         return STAGE_EINVAL;
     if (cfg->max_message && (cfg->max_message < STAGE_MAX_MESSAGE_MIN ||
                              cfg->max_message > STAGE_MAX_MESSAGE_MAX))
+        return STAGE_EINVAL;
+    if (cfg->memory_limit && cfg->memory_limit < STAGE_MEMORY_LIMIT_MIN)
         return STAGE_EINVAL;
     if (cfg->address &&
         (!*cfg->address || strlen(cfg->address) >= STAGE_ADDR_MAX ||
@@ -116,7 +119,7 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     if (!n->theatres) goto nomem;
     for (int i = 0; i < n->ntheatres; i++)
         if (!(n->theatres[i] = stage__theatre_new(n, i))) goto nomem;
-    if ((rc = stage__stdout_register(n))) {
+    if ((rc = stage__stdout_register(n)) || (rc = stage__environ_new(n))) {
         stage_node_destroy(&n);
         return rc;
     }
@@ -183,7 +186,8 @@ void stage_node_destroy(stage_node_t **np) {
     ** that land in the theatres' inboxes, which must still exist. */
     ring_waiters_end(n, STAGE_ESTOPPED, NULL);
     if (n->net_hooks.close) n->net_hooks.close(n);
-    stage__replies_free(n); /* into the inboxes too */
+    stage__environ_close(n); /* its answers land in the inboxes too */
+    stage__replies_free(n);  /* into the inboxes too */
     destroy_theatres(n);
     for (int i = 0; i < n->nkinds; i++)
         if (n->kinds[i].kind->node_free)

@@ -50,6 +50,7 @@ struct stage_node {
     void *net;
     stage__type_t *stdout_type;
     uint64_t stdout_serial;
+    struct stage__environ *environ; /* Stdin and Files (environ.c) */
     stage__shared_stripe_t shared[SHARED_STRIPES];
     pthread_mutex_t names_lock; /* directory.c */
     void *names;
@@ -102,6 +103,14 @@ void stage__futex_wake(atomic_int *addr);
 /* Register the environment actor type for standard output and spawn its
 ** one actor on theatre 0 (see native.c). */
 int stage__stdout_register(stage_node_t *node);
+/* The Stdin actor and, with cfg.files_dir, the Files actor, on theatre 0
+** (environ.c): 0, STAGE_EIO (files_dir cannot be opened) or
+** STAGE_ENOMEM. Before the node starts. */
+int stage__environ_new(stage_node_t *node);
+/* Stop the environment thread (it answers the file calls queued) and free
+** what environ_new made. After the theatres have stopped, before they are
+** freed. */
+void stage__environ_close(stage_node_t *node);
 /* Set the exit status used at quiescence (unless stopping already). */
 void stage__node_set_exit_code(stage_node_t *node, int code);
 

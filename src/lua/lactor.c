@@ -399,6 +399,23 @@ static void turn_failed(stage__lw_t *w, stage__actor_t *a, int idx,
     }
 }
 
+/* Push on w->L the MemoryExceeded error of actor a, whose turn the heap
+** cap stopped. The cap is the node's, so its operator hears of it even if
+** the caller does not look: the failure's log line (turn_failed) names a,
+** or under on_error "keep", which logs none, this one. */
+static void memory_exceeded(stage__lw_t *w, stage__actor_t *a) {
+    stage_id_t id;
+    char text[STAGE_ID_TEXT_MAX], who[STAGE_ID_TEXT_MAX + 16];
+    stage__make_id(w->node, a->serial, a->type, &id);
+    stage_id_format(&id, text, sizeof text);
+    snprintf(who, sizeof who, "actor '%s'", text);
+    stage__lw_push_memory_error(w->L, w, who);
+    if (a->type->on_error == STAGE_ON_ERROR_KEEP)
+        LOG_WARN("actor '%s': MemoryExceeded: its message fails: it would "
+                 "pass the Lua heap cap of theatre %d (%zu bytes, --memory)",
+                 text, w->t->index, w->mem_limit);
+}
+
 /* After lua_resume returned status on co for actor a running envelope e
 ** (NULL for a turn core made: no reply, nothing to free). */
 static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
@@ -421,6 +438,9 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
             a->current = e;
             return w->preempted ? TURN_PREEMPTED : TURN_WAIT;
         }
+    } else if (status == LUA_ERRMEM && w->mem_refused) {
+        memory_exceeded(w, a);
+        status = LUA_ERRRUN;
     } else if (status != LUA_OK) {
         lua_xmove(co, L, 1);
     }
@@ -518,7 +538,10 @@ static int start_turn(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     w->preempted = 0;
     w->resumed_at = 0; /* unknown start: the hook counts a whole slice */
     set_running(w, co);
+    w->mem_refused = 0;
+    int prev = stage__lw_enforce(w);
     int status = lua_resume(co, w->L, nargs, &nres);
+    stage__lw_unenforce(w, prev);
     return finish(w, a, co, coref, e, status, nres);
 }
 
@@ -587,7 +610,9 @@ int stage__lactor_resume(stage__theatre_t *t, stage__actor_t *a) {
     w->preempted = 0;
     w->resumed_at = stage__now(); /* rare path: a clock read is fine */
     set_running(w, co);
+    int prev = stage__lw_enforce(w);
     int status = lua_resume(co, w->L, 0, &nres);
+    stage__lw_unenforce(w, prev);
     return finish(w, a, co, coref, e, status, nres);
 }
 
@@ -602,7 +627,11 @@ static void run_death(stage__theatre_t *t, stage__lw_t *w, stage__actor_t *a) {
     a->spent = 0;
     w->resumed_at = stage__now();
     w->running = L;
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    w->mem_refused = 0;
+    int enf = stage__lw_enforce(w);
+    int rc = lua_pcall(L, 1, 0, 0);
+    stage__lw_unenforce(w, enf);
+    if (rc != LUA_OK) {
         stage_id_t id;
         char text[STAGE_ID_TEXT_MAX];
         stage__make_id(t->node, a->serial, a->type, &id);
@@ -649,7 +678,10 @@ int stage__lactor_hook(stage__theatre_t *t, stage__actor_t *a, const char *name,
     a->spent = 0;
     w->resumed_at = stage__now();
     w->running = L;
+    w->mem_refused = 0;
+    int enf = stage__lw_enforce(w);
     int rc = lua_pcall(L, 1, 0, base + 2);
+    stage__lw_unenforce(w, enf);
     w->running = NULL;
     stage__turn_end(t);
     t->running = prev;

@@ -346,13 +346,26 @@ static void then_run(stage__lw_t *w, stage__actor_t *a, thenst_t *ts,
     stage__make_id(w->node, a->serial, a->type, &self);
     stage__turn_begin(w->t, a);
     w->running = L;
+    w->mem_refused = 0;
+    int prev = stage__lw_enforce(w);
     int status = lua_pcall(L, 1, 1, base + 1);
+    stage__lw_unenforce(w, prev);
     w->running = NULL;
     stage__turn_end(w->t);
     if (status == LUA_OK) {
         stage__lfuture_complete(L, -1, ts->result, &self);
     } else {
-        lua_getfield(L, LUA_REGISTRYINDEX, "stage.traceback");
+        if (status == LUA_ERRMEM && w->mem_refused) {
+            char text[STAGE_ID_TEXT_MAX], who[STAGE_ID_TEXT_MAX + 40];
+            stage_id_format(&self, text, sizeof text);
+            snprintf(who, sizeof who, "a continuation of actor '%s'", text);
+            lua_pop(L, 1);
+            stage__lw_push_memory_error(w->L, w, who);
+            LOG_WARN("%s: MemoryExceeded: it fails", who);
+            lua_pushnil(L); /* no message handler ran: no traceback */
+        } else {
+            lua_getfield(L, LUA_REGISTRYINDEX, "stage.traceback");
+        }
         stage__lfuture_fail(L, -2, ts->result, &self, lua_tostring(L, -1));
     }
     lua_settop(L, base);

@@ -434,6 +434,14 @@ int stage__lmodule_open(lua_State *L) {
     stage__stdout_id(stage__lw(L)->node, &out);
     stage__lref_push(L, &out);
     lua_setfield(L, -2, "stdout");
+    if (!stage__environ_stdin(stage__lw(L)->node, &out)) {
+        stage__lref_push(L, &out);
+        lua_setfield(L, -2, "stdin");
+    }
+    if (!stage__environ_files(stage__lw(L)->node, &out)) { /* --files */
+        stage__lref_push(L, &out);
+        lua_setfield(L, -2, "files");
+    }
     lua_pushliteral(L, STAGE_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -64,6 +64,14 @@ typedef struct stage__lw {
     const void *farref_mtp;
     int refcache; /* registry ref: serial -> reference (weak) */
 
+    /* The heap's cap (--memory; SIZE_MAX: none), enforced while actor
+    ** code runs (mem_enforce; mem_cap is mem_limit then, else SIZE_MAX):
+    ** the runtime's own work around a turn, such as failing it, may pass
+    ** it a little. mem_refused: the cap refused an allocation since the
+    ** turn began. */
+    size_t mem_used, mem_limit, mem_cap;
+    int mem_enforce, mem_refused;
+
     /* warn(): on after "@on"; the pieces of a warning so far */
     int warn_on, warn_cont;
     size_t warn_len;
@@ -252,8 +260,34 @@ int stage__lmonitor_monitor(lua_State *L);
 int stage__lmonitor_node_down(lua_State *L);
 int stage__lmonitor_node_up(lua_State *L);
 
+/* lua/lsandbox.c */
+/* Narrow the world's libraries to the sandbox's and freeze what its
+** actors share (lsandbox.c's header says what). Raises on no memory. */
+int stage__lsandbox_open(lua_State *L);
+/* Note the thread at idx as a handler's: coroutine.resume and close
+** refuse it. Raises on no memory. */
+void stage__lsandbox_mark_handler(lua_State *L, int idx);
+
 /* lua/lmodule.c */
 int stage__lmodule_open(lua_State *L); /* luaopen for "stage" */
+
+/* Begin and end a stretch of actor code in w (a turn or a slice of one,
+** a hook, the script's top level): the heap cap holds in it. Nests. A
+** turn's start clears mem_refused; a slice after a preemption keeps it
+** (the refusal may be the next slice's news). */
+static inline int stage__lw_enforce(stage__lw_t *w) {
+    int prev = w->mem_enforce;
+    w->mem_enforce = 1;
+    w->mem_cap = w->mem_limit;
+    return prev;
+}
+static inline void stage__lw_unenforce(stage__lw_t *w, int prev) {
+    w->mem_enforce = prev;
+    w->mem_cap = prev ? w->mem_limit : SIZE_MAX;
+}
+/* Push on L (w's state or a thread of it) a MemoryExceeded error object
+** for actor code of w that the heap cap stopped; who names it. */
+void stage__lw_push_memory_error(lua_State *L, stage__lw_t *w, const char *who);
 
 /* Lua's allocator (lua_Alloc), through Stage's allocator hook: for every
 ** lua_State Stage makes. Any thread. */

@@ -142,6 +142,7 @@ lua_State *stage__lw_take_co(stage__lw_t *w, int *ref) {
         return w->pool[w->npool];
     }
     lua_State *co = lua_newthread(w->L);
+    stage__lsandbox_mark_handler(w->L, -1);
     *ref = luaL_ref(w->L, LUA_REGISTRYINDEX);
     return co;
 }
@@ -175,6 +176,41 @@ void *stage__lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         return NULL;
     }
     return stage__realloc(ptr, nsize);
+}
+
+/* A world's allocator: stage__lua_alloc's, with the heap cap (ud: the
+** world). Growth that would pass the cap returns NULL: Lua then collects
+** in full and asks again, and raises "not enough memory" (preallocated:
+** no allocation) if the cap still refuses. Shrinking never fails. The
+** theatre's thread. */
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    stage__lw_t *w = ud;
+    size_t old = ptr ? osize : 0; /* with no block, osize is a type tag */
+    if (nsize == 0) {
+        stage__free(ptr);
+        w->mem_used -= old;
+        return NULL;
+    }
+    /* no wrap: a heap and a block are both far below 2^63 bytes */
+    size_t used = w->mem_used - old + nsize;
+    if (used > w->mem_cap && nsize > old) {
+        w->mem_refused = 1;
+        return NULL;
+    }
+    void *p = stage__realloc(ptr, nsize);
+    if (p) w->mem_used = used;
+    return p;
+}
+
+void stage__lw_push_memory_error(lua_State *L, stage__lw_t *w,
+                                 const char *who) {
+    char msg[STAGE_ID_TEXT_MAX + 200];
+    snprintf(msg, sizeof msg,
+             "%s would pass the Lua heap cap of theatre %d (%zu bytes, "
+             "--memory)",
+             who, w->t->index, w->mem_limit);
+    stage__future_t tmp = {.status = STAGE_EMEMORY, .message = msg};
+    stage__lerror_push(L, &tmp);
 }
 
 /* An error outside any protected call: luaL_newstate's panic, logged;
@@ -222,12 +258,13 @@ static int open_world(lua_State *L) {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, load_stage);
     lua_setfield(L, -2, "stage");
-    return 0;
+    return stage__lsandbox_open(L);
 }
 
 stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
     stage__lw_t *w = stage__calloc(1, sizeof *w);
-    lua_State *L = w ? lua_newstate(stage__lua_alloc, NULL) : NULL;
+    if (w) w->mem_cap = SIZE_MAX; /* until actor code runs */
+    lua_State *L = w ? lua_newstate(capped_alloc, w) : NULL;
     if (!L) {
         stage__free(w);
         snprintf(err, errlen, "out of memory creating a Lua state");
@@ -244,6 +281,8 @@ stage__lw_t *stage__lw_open(stage__theatre_t *t, char *err, size_t errlen) {
     w->hooks.ud = w;
     w->hooks.what_userdata = stage__limage_what;
     w->hooks.max_bytes = stage__node_config(w->node)->max_message;
+    size_t cap = stage__node_config(w->node)->memory_limit;
+    w->mem_limit = cap ? cap : SIZE_MAX;
     lua_pushcfunction(L, open_world);
     lua_pushlightuserdata(L, w);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {

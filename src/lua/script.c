@@ -97,10 +97,23 @@ static int check_readable(const char *path, char *err, size_t errlen) {
     return STAGE_ESCRIPT;
 }
 
+/* Compile the script at path into a function on L's stack, or raise: text
+** only, as all actor code (lsandbox.c). */
+static void load_text(lua_State *L, const char *path) {
+    if (luaL_loadfilex(L, path, "t") == LUA_OK) return;
+    const char *msg = lua_tostring(L, -1);
+    if (msg && strstr(msg, "attempt to load a binary chunk"))
+        luaL_error(L,
+                   "%s: a compiled (binary) chunk: scripts run from their "
+                   "source text only (the sandbox loads no bytecode)",
+                   path);
+    lua_error(L);
+}
+
 /* Compile the script at path (light userdata 1) without running it.
-** Called protected, as luaL_loadfile allocates outside any protection. */
+** Called protected, as loading allocates outside any protection. */
 static int load_file(lua_State *L) {
-    if (luaL_loadfile(L, lua_touserdata(L, 1)) != LUA_OK) return lua_error(L);
+    load_text(L, lua_touserdata(L, 1));
     return 0;
 }
 
@@ -121,9 +134,9 @@ int stage_script_check(const char *path, char *err, size_t errlen) {
 }
 
 /* Load and run the script at path (light userdata 1). Called protected:
-** luaL_loadfile itself allocates outside any protection. */
+** loading itself allocates outside any protection. */
 static int run_file(lua_State *L) {
-    if (luaL_loadfile(L, lua_touserdata(L, 1)) != LUA_OK) return lua_error(L);
+    load_text(L, lua_touserdata(L, 1));
     lua_call(L, 0, 0);
     return 0;
 }
@@ -155,7 +168,19 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
         if (!w) return STAGE_ENOMEM;
         lua_pushcfunction(w->L, run_file);
         lua_pushlightuserdata(w->L, (void *)path);
-        if (lua_pcall(w->L, 1, 0, 0) != LUA_OK) {
+        w->mem_refused = 0;
+        int prev = stage__lw_enforce(w);
+        int st = lua_pcall(w->L, 1, 0, 0);
+        stage__lw_unenforce(w, prev);
+        if (st == LUA_ERRMEM && w->mem_refused) {
+            lua_pop(w->L, 1); /* a plain message, as other script errors */
+            lua_pushfstring(w->L,
+                            "%s: the script's top level would pass the Lua "
+                            "heap cap of theatre %d (%I bytes, --memory)",
+                            path, w->t->index, (LUAI_UACINT)w->mem_limit);
+            st = LUA_ERRRUN;
+        }
+        if (st != LUA_OK) {
             take_error(w->L, err, errlen);
             return STAGE_ESCRIPT;
         }
@@ -169,12 +194,24 @@ static int main_done(lua_State *L) {
     stage__lnode_t *ln = lnode(w->node);
     atomic_store(&ln->main_done, 1);
     if (lua_toboolean(L, 1)) return 0;
+    /* the program ends: its last words may pass the heap cap */
+    stage__lw_unenforce(w, 0);
+    if (!lua_istable(L, 2)) { /* a memory error skips xpcall's handler */
+        lua_createtable(L, 2, 0);
+        if (w->mem_refused)
+            stage__lw_push_memory_error(L, w, "main");
+        else
+            lua_pushvalue(L, 2);
+        lua_rawseti(L, -2, 1);
+        lua_replace(L, 2);
+    }
     lua_geti(L, 2, 1);
-    if (stage__lerror_is(L, -1) &&
-        lua_getfield(L, -1, "where") == LUA_TSTRING) {
+    int typed = stage__lerror_is(L, -1);
+    if (typed && lua_getfield(L, -1, "where") == LUA_TSTRING) {
         luaL_tolstring(L, -2, NULL); /* where is "file:line: " */
         lua_concat(L, 2);
     } else {
+        if (typed) lua_pop(L, 1); /* no where */
         luaL_tolstring(L, -1, NULL);
     }
     lua_geti(L, 2, 2);
@@ -185,9 +222,16 @@ static int main_done(lua_State *L) {
     return 0;
 }
 
+/* traceback(level): the running thread's traceback from level on (the
+** sandbox has no debug library for main_runner to take it from). */
+static int l_traceback(lua_State *L) {
+    luaL_traceback(L, L, NULL, (int)luaL_checkinteger(L, 1));
+    return 1;
+}
+
 static const char main_runner[] =
-    "local main_done = ...\n"
-    "local function handler(e) return {e, debug.traceback(nil, 2)} end\n"
+    "local main_done, traceback = ...\n"
+    "local function handler(e) return {e, traceback(2)} end\n"
     "return function(self, args)\n"
     "  main_done(xpcall(main, handler, args))\n"
     "end\n";
@@ -211,7 +255,8 @@ static int define_main_p(lua_State *L) {
     if (luaL_loadbuffer(L, main_runner, sizeof main_runner - 1, "=main"))
         return lua_error(L);
     lua_pushcfunction(L, main_done);
-    lua_call(L, 1, 1);
+    lua_pushcfunction(L, l_traceback);
+    lua_call(L, 2, 1);
     lua_setfield(L, -2, "birth");
     lua_pushboolean(L, 1);
     return 1;

@@ -29,8 +29,20 @@ local function count_of(T, n)
   return got
 end
 
-local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-local settled = dofile(here .. "settle.lua")
+-- settled(name): waits (at most 10 s) until name is found and answers
+-- square(1): the node that names it may still be starting. (Each script
+-- has its own copy: actor code runs in a sandbox, without dofile.)
+local function settled(name)
+  local deadline = stage.now() + 10
+  repeat
+    local ok = pcall(function()
+      return stage.find_name(name):square(1):await()
+    end)
+    if ok then return end
+    stage.sleep(0.1):await()
+  until stage.now() > deadline
+  error("name '" .. name .. "' never became visible")
+end
 
 function main(args)
   local seed = args[1]

@@ -5,8 +5,20 @@
 -- death withdrawing them, not the lease running out.
 local stage = require "stage"
 
-local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-local settled = dofile(here .. "settle.lua")
+-- settled(name): waits (at most 10 s) until name is found and answers
+-- square(1): the node that names it may still be starting. (Each script
+-- has its own copy: actor code runs in a sandbox, without dofile.)
+local function settled(name)
+  local deadline = stage.now() + 10
+  repeat
+    local ok = pcall(function()
+      return stage.find_name(name):square(1):await()
+    end)
+    if ok then return end
+    stage.sleep(0.1):await()
+  until stage.now() > deadline
+  error("name '" .. name .. "' never became visible")
+end
 
 local function areas()
   return #stage.find_all_types("Area"):await(5)
@@ -21,7 +33,6 @@ function main()
   local b = stage.find_name("area-b")
   assert(b:square(3):await() == 9)
   print("seen")
-  io.stdout:flush()
   -- the test kills area-b's node now
   local ok, err = pcall(function() return b:square(1):await(20) end)
   while ok do -- sent before the kill landed: try again

@@ -33,8 +33,10 @@ function main(args)
         "argument 2", "'f'", "function")
   fails(function() return box:put(1, 2, {co = coroutine.create(print)}) end,
         "argument 3", "'co'")
-  fails(function() return box:put({file = io.stdout}) end,
-        "argument 1", "'file'", "userdata")
+  local timer = stage.after(60, print)
+  timer:cancel()
+  fails(function() return box:put({timer = timer}) end,
+        "argument 1", "'timer'", "userdata")
   fails(function() return box:put({x = {y = {z = print}}}) end,
         "argument 1", "'z'", "function")
   fails(function() return box:put(cycle) end, "argument 1", "cycle")

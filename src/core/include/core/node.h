@@ -18,6 +18,11 @@ typedef struct stage__future stage__future_t;
 
 /* The id of the node's stdout environment actor. Any thread. */
 void stage__stdout_id(stage_node_t *node, stage_id_t *out);
+/* The ids of its Stdin and Files environment actors (environ.c): 0, or
+** STAGE_EINVAL if it has none (Files: no cfg.files_dir). Any thread. */
+typedef struct stage__environ stage__environ_t;
+int stage__environ_stdin(stage_node_t *node, stage_id_t *out);
+int stage__environ_files(stage_node_t *node, stage_id_t *out);
 
 stage__theatre_t *stage__node_theatre(stage_node_t *node, int index);
 void stage__work_add(stage_node_t *node, int n);
