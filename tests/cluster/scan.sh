@@ -1,7 +1,7 @@
 #!/bin/sh
 # cluster.scan: a port scan of a node — fifty connections that close
 # without a word — is logged in a few lines, not fifty: the first in full,
-# then "(repeated N times ...)" when the second is over; the lines and the
+# then "(N lines like it ...)" when the second is over; the lines and the
 # counts they report add up to fifty. A line of another kind in the middle
 # is written at once.
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +21,8 @@ closed() {
             lines++
             if (match($0, /\(repeated [0-9]+ times in the last/))
                 total += substr($0, RSTART + 10, RLENGTH) + 0
+            else if (match($0, /\([0-9]+ lines? like it in the last/))
+                total += substr($0, RSTART + 1, RLENGTH) + 0
             else
                 total += 1
          }
