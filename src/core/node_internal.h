@@ -22,6 +22,7 @@ typedef struct stage__shared_stripe {
 struct stage_node {
     stage_node_config_t cfg;
     char address[STAGE_ADDR_MAX];
+    size_t address_len; /* strlen(address): ids are compared with memcmp */
     uint32_t incarnation;
     int ntheatres;
     stage__theatre_t **theatres;
