@@ -45,6 +45,9 @@ fi
 # benchmark. lua-futures is the Lua ping-pong and ring sending with
 # ref:method(...), which makes a future per message, instead of stage.send.
 command_of() {
+    # ping_pong_cross is ping_pong.lua with the players on two theatres
+    file=$2 extra=""
+    [ "$2" = ping_pong_cross ] && file=ping_pong extra=cross
     case $1 in
     erlang)
         [ "$erlang_ok" = yes ] || return 1
@@ -57,11 +60,11 @@ command_of() {
         # idle_memory reads /proc/self/statm through the file actor.
         files=""
         [ "$2" = idle_memory ] && files="--files /proc/self"
-        echo "$stage run --budget 600 $files $here/lua/$2.lua" ;;
+        echo "$stage run --budget 600 $files $here/lua/$file.lua $extra" ;;
     lua-futures)
         case $2 in ping_pong | ping_pong_cross | ring) ;; *) return 2 ;; esac
         [ -x "$stage" ] || return 1
-        echo "$stage run $here/lua/$2.lua ${COUNT:--} futures" ;;
+        echo "$stage run $here/lua/$file.lua ${COUNT:--} futures $extra" ;;
     c)
         # no C twins of the programs written without placement
         case $2 in skynet_auto | fan_in_auto | pmap) return 2 ;; esac

@@ -2,14 +2,13 @@
 -- trips (default 2,000,000; a round trip is 2 messages): each sends it
 -- back to the other with one fewer to go; the one that gets 0 tells the
 -- reporter. The ball goes one way (stage.send, like Erlang's !); with
--- "futures" as the second argument it goes as ref:ball(n), which makes a
--- future each time. Prints messages per second (higher is better).
--- bench/lua/ping_pong_cross.lua is its copy with the players on
--- theatres 0 and 1 (keep the two alike).
+-- the argument "futures" it goes as ref:ball(n), which makes a future each
+-- time. With "cross" the players live on theatres 0 and 1, so every
+-- message crosses between two theatre threads (the benchmark
+-- ping_pong_cross; 200,000 round trips by default: crossing is slow, and
+-- the rate settles well before). Arguments in any order: N, "futures",
+-- "cross". Prints messages per second (higher is better).
 local stage = require "stage"
-
-local cross = false
-local bench = cross and "ping_pong_cross" or "ping_pong"
 
 -- impl: "lua", or "lua-futures" for the ref:method form.
 local function report(bench, impl, value, unit, better)
@@ -19,13 +18,13 @@ end
 
 local Reporter = stage.actor "Reporter"
 
-function Reporter:begin(msgs, t0, impl)
-  self.msgs, self.t0, self.impl = msgs, t0, impl
+function Reporter:begin(bench, msgs, t0, impl)
+  self.bench, self.msgs, self.t0, self.impl = bench, msgs, t0, impl
 end
 
 function Reporter:done()
   local rate = self.msgs / (stage.now() - self.t0)
-  report(bench, self.impl, rate, "msgs/s", "higher")
+  report(self.bench, self.impl, rate, "msgs/s", "higher")
 end
 
 local Player = stage.actor "Player"
@@ -51,13 +50,19 @@ function Player:ball(n)
 end
 
 function main(args)
-  local with_futures = args[2] == "futures"
-  local n = math.tointeger(tonumber(args[1])) or (cross and 200000 or 2000000)
+  local n, with_futures, cross
+  for _, a in ipairs(args) do
+    if a == "futures" then with_futures = true
+    elseif a == "cross" then cross = true
+    else n = n or math.tointeger(tonumber(a)) end
+  end
+  n = n or (cross and 200000 or 2000000)
   local reporter = Reporter()
   local a = Player:spawn_at(0, reporter, with_futures)
   local b = Player:spawn_at(cross and 1 or 0, reporter, with_futures)
   stage.join{a:partner(b), b:partner(a)}:await()
   local t0 = stage.now()
-  reporter:begin(2 * n, t0, with_futures and "lua-futures" or "lua")
+  reporter:begin(cross and "ping_pong_cross" or "ping_pong", 2 * n, t0,
+    with_futures and "lua-futures" or "lua")
   a:ball(2 * n)
 end
