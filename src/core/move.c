@@ -30,9 +30,10 @@ typedef struct stage__move move_t;
 struct stage__move {
     move_t *next; /* queued behind the move under way */
     uint64_t serial;
-    int to;    /* where it goes */
-    int at;    /* where it is (set as the move goes) */
-    bool self; /* asked by the actor itself: no future; failures logged */
+    int to;     /* where it goes */
+    int at;     /* where it is (set as the move goes) */
+    bool self;  /* asked by the actor itself: no future; failures logged */
+    bool steal; /* a hand-over of steal.c: no future; failures silent */
     stage__future_t *f;
     stage_id_t id;
     stage_pack_t image;
@@ -73,7 +74,7 @@ static void move_finish(stage_node_t *node, move_t *m) {
         stage_pack_free(&p);
     } else if (m->rc && m->f) {
         stage__future_reject(m->f, m->rc, m->err, NULL, NULL);
-    } else if (m->rc) {
+    } else if (m->rc && !m->steal) {
         LOG_WARN("actor '%s' did not move to theatre %d and stays in theatre "
                  "%d: %s",
                  idt, m->to, m->at, m->err);
@@ -279,6 +280,9 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     }
     if (rc) {
         m->rc = rc;
+        /* what cannot travel now will not later: steal.c leaves it; a
+        ** busy one (a pending runtime turn) may go another time */
+        if (m->steal && rc != STAGE_EBUSY) a->flags |= ACTOR_NOSTEAL;
         if (a->mbox_head) stage__actor_schedule(t, a);
         release(t, m);
         return;
@@ -417,6 +421,25 @@ int stage__migrate(stage_node_t *node, uint64_t serial, int to,
         move_free(m);
         return STAGE_ENOMEM;
     }
+    return 0;
+}
+
+int stage__move_steal(stage__theatre_t *t, stage__actor_t *a, int to) {
+    move_t *m = stage__calloc(1, sizeof *m);
+    hub_t *h = stage__calloc(1, sizeof *h);
+    if (!m || !h || stage__u64map_put(&t->hubs, a->serial, h)) {
+        stage__free(m);
+        stage__free(h);
+        if (a->mbox_head) stage__actor_schedule(t, a);
+        return STAGE_ENOMEM;
+    }
+    m->serial = a->serial;
+    m->to = to;
+    m->steal = true;
+    stage_pack_init(&m->image);
+    h->at = t->index;
+    h->moving = true;
+    export_now(t, a, m); /* at home, idle: no order to wait for */
     return 0;
 }
 

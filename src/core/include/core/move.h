@@ -39,6 +39,15 @@
 int stage__migrate(stage_node_t *node, uint64_t serial, int to,
                    stage__future_t *f, bool self);
 
+/* Hand actor a over to theatre `to` (steal.c): a is queued in t, its
+** birth theatre, has never moved, and is between turns, taken off the run
+** queue by the caller. It goes as a move asked of t would, without the
+** request and the order (t is both the sequencer and where a is): its
+** image goes to `to` now. If it cannot travel it stays, queued again,
+** marked ACTOR_NOSTEAL unless the refusal was only Busy; nothing is
+** logged. 0, or STAGE_ENOMEM (a stays, queued again). t's thread. */
+int stage__move_steal(stage__theatre_t *t, stage__actor_t *a, int to);
+
 /* A message e for serial missed t's actor table: 1 if t is its birth
 ** theatre and holds a hub for it (e is then forwarded or held), else 0.
 ** t's thread. */
