@@ -7,13 +7,15 @@
 **              messages from now on), OUT sent to C behind all B forwarded
 **   OUT at C:  A suspended in a handler: it waits (ACTOR_MOVING) until the
 **              handler ends; else export (departing runs). Refused: A stays,
-**              RELEASE to B. Exported: A leaves C, IN to B with the image
-**   IN at B:   to B: import here; else IMPORT to D
-**   IMPORT at D: import (arrived runs); RELEASE to B. Failed: the image goes
-**              back to C (RESTORE), which imports it again, then RELEASE
+**              RELEASE to B. Exported: A leaves C, IMPORT to D with the
+**              image
+**   IMPORT at D: import (arrived runs); the future completes; RELEASE to
+**              B. Failed: the image goes back to C (RESTORE), which
+**              imports it again, then RELEASE
 **   RELEASE at B: hub.at = where A is; the held messages go there in order
-**              (into A's mailbox if that is B); the future completes; the
-**              next queued move starts; an actor back home drops its hub.
+**              (into A's mailbox if that is B); a failed move's future
+**              completes; the next queued move starts; an actor back home
+**              drops its hub.
 ** Threads: each step runs on the theatre named, as an ENV_CALL.
 */
 #include <stdio.h>
@@ -57,12 +59,11 @@ static void move_free(move_t *m) {
     stage__free(m);
 }
 
-/* Complete m's future with the actor's id, or its failure (a self move's
-** failure is logged), and free m. */
-static void move_finish(stage_node_t *node, move_t *m) {
-    char idt[STAGE_ID_TEXT_MAX] = "?";
-    if (m->id.serial) stage_id_format(&m->id, idt, sizeof idt);
-    if (m->rc == 0 && m->f) {
+/* Complete m's future, if it has one, with the actor's id, or its
+** failure, and let go of it. */
+static void move_answer(move_t *m) {
+    if (!m->f) return;
+    if (m->rc == 0) {
         stage_pack_t p;
         stage_pack_init(&p);
         stage_pack_id(&p, &m->id);
@@ -72,13 +73,24 @@ static void move_finish(stage_node_t *node, move_t *m) {
         else
             stage__future_resolve(m->f, p.data, p.len);
         stage_pack_free(&p);
-    } else if (m->rc && m->f) {
+    } else {
         stage__future_reject(m->f, m->rc, m->err, NULL, NULL);
-    } else if (m->rc && !m->steal) {
+    }
+    stage__future_unref(m->f);
+    m->f = NULL;
+}
+
+/* Complete m's future (see move_answer; a self move's failure is logged,
+** a steal's is not), and free m. */
+static void move_finish(stage_node_t *node, move_t *m) {
+    if (m->rc && !m->f && !m->steal) {
+        char idt[STAGE_ID_TEXT_MAX] = "?";
+        if (m->id.serial) stage_id_format(&m->id, idt, sizeof idt);
         LOG_WARN("actor '%s' did not move to theatre %d and stays in theatre "
                  "%d: %s",
                  idt, m->to, m->at, m->err);
     }
+    move_answer(m);
     (void)node;
     move_free(m);
 }
@@ -221,6 +233,9 @@ static void import_here(stage__theatre_t *t, move_t *m, int left) {
     if (!rc) {
         marked(t, m->serial);
         m->at = t->index;
+        /* answered now, not after the release reaches B: what its caller
+        ** sends next goes to B, which holds it until then */
+        move_answer(m);
         release(t, m);
         return;
     }
@@ -243,23 +258,10 @@ static void import_call(stage__theatre_t *t, stage__actor_t *a,
     import_here(t, m, m->at);
 }
 
-/* At B: the image is out of C (m->at). */
-static void hub_in(stage__theatre_t *t, move_t *m) {
-    if (m->to == t->index) {
-        import_here(t, m, m->at);
-    } else if (post(t->node, m->to, import_call, m)) {
-        m->rc = STAGE_ENOMEM;
-        snprintf(m->err, sizeof m->err, "out of memory");
-        import_here(t, m, t->index); /* not there: here, B, instead */
-    }
-}
-
-static void in_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
-    (void)a;
-    hub_in(t, step(e));
-}
-
-/* Export a (idle, t's thread) for m, and send the image on to B. */
+/* Export a (idle, t's thread) for m, and send the image to its
+** destination D, which takes it in and tells B. (Not through B: B holds
+** a's messages until D's release whichever way the image goes, and a
+** failed import sends it back to C.) */
 static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     a->move = NULL;
     a->flags &= ~ACTOR_MOVING;
@@ -270,10 +272,9 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
         release(t, m);
         return;
     }
-    int b = stage__serial_theatre(m->serial);
     stage__env_t *e = NULL;
     int rc = stage__actor_export(t, a, &m->image, m->err, sizeof m->err);
-    if (!rc && b != t->index && !(e = stage__env_call(in_call, move_drop, m))) {
+    if (!rc && !(e = stage__env_call(import_call, move_drop, m))) {
         stage__actor_export_abort(t, a, m->image.data, m->image.len);
         rc = STAGE_ENOMEM;
         snprintf(m->err, sizeof m->err, "out of memory");
@@ -288,10 +289,7 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
         return;
     }
     stage__actor_export_commit(t, a);
-    if (b == t->index)
-        hub_in(t, m);
-    else
-        stage__theatre_post(stage__node_theatre(t->node, b), e);
+    stage__theatre_post(stage__node_theatre(t->node, m->to), e);
 }
 
 /* At C: everything B forwarded is in the mailbox; export once idle. */
