@@ -10,8 +10,9 @@
 ** (its pushes to one inbox are FIFO), and every move is asked of B, which
 ** stops forwarding, then sends the export order to the actor's theatre C
 ** behind everything it forwarded there: when C runs the order, all of it
-** is in the actor's mailbox, which travels in the image. B forwards again,
-** to the new theatre, only after the import there. No message ever waits
+** is in the actor's mailbox, which travels in the image, straight to the
+** new theatre. B forwards again, to the new theatre, only after the
+** import there. No message ever waits
 ** at a theatre the actor left. Moves of one actor are queued at B and run
 ** one after another. An actor that never moved has no hub: its messages
 ** never meet this code. One that arrived by a move is marked ACTOR_MOVED:
