@@ -393,6 +393,7 @@ void stage__route(stage_node_t *node, stage__env_t *e) {
         /* one that came back by a move may have messages from this very
         ** theatre still in its inbox (core/move.h): they go first */
         if (a && !(a->flags & ACTOR_MOVED)) {
+            a->flags |= ACTOR_TALKED; /* in a conversation here: stays */
             stage__actor_enqueue(t, a, e);
             return;
         }

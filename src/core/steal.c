@@ -6,34 +6,43 @@
 ** Lua state, so the hand-over is made by the busy theatre (the victim):
 **   - a theatre about to sleep with nothing to do says it is hungry
 **     (t->hungry = 1, node->nhungry + 1) and sleeps as before;
-**   - a theatre has a backlog while each pass of its run queue starts
-**     with STEAL_MIN actors or more queued (theatre.c); it looks at
-**     node->nhungry before each actor it runs (a relaxed load of a line
-**     written only when a theatre falls asleep or wakes up), and if
-**     someone is hungry, counts how long its backlog has lasted;
-**   - once its backlog has lasted STEAL_BUSY_SECS of its CPU time while
-**     someone was hungry, it claims one hungry theatre (an exchange of its
-**     flag: one victim serves it) and moves there half of the actors of its
-**     queue that may go, the ones at the back first (they would wait the
-**     longest), at most STEAL_BATCH, each by core/move.c's move (its image:
-**     stage__move_steal), which keeps every sender's order.
+**   - a theatre with STEAL_MIN actors or more queued looks at
+**     node->nhungry before each actor it runs (theatre.c: a relaxed load
+**     of a line written only when a theatre falls asleep or wakes up);
+**     if someone is hungry, it counts how long it has been busy, from
+**     that first look, until it next runs dry (falls asleep);
+**   - once that has lasted STEAL_BUSY_SECS of its CPU time, and it still
+**     has STEAL_MIN queued, it claims one hungry theatre (an exchange of
+**     that one's flag: one victim serves it) and moves there half of the
+**     actors of its queue that may go, the ones at the back first (they
+**     would wait the longest), at most STEAL_BATCH, each by core/move.c's
+**     move (its image: stage__move_steal), which keeps every sender's
+**     order; then it counts again from zero.
 ** May go: a mobile actor born in this theatre that never moved
 ** (ACTOR_MOVED: once moved it stays where it is, so an actor is stolen at
 ** most once and never bounces), has a message queued, is not in or
-** suspended in a turn, not placed by spawn_at (ACTOR_PLACED), and whose
-** state travelled before or was never tried (ACTOR_NOSTEAL once refused).
+** suspended in a turn, not placed by spawn_at (ACTOR_PLACED), whose
+** state travelled before or was never tried (ACTOR_NOSTEAL once refused),
+** and that no actor of this theatre has sent a message to since the last
+** look (ACTOR_TALKED, set by stage__route's local path, cleared here): an
+** actor in a conversation on its theatre (the receiver of a fan-in, a
+** parent gathering its children's answers) stays with it, where its
+** messages cost least; if it went, each of them would take two inbox
+** hops, through this theatre's own inbox to its hub, instead of none.
 ** Pinned and creatable actors (main among them) never go.
 **
 ** Why so conservative: a message between theatres costs several times one
 ** inside a theatre, and a stolen actor's messages take one more hop
 ** through its birth theatre (core/move.h). A ring or a pipeline spawned in
-** one loop has a backlog only while its actors are born, well under
-** STEAL_BUSY_SECS, so it stays together; a parallel map, a growing tree or
-** senders queued behind a flood keep theatres busy for longer, and spread.
+** one loop has STEAL_MIN queued only while its actors are born, well
+** under STEAL_BUSY_SECS, and passing a token leaves one actor queued, so
+** it stays together; a parallel map or a growing tree keeps a backlog for
+** longer, and spreads.
 **
 ** A theatre stuck in one long C call cannot give: its thread is in that
 ** call, and its actors' state (the Lua state of the theatre) cannot be
-** read by another thread while it runs. docs/architecture.md, "Placement".
+** read by another thread while it runs. docs/architecture.md, "Work
+** stealing".
 ** Threads: each function on the theatre given, as said.
 */
 #include <time.h>
@@ -62,6 +71,7 @@ static double thread_cpu(void) {
 ** the hungry theatre busy again: it runs the actors all the same. */
 
 void stage__steal_ask(stage__theatre_t *t) {
+    t->backlog_since = 0; /* it ran dry */
     if (t->node->ntheatres == 1) return;
     /* the exchanges on hungry decide who counts it in nhungry: whoever
     ** turns it from 0 to 1 adds, whoever turns it from 1 to 0 takes away */
@@ -95,9 +105,9 @@ static stage__theatre_t *claim(stage__theatre_t *t) {
 static int may_go(const stage__theatre_t *t, const stage__actor_t *a) {
     return a->type->kind == STAGE_KIND_MOBILE && a->mbox_head &&
            a->type->impl->state_export &&
-           !(a->flags &
-             (ACTOR_SUSPENDED | ACTOR_STOPPING | ACTOR_DEAD | ACTOR_RESTART |
-              ACTOR_MOVING | ACTOR_MOVED | ACTOR_PLACED | ACTOR_NOSTEAL)) &&
+           !(a->flags & (ACTOR_SUSPENDED | ACTOR_STOPPING | ACTOR_DEAD |
+                         ACTOR_RESTART | ACTOR_MOVING | ACTOR_MOVED |
+                         ACTOR_PLACED | ACTOR_NOSTEAL | ACTOR_TALKED)) &&
            stage__serial_theatre(a->serial) == t->index;
 }
 
@@ -134,6 +144,7 @@ static int pick(stage__theatre_t *t, stage__actor_t **out,
             out[k++] = a;
             continue;
         }
+        a->flags &= ~ACTOR_TALKED; /* from now on, until the next look */
         a->run_next = NULL;
         if (tail)
             tail->run_next = a;

@@ -232,8 +232,8 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
 #define STEAL_MIN 4      /* actors queued from which t may give some away */
 
 /* Before each actor of a pass: if another theatre is hungry and t has a
-** backlog, steal.c counts how long it has lasted and gives some away. The
-** load is relaxed: a hint (steal.c says why that is enough). */
+** backlog, steal.c counts how long t has been busy and gives some away.
+** The load is relaxed: a hint (steal.c says why that is enough). */
 static inline void steal_look(stage__theatre_t *t, stage__actor_t **last) {
     if (t->nrun >= STEAL_MIN &&
         atomic_load_explicit(&t->node->nhungry, memory_order_relaxed))
@@ -244,9 +244,6 @@ static inline void steal_look(stage__theatre_t *t, stage__actor_t **last) {
 ** timers and the inbox are not starved. */
 static void run_queue(stage__theatre_t *t) {
     stage__actor_t *last = t->run_tail;
-    /* a backlog is a pass that starts with STEAL_MIN queued: within a
-    ** pass the queue drains as it runs (what arrives waits for the next) */
-    if (t->nrun < STEAL_MIN) t->backlog_since = 0;
     for (unsigned k = 1; t->run_head; k++) {
         steal_look(t, &last);
         if (!t->run_head) break;

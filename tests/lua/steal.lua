@@ -6,9 +6,11 @@
 -- and theatre 1 is idle: whatever runs on theatre 1 was stolen.
 --   1. workers spawned in a burst, each with a few ms of work queued, end
 --      up running on both theatres;
---   2. receivers kept busy by several senders' numbered messages are
---      stolen in mid-stream, and every receiver gets every sender's
---      messages, all of them, in the order sent;
+--   2. receivers on theatre 0 kept busy by the numbered messages of
+--      senders placed on theatre 1 are stolen in mid-stream, and every
+--      receiver gets every sender's messages, all of them, in the order
+--      sent (the senders are on the other theatre: an actor that actors of
+--      its own theatre keep sending to stays with them);
 --   3. pinned actors, actors placed with spawn_at(0), and ones whose state
 --      cannot travel, queued in the same kind of burst as mobile workers
 --      (some of which are stolen), never leave theatre 0, and answer.
@@ -56,7 +58,7 @@ local function burst()
 end
 
 -- 2. order per sender while receivers are stolen
-local RECEIVERS, SENDERS, ROUNDS, BATCH = 16, 4, 20, 5
+local RECEIVERS, SENDERS, ROUNDS, BATCH = 16, 4, 30, 5
 
 local Receiver = stage.actor "Receiver"
 function Receiver:birth()
@@ -72,7 +74,7 @@ function Receiver:num(sender, i)
   local t = stage.theatre()
   if self.first == nil then self.first = t end
   if t ~= self.first then self.moved = true end
-  steps(1, 60) -- a little work per message, so a backlog lasts
+  steps(1, 200) -- work per message: a round takes longer than 2 ms
 end
 -- sender's last message: all of its numbers are in by now (its order)
 function Receiver:fin(sender)
@@ -80,21 +82,19 @@ function Receiver:fin(sender)
     self.moved or false}
 end
 
-local Ticker = stage.actor("Ticker", {kind = "pinned"})
-function Ticker:tick() return true end
-
 local Sender = stage.actor "Sender"
--- BATCH numbers to every receiver per round, the rounds separated by a call
--- (the sender's handler waits, the theatre runs the receivers meanwhile),
--- so the stream goes on while receivers move; then fin to every receiver
-function Sender:run(id, receivers, ticker)
+-- BATCH numbers to every receiver per round, the rounds 2 ms apart (the
+-- receivers take longer than that over a round, so theatre 0 keeps a
+-- backlog), so the stream goes on while receivers move; then fin to every
+-- receiver, and the answers
+function Sender:run(id, receivers)
   for i = 0, ROUNDS - 1 do
     for _, r in ipairs(receivers) do
       for j = 1, BATCH do
         stage.send(r, "num", id, i * BATCH + j)
       end
     end
-    ticker:tick():await()
+    stage.sleep(0.002):await()
   end
   local fs = {}
   for k, r in ipairs(receivers) do fs[k] = r:fin(id) end
@@ -104,8 +104,8 @@ end
 local function ordered()
   local rs = {}
   for i = 1, RECEIVERS do rs[i] = Receiver() end
-  local ticker, runs = Ticker(), {}
-  for s = 1, SENDERS do runs[s] = Sender():run(s, rs, ticker) end
+  local runs = {}
+  for s = 1, SENDERS do runs[s] = Sender:spawn_at(1):run(s, rs) end
   local moved = {}
   for s, fins in ipairs(stage.join(runs):await()) do
     for i, f in ipairs(fins) do

@@ -24,13 +24,15 @@ enum {
     ACTOR_READY = 4,     /* the suspended turn may continue */
     ACTOR_STOPPING = 8,  /* stop after this turn */
     ACTOR_DEAD = 16,
-    ACTOR_BORN = 32,     /* C: its birth ran, so its death runs */
-    ACTOR_RESTART = 64,  /* a turn failed: restart it after the turn */
-    ACTOR_FAILED = 128,  /* stopping because a turn failed (on_error) */
-    ACTOR_MOVING = 256,  /* takes no message: a move waits (core/move.h) */
-    ACTOR_MOVED = 512,   /* arrived by a move: no local fast path (route) */
-    ACTOR_PLACED = 1024, /* spawned at a named theatre: never stolen */
-    ACTOR_NOSTEAL = 2048 /* its state cannot travel: not stolen again */
+    ACTOR_BORN = 32,      /* C: its birth ran, so its death runs */
+    ACTOR_RESTART = 64,   /* a turn failed: restart it after the turn */
+    ACTOR_FAILED = 128,   /* stopping because a turn failed (on_error) */
+    ACTOR_MOVING = 256,   /* takes no message: a move waits (core/move.h) */
+    ACTOR_MOVED = 512,    /* arrived by a move: no local fast path (route) */
+    ACTOR_PLACED = 1024,  /* spawned at a named theatre: never stolen */
+    ACTOR_NOSTEAL = 2048, /* its state cannot travel: not stolen again */
+    ACTOR_TALKED = 4096   /* an actor of its theatre sent it a message since
+                          ** steal.c last looked: it stays (steal.c) */
 };
 
 /* What an actor of a RESTART type keeps to be born again (onerror.c). */
