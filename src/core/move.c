@@ -423,6 +423,12 @@ int stage__migrate(stage_node_t *node, uint64_t serial, int to,
 }
 
 int stage__move_steal(stage__theatre_t *t, stage__actor_t *a, int to) {
+    if (t->hubs.count && hub_get(t, a->serial)) {
+        /* a move asked of it is under way (refused at its start, say, its
+        ** release still on its way here): it is that move's */
+        if (a->mbox_head) stage__actor_schedule(t, a);
+        return STAGE_EBUSY;
+    }
     move_t *m = stage__calloc(1, sizeof *m);
     hub_t *h = stage__calloc(1, sizeof *h);
     if (!m || !h || stage__u64map_put(&t->hubs, a->serial, h)) {

@@ -46,7 +46,8 @@ int stage__migrate(stage_node_t *node, uint64_t serial, int to,
 ** request and the order (t is both the sequencer and where a is): its
 ** image goes to `to` now. If it cannot travel it stays, queued again,
 ** marked ACTOR_NOSTEAL unless the refusal was only Busy; nothing is
-** logged. 0, or STAGE_ENOMEM (a stays, queued again). t's thread. */
+** logged. 0, or STAGE_EBUSY (a move asked of it is under way) or
+** STAGE_ENOMEM (either way a stays, queued again). t's thread. */
 int stage__move_steal(stage__theatre_t *t, stage__actor_t *a, int to);
 
 /* A message e for serial missed t's actor table: 1 if t is its birth
