@@ -52,9 +52,9 @@
 #include "core/theatre.h"
 #include "node_internal.h"
 
-#define STEAL_BATCH 64        /* actors moved per hand-over at most */
+#define STEAL_BATCH 256       /* actors moved per hand-over at most */
 #define STEAL_BUSY_SECS 10e-3 /* a backlog this long (CPU time): give */
-#define STEAL_PROBE 8         /* looks between two reads of the CPU clock */
+#define STEAL_PROBE_SECS 5e-4 /* wall time between reads of the CPU clock */
 #define STEAL_RETRY_SECS 5e-3 /* nothing could go: look again after this */
 
 /* The CPU time of the calling thread, in seconds. */
@@ -70,13 +70,17 @@ static double thread_cpu(void) {
 ** stale read only delays a hand-over by one look, or makes one that finds
 ** the hungry theatre busy again: it runs the actors all the same. */
 
-void stage__steal_ask(stage__theatre_t *t) {
-    t->backlog_since = 0; /* it ran dry */
-    if (t->node->ntheatres == 1) return;
+/* Mark t hungry. Any thread. */
+static void hungry_on(stage__theatre_t *t) {
     /* the exchanges on hungry decide who counts it in nhungry: whoever
     ** turns it from 0 to 1 adds, whoever turns it from 1 to 0 takes away */
     if (!atomic_exchange_explicit(&t->hungry, 1, memory_order_relaxed))
         atomic_fetch_add_explicit(&t->node->nhungry, 1, memory_order_relaxed);
+}
+
+void stage__steal_ask(stage__theatre_t *t) {
+    t->backlog_since = 0; /* it ran dry */
+    if (t->node->ntheatres > 1) hungry_on(t);
 }
 
 void stage__steal_fed(stage__theatre_t *t) {
@@ -111,15 +115,20 @@ static int may_go(const stage__theatre_t *t, const stage__actor_t *a) {
            stage__serial_theatre(a->serial) == t->index;
 }
 
-/* 1 once t has had its backlog for STEAL_BUSY_SECS of CPU time (the clock
-** read at one look in STEAL_PROBE) and is not waiting to look again. */
+/* 1 once t has been busy for STEAL_BUSY_SECS of CPU time since it first
+** saw someone hungry, and is not waiting to look again. The CPU clock is
+** a system call: read at most once in STEAL_PROBE_SECS of the wall's
+** (a vDSO read), so a theatre of short turns pays little for its looks
+** and one of long turns sees the time go by at once. */
 static int due(stage__theatre_t *t) {
+    double wall = stage__now();
     if (!t->backlog_since) {
         t->backlog_since = thread_cpu();
-        t->give_probe = 0;
+        t->probe_at = wall;
         return 0;
     }
-    if (++t->give_probe % STEAL_PROBE) return 0;
+    if (wall - t->probe_at < STEAL_PROBE_SECS) return 0;
+    t->probe_at = wall;
     double now = thread_cpu();
     return now >= t->give_after && now - t->backlog_since >= STEAL_BUSY_SECS;
 }
@@ -172,6 +181,6 @@ void stage__steal_give(stage__theatre_t *t, stage__actor_t **last) {
         ** woken meanwhile: it takes the flag back at its next wake-up),
         ** and do not walk this queue again for a while */
         t->give_after = thread_cpu() + STEAL_RETRY_SECS;
-        stage__steal_ask(to);
+        hungry_on(to);
     }
 }

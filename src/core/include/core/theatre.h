@@ -101,7 +101,7 @@ struct stage__theatre {
     ** queue to give again */
     double backlog_since;
     double give_after;
-    unsigned give_probe;
+    double probe_at; /* when (stage__now) it last read its CPU clock */
     stage__actor_table_t actors;
     stage__timer_t **heap; /* timer min-heap */
     int nheap, capheap;
