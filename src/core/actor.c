@@ -393,6 +393,7 @@ void stage__route(stage_node_t *node, stage__env_t *e) {
         /* one that came back by a move may have messages from this very
         ** theatre still in its inbox (core/move.h): they go first */
         if (a && !(a->flags & (ACTOR_MOVED | ACTOR_LEAVING))) {
+            a->flags |= ACTOR_TALKED; /* in a conversation here: stays */
             stage__actor_enqueue(t, a, e);
             return;
         }
@@ -411,8 +412,9 @@ static void spawn_here(stage__theatre_t *t, stage__env_t *e) {
         stage__env_free(e);
         return;
     }
+    if (e->hdr.flags & ENV_PLACED) a->flags |= ACTOR_PLACED;
     e->hdr.kind = ENV_MSG;
-    e->hdr.flags |= ENV_SYSTEM;
+    e->hdr.flags = (uint8_t)((e->hdr.flags | ENV_SYSTEM) & ~ENV_PLACED);
     stage__actor_enqueue(t, a, e);
 }
 
@@ -429,6 +431,7 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
                  const void *args, size_t len, uint64_t *serial) {
     stage__theatre_t *cur = stage__current();
     if (cur && cur->node != node) cur = NULL;
+    bool placed = theatre >= 0;
     if (theatre < 0 && !cur)
         theatre = 0;
     else if (theatre < 0) /* pinned and creatable: the spawner's theatre */
@@ -439,6 +442,7 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
     if (len > node->cfg.max_message) return STAGE_ETOOBIG;
     stage__env_t *e = stage__env_new("birth", 5, args, len);
     if (!e) return STAGE_ENOMEM;
+    if (placed) e->hdr.flags |= ENV_PLACED; /* never stolen (steal.c) */
     e->target = stage__serial_reserve(t);
     e->target_type = type;
     e->sender = cur && cur->running ? cur->running->serial : 0;

@@ -10,20 +10,28 @@
 **   OUT at C:  A suspended in a handler: it waits (ACTOR_MOVING) until the
 **              handler ends; else export (departing runs). Refused: A stays,
 **              RELEASE to B. Exported: A is kept at C, ACTOR_LEAVING (it
-**              takes nothing; the watches on it go with the move); IN to B
-**              with the image
-**   IN at B:   to B: import here; else IMPORT to D
-**   IMPORT at D: import (arrived runs; the watches are given), COMMIT to C
-**              and RELEASE to B. Failed: ABORT to C
+**              takes nothing; the watches on it, its C timers and its own
+**              monitors go with the move); IMPORT to D with the image,
+**              straight (not through B: B holds A's messages until the
+**              RELEASE either way)
+**   IMPORT at D: import (the watches are given, then arrived runs), COMMIT
+**              to C, the future completes, RELEASE to B. Failed: ABORT to C
 **   COMMIT at C: A is dropped there.  ABORT at C: A serves on at C
 **              (arrived runs again, the watches come back), RELEASE to B
 **   RELEASE at B: hub.at = where A is; the held messages go there in order
-**              (into A's mailbox if that is B); the future completes; the
-**              next queued move starts; an actor back home drops its hub.
+**              (into A's mailbox if that is B); a failed move's future
+**              completes; the next queued move starts; an actor back home
+**              drops its hub.
+**   STEAL at B (steal.c: A at home, between turns, never moved): hub.moving
+**              and the export at once, as OUT at C does, C being B.
 ** Keeping A at C until D has it means a failed import (a type whose decode
 ** refuses the state) leaves A as it was: nothing is decoded to restore it.
+** The future completes at D, before B forwards again: what its caller
+** sends next enters B, which holds it until the RELEASE, behind what it
+** held before.
 ** Threads: each step runs on the theatre named, as an ENV_CALL.
 */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,11 +49,12 @@ typedef struct stage__move move_t;
 struct stage__move {
     move_t *next; /* queued behind the move under way */
     uint64_t serial;
-    int to;    /* where it goes */
-    int at;    /* where it is (set as the move goes) */
-    int left;  /* the theatre it is kept at while its image travels */
-    bool self; /* asked by the actor itself: no future; failures logged */
-    bool near; /* to: where actor `by` is (resolved at its birth theatre) */
+    int to;     /* where it goes */
+    int at;     /* where it is (set as the move goes) */
+    int left;   /* the theatre it is kept at while its image travels */
+    bool self;  /* asked by the actor itself: no future; failures logged */
+    bool steal; /* a hand-over of steal.c: no future; failures silent */
+    bool near;  /* to: where actor `by` is (resolved at its birth theatre) */
     stage_id_t by;
     stage__future_t *f;
     stage_id_t id;
@@ -83,12 +92,11 @@ static void move_free(move_t *m) {
     stage__free(m);
 }
 
-/* Complete m's future with the actor's id, or its failure (a self move's
-** failure is logged), and free m. */
-static void move_finish(stage_node_t *node, move_t *m) {
-    char idt[STAGE_ID_TEXT_MAX] = "?";
-    if (m->id.serial) stage_id_format(&m->id, idt, sizeof idt);
-    if (m->rc == 0 && m->f) {
+/* Complete m's future, if it has one, with the actor's id, or its
+** failure, and let go of it. */
+static void move_answer(move_t *m) {
+    if (!m->f) return;
+    if (m->rc == 0) {
         stage_pack_t p;
         stage_pack_init(&p);
         stage_pack_id(&p, &m->id);
@@ -98,19 +106,31 @@ static void move_finish(stage_node_t *node, move_t *m) {
         else
             stage__future_resolve(m->f, p.data, p.len);
         stage_pack_free(&p);
-    } else if (m->rc && m->f) {
+    } else {
         stage__future_reject(m->f, m->rc, m->err, NULL, NULL);
-    } else if (m->rc && m->near) {
-        char by[STAGE_ID_TEXT_MAX];
-        stage_id_format(&m->by, by, sizeof by);
-        LOG_WARN("actor '%s' did not move next to actor '%s' and stays in "
-                 "theatre %d: %s",
-                 idt, by, m->at, m->err);
-    } else if (m->rc) {
-        LOG_WARN("actor '%s' did not move to theatre %d and stays in theatre "
-                 "%d: %s",
-                 idt, m->to, m->at, m->err);
     }
+    stage__future_unref(m->f);
+    m->f = NULL;
+}
+
+/* Complete m's future (see move_answer; a self move's failure is logged,
+** a steal's is not), and free m. */
+static void move_finish(stage_node_t *node, move_t *m) {
+    if (m->rc && !m->f && !m->steal) {
+        char idt[STAGE_ID_TEXT_MAX] = "?", by[STAGE_ID_TEXT_MAX];
+        if (m->id.serial) stage_id_format(&m->id, idt, sizeof idt);
+        if (m->near) {
+            stage_id_format(&m->by, by, sizeof by);
+            LOG_WARN("actor '%s' did not move next to actor '%s' and stays "
+                     "in theatre %d: %s",
+                     idt, by, m->at, m->err);
+        } else {
+            LOG_WARN("actor '%s' did not move to theatre %d and stays in "
+                     "theatre %d: %s",
+                     idt, m->to, m->at, m->err);
+        }
+    }
+    move_answer(m);
     (void)node;
     move_free(m);
 }
@@ -277,14 +297,12 @@ static void leave_drop(stage__theatre_t *t, stage__actor_t *a,
     }
 }
 
-/* Send m's ABORT (m->rc, m->err say why) to the theatre A is kept at. */
+/* Send m's ABORT (m->rc, m->err say why) to the theatre A is kept at (not
+** t, its destination: export_now does not export to where A is). */
 static void abort_move(stage__theatre_t *t, move_t *m) {
     stage__env_t *e = m->back;
     e->arg = m;
-    if (m->left == t->index) {
-        leave_call(t, NULL, e);
-        return;
-    }
+    assert(m->left != t->index);
     stage__theatre_post(stage__node_theatre(t->node, m->left), e);
 }
 
@@ -300,8 +318,8 @@ static void adopt(stage__theatre_t *t, stage__actor_t *a, void *ud) {
     m->own = NULL;
 }
 
-/* Take the actor in at t (its destination): C drops it, B forwards to it.
-** If that fails, C keeps it. */
+/* Take the actor in at t (its destination): C drops it, its future
+** completes, B forwards to it. If that fails, C keeps it. */
 static void import_here(stage__theatre_t *t, move_t *m) {
     stage__import_opts_t o = {.adopt = adopt, .ud = m};
     int rc = stage__actor_import(t, m->image.data, m->image.len, &o, NULL, NULL,
@@ -318,6 +336,9 @@ static void import_here(stage__theatre_t *t, move_t *m) {
     stage__theatre_post(stage__node_theatre(t->node, m->left), e);
     marked(t, m->serial);
     m->at = t->index;
+    /* answered now, not after the release reaches B: what its caller
+    ** sends next goes to B, which holds it until then */
+    move_answer(m);
     release(t, m);
 }
 
@@ -327,23 +348,9 @@ static void import_call(stage__theatre_t *t, stage__actor_t *a,
     import_here(t, step(e));
 }
 
-/* At B: the image is out of C (m->at). */
-static void hub_in(stage__theatre_t *t, move_t *m) {
-    if (m->to == t->index) {
-        import_here(t, m);
-    } else if (post(t->node, m->to, import_call, m)) {
-        m->rc = STAGE_ENOMEM;
-        snprintf(m->err, sizeof m->err, "out of memory");
-        abort_move(t, m); /* A stays where it is kept */
-    }
-}
-
-static void in_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
-    (void)a;
-    hub_in(t, step(e));
-}
-
-/* Export a (idle, t's thread) for m, and send the image on to B. */
+/* Export a (idle, t's thread) for m, keep it here, leaving, and send the
+** image straight to its destination D, which takes it in, then tells this
+** theatre (COMMIT or ABORT) and B (RELEASE). */
 static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     a->move = NULL;
     a->flags &= ~ACTOR_MOVING;
@@ -354,12 +361,10 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
         release(t, m);
         return;
     }
-    int b = stage__serial_theatre(m->serial);
     stage__env_t *e = NULL;
     int rc = stage__actor_export(t, a, &m->image, m->err, sizeof m->err);
-    if (!rc &&
-        (!(m->back = stage__env_call(leave_call, leave_drop, m)) ||
-         (b != t->index && !(e = stage__env_call(in_call, move_drop, m))))) {
+    if (!rc && (!(m->back = stage__env_call(leave_call, leave_drop, m)) ||
+                !(e = stage__env_call(import_call, move_drop, m)))) {
         stage__actor_export_abort(t, a, m->image.data, m->image.len);
         rc = STAGE_ENOMEM;
         snprintf(m->err, sizeof m->err, "out of memory");
@@ -371,6 +376,9 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
             stage__env_free(m->back);
             m->back = NULL;
         }
+        /* what cannot travel now will not later: steal.c leaves it; a
+        ** busy one (a pending runtime turn) may go another time */
+        if (m->steal && rc != STAGE_EBUSY) a->flags |= ACTOR_NOSTEAL;
         if (a->mbox_head) stage__actor_schedule(t, a);
         release(t, m);
         return;
@@ -383,10 +391,7 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     m->watches = stage__monitors_take_watches(t, a->serial);
     m->timers = stage__timers_take(t, a->serial);
     m->own = stage__monitors_take_own(t, a->serial);
-    if (b == t->index)
-        hub_in(t, m);
-    else
-        stage__theatre_post(stage__node_theatre(t->node, b), e);
+    stage__theatre_post(stage__node_theatre(t->node, m->to), e);
 }
 
 /* At C: everything B forwarded is in the mailbox; export once idle. */
@@ -663,6 +668,36 @@ int stage__migrate_self(stage__theatre_t *t, stage__actor_t *a, int to,
     e->target = a->serial;
     e->target_type = a->type;
     stage__actor_enqueue(t, a, e);
+    return 0;
+}
+
+int stage__move_steal(stage__theatre_t *t, stage__actor_t *a, int to) {
+    if ((a->flags & (ACTOR_MOVING | ACTOR_LEAVING | ACTOR_SUSPENDED)) ||
+        (t->hubs.count && hub_get(t, a->serial))) {
+        /* a move asked of it is under way (refused at its start, say, its
+        ** release still on its way here; or a move it asked itself, on
+        ** its way to here): it is that move's */
+        if (a->mbox_head) stage__actor_schedule(t, a);
+        return STAGE_EBUSY;
+    }
+    move_t *m = stage__calloc(1, sizeof *m);
+    hub_t *h = stage__calloc(1, sizeof *h);
+    if (!m || !h || stage__u64map_put(&t->hubs, a->serial, h)) {
+        stage__free(m);
+        stage__free(h);
+        if (a->mbox_head) stage__actor_schedule(t, a);
+        return STAGE_ENOMEM;
+    }
+    m->serial = a->serial;
+    m->to = to;
+    m->at = t->index;
+    m->left = -1;
+    m->steal = true;
+    stage_pack_init(&m->image);
+    h->at = t->index;
+    h->going = to; /* a move next to it goes there (near_here) */
+    h->moving = true;
+    export_now(t, a, m); /* at home, idle: no order to wait for */
     return 0;
 }
 

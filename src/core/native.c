@@ -411,7 +411,10 @@ int stage_send(stage_ctx_t *ctx, const stage_id_t *to, const char *method,
 
 int stage_node_spawn(stage_node_t *node, const char *type, int theatre,
                      const void *args, size_t len, stage_id_t *out) {
-    return do_spawn(node, type, theatre < 0 ? 0 : theatre, args, len, out);
+    /* theatre 0, never placed; from outside the theatres stage__spawn
+    ** takes -1 as that, and the actor may be stolen (steal.c) */
+    if (theatre < 0 && stage__current()) theatre = 0;
+    return do_spawn(node, type, theatre, args, len, out);
 }
 
 int stage_node_send(stage_node_t *node, const stage_id_t *to,

@@ -29,6 +29,8 @@ struct stage_node {
     stage__type_t **types;
     int ntypes, captypes;
     alignas(64) atomic_int work;
+    /* steal.c: how many theatres are hungry (idle, asking for work) */
+    alignas(64) atomic_int nhungry;
     alignas(64) atomic_int stopping;
     atomic_int stopped;       /* futex word for stage_node_wait */
     atomic_int watchdog_quit; /* futex word: the theatres are joined */

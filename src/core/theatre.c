@@ -229,12 +229,24 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
 }
 
 #define PUBLISH_EVERY 64 /* actors run between publications of the load */
+#define STEAL_MIN 4      /* actors queued from which t may give some away */
+
+/* Before each actor of a pass: if another theatre is hungry and t has a
+** backlog, steal.c counts how long t has been busy and gives some away.
+** The load is relaxed: a hint (steal.c says why that is enough). */
+static inline void steal_look(stage__theatre_t *t, stage__actor_t **last) {
+    if (t->nrun >= STEAL_MIN &&
+        atomic_load_explicit(&t->node->nhungry, memory_order_relaxed))
+        stage__steal_give(t, last);
+}
 
 /* Run the actors queued now; newly queued ones wait for the next pass so
 ** timers and the inbox are not starved. */
 static void run_queue(stage__theatre_t *t) {
     stage__actor_t *last = t->run_tail;
     for (unsigned k = 1; t->run_head; k++) {
+        steal_look(t, &last);
+        if (!t->run_head) break;
         stage__actor_t *a = t->run_head;
         if (!(t->run_head = a->run_next)) t->run_tail = NULL;
         t->nrun--;
@@ -365,9 +377,11 @@ static void idle(stage__theatre_t *t, double next_timer) {
         stage__work_sub(t->node, 1); /* may stop the node */
     }
     stage__place_idle(t); /* load 0: a spawn finds it idle */
+    stage__steal_ask(t);  /* a busy theatre may give it actors */
     atomic_store(&t->sleeping, 1);
     if (!stage__mpsc_empty(&t->inbox) || stopping(t)) {
         atomic_store(&t->sleeping, 0);
+        stage__steal_fed(t);
         return;
     }
     if (t->poller.poll)
@@ -375,6 +389,7 @@ static void idle(stage__theatre_t *t, double next_timer) {
     else
         stage__futex_wait(&t->sleeping, 1, next_timer);
     atomic_store(&t->sleeping, 0);
+    stage__steal_fed(t);
 }
 
 static void *theatre_main(void *arg) {

@@ -34,7 +34,11 @@ enum {
     ** nothing (core/move.h) */
     ACTOR_LEAVING = 1024,
     /* its arrived hook runs: a move it asks waits (core/move.h) */
-    ACTOR_ARRIVING = 2048
+    ACTOR_ARRIVING = 2048,
+    ACTOR_PLACED = 4096,  /* spawned at a named theatre: never stolen */
+    ACTOR_NOSTEAL = 8192, /* its state cannot travel: not stolen again */
+    ACTOR_TALKED = 16384  /* an actor of its theatre sent it a message since
+                          ** steal.c last looked: it stays (steal.c) */
 };
 
 /* What an actor of a RESTART type keeps to be born again (onerror.c). */

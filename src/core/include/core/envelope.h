@@ -34,7 +34,8 @@ enum {
     ENV_REMOTE = 4,  /* came from another node: its data is hostile */
     /* its arguments were not made by the Lua encoder (C, pipelining): the
     ** network checks them before they leave in a frame */
-    ENV_UNCHECKED = 8
+    ENV_UNCHECKED = 8,
+    ENV_PLACED = 16 /* a birth at a theatre the spawner named (steal.c) */
 };
 
 typedef void (*stage__call_fn)(stage__theatre_t *t, stage__actor_t *a,

@@ -10,18 +10,17 @@
 ** (its pushes to one inbox are FIFO), and every move is asked of B, which
 ** stops forwarding, then sends the export order to the actor's theatre C
 ** behind everything it forwarded there: when C runs the order, all of it
-** is in the actor's mailbox, which travels in the image. B forwards again,
-** to the new theatre, only after the import there. No message ever waits
-** at a theatre the actor left. Moves of one actor are queued at B and run
-** one after another. The theatre C the actor leaves keeps it, taking
-** nothing, until D has taken it in (then C drops it) or could not (then
-** it serves on at C, as it was). The watches of others' monitors on it
-** and a C actor's timers go along (not in the image: they are this
+** is in the actor's mailbox, which travels in the image, straight to the
+** new theatre D. B forwards again, to D, only after the import there (D
+** tells it). No message ever waits at a theatre the actor left. Moves of
+** one actor are queued at B and run one after another. C keeps the actor,
+** taking nothing, until D has taken it in (then C drops it) or could not
+** (then it serves on at C, as it was). The watches of others' monitors on
+** it and a C actor's timers go along (not in the image: they are this
 ** process's); watch requests go through B like messages. An actor that
-** never moved has no hub: its messages
-** never meet this code. One that arrived by a move is marked ACTOR_MOVED:
-** senders on its own theatre then go through the inbox too, behind what
-** they sent while it was away.
+** never moved has no hub: its messages never meet this code. One that
+** arrived by a move is marked ACTOR_MOVED: senders on its own theatre then
+** go through the inbox too, behind what they sent while it was away.
 **
 ** Threads: stage__migrate from any thread; the rest on the theatre given.
 */
@@ -71,6 +70,17 @@ int stage__move_follow(stage__theatre_t *t, uint64_t serial, stage__env_t *e);
 /* Message e reached t for an actor kept there while its image travels
 ** (ACTOR_LEAVING): it follows the actor. t's thread. */
 void stage__move_leaving(stage__theatre_t *t, stage__env_t *e);
+
+/* Hand actor a over to theatre `to` (steal.c): a is queued in t, its
+** birth theatre, has never moved, and is between turns, taken off the run
+** queue by the caller. It goes as a move asked of t would, without the
+** request and the order (t is both the sequencer and where a is): its
+** image goes to `to` now. If it cannot travel it stays, queued again,
+** marked ACTOR_NOSTEAL unless the refusal was only Busy; nothing is
+** logged. 0, or STAGE_EBUSY (a move of it is under way: a hub for it, or
+** ACTOR_MOVING or ACTOR_LEAVING; or it is suspended in a handler) or
+** STAGE_ENOMEM (either way a stays, queued again). t's thread. */
+int stage__move_steal(stage__theatre_t *t, stage__actor_t *a, int to);
 
 /* A message e for serial missed t's actor table: 1 if t is its birth
 ** theatre and holds a hub for it (e is then forwarded or held), else 0.

@@ -84,6 +84,9 @@ struct stage__theatre {
     alignas(64) atomic_int load;
     atomic_int stuck;
     atomic_uint nactors; /* its actors, as of its last publication */
+    /* steal.c: 1 while this theatre, idle, asks for work; the theatre that
+    ** serves it takes it back to 0 */
+    atomic_int hungry;
     /* the rest: this theatre's thread only, but for the preemption
     ** fields the watchdog reads (see below) */
     alignas(64) stage__actor_t *run_head, *run_tail;
@@ -94,6 +97,12 @@ struct stage__theatre {
     double busy_since; /* its thread's CPU time */
     unsigned probe;
     bool saturated;
+    /* steal.c: since when (its CPU time, 0: not yet seen) it has had a
+    ** backlog while another theatre was hungry; when it may look at its
+    ** queue to give again */
+    double backlog_since;
+    double give_after;
+    double probe_at; /* when (stage__now) it last read its CPU clock */
     stage__actor_table_t actors;
     stage__timer_t **heap; /* timer min-heap */
     int nheap, capheap;
@@ -150,6 +159,16 @@ void stage__place_idle(stage__theatre_t *t);
 ** on their run queues, *actors the actors they hold. Any thread. */
 void stage__place_node_load(stage_node_t *n, unsigned *runnable,
                             unsigned *actors);
+
+/* Work stealing (steal.c). t is about to sleep with nothing to do: ask
+** the others for work. t's thread. */
+void stage__steal_ask(stage__theatre_t *t);
+/* t woke up: it no longer asks. t's thread. */
+void stage__steal_fed(stage__theatre_t *t);
+/* Another theatre is hungry and t has a backlog: once that has lasted,
+** move some of t's queued actors there. *last: the current pass's last
+** actor (updated if it goes). t's thread, between turns. */
+void stage__steal_give(stage__theatre_t *t, stage__actor_t **last);
 
 /* Wake t if it sleeps (on its futex or in its poller). Any thread. */
 void stage__theatre_wake(stage__theatre_t *t);

@@ -1,0 +1,189 @@
+/*
+** core/steal.c: work stealing inside one node — an idle theatre gets
+** runnable mobile actors from one that has had a backlog for a while.
+**
+** Only a theatre's own thread may touch its run queue, its actors and its
+** Lua state, so the hand-over is made by the busy theatre (the victim):
+**   - a theatre about to sleep with nothing to do says it is hungry
+**     (t->hungry = 1, node->nhungry + 1) and sleeps as before;
+**   - a theatre with STEAL_MIN actors or more queued looks at
+**     node->nhungry before each actor it runs (theatre.c: a relaxed load
+**     of a line written only when a theatre falls asleep or wakes up);
+**     if someone is hungry, it counts how long it has been busy, from
+**     that first look, until it next runs dry (falls asleep);
+**   - once that has lasted STEAL_BUSY_SECS of its CPU time, and it still
+**     has STEAL_MIN queued, it claims one hungry theatre (an exchange of
+**     that one's flag: one victim serves it) and moves there half of the
+**     actors of its queue that may go, the ones at the back first (they
+**     would wait the longest), at most STEAL_BATCH, each by core/move.c's
+**     move (its image: stage__move_steal), which keeps every sender's
+**     order; then it counts again from zero.
+** May go: a mobile actor born in this theatre that never moved
+** (ACTOR_MOVED: once moved it stays where it is, so an actor is stolen at
+** most once and never bounces), has a message queued, is not in or
+** suspended in a turn, not in a move (ACTOR_MOVING, ACTOR_LEAVING while
+** its image travels, a hub at home: stage__move_steal refuses it), not
+** placed by spawn_at (ACTOR_PLACED), whose
+** state travelled before or was never tried (ACTOR_NOSTEAL once refused),
+** and that no actor of this theatre has sent a message to since the last
+** look (ACTOR_TALKED, set by stage__route's local path, cleared here): an
+** actor in a conversation on its theatre (the receiver of a fan-in, a
+** parent gathering its children's answers) stays with it, where its
+** messages cost least; if it went, each of them would take two inbox
+** hops, through this theatre's own inbox to its hub, instead of none.
+** Pinned and creatable actors (main among them) never go.
+**
+** Why so conservative: a message between theatres costs several times one
+** inside a theatre, and a stolen actor's messages take one more hop
+** through its birth theatre (core/move.h). A ring or a pipeline spawned in
+** one loop has STEAL_MIN queued only while its actors are born, well
+** under STEAL_BUSY_SECS, and passing a token leaves one actor queued, so
+** it stays together; a parallel map or a growing tree keeps a backlog for
+** longer, and spreads.
+**
+** A theatre stuck in one long C call cannot give: its thread is in that
+** call, and its actors' state (the Lua state of the theatre) cannot be
+** read by another thread while it runs. docs/architecture.md, "Work
+** stealing".
+** Threads: each function on the theatre given, as said.
+*/
+#include <time.h>
+
+#include "core/move.h"
+#include "core/node.h"
+#include "core/theatre.h"
+#include "node_internal.h"
+
+#define STEAL_BATCH 256       /* actors moved per hand-over at most */
+#define STEAL_BUSY_SECS 10e-3 /* a backlog this long (CPU time): give */
+#define STEAL_PROBE_SECS 5e-4 /* wall time between reads of the CPU clock */
+#define STEAL_RETRY_SECS 5e-3 /* nothing could go: look again after this */
+
+/* The CPU time of the calling thread, in seconds. */
+static double thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Relaxed on nhungry and hungry throughout: they are hints, read to decide
+** whether to give, and nothing else is published through them. The actors
+** given reach the hungry theatre through its inbox (a release push), and a
+** stale read only delays a hand-over by one look, or makes one that finds
+** the hungry theatre busy again: it runs the actors all the same. */
+
+/* Mark t hungry. Any thread. */
+static void hungry_on(stage__theatre_t *t) {
+    /* the exchanges on hungry decide who counts it in nhungry: whoever
+    ** turns it from 0 to 1 adds, whoever turns it from 1 to 0 takes away */
+    if (!atomic_exchange_explicit(&t->hungry, 1, memory_order_relaxed))
+        atomic_fetch_add_explicit(&t->node->nhungry, 1, memory_order_relaxed);
+}
+
+void stage__steal_ask(stage__theatre_t *t) {
+    t->backlog_since = 0; /* it ran dry */
+    if (t->node->ntheatres > 1) hungry_on(t);
+}
+
+void stage__steal_fed(stage__theatre_t *t) {
+    if (atomic_load_explicit(&t->hungry, memory_order_relaxed) &&
+        atomic_exchange_explicit(&t->hungry, 0, memory_order_relaxed))
+        atomic_fetch_sub_explicit(&t->node->nhungry, 1, memory_order_relaxed);
+}
+
+/* Claim a hungry theatre other than t (not stuck), or NULL. */
+static stage__theatre_t *claim(stage__theatre_t *t) {
+    stage_node_t *n = t->node;
+    for (int k = 1; k < n->ntheatres; k++) {
+        stage__theatre_t *h = n->theatres[(t->index + k) % n->ntheatres];
+        if (!atomic_load_explicit(&h->hungry, memory_order_relaxed) ||
+            atomic_load_explicit(&h->stuck, memory_order_relaxed))
+            continue;
+        if (atomic_exchange_explicit(&h->hungry, 0, memory_order_relaxed)) {
+            atomic_fetch_sub_explicit(&n->nhungry, 1, memory_order_relaxed);
+            return h;
+        }
+    }
+    return NULL;
+}
+
+/* 1 if queued actor a of t may be given away (see the top). */
+static int may_go(const stage__theatre_t *t, const stage__actor_t *a) {
+    return a->type->kind == STAGE_KIND_MOBILE && a->mbox_head &&
+           a->type->impl->state_export &&
+           !(a->flags &
+             (ACTOR_SUSPENDED | ACTOR_STOPPING | ACTOR_DEAD | ACTOR_RESTART |
+              ACTOR_MOVING | ACTOR_LEAVING | ACTOR_MOVED | ACTOR_PLACED |
+              ACTOR_NOSTEAL | ACTOR_TALKED)) &&
+           stage__serial_theatre(a->serial) == t->index;
+}
+
+/* 1 once t has been busy for STEAL_BUSY_SECS of CPU time since it first
+** saw someone hungry, and is not waiting to look again. The CPU clock is
+** a system call: read at most once in STEAL_PROBE_SECS of the wall's
+** (a vDSO read), so a theatre of short turns pays little for its looks
+** and one of long turns sees the time go by at once. */
+static int due(stage__theatre_t *t) {
+    double wall = stage__now();
+    if (!t->backlog_since) {
+        t->backlog_since = thread_cpu();
+        t->probe_at = wall;
+        return 0;
+    }
+    if (wall - t->probe_at < STEAL_PROBE_SECS) return 0;
+    t->probe_at = wall;
+    double now = thread_cpu();
+    return now >= t->give_after && now - t->backlog_since >= STEAL_BUSY_SECS;
+}
+
+/* Take the actors that may go out of t's run queue, keeping the others in
+** order; the last ones (half of those that may go, rounded up, at most
+** STEAL_BATCH) into out. *last, the pass's last actor, is moved to the new
+** tail if it is taken. Returns how many. */
+static int pick(stage__theatre_t *t, stage__actor_t **out,
+                stage__actor_t **last) {
+    int can = 0;
+    for (stage__actor_t *a = t->run_head; a; a = a->run_next)
+        can += may_go(t, a);
+    int want = (can + 1) / 2 < STEAL_BATCH ? (can + 1) / 2 : STEAL_BATCH;
+    int skip = can - want, k = 0;
+    stage__actor_t *head = NULL, *tail = NULL, *next;
+    for (stage__actor_t *a = t->run_head; a; a = next) {
+        next = a->run_next;
+        if (may_go(t, a) && skip-- <= 0) {
+            a->flags &= ~ACTOR_QUEUED;
+            t->nrun--;
+            out[k++] = a;
+            continue;
+        }
+        a->flags &= ~ACTOR_TALKED; /* from now on, until the next look */
+        a->run_next = NULL;
+        if (tail)
+            tail->run_next = a;
+        else
+            head = a;
+        tail = a;
+    }
+    t->run_head = head;
+    t->run_tail = tail;
+    if (*last && !((*last)->flags & ACTOR_QUEUED)) *last = tail;
+    return k;
+}
+
+void stage__steal_give(stage__theatre_t *t, stage__actor_t **last) {
+    if (!due(t)) return;
+    stage__theatre_t *to = claim(t);
+    if (!to) return;
+    stage__actor_t *out[STEAL_BATCH];
+    int k = pick(t, out, last);
+    for (int i = 0; i < k; i++)
+        stage__move_steal(t, out[i], to->index);
+    t->backlog_since = 0;
+    if (k == 0) {
+        /* nothing here may go: leave it hungry for another (it may have
+        ** woken meanwhile: it takes the flag back at its next wake-up),
+        ** and do not walk this queue again for a while */
+        t->give_after = thread_cpu() + STEAL_RETRY_SECS;
+        hungry_on(to);
+    }
+}

@@ -1,0 +1,184 @@
+-- tests/lua/steal.lua PART: work stealing inside one node (docs/lua-api.md,
+-- "Where a spawned actor runs"). Run with --theatres 2, once per part
+-- (burst, order, stay), each in a node of its own. Everything here is
+-- spawned from main in a burst too short for placement to spread it (well
+-- under the 2 ms that saturate a theatre), so all of it starts on theatre 0
+-- and theatre 1 is idle: whatever runs on theatre 1 was stolen.
+--   1. workers spawned in a burst, each with a few ms of work queued, end
+--      up running on both theatres;
+--   2. receivers on theatre 0 kept busy by the numbered messages of
+--      senders placed on theatre 1 are stolen in mid-stream, and every
+--      receiver gets every sender's messages, all of them, in the order
+--      sent (the senders are on the other theatre: an actor that actors of
+--      its own theatre keep sending to stays with them);
+--   3. pinned actors, actors placed with spawn_at(0), and ones whose state
+--      cannot travel, queued in the same kind of burst as mobile workers
+--      (some of which are stolen), never leave theatre 0, and answer.
+local stage = require "stage"
+
+local WORKERS = 60
+local CHUNK = 1500 -- Collatz numbers per worker: a few ms of work
+
+-- The sum of the Collatz step counts of from .. to (CPU work).
+local function steps(from, to)
+  local s = 0
+  for i = from, to do
+    local n, c = i, 0
+    while n ~= 1 do
+      if n % 2 == 0 then n = n // 2 else n = 3 * n + 1 end
+      c = c + 1
+    end
+    s = s + c
+  end
+  return s
+end
+
+local Worker = stage.actor "Worker"
+function Worker:work(from, to)
+  stage.stop()
+  return {steps(from, to), stage.theatre()}
+end
+
+-- 1. a burst of workers: some run on theatre 1; the results are right
+local function burst()
+  local fs = {}
+  for i = 1, WORKERS do
+    fs[i] = Worker():work((i - 1) * CHUNK + 1, i * CHUNK)
+  end
+  local on, total = {}, 0
+  for i = 1, WORKERS do
+    local r = fs[i]:await()
+    total = total + r[1]
+    on[r[2]] = (on[r[2]] or 0) + 1
+  end
+  assert(total == steps(1, WORKERS * CHUNK), "a worker's result was wrong")
+  assert((on[1] or 0) > 0, "no worker was stolen: all " .. WORKERS
+    .. " ran on theatre 0 while theatre 1 was idle")
+  assert((on[0] or 0) > 0, "every worker left theatre 0")
+end
+
+-- 2. order per sender while receivers are stolen
+local RECEIVERS, SENDERS, ROUNDS, BATCH = 16, 4, 30, 5
+
+local Receiver = stage.actor "Receiver"
+function Receiver:birth()
+  self.next, self.bad = {}, {}
+end
+function Receiver:num(sender, i)
+  local want = (self.next[sender] or 0) + 1
+  if i ~= want and not self.bad[sender] then
+    self.bad[sender] = string.format("got %d, expected %d", i, want)
+  end
+  self.next[sender] = i
+  -- where each message ran: the first theatre, and whether that changed
+  local t = stage.theatre()
+  if self.first == nil then self.first = t end
+  if t ~= self.first then self.moved = true end
+  steps(1, 200) -- work per message: a round takes longer than 2 ms
+end
+-- sender's last message: all of its numbers are in by now (its order)
+function Receiver:fin(sender)
+  return {self.next[sender] or 0, self.bad[sender] or false,
+    self.moved or false}
+end
+
+local Sender = stage.actor "Sender"
+-- BATCH numbers to every receiver per round, the rounds 2 ms apart (the
+-- receivers take longer than that over a round, so theatre 0 keeps a
+-- backlog), so the stream goes on while receivers move; then fin to every
+-- receiver, and the answers
+function Sender:run(id, receivers)
+  for i = 0, ROUNDS - 1 do
+    for _, r in ipairs(receivers) do
+      for j = 1, BATCH do
+        stage.send(r, "num", id, i * BATCH + j)
+      end
+    end
+    stage.sleep(0.002):await()
+  end
+  local fs = {}
+  for k, r in ipairs(receivers) do fs[k] = r:fin(id) end
+  return stage.join(fs):await()
+end
+
+-- One stream: true if a receiver was stolen in mid-stream.
+local function stream()
+  local rs = {}
+  for i = 1, RECEIVERS do rs[i] = Receiver() end
+  local runs = {}
+  for s = 1, SENDERS do runs[s] = Sender:spawn_at(1):run(s, rs) end
+  local moved = {}
+  for s, fins in ipairs(stage.join(runs):await()) do
+    for i, f in ipairs(fins) do
+      assert(not f[2], string.format("receiver %d, from sender %d: %s", i, s,
+        tostring(f[2])))
+      assert(f[1] == ROUNDS * BATCH, string.format("receiver %d got %d "
+        .. "numbers of sender %d, not %d", i, f[1], s, ROUNDS * BATCH))
+      if f[3] then moved[i] = true end
+    end
+  end
+  return next(moved) ~= nil
+end
+
+-- On a machine loaded by others a stream may end before a steal (a
+-- receiver preempted in a handler cannot go until it ends): up to three
+-- streams, each checked, one of which must see a steal.
+local function ordered()
+  for _ = 1, 3 do
+    if stream() then return end
+  end
+  error("no receiver was stolen in mid-stream, in three streams")
+end
+
+-- 3. what must stay, queued with work in a burst like the workers
+local Pin = stage.actor("Pin", {kind = "pinned"})
+function Pin:work(from, to) return {steps(from, to), stage.theatre()} end
+local Placed = stage.actor "Placed"
+function Placed:work(from, to) return {steps(from, to), stage.theatre()} end
+local Stuck = stage.actor "Stuck"
+function Stuck:birth() self.f = function() end end -- cannot travel
+function Stuck:ready() return true end
+function Stuck:work(from, to) return {steps(from, to), stage.theatre()} end
+
+local function stays()
+  local fs, actors, born = {}, {}, {}
+  local kinds = {"pinned", "spawn_at", "state that cannot travel", "free"}
+  for i = 1, WORKERS do
+    if i % 4 == 0 then
+      actors[i] = Pin()
+    elseif i % 4 == 1 then
+      actors[i] = Placed:spawn_at(0)
+    elseif i % 4 == 3 then
+      actors[i] = Placed() -- the same type, free to go
+    else
+      -- born first: an actor not born yet has no state, and goes
+      actors[i] = Stuck()
+      born[#born + 1] = actors[i]:ready()
+    end
+  end
+  stage.join(born):await()
+  for i = 1, WORKERS do
+    local a = actors[i]    -- two messages each, so each stays queued after its first turn
+    fs[#fs + 1] = {i, a:work((i - 1) * CHUNK + 1, i * CHUNK)}
+    fs[#fs + 1] = {i, a:work(1, 10)}
+  end
+  local free_moved = false
+  for _, f in ipairs(fs) do
+    local r, kind = f[2]:await(), kinds[f[1] % 4 + 1]
+    if kind == "free" then
+      free_moved = free_moved or r[2] == 1
+    else
+      assert(r[2] == 0, "actor " .. f[1] .. " (" .. kind .. ") ran on "
+        .. "theatre " .. r[2])
+    end
+  end
+  assert(free_moved, "no free actor was stolen: the test shows nothing")
+end
+
+function main(args)
+  assert(stage.theatres() == 2, "run with --theatres 2")
+  local part = ({burst = burst, order = ordered, stay = stays})[args[1]]
+  assert(part, "say which part: burst, order or stay")
+  part()
+  print("ok")
+end
