@@ -7,7 +7,11 @@
 ** state and its queued messages in order, and its departing and arrived
 ** hooks run once each; pinned actors, actors spawned on a named theatre
 ** and a type without encode/decode never leave theatre 0, and all answer.
+** The steal is a move (core/move.c): a stolen actor's C timer goes with
+** it and fires once where it went; one whose state the idle theatre
+** cannot decode serves on at theatre 0, as it was.
 */
+#include <stdatomic.h>
 #include <time.h>
 
 #include "test_counter_type.h"
@@ -28,9 +32,41 @@ static void c_spin(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
     cu_reply_int(ctx, msg, stage_ctx_theatre(ctx));
 }
 
+/* Rings of arm(i): actor i's timer fired on theatre rang_on[i], rang[i]
+** times; when all `ringing` have, all_rang resolves. */
+#define RING_MS 1000 /* past the spins: the steals happen while armed */
+static atomic_int rang[ACTORS], rang_on[ACTORS], nrang, ringing;
+static stage_future_t *all_rang;
+
+static void on_ring(stage_ctx_t *ctx, void *state, void *ud) {
+    intptr_t i = (intptr_t)ud;
+    ((counter_t *)state)->count += 100;
+    atomic_store(&rang_on[i], stage_ctx_theatre(ctx));
+    atomic_fetch_add(&rang[i], 1);
+    if (atomic_fetch_add(&nrang, 1) + 1 == atomic_load(&ringing))
+        cu_resolve_int(all_rang, 1);
+}
+
+/* arm(i): a one-shot timer of RING_MS that counts 100 and records i. */
+static void c_arm(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    (void)state;
+    cu_reply_int(ctx, msg,
+                 stage_after(ctx, RING_MS / 1000.0, on_ring,
+                             (void *)(intptr_t)cu_arg_int(msg), NULL));
+}
+
+/* Fickle: a Counter whose decode refuses every state. */
+static int c_decode_refuse(void *state, const char *data, size_t len) {
+    (void)state;
+    (void)data;
+    (void)len;
+    return STAGE_EINVAL;
+}
+
 static const stage_method_t methods[] = {
     {"add", c_add},     {"info", c_info},     {"spin", c_spin},
-    {"where", c_where}, {"refuse", c_refuse}, {NULL, NULL}};
+    {"where", c_where}, {"refuse", c_refuse}, {"arm", c_arm},
+    {NULL, NULL}};
 static const stage_type_def_t counter_type = {.name = "Counter",
                                               .state_size = sizeof(counter_t),
                                               .methods = methods,
@@ -46,8 +82,15 @@ static const stage_type_def_t pinned_type = {.name = "Pinned",
                                              .methods = methods,
                                              .encode = c_encode,
                                              .decode = c_decode};
-static const stage_type_def_t *const all_types[] = {&counter_type, &plain_type,
-                                                    &pinned_type, NULL};
+static const stage_type_def_t fickle_type = {.name = "Fickle",
+                                             .state_size = sizeof(counter_t),
+                                             .methods = methods,
+                                             .encode = c_encode,
+                                             .decode = c_decode_refuse,
+                                             .departing = c_departing,
+                                             .arrived = c_arrived};
+static const stage_type_def_t *const all_types[] = {
+    &counter_type, &plain_type, &pinned_type, &fickle_type, NULL};
 
 /* The info [count, arrivals, departs, theatre] f answers; f released. */
 static void info_of(stage_future_t **f, int64_t out[4]) {
@@ -145,10 +188,105 @@ static void steal_leaves_pinned_placed_and_unsendable(void **state) {
     cu_end(&node);
 }
 
+/* Counters with an armed C timer, stolen: the timer went with each and
+** fires once, where it went, after its deadline; those not stolen ring at
+** home. Every call is answered, in order. */
+static void a_stolen_actors_timer_goes_with_it(void **state) {
+    (void)state;
+    stage_node_t *node = cu_node(2, all_types);
+    cu_start(node);
+    stage_id_t ids[ACTORS];
+    stage_future_t *f[ACTORS], *spin[ACTORS], *second[ACTORS];
+    atomic_store(&nrang, 0);
+    atomic_store(&ringing, ACTORS);
+    assert_int_equal(stage_future_new(node, &all_rang), 0);
+    double armed = stage_now();
+    for (int i = 0; i < ACTORS; i++) {
+        atomic_store(&rang[i], 0);
+        assert_int_equal(
+            stage_node_spawn(node, "Counter", -1, NULL, 0, &ids[i]), 0);
+        f[i] = cu_call(node, &ids[i], "arm", i, 0);
+    }
+    for (int i = 0; i < ACTORS; i++)
+        assert_int_equal(cu_int(&f[i]), 0);
+    for (int i = 0; i < ACTORS; i++) {
+        spin[i] = cu_call(node, &ids[i], "spin", SPIN_MS, 0);
+        second[i] = cu_call(node, &ids[i], "add", 1, 0);
+    }
+    for (int i = 0; i < ACTORS; i++) {
+        cu_int(&spin[i]);
+        assert_int_equal(cu_int(&second[i]), 1); /* before its ring */
+    }
+    assert_true(stage_now() < armed + RING_MS / 1000.0); /* else: longer */
+    assert_int_equal(cu_int(&all_rang), 1);
+    assert_true(stage_now() >= armed + RING_MS / 1000.0);
+    int stolen = 0;
+    for (int i = 0; i < ACTORS; i++) {
+        int64_t in[4];
+        f[i] = cu_call(node, &ids[i], "info", 0, 1);
+        info_of(&f[i], in);
+        assert_int_equal(in[0], 101);                      /* rang once */
+        assert_int_equal(atomic_load(&rang[i]), 1);        /* here too */
+        assert_int_equal(atomic_load(&rang_on[i]), in[3]); /* where it is */
+        stolen += in[3] == 1;
+    }
+    if (!stolen)
+        fail_msg("no actor was stolen: all %d ran on theatre 0 while "
+                 "theatre 1 was idle",
+                 ACTORS);
+    cu_end(&node);
+}
+
+/* Fickles (a decode that refuses every state) with work queued: a steal
+** of one fails at the idle theatre, and the actor, kept at theatre 0
+** until then, serves on there as it was — its state, its calls in order,
+** departing and arrived once each — and is not tried again. */
+static void
+a_steal_the_idle_theatre_cannot_decode_leaves_it_serving(void **state) {
+    (void)state;
+    stage_node_t *node = cu_node(2, all_types);
+    cu_start(node);
+    stage_id_t ids[ACTORS];
+    stage_future_t *first[ACTORS], *spin[ACTORS], *second[ACTORS],
+        *info[ACTORS];
+    for (int i = 0; i < ACTORS; i++) {
+        assert_int_equal(stage_node_spawn(node, "Fickle", -1, NULL, 0, &ids[i]),
+                         0);
+        first[i] = cu_call(node, &ids[i], "add", 1, 0);
+    }
+    for (int i = 0; i < ACTORS; i++)
+        assert_int_equal(cu_int(&first[i]), 1);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < ACTORS; i++) {
+            spin[i] = cu_call(node, &ids[i], "spin", SPIN_MS, 0);
+            second[i] = cu_call(node, &ids[i], "add", 10, 0);
+            info[i] = cu_call(node, &ids[i], "info", 0, 1);
+        }
+        int tried = 0;
+        for (int i = 0; i < ACTORS; i++) {
+            assert_int_equal(cu_int(&spin[i]), 0);
+            assert_int_equal(cu_int(&second[i]), 11 + 10 * round);
+            int64_t in[4];
+            info_of(&info[i], in);
+            assert_int_equal(in[0], 11 + 10 * round);
+            assert_int_equal(in[3], 0);
+            assert_int_equal(in[1], in[2]); /* each departing, one arrived */
+            assert_true(in[2] <= 1);        /* tried once at most */
+            tried += in[2] == 1;
+        }
+        if (round == 0 && !tried)
+            fail_msg("no Fickle was tried: theatre 1 stayed idle");
+    }
+    cu_end(&node);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(steal_takes_queued_actors_with_state_and_order),
         cmocka_unit_test(steal_leaves_pinned_placed_and_unsendable),
+        cmocka_unit_test(a_stolen_actors_timer_goes_with_it),
+        cmocka_unit_test(
+            a_steal_the_idle_theatre_cannot_decode_leaves_it_serving),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
