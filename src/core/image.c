@@ -728,13 +728,16 @@ int stage__actor_import(stage__theatre_t *t, const char *data, size_t len,
     if (rc) return rc;
     char idt[STAGE_ID_TEXT_MAX];
     stage_id_format(&im.id, idt, sizeof idt);
-    bool here = stage__id_is_local(node, &im.id);
-    if (here && stage__actor_find(t, im.id.serial))
+    uint64_t want = opts ? opts->serial : 0;
+    bool here = want || stage__id_is_local(node, &im.id);
+    if (here && stage__actor_find(t, want ? want : im.id.serial))
         return say(STAGE_EEXISTS, err, errlen,
                    "cannot take actor '%s' in: it lives in theatre %d "
                    "already",
                    idt, t->index);
-    uint64_t serial = here ? im.id.serial : stage__serial_reserve(t);
+    uint64_t serial = want   ? want
+                      : here ? im.id.serial
+                             : stage__serial_reserve(t);
     stage__actor_t *a = make_actor(t, ty, serial, &im);
     if (!a) return say(STAGE_ENOMEM, err, errlen, "out of memory");
     if (im.has_state &&

@@ -23,6 +23,7 @@
 #include "core/image.h"
 #include "core/move.h"
 #include "core/node.h"
+#include "node_internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -38,6 +39,11 @@ struct stage__move {
     stage_pack_t image;
     int rc;
     char err[512];
+    /* between nodes (the section "between nodes" below) */
+    char node_to[STAGE_ADDR_MAX]; /* "": a theatre of this node */
+    bool ship;       /* at a guest's node for its home: the image goes home */
+    stage_id_t home; /* ship: the actor's home id */
+    char wait[STAGE_ADDR_MAX]; /* the node whose answer the hub waits for */
 };
 
 typedef struct hub {
@@ -45,9 +51,21 @@ typedef struct hub {
     bool moving; /* a move is under way: messages are held */
     stage__env_t *head, *tail;
     move_t *qhead, *qtail;
+    /* between nodes */
+    move_t *cur;     /* the move under way */
+    bool remote;     /* the actor lives on another node, as rid */
+    stage_id_t rid;  /* ... or, for a guest that left, its home */
+    bool guest;      /* an alias at a node the actor arrived at */
+    stage_id_t home; /* guest: its home id, which sequences it */
+    stage_id_t me;   /* at home: the actor's id (set when it first leaves) */
 } hub_t;
 
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m);
+static bool net_finish(stage_node_t *node, move_t *m);
+static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m);
+static bool net_in(stage__theatre_t *t, hub_t *h, move_t *m);
+static const stage__import_opts_t *import_opts(move_t *m,
+                                               stage__import_opts_t *o);
 
 /* Free m (its future reference, its image). */
 static void move_free(move_t *m) {
@@ -59,6 +77,7 @@ static void move_free(move_t *m) {
 /* Complete m's future with the actor's id, or its failure (a self move's
 ** failure is logged), and free m. */
 static void move_finish(stage_node_t *node, move_t *m) {
+    if (net_finish(node, m)) return;
     char idt[STAGE_ID_TEXT_MAX] = "?";
     if (m->id.serial) stage_id_format(&m->id, idt, sizeof idt);
     if (m->rc == 0 && m->f) {
@@ -116,8 +135,14 @@ static hub_t *hub_get(stage__theatre_t *t, uint64_t serial) {
     return stage__u64map_get(&t->hubs, serial);
 }
 
-/* Hand e to the actor at theatre at (B's thread: t is its birth theatre). */
-static void forward(stage__theatre_t *t, int at, stage__env_t *e) {
+/* Hand e to the actor at theatre at (B's thread: t is its birth theatre),
+** or, h remote, on the node it lives at. */
+static void forward(stage__theatre_t *t, const hub_t *h, int at,
+                    stage__env_t *e) {
+    if (h && h->remote) {
+        stage__route_id(t->node, &h->rid, e);
+        return;
+    }
     if (at != t->index) {
         stage__theatre_post(stage__node_theatre(t->node, at), e);
         return;
@@ -141,12 +166,16 @@ static void hub_release(stage__theatre_t *t, move_t *m) {
         move_finish(t->node, m);
         return;
     }
-    h->at = m->at;
+    if (m->at >= 0) { /* here; else on another node (h->remote) */
+        h->at = m->at;
+        h->remote = false;
+    }
     h->moving = false;
+    h->cur = NULL;
     for (stage__env_t *e; (e = h->head);) {
         h->head = e->next;
         e->next = NULL;
-        forward(t, h->at, e);
+        forward(t, h, h->at, e);
     }
     h->tail = NULL;
     move_finish(t->node, m);
@@ -154,7 +183,7 @@ static void hub_release(stage__theatre_t *t, move_t *m) {
     if (n) {
         if (!(h->qhead = n->next)) h->qtail = NULL;
         hub_start(t, h, n);
-    } else if (h->at == t->index) {
+    } else if (h->at == t->index && !h->remote && !h->guest) {
         stage__free(stage__u64map_take(&t->hubs, serial));
     }
 }
@@ -197,8 +226,9 @@ static void restore_call(stage__theatre_t *t, stage__actor_t *a,
     (void)a;
     move_t *m = step(e);
     char err[512];
-    if (stage__actor_import(t, m->image.data, m->image.len, NULL, NULL, NULL,
-                            err, sizeof err)) {
+    stage__import_opts_t o;
+    if (stage__actor_import(t, m->image.data, m->image.len, import_opts(m, &o),
+                            NULL, NULL, err, sizeof err)) {
         char idt[STAGE_ID_TEXT_MAX];
         stage_id_format(&m->id, idt, sizeof idt);
         LOG_ERROR("actor '%s' lost: it could not move to theatre %d (%s), "
@@ -215,8 +245,10 @@ static void restore_call(stage__theatre_t *t, stage__actor_t *a,
 /* Take the actor in at t (its destination); if that fails, the image goes
 ** back to the theatre it left. */
 static void import_here(stage__theatre_t *t, move_t *m, int left) {
-    int rc = stage__actor_import(t, m->image.data, m->image.len, NULL, NULL,
-                                 NULL, m->err, sizeof m->err);
+    stage__import_opts_t o;
+    int rc =
+        stage__actor_import(t, m->image.data, m->image.len, import_opts(m, &o),
+                            NULL, NULL, m->err, sizeof m->err);
     if (!rc) {
         marked(t, m->serial);
         m->at = t->index;
@@ -244,6 +276,7 @@ static void import_call(stage__theatre_t *t, stage__actor_t *a,
 
 /* At B: the image is out of C (m->at). */
 static void hub_in(stage__theatre_t *t, move_t *m) {
+    if (net_in(t, hub_get(t, m->serial), m)) return;
     if (m->to == t->index) {
         import_here(t, m, m->at);
     } else if (post(t->node, m->to, import_call, m)) {
@@ -335,9 +368,11 @@ void stage__move_resume(stage__theatre_t *t, stage__actor_t *a) {
 ** actor, and its messages, until the call returns: refused (Busy). */
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
     h->moving = true;
+    h->cur = m;
     m->at = h->at;
+    if (net_start(t, h, m)) return;
     stage__theatre_t *d = stage__node_theatre(t->node, m->to);
-    if (m->to != h->at &&
+    if (d && m->to != h->at &&
         atomic_load_explicit(&d->stuck, memory_order_relaxed) &&
         atomic_load_explicit(&d->in_turn, memory_order_relaxed)) {
         m->rc = STAGE_EBUSY;
@@ -373,6 +408,24 @@ static void request_call(stage__theatre_t *t, stage__actor_t *a,
             h->qhead = m;
         h->qtail = m;
         return;
+    }
+    if (h && h->guest && !m->ship) { /* its home sequences it */
+        if (m->node_to[0]) {
+            stage__move_msg_t q = {
+                .op = STAGE__MOVE_REQ, .at = h->home, .where = m->node_to};
+            t->node->net_hooks.move(t->node, h->home.node, &q, m->f);
+            move_free(m);
+            return;
+        }
+        if (h->remote) {
+            m->rc = STAGE_EACTOR_NOT_FOUND;
+            m->at = t->index;
+            snprintf(m->err, sizeof m->err,
+                     "the actor moved to another node: ask its reference "
+                     "there, or move it by node address");
+            move_finish(t->node, m);
+            return;
+        }
     }
     if (!h && !stage__actor_find(t, m->serial)) {
         m->rc = STAGE_EACTOR_NOT_FOUND;
@@ -449,6 +502,10 @@ int stage__move_miss(stage__theatre_t *t, stage__env_t *e) {
     hub_t *h = hub_get(t, e->target);
     if (!h) return 0;
     if (!h->moving) {
+        if (h->remote) {
+            forward(t, h, h->at, e);
+            return 1;
+        }
         if (h->at == t->index) return 0;
         stage__theatre_post(stage__node_theatre(t->node, h->at), e);
         return 1;
@@ -484,4 +541,527 @@ static void hub_free(uint64_t key, void *val, void *ud) {
 void stage__move_free(stage__theatre_t *t) {
     stage__u64map_each(&t->hubs, hub_free, NULL);
     stage__u64map_free(&t->hubs);
+}
+
+/* ---- between nodes ---------------------------------------------------------
+** docs/migration.md "Between nodes". The actor's birth theatre on its
+** birth node (its home) stays its sequencer wherever it goes: every
+** message to its first id enters there and is held or forwarded, and every
+** move is asked there. The steps travel as MOVE frames (net/netmove.c), in
+** the same session, behind the messages the same theatre forwarded:
+**   home, actor here:   export as above; the image goes (IMPORT) to the
+**                       destination, a copy kept until it answers
+**   home, actor away:   OUT to the node it is at, behind what was forwarded
+**                       there; that node exports it (its hub sequences it
+**                       there) and sends the image home (IN), or says why
+**                       not (REFUSED, the actor stays there)
+**   destination:        imports under a new id (a guest, whose hub, once
+**                       it leaves, forwards to the home id), ARRIVED; or
+**                       FAILED, and home takes the actor back from its copy
+**   home, at the end:   forwards what it held to the new id and completes
+**                       the future with it.
+** A destination that dies before it answered: the actor is taken back
+** from the copy (it never ran there, home held its messages). The node
+** the actor was at dies: the actor is lost with it, as it would be unmoved.
+*/
+
+/* The options of an import for m: under m's own serial at its home (a
+** move back, or a local one), and calls held on other nodes answered
+** there. */
+static stage__future_t *bind_remote(stage_node_t *node, const char *address,
+                                    uint32_t incarnation, uint64_t token,
+                                    void *ud);
+static const stage__import_opts_t *import_opts(move_t *m,
+                                               stage__import_opts_t *o) {
+    *o = (stage__import_opts_t){.bind_reply = bind_remote,
+                                .serial = m ? m->serial : 0};
+    return o;
+}
+
+/* The held call's answer, owed to node addr (incarnation inc) under a
+** token: sent there once the actor has answered. */
+typedef struct owed_call {
+    char addr[STAGE_ADDR_MAX];
+    uint32_t inc;
+    uint64_t token;
+} owed_call_t;
+
+/* on_done of a bound reply: send the answer home (completing thread). */
+static void owed_done(stage__future_t *f) {
+    owed_call_t *o = f->on_done_arg;
+    f->on_done_arg = NULL;
+    f->observed = true;
+    stage_node_t *node = f->node;
+    stage__move_msg_t q = {
+        .op = STAGE__MOVE_REPLY,
+        .n = o->token,
+        .inc = o->inc,
+        .status = f->status,
+        .data = f->status ? f->message : f->data,
+        .len = f->status ? (f->message ? strlen(f->message) : 0) : f->len};
+    if (node->net_hooks.move) node->net_hooks.move(node, o->addr, &q, NULL);
+    stage__free(o);
+}
+
+static stage__future_t *bind_remote(stage_node_t *node, const char *address,
+                                    uint32_t incarnation, uint64_t token,
+                                    void *ud) {
+    (void)ud;
+    if (!node->net_hooks.move) return NULL;
+    stage__future_t *f = stage__future_new(node, 0, 0);
+    owed_call_t *o = stage__calloc(1, sizeof *o);
+    if (!f || !o) {
+        stage__free(o);
+        if (f) stage__future_unref(f);
+        return NULL;
+    }
+    snprintf(o->addr, sizeof o->addr, "%s", address);
+    o->inc = incarnation;
+    o->token = token;
+    f->on_done_arg = o;
+    f->on_done = owed_done;
+    return f;
+}
+
+static void send_step(stage_node_t *node, const char *to,
+                      const stage__move_msg_t *q) {
+    node->net_hooks.move(node, to, q, NULL);
+}
+
+/* A move run at a guest's node for its home ends: a refusal goes home
+** (the image went home already otherwise). True if m was such a move. */
+static bool net_finish(stage_node_t *node, move_t *m) {
+    if (!m->ship) return false;
+    if (m->rc) {
+        stage__move_msg_t q = {.op = STAGE__MOVE_REFUSED,
+                               .status = m->rc,
+                               .home = m->home,
+                               .data = m->err,
+                               .len = strlen(m->err)};
+        send_step(node, m->home.node, &q);
+    }
+    move_free(m);
+    return true;
+}
+
+/* At B, h moving with m: if the actor is on another node, ask it out (OUT)
+** and wait; a guest's node checks the order is its home's. True if m is
+** under way (or over) here. */
+static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m) {
+    stage_node_t *node = t->node;
+    if (m->ship) {
+        if (!h->guest || h->remote || strcmp(h->home.node, m->home.node) ||
+            h->home.incarnation != m->home.incarnation ||
+            h->home.serial != m->home.serial) {
+            char idt[STAGE_ID_TEXT_MAX];
+            stage_id_format(&m->home, idt, sizeof idt);
+            m->rc = STAGE_EACTOR_NOT_FOUND;
+            snprintf(m->err, sizeof m->err,
+                     "actor '%s' is not on node '%s' (it left, or stopped)",
+                     idt, node->address);
+            LOG_WARN("refused a move order from '%s': %s", m->home.node,
+                     m->err);
+            m->at = h->remote ? -1 : h->at;
+            hub_release(t, m);
+            return true;
+        }
+        return false; /* exported here, like a local move; then net_in */
+    }
+    if (!h->remote) return false;
+    if (m->node_to[0] && !strcmp(m->node_to, h->rid.node)) {
+        m->id = h->rid; /* there already */
+        m->at = -1;
+        hub_release(t, m);
+        return true;
+    }
+    stage__move_msg_t q = {.op = STAGE__MOVE_OUT, .home = h->me, .at = h->rid};
+    snprintf(m->wait, sizeof m->wait, "%s", h->rid.node);
+    m->at = -1;
+    send_step(node, h->rid.node, &q);
+    return true;
+}
+
+/* At B with m's image: a guest's goes home (and B forwards there from now
+** on); one going to another node goes there, B keeping the image until it
+** answers. True if taken; else it is imported here. */
+static bool net_in(stage__theatre_t *t, hub_t *h, move_t *m) {
+    stage_node_t *node = t->node;
+    if (!h) return false; /* cannot happen: a move holds its hub */
+    if (m->ship) {
+        stage__move_msg_t q = {.op = STAGE__MOVE_IN,
+                               .home = m->home,
+                               .data = m->image.data,
+                               .len = m->image.len};
+        send_step(node, m->home.node, &q);
+        h->remote = true;
+        h->rid = m->home;
+        m->at = -1;
+        hub_release(t, m);
+        return true;
+    }
+    if (!h->me.serial && m->id.serial == m->serial &&
+        stage__id_is_local(node, &m->id))
+        h->me = m->id;
+    if (!m->node_to[0]) return false;
+    stage__move_msg_t q = {.op = STAGE__MOVE_IMPORT,
+                           .home = h->me,
+                           .data = m->image.data,
+                           .len = m->image.len};
+    snprintf(m->wait, sizeof m->wait, "%s", m->node_to);
+    send_step(node, m->node_to, &q);
+    return true;
+}
+
+/* The destination did not take the actor in (status, why): take it back
+** where its image came from (m->at), from the copy. B's thread. */
+static void net_restore(stage__theatre_t *t, move_t *m, int status,
+                        const char *why, size_t len) {
+    m->rc = status;
+    snprintf(m->err, sizeof m->err, "%.*s", (int)len, why);
+    m->wait[0] = '\0';
+    if (m->at < 0) m->at = t->index;
+    stage__env_t *e = NULL;
+    if (m->at != t->index &&
+        (e = stage__env_call(restore_call, move_drop, m))) {
+        stage__theatre_post(stage__node_theatre(t->node, m->at), e);
+        return;
+    }
+    e = stage__env_call(restore_call, move_drop, m);
+    if (!e) { /* cannot happen but for memory: say it */
+        LOG_ERROR("out of memory taking an actor back: it is lost");
+        stage__image_drop(t->node, m->image.data, m->image.len, STAGE_ENOMEM,
+                          "out of memory");
+        m->at = t->index;
+        hub_release(t, m);
+        return;
+    }
+    restore_call(t, NULL, e);
+}
+
+/* A status from another node: one this node names, else Handler. */
+static int status_known(int status) {
+    return status < 0 && strcmp(stage_err_name(status), "Error")
+               ? status
+               : STAGE_EHANDLER;
+}
+
+/* A step from another node, copied, on its way to its theatre. */
+typedef struct netstep {
+    stage__move_msg_t q;
+    char peer[STAGE_ADDR_MAX];
+    char where[STAGE_ADDR_MAX];
+    stage__future_t *f; /* REQ: the caller's answer */
+    char data[];
+} netstep_t;
+
+static void netstep_drop(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)t;
+    (void)a;
+    netstep_t *ns = e->arg;
+    if (ns->f) {
+        stage__future_reject(ns->f, STAGE_ESTOPPED, "the node stopped", NULL,
+                             NULL);
+        stage__future_unref(ns->f);
+    }
+    stage__free(ns);
+    stage__env_free(e);
+}
+
+/* The move at B that waits for peer's answer to h's step: NULL (logged)
+** if none does. image: the answer is to an IMPORT (else to an OUT). */
+static move_t *waiting(stage__theatre_t *t, hub_t *h, const netstep_t *ns,
+                       bool image) {
+    move_t *m = h && h->moving ? h->cur : NULL;
+    if (!m || strcmp(m->wait, ns->peer) || (m->image.len != 0) != image) {
+        char idt[STAGE_ID_TEXT_MAX];
+        stage_id_format(&ns->q.home, idt, sizeof idt);
+        LOG_WARN("refused a move step (%d) from '%s' for actor '%s' in "
+                 "theatre %d: no move of it waits for that node",
+                 ns->q.op, ns->peer, idt, t->index);
+        return NULL;
+    }
+    return m;
+}
+
+/* IMPORT at the destination: take the actor in on t as a guest. */
+static void guest_import(stage__theatre_t *t, netstep_t *ns) {
+    stage_node_t *node = t->node;
+    stage__import_opts_t o;
+    import_opts(NULL, &o);
+    stage_id_t id;
+    char err[512];
+    stage__move_msg_t q = {.home = ns->q.home};
+    int rc = stage__actor_import(t, ns->data, ns->q.len, &o, NULL, &id, err,
+                                 sizeof err);
+    hub_t *h = NULL;
+    if (!rc && (!(h = stage__calloc(1, sizeof *h)) ||
+                stage__u64map_put(&t->hubs, id.serial, h))) {
+        /* no hub: its messages would not follow it: it stays, unlisted */
+        stage__free(h);
+        LOG_ERROR("out of memory taking actor '%s' in: it cannot follow its "
+                  "messages once it leaves",
+                  id.type);
+    } else if (!rc) {
+        h->at = t->index;
+        h->guest = true;
+        h->home = ns->q.home;
+    }
+    if (!rc) {
+        q.op = STAGE__MOVE_ARRIVED;
+        q.at = id;
+    } else {
+        q.op = STAGE__MOVE_FAILED;
+        q.status = rc;
+        q.data = err;
+        q.len = strlen(err);
+        LOG_WARN("did not take in an actor moving from '%s': %s", ns->peer,
+                 err);
+    }
+    send_step(node, ns->q.home.node, &q);
+}
+
+static void netstep_call(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)a;
+    netstep_t *ns = e->arg;
+    stage__env_free(e);
+    stage_node_t *node = t->node;
+    hub_t *h = hub_get(t, ns->q.home.serial);
+    move_t *m;
+    switch (ns->q.op) {
+    case STAGE__MOVE_REQ:
+        if (stage__migrate_node(node, ns->q.at.serial, ns->where, ns->f,
+                                false) &&
+            ns->f)
+            stage__future_reject(ns->f, STAGE_ENOMEM, "out of memory", NULL,
+                                 NULL);
+        break;
+    case STAGE__MOVE_OUT:
+        if (!(m = stage__calloc(1, sizeof *m))) {
+            LOG_ERROR("out of memory: a move order from '%s' is lost",
+                      ns->peer);
+            break;
+        }
+        m->serial = ns->q.at.serial;
+        m->to = m->at = -1;
+        m->ship = true;
+        m->home = ns->q.home;
+        stage_pack_init(&m->image);
+        if (post(node, t->index, request_call, m)) move_free(m);
+        break;
+    case STAGE__MOVE_IMPORT:
+        guest_import(t, ns);
+        break;
+    case STAGE__MOVE_IN:
+        if (!(m = waiting(t, h, ns, false))) break;
+        stage_pack_reset(&m->image);
+        stage_pack_raw(&m->image, ns->data, ns->q.len);
+        m->wait[0] = '\0';
+        m->at = t->index;
+        m->id = h->me;
+        if (stage_pack_error(&m->image)) {
+            LOG_ERROR("out of memory: actor lost on its way home");
+            hub_release(t, m);
+            break;
+        }
+        hub_in(t, m);
+        break;
+    case STAGE__MOVE_REFUSED:
+        if (!(m = waiting(t, h, ns, false))) break;
+        m->rc = status_known(ns->q.status);
+        snprintf(m->err, sizeof m->err, "%.*s", (int)ns->q.len, ns->data);
+        m->wait[0] = '\0';
+        m->at = -1;
+        hub_release(t, m);
+        break;
+    case STAGE__MOVE_ARRIVED:
+        if (!(m = waiting(t, h, ns, true))) break;
+        stage_pack_free(&m->image);
+        m->wait[0] = '\0';
+        h->remote = true;
+        h->rid = ns->q.at;
+        m->id = ns->q.at;
+        m->at = -1;
+        hub_release(t, m);
+        break;
+    case STAGE__MOVE_FAILED:
+        if (!(m = waiting(t, h, ns, true))) break;
+        net_restore(t, m, status_known(ns->q.status), ns->data, ns->q.len);
+        break;
+    }
+    if (ns->f) stage__future_unref(ns->f);
+    stage__free(ns);
+}
+
+/* REPLY: the answer to a call held here under a token. Any thread. */
+static void net_reply(stage_node_t *node, const char *peer,
+                      const stage__move_msg_t *q) {
+    stage__future_t *f =
+        q->inc == node->incarnation ? stage__replies_take(node, q->n) : NULL;
+    if (!f) {
+        LOG_WARN("dropped the answer from '%s' to a call held by token %llu: "
+                 "no call waits for it here (it was answered, or this node "
+                 "restarted)",
+                 peer, (unsigned long long)q->n);
+        return;
+    }
+    if (q->status == 0) {
+        stage__future_resolve(f, q->data, q->len);
+    } else {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%.*s", (int)q->len, q->data);
+        stage__future_reject(f, status_known(q->status), msg, NULL, NULL);
+    }
+    stage__future_unref(f);
+}
+
+void stage__move_net_in(stage_node_t *node, const char *peer,
+                        const stage__move_msg_t *q, stage__future_t *f) {
+    if (q->op == STAGE__MOVE_REPLY) {
+        net_reply(node, peer, q);
+        return;
+    }
+    int th;
+    const stage_id_t *own = q->op == STAGE__MOVE_REQ || q->op == STAGE__MOVE_OUT
+                                ? &q->at
+                            : q->op == STAGE__MOVE_IMPORT ? NULL
+                                                          : &q->home;
+    if (own) {
+        th = stage__serial_theatre(own->serial);
+        if (!stage__id_is_local(node, own) || !stage__node_theatre(node, th)) {
+            char idt[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 200];
+            stage_id_format(own, idt, sizeof idt);
+            snprintf(msg, sizeof msg,
+                     "actor '%s' not found on node '%s': cannot move it", idt,
+                     node->address);
+            if (f)
+                stage__future_reject(f, STAGE_EACTOR_NOT_FOUND, msg, idt, NULL);
+            else
+                LOG_WARN("refused a move step (%d) from '%s': %s", q->op, peer,
+                         msg);
+            return;
+        }
+    } else {
+        int n = stage_node_theatres(node);
+        th = (int)(q->home.serial % (uint64_t)(n > 0 ? n : 1));
+    }
+    netstep_t *ns = stage__malloc(sizeof *ns + q->len + 1);
+    stage__env_t *e =
+        ns ? stage__env_call(netstep_call, netstep_drop, ns) : NULL;
+    if (!e) {
+        stage__free(ns);
+        LOG_ERROR("out of memory: a move step from '%s' is lost", peer);
+        if (f)
+            stage__future_reject(f, STAGE_ENOMEM, "out of memory", NULL, NULL);
+        return;
+    }
+    ns->q = *q;
+    snprintf(ns->peer, sizeof ns->peer, "%s", peer);
+    snprintf(ns->where, sizeof ns->where, "%s", q->where ? q->where : "");
+    ns->q.where = NULL;
+    if (q->len) memcpy(ns->data, q->data, q->len);
+    ns->q.data = ns->data;
+    ns->f = f;
+    if (f) stage__future_ref(f);
+    stage__theatre_post(stage__node_theatre(node, th), e);
+}
+
+typedef struct down_look {
+    const char *peer;
+    hub_t *found;
+} down_look_t;
+
+/* u64map_each: the first hub whose move waits for look->peer. */
+static void down_find(uint64_t key, void *val, void *ud) {
+    (void)key;
+    hub_t *h = val;
+    down_look_t *look = ud;
+    if (!look->found && h->moving && h->cur && h->cur->wait[0] &&
+        !strcmp(h->cur->wait, look->peer))
+        look->found = h;
+}
+
+/* At t: the moves that wait for node peer's answer learn it died. */
+static void down_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
+    (void)a;
+    char *peer = e->arg;
+    stage__env_free(e);
+    for (;;) { /* one at a time: a release may change the table */
+        down_look_t look = {peer, NULL};
+        stage__u64map_each(&t->hubs, down_find, &look);
+        if (!look.found) break;
+        move_t *m = look.found->cur;
+        char why[2 * STAGE_ADDR_MAX + 160];
+        if (m->image.len) {
+            snprintf(why, sizeof why,
+                     "node '%s' went down before it took the actor in: the "
+                     "actor is taken back on node '%s'",
+                     peer, t->node->address);
+            LOG_WARN("%s", why);
+            net_restore(t, m, STAGE_ENODE_DOWN, why, strlen(why));
+        } else {
+            m->rc = STAGE_ENODE_DOWN;
+            snprintf(m->err, sizeof m->err,
+                     "node '%s' went down with the actor: it is lost", peer);
+            m->wait[0] = '\0';
+            m->at = -1;
+            hub_release(t, m);
+        }
+    }
+    stage__free(peer);
+}
+
+void stage__move_node_down(stage_node_t *node, const char *peer) {
+    int n = stage_node_theatres(node);
+    for (int i = 0; i < n; i++) {
+        char *copy = stage__malloc(strlen(peer) + 1);
+        stage__env_t *e = copy ? stage__env_call(down_call, NULL, copy) : NULL;
+        if (!e) {
+            stage__free(copy);
+            LOG_ERROR("out of memory: moves to node '%s' in theatre %d wait "
+                      "for it still",
+                      peer, i);
+            continue;
+        }
+        memcpy(copy, peer, strlen(peer) + 1);
+        stage__theatre_post(stage__node_theatre(node, i), e);
+    }
+}
+
+int stage__migrate_node(stage_node_t *node, uint64_t serial, const char *where,
+                        stage__future_t *f, bool self) {
+    if (!strcmp(where, node->address)) /* this node: its birth theatre */
+        return stage__migrate(node, serial, stage__serial_theatre(serial), f,
+                              self);
+    int b = stage__serial_theatre(serial);
+    if (!stage__node_theatre(node, b) || !node->net_hooks.move ||
+        strlen(where) >= STAGE_ADDR_MAX)
+        return STAGE_EINVAL;
+    move_t *m = stage__calloc(1, sizeof *m);
+    if (!m) return STAGE_ENOMEM;
+    m->serial = serial;
+    m->to = -1;
+    m->at = -1;
+    m->self = self;
+    m->f = f;
+    snprintf(m->node_to, sizeof m->node_to, "%s", where);
+    stage_pack_init(&m->image);
+    if (f) stage__future_ref(f);
+    if (post(node, b, request_call, m)) {
+        if (f) stage__future_unref(f);
+        m->f = NULL;
+        move_free(m);
+        return STAGE_ENOMEM;
+    }
+    return 0;
+}
+
+int stage__migrate_remote(stage_node_t *node, const stage_id_t *who,
+                          const char *where, stage__future_t *f) {
+    if (!node->net_hooks.move || strlen(where) >= STAGE_ADDR_MAX)
+        return STAGE_EINVAL;
+    stage__move_msg_t q = {.op = STAGE__MOVE_REQ, .at = *who, .where = where};
+    node->net_hooks.move(node, who->node, &q, f);
+    return 0;
 }

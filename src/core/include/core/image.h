@@ -111,6 +111,9 @@ typedef struct stage__import_opts {
                                    uint32_t incarnation, uint64_t token,
                                    void *ud);
     void *ud;
+    /* nonzero: take the actor in under this serial of this node (a move
+    ** between nodes bringing it back to its birth id, core/move.c) */
+    uint64_t serial;
 } stage__import_opts_t;
 
 /* Create in theatre t (t's thread) the actor the image data[0..len)

@@ -27,6 +27,7 @@
 
 #include "core/actor.h"
 #include "core/future.h"
+#include "core/netif.h"
 #include "core/theatre.h"
 
 /* Move actor serial of this node to theatre `to`, once it has finished its
@@ -51,6 +52,31 @@ void stage__move_resume(stage__theatre_t *t, stage__actor_t *a);
 /* Actor serial stopped in t: its birth theatre drops its hub (if no move
 ** is under way). t's thread. */
 void stage__move_gone(stage__theatre_t *t, uint64_t serial);
+
+/* Move actor serial of this node to node `where` (an address; this
+** node's own: its birth theatre), as stage__migrate: its home sequences
+** the move (an actor that arrived here asks it there). f gets its id at
+** the new place, or why it stayed. 0, STAGE_EINVAL (no network, bad
+** address), STAGE_ENOMEM. Any thread. */
+int stage__migrate_node(stage_node_t *node, uint64_t serial, const char *where,
+                        stage__future_t *f, bool self);
+
+/* Ask the node of actor `who` (another node) to move it to node `where`;
+** f (a reference is taken) gets its new id or why not. 0 or STAGE_EINVAL
+** (no network). Any thread. */
+int stage__migrate_remote(stage_node_t *node, const stage_id_t *who,
+                          const char *where, stage__future_t *f);
+
+/* A MOVE step from node peer (decoded by the network layer; borrowed):
+** run on its theatre. f: a REQ's answer to its caller (a reference is
+** taken). Any thread. */
+void stage__move_net_in(stage_node_t *node, const char *peer,
+                        const stage__move_msg_t *q, stage__future_t *f);
+
+/* Node peer's session ended (it died, or cannot be reached): moves that
+** wait for its answer end (an actor it was to take in is taken back; one
+** that was there is lost). Any thread. */
+void stage__move_node_down(stage_node_t *node, const char *peer);
 
 /* Free t's hubs (teardown): held messages fail with Stopped. */
 void stage__move_free(stage__theatre_t *t);
