@@ -488,7 +488,12 @@ static void gone_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
 
 void stage__move_gone(stage__theatre_t *t, uint64_t serial) {
     int b = stage__serial_theatre(serial);
-    if (b == t->index) return; /* at home: it has no hub */
+    if (b == t->index) { /* at home: a hub only if it arrived from a node */
+        hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
+        if (h && h->guest && !h->moving && !h->remote)
+            stage__free(stage__u64map_take(&t->hubs, serial));
+        return;
+    }
     stage__env_t *e =
         stage__env_call(gone_call, NULL, (void *)(intptr_t)t->index);
     if (!e) return; /* the hub stays: messages still fail at t */
