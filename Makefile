@@ -22,7 +22,8 @@ test_in = cd $(1) && $(2) ctest --output-on-failure -j $(JOBS)
 build_tests = $(call build_in,$(BUILD),RelWithDebInfo,-DBUILD_TESTING=ON)
 
 .PHONY: all build demo test test-asan test-tsan test-clang builds bench \
-	bench-net bench-dht bench-reliability bench-failover wire-bench deps clean
+	bench-net bench-migrate bench-dht bench-reliability bench-failover \
+	wire-bench deps clean
 
 all: build
 
@@ -84,6 +85,12 @@ bench-net:
 	@$(DEPS) build test bench bench-net
 	@$(build_tests)
 	sh bench/net/run.sh $(BUILD)
+
+# Moves of an actor between two nodes on loopback: small and 100 KB state.
+bench-migrate:
+	@$(DEPS) build test
+	@$(build_tests)
+	sh bench/net/migrate.sh $(BUILD)
 
 # What the links between nodes keep across a stalled peer and a cut link
 # (network namespaces: run as root), and how fast a killed node is known.
