@@ -628,6 +628,18 @@ static stage__future_t *bind_remote(stage_node_t *node, const char *address,
     return f;
 }
 
+/* Moves of this process waiting for another node's answer: a session's
+** end looks for them only when there are some (an over-count, from a
+** move dropped at teardown, costs a scan, nothing more). */
+static atomic_long waiting_moves;
+
+/* m waits for node's answer (NULL: no longer). */
+static void wait_for(move_t *m, const char *node) {
+    if (node && !m->wait[0]) atomic_fetch_add(&waiting_moves, 1);
+    if (!node && m->wait[0]) atomic_fetch_sub(&waiting_moves, 1);
+    snprintf(m->wait, sizeof m->wait, "%s", node ? node : "");
+}
+
 static void send_step(stage_node_t *node, const char *to,
                       const stage__move_msg_t *q) {
     node->net_hooks.move(node, to, q, NULL);
@@ -680,7 +692,7 @@ static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m) {
         return true;
     }
     stage__move_msg_t q = {.op = STAGE__MOVE_OUT, .home = h->me, .at = h->rid};
-    snprintf(m->wait, sizeof m->wait, "%s", h->rid.node);
+    wait_for(m, h->rid.node);
     m->at = -1;
     send_step(node, h->rid.node, &q);
     return true;
@@ -712,7 +724,7 @@ static bool net_in(stage__theatre_t *t, hub_t *h, move_t *m) {
                            .home = h->me,
                            .data = m->image.data,
                            .len = m->image.len};
-    snprintf(m->wait, sizeof m->wait, "%s", m->node_to);
+    wait_for(m, m->node_to);
     send_step(node, m->node_to, &q);
     return true;
 }
@@ -723,7 +735,7 @@ static void net_restore(stage__theatre_t *t, move_t *m, int status,
                         const char *why, size_t len) {
     m->rc = status;
     snprintf(m->err, sizeof m->err, "%.*s", (int)len, why);
-    m->wait[0] = '\0';
+    wait_for(m, NULL);
     if (m->at < 0) m->at = t->index;
     stage__env_t *e = NULL;
     if (m->at != t->index &&
@@ -862,7 +874,7 @@ static void netstep_call(stage__theatre_t *t, stage__actor_t *a,
         if (!(m = waiting(t, h, ns, false))) break;
         stage_pack_reset(&m->image);
         stage_pack_raw(&m->image, ns->data, ns->q.len);
-        m->wait[0] = '\0';
+        wait_for(m, NULL);
         m->at = t->index;
         m->id = h->me;
         if (stage_pack_error(&m->image)) {
@@ -876,14 +888,14 @@ static void netstep_call(stage__theatre_t *t, stage__actor_t *a,
         if (!(m = waiting(t, h, ns, false))) break;
         m->rc = status_known(ns->q.status);
         snprintf(m->err, sizeof m->err, "%.*s", (int)ns->q.len, ns->data);
-        m->wait[0] = '\0';
+        wait_for(m, NULL);
         m->at = -1;
         hub_release(t, m);
         break;
     case STAGE__MOVE_ARRIVED:
         if (!(m = waiting(t, h, ns, true))) break;
         stage_pack_free(&m->image);
-        m->wait[0] = '\0';
+        wait_for(m, NULL);
         h->remote = true;
         h->rid = ns->q.at;
         m->id = ns->q.at;
@@ -987,6 +999,13 @@ static void down_find(uint64_t key, void *val, void *ud) {
         look->found = h;
 }
 
+static void down_drop(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
+    (void)t;
+    (void)a;
+    stage__free(e->arg);
+    stage__env_free(e);
+}
+
 /* At t: the moves that wait for node peer's answer learn it died. */
 static void down_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)a;
@@ -1009,7 +1028,7 @@ static void down_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
             m->rc = STAGE_ENODE_DOWN;
             snprintf(m->err, sizeof m->err,
                      "node '%s' went down with the actor: it is lost", peer);
-            m->wait[0] = '\0';
+            wait_for(m, NULL);
             m->at = -1;
             hub_release(t, m);
         }
@@ -1018,10 +1037,12 @@ static void down_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
 }
 
 void stage__move_node_down(stage_node_t *node, const char *peer) {
+    if (!atomic_load(&waiting_moves)) return; /* the common case */
     int n = stage_node_theatres(node);
     for (int i = 0; i < n; i++) {
         char *copy = stage__malloc(strlen(peer) + 1);
-        stage__env_t *e = copy ? stage__env_call(down_call, NULL, copy) : NULL;
+        stage__env_t *e =
+            copy ? stage__env_call(down_call, down_drop, copy) : NULL;
         if (!e) {
             stage__free(copy);
             LOG_ERROR("out of memory: moves to node '%s' in theatre %d wait "

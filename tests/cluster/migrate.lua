@@ -9,9 +9,11 @@
 --                 "sender FAILED ..."
 --   find          a new reference by name reaches it where it is now;
 --                 prints "found at ADDR"
---   move ADDR     move it to node ADDR, which is killed before it answers:
---                 the move fails, the actor serves on with its state;
---                 prints "asked", "move refused: ...", "after: ..."
+--   move ADDR B   move the Keeper (it holds a function) to node B: refused,
+--                 it serves on ("keeper: ..."); move the Mover to node
+--                 ADDR, which is killed before it answers: the move
+--                 fails, the actor serves on with its state; prints
+--                 "asked", "move refused: ...", "after: ..."
 --   idle          a node it passes through
 local stage = require "stage"
 
@@ -44,6 +46,11 @@ function Mover:add(from, i)
   return i
 end
 
+-- A Keeper holds a function: it cannot travel, and stays serving.
+local Keeper = stage.actor "Keeper"
+function Keeper:birth() self.f = function() return "kept" end end
+function Keeper:use() return self.f() end
+
 function Mover:report(from)
   return {last = self.seen[from] or 0, bad = self.bad, moves = self.moves,
           at = here()}
@@ -58,6 +65,7 @@ function main(args)
     for i = 2, #args do tour[#tour + 1] = args[i] == "home" and home or args[i] end
     m:tour(tour):await()
     assert(stage.name("mover", m):await())
+    assert(stage.name("keeper", Keeper()):await())
     print("ready")
   elseif role == "send" then
     local n = tonumber(args[2])
@@ -84,12 +92,20 @@ function main(args)
     print("sender ok: " .. n .. " in order, " .. #calls .. " calls, "
           .. r.moves .. " moves, at " .. r.at)
   elseif role == "move" then
+    -- the Keeper to node args[3]: refused, naming the field; it serves on
+    local k = stage.find_name("keeper")
+    assert(k:use():await(30) == "kept") -- the lookup is done: k names it
+    local ok, err = pcall(function()
+      return stage.migrate(k, args[3]):await(30)
+    end)
+    print("keeper: " .. (ok and "moved" or tostring(err)) .. "; "
+          .. k:use():await(30))
     -- move it to node args[2], which dies before it answers: it stays
     local m = stage.find_name("mover")
     m:report("s"):await(30) -- the lookup is done: m names it
     local f = stage.migrate(m, args[2])
     print("asked")
-    local ok, err = pcall(function() return f:await(60) end)
+    ok, err = pcall(function() return f:await(60) end)
     if ok then
       print("move FAILED: it moved to a dead node")
       stage.exit(1)

@@ -5,7 +5,8 @@
 # one move every 250 messages, while the sender sends 3000 numbered
 # messages, every tenth a call: every message arrives once and in order,
 # every call is answered, all five moves are made; the name still finds
-# it, at C. Then a move to a node D that is frozen (SIGSTOP) and killed
+# it, at C. An actor holding a function is refused a move to another
+# node, naming the field, and serves on. Then a move to a node D that is frozen (SIGSTOP) and killed
 # (SIGKILL) before it answers: the move fails, and the actor is taken back
 # at its home A with its state, and serves on.
 . "$(dirname "$0")/lib.sh"
@@ -31,8 +32,11 @@ wait_line "$DIR/F.out" "^found at $ADDR_C\$" 30
 # a destination that dies before it answers
 start D --join "$ADDR_B" $opts "$here/migrate.lua" idle
 kill -STOP "$PID_D"
-start M --join "$ADDR_B" --theatres 1 "$here/migrate.lua" move "$ADDR_D"
+start M --join "$ADDR_B" --theatres 1 "$here/migrate.lua" move "$ADDR_D" \
+    "$ADDR_B"
 wait_line "$DIR/M.out" '^asked$'
+grep -q "^keeper: .*NotSendable.*self.f is a function.*; kept\$" "$DIR/M.out" ||
+    fail "the Keeper's refusal: $(grep '^keeper' "$DIR/M.out")"
 kill -9 "$PID_D"
 wait_line "$DIR/M.out" '^after: ' 60
 grep -q "^move refused: .*$ADDR_D" "$DIR/M.out" ||
