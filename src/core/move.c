@@ -395,6 +395,20 @@ static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
     }
 }
 
+/* At the theatre of a guest that asked home to move it: it takes its
+** messages again until the order comes (m: the request, freed). */
+static void unblock_call(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)a;
+    move_t *m = step(e);
+    stage__actor_t *x = stage__actor_find(t, m->serial);
+    if (x && !x->move && (x->flags & ACTOR_MOVING)) {
+        x->flags &= ~ACTOR_MOVING;
+        if (x->mbox_head) stage__actor_schedule(t, x);
+    }
+    move_free(m);
+}
+
 static void request_call(stage__theatre_t *t, stage__actor_t *a,
                          stage__env_t *e) {
     (void)a;
@@ -414,6 +428,10 @@ static void request_call(stage__theatre_t *t, stage__actor_t *a,
             stage__move_msg_t q = {
                 .op = STAGE__MOVE_REQ, .at = h->home, .where = m->node_to};
             t->node->net_hooks.move(t->node, h->home.node, &q, m->f);
+            /* asked by itself: it serves on until the home's order comes
+            ** (a home that cannot be reached would hold it for ever) */
+            if (m->self && !h->remote && !post(t->node, h->at, unblock_call, m))
+                return;
             move_free(m);
             return;
         }
