@@ -395,18 +395,25 @@ static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
     }
 }
 
-/* At the theatre of a guest that asked home to move it: it takes its
-** messages again until the order comes (m: the request, freed). */
-static void unblock_call(stage__theatre_t *t, stage__actor_t *a,
-                         stage__env_t *e) {
-    (void)a;
-    move_t *m = step(e);
-    stage__actor_t *x = stage__actor_find(t, m->serial);
+/* The answer to a guest's own request to move (arg: its serial), on the
+** theatre it was at: refused, or its home unreachable, it serves on there
+** (the failure logged); moved, nothing to do. */
+static void self_refused(stage__theatre_t *t, stage__future_t *f, void *arg) {
+    if (!t || !f->status) return;
+    uint64_t serial = (uint64_t)(uintptr_t)arg;
+    stage__actor_t *x = stage__actor_find(t, serial);
+    const char *why = f->message ? f->message : stage_strerror(f->status);
+    if (x)
+        LOG_WARN("an actor of type '%s' did not move to another node and "
+                 "stays in theatre %d: %s",
+                 x->type->name, t->index, why);
+    else
+        LOG_WARN("an actor that arrived here did not move as it asked: %s",
+                 why);
     if (x && !x->move && (x->flags & ACTOR_MOVING)) {
         x->flags &= ~ACTOR_MOVING;
         if (x->mbox_head) stage__actor_schedule(t, x);
     }
-    move_free(m);
 }
 
 static void request_call(stage__theatre_t *t, stage__actor_t *a,
@@ -427,11 +434,22 @@ static void request_call(stage__theatre_t *t, stage__actor_t *a,
         if (m->node_to[0]) {
             stage__move_msg_t q = {
                 .op = STAGE__MOVE_REQ, .at = h->home, .where = m->node_to};
-            t->node->net_hooks.move(t->node, h->home.node, &q, m->f);
-            /* asked by itself: it serves on until the home's order comes
-            ** (a home that cannot be reached would hold it for ever) */
-            if (m->self && !h->remote && !post(t->node, h->at, unblock_call, m))
-                return;
+            /* asked by itself: it takes no message until the home's order
+            ** comes; if the home refuses, or cannot be reached, it serves
+            ** on (the answer's continuation, on its theatre) */
+            stage__future_t *f = m->f;
+            if (m->self && !h->remote && !f &&
+                (f = stage__future_new(t->node, h->at, 0)) &&
+                stage__future_on_any(f, self_refused,
+                                     (void *)(uintptr_t)m->serial)) {
+                stage__future_unref(f);
+                f = NULL;
+            }
+            t->node->net_hooks.move(t->node, h->home.node, &q, f);
+            if (f && f != m->f) {
+                f->observed = true; /* self_refused logs a failure */
+                stage__future_unref(f);
+            }
             move_free(m);
             return;
         }
