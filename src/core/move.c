@@ -563,11 +563,22 @@ int stage__move_miss(stage__theatre_t *t, stage__env_t *e) {
 /* Fail what hub val holds (teardown). */
 static void hub_free(uint64_t key, void *val, void *ud) {
     (void)key;
-    (void)ud;
     hub_t *h = val;
     for (stage__env_t *e; (e = h->head);) {
         h->head = e->next;
         stage__env_drop(e, STAGE_ESTOPPED);
+    }
+    move_t *cur = h->moving ? h->cur : NULL;
+    if (cur && cur->wait[0]) { /* waiting for another node: only h has it */
+        if (cur->image.len)
+            stage__image_drop(ud, cur->image.data, cur->image.len,
+                              STAGE_ESTOPPED,
+                              "the node stopped during the move");
+        if (cur->f)
+            stage__future_reject(cur->f, STAGE_ESTOPPED,
+                                 "the node stopped during the move", NULL,
+                                 NULL);
+        move_free(cur);
     }
     for (move_t *m; (m = h->qhead);) {
         h->qhead = m->next;
@@ -580,7 +591,7 @@ static void hub_free(uint64_t key, void *val, void *ud) {
 }
 
 void stage__move_free(stage__theatre_t *t) {
-    stage__u64map_each(&t->hubs, hub_free, NULL);
+    stage__u64map_each(&t->hubs, hub_free, t->node);
     stage__u64map_free(&t->hubs);
 }
 

@@ -280,6 +280,21 @@ static void net_c_actor_moves_to_another_node_and_back(void **state) {
     assert_int_equal(cu_int(&f), 10);
     info(b, &at_b, (int64_t[]){10, 3, 3});
 
+    /* from B to an address where no node listens: it is taken back at its
+    ** home, A, and serves on with its state */
+    f = cu_call(a, &c, "refuse", 0, 0);
+    assert_int_equal(cu_int(&f), 1);
+    assert_int_equal(stage_node_migrate_actor_node(a, &c, "127.0.0.1:1", &f),
+                     0);
+    stage_result_t res;
+    cu_wait(f, &res);
+    assert_int_equal(res.status, STAGE_ENODE_DOWN);
+    assert_non_null(strstr(res.message, "'127.0.0.1:1'"));
+    stage_future_release(&f);
+    f = cu_call(b, &c, "add", 1, 0);
+    assert_int_equal(cu_int(&f), 11);
+    info(a, &c, (int64_t[]){11, 4, 4}); /* departed B, arrived home */
+
     /* where must be a node address */
     assert_int_equal(stage_node_migrate_actor_node(a, &c, "nowhere", &f),
                      STAGE_EINVAL);
