@@ -66,6 +66,7 @@ static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m);
 static bool net_in(stage__theatre_t *t, hub_t *h, move_t *m);
 static const stage__import_opts_t *import_opts(move_t *m,
                                                stage__import_opts_t *o);
+static void guest_gone(stage__theatre_t *t, hub_t *h, uint64_t serial);
 
 /* Free m (its future reference, its image). */
 static void move_free(move_t *m) {
@@ -518,16 +519,19 @@ static void gone_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     int at = (int)(intptr_t)e->arg;
     stage__env_free(e);
     hub_t *h = hub_get(t, serial);
-    if (h && !h->moving && h->at == at)
-        stage__free(stage__u64map_take(&t->hubs, serial));
+    if (h && !h->moving && !h->remote && h->at == at) {
+        if (h->guest)
+            guest_gone(t, h, serial);
+        else
+            stage__free(stage__u64map_take(&t->hubs, serial));
+    }
 }
 
 void stage__move_gone(stage__theatre_t *t, uint64_t serial) {
     int b = stage__serial_theatre(serial);
     if (b == t->index) { /* at home: a hub only if it arrived from a node */
         hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
-        if (h && h->guest && !h->moving && !h->remote)
-            stage__free(stage__u64map_take(&t->hubs, serial));
+        if (h && h->guest && !h->moving && !h->remote) guest_gone(t, h, serial);
         return;
     }
     stage__env_t *e =
@@ -802,6 +806,19 @@ static void net_restore(stage__theatre_t *t, move_t *m, int status,
     restore_call(t, NULL, e);
 }
 
+/* Guest serial (hub h, on t) stopped where it arrived: its hub goes, and
+** its home, which forwards to it, is told (GONE). */
+static void guest_gone(stage__theatre_t *t, hub_t *h, uint64_t serial) {
+    stage__move_msg_t q = {.op = STAGE__MOVE_GONE, .home = h->home};
+    q.at = h->home; /* its type; then this node's id for it */
+    snprintf(q.at.node, sizeof q.at.node, "%s", t->node->address);
+    q.at.incarnation = t->node->incarnation;
+    q.at.serial = serial;
+    q.at.theatre = (uint16_t)stage__serial_theatre(serial);
+    send_step(t->node, h->home.node, &q);
+    stage__free(stage__u64map_take(&t->hubs, serial));
+}
+
 /* A status from another node: one this node names, else Handler. */
 static int status_known(int status) {
     return status < 0 && strcmp(stage_err_name(status), "Error")
@@ -948,6 +965,12 @@ static void netstep_call(stage__theatre_t *t, stage__actor_t *a,
         m->id = ns->q.at;
         m->at = -1;
         hub_release(t, m);
+        break;
+    case STAGE__MOVE_GONE: /* it stopped where it was: forget it */
+        if (h && !h->moving && h->remote && h->rid.serial == ns->q.at.serial &&
+            h->rid.incarnation == ns->q.at.incarnation &&
+            !strcmp(h->rid.node, ns->q.at.node))
+            stage__free(stage__u64map_take(&t->hubs, ns->q.home.serial));
         break;
     case STAGE__MOVE_FAILED:
         if (!(m = waiting(t, h, ns, true))) break;

@@ -57,6 +57,9 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
     mvitem_t *mv = (mvitem_t *)it->args;
     const stage__move_msg_t *q = &mv->q;
     uint64_t call = q->n;
+    bool data = q->op == STAGE__MOVE_IN || q->op == STAGE__MOVE_IMPORT ||
+                q->op == STAGE__MOVE_REFUSED || q->op == STAGE__MOVE_FAILED ||
+                q->op == STAGE__MOVE_REPLY;
     if (it->f && !(call = stage__netnode_call_f(nn, it->where, it->f)))
         return; /* failed f */
     stage__node_move_t m = {.op = q->op,
@@ -69,11 +72,7 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
                             .at = q->at,
                             .where = mv->where[0] ? mv->where : NULL,
                             .wlen = strlen(mv->where),
-                            .data = q->op == STAGE__MOVE_REQ ||
-                                            q->op == STAGE__MOVE_OUT ||
-                                            q->op == STAGE__MOVE_ARRIVED
-                                        ? NULL
-                                        : mv->data,
+                            .data = data ? mv->data : NULL,
                             .dlen = it->len};
     stage_pack_t p = STAGE_PACK_INIT;
     int rc = stage__node_move_encode(&p, &m);
@@ -89,7 +88,8 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
                  q->op, it->where, stage_strerror(rc));
         LOG_WARN("%s", msg);
         /* a step that cannot go is the end of that node for the move */
-        if (q->op != STAGE__MOVE_REPLY && q->op != STAGE__MOVE_REQ)
+        if (q->op != STAGE__MOVE_REPLY && q->op != STAGE__MOVE_REQ &&
+            q->op != STAGE__MOVE_GONE)
             stage__move_node_down(nn->node, it->where);
     }
 }
@@ -108,14 +108,14 @@ int stage__netmove_in(stage__netnode_t *nn, const char *peer, const char *body,
         return STAGE_EDECODE;
     }
     /* who may say what: OUT and IMPORT come from the actor's home, ARRIVED
-    ** from the node it arrived at */
+    ** and GONE from the node it arrived at */
+    bool by_at = m.op == STAGE__MOVE_ARRIVED || m.op == STAGE__MOVE_GONE;
     if (((m.op == STAGE__MOVE_OUT || m.op == STAGE__MOVE_IMPORT) &&
          !from(peer, &m.home)) ||
-        (m.op == STAGE__MOVE_ARRIVED && !from(peer, &m.at))) {
+        (by_at && !from(peer, &m.at))) {
         LOG_WARN("refused a MOVE frame (%d) from '%s': it speaks for an "
                  "actor of node '%s'",
-                 m.op, peer,
-                 m.op == STAGE__MOVE_ARRIVED ? m.at.node : m.home.node);
+                 m.op, peer, by_at ? m.at.node : m.home.node);
         return STAGE_EDECODE;
     }
     char where[STAGE_ADDR_MAX] = "";

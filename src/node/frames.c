@@ -496,6 +496,7 @@ int stage__node_move_decode(stage__node_move_t *m, const char *body,
                    : STAGE_EDECODE;
     case 2: /* OUT */
     case 6: /* ARRIVED */
+    case 9: /* GONE */
         return m->has_home && m->has_at ? 0 : STAGE_EDECODE;
     case 3: /* IN */
     case 5: /* IMPORT */

@@ -295,6 +295,15 @@ static void net_c_actor_moves_to_another_node_and_back(void **state) {
     assert_int_equal(cu_int(&f), 11);
     info(a, &c, (int64_t[]){11, 4, 4}); /* departed B, arrived home */
 
+    /* stopped where it arrived, through its first id: both ids say it */
+    assert_int_equal(move_to(a, &c, b, &at_b), 0);
+    assert_int_equal(stage_node_stop_actor(a, &c, &f), 0);
+    assert_int_equal(cu_status(&f), 0);
+    f = cu_call(a, &c, "add", 1, 0);
+    assert_int_equal(cu_status(&f), STAGE_EACTOR_NOT_FOUND);
+    f = cu_call(a, &at_b, "add", 1, 0);
+    assert_int_equal(cu_status(&f), STAGE_EACTOR_NOT_FOUND);
+
     /* where must be a node address */
     assert_int_equal(stage_node_migrate_actor_node(a, &c, "nowhere", &f),
                      STAGE_EINVAL);

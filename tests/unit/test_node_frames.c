@@ -753,7 +753,11 @@ static void move_ops_come_back_and_need_their_fields(void **state) {
     /* ops out of range */
     assert_int_equal(move_with(0, 0, 0, 0, true, true, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
-    assert_int_equal(move_with(9, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+    assert_int_equal(move_with(10, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+                     STAGE_EDECODE);
+    /* GONE: home and at */
+    assert_int_equal(move_with(9, 0, 0, 0, true, true, NULL, NULL, 0, &m), 0);
+    assert_int_equal(move_with(9, 0, 0, 0, false, true, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
 }
 

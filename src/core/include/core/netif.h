@@ -29,7 +29,8 @@ enum {
     STAGE__MOVE_IMPORT,  /* home -> destination: take the image (data) in */
     STAGE__MOVE_ARRIVED, /* destination -> home: it lives at `at` now */
     STAGE__MOVE_FAILED,  /* destination -> home: not taken in (status) */
-    STAGE__MOVE_REPLY    /* -> the node holding call token n: its answer */
+    STAGE__MOVE_REPLY,   /* -> the node holding call token n: its answer */
+    STAGE__MOVE_GONE     /* the node it arrived at -> home: it stopped as at */
 };
 typedef struct stage__move_msg {
     int op;

@@ -165,8 +165,9 @@ typedef struct stage__node_death {
 **   REFUSED 4, FAILED 7: home, status < 0, data (the reason, text)
 **   REPLY 8: n > 0 (the token), inc, status; data: status 0, one msgpack
 **            value; else the message (text)
+**   GONE 9:  home, at (the id it stopped as)
 ** Fields an op does not use are nil or 0. */
-enum { STAGE__NODE_MOVE_OPS = 8 };
+enum { STAGE__NODE_MOVE_OPS = 9 };
 #define STAGE__NODE_MOVE_WHY_MAX 1024 /* a reason or failure message */
 typedef struct stage__node_move {
     int op;
