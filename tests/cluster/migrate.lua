@@ -7,6 +7,10 @@
 --                 every call's answer and its final report (all arrived,
 --                 once, in order, moves made); prints "sender ok ..." or
 --                 "sender FAILED ..."
+--   go ADDR       move it to node ADDR: prints "went to ADDR first ID"
+--   lose ADDR ID  move it (ID: its first id) to node ADDR while the node
+--                 it is at is frozen, then killed: prints "asked",
+--                 "lose: ...", "then: ..."
 --   find          a new reference by name reaches it where it is now;
 --                 prints "found at ADDR"
 --   move ADDR B   move the Keeper (it holds a function) to node B: refused,
@@ -115,6 +119,22 @@ function main(args)
     local one = m:add("k", 1):await(30)
     print("after: last " .. r.last .. ", bad " .. r.bad .. ", at " .. r.at
           .. ", serving " .. one)
+  elseif role == "go" then
+    -- move it to node args[2]; prints "went to ADDR"
+    local m = stage.find_name("mover")
+    m:report("s"):await(30)
+    local r = stage.migrate(m, args[2]):await(30)
+    print("went to " .. r:report("s"):await(30).at .. " first " .. tostring(m))
+  elseif role == "lose" then
+    -- move it to node args[2] while its node is frozen and then killed:
+    -- it is lost with that node, and says so
+    local m = stage.ref(args[3]) -- its first id ("go" printed it)
+    local f = stage.migrate(m, args[2])
+    print("asked")
+    local ok, err = pcall(function() return f:await(60) end)
+    print("lose: " .. (ok and "moved" or tostring(err)))
+    ok, err = pcall(function() return m:report("s"):await(30) end)
+    print("then: " .. (ok and "answered" or tostring(err)))
   elseif role == "find" then
     local r = stage.find_name("mover"):report("f"):await(30)
     print("found at " .. r.at)

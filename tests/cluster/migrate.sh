@@ -8,7 +8,9 @@
 # made; the name still finds it, at C. An actor holding a function is refused a move to another
 # node, naming the field, and serves on. Then a move to a node D that is frozen (SIGSTOP) and killed
 # (SIGKILL) before it answers: the move fails, and the actor is taken back
-# at its home A with its state, and serves on.
+# at its home A with its state, and serves on. Last, the node it is at
+# dies during a move: it is lost with that node, and the move and later
+# messages say NodeDown.
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 opts="--theatres 2"
@@ -44,4 +46,20 @@ grep -q "^move refused: .*$ADDR_D" "$DIR/M.out" ||
     fail "the move's failure does not name the dead node"
 grep -q "^after: last 3000, bad 0, at $ADDR_A, serving 1\$" "$DIR/M.out" ||
     fail "the actor was not taken back intact: $(grep '^after' "$DIR/M.out")"
+# the node the actor is at dies during a move: the actor is lost with it
+# (as one that never moved), the move and later messages fail NodeDown
+start G --join "$ADDR_B" $opts "$here/migrate.lua" idle
+start T --join "$ADDR_B" --theatres 1 "$here/migrate.lua" go "$ADDR_G"
+wait_line "$DIR/T.out" "^went to $ADDR_G first " 30
+first=$(sed -n 's/^went to .* first //p' "$DIR/T.out")
+kill -STOP "$PID_G"
+start L --join "$ADDR_B" --theatres 1 "$here/migrate.lua" lose "$ADDR_B" \
+    "$first"
+wait_line "$DIR/L.out" '^asked$'
+kill -9 "$PID_G"
+wait_line "$DIR/L.out" '^then: ' 60
+grep -q "^lose: NodeDown: .*'$ADDR_G' went down with the actor" "$DIR/L.out" ||
+    fail "the move's failure: $(grep '^lose' "$DIR/L.out")"
+grep -q "^then: NodeDown" "$DIR/L.out" ||
+    fail "a message to the lost actor: $(grep '^then' "$DIR/L.out")"
 echo "cluster.migrate: ok"
