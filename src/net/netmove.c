@@ -28,13 +28,15 @@ void stage__netmove_hook(stage_node_t *node, const char *to,
     stage__netnode_item_t *it = nn ? stage__calloc(1, sizeof *it) : NULL;
     mvitem_t *mv = it ? stage__malloc(sizeof *mv + q->len) : NULL;
     if (!mv || atomic_load(&nn->closing)) {
-        const char *why = mv ? "this node is shutting down" : "out of memory";
+        const char *why = !nn   ? "this node has no network (it stopped)"
+                          : !mv ? "out of memory"
+                                : "this node is shutting down";
         if (!mv || q->op != STAGE__MOVE_REPLY)
             LOG_WARN("a move step (%d) for node '%s' is not sent: %s", q->op,
                      to, why);
         if (f)
-            stage__future_reject(f, mv ? STAGE_ESTOPPED : STAGE_ENOMEM, why,
-                                 NULL, NULL);
+            stage__future_reject(f, nn && !mv ? STAGE_ENOMEM : STAGE_ESTOPPED,
+                                 why, NULL, NULL);
         stage__free(mv);
         stage__free(it);
         return;
@@ -86,7 +88,10 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
                  "a move step (%d) for node '%s' could not "
                  "go: %s",
                  q->op, it->where, stage_strerror(rc));
-        LOG_WARN("%s", msg);
+        if (it->f) /* a REQ's call: its caller hears it */
+            stage__netnode_call_fail(nn, call, STAGE_EUNREACHABLE, msg);
+        else
+            LOG_WARN("%s", msg);
         /* a step that cannot go is the end of that node for the move */
         if (q->op != STAGE__MOVE_REPLY && q->op != STAGE__MOVE_REQ &&
             q->op != STAGE__MOVE_GONE)

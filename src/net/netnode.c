@@ -416,6 +416,11 @@ static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
     if (c) call_failed(nn, c, status, msg);
 }
 
+void stage__netnode_call_fail(stage__netnode_t *nn, uint64_t id, int status,
+                              const char *msg) {
+    call_fail(nn, id, status, msg);
+}
+
 static void on_sweep(uv_timer_t *t) {
     stage__netnode_t *nn = t->data;
     stage__holdings_sweep(nn);

@@ -194,6 +194,9 @@ uint64_t stage__netnode_call_cb(stage__netnode_t *nn, const char *peer,
 ** call's). Returns its id, or 0 (f failed and released). */
 uint64_t stage__netnode_call_f(stage__netnode_t *nn, const char *peer,
                                stage__future_t *f);
+/* Fail call id with status and msg (its frame could not go). */
+void stage__netnode_call_fail(stage__netnode_t *nn, uint64_t id, int status,
+                              const char *msg);
 /* Close call id without calling its callback (its frame could not go). */
 void stage__netnode_call_cancel(stage__netnode_t *nn, uint64_t id);
 /* A future whose completion is sent to peer as the reply to call. */
