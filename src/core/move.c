@@ -81,6 +81,7 @@ typedef struct hub {
 } hub_t;
 
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m);
+static bool guest_ask(stage__theatre_t *t, hub_t *h, move_t *m);
 static bool net_finish(stage_node_t *node, move_t *m);
 static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m);
 static bool net_in(stage__theatre_t *t, hub_t *h, move_t *m);
@@ -226,13 +227,14 @@ static void hub_release(stage__theatre_t *t, move_t *m) {
     }
     h->tail = NULL;
     move_finish(t->node, m);
-    move_t *n = h->qhead;
-    if (n) {
+    for (move_t *n; (n = h->qhead);) {
         if (!(h->qhead = n->next)) h->qtail = NULL;
+        if (guest_ask(t, h, n)) continue; /* its home sequences it */
         hub_start(t, h, n);
-    } else if (h->at == t->index && !h->remote && !h->guest) {
-        stage__free(stage__u64map_take(&t->hubs, serial));
+        return;
     }
+    if (h->at == t->index && !h->remote && !h->guest)
+        stage__free(stage__u64map_take(&t->hubs, serial));
 }
 
 static void release_call(stage__theatre_t *t, stage__actor_t *a,
@@ -635,6 +637,46 @@ static void self_refused(stage__theatre_t *t, stage__future_t *f, void *arg) {
     }
 }
 
+/* A move m of guest h (an actor that arrived from another node) to
+** another node is asked of its home, which sequences it (the home's OUT
+** comes back as a move of its own); one to a theatre of this node, once
+** it left, fails. True if m was taken so (else it is started here). */
+static bool guest_ask(stage__theatre_t *t, hub_t *h, move_t *m) {
+    if (!h->guest || m->ship) return false;
+    if (m->node_to[0]) {
+        stage__move_msg_t q = {
+            .op = STAGE__MOVE_REQ, .at = h->home, .where = m->node_to};
+        /* asked by itself: it takes no message until the home's order
+        ** comes; if the home refuses, or cannot be reached, it serves
+        ** on (the answer's continuation, on its theatre) */
+        stage__future_t *f = m->f;
+        if (m->self && !h->remote && !f &&
+            (f = stage__future_new(t->node, h->at, 0)) &&
+            stage__future_on_any(f, self_refused,
+                                 (void *)(uintptr_t)m->serial)) {
+            stage__future_unref(f);
+            f = NULL;
+        }
+        t->node->net_hooks.move(t->node, h->home.node, &q, f);
+        if (f && f != m->f) {
+            f->observed = true; /* self_refused logs a failure */
+            stage__future_unref(f);
+        }
+        move_free(m);
+        return true;
+    }
+    if (h->remote) {
+        m->rc = STAGE_EACTOR_NOT_FOUND;
+        m->at = t->index;
+        snprintf(m->err, sizeof m->err,
+                 "the actor moved to another node: ask its reference "
+                 "there, or move it by node address");
+        move_finish(t->node, m);
+        return true;
+    }
+    return false;
+}
+
 /* At B: start m, or queue it behind the move under way; a guest's move
 ** to another node is asked of its home. */
 static void request_here(stage__theatre_t *t, move_t *m) {
@@ -648,39 +690,7 @@ static void request_here(stage__theatre_t *t, move_t *m) {
         h->qtail = m;
         return;
     }
-    if (h && h->guest && !m->ship) { /* its home sequences it */
-        if (m->node_to[0]) {
-            stage__move_msg_t q = {
-                .op = STAGE__MOVE_REQ, .at = h->home, .where = m->node_to};
-            /* asked by itself: it takes no message until the home's order
-            ** comes; if the home refuses, or cannot be reached, it serves
-            ** on (the answer's continuation, on its theatre) */
-            stage__future_t *f = m->f;
-            if (m->self && !h->remote && !f &&
-                (f = stage__future_new(t->node, h->at, 0)) &&
-                stage__future_on_any(f, self_refused,
-                                     (void *)(uintptr_t)m->serial)) {
-                stage__future_unref(f);
-                f = NULL;
-            }
-            t->node->net_hooks.move(t->node, h->home.node, &q, f);
-            if (f && f != m->f) {
-                f->observed = true; /* self_refused logs a failure */
-                stage__future_unref(f);
-            }
-            move_free(m);
-            return;
-        }
-        if (h->remote) {
-            m->rc = STAGE_EACTOR_NOT_FOUND;
-            m->at = t->index;
-            snprintf(m->err, sizeof m->err,
-                     "the actor moved to another node: ask its reference "
-                     "there, or move it by node address");
-            move_finish(t->node, m);
-            return;
-        }
-    }
+    if (h && guest_ask(t, h, m)) return;
     if (!h && !stage__actor_find(t, m->serial)) {
         m->rc = STAGE_EACTOR_NOT_FOUND;
         m->at = t->index;
@@ -1022,7 +1032,12 @@ void stage__move_free(stage__theatre_t *t) {
 ** move is asked there. The steps travel as MOVE frames (net/netmove.c), in
 ** the same session, behind the messages the same theatre forwarded:
 **   home, actor here:   export as above; the image goes (IMPORT) to the
-**                       destination, a copy kept until it answers
+**                       destination, a copy kept until it answers; C,
+**                       which kept the actor, drops it as it goes (the
+**                       copy is the actor now: a failure takes it back
+**                       from the copy). An actor bound by what only
+**                       travels inside a node (watches on it, C timers
+**                       and monitors: bound_here) is refused
 **   home, actor away:   OUT to the node it is at, behind what was forwarded
 **                       there; that node exports it (its hub sequences it
 **                       there) and sends the image home (IN), or says why

@@ -545,6 +545,44 @@ static void net_what_moves_inside_a_node_is_refused_between_nodes(void **s) {
     stop_and_destroy(&a);
 }
 
+/* A guest (an actor that arrived from another node) asked to move inside
+** its node and, at once, to another node: the second waits behind the
+** first, then is asked of its home like any move of a guest; both end,
+** and the actor is home again under its first id, serving. */
+static void net_a_guests_queued_move_to_a_node_goes_through_its_home(void **s) {
+    (void)s;
+    stage_node_t *a = cu_node(2, counter_types), *b = cu_node(2, counter_types);
+    network(a, NULL);
+    assert_int_equal(stage_node_wait_joined(a, WAIT_SECS), 0);
+    network(b, stage_node_address(a));
+    assert_int_equal(stage_node_wait_joined(b, 20), 0);
+    cu_start(a);
+    cu_start(b);
+    stage_id_t c, at_b, back;
+    assert_int_equal(stage_node_spawn(a, "Counter", 1, NULL, 0, &c), 0);
+    assert_int_equal(move_to(a, &c, b, &at_b), 0);
+    for (int i = 0; i < 20; i++) { /* each round: one local, one home */
+        stage_future_t *local, *home;
+        int other = (at_b.theatre + 1) % 2;
+        assert_int_equal(stage_node_migrate_actor(b, &at_b, other, &local), 0);
+        assert_int_equal(stage_node_migrate_actor_node(
+                             b, &at_b, stage_node_address(a), &home),
+                         0);
+        assert_int_equal(cu_status(&local), 0);
+        stage_result_t res;
+        cu_wait(home, &res);
+        if (res.status) fail_msg("round %d: %s", i, res.message);
+        assert_int_equal(stage_result_id(&res, &back), 0);
+        stage_future_release(&home);
+        assert_true(stage_id_equal(&back, &c));
+        stage_future_t *f = cu_call(a, &c, "add", 1, 0);
+        assert_int_equal(cu_int(&f), i + 1);
+        assert_int_equal(move_to(a, &c, b, &at_b), 0);
+    }
+    stop_and_destroy(&b);
+    stop_and_destroy(&a);
+}
+
 static void net_wait_joined_times_out_or_ends_with_the_node(void **state) {
     (void)state;
     /* a system nobody answers for: port 1 on loopback */
@@ -634,6 +672,8 @@ int main(void) {
         cmocka_unit_test(net_lua_on_one_node_calls_a_named_c_actor_of_another),
         cmocka_unit_test(net_c_actor_moves_to_another_node_and_back),
         cmocka_unit_test(net_what_moves_inside_a_node_is_refused_between_nodes),
+        cmocka_unit_test(
+            net_a_guests_queued_move_to_a_node_goes_through_its_home),
         cmocka_unit_test(net_wait_joined_times_out_or_ends_with_the_node),
         cmocka_unit_test(net_join_gives_up_after_its_timeout),
         cmocka_unit_test(net_join_timeout_must_be_a_number),
