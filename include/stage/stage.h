@@ -366,7 +366,10 @@ STAGE_EXTERN int stage_migrate_actor(stage_ctx_t *ctx, const stage_id_t *who,
 ** stage_migrate and stage_migrate_actor, to the node at address `where`
 ** ("host:port"; this node's own: the actor's birth theatre). `who` may be
 ** an actor of another node: its node is asked. *fut gets its id at its new
-** place (a new id on another node; its first id still reaches it). 0,
+** place (a new id on another node; its first id still reaches it), or why
+** it stayed: besides stage_migrate_actor's reasons, NotSendable for an
+** actor with timers that may still fire, monitors of its own, or others'
+** monitors on it (they move with it only inside a node). 0,
 ** STAGE_EINVAL (no network, `where` not a node address, or a move asked
 ** already in this handler) or STAGE_ENOMEM. */
 STAGE_EXTERN int stage_migrate_node(stage_ctx_t *ctx, const char *where);
