@@ -101,12 +101,15 @@ bench-failover:
 	@$(build_tests)
 	sh bench/failover/run.sh $(BUILD)
 
-# The costs of moving actors: between theatres (small and 100 KB), and
-# messages/s to an actor that moves every 10 ms against one that stays.
+# The costs of moving actors. Inside a node (bench/migrate): between
+# theatres (small and 100 KB), and messages/s to an actor that moves every
+# 10 ms against one that stays. Between nodes (bench/net/migrate.sh): moves
+# of an actor between two nodes on loopback, small and 100 KB state.
 bench-migrate:
 	@$(DEPS) build test bench
 	@$(build_tests)
 	sh bench/migrate/run.sh $(BUILD)
+	sh bench/net/migrate.sh $(BUILD)
 
 # The DHT at 1,000 and 10,000 simulated nodes, each figure beside its target.
 bench-dht:

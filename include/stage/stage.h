@@ -348,8 +348,8 @@ STAGE_EXTERN int stage_node_send(stage_node_t *node, const stage_id_t *to,
 /* Move the running actor to theatre `theatre` of this node once this
 ** handler is over (weak mobility: it takes no other message first). A move
 ** refused (a type without encode/decode, state encode cannot write, a
-** pinned actor, ...) is logged and the actor stays, serving. Moves between
-** nodes are not built yet. 0, STAGE_EINVAL (no such theatre, or a move
+** pinned actor, ...) is logged and the actor stays, serving. To another
+** node: stage_migrate_node. 0, STAGE_EINVAL (no such theatre, or a move
 ** asked already in this handler) or STAGE_ENOMEM. */
 STAGE_EXTERN int stage_migrate(stage_ctx_t *ctx, int theatre);
 /* Move actor `who` of this node to theatre `theatre` once it is between
@@ -358,10 +358,30 @@ STAGE_EXTERN int stage_migrate(stage_ctx_t *ctx, int theatre);
 ** (NotSendable naming what cannot travel, InvalidArgument for a pinned
 ** actor, ActorNotFound, ...): the actor then stays, serving. Moves of one
 ** actor run one after another, in the order asked. 0, STAGE_EINVAL (no
-** such theatre, or `who` is another node's: moves between nodes are not
-** built yet) or STAGE_ENOMEM. */
+** such theatre, or `who` is another node's: stage_migrate_actor_node
+** moves between nodes) or STAGE_ENOMEM. */
 STAGE_EXTERN int stage_migrate_actor(stage_ctx_t *ctx, const stage_id_t *who,
                                      int theatre, stage_future_t **fut);
+/* Moves to another node (docs/migration.md "Between nodes"): as
+** stage_migrate and stage_migrate_actor, to the node at address `where`
+** ("host:port"; this node's own: the actor's birth theatre). `who` may be
+** an actor of another node: its node is asked. *fut gets its id at its new
+** place (a new id on another node; its first id still reaches it), or why
+** it stayed: besides stage_migrate_actor's reasons, NotSendable for an
+** actor with timers that may still fire, monitors of its own, or others'
+** monitors on it (they move with it only inside a node). 0,
+** STAGE_EINVAL (no network, `where` not a node address, or a move asked
+** already in this handler) or STAGE_ENOMEM. */
+STAGE_EXTERN int stage_migrate_node(stage_ctx_t *ctx, const char *where);
+STAGE_EXTERN int stage_migrate_actor_node(stage_ctx_t *ctx,
+                                          const stage_id_t *who,
+                                          const char *where,
+                                          stage_future_t **fut);
+/* stage_migrate_actor_node from outside the actors (futures of theatre 0). */
+STAGE_EXTERN int stage_node_migrate_actor_node(stage_node_t *node,
+                                               const stage_id_t *who,
+                                               const char *where,
+                                               stage_future_t **fut);
 /* stage_stop_actor from outside the actors. */
 STAGE_EXTERN int stage_node_stop_actor(stage_node_t *node, const stage_id_t *to,
                                        stage_future_t **fut);

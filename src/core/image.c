@@ -31,7 +31,7 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-#define IMAGE_FIELDS 11
+#define IMAGE_FIELDS 10
 #define MSG_FIELDS 5
 
 /* ---- held replies ----------------------------------------------------------
@@ -460,6 +460,8 @@ static int read_image(const char *data, size_t len, image_t *im, char *err,
     char impl[8];
     memset(im, 0, sizeof *im);
     stage_unpack_init(&u, data, len);
+    if (stage_pack_validate(data, len, 1)) /* the header counts its fields */
+        return bad(err, errlen, "it is not one well-formed msgpack value");
     if (stage_unpack_array(&u, &n) || n != IMAGE_FIELDS ||
         stage_unpack_str(&u, &s, &slen) ||
         slen != sizeof STAGE__IMAGE_MAGIC - 1 ||
@@ -668,9 +670,12 @@ static void bind_reply(stage__theatre_t *t, stage__env_t *e, const img_msg_t *m,
     stage_node_t *node = t->node;
     if (reply_here(node, m))
         e->future = stage__replies_take(node, (uint64_t)m->token);
-    else
-        e->future = o->bind_reply(node, m->raddr, (uint32_t)m->rinc,
+    else { /* the address is the image's bytes: a C string for bind */
+        char addr[STAGE_ADDR_MAX];
+        snprintf(addr, sizeof addr, "%.*s", (int)m->raddrlen, m->raddr);
+        e->future = o->bind_reply(node, addr, (uint32_t)m->rinc,
                                   (uint64_t)m->token, o->ud);
+    }
     if (!e->future)
         LOG_WARN("actor of type '%s' arrived with a call whose caller "
                  "cannot be answered (its reply was taken already, or "
@@ -719,13 +724,16 @@ int stage__actor_import(stage__theatre_t *t, const char *data, size_t len,
     if (rc) return rc;
     char idt[STAGE_ID_TEXT_MAX];
     stage_id_format(&im.id, idt, sizeof idt);
-    bool here = stage__id_is_local(node, &im.id);
-    if (here && stage__actor_find(t, im.id.serial))
+    uint64_t want = opts ? opts->serial : 0;
+    bool here = want || stage__id_is_local(node, &im.id);
+    if (here && stage__actor_find(t, want ? want : im.id.serial))
         return say(STAGE_EEXISTS, err, errlen,
                    "cannot take actor '%s' in: it lives in theatre %d "
                    "already",
                    idt, t->index);
-    uint64_t serial = here ? im.id.serial : stage__serial_reserve(t);
+    uint64_t serial = want   ? want
+                      : here ? im.id.serial
+                             : stage__serial_reserve(t);
     stage__actor_t *a = make_actor(t, ty, serial, &im);
     if (!a) return say(STAGE_ENOMEM, err, errlen, "out of memory");
     if (im.has_state &&

@@ -42,6 +42,7 @@
 #include "core/move.h"
 #include "core/node.h"
 #include "core/timer.h"
+#include "node_internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -66,6 +67,11 @@ struct stage__move {
     void *own;              /* its own monitors that travel */
     int rc;
     char err[512];
+    /* between nodes (the section "between nodes" below) */
+    char node_to[STAGE_ADDR_MAX]; /* "": a theatre of this node */
+    bool ship;       /* at a guest's node for its home: the image goes home */
+    stage_id_t home; /* ship: the actor's home id */
+    char wait[STAGE_ADDR_MAX]; /* the node whose answer the hub waits for */
 };
 
 typedef struct hub {
@@ -74,9 +80,23 @@ typedef struct hub {
     bool moving; /* a move is under way: messages are held */
     stage__env_t *head, *tail;
     move_t *qhead, *qtail;
+    /* between nodes */
+    move_t *cur;     /* the move under way */
+    bool remote;     /* the actor lives on another node, as rid */
+    stage_id_t rid;  /* ... or, for a guest that left, its home */
+    bool guest;      /* an alias at a node the actor arrived at */
+    stage_id_t home; /* guest: its home id, which sequences it */
+    stage_id_t me;   /* at home: the actor's id (set when it first leaves) */
 } hub_t;
 
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m);
+static bool guest_ask(stage__theatre_t *t, hub_t *h, move_t *m);
+static bool net_finish(stage_node_t *node, move_t *m);
+static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m);
+static bool net_in(stage__theatre_t *t, hub_t *h, move_t *m);
+static const stage__import_opts_t *import_opts(move_t *m,
+                                               stage__import_opts_t *o);
+static void guest_gone(stage__theatre_t *t, hub_t *h, uint64_t serial);
 
 /* Free m (its future reference, its image, what it carries). */
 static void move_free(move_t *m) {
@@ -116,6 +136,7 @@ static void move_answer(move_t *m) {
 /* Complete m's future (see move_answer; a self move's failure is logged,
 ** a steal's is not), and free m. */
 static void move_finish(stage_node_t *node, move_t *m) {
+    if (net_finish(node, m)) return;
     if (m->rc && !m->f && !m->steal) {
         char idt[STAGE_ID_TEXT_MAX] = "?", by[STAGE_ID_TEXT_MAX];
         if (m->id.serial) stage_id_format(&m->id, idt, sizeof idt);
@@ -124,6 +145,10 @@ static void move_finish(stage_node_t *node, move_t *m) {
             LOG_WARN("actor '%s' did not move next to actor '%s' and stays "
                      "in theatre %d: %s",
                      idt, by, m->at, m->err);
+        } else if (m->node_to[0]) {
+            LOG_WARN("actor '%s' did not move to node '%s' and stays where "
+                     "it was: %s",
+                     idt, m->node_to, m->err);
         } else {
             LOG_WARN("actor '%s' did not move to theatre %d and stays in "
                      "theatre %d: %s",
@@ -169,9 +194,19 @@ static hub_t *hub_get(stage__theatre_t *t, uint64_t serial) {
     return stage__u64map_get(&t->hubs, serial);
 }
 
-/* Hand e to the actor at theatre at (B's thread: t is its birth theatre).
-** A theatre call (a watch request, stage__move_follow) runs there. */
-static void forward(stage__theatre_t *t, int at, stage__env_t *e) {
+/* Hand e to the actor at theatre at (B's thread: t is its birth theatre),
+** or, h remote, on the node it lives at. A theatre call (a watch request,
+** stage__move_follow) runs there; for an actor on another node, here,
+** where it finds the actor gone (watches do not follow it there). */
+static void forward(stage__theatre_t *t, const hub_t *h, int at,
+                    stage__env_t *e) {
+    if (h && h->remote) {
+        if (e->hdr.kind == ENV_CALL && !e->target)
+            e->call(t, NULL, e);
+        else
+            stage__route_id(t->node, &h->rid, e);
+        return;
+    }
     if (at != t->index) {
         stage__theatre_post(stage__node_theatre(t->node, at), e);
         return;
@@ -199,22 +234,27 @@ static void hub_release(stage__theatre_t *t, move_t *m) {
         move_finish(t->node, m);
         return;
     }
-    h->at = m->at;
+    if (m->at >= 0) { /* here; else on another node (h->remote) */
+        h->at = m->at;
+        h->remote = false;
+    }
     h->moving = false;
+    h->cur = NULL;
     for (stage__env_t *e; (e = h->head);) {
         h->head = e->next;
         e->next = NULL;
-        forward(t, h->at, e);
+        forward(t, h, h->at, e);
     }
     h->tail = NULL;
     move_finish(t->node, m);
-    move_t *n = h->qhead;
-    if (n) {
+    for (move_t *n; (n = h->qhead);) {
         if (!(h->qhead = n->next)) h->qtail = NULL;
+        if (guest_ask(t, h, n)) continue; /* its home sequences it */
         hub_start(t, h, n);
-    } else if (h->at == t->index) {
-        stage__free(stage__u64map_take(&t->hubs, serial));
+        return;
     }
+    if (h->at == t->index && !h->remote && !h->guest)
+        stage__free(stage__u64map_take(&t->hubs, serial));
 }
 
 static void release_call(stage__theatre_t *t, stage__actor_t *a,
@@ -297,12 +337,15 @@ static void leave_drop(stage__theatre_t *t, stage__actor_t *a,
     }
 }
 
-/* Send m's ABORT (m->rc, m->err say why) to the theatre A is kept at (not
-** t, its destination: export_now does not export to where A is). */
+/* Send m's ABORT (m->rc, m->err say why) to the theatre A is kept at (t
+** itself when a move to another node failed at its birth theatre). */
 static void abort_move(stage__theatre_t *t, move_t *m) {
     stage__env_t *e = m->back;
     e->arg = m;
-    assert(m->left != t->index);
+    if (m->left == t->index) {
+        leave_call(t, NULL, e);
+        return;
+    }
     stage__theatre_post(stage__node_theatre(t->node, m->left), e);
 }
 
@@ -318,27 +361,86 @@ static void adopt(stage__theatre_t *t, stage__actor_t *a, void *ud) {
     m->own = NULL;
 }
 
-/* Take the actor in at t (its destination): C drops it, its future
-** completes, B forwards to it. If that fails, C keeps it. */
-static void import_here(stage__theatre_t *t, move_t *m) {
-    stage__import_opts_t o = {.adopt = adopt, .ud = m};
-    int rc = stage__actor_import(t, m->image.data, m->image.len, &o, NULL, NULL,
-                                 m->err, sizeof m->err);
-    if (rc) {
-        m->rc = rc;
-        abort_move(t, m);
-        return;
-    }
+/* Send m's COMMIT to the theatre A is kept at (it is dropped there): it
+** arrived, or its image left this node (between nodes). */
+static void commit_move(stage__theatre_t *t, move_t *m) {
     stage__env_t *e = m->back; /* COMMIT: A's serial is enough */
     m->back = NULL;
     e->arg = NULL;
     e->sender = m->serial;
-    stage__theatre_post(stage__node_theatre(t->node, m->left), e);
+    if (m->left == t->index)
+        leave_call(t, NULL, e);
+    else
+        stage__theatre_post(stage__node_theatre(t->node, m->left), e);
+}
+
+/* The image of m came from another node (no theatre of this one keeps the
+** actor: m->back is NULL), and the import at m->to failed: take it in
+** again at t, where the image came in (its birth theatre), from the copy. */
+static void restore_here(stage__theatre_t *t, move_t *m) {
+    char err[512];
+    stage__import_opts_t o;
+    if (stage__actor_import(t, m->image.data, m->image.len, import_opts(m, &o),
+                            NULL, NULL, err, sizeof err)) {
+        char idt[STAGE_ID_TEXT_MAX];
+        stage_id_format(&m->id, idt, sizeof idt);
+        char to[STAGE_ADDR_MAX + 16];
+        if (m->node_to[0])
+            snprintf(to, sizeof to, "node '%s'", m->node_to);
+        else
+            snprintf(to, sizeof to, "theatre %d", m->to);
+        LOG_ERROR("actor '%s' lost: it could not move to %s (%s), nor be "
+                  "taken back in theatre %d: %s",
+                  idt, to, m->err, t->index, err);
+        stage__image_drop(t->node, m->image.data, m->image.len, STAGE_ENOMEM,
+                          err);
+    }
     marked(t, m->serial);
     m->at = t->index;
-    /* answered now, not after the release reaches B: what its caller
-    ** sends next goes to B, which holds it until then */
-    move_answer(m);
+    release(t, m);
+}
+
+static void restore_call(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)a;
+    restore_here(t, step(e));
+}
+
+/* Take the actor in at t (its destination): C drops it, B forwards to it.
+** If that fails, C keeps it; an image that came from another node is
+** taken in again at B (m->at), from the copy, or lost if B was t. */
+static void import_here(stage__theatre_t *t, move_t *m) {
+    stage__import_opts_t o;
+    int rc =
+        stage__actor_import(t, m->image.data, m->image.len, import_opts(m, &o),
+                            NULL, NULL, m->err, sizeof m->err);
+    if (rc && m->back) {
+        m->rc = rc;
+        abort_move(t, m);
+        return;
+    }
+    if (rc) {
+        m->rc = rc;
+        if (m->at != t->index && m->at >= 0 &&
+            !post(t->node, m->at, restore_call, m))
+            return;
+        char idt[STAGE_ID_TEXT_MAX];
+        stage_id_format(&m->id, idt, sizeof idt);
+        LOG_ERROR("actor '%s' lost: it could not move to theatre %d: %s", idt,
+                  t->index, m->err);
+        stage__image_drop(t->node, m->image.data, m->image.len, rc, m->err);
+        m->at = t->index;
+        release(t, m);
+        return;
+    }
+    marked(t, m->serial);
+    m->at = t->index;
+    if (m->back) { /* a move inside the node */
+        commit_move(t, m);
+        /* answered now, not after the release reaches B: what its caller
+        ** sends next goes to B, which holds it until then */
+        move_answer(m);
+    }
     release(t, m);
 }
 
@@ -348,9 +450,67 @@ static void import_call(stage__theatre_t *t, stage__actor_t *a,
     import_here(t, step(e));
 }
 
-/* Export a (idle, t's thread) for m, keep it here, leaving, and send the
-** image straight to its destination D, which takes it in, then tells this
-** theatre (COMMIT or ABORT) and B (RELEASE). */
+/* At B: the image is out of C (m->at). */
+static void hub_in(stage__theatre_t *t, move_t *m) {
+    if (net_in(t, hub_get(t, m->serial), m)) return;
+    if (m->to == t->index) {
+        import_here(t, m);
+    } else if (post(t->node, m->to, import_call, m)) {
+        m->rc = STAGE_ENOMEM;
+        snprintf(m->err, sizeof m->err, "out of memory");
+        if (m->back)
+            abort_move(t, m); /* A stays where it is kept */
+        else
+            restore_here(t, m); /* its image came from another node */
+    }
+}
+
+static void in_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
+    (void)a;
+    hub_in(t, step(e));
+}
+
+/* Whether m takes the actor to another node. */
+static bool leaves_node(const move_t *m) {
+    return m->node_to[0] || m->ship;
+}
+
+/* What a move inside the node carries beside the image (the watches on a,
+** a C actor's timers and monitors: this process's) cannot go to another
+** node: 0, or STAGE_EENCODE and why in m->err. After a's departing hook
+** ran, which may let go of them. t's thread. */
+static int bound_here(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
+    char id[STAGE_ID_TEXT_MAX];
+    stage_id_format(&m->id, id, sizeof id);
+    int bind = stage__monitors_bind(t, a->serial);
+    size_t n = stage__timers_travelling(t, a->serial);
+    if (bind & STAGE__MON_WATCHED)
+        snprintf(m->err, sizeof m->err,
+                 "actor '%s' is watched by another actor's monitor: watches "
+                 "do not follow an actor to another node, and only their "
+                 "watchers can cancel them; it can move there once they have",
+                 id);
+    else if (n)
+        snprintf(m->err, sizeof m->err,
+                 "actor '%s' has %zu timer%s that may still fire: timers do "
+                 "not travel to another node; cancel them in departing and "
+                 "set them again in arrived",
+                 id, n, n == 1 ? "" : "s");
+    else if (bind & STAGE__MON_OWN_TRAVELS)
+        snprintf(m->err, sizeof m->err,
+                 "actor '%s' has monitors of its own: monitors do not travel "
+                 "to another node; cancel them in departing and set them "
+                 "again in arrived",
+                 id);
+    else
+        return 0;
+    return STAGE_EENCODE;
+}
+
+/* Export a (idle, t's thread) for m and keep it here, leaving. Inside the
+** node the image goes straight to its destination D, which takes it in,
+** then tells this theatre (COMMIT or ABORT) and B (RELEASE); to another
+** node it goes to B, which sends it there and keeps a copy (net_in). */
 static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     a->move = NULL;
     a->flags &= ~ACTOR_MOVING;
@@ -361,10 +521,16 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
         release(t, m);
         return;
     }
+    bool away = leaves_node(m); /* to another node: through B */
+    int b = stage__serial_theatre(m->serial);
     stage__env_t *e = NULL;
     int rc = stage__actor_export(t, a, &m->image, m->err, sizeof m->err);
-    if (!rc && (!(m->back = stage__env_call(leave_call, leave_drop, m)) ||
-                !(e = stage__env_call(import_call, move_drop, m)))) {
+    if (!rc && away && (rc = bound_here(t, a, m)))
+        stage__actor_export_abort(t, a, m->image.data, m->image.len);
+    if (!rc &&
+        (!(m->back = stage__env_call(leave_call, leave_drop, m)) ||
+         (away ? b != t->index && !(e = stage__env_call(in_call, move_drop, m))
+               : !(e = stage__env_call(import_call, move_drop, m))))) {
         stage__actor_export_abort(t, a, m->image.data, m->image.len);
         rc = STAGE_ENOMEM;
         snprintf(m->err, sizeof m->err, "out of memory");
@@ -391,7 +557,12 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     m->watches = stage__monitors_take_watches(t, a->serial);
     m->timers = stage__timers_take(t, a->serial);
     m->own = stage__monitors_take_own(t, a->serial);
-    stage__theatre_post(stage__node_theatre(t->node, m->to), e);
+    if (!away)
+        stage__theatre_post(stage__node_theatre(t->node, m->to), e);
+    else if (b == t->index)
+        hub_in(t, m);
+    else
+        stage__theatre_post(stage__node_theatre(t->node, b), e);
 }
 
 /* At C: everything B forwarded is in the mailbox; export once idle. */
@@ -449,8 +620,10 @@ void stage__move_resume(stage__theatre_t *t, stage__actor_t *a) {
 ** actor, and its messages, until the call returns: refused (Busy). */
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
     h->moving = true;
+    h->cur = m;
     h->going = m->rc ? h->at : m->to;
     m->at = h->at;
+    if (!m->rc && net_start(t, h, m)) return;
     stage__theatre_t *d = m->rc ? NULL : stage__node_theatre(t->node, m->to);
     if (d && m->to != h->at &&
         atomic_load_explicit(&d->stuck, memory_order_relaxed) &&
@@ -479,7 +652,69 @@ static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
     }
 }
 
-/* At B: start m, or queue it behind the move under way. */
+/* The answer to a guest's own request to move (arg: its serial), on the
+** theatre it was at: refused, or its home unreachable, it serves on there
+** (the failure logged); moved, nothing to do. */
+static void self_refused(stage__theatre_t *t, stage__future_t *f, void *arg) {
+    if (!t || !f->status) return;
+    uint64_t serial = (uint64_t)(uintptr_t)arg;
+    stage__actor_t *x = stage__actor_find(t, serial);
+    const char *why = f->message ? f->message : stage_strerror(f->status);
+    if (x)
+        LOG_WARN("an actor of type '%s' did not move to another node and "
+                 "stays in theatre %d: %s",
+                 x->type->name, t->index, why);
+    else
+        LOG_WARN("an actor that arrived here did not move as it asked: %s",
+                 why);
+    if (x && !x->move && (x->flags & ACTOR_MOVING)) {
+        x->flags &= ~ACTOR_MOVING;
+        if (x->mbox_head) stage__actor_schedule(t, x);
+    }
+}
+
+/* A move m of guest h (an actor that arrived from another node) to
+** another node is asked of its home, which sequences it (the home's OUT
+** comes back as a move of its own); one to a theatre of this node, once
+** it left, fails. True if m was taken so (else it is started here). */
+static bool guest_ask(stage__theatre_t *t, hub_t *h, move_t *m) {
+    if (!h->guest || m->ship) return false;
+    if (m->node_to[0]) {
+        stage__move_msg_t q = {
+            .op = STAGE__MOVE_REQ, .at = h->home, .where = m->node_to};
+        /* asked by itself: it takes no message until the home's order
+        ** comes; if the home refuses, or cannot be reached, it serves
+        ** on (the answer's continuation, on its theatre) */
+        stage__future_t *f = m->f;
+        if (m->self && !h->remote && !f &&
+            (f = stage__future_new(t->node, h->at, 0)) &&
+            stage__future_on_any(f, self_refused,
+                                 (void *)(uintptr_t)m->serial)) {
+            stage__future_unref(f);
+            f = NULL;
+        }
+        t->node->net_hooks.move(t->node, h->home.node, &q, f);
+        if (f && f != m->f) {
+            f->observed = true; /* self_refused logs a failure */
+            stage__future_unref(f);
+        }
+        move_free(m);
+        return true;
+    }
+    if (h->remote) {
+        m->rc = STAGE_EACTOR_NOT_FOUND;
+        m->at = t->index;
+        snprintf(m->err, sizeof m->err,
+                 "the actor moved to another node: ask its reference "
+                 "there, or move it by node address");
+        move_finish(t->node, m);
+        return true;
+    }
+    return false;
+}
+
+/* At B: start m, or queue it behind the move under way; a guest's move
+** to another node is asked of its home. */
 static void request_here(stage__theatre_t *t, move_t *m) {
     hub_t *h = hub_get(t, m->serial);
     if (h && h->moving) { /* one move at a time, in the order asked */
@@ -491,6 +726,7 @@ static void request_here(stage__theatre_t *t, move_t *m) {
         h->qtail = m;
         return;
     }
+    if (h && guest_ask(t, h, m)) return;
     if (!h && !stage__actor_find(t, m->serial)) {
         m->rc = STAGE_EACTOR_NOT_FOUND;
         m->at = t->index;
@@ -520,9 +756,25 @@ static void request_call(stage__theatre_t *t, stage__actor_t *a,
     request_here(t, step(e));
 }
 
+/* Where the actor of hub h is, or goes while it moves: a theatre of this
+** node, or -1 and *node, the address of the node it is on (for a guest
+** that left: its home's), else NULL. Its birth theatre's thread. */
+static int hub_place(const hub_t *h, const char **node) {
+    *node = NULL;
+    const move_t *m = h->moving ? h->cur : NULL;
+    if (m && m->node_to[0])
+        *node = m->node_to;
+    else if (m && m->ship)
+        *node = m->home.node;
+    else if (!m && h->remote)
+        *node = h->rid.node;
+    return *node ? -1 : m ? h->going : h->at;
+}
+
 /* At the birth theatre of m->by (t): where that actor is now goes into
-** m->to (where it goes, if it is moving), and m on to A's birth theatre;
-** not there (it stopped), m fails with ActorNotFound naming it. */
+** m->to (where it goes, if it is moving), or m->node_to if that is another
+** node, and m on to A's birth theatre; not there (it stopped), m fails
+** with ActorNotFound naming it. */
 static void near_here(stage__theatre_t *t, move_t *m) {
     hub_t *h = hub_get(t, m->by.serial);
     stage__actor_t *x = h ? NULL : stage__actor_find(t, m->by.serial);
@@ -538,8 +790,12 @@ static void near_here(stage__theatre_t *t, move_t *m) {
             move_finish(t->node, m);
             return;
         }
+    } else if (!h) {
+        m->to = t->index;
     } else {
-        m->to = !h ? t->index : h->moving ? h->going : h->at;
+        const char *node;
+        m->to = hub_place(h, &node);
+        if (node) snprintf(m->node_to, sizeof m->node_to, "%s", node);
     }
     int b = stage__serial_theatre(m->serial);
     if (b == t->index) {
@@ -606,15 +862,18 @@ typedef struct later {
     int to;
     bool near;
     stage_id_t by;
+    char node[STAGE_ADDR_MAX]; /* "": to, or next to by, on this node */
 } later_t;
 
-/* Ask the move of a itself now: it takes no message until it has moved. */
+/* Ask the move of a itself now, to node `node` if not NULL: it takes no
+** message until it has moved (or, from another node, its home refused). */
 static int self_now(stage__theatre_t *t, stage__actor_t *a, int to,
-                    const stage_id_t *by) {
+                    const stage_id_t *by, const char *node) {
     stage_id_t who;
     stage__make_id(t->node, a->serial, a->type, &who);
     a->flags |= ACTOR_MOVING;
-    int rc = migrate(t->node, a->serial, to, by, NULL, true, &who);
+    int rc = node ? stage__migrate_node(t->node, a->serial, node, NULL, true)
+                  : migrate(t->node, a->serial, to, by, NULL, true, &who);
     if (rc) a->flags &= ~ACTOR_MOVING;
     return rc;
 }
@@ -624,7 +883,8 @@ static void later_call(stage__theatre_t *t, stage__actor_t *a,
                        stage__env_t *e) {
     later_t *l = e->arg;
     int rc = a && !(a->flags & (ACTOR_MOVING | ACTOR_STOPPING))
-                 ? self_now(t, a, l->to, l->near ? &l->by : NULL)
+                 ? self_now(t, a, l->to, l->near ? &l->by : NULL,
+                            l->node[0] ? l->node : NULL)
                  : 0;
     if (rc) {
         char idt[STAGE_ID_TEXT_MAX];
@@ -647,15 +907,12 @@ static void later_drop(stage__theatre_t *t, stage__actor_t *a,
     stage__env_free(e);
 }
 
-int stage__migrate_self(stage__theatre_t *t, stage__actor_t *a, int to,
-                        const stage_id_t *by) {
-    if (a->flags & ACTOR_MOVING) return STAGE_EINVAL;
-    if (by ? !stage__id_is_local(t->node, by)
-           : !stage__node_theatre(t->node, to))
-        return STAGE_EINVAL;
-    if (!(a->flags & ACTOR_ARRIVING)) return self_now(t, a, to, by);
-    /* asked in arrived: after the messages it came with (a turn behind
-    ** them), so that an actor moving on at every arrival still serves */
+/* Ask the move of a itself (to `to`, next to *by, or to node `node`),
+** now, or, asked in arrived, after the messages it came with (a turn
+** behind them), so that an actor moving on at every arrival still serves. */
+static int self_move(stage__theatre_t *t, stage__actor_t *a, int to,
+                     const stage_id_t *by, const char *node) {
+    if (!(a->flags & ACTOR_ARRIVING)) return self_now(t, a, to, by, node);
     later_t *l = stage__calloc(1, sizeof *l);
     stage__env_t *e = l ? stage__env_call(later_call, later_drop, l) : NULL;
     if (!e) {
@@ -665,6 +922,7 @@ int stage__migrate_self(stage__theatre_t *t, stage__actor_t *a, int to,
     l->to = to;
     l->near = by != NULL;
     if (by) l->by = *by;
+    if (node) snprintf(l->node, sizeof l->node, "%s", node);
     e->target = a->serial;
     e->target_type = a->type;
     stage__actor_enqueue(t, a, e);
@@ -701,6 +959,23 @@ int stage__move_steal(stage__theatre_t *t, stage__actor_t *a, int to) {
     return 0;
 }
 
+int stage__migrate_self(stage__theatre_t *t, stage__actor_t *a, int to,
+                        const stage_id_t *by) {
+    if (a->flags & ACTOR_MOVING) return STAGE_EINVAL;
+    if (by ? !stage__id_is_local(t->node, by)
+           : !stage__node_theatre(t->node, to))
+        return STAGE_EINVAL;
+    return self_move(t, a, to, by, NULL);
+}
+
+int stage__migrate_self_node(stage__theatre_t *t, stage__actor_t *a,
+                             const char *where) {
+    if ((a->flags & ACTOR_MOVING) || !where ||
+        strlen(where) >= STAGE_ADDR_MAX || !t->node->net_hooks.move)
+        return STAGE_EINVAL;
+    return self_move(t, a, -1, NULL, where);
+}
+
 /* At B: the actor stopped at theatre e->arg (as an integer): its hub,
 ** if no move is under way, is dropped; later messages fail as for any
 ** stopped actor. */
@@ -710,13 +985,21 @@ static void gone_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     int at = (int)(intptr_t)e->arg;
     stage__env_free(e);
     hub_t *h = hub_get(t, serial);
-    if (h && !h->moving && h->at == at)
-        stage__free(stage__u64map_take(&t->hubs, serial));
+    if (h && !h->moving && !h->remote && h->at == at) {
+        if (h->guest)
+            guest_gone(t, h, serial);
+        else
+            stage__free(stage__u64map_take(&t->hubs, serial));
+    }
 }
 
 void stage__move_gone(stage__theatre_t *t, uint64_t serial) {
     int b = stage__serial_theatre(serial);
-    if (b == t->index) return; /* at home: it has no hub */
+    if (b == t->index) { /* at home: a hub only if it arrived from a node */
+        hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
+        if (h && h->guest && !h->moving && !h->remote) guest_gone(t, h, serial);
+        return;
+    }
     stage__env_t *e =
         stage__env_call(gone_call, NULL, (void *)(intptr_t)t->index);
     if (!e) return; /* the hub stays: messages still fail at t */
@@ -731,7 +1014,7 @@ int stage__move_follow(stage__theatre_t *t, uint64_t serial, stage__env_t *e) {
         return 1;
     }
     hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
-    if (!h || (!h->moving && h->at == t->index)) return 0;
+    if (!h || (!h->moving && (h->at == t->index || h->remote))) return 0;
     if (!h->moving) {
         stage__theatre_post(stage__node_theatre(t->node, h->at), e);
         return 1;
@@ -756,6 +1039,10 @@ int stage__move_miss(stage__theatre_t *t, stage__env_t *e) {
     hub_t *h = hub_get(t, e->target);
     if (!h) return 0;
     if (!h->moving) {
+        if (h->remote) {
+            forward(t, h, h->at, e);
+            return 1;
+        }
         if (h->at == t->index) return 0;
         stage__theatre_post(stage__node_theatre(t->node, h->at), e);
         return 1;
@@ -772,11 +1059,22 @@ int stage__move_miss(stage__theatre_t *t, stage__env_t *e) {
 /* Fail what hub val holds (teardown). */
 static void hub_free(uint64_t key, void *val, void *ud) {
     (void)key;
-    (void)ud;
     hub_t *h = val;
     for (stage__env_t *e; (e = h->head);) {
         h->head = e->next;
         stage__env_drop(e, STAGE_ESTOPPED);
+    }
+    move_t *cur = h->moving ? h->cur : NULL;
+    if (cur && cur->wait[0]) { /* waiting for another node: only h has it */
+        if (cur->image.len)
+            stage__image_drop(ud, cur->image.data, cur->image.len,
+                              STAGE_ESTOPPED,
+                              "the node stopped during the move");
+        if (cur->f)
+            stage__future_reject(cur->f, STAGE_ESTOPPED,
+                                 "the node stopped during the move", NULL,
+                                 NULL);
+        move_free(cur);
     }
     for (move_t *m; (m = h->qhead);) {
         h->qhead = m->next;
@@ -789,6 +1087,581 @@ static void hub_free(uint64_t key, void *val, void *ud) {
 }
 
 void stage__move_free(stage__theatre_t *t) {
-    stage__u64map_each(&t->hubs, hub_free, NULL);
+    stage__u64map_each(&t->hubs, hub_free, t->node);
     stage__u64map_free(&t->hubs);
+}
+
+/* ---- between nodes ---------------------------------------------------------
+** docs/migration.md "Between nodes". The actor's birth theatre on its
+** birth node (its home) stays its sequencer wherever it goes: every
+** message to its first id enters there and is held or forwarded, and every
+** move is asked there. The steps travel as MOVE frames (net/netmove.c), in
+** the same session, behind the messages the same theatre forwarded:
+**   home, actor here:   export as above; the image goes (IMPORT) to the
+**                       destination, a copy kept until it answers; C,
+**                       which kept the actor, drops it as it goes (the
+**                       copy is the actor now: a failure takes it back
+**                       from the copy). An actor bound by what only
+**                       travels inside a node (watches on it, C timers
+**                       and monitors: bound_here) is refused
+**   home, actor away:   OUT to the node it is at, behind what was forwarded
+**                       there; that node exports it (its hub sequences it
+**                       there) and sends the image home (IN), or says why
+**                       not (REFUSED, the actor stays there)
+**   destination:        imports under a new id (a guest, whose hub, once
+**                       it leaves, forwards to the home id), ARRIVED; or
+**                       FAILED, and home takes the actor back from its copy
+**   home, at the end:   forwards what it held to the new id and completes
+**                       the future with it.
+** A destination that dies before it answered: the actor is taken back
+** from the copy (it never ran there, home held its messages). The node
+** the actor was at dies: the actor is lost with it, as it would be unmoved.
+*/
+
+/* The options of an import for m: under m's own serial at its home (a
+** move back, or a local one), calls held on other nodes answered there,
+** and what travelled beside the image inside the node given (adopt). */
+static stage__future_t *bind_remote(stage_node_t *node, const char *address,
+                                    uint32_t incarnation, uint64_t token,
+                                    void *ud);
+static const stage__import_opts_t *import_opts(move_t *m,
+                                               stage__import_opts_t *o) {
+    *o = (stage__import_opts_t){.bind_reply = bind_remote,
+                                .adopt = m ? adopt : NULL,
+                                .ud = m,
+                                .serial = m ? m->serial : 0};
+    return o;
+}
+
+/* The held call's answer, owed to node addr (incarnation inc) under a
+** token: sent there once the actor has answered. */
+typedef struct owed_call {
+    char addr[STAGE_ADDR_MAX];
+    uint32_t inc;
+    uint64_t token;
+} owed_call_t;
+
+/* on_done of a bound reply: send the answer home (completing thread). */
+static void owed_done(stage__future_t *f) {
+    owed_call_t *o = f->on_done_arg;
+    f->on_done_arg = NULL;
+    f->observed = true;
+    stage_node_t *node = f->node;
+    stage__move_msg_t q = {
+        .op = STAGE__MOVE_REPLY,
+        .n = o->token,
+        .inc = o->inc,
+        .status = f->status,
+        .data = f->status ? f->message : f->data,
+        .len = f->status ? (f->message ? strlen(f->message) : 0) : f->len};
+    if (node->net_hooks.move) node->net_hooks.move(node, o->addr, &q, NULL);
+    stage__free(o);
+}
+
+static stage__future_t *bind_remote(stage_node_t *node, const char *address,
+                                    uint32_t incarnation, uint64_t token,
+                                    void *ud) {
+    (void)ud;
+    if (!node->net_hooks.move) return NULL;
+    stage__future_t *f = stage__future_new(node, 0, 0);
+    owed_call_t *o = stage__calloc(1, sizeof *o);
+    if (!f || !o) {
+        stage__free(o);
+        if (f) stage__future_unref(f);
+        return NULL;
+    }
+    snprintf(o->addr, sizeof o->addr, "%s", address);
+    o->inc = incarnation;
+    o->token = token;
+    f->on_done_arg = o;
+    f->on_done = owed_done;
+    return f;
+}
+
+/* Moves of this process waiting for another node's answer: a session's
+** end looks for them only when there are some (an over-count, from a
+** move dropped at teardown, costs a scan, nothing more). */
+static atomic_long waiting_moves;
+
+/* m waits for node's answer (NULL: no longer). */
+static void wait_for(move_t *m, const char *node) {
+    if (node && !m->wait[0]) atomic_fetch_add(&waiting_moves, 1);
+    if (!node && m->wait[0]) atomic_fetch_sub(&waiting_moves, 1);
+    snprintf(m->wait, sizeof m->wait, "%s", node ? node : "");
+}
+
+static void send_step(stage_node_t *node, const char *to,
+                      const stage__move_msg_t *q) {
+    node->net_hooks.move(node, to, q, NULL);
+}
+
+/* A move run at a guest's node for its home ends: a refusal goes home
+** (the image went home already otherwise). True if m was such a move. */
+static bool net_finish(stage_node_t *node, move_t *m) {
+    if (!m->ship) return false;
+    if (m->rc) {
+        stage__move_msg_t q = {.op = STAGE__MOVE_REFUSED,
+                               .status = m->rc,
+                               .home = m->home,
+                               .data = m->err,
+                               .len = strlen(m->err)};
+        send_step(node, m->home.node, &q);
+    }
+    move_free(m);
+    return true;
+}
+
+/* At B, h moving with m: if the actor is on another node, ask it out (OUT)
+** and wait; a guest's node checks the order is its home's. True if m is
+** under way (or over) here. */
+static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m) {
+    stage_node_t *node = t->node;
+    if (m->ship) {
+        if (!h->guest || h->remote || strcmp(h->home.node, m->home.node) ||
+            h->home.incarnation != m->home.incarnation ||
+            h->home.serial != m->home.serial) {
+            char idt[STAGE_ID_TEXT_MAX];
+            stage_id_format(&m->home, idt, sizeof idt);
+            m->rc = STAGE_EACTOR_NOT_FOUND;
+            snprintf(m->err, sizeof m->err,
+                     "actor '%s' is not on node '%s' (it left, or stopped)",
+                     idt, node->address);
+            LOG_WARN("refused a move order from '%s': %s", m->home.node,
+                     m->err);
+            m->at = h->remote ? -1 : h->at;
+            hub_release(t, m);
+            return true;
+        }
+        return false; /* exported here, like a local move; then net_in */
+    }
+    if (!h->remote) return false;
+    if (m->node_to[0] && !strcmp(m->node_to, h->rid.node)) {
+        m->id = h->rid; /* there already */
+        m->at = -1;
+        hub_release(t, m);
+        return true;
+    }
+    stage__move_msg_t q = {.op = STAGE__MOVE_OUT, .home = h->me, .at = h->rid};
+    wait_for(m, h->rid.node);
+    m->at = -1;
+    send_step(node, h->rid.node, &q);
+    return true;
+}
+
+/* At B with m's image: a guest's goes home (and B forwards there from now
+** on); one going to another node goes there, B keeping the image until it
+** answers. True if taken; else it is imported here. */
+static bool net_in(stage__theatre_t *t, hub_t *h, move_t *m) {
+    stage_node_t *node = t->node;
+    if (!h) return false; /* cannot happen: a move holds its hub */
+    if (m->ship) {
+        stage__move_msg_t q = {.op = STAGE__MOVE_IN,
+                               .home = m->home,
+                               .data = m->image.data,
+                               .len = m->image.len};
+        if (m->back) commit_move(t, m); /* it left: its home has the image */
+        send_step(node, m->home.node, &q);
+        h->remote = true;
+        h->rid = m->home;
+        m->at = -1;
+        hub_release(t, m);
+        return true;
+    }
+    if (!h->me.serial && m->id.serial == m->serial &&
+        stage__id_is_local(node, &m->id))
+        h->me = m->id;
+    if (!m->node_to[0]) return false;
+    stage__move_msg_t q = {.op = STAGE__MOVE_IMPORT,
+                           .home = h->me,
+                           .data = m->image.data,
+                           .len = m->image.len};
+    /* it leaves the theatre that kept it: if the destination fails, it is
+    ** taken back from the copy B keeps (net_restore) */
+    if (m->back) commit_move(t, m);
+    wait_for(m, m->node_to);
+    send_step(node, m->node_to, &q);
+    return true;
+}
+
+/* The destination did not take the actor in (status, why): take it back
+** where its image came from (m->at), from the copy. B's thread. */
+static void net_restore(stage__theatre_t *t, move_t *m, int status,
+                        const char *why, size_t len) {
+    m->rc = status;
+    snprintf(m->err, sizeof m->err, "%.*s", (int)len, why);
+    wait_for(m, NULL);
+    if (m->at < 0) m->at = t->index;
+    stage__env_t *e = NULL;
+    if (m->at != t->index &&
+        (e = stage__env_call(restore_call, move_drop, m))) {
+        stage__theatre_post(stage__node_theatre(t->node, m->at), e);
+        return;
+    }
+    e = stage__env_call(restore_call, move_drop, m);
+    if (!e) { /* cannot happen but for memory: say it */
+        LOG_ERROR("out of memory taking an actor back: it is lost");
+        stage__image_drop(t->node, m->image.data, m->image.len, STAGE_ENOMEM,
+                          "out of memory");
+        m->at = t->index;
+        hub_release(t, m);
+        return;
+    }
+    restore_call(t, NULL, e);
+}
+
+/* Guest serial (hub h, on t) stopped where it arrived: its hub goes, and
+** its home, which forwards to it, is told (GONE). */
+static void guest_gone(stage__theatre_t *t, hub_t *h, uint64_t serial) {
+    stage__move_msg_t q = {.op = STAGE__MOVE_GONE, .home = h->home};
+    q.at = h->home; /* its type; then this node's id for it */
+    snprintf(q.at.node, sizeof q.at.node, "%s", t->node->address);
+    q.at.incarnation = t->node->incarnation;
+    q.at.serial = serial;
+    q.at.theatre = (uint16_t)stage__serial_theatre(serial);
+    send_step(t->node, h->home.node, &q);
+    stage__free(stage__u64map_take(&t->hubs, serial));
+}
+
+/* A status from another node: one this node names, else Handler. */
+static int status_known(int status) {
+    return status < 0 && strcmp(stage_err_name(status), "Error")
+               ? status
+               : STAGE_EHANDLER;
+}
+
+/* A step from another node, copied, on its way to its theatre. */
+typedef struct netstep {
+    stage__move_msg_t q;
+    char peer[STAGE_ADDR_MAX];
+    char where[STAGE_ADDR_MAX];
+    stage__future_t *f; /* REQ: the caller's answer */
+    char data[];
+} netstep_t;
+
+static void netstep_drop(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)t;
+    (void)a;
+    netstep_t *ns = e->arg;
+    if (ns->f) {
+        stage__future_reject(ns->f, STAGE_ESTOPPED, "the node stopped", NULL,
+                             NULL);
+        stage__future_unref(ns->f);
+    }
+    stage__free(ns);
+    stage__env_free(e);
+}
+
+/* The move at B that waits for peer's answer to h's step: NULL (logged)
+** if none does. image: the answer is to an IMPORT (else to an OUT). */
+static move_t *waiting(stage__theatre_t *t, hub_t *h, const netstep_t *ns,
+                       bool image) {
+    move_t *m = h && h->moving ? h->cur : NULL;
+    if (!m || strcmp(m->wait, ns->peer) || (m->image.len != 0) != image) {
+        char idt[STAGE_ID_TEXT_MAX];
+        stage_id_format(&ns->q.home, idt, sizeof idt);
+        LOG_WARN("refused a move step (%d) from '%s' for actor '%s' in "
+                 "theatre %d: no move of it waits for that node",
+                 ns->q.op, ns->peer, idt, t->index);
+        return NULL;
+    }
+    return m;
+}
+
+/* IMPORT at the destination: take the actor in on t as a guest. */
+static void guest_import(stage__theatre_t *t, netstep_t *ns) {
+    stage_node_t *node = t->node;
+    stage__import_opts_t o;
+    import_opts(NULL, &o);
+    stage_id_t id;
+    char err[512];
+    stage__move_msg_t q = {.home = ns->q.home};
+    int rc = stage__actor_import(t, ns->data, ns->q.len, &o, NULL, &id, err,
+                                 sizeof err);
+    hub_t *h = NULL;
+    if (!rc && (!(h = stage__calloc(1, sizeof *h)) ||
+                stage__u64map_put(&t->hubs, id.serial, h))) {
+        /* no hub: its messages would not follow it: it stays, unlisted */
+        stage__free(h);
+        LOG_ERROR("out of memory taking actor '%s' in: it cannot follow its "
+                  "messages once it leaves",
+                  id.type);
+    } else if (!rc) {
+        h->at = t->index;
+        h->guest = true;
+        h->home = ns->q.home;
+    }
+    if (!rc) {
+        q.op = STAGE__MOVE_ARRIVED;
+        q.at = id;
+    } else {
+        q.op = STAGE__MOVE_FAILED;
+        q.status = rc;
+        q.data = err;
+        q.len = strlen(err);
+        LOG_WARN("did not take in an actor moving from '%s': %s", ns->peer,
+                 err);
+    }
+    send_step(node, ns->q.home.node, &q);
+}
+
+static void netstep_call(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)a;
+    netstep_t *ns = e->arg;
+    stage__env_free(e);
+    stage_node_t *node = t->node;
+    hub_t *h = hub_get(t, ns->q.home.serial);
+    move_t *m;
+    switch (ns->q.op) {
+    case STAGE__MOVE_REQ:
+        if (stage__migrate_node(node, ns->q.at.serial, ns->where, ns->f,
+                                false) &&
+            ns->f)
+            stage__future_reject(ns->f, STAGE_ENOMEM, "out of memory", NULL,
+                                 NULL);
+        break;
+    case STAGE__MOVE_OUT:
+        if (!(m = stage__calloc(1, sizeof *m))) {
+            LOG_ERROR("out of memory: a move order from '%s' is lost",
+                      ns->peer);
+            break;
+        }
+        m->serial = ns->q.at.serial;
+        m->to = m->at = m->left = -1;
+        m->ship = true;
+        m->home = ns->q.home;
+        stage_pack_init(&m->image);
+        if (post(node, t->index, request_call, m)) move_free(m);
+        break;
+    case STAGE__MOVE_IMPORT:
+        guest_import(t, ns);
+        break;
+    case STAGE__MOVE_IN:
+        if (!(m = waiting(t, h, ns, false))) break;
+        stage_pack_reset(&m->image);
+        stage_pack_raw(&m->image, ns->data, ns->q.len);
+        wait_for(m, NULL);
+        m->at = t->index;
+        m->id = h->me;
+        if (stage_pack_error(&m->image)) {
+            LOG_ERROR("out of memory: actor lost on its way home");
+            hub_release(t, m);
+            break;
+        }
+        hub_in(t, m);
+        break;
+    case STAGE__MOVE_REFUSED:
+        if (!(m = waiting(t, h, ns, false))) break;
+        m->rc = status_known(ns->q.status);
+        snprintf(m->err, sizeof m->err, "%.*s", (int)ns->q.len, ns->data);
+        wait_for(m, NULL);
+        m->at = -1;
+        hub_release(t, m);
+        break;
+    case STAGE__MOVE_ARRIVED:
+        if (!(m = waiting(t, h, ns, true))) break;
+        stage_pack_free(&m->image);
+        wait_for(m, NULL);
+        h->remote = true;
+        h->rid = ns->q.at;
+        m->id = ns->q.at;
+        m->at = -1;
+        hub_release(t, m);
+        break;
+    case STAGE__MOVE_GONE: /* it stopped where it was: forget it */
+        if (h && !h->moving && h->remote && h->rid.serial == ns->q.at.serial &&
+            h->rid.incarnation == ns->q.at.incarnation &&
+            !strcmp(h->rid.node, ns->q.at.node))
+            stage__free(stage__u64map_take(&t->hubs, ns->q.home.serial));
+        break;
+    case STAGE__MOVE_FAILED:
+        if (!(m = waiting(t, h, ns, true))) break;
+        net_restore(t, m, status_known(ns->q.status), ns->data, ns->q.len);
+        break;
+    }
+    if (ns->f) stage__future_unref(ns->f);
+    stage__free(ns);
+}
+
+/* REPLY: the answer to a call held here under a token. Any thread. */
+static void net_reply(stage_node_t *node, const char *peer,
+                      const stage__move_msg_t *q) {
+    stage__future_t *f =
+        q->inc == node->incarnation ? stage__replies_take(node, q->n) : NULL;
+    if (!f) {
+        LOG_WARN("dropped the answer from '%s' to a call held by token %llu: "
+                 "no call waits for it here (it was answered, or this node "
+                 "restarted)",
+                 peer, (unsigned long long)q->n);
+        return;
+    }
+    if (q->status == 0) {
+        stage__future_resolve(f, q->data, q->len);
+    } else {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%.*s", (int)q->len, q->data);
+        stage__future_reject(f, status_known(q->status), msg, NULL, NULL);
+    }
+    stage__future_unref(f);
+}
+
+void stage__move_net_in(stage_node_t *node, const char *peer,
+                        const stage__move_msg_t *q, stage__future_t *f) {
+    if (q->op == STAGE__MOVE_REPLY) {
+        net_reply(node, peer, q);
+        return;
+    }
+    int th;
+    const stage_id_t *own = q->op == STAGE__MOVE_REQ || q->op == STAGE__MOVE_OUT
+                                ? &q->at
+                            : q->op == STAGE__MOVE_IMPORT ? NULL
+                                                          : &q->home;
+    if (own) {
+        th = stage__serial_theatre(own->serial);
+        if (!stage__id_is_local(node, own) || !stage__node_theatre(node, th)) {
+            char idt[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 200];
+            stage_id_format(own, idt, sizeof idt);
+            snprintf(msg, sizeof msg,
+                     "actor '%s' not found on node '%s': cannot move it", idt,
+                     node->address);
+            if (f)
+                stage__future_reject(f, STAGE_EACTOR_NOT_FOUND, msg, idt, NULL);
+            else
+                LOG_WARN("refused a move step (%d) from '%s': %s", q->op, peer,
+                         msg);
+            return;
+        }
+    } else {
+        int n = stage_node_theatres(node);
+        th = (int)(q->home.serial % (uint64_t)(n > 0 ? n : 1));
+    }
+    netstep_t *ns = stage__malloc(sizeof *ns + q->len + 1);
+    stage__env_t *e =
+        ns ? stage__env_call(netstep_call, netstep_drop, ns) : NULL;
+    if (!e) {
+        stage__free(ns);
+        LOG_ERROR("out of memory: a move step from '%s' is lost", peer);
+        if (f)
+            stage__future_reject(f, STAGE_ENOMEM, "out of memory", NULL, NULL);
+        return;
+    }
+    ns->q = *q;
+    snprintf(ns->peer, sizeof ns->peer, "%s", peer);
+    snprintf(ns->where, sizeof ns->where, "%s", q->where ? q->where : "");
+    ns->q.where = NULL;
+    if (q->len) memcpy(ns->data, q->data, q->len);
+    ns->q.data = ns->data;
+    ns->f = f;
+    if (f) stage__future_ref(f);
+    stage__theatre_post(stage__node_theatre(node, th), e);
+}
+
+typedef struct down_look {
+    const char *peer;
+    hub_t *found;
+} down_look_t;
+
+/* u64map_each: the first hub whose move waits for look->peer. */
+static void down_find(uint64_t key, void *val, void *ud) {
+    (void)key;
+    hub_t *h = val;
+    down_look_t *look = ud;
+    if (!look->found && h->moving && h->cur && h->cur->wait[0] &&
+        !strcmp(h->cur->wait, look->peer))
+        look->found = h;
+}
+
+static void down_drop(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
+    (void)t;
+    (void)a;
+    stage__free(e->arg);
+    stage__env_free(e);
+}
+
+/* At t: the moves that wait for node peer's answer learn it died. */
+static void down_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
+    (void)a;
+    char *peer = e->arg;
+    stage__env_free(e);
+    for (;;) { /* one at a time: a release may change the table */
+        down_look_t look = {peer, NULL};
+        stage__u64map_each(&t->hubs, down_find, &look);
+        if (!look.found) break;
+        move_t *m = look.found->cur;
+        char why[2 * STAGE_ADDR_MAX + 160];
+        if (m->image.len) {
+            snprintf(why, sizeof why,
+                     "node '%s' went down before it took the actor in: the "
+                     "actor is taken back on node '%s'",
+                     peer, t->node->address);
+            LOG_WARN("%s", why);
+            net_restore(t, m, STAGE_ENODE_DOWN, why, strlen(why));
+        } else {
+            m->rc = STAGE_ENODE_DOWN;
+            snprintf(m->err, sizeof m->err,
+                     "node '%s' went down with the actor: it is lost", peer);
+            wait_for(m, NULL);
+            m->at = -1;
+            hub_release(t, m);
+        }
+    }
+    stage__free(peer);
+}
+
+void stage__move_node_down(stage_node_t *node, const char *peer) {
+    if (!atomic_load(&waiting_moves)) return; /* the common case */
+    int n = stage_node_theatres(node);
+    for (int i = 0; i < n; i++) {
+        char *copy = stage__malloc(strlen(peer) + 1);
+        stage__env_t *e =
+            copy ? stage__env_call(down_call, down_drop, copy) : NULL;
+        if (!e) {
+            stage__free(copy);
+            LOG_ERROR("out of memory: moves to node '%s' in theatre %d wait "
+                      "for it still",
+                      peer, i);
+            continue;
+        }
+        memcpy(copy, peer, strlen(peer) + 1);
+        stage__theatre_post(stage__node_theatre(node, i), e);
+    }
+}
+
+int stage__migrate_node(stage_node_t *node, uint64_t serial, const char *where,
+                        stage__future_t *f, bool self) {
+    if (!strcmp(where, node->address)) /* this node: its birth theatre */
+        return stage__migrate(node, serial, stage__serial_theatre(serial), f,
+                              self);
+    int b = stage__serial_theatre(serial);
+    if (!stage__node_theatre(node, b) || !node->net_hooks.move ||
+        strlen(where) >= STAGE_ADDR_MAX)
+        return STAGE_EINVAL;
+    move_t *m = stage__calloc(1, sizeof *m);
+    if (!m) return STAGE_ENOMEM;
+    m->serial = serial;
+    m->to = -1;
+    m->at = -1;
+    m->left = -1;
+    m->self = self;
+    m->f = f;
+    snprintf(m->node_to, sizeof m->node_to, "%s", where);
+    stage_pack_init(&m->image);
+    if (f) stage__future_ref(f);
+    if (post(node, b, request_call, m)) {
+        if (f) stage__future_unref(f);
+        m->f = NULL;
+        move_free(m);
+        return STAGE_ENOMEM;
+    }
+    return 0;
+}
+
+int stage__migrate_remote(stage_node_t *node, const stage_id_t *who,
+                          const char *where, stage__future_t *f) {
+    if (!node->net_hooks.move || strlen(where) >= STAGE_ADDR_MAX)
+        return STAGE_EINVAL;
+    stage__move_msg_t q = {.op = STAGE__MOVE_REQ, .at = *who, .where = where};
+    node->net_hooks.move(node, who->node, &q, f);
+    return 0;
 }

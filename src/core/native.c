@@ -26,6 +26,7 @@
 #include "node_internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "wire/mp.h"
 
 static const char NIL = (char)0xc0;
 
@@ -464,6 +465,46 @@ int stage_migrate_actor(stage_ctx_t *ctx, const stage_id_t *who, int theatre,
 int stage_node_migrate_actor(stage_node_t *node, const stage_id_t *who,
                              int theatre, stage_future_t **fut) {
     return migrate_actor(node, 0, who, theatre, fut);
+}
+
+/* 1 if where is a node address a move can go to (node networked). */
+static bool node_where(stage_node_t *node, const char *where) {
+    return where && stage__node_net(node) &&
+           stage__node_addr_valid(where, strlen(where));
+}
+
+/* Move actor who (any node) to node where; *fut (may be NULL) of owner. */
+static int migrate_actor_node(stage_node_t *node, int owner,
+                              const stage_id_t *who, const char *where,
+                              stage_future_t **fut) {
+    if (fut) *fut = NULL;
+    if (!who || !node_where(node, where)) return STAGE_EINVAL;
+    stage__future_t *f = NULL;
+    if (fut && !(f = stage__future_new(node, owner, 0))) return STAGE_ENOMEM;
+    int rc = stage__id_is_local(node, who)
+                 ? stage__migrate_node(node, who->serial, where, f, false)
+                 : stage__migrate_remote(node, who, where, f);
+    if (rc) {
+        if (f) stage__future_unref(f);
+        return rc;
+    }
+    if (fut) *fut = (stage_future_t *)f;
+    return 0;
+}
+
+int stage_migrate_node(stage_ctx_t *ctx, const char *where) {
+    if (!node_where(ctx->t->node, where)) return STAGE_EINVAL;
+    return stage__migrate_self_node(ctx->t, ctx->a, where);
+}
+
+int stage_migrate_actor_node(stage_ctx_t *ctx, const stage_id_t *who,
+                             const char *where, stage_future_t **fut) {
+    return migrate_actor_node(ctx->t->node, ctx->t->index, who, where, fut);
+}
+
+int stage_node_migrate_actor_node(stage_node_t *node, const stage_id_t *who,
+                                  const char *where, stage_future_t **fut) {
+    return migrate_actor_node(node, 0, who, where, fut);
 }
 
 /* Spawn type at address with a future of the id, owned by theatre owner;

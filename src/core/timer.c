@@ -223,6 +223,7 @@ stage__timer_t *stage__timer_find(stage__theatre_t *t, uint64_t id) {
 
 typedef struct armed {
     uint64_t serial;
+    bool travels; /* count those that travel (else those that do not) */
     size_t n;
 } armed_t;
 
@@ -232,13 +233,19 @@ static void count_armed(uint64_t key, void *val, void *ud) {
     armed_t *c = ud;
     /* armed, or with a turn queued: a one-shot that has fired and run is
     ** found (a handle still holds it) but cannot fire again */
-    if (tm->actor == c->serial && !tm->cancelled && !tm->travels &&
+    if (tm->actor == c->serial && !tm->cancelled && tm->travels == c->travels &&
         (tm->heap_index >= 0 || tm->queued))
         c->n++;
 }
 
 size_t stage__timers_of_actor(stage__theatre_t *t, uint64_t serial) {
-    armed_t c = {serial, 0};
+    armed_t c = {serial, false, 0};
+    stage__u64map_each(&t->timer_ids, count_armed, &c);
+    return c.n;
+}
+
+size_t stage__timers_travelling(stage__theatre_t *t, uint64_t serial) {
+    armed_t c = {serial, true, 0};
     stage__u64map_each(&t->timer_ids, count_armed, &c);
     return c.n;
 }

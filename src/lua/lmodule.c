@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "core/move.h"
+#include "core/netif.h"
 #include "lstage.h"
 #include "stage/net.h"
 #include "util/log.h"
+#include "wire/mp.h"
 
 typedef struct ltimer {
     stage__timer_t *tm;
@@ -112,10 +114,47 @@ static int m_net_stats(lua_State *L) {
     return 1;
 }
 
+/* The node address where (argument idx) names, or NULL: a "host:port"
+** string of a node (checked; this node's own is returned too), or a
+** reference to an actor of another node (its node). Raises for a bad
+** address, or on a node without network. */
+static const char *migrate_node(lua_State *L, int idx) {
+    stage__lw_t *w = stage__lw(L);
+    const char *addr = NULL;
+    stage__lref_t *r = stage__lref_test(L, idx);
+    if (r) {
+        if (stage__lref_settle(L, r) || r->pending)
+            return luaL_error(L, "migrate: the reference given as where has "
+                                 "no actor yet (await a message to it first)"),
+                   NULL;
+        if (stage__id_is_local(w->node, &r->id)) return NULL;
+        addr = lua_pushstring(L, r->id.node);
+    } else if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t len;
+        addr = lua_tolstring(L, idx, &len);
+        if (!stage__node_addr_valid(addr, len))
+            return luaL_error(L,
+                              "migrate: '%s' is not a node address: give "
+                              "\"host:port\", a theatre index or a "
+                              "reference",
+                              addr),
+                   NULL;
+    } else {
+        return NULL;
+    }
+    if (!stage__node_net(w->node))
+        return luaL_error(L,
+                          "migrate: this node is not networked: it cannot "
+                          "move an actor to node '%s'",
+                          addr),
+               NULL;
+    return addr;
+}
+
 /* The theatre `where` (argument idx) names: a theatre index of this node,
 ** or -1 and *by for a reference to an actor of this node (go where it is
-** when the move starts: core/move.h). Raises otherwise (another node:
-** cross-node moves are not built yet). */
+** when the move starts: core/move.h). Raises otherwise (migrate_node
+** takes node addresses and references of other nodes first). */
 static int migrate_where(lua_State *L, int idx, stage_id_t *by) {
     stage__lw_t *w = stage__lw(L);
     int n = stage_node_theatres(w->node);
@@ -139,20 +178,9 @@ static int migrate_where(lua_State *L, int idx, stage_id_t *by) {
         if (stage__lref_settle(L, r) || r->pending)
             return luaL_error(L, "migrate: the reference given as where has "
                                  "no actor yet (await a message to it first)");
-        if (!stage__id_is_local(w->node, &r->id))
-            return luaL_error(L, "migrate: the actor given as where lives on "
-                                 "another node: moves between nodes are not "
-                                 "built yet (NotSupported); give a theatre "
-                                 "of this node");
         *by = r->id;
         return -1;
     }
-    if (lua_type(L, idx) == LUA_TSTRING)
-        return luaL_error(L,
-                          "migrate: moving to node '%s' is not built yet "
-                          "(NotSupported: moves between nodes come later); "
-                          "give a theatre index of this node",
-                          lua_tostring(L, idx));
     return luaL_typeerror(L, idx, "theatre index or reference");
 }
 
@@ -167,7 +195,8 @@ static int m_migrate(lua_State *L) {
         return luaL_typeerror(L, 1, "reference");
     stage_id_t by;
     if (!r) {
-        int to = migrate_where(L, 1, &by);
+        const char *node = migrate_node(L, 1);
+        int to = node ? -1 : migrate_where(L, 1, &by);
         stage__actor_t *a = stage__lw_running(L);
         if (a->flags & ACTOR_MOVING)
             return luaL_error(L, "migrate: the actor is moving already");
@@ -183,21 +212,31 @@ static int m_migrate(lua_State *L) {
                               a->type->kind == STAGE_KIND_PINNED ? "pinned"
                                                                  : "creatable");
         }
-        if (stage__migrate_self(w->t, a, to, to < 0 ? &by : NULL))
+        if (node ? stage__migrate_self_node(w->t, a, node)
+                 : stage__migrate_self(w->t, a, to, to < 0 ? &by : NULL))
             return luaL_error(L, "migrate: out of memory");
         return 0;
     }
     if (stage__lref_settle(L, r) || r->pending)
         return luaL_error(L, "migrate: the reference has no actor yet (await "
                              "a message to it first)");
-    if (!stage__id_is_local(w->node, &r->id))
-        return luaL_error(L, "migrate: the actor lives on another node: moves "
-                             "between nodes are not built yet (NotSupported)");
-    int to = migrate_where(L, 2, &by);
+    const char *node = migrate_node(L, 2);
+    bool local = stage__id_is_local(w->node, &r->id);
+    if (!local && !node)
+        return luaL_error(L,
+                          "migrate: the actor lives on node '%s': give "
+                          "where as a node address or a reference to an "
+                          "actor of another node",
+                          r->id.node);
+    int to = node ? -1 : migrate_where(L, 2, &by);
     stage__future_t *f = stage__future_new(w->node, w->t->index, 0);
     if (!f) return luaL_error(L, "out of memory");
-    if (to < 0 ? stage__migrate_near(w->node, r->id.serial, &by, f, false)
-               : stage__migrate(w->node, r->id.serial, to, f, false)) {
+    int rc = !local ? stage__migrate_remote(w->node, &r->id, node, f)
+             : node ? stage__migrate_node(w->node, r->id.serial, node, f, false)
+             : to < 0
+                 ? stage__migrate_near(w->node, r->id.serial, &by, f, false)
+                 : stage__migrate(w->node, r->id.serial, to, f, false);
+    if (rc) {
         stage__future_unref(f);
         return luaL_error(L, "migrate: out of memory");
     }

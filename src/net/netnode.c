@@ -48,6 +48,7 @@
 
 #include <uv.h>
 
+#include "core/move.h"
 #include "core/mpsc.h"
 #include "util/alloc.h"
 #include "netnode.h"
@@ -376,6 +377,15 @@ static uint64_t call_open(stage__netnode_t *nn, const char *peer,
     return id;
 }
 
+uint64_t stage__netnode_call_f(stage__netnode_t *nn, const char *peer,
+                               stage__future_t *f) {
+    return call_open(nn, peer, f);
+}
+
+void stage__netnode_push(stage__netnode_t *nn, stage__netnode_item_t *it) {
+    netnode_push(nn, it);
+}
+
 uint64_t stage__netnode_call_cb(stage__netnode_t *nn, const char *peer,
                                 stage__call_cb cb, void *arg) {
     return call_new(nn, peer, NULL, cb, arg);
@@ -404,6 +414,11 @@ static void call_fail(stage__netnode_t *nn, uint64_t id, int status,
                       const char *msg) {
     stage__call_t *c = stage__calls_take(&nn->calls, id);
     if (c) call_failed(nn, c, status, msg);
+}
+
+void stage__netnode_call_fail(stage__netnode_t *nn, uint64_t id, int status,
+                              const char *msg) {
+    call_fail(nn, id, status, msg);
 }
 
 static void on_sweep(uv_timer_t *t) {
@@ -749,6 +764,9 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
     case FRAME_NODE_DOWN:
         rc = stage__deaths_in_frame(nn, peer, body, len);
         break;
+    case FRAME_MOVE:
+        rc = stage__netmove_in(nn, peer, body, len);
+        break;
     default:
         rc = STAGE_EPROTO;
     }
@@ -850,6 +868,8 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
         stage__deaths_declare(nn, peer, incarnation, 0, why, NULL);
     /* its monitors and node watches (a session existed: it was up) */
     if (incarnation) stage__netnode_node_down(nn, peer, incarnation, reason);
+    /* moves waiting for it (core/move.c) */
+    stage__move_node_down(nn->node, peer);
 }
 
 /* Another node declared this one dead (its incarnation is refused there
@@ -909,6 +929,9 @@ static void take(stage__netnode_t *nn, stage__netnode_item_t *it) {
     case ITEM_MONITOR:
     case ITEM_DOWN:
         stage__netmon_out(nn, it);
+        break;
+    case ITEM_MOVE:
+        stage__netmove_out(nn, it);
         break;
     }
     stage__free(it->args);
@@ -1326,7 +1349,8 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
                                 .send = net_send,
                                 .spawn = net_spawn,
                                 .monitor = net_monitor,
-                                .down = net_down};
+                                .down = net_down,
+                                .move = stage__netmove_hook};
     stage__node_set_net_hooks(node, &hooks, nn);
     stage_node_hold(node); /* a listener keeps the node alive */
     if (uv_thread_create(&nn->thread, netnode_main, nn)) {

@@ -43,7 +43,8 @@ enum {
     FRAME_MONITOR = STAGE__NODE_FRAME_MONITOR, /* monitors.c */
     FRAME_DEMONITOR = STAGE__NODE_FRAME_DEMONITOR,
     FRAME_DOWN = STAGE__NODE_FRAME_DOWN,
-    FRAME_NODE_DOWN = STAGE__NODE_FRAME_NODE_DOWN /* deaths.c */
+    FRAME_NODE_DOWN = STAGE__NODE_FRAME_NODE_DOWN, /* deaths.c */
+    FRAME_MOVE = STAGE__NODE_FRAME_MOVE            /* netmove.c */
 };
 _Static_assert((int)STAGE__NODE_FRAME_MSG == (int)STAGE__NET_KIND_USER,
                "the node's frames are the transport's user kinds");
@@ -57,7 +58,8 @@ enum {
     ITEM_GONE,
     ITEM_STOP,
     ITEM_MONITOR, /* monitors.c: op 1 watch, 0 stop watching */
-    ITEM_DOWN
+    ITEM_DOWN,
+    ITEM_MOVE /* netmove.c: args holds the step, where its node */
 };
 
 typedef struct stage__netnode_item {
@@ -189,6 +191,13 @@ int stage__netnode_send_frame(stage__netnode_t *nn, const char *peer, int kind,
 /* Open a call to peer answered through cb (f NULL). Returns its id or 0. */
 uint64_t stage__netnode_call_cb(stage__netnode_t *nn, const char *peer,
                                 stage__call_cb cb, void *arg);
+/* Open a call to peer answered by completing f (its reference is the
+** call's). Returns its id, or 0 (f failed and released). */
+uint64_t stage__netnode_call_f(stage__netnode_t *nn, const char *peer,
+                               stage__future_t *f);
+/* Fail call id with status and msg (its frame could not go). */
+void stage__netnode_call_fail(stage__netnode_t *nn, uint64_t id, int status,
+                              const char *msg);
 /* Close call id without calling its callback (its frame could not go). */
 void stage__netnode_call_cancel(stage__netnode_t *nn, uint64_t id);
 /* A future whose completion is sent to peer as the reply to call. */
@@ -274,6 +283,18 @@ void stage__netmon_close(stage__netnode_t *nn);
 /* The DHT manager id addr's incarnation announced when it came up, or 0. */
 uint64_t stage__netnode_known_manager(stage__netnode_t *nn, const char *addr,
                                       uint32_t incarnation);
+
+/* netmove.c: moves between nodes (core/move.c's MOVE steps) */
+/* The core hook: send step q to node `to` (REQ: f answers it). */
+void stage__netmove_hook(stage_node_t *node, const char *to,
+                         const stage__move_msg_t *q, stage__future_t *f);
+/* Send the step of an ITEM_MOVE (the loop's owner). */
+void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it);
+/* A MOVE frame from peer: 0 or STAGE_EDECODE (refused). */
+int stage__netmove_in(stage__netnode_t *nn, const char *peer, const char *body,
+                      size_t len);
+/* Queue it for the loop (netnode.c's inbox; at once on its owner). */
+void stage__netnode_push(stage__netnode_t *nn, stage__netnode_item_t *it);
 
 /* deaths.c */
 /* addr's incarnation is dead (why: a sentence), found here (from NULL) or

@@ -394,3 +394,119 @@ int stage__node_death_decode(stage__node_death_t *d, const char *body,
     d->manager = (uint64_t)manager;
     return read_end(&u);
 }
+
+/* ---- MOVE ------------------------------------------------------------------
+ */
+
+/* 1 if data[0..len) begins with a msgpack array. */
+static int is_array(const char *data, size_t len) {
+    stage_unpack_t u;
+    stage_unpack_init(&u, data, len);
+    return stage_unpack_peek(&u) == STAGE_T_ARRAY;
+}
+
+static void pack_move_id(stage_pack_t *p, bool has, const stage_id_t *id) {
+    if (!has) {
+        stage_pack_nil(p);
+        return;
+    }
+    stage_pack_array(p, 5);
+    stage_pack_cstr(p, id->node);
+    stage_pack_int(p, id->incarnation);
+    stage_pack_int(p, id->theatre);
+    stage_pack_int(p, (int64_t)id->serial);
+    stage_pack_cstr(p, id->type);
+}
+
+int stage__node_move_encode(stage_pack_t *p, const stage__node_move_t *m) {
+    stage_pack_array(p, 8);
+    stage_pack_int(p, m->op);
+    stage_pack_int(p, (int64_t)m->n);
+    stage_pack_int(p, m->inc);
+    stage_pack_int(p, m->status);
+    pack_move_id(p, m->has_home, &m->home);
+    pack_move_id(p, m->has_at, &m->at);
+    if (m->where)
+        stage_pack_str(p, m->where, m->wlen);
+    else
+        stage_pack_nil(p);
+    if (m->data)
+        stage_pack_bin(p, m->data, m->dlen);
+    else
+        stage_pack_nil(p);
+    return stage_pack_error(p);
+}
+
+/* nil (*has false) or [address, incarnation, theatre, serial, type]. */
+static int read_move_id(stage_unpack_t *u, bool *has, stage_id_t *id) {
+    memset(id, 0, sizeof *id);
+    *has = false;
+    if (stage_unpack_peek(u) == STAGE_T_NIL) return stage_unpack_nil(u);
+    const char *a, *ty;
+    size_t alen, tlen;
+    int64_t inc, th, serial;
+    if (read_array(u, 5) || read_text(u, 1, STAGE_ADDR_MAX - 1, &a, &alen) ||
+        !stage__node_addr_valid(a, alen) ||
+        read_range(u, 1, UINT32_MAX, &inc) || read_range(u, 0, 65535, &th) ||
+        read_range(u, 1, INT64_MAX, &serial) ||
+        read_text(u, 1, STAGE_TYPE_MAX - 1, &ty, &tlen) ||
+        !stage__type_name_valid_n(ty, tlen))
+        return STAGE_EDECODE;
+    memcpy(id->node, a, alen);
+    id->incarnation = (uint32_t)inc;
+    id->theatre = (uint16_t)th;
+    id->serial = (uint64_t)serial;
+    memcpy(id->type, ty, tlen);
+    *has = true;
+    return 0;
+}
+
+/* nil (NULL) or a string / bin. */
+static int read_opt(stage_unpack_t *u, bool bin, const char **s, size_t *len) {
+    *s = NULL;
+    *len = 0;
+    if (stage_unpack_peek(u) == STAGE_T_NIL) return stage_unpack_nil(u);
+    return bin ? stage_unpack_bin(u, s, len) : stage_unpack_str(u, s, len);
+}
+
+int stage__node_move_decode(stage__node_move_t *m, const char *body,
+                            size_t len) {
+    stage_unpack_t u;
+    int64_t op, inc;
+    memset(m, 0, sizeof *m);
+    stage_unpack_init(&u, body, len);
+    if (read_array(&u, 8) || read_range(&u, 1, STAGE__NODE_MOVE_OPS, &op) ||
+        read_id(&u, 0, &m->n) || read_range(&u, 0, UINT32_MAX, &inc) ||
+        read_status(&u, &m->status) ||
+        read_move_id(&u, &m->has_home, &m->home) ||
+        read_move_id(&u, &m->has_at, &m->at) ||
+        read_opt(&u, false, &m->where, &m->wlen) ||
+        read_opt(&u, true, &m->data, &m->dlen) || read_end(&u))
+        return STAGE_EDECODE;
+    m->op = (int)op;
+    m->inc = (uint32_t)inc;
+    bool text = m->data && m->dlen <= STAGE__NODE_MOVE_WHY_MAX &&
+                !memchr(m->data, 0, m->dlen);
+    bool value = m->data && !stage_pack_validate(m->data, m->dlen, 1);
+    switch (m->op) {
+    case 1: /* REQ */
+        return m->has_at && m->where && m->wlen < STAGE_ADDR_MAX &&
+                       stage__node_addr_valid(m->where, m->wlen)
+                   ? 0
+                   : STAGE_EDECODE;
+    case 2: /* OUT */
+    case 6: /* ARRIVED */
+    case 9: /* GONE */
+        return m->has_home && m->has_at ? 0 : STAGE_EDECODE;
+    case 3: /* IN */
+    case 5: /* IMPORT */
+        return m->has_home && value && is_array(m->data, m->dlen)
+                   ? 0
+                   : STAGE_EDECODE;
+    case 4: /* REFUSED */
+    case 7: /* FAILED */
+        return m->has_home && m->status < 0 && text ? 0 : STAGE_EDECODE;
+    default: /* 8: REPLY */
+        return m->n && m->inc && (m->status ? text : value) ? 0 : STAGE_EDECODE;
+    }
+}

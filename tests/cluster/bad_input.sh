@@ -93,6 +93,23 @@ wait_line "$DIR/target.out" "dropped a frame of kind 27 from '127.0.0.1:9'"
 hello
 raw "$HELLO"'ST\003\033\000\000\000\021\224\253127.0.0.1:1\005\000\241x'
 wait_line "$DIR/target.out" "node '127.0.0.1:1' \\(incarnation 5\\) is dead, says '127.0.0.1:9': x"
+# MOVE (kind 28, docs/protocol.md): a nil body; an OUT that speaks for
+# an actor of another node than its sender's; an IMPORT whose image is no
+# image (answered FAILED, nothing created); a REPLY for a token nobody
+# holds. Each refused with a line; the node serves on.
+hello
+raw "$HELLO"'ST\003\034\000\000\000\001\300'
+wait_line "$DIR/target.out" "refused a MOVE frame from '127.0.0.1:9': malformed"
+hello
+raw "$HELLO"'\123\124\003\034\000\000\000\053\230\002\000\000\000\225\253\061\062\067\056\060\056\060\056\061\072\061\005\000\001\241\101\225\253\061\062\067\056\060\056\060\056\061\072\061\005\000\001\241\101\300\300'
+wait_line "$DIR/target.out" "refused a MOVE frame \\(2\\) from '127.0.0.1:9': it speaks for an actor of node '127.0.0.1:1'"
+hello
+raw "$HELLO"'\123\124\003\034\000\000\000\035\230\005\000\000\000\225\253\061\062\067\056\060\056\060\056\061\072\071\005\000\001\241\101\300\300\304\002\221\001'
+wait_line "$DIR/target.out" "did not take in an actor moving from '127.0.0.1:9': .*does not start as an image does"
+hello
+raw "$HELLO"'\123\124\003\034\000\000\000\013\230\010\007\001\000\300\300\300\304\001\001'
+wait_line "$DIR/target.out" "dropped the answer from '127.0.0.1:9' to a call held by token 7"
+still_serving
 hello
 raw "$HELLO"'ST\003\143\000\000\000\001\300'
 wait_line "$DIR/target.out" "dropped a frame of kind 99 from '127.0.0.1:9'"

@@ -188,11 +188,16 @@ function main(args)
   assert(pin:ping():await() == "pong@2")
   print("pinned: " .. tostring(err))
 
-  -- where: another actor (its theatre); another node: not built yet
+  -- where: another actor (its theatre); another node: stage run has no
+  -- network (cluster.migrate moves between nodes); not an address: said
   assert(stage.migrate(mover, pin):await() == mover)
   assert(mover:where():await() == 2)
   ok, err = pcall(stage.migrate, mover, "127.0.0.1:7400")
-  assert(not ok and tostring(err):find("not built yet", 1, true), tostring(err))
+  assert(not ok and tostring(err):find("this node is not networked", 1, true),
+         tostring(err))
+  ok, err = pcall(stage.migrate, mover, "nowhere")
+  assert(not ok and tostring(err):find("'nowhere' is not a node address", 1,
+                                       true), tostring(err))
   ok, err = pcall(stage.migrate, mover, 9)
   assert(not ok and tostring(err):find("no theatre 9", 1, true), tostring(err))
   print("ok")

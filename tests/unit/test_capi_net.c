@@ -6,12 +6,17 @@
 ** by type and calls it; B's C side finds it too and spawns on A by
 ** address. Also: waiting for a join that does not come (timeout, stop), a
 ** join that gives up after its own timeout (NodeUnreachable, final), and
-** from places where it cannot work.
+** from places where it cannot work. And a C actor that moves between the
+** two nodes and back (stage_node_migrate_actor_node), its state and its
+** first id following it, and a refused move that leaves it serving; what
+** moves with a C actor inside a node (its timers, its monitors, others'
+** monitors on it) refusing a move to another node until let go of.
 */
 #include <time.h>
 #include <unistd.h>
 
 #include "test_capi_util.h"
+#include "test_counter_type.h"
 
 /* greet(who): "hello <who> from C". */
 static void greet(stage_ctx_t *ctx, void *state, const stage_msg_t *m) {
@@ -253,6 +258,331 @@ static void net_lua_on_one_node_calls_a_named_c_actor_of_another(void **state) {
     stop_and_destroy(&a);
 }
 
+static const stage_method_t counter_methods[] = {{"add", c_add},
+                                                 {"info", c_info},
+                                                 {"refuse", c_refuse},
+                                                 {"where", c_where},
+                                                 {NULL, NULL}};
+static const stage_type_def_t counter_type = {.name = "Counter",
+                                              .state_size = sizeof(counter_t),
+                                              .methods = counter_methods,
+                                              .encode = c_encode,
+                                              .decode = c_decode,
+                                              .departing = c_departing,
+                                              .arrived = c_arrived};
+static const stage_type_def_t *const counter_types[] = {&counter_type, NULL};
+
+/* Move who to node where from node (the future's id in *out), or why not. */
+static int move_to(stage_node_t *node, const stage_id_t *who,
+                   const stage_node_t *where, stage_id_t *out) {
+    stage_future_t *f;
+    assert_int_equal(
+        stage_node_migrate_actor_node(node, who, stage_node_address(where), &f),
+        0);
+    stage_result_t res;
+    cu_wait(f, &res);
+    int status = res.status;
+    if (!status) assert_int_equal(stage_result_id(&res, out), 0);
+    stage_future_release(&f);
+    return status;
+}
+
+/* info()'s [count, arrivals, departs] of who, asked from node. */
+static void info(stage_node_t *node, const stage_id_t *who, int64_t want[3]) {
+    stage_future_t *f = cu_call(node, who, "info", 0, 1);
+    stage_result_t res;
+    cu_wait(f, &res);
+    assert_int_equal(res.status, 0);
+    stage_unpack_t u;
+    uint32_t n;
+    int64_t v[3];
+    stage_unpack_init(&u, res.data, res.len);
+    assert_int_equal(stage_unpack_array(&u, &n), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(stage_unpack_int(&u, &v[i]), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(v[i], want[i]);
+    stage_future_release(&f);
+}
+
+static void net_c_actor_moves_to_another_node_and_back(void **state) {
+    (void)state;
+    stage_node_t *a = cu_node(2, counter_types), *b = cu_node(2, counter_types);
+    network(a, NULL);
+    assert_int_equal(stage_node_wait_joined(a, WAIT_SECS), 0);
+    network(b, stage_node_address(a));
+    assert_int_equal(stage_node_wait_joined(b, 20), 0);
+    cu_start(a);
+    cu_start(b);
+    stage_id_t c, at_b, back;
+    assert_int_equal(stage_node_spawn(a, "Counter", 1, NULL, 0, &c), 0);
+    stage_future_t *f = cu_call(a, &c, "add", 5, 0);
+    assert_int_equal(cu_int(&f), 5);
+
+    /* to B: a new id there; its first id still reaches it, from A and B */
+    assert_int_equal(move_to(a, &c, b, &at_b), 0);
+    assert_string_equal(at_b.node, stage_node_address(b));
+    f = cu_call(a, &c, "add", 1, 0);
+    assert_int_equal(cu_int(&f), 6);
+    f = cu_call(b, &c, "add", 1, 0);
+    assert_int_equal(cu_int(&f), 7);
+    f = cu_call(b, &at_b, "add", 1, 0);
+    assert_int_equal(cu_int(&f), 8);
+    info(a, &c, (int64_t[]){8, 1, 1});
+
+    /* B asks it home by its first id: the same id again; B's id forwards */
+    assert_int_equal(move_to(b, &c, a, &back), 0);
+    assert_true(stage_id_equal(&back, &c));
+    f = cu_call(b, &at_b, "add", 1, 0);
+    assert_int_equal(cu_int(&f), 9);
+    info(b, &c, (int64_t[]){9, 2, 2});
+
+    /* a move its departing refuses: it stays, at B too (the refusal comes
+    ** back from B to its home), and serves on */
+    assert_int_equal(move_to(a, &c, b, &at_b), 0);
+    f = cu_call(a, &c, "refuse", 1, 0);
+    assert_int_equal(cu_int(&f), 1);
+    assert_int_not_equal(move_to(b, &c, a, &back), 0);
+    f = cu_call(a, &c, "add", 1, 0);
+    assert_int_equal(cu_int(&f), 10);
+    info(b, &at_b, (int64_t[]){10, 3, 3});
+
+    /* from B to an address where no node listens: it is taken back at its
+    ** home, A, and serves on with its state */
+    f = cu_call(a, &c, "refuse", 0, 0);
+    assert_int_equal(cu_int(&f), 1);
+    assert_int_equal(stage_node_migrate_actor_node(a, &c, "127.0.0.1:1", &f),
+                     0);
+    stage_result_t res;
+    cu_wait(f, &res);
+    assert_int_equal(res.status, STAGE_ENODE_DOWN);
+    assert_non_null(strstr(res.message, "'127.0.0.1:1'"));
+    stage_future_release(&f);
+    f = cu_call(b, &c, "add", 1, 0);
+    assert_int_equal(cu_int(&f), 11);
+    info(a, &c, (int64_t[]){11, 4, 4}); /* departed B, arrived home */
+
+    /* stopped where it arrived, through its first id: both ids say it */
+    assert_int_equal(move_to(a, &c, b, &at_b), 0);
+    assert_int_equal(stage_node_stop_actor(a, &c, &f), 0);
+    assert_int_equal(cu_status(&f), 0);
+    f = cu_call(a, &c, "add", 1, 0);
+    assert_int_equal(cu_status(&f), STAGE_EACTOR_NOT_FOUND);
+    f = cu_call(a, &at_b, "add", 1, 0);
+    assert_int_equal(cu_status(&f), STAGE_EACTOR_NOT_FOUND);
+
+    /* where must be a node address */
+    assert_int_equal(stage_node_migrate_actor_node(a, &c, "nowhere", &f),
+                     STAGE_EINVAL);
+    assert_null(f);
+    stop_and_destroy(&b);
+    stop_and_destroy(&a);
+}
+
+/* Ticker: a Counter with a timer. arm(ms) sets a one-shot timer (its
+** firing does nothing); disarm() cancels it (stage_timer_cancel's code). */
+static stage_timer_t tick_timer;
+
+static void on_tick(stage_ctx_t *ctx, void *state, void *ud) {
+    (void)ctx;
+    (void)state;
+    (void)ud;
+}
+
+static void t_arm(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    (void)state;
+    cu_reply_int(ctx, msg,
+                 stage_after(ctx, (double)cu_arg_int(msg) / 1000, on_tick, NULL,
+                             &tick_timer));
+}
+
+static void t_disarm(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    (void)state;
+    cu_reply_int(ctx, msg, stage_timer_cancel(ctx, tick_timer));
+}
+
+static const stage_method_t ticker_methods[] = {
+    {"add", c_add}, {"arm", t_arm}, {"disarm", t_disarm}, {NULL, NULL}};
+static const stage_type_def_t ticker_type = {.name = "Ticker",
+                                             .state_size = sizeof(counter_t),
+                                             .methods = ticker_methods,
+                                             .encode = c_encode,
+                                             .decode = c_decode};
+
+/* Warden: watch(id) sets a monitor whose DOWN resolves down_done with its
+** reason; unwatch() cancels it (stage_demonitor's code). */
+static stage_future_t *down_done;
+static stage_monitor_t warden_mon;
+
+static void on_down(stage_ctx_t *ctx, void *state, void *ud,
+                    const stage_down_t *down) {
+    (void)ctx;
+    (void)state;
+    (void)ud;
+    if (down_done) cu_resolve_int(down_done, down->reason);
+    down_done = NULL;
+}
+
+static void w_watch(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    (void)state;
+    stage_id_t id;
+    if (cu_arg_id(msg, &id)) {
+        stage_reply_error(ctx, msg, STAGE_EINVAL, "watch(id)");
+        return;
+    }
+    cu_reply_int(ctx, msg, stage_monitor(ctx, &id, on_down, NULL, &warden_mon));
+}
+
+static void w_unwatch(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
+    (void)state;
+    cu_reply_int(ctx, msg, stage_demonitor(ctx, warden_mon));
+}
+
+static const stage_method_t warden_methods[] = {
+    {"add", c_add}, {"watch", w_watch}, {"unwatch", w_unwatch}, {NULL, NULL}};
+static const stage_type_def_t warden_type = {.name = "Warden",
+                                             .state_size = sizeof(counter_t),
+                                             .methods = warden_methods,
+                                             .encode = c_encode,
+                                             .decode = c_decode};
+static const stage_type_def_t *const bound_types[] = {
+    &counter_type, &ticker_type, &warden_type, NULL};
+
+/* The move of who to node where: its status, its id there in *out, or
+** why not in why. */
+static int move_why(stage_node_t *node, const stage_id_t *who,
+                    const stage_node_t *where, stage_id_t *out, char *why,
+                    size_t len) {
+    stage_future_t *f;
+    assert_int_equal(
+        stage_node_migrate_actor_node(node, who, stage_node_address(where), &f),
+        0);
+    stage_result_t res;
+    cu_wait(f, &res);
+    int status = res.status;
+    if (!status) assert_int_equal(stage_result_id(&res, out), 0);
+    snprintf(why, len, "%s", status && res.message ? res.message : "");
+    stage_future_release(&f);
+    return status;
+}
+
+/* w.watch(id): its answer. */
+static int64_t watch(stage_node_t *node, const stage_id_t *w,
+                     const stage_id_t *id) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, 1);
+    stage_pack_id(&p, id);
+    stage_future_t *f = NULL;
+    assert_int_equal(stage_node_send(node, w, "watch", p.data, p.len, &f), 0);
+    stage_pack_free(&p);
+    return cu_int(&f);
+}
+
+/* What moves with a C actor inside a node (its timers, its monitors, the
+** watches of others on it) cannot go to another node: the move is refused
+** (NotSendable, saying what binds it), the actor serves on where it was,
+** and moves once they are let go of. A monitor set on its first id while
+** it is away finds it gone. */
+static void net_what_moves_inside_a_node_is_refused_between_nodes(void **s) {
+    (void)s;
+    stage_node_t *a = cu_node(2, bound_types), *b = cu_node(2, bound_types);
+    network(a, NULL);
+    assert_int_equal(stage_node_wait_joined(a, WAIT_SECS), 0);
+    network(b, stage_node_address(a));
+    assert_int_equal(stage_node_wait_joined(b, 20), 0);
+    cu_start(a);
+    cu_start(b);
+    stage_id_t k, c, w, moved;
+    char why[512];
+
+    /* an armed timer */
+    assert_int_equal(stage_node_spawn(a, "Ticker", 1, NULL, 0, &k), 0);
+    stage_future_t *f = cu_call(a, &k, "arm", 60000, 0);
+    assert_int_equal(cu_int(&f), 0);
+    assert_int_equal(move_why(a, &k, b, &moved, why, sizeof why),
+                     STAGE_EENCODE);
+    assert_non_null(strstr(why, "has 1 timer that may still fire: timers do "
+                                "not travel to another node"));
+    f = cu_call(a, &k, "add", 3, 0);
+    assert_int_equal(cu_int(&f), 3); /* it serves on, on A */
+    f = cu_call(a, &k, "disarm", 0, 1);
+    assert_int_equal(cu_int(&f), 0);
+    assert_int_equal(move_why(a, &k, b, &moved, why, sizeof why), 0);
+    assert_string_equal(moved.node, stage_node_address(b));
+    f = cu_call(a, &k, "add", 1, 0);
+    assert_int_equal(cu_int(&f), 4); /* its state went along */
+
+    /* watched by another actor's monitor; that actor has a monitor of its
+    ** own: neither goes until the monitor is cancelled */
+    assert_int_equal(stage_node_spawn(a, "Counter", 1, NULL, 0, &c), 0);
+    assert_int_equal(stage_node_spawn(a, "Warden", 0, NULL, 0, &w), 0);
+    assert_int_equal(watch(a, &w, &c), 0);
+    assert_int_equal(move_why(a, &c, b, &moved, why, sizeof why),
+                     STAGE_EENCODE);
+    assert_non_null(strstr(why, "is watched by another actor's monitor: "
+                                "watches do not follow an actor to another "
+                                "node"));
+    assert_int_equal(move_why(a, &w, b, &moved, why, sizeof why),
+                     STAGE_EENCODE);
+    assert_non_null(strstr(why, "has monitors of its own: monitors do not "
+                                "travel to another node"));
+    f = cu_call(a, &c, "add", 2, 0);
+    assert_int_equal(cu_int(&f), 2); /* it serves on, on A */
+    f = cu_call(a, &w, "unwatch", 0, 1);
+    assert_int_equal(cu_int(&f), 0);
+    assert_int_equal(move_why(a, &c, b, &moved, why, sizeof why), 0);
+    assert_string_equal(moved.node, stage_node_address(b));
+    f = cu_call(a, &c, "add", 1, 0);
+    assert_int_equal(cu_int(&f), 3);
+
+    /* a monitor set on its first id now: the watch finds it gone */
+    assert_int_equal(stage_future_new(a, &down_done), 0);
+    stage_future_t *done = down_done;
+    assert_int_equal(watch(a, &w, &c), 0);
+    assert_int_equal(cu_int(&done), STAGE_EACTOR_NOT_FOUND);
+    assert_int_equal(move_why(a, &w, b, &moved, why, sizeof why), 0);
+    stop_and_destroy(&b);
+    stop_and_destroy(&a);
+}
+
+/* A guest (an actor that arrived from another node) asked to move inside
+** its node and, at once, to another node: the second waits behind the
+** first, then is asked of its home like any move of a guest; both end,
+** and the actor is home again under its first id, serving. */
+static void net_a_guests_queued_move_to_a_node_goes_through_its_home(void **s) {
+    (void)s;
+    stage_node_t *a = cu_node(2, counter_types), *b = cu_node(2, counter_types);
+    network(a, NULL);
+    assert_int_equal(stage_node_wait_joined(a, WAIT_SECS), 0);
+    network(b, stage_node_address(a));
+    assert_int_equal(stage_node_wait_joined(b, 20), 0);
+    cu_start(a);
+    cu_start(b);
+    stage_id_t c, at_b, back;
+    assert_int_equal(stage_node_spawn(a, "Counter", 1, NULL, 0, &c), 0);
+    assert_int_equal(move_to(a, &c, b, &at_b), 0);
+    for (int i = 0; i < 20; i++) { /* each round: one local, one home */
+        stage_future_t *local, *home;
+        int other = (at_b.theatre + 1) % 2;
+        assert_int_equal(stage_node_migrate_actor(b, &at_b, other, &local), 0);
+        assert_int_equal(stage_node_migrate_actor_node(
+                             b, &at_b, stage_node_address(a), &home),
+                         0);
+        assert_int_equal(cu_status(&local), 0);
+        stage_result_t res;
+        cu_wait(home, &res);
+        if (res.status) fail_msg("round %d: %s", i, res.message);
+        assert_int_equal(stage_result_id(&res, &back), 0);
+        stage_future_release(&home);
+        assert_true(stage_id_equal(&back, &c));
+        stage_future_t *f = cu_call(a, &c, "add", 1, 0);
+        assert_int_equal(cu_int(&f), i + 1);
+        assert_int_equal(move_to(a, &c, b, &at_b), 0);
+    }
+    stop_and_destroy(&b);
+    stop_and_destroy(&a);
+}
+
 static void net_wait_joined_times_out_or_ends_with_the_node(void **state) {
     (void)state;
     /* a system nobody answers for: port 1 on loopback */
@@ -340,6 +670,10 @@ int main(void) {
     alarm(120); /* a hang fails loudly */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(net_lua_on_one_node_calls_a_named_c_actor_of_another),
+        cmocka_unit_test(net_c_actor_moves_to_another_node_and_back),
+        cmocka_unit_test(net_what_moves_inside_a_node_is_refused_between_nodes),
+        cmocka_unit_test(
+            net_a_guests_queued_move_to_a_node_goes_through_its_home),
         cmocka_unit_test(net_wait_joined_times_out_or_ends_with_the_node),
         cmocka_unit_test(net_join_gives_up_after_its_timeout),
         cmocka_unit_test(net_join_timeout_must_be_a_number),

@@ -28,6 +28,7 @@ static int decode(int kind, const char *body, size_t len,
     stage__node_watch_t w;
     stage__node_down_t d;
     stage__node_death_t x;
+    stage__node_move_t v;
     if (!m) m = &tmp;
     switch (kind) {
     case STAGE__NODE_FRAME_MSG:
@@ -51,6 +52,8 @@ static int decode(int kind, const char *body, size_t len,
         return stage__node_down_decode(&d, body, len);
     case STAGE__NODE_FRAME_NODE_DOWN:
         return stage__node_death_decode(&x, body, len);
+    case STAGE__NODE_FRAME_MOVE:
+        return stage__node_move_decode(&v, body, len);
     }
     fail_msg("no decoder for kind %d", kind);
     return -1;
@@ -101,6 +104,12 @@ static void good_body(int kind, stage_pack_t *p) {
         rc = stage__node_death_encode(p, "127.0.0.1:7401", 42,
                                       0xfedcba9876543210ull, "silent");
         break;
+    case STAGE__NODE_FRAME_MOVE: { /* an IMPORT with a small "image" */
+        stage__node_move_t m = {
+            .op = 5, .has_home = true, .home = to, .data = args, .dlen = 4};
+        rc = stage__node_move_encode(p, &m);
+        break;
+    }
     default:
         fail_msg("no encoder for kind %d", kind);
     }
@@ -113,7 +122,7 @@ static const int kinds[] = {
     STAGE__NODE_FRAME_NAME,      STAGE__NODE_FRAME_STOP,
     STAGE__NODE_FRAME_PICK,      STAGE__NODE_FRAME_MONITOR,
     STAGE__NODE_FRAME_DEMONITOR, STAGE__NODE_FRAME_DOWN,
-    STAGE__NODE_FRAME_NODE_DOWN};
+    STAGE__NODE_FRAME_NODE_DOWN, STAGE__NODE_FRAME_MOVE};
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
 /* Decode a copy of body[0..len) in a buffer of exactly len bytes, so that
@@ -661,6 +670,97 @@ static void node_down_fields_come_back_and_are_checked(void **state) {
         STAGE_EDECODE);
 }
 
+/* A MOVE of op with the given fields: what the decoder says. */
+static int move_with(int op, uint64_t n, uint32_t inc, int status, bool home,
+                     bool at, const char *where, const char *data, size_t dlen,
+                     stage__node_move_t *out) {
+    stage_id_t id = target();
+    stage__node_move_t m = {.op = op,
+                            .n = n,
+                            .inc = inc,
+                            .status = status,
+                            .has_home = home,
+                            .home = id,
+                            .has_at = at,
+                            .at = id,
+                            .where = where,
+                            .wlen = where ? strlen(where) : 0,
+                            .data = data,
+                            .dlen = dlen};
+    stage_pack_t p = STAGE_PACK_INIT;
+    assert_int_equal(stage__node_move_encode(&p, &m), 0);
+    int rc = decode_exact(STAGE__NODE_FRAME_MOVE, p.data, p.len, NULL);
+    if (!rc) assert_int_equal(stage__node_move_decode(out, p.data, p.len), 0);
+    stage_pack_free(&p);
+    return rc;
+}
+
+static void move_ops_come_back_and_need_their_fields(void **state) {
+    (void)state;
+    stage__node_move_t m;
+    const char *img = "\x92\x01\xa1x", *why = "no room";
+    /* REQ: at and an address */
+    assert_int_equal(
+        move_with(1, 5, 0, 0, false, true, "127.0.0.1:7402", NULL, 0, &m), 0);
+    assert_int_equal(m.op, 1);
+    assert_int_equal(m.n, 5);
+    assert_true(m.has_at && !m.has_home);
+    assert_int_equal(m.at.serial, 4097);
+    assert_string_equal(m.at.node, "127.0.0.1:7400");
+    assert_string_equal(m.at.type, "Area");
+    assert_int_equal(m.at.incarnation, 0xdeadbeef);
+    assert_int_equal(m.wlen, 14);
+    assert_int_equal(move_with(1, 5, 0, 0, false, true, "no port", NULL, 0, &m),
+                     STAGE_EDECODE);
+    assert_int_equal(
+        move_with(1, 5, 0, 0, false, false, "127.0.0.1:7402", NULL, 0, &m),
+        STAGE_EDECODE);
+    /* OUT and ARRIVED: home and at */
+    assert_int_equal(move_with(2, 0, 0, 0, true, true, NULL, NULL, 0, &m), 0);
+    assert_int_equal(move_with(6, 0, 0, 0, true, false, NULL, NULL, 0, &m),
+                     STAGE_EDECODE);
+    /* IN and IMPORT: an image, which is a msgpack array */
+    assert_int_equal(move_with(3, 0, 0, 0, true, false, NULL, img, 4, &m), 0);
+    assert_int_equal(m.dlen, 4);
+    assert_memory_equal(m.data, img, 4);
+    assert_int_equal(move_with(5, 0, 0, 0, true, false, NULL, "\xa1x", 2, &m),
+                     STAGE_EDECODE); /* a string, not an image */
+    assert_int_equal(move_with(5, 0, 0, 0, true, false, NULL, img, 3, &m),
+                     STAGE_EDECODE); /* cut */
+    assert_int_equal(move_with(5, 0, 0, 0, false, false, NULL, img, 4, &m),
+                     STAGE_EDECODE);
+    /* REFUSED and FAILED: a failure and its reason */
+    assert_int_equal(
+        move_with(7, 0, 0, STAGE_ENOMEM, true, false, NULL, why, 7, &m), 0);
+    assert_int_equal(m.status, STAGE_ENOMEM);
+    assert_int_equal(move_with(4, 0, 0, 0, true, false, NULL, why, 7, &m),
+                     STAGE_EDECODE); /* status 0 is no refusal */
+    assert_int_equal(
+        move_with(4, 0, 0, STAGE_EBUSY, true, false, NULL, "a\0b", 3, &m),
+        STAGE_EDECODE); /* NUL in the reason */
+    /* REPLY: a token, an incarnation, a value or a message */
+    assert_int_equal(move_with(8, 9, 3, 0, false, false, NULL, "\x01", 1, &m),
+                     0);
+    assert_int_equal(m.n, 9);
+    assert_int_equal(m.inc, 3);
+    assert_int_equal(move_with(8, 0, 3, 0, false, false, NULL, "\x01", 1, &m),
+                     STAGE_EDECODE); /* token 0 */
+    assert_int_equal(
+        move_with(8, 9, 3, 0, false, false, NULL, "\x92\x01", 2, &m),
+        STAGE_EDECODE); /* not one value */
+    assert_int_equal(
+        move_with(8, 9, 3, STAGE_EHANDLER, false, false, NULL, why, 7, &m), 0);
+    /* ops out of range */
+    assert_int_equal(move_with(0, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+                     STAGE_EDECODE);
+    assert_int_equal(move_with(10, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+                     STAGE_EDECODE);
+    /* GONE: home and at */
+    assert_int_equal(move_with(9, 0, 0, 0, true, true, NULL, NULL, 0, &m), 0);
+    assert_int_equal(move_with(9, 0, 0, 0, false, true, NULL, NULL, 0, &m),
+                     STAGE_EDECODE);
+}
+
 /* ---- random mutations ------------------------------------------------------
  */
 
@@ -749,6 +849,7 @@ int main(void) {
         cmocka_unit_test(down_fields_come_back_and_the_message_is_cut),
         cmocka_unit_test(watch_fields_come_back),
         cmocka_unit_test(node_down_fields_come_back_and_are_checked),
+        cmocka_unit_test(move_ops_come_back_and_need_their_fields),
         cmocka_unit_test(random_mutations_never_read_outside_the_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,6 +117,9 @@ typedef struct stage__import_opts {
     ** move inside the node: core/move.c). May be NULL. */
     void (*adopt)(stage__theatre_t *t, stage__actor_t *a, void *ud);
     void *ud;
+    /* nonzero: take the actor in under this serial of this node (a move
+    ** between nodes bringing it back to its birth id, core/move.c) */
+    uint64_t serial;
 } stage__import_opts_t;
 
 /* Create in theatre t (t's thread) the actor the image data[0..len)

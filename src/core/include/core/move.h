@@ -17,10 +17,15 @@
 ** taking nothing, until D has taken it in (then C drops it) or could not
 ** (then it serves on at C, as it was). The watches of others' monitors on
 ** it and a C actor's timers go along (not in the image: they are this
-** process's); watch requests go through B like messages. An actor that
-** never moved has no hub: its messages never meet this code. One that
-** arrived by a move is marked ACTOR_MOVED: senders on its own theatre then
-** go through the inbox too, behind what they sent while it was away.
+** process's); watch requests go through B like messages. To another node
+** (the home scheme, stage__migrate_node below) those cannot go: an actor
+** bound by them is refused such a move (NotSendable); the image goes to
+** B, which sends it there and keeps a copy until the destination answers
+** (and takes the actor back from that), and C drops the actor once its
+** image leaves the node. An actor that never moved has no hub: its
+** messages never meet this code. One that arrived by a move is marked
+** ACTOR_MOVED: senders on its own theatre then go through the inbox too,
+** behind what they sent while it was away.
 **
 ** Threads: stage__migrate from any thread; the rest on the theatre given.
 */
@@ -31,6 +36,7 @@
 
 #include "core/actor.h"
 #include "core/future.h"
+#include "core/netif.h"
 #include "core/theatre.h"
 
 /* Move actor serial of this node to theatre `to`, once it has finished its
@@ -59,13 +65,19 @@ int stage__migrate_near(stage_node_t *node, uint64_t serial,
 ** STAGE_ENOMEM. t's thread. */
 int stage__migrate_self(stage__theatre_t *t, stage__actor_t *a, int to,
                         const stage_id_t *by);
+/* The same to node `where` (an address; stage__migrate_node): asked in
+** arrived, after the messages it came with. 0, or STAGE_EINVAL (moving
+** already, no network, address too long), STAGE_ENOMEM. t's thread. */
+int stage__migrate_self_node(stage__theatre_t *t, stage__actor_t *a,
+                             const char *where);
 
 /* Envelope e (a message, or a theatre call about actor serial: a watch
 ** request) found serial not here, or leaving t: 1 if it follows the
 ** actor — sent to its birth theatre, or, there, held while it moves or
 ** sent to where it is — else 0 (at its birth theatre, no hub: the actor
-** is here or gone). A held theatre call runs where the actor is. t's
-** thread. */
+** is here or gone; or it lives on another node, where watches do not
+** follow it: the caller finds it gone). A held theatre call runs where
+** the actor is. t's thread. */
 int stage__move_follow(stage__theatre_t *t, uint64_t serial, stage__env_t *e);
 /* Message e reached t for an actor kept there while its image travels
 ** (ACTOR_LEAVING): it follows the actor. t's thread. */
@@ -94,6 +106,31 @@ void stage__move_resume(stage__theatre_t *t, stage__actor_t *a);
 /* Actor serial stopped in t: its birth theatre drops its hub (if no move
 ** is under way). t's thread. */
 void stage__move_gone(stage__theatre_t *t, uint64_t serial);
+
+/* Move actor serial of this node to node `where` (an address; this
+** node's own: its birth theatre), as stage__migrate: its home sequences
+** the move (an actor that arrived here asks it there). f gets its id at
+** the new place, or why it stayed. 0, STAGE_EINVAL (no network, bad
+** address), STAGE_ENOMEM. Any thread. */
+int stage__migrate_node(stage_node_t *node, uint64_t serial, const char *where,
+                        stage__future_t *f, bool self);
+
+/* Ask the node of actor `who` (another node) to move it to node `where`;
+** f (a reference is taken) gets its new id or why not. 0 or STAGE_EINVAL
+** (no network). Any thread. */
+int stage__migrate_remote(stage_node_t *node, const stage_id_t *who,
+                          const char *where, stage__future_t *f);
+
+/* A MOVE step from node peer (decoded by the network layer; borrowed):
+** run on its theatre. f: a REQ's answer to its caller (a reference is
+** taken). Any thread. */
+void stage__move_net_in(stage_node_t *node, const char *peer,
+                        const stage__move_msg_t *q, stage__future_t *f);
+
+/* Node peer's session ended (it died, or cannot be reached): moves that
+** wait for its answer end (an actor it was to take in is taken back; one
+** that was there is lost). Any thread. */
+void stage__move_node_down(stage_node_t *node, const char *peer);
 
 /* Free t's hubs (teardown): held messages fail with Stopped. */
 void stage__move_free(stage__theatre_t *t);

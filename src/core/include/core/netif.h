@@ -18,6 +18,33 @@ typedef struct stage__env stage__env_t;
 typedef struct stage__type stage__type_t;
 typedef struct stage__future stage__future_t;
 
+/* A step of a move between nodes (core/move.c <-> net/netmove.c): the
+** fields of one MOVE frame (docs/protocol.md "MOVE"). Strings and data
+** are borrowed for the call. */
+enum {
+    STAGE__MOVE_REQ = 1, /* ask: move `at` to node `where` (call: n) */
+    STAGE__MOVE_OUT,     /* home -> the actor's node: export `at`, ship home */
+    STAGE__MOVE_IN,      /* the actor's node -> home: the image (data) */
+    STAGE__MOVE_REFUSED, /* the actor's node -> home: it stays (status) */
+    STAGE__MOVE_IMPORT,  /* home -> destination: take the image (data) in */
+    STAGE__MOVE_ARRIVED, /* destination -> home: it lives at `at` now */
+    STAGE__MOVE_FAILED,  /* destination -> home: not taken in (status) */
+    STAGE__MOVE_REPLY,   /* -> the node holding call token n: its answer */
+    STAGE__MOVE_GONE     /* the node it arrived at -> home: it stopped as at */
+};
+typedef struct stage__move_msg {
+    int op;
+    uint64_t n;      /* REQ: the call (0: none); REPLY: the held token */
+    uint32_t inc;    /* REPLY: the incarnation holding the token */
+    int status;      /* REFUSED, FAILED, REPLY: 0 or STAGE_E* */
+    stage_id_t home; /* the actor's first id, its sequencer (not REQ, REPLY) */
+    stage_id_t at;   /* REQ: whom; OUT: the actor there; ARRIVED: new id */
+    const char *where; /* REQ: the node to go to */
+    const char *data;  /* IN, IMPORT: image; REFUSED, FAILED: why; REPLY:
+                       ** the value (status 0) or the message */
+    size_t len;
+} stage__move_msg_t;
+
 /* Hooks the network layer installs (src/net; NULL on an embedded node). */
 typedef struct stage__net_hooks {
     /* Directory lookups through the DHT (see stage__directory). */
@@ -52,6 +79,12 @@ typedef struct stage__net_hooks {
     ** (borrowed). Any theatre. */
     void (*down)(stage_node_t *node, const char *to, uint64_t mon,
                  uint64_t serial, int reason, const char *message);
+    /* Send a move's step to node `to` (an address), in order with the
+    ** messages this thread sent there (one queue). REQ with f (a
+    ** reference is taken): f gets the reply. Failures to send are the
+    ** session's end (stage__move_node_down) or f's. Any theatre. */
+    void (*move)(stage_node_t *node, const char *to, const stage__move_msg_t *m,
+                 stage__future_t *f);
 } stage__net_hooks_t;
 void stage__node_set_net_hooks(stage_node_t *node,
                                const stage__net_hooks_t *hooks, void *data);

@@ -66,6 +66,9 @@ void stage__timers_cancel_actor(stage__theatre_t *t, uint64_t serial);
 ** queued) and do not travel with it: a scan of t's actor timers. t's
 ** thread. */
 size_t stage__timers_of_actor(stage__theatre_t *t, uint64_t serial);
+/* The same count of those that travel inside the node (a C actor's),
+** which cannot go to another node (core/move.c). t's thread. */
+size_t stage__timers_travelling(stage__theatre_t *t, uint64_t serial);
 
 /* An actor moves inside the node (core/move.h): take its armed timers
 ** that travel out of t (a list, NULL if none; none may have a turn

@@ -48,7 +48,8 @@ enum {
     STAGE__NODE_FRAME_MONITOR,
     STAGE__NODE_FRAME_DEMONITOR,
     STAGE__NODE_FRAME_DOWN,
-    STAGE__NODE_FRAME_NODE_DOWN
+    STAGE__NODE_FRAME_NODE_DOWN,
+    STAGE__NODE_FRAME_MOVE
 };
 
 /* Limits the decoders hold bodies to. */
@@ -154,6 +155,33 @@ typedef struct stage__node_death {
     size_t wlen;
 } stage__node_death_t;
 
+/* MOVE [op, n, inc, status, home, at, where, data]: a step of a move
+** between nodes (docs/migration.md "Between nodes"; the ops are core's
+** STAGE__MOVE_*, 1..8). Ids go as [address, incarnation, theatre,
+** serial, type] or nil. What each op must carry (the decoder checks):
+**   REQ 1: at, where (an address); n: the call (0: none)
+**   OUT 2, ARRIVED 6: home, at
+**   IN 3, IMPORT 5: home, data (the image, a msgpack array)
+**   REFUSED 4, FAILED 7: home, status < 0, data (the reason, text)
+**   REPLY 8: n > 0 (the token), inc, status; data: status 0, one msgpack
+**            value; else the message (text)
+**   GONE 9:  home, at (the id it stopped as)
+** Fields an op does not use are nil or 0. */
+enum { STAGE__NODE_MOVE_OPS = 9 };
+#define STAGE__NODE_MOVE_WHY_MAX 1024 /* a reason or failure message */
+typedef struct stage__node_move {
+    int op;
+    uint64_t n;
+    uint32_t inc;
+    int status;
+    bool has_home, has_at;
+    stage_id_t home, at;
+    const char *where; /* NUL-free, wlen bytes; NULL if absent */
+    size_t wlen;
+    const char *data; /* borrowed; NULL if absent */
+    size_t dlen;
+} stage__node_move_t;
+
 /* ---- encoders: append one body to p; return stage_pack_error(p) ------- */
 
 /* MSG for to (its incarnation, serial and type); args: one encoded msgpack
@@ -189,6 +217,9 @@ int stage__node_down_encode(stage_pack_t *p, uint64_t mon, uint64_t serial,
 int stage__node_death_encode(stage_pack_t *p, const char *addr,
                              uint32_t incarnation, uint64_t manager,
                              const char *why);
+/* MOVE from m (home, at packed when has_home, has_at; where, data when
+** not NULL). The encoder does not check what the op needs. */
+int stage__node_move_encode(stage_pack_t *p, const stage__node_move_t *m);
 /* PICK's answer: [n, id] (n >= 1). */
 int stage__node_pick_answer_encode(stage_pack_t *p, uint64_t n,
                                    const stage_id_t *id);
@@ -225,6 +256,9 @@ int stage__node_down_decode(stage__node_down_t *d, const char *body,
                             size_t len);
 int stage__node_death_decode(stage__node_death_t *d, const char *body,
                              size_t len);
+/* MOVE: every field checked, and that the op has what it needs. */
+int stage__node_move_decode(stage__node_move_t *m, const char *body,
+                            size_t len);
 /* PICK's answer [n, id]: n >= 1 and a valid id. */
 int stage__node_pick_answer_decode(uint64_t *n, stage_id_t *id,
                                    const char *value, size_t len);
