@@ -13,7 +13,7 @@
 -- Each '@' becomes next(): the next message is sent once the previous one
 -- is done, with its result as the token. The cell is found again from the
 -- text of its id, as SALSA's GetCellValue finds it from its UAN.
--- (Migration, the "moving" part, belongs to a later stage of the runtime.)
+-- The "moving" part, a cell that migrates to another node: nodes/moving_cell.lua.
 -- Run: stage run examples/cell.lua [initial content]
 local stage = require "stage"
 
