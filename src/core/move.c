@@ -194,6 +194,16 @@ static hub_t *hub_get(stage__theatre_t *t, uint64_t serial) {
     return stage__u64map_get(&t->hubs, serial);
 }
 
+/* Hold e at the end of what h holds while its actor moves. */
+static void hub_hold(hub_t *h, stage__env_t *e) {
+    e->next = NULL;
+    if (h->tail)
+        h->tail->next = e;
+    else
+        h->head = e;
+    h->tail = e;
+}
+
 /* Hand e to the actor at theatre at (B's thread: t is its birth theatre),
 ** or, h remote, on the node it lives at. A theatre call (a watch request,
 ** stage__move_follow) runs there; for an actor on another node, here,
@@ -1019,12 +1029,7 @@ int stage__move_follow(stage__theatre_t *t, uint64_t serial, stage__env_t *e) {
         stage__theatre_post(stage__node_theatre(t->node, h->at), e);
         return 1;
     }
-    e->next = NULL;
-    if (h->tail)
-        h->tail->next = e;
-    else
-        h->head = e;
-    h->tail = e;
+    hub_hold(h, e);
     return 1;
 }
 
@@ -1047,12 +1052,7 @@ int stage__move_miss(stage__theatre_t *t, stage__env_t *e) {
         stage__theatre_post(stage__node_theatre(t->node, h->at), e);
         return 1;
     }
-    e->next = NULL;
-    if (h->tail)
-        h->tail->next = e;
-    else
-        h->head = e;
-    h->tail = e;
+    hub_hold(h, e);
     return 1;
 }
 
