@@ -211,7 +211,7 @@ static int pack_messages(stage_node_t *node, stage__actor_t *a, stage_pack_t *p,
                          uint64_t *toks, uint32_t n) {
     stage_pack_array(p, n);
     uint32_t k = 0;
-    for (stage__env_t *e = a->mbox_head; e; e = e->next, k++) {
+    for (stage__env_t *e = a->mbox_head; e && k < n; e = e->next, k++) {
         bool stop = e->hdr.kind == ENV_STOP_ACTOR;
         stage_pack_array(p, MSG_FIELDS);
         stage_pack_str(p, stage__env_method(e), e->mlen);
@@ -250,11 +250,11 @@ static void unhold(stage_node_t *node, const uint64_t *toks, uint32_t n) {
 
 /* The image of a, departing done, to out. */
 static int pack_image(stage__theatre_t *t, stage__actor_t *a, stage_pack_t *out,
-                      char *err, size_t errlen) {
+                      bool msgs, char *err, size_t errlen) {
     stage_node_t *node = t->node;
     size_t base = out->len;
     uint32_t n = 0;
-    for (stage__env_t *e = a->mbox_head; e; e = e->next)
+    for (stage__env_t *e = msgs ? a->mbox_head : NULL; e; e = e->next)
         n++;
     uint64_t *toks = stage__calloc(n ? n : 1, sizeof *toks);
     if (!toks) return say(STAGE_ENOMEM, err, errlen, "out of memory");
@@ -294,8 +294,9 @@ static int pack_image(stage__theatre_t *t, stage__actor_t *a, stage_pack_t *out,
     return rc;
 }
 
-int stage__actor_export(stage__theatre_t *t, stage__actor_t *a,
-                        stage_pack_t *out, char *err, size_t errlen) {
+/* stage__actor_export, with the queued messages in the image or not. */
+static int export(stage__theatre_t *t, stage__actor_t *a, stage_pack_t *out,
+                  bool msgs, char *err, size_t errlen) {
     char id[STAGE_ID_TEXT_MAX];
     id_text(t->node, a, id, sizeof id);
     int rc = check_movable(t, a, id, err, errlen);
@@ -305,13 +306,23 @@ int stage__actor_export(stage__theatre_t *t, stage__actor_t *a,
     if (k->departing && (rc = k->departing(t, a, err, errlen))) return rc;
     rc = check_pending(a, id, err, errlen);
     if (!rc) rc = check_bound(t, a, id, err, errlen);
-    if (!rc) rc = pack_image(t, a, out, err, errlen);
+    if (!rc) rc = pack_image(t, a, out, msgs, err, errlen);
     if (rc && k->arrived && !(a->flags & (ACTOR_DEAD | ACTOR_STOPPING))) {
         char why[256];
         if (k->arrived(t, a, why, sizeof why))
             LOG_WARN("actor '%s' stays: its arrived hook failed: %s", id, why);
     }
     return rc;
+}
+
+int stage__actor_export(stage__theatre_t *t, stage__actor_t *a,
+                        stage_pack_t *out, char *err, size_t errlen) {
+    return export(t, a, out, true, err, errlen);
+}
+
+int stage__actor_export_bare(stage__theatre_t *t, stage__actor_t *a,
+                             stage_pack_t *out, char *err, size_t errlen) {
+    return export(t, a, out, false, err, errlen);
 }
 
 void stage__actor_export_commit(stage__theatre_t *t, stage__actor_t *a) {

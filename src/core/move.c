@@ -65,6 +65,9 @@ struct stage__move {
     void *watches;      /* the watches on A (core/monitor.h) as it travels */
     stage__timer_t *timers; /* its timers that travel (core/timer.h) */
     void *own;              /* its own monitors that travel */
+    /* inside the node: A's queued messages, handed over as they are (the
+    ** image is bare: a move costs the state, not the backlog) */
+    stage__env_t *mbox_head, *mbox_tail;
     int rc;
     char err[512];
     /* between nodes (the section "between nodes" below) */
@@ -101,6 +104,10 @@ static void guest_gone(stage__theatre_t *t, hub_t *h, uint64_t serial);
 /* Free m (its future reference, its image, what it carries). */
 static void move_free(move_t *m) {
     if (m->f) stage__future_unref(m->f);
+    for (stage__env_t *e; (e = m->mbox_head);) { /* the node stopped */
+        m->mbox_head = e->next;
+        stage__env_drop(e, STAGE_ESTOPPED);
+    }
     if (m->back) {
         m->back->drop = NULL;
         stage__env_free(m->back);
@@ -329,6 +336,12 @@ static void leave_call(stage__theatre_t *t, stage__actor_t *a,
     m->timers = NULL;
     stage__monitors_give_own(t, x, m->own);
     m->own = NULL;
+    if (m->mbox_head) { /* its mailbox back, ahead of anything since */
+        m->mbox_tail->next = x->mbox_head;
+        if (!x->mbox_head) x->mbox_tail = m->mbox_tail;
+        x->mbox_head = m->mbox_head;
+        m->mbox_head = m->mbox_tail = NULL;
+    }
     stage__actor_export_abort(t, x, m->image.data, m->image.len);
     marked(t, serial); /* its messages may have passed through the inbox */
     if (x->mbox_head) stage__actor_schedule(t, x);
@@ -369,6 +382,13 @@ static void adopt(stage__theatre_t *t, stage__actor_t *a, void *ud) {
     m->timers = NULL;
     stage__monitors_give_own(t, a, m->own); /* same ids */
     m->own = NULL;
+    /* the mailbox C handed over, before arrived runs: a move asked there
+    ** waits behind it (stage__migrate_self) */
+    for (stage__env_t *e; (e = m->mbox_head);) {
+        m->mbox_head = e->next;
+        stage__actor_enqueue(t, a, e);
+    }
+    m->mbox_tail = NULL;
 }
 
 /* Send m's COMMIT to the theatre A is kept at (it is dropped there): it
@@ -534,7 +554,9 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     bool away = leaves_node(m); /* to another node: through B */
     int b = stage__serial_theatre(m->serial);
     stage__env_t *e = NULL;
-    int rc = stage__actor_export(t, a, &m->image, m->err, sizeof m->err);
+    int rc =
+        away ? stage__actor_export(t, a, &m->image, m->err, sizeof m->err)
+             : stage__actor_export_bare(t, a, &m->image, m->err, sizeof m->err);
     if (!rc && away && (rc = bound_here(t, a, m)))
         stage__actor_export_abort(t, a, m->image.data, m->image.len);
     if (!rc &&
@@ -567,6 +589,11 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     m->watches = stage__monitors_take_watches(t, a->serial);
     m->timers = stage__timers_take(t, a->serial);
     m->own = stage__monitors_take_own(t, a->serial);
+    if (!away) { /* its mailbox goes with the move, as it is */
+        m->mbox_head = a->mbox_head;
+        m->mbox_tail = a->mbox_tail;
+        a->mbox_head = a->mbox_tail = NULL;
+    }
     if (!away)
         stage__theatre_post(stage__node_theatre(t->node, m->to), e);
     else if (b == t->index)

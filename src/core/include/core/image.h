@@ -95,6 +95,11 @@ enum { IMAGE_MSG_SYSTEM = 1, IMAGE_MSG_STOP = 2 };
 ** STAGE_ENOMEM, with the reason in err (out as it was). */
 int stage__actor_export(stage__theatre_t *t, stage__actor_t *a,
                         stage_pack_t *out, char *err, size_t errlen);
+/* The same, but a's queued messages stay in its mailbox and are not in the
+** image (a move inside the node hands them over as they are: a move then
+** costs the state, not the backlog). The checks are the same. */
+int stage__actor_export_bare(stage__theatre_t *t, stage__actor_t *a,
+                             stage_pack_t *out, char *err, size_t errlen);
 /* The image of a (data, len) is on its way: remove a from t without its
 ** death and without failing its queued messages (they travel; the image
 ** holds their callers' futures). Its names stay bound to its id. t's
