@@ -115,10 +115,11 @@ void stage__actor_fail(stage__theatre_t *t, stage__actor_t *a, int code,
 void stage__monitors_actor_gone(stage__theatre_t *t, stage__actor_t *a);
 /* What actor serial of t is bound by: 0, or STAGE__MON_OWN (monitors of
 ** its own that cannot move: a Lua actor's, watches of nodes, one still
-** looking its actor up, one of another node's actor; core/image.h) | STAGE__MON_OWN_TRAVELS (its own
-** that move with it, stage__monitors_take_own) | STAGE__MON_WATCHED
-** (others watch it, or a failure of it is recorded for its watchers: the
-** watches follow it, stage__monitors_take_watches). t's thread. */
+** looking its actor up, one of another node's actor; core/image.h), or
+** STAGE__MON_OWN_TRAVELS (its own that move with it,
+** stage__monitors_take_own), or STAGE__MON_WATCHED (others watch it, or a
+** failure of it is recorded for its watchers: the watches follow it,
+** stage__monitors_take_watches), or several of them. t's thread. */
 #define STAGE__MON_OWN 1
 #define STAGE__MON_WATCHED 2
 #define STAGE__MON_OWN_TRAVELS 4
