@@ -36,7 +36,6 @@ struct stage__hosts {
     stage_dht_host_t last; /* what was put last */
     uint64_t put_at;       /* loop ms of the last put; 0: never */
     double load;           /* smoothed runnable actors per theatre */
-    bool draining;
     stage_u64map_t reqs; /* DHT request id -> fetch_t */
 };
 
@@ -73,7 +72,7 @@ static void entry(stage__netnode_t *nn, stage_dht_host_t *h) {
     stage__addr_copy(h->addr, nn->address);
     h->cores = stage_node_theatres(nn->node);
     h->load = round(hs->load * 100) / 100; /* news at 0.01, not noise */
-    h->mobile = !hs->draining;
+    h->mobile = 1; /* 0 while it drains, once the drain is built */
     unsigned runnable, actors;
     stage__place_node_load(nn->node, &runnable, &actors);
     h->actors = actors;
@@ -109,16 +108,6 @@ void stage__hosts_sweep(stage__netnode_t *nn) {
     if (!hs->put_at || (news && since >= HOSTS_MIN_MS) ||
         since >= nn->lease_ms / 3)
         put(nn, &h);
-}
-
-void stage__hosts_draining(stage__netnode_t *nn, bool draining) {
-    stage__hosts_t *hs = nn->hosts;
-    if (!hs || hs->draining == draining) return;
-    hs->draining = draining;
-    if (!atomic_load(&nn->joined)) return;
-    stage_dht_host_t h;
-    entry(nn, &h);
-    put(nn, &h); /* at once: others must stop sending it movers */
 }
 
 /* ---- reading others' entries -------------------------------------------- */

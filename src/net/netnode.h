@@ -219,9 +219,6 @@ int stage__hosts_start(stage__netnode_t *nn);
 void stage__hosts_close(stage__netnode_t *nn);
 /* Publish this node's entry if it is due (the sweep's). */
 void stage__hosts_sweep(stage__netnode_t *nn);
-/* This node drains (or not): its entry says it takes no actors that move,
-** at once. */
-void stage__hosts_draining(stage__netnode_t *nn, bool draining);
 /* Read the entries of the nodes with a session (cb above). 0, or
 ** STAGE_ENOMEM, STAGE_ESTOPPED. */
 int stage__hosts_fetch(stage__netnode_t *nn, stage__hosts_cb cb, void *arg);
