@@ -36,7 +36,7 @@ struct stage__hosts {
     stage_dht_host_t last; /* what was put last */
     uint64_t put_at;       /* loop ms of the last put; 0: never */
     double load;           /* smoothed runnable actors per theatre */
-    stage_u64map_t reqs; /* DHT request id -> fetch_t */
+    stage_u64map_t reqs;   /* DHT request id -> fetch_t */
 };
 
 static uint64_t now_ms(stage__netnode_t *nn) {
