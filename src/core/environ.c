@@ -636,7 +636,11 @@ static void push_line(stage__environ_t *v, const char *text, size_t len,
     bool poke = !v->poked;
     v->poked = true;
     pthread_mutex_unlock(&v->lock);
-    if (poke) stage_node_send(v->node, &v->stdin_id, "_input", NULL, 0, NULL);
+    if (poke) {
+        stage_id_t to;
+        stage__environ_stdin(v->node, &to);
+        stage_node_send(v->node, &to, "_input", NULL, 0, NULL);
+    }
 }
 
 /* The input so far: a line not ended yet. */
@@ -780,15 +784,24 @@ void stage__environ_close(stage_node_t *node) {
     node->environ = NULL;
 }
 
+/* id, an environment actor's, as the node names it now: made when the
+** node was, the actor's id takes the address the node got since (a
+** network), as every id of its actors does. */
+static void now_named(stage_node_t *node, const stage_id_t *id,
+                      stage_id_t *out) {
+    *out = *id;
+    memcpy(out->node, node->address, sizeof out->node);
+}
+
 int stage__environ_stdin(stage_node_t *node, stage_id_t *out) {
     if (!node->environ) return STAGE_EINVAL;
-    *out = node->environ->stdin_id;
+    now_named(node, &node->environ->stdin_id, out);
     return 0;
 }
 
 int stage__environ_files(stage_node_t *node, stage_id_t *out) {
     if (!node->environ || !node->environ->has_files) return STAGE_EINVAL;
-    *out = node->environ->files_id;
+    now_named(node, &node->environ->files_id, out);
     return 0;
 }
 
