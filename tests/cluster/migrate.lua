@@ -107,6 +107,14 @@ function main(args)
     -- move it to node args[2], which dies before it answers: it stays
     local m = stage.find_name("mover")
     m:report("s"):await(30) -- the lookup is done: m names it
+    -- the test freezes that node now (frozen before, it could hold the
+    -- DHT entries these lookups need): it says so with the file "frozen"
+    print("resolved")
+    local deadline = stage.now() + 30
+    while not stage.files:exists("frozen"):await() do
+      assert(stage.now() < deadline, "the node was never frozen")
+      stage.sleep(0.05):await() -- polling a file, with a deadline
+    end
     local f = stage.migrate(m, args[2])
     print("asked")
     ok, err = pcall(function() return f:await(60) end)

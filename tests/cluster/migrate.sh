@@ -34,9 +34,13 @@ start F --join "$ADDR_B" --theatres 1 "$here/migrate.lua" find
 wait_line "$DIR/F.out" "^found at $ADDR_C\$" 30
 # a destination that dies before it answers
 start D --join "$ADDR_B" $opts "$here/migrate.lua" idle
+mkdir -p "$DIR/m"
+start M --join "$ADDR_B" --theatres 1 --files "$DIR/m" "$here/migrate.lua" \
+    move "$ADDR_D" "$ADDR_B"
+# M looks its actors up first: D, frozen, might hold their DHT entries
+wait_line "$DIR/M.out" '^resolved$'
 kill -STOP "$PID_D"
-start M --join "$ADDR_B" --theatres 1 "$here/migrate.lua" move "$ADDR_D" \
-    "$ADDR_B"
+: >"$DIR/m/frozen"
 wait_line "$DIR/M.out" '^asked$'
 grep -q "^keeper: .*NotSendable.*self.f is a function.*; kept\$" "$DIR/M.out" ||
     fail "the Keeper's refusal: $(grep '^keeper' "$DIR/M.out")"
