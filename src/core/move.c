@@ -90,6 +90,8 @@ typedef struct hub {
     bool guest;      /* an alias at a node the actor arrived at */
     stage_id_t home; /* guest: its home id, which sequences it */
     stage_id_t me;   /* at home: the actor's id (set when it first leaves) */
+    bool handing;    /* at home: ADOPT sent, no answer yet (the drain) */
+    bool handed;     /* ... answered: rid is its own home now */
 } hub_t;
 
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m);
@@ -100,6 +102,7 @@ static bool net_in(stage__theatre_t *t, hub_t *h, move_t *m);
 static const stage__import_opts_t *import_opts(move_t *m,
                                                stage__import_opts_t *o);
 static void guest_gone(stage__theatre_t *t, hub_t *h, uint64_t serial);
+static bool handed_ask(stage__theatre_t *t, hub_t *h, move_t *m);
 
 /* Free m (its future reference, its image, what it carries). */
 static void move_free(move_t *m) {
@@ -764,6 +767,7 @@ static void request_here(stage__theatre_t *t, move_t *m) {
         return;
     }
     if (h && guest_ask(t, h, m)) return;
+    if (h && (h->handed || h->handing) && handed_ask(t, h, m)) return;
     if (!h && !stage__actor_find(t, m->serial)) {
         m->rc = STAGE_EACTOR_NOT_FOUND;
         m->at = t->index;
@@ -1403,7 +1407,13 @@ static void guest_import(stage__theatre_t *t, netstep_t *ns) {
     stage_id_t id;
     char err[512];
     stage__move_msg_t q = {.home = ns->q.home};
-    int rc = stage__actor_import(t, ns->data, ns->q.len, &o, NULL, &id, err,
+    int rc = STAGE_ESTOPPED;
+    if (atomic_load(&node->draining))
+        snprintf(err, sizeof err,
+                 "node '%s' is draining: it takes no actors that move",
+                 node->address);
+    else
+        rc = stage__actor_import(t, ns->data, ns->q.len, &o, NULL, &id, err,
                                  sizeof err);
     hub_t *h = NULL;
     if (!rc && (!(h = stage__calloc(1, sizeof *h)) ||
@@ -1430,6 +1440,195 @@ static void guest_import(stage__theatre_t *t, netstep_t *ns) {
                  err);
     }
     send_step(node, ns->q.home.node, &q);
+}
+
+/* ---- handing homes over (the drain) ---------------------------------------
+** A node that drains is the home of its actors that moved to other nodes:
+** once it is gone, nothing would sequence them. So it hands each over to
+** the node it is at (ADOPT, behind what it forwarded there): that node
+** makes it its own — its hub no longer asks home — and tells the
+** migrations store (first id -> the id there), which senders of the first
+** id consult once the home has left (net/relocate.c). The home forwards
+** stragglers until it leaves, and passes moves asked of it to that node. */
+
+/* ADOPT at the actor's node: the guest at ns->q.at becomes this node's. */
+static void guest_adopt(stage__theatre_t *t, netstep_t *ns) {
+    hub_t *h = hub_get(t, ns->q.at.serial);
+    stage__move_msg_t q = {
+        .op = STAGE__MOVE_ADOPTED, .home = ns->q.home, .at = ns->q.at};
+    if (!h || !h->guest || !stage_id_equal(&h->home, &ns->q.home))
+        q.status = STAGE_EACTOR_NOT_FOUND; /* it stopped here */
+    else if (h->moving || h->remote)
+        q.status = STAGE_EBUSY; /* cannot be: home sequences its moves */
+    if (!q.status) {
+        h->guest = false;
+        memset(&h->home, 0, sizeof h->home);
+        if (h->at == t->index) /* where it was born here: nothing to keep */
+            stage__free(stage__u64map_take(&t->hubs, ns->q.at.serial));
+        if (t->node->net_hooks.rehomed)
+            t->node->net_hooks.rehomed(t->node, &ns->q.home, &ns->q.at, 0,
+                                       ns->q.data, ns->q.len);
+    }
+    send_step(t->node, ns->q.home.node, &q);
+}
+
+/* ADOPTED at home: h is handed over (its node sequences it now), or not
+** (busy: asked again at the next round; gone: forgotten). */
+static void home_adopted(stage__theatre_t *t, hub_t *h, netstep_t *ns) {
+    if (!h || !h->handing || !h->remote ||
+        !stage_id_equal(&h->rid, &ns->q.at)) {
+        LOG_WARN("refused a move step (%d) from '%s': no handover of that "
+                 "actor waits for it",
+                 ns->q.op, ns->peer);
+        return;
+    }
+    h->handing = false;
+    int status = ns->q.status;
+    if (!status)
+        h->handed = true;
+    else if (status == STAGE_EACTOR_NOT_FOUND && !h->moving)
+        stage__free(stage__u64map_take(&t->hubs, ns->q.home.serial));
+    if (t->node->net_hooks.rehomed)
+        t->node->net_hooks.rehomed(t->node, &ns->q.home, &ns->q.at, status,
+                                   NULL, 0);
+}
+
+/* A move asked of home for h, handed over (or being): to a node, asked
+** of the node it is at (after the ADOPT, in the same session); inside
+** this node, it cannot be. True (m taken). */
+static bool handed_ask(stage__theatre_t *t, hub_t *h, move_t *m) {
+    if (m->node_to[0]) {
+        stage__move_msg_t q = {
+            .op = STAGE__MOVE_REQ, .at = h->rid, .where = m->node_to};
+        t->node->net_hooks.move(t->node, h->rid.node, &q, m->f);
+        move_free(m);
+        return true;
+    }
+    m->rc = STAGE_EACTOR_NOT_FOUND;
+    m->at = t->index;
+    snprintf(m->err, sizeof m->err,
+             "the actor moved to node '%s', which is its home now: move it "
+             "by node address",
+             h->rid.node);
+    move_finish(t->node, m);
+    return true;
+}
+
+typedef struct handover {
+    stage_node_t *node;
+    size_t asked, busy;
+} handover_t;
+
+/* u64map_each: ADOPT for h, an actor born here that lives elsewhere. */
+static void handover_one(uint64_t key, void *val, void *ud) {
+    (void)key;
+    hub_t *h = val;
+    handover_t *ho = ud;
+    if (h->guest || !h->remote || h->handed) return;
+    if (h->moving || h->handing) {
+        ho->busy++;
+        return;
+    }
+    stage__move_msg_t q = {
+        .op = STAGE__MOVE_ADOPT, .home = h->me, .at = h->rid};
+    send_step(ho->node, h->rid.node, &q);
+    h->handing = true;
+    ho->asked++;
+}
+
+typedef struct handround {
+    stage__handover_fn fn;
+    stage__listing_fn list;
+    void *ud;
+} handround_t;
+
+static void handover_call(stage__theatre_t *t, stage__actor_t *a,
+                          stage__env_t *e) {
+    (void)a;
+    handround_t *r = e->arg;
+    stage__env_free(e);
+    handover_t ho = {t->node, 0, 0};
+    stage__u64map_each(&t->hubs, handover_one, &ho);
+    r->fn(r->ud, t->index, ho.asked, ho.busy);
+    stage__free(r);
+}
+
+static void handover_drop(stage__theatre_t *t, stage__actor_t *a,
+                          stage__env_t *e) {
+    (void)a;
+    handround_t *r = e->arg;
+    r->fn(r->ud, t ? t->index : -1, 0, 0);
+    stage__free(r);
+    stage__env_free(e);
+}
+
+int stage__move_handover(stage_node_t *node, stage__handover_fn fn, void *ud) {
+    if (!node->net_hooks.move) return STAGE_EINVAL;
+    int n = stage_node_theatres(node);
+    for (int i = 0; i < n; i++) {
+        handround_t *r = stage__malloc(sizeof *r);
+        stage__env_t *e =
+            r ? stage__env_call(handover_call, handover_drop, r) : NULL;
+        if (!e) {
+            stage__free(r);
+            fn(ud, i, 0, 1); /* that theatre: again next round */
+            continue;
+        }
+        r->fn = fn;
+        r->ud = ud;
+        stage__theatre_post(stage__node_theatre(node, i), e);
+    }
+    return 0;
+}
+
+/* The mobile actors of t, for a drain (listing_call). */
+static void listing_call(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)a;
+    handround_t *r = e->arg;
+    stage__env_free(e);
+    stage__actor_table_t *tb = &t->actors;
+    uint64_t *serials =
+        tb->count ? stage__malloc(tb->count * sizeof *serials) : NULL;
+    size_t n = 0;
+    for (uint32_t i = 0; serials && i < tb->cap; i++) {
+        stage__actor_t *x = tb->slots[i];
+        if (!x || x == (stage__actor_t *)1) continue; /* a tombstone */
+        if (x->type->kind == STAGE_KIND_MOBILE &&
+            !(x->flags & (ACTOR_DEAD | ACTOR_STOPPING | ACTOR_LEAVING)) &&
+            n < tb->count)
+            serials[n++] = x->serial;
+    }
+    r->list(r->ud, t->index, serials, n, tb->count && !serials);
+    stage__free(serials);
+    stage__free(r);
+}
+
+static void listing_drop(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)a;
+    handround_t *r = e->arg;
+    r->list(r->ud, t ? t->index : -1, NULL, 0, false);
+    stage__free(r);
+    stage__env_free(e);
+}
+
+int stage__move_listing(stage_node_t *node, stage__listing_fn fn, void *ud) {
+    int n = stage_node_theatres(node);
+    for (int i = 0; i < n; i++) {
+        handround_t *r = stage__calloc(1, sizeof *r);
+        stage__env_t *e =
+            r ? stage__env_call(listing_call, listing_drop, r) : NULL;
+        if (!e) {
+            stage__free(r);
+            fn(ud, i, NULL, 0, true);
+            continue;
+        }
+        r->list = fn;
+        r->ud = ud;
+        stage__theatre_post(stage__node_theatre(node, i), e);
+    }
+    return 0;
 }
 
 static void netstep_call(stage__theatre_t *t, stage__actor_t *a,
@@ -1506,6 +1705,12 @@ static void netstep_call(stage__theatre_t *t, stage__actor_t *a,
         if (!(m = waiting(t, h, ns, true))) break;
         net_restore(t, m, status_known(ns->q.status), ns->data, ns->q.len);
         break;
+    case STAGE__MOVE_ADOPT:
+        guest_adopt(t, ns);
+        break;
+    case STAGE__MOVE_ADOPTED:
+        home_adopted(t, h, ns);
+        break;
     }
     if (ns->f) stage__future_unref(ns->f);
     stage__free(ns);
@@ -1540,7 +1745,9 @@ void stage__move_net_in(stage_node_t *node, const char *peer,
         return;
     }
     int th;
-    const stage_id_t *own = q->op == STAGE__MOVE_REQ || q->op == STAGE__MOVE_OUT
+    const stage_id_t *own = q->op == STAGE__MOVE_REQ ||
+                                    q->op == STAGE__MOVE_OUT ||
+                                    q->op == STAGE__MOVE_ADOPT
                                 ? &q->at
                             : q->op == STAGE__MOVE_IMPORT ? NULL
                                                           : &q->home;

@@ -700,6 +700,14 @@ static void ring_waiters_end(stage_node_t *n, int status, const char *msg) {
     stage__free(w);
 }
 
+void stage__node_set_draining(stage_node_t *n) {
+    atomic_store(&n->draining, true);
+}
+
+bool stage__node_draining(stage_node_t *n) {
+    return atomic_load(&n->draining);
+}
+
 void stage__node_set_joined(stage_node_t *n) {
     if (atomic_load(&n->ring) & RING_FAILED) return; /* it gave up: final */
     if (atomic_fetch_or(&n->ring, RING_JOINED) & RING_JOINED) return;

@@ -194,6 +194,13 @@ int stage_dht_migration_put(stage_dht_t *d, uint64_t now, uint64_t req,
     return put_packed(d, now, req, STAGE_DHT_OP_PUT, k, 0, RF_REPLACE, &p);
 }
 
+int stage_dht_migration_remove(stage_dht_t *d, uint64_t now, uint64_t req,
+                               const stage_id_t *old) {
+    uint64_t k = old ? id_key(STAGE_DHT_MIGRATIONS, old) : 0;
+    if (!k) return STAGE_EINVAL;
+    return stage_dht_remove(d, now, req, k, 0);
+}
+
 int stage_dht_migration_find(stage_dht_t *d, uint64_t now, uint64_t req,
                              const stage_id_t *old) {
     uint64_t k = old ? id_key(STAGE_DHT_MIGRATIONS, old) : 0;

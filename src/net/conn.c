@@ -505,6 +505,11 @@ static void in_ack(stage__conn_t *c, const stage__frame_t *f) {
 static void in_user(stage__conn_t *c, const stage__frame_t *f) {
     stage__transport_t *t = c->t;
     stage__peer_t *p = c->peer;
+    /* this node said goodbye, with the count of what it took: what comes
+    ** after is not taken, so that its sender gets it back, undelivered
+    ** for certain, when the goodbye reaches it (and may send it elsewhere:
+    ** net/relocate.c) */
+    if (t->goodbye) return;
     int took =
         stage__session_received(&p->s, c->rseq++, f->len, uv_now(t->loop));
     if (took < 0) {

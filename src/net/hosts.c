@@ -71,8 +71,8 @@ static void entry(stage__netnode_t *nn, stage_dht_host_t *h) {
     memset(h, 0, sizeof *h);
     stage__addr_copy(h->addr, nn->address);
     h->cores = stage_node_theatres(nn->node);
-    h->load = round(hs->load * 100) / 100; /* news at 0.01, not noise */
-    h->mobile = 1; /* 0 while it drains, once the drain is built */
+    h->load = round(hs->load * 100) / 100;       /* news at 0.01, not noise */
+    h->mobile = !stage__node_draining(nn->node); /* not while it drains */
     unsigned runnable, actors;
     stage__place_node_load(nn->node, &runnable, &actors);
     h->actors = actors;
@@ -108,6 +108,13 @@ void stage__hosts_sweep(stage__netnode_t *nn) {
     if (!hs->put_at || (news && since >= HOSTS_MIN_MS) ||
         since >= nn->lease_ms / 3)
         put(nn, &h);
+}
+
+void stage__hosts_now(stage__netnode_t *nn) {
+    if (!nn->hosts || !atomic_load(&nn->joined)) return;
+    stage_dht_host_t h;
+    entry(nn, &h);
+    put(nn, &h);
 }
 
 /* ---- reading others' entries -------------------------------------------- */

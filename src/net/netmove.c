@@ -76,8 +76,23 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
                             .wlen = strlen(mv->where),
                             .data = data ? mv->data : NULL,
                             .dlen = it->len};
+    stage_pack_t formers = STAGE_PACK_INIT;
+    if (q->op == STAGE__MOVE_ADOPT) { /* the ids it had before its home */
+        stage_id_t ids[16];
+        size_t n = stage__relocate_formers(nn, &q->home, ids, 16);
+        if (n) {
+            stage_pack_array(&formers, (uint32_t)n);
+            for (size_t i = 0; i < n; i++)
+                stage_pack_id(&formers, &ids[i]);
+            if (!stage_pack_error(&formers)) {
+                m.data = formers.data;
+                m.dlen = formers.len;
+            }
+        }
+    }
     stage_pack_t p = STAGE_PACK_INIT;
     int rc = stage__node_move_encode(&p, &m);
+    stage_pack_free(&formers);
     if (!rc)
         rc =
             stage__netnode_send_frame(nn, it->where, FRAME_MOVE, p.data, p.len);
@@ -112,10 +127,12 @@ int stage__netmove_in(stage__netnode_t *nn, const char *peer, const char *body,
                  len);
         return STAGE_EDECODE;
     }
-    /* who may say what: OUT and IMPORT come from the actor's home, ARRIVED
-    ** and GONE from the node it arrived at */
-    bool by_at = m.op == STAGE__MOVE_ARRIVED || m.op == STAGE__MOVE_GONE;
-    if (((m.op == STAGE__MOVE_OUT || m.op == STAGE__MOVE_IMPORT) &&
+    /* who may say what: OUT, IMPORT and ADOPT come from the actor's home,
+    ** ARRIVED, GONE and ADOPTED from the node it arrived at */
+    bool by_at = m.op == STAGE__MOVE_ARRIVED || m.op == STAGE__MOVE_GONE ||
+                 m.op == STAGE__MOVE_ADOPTED;
+    if (((m.op == STAGE__MOVE_OUT || m.op == STAGE__MOVE_IMPORT ||
+          m.op == STAGE__MOVE_ADOPT) &&
          !from(peer, &m.home)) ||
         (by_at && !from(peer, &m.at))) {
         LOG_WARN("refused a MOVE frame (%d) from '%s': it speaks for an "

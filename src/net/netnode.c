@@ -425,6 +425,7 @@ static void on_sweep(uv_timer_t *t) {
     stage__netnode_t *nn = t->data;
     stage__holdings_sweep(nn);
     stage__hosts_sweep(nn);
+    stage__relocate_sweep(nn);
 }
 
 /* ---- messages to other nodes -------------------------------------------- */
@@ -470,12 +471,34 @@ static int frame_failed(stage__netnode_t *nn, int rc, size_t frame, char *why,
 /* Send e to the actor `to` of another node; takes e. Arguments not made
 ** by the Lua encoder are checked first as the receiver will check them: a
 ** frame it refuses would cost the whole connection. */
+/* e is for an actor of a node incarnation that left: it goes where the
+** migrations store says the actor is (relocate.c), or fails. */
+static void left_target(stage__netnode_t *nn, const stage_id_t *to,
+                        stage__env_t *e) {
+    bool stop = e->hdr.kind == ENV_STOP_ACTOR;
+    stage_pack_t p = STAGE_PACK_INIT;
+    int rc = stop ? stage__node_stop_encode(&p, 0, to)
+                  : stage__node_msg_encode(&p, 0, to, stage__env_method(e),
+                                           e->mlen, stage__env_args(e), e->len);
+    if (e->future) stage__future_ref(e->future);
+    if (rc || !stage__relocate_frame(nn, to, stop ? FRAME_STOP : FRAME_MSG,
+                                     p.data, p.len, e->future)) {
+        if (e->future) stage__future_unref(e->future);
+        dead_target(to, e, rc ? stage_strerror(rc) : "it left");
+    }
+    stage_pack_free(&p);
+}
+
 static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
                     stage__env_t *e) {
     uint64_t call = 0;
     const char *dead;
     if (stage__transport_is_dead(nn->tr, to->node, to->incarnation, &dead)) {
         dead_target(to, e, dead);
+        goto done;
+    }
+    if (stage__transport_has_left(nn->tr, to->node, to->incarnation)) {
+        left_target(nn, to, e);
         goto done;
     }
     if (e->future) {
@@ -724,6 +747,9 @@ static int in_reply(stage__netnode_t *nn, const char *peer, const char *body,
     return 0;
 }
 
+static bool given_back(stage__netnode_t *nn, const char *peer, int kind,
+                       const char *body, size_t len);
+
 static void on_frame(void *ud, const char *peer, int kind, const char *body,
                      size_t len) {
     stage__netnode_t *nn = ud;
@@ -731,11 +757,24 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
     nn->activity++;
     switch (kind) {
     case FRAME_MSG:
-        rc = in_msg(nn, peer, body, len, false);
-        break;
     case FRAME_STOP:
-        rc = in_msg(nn, peer, body, len, true);
+        if (nn->drain && stage__drain_bounce(nn, peer, kind, body, len)) {
+            rc = 0;
+            break;
+        }
+        rc = in_msg(nn, peer, body, len, kind == FRAME_STOP);
         break;
+    case FRAME_BOUNCE: {
+        int k;
+        const char *fb;
+        size_t fl;
+        rc = stage__node_bounce_decode(body, len, &k, &fb, &fl);
+        if (!rc && !given_back(nn, peer, k, fb, fl))
+            LOG_WARN("a message node '%s' sent back (it drains) matches "
+                     "nothing sent to it: dropped",
+                     peer);
+        break;
+    }
     case FRAME_REPLY:
         rc = in_reply(nn, peer, body, len);
         break;
@@ -780,6 +819,47 @@ typedef struct lost {
     size_t oneway, replies;
 } lost_t;
 
+/* A MSG or STOP frame given back by the session with peer, which left
+** (so it was not delivered): it goes where its actor went (relocate.c),
+** its call (if any) with it. True if taken so. */
+static bool given_back(stage__netnode_t *nn, const char *peer, int kind,
+                       const char *body, size_t len) {
+    stage__node_msg_t m;
+    if ((kind != FRAME_MSG && kind != FRAME_STOP) ||
+        stage__node_msg_decode(&m, body, len, kind == FRAME_STOP))
+        return false;
+    stage_id_t to;
+    stage__netnode_target_id(nn, &m.to, &to);
+    stage__addr_copy(to.node, peer);
+    stage__future_t *f = NULL;
+    if (m.call) {
+        stage__netcall_t *c =
+            (stage__netcall_t *)stage__calls_take(&nn->calls, m.call);
+        if (!c) return false; /* it ended already */
+        if (c->cb) {          /* not a message's: fails as the session ends */
+            stage__calls_open(&nn->calls, &c->call, m.call, peer,
+                              uv_now(&nn->loop));
+            return false;
+        }
+        f = c->f;
+        stage__free(c);
+    }
+    if (stage__relocate_frame(nn, &to, kind, body, len, f)) return true;
+    if (f) {
+        stage__future_reject(f, STAGE_ENODE_DOWN,
+                             "its node left, and this node has no memory "
+                             "to send it where the actor went",
+                             NULL, NULL);
+        stage__future_unref(f);
+    }
+    return true;
+}
+
+bool stage__netnode_given_back(stage__netnode_t *nn, const char *peer, int kind,
+                               const char *body, size_t len) {
+    return given_back(nn, peer, kind, body, len);
+}
+
 static void lost_count(lost_t *l, int kind, const char *body, size_t len) {
     uint64_t call;
     if (kind == FRAME_REPLY) {
@@ -798,8 +878,10 @@ static void on_peer_up(void *ud, const char *peer, uint32_t incarnation) {
     stage__netnode_node_up(nn, peer, incarnation);
 }
 
-/* Drop the frames held for peer (the session they were for ended). */
-static void held_drop(stage__netnode_t *nn, const char *peer, lost_t *l) {
+/* Drop the frames held for peer (the session they were for ended; left:
+** it said goodbye, and the messages among them follow their actors). */
+static void held_drop(stage__netnode_t *nn, const char *peer, lost_t *l,
+                      bool left) {
     stage__held_t **pp = &nn->held_head;
     nn->held_tail = NULL;
     while (*pp) {
@@ -809,7 +891,8 @@ static void held_drop(stage__netnode_t *nn, const char *peer, lost_t *l) {
             pp = &h->next;
             continue;
         }
-        lost_count(l, h->kind, h->body, h->len);
+        if (!left || !given_back(nn, peer, h->kind, h->body, h->len))
+            lost_count(l, h->kind, h->body, h->len);
         *pp = h->next;
         stage__free(h);
     }
@@ -828,9 +911,11 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
     const char *body;
     size_t len;
     (void)dropped;
+    bool left = reason == STAGE_ECANCELED && nn->relocate;
     while (stage__session_iter_next(lost, &kind, &body, &len))
-        lost_count(&l, kind, body, len);
-    held_drop(nn, peer, &l);
+        if (!left || !given_back(nn, peer, kind, body, len))
+            lost_count(&l, kind, body, len);
+    held_drop(nn, peer, &l, left);
     stage__lookup_forget_node(nn, peer); /* its actors may be gone */
     if (reason != STAGE_ESTOPPED) stage__lookup_peer_gone(nn, peer);
     bool unreachable = reason == STAGE_EUNREACHABLE;
@@ -922,6 +1007,7 @@ static void take(stage__netnode_t *nn, stage__netnode_item_t *it) {
         break;
     case ITEM_GONE:
         stage__holdings_release(nn, it->to.serial);
+        stage__relocate_forget(nn, it->to.serial);
         break;
     case ITEM_STOP:
         stop_soon(nn);
@@ -932,6 +1018,12 @@ static void take(stage__netnode_t *nn, stage__netnode_item_t *it) {
         break;
     case ITEM_MOVE:
         stage__netmove_out(nn, it);
+        break;
+    case ITEM_REHOMED:
+        stage__relocate_item(nn, it);
+        break;
+    case ITEM_DRAIN:
+        stage__drain_item(nn, it);
         break;
     }
     stage__free(it->args);
@@ -949,6 +1041,9 @@ static void on_async(uv_async_t *a) {
 
 static void on_signal(uv_signal_t *s, int signum) {
     stage__netnode_t *nn = s->data;
+    if (signum == SIGTERM && !atomic_load(&nn->closing) &&
+        stage__drain_start(nn))
+        return;
     LOG_INFO("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     stage_node_stop(nn->node, 0);
 }
@@ -1171,6 +1266,7 @@ static void net_close(stage_node_t *node) {
     }
     on_async(&nn->async); /* what came in meanwhile */
     stage__calls_stop(&nn->calls);
+    stage__drain_close(nn);
     stage__lookup_close(nn);
     stage__netmon_close(nn);
     stage__deaths_close(nn);
@@ -1350,7 +1446,8 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
                                 .spawn = net_spawn,
                                 .monitor = net_monitor,
                                 .down = net_down,
-                                .move = stage__netmove_hook};
+                                .move = stage__netmove_hook,
+                                .rehomed = stage__relocate_hook};
     stage__node_set_net_hooks(node, &hooks, nn);
     stage_node_hold(node); /* a listener keeps the node alive */
     if (uv_thread_create(&nn->thread, netnode_main, nn)) {

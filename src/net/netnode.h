@@ -44,7 +44,8 @@ enum {
     FRAME_DEMONITOR = STAGE__NODE_FRAME_DEMONITOR,
     FRAME_DOWN = STAGE__NODE_FRAME_DOWN,
     FRAME_NODE_DOWN = STAGE__NODE_FRAME_NODE_DOWN, /* deaths.c */
-    FRAME_MOVE = STAGE__NODE_FRAME_MOVE            /* netmove.c */
+    FRAME_MOVE = STAGE__NODE_FRAME_MOVE,           /* netmove.c */
+    FRAME_BOUNCE = STAGE__NODE_FRAME_BOUNCE        /* relocate.c */
 };
 _Static_assert((int)STAGE__NODE_FRAME_MSG == (int)STAGE__NET_KIND_USER,
                "the node's frames are the transport's user kinds");
@@ -59,7 +60,9 @@ enum {
     ITEM_STOP,
     ITEM_MONITOR, /* monitors.c: op 1 watch, 0 stop watching */
     ITEM_DOWN,
-    ITEM_MOVE /* netmove.c: args holds the step, where its node */
+    ITEM_MOVE,   /* netmove.c: args holds the step, where its node */
+    ITEM_REHOMED, /* relocate.c: to the old id, args the new one */
+    ITEM_DRAIN    /* netdrain.c: op says what */
 };
 
 typedef struct stage__netnode_item {
@@ -153,6 +156,8 @@ typedef struct stage__netnode {
     uint64_t manager;
     bool signals;
     struct stage__hosts *hosts;  /* hosts.c: this node's host entry */
+    struct stage__relocate *relocate; /* relocate.c */
+    struct stage__drain *drain;       /* netdrain.c: SIGTERM's drain */
     struct stage__known *known;  /* monitors.c: the nodes seen up */
     struct stage__death *deaths; /* deaths.c: recent verdicts */
     uint64_t lease_ms;           /* the DHT's lease (deaths.c) */
@@ -217,6 +222,8 @@ typedef void (*stage__hosts_cb)(stage__netnode_t *nn, void *arg, int status,
                                 const stage_dht_host_t *hosts, size_t n);
 int stage__hosts_start(stage__netnode_t *nn);
 void stage__hosts_close(stage__netnode_t *nn);
+/* Publish this node's entry now (its drain began). */
+void stage__hosts_now(stage__netnode_t *nn);
 /* Publish this node's entry if it is due (the sweep's). */
 void stage__hosts_sweep(stage__netnode_t *nn);
 /* Read the entries of the nodes with a session (cb above). 0, or
@@ -227,6 +234,59 @@ bool stage__hosts_done(stage__netnode_t *nn, const stage_dht_effect_t *x);
 /* A STAGE__HOSTS lookup (stage.hosts()): it->f gets the entries, this
 ** node's first; it is freed. */
 void stage__hosts_request(stage__netnode_t *nn, stage__netnode_item_t *it);
+
+/* netnode.c: a frame the session gave back, or a BOUNCE, follows its
+** actor (true: taken so). */
+bool stage__netnode_given_back(stage__netnode_t *nn, const char *peer,
+                               int kind, const char *body, size_t len);
+/* relocate.c: messages to actors whose home node left */
+typedef struct stage__relocate stage__relocate_t;
+int stage__relocate_start(stage__netnode_t *nn);
+void stage__relocate_close(stage__netnode_t *nn);
+/* A MSG or STOP frame (body, as it was sent) for actor old, of a node
+** incarnation that left: held, then sent where the store says it is (f:
+** its call's future, a reference taken over; failed if it is nowhere).
+** False if not taken (not such a frame; no memory to hold it). */
+bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
+                           int kind, const char *body, size_t len,
+                           stage__future_t *f);
+/* This node took actor old over as cur: put old -> cur in the store
+** (again at the sweep until it takes it). */
+void stage__relocate_record(stage__netnode_t *nn, const stage_id_t *old,
+                            const stage_id_t *cur);
+/* The ids recorded as leading to cur (at most max, into out). */
+size_t stage__relocate_formers(stage__netnode_t *nn, const stage_id_t *cur,
+                               stage_id_t *out, size_t max);
+/* Actor serial of this node stopped or left: its entries go. */
+void stage__relocate_forget(stage__netnode_t *nn, uint64_t serial);
+/* Whether an entry this node put is not in the store yet. */
+bool stage__relocate_pending(const stage__netnode_t *nn);
+/* The sweep: puts that failed are made again. */
+void stage__relocate_sweep(stage__netnode_t *nn);
+/* x (a DHT DONE) is one of relocate's: handled, true. */
+bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x);
+/* net_hooks.rehomed (any thread), and its item on the loop. */
+void stage__relocate_hook(stage_node_t *node, const stage_id_t *old,
+                          const stage_id_t *cur, int status,
+                          const char *formers, size_t flen);
+void stage__relocate_item(stage__netnode_t *nn, stage__netnode_item_t *it);
+
+/* netdrain.c: SIGTERM to a node with peers moves its actors away first */
+typedef struct stage__drain stage__drain_t;
+/* Start draining (SIGTERM); false if there is nothing to drain to (no
+** peer: the node stops as it would). */
+bool stage__drain_start(stage__netnode_t *nn);
+/* Actor old of this node was handed to cur's node (status 0) or not. */
+void stage__drain_rehomed(stage__netnode_t *nn, const stage_id_t *old,
+                          const stage_id_t *cur, int status);
+/* A move the drain asked for ended (loop item). */
+void stage__drain_item(stage__netnode_t *nn, stage__netnode_item_t *it);
+/* A MSG or STOP frame from peer while this node bounces (the end of its
+** drain): held, or sent back at once. True if bounced. */
+bool stage__drain_bounce(stage__netnode_t *nn, const char *peer, int kind,
+                         const char *body, size_t len);
+/* The drain's part of the node's close. */
+void stage__drain_close(stage__netnode_t *nn);
 
 /* lookup.c */
 /* Send the manager's effects and rearm its timer: after every DHT call. */

@@ -381,6 +381,19 @@ int stage__transport_is_dead(stage__transport_t *t, const char *addr,
     return p && p->s.ndead && stage__session_is_dead(&p->s, incarnation, why);
 }
 
+size_t stage__transport_unacked(stage__transport_t *t) {
+    size_t n = 0;
+    for (stage__peer_t *p = t->peers; p; p = p->next)
+        if (p->up) n += (size_t)stage__session_unacked(&p->s);
+    return n;
+}
+
+int stage__transport_has_left(stage__transport_t *t, const char *addr,
+                              uint32_t incarnation) {
+    stage__peer_t *p = stage__peer_find(t, addr);
+    return p && stage__session_has_left(&p->s, incarnation);
+}
+
 void stage__transport_stats(const stage__transport_t *t,
                             stage__net_stats_t *out) {
     stage__transport_t *m = (stage__transport_t *)t; /* atomic loads */

@@ -209,6 +209,11 @@ int stage__transport_declare_dead(stage__transport_t *t, const char *addr,
 ** (the last one is cached) and at most eight compares. */
 int stage__transport_is_dead(stage__transport_t *t, const char *addr,
                              uint32_t incarnation, const char **why);
+/* Frames sent to live sessions and not acknowledged yet. */
+size_t stage__transport_unacked(stage__transport_t *t);
+/* 1 if incarnation of the node at addr said goodbye (it left), else 0. */
+int stage__transport_has_left(stage__transport_t *t, const char *addr,
+                              uint32_t incarnation);
 
 /* Close every connection and handle, drop queued frames, call no callback
 ** again, and set *tp to NULL. Memory is freed once the loop has run the

@@ -498,6 +498,13 @@ int stage__node_move_decode(stage__node_move_t *m, const char *body,
     case 6: /* ARRIVED */
     case 9: /* GONE */
         return m->has_home && m->has_at ? 0 : STAGE_EDECODE;
+    case 10: /* ADOPT: data, if any, the earlier ids (an array) */
+        return m->has_home && m->has_at &&
+                       (!m->data || (value && is_array(m->data, m->dlen)))
+                   ? 0
+                   : STAGE_EDECODE;
+    case 11: /* ADOPTED */
+        return m->has_home && m->has_at && m->status <= 0 ? 0 : STAGE_EDECODE;
     case 3: /* IN */
     case 5: /* IMPORT */
         return m->has_home && value && is_array(m->data, m->dlen)
@@ -509,4 +516,26 @@ int stage__node_move_decode(stage__node_move_t *m, const char *body,
     default: /* 8: REPLY */
         return m->n && m->inc && (m->status ? text : value) ? 0 : STAGE_EDECODE;
     }
+}
+
+int stage__node_bounce_encode(stage_pack_t *p, int kind, const char *body,
+                              size_t len) {
+    stage_pack_array(p, 2);
+    stage_pack_int(p, kind);
+    stage_pack_bin(p, body, len);
+    return stage_pack_error(p);
+}
+
+int stage__node_bounce_decode(const char *body, size_t len, int *kind,
+                              const char **frame, size_t *flen) {
+    stage_unpack_t u;
+    int64_t k;
+    stage_unpack_init(&u, body, len);
+    if (read_array(&u, 2) ||
+        read_range(&u, STAGE__NODE_FRAME_MSG, STAGE__NODE_FRAME_STOP, &k) ||
+        (k != STAGE__NODE_FRAME_MSG && k != STAGE__NODE_FRAME_STOP) ||
+        stage_unpack_bin(&u, frame, flen) || read_end(&u))
+        return STAGE_EDECODE;
+    *kind = (int)k;
+    return 0;
 }

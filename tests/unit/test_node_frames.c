@@ -753,7 +753,20 @@ static void move_ops_come_back_and_need_their_fields(void **state) {
     /* ops out of range */
     assert_int_equal(move_with(0, 0, 0, 0, true, true, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
-    assert_int_equal(move_with(10, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+    assert_int_equal(move_with(12, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+                     STAGE_EDECODE);
+    /* ADOPT: home and at, and the earlier ids as an array or nothing */
+    assert_int_equal(move_with(10, 0, 0, 0, true, true, NULL, NULL, 0, &m), 0);
+    assert_int_equal(move_with(10, 0, 0, 0, true, true, NULL, "\x90", 1, &m),
+                     0);
+    assert_int_equal(move_with(10, 0, 0, 0, true, true, NULL, "\x01", 1, &m),
+                     STAGE_EDECODE);
+    assert_int_equal(move_with(10, 0, 0, 0, false, true, NULL, NULL, 0, &m),
+                     STAGE_EDECODE);
+    /* ADOPTED: home, at, a status that is 0 or an error */
+    assert_int_equal(
+        move_with(11, 0, 0, STAGE_EBUSY, true, true, NULL, NULL, 0, &m), 0);
+    assert_int_equal(move_with(11, 0, 0, 5, true, true, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
     /* GONE: home and at */
     assert_int_equal(move_with(9, 0, 0, 0, true, true, NULL, NULL, 0, &m), 0);

@@ -132,6 +132,25 @@ void stage__move_net_in(stage_node_t *node, const char *peer,
 ** that was there is lost). Any thread. */
 void stage__move_node_down(stage_node_t *node, const char *peer);
 
+/* One round of handing this node's homes over (the drain; move.c
+** "handing homes over"): in every theatre, each actor born there that
+** lives on another node, not moving, is handed to that node (ADOPT); the
+** answers come through net_hooks.rehomed. fn(ud, theatre, asked, busy)
+** once per theatre (on its thread; theatre -1 at teardown): `busy`
+** actors were moving or waiting for an answer, to be asked again. 0 or
+** STAGE_EINVAL (no network). Any thread. */
+typedef void (*stage__handover_fn)(void *ud, int theatre, size_t asked,
+                                   size_t busy);
+int stage__move_handover(stage_node_t *node, stage__handover_fn fn, void *ud);
+
+/* The mobile actors of every theatre, for a drain: fn(ud, theatre,
+** serials[0..n), nomem) once per theatre, on its thread (theatre -1 at
+** teardown; nomem: that theatre's could not be listed). 0. Any thread. */
+typedef void (*stage__listing_fn)(void *ud, int theatre,
+                                  const uint64_t *serials, size_t n,
+                                  bool nomem);
+int stage__move_listing(stage_node_t *node, stage__listing_fn fn, void *ud);
+
 /* Free t's hubs (teardown): held messages fail with Stopped. */
 void stage__move_free(stage__theatre_t *t);
 

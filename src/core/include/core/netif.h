@@ -30,7 +30,9 @@ enum {
     STAGE__MOVE_ARRIVED, /* destination -> home: it lives at `at` now */
     STAGE__MOVE_FAILED,  /* destination -> home: not taken in (status) */
     STAGE__MOVE_REPLY,   /* -> the node holding call token n: its answer */
-    STAGE__MOVE_GONE     /* the node it arrived at -> home: it stopped as at */
+    STAGE__MOVE_GONE,    /* the node it arrived at -> home: it stopped as at */
+    STAGE__MOVE_ADOPT,   /* home -> the actor's node: home it, as at */
+    STAGE__MOVE_ADOPTED  /* the actor's node -> home: done (status 0) or not */
 };
 typedef struct stage__move_msg {
     int op;
@@ -85,6 +87,14 @@ typedef struct stage__net_hooks {
     ** session's end (stage__move_node_down) or f's. Any theatre. */
     void (*move)(stage_node_t *node, const char *to, const stage__move_msg_t *m,
                  stage__future_t *f);
+    /* Actor `old` lives as `cur` from now on, homed where it is (its home
+    ** node leaves; core/move.c "handing homes over"): at cur's node, the
+    ** migrations store is told (with the ids it had before old, an array
+    ** of ids in formers[0..flen), or none); at old's, the handover is
+    ** counted (status: 0, or why not). Any theatre. */
+    void (*rehomed)(stage_node_t *node, const stage_id_t *old,
+                    const stage_id_t *cur, int status, const char *formers,
+                    size_t flen);
 } stage__net_hooks_t;
 void stage__node_set_net_hooks(stage_node_t *node,
                                const stage__net_hooks_t *hooks, void *data);

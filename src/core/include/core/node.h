@@ -48,6 +48,10 @@ const char *stage__node_address(const stage_node_t *node);
 ** any thread): stage_node_wait_joined returns and the futures of
 ** stage_node_joined_future resolve. */
 void stage__node_set_joined(stage_node_t *node);
+/* The node drains (its actors move away before it stops): it takes no
+** actors that move. Any thread. */
+void stage__node_set_draining(stage_node_t *node);
+bool stage__node_draining(stage_node_t *node);
 /* The network layer gave up joining (status, a STAGE_E* code, and msg
 ** say why): final, as joined is (once; any thread, but not with
 ** stage__node_set_joined on another). stage_node_wait_joined returns

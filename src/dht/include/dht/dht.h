@@ -314,6 +314,10 @@ int stage_dht_migration_put(stage_dht_t *d, uint64_t now, uint64_t req,
                             const stage_id_t *old, const stage_id_t *cur);
 int stage_dht_migration_find(stage_dht_t *d, uint64_t now, uint64_t req,
                              const stage_id_t *old);
+/* Drop this manager's entry for old (no renewal after; another
+** manager's entry under old stays). */
+int stage_dht_migration_remove(stage_dht_t *d, uint64_t now, uint64_t req,
+                               const stage_id_t *old);
 /* sources: type -> [source, hash]. A different hash under an existing
 ** type is STAGE_ECLASH unless update is set. */
 int stage_dht_source_put(stage_dht_t *d, uint64_t now, uint64_t req,

@@ -49,7 +49,8 @@ enum {
     STAGE__NODE_FRAME_DEMONITOR,
     STAGE__NODE_FRAME_DOWN,
     STAGE__NODE_FRAME_NODE_DOWN,
-    STAGE__NODE_FRAME_MOVE
+    STAGE__NODE_FRAME_MOVE,
+    STAGE__NODE_FRAME_BOUNCE
 };
 
 /* Limits the decoders hold bodies to. */
@@ -155,6 +156,15 @@ typedef struct stage__node_death {
     size_t wlen;
 } stage__node_death_t;
 
+/* BOUNCE [kind, frame]: a MSG or STOP frame (kind, the body as it came,
+** bin) that a draining node did not deliver, back to its sender, which
+** sends it where its actor went (net/relocate.c). */
+int stage__node_bounce_encode(stage_pack_t *p, int kind, const char *body,
+                              size_t len);
+/* 0, or STAGE_EDECODE (not a BOUNCE of a MSG or STOP frame). */
+int stage__node_bounce_decode(const char *body, size_t len, int *kind,
+                              const char **frame, size_t *flen);
+
 /* MOVE [op, n, inc, status, home, at, where, data]: a step of a move
 ** between nodes (docs/migration.md "Between nodes"; the ops are core's
 ** STAGE__MOVE_*, 1..8). Ids go as [address, incarnation, theatre,
@@ -166,8 +176,10 @@ typedef struct stage__node_death {
 **   REPLY 8: n > 0 (the token), inc, status; data: status 0, one msgpack
 **            value; else the message (text)
 **   GONE 9:  home, at (the id it stopped as)
+**   ADOPT 10: home, at: `at` is its own actor now (its home leaves)
+**   ADOPTED 11: home, at, status (0: taken over; else why not)
 ** Fields an op does not use are nil or 0. */
-enum { STAGE__NODE_MOVE_OPS = 9 };
+enum { STAGE__NODE_MOVE_OPS = 11 };
 #define STAGE__NODE_MOVE_WHY_MAX 1024 /* a reason or failure message */
 typedef struct stage__node_move {
     int op;

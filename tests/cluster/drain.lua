@@ -1,0 +1,96 @@
+-- drain.lua target N | send ADDR TAG | idle: the sides of cluster.drain
+-- (idle: a node of the same program, with nothing to do but take actors).
+--   target: spawn N Counters (mobile), name a pinned Registry that lists
+--           them, print "ready"; the test then drains this node (SIGTERM).
+--   send:   take the Counters' references from the Registry, then send
+--           numbered messages round after round (every tenth a call),
+--           through those first references, until the node at ADDR has
+--           left and at least 5000 went; then ask each Counter whether it
+--           got this sender's numbers once each, in order; print "ok TAG
+--           SENT", or exit 1 saying which did not.
+local stage = require "stage"
+
+local Counter = stage.actor "Counter"
+function Counter:birth() self.seen = {} end
+function Counter:put(tag, n)
+  local last = self.seen[tag] or 0
+  if n ~= last + 1 then
+    self.bad = string.format("%s: %d after %d", tag, n, last)
+  end
+  self.seen[tag] = n
+  return n
+end
+function Counter:check(tag, n)
+  if self.bad then return self.bad end
+  if (self.seen[tag] or 0) ~= n then
+    return string.format("%s: last %d of %d", tag, self.seen[tag] or 0, n)
+  end
+  return true
+end
+
+local Registry = stage.actor("Registry", {kind = "pinned"})
+function Registry:birth(list) self.list = list end
+function Registry:list() return self.list end
+
+-- Whether the node at addr is still listed among the hosts.
+local function present(addr)
+  for _, h in ipairs(stage.hosts():await()) do
+    if h.address == addr then return true end
+  end
+  return false
+end
+
+function main(args)
+  if args[1] == "idle" then return end
+  if args[1] == "target" then
+    local list = {}
+    for i = 1, math.tointeger(tonumber(args[2])) do list[i] = Counter() end
+    stage.name("drain-registry", Registry(list)):await()
+    print("ready")
+    return
+  end
+  local addr, tag = args[2], args[3]
+  local list
+  local deadline = stage.now() + 20
+  repeat
+    local ok, l = pcall(function()
+      return stage.find_name("drain-registry"):list():await()
+    end)
+    if ok then list = l else stage.sleep(0.1):await() end
+  until list or stage.now() > deadline
+  assert(list, "no registry")
+  -- host entries come a moment after a node joins: see the target's first
+  deadline = stage.now() + 20
+  while not present(addr) do
+    assert(stage.now() < deadline, "the target's host entry never came")
+    stage.sleep(0.1):await()
+  end
+  print("sending " .. tag)
+  local sent, rounds = 0, 0
+  deadline = stage.now() + 60
+  while sent < 5000 or present(addr) do
+    assert(stage.now() < deadline, "the node never left")
+    rounds = rounds + 1
+    local calls = {}
+    for _, c in ipairs(list) do
+      if (rounds + sent) % 10 == 0 then
+        calls[#calls + 1] = c:put(tag, rounds)
+      else
+        stage.send(c, "put", tag, rounds)
+      end
+      sent = sent + 1
+    end
+    for _, f in ipairs(calls) do f:await() end
+    if rounds == 2 then print("flooding " .. tag) end
+  end
+  for i, c in ipairs(list) do
+    local r = c:check(tag, rounds):await()
+    if r ~= true then
+      print("counter " .. i .. " " .. tostring(r))
+      stage.exit(1)
+    end
+  end
+  -- it stays up (the other sender's Counters may live here now): the
+  -- test stops it
+  print("ok " .. tag .. " " .. sent)
+end

@@ -1,0 +1,31 @@
+#!/bin/sh
+# cluster.drain: SIGTERM to a node with peers moves its 1,000 actors to the
+# other nodes and only then leaves (exit 0, progress lines), while two
+# senders on other nodes send numbered messages to every one of them
+# through their first references, before, during and after the drain:
+# every message arrives once, in order (each Counter checks), and every
+# call is answered. A node alone stops as before (cluster.basic).
+. "$(dirname "$0")/lib.sh"
+here=$(dirname "$0")
+opts="--theatres 2 --period 0.2"
+start a $opts "$here/drain.lua" idle
+start b --join "$ADDR_a" $opts "$here/drain.lua" target 1000
+wait_line "$DIR/b.out" '^ready$' 30
+start c --join "$ADDR_a" $opts "$here/drain.lua" send "$ADDR_b" c
+start d --join "$ADDR_a" $opts "$here/drain.lua" send "$ADDR_b" d
+wait_line "$DIR/c.out" '^flooding c$' 30
+wait_line "$DIR/d.out" '^flooding d$' 30
+kill -TERM "$PID_b"
+wait_exit "$PID_b" 60
+grep -q "draining: moves done: 1000 of 1000 actors moved" "$DIR/b.out" ||
+    fail "the drained node did not move every actor"
+wait_line "$DIR/c.out" '^ok c [0-9]+$' 60
+wait_line "$DIR/d.out" '^ok d [0-9]+$' 60
+grep -E 'lost|may not have arrived|failed' "$DIR"/*.out &&
+    fail "something was lost"
+# the rest stop at once (SIGINT: no drain)
+kill -INT "$PID_a" "$PID_c" "$PID_d"
+wait_exit "$PID_a" 20
+wait_exit "$PID_c" 20
+wait_exit "$PID_d" 20
+echo "cluster.drain: ok"
