@@ -30,6 +30,10 @@ typedef struct stage_net_config {
     double join_timeout;
     double node_timeout; /* a node heard nothing from this long is declared
                          ** dead: calls to it fail with NodeDown (10 s) */
+    /* SIGTERM (handle_signals) moves the node's mobile actors to the
+    ** other nodes before it stops, for at most this long (30 s; 0: the
+    ** default; < 0: no drain, it stops at once as on SIGINT). */
+    double drain_timeout;
     /* The cluster key (docs/security.md): STAGE_CLUSTER_KEY_BYTES bytes
     ** that every node of the system holds. With it, every connection
     ** begins with a handshake that proves both ends hold the key, and all

@@ -143,6 +143,7 @@ static const range_t replicas_range = {1, STAGE_DHT_REPLICAS_MAX, 1};
 static const range_t lease_range = {0.1, SECS_MAX, 0};
 static const range_t period_range = {0.01, SECS_MAX, 0};
 static const range_t node_timeout_range = {0.1, SECS_MAX, 0};
+static const range_t drain_range = {0, SECS_MAX, 0}; /* 0: no drain */
 /* a handler's slice and budget, a default timeout: 0 is not "none" */
 static const range_t secs_range = {0.001, SECS_MAX, 0};
 static const range_t bytes_range = {(double)STAGE_MAX_MESSAGE_MIN,
@@ -360,6 +361,9 @@ static int cmd_node(int argc, char **argv) {
         } else if (!strcmp(o, "--node-timeout")) {
             net.node_timeout = number_arg("node", o, v, node_timeout_range),
             i++;
+        } else if (!strcmp(o, "--drain")) {
+            double secs = number_arg("node", o, v, drain_range);
+            net.drain_timeout = secs > 0 ? secs : -1, i++;
         } else if (!strcmp(o, "--budget")) {
             cfg.budget_secs = number_arg("node", o, v, secs_range), i++;
         } else if (!strcmp(o, "--timeout")) {

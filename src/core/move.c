@@ -1451,7 +1451,9 @@ static void guest_import(stage__theatre_t *t, netstep_t *ns) {
 ** id consult once the home has left (net/relocate.c). The home forwards
 ** stragglers until it leaves, and passes moves asked of it to that node. */
 
-/* ADOPT at the actor's node: the guest at ns->q.at becomes this node's. */
+/* ADOPT at the actor's node: the guest at ns->q.at becomes this node's
+** (ADOPTED goes once the network has put it in the store and taken its
+** names over: net_hooks.rehomed). */
 static void guest_adopt(stage__theatre_t *t, netstep_t *ns) {
     hub_t *h = hub_get(t, ns->q.at.serial);
     stage__move_msg_t q = {
@@ -1465,9 +1467,10 @@ static void guest_adopt(stage__theatre_t *t, netstep_t *ns) {
         memset(&h->home, 0, sizeof h->home);
         if (h->at == t->index) /* where it was born here: nothing to keep */
             stage__free(stage__u64map_take(&t->hubs, ns->q.at.serial));
-        if (t->node->net_hooks.rehomed)
-            t->node->net_hooks.rehomed(t->node, &ns->q.home, &ns->q.at, 0,
-                                       ns->q.data, ns->q.len);
+        /* the network answers once the store and the names have it */
+        t->node->net_hooks.rehomed(t->node, &ns->q.home, &ns->q.at, 0,
+                                   ns->q.data, ns->q.len);
+        return;
     }
     send_step(t->node, ns->q.home.node, &q);
 }

@@ -28,7 +28,12 @@ static int user(stage_dht_t *d, uint64_t now, uint64_t req, int op, uint64_t k,
         r.ttl = d->cfg.lease_ms;
         stage__dht_pl_rec(&pl, &r);
     }
-    if (b) stage__dht_pl_rec(&pl, b);
+    if (b) { /* keyed as a: a record of key 0 does not decode on the wire */
+        rec_t e = *b;
+        e.key = stage_dht_replica(k, index, R);
+        e.index = (uint8_t)index;
+        stage__dht_pl_rec(&pl, &e);
+    }
     reqspec_t s = {.kind = RQ_USER,
                    .op = op,
                    .req = req,
@@ -83,17 +88,19 @@ int stage_dht_cas(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
     return user(d, now, req, STAGE_DHT_OP_CAS, k, 0, &r, expected ? &e : NULL);
 }
 
-int stage_dht_remove(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
-                     uint64_t sub) {
-    int R = d->cfg.replicas;
-    /* forget it first: it must not be renewed or put back */
+void stage__dht_forget(stage_dht_t *d, uint64_t k, uint64_t sub) {
     for (size_t i = 0; i < d->owned.n; i++)
         if (d->owned.v[i].base == k && d->owned.v[i].sub == sub) {
             stage__free(d->owned.v[i].value);
             d->owned.v[i] = d->owned.v[--d->owned.n];
-            break;
+            return;
         }
-    (void)R;
+}
+
+int stage_dht_remove(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
+                     uint64_t sub) {
+    /* forget it first: it must not be renewed or put back */
+    stage__dht_forget(d, k, sub);
     rec_t r = {0, sub, 0, 0, 0, 0, 0, NULL};
     return user(d, now, req, STAGE_DHT_OP_REMOVE, k, 0, &r, NULL);
 }

@@ -348,4 +348,7 @@ void stage__dht_done(stage_dht_t *d, uint64_t req, int status, int hops,
                      const char *data, uint32_t len, int kind);
 void stage__dht_keep(stage_dht_t *d, char *p); /* free p at the next call */
 
+/* Stop owning entry (k, sub): no renewal, no removal (api.c). */
+void stage__dht_forget(stage_dht_t *d, uint64_t k, uint64_t sub);
+
 #endif

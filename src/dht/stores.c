@@ -156,6 +156,26 @@ int stage_dht_name_find(stage_dht_t *d, uint64_t now, uint64_t req,
     return stage_dht_get(d, now, req, skey(STAGE_DHT_NAMES, name));
 }
 
+int stage_dht_name_move(stage_dht_t *d, uint64_t now, uint64_t req,
+                        const char *name, const stage_id_t *from,
+                        const stage_id_t *to) {
+    if (!name || !*name || !from || !to) return STAGE_EINVAL;
+    stage_pack_t e = STAGE_PACK_INIT, v = STAGE_PACK_INIT;
+    stage_pack_id(&e, from);
+    stage_pack_id(&v, to);
+    int rc = stage_pack_error(&e) || stage_pack_error(&v)
+                 ? STAGE_ENOMEM
+                 : stage_dht_cas(d, now, req, skey(STAGE_DHT_NAMES, name),
+                                 e.data, e.len, v.data, v.len);
+    stage_pack_free(&e);
+    stage_pack_free(&v);
+    return rc;
+}
+
+void stage_dht_name_forget(stage_dht_t *d, const char *name) {
+    if (name && *name) stage__dht_forget(d, skey(STAGE_DHT_NAMES, name), 0);
+}
+
 int stage_dht_name_release(stage_dht_t *d, uint64_t now, uint64_t req,
                            const char *name) {
     if (!name || !*name) return STAGE_EINVAL;

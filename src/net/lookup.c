@@ -109,8 +109,7 @@ void stage__lookup_drain(stage__netnode_t *nn) {
             lookup_t *lk = stage__u64map_take(&nn->reqs, x->req);
             if (lk)
                 lookup_dht_done(nn, lk, x);
-            else if (!stage__hosts_done(nn, x) &&
-                     !stage__relocate_done(nn, x))
+            else if (!stage__hosts_done(nn, x) && !stage__relocate_done(nn, x))
                 stage__holdings_bye_done(nn, x->req);
         }
     }

@@ -30,6 +30,8 @@
 #include "util/log.h"
 
 #define DRAIN_HAND_RETRY_MS 20  /* a busy handover is asked again after */
+#define DRAIN_HAND_WATCH_MS 100 /* the handovers' deadline is checked */
+#define DRAIN_HAND_MAX_MS 10000 /* every handover answered, at most */
 #define DRAIN_FLUSH_MAX_MS 5000 /* every frame acknowledged, at most */
 #define DRAIN_POLL_MS 5         /* the flush's checks */
 #define DRAIN_FETCHES 10        /* reads of the hosts store finding none */
@@ -40,7 +42,7 @@ enum { LIST = 1, MOVE, HAND, BARRIER, FLUSH, DONE };
 struct stage__drain {
     stage__netnode_t *nn;
     int phase;
-    uv_timer_t timer;
+    uv_timer_t timer, limit; /* the phases' and the drain's deadline */
     bool timer_on;
     uint64_t start, phase_at;
     /* LIST */
@@ -217,6 +219,7 @@ static void run_effects(stage__drain_t *d) {
     if (d->phase == MOVE && stage_evac_done(d->evac)) {
         progress(d, "moves done: ");
         d->phase = HAND;
+        d->phase_at = now_ms(d->nn);
         hand_round(d);
         return;
     }
@@ -246,7 +249,11 @@ static void hand_round(stage__drain_t *d) {
 
 /* A round is over and every answer came: again, or the stop. */
 static void hand_check(stage__drain_t *d) {
-    if (d->phase != HAND || d->hand_theatres || d->hand_waiting) return;
+    if (d->phase != HAND) return;
+    if (d->hand_theatres || d->hand_waiting) { /* watch for the deadline */
+        if (!d->timer_on) arm(d, DRAIN_HAND_WATCH_MS);
+        return;
+    }
     if (d->hand_busy) {
         arm(d, DRAIN_HAND_RETRY_MS);
         return;
@@ -267,6 +274,9 @@ void stage__drain_rehomed(stage__netnode_t *nn, const stage_id_t *old,
         stage_id_format(old, id, sizeof id);
         LOG_WARN("draining: node '%s' did not take actor '%s' over: %s",
                  cur->node, id, stage_strerror(status));
+    }
+    if (!status) { /* its names went with it */
+        stage__hold_hand_over(&nn->holdings, old->serial);
     }
     if (!d) return;
     if (d->hand_waiting) d->hand_waiting--;
@@ -377,6 +387,20 @@ static void flush_step(stage__drain_t *d) {
 /* ---- the loop's side --------------------------------------------------------
  */
 
+/* The drain ran out of time (--drain): what has not moved stays. */
+static void deadline(uv_timer_t *t) {
+    stage__drain_t *d = t->data;
+    if (d->phase > HAND) return;
+    stage_evac_stats_t st;
+    stage_evac_stats(d->evac, &st);
+    size_t left = st.total - st.moved - st.gone;
+    LOG_WARN("draining: not done in %g s (--drain): %zu actor%s not moved "
+             "stop%s with this node",
+             (double)d->nn->drain_ms / 1000, left, left == 1 ? "" : "s",
+             left == 1 ? "s" : "");
+    bounce_begin(d);
+}
+
 static void on_timer(uv_timer_t *t) {
     stage__drain_t *d = t->data;
     d->timer_on = false;
@@ -389,7 +413,17 @@ static void on_timer(uv_timer_t *t) {
         run_effects(d);
         break;
     case HAND:
-        hand_round(d);
+        if (!d->hand_theatres && !d->hand_waiting) {
+            hand_round(d);
+        } else if (now_ms(d->nn) - d->phase_at > DRAIN_HAND_MAX_MS) {
+            LOG_WARN("draining: %zu actors that live on other nodes were "
+                     "not taken over by them in %d ms: messages to their "
+                     "first ids fail once this node is gone",
+                     d->hand_waiting, DRAIN_HAND_MAX_MS);
+            bounce_begin(d);
+        } else {
+            arm(d, DRAIN_HAND_WATCH_MS);
+        }
         break;
     case FLUSH:
         flush_step(d);
@@ -443,7 +477,9 @@ static void any_peer(void *ud, const char *addr, uint32_t incarnation) {
 }
 
 bool stage__drain_start(stage__netnode_t *nn) {
-    if (nn->drain) return false; /* a second SIGTERM: stop at once */
+    if (nn->drain || !nn->drain_ms)
+        return false; /* a second SIGTERM, or
+                       ** no drain: at once */
     bool peers = false;
     stage__transport_each_session(nn->tr, any_peer, &peers);
     if (!peers || !atomic_load(&nn->joined)) return false;
@@ -458,6 +494,9 @@ bool stage__drain_start(stage__netnode_t *nn) {
     d->start = d->phase_at = now_ms(nn);
     uv_timer_init(&nn->loop, &d->timer);
     d->timer.data = d;
+    uv_timer_init(&nn->loop, &d->limit);
+    d->limit.data = d;
+    uv_timer_start(&d->limit, deadline, nn->drain_ms, 0);
     nn->drain = d;
     stage__node_set_draining(nn->node);
     stage__hosts_now(nn);
@@ -488,5 +527,6 @@ void stage__drain_close(stage__netnode_t *nn) {
     nn->drain = NULL;
     held_free();
     stage_evac_destroy(&d->evac);
+    uv_close((uv_handle_t *)&d->limit, NULL);
     uv_close((uv_handle_t *)&d->timer, closed);
 }

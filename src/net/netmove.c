@@ -55,6 +55,28 @@ void stage__netmove_hook(stage_node_t *node, const char *to,
     stage__netnode_push(nn, it);
 }
 
+/* What an ADOPT carries beside the ids: [earlier ids, names], the ids
+** the actor had before its home took it over (relocate.c) and the names
+** its home holds for it, which the node it is at takes over. */
+static void adopt_data(stage__netnode_t *nn, const stage__move_msg_t *q,
+                       stage_pack_t *p, stage__node_move_t *m) {
+    stage_id_t ids[16];
+    const char *names[16];
+    size_t n = stage__relocate_formers(nn, &q->home, ids, 16);
+    size_t k = stage__hold_names_of(&nn->holdings, q->home.serial, names, 16);
+    if (!n && !k) return;
+    stage_pack_array(p, 2);
+    stage_pack_array(p, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        stage_pack_id(p, &ids[i]);
+    stage_pack_array(p, (uint32_t)k);
+    for (size_t i = 0; i < k; i++)
+        stage_pack_cstr(p, names[i]);
+    if (stage_pack_error(p)) return; /* without: the store keeps a name */
+    m->data = p->data;
+    m->dlen = p->len;
+}
+
 void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
     mvitem_t *mv = (mvitem_t *)it->args;
     const stage__move_msg_t *q = &mv->q;
@@ -76,23 +98,12 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
                             .wlen = strlen(mv->where),
                             .data = data ? mv->data : NULL,
                             .dlen = it->len};
-    stage_pack_t formers = STAGE_PACK_INIT;
-    if (q->op == STAGE__MOVE_ADOPT) { /* the ids it had before its home */
-        stage_id_t ids[16];
-        size_t n = stage__relocate_formers(nn, &q->home, ids, 16);
-        if (n) {
-            stage_pack_array(&formers, (uint32_t)n);
-            for (size_t i = 0; i < n; i++)
-                stage_pack_id(&formers, &ids[i]);
-            if (!stage_pack_error(&formers)) {
-                m.data = formers.data;
-                m.dlen = formers.len;
-            }
-        }
-    }
+    stage_pack_t adopt = STAGE_PACK_INIT;
+    if (q->op == STAGE__MOVE_ADOPT) /* its earlier ids and names go along */
+        adopt_data(nn, q, &adopt, &m);
     stage_pack_t p = STAGE_PACK_INIT;
     int rc = stage__node_move_encode(&p, &m);
-    stage_pack_free(&formers);
+    stage_pack_free(&adopt);
     if (!rc)
         rc =
             stage__netnode_send_frame(nn, it->where, FRAME_MOVE, p.data, p.len);

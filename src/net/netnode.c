@@ -1298,6 +1298,7 @@ void stage_net_config_init(stage_net_config_t *cfg) {
     cfg->period_secs = 1;
     cfg->join_timeout = 30;
     cfg->node_timeout = 10;
+    cfg->drain_timeout = 30;
 }
 
 const char *stage_node_address(const stage_node_t *node) {
@@ -1418,6 +1419,10 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
         return STAGE_ENOMEM;
     }
     nn->node = node;
+    nn->drain_ms = cfg->drain_timeout < 0 ? 0
+                   : cfg->drain_timeout == 0
+                       ? 30000
+                       : (uint64_t)(cfg->drain_timeout * 1000);
     nn->call_timeout =
         (uint64_t)((cfg->call_timeout > 0 ? cfg->call_timeout : 60) * 1000);
     nn->max_message = stage__node_config(node)->max_message;

@@ -149,6 +149,7 @@ typedef struct stage__netnode {
     uv_timer_t leave_timer;  /* the leave's wait for its removals */
     uint64_t next_id;
     uint64_t call_timeout; /* ms */
+    uint64_t drain_ms;     /* SIGTERM's drain at most; 0: none */
     size_t max_message;    /* the node's: arguments and replies, encoded */
     size_t max_frame;      /* the transport's, header included */
     stage__held_t *held_head, *held_tail;

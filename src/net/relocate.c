@@ -54,12 +54,20 @@ typedef struct target {
 
 enum { LOOKING = 1, FOUND, NONE };
 
+/* A takeover this node answers (ADOPTED) once what it owes is done: the
+** store's entries in, the names taken over (or refused). */
+typedef struct adoption {
+    stage_id_t home, cur;
+    int pending;
+} adoption_t;
+
 /* A store entry this node put (or is putting). */
 typedef struct entry {
     struct entry *next;
     stage_id_t old, cur;
     uint64_t req; /* the put under way; 0: done, or to be made again */
     bool ok;
+    adoption_t *ad; /* answered once this entry is in */
 } entry_t;
 
 struct stage__relocate {
@@ -67,8 +75,13 @@ struct stage__relocate {
     size_t ntargets;
     stage_u64map_t looks; /* DHT request -> target_t */
     stage_u64map_t puts;  /* DHT request -> entry_t */
+    stage_u64map_t names; /* DHT request -> naming_t */
     entry_t *entries;     /* every entry this node holds */
 };
+
+typedef struct naming naming_t;
+static void name_taken(stage__netnode_t *nn, naming_t *nm, int status);
+static void adoption_step(stage__netnode_t *nn, adoption_t *ad);
 
 static uint64_t now_ms(stage__netnode_t *nn) {
     return uv_now(&nn->loop);
@@ -125,6 +138,12 @@ static void targets_drop(uint64_t key, void *val, void *ud) {
     }
 }
 
+static void names_drop(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    stage__free(val);
+}
+
 void stage__relocate_close(stage__netnode_t *nn) {
     stage__relocate_t *r = nn->relocate;
     if (!r) return;
@@ -132,6 +151,8 @@ void stage__relocate_close(stage__netnode_t *nn) {
     stage__u64map_free(&r->targets);
     stage__u64map_free(&r->looks);
     stage__u64map_free(&r->puts);
+    stage__u64map_each(&r->names, names_drop, NULL);
+    stage__u64map_free(&r->names);
     for (entry_t *e; (e = r->entries);) {
         r->entries = e->next;
         stage__free(e);
@@ -323,14 +344,16 @@ static void put_one(stage__netnode_t *nn, entry_t *e) {
     stage__lookup_drain(nn);
 }
 
-void stage__relocate_record(stage__netnode_t *nn, const stage_id_t *old,
-                            const stage_id_t *cur) {
+/* Record old -> cur, counted in ad (may be NULL) until it is in. */
+static void record(stage__netnode_t *nn, const stage_id_t *old,
+                   const stage_id_t *cur, adoption_t *ad) {
     stage__relocate_t *r = nn->relocate;
     if (!r) return;
     for (entry_t *e = r->entries; e; e = e->next)
         if (same(&e->old, old)) { /* replaced: the latest place wins */
             e->cur = *cur;
             e->ok = false;
+            if (ad && !e->ad) e->ad = ad, ad->pending++;
             if (!e->req) put_one(nn, e);
             return;
         }
@@ -347,7 +370,13 @@ void stage__relocate_record(stage__netnode_t *nn, const stage_id_t *old,
     e->cur = *cur;
     e->next = r->entries;
     r->entries = e;
+    if (ad) e->ad = ad, ad->pending++;
     put_one(nn, e);
+}
+
+void stage__relocate_record(stage__netnode_t *nn, const stage_id_t *old,
+                            const stage_id_t *cur) {
+    record(nn, old, cur, NULL);
 }
 
 size_t stage__relocate_formers(stage__netnode_t *nn, const stage_id_t *cur,
@@ -369,6 +398,7 @@ void stage__relocate_forget(stage__netnode_t *nn, uint64_t serial) {
         }
         *pp = e->next;
         if (e->req) stage__u64map_take(&r->puts, e->req);
+        if (e->ad) adoption_step(nn, e->ad); /* it stopped: answered */
         /* the entry goes from the store once no one renews it */
         stage_dht_migration_remove(nn->dht, now_ms(nn), ++nn->next_id, &e->old);
         stage__free(e);
@@ -398,11 +428,18 @@ bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
         looked(nn, tg, x);
         return true;
     }
+    naming_t *nm = stage__u64map_take(&r->names, x->req);
+    if (nm) {
+        name_taken(nn, nm, x->status);
+        return true;
+    }
     entry_t *e = stage__u64map_take(&r->puts, x->req);
     if (!e) return false;
     e->req = 0;
     if (x->status == 0) {
         e->ok = true;
+        if (e->ad) adoption_step(nn, e->ad);
+        e->ad = NULL;
     } else {
         char id[STAGE_ID_TEXT_MAX];
         stage_id_format(&e->old, id, sizeof id);
@@ -411,6 +448,61 @@ bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
                   id, stage_strerror(x->status));
     }
     return true;
+}
+
+/* ---- names that come with an actor ----------------------------------------
+ */
+
+struct naming {
+    char name[256];
+    uint64_t serial; /* the actor here */
+    adoption_t *ad;
+};
+
+/* One thing ad waited for is done: at the last, its ADOPTED goes. */
+static void adoption_step(stage__netnode_t *nn, adoption_t *ad) {
+    if (--ad->pending) return;
+    stage__move_msg_t q = {
+        .op = STAGE__MOVE_ADOPTED, .home = ad->home, .at = ad->cur};
+    stage__netmove_hook(nn->node, ad->home.node, &q, NULL);
+    stage__free(ad);
+}
+
+/* Take name over from actor old for cur, an actor of this node now. */
+static void name_take(stage__netnode_t *nn, const char *name, size_t len,
+                      const stage_id_t *old, const stage_id_t *cur,
+                      adoption_t *ad) {
+    stage__relocate_t *r = nn->relocate;
+    naming_t *nm = stage__malloc(sizeof *nm);
+    if (!nm) return;
+    nm->ad = ad;
+    memcpy(nm->name, name, len);
+    nm->name[len] = '\0';
+    nm->serial = cur->serial;
+    uint64_t req = ++nn->next_id;
+    if (stage__u64map_put(&r->names, req, nm) ||
+        stage_dht_name_move(nn->dht, now_ms(nn), req, nm->name, old, cur)) {
+        stage__u64map_take(&r->names, req);
+        LOG_WARN("the name '%s' does not follow its actor here: the DHT "
+                 "cannot be asked",
+                 nm->name);
+        stage__free(nm);
+        return;
+    }
+    ad->pending++;
+    stage__lookup_drain(nn);
+}
+
+/* The DHT answered a name's takeover. */
+static void name_taken(stage__netnode_t *nn, naming_t *nm, int status) {
+    if (status == 0)
+        stage__hold_claimed(&nn->holdings, nm->name, nm->serial);
+    else
+        LOG_WARN("the name '%s' does not follow its actor here: %s", nm->name,
+                 stage_strerror(status));
+    adoption_t *ad = nm->ad;
+    stage__free(nm);
+    adoption_step(nn, ad);
 }
 
 /* ---- the hook (core/netif.h: rehomed) ------------------------------------ */
@@ -444,21 +536,45 @@ void stage__relocate_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
         stage__drain_rehomed(nn, &it->to, &cur, it->op);
         return;
     }
-    /* this node took it over: the store learns where its ids lead now */
-    stage__relocate_record(nn, &it->to, &cur);
-    if (!it->len) return;
-    stage_unpack_t u;
-    uint32_t n;
-    stage_unpack_init(&u, it->args + sizeof cur, it->len);
-    if (stage_unpack_array(&u, &n)) return;
-    for (uint32_t i = 0; i < n && i < RELOCATE_FORMERS_MAX; i++) {
-        stage_id_t old;
-        if (stage_unpack_id(&u, &old)) {
-            LOG_WARN("an actor's earlier ids from node '%s' are not ids: "
-                     "ignored",
-                     it->to.node);
-            return;
-        }
-        stage__relocate_record(nn, &old, &cur);
+    /* this node took it over: the store learns where its ids lead now,
+    ** and the names its home held for it are this node's; its home hears
+    ** once they are (it leaves after) */
+    adoption_t *ad = stage__calloc(1, sizeof *ad);
+    if (!ad) {
+        LOG_ERROR("out of memory: an actor taken over from '%s' is not "
+                  "recorded",
+                  it->to.node);
+        return;
     }
+    ad->home = it->to;
+    ad->cur = cur;
+    ad->pending = 1; /* until every request below is out */
+    record(nn, &it->to, &cur, ad);
+    if (it->len) {
+        stage_unpack_t u;
+        uint32_t n, k;
+        stage_unpack_init(&u, it->args + sizeof cur, it->len);
+        if (stage_unpack_array(&u, &n) || n != 2 || stage_unpack_array(&u, &n))
+            goto bad;
+        for (uint32_t i = 0; i < n; i++) {
+            stage_id_t old;
+            if (stage_unpack_id(&u, &old)) goto bad;
+            if (i < RELOCATE_FORMERS_MAX) record(nn, &old, &cur, ad);
+        }
+        if (stage_unpack_array(&u, &k)) goto bad;
+        for (uint32_t i = 0; i < k; i++) {
+            const char *name;
+            size_t len;
+            if (stage_unpack_str(&u, &name, &len) || !len || len > 255)
+                goto bad;
+            name_take(nn, name, len, &it->to, &cur, ad);
+        }
+    }
+    adoption_step(nn, ad);
+    return;
+bad:
+    LOG_WARN("the earlier ids and names of an actor node '%s' handed over "
+             "are not what they should be: ignored",
+             it->to.node);
+    adoption_step(nn, ad);
 }

@@ -109,6 +109,37 @@ size_t stage__hold_release(stage__hold_t *h, uint64_t serial, uint64_t now) {
     return released;
 }
 
+size_t stage__hold_names_of(const stage__hold_t *h, uint64_t serial,
+                            const char **out, size_t max) {
+    gone_t g = {.serial = serial};
+    size_t n = 0;
+    if (!serial) return 0;
+    stage__u64map_each((stage_u64map_t *)&h->claims, gone_match, &g);
+    for (int i = 0; i < g.n && n < max; i++) {
+        claim_t *c = stage__u64map_get((stage_u64map_t *)&h->claims, g.keys[i]);
+        if (c) out[n++] = c->name;
+    }
+    return n;
+}
+
+size_t stage__hold_hand_over(stage__hold_t *h, uint64_t serial) {
+    gone_t g = {.serial = serial};
+    size_t n = 0;
+    if (!serial) return 0;
+    do {
+        g.n = 0;
+        stage__u64map_each(&h->claims, gone_match, &g);
+        for (int i = 0; i < g.n; i++) {
+            claim_t *c = stage__u64map_take(&h->claims, g.keys[i]);
+            stage_dht_name_forget(h->dht, c->name);
+            stage__names_drop(h->names, c->name);
+            stage__free(c);
+            n++;
+        }
+    } while (g.n == 64);
+    return n;
+}
+
 /* ---- types ----------------------------------------------------------------
  */
 

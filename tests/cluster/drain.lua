@@ -7,7 +7,8 @@
 --           through those first references, until the node at ADDR has
 --           left and at least 5000 went; then ask each Counter whether it
 --           got this sender's numbers once each, in order; print "ok TAG
---           SENT", or exit 1 saying which did not.
+--           SENT", or exit 1 saying which did not. The first ten are
+--           also asked through their names, which followed them.
 local stage = require "stage"
 
 local Counter = stage.actor "Counter"
@@ -45,6 +46,7 @@ function main(args)
   if args[1] == "target" then
     local list = {}
     for i = 1, math.tointeger(tonumber(args[2])) do list[i] = Counter() end
+    for i = 1, 10 do stage.name("counter-" .. i, list[i]):await() end
     stage.name("drain-registry", Registry(list)):await()
     print("ready")
     return
@@ -92,5 +94,20 @@ function main(args)
   end
   -- it stays up (the other sender's Counters may live here now): the
   -- test stops it
+  -- names follow their actors: the first ten are named (looked up past
+  -- the name cache's second, they name where the actor is now)
+  stage.sleep(1.1):await()
+  for i = 1, 10 do
+    local ref = stage.find_name("counter-" .. i)
+    local r = ref:check(tag, rounds):await()
+    if tostring(ref):find(addr, 1, true) then
+      print("counter-" .. i .. " is still named at the drained node")
+      stage.exit(1)
+    end
+    if r ~= true then
+      print("counter-" .. i .. " by name " .. tostring(r))
+      stage.exit(1)
+    end
+  end
   print("ok " .. tag .. " " .. sent)
 end

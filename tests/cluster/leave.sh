@@ -1,5 +1,5 @@
 #!/bin/sh
-# cluster.leave: a node stopped with SIGTERM takes its names and its type
+# cluster.leave: a node stopped with SIGINT takes its names and its type
 # registrations out of the DHT before it leaves (the lease is 30 s here:
 # only the node's own release can end them within the watcher's 10 s).
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +15,7 @@ watcher=$!
 PIDS="$PIDS $watcher"
 wait_line "$DIR/b.out" '^ready area-b$'
 wait_line "$DIR/watch.out" '^phase1 ok$' 30
-kill -TERM "$PID_b"
+kill -INT "$PID_b" # at once: a drain (SIGTERM) would move its Area, name and all
 wait "$PID_b" || fail "the stopped node exited with status $?"
 wait "$watcher" || fail "the watcher failed"
 grep -q '^ok$' "$DIR/watch.out" || fail "the watcher did not finish"

@@ -347,6 +347,39 @@ static void name_store_claims_take_over(void **st) {
     stage_dht_destroy(&d);
 }
 
+/* stage_dht_name_move: a node that takes an actor over (its home drains)
+** takes its name over from the id it had, atomically, and holds it from
+** then on; the former holder's renewal is answered MISSING; a name bound
+** to another actor, or to no one, is not taken. */
+static void names_move_with_their_actors(void **st) {
+    (void)st;
+    for (int r = 1; r <= 3; r += 2) {
+        stage_dht_t *d = lone(r);
+        uint64_t key = stage_dht_key(STAGE_DHT_NAMES, "svc", 3);
+        uint64_t rkey =
+            stage_dht_replica(key, stage_dht_primary_index(key, r), r);
+        stage_id_t first = actor_at("10.0.0.5:7400", 0x111, 3);
+        stage_id_t here = actor_at("10.0.0.1:7400", 0x999, 7);
+        claim_for(d, 0, 5, first.node, rkey, 1, &first, RF_TAKEOVER);
+        assert_int_equal(reply_status(d, 1), 0);
+        stage_id_t other = actor_at("10.0.0.5:7400", 0x111, 4);
+        assert_int_equal(stage_dht_name_move(d, 5, 21, "svc", &other, &here),
+                         0);
+        assert_int_equal(done_status(d, 21), STAGE_EEXISTS);
+        assert_int_equal(stage_dht_name_move(d, 6, 22, "svc", &first, &here),
+                         0);
+        assert_int_equal(done_status(d, 22), 0);
+        assert_int_equal(held_run(d, rkey), 0x999);
+        assert_int_equal(stage__dht_find(d, rkey, 0)->owner, 1000);
+        renew(d, 40, 5, rkey);
+        assert_int_equal(sent(d, STAGE_DHT_M_MISSING), 1);
+        assert_int_equal(
+            stage_dht_name_move(d, 41, 23, "nobody", &first, &here), 0);
+        assert_int_equal(done_status(d, 23), STAGE_EEXISTS);
+        stage_dht_destroy(&d);
+    }
+}
+
 /* A node's host entry: put, read back and decoded, replaced by the next
 ** put (one entry per manager, not one per put); a value that is not a
 ** host entry does not decode. */
@@ -413,6 +446,7 @@ int main(void) {
         cmocka_unit_test(effects_accumulate_until_read),
         cmocka_unit_test(name_claim_takes_over_an_earlier_run_of_its_node),
         cmocka_unit_test(name_store_claims_take_over),
+        cmocka_unit_test(names_move_with_their_actors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

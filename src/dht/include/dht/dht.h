@@ -298,6 +298,15 @@ int stage_dht_name_find(stage_dht_t *d, uint64_t now, uint64_t req,
                         const char *name);
 int stage_dht_name_release(stage_dht_t *d, uint64_t now, uint64_t req,
                            const char *name);
+/* Take name over from actor `from` (whoever holds it) for actor `to`:
+** this manager holds it from then on (STAGE_EEXISTS if it names another
+** actor than `from`, or no one). */
+int stage_dht_name_move(stage_dht_t *d, uint64_t now, uint64_t req,
+                        const char *name, const stage_id_t *from,
+                        const stage_id_t *to);
+/* This manager no longer holds name (another took it over): forgotten,
+** neither removed nor renewed. */
+void stage_dht_name_forget(stage_dht_t *d, const char *name);
 /* types: add an actor of a type, or an immediate subtype; remove; find
 ** (items: actor ids [0, id] and subtypes [1, "name"]). */
 int stage_dht_type_add(stage_dht_t *d, uint64_t now, uint64_t req,

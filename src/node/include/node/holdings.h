@@ -102,6 +102,14 @@ size_t stage__hold_claims(const stage__hold_t *h);
 ** with the lease). Returns how many. */
 size_t stage__hold_release(stage__hold_t *h, uint64_t serial, uint64_t now);
 
+/* The names claimed for actor serial (not 0): at most max, into out
+** (borrowed until h changes). */
+size_t stage__hold_names_of(const stage__hold_t *h, uint64_t serial,
+                            const char **out, size_t max);
+/* Actor serial's names are another node's now (it took them over, with
+** the actor, as the drain handed it there): forgotten here, neither
+** released nor renewed. Returns how many. */
+size_t stage__hold_hand_over(stage__hold_t *h, uint64_t serial);
 /* The first actor of type (handle ty; super: its supertype, "" for none)
 ** was born here: register this node for it (again: a registration is a
 ** lease the manager renews; a failure only means other nodes find this
