@@ -1458,10 +1458,16 @@ static void guest_adopt(stage__theatre_t *t, netstep_t *ns) {
     hub_t *h = hub_get(t, ns->q.at.serial);
     stage__move_msg_t q = {
         .op = STAGE__MOVE_ADOPTED, .home = ns->q.home, .at = ns->q.at};
-    if (!h || !h->guest || !stage_id_equal(&h->home, &ns->q.home))
-        q.status = STAGE_EACTOR_NOT_FOUND; /* it stopped here */
-    else if (h->moving || h->remote)
+    if (!h || !h->guest || !stage_id_equal(&h->home, &ns->q.home)) {
+        char idt[STAGE_ID_TEXT_MAX];
+        stage_id_format(&ns->q.at, idt, sizeof idt);
+        LOG_INFO("did not take actor '%s' over from '%s': it is no actor "
+                 "of that node here (it stopped)",
+                 idt, ns->peer);
+        q.status = STAGE_EACTOR_NOT_FOUND;
+    } else if (h->moving || h->remote) {
         q.status = STAGE_EBUSY; /* cannot be: home sequences its moves */
+    }
     if (!q.status) {
         h->guest = false;
         memset(&h->home, 0, sizeof h->home);

@@ -33,11 +33,14 @@
 
 #define RELOCATE_CACHE_MAX 65536 /* targets remembered */
 #define RELOCATE_FORMERS_MAX 16  /* earlier ids carried per actor */
+#define RELOCATE_NONE_MS 1000    /* "nowhere" is believed this long */
+#define RELOCATE_HOPS_MAX 8      /* places that left, one after the other */
 
 /* A message held for a target being looked up. */
 typedef struct held {
     struct held *next;
     int kind;           /* FRAME_MSG or FRAME_STOP */
+    int hops;           /* places it followed that left in turn */
     stage__future_t *f; /* a call's (a reference), or NULL */
     size_t len;
     char body[]; /* the frame as it was sent (its call id stale) */
@@ -47,7 +50,8 @@ typedef struct held {
 typedef struct target {
     struct target *next; /* same hash */
     stage_id_t old;
-    int state; /* LOOKING, FOUND, NONE */
+    int state;        /* LOOKING, FOUND, NONE */
+    uint64_t none_at; /* NONE: when the store said so (asked again 1 s on) */
     stage_id_t cur;
     held_t *head, *tail;
 } target_t;
@@ -169,11 +173,25 @@ static target_t *target_get(stage__relocate_t *r, const stage_id_t *old) {
 }
 
 /* Send held message h to tg->cur (FOUND). Frees h. */
+static bool enqueue(stage__netnode_t *nn, const stage_id_t *old, held_t *h);
+
 static void held_send(stage__netnode_t *nn, const target_t *tg, held_t *h) {
     stage__node_msg_t m;
     bool stop = h->kind == FRAME_STOP;
     if (stage__node_msg_decode(&m, h->body, h->len, stop)) { /* ours */
         held_fail(tg, h, STAGE_EDECODE, "its message could not be re-read");
+        return;
+    }
+    if (stage__transport_has_left(nn->tr, tg->cur.node, tg->cur.incarnation)) {
+        /* the node it went to left in turn: on from there */
+        if (++h->hops > RELOCATE_HOPS_MAX) {
+            held_fail(tg, h, STAGE_EACTOR_NOT_FOUND,
+                      "it moved on through more nodes that left than a "
+                      "message follows");
+            return;
+        }
+        if (!enqueue(nn, &tg->cur, h))
+            held_fail(tg, h, STAGE_ENOMEM, "out of memory");
         return;
     }
     if (!strcmp(tg->cur.node, nn->address)) { /* it lives here now */
@@ -245,11 +263,10 @@ static void look(stage__netnode_t *nn, target_t *tg) {
     stage__lookup_drain(nn);
 }
 
-bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
-                           int kind, const char *body, size_t len,
-                           stage__future_t *f) {
+/* Hold h under target old (looked up if need be), or send it on at once.
+** False if there is no memory for a new target (h untouched). */
+static bool enqueue(stage__netnode_t *nn, const stage_id_t *old, held_t *h) {
     stage__relocate_t *r = nn->relocate;
-    if (!r || (kind != FRAME_MSG && kind != FRAME_STOP)) return false;
     target_t *tg = target_get(r, old);
     bool fresh = !tg;
     if (!tg) {
@@ -264,25 +281,19 @@ bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
         }
         r->ntargets++;
     }
-    held_t *h = stage__malloc(sizeof *h + len);
-    if (!h) {
-        if (f) {
-            stage__future_reject(f, STAGE_ENOMEM, "out of memory", NULL, NULL);
-            stage__future_unref(f);
-        }
-        return true;
-    }
     h->next = NULL;
-    h->kind = kind;
-    h->f = f;
-    h->len = len;
-    memcpy(h->body, body, len);
     if (tg->state == FOUND) {
         held_send(nn, tg, h);
         return true;
     }
-    if (tg->state == NONE && !fresh) { /* asked already: ask again */
-        tg->state = 0;
+    if (tg->state == NONE && !fresh) {
+        if (now_ms(nn) - tg->none_at < RELOCATE_NONE_MS) { /* asked lately */
+            held_fail(tg, h, STAGE_EACTOR_NOT_FOUND,
+                      "its node left, and the migrations store has no later "
+                      "place for it (it stopped, or never moved)");
+            return true;
+        }
+        tg->state = 0; /* ask again */
     }
     if (tg->tail)
         tg->tail->next = h;
@@ -291,6 +302,24 @@ bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
     tg->tail = h;
     if (tg->state != LOOKING) look(nn, tg);
     return true;
+}
+
+bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
+                           int kind, const char *body, size_t len,
+                           stage__future_t *f) {
+    if (!nn->relocate || (kind != FRAME_MSG && kind != FRAME_STOP))
+        return false;
+    held_t *h = stage__malloc(sizeof *h + len);
+    if (!h) return false;
+    h->next = NULL;
+    h->kind = kind;
+    h->hops = 0;
+    h->f = f;
+    h->len = len;
+    memcpy(h->body, body, len);
+    if (enqueue(nn, old, h)) return true;
+    stage__free(h);
+    return false;
 }
 
 /* The store answered tg's lookup (x). */
@@ -305,6 +334,7 @@ static void looked(stage__netnode_t *nn, target_t *tg,
     }
     if (!found) {
         tg->state = NONE;
+        tg->none_at = now_ms(nn);
         char why[200];
         snprintf(why, sizeof why,
                  "its node '%s' left, and the migrations store has no later "

@@ -109,6 +109,21 @@ wait_line "$DIR/target.out" "did not take in an actor moving from '127.0.0.1:9':
 hello
 raw "$HELLO"'\123\124\003\034\000\000\000\013\230\010\007\001\000\300\300\300\304\001\001'
 wait_line "$DIR/target.out" "dropped the answer from '127.0.0.1:9' to a call held by token 7"
+# the drain's steps: an ADOPT that speaks for another node's actor, an
+# ADOPTED from a node the actor is not at; a BOUNCE that is not one, and
+# one of a message (call 5) this node never sent
+hello
+raw "$HELLO"'\123\124\003\034\000\000\000\053\230\012\000\000\000\225\253\061\062\067\056\060\056\060\056\061\072\061\005\000\001\241\101\225\253\061\062\067\056\060\056\060\056\061\072\061\005\000\001\241\101\300\300'
+wait_line "$DIR/target.out" "refused a MOVE frame \\(10\\) from '127.0.0.1:9': it speaks for an actor of node '127.0.0.1:1'"
+hello
+raw "$HELLO"'\123\124\003\034\000\000\000\053\230\013\000\000\000\225\253\061\062\067\056\060\056\060\056\061\072\071\005\000\001\241\101\225\253\061\062\067\056\060\056\060\056\061\072\061\005\000\001\241\101\300\300'
+wait_line "$DIR/target.out" "refused a MOVE frame \\(11\\) from '127.0.0.1:9': it speaks for an actor of node '127.0.0.1:1'"
+hello
+raw "$HELLO"'ST\003\035\000\000\000\001\300'
+wait_line "$DIR/target.out" "dropped a frame of kind 29 from '127.0.0.1:9'"
+hello
+raw "$HELLO"'ST\003\035\000\000\000\015\222\020\304\011\226\005\001\001\241A\241m\220'
+wait_line "$DIR/target.out" "a message node '127.0.0.1:9' sent back \\(it drains\\) matches nothing sent to it"
 still_serving
 hello
 raw "$HELLO"'ST\003\143\000\000\000\001\300'
