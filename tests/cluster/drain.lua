@@ -1,4 +1,5 @@
--- drain.lua target N | send ADDR TAG | idle: the sides of cluster.drain
+-- drain.lua target N [PREFIX] | send ADDR TAG | idle: the sides of
+-- cluster.drain and cluster.drain_fault
 -- (idle: a node of the same program, with nothing to do but take actors).
 --   target: spawn N Counters (mobile), name a pinned Registry that lists
 --           them, print "ready"; the test then drains this node (SIGTERM).
@@ -46,8 +47,9 @@ function main(args)
   if args[1] == "target" then
     local list = {}
     for i = 1, math.tointeger(tonumber(args[2])) do list[i] = Counter() end
-    for i = 1, 10 do stage.name("counter-" .. i, list[i]):await() end
-    stage.name("drain-registry", Registry(list)):await()
+    local names = args[3] or "" -- a prefix: another target's names
+    for i = 1, 10 do stage.name(names .. "counter-" .. i, list[i]):await() end
+    stage.name(names .. "drain-registry", Registry(list)):await()
     print("ready")
     return
   end
