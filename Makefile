@@ -104,12 +104,14 @@ bench-failover:
 # The costs of moving actors. Inside a node (bench/migrate): between
 # theatres (small and 100 KB), and messages/s to an actor that moves every
 # 10 ms against one that stays. Between nodes (bench/net/migrate.sh): moves
-# of an actor between two nodes on loopback, small and 100 KB state.
+# of an actor between two nodes on loopback, small and 100 KB state; a
+# drain of 10,000 actors (bench/net/drain.sh).
 bench-migrate:
 	@$(DEPS) build test bench
 	@$(build_tests)
 	sh bench/migrate/run.sh $(BUILD)
 	sh bench/net/migrate.sh $(BUILD)
+	sh bench/net/drain.sh $(BUILD)
 
 # The DHT at 1,000 and 10,000 simulated nodes, each figure beside its target.
 bench-dht:

@@ -260,8 +260,6 @@ size_t stage__relocate_formers(stage__netnode_t *nn, const stage_id_t *cur,
                                stage_id_t *out, size_t max);
 /* Actor serial of this node stopped or left: its entries go. */
 void stage__relocate_forget(stage__netnode_t *nn, uint64_t serial);
-/* Whether an entry this node put is not in the store yet. */
-bool stage__relocate_pending(const stage__netnode_t *nn);
 /* The sweep: puts that failed are made again. */
 void stage__relocate_sweep(stage__netnode_t *nn);
 /* x (a DHT DONE) is one of relocate's: handled, true. */

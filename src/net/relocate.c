@@ -35,6 +35,7 @@
 #define RELOCATE_FORMERS_MAX 16  /* earlier ids carried per actor */
 #define RELOCATE_NONE_MS 1000    /* "nowhere" is believed this long */
 #define RELOCATE_HOPS_MAX 8      /* places that left, one after the other */
+#define RELOCATE_PUTS 64         /* store writes under way at once */
 
 /* A message held for a target being looked up. */
 typedef struct held {
@@ -65,12 +66,20 @@ typedef struct adoption {
     int pending;
 } adoption_t;
 
+/* A name taken over with an actor, its compare-and-swap under way. */
+struct naming {
+    char name[256];
+    uint64_t serial; /* the actor here */
+    adoption_t *ad;
+};
+
 /* A store entry this node put (or is putting). */
 typedef struct entry {
-    struct entry *next;
+    struct entry *onext, *cnext; /* same hash of old, of cur */
+    struct entry *qnext;         /* waiting for its put */
     stage_id_t old, cur;
     uint64_t req; /* the put under way; 0: done, or to be made again */
-    bool ok;
+    bool ok, queued;
     adoption_t *ad; /* answered once this entry is in */
 } entry_t;
 
@@ -79,8 +88,10 @@ struct stage__relocate {
     size_t ntargets;
     stage_u64map_t looks; /* DHT request -> target_t */
     stage_u64map_t puts;  /* DHT request -> entry_t */
+    stage_u64map_t byold; /* hash(old) -> entry_t chain */
+    stage_u64map_t bycur; /* hash(cur) -> entry_t chain */
+    entry_t *qhead, *qtail; /* puts to make, RELOCATE_PUTS at a time */
     stage_u64map_t names; /* DHT request -> naming_t */
-    entry_t *entries;     /* every entry this node holds */
 };
 
 typedef struct naming naming_t;
@@ -142,10 +153,22 @@ static void targets_drop(uint64_t key, void *val, void *ud) {
     }
 }
 
+static void entries_drop(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    for (entry_t *e = val, *next; e; e = next) {
+        next = e->onext;
+        stage__free(e->ad && --e->ad->pending == 0 ? e->ad : NULL);
+        stage__free(e);
+    }
+}
+
 static void names_drop(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
-    stage__free(val);
+    naming_t *nm = val;
+    stage__free(nm->ad && --nm->ad->pending == 0 ? nm->ad : NULL);
+    stage__free(nm);
 }
 
 void stage__relocate_close(stage__netnode_t *nn) {
@@ -157,10 +180,9 @@ void stage__relocate_close(stage__netnode_t *nn) {
     stage__u64map_free(&r->puts);
     stage__u64map_each(&r->names, names_drop, NULL);
     stage__u64map_free(&r->names);
-    for (entry_t *e; (e = r->entries);) {
-        r->entries = e->next;
-        stage__free(e);
-    }
+    stage__u64map_each(&r->byold, entries_drop, NULL);
+    stage__u64map_free(&r->byold);
+    stage__u64map_free(&r->bycur);
     stage__free(r);
     nn->relocate = NULL;
 }
@@ -362,16 +384,60 @@ static void looked(stage__netnode_t *nn, target_t *tg,
 
 /* ---- the entries this node puts ------------------------------------------ */
 
-static void put_one(stage__netnode_t *nn, entry_t *e) {
+/* Start the puts waiting, while fewer than RELOCATE_PUTS are under way
+** (a drain hands thousands of actors over at once: a window keeps the
+** DHT's queues short). */
+static void pump(stage__netnode_t *nn) {
     stage__relocate_t *r = nn->relocate;
-    uint64_t req = ++nn->next_id;
-    if (stage__u64map_put(&r->puts, req, e)) return; /* again at the sweep */
-    if (stage_dht_migration_put(nn->dht, now_ms(nn), req, &e->old, &e->cur)) {
-        stage__u64map_take(&r->puts, req);
-        return;
+    bool sent = false;
+    while (r->qhead && r->puts.count < RELOCATE_PUTS) {
+        entry_t *e = r->qhead;
+        if (!(r->qhead = e->qnext)) r->qtail = NULL;
+        e->queued = false;
+        uint64_t req = ++nn->next_id;
+        if (stage__u64map_put(&r->puts, req, e)) break; /* at the sweep */
+        if (stage_dht_migration_put(nn->dht, now_ms(nn), req, &e->old,
+                                    &e->cur)) {
+            stage__u64map_take(&r->puts, req);
+            break; /* again at the sweep */
+        }
+        e->req = req;
+        sent = true;
     }
-    e->req = req;
-    stage__lookup_drain(nn);
+    if (sent) stage__lookup_drain(nn);
+}
+
+/* e's put is to be made (again). */
+static void put_later(stage__netnode_t *nn, entry_t *e) {
+    stage__relocate_t *r = nn->relocate;
+    if (e->queued || e->req) return;
+    e->queued = true;
+    e->qnext = NULL;
+    if (r->qtail)
+        r->qtail->qnext = e;
+    else
+        r->qhead = e;
+    r->qtail = e;
+}
+
+/* Link e under hash(cur) / unlink it. */
+static void cur_link(stage__relocate_t *r, entry_t *e) {
+    uint64_t k = id_hash(&e->cur);
+    e->cnext = stage__u64map_get(&r->bycur, k);
+    if (stage__u64map_put(&r->bycur, k, e)) e->cnext = NULL; /* unlisted */
+}
+
+static void cur_unlink(stage__relocate_t *r, entry_t *e) {
+    uint64_t k = id_hash(&e->cur);
+    entry_t *head = stage__u64map_get(&r->bycur, k), **pp = &head;
+    while (*pp && *pp != e)
+        pp = &(*pp)->cnext;
+    if (!*pp) return;
+    *pp = e->cnext;
+    if (head)
+        stage__u64map_put(&r->bycur, k, head); /* replaces: no memory */
+    else
+        stage__u64map_take(&r->bycur, k);
 }
 
 /* Record old -> cur, counted in ad (may be NULL) until it is in. */
@@ -379,29 +445,35 @@ static void record(stage__netnode_t *nn, const stage_id_t *old,
                    const stage_id_t *cur, adoption_t *ad) {
     stage__relocate_t *r = nn->relocate;
     if (!r) return;
-    for (entry_t *e = r->entries; e; e = e->next)
+    uint64_t k = id_hash(old);
+    for (entry_t *e = stage__u64map_get(&r->byold, k); e; e = e->onext)
         if (same(&e->old, old)) { /* replaced: the latest place wins */
+            cur_unlink(r, e);
             e->cur = *cur;
+            cur_link(r, e);
             e->ok = false;
             if (ad && !e->ad) e->ad = ad, ad->pending++;
-            if (!e->req) put_one(nn, e);
+            put_later(nn, e);
+            pump(nn);
             return;
         }
     entry_t *e = stage__calloc(1, sizeof *e);
-    if (!e) {
+    if (e) e->onext = stage__u64map_get(&r->byold, k);
+    if (!e || stage__u64map_put(&r->byold, k, e)) {
         char id[STAGE_ID_TEXT_MAX];
         stage_id_format(old, id, sizeof id);
         LOG_ERROR("out of memory: messages to actor '%s' will not find it "
                   "once its first node is gone",
                   id);
+        stage__free(e);
         return;
     }
     e->old = *old;
     e->cur = *cur;
-    e->next = r->entries;
-    r->entries = e;
+    cur_link(r, e);
     if (ad) e->ad = ad, ad->pending++;
-    put_one(nn, e);
+    put_later(nn, e);
+    pump(nn);
 }
 
 void stage__relocate_record(stage__netnode_t *nn, const stage_id_t *old,
@@ -413,41 +485,76 @@ size_t stage__relocate_formers(stage__netnode_t *nn, const stage_id_t *cur,
                                stage_id_t *out, size_t max) {
     stage__relocate_t *r = nn->relocate;
     size_t n = 0;
-    for (entry_t *e = r ? r->entries : NULL; e && n < max; e = e->next)
+    if (!r || !r->bycur.count) return 0;
+    for (entry_t *e = stage__u64map_get(&r->bycur, id_hash(cur)); e && n < max;
+         e = e->cnext)
         if (same(&e->cur, cur)) out[n++] = e->old;
     return n;
 }
 
-void stage__relocate_forget(stage__netnode_t *nn, uint64_t serial) {
+/* Drop e (it is in neither map's chain any more) from the store's
+** renewals, and the queue. */
+static void entry_drop(stage__netnode_t *nn, entry_t *e) {
     stage__relocate_t *r = nn->relocate;
-    for (entry_t **pp = r ? &r->entries : NULL; pp && *pp;) {
-        entry_t *e = *pp;
-        if (e->cur.serial != serial || strcmp(e->cur.node, nn->address)) {
-            pp = &e->next;
-            continue;
-        }
-        *pp = e->next;
-        if (e->req) stage__u64map_take(&r->puts, e->req);
-        if (e->ad) adoption_step(nn, e->ad); /* it stopped: answered */
-        /* the entry goes from the store once no one renews it */
-        stage_dht_migration_remove(nn->dht, now_ms(nn), ++nn->next_id, &e->old);
-        stage__free(e);
+    if (e->req) stage__u64map_take(&r->puts, e->req);
+    if (e->queued) {
+        entry_t **pp = &r->qhead, *prev = NULL;
+        while (*pp && *pp != e)
+            prev = *pp, pp = &(*pp)->qnext;
+        if (*pp) *pp = e->qnext;
+        if (r->qtail == e) r->qtail = prev;
     }
+    if (e->ad) adoption_step(nn, e->ad); /* it stopped: answered */
+    /* the entry goes from the store once no one renews it */
+    stage_dht_migration_remove(nn->dht, now_ms(nn), ++nn->next_id, &e->old);
+    stage__free(e);
 }
 
-bool stage__relocate_pending(const stage__netnode_t *nn) {
-    const stage__relocate_t *r = nn->relocate;
-    if (!r) return false;
-    for (const entry_t *e = r->entries; e; e = e->next)
-        if (!e->ok) return true;
-    return false;
+void stage__relocate_forget(stage__netnode_t *nn, uint64_t serial) {
+    stage__relocate_t *r = nn->relocate;
+    if (!r || !r->bycur.count) return; /* the common case: nothing */
+    stage_id_t me = {.serial = serial};
+    stage__addr_copy(me.node, nn->address);
+    me.incarnation = stage__node_incarnation(nn->node);
+    entry_t *gone[RELOCATE_FORMERS_MAX + 1];
+    size_t n = 0;
+    for (entry_t *e = stage__u64map_get(&r->bycur, id_hash(&me));
+         e && n < sizeof gone / sizeof gone[0]; e = e->cnext)
+        if (same(&e->cur, &me)) gone[n++] = e;
+    for (size_t i = 0; i < n; i++) {
+        entry_t *e = gone[i];
+        cur_unlink(r, e);
+        uint64_t k = id_hash(&e->old);
+        entry_t *head = stage__u64map_get(&r->byold, k), **pp = &head;
+        while (*pp && *pp != e)
+            pp = &(*pp)->onext;
+        if (*pp) *pp = e->onext;
+        if (head)
+            stage__u64map_put(&r->byold, k, head);
+        else
+            stage__u64map_take(&r->byold, k);
+        entry_drop(nn, e);
+    }
+    pump(nn);
+}
+
+typedef struct sweeping {
+    stage__netnode_t *nn;
+} sweeping_t;
+
+static void sweep_one(uint64_t key, void *val, void *ud) {
+    (void)key;
+    sweeping_t *sw = ud;
+    for (entry_t *e = val; e; e = e->onext)
+        if (!e->ok) put_later(sw->nn, e);
 }
 
 void stage__relocate_sweep(stage__netnode_t *nn) {
     stage__relocate_t *r = nn->relocate;
-    if (!r || !atomic_load(&nn->joined)) return;
-    for (entry_t *e = r->entries; e; e = e->next)
-        if (!e->ok && !e->req) put_one(nn, e);
+    if (!r || !atomic_load(&nn->joined) || !r->byold.count) return;
+    sweeping_t sw = {nn};
+    stage__u64map_each(&r->byold, sweep_one, &sw);
+    pump(nn);
 }
 
 bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
@@ -466,6 +573,7 @@ bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
     entry_t *e = stage__u64map_take(&r->puts, x->req);
     if (!e) return false;
     e->req = 0;
+    pump(nn); /* its place in the window is free */
     if (x->status == 0) {
         e->ok = true;
         if (e->ad) adoption_step(nn, e->ad);
@@ -482,12 +590,6 @@ bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
 
 /* ---- names that come with an actor ----------------------------------------
  */
-
-struct naming {
-    char name[256];
-    uint64_t serial; /* the actor here */
-    adoption_t *ad;
-};
 
 /* One thing ad waited for is done: at the last, its ADOPTED goes. */
 static void adoption_step(stage__netnode_t *nn, adoption_t *ad) {
