@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/actor.h"
+#include "core/move.h"
 #include "core/directory.h"
 #include "core/envelope.h"
 #include "core/future.h"
@@ -258,6 +259,10 @@ void stage__actor_stop(stage__theatre_t *t, stage__actor_t *a) {
 }
 
 void stage__actor_destroy(stage__theatre_t *t, stage__actor_t *a) {
+    if (a->move) { /* a move waited for its turn to end: it fails */
+        a->flags |= ACTOR_STOPPING;
+        stage__move_resume(t, a);
+    }
     uint32_t i = table_find_slot(&t->actors, a->serial);
     if (i != UINT32_MAX) {
         t->actors.slots[i] = TOMBSTONE;

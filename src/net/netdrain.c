@@ -143,36 +143,28 @@ static void list_done(stage__drain_t *d) {
 /* ---- MOVE ------------------------------------------------------------------
  */
 
-typedef struct moving {
-    stage__netnode_t *nn;
-    uint64_t serial;
-} moving_t;
-
-/* on_done of a move's future (the completing thread). */
+/* on_done of a move's future (the completing thread): the outcome goes
+** to the loop. Its argument is the actor's serial (no memory of its own:
+** a future freed at the node's stop without completing runs no hook). */
 static void moved(stage__future_t *f) {
-    moving_t *mv = f->on_done_arg;
-    f->on_done_arg = NULL;
-    push(mv->nn, DI_MOVED, mv->serial, f->status, NULL, 0);
-    stage__free(mv);
+    stage__netnode_t *nn = stage__node_net(f->node);
+    uint64_t serial = (uint64_t)(uintptr_t)f->on_done_arg;
+    if (nn && !atomic_load(&nn->closing))
+        push(nn, DI_MOVED, serial, f->status, NULL, 0);
 }
 
 static void move_one(stage__drain_t *d, uint64_t serial, const char *addr) {
     stage__netnode_t *nn = d->nn;
     stage__future_t *f = stage__future_new(nn->node, 0, 0);
-    moving_t *mv = f ? stage__malloc(sizeof *mv) : NULL;
-    if (!mv) {
-        if (f) stage__future_unref(f);
+    if (!f) {
         stage_evac_result(d->evac, now_ms(nn), serial, STAGE_ENOMEM);
         return;
     }
-    mv->nn = nn;
-    mv->serial = serial;
     f->observed = true; /* the drain reads every outcome */
-    f->on_done_arg = mv;
+    f->on_done_arg = (void *)(uintptr_t)serial;
     f->on_done = moved;
     if (stage__migrate_node(nn->node, serial, addr, f, false)) {
         f->on_done = NULL;
-        stage__free(mv);
         stage_evac_result(d->evac, now_ms(nn), serial, STAGE_ENOMEM);
     }
     stage__future_unref(f);
