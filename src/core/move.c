@@ -1213,6 +1213,10 @@ static stage__future_t *bind_remote(stage_node_t *node, const char *address,
 ** end looks for them only when there are some (an over-count, from a
 ** move dropped at teardown, costs a scan, nothing more). */
 static atomic_long waiting_moves;
+/* Guests of this process (actors that arrived from another node, still
+** homed there): a session's end looks for those of the node gone only
+** when there are some (an over-count costs a scan). */
+static atomic_long guest_hubs;
 
 /* m waits for node's answer (NULL: no longer). */
 static void wait_for(move_t *m, const char *node) {
@@ -1351,6 +1355,7 @@ static void guest_gone(stage__theatre_t *t, hub_t *h, uint64_t serial) {
     q.at.theatre = (uint16_t)stage__serial_theatre(serial);
     send_step(t->node, h->home.node, &q);
     stage__free(stage__u64map_take(&t->hubs, serial));
+    atomic_fetch_sub(&guest_hubs, 1);
 }
 
 /* A status from another node: one this node names, else Handler. */
@@ -1427,6 +1432,7 @@ static void guest_import(stage__theatre_t *t, netstep_t *ns) {
         h->at = t->index;
         h->guest = true;
         h->home = ns->q.home;
+        atomic_fetch_add(&guest_hubs, 1);
     }
     if (!rc) {
         q.op = STAGE__MOVE_ARRIVED;
@@ -1470,6 +1476,7 @@ static void guest_adopt(stage__theatre_t *t, netstep_t *ns) {
     }
     if (!q.status) {
         h->guest = false;
+        atomic_fetch_sub(&guest_hubs, 1);
         memset(&h->home, 0, sizeof h->home);
         if (h->at == t->index) /* where it was born here: nothing to keep */
             stage__free(stage__u64map_take(&t->hubs, ns->q.at.serial));
@@ -1822,11 +1829,57 @@ static void down_drop(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     stage__env_free(e);
 }
 
+typedef struct orphans {
+    const char *peer;
+    uint64_t serials[64];
+    int n;
+} orphans_t;
+
+/* u64map_each: guests here (not moving) whose home is look->peer. */
+static void orphan_find(uint64_t key, void *val, void *ud) {
+    hub_t *h = val;
+    orphans_t *o = ud;
+    if (h->guest && !h->moving && !h->remote && o->n < 64 &&
+        !strcmp(h->home.node, o->peer))
+        o->serials[o->n++] = key;
+}
+
+/* At t: the guests whose home node is gone (it died, or left without
+** handing them over) become this node's own, as a drain's ADOPT would
+** make them, and the migrations store learns their first id -> their id
+** here: senders of the first id find them there (net/relocate.c). Their
+** names went with the home. */
+static void orphans_adopt(stage__theatre_t *t, const char *peer) {
+    orphans_t o = {.peer = peer};
+    do {
+        o.n = 0;
+        stage__u64map_each(&t->hubs, orphan_find, &o);
+        for (int i = 0; i < o.n; i++) {
+            hub_t *h = hub_get(t, o.serials[i]);
+            stage_id_t first = h->home, here = h->home;
+            snprintf(here.node, sizeof here.node, "%s", t->node->address);
+            here.incarnation = t->node->incarnation;
+            here.serial = o.serials[i];
+            here.theatre = (uint16_t)stage__serial_theatre(o.serials[i]);
+            h->guest = false;
+            atomic_fetch_sub(&guest_hubs, 1);
+            memset(&h->home, 0, sizeof h->home);
+            if (h->at == t->index)
+                stage__free(stage__u64map_take(&t->hubs, o.serials[i]));
+            if (t->node->net_hooks.rehomed)
+                t->node->net_hooks.rehomed(t->node, &first, &here,
+                                           STAGE_ENODE_DOWN, NULL, 0);
+        }
+    } while (o.n == 64);
+}
+
 /* At t: the moves that wait for node peer's answer learn it died. */
 static void down_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)a;
-    char *peer = e->arg;
+    char *peer = e->arg; /* the address, then whether its session ended */
     stage__env_free(e);
+    if (peer[strlen(peer) + 1]) /* it ended: its guests here are orphans */
+        orphans_adopt(t, peer);
     for (;;) { /* one at a time: a release may change the table */
         down_look_t look = {peer, NULL};
         stage__u64map_each(&t->hubs, down_find, &look);
@@ -1852,11 +1905,13 @@ static void down_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     stage__free(peer);
 }
 
-void stage__move_node_down(stage_node_t *node, const char *peer) {
-    if (!atomic_load(&waiting_moves)) return; /* the common case */
+void stage__move_node_down(stage_node_t *node, const char *peer, bool ended) {
+    if (!atomic_load(&waiting_moves) && (!ended || !atomic_load(&guest_hubs)))
+        return; /* the common case */
     int n = stage_node_theatres(node);
+    size_t len = strlen(peer);
     for (int i = 0; i < n; i++) {
-        char *copy = stage__malloc(strlen(peer) + 1);
+        char *copy = stage__malloc(len + 2);
         stage__env_t *e =
             copy ? stage__env_call(down_call, down_drop, copy) : NULL;
         if (!e) {
@@ -1866,7 +1921,8 @@ void stage__move_node_down(stage_node_t *node, const char *peer) {
                       peer, i);
             continue;
         }
-        memcpy(copy, peer, strlen(peer) + 1);
+        memcpy(copy, peer, len + 1);
+        copy[len + 1] = ended;
         stage__theatre_post(stage__node_theatre(node, i), e);
     }
 }

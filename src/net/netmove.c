@@ -121,7 +121,7 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
         /* a step that cannot go is the end of that node for the move */
         if (q->op != STAGE__MOVE_REPLY && q->op != STAGE__MOVE_REQ &&
             q->op != STAGE__MOVE_GONE)
-            stage__move_node_down(nn->node, it->where);
+            stage__move_node_down(nn->node, it->where, false);
     }
 }
 

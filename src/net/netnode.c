@@ -471,10 +471,12 @@ static int frame_failed(stage__netnode_t *nn, int rc, size_t frame, char *why,
 /* Send e to the actor `to` of another node; takes e. Arguments not made
 ** by the Lua encoder are checked first as the receiver will check them: a
 ** frame it refuses would cost the whole connection. */
-/* e is for an actor of a node incarnation that left: it goes where the
-** migrations store says the actor is (relocate.c), or fails. */
-static void left_target(stage__netnode_t *nn, const stage_id_t *to,
-                        stage__env_t *e) {
+/* e is for an actor of a node incarnation that left, or was declared dead
+** (dead: why): it goes where the migrations store says the actor is
+** (relocate.c: an actor that moved away survives its birth node), or
+** fails as it would have. */
+static void gone_target(stage__netnode_t *nn, const stage_id_t *to,
+                        stage__env_t *e, const char *dead) {
     bool stop = e->hdr.kind == ENV_STOP_ACTOR;
     stage_pack_t p = STAGE_PACK_INIT;
     int rc = stop ? stage__node_stop_encode(&p, 0, to)
@@ -482,9 +484,9 @@ static void left_target(stage__netnode_t *nn, const stage_id_t *to,
                                            e->mlen, stage__env_args(e), e->len);
     if (e->future) stage__future_ref(e->future);
     if (rc || !stage__relocate_frame(nn, to, stop ? FRAME_STOP : FRAME_MSG,
-                                     p.data, p.len, e->future)) {
+                                     p.data, p.len, e->future, dead)) {
         if (e->future) stage__future_unref(e->future);
-        dead_target(to, e, rc ? stage_strerror(rc) : "it left");
+        dead_target(to, e, rc ? stage_strerror(rc) : dead ? dead : "it left");
     }
     stage_pack_free(&p);
 }
@@ -494,11 +496,13 @@ static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
     uint64_t call = 0;
     const char *dead;
     if (stage__transport_is_dead(nn->tr, to->node, to->incarnation, &dead)) {
-        dead_target(to, e, dead);
+        char why[STAGE__SESSION_WHY_MAX];
+        snprintf(why, sizeof why, "%s", dead); /* the transport's, borrowed */
+        gone_target(nn, to, e, why);
         goto done;
     }
     if (stage__transport_has_left(nn->tr, to->node, to->incarnation)) {
-        left_target(nn, to, e);
+        gone_target(nn, to, e, NULL);
         goto done;
     }
     if (e->future) {
@@ -844,7 +848,7 @@ static bool given_back(stage__netnode_t *nn, const char *peer, int kind,
         f = c->f;
         stage__free(c);
     }
-    if (stage__relocate_frame(nn, &to, kind, body, len, f)) return true;
+    if (stage__relocate_frame(nn, &to, kind, body, len, f, NULL)) return true;
     if (f) {
         stage__future_reject(f, STAGE_ENODE_DOWN,
                              "its node left, and this node has no memory "
@@ -954,7 +958,7 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
     /* its monitors and node watches (a session existed: it was up) */
     if (incarnation) stage__netnode_node_down(nn, peer, incarnation, reason);
     /* moves waiting for it (core/move.c) */
-    stage__move_node_down(nn->node, peer);
+    stage__move_node_down(nn->node, peer, true);
 }
 
 /* Another node declared this one dead (its incarnation is refused there

@@ -245,12 +245,14 @@ typedef struct stage__relocate stage__relocate_t;
 int stage__relocate_start(stage__netnode_t *nn);
 void stage__relocate_close(stage__netnode_t *nn);
 /* A MSG or STOP frame (body, as it was sent) for actor old, of a node
-** incarnation that left: held, then sent where the store says it is (f:
-** its call's future, a reference taken over; failed if it is nowhere).
-** False if not taken (not such a frame; no memory to hold it). */
+** incarnation that left (dead: NULL) or was declared dead (dead: why):
+** held, then sent where the store says it is (f: its call's future, a
+** reference taken over; failed if it is nowhere: ActorNotFound, or for a
+** dead node NodeDown, as without the store). False if not taken (not such
+** a frame; no memory to hold it). */
 bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
                            int kind, const char *body, size_t len,
-                           stage__future_t *f);
+                           stage__future_t *f, const char *dead);
 /* This node took actor old over as cur: put old -> cur in the store
 ** (again at the sweep until it takes it). */
 void stage__relocate_record(stage__netnode_t *nn, const stage_id_t *old,

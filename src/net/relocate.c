@@ -40,8 +40,10 @@
 /* A message held for a target being looked up. */
 typedef struct held {
     struct held *next;
-    int kind;           /* FRAME_MSG or FRAME_STOP */
-    int hops;           /* places it followed that left in turn */
+    int kind;  /* FRAME_MSG or FRAME_STOP */
+    int hops;  /* places it followed that left in turn */
+    bool dead; /* for a node declared dead (why), not one that left */
+    char why[STAGE__SESSION_WHY_MAX];
     stage__future_t *f; /* a call's (a reference), or NULL */
     size_t len;
     char body[]; /* the frame as it was sent (its call id stale) */
@@ -86,12 +88,12 @@ typedef struct entry {
 struct stage__relocate {
     stage_u64map_t targets; /* hash(old) -> target_t chain */
     size_t ntargets;
-    stage_u64map_t looks; /* DHT request -> target_t */
-    stage_u64map_t puts;  /* DHT request -> entry_t */
-    stage_u64map_t byold; /* hash(old) -> entry_t chain */
-    stage_u64map_t bycur; /* hash(cur) -> entry_t chain */
+    stage_u64map_t looks;   /* DHT request -> target_t */
+    stage_u64map_t puts;    /* DHT request -> entry_t */
+    stage_u64map_t byold;   /* hash(old) -> entry_t chain */
+    stage_u64map_t bycur;   /* hash(cur) -> entry_t chain */
     entry_t *qhead, *qtail; /* puts to make, RELOCATE_PUTS at a time */
-    stage_u64map_t names; /* DHT request -> naming_t */
+    stage_u64map_t names;   /* DHT request -> naming_t */
 };
 
 typedef struct naming naming_t;
@@ -132,6 +134,32 @@ static void held_fail(const target_t *tg, held_t *h, int status,
         stage__future_unref(h->f);
     } else {
         LOG_WARN("a one-way message is lost: %s", msg);
+    }
+    stage__free(h);
+}
+
+/* The store has no later place for tg: h fails as it would have without
+** the store — NodeDown for a dead node's actor, else ActorNotFound (why). */
+static void held_gone(const target_t *tg, held_t *h, const char *why) {
+    if (!h->dead) {
+        held_fail(tg, h, STAGE_EACTOR_NOT_FOUND, why);
+        return;
+    }
+    stage__node_msg_t m;
+    bool stop = h->kind == FRAME_STOP;
+    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 600];
+    stage_id_format(&tg->old, id, sizeof id);
+    bool named = !stage__node_msg_decode(&m, h->body, h->len, stop);
+    snprintf(msg, sizeof msg,
+             "cannot send '%.*s' to actor '%s': its node '%s' (incarnation "
+             "%x) is down: %s",
+             named ? (int)m.mlen : 7, named ? m.method : "message", id,
+             tg->old.node, tg->old.incarnation, h->why);
+    if (h->f) {
+        stage__future_reject(h->f, STAGE_ENODE_DOWN, msg, id, NULL);
+        stage__future_unref(h->f);
+    } else {
+        LOG_WARN("%s", msg);
     }
     stage__free(h);
 }
@@ -277,7 +305,7 @@ static void look(stage__netnode_t *nn, target_t *tg) {
                  stage_strerror(rc));
         for (held_t *h; (h = tg->head);) {
             tg->head = h->next;
-            held_fail(tg, h, STAGE_EACTOR_NOT_FOUND, why);
+            held_gone(tg, h, why);
         }
         tg->tail = NULL;
         return;
@@ -310,7 +338,7 @@ static bool enqueue(stage__netnode_t *nn, const stage_id_t *old, held_t *h) {
     }
     if (tg->state == NONE && !fresh) {
         if (now_ms(nn) - tg->none_at < RELOCATE_NONE_MS) { /* asked lately */
-            held_fail(tg, h, STAGE_EACTOR_NOT_FOUND,
+            held_gone(tg, h,
                       "its node left, and the migrations store has no later "
                       "place for it (it stopped, or never moved)");
             return true;
@@ -328,7 +356,7 @@ static bool enqueue(stage__netnode_t *nn, const stage_id_t *old, held_t *h) {
 
 bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
                            int kind, const char *body, size_t len,
-                           stage__future_t *f) {
+                           stage__future_t *f, const char *dead) {
     if (!nn->relocate || (kind != FRAME_MSG && kind != FRAME_STOP))
         return false;
     held_t *h = stage__malloc(sizeof *h + len);
@@ -336,6 +364,8 @@ bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
     h->next = NULL;
     h->kind = kind;
     h->hops = 0;
+    h->dead = dead != NULL;
+    snprintf(h->why, sizeof h->why, "%s", dead ? dead : "");
     h->f = f;
     h->len = len;
     memcpy(h->body, body, len);
@@ -364,7 +394,7 @@ static void looked(stage__netnode_t *nn, target_t *tg,
                  tg->old.node);
         for (held_t *h; (h = tg->head);) {
             tg->head = h->next;
-            held_fail(tg, h, STAGE_EACTOR_NOT_FOUND, why);
+            held_gone(tg, h, why);
         }
         tg->tail = NULL;
         return;
@@ -666,6 +696,10 @@ void stage__relocate_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
     memcpy(&cur, it->args, sizeof cur);
     if (!strcmp(it->to.node, nn->address)) { /* this node handed it over */
         stage__drain_rehomed(nn, &it->to, &cur, it->op);
+        return;
+    }
+    if (it->op == STAGE_ENODE_DOWN) { /* its home is gone: no one to answer */
+        stage__relocate_record(nn, &it->to, &cur);
         return;
     }
     /* this node took it over: the store learns where its ids lead now,

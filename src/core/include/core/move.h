@@ -127,10 +127,12 @@ int stage__migrate_remote(stage_node_t *node, const stage_id_t *who,
 void stage__move_net_in(stage_node_t *node, const char *peer,
                         const stage__move_msg_t *q, stage__future_t *f);
 
-/* Node peer's session ended (it died, or cannot be reached): moves that
-** wait for its answer end (an actor it was to take in is taken back; one
-** that was there is lost). Any thread. */
-void stage__move_node_down(stage_node_t *node, const char *peer);
+/* Node peer cannot be reached (a step could not go), or its session ended
+** (ended: it died, left or restarted): moves that wait for its answer end
+** (an actor it was to take in is taken back; one that was there is lost);
+** ended, the actors here whose home it was become this node's own
+** (net_hooks.rehomed with STAGE_ENODE_DOWN). Any thread. */
+void stage__move_node_down(stage_node_t *node, const char *peer, bool ended);
 
 /* One round of handing this node's homes over (the drain; move.c
 ** "handing homes over"): in every theatre, each actor born there that

@@ -90,8 +90,10 @@ typedef struct stage__net_hooks {
     /* Actor `old` lives as `cur` from now on, homed where it is (its home
     ** node leaves; core/move.c "handing homes over"): at cur's node, the
     ** migrations store is told (with the ids it had before old, an array
-    ** of ids in formers[0..flen), or none); at old's, the handover is
-    ** counted (status: 0, or why not). Any theatre. */
+    ** of ids in formers[0..flen), or none), and old's node answered
+    ** (status 0), or not (STAGE_ENODE_DOWN: old's node is gone, this node
+    ** took the actor over itself); at old's, the handover is counted
+    ** (status: 0, or why not). Any theatre. */
     void (*rehomed)(stage_node_t *node, const stage_id_t *old,
                     const stage_id_t *cur, int status, const char *formers,
                     size_t flen);

@@ -1,0 +1,22 @@
+#!/bin/sh
+# cluster.orphan: an actor that moved away from its birth node survives
+# that node's death (SIGKILL), and its first id still reaches it: the node
+# it lives on makes it its own and tells the migrations store, and a
+# sender of the first id finds it there (a few NodeDown failures at most
+# while the death spreads), with its state and its messages in order.
+. "$(dirname "$0")/lib.sh"
+here=$(dirname "$0")
+opts="--theatres 2 --period 0.2"
+start a $opts "$here/orphan.lua" idle
+start d --join "$ADDR_a" $opts "$here/orphan.lua" idle
+start h --join "$ADDR_a" $opts "$here/orphan.lua" home "$ADDR_d"
+wait_line "$DIR/h.out" '^moved ' 30
+id=$(sed -n 's/^moved //p' "$DIR/h.out")
+kill -9 "$PID_h"
+"$STAGE" node --join "$ADDR_a" $opts "$here/orphan.lua" send "$id" \
+    >"$DIR/s.out" 2>&1 || fail "the first id did not reach the actor"
+grep -q '^ok after' "$DIR/s.out" || fail "no check"
+kill -INT "$PID_a" "$PID_d"
+wait_exit "$PID_a" 20
+wait_exit "$PID_d" 20
+echo "cluster.orphan: ok"
