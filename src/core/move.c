@@ -1578,22 +1578,33 @@ static void handover_drop(stage__theatre_t *t, stage__actor_t *a,
     stage__env_free(e);
 }
 
-int stage__move_handover(stage_node_t *node, stage__handover_fn fn, void *ud) {
-    if (!node->net_hooks.move) return STAGE_EINVAL;
+/* Post call (drop: its drop) to every theatre with a copy of *tmpl; for
+** a theatre it cannot be posted to for want of memory, nomem(tmpl, i). */
+static void each_theatre(stage_node_t *node, stage__call_fn call,
+                         stage__call_fn drop, const handround_t *tmpl,
+                         void (*nomem)(const handround_t *, int)) {
     int n = stage_node_theatres(node);
     for (int i = 0; i < n; i++) {
         handround_t *r = stage__malloc(sizeof *r);
-        stage__env_t *e =
-            r ? stage__env_call(handover_call, handover_drop, r) : NULL;
+        stage__env_t *e = r ? stage__env_call(call, drop, r) : NULL;
         if (!e) {
             stage__free(r);
-            fn(ud, i, 0, 1); /* that theatre: again next round */
+            nomem(tmpl, i);
             continue;
         }
-        r->fn = fn;
-        r->ud = ud;
+        *r = *tmpl;
         stage__theatre_post(stage__node_theatre(node, i), e);
     }
+}
+
+static void handover_nomem(const handround_t *r, int theatre) {
+    r->fn(r->ud, theatre, 0, 1); /* that theatre: again next round */
+}
+
+int stage__move_handover(stage_node_t *node, stage__handover_fn fn, void *ud) {
+    if (!node->net_hooks.move) return STAGE_EINVAL;
+    handround_t r = {.fn = fn, .ud = ud};
+    each_theatre(node, handover_call, handover_drop, &r, handover_nomem);
     return 0;
 }
 
@@ -1629,21 +1640,13 @@ static void listing_drop(stage__theatre_t *t, stage__actor_t *a,
     stage__env_free(e);
 }
 
+static void listing_nomem(const handround_t *r, int theatre) {
+    r->list(r->ud, theatre, NULL, 0, true);
+}
+
 int stage__move_listing(stage_node_t *node, stage__listing_fn fn, void *ud) {
-    int n = stage_node_theatres(node);
-    for (int i = 0; i < n; i++) {
-        handround_t *r = stage__calloc(1, sizeof *r);
-        stage__env_t *e =
-            r ? stage__env_call(listing_call, listing_drop, r) : NULL;
-        if (!e) {
-            stage__free(r);
-            fn(ud, i, NULL, 0, true);
-            continue;
-        }
-        r->list = fn;
-        r->ud = ud;
-        stage__theatre_post(stage__node_theatre(node, i), e);
-    }
+    handround_t r = {.list = fn, .ud = ud};
+    each_theatre(node, listing_call, listing_drop, &r, listing_nomem);
     return 0;
 }
 

@@ -1,6 +1,7 @@
--- drain.lua target N [PREFIX] | send ADDR TAG | idle: the sides of
--- cluster.drain and cluster.drain_fault
--- (idle: a node of the same program, with nothing to do but take actors).
+-- drain.lua target N [PREFIX] | send ADDR TAG | idle | home ADDR |
+-- reach ID: the sides of cluster.drain, cluster.drain_fault and
+-- cluster.orphan (idle: a node of the same program, with nothing to do but
+-- take actors).
 --   target: spawn N Counters (mobile), name a pinned Registry that lists
 --           them, print "ready"; the test then drains this node (SIGTERM).
 --   send:   take the Counters' references from the Registry, then send
@@ -42,8 +43,38 @@ local function present(addr)
   return false
 end
 
+-- orphan: "home" gives a Counter 1, 2, 3 from "s", moves it to the node at
+-- args[2] and prints its first id ("moved ID"), before the test kills this
+-- node; "reach" sends 4 through that first id (again while the death
+-- spreads: each failure is NodeDown or NodeUnreachable) and checks the
+-- Counter saw 1..4.
+local function orphan(args)
+  if args[1] == "home" then
+    local c = Counter()
+    for i = 1, 3 do c:put("s", i):await() end
+    stage.migrate(c, args[2]):await()
+    print("moved " .. tostring(c))
+    return
+  end
+  local ref, deadline, fails = stage.ref(args[2]), stage.now() + 20, 0
+  while true do
+    local ok, e = pcall(function() return ref:put("s", 4):await(5) end)
+    if ok then break end
+    -- NodeUnreachable: tried before this node heard of the death
+    assert(e.type == "NodeDown" or e.type == "NodeUnreachable", tostring(e))
+    fails = fails + 1
+    assert(stage.now() < deadline, "never reached: " .. tostring(e))
+    stage.sleep(0.2):await()
+  end
+  local r = ref:check("s", 4):await()
+  assert(r == true, tostring(r))
+  print("ok after " .. fails .. " failures")
+  stage.exit(0)
+end
+
 function main(args)
   if args[1] == "idle" then return end
+  if args[1] == "home" or args[1] == "reach" then return orphan(args) end
   if args[1] == "target" then
     local list = {}
     for i = 1, math.tointeger(tonumber(args[2])) do list[i] = Counter() end

@@ -7,13 +7,13 @@
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 opts="--theatres 2 --period 0.2"
-start a $opts "$here/orphan.lua" idle
-start d --join "$ADDR_a" $opts "$here/orphan.lua" idle
-start h --join "$ADDR_a" $opts "$here/orphan.lua" home "$ADDR_d"
+start a $opts "$here/drain.lua" idle
+start d --join "$ADDR_a" $opts "$here/drain.lua" idle
+start h --join "$ADDR_a" $opts "$here/drain.lua" home "$ADDR_d"
 wait_line "$DIR/h.out" '^moved ' 30
 id=$(sed -n 's/^moved //p' "$DIR/h.out")
 kill -9 "$PID_h"
-"$STAGE" node --join "$ADDR_a" $opts "$here/orphan.lua" send "$id" \
+"$STAGE" node --join "$ADDR_a" $opts "$here/drain.lua" reach "$id" \
     >"$DIR/s.out" 2>&1 || fail "the first id did not reach the actor"
 grep -q '^ok after' "$DIR/s.out" || fail "no check"
 kill -INT "$PID_a" "$PID_d"
