@@ -148,6 +148,11 @@ static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
                                (e->len == 0 ||
                                 memcmp(e->value, expect->value, e->len) == 0)
                          : e == NULL;
+        /* a request is at least once: the same swap again, by the same
+        ** owner, finds its own value there and succeeds again */
+        if (!ok && e && e->owner == m->origin.id && e->len == r->len &&
+            (e->len == 0 || memcmp(e->value, r->value, e->len) == 0))
+            ok = true;
         if (!ok && e) stage__dht_pl_entry(pl, e, d->now);
         return ok ? 0 : STAGE_EEXISTS;
     }

@@ -18,6 +18,14 @@
 **    AlreadyExists until the dead run's lease ends; a stranger claiming
 **    it meanwhile must not; reads from five members 0.5 s and 3 s later
 **    must all give the new run's id.
+**  - name moves: every 10 s a node claims a name for one of its actors;
+**    once it has it, another node takes it over for an actor of its own
+**    (stage_dht_name_move, as a node taking over a draining node's actor
+**    does), while a third tries to from an id the name does not hold (it
+**    must be refused), and the first forgets it; reads from five members
+**    0.5 s after, and after a lease, must all give the second node's
+**    actor, held by its manager (the first's renewals must not put it
+**    back).
 ** Single-threaded.
 */
 #include <stdlib.h>
@@ -39,12 +47,16 @@ enum {
     P_TAKE_RETRY = 1250, /* + round: ... again, after a timeout */
     P_TAKE_CRASH = 1300, /* + round: it is crashed and restarted in place */
     P_TAKE_AGAIN = 1350, /* + round: it has joined: it claims the name */
-    P_TAKE_CHECK = 1400  /* + round: read the name back */
+    P_TAKE_CHECK = 1400, /* + round: read the name back */
+    P_MOVE = 1500,       /* + round: a node claims nmove-<round> */
+    P_MOVE_AGAIN = 1550, /* + round: the takeover, again after a timeout */
+    P_MOVE_CHECK = 1600  /* + round: read the name back */
 };
 
 #define TAKE_MAX 32  /* rounds of the takeover probe (< 50) */
 #define TAKE_READS 5 /* reads of the name, 0.5 s and 3 s after the reclaim */
 enum { TAKE_FIRST, TAKE_AGAIN, TAKE_READ, TAKE_STRANGER }; /* sreq expect */
+enum { MOVE_CLAIM, MOVE_TAKE, MOVE_RETAKE, MOVE_WRONG, MOVE_READ };
 
 void stage__sim_probes_plan(stage__sim_t *s, uint64_t t0) {
     const stage__sim_config_t *c = &s->c;
@@ -70,6 +82,12 @@ void stage__sim_probes_plan(stage__sim_t *s, uint64_t t0) {
     for (int k = 0;
          c->takeover && k < TAKE_MAX && 2 + 10.0 * k + 12 < c->duration_s; k++)
         stage__sim_at(s, t0 + MS(2 + 10.0 * k), A_PROBE, P_TAKE + k);
+    /* each round: claim, take over, reads at 0.5 s and after a lease */
+    double lease_s = (c->lease_ms ? c->lease_ms : 30000) / 1000.0;
+    for (int k = 0; c->name_moves && k < TAKE_MAX &&
+                    3 + 10.0 * k + lease_s + 8 < c->duration_s;
+         k++)
+        stage__sim_at(s, t0 + MS(3 + 10.0 * k), A_PROBE, P_MOVE + k);
 }
 
 static int live_node_mgr(stage__sim_t *s) {
@@ -363,6 +381,125 @@ static void take_done(stage__sim_t *s, const sreq_t *r,
                 what, k, e->status, (unsigned long long)s->now);
 }
 
+/* ---- names that move with their actors ---- */
+
+static stage_id_t move_actor(stage__sim_t *s, int node, int k) {
+    return stage__sim_actor_of(s, node, 8000 + k);
+}
+
+static void move_request(stage__sim_t *s, int k, int node, int phase) {
+    int m = node_mgr(s, node);
+    if (!s->nodes[node].alive || !s->mgrs[m].d) return;
+    char name[32];
+    snprintf(name, sizeof(name), "nmove-%d", k);
+    uint64_t rq = stage__sim_new_req(s, RK_MOVE, k, m);
+    s->reqs[rq - 1].expect = (uint64_t)phase;
+    stage_id_t from = move_actor(s, s->move_from[k], k);
+    stage_id_t to = move_actor(s, node, k);
+    if (phase == MOVE_CLAIM) {
+        stage_dht_name_claim(s->mgrs[m].d, s->now, rq, name, &from);
+    } else if (phase == MOVE_WRONG) {
+        from.serial += 1000; /* an id the name never held */
+        stage_dht_name_move(s->mgrs[m].d, s->now, rq, name, &from, &to);
+    } else if (phase == MOVE_READ) {
+        stage_dht_name_find(s->mgrs[m].d, s->now, rq, name);
+    } else {
+        stage_dht_name_move(s->mgrs[m].d, s->now, rq, name, &from, &to);
+    }
+    stage__sim_drain(s, m);
+}
+
+/* A live node other than those given (-1: none). */
+static int other_node(stage__sim_t *s, int a, int b) {
+    for (int tries = 0; tries < 100; tries++) {
+        int m = live_node_mgr(s);
+        if (m >= 0 && s->mgrs[m].node != a && s->mgrs[m].node != b)
+            return s->mgrs[m].node;
+    }
+    return -1;
+}
+
+static void move_start(stage__sim_t *s, int k) {
+    int m = live_node_mgr(s);
+    if (m < 0) return;
+    s->move_from[k] = s->mgrs[m].node;
+    move_request(s, k, s->move_from[k], MOVE_CLAIM);
+}
+
+static void move_read(stage__sim_t *s, int k) {
+    for (int i = 0; i < TAKE_READS; i++) {
+        int m = stage__sim_random_live_mgr(s);
+        if (m >= 0) move_request(s, k, s->mgrs[m].node, MOVE_READ);
+    }
+}
+
+/* The read must give the second node's actor, held by its manager. */
+static bool move_read_ok(stage__sim_t *s, int k, const stage_dht_effect_t *e) {
+    int node = s->move_to[k];
+    stage_id_t id, want = move_actor(s, node, k);
+    stage_unpack_t u;
+    if (e->status || e->nitems != 1 || !s->nodes[node].alive ||
+        e->items[0].owner != s->mgrs[node_mgr(s, node)].id)
+        return false;
+    stage_unpack_init(&u, e->items[0].value, e->items[0].len);
+    return stage_unpack_id(&u, &id) == 0 && id.serial == want.serial &&
+           id.incarnation == want.incarnation && !strcmp(id.node, want.node);
+}
+
+static void move_done(stage__sim_t *s, const sreq_t *r,
+                      const stage_dht_effect_t *e) {
+    int k = r->entry, phase = (int)r->expect;
+    if (k < 0 || k >= TAKE_MAX) return;
+    const char *what = NULL;
+    double lease_s = (s->c.lease_ms ? s->c.lease_ms : 30000) / 1000.0;
+    if (phase == MOVE_CLAIM && e->status == 0 && !s->move_done[k]) {
+        int to = other_node(s, s->move_from[k], -1);
+        int wrong = other_node(s, s->move_from[k], to);
+        if (to < 0 || wrong < 0) return;
+        s->move_to[k] = to;
+        s->nmove++;
+        move_request(s, k, to, MOVE_TAKE);
+        move_request(s, k, wrong, MOVE_WRONG);
+    } else if ((phase == MOVE_TAKE || phase == MOVE_RETAKE) &&
+               e->status == STAGE_ETIMEOUT && !s->move_done[k]) {
+        /* it may have been decided: asked again, a refusal is read out */
+        stage__sim_at(s, s->now, A_PROBE, P_MOVE_AGAIN + k);
+    } else if ((phase == MOVE_TAKE && e->status == 0) ||
+               (phase == MOVE_RETAKE &&
+                (e->status == 0 || e->status == STAGE_EEXISTS))) {
+        if (s->move_done[k]) return;
+        s->move_done[k] = true;
+        /* the first node forgets it: no renewal may put it back */
+        int from = s->move_from[k], m = node_mgr(s, from);
+        char name[32];
+        snprintf(name, sizeof(name), "nmove-%d", k);
+        if (s->nodes[from].alive && s->mgrs[m].d)
+            stage_dht_name_forget(s->mgrs[m].d, name);
+        stage__sim_at(s, s->now + 500, A_PROBE, P_MOVE_CHECK + k);
+        stage__sim_at(s, s->now + MS(lease_s + 2), A_PROBE, P_MOVE_CHECK + k);
+    } else if (phase == MOVE_TAKE) {
+        s->move_done[k] = true;
+        s->moves_refused++;
+        what = "name_move_refused";
+    } else if (phase == MOVE_WRONG && e->status == 0) {
+        s->moves_stolen++;
+        what = "name_move_stolen";
+    } else if (phase == MOVE_READ) {
+        bool ok = move_read_ok(s, k, e);
+        if (++s->move_reads[k] == 2 * TAKE_READS && !s->move_wrong[k])
+            s->moves_ok += ok;
+        if (!ok) {
+            s->move_wrong[k] = true;
+            what = "name_move_read_wrong";
+        }
+    }
+    if (what)
+        fprintf(s->out,
+                "{\"event\":\"%s\",\"round\":%d,\"status\":%d,"
+                "\"t_ms\":%llu}\n",
+                what, k, e->status, (unsigned long long)s->now);
+}
+
 /* ---- dispatch ---- */
 
 void stage__sim_probe_act(stage__sim_t *s, int arg) {
@@ -393,6 +530,13 @@ void stage__sim_probe_act(stage__sim_t *s, int arg) {
         if (!s->take_done[k]) take_claim(s, k, s->take_node[k], TAKE_AGAIN);
     } else if (arg >= P_TAKE_CHECK && arg < P_TAKE_CHECK + TAKE_MAX) {
         take_read(s, arg - P_TAKE_CHECK);
+    } else if (arg >= P_MOVE && arg < P_MOVE + TAKE_MAX) {
+        move_start(s, arg - P_MOVE);
+    } else if (arg >= P_MOVE_AGAIN && arg < P_MOVE_AGAIN + TAKE_MAX) {
+        int k = arg - P_MOVE_AGAIN;
+        move_request(s, k, s->move_to[k], MOVE_RETAKE);
+    } else if (arg >= P_MOVE_CHECK && arg < P_MOVE_CHECK + TAKE_MAX) {
+        move_read(s, arg - P_MOVE_CHECK);
     }
 }
 
@@ -419,6 +563,9 @@ void stage__sim_probe_done(stage__sim_t *s, sreq_t *r,
         break;
     case RK_TAKE:
         take_done(s, r, e);
+        break;
+    case RK_MOVE:
+        move_done(s, r, e);
         break;
     default:
         break;

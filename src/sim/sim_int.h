@@ -79,7 +79,8 @@ enum {
     RK_EXPORT,
     RK_SOURCE,
     RK_SPLIT,
-    RK_TAKE
+    RK_TAKE,
+    RK_MOVE
 };
 enum { A_PROBE = 50, A_DECLARE }; /* actions engine.c and probes.c plan */
 typedef struct sreq {
@@ -143,6 +144,11 @@ typedef struct stage__sim {
     int take_reads[32];
     int takes_ok, takes_refused, takes_stolen;
     uint64_t take_ms_max;
+    /* names that move with their actors (probes.c): per round, the node
+    ** that claimed it and the one that took it over; the figures */
+    int nmove, move_from[32], move_to[32], move_reads[32];
+    bool move_done[32], move_wrong[32];
+    int moves_ok, moves_refused, moves_stolen;
     uint64_t stale;
     uint64_t events;
     int failures; /* checked properties that failed */

@@ -38,6 +38,8 @@ static const char usage[] =
     "  --sources               store sources: a clash, a match, an update\n"
     "  --takeover              every 10 s a node holding a name is crashed,\n"
     "                          restarted at its address and reclaims it\n"
+    "  --name-moves            every 10 s a name is taken over by another\n"
+    "                          node (a drain's compare-and-swap)\n"
     "  --lease-ms L (30000)  --wire (pass messages through msgpack)\n";
 
 typedef struct opt {
@@ -101,6 +103,7 @@ int stage__sim_parse_args(stage__sim_config_t *c, int argc, char **argv) {
         {"--watchers", 'i', &c->watchers},
         {"--sources", 'f', &c->sources},
         {"--takeover", 'f', &c->takeover},
+        {"--name-moves", 'f', &c->name_moves},
     };
     for (int i = 1; i < argc; i++) {
         size_t k = 0, n = sizeof(opts) / sizeof(opts[0]);

@@ -114,6 +114,20 @@ static const char *takeover(const stage__sim_figures_t *f) {
     return NULL;
 }
 
+/* A name taken over by another node for its actor (a drain's takeover)
+** is that node's from then on, everywhere, and stays so after a lease
+** (the first holder's renewals do not put it back); a takeover from an id
+** the name does not hold is refused. Over the codec, with loss. */
+static const char *name_moves(const stage__sim_figures_t *f) {
+    if (f->failures) return "a message did not survive the codec";
+    if (f->name_moves < 4) return "too few takeovers ran";
+    if (f->name_moves_stolen) return "a takeover from a wrong id won";
+    if (f->name_moves_refused) return "a takeover was refused";
+    if (f->name_moves_ok != f->name_moves)
+        return "a name did not name the actor that took it over";
+    return NULL;
+}
+
 static const test_t tests[] = {
     {"joins", "--nodes 200 --join 10 --settle 20 --duration 30", joins},
     {"leave", "--nodes 150 --churn-median 60 --leave-frac 1 --duration 60",
@@ -141,6 +155,10 @@ static const test_t tests[] = {
     ** run owned, before anyone repaired it */
     {"takeover_small",
      "--nodes 6 --takeover --join 5 --settle 10 --duration 60", takeover},
+    {"name_moves",
+     "--nodes 60 --name-moves --wire --loss 0.01 --lease-ms 6000 "
+     "--duration 70",
+     name_moves},
 };
 
 /* Split args into argv (in buf); returns argc. */

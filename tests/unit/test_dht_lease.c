@@ -369,6 +369,10 @@ static void names_move_with_their_actors(void **st) {
         assert_int_equal(stage_dht_name_move(d, 6, 22, "svc", &first, &here),
                          0);
         assert_int_equal(done_status(d, 22), 0);
+        /* the same takeover again (its reply was lost, say): done */
+        assert_int_equal(stage_dht_name_move(d, 7, 24, "svc", &first, &here),
+                         0);
+        assert_int_equal(done_status(d, 24), 0);
         assert_int_equal(held_run(d, rkey), 0x999);
         assert_int_equal(stage__dht_find(d, rkey, 0)->owner, 1000);
         renew(d, 40, 5, rkey);

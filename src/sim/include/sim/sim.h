@@ -55,6 +55,7 @@ typedef struct stage__sim_config {
     int watchers;  /* > 0: watchers of a service tag, exports */
     bool sources;  /* store sources: a clash, a match, an update */
     bool takeover; /* nodes restarted at their address reclaim a name */
+    bool name_moves; /* names taken over by another node (compare-and-swap) */
     bool wire;     /* pass messages through the msgpack codec */
 } stage__sim_config_t;
 
@@ -72,6 +73,8 @@ typedef struct stage__sim_figures {
     int takeovers, takeovers_ok;      /* restarts that reclaimed a name */
     int takeovers_refused, stolen;    /* AlreadyExists; a stranger won */
     double takeover_ms_max;           /* restart -> name reclaimed */
+    int name_moves, name_moves_ok;    /* names taken over, read right */
+    int name_moves_refused, name_moves_stolen; /* refused; a wrong one won */
 } stage__sim_figures_t;
 
 void stage__sim_config_init(stage__sim_config_t *c);
