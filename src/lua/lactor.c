@@ -251,10 +251,20 @@ int stage__lactor_define(lua_State *L) {
     policy_t pol = check_policy(L, name);
     stage__lw_t *w = stage__lw(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->classes);
-    if (lua_getfield(L, -1, name) != LUA_TNIL)
-        return luaL_error(L, "actor type '%s' is defined twice", name);
     stage__type_t *ty = stage__type_find(w->node, name);
-    if (!ty) {
+    if (w->live) { /* code from the sources store, while the node runs */
+        if (ty && (w->live_clash = 1)) /* SourceClash, for the load */
+            return luaL_error(L,
+                              "it defines actor type '%s', which this node "
+                              "has already from other code",
+                              name);
+        lua_pushnil(L); /* where classes[name] is below: kept in step */
+        /* a class here with no type is a failed load's: replaced */
+        stage__lcode_define(L, name, (stage_kind_t)kind, super, pol.on_error,
+                            pol.max_restarts, pol.restart_window);
+    } else if (lua_getfield(L, -1, name) != LUA_TNIL) {
+        return luaL_error(L, "actor type '%s' is defined twice", name);
+    } else if (!ty) {
         int rc = stage__type_add(w->node, name, kind, super, &stage__lua_kind,
                                  NULL, &ty);
         if (rc == STAGE_EBUSY) /* the node runs: its types are fixed */
@@ -269,6 +279,9 @@ int stage__lactor_define(lua_State *L) {
         ty->on_error = pol.on_error; /* before start: no theatre runs */
         ty->max_restarts = pol.max_restarts;
         ty->restart_window = pol.restart_window;
+        stage__lnode_t *ln = stage__node_kind_data(w->node, &stage__lua_kind);
+        ty->source = ln ? ln->text : NULL; /* what the sources store gets */
+        ty->source_len = ln ? ln->text_len : 0;
     } else if (ty->impl != &stage__lua_kind) {
         return luaL_error(L, "actor type '%s' is already a C type", name);
     } else if (ty->on_error != pol.on_error ||

@@ -35,6 +35,9 @@
 #define CLASS_MT "stage.class"
 #define MONITOR_MT "stage.monitor"
 
+/* A load of code from the sources store (lcode.c). */
+typedef struct stage__lload stage__lload_t;
+
 /* One theatre's Lua world. */
 typedef struct stage__lw {
     lua_State *L;
@@ -72,15 +75,38 @@ typedef struct stage__lw {
     size_t mem_used, mem_limit, mem_cap;
     int mem_enforce, mem_refused;
 
+    /* a load of code from the sources store runs its top level here:
+    ** stage.actor records its types in it (lcode.c); until when */
+    stage__lload_t *live;
+    double live_deadline;
+    int live_clash; /* it defined a type this node has from other code */
+
     /* warn(): on after "@on"; the pieces of a warning so far */
     int warn_on, warn_cont;
     size_t warn_len;
     char warn[256];
 } stage__lw_t;
 
+/* A script's text that came from the sources store: its types' source
+** (lcode.c). */
+typedef struct stage__lcode {
+    struct stage__lcode *next;
+    int used;                        /* a type points to text */
+    char chunk[STAGE_TYPE_MAX + 20]; /* its chunk name: errors say it */
+    size_t len;
+    char text[];
+} stage__lcode_t;
+
 /* Node-wide Lua data. */
 typedef struct stage__lnode {
-    char *script; /* path of the loaded script */
+    char *script; /* path of the loaded script, or NULL (none) */
+    /* the script's text, as it was run: the source of its types in the
+    ** sources store (NULL: no script) */
+    char *text;
+    size_t text_len;
+    /* code loaded from the sources store since the start (lcode.c) */
+    stage__lcode_t *codes;
+    pthread_mutex_t codes_lock;
     int argc;
     char **argv;
     int has_main;
@@ -267,6 +293,19 @@ int stage__lsandbox_open(lua_State *L);
 /* Note the thread at idx as a handler's: coroutine.resume and close
 ** refuse it. Raises on no memory. */
 void stage__lsandbox_mark_handler(lua_State *L, int idx);
+
+/* lua/lcode.c: code on demand */
+/* The Lua kind's load_code (core/kind.h). */
+int stage__lcode_load(stage_node_t *node, void *ndata, const char *what,
+                      const char *src, size_t len, stage__code_done_fn done,
+                      void *arg);
+/* stage.actor in code being loaded (w->live): note type name, to be
+** registered once every theatre ran the code. Raises on too many. */
+int stage__lcode_define(lua_State *L, const char *name, stage_kind_t kind,
+                        const char *super, stage_on_error_t on_error,
+                        int max_restarts, double restart_window);
+/* Free what the node's loads kept (node_free). */
+void stage__lcode_free_all(stage__lnode_t *ln);
 
 /* lua/lmodule.c */
 int stage__lmodule_open(lua_State *L); /* luaopen for "stage" */
