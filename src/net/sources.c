@@ -177,6 +177,8 @@ int stage__sources_store(stage__netnode_t *nn, stage__type_t *ty,
     stage__sources_t *s = nn->sources;
     if (!s) return STAGE_ESTOPPED;
     if (!ty || !ty->source) return 1; /* no code that travels: C */
+    /* room for the entry's array and hash around the text */
+    if (ty->source_len > STAGE_DHT_VALUE_MAX - 32) return STAGE_ETOOBIG;
     put_t *p = put_find(s, ty);
     if (p && p->done && !p->status) return 1;
     if (p && p->done && cb) { /* a clash: said again to each spawn_at */
@@ -209,7 +211,12 @@ void stage__sources_announce(stage__netnode_t *nn, stage__type_t *ty) {
     if (!nn->sources || !ty || !ty->source || atomic_load(&ty->source_put))
         return;
     int rc = stage__sources_store(nn, ty, NULL, NULL);
-    if (rc < 0)
+    if (rc == STAGE_ETOOBIG && !atomic_exchange(&ty->source_put, true))
+        LOG_WARN("the code of actor type '%s' is not in the sources store: "
+                 "its script is %zu bytes, over the %d bytes an entry may "
+                 "hold; other nodes cannot fetch it (split the script)",
+                 ty->name, ty->source_len, STAGE_DHT_VALUE_MAX - 32);
+    else if (rc < 0)
         LOG_WARN("the code of actor type '%s' is not in the sources store: "
                  "%s (its next first actor here tries again)",
                  ty->name, stage_strerror(rc));

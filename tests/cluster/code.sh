@@ -6,8 +6,8 @@
 # the same script defines, runs on A only. Then: a type the store has no
 # code for (TypeNotFound), a script whose Greeter is not the stored one
 # (SourceClash, on the spawn and in the spawning node's log), code whose
-# top level fails or never ends where it is loaded (ScriptError, and B
-# serves on).
+# top level fails or never ends where it is loaded (ScriptError; a move
+# of such a type fails and the actor stays), and B serves on.
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 start B --theatres 2 --budget 1
@@ -44,6 +44,11 @@ grep -q "^fragile: false SourceClash: .*the code of actor type 'Fragile' from th
 run raise "$here/code_raise.lua" "$ADDR_B"
 grep -q "^raise: false ScriptError: .*the code of actor type 'Raiser' from the sources store does not load on node '$ADDR_B': sources store 'Raiser':[0-9]*: Raiser refuses to be loaded from the store" \
     "$DIR/raise.out" || fail "a top level that fails: $(grep '^raise' "$DIR/raise.out")"
+grep -q "^move: false TypeNotFound: cannot take actor 'Raiser' in: this node has no Lua type 'Raiser'\$" \
+    "$DIR/raise.out" || fail "a move of a type that cannot load: $(grep '^move' "$DIR/raise.out")"
+grep -q "^stage: warn: an actor of type 'Raiser' from '[^']*' cannot come in: .*Raiser refuses to be loaded" \
+    "$DIR/B.out" || fail "B does not say why the Raiser could not come in"
+grep -q "^stays: hi at " "$DIR/raise.out" || fail "the Raiser that could not move"
 run loop "$here/code_loop.lua" "$ADDR_B"
 grep -q "^loop: false ScriptError: .*'Looper' from the sources store does not load on node '$ADDR_B': .*its top level ran past the handler budget of 1 s" \
     "$DIR/loop.out" || fail "a top level that never ends: $(grep '^loop' "$DIR/loop.out")"
