@@ -1,12 +1,18 @@
 #!/bin/sh
-# bench/code/run.sh BUILD_DIR: the first spawn of a type on a node that has
-# no code for it (the sources store's fetch, and the load in every
-# theatre) against a spawn of a type it has (issue 12, "Measured"), RUNS
-# times (default 5), each with fresh nodes W and B (no script). Prints
-# every result line (JSON) and the load time B logs. Not part of `make
-# bench`: run it alone, briefly.
+# bench/code/run.sh BUILD_DIR: issue 12's figures of code that travels.
+#   code.lua    the first spawn of a type on a node that has no code for
+#               it (the sources store's fetch, and the load in every
+#               theatre) against a spawn of a type it has, RUNS times
+#               (default 5), each with fresh nodes W and B (no script);
+#               with the load time B logs
+#   update.lua  the time from stage.update_type to every live actor of
+#               the type on NODES nodes (default 4, with no script, plus
+#               the updating one) running the new code
+# Prints every result line (JSON). Not part of `make bench`: run it
+# alone, briefly.
 #
-# Environment: RUNS (5), N (50 known spawns a run), THEATRES (2).
+# Environment: RUNS (5), N (50 known spawns a run), THEATRES (2), NODES
+# (4), K (100 actors a node), UPDATES (20).
 set -u
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,3 +50,15 @@ for r in $(seq "$runs"); do
     for p in $pids; do kill "$p" 2>/dev/null; done
     pids=""
 done
+
+# update_type across NODES nodes with no script, plus the updating one
+node U0
+first=$addr
+list=$addr
+for i in $(seq 2 "${NODES:-4}"); do
+    node U$i --join "$first"
+    list="$list $addr"
+done
+# shellcheck disable=SC2086 # the addresses are words
+"$stage" node --join "$first" --theatres "$th" "$here/update.lua" $list -- \
+    "${K:-100}" "${UPDATES:-20}" || echo "# update.lua failed" >&2

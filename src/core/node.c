@@ -232,6 +232,15 @@ stage__type_t *stage__type_find(stage_node_t *n, const char *name) {
     return NULL;
 }
 
+int stage__type_count(stage_node_t *n) {
+    /* acquire: as in stage__type_find */
+    return atomic_load_explicit(&n->ntypes, memory_order_acquire);
+}
+
+stage__type_t *stage__type_at(stage_node_t *n, int i) {
+    return n->types[i];
+}
+
 /* k's slot in n, or -1. */
 static int kind_slot(const stage_node_t *n, const stage__kind_t *k) {
     for (int i = 0; i < n->nkinds; i++)
@@ -362,6 +371,30 @@ int stage__code_load(stage_node_t *n, const char *what, const char *src,
             return n->kinds[i].kind->load_code(n, n->kinds[i].data, what, src,
                                                len, done, arg);
     return STAGE_EINVAL;
+}
+
+uint64_t stage__code_version(const char *text, size_t len) {
+    uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+    return h ? h : 1; /* 0 says "none" */
+}
+
+int stage__code_update(stage_node_t *n, const char *type, const char *methods,
+                       size_t len, stage__code_done_fn done, void *arg) {
+    for (int i = 0; i < n->nkinds; i++) /* fixed since the start */
+        if (n->kinds[i].kind->update_code)
+            return n->kinds[i].kind->update_code(n, n->kinds[i].data, type,
+                                                 methods, len, done, arg);
+    return STAGE_EINVAL;
+}
+
+int stage__node_update_code(stage_node_t *n, stage__type_t *ty,
+                            const char *methods, size_t len,
+                            stage__code_done_fn done, void *arg) {
+    if (n->net_hooks.update)
+        return n->net_hooks.update(n, ty, methods, len, done, arg);
+    return stage__code_update(n, ty->name, methods, len, done, arg);
 }
 
 /* ---- accessors -------------------------------------------------------------

@@ -282,6 +282,10 @@ int stage__lactor_define(lua_State *L) {
         stage__lnode_t *ln = stage__node_kind_data(w->node, &stage__lua_kind);
         ty->source = ln ? ln->text : NULL; /* what the sources store gets */
         ty->source_len = ln ? ln->text_len : 0;
+        atomic_store_explicit(
+            &ty->version,
+            ty->source ? stage__code_version(ty->source, ty->source_len) : 0,
+            memory_order_relaxed);
     } else if (ty->impl != &stage__lua_kind) {
         return luaL_error(L, "actor type '%s' is already a C type", name);
     } else if (ty->on_error != pol.on_error ||
@@ -509,6 +513,18 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     bool reserved =
         !birth && ((m[0] == 'b' && !strcmp(m, "birth")) ||
                    (m[0] == 'd' && !strcmp(m, "death")) || m[0] == '_');
+    stage__lactor_t *la = stage__lactor(a);
+    if (la->methods_ref && !reserved) { /* its own (update_method) */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, la->methods_ref);
+        lua_pushlstring(L, m, e->mlen);
+        if (lua_rawget(L, -2) == LUA_TFUNCTION) {
+            lua_replace(L, -2);
+            lua_pushnil(L); /* where the class would be */
+            lua_insert(L, -2);
+            goto found;
+        }
+        lua_pop(L, 2);
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
     /* raw: a class's metatable leads to spawn and spawn_at, not methods.
     ** With its length: lua_pushstring's cache of C strings, keyed by
@@ -518,6 +534,7 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
         if (!reserved) lua_pop(L, 1);
         find_method(L, lua_gettop(L), reserved ? "" : m); /* supertypes */
     }
+found:
     lua_replace(L, -2);
     if (!lua_isfunction(L, -1)) {
         lua_pop(L, 1);
@@ -592,6 +609,8 @@ static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
                        stage__env_t *e) {
     stage__lw_t *w = t->kind_data[a->type->slot];
     if (e->hdr.kind == ENV_CALL) return deliver_call(w, a, e);
+    if (e->data[0] == '_' && !strcmp(e->data, STAGE__UPDATE_METHOD))
+        return stage__lupdate_deliver(w, a, e);
     int coref;
     lua_State *co = stage__lw_take_co(w, &coref);
     char why[512];
@@ -740,6 +759,7 @@ void stage__lactor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     }
     if (la->state_ref) luaL_unref(L, LUA_REGISTRYINDEX, la->state_ref);
     la->state_ref = 0;
+    stage__lupdate_drop(w, a);
 }
 
 /* Lua actors get their state table when their birth message arrives. */

@@ -96,8 +96,7 @@ static void deadline_hook(lua_State *L, lua_Debug *ar) {
     if (stage__now() < w->live_deadline) return;
     char msg[160];
     snprintf(msg, sizeof msg,
-             "its top level ran past the handler budget of %g s (an "
-             "endless loop?)",
+             "it ran past the handler budget of %g s (an endless loop?)",
              stage__node_config(w->node)->budget_secs);
     lua_pushstring(L, msg);
     lua_error(L);
@@ -126,6 +125,16 @@ static int run_text(lua_State *L) {
     return 0;
 }
 
+void stage__lcode_guard(lua_State *L) {
+    stage__lw_t *w = stage__lw(L);
+    w->live_deadline = stage__now() + stage__node_config(w->node)->budget_secs;
+    lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 10000);
+}
+
+void stage__lcode_unguard(lua_State *L) {
+    stage__lua_hook_idle(L);
+}
+
 static void finish(stage__lload_t *ld);
 
 /* Run the load in theatre t (t's thread; an ENV_CALL with the load). */
@@ -141,16 +150,14 @@ static void load_in(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
         int top = lua_gettop(L);
         w->live = ld;
         w->live_clash = 0;
-        w->live_deadline =
-            stage__now() + stage__node_config(w->node)->budget_secs;
-        lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 10000);
+        stage__lcode_guard(L);
         lua_pushcfunction(L, run_text);
         lua_pushlightuserdata(L, ld);
         w->mem_refused = 0;
         int prev = stage__lw_enforce(w);
         int st = lua_pcall(L, 1, 0, 0);
         stage__lw_unenforce(w, prev);
-        stage__lua_hook_idle(L);
+        stage__lcode_unguard(L);
         w->live = NULL;
         if (st != LUA_OK) {
             char why[400];
@@ -192,6 +199,9 @@ static void init_type(stage__type_t *ty, void *arg) {
     ty->restart_window = d->restart_window;
     ty->source = code->text;
     ty->source_len = code->len;
+    atomic_store_explicit(&ty->version,
+                          stage__code_version(code->text, code->len),
+                          memory_order_relaxed);
 }
 
 /* Register the load's types: 0, or fail the load. */

@@ -117,8 +117,12 @@ typedef struct stage__lnode {
 ** returns it. */
 typedef struct stage__lactor {
     int state_ref; /* its state table in the registry, once its birth came */
-    int co_ref;    /* its suspended turn's coroutine */
-    void *wait;    /* what a suspended await waits for (lfuture.c) */
+    /* methods of its own (stage.update_method): registry refs of a table
+    ** name -> function, looked up before its class, and of their source
+    ** texts (what travels when it moves); 0: none */
+    int methods_ref, sources_ref;
+    int co_ref; /* its suspended turn's coroutine */
+    void *wait; /* what a suspended await waits for (lfuture.c) */
     /* next/catch continuations it set that have not run: they hold
     ** functions of this theatre, so it cannot move (limage.c) */
     uint32_t conts;
@@ -230,6 +234,10 @@ stage__lref_t *stage__lref_test(lua_State *L, int idx);
 /* Take a far reference's id if its lookup has finished: 0 (r->pending
 ** says whether it is still running), or the lookup's failure. */
 int stage__lref_settle(lua_State *L, stage__lref_t *r);
+/* Call method (any name, a reserved one too) on `to` with the n values
+** from first on: pushes its future. */
+int stage__lref_call(lua_State *L, stage__lref_t *to, const char *method,
+                     int first, int n);
 /* stage.send(ref, method, ...): one way, no future. */
 int stage__lref_send_oneway(lua_State *L);
 /* stage.stop(ref): push a future of true once the actor has taken the
@@ -304,8 +312,28 @@ int stage__lcode_load(stage_node_t *node, void *ndata, const char *what,
 int stage__lcode_define(lua_State *L, const char *name, stage_kind_t kind,
                         const char *super, stage_on_error_t on_error,
                         int max_restarts, double restart_window);
+/* Run code that is no handler (a top level, an update's source) on L
+** for at most the handler budget from now: past it, it raises. Unguard
+** after (L gets its idle hook back). */
+void stage__lcode_guard(lua_State *L);
+void stage__lcode_unguard(lua_State *L);
 /* Free what the node's loads kept (node_free). */
 void stage__lcode_free_all(stage__lnode_t *ln);
+
+/* lua/lupdate.c: live replacement of code */
+int stage__lupdate_method(lua_State *L); /* stage.update_method */
+int stage__lupdate_type(lua_State *L);   /* stage.update_type */
+/* A STAGE__UPDATE_METHOD message for actor a: give it its own method. */
+int stage__lupdate_deliver(stage__lw_t *w, stage__actor_t *a, stage__env_t *e);
+/* Install the methods of their own the table at idx names (name ->
+** source text) in actor a (an arrived actor's): 0, or raise. */
+void stage__lupdate_install(lua_State *L, stage__actor_t *a, int idx);
+/* Free a's methods of its own (its destroy, its departure). */
+void stage__lupdate_drop(stage__lw_t *w, stage__actor_t *a);
+/* The Lua kind's update_code (core/kind.h). */
+int stage__lupdate_code(stage_node_t *node, void *ndata, const char *type,
+                        const char *methods, size_t len,
+                        stage__code_done_fn done, void *arg);
 
 /* lua/lmodule.c */
 int stage__lmodule_open(lua_State *L); /* luaopen for "stage" */

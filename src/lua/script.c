@@ -73,7 +73,8 @@ const stage__kind_t stage__lua_kind = {
     .departing = stage__limage_departing,
     .arrived = stage__limage_arrived,
     .depart = stage__limage_depart,
-    .load_code = stage__lcode_load, /* lcode.c */
+    .load_code = stage__lcode_load,     /* lcode.c */
+    .update_code = stage__lupdate_code, /* lupdate.c */
 };
 
 /* The text of the error value on top of L (popped). */
@@ -329,7 +330,9 @@ int stage_node_run_main(stage_node_t *node, int argc, const char *const *argv) {
         return rc;
     }
     /* main is this node's own: its code does not go to the sources store */
-    stage__type_find(node, MAIN_TYPE)->source = NULL;
+    stage__type_t *mt = stage__type_find(node, MAIN_TYPE);
+    mt->source = NULL;
+    atomic_store_explicit(&mt->version, 0, memory_order_relaxed);
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 1);
     stage_pack_array(&p, (uint32_t)argc);

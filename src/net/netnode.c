@@ -93,6 +93,14 @@ static void netnode_push(stage__netnode_t *nn, stage__netnode_item_t *it) {
         uv_async_send(&nn->async);
 }
 
+/* An update_type's request to the loop (ITEM_UPDATE's args). */
+typedef struct upd_item {
+    stage__code_done_fn done;
+    void *arg;
+    size_t len;
+    char methods[];
+} upd_item_t;
+
 static stage__netnode_item_t *item_new(int kind) {
     stage__netnode_item_t *it = stage__calloc(1, sizeof *it);
     if (it) it->kind = kind;
@@ -515,10 +523,13 @@ done:
 
 static void out_spawn_now(stage__netnode_t *nn, stage__netnode_item_t *it);
 
-/* The store has the code of a held spawn's type now, or cannot have it. */
+/* The store has the code of a held spawn's type now, has other code
+** (SourceClash: the spawn fails), or could not be told (it goes on). */
 static void spawn_stored(stage__netnode_t *nn, void *arg, int status,
                          const char *why) {
     stage__netnode_item_t *it = arg;
+    if (status && status != STAGE_ECLASH) /* logged: the node there may */
+        status = 0;                       /* have the type: try */
     if (status) {
         char msg[STAGE_ADDR_MAX + sizeof it->key + 700];
         snprintf(msg, sizeof msg, "cannot spawn '%s' on node '%s': %s", it->key,
@@ -851,6 +862,9 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
     case FRAME_MOVE:
         rc = stage__netmove_in(nn, peer, body, len);
         break;
+    case FRAME_UPDATE:
+        rc = stage__sources_in_update(nn, peer, body, len);
+        break;
     default:
         rc = STAGE_EPROTO;
     }
@@ -1009,6 +1023,11 @@ static void take(stage__netnode_t *nn, stage__netnode_item_t *it) {
     case ITEM_CODE:
         stage__sources_loaded(nn, it);
         break;
+    case ITEM_UPDATE: {
+        upd_item_t *u = (upd_item_t *)it->args;
+        stage__sources_update(nn, it->key, u->methods, u->len, u->done, u->arg);
+        break;
+    }
     case ITEM_GONE:
         stage__holdings_release(nn, it->to.serial);
         break;
@@ -1176,6 +1195,26 @@ static void net_announce(stage_node_t *node, stage__type_t *ty) {
     snprintf(it->key, sizeof it->key, "%s", ty->name);
     snprintf(it->super, sizeof it->super, "%s", ty->super);
     netnode_push(nn, it);
+}
+
+static int net_update(stage_node_t *node, stage__type_t *ty,
+                      const char *methods, size_t len, stage__code_done_fn done,
+                      void *arg) {
+    stage__netnode_t *nn = stage__node_net(node);
+    stage__netnode_item_t *it = item_new(ITEM_UPDATE);
+    upd_item_t *u = it ? stage__malloc(sizeof *u + len) : NULL;
+    if (!u) {
+        stage__free(it);
+        return STAGE_ENOMEM;
+    }
+    u->done = done;
+    u->arg = arg;
+    u->len = len;
+    memcpy(u->methods, methods, len);
+    snprintf(it->key, sizeof it->key, "%s", ty->name);
+    it->args = (char *)u;
+    netnode_push(nn, it);
+    return 0;
 }
 
 static void net_actor_gone(stage_node_t *node, uint64_t serial) {
@@ -1439,7 +1478,8 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
                                 .spawn = net_spawn,
                                 .monitor = net_monitor,
                                 .down = net_down,
-                                .move = stage__netmove_hook};
+                                .move = stage__netmove_hook,
+                                .update = net_update};
     stage__node_set_net_hooks(node, &hooks, nn);
     stage_node_hold(node); /* a listener keeps the node alive */
     if (uv_thread_create(&nn->thread, netnode_main, nn)) {

@@ -44,7 +44,8 @@ enum {
     FRAME_DEMONITOR = STAGE__NODE_FRAME_DEMONITOR,
     FRAME_DOWN = STAGE__NODE_FRAME_DOWN,
     FRAME_NODE_DOWN = STAGE__NODE_FRAME_NODE_DOWN, /* deaths.c */
-    FRAME_MOVE = STAGE__NODE_FRAME_MOVE            /* netmove.c */
+    FRAME_MOVE = STAGE__NODE_FRAME_MOVE,           /* netmove.c */
+    FRAME_UPDATE = STAGE__NODE_FRAME_UPDATE        /* sources.c */
 };
 _Static_assert((int)STAGE__NODE_FRAME_MSG == (int)STAGE__NET_KIND_USER,
                "the node's frames are the transport's user kinds");
@@ -59,8 +60,9 @@ enum {
     ITEM_STOP,
     ITEM_MONITOR, /* monitors.c: op 1 watch, 0 stop watching */
     ITEM_DOWN,
-    ITEM_MOVE, /* netmove.c: args holds the step, where its node */
-    ITEM_CODE  /* sources.c: a load of code ended (args) */
+    ITEM_MOVE,  /* netmove.c: args holds the step, where its node */
+    ITEM_CODE,  /* sources.c: a load of code ended (args) */
+    ITEM_UPDATE /* sources.c: an update_type (args: upd_item_t) */
 };
 
 typedef struct stage__netnode_item {
@@ -270,6 +272,15 @@ bool stage__sources_hold_import(stage__netnode_t *nn, const char *peer,
 void stage__sources_sweep(stage__netnode_t *nn);
 /* A node went: the entries it owned may go, code among them. */
 void stage__sources_peer_gone(stage__netnode_t *nn);
+/* stage.update_type of type on every node: the store (the type's code
+** with a line that replays the update), then an UPDATE frame to every
+** node with a session, and here; done once all answered. */
+void stage__sources_update(stage__netnode_t *nn, const char *type,
+                           const char *methods, size_t mlen,
+                           stage__code_done_fn done, void *arg);
+/* An UPDATE frame: 0, or STAGE_EDECODE. */
+int stage__sources_in_update(stage__netnode_t *nn, const char *peer,
+                             const char *body, size_t len);
 /* An ITEM_CODE: a load ended. */
 void stage__sources_loaded(stage__netnode_t *nn, stage__netnode_item_t *it);
 

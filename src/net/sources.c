@@ -52,22 +52,48 @@ typedef struct put {
     bool done;
     int status;   /* done: 0, or STAGE_ECLASH */
     bool refresh; /* a refresh is under way: no waiters, no news */
+    bool stale;   /* the last refresh found other code (logged) */
     waiter_t *waiters;
+    uint64_t started; /* loop ms: waiters wait PUT_WAIT_MS at most */
 } put_t;
 
+/* How long a spawn_at waits for the put of its type's code: a DHT that is
+** slow to answer (a ring still settling) must not hold spawns longer; the
+** put goes on, and the node there asks the store again once if it does
+** not have the code yet. */
+#define PUT_WAIT_MS 2000
+
+/* Answers "no such entry" a fetch takes before it says TypeNotFound, a
+** sweep (500 ms) apart: they cover a spawner's PUT_WAIT_MS. */
+#define FETCH_MISSES 5
+
+/* A text this node's types point to since an update: kept for the run. */
+typedef struct kept {
+    struct kept *next;
+    size_t len;
+    char text[];
+} kept_t;
+
 /* What a DHT request of ours is for (reqs). */
+struct update;
+
 typedef struct op {
     bool is_put;
-    put_t *put;     /* a put */
-    fetch_t *fetch; /* a get */
+    put_t *put;                /* a put */
+    fetch_t *fetch;            /* a get */
+    struct update *update;     /* an update's put ... */
+    char type[STAGE_TYPE_MAX]; /* ... of this type */
 } op_t;
+
+static void update_stored(struct update *u, const char *type, int status);
 
 struct stage__sources {
     stage_u64map_t reqs; /* DHT request id -> op_t */
     uint64_t refresh_at; /* loop ms of the next refresh of its puts */
     fetch_t *fetches;
     put_t *puts;
-    bool rerun; /* a held frame is taken up again: not held twice */
+    bool rerun;   /* a held frame is taken up again: not held twice */
+    kept_t *kept; /* texts of updated types (below) */
 };
 
 /* The end of a load, from a theatre to the loop (ITEM_CODE's args). */
@@ -117,6 +143,11 @@ void stage__sources_close(stage__netnode_t *nn) {
     stage__u64map_free(&s->reqs);
     while (s->fetches) /* a load under way ends with ITEM_CODE: dropped */
         fetch_end(nn, s->fetches, STAGE_ESTOPPED, "the node stopped");
+    while (s->kept) {
+        kept_t *k = s->kept;
+        s->kept = k->next;
+        stage__free(k);
+    }
     while (s->puts) {
         put_t *p = s->puts;
         s->puts = p->next;
@@ -191,20 +222,34 @@ int stage__sources_store(stage__netnode_t *nn, stage__type_t *ty,
     waiter_t *w = NULL;
     if (cb && !(w = stage__calloc(1, sizeof *w))) return STAGE_ENOMEM;
     if (w) w->cb = cb, w->arg = arg;
-    if (!p) {
-        p = stage__calloc(1, sizeof *p);
-        int rc = p ? (p->ty = ty, put_start(nn, p)) : STAGE_ENOMEM;
-        if (rc) {
-            stage__free(p);
-            stage__free(w);
-            return rc;
-        }
-        atomic_store(&ty->source_put, true);
-        p->next = s->puts;
-        s->puts = p;
+    if (p) { /* under way: wait with the others */
+        if (w) w->next = p->waiters, p->waiters = w;
+        return 0;
     }
-    if (w) w->next = p->waiters, p->waiters = w;
-    return 0;
+    if (!(p = stage__calloc(1, sizeof *p))) {
+        stage__free(w);
+        return STAGE_ENOMEM;
+    }
+    /* whole and listed before the put: a manager that holds the key
+    ** itself answers within put_start (put_done may then free p) */
+    p->ty = ty;
+    p->started = now_ms(nn);
+    p->waiters = w;
+    p->next = s->puts;
+    s->puts = p;
+    atomic_store(&ty->source_put, true);
+    int rc = put_start(nn, p);
+    if (rc) { /* not asked: put_done will not run; cb is not called */
+        for (put_t **q = &s->puts; *q; q = &(*q)->next)
+            if (*q == p) {
+                *q = p->next;
+                break;
+            }
+        stage__free(w);
+        stage__free(p);
+        atomic_store(&ty->source_put, false);
+    }
+    return rc;
 }
 
 void stage__sources_announce(stage__netnode_t *nn, stage__type_t *ty) {
@@ -226,12 +271,15 @@ void stage__sources_announce(stage__netnode_t *nn, stage__type_t *ty) {
 static void put_done(stage__netnode_t *nn, put_t *p, int status) {
     if (p->refresh) { /* news only if the store has other code now */
         p->refresh = false;
-        if (status == STAGE_ECLASH && !p->status) {
-            char why[STAGE_TYPE_MAX * 3 + 300];
-            clash_text(why, sizeof why, p->ty);
-            LOG_ERROR("%s", why);
-            p->status = status;
-        }
+        /* other code now: an update this node has not heard of (or one
+        ** under way): said, once; its spawns go on as they did */
+        if (status == STAGE_ECLASH && !p->stale)
+            LOG_WARN("actor type '%s': the sources store has other code "
+                     "for it than this node runs now: it was updated "
+                     "(stage.update_type) from a node this one has no "
+                     "session with, or is being updated",
+                     p->ty->name);
+        p->stale = status == STAGE_ECLASH;
         return;
     }
     char why[STAGE_TYPE_MAX * 3 + 300];
@@ -323,9 +371,9 @@ static void get_done(stage__netnode_t *nn, fetch_t *f,
     char why[STAGE_TYPE_MAX + STAGE_ADDR_MAX + 300];
     int status = x->status;
     if ((status == STAGE_ENAME_NOT_FOUND || (!status && !x->nitems)) &&
-        !f->misses++) {
+        f->misses++ < FETCH_MISSES) {
         /* a put of a node that stored it just now may not have reached
-        ** the replicas yet: once more, at the sweep (the manager cannot
+        ** the replicas yet: again at the next sweeps (the manager cannot
         ** be called from here) */
         f->ask = true;
         return;
@@ -378,7 +426,9 @@ bool stage__sources_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
     op_t *o =
         nn->sources ? stage__u64map_take(&nn->sources->reqs, x->req) : NULL;
     if (!o) return false;
-    if (o->is_put)
+    if (o->update)
+        update_stored(o->update, o->type, x->status);
+    else if (o->is_put)
         put_done(nn, o->put, x->status);
     else
         get_done(nn, o->fetch, x);
@@ -437,9 +487,29 @@ static bool refresh(stage__netnode_t *nn) {
     return asked;
 }
 
+/* Let the spawns go that waited PUT_WAIT_MS for a put. */
+static void put_waited(stage__netnode_t *nn) {
+    uint64_t now = now_ms(nn);
+    for (put_t *p = nn->sources->puts; p; p = p->next) {
+        if (p->done || !p->waiters || now - p->started < PUT_WAIT_MS) continue;
+        LOG_WARN("the sources store has not confirmed the code of actor "
+                 "type '%s' after %d ms: its spawn_at goes on",
+                 p->ty->name, PUT_WAIT_MS);
+        waiter_t *w = p->waiters;
+        p->waiters = NULL;
+        while (w) {
+            waiter_t *next = w->next;
+            w->cb(nn, w->arg, 0, NULL);
+            stage__free(w);
+            w = next;
+        }
+    }
+}
+
 void stage__sources_sweep(stage__netnode_t *nn) {
     stage__sources_t *s = nn->sources;
     if (!s) return;
+    put_waited(nn);
     bool asked = refresh(nn);
     for (fetch_t *f = s->fetches, *next; f; f = next) {
         next = f->next;
@@ -544,4 +614,335 @@ bool stage__sources_hold_import(stage__netnode_t *nn, const char *peer,
         return false;
     }
     return true;
+}
+
+/* ---- updates (stage.update_type) ----------------------------------------- */
+
+/* An update_type under way: the answers it waits for. */
+typedef struct update {
+    stage_node_t *node;
+    stage__code_done_fn done; /* the caller's */
+    void *arg;
+    atomic_int left;
+    pthread_mutex_t lock;
+    int status; /* under lock: the first failure */
+    char why[600];
+    char type[STAGE_TYPE_MAX];
+} update_t;
+
+/* One answer came (status 0, or a failure and why). Any thread. */
+static void update_answer(update_t *u, int status, const char *why) {
+    if (status) {
+        pthread_mutex_lock(&u->lock);
+        if (!u->status) {
+            u->status = status;
+            snprintf(u->why, sizeof u->why, "%s", why ? why : "");
+        }
+        pthread_mutex_unlock(&u->lock);
+    }
+    /* acq_rel: the last answer sees the others' status */
+    if (atomic_fetch_sub_explicit(&u->left, 1, memory_order_acq_rel) != 1)
+        return;
+    u->done(u->node, u->arg, u->status, u->status ? u->why : NULL);
+    pthread_mutex_destroy(&u->lock);
+    stage__free(u);
+}
+
+/* An update's put of the new code of type ended with status. */
+static void update_stored(update_t *u, const char *type, int status) {
+    char why[STAGE_TYPE_MAX + 200];
+    if (status)
+        snprintf(why, sizeof why,
+                 "cannot update the code of '%s' in the sources store: %s",
+                 type, stage_strerror(status));
+    update_answer(u, status, status ? why : NULL);
+}
+
+/* The long brackets' level n ("[==[" for 2) that src does not close. */
+static int level(const char *src, size_t len) {
+    for (int n = 0; n < 32; n++) {
+        char close[36] = "]";
+        memset(close + 1, '=', (size_t)n);
+        close[n + 1] = ']';
+        bool found = false;
+        for (size_t i = 0; i + (size_t)n + 2 <= len && !found; i++)
+            found = !memcmp(src + i, close, (size_t)n + 2);
+        if (!found) return n;
+    }
+    return -1;
+}
+
+/* The stored code after an update: src, then a top-level line that
+** replays the update's methods (a msgpack map name -> source) on the
+** class: a node that loads it runs the new code. New (free with
+** stage__free), or NULL. */
+static kept_t *replayed(const char *src, size_t slen, const char *type,
+                        const char *methods, size_t mlen) {
+    stage_unpack_t u;
+    uint32_t n;
+    stage_unpack_init(&u, methods, mlen);
+    if (stage_unpack_map(&u, &n)) return NULL;
+    size_t room = slen + mlen + 128 + n * 96, at = slen;
+    kept_t *k = stage__malloc(sizeof *k + room);
+    if (!k) return NULL;
+    memcpy(k->text, src, slen);
+    at += (size_t)snprintf(k->text + at, room - at,
+                           "\n-- stage.update_type\nrequire(\"stage\")."
+                           "update_type(\"%s\", {",
+                           type);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *m, *s;
+        size_t ml, sl;
+        int lv;
+        if (stage_unpack_str(&u, &m, &ml) || stage_unpack_str(&u, &s, &sl) ||
+            (lv = level(s, sl)) < 0 || at + ml + sl + 96 > room) {
+            stage__free(k);
+            return NULL;
+        }
+        at += (size_t)snprintf(k->text + at, room - at, "\n  [\"%.*s\"] = [",
+                               (int)ml, m);
+        memset(k->text + at, '=', (size_t)lv);
+        at += (size_t)lv;
+        k->text[at++] = '[';
+        k->text[at++] = '\n'; /* skipped after the opening bracket */
+        memcpy(k->text + at, s, sl);
+        at += sl;
+        k->text[at++] = ']';
+        memset(k->text + at, '=', (size_t)lv);
+        at += (size_t)lv;
+        k->text[at++] = ']';
+        k->text[at++] = ',';
+    }
+    at += (size_t)snprintf(k->text + at, room - at, "\n})\n");
+    k->len = at;
+    return k;
+}
+
+/* The types of this node whose code is ty's now take text k (kept); their
+** puts count as done (the store has it, or is about to). Returns how many
+** (ty among them). */
+static int switch_source(stage__netnode_t *nn, stage__type_t *ty, kept_t *k) {
+    stage__sources_t *s = nn->sources;
+    const char *old = ty->source;
+    int n = stage__type_count(nn->node), moved = 0;
+    for (int i = 0; i < n; i++) {
+        stage__type_t *t = stage__type_at(nn->node, i);
+        if (t != ty && (!old || t->source != old)) continue;
+        t->source = k->text; /* the loop's own: only it reads them */
+        t->source_len = k->len;
+        atomic_store_explicit(&t->version, stage__code_version(k->text, k->len),
+                              memory_order_relaxed);
+        put_t *p = put_find(s, t);
+        if (p && p->done) p->status = 0; /* a clash of the old code is over */
+        if (p) p->stale = false;
+        moved++;
+    }
+    /* no refresh until the update is in the store: one under way now
+    ** would find the old code there and call it a clash */
+    s->refresh_at = now_ms(nn) + nn->lease_ms / 3;
+    k->next = s->kept;
+    s->kept = k;
+    return moved;
+}
+
+/* The answer of a node to an UPDATE frame (a call). */
+static void update_replied(stage__netnode_t *nn, void *arg, int status,
+                           const char *value, size_t len) {
+    (void)nn;
+    update_t *u = arg;
+    char why[600];
+    if (status)
+        snprintf(why, sizeof why, "%.*s", (int)(len < 500 ? len : 500), value);
+    update_answer(u, status, status ? why : NULL);
+}
+
+/* This node's theatres have the update (a theatre's thread). */
+static void update_applied(stage_node_t *node, void *arg, int status,
+                           const char *why) {
+    (void)node;
+    char msg[600];
+    if (status)
+        snprintf(msg, sizeof msg, "node '%s': %s", stage__node_address(node),
+                 why);
+    update_answer(arg, status, status ? msg : NULL);
+}
+
+typedef struct sending {
+    stage__netnode_t *nn;
+    update_t *u;
+    const char *body;
+    size_t len;
+} sending_t;
+
+/* Send the UPDATE frame to the node at addr, with a session. */
+static void send_one(void *ud, const char *addr, uint32_t incarnation) {
+    (void)incarnation;
+    sending_t *sd = ud;
+    atomic_fetch_add(&sd->u->left, 1);
+    uint64_t call = stage__netnode_call_cb(sd->nn, addr, update_replied, sd->u);
+    if (!call) {
+        update_answer(sd->u, STAGE_ENOMEM, "out of memory");
+        return;
+    }
+    /* the call's id in the frame: [call, type, text, methods] */
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_array(&p, 4);
+    stage_pack_int(&p, (int64_t)call);
+    stage_pack_raw(&p, sd->body, sd->len); /* type, text, methods */
+    int rc = stage_pack_error(&p);
+    if (!rc)
+        rc = stage__netnode_send_frame(sd->nn, addr, FRAME_UPDATE, p.data,
+                                       p.len);
+    stage_pack_free(&p);
+    if (rc) {
+        char why[STAGE_ADDR_MAX + 100];
+        snprintf(why, sizeof why, "cannot tell node '%s': %s", addr,
+                 stage_strerror(rc));
+        stage__netnode_call_fail(sd->nn, call, rc, why);
+    }
+}
+
+void stage__sources_update(stage__netnode_t *nn, const char *type,
+                           const char *methods, size_t mlen,
+                           stage__code_done_fn done, void *arg) {
+    stage__sources_t *s = nn->sources;
+    update_t *u = stage__calloc(1, sizeof *u);
+    if (!u) {
+        done(nn->node, arg, STAGE_ENOMEM, "out of memory");
+        return;
+    }
+    u->node = nn->node;
+    u->done = done;
+    u->arg = arg;
+    pthread_mutex_init(&u->lock, NULL);
+    snprintf(u->type, sizeof u->type, "%s", type);
+    atomic_init(&u->left, 1); /* this function's, until all is out */
+    stage__type_t *ty = stage__type_find(nn->node, type);
+    kept_t *k = ty && ty->source && s
+                    ? replayed(ty->source, ty->source_len, type, methods, mlen)
+                    : NULL;
+    if (ty && ty->source && s && !k) {
+        update_answer(u, STAGE_ENOMEM,
+                      "cannot write the updated code (out of memory)");
+        return;
+    }
+    if (k) { /* the store first: nodes that load the type later get it */
+        switch_source(nn, ty, k);
+        int n = stage__type_count(nn->node);
+        for (int i = 0; i < n; i++) {
+            stage__type_t *t = stage__type_at(nn->node, i);
+            if (t->source != k->text) continue;
+            op_t *o = stage__calloc(1, sizeof *o);
+            uint64_t req = ++nn->next_id;
+            if (!o || stage__u64map_put(&s->reqs, req, o)) {
+                stage__free(o);
+                update_answer(u, STAGE_ENOMEM, "out of memory");
+                return;
+            }
+            o->update = u;
+            snprintf(o->type, sizeof o->type, "%s", t->name);
+            atomic_fetch_add(&u->left, 1);
+            int rc = stage_dht_source_put(nn->dht, uv_now(&nn->loop), req,
+                                          t->name, k->text, k->len, 1);
+            if (rc) {
+                stage__free(stage__u64map_take(&s->reqs, req));
+                char why[STAGE_TYPE_MAX + 100];
+                snprintf(why, sizeof why,
+                         "cannot update the code of '%s' in the sources "
+                         "store: %s",
+                         t->name, stage_strerror(rc));
+                update_answer(u, rc, why);
+            }
+        }
+        stage__lookup_drain(nn);
+    }
+    /* the other nodes: [type, text, methods] after the call's id */
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_cstr(&p, type);
+    if (k)
+        stage_pack_str(&p, k->text, k->len);
+    else
+        stage_pack_nil(&p);
+    stage_pack_raw(&p, methods, mlen);
+    if (!stage_pack_error(&p)) {
+        sending_t sd = {nn, u, p.data, p.len};
+        stage__transport_each_session(nn->tr, send_one, &sd);
+    } else {
+        update_answer(u, STAGE_ENOMEM, "out of memory");
+    }
+    stage_pack_free(&p);
+    /* and here */
+    atomic_fetch_add(&u->left, 1);
+    int rc =
+        stage__code_update(nn->node, type, methods, mlen, update_applied, u);
+    if (rc) update_answer(u, rc, "cannot apply the update here");
+    update_answer(u, 0, NULL); /* this function's */
+}
+
+/* An UPDATE's owed reply (arg), once this node's theatres have it. */
+static void owed_applied(stage_node_t *node, void *arg, int status,
+                         const char *why) {
+    stage__future_t *f = arg;
+    char msg[600];
+    if (status) {
+        snprintf(msg, sizeof msg, "node '%s': %s", stage__node_address(node),
+                 why);
+        stage__future_reject(f, status, msg, NULL, NULL);
+    } else {
+        stage__future_resolve(f, "\xc3", 1); /* true */
+    }
+    stage__future_unref(f);
+}
+
+int stage__sources_in_update(stage__netnode_t *nn, const char *peer,
+                             const char *body, size_t len) {
+    stage_unpack_t u;
+    uint32_t n;
+    int64_t call;
+    const char *type, *text = NULL, *methods;
+    size_t tlen, xlen = 0;
+    char name[STAGE_TYPE_MAX];
+    stage_unpack_init(&u, body, len);
+    if (stage_pack_validate(body, len, 1) || stage_unpack_array(&u, &n) ||
+        n != 4 || stage_unpack_int(&u, &call) || call <= 0 ||
+        stage_unpack_str(&u, &type, &tlen) || tlen == 0 || tlen >= sizeof name)
+        return STAGE_EDECODE;
+    memcpy(name, type, tlen);
+    name[tlen] = '\0';
+    if (stage_unpack_peek(&u) == STAGE_T_NIL
+            ? stage_unpack_nil(&u)
+            : stage_unpack_str(&u, &text, &xlen))
+        return STAGE_EDECODE;
+    methods = u.p;
+    size_t mlen = (size_t)(u.end - u.p);
+    stage_unpack_t m = u;
+    if (!stage_type_name_valid(name) || stage_unpack_peek(&m) != STAGE_T_MAP ||
+        stage_unpack_skip(&m) || m.p != m.end)
+        return STAGE_EDECODE;
+    stage__type_t *ty = stage__type_find(nn->node, name);
+    stage__future_t *f = stage__netnode_owed(nn, peer, (uint64_t)call, 0);
+    if (!f) {
+        stage__netnode_reply_error(nn, peer, (uint64_t)call, STAGE_ENOMEM,
+                                   "out of memory");
+        return 0;
+    }
+    if (!ty) { /* none here: a later load fetches the stored code */
+        stage__future_resolve(f, "\xc3", 1);
+        stage__future_unref(f);
+        return 0;
+    }
+    if (text && ty->source && nn->sources) {
+        kept_t *k = stage__malloc(sizeof *k + xlen);
+        if (k) {
+            memcpy(k->text, text, xlen);
+            k->len = xlen;
+            switch_source(nn, ty, k);
+        }
+    }
+    int rc = stage__code_update(nn->node, name, methods, mlen, owed_applied, f);
+    if (rc) {
+        stage__future_reject(f, rc, "cannot apply the update", NULL, NULL);
+        stage__future_unref(f);
+    }
+    return 0;
 }

@@ -85,6 +85,14 @@ typedef struct stage__kind {
     int (*load_code)(stage_node_t *node, void *ndata, const char *what,
                      const char *src, size_t len, stage__code_done_fn done,
                      void *arg);
+    /* Live replacement: in every theatre, on its own thread, set the
+    ** methods of msgpack map methods[0..len) (name -> a function's source
+    ** text) in type's class, where the theatre has it; then done(node,
+    ** arg, 0 or STAGE_E*, why). Copies methods. 0, or an error and done is
+    ** not called. Any thread. */
+    int (*update_code)(stage_node_t *node, void *ndata, const char *type,
+                       const char *methods, size_t len,
+                       stage__code_done_fn done, void *arg);
 } stage__kind_t;
 
 struct stage__type {
@@ -117,12 +125,20 @@ struct stage__type {
     size_t source_len;
     /* the sources store has it from this node run (net/sources.c) */
     atomic_bool source_put;
+    /* the version of its code (stage__code_version of source; 0: none),
+    ** which an actor of it carries when it moves: written with source,
+    ** read by any theatre (relaxed: a move compares it, nothing more) */
+    atomic_uint_fast64_t version;
 };
 
 #define STAGE_MAX_RESTARTS 10    /* the default max_restarts */
 #define STAGE_RESTART_WINDOW 10. /* the default restart_window, seconds */
 
 stage__type_t *stage__type_find(stage_node_t *node, const char *name);
+/* The node's types: how many, and the i-th (0 <= i < count). Any
+** thread: types are only ever appended. */
+int stage__type_count(stage_node_t *node);
+stage__type_t *stage__type_at(stage_node_t *node, int i);
 /* Register a type (before start). STAGE_EEXISTS / EINVAL / ENOMEM. */
 int stage__type_add(stage_node_t *node, const char *name, stage_kind_t kind,
                     const char *super, const stage__kind_t *impl,
@@ -143,6 +159,17 @@ int stage__type_add_live(stage_node_t *node, const char *name,
 ** once the node runs. */
 int stage__code_load(stage_node_t *node, const char *what, const char *src,
                      size_t len, stage__code_done_fn done, void *arg);
+/* The version of a type's code: a 64-bit hash (FNV-1a) of its text. */
+uint64_t stage__code_version(const char *text, size_t len);
+/* Replace methods of type ty on this node (the kind's update_code). */
+int stage__code_update(stage_node_t *node, const char *type,
+                       const char *methods, size_t len,
+                       stage__code_done_fn done, void *arg);
+/* stage.update_type: on every node (the net hook update: the sources
+** store and the other nodes first), else on this one. Any thread. */
+int stage__node_update_code(stage_node_t *node, stage__type_t *ty,
+                            const char *methods, size_t len,
+                            stage__code_done_fn done, void *arg);
 
 /* Register kind k with node (before start), with its node-level data
 ** ndata; again: replace its data. Returns its slot, or STAGE_ENOMEM when

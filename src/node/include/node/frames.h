@@ -49,7 +49,8 @@ enum {
     STAGE__NODE_FRAME_DEMONITOR,
     STAGE__NODE_FRAME_DOWN,
     STAGE__NODE_FRAME_NODE_DOWN,
-    STAGE__NODE_FRAME_MOVE
+    STAGE__NODE_FRAME_MOVE,
+    STAGE__NODE_FRAME_UPDATE /* net/sources.c: stage.update_type */
 };
 
 /* Limits the decoders hold bodies to. */
