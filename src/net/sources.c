@@ -83,9 +83,12 @@ typedef struct op {
     fetch_t *fetch;            /* a get */
     struct update *update;     /* an update's put ... */
     char type[STAGE_TYPE_MAX]; /* ... of this type */
+    bool find;                 /* ... or its look at the types store */
 } op_t;
 
 static void update_stored(struct update *u, const char *type, int status);
+static void update_found(stage__netnode_t *nn, struct update *u,
+                         const stage_dht_effect_t *x);
 
 struct stage__sources {
     stage_u64map_t reqs; /* DHT request id -> op_t */
@@ -426,7 +429,9 @@ bool stage__sources_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
     op_t *o =
         nn->sources ? stage__u64map_take(&nn->sources->reqs, x->req) : NULL;
     if (!o) return false;
-    if (o->update)
+    if (o->update && o->find)
+        update_found(nn, o->update, x);
+    else if (o->update)
         update_stored(o->update, o->type, x->status);
     else if (o->is_put)
         put_done(nn, o->put, x->status);
@@ -619,10 +624,18 @@ bool stage__sources_hold_import(stage__netnode_t *nn, const char *peer,
 /* ---- updates (stage.update_type) ----------------------------------------- */
 
 /* An update_type under way: the answers it waits for. */
+#define UPDATE_NODES 256 /* nodes one update tells */
+
 typedef struct update {
     stage_node_t *node;
     stage__code_done_fn done; /* the caller's */
     void *arg;
+    /* the UPDATE frame's body after its call (type, text, methods), and
+    ** the nodes told so far (the loop's) */
+    char *body;
+    size_t blen;
+    char (*told)[STAGE_ADDR_MAX];
+    int ntold;
     atomic_int left;
     pthread_mutex_t lock;
     int status; /* under lock: the first failure */
@@ -645,6 +658,8 @@ static void update_answer(update_t *u, int status, const char *why) {
         return;
     u->done(u->node, u->arg, u->status, u->status ? u->why : NULL);
     pthread_mutex_destroy(&u->lock);
+    stage__free(u->body);
+    stage__free(u->told);
     stage__free(u);
 }
 
@@ -774,10 +789,21 @@ typedef struct sending {
     size_t len;
 } sending_t;
 
-/* Send the UPDATE frame to the node at addr, with a session. */
+/* Send the UPDATE frame to the node at addr, once per update. */
 static void send_one(void *ud, const char *addr, uint32_t incarnation) {
     (void)incarnation;
     sending_t *sd = ud;
+    update_t *u = sd->u;
+    if (!strcmp(addr, sd->nn->address)) return; /* here: applied apart */
+    for (int i = 0; i < u->ntold; i++)
+        if (!strcmp(u->told[i], addr)) return;
+    if (u->ntold == UPDATE_NODES) {
+        LOG_WARN("update_type of '%s': more than %d nodes; node '%s' is "
+                 "not told",
+                 u->type, UPDATE_NODES, addr);
+        return;
+    }
+    stage__addr_copy(u->told[u->ntold++], addr);
     atomic_fetch_add(&sd->u->left, 1);
     uint64_t call = stage__netnode_call_cb(sd->nn, addr, update_replied, sd->u);
     if (!call) {
@@ -800,6 +826,26 @@ static void send_one(void *ud, const char *addr, uint32_t incarnation) {
                  stage_strerror(rc));
         stage__netnode_call_fail(sd->nn, call, rc, why);
     }
+}
+
+/* The types store's answer for an update's type: tell the nodes with
+** actors of it that have no session with this node. Among the manager's
+** effects: frames only, no call to the manager. */
+static void update_found(stage__netnode_t *nn, update_t *u,
+                         const stage_dht_effect_t *x) {
+    sending_t sd = {nn, u, u->body, u->blen};
+    for (size_t i = 0; !x->status && i < x->nitems; i++) {
+        stage_unpack_t un;
+        uint32_t n;
+        int64_t kind;
+        stage_id_t id;
+        stage_unpack_init(&un, x->items[i].value, x->items[i].len);
+        if (!stage_unpack_array(&un, &n) && n == 2 &&
+            !stage_unpack_int(&un, &kind) && kind == 0 &&
+            !stage_unpack_id(&un, &id))
+            send_one(&sd, id.node, id.incarnation);
+    }
+    update_answer(u, 0, NULL); /* the look's own */
 }
 
 void stage__sources_update(stage__netnode_t *nn, const char *type,
@@ -856,7 +902,9 @@ void stage__sources_update(stage__netnode_t *nn, const char *type,
         }
         stage__lookup_drain(nn);
     }
-    /* the other nodes: [type, text, methods] after the call's id */
+    /* the other nodes: [type, text, methods] after the call's id; those
+    ** with a session, then those with actors of the type (the types
+    ** store) */
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_cstr(&p, type);
     if (k)
@@ -864,9 +912,28 @@ void stage__sources_update(stage__netnode_t *nn, const char *type,
     else
         stage_pack_nil(&p);
     stage_pack_raw(&p, methods, mlen);
-    if (!stage_pack_error(&p)) {
-        sending_t sd = {nn, u, p.data, p.len};
+    u->told = stage__calloc(UPDATE_NODES, sizeof *u->told);
+    if (!stage_pack_error(&p) && u->told) {
+        u->body = p.data; /* taken */
+        u->blen = p.len;
+        stage_pack_init(&p);
+        sending_t sd = {nn, u, u->body, u->blen};
         stage__transport_each_session(nn->tr, send_one, &sd);
+        op_t *o = s ? stage__calloc(1, sizeof *o) : NULL;
+        uint64_t req = ++nn->next_id;
+        if (o && !stage__u64map_put(&s->reqs, req, o)) {
+            o->update = u;
+            o->find = true;
+            atomic_fetch_add(&u->left, 1);
+            if (stage_dht_type_find(nn->dht, uv_now(&nn->loop), req, type)) {
+                stage__free(stage__u64map_take(&s->reqs, req));
+                update_answer(u, 0, NULL); /* the sessions only */
+            } else {
+                stage__lookup_drain(nn);
+            }
+        } else {
+            stage__free(o); /* the sessions only */
+        }
     } else {
         update_answer(u, STAGE_ENOMEM, "out of memory");
     }
