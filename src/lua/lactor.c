@@ -336,13 +336,13 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
     const char *name = lua_tostring(L, -1);
     lua_pop(L, 1);
     stage__lw_t *w = stage__lw(L);
-    stage__type_t *ty = stage__type_find(w->node, name);
-    if (!ty) return luaL_error(L, "spawn: unknown actor type '%s'", name);
-    if (!w->t->running)
+    if (!w->t->running) /* first: a loaded script's types are not yet */
         return luaL_error(L,
                           "spawn '%s': actors are spawned from handlers or "
                           "main, not from the script's top level",
                           name);
+    stage__type_t *ty = stage__type_find(w->node, name);
+    if (!ty) return luaL_error(L, "spawn: unknown actor type '%s'", name);
     char err[256], msg[STAGE_TYPE_MAX + 300];
     stage_pack_t *p = &w->scratch;
     stage_pack_reset(p);

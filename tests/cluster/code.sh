@@ -6,7 +6,7 @@
 # the same script defines, runs on A only. Then: a type the store has no
 # code for (TypeNotFound), a script whose Greeter is not the stored one
 # (SourceClash, on the spawn and in the spawning node's log), code whose
-# top level fails or never ends where it is loaded (ScriptError; a move
+# top level fails, spawns or never ends where it is loaded (ScriptError; a move
 # of such a type fails and the actor stays), and B serves on.
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
@@ -53,6 +53,9 @@ grep -q "^move: false TypeNotFound: cannot take actor 'Raiser' in: this node has
 grep -q "^stage: warn: an actor of type 'Raiser' from '[^']*' cannot come in: .*Raiser refuses to be loaded" \
     "$DIR/B.out" || fail "B does not say why the Raiser could not come in"
 grep -q "^stays: hi at " "$DIR/raise.out" || fail "the Raiser that could not move"
+run spawn "$here/code_spawn.lua" "$ADDR_B"
+grep -q "^spawn: false ScriptError: .*'TopSpawner' from the sources store does not load on node '$ADDR_B': sources store 'TopSpawner':[0-9]*: spawn 'TopSpawner': actors are spawned from handlers or main, not from the script's top level" \
+    "$DIR/spawn.out" || fail "a top level that spawns: $(grep '^spawn' "$DIR/spawn.out")"
 run loop "$here/code_loop.lua" "$ADDR_B"
 grep -q "^loop: false ScriptError: .*'Looper' from the sources store does not load on node '$ADDR_B': .*it ran past the handler budget of 1 s" \
     "$DIR/loop.out" || fail "a top level that never ends: $(grep '^loop' "$DIR/loop.out")"
