@@ -123,7 +123,9 @@ STAGE_EXTERN int stage_script_check(const char *path, char *err, size_t errlen);
 
 /* Load a Lua script in every theatre: its top level runs there and defines
 ** actor types. Before stage_node_start only. On a syntax or runtime error
-** returns STAGE_ESCRIPT with "file:line: message" in err. */
+** returns STAGE_ESCRIPT with "file:line: message" in err. path NULL: no
+** script, but the theatres run Lua, so a networked node runs the Lua
+** types it fetches from the sources store (docs/lua-api.md). */
 STAGE_EXTERN int stage_node_load_script(stage_node_t *node, const char *path,
                                         char *err, size_t errlen);
 

@@ -311,11 +311,11 @@ static int check_script(const char *script) {
     return 1;
 }
 
-/* Load script (NULL: none) into node: 0, or 1 with the reason on stderr. */
+/* Load script (NULL: none, but the node runs Lua code it fetches from the
+** sources store) into node: 0, or 1 with the reason on stderr. */
 static int load_script(stage_node_t *node, const char *script) {
     char err[1024];
-    if (!script || !stage_node_load_script(node, script, err, sizeof err))
-        return 0;
+    if (!stage_node_load_script(node, script, err, sizeof err)) return 0;
     fprintf(stderr, "%s\n", err);
     return 1;
 }

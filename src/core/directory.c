@@ -243,7 +243,9 @@ static void resolve_id(stage__future_t *f, const stage_id_t *id) {
 static int type_family(stage_node_t *n, const char *t, bool subtypes,
                        stage__type_t **types, int max) {
     int k = 0;
-    for (int i = 0; i < n->ntypes && k < max; i++) {
+    /* acquire: a type code added while running is seen whole (node.c) */
+    int nt = atomic_load_explicit(&n->ntypes, memory_order_acquire);
+    for (int i = 0; i < nt && k < max; i++) {
         stage__type_t *ty = n->types[i];
         int depth = 0; /* C types name supertypes freely: bound the walk */
         for (stage__type_t *c = ty; c && depth++ < 64;

@@ -569,6 +569,14 @@ void stage__actor_export_abort(stage__theatre_t *t, stage__actor_t *a,
     }
 }
 
+int stage__image_type(const char *data, size_t len, char *type, bool *lua) {
+    image_t im;
+    if (read_image(data, len, &im, NULL, 0)) return STAGE_EDECODE;
+    memcpy(type, im.type, sizeof im.type);
+    *lua = !im.native;
+    return 0;
+}
+
 void stage__image_drop(stage_node_t *node, const char *data, size_t len,
                        int status, const char *why) {
     image_t im;

@@ -116,6 +116,7 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     pthread_mutex_init(&n->names_lock, NULL);
     pthread_mutex_init(&n->ring_lock, NULL);
     pthread_mutex_init(&n->replies_lock, NULL);
+    pthread_mutex_init(&n->types_lock, NULL);
     n->theatres = stage__calloc((size_t)n->ntheatres, sizeof *n->theatres);
     if (!n->theatres) goto nomem;
     for (int i = 0; i < n->ntheatres; i++)
@@ -202,6 +203,7 @@ void stage_node_destroy(stage_node_t **np) {
     stage__names_free(n);
     pthread_mutex_destroy(&n->ring_lock);
     pthread_mutex_destroy(&n->replies_lock);
+    pthread_mutex_destroy(&n->types_lock);
     stage__free(n->types);
     stage__shared_free(n);
     stage__free(n);
@@ -221,10 +223,22 @@ static uint32_t name_hash(const char *s) {
 ** first is cheaper than a map, and it is on the path of every decoded id. */
 stage__type_t *stage__type_find(stage_node_t *n, const char *name) {
     uint32_t h = name_hash(name);
-    for (int i = 0; i < n->ntypes; i++)
+    /* acquire: pairs with stage__type_add_live's release store, so a type
+    ** counted here is seen whole (its fields, its source) */
+    int nt = atomic_load_explicit(&n->ntypes, memory_order_acquire);
+    for (int i = 0; i < nt; i++)
         if (n->types[i]->hash == h && strcmp(n->types[i]->name, name) == 0)
             return n->types[i];
     return NULL;
+}
+
+int stage__type_count(stage_node_t *n) {
+    /* acquire: as in stage__type_find */
+    return atomic_load_explicit(&n->ntypes, memory_order_acquire);
+}
+
+stage__type_t *stage__type_at(stage_node_t *n, int i) {
+    return n->types[i];
 }
 
 /* k's slot in n, or -1. */
@@ -263,26 +277,13 @@ void stage__theatre_set_kind_data(stage__theatre_t *t, const stage__kind_t *k,
     if (i >= 0) t->kind_data[i] = data;
 }
 
-int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
-                    const char *super, const stage__kind_t *impl,
-                    const stage_type_def_t *native, stage__type_t **out) {
-    if (!stage_type_name_valid(name)) return STAGE_EINVAL;
-    if (super && *super && !stage_type_name_valid(super)) return STAGE_EINVAL;
-    if (kind > STAGE_KIND_CREATABLE) return STAGE_EINVAL;
-    if (n->started) return STAGE_EBUSY;
-    if (stage__type_find(n, name)) return STAGE_EEXISTS;
-    int slot = kind_slot(n, impl);
-    if (slot < 0) slot = stage__node_kind_add(n, impl, NULL);
-    if (slot < 0) return slot;
-    if (n->ntypes == n->captypes) {
-        int cap = n->captypes ? n->captypes * 2 : 16;
-        stage__type_t **p = stage__realloc(n->types, (size_t)cap * sizeof *p);
-        if (!p) return STAGE_ENOMEM;
-        n->types = p;
-        n->captypes = cap;
-    }
+/* A new type (not yet in n->types), or NULL on no memory. */
+static stage__type_t *type_new(stage_node_t *n, const char *name,
+                               stage_kind_t kind, const char *super,
+                               const stage__kind_t *impl, int slot,
+                               const stage_type_def_t *native, int index) {
     stage__type_t *ty = stage__calloc(1, sizeof *ty);
-    if (!ty) return STAGE_ENOMEM;
+    if (!ty) return NULL;
     snprintf(ty->name, sizeof ty->name, "%s", name);
     snprintf(ty->super, sizeof ty->super, "%s", super ? super : "");
     ty->kind = kind;
@@ -290,15 +291,110 @@ int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
     ty->slot = slot;
     ty->data_size = native ? native->state_size : impl->actor_size;
     ty->native = native;
-    ty->index = n->ntypes;
+    ty->index = index;
     ty->hash = name_hash(ty->name);
     ty->on_error = STAGE_ON_ERROR_RESTART;
     ty->max_restarts = STAGE_MAX_RESTARTS;
     ty->restart_window = STAGE_RESTART_WINDOW;
     pthread_mutex_init(&ty->lock, NULL);
-    n->types[n->ntypes++] = ty;
+    (void)n;
+    return ty;
+}
+
+/* 0 if name, super and kind can name a type. */
+static int type_check(const char *name, stage_kind_t kind, const char *super) {
+    if (!stage_type_name_valid(name)) return STAGE_EINVAL;
+    if (super && *super && !stage_type_name_valid(super)) return STAGE_EINVAL;
+    if (kind > STAGE_KIND_CREATABLE) return STAGE_EINVAL;
+    return 0;
+}
+
+int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
+                    const char *super, const stage__kind_t *impl,
+                    const stage_type_def_t *native, stage__type_t **out) {
+    int rc = type_check(name, kind, super);
+    if (rc) return rc;
+    if (n->started) return STAGE_EBUSY;
+    if (stage__type_find(n, name)) return STAGE_EEXISTS;
+    int slot = kind_slot(n, impl);
+    if (slot < 0) slot = stage__node_kind_add(n, impl, NULL);
+    if (slot < 0) return slot;
+    int nt = atomic_load_explicit(&n->ntypes, memory_order_relaxed);
+    if (nt == STAGE_TYPES_MAX) return STAGE_ENOMEM;
+    if (nt == n->captypes) {
+        int cap = n->captypes ? n->captypes * 2 : 16;
+        stage__type_t **p = stage__realloc(n->types, (size_t)cap * sizeof *p);
+        if (!p) return STAGE_ENOMEM;
+        n->types = p;
+        n->captypes = cap;
+    }
+    stage__type_t *ty = type_new(n, name, kind, super, impl, slot, native, nt);
+    if (!ty) return STAGE_ENOMEM;
+    n->types[nt] = ty;
+    atomic_store_explicit(&n->ntypes, nt + 1, memory_order_relaxed);
     if (out) *out = ty;
     return 0;
+}
+
+int stage__type_add_live(stage_node_t *n, const char *name, stage_kind_t kind,
+                         const char *super, const stage__kind_t *impl,
+                         void (*init)(stage__type_t *ty, void *arg), void *arg,
+                         stage__type_t **out) {
+    int rc = type_check(name, kind, super);
+    if (rc) return rc;
+    int slot = kind_slot(n, impl); /* the kinds are fixed since the start */
+    if (slot < 0) return STAGE_EINVAL;
+    pthread_mutex_lock(&n->types_lock);
+    stage__type_t *ty = stage__type_find(n, name);
+    int nt = atomic_load_explicit(&n->ntypes, memory_order_relaxed);
+    if (ty)
+        rc = STAGE_EEXISTS;
+    else if (nt >= n->captypes) /* the array never moves while running */
+        rc = STAGE_ENOMEM;
+    else if (!(ty = type_new(n, name, kind, super, impl, slot, NULL, nt)))
+        rc = STAGE_ENOMEM;
+    if (!rc) {
+        if (init) init(ty, arg);
+        n->types[nt] = ty;
+        /* release: a reader that counts this type sees it whole */
+        atomic_store_explicit(&n->ntypes, nt + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&n->types_lock);
+    if (out) *out = ty;
+    return rc;
+}
+
+int stage__code_load(stage_node_t *n, const char *what, const char *src,
+                     size_t len, stage__code_done_fn done, void *arg) {
+    for (int i = 0; i < n->nkinds; i++) /* fixed since the start */
+        if (n->kinds[i].kind->load_code)
+            return n->kinds[i].kind->load_code(n, n->kinds[i].data, what, src,
+                                               len, done, arg);
+    return STAGE_EINVAL;
+}
+
+uint64_t stage__code_version(const char *text, size_t len) {
+    uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+    return h ? h : 1; /* 0 says "none" */
+}
+
+int stage__code_update(stage_node_t *n, const char *type, const char *methods,
+                       size_t len, stage__code_done_fn done, void *arg) {
+    for (int i = 0; i < n->nkinds; i++) /* fixed since the start */
+        if (n->kinds[i].kind->update_code)
+            return n->kinds[i].kind->update_code(n, n->kinds[i].data, type,
+                                                 methods, len, done, arg);
+    return STAGE_EINVAL;
+}
+
+int stage__node_update_code(stage_node_t *n, stage__type_t *ty,
+                            const char *methods, size_t len,
+                            stage__code_done_fn done, void *arg) {
+    if (n->net_hooks.update)
+        return n->net_hooks.update(n, ty, methods, len, done, arg);
+    return stage__code_update(n, ty->name, methods, len, done, arg);
 }
 
 /* ---- accessors -------------------------------------------------------------
@@ -602,6 +698,13 @@ int stage_node_start(stage_node_t *n) {
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIG_PREEMPT, &sa, NULL);
+    /* room for the types code loaded while running adds: the array must
+    ** not move under the threads that read it without a lock */
+    if (n->captypes < STAGE_TYPES_MAX) {
+        stage__type_t **p =
+            stage__realloc(n->types, STAGE_TYPES_MAX * sizeof *p);
+        if (p) n->types = p, n->captypes = STAGE_TYPES_MAX;
+    }
     n->started = 1;
     /* Each theatre starts busy; it gives its unit back when idle. */
     stage__work_add(n, n->ntheatres);

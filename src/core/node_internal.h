@@ -26,8 +26,14 @@ struct stage_node {
     uint32_t incarnation;
     int ntheatres;
     stage__theatre_t **theatres;
+    /* types: appended only. Before start, by the starting thread; while
+    ** running (stage__type_add_live), under types_lock into the room made
+    ** at start, published by a release store of ntypes: readers load it
+    ** with acquire and need no lock (stage__type_find) */
     stage__type_t **types;
-    int ntypes, captypes;
+    atomic_int ntypes;
+    int captypes;
+    pthread_mutex_t types_lock;
     alignas(64) atomic_int work;
     /* steal.c: how many theatres are hungry (idle, asking for work) */
     alignas(64) atomic_int nhungry;

@@ -103,9 +103,28 @@ void stage__actor_ready(stage__theatre_t *t, stage__actor_t *a) {
     stage__actor_schedule(t, a);
 }
 
+/* 1 if e is an update of its target's code (STAGE__UPDATE_METHOD). */
+static bool is_update(const stage__env_t *e) {
+    return e->hdr.kind == ENV_MSG && e->data[0] == '_' &&
+           e->mlen == sizeof STAGE__UPDATE_METHOD - 1 &&
+           !memcmp(e->data, STAGE__UPDATE_METHOD, e->mlen);
+}
+
 void stage__actor_enqueue(stage__theatre_t *t, stage__actor_t *a,
                           stage__env_t *e) {
     e->next = NULL;
+    if (e->data[0] == '_' && is_update(e)) {
+        /* a priority message: after the current one, ahead of those
+        ** queued (behind earlier updates, in their order) */
+        stage__env_t **p = &a->mbox_head;
+        while (*p && is_update(*p))
+            p = &(*p)->next;
+        e->next = *p;
+        *p = e;
+        if (!e->next) a->mbox_tail = e;
+        if (!(a->flags & ACTOR_SUSPENDED)) stage__actor_schedule(t, a);
+        return;
+    }
     if (a->mbox_tail)
         a->mbox_tail->next = e;
     else

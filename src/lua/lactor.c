@@ -251,10 +251,20 @@ int stage__lactor_define(lua_State *L) {
     policy_t pol = check_policy(L, name);
     stage__lw_t *w = stage__lw(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->classes);
-    if (lua_getfield(L, -1, name) != LUA_TNIL)
-        return luaL_error(L, "actor type '%s' is defined twice", name);
     stage__type_t *ty = stage__type_find(w->node, name);
-    if (!ty) {
+    if (w->live) { /* code from the sources store, while the node runs */
+        if (ty && (w->live_clash = 1)) /* SourceClash, for the load */
+            return luaL_error(L,
+                              "it defines actor type '%s', which this node "
+                              "has already from other code",
+                              name);
+        lua_pushnil(L); /* where classes[name] is below: kept in step */
+        /* a class here with no type is a failed load's: replaced */
+        stage__lcode_define(L, name, (stage_kind_t)kind, super, pol.on_error,
+                            pol.max_restarts, pol.restart_window);
+    } else if (lua_getfield(L, -1, name) != LUA_TNIL) {
+        return luaL_error(L, "actor type '%s' is defined twice", name);
+    } else if (!ty) {
         int rc = stage__type_add(w->node, name, kind, super, &stage__lua_kind,
                                  NULL, &ty);
         if (rc == STAGE_EBUSY) /* the node runs: its types are fixed */
@@ -269,6 +279,13 @@ int stage__lactor_define(lua_State *L) {
         ty->on_error = pol.on_error; /* before start: no theatre runs */
         ty->max_restarts = pol.max_restarts;
         ty->restart_window = pol.restart_window;
+        stage__lnode_t *ln = stage__node_kind_data(w->node, &stage__lua_kind);
+        ty->source = ln ? ln->text : NULL; /* what the sources store gets */
+        ty->source_len = ln ? ln->text_len : 0;
+        atomic_store_explicit(
+            &ty->version,
+            ty->source ? stage__code_version(ty->source, ty->source_len) : 0,
+            memory_order_relaxed);
     } else if (ty->impl != &stage__lua_kind) {
         return luaL_error(L, "actor type '%s' is already a C type", name);
     } else if (ty->on_error != pol.on_error ||
@@ -319,13 +336,13 @@ int stage__lactor_spawn(lua_State *L, int theatre, int first, int n) {
     const char *name = lua_tostring(L, -1);
     lua_pop(L, 1);
     stage__lw_t *w = stage__lw(L);
-    stage__type_t *ty = stage__type_find(w->node, name);
-    if (!ty) return luaL_error(L, "spawn: unknown actor type '%s'", name);
-    if (!w->t->running)
+    if (!w->t->running) /* first: a loaded script's types are not yet */
         return luaL_error(L,
                           "spawn '%s': actors are spawned from handlers or "
                           "main, not from the script's top level",
                           name);
+    stage__type_t *ty = stage__type_find(w->node, name);
+    if (!ty) return luaL_error(L, "spawn: unknown actor type '%s'", name);
     char err[256], msg[STAGE_TYPE_MAX + 300];
     stage_pack_t *p = &w->scratch;
     stage_pack_reset(p);
@@ -496,6 +513,18 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     bool reserved =
         !birth && ((m[0] == 'b' && !strcmp(m, "birth")) ||
                    (m[0] == 'd' && !strcmp(m, "death")) || m[0] == '_');
+    stage__lactor_t *la = stage__lactor(a);
+    if (la->methods_ref && !reserved) { /* its own (update_method) */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, la->methods_ref);
+        lua_pushlstring(L, m, e->mlen);
+        if (lua_rawget(L, -2) == LUA_TFUNCTION) {
+            lua_replace(L, -2);
+            lua_pushnil(L); /* where the class would be */
+            lua_insert(L, -2);
+            goto found;
+        }
+        lua_pop(L, 2);
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
     /* raw: a class's metatable leads to spawn and spawn_at, not methods.
     ** With its length: lua_pushstring's cache of C strings, keyed by
@@ -505,6 +534,7 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
         if (!reserved) lua_pop(L, 1);
         find_method(L, lua_gettop(L), reserved ? "" : m); /* supertypes */
     }
+found:
     lua_replace(L, -2);
     if (!lua_isfunction(L, -1)) {
         lua_pop(L, 1);
@@ -579,6 +609,8 @@ static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
                        stage__env_t *e) {
     stage__lw_t *w = t->kind_data[a->type->slot];
     if (e->hdr.kind == ENV_CALL) return deliver_call(w, a, e);
+    if (e->data[0] == '_' && !strcmp(e->data, STAGE__UPDATE_METHOD))
+        return stage__lupdate_deliver(w, a, e);
     int coref;
     lua_State *co = stage__lw_take_co(w, &coref);
     char why[512];
@@ -727,6 +759,7 @@ void stage__lactor_destroy(stage__theatre_t *t, stage__actor_t *a) {
     }
     if (la->state_ref) luaL_unref(L, LUA_REGISTRYINDEX, la->state_ref);
     la->state_ref = 0;
+    stage__lupdate_drop(w, a);
 }
 
 /* Lua actors get their state table when their birth message arrives. */

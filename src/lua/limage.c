@@ -24,6 +24,17 @@
 
 #include "lstage.h"
 
+/* the state field its own methods travel in (stage.update_method) */
+#define OWN_METHODS "__stage_methods"
+/* ... and the version of its type's code (core/kind.h) */
+#define CODE_VERSION "__stage_version"
+
+/* v as 16 hex digits in buf[24]. */
+static const char *version_text(uint64_t v, char *buf) {
+    snprintf(buf, 24, "%016llx", (unsigned long long)v);
+    return buf;
+}
+
 /* The text of a's id into buf. */
 static void id_text(stage__theatre_t *t, stage__actor_t *a, char *buf,
                     size_t len) {
@@ -63,7 +74,24 @@ int stage__limage_export(stage__theatre_t *t, stage__actor_t *a,
     }
     lua_State *L = w->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, la->state_ref);
+    if (la->sources_ref) { /* its own methods travel as their sources */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, la->sources_ref);
+        lua_setfield(L, -2, OWN_METHODS);
+    }
+    uint64_t v = atomic_load_explicit(&a->type->version, memory_order_relaxed);
+    if (v) { /* the version of its code, never the code */
+        lua_pushfstring(L, "%s", version_text(v, why));
+        lua_setfield(L, -2, CODE_VERSION);
+    }
     int rc = stage__lv_encode_state(L, -1, out, &w->hooks, why, sizeof why);
+    if (la->sources_ref) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, OWN_METHODS);
+    }
+    if (v) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, CODE_VERSION);
+    }
     lua_pop(L, 1);
     if (rc) snprintf(err, errlen, "cannot move actor '%s': %s", id, why);
     return rc;
@@ -84,6 +112,13 @@ static int pdecode_state(lua_State *L) {
     lua_pop(L, 1);
     p->rc = stage__lv_decode_state(L, p->data, p->len, p->h, p->err, p->errlen);
     return p->rc ? 0 : 1;
+}
+
+/* Install the methods of its own at 1 (name -> source) in the actor at
+** 2 (light userdata). Protected: compiling raises. */
+static int install_p(lua_State *L) {
+    stage__lupdate_install(L, lua_touserdata(L, 2), 1);
+    return 0;
 }
 
 int stage__limage_import(stage__theatre_t *t, stage__actor_t *a,
@@ -121,6 +156,45 @@ int stage__limage_import(stage__theatre_t *t, stage__actor_t *a,
     }
     lua_insert(L, -2); /* state, class */
     lua_setmetatable(L, -2);
+    if (lua_istable(L, -1) &&
+        lua_getfield(L, -1, CODE_VERSION) == LUA_TSTRING) { /* its code's */
+        uint64_t v =
+            atomic_load_explicit(&a->type->version, memory_order_relaxed);
+        char here[24];
+        if (v && strcmp(lua_tostring(L, -1), version_text(v, here))) {
+            snprintf(err, errlen,
+                     "cannot take an actor of type '%s' in: it runs version "
+                     "%s of the type's code, and this node version %s (the "
+                     "type has other code here, or one of the two nodes "
+                     "did not get an update): it stays where it was",
+                     a->type->name, lua_tostring(L, -1), here);
+            lua_settop(L, top);
+            return STAGE_ECLASH;
+        }
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_setfield(L, -2, CODE_VERSION);
+    } else if (lua_istable(L, -1)) {
+        lua_pop(L, 1);
+    }
+    if (lua_istable(L, -1) &&
+        lua_getfield(L, -1, OWN_METHODS) == LUA_TTABLE) { /* update_method */
+        lua_pushnil(L);
+        lua_setfield(L, -3, OWN_METHODS);
+        lua_pushcfunction(L, install_p);
+        lua_insert(L, -2);
+        lua_pushlightuserdata(L, a);
+        if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+            snprintf(err, errlen,
+                     "cannot take a '%s' actor in: its own methods: %s",
+                     a->type->name, luaL_tolstring(L, -1, NULL));
+            stage__lupdate_drop(w, a);
+            lua_settop(L, top);
+            return STAGE_EDECODE;
+        }
+    } else {
+        lua_pop(L, 1);
+    }
     stage__lactor(a)->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_settop(L, top);
     return 0;
@@ -146,4 +220,5 @@ void stage__limage_depart(stage__theatre_t *t, stage__actor_t *a) {
     stage__lactor_t *la = stage__lactor(a);
     if (w && la->state_ref) luaL_unref(w->L, LUA_REGISTRYINDEX, la->state_ref);
     la->state_ref = 0;
+    if (w) stage__lupdate_drop(w, a);
 }

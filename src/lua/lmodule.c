@@ -467,6 +467,8 @@ int stage__lmodule_open(lua_State *L) {
                                    {"monitor", stage__lmonitor_monitor},
                                    {"on_node_down", stage__lmonitor_node_down},
                                    {"on_node_up", stage__lmonitor_node_up},
+                                   {"update_method", stage__lupdate_method},
+                                   {"update_type", stage__lupdate_type},
                                    {NULL, NULL}};
     luaL_newlib(L, fns);
     stage_id_t out;

@@ -256,6 +256,11 @@ static int send_common(lua_State *L, stage__lref_t *to, const char *method,
     return 1;
 }
 
+int stage__lref_call(lua_State *L, stage__lref_t *to, const char *method,
+                     int first, int n) {
+    return send_common(L, to, method, strlen(method), first, n, true, false);
+}
+
 /* The sender closure: upvalue 1 is the method name. */
 static int r_send(lua_State *L) {
     stage__lref_t *to = stage__lref_test(L, 1);

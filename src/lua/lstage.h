@@ -35,6 +35,9 @@
 #define CLASS_MT "stage.class"
 #define MONITOR_MT "stage.monitor"
 
+/* A load of code from the sources store (lcode.c). */
+typedef struct stage__lload stage__lload_t;
+
 /* One theatre's Lua world. */
 typedef struct stage__lw {
     lua_State *L;
@@ -72,15 +75,38 @@ typedef struct stage__lw {
     size_t mem_used, mem_limit, mem_cap;
     int mem_enforce, mem_refused;
 
+    /* a load of code from the sources store runs its top level here:
+    ** stage.actor records its types in it (lcode.c); until when */
+    stage__lload_t *live;
+    double live_deadline;
+    int live_clash; /* it defined a type this node has from other code */
+
     /* warn(): on after "@on"; the pieces of a warning so far */
     int warn_on, warn_cont;
     size_t warn_len;
     char warn[256];
 } stage__lw_t;
 
+/* A script's text that came from the sources store: its types' source
+** (lcode.c). */
+typedef struct stage__lcode {
+    struct stage__lcode *next;
+    int used;                        /* a type points to text */
+    char chunk[STAGE_TYPE_MAX + 20]; /* its chunk name: errors say it */
+    size_t len;
+    char text[];
+} stage__lcode_t;
+
 /* Node-wide Lua data. */
 typedef struct stage__lnode {
-    char *script; /* path of the loaded script */
+    char *script; /* path of the loaded script, or NULL (none) */
+    /* the script's text, as it was run: the source of its types in the
+    ** sources store (NULL: no script) */
+    char *text;
+    size_t text_len;
+    /* code loaded from the sources store since the start (lcode.c) */
+    stage__lcode_t *codes;
+    pthread_mutex_t codes_lock;
     int argc;
     char **argv;
     int has_main;
@@ -91,8 +117,12 @@ typedef struct stage__lnode {
 ** returns it. */
 typedef struct stage__lactor {
     int state_ref; /* its state table in the registry, once its birth came */
-    int co_ref;    /* its suspended turn's coroutine */
-    void *wait;    /* what a suspended await waits for (lfuture.c) */
+    /* methods of its own (stage.update_method): registry refs of a table
+    ** name -> function, looked up before its class, and of their source
+    ** texts (what travels when it moves); 0: none */
+    int methods_ref, sources_ref;
+    int co_ref; /* its suspended turn's coroutine */
+    void *wait; /* what a suspended await waits for (lfuture.c) */
     /* next/catch continuations it set that have not run: they hold
     ** functions of this theatre, so it cannot move (limage.c) */
     uint32_t conts;
@@ -204,6 +234,10 @@ stage__lref_t *stage__lref_test(lua_State *L, int idx);
 /* Take a far reference's id if its lookup has finished: 0 (r->pending
 ** says whether it is still running), or the lookup's failure. */
 int stage__lref_settle(lua_State *L, stage__lref_t *r);
+/* Call method (any name, a reserved one too) on `to` with the n values
+** from first on: pushes its future. */
+int stage__lref_call(lua_State *L, stage__lref_t *to, const char *method,
+                     int first, int n);
 /* stage.send(ref, method, ...): one way, no future. */
 int stage__lref_send_oneway(lua_State *L);
 /* stage.stop(ref): push a future of true once the actor has taken the
@@ -267,6 +301,39 @@ int stage__lsandbox_open(lua_State *L);
 /* Note the thread at idx as a handler's: coroutine.resume and close
 ** refuse it. Raises on no memory. */
 void stage__lsandbox_mark_handler(lua_State *L, int idx);
+
+/* lua/lcode.c: code on demand */
+/* The Lua kind's load_code (core/kind.h). */
+int stage__lcode_load(stage_node_t *node, void *ndata, const char *what,
+                      const char *src, size_t len, stage__code_done_fn done,
+                      void *arg);
+/* stage.actor in code being loaded (w->live): note type name, to be
+** registered once every theatre ran the code. Raises on too many. */
+int stage__lcode_define(lua_State *L, const char *name, stage_kind_t kind,
+                        const char *super, stage_on_error_t on_error,
+                        int max_restarts, double restart_window);
+/* Run code that is no handler (a top level, an update's source) on L
+** for at most the handler budget from now: past it, it raises. Unguard
+** after (L gets its idle hook back). */
+void stage__lcode_guard(lua_State *L);
+void stage__lcode_unguard(lua_State *L);
+/* Free what the node's loads kept (node_free). */
+void stage__lcode_free_all(stage__lnode_t *ln);
+
+/* lua/lupdate.c: live replacement of code */
+int stage__lupdate_method(lua_State *L); /* stage.update_method */
+int stage__lupdate_type(lua_State *L);   /* stage.update_type */
+/* A STAGE__UPDATE_METHOD message for actor a: give it its own method. */
+int stage__lupdate_deliver(stage__lw_t *w, stage__actor_t *a, stage__env_t *e);
+/* Install the methods of their own the table at idx names (name ->
+** source text) in actor a (an arrived actor's): 0, or raise. */
+void stage__lupdate_install(lua_State *L, stage__actor_t *a, int idx);
+/* Free a's methods of its own (its destroy, its departure). */
+void stage__lupdate_drop(stage__lw_t *w, stage__actor_t *a);
+/* The Lua kind's update_code (core/kind.h). */
+int stage__lupdate_code(stage_node_t *node, void *ndata, const char *type,
+                        const char *methods, size_t len,
+                        stage__code_done_fn done, void *arg);
 
 /* lua/lmodule.c */
 int stage__lmodule_open(lua_State *L); /* luaopen for "stage" */

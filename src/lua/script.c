@@ -9,6 +9,7 @@
 */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,8 @@ static void node_free(stage_node_t *node, void *ndata) {
         stage__free(ln->argv[i]);
     stage__free(ln->argv);
     stage__free(ln->script);
+    stage__free(ln->text);
+    stage__lcode_free_all(ln);
     stage__free(ln);
 }
 
@@ -70,6 +73,8 @@ const stage__kind_t stage__lua_kind = {
     .departing = stage__limage_departing,
     .arrived = stage__limage_arrived,
     .depart = stage__limage_depart,
+    .load_code = stage__lcode_load,     /* lcode.c */
+    .update_code = stage__lupdate_code, /* lupdate.c */
 };
 
 /* The text of the error value on top of L (popped). */
@@ -141,6 +146,53 @@ static int run_file(lua_State *L) {
     return 0;
 }
 
+/* Read the whole file at path into ln->text: 0, or STAGE_ESCRIPT. */
+static int read_text(stage__lnode_t *ln, const char *path, char *err,
+                     size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (ln->text = stage__malloc((size_t)n + 1)) &&
+        fread(ln->text, 1, (size_t)n, f) == (size_t)n) {
+        ln->text[n] = '\0';
+        ln->text_len = (size_t)n;
+        fclose(f);
+        return 0;
+    }
+    if (f) fclose(f);
+    bool nomem = n >= 0 && !ln->text;
+    stage__free(ln->text);
+    ln->text = NULL;
+    snprintf(err, errlen, "%s script '%s'",
+             nomem ? "out of memory reading" : "cannot read", path);
+    return nomem ? STAGE_ENOMEM : STAGE_ESCRIPT;
+}
+
+/* Run the script at path (NULL: none) in world w. */
+static int run_in(stage__lw_t *w, const char *path, char *err, size_t errlen) {
+    if (!path) return 0;
+    lua_pushcfunction(w->L, run_file);
+    lua_pushlightuserdata(w->L, (void *)path);
+    w->mem_refused = 0;
+    int prev = stage__lw_enforce(w);
+    int st = lua_pcall(w->L, 1, 0, 0);
+    stage__lw_unenforce(w, prev);
+    if (st == LUA_ERRMEM && w->mem_refused) {
+        lua_pop(w->L, 1); /* a plain message, as other script errors */
+        lua_pushfstring(w->L,
+                        "%s: the script's top level would pass the Lua "
+                        "heap cap of theatre %d (%I bytes, --memory)",
+                        path, w->t->index, (LUAI_UACINT)w->mem_limit);
+        st = LUA_ERRRUN;
+    }
+    if (st != LUA_OK) {
+        take_error(w->L, err, errlen);
+        return STAGE_ESCRIPT;
+    }
+    return 0;
+}
+
 int stage_node_load_script(stage_node_t *node, const char *path, char *err,
                            size_t errlen) {
     if (lnode(node)) {
@@ -148,11 +200,12 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
         return STAGE_EBUSY;
     }
     stage__lnode_t *ln = stage__calloc(1, sizeof *ln);
-    if (!ln || !(ln->script = stage__strdup(path))) {
+    if (!ln || (path && !(ln->script = stage__strdup(path)))) {
         stage__free(ln);
         snprintf(err, errlen, "out of memory");
         return STAGE_ENOMEM;
     }
+    pthread_mutex_init(&ln->codes_lock, NULL);
     int slot = stage__node_kind_add(node, &stage__lua_kind, ln);
     if (slot < 0) {
         node_free(node, ln);
@@ -160,30 +213,16 @@ int stage_node_load_script(stage_node_t *node, const char *path, char *err,
                  stage_strerror(slot));
         return slot;
     }
-    int rc = check_readable(path, err, errlen);
+    int rc = path ? check_readable(path, err, errlen) : 0;
+    /* the text its types have in the sources store: the script's bytes,
+    ** read once, before its top level runs */
+    if (!rc && path) rc = read_text(ln, path, err, errlen);
     if (rc) return rc;
     for (int i = 0; i < stage_node_theatres(node); i++) {
         stage__lw_t *w =
             stage__lw_open(stage__node_theatre(node, i), err, errlen);
         if (!w) return STAGE_ENOMEM;
-        lua_pushcfunction(w->L, run_file);
-        lua_pushlightuserdata(w->L, (void *)path);
-        w->mem_refused = 0;
-        int prev = stage__lw_enforce(w);
-        int st = lua_pcall(w->L, 1, 0, 0);
-        stage__lw_unenforce(w, prev);
-        if (st == LUA_ERRMEM && w->mem_refused) {
-            lua_pop(w->L, 1); /* a plain message, as other script errors */
-            lua_pushfstring(w->L,
-                            "%s: the script's top level would pass the Lua "
-                            "heap cap of theatre %d (%I bytes, --memory)",
-                            path, w->t->index, (LUAI_UACINT)w->mem_limit);
-            st = LUA_ERRRUN;
-        }
-        if (st != LUA_OK) {
-            take_error(w->L, err, errlen);
-            return STAGE_ESCRIPT;
-        }
+        if ((rc = run_in(w, path, err, errlen))) return rc;
     }
     return 0;
 }
@@ -282,7 +321,7 @@ static int define_main(stage__lw_t *w, char *err, size_t errlen) {
 
 int stage_node_run_main(stage_node_t *node, int argc, const char *const *argv) {
     stage__lnode_t *ln = lnode(node);
-    if (!ln || ln->has_main || argc < 0) return STAGE_EINVAL;
+    if (!ln || !ln->script || ln->has_main || argc < 0) return STAGE_EINVAL;
     stage__theatre_t *t0 = stage__node_theatre(node, 0);
     char err[512];
     int rc = define_main(stage__lw_of(t0), err, sizeof err);
@@ -290,6 +329,10 @@ int stage_node_run_main(stage_node_t *node, int argc, const char *const *argv) {
         stage__log_text(STAGE_LOG_ERROR, err);
         return rc;
     }
+    /* main is this node's own: its code does not go to the sources store */
+    stage__type_t *mt = stage__type_find(node, MAIN_TYPE);
+    mt->source = NULL;
+    atomic_store_explicit(&mt->version, 0, memory_order_relaxed);
     stage_pack_t p = STAGE_PACK_INIT;
     stage_pack_array(&p, 1);
     stage_pack_array(&p, (uint32_t)argc);

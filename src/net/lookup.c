@@ -109,7 +109,9 @@ void stage__lookup_drain(stage__netnode_t *nn) {
             lookup_t *lk = stage__u64map_take(&nn->reqs, x->req);
             if (lk)
                 lookup_dht_done(nn, lk, x);
-            else if (!stage__hosts_done(nn, x) && !stage__relocate_done(nn, x))
+            else if (!stage__hosts_done(nn, x) &&
+                     !stage__relocate_done(nn, x) &&
+                     !stage__sources_done(nn, x))
                 stage__holdings_bye_done(nn, x->req);
         }
     }
@@ -191,7 +193,8 @@ int stage__lookup_start(stage__netnode_t *nn, const stage_net_config_t *cfg,
     stage__names_init(&nn->names, nn->address,
                       stage__node_incarnation(nn->node));
     stage__holdings_start(nn);
-    if (stage__hosts_start(nn) || stage__relocate_start(nn)) {
+    if (stage__hosts_start(nn) || stage__relocate_start(nn) ||
+        stage__sources_start(nn)) {
         snprintf(err, errlen, "out of memory");
         return STAGE_ENOMEM;
     }
@@ -248,6 +251,7 @@ void stage__lookup_close(stage__netnode_t *nn) {
     stage__holdings_close(nn);
     stage__hosts_close(nn);
     stage__relocate_close(nn);
+    stage__sources_close(nn);
 }
 
 /* ---- the name cache (src/node/names.c) --------------------------------- */

@@ -151,6 +151,11 @@ int stage__netmove_in(stage__netnode_t *nn, const char *peer, const char *body,
                  m.op, peer, by_at ? m.at.node : m.home.node);
         return STAGE_EDECODE;
     }
+    /* an actor of a type this node lacks: once its code is here */
+    if (m.op == STAGE__MOVE_IMPORT &&
+        stage__sources_hold_import(nn, peer, m.data, m.dlen, body, len,
+                                   stage__netmove_in))
+        return 0;
     char where[STAGE_ADDR_MAX] = "";
     if (m.where) memcpy(where, m.where, m.wlen);
     stage__move_msg_t q = {.op = m.op,

@@ -93,6 +93,14 @@ static void netnode_push(stage__netnode_t *nn, stage__netnode_item_t *it) {
         uv_async_send(&nn->async);
 }
 
+/* An update_type's request to the loop (ITEM_UPDATE's args). */
+typedef struct upd_item {
+    stage__code_done_fn done;
+    void *arg;
+    size_t len;
+    char methods[];
+} upd_item_t;
+
 static stage__netnode_item_t *item_new(int kind) {
     stage__netnode_item_t *it = stage__calloc(1, sizeof *it);
     if (it) it->kind = kind;
@@ -426,6 +434,7 @@ static void on_sweep(uv_timer_t *t) {
     stage__holdings_sweep(nn);
     stage__hosts_sweep(nn);
     stage__relocate_sweep(nn);
+    stage__sources_sweep(nn);
 }
 
 /* ---- messages to other nodes -------------------------------------------- */
@@ -539,7 +548,43 @@ done:
     stage__env_free(e);
 }
 
-static void out_spawn(stage__netnode_t *nn, stage__netnode_item_t *it) {
+static void out_spawn_now(stage__netnode_t *nn, stage__netnode_item_t *it);
+
+/* The store has the code of a held spawn's type now, has other code
+** (SourceClash: the spawn fails), or could not be told (it goes on). */
+static void spawn_stored(stage__netnode_t *nn, void *arg, int status,
+                         const char *why) {
+    stage__netnode_item_t *it = arg;
+    if (status && status != STAGE_ECLASH) /* logged: the node there may */
+        status = 0;                       /* have the type: try */
+    if (status) {
+        char msg[STAGE_ADDR_MAX + sizeof it->key + 700];
+        snprintf(msg, sizeof msg, "cannot spawn '%s' on node '%s': %s", it->key,
+                 it->where, why);
+        stage__future_reject(it->f, status, msg, NULL, NULL);
+        stage__future_unref(it->f);
+    } else {
+        out_spawn_now(nn, it);
+    }
+    stage__free(it->args);
+    stage__free(it);
+}
+
+/* Send a SPAWN once the sources store has the type's code (the node
+** there may need it): false, or true if it is held (it kept). */
+static bool out_spawn(stage__netnode_t *nn, stage__netnode_item_t *it) {
+    stage__type_t *ty = stage__type_find(nn->node, it->key);
+    int rc = stage__sources_store(nn, ty, spawn_stored, it);
+    if (rc == 0) return true;
+    if (rc < 0) /* the node there may have it: try */
+        LOG_WARN("the code of actor type '%s' is not in the sources "
+                 "store: %s",
+                 it->key, stage_strerror(rc));
+    out_spawn_now(nn, it);
+    return false;
+}
+
+static void out_spawn_now(stage__netnode_t *nn, stage__netnode_item_t *it) {
     uint64_t call = call_open(nn, it->where, it->f);
     if (!call) return;
     stage_pack_t p = STAGE_PACK_INIT;
@@ -659,8 +704,51 @@ static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
     return 0;
 }
 
+static int in_spawn_as(stage__netnode_t *nn, const char *peer, const char *body,
+                       size_t len, bool fetched);
+
+/* A SPAWN frame held while the code of its type is fetched. */
+typedef struct held_spawn {
+    uint64_t call;
+    char peer[STAGE_ADDR_MAX];
+    size_t len;
+    char body[];
+} held_spawn_t;
+
+/* The code a held SPAWN waited for is here, or not (sources.c). */
+static void spawn_fetched(stage__netnode_t *nn, void *arg, int status,
+                          const char *why) {
+    held_spawn_t *h = arg;
+    if (status)
+        stage__netnode_reply_error(nn, h->peer, h->call, status, why);
+    else
+        in_spawn_as(nn, h->peer, h->body, h->len, true);
+    stage__free(h);
+}
+
+/* Hold the SPAWN frame body for type name, which this node lacks, until
+** its code is fetched: 0, or an error (not held). */
+static int spawn_hold(stage__netnode_t *nn, const char *peer, uint64_t call,
+                      const char *name, const char *body, size_t len) {
+    held_spawn_t *h = stage__malloc(sizeof *h + len);
+    if (!h) return STAGE_ENOMEM;
+    h->call = call;
+    stage__addr_copy(h->peer, peer);
+    h->len = len;
+    memcpy(h->body, body, len);
+    int rc = stage__sources_need(nn, name, spawn_fetched, h);
+    if (rc) stage__free(h);
+    return rc;
+}
+
 static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
                     size_t len) {
+    return in_spawn_as(nn, peer, body, len, false);
+}
+
+/* A SPAWN frame; fetched: the code of its type was fetched for it. */
+static int in_spawn_as(stage__netnode_t *nn, const char *peer, const char *body,
+                       size_t len, bool fetched) {
     stage__node_spawn_t sp;
     if (stage__node_spawn_decode(&sp, body, len)) return STAGE_EDECODE;
     uint64_t call = sp.call;
@@ -681,8 +769,15 @@ static int in_spawn(stage__netnode_t *nn, const char *peer, const char *body,
         stage__netnode_reply_error(nn, peer, call, STAGE_ETOOBIG, msg);
         return 0;
     }
+    /* a type it lacks: its code from the sources store, once */
+    int held = ty || fetched ? -1 : spawn_hold(nn, peer, call, name, body, len);
+    if (!held) return 0;
     if (!ty) {
-        snprintf(msg, sizeof msg, "node '%s' has no actor type '%s'",
+        snprintf(msg, sizeof msg,
+                 fetched ? "node '%s' has no actor type '%s': the code the "
+                           "sources store has under that name does not "
+                           "define it"
+                         : "node '%s' has no actor type '%s'",
                  nn->address, name);
         stage__netnode_reply_error(nn, peer, call, STAGE_ETYPE_NOT_FOUND, msg);
         return 0;
@@ -810,6 +905,9 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
     case FRAME_MOVE:
         rc = stage__netmove_in(nn, peer, body, len);
         break;
+    case FRAME_UPDATE:
+        rc = stage__sources_in_update(nn, peer, body, len);
+        break;
     default:
         rc = STAGE_EPROTO;
     }
@@ -922,6 +1020,7 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
     held_drop(nn, peer, &l, left);
     stage__lookup_forget_node(nn, peer); /* its actors may be gone */
     if (reason != STAGE_ESTOPPED) stage__lookup_peer_gone(nn, peer);
+    stage__sources_peer_gone(nn); /* the code it stored may go with it */
     bool unreachable = reason == STAGE_EUNREACHABLE;
     const char *what = unreachable                 ? "is unreachable"
                        : reason == STAGE_ECANCELED ? "stopped"
@@ -1001,14 +1100,23 @@ static void take(stage__netnode_t *nn, stage__netnode_item_t *it) {
         send_reply(nn, it->f);
         break;
     case ITEM_SPAWN:
-        out_spawn(nn, it);
+        if (out_spawn(nn, it)) return; /* kept until its code is stored */
         break;
     case ITEM_DIR:
         stage__lookup_request(nn, it);
         return; /* keeps it */
     case ITEM_ANNOUNCE:
         stage__holdings_announce(nn, it);
+        stage__sources_announce(nn, stage__type_find(nn->node, it->key));
         break;
+    case ITEM_CODE:
+        stage__sources_loaded(nn, it);
+        break;
+    case ITEM_UPDATE: {
+        upd_item_t *u = (upd_item_t *)it->args;
+        stage__sources_update(nn, it->key, u->methods, u->len, u->done, u->arg);
+        break;
+    }
     case ITEM_GONE:
         stage__holdings_release(nn, it->to.serial);
         stage__relocate_forget(nn, it->to.serial);
@@ -1186,6 +1294,26 @@ static void net_announce(stage_node_t *node, stage__type_t *ty) {
     snprintf(it->key, sizeof it->key, "%s", ty->name);
     snprintf(it->super, sizeof it->super, "%s", ty->super);
     netnode_push(nn, it);
+}
+
+static int net_update(stage_node_t *node, stage__type_t *ty,
+                      const char *methods, size_t len, stage__code_done_fn done,
+                      void *arg) {
+    stage__netnode_t *nn = stage__node_net(node);
+    stage__netnode_item_t *it = item_new(ITEM_UPDATE);
+    upd_item_t *u = it ? stage__malloc(sizeof *u + len) : NULL;
+    if (!u) {
+        stage__free(it);
+        return STAGE_ENOMEM;
+    }
+    u->done = done;
+    u->arg = arg;
+    u->len = len;
+    memcpy(u->methods, methods, len);
+    snprintf(it->key, sizeof it->key, "%s", ty->name);
+    it->args = (char *)u;
+    netnode_push(nn, it);
+    return 0;
 }
 
 static void net_actor_gone(stage_node_t *node, uint64_t serial) {
@@ -1456,7 +1584,8 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
                                 .monitor = net_monitor,
                                 .down = net_down,
                                 .move = stage__netmove_hook,
-                                .rehomed = stage__relocate_hook};
+                                .rehomed = stage__relocate_hook,
+                                .update = net_update};
     stage__node_set_net_hooks(node, &hooks, nn);
     stage_node_hold(node); /* a listener keeps the node alive */
     if (uv_thread_create(&nn->thread, netnode_main, nn)) {

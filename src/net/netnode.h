@@ -45,7 +45,8 @@ enum {
     FRAME_DOWN = STAGE__NODE_FRAME_DOWN,
     FRAME_NODE_DOWN = STAGE__NODE_FRAME_NODE_DOWN, /* deaths.c */
     FRAME_MOVE = STAGE__NODE_FRAME_MOVE,           /* netmove.c */
-    FRAME_BOUNCE = STAGE__NODE_FRAME_BOUNCE        /* relocate.c */
+    FRAME_BOUNCE = STAGE__NODE_FRAME_BOUNCE,       /* relocate.c */
+    FRAME_UPDATE = STAGE__NODE_FRAME_UPDATE        /* sources.c */
 };
 _Static_assert((int)STAGE__NODE_FRAME_MSG == (int)STAGE__NET_KIND_USER,
                "the node's frames are the transport's user kinds");
@@ -62,7 +63,9 @@ enum {
     ITEM_DOWN,
     ITEM_MOVE,   /* netmove.c: args holds the step, where its node */
     ITEM_REHOMED, /* relocate.c: to the old id, args the new one */
-    ITEM_DRAIN    /* netdrain.c: op says what */
+    ITEM_DRAIN,   /* netdrain.c: op says what */
+    ITEM_CODE,    /* sources.c: a load of code ended (args) */
+    ITEM_UPDATE /* sources.c: an update_type (args: upd_item_t) */
 };
 
 typedef struct stage__netnode_item {
@@ -156,12 +159,13 @@ typedef struct stage__netnode {
     char address[STAGE_ADDR_MAX];
     uint64_t manager;
     bool signals;
-    struct stage__hosts *hosts;  /* hosts.c: this node's host entry */
+    struct stage__hosts *hosts;       /* hosts.c: this node's host entry */
     struct stage__relocate *relocate; /* relocate.c */
     struct stage__drain *drain;       /* netdrain.c: SIGTERM's drain */
-    struct stage__known *known;  /* monitors.c: the nodes seen up */
-    struct stage__death *deaths; /* deaths.c: recent verdicts */
-    uint64_t lease_ms;           /* the DHT's lease (deaths.c) */
+    struct stage__sources *sources;   /* sources.c: code stored, fetched */
+    struct stage__known *known;       /* monitors.c: the nodes seen up */
+    struct stage__death *deaths;      /* deaths.c: recent verdicts */
+    uint64_t lease_ms;                /* the DHT's lease (deaths.c) */
     /* joining through another node (join.c) */
     uv_timer_t join_timer;
     char join_addr[STAGE_ADDR_MAX]; /* the member's, as the transport has it */
@@ -288,6 +292,57 @@ bool stage__drain_bounce(stage__netnode_t *nn, const char *peer, int kind,
                          const char *body, size_t len);
 /* The drain's part of the node's close. */
 void stage__drain_close(stage__netnode_t *nn);
+/* sources.c: code that travels (the sources store) */
+typedef struct stage__sources stage__sources_t;
+/* The code a request waited for is loaded here (status 0), or is not
+** (status, with why: a sentence naming the type and this node). Called
+** once, on the loop's owner; it may not call the DHT manager. */
+typedef void (*stage__sources_cb)(stage__netnode_t *nn, void *arg, int status,
+                                  const char *why);
+int stage__sources_start(stage__netnode_t *nn);
+void stage__sources_close(stage__netnode_t *nn);
+/* The first actor of ty here (its announce): store its code once. */
+void stage__sources_announce(stage__netnode_t *nn, stage__type_t *ty);
+/* Make sure the store has ty's code (a spawn_at of ty is about to go):
+** 1 if it has (or ty's code does not travel: a C type), cb not called;
+** 0: cb once the put is done (status 0, or SourceClash, or why it
+** failed); or a negative error (cb not called). */
+int stage__sources_store(stage__netnode_t *nn, stage__type_t *ty,
+                         stage__sources_cb cb, void *arg);
+/* Fetch the code of type (which this node lacks) from the sources store
+** and load it; then cb. 0, or STAGE_EINVAL (not a type name),
+** STAGE_ENOMEM, STAGE_ESTOPPED: cb is not called. Not from among the
+** manager's effects. */
+int stage__sources_need(stage__netnode_t *nn, const char *type,
+                        stage__sources_cb cb, void *arg);
+/* x (a DHT DONE) answers a put or a get of ours: handled, true. */
+bool stage__sources_done(stage__netnode_t *nn, const stage_dht_effect_t *x);
+/* A frame (a MOVE's IMPORT) whose image[0..ilen) names a Lua type this
+** node lacks: hold a copy of body, fetch the type's code, and run fn on
+** the frame again (then without the code, it fails naming the type; the
+** fetch's failure is logged): true. false: nothing held, go on. */
+typedef int (*stage__sources_frame_fn)(stage__netnode_t *nn, const char *peer,
+                                       const char *body, size_t len);
+bool stage__sources_hold_import(stage__netnode_t *nn, const char *peer,
+                                const char *image, size_t ilen,
+                                const char *body, size_t len,
+                                stage__sources_frame_fn fn);
+/* Every half second: ask again for what the store did not have; put
+** this node's code again every lease/3, or at once after a peer went. */
+void stage__sources_sweep(stage__netnode_t *nn);
+/* A node went: the entries it owned may go, code among them. */
+void stage__sources_peer_gone(stage__netnode_t *nn);
+/* stage.update_type of type on every node: the store (the type's code
+** with a line that replays the update), then an UPDATE frame to every
+** node with a session, and here; done once all answered. */
+void stage__sources_update(stage__netnode_t *nn, const char *type,
+                           const char *methods, size_t mlen,
+                           stage__code_done_fn done, void *arg);
+/* An UPDATE frame: 0, or STAGE_EDECODE. */
+int stage__sources_in_update(stage__netnode_t *nn, const char *peer,
+                             const char *body, size_t len);
+/* An ITEM_CODE: a load ended. */
+void stage__sources_loaded(stage__netnode_t *nn, stage__netnode_item_t *it);
 
 /* lookup.c */
 /* Send the manager's effects and rearm its timer: after every DHT call. */

@@ -38,6 +38,11 @@ enum {
     ENV_PLACED = 16 /* a birth at a theatre the spawner named (steal.c) */
 };
 
+/* The reserved method that replaces one method of its target actor
+** (stage.update_method): queued ahead of the messages waiting, so it runs
+** right after the current one. */
+#define STAGE__UPDATE_METHOD "_stage_update"
+
 typedef void (*stage__call_fn)(stage__theatre_t *t, stage__actor_t *a,
                                stage__env_t *e);
 

@@ -143,6 +143,11 @@ int stage__actor_import(stage__theatre_t *t, const char *data, size_t len,
                         const stage__import_opts_t *opts, stage_id_t *old_id,
                         stage_id_t *new_id, char *err, size_t errlen);
 
+/* The actor type an image names, into type[STAGE_TYPE_MAX], and whether
+** it is a Lua one (*lua): 0, or STAGE_EDECODE (not an image). Any thread;
+** data is hostile. */
+int stage__image_type(const char *data, size_t len, char *type, bool *lua);
+
 /* An image that will never be imported: fail the calls it holds on this
 ** node with status and why. Any thread. */
 void stage__image_drop(stage_node_t *node, const char *data, size_t len,

@@ -20,6 +20,11 @@ typedef struct stage__theatre stage__theatre_t;
 typedef struct stage__actor stage__actor_t;
 typedef struct stage__type stage__type_t;
 
+/* The end of a load of code (load_code): status 0, or STAGE_E* with msg
+** (borrowed for the call) saying why. Any thread. */
+typedef void (*stage__code_done_fn)(stage_node_t *node, void *arg, int status,
+                                    const char *msg);
+
 enum { TURN_DONE = 0, TURN_WAIT = 1, TURN_PREEMPTED = 2 };
 
 #define STAGE_KINDS_MAX 4 /* kinds one node may register */
@@ -70,6 +75,24 @@ typedef struct stage__kind {
                    size_t errlen);
     /* a left in an image: release its data without its death. */
     void (*depart)(stage__theatre_t *t, stage__actor_t *a);
+    /* Code that travels: run the source text src[0..len) (a script's,
+    ** from the sources store, fetched for type `what`: its errors name
+    ** it) in every theatre of the running node, where its top level
+    ** defines types, and register them (stage__type_add_live) once every
+    ** theatre has them; then done(node, arg, 0 or STAGE_E*, why) on some
+    ** theatre's thread. Copies src. 0, or an error and done is not called.
+    ** Any thread. */
+    int (*load_code)(stage_node_t *node, void *ndata, const char *what,
+                     const char *src, size_t len, stage__code_done_fn done,
+                     void *arg);
+    /* Live replacement: in every theatre, on its own thread, set the
+    ** methods of msgpack map methods[0..len) (name -> a function's source
+    ** text) in type's class, where the theatre has it; then done(node,
+    ** arg, 0 or STAGE_E*, why). Copies methods. 0, or an error and done is
+    ** not called. Any thread. */
+    int (*update_code)(stage_node_t *node, void *ndata, const char *type,
+                       const char *methods, size_t len,
+                       stage__code_done_fn done, void *arg);
 } stage__kind_t;
 
 struct stage__type {
@@ -94,16 +117,59 @@ struct stage__type {
     stage_on_error_t on_error;
     int max_restarts;      /* RESTART: at most this many ... */
     double restart_window; /* ... within this many seconds */
+    /* the text of the code that defines it (its Lua script, as the sources
+    ** store keeps it: docs/lua-api.md "Code on demand"), or NULL (C
+    ** types); fixed before the node starts, or before a type added while
+    ** it runs is published. Owned by its kind's node data. */
+    const char *source;
+    size_t source_len;
+    /* the sources store has it from this node run (net/sources.c) */
+    atomic_bool source_put;
+    /* the version of its code (stage__code_version of source; 0: none),
+    ** which an actor of it carries when it moves: written with source,
+    ** read by any theatre (relaxed: a move compares it, nothing more) */
+    atomic_uint_fast64_t version;
 };
 
 #define STAGE_MAX_RESTARTS 10    /* the default max_restarts */
 #define STAGE_RESTART_WINDOW 10. /* the default restart_window, seconds */
 
 stage__type_t *stage__type_find(stage_node_t *node, const char *name);
+/* The node's types: how many, and the i-th (0 <= i < count). Any
+** thread: types are only ever appended. */
+int stage__type_count(stage_node_t *node);
+stage__type_t *stage__type_at(stage_node_t *node, int i);
 /* Register a type (before start). STAGE_EEXISTS / EINVAL / ENOMEM. */
 int stage__type_add(stage_node_t *node, const char *name, stage_kind_t kind,
                     const char *super, const stage__kind_t *impl,
                     const stage_type_def_t *native, stage__type_t **out);
+/* The same while the node runs (code loaded from the sources store), for a
+** kind registered before start: init(ty, arg) fills the new type in (its
+** policy, source) before other threads can find it. STAGE_EEXISTS (*out:
+** the type of that name), STAGE_ENOMEM past STAGE_TYPES_MAX types. Any
+** thread. */
+#define STAGE_TYPES_MAX 1024
+int stage__type_add_live(stage_node_t *node, const char *name,
+                         stage_kind_t kind, const char *super,
+                         const stage__kind_t *impl,
+                         void (*init)(stage__type_t *ty, void *arg), void *arg,
+                         stage__type_t **out);
+/* Load code into the node through the kind that runs it (the Lua kind's
+** load_code): STAGE_EINVAL if no kind of the node loads code. Any thread,
+** once the node runs. */
+int stage__code_load(stage_node_t *node, const char *what, const char *src,
+                     size_t len, stage__code_done_fn done, void *arg);
+/* The version of a type's code: a 64-bit hash (FNV-1a) of its text. */
+uint64_t stage__code_version(const char *text, size_t len);
+/* Replace methods of type ty on this node (the kind's update_code). */
+int stage__code_update(stage_node_t *node, const char *type,
+                       const char *methods, size_t len,
+                       stage__code_done_fn done, void *arg);
+/* stage.update_type: on every node (the net hook update: the sources
+** store and the other nodes first), else on this one. Any thread. */
+int stage__node_update_code(stage_node_t *node, stage__type_t *ty,
+                            const char *methods, size_t len,
+                            stage__code_done_fn done, void *arg);
 
 /* Register kind k with node (before start), with its node-level data
 ** ndata; again: replace its data. Returns its slot, or STAGE_ENOMEM when

@@ -97,6 +97,16 @@ typedef struct stage__net_hooks {
     void (*rehomed)(stage_node_t *node, const stage_id_t *old,
                     const stage_id_t *cur, int status, const char *formers,
                     size_t flen);
+    /* stage.update_type: store the new code of ty (its source and the
+    ** update's methods, msgpack map name -> source text) in the sources
+    ** store, apply it on every node it reaches and here
+    ** (stage__code_update), then done(node, arg, status, why). Copies
+    ** methods. 0, or an error and done is not called. Any theatre. */
+    int (*update)(stage_node_t *node, stage__type_t *ty, const char *methods,
+                  size_t len,
+                  void (*done)(stage_node_t *node, void *arg, int status,
+                               const char *why),
+                  void *arg);
 } stage__net_hooks_t;
 void stage__node_set_net_hooks(stage_node_t *node,
                                const stage__net_hooks_t *hooks, void *data);

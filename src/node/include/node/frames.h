@@ -50,7 +50,8 @@ enum {
     STAGE__NODE_FRAME_DOWN,
     STAGE__NODE_FRAME_NODE_DOWN,
     STAGE__NODE_FRAME_MOVE,
-    STAGE__NODE_FRAME_BOUNCE
+    STAGE__NODE_FRAME_BOUNCE, /* net/relocate.c: a draining node's */
+    STAGE__NODE_FRAME_UPDATE  /* net/sources.c: stage.update_type */
 };
 
 /* Limits the decoders hold bodies to. */
