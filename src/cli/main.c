@@ -115,6 +115,8 @@ static const char node_usage[] =
     "      --node-timeout SECS\n"
     "                       declare a node dead after SECS without a word\n"
     "                       from it (default 10)\n"
+    "      --drain SECS     on SIGTERM, move the actors to other nodes for\n"
+    "                       at most SECS first (default 30; 0: no drain)\n"
     "      --budget SECS    fail a handler that runs past SECS (default 10)\n"
     "      --timeout SECS   default await timeout (default: none)\n"
     "      --max-message BYTES\n"
