@@ -225,10 +225,13 @@ static int register_types(stage__lload_t *ld) {
         int rc = stage__type_add_live(ld->node, d->name, d->kind,
                                       d->super[0] ? d->super : NULL,
                                       &stage__lua_kind, init_type, arg, &ty);
-        if (rc == STAGE_EEXISTS && ty->source &&
-            ty->source_len == ld->code->len &&
-            !memcmp(ty->source, ld->code->text, ld->code->len))
-            continue; /* the same code, loaded by another load just now */
+        /* the same code, loaded by another load just now: compared by
+        ** version (its text may be switched by an update on the loop's
+        ** thread meanwhile; the version is read atomically) */
+        if (rc == STAGE_EEXISTS &&
+            atomic_load_explicit(&ty->version, memory_order_relaxed) ==
+                stage__code_version(ld->code->text, ld->code->len))
+            continue;
         if (rc == STAGE_EEXISTS) {
             snprintf(why, sizeof why,
                      "it defines actor type '%s', which this node has "
