@@ -92,6 +92,8 @@ static void asks_run(stage__netnode_t *nn);
 void stage__lookup_drain(stage__netnode_t *nn) {
     size_t n;
     const stage_dht_effect_t *fx = stage_dht_effects(nn->dht, &n);
+    bool outer = !nn->in_effects;
+    nn->in_effects = true; /* stage__relocate_run waits for the end */
     for (size_t i = 0; i < n; i++) {
         const stage_dht_effect_t *x = &fx[i];
         if (x->kind == STAGE_DHT_FX_SEND) {
@@ -135,6 +137,10 @@ void stage__lookup_drain(stage__netnode_t *nn) {
         uv_timer_start(&nn->dht_timer, on_dht_timer,
                        next > now ? next - now : 1, 0);
     asks_run(nn);
+    if (outer) {
+        nn->in_effects = false;
+        stage__relocate_run(nn);
+    }
 }
 
 static void on_dht_timer(uv_timer_t *t) {

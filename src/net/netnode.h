@@ -153,6 +153,7 @@ typedef struct stage__netnode {
     uint64_t next_id;
     uint64_t call_timeout; /* ms */
     uint64_t drain_ms;     /* SIGTERM's drain at most; 0: none */
+    bool in_effects;       /* lookup.c handles the DHT manager's effects */
     size_t max_message;    /* the node's: arguments and replies, encoded */
     size_t max_frame;      /* the transport's, header included */
     stage__held_t *held_head, *held_tail;
@@ -268,6 +269,9 @@ size_t stage__relocate_formers(stage__netnode_t *nn, const stage_id_t *cur,
 void stage__relocate_forget(stage__netnode_t *nn, uint64_t serial);
 /* The sweep: puts that failed are made again. */
 void stage__relocate_sweep(stage__netnode_t *nn);
+/* Make the store requests waiting for their turn (lookups, puts): not
+** among the DHT manager's effects (stage__lookup_drain runs it after). */
+void stage__relocate_run(stage__netnode_t *nn);
 /* x (a DHT DONE) is one of relocate's: handled, true. */
 bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x);
 /* net_hooks.rehomed (any thread), and its item on the loop. */

@@ -55,6 +55,7 @@ typedef struct target {
     stage_id_t old;
     int state;        /* LOOKING, FOUND, NONE */
     uint64_t none_at; /* NONE: when the store said so (asked again 1 s on) */
+    struct target *lnext; /* LOOKING, waiting for its turn to ask */
     stage_id_t cur;
     held_t *head, *tail;
 } target_t;
@@ -88,12 +89,13 @@ typedef struct entry {
 struct stage__relocate {
     stage_u64map_t targets; /* hash(old) -> target_t chain */
     size_t ntargets;
-    stage_u64map_t looks;   /* DHT request -> target_t */
-    stage_u64map_t puts;    /* DHT request -> entry_t */
-    stage_u64map_t byold;   /* hash(old) -> entry_t chain */
-    stage_u64map_t bycur;   /* hash(cur) -> entry_t chain */
-    entry_t *qhead, *qtail; /* puts to make, RELOCATE_PUTS at a time */
-    stage_u64map_t names;   /* DHT request -> naming_t */
+    stage_u64map_t looks;    /* DHT request -> target_t */
+    stage_u64map_t puts;     /* DHT request -> entry_t */
+    stage_u64map_t byold;    /* hash(old) -> entry_t chain */
+    stage_u64map_t bycur;    /* hash(cur) -> entry_t chain */
+    entry_t *qhead, *qtail;  /* puts to make, RELOCATE_PUTS at a time */
+    target_t *lhead, *ltail; /* lookups to make, as many at a time */
+    stage_u64map_t names;    /* DHT request -> naming_t */
 };
 
 typedef struct naming naming_t;
@@ -289,10 +291,10 @@ static void held_send(stage__netnode_t *nn, const target_t *tg, held_t *h) {
 }
 
 /* Look tg up in the store (LOOKING). */
-static void look(stage__netnode_t *nn, target_t *tg) {
+/* Ask the store where tg went. */
+static void ask(stage__netnode_t *nn, target_t *tg) {
     stage__relocate_t *r = nn->relocate;
     uint64_t req = ++nn->next_id;
-    tg->state = LOOKING;
     int rc = stage__u64map_put(&r->looks, req, tg);
     if (!rc) rc = stage_dht_migration_find(nn->dht, now_ms(nn), req, &tg->old);
     if (rc) {
@@ -310,7 +312,36 @@ static void look(stage__netnode_t *nn, target_t *tg) {
         tg->tail = NULL;
         return;
     }
-    stage__lookup_drain(nn);
+}
+
+/* Ask for the targets waiting, while fewer than RELOCATE_PUTS lookups are
+** under way (a sender of thousands of a drained node's actors would put
+** them into its DHT manager at once otherwise). True if one was asked. */
+static bool look_more(stage__netnode_t *nn) {
+    stage__relocate_t *r = nn->relocate;
+    bool asked = false;
+    while (r->lhead && r->looks.count < RELOCATE_PUTS) {
+        target_t *tg = r->lhead;
+        if (!(r->lhead = tg->lnext)) r->ltail = NULL;
+        tg->lnext = NULL;
+        ask(nn, tg);
+        asked = true;
+    }
+    return asked;
+}
+
+/* Look tg up in the store (LOOKING): asked at stage__relocate_run, when
+** its turn comes (this may run among the DHT manager's effects, which
+** must not call it). */
+static void look(stage__netnode_t *nn, target_t *tg) {
+    stage__relocate_t *r = nn->relocate;
+    tg->state = LOOKING;
+    tg->lnext = NULL;
+    if (r->ltail)
+        r->ltail->lnext = tg;
+    else
+        r->lhead = tg;
+    r->ltail = tg;
 }
 
 /* Hold h under target old (looked up if need be), or send it on at once.
@@ -369,9 +400,12 @@ bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
     h->f = f;
     h->len = len;
     memcpy(h->body, body, len);
-    if (enqueue(nn, old, h)) return true;
-    stage__free(h);
-    return false;
+    if (!enqueue(nn, old, h)) {
+        stage__free(h);
+        return false;
+    }
+    stage__relocate_run(nn);
+    return true;
 }
 
 /* The store answered tg's lookup (x). */
@@ -417,7 +451,7 @@ static void looked(stage__netnode_t *nn, target_t *tg,
 /* Start the puts waiting, while fewer than RELOCATE_PUTS are under way
 ** (a drain hands thousands of actors over at once: a window keeps the
 ** DHT's queues short). */
-static void pump(stage__netnode_t *nn) {
+static bool pump(stage__netnode_t *nn) {
     stage__relocate_t *r = nn->relocate;
     bool sent = false;
     while (r->qhead && r->puts.count < RELOCATE_PUTS) {
@@ -434,7 +468,15 @@ static void pump(stage__netnode_t *nn) {
         e->req = req;
         sent = true;
     }
-    if (sent) stage__lookup_drain(nn);
+    return sent;
+}
+
+void stage__relocate_run(stage__netnode_t *nn) {
+    stage__relocate_t *r = nn->relocate;
+    if (!r || (!r->qhead && !r->lhead)) return; /* the common case */
+    if (nn->in_effects) return; /* stage__lookup_drain runs it at the end */
+    bool sent = pump(nn);
+    if (look_more(nn) || sent) stage__lookup_drain(nn); /* which runs this */
 }
 
 /* e's put is to be made (again). */
@@ -484,7 +526,7 @@ static void record(stage__netnode_t *nn, const stage_id_t *old,
             e->ok = false;
             if (ad && !e->ad) e->ad = ad, ad->pending++;
             put_later(nn, e);
-            pump(nn);
+            stage__relocate_run(nn);
             return;
         }
     entry_t *e = stage__calloc(1, sizeof *e);
@@ -503,7 +545,7 @@ static void record(stage__netnode_t *nn, const stage_id_t *old,
     cur_link(r, e);
     if (ad) e->ad = ad, ad->pending++;
     put_later(nn, e);
-    pump(nn);
+    stage__relocate_run(nn);
 }
 
 void stage__relocate_record(stage__netnode_t *nn, const stage_id_t *old,
@@ -565,7 +607,7 @@ void stage__relocate_forget(stage__netnode_t *nn, uint64_t serial) {
             stage__u64map_take(&r->byold, k);
         entry_drop(nn, e);
     }
-    pump(nn);
+    stage__relocate_run(nn);
 }
 
 typedef struct sweeping {
@@ -584,7 +626,7 @@ void stage__relocate_sweep(stage__netnode_t *nn) {
     if (!r || !atomic_load(&nn->joined) || !r->byold.count) return;
     sweeping_t sw = {nn};
     stage__u64map_each(&r->byold, sweep_one, &sw);
-    pump(nn);
+    stage__relocate_run(nn);
 }
 
 bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
@@ -592,7 +634,7 @@ bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
     if (!r) return false;
     target_t *tg = stage__u64map_take(&r->looks, x->req);
     if (tg) {
-        looked(nn, tg, x);
+        looked(nn, tg, x); /* the next asked at stage__relocate_run */
         return true;
     }
     naming_t *nm = stage__u64map_take(&r->names, x->req);
@@ -602,8 +644,7 @@ bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
     }
     entry_t *e = stage__u64map_take(&r->puts, x->req);
     if (!e) return false;
-    e->req = 0;
-    pump(nn); /* its place in the window is free */
+    e->req = 0; /* the next put goes at stage__relocate_run */
     if (x->status == 0) {
         e->ok = true;
         if (e->ad) adoption_step(nn, e->ad);
