@@ -6,6 +6,11 @@
 --     call while the find runs (it sees the finder's global flag up: the
 --     theatres' actors share globals), and the find fails with
 --     BudgetExceeded once it has run for its budget;
+--   cannot_yield (run with --budget 0.5): the same find where the
+--     handler cannot be suspended (in a coroutine of its own, in a
+--     table.sort comparator, in a __tostring called by string.format)
+--     still fails with BudgetExceeded, and the other actor still answers
+--     afterwards;
 --   steal: actors born on theatre 1 with work queued are taken by
 --     theatre 0, idle, while the find runs there, do all their work in
 --     order, and answer from theatre 0.
@@ -106,10 +111,36 @@ local function steal()
   fails_over_budget(finding, finder, t0)
 end
 
+local Nested = stage.actor "Nested"
+function Nested:coroutine()
+  return coroutine.wrap(function() return string.find(SUBJECT, PATTERN) end)()
+end
+function Nested:sort()
+  local t = {1, 2}
+  table.sort(t, function(a, b) return string.find(SUBJECT, PATTERN) end)
+end
+function Nested:tostring()
+  return string.format("%s", setmetatable({}, {__tostring = function()
+    return tostring(string.find(SUBJECT, PATTERN)) end}))
+end
+
+local function cannot_yield()
+  local nested, pinger = Nested:spawn_at(1), Pinger:spawn_at(1)
+  for _, how in ipairs({"coroutine", "sort", "tostring"}) do
+    local t0 = stage.now()
+    local ok, err = pcall(function() return nested[how](nested):await() end)
+    assert(not ok and type(err) == "table", how .. ": " .. tostring(err))
+    assert(err.type == "BudgetExceeded", how .. ": " .. tostring(err))
+    assert(stage.now() - t0 >= 0.5, how .. ": failed under the budget")
+    assert(pinger:ping(1):await()[1] == 1)
+  end
+end
+
 function main(args)
   assert(stage.theatres() == 2, "run with --theatres 2")
-  local part = ({theatre = theatre, steal = steal})[args[1]]
-  assert(part, "say which part: theatre or steal")
+  local part = ({theatre = theatre, steal = steal,
+    cannot_yield = cannot_yield})[args[1]]
+  assert(part, "say which part: theatre, steal or cannot_yield")
   part()
   print("ok")
 end
