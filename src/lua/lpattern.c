@@ -19,18 +19,24 @@
 **
 ** Semantics are Lua's, errors included: the same order of exploration,
 ** errors raised when the matcher reaches them (a malformed tail that is
-** never reached is no error), at most LUA_MAXCAPTURES captures, and
-** "pattern too complex" at the nesting depth where Lua's C recursion
-** stops (MAXDEPTH). gsub's function replacement is called with lua_callk:
-** unlike Lua's gsub, it may yield (await, preemption). A plain find (no
-** special characters, or plain = true) is memmem: linear, no steps.
+** never reached is no error), at most 32 captures, and "pattern too
+** complex" at the nesting depth where Lua's C recursion stops (MAXDEPTH).
+** gsub's function replacement is called with lua_callk: unlike Lua's
+** gsub, it may yield (await), and its Lua code is preempted like the
+** handler's (with lua_call it could only meet the budget). A plain find
+** (no special characters, or plain = true) never takes quadratic time
+** (find_plain). Two shortcuts Lua lacks, same results: where every match
+** must begin with one character of a class (first_class), the places
+** where none stands are passed by at once (skip); a '.' repetition takes
+** the rest of the subject without looking at it.
 **
 ** States of a match (m->mode): ITEM matches the pattern item at m->p
-** against m->s; BACK unwinds the top frame after a failure, undoing a
-** capture or taking the frame's next alternative; SCAN counts how far the
-** item of a greedy repetition repeats; BALANCE scans for the end of a %b.
-** Every state works in bounded steps. All of it runs on the thread that
-** calls the function; nothing here is shared between Lua states.
+** against m->s, and the simple items after it; BACK unwinds the frames
+** after a failure, undoing captures, down to the next alternative; SCAN
+** counts how far the item of a greedy repetition repeats; BALANCE scans
+** for the end of a %b. Every state works in bounded steps. All of it
+** runs on the thread that calls the function; nothing here is shared
+** between Lua states.
 */
 #define _GNU_SOURCE /* memmem */
 #include <ctype.h>
@@ -88,6 +94,8 @@ typedef struct match {
     const char *start;         /* where this attempt began */
     const char *s, *p;         /* where the match stands */
     const char *e;             /* R_MATCH: where the match ended */
+    const char *first_ep;      /* see first_class; or NULL */
+    int first_lit;             /* that class is this character, or -1 */
     unsigned fuel;             /* steps left until the next look */
     int mode, level, nframes;
     int bal;    /* BALANCE: how many %b openings are still open */
@@ -216,6 +224,46 @@ static void setup(match_t *m, const char *s, size_t ls, const char *p,
     m->p_end = p + lp;
     m->fuel = poll_every;
     m->anchor = m->find = m->slot = 0;
+    m->first_ep = NULL;
+}
+
+/* If every match must begin with one character of the pattern's first
+** item (a class alone or with '+', not '.'), note the class's end: an
+** attempt where no such character stands fails at once, and skip passes
+** such places by. Raises on a malformed first item, as the first attempt
+** would: call it where Lua's first attempt would begin. */
+static void first_class(lua_State *L, match_t *m) {
+    const char *p = m->pat;
+    if (p == m->p_end || *p == '(' || *p == ')' || *p == '.') return;
+    if (*p == '$' && p + 1 == m->p_end) return;
+    if (*p == L_ESC && p + 1 < m->p_end &&
+        (p[1] == 'b' || p[1] == 'f' || isdigit((unsigned char)p[1])))
+        return;
+    const char *ep = class_end(L, m, p);
+    int suffix = ep < m->p_end ? *ep : '\0';
+    if (suffix == '*' || suffix == '?' || suffix == '-') return;
+    m->first_ep = ep;
+    m->first_lit = *p == L_ESC || *p == '[' ? -1 : (unsigned char)*p;
+}
+
+/* The first place from s on (or the end) where a match may begin, as far
+** as the fuel goes (one step a character). */
+static const char *skip(match_t *m, const char *s) {
+    if (!m->first_ep) return s;
+    size_t n = (size_t)(m->src_end - s);
+    if (n > m->fuel) n = m->fuel;
+    const char *stop = s + n;
+    if (m->first_lit >= 0) {
+        const char *q = memchr(s, m->first_lit, n);
+        stop = q ? q : stop;
+    } else {
+        const char *q = s;
+        while (q < stop && !single(m, q, m->pat, m->first_ep))
+            q++;
+        stop = q;
+    }
+    m->fuel -= (unsigned)(stop - s);
+    return stop;
 }
 
 /* A new frame of kind; raises where Lua's recursion would have. */
@@ -231,31 +279,24 @@ static int fail(match_t *m) {
     return 0;
 }
 
-/* Open capture what (CAP_UNFINISHED or CAP_POSITION) at s; go on at p. */
-static int open_capture(lua_State *L, match_t *m, const char *s, const char *p,
-                        ptrdiff_t what) {
+/* Open capture what (CAP_UNFINISHED or CAP_POSITION) at s. */
+static void open_capture(lua_State *L, match_t *m, const char *s,
+                         ptrdiff_t what) {
     if (m->level >= MAXCAPTURES) luaL_error(L, "too many captures");
     m->capture[m->level].init = s;
     m->capture[m->level].len = what;
     m->level++;
     push(L, m, F_OPEN);
-    m->s = s;
-    m->p = p;
-    return 0;
 }
 
-/* Close the innermost open capture at s; go on at p. */
-static int close_capture(lua_State *L, match_t *m, const char *s,
-                         const char *p) {
+/* Close the innermost open capture at s. */
+static void close_capture(lua_State *L, match_t *m, const char *s) {
     int l = m->level - 1;
     while (l >= 0 && m->capture[l].len != CAP_UNFINISHED)
         l--;
     if (l < 0) luaL_error(L, "invalid pattern capture");
     m->capture[l].len = s - m->capture[l].init;
     push(L, m, F_CLOSE)->l = l;
-    m->s = s;
-    m->p = p;
-    return 0;
 }
 
 /* %b at p (its '%'), at s. */
@@ -296,14 +337,13 @@ static void balance(match_t *m) {
 }
 
 /* x* (or the rest of x+) at s, x at p..ep: count how far it goes. */
-static int repeat_start(lua_State *L, match_t *m, const char *s, const char *p,
-                        const char *ep) {
+static void repeat_start(lua_State *L, match_t *m, const char *s, const char *p,
+                         const char *ep) {
     frame_t *f = push(L, m, F_MAX);
     f->s = f->cur = s;
     f->p = p;
     f->ep = ep;
     m->mode = SCAN;
-    return 0;
 }
 
 /* One step of SCAN, on the top frame; then try the longest first. */
@@ -322,36 +362,39 @@ done:
     m->mode = ITEM;
 }
 
-/* One step of BACK: the top frame's next alternative, or drop it. */
+/* One step of BACK: unwind the frames down to the next alternative and
+** take it (ITEM), or to none (no frames left, still BACK). */
 static void back(match_t *m) {
-    frame_t *f = &m->frame[m->nframes - 1];
-    switch (f->kind) {
-    case F_OPT: /* without x: the last alternative, in the caller's place */
-        m->nframes--;
-        m->s = f->s;
-        m->p = f->p;
-        m->mode = ITEM;
-        return;
-    case F_MAX:
-        if (f->cur == f->s) break;
-        m->s = --f->cur;
-        m->p = f->ep + 1;
-        m->mode = ITEM;
-        return;
-    case F_MIN:
-        if (!single(m, f->s, f->p, f->ep)) break;
-        m->s = ++f->s;
-        m->p = f->ep + 1;
-        m->mode = ITEM;
-        return;
-    case F_OPEN:
-        m->level--;
-        break;
-    case F_CLOSE:
-        m->capture[f->l].len = CAP_UNFINISHED;
-        break;
+    while (m->nframes > 0) {
+        frame_t *f = &m->frame[m->nframes - 1];
+        switch (f->kind) {
+        case F_OPT: /* without x: the last alternative, in the caller's */
+            m->nframes--;
+            m->s = f->s;
+            m->p = f->p;
+            m->mode = ITEM;
+            return;
+        case F_MAX:
+            if (f->cur == f->s) break;
+            m->s = --f->cur;
+            m->p = f->ep + 1;
+            m->mode = ITEM;
+            return;
+        case F_MIN:
+            if (!single(m, f->s, f->p, f->ep)) break;
+            m->s = ++f->s;
+            m->p = f->ep + 1;
+            m->mode = ITEM;
+            return;
+        case F_OPEN:
+            m->level--;
+            break;
+        case F_CLOSE:
+            m->capture[f->l].len = CAP_UNFINISHED;
+            break;
+        }
+        m->nframes--; /* no alternative left: the failure goes on down */
     }
-    m->nframes--; /* still BACK: the failure goes on down */
 }
 
 /* The pattern item at m->p against m->s, and the simple ones after it
@@ -374,11 +417,18 @@ static int item(lua_State *L, match_t *m) {
         const char *ep;
         switch (*p) {
         case '(':
-            if (p + 1 < m->p_end && p[1] == ')')
-                return open_capture(L, m, s, p + 2, CAP_POSITION);
-            return open_capture(L, m, s, p + 1, CAP_UNFINISHED);
+            if (p + 1 < m->p_end && p[1] == ')') {
+                open_capture(L, m, s, CAP_POSITION);
+                p += 2;
+            } else {
+                open_capture(L, m, s, CAP_UNFINISHED);
+                p++;
+            }
+            continue;
         case ')':
-            return close_capture(L, m, s, p + 1);
+            close_capture(L, m, s);
+            p++;
+            continue;
         case '$':
             if (p + 1 != m->p_end) goto dflt;
             if (s != m->src_end) return fail(m);
@@ -435,9 +485,13 @@ static int item(lua_State *L, match_t *m) {
                 continue;
             }
             case '+':
-                return repeat_start(L, m, s + 1, p, ep);
             case '*':
-                return repeat_start(L, m, s, p, ep);
+                repeat_start(L, m, suffix == '+' ? s + 1 : s, p, ep);
+                scan(m); /* the first chunk now: most repeats end there */
+                if (m->mode != ITEM) return 0;
+                s = m->s;
+                p = m->p;
+                continue;
             case '-': {
                 frame_t *f = push(L, m, F_MIN);
                 f->s = s;
@@ -466,12 +520,13 @@ static int run(lua_State *L, match_t *m) {
         }
         m->fuel--;
         switch (m->mode) {
+        case BACK:
+            back(m);
+            if (m->mode == BACK) return R_FAIL; /* no frames left */
+            /* fall through - to the alternative back took */
         case ITEM:
             if (item(L, m)) return R_MATCH;
-            break;
-        case BACK:
-            if (m->nframes == 0) return R_FAIL;
-            back(m);
+            if (m->mode == BACK && m->nframes == 0) return R_FAIL;
             break;
         case SCAN:
             scan(m);
@@ -564,6 +619,26 @@ static int plain(const char *p, size_t lp) {
     return 1;
 }
 
+/* The first p (lp bytes) in s (ls bytes), or NULL. Lua's way first (memchr
+** for its first byte, then memcmp), fast when that byte is rare; once the
+** comparisons have cost more than a few times the bytes passed, memmem
+** (two-way: linear) from there, so no needle makes it quadratic. */
+static const char *find_plain(const char *s, size_t ls, const char *p,
+                              size_t lp) {
+    if (lp == 0) return s;
+    if (lp > ls) return NULL;
+    const char *q = s, *last = s + (ls - lp); /* where a match may start */
+    size_t work = 0;
+    while (q <= last && (q = memchr(q, *p, (size_t)(last - q) + 1))) {
+        if (!memcmp(q + 1, p + 1, lp - 1)) return q;
+        q++;
+        work += lp;
+        if (work > 1024 + 4 * (size_t)(q - s))
+            return memmem(q, (size_t)(s + ls - q), p, lp);
+    }
+    return NULL;
+}
+
 static int find_k(lua_State *L, int status, lua_KContext ctx);
 
 /* The attempts of find or match from m->start on. */
@@ -587,7 +662,7 @@ static int find_loop(lua_State *L, match_t *m) {
             luaL_pushfail(L);
             return 1;
         }
-        begin(m, m->start + 1);
+        begin(m, skip(m, m->start + 1));
     }
 }
 
@@ -607,7 +682,7 @@ static int find_aux(lua_State *L, int find) {
         return 1;
     }
     if (find && (lua_toboolean(L, 4) || plain(p, lp))) {
-        const char *hit = memmem(s + init, ls - init, p, lp);
+        const char *hit = find_plain(s + init, ls - init, p, lp);
         if (!hit) {
             luaL_pushfail(L);
             return 1;
@@ -621,7 +696,8 @@ static int find_aux(lua_State *L, int find) {
     setup(&m, s, ls, p + anchor, lp - anchor);
     m.anchor = anchor;
     m.find = find;
-    begin(&m, s + init);
+    if (!anchor) first_class(L, &m);
+    begin(&m, skip(&m, s + init));
     return find_loop(L, &m);
 }
 
@@ -640,6 +716,8 @@ static int l_match(lua_State *L) {
 typedef struct gmatch {
     size_t src;
     const char *lastmatch;
+    const char *s, *p; /* upvalues 1 and 2 */
+    size_t ls, lp;
 } gmatch_t;
 
 static int gmatch_k(lua_State *L, int status, lua_KContext ctx);
@@ -662,7 +740,7 @@ static int gmatch_loop(lua_State *L, match_t *m) {
             return push_captures(L, m, m->start, m->e);
         }
         if (m->start >= m->src_end) return 0;
-        begin(m, m->start + 1);
+        begin(m, skip(m, m->start + 1));
     }
 }
 
@@ -673,24 +751,26 @@ static int gmatch_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int gmatch_aux(lua_State *L) {
-    size_t ls, lp;
-    const char *s = lua_tolstring(L, lua_upvalueindex(1), &ls);
-    const char *p = lua_tolstring(L, lua_upvalueindex(2), &lp);
     gmatch_t *gm = lua_touserdata(L, lua_upvalueindex(3));
-    if (gm->src > ls) return 0;
+    if (gm->src > gm->ls) return 0;
     match_t m;
-    setup(&m, s, ls, p, lp); /* no anchor: a '^' is a character here */
-    begin(&m, s + gm->src);
+    setup(&m, gm->s, gm->ls, gm->p, gm->lp); /* '^' is a character here */
+    first_class(L, &m);
+    begin(&m, skip(&m, gm->s + gm->src));
     return gmatch_loop(L, &m);
 }
 
 static int l_gmatch(lua_State *L) {
-    size_t ls;
-    luaL_checklstring(L, 1, &ls);
-    luaL_checkstring(L, 2);
+    size_t ls, lp;
+    const char *s = luaL_checklstring(L, 1, &ls);
+    const char *p = luaL_checklstring(L, 2, &lp);
     size_t init = posrelat(luaL_optinteger(L, 3, 1), ls) - 1;
     lua_settop(L, 2); /* the strings, kept as upvalues */
     gmatch_t *gm = lua_newuserdatauv(L, sizeof *gm, 0);
+    gm->s = s;
+    gm->ls = ls;
+    gm->p = p;
+    gm->lp = lp;
     gm->src = init > ls ? ls + 1 : init;
     gm->lastmatch = NULL;
     lua_pushcclosure(L, gmatch_aux, 3);
@@ -706,6 +786,7 @@ static int l_gmatch(lua_State *L) {
 #define GS_MATCH 6
 #define GS_BUF 7
 #define GS_INIT 512 /* the result's first bytes, on the C stack */
+#define GS_BOXED 64 /* or in the box, once boxed */
 
 typedef struct gsub {
     const char *src, *src_end; /* where the next match is tried */
@@ -739,11 +820,19 @@ static inline void buf_add(lua_State *L, gsub_t *g, const char *s, size_t l) {
 ** not yet. Returns the boxed state. */
 static gsub_t *box_gsub(lua_State *L, gsub_t *g) {
     if (g->boxed) return g;
-    gsub_t *b = lua_newuserdatauv(L, sizeof *b, 0);
+    /* a result still on the C stack goes in the box, if it is small */
+    int here = lua_type(L, GS_BUF) != LUA_TUSERDATA && g->bn <= GS_BOXED / 2;
+    gsub_t *b = lua_newuserdatauv(L, sizeof *b + (here ? GS_BOXED : 0), 0);
     *b = *g;
     b->boxed = 1;
     lua_replace(L, GS_BOX);
-    if (lua_type(L, GS_BUF) != LUA_TUSERDATA) buf_grow(L, b, GS_INIT);
+    if (here) {
+        b->b = (char *)(b + 1);
+        b->bcap = GS_BOXED;
+        memcpy(b->b, g->b, g->bn);
+    } else if (lua_type(L, GS_BUF) != LUA_TUSERDATA) {
+        buf_grow(L, b, 0); /* out of the C stack */
+    }
     return b;
 }
 
@@ -856,8 +945,10 @@ static int gsub_loop(lua_State *L, gsub_t *g, match_t *m) {
             g->n++;
             g->src = g->lastmatch = m->e;
             g = add_value(L, g, m, m->start, m->e);
-        } else if (g->src < g->src_end) {
-            buf_add(L, g, g->src++, 1);
+        } else if (g->src < g->src_end) { /* no match can begin until next */
+            const char *next = skip(m, g->src + 1);
+            buf_add(L, g, g->src, (size_t)(next - g->src));
+            g->src = next;
         } else {
             break;
         }
@@ -873,6 +964,7 @@ static void gsub_setup(lua_State *L, const gsub_t *g, match_t *m) {
     const char *s = lua_tolstring(L, 1, &ls);
     const char *p = lua_tolstring(L, 2, &lp);
     setup(m, s, ls, p + g->anchor, lp - (size_t)g->anchor);
+    if (!g->anchor) first_class(L, m);
 }
 
 /* gsub goes on after a yield: in its match, or in a replacement call. */
