@@ -6,7 +6,8 @@
 **
 ** Taken away: io, debug, package, dofile, loadfile, string.dump, os but
 ** for clock, time, date and difftime. Replaced: string.find, match,
-** gmatch and gsub, by lpattern.c's, which the watchdog can preempt.
+** gmatch and gsub, by lpattern.c's, which the watchdog can preempt;
+** string.rep and table.move, by lbounded.c's, which cannot loop for ever.
 ** Narrowed: load takes text chunks only (mode "t"); require gives
 ** "stage" and the standard libraries, no other module; collectgarbage
 ** does "count", "step" (small steps) and "isrunning", not a full
@@ -312,6 +313,7 @@ int stage__lsandbox_open(lua_State *L) {
     lua_setfield(L, -2, "dump");
     stage__lpattern_open(L); /* find, match, gmatch, gsub: preemptible */
     lua_pop(L, 1);
+    stage__lbounded_open(L); /* string.rep, table.move */
     lua_getglobal(L, "coroutine");
     wrap_field(L, "resume", l_co_resume);
     wrap_field(L, "close", l_co_close);

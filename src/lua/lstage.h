@@ -267,6 +267,10 @@ int stage__lmonitor_monitor(lua_State *L);
 int stage__lmonitor_node_down(lua_State *L);
 int stage__lmonitor_node_up(lua_State *L);
 
+/* lua/lbounded.c: string.rep and table.move that cannot run for ever
+** unstopped, into the string and table libraries (before they freeze). */
+void stage__lbounded_open(lua_State *L);
+
 /* lua/lsandbox.c */
 /* Narrow the world's libraries to the sandbox's and freeze what its
 ** actors share (lsandbox.c's header says what). Raises on no memory. */

@@ -11,6 +11,10 @@
 --     table.sort comparator, in a __tostring called by string.format)
 --     still fails with BudgetExceeded, and the other actor still answers
 --     afterwards;
+--   bounded: the other C calls that looped for months unstopped:
+--     string.rep("", 1e15) is "" at once, and table.move over 1e15 absent
+--     keys is preempted like the find (the other actor answers meanwhile)
+--     and fails with BudgetExceeded;
 --   steal: actors born on theatre 1 with work queued are taken by
 --     theatre 0, idle, while the find runs there, do all their work in
 --     order, and answer from theatre 0.
@@ -111,6 +115,28 @@ local function steal()
   fails_over_budget(finding, finder, t0)
 end
 
+local Mover = stage.actor "Mover"
+function Mover:rep()
+  return #string.rep("", 1e15) + #string.rep("", 1e15, "")
+end
+function Mover:move()
+  IN_FIND = true
+  table.move({}, 1, 1e15, 2)
+end
+
+local function bounded()
+  local mover, pinger = Mover:spawn_at(1), Pinger:spawn_at(1)
+  assert(mover:rep():await() == 0)
+  local t0 = stage.now()
+  local moving = mover:move()
+  for i = 1, 5 do
+    local r = pinger:ping(i):await()
+    assert(r[1] == i and r[2], "ping " .. i .. " came outside the move")
+    assert(not moving:done(), "the move ended early")
+  end
+  fails_over_budget(moving, mover, t0)
+end
+
 local Nested = stage.actor "Nested"
 function Nested:coroutine()
   return coroutine.wrap(function() return string.find(SUBJECT, PATTERN) end)()
@@ -138,9 +164,9 @@ end
 
 function main(args)
   assert(stage.theatres() == 2, "run with --theatres 2")
-  local part = ({theatre = theatre, steal = steal,
+  local part = ({theatre = theatre, steal = steal, bounded = bounded,
     cannot_yield = cannot_yield})[args[1]]
-  assert(part, "say which part: theatre, steal or cannot_yield")
+  assert(part, "say which part: theatre, steal, bounded or cannot_yield")
   part()
   print("ok")
 end
