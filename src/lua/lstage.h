@@ -163,7 +163,9 @@ void stage__lua_hook_idle(lua_State *co);
 ** turn preempted and L is the handler's coroutine and can yield: the
 ** caller yields at once (lua_yieldk, with a continuation), and the turn
 ** fails with BudgetExceeded if it is over its budget. Where L cannot
-** yield, past the budget (or a death past the stop grace) it raises. */
+** yield, past the budget (or a death past the stop grace) it raises.
+** L: a thread of a theatre's world, or of a state whose extra space holds
+** NULL (no world: always 0). */
 int stage__lua_preempt_point(lua_State *L);
 /* Spawn a Lua actor for the class at idx with the n values at first.. as
 ** birth args; push its reference. */

@@ -38,6 +38,8 @@ static int l_set_every(lua_State *L) {
 
 static int setup(void **state) {
     lua_State *L = luaL_newstate();
+    /* no theatre's world: the watchdog's request is never asked of it */
+    *(void **)lua_getextraspace(L) = NULL;
     luaL_openlibs(L);
     lua_newtable(L); /* ORIG: Lua's own */
     lua_getglobal(L, "string");
