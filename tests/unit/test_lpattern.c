@@ -20,9 +20,20 @@
 #include <lualib.h>
 
 #include "lua/lpattern.h"
+#include "util/sanitize.h"
 
+/* Under ThreadSanitizer, far fewer: each yield (and error) of the matcher
+** is a longjmp inside Lua's library, which TSan does not follow, so its
+** shadow stack keeps the frames jumped over, and past 65,536 it aborts (a
+** CHECK in its stack depot); the cases by hand then do not yield. This
+** test runs on one thread: TSan has little to find in it. */
+#if STAGE_UNDER_TSAN
+#define SEEDS 1
+#define CASES 300
+#else
 #define SEEDS 6
 #define CASES 6000 /* per seed, each run three ways */
+#endif
 
 static int yield_always(lua_State *L) {
     (void)L;
@@ -94,7 +105,11 @@ static void lpattern_random_patterns_match_lua(void **state) {
 
 static void lpattern_cases_by_hand_match_lua(void **state) {
     lua_State *L = *state;
-    call(L, "fixed", 0, 0, 0, 2);
+    lua_settop(L, 0);
+    lua_getglobal(L, "fixed");
+    lua_pushboolean(L, !STAGE_UNDER_TSAN);
+    if (lua_pcall(L, 1, 2, 0) != LUA_OK)
+        fail_msg("fixed: %s", lua_tostring(L, -1));
     if (lua_tointeger(L, 1) != 0)
         fail_msg("%lld cases differ; the first: %s",
                  (long long)lua_tointeger(L, 1), lua_tostring(L, 2));
