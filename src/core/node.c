@@ -467,7 +467,8 @@ static void on_preempt_signal(int sig) {
 /* What the watchdog knows of one theatre's turn. */
 typedef struct turn_watch {
     uint64_t seq;  /* the turn_seq seen */
-    double since;  /* when it was first seen */
+    double start;  /* when it was first seen */
+    double since;  /* the same, later by the looks that came late */
     double last;   /* when it was last seen running */
     double logged; /* when it was last logged as stuck, or 0 */
     char who[STAGE_ID_TEXT_MAX];
@@ -504,9 +505,9 @@ static void watch_stuck(stage_node_t *n, int i, turn_watch_t *w, uint64_t seq,
                         bool busy, double now, bool report) {
     stage__theatre_t *t = n->theatres[i];
     if (busy && seq == w->seq) {
-        double ran = now - w->since;
+        double ran = now - w->start;
         w->last = now;
-        if (!w->logged && report && ran >= STUCK_SECS &&
+        if (!w->logged && report && now - w->since >= STUCK_SECS &&
             turn_actor(n, t, seq, w->who, sizeof w->who) == 0) {
             /* relaxed: a hint for placement, as the load is (place.c) */
             atomic_store_explicit(&t->stuck, 1, memory_order_relaxed);
@@ -532,10 +533,10 @@ static void watch_stuck(stage_node_t *n, int i, turn_watch_t *w, uint64_t seq,
         /* it was seen running until w->last: within a look of its end */
         LOG_WARN("theatre %d runs again: the message of actor '%s' "
                  "returned after %.1f s",
-                 i, w->who, w->last - w->since);
+                 i, w->who, w->last - w->start);
     }
     w->seq = seq;
-    w->since = now;
+    w->start = w->since = now;
     w->logged = 0;
 }
 
