@@ -216,6 +216,7 @@ static void begin(match_t *m, const char *s) {
     m->mode = ITEM;
 }
 
+/* Set m up for subject s (ls bytes) and pattern p (lp bytes). */
 static void setup(match_t *m, const char *s, size_t ls, const char *p,
                   size_t lp) {
     m->src = s;
@@ -274,6 +275,7 @@ static frame_t *push(lua_State *L, match_t *m, int kind) {
     return f;
 }
 
+/* The attempt fails here: unwind (item's return value). */
 static int fail(match_t *m) {
     m->mode = BACK;
     return 0;
@@ -397,6 +399,32 @@ static void back(match_t *m) {
     }
 }
 
+/* %f[set] at p (its '%') at s: the end of the set if a frontier of it is
+** at s, else NULL. */
+static const char *frontier(lua_State *L, const match_t *m, const char *s,
+                            const char *p) {
+    p += 2;
+    if (p >= m->p_end || *p != '[')
+        luaL_error(L, "missing '[' after '%%f' in pattern");
+    const char *ep = class_end(L, m, p);
+    int prev = s == m->src ? '\0' : (unsigned char)s[-1];
+    int cur = s < m->src_end ? (unsigned char)*s : '\0';
+    return match_set(prev, p, ep - 1) || !match_set(cur, p, ep - 1) ? NULL : ep;
+}
+
+/* The back reference %c (c: '0' to '9') at s: where the subject goes on
+** after the capture's text, or NULL if it is not there. */
+static const char *back_reference(lua_State *L, const match_t *m, const char *s,
+                                  int c) {
+    int l = c - '1';
+    if (l < 0 || l >= m->level || m->capture[l].len == CAP_UNFINISHED)
+        luaL_error(L, "invalid capture index %%%d", l + 1);
+    size_t len = (size_t)m->capture[l].len;
+    if ((size_t)(m->src_end - s) < len || memcmp(m->capture[l].init, s, len))
+        return NULL;
+    return s + len;
+}
+
 /* The pattern item at m->p against m->s, and the simple ones after it
 ** (one step, as long as fuel lasts). 1 once the pattern has matched. */
 static int item(lua_State *L, match_t *m) {
@@ -438,27 +466,11 @@ static int item(lua_State *L, match_t *m) {
             int c1 = p + 1 < m->p_end ? (unsigned char)p[1] : '\0';
             if (c1 == 'b') return balance_start(L, m, s, p);
             if (c1 == 'f') {
-                p += 2;
-                if (p >= m->p_end || *p != '[')
-                    luaL_error(L, "missing '[' after '%%f' in pattern");
-                ep = class_end(L, m, p);
-                int prev = s == m->src ? '\0' : (unsigned char)s[-1];
-                int cur = s < m->src_end ? (unsigned char)*s : '\0';
-                if (match_set(prev, p, ep - 1) || !match_set(cur, p, ep - 1))
-                    return fail(m);
-                p = ep;
+                if (!(p = frontier(L, m, s, p))) return fail(m);
                 continue;
             }
             if (isdigit(c1)) { /* a back reference, %1 to %9 */
-                int l = c1 - '1';
-                if (l < 0 || l >= m->level ||
-                    m->capture[l].len == CAP_UNFINISHED)
-                    luaL_error(L, "invalid capture index %%%d", l + 1);
-                size_t len = (size_t)m->capture[l].len;
-                if ((size_t)(m->src_end - s) < len ||
-                    memcmp(m->capture[l].init, s, len))
-                    return fail(m);
-                s += len;
+                if (!(s = back_reference(L, m, s, c1))) return fail(m);
                 p += 2;
                 continue;
             }
@@ -666,6 +678,7 @@ static int find_loop(lua_State *L, match_t *m) {
     }
 }
 
+/* find and match go on after a yield: the box is at slot ctx. */
 static int find_k(lua_State *L, int status, lua_KContext ctx) {
     (void)status;
     lua_settop(L, (int)ctx); /* what resume passed */
@@ -701,10 +714,12 @@ static int find_aux(lua_State *L, int find) {
     return find_loop(L, &m);
 }
 
+/* string.find(s, pattern [, init [, plain]]) */
 static int l_find(lua_State *L) {
     return find_aux(L, 1);
 }
 
+/* string.match(s, pattern [, init]) */
 static int l_match(lua_State *L) {
     return find_aux(L, 0);
 }
@@ -744,12 +759,14 @@ static int gmatch_loop(lua_State *L, match_t *m) {
     }
 }
 
+/* An iterator goes on after a yield: the box is at slot ctx. */
 static int gmatch_k(lua_State *L, int status, lua_KContext ctx) {
     (void)status;
     lua_settop(L, (int)ctx);
     return gmatch_loop(L, lua_touserdata(L, (int)ctx));
 }
 
+/* The iterator gmatch returns: the captures of the next match, or none. */
 static int gmatch_aux(lua_State *L) {
     gmatch_t *gm = lua_touserdata(L, lua_upvalueindex(3));
     if (gm->src > gm->ls) return 0;
@@ -760,6 +777,7 @@ static int gmatch_aux(lua_State *L) {
     return gmatch_loop(L, &m);
 }
 
+/* string.gmatch(s, pattern [, init]) */
 static int l_gmatch(lua_State *L) {
     size_t ls, lp;
     const char *s = luaL_checklstring(L, 1, &ls);
@@ -810,6 +828,7 @@ static void buf_grow(lua_State *L, gsub_t *g, size_t more) {
     g->bcap = cap;
 }
 
+/* Add l bytes at s to the result. */
 static inline void buf_add(lua_State *L, gsub_t *g, const char *s, size_t l) {
     if (l > g->bcap - g->bn) buf_grow(L, g, l);
     memcpy(g->b + g->bn, s, l);
@@ -921,6 +940,8 @@ static gsub_t *add_value(lua_State *L, gsub_t *g, const match_t *m,
     return g;
 }
 
+/* Push gsub's results: the new string (the subject if nothing changed)
+** and the number of matches. */
 static int gsub_finish(lua_State *L, gsub_t *g) {
     if (!g->changed) {
         lua_pushvalue(L, 1);
@@ -985,6 +1006,7 @@ static int gsub_k(lua_State *L, int status, lua_KContext ctx) {
     return gsub_loop(L, g, &m);
 }
 
+/* string.gsub(s, pattern, repl [, n]) */
 static int l_gsub(lua_State *L) {
     size_t srcl, lp;
     const char *src = luaL_checklstring(L, 1, &srcl);
