@@ -547,20 +547,24 @@ static void on_preempt_signal(int sig) {
 }
 
 /* A turn that has not returned for STUCK_SECS holds its theatre: C code
-** (string.find on a pathological pattern, a blocking call, a C actor's
-** long loop) cannot be preempted, and the budget only stops Lua code. The
+** (a C actor's long loop or blocking call, a long C call from Lua such as
+** table.sort of a huge table) cannot be preempted, and the budget only
+** stops Lua code and Lua patterns (lua/lpattern.c). The
 ** watchdog logs it then, every STUCK_REPEAT_SECS while it lasts, and once
 ** more when it returns; meanwhile the theatre is marked stuck and gets no
 ** spawns placed by others (place.c). */
 #define STUCK_SECS 1.0
 #define STUCK_REPEAT_SECS 10.0
+/* A look this much later than asked does not count towards STUCK_SECS. */
+#define STUCK_LATE_SECS 0.1
 /* How often the watchdog looks when no kind preempts (C actors only). */
 #define WATCH_SECS 0.1
 
 /* What the watchdog knows of one theatre's turn. */
 typedef struct turn_watch {
     uint64_t seq;  /* the turn_seq seen */
-    double since;  /* when it was first seen */
+    double start;  /* when it was first seen */
+    double since;  /* the same, later by the looks that came late */
     double last;   /* when it was last seen running */
     double logged; /* when it was last logged as stuck, or 0 */
     char who[STAGE_ID_TEXT_MAX];
@@ -597,19 +601,20 @@ static void watch_stuck(stage_node_t *n, int i, turn_watch_t *w, uint64_t seq,
                         bool busy, double now, bool report) {
     stage__theatre_t *t = n->theatres[i];
     if (busy && seq == w->seq) {
-        double ran = now - w->since;
+        double ran = now - w->start;
         w->last = now;
-        if (!w->logged && report && ran >= STUCK_SECS &&
+        if (!w->logged && report && now - w->since >= STUCK_SECS &&
             turn_actor(n, t, seq, w->who, sizeof w->who) == 0) {
             /* relaxed: a hint for placement, as the load is (place.c) */
             atomic_store_explicit(&t->stuck, 1, memory_order_relaxed);
             w->logged = now;
             LOG_WARN("theatre %d is stuck: actor '%s' has run one message "
-                     "for %.1f s without returning (code outside Lua, such "
-                     "as string.find on a costly pattern or a blocking C "
-                     "call, cannot be preempted, and the budget stops only "
-                     "Lua code); the other actors of theatre %d wait, and "
-                     "spawns go to other theatres meanwhile",
+                     "for %.1f s without returning (a C actor's handler, or "
+                     "a long C call from Lua such as table.sort of a huge "
+                     "table, cannot be preempted, and the budget stops only "
+                     "Lua code and pattern matching); the other actors of "
+                     "theatre %d wait, and spawns go to other theatres "
+                     "meanwhile",
                      i, w->who, ran, i);
         } else if (w->logged && now - w->logged >= STUCK_REPEAT_SECS) {
             w->logged = now;
@@ -624,10 +629,10 @@ static void watch_stuck(stage_node_t *n, int i, turn_watch_t *w, uint64_t seq,
         /* it was seen running until w->last: within a look of its end */
         LOG_WARN("theatre %d runs again: the message of actor '%s' "
                  "returned after %.1f s",
-                 i, w->who, w->last - w->since);
+                 i, w->who, w->last - w->start);
     }
     w->seq = seq;
-    w->since = now;
+    w->start = w->since = now;
     w->logged = 0;
 }
 
@@ -648,10 +653,19 @@ static void *watchdog_main(void *arg) {
         LOG_WARN("out of memory in the watchdog: a stuck theatre is not "
                  "reported");
     double look = n->kind_preempts ? n->cfg.slice_secs / 2 : WATCH_SECS;
+    double last = stage__now();
     while (!atomic_load(&n->watchdog_quit)) {
         futex_wait(&n->watchdog_quit, 0, look);
         bool stopping = stage__node_stopping(n);
         double now = stage__now();
+        /* Woken far later than asked (a loaded machine did not run this
+        ** thread): no turn was asked to yield meanwhile, so the time
+        ** missed is not held against a turn that has not returned. */
+        double late = now - last - look;
+        last = now;
+        for (int i = 0; watch && late > STUCK_LATE_SECS && i < n->ntheatres;
+             i++)
+            if (!watch[i].logged) watch[i].since += late;
         for (int i = 0; i < n->ntheatres; i++) {
             stage__theatre_t *t = n->theatres[i];
             /* relaxed: see stage__turn_begin */

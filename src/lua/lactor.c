@@ -826,12 +826,10 @@ void stage__lua_hook_idle(lua_State *co) {
         lua_sethook(co, NULL, 0, 0);
 }
 
-static void preempt_hook(lua_State *co, lua_Debug *ar) {
-    (void)ar;
-    stage__lua_hook_idle(co);
-    stage__lw_t *w = stage__lw(co);
-    stage__actor_t *a = w->t->running;
-    if (!a || w->running != co) return; /* a late signal */
+/* Count the time the turn of w has run since it was last resumed, for
+** a preemption of co now: 1 if that is past the budget. *late: a death
+** running past the node's stop grace. */
+static bool count_spent(stage__lw_t *w, stage__actor_t *a, bool *late) {
     const stage_node_config_t *cfg = stage__node_config(w->node);
     double now = stage__now();
     /* The first slice is an estimate: the watchdog saw the turn running at
@@ -840,9 +838,29 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
     if (w->resumed_at <= 0) w->resumed_at = now - cfg->slice_secs / 2;
     a->spent += now - w->resumed_at;
     w->resumed_at = now;
-    bool over = a->spent >= cfg->budget_secs;
     double deadline = stage__node_stop_deadline(w->node);
-    bool late = deadline > 0 && now >= deadline; /* a death at the stop */
+    *late = deadline > 0 && now >= deadline; /* a death at the stop */
+    return a->spent >= cfg->budget_secs;
+}
+
+/* Push the error of a turn that ran past its budget (over) or past the
+** node's stop grace. */
+static void push_over_error(stage__lw_t *w, lua_State *co, stage__actor_t *a,
+                            bool over) {
+    const stage_node_config_t *cfg = stage__node_config(w->node);
+    if (over)
+        push_budget_error(co, a->spent, cfg->budget_secs);
+    else
+        push_grace_error(co, cfg->stop_grace_secs);
+}
+
+static void preempt_hook(lua_State *co, lua_Debug *ar) {
+    (void)ar;
+    stage__lua_hook_idle(co);
+    stage__lw_t *w = stage__lw(co);
+    stage__actor_t *a = w->t->running;
+    if (!a || w->running != co) return; /* a late signal */
+    bool late, over = count_spent(w, a, &late);
     /* Past the budget: yield too, and the theatre fails the message (see
     ** finish). Raising here instead would leave the coroutine unable to
     ** run hooks ever again: Lua does not restore its allowhook flag when
@@ -851,10 +869,7 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
     if (co != w->handler_co) {
         if (over || late) { /* that coroutine dies: its hooks do not matter;
                             ** a death's pcall restores them */
-            if (over)
-                push_budget_error(co, a->spent, cfg->budget_secs);
-            else
-                push_grace_error(co, cfg->stop_grace_secs);
+            push_over_error(w, co, a, over);
             lua_error(co);
         }
         /* keep measuring here, and preempt the handler once back in it */
@@ -869,13 +884,36 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
     }
     if (over) { /* cannot yield here (a C call in between): raise */
         w->poisoned = co;
-        push_budget_error(co, a->spent, cfg->budget_secs);
+        push_over_error(w, co, a, true);
         lua_error(co);
     }
     /* not yieldable now: keep measuring, so that the turn yields once it
     ** can and meets its budget even if it never can (a node that stops
     ** waits for it) */
     lua_sethook(co, preempt_hook, LUA_MASKCOUNT, 100000);
+}
+
+int stage__lua_preempt_point(lua_State *L) {
+    stage__lw_t *w = stage__lw(L);
+    if (!w || !stage__preempt_wanted(w->t)) return 0;
+    stage__actor_t *a = w->t->running;
+    if (!a || w->running != L) return 0;
+    /* The request stays until the turn ends: a call that cannot yield
+    ** counts the time at every look, and raises once it is over. */
+    bool late, over = count_spent(w, a, &late);
+    if (L == w->handler_co && lua_isyieldable(L)) {
+        /* the signal's hook would preempt the turn again once resumed */
+        stage__lua_hook_idle(L);
+        w->preempted = over ? 2 : 1;
+        return 1;
+    }
+    if (over || (late && L != w->handler_co)) {
+        push_over_error(w, L, a, over);
+        lua_error(L); /* not from a hook: L's hooks stay as they are */
+    }
+    if (L != w->handler_co && w->handler_co) /* preempt it once back */
+        lua_sethook(w->handler_co, preempt_hook, LUA_MASKCOUNT, 1);
+    return 0;
 }
 
 void stage__lua_preempt(stage__theatre_t *t, void *tdata) {

@@ -5,13 +5,16 @@
 ** process or another actor's state.
 **
 ** Taken away: io, debug, package, dofile, loadfile, string.dump, os but
-** for clock, time, date and difftime. Narrowed: load takes text chunks
-** only (mode "t"); require gives "stage" and the standard libraries, no
-** other module; collectgarbage does "count", "step" (small steps) and
-** "isrunning", not a full collection or a change of the collector's mode,
-** which would stall or slow every actor of the theatre; coroutine.resume
-** and coroutine.close refuse the coroutines handlers run in (one actor
-** could otherwise resume or kill another's suspended turn).
+** for clock, time, date and difftime. Replaced: string.find, match,
+** gmatch and gsub, by lpattern.c's, which the watchdog can preempt;
+** string.rep and table.move, by lbounded.c's, which cannot loop for ever.
+** Narrowed: load takes text chunks only (mode "t"); require gives
+** "stage" and the standard libraries, no other module; collectgarbage
+** does "count", "step" (small steps) and "isrunning", not a full
+** collection or a change of the collector's mode, which would stall or
+** slow every actor of the theatre; coroutine.resume and coroutine.close
+** refuse the coroutines handlers run in (one actor could otherwise resume
+** or kill another's suspended turn).
 **
 ** Frozen (read-only, shared by every actor of a theatre): the standard
 ** library tables, seen through proxies whose __newindex raises and which
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lpattern.h"
 #include "lstage.h"
 
 #define FROZEN_KEY "stage.frozen"   /* registry: frozen table -> its name */
@@ -307,7 +311,9 @@ int stage__lsandbox_open(lua_State *L) {
     lua_getglobal(L, "string");
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
+    stage__lpattern_open(L); /* find, match, gmatch, gsub: preemptible */
     lua_pop(L, 1);
+    stage__lbounded_open(L); /* string.rep, table.move */
     lua_getglobal(L, "coroutine");
     wrap_field(L, "resume", l_co_resume);
     wrap_field(L, "close", l_co_close);

@@ -188,6 +188,15 @@ void stage__lua_preempt(stage__theatre_t *t, void *tdata);
 ** none, or under ThreadSanitizer one that polls for the watchdog's request.
 ** Threads made from co inherit it. */
 void stage__lua_hook_idle(lua_State *co);
+/* A C function that may run long (lpattern.c's matcher) asks this every
+** few thousand steps on its thread L: 0 go on; 1 the watchdog wants the
+** turn preempted and L is the handler's coroutine and can yield: the
+** caller yields at once (lua_yieldk, with a continuation), and the turn
+** fails with BudgetExceeded if it is over its budget. Where L cannot
+** yield, past the budget (or a death past the stop grace) it raises.
+** L: a thread of a theatre's world, or of a state whose extra space holds
+** NULL (no world: always 0). */
+int stage__lua_preempt_point(lua_State *L);
 /* Spawn a Lua actor for the class at idx with the n values at first.. as
 ** birth args; push its reference. */
 int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);
@@ -293,6 +302,10 @@ void stage__lmonitor_open(lua_State *L); /* the handles' metatable */
 int stage__lmonitor_monitor(lua_State *L);
 int stage__lmonitor_node_down(lua_State *L);
 int stage__lmonitor_node_up(lua_State *L);
+
+/* lua/lbounded.c: string.rep and table.move that cannot run for ever
+** unstopped, into the string and table libraries (before they freeze). */
+void stage__lbounded_open(lua_State *L);
 
 /* lua/lsandbox.c */
 /* Narrow the world's libraries to the sandbox's and freeze what its

@@ -59,6 +59,17 @@ static void wait_logged(const char *a, const char *b) {
              WAIT_SECS, log_text);
 }
 
+/* The seconds written after "after" in the log's line with a (the watchdog
+** says how long a turn has held its theatre). */
+static double logged_secs(const char *a, const char *after) {
+    pthread_mutex_lock(&log_lock);
+    const char *p = strstr(log_text, a), *q = p ? strstr(p, after) : NULL;
+    const char *end = p ? strchr(p, '\n') : NULL;
+    double secs = q && (!end || q < end) ? strtod(q + strlen(after), NULL) : -1;
+    pthread_mutex_unlock(&log_lock);
+    return secs;
+}
+
 /* ---- the actors ------------------------------------------------------------
  */
 
@@ -213,6 +224,9 @@ static void place_stuck_theatre_is_logged_and_skipped(void **state) {
     stage_future_t *blocked = cu_call(node, &blocker, "block", 0, 1);
     wait_logged("theatre 1 is stuck: actor ", quoted);
     wait_logged("has run one message for", "cannot be preempted");
+    /* how long, in seconds: a second, give or take a look */
+    double held = logged_secs("theatre 1 is stuck", "has run one message for ");
+    assert_true(held >= 1.0 && held < 5.0);
     /* theatre 1 is idle to the eye (nothing queued) but stuck: no spawn
     ** goes there */
     run_burst(node, &spawner);
@@ -223,6 +237,7 @@ static void place_stuck_theatre_is_logged_and_skipped(void **state) {
     pthread_mutex_unlock(&block_lock);
     assert_int_equal(cu_int(&blocked), 1);
     wait_logged("theatre 1 runs again: the message of actor ", quoted);
+    assert_true(logged_secs("theatre 1 runs again", "returned after ") >= held);
     cu_end(&node);
     stage_set_log(NULL, NULL);
 }

@@ -5,7 +5,9 @@
 ** add(x) answers the running count; info() answers [count, arrivals,
 ** departs, theatre]; refuse(flag) makes departing refuse; where() answers
 ** its theatre. encode/decode carry count, arrivals and departs; departing
-** counts departures (or refuses), arrived counts arrivals.
+** counts departures (or refuses), arrived counts arrivals. A Fickle's
+** decode (c_decode_refuse) refuses every state. counter_info reads what
+** info() answers (test_migrate_local.c, test_steal.c, test_capi_net.c).
 */
 #ifndef TEST_COUNTER_TYPE_H
 #define TEST_COUNTER_TYPE_H
@@ -77,6 +79,30 @@ static int c_departing(stage_ctx_t *ctx, void *state) {
 static void c_arrived(stage_ctx_t *ctx, void *state) {
     (void)ctx;
     ((counter_t *)state)->arrivals++;
+}
+
+/* A Fickle: a Counter whose decode refuses every state. */
+static inline int c_decode_refuse(void *state, const char *data, size_t len) {
+    (void)state;
+    (void)data;
+    (void)len;
+    return STAGE_EINVAL;
+}
+
+/* The [count, arrivals, departs, theatre] that the info() call *f
+** answers, into v; *f released. */
+static inline void counter_info(stage_future_t **f, int64_t v[4]) {
+    stage_result_t res;
+    cu_wait(*f, &res);
+    assert_int_equal(res.status, 0);
+    stage_unpack_t u;
+    uint32_t n;
+    stage_unpack_init(&u, res.data, res.len);
+    assert_int_equal(stage_unpack_array(&u, &n), 0);
+    assert_int_equal(n, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(stage_unpack_int(&u, &v[i]), 0);
+    stage_future_release(f);
 }
 
 #endif

@@ -32,12 +32,6 @@ static const stage_type_def_t counter_type = {.name = "Counter",
                                               .departing = c_departing,
                                               .arrived = c_arrived};
 /* Fickle: a Counter whose decode refuses every state. */
-static int c_decode_refuse(void *state, const char *data, size_t len) {
-    (void)state;
-    (void)data;
-    (void)len;
-    return STAGE_EINVAL;
-}
 
 static const stage_type_def_t fickle_type = {.name = "Fickle",
                                              .state_size = sizeof(counter_t),
@@ -362,17 +356,7 @@ static void an_actor_stopped_away_from_home_is_not_found(void **s) {
 /* [count, arrivals, departs, theatre] of id into v. */
 static void info(stage_node_t *node, const stage_id_t *id, int64_t v[4]) {
     stage_future_t *f = cu_call(node, id, "info", 0, 1);
-    stage_result_t res;
-    cu_wait(f, &res);
-    assert_int_equal(res.status, 0);
-    stage_unpack_t u;
-    uint32_t n;
-    stage_unpack_init(&u, res.data, res.len);
-    assert_int_equal(stage_unpack_array(&u, &n), 0);
-    assert_int_equal(n, 4);
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(stage_unpack_int(&u, &v[i]), 0);
-    stage_future_release(&f);
+    counter_info(&f, v);
 }
 
 /* A state the destination cannot decode: the move fails with the decode's

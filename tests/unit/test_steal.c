@@ -55,14 +55,6 @@ static void c_arm(stage_ctx_t *ctx, void *state, const stage_msg_t *msg) {
                              (void *)(intptr_t)cu_arg_int(msg), NULL));
 }
 
-/* Fickle: a Counter whose decode refuses every state. */
-static int c_decode_refuse(void *state, const char *data, size_t len) {
-    (void)state;
-    (void)data;
-    (void)len;
-    return STAGE_EINVAL;
-}
-
 static const stage_method_t methods[] = {
     {"add", c_add},     {"info", c_info},     {"spin", c_spin},
     {"where", c_where}, {"refuse", c_refuse}, {"arm", c_arm},
@@ -92,21 +84,6 @@ static const stage_type_def_t fickle_type = {.name = "Fickle",
 static const stage_type_def_t *const all_types[] = {
     &counter_type, &plain_type, &pinned_type, &fickle_type, NULL};
 
-/* The info [count, arrivals, departs, theatre] f answers; f released. */
-static void info_of(stage_future_t **f, int64_t out[4]) {
-    stage_result_t res;
-    cu_wait(*f, &res);
-    assert_int_equal(res.status, 0);
-    stage_unpack_t u;
-    uint32_t n;
-    stage_unpack_init(&u, res.data, res.len);
-    assert_int_equal(stage_unpack_array(&u, &n), 0);
-    assert_int_equal(n, 4);
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(stage_unpack_int(&u, &out[i]), 0);
-    stage_future_release(f);
-}
-
 static void steal_takes_queued_actors_with_state_and_order(void **state) {
     (void)state;
     stage_node_t *node = cu_node(2, all_types);
@@ -134,7 +111,7 @@ static void steal_takes_queued_actors_with_state_and_order(void **state) {
         int64_t ran_on = cu_int(&spin[i]);
         assert_int_equal(cu_int(&second[i]), 11);
         int64_t in[4];
-        info_of(&info[i], in);
+        counter_info(&info[i], in);
         assert_int_equal(in[0], 11);
         if (in[3] == 1) { /* stolen: it left once, arrived once */
             stolen++;
@@ -224,7 +201,7 @@ static void a_stolen_actors_timer_goes_with_it(void **state) {
     for (int i = 0; i < ACTORS; i++) {
         int64_t in[4];
         f[i] = cu_call(node, &ids[i], "info", 0, 1);
-        info_of(&f[i], in);
+        counter_info(&f[i], in);
         assert_int_equal(in[0], 101);                      /* rang once */
         assert_int_equal(atomic_load(&rang[i]), 1);        /* here too */
         assert_int_equal(atomic_load(&rang_on[i]), in[3]); /* where it is */
@@ -267,7 +244,7 @@ a_steal_the_idle_theatre_cannot_decode_leaves_it_serving(void **state) {
             assert_int_equal(cu_int(&spin[i]), 0);
             assert_int_equal(cu_int(&second[i]), 11 + 10 * round);
             int64_t in[4];
-            info_of(&info[i], in);
+            counter_info(&info[i], in);
             assert_int_equal(in[0], 11 + 10 * round);
             assert_int_equal(in[3], 0);
             assert_int_equal(in[1], in[2]); /* each departing, one arrived */
