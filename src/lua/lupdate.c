@@ -177,7 +177,7 @@ static void patch_class(lua_State *L, int cidx, int midx) {
     midx = lua_absindex(L, midx);
     lua_pushnil(L);
     while (lua_next(L, midx)) {
-        size_t nlen, slen;
+        size_t nlen = 0, slen = 0;
         const char *name =
             lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &nlen) : NULL;
         const char *src =
