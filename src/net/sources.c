@@ -132,15 +132,24 @@ void stage__sources_clash_text(char *buf, size_t len, const stage__type_t *ty) {
              ty->name, ty->name, ty->name);
 }
 
+/* A new request's record, under a fresh request id (*req); NULL if out of
+** memory. */
+static op_t *op_new(stage__netnode_t *nn, uint64_t *req) {
+    op_t *o = stage__calloc(1, sizeof *o);
+    *req = ++nn->next_id;
+    if (o && stage__u64map_put(&nn->sources->reqs, *req, o)) {
+        stage__free(o);
+        o = NULL;
+    }
+    return o;
+}
+
 /* Start the put of ty's code: 0, or an error. */
 static int put_start(stage__netnode_t *nn, put_t *p) {
     stage__sources_t *s = nn->sources;
-    op_t *o = stage__calloc(1, sizeof *o);
-    uint64_t req = ++nn->next_id;
-    if (!o || stage__u64map_put(&s->reqs, req, o)) {
-        stage__free(o);
-        return STAGE_ENOMEM;
-    }
+    uint64_t req;
+    op_t *o = op_new(nn, &req);
+    if (!o) return STAGE_ENOMEM;
     o->is_put = true;
     o->put = p;
     int rc = stage_dht_source_put(nn->dht, now_ms(nn), req, p->ty->name,
@@ -391,12 +400,9 @@ bool stage__sources_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
 /* Ask the store for fetch f's entry: 0, or an error. */
 static int ask(stage__netnode_t *nn, fetch_t *f) {
     stage__sources_t *s = nn->sources;
-    op_t *o = stage__calloc(1, sizeof *o);
-    uint64_t req = ++nn->next_id;
-    if (!o || stage__u64map_put(&s->reqs, req, o)) {
-        stage__free(o);
-        return STAGE_ENOMEM;
-    }
+    uint64_t req;
+    op_t *o = op_new(nn, &req);
+    if (!o) return STAGE_ENOMEM;
     o->fetch = f;
     int rc = stage_dht_source_get(nn->dht, now_ms(nn), req, f->type);
     if (rc) stage__free(stage__u64map_take(&s->reqs, req));
@@ -420,12 +426,9 @@ static bool refresh(stage__netnode_t *nn) {
     bool asked = false;
     for (put_t *p = s->puts; p; p = p->next) {
         if (!p->done || p->status || p->refresh) continue;
-        op_t *o = stage__calloc(1, sizeof *o);
-        uint64_t req = ++nn->next_id;
-        if (!o || stage__u64map_put(&s->reqs, req, o)) {
-            stage__free(o);
-            break; /* the next sweep tries again */
-        }
+        uint64_t req;
+        op_t *o = op_new(nn, &req);
+        if (!o) break; /* the next sweep tries again */
         o->is_put = true;
         o->put = p;
         if (stage_dht_source_put(nn->dht, now, req, p->ty->name, p->ty->source,
