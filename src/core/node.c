@@ -250,13 +250,17 @@ static int kind_slot(const stage_node_t *n, const stage__kind_t *k) {
 
 int stage__node_kind_add(stage_node_t *n, const stage__kind_t *k, void *ndata) {
     int i = kind_slot(n, k);
-    if (i < 0) {
+    bool added = i < 0;
+    if (added) {
         if (n->nkinds == STAGE_KINDS_MAX) return STAGE_ENOMEM;
-        i = n->nkinds++;
+        i = n->nkinds;
         n->kinds[i].kind = k;
         if (k->preempt) n->kind_preempts = true;
     }
     n->kinds[i].data = ndata;
+    /* published last (release): the I/O loop may already run and read
+    ** the kinds (stage__code_load, for code another node sends) */
+    if (added) __atomic_store_n(&n->nkinds, i + 1, __ATOMIC_RELEASE);
     return i;
 }
 
@@ -366,7 +370,8 @@ int stage__type_add_live(stage_node_t *n, const char *name, stage_kind_t kind,
 
 int stage__code_load(stage_node_t *n, const char *what, const char *src,
                      size_t len, stage__code_done_fn done, void *arg) {
-    for (int i = 0; i < n->nkinds; i++) /* fixed since the start */
+    int nk = __atomic_load_n(&n->nkinds, __ATOMIC_ACQUIRE); /* see kind_add */
+    for (int i = 0; i < nk; i++)
         if (n->kinds[i].kind->load_code)
             return n->kinds[i].kind->load_code(n, n->kinds[i].data, what, src,
                                                len, done, arg);
@@ -382,7 +387,8 @@ uint64_t stage__code_version(const char *text, size_t len) {
 
 int stage__code_update(stage_node_t *n, const char *type, const char *methods,
                        size_t len, stage__code_done_fn done, void *arg) {
-    for (int i = 0; i < n->nkinds; i++) /* fixed since the start */
+    int nk = __atomic_load_n(&n->nkinds, __ATOMIC_ACQUIRE); /* see kind_add */
+    for (int i = 0; i < nk; i++)
         if (n->kinds[i].kind->update_code)
             return n->kinds[i].kind->update_code(n, n->kinds[i].data, type,
                                                  methods, len, done, arg);
