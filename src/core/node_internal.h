@@ -38,7 +38,7 @@ struct stage_node {
     /* steal.c: how many theatres are hungry (idle, asking for work) */
     alignas(64) atomic_int nhungry;
     alignas(64) atomic_int stopping;
-    atomic_bool draining; /* a drain: moves to this node are refused */
+    atomic_bool draining;     /* a drain: moves to this node are refused */
     atomic_int stopped;       /* futex word for stage_node_wait */
     atomic_int watchdog_quit; /* futex word: the theatres are joined */
     int exit_code;

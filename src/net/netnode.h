@@ -61,11 +61,11 @@ enum {
     ITEM_STOP,
     ITEM_MONITOR, /* monitors.c: op 1 watch, 0 stop watching */
     ITEM_DOWN,
-    ITEM_MOVE,   /* netmove.c: args holds the step, where its node */
+    ITEM_MOVE,    /* netmove.c: args holds the step, where its node */
     ITEM_REHOMED, /* relocate.c: to the old id, args the new one */
     ITEM_DRAIN,   /* netdrain.c: op says what */
     ITEM_CODE,    /* sources.c: a load of code ended (args) */
-    ITEM_UPDATE /* sources.c: an update_type (args: upd_item_t) */
+    ITEM_UPDATE   /* sources.c: an update_type (args: upd_item_t) */
 };
 
 typedef struct stage__netnode_item {
@@ -243,8 +243,8 @@ void stage__hosts_request(stage__netnode_t *nn, stage__netnode_item_t *it);
 
 /* netnode.c: a frame the session gave back, or a BOUNCE, follows its
 ** actor (true: taken so). */
-bool stage__netnode_given_back(stage__netnode_t *nn, const char *peer,
-                               int kind, const char *body, size_t len);
+bool stage__netnode_given_back(stage__netnode_t *nn, const char *peer, int kind,
+                               const char *body, size_t len);
 /* relocate.c: messages to actors whose home node left */
 typedef struct stage__relocate stage__relocate_t;
 int stage__relocate_start(stage__netnode_t *nn);

@@ -52,11 +52,11 @@ typedef struct stage__sim_config {
     uint32_t period_ms;
     uint32_t finger_period_ms;
     uint32_t lease_ms;
-    int watchers;  /* > 0: watchers of a service tag, exports */
-    bool sources;  /* store sources: a clash, a match, an update */
-    bool takeover; /* nodes restarted at their address reclaim a name */
+    int watchers;    /* > 0: watchers of a service tag, exports */
+    bool sources;    /* store sources: a clash, a match, an update */
+    bool takeover;   /* nodes restarted at their address reclaim a name */
     bool name_moves; /* names taken over by another node (compare-and-swap) */
-    bool wire;     /* pass messages through the msgpack codec */
+    bool wire;       /* pass messages through the msgpack codec */
 } stage__sim_config_t;
 
 /* The figures of a run (also printed as the summary line). */
