@@ -57,6 +57,8 @@ struct stage__drain {
     size_t handed, refused; /* answers */
     /* BARRIER */
     int barrier; /* theatres yet to answer */
+    /* BARRIER, FLUSH: the messages to bounce once they are over */
+    struct bounced *held_head, *held_tail;
 };
 
 /* A drain's item on the loop (stage__drain_item): from a theatre or a
@@ -298,8 +300,6 @@ typedef struct bounced {
     char body[];
 } bounced_t;
 
-static bounced_t *held_head, *held_tail; /* one drain per process */
-
 static void bounce_send(stage__netnode_t *nn, const char *peer, int kind,
                         const char *body, size_t len) {
     stage_pack_t p = STAGE_PACK_INIT;
@@ -327,11 +327,11 @@ bool stage__drain_bounce(stage__netnode_t *nn, const char *peer, int kind,
     b->len = len;
     stage__addr_copy(b->peer, peer);
     memcpy(b->body, body, len);
-    if (held_tail)
-        held_tail->next = b;
+    if (d->held_tail)
+        d->held_tail->next = b;
     else
-        held_head = b;
-    held_tail = b;
+        d->held_head = b;
+    d->held_tail = b;
     return true;
 }
 
@@ -365,12 +365,12 @@ static void flush_step(stage__drain_t *d) {
                  "in %d ms",
                  unacked, DRAIN_FLUSH_MAX_MS);
     d->phase = DONE;
-    for (bounced_t *b; (b = held_head);) {
-        held_head = b->next;
+    for (bounced_t *b; (b = d->held_head);) {
+        d->held_head = b->next;
         bounce_send(nn, b->peer, b->kind, b->body, b->len);
         stage__free(b);
     }
-    held_tail = NULL;
+    d->held_tail = NULL;
     LOG_INFO("draining: done in %.1f s: leaving",
              (double)(now_ms(nn) - d->start) / 1000);
     stage_node_stop(nn->node, 0);
@@ -505,19 +505,19 @@ static void closed(uv_handle_t *h) {
 }
 
 /* Messages held to bounce when the node stopped first: they stop too. */
-static void held_free(void) {
-    for (bounced_t *b; (b = held_head);) {
-        held_head = b->next;
+static void held_free(stage__drain_t *d) {
+    for (bounced_t *b; (b = d->held_head);) {
+        d->held_head = b->next;
         stage__free(b);
     }
-    held_tail = NULL;
+    d->held_tail = NULL;
 }
 
 void stage__drain_close(stage__netnode_t *nn) {
     stage__drain_t *d = nn->drain;
     if (!d) return;
     nn->drain = NULL;
-    held_free();
+    held_free(d);
     stage_evac_destroy(&d->evac);
     uv_close((uv_handle_t *)&d->limit, NULL);
     uv_close((uv_handle_t *)&d->timer, closed);
