@@ -249,12 +249,17 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
     if (m->status == STAGE_EBUSY) { /* a repair is under way there */
         /* a repair on a sound ring takes round trips, not periods: ask
         ** again soon (a node restarted at once claims its names while
-        ** its dead run's range is repaired) */
+        ** its dead run's range is repaired). A read asks the next
+        ** replica at once, and waits only when every replica said so: a
+        ** ring that a join has just changed repairs all of them at once,
+        ** and four answers in a few milliseconds must not fail a read */
+        int waits = BUSY_WAITS;
         r->deadline = d->now + d->cfg.period_ms / BUSY_SPLIT;
-        if (r->op == STAGE_DHT_OP_GET)
-            r->deadline = d->now; /* next replica */
-        else if (r->busy++ < BUSY_WAITS)
-            r->tries--; /* waiting is no try */
+        if (r->op == STAGE_DHT_OP_GET) {
+            waits *= d->cfg.replicas;
+            if ((r->busy + 1) % d->cfg.replicas) r->deadline = d->now;
+        }
+        if (r->busy++ < waits) r->tries--; /* waiting is no try */
         return;
     }
     switch (r->kind) {

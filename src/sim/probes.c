@@ -26,6 +26,11 @@
 **    0.5 s after, and after a lease, must all give the second node's
 **    actor, held by its manager (the first's renewals must not put it
 **    back).
+**  - fresh reads: the first node stores a source as it makes the ring;
+**    every node that joins later reads it at once, 0.1 s and 0.5 s after
+**    its join, and so does a random member each time: while the ring
+**    repairs the ranges the joins moved. Every read must give the entry
+**    (a user's first spawn of a type on a node just started is one).
 ** Single-threaded.
 */
 #include <stdlib.h>
@@ -50,7 +55,8 @@ enum {
     P_TAKE_CHECK = 1400, /* + round: read the name back */
     P_MOVE = 1500,       /* + round: a node claims nmove-<round> */
     P_MOVE_AGAIN = 1550, /* + round: the takeover, again after a timeout */
-    P_MOVE_CHECK = 1600  /* + round: read the name back */
+    P_MOVE_CHECK = 1600, /* + round: read the name back */
+    P_FRESH = 100000     /* + node: it and a member read the fresh entry */
 };
 
 #define TAKE_MAX 32  /* rounds of the takeover probe (< 50) */
@@ -301,9 +307,67 @@ static void take_restart(stage__sim_t *s, int k) {
 
 /* From the drain of mgr's effects, which a call into mgr now would cut
 ** short: the claim is the next event. */
+/* ---- reads while the ring repairs the ranges joins moved ---- */
+
+static const char fresh_src[] = "return 'fresh'";
+
+static void fresh_joined(stage__sim_t *s, int node) {
+    int m = node_mgr(s, node);
+    if (!s->fresh_put) { /* the first member: store it */
+        s->fresh_put = true;
+        uint64_t rq = stage__sim_new_req(s, RK_FRESH, -1, m);
+        stage_dht_source_put(s->mgrs[m].d, s->now, rq, "Fresh", fresh_src,
+                             sizeof fresh_src - 1, 0);
+        stage__sim_drain(s, m);
+        return;
+    }
+    static const uint64_t after[] = {0, 100, 500};
+    for (size_t i = 0; i < sizeof after / sizeof after[0]; i++)
+        stage__sim_at(s, s->now + after[i], A_PROBE, P_FRESH + node);
+}
+
+static void fresh_read(stage__sim_t *s, int node) {
+    int m = stage__sim_random_live_mgr(s);
+    int who[2] = {node_mgr(s, node), m < 0 ? -1 : node_mgr(s, s->mgrs[m].node)};
+    for (int i = 0; i < 2; i++) {
+        if (who[i] < 0 || !s->mgrs[who[i]].d) continue;
+        if (!s->nodes[s->mgrs[who[i]].node].alive) continue;
+        uint64_t rq = stage__sim_new_req(s, RK_FRESH, node, who[i]);
+        stage_dht_source_get(s->mgrs[who[i]].d, s->now, rq, "Fresh");
+        stage__sim_drain(s, who[i]);
+        s->fresh_reads++;
+    }
+}
+
+static void fresh_done(stage__sim_t *s, const sreq_t *r,
+                       const stage_dht_effect_t *e) {
+    if (r->entry < 0) { /* the put */
+        if (e->status) {
+            s->failures++;
+            fprintf(s->out, "{\"event\":\"fresh_put_failed\",\"status\":%d}\n",
+                    e->status);
+        }
+        return;
+    }
+    /* [source, version]: fixarray 2, then the source as a str */
+    size_t n = sizeof fresh_src - 1;
+    bool ok = !e->status && e->nitems == 1 && e->items[0].len > n + 2 &&
+              memcmp(e->items[0].value + 2, fresh_src, n) == 0;
+    if (ok) {
+        s->fresh_ok++;
+        return;
+    }
+    fprintf(s->out,
+            "{\"event\":\"fresh_read_failed\",\"joiner\":%d,\"reader\":%d,"
+            "\"status\":%d,\"items\":%zu,\"t_ms\":%llu}\n",
+            r->entry, s->mgrs[r->mgr].node, e->status, e->nitems,
+            (unsigned long long)s->now);
+}
+
 void stage__sim_probe_joined(stage__sim_t *s, int mgr) {
     int node = s->mgrs[mgr].node;
     if (mgr != node_mgr(s, node)) return;
+    if (s->c.fresh_reads) fresh_joined(s, node);
     for (int k = 0; k < TAKE_MAX; k++)
         if (s->take_restart[k] && !s->take_done[k] && s->take_node[k] == node)
             stage__sim_at(s, s->now, A_PROBE, P_TAKE_AGAIN + k);
@@ -503,7 +567,9 @@ static void move_done(stage__sim_t *s, const sreq_t *r,
 /* ---- dispatch ---- */
 
 void stage__sim_probe_act(stage__sim_t *s, int arg) {
-    if (arg < P_RACE_CRASH) {
+    if (arg >= P_FRESH) {
+        fresh_read(s, arg - P_FRESH);
+    } else if (arg < P_RACE_CRASH) {
         race_start(s, arg - P_RACE);
     } else if (arg == P_RACE_CRASH) {
         int m = stage__sim_random_live_mgr(s);
@@ -566,6 +632,9 @@ void stage__sim_probe_done(stage__sim_t *s, sreq_t *r,
         break;
     case RK_MOVE:
         move_done(s, r, e);
+        break;
+    case RK_FRESH:
+        fresh_done(s, r, e);
         break;
     default:
         break;

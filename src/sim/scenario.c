@@ -404,46 +404,48 @@ static void figures(stage__sim_t *s, stage__sim_figures_t *f) {
     f->name_moves_ok = s->moves_ok;
     f->name_moves_refused = s->moves_refused;
     f->name_moves_stolen = s->moves_stolen;
+    f->fresh_reads = s->fresh_reads;
+    f->fresh_reads_ok = s->fresh_ok;
 }
 
 static void summary(stage__sim_t *s, const stage__sim_figures_t *f) {
     int live = 0;
     for (int i = 0; i < s->nn; i++)
         live += s->nodes[i].alive;
-    fprintf(s->out,
-            "{\"event\":\"summary\",\"nodes\":%d,\"vnodes\":%d,\"seed\":%llu,"
-            "\"live_nodes\":%d,\"sim_s\":%.1f,\"events\":%llu,"
-            "\"mean_hops\":%.3f,\"p99_hops\":%.0f,\"lookups\":%llu,"
-            "\"lookup_success\":%.5f,\"route_correct\":%.5f,"
-            "\"claims\":%llu,\"claims_ok\":%.5f,"
-            "\"entries_lost_fraction\":%.5f,\"mass_checked\":%llu,"
-            "\"mass_check_failures\":%llu,\"mass_unreplicated\":%llu,"
-            "\"stale_entries\":%llu,\"stale_declared\":%llu,"
-            "\"bytes_per_node_per_s\":%.1f,\"msgs_per_node_per_s\":%.2f,"
-            "\"keys_per_node_max_over_mean\":%.3f,"
-            "\"keys_per_node_p99_over_mean\":%.3f,\"ring_consistent\":%.4f,"
-            "\"races\":%d,\"races_exactly_one\":%d,\"watchers\":%d,"
-            "\"watchers_ok\":%d,\"sources_ok\":%d,\"takeovers\":%d,"
-            "\"takeovers_ok\":%d,\"takeovers_refused\":%d,\"stolen\":%d,"
-            "\"takeover_ms_max\":%.0f,\"name_moves\":%d,\"name_moves_ok\":%d,"
-            "\"name_moves_refused\":%d,\"name_moves_stolen\":%d,"
-            "\"failures\":%d}\n",
-            s->nn, s->c.vnodes, (unsigned long long)s->c.seed, live,
-            (double)s->now / 1000.0, (unsigned long long)f->events,
-            f->mean_hops, f->p99_hops, (unsigned long long)f->lookups,
-            f->lookup_success, f->route_correct, (unsigned long long)f->claims,
-            f->claims_ok, f->entries_lost_fraction,
-            (unsigned long long)f->mass_checked,
-            (unsigned long long)f->mass_check_failures,
-            (unsigned long long)f->mass_unreplicated,
-            (unsigned long long)f->stale_entries,
-            (unsigned long long)f->stale_declared, f->bytes_per_node_per_s,
-            f->msgs_per_node_per_s, f->keys_max_over_mean,
-            f->keys_p99_over_mean, f->ring_consistent, f->races,
-            f->races_exactly_one, s->nwatch, f->watchers_ok, f->sources_ok,
-            f->takeovers, f->takeovers_ok, f->takeovers_refused, f->stolen,
-            f->takeover_ms_max, f->name_moves, f->name_moves_ok,
-            f->name_moves_refused, f->name_moves_stolen, s->failures);
+    fprintf(
+        s->out,
+        "{\"event\":\"summary\",\"nodes\":%d,\"vnodes\":%d,\"seed\":%llu,"
+        "\"live_nodes\":%d,\"sim_s\":%.1f,\"events\":%llu,"
+        "\"mean_hops\":%.3f,\"p99_hops\":%.0f,\"lookups\":%llu,"
+        "\"lookup_success\":%.5f,\"route_correct\":%.5f,"
+        "\"claims\":%llu,\"claims_ok\":%.5f,"
+        "\"entries_lost_fraction\":%.5f,\"mass_checked\":%llu,"
+        "\"mass_check_failures\":%llu,\"mass_unreplicated\":%llu,"
+        "\"stale_entries\":%llu,\"stale_declared\":%llu,"
+        "\"bytes_per_node_per_s\":%.1f,\"msgs_per_node_per_s\":%.2f,"
+        "\"keys_per_node_max_over_mean\":%.3f,"
+        "\"keys_per_node_p99_over_mean\":%.3f,\"ring_consistent\":%.4f,"
+        "\"races\":%d,\"races_exactly_one\":%d,\"watchers\":%d,"
+        "\"watchers_ok\":%d,\"sources_ok\":%d,\"takeovers\":%d,"
+        "\"takeovers_ok\":%d,\"takeovers_refused\":%d,\"stolen\":%d,"
+        "\"takeover_ms_max\":%.0f,\"name_moves\":%d,\"name_moves_ok\":%d,"
+        "\"name_moves_refused\":%d,\"name_moves_stolen\":%d,"
+        "\"fresh_reads\":%d,\"fresh_reads_ok\":%d,\"failures\":%d}\n",
+        s->nn, s->c.vnodes, (unsigned long long)s->c.seed, live,
+        (double)s->now / 1000.0, (unsigned long long)f->events, f->mean_hops,
+        f->p99_hops, (unsigned long long)f->lookups, f->lookup_success,
+        f->route_correct, (unsigned long long)f->claims, f->claims_ok,
+        f->entries_lost_fraction, (unsigned long long)f->mass_checked,
+        (unsigned long long)f->mass_check_failures,
+        (unsigned long long)f->mass_unreplicated,
+        (unsigned long long)f->stale_entries,
+        (unsigned long long)f->stale_declared, f->bytes_per_node_per_s,
+        f->msgs_per_node_per_s, f->keys_max_over_mean, f->keys_p99_over_mean,
+        f->ring_consistent, f->races, f->races_exactly_one, s->nwatch,
+        f->watchers_ok, f->sources_ok, f->takeovers, f->takeovers_ok,
+        f->takeovers_refused, f->stolen, f->takeover_ms_max, f->name_moves,
+        f->name_moves_ok, f->name_moves_refused, f->name_moves_stolen,
+        f->fresh_reads, f->fresh_reads_ok, s->failures);
 }
 
 /* ---- actions ---- */

@@ -80,7 +80,8 @@ enum {
     RK_SOURCE,
     RK_SPLIT,
     RK_TAKE,
-    RK_MOVE
+    RK_MOVE,
+    RK_FRESH
 };
 enum { A_PROBE = 50, A_DECLARE }; /* actions engine.c and probes.c plan */
 typedef struct sreq {
@@ -149,6 +150,9 @@ typedef struct stage__sim {
     int nmove, move_from[32], move_to[32], move_reads[32];
     bool move_done[32], move_wrong[32];
     int moves_ok, moves_refused, moves_stolen;
+    /* reads after joins (probes.c) */
+    bool fresh_put;
+    int fresh_reads, fresh_ok;
     uint64_t stale;
     uint64_t events;
     int failures; /* checked properties that failed */

@@ -128,6 +128,19 @@ static const char *name_moves(const stage__sim_figures_t *f) {
     return NULL;
 }
 
+/* A stored entry read as each node joins a small ring, and 0.1 s and
+** 0.5 s after, by the joiner and by a member: every read gives it. Joins
+** make members repair their ranges, and a replica repairing answers a
+** read "busy"; a read that met three such answers in a few milliseconds
+** used to fail Timeout (a first spawn on a node just started). */
+static const char *fresh(const stage__sim_figures_t *f) {
+    if (f->failures) return "the entry could not be stored";
+    if (f->fresh_reads < 10) return "too few reads ran";
+    if (f->fresh_reads_ok != f->fresh_reads)
+        return "a read as nodes joined did not give the entry";
+    return NULL;
+}
+
 static const test_t tests[] = {
     {"joins", "--nodes 200 --join 10 --settle 20 --duration 30", joins},
     {"leave", "--nodes 150 --churn-median 60 --leave-frac 1 --duration 60",
@@ -159,6 +172,12 @@ static const test_t tests[] = {
      "--nodes 60 --name-moves --wire --loss 0.01 --lease-ms 6000 "
      "--duration 70",
      name_moves},
+    {"fresh_reads", "--nodes 6 --join 3 --settle 5 --duration 5 --fresh-reads",
+     fresh},
+    {"fresh_reads_wire",
+     "--nodes 40 --join 10 --settle 5 --duration 5 --fresh-reads --wire "
+     "--loss 0.01",
+     fresh},
 };
 
 /* Split args into argv (in buf); returns argc. */

@@ -52,11 +52,12 @@ typedef struct stage__sim_config {
     uint32_t period_ms;
     uint32_t finger_period_ms;
     uint32_t lease_ms;
-    int watchers;    /* > 0: watchers of a service tag, exports */
-    bool sources;    /* store sources: a clash, a match, an update */
-    bool takeover;   /* nodes restarted at their address reclaim a name */
-    bool name_moves; /* names taken over by another node (compare-and-swap) */
-    bool wire;       /* pass messages through the msgpack codec */
+    int watchers;     /* > 0: watchers of a service tag, exports */
+    bool sources;     /* store sources: a clash, a match, an update */
+    bool takeover;    /* nodes restarted at their address reclaim a name */
+    bool name_moves;  /* names taken over by another node (compare-and-swap) */
+    bool fresh_reads; /* an entry read as each node joins, and after */
+    bool wire;        /* pass messages through the msgpack codec */
 } stage__sim_config_t;
 
 /* The figures of a run (also printed as the summary line). */
@@ -75,6 +76,7 @@ typedef struct stage__sim_figures {
     double takeover_ms_max;           /* restart -> name reclaimed */
     int name_moves, name_moves_ok;    /* names taken over, read right */
     int name_moves_refused, name_moves_stolen; /* refused; a wrong one won */
+    int fresh_reads, fresh_reads_ok; /* reads as nodes join; right ones */
 } stage__sim_figures_t;
 
 void stage__sim_config_init(stage__sim_config_t *c);
