@@ -255,8 +255,9 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
         ** and four answers in a few milliseconds must not fail a read */
         int waits = BUSY_WAITS;
         r->deadline = d->now + d->cfg.period_ms / BUSY_SPLIT;
-        if (r->op == STAGE_DHT_OP_GET) {
-            waits *= d->cfg.replicas;
+        if (r->op == STAGE_DHT_OP_GET) { /* as long, in shorter waits */
+            waits *= d->cfg.replicas * (BUSY_READ_SPLIT / BUSY_SPLIT);
+            r->deadline = d->now + d->cfg.period_ms / BUSY_READ_SPLIT;
             if ((r->busy + 1) % d->cfg.replicas) r->deadline = d->now;
         }
         if (r->busy++ < waits) r->tries--; /* waiting is no try */

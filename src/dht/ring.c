@@ -139,6 +139,8 @@ static bool pred_listed(const stage_dht_t *d) {
     return false;
 }
 
+static void send_notify(stage_dht_t *d);
+
 static void set_pred(stage_dht_t *d, const stage_dht_peer_t *p) {
     uint64_t old = d->pred.id ? d->pred.id : d->range_lo;
     d->pred = *p;
@@ -149,8 +151,13 @@ static void set_pred(stage_dht_t *d, const stage_dht_peer_t *p) {
     }
     d->range_lo = p->id;
     /* a ring of two, or a member whose successors all left: the notifier
-    ** thinks we follow it, so it is on the ring after us too */
-    if (d->nsucc == 0) succ_insert(d, p);
+    ** thinks we follow it, so it is on the ring after us too; tell it we
+    ** precede it now, not at our next stabilize (period/8 after a change):
+    ** until then it has no predecessor, and neither serves nor has joined */
+    if (d->nsucc == 0) {
+        succ_insert(d, p);
+        send_notify(d);
+    }
     d->ring_whole = d->ring_whole || pred_listed(d);
 }
 
