@@ -241,9 +241,11 @@ stage__type_t *stage__type_at(stage_node_t *n, int i) {
     return n->types[i];
 }
 
-/* k's slot in n, or -1. */
+/* k's slot in n, or -1. Any thread: the I/O loop may ask while a kind
+** is added (see stage__node_kind_add). */
 static int kind_slot(const stage_node_t *n, const stage__kind_t *k) {
-    for (int i = 0; i < n->nkinds; i++)
+    int nk = __atomic_load_n(&n->nkinds, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < nk; i++)
         if (n->kinds[i].kind == k) return i;
     return -1;
 }
