@@ -67,6 +67,7 @@ struct stage__relocate {
     uint64_t tags;
     stage_u64map_t names; /* DHT request -> naming_t */
     bool closing;         /* SENDs fail Stopped */
+    bool running;         /* run_effects is under way */
 };
 
 typedef struct naming naming_t;
@@ -225,12 +226,19 @@ static bool run_one(stage__netnode_t *nn, const stage_reloc_fx_t *x) {
 /* Run the machine's effects until it has no more. True if the DHT manager
 ** was asked. */
 static bool run_effects(stage__netnode_t *nn) {
+    stage__relocate_t *r = nn->relocate;
     bool asked = false;
     size_t n;
     const stage_reloc_fx_t *fx;
-    while ((fx = stage_reloc_effects(nn->relocate->m, &n)) && n)
+    /* an effect may lead back here (a send that ends a session gives
+    ** frames back): the loop under way reads what that adds, and a second
+    ** reader would take the list it is running */
+    if (r->running) return false;
+    r->running = true;
+    while ((fx = stage_reloc_effects(r->m, &n)) && n)
         for (size_t i = 0; i < n; i++)
             asked |= run_one(nn, &fx[i]);
+    r->running = false;
     return asked;
 }
 
