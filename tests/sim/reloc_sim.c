@@ -44,7 +44,8 @@
 **     RECORDED has an entry in the store; every drain ends;
 **   - a message to an actor that lives, sent when the store had led from
 **     its id to the actor (an entry in, by a node that lives) for longer
-**     than "nowhere" is believed, is delivered, not failed.
+**     than "nowhere" is believed, is delivered, not failed (unless a node
+**     crashed shortly before: the store may miss an entry then, CHURN_MS).
 ** A store that fails a lookup three times is a failure with its reason:
 ** counted, allowed. So is a failure through an id whose entry went with
 ** the node that wrote it, counted apart: an actor drained from A to X (X
@@ -86,6 +87,11 @@
 #define END_MS 42000   /* all settled: every node stops */
 #define NONE_MS 1000   /* the machine's "nowhere" cache */
 #define SLACK_MS 1500  /* a store read settles within, past that */
+/* After a crash the store may miss an entry all of whose holders died, or
+** that a range under repair does not have yet, until its owner's next
+** renewal (docs/dht.md "Failures": within lease/3 of the owner learning
+** of the death, repairs within 3 periods) */
+#define CHURN_MS (DETECT_MAX + LEASE / 3 + 3 * PERIOD)
 #define MAX_MSGS 40000
 #define DRAINS_MAX 2
 #define FAULT_PCT 10 /* store requests that fail at once (ETIMEOUT) */
@@ -158,7 +164,8 @@ typedef struct node {
     int slot;
     char addr[STAGE_ADDR_MAX];
     bool alive, joined, draining, closed, stopped;
-    uint64_t gone_at; /* when it crashed or stopped (0: it runs) */
+    uint64_t gone_at;    /* when it crashed or stopped (0: it runs) */
+    uint64_t crashed_at; /* when it crashed (0: it did not) */
     uint32_t inc;
     uint64_t manager;
     stage_dht_t *dht;
@@ -791,7 +798,7 @@ static void close_node(node_t *n) {
 static void crash(int x) {
     node_t *n = &nodes[x];
     n->alive = false;
-    n->gone_at = now;
+    n->gone_at = n->crashed_at = now;
     crashes++;
     st_crashes++;
     trace("%d crashes", x);
@@ -981,7 +988,11 @@ static bool reachable(size_t m) {
     if (!actors[a].alive) return false;
     const storeview_t *v = &sview[a][which];
     if (v->lost_at && v->lost_at < g->ended_at && !v->in_at)
-        st_entry_died++; /* see the top: an orphan's earlier ids */
+        st_entry_died++;            /* see the top: an orphan's earlier ids */
+    for (int s = 0; s < NODES; s++) /* the store under churn (CHURN_MS) */
+        if (nodes[s].crashed_at && nodes[s].crashed_at < g->ended_at &&
+            g->ended_at < nodes[s].crashed_at + CHURN_MS + NONE_MS)
+            return false;
     const node_t *w = &nodes[v->writer];
     return g->status != STAGE_ESTOPPED && v->in_at &&
            (!w->gone_at || w->gone_at > g->ended_at) &&
