@@ -74,6 +74,7 @@ typedef struct naming naming_t;
 static void name_taken(stage__netnode_t *nn, naming_t *nm, int status);
 static void adoption_step(stage__netnode_t *nn, adoption_t *ad);
 
+/* The loop's time (ms). */
 static uint64_t now_ms(stage__netnode_t *nn) {
     return uv_now(&nn->loop);
 }
@@ -249,6 +250,7 @@ void stage__relocate_run(stage__netnode_t *nn) {
     if (run_effects(nn)) stage__lookup_drain(nn); /* which runs this */
 }
 
+/* A message still held at close: its future fails Stopped. */
 static void held_drop(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
@@ -259,10 +261,14 @@ static void held_drop(uint64_t key, void *val, void *ud) {
                              "follow its actor",
                              NULL, NULL);
         stage__future_unref(h->f);
+    } else {
+        LOG_WARN("a one-way message is lost: this node stopped before it "
+                 "could follow its actor");
     }
     stage__free(h);
 }
 
+/* Free a map's value. */
 static void free_val(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
@@ -275,7 +281,8 @@ void stage__relocate_close(stage__netnode_t *nn) {
     r->closing = true;
     stage_reloc_stop(r->m);
     run_effects(nn);
-    stage__u64map_each(&r->held, held_drop, NULL); /* none: defensive */
+    /* none, unless an effect was lost for want of memory */
+    stage__u64map_each(&r->held, held_drop, NULL);
     stage__u64map_free(&r->held);
     stage__u64map_each(&r->names, free_val, NULL);
     stage__u64map_free(&r->names);
@@ -369,7 +376,10 @@ bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
     }
     stage_id_t cur;
     bool have = false;
-    if (x->status == 0 && x->nitems) { /* a lookup's answer (a put has none) */
+    /* the entry is read for the machine's lookups only: another's DONE is
+    ** not ours to read (nor, once a handler before it in the same list has
+    ** made a request and drained again, safe to) */
+    if (x->status == 0 && x->nitems && stage_reloc_finding(r->m, x->req)) {
         stage_unpack_t u;
         stage_unpack_init(&u, x->items[0].value, x->items[0].len);
         have = stage_unpack_id(&u, &cur) == 0;

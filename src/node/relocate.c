@@ -90,6 +90,7 @@ void stage_reloc_config_init(stage_reloc_config_t *cfg) {
     cfg->retry_ms = 200;
 }
 
+/* A hash of id's node, incarnation and serial (not 0). */
 static uint64_t id_hash(const stage_id_t *id) {
     uint64_t h = 1469598103934665603ull;
     for (const char *c = id->node; *c; c++)
@@ -99,6 +100,7 @@ static uint64_t id_hash(const stage_id_t *id) {
     return h ? h : 1;
 }
 
+/* Whether a and b name the same actor (its type aside). */
 static bool same(const stage_id_t *a, const stage_id_t *b) {
     return a->serial == b->serial && a->incarnation == b->incarnation &&
            !strcmp(a->node, b->node);
@@ -110,6 +112,7 @@ static bool id_ok(const stage_id_t *id) {
            memchr(id->type, 0, sizeof id->type);
 }
 
+/* A new store request id (the driver's counter, or ours). */
 static uint64_t next_req(stage_reloc_t *r) {
     return ++*r->cfg.next_id;
 }
@@ -156,6 +159,7 @@ stage_reloc_t *stage_reloc_new(const stage_reloc_config_t *cfg) {
     return r;
 }
 
+/* Free a chain of targets and the frames they hold (no effects). */
 static void targets_free(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
@@ -169,6 +173,7 @@ static void targets_free(uint64_t key, void *val, void *ud) {
     }
 }
 
+/* Free a chain of entries (by old). */
 static void entries_free(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
@@ -197,6 +202,7 @@ void stage_reloc_destroy(stage_reloc_t **rp) {
 /* ---- reading: frames and lookups ------------------------------------------
  */
 
+/* The target of old, or NULL. */
 static target_t *target_get(const stage_reloc_t *r, const stage_id_t *old) {
     for (target_t *tg = stage__u64map_get(&r->targets, id_hash(old)); tg;
          tg = tg->next)
@@ -421,6 +427,10 @@ static void looked(stage_reloc_t *r, uint64_t now, target_t *tg, int status,
     fail_all(r, tg, why);
 }
 
+bool stage_reloc_finding(const stage_reloc_t *r, uint64_t req) {
+    return req && stage__u64map_get(&r->looks, req) != NULL;
+}
+
 void stage_reloc_tick(stage_reloc_t *r, uint64_t now) {
     for (target_t **pp = &r->retries; *pp;) {
         target_t *tg = *pp;
@@ -441,6 +451,7 @@ uint64_t stage_reloc_next_timer(const stage_reloc_t *r) {
     return next;
 }
 
+/* Fail every frame a chain of targets holds: Stopped. */
 static void targets_stop(uint64_t key, void *val, void *ud) {
     (void)key;
     stage_reloc_t *r = ud;
@@ -601,6 +612,7 @@ void stage_reloc_forget(stage_reloc_t *r, uint64_t now, const stage_id_t *cur) {
     pump_puts(r);
 }
 
+/* Queue the puts of a chain of entries that are not in. */
 static void sweep_one(uint64_t key, void *val, void *ud) {
     (void)key;
     for (entry_t *e = val; e; e = e->onext)

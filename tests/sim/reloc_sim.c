@@ -186,12 +186,14 @@ static node_t nodes[NODES];
 static int drains, crashes;
 static bool drain_running;
 
+/* The slot of the node at addr. */
 static int slot_of(const char *addr) {
     for (int i = 0; i < NODES; i++)
         if (!strcmp(nodes[i].addr, addr)) return i;
     die("no node at '%s'", addr);
 }
 
+/* Whether a and b name the same actor. */
 static bool same_id(const stage_id_t *a, const stage_id_t *b) {
     return a->serial == b->serial && a->incarnation == b->incarnation &&
            !strcmp(a->node, b->node);
@@ -208,6 +210,7 @@ static int actor_of(const stage_id_t *id, int *which) {
     return -1;
 }
 
+/* A new actor id at n. */
 static stage_id_t new_id(node_t *n) {
     stage_id_t id;
     memset(&id, 0, sizeof id);
@@ -257,10 +260,12 @@ static size_t nheap, capheap;
 static uint64_t evseq;
 static uint64_t pair_last[NODES][NODES];
 
+/* Event order: time, then the order they were made. */
 static bool ev_less(const ev_t *a, const ev_t *b) {
     return a->at < b->at || (a->at == b->at && a->seq < b->seq);
 }
 
+/* Schedule e. */
 static void push(ev_t e) {
     if (nheap == capheap) {
         capheap = capheap ? 2 * capheap : 1024;
@@ -278,6 +283,7 @@ static void push(ev_t e) {
     }
 }
 
+/* The next event. */
 static ev_t pop(void) {
     ev_t top = heap[0];
     heap[0] = heap[--nheap];
@@ -295,6 +301,7 @@ static ev_t pop(void) {
     return top;
 }
 
+/* Schedule an event without a frame. */
 static void at(uint64_t when, int type, int node, int peer) {
     push((ev_t){.at = when, .type = type, .node = node, .peer = peer});
 }
@@ -319,6 +326,7 @@ static frame_t *send_frame(node_t *n, int to, int kind, const char *body,
 /* ---- the ledger ------------------------------------------------------------
  */
 
+/* Message m reached its actor at host: once, in its sender's order. */
 static void delivered(int host, size_t m) {
     msg_t *g = &msgs[m];
     CHECK(g->state != M_DELIVERED && g->state != M_FAILED); /* once */
@@ -381,6 +389,7 @@ static void route(node_t *n, size_t m, const stage_id_t *to) {
     f->m = m;
 }
 
+/* The machine's gone hook: what node ud knows of id's node. */
 static int gone_hook(void *ud, const stage_id_t *id, const char **why) {
     node_t *n = ud;
     int s = slot_of(id->node);
@@ -393,6 +402,7 @@ static int gone_hook(void *ud, const stage_id_t *id, const char **why) {
     return STAGE_RELOC_LIVE;
 }
 
+/* The store answered n's put req: the view learns it is in. */
 static void put_answered(node_t *n, uint64_t req, int status) {
     for (int i = 0; i < n->nputs; i++)
         if (n->puts[i].req == req) {
@@ -416,6 +426,8 @@ static void recorded_check(node_t *n, int a) {
         die("node %d was told actor %d's entries are in: none is", n->slot, a);
 }
 
+/* Run n's machine's effects (net/relocate.c's run_one); true if the
+** manager was asked. */
 static bool run_effects(node_t *n) {
     bool asked = false;
     for (;;) {
@@ -605,6 +617,7 @@ static void adopt(node_t *n, int a, const stage_id_t *cur,
 /* ---- frames ---------------------------------------------------------------
  */
 
+/* A DHT message for n's manager. */
 static void in_dht(node_t *n, int from, const frame_t *f) {
     stage_dht_msg_t m;
     CHECK(stage_dht_msg_decode(&m, f->body, f->len, nodes[from].addr,
@@ -617,6 +630,7 @@ static void in_dht(node_t *n, int from, const frame_t *f) {
 
 static void close_node(node_t *n);
 
+/* A frame from slot `from` reaches n (or is lost with its sender). */
 static void deliver(node_t *n, int from, frame_t *f) {
     node_t *src = &nodes[from];
     if (!n->alive || !src->alive || src->inc != f->src_inc) return; /* lost */
@@ -686,10 +700,13 @@ static void deliver(node_t *n, int from, frame_t *f) {
 /* ---- the workload and the chaos -------------------------------------------
  */
 
+/* Whether node s runs and takes actors (not draining, not closed). */
 static bool open_node(int s) {
     return nodes[s].alive && !nodes[s].draining && !nodes[s].closed;
 }
 
+/* n sends the next numbered message to a random actor, through a random
+** one of its ids. */
 static void send_one(node_t *n) {
     if (nmsgs == MAX_MSGS) return;
     int a = (int)rnd(ACTORS);
@@ -716,6 +733,7 @@ static void send_one(node_t *n) {
     drain(n);
 }
 
+/* A random open node other than `not` (-1: none). */
 static int pick_open(int not ) {
     int c[NODES], k = 0;
     for (int i = 0; i < NODES; i++)
@@ -723,6 +741,7 @@ static int pick_open(int not ) {
     return k ? c[rnd((uint64_t)k)] : -1;
 }
 
+/* How many nodes are open. */
 static int live_count(void) {
     int k = 0;
     for (int i = 0; i < NODES; i++)
@@ -738,6 +757,7 @@ static bool hosts_guests(int s) {
     return false;
 }
 
+/* A random actor at its home moves to another node as a guest. */
 static void migrate(void) {
     int a = (int)rnd(ACTORS);
     actor_t *ac = &actors[a];
@@ -752,6 +772,7 @@ static void migrate(void) {
     trace("actor %d moves from %d to %d (a guest)", a, ac->home, y);
 }
 
+/* Node x drains: its actors move, or are adopted where they are. */
 static void start_drain(int x) {
     node_t *n = &nodes[x];
     n->draining = true;
@@ -795,6 +816,7 @@ static void close_node(node_t *n) {
     at(t, EV_BYE_OUT, n->slot, -1);
 }
 
+/* Node x dies now (kill -9). */
 static void crash(int x) {
     node_t *n = &nodes[x];
     n->alive = false;
@@ -852,6 +874,7 @@ static void detect(node_t *n, int x) {
     drain(n);
 }
 
+/* One migration, drain or crash, if none is under way. */
 static void chaos(void) {
     at(now + 2000 + rnd(2000), EV_CHAOS, -1, -1);
     if (drain_running || now > CHAOS_MS) return;
@@ -875,6 +898,7 @@ static void chaos(void) {
 /* ---- nodes start and stop ---------------------------------------------------
  */
 
+/* n starts (joining through slot join; -1: the first). */
 static void start_node(node_t *n, int join) {
     n->alive = true;
     n->inc = (uint32_t)n->slot + 1;
@@ -922,6 +946,7 @@ static void stop_node(node_t *n) {
     n->gone_at = now;
 }
 
+/* Run one event. */
 static void step(ev_t e) {
     now = e.at;
     node_t *n = e.node >= 0 ? &nodes[e.node] : NULL;
@@ -999,6 +1024,7 @@ static bool reachable(size_t m) {
            v->in_at + NONE_MS + SLACK_MS < g->ended_at;
 }
 
+/* The checks at the end of a seed (the top says which). */
 static void check(void) {
     for (size_t m = 0; m < nmsgs; m++) {
         const msg_t *g = &msgs[m];
@@ -1018,6 +1044,7 @@ static void check(void) {
     }
 }
 
+/* One seed. */
 static void run(void) {
     memset(nodes, 0, sizeof nodes);
     memset(actors, 0, sizeof actors);

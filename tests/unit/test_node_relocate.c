@@ -50,6 +50,7 @@ typedef struct world {
 
 static world_t W;
 
+/* The machine's gone hook: the world's table of nodes. */
 static int gone(void *ud, const stage_id_t *id, const char **why) {
     world_t *w = ud;
     for (int i = 0; i < w->ngone; i++)
@@ -60,11 +61,13 @@ static int gone(void *ud, const stage_id_t *id, const char **why) {
     return STAGE_RELOC_LIVE;
 }
 
+/* Node addr left or died (kind). */
 static void set_gone(world_t *w, const char *addr, int kind) {
     snprintf(w->gone_addr[w->ngone], STAGE_ADDR_MAX, "%s", addr);
     w->gone_kind[w->ngone++] = kind;
 }
 
+/* An actor id at node. */
 static stage_id_t id_at(const char *node, uint64_t serial) {
     stage_id_t id;
     memset(&id, 0, sizeof id);
@@ -75,6 +78,7 @@ static stage_id_t id_at(const char *node, uint64_t serial) {
     return id;
 }
 
+/* A fresh world and machine (cfg NULL: the defaults). */
 static world_t *setup(stage_reloc_config_t *cfg) {
     memset(&W, 0, sizeof W);
     stage_reloc_config_t c;
@@ -132,18 +136,21 @@ static void collect(world_t *w) {
     }
 }
 
+/* Give the machine frame `handle` for old, and read the effects. */
 static void frame(world_t *w, uint64_t now, const stage_id_t *old,
                   uint64_t handle, const char *dead) {
     assert_int_equal(stage_reloc_frame(w->r, now, old, handle, dead), 0);
     collect(w);
 }
 
+/* Answer the find-th FIND, and read the effects. */
 static void answer(world_t *w, uint64_t now, int find, int status,
                    const stage_id_t *cur) {
     assert_true(stage_reloc_answer(w->r, now, w->find_req[find], status, cur));
     collect(w);
 }
 
+/* Whether a and b name the same actor. */
 static bool same_id(const stage_id_t *a, const stage_id_t *b) {
     return !strcmp(a->node, b->node) && a->serial == b->serial &&
            a->incarnation == b->incarnation;

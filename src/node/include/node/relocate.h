@@ -115,6 +115,9 @@ int stage_reloc_frame(stage_reloc_t *r, uint64_t now, const stage_id_t *old,
 ** another error. True if req was one of the machine's (FIND or PUT). */
 bool stage_reloc_answer(stage_reloc_t *r, uint64_t now, uint64_t req,
                         int status, const stage_id_t *cur);
+/* Whether req is a FIND of the machine's under way (its answer carries
+** the entry the driver reads for stage_reloc_answer). */
+bool stage_reloc_finding(const stage_reloc_t *r, uint64_t req);
 /* Time passed (retries; harmless to call early). */
 void stage_reloc_tick(stage_reloc_t *r, uint64_t now);
 /* When to call stage_reloc_tick next (absolute ms; UINT64_MAX: never). */
