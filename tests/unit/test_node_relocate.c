@@ -496,8 +496,12 @@ effects_of_inputs_made_while_running_go_to_the_next_list(void **state) {
     assert_int_equal(n, 1);
     uint64_t req = fx[0].req;
     assert_false(stage_reloc_pending(w->r));
+    assert_true(stage_reloc_finding(w->r, req)); /* its entry is to read */
+    assert_false(stage_reloc_finding(w->r, req + 1));
+    assert_false(stage_reloc_finding(w->r, 0));
     /* the driver answers while it runs the list (a request that failed) */
     assert_true(stage_reloc_answer(w->r, 1, req, 0, &b));
+    assert_false(stage_reloc_finding(w->r, req));
     assert_int_equal(fx[0].kind, STAGE_RELOC_FX_FIND); /* still valid */
     assert_true(stage_reloc_pending(w->r));
     fx = stage_reloc_effects(w->r, &n);
