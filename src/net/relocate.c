@@ -1,71 +1,54 @@
 /*
-** net/relocate.c: messages that follow an actor whose home node left —
-** the migrations store (thesis 4.3, Listing 4.10) as the fallback of the
-** home scheme (core/move.c). docs/migration.md "Draining a node".
-**
-** Writing: a node that takes an actor over from its home (ADOPT, the
-** home drains) puts first id -> its id here into the store, and the ids
-** it was known by before that home took it over (they came in the ADOPT),
-** so chains collapse; a put that fails is made again at the next sweep.
-** The entries are this node's (its manager renews them) until the actor
-** stops here, or leaves in a drain of this node, when they go.
+** net/relocate.c: the driver of node/relocate.c (messages that follow an
+** actor whose home node left or died; the migrations store entries this
+** node writes — the fallback of the home scheme, core/move.c). The rules
+** and states are the machine's (node/relocate.h); this file holds the
+** frames and their futures by handle, runs the machine's effects against
+** the DHT manager and the transport, and says ADOPTED to a home once what
+** this node owes it is done (the store's entries in, the names taken over
+** with a DHT compare-and-swap). docs/migration.md "Draining a node".
 **
 ** Reading: a message (MSG or STOP frame) for an actor of a node
 ** incarnation that said goodbye — one sent after the goodbye, or one the
 ** session gave back undelivered, since a node that said goodbye takes
-** nothing more — is held under its target and the store is asked; then
-** every held message goes, in the order it came, to the id found (a
-** call's future follows: it is opened again with that node), and later
-** ones to that id too (a cache of what was found). No entry: each fails
-** ActorNotFound (one-way: a log line). So a sender's order holds: its
-** messages the home took were forwarded by it, and acknowledged by their
-** node, before its goodbye (the drain's flush); the rest come back here
-** in order and go after.
+** nothing more — or that was declared dead is held here and given to the
+** machine; a SEND goes to the node the store named (a call's future
+** follows: it is opened again with that node), or to the actor here if it
+** lives here now; a FAIL rejects the future (a one-way message: a log
+** line). So a sender's order holds: its messages the home took were
+** forwarded by it, and acknowledged by their node, before its goodbye (the
+** drain's flush); the rest come back here in order and go after.
+** Writing: a node that takes an actor over from its home (ADOPT, the home
+** drains) records first id -> its id, and the ids it was known by before
+** (they came in the ADOPT), so chains collapse.
+** Store requests are made outside the DHT manager's effects
+** (stage__relocate_run; stage__lookup_drain runs it at their end).
 ** Runs on the loop's owner (netnode.h).
 */
 #include <stdio.h>
 #include <string.h>
 
 #include "netnode.h"
+#include "node/relocate.h"
 #include "stage/pack.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
-#define RELOCATE_CACHE_MAX 65536 /* targets remembered */
-#define RELOCATE_FORMERS_MAX 16  /* earlier ids carried per actor */
-#define RELOCATE_NONE_MS 1000    /* "nowhere" is believed this long */
-#define RELOCATE_HOPS_MAX 8      /* places that left, one after the other */
-#define RELOCATE_PUTS 64         /* store writes under way at once */
+#define RELOCATE_FORMERS_MAX 16 /* earlier ids carried per actor */
 
-/* A message held for a target being looked up. */
+/* A message held while the machine finds where its actor is. */
 typedef struct held {
-    struct held *next;
-    int kind;  /* FRAME_MSG or FRAME_STOP */
-    int hops;  /* places it followed that left in turn */
-    bool dead; /* for a node declared dead (why), not one that left */
-    char why[STAGE__SESSION_WHY_MAX];
+    int kind;           /* FRAME_MSG or FRAME_STOP */
     stage__future_t *f; /* a call's (a reference), or NULL */
     size_t len;
     char body[]; /* the frame as it was sent (its call id stale) */
 } held_t;
 
-/* What this node knows of where an actor of a node that left went. */
-typedef struct target {
-    struct target *next; /* same hash */
-    stage_id_t old;
-    int state;        /* LOOKING, FOUND, NONE */
-    uint64_t none_at; /* NONE: when the store said so (asked again 1 s on) */
-    struct target *lnext; /* LOOKING, waiting for its turn to ask */
-    stage_id_t cur;
-    held_t *head, *tail;
-} target_t;
-
-enum { LOOKING = 1, FOUND, NONE };
-
 /* A takeover this node answers (ADOPTED) once what it owes is done: the
 ** store's entries in, the names taken over (or refused). */
 typedef struct adoption {
     stage_id_t home, cur;
+    uint64_t tag; /* the machine's RECORDED says it */
     int pending;
 } adoption_t;
 
@@ -76,209 +59,120 @@ struct naming {
     adoption_t *ad;
 };
 
-/* A store entry this node put (or is putting). */
-typedef struct entry {
-    struct entry *onext, *cnext; /* same hash of old, of cur */
-    struct entry *qnext;         /* waiting for its put */
-    stage_id_t old, cur;
-    uint64_t req; /* the put under way; 0: done, or to be made again */
-    bool ok, queued;
-    adoption_t *ad; /* answered once this entry is in */
-} entry_t;
-
 struct stage__relocate {
-    stage_u64map_t targets; /* hash(old) -> target_t chain */
-    size_t ntargets;
-    stage_u64map_t looks;    /* DHT request -> target_t */
-    stage_u64map_t puts;     /* DHT request -> entry_t */
-    stage_u64map_t byold;    /* hash(old) -> entry_t chain */
-    stage_u64map_t bycur;    /* hash(cur) -> entry_t chain */
-    entry_t *qhead, *qtail;  /* puts to make, RELOCATE_PUTS at a time */
-    target_t *lhead, *ltail; /* lookups to make, as many at a time */
-    stage_u64map_t names;    /* DHT request -> naming_t */
+    stage_reloc_t *m;
+    stage_u64map_t held; /* handle -> held_t */
+    uint64_t handles;
+    stage_u64map_t adoptions; /* tag -> adoption_t */
+    uint64_t tags;
+    stage_u64map_t names; /* DHT request -> naming_t */
+    bool closing;         /* SENDs fail Stopped */
+    bool running;         /* run_effects is under way */
 };
 
 typedef struct naming naming_t;
 static void name_taken(stage__netnode_t *nn, naming_t *nm, int status);
 static void adoption_step(stage__netnode_t *nn, adoption_t *ad);
 
+/* The loop's time (ms). */
 static uint64_t now_ms(stage__netnode_t *nn) {
     return uv_now(&nn->loop);
 }
 
-static uint64_t id_hash(const stage_id_t *id) {
-    uint64_t h = 1469598103934665603ull;
-    for (const char *c = id->node; *c; c++)
-        h = (h ^ (uint8_t)*c) * 1099511628211ull;
-    h = (h ^ id->incarnation) * 1099511628211ull;
-    h = (h ^ id->serial) * 1099511628211ull;
-    return h ? h : 1;
-}
-
-static bool same(const stage_id_t *a, const stage_id_t *b) {
-    return a->serial == b->serial && a->incarnation == b->incarnation &&
-           !strcmp(a->node, b->node);
+/* The machine's gone hook: what the transport knows of id's node. */
+static int node_gone(void *ud, const stage_id_t *id, const char **why) {
+    stage__netnode_t *nn = ud;
+    if (stage__transport_has_left(nn->tr, id->node, id->incarnation))
+        return STAGE_RELOC_LEFT;
+    if (stage__transport_is_dead(nn->tr, id->node, id->incarnation, why))
+        return STAGE_RELOC_DEAD;
+    return STAGE_RELOC_LIVE;
 }
 
 int stage__relocate_start(stage__netnode_t *nn) {
-    nn->relocate = stage__calloc(1, sizeof *nn->relocate);
-    return nn->relocate ? 0 : STAGE_ENOMEM;
+    stage__relocate_t *r = stage__calloc(1, sizeof *r);
+    if (!r) return STAGE_ENOMEM;
+    stage_reloc_config_t cfg;
+    stage_reloc_config_init(&cfg);
+    cfg.next_id = &nn->next_id; /* shared with the other DHT requests */
+    cfg.gone = node_gone;
+    cfg.ud = nn;
+    if (!(r->m = stage_reloc_new(&cfg))) {
+        stage__free(r);
+        return STAGE_ENOMEM;
+    }
+    nn->relocate = r;
+    return 0;
 }
 
-/* Fail (or log) held message h for target tg: status, why. Frees h. */
-static void held_fail(const target_t *tg, held_t *h, int status,
+/* Fail held message h (for actor id): status, why (the machine's). */
+static void held_fail(const stage_id_t *to, held_t *h, int status,
                       const char *why) {
-    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 400];
-    stage_id_format(&tg->old, id, sizeof id);
-    snprintf(msg, sizeof msg, "actor '%s' not found: %s", id, why);
+    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 600];
+    stage_id_format(to, id, sizeof id);
+    if (status == STAGE_ENODE_DOWN) { /* as without the store */
+        stage__node_msg_t m;
+        bool named =
+            !stage__node_msg_decode(&m, h->body, h->len, h->kind == FRAME_STOP);
+        snprintf(msg, sizeof msg,
+                 "cannot send '%.*s' to actor '%s': its node '%s' "
+                 "(incarnation %x) is down: %s",
+                 named ? (int)m.mlen : 7, named ? m.method : "message", id,
+                 to->node, to->incarnation, why);
+    } else {
+        snprintf(msg, sizeof msg, "actor '%s' not found: %s", id, why);
+    }
     if (h->f) {
         stage__future_reject(h->f, status, msg, id, NULL);
         stage__future_unref(h->f);
     } else {
         LOG_WARN("a one-way message is lost: %s", msg);
     }
-    stage__free(h);
 }
 
-/* The store has no later place for tg: h fails as it would have without
-** the store — NodeDown for a dead node's actor, else ActorNotFound (why). */
-static void held_gone(const target_t *tg, held_t *h, const char *why) {
-    if (!h->dead) {
-        held_fail(tg, h, STAGE_EACTOR_NOT_FOUND, why);
+/* Deliver held message h here: its actor cur lives on this node now. */
+static void held_here(stage__netnode_t *nn, const stage_id_t *cur, held_t *h,
+                      const stage__node_msg_t *m) {
+    stage__type_t *ty = stage__type_find(nn->node, cur->type);
+    stage__env_t *e =
+        ty ? stage__env_new(m->method, m->mlen, m->args, m->alen) : NULL;
+    if (!e) {
+        held_fail(cur, h, ty ? STAGE_ENOMEM : STAGE_EACTOR_NOT_FOUND,
+                  ty ? "out of memory" : "its type is not this node's");
         return;
     }
-    stage__node_msg_t m;
-    bool stop = h->kind == FRAME_STOP;
-    char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 600];
-    stage_id_format(&tg->old, id, sizeof id);
-    bool named = !stage__node_msg_decode(&m, h->body, h->len, stop);
-    snprintf(msg, sizeof msg,
-             "cannot send '%.*s' to actor '%s': its node '%s' (incarnation "
-             "%x) is down: %s",
-             named ? (int)m.mlen : 7, named ? m.method : "message", id,
-             tg->old.node, tg->old.incarnation, h->why);
-    if (h->f) {
-        stage__future_reject(h->f, STAGE_ENODE_DOWN, msg, id, NULL);
-        stage__future_unref(h->f);
-    } else {
-        LOG_WARN("%s", msg);
-    }
-    stage__free(h);
+    if (h->kind == FRAME_STOP) e->hdr.kind = ENV_STOP_ACTOR;
+    e->future = h->f; /* its reference */
+    e->target = cur->serial;
+    e->target_type = ty;
+    stage__route(nn->node, e);
 }
 
-static void target_free(target_t *tg, int status, const char *why) {
-    for (held_t *h; (h = tg->head);) {
-        tg->head = h->next;
-        held_fail(tg, h, status, why);
-    }
-    stage__free(tg);
-}
-
-static void targets_drop(uint64_t key, void *val, void *ud) {
-    (void)key;
-    (void)ud;
-    for (target_t *tg = val, *next; tg; tg = next) {
-        next = tg->next;
-        target_free(tg, STAGE_ESTOPPED, "this node stopped first");
-    }
-}
-
-static void entries_drop(uint64_t key, void *val, void *ud) {
-    (void)key;
-    (void)ud;
-    for (entry_t *e = val, *next; e; e = next) {
-        next = e->onext;
-        stage__free(e->ad && --e->ad->pending == 0 ? e->ad : NULL);
-        stage__free(e);
-    }
-}
-
-static void names_drop(uint64_t key, void *val, void *ud) {
-    (void)key;
-    (void)ud;
-    naming_t *nm = val;
-    stage__free(nm->ad && --nm->ad->pending == 0 ? nm->ad : NULL);
-    stage__free(nm);
-}
-
-void stage__relocate_close(stage__netnode_t *nn) {
-    stage__relocate_t *r = nn->relocate;
-    if (!r) return;
-    stage__u64map_each(&r->targets, targets_drop, NULL);
-    stage__u64map_free(&r->targets);
-    stage__u64map_free(&r->looks);
-    stage__u64map_free(&r->puts);
-    stage__u64map_each(&r->names, names_drop, NULL);
-    stage__u64map_free(&r->names);
-    stage__u64map_each(&r->byold, entries_drop, NULL);
-    stage__u64map_free(&r->byold);
-    stage__u64map_free(&r->bycur);
-    stage__free(r);
-    nn->relocate = NULL;
-}
-
-static target_t *target_get(stage__relocate_t *r, const stage_id_t *old) {
-    for (target_t *tg = stage__u64map_get(&r->targets, id_hash(old)); tg;
-         tg = tg->next)
-        if (same(&tg->old, old)) return tg;
-    return NULL;
-}
-
-/* Send held message h to tg->cur (FOUND). Frees h. */
-static bool enqueue(stage__netnode_t *nn, const stage_id_t *old, held_t *h);
-
-static void held_send(stage__netnode_t *nn, const target_t *tg, held_t *h) {
+/* Send held message h to actor cur, where the store says it is. */
+static void held_send(stage__netnode_t *nn, const stage_id_t *cur, held_t *h) {
     stage__node_msg_t m;
     bool stop = h->kind == FRAME_STOP;
     if (stage__node_msg_decode(&m, h->body, h->len, stop)) { /* ours */
-        held_fail(tg, h, STAGE_EDECODE, "its message could not be re-read");
+        held_fail(cur, h, STAGE_EDECODE, "its message could not be re-read");
         return;
     }
-    if (stage__transport_has_left(nn->tr, tg->cur.node, tg->cur.incarnation)) {
-        /* the node it went to left in turn: on from there */
-        if (++h->hops > RELOCATE_HOPS_MAX) {
-            held_fail(tg, h, STAGE_EACTOR_NOT_FOUND,
-                      "it moved on through more nodes that left than a "
-                      "message follows");
-            return;
-        }
-        if (!enqueue(nn, &tg->cur, h))
-            held_fail(tg, h, STAGE_ENOMEM, "out of memory");
-        return;
-    }
-    if (!strcmp(tg->cur.node, nn->address)) { /* it lives here now */
-        stage__type_t *ty = stage__type_find(nn->node, tg->cur.type);
-        stage__env_t *e =
-            ty ? stage__env_new(m.method, m.mlen, m.args, m.alen) : NULL;
-        if (!e) {
-            held_fail(tg, h, ty ? STAGE_ENOMEM : STAGE_EACTOR_NOT_FOUND,
-                      ty ? "out of memory" : "its type is not this node's");
-            return;
-        }
-        if (stop) e->hdr.kind = ENV_STOP_ACTOR;
-        e->future = h->f; /* its reference */
-        e->target = tg->cur.serial;
-        e->target_type = ty;
-        stage__route(nn->node, e);
-        stage__free(h);
+    if (!strcmp(cur->node, nn->address)) {
+        held_here(nn, cur, h, &m);
         return;
     }
     uint64_t call = 0;
-    if (h->f && !(call = stage__netnode_call_f(nn, tg->cur.node, h->f))) {
-        stage__free(h); /* f failed and released */
-        return;
-    }
+    if (h->f && !(call = stage__netnode_call_f(nn, cur->node, h->f)))
+        return; /* f failed and released */
     stage_pack_t p = STAGE_PACK_INIT;
-    int rc = stop ? stage__node_stop_encode(&p, call, &tg->cur)
-                  : stage__node_msg_encode(&p, call, &tg->cur, m.method, m.mlen,
+    int rc = stop ? stage__node_stop_encode(&p, call, cur)
+                  : stage__node_msg_encode(&p, call, cur, m.method, m.mlen,
                                            m.args, m.alen);
     if (!rc)
-        rc =
-            stage__netnode_send_frame(nn, tg->cur.node, h->kind, p.data, p.len);
+        rc = stage__netnode_send_frame(nn, cur->node, h->kind, p.data, p.len);
     stage_pack_free(&p);
     if (rc) {
         char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 200];
-        stage_id_format(&tg->cur, id, sizeof id);
+        stage_id_format(cur, id, sizeof id);
         snprintf(msg, sizeof msg,
                  "cannot send a message to actor '%s' (where it moved): %s", id,
                  stage_strerror(rc));
@@ -287,120 +181,136 @@ static void held_send(stage__netnode_t *nn, const target_t *tg, held_t *h) {
         else
             LOG_WARN("%s", msg);
     }
-    stage__free(h);
 }
 
-/* Look tg up in the store (LOOKING). */
-/* Ask the store where tg went. */
-static void ask(stage__netnode_t *nn, target_t *tg) {
+/* Run one effect of the machine. True if it asked the DHT manager. */
+static bool run_one(stage__netnode_t *nn, const stage_reloc_fx_t *x) {
     stage__relocate_t *r = nn->relocate;
-    uint64_t req = ++nn->next_id;
-    int rc = stage__u64map_put(&r->looks, req, tg);
-    if (!rc) rc = stage_dht_migration_find(nn->dht, now_ms(nn), req, &tg->old);
-    if (rc) {
-        stage__u64map_take(&r->looks, req);
-        tg->state = NONE;
-        char why[160];
-        snprintf(why, sizeof why,
-                 "its node left, and the migrations store cannot be asked "
-                 "where it went (%s)",
-                 stage_strerror(rc));
-        for (held_t *h; (h = tg->head);) {
-            tg->head = h->next;
-            held_gone(tg, h, why);
-        }
-        tg->tail = NULL;
-        return;
+    held_t *h;
+    int rc;
+    switch (x->kind) {
+    case STAGE_RELOC_FX_SEND:
+    case STAGE_RELOC_FX_FAIL:
+        if (!(h = stage__u64map_take(&r->held, x->handle))) return false;
+        if (x->kind == STAGE_RELOC_FX_FAIL)
+            held_fail(&x->id, h, x->status, x->why);
+        else if (r->closing)
+            held_fail(&x->id, h, STAGE_ESTOPPED, "this node stopped first");
+        else
+            held_send(nn, &x->id, h);
+        stage__free(h);
+        return false;
+    case STAGE_RELOC_FX_FIND:
+        if (r->closing) return false;
+        rc = stage_dht_migration_find(nn->dht, now_ms(nn), x->req, &x->id);
+        if (rc) stage_reloc_answer(r->m, now_ms(nn), x->req, rc, NULL);
+        return !rc;
+    case STAGE_RELOC_FX_PUT:
+        if (r->closing) return false;
+        rc = stage_dht_migration_put(nn->dht, now_ms(nn), x->req, &x->id,
+                                     &x->cur);
+        if (rc) stage_reloc_answer(r->m, now_ms(nn), x->req, rc, NULL);
+        return !rc;
+    case STAGE_RELOC_FX_REMOVE:
+        /* the entry goes from the store once no one renews it */
+        return !r->closing &&
+               !stage_dht_migration_remove(nn->dht, now_ms(nn), x->req, &x->id);
+    case STAGE_RELOC_FX_RECORDED: {
+        adoption_t *ad = stage__u64map_get(&r->adoptions, x->tag);
+        if (ad && !r->closing) adoption_step(nn, ad);
+        return false;
     }
+    }
+    return false;
 }
 
-/* Ask for the targets waiting, while fewer than RELOCATE_PUTS lookups are
-** under way (a sender of thousands of a drained node's actors would put
-** them into its DHT manager at once otherwise). True if one was asked. */
-static bool look_more(stage__netnode_t *nn) {
+/* Run the machine's effects until it has no more. True if the DHT manager
+** was asked. */
+static bool run_effects(stage__netnode_t *nn) {
     stage__relocate_t *r = nn->relocate;
     bool asked = false;
-    while (r->lhead && r->looks.count < RELOCATE_PUTS) {
-        target_t *tg = r->lhead;
-        if (!(r->lhead = tg->lnext)) r->ltail = NULL;
-        tg->lnext = NULL;
-        ask(nn, tg);
-        asked = true;
-    }
+    size_t n;
+    const stage_reloc_fx_t *fx;
+    /* an effect may lead back here (a send that ends a session gives
+    ** frames back): the loop under way reads what that adds, and a second
+    ** reader would take the list it is running */
+    if (r->running) return false;
+    r->running = true;
+    while ((fx = stage_reloc_effects(r->m, &n)) && n)
+        for (size_t i = 0; i < n; i++)
+            asked |= run_one(nn, &fx[i]);
+    r->running = false;
     return asked;
 }
 
-/* Look tg up in the store (LOOKING): asked at stage__relocate_run, when
-** its turn comes (this may run among the DHT manager's effects, which
-** must not call it). */
-static void look(stage__netnode_t *nn, target_t *tg) {
+void stage__relocate_run(stage__netnode_t *nn) {
     stage__relocate_t *r = nn->relocate;
-    tg->state = LOOKING;
-    tg->lnext = NULL;
-    if (r->ltail)
-        r->ltail->lnext = tg;
-    else
-        r->lhead = tg;
-    r->ltail = tg;
+    if (!r || !stage_reloc_pending(r->m)) return; /* the common case */
+    if (nn->in_effects) return; /* stage__lookup_drain runs it at the end */
+    if (run_effects(nn)) stage__lookup_drain(nn); /* which runs this */
 }
 
-/* Hold h under target old (looked up if need be), or send it on at once.
-** False if there is no memory for a new target (h untouched). */
-static bool enqueue(stage__netnode_t *nn, const stage_id_t *old, held_t *h) {
+/* A message still held at close: its future fails Stopped. */
+static void held_drop(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    held_t *h = val;
+    if (h->f) {
+        stage__future_reject(h->f, STAGE_ESTOPPED,
+                             "this node stopped before the message could "
+                             "follow its actor",
+                             NULL, NULL);
+        stage__future_unref(h->f);
+    } else {
+        LOG_WARN("a one-way message is lost: this node stopped before it "
+                 "could follow its actor");
+    }
+    stage__free(h);
+}
+
+/* Free a map's value. */
+static void free_val(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    stage__free(val);
+}
+
+void stage__relocate_close(stage__netnode_t *nn) {
     stage__relocate_t *r = nn->relocate;
-    target_t *tg = target_get(r, old);
-    bool fresh = !tg;
-    if (!tg) {
-        if (r->ntargets >= RELOCATE_CACHE_MAX) return false;
-        if (!(tg = stage__calloc(1, sizeof *tg))) return false;
-        tg->old = *old;
-        uint64_t k = id_hash(old);
-        tg->next = stage__u64map_get(&r->targets, k);
-        if (stage__u64map_put(&r->targets, k, tg)) {
-            stage__free(tg);
-            return false;
-        }
-        r->ntargets++;
-    }
-    h->next = NULL;
-    if (tg->state == FOUND) {
-        held_send(nn, tg, h);
-        return true;
-    }
-    if (tg->state == NONE && !fresh) {
-        if (now_ms(nn) - tg->none_at < RELOCATE_NONE_MS) { /* asked lately */
-            held_gone(tg, h,
-                      "its node left, and the migrations store has no later "
-                      "place for it (it stopped, or never moved)");
-            return true;
-        }
-        tg->state = 0; /* ask again */
-    }
-    if (tg->tail)
-        tg->tail->next = h;
-    else
-        tg->head = h;
-    tg->tail = h;
-    if (tg->state != LOOKING) look(nn, tg);
-    return true;
+    if (!r) return;
+    r->closing = true;
+    stage_reloc_stop(r->m);
+    run_effects(nn);
+    /* none, unless an effect was lost for want of memory */
+    stage__u64map_each(&r->held, held_drop, NULL);
+    stage__u64map_free(&r->held);
+    stage__u64map_each(&r->names, free_val, NULL);
+    stage__u64map_free(&r->names);
+    stage__u64map_each(&r->adoptions, free_val, NULL);
+    stage__u64map_free(&r->adoptions);
+    stage_reloc_destroy(&r->m);
+    stage__free(r);
+    nn->relocate = NULL;
 }
 
 bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
                            int kind, const char *body, size_t len,
                            stage__future_t *f, const char *dead) {
-    if (!nn->relocate || (kind != FRAME_MSG && kind != FRAME_STOP))
-        return false;
+    stage__relocate_t *r = nn->relocate;
+    if (!r || (kind != FRAME_MSG && kind != FRAME_STOP)) return false;
     held_t *h = stage__malloc(sizeof *h + len);
     if (!h) return false;
-    h->next = NULL;
     h->kind = kind;
-    h->hops = 0;
-    h->dead = dead != NULL;
-    snprintf(h->why, sizeof h->why, "%s", dead ? dead : "");
     h->f = f;
     h->len = len;
     memcpy(h->body, body, len);
-    if (!enqueue(nn, old, h)) {
+    uint64_t handle = ++r->handles;
+    if (stage__u64map_put(&r->held, handle, h)) {
+        stage__free(h);
+        return false;
+    }
+    if (stage_reloc_frame(r->m, now_ms(nn), old, handle, dead)) {
+        stage__u64map_take(&r->held, handle);
         stage__free(h);
         return false;
     }
@@ -408,143 +318,22 @@ bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
     return true;
 }
 
-/* The store answered tg's lookup (x). */
-static void looked(stage__netnode_t *nn, target_t *tg,
-                   const stage_dht_effect_t *x) {
-    stage_unpack_t u;
-    stage_id_t cur;
-    bool found = false;
-    if (x->status == 0 && x->nitems) {
-        stage_unpack_init(&u, x->items[0].value, x->items[0].len);
-        found = stage_unpack_id(&u, &cur) == 0 && !same(&cur, &tg->old);
-    }
-    if (!found) {
-        tg->state = NONE;
-        tg->none_at = now_ms(nn);
-        char why[200];
-        snprintf(why, sizeof why,
-                 "its node '%s' left, and the migrations store has no later "
-                 "place for it (it stopped, or never moved)",
-                 tg->old.node);
-        for (held_t *h; (h = tg->head);) {
-            tg->head = h->next;
-            held_gone(tg, h, why);
-        }
-        tg->tail = NULL;
-        return;
-    }
-    tg->state = FOUND;
-    tg->cur = cur;
-    char a[STAGE_ID_TEXT_MAX], b[STAGE_ID_TEXT_MAX];
-    stage_id_format(&tg->old, a, sizeof a);
-    stage_id_format(&cur, b, sizeof b);
-    LOG_DEBUG("actor '%s' is '%s' now (migrations store)", a, b);
-    for (held_t *h; (h = tg->head);) {
-        tg->head = h->next;
-        held_send(nn, tg, h);
-    }
-    tg->tail = NULL;
-}
-
 /* ---- the entries this node puts ------------------------------------------ */
-
-/* Start the puts waiting, while fewer than RELOCATE_PUTS are under way
-** (a drain hands thousands of actors over at once: a window keeps the
-** DHT's queues short). */
-static bool pump(stage__netnode_t *nn) {
-    stage__relocate_t *r = nn->relocate;
-    bool sent = false;
-    while (r->qhead && r->puts.count < RELOCATE_PUTS) {
-        entry_t *e = r->qhead;
-        if (!(r->qhead = e->qnext)) r->qtail = NULL;
-        e->queued = false;
-        uint64_t req = ++nn->next_id;
-        if (stage__u64map_put(&r->puts, req, e)) break; /* at the sweep */
-        if (stage_dht_migration_put(nn->dht, now_ms(nn), req, &e->old,
-                                    &e->cur)) {
-            stage__u64map_take(&r->puts, req);
-            break; /* again at the sweep */
-        }
-        e->req = req;
-        sent = true;
-    }
-    return sent;
-}
-
-void stage__relocate_run(stage__netnode_t *nn) {
-    stage__relocate_t *r = nn->relocate;
-    if (!r || (!r->qhead && !r->lhead)) return; /* the common case */
-    if (nn->in_effects) return; /* stage__lookup_drain runs it at the end */
-    bool sent = pump(nn);
-    if (look_more(nn) || sent) stage__lookup_drain(nn); /* which runs this */
-}
-
-/* e's put is to be made (again). */
-static void put_later(stage__netnode_t *nn, entry_t *e) {
-    stage__relocate_t *r = nn->relocate;
-    if (e->queued || e->req) return;
-    e->queued = true;
-    e->qnext = NULL;
-    if (r->qtail)
-        r->qtail->qnext = e;
-    else
-        r->qhead = e;
-    r->qtail = e;
-}
-
-/* Link e under hash(cur) / unlink it. */
-static void cur_link(stage__relocate_t *r, entry_t *e) {
-    uint64_t k = id_hash(&e->cur);
-    e->cnext = stage__u64map_get(&r->bycur, k);
-    if (stage__u64map_put(&r->bycur, k, e)) e->cnext = NULL; /* unlisted */
-}
-
-static void cur_unlink(stage__relocate_t *r, entry_t *e) {
-    uint64_t k = id_hash(&e->cur);
-    entry_t *head = stage__u64map_get(&r->bycur, k), **pp = &head;
-    while (*pp && *pp != e)
-        pp = &(*pp)->cnext;
-    if (!*pp) return;
-    *pp = e->cnext;
-    if (head)
-        stage__u64map_put(&r->bycur, k, head); /* replaces: no memory */
-    else
-        stage__u64map_take(&r->bycur, k);
-}
 
 /* Record old -> cur, counted in ad (may be NULL) until it is in. */
 static void record(stage__netnode_t *nn, const stage_id_t *old,
                    const stage_id_t *cur, adoption_t *ad) {
     stage__relocate_t *r = nn->relocate;
     if (!r) return;
-    uint64_t k = id_hash(old);
-    for (entry_t *e = stage__u64map_get(&r->byold, k); e; e = e->onext)
-        if (same(&e->old, old)) { /* replaced: the latest place wins */
-            cur_unlink(r, e);
-            e->cur = *cur;
-            cur_link(r, e);
-            e->ok = false;
-            if (ad && !e->ad) e->ad = ad, ad->pending++;
-            put_later(nn, e);
-            stage__relocate_run(nn);
-            return;
-        }
-    entry_t *e = stage__calloc(1, sizeof *e);
-    if (e) e->onext = stage__u64map_get(&r->byold, k);
-    if (!e || stage__u64map_put(&r->byold, k, e)) {
+    int rc = stage_reloc_record(r->m, now_ms(nn), old, cur, ad ? ad->tag : 0);
+    if (rc == 1) ad->pending++;
+    if (rc < 0) {
         char id[STAGE_ID_TEXT_MAX];
         stage_id_format(old, id, sizeof id);
-        LOG_ERROR("out of memory: messages to actor '%s' will not find it "
-                  "once its first node is gone",
-                  id);
-        stage__free(e);
-        return;
+        LOG_ERROR("%s: messages to actor '%s' will not find it once its "
+                  "first node is gone",
+                  rc == STAGE_ENOMEM ? "out of memory" : "not an actor id", id);
     }
-    e->old = *old;
-    e->cur = *cur;
-    cur_link(r, e);
-    if (ad) e->ad = ad, ad->pending++;
-    put_later(nn, e);
     stage__relocate_run(nn);
 }
 
@@ -556,107 +345,49 @@ void stage__relocate_record(stage__netnode_t *nn, const stage_id_t *old,
 size_t stage__relocate_formers(stage__netnode_t *nn, const stage_id_t *cur,
                                stage_id_t *out, size_t max) {
     stage__relocate_t *r = nn->relocate;
-    size_t n = 0;
-    if (!r || !r->bycur.count) return 0;
-    for (entry_t *e = stage__u64map_get(&r->bycur, id_hash(cur)); e && n < max;
-         e = e->cnext)
-        if (same(&e->cur, cur)) out[n++] = e->old;
-    return n;
-}
-
-/* Drop e (it is in neither map's chain any more) from the store's
-** renewals, and the queue. */
-static void entry_drop(stage__netnode_t *nn, entry_t *e) {
-    stage__relocate_t *r = nn->relocate;
-    if (e->req) stage__u64map_take(&r->puts, e->req);
-    if (e->queued) {
-        entry_t **pp = &r->qhead, *prev = NULL;
-        while (*pp && *pp != e)
-            prev = *pp, pp = &(*pp)->qnext;
-        if (*pp) *pp = e->qnext;
-        if (r->qtail == e) r->qtail = prev;
-    }
-    if (e->ad) adoption_step(nn, e->ad); /* it stopped: answered */
-    /* the entry goes from the store once no one renews it */
-    stage_dht_migration_remove(nn->dht, now_ms(nn), ++nn->next_id, &e->old);
-    stage__free(e);
+    return r ? stage_reloc_formers(r->m, cur, out, max) : 0;
 }
 
 void stage__relocate_forget(stage__netnode_t *nn, uint64_t serial) {
     stage__relocate_t *r = nn->relocate;
-    if (!r || !r->bycur.count) return; /* the common case: nothing */
+    if (!r) return;
     stage_id_t me = {.serial = serial};
     stage__addr_copy(me.node, nn->address);
     me.incarnation = stage__node_incarnation(nn->node);
-    entry_t *gone[RELOCATE_FORMERS_MAX + 1];
-    size_t n = 0;
-    for (entry_t *e = stage__u64map_get(&r->bycur, id_hash(&me));
-         e && n < sizeof gone / sizeof gone[0]; e = e->cnext)
-        if (same(&e->cur, &me)) gone[n++] = e;
-    for (size_t i = 0; i < n; i++) {
-        entry_t *e = gone[i];
-        cur_unlink(r, e);
-        uint64_t k = id_hash(&e->old);
-        entry_t *head = stage__u64map_get(&r->byold, k), **pp = &head;
-        while (*pp && *pp != e)
-            pp = &(*pp)->onext;
-        if (*pp) *pp = e->onext;
-        if (head)
-            stage__u64map_put(&r->byold, k, head);
-        else
-            stage__u64map_take(&r->byold, k);
-        entry_drop(nn, e);
-    }
+    stage_reloc_forget(r->m, now_ms(nn), &me);
     stage__relocate_run(nn);
-}
-
-typedef struct sweeping {
-    stage__netnode_t *nn;
-} sweeping_t;
-
-static void sweep_one(uint64_t key, void *val, void *ud) {
-    (void)key;
-    sweeping_t *sw = ud;
-    for (entry_t *e = val; e; e = e->onext)
-        if (!e->ok) put_later(sw->nn, e);
 }
 
 void stage__relocate_sweep(stage__netnode_t *nn) {
     stage__relocate_t *r = nn->relocate;
-    if (!r || !atomic_load(&nn->joined) || !r->byold.count) return;
-    sweeping_t sw = {nn};
-    stage__u64map_each(&r->byold, sweep_one, &sw);
+    if (!r) return;
+    stage_reloc_tick(r->m, now_ms(nn)); /* lookups asked again */
+    if (atomic_load(&nn->joined)) stage_reloc_sweep(r->m, now_ms(nn));
     stage__relocate_run(nn);
 }
 
 bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
     stage__relocate_t *r = nn->relocate;
     if (!r) return false;
-    target_t *tg = stage__u64map_take(&r->looks, x->req);
-    if (tg) {
-        looked(nn, tg, x); /* the next asked at stage__relocate_run */
-        return true;
-    }
     naming_t *nm = stage__u64map_take(&r->names, x->req);
     if (nm) {
         name_taken(nn, nm, x->status);
         return true;
     }
-    entry_t *e = stage__u64map_take(&r->puts, x->req);
-    if (!e) return false;
-    e->req = 0; /* the next put goes at stage__relocate_run */
-    if (x->status == 0) {
-        e->ok = true;
-        if (e->ad) adoption_step(nn, e->ad);
-        e->ad = NULL;
-    } else {
-        char id[STAGE_ID_TEXT_MAX];
-        stage_id_format(&e->old, id, sizeof id);
-        LOG_DEBUG("the migrations store did not take actor '%s' (%s): again "
-                  "at the next sweep",
-                  id, stage_strerror(x->status));
+    stage_id_t cur;
+    bool have = false;
+    /* the entry is read for the machine's lookups only: another's DONE is
+    ** not ours to read (nor, once a handler before it in the same list has
+    ** made a request and drained again, safe to) */
+    if (x->status == 0 && x->nitems && stage_reloc_finding(r->m, x->req)) {
+        stage_unpack_t u;
+        stage_unpack_init(&u, x->items[0].value, x->items[0].len);
+        have = stage_unpack_id(&u, &cur) == 0;
+        if (!have) memset(&cur, 0, sizeof cur); /* garbage: not an id */
+        have = true;
     }
-    return true;
+    return stage_reloc_answer(r->m, now_ms(nn), x->req, x->status,
+                              have ? &cur : NULL);
 }
 
 /* ---- names that come with an actor ----------------------------------------
@@ -668,6 +399,7 @@ static void adoption_step(stage__netnode_t *nn, adoption_t *ad) {
     stage__move_msg_t q = {
         .op = STAGE__MOVE_ADOPTED, .home = ad->home, .at = ad->cur};
     stage__netmove_hook(nn->node, ad->home.node, &q, NULL);
+    stage__u64map_take(&nn->relocate->adoptions, ad->tag);
     stage__free(ad);
 }
 
@@ -739,6 +471,7 @@ void stage__relocate_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
         stage__drain_rehomed(nn, &it->to, &cur, it->op);
         return;
     }
+    if (!nn->relocate) return;        /* stopping */
     if (it->op == STAGE_ENODE_DOWN) { /* its home is gone: no one to answer */
         stage__relocate_record(nn, &it->to, &cur);
         return;
@@ -756,6 +489,14 @@ void stage__relocate_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
     ad->home = it->to;
     ad->cur = cur;
     ad->pending = 1; /* until every request below is out */
+    ad->tag = ++nn->relocate->tags;
+    if (stage__u64map_put(&nn->relocate->adoptions, ad->tag, ad)) {
+        stage__free(ad);
+        LOG_ERROR("out of memory: an actor taken over from '%s' is not "
+                  "recorded",
+                  it->to.node);
+        return;
+    }
     record(nn, &it->to, &cur, ad);
     if (it->len) {
         stage_unpack_t u;
