@@ -54,6 +54,7 @@ int stage_dht_new(stage_dht_t **out, const stage_dht_config_t *cfg,
     stage_dht_t *d = stage__calloc(1, sizeof(*d));
     if (!d) return STAGE_ENOMEM;
     d->cfg = *cfg;
+    d->fx_list = 1;        /* 0: a driver's "none handled yet" */
     d->cfg.address = NULL; /* copied into self.addr */
     d->self.id = cfg->id;
     strcpy(d->self.addr, cfg->address);
@@ -80,6 +81,8 @@ static void reset(stage_dht_t *d, uint64_t now) {
             stage__free(d->garbage.v[i]);
         d->out.n = d->fx.n = d->items.n = d->garbage.n = d->dests.n = 0;
         d->fx_read = false;
+        d->fx_resolved = 0;
+        d->fx_list++;
     }
     if (now > d->now) d->now = now;
 }
@@ -226,7 +229,9 @@ uint64_t stage_dht_next_timer(const stage_dht_t *d) {
 }
 
 const stage_dht_effect_t *stage_dht_effects(stage_dht_t *d, size_t *n) {
-    for (size_t i = 0; i < d->fx.n; i++) {
+    /* once each: a second read of the same list finds them set (nothing is
+    ** added to a list once read: the next call starts a new one) */
+    for (size_t i = d->fx_resolved; i < d->fx.n; i++) {
         stage_dht_effect_t *e = &d->fx.v[i];
         if (e->kind == STAGE_DHT_FX_SEND) {
             e->msg = &d->out.v[e->req];
@@ -238,8 +243,13 @@ const stage_dht_effect_t *stage_dht_effects(stage_dht_t *d, size_t *n) {
         }
     }
     d->fx_read = true;
+    d->fx_resolved = d->fx.n;
     *n = d->fx.n;
     return d->fx.v;
+}
+
+uint64_t stage_dht_effects_list(const stage_dht_t *d) {
+    return d->fx_list;
 }
 
 stage_dht_msg_t *stage__dht_send(stage_dht_t *d, int type,

@@ -18,13 +18,14 @@
 #include "dht/dht.h"
 
 #define FINGERS 64
-#define MAX_HOPS 48   /* a routed message that went this far is dropped */
-#define BUSY_SPLIT 8  /* a write told "busy" asks again after period/8 */
-#define BUSY_WAITS 32 /* ... this many times, free (4 periods) */
-#define BUSY_READ_SPLIT 32 /* a read told "busy" by every replica: period/32 */
-#define HOP_TRIES 3   /* next hops tried before a routed message is dropped */
-#define DEAD_MAX 16   /* recently failed peers remembered */
-#define GONE_MAX 64   /* owners declared dead, whose entries are refused */
+#define MAX_HOPS 48        /* a routed message that went this far is dropped */
+#define BUSY_SPLIT 8       /* a write told "busy" asks again after period/8 */
+#define BUSY_WAITS 32      /* ... this many times, free (4 periods) */
+#define BUSY_READ_SPLIT 32 /* a read told "busy" by every replica: period/32   \
+                            */
+#define HOP_TRIES 3 /* next hops tried before a routed message is dropped */
+#define DEAD_MAX 16 /* recently failed peers remembered */
+#define GONE_MAX 64 /* owners declared dead, whose entries are refused */
 #define MERGE_PERIODS 15 /* a self-lookup through another member this often */
 #define KNOWN_MAX 8      /* remembered members, looked up to re-merge */
 
@@ -167,6 +168,8 @@ struct stage_dht {
     VEC(stage_dht_item_t) items; /* items of FX_DONE/FX_WATCH */
     VEC(char *) garbage;         /* freed with the effects */
     bool fx_read;
+    uint64_t fx_list;   /* which list (stage_dht_effects_list) */
+    size_t fx_resolved; /* its effects whose pointers are set */
     uint64_t next_timer;
     /* time */
     uint64_t now;

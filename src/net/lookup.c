@@ -84,38 +84,138 @@ static void lookup_dht_done(stage__netnode_t *nn, lookup_t *lk,
 static void on_dht_timer(uv_timer_t *t);
 static void asks_run(stage__netnode_t *nn);
 
-/* Handle the manager's effects. Nothing here may call the manager: a call
-** starts a new list of effects, and those of this one not yet handled
-** would be lost (a subtype's answer, say). What must call it waits in
-** nn->asks until the list is done (asks_run), or for the next loop turn
+/* A copy of one of the manager's effects, the DHT message of a SEND
+** encoded: the handling of an earlier one may call the manager, which
+** starts a new list and frees the old one's messages and items. */
+typedef struct stage__fxcopy {
+    stage_dht_effect_t x; /* DONE: items point into the arena */
+    stage_pack_t frame;   /* SEND: the message, encoded */
+    char to[STAGE_ADDR_MAX];
+    int rc; /* SEND: the encoding's */
+} fxcopy_t;
+
+/* Grow *v to hold n elements of size sz: 0, or STAGE_ENOMEM. */
+static int grow(void **v, size_t *cap, size_t n, size_t sz) {
+    if (n <= *cap) return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < n)
+        c *= 2;
+    void *p = stage__realloc(*v, c * sz);
+    if (!p) return STAGE_ENOMEM;
+    *v = p;
+    *cap = c;
+    return 0;
+}
+
+/* Copy the manager's list fx of k effects into nn's buffers, which are
+** kept from one list to the next (no allocation once they are big
+** enough): the copies, or NULL when they cannot grow. */
+static fxcopy_t *fx_copy(stage__netnode_t *nn, const stage_dht_effect_t *fx,
+                         size_t k) {
+    size_t bytes = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (fx[i].kind != STAGE_DHT_FX_DONE) continue;
+        bytes += fx[i].nitems * sizeof(stage_dht_item_t);
+        for (size_t j = 0; j < fx[i].nitems; j++)
+            bytes += (fx[i].items[j].len + 7) & ~(size_t)7;
+    }
+    if (grow((void **)&nn->fxc, &nn->fxc_cap, k, sizeof(fxcopy_t)) ||
+        grow((void **)&nn->fx_arena, &nn->fx_arena_cap, bytes, 1))
+        return NULL;
+    char *a = nn->fx_arena;
+    for (size_t i = 0; i < k; i++) {
+        const stage_dht_effect_t *x = &fx[i];
+        fxcopy_t *y = &nn->fxc[i];
+        y->x = *x;
+        y->frame = (stage_pack_t)STAGE_PACK_INIT;
+        y->rc = 0;
+        if (x->kind == STAGE_DHT_FX_SEND) {
+            snprintf(y->to, sizeof y->to, "%s", x->to_addr);
+            /* every peer knows our manager id from our handshake */
+            y->rc = stage_dht_msg_encode(x->msg, nn->manager, &y->frame);
+        } else if (x->kind == STAGE_DHT_FX_DONE && x->nitems) {
+            stage_dht_item_t *items = (stage_dht_item_t *)a;
+            a += x->nitems * sizeof *items;
+            for (size_t j = 0; j < x->nitems; j++) {
+                items[j] = x->items[j];
+                memcpy(a, x->items[j].value, x->items[j].len);
+                items[j].value = a;
+                a += (x->items[j].len + 7) & ~(size_t)7;
+            }
+            y->x.items = items;
+        }
+    }
+    return nn->fxc;
+}
+
+/* Handle effect x (a SEND's message encoded in frame, rc the encoding's,
+** or NULL to encode it here). */
+static void fx_handle(stage__netnode_t *nn, const stage_dht_effect_t *x,
+                      const char *to, stage_pack_t *frame, int rc) {
+    if (x->kind == STAGE_DHT_FX_SEND) {
+        stage_pack_t p = STAGE_PACK_INIT;
+        if (!frame) { /* every peer knows our manager id from our handshake */
+            rc = stage_dht_msg_encode(x->msg, nn->manager, &p);
+            frame = &p;
+        }
+        if (!rc)
+            rc = stage__netnode_send_frame(nn, to, FRAME_DHT, frame->data,
+                                           frame->len);
+        if (rc == STAGE_ENOMEM) /* as if the network lost it */
+            LOG_WARN("out of memory: a DHT message to '%s' is lost", to);
+        stage_pack_free(frame);
+        return;
+    }
+    if (x->kind != STAGE_DHT_FX_DONE) return;
+    lookup_t *lk = stage__u64map_take(&nn->reqs, x->req);
+    if (lk)
+        lookup_dht_done(nn, lk, x);
+    else if (!stage__hosts_done(nn, x) && !stage__relocate_done(nn, x) &&
+             !stage__sources_done(nn, x))
+        stage__holdings_bye_done(nn, x->req);
+}
+
+/* Handle the list of effects the manager has now. */
+static void fx_run(stage__netnode_t *nn) {
+    size_t k;
+    const stage_dht_effect_t *fx = stage_dht_effects(nn->dht, &k);
+    if (!k) return;
+    fxcopy_t *c = fx_copy(nn, fx, k);
+    if (!c) { /* out of memory: handled where they are, while they are */
+        uint64_t list = stage_dht_effects_list(nn->dht);
+        size_t i = 0;
+        for (; i < k && stage_dht_effects_list(nn->dht) == list; i++)
+            fx_handle(nn, &fx[i], fx[i].to_addr, NULL, 0);
+        if (i < k)
+            LOG_ERROR("out of memory: %zu effects of the DHT manager are "
+                      "lost (its messages are retried; a request may time "
+                      "out)",
+                      k - i);
+        return;
+    }
+    for (size_t i = 0; i < k; i++)
+        fx_handle(nn, &c[i].x, c[i].to, &c[i].frame, c[i].rc);
+}
+
+/* Handle the manager's effects, each list once. They are copied first, so
+** the handling may call the manager (a call starts a new list), and a
+** drain asked for meanwhile (a handler's own) is left to this one, which
+** goes on with the new list after: each effect is handled once, in the
+** order of the lists. What must not run among them waits in nn->asks
+** until the lists are done (asks_run), or for the next loop turn
 ** (stage__holdings_bye_done). */
 void stage__lookup_drain(stage__netnode_t *nn) {
-    size_t n;
-    const stage_dht_effect_t *fx = stage_dht_effects(nn->dht, &n);
-    bool outer = !nn->in_effects;
-    nn->in_effects = true; /* stage__relocate_run waits for the end */
-    for (size_t i = 0; i < n; i++) {
-        const stage_dht_effect_t *x = &fx[i];
-        if (x->kind == STAGE_DHT_FX_SEND) {
-            stage_pack_t p = STAGE_PACK_INIT;
-            /* every peer knows our manager id from our handshake */
-            int rc = stage_dht_msg_encode(x->msg, nn->manager, &p);
-            if (!rc)
-                rc = stage__netnode_send_frame(nn, x->to_addr, FRAME_DHT,
-                                               p.data, p.len);
-            if (rc == STAGE_ENOMEM) /* as if the network lost it */
-                LOG_WARN("out of memory: a DHT message to '%s' is lost",
-                         x->to_addr);
-            stage_pack_free(&p);
-        } else if (x->kind == STAGE_DHT_FX_DONE) {
-            lookup_t *lk = stage__u64map_take(&nn->reqs, x->req);
-            if (lk)
-                lookup_dht_done(nn, lk, x);
-            else if (!stage__hosts_done(nn, x) &&
-                     !stage__relocate_done(nn, x) &&
-                     !stage__sources_done(nn, x))
-                stage__holdings_bye_done(nn, x->req);
+    if (nn->in_effects) return; /* the drain under way takes the new list */
+    nn->in_effects = true;      /* stage__relocate_run waits for the end */
+    for (;;) {
+        uint64_t list = stage_dht_effects_list(nn->dht);
+        if (list == nn->fx_handled) {
+            asks_run(nn); /* which may call the manager: a new list */
+            if (stage_dht_effects_list(nn->dht) == list) break;
+            continue;
         }
+        nn->fx_handled = list;
+        fx_run(nn);
     }
     /* a member once it has a successor and a predecessor: before that it
     ** serves no range, and its first requests would chase a ring that is
@@ -136,11 +236,8 @@ void stage__lookup_drain(stage__netnode_t *nn) {
     else
         uv_timer_start(&nn->dht_timer, on_dht_timer,
                        next > now ? next - now : 1, 0);
-    asks_run(nn);
-    if (outer) {
-        nn->in_effects = false;
-        stage__relocate_run(nn);
-    }
+    nn->in_effects = false;
+    stage__relocate_run(nn);
 }
 
 static void on_dht_timer(uv_timer_t *t) {

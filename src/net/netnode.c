@@ -1411,6 +1411,8 @@ static void net_close(stage_node_t *node) {
     uv_run(&nn->loop, UV_RUN_DEFAULT);
     uv_loop_close(&nn->loop);
     stage_dht_destroy(&nn->dht);
+    stage__free(nn->fxc); /* lookup.c's copies of the manager's effects */
+    stage__free(nn->fx_arena);
     stage__calls_close(&nn->calls);
     stage_pack_free(&nn->reply_buf);
     /* replies still owed (messages the theatres drop at teardown) find no

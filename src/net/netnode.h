@@ -151,11 +151,16 @@ typedef struct stage__netnode {
     atomic_int nclaims;      /* its names: actor_gone skips work at 0 */
     uv_timer_t leave_timer;  /* the leave's wait for its removals */
     uint64_t next_id;
-    uint64_t call_timeout; /* ms */
-    uint64_t drain_ms;     /* SIGTERM's drain at most; 0: none */
-    bool in_effects;       /* lookup.c handles the DHT manager's effects */
-    size_t max_message;    /* the node's: arguments and replies, encoded */
-    size_t max_frame;      /* the transport's, header included */
+    uint64_t call_timeout;     /* ms */
+    uint64_t drain_ms;         /* SIGTERM's drain at most; 0: none */
+    bool in_effects;           /* lookup.c handles the DHT manager's effects */
+    uint64_t fx_handled;       /* ... the last list of them it took (0: none) */
+    struct stage__fxcopy *fxc; /* ... copied there (lookup.c), */
+    size_t fxc_cap;
+    char *fx_arena; /* ... with their items */
+    size_t fx_arena_cap;
+    size_t max_message; /* the node's: arguments and replies, encoded */
+    size_t max_frame;   /* the transport's, header included */
     stage__held_t *held_head, *held_tail;
     char address[STAGE_ADDR_MAX];
     uint64_t manager;

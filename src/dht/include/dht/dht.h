@@ -191,6 +191,11 @@ uint64_t stage_dht_next_timer(const stage_dht_t *d);
 /* The effects produced since they were last read; valid until the next
 ** call. */
 const stage_dht_effect_t *stage_dht_effects(stage_dht_t *d, size_t *n);
+/* Which list stage_dht_effects gives: a number that changes when a call
+** after a read starts a new list. A driver whose handling of the effects
+** may call the manager (or read the effects again) tells by it a list it
+** has handled from a new one. Never 0. */
+uint64_t stage_dht_effects_list(const stage_dht_t *d);
 
 /* Self, successor, predecessor (id 0 if none). */
 stage_dht_peer_t stage_dht_self(const stage_dht_t *d);
