@@ -62,6 +62,7 @@ int stage_dht_new(stage_dht_t **out, const stage_dht_config_t *cfg,
     d->rng = cfg->seed ^ cfg->id;
     d->now = now;
     d->range_lo = d->self.id; /* alone: the whole ring */
+    d->ack_base = 1;
     d->next_period = now + stage__dht_rand(d) % cfg->period_ms;
     d->stab_every = cfg->period_ms;
     d->next_finger_at = now + cfg->finger_period_ms;
@@ -100,12 +101,9 @@ static void rearm(stage_dht_t *d) {
     t = min_u64(t, d->next_finger_at);
     t = min_u64(t, d->next_renew);
     t = min_u64(t, stage__dht_ring_deadline(d));
-    for (size_t i = 0; i < d->hops.n; i++)
-        t = min_u64(t, d->hops.v[i]->deadline);
-    for (size_t i = 0; i < d->reqs.n; i++)
-        t = min_u64(t, d->reqs.v[i].deadline);
-    for (size_t i = 0; i < d->decs.n; i++)
-        t = min_u64(t, d->decs.v[i].deadline);
+    t = min_u64(t, stage__dht_ix_next(&d->hops));
+    t = min_u64(t, stage__dht_ix_next(&d->reqs));
+    t = min_u64(t, stage__dht_ix_next(&d->decs));
     d->next_timer = t;
 }
 
@@ -115,12 +113,7 @@ void stage_dht_destroy(stage_dht_t **dp) {
     reset(d, d->now);
     stage__dht_table_free(d);
     stage__dht_kv_free(d);
-    for (size_t i = 0; i < d->hops.n; i++) {
-        stage__free(d->hops.v[i]->msg.data);
-        stage__free(d->hops.v[i]);
-    }
-    stage__free(d->hops.v);
-    stage__free(d->acks.v);
+    stage__dht_route_free(d);
     for (size_t i = 0; i < d->loop.n; i++)
         stage__free(d->loop.v[i].data);
     stage__free(d->loop.v);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "dht/dht.h"
+#include "util/u64map.h"
 
 #define FINGERS 64
 #define MAX_HOPS 48        /* a routed message that went this far is dropped */
@@ -65,10 +66,17 @@ typedef struct entry {
     char *value;
 } entry_t;
 
-/* A routed message waiting for the next hop's ACK. */
+/* An item of a timed index (index.c): first in the item it indexes. */
+typedef struct tnode {
+    uint64_t id;       /* rid, or a hop's seq: unique in its index */
+    uint64_t deadline; /* absolute ms */
+    size_t pos;        /* in the index's list */
+    size_t slot;       /* in its heap */
+} tnode_t;
+
+/* A routed message waiting for the next hop's ACK (ix.id: its seq). */
 typedef struct hop {
-    uint64_t seq;
-    uint64_t deadline;
+    tnode_t ix;
     uint64_t tried[HOP_TRIES];
     int ntried;
     bool back; /* go to our predecessor (the sender's view was stale) */
@@ -76,12 +84,21 @@ typedef struct hop {
 } hop_t;
 
 /* An ack owed to the previous hop of a routed message: it rides on the
-** next message to that member, or goes alone when due. */
+** next message to that member, or goes alone when due. Owed acks queue
+** oldest first (so by due time: the delay is fixed), each also chained to
+** the next one owed to the same member (route.c). */
 typedef struct ack {
     stage_dht_peer_t to;
     uint64_t seq;
     uint64_t due;
+    uint64_t next; /* the next owed to the same member (its number), or 0 */
+    bool gone;     /* it rode on a message: the queue skips it */
 } ack_t;
+
+/* The acks owed to one member: the first and last in its chain. */
+typedef struct ackto {
+    uint64_t first, last;
+} ackto_t;
 
 /* A request this manager asked (for its caller or for itself). */
 enum {
@@ -96,7 +113,7 @@ enum {
     RQ_FIND_PRED
 };
 typedef struct request {
-    uint64_t rid;
+    tnode_t ix;   /* ix.id: rid */
     uint64_t arg; /* ROUTE arg (FETCH: range end; WATCH: caller req) */
     uint64_t req; /* caller's id (RQ_USER), finger index, decision rid */
     int kind;
@@ -108,7 +125,6 @@ typedef struct request {
     uint64_t base; /* base key */
     uint64_t sub;  /* item (writes); FETCH: start of our range */
     stage_dht_peer_t via;
-    uint64_t deadline;
     uint32_t flags;
     uint32_t len; /* payload to resend */
     char *data;
@@ -116,14 +132,13 @@ typedef struct request {
 
 /* An atomic write decided here, waiting for its copies. */
 typedef struct decision {
-    uint64_t rid;        /* our id for the copies */
+    tnode_t ix;          /* ix.id: our rid for the copies */
     uint64_t origin_rid; /* the asker's rid */
     stage_dht_peer_t origin;
     int op;
     int status;
     int waiting; /* copies not yet acknowledged */
     int acked;
-    uint64_t deadline;
     int npeers;
     stage_dht_peer_t peers[8];
     uint32_t len; /* the answer's payload */
@@ -155,6 +170,16 @@ typedef struct owned {
         size_t n, cap;                                                         \
     }
 
+/* A timed index: its nodes by id, in a list, and by deadline (index.c). */
+typedef struct tindex {
+    VEC(tnode_t *) list; /* the order the manager walks them in */
+    VEC(tnode_t *) heap; /* min-heap by deadline */
+    stage_u64map_t byid;
+    VEC(tnode_t *) due; /* the due pass under way: list order */
+    size_t due_at;      /* the next of due to visit */
+    bool walking;
+} tindex_t;
+
 struct stage_dht {
     /* what every call touches first, together in a few cache lines: the
     ** simulator runs thousands of managers and each call starts cold */
@@ -180,10 +205,16 @@ struct stage_dht {
 
     /* routing */
     uint64_t seq, rid;
-    VEC(hop_t *) hops;
-    VEC(ack_t) acks; /* owed, oldest first */
-    VEC(request_t) reqs;
-    VEC(decision_t) decs;
+    tindex_t hops; /* hop_t by seq */
+    tindex_t reqs; /* request_t by rid */
+    tindex_t decs; /* decision_t by rid */
+    VEC(ack_t)
+    acks;            /* owed, oldest first; acks.v[i] is number ack_base+i
+                     ** (from 1: 0 ends a chain) */
+    size_t ack_head; /* acks before it have gone */
+    uint64_t ack_base;
+    size_t acks_owed;     /* not gone */
+    stage_u64map_t ackto; /* member id -> its ackto_t */
 
     stage_dht_config_t cfg;
     stage_dht_peer_t self;
@@ -240,6 +271,27 @@ int stage__dht_grow(void **v, size_t *cap, size_t n, size_t sz);
          ? &(vec).v[(vec).n++]                                                 \
          : NULL)
 
+/* ---- timed indexes (index.c) ---- */
+/* Add n (id and deadline set, id new): 0 or STAGE_ENOMEM (not added). */
+int stage__dht_ix_add(tindex_t *x, tnode_t *n);
+/* Remove n (in x); the caller frees it. In a due pass, n must be the node
+** just visited. */
+void stage__dht_ix_remove(tindex_t *x, tnode_t *n);
+/* The node with id, or NULL. */
+tnode_t *stage__dht_ix_get(const tindex_t *x, uint64_t id);
+/* Give n (in x) a new id (non-zero, not in x). */
+void stage__dht_ix_rekey(tindex_t *x, tnode_t *n, uint64_t id);
+/* Move n's deadline. */
+void stage__dht_ix_set(tindex_t *x, tnode_t *n, uint64_t deadline);
+/* The earliest deadline, UINT64_MAX if none. */
+uint64_t stage__dht_ix_next(const tindex_t *x);
+/* Start a due pass: the nodes with deadline <= now, in list order. */
+void stage__dht_ix_due(tindex_t *x, uint64_t now);
+/* The next node of the pass, or NULL: the pass is over. */
+tnode_t *stage__dht_ix_due_next(tindex_t *x);
+/* Free the index (not its nodes). */
+void stage__dht_ix_free(tindex_t *x);
+
 /* ---- ring arithmetic (ring.c) ---- */
 /* x in the open-closed ring interval (a, b]; (a, a] is the whole ring. */
 static inline bool in_oc(uint64_t x, uint64_t a, uint64_t b) {
@@ -280,6 +332,8 @@ void stage__dht_ack_recv(stage_dht_t *d, const stage_dht_msg_t *m);
 ** (all of them if all) alone. Returns the earliest due time left. */
 uint64_t stage__dht_flush_acks(stage_dht_t *d, bool all);
 void stage__dht_route_tick(stage_dht_t *d);
+/* Free the pending hops and owed acks (stage_dht_destroy). */
+void stage__dht_route_free(stage_dht_t *d);
 /* The best next hop for key other than the excluded ids (NULL: none).
 ** jump: the message starts here, and may go straight to the owner that a
 ** whole successor list shows (later hops route by the ring alone, so two

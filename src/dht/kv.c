@@ -58,13 +58,18 @@ static uint64_t target(const stage_dht_t *d, const request_t *r) {
     return stage_dht_replica(r->base, r->index, d->cfg.replicas);
 }
 
+/* r's next try is due at t. */
+static void req_due(stage_dht_t *d, request_t *r, uint64_t t) {
+    stage__dht_ix_set(&d->reqs, &r->ix, t);
+}
+
 static void send_req(stage_dht_t *d, request_t *r) {
-    r->deadline = d->now + d->cfg.request_timeout_ms;
+    req_due(d, r, d->now + d->cfg.request_timeout_ms);
     stage_dht_msg_t m;
     memset(&m, 0, offsetof(stage_dht_msg_t, peers));
     m.type = STAGE_DHT_M_ROUTE;
     m.op = (uint8_t)r->op;
-    m.rid = r->rid;
+    m.rid = r->ix.id;
     m.key = target(d, r);
     m.arg = r->arg;
     m.flags = r->flags;
@@ -90,14 +95,20 @@ static void send_req(stage_dht_t *d, request_t *r) {
 }
 
 int stage__dht_request(stage_dht_t *d, const reqspec_t *s, payload_t *pl) {
-    request_t *r = VEC_PUSH(d->reqs);
+    request_t *r = stage__malloc(sizeof(*r));
     if (!r || (pl && pl->err)) {
-        if (r) d->reqs.n--;
+        stage__free(r);
         if (pl) stage__free(pl->data);
         return r ? pl->err : STAGE_ENOMEM;
     }
     memset(r, 0, sizeof(*r));
-    r->rid = ++d->rid;
+    r->ix.id = ++d->rid;
+    r->ix.deadline = d->now; /* send_req sets it */
+    if (stage__dht_ix_add(&d->reqs, &r->ix)) {
+        stage__free(r);
+        if (pl) stage__free(pl->data);
+        return STAGE_ENOMEM;
+    }
     r->kind = s->kind;
     r->op = s->op;
     r->req = s->req;
@@ -111,13 +122,14 @@ int stage__dht_request(stage_dht_t *d, const reqspec_t *s, payload_t *pl) {
         r->data = pl->data;
         r->len = pl->len;
     }
-    send_req(d, &d->reqs.v[d->reqs.n - 1]);
+    send_req(d, r);
     return 0;
 }
 
-static void req_remove(stage_dht_t *d, size_t i) {
-    stage__free(d->reqs.v[i].data);
-    d->reqs.v[i] = d->reqs.v[--d->reqs.n];
+static void req_remove(stage_dht_t *d, request_t *r) {
+    stage__dht_ix_remove(&d->reqs, &r->ix);
+    stage__free(r->data);
+    stage__free(r);
 }
 
 static owned_t *owned_find(stage_dht_t *d, uint64_t base, uint64_t sub) {
@@ -233,11 +245,8 @@ static void repair_done(stage_dht_t *d) {
 }
 
 static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
-    size_t i = 0;
-    while (i < d->reqs.n && d->reqs.v[i].rid != m->rid)
-        i++;
-    if (i == d->reqs.n || m->op != d->reqs.v[i].op) return;
-    request_t *r = &d->reqs.v[i];
+    request_t *r = (request_t *)stage__dht_ix_get(&d->reqs, m->rid);
+    if (!r || m->op != r->op) return;
     if (r->op == STAGE_DHT_OP_GET && m->status == STAGE_ENAME_NOT_FOUND &&
         ++r->misses < d->cfg.replicas) {
         /* one replica may have lost it (a failure, a repair under way):
@@ -254,12 +263,13 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
         ** ring that a join has just changed repairs all of them at once,
         ** and four answers in a few milliseconds must not fail a read */
         int waits = BUSY_WAITS;
-        r->deadline = d->now + d->cfg.period_ms / BUSY_SPLIT;
+        uint64_t again = d->now + d->cfg.period_ms / BUSY_SPLIT;
         if (r->op == STAGE_DHT_OP_GET) { /* as long, in shorter waits */
             waits *= d->cfg.replicas * (BUSY_READ_SPLIT / BUSY_SPLIT);
-            r->deadline = d->now + d->cfg.period_ms / BUSY_READ_SPLIT;
-            if ((r->busy + 1) % d->cfg.replicas) r->deadline = d->now;
+            again = d->now + d->cfg.period_ms / BUSY_READ_SPLIT;
+            if ((r->busy + 1) % d->cfg.replicas) again = d->now;
         }
+        req_due(d, r, again);
         if (r->busy++ < waits) r->tries--; /* waiting is no try */
         return;
     }
@@ -298,7 +308,7 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
         stage__dht_ring_found(d, r, m);
         break;
     }
-    req_remove(d, i);
+    req_remove(d, r);
 }
 
 /* An owner asks us to renew; answer with what we do not hold for it. */
@@ -434,21 +444,18 @@ static void renew(stage_dht_t *d) {
 }
 
 void stage__dht_kv_tick(stage_dht_t *d) {
-    for (size_t i = 0; i < d->reqs.n;) {
-        request_t *r = &d->reqs.v[i];
-        if (r->deadline > d->now) {
-            i++;
-            continue;
-        }
+    tnode_t *n; /* the due requests, in the order the old scan took them */
+    stage__dht_ix_due(&d->reqs, d->now);
+    while ((n = stage__dht_ix_due_next(&d->reqs)) != NULL) {
+        request_t *r = (request_t *)n;
         if (++r->tries < max_tries(d, r->kind)) {
             if (r->op == STAGE_DHT_OP_GET)
                 r->index = (r->index + 1) % d->cfg.replicas;
             send_req(d, r);
-            i++;
             continue;
         }
         req_failed(d, r);
-        req_remove(d, i);
+        req_remove(d, r);
     }
     stage__dht_primary_tick(d);
     if (d->now >= d->next_period) stage__dht_table_tick(d);
@@ -459,9 +466,9 @@ void stage__dht_kv_tick(stage_dht_t *d) {
 }
 
 void stage__dht_kv_free(stage_dht_t *d) {
-    for (size_t i = 0; i < d->reqs.n; i++)
-        stage__free(d->reqs.v[i].data);
-    stage__free(d->reqs.v);
+    while (d->reqs.list.n)
+        req_remove(d, (request_t *)d->reqs.list.v[d->reqs.list.n - 1]);
+    stage__dht_ix_free(&d->reqs);
     for (size_t i = 0; i < d->owned.n; i++)
         stage__free(d->owned.v[i].value);
     stage__free(d->owned.v);

@@ -206,22 +206,25 @@ static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
     }
     stage__free(pl.data);
     stage__dht_changed(d, m->key);
-    decision_t *dec = VEC_PUSH(d->decs);
-    if (!dec) {
+    decision_t *dec = stage__malloc(sizeof(*dec));
+    if (dec) {
+        memset(dec, 0, sizeof(*dec));
+        dec->ix.id = ++d->rid;
+        dec->ix.deadline = d->now + 2 * (uint64_t)d->cfg.request_timeout_ms + 1;
+    }
+    if (!dec || stage__dht_ix_add(&d->decs, &dec->ix)) {
+        stage__free(dec);
         reply(d, m, STAGE_ENOMEM);
         return;
     }
-    memset(dec, 0, sizeof(*dec));
-    dec->rid = ++d->rid;
     dec->origin_rid = m->rid;
     dec->origin = m->origin;
     dec->op = m->op;
     dec->npeers = R;
     dec->peers[r.index] = d->self;
     dec->waiting = R - 1;
-    dec->deadline = d->now + 2 * (uint64_t)d->cfg.request_timeout_ms + 1;
     uint64_t base = stage__dht_base(d, r.key, r.index);
-    uint64_t rid = dec->rid;
+    uint64_t rid = dec->ix.id;
     for (int i = 0; i < R; i++) {
         if (i == r.index) continue;
         rec_t c = r;
@@ -242,8 +245,8 @@ static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
     if (R == 1) stage__dht_decision_copied(d, rid, 0, NULL, false);
 }
 
-static void finish(stage_dht_t *d, size_t i) {
-    decision_t *dec = &d->decs.v[i];
+/* Answer the asker of dec and drop it. */
+static void finish(stage_dht_t *d, decision_t *dec) {
     int status = dec->status;
     if (status == 0 && d->cfg.replicas > 1 && dec->acked == 0)
         status = STAGE_ETIMEOUT; /* kept here; the asker will retry */
@@ -257,21 +260,19 @@ static void finish(stage_dht_t *d, size_t i) {
             r->peers[j] = dec->peers[j];
         r->npeers = (uint8_t)dec->npeers;
     }
-    d->decs.v[i] = d->decs.v[--d->decs.n];
+    stage__dht_ix_remove(&d->decs, &dec->ix);
+    stage__free(dec);
 }
 
 void stage__dht_decision_copied(stage_dht_t *d, uint64_t rid, int index,
                                 const stage_dht_peer_t *holder, bool ok) {
-    for (size_t i = 0; i < d->decs.n; i++) {
-        decision_t *dec = &d->decs.v[i];
-        if (dec->rid != rid) continue;
-        if (ok && holder && index < 8) {
-            dec->peers[index] = *holder;
-            dec->acked++;
-        }
-        if (--dec->waiting <= 0) finish(d, i);
-        return;
+    decision_t *dec = (decision_t *)stage__dht_ix_get(&d->decs, rid);
+    if (!dec) return;
+    if (ok && holder && index < 8) {
+        dec->peers[index] = *holder;
+        dec->acked++;
     }
+    if (--dec->waiting <= 0) finish(d, dec);
 }
 
 static void on_copy(stage_dht_t *d, const stage_dht_msg_t *m) {
@@ -414,11 +415,10 @@ void stage__dht_repair(stage_dht_t *d, uint64_t lo, uint64_t hi) {
 }
 
 void stage__dht_primary_tick(stage_dht_t *d) {
-    for (size_t i = 0; i < d->decs.n;)
-        if (d->decs.v[i].deadline <= d->now)
-            finish(d, i);
-        else
-            i++;
+    tnode_t *n; /* the due decisions, in the order the old scan took them */
+    stage__dht_ix_due(&d->decs, d->now);
+    while ((n = stage__dht_ix_due_next(&d->decs)) != NULL)
+        finish(d, (decision_t *)n);
     for (size_t i = 0; i < d->watches.n;)
         if (d->watches.v[i].expires <= d->now)
             d->watches.v[i] = d->watches.v[--d->watches.n];
@@ -427,6 +427,11 @@ void stage__dht_primary_tick(stage_dht_t *d) {
 }
 
 void stage__dht_primary_free(stage_dht_t *d) {
-    stage__free(d->decs.v);
+    while (d->decs.list.n) {
+        tnode_t *n = d->decs.list.v[d->decs.list.n - 1];
+        stage__dht_ix_remove(&d->decs, n);
+        stage__free(n);
+    }
+    stage__dht_ix_free(&d->decs);
     stage__free(d->watches.v);
 }

@@ -345,8 +345,8 @@ void stage__dht_ring_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
 
 /* Ask whoever is at the join address to route a lookup of our id. */
 static void send_join(stage_dht_t *d) {
-    for (size_t i = 0; i < d->reqs.n; i++)
-        if (d->reqs.v[i].kind == RQ_JOIN) return; /* one at a time */
+    for (size_t i = 0; i < d->reqs.list.n; i++) /* one at a time */
+        if (((request_t *)d->reqs.list.v[i])->kind == RQ_JOIN) return;
     stage_dht_peer_t via = {d->join_id, ""};
     memcpy(via.addr, d->join_addr, STAGE_ADDR_MAX);
     reqspec_t s = {.kind = RQ_JOIN,
@@ -563,10 +563,10 @@ static int forget_at(stage_dht_t *d, uint64_t now, const char *addr,
     }
     for (int j = 0; j < n; j++) {
         stage__dht_peer_failed(d, ids[j]);
-        for (size_t i = 0; i < d->hops.n; i++) { /* retry at the next tick */
-            hop_t *h = d->hops.v[i];
+        for (size_t i = 0; i < d->hops.list.n; i++) { /* retry: next tick */
+            hop_t *h = (hop_t *)d->hops.list.v[i];
             if (h->ntried && h->tried[h->ntried - 1] == ids[j])
-                h->deadline = d->now;
+                stage__dht_ix_set(&d->hops, &h->ix, d->now);
         }
     }
     stage__dht_end(d);

@@ -14,6 +14,7 @@
 ** Invariant: every pending hop holds its own copy of the message.
 ** Pure logic: no I/O.
 */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,7 +77,8 @@ const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
     return NULL;
 }
 
-/* Send the hop's message to its next try; false if no route is left. */
+/* Send the hop's message to its next try, and index it by the new seq;
+** false if no route is left (the hop is then out of the index). */
 static bool send_hop(stage_dht_t *d, hop_t *h) {
     bool final;
     if (h->ntried >= HOP_TRIES) return false;
@@ -96,7 +98,7 @@ static bool send_hop(stage_dht_t *d, hop_t *h) {
     memcpy(m, &h->msg, offsetof(stage_dht_msg_t, peers));
     m->to = to;
     m->from = from;
-    h->seq = m->seq = ++d->seq;
+    m->seq = ++d->seq;
     m->flags = (h->msg.flags & ~(uint32_t)RF_FINAL) | (final ? RF_FINAL : 0);
     m->data = NULL;
     if (h->msg.len) {
@@ -108,13 +110,28 @@ static bool send_hop(stage_dht_t *d, hop_t *h) {
         memcpy(m->data, h->msg.data, h->msg.len);
     }
     h->tried[h->ntried++] = to;
-    h->deadline = d->now + d->cfg.hop_timeout_ms;
-    return true;
+    uint64_t deadline = d->now + d->cfg.hop_timeout_ms;
+    if (h->ix.id) { /* a retry: the ack names the new seq */
+        stage__dht_ix_set(&d->hops, &h->ix, deadline);
+        stage__dht_ix_rekey(&d->hops, &h->ix, m->seq);
+        return true;
+    }
+    h->ix.id = m->seq;
+    h->ix.deadline = deadline;
+    if (stage__dht_ix_add(&d->hops, &h->ix) == 0) return true;
+    h->ix.id = 0;
+    return false;
 }
 
 static void hop_free(hop_t *h) {
     stage__free(h->msg.data);
     stage__free(h);
+}
+
+/* Drop h: out of the index (if in it: ix.id != 0) and freed. */
+static void hop_drop(stage_dht_t *d, hop_t *h) {
+    if (h->ix.id) stage__dht_ix_remove(&d->hops, &h->ix);
+    hop_free(h);
 }
 
 /* Takes m's payload. */
@@ -139,13 +156,12 @@ void stage__dht_route(stage_dht_t *d, stage_dht_msg_t *m) {
         return;
     }
     hop_t *h = stage__malloc(sizeof(*h));
-    hop_t **slot = h ? VEC_PUSH(d->hops) : NULL;
-    if (!slot) {
-        stage__free(h);
+    if (!h) {
         stage__free(m->data);
         m->data = NULL;
         return;
     }
+    h->ix.id = 0; /* indexed once sent (send_hop) */
     memcpy(&h->msg, m, offsetof(stage_dht_msg_t, peers));
     h->msg.hops++;
     h->msg.npeers = h->msg.nacks = 0;
@@ -155,21 +171,46 @@ void stage__dht_route(stage_dht_t *d, stage_dht_msg_t *m) {
     h->back = (m->flags & RF_FINAL) && d->pred.id &&
               in_oc(m->key, d->self.id, d->pred.id);
     m->data = NULL;
-    *slot = h;
-    if (!send_hop(d, h)) {
-        d->hops.n--;
-        hop_free(h);
-    }
+    if (!send_hop(d, h)) hop_drop(d, h);
+}
+
+/* The ack numbered k (in the queue). */
+static ack_t *ack_at(stage_dht_t *d, uint64_t k) {
+    assert(k >= d->ack_base && k - d->ack_base < d->acks.n);
+    return &d->acks.v[k - d->ack_base];
 }
 
 static void owe_ack(stage_dht_t *d, const stage_dht_peer_t *to, uint64_t seq) {
     uint32_t delay = d->cfg.ack_delay_ms;
     if (delay > d->cfg.hop_timeout_ms / 4) delay = d->cfg.hop_timeout_ms / 4;
+    ackto_t *g = stage__u64map_get(&d->ackto, to->id);
+    if (!g) {
+        g = stage__malloc(sizeof(*g));
+        if (!g || stage__u64map_put(&d->ackto, to->id, g)) {
+            stage__free(g);
+            return; /* the hop is retried: costs time, not correctness */
+        }
+        g->first = g->last = 0;
+    }
     ack_t *a = VEC_PUSH(d->acks);
-    if (!a) return; /* the hop is retried: costs time, not correctness */
+    if (!a) {
+        if (!g->first) stage__free(stage__u64map_take(&d->ackto, to->id));
+        return;
+    }
     a->to = *to;
     a->seq = seq;
     a->due = d->now + delay;
+    a->next = 0;
+    a->gone = false;
+    /* the queue stays in due order: the first owed is the first due */
+    assert(d->acks.n < 2 || a[-1].due <= a->due);
+    uint64_t k = d->ack_base + d->acks.n - 1;
+    if (g->last)
+        ack_at(d, g->last)->next = k;
+    else
+        g->first = k;
+    g->last = k;
+    d->acks_owed++;
 }
 
 void stage__dht_route_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
@@ -192,14 +233,8 @@ void stage__dht_route_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
 }
 
 static void acked(stage_dht_t *d, uint64_t seq, uint64_t from) {
-    for (size_t i = 0; i < d->hops.n; i++) {
-        hop_t *h = d->hops.v[i];
-        if (h->seq == seq && h->ntried && h->tried[h->ntried - 1] == from) {
-            hop_free(h);
-            d->hops.v[i] = d->hops.v[--d->hops.n];
-            return;
-        }
-    }
+    hop_t *h = (hop_t *)stage__dht_ix_get(&d->hops, seq);
+    if (h && h->ntried && h->tried[h->ntried - 1] == from) hop_drop(d, h);
 }
 
 void stage__dht_ack_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
@@ -207,58 +242,99 @@ void stage__dht_ack_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
         acked(d, m->acks[i], m->from.id);
 }
 
-/* Move acks owed to 'to' onto m while it has room. */
+/* Move acks owed to 'to' onto m while it has room, oldest first. */
 static void ride(stage_dht_t *d, stage_dht_msg_t *m,
                  const stage_dht_peer_t *to) {
-    size_t k = 0;
-    for (size_t i = 0; i < d->acks.n; i++) {
-        ack_t *a = &d->acks.v[i];
-        if (m->nacks < STAGE_DHT_ACKS_MAX && a->to.id == to->id &&
-            !strcmp(a->to.addr, to->addr))
-            m->acks[m->nacks++] = a->seq;
+    ackto_t *g = stage__u64map_get(&d->ackto, to->id);
+    if (!g) return;
+    uint64_t prev = 0;
+    for (uint64_t k = g->first; k && m->nacks < STAGE_DHT_ACKS_MAX;) {
+        ack_t *a = ack_at(d, k);
+        uint64_t next = a->next;
+        if (strcmp(a->to.addr, to->addr)) { /* the id at another address */
+            prev = k;
+            k = next;
+            continue;
+        }
+        m->acks[m->nacks++] = a->seq;
+        a->gone = true;
+        d->acks_owed--;
+        if (prev)
+            ack_at(d, prev)->next = next;
         else
-            d->acks.v[k++] = *a;
+            g->first = next;
+        if (g->last == k) g->last = prev;
+        k = next;
     }
-    d->acks.n = k;
+    if (!g->first) stage__free(stage__u64map_take(&d->ackto, to->id));
+}
+
+/* The oldest ack still owed, or NULL; drops the gone ones before it. */
+static ack_t *ack_first(stage_dht_t *d) {
+    while (d->ack_head < d->acks.n && d->acks.v[d->ack_head].gone)
+        d->ack_head++;
+    if (d->ack_head == d->acks.n) { /* none owed: start the queue again */
+        d->ack_base += d->acks.n;
+        d->acks.n = d->ack_head = 0;
+        return NULL;
+    }
+    if (d->ack_head >= 64 && d->ack_head * 2 >= d->acks.n) {
+        /* never empty under steady traffic: shift it down now and then */
+        memmove(d->acks.v, d->acks.v + d->ack_head,
+                (d->acks.n - d->ack_head) * sizeof(*d->acks.v));
+        d->ack_base += d->ack_head;
+        d->acks.n -= d->ack_head;
+        d->ack_head = 0;
+    }
+    return &d->acks.v[d->ack_head];
 }
 
 uint64_t stage__dht_flush_acks(stage_dht_t *d, bool all) {
-    if (!d->acks.n) return UINT64_MAX;
-    for (size_t i = 0; i < d->out.n && d->acks.n; i++)
+    if (!d->acks_owed) { /* all rode: empty the queue */
+        ack_first(d);
+        return UINT64_MAX;
+    }
+    for (size_t i = 0; i < d->out.n && d->acks_owed; i++)
         ride(d, &d->out.v[i], &d->dests.v[i]);
-    for (size_t i = 0; i < d->acks.n;) {
-        if (!all && d->acks.v[i].due > d->now) {
-            i++;
-            continue;
-        }
-        stage_dht_peer_t to = d->acks.v[i].to;
+    ack_t *a;
+    while ((a = ack_first(d)) && (all || a->due <= d->now)) {
+        stage_dht_peer_t to = a->to;
         stage_dht_msg_t *m = stage__dht_send(d, STAGE_DHT_M_ACK, &to);
         if (!m) break; /* out of memory: the hops are retried */
         ride(d, m, &to);
-        i = 0;
     }
-    uint64_t t = UINT64_MAX;
-    for (size_t i = 0; i < d->acks.n; i++)
-        if (d->acks.v[i].due < t) t = d->acks.v[i].due;
-    return t;
+    a = ack_first(d);
+    return a ? a->due : UINT64_MAX;
+}
+
+static void free_val(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    stage__free(val);
+}
+
+void stage__dht_route_free(stage_dht_t *d) {
+    tnode_t *n;
+    while (d->hops.list.n) {
+        n = d->hops.list.v[d->hops.list.n - 1];
+        stage__dht_ix_remove(&d->hops, n);
+        hop_free((hop_t *)n);
+    }
+    stage__dht_ix_free(&d->hops);
+    stage__u64map_each(&d->ackto, free_val, NULL);
+    stage__u64map_free(&d->ackto);
+    stage__free(d->acks.v);
 }
 
 void stage__dht_route_tick(stage_dht_t *d) {
-    for (size_t i = 0; i < d->hops.n;) {
-        hop_t *h = d->hops.v[i];
-        if (h->deadline > d->now) {
-            i++;
-            continue;
-        }
+    tnode_t *n; /* the due hops, in the order the old scan took them */
+    stage__dht_ix_due(&d->hops, d->now);
+    while ((n = stage__dht_ix_due_next(&d->hops)) != NULL) {
+        hop_t *h = (hop_t *)n;
         uint64_t failed = h->tried[h->ntried - 1];
         /* a silent successor is judged by stabilize; others we drop */
         if (!(d->nsucc && d->succ[0].id == failed))
             stage__dht_peer_failed(d, failed);
-        if (send_hop(d, h)) {
-            i++;
-            continue;
-        }
-        hop_free(h);
-        d->hops.v[i] = d->hops.v[--d->hops.n];
+        if (!send_hop(d, h)) hop_drop(d, h);
     }
 }
