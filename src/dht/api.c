@@ -89,12 +89,8 @@ int stage_dht_cas(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
 }
 
 void stage__dht_forget(stage_dht_t *d, uint64_t k, uint64_t sub) {
-    for (size_t i = 0; i < d->owned.n; i++)
-        if (d->owned.v[i].base == k && d->owned.v[i].sub == sub) {
-            stage__free(d->owned.v[i].value);
-            d->owned.v[i] = d->owned.v[--d->owned.n];
-            return;
-        }
+    owned_t *o = stage__dht_owned_find(d, k, sub);
+    if (o) stage__dht_owned_drop(d, o);
 }
 
 int stage_dht_remove(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,

@@ -162,6 +162,7 @@ typedef struct owned {
     stage_dht_peer_t holder[8]; /* who holds replica i (id 0: unknown) */
     uint64_t sent[8], acked[8]; /* last renewal sent to it, answered */
     uint64_t asked; /* when the last put of a missing replica was sent */
+    bool mapped;    /* in owned_at (else a collision or out of memory) */
 } owned_t;
 
 #define VEC(T)                                                                 \
@@ -256,6 +257,8 @@ struct stage_dht {
     VEC(watch_t) watches; /* held here as primary */
     VEC(watch_t) mywatches;
     VEC(owned_t) owned;
+    stage_u64map_t owned_at; /* mix of (base, sub) -> index + 1 in owned */
+    size_t owned_loose;      /* entries of owned not in owned_at */
     /* owners whose node was declared dead (stage_dht_owner_gone): their
     ** entries are refused until gone_until, a lease after the news, so a
     ** replica that has not heard yet cannot hand them back */
@@ -391,6 +394,11 @@ typedef struct reqspec {
 int stage__dht_request(stage_dht_t *d, const reqspec_t *s, payload_t *pl);
 void stage__dht_changed(stage_dht_t *d, uint64_t key);
 void stage__dht_kv_free(stage_dht_t *d);
+
+/* The entry we own for (base, sub), or NULL; drop one (its value freed,
+** the last entry moved into its place). */
+owned_t *stage__dht_owned_find(stage_dht_t *d, uint64_t base, uint64_t sub);
+void stage__dht_owned_drop(stage_dht_t *d, owned_t *o);
 
 /* A user write of op with route flags (api.c; stores.c uses it). */
 int stage__dht_put_flags(stage_dht_t *d, uint64_t now, uint64_t req, int op,

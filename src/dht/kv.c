@@ -132,16 +132,54 @@ static void req_remove(stage_dht_t *d, request_t *r) {
     stage__free(r);
 }
 
-static owned_t *owned_find(stage_dht_t *d, uint64_t base, uint64_t sub) {
-    for (size_t i = 0; i < d->owned.n; i++)
-        if (d->owned.v[i].base == base && d->owned.v[i].sub == sub)
-            return &d->owned.v[i];
+/* owned_at's key for (base, sub): a mix, never 0. Two entries may share
+** one: the second is then loose, found by a scan (as every entry was). */
+static uint64_t owned_key(uint64_t base, uint64_t sub) {
+    uint64_t z = base ^ (sub + 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return z ? z : 1;
+}
+
+owned_t *stage__dht_owned_find(stage_dht_t *d, uint64_t base, uint64_t sub) {
+    uintptr_t i =
+        (uintptr_t)stage__u64map_get(&d->owned_at, owned_key(base, sub));
+    if (i && d->owned.v[i - 1].base == base && d->owned.v[i - 1].sub == sub)
+        return &d->owned.v[i - 1];
+    for (size_t j = 0; d->owned_loose && j < d->owned.n; j++)
+        if (d->owned.v[j].base == base && d->owned.v[j].sub == sub)
+            return &d->owned.v[j];
     return NULL;
 }
 
-static void owned_drop(stage_dht_t *d, owned_t *o) {
+/* A new entry at the end of owned, for (base, sub); NULL if out of memory. */
+static owned_t *owned_add(stage_dht_t *d, uint64_t base, uint64_t sub) {
+    owned_t *o = VEC_PUSH(d->owned);
+    if (!o) return NULL;
+    memset(o, 0, sizeof(*o));
+    o->base = base;
+    o->sub = sub;
+    uint64_t k = owned_key(base, sub);
+    o->mapped =
+        !stage__u64map_get(&d->owned_at, k) &&
+        stage__u64map_put(&d->owned_at, k, (void *)(uintptr_t)d->owned.n) == 0;
+    if (!o->mapped) d->owned_loose++;
+    return o;
+}
+
+void stage__dht_owned_drop(stage_dht_t *d, owned_t *o) {
     stage__free(o->value);
-    *o = d->owned.v[--d->owned.n];
+    if (o->mapped)
+        stage__u64map_take(&d->owned_at, owned_key(o->base, o->sub));
+    else
+        d->owned_loose--;
+    owned_t *last = &d->owned.v[--d->owned.n];
+    if (last == o) return;
+    *o = *last;
+    if (o->mapped) /* the key is there: this put never grows the map */
+        stage__u64map_put(&d->owned_at, owned_key(o->base, o->sub),
+                          (void *)(uintptr_t)(o - d->owned.v + 1));
 }
 
 /* A write of ours succeeded: remember the entry and its holders. */
@@ -152,18 +190,13 @@ static void owned_update(stage_dht_t *d, const request_t *r,
     if (stage__dht_pl_next(r->data, r->len, &off, &rec) != 1) return;
     for (size_t i = 0; (r->flags & RF_REPLACE) && i < d->owned.n;) {
         if (d->owned.v[i].base == r->base && d->owned.v[i].sub != rec.sub)
-            owned_drop(d, &d->owned.v[i]);
+            stage__dht_owned_drop(d, &d->owned.v[i]);
         else
             i++;
     }
-    owned_t *o = owned_find(d, r->base, rec.sub);
-    if (!o) {
-        o = VEC_PUSH(d->owned);
-        if (!o) return;
-        memset(o, 0, sizeof(*o));
-        o->base = r->base;
-        o->sub = rec.sub;
-    }
+    owned_t *o = stage__dht_owned_find(d, r->base, rec.sub);
+    if (!o) o = owned_add(d, r->base, rec.sub);
+    if (!o) return;
     char *v = rec.len ? stage__malloc(rec.len) : NULL;
     if (rec.len && !v) return;
     if (rec.len) memcpy(v, rec.value, rec.len);
@@ -204,10 +237,10 @@ static void reput(stage_dht_t *d, owned_t *o, int i) {
 
 static void reply_reput(stage_dht_t *d, const request_t *r,
                         const stage_dht_msg_t *m) {
-    owned_t *o = owned_find(d, r->base, r->sub);
+    owned_t *o = stage__dht_owned_find(d, r->base, r->sub);
     if (!o) return;
     if (m->status == STAGE_EEXISTS) { /* someone else holds it now: lost */
-        owned_drop(d, o);
+        stage__dht_owned_drop(d, o);
         return;
     }
     if (m->status) return;
@@ -321,8 +354,8 @@ static void on_missing(stage_dht_t *d, const stage_dht_msg_t *m) {
                 d->owned.v[i].acked[j] = d->now;
     while (stage__dht_pl_next(m->data, m->len, &off, &rec) == 1) {
         if (rec.index >= d->cfg.replicas) continue;
-        owned_t *o =
-            owned_find(d, stage__dht_base(d, rec.key, rec.index), rec.sub);
+        owned_t *o = stage__dht_owned_find(
+            d, stage__dht_base(d, rec.key, rec.index), rec.sub);
         if (o && o->holder[rec.index].id == m->from.id) reput(d, o, rec.index);
     }
 }
@@ -472,6 +505,7 @@ void stage__dht_kv_free(stage_dht_t *d) {
     for (size_t i = 0; i < d->owned.n; i++)
         stage__free(d->owned.v[i].value);
     stage__free(d->owned.v);
+    stage__u64map_free(&d->owned_at);
     stage__free(d->mywatches.v);
     stage__dht_primary_free(d);
 }
