@@ -1,9 +1,9 @@
 #!/bin/sh
 # bench/dht/run.sh BUILD_DIR [SEED]: the DHT's figures from the simulator,
 # each beside its target (issue 3). Runs the 1,000 and 10,000 node cases
-# that are too large for CI. Needs BUILD_DIR/tests/sim/sim_driver (or the
-# stage command's `stage sim`). Prints one line per figure and exits 1 if a
-# target is missed.
+# that are too large for CI, then one manager under load (bench_dht_load).
+# Needs BUILD_DIR/tests/sim/sim_driver (or the stage command's `stage
+# sim`). Prints one line per figure and exits 1 if a target is missed.
 set -u
 build=${1:?usage: bench/dht/run.sh BUILD_DIR [SEED]}
 seed=${2:-1}
@@ -122,5 +122,28 @@ done
 run "claim races: 10 claimants, 2% loss, crashes, 1000 nodes" --nodes 1000 --claimants 10 --loss 0.02 --crash-during-claims 0.002 --duration 300
 check races_exactly_one ">=" "$(fig races)" "races with exactly one winner"
 check failures "<=" 0 "two told they won"
+
+# One manager with N requests under way at once (bench/dht/load.c): the
+# CPU per message it receives should not grow with N. Its JSON lines, then
+# the lookups' figure at 50,000 beside twice the one at 10,000 (at 1,000
+# the run takes a few ms: too short to compare on a shared machine).
+load="$build/bench/dht/bench_dht_load"
+if [ -x "$load" ]; then
+    echo "== one manager, N requests under way at once: $load 1000 10000 50000"
+    "$load" 1000 10000 50000 > "$out.load" || missed=1
+    sed 's/^/  /' "$out.load"
+    us() {
+        grep "\"op\":\"$1\",\"n\":$2," "$out.load" |
+            sed 's/.*"us_per_input":\([^,}]*\).*/\1/'
+    }
+    small=$(us lookup 10000); large=$(us lookup 50000)
+    ok=$(awk -v s="$small" -v l="$large" 'BEGIN { print (l != "" && l <= 2 * s) ? "ok" : "MISSED" }')
+    printf '  %-30s %12s   target <= 2 x %s (at 10,000)   %s\n' \
+        "lookup us/message at 50,000" "$large" "$small" "$ok"
+    [ "$ok" = ok ] || missed=1
+    rm -f "$out.load"
+else
+    echo "run.sh: no '$load': the load figures are left out" >&2
+fi
 
 exit $missed
