@@ -153,6 +153,15 @@ typedef struct watch {
     stage_dht_peer_t watcher;
 } watch_t;
 
+/* A watch held here, as the key's primary: leased, found by key. */
+typedef struct held {
+    tnode_t ix; /* ix.id: a number of its own; ix.deadline: lease end */
+    uint64_t key;
+    uint64_t req; /* watcher's request id */
+    stage_dht_peer_t watcher;
+    struct held *prev, *next; /* the others held on the same key */
+} held_t;
+
 /* An entry this manager owns and renews, with where its replicas are. */
 typedef struct owned {
     uint64_t base, sub;
@@ -253,8 +262,12 @@ struct stage_dht {
     uint64_t join_id;
 
     /* data */
-    VEC(entry_t) table;   /* sorted by (key, sub) */
-    VEC(watch_t) watches; /* held here as primary */
+    VEC(entry_t) table;         /* sorted by (key, sub) */
+    tindex_t watches;           /* held_t, here as primary */
+    stage_u64map_t watches_at;  /* key ^ WATCH_MIX -> first held on it */
+    held_t *watches_zero;       /* ... for the key that maps to 0 */
+    uint64_t watch_ids;         /* the last ix.id given */
+    VEC(held_t *) watches_some; /* stage__dht_changed's, reused */
     VEC(watch_t) mywatches;
     VEC(owned_t) owned;
     stage_u64map_t owned_at; /* mix of (base, sub) -> index + 1 in owned */
@@ -366,6 +379,8 @@ void stage__dht_pl_entry(payload_t *p, const entry_t *e, uint64_t now);
 int stage__dht_pl_next(const char *data, uint32_t len, uint32_t *off, rec_t *r);
 
 /* ---- key/value: the asker (kv.c) and the owner (primary.c) ---- */
+/* The first watch held on key (the others follow by next), or NULL. */
+held_t *stage__dht_watches_on(const stage_dht_t *d, uint64_t key);
 uint64_t stage__dht_base(const stage_dht_t *d, uint64_t key, int index);
 bool stage__dht_frozen(const stage_dht_t *d, uint64_t key);
 void stage__dht_decision_copied(stage_dht_t *d, uint64_t rid, int index,

@@ -57,10 +57,77 @@ static void items(stage_dht_t *d, uint64_t key, payload_t *pl) {
             stage__dht_pl_entry(pl, &d->table.v[i], d->now);
 }
 
+/* ---- watches held here: a timed index (their leases), and by key a
+** list each, unordered ---- */
+#define WATCH_MIX 0x5bd1e9955bd1e995ull
+
+held_t *stage__dht_watches_on(const stage_dht_t *d, uint64_t key) {
+    uint64_t k = key ^ WATCH_MIX;
+    return k ? stage__u64map_get(&d->watches_at, k) : d->watches_zero;
+}
+
+/* Make h the first held on its key (NULL: none left). 0 or STAGE_ENOMEM
+** (only when the key had none). */
+static int watches_first(stage_dht_t *d, uint64_t key, held_t *h) {
+    uint64_t k = key ^ WATCH_MIX;
+    if (!k) {
+        d->watches_zero = h;
+        return 0;
+    }
+    if (h) return stage__u64map_put(&d->watches_at, k, h);
+    stage__u64map_take(&d->watches_at, k);
+    return 0;
+}
+
+/* Hold a new watch (lease until expires); NULL if out of memory. */
+static held_t *held_add(stage_dht_t *d, const stage_dht_msg_t *m,
+                        uint64_t expires) {
+    held_t *h = stage__calloc(1, sizeof(*h));
+    if (!h) return NULL;
+    h->ix.id = ++d->watch_ids;
+    h->ix.deadline = expires;
+    h->key = m->key;
+    h->req = m->arg;
+    h->watcher = m->origin;
+    h->next = stage__dht_watches_on(d, m->key);
+    if (stage__dht_ix_add(&d->watches, &h->ix) || watches_first(d, m->key, h)) {
+        if (stage__dht_ix_get(&d->watches, h->ix.id))
+            stage__dht_ix_remove(&d->watches, &h->ix);
+        stage__free(h);
+        return NULL;
+    }
+    if (h->next) h->next->prev = h;
+    return h;
+}
+
+static void held_drop(stage_dht_t *d, held_t *h) {
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        watches_first(d, h->key, h->next); /* the key is there: no growth */
+    if (h->next) h->next->prev = h->prev;
+    stage__dht_ix_remove(&d->watches, &h->ix);
+    stage__free(h);
+}
+
+static int by_pos(const void *a, const void *b) {
+    size_t x = (*(held_t *const *)a)->ix.pos;
+    size_t y = (*(held_t *const *)b)->ix.pos;
+    return x < y ? -1 : x > y;
+}
+
 void stage__dht_changed(stage_dht_t *d, uint64_t key) {
-    for (size_t i = 0; i < d->watches.n; i++) {
-        watch_t *w = &d->watches.v[i];
-        if (w->key != key) continue;
+    /* in the order they were held (the order of a scan over them all) */
+    d->watches_some.n = 0;
+    for (held_t *h = stage__dht_watches_on(d, key); h; h = h->next) {
+        held_t **slot = VEC_PUSH(d->watches_some);
+        if (!slot) break; /* out of memory: these are told, not the rest */
+        *slot = h;
+    }
+    qsort(d->watches_some.v, d->watches_some.n, sizeof(*d->watches_some.v),
+          by_pos);
+    for (size_t i = 0; i < d->watches_some.n; i++) {
+        held_t *w = d->watches_some.v[i];
         stage_dht_msg_t *e = stage__dht_send(d, STAGE_DHT_M_EVENT, &w->watcher);
         if (!e) return;
         e->key = key;
@@ -78,18 +145,14 @@ static void on_get(stage_dht_t *d, const stage_dht_msg_t *m) {
 }
 
 static void on_watch(stage_dht_t *d, const stage_dht_msg_t *m) {
-    watch_t *w = NULL;
-    for (size_t i = 0; i < d->watches.n && !w; i++)
-        if (d->watches.v[i].key == m->key &&
-            d->watches.v[i].watcher.id == m->origin.id &&
-            d->watches.v[i].req == m->arg)
-            w = &d->watches.v[i];
-    if (!w && (w = VEC_PUSH(d->watches)) != NULL) {
-        w->key = m->key;
-        w->req = m->arg;
-        w->watcher = m->origin;
-    }
-    if (w) w->expires = d->now + d->cfg.lease_ms;
+    held_t *w = stage__dht_watches_on(d, m->key);
+    while (w && (w->watcher.id != m->origin.id || w->req != m->arg))
+        w = w->next;
+    uint64_t expires = d->now + d->cfg.lease_ms;
+    if (w)
+        stage__dht_ix_set(&d->watches, &w->ix, expires);
+    else
+        held_add(d, m, expires);
     payload_t pl = {0};
     items(d, m->key, &pl);
     attach(reply(d, m, 0), &pl);
@@ -419,11 +482,9 @@ void stage__dht_primary_tick(stage_dht_t *d) {
     stage__dht_ix_due(&d->decs, d->now);
     while ((n = stage__dht_ix_due_next(&d->decs)) != NULL)
         finish(d, (decision_t *)n);
-    for (size_t i = 0; i < d->watches.n;)
-        if (d->watches.v[i].expires <= d->now)
-            d->watches.v[i] = d->watches.v[--d->watches.n];
-        else
-            i++;
+    stage__dht_ix_due(&d->watches, d->now); /* leases ended */
+    while ((n = stage__dht_ix_due_next(&d->watches)) != NULL)
+        held_drop(d, (held_t *)n);
 }
 
 void stage__dht_primary_free(stage_dht_t *d) {
@@ -433,5 +494,9 @@ void stage__dht_primary_free(stage_dht_t *d) {
         stage__free(n);
     }
     stage__dht_ix_free(&d->decs);
-    stage__free(d->watches.v);
+    while (d->watches.list.n)
+        held_drop(d, (held_t *)d->watches.list.v[d->watches.list.n - 1]);
+    stage__dht_ix_free(&d->watches);
+    stage__u64map_free(&d->watches_at);
+    stage__free(d->watches_some.v);
 }

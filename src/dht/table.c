@@ -133,7 +133,7 @@ void stage__dht_table_tick(stage_dht_t *d) {
             e->out_since = 0;
         }
         if (!keep) {
-            if (e->expires <= d->now && nexp < 32 && d->watches.n)
+            if (e->expires <= d->now && nexp < 32 && d->watches.list.n)
                 expired[nexp++] = e->key;
             else if (e->expires > d->now)
                 stage__dht_pl_entry(
@@ -155,9 +155,7 @@ void stage__dht_table_tick(stage_dht_t *d) {
 
 /* 1 if a watcher here watches key. */
 static bool watched(const stage_dht_t *d, uint64_t key) {
-    for (size_t i = 0; i < d->watches.n; i++)
-        if (d->watches.v[i].key == key) return true;
-    return false;
+    return stage__dht_watches_on(d, key) != NULL;
 }
 
 int stage_dht_owner_gone(stage_dht_t *d, uint64_t now, uint64_t owner) {
