@@ -1,7 +1,8 @@
 /*
 ** tests/unit/test_dht_watch.c: watches held at a key's primary — a write
-** tells every watcher of the key, in the order they first watched, and
-** no one else; a watch renewed is one watch; a lease not renewed ends it.
+** tells every watcher of the key, in the order they first watched (while
+** none has left), and no one else; a watch renewed is one watch; a lease
+** not renewed ends it.
 */
 #include <setjmp.h>
 #include <stdarg.h>
