@@ -118,8 +118,10 @@ static int by_pos(const void *a, const void *b) {
 
 void stage__dht_changed(stage_dht_t *d, uint64_t key) {
     /* in the order they were held (the order of a scan over them all) */
+    held_t *first = stage__dht_watches_on(d, key);
+    if (!first) return;
     d->watches_some.n = 0;
-    for (held_t *h = stage__dht_watches_on(d, key); h; h = h->next) {
+    for (held_t *h = first; h; h = h->next) {
         held_t **slot = VEC_PUSH(d->watches_some);
         if (!slot) break; /* out of memory: these are told, not the rest */
         *slot = h;
