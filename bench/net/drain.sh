@@ -38,9 +38,9 @@ for r in $(seq 1 "$runs"); do
     "$stage" node --theatres 2 --join "$addr" "$here/drain.lua" target "$n" >"$out/drain_b.out" 2>&1 &
     b=$!
     pids="$pids $b"
+    # ready: its actors are spawned, and it has read both other nodes'
+    # host entries, which the drain plans by
     wait_for "$out/drain_b.out" '^ready$'
-    wait_for "$out/drain_c.out" "listening, manager"
-    sleep 1.5 # host entries are published once a second: let both be read
     t0=$(now)
     kill -TERM "$b"
     wait "$b" || { echo "# the drained node exited $?" >&2; exit 1; }
