@@ -27,7 +27,7 @@ static void collect(stage_hub_t *h) {
     size_t n;
     const stage_hub_fx_t *v = stage_hub_effects(h, &n);
     assert_true(n <= FX_MAX);
-    memcpy(fx, v, n * sizeof *v);
+    if (n) memcpy(fx, v, n * sizeof *v);
     nfx = n;
 }
 
