@@ -361,6 +361,13 @@ static void send_import(stage_hub_t *h, hub_t *b, uint64_t image) {
     if (s) s->home = b->me, s->image = image;
 }
 
+/* How many of s's earlier ids to take (a driver's count, checked). */
+static int nformers(const stage_hub_step_t *s) {
+    return s->nformers < 0                       ? 0
+           : s->nformers > STAGE_HUB_FORMERS_MAX ? STAGE_HUB_FORMERS_MAX
+                                                 : s->nformers;
+}
+
 /* Guest b is this node's own from now on, as `cur` (old: its home id;
 ** answer: the node to say ADOPTED to once recorded, or NULL). */
 static void make_own(stage_hub_t *h, hub_t *b, const stage_id_t *formers,
@@ -513,7 +520,7 @@ static void step_adopt(stage_hub_t *h, const char *peer,
                        const stage_hub_step_t *s) {
     hub_t *b = hub_get(h, s->at.serial);
     if (b && b->guest && b->gstate == LIVE && same_id(&b->home, &s->home)) {
-        make_own(h, b, s->formers, s->nformers, peer);
+        make_own(h, b, s->formers, nformers(s), peer);
         return; /* ADOPTED once recorded: the driver's */
     }
     stage_hub_step_t *r = step_to(h, peer, STAGE_HUB_ADOPTED);
@@ -579,7 +586,7 @@ void stage_hub_step(stage_hub_t *h, const char *peer,
         p->image = s->image;
         p->home = s->home;
         memcpy(p->formers, s->formers, sizeof p->formers);
-        p->nformers = s->nformers;
+        p->nformers = nformers(s);
         p->next = h->pending;
         h->pending = p;
         stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_IMPORT);

@@ -15,7 +15,8 @@
 ** random, asked by any node through any of their ids (a third of the
 ** moves straight back where the actor came from: thesis 5.3.1's race),
 ** to any node, its own home included; exports and imports are refused now
-** and then. Every few seconds, one of: a node crashes (kill -9: what it
+** and then. Every few seconds, one of: an actor stops where it runs (its
+** messages fail ActorNotFound from then on), a node crashes (kill -9: what it
 ** held or had in flight is lost, and the others learn it 50-500 ms later,
 ** its guests taking themselves over), or a node drains (its actors that
 ** live elsewhere are handed over to the node they live at, those it runs
@@ -24,8 +25,9 @@
 **
 ** Checked for every seed:
 **   - every message ends once: delivered to its actor, or failed with
-**     NodeDown because a node that held it or was to take it died (the
-**     only failure allowed); none is delivered twice, and each sender's
+**     NodeDown because a node that held it or was to take it died, or
+**     ActorNotFound because its actor stopped (the only failures
+**     allowed); none is delivered twice, and each sender's
 **     messages through one id reach the actor in the order sent;
 **   - every move asked is answered once, or lost with a node that died;
 **   - an actor never runs in two places, and when it runs nowhere at the
@@ -86,6 +88,7 @@ typedef struct actor {
     uint64_t serial;
     int last_node; /* where it last ran */
     bool lost;
+    bool stopped; /* it stopped where it ran (its messages: ActorNotFound) */
     stage_id_t ids[IDS_MAX];
     int nids;
     state_t st;
@@ -137,7 +140,7 @@ static int crashes, drains;
 static size_t bounced[NODES][MAX_MSGS / 8];
 static size_t nbounced[NODES];
 static uint64_t st_delivered, st_failed, st_moves, st_answered, st_crashes,
-    st_drains, st_orphans, st_refused;
+    st_drains, st_orphans, st_refused, st_stops;
 
 /* ---- events ---------------------------------------------------------------
  */
@@ -264,7 +267,8 @@ static void add_id(int a, const stage_id_t *id) {
 static void failed(size_t m, int status, const char *why) {
     msg_t *g = &msgs[m];
     CHECK(g->state == M_PENDING || g->state == M_GONE);
-    if (status != STAGE_ENODE_DOWN)
+    if (status != STAGE_ENODE_DOWN &&
+        !(status == STAGE_EACTOR_NOT_FOUND && actors[g->actor].stopped))
         die("message %zu (%d -> actor %d via id %d, seq %" PRIu64
             ") failed %s: %s",
             m, g->sender, g->actor, g->ref, g->seq, stage_err_name(status),
@@ -349,6 +353,10 @@ static void send_to(int n, size_t m, const stage_id_t *to, int hops) {
 static void deliver(int n, size_t m, uint64_t serial) {
     msg_t *g = &msgs[m];
     actor_t *ac = &actors[g->actor];
+    if (ac->stopped && ac->node < 0) { /* the driver: no such actor */
+        failed(m, STAGE_EACTOR_NOT_FOUND, "it stopped");
+        return;
+    }
     if (ac->node != n || ac->serial != serial)
         die("message %zu for actor %d delivered at node %d as %" PRIu64
             ", where it does not run (it runs at %d as %" PRIu64 ")",
@@ -369,6 +377,7 @@ static void runs(int a, int n, uint64_t serial, const state_t *st) {
     actor_t *ac = &actors[a];
     if (ac->node >= 0 && nodes[ac->node].alive)
         die("actor %d runs at node %d and at node %d", a, ac->node, n);
+    if (ac->stopped) die("actor %d stopped, and runs again at node %d", a, n);
     ac->node = n;
     ac->last_node = n;
     ac->serial = serial;
@@ -703,9 +712,27 @@ static void bye(int x) {
     }
 }
 
+/* A random actor, if it runs, stops where it is. */
+static void stop_one(void) {
+    int a = (int)rnd(ACTORS);
+    actor_t *ac = &actors[a];
+    if (ac->node < 0 || !nodes[ac->node].alive || ac->stopped) return;
+    trace("actor %d stops at %d", a, ac->node);
+    ac->stopped = true;
+    int n = ac->node;
+    ac->node = -1;
+    st_stops++;
+    stage_hub_stopped(nodes[n].m, ac->serial);
+    run(n);
+}
+
 static void chaos(void) {
     at(now + 2000 + rnd(2000), EV_CHAOS, -1, -1);
     if (now > CHAOS_MS) return;
+    if (rnd(4) == 0) {
+        stop_one();
+        return;
+    }
     int x = (int)rnd(NODES);
     if (!nodes[x].alive || nodes[x].left || nodes[x].draining) return;
     int live = 0;
@@ -807,7 +834,7 @@ static void check(void) {
                 r + 1, reqs[r].asker, reqs[r].actor, reqs[r].holder);
     for (int a = 0; a < ACTORS; a++) {
         const actor_t *ac = &actors[a];
-        if (ac->node >= 0 && nodes[ac->node].alive) continue;
+        if ((ac->node >= 0 && nodes[ac->node].alive) || ac->stopped) continue;
         if (!crashes) die("actor %d runs nowhere, and no node crashed", a);
     }
 }
@@ -865,12 +892,13 @@ int main(int argc, char **argv) {
         heap = NULL;
         capheap = 0;
     }
-    printf("hub_sim: seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64
-           " delivered, %" PRIu64 " failed NodeDown; %" PRIu64
-           " moves asked, %" PRIu64 " answered, %" PRIu64
-           " exports or imports refused; %" PRIu64 " crashes, %" PRIu64
-           " drains, %" PRIu64 " orphans taken over\n",
-           first, first + count - 1, st_delivered, st_failed, st_moves,
-           st_answered, st_refused, st_crashes, st_drains, st_orphans);
+    printf(
+        "hub_sim: seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64
+        " delivered, %" PRIu64 " failed NodeDown; %" PRIu64
+        " moves asked, %" PRIu64 " answered, %" PRIu64
+        " exports or imports refused; %" PRIu64 " crashes, %" PRIu64
+        " drains, %" PRIu64 " orphans taken over, %" PRIu64 " actors stopped\n",
+        first, first + count - 1, st_delivered, st_failed, st_moves,
+        st_answered, st_refused, st_crashes, st_drains, st_orphans, st_stops);
     return 0;
 }
