@@ -111,17 +111,20 @@ static stage_hub_step_t *step_to(stage_hub_t *h, const char *to, int op) {
     return &x->step;
 }
 
+/* An effect of kind for local serial and image (0: none). */
 static void fx_serial(stage_hub_t *h, int kind, uint64_t serial,
                       uint64_t image) {
     stage_hub_fx_t *x = fx_add(h, kind);
     if (x) x->serial = serial, x->image = image;
 }
 
+/* Request req (0: none) is answered: the actor is id. */
 static void answer_ok(stage_hub_t *h, uint64_t req, const stage_id_t *id) {
     stage_hub_fx_t *x = req ? fx_add(h, STAGE_HUB_FX_ANSWER) : NULL;
     if (x) x->req = req, x->id = *id;
 }
 
+/* Request req (0: none) failed: status, why. */
 static void answer_fail(stage_hub_t *h, uint64_t req, int status,
                         const char *why) {
     stage_hub_fx_t *x = req ? fx_add(h, STAGE_HUB_FX_ANSWER) : NULL;
@@ -134,11 +137,13 @@ static void answer_fail(stage_hub_t *h, uint64_t req, int status,
 /* ---- hubs -----------------------------------------------------------------
  */
 
+/* Whether a and b name one actor (node, incarnation, serial). */
 static bool same_id(const stage_id_t *a, const stage_id_t *b) {
     return a->serial == b->serial && a->incarnation == b->incarnation &&
            !strcmp(a->node, b->node);
 }
 
+/* The hub or guest of local serial, or NULL. */
 static hub_t *hub_get(const stage_hub_t *h, uint64_t serial) {
     return stage__u64map_get(&h->hubs, serial);
 }
@@ -263,6 +268,7 @@ stage_hub_t *stage_hub_new(const char *addr, uint32_t inc) {
     return h;
 }
 
+/* u64map_each: free hub val and what it holds and queues. */
 static void hub_free(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;

@@ -178,10 +178,12 @@ static size_t nheap, capheap;
 static uint64_t evseq;
 static uint64_t pair_last[NODES][NODES];
 
+/* Event order: time, then the order they were made. */
 static bool ev_less(const ev_t *a, const ev_t *b) {
     return a->at < b->at || (a->at == b->at && a->seq < b->seq);
 }
 
+/* Schedule e. */
 static void push(ev_t e) {
     if (nheap == capheap) {
         capheap = capheap ? 2 * capheap : 1024;
@@ -199,6 +201,7 @@ static void push(ev_t e) {
     }
 }
 
+/* The next event. */
 static ev_t pop(void) {
     ev_t top = heap[0];
     heap[0] = heap[--nheap];
@@ -216,6 +219,7 @@ static ev_t pop(void) {
     return top;
 }
 
+/* Schedule an event without a frame. */
 static void at(uint64_t when, int type, int node, int peer) {
     push((ev_t){.at = when, .type = type, .node = node, .peer = peer});
 }
@@ -235,16 +239,19 @@ static frame_t *send_frame(int n, int to, int kind) {
 /* ---- helpers --------------------------------------------------------------
  */
 
+/* The slot of the node at addr. */
 static int slot_of(const char *addr) {
     for (int i = 0; i < NODES; i++)
         if (!strcmp(nodes[i].addr, addr)) return i;
     die("no node '%s'", addr);
 }
 
+/* Whether a and b name one actor (nodes do not restart here). */
 static bool same_id(const stage_id_t *a, const stage_id_t *b) {
     return a->serial == b->serial && !strcmp(a->node, b->node);
 }
 
+/* A new id at node n. */
 static stage_id_t new_id(int n) {
     stage_id_t id;
     memset(&id, 0, sizeof id);
@@ -255,6 +262,7 @@ static stage_id_t new_id(int n) {
     return id;
 }
 
+/* Actor a has had id (senders may use it from now on). */
 static void add_id(int a, const stage_id_t *id) {
     actor_t *ac = &actors[a];
     for (int i = 0; i < ac->nids; i++)
@@ -385,6 +393,7 @@ static void runs(int a, int n, uint64_t serial, const state_t *st) {
     ac->lost = false;
 }
 
+/* n sends x's step (with the earlier ids an IMPORT or ADOPT carries). */
 static void fx_step(int n, const stage_hub_fx_t *x) {
     int t = slot_of(x->node);
     if (nodes[n].knows_gone[t]) { /* it cannot go (net/netmove.c) */
@@ -448,6 +457,7 @@ static void later(int n, int type, uint64_t arg) {
     push((ev_t){.at = now + rnd(6), .type = type, .node = n, .arg = arg});
 }
 
+/* n took an actor over: its ids go into the store; ADOPTED if asked. */
 static void fx_rehomed(int n, const stage_hub_fx_t *x) {
     store_put(n, &x->id, &x->cur);
     for (int i = 0; i < x->step.nformers; i++)
@@ -465,6 +475,7 @@ static void fx_rehomed(int n, const stage_hub_fx_t *x) {
     fx_step(n, &s);
 }
 
+/* One of n's machine's effects, done as a node would. */
 static void fx_one(int n, const stage_hub_fx_t *x) {
     stage_hub_t *m = nodes[n].m;
     switch (x->kind) {
@@ -539,6 +550,7 @@ static void refuse(int from, frame_t *f) {
     }
 }
 
+/* A frame from slot `from` reaches n (or is lost, or refused). */
 static void in_frame(int n, int from, frame_t *f) {
     if (!f->kind) return; /* came back with a goodbye */
     if (nodes[n].alive && nodes[from].alive && nodes[n].closed) {
@@ -726,6 +738,7 @@ static void stop_one(void) {
     run(n);
 }
 
+/* One stop, crash or drain, now and then, while chaos lasts. */
 static void chaos(void) {
     at(now + 2000 + rnd(2000), EV_CHAOS, -1, -1);
     if (now > CHAOS_MS) return;
@@ -766,6 +779,7 @@ static void probes(void) {
     }
 }
 
+/* Run event e. */
 static void step(ev_t e) {
     now = e.at;
     switch (e.type) {
@@ -812,6 +826,7 @@ static void step(ev_t e) {
 /* ---- the checks -----------------------------------------------------------
  */
 
+/* The checks at the end of a seed (the top says which). */
 static void check(void) {
     for (size_t m = 0; m < nmsgs; m++) {
         const msg_t *g = &msgs[m];
@@ -839,6 +854,7 @@ static void check(void) {
     }
 }
 
+/* One seed. */
 static void run_seed(void) {
     memset(nodes, 0, sizeof nodes);
     memset(actors, 0, sizeof actors);
