@@ -92,6 +92,10 @@ typedef struct hub {
     stage_id_t me;   /* at home: the actor's id (set when it first leaves) */
     bool handing;    /* at home: ADOPT sent, no answer yet (the drain) */
     bool handed;     /* ... answered: rid is its own home now */
+    /* guest: the ids that led to its home id before it (a msgpack array,
+    ** or NULL; its IMPORT's), for an orphan takeover (orphans_adopt) */
+    char *formers;
+    size_t flen;
 } hub_t;
 
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m);
@@ -1091,6 +1095,7 @@ int stage__move_miss(stage__theatre_t *t, stage__env_t *e) {
 static void hub_free(uint64_t key, void *val, void *ud) {
     (void)key;
     hub_t *h = val;
+    stage__free(h->formers);
     for (stage__env_t *e; (e = h->head);) {
         h->head = e->next;
         stage__env_drop(e, STAGE_ESTOPPED);
@@ -1147,6 +1152,9 @@ void stage__move_free(stage__theatre_t *t) {
 ** A destination that dies before it answered: the actor is taken back
 ** from the copy (it never ran there, home held its messages). The node
 ** the actor was at dies: the actor is lost with it, as it would be unmoved.
+** The home dies: its guests take themselves over (orphans_adopt), each
+** with the ids that led to its home id there, which its IMPORT carried
+** (net/netmove.c adds them from the home's migrations store entries).
 */
 
 /* The options of an import for m: under m's own serial at its home (a
@@ -1354,6 +1362,7 @@ static void guest_gone(stage__theatre_t *t, hub_t *h, uint64_t serial) {
     q.at.serial = serial;
     q.at.theatre = (uint16_t)stage__serial_theatre(serial);
     send_step(t->node, h->home.node, &q);
+    stage__free(h->formers);
     stage__free(stage__u64map_take(&t->hubs, serial));
     atomic_fetch_sub(&guest_hubs, 1);
 }
@@ -1432,6 +1441,14 @@ static void guest_import(stage__theatre_t *t, netstep_t *ns) {
         h->at = t->index;
         h->guest = true;
         h->home = ns->q.home;
+        if (ns->q.flen && (h->formers = stage__malloc(ns->q.flen))) {
+            memcpy(h->formers, ns->q.formers, ns->q.flen);
+            h->flen = ns->q.flen;
+        } else if (ns->q.flen) {
+            LOG_WARN("out of memory keeping the earlier ids of actor '%s': "
+                     "if its home dies, only its home id leads to it",
+                     id.type);
+        }
         atomic_fetch_add(&guest_hubs, 1);
     }
     if (!rc) {
@@ -1478,6 +1495,8 @@ static void guest_adopt(stage__theatre_t *t, netstep_t *ns) {
         h->guest = false;
         atomic_fetch_sub(&guest_hubs, 1);
         memset(&h->home, 0, sizeof h->home);
+        stage__free(h->formers); /* the ADOPT carries its home's */
+        h->formers = NULL;
         if (h->at == t->index) /* where it was born here: nothing to keep */
             stage__free(stage__u64map_take(&t->hubs, ns->q.at.serial));
         /* the network answers once the store and the names have it */
@@ -1789,7 +1808,7 @@ void stage__move_net_in(stage_node_t *node, const char *peer,
         int n = stage_node_theatres(node);
         th = (int)(q->home.serial % (uint64_t)(n > 0 ? n : 1));
     }
-    netstep_t *ns = stage__malloc(sizeof *ns + q->len + 1);
+    netstep_t *ns = stage__malloc(sizeof *ns + q->len + q->flen + 1);
     stage__env_t *e =
         ns ? stage__env_call(netstep_call, netstep_drop, ns) : NULL;
     if (!e) {
@@ -1805,6 +1824,8 @@ void stage__move_net_in(stage_node_t *node, const char *peer,
     ns->q.where = NULL;
     if (q->len) memcpy(ns->data, q->data, q->len);
     ns->q.data = ns->data;
+    if (q->flen) memcpy(ns->data + q->len, q->formers, q->flen);
+    ns->q.formers = q->flen ? ns->data + q->len : NULL;
     ns->f = f;
     if (f) stage__future_ref(f);
     stage__theatre_post(stage__node_theatre(node, th), e);
@@ -1864,6 +1885,11 @@ static void orphans_adopt(stage__theatre_t *t, const char *peer) {
             here.incarnation = t->node->incarnation;
             here.serial = o.serials[i];
             here.theatre = (uint16_t)stage__serial_theatre(o.serials[i]);
+            /* the ids that led to its home (it took the actor over
+            ** before) lead here too: their entries died with it */
+            char *formers = h->formers;
+            size_t flen = h->flen;
+            h->formers = NULL;
             h->guest = false;
             atomic_fetch_sub(&guest_hubs, 1);
             memset(&h->home, 0, sizeof h->home);
@@ -1871,7 +1897,8 @@ static void orphans_adopt(stage__theatre_t *t, const char *peer) {
                 stage__free(stage__u64map_take(&t->hubs, o.serials[i]));
             if (t->node->net_hooks.rehomed)
                 t->node->net_hooks.rehomed(t->node, &first, &here,
-                                           STAGE_ENODE_DOWN, NULL, 0);
+                                           STAGE_ENODE_DOWN, formers, flen);
+            stage__free(formers);
         }
     } while (o.n == 64);
 }

@@ -77,6 +77,23 @@ static void adopt_data(stage__netnode_t *nn, const stage__move_msg_t *q,
     m->dlen = p->len;
 }
 
+/* What an IMPORT carries beside the image: the ids that led to its home id
+** here before it (this node took the actor over from another: relocate.c),
+** which the destination keeps, so that if this node dies, its takeover of
+** the actor records them too (core/move.c's orphans_adopt). */
+static void import_formers(stage__netnode_t *nn, const stage__move_msg_t *q,
+                           stage_pack_t *p, stage__node_move_t *m) {
+    stage_id_t ids[16];
+    size_t n = stage__relocate_formers(nn, &q->home, ids, 16);
+    if (!n) return;
+    stage_pack_array(p, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        stage_pack_id(p, &ids[i]);
+    if (stage_pack_error(p)) return; /* without: the takeover records less */
+    m->formers = p->data;
+    m->flen = p->len;
+}
+
 void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
     mvitem_t *mv = (mvitem_t *)it->args;
     const stage__move_msg_t *q = &mv->q;
@@ -101,6 +118,8 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
     stage_pack_t adopt = STAGE_PACK_INIT;
     if (q->op == STAGE__MOVE_ADOPT) /* its earlier ids and names go along */
         adopt_data(nn, q, &adopt, &m);
+    if (q->op == STAGE__MOVE_IMPORT) /* its earlier ids go along */
+        import_formers(nn, q, &adopt, &m);
     stage_pack_t p = STAGE_PACK_INIT;
     int rc = stage__node_move_encode(&p, &m);
     stage_pack_free(&adopt);
@@ -166,7 +185,9 @@ int stage__netmove_in(stage__netnode_t *nn, const char *peer, const char *body,
                            .at = m.at,
                            .where = where,
                            .data = m.data,
-                           .len = m.dlen};
+                           .len = m.dlen,
+                           .formers = m.formers,
+                           .flen = m.flen};
     stage__future_t *f = NULL;
     if (m.op == STAGE__MOVE_REQ && m.n &&
         !(f = stage__netnode_owed(nn, peer, m.n, 0))) {

@@ -464,6 +464,29 @@ void stage__relocate_hook(stage_node_t *node, const stage_id_t *old,
     stage__netnode_push(nn, it);
 }
 
+/* An orphan taken over as cur: the ids that led to its dead home's id
+** (the array of ids its IMPORT carried, in it->args after cur) lead to cur
+** now; their entries died with that home. */
+static void orphan_formers(stage__netnode_t *nn,
+                           const stage__netnode_item_t *it,
+                           const stage_id_t *cur) {
+    if (!it->len) return;
+    stage_unpack_t u;
+    uint32_t n;
+    stage_unpack_init(&u, it->args + sizeof *cur, it->len);
+    if (stage_unpack_array(&u, &n)) n = 0;
+    for (uint32_t i = 0; i < n && i < RELOCATE_FORMERS_MAX; i++) {
+        stage_id_t old;
+        if (stage_unpack_id(&u, &old)) {
+            LOG_WARN("the earlier ids of an actor taken over from '%s' are "
+                     "not what they should be: the rest are not recorded",
+                     it->to.node);
+            return;
+        }
+        stage__relocate_record(nn, &old, cur);
+    }
+}
+
 void stage__relocate_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
     stage_id_t cur;
     memcpy(&cur, it->args, sizeof cur);
@@ -474,6 +497,7 @@ void stage__relocate_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
     if (!nn->relocate) return;        /* stopping */
     if (it->op == STAGE_ENODE_DOWN) { /* its home is gone: no one to answer */
         stage__relocate_record(nn, &it->to, &cur);
+        orphan_formers(nn, it, &cur);
         return;
     }
     /* this node took it over: the store learns where its ids lead now,

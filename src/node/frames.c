@@ -419,7 +419,8 @@ static void pack_move_id(stage_pack_t *p, bool has, const stage_id_t *id) {
 }
 
 int stage__node_move_encode(stage_pack_t *p, const stage__node_move_t *m) {
-    stage_pack_array(p, 8);
+    bool formers = m->op == 5 && m->formers; /* IMPORT */
+    stage_pack_array(p, formers ? 9 : 8);
     stage_pack_int(p, m->op);
     stage_pack_int(p, (int64_t)m->n);
     stage_pack_int(p, m->inc);
@@ -434,6 +435,7 @@ int stage__node_move_encode(stage_pack_t *p, const stage__node_move_t *m) {
         stage_pack_bin(p, m->data, m->dlen);
     else
         stage_pack_nil(p);
+    if (formers) stage_pack_bin(p, m->formers, m->flen);
     return stage_pack_error(p);
 }
 
@@ -473,15 +475,23 @@ int stage__node_move_decode(stage__node_move_t *m, const char *body,
                             size_t len) {
     stage_unpack_t u;
     int64_t op, inc;
+    uint32_t fields;
     memset(m, 0, sizeof *m);
     stage_unpack_init(&u, body, len);
-    if (read_array(&u, 8) || read_range(&u, 1, STAGE__NODE_MOVE_OPS, &op) ||
+    if (stage_unpack_array(&u, &fields) || fields < 8 || fields > 9 ||
+        read_range(&u, 1, STAGE__NODE_MOVE_OPS, &op) ||
+        (fields == 9 && op != 5) || /* formers: an IMPORT's only */
         read_id(&u, 0, &m->n) || read_range(&u, 0, UINT32_MAX, &inc) ||
         read_status(&u, &m->status) ||
         read_move_id(&u, &m->has_home, &m->home) ||
         read_move_id(&u, &m->has_at, &m->at) ||
         read_opt(&u, false, &m->where, &m->wlen) ||
-        read_opt(&u, true, &m->data, &m->dlen) || read_end(&u))
+        read_opt(&u, true, &m->data, &m->dlen) ||
+        (fields == 9 && stage_unpack_bin(&u, &m->formers, &m->flen)) ||
+        read_end(&u))
+        return STAGE_EDECODE;
+    if (m->formers && (stage_pack_validate(m->formers, m->flen, 1) ||
+                       !is_array(m->formers, m->flen)))
         return STAGE_EDECODE;
     m->op = (int)op;
     m->inc = (uint32_t)inc;

@@ -224,13 +224,15 @@ static void fail(stage_reloc_t *r, const target_t *tg, held_t *h, int status,
 }
 
 /* tg has no later place (why): h fails as it would have without the store
-** — NodeDown for a dead node's actor (its death's why), else
-** ActorNotFound. */
+** — NodeDown for a dead node's actor (its death's why; and why too if the
+** store could not be asked: no_store), else ActorNotFound. */
 static void fail_gone(stage_reloc_t *r, const target_t *tg, held_t *h,
-                      const char *why) {
+                      const char *why, bool no_store) {
     if (h->dead) {
-        char dead[DEAD_WHY_MAX];
-        memcpy(dead, h->why, sizeof dead);
+        char dead[STAGE_RELOC_WHY_MAX];
+        if (snprintf(dead, sizeof dead, "%s%s%s", h->why, no_store ? "; " : "",
+                     no_store ? why : "") < 0)
+            dead[0] = '\0';
         fail(r, tg, h, STAGE_ENODE_DOWN, dead);
     } else {
         fail(r, tg, h, STAGE_EACTOR_NOT_FOUND, why);
@@ -238,12 +240,13 @@ static void fail_gone(stage_reloc_t *r, const target_t *tg, held_t *h,
 }
 
 /* Fail every frame held for tg (fail_gone). */
-static void fail_all(stage_reloc_t *r, target_t *tg, const char *why) {
+static void fail_all(stage_reloc_t *r, target_t *tg, const char *why,
+                     bool no_store) {
     held_t *h = tg->head;
     tg->head = tg->tail = NULL;
     for (held_t *next; h; h = next) {
         next = h->next;
-        fail_gone(r, tg, h, why);
+        fail_gone(r, tg, h, why, no_store);
     }
 }
 
@@ -272,7 +275,7 @@ static void pump_finds(stage_reloc_t *r) {
             !(x = fx_add(r, STAGE_RELOC_FX_FIND))) {
             stage__u64map_take(&r->looks, req);
             tg->state = IDLE;
-            fail_all(r, tg, "out of memory to ask the migrations store");
+            fail_all(r, tg, "out of memory to ask the migrations store", true);
             continue;
         }
         x->req = req;
@@ -348,7 +351,7 @@ static int enqueue(stage_reloc_t *r, uint64_t now, const stage_id_t *old,
                      "its node '%s' left, and the migrations store has no "
                      "later place for it (it stopped, or never moved)",
                      tg->old.node);
-            fail_gone(r, tg, h, why);
+            fail_gone(r, tg, h, why, false);
             return 0;
         }
         tg->state = IDLE; /* ask again */
@@ -409,7 +412,7 @@ static void looked(stage_reloc_t *r, uint64_t now, target_t *tg, int status,
                      : "its node '%s' left, and the migrations store has no "
                        "later place for it (it stopped, or never moved)",
                  tg->old.node);
-        fail_all(r, tg, why);
+        fail_all(r, tg, why, false);
         return;
     }
     if (tg->tries < r->cfg.tries) { /* the store is in trouble: later */
@@ -424,7 +427,7 @@ static void looked(stage_reloc_t *r, uint64_t now, target_t *tg, int status,
              "its node '%s' left, and the migrations store could not be "
              "asked where it went (%s)",
              tg->old.node, stage_strerror(status));
-    fail_all(r, tg, why);
+    fail_all(r, tg, why, true);
 }
 
 bool stage_reloc_finding(const stage_reloc_t *r, uint64_t req) {

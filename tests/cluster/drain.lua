@@ -1,7 +1,7 @@
 -- drain.lua target N [PREFIX] | send ADDR TAG | idle | home ADDR |
--- reach ID: the sides of cluster.drain, cluster.drain_fault and
--- cluster.orphan (idle: a node of the same program, with nothing to do but
--- take actors).
+-- reach ID | spawn | ballast: the sides of cluster.drain,
+-- cluster.drain_fault, cluster.orphan and cluster.orphan_drained (idle: a
+-- node of the same program, with nothing to do but take actors).
 --   target: spawn N Counters (mobile), name a pinned Registry that lists
 --           them, print "ready"; the test then drains this node (SIGTERM).
 --   send:   take the Counters' references from the Registry, then send
@@ -30,6 +30,7 @@ function Counter:check(tag, n)
   end
   return true
 end
+function Counter:here() return stage.self() end
 
 local Registry = stage.actor("Registry", {kind = "pinned"})
 function Registry:birth(list) self.list = list end
@@ -43,18 +44,73 @@ local function present(addr)
   return false
 end
 
+-- ballast (cluster.orphan_drained): 50 Counters, so that a drain sends its
+-- actors to the other nodes (the fewest actors per theatre); then, told by
+-- the file "go" (--files), "hop ID X Y": find actor ID (through its first
+-- id, of a node that left) at node X, move it on to node Y, print "hopped
+-- ..."; or "reach ID X": once node X is no longer listed (it died: its
+-- entries in the stores are gone), reach actor ID as "reach" does.
+local function ballast()
+  local keep = {}
+  for i = 1, 50 do keep[i] = Counter() end
+  print("ballast")
+  local deadline = stage.now() + 60
+  while not stage.files:exists("go"):await() do
+    assert(stage.now() < deadline, "never told what to do")
+    stage.sleep(0.1):await()
+  end
+  local w = {}
+  for word in stage.files:read("go"):await():gmatch("%S+") do
+    w[#w + 1] = word
+  end
+  if w[1] == "hop" then
+    local cur = stage.ref(w[2]):here():await(5)
+    assert(tostring(cur):find(w[3], 1, true), "not at x: " .. tostring(cur))
+    local moved = stage.migrate(cur, w[4]):await(5)
+    assert(tostring(moved):find(w[4], 1, true), tostring(moved))
+    print("hopped from " .. tostring(cur) .. " to " .. tostring(moved))
+    return
+  end
+  deadline = stage.now() + 30
+  while present(w[3]) do
+    assert(stage.now() < deadline, "the dead node stays listed")
+    stage.sleep(0.1):await()
+  end
+  return w[2]
+end
+
 -- orphan: "home" gives a Counter 1, 2, 3 from "s", moves it to the node at
 -- args[2] and prints its first id ("moved ID"), before the test kills this
--- node; "reach" sends 4 through that first id (again while the death
--- spreads: each failure is NodeDown, NodeUnreachable or a Timeout) and
--- checks the Counter saw 1..4.
+-- node; "spawn" gives it 1, 2, 3 and prints its first id ("spawned ID")
+-- once it sees two nodes with ballast (the test drains this node then);
+-- "reach" sends 4 through that first id (again while the death spreads:
+-- each failure is NodeDown, NodeUnreachable or a Timeout) and checks the
+-- Counter saw 1..4.
 local function orphan(args)
-  if args[1] == "home" then
+  if args[1] == "home" or args[1] == "spawn" then
     local c = Counter()
     for i = 1, 3 do c:put("s", i):await() end
-    stage.migrate(c, args[2]):await()
-    print("moved " .. tostring(c))
+    if args[1] == "home" then
+      stage.migrate(c, args[2]):await()
+      print("moved " .. tostring(c))
+      return
+    end
+    local deadline = stage.now() + 20
+    repeat
+      local heavy = 0
+      for _, h in ipairs(stage.hosts():await()) do
+        if h.actors >= 50 then heavy = heavy + 1 end
+      end
+      assert(stage.now() < deadline, "the ballast is not listed")
+      if heavy < 2 then stage.sleep(0.1):await() end
+    until heavy >= 2
+    print("spawned " .. tostring(c))
     return
+  end
+  local late = args[1] == "ballast"
+  if late then
+    args[2] = ballast()
+    if not args[2] then return end
   end
   local ref, deadline, fails = stage.ref(args[2]), stage.now() + 20, 0
   while true do
@@ -63,8 +119,12 @@ local function orphan(args)
     -- NodeUnreachable, Timeout: tried before this node heard of the
     -- death, the call waits for the dead node's connection attempts (it
     -- never reached it: nothing to count twice)
+    -- ballast's reach: ActorNotFound too, until the node that took the
+    -- orphan over has put its ids into the store (a moment after the
+    -- death is known; never, if it did not: the deadline fails)
     assert(e.type == "NodeDown" or e.type == "NodeUnreachable" or
-           e.type == "Timeout", tostring(e))
+           e.type == "Timeout" or (late and e.type == "ActorNotFound"),
+           tostring(e))
     fails = fails + 1
     assert(stage.now() < deadline, "never reached: " .. tostring(e))
     stage.sleep(0.2):await()
@@ -77,7 +137,10 @@ end
 
 function main(args)
   if args[1] == "idle" then return end
-  if args[1] == "home" or args[1] == "reach" then return orphan(args) end
+  if args[1] == "home" or args[1] == "reach" or args[1] == "spawn" or
+     args[1] == "ballast" then
+    return orphan(args)
+  end
   if args[1] == "target" then
     local list = {}
     for i = 1, math.tointeger(tonumber(args[2])) do list[i] = Counter() end

@@ -46,12 +46,15 @@
 **     its id to the actor (an entry in, by a node that lives) for longer
 **     than "nowhere" is believed, is delivered, not failed (unless a node
 **     crashed shortly before: the store may miss an entry then, CHURN_MS).
+**   - every id of an actor that lives leads somewhere at the end: an
+**     entry that died with the node that wrote it was put again. (An
+**     actor drained from A to X, X putting A's id -> X's, then moved on
+**     from X as a guest, is an orphan when X dies: its move carried A's
+**     id, which its new node puts with X's: core/move.c's orphans_adopt.)
 ** A store that fails a lookup three times is a failure with its reason:
 ** counted, allowed. So is a failure through an id whose entry went with
-** the node that wrote it, counted apart: an actor drained from A to X (X
-** puts A's id -> X's), then moved on from X as a guest, is an orphan when
-** X dies, and its new node puts X's id only (core/move.c's orphans_adopt
-** knows no earlier ids), so A's id leads nowhere from then on.
+** the node that wrote it and is not put again yet (within CHURN_MS),
+** counted apart.
 **
 **   reloc_sim [FIRST_SEED [COUNT]]     (default 1 50)
 ** A failure prints the seed; `reloc_sim SEED 1` replays it
@@ -138,6 +141,10 @@ typedef struct actor {
     stage_id_t ids[IDS_MAX]; /* ids[nids - 1]: the current one (home's) */
     int nids;
     stage_id_t guest; /* its id at host, when host != home */
+    /* the ids that led to its home id when it left as a guest (its home
+    ** took it over before), which its move carried (an IMPORT's formers) */
+    stage_id_t gformers[IDS_MAX];
+    int ngformers;
 } actor_t;
 
 static actor_t actors[ACTORS];
@@ -243,6 +250,7 @@ typedef struct frame {
     uint32_t src_inc;
     size_t m; /* MSG, FWD: the message */
     int actor;
+    bool guest; /* MOVE: it arrives as a guest (formers: its home's) */
     stage_id_t formers[IDS_MAX];
     int nformers;
     size_t len;
@@ -654,11 +662,14 @@ static void deliver(node_t *n, int from, frame_t *f) {
     }
     case F_MOVE: /* a guest (migrate), or the node's own (drain) */
         actors[f->actor].arrived = true;
-        if (f->nformers) {
+        if (!f->guest) {
             stage_id_t cur = new_id(n);
             adopt(n, f->actor, &cur, f->formers, f->nformers, from);
         } else {
-            actors[f->actor].guest = new_id(n);
+            actor_t *ac = &actors[f->actor];
+            ac->guest = new_id(n);
+            memcpy(ac->gformers, f->formers, sizeof f->formers);
+            ac->ngformers = f->nformers;
         }
         break;
     case F_ADOPT:
@@ -768,6 +779,9 @@ static void migrate(void) {
     ac->arrived = false;
     frame_t *f = send_frame(&nodes[ac->home], y, F_MOVE, NULL, 0);
     f->actor = a;
+    f->guest = true; /* with the ids that led to its home id (netmove.c) */
+    f->nformers = (int)stage_reloc_formers(
+        nodes[ac->home].rel, &ac->ids[ac->nids - 1], f->formers, IDS_MAX - 1);
     st_moves++;
     trace("actor %d moves from %d to %d (a guest)", a, ac->home, y);
 }
@@ -865,9 +879,13 @@ static void detect(node_t *n, int x) {
     for (int a = 0; a < ACTORS; a++) {
         actor_t *ac = &actors[a];
         if (ac->alive && ac->home == x && ac->host == n->slot && ac->arrived) {
-            stage_id_t home_id = ac->ids[ac->nids - 1];
+            /* every id that led to it: its move's, and its home id */
+            stage_id_t ids[IDS_MAX];
+            int k = ac->ngformers;
+            memcpy(ids, ac->gformers, (size_t)k * sizeof *ids);
+            ids[k++] = ac->ids[ac->nids - 1];
             st_orphans++;
-            adopt(n, a, &ac->guest, &home_id, 1, -1);
+            adopt(n, a, &ac->guest, ids, k, -1);
         }
     }
     run_effects(n);
@@ -1013,7 +1031,7 @@ static bool reachable(size_t m) {
     if (!actors[a].alive) return false;
     const storeview_t *v = &sview[a][which];
     if (v->lost_at && v->lost_at < g->ended_at && !v->in_at)
-        st_entry_died++;            /* see the top: an orphan's earlier ids */
+        st_entry_died++;            /* see the top: before it is put again */
     for (int s = 0; s < NODES; s++) /* the store under churn (CHURN_MS) */
         if (nodes[s].crashed_at && nodes[s].crashed_at < g->ended_at &&
             g->ended_at < nodes[s].crashed_at + CHURN_MS + NONE_MS)
@@ -1026,6 +1044,14 @@ static bool reachable(size_t m) {
 
 /* The checks at the end of a seed (the top says which). */
 static void check(void) {
+    for (int a = 0; a < ACTORS; a++)
+        for (int i = 0; actors[a].alive && i < actors[a].nids; i++)
+            if (sview[a][i].lost_at && !sview[a][i].in_at)
+                die("actor %d lives, but its id %s/%" PRIu64
+                    " leads nowhere: its entry died with node %d at %" PRIu64
+                    " and no one put it again",
+                    a, actors[a].ids[i].node, actors[a].ids[i].serial,
+                    sview[a][i].writer, sview[a][i].lost_at);
     for (size_t m = 0; m < nmsgs; m++) {
         const msg_t *g = &msgs[m];
         if (g->state == M_GONE) continue; /* with its sender */
@@ -1106,8 +1132,7 @@ int main(int argc, char **argv) {
            first, first + count - 1, st_delivered, st_failed, st_store_err,
            st_held, st_moves, st_drains, st_crashes, st_adopted, st_orphans);
     printf("reloc_sim: %" PRIu64 " failed to a live actor through an id whose "
-           "entry died with the node that wrote it (an orphan's earlier ids: "
-           "see the top)\n",
+           "entry died with the node that wrote it, before it was put again\n",
            st_entry_died);
     return 0;
 }

@@ -774,6 +774,61 @@ static void move_ops_come_back_and_need_their_fields(void **state) {
                      STAGE_EDECODE);
 }
 
+/* An IMPORT (op 5; IN: 3) whose ninth field is formers[0..flen): what
+** the decoder says, *out filled. */
+static int import_with_formers(int op, const char *formers, size_t flen,
+                               stage__node_move_t *out) {
+    const char *img = "\x92\x01\xa1x";
+    stage_id_t id = {.node = "127.0.0.1:7400", .serial = 4097, .theatre = 1};
+    snprintf(id.type, sizeof id.type, "Area");
+    id.incarnation = 7;
+    stage__node_move_t m = {.op = 5,
+                            .has_home = true,
+                            .home = id,
+                            .data = img,
+                            .dlen = 4,
+                            .formers = formers,
+                            .flen = flen};
+    stage_pack_t p = STAGE_PACK_INIT;
+    assert_int_equal(stage__node_move_encode(&p, &m), 0);
+    if (op != 5) p.data[1] = (char)op; /* [op, ...]: the op after the array */
+    int rc = stage__node_move_decode(out, p.data, p.len);
+    stage_pack_free(&p);
+    return rc;
+}
+
+static void move_import_carries_earlier_ids_as_an_array(void **state) {
+    (void)state;
+    stage__node_move_t m;
+    /* none: eight fields, as before; an array: they come back */
+    assert_int_equal(import_with_formers(5, NULL, 0, &m), 0);
+    assert_null(m.formers);
+    assert_int_equal(import_with_formers(5, "\x92\x01\x02", 3, &m), 0);
+    assert_int_equal(m.flen, 3);
+    assert_memory_equal(m.formers, "\x92\x01\x02", 3);
+    assert_int_equal(m.dlen, 4); /* the image as it was */
+    /* not an array, cut, or on another op than IMPORT: refused */
+    assert_int_equal(import_with_formers(5, "\x01", 1, &m), STAGE_EDECODE);
+    assert_int_equal(import_with_formers(5, "\x92\x01", 2, &m), STAGE_EDECODE);
+    assert_int_equal(import_with_formers(3, "\x90", 1, &m), STAGE_EDECODE);
+    /* the encoder gives formers to an IMPORT only */
+    stage__node_move_t in = {.op = 3,
+                             .has_home = true,
+                             .home = {.node = "127.0.0.1:7400",
+                                      .incarnation = 7,
+                                      .serial = 1,
+                                      .type = "Area"},
+                             .data = "\x90",
+                             .dlen = 1,
+                             .formers = "\x90",
+                             .flen = 1};
+    stage_pack_t p = STAGE_PACK_INIT;
+    assert_int_equal(stage__node_move_encode(&p, &in), 0);
+    assert_int_equal(stage__node_move_decode(&m, p.data, p.len), 0);
+    assert_null(m.formers);
+    stage_pack_free(&p);
+}
+
 /* ---- random mutations ------------------------------------------------------
  */
 
@@ -863,6 +918,7 @@ int main(void) {
         cmocka_unit_test(watch_fields_come_back),
         cmocka_unit_test(node_down_fields_come_back_and_are_checked),
         cmocka_unit_test(move_ops_come_back_and_need_their_fields),
+        cmocka_unit_test(move_import_carries_earlier_ids_as_an_array),
         cmocka_unit_test(random_mutations_never_read_outside_the_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

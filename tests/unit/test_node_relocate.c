@@ -317,6 +317,28 @@ a_dead_nodes_frames_fail_node_down_with_the_deaths_why(void **state) {
     stage_reloc_destroy(&w->r);
 }
 
+static void
+a_dead_nodes_frame_the_store_cannot_place_says_both_whys(void **state) {
+    (void)state;
+    world_t *w = setup(NULL);
+    stage_id_t a = id_at("a:1", 5);
+    frame(w, 0, &a, 1, "it did not answer for 3 s");
+    answer(w, 10, 0, STAGE_ETIMEOUT, NULL);
+    stage_reloc_tick(w->r, 210);
+    collect(w);
+    answer(w, 220, 1, STAGE_ETIMEOUT, NULL);
+    stage_reloc_tick(w->r, 420);
+    collect(w);
+    answer(w, 430, 2, STAGE_ETIMEOUT, NULL); /* the third: it fails */
+    assert_int_equal(w->nfailed, 1);
+    assert_int_equal(w->fail_status[1], STAGE_ENODE_DOWN);
+    /* the death, and that the store was not there to say where it went */
+    assert_true(strstr(w->fail_why[1], "it did not answer for 3 s; ") ==
+                w->fail_why[1]);
+    assert_non_null(strstr(w->fail_why[1], "could not be asked"));
+    stage_reloc_destroy(&w->r);
+}
+
 static void a_store_error_is_asked_again_then_fails_saying_so(void **state) {
     (void)state;
     world_t *w = setup(NULL);
@@ -521,6 +543,8 @@ int main(void) {
         cmocka_unit_test(
             a_dead_nodes_frames_fail_node_down_with_the_deaths_why),
         cmocka_unit_test(a_store_error_is_asked_again_then_fails_saying_so),
+        cmocka_unit_test(
+            a_dead_nodes_frame_the_store_cannot_place_says_both_whys),
         cmocka_unit_test(
             hostile_answers_and_inputs_are_refused_or_fail_clearly),
         cmocka_unit_test(targets_past_the_limit_are_refused),

@@ -45,6 +45,11 @@ typedef struct stage__move_msg {
     const char *data;  /* IN, IMPORT: image; REFUSED, FAILED: why; REPLY:
                        ** the value (status 0) or the message */
     size_t len;
+    /* IMPORT (in): the ids that led to `home` before it (a msgpack array
+    ** of ids, from the home's migrations store entries), or NULL: kept
+    ** with the guest for an orphan takeover. Out, net/netmove.c adds them */
+    const char *formers;
+    size_t flen;
 } stage__move_msg_t;
 
 /* Hooks the network layer installs (src/net; NULL on an embedded node). */
@@ -89,11 +94,12 @@ typedef struct stage__net_hooks {
                  stage__future_t *f);
     /* Actor `old` lives as `cur` from now on, homed where it is (its home
     ** node leaves; core/move.c "handing homes over"): at cur's node, the
-    ** migrations store is told (with the ids it had before old, an array
-    ** of ids in formers[0..flen), or none), and old's node answered
-    ** (status 0), or not (STAGE_ENODE_DOWN: old's node is gone, this node
-    ** took the actor over itself); at old's, the handover is counted
-    ** (status: 0, or why not). Any theatre. */
+    ** migrations store is told (with the ids it had before old in
+    ** formers[0..flen), or none: an ADOPT's data, [ids, names], at a
+    ** handover; the IMPORT's array of ids at a takeover), and old's node
+    ** answered (status 0), or not (STAGE_ENODE_DOWN: old's node is gone,
+    ** this node took the actor over itself); at old's, the handover is
+    ** counted (status: 0, or why not). Any theatre. */
     void (*rehomed)(stage_node_t *node, const stage_id_t *old,
                     const stage_id_t *cur, int status, const char *formers,
                     size_t flen);

@@ -166,13 +166,16 @@ int stage__node_bounce_encode(stage_pack_t *p, int kind, const char *body,
 int stage__node_bounce_decode(const char *body, size_t len, int *kind,
                               const char **frame, size_t *flen);
 
-/* MOVE [op, n, inc, status, home, at, where, data]: a step of a move
-** between nodes (docs/migration.md "Between nodes"; the ops are core's
-** STAGE__MOVE_*, 1..8). Ids go as [address, incarnation, theatre,
+/* MOVE [op, n, inc, status, home, at, where, data(, formers)]: a step of
+** a move between nodes (docs/migration.md "Between nodes"; the ops are
+** core's STAGE__MOVE_*, 1..11). Ids go as [address, incarnation, theatre,
 ** serial, type] or nil. What each op must carry (the decoder checks):
 **   REQ 1: at, where (an address); n: the call (0: none)
 **   OUT 2, ARRIVED 6: home, at
-**   IN 3, IMPORT 5: home, data (the image, a msgpack array)
+**   IN 3, IMPORT 5: home, data (the image, a msgpack array); an IMPORT
+**            may carry a ninth field, formers: bin, one msgpack array (of
+**            the ids that led to home before it: the guest keeps them for
+**            an orphan takeover)
 **   REFUSED 4, FAILED 7: home, status < 0, data (the reason, text)
 **   REPLY 8: n > 0 (the token), inc, status; data: status 0, one msgpack
 **            value; else the message (text)
@@ -193,6 +196,8 @@ typedef struct stage__node_move {
     size_t wlen;
     const char *data; /* borrowed; NULL if absent */
     size_t dlen;
+    const char *formers; /* IMPORT: borrowed; NULL if absent */
+    size_t flen;
 } stage__node_move_t;
 
 /* ---- encoders: append one body to p; return stage_pack_error(p) ------- */

@@ -25,8 +25,9 @@
 ** left (or died): then the frame follows on, held under cur (a hop), up
 ** to `hops_max` hops; one past fails. So a loop A -> B -> A ends.
 ** A frame fails (FAIL) with NodeDown if it was for a node declared dead
-** (why: the death's), else ActorNotFound (why: what the store said); its
-** `id` is the target it was held under when it failed.
+** (why: the death's, and, if the store could not be asked, why not),
+** else ActorNotFound (why: what the store said); its `id` is the target
+** it was held under when it failed.
 ** Order: the frames for one target leave in the order they came, across
 ** lookups, retries and hops (a hop appends behind the frames held there).
 **

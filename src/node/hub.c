@@ -1,0 +1,715 @@
+/*
+** node/hub.c: moves between nodes — the home scheme — as a pure state
+** machine for one node (node/hub.h says the states, the transitions and
+** the invariant). Hubs and guests live in one map by local serial: a hub
+** is kept while its actor is away, moving, holds messages or has moves
+** queued; a guest while it lives here or forwards to its home.
+** Pure logic: no I/O, no clock. One owner.
+*/
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "node/hub.h"
+#include "stage/errors.h"
+#include "util/alloc.h"
+#include "util/u64map.h"
+
+typedef struct held {
+    struct held *next;
+    uint64_t msg;
+} held_t;
+
+typedef struct move {
+    struct move *next;
+    char dest[STAGE_ADDR_MAX];
+    uint64_t req;
+} move_t;
+
+enum { HERE, AWAY };                /* a home hub's place */
+enum { IDLE, EXPORT, OUT, IMPORT }; /* a home hub's move under way */
+enum { LIVE, SHIP, LEFT };          /* a guest */
+
+typedef struct hub {
+    uint64_t serial;
+    bool guest;
+    /* home */
+    stage_id_t me;  /* its id here */
+    int place;      /* HERE or AWAY */
+    stage_id_t rid; /* AWAY: its id there */
+    int stage;      /* IDLE, or the step of the move under way */
+    move_t *cur, *qhead, *qtail;
+    uint64_t image;            /* IMPORT: the copy kept until the answer */
+    char wait[STAGE_ADDR_MAX]; /* OUT, IMPORT: whose answer */
+    bool handing, handed;
+    /* both: messages held while it moves */
+    held_t *head, *tail;
+    /* guest */
+    stage_id_t home;
+    int gstate;
+    bool orphan; /* SHIP, and its home's session ended meanwhile */
+    stage_id_t formers[STAGE_HUB_FORMERS_MAX];
+    int nformers;
+} hub_t;
+
+/* An IMPORT the driver is taking in. */
+typedef struct pending {
+    struct pending *next;
+    uint64_t image;
+    stage_id_t home;
+    stage_id_t formers[STAGE_HUB_FORMERS_MAX];
+    int nformers;
+} pending_t;
+
+typedef struct fxlist {
+    stage_hub_fx_t *v;
+    size_t n, cap;
+} fxlist_t;
+
+struct stage_hub {
+    char addr[STAGE_ADDR_MAX];
+    uint32_t inc;
+    stage_u64map_t hubs;
+    pending_t *pending;
+    fxlist_t fx[2];
+    int fxw;
+};
+
+/* ---- effects --------------------------------------------------------------
+ */
+
+/* A new effect of kind, zeroed; NULL if out of memory (it is lost: the
+** driver's own allocation failures are alike). */
+static stage_hub_fx_t *fx_add(stage_hub_t *h, int kind) {
+    fxlist_t *l = &h->fx[h->fxw];
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        stage_hub_fx_t *v = stage__realloc(l->v, cap * sizeof *v);
+        if (!v) return NULL;
+        l->v = v, l->cap = cap;
+    }
+    stage_hub_fx_t *x = &l->v[l->n++];
+    memset(x, 0, sizeof *x);
+    x->kind = kind;
+    return x;
+}
+
+const stage_hub_fx_t *stage_hub_effects(stage_hub_t *h, size_t *n) {
+    fxlist_t *l = &h->fx[h->fxw];
+    h->fxw ^= 1;
+    h->fx[h->fxw].n = 0;
+    *n = l->n;
+    return l->v;
+}
+
+/* A step to node `to`; NULL if out of memory. */
+static stage_hub_step_t *step_to(stage_hub_t *h, const char *to, int op) {
+    stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_STEP);
+    if (!x) return NULL;
+    snprintf(x->node, sizeof x->node, "%s", to);
+    x->step.op = op;
+    return &x->step;
+}
+
+/* An effect of kind for local serial and image (0: none). */
+static void fx_serial(stage_hub_t *h, int kind, uint64_t serial,
+                      uint64_t image) {
+    stage_hub_fx_t *x = fx_add(h, kind);
+    if (x) x->serial = serial, x->image = image;
+}
+
+/* Request req (0: none) is answered: the actor is id. */
+static void answer_ok(stage_hub_t *h, uint64_t req, const stage_id_t *id) {
+    stage_hub_fx_t *x = req ? fx_add(h, STAGE_HUB_FX_ANSWER) : NULL;
+    if (x) x->req = req, x->id = *id;
+}
+
+/* Request req (0: none) failed: status, why. */
+static void answer_fail(stage_hub_t *h, uint64_t req, int status,
+                        const char *why) {
+    stage_hub_fx_t *x = req ? fx_add(h, STAGE_HUB_FX_ANSWER) : NULL;
+    if (!x) return;
+    x->req = req;
+    x->status = status;
+    snprintf(x->why, sizeof x->why, "%s", why);
+}
+
+/* ---- hubs -----------------------------------------------------------------
+ */
+
+/* Whether a and b name one actor (node, incarnation, serial). */
+static bool same_id(const stage_id_t *a, const stage_id_t *b) {
+    return a->serial == b->serial && a->incarnation == b->incarnation &&
+           !strcmp(a->node, b->node);
+}
+
+/* The hub or guest of local serial, or NULL. */
+static hub_t *hub_get(const stage_hub_t *h, uint64_t serial) {
+    return stage__u64map_get(&h->hubs, serial);
+}
+
+/* A new hub for serial (NULL if out of memory). */
+static hub_t *hub_new(stage_hub_t *h, uint64_t serial) {
+    hub_t *b = stage__calloc(1, sizeof *b);
+    if (b && stage__u64map_put(&h->hubs, serial, b)) {
+        stage__free(b);
+        return NULL;
+    }
+    if (b) b->serial = serial;
+    return b;
+}
+
+/* Forget hub b (what it holds and queues must be gone). */
+static void hub_drop(stage_hub_t *h, hub_t *b) {
+    stage__u64map_take(&h->hubs, b->serial);
+    stage__free(b);
+}
+
+/* This node's id for its actor serial, of type ty. */
+static stage_id_t id_here(const stage_hub_t *h, uint64_t serial,
+                          const char *ty) {
+    stage_id_t id;
+    memset(&id, 0, sizeof id);
+    snprintf(id.node, sizeof id.node, "%s", h->addr);
+    id.incarnation = h->inc;
+    id.serial = serial;
+    snprintf(id.type, sizeof id.type, "%s", ty);
+    return id;
+}
+
+/* msg for b's actor goes where it is (b not moving). */
+static void route(stage_hub_t *h, const hub_t *b, uint64_t msg) {
+    const stage_id_t *to = b->guest ? (b->gstate == LEFT ? &b->home : NULL)
+                                    : (b->place == AWAY ? &b->rid : NULL);
+    stage_hub_fx_t *x =
+        fx_add(h, to ? STAGE_HUB_FX_FORWARD : STAGE_HUB_FX_DELIVER);
+    if (!x) return;
+    x->msg = msg;
+    x->serial = b->serial;
+    if (to) x->id = *to;
+}
+
+/* Hold msg behind what b holds. */
+static void hold(hub_t *b, held_t *m) {
+    m->next = NULL;
+    if (b->tail)
+        b->tail->next = m;
+    else
+        b->head = m;
+    b->tail = m;
+}
+
+/* What b held goes where its actor is now, in order. */
+static void flush(stage_hub_t *h, hub_t *b) {
+    for (held_t *m; (m = b->head);) {
+        b->head = m->next;
+        route(h, b, m->msg);
+        stage__free(m);
+    }
+    b->tail = NULL;
+}
+
+static bool begin(stage_hub_t *h, hub_t *b, move_t *m);
+
+/* b's move is over (answered): what it held goes, the next move asked
+** starts; a hub with nothing left to do is forgotten. */
+static void release(stage_hub_t *h, hub_t *b) {
+    stage__free(b->cur);
+    b->cur = NULL;
+    b->stage = IDLE;
+    b->wait[0] = '\0';
+    flush(h, b);
+    for (move_t *m; (m = b->qhead);) {
+        if (!(b->qhead = m->next)) b->qtail = NULL;
+        if (begin(h, b, m)) return;
+    }
+    if (!b->guest && b->place == HERE && !b->handing && !b->handed)
+        hub_drop(h, b);
+}
+
+/* Start move m of home hub b (idle). True if under way; else it was
+** answered at once (b is idle still, m freed). */
+static bool begin(stage_hub_t *h, hub_t *b, move_t *m) {
+    b->cur = m;
+    const stage_id_t *where = b->place == AWAY ? &b->rid : &b->me;
+    if (b->handed || b->handing) { /* its node sequences it now */
+        stage_hub_step_t *s = step_to(h, b->rid.node, STAGE_HUB_REQ);
+        if (s) {
+            s->at = b->rid;
+            s->req = m->req;
+            snprintf(s->where, sizeof s->where, "%s", m->dest);
+        }
+    } else if (!strcmp(m->dest, where->node)) { /* there already */
+        answer_ok(h, m->req, where);
+    } else if (b->place == AWAY) {
+        stage_hub_step_t *s = step_to(h, b->rid.node, STAGE_HUB_OUT);
+        if (s) s->home = b->me, s->at = b->rid;
+        b->stage = OUT;
+        snprintf(b->wait, sizeof b->wait, "%s", b->rid.node);
+        return true;
+    } else {
+        b->stage = EXPORT;
+        fx_serial(h, STAGE_HUB_FX_EXPORT, b->serial, 0);
+        return true;
+    }
+    stage__free(m);
+    b->cur = NULL;
+    return false;
+}
+
+/* ---- the API --------------------------------------------------------------
+ */
+
+stage_hub_t *stage_hub_new(const char *addr, uint32_t inc) {
+    stage_hub_t *h = stage__calloc(1, sizeof *h);
+    if (!h) return NULL;
+    snprintf(h->addr, sizeof h->addr, "%s", addr);
+    h->inc = inc;
+    return h;
+}
+
+/* u64map_each: free hub val and what it holds and queues. */
+static void hub_free(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    hub_t *b = val;
+    for (held_t *m; (m = b->head);) {
+        b->head = m->next;
+        stage__free(m);
+    }
+    for (move_t *m; (m = b->qhead);) {
+        b->qhead = m->next;
+        stage__free(m);
+    }
+    stage__free(b->cur);
+    stage__free(b);
+}
+
+void stage_hub_destroy(stage_hub_t **hp) {
+    stage_hub_t *h = *hp;
+    if (!h) return;
+    stage__u64map_each(&h->hubs, hub_free, NULL);
+    stage__u64map_free(&h->hubs);
+    for (pending_t *p; (p = h->pending);) {
+        h->pending = p->next;
+        stage__free(p);
+    }
+    stage__free(h->fx[0].v);
+    stage__free(h->fx[1].v);
+    stage__free(h);
+    *hp = NULL;
+}
+
+bool stage_hub_knows(const stage_hub_t *h, uint64_t serial) {
+    return hub_get(h, serial) != NULL;
+}
+
+void stage_hub_msg(stage_hub_t *h, uint64_t serial, uint64_t msg) {
+    hub_t *b = hub_get(h, serial);
+    if (!b) { /* an actor that never moved, or none: the driver's */
+        stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_DELIVER);
+        if (x) x->serial = serial, x->msg = msg;
+        return;
+    }
+    bool moving = b->guest ? b->gstate == SHIP : b->stage != IDLE;
+    held_t *m = moving ? stage__malloc(sizeof *m) : NULL;
+    if (!m) { /* not moving; or out of memory: it goes as it would */
+        route(h, b, msg);
+        return;
+    }
+    m->msg = msg;
+    hold(b, m);
+}
+
+void stage_hub_move(stage_hub_t *h, const stage_id_t *id, const char *dest,
+                    uint64_t req) {
+    hub_t *b = hub_get(h, id->serial);
+    if (b && b->guest) { /* its home sequences it */
+        stage_hub_step_t *s = step_to(h, b->home.node, STAGE_HUB_REQ);
+        if (s) {
+            s->at = b->home;
+            s->req = req;
+            snprintf(s->where, sizeof s->where, "%s", dest);
+        }
+        return;
+    }
+    move_t *m = stage__calloc(1, sizeof *m);
+    if (!b && m && (b = hub_new(h, id->serial))) {
+        b->me = *id;
+        b->place = HERE;
+    }
+    if (!m || !b) {
+        stage__free(m);
+        answer_fail(h, req, STAGE_ENOMEM, "out of memory");
+        return;
+    }
+    snprintf(m->dest, sizeof m->dest, "%s", dest);
+    m->req = req;
+    if (b->stage != IDLE) { /* one move at a time, in the order asked */
+        if (b->qtail)
+            b->qtail->next = m;
+        else
+            b->qhead = m;
+        b->qtail = m;
+        return;
+    }
+    if (!begin(h, b, m) && !b->qhead && b->place == HERE && !b->head &&
+        !b->handing && !b->handed)
+        hub_drop(h, b);
+}
+
+/* IMPORT of image to b's move's destination; the image is kept. */
+static void send_import(stage_hub_t *h, hub_t *b, uint64_t image) {
+    b->stage = IMPORT;
+    b->image = image;
+    snprintf(b->wait, sizeof b->wait, "%s", b->cur->dest);
+    stage_hub_step_t *s = step_to(h, b->cur->dest, STAGE_HUB_IMPORT);
+    if (s) s->home = b->me, s->image = image;
+}
+
+/* How many of s's earlier ids to take (a driver's count, checked). */
+static int nformers(const stage_hub_step_t *s) {
+    return s->nformers < 0                       ? 0
+           : s->nformers > STAGE_HUB_FORMERS_MAX ? STAGE_HUB_FORMERS_MAX
+                                                 : s->nformers;
+}
+
+/* Guest b is this node's own from now on, as `cur` (old: its home id;
+** answer: the node to say ADOPTED to once recorded, or NULL). */
+static void make_own(stage_hub_t *h, hub_t *b, const stage_id_t *formers,
+                     int nformers, const char *answer) {
+    stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_REHOMED);
+    stage_id_t cur = id_here(h, b->serial, b->home.type);
+    if (x) {
+        x->id = b->home;
+        x->cur = cur;
+        if (answer) snprintf(x->node, sizeof x->node, "%s", answer);
+        memcpy(x->step.formers, formers, (size_t)nformers * sizeof *formers);
+        x->step.nformers = nformers;
+    }
+    b->guest = false;
+    b->me = cur;
+    b->place = HERE;
+    if (!b->head && !b->qhead) hub_drop(h, b);
+}
+
+void stage_hub_exported(stage_hub_t *h, uint64_t serial, uint64_t image) {
+    hub_t *b = hub_get(h, serial);
+    if (b && b->guest && b->gstate == SHIP && b->orphan) {
+        /* its home died meanwhile: it stays, this node's own */
+        fx_serial(h, STAGE_HUB_FX_RESTORE, serial, image);
+        b->gstate = LIVE;
+        flush(h, b);
+        make_own(h, b, b->formers, b->nformers, NULL);
+    } else if (b && b->guest && b->gstate == SHIP) {
+        stage_hub_step_t *s = step_to(h, b->home.node, STAGE_HUB_IN);
+        if (s) s->home = b->home, s->image = image;
+        b->gstate = LEFT; /* it forwards home from now on */
+        flush(h, b);
+    } else if (b && !b->guest && b->stage == EXPORT) {
+        send_import(h, b, image);
+    } else { /* no export was asked: the actor must not be lost */
+        fx_serial(h, STAGE_HUB_FX_RESTORE, serial, image);
+    }
+}
+
+void stage_hub_export_refused(stage_hub_t *h, uint64_t serial, int status,
+                              const char *why) {
+    hub_t *b = hub_get(h, serial);
+    if (b && b->guest && b->gstate == SHIP) {
+        stage_hub_step_t *s =
+            b->orphan ? NULL : step_to(h, b->home.node, STAGE_HUB_REFUSED);
+        if (s) {
+            s->home = b->home;
+            s->status = status;
+            snprintf(s->why, sizeof s->why, "%s", why);
+        }
+        b->gstate = LIVE;
+        flush(h, b);
+        if (b->orphan) make_own(h, b, b->formers, b->nformers, NULL);
+    } else if (b && !b->guest && b->stage == EXPORT) {
+        answer_fail(h, b->cur->req, status, why);
+        release(h, b);
+    }
+}
+
+void stage_hub_imported(stage_hub_t *h, uint64_t image, uint64_t serial) {
+    pending_t **pp = &h->pending;
+    while (*pp && (*pp)->image != image)
+        pp = &(*pp)->next;
+    pending_t *p = *pp;
+    if (!p) return;
+    *pp = p->next;
+    hub_t *b = hub_new(h, serial);
+    stage_id_t at = id_here(h, serial, p->home.type);
+    if (b) {
+        b->guest = true;
+        b->home = p->home;
+        b->gstate = LIVE;
+        memcpy(b->formers, p->formers, sizeof b->formers);
+        b->nformers = p->nformers;
+    }
+    /* no memory for its hub: it lives here, but its home's moves and
+    ** death will not find it (the driver's own hubs are alike) */
+    stage_hub_step_t *s = step_to(h, p->home.node, STAGE_HUB_ARRIVED);
+    if (s) s->home = p->home, s->at = at;
+    stage__free(p);
+}
+
+void stage_hub_import_refused(stage_hub_t *h, uint64_t image, int status,
+                              const char *why) {
+    pending_t **pp = &h->pending;
+    while (*pp && (*pp)->image != image)
+        pp = &(*pp)->next;
+    pending_t *p = *pp;
+    if (!p) return;
+    *pp = p->next;
+    stage_hub_step_t *s = step_to(h, p->home.node, STAGE_HUB_FAILED);
+    if (s) {
+        s->home = p->home;
+        s->status = status;
+        snprintf(s->why, sizeof s->why, "%s", why);
+    }
+    stage__free(p);
+}
+
+/* The home hub of s->home whose move waits for peer at stage st. */
+static hub_t *waiting(stage_hub_t *h, const char *peer,
+                      const stage_hub_step_t *s, int st) {
+    hub_t *b = hub_get(h, s->home.serial);
+    return b && !b->guest && b->stage == st && !strcmp(b->wait, peer) ? b
+                                                                      : NULL;
+}
+
+/* The image of b's actor came home (IN): here if it goes here, else on. */
+static void came_home(stage_hub_t *h, hub_t *b, uint64_t image) {
+    if (strcmp(b->cur->dest, h->addr)) {
+        send_import(h, b, image);
+        return;
+    }
+    fx_serial(h, STAGE_HUB_FX_RESTORE, b->serial, image);
+    b->place = HERE;
+    answer_ok(h, b->cur->req, &b->me);
+    release(h, b);
+}
+
+/* The actor of b (waiting for its destination) is taken back from the
+** copy kept: status, why. */
+static void take_back(stage_hub_t *h, hub_t *b, int status, const char *why) {
+    fx_serial(h, STAGE_HUB_FX_RESTORE, b->serial, b->image);
+    b->image = 0;
+    b->place = HERE;
+    answer_fail(h, b->cur->req, status, why);
+    release(h, b);
+}
+
+/* OUT at the guest's node. */
+static void step_out(stage_hub_t *h, const char *peer,
+                     const stage_hub_step_t *s) {
+    hub_t *b = hub_get(h, s->at.serial);
+    if (b && b->guest && b->gstate == LIVE && same_id(&b->home, &s->home)) {
+        b->gstate = SHIP;
+        fx_serial(h, STAGE_HUB_FX_EXPORT, b->serial, 0);
+        return;
+    }
+    stage_hub_step_t *r = step_to(h, peer, STAGE_HUB_REFUSED);
+    if (!r) return;
+    r->home = s->home;
+    r->status = STAGE_EACTOR_NOT_FOUND;
+    snprintf(r->why, sizeof r->why,
+             "actor %llu is not on node '%s' (it left, or stopped)",
+             (unsigned long long)s->at.serial, h->addr);
+}
+
+/* ADOPT at the guest's node. */
+static void step_adopt(stage_hub_t *h, const char *peer,
+                       const stage_hub_step_t *s) {
+    hub_t *b = hub_get(h, s->at.serial);
+    if (b && b->guest && b->gstate == LIVE && same_id(&b->home, &s->home)) {
+        make_own(h, b, s->formers, nformers(s), peer);
+        return; /* ADOPTED once recorded: the driver's */
+    }
+    stage_hub_step_t *r = step_to(h, peer, STAGE_HUB_ADOPTED);
+    if (r) {
+        r->home = s->home;
+        r->at = s->at;
+        r->status = b && b->guest && same_id(&b->home, &s->home)
+                        ? STAGE_EBUSY
+                        : STAGE_EACTOR_NOT_FOUND;
+    }
+}
+
+/* ADOPTED at home. */
+static void step_adopted(stage_hub_t *h, const stage_hub_step_t *s) {
+    hub_t *b = hub_get(h, s->home.serial);
+    if (!b || b->guest || !b->handing || !same_id(&b->rid, &s->at)) return;
+    b->handing = false;
+    if (!s->status)
+        b->handed = true;
+    else if (s->status == STAGE_EACTOR_NOT_FOUND && b->stage == IDLE &&
+             !b->head && !b->qhead)
+        hub_drop(h, b);
+}
+
+void stage_hub_step(stage_hub_t *h, const char *peer,
+                    const stage_hub_step_t *s) {
+    hub_t *b;
+    pending_t *p;
+    switch (s->op) {
+    case STAGE_HUB_REQ:
+        if (!strcmp(s->at.node, h->addr) && s->at.incarnation == h->inc) {
+            stage_hub_move(h, &s->at, s->where, s->req);
+        } else {
+            answer_fail(h, s->req, STAGE_EACTOR_NOT_FOUND,
+                        "actor not found on this node: cannot move it");
+        }
+        break;
+    case STAGE_HUB_OUT:
+        step_out(h, peer, s);
+        break;
+    case STAGE_HUB_IN:
+        if ((b = waiting(h, peer, s, OUT)))
+            came_home(h, b, s->image);
+        else
+            fx_serial(h, STAGE_HUB_FX_DROP, 0, s->image);
+        break;
+    case STAGE_HUB_REFUSED:
+        if ((b = waiting(h, peer, s, OUT))) {
+            answer_fail(h, b->cur->req, s->status, s->why);
+            release(h, b);
+        }
+        break;
+    case STAGE_HUB_IMPORT:
+        if (!(p = stage__calloc(1, sizeof *p))) {
+            stage_hub_step_t *r = step_to(h, peer, STAGE_HUB_FAILED);
+            if (r) {
+                r->home = s->home;
+                r->status = STAGE_ENOMEM;
+                snprintf(r->why, sizeof r->why, "out of memory");
+            }
+            break;
+        }
+        p->image = s->image;
+        p->home = s->home;
+        memcpy(p->formers, s->formers, sizeof p->formers);
+        p->nformers = nformers(s);
+        p->next = h->pending;
+        h->pending = p;
+        stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_IMPORT);
+        if (x) x->image = s->image, x->id = s->home;
+        break;
+    case STAGE_HUB_ARRIVED:
+        if ((b = waiting(h, peer, s, IMPORT))) {
+            fx_serial(h, STAGE_HUB_FX_DROP, 0, b->image);
+            b->image = 0;
+            b->place = AWAY;
+            b->rid = s->at;
+            answer_ok(h, b->cur->req, &s->at);
+            release(h, b);
+        }
+        break;
+    case STAGE_HUB_FAILED:
+        if ((b = waiting(h, peer, s, IMPORT)))
+            take_back(h, b, s->status, s->why);
+        break;
+    case STAGE_HUB_GONE:
+        b = hub_get(h, s->home.serial);
+        if (b && !b->guest && b->stage == IDLE && b->place == AWAY &&
+            same_id(&b->rid, &s->at) && !b->head && !b->qhead)
+            hub_drop(h, b);
+        break;
+    case STAGE_HUB_ADOPT:
+        step_adopt(h, peer, s);
+        break;
+    case STAGE_HUB_ADOPTED:
+        step_adopted(h, s);
+        break;
+    }
+}
+
+void stage_hub_stopped(stage_hub_t *h, uint64_t serial) {
+    hub_t *b = hub_get(h, serial);
+    if (!b || (b->guest ? b->gstate != LIVE : b->stage != IDLE)) return;
+    if (b->guest) {
+        stage_hub_step_t *s = step_to(h, b->home.node, STAGE_HUB_GONE);
+        if (s) s->home = b->home, s->at = id_here(h, serial, b->home.type);
+    }
+    flush(h, b); /* nothing held when not moving: for the form */
+    hub_drop(h, b);
+}
+
+typedef struct keys {
+    uint64_t *v;
+    size_t n, cap;
+} keys_t;
+
+/* u64map_each: collect the keys (a step may change the map). */
+static void key_add(uint64_t key, void *val, void *ud) {
+    (void)val;
+    keys_t *k = ud;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 64;
+        uint64_t *v = stage__realloc(k->v, cap * sizeof *v);
+        if (!v) return;
+        k->v = v, k->cap = cap;
+    }
+    k->v[k->n++] = key;
+}
+
+/* Node peer is gone for hub b. */
+static void down_one(stage_hub_t *h, hub_t *b, const char *peer, bool ended) {
+    char why[STAGE_HUB_WHY_MAX];
+    if (!b->guest && b->stage == IMPORT && !strcmp(b->wait, peer)) {
+        snprintf(why, sizeof why,
+                 "node '%s' went down before it took the actor in: the "
+                 "actor is taken back on node '%s'",
+                 peer, h->addr);
+        take_back(h, b, STAGE_ENODE_DOWN, why);
+    } else if (!b->guest && b->stage == OUT && !strcmp(b->wait, peer)) {
+        snprintf(why, sizeof why,
+                 "node '%s' went down with the actor: it is lost", peer);
+        answer_fail(h, b->cur->req, STAGE_ENODE_DOWN, why);
+        release(h, b); /* what it held goes there: it fails NodeDown */
+    } else if (!b->guest && b->handing && !strcmp(b->rid.node, peer)) {
+        b->handing = false; /* the actor went with that node */
+    } else if (ended && b->guest && !strcmp(b->home.node, peer)) {
+        if (b->gstate == LIVE)
+            make_own(h, b, b->formers, b->nformers, NULL);
+        else if (b->gstate == SHIP)
+            b->orphan = true; /* at the export's end */
+    }
+}
+
+void stage_hub_node_down(stage_hub_t *h, const char *peer, bool ended) {
+    keys_t k = {0};
+    stage__u64map_each(&h->hubs, key_add, &k);
+    for (size_t i = 0; i < k.n; i++) {
+        hub_t *b = hub_get(h, k.v[i]);
+        if (b) down_one(h, b, peer, ended);
+    }
+    stage__free(k.v);
+}
+
+typedef struct handround {
+    stage_hub_t *h;
+    size_t left;
+} handround_t;
+
+/* u64map_each: ADOPT for an actor born here that lives elsewhere. */
+static void hand_one(uint64_t key, void *val, void *ud) {
+    (void)key;
+    hub_t *b = val;
+    handround_t *r = ud;
+    if (b->guest || b->handed || (b->place != AWAY && b->stage == IDLE)) return;
+    r->left++;
+    if (b->stage != IDLE || b->handing) return; /* busy: next round */
+    stage_hub_step_t *s = step_to(r->h, b->rid.node, STAGE_HUB_ADOPT);
+    if (s) s->home = b->me, s->at = b->rid;
+    b->handing = true;
+}
+
+size_t stage_hub_handover(stage_hub_t *h) {
+    handround_t r = {h, 0};
+    stage__u64map_each(&h->hubs, hand_one, &r);
+    return r.left;
+}

@@ -1,0 +1,160 @@
+/*
+** node/hub.h: moves between nodes — the home scheme (docs/migration.md
+** "Between nodes") — as a pure state machine for one node: the hubs of
+** the actors born here (their home, which sequences them wherever they
+** live) and the guests living here (actors whose home is another node).
+** No clock, no I/O, no threads: inputs in, effects out. Messages, images
+** and move requests are the driver's handles, opaque here. It models
+** core/move.c's "between nodes" section, which does not drive it yet;
+** tests/sim/hub_sim.c drives it over many seeds.
+**
+** A home hub (an actor born here; `me`, its id here):
+**   HERE  --move(dest)-->     EXPORT [FX_EXPORT]
+**   EXPORT --exported-->      IMPORT [STEP IMPORT to dest; image kept]
+**          --export refused-> HERE [FX_ANSWER why]
+**   AWAY  --move(dest)-->     OUT [STEP OUT to the node it is at]
+**   OUT   --IN(image)-->      IMPORT, or HERE if dest is this node
+**                             [FX_RESTORE]
+**          --REFUSED-->       AWAY [FX_ANSWER why]
+**          --its node down--> lost: AWAY as it was [FX_ANSWER NodeDown]
+**   IMPORT --ARRIVED(at)-->   AWAY at [FX_DROP image; FX_ANSWER at]
+**          --FAILED, or dest down--> HERE [FX_RESTORE image; answer why]
+** While a move is under way (EXPORT, OUT, IMPORT) every message for the
+** actor is held; at its end they go, in the order they came, where it is
+** (FX_DELIVER here, FX_FORWARD to its id elsewhere), then the next move
+** asked starts. A hub that is HERE with nothing held or queued is
+** forgotten (an actor that never moved needs none).
+**   AWAY --handover--> (ADOPT sent) --ADOPTED--> handed: the node it is
+**   at is its home now; messages still go there, moves are asked there.
+** A guest (arrived here under `serial`; `home`, its home id):
+**   LIVE --OUT from home--> SHIP [FX_EXPORT] --exported--> LEFT [STEP IN
+**        to home]: it forwards to home from then on; --refused--> LIVE
+**        [STEP REFUSED]
+**   LIVE --move asked here--> a REQ to home, which sequences it
+**   LIVE --ADOPT--> this node's own [FX_REHOMED, then STEP ADOPTED]
+**   LIVE --its home's session ended--> this node's own [FX_REHOMED, with
+**        the ids that led to its home id, which its IMPORT carried]
+**   LIVE --stopped--> forgotten [STEP GONE to home]
+** Invariant: an actor is in one place: its image leaves a node only after
+** the actor stopped running there, and is kept (at home) until the
+** destination answered; a destination that died before is never believed
+** to have it.
+**
+** Not thread-safe: one owner (one theatre of the node; the simulator).
+*/
+#ifndef STAGE_NODE_HUB_H
+#define STAGE_NODE_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stage/id.h"
+
+#define STAGE_HUB_WHY_MAX 256    /* a failure's why, with its NUL */
+#define STAGE_HUB_FORMERS_MAX 16 /* earlier ids carried per actor */
+
+/* The steps between nodes (core/netif.h's STAGE__MOVE_*, same numbers). */
+enum {
+    STAGE_HUB_REQ = 1,  /* move `at` to node `where` (answer: req) */
+    STAGE_HUB_OUT,      /* home -> the actor's node: ship `at` home */
+    STAGE_HUB_IN,       /* that node -> home: the image */
+    STAGE_HUB_REFUSED,  /* that node -> home: it stays (status, why) */
+    STAGE_HUB_IMPORT,   /* home -> destination: take the image in */
+    STAGE_HUB_ARRIVED,  /* destination -> home: it lives as `at` */
+    STAGE_HUB_FAILED,   /* destination -> home: not taken in (status, why) */
+    STAGE_HUB_GONE = 9, /* the node it lived at -> home: it stopped as at */
+    STAGE_HUB_ADOPT,    /* home -> the actor's node: make `at` your own */
+    STAGE_HUB_ADOPTED   /* that node -> home: done (status 0) or not */
+};
+
+typedef struct stage_hub_step {
+    int op;
+    stage_id_t home;            /* the actor's id at its home (all but REQ) */
+    stage_id_t at;              /* REQ: whom; OUT: its id there; ARRIVED, GONE,
+                                ** ADOPT, ADOPTED: its id at the sender */
+    char where[STAGE_ADDR_MAX]; /* REQ */
+    uint64_t req;   /* REQ: the asker's request (answered with it) */
+    uint64_t image; /* IN, IMPORT: the driver's handle */
+    int status;     /* REFUSED, FAILED, ADOPTED */
+    char why[STAGE_HUB_WHY_MAX];
+    /* IMPORT, ADOPT: the ids that led to `home` before it */
+    stage_id_t formers[STAGE_HUB_FORMERS_MAX];
+    int nformers;
+} stage_hub_step_t;
+
+typedef enum stage_hub_fx_kind {
+    STAGE_HUB_FX_DELIVER = 1, /* msg to local actor `serial` */
+    STAGE_HUB_FX_FORWARD,     /* msg to `id` (another node's actor) */
+    STAGE_HUB_FX_STEP,        /* send `step` to node `node` */
+    STAGE_HUB_FX_EXPORT,      /* take local actor `serial` out (it stops
+                              ** running here): stage_hub_exported or
+                              ** stage_hub_export_refused */
+    STAGE_HUB_FX_IMPORT,      /* take `image` in, a guest of `id` (its
+                              ** home): stage_hub_imported or
+                              ** stage_hub_import_refused */
+    STAGE_HUB_FX_RESTORE,     /* `image` runs here again as `serial` (it
+                              ** cannot fail: the image came from here) */
+    STAGE_HUB_FX_DROP,        /* `image` is not needed any more */
+    STAGE_HUB_FX_ANSWER,      /* request `req`: status 0 and `id`, or a
+                              ** failure (status, why) */
+    STAGE_HUB_FX_REHOMED,     /* actor `id` is this node's as `cur` (its
+                              ** home left or died): put id and the ids
+                              ** in step.formers -> cur into the store;
+                              ** then, if `node` is set, send it ADOPTED
+                              ** (home id, at cur, status 0) */
+} stage_hub_fx_kind_t;
+
+typedef struct stage_hub_fx {
+    int kind;
+    uint64_t msg, serial, image, req;
+    stage_id_t id, cur;
+    char node[STAGE_ADDR_MAX];
+    int status;
+    char why[STAGE_HUB_WHY_MAX];
+    stage_hub_step_t step; /* STEP; REHOMED: formers */
+} stage_hub_fx_t;
+
+typedef struct stage_hub stage_hub_t;
+
+/* A machine for the node at addr (incarnation inc). NULL if out of
+** memory. */
+stage_hub_t *stage_hub_new(const char *addr, uint32_t inc);
+/* Free *h and set it to NULL (held messages, images and requests are
+** forgotten: the driver fails its own). */
+void stage_hub_destroy(stage_hub_t **h);
+
+/* A message for local id `serial`: delivered, forwarded or held. */
+void stage_hub_msg(stage_hub_t *h, uint64_t serial, uint64_t msg);
+/* Move local actor `id` (an id of this node) to node `dest`; req is
+** answered (FX_ANSWER) once, with its new id or why not. */
+void stage_hub_move(stage_hub_t *h, const stage_id_t *id, const char *dest,
+                    uint64_t req);
+/* FX_EXPORT's answers: the actor left, its image is `image`; or it stays
+** (status < 0, why). */
+void stage_hub_exported(stage_hub_t *h, uint64_t serial, uint64_t image);
+void stage_hub_export_refused(stage_hub_t *h, uint64_t serial, int status,
+                              const char *why);
+/* FX_IMPORT's answers: it runs here as `serial`; or not (status, why). */
+void stage_hub_imported(stage_hub_t *h, uint64_t image, uint64_t serial);
+void stage_hub_import_refused(stage_hub_t *h, uint64_t image, int status,
+                              const char *why);
+/* A step from node peer (copied). */
+void stage_hub_step(stage_hub_t *h, const char *peer,
+                    const stage_hub_step_t *s);
+/* Local actor `serial` stopped: a guest tells its home (GONE). */
+void stage_hub_stopped(stage_hub_t *h, uint64_t serial);
+/* Node peer is gone (its session ended: ended; else a step could not go):
+** moves waiting for it end; if ended, the guests whose home it was are
+** this node's own. */
+void stage_hub_node_down(stage_hub_t *h, const char *peer, bool ended);
+/* This node drains: ADOPT to the node each away actor lives at. The
+** count of actors still to hand over (asked, or busy moving). */
+size_t stage_hub_handover(stage_hub_t *h);
+/* Whether local id `serial` has a hub or is a guest here. */
+bool stage_hub_knows(const stage_hub_t *h, uint64_t serial);
+
+/* The effects since they were last read; valid until the next call. */
+const stage_hub_fx_t *stage_hub_effects(stage_hub_t *h, size_t *n);
+
+#endif

@@ -1,0 +1,265 @@
+/*
+** tests/unit/test_node_hub.c: the home scheme's machine (node/hub.h) by
+** hand, one node "a:1" and the steps its peers would send: held messages
+** released in order to the new place, the copy taken back when the
+** destination fails or dies, steps from the wrong node ignored, a guest's
+** moves asked of its home and its image shipped home, an orphan taking
+** itself over with its earlier ids, and a drain's hand-over.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "node/hub.h"
+#include "stage/errors.h"
+
+#define FX_MAX 64
+
+static stage_hub_fx_t fx[FX_MAX];
+static size_t nfx;
+
+/* The machine's effects since the last call, into fx[0..nfx). */
+static void collect(stage_hub_t *h) {
+    size_t n;
+    const stage_hub_fx_t *v = stage_hub_effects(h, &n);
+    assert_true(n <= FX_MAX);
+    if (n) memcpy(fx, v, n * sizeof *v);
+    nfx = n;
+}
+
+static stage_id_t id_at(const char *node, uint64_t serial) {
+    stage_id_t id;
+    memset(&id, 0, sizeof id);
+    snprintf(id.node, sizeof id.node, "%s", node);
+    id.incarnation = 1;
+    id.serial = serial;
+    snprintf(id.type, sizeof id.type, "Counter");
+    return id;
+}
+
+static stage_hub_step_t step_of(int op, const stage_id_t *home,
+                                const stage_id_t *at) {
+    stage_hub_step_t s;
+    memset(&s, 0, sizeof s);
+    s.op = op;
+    if (home) s.home = *home;
+    if (at) s.at = *at;
+    return s;
+}
+
+/* Actor a:1/5 moves to b:1, which takes it in as b:1/9; messages 1, 2, 3
+** come during the move. The machine is left with it away. */
+static stage_hub_t *moved_away(void) {
+    stage_hub_t *h = stage_hub_new("a:1", 1);
+    assert_non_null(h);
+    stage_id_t me = id_at("a:1", 5), there = id_at("b:1", 9);
+    stage_hub_move(h, &me, "b:1", 40);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_EXPORT);
+    assert_int_equal(fx[0].serial, 5);
+    stage_hub_msg(h, 5, 1);
+    stage_hub_msg(h, 5, 2);
+    stage_hub_exported(h, 5, 77);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_STEP);
+    assert_string_equal(fx[0].node, "b:1");
+    assert_int_equal(fx[0].step.op, STAGE_HUB_IMPORT);
+    assert_int_equal(fx[0].step.image, 77);
+    assert_int_equal(fx[0].step.home.serial, 5);
+    stage_hub_msg(h, 5, 3);
+    collect(h);
+    assert_int_equal(nfx, 0); /* held */
+    stage_hub_step_t s = step_of(STAGE_HUB_ARRIVED, &me, &there);
+    stage_hub_step(h, "b:1", &s);
+    collect(h);
+    return h;
+}
+
+static void messages_held_in_a_move_go_to_the_new_place_in_order(void **st) {
+    (void)st;
+    stage_hub_t *h = moved_away();
+    /* the copy goes, the future has the new id, then 1, 2, 3 follow */
+    assert_int_equal(nfx, 5);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_DROP);
+    assert_int_equal(fx[0].image, 77);
+    assert_int_equal(fx[1].kind, STAGE_HUB_FX_ANSWER);
+    assert_int_equal(fx[1].req, 40);
+    assert_int_equal(fx[1].status, 0);
+    assert_string_equal(fx[1].id.node, "b:1");
+    assert_int_equal(fx[1].id.serial, 9);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fx[2 + i].kind, STAGE_HUB_FX_FORWARD);
+        assert_int_equal(fx[2 + i].msg, (uint64_t)i + 1);
+        assert_int_equal(fx[2 + i].id.serial, 9);
+    }
+    stage_hub_msg(h, 5, 4); /* after the move: straight there */
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_FORWARD);
+    assert_int_equal(fx[0].msg, 4);
+    stage_hub_destroy(&h);
+    assert_null(h);
+}
+
+static void a_destination_that_dies_gives_the_actor_back(void **st) {
+    (void)st;
+    stage_hub_t *h = stage_hub_new("a:1", 1);
+    stage_id_t me = id_at("a:1", 5);
+    stage_hub_move(h, &me, "b:1", 40);
+    stage_hub_exported(h, 5, 77);
+    stage_hub_msg(h, 5, 1);
+    collect(h);
+    stage_hub_node_down(h, "c:1", true); /* another node: nothing */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_hub_node_down(h, "b:1", true);
+    collect(h);
+    assert_int_equal(nfx, 3);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_RESTORE);
+    assert_int_equal(fx[0].serial, 5);
+    assert_int_equal(fx[0].image, 77);
+    assert_int_equal(fx[1].kind, STAGE_HUB_FX_ANSWER);
+    assert_int_equal(fx[1].status, STAGE_ENODE_DOWN);
+    assert_non_null(strstr(fx[1].why, "taken back on node 'a:1'"));
+    assert_int_equal(fx[2].kind, STAGE_HUB_FX_DELIVER); /* here again */
+    assert_int_equal(fx[2].msg, 1);
+    stage_hub_destroy(&h);
+}
+
+static void a_refused_import_takes_the_actor_back_with_the_reason(void **st) {
+    (void)st;
+    stage_hub_t *h = stage_hub_new("a:1", 1);
+    stage_id_t me = id_at("a:1", 5);
+    stage_hub_move(h, &me, "b:1", 40);
+    stage_hub_exported(h, 5, 77);
+    collect(h);
+    stage_hub_step_t s = step_of(STAGE_HUB_FAILED, &me, NULL);
+    s.status = STAGE_EHANDLER;
+    snprintf(s.why, sizeof s.why, "arrived failed");
+    stage_hub_step(h, "c:1", &s); /* not the destination: ignored */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_hub_step(h, "b:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 2);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_RESTORE);
+    assert_int_equal(fx[1].kind, STAGE_HUB_FX_ANSWER);
+    assert_int_equal(fx[1].status, STAGE_EHANDLER);
+    assert_string_equal(fx[1].why, "arrived failed");
+    stage_hub_destroy(&h);
+}
+
+/* a:1 takes in h:1/3's actor (earlier ids: z:1/2) as a:1/11. */
+static stage_hub_t *with_guest(void) {
+    stage_hub_t *h = stage_hub_new("a:1", 1);
+    stage_id_t home = id_at("h:1", 3);
+    stage_hub_step_t s = step_of(STAGE_HUB_IMPORT, &home, NULL);
+    s.image = 50;
+    s.formers[0] = id_at("z:1", 2);
+    s.nformers = 1;
+    stage_hub_step(h, "h:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_IMPORT);
+    assert_int_equal(fx[0].image, 50);
+    stage_hub_imported(h, 50, 11);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].step.op, STAGE_HUB_ARRIVED);
+    assert_string_equal(fx[0].node, "h:1");
+    assert_string_equal(fx[0].step.at.node, "a:1");
+    assert_int_equal(fx[0].step.at.serial, 11);
+    return h;
+}
+
+static void a_guest_asks_its_home_and_ships_its_image_home(void **st) {
+    (void)st;
+    stage_hub_t *h = with_guest();
+    stage_id_t here = id_at("a:1", 11), home = id_at("h:1", 3);
+    stage_hub_move(h, &here, "c:1", 8);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].step.op, STAGE_HUB_REQ);
+    assert_string_equal(fx[0].node, "h:1");
+    assert_int_equal(fx[0].step.at.serial, 3);
+    assert_string_equal(fx[0].step.where, "c:1");
+    assert_int_equal(fx[0].step.req, 8);
+    stage_hub_step_t s = step_of(STAGE_HUB_OUT, &home, &here);
+    stage_hub_step(h, "h:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_EXPORT);
+    stage_hub_msg(h, 11, 1); /* held while it goes */
+    stage_hub_exported(h, 11, 51);
+    collect(h);
+    assert_int_equal(nfx, 2);
+    assert_int_equal(fx[0].step.op, STAGE_HUB_IN);
+    assert_int_equal(fx[0].step.image, 51);
+    assert_int_equal(fx[1].kind, STAGE_HUB_FX_FORWARD); /* behind it */
+    assert_int_equal(fx[1].id.serial, 3);
+    stage_hub_destroy(&h);
+}
+
+static void an_orphan_takes_itself_over_with_its_earlier_ids(void **st) {
+    (void)st;
+    stage_hub_t *h = with_guest();
+    stage_hub_node_down(h, "h:1", false); /* a step failed: not the end */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_hub_node_down(h, "h:1", true);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_REHOMED);
+    assert_string_equal(fx[0].id.node, "h:1");
+    assert_string_equal(fx[0].cur.node, "a:1");
+    assert_int_equal(fx[0].cur.serial, 11);
+    assert_int_equal(fx[0].step.nformers, 1);
+    assert_string_equal(fx[0].step.formers[0].node, "z:1");
+    assert_string_equal(fx[0].node, ""); /* no one to answer */
+    stage_hub_msg(h, 11, 1);             /* its own now */
+    collect(h);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_DELIVER);
+    stage_hub_destroy(&h);
+}
+
+static void a_drain_hands_over_what_lives_elsewhere(void **st) {
+    (void)st;
+    stage_hub_t *h = moved_away();
+    stage_id_t me = id_at("a:1", 5), there = id_at("b:1", 9);
+    assert_int_equal(stage_hub_handover(h), 1);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].step.op, STAGE_HUB_ADOPT);
+    assert_string_equal(fx[0].node, "b:1");
+    assert_int_equal(stage_hub_handover(h), 1); /* asked: not again */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_hub_step_t s = step_of(STAGE_HUB_ADOPTED, &me, &there);
+    stage_hub_step(h, "b:1", &s);
+    assert_int_equal(stage_hub_handover(h), 0);
+    stage_hub_move(h, &me, "c:1", 9); /* asked of its new home */
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].step.op, STAGE_HUB_REQ);
+    assert_string_equal(fx[0].node, "b:1");
+    assert_int_equal(fx[0].step.at.serial, 9);
+    stage_hub_destroy(&h);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(messages_held_in_a_move_go_to_the_new_place_in_order),
+        cmocka_unit_test(a_destination_that_dies_gives_the_actor_back),
+        cmocka_unit_test(a_refused_import_takes_the_actor_back_with_the_reason),
+        cmocka_unit_test(a_guest_asks_its_home_and_ships_its_image_home),
+        cmocka_unit_test(an_orphan_takes_itself_over_with_its_earlier_ids),
+        cmocka_unit_test(a_drain_hands_over_what_lives_elsewhere),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
