@@ -179,43 +179,7 @@ typedef struct ev {
     stage_mig_frame_t f;
 } ev_t;
 
-static ev_t *heap;
-static size_t nheap, capheap;
-static uint64_t evseq;
-
-static bool ev_less(const ev_t *x, const ev_t *y) {
-    return x->at < y->at || (x->at == y->at && x->seq < y->seq);
-}
-
-static void push(ev_t e) {
-    if (nheap == capheap) {
-        capheap = capheap ? capheap * 2 : 1024;
-        heap = realloc(heap, capheap * sizeof *heap);
-    }
-    e.seq = evseq++;
-    size_t i = nheap++;
-    while (i && ev_less(&e, &heap[(i - 1) / 2])) {
-        heap[i] = heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    heap[i] = e;
-}
-
-static ev_t pop(void) {
-    ev_t top = heap[0], last = heap[--nheap];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, s = i;
-        const ev_t *cur = &last;
-        if (l < nheap && ev_less(&heap[l], cur)) s = l, cur = &heap[l];
-        if (r < nheap && ev_less(&heap[r], cur)) s = r;
-        if (s == i) break;
-        heap[i] = heap[s];
-        i = s;
-    }
-    if (nheap) heap[i] = last;
-    return top;
-}
+#include "evheap.h" /* heap, push, pop */
 
 static uint64_t latency(int s, int d) {
     if (node_of(s) == node_of(d)) return rnd(2);

@@ -263,51 +263,8 @@ typedef struct ev {
     frame_t *f;
 } ev_t;
 
-static ev_t *heap;
-static size_t nheap, capheap;
-static uint64_t evseq;
+#include "evheap.h" /* heap, push, pop */
 static uint64_t pair_last[NODES][NODES];
-
-/* Event order: time, then the order they were made. */
-static bool ev_less(const ev_t *a, const ev_t *b) {
-    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
-
-/* Schedule e. */
-static void push(ev_t e) {
-    if (nheap == capheap) {
-        capheap = capheap ? 2 * capheap : 1024;
-        heap = realloc(heap, capheap * sizeof *heap);
-        CHECK(heap);
-    }
-    e.seq = evseq++;
-    size_t i = nheap++;
-    heap[i] = e;
-    while (i && ev_less(&heap[i], &heap[(i - 1) / 2])) {
-        ev_t t = heap[i];
-        heap[i] = heap[(i - 1) / 2];
-        heap[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
-    }
-}
-
-/* The next event. */
-static ev_t pop(void) {
-    ev_t top = heap[0];
-    heap[0] = heap[--nheap];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < nheap && ev_less(&heap[l], &heap[m])) m = l;
-        if (r < nheap && ev_less(&heap[r], &heap[m])) m = r;
-        if (m == i) break;
-        ev_t t = heap[i];
-        heap[i] = heap[m];
-        heap[m] = t;
-        i = m;
-    }
-    return top;
-}
 
 /* Schedule an event without a frame. */
 static void at(uint64_t when, int type, int node, int peer) {
