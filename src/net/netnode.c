@@ -484,18 +484,28 @@ static int frame_failed(stage__netnode_t *nn, int rc, size_t frame, char *why,
 ** (dead: why): it goes where the migrations store says the actor is
 ** (relocate.c: an actor that moved away survives its birth node), or
 ** fails as it would have. */
+static void gone_target_down(stage__netnode_t *nn, const stage_id_t *to,
+                             stage__env_t *e, int status, const char *why);
+
 static void gone_target(stage__netnode_t *nn, const stage_id_t *to,
                         stage__env_t *e, const char *dead) {
+    gone_target_down(nn, to, e, dead ? STAGE_ENODE_DOWN : 0, dead);
+}
+
+/* The same, for a node down as status says (0: it left), why. */
+static void gone_target_down(stage__netnode_t *nn, const stage_id_t *to,
+                             stage__env_t *e, int status, const char *why) {
     bool stop = e->hdr.kind == ENV_STOP_ACTOR;
     stage_pack_t p = STAGE_PACK_INIT;
     int rc = stop ? stage__node_stop_encode(&p, 0, to)
                   : stage__node_msg_encode(&p, 0, to, stage__env_method(e),
                                            e->mlen, stage__env_args(e), e->len);
     if (e->future) stage__future_ref(e->future);
-    if (rc || !stage__relocate_frame(nn, to, stop ? FRAME_STOP : FRAME_MSG,
-                                     p.data, p.len, e->future, dead)) {
+    if (rc ||
+        !stage__relocate_frame_down(nn, to, stop ? FRAME_STOP : FRAME_MSG,
+                                    p.data, p.len, e->future, status, why)) {
         if (e->future) stage__future_unref(e->future);
-        dead_target(to, e, rc ? stage_strerror(rc) : dead ? dead : "it left");
+        dead_target(to, e, rc ? stage_strerror(rc) : why ? why : "it left");
     }
     stage_pack_free(&p);
 }
@@ -512,6 +522,13 @@ static void out_msg(stage__netnode_t *nn, const stage_id_t *to,
     }
     if (stage__transport_has_left(nn->tr, to->node, to->incarnation)) {
         gone_target(nn, to, e, NULL);
+        goto done;
+    }
+    /* an id whose messages follow its actor already (a node never reached
+    ** gave them back): this one goes behind them, where they went */
+    if (stage__relocate_knows(nn, to)) {
+        gone_target_down(nn, to, e, STAGE_EUNREACHABLE,
+                         "its node cannot be reached");
         goto done;
     }
     if (e->future) {
@@ -847,7 +864,8 @@ static int in_reply(stage__netnode_t *nn, const char *peer, const char *body,
 }
 
 static bool given_back(stage__netnode_t *nn, const char *peer, int kind,
-                       const char *body, size_t len);
+                       const char *body, size_t len, int status,
+                       const char *why);
 
 static void on_frame(void *ud, const char *peer, int kind, const char *body,
                      size_t len) {
@@ -868,7 +886,7 @@ static void on_frame(void *ud, const char *peer, int kind, const char *body,
         const char *fb;
         size_t fl;
         rc = stage__node_bounce_decode(body, len, &k, &fb, &fl);
-        if (!rc && !given_back(nn, peer, k, fb, fl))
+        if (!rc && !given_back(nn, peer, k, fb, fl, 0, NULL))
             LOG_WARN("a message node '%s' sent back (it drains) matches "
                      "nothing sent to it: dropped",
                      peer);
@@ -922,10 +940,13 @@ typedef struct lost {
 } lost_t;
 
 /* A MSG or STOP frame given back by the session with peer, which left
-** (so it was not delivered): it goes where its actor went (relocate.c),
-** its call (if any) with it. True if taken so. */
+** (status 0) or was never reached (STAGE_EUNREACHABLE: why), so it was
+** not delivered: it goes where its actor went (relocate.c), its call (if
+** any) with it; an actor the store has no later place for fails as it
+** would have. True if taken so. */
 static bool given_back(stage__netnode_t *nn, const char *peer, int kind,
-                       const char *body, size_t len) {
+                       const char *body, size_t len, int status,
+                       const char *why) {
     stage__node_msg_t m;
     if ((kind != FRAME_MSG && kind != FRAME_STOP) ||
         stage__node_msg_decode(&m, body, len, kind == FRAME_STOP))
@@ -946,11 +967,13 @@ static bool given_back(stage__netnode_t *nn, const char *peer, int kind,
         f = c->f;
         stage__free(c);
     }
-    if (stage__relocate_frame(nn, &to, kind, body, len, f, NULL)) return true;
+    if (stage__relocate_frame_down(nn, &to, kind, body, len, f, status, why))
+        return true;
     if (f) {
-        stage__future_reject(f, STAGE_ENODE_DOWN,
-                             "its node left, and this node has no memory "
-                             "to send it where the actor went",
+        stage__future_reject(f, status ? status : STAGE_ENODE_DOWN,
+                             status ? why
+                                    : "its node left, and this node has no "
+                                      "memory to send it where the actor went",
                              NULL, NULL);
         stage__future_unref(f);
     }
@@ -959,7 +982,7 @@ static bool given_back(stage__netnode_t *nn, const char *peer, int kind,
 
 bool stage__netnode_given_back(stage__netnode_t *nn, const char *peer, int kind,
                                const char *body, size_t len) {
-    return given_back(nn, peer, kind, body, len);
+    return given_back(nn, peer, kind, body, len, 0, NULL);
 }
 
 static void lost_count(lost_t *l, int kind, const char *body, size_t len) {
@@ -981,9 +1004,10 @@ static void on_peer_up(void *ud, const char *peer, uint32_t incarnation) {
 }
 
 /* Drop the frames held for peer (the session they were for ended; left:
-** it said goodbye, and the messages among them follow their actors). */
+** it said goodbye, or was never reached (status, why), and the messages
+** among them follow their actors). */
 static void held_drop(stage__netnode_t *nn, const char *peer, lost_t *l,
-                      bool left) {
+                      bool left, int status, const char *why) {
     stage__held_t **pp = &nn->held_head;
     nn->held_tail = NULL;
     while (*pp) {
@@ -993,7 +1017,8 @@ static void held_drop(stage__netnode_t *nn, const char *peer, lost_t *l,
             pp = &h->next;
             continue;
         }
-        if (!left || !given_back(nn, peer, h->kind, h->body, h->len))
+        if (!left ||
+            !given_back(nn, peer, h->kind, h->body, h->len, status, why))
             lost_count(l, h->kind, h->body, h->len);
         *pp = h->next;
         stage__free(h);
@@ -1013,11 +1038,16 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
     const char *body;
     size_t len;
     (void)dropped;
-    bool left = reason == STAGE_ECANCELED && nn->relocate;
+    /* frames for a node that left, or that this node never reached (it
+    ** may have left before: a node that joined after a drain knows
+    ** nothing of it), follow their actors where the store says */
+    bool never = reason == STAGE_EUNREACHABLE && !incarnation;
+    bool left = (reason == STAGE_ECANCELED || never) && nn->relocate;
+    int status = never ? STAGE_EUNREACHABLE : 0;
     while (stage__session_iter_next(lost, &kind, &body, &len))
-        if (!left || !given_back(nn, peer, kind, body, len))
+        if (!left || !given_back(nn, peer, kind, body, len, status, why))
             lost_count(&l, kind, body, len);
-    held_drop(nn, peer, &l, left);
+    held_drop(nn, peer, &l, left, status, why);
     stage__lookup_forget_node(nn, peer); /* its actors may be gone */
     if (reason != STAGE_ESTOPPED) stage__lookup_peer_gone(nn, peer);
     stage__sources_peer_gone(nn); /* the code it stored may go with it */

@@ -263,6 +263,16 @@ void stage__relocate_close(stage__netnode_t *nn);
 bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
                            int kind, const char *body, size_t len,
                            stage__future_t *f, const char *dead);
+/* The same for a node down as status says (0: it left; STAGE_ENODE_DOWN;
+** STAGE_EUNREACHABLE: never reached), why: its failure if the store has
+** no later place (node/relocate.h, stage_reloc_frame_down). */
+bool stage__relocate_frame_down(stage__netnode_t *nn, const stage_id_t *old,
+                                int kind, const char *body, size_t len,
+                                stage__future_t *f, int status,
+                                const char *why);
+/* Whether messages to old go through relocate.c now (it holds some for
+** old, or knows where old went): see stage_reloc_knows. */
+bool stage__relocate_knows(stage__netnode_t *nn, const stage_id_t *old);
 /* This node took actor old over as cur: put old -> cur in the store
 ** (again at the sweep until it takes it). */
 void stage__relocate_record(stage__netnode_t *nn, const stage_id_t *old,

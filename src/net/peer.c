@@ -162,12 +162,12 @@ static void give_up(stage__peer_t *p) {
     uint64_t n = stage__session_unacked(&p->s);
     char why[96];
     if (p->left) {
-        LOG_INFO("'%s' has stopped: %llu queued frames dropped", p->addr,
+        LOG_INFO("'%s' has stopped, %llu frames queued for it", p->addr,
                  (unsigned long long)n);
         snprintf(why, sizeof why, "it has stopped");
     } else {
-        LOG_WARN("giving up on '%s' after %d failed connection attempts: "
-                 "%llu queued frames dropped",
+        LOG_WARN("giving up on '%s' after %d failed connection attempts, "
+                 "%llu frames queued for it",
                  p->addr, attempts, (unsigned long long)n);
         snprintf(why, sizeof why, "%d connection attempts failed", attempts);
     }

@@ -296,6 +296,14 @@ void stage__relocate_close(stage__netnode_t *nn) {
 bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
                            int kind, const char *body, size_t len,
                            stage__future_t *f, const char *dead) {
+    return stage__relocate_frame_down(nn, old, kind, body, len, f,
+                                      dead ? STAGE_ENODE_DOWN : 0, dead);
+}
+
+bool stage__relocate_frame_down(stage__netnode_t *nn, const stage_id_t *old,
+                                int kind, const char *body, size_t len,
+                                stage__future_t *f, int status,
+                                const char *why) {
     stage__relocate_t *r = nn->relocate;
     if (!r || (kind != FRAME_MSG && kind != FRAME_STOP)) return false;
     held_t *h = stage__malloc(sizeof *h + len);
@@ -309,13 +317,17 @@ bool stage__relocate_frame(stage__netnode_t *nn, const stage_id_t *old,
         stage__free(h);
         return false;
     }
-    if (stage_reloc_frame(r->m, now_ms(nn), old, handle, dead)) {
+    if (stage_reloc_frame_down(r->m, now_ms(nn), old, handle, status, why)) {
         stage__u64map_take(&r->held, handle);
         stage__free(h);
         return false;
     }
     stage__relocate_run(nn);
     return true;
+}
+
+bool stage__relocate_knows(stage__netnode_t *nn, const stage_id_t *old) {
+    return nn->relocate && stage_reloc_knows(nn->relocate->m, old);
 }
 
 /* ---- the entries this node puts ------------------------------------------ */

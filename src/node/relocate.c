@@ -28,8 +28,9 @@ enum { IDLE, WAITING, ASKING, RETRY, FOUND, NONE };
 typedef struct held {
     struct held *next;
     uint64_t handle;
-    int hops;  /* places it followed that left in turn */
-    bool dead; /* for a node declared dead (why), not one that left */
+    int hops;   /* places it followed that left in turn */
+    int status; /* nowhere: this (NodeDown, NodeUnreachable: why), or
+                ** ActorNotFound for a node that left */
     char why[DEAD_WHY_MAX];
 } held_t;
 
@@ -210,6 +211,11 @@ static target_t *target_get(const stage_reloc_t *r, const stage_id_t *old) {
     return NULL;
 }
 
+bool stage_reloc_knows(const stage_reloc_t *r, const stage_id_t *old) {
+    const target_t *tg = target_get(r, old);
+    return tg && tg->state != IDLE && tg->state != NONE;
+}
+
 /* Fail held frame h, held for tg: status, why. Frees h. */
 static void fail(stage_reloc_t *r, const target_t *tg, held_t *h, int status,
                  const char *why) {
@@ -224,16 +230,17 @@ static void fail(stage_reloc_t *r, const target_t *tg, held_t *h, int status,
 }
 
 /* tg has no later place (why): h fails as it would have without the store
-** — NodeDown for a dead node's actor (its death's why; and why too if the
-** store could not be asked: no_store), else ActorNotFound. */
+** — NodeDown for a dead node's actor, NodeUnreachable for one of a node
+** never reached (the node's why; and why too if the store could not be
+** asked: no_store), else ActorNotFound. */
 static void fail_gone(stage_reloc_t *r, const target_t *tg, held_t *h,
                       const char *why, bool no_store) {
-    if (h->dead) {
-        char dead[STAGE_RELOC_WHY_MAX];
-        if (snprintf(dead, sizeof dead, "%s%s%s", h->why, no_store ? "; " : "",
+    if (h->status) {
+        char down[STAGE_RELOC_WHY_MAX];
+        if (snprintf(down, sizeof down, "%s%s%s", h->why, no_store ? "; " : "",
                      no_store ? why : "") < 0)
-            dead[0] = '\0';
-        fail(r, tg, h, STAGE_ENODE_DOWN, dead);
+            down[0] = '\0';
+        fail(r, tg, h, h->status, down);
     } else {
         fail(r, tg, h, STAGE_EACTOR_NOT_FOUND, why);
     }
@@ -311,7 +318,7 @@ static void deliver(stage_reloc_t *r, uint64_t now, const target_t *tg,
         return;
     }
     if (g == STAGE_RELOC_DEAD) { /* if it is nowhere, that node is down */
-        h->dead = true;
+        h->status = STAGE_ENODE_DOWN;
         snprintf(h->why, sizeof h->why, "%s", why ? why : "it is down");
     }
     int rc = enqueue(r, now, &tg->cur, h);
@@ -370,14 +377,23 @@ static int enqueue(stage_reloc_t *r, uint64_t now, const stage_id_t *old,
 
 int stage_reloc_frame(stage_reloc_t *r, uint64_t now, const stage_id_t *old,
                       uint64_t handle, const char *dead) {
-    if (!handle || !id_ok(old)) return STAGE_EINVAL;
+    return stage_reloc_frame_down(r, now, old, handle,
+                                  dead ? STAGE_ENODE_DOWN : 0, dead);
+}
+
+int stage_reloc_frame_down(stage_reloc_t *r, uint64_t now,
+                           const stage_id_t *old, uint64_t handle, int status,
+                           const char *why) {
+    if (!handle || !id_ok(old) ||
+        (status && status != STAGE_ENODE_DOWN && status != STAGE_EUNREACHABLE))
+        return STAGE_EINVAL;
     held_t *h = stage__malloc(sizeof *h);
     if (!h) return STAGE_ENOMEM;
     h->next = NULL;
     h->handle = handle;
     h->hops = 0;
-    h->dead = dead != NULL;
-    snprintf(h->why, sizeof h->why, "%s", dead ? dead : "");
+    h->status = status;
+    snprintf(h->why, sizeof h->why, "%s", status && why ? why : "");
     int rc = enqueue(r, now, old, h);
     if (rc) {
         stage__free(h);

@@ -96,6 +96,14 @@ local function orphan(args)
       return
     end
     local deadline = stage.now() + 20
+    if args[2] == "one" then -- one other node to drain to: once it is listed
+      while #stage.hosts():await() < 2 do
+        assert(stage.now() < deadline, "the other node is not listed")
+        stage.sleep(0.1):await()
+      end
+      print("spawned " .. tostring(c))
+      return
+    end
     repeat
       local heavy = 0
       for _, h in ipairs(stage.hosts():await()) do
@@ -106,6 +114,14 @@ local function orphan(args)
     until heavy >= 2
     print("spawned " .. tostring(c))
     return
+  end
+  if args[1] == "later" then -- a node that never knew the drained one
+    local ref = stage.ref(args[2])
+    ref:put("s", 4):await(10) -- at once: no failure is allowed
+    local r = ref:check("s", 4):await()
+    assert(r == true, tostring(r))
+    print("ok at once")
+    stage.exit(0)
   end
   local late = args[1] == "ballast"
   if late then
@@ -138,7 +154,7 @@ end
 function main(args)
   if args[1] == "idle" then return end
   if args[1] == "home" or args[1] == "reach" or args[1] == "spawn" or
-     args[1] == "ballast" then
+     args[1] == "ballast" or args[1] == "later" then
     return orphan(args)
   end
   if args[1] == "target" then

@@ -179,6 +179,46 @@ static void order_is_kept_per_target_across_a_lookup(void **state) {
     assert_null(w->r);
 }
 
+/* A node never reached (it may have left before this one knew it): its
+** frames follow their actor where the store says; later ones go behind
+** them (knows), and where the store has nothing they fail NodeUnreachable
+** with the node's why, not ActorNotFound. */
+static void frames_of_a_node_never_reached(void **state) {
+    (void)state;
+    world_t *w = setup(NULL);
+    stage_id_t a = id_at("a:1", 5), b = id_at("b:1", 9), z = id_at("z:1", 3);
+    assert_false(stage_reloc_knows(w->r, &a));
+    assert_int_equal(stage_reloc_frame_down(w->r, 0, &a, 1, STAGE_EUNREACHABLE,
+                                            "8 connection attempts failed"),
+                     0);
+    collect(w);
+    assert_true(stage_reloc_knows(w->r, &a)); /* asking: the next goes too */
+    answer(w, 5, 0, 0, &b);
+    assert_int_equal(w->nsent, 1);
+    assert_true(same_id(&w->sent_to[0], &b));
+    assert_true(stage_reloc_knows(w->r, &a)); /* found: straight to b */
+    assert_int_equal(stage_reloc_frame_down(w->r, 6, &a, 2, STAGE_EUNREACHABLE,
+                                            "its node cannot be reached"),
+                     0);
+    collect(w);
+    assert_int_equal(w->nsent, 2);
+    assert_true(same_id(&w->sent_to[1], &b));
+    /* nowhere: the node's failure, as without the store */
+    assert_int_equal(stage_reloc_frame_down(w->r, 7, &z, 3, STAGE_EUNREACHABLE,
+                                            "8 connection attempts failed"),
+                     0);
+    collect(w);
+    answer(w, 9, 1, STAGE_ENAME_NOT_FOUND, NULL);
+    assert_int_equal(w->fail_status[3], STAGE_EUNREACHABLE);
+    assert_non_null(strstr(w->fail_why[3], "8 connection attempts failed"));
+    assert_false(stage_reloc_knows(w->r, &z)); /* nowhere is not followed */
+    /* only the failures of a node that is down */
+    assert_int_equal(
+        stage_reloc_frame_down(w->r, 9, &z, 4, STAGE_ETIMEOUT, "x"),
+        STAGE_EINVAL);
+    stage_reloc_destroy(&w->r);
+}
+
 static void chains_through_nodes_that_left_are_followed(void **state) {
     (void)state;
     world_t *w = setup(NULL);
@@ -535,6 +575,7 @@ effects_of_inputs_made_while_running_go_to_the_next_list(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(order_is_kept_per_target_across_a_lookup),
+        cmocka_unit_test(frames_of_a_node_never_reached),
         cmocka_unit_test(chains_through_nodes_that_left_are_followed),
         cmocka_unit_test(a_chain_longer_than_the_hop_limit_fails),
         cmocka_unit_test(a_loop_between_two_places_ends),

@@ -111,6 +111,19 @@ void stage_reloc_destroy(stage_reloc_t **r);
 ** memory, or targets_max reached): not taken, the driver fails it. */
 int stage_reloc_frame(stage_reloc_t *r, uint64_t now, const stage_id_t *old,
                       uint64_t handle, const char *dead);
+/* The same, for a frame whose node is down in the way status says: 0 (it
+** left), STAGE_ENODE_DOWN (declared dead) or STAGE_EUNREACHABLE (never
+** reached, or given up on: a node that left before this one ever knew
+** it), why copied: if the store has no later place, the frame fails with
+** that status and why. STAGE_EINVAL for another status. */
+int stage_reloc_frame_down(stage_reloc_t *r, uint64_t now,
+                           const stage_id_t *old, uint64_t handle, int status,
+                           const char *why);
+/* Whether frames for old go through the machine now: it holds some, asks
+** the store, or knows where old went (FOUND). A driver sends there what
+** it would send to old's node, so that they keep their order behind the
+** held ones, and go straight where old went. */
+bool stage_reloc_knows(const stage_reloc_t *r, const stage_id_t *old);
 /* The store answered request req: status 0 and cur (an entry; NULL or
 ** not an id: a garbage entry, as none), STAGE_ENAME_NOT_FOUND (none), or
 ** another error. True if req was one of the machine's (FIND or PUT). */
