@@ -954,6 +954,15 @@ static bool given_back(stage__netnode_t *nn, const char *peer, int kind,
     stage_id_t to;
     stage__netnode_target_id(nn, &m.to, &to);
     stage__addr_copy(to.node, peer);
+    /* a node never reached whose run this node has heard of since (dead,
+    ** or gone): what it sent later to that run went where its actors went
+    ** at once, and this frame, older, must not arrive after it: it fails
+    ** with the session, as a frame for a node that is down does */
+    const char *dead;
+    if (status == STAGE_EUNREACHABLE &&
+        (stage__transport_is_dead(nn->tr, to.node, to.incarnation, &dead) ||
+         stage__transport_has_left(nn->tr, to.node, to.incarnation)))
+        return false;
     stage__future_t *f = NULL;
     if (m.call) {
         stage__netcall_t *c =
