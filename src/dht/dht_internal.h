@@ -20,11 +20,11 @@
 #include "util/u64map.h"
 
 #define FINGERS 64
-#define MAX_HOPS 48        /* a routed message that went this far is dropped */
-#define BUSY_SPLIT 8       /* a write told "busy" asks again after period/8 */
-#define BUSY_WAITS 32      /* ... this many times, free (4 periods) */
-#define BUSY_READ_SPLIT 32 /* a read told "busy" by every replica: period/32   \
-                            */
+#define MAX_HOPS 48   /* a routed message that went this far is dropped */
+#define BUSY_SPLIT 8  /* a write told "busy" asks again after period/8 */
+#define BUSY_WAITS 32 /* ... this many times, free (4 periods) */
+/* a read every replica told "busy" asks again after period/32 */
+#define BUSY_READ_SPLIT 32
 #define HOP_TRIES 3 /* next hops tried before a routed message is dropped */
 #define DEAD_MAX 16 /* recently failed peers remembered */
 #define GONE_MAX 64 /* owners declared dead, whose entries are refused */
