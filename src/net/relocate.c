@@ -110,15 +110,17 @@ static void held_fail(const stage_id_t *to, held_t *h, int status,
                       const char *why) {
     char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 600];
     stage_id_format(to, id, sizeof id);
-    if (status == STAGE_ENODE_DOWN) { /* as without the store */
+    if (status == STAGE_ENODE_DOWN || status == STAGE_EUNREACHABLE) {
+        /* as without the store */
         stage__node_msg_t m;
         bool named =
             !stage__node_msg_decode(&m, h->body, h->len, h->kind == FRAME_STOP);
         snprintf(msg, sizeof msg,
                  "cannot send '%.*s' to actor '%s': its node '%s' "
-                 "(incarnation %x) is down: %s",
+                 "(incarnation %x) is %s: %s",
                  named ? (int)m.mlen : 7, named ? m.method : "message", id,
-                 to->node, to->incarnation, why);
+                 to->node, to->incarnation,
+                 status == STAGE_ENODE_DOWN ? "down" : "unreachable", why);
     } else {
         snprintf(msg, sizeof msg, "actor '%s' not found: %s", id, why);
     }
