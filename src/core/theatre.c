@@ -353,9 +353,10 @@ static void drain_inbox(stage__theatre_t *t) {
 ** microseconds (a reply, the next step of a move), while a futex sleep
 ** and its wake-up cost tens of them where an idle CPU halts (a virtual
 ** machine's vCPU: 26 us a move between two theatres with 6 us of
-** lingering, 10 us with 50). Yielding keeps a loaded machine's other
-** threads (often the very theatre we wait for) running. */
-#define LINGER_SPIN_SECS 20e-6
+** lingering, 7 us with 50). Yielding soon keeps a loaded machine's other
+** threads (often the very theatre we wait for) running: on an idle one
+** sched_yield returns at once, and costs what spinning does. */
+#define LINGER_SPIN_SECS 5e-6
 #define LINGER_SECS 50e-6
 
 static inline void cpu_relax(void) {
