@@ -983,7 +983,7 @@ static void step(ev_t e) {
 ** entry, in long enough before the message failed). */
 static bool reachable(size_t m) {
     const msg_t *g = &msgs[m];
-    int which, a = actor_of(&g->to, &which);
+    int which = 0, a = actor_of(&g->to, &which);
     CHECK(a == g->actor);
     if (!actors[a].alive) return false;
     const storeview_t *v = &sview[a][which];
