@@ -212,6 +212,7 @@ static target_t *target_get(const stage_reloc_t *r, const stage_id_t *old) {
 }
 
 bool stage_reloc_knows(const stage_reloc_t *r, const stage_id_t *old) {
+    if (!r->ntargets) return false; /* every remote send asks: no hashing */
     const target_t *tg = target_get(r, old);
     return tg && tg->state != IDLE && tg->state != NONE;
 }
