@@ -146,6 +146,7 @@ static void on_session_end(void *ud, stage__session_t *s, uint32_t inc,
     stage_pack_reset(&p->ctrl); /* pings and acks of the old session */
     p->ctrl_count = 0;
     p->attempts = 0;
+    p->refusals = 0;
     uv_timer_stop(&p->retry);
     LOG_DEBUG("session with '%s' (incarnation %x) ended: %s; %llu frames not "
               "acknowledged",
@@ -156,7 +157,8 @@ static void on_session_end(void *ud, stage__session_t *s, uint32_t inc,
     stage__peer_drained(p);
 }
 
-/* Give p up: no session, and max_attempts connects failed in a row. */
+/* Give p up: no session, and max_attempts connects failed in a row, or
+** refused_limit of them were refused. */
 static void give_up(stage__peer_t *p) {
     int attempts = p->attempts;
     uint64_t n = stage__session_unacked(&p->s);
@@ -165,6 +167,14 @@ static void give_up(stage__peer_t *p) {
         LOG_INFO("'%s' has stopped, %llu frames queued for it", p->addr,
                  (unsigned long long)n);
         snprintf(why, sizeof why, "it has stopped");
+    } else if (p->refusals >= p->t->cfg.refused_limit) {
+        LOG_WARN("giving up on '%s': %d connection attempts in a row were "
+                 "refused (nothing listens there), %llu frames queued for it",
+                 p->addr, p->refusals, (unsigned long long)n);
+        snprintf(why, sizeof why,
+                 "%d connection attempts in a row were refused: nothing "
+                 "listens there",
+                 p->refusals);
     } else {
         LOG_WARN("giving up on '%s' after %d failed connection attempts, "
                  "%llu frames queued for it",
@@ -200,6 +210,7 @@ void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason) {
     bool bound = stage__session_peer(&p->s) != 0;
     if (was_up) {
         p->attempts = 0;
+        p->refusals = 0;
         if (bound)
             LOG_DEBUG("connection to '%s' lost (%s); the session goes on, "
                       "%llu frames not acknowledged",
@@ -218,7 +229,11 @@ void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason) {
         retry_in(p, backoff(t, ++p->attempts));
         return;
     }
-    if (++p->attempts >= t->cfg.max_attempts || p->left) {
+    /* refused: nothing listens there (it left, or died, before this node
+    ** reached it): as for an incarnation known, refused_limit in a row */
+    p->refusals = c->refused ? p->refusals + 1 : 0;
+    if (++p->attempts >= t->cfg.max_attempts || p->left ||
+        p->refusals >= t->cfg.refused_limit) {
         give_up(p);
     } else if (wants_connection(p)) {
         retry_in(p, backoff(t, p->attempts));
@@ -239,6 +254,7 @@ static void peer_up(stage__peer_t *p, stage__conn_t *c, const stage__hello_t *h,
     p->up = true;
     p->left = false; /* back (a restart, or it never went) */
     p->attempts = 0;
+    p->refusals = 0;
     uv_timer_stop(&p->retry);
     stage__session_not_refused(&p->s);
     LOG_DEBUG("connected to '%s' (incarnation %x, %s session)", p->addr,

@@ -386,6 +386,9 @@ static void unreachable_peer_drops_queue_after_policy(void **state) {
     assert_true(tn_run_until(&loop, a_gave_up, NULL));
     assert_int_equal(a.dropped, 7);
     assert_int_equal(a.ups, 0);
+    /* refused: given up at refused_limit (2), not max_attempts (4) */
+    assert_non_null(
+        strstr(a.down_why, "2 connection attempts in a row were refused"));
 }
 
 static bool b_has_want_a_drained(void *ud) {
