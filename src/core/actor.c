@@ -398,7 +398,9 @@ void stage__route(stage_node_t *node, stage__env_t *e) {
         /* one that came back by a move may have messages from this very
         ** theatre still in its inbox (core/move.h): they go first */
         if (a && !(a->flags & (ACTOR_MOVED | ACTOR_LEAVING))) {
-            a->flags |= ACTOR_TALKED; /* in a conversation here: stays */
+            /* a second message since steal.c looked: in a conversation
+            ** here, it stays (one, an order given once, is not) */
+            a->flags |= ACTOR_SPOKEN | (a->flags & ACTOR_SPOKEN) << 1;
             stage__actor_enqueue(t, a, e);
             return;
         }

@@ -11,8 +11,11 @@
 **     of a line written only when a theatre falls asleep or wakes up);
 **     if someone is hungry, it counts how long it has been busy, from
 **     that first look, until it next runs dry (falls asleep);
-**   - once that has lasted STEAL_BUSY_SECS of its CPU time, and it still
-**     has STEAL_MIN queued, it claims one hungry theatre (an exchange of
+**   - once that has lasted STEAL_BUSY_SECS of its CPU time, or at once
+**     after a turn ran out its slice (t->sliced: long work; an actor in
+**     a handler cannot go, so spread the others before they start theirs),
+**     and it still has STEAL_MIN queued, it claims one hungry theatre (an
+*exchange of
 **     that one's flag: one victim serves it) and moves there half of the
 **     actors of its queue that may go, the ones at the back first (they
 **     would wait the longest), at most STEAL_BATCH, each by core/move.c's
@@ -25,8 +28,10 @@
 ** its image travels, a hub at home: stage__move_steal refuses it), not
 ** placed by spawn_at (ACTOR_PLACED), whose
 ** state travelled before or was never tried (ACTOR_NOSTEAL once refused),
-** and that no actor of this theatre has sent a message to since the last
-** look (ACTOR_TALKED, set by stage__route's local path, cleared here): an
+** and that no actor of this theatre has sent more than one message to
+** since the last look (ACTOR_TALKED, after ACTOR_SPOKEN, set by
+** stage__route's local path, cleared here; one message, the order that
+** starts a fan-in's sender, say, is no conversation): an
 ** actor in a conversation on its theatre (the receiver of a fan-in, a
 ** parent gathering its children's answers) stays with it, where its
 ** messages cost least; if it went, each of them would take two inbox
@@ -82,6 +87,7 @@ static void hungry_on(stage__theatre_t *t) {
 
 void stage__steal_ask(stage__theatre_t *t) {
     t->backlog_since = 0; /* it ran dry */
+    t->sliced = false;
     if (t->node->ntheatres > 1) hungry_on(t);
 }
 
@@ -119,21 +125,25 @@ static int may_go(const stage__theatre_t *t, const stage__actor_t *a) {
 }
 
 /* 1 once t has been busy for STEAL_BUSY_SECS of CPU time since it first
-** saw someone hungry, and is not waiting to look again. The CPU clock is
+** saw someone hungry, or a turn ran out its slice, and is not waiting to
+** look again. The CPU clock is
 ** a system call: read at most once in STEAL_PROBE_SECS of the wall's
 ** (a vDSO read), so a theatre of short turns pays little for its looks
 ** and one of long turns sees the time go by at once. */
 static int due(stage__theatre_t *t) {
     double wall = stage__now();
+    bool sliced = t->sliced;
+    t->sliced = false;
     if (!t->backlog_since) {
         t->backlog_since = thread_cpu();
         t->probe_at = wall;
-        return 0;
+        return sliced && t->backlog_since >= t->give_after;
     }
-    if (wall - t->probe_at < STEAL_PROBE_SECS) return 0;
+    if (!sliced && wall - t->probe_at < STEAL_PROBE_SECS) return 0;
     t->probe_at = wall;
     double now = thread_cpu();
-    return now >= t->give_after && now - t->backlog_since >= STEAL_BUSY_SECS;
+    return now >= t->give_after &&
+           (sliced || now - t->backlog_since >= STEAL_BUSY_SECS);
 }
 
 /* Take the actors that may go out of t's run queue, keeping the others in
@@ -156,7 +166,7 @@ static int pick(stage__theatre_t *t, stage__actor_t **out,
             out[k++] = a;
             continue;
         }
-        a->flags &= ~ACTOR_TALKED; /* from now on, until the next look */
+        a->flags &= ~(ACTOR_SPOKEN | ACTOR_TALKED); /* until the next look */
         a->run_next = NULL;
         if (tail)
             tail->run_next = a;

@@ -184,7 +184,10 @@ static int suspended(stage__theatre_t *t, stage__actor_t *a, int r) {
         return 0;
     }
     a->flags |= ACTOR_SUSPENDED;
-    if (r == TURN_PREEMPTED) stage__actor_ready(t, a);
+    if (r == TURN_PREEMPTED) {
+        stage__actor_ready(t, a);
+        t->sliced = true; /* steal.c: work this long is worth spreading */
+    }
     return 1;
 }
 

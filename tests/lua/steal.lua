@@ -1,6 +1,6 @@
 -- tests/lua/steal.lua PART: work stealing inside one node (docs/lua-api.md,
 -- "Where a spawned actor runs"). Run with --theatres 2, once per part
--- (burst, order, stay), each in a node of its own. Everything here is
+-- (burst, order, stay, fan_in), each in a node of its own. Everything here is
 -- spawned from main in a burst too short for placement to spread it (well
 -- under the 2 ms that saturate a theatre), so all of it starts on theatre 0
 -- and theatre 1 is idle: whatever runs on theatre 1 was stolen.
@@ -13,7 +13,10 @@
 --      its own theatre keep sending to stays with them);
 --   3. pinned actors, actors placed with spawn_at(0), and ones whose state
 --      cannot travel, queued in the same kind of burst as mobile workers
---      (some of which are stolen), never leave theatre 0, and answer.
+--      (some of which are stolen), never leave theatre 0, and answer;
+--   4. the senders of a fan-in, each started by one order from main and
+--      sending for many slices, run on both theatres, and the receiver
+--      gets every message.
 local stage = require "stage"
 
 local WORKERS = 60
@@ -175,10 +178,52 @@ local function stays()
   assert(free_moved, "no free actor was stolen: the test shows nothing")
 end
 
+-- 4. a fan-in written without placement: senders that main starts with
+-- one order each, every order a handler that sends for many slices. A
+-- sender in its handler cannot go, so they must be spread as soon as the
+-- first one runs out its slice: one order is not a conversation (the
+-- receiver, which a running sender keeps sending to, is one)
+local FLOODERS, FLOOD = 4, 200000
+
+local Sink = stage.actor "Sink"
+function Sink:birth() self.n = 0 end
+function Sink:msg() self.n = self.n + 1 end
+function Sink:count() return self.n end
+
+local Flooder = stage.actor "Flooder"
+function Flooder:flood(sink, n)
+  local on = stage.theatre()
+  for _ = 1, n do stage.send(sink, "msg") end
+  return on
+end
+
+-- One fan-in: true if its senders ran on both theatres.
+local function flood()
+  local sink = Sink()
+  local fs = {}
+  for i = 1, FLOODERS do fs[i] = Flooder():flood(sink, FLOOD) end
+  local on = {}
+  for _, t in ipairs(stage.join(fs):await()) do on[t] = (on[t] or 0) + 1 end
+  local n = sink:count():await()
+  assert(n == FLOODERS * FLOOD, string.format("the receiver got %d "
+    .. "messages, not %d", n, FLOODERS * FLOOD))
+  return (on[0] or 0) > 0 and (on[1] or 0) > 0
+end
+
+-- As in 2, a machine loaded by others may keep theatre 1 from saying it
+-- is idle until every sender has started: up to three fan-ins.
+local function fan_in()
+  for _ = 1, 3 do
+    if flood() then return end
+  end
+  error("the senders of a fan-in all ran on theatre 0, in three fan-ins")
+end
+
 function main(args)
   assert(stage.theatres() == 2, "run with --theatres 2")
-  local part = ({burst = burst, order = ordered, stay = stays})[args[1]]
-  assert(part, "say which part: burst, order or stay")
+  local part = ({burst = burst, order = ordered, stay = stays,
+    fan_in = fan_in})[args[1]]
+  assert(part, "say which part: burst, order, stay or fan_in")
   part()
   print("ok")
 end

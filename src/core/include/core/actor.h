@@ -37,8 +37,10 @@ enum {
     ACTOR_ARRIVING = 2048,
     ACTOR_PLACED = 4096,  /* spawned at a named theatre: never stolen */
     ACTOR_NOSTEAL = 8192, /* its state cannot travel: not stolen again */
-    ACTOR_TALKED = 16384  /* an actor of its theatre sent it a message since
-                          ** steal.c last looked: it stays (steal.c) */
+    /* an actor of its theatre sent it a message since steal.c last looked
+    ** (SPOKEN), or more than one (TALKED: it stays, in a conversation) */
+    ACTOR_SPOKEN = 16384,
+    ACTOR_TALKED = 32768 /* ACTOR_SPOKEN << 1 */
 };
 
 /* What an actor of a RESTART type keeps to be born again (onerror.c). */

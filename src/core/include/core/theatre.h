@@ -103,6 +103,7 @@ struct stage__theatre {
     double backlog_since;
     double give_after;
     double probe_at; /* when (stage__now) it last read its CPU clock */
+    bool sliced;     /* a turn ran out its slice: long work, give at once */
     stage__actor_table_t actors;
     stage__timer_t **heap; /* timer min-heap */
     int nheap, capheap;
