@@ -6,7 +6,8 @@
 #
 #   make        make itself (./run installs it before calling make)
 #   build       a C compiler, make, CMake, pkg-config and the libraries
-#               Stage links: Lua 5.4, libuv, libsodium
+#               Stage links: Lua 5.4, libuv, libsodium, mimalloc (the
+#               stage command's allocator)
 #   test        cmocka, for the unit tests, and groff to check the man
 #               page (the test scripts use only sh,
 #               bash and coreutils, grep, sed, awk and diff, all in minbase)
@@ -23,7 +24,7 @@ packages() {
     case $1 in
     make) echo make ;;
     build) echo gcc libc6-dev make cmake pkg-config liblua5.4-dev \
-        libuv1-dev libsodium-dev ;;
+        libuv1-dev libsodium-dev libmimalloc-dev ;;
     test) echo libcmocka-dev groff-base ;;
     clang) echo clang ;;
     bench) echo erlang-base ;;
@@ -38,7 +39,7 @@ packages() {
 why() {
     case $1 in
     make) echo "to run the Makefile" ;;
-    build) echo "to build Stage (compiler, build tools, Lua, libuv, libsodium)" ;;
+    build) echo "to build Stage (compiler, build tools, Lua, libuv, libsodium, mimalloc)" ;;
     test) echo "for the unit tests and the man page's check" ;;
     clang) echo "for the clang builds" ;;
     bench) echo "for the Erlang side of the benchmarks" ;;

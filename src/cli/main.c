@@ -28,6 +28,10 @@
 #include "stage/stage.h"
 #include "util/log.h"
 
+#ifdef STAGE_WITH_MIMALLOC
+#include <mimalloc.h>
+#endif
+
 static const char usage[] = "usage: stage <command> [options] [args]\n"
                             "\n"
                             "commands:\n"
@@ -570,6 +574,17 @@ static int cmd_keygen(int argc, char **argv) {
     return 0;
 }
 
+/* The allocator this process runs on (src/cli/CMakeLists.txt links
+** mimalloc, whose malloc and free are then every library's). */
+static void print_allocator(void) {
+#ifdef STAGE_WITH_MIMALLOC
+    int v = mi_version(); /* 209: 2.0.9 */
+    printf("allocator: mimalloc %d.%d.%d\n", v / 100, v / 10 % 10, v % 10);
+#else
+    printf("allocator: the C library's malloc\n");
+#endif
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage, stderr);
@@ -582,6 +597,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
         printf("stage %s\n", STAGE_VERSION);
+        print_allocator();
         return 0;
     }
     const char *log = getenv("STAGE_LOG");
