@@ -567,6 +567,10 @@ static void on_preempt_signal(int sig) {
 #define STUCK_LATE_SECS 0.1
 /* How often the watchdog looks when no kind preempts (C actors only). */
 #define WATCH_SECS 0.1
+/* The share of a look a theatre's thread must have had the CPU for, in a
+** message seen at the last look, for that message to be preempted (the
+** look's timer may fire a little early). */
+#define PREEMPT_CPU 0.8
 
 /* What the watchdog knows of one theatre's turn. */
 typedef struct turn_watch {
@@ -644,9 +648,19 @@ static void watch_stuck(stage_node_t *n, int i, turn_watch_t *w, uint64_t seq,
     w->logged = 0;
 }
 
+/* The CPU time in seconds of the thread whose clock is id (has: got), or
+** wall, the wall's time, if it has none. */
+static double thread_secs(clockid_t id, bool has, double wall) {
+    struct timespec ts;
+    if (!has || clock_gettime(id, &ts)) return wall;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* Every half slice (every WATCH_SECS when no kind preempts), ask each
-** theatre whose message has not changed since the last look (so it has run
-** at least half a slice) to preempt that turn, and signal it; its Lua hook
+** theatre whose message has not changed since the last look, and has had
+** the CPU for most of a look since (so it has run at least about half a
+** slice: a thread the loaded machine did not run meanwhile is not held
+** against its message) to preempt that turn, and signal it; its Lua hook
 ** then yields, or fails the message once it has run past its budget. Log
 ** a turn that holds its theatre past STUCK_SECS (watch_stuck). Once the
 ** node is stopping, ask every theatre in a turn at once: its turn yields
@@ -662,6 +676,13 @@ static void *watchdog_main(void *arg) {
                  "reported");
     double look = n->kind_preempts ? n->cfg.slice_secs / 2 : WATCH_SECS;
     double last = stage__now();
+    /* each theatre's CPU clock, and its reading when its message was
+    ** first seen */
+    clockid_t cpu_id[STAGE_MAX_THEATRES];
+    bool has_cpu[STAGE_MAX_THEATRES];
+    double seen_cpu[STAGE_MAX_THEATRES] = {0};
+    for (int i = 0; i < n->ntheatres; i++)
+        has_cpu[i] = !pthread_getcpuclockid(n->theatres[i]->thread, &cpu_id[i]);
     while (!atomic_load(&n->watchdog_quit)) {
         futex_wait(&n->watchdog_quit, 0, look);
         bool stopping = stage__node_stopping(n);
@@ -682,7 +703,11 @@ static void *watchdog_main(void *arg) {
             bool busy = atomic_load_explicit(&t->in_turn, memory_order_relaxed);
             /* a stopping node's deaths are join_theatres's to report */
             if (watch) watch_stuck(n, i, &watch[i], seq, busy, now, !stopping);
-            if (n->kind_preempts && busy && (seq == seen[i] || stopping) &&
+            double cpu = thread_secs(cpu_id[i], has_cpu[i], now);
+            if (seq != seen[i]) seen_cpu[i] = cpu; /* another message */
+            bool long_turn =
+                seq == seen[i] && cpu - seen_cpu[i] >= PREEMPT_CPU * look;
+            if (n->kind_preempts && busy && (long_turn || stopping) &&
                 seq != signalled[i]) {
                 signalled[i] = seq; /* the hook re-arms itself if needed */
                 /* relaxed: the request is its own only data, and the signal
