@@ -2,8 +2,9 @@
 ** dht/etable.h: the ordered table of a manager's entries, by (key, sub).
 **
 ** A list of sorted chunks of up to ETAB_CHUNK entries (a one-level
-** B+-tree): a lookup searches the chunks by their last entry, then inside
-** one; an insert or a removal moves entries inside one chunk only (a full
+** B+-tree): a lookup searches the chunks by their last entry (kept with
+** the chunk's pointer and count in a dense array), then inside one; an insert
+*or a removal moves entries inside one chunk only (a full
 ** chunk splits in two, and the chunk pointers shift: ETAB_CHUNK times
 ** fewer than the entries). Walking in (key, sub) order goes chunk by
 ** chunk.
@@ -40,12 +41,19 @@ typedef struct entry {
 #define ETAB_CHUNK 128
 
 typedef struct etab_chunk {
-    size_t n;
     entry_t v[ETAB_CHUNK];
 } etab_chunk_t;
 
+/* A chunk, its count and its last entry's (key, sub): the search over the
+** chunks reads these, together, and not the chunks. */
+typedef struct etab_slot {
+    uint64_t key, sub;
+    size_t n;
+    etab_chunk_t *ch;
+} etab_slot_t;
+
 typedef struct etable {
-    etab_chunk_t **c; /* in order, none empty */
+    etab_slot_t *c; /* in order, none empty */
     size_t nc, cap;
     size_t n; /* entries */
 } etable_t;
@@ -60,13 +68,13 @@ etab_it_t stage__etab_lower(const etable_t *t, uint64_t key, uint64_t sub);
 
 /* The entry at it, or NULL at the end. Borrowed (see Pointers above). */
 static inline entry_t *stage__etab_at(const etable_t *t, etab_it_t it) {
-    return it.c < t->nc ? &t->c[it.c]->v[it.i] : NULL;
+    return it.c < t->nc ? &t->c[it.c].ch->v[it.i] : NULL;
 }
 
 /* Step it to the next entry and return it, or NULL at the end. */
 static inline entry_t *stage__etab_next(const etable_t *t, etab_it_t *it) {
     if (it->c >= t->nc) return NULL;
-    if (++it->i == t->c[it->c]->n) {
+    if (++it->i == t->c[it->c].n) {
         it->c++;
         it->i = 0;
     }

@@ -53,16 +53,20 @@ static size_t model_lower(const model_t *m, uint64_t key, uint64_t sub) {
 }
 
 /* The table holds what the model holds, in order, and keeps its
-** invariants: no empty chunk, neighbours more than half a chunk. */
+** invariants: no empty chunk, neighbours more than half a chunk, each
+** slot's bound its chunk's last entry. */
 static void check(const model_t *m) {
     assert_int_equal(m->t.n, m->n);
     size_t k = 0, total = 0;
     for (size_t c = 0; c < m->t.nc; c++) {
-        assert_true(m->t.c[c]->n > 0);
-        assert_true(m->t.c[c]->n <= ETAB_CHUNK);
-        if (c > 0)
-            assert_true(m->t.c[c - 1]->n + m->t.c[c]->n > ETAB_CHUNK / 2);
-        total += m->t.c[c]->n;
+        const etab_slot_t *sl = &m->t.c[c];
+        assert_true(sl->n > 0);
+        assert_true(sl->n <= ETAB_CHUNK);
+        if (c > 0) assert_true(m->t.c[c - 1].n + sl->n > ETAB_CHUNK / 2);
+        /* the bound the search reads is the chunk's last entry */
+        assert_true(sl->key == sl->ch->v[sl->n - 1].key &&
+                    sl->sub == sl->ch->v[sl->n - 1].sub);
+        total += sl->n;
     }
     assert_int_equal(total, m->n);
     etab_it_t it = {0, 0};
