@@ -15,6 +15,8 @@
 #include <cmocka.h>
 
 #include "dht/dht_internal.h"
+#include "stage/errors.h"
+#include "util/alloc.h"
 
 #define MODEL_MAX 6000
 
@@ -50,6 +52,25 @@ static size_t model_lower(const model_t *m, uint64_t key, uint64_t sub) {
             hi = mid;
     }
     return lo;
+}
+
+/* Allocations left before one fails (-1: none fails). */
+static int fail_after = -1;
+
+static bool fail_now(void) {
+    return fail_after >= 0 && fail_after-- == 0;
+}
+static void *t_malloc(size_t n) {
+    return fail_now() ? NULL : malloc(n);
+}
+static void *t_realloc(void *p, size_t n) {
+    return fail_now() ? NULL : realloc(p, n);
+}
+static void *t_calloc(size_t c, size_t n) {
+    return fail_now() ? NULL : calloc(c, n);
+}
+static void t_free(void *p) {
+    free(p);
 }
 
 /* The table holds what the model holds, in order, and keeps its
@@ -259,12 +280,66 @@ static void table_range_walk_is_the_filtered_full_walk(void **state) {
     stage_dht_destroy(&d);
 }
 
+/* Inserts that need a new chunk or a bigger slot array, refused by the
+** allocator at each of their allocations: NULL, and the table is as it
+** was; the manager's store answers STAGE_ENOMEM and keeps nothing. */
+static void table_insert_without_memory_changes_nothing(void **state) {
+    (void)state;
+    model_t *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    m->rng = 77;
+    m->keys = 1u << 30;
+    int refused = 0;
+    for (int s = 0; s < 4000; s++) {
+        uint64_t key = rnd(m) % m->keys;
+        size_t i = model_lower(m, key, 0);
+        if (i < m->n && m->v[i].key == key) continue;
+        entry_t e = {.key = key, .owner = rnd(m)};
+        fail_after = (int)(rnd(m) % 3);
+        entry_t *got =
+            stage__etab_insert(&m->t, stage__etab_lower(&m->t, key, 0), &e);
+        fail_after = -1;
+        if (got) {
+            memmove(&m->v[i + 1], &m->v[i], (m->n - i) * sizeof(entry_t));
+            m->v[i] = e;
+            m->n++;
+        } else {
+            refused++;
+        }
+        check(m);
+    }
+    assert_true(refused > 10); /* splits and new slot arrays were refused */
+    assert_true(m->n > 2000);
+    stage__etab_free(&m->t);
+    free(m);
+
+    stage_dht_config_t c;
+    stage_dht_config_init(&c);
+    c.id = 1;
+    c.address = "a:1";
+    stage_dht_t *d;
+    assert_int_equal(stage_dht_new(&d, &c, 0), 0);
+    rec_t r = {42, 0, 9, 0, 60000, 0, 5, "hello"};
+    fail_after = 0; /* the value's copy */
+    assert_int_equal(stage__dht_store(d, &r, false), STAGE_ENOMEM);
+    fail_after = 1; /* the table's first slots (the copy is freed) */
+    assert_int_equal(stage__dht_store(d, &r, false), STAGE_ENOMEM);
+    fail_after = -1;
+    assert_null(stage__dht_find(d, 42, 0));
+    assert_int_equal(stage__dht_store(d, &r, false), 0);
+    assert_non_null(stage__dht_find(d, 42, 0));
+    stage_dht_destroy(&d);
+}
+
 int main(void) {
+    /* before anything is allocated: the hook cannot be swapped later */
+    if (stage__alloc_replace(t_malloc, t_realloc, t_calloc, t_free)) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(table_matches_sorted_model_over_random_changes),
         cmocka_unit_test(table_ascending_inserts_fill_chunks),
         cmocka_unit_test(table_removals_merge_chunks),
         cmocka_unit_test(table_range_walk_is_the_filtered_full_walk),
+        cmocka_unit_test(table_insert_without_memory_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
