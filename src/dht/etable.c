@@ -11,6 +11,7 @@
 
 #define HALF (ETAB_CHUNK / 2)
 
+/* e against (key, sub): -1, 0 or 1. */
 static int cmp(const entry_t *e, uint64_t key, uint64_t sub) {
     if (e->key != key) return e->key < key ? -1 : 1;
     if (e->sub != sub) return e->sub < sub ? -1 : 1;

@@ -15,8 +15,8 @@
 ** Pointers: an entry stays where it is until the next insert, remove or
 ** filter on its table, which may move any entry (as the sorted vector it
 ** replaces did); keep a position (etab_it_t) or the (key, sub) across
-** such a call, never an entry_t *. A position is also invalidated by an
-** insert or filter; stage__etab_remove updates the one it is given.
+** such a call, never an entry_t *. A position is invalidated by any
+** change too, but for the one stage__etab_remove is given: it updates it.
 ** The table never frees an entry's value: its owner (table.c) does.
 ** Pure data structure: no I/O, one thread.
 */
