@@ -13,6 +13,12 @@
 ** Usage: bench_dht_load [N...] (default 1000 10000 50000). Ops: lookup;
 ** put (the primaries decide and copy: decisions, copy requests); get (of
 ** the items put). Exits 1 if a request fails, 2 on a bad argument.
+** bench_dht_load --held [N...] (default 1000 10000 50000 200000): each
+** manager first holds N entries of its range (leased, stored straight
+** into its table in key order, which costs the same whatever the table
+** is), then manager 0 is given HELD_BATCH puts at once, then gets of
+** them: the lines ("held": N) show what a message costs as the entry
+** table grows, the period's sweep over all the entries included.
 */
 #include <stddef.h>
 #include <stdint.h>
@@ -22,11 +28,13 @@
 #include <time.h>
 
 #include "dht/dht.h"
+#include "dht/dht_internal.h" /* stage__dht_store: --held's entries */
 
 #define MGRS 4
 #define SETTLE_MS 30000
 #define AFTER_MS 1000
 #define ROUNDS_MAX 100000000 /* a manager whose timer never moves: fail */
+#define HELD_BATCH 20000     /* --held: the puts, then gets, measured */
 
 typedef struct qmsg {
     struct qmsg *next;
@@ -166,6 +174,7 @@ static void ring_stop(ring_t *r) {
 
 enum { OP_LOOKUP, OP_PUT, OP_GET };
 static const char *const op_names[] = {"lookup", "put", "get"};
+static bool quiet; /* a warm-up round: no figures printed */
 
 static uint64_t key_of(uint64_t j) {
     uint64_t z = (j + 1) * 0x9e3779b97f4a7c15ull; /* spread on the ring */
@@ -173,8 +182,9 @@ static uint64_t key_of(uint64_t j) {
 }
 
 /* Give manager 0 n requests of op at once, run until all are answered
-** and a second more; print the figures. False if one failed. */
-static int phase(ring_t *r, int op, uint64_t n) {
+** and a second more; print the figures (held: the entries each manager
+** was given first). False if one failed. */
+static int phase(ring_t *r, int op, uint64_t n, uint64_t held) {
     static const char value[] = "\xa5hello"; /* msgpack "hello" */
     uint64_t inputs0 = r->inputs, start = r->now;
     r->done = r->failed = 0;
@@ -196,14 +206,16 @@ static int phase(ring_t *r, int op, uint64_t n) {
     run(r, last + AFTER_MS);
     double cpu = cpu_now() - t0;
     uint64_t inputs = r->inputs - inputs0;
-    printf("{\"bench\":\"dht_load\",\"op\":\"%s\",\"n\":%llu,"
-           "\"managers\":%d,\"inputs\":%llu,\"answered\":%llu,"
-           "\"failed\":%llu,\"sim_ms\":%llu,\"cpu_s\":%.3f,"
-           "\"us_per_input\":%.3f}\n",
-           op_names[op], (unsigned long long)n, MGRS,
-           (unsigned long long)inputs, (unsigned long long)r->done,
-           (unsigned long long)r->failed, (unsigned long long)(last - start),
-           cpu, inputs ? cpu * 1e6 / (double)inputs : 0.0);
+    if (!quiet)
+        printf(
+            "{\"bench\":\"dht_load\",\"op\":\"%s\",\"n\":%llu,"
+            "\"held\":%llu,\"managers\":%d,\"inputs\":%llu,\"answered\":%llu,"
+            "\"failed\":%llu,\"sim_ms\":%llu,\"cpu_s\":%.3f,"
+            "\"us_per_input\":%.3f}\n",
+            op_names[op], (unsigned long long)n, (unsigned long long)held, MGRS,
+            (unsigned long long)inputs, (unsigned long long)r->done,
+            (unsigned long long)r->failed, (unsigned long long)(last - start),
+            cpu, inputs ? cpu * 1e6 / (double)inputs : 0.0);
     fflush(stdout);
     if (r->failed)
         fprintf(stderr, "bench_dht_load: %s: %llu of %llu failed (first: %d)\n",
@@ -216,28 +228,68 @@ static int phase(ring_t *r, int op, uint64_t n) {
     return r->failed == 0 && r->done == n;
 }
 
+/* Give every manager n leased entries spread over its range, in key
+** order (each goes at the end of its table: no shifting, vector or not). */
+static void hold(ring_t *r, uint64_t n) {
+    for (int i = 0; i < MGRS; i++) {
+        stage_dht_t *d = r->d[i];
+        uint64_t lo = stage_dht_predecessor(d).id, hi = stage_dht_self(d).id;
+        uint64_t gap = (hi - lo) / (n + 1);
+        for (uint64_t j = 1; j <= n; j++) {
+            rec_t e = {.key = lo + j * gap,
+                       .owner = 0x51ed,
+                       .ttl = d->cfg.lease_ms,
+                       .len = 6,
+                       .value = "\xa5hello"};
+            if (stage__dht_store(d, &e, false)) die("out of memory");
+        }
+        size_t total;
+        if (stage_dht_entry_count(d, &total) != n || total != n)
+            die("the held entries are not all in range");
+    }
+}
+
 int main(int argc, char **argv) {
     uint64_t sizes[16] = {1000, 10000, 50000};
-    int nsizes = 3;
-    if (argc > 1) nsizes = 0;
-    for (int i = 1; i < argc; i++) {
+    int nsizes = 3, first = 1;
+    bool held = argc > 1 && !strcmp(argv[1], "--held");
+    if (held) {
+        static const uint64_t hs[] = {1000, 10000, 50000, 200000};
+        memcpy(sizes, hs, sizeof hs);
+        nsizes = 4;
+        first = 2;
+    }
+    if (argc > first) nsizes = 0;
+    for (int i = first; i < argc; i++) {
         char *end;
         unsigned long long v = strtoull(argv[i], &end, 10);
         if (*argv[i] == '-' || *end || v == 0 || v > 10000000 || nsizes == 16) {
             fprintf(stderr,
-                    "bench_dht_load: '%s' is not a request count from 1 to "
+                    "bench_dht_load: '%s' is not a %s count from 1 to "
                     "10000000 (at most 16 of them)\n",
-                    argv[i]);
+                    argv[i], held ? "held entry" : "request");
             return 2;
         }
         sizes[nsizes++] = v;
     }
     int ok = 1;
-    for (int s = 0; s < nsizes; s++) {
+    /* --held: a first round unprinted, so that the first size measured
+    ** does not pay for the process's first page faults */
+    quiet = held;
+    for (int s = held ? -1 : 0; s < nsizes; s++, quiet = false) {
         ring_t r;
         ring_start(&r);
-        for (int op = OP_LOOKUP; op <= OP_GET; op++)
-            ok &= phase(&r, op, sizes[s]);
+        if (held && s < 0) {
+            hold(&r, sizes[0]);
+            ok &= phase(&r, OP_PUT, HELD_BATCH, sizes[0]);
+        } else if (held) {
+            hold(&r, sizes[s]);
+            ok &= phase(&r, OP_PUT, HELD_BATCH, sizes[s]);
+            ok &= phase(&r, OP_GET, HELD_BATCH, sizes[s]);
+        } else {
+            for (int op = OP_LOOKUP; op <= OP_GET; op++)
+                ok &= phase(&r, op, sizes[s], 0);
+        }
         ring_stop(&r);
     }
     return ok ? 0 : 1;

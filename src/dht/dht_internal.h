@@ -3,7 +3,8 @@
 **
 ** Files: ring.c (membership, stabilize, fingers, liveness), route.c
 ** (recursive routing with per-hop acks), table.c (the local entries and
-** their leases), kv.c (requests at the asker, decisions at the primary,
+** their leases, kept in etable.c's ordered chunks), kv.c (requests at the
+*asker, decisions at the primary,
 ** copies, repair, renewals, watches), msg.c (payload layout, wire size,
 ** msgpack codec), stores.c (typed stores), dht.c (lifecycle, effects),
 ** index.c (the timed indexes: requests, decisions, hops, watches held).
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "dht/dht.h"
+#include "etable.h"
 #include "util/u64map.h"
 
 #define FINGERS 64
@@ -56,16 +58,6 @@ typedef struct rec {
     uint32_t len;
     const char *value;
 } rec_t;
-
-/* One entry held here. */
-typedef struct entry {
-    uint64_t key, sub, owner, ver;
-    uint64_t expires;   /* absolute ms */
-    uint64_t out_since; /* ms since it left our range (0: in range) */
-    uint8_t index;
-    uint32_t len;
-    char *value;
-} entry_t;
 
 /* An item of a timed index (index.c): first in the item it indexes. */
 typedef struct tnode {
@@ -263,7 +255,7 @@ struct stage_dht {
     uint64_t join_id;
 
     /* data */
-    VEC(entry_t) table;         /* sorted by (key, sub) */
+    etable_t table;             /* by (key, sub): etable.h */
     tindex_t watches;           /* held_t, here as primary */
     stage_u64map_t watches_at;  /* key ^ WATCH_MIX -> first held on it */
     held_t *watches_zero;       /* ... for the key that maps to 0 */
@@ -359,12 +351,33 @@ const stage_dht_peer_t *stage__dht_next_hop(const stage_dht_t *d, uint64_t key,
                                             const uint64_t *excl, int nexcl,
                                             bool jump, bool *final);
 
-/* ---- table (table.c) ---- */
+/* ---- table (table.c) ----
+** Entry pointers are borrowed: valid until the next store, erase or
+** sweep, which may move any entry (etable.h). */
+/* The entry (key, sub), or NULL. */
 entry_t *stage__dht_find(stage_dht_t *d, uint64_t key, uint64_t sub);
-/* First entry with key >= key (index). */
-size_t stage__dht_lower(const stage_dht_t *d, uint64_t key);
+/* The first entry >= (key, sub), or NULL; *it is its position. */
+entry_t *stage__dht_seek(stage_dht_t *d, uint64_t key, uint64_t sub,
+                         etab_it_t *it);
+/* The first entry with key >= key, or NULL; *it is its position. */
+entry_t *stage__dht_first(stage_dht_t *d, uint64_t key, etab_it_t *it);
+/* The entry after *it (moved on to it), or NULL. */
+entry_t *stage__dht_next(stage_dht_t *d, etab_it_t *it);
+/* Remove the entry at *it, its value freed; return the one after (*it
+** is its position), or NULL. */
+entry_t *stage__dht_erase(stage_dht_t *d, etab_it_t *it);
+/* A walk over the entries with key in the ring interval (lo, hi] in table
+** order: a range that wraps gives its part from key 0 first, as a walk
+** over the whole table filtered by in_oc(key, lo, hi) did. */
+typedef struct rangeit {
+    etab_it_t it;
+    uint64_t from[2], to[2]; /* its parts, closed intervals */
+    int part, nparts;
+} rangeit_t;
+entry_t *stage__dht_range_first(stage_dht_t *d, uint64_t lo, uint64_t hi,
+                                rangeit_t *r);
+entry_t *stage__dht_range_next(stage_dht_t *d, rangeit_t *r);
 int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge);
-void stage__dht_erase(stage_dht_t *d, size_t i);
 void stage__dht_table_tick(stage_dht_t *d);
 void stage__dht_table_free(stage_dht_t *d);
 

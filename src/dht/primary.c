@@ -51,10 +51,10 @@ static void attach(stage_dht_msg_t *r, payload_t *pl) {
 
 /* The live items of key. */
 static void items(stage_dht_t *d, uint64_t key, payload_t *pl) {
-    for (size_t i = stage__dht_lower(d, key);
-         i < d->table.n && d->table.v[i].key == key; i++)
-        if (d->table.v[i].expires > d->now)
-            stage__dht_pl_entry(pl, &d->table.v[i], d->now);
+    etab_it_t it;
+    for (entry_t *e = stage__dht_first(d, key, &it); e && e->key == key;
+         e = stage__dht_next(d, &it))
+        if (e->expires > d->now) stage__dht_pl_entry(pl, e, d->now);
 }
 
 /* ---- watches held here: a timed index (their leases), and by key a
@@ -186,11 +186,11 @@ static bool earlier_run(const stage_dht_msg_t *m, const rec_t *r,
 /* Does the write conflict? Puts the conflicting items in *pl. */
 static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
                  const rec_t *expect, payload_t *pl) {
-    size_t i = stage__dht_lower(d, m->key);
     if (m->op == STAGE_DHT_OP_CLAIM) {
         int rc = 0;
-        for (; i < d->table.n && d->table.v[i].key == m->key; i++) {
-            entry_t *e = &d->table.v[i];
+        etab_it_t it;
+        for (entry_t *e = stage__dht_first(d, m->key, &it);
+             e && e->key == m->key; e = stage__dht_next(d, &it)) {
             if (e->expires <= d->now) continue;
             /* a claim is repeatable by its owner with the same value only:
             ** two actors of one node must not both hold a name */
@@ -227,18 +227,19 @@ static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
 /* Apply a write here; 0 or STAGE_ENOMEM. */
 static int apply(stage_dht_t *d, int op, uint32_t flags, rec_t *r) {
     if (op == STAGE_DHT_OP_REMOVE || (flags & RF_REMOVE)) {
-        entry_t *e = stage__dht_find(d, r->key, r->sub);
-        if (e && e->owner == r->owner)
-            stage__dht_erase(d, (size_t)(e - d->table.v));
+        etab_it_t it;
+        entry_t *e = stage__dht_seek(d, r->key, r->sub, &it);
+        if (e && e->key == r->key && e->sub == r->sub && e->owner == r->owner)
+            stage__dht_erase(d, &it);
         return 0;
     }
-    for (size_t i = stage__dht_lower(d, r->key); (flags & RF_REPLACE) &&
-                                                 i < d->table.n &&
-                                                 d->table.v[i].key == r->key;) {
-        if (d->table.v[i].sub != r->sub)
-            stage__dht_erase(d, i);
+    etab_it_t it;
+    for (entry_t *o = stage__dht_first(d, r->key, &it);
+         (flags & RF_REPLACE) && o && o->key == r->key;) {
+        if (o->sub != r->sub)
+            o = stage__dht_erase(d, &it);
         else
-            i++;
+            o = stage__dht_next(d, &it);
     }
     entry_t *e = stage__dht_find(d, r->key, r->sub);
     if (e && (flags & RF_BYSUB) && e->owner != r->owner) {
@@ -358,9 +359,10 @@ static void on_copy(stage_dht_t *d, const stage_dht_msg_t *m) {
 static void on_fetch(stage_dht_t *d, const stage_dht_msg_t *m) {
     uint64_t lo = m->key - 1, hi = m->arg;
     payload_t pl = {0};
-    for (size_t i = 0; i < d->table.n; i++)
-        if (in_oc(d->table.v[i].key, lo, hi) && d->table.v[i].expires > d->now)
-            stage__dht_pl_entry(&pl, &d->table.v[i], d->now);
+    rangeit_t it;
+    for (entry_t *e = stage__dht_range_first(d, lo, hi, &it); e;
+         e = stage__dht_range_next(d, &it))
+        if (e->expires > d->now) stage__dht_pl_entry(&pl, e, d->now);
     bool last = in_oc(hi, lo, d->self.id) || d->nsucc == 0;
     stage_dht_msg_t *r = reply(d, m, 0);
     if (r && last) r->flags = RF_LAST;
@@ -449,12 +451,11 @@ void stage__dht_send_payload(stage_dht_t *d, int type,
 void stage__dht_transfer(stage_dht_t *d, const stage_dht_peer_t *to,
                          uint64_t lo, uint64_t hi) {
     payload_t pl = {0};
-    for (size_t i = 0; i < d->table.n; i++) {
-        const entry_t *e = &d->table.v[i];
-        if (in_oc(e->key, lo, hi) && e->expires > d->now &&
-            !(d->leaving && e->owner == d->self.id))
+    rangeit_t it;
+    for (entry_t *e = stage__dht_range_first(d, lo, hi, &it); e;
+         e = stage__dht_range_next(d, &it))
+        if (e->expires > d->now && !(d->leaving && e->owner == d->self.id))
             stage__dht_pl_entry(&pl, e, d->now);
-    }
     if (!pl.len) return;
     attach(stage__dht_send(d, STAGE_DHT_M_TRANSFER, to), &pl);
 }

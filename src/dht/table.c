@@ -1,6 +1,8 @@
 /*
 ** dht/table.c: the entries a manager holds, sorted by (key, sub), with
-** their leases.
+** their leases. They live in etable.c's sorted chunks: a store or an
+** erase costs O(log n) plus moves inside one chunk; the period's sweep
+** (expiry, out-of-range drop) walks them all, once a period.
 ** Invariants: the table is sorted and has no two entries with the same
 ** (key, sub); an entry whose lease ran out is gone after the next sweep;
 ** an entry outside our range for more than 3 periods is dropped (it was
@@ -24,28 +26,67 @@ static int cmp(const entry_t *e, uint64_t key, uint64_t sub) {
     return 0;
 }
 
-/* Index of the first entry >= (key, sub). */
-static size_t lower2(const stage_dht_t *d, uint64_t key, uint64_t sub) {
-    size_t lo = 0, hi = d->table.n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cmp(&d->table.v[mid], key, sub) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+entry_t *stage__dht_seek(stage_dht_t *d, uint64_t key, uint64_t sub,
+                         etab_it_t *it) {
+    *it = stage__etab_lower(&d->table, key, sub);
+    return stage__etab_at(&d->table, *it);
 }
 
-size_t stage__dht_lower(const stage_dht_t *d, uint64_t key) {
-    return lower2(d, key, 0);
+entry_t *stage__dht_first(stage_dht_t *d, uint64_t key, etab_it_t *it) {
+    return stage__dht_seek(d, key, 0, it);
+}
+
+entry_t *stage__dht_next(stage_dht_t *d, etab_it_t *it) {
+    return stage__etab_next(&d->table, it);
+}
+
+entry_t *stage__dht_erase(stage_dht_t *d, etab_it_t *it) {
+    stage__free(stage__etab_at(&d->table, *it)->value);
+    stage__etab_remove(&d->table, it);
+    return stage__etab_at(&d->table, *it);
 }
 
 entry_t *stage__dht_find(stage_dht_t *d, uint64_t key, uint64_t sub) {
-    size_t i = lower2(d, key, sub);
-    if (i < d->table.n && cmp(&d->table.v[i], key, sub) == 0)
-        return &d->table.v[i];
+    entry_t *e =
+        stage__etab_at(&d->table, stage__etab_lower(&d->table, key, sub));
+    return e && cmp(e, key, sub) == 0 ? e : NULL;
+}
+
+/* Position r at the first entry of its part r->part or a later one. */
+static entry_t *range_seek(stage_dht_t *d, rangeit_t *r) {
+    for (; r->part < r->nparts; r->part++) {
+        r->it = stage__etab_lower(&d->table, r->from[r->part], 0);
+        entry_t *e = stage__etab_at(&d->table, r->it);
+        if (e && e->key <= r->to[r->part]) return e;
+    }
     return NULL;
+}
+
+entry_t *stage__dht_range_first(stage_dht_t *d, uint64_t lo, uint64_t hi,
+                                rangeit_t *r) {
+    r->part = r->nparts = 0;
+    if (lo == hi) { /* the whole ring */
+        r->from[r->nparts] = 0;
+        r->to[r->nparts++] = UINT64_MAX;
+    } else if (lo < hi) {
+        r->from[r->nparts] = lo + 1;
+        r->to[r->nparts++] = hi;
+    } else { /* wraps: [0, hi] comes first in the table */
+        r->from[r->nparts] = 0;
+        r->to[r->nparts++] = hi;
+        if (lo != UINT64_MAX) {
+            r->from[r->nparts] = lo + 1;
+            r->to[r->nparts++] = UINT64_MAX;
+        }
+    }
+    return range_seek(d, r);
+}
+
+entry_t *stage__dht_range_next(stage_dht_t *d, rangeit_t *r) {
+    entry_t *e = stage__etab_next(&d->table, &r->it);
+    if (e && e->key <= r->to[r->part]) return e;
+    r->part++;
+    return range_seek(d, r);
 }
 
 static int set_value(entry_t *e, const rec_t *r) {
@@ -71,9 +112,9 @@ static bool owner_is_gone(const stage_dht_t *d, uint64_t owner) {
 int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge) {
     if (owner_is_gone(d, r->owner)) return 0; /* see stage_dht_owner_gone */
     uint64_t expires = d->now + r->ttl;
-    size_t i = lower2(d, r->key, r->sub);
-    if (i < d->table.n && cmp(&d->table.v[i], r->key, r->sub) == 0) {
-        entry_t *e = &d->table.v[i];
+    etab_it_t it = stage__etab_lower(&d->table, r->key, r->sub);
+    entry_t *e = stage__etab_at(&d->table, it);
+    if (e && cmp(e, r->key, r->sub) == 0) {
         e->out_since = 0;
         /* a merge (handoff, repair) never takes an entry from the owner
         ** that holds it here: after a partition, the primary's holder wins */
@@ -91,71 +132,94 @@ int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge) {
         e->expires = expires;
         return 0;
     }
-    if (stage__dht_grow((void **)&d->table.v, &d->table.cap, d->table.n,
-                        sizeof(entry_t)))
-        return STAGE_ENOMEM;
-    entry_t e = {r->key, r->sub,   r->owner, r->ver, expires,
+    entry_t n = {r->key, r->sub,   r->owner, r->ver, expires,
                  0,      r->index, 0,        NULL};
-    int rc = set_value(&e, r);
+    int rc = set_value(&n, r);
     if (rc) return rc;
-    memmove(&d->table.v[i + 1], &d->table.v[i],
-            (d->table.n - i) * sizeof(entry_t));
-    d->table.v[i] = e;
-    d->table.n++;
+    if (!stage__etab_insert(&d->table, it, &n)) {
+        stage__free(n.value);
+        return STAGE_ENOMEM;
+    }
     return 0;
 }
 
-void stage__dht_erase(stage_dht_t *d, size_t i) {
-    stage__free(d->table.v[i].value);
-    memmove(&d->table.v[i], &d->table.v[i + 1],
-            (d->table.n - i - 1) * sizeof(entry_t));
-    d->table.n--;
+/* The period's sweep: what it drops, where that goes. */
+typedef struct sweep {
+    stage_dht_t *d;
+    uint64_t grace;
+    bool ranged;
+    size_t nexp;
+    uint64_t expired[32]; /* keys whose watchers hear of the expiry */
+    payload_t back, ahead;
+} sweep_t;
+
+/* Keep e, or drop it (expired, or out of our range past the grace). */
+static bool sweep_keep(entry_t *e, void *arg) {
+    sweep_t *s = arg;
+    stage_dht_t *d = s->d;
+    bool keep = e->expires > d->now;
+    if (keep && s->ranged && !in_oc(e->key, d->pred.id, d->self.id)) {
+        if (!e->out_since)
+            e->out_since = d->now;
+        else if (d->now - e->out_since > s->grace)
+            keep = false;
+    } else if (keep) {
+        e->out_since = 0;
+    }
+    if (keep) return true;
+    if (e->expires <= d->now && s->nexp < 32 && d->watches.list.n)
+        s->expired[s->nexp++] = e->key;
+    else if (e->expires > d->now)
+        stage__dht_pl_entry(
+            e->key - d->self.id < d->pred.id - e->key ? &s->ahead : &s->back, e,
+            d->now);
+    stage__free(e->value);
+    return false;
 }
 
 /* Drop expired entries and those long out of our range. */
 void stage__dht_table_tick(stage_dht_t *d) {
-    size_t w = 0, nexp = 0;
-    uint64_t expired[32]; /* keys whose watchers hear of the expiry */
-    uint64_t grace = 3 * (uint64_t)d->cfg.period_ms;
-    bool ranged = d->pred.id != 0;
     /* entries leaving for good go to the neighbour on their side: a joiner
     ** may have been handed keys that belong before it */
-    payload_t back = {0}, ahead = {0};
-    for (size_t i = 0; i < d->table.n; i++) {
-        entry_t *e = &d->table.v[i];
-        bool keep = e->expires > d->now;
-        if (keep && ranged && !in_oc(e->key, d->pred.id, d->self.id)) {
-            if (!e->out_since)
-                e->out_since = d->now;
-            else if (d->now - e->out_since > grace)
-                keep = false;
-        } else if (keep) {
-            e->out_since = 0;
-        }
-        if (!keep) {
-            if (e->expires <= d->now && nexp < 32 && d->watches.list.n)
-                expired[nexp++] = e->key;
-            else if (e->expires > d->now)
-                stage__dht_pl_entry(
-                    e->key - d->self.id < d->pred.id - e->key ? &ahead : &back,
-                    e, d->now);
-            stage__free(e->value);
-            continue;
-        }
-        d->table.v[w++] = *e;
-    }
-    d->table.n = w;
-    stage__dht_send_payload(d, STAGE_DHT_M_TRANSFER, &d->pred, &back);
+    sweep_t s = {.d = d,
+                 .grace = 3 * (uint64_t)d->cfg.period_ms,
+                 .ranged = d->pred.id != 0};
+    stage__etab_filter(&d->table, sweep_keep, &s);
+    stage__dht_send_payload(d, STAGE_DHT_M_TRANSFER, &d->pred, &s.back);
     stage__dht_send_payload(d, STAGE_DHT_M_TRANSFER,
-                            d->nsucc ? &d->succ[0] : NULL, &ahead);
-    for (size_t i = 0; i < nexp; i++)
-        if (i == 0 || expired[i] != expired[i - 1])
-            stage__dht_changed(d, expired[i]);
+                            d->nsucc ? &d->succ[0] : NULL, &s.ahead);
+    for (size_t i = 0; i < s.nexp; i++)
+        if (i == 0 || s.expired[i] != s.expired[i - 1])
+            stage__dht_changed(d, s.expired[i]);
 }
 
 /* 1 if a watcher here watches key. */
 static bool watched(const stage_dht_t *d, uint64_t key) {
     return stage__dht_watches_on(d, key) != NULL;
+}
+
+/* stage_dht_owner_gone's sweep: the owner's entries go. */
+typedef struct gone {
+    stage_dht_t *d;
+    uint64_t owner;
+    uint64_t *keys; /* watched keys that lose an item, each once */
+    size_t nkeys, cap;
+    int dropped;
+} gone_t;
+
+/* Keep e unless its owner is gone. */
+static bool gone_keep(entry_t *e, void *arg) {
+    gone_t *g = arg;
+    if (e->owner != g->owner) return true;
+    /* the table is sorted: a key's items are together */
+    if ((g->nkeys == 0 || g->keys[g->nkeys - 1] != e->key) &&
+        watched(g->d, e->key) &&
+        stage__dht_grow((void **)&g->keys, &g->cap, g->nkeys,
+                        sizeof *g->keys) == 0)
+        g->keys[g->nkeys++] = e->key; /* no memory: the lease tells them */
+    stage__free(e->value);
+    g->dropped++;
+    return false;
 }
 
 int stage_dht_owner_gone(stage_dht_t *d, uint64_t now, uint64_t owner) {
@@ -172,23 +236,11 @@ int stage_dht_owner_gone(stage_dht_t *d, uint64_t now, uint64_t owner) {
     d->gone[slot] = owner;
     d->gone_until[slot] = now + d->cfg.lease_ms;
     stage__dht_peer_failed(d, owner);
-    /* watched keys that lose an item, each once (the table is sorted) */
-    uint64_t *keys = NULL;
-    size_t nkeys = 0, cap = 0, w = 0;
-    int dropped = 0;
-    for (size_t i = 0; i < d->table.n; i++) {
-        entry_t *e = &d->table.v[i];
-        if (e->owner != owner) {
-            d->table.v[w++] = *e;
-            continue;
-        }
-        if ((nkeys == 0 || keys[nkeys - 1] != e->key) && watched(d, e->key) &&
-            stage__dht_grow((void **)&keys, &cap, nkeys, sizeof *keys) == 0)
-            keys[nkeys++] = e->key; /* no memory: the lease tells them */
-        stage__free(e->value);
-        dropped++;
-    }
-    d->table.n = w;
+    gone_t g = {.d = d, .owner = owner};
+    stage__etab_filter(&d->table, gone_keep, &g);
+    uint64_t *keys = g.keys;
+    size_t nkeys = g.nkeys;
+    int dropped = g.dropped;
     for (size_t i = 0; i < nkeys; i++)
         stage__dht_changed(d, keys[i]);
     stage__free(keys);
@@ -197,19 +249,20 @@ int stage_dht_owner_gone(stage_dht_t *d, uint64_t now, uint64_t owner) {
 }
 
 void stage__dht_table_free(stage_dht_t *d) {
-    for (size_t i = 0; i < d->table.n; i++)
-        stage__free(d->table.v[i].value);
-    stage__free(d->table.v);
-    d->table.v = NULL;
-    d->table.n = d->table.cap = 0;
+    etab_it_t it = {0, 0};
+    for (entry_t *e = stage__etab_at(&d->table, it); e;
+         e = stage__etab_next(&d->table, &it))
+        stage__free(e->value);
+    stage__etab_free(&d->table);
 }
 
 size_t stage_dht_entry_count(const stage_dht_t *d, size_t *total) {
     size_t n = 0;
-    for (size_t i = 0; i < d->table.n; i++)
-        if (d->table.v[i].expires > d->now &&
-            (d->pred.id == 0 ||
-             in_oc(d->table.v[i].key, d->pred.id, d->self.id)))
+    etab_it_t it = {0, 0};
+    for (const entry_t *e = stage__etab_at(&d->table, it); e;
+         e = stage__etab_next(&d->table, &it))
+        if (e->expires > d->now &&
+            (d->pred.id == 0 || in_oc(e->key, d->pred.id, d->self.id)))
             n++;
     if (total) *total = d->table.n;
     return n;
@@ -217,7 +270,7 @@ size_t stage_dht_entry_count(const stage_dht_t *d, size_t *total) {
 
 int stage_dht_holds(const stage_dht_t *d, uint64_t now, uint64_t key,
                     uint64_t sub) {
-    size_t i = lower2(d, key, sub);
-    return i < d->table.n && cmp(&d->table.v[i], key, sub) == 0 &&
-           d->table.v[i].expires > now;
+    const entry_t *e =
+        stage__etab_at(&d->table, stage__etab_lower(&d->table, key, sub));
+    return e && cmp(e, key, sub) == 0 && e->expires > now;
 }
