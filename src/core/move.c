@@ -1044,9 +1044,13 @@ void stage__move_free(stage__theatre_t *t) {
 ** A destination that dies before it answered: the actor is taken back
 ** from the copy (it never ran there, home held its messages). The node
 ** the actor was at dies: the actor is lost with it, as it would be unmoved.
-** The home dies: its guests take themselves over (orphans_adopt), each
-** with the ids that led to its home id there, which its IMPORT carried
-** (net/netmove.c adds them from the home's migrations store entries).
+** The home dies: its guests take themselves over (FX_REHOMED), each with
+** the ids that led to its home id there, which its IMPORT carried
+** (net/netmove.c adds them from the home's migrations store entries); a
+** guest being exported to go home stays, taken back from its image.
+** Every decision above is the machine's (node/hub.h, its header says the
+** states); what follows carries its effects out and feeds it the steps,
+** the exports' and imports' ends, deaths and hand-overs.
 */
 
 /* The options of an import for m: under m's own serial at its home (a
