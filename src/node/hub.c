@@ -121,7 +121,7 @@ const stage_hub_fx_t *stage_hub_effects(stage_hub_t *h, size_t *n) {
 /* A copy of len bytes at p, alive as long as the effects being written
 ** (NULL if len is 0 or out of memory). */
 static const char *fx_bytes(stage_hub_t *h, const char *p, size_t len) {
-    blob_t *b = len ? stage__malloc(sizeof *b + len) : NULL;
+    blob_t *b = len && p ? stage__malloc(sizeof *b + len) : NULL;
     if (!b) return NULL;
     memcpy(b->data, p, len);
     b->next = h->fx[h->fxw].blobs;
@@ -349,15 +349,15 @@ int stage_hub_place(const stage_hub_t *h, uint64_t serial, const char **node,
     const hub_t *b = hub_get(h, serial);
     const stage_id_t *at = NULL;
     const char *to = NULL;
-    int place = STAGE_HUB_PLACE_HERE;
-    if (!b) {
-    } else if (b->guest && b->gstate == SHIP) {
+    int place = STAGE_HUB_PLACE_HERE; /* no hub, a guest living here, or
+                                      ** a home hub here and idle */
+    if (b && b->guest && b->gstate == SHIP) {
         place = STAGE_HUB_PLACE_MOVING, to = b->home.node;
-    } else if (b->guest && b->gstate == LEFT) {
+    } else if (b && b->guest && b->gstate == LEFT) {
         place = STAGE_HUB_PLACE_LEFT, at = &b->home;
-    } else if (!b->guest && b->stage != IDLE) {
+    } else if (b && !b->guest && b->stage != IDLE) {
         place = STAGE_HUB_PLACE_MOVING, to = b->cur->dest;
-    } else if (!b->guest && b->place == AWAY) {
+    } else if (b && !b->guest && b->place == AWAY) {
         place = b->handed || b->handing ? STAGE_HUB_PLACE_HANDED
                                         : STAGE_HUB_PLACE_AWAY;
         at = &b->rid;
