@@ -480,7 +480,8 @@ static void fx_one(int n, const stage_hub_fx_t *x) {
     case STAGE_HUB_FX_REHOMED:
         fx_rehomed(n, x);
         break;
-    case STAGE_HUB_FX_HANDED: /* a drain's count: nothing to check here */
+    case STAGE_HUB_FX_HANDED: /* only a drain hands over */
+        if (!nodes[n].draining) die("node %d hands over, not draining", n);
         if (!x->status) st_handed++;
         break;
     default:
@@ -795,6 +796,26 @@ static void step(ev_t e) {
 /* ---- the checks -----------------------------------------------------------
  */
 
+/* At the end, what the machines say of actor a's place (stage_hub_place):
+** here where it runs; at its live home, if its home has not handed it
+** over, the node it runs at. */
+static void check_place(int a) {
+    const actor_t *ac = &actors[a];
+    int r = ac->node;
+    if (r < 0 || !nodes[r].alive || ac->stopped) return;
+    int p = stage_hub_place(nodes[r].m, ac->serial, NULL, NULL);
+    if (p != STAGE_HUB_PLACE_HERE)
+        die("actor %d runs at %d, whose machine places it %d", a, r, p);
+    int h = slot_of(ac->ids[0].node);
+    if (h == r || !nodes[h].alive || nodes[h].left) return;
+    const char *at = NULL;
+    p = stage_hub_place(nodes[h].m, ac->ids[0].serial, &at, NULL);
+    if (p == STAGE_HUB_PLACE_AWAY && strcmp(at, nodes[r].addr))
+        die("actor %d runs at %d, its home %d has it at '%s'", a, r, h, at);
+    if (p != STAGE_HUB_PLACE_AWAY && p != STAGE_HUB_PLACE_HANDED)
+        die("actor %d runs at %d, its home %d places it %d", a, r, h, p);
+}
+
 /* The checks at the end of a seed (the top says which). */
 static void check(void) {
     for (size_t m = 0; m < nmsgs; m++) {
@@ -821,6 +842,8 @@ static void check(void) {
         if ((ac->node >= 0 && nodes[ac->node].alive) || ac->stopped) continue;
         if (!crashes) die("actor %d runs nowhere, and no node crashed", a);
     }
+    for (int a = 0; a < ACTORS; a++)
+        check_place(a);
 }
 
 /* One seed. */
