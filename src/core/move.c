@@ -995,14 +995,9 @@ static void hub_free(uint64_t key, void *val, void *ud) {
         h->head = e->next;
         stage__env_drop(e, STAGE_ESTOPPED);
     }
-    move_t *cur = h->moving ? h->cur : NULL;
-    if (cur && cur->parked) { /* only the machine had it: only h has it */
-        if (cur->f)
-            stage__future_reject(cur->f, STAGE_ESTOPPED,
-                                 "the node stopped during the move", NULL,
-                                 NULL);
-        move_free(cur);
-    }
+    /* the move under way is an envelope's (its drop fails it) or, parked,
+    ** the machine's (machine_free fails it): not read here, it may be
+    ** gone */
     for (move_t *m; (m = h->qhead);) {
         h->qhead = m->next;
         if (m->f)
@@ -1137,10 +1132,11 @@ static atomic_long machines;
 typedef struct stage__netmoves stage__netmoves_t;
 struct stage__netmoves {
     stage_hub_t *hub;
-    netimage_t *images;  /* alive: made here, not yet freed */
-    stage_u64map_t held; /* envelopes given to the machine, not yet back */
-    bool running;        /* machine_run is carrying its effects out */
-    size_t adopts;       /* ADOPT steps sent (a hand-over round's count) */
+    netimage_t *images;   /* alive: made here, not yet freed */
+    stage_u64map_t held;  /* envelopes given to the machine, not yet back */
+    stage_u64map_t moves; /* the moves it alone has (parked) */
+    bool running;         /* machine_run is carrying its effects out */
+    size_t adopts;        /* ADOPT steps sent (a hand-over round's count) */
 };
 
 /* t's machine, made at first need; NULL if out of memory. t's thread. */
@@ -1200,6 +1196,18 @@ static void image_free(stage__theatre_t *t, netimage_t *im) {
 }
 
 static void machine_run(stage__theatre_t *t);
+
+/* Move m is the machine's alone (on), or not any more: listed so, for
+** the teardown. t's thread. */
+static void park(stage__theatre_t *t, move_t *m, bool on) {
+    if (on && !m->parked &&
+        stage__u64map_put(&t->netmoves->moves, (uint64_t)(uintptr_t)m, m))
+        LOG_WARN("out of memory listing a move between nodes: if the node "
+                 "stops before it ends, its future is not failed");
+    if (!on && m->parked)
+        stage__u64map_take(&t->netmoves->moves, (uint64_t)(uintptr_t)m);
+    m->parked = on;
+}
 
 /* Message e for local serial (the machine knows it): the machine routes
 ** or holds it. t's thread (serial's birth theatre). */
@@ -1269,7 +1277,7 @@ static void step_req(stage__theatre_t *t, const char *to,
     }
     if (m->f) stage__future_unref(m->f);
     m->f = NULL;
-    m->parked = false;
+    park(t, m, false);
     m->rc = 0;
     m->at = -1;
     hub_release(t, m);
@@ -1324,7 +1332,7 @@ static void fx_export(stage__theatre_t *t, uint64_t serial) {
     hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
     move_t *m = h && h->moving && h->cur && h->cur->parked ? h->cur : NULL;
     if (m) {
-        m->parked = false;
+        park(t, m, false);
         m->exporting = true;
         export_start(t, h, m);
         return;
@@ -1364,7 +1372,7 @@ static void net_exported(stage__theatre_t *t, move_t *m) {
         m->at = -1;
         hub_release(t, m);
     } else {
-        m->parked = true;
+        park(t, m, true);
     }
     machine_run(t);
 }
@@ -1382,7 +1390,7 @@ static void export_ended(stage__theatre_t *t, hub_t *h, move_t *m) {
         m->at = -1;
         hub_release(t, m);
     } else {
-        m->parked = true; /* FX_ANSWER ends it */
+        park(t, m, true); /* FX_ANSWER ends it */
     }
     machine_run(t);
 }
@@ -1393,7 +1401,7 @@ static void export_ended(stage__theatre_t *t, hub_t *h, move_t *m) {
 static void fx_answer(stage__theatre_t *t, const stage_hub_fx_t *x) {
     move_t *m = (move_t *)(uintptr_t)x->req;
     hub_t *h = hub_get(t, m->serial);
-    m->parked = false;
+    park(t, m, false);
     m->rc = x->status;
     if (m->rc) {
         snprintf(m->err, sizeof m->err, "%s", x->why);
@@ -1583,7 +1591,7 @@ static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m) {
         me.theatre = (uint16_t)t->index;
     }
     m->machine = true;
-    m->parked = true;
+    park(t, m, true);
     stage_hub_move(nm->hub, &me, dest, (uint64_t)(uintptr_t)m);
     machine_run(t); /* m may be over now */
     return true;
@@ -1662,12 +1670,24 @@ static void held_drop(uint64_t key, void *val, void *ud) {
     stage__env_drop(val, STAGE_ESTOPPED);
 }
 
+static void parked_drop(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    move_t *m = val;
+    if (m->f)
+        stage__future_reject(m->f, STAGE_ESTOPPED,
+                             "the node stopped during the move", NULL, NULL);
+    move_free(m);
+}
+
 static void machine_free(stage__theatre_t *t) {
     stage__netmoves_t *nm = t->netmoves;
     if (!nm) return;
     stage_hub_destroy(&nm->hub);
     stage__u64map_each(&nm->held, held_drop, NULL);
     stage__u64map_free(&nm->held);
+    stage__u64map_each(&nm->moves, parked_drop, NULL);
+    stage__u64map_free(&nm->moves);
     while (nm->images) {
         netimage_t *im = nm->images;
         stage__image_drop(t->node, im->pack.data, im->pack.len, STAGE_ESTOPPED,
