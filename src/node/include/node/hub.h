@@ -143,7 +143,10 @@ void stage_hub_destroy(stage_hub_t **h);
 /* A message for local id `serial`: delivered, forwarded or held. */
 void stage_hub_msg(stage_hub_t *h, uint64_t serial, uint64_t msg);
 /* Move local actor `id` (an id of this node) to node `dest`; req is
-** answered (FX_ANSWER) once, with its new id or why not. */
+** answered (FX_ANSWER) once, with its new id or why not (or passed on in
+** a STEP REQ). Moves asked while one is under way wait, in order; a
+** driver with moves of its own (core/move.c: inside the node) may keep
+** the one queue itself and ask here one at a time. */
 void stage_hub_move(stage_hub_t *h, const stage_id_t *id, const char *dest,
                     uint64_t req);
 /* FX_EXPORT's answers: the actor left, its image is `image`; or it stays
