@@ -1153,6 +1153,7 @@ static stage__netmoves_t *netmoves(stage__theatre_t *t) {
     return nm;
 }
 
+/* Whether t's machine has a hub or a guest for serial. t's thread. */
 static bool machine_knows(const stage__theatre_t *t, uint64_t serial) {
     return t->netmoves && stage_hub_knows(t->netmoves->hub, serial);
 }
@@ -1663,13 +1664,14 @@ static void machine_step(stage__theatre_t *t, const netstep_t *ns) {
     machine_run(t);
 }
 
-/* Fail what t's machine holds (teardown): its messages and images. */
+/* u64map_each: fail a message the machine holds (teardown). */
 static void held_drop(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
     stage__env_drop(val, STAGE_ESTOPPED);
 }
 
+/* u64map_each: fail a move only the machine had (teardown). */
 static void parked_drop(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
@@ -1680,6 +1682,7 @@ static void parked_drop(uint64_t key, void *val, void *ud) {
     move_free(m);
 }
 
+/* Free t's machine, failing what it alone has (teardown). */
 static void machine_free(stage__theatre_t *t) {
     stage__netmoves_t *nm = t->netmoves;
     if (!nm) return;
