@@ -29,6 +29,14 @@
 ** The future completes at D, before B forwards again: what its caller
 ** sends next enters B, which holds it until the RELEASE, behind what it
 ** held before.
+** Between nodes (section "between nodes" below), the decisions are the
+** machine's, node/hub.h (one per theatre: the serials born there): it
+** holds and routes an actor's messages while it moves between nodes,
+** says which step goes where and when an actor leaves, comes back, or is
+** this node's own; this file carries them out (exports, imports, frames,
+** envelopes, images). B's queue below stays the one order of an actor's
+** moves: a move to another node starts in the machine when it reaches
+** the head of that queue, and so does a guest's export its home asked.
 ** Threads: each step runs on the theatre named, as an ENV_CALL.
 */
 #include <assert.h>
@@ -42,6 +50,7 @@
 #include "core/move.h"
 #include "core/node.h"
 #include "core/timer.h"
+#include "node/hub.h"
 #include "node_internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -72,41 +81,35 @@ struct stage__move {
     char err[512];
     /* between nodes (the section "between nodes" below) */
     char node_to[STAGE_ADDR_MAX]; /* "": a theatre of this node */
-    bool ship;       /* at a guest's node for its home: the image goes home */
-    stage_id_t home; /* ship: the actor's home id */
-    char wait[STAGE_ADDR_MAX]; /* the node whose answer the hub waits for */
+    bool ship;      /* the machine's export of a guest (its home asked) */
+    bool machine;   /* a move the machine runs (its req): FX_ANSWER ends it */
+    bool parked;    /* ... and only the machine has it now (no step of it
+                    ** is on its way inside this node) */
+    bool exporting; /* its export for the machine is under way */
 };
 
 typedef struct hub {
     int at;      /* the theatre the actor is at */
     int going;   /* while moving: where to */
-    bool moving; /* a move is under way: messages are held */
+    bool moving; /* a move is under way (this hub holds messages if it is
+                 ** one inside the node: holds()) */
     stage__env_t *head, *tail;
+    move_t *cur; /* the move under way (NULL: a steal) */
     move_t *qhead, *qtail;
-    /* between nodes */
-    move_t *cur;     /* the move under way */
-    bool remote;     /* the actor lives on another node, as rid */
-    stage_id_t rid;  /* ... or, for a guest that left, its home */
-    bool guest;      /* an alias at a node the actor arrived at */
-    stage_id_t home; /* guest: its home id, which sequences it */
-    stage_id_t me;   /* at home: the actor's id (set when it first leaves) */
-    bool handing;    /* at home: ADOPT sent, no answer yet (the drain) */
-    bool handed;     /* ... answered: rid is its own home now */
-    /* guest: the ids that led to its home id before it (a msgpack array,
-    ** or NULL; its IMPORT's), for an orphan takeover (orphans_adopt) */
-    char *formers;
-    size_t flen;
+    const stage__type_t *type; /* the actor's (its id for the machine) */
 } hub_t;
 
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m);
-static bool guest_ask(stage__theatre_t *t, hub_t *h, move_t *m);
-static bool net_finish(stage_node_t *node, move_t *m);
 static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m);
-static bool net_in(stage__theatre_t *t, hub_t *h, move_t *m);
+static void net_exported(stage__theatre_t *t, move_t *m);
+static void export_ended(stage__theatre_t *t, hub_t *h, move_t *m);
 static const stage__import_opts_t *import_opts(move_t *m,
                                                stage__import_opts_t *o);
-static void guest_gone(stage__theatre_t *t, hub_t *h, uint64_t serial);
-static bool handed_ask(stage__theatre_t *t, hub_t *h, move_t *m);
+static bool machine_knows(const stage__theatre_t *t, uint64_t serial);
+static int machine_place(const stage__theatre_t *t, uint64_t serial,
+                         const char **node);
+static void machine_msg(stage__theatre_t *t, uint64_t serial, stage__env_t *e);
+static void machine_stopped(stage__theatre_t *t, uint64_t serial);
 
 /* Free m (its future reference, its image, what it carries). */
 static void move_free(move_t *m) {
@@ -148,10 +151,10 @@ static void move_answer(move_t *m) {
 }
 
 /* Complete m's future (see move_answer; a self move's failure is logged,
-** a steal's is not), and free m. */
+** a steal's and a guest's export's are not: its home answers), and free
+** m. */
 static void move_finish(stage_node_t *node, move_t *m) {
-    if (net_finish(node, m)) return;
-    if (m->rc && !m->f && !m->steal) {
+    if (m->rc && !m->f && !m->steal && !m->ship) {
         char idt[STAGE_ID_TEXT_MAX] = "?", by[STAGE_ID_TEXT_MAX];
         if (m->id.serial) stage_id_format(&m->id, idt, sizeof idt);
         if (m->near) {
@@ -218,19 +221,28 @@ static void hub_hold(hub_t *h, stage__env_t *e) {
     h->tail = e;
 }
 
-/* Hand e to the actor at theatre at (B's thread: t is its birth theatre),
-** or, h remote, on the node it lives at. A theatre call (a watch request,
-** stage__move_follow) runs there; for an actor on another node, here,
-** where it finds the actor gone (watches do not follow it there). */
-static void forward(stage__theatre_t *t, const hub_t *h, int at,
-                    stage__env_t *e) {
-    if (h && h->remote) {
-        if (e->hdr.kind == ENV_CALL && !e->target)
-            e->call(t, NULL, e);
-        else
-            stage__route_id(t->node, &h->rid, e);
-        return;
+/* Whether h holds its actor's messages: a move inside the node is under
+** way (the machine holds them during one between nodes). */
+static bool holds(const hub_t *h) {
+    return h->moving && !(h->cur && (h->cur->machine || h->cur->ship));
+}
+
+/* A new hub for serial, at t (B) where it is (NULL if out of memory). */
+static hub_t *hub_new(stage__theatre_t *t, uint64_t serial) {
+    hub_t *h = stage__calloc(1, sizeof *h);
+    if (!h || stage__u64map_put(&t->hubs, serial, h)) {
+        stage__free(h);
+        return NULL;
     }
+    stage__actor_t *a = stage__actor_find(t, serial);
+    h->at = t->index;
+    h->type = a ? a->type : NULL;
+    return h;
+}
+
+/* Hand e to the actor at theatre at (B's thread: t is its birth theatre).
+** A theatre call (a watch request, stage__move_follow) runs there. */
+static void forward(stage__theatre_t *t, int at, stage__env_t *e) {
     if (at != t->index) {
         stage__theatre_post(stage__node_theatre(t->node, at), e);
         return;
@@ -248,9 +260,10 @@ static void forward(stage__theatre_t *t, const hub_t *h, int at,
 
 /* ---- at the birth theatre ----------------------------------------------- */
 
-/* The move m is over (m->at: where the actor is): forward what was held,
-** complete m, start the next queued move or drop a hub no longer needed.
-** B's thread. */
+/* The move m is over (m->at: where the actor is, -1: unchanged): forward
+** what was held, complete m, start the next queued move or drop a hub no
+** longer needed. An export for the machine ends in export_ended. B's
+** thread. */
 static void hub_release(stage__theatre_t *t, move_t *m) {
     uint64_t serial = m->serial;
     hub_t *h = hub_get(t, serial);
@@ -258,27 +271,27 @@ static void hub_release(stage__theatre_t *t, move_t *m) {
         move_finish(t->node, m);
         return;
     }
-    if (m->at >= 0) { /* here; else on another node (h->remote) */
-        h->at = m->at;
-        h->remote = false;
+    if (m->exporting) {
+        export_ended(t, h, m);
+        return;
     }
+    if (m->at >= 0) h->at = m->at;
     h->moving = false;
     h->cur = NULL;
     for (stage__env_t *e; (e = h->head);) {
         h->head = e->next;
         e->next = NULL;
-        forward(t, h, h->at, e);
+        forward(t, h->at, e);
     }
     h->tail = NULL;
     move_finish(t->node, m);
-    for (move_t *n; (n = h->qhead);) {
+    move_t *n = h->qhead;
+    if (n) {
         if (!(h->qhead = n->next)) h->qtail = NULL;
-        if (guest_ask(t, h, n)) continue; /* its home sequences it */
         hub_start(t, h, n);
         return;
     }
-    if (h->at == t->index && !h->remote && !h->guest)
-        stage__free(stage__u64map_take(&t->hubs, serial));
+    if (h->at == t->index) stage__free(stage__u64map_take(&t->hubs, serial));
 }
 
 static void release_call(stage__theatre_t *t, stage__actor_t *a,
@@ -411,73 +424,26 @@ static void commit_move(stage__theatre_t *t, move_t *m) {
         stage__theatre_post(stage__node_theatre(t->node, m->left), e);
 }
 
-/* The image of m came from another node (no theatre of this one keeps the
-** actor: m->back is NULL), and the import at m->to failed: take it in
-** again at t, where the image came in (its birth theatre), from the copy. */
-static void restore_here(stage__theatre_t *t, move_t *m) {
-    char err[512];
-    stage__import_opts_t o;
-    if (stage__actor_import(t, m->image.data, m->image.len, import_opts(m, &o),
-                            NULL, NULL, err, sizeof err)) {
-        char idt[STAGE_ID_TEXT_MAX];
-        stage_id_format(&m->id, idt, sizeof idt);
-        char to[STAGE_ADDR_MAX + 16];
-        if (m->node_to[0])
-            snprintf(to, sizeof to, "node '%s'", m->node_to);
-        else
-            snprintf(to, sizeof to, "theatre %d", m->to);
-        LOG_ERROR("actor '%s' lost: it could not move to %s (%s), nor be "
-                  "taken back in theatre %d: %s",
-                  idt, to, m->err, t->index, err);
-        stage__image_drop(t->node, m->image.data, m->image.len, STAGE_ENOMEM,
-                          err);
-    }
-    marked(t, m->serial);
-    m->at = t->index;
-    release(t, m);
-}
-
-static void restore_call(stage__theatre_t *t, stage__actor_t *a,
-                         stage__env_t *e) {
-    (void)a;
-    restore_here(t, step(e));
-}
-
 /* Take the actor in at t (its destination): C drops it, B forwards to it.
-** If that fails, C keeps it; an image that came from another node is
-** taken in again at B (m->at), from the copy, or lost if B was t. */
+** If that fails, C keeps it (m->back: the move inside the node always has
+** one). */
 static void import_here(stage__theatre_t *t, move_t *m) {
+    assert(m->back);
     stage__import_opts_t o;
     int rc =
         stage__actor_import(t, m->image.data, m->image.len, import_opts(m, &o),
                             NULL, NULL, m->err, sizeof m->err);
-    if (rc && m->back) {
+    if (rc) {
         m->rc = rc;
         abort_move(t, m);
         return;
     }
-    if (rc) {
-        m->rc = rc;
-        if (m->at != t->index && m->at >= 0 &&
-            !post(t->node, m->at, restore_call, m))
-            return;
-        char idt[STAGE_ID_TEXT_MAX];
-        stage_id_format(&m->id, idt, sizeof idt);
-        LOG_ERROR("actor '%s' lost: it could not move to theatre %d: %s", idt,
-                  t->index, m->err);
-        stage__image_drop(t->node, m->image.data, m->image.len, rc, m->err);
-        m->at = t->index;
-        release(t, m);
-        return;
-    }
     marked(t, m->serial);
     m->at = t->index;
-    if (m->back) { /* a move inside the node */
-        commit_move(t, m);
-        /* answered now, not after the release reaches B: what its caller
-        ** sends next goes to B, which holds it until then */
-        move_answer(m);
-    }
+    commit_move(t, m);
+    /* answered now, not after the release reaches B: what its caller
+    ** sends next goes to B, which holds it until then */
+    move_answer(m);
     release(t, m);
 }
 
@@ -487,29 +453,9 @@ static void import_call(stage__theatre_t *t, stage__actor_t *a,
     import_here(t, step(e));
 }
 
-/* At B: the image is out of C (m->at). */
-static void hub_in(stage__theatre_t *t, move_t *m) {
-    if (net_in(t, hub_get(t, m->serial), m)) return;
-    if (m->to == t->index) {
-        import_here(t, m);
-    } else if (post(t->node, m->to, import_call, m)) {
-        m->rc = STAGE_ENOMEM;
-        snprintf(m->err, sizeof m->err, "out of memory");
-        if (m->back)
-            abort_move(t, m); /* A stays where it is kept */
-        else
-            restore_here(t, m); /* its image came from another node */
-    }
-}
-
 static void in_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)a;
-    hub_in(t, step(e));
-}
-
-/* Whether m takes the actor to another node. */
-static bool leaves_node(const move_t *m) {
-    return m->node_to[0] || m->ship;
+    net_exported(t, step(e));
 }
 
 /* What a move inside the node carries beside the image (the watches on a,
@@ -547,7 +493,7 @@ static int bound_here(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
 /* Export a (idle, t's thread) for m and keep it here, leaving. Inside the
 ** node the image goes straight to its destination D, which takes it in,
 ** then tells this theatre (COMMIT or ABORT) and B (RELEASE); to another
-** node it goes to B, which sends it there and keeps a copy (net_in). */
+** node it goes to B, which hands it to the machine (net_exported). */
 static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     a->move = NULL;
     a->flags &= ~ACTOR_MOVING;
@@ -558,7 +504,7 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
         release(t, m);
         return;
     }
-    bool away = leaves_node(m); /* to another node: through B */
+    bool away = m->exporting; /* to another node: through B */
     int b = stage__serial_theatre(m->serial);
     stage__env_t *e = NULL;
     int rc =
@@ -604,7 +550,7 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     if (!away)
         stage__theatre_post(stage__node_theatre(t->node, m->to), e);
     else if (b == t->index)
-        hub_in(t, m);
+        net_exported(t, m);
     else
         stage__theatre_post(stage__node_theatre(t->node, b), e);
 }
@@ -665,10 +611,14 @@ void stage__move_resume(stage__theatre_t *t, stage__actor_t *a) {
 static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
     h->moving = true;
     h->cur = m;
-    h->going = m->rc ? h->at : m->to;
+    h->going = m->rc || m->to < 0 ? h->at : m->to;
     m->at = h->at;
-    if (!m->rc && net_start(t, h, m)) return;
-    stage__theatre_t *d = m->rc ? NULL : stage__node_theatre(t->node, m->to);
+    if (m->ship)
+        m->exporting = true; /* its home's order: the export, here */
+    else if (!m->rc && net_start(t, h, m))
+        return;
+    stage__theatre_t *d =
+        m->rc || m->to < 0 ? NULL : stage__node_theatre(t->node, m->to);
     if (d && m->to != h->at &&
         atomic_load_explicit(&d->stuck, memory_order_relaxed) &&
         atomic_load_explicit(&d->in_turn, memory_order_relaxed)) {
@@ -696,69 +646,8 @@ static void hub_start(stage__theatre_t *t, hub_t *h, move_t *m) {
     }
 }
 
-/* The answer to a guest's own request to move (arg: its serial), on the
-** theatre it was at: refused, or its home unreachable, it serves on there
-** (the failure logged); moved, nothing to do. */
-static void self_refused(stage__theatre_t *t, stage__future_t *f, void *arg) {
-    if (!t || !f->status) return;
-    uint64_t serial = (uint64_t)(uintptr_t)arg;
-    stage__actor_t *x = stage__actor_find(t, serial);
-    const char *why = f->message ? f->message : stage_strerror(f->status);
-    if (x)
-        LOG_WARN("an actor of type '%s' did not move to another node and "
-                 "stays in theatre %d: %s",
-                 x->type->name, t->index, why);
-    else
-        LOG_WARN("an actor that arrived here did not move as it asked: %s",
-                 why);
-    if (x && !x->move && (x->flags & ACTOR_MOVING)) {
-        x->flags &= ~ACTOR_MOVING;
-        if (x->mbox_head) stage__actor_schedule(t, x);
-    }
-}
-
-/* A move m of guest h (an actor that arrived from another node) to
-** another node is asked of its home, which sequences it (the home's OUT
-** comes back as a move of its own); one to a theatre of this node, once
-** it left, fails. True if m was taken so (else it is started here). */
-static bool guest_ask(stage__theatre_t *t, hub_t *h, move_t *m) {
-    if (!h->guest || m->ship) return false;
-    if (m->node_to[0]) {
-        stage__move_msg_t q = {
-            .op = STAGE__MOVE_REQ, .at = h->home, .where = m->node_to};
-        /* asked by itself: it takes no message until the home's order
-        ** comes; if the home refuses, or cannot be reached, it serves
-        ** on (the answer's continuation, on its theatre) */
-        stage__future_t *f = m->f;
-        if (m->self && !h->remote && !f &&
-            (f = stage__future_new(t->node, h->at, 0)) &&
-            stage__future_on_any(f, self_refused,
-                                 (void *)(uintptr_t)m->serial)) {
-            stage__future_unref(f);
-            f = NULL;
-        }
-        t->node->net_hooks.move(t->node, h->home.node, &q, f);
-        if (f && f != m->f) {
-            f->observed = true; /* self_refused logs a failure */
-            stage__future_unref(f);
-        }
-        move_free(m);
-        return true;
-    }
-    if (h->remote) {
-        m->rc = STAGE_EACTOR_NOT_FOUND;
-        m->at = t->index;
-        snprintf(m->err, sizeof m->err,
-                 "the actor moved to another node: ask its reference "
-                 "there, or move it by node address");
-        move_finish(t->node, m);
-        return true;
-    }
-    return false;
-}
-
-/* At B: start m, or queue it behind the move under way; a guest's move
-** to another node is asked of its home. */
+/* At B: start m, or queue it behind the move under way (one order of
+** moves per actor, whichever kind). */
 static void request_here(stage__theatre_t *t, move_t *m) {
     hub_t *h = hub_get(t, m->serial);
     if (h && h->moving) { /* one move at a time, in the order asked */
@@ -770,9 +659,8 @@ static void request_here(stage__theatre_t *t, move_t *m) {
         h->qtail = m;
         return;
     }
-    if (h && guest_ask(t, h, m)) return;
-    if (h && (h->handed || h->handing) && handed_ask(t, h, m)) return;
-    if (!h && !stage__actor_find(t, m->serial)) {
+    if (!h && !stage__actor_find(t, m->serial) &&
+        !machine_knows(t, m->serial)) {
         m->rc = STAGE_EACTOR_NOT_FOUND;
         m->at = t->index;
         snprintf(m->err, sizeof m->err,
@@ -781,16 +669,11 @@ static void request_here(stage__theatre_t *t, move_t *m) {
         move_finish(t->node, m);
         return;
     }
-    if (!h) {
-        if (!(h = stage__calloc(1, sizeof *h)) ||
-            stage__u64map_put(&t->hubs, m->serial, h)) {
-            stage__free(h);
-            m->rc = STAGE_ENOMEM;
-            snprintf(m->err, sizeof m->err, "out of memory");
-            move_finish(t->node, m);
-            return;
-        }
-        h->at = t->index;
+    if (!h && !(h = hub_new(t, m->serial))) {
+        m->rc = STAGE_ENOMEM;
+        snprintf(m->err, sizeof m->err, "out of memory");
+        move_finish(t->node, m);
+        return;
     }
     hub_start(t, h, m);
 }
@@ -801,19 +684,20 @@ static void request_call(stage__theatre_t *t, stage__actor_t *a,
     request_here(t, step(e));
 }
 
-/* Where the actor of hub h is, or goes while it moves: a theatre of this
-** node, or -1 and *node, the address of the node it is on (for a guest
-** that left: its home's), else NULL. Its birth theatre's thread. */
-static int hub_place(const hub_t *h, const char **node) {
+/* Where actor serial (hub h, or NULL: at t) is, or goes while it moves:
+** a theatre of this node, or -1 and *node, the address of the node it is
+** on or goes to (the machine's word), else NULL. Its birth theatre's
+** thread. */
+static int hub_place(stage__theatre_t *t, const hub_t *h, uint64_t serial,
+                     const char **node) {
     *node = NULL;
-    const move_t *m = h->moving ? h->cur : NULL;
-    if (m && m->node_to[0])
-        *node = m->node_to;
-    else if (m && m->ship)
-        *node = m->home.node;
-    else if (!m && h->remote)
-        *node = h->rid.node;
-    return *node ? -1 : m ? h->going : h->at;
+    if (machine_place(t, serial, node) != STAGE_HUB_PLACE_HERE && *node) {
+        if (strcmp(*node, t->node->address)) return -1;
+        *node = NULL; /* coming home: to its birth theatre */
+        return t->index;
+    }
+    *node = NULL;
+    return !h ? t->index : h->moving && h->cur ? h->going : h->at;
 }
 
 /* At the birth theatre of m->by (t): where that actor is now goes into
@@ -823,7 +707,8 @@ static int hub_place(const hub_t *h, const char **node) {
 static void near_here(stage__theatre_t *t, move_t *m) {
     hub_t *h = hub_get(t, m->by.serial);
     stage__actor_t *x = h ? NULL : stage__actor_find(t, m->by.serial);
-    if (!h && (!x || (x->flags & ACTOR_DEAD))) {
+    bool known = h || machine_knows(t, m->by.serial);
+    if (!known && (!x || (x->flags & ACTOR_DEAD))) {
         char by[STAGE_ID_TEXT_MAX];
         stage_id_format(&m->by, by, sizeof by);
         m->rc = STAGE_EACTOR_NOT_FOUND;
@@ -835,11 +720,9 @@ static void near_here(stage__theatre_t *t, move_t *m) {
             move_finish(t->node, m);
             return;
         }
-    } else if (!h) {
-        m->to = t->index;
     } else {
         const char *node;
-        m->to = hub_place(h, &node);
+        m->to = hub_place(t, h, m->by.serial, &node);
         if (node) snprintf(m->node_to, sizeof m->node_to, "%s", node);
     }
     int b = stage__serial_theatre(m->serial);
@@ -976,7 +859,8 @@ static int self_move(stage__theatre_t *t, stage__actor_t *a, int to,
 
 int stage__move_steal(stage__theatre_t *t, stage__actor_t *a, int to) {
     if ((a->flags & (ACTOR_MOVING | ACTOR_LEAVING | ACTOR_SUSPENDED)) ||
-        (t->hubs.count && hub_get(t, a->serial))) {
+        (t->hubs.count && hub_get(t, a->serial)) ||
+        machine_knows(t, a->serial)) {
         /* a move asked of it is under way (refused at its start, say, its
         ** release still on its way here; or a move it asked itself, on
         ** its way to here): it is that move's */
@@ -984,10 +868,9 @@ int stage__move_steal(stage__theatre_t *t, stage__actor_t *a, int to) {
         return STAGE_EBUSY;
     }
     move_t *m = stage__calloc(1, sizeof *m);
-    hub_t *h = stage__calloc(1, sizeof *h);
-    if (!m || !h || stage__u64map_put(&t->hubs, a->serial, h)) {
+    hub_t *h = m ? hub_new(t, a->serial) : NULL;
+    if (!h) {
         stage__free(m);
-        stage__free(h);
         if (a->mbox_head) stage__actor_schedule(t, a);
         return STAGE_ENOMEM;
     }
@@ -997,7 +880,6 @@ int stage__move_steal(stage__theatre_t *t, stage__actor_t *a, int to) {
     m->left = -1;
     m->steal = true;
     stage_pack_init(&m->image);
-    h->at = t->index;
     h->going = to; /* a move next to it goes there (near_here) */
     h->moving = true;
     export_now(t, a, m); /* at home, idle: no order to wait for */
@@ -1030,19 +912,17 @@ static void gone_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     int at = (int)(intptr_t)e->arg;
     stage__env_free(e);
     hub_t *h = hub_get(t, serial);
-    if (h && !h->moving && !h->remote && h->at == at) {
-        if (h->guest)
-            guest_gone(t, h, serial);
-        else
-            stage__free(stage__u64map_take(&t->hubs, serial));
+    if (h && !h->moving && h->at == at) {
+        stage__free(stage__u64map_take(&t->hubs, serial));
+        machine_stopped(t, serial);
     }
 }
 
 void stage__move_gone(stage__theatre_t *t, uint64_t serial) {
     int b = stage__serial_theatre(serial);
-    if (b == t->index) { /* at home: a hub only if it arrived from a node */
+    if (b == t->index) { /* at home: the machine's, if it knows it */
         hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
-        if (h && h->guest && !h->moving && !h->remote) guest_gone(t, h, serial);
+        if (!h || (!h->moving && h->at == t->index)) machine_stopped(t, serial);
         return;
     }
     stage__env_t *e =
@@ -1058,13 +938,20 @@ int stage__move_follow(stage__theatre_t *t, uint64_t serial, stage__env_t *e) {
         stage__theatre_post(stage__node_theatre(t->node, b), e);
         return 1;
     }
-    hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
-    if (!h || (!h->moving && (h->at == t->index || h->remote))) return 0;
-    if (!h->moving) {
-        stage__theatre_post(stage__node_theatre(t->node, h->at), e);
+    const char *node;
+    int place = machine_place(t, serial, &node);
+    if (place == STAGE_HUB_PLACE_MOVING) { /* between nodes: it holds */
+        machine_msg(t, serial, e);
         return 1;
     }
-    hub_hold(h, e);
+    if (place != STAGE_HUB_PLACE_HERE) return 0; /* watches stay here */
+    hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
+    if (h && holds(h)) {
+        hub_hold(h, e);
+        return 1;
+    }
+    if (!h || h->at == t->index) return 0;
+    stage__theatre_post(stage__node_theatre(t->node, h->at), e);
     return 1;
 }
 
@@ -1073,45 +960,44 @@ void stage__move_leaving(stage__theatre_t *t, stage__env_t *e) {
         stage__env_undeliverable(t->node, e); /* cannot happen: B holds */
 }
 
+/* A message for serial at t, its birth theatre, that the machine does
+** not know: held if a move inside the node is under way, else sent where
+** the actor is (its theatre: B's thread). */
+static void deliver_here(stage__theatre_t *t, uint64_t serial,
+                         stage__env_t *e) {
+    hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
+    if (h && holds(h))
+        hub_hold(h, e);
+    else
+        forward(t, h ? h->at : t->index, e);
+}
+
 int stage__move_miss(stage__theatre_t *t, stage__env_t *e) {
-    if (!t->hubs.count || stage__serial_theatre(e->target) != t->index)
-        return 0;
-    hub_t *h = hub_get(t, e->target);
-    if (!h) return 0;
-    if (!h->moving) {
-        if (h->remote) {
-            forward(t, h, h->at, e);
-            return 1;
-        }
-        if (h->at == t->index) return 0;
-        stage__theatre_post(stage__node_theatre(t->node, h->at), e);
+    if (stage__serial_theatre(e->target) != t->index) return 0;
+    if (machine_knows(t, e->target)) {
+        machine_msg(t, e->target, e);
         return 1;
     }
-    hub_hold(h, e);
+    hub_t *h = t->hubs.count ? hub_get(t, e->target) : NULL;
+    if (!h || (!holds(h) && h->at == t->index)) return 0;
+    deliver_here(t, e->target, e);
     return 1;
 }
+
+static void machine_free(stage__theatre_t *t);
 
 /* Fail what hub val holds (teardown). */
 static void hub_free(uint64_t key, void *val, void *ud) {
     (void)key;
+    (void)ud;
     hub_t *h = val;
-    stage__free(h->formers);
     for (stage__env_t *e; (e = h->head);) {
         h->head = e->next;
         stage__env_drop(e, STAGE_ESTOPPED);
     }
-    move_t *cur = h->moving ? h->cur : NULL;
-    if (cur && cur->wait[0]) { /* waiting for another node: only h has it */
-        if (cur->image.len)
-            stage__image_drop(ud, cur->image.data, cur->image.len,
-                              STAGE_ESTOPPED,
-                              "the node stopped during the move");
-        if (cur->f)
-            stage__future_reject(cur->f, STAGE_ESTOPPED,
-                                 "the node stopped during the move", NULL,
-                                 NULL);
-        move_free(cur);
-    }
+    /* the move under way is an envelope's (its drop fails it) or, parked,
+    ** the machine's (machine_free fails it): not read here, it may be
+    ** gone */
     for (move_t *m; (m = h->qhead);) {
         h->qhead = m->next;
         if (m->f)
@@ -1125,6 +1011,7 @@ static void hub_free(uint64_t key, void *val, void *ud) {
 void stage__move_free(stage__theatre_t *t) {
     stage__u64map_each(&t->hubs, hub_free, t->node);
     stage__u64map_free(&t->hubs);
+    machine_free(t);
 }
 
 /* ---- between nodes ---------------------------------------------------------
@@ -1152,9 +1039,13 @@ void stage__move_free(stage__theatre_t *t) {
 ** A destination that dies before it answered: the actor is taken back
 ** from the copy (it never ran there, home held its messages). The node
 ** the actor was at dies: the actor is lost with it, as it would be unmoved.
-** The home dies: its guests take themselves over (orphans_adopt), each
-** with the ids that led to its home id there, which its IMPORT carried
-** (net/netmove.c adds them from the home's migrations store entries).
+** The home dies: its guests take themselves over (FX_REHOMED), each with
+** the ids that led to its home id there, which its IMPORT carried
+** (net/netmove.c adds them from the home's migrations store entries); a
+** guest being exported to go home stays, taken back from its image.
+** Every decision above is the machine's (node/hub.h, its header says the
+** states); what follows carries its effects out and feeds it the steps,
+** the exports' and imports' ends, deaths and hand-overs.
 */
 
 /* The options of an import for m: under m's own serial at its home (a
@@ -1217,161 +1108,494 @@ static stage__future_t *bind_remote(stage_node_t *node, const char *address,
     return f;
 }
 
-/* Moves of this process waiting for another node's answer: a session's
-** end looks for them only when there are some (an over-count, from a
-** move dropped at teardown, costs a scan, nothing more). */
-static atomic_long waiting_moves;
-/* Guests of this process (actors that arrived from another node, still
-** homed there): a session's end looks for those of the node gone only
-** when there are some (an over-count costs a scan). */
-static atomic_long guest_hubs;
+/* ---- the machine's driver -------------------------------------------------
+** One machine per theatre (node/hub.h), made at first need: the hubs of
+** the actors born there and the guests taken in there (their serials are
+** born there too). Its handles are this file's: a message is its
+** envelope, an image a netimage_t, a request the move_t at the head of
+** its actor's queue. What it holds when the node stops is failed here
+** (machine_free): the envelopes it holds are listed as they go in, the
+** images as they are made. Its effects run on the theatre's thread, in
+** the order given; one that starts a move (the next in a queue) adds
+** effects, run after those of the batch at hand (machine_run). */
 
-/* m waits for node's answer (NULL: no longer). */
-static void wait_for(move_t *m, const char *node) {
-    if (node && !m->wait[0]) atomic_fetch_add(&waiting_moves, 1);
-    if (!node && m->wait[0]) atomic_fetch_sub(&waiting_moves, 1);
-    snprintf(m->wait, sizeof m->wait, "%s", node ? node : "");
-}
+/* An image the machine holds: an actor between nodes, in t's list. */
+typedef struct netimage {
+    struct netimage *prev, *next;
+    stage_pack_t pack;
+} netimage_t;
 
-static void send_step(stage_node_t *node, const char *to,
-                      const stage__move_msg_t *q) {
-    node->net_hooks.move(node, to, q, NULL);
-}
+/* Theatres of this process with a machine (made, not yet freed): a
+** session's end is told to theatres only when there are some. */
+static atomic_long machines;
 
-/* A move run at a guest's node for its home ends: a refusal goes home
-** (the image went home already otherwise). True if m was such a move. */
-static bool net_finish(stage_node_t *node, move_t *m) {
-    if (!m->ship) return false;
-    if (m->rc) {
-        stage__move_msg_t q = {.op = STAGE__MOVE_REFUSED,
-                               .status = m->rc,
-                               .home = m->home,
-                               .data = m->err,
-                               .len = strlen(m->err)};
-        send_step(node, m->home.node, &q);
+typedef struct stage__netmoves stage__netmoves_t;
+struct stage__netmoves {
+    stage_hub_t *hub;
+    netimage_t *images;   /* alive: made here, not yet freed */
+    stage_u64map_t held;  /* envelopes given to the machine, not yet back */
+    stage_u64map_t moves; /* the moves it alone has (parked) */
+    bool running;         /* machine_run is carrying its effects out */
+    size_t adopts;        /* ADOPT steps sent (a hand-over round's count) */
+};
+
+/* t's machine, made at first need; NULL if out of memory. t's thread. */
+static stage__netmoves_t *netmoves(stage__theatre_t *t) {
+    if (t->netmoves) return t->netmoves;
+    stage__netmoves_t *nm = stage__calloc(1, sizeof *nm);
+    if (nm &&
+        !(nm->hub = stage_hub_new(t->node->address, t->node->incarnation))) {
+        stage__free(nm);
+        nm = NULL;
     }
-    move_free(m);
-    return true;
+    if (nm) atomic_fetch_add_explicit(&machines, 1, memory_order_relaxed);
+    t->netmoves = nm;
+    return nm;
 }
 
-/* At B, h moving with m: if the actor is on another node, ask it out (OUT)
-** and wait; a guest's node checks the order is its home's. True if m is
-** under way (or over) here. */
-static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m) {
+/* Whether t's machine has a hub or a guest for serial. t's thread. */
+static bool machine_knows(const stage__theatre_t *t, uint64_t serial) {
+    return t->netmoves && stage_hub_knows(t->netmoves->hub, serial);
+}
+
+/* The machine's STAGE_HUB_PLACE_* for serial; *node as stage_hub_place. */
+static int machine_place(const stage__theatre_t *t, uint64_t serial,
+                         const char **node) {
+    *node = NULL;
+    return t->netmoves ? stage_hub_place(t->netmoves->hub, serial, node, NULL)
+                       : STAGE_HUB_PLACE_HERE;
+}
+
+/* A new image of t with a copy of data[0..len); NULL if out of memory. */
+static netimage_t *image_new(stage__theatre_t *t, const char *data,
+                             size_t len) {
+    netimage_t *im = stage__calloc(1, sizeof *im);
+    if (!im) return NULL;
+    stage_pack_init(&im->pack);
+    stage_pack_raw(&im->pack, data, len);
+    if (stage_pack_error(&im->pack)) {
+        stage_pack_free(&im->pack);
+        stage__free(im);
+        return NULL;
+    }
+    im->next = t->netmoves->images;
+    if (im->next) im->next->prev = im;
+    t->netmoves->images = im;
+    return im;
+}
+
+/* Free image im of t (NULL: none). */
+static void image_free(stage__theatre_t *t, netimage_t *im) {
+    if (!im) return;
+    if (im->prev)
+        im->prev->next = im->next;
+    else
+        t->netmoves->images = im->next;
+    if (im->next) im->next->prev = im->prev;
+    stage_pack_free(&im->pack);
+    stage__free(im);
+}
+
+static void machine_run(stage__theatre_t *t);
+
+/* Move m is the machine's alone (on), or not any more: listed so, for
+** the teardown. t's thread. */
+static void park(stage__theatre_t *t, move_t *m, bool on) {
+    if (on && !m->parked &&
+        stage__u64map_put(&t->netmoves->moves, (uint64_t)(uintptr_t)m, m))
+        LOG_WARN("out of memory listing a move between nodes: if the node "
+                 "stops before it ends, its future is not failed");
+    if (!on && m->parked)
+        stage__u64map_take(&t->netmoves->moves, (uint64_t)(uintptr_t)m);
+    m->parked = on;
+}
+
+/* Message e for local serial (the machine knows it): the machine routes
+** or holds it. t's thread (serial's birth theatre). */
+static void machine_msg(stage__theatre_t *t, uint64_t serial, stage__env_t *e) {
+    stage__netmoves_t *nm = t->netmoves;
+    if (stage__u64map_put(&nm->held, (uint64_t)(uintptr_t)e, e))
+        LOG_WARN("out of memory listing a message held for a moving actor: "
+                 "if the node stops before it goes, it is not failed");
+    stage_hub_msg(nm->hub, serial, (uint64_t)(uintptr_t)e);
+    machine_run(t);
+}
+
+/* Local actor serial stopped where it was (not moving): the machine
+** forgets it (a guest's home hears). */
+static void machine_stopped(stage__theatre_t *t, uint64_t serial) {
+    if (!machine_knows(t, serial)) return;
+    stage_hub_stopped(t->netmoves->hub, serial);
+    machine_run(t);
+}
+
+/* The envelope the machine gives back as msg. */
+static stage__env_t *held_back(stage__theatre_t *t, uint64_t msg) {
+    stage__u64map_take(&t->netmoves->held, msg);
+    return (stage__env_t *)(uintptr_t)msg;
+}
+
+/* The answer to a guest's own request to move (arg: its serial), on the
+** theatre it was at: refused, or its home unreachable, it serves on there
+** (the failure logged); moved, nothing to do. */
+static void self_refused(stage__theatre_t *t, stage__future_t *f, void *arg) {
+    if (!t || !f->status) return;
+    uint64_t serial = (uint64_t)(uintptr_t)arg;
+    stage__actor_t *x = stage__actor_find(t, serial);
+    const char *why = f->message ? f->message : stage_strerror(f->status);
+    if (x)
+        LOG_WARN("an actor of type '%s' did not move to another node and "
+                 "stays in theatre %d: %s",
+                 x->type->name, t->index, why);
+    else
+        LOG_WARN("an actor that arrived here did not move as it asked: %s",
+                 why);
+    if (x && !x->move && (x->flags & ACTOR_MOVING)) {
+        x->flags &= ~ACTOR_MOVING;
+        if (x->mbox_head) stage__actor_schedule(t, x);
+    }
+}
+
+/* FX_STEP REQ: move m is asked of node `to` (a guest's home, or the node
+** an actor handed over lives at), which answers m's future; here it is
+** over. Asked by the actor itself (a guest), it takes no message until
+** the home's order comes; if the home refuses, or cannot be reached, it
+** serves on (self_refused, on its theatre). */
+static void step_req(stage__theatre_t *t, const char *to,
+                     const stage__move_msg_t *q, move_t *m) {
+    hub_t *h = hub_get(t, m->serial);
+    stage__future_t *f = m->f;
+    if (m->self && !f &&
+        (f = stage__future_new(t->node, h ? h->at : t->index, 0)) &&
+        stage__future_on_any(f, self_refused, (void *)(uintptr_t)m->serial)) {
+        stage__future_unref(f);
+        f = NULL;
+    }
+    t->node->net_hooks.move(t->node, to, q, f);
+    if (f && f != m->f) {
+        f->observed = true; /* self_refused logs a failure */
+        stage__future_unref(f);
+    }
+    if (m->f) stage__future_unref(m->f);
+    m->f = NULL;
+    park(t, m, false);
+    m->rc = 0;
+    m->at = -1;
+    hub_release(t, m);
+}
+
+/* FX_STEP: the step goes to its node, with the image's bytes (an IN's
+** image is done with then; an IMPORT's the machine keeps). */
+static void fx_step(stage__theatre_t *t, const stage_hub_fx_t *x) {
+    const stage_hub_step_t *s = &x->step;
     stage_node_t *node = t->node;
+    netimage_t *im = (netimage_t *)(uintptr_t)s->image;
+    stage__move_msg_t q = {.op = s->op,
+                           .status = s->status,
+                           .home = s->home,
+                           .at = s->at,
+                           .where = s->where[0] ? s->where : NULL};
+    if (q.at.serial && stage__id_is_local(node, &q.at)) /* the machine's */
+        q.at.theatre = (uint16_t)stage__serial_theatre(q.at.serial);
+    if ((s->op == STAGE_HUB_IN || s->op == STAGE_HUB_IMPORT) && im) {
+        q.data = im->pack.data;
+        q.len = im->pack.len;
+    } else if (s->op == STAGE_HUB_REFUSED || s->op == STAGE_HUB_FAILED) {
+        q.data = s->why;
+        q.len = strlen(s->why);
+    }
+    if (s->op == STAGE_HUB_ADOPT) t->netmoves->adopts++;
+    if (s->op == STAGE_HUB_REQ && s->req) {
+        step_req(t, x->node, &q, (move_t *)(uintptr_t)s->req);
+        return;
+    }
+    node->net_hooks.move(node, x->node, &q, NULL);
+    if (s->op == STAGE_HUB_IN) image_free(t, im);
+}
+
+/* Start the export of m (the machine's, at the head of h's queue) where
+** its actor is. B's thread. */
+static void export_start(stage__theatre_t *t, hub_t *h, move_t *m) {
+    m->at = h->at;
+    if (h->at == t->index) {
+        out_here(t, m);
+    } else if (post(t->node, h->at, out_call, m)) {
+        m->rc = STAGE_ENOMEM;
+        snprintf(m->err, sizeof m->err, "out of memory");
+        hub_release(t, m);
+    }
+}
+
+/* FX_EXPORT: local actor serial leaves: for the move at the head of its
+** queue, or, a guest its home asked home (OUT), as a move of its own in
+** that queue, behind any under way. */
+static void fx_export(stage__theatre_t *t, uint64_t serial) {
+    hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
+    move_t *m = h && h->moving && h->cur && h->cur->parked ? h->cur : NULL;
+    if (m) {
+        park(t, m, false);
+        m->exporting = true;
+        export_start(t, h, m);
+        return;
+    }
+    m = stage__calloc(1, sizeof *m);
+    if (!m || (!h && !(h = hub_new(t, serial)))) {
+        stage__free(m);
+        stage_hub_export_refused(t->netmoves->hub, serial, STAGE_ENOMEM,
+                                 "out of memory");
+        return;
+    }
+    m->serial = serial;
+    m->to = m->at = m->left = -1;
+    m->ship = true;
+    stage_pack_init(&m->image);
+    request_here(t, m);
+}
+
+/* At B, the export of m for the machine is done: the image is the actor
+** now (the theatre that kept it drops it), the machine has it. */
+static void net_exported(stage__theatre_t *t, move_t *m) {
+    netimage_t *im = image_new(t, m->image.data, m->image.len);
+    if (!im) { /* it stays where it is kept */
+        m->rc = STAGE_ENOMEM;
+        snprintf(m->err, sizeof m->err, "out of memory");
+        abort_move(t, m);
+        return;
+    }
+    stage_pack_free(&m->image);
+    stage_pack_init(&m->image);
+    m->exporting = false;
+    commit_move(t, m);
+    hub_t *h = hub_get(t, m->serial);
+    if (h) h->at = t->index; /* taken back, it runs here (FX_RESTORE) */
+    stage_hub_exported(t->netmoves->hub, m->serial, (uint64_t)(uintptr_t)im);
+    if (m->ship) { /* its home has it: this queue's move is over */
+        m->at = -1;
+        hub_release(t, m);
+    } else {
+        park(t, m, true);
+    }
+    machine_run(t);
+}
+
+/* At B, the export of m for the machine failed (m->rc, m->err; m->at:
+** where the actor stays). */
+static void export_ended(stage__theatre_t *t, hub_t *h, move_t *m) {
+    stage_hub_t *hub = t->netmoves->hub;
+    m->exporting = false;
+    if (m->at >= 0) h->at = m->at;
+    stage_hub_export_refused(hub, m->serial, m->rc, m->err);
     if (m->ship) {
-        if (!h->guest || h->remote || strcmp(h->home.node, m->home.node) ||
-            h->home.incarnation != m->home.incarnation ||
-            h->home.serial != m->home.serial) {
-            char idt[STAGE_ID_TEXT_MAX];
-            stage_id_format(&m->home, idt, sizeof idt);
+        if (m->rc == STAGE_EACTOR_NOT_FOUND) /* it stopped: home hears */
+            stage_hub_stopped(hub, m->serial);
+        m->at = -1;
+        hub_release(t, m);
+    } else {
+        park(t, m, true); /* FX_ANSWER ends it */
+    }
+    machine_run(t);
+}
+
+/* FX_ANSWER: the machine's move m is over. One to a theatre of this node
+** of an actor that lived on another node came home first: it goes on
+** there as a move inside the node. */
+static void fx_answer(stage__theatre_t *t, const stage_hub_fx_t *x) {
+    move_t *m = (move_t *)(uintptr_t)x->req;
+    hub_t *h = hub_get(t, m->serial);
+    park(t, m, false);
+    m->rc = x->status;
+    if (m->rc) {
+        snprintf(m->err, sizeof m->err, "%s", x->why);
+    } else {
+        m->id = x->id;
+        if (stage__id_is_local(t->node, &m->id))
+            m->id.theatre = (uint16_t)stage__serial_theatre(m->id.serial);
+    }
+    if (!m->rc && !m->node_to[0] && m->to >= 0 && m->to != t->index && h &&
+        h->at == t->index) {
+        m->machine = false;
+        hub_start(t, h, m);
+        return;
+    }
+    m->at = -1;
+    hub_release(t, m);
+}
+
+/* FX_RESTORE: image im runs again at t as serial (its birth theatre). */
+static void fx_restore(stage__theatre_t *t, uint64_t serial, netimage_t *im) {
+    char err[512] = "out of memory";
+    stage__import_opts_t o = {.bind_reply = bind_remote, .serial = serial};
+    if (!im || stage__actor_import(t, im->pack.data, im->pack.len, &o, NULL,
+                                   NULL, err, sizeof err)) {
+        LOG_ERROR("an actor (serial %llu) could not be taken back in theatre "
+                  "%d and is lost: %s",
+                  (unsigned long long)serial, t->index, err);
+        if (im)
+            stage__image_drop(t->node, im->pack.data, im->pack.len,
+                              STAGE_ENOMEM, err);
+    } else {
+        marked(t, serial);
+    }
+    hub_t *h = t->hubs.count ? hub_get(t, serial) : NULL;
+    if (h) h->at = t->index;
+    image_free(t, im);
+}
+
+/* FX_IMPORT: take image im in at t, a guest of x->id (its home). */
+static void fx_import(stage__theatre_t *t, const stage_hub_fx_t *x) {
+    stage_node_t *node = t->node;
+    netimage_t *im = (netimage_t *)(uintptr_t)x->image;
+    stage__import_opts_t o = {.bind_reply = bind_remote};
+    stage_id_t id;
+    char err[512] = "out of memory";
+    int rc = STAGE_ENOMEM;
+    if (atomic_load(&node->draining)) {
+        rc = STAGE_ESTOPPED;
+        snprintf(err, sizeof err,
+                 "node '%s' is draining: it takes no actors that move",
+                 node->address);
+    } else if (im) {
+        rc = stage__actor_import(t, im->pack.data, im->pack.len, &o, NULL, &id,
+                                 err, sizeof err);
+    }
+    if (rc) {
+        LOG_WARN("did not take in an actor moving from '%s': %s", x->id.node,
+                 err);
+        stage_hub_import_refused(t->netmoves->hub, x->image, rc, err);
+    } else {
+        stage_hub_imported(t->netmoves->hub, x->image, id.serial);
+    }
+    image_free(t, im);
+}
+
+/* FX_REHOMED: actor x->id is this node's as x->cur: the network records
+** it (the ids x->step.formers says led to it, too) and answers the home
+** that handed it over (x->node), or, none (its home died), notes the
+** takeover (NodeDown). */
+static void fx_rehomed(stage__theatre_t *t, const stage_hub_fx_t *x) {
+    stage_node_t *node = t->node;
+    stage_id_t cur = x->cur;
+    cur.theatre = (uint16_t)stage__serial_theatre(cur.serial);
+    if (node->net_hooks.rehomed)
+        node->net_hooks.rehomed(node, &x->id, &cur,
+                                x->node[0] ? 0 : STAGE_ENODE_DOWN,
+                                x->step.formers, x->step.flen);
+}
+
+/* One of the machine's effects, carried out. */
+static void fx_one(stage__theatre_t *t, const stage_hub_fx_t *x) {
+    stage__env_t *e;
+    switch (x->kind) {
+    case STAGE_HUB_FX_DELIVER:
+        deliver_here(t, x->serial, held_back(t, x->msg));
+        break;
+    case STAGE_HUB_FX_FORWARD:
+        /* a theatre call (a watch request) finds the actor gone here:
+        ** watches do not follow it to another node */
+        e = held_back(t, x->msg);
+        if (e->hdr.kind == ENV_CALL && !e->target)
+            e->call(t, NULL, e);
+        else
+            stage__route_id(t->node, &x->id, e);
+        break;
+    case STAGE_HUB_FX_STEP:
+        fx_step(t, x);
+        break;
+    case STAGE_HUB_FX_EXPORT:
+        fx_export(t, x->serial);
+        break;
+    case STAGE_HUB_FX_IMPORT:
+        fx_import(t, x);
+        break;
+    case STAGE_HUB_FX_RESTORE:
+        fx_restore(t, x->serial, (netimage_t *)(uintptr_t)x->image);
+        break;
+    case STAGE_HUB_FX_DROP:
+        image_free(t, (netimage_t *)(uintptr_t)x->image);
+        break;
+    case STAGE_HUB_FX_ANSWER:
+        fx_answer(t, x);
+        break;
+    case STAGE_HUB_FX_REHOMED:
+        fx_rehomed(t, x);
+        break;
+    case STAGE_HUB_FX_HANDED: /* the drain counts it (net/netdrain.c) */
+        if (t->node->net_hooks.rehomed)
+            t->node->net_hooks.rehomed(t->node, &x->id, &x->cur, x->status,
+                                       NULL, 0);
+        break;
+    }
+}
+
+/* Carry out t's machine's effects until there are none. Called again
+** while they run (an effect that feeds the machine), it returns: the
+** loop below runs what that added after the batch at hand. */
+static void machine_run(stage__theatre_t *t) {
+    stage__netmoves_t *nm = t->netmoves;
+    if (!nm || nm->running) return;
+    nm->running = true;
+    for (;;) {
+        size_t n;
+        const stage_hub_fx_t *v = stage_hub_effects(nm->hub, &n);
+        if (!n) break;
+        for (size_t i = 0; i < n; i++)
+            fx_one(t, &v[i]);
+    }
+    nm->running = false;
+}
+
+/* At B, h moving with m: a move to another node (or, of an actor that
+** lives on another node, to a theatre of this one: it comes home first,
+** fx_answer) is the machine's from here on. True if it is (or it is over);
+** false: a move inside the node. */
+static bool net_start(stage__theatre_t *t, hub_t *h, move_t *m) {
+    const char *dest = m->node_to;
+    if (!dest[0]) {
+        const char *node;
+        int place = machine_place(t, m->serial, &node);
+        /* MOVING: a guest whose home's order waits behind m in the queue */
+        if (place == STAGE_HUB_PLACE_HERE || place == STAGE_HUB_PLACE_MOVING)
+            return false;
+        if (place != STAGE_HUB_PLACE_AWAY) {
             m->rc = STAGE_EACTOR_NOT_FOUND;
-            snprintf(m->err, sizeof m->err,
-                     "actor '%s' is not on node '%s' (it left, or stopped)",
-                     idt, node->address);
-            LOG_WARN("refused a move order from '%s': %s", m->home.node,
-                     m->err);
-            m->at = h->remote ? -1 : h->at;
+            if (place == STAGE_HUB_PLACE_HANDED)
+                snprintf(m->err, sizeof m->err,
+                         "the actor moved to node '%s', which is its home "
+                         "now: move it by node address",
+                         node);
+            else
+                snprintf(m->err, sizeof m->err,
+                         "the actor moved to another node: ask its "
+                         "reference there, or move it by node address");
+            m->at = -1;
             hub_release(t, m);
             return true;
         }
-        return false; /* exported here, like a local move; then net_in */
+        dest = t->node->address;
     }
-    if (!h->remote) return false;
-    if (m->node_to[0] && !strcmp(m->node_to, h->rid.node)) {
-        m->id = h->rid; /* there already */
+    stage__netmoves_t *nm = netmoves(t);
+    if (!nm) {
+        m->rc = STAGE_ENOMEM;
+        snprintf(m->err, sizeof m->err, "out of memory");
         m->at = -1;
         hub_release(t, m);
         return true;
     }
-    stage__move_msg_t q = {.op = STAGE__MOVE_OUT, .home = h->me, .at = h->rid};
-    wait_for(m, h->rid.node);
-    m->at = -1;
-    send_step(node, h->rid.node, &q);
+    stage_id_t me;
+    memset(&me, 0, sizeof me);
+    if (h->type) {
+        stage__make_id(t->node, m->serial, h->type, &me);
+    } else { /* known to the machine, which has its id */
+        snprintf(me.node, sizeof me.node, "%s", t->node->address);
+        me.incarnation = t->node->incarnation;
+        me.serial = m->serial;
+        me.theatre = (uint16_t)t->index;
+    }
+    m->machine = true;
+    park(t, m, true);
+    stage_hub_move(nm->hub, &me, dest, (uint64_t)(uintptr_t)m);
+    machine_run(t); /* m may be over now */
     return true;
-}
-
-/* At B with m's image: a guest's goes home (and B forwards there from now
-** on); one going to another node goes there, B keeping the image until it
-** answers. True if taken; else it is imported here. */
-static bool net_in(stage__theatre_t *t, hub_t *h, move_t *m) {
-    stage_node_t *node = t->node;
-    if (!h) return false; /* cannot happen: a move holds its hub */
-    if (m->ship) {
-        stage__move_msg_t q = {.op = STAGE__MOVE_IN,
-                               .home = m->home,
-                               .data = m->image.data,
-                               .len = m->image.len};
-        if (m->back) commit_move(t, m); /* it left: its home has the image */
-        send_step(node, m->home.node, &q);
-        h->remote = true;
-        h->rid = m->home;
-        m->at = -1;
-        hub_release(t, m);
-        return true;
-    }
-    if (!h->me.serial && m->id.serial == m->serial &&
-        stage__id_is_local(node, &m->id))
-        h->me = m->id;
-    if (!m->node_to[0]) return false;
-    stage__move_msg_t q = {.op = STAGE__MOVE_IMPORT,
-                           .home = h->me,
-                           .data = m->image.data,
-                           .len = m->image.len};
-    /* it leaves the theatre that kept it: if the destination fails, it is
-    ** taken back from the copy B keeps (net_restore) */
-    if (m->back) commit_move(t, m);
-    wait_for(m, m->node_to);
-    send_step(node, m->node_to, &q);
-    return true;
-}
-
-/* The destination did not take the actor in (status, why): take it back
-** where its image came from (m->at), from the copy. B's thread. */
-static void net_restore(stage__theatre_t *t, move_t *m, int status,
-                        const char *why, size_t len) {
-    m->rc = status;
-    snprintf(m->err, sizeof m->err, "%.*s", (int)len, why);
-    wait_for(m, NULL);
-    if (m->at < 0) m->at = t->index;
-    stage__env_t *e = NULL;
-    if (m->at != t->index &&
-        (e = stage__env_call(restore_call, move_drop, m))) {
-        stage__theatre_post(stage__node_theatre(t->node, m->at), e);
-        return;
-    }
-    e = stage__env_call(restore_call, move_drop, m);
-    if (!e) { /* cannot happen but for memory: say it */
-        LOG_ERROR("out of memory taking an actor back: it is lost");
-        stage__image_drop(t->node, m->image.data, m->image.len, STAGE_ENOMEM,
-                          "out of memory");
-        m->at = t->index;
-        hub_release(t, m);
-        return;
-    }
-    restore_call(t, NULL, e);
-}
-
-/* Guest serial (hub h, on t) stopped where it arrived: its hub goes, and
-** its home, which forwards to it, is told (GONE). */
-static void guest_gone(stage__theatre_t *t, hub_t *h, uint64_t serial) {
-    stage__move_msg_t q = {.op = STAGE__MOVE_GONE, .home = h->home};
-    q.at = h->home; /* its type; then this node's id for it */
-    snprintf(q.at.node, sizeof q.at.node, "%s", t->node->address);
-    q.at.incarnation = t->node->incarnation;
-    q.at.serial = serial;
-    q.at.theatre = (uint16_t)stage__serial_theatre(serial);
-    send_step(t->node, h->home.node, &q);
-    stage__free(h->formers);
-    stage__free(stage__u64map_take(&t->hubs, serial));
-    atomic_fetch_sub(&guest_hubs, 1);
-}
-
-/* A status from another node: one this node names, else Handler. */
-static int status_known(int status) {
-    return status < 0 && strcmp(stage_err_name(status), "Error")
-               ? status
-               : STAGE_EHANDLER;
 }
 
 /* A step from another node, copied, on its way to its theatre. */
@@ -1397,179 +1621,97 @@ static void netstep_drop(stage__theatre_t *t, stage__actor_t *a,
     stage__env_free(e);
 }
 
-/* The move at B that waits for peer's answer to h's step: NULL (logged)
-** if none does. image: the answer is to an IMPORT (else to an OUT). */
-static move_t *waiting(stage__theatre_t *t, hub_t *h, const netstep_t *ns,
-                       bool image) {
-    move_t *m = h && h->moving ? h->cur : NULL;
-    if (!m || strcmp(m->wait, ns->peer) || (m->image.len != 0) != image) {
-        char idt[STAGE_ID_TEXT_MAX];
-        stage_id_format(&ns->q.home, idt, sizeof idt);
-        LOG_WARN("refused a move step (%d) from '%s' for actor '%s' in "
-                 "theatre %d: no move of it waits for that node",
-                 ns->q.op, ns->peer, idt, t->index);
-        return NULL;
-    }
-    return m;
+/* A status from another node: one this node names, else Handler. */
+static int status_known(int status) {
+    return status < 0 && strcmp(stage_err_name(status), "Error")
+               ? status
+               : STAGE_EHANDLER;
 }
 
-/* IMPORT at the destination: take the actor in on t as a guest. */
-static void guest_import(stage__theatre_t *t, netstep_t *ns) {
-    stage_node_t *node = t->node;
-    stage__import_opts_t o;
-    import_opts(NULL, &o);
-    stage_id_t id;
-    char err[512];
-    stage__move_msg_t q = {.home = ns->q.home};
-    int rc = STAGE_ESTOPPED;
-    if (atomic_load(&node->draining))
-        snprintf(err, sizeof err,
-                 "node '%s' is draining: it takes no actors that move",
-                 node->address);
-    else
-        rc = stage__actor_import(t, ns->data, ns->q.len, &o, NULL, &id, err,
-                                 sizeof err);
-    hub_t *h = NULL;
-    if (!rc && (!(h = stage__calloc(1, sizeof *h)) ||
-                stage__u64map_put(&t->hubs, id.serial, h))) {
-        /* no hub: its messages would not follow it: it stays, unlisted */
-        stage__free(h);
-        LOG_ERROR("out of memory taking actor '%s' in: it cannot follow its "
-                  "messages once it leaves",
-                  id.type);
-    } else if (!rc) {
-        h->at = t->index;
-        h->guest = true;
-        h->home = ns->q.home;
-        if (ns->q.flen && (h->formers = stage__malloc(ns->q.flen))) {
-            memcpy(h->formers, ns->q.formers, ns->q.flen);
-            h->flen = ns->q.flen;
-        } else if (ns->q.flen) {
-            LOG_WARN("out of memory keeping the earlier ids of actor '%s': "
-                     "if its home dies, only its home id leads to it",
-                     id.type);
-        }
-        atomic_fetch_add(&guest_hubs, 1);
+/* Step ns (not REQ, which is a request like any) for t's machine. */
+static void machine_step(stage__theatre_t *t, const netstep_t *ns) {
+    const stage__move_msg_t *q = &ns->q;
+    stage__netmoves_t *nm = netmoves(t);
+    if (!nm) {
+        LOG_ERROR("out of memory: a move step (%d) from '%s' is lost", q->op,
+                  ns->peer);
+        return;
     }
-    if (!rc) {
-        q.op = STAGE__MOVE_ARRIVED;
-        q.at = id;
-    } else {
-        q.op = STAGE__MOVE_FAILED;
-        q.status = rc;
-        q.data = err;
-        q.len = strlen(err);
-        LOG_WARN("did not take in an actor moving from '%s': %s", ns->peer,
-                 err);
+    stage_hub_step_t s;
+    memset(&s, 0, sizeof s);
+    s.op = q->op;
+    s.home = q->home;
+    s.at = q->at;
+    s.status = q->status ? status_known(q->status) : 0;
+    if (q->op == STAGE__MOVE_REFUSED || q->op == STAGE__MOVE_FAILED)
+        snprintf(s.why, sizeof s.why, "%.*s", (int)q->len, q->data);
+    if (q->op == STAGE__MOVE_IN || q->op == STAGE__MOVE_IMPORT) {
+        netimage_t *im = image_new(t, q->data, q->len);
+        if (!im) /* an IMPORT is refused for it (fx_import) */
+            LOG_ERROR("out of memory keeping the image of an actor from "
+                      "'%s' (step %d)",
+                      ns->peer, q->op);
+        s.image = (uint64_t)(uintptr_t)im;
     }
-    send_step(node, ns->q.home.node, &q);
+    if (q->op == STAGE__MOVE_IMPORT) { /* the ids that led to its home */
+        s.formers = q->formers;
+        s.flen = q->flen;
+    } else if (q->op == STAGE__MOVE_ADOPT) { /* [those ids, its names] */
+        s.formers = q->data;
+        s.flen = q->len;
+    }
+    stage_hub_step(nm->hub, ns->peer, &s);
+    machine_run(t);
+}
+
+/* u64map_each: fail a message the machine holds (teardown). */
+static void held_drop(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    stage__env_drop(val, STAGE_ESTOPPED);
+}
+
+/* u64map_each: fail a move only the machine had (teardown). */
+static void parked_drop(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    move_t *m = val;
+    if (m->f)
+        stage__future_reject(m->f, STAGE_ESTOPPED,
+                             "the node stopped during the move", NULL, NULL);
+    move_free(m);
+}
+
+/* Free t's machine, failing what it alone has (teardown). */
+static void machine_free(stage__theatre_t *t) {
+    stage__netmoves_t *nm = t->netmoves;
+    if (!nm) return;
+    stage_hub_destroy(&nm->hub);
+    stage__u64map_each(&nm->held, held_drop, NULL);
+    stage__u64map_free(&nm->held);
+    stage__u64map_each(&nm->moves, parked_drop, NULL);
+    stage__u64map_free(&nm->moves);
+    while (nm->images) {
+        netimage_t *im = nm->images;
+        stage__image_drop(t->node, im->pack.data, im->pack.len, STAGE_ESTOPPED,
+                          "the node stopped during the move");
+        image_free(t, im);
+    }
+    stage__free(nm);
+    t->netmoves = NULL;
+    atomic_fetch_sub_explicit(&machines, 1, memory_order_relaxed);
 }
 
 /* ---- handing homes over (the drain) ---------------------------------------
 ** A node that drains is the home of its actors that moved to other nodes:
 ** once it is gone, nothing would sequence them. So it hands each over to
-** the node it is at (ADOPT, behind what it forwarded there): that node
-** makes it its own — its hub no longer asks home — and tells the
-** migrations store (first id -> the id there), which senders of the first
-** id consult once the home has left (net/relocate.c). The home forwards
+** the node it is at (ADOPT, behind what it forwarded there; the machine's
+** stage_hub_handover): that node makes it its own — its hub no longer
+** asks home — and tells the migrations store (first id -> the id there),
+** which senders of the first id consult once the home has left
+** (net/relocate.c); it answers once the network has put it in the store
+** and taken its names over (net_hooks.rehomed). The home forwards
 ** stragglers until it leaves, and passes moves asked of it to that node. */
-
-/* ADOPT at the actor's node: the guest at ns->q.at becomes this node's
-** (ADOPTED goes once the network has put it in the store and taken its
-** names over: net_hooks.rehomed). */
-static void guest_adopt(stage__theatre_t *t, netstep_t *ns) {
-    hub_t *h = hub_get(t, ns->q.at.serial);
-    stage__move_msg_t q = {
-        .op = STAGE__MOVE_ADOPTED, .home = ns->q.home, .at = ns->q.at};
-    if (!h || !h->guest || !stage_id_equal(&h->home, &ns->q.home)) {
-        char idt[STAGE_ID_TEXT_MAX];
-        stage_id_format(&ns->q.at, idt, sizeof idt);
-        LOG_INFO("did not take actor '%s' over from '%s': it is no actor "
-                 "of that node here (it stopped)",
-                 idt, ns->peer);
-        q.status = STAGE_EACTOR_NOT_FOUND;
-    } else if (h->moving || h->remote) {
-        q.status = STAGE_EBUSY; /* cannot be: home sequences its moves */
-    }
-    if (!q.status) {
-        h->guest = false;
-        atomic_fetch_sub(&guest_hubs, 1);
-        memset(&h->home, 0, sizeof h->home);
-        stage__free(h->formers); /* the ADOPT carries its home's */
-        h->formers = NULL;
-        if (h->at == t->index) /* where it was born here: nothing to keep */
-            stage__free(stage__u64map_take(&t->hubs, ns->q.at.serial));
-        /* the network answers once the store and the names have it */
-        t->node->net_hooks.rehomed(t->node, &ns->q.home, &ns->q.at, 0,
-                                   ns->q.data, ns->q.len);
-        return;
-    }
-    send_step(t->node, ns->q.home.node, &q);
-}
-
-/* ADOPTED at home: h is handed over (its node sequences it now), or not
-** (busy: asked again at the next round; gone: forgotten). */
-static void home_adopted(stage__theatre_t *t, hub_t *h, netstep_t *ns) {
-    if (!h || !h->handing || !h->remote ||
-        !stage_id_equal(&h->rid, &ns->q.at)) {
-        LOG_WARN("refused a move step (%d) from '%s': no handover of that "
-                 "actor waits for it",
-                 ns->q.op, ns->peer);
-        return;
-    }
-    h->handing = false;
-    int status = ns->q.status;
-    if (!status)
-        h->handed = true;
-    else if (status == STAGE_EACTOR_NOT_FOUND && !h->moving)
-        stage__free(stage__u64map_take(&t->hubs, ns->q.home.serial));
-    if (t->node->net_hooks.rehomed)
-        t->node->net_hooks.rehomed(t->node, &ns->q.home, &ns->q.at, status,
-                                   NULL, 0);
-}
-
-/* A move asked of home for h, handed over (or being): to a node, asked
-** of the node it is at (after the ADOPT, in the same session); inside
-** this node, it cannot be. True (m taken). */
-static bool handed_ask(stage__theatre_t *t, hub_t *h, move_t *m) {
-    if (m->node_to[0]) {
-        stage__move_msg_t q = {
-            .op = STAGE__MOVE_REQ, .at = h->rid, .where = m->node_to};
-        t->node->net_hooks.move(t->node, h->rid.node, &q, m->f);
-        move_free(m);
-        return true;
-    }
-    m->rc = STAGE_EACTOR_NOT_FOUND;
-    m->at = t->index;
-    snprintf(m->err, sizeof m->err,
-             "the actor moved to node '%s', which is its home now: move it "
-             "by node address",
-             h->rid.node);
-    move_finish(t->node, m);
-    return true;
-}
-
-typedef struct handover {
-    stage_node_t *node;
-    size_t asked, busy;
-} handover_t;
-
-/* u64map_each: ADOPT for h, an actor born here that lives elsewhere. */
-static void handover_one(uint64_t key, void *val, void *ud) {
-    (void)key;
-    hub_t *h = val;
-    handover_t *ho = ud;
-    if (h->guest || !h->remote || h->handed) return;
-    if (h->moving || h->handing) {
-        ho->busy++;
-        return;
-    }
-    stage__move_msg_t q = {
-        .op = STAGE__MOVE_ADOPT, .home = h->me, .at = h->rid};
-    send_step(ho->node, h->rid.node, &q);
-    h->handing = true;
-    ho->asked++;
-}
 
 typedef struct handround {
     stage__handover_fn fn;
@@ -1582,12 +1724,17 @@ static void handover_call(stage__theatre_t *t, stage__actor_t *a,
     (void)a;
     handround_t *r = e->arg;
     stage__env_free(e);
-    handover_t ho = {t->node, 0, 0};
-    stage__u64map_each(&t->hubs, handover_one, &ho);
-    r->fn(r->ud, t->index, ho.asked, ho.busy);
+    size_t left = 0, asked = 0;
+    stage__netmoves_t *nm = t->netmoves;
+    if (nm) {
+        size_t before = nm->adopts;
+        left = stage_hub_handover(nm->hub);
+        machine_run(t);
+        asked = nm->adopts - before;
+    }
+    r->fn(r->ud, t->index, asked, left > asked ? left - asked : 0);
     stage__free(r);
 }
-
 static void handover_drop(stage__theatre_t *t, stage__actor_t *a,
                           stage__env_t *e) {
     (void)a;
@@ -1674,81 +1821,14 @@ static void netstep_call(stage__theatre_t *t, stage__actor_t *a,
     (void)a;
     netstep_t *ns = e->arg;
     stage__env_free(e);
-    stage_node_t *node = t->node;
-    hub_t *h = hub_get(t, ns->q.home.serial);
-    move_t *m;
-    switch (ns->q.op) {
-    case STAGE__MOVE_REQ:
-        if (stage__migrate_node(node, ns->q.at.serial, ns->where, ns->f,
+    if (ns->q.op == STAGE__MOVE_REQ) { /* queued at its actor's B as any */
+        if (stage__migrate_node(t->node, ns->q.at.serial, ns->where, ns->f,
                                 false) &&
             ns->f)
             stage__future_reject(ns->f, STAGE_ENOMEM, "out of memory", NULL,
                                  NULL);
-        break;
-    case STAGE__MOVE_OUT:
-        if (!(m = stage__calloc(1, sizeof *m))) {
-            LOG_ERROR("out of memory: a move order from '%s' is lost",
-                      ns->peer);
-            break;
-        }
-        m->serial = ns->q.at.serial;
-        m->to = m->at = m->left = -1;
-        m->ship = true;
-        m->home = ns->q.home;
-        stage_pack_init(&m->image);
-        if (post(node, t->index, request_call, m)) move_free(m);
-        break;
-    case STAGE__MOVE_IMPORT:
-        guest_import(t, ns);
-        break;
-    case STAGE__MOVE_IN:
-        if (!(m = waiting(t, h, ns, false))) break;
-        stage_pack_reset(&m->image);
-        stage_pack_raw(&m->image, ns->data, ns->q.len);
-        wait_for(m, NULL);
-        m->at = t->index;
-        m->id = h->me;
-        if (stage_pack_error(&m->image)) {
-            LOG_ERROR("out of memory: actor lost on its way home");
-            hub_release(t, m);
-            break;
-        }
-        hub_in(t, m);
-        break;
-    case STAGE__MOVE_REFUSED:
-        if (!(m = waiting(t, h, ns, false))) break;
-        m->rc = status_known(ns->q.status);
-        snprintf(m->err, sizeof m->err, "%.*s", (int)ns->q.len, ns->data);
-        wait_for(m, NULL);
-        m->at = -1;
-        hub_release(t, m);
-        break;
-    case STAGE__MOVE_ARRIVED:
-        if (!(m = waiting(t, h, ns, true))) break;
-        stage_pack_free(&m->image);
-        wait_for(m, NULL);
-        h->remote = true;
-        h->rid = ns->q.at;
-        m->id = ns->q.at;
-        m->at = -1;
-        hub_release(t, m);
-        break;
-    case STAGE__MOVE_GONE: /* it stopped where it was: forget it */
-        if (h && !h->moving && h->remote && h->rid.serial == ns->q.at.serial &&
-            h->rid.incarnation == ns->q.at.incarnation &&
-            !strcmp(h->rid.node, ns->q.at.node))
-            stage__free(stage__u64map_take(&t->hubs, ns->q.home.serial));
-        break;
-    case STAGE__MOVE_FAILED:
-        if (!(m = waiting(t, h, ns, true))) break;
-        net_restore(t, m, status_known(ns->q.status), ns->data, ns->q.len);
-        break;
-    case STAGE__MOVE_ADOPT:
-        guest_adopt(t, ns);
-        break;
-    case STAGE__MOVE_ADOPTED:
-        home_adopted(t, h, ns);
-        break;
+    } else {
+        machine_step(t, ns);
     }
     if (ns->f) stage__future_unref(ns->f);
     stage__free(ns);
@@ -1831,21 +1911,6 @@ void stage__move_net_in(stage_node_t *node, const char *peer,
     stage__theatre_post(stage__node_theatre(node, th), e);
 }
 
-typedef struct down_look {
-    const char *peer;
-    hub_t *found;
-} down_look_t;
-
-/* u64map_each: the first hub whose move waits for look->peer. */
-static void down_find(uint64_t key, void *val, void *ud) {
-    (void)key;
-    hub_t *h = val;
-    down_look_t *look = ud;
-    if (!look->found && h->moving && h->cur && h->cur->wait[0] &&
-        !strcmp(h->cur->wait, look->peer))
-        look->found = h;
-}
-
 static void down_drop(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)t;
     (void)a;
@@ -1853,91 +1918,25 @@ static void down_drop(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     stage__env_free(e);
 }
 
-typedef struct orphans {
-    const char *peer;
-    uint64_t serials[64];
-    int n;
-} orphans_t;
-
-/* u64map_each: guests here (not moving) whose home is look->peer. */
-static void orphan_find(uint64_t key, void *val, void *ud) {
-    hub_t *h = val;
-    orphans_t *o = ud;
-    if (h->guest && !h->moving && !h->remote && o->n < 64 &&
-        !strcmp(h->home.node, o->peer))
-        o->serials[o->n++] = key;
-}
-
-/* At t: the guests whose home node is gone (it died, or left without
-** handing them over) become this node's own, as a drain's ADOPT would
-** make them, and the migrations store learns their first id -> their id
-** here: senders of the first id find them there (net/relocate.c). Their
-** names went with the home. */
-static void orphans_adopt(stage__theatre_t *t, const char *peer) {
-    orphans_t o = {.peer = peer};
-    do {
-        o.n = 0;
-        stage__u64map_each(&t->hubs, orphan_find, &o);
-        for (int i = 0; i < o.n; i++) {
-            hub_t *h = hub_get(t, o.serials[i]);
-            stage_id_t first = h->home, here = h->home;
-            snprintf(here.node, sizeof here.node, "%s", t->node->address);
-            here.incarnation = t->node->incarnation;
-            here.serial = o.serials[i];
-            here.theatre = (uint16_t)stage__serial_theatre(o.serials[i]);
-            /* the ids that led to its home (it took the actor over
-            ** before) lead here too: their entries died with it */
-            char *formers = h->formers;
-            size_t flen = h->flen;
-            h->formers = NULL;
-            h->guest = false;
-            atomic_fetch_sub(&guest_hubs, 1);
-            memset(&h->home, 0, sizeof h->home);
-            if (h->at == t->index)
-                stage__free(stage__u64map_take(&t->hubs, o.serials[i]));
-            if (t->node->net_hooks.rehomed)
-                t->node->net_hooks.rehomed(t->node, &first, &here,
-                                           STAGE_ENODE_DOWN, formers, flen);
-            stage__free(formers);
-        }
-    } while (o.n == 64);
-}
-
-/* At t: the moves that wait for node peer's answer learn it died. */
+/* At t: node peer is gone for the machine (its moves waiting for peer
+** end; ended, its guests whose home it was are this node's own). */
 static void down_call(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)a;
     char *peer = e->arg; /* the address, then whether its session ended */
     stage__env_free(e);
-    if (peer[strlen(peer) + 1]) /* it ended: its guests here are orphans */
-        orphans_adopt(t, peer);
-    for (;;) { /* one at a time: a release may change the table */
-        down_look_t look = {peer, NULL};
-        stage__u64map_each(&t->hubs, down_find, &look);
-        if (!look.found) break;
-        move_t *m = look.found->cur;
-        char why[2 * STAGE_ADDR_MAX + 160];
-        if (m->image.len) {
-            snprintf(why, sizeof why,
-                     "node '%s' went down before it took the actor in: the "
-                     "actor is taken back on node '%s'",
-                     peer, t->node->address);
-            LOG_WARN("%s", why);
-            net_restore(t, m, STAGE_ENODE_DOWN, why, strlen(why));
-        } else {
-            m->rc = STAGE_ENODE_DOWN;
-            snprintf(m->err, sizeof m->err,
-                     "node '%s' went down with the actor: it is lost", peer);
-            wait_for(m, NULL);
-            m->at = -1;
-            hub_release(t, m);
-        }
+    if (t->netmoves) {
+        stage_hub_node_down(t->netmoves->hub, peer, peer[strlen(peer) + 1]);
+        machine_run(t);
     }
     stage__free(peer);
 }
 
 void stage__move_node_down(stage_node_t *node, const char *peer, bool ended) {
-    if (!atomic_load(&waiting_moves) && (!ended || !atomic_load(&guest_hubs)))
-        return; /* the common case */
+    /* relaxed: a machine made before the session ended was made by a
+    ** theatre that sent or took a step through it: that step's frame
+    ** came before the end, in the loop's order */
+    if (!atomic_load_explicit(&machines, memory_order_relaxed))
+        return; /* the common case: nothing ever moved between nodes */
     int n = stage_node_theatres(node);
     size_t len = strlen(peer);
     for (int i = 0; i < n; i++) {

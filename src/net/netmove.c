@@ -80,7 +80,7 @@ static void adopt_data(stage__netnode_t *nn, const stage__move_msg_t *q,
 /* What an IMPORT carries beside the image: the ids that led to its home id
 ** here before it (this node took the actor over from another: relocate.c),
 ** which the destination keeps, so that if this node dies, its takeover of
-** the actor records them too (core/move.c's orphans_adopt). */
+** the actor records them too (node/hub.c, FX_REHOMED). */
 static void import_formers(stage__netnode_t *nn, const stage__move_msg_t *q,
                            stage_pack_t *p, stage__node_move_t *m) {
     stage_id_t ids[16];

@@ -47,9 +47,9 @@ typedef struct hub {
     /* guest */
     stage_id_t home;
     int gstate;
-    bool orphan; /* SHIP, and its home's session ended meanwhile */
-    stage_id_t formers[STAGE_HUB_FORMERS_MAX];
-    int nformers;
+    bool orphan;   /* SHIP, and its home's session ended meanwhile */
+    char *formers; /* its IMPORT's record (the driver's bytes), or NULL */
+    size_t flen;
 } hub_t;
 
 /* An IMPORT the driver is taking in. */
@@ -57,13 +57,20 @@ typedef struct pending {
     struct pending *next;
     uint64_t image;
     stage_id_t home;
-    stage_id_t formers[STAGE_HUB_FORMERS_MAX];
-    int nformers;
+    char *formers; /* the IMPORT's record (copied), or NULL */
+    size_t flen;
 } pending_t;
+
+/* Bytes an effect points to (REHOMED's formers), freed with its list. */
+typedef struct blob {
+    struct blob *next;
+    char data[];
+} blob_t;
 
 typedef struct fxlist {
     stage_hub_fx_t *v;
     size_t n, cap;
+    blob_t *blobs;
 } fxlist_t;
 
 struct stage_hub {
@@ -94,12 +101,40 @@ static stage_hub_fx_t *fx_add(stage_hub_t *h, int kind) {
     return x;
 }
 
+/* Empty list l (its effects were read and are done with). */
+static void fx_reset(fxlist_t *l) {
+    l->n = 0;
+    for (blob_t *b; (b = l->blobs);) {
+        l->blobs = b->next;
+        stage__free(b);
+    }
+}
+
 const stage_hub_fx_t *stage_hub_effects(stage_hub_t *h, size_t *n) {
     fxlist_t *l = &h->fx[h->fxw];
     h->fxw ^= 1;
-    h->fx[h->fxw].n = 0;
+    fx_reset(&h->fx[h->fxw]);
     *n = l->n;
     return l->v;
+}
+
+/* A copy of len bytes at p, alive as long as the effects being written
+** (NULL if len is 0 or out of memory). */
+static const char *fx_bytes(stage_hub_t *h, const char *p, size_t len) {
+    blob_t *b = len && p ? stage__malloc(sizeof *b + len) : NULL;
+    if (!b) return NULL;
+    memcpy(b->data, p, len);
+    b->next = h->fx[h->fxw].blobs;
+    h->fx[h->fxw].blobs = b;
+    return b->data;
+}
+
+/* A copy of len bytes at p into *out (NULL: none, or out of memory: the
+** record is lost, the actor is not), its length into *outlen. */
+static void keep_bytes(char **out, size_t *outlen, const char *p, size_t len) {
+    *out = len && p ? stage__malloc(len) : NULL;
+    if (*out) memcpy(*out, p, len);
+    *outlen = *out ? len : 0;
 }
 
 /* A step to node `to`; NULL if out of memory. */
@@ -162,6 +197,7 @@ static hub_t *hub_new(stage_hub_t *h, uint64_t serial) {
 /* Forget hub b (what it holds and queues must be gone). */
 static void hub_drop(stage_hub_t *h, hub_t *b) {
     stage__u64map_take(&h->hubs, b->serial);
+    stage__free(b->formers);
     stage__free(b);
 }
 
@@ -282,6 +318,7 @@ static void hub_free(uint64_t key, void *val, void *ud) {
         stage__free(m);
     }
     stage__free(b->cur);
+    stage__free(b->formers);
     stage__free(b);
 }
 
@@ -292,8 +329,11 @@ void stage_hub_destroy(stage_hub_t **hp) {
     stage__u64map_free(&h->hubs);
     for (pending_t *p; (p = h->pending);) {
         h->pending = p->next;
+        stage__free(p->formers);
         stage__free(p);
     }
+    fx_reset(&h->fx[0]);
+    fx_reset(&h->fx[1]);
     stage__free(h->fx[0].v);
     stage__free(h->fx[1].v);
     stage__free(h);
@@ -302,6 +342,30 @@ void stage_hub_destroy(stage_hub_t **hp) {
 
 bool stage_hub_knows(const stage_hub_t *h, uint64_t serial) {
     return hub_get(h, serial) != NULL;
+}
+
+int stage_hub_place(const stage_hub_t *h, uint64_t serial, const char **node,
+                    stage_id_t *id) {
+    const hub_t *b = hub_get(h, serial);
+    const stage_id_t *at = NULL;
+    const char *to = NULL;
+    int place = STAGE_HUB_PLACE_HERE; /* no hub, a guest living here, or
+                                      ** a home hub here and idle */
+    if (b && b->guest && b->gstate == SHIP) {
+        place = STAGE_HUB_PLACE_MOVING, to = b->home.node;
+    } else if (b && b->guest && b->gstate == LEFT) {
+        place = STAGE_HUB_PLACE_LEFT, at = &b->home;
+    } else if (b && !b->guest && b->stage != IDLE) {
+        place = STAGE_HUB_PLACE_MOVING, to = b->cur->dest;
+    } else if (b && !b->guest && b->place == AWAY) {
+        place = b->handed || b->handing ? STAGE_HUB_PLACE_HANDED
+                                        : STAGE_HUB_PLACE_AWAY;
+        at = &b->rid;
+    }
+    if (at) to = at->node;
+    if (node && to) *node = to;
+    if (id && at) *id = *at;
+    return place;
 }
 
 void stage_hub_msg(stage_hub_t *h, uint64_t serial, uint64_t msg) {
@@ -367,26 +431,23 @@ static void send_import(stage_hub_t *h, hub_t *b, uint64_t image) {
     if (s) s->home = b->me, s->image = image;
 }
 
-/* How many of s's earlier ids to take (a driver's count, checked). */
-static int nformers(const stage_hub_step_t *s) {
-    return s->nformers < 0                       ? 0
-           : s->nformers > STAGE_HUB_FORMERS_MAX ? STAGE_HUB_FORMERS_MAX
-                                                 : s->nformers;
-}
-
-/* Guest b is this node's own from now on, as `cur` (old: its home id;
-** answer: the node to say ADOPTED to once recorded, or NULL). */
-static void make_own(stage_hub_t *h, hub_t *b, const stage_id_t *formers,
-                     int nformers, const char *answer) {
+/* Guest b is this node's own from now on, as `cur` (formers[0..flen):
+** the record of the ids that led to its home id; answer: the node to say
+** ADOPTED to once recorded, or NULL). */
+static void make_own(stage_hub_t *h, hub_t *b, const char *formers, size_t flen,
+                     const char *answer) {
     stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_REHOMED);
     stage_id_t cur = id_here(h, b->serial, b->home.type);
     if (x) {
         x->id = b->home;
         x->cur = cur;
         if (answer) snprintf(x->node, sizeof x->node, "%s", answer);
-        memcpy(x->step.formers, formers, (size_t)nformers * sizeof *formers);
-        x->step.nformers = nformers;
+        x->step.formers = fx_bytes(h, formers, flen);
+        x->step.flen = x->step.formers ? flen : 0;
     }
+    stage__free(b->formers);
+    b->formers = NULL;
+    b->flen = 0;
     b->guest = false;
     b->me = cur;
     b->place = HERE;
@@ -400,7 +461,7 @@ void stage_hub_exported(stage_hub_t *h, uint64_t serial, uint64_t image) {
         fx_serial(h, STAGE_HUB_FX_RESTORE, serial, image);
         b->gstate = LIVE;
         flush(h, b);
-        make_own(h, b, b->formers, b->nformers, NULL);
+        make_own(h, b, b->formers, b->flen, NULL);
     } else if (b && b->guest && b->gstate == SHIP) {
         stage_hub_step_t *s = step_to(h, b->home.node, STAGE_HUB_IN);
         if (s) s->home = b->home, s->image = image;
@@ -426,7 +487,7 @@ void stage_hub_export_refused(stage_hub_t *h, uint64_t serial, int status,
         }
         b->gstate = LIVE;
         flush(h, b);
-        if (b->orphan) make_own(h, b, b->formers, b->nformers, NULL);
+        if (b->orphan) make_own(h, b, b->formers, b->flen, NULL);
     } else if (b && !b->guest && b->stage == EXPORT) {
         answer_fail(h, b->cur->req, status, why);
         release(h, b);
@@ -446,13 +507,15 @@ void stage_hub_imported(stage_hub_t *h, uint64_t image, uint64_t serial) {
         b->guest = true;
         b->home = p->home;
         b->gstate = LIVE;
-        memcpy(b->formers, p->formers, sizeof b->formers);
-        b->nformers = p->nformers;
+        b->formers = p->formers; /* the guest keeps the record */
+        b->flen = p->flen;
+        p->formers = NULL;
     }
     /* no memory for its hub: it lives here, but its home's moves and
     ** death will not find it (the driver's own hubs are alike) */
     stage_hub_step_t *s = step_to(h, p->home.node, STAGE_HUB_ARRIVED);
     if (s) s->home = p->home, s->at = at;
+    stage__free(p->formers);
     stage__free(p);
 }
 
@@ -470,6 +533,7 @@ void stage_hub_import_refused(stage_hub_t *h, uint64_t image, int status,
         s->status = status;
         snprintf(s->why, sizeof s->why, "%s", why);
     }
+    stage__free(p->formers);
     stage__free(p);
 }
 
@@ -526,7 +590,7 @@ static void step_adopt(stage_hub_t *h, const char *peer,
                        const stage_hub_step_t *s) {
     hub_t *b = hub_get(h, s->at.serial);
     if (b && b->guest && b->gstate == LIVE && same_id(&b->home, &s->home)) {
-        make_own(h, b, s->formers, nformers(s), peer);
+        make_own(h, b, s->formers, s->flen, peer);
         return; /* ADOPTED once recorded: the driver's */
     }
     stage_hub_step_t *r = step_to(h, peer, STAGE_HUB_ADOPTED);
@@ -543,6 +607,8 @@ static void step_adopt(stage_hub_t *h, const char *peer,
 static void step_adopted(stage_hub_t *h, const stage_hub_step_t *s) {
     hub_t *b = hub_get(h, s->home.serial);
     if (!b || b->guest || !b->handing || !same_id(&b->rid, &s->at)) return;
+    stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_HANDED);
+    if (x) x->id = b->me, x->cur = b->rid, x->status = s->status;
     b->handing = false;
     if (!s->status)
         b->handed = true;
@@ -591,8 +657,7 @@ void stage_hub_step(stage_hub_t *h, const char *peer,
         }
         p->image = s->image;
         p->home = s->home;
-        memcpy(p->formers, s->formers, sizeof p->formers);
-        p->nformers = nformers(s);
+        keep_bytes(&p->formers, &p->flen, s->formers, s->flen);
         p->next = h->pending;
         h->pending = p;
         stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_IMPORT);
@@ -674,7 +739,7 @@ static void down_one(stage_hub_t *h, hub_t *b, const char *peer, bool ended) {
         b->handing = false; /* the actor went with that node */
     } else if (ended && b->guest && !strcmp(b->home.node, peer)) {
         if (b->gstate == LIVE)
-            make_own(h, b, b->formers, b->nformers, NULL);
+            make_own(h, b, b->formers, b->flen, NULL);
         else if (b->gstate == SHIP)
             b->orphan = true; /* at the export's end */
     }

@@ -66,6 +66,7 @@
 #define CRASHES_MAX 2
 #define DRAINS_MAX 1
 #define STORE_MAX 512
+#define FORMERS_MAX 16 /* earlier ids an IMPORT or ADOPT carries */
 
 /* ---- the world ------------------------------------------------------------
  */
@@ -140,7 +141,7 @@ static int crashes, drains;
 static size_t bounced[NODES][MAX_MSGS / 8];
 static size_t nbounced[NODES];
 static uint64_t st_delivered, st_failed, st_moves, st_answered, st_crashes,
-    st_drains, st_orphans, st_refused, st_stops;
+    st_drains, st_orphans, st_refused, st_stops, st_handed;
 
 /* ---- events ---------------------------------------------------------------
  */
@@ -164,6 +165,7 @@ typedef struct frame {
     size_t m; /* MSG */
     stage_id_t to;
     stage_hub_step_t step;
+    stage_id_t fids[FORMERS_MAX]; /* STEP: its formers' bytes */
 } frame_t;
 
 typedef struct ev {
@@ -277,7 +279,7 @@ static void store_put(int writer, const stage_id_t *old,
 ** carries: net/netmove.c). */
 static int formers(int n, const stage_id_t *cur, stage_id_t *out) {
     int k = 0;
-    for (size_t i = 0; i < nstore && k < STAGE_HUB_FORMERS_MAX; i++)
+    for (size_t i = 0; i < nstore && k < FORMERS_MAX; i++)
         if (store[i].writer == n && same_id(&store[i].cur, cur))
             out[k++] = store[i].old;
     return k;
@@ -362,8 +364,12 @@ static void fx_step(int n, const stage_hub_fx_t *x) {
     }
     frame_t *f = send_frame(n, t, F_STEP);
     f->step = x->step;
-    if (f->step.op == STAGE_HUB_IMPORT || f->step.op == STAGE_HUB_ADOPT)
-        f->step.nformers = formers(n, &f->step.home, f->step.formers);
+    if (f->step.op == STAGE_HUB_IMPORT || f->step.op == STAGE_HUB_ADOPT) {
+        /* the record is the driver's bytes: here, the ids as they are */
+        int k = formers(n, &f->step.home, f->fids);
+        f->step.formers = k ? (const char *)f->fids : NULL;
+        f->step.flen = (size_t)k * sizeof *f->fids;
+    }
     if (f->step.op == STAGE_HUB_REQ) reqs[f->step.req - 1].holder = t;
     trace("%d -> %d step %d for %s/%" PRIu64, n, t, x->step.op,
           x->step.home.node, x->step.home.serial);
@@ -417,8 +423,11 @@ static void later(int n, int type, uint64_t arg) {
 /* n took an actor over: its ids go into the store; ADOPTED if asked. */
 static void fx_rehomed(int n, const stage_hub_fx_t *x) {
     store_put(n, &x->id, &x->cur);
-    for (int i = 0; i < x->step.nformers; i++)
-        store_put(n, &x->step.formers[i], &x->cur);
+    for (size_t i = 0; i < x->step.flen / sizeof(stage_id_t); i++) {
+        stage_id_t old;
+        memcpy(&old, x->step.formers + i * sizeof old, sizeof old);
+        store_put(n, &old, &x->cur);
+    }
     if (!x->node[0]) {
         st_orphans++;
         return;
@@ -470,6 +479,10 @@ static void fx_one(int n, const stage_hub_fx_t *x) {
     }
     case STAGE_HUB_FX_REHOMED:
         fx_rehomed(n, x);
+        break;
+    case STAGE_HUB_FX_HANDED: /* only a drain hands over */
+        if (!nodes[n].draining) die("node %d hands over, not draining", n);
+        if (!x->status) st_handed++;
         break;
     default:
         die("effect %d", x->kind);
@@ -783,6 +796,26 @@ static void step(ev_t e) {
 /* ---- the checks -----------------------------------------------------------
  */
 
+/* At the end, what the machines say of actor a's place (stage_hub_place):
+** here where it runs; at its live home, if its home has not handed it
+** over, the node it runs at. */
+static void check_place(int a) {
+    const actor_t *ac = &actors[a];
+    int r = ac->node;
+    if (r < 0 || !nodes[r].alive || ac->stopped) return;
+    int p = stage_hub_place(nodes[r].m, ac->serial, NULL, NULL);
+    if (p != STAGE_HUB_PLACE_HERE)
+        die("actor %d runs at %d, whose machine places it %d", a, r, p);
+    int h = slot_of(ac->ids[0].node);
+    if (h == r || !nodes[h].alive || nodes[h].left) return;
+    const char *at = NULL;
+    p = stage_hub_place(nodes[h].m, ac->ids[0].serial, &at, NULL);
+    if (p == STAGE_HUB_PLACE_AWAY && strcmp(at, nodes[r].addr))
+        die("actor %d runs at %d, its home %d has it at '%s'", a, r, h, at);
+    if (p != STAGE_HUB_PLACE_AWAY && p != STAGE_HUB_PLACE_HANDED)
+        die("actor %d runs at %d, its home %d places it %d", a, r, h, p);
+}
+
 /* The checks at the end of a seed (the top says which). */
 static void check(void) {
     for (size_t m = 0; m < nmsgs; m++) {
@@ -809,6 +842,8 @@ static void check(void) {
         if ((ac->node >= 0 && nodes[ac->node].alive) || ac->stopped) continue;
         if (!crashes) die("actor %d runs nowhere, and no node crashed", a);
     }
+    for (int a = 0; a < ACTORS; a++)
+        check_place(a);
 }
 
 /* One seed. */
@@ -865,13 +900,14 @@ int main(int argc, char **argv) {
         heap = NULL;
         capheap = 0;
     }
-    printf(
-        "hub_sim: seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64
-        " delivered, %" PRIu64 " failed NodeDown; %" PRIu64
-        " moves asked, %" PRIu64 " answered, %" PRIu64
-        " exports or imports refused; %" PRIu64 " crashes, %" PRIu64
-        " drains, %" PRIu64 " orphans taken over, %" PRIu64 " actors stopped\n",
-        first, first + count - 1, st_delivered, st_failed, st_moves,
-        st_answered, st_refused, st_crashes, st_drains, st_orphans, st_stops);
+    printf("hub_sim: seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64
+           " delivered, %" PRIu64 " failed NodeDown; %" PRIu64
+           " moves asked, %" PRIu64 " answered, %" PRIu64
+           " exports or imports refused; %" PRIu64 " crashes, %" PRIu64
+           " drains, %" PRIu64 " handed over, %" PRIu64
+           " orphans taken over, %" PRIu64 " actors stopped\n",
+           first, first + count - 1, st_delivered, st_failed, st_moves,
+           st_answered, st_refused, st_crashes, st_drains, st_handed,
+           st_orphans, st_stops);
     return 0;
 }

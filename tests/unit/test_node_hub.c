@@ -4,7 +4,9 @@
 ** released in order to the new place, the copy taken back when the
 ** destination fails or dies, steps from the wrong node ignored, a guest's
 ** moves asked of its home and its image shipped home, an orphan taking
-** itself over with its earlier ids, and a drain's hand-over.
+** itself over with its earlier ids (also one whose home dies while its
+** image ships there: it stays), where the machine says an actor is, and
+** a drain's hand-over.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,8 +163,9 @@ static stage_hub_t *with_guest(void) {
     stage_id_t home = id_at("h:1", 3);
     stage_hub_step_t s = step_of(STAGE_HUB_IMPORT, &home, NULL);
     s.image = 50;
-    s.formers[0] = id_at("z:1", 2);
-    s.nformers = 1;
+    stage_id_t z = id_at("z:1", 2); /* a driver's record: any bytes */
+    s.formers = (const char *)&z;
+    s.flen = sizeof z;
     stage_hub_step(h, "h:1", &s);
     collect(h);
     assert_int_equal(nfx, 1);
@@ -219,8 +222,10 @@ static void an_orphan_takes_itself_over_with_its_earlier_ids(void **st) {
     assert_string_equal(fx[0].id.node, "h:1");
     assert_string_equal(fx[0].cur.node, "a:1");
     assert_int_equal(fx[0].cur.serial, 11);
-    assert_int_equal(fx[0].step.nformers, 1);
-    assert_string_equal(fx[0].step.formers[0].node, "z:1");
+    assert_int_equal(fx[0].step.flen, sizeof(stage_id_t));
+    stage_id_t z;
+    memcpy(&z, fx[0].step.formers, sizeof z);
+    assert_string_equal(z.node, "z:1");
     assert_string_equal(fx[0].node, ""); /* no one to answer */
     stage_hub_msg(h, 11, 1);             /* its own now */
     collect(h);
@@ -240,8 +245,15 @@ static void a_drain_hands_over_what_lives_elsewhere(void **st) {
     assert_int_equal(stage_hub_handover(h), 1); /* asked: not again */
     collect(h);
     assert_int_equal(nfx, 0);
+    assert_int_equal(stage_hub_place(h, 5, NULL, NULL), STAGE_HUB_PLACE_HANDED);
     stage_hub_step_t s = step_of(STAGE_HUB_ADOPTED, &me, &there);
     stage_hub_step(h, "b:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_HANDED);
+    assert_int_equal(fx[0].status, 0);
+    assert_int_equal(fx[0].id.serial, 5);
+    assert_string_equal(fx[0].cur.node, "b:1");
     assert_int_equal(stage_hub_handover(h), 0);
     stage_hub_move(h, &me, "c:1", 9); /* asked of its new home */
     collect(h);
@@ -252,6 +264,57 @@ static void a_drain_hands_over_what_lives_elsewhere(void **st) {
     stage_hub_destroy(&h);
 }
 
+static void an_orphan_whose_image_ships_home_stays_here(void **st) {
+    (void)st;
+    stage_hub_t *h = with_guest();
+    stage_id_t here = id_at("a:1", 11), home = id_at("h:1", 3);
+    stage_hub_step_t s = step_of(STAGE_HUB_OUT, &home, &here);
+    stage_hub_step(h, "h:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_EXPORT);
+    stage_hub_msg(h, 11, 1);
+    stage_hub_node_down(h, "h:1", true); /* home died, the export goes on */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_hub_exported(h, 11, 51);
+    collect(h);
+    assert_int_equal(nfx, 3); /* no IN to the dead home */
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_RESTORE);
+    assert_int_equal(fx[0].serial, 11);
+    assert_int_equal(fx[0].image, 51);
+    assert_int_equal(fx[1].kind, STAGE_HUB_FX_DELIVER); /* what it held */
+    assert_int_equal(fx[1].msg, 1);
+    assert_int_equal(fx[2].kind, STAGE_HUB_FX_REHOMED);
+    assert_string_equal(fx[2].id.node, "h:1");
+    assert_int_equal(fx[2].cur.serial, 11);
+    assert_int_equal(fx[2].step.flen, sizeof(stage_id_t));
+    assert_string_equal(fx[2].node, "");
+    assert_int_equal(stage_hub_place(h, 11, NULL, NULL), STAGE_HUB_PLACE_HERE);
+    stage_hub_destroy(&h);
+}
+
+static void the_machine_says_where_an_actor_is(void **st) {
+    (void)st;
+    stage_hub_t *h = stage_hub_new("a:1", 1);
+    stage_id_t me = id_at("a:1", 5), there = id_at("b:1", 9), id;
+    const char *node = NULL;
+    assert_int_equal(stage_hub_place(h, 5, &node, &id), STAGE_HUB_PLACE_HERE);
+    assert_null(node);
+    stage_hub_move(h, &me, "b:1", 40);
+    assert_int_equal(stage_hub_place(h, 5, &node, NULL),
+                     STAGE_HUB_PLACE_MOVING);
+    assert_string_equal(node, "b:1");
+    stage_hub_exported(h, 5, 50);
+    stage_hub_step_t s = step_of(STAGE_HUB_ARRIVED, &me, &there);
+    stage_hub_step(h, "b:1", &s);
+    node = NULL;
+    assert_int_equal(stage_hub_place(h, 5, &node, &id), STAGE_HUB_PLACE_AWAY);
+    assert_string_equal(node, "b:1");
+    assert_int_equal(id.serial, 9);
+    stage_hub_destroy(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(messages_held_in_a_move_go_to_the_new_place_in_order),
@@ -259,6 +322,8 @@ int main(void) {
         cmocka_unit_test(a_refused_import_takes_the_actor_back_with_the_reason),
         cmocka_unit_test(a_guest_asks_its_home_and_ships_its_image_home),
         cmocka_unit_test(an_orphan_takes_itself_over_with_its_earlier_ids),
+        cmocka_unit_test(an_orphan_whose_image_ships_home_stays_here),
+        cmocka_unit_test(the_machine_says_where_an_actor_is),
         cmocka_unit_test(a_drain_hands_over_what_lives_elsewhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,6 +114,9 @@ struct stage__theatre {
     struct stage__monitors *monitors;
     /* core/move.c's hubs: actors born here that are away or moving */
     stage_u64map_t hubs;
+    /* ... and its machine for moves between nodes (node/hub.h), NULL
+    ** until the theatre's first such move or step */
+    struct stage__netmoves *netmoves;
     bool busy;               /* holds one unit of node->work */
     stage__actor_t *running; /* actor in a turn, or NULL */
     /* preemption: turn_seq and in_turn are written by this thread and read

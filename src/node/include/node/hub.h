@@ -4,9 +4,9 @@
 ** the actors born here (their home, which sequences them wherever they
 ** live) and the guests living here (actors whose home is another node).
 ** No clock, no I/O, no threads: inputs in, effects out. Messages, images
-** and move requests are the driver's handles, opaque here. It models
-** core/move.c's "between nodes" section, which does not drive it yet;
-** tests/sim/hub_sim.c drives it over many seeds.
+** and move requests are the driver's handles, opaque here. core/move.c
+** drives it in a node (one machine per theatre: the serials born there),
+** tests/sim/hub_sim.c over many seeds.
 **
 ** A home hub (an actor born here; `me`, its id here):
 **   HERE  --move(dest)-->     EXPORT [FX_EXPORT]
@@ -25,7 +25,8 @@
 ** asked starts. A hub that is HERE with nothing held or queued is
 ** forgotten (an actor that never moved needs none).
 **   AWAY --handover--> (ADOPT sent) --ADOPTED--> handed: the node it is
-**   at is its home now; messages still go there, moves are asked there.
+**   at is its home now; messages still go there, moves are asked there
+**   [FX_HANDED, with the answer's status, either way].
 ** A guest (arrived here under `serial`; `home`, its home id):
 **   LIVE --OUT from home--> SHIP [FX_EXPORT] --exported--> LEFT [STEP IN
 **        to home]: it forwards to home from then on; --refused--> LIVE
@@ -51,8 +52,7 @@
 
 #include "stage/id.h"
 
-#define STAGE_HUB_WHY_MAX 256    /* a failure's why, with its NUL */
-#define STAGE_HUB_FORMERS_MAX 16 /* earlier ids carried per actor */
+#define STAGE_HUB_WHY_MAX 256 /* a failure's why, with its NUL */
 
 /* The steps between nodes (core/netif.h's STAGE__MOVE_*, same numbers). */
 enum {
@@ -78,9 +78,11 @@ typedef struct stage_hub_step {
     uint64_t image; /* IN, IMPORT: the driver's handle */
     int status;     /* REFUSED, FAILED, ADOPTED */
     char why[STAGE_HUB_WHY_MAX];
-    /* IMPORT, ADOPT: the ids that led to `home` before it */
-    stage_id_t formers[STAGE_HUB_FORMERS_MAX];
-    int nformers;
+    /* IMPORT, ADOPT: the driver's record of the ids that led to `home`
+    ** before it (opaque bytes, borrowed for the call: the machine keeps a
+    ** copy with the guest); FX_REHOMED: the record to store */
+    const char *formers;
+    size_t flen;
 } stage_hub_step_t;
 
 typedef enum stage_hub_fx_kind {
@@ -103,6 +105,10 @@ typedef enum stage_hub_fx_kind {
                               ** in step.formers -> cur into the store;
                               ** then, if `node` is set, send it ADOPTED
                               ** (home id, at cur, status 0) */
+    STAGE_HUB_FX_HANDED,      /* the handover of actor `id` (its id here)
+                              ** to the node it lives at as `cur` was
+                              ** answered: `status` 0 (its home now), or
+                              ** why not (asked again next round) */
 } stage_hub_fx_kind_t;
 
 typedef struct stage_hub_fx {
@@ -112,8 +118,18 @@ typedef struct stage_hub_fx {
     char node[STAGE_ADDR_MAX];
     int status;
     char why[STAGE_HUB_WHY_MAX];
-    stage_hub_step_t step; /* STEP; REHOMED: formers */
+    stage_hub_step_t step; /* STEP; REHOMED: formers (valid until the
+                           ** effects are read again) */
 } stage_hub_fx_t;
+
+/* Where a local actor is, as the machine sees it (stage_hub_place). */
+enum {
+    STAGE_HUB_PLACE_HERE = 0, /* here, or no hub: the driver's */
+    STAGE_HUB_PLACE_MOVING,   /* a move between nodes is under way */
+    STAGE_HUB_PLACE_AWAY,     /* born here, lives on another node */
+    STAGE_HUB_PLACE_HANDED,   /* ... which is its home now (or is asked) */
+    STAGE_HUB_PLACE_LEFT      /* a guest gone home: forwarded there */
+};
 
 typedef struct stage_hub stage_hub_t;
 
@@ -127,7 +143,10 @@ void stage_hub_destroy(stage_hub_t **h);
 /* A message for local id `serial`: delivered, forwarded or held. */
 void stage_hub_msg(stage_hub_t *h, uint64_t serial, uint64_t msg);
 /* Move local actor `id` (an id of this node) to node `dest`; req is
-** answered (FX_ANSWER) once, with its new id or why not. */
+** answered (FX_ANSWER) once, with its new id or why not (or passed on in
+** a STEP REQ). Moves asked while one is under way wait, in order; a
+** driver with moves of its own (core/move.c: inside the node) may keep
+** the one queue itself and ask here one at a time. */
 void stage_hub_move(stage_hub_t *h, const stage_id_t *id, const char *dest,
                     uint64_t req);
 /* FX_EXPORT's answers: the actor left, its image is `image`; or it stays
@@ -153,6 +172,12 @@ void stage_hub_node_down(stage_hub_t *h, const char *peer, bool ended);
 size_t stage_hub_handover(stage_hub_t *h);
 /* Whether local id `serial` has a hub or is a guest here. */
 bool stage_hub_knows(const stage_hub_t *h, uint64_t serial);
+/* Where local id `serial` is (STAGE_HUB_PLACE_*); *node (may be NULL)
+** gets the node it lives at, or goes to while MOVING (its home, for a
+** guest on its way there), and *id (may be NULL) its id there (AWAY,
+** HANDED; LEFT: its home id). Untouched for HERE. */
+int stage_hub_place(const stage_hub_t *h, uint64_t serial, const char **node,
+                    stage_id_t *id);
 
 /* The effects since they were last read; valid until the next call. */
 const stage_hub_fx_t *stage_hub_effects(stage_hub_t *h, size_t *n);
