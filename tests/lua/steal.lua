@@ -123,14 +123,21 @@ local function stream()
   return next(moved) ~= nil
 end
 
--- On a machine loaded by others a stream may end before a steal (a
--- receiver preempted in a handler cannot go until it ends): up to three
--- streams, each checked, one of which must see a steal.
-local function ordered()
+-- try() up to three times, each checked, until it says true; else fail
+-- with why (a machine loaded by others may keep a steal from coming in
+-- time once, not three times).
+local function one_of_three(try, why)
   for _ = 1, 3 do
-    if stream() then return end
+    if try() then return end
   end
-  error("no receiver was stolen in mid-stream, in three streams")
+  error(why)
+end
+
+-- A stream may end before a steal (a receiver in a handler cannot go
+-- until it ends): one of three must see one.
+local function ordered()
+  one_of_three(stream, "no receiver was stolen in mid-stream, in three "
+    .. "streams")
 end
 
 -- 3. what must stay, queued with work in a burst like the workers
@@ -210,13 +217,11 @@ local function flood()
   return (on[0] or 0) > 0 and (on[1] or 0) > 0
 end
 
--- As in 2, a machine loaded by others may keep theatre 1 from saying it
--- is idle until every sender has started: up to three fan-ins.
+-- Theatre 1 may not say it is idle before every sender has started: one
+-- of three fan-ins must be spread.
 local function fan_in()
-  for _ = 1, 3 do
-    if flood() then return end
-  end
-  error("the senders of a fan-in all ran on theatre 0, in three fan-ins")
+  one_of_three(flood, "the senders of a fan-in all ran on theatre 0, in "
+    .. "three fan-ins")
 end
 
 function main(args)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "dht/dht_internal.h"
+#include "test_rng.h"
 
 #define NODES 600
 
@@ -27,10 +28,7 @@ typedef struct model {
 } model_t;
 
 static uint64_t rnd(model_t *m) {
-    m->rng ^= m->rng << 13;
-    m->rng ^= m->rng >> 7;
-    m->rng ^= m->rng << 17;
-    return m->rng;
+    return test_xorshift(&m->rng);
 }
 
 static void model_add(model_t *m, int i, uint64_t deadline) {

@@ -17,6 +17,7 @@
 #include "dht/dht_internal.h"
 #include "stage/errors.h"
 #include "util/alloc.h"
+#include "test_rng.h"
 
 #define MODEL_MAX 6000
 
@@ -29,10 +30,7 @@ typedef struct model {
 } model_t;
 
 static uint64_t rnd(model_t *m) {
-    m->rng ^= m->rng << 13;
-    m->rng ^= m->rng >> 7;
-    m->rng ^= m->rng << 17;
-    return m->rng;
+    return test_xorshift(&m->rng);
 }
 
 static int cmp2(const entry_t *e, uint64_t key, uint64_t sub) {
@@ -233,33 +231,34 @@ static void table_removals_merge_chunks(void **state) {
     stage__etab_free(&t);
 }
 
-/* A manager holding random keys: the range walk over (lo, hi] gives what
-** the whole table filtered by in_oc gave, in the same order (payloads
-** carry entries in that order), for ranges that wrap, the whole ring,
-** and the ends of the key space. */
-static void table_range_walk_is_the_filtered_full_walk(void **state) {
-    (void)state;
+/* A manager alone, id 1 at "a:1". */
+static stage_dht_t *one_manager(void) {
     stage_dht_config_t c;
     stage_dht_config_init(&c);
     c.id = 1;
     c.address = "a:1";
     stage_dht_t *d;
     assert_int_equal(stage_dht_new(&d, &c, 0), 0);
+    return d;
+}
+
+/* A manager holding random keys: the range walk over (lo, hi] gives what
+** the whole table filtered by in_oc gave, in the same order (payloads
+** carry entries in that order), for ranges that wrap, the whole ring,
+** and the ends of the key space. */
+static void table_range_walk_is_the_filtered_full_walk(void **state) {
+    (void)state;
+    stage_dht_t *d = one_manager();
     uint64_t rng = 88172645463325252ull;
     const uint64_t ends[] = {0, 1, UINT64_MAX, UINT64_MAX - 1};
     for (int i = 0; i < 3000; i++) {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        uint64_t key = i < 4 ? ends[i] : rng;
+        uint64_t x = test_xorshift(&rng);
+        uint64_t key = i < 4 ? ends[i] : x;
         rec_t r = {key, (uint64_t)i % 3, 9, 0, 60000, 0, 0, NULL};
         assert_int_equal(stage__dht_store(d, &r, false), 0);
     }
     for (int q = 0; q < 400; q++) {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        uint64_t lo = rng, hi = rng * 0x9e3779b97f4a7c15ull;
+        uint64_t lo = test_xorshift(&rng), hi = lo * 0x9e3779b97f4a7c15ull;
         if (q % 5 == 1) hi = lo; /* the whole ring */
         if (q % 5 == 2) lo = ends[q % 4];
         if (q % 5 == 3) hi = ends[q % 4];
@@ -313,12 +312,7 @@ static void table_insert_without_memory_changes_nothing(void **state) {
     stage__etab_free(&m->t);
     free(m);
 
-    stage_dht_config_t c;
-    stage_dht_config_init(&c);
-    c.id = 1;
-    c.address = "a:1";
-    stage_dht_t *d;
-    assert_int_equal(stage_dht_new(&d, &c, 0), 0);
+    stage_dht_t *d = one_manager();
     rec_t r = {42, 0, 9, 0, 60000, 0, 5, "hello"};
     fail_after = 0; /* the value's copy */
     assert_int_equal(stage__dht_store(d, &r, false), STAGE_ENOMEM);
