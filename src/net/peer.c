@@ -17,8 +17,8 @@
 ** detector declares it dead: silence for dead_after_ms, or refused_limit
 ** refused connects in a row). A peer without one (never reached, or its
 ** session ended) is dialled while frames wait and given up after
-** max_attempts failed connects (its frames are then given back:
-** STAGE_EUNREACHABLE).
+** max_attempts failed connects, or, never reached, refused_limit refused
+** ones (its frames are then given back: STAGE_EUNREACHABLE).
 ** Peer states: idle -> connecting [kick] -> up [hello: session bound] ->
 ** connecting [conn lost: session kept] -> up [hello: session resumed] ...
 ** -> idle [session ended, or given up].
@@ -229,9 +229,12 @@ void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason) {
         retry_in(p, backoff(t, ++p->attempts));
         return;
     }
-    /* refused: nothing listens there (it left, or died, before this node
-    ** reached it): as for an incarnation known, refused_limit in a row */
-    p->refusals = c->refused ? p->refusals + 1 : 0;
+    /* refused, and never reached: nothing listens there (it left, or
+    ** died, before this node reached it), so refused_limit in a row give
+    ** up, as they declare a known incarnation dead. A peer reached before
+    ** (its session ended) may be restarting at its address: its frames
+    ** wait for the next one, max_attempts long. */
+    p->refusals = c->refused && !p->incarnation ? p->refusals + 1 : 0;
     if (++p->attempts >= t->cfg.max_attempts || p->left ||
         p->refusals >= t->cfg.refused_limit) {
         give_up(p);
