@@ -61,6 +61,40 @@ static int class_ref(stage__lw_t *w, const stage__type_t *ty) {
     return w->class_refs[ty->index] = luaL_ref(w->L, LUA_REGISTRYINDEX);
 }
 
+/* Push method name m (len bytes) of a message to an actor of type ty:
+** the Lua string kept for ty in this theatre when it is ty's last one
+** again (most actors receive one method over and over: a registry read
+** instead of interning the bytes), else a new one, kept from now on. */
+static void push_method(stage__lw_t *w, const stage__type_t *ty, const char *m,
+                        size_t len) {
+    lua_State *L = w->L;
+    if (ty->index >= w->nmnames && len < sizeof w->mnames[0].name) {
+        int n = ty->index + 16;
+        stage__lmname_t *p = stage__realloc(w->mnames, (size_t)n * sizeof *p);
+        if (p) {
+            memset(p + w->nmnames, 0, (size_t)(n - w->nmnames) * sizeof *p);
+            w->mnames = p;
+            w->nmnames = n;
+        }
+    }
+    stage__lmname_t *c = ty->index < w->nmnames ? &w->mnames[ty->index] : NULL;
+    if (c && c->ref && c->len == len && !memcmp(c->name, m, len)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+        return;
+    }
+    lua_pushlstring(L, m, len);
+    if (!c || len >= sizeof c->name) return;
+    lua_pushvalue(L, -1);
+    if (c->ref) {
+        lua_rawseti(L, LUA_REGISTRYINDEX, c->ref);
+    } else if ((c->ref = luaL_ref(L, LUA_REGISTRYINDEX)) <= 0) {
+        c->ref = 0; /* no room in the registry: not kept */
+        return;
+    }
+    memcpy(c->name, m, len);
+    c->len = (uint8_t)len;
+}
+
 /* Push the method name of class at idx or its supertypes, or nil. */
 static void find_method(lua_State *L, int idx, const char *name) {
     lua_pushvalue(L, idx);
@@ -516,7 +550,7 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     stage__lactor_t *la = stage__lactor(a);
     if (la->methods_ref && !reserved) { /* its own (update_method) */
         lua_rawgeti(L, LUA_REGISTRYINDEX, la->methods_ref);
-        lua_pushlstring(L, m, e->mlen);
+        push_method(w, a->type, m, e->mlen);
         if (lua_rawget(L, -2) == LUA_TFUNCTION) {
             lua_replace(L, -2);
             lua_pushnil(L); /* where the class would be */
@@ -529,8 +563,8 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     /* raw: a class's metatable leads to spawn and spawn_at, not methods.
     ** With its length: lua_pushstring's cache of C strings, keyed by
     ** address, only misses on a method name in an envelope. */
-    if (reserved ||
-        (lua_pushlstring(L, m, e->mlen), lua_rawget(L, -2)) != LUA_TFUNCTION) {
+    if (reserved || (push_method(w, a->type, m, e->mlen), lua_rawget(L, -2)) !=
+                        LUA_TFUNCTION) {
         if (!reserved) lua_pop(L, 1);
         find_method(L, lua_gettop(L), reserved ? "" : m); /* supertypes */
     }

@@ -38,6 +38,14 @@
 /* A load of code from the sources store (lcode.c). */
 typedef struct stage__lload stage__lload_t;
 
+/* The method name a type's actors last received in a theatre, kept as a
+** Lua string (lactor.c: push_method). */
+typedef struct stage__lmname {
+    int ref; /* registry ref of the string; 0: none */
+    uint8_t len;
+    char name[23];
+} stage__lmname_t;
+
 /* One theatre's Lua world. */
 typedef struct stage__lw {
     lua_State *L;
@@ -55,6 +63,8 @@ typedef struct stage__lw {
     unsigned futures_made; /* see stage__lfuture_push */
     int *class_refs;       /* type index -> registry ref of its class */
     int nclass_refs;
+    struct stage__lmname *mnames; /* type index -> its last method name */
+    int nmnames;
     /* the Lua thread of the running turn (the handler's, or the innermost
     ** coroutine it resumed), or NULL: the preemption signal handler reads it
     ** on this theatre's thread */

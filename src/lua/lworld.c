@@ -304,6 +304,7 @@ void stage__lw_close(stage__lw_t *w) {
     stage__free(w->pool);
     stage__free(w->pool_refs);
     stage__free(w->class_refs);
+    stage__free(w->mnames);
     stage__free(w);
 }
 
