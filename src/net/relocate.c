@@ -71,7 +71,8 @@ struct stage__relocate {
 };
 
 typedef struct naming naming_t;
-static void name_taken(stage__netnode_t *nn, naming_t *nm, int status);
+static void name_taken(stage__netnode_t *nn, naming_t *nm,
+                       const stage_dht_effect_t *x);
 static void adoption_step(stage__netnode_t *nn, adoption_t *ad);
 
 /* The loop's time (ms). */
@@ -385,7 +386,7 @@ bool stage__relocate_done(stage__netnode_t *nn, const stage_dht_effect_t *x) {
     if (!r) return false;
     naming_t *nm = stage__u64map_take(&r->names, x->req);
     if (nm) {
-        name_taken(nn, nm, x->status);
+        name_taken(nn, nm, x);
         return true;
     }
     stage_id_t cur;
@@ -442,13 +443,33 @@ static void name_take(stage__netnode_t *nn, const char *name, size_t len,
     stage__lookup_drain(nn);
 }
 
-/* The DHT answered a name's takeover. */
-static void name_taken(stage__netnode_t *nn, naming_t *nm, int status) {
-    if (status == 0)
+/* The DHT answered a name's takeover (x: its DONE; refused, the entry the
+** primary holds, if any, is in its items: the log says what it found). */
+static void name_taken(stage__netnode_t *nn, naming_t *nm,
+                       const stage_dht_effect_t *x) {
+    char held[STAGE_ID_TEXT_MAX + 40] = "no entry for it where the DHT "
+                                        "looked";
+    stage_id_t id;
+    stage_unpack_t u;
+    if (x->status == STAGE_EEXISTS && x->nitems) {
+        stage_unpack_init(&u, x->items[0].value, x->items[0].len);
+        if (stage_unpack_id(&u, &id) == 0) {
+            char text[STAGE_ID_TEXT_MAX];
+            stage_id_format(&id, text, sizeof text);
+            snprintf(held, sizeof held, "it names '%s'", text);
+        } else {
+            snprintf(held, sizeof held, "its entry is not an actor id");
+        }
+    }
+    if (x->status == 0)
         stage__hold_claimed(&nn->holdings, nm->name, nm->serial);
+    else if (x->status == STAGE_EEXISTS)
+        LOG_WARN("the name '%s' does not follow its actor here: it is not "
+                 "its home's any more (%s)",
+                 nm->name, held);
     else
         LOG_WARN("the name '%s' does not follow its actor here: %s", nm->name,
-                 stage_strerror(status));
+                 stage_strerror(x->status));
     adoption_t *ad = nm->ad;
     stage__free(nm);
     adoption_step(nn, ad);
