@@ -1,7 +1,6 @@
 /*
 ** core/node_internal.h: the node structure and the theatre lifecycle, for
-*src/core.
-*/
+** src/core. */
 #ifndef STAGE_CORE_NODE_INTERNAL_H
 #define STAGE_CORE_NODE_INTERNAL_H
 

@@ -14,13 +14,12 @@
 **   - once that has lasted STEAL_BUSY_SECS of its CPU time, or at once
 **     after a turn ran out its slice (t->sliced: long work; an actor in
 **     a handler cannot go, so spread the others before they start theirs),
-**     and it still has STEAL_MIN queued, it claims one hungry theatre (an
-*exchange of
-**     that one's flag: one victim serves it) and moves there half of the
-**     actors of its queue that may go, the ones at the back first (they
-**     would wait the longest), at most STEAL_BATCH, each by core/move.c's
-**     move (its image: stage__move_steal), which keeps every sender's
-**     order; then it counts again from zero.
+**     and it still has STEAL_MIN queued, it claims one hungry theatre
+**     (an exchange of that one's flag: one victim serves it) and moves
+**     there half of the actors of its queue that may go, the ones at the
+**     back first (they would wait the longest), at most STEAL_BATCH, each
+**     by core/move.c's move (its image: stage__move_steal), which keeps
+**     every sender's order; then it counts again from zero.
 ** May go: a mobile actor born in this theatre that never moved
 ** (ACTOR_MOVED: once moved it stays where it is, so an actor is stolen at
 ** most once and never bounces), has a message queued, is not in or
@@ -126,10 +125,10 @@ static int may_go(const stage__theatre_t *t, const stage__actor_t *a) {
 
 /* 1 once t has been busy for STEAL_BUSY_SECS of CPU time since it first
 ** saw someone hungry, or a turn ran out its slice, and is not waiting to
-** look again. The CPU clock is
-** a system call: read at most once in STEAL_PROBE_SECS of the wall's
-** (a vDSO read), so a theatre of short turns pays little for its looks
-** and one of long turns sees the time go by at once. */
+** look again. The CPU clock is a system call: read at most once in
+** STEAL_PROBE_SECS of the wall's (a vDSO read), so a theatre of short
+** turns pays little for its looks and one of long turns sees the time go
+** by at once. */
 static int due(stage__theatre_t *t) {
     double wall = stage__now();
     bool sliced = t->sliced;

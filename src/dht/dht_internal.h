@@ -4,8 +4,8 @@
 ** Files: ring.c (membership, stabilize, fingers, liveness), route.c
 ** (recursive routing with per-hop acks), table.c (the local entries and
 ** their leases, kept in etable.c's ordered chunks), kv.c (requests at the
-*asker, decisions at the primary,
-** copies, repair, renewals, watches), msg.c (payload layout, wire size,
+** asker, decisions at the primary, copies, repair, renewals, watches), msg.c
+** (payload layout, wire size,
 ** msgpack codec), stores.c (typed stores), dht.c (lifecycle, effects),
 ** index.c (the timed indexes: requests, decisions, hops, watches held).
 ** Pure logic: no I/O, no clock; time comes in with every event.

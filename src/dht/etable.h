@@ -4,8 +4,8 @@
 ** A list of sorted chunks of up to ETAB_CHUNK entries (a one-level
 ** B+-tree): a lookup searches the chunks by their last entry (kept with
 ** the chunk's pointer and count in a dense array), then inside one; an insert
-*or a removal moves entries inside one chunk only (a full
-** chunk splits in two, and the chunk pointers shift: ETAB_CHUNK times
+** or a removal moves entries inside one chunk only (a full chunk splits in two,
+** and the chunk pointers shift: ETAB_CHUNK times
 ** fewer than the entries). Walking in (key, sub) order goes chunk by
 ** chunk.
 ** Invariants: entries ascend strictly by (key, sub) across the chunks; no

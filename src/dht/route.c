@@ -5,8 +5,8 @@
 ** member that receives it owes an ack, which rides on the next message
 ** it sends to the previous hop within ack_delay_ms (a REPLY, usually) or
 ** else goes alone (ACK, every ack owed to that member at once). A hop not
-*acknowledged in
-** hop_timeout_ms is retried through another route (never one that already
+** acknowledged in hop_timeout_ms is retried through another route (never one
+** that already
 ** failed for this message), up to HOP_TRIES; then it is dropped and the
 ** asker's own timeout retries the whole request. The owner of the key (the
 ** member whose range (pred, self] holds it) handles it and answers the

@@ -63,7 +63,7 @@ typedef struct stage__lw {
     unsigned futures_made; /* see stage__lfuture_push */
     int *class_refs;       /* type index -> registry ref of its class */
     int nclass_refs;
-    struct stage__lmname *mnames; /* type index -> its last method name */
+    stage__lmname_t *mnames; /* type index -> its last method name */
     int nmnames;
     /* the Lua thread of the running turn (the handler's, or the innermost
     ** coroutine it resumed), or NULL: the preemption signal handler reads it

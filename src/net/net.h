@@ -98,7 +98,8 @@ struct stage__peer {
     bool refused;            /* a send got STAGE_EBUSY: call on_drain */
     bool left;               /* it said goodbye: one failed connect gives up */
     int attempts;            /* failed connects in a row */
-    int refusals;            /* ... of them refused (no session: gives up) */
+    int refusals; /* ... refused, while never reached (refused_limit: given
+                  ** up) */
     /* outbound connections that closed before their handshake completed,
     ** ever, and why the last one did (for a node joining through it) */
     uint64_t failed_connects;

@@ -31,8 +31,8 @@
 ** A call waits in `calls` (src/node/calls.c: the state machine; here one
 ** timer armed at its next deadline) until its reply, its deadline, the end
 ** of its peer's session (NodeDown, NodeUnreachable) or the node's stop. Frames
-*a full peer queue refuses wait in an
-** overflow list until the transport drains. Every byte from the network is
+** a full peer queue refuses wait in an overflow list until the transport
+** drains. Every byte from the network is
 ** checked before use; a bad frame is logged with its peer and dropped.
 **
 ** Thread: everything here runs on the loop's owner except the hooks the

@@ -443,30 +443,34 @@ static void name_take(stage__netnode_t *nn, const char *name, size_t len,
     stage__lookup_drain(nn);
 }
 
-/* The DHT answered a name's takeover (x: its DONE; refused, the entry the
-** primary holds, if any, is in its items: the log says what it found). */
-static void name_taken(stage__netnode_t *nn, naming_t *nm,
-                       const stage_dht_effect_t *x) {
-    char held[STAGE_ID_TEXT_MAX + 40] = "no entry for it where the DHT "
-                                        "looked";
+/* What the DHT found instead of the home's id when it refused to move a
+** name (x: its DONE, whose items hold the primary's entry, if any). */
+static void name_refused(const naming_t *nm, const stage_dht_effect_t *x) {
+    char found[STAGE_ID_TEXT_MAX + 16] = "no entry for it where the DHT looked";
     stage_id_t id;
     stage_unpack_t u;
-    if (x->status == STAGE_EEXISTS && x->nitems) {
+    if (x->nitems) {
         stage_unpack_init(&u, x->items[0].value, x->items[0].len);
         if (stage_unpack_id(&u, &id) == 0) {
             char text[STAGE_ID_TEXT_MAX];
             stage_id_format(&id, text, sizeof text);
-            snprintf(held, sizeof held, "it names '%s'", text);
+            snprintf(found, sizeof found, "it names '%s'", text);
         } else {
-            snprintf(held, sizeof held, "its entry is not an actor id");
+            snprintf(found, sizeof found, "its entry is not an actor id");
         }
     }
+    LOG_WARN("the name '%s' does not follow its actor here: it is not its "
+             "home's any more (%s)",
+             nm->name, found);
+}
+
+/* The DHT answered a name's takeover (x: its DONE). */
+static void name_taken(stage__netnode_t *nn, naming_t *nm,
+                       const stage_dht_effect_t *x) {
     if (x->status == 0)
         stage__hold_claimed(&nn->holdings, nm->name, nm->serial);
     else if (x->status == STAGE_EEXISTS)
-        LOG_WARN("the name '%s' does not follow its actor here: it is not "
-                 "its home's any more (%s)",
-                 nm->name, held);
+        name_refused(nm, x);
     else
         LOG_WARN("the name '%s' does not follow its actor here: %s", nm->name,
                  stage_strerror(x->status));

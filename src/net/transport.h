@@ -158,8 +158,7 @@ uint32_t stage__transport_peer_incarnation(stage__transport_t *t,
 ** again). 0, or: STAGE_EBUSY when the peer's session would hold more than
 ** max_outbound bytes (nothing queued; wait for on_drain),
 ** STAGE_ETOOBIG (the frame would exceed max_frame), STAGE_EINVAL (bad kind or
-*address,
-** peer is this node, or no address of our own yet), STAGE_ESTOPPED
+** address, peer is this node, or no address of our own yet), STAGE_ESTOPPED
 ** (being destroyed), STAGE_ENOMEM. */
 int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
                           const void *body, size_t len);

@@ -2,8 +2,8 @@
 ** tests/sim/node_sim.c: the node protocols of several nodes (src/node: the
 ** frame codec, calls and their deadlines, the name cache, claims and the
 ** leave; src/dht: each node's manager) driven over a simulated network, one
-*seed at a time,
-** the way src/net drives them over TCP: each node's manager, calls timer
+** seed at a time, the way src/net drives them over TCP: each node's manager,
+** calls timer
 ** and workload are events on one virtual clock; frames between two nodes
 ** keep their order (FIFO per pair, random latency); every body is encoded
 ** and decoded by the codec.

@@ -4,8 +4,8 @@
 ** ciphers agree on one; different keys, or a key against none, never bring
 ** a session up and say why on both sides; a broken connection is replaced
 ** under a new handshake and the session resumes; and hostile input to a keyed
-*node (garbage, random bytes, a
-** plain handshake, a wrong key, a cut handshake, and from a client that
+** node (garbage, random bytes, a plain handshake, a wrong key, a cut handshake,
+** and from a client that
 ** holds the key: a flipped bit, a replayed record, a record cut short) is
 ** closed with a log line naming it while a keyed pair goes on serving,
 ** and none of it reaches the frame decoder.
