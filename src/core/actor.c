@@ -40,36 +40,55 @@
 #ifdef STAGE_SANITIZE
 #define CACHE_MAX 0
 #else
-#define CACHE_MAX 4096
+#define CACHE_MAX 4096 /* of each class */
 #endif
+
+/* An envelope's bytes before its data: 97 on 64-bit machines. */
+#define ENV_HEADER offsetof(stage__env_t, data)
+
+/* The data bytes of each class: with the header, 128, 160 and 224 in
+** all, sizes a malloc serves exactly. */
+static const uint8_t class_data[ENV_CLASSES] = {31, 63, ENV_SMALL};
+
+static int size_class(size_t data) {
+    int c = 0;
+    while (c < ENV_CLASSES && data > class_data[c])
+        c++;
+    return c;
+}
 
 static stage__env_t *env_alloc(size_t data) {
     stage__theatre_t *t = stage__current();
     stage__env_t *e;
-    if (data <= ENV_SMALL && t && (e = t->env_cache)) {
-        t->env_cache = e->next;
-        t->nenv_cache--;
+    int c = size_class(data);
+    if (c < ENV_CLASSES && t && (e = t->env_cache[c])) {
+        t->env_cache[c] = e->next;
+        t->nenv_cache[c]--;
     } else {
-        e = stage__malloc(sizeof *e + (data <= ENV_SMALL ? ENV_SMALL : data));
+        e = stage__malloc(ENV_HEADER +
+                          (c < ENV_CLASSES ? class_data[c] : data));
         if (!e) return NULL;
     }
-    memset(e, 0, sizeof *e);
-    e->small = data <= ENV_SMALL;
+    memset(e, 0, ENV_HEADER);
+    e->size_class = (uint8_t)c;
     return e;
 }
 
 void stage__caches_free(stage__theatre_t *t) {
     stage__env_t *e;
-    while ((e = t->env_cache)) {
-        t->env_cache = e->next;
-        stage__free(e);
+    for (int c = 0; c < ENV_CLASSES; c++) {
+        while ((e = t->env_cache[c])) {
+            t->env_cache[c] = e->next;
+            stage__free(e);
+        }
+        t->nenv_cache[c] = 0;
     }
     stage__future_t *f;
     while ((f = t->fut_cache)) {
         t->fut_cache = (stage__future_t *)f->conts;
         stage__free(f);
     }
-    t->nenv_cache = t->nfut_cache = 0;
+    t->nfut_cache = 0;
 }
 
 stage__env_t *stage__env_new(const char *method, size_t mlen, const void *args,
@@ -101,10 +120,11 @@ stage__env_t *stage__env_call(stage__call_fn fn, stage__call_fn drop,
 void stage__env_free(stage__env_t *e) {
     if (e->future) stage__future_unref(e->future);
     stage__theatre_t *t = stage__current();
-    if (e->small && t && t->nenv_cache < CACHE_MAX) {
-        e->next = t->env_cache;
-        t->env_cache = e;
-        t->nenv_cache++;
+    int c = e->size_class;
+    if (c < ENV_CLASSES && t && t->nenv_cache[c] < CACHE_MAX) {
+        e->next = t->env_cache[c];
+        t->env_cache[c] = e;
+        t->nenv_cache[c]++;
         return;
     }
     stage__free(e);

@@ -57,6 +57,7 @@ struct stage__env {
     stage__item_t hdr;
     uint16_t mlen;           /* method name length (data holds it + NUL) */
     uint16_t target_theatre; /* birth theatre of the target */
+    uint32_t len;            /* msgpack args length */
     uint64_t target;         /* target serial */
     uint64_t sender;         /* sender serial, 0 if not an actor */
     stage__type_t *sender_type;
@@ -66,8 +67,7 @@ struct stage__env {
     stage__call_fn drop;     /* ENV_CALL never run: release (a == NULL) */
     void *arg;               /* ENV_CALL */
     stage__env_t *next;      /* mailbox link (theatre-local) */
-    bool small;              /* allocated with ENV_SMALL bytes of data */
-    uint32_t len;            /* msgpack args length */
+    uint8_t size_class;      /* of its data (ENV_CLASSES: not recycled) */
     char data[];             /* method NUL args */
 };
 
@@ -78,7 +78,12 @@ static inline const char *stage__env_args(const stage__env_t *e) {
     return e->data + e->mlen + 1;
 }
 
-#define ENV_SMALL 120 /* data bytes of a recyclable envelope */
+/* Envelopes of up to ENV_SMALL data bytes are recycled, in ENV_CLASSES
+** classes of size: a one-way message with small arguments (most of them)
+** takes 128 bytes, not the 224 of the largest class; a flood queued by
+** the million is that much less memory to fault in. */
+#define ENV_CLASSES 3
+#define ENV_SMALL 127
 
 /* A new message envelope (method + args copied). NULL on ENOMEM. */
 stage__env_t *stage__env_new(const char *method, size_t mlen, const void *args,

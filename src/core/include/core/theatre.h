@@ -102,8 +102,8 @@ struct stage__theatre {
     ** queue to give again */
     double backlog_since;
     double give_after;
-    double probe_at; /* when (stage__now) it last read its CPU clock */
-    bool sliced;     /* a turn ran out its slice: long work, give at once */
+    double probe_at;     /* when (stage__now) it last read its CPU clock */
+    bool sliced;         /* a turn ran out its slice: long work, give at once */
     stage__actor_table_t actors;
     stage__timer_t **heap; /* timer min-heap */
     int nheap, capheap;
@@ -134,9 +134,10 @@ struct stage__theatre {
     /* each registered kind's data for this theatre, by slot (kind.h):
     ** set by the kind on this thread before its first turn here */
     void *kind_data[STAGE_KINDS_MAX];
-    stage__env_t *env_cache;    /* free small envelopes */
+    stage__env_t *env_cache[ENV_CLASSES]; /* free small envelopes */
+    int nenv_cache[ENV_CLASSES];
     stage__future_t *fut_cache; /* free futures */
-    int nenv_cache, nfut_cache;
+    int nfut_cache;
     /* node stop (stage__actors_reap): after it, no death runs; while a
     ** death runs, its actor, for the node's log if the theatre hangs */
     bool deaths_over;
