@@ -187,15 +187,35 @@ static int suspended(stage__theatre_t *t, stage__actor_t *a, int r) {
     if (r == TURN_PREEMPTED) {
         stage__actor_ready(t, a);
         t->sliced = true; /* steal.c: work this long is worth spreading */
+        t->preempted_at = stage__now();
     }
     return 1;
 }
 
+/* After each STAGE_TURN_MESSAGES messages of a's turn: 1 if it takes
+** more. A turn is that many messages, unless handlers were preempted on
+** this theatre lately: then an actor with many short messages gets a
+** slice, as each of those long handlers does, not the hundredth of one
+** that 100 messages take (the receiver of a flood, beside its senders,
+** would fall ever further behind, and its mailbox grow without end).
+** until: 0 at the start of the turn; the end of its slice after. */
+static bool turn_goes_on(stage__theatre_t *t, stage__actor_t *a,
+                         double *until) {
+    if (!a->mbox_head) return false;
+    double now = stage__now();
+    if (!*until) {
+        double slice = stage__node_config(t->node)->slice_secs;
+        if (now - t->preempted_at > 2 * slice) return false;
+        *until = now + slice;
+    }
+    return now < *until;
+}
+
 /* Run a's turn: continue its suspended handler, then up to
-** STAGE_TURN_MESSAGES messages. Once the node is stopping no handler
-** starts (stage.exit stops the node after the current turn). A turn that
-** failed under on_error "restart" is followed by the restart, before the
-** next message (onerror.c). */
+** STAGE_TURN_MESSAGES messages (or a slice of them: turn_goes_on). Once
+** the node is stopping no handler starts (stage.exit stops the node after
+** the current turn). A turn that failed under on_error "restart" is
+** followed by the restart, before the next message (onerror.c). */
 static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     a->flags &= ~ACTOR_QUEUED;
     if (a->flags & ACTOR_DEAD) { /* destroyed while queued: free it here */
@@ -211,7 +231,12 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         stage__turn_end(t);
         if (suspended(t, a, r)) return;
     }
-    for (int n = 0; n < STAGE_TURN_MESSAGES; n++) {
+    double until = 0;
+    for (int n = 0;; n++) {
+        if (n == STAGE_TURN_MESSAGES) {
+            if (!turn_goes_on(t, a, &until)) break;
+            n = 0;
+        }
         if (a->flags & (ACTOR_STOPPING | ACTOR_RESTART | ACTOR_MOVING)) {
             /* a node that stops reaps a failed instance: no restart */
             if ((a->flags & (ACTOR_STOPPING | ACTOR_RESTART)) ==

@@ -104,6 +104,7 @@ struct stage__theatre {
     double give_after;
     double probe_at;     /* when (stage__now) it last read its CPU clock */
     bool sliced;         /* a turn ran out its slice: long work, give at once */
+    double preempted_at; /* when a turn here last ran out its slice */
     stage__actor_table_t actors;
     stage__timer_t **heap; /* timer min-heap */
     int nheap, capheap;
