@@ -495,10 +495,11 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
     } else if (status != LUA_OK) {
         lua_xmove(co, L, 1);
     }
-    stage_id_t self;
-    stage__make_id(w->node, a->serial, a->type, &self);
+    stage_id_t self; /* only for a reply or a failure: most have neither */
     a->spent = 0;
     stage__future_t *reply = e ? e->future : NULL;
+    if (status != LUA_OK || reply)
+        stage__make_id(w->node, a->serial, a->type, &self);
     if (status == LUA_OK) {
         if (reply) {
             if (nres == 0) lua_pushnil(co);

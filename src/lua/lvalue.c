@@ -367,9 +367,53 @@ static int enc_finish(enc_t *e, int top, int rc) {
     return rc;
 }
 
+/* The arguments of most messages are a few numbers, strings and booleans:
+** write them as enc_value would, without the set-up a walk of tables needs.
+** Returns 0, or 1 at the first argument of another type (nothing is
+** undone: the caller starts over). */
+static int enc_scalars(lua_State *L, int first, int n, stage_pack_t *p) {
+    for (int i = first; i < first + n; i++) {
+        switch (lua_type(L, i)) {
+        case LUA_TNIL:
+            stage_pack_nil(p);
+            break;
+        case LUA_TBOOLEAN:
+            stage_pack_bool(p, lua_toboolean(L, i));
+            break;
+        case LUA_TNUMBER:
+            if (lua_isinteger(L, i))
+                stage_pack_int(p, lua_tointeger(L, i));
+            else
+                stage_pack_double(p, lua_tonumber(L, i));
+            break;
+        case LUA_TSTRING: {
+            size_t len;
+            const char *s = lua_tolstring(L, i, &len);
+            stage_pack_str(p, s, len);
+            break;
+        }
+        default:
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int stage__lv_encode_args(lua_State *L, int first, int n, stage_pack_t *p,
                           const stage__lv_hooks_t *h, char *err,
                           size_t errlen) {
+    if (n >= 0 && n < 16) { /* a fixarray of scalars, the common case */
+        size_t base = p->len;
+        first = lua_absindex(L, first);
+        stage_pack_array(p, (uint32_t)n);
+        if (!enc_scalars(L, first, n, p) && !stage_pack_error(p) &&
+            p->len - base <=
+                (h && h->max_bytes ? h->max_bytes : STAGE__LV_MAX_BYTES)) {
+            if (err && errlen) err[0] = '\0';
+            return 0;
+        }
+        p->len = base; /* the walk below says what went wrong, if anything */
+    }
     enc_t e;
     int top = lua_gettop(L), rc = 0;
     enc_init(&e, L, p, h, err, errlen);
@@ -584,6 +628,67 @@ static void dec_init(dec_t *d, lua_State *L, const char *data, size_t len,
     if (err && errlen) err[0] = '\0';
 }
 
+/* Push the value at *p if it is one of the scalars most arguments are
+** (an integer of up to 32 bits, a string of up to 31 bytes, nil, a
+** boolean) and all of it is before end, and move *p past it. Returns 0,
+** pushing nothing, for anything else: dec_value decodes (or refuses) it. */
+static int dec_scalar(lua_State *L, const char **p, const char *end) {
+    const unsigned char *b = (const unsigned char *)*p;
+    size_t left = (size_t)(end - *p);
+    unsigned c = b[0];
+    if (c <= 0x7f || c >= 0xe0) { /* fixint */
+        lua_pushinteger(L, (int8_t)c >= 0 ? (lua_Integer)c : (int8_t)c);
+        *p += 1;
+        return 1;
+    }
+    if (c >= 0xa0 && c <= 0xbf) { /* fixstr */
+        size_t n = c & 0x1f;
+        if (n >= left) return 0;
+        lua_pushlstring(L, *p + 1, n);
+        *p += 1 + n;
+        return 1;
+    }
+    lua_Integer v;
+    size_t size;
+    switch (c) {
+    case 0xc0:
+        lua_pushnil(L);
+        *p += 1;
+        return 1;
+    case 0xc2:
+    case 0xc3:
+        lua_pushboolean(L, c == 0xc3);
+        *p += 1;
+        return 1;
+    case 0xcc:
+    case 0xd0:
+        if (left < 2) return 0;
+        v = c == 0xcc ? b[1] : (int8_t)b[1];
+        size = 2;
+        break;
+    case 0xcd:
+    case 0xd1:
+        if (left < 3) return 0;
+        v = (uint16_t)(b[1] << 8 | b[2]);
+        if (c == 0xd1) v = (int16_t)v;
+        size = 3;
+        break;
+    case 0xce:
+    case 0xd2:
+        if (left < 5) return 0;
+        v = (lua_Integer)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 |
+                          (uint32_t)b[3] << 8 | b[4]);
+        if (c == 0xd2) v = (int32_t)(uint32_t)v;
+        size = 5;
+        break;
+    default:
+        return 0;
+    }
+    lua_pushinteger(L, v);
+    *p += size;
+    return 1;
+}
+
 int stage__lv_decode_args(lua_State *L, const char *data, size_t len,
                           const stage__lv_hooks_t *h, char *err,
                           size_t errlen) {
@@ -600,7 +705,7 @@ int stage__lv_decode_args(lua_State *L, const char *data, size_t len,
         return dfail(&d, "out of Lua stack space");
     d.p = m.next;
     for (uint32_t i = 0; i < m.n && !rc; i++)
-        rc = dec_value(&d, 2);
+        if (d.p >= d.end || !dec_scalar(L, &d.p, d.end)) rc = dec_value(&d, 2);
     if (!rc && d.p != d.end) rc = dfail(&d, "trailing bytes");
     if (rc) {
         lua_settop(L, top);

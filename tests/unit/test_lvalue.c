@@ -83,6 +83,9 @@ static void scalars_round_trip_and_keep_their_number_kind(void **state) {
     round_trip(L, "return 1, 1.0, -0.5, 0, -1, 2^53, 1e308, -1e-308");
     round_trip(L, "return math.maxinteger, math.mininteger, 127, 128, -32,"
                   " -33, 255, 256, 65535, 65536, 4294967295, 4294967296");
+    round_trip(L, "return -128, -129, -32768, -32769, -2^31 // 1,"
+                  " -2^31 // 1 - 1, 2^31 // 1 - 1, 2^31 // 1");
+    round_trip(L, "return string.rep('s', 31), string.rep('t', 32)");
     round_trip(L, "return 0/0, 1/0, -1/0, 3.0, -2.0");
     round_trip(L, "return 'a', '', 'bin\\0ary\\255', string.rep('x', 70000)");
     round_trip(L, "return true, false, nil, nil, 1, nil");
@@ -387,14 +390,23 @@ static void every_truncation_fails_cleanly(void **state) {
     lua_State *L = *state;
     char err[128];
     stage_pack_t p = STAGE_PACK_INIT;
-    int n = run(L, "return 1, 'two', {3, {four = 4.5, [5] = {true}}}, nil");
-    assert_int_equal(stage__lv_encode_args(L, 1, n, &p, NULL, err, 128), 0);
-    lua_settop(L, 0);
-    for (size_t len = 0; len < p.len; len++) {
-        decode_fails(L, p.data, len, NULL);
-        assert_int_equal(stage__lv_decode_value(L, p.data, len, NULL, err, 128),
-                         STAGE_EDECODE);
-        assert_int_equal(lua_gettop(L), 0);
+    /* tables, and each scalar decoding takes a short cut for */
+    static const char *const chunks[] = {
+        "return 1, 'two', {3, {four = 4.5, [5] = {true}}}, nil",
+        "return 200, 40000, 3000000000, -100, -40000, -3000000000, "
+        "string.rep('x', 31), false, 7"};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        int n = run(L, chunks[c]);
+        stage_pack_reset(&p);
+        assert_int_equal(stage__lv_encode_args(L, 1, n, &p, NULL, err, 128), 0);
+        lua_settop(L, 0);
+        for (size_t len = 0; len < p.len; len++) {
+            decode_fails(L, p.data, len, NULL);
+            assert_int_equal(
+                stage__lv_decode_value(L, p.data, len, NULL, err, 128),
+                STAGE_EDECODE);
+            assert_int_equal(lua_gettop(L), 0);
+        }
     }
     stage_pack_free(&p);
 }
