@@ -23,6 +23,28 @@
 
 /* ---- the reference userdata --------------------------------------------- */
 
+/* A reference's userdata: a tag, then the reference. stage__lref_test, on
+** every send, knows one by its size and tag, not by a metatable fetched
+** and compared: nothing else starts with the tag's address, and Lua code
+** makes no userdata (nor sees a reference's metatable: lsandbox.c). */
+typedef struct lref_box {
+    const void *tag;
+    stage__lref_t r;
+} lref_box_t;
+
+static const char lref_tag;
+
+static stage__lref_t *new_box(lua_State *L) {
+    lref_box_t *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->tag = &lref_tag;
+    return &b->r;
+}
+
+/* The reference of the userdata at idx (a reference's: checked before). */
+static stage__lref_t *unbox(lua_State *L, int idx) {
+    return &((lref_box_t *)lua_touserdata(L, idx))->r;
+}
+
 /* References are immutable, so a theatre shares one per id while it is
 ** alive: refcache maps serial -> reference, with weak values. Messages
 ** that carry references (replies to the sender, say) then decode without
@@ -32,7 +54,7 @@ void stage__lref_push(lua_State *L, const stage_id_t *id) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->refcache);
     lua_Integer key = (lua_Integer)id->serial;
     if (lua_rawgeti(L, -1, key) == LUA_TUSERDATA) {
-        stage__lref_t *r = lua_touserdata(L, -1);
+        stage__lref_t *r = unbox(L, -1);
         if (r->id.incarnation == id->incarnation &&
             stage_id_equal(&r->id, id)) {
             lua_remove(L, -2);
@@ -48,25 +70,22 @@ void stage__lref_push(lua_State *L, const stage_id_t *id) {
 
 void stage__lref_new(lua_State *L, const stage_id_t *id) {
     stage__lw_t *w = stage__lw(L);
-    stage__lref_t *r = lua_newuserdatauv(L, sizeof *r, 0);
+    stage__lref_t *r = new_box(L);
     stage__target_set(w->node, r, id);
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->ref_mt);
     lua_setmetatable(L, -2);
 }
 
 stage__lref_t *stage__lref_test(lua_State *L, int idx) {
-    stage__lw_t *w = stage__lw(L);
-    if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
-        return NULL;
-    const void *m = lua_topointer(L, -1);
-    lua_pop(L, 1);
-    return m == w->ref_mtp || m == w->farref_mtp ? lua_touserdata(L, idx)
-                                                 : NULL;
+    if (lua_type(L, idx) != LUA_TUSERDATA) return NULL;
+    lref_box_t *b = lua_touserdata(L, idx);
+    return lua_rawlen(L, idx) == sizeof *b && b->tag == &lref_tag ? &b->r
+                                                                  : NULL;
 }
 
 void stage__lref_push_far(lua_State *L, stage__future_t *f) {
     stage__lw_t *w = stage__lw(L);
-    stage__lref_t *r = lua_newuserdatauv(L, sizeof *r, 0);
+    stage__lref_t *r = new_box(L);
     memset(r, 0, sizeof *r);
     r->pending = f;
     if ((r->byname = f->byname)) stage__byname_ref(r->byname); /* by name */
@@ -79,7 +98,7 @@ int stage__lref_settle(lua_State *L, stage__lref_t *r) {
 }
 
 static int r_gc(lua_State *L) {
-    stage__lref_t *r = lua_touserdata(L, 1);
+    stage__lref_t *r = unbox(L, 1);
     if (r->pending) stage__future_unref(r->pending);
     if (r->byname) stage__byname_unref(r->byname);
     r->pending = NULL;
@@ -331,9 +350,7 @@ void stage__lref_open(lua_State *L) {
     }
     lua_pushcfunction(L, r_gc);
     lua_setfield(L, -2, "__gc");
-    w->farref_mtp = lua_topointer(L, -1);
     w->farref_mt = luaL_ref(L, LUA_REGISTRYINDEX);
-    w->ref_mtp = lua_topointer(L, -1);
     w->ref_mt = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L); /* refcache, weak values */
     lua_createtable(L, 0, 1);

@@ -71,11 +71,10 @@ typedef struct stage__lw {
     lua_State *volatile running;
     double resumed_at; /* when a preempted turn was resumed */
     int call_turn;     /* TURN_* of the Lua turn a core turn ran (lactor.c) */
-    int ref_mt, future_mt;            /* registry refs of the metatables */
-    const void *ref_mtp, *future_mtp; /* the same, as pointers */
-    int farref_mt;                    /* far references: with a __gc */
-    const void *farref_mtp;
-    int refcache; /* registry ref: serial -> reference (weak) */
+    int ref_mt, future_mt;  /* registry refs of the metatables */
+    const void *future_mtp; /* the same, as a pointer */
+    int farref_mt;          /* far references: with a __gc */
+    int refcache;           /* registry ref: serial -> reference (weak) */
 
     /* The heap's cap (--memory; SIZE_MAX: none), enforced while actor
     ** code runs (mem_enforce; mem_cap is mem_limit then, else SIZE_MAX):
