@@ -467,12 +467,20 @@ static void memory_exceeded(stage__lw_t *w, stage__actor_t *a) {
                  text, w->t->index, w->mem_limit);
 }
 
+static bool hook_is_idle(lua_State *co);
+
 /* After lua_resume returned status on co for actor a running envelope e
 ** (NULL for a turn core made: no reply, nothing to free). */
 static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
                   stage__env_t *e, int status, int nres) {
     lua_State *L = w->L;
     set_running(w, NULL);
+    /* The watchdog's signal may have come as the turn ended, setting the
+    ** preemption hook on co, which no longer runs: the request is void. A
+    ** count hook left on would slow every handler co runs from now on
+    ** (Lua's VM calls its hook code at each instruction while one is set)
+    ** and preempt the next at once. */
+    if (!hook_is_idle(co)) stage__lua_hook_idle(co);
     if (status == LUA_YIELD && w->preempted == 2) { /* past its budget */
         const stage_node_config_t *cfg = stage__node_config(w->node);
         push_budget_error(L, a->spent, cfg->budget_secs);
@@ -854,6 +862,10 @@ static void poll_hook(lua_State *co, lua_Debug *ar) {
     if (stage__preempt_wanted(stage__lw(co)->t)) preempt_hook(co, ar);
 }
 
+static bool hook_is_idle(lua_State *co) {
+    return lua_gethook(co) == (STAGE_UNDER_TSAN ? poll_hook : NULL);
+}
+
 void stage__lua_hook_idle(lua_State *co) {
     if (STAGE_UNDER_TSAN)
         lua_sethook(co, poll_hook, LUA_MASKCOUNT, POLL_COUNT);
@@ -915,7 +927,15 @@ static void preempt_hook(lua_State *co, lua_Debug *ar) {
     }
     if (lua_isyieldable(co)) {
         w->preempted = over ? 2 : 1;
+        /* In a hook, lua_yield returns here, and the coroutine yields
+        ** once the hook returns: go at once. Going on would set the
+        ** measuring hook below on a coroutine that yielded, and a count
+        ** hook makes Lua's VM stop in its hook code at every instruction:
+        ** this handler, and every later one the pooled coroutine runs,
+        ** would run at half speed and be preempted every 100,000
+        ** instructions, asked or not. */
         lua_yield(co, 0);
+        return;
     }
     if (over) { /* cannot yield here (a C call in between): raise */
         w->poisoned = co;
