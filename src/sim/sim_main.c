@@ -40,9 +40,9 @@ static const char usage[] =
     "                          restarted at its address and reclaims it\n"
     "  --name-moves            every 10 s a name is taken over by another\n"
     "                          node (a drain's compare-and-swap)\n"
-    "  --stall SECS            with --name-moves: the name's primary's node\n"
-    "                          is stopped SECS from SECS/2 before the "
-    "takeover\n"
+    "  --stall SECS            with --name-moves, every other round: the\n"
+    "                          name's primary's node is stopped SECS, from\n"
+    "                          SECS/2 before the takeover\n"
     "  --fresh-reads           a stored entry is read as each node joins\n"
     "  --lease-ms L (30000)  --wire (pass messages through msgpack)\n";
 
