@@ -553,7 +553,7 @@ static void name_taken(stage__netnode_t *nn, naming_t *nm,
     }
     if (x->status == 0) {
         stage__hold_claimed(&nn->holdings, nm->name, nm->cur.serial);
-        if (nm->asks)
+        if (nm->asks && !nm->claim) /* a claim said so already */
             LOG_INFO("the name '%s' follows its actor here (asked %d times)",
                      nm->name, nm->asks + 1);
     } else if (x->status == STAGE_EEXISTS) {
