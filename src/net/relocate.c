@@ -35,6 +35,10 @@
 #include "util/log.h"
 
 #define RELOCATE_FORMERS_MAX 16 /* earlier ids carried per actor */
+/* A name's compare-and-swap that the DHT refused for want of an entry, or
+** that timed out, is asked again at the next sweeps (every 500 ms), this
+** many times; then the name is claimed for its actor (see name_taken). */
+#define RELOCATE_NAME_ASKS 10
 
 /* A message held while the machine finds where its actor is. */
 typedef struct held {
@@ -52,11 +56,15 @@ typedef struct adoption {
     int pending;
 } adoption_t;
 
-/* A name taken over with an actor, its compare-and-swap under way. */
+/* A name taken over with an actor, its compare-and-swap under way (or
+** waiting for the sweep to be asked again). */
 struct naming {
     char name[256];
-    uint64_t serial; /* the actor here */
+    stage_id_t old, cur; /* the home's id, the actor here */
     adoption_t *ad;
+    int asks;            /* asked again so far */
+    bool claim;          /* the last resort: a claim, not a swap */
+    struct naming *next; /* in waiting */
 };
 
 struct stage__relocate {
@@ -65,9 +73,10 @@ struct stage__relocate {
     uint64_t handles;
     stage_u64map_t adoptions; /* tag -> adoption_t */
     uint64_t tags;
-    stage_u64map_t names; /* DHT request -> naming_t */
-    bool closing;         /* SENDs fail Stopped */
-    bool running;         /* run_effects is under way */
+    stage_u64map_t names;   /* DHT request -> naming_t */
+    struct naming *waiting; /* names to ask again at the next sweep */
+    bool closing;           /* SENDs fail Stopped */
+    bool running;           /* run_effects is under way */
 };
 
 typedef struct naming naming_t;
@@ -289,6 +298,11 @@ void stage__relocate_close(stage__netnode_t *nn) {
     stage__u64map_free(&r->held);
     stage__u64map_each(&r->names, free_val, NULL);
     stage__u64map_free(&r->names);
+    while (r->waiting) {
+        naming_t *nm = r->waiting;
+        r->waiting = nm->next;
+        stage__free(nm);
+    }
     stage__u64map_each(&r->adoptions, free_val, NULL);
     stage__u64map_free(&r->adoptions);
     stage_reloc_destroy(&r->m);
@@ -373,9 +387,12 @@ void stage__relocate_forget(stage__netnode_t *nn, uint64_t serial) {
     stage__relocate_run(nn);
 }
 
+static void names_again(stage__netnode_t *nn);
+
 void stage__relocate_sweep(stage__netnode_t *nn) {
     stage__relocate_t *r = nn->relocate;
     if (!r) return;
+    names_again(nn);
     stage_reloc_tick(r->m, now_ms(nn)); /* lookups asked again */
     if (atomic_load(&nn->joined)) stage_reloc_sweep(r->m, now_ms(nn));
     stage__relocate_run(nn);
@@ -418,21 +435,35 @@ static void adoption_step(stage__netnode_t *nn, adoption_t *ad) {
     stage__free(ad);
 }
 
+/* Ask the DHT to move nm's name to its actor here (or, nm->claim, to
+** claim it for it). False if it cannot be asked (nm is not kept). */
+static bool name_ask(stage__netnode_t *nn, naming_t *nm) {
+    stage__relocate_t *r = nn->relocate;
+    uint64_t req = ++nn->next_id;
+    if (stage__u64map_put(&r->names, req, nm)) return false;
+    int rc = nm->claim ? stage_dht_name_claim(nn->dht, now_ms(nn), req,
+                                              nm->name, &nm->cur)
+                       : stage_dht_name_move(nn->dht, now_ms(nn), req, nm->name,
+                                             &nm->old, &nm->cur);
+    if (rc) {
+        stage__u64map_take(&r->names, req);
+        return false;
+    }
+    return true;
+}
+
 /* Take name over from actor old for cur, an actor of this node now. */
 static void name_take(stage__netnode_t *nn, const char *name, size_t len,
                       const stage_id_t *old, const stage_id_t *cur,
                       adoption_t *ad) {
-    stage__relocate_t *r = nn->relocate;
-    naming_t *nm = stage__malloc(sizeof *nm);
+    naming_t *nm = stage__calloc(1, sizeof *nm);
     if (!nm) return;
     nm->ad = ad;
     memcpy(nm->name, name, len);
     nm->name[len] = '\0';
-    nm->serial = cur->serial;
-    uint64_t req = ++nn->next_id;
-    if (stage__u64map_put(&r->names, req, nm) ||
-        stage_dht_name_move(nn->dht, now_ms(nn), req, nm->name, old, cur)) {
-        stage__u64map_take(&r->names, req);
+    nm->old = *old;
+    nm->cur = *cur;
+    if (!name_ask(nn, nm)) {
         LOG_WARN("the name '%s' does not follow its actor here: the DHT "
                  "cannot be asked",
                  nm->name);
@@ -440,6 +471,28 @@ static void name_take(stage__netnode_t *nn, const char *name, size_t len,
         return;
     }
     ad->pending++;
+    stage__lookup_drain(nn);
+}
+
+/* The sweep: ask again for the names waiting. */
+static void names_again(stage__netnode_t *nn) {
+    stage__relocate_t *r = nn->relocate;
+    naming_t *nm = r->waiting;
+    r->waiting = NULL;
+    if (!nm) return;
+    while (nm) {
+        naming_t *next = nm->next;
+        nm->next = NULL;
+        if (r->closing || !name_ask(nn, nm)) {
+            LOG_WARN("the name '%s' does not follow its actor here: the DHT "
+                     "cannot be asked",
+                     nm->name);
+            adoption_t *ad = nm->ad;
+            stage__free(nm);
+            adoption_step(nn, ad);
+        }
+        nm = next;
+    }
     stage__lookup_drain(nn);
 }
 
@@ -464,16 +517,51 @@ static void name_refused(const naming_t *nm, const stage_dht_effect_t *x) {
              nm->name, found);
 }
 
-/* The DHT answered a name's takeover (x: its DONE). */
+/* The DHT answered a name's takeover (x: its DONE). A refusal with no
+** entry in hand is no answer: the replica that decided it may stand in
+** for a primary that is stopped (SIGSTOP, a long pause) and not hold the
+** entry, which comes back with its primary (cluster.drain_fault: a frozen
+** node that held most of the ring refused 4 of 10 names this way). So is
+** a timeout. Both are asked again, RELOCATE_NAME_ASKS times; after that,
+** the DHT has no entry for it wherever it looked: it is claimed for the
+** actor here, put again as it would have been. */
 static void name_taken(stage__netnode_t *nn, naming_t *nm,
                        const stage_dht_effect_t *x) {
-    if (x->status == 0)
-        stage__hold_claimed(&nn->holdings, nm->name, nm->serial);
-    else if (x->status == STAGE_EEXISTS)
+    stage__relocate_t *r = nn->relocate;
+    bool unseen = x->status == STAGE_EEXISTS && !x->nitems && !nm->claim;
+    if ((unseen || x->status == STAGE_ETIMEOUT) && !r->closing) {
+        if (nm->asks < RELOCATE_NAME_ASKS) {
+            nm->asks++;
+            LOG_INFO("the name '%s' waits to follow its actor here: %s; "
+                     "asked again (%d of %d)",
+                     nm->name,
+                     unseen ? "the DHT found no entry for it (a replica "
+                              "standing in for its primary may not hold it)"
+                            : "the DHT did not answer in time",
+                     nm->asks, RELOCATE_NAME_ASKS);
+            nm->next = r->waiting;
+            r->waiting = nm;
+            return;
+        }
+        if (unseen) { /* nothing to swap: the name is put again */
+            LOG_WARN("the name '%s' is claimed again for its actor here: "
+                     "the DHT found no entry for it in %d asks",
+                     nm->name, RELOCATE_NAME_ASKS + 1);
+            nm->claim = true;
+            if (name_ask(nn, nm)) return;
+        }
+    }
+    if (x->status == 0) {
+        stage__hold_claimed(&nn->holdings, nm->name, nm->cur.serial);
+        if (nm->asks && !nm->claim) /* a claim said so already */
+            LOG_INFO("the name '%s' follows its actor here (asked %d times)",
+                     nm->name, nm->asks + 1);
+    } else if (x->status == STAGE_EEXISTS) {
         name_refused(nm, x);
-    else
+    } else {
         LOG_WARN("the name '%s' does not follow its actor here: %s", nm->name,
                  stage_strerror(x->status));
+    }
     adoption_t *ad = nm->ad;
     stage__free(nm);
     adoption_step(nn, ad);

@@ -247,7 +247,12 @@ uint64_t stage__sim_oracle_owner(const stage__sim_t *s, uint64_t key) {
 
 int stage__sim_random_live_mgr(stage__sim_t *s) {
     if (!s->nlive) return -1;
-    return s->live[stage__sim_rng_below(&s->rng, (uint64_t)s->nlive)];
+    int m = s->live[stage__sim_rng_below(&s->rng, (uint64_t)s->nlive)];
+    /* a stalled node asks nothing: another, if there is one */
+    for (int tries = 0; tries < 16 && stage__sim_stalled(s, s->mgrs[m].node);
+         tries++)
+        m = s->live[stage__sim_rng_below(&s->rng, (uint64_t)s->nlive)];
+    return stage__sim_stalled(s, s->mgrs[m].node) ? -1 : m;
 }
 
 static void live_add(stage__sim_t *s, int i) {
@@ -365,6 +370,14 @@ void stage__sim_leave_node(stage__sim_t *s, int node) {
     stage__sim_crash_node(s, node);
 }
 
+void stage__sim_stall_node(stage__sim_t *s, int node, uint64_t ms) {
+    if (s->nodes[node].alive) s->nodes[node].stalled_until = s->now + ms;
+}
+
+bool stage__sim_stalled(const stage__sim_t *s, int node) {
+    return s->nodes[node].alive && s->now < s->nodes[node].stalled_until;
+}
+
 /* ---- the loop ---- */
 
 void stage__sim_loop(stage__sim_t *s, uint64_t until) {
@@ -377,6 +390,11 @@ void stage__sim_loop(stage__sim_t *s, uint64_t until) {
             continue;
         }
         mgr_t *g = &s->mgrs[e.mgr];
+        if (stage__sim_stalled(s, g->node)) { /* it waits, in order */
+            e.t = s->nodes[g->node].stalled_until;
+            stage__sim_push(s, &e);
+            continue;
+        }
         if (e.kind == EV_TIMER) {
             if (e.gen != g->gen || !g->d) continue;
             g->sched = UINT64_MAX;

@@ -56,6 +56,7 @@ enum {
     P_MOVE = 1500,       /* + round: a node claims nmove-<round> */
     P_MOVE_AGAIN = 1550, /* + round: the takeover, again after a timeout */
     P_MOVE_CHECK = 1600, /* + round: read the name back */
+    P_MOVE_TAKE = 1650,  /* + round: the takeover (--stall: in the stall) */
     P_FRESH = 100000     /* + node: it and a member read the fresh entry */
 };
 
@@ -63,6 +64,10 @@ enum {
 #define TAKE_READS 5 /* reads of the name, 0.5 s and 3 s after the reclaim */
 enum { TAKE_FIRST, TAKE_AGAIN, TAKE_READ, TAKE_STRANGER }; /* sreq expect */
 enum { MOVE_CLAIM, MOVE_TAKE, MOVE_RETAKE, MOVE_WRONG, MOVE_READ };
+/* A takeover refused by a replica that holds no entry for the name is
+** asked again, as net/relocate.c does: this often, this far apart. */
+#define MOVE_ASKS 16
+#define MOVE_ASK_MS 500
 
 void stage__sim_probes_plan(stage__sim_t *s, uint64_t t0) {
     const stage__sim_config_t *c = &s->c;
@@ -497,6 +502,30 @@ static void move_read(stage__sim_t *s, int k) {
     }
 }
 
+/* The node of the manager that holds name's primary replica (the
+** oracle's owner of its key), or -1. */
+static int primary_node(stage__sim_t *s, const char *name) {
+    int R = s->c.replicas;
+    uint64_t k = stage_dht_key(STAGE_DHT_NAMES, name, strlen(name));
+    uint64_t id = stage__sim_oracle_owner(
+        s, stage_dht_replica(k, stage_dht_primary_index(k, R), R));
+    for (int m = 0; id && m < s->nm; m++)
+        if (s->mgrs[m].d && s->mgrs[m].id == id) return s->mgrs[m].node;
+    return -1;
+}
+
+/* The takeover of round k, and the wrong one beside it (neither by a
+** stalled node: it asks nothing). */
+static void move_take(stage__sim_t *s, int k) {
+    int to = other_node(s, s->move_from[k], -1);
+    int wrong = other_node(s, s->move_from[k], to);
+    if (to < 0 || wrong < 0) return;
+    s->move_to[k] = to;
+    s->nmove++;
+    move_request(s, k, to, MOVE_TAKE);
+    move_request(s, k, wrong, MOVE_WRONG);
+}
+
 /* The read must give the second node's actor, held by its manager. */
 static bool move_read_ok(stage__sim_t *s, int k, const stage_dht_effect_t *e) {
     int node = s->move_to[k];
@@ -517,13 +546,39 @@ static void move_done(stage__sim_t *s, const sreq_t *r,
     const char *what = NULL;
     double lease_s = (s->c.lease_ms ? s->c.lease_ms : 30000) / 1000.0;
     if (phase == MOVE_CLAIM && e->status == 0 && !s->move_done[k]) {
-        int to = other_node(s, s->move_from[k], -1);
-        int wrong = other_node(s, s->move_from[k], to);
-        if (to < 0 || wrong < 0) return;
-        s->move_to[k] = to;
-        s->nmove++;
-        move_request(s, k, to, MOVE_TAKE);
-        move_request(s, k, wrong, MOVE_WRONG);
+        s->move_stalled[k] = -1;
+        /* every other round: a round's last reads (a lease after) must not
+        ** meet the next round's stall */
+        if (s->c.stall_s <= 0 || k % 2) {
+            move_take(s, k);
+            return;
+        }
+        /* its primary stops (unless it is the first node: a drained node
+        ** is not the frozen one); the takeover comes in the stall */
+        char name[32];
+        snprintf(name, sizeof(name), "nmove-%d", k);
+        int p = primary_node(s, name);
+        if (p >= 0 && p != s->move_from[k]) {
+            s->move_stalled[k] = p;
+            stage__sim_stall_node(s, p, MS(s->c.stall_s));
+            fprintf(s->out,
+                    "{\"event\":\"stall\",\"round\":%d,\"node\":%d,"
+                    "\"t_ms\":%llu}\n",
+                    k, p, (unsigned long long)s->now);
+        }
+        stage__sim_at(s, s->now + MS(s->c.stall_s / 2), A_PROBE,
+                      P_MOVE_TAKE + k);
+    } else if ((phase == MOVE_TAKE || phase == MOVE_RETAKE) &&
+               e->status == STAGE_EEXISTS && e->nitems == 0 &&
+               !s->move_done[k] && ++s->move_asked[k] < MOVE_ASKS) {
+        /* no entry where the DHT looked: a replica standing in for the
+        ** primary that has not got it (yet); a refusal that names another
+        ** value is an answer */
+        s->moves_unseen++;
+        fprintf(s->out,
+                "{\"event\":\"name_move_unseen\",\"round\":%d,\"t_ms\":%llu}\n",
+                k, (unsigned long long)s->now);
+        stage__sim_at(s, s->now + MOVE_ASK_MS, A_PROBE, P_MOVE_AGAIN + k);
     } else if ((phase == MOVE_TAKE || phase == MOVE_RETAKE) &&
                e->status == STAGE_ETIMEOUT && !s->move_done[k]) {
         /* it may have been decided: asked again, a refusal is read out */
@@ -603,6 +658,8 @@ void stage__sim_probe_act(stage__sim_t *s, int arg) {
         move_request(s, k, s->move_to[k], MOVE_RETAKE);
     } else if (arg >= P_MOVE_CHECK && arg < P_MOVE_CHECK + TAKE_MAX) {
         move_read(s, arg - P_MOVE_CHECK);
+    } else if (arg >= P_MOVE_TAKE && arg < P_MOVE_TAKE + TAKE_MAX) {
+        move_take(s, arg - P_MOVE_TAKE);
     }
 }
 

@@ -404,6 +404,7 @@ static void figures(stage__sim_t *s, stage__sim_figures_t *f) {
     f->name_moves_ok = s->moves_ok;
     f->name_moves_refused = s->moves_refused;
     f->name_moves_stolen = s->moves_stolen;
+    f->name_moves_unseen = s->moves_unseen;
     f->fresh_reads = s->fresh_reads;
     f->fresh_reads_ok = s->fresh_ok;
 }
@@ -430,7 +431,8 @@ static void summary(stage__sim_t *s, const stage__sim_figures_t *f) {
         "\"takeovers_ok\":%d,\"takeovers_refused\":%d,\"stolen\":%d,"
         "\"takeover_ms_max\":%.0f,\"name_moves\":%d,\"name_moves_ok\":%d,"
         "\"name_moves_refused\":%d,\"name_moves_stolen\":%d,"
-        "\"fresh_reads\":%d,\"fresh_reads_ok\":%d,\"failures\":%d}\n",
+        "\"name_moves_unseen\":%d,\"fresh_reads\":%d,\"fresh_reads_ok\":%d,"
+        "\"failures\":%d}\n",
         s->nn, s->c.vnodes, (unsigned long long)s->c.seed, live,
         (double)s->now / 1000.0, (unsigned long long)f->events, f->mean_hops,
         f->p99_hops, (unsigned long long)f->lookups, f->lookup_success,
@@ -445,7 +447,7 @@ static void summary(stage__sim_t *s, const stage__sim_figures_t *f) {
         f->watchers_ok, f->sources_ok, f->takeovers, f->takeovers_ok,
         f->takeovers_refused, f->stolen, f->takeover_ms_max, f->name_moves,
         f->name_moves_ok, f->name_moves_refused, f->name_moves_stolen,
-        f->fresh_reads, f->fresh_reads_ok, s->failures);
+        f->name_moves_unseen, f->fresh_reads, f->fresh_reads_ok, s->failures);
 }
 
 /* ---- actions ---- */

@@ -64,6 +64,9 @@ typedef struct node {
     uint32_t inc;
     double x, y;
     uint64_t born;
+    /* stopped (as by SIGSTOP) until then: it handles nothing, and what is
+    ** sent to it and its timers wait for it */
+    uint64_t stalled_until;
 } node_t;
 
 /* A request the scenario made, by sim request id; from RK_RACE on, the
@@ -148,8 +151,10 @@ typedef struct stage__sim {
     /* names that move with their actors (probes.c): per round, the node
     ** that claimed it and the one that took it over; the figures */
     int nmove, move_from[32], move_to[32], move_reads[32];
+    int move_stalled[32]; /* --stall: the name's primary's node, or -1 */
     bool move_done[32], move_wrong[32];
     int moves_ok, moves_refused, moves_stolen;
+    int moves_unseen, move_asked[32]; /* refusals without an entry; asks */
     /* reads after joins (probes.c) */
     bool fresh_put;
     int fresh_reads, fresh_ok;
@@ -168,6 +173,9 @@ void stage__sim_crash_node(stage__sim_t *s, int node);
 /* The news that manager i's node died reaches every live manager. */
 void stage__sim_declare_dead(stage__sim_t *s, int i);
 void stage__sim_leave_node(stage__sim_t *s, int node);
+/* Stop node (as SIGSTOP does) for ms: it resumes with what came meanwhile. */
+void stage__sim_stall_node(stage__sim_t *s, int node, uint64_t ms);
+bool stage__sim_stalled(const stage__sim_t *s, int node);
 void stage__sim_drain(stage__sim_t *s, int mgr);
 void stage__sim_loop(stage__sim_t *s, uint64_t until);
 int stage__sim_random_live_mgr(stage__sim_t *s);

@@ -40,6 +40,9 @@ static const char usage[] =
     "                          restarted at its address and reclaims it\n"
     "  --name-moves            every 10 s a name is taken over by another\n"
     "                          node (a drain's compare-and-swap)\n"
+    "  --stall SECS            with --name-moves, every other round: the\n"
+    "                          name's primary's node is stopped SECS, from\n"
+    "                          SECS/2 before the takeover\n"
     "  --fresh-reads           a stored entry is read as each node joins\n"
     "  --lease-ms L (30000)  --wire (pass messages through msgpack)\n";
 
@@ -106,6 +109,7 @@ int stage__sim_parse_args(stage__sim_config_t *c, int argc, char **argv) {
         {"--takeover", 'f', &c->takeover},
         {"--name-moves", 'f', &c->name_moves},
         {"--fresh-reads", 'f', &c->fresh_reads},
+        {"--stall", 'd', &c->stall_s},
     };
     for (int i = 1; i < argc; i++) {
         size_t k = 0, n = sizeof(opts) / sizeof(opts[0]);

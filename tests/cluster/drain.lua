@@ -1,5 +1,5 @@
 -- drain.lua target N [PREFIX] | send ADDR TAG | idle | home ADDR |
--- reach ID | spawn | ballast: the sides of cluster.drain,
+-- reach ID | spawn | ballast | names PREFIX ADDR: the sides of cluster.drain,
 -- cluster.drain_fault, cluster.orphan and cluster.orphan_drained (idle: a
 -- node of the same program, with nothing to do but take actors).
 --   target: spawn N Counters (mobile), name a pinned Registry that lists
@@ -151,8 +151,30 @@ local function orphan(args)
   stage.exit(0)
 end
 
+-- names: the ten names of a target with PREFIX, drained from the node at
+-- ADDR, each name an actor that answers, and not at ADDR (cluster.drain_fault
+-- part 2: the node that held most of the ring was killed as they moved)
+local function names(prefix, addr)
+  for i = 1, 10 do
+    local name = prefix .. "counter-" .. i
+    local ref = stage.find_name(name)
+    local ok, e = pcall(function() return ref:here():await(10) end)
+    if not ok then
+      print(name .. " does not name an actor that answers: " .. tostring(e))
+      stage.exit(1)
+    end
+    if tostring(ref):find(addr, 1, true) then
+      print(name .. " is still named at the drained node")
+      stage.exit(1)
+    end
+  end
+  print("names ok")
+  stage.exit(0)
+end
+
 function main(args)
   if args[1] == "idle" then return end
+  if args[1] == "names" then return names(args[2], args[3]) end
   if args[1] == "home" or args[1] == "reach" or args[1] == "spawn" or
      args[1] == "ballast" or args[1] == "later" then
     return orphan(args)

@@ -56,6 +56,8 @@ typedef struct stage__sim_config {
     bool sources;     /* store sources: a clash, a match, an update */
     bool takeover;    /* nodes restarted at their address reclaim a name */
     bool name_moves;  /* names taken over by another node (compare-and-swap) */
+    double stall_s;   /* > 0: each takeover is asked while the name's
+                      ** primary's node is stopped (SIGSTOP) this long */
     bool fresh_reads; /* an entry read as each node joins, and after */
     bool wire;        /* pass messages through the msgpack codec */
 } stage__sim_config_t;
@@ -76,6 +78,7 @@ typedef struct stage__sim_figures {
     double takeover_ms_max;           /* restart -> name reclaimed */
     int name_moves, name_moves_ok;    /* names taken over, read right */
     int name_moves_refused, name_moves_stolen; /* refused; a wrong one won */
+    int name_moves_unseen; /* refusals that found no entry (asked again) */
     int fresh_reads, fresh_reads_ok; /* reads as nodes join; right ones */
 } stage__sim_figures_t;
 
