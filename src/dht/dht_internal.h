@@ -52,7 +52,8 @@ typedef struct rec {
     uint64_t key;   /* replica key */
     uint64_t sub;   /* item id within the key */
     uint64_t owner; /* manager owning the lease */
-    uint64_t ver;   /* version: claim time at the primary, for merges */
+    uint64_t ver;   /* version: decided at the primary, after the one
+                    ** held there (primary.c); a merge keeps the higher */
     uint32_t ttl;   /* lease left, ms */
     uint8_t index;  /* replica index i: key = base + i*step */
     uint32_t len;
