@@ -322,6 +322,14 @@ void stage__dht_orphan_seen(stage_dht_t *d, const stage_dht_peer_t *p);
 bool stage__dht_responsible(const stage_dht_t *d, uint64_t key);
 /* Rebuild the quick finger index after finger[] changed. */
 void stage__dht_fingers_changed(stage_dht_t *d);
+/* We were not run for more than a period past our stabilize (the process
+** was stopped, SIGSTOP, or its loop stalled): our successor may have
+** forgotten us and stood in for our range, deciding writes there. Hold
+** nothing current, as a member that has just joined, until a predecessor
+** notifies us and we have repaired the range (pred_changed): the
+** successor's hand-back and the replicas' newer versions come first, and
+** reads and writes here answer "busy" meanwhile. */
+void stage__dht_ring_woke(stage_dht_t *d);
 void stage__dht_ring_recv(stage_dht_t *d, const stage_dht_msg_t *m);
 void stage__dht_ring_tick(stage_dht_t *d);
 void stage__dht_ring_poll(stage_dht_t *d);

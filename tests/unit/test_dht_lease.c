@@ -452,6 +452,52 @@ static void hand_back_keeps_the_newer_write(void **st) {
     stage_dht_destroy(&d);
 }
 
+/* A GET of key from manager 'from', sent to d as the key's owner. */
+static void get_final(stage_dht_t *d, uint64_t now, uint64_t from, uint64_t key,
+                      uint64_t rid) {
+    stage_dht_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = STAGE_DHT_M_ROUTE;
+    m.op = STAGE_DHT_OP_GET;
+    m.flags = RF_FINAL;
+    m.to = 1000;
+    m.rid = rid;
+    m.key = key;
+    m.from = m.origin = fake(from);
+    stage_dht_recv(d, now, &m);
+}
+
+/* A member that was not run for a while (SIGSTOP) answers nothing from
+** what it held before until a predecessor notifies it and it has repaired
+** its range: its successor may have stood in and moved a name meanwhile,
+** and the hand-back comes a round trip after it resumes. A pause shorter
+** than that changes nothing. */
+static void a_member_stopped_for_a_while_serves_nothing_stale(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(1);
+    uint64_t key = 700; /* in (500, 1000] */
+    stage_id_t first = actor_at("10.0.0.5:7400", 0x111, 3);
+    claim_for(d, 10, 5, first.node, key, 1, &first, RF_TAKEOVER);
+    assert_int_equal(reply_status(d, 1), 0);
+    d->joined = true;
+    d->pred = fake(500);
+    d->pred_seen = 10;
+    d->range_lo = 500;
+    d->succ[0] = fake(2000);
+    d->nsucc = 1;
+    uint64_t due = d->next_period, period = d->cfg.period_ms;
+    get_final(d, due + period, 6, key, 2);
+    assert_int_equal(reply_status(d, 2), 0);
+    /* a late timer is not a stop; every call now runs the late tick */
+    stage_dht_tick(d, due + period);
+    due = d->next_period;
+    assert_true(due <= d->now + period);
+    get_final(d, due + period + 1 + 3000, 6, key, 3);
+    assert_int_equal(reply_status(d, 3), STAGE_EBUSY);
+    assert_int_equal(d->pred.id, 0);
+    stage_dht_destroy(&d);
+}
+
 /* A node's host entry: put, read back and decoded, replaced by the next
 ** put (one entry per manager, not one per put); a value that is not a
 ** host entry does not decode. */
@@ -520,6 +566,7 @@ int main(void) {
         cmocka_unit_test(name_store_claims_take_over),
         cmocka_unit_test(names_move_with_their_actors),
         cmocka_unit_test(hand_back_keeps_the_newer_write),
+        cmocka_unit_test(a_member_stopped_for_a_while_serves_nothing_stale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
