@@ -87,8 +87,15 @@ void stage__dht_peer_failed(stage_dht_t *d, uint64_t id) {
     }
 }
 
+static bool mark_stale(entry_t *e, void *arg) {
+    (void)arg;
+    e->stale = true;
+    return true;
+}
+
 void stage__dht_ring_woke(stage_dht_t *d) {
     if (!d->joined || d->nsucc == 0) return; /* alone: nobody stood in */
+    stage__etab_filter(&d->table, mark_stale, NULL);
     d->pred.id = 0;
     d->range_lo = d->self.id; /* nothing here is current: as a joiner */
     quicken(d);

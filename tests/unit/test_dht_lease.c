@@ -406,13 +406,15 @@ static void hand_back(stage_dht_t *d, uint64_t now, uint64_t key,
     stage_pack_free(&p);
 }
 
-/* A primary stopped (SIGSTOP) while its successor stood in for it and moved
-** a name there: when the range is handed back, the newer write wins over
-** the primary's own entry, whoever owns either (it served the old holder
-** until the new owner's next renewal, lease/3); an older or equal version
-** of another owner does not replace it. A write decided here comes after
-** the version held, even when this manager's clock is behind the one
-** that decided that (clocks are per machine). */
+/* A primary stopped (SIGSTOP) while its successor stood in and moved a
+** name there: when the range is handed back, the newer write wins over the
+** entry it held across the stop, whoever owns either (it served the old
+** holder until the new owner's next renewal, lease/3); an older or equal
+** version does not replace it. Without a stop, a hand-back never replaces
+** another owner's entry (after a partition the primary's holder wins). A
+** write decided here comes after the version held, even when this
+** manager's clock is behind the one that decided that (clocks are per
+** machine). */
 static void hand_back_keeps_the_newer_write(void **st) {
     (void)st;
     stage_dht_t *d = lone(1);
@@ -423,8 +425,14 @@ static void hand_back_keeps_the_newer_write(void **st) {
     stage_id_t here = actor_at("10.0.0.1:7400", 0x999, 7);
     claim_for(d, 100, 5, first.node, key, 1, &first, RF_TAKEOVER);
     assert_int_equal(reply_status(d, 1), 0);
-    /* the stand-in decided the swap at 150 by its clock; we stopped at 100
-    ** and resume at 5000 */
+    /* not stopped: another owner's entry, newer or not, is not taken */
+    hand_back(d, 200, key, 6, 150, &second);
+    assert_int_equal(held_run(d, key), 0x111);
+    /* a member of a ring, stopped from 200 to 5000: the successor
+    ** decided the swap at 150 by its clock */
+    d->joined = true;
+    d->succ[0] = fake(2000);
+    d->nsucc = 1;
     hand_back(d, 5000, key, 6, 150, &second);
     assert_int_equal(held_run(d, key), 0x222);
     assert_int_equal(stage__dht_find(d, key, 0)->owner, 6);
@@ -437,12 +445,14 @@ static void hand_back_keeps_the_newer_write(void **st) {
     /* a machine whose clock is far ahead decided the next write */
     hand_back(d, 5003, key, 6, 1000000000, &second);
     assert_int_equal(stage__dht_find(d, key, 0)->ver, 1000000000);
-    /* and we take the name over at 6000 by ours: after it all the same */
+    /* alone again, we take the name over at 6000 by our clock: after it
+    ** all the same, and current from then on */
+    d->nsucc = 0;
     assert_int_equal(stage_dht_name_move(d, 6000, 21, "svc", &second, &here),
                      0);
     assert_int_equal(done_status(d, 21), 0);
     assert_true(stage__dht_find(d, key, 0)->ver > 1000000000);
-    hand_back(d, 6001, key, 6, 1000000000, &second);
+    hand_back(d, 6001, key, 6, 2000000000, &second);
     assert_int_equal(held_run(d, key), 0x999);
     assert_int_equal(stage__dht_find(d, key, 0)->owner, 1000);
     /* one owner's own entry handed back keeps the later lease */
