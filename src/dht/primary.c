@@ -250,10 +250,11 @@ static int apply(stage_dht_t *d, int op, uint32_t flags, rec_t *r) {
 }
 
 /* The version of a write decided here: after the one held for (key,
-** sub), whoever owns it. Merges keep the higher version (table.c), so the
-** newest write wins a hand-back: a successor that stood in for a stopped
-** primary and swapped a name there holds a higher version than the
-** primary's own entry, even when its clock is behind (clocks are each
+** sub), whoever owns it. A merge into an entry held across a stop keeps
+** the higher version (table.c), so the newest write wins a hand-back: a
+** successor that stood in for a stopped primary and swapped a name there
+** holds a higher version than the primary's own entry, even when its
+** clock is behind (clocks are each
 ** node's monotonic time and differ between machines: the time alone orders
 ** writes decided at one manager, the held version orders them after what
 ** the decider saw). Never 0: 0 is no version on the wire. */
