@@ -254,10 +254,10 @@ static int apply(stage_dht_t *d, int op, uint32_t flags, rec_t *r) {
 ** the higher version (table.c), so the newest write wins a hand-back: a
 ** successor that stood in for a stopped primary and swapped a name there
 ** holds a higher version than the primary's own entry, even when its
-** clock is behind (clocks are each
-** node's monotonic time and differ between machines: the time alone orders
-** writes decided at one manager, the held version orders them after what
-** the decider saw). Never 0: 0 is no version on the wire. */
+** clock is behind (clocks are each node's monotonic time and differ
+** between machines: the time alone orders writes decided at one manager,
+** the held version orders them after what the decider saw). Never 0: 0 is
+** no version on the wire. */
 static uint64_t next_ver(stage_dht_t *d, const rec_t *r) {
     uint64_t ver = d->now ? d->now : 1;
     const entry_t *e = stage__dht_find(d, r->key, r->sub);
