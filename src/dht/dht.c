@@ -85,7 +85,12 @@ static void reset(stage_dht_t *d, uint64_t now) {
         d->fx_resolved = 0;
         d->fx_list++;
     }
-    if (now > d->now) d->now = now;
+    if (now <= d->now) return;
+    /* our stabilize is due every period at most: a call more than a period
+    ** past it means we were not run meanwhile */
+    bool woke = !d->stopped && now > d->next_period + d->cfg.period_ms;
+    d->now = now;
+    if (woke) stage__dht_ring_woke(d);
 }
 
 static void drain_loop(stage_dht_t *d);

@@ -52,7 +52,8 @@ typedef struct rec {
     uint64_t key;   /* replica key */
     uint64_t sub;   /* item id within the key */
     uint64_t owner; /* manager owning the lease */
-    uint64_t ver;   /* version: claim time at the primary, for merges */
+    uint64_t ver;   /* version: decided at the primary, after the one
+                    ** held there (primary.c); merges compare it (table.c) */
     uint32_t ttl;   /* lease left, ms */
     uint8_t index;  /* replica index i: key = base + i*step */
     uint32_t len;
@@ -321,6 +322,15 @@ void stage__dht_orphan_seen(stage_dht_t *d, const stage_dht_peer_t *p);
 bool stage__dht_responsible(const stage_dht_t *d, uint64_t key);
 /* Rebuild the quick finger index after finger[] changed. */
 void stage__dht_fingers_changed(stage_dht_t *d);
+/* We were not run for more than a period past our stabilize (the process
+** was stopped, SIGSTOP, or its loop stalled): our successor may have
+** forgotten us and stood in for our range, deciding writes there. Hold
+** nothing current, as a member that has just joined, until a predecessor
+** notifies us and we have repaired the range (pred_changed), and mark
+** every entry held stale: the successor's hand-back and the replicas'
+** newer versions replace them, whoever owns them (table.c), and reads and
+** writes here answer "busy" meanwhile. */
+void stage__dht_ring_woke(stage_dht_t *d);
 void stage__dht_ring_recv(stage_dht_t *d, const stage_dht_msg_t *m);
 void stage__dht_ring_tick(stage_dht_t *d);
 void stage__dht_ring_poll(stage_dht_t *d);

@@ -33,6 +33,8 @@ typedef struct entry {
     uint64_t expires;   /* absolute ms */
     uint64_t out_since; /* ms since it left our range (0: in range) */
     uint8_t index;
+    bool stale; /* held across a stop of this manager (ring.c, woke): a
+                ** merge takes a higher version into it, whoever owns it */
     uint32_t len;
     char *value;
 } entry_t;

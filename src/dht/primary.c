@@ -249,6 +249,22 @@ static int apply(stage_dht_t *d, int op, uint32_t flags, rec_t *r) {
     return stage__dht_store(d, r, false);
 }
 
+/* The version of a write decided here: after the one held for (key,
+** sub), whoever owns it. A merge into an entry held across a stop keeps
+** the higher version (table.c), so the newest write wins a hand-back: a
+** successor that stood in for a stopped primary and swapped a name there
+** holds a higher version than the primary's own entry, even when its
+** clock is behind (clocks are each node's monotonic time and differ
+** between machines: the time alone orders writes decided at one manager,
+** the held version orders them after what the decider saw). Never 0: 0 is
+** no version on the wire. */
+static uint64_t next_ver(stage_dht_t *d, const rec_t *r) {
+    uint64_t ver = d->now ? d->now : 1;
+    const entry_t *e = stage__dht_find(d, r->key, r->sub);
+    if (e && e->ver >= ver && e->ver < UINT64_MAX) ver = e->ver + 1;
+    return ver;
+}
+
 static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
     rec_t r, ex;
     uint32_t off = 0;
@@ -261,7 +277,7 @@ static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
         return;
     }
     r.owner = m->origin.id;
-    r.ver = d->now;
+    r.ver = next_ver(d, &r);
     if (r.ttl > d->cfg.lease_ms) r.ttl = d->cfg.lease_ms;
     payload_t pl = {0};
     int rc = check(d, m, &r, has_ex ? &ex : NULL, &pl);

@@ -87,6 +87,20 @@ void stage__dht_peer_failed(stage_dht_t *d, uint64_t id) {
     }
 }
 
+static bool mark_stale(entry_t *e, void *arg) {
+    (void)arg;
+    e->stale = true;
+    return true;
+}
+
+void stage__dht_ring_woke(stage_dht_t *d) {
+    if (!d->joined || d->nsucc == 0) return; /* alone: nobody stood in */
+    stage__etab_filter(&d->table, mark_stale, NULL);
+    d->pred.id = 0;
+    d->range_lo = d->self.id; /* nothing here is current: as a joiner */
+    quicken(d);
+}
+
 void stage__dht_fingers_changed(stage_dht_t *d) {
     d->nrt = 0;
     for (int i = FINGERS - 1; i >= 0; i--) {

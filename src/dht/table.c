@@ -9,8 +9,10 @@
 ** handed over or copied on; we keep it a little while so a joiner that
 ** lost our transfer can still fetch it).
 ** Merging (repair, transfer): a present entry keeps its value unless the
-** incoming one is newer (higher ver) and has the same owner; the later
-** expiry of one owner's entry wins.
+** incoming one is newer (higher ver, given by the deciding primary:
+** primary.c) and has the same owner, or the present one was held across
+** a stop of ours (stale) and the incoming one is newer, whoever owns it;
+** the later expiry of one owner's entry wins.
 ** Pure logic: no I/O.
 */
 #include <stdlib.h>
@@ -117,13 +119,21 @@ int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge) {
     if (e && cmp(e, r->key, r->sub) == 0) {
         e->out_since = 0;
         /* a merge (handoff, repair) never takes an entry from the owner
-        ** that holds it here: after a partition, the primary's holder wins */
-        if (merge && (r->ver < e->ver || r->owner != e->owner)) {
-            if (expires > e->expires && r->owner == e->owner)
-                e->expires = expires;
+        ** that holds it here (after a partition the primary's holder wins:
+        ** its answers to the owners' re-puts have decided who keeps the
+        ** name), but for an entry held across a stop of ours: our
+        ** successor may have stood in and moved the name meanwhile, and
+        ** the newer write (higher ver) wins, or we would serve the old
+        ** value until the new owner's next renewal */
+        bool same = r->owner == e->owner;
+        bool take = !merge || (same && r->ver >= e->ver) ||
+                    (e->stale && r->ver > e->ver);
+        if (!take) {
+            if (expires > e->expires && same) e->expires = expires;
             return 0;
         }
-        if (merge && expires < e->expires) expires = e->expires;
+        if (merge && same && expires < e->expires) expires = e->expires;
+        if (!merge) e->stale = false; /* decided or copied: current */
         int rc = set_value(e, r);
         if (rc) return rc;
         e->owner = r->owner;
@@ -133,7 +143,7 @@ int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge) {
         return 0;
     }
     entry_t n = {r->key, r->sub,   r->owner, r->ver, expires,
-                 0,      r->index, 0,        NULL};
+                 0,      r->index, false,    0,      NULL};
     int rc = set_value(&n, r);
     if (rc) return rc;
     if (!stage__etab_insert(&d->table, it, &n)) {

@@ -192,6 +192,13 @@ static const test_t tests[] = {
      "--nodes 4 --join 2 --settle 10 --name-moves --stall 3 --period-ms 200 "
      "--lease-ms 3000 --duration 70",
      moves_stalled},
+    /* the same with a 6 s lease: the stopped primary's own entry outlives
+    ** the stall, and a hand-back that kept it served the old holder until
+    ** the new owner's next renewal (seeds 57, 114, 180, 236) */
+    {"name_moves_stall_lease",
+     "--nodes 4 --join 2 --settle 10 --name-moves --stall 3 --period-ms 200 "
+     "--lease-ms 6000 --duration 70",
+     moves_stalled},
     {"fresh_reads", "--nodes 6 --join 3 --settle 5 --duration 5 --fresh-reads",
      fresh},
     {"fresh_reads_wire",

@@ -384,6 +384,130 @@ static void names_move_with_their_actors(void **st) {
     }
 }
 
+/* Hand d a TRANSFER from manager 9 of the name entry (key, 0) naming id,
+** owned by owner at version ver (a range handed back, say). */
+static void hand_back(stage_dht_t *d, uint64_t now, uint64_t key,
+                      uint64_t owner, uint64_t ver, const stage_id_t *id) {
+    stage_pack_t p = STAGE_PACK_INIT;
+    stage_pack_id(&p, id);
+    assert_int_equal(stage_pack_error(&p), 0);
+    stage_dht_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = STAGE_DHT_M_TRANSFER;
+    m.to = 1000;
+    m.from = fake(9);
+    payload_t pl = {0};
+    rec_t r = {key, 0, owner, ver, LEASE, 0, (uint32_t)p.len, p.data};
+    stage__dht_pl_rec(&pl, &r);
+    m.data = pl.data;
+    m.len = pl.len;
+    stage_dht_recv(d, now, &m);
+    free(pl.data);
+    stage_pack_free(&p);
+}
+
+/* A primary stopped (SIGSTOP) while its successor stood in and moved a
+** name there: when the range is handed back, the newer write wins over the
+** entry it held across the stop, whoever owns either (it served the old
+** holder until the new owner's next renewal, lease/3); an older or equal
+** version does not replace it. Without a stop, a hand-back never replaces
+** another owner's entry (after a partition the primary's holder wins). A
+** write decided here comes after the version held, even when this
+** manager's clock is behind the one that decided that (clocks are per
+** machine). */
+static void hand_back_keeps_the_newer_write(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(1);
+    uint64_t key = stage_dht_key(STAGE_DHT_NAMES, "svc", 3);
+    stage_id_t first = actor_at("10.0.0.5:7400", 0x111, 3);
+    stage_id_t second = actor_at("10.0.0.6:7400", 0x222, 4);
+    stage_id_t third = actor_at("10.0.0.7:7400", 0x333, 5);
+    stage_id_t here = actor_at("10.0.0.1:7400", 0x999, 7);
+    claim_for(d, 100, 5, first.node, key, 1, &first, RF_TAKEOVER);
+    assert_int_equal(reply_status(d, 1), 0);
+    /* not stopped: another owner's entry, newer or not, is not taken */
+    hand_back(d, 200, key, 6, 150, &second);
+    assert_int_equal(held_run(d, key), 0x111);
+    /* a member of a ring, stopped from 200 to 5000: the successor
+    ** decided the swap at 150 by its clock */
+    d->joined = true;
+    d->succ[0] = fake(2000);
+    d->nsucc = 1;
+    hand_back(d, 5000, key, 6, 150, &second);
+    assert_int_equal(held_run(d, key), 0x222);
+    assert_int_equal(stage__dht_find(d, key, 0)->owner, 6);
+    /* a replica that still holds the old write, or another owner's write
+    ** of the same version: not taken */
+    hand_back(d, 5001, key, 5, 100, &first);
+    hand_back(d, 5002, key, 7, 150, &third);
+    assert_int_equal(held_run(d, key), 0x222);
+    assert_int_equal(stage__dht_find(d, key, 0)->owner, 6);
+    /* a machine whose clock is far ahead decided the next write */
+    hand_back(d, 5003, key, 6, 1000000000, &second);
+    assert_int_equal(stage__dht_find(d, key, 0)->ver, 1000000000);
+    /* alone again, we take the name over at 6000 by our clock: after it
+    ** all the same, and current from then on */
+    d->nsucc = 0;
+    assert_int_equal(stage_dht_name_move(d, 6000, 21, "svc", &second, &here),
+                     0);
+    assert_int_equal(done_status(d, 21), 0);
+    assert_true(stage__dht_find(d, key, 0)->ver > 1000000000);
+    hand_back(d, 6001, key, 6, 2000000000, &second);
+    assert_int_equal(held_run(d, key), 0x999);
+    assert_int_equal(stage__dht_find(d, key, 0)->owner, 1000);
+    /* one owner's own entry handed back keeps the later lease */
+    uint64_t until = stage__dht_find(d, key, 0)->expires;
+    hand_back(d, 6002, key, 1000, 1, &here);
+    assert_int_equal(stage__dht_find(d, key, 0)->expires, until + 2);
+    stage_dht_destroy(&d);
+}
+
+/* A GET of key from manager 'from', sent to d as the key's owner. */
+static void get_final(stage_dht_t *d, uint64_t now, uint64_t from, uint64_t key,
+                      uint64_t rid) {
+    stage_dht_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = STAGE_DHT_M_ROUTE;
+    m.op = STAGE_DHT_OP_GET;
+    m.flags = RF_FINAL;
+    m.to = 1000;
+    m.rid = rid;
+    m.key = key;
+    m.from = m.origin = fake(from);
+    stage_dht_recv(d, now, &m);
+}
+
+/* A member that was not run for a while (SIGSTOP) answers nothing from
+** what it held before until a predecessor notifies it and it has repaired
+** its range: its successor may have stood in and moved a name meanwhile,
+** and the hand-back comes a round trip after it resumes. A pause shorter
+** than that changes nothing. */
+static void a_member_stopped_for_a_while_serves_nothing_stale(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(1);
+    uint64_t key = 700; /* in (500, 1000] */
+    stage_id_t first = actor_at("10.0.0.5:7400", 0x111, 3);
+    claim_for(d, 10, 5, first.node, key, 1, &first, RF_TAKEOVER);
+    assert_int_equal(reply_status(d, 1), 0);
+    d->joined = true;
+    d->pred = fake(500);
+    d->pred_seen = 10;
+    d->range_lo = 500;
+    d->succ[0] = fake(2000);
+    d->nsucc = 1;
+    uint64_t due = d->next_period, period = d->cfg.period_ms;
+    get_final(d, due + period, 6, key, 2);
+    assert_int_equal(reply_status(d, 2), 0);
+    /* a late timer is not a stop; every call now runs the late tick */
+    stage_dht_tick(d, due + period);
+    due = d->next_period;
+    assert_true(due <= d->now + period);
+    get_final(d, due + period + 1 + 3000, 6, key, 3);
+    assert_int_equal(reply_status(d, 3), STAGE_EBUSY);
+    assert_int_equal(d->pred.id, 0);
+    stage_dht_destroy(&d);
+}
+
 /* A node's host entry: put, read back and decoded, replaced by the next
 ** put (one entry per manager, not one per put); a value that is not a
 ** host entry does not decode. */
@@ -451,6 +575,8 @@ int main(void) {
         cmocka_unit_test(name_claim_takes_over_an_earlier_run_of_its_node),
         cmocka_unit_test(name_store_claims_take_over),
         cmocka_unit_test(names_move_with_their_actors),
+        cmocka_unit_test(hand_back_keeps_the_newer_write),
+        cmocka_unit_test(a_member_stopped_for_a_while_serves_nothing_stale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
