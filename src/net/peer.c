@@ -7,11 +7,13 @@
 ** One-connection rule: when a handshake arrives from P on an inbound
 ** connection while our own outbound attempt to P has not completed, the
 ** connection opened by the node with the smaller address wins; both nodes
-** compare the same two addresses, so both keep the same connection. User
-** frames wait in the session until a connection is UP, so the losing
-** connection never carried any. A handshake older than one already read
-** from P (numbered by its sender: one sent on a dial P has since given
-** up) is stale and only closes its connection.
+** compare the same two addresses, so both keep the same connection. An
+** outbound attempt still connecting has written nothing, so P keeps its
+** own: the inbound one is kept whatever the addresses. User frames wait
+** in the session until a connection is UP, so the losing connection never
+** carried any. A handshake older than one already read from P (numbered
+** by its sender: one sent on a dial P has since given up) is stale and
+** only closes its connection.
 ** Reconnecting: a peer with a session is reconnected whenever its
 ** connection is lost, with backoff, until the session ends (the failure
 ** detector declares it dead: silence for dead_after_ms, or refused_limit
@@ -280,6 +282,18 @@ static int inbound_keep(stage__peer_t *p, stage__conn_t *c,
         stage__conn_close(old, STAGE_EIO, STAGE_LOG_INFO,
                           restarted ? "peer restarted with a new incarnation"
                                     : "peer opened a new connection");
+    } else if (old && old->state == CONN_CONNECTING) {
+        /* Our dial has not connected: it wrote nothing, so P cannot have
+        ** read our hello and keeps its own connection; we keep it too,
+        ** whichever address is smaller. Keeping the dial would drop P's
+        ** hello (at debug level) for a connection that may never come:
+        ** dialling P's old incarnation, refused (made before P listened
+        ** again, or nothing listens there), it declares the old one down,
+        ** and the new one is not heard until it dials again, if ever. */
+        p->conn = NULL; /* abandoned, not a failure */
+        stage__conn_close(old, 0, STAGE_LOG_DEBUG,
+                          "duplicate connection: keeping theirs (ours has "
+                          "not connected)");
     } else if (old && strcmp(t->self, p->addr) < 0) {
         /* Simultaneous connect: ours was opened by the smaller address. */
         stage__conn_close(c, 0, STAGE_LOG_DEBUG,

@@ -628,6 +628,92 @@ static void replacing_connection_serves_what_on_down_sends(void **state) {
     uv_close((uv_handle_t *)&xl, NULL);
 }
 
+/* ---- a restart while a dial to the old incarnation connects ------------- */
+
+/* A listener standing for node X whose accept queue is full (backlog 0, one
+** connection never accepted): a dial to it stays CONNECTING (its SYN is
+** dropped) until the handshake deadline. Bound on 127.0.0.2, so that X's
+** address sorts after b's and the one-connection rule would keep b's dial
+** against a handshake from X. */
+static int x_fd = -1, x_filler = -1;
+
+static void x_full_listen(void) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    x_fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(x_fd >= 0);
+    assert_int_equal(stage__addr_parse("127.0.0.2:0", &ss), 0);
+    assert_int_equal(
+        bind(x_fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), 0);
+    assert_int_equal(listen(x_fd, 0), 0);
+    assert_int_equal(getsockname(x_fd, (struct sockaddr *)&ss, &len), 0);
+    stage__addr_format((struct sockaddr *)&ss, x_addr, sizeof x_addr);
+    assert_true(strcmp(b.addr, x_addr) < 0);
+    x_filler = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(x_filler >= 0);
+    assert_int_equal(
+        connect(x_filler, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)),
+        0);
+}
+
+static bool b_dials_x(void *ud) {
+    (void)ud;
+    stage__peer_t *p = stage__peer_find(b.t, x_addr);
+    return p && p->conn && p->conn->state == CONN_CONNECTING;
+}
+
+static bool x_restart_taken(void *ud) {
+    (void)ud;
+    stage__peer_t *p = stage__peer_find(b.t, x_addr);
+    return (p && p->up && p->incarnation == 78 && p->s.received == 1) ||
+           raw2.done;
+}
+
+/* X (incarnation 77) loses its connection to b; b dials X's address to
+** resume the session, and before that dial connects, X's next incarnation
+** (78) connects to b with its handshake and a frame. b has sent nothing on
+** its dial, so X can only keep its own connection: b must take it too (the
+** session with 77 ends, ESTOPPED; the one with 78 begins and takes the
+** frame), not close it as a duplicate of a dial that may never connect. */
+static void restart_during_a_dial_is_taken(void **state) {
+    (void)state;
+    x_full_listen();
+    stage_pack_t p = STAGE_PACK_INIT;
+    hello_inc(&p, STAGE__NET_PROTO_VERSION, x_addr, 77);
+    raw_start(p.data, p.len, 0, false);
+    b.last_inc = 0;
+    while (b.last_inc != 77)
+        uv_run(&loop, UV_RUN_ONCE);
+    raw_close(&raw); /* b keeps the session and dials X */
+    assert_true(tn_run_until(&loop, b_dials_x, NULL));
+    stage_pack_reset(&p);
+    hello_inc(&p, STAGE__NET_PROTO_VERSION, x_addr, 78);
+    stage_pack_t body = STAGE_PACK_INIT;
+    stage_pack_array(&body, 2);
+    stage_pack_int(&body, 0);
+    stage_pack_bin(&body, "", 0);
+    assert_int_equal(stage__frame_append(&p, KIND_DATA, body.data, body.len, 0),
+                     0);
+    stage_pack_free(&body);
+    raw_open(&raw2, p.data, p.len, 0, false);
+    stage_pack_free(&p);
+    assert_true(tn_run_until(&loop, x_restart_taken, NULL));
+    assert_false(raw2.done); /* not closed as a duplicate */
+    assert_int_equal(b.down_inc, 77);
+    assert_int_equal(b.last_reason, STAGE_ESTOPPED);
+    assert_int_equal(b.last_inc, 78);
+    /* and the race was run: b's dial was still connecting when it gave way */
+    assert_non_null(strstr(stage__peer_find(b.t, x_addr)->last_failure,
+                           "ours has not connected"));
+    raw_close(&raw2);
+    free(raw2.bytes);
+    close(x_filler);
+    close(x_fd);
+    mark = a.frames;
+    assert_true(tn_run_until(&loop, good_pair_goes_on, NULL));
+    assert_int_equal(a.downs, 0);
+}
+
 /* A handshake from an incarnation declared dead is answered with DEAD
 ** (its incarnation, who declared it dead and why) and closed. */
 static bool raw_told_dead(void *ud) {
@@ -709,6 +795,7 @@ int main(void) {
         T(random_input_never_hurts_the_node),
         T(replacing_connection_serves_what_on_down_sends),
         T(dead_incarnation_is_answered_dead),
+        T(restart_during_a_dial_is_taken),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
