@@ -681,8 +681,14 @@ static void *watchdog_main(void *arg) {
     clockid_t cpu_id[STAGE_MAX_THEATRES];
     bool has_cpu[STAGE_MAX_THEATRES];
     double seen_cpu[STAGE_MAX_THEATRES] = {0};
-    for (int i = 0; i < n->ntheatres; i++)
-        has_cpu[i] = !pthread_getcpuclockid(n->theatres[i]->thread, &cpu_id[i]);
+    /* taken by stage__theatre_start: a theatre's thread may have ended and
+    ** been joined already (a node stopping as it starts), and with it its
+    ** pthread_t, which pthread_getcpuclockid here would read (TSan saw
+    ** the SEGV); a clock id of a thread gone only fails to read */
+    for (int i = 0; i < n->ntheatres; i++) {
+        has_cpu[i] = n->theatres[i]->has_cpu_clock;
+        cpu_id[i] = n->theatres[i]->cpu_clock;
+    }
     while (!atomic_load(&n->watchdog_quit)) {
         futex_wait(&n->watchdog_quit, 0, look);
         bool stopping = stage__node_stopping(n);

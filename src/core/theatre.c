@@ -472,7 +472,10 @@ static void *theatre_main(void *arg) {
 }
 
 int stage__theatre_start(stage__theatre_t *t) {
-    return pthread_create(&t->thread, NULL, theatre_main, t) ? STAGE_ENOMEM : 0;
+    if (pthread_create(&t->thread, NULL, theatre_main, t)) return STAGE_ENOMEM;
+    /* joinable and not joined yet: its pthread_t is valid here */
+    t->has_cpu_clock = !pthread_getcpuclockid(t->thread, &t->cpu_clock);
+    return 0;
 }
 
 /* Waits on stage__now's clock, not the wall clock a timed join would use:

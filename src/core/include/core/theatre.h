@@ -75,6 +75,10 @@ struct stage__theatre {
     alignas(64) stage_node_t *node;
     int index;
     pthread_t thread;
+    /* its thread's CPU clock, taken when it starts: the watchdog reads it
+    ** while the thread may be ending, when its pthread_t may be gone */
+    clockid_t cpu_clock;
+    bool has_cpu_clock;
     stage__poller_t poller; /* poll NULL: sleeps on its futex */
     alignas(64) atomic_uint_fast64_t next_serial; /* any thread reserves */
     /* spawn placement (place.c), read by every spawning theatre: the load
