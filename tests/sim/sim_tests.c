@@ -114,18 +114,23 @@ static const char *takeover(const stage__sim_figures_t *f) {
     return NULL;
 }
 
-/* A name taken over by another node for its actor (a drain's takeover)
-** is that node's from then on, everywhere, and stays so after a lease
-** (the first holder's renewals do not put it back); a takeover from an id
-** the name does not hold is refused. Over the codec, with loss. */
-static const char *name_moves(const stage__sim_figures_t *f) {
-    if (f->failures) return "a message did not survive the codec";
+/* Every takeover ran to its end: the name at the actor that took it. */
+static const char *moves_ended(const stage__sim_figures_t *f) {
     if (f->name_moves < 4) return "too few takeovers ran";
     if (f->name_moves_stolen) return "a takeover from a wrong id won";
     if (f->name_moves_refused) return "a takeover was refused";
     if (f->name_moves_ok != f->name_moves)
         return "a name did not name the actor that took it over";
     return NULL;
+}
+
+/* A name taken over by another node for its actor (a drain's takeover)
+** is that node's from then on, everywhere, and stays so after a lease
+** (the first holder's renewals do not put it back); a takeover from an id
+** the name does not hold is refused. Over the codec, with loss. */
+static const char *name_moves(const stage__sim_figures_t *f) {
+    if (f->failures) return "a message did not survive the codec";
+    return moves_ended(f);
 }
 
 /* Name moves while the name's primary is stopped (--stall: as by SIGSTOP,
@@ -136,12 +141,7 @@ static const char *name_moves(const stage__sim_figures_t *f) {
 ** actor, read so after the stall and after a lease. Seed 35 meets one
 ** (cluster.drain_fault's failure: e frozen held 77% of the ring). */
 static const char *moves_stalled(const stage__sim_figures_t *f) {
-    if (f->name_moves < 4) return "too few takeovers ran";
-    if (f->name_moves_stolen) return "a takeover from a wrong id won";
-    if (f->name_moves_refused) return "a takeover was refused";
-    if (f->name_moves_ok != f->name_moves)
-        return "a name did not name the actor that took it over";
-    return NULL;
+    return moves_ended(f);
 }
 
 /* A stored entry read as each node joins a small ring, and 0.1 s and
