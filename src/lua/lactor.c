@@ -61,13 +61,13 @@ static int class_ref(stage__lw_t *w, const stage__type_t *ty) {
     return w->class_refs[ty->index] = luaL_ref(w->L, LUA_REGISTRYINDEX);
 }
 
-/* Push method name m (len bytes) of a message to an actor of type ty:
+/* Push onto L (a thread of w's state) method name m (len bytes) of a
+** message to an actor of type ty:
 ** the Lua string kept for ty in this theatre when it is ty's last one
 ** again (most actors receive one method over and over: a registry read
 ** instead of interning the bytes), else a new one, kept from now on. */
-static void push_method(stage__lw_t *w, const stage__type_t *ty, const char *m,
-                        size_t len) {
-    lua_State *L = w->L;
+static void push_method(stage__lw_t *w, lua_State *L, const stage__type_t *ty,
+                        const char *m, size_t len) {
     if (ty->index >= w->nmnames && len < sizeof w->mnames[0].name) {
         int n = ty->index + 16;
         stage__lmname_t *p = stage__realloc(w->mnames, (size_t)n * sizeof *p);
@@ -469,6 +469,13 @@ static void memory_exceeded(stage__lw_t *w, stage__actor_t *a) {
 
 static bool hook_is_idle(lua_State *co);
 
+/* Every turn's coroutine holds TURN_BELOW values under its function: a
+** message's, the table its handler was found in (the class), left there
+** because taking it away costs two more calls per message. Once the
+** function has returned, the results are what is above them (lua_resume's
+** count is of the whole stack). */
+#define TURN_BELOW 1
+
 /* After lua_resume returned status on co for actor a running envelope e
 ** (NULL for a turn core made: no reply, nothing to free). */
 static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
@@ -505,6 +512,7 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
     }
     stage_id_t self; /* only for a reply or a failure: most have neither */
     a->spent = 0;
+    if (status == LUA_OK) nres = lua_gettop(co) - TURN_BELOW;
     stage__future_t *reply = e ? e->future : NULL;
     if (status != LUA_OK || reply)
         stage__make_id(w->node, a->serial, a->type, &self);
@@ -535,12 +543,14 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
     return TURN_DONE;
 }
 
-/* Push handler, state and arguments of message e onto co. Returns the
-** number of values after the function, or -1 with the reason on L's stack's
-** top as a message for the reply. */
+/* Push handler, state and arguments of message e onto co, above the table
+** the handler was found in (TURN_BELOW). The lookups are made on co
+** itself, so nothing moves between threads. Returns the number of values after
+*the function, or -1 with
+** the reason in why, -2 for a birth with no hook; co's stack is then for
+** the caller to clear. */
 static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
                         stage__env_t *e, char *why, size_t whylen) {
-    lua_State *L = w->L;
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
     const char *m = stage__env_method(e);
     /* The fast path: a method the class itself defines, found with one
@@ -558,39 +568,31 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
                    (m[0] == 'd' && !strcmp(m, "death")) || m[0] == '_');
     stage__lactor_t *la = stage__lactor(a);
     if (la->methods_ref && !reserved) { /* its own (update_method) */
-        lua_rawgeti(L, LUA_REGISTRYINDEX, la->methods_ref);
-        push_method(w, a->type, m, e->mlen);
-        if (lua_rawget(L, -2) == LUA_TFUNCTION) {
-            lua_replace(L, -2);
-            lua_pushnil(L); /* where the class would be */
-            lua_insert(L, -2);
-            goto found;
-        }
-        lua_pop(L, 2);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, la->methods_ref);
+        push_method(w, co, a->type, m, e->mlen);
+        if (lua_rawget(co, -2) == LUA_TFUNCTION) goto found;
+        lua_pop(co, 2);
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
+    lua_rawgeti(co, LUA_REGISTRYINDEX, cref);
     /* raw: a class's metatable leads to spawn and spawn_at, not methods.
     ** With its length: lua_pushstring's cache of C strings, keyed by
     ** address, only misses on a method name in an envelope. */
-    if (reserved || (push_method(w, a->type, m, e->mlen), lua_rawget(L, -2)) !=
-                        LUA_TFUNCTION) {
-        if (!reserved) lua_pop(L, 1);
-        find_method(L, lua_gettop(L), reserved ? "" : m); /* supertypes */
+    if (reserved || (push_method(w, co, a->type, m, e->mlen),
+                     lua_rawget(co, -2)) != LUA_TFUNCTION) {
+        if (!reserved) lua_pop(co, 1);
+        find_method(co, lua_gettop(co), reserved ? "" : m); /* supertypes */
+        if (!lua_isfunction(co, -1)) {
+            if (birth) return -2; /* no birth hook: nothing to run */
+            stage_id_t id;
+            char text[STAGE_ID_TEXT_MAX];
+            stage__make_id(w->node, a->serial, a->type, &id);
+            stage_id_format(&id, text, sizeof text);
+            snprintf(why, whylen, "actor '%s' of type '%s' has no method '%s'",
+                     text, a->type->name, m);
+            return -1;
+        }
     }
 found:
-    lua_replace(L, -2);
-    if (!lua_isfunction(L, -1)) {
-        lua_pop(L, 1);
-        if (birth) return -2; /* no birth hook: nothing to run */
-        stage_id_t id;
-        char text[STAGE_ID_TEXT_MAX];
-        stage__make_id(w->node, a->serial, a->type, &id);
-        stage_id_format(&id, text, sizeof text);
-        snprintf(why, whylen, "actor '%s' of type '%s' has no method '%s'",
-                 text, a->type->name, m);
-        return -1;
-    }
-    lua_xmove(L, co, 1);
     lua_rawgeti(co, LUA_REGISTRYINDEX, stage__lactor(a)->state_ref);
     if (e->len == 0 || (e->len == 1 && (uint8_t)stage__env_args(e)[0] == 0x90))
         return 1; /* no arguments */
@@ -601,11 +603,7 @@ found:
                                     &w->hooks, why, whylen)
                 : stage__lv_decode_args(co, stage__env_args(e), e->len,
                                         &w->hooks, why, whylen);
-    if (n < 0) {
-        lua_settop(co, 0);
-        return -1;
-    }
-    return n + 1;
+    return n < 0 ? -1 : n + 1;
 }
 
 /* Resume co, which holds a function and its nargs arguments, as a turn of
@@ -631,6 +629,7 @@ void stage__lactor_call_turn_args(stage__lw_t *w, stage__actor_t *a,
                                   int nargs) {
     int coref;
     lua_State *co = stage__lw_take_co(w, &coref);
+    lua_pushnil(co); /* where a message's class is (TURN_BELOW) */
     lua_xmove(w->L, co, nargs + 1);
     w->call_turn = start_turn(w, a, co, coref, NULL, nargs);
 }

@@ -77,10 +77,10 @@ void stage__lref_new(lua_State *L, const stage_id_t *id) {
 }
 
 stage__lref_t *stage__lref_test(lua_State *L, int idx) {
-    if (lua_type(L, idx) != LUA_TUSERDATA) return NULL;
-    lref_box_t *b = lua_touserdata(L, idx);
-    return lua_rawlen(L, idx) == sizeof *b && b->tag == &lref_tag ? &b->r
-                                                                  : NULL;
+    lref_box_t *b = lua_touserdata(L, idx); /* NULL unless a userdata */
+    return b && lua_rawlen(L, idx) == sizeof *b && b->tag == &lref_tag
+               ? &b->r
+               : NULL; /* a light userdata's length is 0 */
 }
 
 void stage__lref_push_far(lua_State *L, stage__future_t *f) {

@@ -692,6 +692,19 @@ static int dec_scalar(lua_State *L, const char **p, const char *end) {
 int stage__lv_decode_args(lua_State *L, const char *data, size_t len,
                           const stage__lv_hooks_t *h, char *err,
                           size_t errlen) {
+    unsigned c = len ? (unsigned char)data[0] : 0;
+    if (c >= 0x90 && c <= 0x9f && lua_checkstack(L, (int)(c & 0x0f) + 4)) {
+        /* a fixarray of scalars, the common case: no decoder to set up */
+        int n = (int)(c & 0x0f), i = 0;
+        const char *p = data + 1, *end = data + len;
+        while (i < n && p < end && dec_scalar(L, &p, end))
+            i++;
+        if (i == n && p == end) {
+            if (err && errlen) err[0] = '\0';
+            return n;
+        }
+        lua_pop(L, i); /* the walk below decodes it, or says what is wrong */
+    }
     dec_t d;
     stage__mp_t m;
     int top = lua_gettop(L), rc = 0;
