@@ -545,10 +545,9 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
 
 /* Push handler, state and arguments of message e onto co, above the table
 ** the handler was found in (TURN_BELOW). The lookups are made on co
-** itself, so nothing moves between threads. Returns the number of values after
-*the function, or -1 with
-** the reason in why, -2 for a birth with no hook; co's stack is then for
-** the caller to clear. */
+** itself, so nothing moves between threads. Returns the number of values
+** after the function, or -1 with the reason in why, -2 for a birth with no
+** hook; co's stack is then for the caller to clear. */
 static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
                         stage__env_t *e, char *why, size_t whylen) {
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
