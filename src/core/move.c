@@ -1524,6 +1524,10 @@ static void fx_one(stage__theatre_t *t, const stage_hub_fx_t *x) {
             t->node->net_hooks.rehomed(t->node, &x->id, &x->cur, x->status,
                                        NULL, 0);
         break;
+    case STAGE_HUB_FX_GONE: /* its names go, as when an actor stops here */
+        if (t->node->net_hooks.actor_gone)
+            t->node->net_hooks.actor_gone(t->node, x->serial);
+        break;
     }
 }
 

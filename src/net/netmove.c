@@ -55,16 +55,20 @@ void stage__netmove_hook(stage_node_t *node, const char *to,
     stage__netnode_push(nn, it);
 }
 
-/* What an ADOPT carries beside the ids: [earlier ids, names], the ids
-** the actor had before its home took it over (relocate.c) and the names
-** its home holds for it, which the node it is at takes over. */
-static void adopt_data(stage__netnode_t *nn, const stage__move_msg_t *q,
-                       stage_pack_t *p, stage__node_move_t *m) {
+/* What an ADOPT and an IMPORT carry for the actor beside the rest:
+** [earlier ids, names], the ids it had before this home took it over from
+** another node (relocate.c) and the names this home holds for it. The
+** node the actor is at makes them its own: at once on an ADOPT (this home
+** drains), and on an IMPORT if this home dies while the actor is there
+** (node/hub.c keeps them, FX_REHOMED gives them back): its old ids still
+** reach it and its names still name it. False if there is none. */
+static bool carried(stage__netnode_t *nn, const stage__move_msg_t *q,
+                    stage_pack_t *p) {
     stage_id_t ids[16];
     const char *names[16];
     size_t n = stage__relocate_formers(nn, &q->home, ids, 16);
     size_t k = stage__hold_names_of(&nn->holdings, q->home.serial, names, 16);
-    if (!n && !k) return;
+    if (!n && !k) return false;
     stage_pack_array(p, 2);
     stage_pack_array(p, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
@@ -72,26 +76,7 @@ static void adopt_data(stage__netnode_t *nn, const stage__move_msg_t *q,
     stage_pack_array(p, (uint32_t)k);
     for (size_t i = 0; i < k; i++)
         stage_pack_cstr(p, names[i]);
-    if (stage_pack_error(p)) return; /* without: the store keeps a name */
-    m->data = p->data;
-    m->dlen = p->len;
-}
-
-/* What an IMPORT carries beside the image: the ids that led to its home id
-** here before it (this node took the actor over from another: relocate.c),
-** which the destination keeps, so that if this node dies, its takeover of
-** the actor records them too (node/hub.c, FX_REHOMED). */
-static void import_formers(stage__netnode_t *nn, const stage__move_msg_t *q,
-                           stage_pack_t *p, stage__node_move_t *m) {
-    stage_id_t ids[16];
-    size_t n = stage__relocate_formers(nn, &q->home, ids, 16);
-    if (!n) return;
-    stage_pack_array(p, (uint32_t)n);
-    for (size_t i = 0; i < n; i++)
-        stage_pack_id(p, &ids[i]);
-    if (stage_pack_error(p)) return; /* without: the takeover records less */
-    m->formers = p->data;
-    m->flen = p->len;
+    return !stage_pack_error(p); /* without: the ids and names stay here */
 }
 
 void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
@@ -115,14 +100,17 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
                             .wlen = strlen(mv->where),
                             .data = data ? mv->data : NULL,
                             .dlen = it->len};
-    stage_pack_t adopt = STAGE_PACK_INIT;
-    if (q->op == STAGE__MOVE_ADOPT) /* its earlier ids and names go along */
-        adopt_data(nn, q, &adopt, &m);
-    if (q->op == STAGE__MOVE_IMPORT) /* its earlier ids go along */
-        import_formers(nn, q, &adopt, &m);
+    stage_pack_t extra = STAGE_PACK_INIT;
+    if (q->op == STAGE__MOVE_ADOPT && carried(nn, q, &extra)) {
+        m.data = extra.data;
+        m.dlen = extra.len;
+    } else if (q->op == STAGE__MOVE_IMPORT && carried(nn, q, &extra)) {
+        m.formers = extra.data;
+        m.flen = extra.len;
+    }
     stage_pack_t p = STAGE_PACK_INIT;
     int rc = stage__node_move_encode(&p, &m);
-    stage_pack_free(&adopt);
+    stage_pack_free(&extra);
     if (!rc)
         rc =
             stage__netnode_send_frame(nn, it->where, FRAME_MOVE, p.data, p.len);

@@ -61,7 +61,7 @@ typedef struct adoption {
 struct naming {
     char name[256];
     stage_id_t old, cur; /* the home's id, the actor here */
-    adoption_t *ad;
+    adoption_t *ad;      /* NULL: an orphan's (its home died) */
     int asks;            /* asked again so far */
     bool claim;          /* the last resort: a claim, not a swap */
     struct naming *next; /* in waiting */
@@ -470,8 +470,16 @@ static void name_take(stage__netnode_t *nn, const char *name, size_t len,
         stage__free(nm);
         return;
     }
-    ad->pending++;
+    if (ad) ad->pending++;
     stage__lookup_drain(nn);
+}
+
+/* nm is done with (answered, or not asked again): the adoption it belongs
+** to, if any, has one thing fewer to wait for. */
+static void name_done(stage__netnode_t *nn, naming_t *nm) {
+    adoption_t *ad = nm->ad;
+    stage__free(nm);
+    if (ad) adoption_step(nn, ad);
 }
 
 /* The sweep: ask again for the names waiting. */
@@ -487,9 +495,7 @@ static void names_again(stage__netnode_t *nn) {
             LOG_WARN("the name '%s' does not follow its actor here: the DHT "
                      "cannot be asked",
                      nm->name);
-            adoption_t *ad = nm->ad;
-            stage__free(nm);
-            adoption_step(nn, ad);
+            name_done(nn, nm);
         }
         nm = next;
     }
@@ -524,12 +530,21 @@ static void name_refused(const naming_t *nm, const stage_dht_effect_t *x) {
 ** node that held most of the ring refused 4 of 10 names this way). So is
 ** a timeout. Both are asked again, RELOCATE_NAME_ASKS times; after that,
 ** the DHT has no entry for it wherever it looked: it is claimed for the
-** actor here, put again as it would have been. */
+** actor here, put again as it would have been. An orphan's name is
+** claimed at the first refusal with no entry: its home is dead, and every
+** manager drops a dead node's entries (docs/dht.md, "Failures"), so no
+** entry is what there is to see. */
 static void name_taken(stage__netnode_t *nn, naming_t *nm,
                        const stage_dht_effect_t *x) {
     stage__relocate_t *r = nn->relocate;
     bool unseen = x->status == STAGE_EEXISTS && !x->nitems && !nm->claim;
-    if ((unseen || x->status == STAGE_ETIMEOUT) && !r->closing) {
+    if (unseen && !nm->ad && !r->closing) {
+        LOG_INFO("the name '%s' is claimed for its actor here: its home "
+                 "'%s' died, and the name with it",
+                 nm->name, nm->old.node);
+        nm->claim = true;
+        if (name_ask(nn, nm)) return;
+    } else if ((unseen || x->status == STAGE_ETIMEOUT) && !r->closing) {
         if (nm->asks < RELOCATE_NAME_ASKS) {
             nm->asks++;
             LOG_INFO("the name '%s' waits to follow its actor here: %s; "
@@ -562,9 +577,7 @@ static void name_taken(stage__netnode_t *nn, naming_t *nm,
         LOG_WARN("the name '%s' does not follow its actor here: %s", nm->name,
                  stage_strerror(x->status));
     }
-    adoption_t *ad = nm->ad;
-    stage__free(nm);
-    adoption_step(nn, ad);
+    name_done(nn, nm);
 }
 
 /* ---- the hook (core/netif.h: rehomed) ------------------------------------ */
@@ -591,27 +604,38 @@ void stage__relocate_hook(stage_node_t *node, const stage_id_t *old,
     stage__netnode_push(nn, it);
 }
 
-/* An orphan taken over as cur: the ids that led to its dead home's id
-** (the array of ids its IMPORT carried, in it->args after cur) lead to cur
-** now; their entries died with that home. */
-static void orphan_formers(stage__netnode_t *nn,
-                           const stage__netnode_item_t *it,
-                           const stage_id_t *cur) {
-    if (!it->len) return;
+/* Make what came with actor old, cur here now, this node's: data (len
+** bytes) is [earlier ids, names] (netmove.c, carried): the earlier ids
+** lead to cur from now on, and the names name it. ad: the adoption the
+** store's entries and the names are for (its home drains), or NULL for an
+** orphan (its home died: the entries of both died with it). */
+static void take_carried(stage__netnode_t *nn, const char *data, size_t len,
+                         const stage_id_t *old, const stage_id_t *cur,
+                         adoption_t *ad) {
     stage_unpack_t u;
-    uint32_t n;
-    stage_unpack_init(&u, it->args + sizeof *cur, it->len);
-    if (stage_unpack_array(&u, &n)) n = 0;
-    for (uint32_t i = 0; i < n && i < RELOCATE_FORMERS_MAX; i++) {
-        stage_id_t old;
-        if (stage_unpack_id(&u, &old)) {
-            LOG_WARN("the earlier ids of an actor taken over from '%s' are "
-                     "not what they should be: the rest are not recorded",
-                     it->to.node);
-            return;
-        }
-        stage__relocate_record(nn, &old, cur);
+    uint32_t n, k;
+    stage_unpack_init(&u, data, len);
+    if (stage_unpack_array(&u, &n) || n != 2 || stage_unpack_array(&u, &n))
+        goto bad;
+    for (uint32_t i = 0; i < n; i++) {
+        stage_id_t former;
+        if (stage_unpack_id(&u, &former)) goto bad;
+        if (i < RELOCATE_FORMERS_MAX) record(nn, &former, cur, ad);
     }
+    if (stage_unpack_array(&u, &k)) goto bad;
+    for (uint32_t i = 0; i < k; i++) {
+        const char *name;
+        size_t nlen;
+        if (stage_unpack_str(&u, &name, &nlen) || !nlen || nlen > 255 ||
+            memchr(name, '\0', nlen))
+            goto bad;
+        name_take(nn, name, nlen, old, cur, ad);
+    }
+    return;
+bad:
+    LOG_WARN("the earlier ids and names of an actor node '%s' handed over "
+             "are not what they should be: the rest are ignored",
+             old->node);
 }
 
 void stage__relocate_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
@@ -624,7 +648,9 @@ void stage__relocate_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
     if (!nn->relocate) return;        /* stopping */
     if (it->op == STAGE_ENODE_DOWN) { /* its home is gone: no one to answer */
         stage__relocate_record(nn, &it->to, &cur);
-        orphan_formers(nn, it, &cur);
+        if (it->len)
+            take_carried(nn, it->args + sizeof cur, it->len, &it->to, &cur,
+                         NULL);
         return;
     }
     /* this node took it over: the store learns where its ids lead now,
@@ -649,31 +675,7 @@ void stage__relocate_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
         return;
     }
     record(nn, &it->to, &cur, ad);
-    if (it->len) {
-        stage_unpack_t u;
-        uint32_t n, k;
-        stage_unpack_init(&u, it->args + sizeof cur, it->len);
-        if (stage_unpack_array(&u, &n) || n != 2 || stage_unpack_array(&u, &n))
-            goto bad;
-        for (uint32_t i = 0; i < n; i++) {
-            stage_id_t old;
-            if (stage_unpack_id(&u, &old)) goto bad;
-            if (i < RELOCATE_FORMERS_MAX) record(nn, &old, &cur, ad);
-        }
-        if (stage_unpack_array(&u, &k)) goto bad;
-        for (uint32_t i = 0; i < k; i++) {
-            const char *name;
-            size_t len;
-            if (stage_unpack_str(&u, &name, &len) || !len || len > 255)
-                goto bad;
-            name_take(nn, name, len, &it->to, &cur, ad);
-        }
-    }
-    adoption_step(nn, ad);
-    return;
-bad:
-    LOG_WARN("the earlier ids and names of an actor node '%s' handed over "
-             "are not what they should be: ignored",
-             it->to.node);
+    if (it->len)
+        take_carried(nn, it->args + sizeof cur, it->len, &it->to, &cur, ad);
     adoption_step(nn, ad);
 }

@@ -679,9 +679,14 @@ void stage_hub_step(stage_hub_t *h, const char *peer,
         break;
     case STAGE_HUB_GONE:
         b = hub_get(h, s->home.serial);
-        if (b && !b->guest && b->stage == IDLE && b->place == AWAY &&
-            same_id(&b->rid, &s->at) && !b->head && !b->qhead)
-            hub_drop(h, b);
+        if (!b || b->guest || b->place != AWAY || strcmp(peer, b->rid.node) ||
+            !same_id(&b->rid, &s->at))
+            break;
+        /* it stopped where it lived: whatever this node holds for it
+        ** goes, a move asked of it meanwhile or not (that move finds it
+        ** gone there) */
+        fx_serial(h, STAGE_HUB_FX_GONE, b->serial, 0);
+        if (b->stage == IDLE && !b->head && !b->qhead) hub_drop(h, b);
         break;
     case STAGE_HUB_ADOPT:
         step_adopt(h, peer, s);

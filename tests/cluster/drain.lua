@@ -79,18 +79,21 @@ local function ballast()
   return w[2]
 end
 
--- orphan: "home" gives a Counter 1, 2, 3 from "s", moves it to the node at
--- args[2] and prints its first id ("moved ID"), before the test kills this
--- node; "spawn" gives it 1, 2, 3 and prints its first id ("spawned ID")
--- once it sees two nodes with ballast (the test drains this node then);
--- "reach" sends 4 through that first id (again while the death spreads:
--- each failure is NodeDown, NodeUnreachable or a Timeout) and checks the
--- Counter saw 1..4.
+-- orphan: "home" gives a Counter 1, 2, 3 from "s", names it
+-- "orphan-counter", moves it to the node at args[2] and prints its first
+-- id ("moved ID"), before the test kills this node; "spawn" gives it 1, 2,
+-- 3 and prints its first id ("spawned ID") once it sees two nodes with
+-- ballast (the test drains this node then); "reach" sends 4 through that
+-- first id (again while the death spreads: each failure is NodeDown,
+-- NodeUnreachable or a Timeout) and checks the Counter saw 1..4, then,
+-- given "named", that its name still names it (the name died with its
+-- home, and the node it lives on claims it again: NameNotFound meanwhile).
 local function orphan(args)
   if args[1] == "home" or args[1] == "spawn" then
     local c = Counter()
     for i = 1, 3 do c:put("s", i):await() end
     if args[1] == "home" then
+      stage.name("orphan-counter", c):await()
       stage.migrate(c, args[2]):await()
       print("moved " .. tostring(c))
       return
@@ -147,6 +150,20 @@ local function orphan(args)
   end
   local r = ref:check("s", 4):await()
   assert(r == true, tostring(r))
+  if args[3] == "named" then
+    deadline = stage.now() + 20
+    while true do
+      local ok, e = pcall(function()
+        return stage.find_name("orphan-counter"):check("s", 4):await(5)
+      end)
+      if ok then assert(e == true, tostring(e)) break end
+      assert(e.type == "NameNotFound" or e.type == "Timeout", tostring(e))
+      assert(stage.now() < deadline, "the name never came back: " ..
+        tostring(e))
+      stage.sleep(0.2):await()
+    end
+    print("named again")
+  end
   print("ok after " .. fails .. " failures")
   stage.exit(0)
 end

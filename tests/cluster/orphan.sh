@@ -3,7 +3,9 @@
 # that node's death (SIGKILL), and its first id still reaches it: the node
 # it lives on makes it its own and tells the migrations store, and a
 # sender of the first id finds it there (a few NodeDown failures at most
-# while the death spreads), with its state and its messages in order.
+# while the death spreads), with its state and its messages in order. Its
+# name, which died with its birth node, names it again: the node it lives
+# on claims it (the names came with the move).
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 opts="--theatres 2 --period 0.2"
@@ -13,8 +15,9 @@ start h --join "$ADDR_a" $opts "$here/drain.lua" home "$ADDR_d"
 wait_line "$DIR/h.out" '^moved ' 30
 id=$(sed -n 's/^moved //p' "$DIR/h.out")
 kill -9 "$PID_h"
-"$STAGE" node --join "$ADDR_a" $opts "$here/drain.lua" reach "$id" \
-    >"$DIR/s.out" 2>&1 || fail "the first id did not reach the actor"
+"$STAGE" node --join "$ADDR_a" $opts "$here/drain.lua" reach "$id" named \
+    >"$DIR/s.out" 2>&1 || fail "the first id or the name did not reach the actor"
+grep -q '^named again$' "$DIR/s.out" || fail "no check of the name"
 grep -q '^ok after' "$DIR/s.out" || fail "no check"
 kill -INT "$PID_a" "$PID_d"
 wait_exit "$PID_a" 20

@@ -30,6 +30,7 @@
 **     allowed); none is delivered twice, and each sender's
 **     messages through one id reach the actor in the order sent;
 **   - every move asked is answered once, or lost with a node that died;
+**   - a home lets an actor's names go (FX_GONE) only once it stopped;
 **   - an actor never runs in two places, and when it runs nowhere at the
 **     end, a node it could have been lost with died;
 **   - at the end, a probe from every live node through the actor's first
@@ -141,7 +142,7 @@ static int crashes, drains;
 static size_t bounced[NODES][MAX_MSGS / 8];
 static size_t nbounced[NODES];
 static uint64_t st_delivered, st_failed, st_moves, st_answered, st_crashes,
-    st_drains, st_orphans, st_refused, st_stops, st_handed;
+    st_drains, st_orphans, st_refused, st_stops, st_handed, st_gone;
 
 /* ---- events ---------------------------------------------------------------
  */
@@ -441,6 +442,17 @@ static void fx_rehomed(int n, const stage_hub_fx_t *x) {
     fx_step(n, &s);
 }
 
+/* The actor that had id serial at node n (its home there: born there,
+** or taken over), or -1. */
+static int had_id(int n, uint64_t serial) {
+    for (int a = 0; a < ACTORS; a++)
+        for (int i = 0; i < actors[a].nids; i++)
+            if (actors[a].ids[i].serial == serial &&
+                !strcmp(actors[a].ids[i].node, nodes[n].addr))
+                return a;
+    return -1;
+}
+
 /* One of n's machine's effects, done as a node would. */
 static void fx_one(int n, const stage_hub_fx_t *x) {
     stage_hub_t *m = nodes[n].m;
@@ -484,6 +496,15 @@ static void fx_one(int n, const stage_hub_fx_t *x) {
         if (!nodes[n].draining) die("node %d hands over, not draining", n);
         if (!x->status) st_handed++;
         break;
+    case STAGE_HUB_FX_GONE: { /* its home lets its names go */
+        int a = had_id(n, x->serial);
+        if (a < 0 || !actors[a].stopped)
+            die("node %d lets actor %d (serial %" PRIu64 ") go: it has not "
+                "stopped",
+                n, a, x->serial);
+        st_gone++;
+        break;
+    }
     default:
         die("effect %d", x->kind);
     }
@@ -905,9 +926,10 @@ int main(int argc, char **argv) {
            " moves asked, %" PRIu64 " answered, %" PRIu64
            " exports or imports refused; %" PRIu64 " crashes, %" PRIu64
            " drains, %" PRIu64 " handed over, %" PRIu64
-           " orphans taken over, %" PRIu64 " actors stopped\n",
+           " orphans taken over, %" PRIu64 " actors stopped (%" PRIu64
+           " away: their homes let their names go)\n",
            first, first + count - 1, st_delivered, st_failed, st_moves,
            st_answered, st_refused, st_crashes, st_drains, st_handed,
-           st_orphans, st_stops);
+           st_orphans, st_stops, st_gone);
     return 0;
 }

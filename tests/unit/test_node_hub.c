@@ -5,8 +5,8 @@
 ** destination fails or dies, steps from the wrong node ignored, a guest's
 ** moves asked of its home and its image shipped home, an orphan taking
 ** itself over with its earlier ids (also one whose home dies while its
-** image ships there: it stays), where the machine says an actor is, and
-** a drain's hand-over.
+** image ships there: it stays), where the machine says an actor is, a
+** drain's hand-over, and an actor that stops away.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -315,6 +315,35 @@ static void the_machine_says_where_an_actor_is(void **st) {
     stage_hub_destroy(&h);
 }
 
+/* The actor a:1/5 lives at b:1 as b:1/9 and stops there: b:1 says GONE.
+** Its home lets what it holds for it go (its names), once, and forgets
+** it; a GONE from another node, or for an id it does not have there, is
+** not believed. */
+static void an_actor_that_stops_away_lets_its_home_drop_its_names(void **st) {
+    (void)st;
+    stage_hub_t *h = moved_away();
+    stage_id_t me = id_at("a:1", 5), there = id_at("b:1", 9);
+    stage_id_t elsewhere = id_at("b:1", 10);
+    stage_hub_step_t s = step_of(STAGE_HUB_GONE, &me, &elsewhere);
+    stage_hub_step(h, "b:1", &s); /* not its id there */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    s = step_of(STAGE_HUB_GONE, &me, &there);
+    stage_hub_step(h, "c:1", &s); /* not from the node it is at */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_hub_step(h, "b:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_GONE);
+    assert_int_equal(fx[0].serial, 5);
+    assert_int_equal(stage_hub_place(h, 5, NULL, NULL), STAGE_HUB_PLACE_HERE);
+    stage_hub_step(h, "b:1", &s); /* again: forgotten, nothing */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_hub_destroy(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(messages_held_in_a_move_go_to_the_new_place_in_order),
@@ -325,6 +354,7 @@ int main(void) {
         cmocka_unit_test(an_orphan_whose_image_ships_home_stays_here),
         cmocka_unit_test(the_machine_says_where_an_actor_is),
         cmocka_unit_test(a_drain_hands_over_what_lives_elsewhere),
+        cmocka_unit_test(an_actor_that_stops_away_lets_its_home_drop_its_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,7 @@
 **   LIVE --ADOPT--> this node's own [FX_REHOMED, then STEP ADOPTED]
 **   LIVE --its home's session ended--> this node's own [FX_REHOMED, with
 **        the ids that led to its home id, which its IMPORT carried]
-**   LIVE --stopped--> forgotten [STEP GONE to home]
+**   LIVE --stopped--> forgotten [STEP GONE to home; there, FX_GONE]
 ** Invariant: an actor is in one place: its image leaves a node only after
 ** the actor stopped running there, and is kept (at home) until the
 ** destination answered; a destination that died before is never believed
@@ -109,6 +109,10 @@ typedef enum stage_hub_fx_kind {
                               ** to the node it lives at as `cur` was
                               ** answered: `status` 0 (its home now), or
                               ** why not (asked again next round) */
+    STAGE_HUB_FX_GONE,        /* actor `serial`, born here, stopped on the
+                              ** node it lived at (GONE): what this node
+                              ** holds for it (its names) goes, as for an
+                              ** actor that stops here */
 } stage_hub_fx_kind_t;
 
 typedef struct stage_hub_fx {
