@@ -19,6 +19,7 @@
 #include "core/directory.h"
 #include "core/future.h"
 #include "core/kind.h"
+#include "core/move.h"
 #include "core/pipeline.h"
 #include "core/theatre.h"
 #include "core/timer.h"
@@ -389,10 +390,15 @@ static void claim_failed(stage__future_t *f, int rc, const char *name,
     stage__future_reject(f, rc, msg, NULL, NULL);
 }
 
-/* 1 if id names an actor of this node that is alive now. */
+/* 1 if id names an actor of this node that is alive now: here, or born
+** here and living on another node (a name given through its first id is
+** held here, as one given before it moved: it follows the actor's next
+** move, and goes when it stops). On the actor's birth theatre. */
 static int local_alive(stage_node_t *n, const stage_id_t *id) {
     stage__type_t *ty = stage__type_find(n, id->type);
-    return ty && stage__dir_alive(ty, id->serial);
+    stage__theatre_t *t = stage__current();
+    return ty && (stage__dir_alive(ty, id->serial) ||
+                  (t && stage__move_lives_away(t, id->serial)));
 }
 
 /* Claim key for id now and complete f. */

@@ -1166,6 +1166,12 @@ static int machine_place(const stage__theatre_t *t, uint64_t serial,
                        : STAGE_HUB_PLACE_HERE;
 }
 
+bool stage__move_lives_away(const stage__theatre_t *t, uint64_t serial) {
+    const char *node;
+    int place = machine_place(t, serial, &node);
+    return place == STAGE_HUB_PLACE_AWAY || place == STAGE_HUB_PLACE_MOVING;
+}
+
 /* A new image of t with a copy of data[0..len); NULL if out of memory. */
 static netimage_t *image_new(stage__theatre_t *t, const char *data,
                              size_t len) {

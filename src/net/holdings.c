@@ -116,7 +116,8 @@ void stage__holdings_release(stage__netnode_t *nn, uint64_t serial) {
 /* ---- names other nodes ask this node to hold ----------------------------- */
 
 /* NAME [call, name, incarnation, serial, type]: claim name for our actor
-** (alive) as if it had claimed it itself; reply true or the failure. */
+** as if it had claimed it itself (core/directory.c: on its birth theatre,
+** alive here or living on another node); reply true or the failure. */
 int stage__holdings_in_name(stage__netnode_t *nn, const char *peer,
                             const char *body, size_t len) {
     stage__node_name_t q;
@@ -124,39 +125,18 @@ int stage__holdings_in_name(stage__netnode_t *nn, const char *peer,
     if (stage__node_name_decode(&q, body, len)) return STAGE_EDECODE;
     stage__netnode_target_id(nn, &q.id, &id);
     uint64_t call = q.call;
-    const char *name = q.name;
-    size_t nlen = q.nlen;
-    stage__type_t *ty = stage__netnode_local_target(nn, peer, call, &id);
-    if (!ty) return 0;
-    if (!stage__dir_alive(ty, id.serial)) {
-        char text[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 300];
-        stage_id_format(&id, text, sizeof text);
-        snprintf(msg, sizeof msg,
-                 "actor '%s' not found (it stopped): the "
-                 "name '%.*s' is not given to it",
-                 text, (int)nlen, name);
-        stage__netnode_reply_error(nn, peer, call, STAGE_EACTOR_NOT_FOUND, msg);
-        return 0;
-    }
-    stage__netnode_item_t *it = stage__calloc(1, sizeof *it);
+    char name[256];
+    memcpy(name, q.name, q.nlen);
+    name[q.nlen] = '\0';
+    if (!stage__netnode_local_target(nn, peer, call, &id)) return 0;
     stage__future_t *f = stage__netnode_owed(nn, peer, call, 0);
-    if (!it || !f) {
-        stage__free(it);
-        if (f)
-            stage__future_reject(f, STAGE_ENOMEM, NULL, NULL, NULL),
-                stage__future_unref(f);
-        else
-            stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM,
-                                       "out of memory");
+    if (!f) {
+        stage__netnode_reply_error(nn, peer, call, STAGE_ENOMEM,
+                                   "out of memory");
         return 0;
     }
-    it->kind = ITEM_DIR;
-    it->op = STAGE__NAME_CLAIM;
-    memcpy(it->key, name, nlen);
-    it->key[nlen] = '\0';
-    it->to = id;
-    it->f = f; /* the item's reference; the reply goes when it completes */
-    stage__lookup_request(nn, it);
+    stage__directory(nn->node, STAGE__NAME_CLAIM, name, &id, f);
+    stage__future_unref(f); /* the reply goes when the claim completes it */
     return 0;
 }
 

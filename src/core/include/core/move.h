@@ -107,6 +107,10 @@ void stage__move_resume(stage__theatre_t *t, stage__actor_t *a);
 ** is under way). t's thread. */
 void stage__move_gone(stage__theatre_t *t, uint64_t serial);
 
+/* 1 if actor serial, born in t, lives on another node now, or is on its
+** way there (it is not in t's directory, but it is alive). t's thread. */
+bool stage__move_lives_away(const stage__theatre_t *t, uint64_t serial);
+
 /* Move actor serial of this node to node `where` (an address; this
 ** node's own: its birth theatre), as stage__migrate: its home sequences
 ** the move (an actor that arrived here asks it there). f gets its id at
