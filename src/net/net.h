@@ -197,6 +197,11 @@ void stage__peer_conn_lost(stage__peer_t *p, stage__conn_t *c, int reason);
 void stage__peer_drained(stage__peer_t *p);
 /* p said goodbye: its session ends (STAGE_ECANCELED). */
 void stage__peer_left(stage__peer_t *p);
+/* Whether the node last known at p's address was declared dead (or
+** replaced) and nothing has answered there since. The DHT still tries such
+** an address now and then (a member it remembers may be across a partition
+** that healed: docs/dht.md), so a dial there that fails is expected. */
+bool stage__peer_known_gone(const stage__peer_t *p);
 /* Free p's memory (its retry timer must be closed). */
 void stage__peer_free(stage__peer_t *p);
 /* Close p's retry timer; p is freed in its close callback. */

@@ -1080,7 +1080,9 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
                  "; %zu repl%s to it may not have arrived", l.replies,
                  l.replies == 1 ? "y" : "ies");
     /* a node declared dead is news; one that left or restarted is only
-    ** when something was lost with it */
+    ** when something was lost with it; so is an address whose node was
+    ** declared dead before, still not answering (the DHT tries it now and
+    ** then: stage__peer_known_gone) */
     bool quiet =
         (reason == STAGE_ECANCELED || reason == STAGE_ESTOPPED) && !counts[0];
     if (incarnation)
@@ -1088,7 +1090,10 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
                   "node '%s' (incarnation %x) %s: %s%s", peer, incarnation,
                   what, why, counts);
     else
-        LOG_WARN("node '%s' %s: %s%s", peer, what, why, counts);
+        STAGE_LOG(!counts[0] && stage__transport_known_gone(nn->tr, peer)
+                      ? STAGE_LOG_DEBUG
+                      : STAGE_LOG_WARN,
+                  "node '%s' %s: %s%s", peer, what, why, counts);
     /* the whole system hears of a death (not of a goodbye: a node that
     ** leaves withdraws its own entries) */
     if (incarnation && reason != STAGE_ECANCELED)

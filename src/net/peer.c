@@ -159,28 +159,36 @@ static void on_session_end(void *ud, stage__session_t *s, uint32_t inc,
     stage__peer_drained(p);
 }
 
+bool stage__peer_known_gone(const stage__peer_t *p) {
+    return !stage__session_peer(&p->s) && p->s.ndead > 0;
+}
+
 /* Give p up: no session, and max_attempts connects failed in a row, or
-** refused_limit of them were refused. */
+** refused_limit of them were refused. Where the node last known there was
+** declared dead, that is no news (stage__peer_known_gone): said at debug. */
 static void give_up(stage__peer_t *p) {
     int attempts = p->attempts;
     uint64_t n = stage__session_unacked(&p->s);
+    int level = stage__peer_known_gone(p) ? STAGE_LOG_DEBUG : STAGE_LOG_WARN;
     char why[96];
     if (p->left) {
         LOG_INFO("'%s' has stopped, %llu frames queued for it", p->addr,
                  (unsigned long long)n);
         snprintf(why, sizeof why, "it has stopped");
     } else if (p->refusals >= p->t->cfg.refused_limit) {
-        LOG_WARN("giving up on '%s': %d connection attempts in a row were "
-                 "refused (nothing listens there), %llu frames queued for it",
-                 p->addr, p->refusals, (unsigned long long)n);
+        STAGE_LOG(level,
+                  "giving up on '%s': %d connection attempts in a row were "
+                  "refused (nothing listens there), %llu frames queued for it",
+                  p->addr, p->refusals, (unsigned long long)n);
         snprintf(why, sizeof why,
                  "%d connection attempts in a row were refused: nothing "
                  "listens there",
                  p->refusals);
     } else {
-        LOG_WARN("giving up on '%s' after %d failed connection attempts, "
-                 "%llu frames queued for it",
-                 p->addr, attempts, (unsigned long long)n);
+        STAGE_LOG(level,
+                  "giving up on '%s' after %d failed connection attempts, "
+                  "%llu frames queued for it",
+                  p->addr, attempts, (unsigned long long)n);
         snprintf(why, sizeof why, "%d connection attempts failed", attempts);
     }
     stage__session_end(&p->s, STAGE_EUNREACHABLE, why);

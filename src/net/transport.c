@@ -381,6 +381,11 @@ int stage__transport_is_dead(stage__transport_t *t, const char *addr,
     return p && p->s.ndead && stage__session_is_dead(&p->s, incarnation, why);
 }
 
+int stage__transport_known_gone(stage__transport_t *t, const char *addr) {
+    stage__peer_t *p = stage__peer_find(t, addr);
+    return p && stage__peer_known_gone(p);
+}
+
 size_t stage__transport_unacked(stage__transport_t *t) {
     size_t n = 0;
     for (stage__peer_t *p = t->peers; p; p = p->next)

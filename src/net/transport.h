@@ -208,6 +208,9 @@ int stage__transport_declare_dead(stage__transport_t *t, const char *addr,
 ** (the last one is cached) and at most eight compares. */
 int stage__transport_is_dead(stage__transport_t *t, const char *addr,
                              uint32_t incarnation, const char **why);
+/* 1 if the node last known at addr was declared dead here (or replaced)
+** and nothing has answered there since (stage__peer_known_gone), else 0. */
+int stage__transport_known_gone(stage__transport_t *t, const char *addr);
 /* Frames sent to live sessions and not acknowledged yet. */
 size_t stage__transport_unacked(stage__transport_t *t);
 /* 1 if incarnation of the node at addr said goodbye (it left), else 0. */
