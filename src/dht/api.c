@@ -62,7 +62,7 @@ int stage__dht_put_flags(stage_dht_t *d, uint64_t now, uint64_t req, int op,
                          uint64_t k, uint64_t sub, uint32_t flags,
                          const void *value, size_t len) {
     if (!value_ok(value, len)) return STAGE_EINVAL;
-    rec_t r = {0, sub, 0, 0, 0, 0, (uint32_t)len, value};
+    rec_t r = {0, sub, 0, 0, 0, 0, (uint32_t)len, value, false};
     return user(d, now, req, op, k, flags, &r, NULL);
 }
 
@@ -83,8 +83,8 @@ int stage_dht_cas(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
                   size_t len) {
     if (!value_ok(value, len) || (expected && !value_ok(expected, elen)))
         return STAGE_EINVAL;
-    rec_t r = {0, 0, 0, 0, 0, 0, (uint32_t)len, value};
-    rec_t e = {0, 0, 0, 0, 0, 0, (uint32_t)elen, expected};
+    rec_t r = {0, 0, 0, 0, 0, 0, (uint32_t)len, value, false};
+    rec_t e = {0, 0, 0, 0, 0, 0, (uint32_t)elen, expected, false};
     return user(d, now, req, STAGE_DHT_OP_CAS, k, 0, &r, expected ? &e : NULL);
 }
 
@@ -97,7 +97,7 @@ int stage_dht_remove(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
                      uint64_t sub) {
     /* forget it first: it must not be renewed or put back */
     stage__dht_forget(d, k, sub);
-    rec_t r = {0, sub, 0, 0, 0, 0, 0, NULL};
+    rec_t r = {0, sub, 0, 0, 0, 0, 0, NULL, false};
     return user(d, now, req, STAGE_DHT_OP_REMOVE, k, 0, &r, NULL);
 }
 

@@ -58,6 +58,7 @@ typedef struct rec {
     uint8_t index;  /* replica index i: key = base + i*step */
     uint32_t len;
     const char *value;
+    bool gone; /* a tombstone (entry_t's gone): no value, a version */
 } rec_t;
 
 /* An item of a timed index (index.c): first in the item it indexes. */

@@ -225,7 +225,8 @@ static void reput(stage_dht_t *d, owned_t *o, int i) {
                  d->cfg.lease_ms,
                  (uint8_t)i,
                  o->len,
-                 o->value};
+                 o->value,
+                 false};
     stage__dht_pl_rec(&pl, &rec);
     reqspec_t s = {.kind = RQ_REPUT, .index = i, .key = o->base, .sub = o->sub};
     s.op = i == prim ? (int)(o->flags & 0xff) : STAGE_DHT_OP_COPY;
@@ -310,7 +311,7 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
     case RQ_USER:
         if (r->op == STAGE_DHT_OP_LOOKUP) {
             payload_t pl = {0};
-            rec_t rec = {r->base, 0, m->peer.id, 0, 0, 0, 0, NULL};
+            rec_t rec = {r->base, 0, m->peer.id, 0, 0, 0, 0, NULL, false};
             stage__dht_pl_rec(&pl, &rec);
             stage__dht_done(d, r->req, 0, m->hops, pl.data, pl.len,
                             STAGE_DHT_FX_DONE);
@@ -444,7 +445,8 @@ static void renew(stage_dht_t *d) {
                          d->cfg.lease_ms,
                          (uint8_t)j,
                          0,
-                         NULL};
+                         NULL,
+                         false};
             v[n].holder = &o->holder[j];
             v[n++].rec = rec;
         }

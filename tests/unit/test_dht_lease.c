@@ -53,7 +53,8 @@ static void route(stage_dht_t *d, uint64_t now, int op, uint64_t from,
     m.key = key;
     m.from = m.origin = fake(from);
     payload_t pl = {0};
-    rec_t r = {key, 0, from, 0, LEASE, 0, (uint32_t)strlen(value), value};
+    rec_t r = {key,   0,    from, 0, LEASE, 0, (uint32_t)strlen(value),
+               value, false};
     stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;
@@ -68,7 +69,7 @@ static void renew(stage_dht_t *d, uint64_t now, uint64_t from, uint64_t key) {
     m.to = 1000;
     m.from = fake(from);
     payload_t pl = {0};
-    rec_t r = {key, 0, from, 0, LEASE, 0, 0, NULL};
+    rec_t r = {key, 0, from, 0, LEASE, 0, 0, NULL, false};
     stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;
@@ -264,7 +265,7 @@ static void claim_for(stage_dht_t *d, uint64_t now, uint64_t from,
     snprintf(m.origin.addr, sizeof m.origin.addr, "%s", addr);
     m.from = m.origin;
     payload_t pl = {0};
-    rec_t r = {key, 0, from, 0, LEASE, 0, (uint32_t)p.len, p.data};
+    rec_t r = {key, 0, from, 0, LEASE, 0, (uint32_t)p.len, p.data, false};
     stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;
@@ -384,12 +385,13 @@ static void names_move_with_their_actors(void **st) {
     }
 }
 
-/* Hand d a TRANSFER from manager 9 of the name entry (key, 0) naming id,
-** owned by owner at version ver (a range handed back, say). */
+/* Hand d a TRANSFER from manager 9 of the name entry (key, 0) naming id
+** (NULL: a tombstone, the name removed), owned by owner at version ver (a
+** range handed back, say). */
 static void hand_back(stage_dht_t *d, uint64_t now, uint64_t key,
                       uint64_t owner, uint64_t ver, const stage_id_t *id) {
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_id(&p, id);
+    if (id) stage_pack_id(&p, id);
     assert_int_equal(stage_pack_error(&p), 0);
     stage_dht_msg_t m;
     memset(&m, 0, sizeof(m));
@@ -397,7 +399,7 @@ static void hand_back(stage_dht_t *d, uint64_t now, uint64_t key,
     m.to = 1000;
     m.from = fake(9);
     payload_t pl = {0};
-    rec_t r = {key, 0, owner, ver, LEASE, 0, (uint32_t)p.len, p.data};
+    rec_t r = {key, 0, owner, ver, LEASE, 0, (uint32_t)p.len, p.data, !id};
     stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;
@@ -459,6 +461,70 @@ static void hand_back_keeps_the_newer_write(void **st) {
     uint64_t until = stage__dht_find(d, key, 0)->expires;
     hand_back(d, 6002, key, 1000, 1, &here);
     assert_int_equal(stage__dht_find(d, key, 0)->expires, until + 2);
+    stage_dht_destroy(&d);
+}
+
+/* A removal leaves a tombstone (its version, no value) that merges as an
+** entry does: a primary stopped (SIGSTOP) while its successor stood in,
+** moved a name and saw it released, gets the release's tombstone in the
+** hand-back, and it replaces the entry held across the stop (served again
+** until its lease ended, before); an older copy handed over after it, or
+** the item at the tombstone's version, does not bring the name back.
+** Without a stop, the owner's own later removal replaces its older entry
+** (the removal was decided on a partition's other side, say). A write
+** decided here comes after the tombstone; reads, renewals and counts do
+** not see it. */
+static void a_removal_wins_the_hand_back(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(1);
+    uint64_t key = stage_dht_key(STAGE_DHT_NAMES, "svc", 3);
+    stage_id_t first = actor_at("10.0.0.5:7400", 0x111, 3);
+    stage_id_t second = actor_at("10.0.0.6:7400", 0x222, 4);
+    claim_for(d, 100, 5, first.node, key, 1, &first, RF_TAKEOVER);
+    assert_int_equal(reply_status(d, 1), 0);
+    uint64_t ver = stage__dht_find(d, key, 0)->ver;
+    /* not stopped: the owner's older removal is not taken, its later one
+    ** is; another owner's removal, later or not, is not */
+    hand_back(d, 200, key, 5, ver - 1, NULL);
+    hand_back(d, 201, key, 6, ver + 5, NULL);
+    assert_true(stage_dht_holds(d, 201, key, 0));
+    hand_back(d, 202, key, 5, ver + 1, NULL);
+    assert_false(stage_dht_holds(d, 202, key, 0));
+    assert_true(stage__dht_find(d, key, 0)->gone);
+    /* the old copy again, or the item at the removal's version: removed */
+    hand_back(d, 203, key, 5, ver, &first);
+    hand_back(d, 204, key, 5, ver + 1, &first);
+    assert_false(stage_dht_holds(d, 204, key, 0));
+    size_t total;
+    assert_int_equal(stage_dht_entry_count(d, &total), 0);
+    assert_int_equal(total, 1); /* the tombstone, until its lease ends */
+    /* and nobody renews it */
+    renew(d, 205, 5, key);
+    assert_int_equal(sent(d, STAGE_DHT_M_MISSING), 1);
+    /* a tombstone of a removal decided far ahead (another machine's
+    ** clock): a claim decided here after it comes after it */
+    hand_back(d, 206, key, 5, 1000000000, NULL);
+    assert_int_equal(stage__dht_find(d, key, 0)->ver, 1000000000);
+    claim_for(d, 207, 6, second.node, key, 2, &second, RF_TAKEOVER);
+    assert_int_equal(reply_status(d, 2), 0);
+    assert_true(stage_dht_holds(d, 207, key, 0));
+    assert_true(stage__dht_find(d, key, 0)->ver > 1000000000);
+    stage_dht_destroy(&d);
+
+    /* stopped from 100 to 5000: the successor moved the name to owner 6
+    ** (version 150 by its clock), and 6 released it (160) */
+    d = lone(1);
+    claim_for(d, 100, 5, first.node, key, 1, &first, RF_TAKEOVER);
+    assert_int_equal(reply_status(d, 1), 0);
+    d->joined = true;
+    d->succ[0] = fake(2000);
+    d->nsucc = 1;
+    hand_back(d, 5000, key, 6, 160, NULL);
+    assert_false(stage_dht_holds(d, 5000, key, 0));
+    /* a replica that still holds the old write: not taken */
+    hand_back(d, 5001, key, 5, 100, &first);
+    assert_false(stage_dht_holds(d, 5001, key, 0));
+    assert_int_equal(stage__dht_find(d, key, 0)->ver, 160);
     stage_dht_destroy(&d);
 }
 
@@ -576,6 +642,7 @@ int main(void) {
         cmocka_unit_test(name_store_claims_take_over),
         cmocka_unit_test(names_move_with_their_actors),
         cmocka_unit_test(hand_back_keeps_the_newer_write),
+        cmocka_unit_test(a_removal_wins_the_hand_back),
         cmocka_unit_test(a_member_stopped_for_a_while_serves_nothing_stale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
