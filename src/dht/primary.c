@@ -258,18 +258,22 @@ static int apply(stage_dht_t *d, int op, uint32_t flags, rec_t *r) {
 }
 
 /* The version of a write decided here: after the one held for (key,
-** sub), whoever owns it. A merge into an entry held across a stop keeps
-** the higher version (table.c), so the newest write wins a hand-back: a
-** successor that stood in for a stopped primary and swapped a name there
-** holds a higher version than the primary's own entry, even when its
-** clock is behind (clocks are each node's monotonic time and differ
-** between machines: the time alone orders writes decided at one manager,
-** the held version orders them after what the decider saw). Never 0: 0 is
-** no version on the wire. */
+** sub), whoever owns it, and after the one its asker gave (r->ver: the
+** version its own last write of the item was given, told in that write's
+** answer). A merge into an entry held across a stop keeps the higher
+** version (table.c), so the newest write wins a hand-back: a successor
+** that stood in for a stopped primary and swapped a name there holds a
+** higher version than the primary's own entry, even when its clock is
+** behind (clocks are each node's monotonic time and differ between
+** machines: the time alone orders writes decided at one manager, the held
+** version orders them after what the decider saw); a removal it decided
+** holding no copy itself comes after the primary's copy by the asker's
+** version. Never 0: 0 is no version on the wire. */
 static uint64_t next_ver(stage_dht_t *d, const rec_t *r) {
     uint64_t ver = d->now ? d->now : 1;
     const entry_t *e = stage__dht_find(d, r->key, r->sub);
     if (e && e->ver >= ver && e->ver < UINT64_MAX) ver = e->ver + 1;
+    if (r->ver >= ver && r->ver < UINT64_MAX) ver = r->ver + 1;
     return ver;
 }
 
@@ -310,6 +314,7 @@ static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
     dec->origin_rid = m->rid;
     dec->origin = m->origin;
     dec->op = m->op;
+    dec->ver = r.ver;
     dec->npeers = R;
     dec->peers[r.index] = d->self;
     dec->waiting = R - 1;
@@ -335,7 +340,8 @@ static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
     if (R == 1) stage__dht_decision_copied(d, rid, 0, NULL, false);
 }
 
-/* Answer the asker of dec and drop it. */
+/* Answer the asker of dec and drop it; a success tells the write's
+** version (arg), which its owner gives its re-puts and its removal. */
 static void finish(stage_dht_t *d, decision_t *dec) {
     int status = dec->status;
     if (status == 0 && d->cfg.replicas > 1 && dec->acked == 0)
@@ -349,6 +355,7 @@ static void finish(stage_dht_t *d, decision_t *dec) {
         for (int j = 0; j < dec->npeers; j++)
             r->peers[j] = dec->peers[j];
         r->npeers = (uint8_t)dec->npeers;
+        if (status == 0) r->arg = dec->ver;
     }
     stage__dht_ix_remove(&d->decs, &dec->ix);
     stage__free(dec);

@@ -41,9 +41,11 @@ static stage_dht_peer_t fake(uint64_t id) {
     return p;
 }
 
-/* A routed message of op from 'from' for key with one record. */
-static void route(stage_dht_t *d, uint64_t now, int op, uint64_t from,
-                  uint64_t key, uint64_t rid, const char *value) {
+/* A routed message of op from 'from' for key with one record, of version
+** ver (the one its asker last saw). */
+static void route_ver(stage_dht_t *d, uint64_t now, int op, uint64_t from,
+                      uint64_t key, uint64_t rid, const char *value,
+                      uint64_t ver) {
     stage_dht_msg_t m;
     memset(&m, 0, sizeof(m));
     m.type = STAGE_DHT_M_ROUTE;
@@ -53,13 +55,18 @@ static void route(stage_dht_t *d, uint64_t now, int op, uint64_t from,
     m.key = key;
     m.from = m.origin = fake(from);
     payload_t pl = {0};
-    rec_t r = {key,   0,    from, 0, LEASE, 0, (uint32_t)strlen(value),
+    rec_t r = {key,   0,    from, ver, LEASE, 0, (uint32_t)strlen(value),
                value, false};
     stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;
     stage_dht_recv(d, now, &m);
     free(pl.data);
+}
+
+static void route(stage_dht_t *d, uint64_t now, int op, uint64_t from,
+                  uint64_t key, uint64_t rid, const char *value) {
+    route_ver(d, now, op, from, key, rid, value, 0);
 }
 
 static void renew(stage_dht_t *d, uint64_t now, uint64_t from, uint64_t key) {
@@ -528,6 +535,73 @@ static void a_removal_wins_the_hand_back(void **st) {
     stage_dht_destroy(&d);
 }
 
+/* A write's answer tells the version it was given; its owner keeps it,
+** puts a lost copy again with it (not version 0, which lost every merge
+** into an entry held across a stop), and its removal carries it: a
+** replica standing in for a stopped primary, holding no copy, decides the
+** removal after it whatever its own clock says, so the tombstone wins over
+** the stopped primary's copy. */
+static void owners_know_their_versions(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(3);
+    uint64_t k = 4242;
+    int prim = stage_dht_primary_index(k, 3);
+    assert_int_equal(stage_dht_put(d, 100, 11, k, 0, "a", 1), 0);
+    assert_int_equal(done_status(d, 11), 0);
+    owned_t *o = stage__dht_owned_find(d, k, 0);
+    assert_non_null(o);
+    uint64_t ver = stage__dht_find(d, stage_dht_replica(k, prim, 3), 0)->ver;
+    assert_true(ver > 0);
+    assert_int_equal(o->ver, ver);
+    /* a holder says a copy is missing: it is put again at its version */
+    int i = (prim + 1) % 3;
+    uint64_t ki = stage_dht_replica(k, i, 3);
+    stage_dht_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = STAGE_DHT_M_MISSING;
+    m.to = 1000;
+    m.from = o->holder[i];
+    payload_t pl = {0};
+    rec_t r = {ki, 0, 1000, 0, 0, (uint8_t)i, 0, NULL, false};
+    stage__dht_pl_rec(&pl, &r);
+    m.data = pl.data;
+    m.len = pl.len;
+    stage_dht_recv(d, 200, &m);
+    free(pl.data);
+    assert_int_equal(stage__dht_find(d, ki, 0)->ver, ver);
+    /* the next write of it comes after */
+    assert_int_equal(stage_dht_put(d, 50, 12, k, 0, "b", 1), 0);
+    assert_int_equal(done_status(d, 12), 0);
+    assert_true(o->ver > ver);
+    stage_dht_destroy(&d);
+
+    /* a removal asked with the version its owner saw (far ahead of this
+    ** manager's clock), where no copy is held */
+    d = lone(1);
+    route_ver(d, 100, STAGE_DHT_OP_REMOVE, 5, 777, 1, "", 1000000000);
+    assert_int_equal(reply_status(d, 1), 0);
+    assert_true(stage__dht_find(d, 777, 0)->gone);
+    assert_true(stage__dht_find(d, 777, 0)->ver > 1000000000);
+    /* the stopped primary's copy, of that version, does not come back */
+    d->joined = true;
+    d->succ[0] = fake(2000);
+    d->nsucc = 1;
+    stage_dht_msg_t t;
+    memset(&t, 0, sizeof(t));
+    t.type = STAGE_DHT_M_TRANSFER;
+    t.to = 1000;
+    t.from = fake(9);
+    payload_t tp = {0};
+    rec_t c = {777, 0, 5, 1000000000, LEASE, 0, 1, "v", false};
+    stage__dht_pl_rec(&tp, &c);
+    t.data = tp.data;
+    t.len = tp.len;
+    stage_dht_recv(d, 5000, &t);
+    free(tp.data);
+    assert_false(stage_dht_holds(d, 5000, 777, 0));
+    stage_dht_destroy(&d);
+}
+
 /* A GET of key from manager 'from', sent to d as the key's owner. */
 static void get_final(stage_dht_t *d, uint64_t now, uint64_t from, uint64_t key,
                       uint64_t rid) {
@@ -643,6 +717,7 @@ int main(void) {
         cmocka_unit_test(names_move_with_their_actors),
         cmocka_unit_test(hand_back_keeps_the_newer_write),
         cmocka_unit_test(a_removal_wins_the_hand_back),
+        cmocka_unit_test(owners_know_their_versions),
         cmocka_unit_test(a_member_stopped_for_a_while_serves_nothing_stale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
