@@ -239,6 +239,7 @@ static int apply(stage_dht_t *d, int op, uint32_t flags, rec_t *r) {
         t.len = 0;
         t.value = NULL;
         t.ttl = d->cfg.lease_ms;
+        if (!t.ver) t.ver = 1; /* a tombstone has one (the wire says so) */
         return stage__dht_store(d, &t, false);
     }
     etab_it_t it;
