@@ -21,7 +21,11 @@ static int user(stage_dht_t *d, uint64_t now, uint64_t req, int op, uint64_t k,
     int index = op == STAGE_DHT_OP_LOOKUP ? 0 : stage_dht_primary_index(k, R);
     payload_t pl = {0};
     if (a) {
+        /* a write of an item we own comes after our last one (primary.c,
+        ** next_ver) */
         rec_t r = *a;
+        const owned_t *o = r.ver ? NULL : stage__dht_owned_find(d, k, r.sub);
+        if (o) r.ver = o->ver;
         r.key = stage_dht_replica(k, index, R);
         r.index = (uint8_t)index;
         r.owner = d->self.id;
@@ -62,7 +66,7 @@ int stage__dht_put_flags(stage_dht_t *d, uint64_t now, uint64_t req, int op,
                          uint64_t k, uint64_t sub, uint32_t flags,
                          const void *value, size_t len) {
     if (!value_ok(value, len)) return STAGE_EINVAL;
-    rec_t r = {0, sub, 0, 0, 0, 0, (uint32_t)len, value};
+    rec_t r = {0, sub, 0, 0, 0, 0, (uint32_t)len, value, false};
     return user(d, now, req, op, k, flags, &r, NULL);
 }
 
@@ -83,8 +87,8 @@ int stage_dht_cas(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
                   size_t len) {
     if (!value_ok(value, len) || (expected && !value_ok(expected, elen)))
         return STAGE_EINVAL;
-    rec_t r = {0, 0, 0, 0, 0, 0, (uint32_t)len, value};
-    rec_t e = {0, 0, 0, 0, 0, 0, (uint32_t)elen, expected};
+    rec_t r = {0, 0, 0, 0, 0, 0, (uint32_t)len, value, false};
+    rec_t e = {0, 0, 0, 0, 0, 0, (uint32_t)elen, expected, false};
     return user(d, now, req, STAGE_DHT_OP_CAS, k, 0, &r, expected ? &e : NULL);
 }
 
@@ -95,9 +99,12 @@ void stage__dht_forget(stage_dht_t *d, uint64_t k, uint64_t sub) {
 
 int stage_dht_remove(stage_dht_t *d, uint64_t now, uint64_t req, uint64_t k,
                      uint64_t sub) {
-    /* forget it first: it must not be renewed or put back */
+    /* forget it first: it must not be renewed or put back; the removal
+    ** comes after our last write of it (primary.c, next_ver) */
+    const owned_t *o = stage__dht_owned_find(d, k, sub);
+    uint64_t ver = o ? o->ver : 0;
     stage__dht_forget(d, k, sub);
-    rec_t r = {0, sub, 0, 0, 0, 0, 0, NULL};
+    rec_t r = {0, sub, 0, ver, 0, 0, 0, NULL, false};
     return user(d, now, req, STAGE_DHT_OP_REMOVE, k, 0, &r, NULL);
 }
 

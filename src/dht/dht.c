@@ -303,6 +303,7 @@ void stage__dht_done(stage_dht_t *d, uint64_t req, int status, int hops,
     uint32_t off = 0;
     rec_t r;
     while (copy && stage__dht_pl_next(copy, len, &off, &r) == 1) {
+        if (r.gone) continue; /* no item (answers never carry them) */
         stage_dht_item_t *it = VEC_PUSH(d->items);
         if (!it) break;
         it->owner = r.owner;

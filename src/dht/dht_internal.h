@@ -58,6 +58,7 @@ typedef struct rec {
     uint8_t index;  /* replica index i: key = base + i*step */
     uint32_t len;
     const char *value;
+    bool gone; /* a tombstone (entry_t's gone): no value, a version */
 } rec_t;
 
 /* An item of a timed index (index.c): first in the item it indexes. */
@@ -135,6 +136,7 @@ typedef struct decision {
     int acked;
     int npeers;
     stage_dht_peer_t peers[8];
+    uint64_t ver; /* the write's version: the answer's arg */
     uint32_t len; /* the answer's payload */
     char *data;
 } decision_t;
@@ -165,6 +167,9 @@ typedef struct owned {
     stage_dht_peer_t holder[8]; /* who holds replica i (id 0: unknown) */
     uint64_t sent[8], acked[8]; /* last renewal sent to it, answered */
     uint64_t asked; /* when the last put of a missing replica was sent */
+    uint64_t ver;   /* the version our last write of it was given (the
+                    ** answer's arg; 0: not told): re-puts and the removal
+                    ** carry it */
     bool mapped;    /* in owned_at (else a collision or out of memory) */
 } owned_t;
 

@@ -35,6 +35,9 @@ typedef struct entry {
     uint8_t index;
     bool stale; /* held across a stop of this manager (ring.c, woke): a
                 ** merge takes a higher version into it, whoever owns it */
+    bool gone;  /* a tombstone: the item was removed at version ver. No
+                ** value, never read; kept a lease so that a merge cannot
+                ** bring back an older copy (table.c) */
     uint32_t len;
     char *value;
 } entry_t;

@@ -203,6 +203,7 @@ static void owned_update(stage_dht_t *d, const request_t *r,
     stage__free(o->value);
     o->value = v;
     o->len = rec.len;
+    o->ver = m->arg; /* 0 from a primary that does not tell it */
     o->flags =
         (uint32_t)(r->op == STAGE_DHT_OP_CLAIM ? r->op : STAGE_DHT_OP_PUT) |
         (r->flags & (RF_BYSUB | RF_TAKEOVER)) << 8;
@@ -218,14 +219,18 @@ static void reput(stage_dht_t *d, owned_t *o, int i) {
     int r = d->cfg.replicas;
     int prim = stage_dht_primary_index(o->base, r);
     payload_t pl = {0};
+    /* our last write's version: a copy put straight at a replica is that
+    ** write again (version 0 lost every merge into a stale entry); the
+    ** primary decides a later one, after it */
     rec_t rec = {stage_dht_replica(o->base, i, r),
                  o->sub,
                  d->self.id,
-                 0,
+                 o->ver,
                  d->cfg.lease_ms,
                  (uint8_t)i,
                  o->len,
-                 o->value};
+                 o->value,
+                 false};
     stage__dht_pl_rec(&pl, &rec);
     reqspec_t s = {.kind = RQ_REPUT, .index = i, .key = o->base, .sub = o->sub};
     s.op = i == prim ? (int)(o->flags & 0xff) : STAGE_DHT_OP_COPY;
@@ -244,6 +249,7 @@ static void reply_reput(stage_dht_t *d, const request_t *r,
         return;
     }
     if (m->status) return;
+    if (r->op != STAGE_DHT_OP_COPY && m->arg) o->ver = m->arg; /* decided */
     for (int i = 0; i < 8; i++) {
         const stage_dht_peer_t *h = r->op == STAGE_DHT_OP_COPY
                                         ? (i == r->index ? &m->peer : NULL)
@@ -310,7 +316,7 @@ static void on_reply(stage_dht_t *d, const stage_dht_msg_t *m) {
     case RQ_USER:
         if (r->op == STAGE_DHT_OP_LOOKUP) {
             payload_t pl = {0};
-            rec_t rec = {r->base, 0, m->peer.id, 0, 0, 0, 0, NULL};
+            rec_t rec = {r->base, 0, m->peer.id, 0, 0, 0, 0, NULL, false};
             stage__dht_pl_rec(&pl, &rec);
             stage__dht_done(d, r->req, 0, m->hops, pl.data, pl.len,
                             STAGE_DHT_FX_DONE);
@@ -444,7 +450,8 @@ static void renew(stage_dht_t *d) {
                          d->cfg.lease_ms,
                          (uint8_t)j,
                          0,
-                         NULL};
+                         NULL,
+                         false};
             v[n].holder = &o->holder[j];
             v[n++].rec = rec;
         }

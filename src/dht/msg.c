@@ -2,9 +2,9 @@
 ** dht/msg.c: message payloads and the msgpack wire form of a message.
 **
 ** Payload (internal, never on the wire): records one after the other, each
-** key, sub, owner, ver (u64), ttl (u32), index (u8), len (u32), then len
-** value bytes. Only this file reads or writes it; the reader still checks
-** every length.
+** key, sub, owner, ver (u64), ttl (u32), index (u8), len (u32), gone (u8),
+** then len value bytes. Only this file reads or writes it; the reader
+** still checks every length.
 **
 ** Wire form (compact: absent and zero fields are left out): one msgpack
 ** array [type, mask, field...]: the fields whose bit is set in mask, in
@@ -16,10 +16,11 @@
 ** restarted node). A peer is its bare id when it is at the sender's
 ** address (the sender itself, or another manager of its node), else
 ** [id, n, "rest"] (an address whose first n >= 2 bytes are the sender's)
-** or [id, "addr"]; in a list, nil is an unknown peer. An
-** entry is [rmask, field...] the same way (R_*); its key is left out when
-** it is the message's. Present numbers are never 0 (0 is absence), so
-** every message has one encoding. Decoding checks every field's type and
+** or [id, "addr"]; in a list, nil is an unknown peer. An entry is
+** [rmask, field...] the same way (R_*); its key is left out when it is
+** the message's. R_GONE marks a tombstone (a removed item: a version, no
+** value) and has no field. Present numbers are never 0 (0 is absence),
+** so every message has one encoding. Decoding checks every field's type and
 ** range and refuses unknown bits: the bytes are hostile.
 ** Pure logic: no I/O.
 */
@@ -31,7 +32,7 @@
 #include "stage/pack.h"
 #include "util/alloc.h"
 
-#define REC_HEAD 41
+#define REC_HEAD 42
 
 static void pl_reserve(payload_t *p, uint32_t n) {
     if (p->err) return;
@@ -73,6 +74,7 @@ void stage__dht_pl_rec(payload_t *p, const rec_t *r) {
     memcpy(b + 32, &r->ttl, 4);
     b[36] = (char)r->index;
     memcpy(b + 37, &r->len, 4);
+    b[41] = (char)r->gone;
     if (r->len) memcpy(b + REC_HEAD, r->value, r->len);
     p->len += REC_HEAD + r->len;
 }
@@ -85,7 +87,8 @@ void stage__dht_pl_entry(payload_t *p, const entry_t *e, uint64_t now) {
                e->expires > now ? (uint32_t)(e->expires - now) : 0,
                e->index,
                e->len,
-               e->value};
+               e->value,
+               e->gone};
     stage__dht_pl_rec(p, &r);
 }
 
@@ -101,6 +104,7 @@ int stage__dht_pl_next(const char *data, uint32_t len, uint32_t *off,
     memcpy(&r->ttl, b + 32, 4);
     r->index = (uint8_t)b[36];
     memcpy(&r->len, b + 37, 4);
+    r->gone = b[41] != 0;
     if (r->len > len - *off - REC_HEAD) return -1;
     r->value = r->len ? b + REC_HEAD : NULL;
     *off += REC_HEAD + r->len;
@@ -143,7 +147,8 @@ enum {
     R_TTL = 1 << 4,
     R_INDEX = 1 << 5,
     R_VALUE = 1 << 6,
-    R_ALL = (1 << 7) - 1
+    R_GONE = 1 << 7, /* a tombstone: no field (it needs R_VER, no R_VALUE) */
+    R_ALL = (1 << 8) - 1
 };
 
 /* ---- sizes of the msgpack form ---- */
@@ -229,8 +234,8 @@ static void o_rec(out_t *o, const rec_t *r, uint64_t key) {
     uint32_t rm = (r->key != key ? R_KEY : 0) | (r->sub ? R_SUB : 0) |
                   (r->owner ? R_OWNER : 0) | (r->ver ? R_VER : 0) |
                   (r->ttl ? R_TTL : 0) | (r->index ? R_INDEX : 0) |
-                  (r->len ? R_VALUE : 0);
-    o_array(o, 1 + (uint32_t)__builtin_popcount(rm));
+                  (r->len ? R_VALUE : 0) | (r->gone ? R_GONE : 0);
+    o_array(o, 1 + (uint32_t)__builtin_popcount(rm & ~(uint32_t)R_GONE));
     o_int(o, rm);
     if (rm & R_KEY) o_int(o, (int64_t)r->key);
     if (rm & R_SUB) o_int(o, (int64_t)r->sub);
@@ -415,7 +420,12 @@ static int dec_rec(stage_unpack_t *u, uint64_t key, rec_t *r) {
     if (stage_unpack_int(u, &raw) || raw < 0 || raw > R_ALL)
         return STAGE_EDECODE;
     rm = (uint64_t)raw;
-    if (n != 1 + (uint32_t)__builtin_popcountll(rm)) return STAGE_EDECODE;
+    if (n != 1 + (uint32_t)__builtin_popcountll(rm & ~(uint64_t)R_GONE))
+        return STAGE_EDECODE;
+    /* a tombstone is a version and no value */
+    if ((rm & R_GONE) && (!(rm & R_VER) || (rm & R_VALUE)))
+        return STAGE_EDECODE;
+    r->gone = (rm & R_GONE) != 0;
     if (((rm & R_KEY) && dec_id(u, &r->key)) ||
         ((rm & R_SUB) && dec_id(u, &r->sub)) ||
         ((rm & R_OWNER) && dec_id(u, &r->owner)) ||

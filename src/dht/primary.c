@@ -49,12 +49,12 @@ static void attach(stage_dht_msg_t *r, payload_t *pl) {
     }
 }
 
-/* The live items of key. */
+/* The live items of key (not its tombstones). */
 static void items(stage_dht_t *d, uint64_t key, payload_t *pl) {
     etab_it_t it;
     for (entry_t *e = stage__dht_first(d, key, &it); e && e->key == key;
          e = stage__dht_next(d, &it))
-        if (e->expires > d->now) stage__dht_pl_entry(pl, e, d->now);
+        if (e->expires > d->now && !e->gone) stage__dht_pl_entry(pl, e, d->now);
 }
 
 /* ---- watches held here: a timed index (their leases), and by key a
@@ -191,7 +191,7 @@ static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
         etab_it_t it;
         for (entry_t *e = stage__dht_first(d, m->key, &it);
              e && e->key == m->key; e = stage__dht_next(d, &it)) {
-            if (e->expires <= d->now) continue;
+            if (e->expires <= d->now || e->gone) continue;
             /* a claim is repeatable by its owner with the same value only:
             ** two actors of one node must not both hold a name */
             bool other =
@@ -208,7 +208,7 @@ static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
     }
     if (m->op == STAGE_DHT_OP_CAS) {
         entry_t *e = stage__dht_find(d, m->key, r->sub);
-        if (e && e->expires <= d->now) e = NULL;
+        if (e && (e->expires <= d->now || e->gone)) e = NULL;
         bool ok = expect ? e && e->len == expect->len &&
                                (e->len == 0 ||
                                 memcmp(e->value, expect->value, e->len) == 0)
@@ -224,25 +224,34 @@ static int check(stage_dht_t *d, const stage_dht_msg_t *m, const rec_t *r,
     return 0;
 }
 
-/* Apply a write here; 0 or STAGE_ENOMEM. */
+/* Apply a write here; 0 or STAGE_ENOMEM. A removal (of the remover's own
+** item) leaves a tombstone with the removal's version, held or not held
+** here: where we stand in for a stopped primary the item may be held only
+** there, and the tombstone must reach it (the hand-back, its repair) to
+** replace its copy. It lives a lease: longer than any copy of the item
+** made before the removal (its owner renews it no more). */
 static int apply(stage_dht_t *d, int op, uint32_t flags, rec_t *r) {
     if (op == STAGE_DHT_OP_REMOVE || (flags & RF_REMOVE)) {
-        etab_it_t it;
-        entry_t *e = stage__dht_seek(d, r->key, r->sub, &it);
-        if (e && e->key == r->key && e->sub == r->sub && e->owner == r->owner)
-            stage__dht_erase(d, &it);
-        return 0;
+        entry_t *e = stage__dht_find(d, r->key, r->sub);
+        if (!r->owner || (e && e->owner != r->owner && !e->gone)) return 0;
+        rec_t t = *r;
+        t.gone = true;
+        t.len = 0;
+        t.value = NULL;
+        t.ttl = d->cfg.lease_ms;
+        if (!t.ver) t.ver = 1; /* a tombstone has one (the wire says so) */
+        return stage__dht_store(d, &t, false);
     }
     etab_it_t it;
     for (entry_t *o = stage__dht_first(d, r->key, &it);
          (flags & RF_REPLACE) && o && o->key == r->key;) {
-        if (o->sub != r->sub)
+        if (o->sub != r->sub && !o->gone)
             o = stage__dht_erase(d, &it);
         else
             o = stage__dht_next(d, &it);
     }
     entry_t *e = stage__dht_find(d, r->key, r->sub);
-    if (e && (flags & RF_BYSUB) && e->owner != r->owner) {
+    if (e && !e->gone && (flags & RF_BYSUB) && e->owner != r->owner) {
         e->expires = d->now + r->ttl; /* same source from another node */
         return 0;
     }
@@ -250,18 +259,22 @@ static int apply(stage_dht_t *d, int op, uint32_t flags, rec_t *r) {
 }
 
 /* The version of a write decided here: after the one held for (key,
-** sub), whoever owns it. A merge into an entry held across a stop keeps
-** the higher version (table.c), so the newest write wins a hand-back: a
-** successor that stood in for a stopped primary and swapped a name there
-** holds a higher version than the primary's own entry, even when its
-** clock is behind (clocks are each node's monotonic time and differ
-** between machines: the time alone orders writes decided at one manager,
-** the held version orders them after what the decider saw). Never 0: 0 is
-** no version on the wire. */
+** sub), whoever owns it, and after the one its asker gave (r->ver: the
+** version its own last write of the item was given, told in that write's
+** answer). A merge into an entry held across a stop keeps the higher
+** version (table.c), so the newest write wins a hand-back: a successor
+** that stood in for a stopped primary and swapped a name there holds a
+** higher version than the primary's own entry, even when its clock is
+** behind (clocks are each node's monotonic time and differ between
+** machines: the time alone orders writes decided at one manager, the held
+** version orders them after what the decider saw); a removal it decided
+** holding no copy itself comes after the primary's copy by the asker's
+** version. Never 0: 0 is no version on the wire. */
 static uint64_t next_ver(stage_dht_t *d, const rec_t *r) {
     uint64_t ver = d->now ? d->now : 1;
     const entry_t *e = stage__dht_find(d, r->key, r->sub);
     if (e && e->ver >= ver && e->ver < UINT64_MAX) ver = e->ver + 1;
+    if (r->ver >= ver && r->ver < UINT64_MAX) ver = r->ver + 1;
     return ver;
 }
 
@@ -271,7 +284,7 @@ static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
     int nrec = stage__dht_pl_next(m->data, m->len, &off, &r);
     bool has_ex = stage__dht_pl_next(m->data, m->len, &off, &ex) == 1;
     int R = d->cfg.replicas;
-    if (nrec != 1 || r.key != m->key || r.index >= R ||
+    if (nrec != 1 || r.key != m->key || r.index >= R || r.gone ||
         r.len > STAGE_DHT_VALUE_MAX) {
         reply(d, m, STAGE_EPROTO);
         return;
@@ -302,6 +315,7 @@ static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
     dec->origin_rid = m->rid;
     dec->origin = m->origin;
     dec->op = m->op;
+    dec->ver = r.ver;
     dec->npeers = R;
     dec->peers[r.index] = d->self;
     dec->waiting = R - 1;
@@ -327,7 +341,8 @@ static void decide(stage_dht_t *d, const stage_dht_msg_t *m) {
     if (R == 1) stage__dht_decision_copied(d, rid, 0, NULL, false);
 }
 
-/* Answer the asker of dec and drop it. */
+/* Answer the asker of dec and drop it; a success tells the write's
+** version (arg), which its owner gives its re-puts and its removal. */
 static void finish(stage_dht_t *d, decision_t *dec) {
     int status = dec->status;
     if (status == 0 && d->cfg.replicas > 1 && dec->acked == 0)
@@ -341,6 +356,7 @@ static void finish(stage_dht_t *d, decision_t *dec) {
         for (int j = 0; j < dec->npeers; j++)
             r->peers[j] = dec->peers[j];
         r->npeers = (uint8_t)dec->npeers;
+        if (status == 0) r->arg = dec->ver;
     }
     stage__dht_ix_remove(&d->decs, &dec->ix);
     stage__free(dec);
@@ -361,7 +377,7 @@ static void on_copy(stage_dht_t *d, const stage_dht_msg_t *m) {
     rec_t r;
     uint32_t off = 0;
     if (stage__dht_pl_next(m->data, m->len, &off, &r) != 1 || r.key != m->key ||
-        r.index >= d->cfg.replicas || r.len > STAGE_DHT_VALUE_MAX) {
+        r.index >= d->cfg.replicas || r.gone || r.len > STAGE_DHT_VALUE_MAX) {
         reply(d, m, STAGE_EPROTO);
         return;
     }
@@ -440,7 +456,8 @@ void stage__dht_renew_recv(stage_dht_t *d, const stage_dht_msg_t *m) {
     while (stage__dht_pl_next(m->data, m->len, &off, &r) == 1) {
         entry_t *e = stage__dht_find(d, r.key, r.sub);
         bool ours = stage__dht_responsible(d, r.key) || d->pred.id == 0;
-        if (e && e->owner == m->from.id && ours && e->expires > d->now) {
+        if (e && !e->gone && e->owner == m->from.id && ours &&
+            e->expires > d->now) {
             uint32_t ttl = r.ttl > d->cfg.lease_ms ? d->cfg.lease_ms : r.ttl;
             if (d->now + ttl > e->expires) e->expires = d->now + ttl;
         } else {
@@ -461,16 +478,18 @@ void stage__dht_send_payload(stage_dht_t *d, int type,
     attach(stage__dht_send(d, type, to), pl);
 }
 
-/* Hand the entries of (lo, hi] to `to`. When leaving, not the entries we
-** own: nobody renews them once we are gone, and a copy of one whose
-** removal is still on its way would outlive the removal. */
+/* Hand the entries of (lo, hi] to `to`, tombstones too. When leaving, not
+** the entries we own: nobody renews them once we are gone, and a copy of
+** one whose removal is still on its way would outlive the removal (our
+** tombstones go: they guard our removals). */
 void stage__dht_transfer(stage_dht_t *d, const stage_dht_peer_t *to,
                          uint64_t lo, uint64_t hi) {
     payload_t pl = {0};
     rangeit_t it;
     for (entry_t *e = stage__dht_range_first(d, lo, hi, &it); e;
          e = stage__dht_range_next(d, &it))
-        if (e->expires > d->now && !(d->leaving && e->owner == d->self.id))
+        if (e->expires > d->now &&
+            !(d->leaving && e->owner == d->self.id && !e->gone))
             stage__dht_pl_entry(&pl, e, d->now);
     if (!pl.len) return;
     attach(stage__dht_send(d, STAGE_DHT_M_TRANSFER, to), &pl);

@@ -13,6 +13,12 @@
 ** primary.c) and has the same owner, or the present one was held across
 ** a stop of ours (stale) and the incoming one is newer, whoever owns it;
 ** the later expiry of one owner's entry wins.
+** Removals leave tombstones (gone: a version, no value), kept a lease
+** and merged as entries are, so a removal decided where we could not see
+** it (by our successor while we were stopped) replaces the copy we held
+** across the stop, and an older copy handed over later cannot bring the
+** item back. At one version a tombstone beats the item. Nothing reads
+** them: reads, claims, swaps, renewals and counts skip them.
 ** Pure logic: no I/O.
 */
 #include <stdlib.h>
@@ -126,24 +132,30 @@ int stage__dht_store(stage_dht_t *d, const rec_t *r, bool merge) {
         ** the newer write (higher ver) wins, or we would serve the old
         ** value until the new owner's next renewal */
         bool same = r->owner == e->owner;
-        bool take = !merge || (same && r->ver >= e->ver) ||
-                    (e->stale && r->ver > e->ver);
+        /* a removal is one owner's later write: its tombstone wins over
+        ** the item at one version (the item never over the tombstone) */
+        bool newer =
+            r->ver > e->ver || (r->ver == e->ver && (r->gone || !e->gone));
+        bool take = !merge || (same && newer) || (e->stale && r->ver > e->ver);
+        /* a lease extends the item's lease, a tombstone's a tombstone's */
+        bool kin = same && r->gone == e->gone;
         if (!take) {
-            if (expires > e->expires && same) e->expires = expires;
+            if (expires > e->expires && kin) e->expires = expires;
             return 0;
         }
-        if (merge && same && expires < e->expires) expires = e->expires;
+        if (merge && kin && expires < e->expires) expires = e->expires;
         if (!merge) e->stale = false; /* decided or copied: current */
         int rc = set_value(e, r);
         if (rc) return rc;
+        e->gone = r->gone;
         e->owner = r->owner;
         e->ver = r->ver;
         e->index = r->index;
         e->expires = expires;
         return 0;
     }
-    entry_t n = {r->key, r->sub,   r->owner, r->ver, expires,
-                 0,      r->index, false,    0,      NULL};
+    entry_t n = {r->key,   r->sub, r->owner, r->ver, expires, 0,
+                 r->index, false,  r->gone,  0,      NULL};
     int rc = set_value(&n, r);
     if (rc) return rc;
     if (!stage__etab_insert(&d->table, it, &n)) {
@@ -177,7 +189,7 @@ static bool sweep_keep(entry_t *e, void *arg) {
         e->out_since = 0;
     }
     if (keep) return true;
-    if (e->expires <= d->now && s->nexp < 32 && d->watches.list.n)
+    if (e->expires <= d->now && !e->gone && s->nexp < 32 && d->watches.list.n)
         s->expired[s->nexp++] = e->key;
     else if (e->expires > d->now)
         stage__dht_pl_entry(
@@ -222,7 +234,7 @@ static bool gone_keep(entry_t *e, void *arg) {
     gone_t *g = arg;
     if (e->owner != g->owner) return true;
     /* the table is sorted: a key's items are together */
-    if ((g->nkeys == 0 || g->keys[g->nkeys - 1] != e->key) &&
+    if (!e->gone && (g->nkeys == 0 || g->keys[g->nkeys - 1] != e->key) &&
         watched(g->d, e->key) &&
         stage__dht_grow((void **)&g->keys, &g->cap, g->nkeys,
                         sizeof *g->keys) == 0)
@@ -271,7 +283,7 @@ size_t stage_dht_entry_count(const stage_dht_t *d, size_t *total) {
     etab_it_t it = {0, 0};
     for (const entry_t *e = stage__etab_at(&d->table, it); e;
          e = stage__etab_next(&d->table, &it))
-        if (e->expires > d->now &&
+        if (e->expires > d->now && !e->gone &&
             (d->pred.id == 0 || in_oc(e->key, d->pred.id, d->self.id)))
             n++;
     if (total) *total = d->table.n;
@@ -282,5 +294,5 @@ int stage_dht_holds(const stage_dht_t *d, uint64_t now, uint64_t key,
                     uint64_t sub) {
     const entry_t *e =
         stage__etab_at(&d->table, stage__etab_lower(&d->table, key, sub));
-    return e && cmp(e, key, sub) == 0 && e->expires > now;
+    return e && cmp(e, key, sub) == 0 && e->expires > now && !e->gone;
 }

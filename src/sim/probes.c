@@ -25,7 +25,9 @@
 **    must be refused), and the first forgets it; reads from five members
 **    0.5 s after, and after a lease, must all give the second node's
 **    actor, held by its manager (the first's renewals must not put it
-**    back).
+**    back). With --release the first node releases the name instead (a
+**    removal, where --stall stops its primary); reads 0.5 s after, 0.5 s
+**    after the stall and after a lease must all find no entry.
 **  - fresh reads: the first node stores a source as it makes the ring;
 **    every node that joins later reads it at once, 0.1 s and 0.5 s after
 **    its join, and so does a random member each time: while the ring
@@ -63,7 +65,14 @@ enum {
 #define TAKE_MAX 32  /* rounds of the takeover probe (< 50) */
 #define TAKE_READS 5 /* reads of the name, 0.5 s and 3 s after the reclaim */
 enum { TAKE_FIRST, TAKE_AGAIN, TAKE_READ, TAKE_STRANGER }; /* sreq expect */
-enum { MOVE_CLAIM, MOVE_TAKE, MOVE_RETAKE, MOVE_WRONG, MOVE_READ };
+enum {
+    MOVE_CLAIM,
+    MOVE_TAKE,
+    MOVE_RETAKE,
+    MOVE_WRONG,
+    MOVE_READ,
+    MOVE_RELEASE
+};
 /* A takeover refused by a replica that holds no entry for the name is
 ** asked again, as net/relocate.c does: this often, this far apart. */
 #define MOVE_ASKS 16
@@ -472,6 +481,8 @@ static void move_request(stage__sim_t *s, int k, int node, int phase) {
         stage_dht_name_move(s->mgrs[m].d, s->now, rq, name, &from, &to);
     } else if (phase == MOVE_READ) {
         stage_dht_name_find(s->mgrs[m].d, s->now, rq, name);
+    } else if (phase == MOVE_RELEASE) {
+        stage_dht_name_release(s->mgrs[m].d, s->now, rq, name);
     } else {
         stage_dht_name_move(s->mgrs[m].d, s->now, rq, name, &from, &to);
     }
@@ -515,8 +526,14 @@ static int primary_node(stage__sim_t *s, const char *name) {
 }
 
 /* The takeover of round k, and the wrong one beside it (neither by a
-** stalled node: it asks nothing). */
+** stalled node: it asks nothing); with --release, the holder's release. */
 static void move_take(stage__sim_t *s, int k) {
+    if (s->c.release) {
+        s->move_to[k] = s->move_from[k];
+        s->nmove++;
+        move_request(s, k, s->move_from[k], MOVE_RELEASE);
+        return;
+    }
     int to = other_node(s, s->move_from[k], -1);
     int wrong = other_node(s, s->move_from[k], to);
     if (to < 0 || wrong < 0) return;
@@ -545,6 +562,7 @@ static void move_done(stage__sim_t *s, const sreq_t *r,
     if (k < 0 || k >= TAKE_MAX) return;
     const char *what = NULL;
     double lease_s = (s->c.lease_ms ? s->c.lease_ms : 30000) / 1000.0;
+    int reads = (s->c.release ? 3 : 2) * TAKE_READS; /* a round's, in all */
     if (phase == MOVE_CLAIM && e->status == 0 && !s->move_done[k]) {
         s->move_stalled[k] = -1;
         /* every other round: a round's last reads (a lease after) must not
@@ -579,6 +597,27 @@ static void move_done(stage__sim_t *s, const sreq_t *r,
                 "{\"event\":\"name_move_unseen\",\"round\":%d,\"t_ms\":%llu}\n",
                 k, (unsigned long long)s->now);
         stage__sim_at(s, s->now + MOVE_ASK_MS, A_PROBE, P_MOVE_AGAIN + k);
+    } else if (phase == MOVE_RELEASE && !s->move_done[k]) {
+        if (e->status == STAGE_ETIMEOUT) { /* asked again, as a node does */
+            stage__sim_at(s, s->now, A_PROBE, P_MOVE_AGAIN + k);
+            return;
+        }
+        s->move_done[k] = true;
+        if (e->status) {
+            s->moves_refused++;
+            what = "name_release_failed";
+        } else {
+            /* read 0.5 s after, 0.5 s after the primary resumed (its held
+            ** entry must not come back), and after a lease */
+            int p = s->move_stalled[k];
+            uint64_t resumed = p >= 0 && s->nodes[p].stalled_until > s->now
+                                   ? s->nodes[p].stalled_until
+                                   : s->now + 500;
+            stage__sim_at(s, s->now + 500, A_PROBE, P_MOVE_CHECK + k);
+            stage__sim_at(s, resumed + 500, A_PROBE, P_MOVE_CHECK + k);
+            stage__sim_at(s, s->now + MS(lease_s + 2), A_PROBE,
+                          P_MOVE_CHECK + k);
+        }
     } else if ((phase == MOVE_TAKE || phase == MOVE_RETAKE) &&
                e->status == STAGE_ETIMEOUT && !s->move_done[k]) {
         /* it may have been decided: asked again, a refusal is read out */
@@ -604,12 +643,13 @@ static void move_done(stage__sim_t *s, const sreq_t *r,
         s->moves_stolen++;
         what = "name_move_stolen";
     } else if (phase == MOVE_READ) {
-        bool ok = move_read_ok(s, k, e);
-        if (++s->move_reads[k] == 2 * TAKE_READS && !s->move_wrong[k])
-            s->moves_ok += ok;
+        bool ok = s->c.release ? e->status == STAGE_ENAME_NOT_FOUND
+                               : move_read_ok(s, k, e);
+        if (++s->move_reads[k] == reads && !s->move_wrong[k]) s->moves_ok += ok;
         if (!ok) {
             s->move_wrong[k] = true;
-            what = "name_move_read_wrong";
+            what = s->c.release ? "name_release_read_found"
+                                : "name_move_read_wrong";
         }
     }
     if (what)
@@ -655,7 +695,8 @@ void stage__sim_probe_act(stage__sim_t *s, int arg) {
         move_start(s, arg - P_MOVE);
     } else if (arg >= P_MOVE_AGAIN && arg < P_MOVE_AGAIN + TAKE_MAX) {
         int k = arg - P_MOVE_AGAIN;
-        move_request(s, k, s->move_to[k], MOVE_RETAKE);
+        move_request(s, k, s->move_to[k],
+                     s->c.release ? MOVE_RELEASE : MOVE_RETAKE);
     } else if (arg >= P_MOVE_CHECK && arg < P_MOVE_CHECK + TAKE_MAX) {
         move_read(s, arg - P_MOVE_CHECK);
     } else if (arg >= P_MOVE_TAKE && arg < P_MOVE_TAKE + TAKE_MAX) {

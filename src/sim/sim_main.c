@@ -43,6 +43,8 @@ static const char usage[] =
     "  --stall SECS            with --name-moves, every other round: the\n"
     "                          name's primary's node is stopped SECS, from\n"
     "                          SECS/2 before the takeover\n"
+    "  --release               with --name-moves: the holder releases the\n"
+    "                          name instead (a removal); no read may find it\n"
     "  --fresh-reads           a stored entry is read as each node joins\n"
     "  --lease-ms L (30000)  --wire (pass messages through msgpack)\n";
 
@@ -110,6 +112,7 @@ int stage__sim_parse_args(stage__sim_config_t *c, int argc, char **argv) {
         {"--name-moves", 'f', &c->name_moves},
         {"--fresh-reads", 'f', &c->fresh_reads},
         {"--stall", 'd', &c->stall_s},
+        {"--release", 'f', &c->release},
     };
     for (int i = 1; i < argc; i++) {
         size_t k = 0, n = sizeof(opts) / sizeof(opts[0]);

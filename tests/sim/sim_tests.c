@@ -144,6 +144,19 @@ static const char *moves_stalled(const stage__sim_figures_t *f) {
     return moves_ended(f);
 }
 
+/* A name released while its primary is stopped (--stall, as above, with
+** the release 1.5 s in) stays released: reads 0.5 s after the release,
+** 0.5 s after the primary resumed and after a lease all find no entry.
+** The stopped primary held the name's entry across the stall; the
+** removal was decided by the replica standing in for it. */
+static const char *releases_stalled(const stage__sim_figures_t *f) {
+    if (f->name_moves < 4) return "too few releases ran";
+    if (f->name_moves_refused) return "a release failed";
+    if (f->name_moves_ok != f->name_moves)
+        return "a released name was found again";
+    return NULL;
+}
+
 /* A stored entry read as each node joins a small ring, and 0.1 s and
 ** 0.5 s after, by the joiner and by a member: every read gives it. Joins
 ** make members repair their ranges, and a replica repairing answers a
@@ -199,6 +212,13 @@ static const test_t tests[] = {
      "--nodes 4 --join 2 --settle 10 --name-moves --stall 3 --period-ms 200 "
      "--lease-ms 6000 --duration 70",
      moves_stalled},
+    /* a release while the name's primary is stopped: the stopped node's
+    ** entry outlives the stall (a 6 s lease), and must not be served
+    ** again after the resume */
+    {"name_release_stall",
+     "--nodes 4 --join 2 --settle 10 --name-moves --release --stall 3 "
+     "--period-ms 200 --lease-ms 6000 --duration 70",
+     releases_stalled},
     {"fresh_reads", "--nodes 6 --join 3 --settle 5 --duration 5 --fresh-reads",
      fresh},
     {"fresh_reads_wire",

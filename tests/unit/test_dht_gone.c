@@ -56,8 +56,9 @@ static void give(stage_dht_t *d, uint64_t now, int type, int op, uint64_t from,
     m.key = key;
     m.from = m.origin = fake(from);
     payload_t pl = {0};
-    rec_t r = {key,  0, owner, 1, LEASE, 0, value ? (uint32_t)strlen(value) : 0,
-               value};
+    rec_t r = {
+        key,   0,    owner, 1, LEASE, 0, value ? (uint32_t)strlen(value) : 0,
+        value, false};
     if (value) stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;

@@ -41,9 +41,11 @@ static stage_dht_peer_t fake(uint64_t id) {
     return p;
 }
 
-/* A routed message of op from 'from' for key with one record. */
-static void route(stage_dht_t *d, uint64_t now, int op, uint64_t from,
-                  uint64_t key, uint64_t rid, const char *value) {
+/* A routed message of op from 'from' for key with one record, of version
+** ver (the one its asker last saw). */
+static void route_ver(stage_dht_t *d, uint64_t now, int op, uint64_t from,
+                      uint64_t key, uint64_t rid, const char *value,
+                      uint64_t ver) {
     stage_dht_msg_t m;
     memset(&m, 0, sizeof(m));
     m.type = STAGE_DHT_M_ROUTE;
@@ -53,12 +55,18 @@ static void route(stage_dht_t *d, uint64_t now, int op, uint64_t from,
     m.key = key;
     m.from = m.origin = fake(from);
     payload_t pl = {0};
-    rec_t r = {key, 0, from, 0, LEASE, 0, (uint32_t)strlen(value), value};
+    rec_t r = {key,   0,    from, ver, LEASE, 0, (uint32_t)strlen(value),
+               value, false};
     stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;
     stage_dht_recv(d, now, &m);
     free(pl.data);
+}
+
+static void route(stage_dht_t *d, uint64_t now, int op, uint64_t from,
+                  uint64_t key, uint64_t rid, const char *value) {
+    route_ver(d, now, op, from, key, rid, value, 0);
 }
 
 static void renew(stage_dht_t *d, uint64_t now, uint64_t from, uint64_t key) {
@@ -68,7 +76,7 @@ static void renew(stage_dht_t *d, uint64_t now, uint64_t from, uint64_t key) {
     m.to = 1000;
     m.from = fake(from);
     payload_t pl = {0};
-    rec_t r = {key, 0, from, 0, LEASE, 0, 0, NULL};
+    rec_t r = {key, 0, from, 0, LEASE, 0, 0, NULL, false};
     stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;
@@ -264,7 +272,7 @@ static void claim_for(stage_dht_t *d, uint64_t now, uint64_t from,
     snprintf(m.origin.addr, sizeof m.origin.addr, "%s", addr);
     m.from = m.origin;
     payload_t pl = {0};
-    rec_t r = {key, 0, from, 0, LEASE, 0, (uint32_t)p.len, p.data};
+    rec_t r = {key, 0, from, 0, LEASE, 0, (uint32_t)p.len, p.data, false};
     stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;
@@ -384,12 +392,13 @@ static void names_move_with_their_actors(void **st) {
     }
 }
 
-/* Hand d a TRANSFER from manager 9 of the name entry (key, 0) naming id,
-** owned by owner at version ver (a range handed back, say). */
+/* Hand d a TRANSFER from manager 9 of the name entry (key, 0) naming id
+** (NULL: a tombstone, the name removed), owned by owner at version ver (a
+** range handed back, say). */
 static void hand_back(stage_dht_t *d, uint64_t now, uint64_t key,
                       uint64_t owner, uint64_t ver, const stage_id_t *id) {
     stage_pack_t p = STAGE_PACK_INIT;
-    stage_pack_id(&p, id);
+    if (id) stage_pack_id(&p, id);
     assert_int_equal(stage_pack_error(&p), 0);
     stage_dht_msg_t m;
     memset(&m, 0, sizeof(m));
@@ -397,7 +406,7 @@ static void hand_back(stage_dht_t *d, uint64_t now, uint64_t key,
     m.to = 1000;
     m.from = fake(9);
     payload_t pl = {0};
-    rec_t r = {key, 0, owner, ver, LEASE, 0, (uint32_t)p.len, p.data};
+    rec_t r = {key, 0, owner, ver, LEASE, 0, (uint32_t)p.len, p.data, !id};
     stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;
@@ -459,6 +468,137 @@ static void hand_back_keeps_the_newer_write(void **st) {
     uint64_t until = stage__dht_find(d, key, 0)->expires;
     hand_back(d, 6002, key, 1000, 1, &here);
     assert_int_equal(stage__dht_find(d, key, 0)->expires, until + 2);
+    stage_dht_destroy(&d);
+}
+
+/* A removal leaves a tombstone (its version, no value) that merges as an
+** entry does: a primary stopped (SIGSTOP) while its successor stood in,
+** moved a name and saw it released, gets the release's tombstone in the
+** hand-back, and it replaces the entry held across the stop (served again
+** until its lease ended, before); an older copy handed over after it, or
+** the item at the tombstone's version, does not bring the name back.
+** Without a stop, the owner's own later removal replaces its older entry
+** (the removal was decided on a partition's other side, say). A write
+** decided here comes after the tombstone; reads, renewals and counts do
+** not see it. */
+static void a_removal_wins_the_hand_back(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(1);
+    uint64_t key = stage_dht_key(STAGE_DHT_NAMES, "svc", 3);
+    stage_id_t first = actor_at("10.0.0.5:7400", 0x111, 3);
+    stage_id_t second = actor_at("10.0.0.6:7400", 0x222, 4);
+    claim_for(d, 100, 5, first.node, key, 1, &first, RF_TAKEOVER);
+    assert_int_equal(reply_status(d, 1), 0);
+    uint64_t ver = stage__dht_find(d, key, 0)->ver;
+    /* not stopped: the owner's older removal is not taken, its later one
+    ** is; another owner's removal, later or not, is not */
+    hand_back(d, 200, key, 5, ver - 1, NULL);
+    hand_back(d, 201, key, 6, ver + 5, NULL);
+    assert_true(stage_dht_holds(d, 201, key, 0));
+    hand_back(d, 202, key, 5, ver + 1, NULL);
+    assert_false(stage_dht_holds(d, 202, key, 0));
+    assert_true(stage__dht_find(d, key, 0)->gone);
+    /* the old copy again, or the item at the removal's version: removed */
+    hand_back(d, 203, key, 5, ver, &first);
+    hand_back(d, 204, key, 5, ver + 1, &first);
+    assert_false(stage_dht_holds(d, 204, key, 0));
+    size_t total;
+    assert_int_equal(stage_dht_entry_count(d, &total), 0);
+    assert_int_equal(total, 1); /* the tombstone, until its lease ends */
+    /* and nobody renews it */
+    renew(d, 205, 5, key);
+    assert_int_equal(sent(d, STAGE_DHT_M_MISSING), 1);
+    /* a tombstone of a removal decided far ahead (another machine's
+    ** clock): a claim decided here after it comes after it */
+    hand_back(d, 206, key, 5, 1000000000, NULL);
+    assert_int_equal(stage__dht_find(d, key, 0)->ver, 1000000000);
+    claim_for(d, 207, 6, second.node, key, 2, &second, RF_TAKEOVER);
+    assert_int_equal(reply_status(d, 2), 0);
+    assert_true(stage_dht_holds(d, 207, key, 0));
+    assert_true(stage__dht_find(d, key, 0)->ver > 1000000000);
+    stage_dht_destroy(&d);
+
+    /* stopped from 100 to 5000: the successor moved the name to owner 6
+    ** (version 150 by its clock), and 6 released it (160) */
+    d = lone(1);
+    claim_for(d, 100, 5, first.node, key, 1, &first, RF_TAKEOVER);
+    assert_int_equal(reply_status(d, 1), 0);
+    d->joined = true;
+    d->succ[0] = fake(2000);
+    d->nsucc = 1;
+    hand_back(d, 5000, key, 6, 160, NULL);
+    assert_false(stage_dht_holds(d, 5000, key, 0));
+    /* a replica that still holds the old write: not taken */
+    hand_back(d, 5001, key, 5, 100, &first);
+    assert_false(stage_dht_holds(d, 5001, key, 0));
+    assert_int_equal(stage__dht_find(d, key, 0)->ver, 160);
+    stage_dht_destroy(&d);
+}
+
+/* A write's answer tells the version it was given; its owner keeps it,
+** puts a lost copy again with it (not version 0, which lost every merge
+** into an entry held across a stop), and its removal carries it: a
+** replica standing in for a stopped primary, holding no copy, decides the
+** removal after it whatever its own clock says, so the tombstone wins over
+** the stopped primary's copy. */
+static void owners_know_their_versions(void **st) {
+    (void)st;
+    stage_dht_t *d = lone(3);
+    uint64_t k = 4242;
+    int prim = stage_dht_primary_index(k, 3);
+    assert_int_equal(stage_dht_put(d, 100, 11, k, 0, "a", 1), 0);
+    assert_int_equal(done_status(d, 11), 0);
+    owned_t *o = stage__dht_owned_find(d, k, 0);
+    assert_non_null(o);
+    uint64_t ver = stage__dht_find(d, stage_dht_replica(k, prim, 3), 0)->ver;
+    assert_true(ver > 0);
+    assert_int_equal(o->ver, ver);
+    /* a holder says a copy is missing: it is put again at its version */
+    int i = (prim + 1) % 3;
+    uint64_t ki = stage_dht_replica(k, i, 3);
+    stage_dht_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.type = STAGE_DHT_M_MISSING;
+    m.to = 1000;
+    m.from = o->holder[i];
+    payload_t pl = {0};
+    rec_t r = {ki, 0, 1000, 0, 0, (uint8_t)i, 0, NULL, false};
+    stage__dht_pl_rec(&pl, &r);
+    m.data = pl.data;
+    m.len = pl.len;
+    stage_dht_recv(d, 200, &m);
+    free(pl.data);
+    assert_int_equal(stage__dht_find(d, ki, 0)->ver, ver);
+    /* the next write of it comes after */
+    assert_int_equal(stage_dht_put(d, 50, 12, k, 0, "b", 1), 0);
+    assert_int_equal(done_status(d, 12), 0);
+    assert_true(o->ver > ver);
+    stage_dht_destroy(&d);
+
+    /* a removal asked with the version its owner saw (far ahead of this
+    ** manager's clock), where no copy is held */
+    d = lone(1);
+    route_ver(d, 100, STAGE_DHT_OP_REMOVE, 5, 777, 1, "", 1000000000);
+    assert_int_equal(reply_status(d, 1), 0);
+    assert_true(stage__dht_find(d, 777, 0)->gone);
+    assert_true(stage__dht_find(d, 777, 0)->ver > 1000000000);
+    /* the stopped primary's copy, of that version, does not come back */
+    d->joined = true;
+    d->succ[0] = fake(2000);
+    d->nsucc = 1;
+    stage_dht_msg_t t;
+    memset(&t, 0, sizeof(t));
+    t.type = STAGE_DHT_M_TRANSFER;
+    t.to = 1000;
+    t.from = fake(9);
+    payload_t tp = {0};
+    rec_t c = {777, 0, 5, 1000000000, LEASE, 0, 1, "v", false};
+    stage__dht_pl_rec(&tp, &c);
+    t.data = tp.data;
+    t.len = tp.len;
+    stage_dht_recv(d, 5000, &t);
+    free(tp.data);
+    assert_false(stage_dht_holds(d, 5000, 777, 0));
     stage_dht_destroy(&d);
 }
 
@@ -576,6 +716,8 @@ int main(void) {
         cmocka_unit_test(name_store_claims_take_over),
         cmocka_unit_test(names_move_with_their_actors),
         cmocka_unit_test(hand_back_keeps_the_newer_write),
+        cmocka_unit_test(a_removal_wins_the_hand_back),
+        cmocka_unit_test(owners_know_their_versions),
         cmocka_unit_test(a_member_stopped_for_a_while_serves_nothing_stale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,10 +41,13 @@ static void sample(stage_dht_msg_t *m) {
     m->acks[0] = 299;
     m->acks[1] = UINT64_MAX;
     payload_t pl = {0};
-    rec_t r1 = {5, 6, 7, 8, 9000, 2, 3, "abc"};
-    rec_t r2 = {UINT64_MAX, 0, 1, 0, 0, 0, 0, NULL}; /* the message's key */
+    rec_t r1 = {5, 6, 7, 8, 9000, 2, 3, "abc", false};
+    rec_t r2 = {UINT64_MAX, 0, 1,    0,    0,
+                0,          0, NULL, false};          /* the message's key */
+    rec_t r3 = {9, 1, 7, 12, 5000, 1, 0, NULL, true}; /* a tombstone */
     stage__dht_pl_rec(&pl, &r1);
     stage__dht_pl_rec(&pl, &r2);
+    stage__dht_pl_rec(&pl, &r3);
     m->data = pl.data;
     m->len = pl.len;
 }
@@ -163,7 +166,7 @@ static void the_sender_and_its_node_travel_as_bare_ids(void **st) {
     m.npeers = 0;
     m.key = 1000;
     payload_t pl = {0};
-    rec_t r = {1000, 0, 0, 0, 0, 0, 0, NULL};
+    rec_t r = {1000, 0, 0, 0, 0, 0, 0, NULL, false};
     stage__dht_pl_rec(&pl, &r);
     m.data = pl.data;
     m.len = pl.len;
@@ -259,23 +262,42 @@ static void malformed_compact_forms_are_refused(void **st) {
         assert_int_equal(decode_raw(&p), STAGE_EDECODE);
     }
     /* entries: an unknown entry bit, a length that disagrees with its mask,
-    ** an empty value present, an index beyond 7 */
-    static const int64_t bad[][3] = {
-        {1 << 7, 0, 0}, {1 << 4, 0, 0}, {1 << 6, -1, 0}, {1 << 5, 8, 0}};
-    for (int k = 0; k < 4; k++) {
+    ** an empty value present, an index beyond 7, a tombstone (R_GONE, no
+    ** field) without a version */
+    static const int64_t bad[][3] = {{1 << 8, 0, 0},
+                                     {1 << 4, 0, 0},
+                                     {1 << 6, -1, 0},
+                                     {1 << 5, 8, 0},
+                                     {1 << 7, 0, 0}};
+    for (int k = 0; k < 5; k++) {
         stage_pack_reset(&p);
         stage_pack_array(&p, 3);
         stage_pack_int(&p, STAGE_DHT_M_TRANSFER);
         stage_pack_int(&p, 1 << 14);
         stage_pack_array(&p, 1);
         bool ttl_missing = bad[k][0] == (1 << 4);
-        stage_pack_array(&p, ttl_missing || bad[k][0] == (1 << 7) ? 1 : 2);
+        stage_pack_array(&p, ttl_missing || bad[k][0] >= (1 << 7) ? 1 : 2);
         stage_pack_int(&p, bad[k][0]);
         if (bad[k][1] == -1)
             stage_pack_bin(&p, "", 0);
         else if (bad[k][1])
             stage_pack_int(&p, bad[k][1]);
         assert_int_equal(decode_raw(&p), STAGE_EDECODE);
+    }
+    /* a tombstone with a value; with a version it is good, and the bit
+    ** takes no field (one more would disagree with the mask) */
+    for (int k = 0; k < 3; k++) {
+        stage_pack_reset(&p);
+        stage_pack_array(&p, 3);
+        stage_pack_int(&p, STAGE_DHT_M_TRANSFER);
+        stage_pack_int(&p, 1 << 14);
+        stage_pack_array(&p, 1);
+        stage_pack_array(&p, k == 0 ? 3 : k == 1 ? 2 : 3);
+        stage_pack_int(&p, (1 << 7) | (1 << 3) | (k == 0 ? 1 << 6 : 0));
+        stage_pack_int(&p, 5); /* ver */
+        if (k == 0) stage_pack_bin(&p, "v", 1);
+        if (k == 2) stage_pack_int(&p, 1);
+        assert_int_equal(decode_raw(&p), k == 1 ? 0 : STAGE_EDECODE);
     }
     /* a peer sharing more of the sender's address than there is */
     stage_pack_reset(&p);

@@ -254,7 +254,7 @@ static void table_range_walk_is_the_filtered_full_walk(void **state) {
     for (int i = 0; i < 3000; i++) {
         uint64_t x = test_xorshift(&rng);
         uint64_t key = i < 4 ? ends[i] : x;
-        rec_t r = {key, (uint64_t)i % 3, 9, 0, 60000, 0, 0, NULL};
+        rec_t r = {key, (uint64_t)i % 3, 9, 0, 60000, 0, 0, NULL, false};
         assert_int_equal(stage__dht_store(d, &r, false), 0);
     }
     for (int q = 0; q < 400; q++) {
@@ -313,7 +313,7 @@ static void table_insert_without_memory_changes_nothing(void **state) {
     free(m);
 
     stage_dht_t *d = one_manager();
-    rec_t r = {42, 0, 9, 0, 60000, 0, 5, "hello"};
+    rec_t r = {42, 0, 9, 0, 60000, 0, 5, "hello", false};
     fail_after = 0; /* the value's copy */
     assert_int_equal(stage__dht_store(d, &r, false), STAGE_ENOMEM);
     fail_after = 1; /* the table's first slots (the copy is freed) */

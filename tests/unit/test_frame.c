@@ -54,7 +54,7 @@ static void a_batch_decodes_in_order(void **state) {
     stage_pack_t out = STAGE_PACK_INIT;
     batch(&out);
     assert_int_equal(out.len, 8 + 9 + 8 + 1 + 8 + 60003);
-    assert_memory_equal(out.data, "ST\x03\x01\x00\x00\x00\x09", 8);
+    assert_memory_equal(out.data, "ST\x04\x01\x00\x00\x00\x09", 8);
     stage__fdec_t d;
     stage__fdec_init(&d, 0);
     assert_int_equal(stage__fdec_feed(&d, out.data, out.len), 0);
@@ -128,7 +128,7 @@ static void refused(const char *b, size_t len, size_t max, int code,
     assert_int_equal(stage__fdec_next(&d, &f), code);
     assert_string_equal(stage__fdec_error(&d), msg);
     /* sticky, even when good frames follow */
-    assert_int_equal(stage__fdec_feed(&d, "ST\x03\x00\x00\x00\x00\x01\xc0", 9),
+    assert_int_equal(stage__fdec_feed(&d, "ST\x04\x00\x00\x00\x00\x01\xc0", 9),
                      0);
     assert_int_equal(stage__fdec_next(&d, &f), code);
     stage__fdec_close(&d);
@@ -147,21 +147,21 @@ static void bad_magic_is_refused_from_the_first_byte(void **state) {
 
 static void another_version_is_refused_with_both_versions(void **state) {
     (void)state;
-    refused("ST\x04", 3, 0, STAGE_EPROTO,
-            "unsupported protocol version 4 (this node speaks 3)");
+    refused("ST\x03", 3, 0, STAGE_EPROTO,
+            "unsupported protocol version 3 (this node speaks 4)");
     refused("ST\x01\x01\x00\x00\x00\x01\xc0", 9, 0, STAGE_EPROTO,
-            "unsupported protocol version 1 (this node speaks 3)");
+            "unsupported protocol version 1 (this node speaks 4)");
 }
 
 static void oversized_frames_are_refused_from_the_header(void **state) {
     (void)state;
     /* 9 MiB announced, nothing of the body sent */
-    refused("ST\x03\x01\x00\x90\x00\x00", 8, 0, STAGE_EPROTO,
+    refused("ST\x04\x01\x00\x90\x00\x00", 8, 0, STAGE_EPROTO,
             "frame of 9437192 bytes exceeds the maximum of 8388608 bytes");
-    refused("ST\x03\x01\xff\xff\xff\xff", 8, 0, STAGE_EPROTO,
+    refused("ST\x04\x01\xff\xff\xff\xff", 8, 0, STAGE_EPROTO,
             "frame of 4294967303 bytes exceeds the maximum of 8388608 bytes");
     /* a configured maximum: 100 bytes with the header */
-    char b[120] = "ST\x03\x01\x00\x00\x00\x5d";
+    char b[120] = "ST\x04\x01\x00\x00\x00\x5d";
     b[8] = (char)0xd9; /* str8 of 90 bytes: body of 92 bytes */
     b[9] = 90;
     memset(b + 10, 'x', 90);
@@ -181,13 +181,13 @@ static void oversized_frames_are_refused_from_the_header(void **state) {
 
 static void malformed_bodies_are_refused(void **state) {
     (void)state;
-    refused("ST\x03\x07\x00\x00\x00\x01\xc1", 9, 0, STAGE_EDECODE,
+    refused("ST\x04\x07\x00\x00\x00\x01\xc1", 9, 0, STAGE_EDECODE,
             "malformed frame body (kind 7, length 1)");
-    refused("ST\x03\x07\x00\x00\x00\x00", 8, 0, STAGE_EDECODE,
+    refused("ST\x04\x07\x00\x00\x00\x00", 8, 0, STAGE_EDECODE,
             "malformed frame body (kind 7, length 0)");
-    refused("ST\x03\x07\x00\x00\x00\x02\xc0\xc0", 10, 0, STAGE_EDECODE,
+    refused("ST\x04\x07\x00\x00\x00\x02\xc0\xc0", 10, 0, STAGE_EDECODE,
             "malformed frame body (kind 7, length 2)");
-    refused("ST\x03\x07\x00\x00\x00\x03\x92\xc0\xa5", 11, 0, STAGE_EDECODE,
+    refused("ST\x04\x07\x00\x00\x00\x03\x92\xc0\xa5", 11, 0, STAGE_EDECODE,
             "malformed frame body (kind 7, length 3)");
 }
 
@@ -209,7 +209,7 @@ static void the_encoder_refuses_frames_over_the_maximum(void **state) {
     stage_pack_raw(&out, body, 92);
     assert_int_equal(stage__frame_end(&out, start, 100), 0);
     assert_int_equal(out.len, 201);
-    assert_memory_equal(out.data + 101, "ST\x03\x03\x00\x00\x00\x5c", 8);
+    assert_memory_equal(out.data + 101, "ST\x04\x03\x00\x00\x00\x5c", 8);
     stage_pack_free(&out);
 }
 

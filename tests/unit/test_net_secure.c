@@ -446,7 +446,7 @@ static void a_replayed_record_is_closed(void **state) {
     stage_buf_t rec = STAGE_BUF_INIT, twice = STAGE_BUF_INIT;
     keyed_client();
     /* a record of 3 bytes of a frame header: the decoder waits for more */
-    stage__secure_piece_t p = {"ST\3", 3};
+    stage__secure_piece_t p = {"ST\4", 3};
     assert_int_equal(stage__secure_seal(&client, &rec, &p, 1), 0);
     stage__buf_append(&twice, rec.data, rec.len);
     stage__buf_append(&twice, rec.data, rec.len);

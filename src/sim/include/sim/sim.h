@@ -58,6 +58,9 @@ typedef struct stage__sim_config {
     bool name_moves;  /* names taken over by another node (compare-and-swap) */
     double stall_s;   /* > 0: each takeover is asked while the name's
                       ** primary's node is stopped (SIGSTOP) this long */
+    bool release;     /* with name_moves: the holder releases the name (a
+                      ** removal) instead; name_moves counts the releases,
+                      ** name_moves_ok those never read back */
     bool fresh_reads; /* an entry read as each node joins, and after */
     bool wire;        /* pass messages through the msgpack codec */
 } stage__sim_config_t;

@@ -30,7 +30,7 @@
 #include "stage/pack.h"
 #include "util/buf.h"
 
-#define STAGE__FRAME_VERSION 3
+#define STAGE__FRAME_VERSION 4
 #define STAGE__FRAME_HEADER 8
 #define STAGE__FRAME_MAX_DEFAULT ((size_t)8 << 20)
 
