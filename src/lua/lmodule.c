@@ -114,6 +114,52 @@ static int m_net_stats(lua_State *L) {
     return 1;
 }
 
+/* ---- calls that wait for a reference's lookup ---------------------------- */
+
+/* The call again, once the lookup it waited for ended: upvalue 1 is the
+** function, upvalue 2 the number of arguments, the rest the arguments. */
+static int call_again(lua_State *L) {
+    int n = (int)lua_tointeger(L, lua_upvalueindex(2));
+    lua_CFunction fn = lua_tocfunction(L, lua_upvalueindex(1));
+    lua_settop(L, 0);
+    for (int i = 0; i < n; i++)
+        lua_pushvalue(L, lua_upvalueindex(3 + i));
+    return fn(L);
+}
+
+/* Whether the reference at idx (if it is one) is a far reference whose
+** lookup still runs, or failed: the call waits for it, and its future
+** says how it ended either way (a call that raised or not depending on
+** how fast the lookup was would be no API). One that ended well is
+** settled here. */
+static bool still_looking(lua_State *L, int idx) {
+    stage__lref_t *r = stage__lref_test(L, idx);
+    if (!r) return false;
+    stage__lref_settle(L, r);
+    return r->pending != NULL;
+}
+
+/* fn's call with the n arguments on the stack must wait for the lookup of
+** the far reference at idx (find_name, spawn_at): push the future of the
+** same call made once the lookup has ended, as a continuation of the
+** calling actor (its lookup's future's `next`: a lookup that fails fails
+** it). Returns 1. */
+static int after_lookup(lua_State *L, int idx, lua_CFunction fn, int n) {
+    stage__lref_t *r = stage__lref_test(L, idx);
+    lua_pushcfunction(L, fn);
+    lua_pushinteger(L, n);
+    for (int i = 1; i <= n; i++)
+        lua_pushvalue(L, i);
+    lua_pushcclosure(L, call_again, n + 2);
+    stage__future_ref(r->pending);
+    stage__lfuture_push(L, r->pending); /* it holds that reference */
+    lua_getfield(L, -1, "next");
+    lua_insert(L, -3); /* next, closure, future */
+    lua_insert(L, -2); /* next, future, closure */
+    lua_call(L, 2, 1);
+    return 1;
+}
+
 /* The node address where (argument idx) names, or NULL: a "host:port"
 ** string of a node (checked; this node's own is returned too), or a
 ** reference to an actor of another node (its node). Raises for a bad
@@ -122,11 +168,7 @@ static const char *migrate_node(lua_State *L, int idx) {
     stage__lw_t *w = stage__lw(L);
     const char *addr = NULL;
     stage__lref_t *r = stage__lref_test(L, idx);
-    if (r) {
-        if (stage__lref_settle(L, r) || r->pending)
-            return luaL_error(L, "migrate: the reference given as where has "
-                                 "no actor yet (await a message to it first)"),
-                   NULL;
+    if (r) { /* settled: m_migrate waited for its lookup */
         if (stage__id_is_local(w->node, &r->id)) return NULL;
         addr = lua_pushstring(L, r->id.node);
     } else if (lua_type(L, idx) == LUA_TSTRING) {
@@ -174,10 +216,7 @@ static int migrate_where(lua_State *L, int idx, stage_id_t *by) {
         return (int)i;
     }
     stage__lref_t *r = stage__lref_test(L, idx);
-    if (r) {
-        if (stage__lref_settle(L, r) || r->pending)
-            return luaL_error(L, "migrate: the reference given as where has "
-                                 "no actor yet (await a message to it first)");
+    if (r) { /* settled: m_migrate waited for its lookup */
         *by = r->id;
         return -1;
     }
@@ -185,41 +224,53 @@ static int migrate_where(lua_State *L, int idx, stage_id_t *by) {
 }
 
 /* stage.migrate(where): the running actor moves there once its current
-** message (handler) is over; returns nothing, a refusal is logged.
-** stage.migrate(ref, where): a future of the reference at its new place,
-** or of the reason it stayed. */
+** message (handler) is over; returns nothing, a refusal is logged. A
+** far reference as where is gone to once its lookup has ended. */
+static int migrate_me(lua_State *L) {
+    stage__lw_t *w = stage__lw(L);
+    stage__actor_t *a = stage__lw_running(L);
+    if (a->flags & ACTOR_MOVING)
+        return luaL_error(L, "migrate: the actor is moving already");
+    if (a->type->kind != STAGE_KIND_MOBILE) { /* known now: raise */
+        stage_id_t id;
+        char idt[STAGE_ID_TEXT_MAX];
+        stage__make_id(w->node, a->serial, a->type, &id);
+        stage_id_format(&id, idt, sizeof idt);
+        return luaL_error(
+            L,
+            "migrate: actor '%s' is %s: it stays in its "
+            "theatre (only mobile actors move)",
+            idt, a->type->kind == STAGE_KIND_PINNED ? "pinned" : "creatable");
+    }
+    if (still_looking(L, 1)) {
+        lua_settop(L, 1);
+        after_lookup(L, 1, migrate_me, 1);
+        return 0; /* its future, dropped: a failure is logged */
+    }
+    stage_id_t by;
+    const char *node = migrate_node(L, 1);
+    int to = node ? -1 : migrate_where(L, 1, &by);
+    if (node ? stage__migrate_self_node(w->t, a, node)
+             : stage__migrate_self(w->t, a, to, to < 0 ? &by : NULL))
+        return luaL_error(L, "migrate: out of memory");
+    return 0;
+}
+
+/* stage.migrate(ref, where): a future of the reference at its new place,
+** or of the reason it stayed. A far reference, as ref or where, is moved
+** or gone to once its lookup has ended. */
 static int m_migrate(lua_State *L) {
     stage__lw_t *w = stage__lw(L);
     stage__lref_t *r = lua_gettop(L) >= 2 ? stage__lref_test(L, 1) : NULL;
     if (!r && !lua_isnoneornil(L, 2)) /* two arguments: the first is whom */
         return luaL_typeerror(L, 1, "reference");
-    stage_id_t by;
-    if (!r) {
-        const char *node = migrate_node(L, 1);
-        int to = node ? -1 : migrate_where(L, 1, &by);
-        stage__actor_t *a = stage__lw_running(L);
-        if (a->flags & ACTOR_MOVING)
-            return luaL_error(L, "migrate: the actor is moving already");
-        if (a->type->kind != STAGE_KIND_MOBILE) { /* known now: raise */
-            stage_id_t id;
-            char idt[STAGE_ID_TEXT_MAX];
-            stage__make_id(w->node, a->serial, a->type, &id);
-            stage_id_format(&id, idt, sizeof idt);
-            return luaL_error(L,
-                              "migrate: actor '%s' is %s: it stays in its "
-                              "theatre (only mobile actors move)",
-                              idt,
-                              a->type->kind == STAGE_KIND_PINNED ? "pinned"
-                                                                 : "creatable");
+    if (!r) return migrate_me(L);
+    for (int i = 1; i <= 2; i++)
+        if (still_looking(L, i)) {
+            lua_settop(L, 2);
+            return after_lookup(L, i, m_migrate, 2);
         }
-        if (node ? stage__migrate_self_node(w->t, a, node)
-                 : stage__migrate_self(w->t, a, to, to < 0 ? &by : NULL))
-            return luaL_error(L, "migrate: out of memory");
-        return 0;
-    }
-    if (stage__lref_settle(L, r) || r->pending)
-        return luaL_error(L, "migrate: the reference has no actor yet (await "
-                             "a message to it first)");
+    stage_id_t by;
     const char *node = migrate_node(L, 2);
     bool local = stage__id_is_local(w->node, &r->id);
     if (!local && !node)
@@ -280,15 +331,10 @@ static int m_name(lua_State *L) {
     } else {
         stage__lref_t *r = stage__lref_test(L, 2);
         if (!r) return luaL_typeerror(L, 2, "reference");
-        int rc = stage__lref_settle(L, r);
-        if (rc) {
-            r->pending->observed = true; /* raised here */
-            return luaL_error(L, "name: the reference's lookup failed: %s",
-                              stage_strerror(rc));
+        if (still_looking(L, 2)) { /* named once found */
+            lua_settop(L, 2);
+            return after_lookup(L, 2, m_name, 2);
         }
-        if (r->pending)
-            return luaL_error(L, "name: the reference's own lookup has not "
-                                 "finished (await a message to it first)");
         id = r->id;
     }
     stage__future_t *f = dir_future(L); /* directory borrows it */
