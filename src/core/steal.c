@@ -19,7 +19,19 @@
 **     there half of the actors of its queue that may go, the ones at the
 **     back first (they would wait the longest), at most STEAL_BATCH, each
 **     by core/move.c's move (its image: stage__move_steal), which keeps
-**     every sender's order; then it counts again from zero.
+**     every sender's order; then it counts again from zero;
+**   - all of them, not half, when a turn ran out its slice and a queued
+**     actor that stays for its conversation here (ACTOR_TALKED, below)
+**     has STEAL_DEEP messages or more queued (flooded): that receiver is
+**     behind the senders beside it, the one whose handler ran out its
+**     slice cannot go and goes on sending, and whatever starts here takes
+**     CPU from the receiver, another sender most of all (it floods it
+**     too, and once in its handler cannot go either). The receiver alone
+**     is work enough for this theatre. A fan-in spawned in one burst
+**     (4 senders, 2 theatres) so keeps one sender beside its receiver,
+**     not two. The length of a mailbox is known only by walking it: at
+**     most STEAL_DEEP entries of each talked-to actor, STEAL_WALK in all,
+**     at such a hand-over only (one a slice at most).
 ** May go: a mobile actor born in this theatre that never moved
 ** (ACTOR_MOVED: once moved it stays where it is, so an actor is stolen at
 ** most once and never bounces), has a message queued, is not in or
@@ -62,6 +74,8 @@
 #define STEAL_BUSY_SECS 10e-3 /* a backlog this long (CPU time): give */
 #define STEAL_PROBE_SECS 5e-4 /* wall time between reads of the CPU clock */
 #define STEAL_RETRY_SECS 5e-3 /* nothing could go: look again after this */
+#define STEAL_DEEP 512  /* messages queued: a receiver behind its senders */
+#define STEAL_WALK 4096 /* mailbox entries read per hand-over at most */
 
 /* The CPU time of the calling thread, in seconds. */
 static double thread_cpu(void) {
@@ -145,16 +159,42 @@ static int due(stage__theatre_t *t) {
            (sliced || now - t->backlog_since >= STEAL_BUSY_SECS);
 }
 
+/* 1 if a has STEAL_DEEP messages queued or more. Reads at most *walk of
+** them (a mailbox is a list: its length is known only by walking it), and
+** takes what it read off *walk. */
+static int deep(const stage__actor_t *a, int *walk) {
+    int k = 0;
+    for (const stage__env_t *e = a->mbox_head; e && *walk > 0; e = e->next) {
+        --*walk;
+        if (++k == STEAL_DEEP) return 1;
+    }
+    return 0;
+}
+
+/* 1 if an actor queued on t that actors of t talk to (ACTOR_TALKED: it
+** stays) has a deep backlog: a receiver behind the senders beside it.
+** STEAL_WALK mailbox entries read in all at most, so a queue of many
+** talked-to actors costs no more than one deep one. */
+static int flooded(const stage__theatre_t *t) {
+    int walk = STEAL_WALK;
+    for (const stage__actor_t *a = t->run_head; a && walk > 0; a = a->run_next)
+        if ((a->flags & ACTOR_TALKED) && deep(a, &walk)) return 1;
+    return 0;
+}
+
 /* Take the actors that may go out of t's run queue, keeping the others in
-** order; the last ones (half of those that may go, rounded up, at most
+** order; the last ones (half of those that may go, rounded up, or all of
+** them after a slice ran out beside a flooded receiver; at most
 ** STEAL_BATCH) into out. *last, the pass's last actor, is moved to the new
 ** tail if it is taken. Returns how many. */
-static int pick(stage__theatre_t *t, stage__actor_t **out,
+static int pick(stage__theatre_t *t, bool sliced, stage__actor_t **out,
                 stage__actor_t **last) {
     int can = 0;
     for (stage__actor_t *a = t->run_head; a; a = a->run_next)
         can += may_go(t, a);
-    int want = (can + 1) / 2 < STEAL_BATCH ? (can + 1) / 2 : STEAL_BATCH;
+    int want = (can + 1) / 2;
+    if (sliced && want < can && flooded(t)) want = can;
+    if (want > STEAL_BATCH) want = STEAL_BATCH;
     int skip = can - want, k = 0;
     stage__actor_t *head = NULL, *tail = NULL, *next;
     for (stage__actor_t *a = t->run_head; a; a = next) {
@@ -180,11 +220,12 @@ static int pick(stage__theatre_t *t, stage__actor_t **out,
 }
 
 void stage__steal_give(stage__theatre_t *t, stage__actor_t **last) {
+    bool sliced = t->sliced; /* due() clears it */
     if (!due(t)) return;
     stage__theatre_t *to = claim(t);
     if (!to) return;
     stage__actor_t *out[STEAL_BATCH];
-    int k = pick(t, out, last);
+    int k = pick(t, sliced, out, last);
     for (int i = 0; i < k; i++)
         stage__move_steal(t, out[i], to->index);
     t->backlog_since = 0;

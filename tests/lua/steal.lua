@@ -1,6 +1,6 @@
 -- tests/lua/steal.lua PART: work stealing inside one node (docs/lua-api.md,
 -- "Where a spawned actor runs"). Run with --theatres 2, once per part
--- (burst, order, stay, fan_in), each in a node of its own. Everything here is
+-- (burst, order, stay, fan_in, flooded), each in a node of its own. Everything here is
 -- spawned from main in a burst too short for placement to spread it (well
 -- under the 2 ms that saturate a theatre), so all of it starts on theatre 0
 -- and theatre 1 is idle: whatever runs on theatre 1 was stolen.
@@ -16,7 +16,10 @@
 --      (some of which are stolen), never leave theatre 0, and answer;
 --   4. the senders of a fan-in, each started by one order from main and
 --      sending for many slices, run on both theatres, and the receiver
---      gets every message.
+--      gets every message;
+--   5. in that fan-in, the receiver, which falls behind the first sender
+--      beside it, keeps its theatre to itself and that one sender: the
+--      others, not started yet, all go to theatre 1, not half of them.
 local stage = require "stage"
 
 local WORKERS = 60
@@ -195,7 +198,7 @@ local FLOODERS, FLOOD = 4, 200000
 local Sink = stage.actor "Sink"
 function Sink:birth() self.n = 0 end
 function Sink:msg() self.n = self.n + 1 end
-function Sink:count() return self.n end
+function Sink:count() return {self.n, stage.theatre()} end
 
 local Flooder = stage.actor "Flooder"
 function Flooder:flood(sink, n)
@@ -204,31 +207,57 @@ function Flooder:flood(sink, n)
   return on
 end
 
--- One fan-in: true if its senders ran on both theatres.
+-- One fan-in: how many of its senders ran on each theatre, and the
+-- receiver's theatre.
 local function flood()
   local sink = Sink()
   local fs = {}
   for i = 1, FLOODERS do fs[i] = Flooder():flood(sink, FLOOD) end
-  local on = {}
-  for _, t in ipairs(stage.join(fs):await()) do on[t] = (on[t] or 0) + 1 end
-  local n = sink:count():await()
-  assert(n == FLOODERS * FLOOD, string.format("the receiver got %d "
-    .. "messages, not %d", n, FLOODERS * FLOOD))
-  return (on[0] or 0) > 0 and (on[1] or 0) > 0
+  local on = {[0] = 0, [1] = 0}
+  for _, t in ipairs(stage.join(fs):await()) do on[t] = on[t] + 1 end
+  local r = sink:count():await()
+  assert(r[1] == FLOODERS * FLOOD, string.format("the receiver got %d "
+    .. "messages, not %d", r[1], FLOODERS * FLOOD))
+  return on, r[2]
 end
 
 -- Theatre 1 may not say it is idle before every sender has started: one
 -- of three fan-ins must be spread.
 local function fan_in()
-  one_of_three(flood, "the senders of a fan-in all ran on theatre 0, in "
-    .. "three fan-ins")
+  one_of_three(function()
+    local on = flood()
+    return on[0] > 0 and on[1] > 0
+  end, "the senders of a fan-in all ran on theatre 0, in three fan-ins")
+end
+
+-- 5. the first sender runs out its slice with the receiver far behind it
+-- (its messages are local: the receiver stays, talked to). The sender
+-- cannot go, in its handler; the three not started yet all go, so the
+-- receiver shares its theatre with one sender, not two (half of three,
+-- rounded up, would leave one of them). Theatre 1 may come to say it is
+-- idle only after the second sender has started (a loaded machine): one
+-- of three fan-ins must show it. Before each, main sleeps 2 ms with
+-- nothing else on theatre 0, so that theatre runs dry and its stealing
+-- counts from zero, as in a new node: a theatre busy since the last
+-- fan-in would give at once, before the first sender starts, and could
+-- keep one sender beside the receiver whatever the rule.
+local function flooded()
+  local seen = {}
+  for _ = 1, 3 do
+    stage.sleep(0.002):await()
+    local on, at = flood()
+    if on[at] <= 1 then return end
+    seen[#seen + 1] = on[at]
+  end
+  error("the receiver of a fan-in shared its theatre with "
+    .. table.concat(seen, ", ") .. " senders in three fan-ins, not 1")
 end
 
 function main(args)
   assert(stage.theatres() == 2, "run with --theatres 2")
   local part = ({burst = burst, order = ordered, stay = stays,
-    fan_in = fan_in})[args[1]]
-  assert(part, "say which part: burst, order, stay or fan_in")
+    fan_in = fan_in, flooded = flooded})[args[1]]
+  assert(part, "say which part: burst, order, stay, fan_in or flooded")
   part()
   print("ok")
 end
