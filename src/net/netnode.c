@@ -1100,8 +1100,9 @@ static void on_peer_down(void *ud, const char *peer, uint32_t incarnation,
         stage__deaths_declare(nn, peer, incarnation, 0, why, NULL);
     /* its monitors and node watches (a session existed: it was up) */
     if (incarnation) stage__netnode_node_down(nn, peer, incarnation, reason);
-    /* moves waiting for it (core/move.c) */
-    stage__move_node_down(nn->node, peer, true);
+    /* moves waiting for it (core/move.c); a node never reached had no
+    ** session to end (nor guests of ours, nor was it home to any here) */
+    stage__move_node_down(nn->node, peer, !never);
 }
 
 /* Another node declared this one dead (its incarnation is refused there

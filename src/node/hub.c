@@ -730,11 +730,15 @@ static void key_add(uint64_t key, void *val, void *ud) {
 static void down_one(stage_hub_t *h, hub_t *b, const char *peer, bool ended) {
     char why[STAGE_HUB_WHY_MAX];
     if (!b->guest && b->stage == IMPORT && !strcmp(b->wait, peer)) {
+        /* not ended: the IMPORT never reached it (nothing answered at its
+        ** address, or the frame could not go) */
         snprintf(why, sizeof why,
-                 "node '%s' went down before it took the actor in: the "
-                 "actor is taken back on node '%s'",
+                 ended ? "node '%s' went down before it took the actor in: "
+                         "the actor is taken back on node '%s'"
+                       : "node '%s' was not reached: the actor is taken back "
+                         "on node '%s'",
                  peer, h->addr);
-        take_back(h, b, STAGE_ENODE_DOWN, why);
+        take_back(h, b, ended ? STAGE_ENODE_DOWN : STAGE_EUNREACHABLE, why);
     } else if (!b->guest && b->stage == OUT && !strcmp(b->wait, peer)) {
         snprintf(why, sizeof why,
                  "node '%s' went down with the actor: it is lost", peer);

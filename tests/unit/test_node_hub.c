@@ -134,6 +134,26 @@ static void a_destination_that_dies_gives_the_actor_back(void **st) {
     stage_hub_destroy(&h);
 }
 
+/* The destination was never reached (nothing answered at its address):
+** the actor is taken back as when it dies, but the move fails
+** NodeUnreachable, not NodeDown. */
+static void a_destination_never_reached_gives_the_actor_back(void **st) {
+    (void)st;
+    stage_hub_t *h = stage_hub_new("a:1", 1);
+    stage_id_t me = id_at("a:1", 5);
+    stage_hub_move(h, &me, "b:1", 40);
+    stage_hub_exported(h, 5, 77);
+    collect(h);
+    stage_hub_node_down(h, "b:1", false);
+    collect(h);
+    assert_int_equal(nfx, 2);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_RESTORE);
+    assert_int_equal(fx[1].kind, STAGE_HUB_FX_ANSWER);
+    assert_int_equal(fx[1].status, STAGE_EUNREACHABLE);
+    assert_non_null(strstr(fx[1].why, "node 'b:1' was not reached"));
+    stage_hub_destroy(&h);
+}
+
 static void a_refused_import_takes_the_actor_back_with_the_reason(void **st) {
     (void)st;
     stage_hub_t *h = stage_hub_new("a:1", 1);
@@ -348,6 +368,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(messages_held_in_a_move_go_to_the_new_place_in_order),
         cmocka_unit_test(a_destination_that_dies_gives_the_actor_back),
+        cmocka_unit_test(a_destination_never_reached_gives_the_actor_back),
         cmocka_unit_test(a_refused_import_takes_the_actor_back_with_the_reason),
         cmocka_unit_test(a_guest_asks_its_home_and_ships_its_image_home),
         cmocka_unit_test(an_orphan_takes_itself_over_with_its_earlier_ids),

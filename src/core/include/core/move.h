@@ -131,7 +131,9 @@ int stage__migrate_remote(stage_node_t *node, const stage_id_t *who,
 void stage__move_net_in(stage_node_t *node, const char *peer,
                         const stage__move_msg_t *q, stage__future_t *f);
 
-/* Node peer cannot be reached (a step could not go), or its session ended
+/* Node peer cannot be reached (a step could not go, or nothing answered
+** at its address: an import it never took fails NodeUnreachable, not
+** NodeDown), or its session ended
 ** (ended: it died, left or restarted): moves that wait for its answer end
 ** (an actor it was to take in is taken back; one that was there is lost);
 ** ended, the actors here whose home it was become this node's own

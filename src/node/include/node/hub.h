@@ -167,9 +167,10 @@ void stage_hub_step(stage_hub_t *h, const char *peer,
                     const stage_hub_step_t *s);
 /* Local actor `serial` stopped: a guest tells its home (GONE). */
 void stage_hub_stopped(stage_hub_t *h, uint64_t serial);
-/* Node peer is gone (its session ended: ended; else a step could not go):
-** moves waiting for it end; if ended, the guests whose home it was are
-** this node's own. */
+/* Node peer is gone (its session ended: ended; else a step could not go,
+** or nothing answered at its address): moves waiting for it end (an
+** import it never took: NodeDown if ended, else NodeUnreachable); if
+** ended, the guests whose home it was are this node's own. */
 void stage_hub_node_down(stage_hub_t *h, const char *peer, bool ended);
 /* This node drains: ADOPT to the node each away actor lives at. The
 ** count of actors still to hand over (asked, or busy moving). */
