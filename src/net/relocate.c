@@ -543,7 +543,13 @@ static void name_taken(stage__netnode_t *nn, naming_t *nm,
                  "'%s' died, and the name with it",
                  nm->name, nm->old.node);
         nm->claim = true;
-        if (name_ask(nn, nm)) return;
+        if (!name_ask(nn, nm)) {
+            LOG_WARN("the name '%s' does not follow its actor here: the DHT "
+                     "cannot be asked",
+                     nm->name);
+            name_done(nn, nm);
+        }
+        return;
     } else if ((unseen || x->status == STAGE_ETIMEOUT) && !r->closing) {
         if (nm->asks < RELOCATE_NAME_ASKS) {
             nm->asks++;

@@ -83,6 +83,18 @@ static stage_hub_t *moved_away(void) {
     return h;
 }
 
+/* Actor a:1/5 asked to move to b:1 (request 40), exported (image 77):
+** its IMPORT is on its way, no answer yet. */
+static stage_hub_t *importing(void) {
+    stage_hub_t *h = stage_hub_new("a:1", 1);
+    assert_non_null(h);
+    stage_id_t me = id_at("a:1", 5);
+    stage_hub_move(h, &me, "b:1", 40);
+    stage_hub_exported(h, 5, 77);
+    collect(h);
+    return h;
+}
+
 static void messages_held_in_a_move_go_to_the_new_place_in_order(void **st) {
     (void)st;
     stage_hub_t *h = moved_away();
@@ -139,11 +151,7 @@ static void a_destination_that_dies_gives_the_actor_back(void **st) {
 ** NodeUnreachable, not NodeDown. */
 static void a_destination_never_reached_gives_the_actor_back(void **st) {
     (void)st;
-    stage_hub_t *h = stage_hub_new("a:1", 1);
-    stage_id_t me = id_at("a:1", 5);
-    stage_hub_move(h, &me, "b:1", 40);
-    stage_hub_exported(h, 5, 77);
-    collect(h);
+    stage_hub_t *h = importing();
     stage_hub_node_down(h, "b:1", false);
     collect(h);
     assert_int_equal(nfx, 2);
@@ -156,11 +164,8 @@ static void a_destination_never_reached_gives_the_actor_back(void **st) {
 
 static void a_refused_import_takes_the_actor_back_with_the_reason(void **st) {
     (void)st;
-    stage_hub_t *h = stage_hub_new("a:1", 1);
+    stage_hub_t *h = importing();
     stage_id_t me = id_at("a:1", 5);
-    stage_hub_move(h, &me, "b:1", 40);
-    stage_hub_exported(h, 5, 77);
-    collect(h);
     stage_hub_step_t s = step_of(STAGE_HUB_FAILED, &me, NULL);
     s.status = STAGE_EHANDLER;
     snprintf(s.why, sizeof s.why, "arrived failed");
