@@ -121,7 +121,8 @@ int stage__pipeline_send(stage_node_t *node, stage__actor_t *a,
         stage__future_reject(reply, STAGE_ENOMEM, NULL, NULL, NULL);
         return STAGE_ENOMEM;
     }
-    int local = stage__id_is_local(node, &to->id);
+    /* a type is set only for an id of this node (stage__target_set) */
+    int local = to->type || stage__id_is_local(node, &to->id);
     if (local &&
         (!to->type || stage__serial_theatre(to->id.serial) != to->id.theatre)) {
         char id[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 400];

@@ -32,15 +32,11 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-static _Thread_local stage__theatre_t *current;
+_Thread_local stage__theatre_t *stage__current_theatre;
 
 /* stage__node_stopping, inlined: the run loop asks before every message. */
 static inline bool stopping(const stage__theatre_t *t) {
     return atomic_load_explicit(&t->node->stopping, memory_order_acquire);
-}
-
-stage__theatre_t *stage__current(void) {
-    return current;
 }
 
 double stage__now(void) {
@@ -448,7 +444,7 @@ static void idle(stage__theatre_t *t, double next_timer) {
 
 static void *theatre_main(void *arg) {
     stage__theatre_t *t = arg;
-    current = t;
+    stage__current_theatre = t;
     if (t->index == 0 && t->node->net_hooks.adopt)
         t->node->net_hooks.adopt(t->node, t);
     while (!stopping(t)) {
@@ -465,7 +461,7 @@ static void *theatre_main(void *arg) {
         idle(t, next);
     }
     stage__actors_reap(t);
-    current = NULL;
+    stage__current_theatre = NULL;
     atomic_store(&t->ended, 1);
     stage__futex_wake(&t->ended);
     return NULL;
@@ -534,7 +530,7 @@ static void print_output(stage__theatre_t *t, stage__actor_t *out) {
 ** is quiet, close each (its Lua state, whose collector may drop futures
 ** too), drain again, and only then free any. */
 void stage__theatre_clear(stage__theatre_t *t) {
-    current = t;
+    stage__current_theatre = t;
     t->deaths_over = true; /* a node never started, say */
     stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
     drain_stopped(t, out, true);
@@ -542,36 +538,36 @@ void stage__theatre_clear(stage__theatre_t *t) {
     stage__actors_destroy_all(t);
     stage__move_free(t);
     stage__timers_free(t);
-    current = NULL;
+    stage__current_theatre = NULL;
 }
 
 int stage__theatre_drain(stage__theatre_t *t) {
-    current = t;
+    stage__current_theatre = t;
     int k = drain_stopped(t, NULL, true);
-    current = NULL;
+    stage__current_theatre = NULL;
     return k;
 }
 
 void stage__theatre_close(stage__theatre_t *t) {
-    current = t;
+    stage__current_theatre = t;
     stage_node_t *n = t->node;
     for (int i = 0; i < n->nkinds; i++)
         if (n->kinds[i].kind->theatre_close)
             n->kinds[i].kind->theatre_close(t, t->kind_data[i]);
-    current = NULL;
+    stage__current_theatre = NULL;
 }
 
 void stage__theatre_free(stage__theatre_t *t) {
-    current = t;
+    stage__current_theatre = t;
     stage__caches_free(t);
-    current = NULL;
+    stage__current_theatre = NULL;
     stage__aligned_free(t);
 }
 
 void stage__theatre_flush_output(stage__theatre_t *t) {
-    current = t;
+    stage__current_theatre = t;
     stage__actor_t *out = stage__actor_find(t, t->node->stdout_serial);
     drain_stopped(t, out, false);
     print_output(t, out);
-    current = NULL;
+    stage__current_theatre = NULL;
 }

@@ -229,41 +229,47 @@ static int send_common(lua_State *L, stage__lref_t *to, const char *method,
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = stage__lw_running(L);
     stage__future_t *reply = NULL;
-    stage__target_settle(w->node, to);
-    /* the target serial feeds the Deadlock check: only for an actor of
-    ** this node (another node's serials are numbered the same way) */
-    uint64_t target = to->type && !to->pending ? to->id.serial : 0;
-    if (want_reply &&
-        !(reply = stage__future_new(w->node, w->t->index, target)))
-        return luaL_error(L, "out of memory");
-    bool pending =
-        to->pending || (a->deferred && stage__pipeline_blocked(w->node, a, to));
-    for (int i = first; !pending && i < first + n; i++) {
-        if (lua_type(L, i) != LUA_TUSERDATA) continue;
-        stage__lfut_t *u = stage__lfuture_test(L, i);
-        pending = u && (!stage__future_done(u->f) || u->f->status);
-    }
-    if (pending) {
-        if (reply) stage__lfuture_push(L, reply); /* it holds reply now */
-        defer_send(L, w, a, to, method, first, n, reply, stop);
-        return want_reply;
-    }
-    char err[256];
+    if (to->pending || to->byname) stage__target_settle(w->node, to);
     stage_pack_t *p = &w->scratch;
     stage_pack_reset(p);
-    int rc = 0;
-    if (n == 0)
-        stage_pack_array(p, 0);
-    else
-        rc = stage__lv_encode_args(L, first, n, p, &w->hooks, err, sizeof err);
-    if (rc == STAGE_ETOOBIG) {
-        too_large(L, to, method, err, reply);
-        stage__lfuture_push(L, reply); /* failed already */
-        return 1;
+    /* The common case first: a settled target, no send deferred before
+    ** this one, and scalar arguments, so no future among them to wait for
+    ** (a message costs a few hundred instructions: the general walk
+    ** below is a visible share of them). */
+    bool now = !to->pending && !a->deferred &&
+               stage__lv_encode_scalars(L, first, n, p, &w->hooks);
+    if (want_reply) {
+        /* the target serial feeds the Deadlock check: only for an actor
+        ** of this node (another node's serials are numbered the same way) */
+        uint64_t target = to->type && !to->pending ? to->id.serial : 0;
+        if (!(reply = stage__future_new(w->node, w->t->index, target)))
+            return luaL_error(L, "out of memory");
     }
-    if (rc) {
-        if (reply) stage__future_unref(reply);
-        return arg_error(L, method, err);
+    int rc = 0;
+    if (!now) {
+        bool pending = to->pending ||
+                       (a->deferred && stage__pipeline_blocked(w->node, a, to));
+        for (int i = first; !pending && i < first + n; i++) {
+            if (lua_type(L, i) != LUA_TUSERDATA) continue;
+            stage__lfut_t *u = stage__lfuture_test(L, i);
+            pending = u && (!stage__future_done(u->f) || u->f->status);
+        }
+        if (pending) {
+            if (reply) stage__lfuture_push(L, reply); /* it holds reply now */
+            defer_send(L, w, a, to, method, first, n, reply, stop);
+            return want_reply;
+        }
+        char err[256];
+        rc = stage__lv_encode_args(L, first, n, p, &w->hooks, err, sizeof err);
+        if (rc == STAGE_ETOOBIG) {
+            too_large(L, to, method, err, reply);
+            stage__lfuture_push(L, reply); /* failed already */
+            return 1;
+        }
+        if (rc) {
+            if (reply) stage__future_unref(reply);
+            return arg_error(L, method, err);
+        }
     }
     rc = stage__pipeline_send(w->node, a, to, method, mlen, p->data, p->len,
                               reply, stop, true);
@@ -305,7 +311,9 @@ int stage__lref_send_oneway(lua_State *L) {
     stage__lref_t *to = stage__lref_test(L, 1);
     if (!to) return luaL_typeerror(L, 1, "reference");
     size_t mlen;
-    const char *method = luaL_checklstring(L, 2, &mlen);
+    const char *method = lua_type(L, 2) == LUA_TSTRING
+                             ? lua_tolstring(L, 2, &mlen)
+                             : luaL_checklstring(L, 2, &mlen);
     if (mlen == 0 || mlen > 255 || method[0] == '_')
         return luaL_error(L, "send: bad method name '%s'", method);
     return send_common(L, to, method, mlen, 3, lua_gettop(L) - 2, false, false);

@@ -399,20 +399,25 @@ static int enc_scalars(lua_State *L, int first, int n, stage_pack_t *p) {
     return 0;
 }
 
+bool stage__lv_encode_scalars(lua_State *L, int first, int n, stage_pack_t *p,
+                              const stage__lv_hooks_t *h) {
+    if (n < 0 || n >= 16) return false;
+    size_t base = p->len;
+    stage_pack_array(p, (uint32_t)n);
+    if (!enc_scalars(L, lua_absindex(L, first), n, p) && !stage_pack_error(p) &&
+        p->len - base <=
+            (h && h->max_bytes ? h->max_bytes : STAGE__LV_MAX_BYTES))
+        return true;
+    p->len = base;
+    return false;
+}
+
 int stage__lv_encode_args(lua_State *L, int first, int n, stage_pack_t *p,
                           const stage__lv_hooks_t *h, char *err,
                           size_t errlen) {
-    if (n >= 0 && n < 16) { /* a fixarray of scalars, the common case */
-        size_t base = p->len;
-        first = lua_absindex(L, first);
-        stage_pack_array(p, (uint32_t)n);
-        if (!enc_scalars(L, first, n, p) && !stage_pack_error(p) &&
-            p->len - base <=
-                (h && h->max_bytes ? h->max_bytes : STAGE__LV_MAX_BYTES)) {
-            if (err && errlen) err[0] = '\0';
-            return 0;
-        }
-        p->len = base; /* the walk below says what went wrong, if anything */
+    if (stage__lv_encode_scalars(L, first, n, p, h)) {
+        if (err && errlen) err[0] = '\0';
+        return 0;
     }
     enc_t e;
     int top = lua_gettop(L), rc = 0;

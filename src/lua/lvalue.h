@@ -66,6 +66,12 @@ typedef struct stage__lv_hooks {
 ** err. h may be NULL. */
 int stage__lv_encode_args(lua_State *L, int first, int n, stage_pack_t *p,
                           const stage__lv_hooks_t *h, char *err, size_t errlen);
+/* The common case of encode_args, and nothing else: fewer than 16 values,
+** each nil, a boolean, a number or a string, within the size limit. Returns
+** true with them encoded, or false with p as it was (encode_args then says
+** what it cannot take, if anything). No userdata among them: no future. */
+bool stage__lv_encode_scalars(lua_State *L, int first, int n, stage_pack_t *p,
+                              const stage__lv_hooks_t *h);
 /* Encode one value (a reply); errors name "value" instead of "argument N". */
 int stage__lv_encode_value(lua_State *L, int idx, stage_pack_t *p,
                            const stage__lv_hooks_t *h, char *err,

@@ -134,7 +134,7 @@ static inline void put64(char *d, uint64_t v) {
 }
 
 /* Write the one-byte tag then a big-endian field of size 0, 1, 2, 4, 8. */
-static void tagged(stage_pack_t *p, uint8_t tag, uint64_t v, int size) {
+static inline void tagged(stage_pack_t *p, uint8_t tag, uint64_t v, int size) {
     char *d = room(p, 1 + (size_t)size);
     if (!d) return;
     d[0] = (char)tag;

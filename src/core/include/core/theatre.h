@@ -183,8 +183,12 @@ void stage__steal_give(stage__theatre_t *t, stage__actor_t **last);
 /* Wake t if it sleeps (on its futex or in its poller). Any thread. */
 void stage__theatre_wake(stage__theatre_t *t);
 
-/* The theatre the calling thread runs, or NULL. */
-stage__theatre_t *stage__current(void);
+/* The theatre the calling thread runs, or NULL; inline, as a message asks
+** it several times. Set by theatre.c only. */
+extern _Thread_local stage__theatre_t *stage__current_theatre;
+static inline stage__theatre_t *stage__current(void) {
+    return stage__current_theatre;
+}
 
 /* Deliver an inbox item to theatre t from any thread. The item must carry
 ** ENV_COUNTED if the sender is not t's own thread (the caller does the
