@@ -57,6 +57,25 @@ static int size_class(size_t data) {
     return c;
 }
 
+/* Zero every field of e's header, one store each. GCC makes a memset of
+** the header (or an assignment of an empty one) `rep stos`, whose start-up
+** cost on AMD's Zen cores was 5% of a Lua message's time (perf, ring). A
+** field added to stage__env_t is added here: the assertion counts bytes. */
+static void env_clear(stage__env_t *e) {
+    _Static_assert(ENV_HEADER == 97, "a field of stage__env_t not cleared");
+    atomic_init(&e->hdr.link.next, NULL);
+    e->hdr.kind = e->hdr.flags = 0;
+    e->mlen = e->target_theatre = 0;
+    e->len = 0;
+    e->target = e->sender = 0;
+    e->sender_type = e->target_type = NULL;
+    e->future = NULL;
+    e->call = e->drop = NULL;
+    e->arg = NULL;
+    e->next = NULL;
+    e->size_class = 0;
+}
+
 static stage__env_t *env_alloc(size_t data) {
     stage__theatre_t *t = stage__current();
     stage__env_t *e;
@@ -69,7 +88,7 @@ static stage__env_t *env_alloc(size_t data) {
                           (c < ENV_CLASSES ? class_data[c] : data));
         if (!e) return NULL;
     }
-    memset(e, 0, ENV_HEADER);
+    env_clear(e);
     e->size_class = (uint8_t)c;
     return e;
 }
