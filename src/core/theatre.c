@@ -188,6 +188,20 @@ static int suspended(stage__theatre_t *t, stage__actor_t *a, int r) {
     return 1;
 }
 
+stage__env_t *stage__turn_next(stage__theatre_t *t, stage__actor_t *a) {
+    stage__env_t *e = a->mbox_head;
+    if (!e || t->turn_msgs + 1 >= STAGE_TURN_MESSAGES ||
+        (a->flags & (ACTOR_STOPPING | ACTOR_RESTART | ACTOR_MOVING)) ||
+        e->hdr.kind != ENV_MSG || e->future || (e->hdr.flags & ENV_SYSTEM) ||
+        e->data[0] == '_' || stopping(t))
+        return NULL;
+    mailbox_pop(a);
+    t->turn_msgs++;
+    stage__turn_end(t);
+    stage__turn_begin(t, a);
+    return e;
+}
+
 /* After each STAGE_TURN_MESSAGES messages of a's turn: 1 if it takes
 ** more. A turn is that many messages, unless handlers were preempted on
 ** this theatre lately: then an actor with many short messages gets a
@@ -219,6 +233,7 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         return;
     }
     if (stopping(t)) return;
+    t->turn_msgs = 0;
     if (a->flags & ACTOR_SUSPENDED) {
         if (!(a->flags & ACTOR_READY)) return;
         a->flags &= ~ACTOR_READY;
@@ -228,10 +243,11 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         if (suspended(t, a, r)) return;
     }
     double until = 0;
-    for (int n = 0;; n++) {
+    /* messages a deliver took itself (stage__turn_next) count in the turn */
+    for (int n = t->turn_msgs;; n = ++t->turn_msgs) {
         if (n == STAGE_TURN_MESSAGES) {
             if (!turn_goes_on(t, a, &until)) break;
-            n = 0;
+            n = t->turn_msgs = 0;
         }
         if (a->flags & (ACTOR_STOPPING | ACTOR_RESTART | ACTOR_MOVING)) {
             /* a node that stops reaps a failed instance: no restart */

@@ -476,6 +476,46 @@ static bool hook_is_idle(lua_State *co);
 ** count is of the whole stack). */
 #define TURN_BELOW 1
 
+static int runner(lua_State *L);
+
+/* The level of co's outermost call: levels double until one is past it,
+** then halve (a stack overflow's coroutine holds some 200,000 calls, and
+** lua_getstack walks them from the top each time). */
+static int outermost(lua_State *co) {
+    lua_Debug ar;
+    int in = 0, out = 1;
+    while (lua_getstack(co, out, &ar)) {
+        in = out;
+        out *= 2;
+    }
+    while (out - in > 1) {
+        int mid = in + (out - in) / 2;
+        if (lua_getstack(co, mid, &ar))
+            in = mid;
+        else
+            out = mid;
+    }
+    return in;
+}
+
+/* Push co's traceback onto L, without its last line when that is the
+** runner's ("[C]: in ?"), which is the runtime's, not the actor's. */
+static void traceback(lua_State *L, lua_State *co) {
+    static const char runner_line[] = "\n\t[C]: in ?";
+    size_t len, tail = sizeof runner_line - 1;
+    luaL_traceback(L, co, NULL, 0);
+    const char *tb = lua_tolstring(L, -1, &len);
+    if (len < tail || memcmp(tb + len - tail, runner_line, tail)) return;
+    lua_Debug ar;
+    if (!lua_getstack(co, outermost(co), &ar) || !lua_getinfo(co, "f", &ar))
+        return;
+    bool ours = lua_tocfunction(co, -1) == runner;
+    lua_pop(co, 1);
+    if (!ours) return;
+    lua_pushlstring(L, tb, len - tail);
+    lua_replace(L, -2);
+}
+
 /* After lua_resume returned status on co for actor a running envelope e
 ** (NULL for a turn core made: no reply, nothing to free). */
 static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
@@ -523,7 +563,7 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
         }
         stage__lw_give_co(w, co, coref);
     } else {
-        luaL_traceback(L, co, NULL, 0);
+        traceback(L, co);
         stage__lfuture_fail(L, -2, reply, &self, lua_tostring(L, -1));
         turn_failed(w, a, -2, e);
         lua_pop(L, 2);
@@ -544,17 +584,22 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
 }
 
 /* Push handler, state and arguments of message e onto co, above the table
-** the handler was found in (TURN_BELOW). The lookups are made on co
-** itself, so nothing moves between threads. Returns the number of values
-** after the function, or -1 with the reason in why, -2 for a birth with no
-** hook; co's stack is then for the caller to clear. */
-static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
-                        stage__env_t *e, char *why, size_t whylen) {
+** the handler was found in (TURN_BELOW); or, with kept, a's class and
+** state at kept and kept + 1 of co already (the runner's), only the
+** handler, a copy of the state and the arguments. The lookups are made
+** on co itself, so nothing moves between threads. Returns the number of
+** values after the function, or -1 with the reason in why, -2 for a birth
+** with no hook; co's stack is then for the caller to clear. */
+/* Inlined into both its callers: out of line, its call (a dozen saved
+** registers, seven arguments) was 2% of a message of the ring. */
+static inline __attribute__((always_inline)) int
+push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co, stage__env_t *e,
+             int kept, char *why, size_t whylen) {
     bool birth = (e->hdr.flags & ENV_SYSTEM) && !strcmp(e->data, "birth");
     const char *m = stage__env_method(e);
     /* The fast path: a method the class itself defines, found with one
     ** lookup in the class (kept per type in class_refs). */
-    int cref = class_ref(w, a->type);
+    int cref = kept ? LUA_REFNIL : class_ref(w, a->type);
     if (cref == LUA_NOREF) {
         snprintf(why, whylen, "type '%s' is not defined in theatre %d",
                  a->type->name, w->t->index);
@@ -569,17 +614,24 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     if (la->methods_ref && !reserved) { /* its own (update_method) */
         lua_rawgeti(co, LUA_REGISTRYINDEX, la->methods_ref);
         push_method(w, co, a->type, m, e->mlen);
-        if (lua_rawget(co, -2) == LUA_TFUNCTION) goto found;
+        if (lua_rawget(co, -2) == LUA_TFUNCTION) {
+            if (kept) lua_remove(co, -2);
+            goto found;
+        }
         lua_pop(co, 2);
     }
-    lua_rawgeti(co, LUA_REGISTRYINDEX, cref);
+    int class_at = kept;
+    if (!kept) {
+        lua_rawgeti(co, LUA_REGISTRYINDEX, cref);
+        class_at = lua_gettop(co);
+    }
     /* raw: a class's metatable leads to spawn and spawn_at, not methods.
     ** With its length: lua_pushstring's cache of C strings, keyed by
     ** address, only misses on a method name in an envelope. */
     if (reserved || (push_method(w, co, a->type, m, e->mlen),
-                     lua_rawget(co, -2)) != LUA_TFUNCTION) {
+                     lua_rawget(co, class_at)) != LUA_TFUNCTION) {
         if (!reserved) lua_pop(co, 1);
-        find_method(co, lua_gettop(co), reserved ? "" : m); /* supertypes */
+        find_method(co, class_at, reserved ? "" : m); /* supertypes */
         if (!lua_isfunction(co, -1)) {
             if (birth) return -2; /* no birth hook: nothing to run */
             stage_id_t id;
@@ -592,7 +644,10 @@ static int push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co,
         }
     }
 found:
-    lua_rawgeti(co, LUA_REGISTRYINDEX, stage__lactor(a)->state_ref);
+    if (kept)
+        lua_pushvalue(co, kept + 1);
+    else
+        lua_rawgeti(co, LUA_REGISTRYINDEX, la->state_ref);
     if (e->len == 0 || (e->len == 1 && (uint8_t)stage__env_args(e)[0] == 0x90))
         return 1; /* no arguments */
     /* From another node, a small body may ask for a lot of memory: decode
@@ -614,10 +669,11 @@ static int start_turn(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     w->resumed_at = 0; /* unknown start: the hook counts a whole slice */
     set_running(w, co);
     w->mem_refused = 0;
+    w->turn_env = e;
     int prev = stage__lw_enforce(w);
     int status = lua_resume(co, w->L, nargs, &nres);
     stage__lw_unenforce(w, prev);
-    return finish(w, a, co, coref, e, status, nres);
+    return finish(w, a, co, coref, w->turn_env, status, nres);
 }
 
 void stage__lactor_call_turn(stage__lw_t *w, stage__actor_t *a) {
@@ -646,6 +702,74 @@ static int deliver_call(stage__lw_t *w, stage__actor_t *a, stage__env_t *e) {
     return w->call_turn;
 }
 
+/* Message e was not run (push_message's n and why): fail its future, or
+** say why, and free it. */
+static void refuse(stage__env_t *e, int n, const char *why) {
+    if (n == -1) {
+        int code = strstr(why, "no method") ? STAGE_ENO_METHOD : STAGE_EDECODE;
+        if (e->future)
+            stage__future_reject(e->future, code, why, NULL, NULL);
+        else
+            LOG_WARN("%s", why);
+    } else if (e->future) {
+        stage__future_resolve(e->future, "\xc0", 1);
+    }
+    stage__env_free(e);
+}
+
+/* ---- the runner -------------------------------------------------------------
+** A flood of one-way messages to one actor is run by one resume of its
+** turn's coroutine, not one resume each: the runner, a C function at the
+** bottom of the coroutine, calls the first message's handler, then takes
+** the next message of the turn (core's stage__turn_next: the one run_actor
+** would deliver now) and calls its handler, until there is none. A resume
+** with its set-up and its end cost as much as a short handler; a step of
+** the runner is a call. Otherwise each message is as if run by itself:
+** its turn begins (the watchdog, the budget), and a failure, a preemption
+** or an await is the running message's (w->turn_env). Calls are not run
+** by it: their reply is finish's work. The handlers are called with
+** lua_callk, so that they may yield (await, preemption) through it. */
+
+static int runner_next(lua_State *L, int status, lua_KContext ctx);
+
+/* The runner's start: [class, handler, state, arguments...] */
+static int runner(lua_State *L) {
+    lua_callk(L, lua_gettop(L) - 2, 0, 0, runner_next);
+    return runner_next(L, LUA_OK, 0);
+}
+
+/* After a handler returned (or its coroutine was resumed and it then
+** returned): the next message's, until there is none. Consecutive
+** messages are to one actor: its class and state are looked up once. */
+static int runner_next(lua_State *L, int status, lua_KContext ctx) {
+    (void)status;
+    (void)ctx;
+    stage__lw_t *w = stage__lw(L);
+    stage__actor_t *a = w->t->running;
+    int cref = class_ref(w, a->type);
+    stage__env_t *e;
+    if (cref == LUA_NOREF || !(e = stage__turn_next(w->t, a))) return 0;
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, stage__lactor(a)->state_ref);
+    for (; e; e = stage__turn_next(w->t, a)) {
+        stage__env_free(w->turn_env); /* the message that just ran */
+        w->turn_env = e;
+        a->spent = 0;
+        w->resumed_at = 0;
+        lua_settop(L, 2);
+        char why[512];
+        int n = push_message(w, a, L, e, 1, why, sizeof why);
+        if (n < 0) { /* the turn ends here; run_actor goes on */
+            w->turn_env = NULL;
+            refuse(e, n, why);
+            return 0;
+        }
+        lua_callk(L, n, 0, 0, runner_next);
+    }
+    return 0;
+}
+
 static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
                        stage__env_t *e) {
     stage__lw_t *w = t->kind_data[a->type->slot];
@@ -654,21 +778,16 @@ static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
         return stage__lupdate_deliver(w, a, e);
     int coref;
     lua_State *co = stage__lw_take_co(w, &coref);
+    /* a one-way message with another queued behind it: the runner runs
+    ** it, then the next ones (one alone is cheaper without) */
+    bool run = !e->future && !(e->hdr.flags & ENV_SYSTEM) && a->mbox_head;
+    if (run) lua_pushcfunction(co, runner);
     char why[512];
-    int nargs = push_message(w, a, co, e, why, sizeof why);
+    int nargs = push_message(w, a, co, e, 0, why, sizeof why);
+    if (run && nargs >= 0) nargs += 2; /* the class and the handler */
     if (nargs < 0) {
         stage__lw_give_co(w, co, coref);
-        if (nargs == -1) {
-            int code =
-                strstr(why, "no method") ? STAGE_ENO_METHOD : STAGE_EDECODE;
-            if (e->future)
-                stage__future_reject(e->future, code, why, NULL, NULL);
-            else
-                LOG_WARN("%s", why);
-        } else if (e->future) {
-            stage__future_resolve(e->future, "\xc0", 1);
-        }
-        stage__env_free(e);
+        refuse(e, nargs, why);
         return TURN_DONE;
     }
     return start_turn(w, a, co, coref, e, nargs);
@@ -688,10 +807,11 @@ int stage__lactor_resume(stage__theatre_t *t, stage__actor_t *a) {
     w->preempted = 0;
     w->resumed_at = stage__now(); /* rare path: a clock read is fine */
     set_running(w, co);
+    w->turn_env = e;
     int prev = stage__lw_enforce(w);
     int status = lua_resume(co, w->L, 0, &nres);
     stage__lw_unenforce(w, prev);
-    return finish(w, a, co, coref, e, status, nres);
+    return finish(w, a, co, coref, w->turn_env, status, nres);
 }
 
 /* Run the death function on top of L as a last turn of actor a: it cannot

@@ -60,6 +60,9 @@ typedef struct stage__lw {
     volatile sig_atomic_t preempted; /* last yield: 1 preempted, 2 budget */
     lua_State *poisoned;   /* coroutine whose hooks an error switched off */
     lua_State *handler_co; /* the running handler's coroutine, or NULL */
+    /* the envelope of the message the turn's coroutine runs, which its
+    ** runner may move on from (lactor.c, runner_next) */
+    stage__env_t *turn_env;
     unsigned futures_made; /* see stage__lfuture_push */
     int *class_refs;       /* type index -> registry ref of its class */
     int nclass_refs;

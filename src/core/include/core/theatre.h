@@ -124,6 +124,7 @@ struct stage__theatre {
     struct stage__netmoves *netmoves;
     bool busy;               /* holds one unit of node->work */
     stage__actor_t *running; /* actor in a turn, or NULL */
+    int turn_msgs; /* messages of running's turn so far (stage__turn_next) */
     /* preemption: turn_seq and in_turn are written by this thread and read
     ** by the watchdog, which asks a theatre whose turn_seq has not moved for
     ** half a slice to preempt that turn by storing it in preempt_seq (then
@@ -179,6 +180,16 @@ void stage__steal_fed(stage__theatre_t *t);
 ** move some of t's queued actors there. *last: the current pass's last
 ** actor (updated if it goes). t's thread, between turns. */
 void stage__steal_give(stage__theatre_t *t, stage__actor_t **last);
+
+/* The next message of a's turn, for a kind that runs several in one
+** deliver (lactor.c runs a flood of one-way messages in one resume of its
+** coroutine): the one run_actor would deliver next, taken off a's mailbox,
+** counted in the turn and begun (stage__turn_begin), or NULL where
+** run_actor would look first: the turn's length reached, a stop, restart
+** or move of a, the node stopping, or a message that is not a plain
+** one-way one (a call, a system message, an update). t's thread, inside
+** a's deliver or resume. */
+stage__env_t *stage__turn_next(stage__theatre_t *t, stage__actor_t *a);
 
 /* Wake t if it sleeps (on its futex or in its poller). Any thread. */
 void stage__theatre_wake(stage__theatre_t *t);
