@@ -1666,8 +1666,8 @@ static void machine_step(stage__theatre_t *t, const netstep_t *ns) {
     if (q->op == STAGE__MOVE_IMPORT) { /* the ids that led to its home */
         s.formers = q->formers;
         s.flen = q->flen;
-    } else if (q->op == STAGE__MOVE_ADOPT) { /* [those ids, its names] */
-        s.formers = q->data;
+    } else if (q->op == STAGE__MOVE_ADOPT || q->op == STAGE__MOVE_NAMES) {
+        s.formers = q->data; /* [those ids, its names] */
         s.flen = q->len;
     }
     stage_hub_step(nm->hub, ns->peer, &s);
@@ -1873,12 +1873,12 @@ void stage__move_net_in(stage_node_t *node, const char *peer,
         return;
     }
     int th;
-    const stage_id_t *own = q->op == STAGE__MOVE_REQ ||
-                                    q->op == STAGE__MOVE_OUT ||
-                                    q->op == STAGE__MOVE_ADOPT
-                                ? &q->at
-                            : q->op == STAGE__MOVE_IMPORT ? NULL
-                                                          : &q->home;
+    const stage_id_t *own =
+        q->op == STAGE__MOVE_REQ || q->op == STAGE__MOVE_OUT ||
+                q->op == STAGE__MOVE_ADOPT || q->op == STAGE__MOVE_NAMES
+            ? &q->at
+        : q->op == STAGE__MOVE_IMPORT ? NULL
+                                      : &q->home;
     if (own) {
         th = stage__serial_theatre(own->serial);
         if (!stage__id_is_local(node, own) || !stage__node_theatre(node, th)) {
@@ -1964,6 +1964,50 @@ void stage__move_node_down(stage_node_t *node, const char *peer, bool ended) {
         copy[len + 1] = ended;
         stage__theatre_post(stage__node_theatre(node, i), e);
     }
+}
+
+/* At t, the birth theatre of the serial in the env: its names changed. */
+static void renamed_call(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)a;
+    uint64_t *serial = e->arg;
+    stage__env_free(e);
+    if (t->netmoves) {
+        stage_hub_renamed(t->netmoves->hub, *serial);
+        machine_run(t);
+    }
+    stage__free(serial);
+}
+
+static void renamed_drop(stage__theatre_t *t, stage__actor_t *a,
+                         stage__env_t *e) {
+    (void)t;
+    (void)a;
+    stage__free(e->arg);
+    stage__env_free(e);
+}
+
+void stage__move_renamed(stage_node_t *node, uint64_t serial) {
+    /* relaxed: a machine whose step the loop took in was made before that
+    ** step was pushed, so the loop sees it; one whose IMPORT the loop has
+    ** not built yet needs nothing (the IMPORT, built after this claim,
+    ** carries the name) */
+    if (!atomic_load_explicit(&machines, memory_order_relaxed)) return;
+    stage__theatre_t *b =
+        stage__node_theatre(node, stage__serial_theatre(serial));
+    if (!b) return;
+    uint64_t *arg = stage__malloc(sizeof *arg);
+    stage__env_t *e =
+        arg ? stage__env_call(renamed_call, renamed_drop, arg) : NULL;
+    if (!e) {
+        stage__free(arg);
+        LOG_ERROR("out of memory: a name given to actor %llu may not reach "
+                  "the node it lives on",
+                  (unsigned long long)serial);
+        return;
+    }
+    *arg = serial;
+    stage__theatre_post(b, e);
 }
 
 int stage__migrate_node(stage_node_t *node, uint64_t serial, const char *where,

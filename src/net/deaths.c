@@ -13,7 +13,8 @@
 **   - the DHT manager drops the entries its manager owns (its names and
 **     type registrations) and refuses them for a lease
 **     (stage_dht_owner_gone), instead of waiting for the leases to run
-**     out; cached names of its actors go;
+**     out; cached names of its actors go; the supertype links of this
+**     node's types are put again (one it wrote last went with it);
 **   - every node this one has a live session with is told (NODE_DOWN),
 **     but the dead one and the one that told us. The news floods the
 **     graph of sessions, which every ring member is part of (its
@@ -102,6 +103,10 @@ void stage__deaths_declare(stage__netnode_t *nn, const char *addr,
     stage__transport_declare_dead(nn->tr, addr, incarnation, why);
     stage__lookup_forget_node(nn, addr);
     int dropped = manager ? stage_dht_owner_gone(nn->dht, now, manager) : 0;
+    /* the supertype links it wrote last went too: this node's come back
+    ** at once (an actor that lived here, born there, is found by its
+    ** supertype as by its type) */
+    size_t relinked = dropped > 0 ? stage__hold_relink(&nn->holdings, now) : 0;
     stage__lookup_drain(nn);
     stage_pack_t p = STAGE_PACK_INIT;
     int rc = stage__node_death_encode(&p, addr, incarnation, manager, why);
@@ -109,8 +114,8 @@ void stage__deaths_declare(stage__netnode_t *nn, const char *addr,
     if (!rc) stage__transport_each_session(nn->tr, tell, &f);
     stage_pack_free(&p);
     LOG_DEBUG("node '%s' (incarnation %x) dead: %d of its DHT entries "
-              "dropped here, %d nodes told",
-              addr, incarnation, dropped, f.told);
+              "dropped here, %zu supertype links put again, %d nodes told",
+              addr, incarnation, dropped, relinked, f.told);
 }
 
 int stage__deaths_in_frame(stage__netnode_t *nn, const char *peer,

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/move.h"
 #include "netnode.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -104,6 +105,9 @@ void stage__holdings_claimed(stage__netnode_t *nn, const char *name,
     /* the loop's owner writes it alone; actor_gone reads it relaxed */
     atomic_store_explicit(&nn->nclaims, (int)stage__hold_claims(&nn->holdings),
                           memory_order_relaxed);
+    /* an actor that lives on another node: that node learns the name, so
+    ** that it outlives this node with the actor (migration.md) */
+    stage__move_renamed(nn->node, id->serial);
 }
 
 void stage__holdings_release(stage__netnode_t *nn, uint64_t serial) {

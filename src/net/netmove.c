@@ -55,13 +55,16 @@ void stage__netmove_hook(stage_node_t *node, const char *to,
     stage__netnode_push(nn, it);
 }
 
-/* What an ADOPT and an IMPORT carry for the actor beside the rest:
+/* What an ADOPT, an IMPORT and a NAMES carry for the actor beside the rest:
 ** [earlier ids, names], the ids it had before this home took it over from
 ** another node (relocate.c) and the names this home holds for it. The
 ** node the actor is at makes them its own: at once on an ADOPT (this home
 ** drains), and on an IMPORT if this home dies while the actor is there
 ** (node/hub.c keeps them, FX_REHOMED gives them back): its old ids still
-** reach it and its names still name it. False if there is none. */
+** reach it and its names still name it. A NAMES sends them again when
+** this home's names for the actor changed after its IMPORT went. Read as
+** the frame is built, on the loop that notes every claim: a claim noted
+** before is in. False if there is none. */
 static bool carried(stage__netnode_t *nn, const stage__move_msg_t *q,
                     stage_pack_t *p) {
     stage_id_t ids[16];
@@ -107,6 +110,9 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
     } else if (q->op == STAGE__MOVE_IMPORT && carried(nn, q, &extra)) {
         m.formers = extra.data;
         m.flen = extra.len;
+    } else if (q->op == STAGE__MOVE_NAMES && carried(nn, q, &extra)) {
+        m.data = extra.data; /* none: the record is empty now */
+        m.dlen = extra.len;
     }
     stage_pack_t p = STAGE_PACK_INIT;
     int rc = stage__node_move_encode(&p, &m);
@@ -127,7 +133,7 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
             LOG_WARN("%s", msg);
         /* a step that cannot go is the end of that node for the move */
         if (q->op != STAGE__MOVE_REPLY && q->op != STAGE__MOVE_REQ &&
-            q->op != STAGE__MOVE_GONE)
+            q->op != STAGE__MOVE_GONE && q->op != STAGE__MOVE_NAMES)
             stage__move_node_down(nn->node, it->where, false);
     }
 }
@@ -145,12 +151,12 @@ int stage__netmove_in(stage__netnode_t *nn, const char *peer, const char *body,
                  len);
         return STAGE_EDECODE;
     }
-    /* who may say what: OUT, IMPORT and ADOPT come from the actor's home,
-    ** ARRIVED, GONE and ADOPTED from the node it arrived at */
+    /* who may say what: OUT, IMPORT, ADOPT and NAMES come from the actor's
+    ** home, ARRIVED, GONE and ADOPTED from the node it arrived at */
     bool by_at = m.op == STAGE__MOVE_ARRIVED || m.op == STAGE__MOVE_GONE ||
                  m.op == STAGE__MOVE_ADOPTED;
     if (((m.op == STAGE__MOVE_OUT || m.op == STAGE__MOVE_IMPORT ||
-          m.op == STAGE__MOVE_ADOPT) &&
+          m.op == STAGE__MOVE_ADOPT || m.op == STAGE__MOVE_NAMES) &&
          !from(peer, &m.home)) ||
         (by_at && !from(peer, &m.at))) {
         LOG_WARN("refused a MOVE frame (%d) from '%s': it speaks for an "

@@ -573,7 +573,9 @@ static void name_taken(stage__netnode_t *nn, naming_t *nm,
         }
     }
     if (x->status == 0) {
-        stage__hold_claimed(&nn->holdings, nm->name, nm->cur.serial);
+        /* noted as any claim: released when the actor stops here, and
+        ** told to the node it lives on if it moved on meanwhile */
+        stage__holdings_claimed(nn, nm->name, &nm->cur);
         if (nm->asks && !nm->claim) /* a claim said so already */
             LOG_INFO("the name '%s' follows its actor here (asked %d times)",
                      nm->name, nm->asks + 1);

@@ -509,6 +509,7 @@ int stage__node_move_decode(stage__node_move_t *m, const char *body,
     case 9: /* GONE */
         return m->has_home && m->has_at ? 0 : STAGE_EDECODE;
     case 10: /* ADOPT: data, if any, the earlier ids (an array) */
+    case 12: /* NAMES: data, if any, the same record */
         return m->has_home && m->has_at &&
                        (!m->data || (value && is_array(m->data, m->dlen)))
                    ? 0

@@ -167,6 +167,7 @@ void stage__hold_announce(stage__hold_t *h, void *ty, const char *type,
         stage__hold_type_t *t = &h->types[h->ntypes++];
         t->ty = ty;
         snprintf(t->name, sizeof t->name, "%.63s", type);
+        snprintf(t->super, sizeof t->super, "%.63s", super ? super : "");
         t->idle = 0;
     }
     stage_id_t rep;
@@ -207,6 +208,19 @@ size_t stage__hold_sweep(stage__hold_t *h, uint64_t now) {
 
 int stage__hold_types(const stage__hold_t *h) {
     return h->ntypes;
+}
+
+size_t stage__hold_relink(stage__hold_t *h, uint64_t now) {
+    size_t n = 0;
+    for (int i = 0; i < h->ntypes && !h->leaving; i++) {
+        const stage__hold_type_t *t = &h->types[i];
+        if (!t->super[0]) continue;
+        /* fire and forget, as the announce: the renewal is the backstop */
+        stage_dht_type_add_subtype(h->dht, now, ++*h->next_id, t->super,
+                                   t->name);
+        n++;
+    }
+    return n;
 }
 
 /* ---- leaving --------------------------------------------------------------

@@ -42,6 +42,7 @@ typedef struct hub {
     uint64_t image;            /* IMPORT: the copy kept until the answer */
     char wait[STAGE_ADDR_MAX]; /* OUT, IMPORT: whose answer */
     bool handing, handed;
+    bool renamed; /* its names changed during the move under way */
     /* both: messages held while it moves */
     held_t *head, *tail;
     /* guest */
@@ -247,14 +248,26 @@ static void flush(stage_hub_t *h, hub_t *b) {
 
 static bool begin(stage_hub_t *h, hub_t *b, move_t *m);
 
+/* NAMES to the node b's actor lives at (away, not handed over): the
+** driver sends its record as it is when the step goes. */
+static void send_names(stage_hub_t *h, hub_t *b) {
+    stage_hub_step_t *s = step_to(h, b->rid.node, STAGE_HUB_NAMES);
+    if (s) s->home = b->me, s->at = b->rid;
+}
+
 /* b's move is over (answered): what it held goes, the next move asked
-** starts; a hub with nothing left to do is forgotten. */
+** starts; a hub with nothing left to do is forgotten. Names changed
+** during the move go to where it is now, before a next move's OUT (an
+** IMPORT built before the change did not carry them). */
 static void release(stage_hub_t *h, hub_t *b) {
     stage__free(b->cur);
     b->cur = NULL;
     b->stage = IDLE;
     b->wait[0] = '\0';
     flush(h, b);
+    if (b->renamed && b->place == AWAY && !b->handing && !b->handed)
+        send_names(h, b);
+    b->renamed = false;
     for (move_t *m; (m = b->qhead);) {
         if (!(b->qhead = m->next)) b->qtail = NULL;
         if (begin(h, b, m)) return;
@@ -617,6 +630,22 @@ static void step_adopted(stage_hub_t *h, const stage_hub_step_t *s) {
         hub_drop(h, b);
 }
 
+/* NAMES at the guest's node: the record its home sends is the one it
+** keeps (a guest gone home has none to keep). */
+static void step_names(stage_hub_t *h, const stage_hub_step_t *s) {
+    hub_t *b = hub_get(h, s->at.serial);
+    if (!b || !b->guest || b->gstate == LEFT || !same_id(&b->home, &s->home))
+        return; /* it stopped, or left: its home knows, or will */
+    char *copy;
+    size_t len;
+    keep_bytes(&copy, &len, s->formers, s->flen);
+    if (!copy && s->flen && s->formers)
+        return; /* out of memory: the older record is kept */
+    stage__free(b->formers);
+    b->formers = copy;
+    b->flen = len;
+}
+
 void stage_hub_step(stage_hub_t *h, const char *peer,
                     const stage_hub_step_t *s) {
     hub_t *b;
@@ -694,7 +723,26 @@ void stage_hub_step(stage_hub_t *h, const char *peer,
     case STAGE_HUB_ADOPTED:
         step_adopted(h, s);
         break;
+    case STAGE_HUB_NAMES:
+        step_names(h, s);
+        break;
     }
+}
+
+void stage_hub_renamed(stage_hub_t *h, uint64_t serial) {
+    hub_t *b = hub_get(h, serial);
+    if (!b || b->guest || b->handing || b->handed) return;
+    if (b->stage != IDLE)
+        b->renamed = true; /* at the move's end (release) */
+    else if (b->place == AWAY)
+        send_names(h, b);
+}
+
+const char *stage_hub_record(const stage_hub_t *h, uint64_t serial,
+                             size_t *len) {
+    const hub_t *b = hub_get(h, serial);
+    *len = b && b->guest ? b->flen : 0;
+    return b && b->guest ? b->formers : NULL;
 }
 
 void stage_hub_stopped(stage_hub_t *h, uint64_t serial) {

@@ -118,6 +118,11 @@ wait_line "$DIR/target.out" "refused a MOVE frame \\(10\\) from '127.0.0.1:9': i
 hello
 raw "$HELLO"'\123\124\004\034\000\000\000\053\230\013\000\000\000\225\253\061\062\067\056\060\056\060\056\061\072\071\005\000\001\241\101\225\253\061\062\067\056\060\056\060\056\061\072\061\005\000\001\241\101\300\300'
 wait_line "$DIR/target.out" "refused a MOVE frame \\(11\\) from '127.0.0.1:9': it speaks for an actor of node '127.0.0.1:1'"
+# a NAMES (an actor's record sent again by its home) that speaks for
+# another node's actor
+hello
+raw "$HELLO"'\123\124\004\034\000\000\000\053\230\014\000\000\000\225\253\061\062\067\056\060\056\060\056\061\072\061\005\000\001\241\101\225\253\061\062\067\056\060\056\060\056\061\072\061\005\000\001\241\101\300\300'
+wait_line "$DIR/target.out" "refused a MOVE frame \\(12\\) from '127.0.0.1:9': it speaks for an actor of node '127.0.0.1:1'"
 hello
 raw "$HELLO"'ST\004\035\000\000\000\001\300'
 wait_line "$DIR/target.out" "dropped a frame of kind 29 from '127.0.0.1:9'"

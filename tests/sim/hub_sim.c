@@ -5,9 +5,12 @@
 ** machine, which delivers, forwards or holds them; its steps travel as
 ** frames (FIFO per pair of nodes, random latency); exports, imports and
 ** restores move the actor's state (its image: what it has seen); the ids
-** that led to a home id go with an IMPORT or an ADOPT (net/netmove.c's
-** part), and a takeover puts them into a migrations store (a map here;
-** an entry dies with the node that wrote it).
+** that led to a home id, and the names the home holds for the actor, go
+** with an IMPORT, an ADOPT or a NAMES (net/netmove.c's part: the record
+** as it is when the step is sent), and a takeover puts the ids into a
+** migrations store (a map here; an entry dies with the node that wrote
+** it) and claims the names (they are the new home's once the claim
+** ends, 1-20 ms later).
 **
 ** The system: NODES nodes, ACTORS actors (born one per node, round the
 ** ring). Every node sends numbered messages to random actors, each
@@ -21,7 +24,9 @@
 ** its guests taking themselves over), or a node drains (its actors that
 ** live elsewhere are handed over to the node they live at, those it runs
 ** move away; then it leaves). A sender of an id whose node it knows is
-** gone asks the store where it went.
+** gone asks the store where it went. Every node names random actors now
+** and then: the name is held by the actor's home (its birth node, or the
+** node that took it over), whatever the actor does meanwhile.
 **
 ** Checked for every seed:
 **   - every message ends once: delivered to its actor, or failed with
@@ -34,7 +39,11 @@
 **   - an actor never runs in two places, and when it runs nowhere at the
 **     end, a node it could have been lost with died;
 **   - at the end, a probe from every live node through the actor's first
-**     id and every id it has at a live node reaches every live actor.
+**     id and every id it has at a live node reaches every live actor;
+**   - at the end, every live actor away from its live home keeps, where
+**     it lives, the very names its home holds for it (a name given while
+**     it moved, the IMPORT gone before, included), and a takeover claims
+**     only names given to that actor.
 **
 **   hub_sim [FIRST_SEED [COUNT]]     (default 1 50)
 ** A failure prints the seed; `hub_sim SEED 1` replays it (HUB_SIM_TRACE=1
@@ -68,6 +77,9 @@
 #define DRAINS_MAX 1
 #define STORE_MAX 512
 #define FORMERS_MAX 16 /* earlier ids an IMPORT or ADOPT carries */
+#define NAMES_MAX 64   /* names a record carries */
+#define HELD_MAX 512   /* names a node holds */
+#define MAX_NAMES 4096 /* names given in a seed */
 
 /* ---- the world ------------------------------------------------------------
  */
@@ -94,7 +106,24 @@ typedef struct actor {
     stage_id_t ids[IDS_MAX];
     int nids;
     state_t st;
+    int home;             /* the node holding its names: its birth node, or
+                          ** the last that took it over */
+    uint64_t home_serial; /* its id there */
 } actor_t;
+
+/* What an IMPORT, ADOPT or NAMES carries (the driver's bytes): the ids
+** that led to the home id, the names the home holds for the actor. */
+typedef struct rec {
+    int nids, nnames;
+    stage_id_t ids[FORMERS_MAX];
+    int names[NAMES_MAX];
+} rec_t;
+
+/* A name a node holds for its actor serial. */
+typedef struct held_name {
+    uint64_t serial;
+    int name;
+} held_name_t;
 
 enum { M_PENDING = 1, M_DELIVERED, M_FAILED, M_GONE };
 
@@ -136,13 +165,18 @@ static size_t nstore;
 static entry_t cache[NODES][CACHE_MAX]; /* each node's answers kept */
 static int ncache[NODES];
 static uint64_t next_seq[NODES][ACTORS][IDS_MAX];
+static held_name_t held[NODES][HELD_MAX];
+static int nheld[NODES];
+static int name_actor[MAX_NAMES]; /* the actor each name was given to */
+static int nnames;
 static int crashes, drains;
 /* messages a closed node did not take, per sender, in order: they come
 ** back with its goodbye (a session's unacknowledged frames) */
 static size_t bounced[NODES][MAX_MSGS / 8];
 static size_t nbounced[NODES];
 static uint64_t st_delivered, st_failed, st_moves, st_answered, st_crashes,
-    st_drains, st_orphans, st_refused, st_stops, st_handed, st_gone;
+    st_drains, st_orphans, st_refused, st_stops, st_handed, st_gone, st_names,
+    st_names_sent, st_names_taken;
 
 /* ---- events ---------------------------------------------------------------
  */
@@ -157,7 +191,9 @@ enum {
     EV_PROBE,
     EV_BYE,
     EV_EXPORT, /* the actor's current message ends: it goes */
-    EV_IMPORT  /* the image is decoded: it runs */
+    EV_IMPORT, /* the image is decoded: it runs */
+    EV_NAME,   /* a node names a random actor */
+    EV_CLAIMED /* a name a takeover claims is in: the node holds it */
 };
 enum { F_MSG = 1, F_STEP };
 
@@ -166,13 +202,15 @@ typedef struct frame {
     size_t m; /* MSG */
     stage_id_t to;
     stage_hub_step_t step;
-    stage_id_t fids[FORMERS_MAX]; /* STEP: its formers' bytes */
+    rec_t rec; /* STEP: its record's bytes */
 } frame_t;
 
 typedef struct ev {
     uint64_t at, seq;
     int type, node, peer;
-    uint64_t arg; /* EXPORT: the serial; IMPORT: the image */
+    uint64_t arg; /* EXPORT: the serial; IMPORT: the image; CLAIMED: the
+                  ** serial the name is claimed for */
+    int name;     /* CLAIMED */
     frame_t *f;
 } ev_t;
 
@@ -276,14 +314,41 @@ static void store_put(int writer, const stage_id_t *old,
     store[nstore++] = (entry_t){*old, *cur, writer};
 }
 
-/* The ids n's entries say lead to cur (the ids an IMPORT or ADOPT of it
-** carries: net/netmove.c). */
-static int formers(int n, const stage_id_t *cur, stage_id_t *out) {
-    int k = 0;
-    for (size_t i = 0; i < nstore && k < FORMERS_MAX; i++)
+/* The record an IMPORT, ADOPT or NAMES of n's actor cur carries, as it is
+** now (net/netmove.c): the ids n's entries say lead to cur, the names n
+** holds for it. */
+static void record_of(int n, const stage_id_t *cur, rec_t *r) {
+    memset(r, 0, sizeof *r);
+    for (size_t i = 0; i < nstore && r->nids < FORMERS_MAX; i++)
         if (store[i].writer == n && same_id(&store[i].cur, cur))
-            out[k++] = store[i].old;
-    return k;
+            r->ids[r->nids++] = store[i].old;
+    for (int i = 0; i < nheld[n] && r->nnames < NAMES_MAX; i++)
+        if (held[n][i].serial == cur->serial)
+            r->names[r->nnames++] = held[n][i].name;
+}
+
+/* n holds name for its actor serial now (its claim ended). */
+static void hold_name(int n, uint64_t serial, int name) {
+    CHECK(nheld[n] < HELD_MAX);
+    held[n][nheld[n]++] = (held_name_t){serial, name};
+}
+
+/* n lets the names of its actor serial go (it stopped, or was handed
+** over). */
+static void drop_names(int n, uint64_t serial) {
+    for (int i = 0; i < nheld[n];)
+        if (held[n][i].serial == serial)
+            held[n][i] = held[n][--nheld[n]];
+        else
+            i++;
+}
+
+/* The actor that has had id, or -1. */
+static int actor_of(const stage_id_t *id) {
+    for (int a = 0; a < ACTORS; a++)
+        for (int i = 0; i < actors[a].nids; i++)
+            if (same_id(&actors[a].ids[i], id)) return a;
+    return -1;
 }
 
 /* ---- the driver -----------------------------------------------------------
@@ -356,6 +421,8 @@ static void runs(int a, int n, uint64_t serial, const state_t *st) {
 /* n sends x's step (with the earlier ids an IMPORT or ADOPT carries). */
 static void fx_step(int n, const stage_hub_fx_t *x) {
     int t = slot_of(x->node);
+    if (nodes[n].knows_gone[t] && x->step.op == STAGE_HUB_NAMES)
+        return;                   /* nothing waits for it */
     if (nodes[n].knows_gone[t]) { /* it cannot go (net/netmove.c) */
         if (x->step.op == STAGE_HUB_REQ && x->step.req)
             reqs[x->step.req - 1].state = M_FAILED; /* its caller hears */
@@ -365,11 +432,14 @@ static void fx_step(int n, const stage_hub_fx_t *x) {
     }
     frame_t *f = send_frame(n, t, F_STEP);
     f->step = x->step;
-    if (f->step.op == STAGE_HUB_IMPORT || f->step.op == STAGE_HUB_ADOPT) {
-        /* the record is the driver's bytes: here, the ids as they are */
-        int k = formers(n, &f->step.home, f->fids);
-        f->step.formers = k ? (const char *)f->fids : NULL;
-        f->step.flen = (size_t)k * sizeof *f->fids;
+    if (f->step.op == STAGE_HUB_IMPORT || f->step.op == STAGE_HUB_ADOPT ||
+        f->step.op == STAGE_HUB_NAMES) {
+        /* the record is the driver's bytes: here, as it is now */
+        record_of(n, &f->step.home, &f->rec);
+        bool some = f->rec.nids || f->rec.nnames;
+        f->step.formers = some ? (const char *)&f->rec : NULL;
+        f->step.flen = some ? sizeof f->rec : 0;
+        if (f->step.op == STAGE_HUB_NAMES) st_names_sent++;
     }
     if (f->step.op == STAGE_HUB_REQ) reqs[f->step.req - 1].holder = t;
     trace("%d -> %d step %d for %s/%" PRIu64, n, t, x->step.op,
@@ -421,13 +491,30 @@ static void later(int n, int type, uint64_t arg) {
     push((ev_t){.at = now + rnd(6), .type = type, .node = n, .arg = arg});
 }
 
-/* n took an actor over: its ids go into the store; ADOPTED if asked. */
+/* n took an actor over: its ids go into the store, its names are
+** claimed (n holds them once the claim ends); ADOPTED if asked. */
 static void fx_rehomed(int n, const stage_hub_fx_t *x) {
+    int a = actor_of(&x->id);
+    CHECK(a >= 0);
     store_put(n, &x->id, &x->cur);
-    for (size_t i = 0; i < x->step.flen / sizeof(stage_id_t); i++) {
-        stage_id_t old;
-        memcpy(&old, x->step.formers + i * sizeof old, sizeof old);
-        store_put(n, &old, &x->cur);
+    rec_t r;
+    memset(&r, 0, sizeof r);
+    CHECK(x->step.flen == 0 || x->step.flen == sizeof r);
+    if (x->step.flen) memcpy(&r, x->step.formers, sizeof r);
+    for (int i = 0; i < r.nids; i++)
+        store_put(n, &r.ids[i], &x->cur);
+    actors[a].home = n;
+    actors[a].home_serial = x->cur.serial;
+    for (int i = 0; i < r.nnames; i++) {
+        if (name_actor[r.names[i]] != a)
+            die("node %d takes actor %d over with name %d, given to actor %d",
+                n, a, r.names[i], name_actor[r.names[i]]);
+        st_names_taken++;
+        push((ev_t){.at = now + 1 + rnd(20),
+                    .type = EV_CLAIMED,
+                    .node = n,
+                    .arg = x->cur.serial,
+                    .name = r.names[i]});
     }
     if (!x->node[0]) {
         st_orphans++;
@@ -495,6 +582,7 @@ static void fx_one(int n, const stage_hub_fx_t *x) {
     case STAGE_HUB_FX_HANDED: /* only a drain hands over */
         if (!nodes[n].draining) die("node %d hands over, not draining", n);
         if (!x->status) st_handed++;
+        if (!x->status) drop_names(n, x->id.serial); /* the adopter's */
         break;
     case STAGE_HUB_FX_GONE: { /* its home lets its names go */
         int a = had_id(n, x->serial);
@@ -503,6 +591,7 @@ static void fx_one(int n, const stage_hub_fx_t *x) {
                 "stopped",
                 n, a, x->serial);
         st_gone++;
+        drop_names(n, x->serial);
         break;
     }
     default:
@@ -725,8 +814,29 @@ static void stop_one(void) {
     int n = ac->node;
     ac->node = -1;
     st_stops++;
+    drop_names(n, ac->serial); /* held here if this is its home */
     stage_hub_stopped(nodes[n].m, ac->serial);
     run(n);
+}
+
+/* n names a random actor (through its first id: its home claims it).
+** Not through a home that drains: its hand-over carries what it holds
+** when the ADOPT goes. */
+static void name_one(int n) {
+    int a = (int)rnd(ACTORS);
+    actor_t *ac = &actors[a];
+    int h = ac->home;
+    if (ac->stopped || !nodes[h].alive || nodes[h].draining || nodes[h].left ||
+        nodes[n].knows_gone[h] || nnames >= MAX_NAMES)
+        return;
+    int name = nnames++;
+    name_actor[name] = a;
+    st_names++;
+    trace("%d names actor %d: name %d, held by %d for %" PRIu64, n, a, name, h,
+          ac->home_serial);
+    hold_name(h, ac->home_serial, name);
+    stage_hub_renamed(nodes[h].m, ac->home_serial);
+    run(h);
 }
 
 /* One stop, crash or drain, now and then, while chaos lasts. */
@@ -811,6 +921,17 @@ static void step(ev_t e) {
     case EV_IMPORT:
         if (nodes[e.node].alive) do_import(e.node, e.arg);
         break;
+    case EV_NAME:
+        at(now + 100 + rnd(600), EV_NAME, e.node, -1);
+        if (now < CHAOS_MS && nodes[e.node].alive && !nodes[e.node].left)
+            name_one(e.node);
+        break;
+    case EV_CLAIMED: /* the takeover's claim is in: held, and told */
+        if (!nodes[e.node].alive || nodes[e.node].left) break;
+        hold_name(e.node, e.arg, e.name);
+        stage_hub_renamed(nodes[e.node].m, e.arg);
+        run(e.node);
+        break;
     }
 }
 
@@ -835,6 +956,39 @@ static void check_place(int a) {
         die("actor %d runs at %d, its home %d has it at '%s'", a, r, h, at);
     if (p != STAGE_HUB_PLACE_AWAY && p != STAGE_HUB_PLACE_HANDED)
         die("actor %d runs at %d, its home %d places it %d", a, r, h, p);
+}
+
+/* At the end, actor a's names where it lives are those its home holds
+** (when it lives away from a live home). */
+static void check_names(int a) {
+    const actor_t *ac = &actors[a];
+    int r = ac->node, h = ac->home;
+    if (r < 0 || !nodes[r].alive || ac->stopped || r == h || !nodes[h].alive ||
+        nodes[h].left)
+        return;
+    size_t len;
+    const char *b = stage_hub_record(nodes[r].m, ac->serial, &len);
+    rec_t rec;
+    memset(&rec, 0, sizeof rec);
+    CHECK(len == 0 || len == sizeof rec);
+    if (len) memcpy(&rec, b, sizeof rec);
+    rec_t want;
+    stage_id_t hid = new_id(h); /* its id at its home */
+    nodes[h].serials--;
+    hid.serial = ac->home_serial;
+    record_of(h, &hid, &want);
+    bool same = rec.nnames == want.nnames;
+    for (int i = 0; same && i < want.nnames; i++) {
+        bool found = false;
+        for (int j = 0; j < rec.nnames; j++)
+            found |= rec.names[j] == want.names[i];
+        same = found;
+    }
+    if (!same)
+        die("actor %d lives at %d with %d names, its home %d holds %d "
+            "(the first missing or extra: %d)",
+            a, r, rec.nnames, h, want.nnames,
+            want.nnames ? want.names[0] : rec.names[0]);
 }
 
 /* The checks at the end of a seed (the top says which). */
@@ -865,6 +1019,8 @@ static void check(void) {
     }
     for (int a = 0; a < ACTORS; a++)
         check_place(a);
+    for (int a = 0; a < ACTORS; a++)
+        check_names(a);
 }
 
 /* One seed. */
@@ -878,6 +1034,8 @@ static void run_seed(void) {
     crashes = drains = 0;
     memset(nbounced, 0, sizeof nbounced);
     memset(ncache, 0, sizeof ncache);
+    memset(nheld, 0, sizeof nheld);
+    nnames = 0;
     for (int i = 0; i < NODES; i++) {
         node_t *n = &nodes[i];
         n->alive = true;
@@ -887,11 +1045,16 @@ static void run_seed(void) {
         CHECK(n->m);
         at(1 + rnd(20), EV_SEND, i, -1);
         at(50 + rnd(100), EV_MOVE, i, -1);
+        at(100 + rnd(600), EV_NAME, i, -1);
     }
     for (int a = 0; a < ACTORS; a++) {
         int n = a % NODES;
         stage_id_t id = new_id(n);
-        actors[a] = (actor_t){.node = n, .serial = id.serial, .last_node = n};
+        actors[a] = (actor_t){.node = n,
+                              .serial = id.serial,
+                              .last_node = n,
+                              .home = n,
+                              .home_serial = id.serial};
         actors[a].ids[actors[a].nids++] = id;
     }
     at(1000 + rnd(2000), EV_CHAOS, -1, -1);
@@ -921,15 +1084,17 @@ int main(int argc, char **argv) {
         heap = NULL;
         capheap = 0;
     }
-    printf("hub_sim: seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64
-           " delivered, %" PRIu64 " failed NodeDown; %" PRIu64
-           " moves asked, %" PRIu64 " answered, %" PRIu64
-           " exports or imports refused; %" PRIu64 " crashes, %" PRIu64
-           " drains, %" PRIu64 " handed over, %" PRIu64
-           " orphans taken over, %" PRIu64 " actors stopped (%" PRIu64
-           " away: their homes let their names go)\n",
-           first, first + count - 1, st_delivered, st_failed, st_moves,
-           st_answered, st_refused, st_crashes, st_drains, st_handed,
-           st_orphans, st_stops, st_gone);
+    printf(
+        "hub_sim: seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64
+        " delivered, %" PRIu64 " failed NodeDown; %" PRIu64
+        " moves asked, %" PRIu64 " answered, %" PRIu64
+        " exports or imports refused; %" PRIu64 " crashes, %" PRIu64
+        " drains, %" PRIu64 " handed over, %" PRIu64
+        " orphans taken over, %" PRIu64 " actors stopped (%" PRIu64
+        " away: their homes let their names go); %" PRIu64
+        " names given, %" PRIu64 " NAMES sent, %" PRIu64 " names taken over\n",
+        first, first + count - 1, st_delivered, st_failed, st_moves,
+        st_answered, st_refused, st_crashes, st_drains, st_handed, st_orphans,
+        st_stops, st_gone, st_names, st_names_sent, st_names_taken);
     return 0;
 }

@@ -753,7 +753,7 @@ static void move_ops_come_back_and_need_their_fields(void **state) {
     /* ops out of range */
     assert_int_equal(move_with(0, 0, 0, 0, true, true, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
-    assert_int_equal(move_with(12, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+    assert_int_equal(move_with(13, 0, 0, 0, true, true, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
     /* ADOPT: home and at, and the earlier ids as an array or nothing */
     assert_int_equal(move_with(10, 0, 0, 0, true, true, NULL, NULL, 0, &m), 0);
@@ -762,6 +762,16 @@ static void move_ops_come_back_and_need_their_fields(void **state) {
     assert_int_equal(move_with(10, 0, 0, 0, true, true, NULL, "\x01", 1, &m),
                      STAGE_EDECODE);
     assert_int_equal(move_with(10, 0, 0, 0, false, true, NULL, NULL, 0, &m),
+                     STAGE_EDECODE);
+    /* NAMES: as ADOPT: home and at, the record as an array or nothing */
+    assert_int_equal(
+        move_with(12, 0, 0, 0, true, true, NULL, "\x92\x90\x90", 3, &m), 0);
+    assert_int_equal(m.op, 12);
+    assert_int_equal(m.dlen, 3);
+    assert_int_equal(move_with(12, 0, 0, 0, true, true, NULL, NULL, 0, &m), 0);
+    assert_int_equal(move_with(12, 0, 0, 0, true, true, NULL, "\xa1x", 2, &m),
+                     STAGE_EDECODE);
+    assert_int_equal(move_with(12, 0, 0, 0, true, false, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
     /* ADOPTED: home, at, a status that is 0 or an error */
     assert_int_equal(

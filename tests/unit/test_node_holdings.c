@@ -300,6 +300,25 @@ static void a_leave_past_its_wait_counts_the_unconfirmed(void **state) {
     assert_int_equal(w->byes_confirmed, 0);
 }
 
+/* A death may take the supertype link of one of this node's types with it
+** (the item is shared, owned by its last writer): relink puts the links
+** of its types again, those with a supertype only, and none once it
+** leaves. */
+static void supertype_links_are_put_again(void **state) {
+    world_t *w = *state;
+    int sub, plain;
+    stage__hold_announce(&w->hold, &sub, "Sub", "Base", w->now);
+    stage__hold_announce(&w->hold, &plain, "Plain", "", w->now);
+    settle(w);
+    assert_int_equal(type_items(w, "Base"), 1);
+    assert_int_equal(stage__hold_relink(&w->hold, w->now), 1);
+    settle(w);
+    assert_int_equal(type_items(w, "Base"), 1);
+    assert_int_equal(type_items(w, "Sub"), 1);
+    stage__hold_leave(&w->hold, w->now);
+    assert_int_equal(stage__hold_relink(&w->hold, w->now), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_name_goes_when_its_actor_stops,
@@ -314,6 +333,8 @@ int main(void) {
                                         setup_pair, teardown),
         cmocka_unit_test_setup_teardown(
             a_leave_past_its_wait_counts_the_unconfirmed, setup_pair, teardown),
+        cmocka_unit_test_setup_teardown(supertype_links_are_put_again,
+                                        setup_pair, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

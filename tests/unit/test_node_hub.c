@@ -6,7 +6,9 @@
 ** moves asked of its home and its image shipped home, an orphan taking
 ** itself over with its earlier ids (also one whose home dies while its
 ** image ships there: it stays), where the machine says an actor is, a
-** drain's hand-over, and an actor that stops away.
+** drain's hand-over, an actor that stops away, and names given to an
+** actor away (NAMES: at once, or once a move under way has ended; the
+** guest keeps the last record, and takes itself over with it).
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -369,6 +371,115 @@ static void an_actor_that_stops_away_lets_its_home_drop_its_names(void **st) {
     stage_hub_destroy(&h);
 }
 
+/* A name given to a:1/5 while it lives at b:1 as b:1/9: b:1 is sent its
+** record again (NAMES; the driver fills the record in). One given to an
+** actor here, or that has no hub, sends nothing (its IMPORT carries it). */
+static void a_name_given_away_goes_to_the_node_it_lives_on(void **st) {
+    (void)st;
+    stage_hub_t *h = moved_away();
+    stage_hub_renamed(h, 5);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_STEP);
+    assert_int_equal(fx[0].step.op, STAGE_HUB_NAMES);
+    assert_string_equal(fx[0].node, "b:1");
+    assert_string_equal(fx[0].step.home.node, "a:1");
+    assert_int_equal(fx[0].step.home.serial, 5);
+    assert_string_equal(fx[0].step.at.node, "b:1");
+    assert_int_equal(fx[0].step.at.serial, 9);
+    stage_hub_renamed(h, 6); /* never moved */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_hub_destroy(&h);
+}
+
+/* A name given while the IMPORT is on its way (the IMPORT may have gone
+** without it) goes to where the actor arrived, after what was held and
+** before the next move's OUT; none if the move ends with the actor here. */
+static void a_name_given_during_a_move_follows_it_once_it_arrived(void **st) {
+    (void)st;
+    stage_hub_t *h = importing();
+    stage_id_t me = id_at("a:1", 5), there = id_at("b:1", 9);
+    stage_hub_msg(h, 5, 1);
+    stage_hub_renamed(h, 5);
+    stage_hub_move(h, &me, "c:1", 41); /* queued behind */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_hub_step_t s = step_of(STAGE_HUB_ARRIVED, &me, &there);
+    stage_hub_step(h, "b:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 5);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_DROP);
+    assert_int_equal(fx[1].kind, STAGE_HUB_FX_ANSWER);
+    assert_int_equal(fx[2].kind, STAGE_HUB_FX_FORWARD);
+    assert_int_equal(fx[3].step.op, STAGE_HUB_NAMES);
+    assert_string_equal(fx[3].node, "b:1");
+    assert_int_equal(fx[3].step.at.serial, 9);
+    assert_int_equal(fx[4].step.op, STAGE_HUB_OUT); /* the next move */
+    assert_string_equal(fx[4].node, "b:1");
+    stage_hub_destroy(&h);
+    /* renamed during a move that fails: it is here, nothing to send */
+    h = importing();
+    stage_hub_renamed(h, 5);
+    s = step_of(STAGE_HUB_FAILED, &me, NULL);
+    s.status = STAGE_EHANDLER;
+    stage_hub_step(h, "b:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 2);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_RESTORE);
+    assert_int_equal(fx[1].kind, STAGE_HUB_FX_ANSWER);
+    stage_hub_destroy(&h);
+}
+
+/* The guest keeps the record its home sends last: an orphan takes itself
+** over with it. A NAMES from another node than its home, or for an id it
+** does not have, changes nothing; an empty one empties the record. */
+static void a_guest_keeps_the_record_its_home_sends_last(void **st) {
+    (void)st;
+    stage_hub_t *h = with_guest();
+    stage_id_t here = id_at("a:1", 11), home = id_at("h:1", 3);
+    size_t len;
+    assert_int_equal(stage_hub_record(h, 11, &len)[0], 'z');
+    assert_int_equal(len, sizeof(stage_id_t));
+    stage_hub_step_t s = step_of(STAGE_HUB_NAMES, &home, &here);
+    s.formers = "\x92\x90\x91\xa5later";
+    s.flen = 9;
+    stage_hub_step(h, "h:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 0);
+    assert_memory_equal(stage_hub_record(h, 11, &len), s.formers, 9);
+    assert_int_equal(len, 9);
+    stage_id_t other = id_at("x:1", 3);
+    stage_hub_step_t bad = step_of(STAGE_HUB_NAMES, &other, &here);
+    bad.formers = "\x90";
+    bad.flen = 1;
+    stage_hub_step(h, "x:1", &bad); /* not its home */
+    stage_id_t nobody = id_at("a:1", 12);
+    bad = step_of(STAGE_HUB_NAMES, &home, &nobody);
+    stage_hub_step(h, "h:1", &bad); /* not a guest here */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    assert_int_equal(stage_hub_record(h, 11, &len)[0], '\x92');
+    assert_null(stage_hub_record(h, 12, &len));
+    assert_int_equal(len, 0);
+    stage_hub_node_down(h, "h:1", true);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_REHOMED);
+    assert_int_equal(fx[0].step.flen, 9);
+    assert_memory_equal(fx[0].step.formers, s.formers, 9);
+    stage_hub_destroy(&h);
+    h = with_guest(); /* its home's names all went: nothing to carry */
+    s = step_of(STAGE_HUB_NAMES, &home, &here);
+    stage_hub_step(h, "h:1", &s);
+    assert_null(stage_hub_record(h, 11, &len));
+    stage_hub_node_down(h, "h:1", true);
+    collect(h);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_REHOMED);
+    assert_int_equal(fx[0].step.flen, 0);
+    stage_hub_destroy(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(messages_held_in_a_move_go_to_the_new_place_in_order),
@@ -381,6 +492,9 @@ int main(void) {
         cmocka_unit_test(the_machine_says_where_an_actor_is),
         cmocka_unit_test(a_drain_hands_over_what_lives_elsewhere),
         cmocka_unit_test(an_actor_that_stops_away_lets_its_home_drop_its_names),
+        cmocka_unit_test(a_name_given_away_goes_to_the_node_it_lives_on),
+        cmocka_unit_test(a_name_given_during_a_move_follows_it_once_it_arrived),
+        cmocka_unit_test(a_guest_keeps_the_record_its_home_sends_last),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,6 +140,13 @@ void stage__move_net_in(stage_node_t *node, const char *peer,
 ** (net_hooks.rehomed with STAGE_ENODE_DOWN). Any thread. */
 void stage__move_node_down(stage_node_t *node, const char *peer, bool ended);
 
+/* The names this node holds for its actor serial changed (one was given,
+** or let go): if the actor lives on another node, that node learns its
+** record again (a NAMES step; net/netmove.c fills the record in as it
+** sends), so that the names outlive this node with the actor. Any
+** thread; nothing if no actor ever moved between nodes. */
+void stage__move_renamed(stage_node_t *node, uint64_t serial);
+
 /* One round of handing this node's homes over (the drain; move.c
 ** "handing homes over"): in every theatre, each actor born there that
 ** lives on another node, not moving, is handed to that node (ADOPT); the

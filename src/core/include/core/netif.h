@@ -32,7 +32,8 @@ enum {
     STAGE__MOVE_REPLY,   /* -> the node holding call token n: its answer */
     STAGE__MOVE_GONE,    /* the node it arrived at -> home: it stopped as at */
     STAGE__MOVE_ADOPT,   /* home -> the actor's node: home it, as at */
-    STAGE__MOVE_ADOPTED  /* the actor's node -> home: done (status 0) or not */
+    STAGE__MOVE_ADOPTED, /* the actor's node -> home: done (status 0) or not */
+    STAGE__MOVE_NAMES    /* home -> the actor's node: its record (data) now */
 };
 typedef struct stage__move_msg {
     int op;

@@ -183,7 +183,7 @@ int stage__node_bounce_decode(const char *body, size_t len, int *kind,
 **   ADOPT 10: home, at: `at` is its own actor now (its home leaves)
 **   ADOPTED 11: home, at, status (0: taken over; else why not)
 ** Fields an op does not use are nil or 0. */
-enum { STAGE__NODE_MOVE_OPS = 11 };
+enum { STAGE__NODE_MOVE_OPS = 12 };
 #define STAGE__NODE_MOVE_WHY_MAX 1024 /* a reason or failure message */
 typedef struct stage__node_move {
     int op;

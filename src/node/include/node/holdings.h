@@ -58,7 +58,8 @@ typedef struct stage__hold_hooks {
 typedef struct stage__hold_type {
     void *ty;
     char name[STAGE_TYPE_MAX];
-    int idle; /* sweeps in a row without an actor */
+    char super[STAGE_TYPE_MAX]; /* its supertype ("": none) */
+    int idle;                   /* sweeps in a row without an actor */
 } stage__hold_type_t;
 
 typedef struct stage__hold {
@@ -122,6 +123,13 @@ void stage__hold_announce(stage__hold_t *h, void *ty, const char *type,
 size_t stage__hold_sweep(stage__hold_t *h, uint64_t now);
 /* The types this node is registered for. */
 int stage__hold_types(const stage__hold_t *h);
+/* A node died, and the entries its manager owned went with it: maybe the
+** supertype link of one of this node's types (one item per (supertype,
+** type), shared by every node that has the type, owned by the one that
+** wrote it last). Put the links of this node's types again now, rather
+** than at its next renewal (lease/3): find_subtype finds its actors
+** meanwhile. Returns how many were put. */
+size_t stage__hold_relink(stage__hold_t *h, uint64_t now);
 
 /* Leave gracefully at now: release every name, withdraw from every type.
 ** STAGE__HOLD_LEAVE_NOW, _LEAVE_WAIT (until h->leave_by, or until

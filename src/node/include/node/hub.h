@@ -27,14 +27,19 @@
 **   AWAY --handover--> (ADOPT sent) --ADOPTED--> handed: the node it is
 **   at is its home now; messages still go there, moves are asked there
 **   [FX_HANDED, with the answer's status, either way].
+**   AWAY --renamed--> [STEP NAMES to the node it is at: its record again]
+**   renamed while a move is under way: at the move's end, if it is away
+**   then (an IMPORT that went before the change does not carry it).
 ** A guest (arrived here under `serial`; `home`, its home id):
 **   LIVE --OUT from home--> SHIP [FX_EXPORT] --exported--> LEFT [STEP IN
 **        to home]: it forwards to home from then on; --refused--> LIVE
 **        [STEP REFUSED]
 **   LIVE --move asked here--> a REQ to home, which sequences it
+**   LIVE, SHIP --NAMES from home--> its record is the one NAMES carries
 **   LIVE --ADOPT--> this node's own [FX_REHOMED, then STEP ADOPTED]
 **   LIVE --its home's session ended--> this node's own [FX_REHOMED, with
-**        the ids that led to its home id, which its IMPORT carried]
+**        the record its IMPORT, or the latest NAMES, carried: the ids
+**        that led to its home id, the names its home held for it]
 **   LIVE --stopped--> forgotten [STEP GONE to home; there, FX_GONE]
 ** Invariant: an actor is in one place: its image leaves a node only after
 ** the actor stopped running there, and is kept (at home) until the
@@ -65,7 +70,8 @@ enum {
     STAGE_HUB_FAILED,   /* destination -> home: not taken in (status, why) */
     STAGE_HUB_GONE = 9, /* the node it lived at -> home: it stopped as at */
     STAGE_HUB_ADOPT,    /* home -> the actor's node: make `at` your own */
-    STAGE_HUB_ADOPTED   /* that node -> home: done (status 0) or not */
+    STAGE_HUB_ADOPTED,  /* that node -> home: done (status 0) or not */
+    STAGE_HUB_NAMES     /* home -> the actor's node: its record now */
 };
 
 typedef struct stage_hub_step {
@@ -78,9 +84,11 @@ typedef struct stage_hub_step {
     uint64_t image; /* IN, IMPORT: the driver's handle */
     int status;     /* REFUSED, FAILED, ADOPTED */
     char why[STAGE_HUB_WHY_MAX];
-    /* IMPORT, ADOPT: the driver's record of the ids that led to `home`
-    ** before it (opaque bytes, borrowed for the call: the machine keeps a
-    ** copy with the guest); FX_REHOMED: the record to store */
+    /* IMPORT, ADOPT, NAMES: the driver's record of the ids that led to
+    ** `home` before it and the names its home holds for it (opaque bytes,
+    ** borrowed for the call: the machine keeps a copy with the guest; a
+    ** STEP effect leaves it to the driver, which fills it in as it
+    ** sends); FX_REHOMED: the record to store */
     const char *formers;
     size_t flen;
 } stage_hub_step_t;
@@ -165,6 +173,15 @@ void stage_hub_import_refused(stage_hub_t *h, uint64_t image, int status,
 /* A step from node peer (copied). */
 void stage_hub_step(stage_hub_t *h, const char *peer,
                     const stage_hub_step_t *s);
+/* The names this node holds for local actor `serial` (born here) changed:
+** if it lives on another node, that node is sent its record again (STEP
+** NAMES), now, or once a move under way has ended; nothing if it is here
+** (its next IMPORT carries the record) or handed over. */
+void stage_hub_renamed(stage_hub_t *h, uint64_t serial);
+/* The record guest `serial` keeps (its IMPORT's, or the latest NAMES'):
+** *len bytes, borrowed until the machine changes; NULL if none. */
+const char *stage_hub_record(const stage_hub_t *h, uint64_t serial,
+                             size_t *len);
 /* Local actor `serial` stopped: a guest tells its home (GONE). */
 void stage_hub_stopped(stage_hub_t *h, uint64_t serial);
 /* Node peer is gone (its session ended: ended; else a step could not go,
