@@ -192,7 +192,7 @@ stage__env_t *stage__turn_next(stage__theatre_t *t, stage__actor_t *a) {
     stage__env_t *e = a->mbox_head;
     if (!e || t->turn_msgs + 1 >= STAGE_TURN_MESSAGES ||
         (a->flags & (ACTOR_STOPPING | ACTOR_RESTART | ACTOR_MOVING)) ||
-        e->hdr.kind != ENV_MSG || e->future || (e->hdr.flags & ENV_SYSTEM) ||
+        e->hdr.kind != ENV_MSG || (e->hdr.flags & ENV_SYSTEM) ||
         e->data[0] == '_' || stopping(t))
         return NULL;
     mailbox_pop(a);

@@ -718,45 +718,63 @@ static void refuse(stage__env_t *e, int n, const char *why) {
 }
 
 /* ---- the runner -------------------------------------------------------------
-** A flood of one-way messages to one actor is run by one resume of its
-** turn's coroutine, not one resume each: the runner, a C function at the
-** bottom of the coroutine, calls the first message's handler, then takes
-** the next message of the turn (core's stage__turn_next: the one run_actor
-** would deliver now) and calls its handler, until there is none. A resume
-** with its set-up and its end cost as much as a short handler; a step of
-** the runner is a call. Otherwise each message is as if run by itself:
-** its turn begins (the watchdog, the budget), and a failure, a preemption
-** or an await is the running message's (w->turn_env). Calls are not run
-** by it: their reply is finish's work. The handlers are called with
-** lua_callk, so that they may yield (await, preemption) through it. */
+** Messages queued for one actor run in one resume of its turn's
+** coroutine, not one resume each: the runner, a C function at the bottom
+** of the coroutine, calls the first message's handler, then takes the next
+** message of the turn (core's stage__turn_next: the one run_actor would
+** deliver now) and calls its handler, until there is none. A resume with
+** its set-up and its end cost as much as a short handler; a step of the
+** runner is a call. Otherwise each message is as if run by itself: its
+** turn begins (the watchdog, the budget), a call's reply is its handler's
+** results (the last one's, finish makes), and a failure, a preemption or
+** an await is the running message's (w->turn_env). The handlers are
+** called with lua_callk, so that they may yield (await, preemption)
+** through it. */
 
-static int runner_next(lua_State *L, int status, lua_KContext ctx);
+static int runner_next(lua_State *L, int status, lua_KContext below);
 
 /* The runner's start: [class, handler, state, arguments...] */
 static int runner(lua_State *L) {
-    lua_callk(L, lua_gettop(L) - 2, 0, 0, runner_next);
-    return runner_next(L, LUA_OK, 0);
+    lua_callk(L, lua_gettop(L) - 2, LUA_MULTRET, 1, runner_next);
+    return runner_next(L, LUA_OK, 1);
 }
 
-/* After a handler returned (or its coroutine was resumed and it then
-** returned): the next message's, until there is none. Consecutive
-** messages are to one actor: its class and state are looked up once. */
-static int runner_next(lua_State *L, int status, lua_KContext ctx) {
+/* The reply of the message that ran, a call, if it is one: its results,
+** above `below` values on L. */
+static void runner_reply(stage__lw_t *w, stage__actor_t *a, lua_State *L,
+                         int below) {
+    stage__future_t *reply = w->turn_env->future;
+    if (!reply) return;
+    int nres = lua_gettop(L) - below;
+    if (nres == 0) lua_pushnil(L);
+    stage_id_t self;
+    stage__make_id(w->node, a->serial, a->type, &self);
+    stage__lfuture_complete(L, -(nres ? nres : 1), reply, &self);
+}
+
+/* After a handler returned, its results above `below` values (or its
+** coroutine was resumed and it then returned): the next message's, until
+** there is none; the last one's results are the runner's, for finish.
+** Consecutive messages are to one actor: its class and state are looked
+** up once. */
+static int runner_next(lua_State *L, int status, lua_KContext below) {
     (void)status;
-    (void)ctx;
     stage__lw_t *w = stage__lw(L);
     stage__actor_t *a = w->t->running;
     int cref = class_ref(w, a->type);
-    stage__env_t *e;
-    if (cref == LUA_NOREF || !(e = stage__turn_next(w->t, a))) return 0;
-    lua_settop(L, 0);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, stage__lactor(a)->state_ref);
-    for (; e; e = stage__turn_next(w->t, a)) {
+    for (stage__env_t *e;
+         cref != LUA_NOREF && (e = stage__turn_next(w->t, a));) {
+        runner_reply(w, a, L, (int)below);
         stage__env_free(w->turn_env); /* the message that just ran */
         w->turn_env = e;
         a->spent = 0;
         w->resumed_at = 0;
+        if (below != 2) { /* [class, state] under each message from now */
+            lua_settop(L, 0);
+            lua_rawgeti(L, LUA_REGISTRYINDEX, cref);
+            lua_rawgeti(L, LUA_REGISTRYINDEX, stage__lactor(a)->state_ref);
+            below = 2;
+        }
         lua_settop(L, 2);
         char why[512];
         int n = push_message(w, a, L, e, 1, why, sizeof why);
@@ -765,9 +783,9 @@ static int runner_next(lua_State *L, int status, lua_KContext ctx) {
             refuse(e, n, why);
             return 0;
         }
-        lua_callk(L, n, 0, 0, runner_next);
+        lua_callk(L, n, LUA_MULTRET, 2, runner_next);
     }
-    return 0;
+    return lua_gettop(L) - (int)below;
 }
 
 static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
@@ -778,10 +796,14 @@ static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
         return stage__lupdate_deliver(w, a, e);
     int coref;
     lua_State *co = stage__lw_take_co(w, &coref);
-    /* a one-way message with another queued behind it: the runner runs
-    ** it, then the next ones (one alone is cheaper without) */
-    bool run = !e->future && !(e->hdr.flags & ENV_SYSTEM) && a->mbox_head;
-    if (run) lua_pushcfunction(co, runner);
+    /* a message with another queued behind it: the runner runs it, then
+    ** the next ones (one alone is cheaper without), over a nil where a
+    ** message's class is (TURN_BELOW) */
+    bool run = !(e->hdr.flags & ENV_SYSTEM) && a->mbox_head;
+    if (run) {
+        lua_pushnil(co);
+        lua_pushcfunction(co, runner);
+    }
     char why[512];
     int nargs = push_message(w, a, co, e, 0, why, sizeof why);
     if (run && nargs >= 0) nargs += 2; /* the class and the handler */

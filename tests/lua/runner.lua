@@ -1,10 +1,11 @@
--- One-way messages queued for one actor run in one resume of its turn's
--- coroutine (lactor.c, "the runner"), and each still runs as if alone:
--- in order, a failure or a missing method costs only its own message, an
--- await holds the next message back until its handler has returned, a
--- stop ends the run at once, and a move takes the rest along. Each case
--- queues its messages from main before the receiver runs (--theatres 2,
--- main's theatre 0, the receivers spawned there with spawn_at).
+-- Messages queued for one actor run in one resume of its turn's coroutine
+-- (lactor.c, "the runner"), and each still runs as if alone: in order, a
+-- call's reply is its own handler's result, a failure or a missing method
+-- costs only its own message, an await holds the next message back until
+-- its handler has returned, a stop ends the run at once, and a move takes
+-- the rest along. Each case queues its messages from main before the
+-- receiver runs (--theatres 2, main's theatre 0, the receivers spawned
+-- there with spawn_at).
 local stage = require "stage"
 
 local Log = stage.actor("Log", { on_error = "keep" })
@@ -22,6 +23,12 @@ function Log:put(i)
   if i == 5 and self.stop then stage.stop() end
   self.got[#self.got + 1] = { i, stage.theatre() }
   if self.sink then stage.send(self.sink, "put", i) end
+end
+
+-- the same as a call: its reply is twice i
+function Log:twice(i)
+  self:put(i)
+  return i * 2, "and more"
 end
 
 function Log:set(k, v)
@@ -74,6 +81,32 @@ function main()
   queue(log, 10)
   assert(numbers(log:list():await()) == "1,2,3,4,5,6,7,8,9,10",
     "around an await: " .. numbers(log:list():await()))
+
+  -- calls among one-way messages, one failing, one awaiting: each reply
+  -- is its own handler's
+  log = Log:spawn_at(0, Pong:spawn_at(1))
+  log:set("raise", true):await()
+  local replies = {}
+  for i = 1, 10 do
+    if i % 2 == 0 then replies[i] = log:twice(i) else stage.send(log, "put", i) end
+  end
+  for i = 2, 10, 2 do
+    local ok, v = pcall(replies[i].await, replies[i])
+    assert(ok and v == 2 * i, "call " .. i .. ": " .. tostring(v))
+  end
+  assert(numbers(log:list():await()) == "1,2,3,4,5,6,8,9,10",
+    "calls and messages: " .. numbers(log:list():await()))
+  replies = {}
+  for i = 1, 10 do replies[i] = log:twice(i) end
+  for i = 1, 10 do
+    local ok, v = pcall(replies[i].await, replies[i])
+    if i == 7 then
+      assert(not ok and v.type == "HandlerError" and v.message:find("seven"),
+        "the failing call: " .. tostring(v))
+    else
+      assert(ok and v == 2 * i, "call " .. i .. ": " .. tostring(v))
+    end
+  end
 
   -- a stop in the fifth: the sixth and later never run
   local sink = Log:spawn_at(0)

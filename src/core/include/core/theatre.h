@@ -182,13 +182,13 @@ void stage__steal_fed(stage__theatre_t *t);
 void stage__steal_give(stage__theatre_t *t, stage__actor_t **last);
 
 /* The next message of a's turn, for a kind that runs several in one
-** deliver (lactor.c runs a flood of one-way messages in one resume of its
-** coroutine): the one run_actor would deliver next, taken off a's mailbox,
-** counted in the turn and begun (stage__turn_begin), or NULL where
-** run_actor would look first: the turn's length reached, a stop, restart
-** or move of a, the node stopping, or a message that is not a plain
-** one-way one (a call, a system message, an update). t's thread, inside
-** a's deliver or resume. */
+** deliver (lactor.c runs the messages queued for an actor in one resume
+** of its coroutine): the one run_actor would deliver next, taken off a's
+** mailbox, counted in the turn and begun (stage__turn_begin), or NULL
+** where run_actor would look first: the turn's length reached, a stop,
+** restart or move of a, the node stopping, or a message that is not a
+** plain one (a system message, an update, an order to stop). t's thread,
+** inside a's deliver or resume. */
 stage__env_t *stage__turn_next(stage__theatre_t *t, stage__actor_t *a);
 
 /* Wake t if it sleeps (on its futex or in its poller). Any thread. */
