@@ -827,8 +827,9 @@ static void later_call(stage__theatre_t *t, stage__actor_t *a,
     stage__env_free(e);
 }
 
-static void later_drop(stage__theatre_t *t, stage__actor_t *a,
-                       stage__env_t *e) {
+/* The drop of a call whose arg is one allocation: a later move's, a
+** rename's. */
+static void arg_drop(stage__theatre_t *t, stage__actor_t *a, stage__env_t *e) {
     (void)t;
     (void)a;
     stage__free(e->arg);
@@ -842,7 +843,7 @@ static int self_move(stage__theatre_t *t, stage__actor_t *a, int to,
                      const stage_id_t *by, const char *node) {
     if (!(a->flags & ACTOR_ARRIVING)) return self_now(t, a, to, by, node);
     later_t *l = stage__calloc(1, sizeof *l);
-    stage__env_t *e = l ? stage__env_call(later_call, later_drop, l) : NULL;
+    stage__env_t *e = l ? stage__env_call(later_call, arg_drop, l) : NULL;
     if (!e) {
         stage__free(l);
         return STAGE_ENOMEM;
@@ -1979,14 +1980,6 @@ static void renamed_call(stage__theatre_t *t, stage__actor_t *a,
     stage__free(serial);
 }
 
-static void renamed_drop(stage__theatre_t *t, stage__actor_t *a,
-                         stage__env_t *e) {
-    (void)t;
-    (void)a;
-    stage__free(e->arg);
-    stage__env_free(e);
-}
-
 void stage__move_renamed(stage_node_t *node, uint64_t serial) {
     /* relaxed: a machine whose step the loop took in was made before that
     ** step was pushed, so the loop sees it; one whose IMPORT the loop has
@@ -1997,8 +1990,7 @@ void stage__move_renamed(stage_node_t *node, uint64_t serial) {
         stage__node_theatre(node, stage__serial_theatre(serial));
     if (!b) return;
     uint64_t *arg = stage__malloc(sizeof *arg);
-    stage__env_t *e =
-        arg ? stage__env_call(renamed_call, renamed_drop, arg) : NULL;
+    stage__env_t *e = arg ? stage__env_call(renamed_call, arg_drop, arg) : NULL;
     if (!e) {
         stage__free(arg);
         LOG_ERROR("out of memory: a name given to actor %llu may not reach "
