@@ -40,7 +40,7 @@
 #ifdef STAGE_SANITIZE
 #define SPARE_MAX 0 /* see the envelope cache in core/actor.c */
 #else
-#define SPARE_MAX 1024
+#define SPARE_MAX 4096
 #endif
 
 /* The collector only sees the few bytes of the userdata, not the future
@@ -70,12 +70,23 @@ static void released(stage__lfholds_t *h, void *blk) {
     if (h->closing && !h->held) holds_free(h);
 }
 
+/* Give the spare blocks back to the allocator below. */
+static void spares_free(stage__lfholds_t *h) {
+    while (h->spare) {
+        void *p = h->spare;
+        h->spare = *(void **)p;
+        h->alloc(h->alloc_ud, p, h->size, 0);
+    }
+    h->nspare = 0;
+}
+
 /* The world's allocator once futures are open (ud: the world). Blocks of
 ** a future userdata's size are kept (SPARE_MAX of them) for the next ones:
-** cheaper than the allocator below, and, to it, still in use (the heap
-** cap counts them). */
+** cheaper than the allocator below. To it they are still in use, so the
+** heap cap counts them: when it refuses a block, they go back first. */
 static void *fut_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    stage__lfholds_t *h = &((stage__lw_t *)ud)->futs;
+    stage__lw_t *w = ud;
+    stage__lfholds_t *h = &w->futs;
     if (nsize == h->size) {
         if (!ptr && h->spare) {
             void *p = h->spare;
@@ -92,7 +103,14 @@ static void *fut_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             return NULL;
         }
     }
-    return h->alloc(h->alloc_ud, ptr, osize, nsize);
+    void *p = h->alloc(h->alloc_ud, ptr, osize, nsize);
+    if (!p && nsize && h->spare) {
+        int refused = w->mem_refused; /* not by the cap, if it fits now */
+        spares_free(h);
+        if ((p = h->alloc(h->alloc_ud, ptr, osize, nsize)))
+            w->mem_refused = refused;
+    }
+    return p;
 }
 
 /* The allocator while a future userdata is measured: the last new block. */
@@ -111,12 +129,7 @@ static void *probe_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 static int holds_gc(lua_State *L) {
     stage__lfholds_t *h = &stage__lw(L)->futs;
     h->closing = true;
-    while (h->spare) {
-        void *p = h->spare;
-        h->spare = *(void **)p;
-        h->alloc(h->alloc_ud, p, h->size, 0);
-    }
-    h->nspare = 0;
+    spares_free(h);
     if (!h->held) holds_free(h);
     return 0;
 }
@@ -276,6 +289,10 @@ static void forward_cont(stage__theatre_t *t, stage__future_t *src, void *arg) {
 
 void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
                              const stage_id_t *self) {
+    if (lua_isnil(L, idx)) { /* most handlers return nothing */
+        stage__future_resolve(fut, "\xc0", 1);
+        return;
+    }
     stage__lw_t *w = stage__lw(L);
     idx = lua_absindex(L, idx);
     stage__lfut_t *inner = stage__lfuture_test(L, idx);
@@ -286,10 +303,6 @@ void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
                                  NULL);
         else
             stage__future_ref(fut); /* forward_cont's */
-        return;
-    }
-    if (lua_isnil(L, idx)) { /* most handlers return nothing */
-        stage__future_resolve(fut, "\xc0", 1);
         return;
     }
     char err[256];
