@@ -80,29 +80,10 @@ static void spares_free(stage__lfholds_t *h) {
     h->nspare = 0;
 }
 
-/* The world's allocator once futures are open (ud: the world). Blocks of
-** a future userdata's size are kept (SPARE_MAX of them) for the next ones:
-** cheaper than the allocator below. To it they are still in use, so the
-** heap cap counts them: when it refuses a block, they go back first. */
-static void *fut_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    stage__lw_t *w = ud;
+/* The allocator below, giving the spare blocks back to it first if it
+** refuses a block: the heap cap counts them as used. */
+static void *below(stage__lw_t *w, void *ptr, size_t osize, size_t nsize) {
     stage__lfholds_t *h = &w->futs;
-    if (nsize == h->size) {
-        if (!ptr && h->spare) {
-            void *p = h->spare;
-            h->spare = *(void **)p;
-            h->nspare--;
-            return p;
-        }
-    } else if (nsize == 0 && osize == h->size && ptr) {
-        released(h, ptr);
-        if (h->nspare < SPARE_MAX && !h->closing) {
-            *(void **)ptr = h->spare;
-            h->spare = ptr;
-            h->nspare++;
-            return NULL;
-        }
-    }
     void *p = h->alloc(h->alloc_ud, ptr, osize, nsize);
     if (!p && nsize && h->spare) {
         int refused = w->mem_refused; /* not by the cap, if it fits now */
@@ -111,6 +92,36 @@ static void *fut_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             w->mem_refused = refused;
     }
     return p;
+}
+
+/* A block of a future userdata's size is freed. Out of line: the paths
+** of fut_alloc that only test and pass on stay short. */
+__attribute__((noinline)) static void *freed(stage__lw_t *w, void *blk) {
+    stage__lfholds_t *h = &w->futs;
+    released(h, blk);
+    if (h->nspare < SPARE_MAX && !h->closing) {
+        *(void **)blk = h->spare;
+        h->spare = blk;
+        h->nspare++;
+        return NULL;
+    }
+    return below(w, blk, h->size, 0);
+}
+
+/* The world's allocator once futures are open (ud: the world). Blocks of
+** a future userdata's size are kept (SPARE_MAX of them) for the next ones:
+** cheaper than the allocator below. */
+static void *fut_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    stage__lw_t *w = ud;
+    stage__lfholds_t *h = &w->futs;
+    if (nsize == h->size && !ptr && h->spare) {
+        void *p = h->spare;
+        h->spare = *(void **)p;
+        h->nspare--;
+        return p;
+    }
+    if (nsize == 0 && osize == h->size && ptr) return freed(w, ptr);
+    return below(w, ptr, osize, nsize);
 }
 
 /* The allocator while a future userdata is measured: the last new block. */
