@@ -64,8 +64,8 @@ typedef struct stage__lfholds {
     void *probed;     /* the block of the userdata that measured them */
     stage__lfhold_t *slots;
     uint32_t nslots, free, held; /* made; first free (nslots: none); used */
-    void *spare; /* freed blocks of that size, linked through their start */
-    uint32_t nspare;
+    void *spare;  /* freed blocks of that size, linked through their start */
+    int nspare;   /* signed: SPARE_MAX is 0 under the sanitizers */
     bool closing; /* lua_close has begun: free slots once none is held */
 } stage__lfholds_t;
 
