@@ -31,10 +31,12 @@
 ** it any more (after any finaliser that could have resurrected it ran),
 ** and drops its reference to the core future then.
 **
-** The userdata keeps the slot of its hold; a freed block is a future's
-** if the slot it names holds that very block. The userdata's size is odd
-** (one byte past the struct), so that only short strings of that length
-** share the block size and are looked at: those are written in full. */
+** The userdata keeps the slot of its hold; a block being freed is a
+** future's if the slot its bytes name holds that very block. No other
+** block can be at that address while the future's is, so another's bytes,
+** whatever they are, never match. The userdata's size is odd (one byte
+** past the struct) only so that few other blocks share it and are looked
+** at: strings of one length, mostly. */
 #define FUT_UDSIZE (sizeof(stage__lfut_t) + 1)
 
 #ifdef STAGE_SANITIZE
