@@ -78,19 +78,21 @@ void stage__future_unref(stage__future_t *f) {
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
         return;
     /* STAGE_ESTOPPED: dropped at shutdown, which the user asked for */
-    if (stage__future_done(f) && f->status && f->status != STAGE_ESTOPPED &&
+    if (f->status && stage__future_done(f) && f->status != STAGE_ESTOPPED &&
         !f->observed)
         LOG_WARN("unhandled failure%s%s: %s: %s", f->actor ? " in actor " : "",
                  f->actor ? f->actor : "", stage_err_name(f->status),
                  f->message ? f->message : stage_strerror(f->status));
-    drop_conts(f);
+    if (f->conts) drop_conts(f);
     if (atomic_load_explicit(&f->retry, memory_order_relaxed))
         stage__retry_drop(f); /* never completed */
     if (f->byname) stage__byname_unref(f->byname);
     if (f->data != f->small) stage__free(f->data);
-    stage__free(f->message);
-    stage__free(f->actor);
-    stage__free(f->traceback);
+    if (f->status) { /* only a failure has them */
+        stage__free(f->message);
+        stage__free(f->actor);
+        stage__free(f->traceback);
+    }
     stage__theatre_t *t = stage__current();
     if (t && t->nfut_cache < CACHE_MAX) { /* conts links the cache */
         f->conts = (stage__cont_t *)t->fut_cache;

@@ -23,6 +23,28 @@
 
 /* ---- userdata ----------------------------------------------------------- */
 
+/* A future userdata has no __gc: a finaliser costs Lua a separate list, a
+** protected call each, and an extra cycle before the memory goes, which
+** made `ref:method(...)` half as dear again as a one-way send. Instead
+** the world's allocator (fut_alloc, over the one the world was made with)
+** sees the userdata's block freed, which Lua does once nothing can reach
+** it any more (after any finaliser that could have resurrected it ran),
+** and drops its reference to the core future then.
+**
+** The userdata keeps the slot of its hold; a block being freed is a
+** future's if the slot its bytes name holds that very block. No other
+** block can be at that address while the future's is, so another's bytes,
+** whatever they are, never match. The userdata's size is odd (one byte
+** past the struct) only so that few other blocks share it and are looked
+** at: strings of one length, mostly. */
+#define FUT_UDSIZE (sizeof(stage__lfut_t) + 1)
+
+#ifdef STAGE_SANITIZE
+#define SPARE_MAX 0 /* see the envelope cache in core/actor.c */
+#else
+#define SPARE_MAX 4096
+#endif
+
 /* The collector only sees the few bytes of the userdata, not the future
 ** (and envelope) behind it, so under heavy sending it would run far too
 ** rarely and memory would grow. Every GC_EVERY futures, step it as if
@@ -30,10 +52,161 @@
 #define GC_EVERY 256
 #define GC_STEP_KB (GC_EVERY * (int)(sizeof(stage__future_t) + 64) / 4096)
 
+static void holds_free(stage__lfholds_t *h) {
+    stage__free(h->slots);
+    h->slots = NULL;
+    h->nslots = h->free = 0;
+}
+
+/* The block blk is being freed: if a future userdata's, drop its future. */
+static void released(stage__lfholds_t *h, void *blk) {
+    const stage__lfut_t *u = (const void *)((char *)blk + h->off);
+    uint32_t i = u->slot;
+    if (i >= h->nslots || h->slots[i].blk != blk) return; /* not a future */
+    stage__future_t *f = h->slots[i].u.f;
+    h->slots[i].blk = NULL;
+    h->slots[i].u.next = h->free;
+    h->free = i;
+    h->held--;
+    stage__future_unref(f);
+    if (h->closing && !h->held) holds_free(h);
+}
+
+/* Give the spare blocks back to the allocator below. */
+static void spares_free(stage__lfholds_t *h) {
+    while (h->spare) {
+        void *p = h->spare;
+        h->spare = *(void **)p;
+        h->alloc(h->alloc_ud, p, h->size, 0);
+    }
+    h->nspare = 0;
+}
+
+/* The allocator below, giving the spare blocks back to it first if it
+** refuses a block: the heap cap counts them as used. */
+static void *below(stage__lw_t *w, void *ptr, size_t osize, size_t nsize) {
+    stage__lfholds_t *h = &w->futs;
+    void *p = h->alloc(h->alloc_ud, ptr, osize, nsize);
+    if (!p && nsize && h->spare) {
+        int refused = w->mem_refused; /* not by the cap, if it fits now */
+        spares_free(h);
+        if ((p = h->alloc(h->alloc_ud, ptr, osize, nsize)))
+            w->mem_refused = refused;
+    }
+    return p;
+}
+
+/* A block of a future userdata's size is freed. Out of line: the paths
+** of fut_alloc that only test and pass on stay short. */
+__attribute__((noinline)) static void *freed(stage__lw_t *w, void *blk) {
+    stage__lfholds_t *h = &w->futs;
+    released(h, blk);
+    if (h->nspare < SPARE_MAX && !h->closing) {
+        *(void **)blk = h->spare;
+        h->spare = blk;
+        h->nspare++;
+        return NULL;
+    }
+    return below(w, blk, h->size, 0);
+}
+
+/* The world's allocator once futures are open (ud: the world). Blocks of
+** a future userdata's size are kept (SPARE_MAX of them) for the next ones:
+** cheaper than the allocator below. */
+static void *fut_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    stage__lw_t *w = ud;
+    stage__lfholds_t *h = &w->futs;
+    if (nsize == h->size && !ptr && h->spare) {
+        void *p = h->spare;
+        h->spare = *(void **)p;
+        h->nspare--;
+        return p;
+    }
+    if (nsize == 0 && osize == h->size && ptr) return freed(w, ptr);
+    return below(w, ptr, osize, nsize);
+}
+
+/* The allocator while a future userdata is measured: the last new block. */
+static void *probe_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    stage__lfholds_t *h = &((stage__lw_t *)ud)->futs;
+    void *p = h->alloc(h->alloc_ud, ptr, osize, nsize);
+    if (!ptr && nsize) {
+        h->probed = p;
+        h->size = nsize;
+    }
+    return p;
+}
+
+/* Its finaliser: lua_close has begun, and frees every future userdata
+** after the finalisers have run; the last one frees the slots. */
+static int holds_gc(lua_State *L) {
+    stage__lfholds_t *h = &stage__lw(L)->futs;
+    h->closing = true;
+    spares_free(h);
+    if (!h->held) holds_free(h);
+    return 0;
+}
+
+/* Set up the holds: measure a future userdata's block (with the collector
+** stopped, it is the last block made), then put fut_alloc in place. */
+static void holds_open(lua_State *L) {
+    stage__lw_t *w = stage__lw(L);
+    stage__lfholds_t *h = &w->futs;
+    h->alloc = lua_getallocf(L, &h->alloc_ud);
+    int running = lua_gc(L, LUA_GCISRUNNING);
+    lua_gc(L, LUA_GCSTOP);
+    lua_setallocf(L, probe_alloc, w);
+    stage__lfut_t *u = lua_newuserdatauv(L, FUT_UDSIZE, 0);
+    lua_setallocf(L, fut_alloc, w);
+    if (running) lua_gc(L, LUA_GCRESTART);
+    *u = (stage__lfut_t){NULL, UINT32_MAX};
+    h->off = (size_t)((char *)u - (char *)h->probed);
+    if (!h->probed || h->off + sizeof *u > h->size) {
+        h->size = 0; /* never a freed block's */
+        luaL_error(L, "cannot measure a future's userdata");
+    }
+    lua_pop(L, 1);
+    lua_newuserdatauv(L, 1, 0); /* the finaliser of holds_gc */
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, holds_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* A free slot, or UINT32_MAX (out of memory). */
+static uint32_t hold_slot(stage__lfholds_t *h) {
+    if (h->free == h->nslots) {
+        uint32_t n = h->nslots ? h->nslots * 2 : 64;
+        stage__lfhold_t *s =
+            n > h->nslots ? stage__realloc(h->slots, n * sizeof *s) : NULL;
+        if (!s) return UINT32_MAX;
+        for (uint32_t i = h->nslots; i < n; i++) {
+            s[i].blk = NULL;
+            s[i].u.next = i + 1;
+        }
+        h->slots = s;
+        h->nslots = n;
+    }
+    uint32_t i = h->free;
+    h->free = h->slots[i].u.next;
+    return i;
+}
+
 void stage__lfuture_push(lua_State *L, stage__future_t *f) {
     stage__lw_t *w = stage__lw(L);
-    stage__lfut_t *u = lua_newuserdatauv(L, sizeof *u, 0);
-    u->f = f;
+    stage__lfholds_t *h = &w->futs;
+    stage__lfut_t *u = lua_newuserdatauv(L, FUT_UDSIZE, 0);
+    uint32_t i = hold_slot(h);
+    if (i == UINT32_MAX) {
+        *u = (stage__lfut_t){NULL, UINT32_MAX}; /* garbage, no future */
+        stage__future_unref(f);
+        luaL_error(L, "out of memory");
+    }
+    h->slots[i].blk = (char *)u - h->off;
+    h->slots[i].u.f = f;
+    h->held++;
+    *u = (stage__lfut_t){f, i};
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->future_mt);
     lua_setmetatable(L, -2);
     if (++w->futures_made % GC_EVERY == 0) lua_gc(L, LUA_GCSTEP, GC_STEP_KB);
@@ -47,13 +220,6 @@ static stage__future_t *check_future(lua_State *L, int idx) {
     stage__lfut_t *u = stage__lfuture_test(L, idx);
     if (!u) luaL_typeerror(L, idx, "future");
     return u->f;
-}
-
-static int f_gc(lua_State *L) {
-    stage__lfut_t *u = lua_touserdata(L, 1);
-    if (u->f) stage__future_unref(u->f);
-    u->f = NULL;
-    return 0;
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -136,6 +302,10 @@ static void forward_cont(stage__theatre_t *t, stage__future_t *src, void *arg) {
 
 void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
                              const stage_id_t *self) {
+    if (lua_isnil(L, idx)) { /* most handlers return nothing */
+        stage__future_resolve(fut, "\xc0", 1);
+        return;
+    }
     stage__lw_t *w = stage__lw(L);
     idx = lua_absindex(L, idx);
     stage__lfut_t *inner = stage__lfuture_test(L, idx);
@@ -146,10 +316,6 @@ void stage__lfuture_complete(lua_State *L, int idx, stage__future_t *fut,
                                  NULL);
         else
             stage__future_ref(fut); /* forward_cont's */
-        return;
-    }
-    if (lua_isnil(L, idx)) { /* most handlers return nothing */
-        stage__future_resolve(fut, "\xc0", 1);
         return;
     }
     char err[256];
@@ -518,11 +684,10 @@ void stage__lfuture_open(lua_State *L) {
     static const luaL_Reg methods[] = {{"await", f_await}, {"next", f_next},
                                        {"catch", f_catch}, {"due", f_due},
                                        {"done", f_done},   {NULL, NULL}};
+    holds_open(L);
     luaL_newmetatable(L, FUTURE_MT);
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, f_gc);
-    lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, f_tostring);
     lua_setfield(L, -2, "__tostring");
     stage__llazy_open(L, -1); /* operators use the value */

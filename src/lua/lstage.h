@@ -46,6 +46,29 @@ typedef struct stage__lmname {
     char name[23];
 } stage__lmname_t;
 
+/* Future userdata hold their core futures without a __gc (lfuture.c): the
+** world's allocator sees a userdata's block freed, finds its hold by the
+** slot the userdata keeps, and drops the future. */
+typedef struct stage__lfhold {
+    void *blk; /* the userdata's block, or NULL: a free slot */
+    union {
+        stage__future_t *f; /* held */
+        uint32_t next;      /* free: the next free slot */
+    } u;
+} stage__lfhold_t;
+
+typedef struct stage__lfholds {
+    lua_Alloc alloc; /* the allocator below, and its ud */
+    void *alloc_ud;
+    size_t size, off; /* a future userdata's block: its size, its memory */
+    void *probed;     /* the block of the userdata that measured them */
+    stage__lfhold_t *slots;
+    uint32_t nslots, free, held; /* made; first free (nslots: none); used */
+    void *spare;  /* freed blocks of that size, linked through their start */
+    int nspare;   /* signed: SPARE_MAX is 0 under the sanitizers */
+    bool closing; /* lua_close has begun: free slots once none is held */
+} stage__lfholds_t;
+
 /* One theatre's Lua world. */
 typedef struct stage__lw {
     lua_State *L;
@@ -97,6 +120,8 @@ typedef struct stage__lw {
     int warn_on, warn_cont;
     size_t warn_len;
     char warn[256];
+
+    stage__lfholds_t futs; /* the futures that future userdata hold */
 } stage__lw_t;
 
 /* A script's text that came from the sources store: its types' source
@@ -161,6 +186,7 @@ typedef stage__target_t stage__lref_t;
 /* A future userdata. */
 typedef struct stage__lfut {
     stage__future_t *f;
+    uint32_t slot; /* its hold in the world's futs */
 } stage__lfut_t;
 
 static inline stage__lw_t *stage__lw(lua_State *L) {
