@@ -99,6 +99,8 @@ int stage__lref_settle(lua_State *L, stage__lref_t *r) {
 
 static int r_gc(lua_State *L) {
     stage__lref_t *r = unbox(L, 1);
+    /* a lookup done is taken: a finaliser elsewhere may bring r back */
+    stage__lref_settle(L, r);
     if (r->pending) stage__future_unref(r->pending);
     if (r->byname) stage__byname_unref(r->byname);
     r->pending = NULL;

@@ -1,8 +1,9 @@
 -- A future lives as long as something can reach it, however many others
 -- are dropped and collected around it: one kept in an actor's state gives
 -- its value turns later (await, next); one that only a finaliser brought
--- back still has its value; one passed to another actor arrives as its
--- value. (lfuture.c frees a future when Lua frees its userdata.)
+-- back still has its value, and so does a reference found by name; one
+-- passed to another actor arrives as its value. (lfuture.c frees a future
+-- when Lua frees its userdata.)
 local stage = require "stage"
 
 local Echo = stage.actor "Echo"
@@ -40,6 +41,15 @@ function main()
   setmetatable({echo:echo("again")}, {__gc = function(t) saved = t[1] end})
   churn(echo, 20000)
   assert(saved and saved:await() == "again")
+
+  -- a reference found by name, its lookup done, brought back the same way
+  stage.name("echo", echo):await()
+  local found = stage.find_name("echo")
+  saved = nil
+  setmetatable({found}, {__gc = function(t) saved = t[1] end})
+  found = nil
+  churn(echo, 20000)
+  assert(saved and saved:echo("found"):await() == "found")
 
   local reader = Reader:spawn_at(0)
   local f = echo:echo("passed")
