@@ -516,10 +516,20 @@ static void traceback(lua_State *L, lua_State *co) {
     lua_replace(L, -2);
 }
 
+/* Complete reply with the nres results on top of co, the handler's of a
+** message to a (nil if none). */
+static void reply_with(stage__lw_t *w, stage__actor_t *a, lua_State *co,
+                       int nres, stage__future_t *reply) {
+    stage_id_t self;
+    stage__make_id(w->node, a->serial, a->type, &self);
+    if (nres == 0) lua_pushnil(co);
+    stage__lfuture_complete(co, -(nres ? nres : 1), reply, &self);
+}
+
 /* After lua_resume returned status on co for actor a running envelope e
 ** (NULL for a turn core made: no reply, nothing to free). */
 static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
-                  stage__env_t *e, int status, int nres) {
+                  stage__env_t *e, int status) {
     lua_State *L = w->L;
     set_running(w, NULL);
     /* The watchdog's signal may have come as the turn ended, setting the
@@ -550,19 +560,14 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
     } else if (status != LUA_OK) {
         lua_xmove(co, L, 1);
     }
-    stage_id_t self; /* only for a reply or a failure: most have neither */
     a->spent = 0;
-    if (status == LUA_OK) nres = lua_gettop(co) - TURN_BELOW;
     stage__future_t *reply = e ? e->future : NULL;
-    if (status != LUA_OK || reply)
-        stage__make_id(w->node, a->serial, a->type, &self);
     if (status == LUA_OK) {
-        if (reply) {
-            if (nres == 0) lua_pushnil(co);
-            stage__lfuture_complete(co, -(nres ? nres : 1), reply, &self);
-        }
+        if (reply) reply_with(w, a, co, lua_gettop(co) - TURN_BELOW, reply);
         stage__lw_give_co(w, co, coref);
     } else {
+        stage_id_t self;
+        stage__make_id(w->node, a->serial, a->type, &self);
         traceback(L, co);
         stage__lfuture_fail(L, -2, reply, &self, lua_tostring(L, -1));
         turn_failed(w, a, -2, e);
@@ -589,9 +594,9 @@ static int finish(stage__lw_t *w, stage__actor_t *a, lua_State *co, int coref,
 ** handler, a copy of the state and the arguments. The lookups are made
 ** on co itself, so nothing moves between threads. Returns the number of
 ** values after the function, or -1 with the reason in why, -2 for a birth
-** with no hook; co's stack is then for the caller to clear. */
-/* Inlined into both its callers: out of line, its call (a dozen saved
-** registers, seven arguments) was 2% of a message of the ring. */
+** with no hook; co's stack is then for the caller to clear. Inlined into
+** both its callers: out of line, its call (a dozen saved registers, seven
+** arguments) was 2% of a message of the ring. */
 static inline __attribute__((always_inline)) int
 push_message(stage__lw_t *w, stage__actor_t *a, lua_State *co, stage__env_t *e,
              int kept, char *why, size_t whylen) {
@@ -673,7 +678,7 @@ static int start_turn(stage__lw_t *w, stage__actor_t *a, lua_State *co,
     int prev = stage__lw_enforce(w);
     int status = lua_resume(co, w->L, nargs, &nres);
     stage__lw_unenforce(w, prev);
-    return finish(w, a, co, coref, w->turn_env, status, nres);
+    return finish(w, a, co, coref, w->turn_env, status);
 }
 
 void stage__lactor_call_turn(stage__lw_t *w, stage__actor_t *a) {
@@ -739,19 +744,6 @@ static int runner(lua_State *L) {
     return runner_next(L, LUA_OK, 1);
 }
 
-/* The reply of the message that ran, a call, if it is one: its results,
-** above `below` values on L. */
-static void runner_reply(stage__lw_t *w, stage__actor_t *a, lua_State *L,
-                         int below) {
-    stage__future_t *reply = w->turn_env->future;
-    if (!reply) return;
-    int nres = lua_gettop(L) - below;
-    if (nres == 0) lua_pushnil(L);
-    stage_id_t self;
-    stage__make_id(w->node, a->serial, a->type, &self);
-    stage__lfuture_complete(L, -(nres ? nres : 1), reply, &self);
-}
-
 /* After a handler returned, its results above `below` values (or its
 ** coroutine was resumed and it then returned): the next message's, until
 ** there is none; the last one's results are the runner's, for finish.
@@ -764,7 +756,9 @@ static int runner_next(lua_State *L, int status, lua_KContext below) {
     int cref = class_ref(w, a->type);
     for (stage__env_t *e;
          cref != LUA_NOREF && (e = stage__turn_next(w->t, a));) {
-        runner_reply(w, a, L, (int)below);
+        if (w->turn_env->future) /* the call that ran: its results */
+            reply_with(w, a, L, lua_gettop(L) - (int)below,
+                       w->turn_env->future);
         stage__env_free(w->turn_env); /* the message that just ran */
         w->turn_env = e;
         a->spent = 0;
@@ -833,7 +827,7 @@ int stage__lactor_resume(stage__theatre_t *t, stage__actor_t *a) {
     int prev = stage__lw_enforce(w);
     int status = lua_resume(co, w->L, 0, &nres);
     stage__lw_unenforce(w, prev);
-    return finish(w, a, co, coref, w->turn_env, status, nres);
+    return finish(w, a, co, coref, w->turn_env, status);
 }
 
 /* Run the death function on top of L as a last turn of actor a: it cannot
