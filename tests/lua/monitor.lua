@@ -34,7 +34,9 @@ function Watcher:watch(label, ref)
   return true
 end
 function Watcher:spawn_watch(label, fail)
-  local r = Mortal(fail) -- here: its birth runs after this handler
+  -- here, and kept here (spawn_at: not given to an idle theatre before
+  -- its birth), so its birth runs after this handler
+  local r = Mortal:spawn_at(stage.theatre(), fail)
   self:watch(label, r)
   return r
 end
