@@ -188,18 +188,71 @@ static int suspended(stage__theatre_t *t, stage__actor_t *a, int r) {
     return 1;
 }
 
+#define STEAL_MIN 4 /* actors queued from which t may give some away */
+
+/* 1 if another theatre is hungry and t has a backlog it may give. The load
+** is relaxed: a hint (steal.c says why that is enough). */
+static inline bool may_give(const stage__theatre_t *t) {
+    return t->nrun >= STEAL_MIN &&
+           atomic_load_explicit(&t->node->nhungry, memory_order_relaxed);
+}
+
+/* 1 if run_actor, in a turn that goes on, would deliver e now: a plain
+** message (not a system one, an update or an order to stop). */
+static inline bool plain(const stage__env_t *e) {
+    return e && e->hdr.kind == ENV_MSG && !(e->hdr.flags & ENV_SYSTEM) &&
+           e->data[0] != '_';
+}
+
+#define TURN_ENDS (ACTOR_STOPPING | ACTOR_RESTART | ACTOR_MOVING)
+
 stage__env_t *stage__turn_next(stage__theatre_t *t, stage__actor_t *a) {
     stage__env_t *e = a->mbox_head;
-    if (!e || t->turn_msgs + 1 >= STAGE_TURN_MESSAGES ||
-        (a->flags & (ACTOR_STOPPING | ACTOR_RESTART | ACTOR_MOVING)) ||
-        e->hdr.kind != ENV_MSG || (e->hdr.flags & ENV_SYSTEM) ||
-        e->data[0] == '_' || stopping(t))
+    if (!plain(e) || t->turn_msgs + 1 >= STAGE_TURN_MESSAGES ||
+        (a->flags & TURN_ENDS) || stopping(t))
         return NULL;
     mailbox_pop(a);
     t->turn_msgs++;
     stage__turn_end(t);
     stage__turn_begin(t, a);
     return e;
+}
+
+stage__actor_t *stage__turn_after(stage__theatre_t *t,
+                                  const stage__actor_t *a) {
+    stage__actor_t *b = t->run_head;
+    if (!b || a->mbox_head || b->type->slot != a->type->slot ||
+        t->turn_msgs + 1 >= STAGE_TURN_MESSAGES || (a->flags & TURN_ENDS) ||
+        (b->flags & (TURN_ENDS | ACTOR_SUSPENDED | ACTOR_DEAD)) ||
+        !plain(b->mbox_head) || stopping(t) || may_give(t))
+        return NULL;
+    return b;
+}
+
+stage__env_t *stage__turn_switch(stage__theatre_t *t, stage__actor_t *a,
+                                 stage__actor_t *b) {
+    /* a's turn ends as run_actor would end it: nothing is queued for it,
+    ** and it neither stops nor restarts */
+    a->flags &= ~ACTOR_SUSPENDED;
+    if (!(t->run_head = b->run_next)) t->run_tail = NULL;
+    t->nrun--;
+    b->flags &= ~ACTOR_QUEUED;
+    t->switched = b;
+    t->turn_msgs++;
+    stage__turn_end(t);
+    stage__turn_begin(t, b);
+    return mailbox_pop(b);
+}
+
+/* After a deliver or resume of a: the actor whose turn it ended in, a
+** unless the kind went on to others (stage__turn_switch); *chained then. */
+static inline stage__actor_t *turn_owner(stage__theatre_t *t, stage__actor_t *a,
+                                         bool *chained) {
+    if (!t->switched) return a;
+    a = t->switched;
+    t->switched = NULL;
+    *chained = true;
+    return a;
 }
 
 /* After each STAGE_TURN_MESSAGES messages of a's turn: 1 if it takes
@@ -225,22 +278,27 @@ static bool turn_goes_on(stage__theatre_t *t, stage__actor_t *a,
 ** STAGE_TURN_MESSAGES messages (or a slice of them: turn_goes_on). Once
 ** the node is stopping no handler starts (stage.exit stops the node after
 ** the current turn). A turn that failed under on_error "restart" is
-** followed by the restart, before the next message (onerror.c). */
-static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
+** followed by the restart, before the next message (onerror.c). The kind
+** may go on to the next actors of the run queue in the same turn
+** (stage__turn_switch): the rest of it is then the last one's. Returns 1
+** if it did. */
+static bool run_actor(stage__theatre_t *t, stage__actor_t *a) {
+    bool chained = false;
     a->flags &= ~ACTOR_QUEUED;
     if (a->flags & ACTOR_DEAD) { /* destroyed while queued: free it here */
         stage__free(a);
-        return;
+        return false;
     }
-    if (stopping(t)) return;
+    if (stopping(t)) return false;
     t->turn_msgs = 0;
     if (a->flags & ACTOR_SUSPENDED) {
-        if (!(a->flags & ACTOR_READY)) return;
+        if (!(a->flags & ACTOR_READY)) return false;
         a->flags &= ~ACTOR_READY;
         stage__turn_begin(t, a);
         int r = a->type->impl->resume(t, a);
         stage__turn_end(t);
-        if (suspended(t, a, r)) return;
+        a = turn_owner(t, a, &chained);
+        if (suspended(t, a, r)) return chained;
     }
     double until = 0;
     /* messages a deliver took itself (stage__turn_next) count in the turn */
@@ -249,7 +307,7 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
             if (!turn_goes_on(t, a, &until)) break;
             n = t->turn_msgs = 0;
         }
-        if (a->flags & (ACTOR_STOPPING | ACTOR_RESTART | ACTOR_MOVING)) {
+        if (a->flags & TURN_ENDS) {
             /* a node that stops reaps a failed instance: no restart */
             if ((a->flags & (ACTOR_STOPPING | ACTOR_RESTART)) ==
                     ACTOR_RESTART &&
@@ -258,10 +316,10 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
             if (a->flags & ACTOR_STOPPING) break;
             if (a->flags & ACTOR_MOVING) { /* between messages: it goes */
                 stage__move_resume(t, a);  /* may free a */
-                return;
+                return chained;
             }
         }
-        if (stopping(t)) return; /* the stop takes a */
+        if (stopping(t)) return chained; /* the stop takes a */
         stage__env_t *e = mailbox_pop(a);
         if (!e) break;
         if (e->hdr.kind == ENV_STOP_ACTOR) {
@@ -274,7 +332,8 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         stage__turn_begin(t, a);
         int r = a->type->impl->deliver(t, a, e);
         stage__turn_end(t);
-        if (suspended(t, a, r)) return;
+        a = turn_owner(t, a, &chained);
+        if (suspended(t, a, r)) return chained;
     }
     if ((a->flags & (ACTOR_STOPPING | ACTOR_RESTART)) == ACTOR_RESTART &&
         !stopping(t))
@@ -285,18 +344,15 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         stage__actor_destroy(t, a);
     } else if (a->mbox_head)
         stage__actor_schedule(t, a);
+    return chained;
 }
 
 #define PUBLISH_EVERY 64 /* actors run between publications of the load */
-#define STEAL_MIN 4      /* actors queued from which t may give some away */
 
 /* Before each actor of a pass: if another theatre is hungry and t has a
-** backlog, steal.c counts how long t has been busy and gives some away.
-** The load is relaxed: a hint (steal.c says why that is enough). */
+** backlog, steal.c counts how long t has been busy and gives some away. */
 static inline void steal_look(stage__theatre_t *t, stage__actor_t **last) {
-    if (t->nrun >= STEAL_MIN &&
-        atomic_load_explicit(&t->node->nhungry, memory_order_relaxed))
-        stage__steal_give(t, last);
+    if (may_give(t)) stage__steal_give(t, last);
 }
 
 /* Run the actors queued now; newly queued ones wait for the next pass so
@@ -311,8 +367,9 @@ static void run_queue(stage__theatre_t *t) {
         t->nrun--;
         /* a long pass keeps the load others place by up to date */
         if (k % PUBLISH_EVERY == 0) stage__place_publish(t);
-        run_actor(t, a);
-        if (a == last || stopping(t)) break;
+        /* a turn that went on to other actors took them off the queue,
+        ** the pass's last perhaps: the pass ends with it */
+        if (run_actor(t, a) || a == last || stopping(t)) break;
     }
 }
 

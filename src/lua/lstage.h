@@ -86,6 +86,9 @@ typedef struct stage__lw {
     /* the envelope of the message the turn's coroutine runs, which its
     ** runner may move on from (lactor.c, runner_next) */
     stage__env_t *turn_env;
+    /* the last turn ended with an actor on the run queue: the next message
+    ** is likely to be followed by another, so its runner will pay */
+    bool runner_pays;
     unsigned futures_made; /* see stage__lfuture_push */
     int *class_refs;       /* type index -> registry ref of its class */
     int nclass_refs;

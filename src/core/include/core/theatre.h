@@ -125,6 +125,9 @@ struct stage__theatre {
     bool busy;               /* holds one unit of node->work */
     stage__actor_t *running; /* actor in a turn, or NULL */
     int turn_msgs; /* messages of running's turn so far (stage__turn_next) */
+    /* the actor a deliver or resume went on to (stage__turn_switch), for
+    ** run_actor, which clears it */
+    stage__actor_t *switched;
     /* preemption: turn_seq and in_turn are written by this thread and read
     ** by the watchdog, which asks a theatre whose turn_seq has not moved for
     ** half a slice to preempt that turn by storing it in preempt_seq (then
@@ -190,6 +193,24 @@ void stage__steal_give(stage__theatre_t *t, stage__actor_t **last);
 ** plain one (a system message, an update, an order to stop). t's thread,
 ** inside a's deliver or resume. */
 stage__env_t *stage__turn_next(stage__theatre_t *t, stage__actor_t *a);
+
+/* When a's turn has no next message (stage__turn_next is NULL): the actor
+** run_actor would run next, if the turn may go on to it in the same
+** deliver: the first on the run queue, of a's kind, neither suspended nor
+** stopping, restarting or moving, with a plain message first; and a
+** neither stopping, restarting nor moving. NULL otherwise, and while t
+** has a backlog another theatre may steal from (the pass between actors
+** gives it away). A run of one
+** kind's actors, each handing the next a message (a ring, a ping-pong),
+** then costs a call each rather than a pass of the theatre and a deliver.
+** t's thread, inside a's deliver or resume. */
+stage__actor_t *stage__turn_after(stage__theatre_t *t, const stage__actor_t *a);
+/* Go on to b (stage__turn_after's): a's turn ends, b is taken off the run
+** queue and its turn begins, counted in the same turn's messages; returns
+** b's first message, taken off its mailbox. Once the deliver or resume
+** returns, run_actor goes on with b. */
+stage__env_t *stage__turn_switch(stage__theatre_t *t, stage__actor_t *a,
+                                 stage__actor_t *b);
 
 /* Wake t if it sleeps (on its futex or in its poller). Any thread. */
 void stage__theatre_wake(stage__theatre_t *t);
