@@ -66,8 +66,9 @@ command_of() {
         [ -x "$stage" ] || return 1
         echo "$stage run $here/lua/$file.lua ${COUNT:--} futures $extra" ;;
     c)
-        # no C twins of the programs written without placement
-        case $2 in skynet_auto | fan_in_auto | pmap) return 2 ;; esac
+        # no C twins of these programs written without placement (pmap's
+        # places nothing either)
+        case $2 in skynet_auto | fan_in_auto) return 2 ;; esac
         [ -x "$build/bench/bench_$2" ] || return 1
         echo "$build/bench/bench_$2" ;;
     esac
