@@ -236,6 +236,7 @@ stage__env_t *stage__turn_switch(stage__theatre_t *t, stage__actor_t *a,
     a->flags &= ~ACTOR_SUSPENDED;
     if (!(t->run_head = b->run_next)) t->run_tail = NULL;
     t->nrun--;
+    if (b == t->pass_last) t->pass_last = NULL; /* the pass ends with b */
     b->flags &= ~ACTOR_QUEUED;
     t->switched = b;
     t->turn_msgs++;
@@ -245,13 +246,12 @@ stage__env_t *stage__turn_switch(stage__theatre_t *t, stage__actor_t *a,
 }
 
 /* After a deliver or resume of a: the actor whose turn it ended in, a
-** unless the kind went on to others (stage__turn_switch); *chained then. */
-static inline stage__actor_t *turn_owner(stage__theatre_t *t, stage__actor_t *a,
-                                         bool *chained) {
+** unless the kind went on to others (stage__turn_switch). */
+static inline stage__actor_t *turn_owner(stage__theatre_t *t,
+                                         stage__actor_t *a) {
     if (!t->switched) return a;
     a = t->switched;
     t->switched = NULL;
-    *chained = true;
     return a;
 }
 
@@ -280,25 +280,23 @@ static bool turn_goes_on(stage__theatre_t *t, stage__actor_t *a,
 ** the current turn). A turn that failed under on_error "restart" is
 ** followed by the restart, before the next message (onerror.c). The kind
 ** may go on to the next actors of the run queue in the same turn
-** (stage__turn_switch): the rest of it is then the last one's. Returns 1
-** if it did. */
-static bool run_actor(stage__theatre_t *t, stage__actor_t *a) {
-    bool chained = false;
+** (stage__turn_switch): the rest of it is then the last one's. */
+static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     a->flags &= ~ACTOR_QUEUED;
     if (a->flags & ACTOR_DEAD) { /* destroyed while queued: free it here */
         stage__free(a);
-        return false;
+        return;
     }
-    if (stopping(t)) return false;
+    if (stopping(t)) return;
     t->turn_msgs = 0;
     if (a->flags & ACTOR_SUSPENDED) {
-        if (!(a->flags & ACTOR_READY)) return false;
+        if (!(a->flags & ACTOR_READY)) return;
         a->flags &= ~ACTOR_READY;
         stage__turn_begin(t, a);
         int r = a->type->impl->resume(t, a);
         stage__turn_end(t);
-        a = turn_owner(t, a, &chained);
-        if (suspended(t, a, r)) return chained;
+        a = turn_owner(t, a);
+        if (suspended(t, a, r)) return;
     }
     double until = 0;
     /* messages a deliver took itself (stage__turn_next) count in the turn */
@@ -316,10 +314,10 @@ static bool run_actor(stage__theatre_t *t, stage__actor_t *a) {
             if (a->flags & ACTOR_STOPPING) break;
             if (a->flags & ACTOR_MOVING) { /* between messages: it goes */
                 stage__move_resume(t, a);  /* may free a */
-                return chained;
+                return;
             }
         }
-        if (stopping(t)) return chained; /* the stop takes a */
+        if (stopping(t)) return; /* the stop takes a */
         stage__env_t *e = mailbox_pop(a);
         if (!e) break;
         if (e->hdr.kind == ENV_STOP_ACTOR) {
@@ -332,8 +330,8 @@ static bool run_actor(stage__theatre_t *t, stage__actor_t *a) {
         stage__turn_begin(t, a);
         int r = a->type->impl->deliver(t, a, e);
         stage__turn_end(t);
-        a = turn_owner(t, a, &chained);
-        if (suspended(t, a, r)) return chained;
+        a = turn_owner(t, a);
+        if (suspended(t, a, r)) return;
     }
     if ((a->flags & (ACTOR_STOPPING | ACTOR_RESTART)) == ACTOR_RESTART &&
         !stopping(t))
@@ -344,7 +342,6 @@ static bool run_actor(stage__theatre_t *t, stage__actor_t *a) {
         stage__actor_destroy(t, a);
     } else if (a->mbox_head)
         stage__actor_schedule(t, a);
-    return chained;
 }
 
 #define PUBLISH_EVERY 64 /* actors run between publications of the load */
@@ -358,18 +355,20 @@ static inline void steal_look(stage__theatre_t *t, stage__actor_t **last) {
 /* Run the actors queued now; newly queued ones wait for the next pass so
 ** timers and the inbox are not starved. */
 static void run_queue(stage__theatre_t *t) {
-    stage__actor_t *last = t->run_tail;
+    t->pass_last = t->run_tail;
     for (unsigned k = 1; t->run_head; k++) {
-        steal_look(t, &last);
+        steal_look(t, &t->pass_last);
         if (!t->run_head) break;
         stage__actor_t *a = t->run_head;
         if (!(t->run_head = a->run_next)) t->run_tail = NULL;
         t->nrun--;
         /* a long pass keeps the load others place by up to date */
         if (k % PUBLISH_EVERY == 0) stage__place_publish(t);
-        /* a turn that went on to other actors took them off the queue,
-        ** the pass's last perhaps: the pass ends with it */
-        if (run_actor(t, a) || a == last || stopping(t)) break;
+        if (a == t->pass_last) t->pass_last = NULL;
+        /* the pass ends with its last actor, run here or by a turn that
+        ** went on to it (stage__turn_switch) */
+        run_actor(t, a);
+        if (!t->pass_last || stopping(t)) break;
     }
 }
 

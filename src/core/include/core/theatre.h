@@ -128,6 +128,8 @@ struct stage__theatre {
     /* the actor a deliver or resume went on to (stage__turn_switch), for
     ** run_actor, which clears it */
     stage__actor_t *switched;
+    /* the last actor of run_queue's pass, NULL once it has run */
+    stage__actor_t *pass_last;
     /* preemption: turn_seq and in_turn are written by this thread and read
     ** by the watchdog, which asks a theatre whose turn_seq has not moved for
     ** half a slice to preempt that turn by storing it in preempt_seq (then
