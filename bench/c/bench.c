@@ -36,6 +36,17 @@ void bench_report(const char *bench, double value, const char *unit,
     fflush(stdout);
 }
 
+void bench_report_sum(stage_ctx_t *ctx, const char *bench, int64_t got,
+                      int64_t want, double ms) {
+    if (got != want) {
+        fprintf(stderr, "%s: sum %lld, want %lld\n", bench, (long long)got,
+                (long long)want);
+        stage_exit(ctx, 1);
+        return;
+    }
+    bench_report(bench, ms, "ms", "lower");
+}
+
 int64_t bench_rss(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f) return -1;

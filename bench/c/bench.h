@@ -22,6 +22,11 @@ int64_t bench_count(int argc, char **argv, int64_t dflt);
 void bench_report(const char *bench, double value, const char *unit,
                   const char *better);
 
+/* The time ms of a program whose result is a sum: report it if got is
+** want, else say so and stop the node with status 1. */
+void bench_report_sum(stage_ctx_t *ctx, const char *bench, int64_t got,
+                      int64_t want, double ms);
+
 /* The resident set size of this process in bytes (/proc/self/statm), or -1. */
 int64_t bench_rss(void);
 

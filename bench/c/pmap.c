@@ -94,14 +94,7 @@ static void driver_result(stage_ctx_t *ctx, void *state,
     d->total += bench_arg_int(&u);
     if (--d->left) return;
     double ms = (bench_now() - t0) * 1e3;
-    int64_t want = steps(1, d->n * CHUNK);
-    if (d->total != want) {
-        fprintf(stderr, "pmap: sum %lld, want %lld\n", (long long)d->total,
-                (long long)want);
-        stage_exit(ctx, 1);
-        return;
-    }
-    bench_report("pmap", ms, "ms", "lower");
+    bench_report_sum(ctx, "pmap", d->total, steps(1, d->n * CHUNK), ms);
 }
 
 static const stage_method_t driver_methods[] = {{"result", driver_result},
