@@ -808,17 +808,19 @@ static int runner_next(lua_State *L, int status, lua_KContext below) {
         a->spent = 0;
         w->resumed_at = 0;
         char why[512];
-        int n = 0;
+        int n;
         if (keep == 0 && !class_and_state(w, a, L)) {
             n = no_class(w, a, why, sizeof why);
-        } else if (keep == 1) {
-            lua_settop(L, 1);
-            lua_rawgeti(L, LUA_REGISTRYINDEX, state_ref(w, a));
-        } else if (keep == 2) {
-            lua_settop(L, 2);
+        } else {
+            if (keep == 1) {
+                lua_settop(L, 1);
+                lua_rawgeti(L, LUA_REGISTRYINDEX, state_ref(w, a));
+            } else if (keep == 2) {
+                lua_settop(L, 2);
+            }
+            below = 2;
+            n = push_message(w, a, L, e, 1, why, sizeof why);
         }
-        below = 2;
-        if (n == 0) n = push_message(w, a, L, e, 1, why, sizeof why);
         if (n < 0) { /* the turn ends here; run_actor goes on */
             w->turn_env = NULL;
             refuse(e, n, why);
@@ -840,7 +842,8 @@ static int lua_deliver(stage__theatre_t *t, stage__actor_t *a,
     /* a plain message that another may follow in this turn (queued for a,
     ** for another actor, or likely: runner_pays): the runner runs it, then
     ** the next ones, over a nil where a message's class is (TURN_BELOW).
-    ** Alone, as a message between theatres is, it is 5% cheaper without. */
+    ** Alone, as a message between theatres is, it costs 260 instructions
+    ** more with the runner than without (of some 3,500 a message). */
     bool run = !(e->hdr.flags & ENV_SYSTEM) &&
                (a->mbox_head || t->run_head || w->runner_pays);
     if (run) {
