@@ -3,7 +3,7 @@
 -- call's reply is its own handler's result, a failure or a missing method
 -- costs only its own message, an await holds the next message back until
 -- its handler has returned, a stop ends the run at once, and a move takes
--- the rest along. Each case queues its messages from main before the
+-- the rest along. A failure's traceback does not show the runner. Each case queues its messages from main before the
 -- receiver runs (--theatres 2, main's theatre 0, the receivers spawned
 -- there with spawn_at).
 local stage = require "stage"
@@ -103,6 +103,9 @@ function main()
     if i == 7 then
       assert(not ok and v.type == "HandlerError" and v.message:find("seven"),
         "the failing call: " .. tostring(v))
+      -- its traceback is the handler's, without the runner under it
+      assert(v.traceback:find("runner.lua:18:", 1, true), v.traceback)
+      assert(not v.traceback:find("[C]: in ?", 1, true), v.traceback)
     else
       assert(ok and v == 2 * i, "call " .. i .. ": " .. tostring(v))
     end
