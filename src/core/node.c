@@ -117,6 +117,12 @@ int stage_node_new(stage_node_t **out, const stage_node_config_t *cfg) {
     pthread_mutex_init(&n->ring_lock, NULL);
     pthread_mutex_init(&n->replies_lock, NULL);
     pthread_mutex_init(&n->types_lock, NULL);
+    /* all the room types will have: the array never moves under the
+    ** threads that read it without a lock (the network's, from before the
+    ** script has defined its types; the theatres') */
+    n->types = stage__malloc(STAGE_TYPES_MAX * sizeof *n->types);
+    if (!n->types) goto nomem;
+    n->captypes = STAGE_TYPES_MAX;
     n->theatres = stage__calloc((size_t)n->ntheatres, sizeof *n->theatres);
     if (!n->theatres) goto nomem;
     for (int i = 0; i < n->ntheatres; i++)
@@ -326,18 +332,13 @@ int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
     if (slot < 0) slot = stage__node_kind_add(n, impl, NULL);
     if (slot < 0) return slot;
     int nt = atomic_load_explicit(&n->ntypes, memory_order_relaxed);
-    if (nt == STAGE_TYPES_MAX) return STAGE_ENOMEM;
-    if (nt == n->captypes) {
-        int cap = n->captypes ? n->captypes * 2 : 16;
-        stage__type_t **p = stage__realloc(n->types, (size_t)cap * sizeof *p);
-        if (!p) return STAGE_ENOMEM;
-        n->types = p;
-        n->captypes = cap;
-    }
+    if (nt == n->captypes) return STAGE_ENOMEM;
     stage__type_t *ty = type_new(n, name, kind, super, impl, slot, native, nt);
     if (!ty) return STAGE_ENOMEM;
     n->types[nt] = ty;
-    atomic_store_explicit(&n->ntypes, nt + 1, memory_order_relaxed);
+    /* release: a node's network runs before its script has defined its
+    ** types, and its thread may look one up (stage__type_find) */
+    atomic_store_explicit(&n->ntypes, nt + 1, memory_order_release);
     if (out) *out = ty;
     return 0;
 }
@@ -751,13 +752,6 @@ int stage_node_start(stage_node_t *n) {
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIG_PREEMPT, &sa, NULL);
-    /* room for the types code loaded while running adds: the array must
-    ** not move under the threads that read it without a lock */
-    if (n->captypes < STAGE_TYPES_MAX) {
-        stage__type_t **p =
-            stage__realloc(n->types, STAGE_TYPES_MAX * sizeof *p);
-        if (p) n->types = p, n->captypes = STAGE_TYPES_MAX;
-    }
     n->started = 1;
     /* Each theatre starts busy; it gives its unit back when idle. */
     stage__work_add(n, n->ntheatres);

@@ -25,10 +25,11 @@ struct stage_node {
     uint32_t incarnation;
     int ntheatres;
     stage__theatre_t **theatres;
-    /* types: appended only. Before start, by the starting thread; while
-    ** running (stage__type_add_live), under types_lock into the room made
-    ** at start, published by a release store of ntypes: readers load it
-    ** with acquire and need no lock (stage__type_find) */
+    /* types: appended only, into room for STAGE_TYPES_MAX made with the
+    ** node. Before start, by the starting thread; while running
+    ** (stage__type_add_live), under types_lock; each published by a
+    ** release store of ntypes: readers load it with acquire and need no
+    ** lock (stage__type_find) */
     stage__type_t **types;
     atomic_int ntypes;
     int captypes;
