@@ -261,7 +261,10 @@ static const stage_method_t stdin_methods[] = {
     {NULL, NULL}};
 
 static const stage_type_def_t stdin_def = {
-    .name = STDIN_TYPE, .kind = STAGE_KIND_PINNED, .methods = stdin_methods};
+    .name = STDIN_TYPE,
+    .kind = STAGE_KIND_PINNED,
+    .methods = stdin_methods,
+    .on_error = STAGE_ON_ERROR_KEEP}; /* its handlers do not fail */
 
 /* ---- the Files actor ------------------------------------------------------
  */
@@ -376,7 +379,10 @@ static const stage_method_t files_methods[] = {
     {"list", files_list}, {"exists", files_exists}, {NULL, NULL}};
 
 static const stage_type_def_t files_def = {
-    .name = FILES_TYPE, .kind = STAGE_KIND_PINNED, .methods = files_methods};
+    .name = FILES_TYPE,
+    .kind = STAGE_KIND_PINNED,
+    .methods = files_methods,
+    .on_error = STAGE_ON_ERROR_KEEP}; /* its handlers do not fail */
 
 /* ---- file operations (the environment thread) -----------------------------
  */
@@ -728,9 +734,8 @@ static int add_actor(stage_node_t *node, const stage_type_def_t *def,
                      stage_id_t *out) {
     stage__type_t *ty;
     int rc = stage__type_add(node, def->name, def->kind, NULL,
-                             &stage__native_kind, def, &ty);
+                             &stage__native_kind, def, NULL, NULL, &ty);
     if (rc) return rc;
-    ty->on_error = STAGE_ON_ERROR_KEEP; /* its handlers do not fail */
     stage__theatre_t *t0 = stage__node_theatre(node, 0);
     uint64_t serial = stage__serial_reserve(t0);
     if (!stage__actor_new(t0, ty, serial, NULL)) return STAGE_ENOMEM;

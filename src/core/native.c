@@ -209,14 +209,8 @@ int stage_type_register(stage_node_t *node, const stage_type_def_t *def) {
         def->max_restarts < 0 || !isfinite(def->restart_window) ||
         def->restart_window < 0)
         return STAGE_EINVAL;
-    stage__type_t *ty;
-    int rc = stage__type_add(node, def->name, def->kind, def->super,
-                             &stage__native_kind, def, &ty);
-    if (rc) return rc;
-    ty->on_error = def->on_error;
-    if (def->max_restarts) ty->max_restarts = def->max_restarts;
-    if (def->restart_window > 0) ty->restart_window = def->restart_window;
-    return 0;
+    return stage__type_add(node, def->name, def->kind, def->super,
+                           &stage__native_kind, def, NULL, NULL, NULL);
 }
 
 stage__actor_t *stage__native_running(stage_node_t *node) {
@@ -604,14 +598,16 @@ static const stage_method_t stdout_methods[] = {{"print", stdout_print},
                                                 {NULL, NULL}};
 
 static const stage_type_def_t stdout_def = {
-    .name = "Stdout", .kind = STAGE_KIND_PINNED, .methods = stdout_methods};
+    .name = "Stdout",
+    .kind = STAGE_KIND_PINNED,
+    .methods = stdout_methods,
+    .on_error = STAGE_ON_ERROR_KEEP}; /* it never fails */
 
 int stage__stdout_register(stage_node_t *node) {
-    int rc =
-        stage__type_add(node, stdout_def.name, stdout_def.kind, NULL,
-                        &stage__native_kind, &stdout_def, &node->stdout_type);
+    int rc = stage__type_add(node, stdout_def.name, stdout_def.kind, NULL,
+                             &stage__native_kind, &stdout_def, NULL, NULL,
+                             &node->stdout_type);
     if (rc) return rc;
-    node->stdout_type->on_error = STAGE_ON_ERROR_KEEP; /* it never fails */
     stage__theatre_t *t0 = stage__node_theatre(node, 0);
     uint64_t serial = stage__serial_reserve(t0);
     if (!stage__actor_new(t0, node->stdout_type, serial, NULL))

@@ -305,9 +305,12 @@ static stage__type_t *type_new(stage_node_t *n, const char *name,
     ty->native = native;
     ty->index = index;
     ty->hash = name_hash(ty->name);
-    ty->on_error = STAGE_ON_ERROR_RESTART;
-    ty->max_restarts = STAGE_MAX_RESTARTS;
-    ty->restart_window = STAGE_RESTART_WINDOW;
+    ty->on_error = native ? native->on_error : STAGE_ON_ERROR_RESTART;
+    ty->max_restarts = native && native->max_restarts ? native->max_restarts
+                                                      : STAGE_MAX_RESTARTS;
+    ty->restart_window = native && native->restart_window > 0
+                             ? native->restart_window
+                             : STAGE_RESTART_WINDOW;
     pthread_mutex_init(&ty->lock, NULL);
     (void)n;
     return ty;
@@ -323,7 +326,9 @@ static int type_check(const char *name, stage_kind_t kind, const char *super) {
 
 int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
                     const char *super, const stage__kind_t *impl,
-                    const stage_type_def_t *native, stage__type_t **out) {
+                    const stage_type_def_t *native,
+                    void (*init)(stage__type_t *ty, void *arg), void *arg,
+                    stage__type_t **out) {
     int rc = type_check(name, kind, super);
     if (rc) return rc;
     if (n->started) return STAGE_EBUSY;
@@ -335,9 +340,11 @@ int stage__type_add(stage_node_t *n, const char *name, stage_kind_t kind,
     if (nt == n->captypes) return STAGE_ENOMEM;
     stage__type_t *ty = type_new(n, name, kind, super, impl, slot, native, nt);
     if (!ty) return STAGE_ENOMEM;
+    if (init) init(ty, arg);
     n->types[nt] = ty;
     /* release: a node's network runs before its script has defined its
-    ** types, and its thread may look one up (stage__type_find) */
+    ** types, and its thread may look one up (stage__type_find) and read
+    ** the type whole, init's fields too */
     atomic_store_explicit(&n->ntypes, nt + 1, memory_order_release);
     if (out) *out = ty;
     return 0;

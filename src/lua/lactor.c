@@ -182,6 +182,26 @@ static policy_t check_policy(lua_State *L, const char *name) {
     return p;
 }
 
+/* stage__type_add's init for a type of the script: its policy, and the
+** script's text, which the sources store gets. */
+typedef struct define {
+    const policy_t *pol;
+    const stage__lnode_t *ln;
+} define_t;
+
+static void init_type(stage__type_t *ty, void *arg) {
+    const define_t *d = arg;
+    ty->on_error = d->pol->on_error;
+    ty->max_restarts = d->pol->max_restarts;
+    ty->restart_window = d->pol->restart_window;
+    ty->source = d->ln ? d->ln->text : NULL;
+    ty->source_len = d->ln ? d->ln->text_len : 0;
+    atomic_store_explicit(
+        &ty->version,
+        ty->source ? stage__code_version(ty->source, ty->source_len) : 0,
+        memory_order_relaxed);
+}
+
 static int class_call(lua_State *L) { /* Class(...) */
     return stage__lactor_spawn(L, -1, 2, lua_gettop(L) - 1);
 }
@@ -299,8 +319,9 @@ int stage__lactor_define(lua_State *L) {
     } else if (lua_getfield(L, -1, name) != LUA_TNIL) {
         return luaL_error(L, "actor type '%s' is defined twice", name);
     } else if (!ty) {
+        define_t d = {&pol, stage__node_kind_data(w->node, &stage__lua_kind)};
         int rc = stage__type_add(w->node, name, kind, super, &stage__lua_kind,
-                                 NULL, &ty);
+                                 NULL, init_type, &d, &ty);
         if (rc == STAGE_EBUSY) /* the node runs: its types are fixed */
             return luaL_error(L,
                               "cannot define actor type '%s' while the node "
@@ -310,16 +331,6 @@ int stage__lactor_define(lua_State *L) {
         if (rc)
             return luaL_error(L, "cannot define actor type '%s': %s", name,
                               stage_strerror(rc));
-        ty->on_error = pol.on_error; /* before start: no theatre runs */
-        ty->max_restarts = pol.max_restarts;
-        ty->restart_window = pol.restart_window;
-        stage__lnode_t *ln = stage__node_kind_data(w->node, &stage__lua_kind);
-        ty->source = ln ? ln->text : NULL; /* what the sources store gets */
-        ty->source_len = ln ? ln->text_len : 0;
-        atomic_store_explicit(
-            &ty->version,
-            ty->source ? stage__code_version(ty->source, ty->source_len) : 0,
-            memory_order_relaxed);
     } else if (ty->impl != &stage__lua_kind) {
         return luaL_error(L, "actor type '%s' is already a C type", name);
     } else if (ty->on_error != pol.on_error ||

@@ -139,10 +139,15 @@ stage__type_t *stage__type_find(stage_node_t *node, const char *name);
 ** thread: types are only ever appended. */
 int stage__type_count(stage_node_t *node);
 stage__type_t *stage__type_at(stage_node_t *node, int i);
-/* Register a type (before start). STAGE_EEXISTS / EINVAL / ENOMEM. */
+/* Register a type (before start; the node's network may already run):
+** a native type takes its policy from its def, and init(ty, arg), if not
+** NULL, fills the rest in before other threads can find the type.
+** STAGE_EEXISTS / EINVAL / ENOMEM / EBUSY once started. */
 int stage__type_add(stage_node_t *node, const char *name, stage_kind_t kind,
                     const char *super, const stage__kind_t *impl,
-                    const stage_type_def_t *native, stage__type_t **out);
+                    const stage_type_def_t *native,
+                    void (*init)(stage__type_t *ty, void *arg), void *arg,
+                    stage__type_t **out);
 /* The same while the node runs (code loaded from the sources store), for a
 ** kind registered before start: init(ty, arg) fills the new type in (its
 ** policy, source) before other threads can find it. STAGE_EEXISTS (*out:
