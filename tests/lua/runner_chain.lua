@@ -4,8 +4,9 @@
 -- still run as its own actor's: stage.self(), its state and class, a
 -- timer it sets, a failure (which stops that actor, no other), an await
 -- (which holds that actor, and the ring goes on from it when the reply
--- comes), a stop and a move; a call's reply is its own handler's. The
--- rings are spawned with spawn_at on theatre 0; main runs there too.
+-- comes), a stop and a move; a call's reply is its own handler's, and a
+-- message no handler takes fails its call alone. The rings are spawned
+-- with spawn_at on theatre 0; main runs there too.
 local stage = require "stage"
 
 local HOPS = 1000
@@ -214,6 +215,26 @@ function main()
     local v = replies[k]:await()
     assert(v[1] == k % 10 + 1 and v[2] == 2 * k,
       "call " .. k .. " answered " .. v[1] .. ", " .. v[2])
+  end
+
+  -- a message among them that no handler takes fails its own call, and
+  -- the turn ends there; the messages after it, the actor's and the
+  -- next actors', still run, each answered by its own handler
+  replies = {}
+  for k = 1, 50 do
+    local to = r[k % 10 + 1]
+    replies[k] = k % 7 == 0 and to:nosuch(k) or to:twice(k)
+  end
+  for k = 1, 50 do
+    local ok, v = pcall(function() return replies[k]:await() end)
+    if k % 7 == 0 then
+      assert(not ok and tostring(v):find("NoSuchMethod")
+        and tostring(v):find("has no method 'nosuch'", 1, true),
+        "call " .. k .. ": " .. tostring(v))
+    else
+      assert(ok and v[1] == k % 10 + 1 and v[2] == 2 * k,
+        "call " .. k .. ": " .. tostring(ok and v[1] or v))
+    end
   end
   print("ok")
 end
