@@ -50,6 +50,7 @@
 #include "core/move.h"
 #include "core/node.h"
 #include "core/timer.h"
+#include "wire/mp.h"
 #include "node/hub.h"
 #include "node_internal.h"
 #include "util/alloc.h"
@@ -898,10 +899,11 @@ int stage__migrate_self(stage__theatre_t *t, stage__actor_t *a, int to,
 
 int stage__migrate_self_node(stage__theatre_t *t, stage__actor_t *a,
                              const char *where) {
-    if ((a->flags & ACTOR_MOVING) || !where ||
-        strlen(where) >= STAGE_ADDR_MAX || !t->node->net_hooks.move)
+    char canon[STAGE_ADDR_MAX]; /* as the transport names its peers */
+    if ((a->flags & ACTOR_MOVING) || !t->node->net_hooks.move ||
+        stage__node_addr_canon(where, canon, sizeof canon))
         return STAGE_EINVAL;
-    return self_move(t, a, -1, NULL, where);
+    return self_move(t, a, -1, NULL, canon);
 }
 
 /* At B: the actor stopped at theatre e->arg (as an integer): its hub,
@@ -2002,14 +2004,17 @@ void stage__move_renamed(stage_node_t *node, uint64_t serial) {
     stage__theatre_post(b, e);
 }
 
-int stage__migrate_node(stage_node_t *node, uint64_t serial, const char *where,
-                        stage__future_t *f, bool self) {
+int stage__migrate_node(stage_node_t *node, uint64_t serial,
+                        const char *where_given, stage__future_t *f,
+                        bool self) {
+    char where[STAGE_ADDR_MAX]; /* as the transport names its peers */
+    if (stage__node_addr_canon(where_given, where, sizeof where))
+        return STAGE_EINVAL;
     if (!strcmp(where, node->address)) /* this node: its birth theatre */
         return stage__migrate(node, serial, stage__serial_theatre(serial), f,
                               self);
     int b = stage__serial_theatre(serial);
-    if (!stage__node_theatre(node, b) || !node->net_hooks.move ||
-        strlen(where) >= STAGE_ADDR_MAX)
+    if (!stage__node_theatre(node, b) || !node->net_hooks.move)
         return STAGE_EINVAL;
     move_t *m = stage__calloc(1, sizeof *m);
     if (!m) return STAGE_ENOMEM;
@@ -2032,8 +2037,10 @@ int stage__migrate_node(stage_node_t *node, uint64_t serial, const char *where,
 }
 
 int stage__migrate_remote(stage_node_t *node, const stage_id_t *who,
-                          const char *where, stage__future_t *f) {
-    if (!node->net_hooks.move || strlen(where) >= STAGE_ADDR_MAX)
+                          const char *where_given, stage__future_t *f) {
+    char where[STAGE_ADDR_MAX]; /* as the transport names its peers */
+    if (!node->net_hooks.move ||
+        stage__node_addr_canon(where_given, where, sizeof where))
         return STAGE_EINVAL;
     stage__move_msg_t q = {.op = STAGE__MOVE_REQ, .at = *who, .where = where};
     node->net_hooks.move(node, who->node, &q, f);

@@ -172,15 +172,19 @@ static const char *migrate_node(lua_State *L, int idx) {
         if (stage__id_is_local(w->node, &r->id)) return NULL;
         addr = lua_pushstring(L, r->id.node);
     } else if (lua_type(L, idx) == LUA_TSTRING) {
-        size_t len;
-        addr = lua_tolstring(L, idx, &len);
-        if (!stage__node_addr_valid(addr, len))
+        /* as the transport names its peers: "localhost:7400" is the node
+        ** that listens at 127.0.0.1:7400, and its moves must say so */
+        char canon[STAGE_ADDR_MAX];
+        addr = lua_tostring(L, idx);
+        if (stage__node_addr_canon(addr, canon, sizeof canon))
             return luaL_error(L,
                               "migrate: '%s' is not a node address: give "
-                              "\"host:port\", a theatre index or a "
+                              "\"host:port\" with an IP address or "
+                              "localhost as host, a theatre index or a "
                               "reference",
                               addr),
                    NULL;
+        addr = lua_pushstring(L, canon);
     } else {
         return NULL;
     }

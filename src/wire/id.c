@@ -13,7 +13,9 @@
 ** the codecs here need it and src/core links after src/wire.
 ** Pure functions; any thread.
 */
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -92,6 +94,26 @@ int stage__node_addr_valid(const char *s, size_t len) {
     if (h == len) return len == 5 && memcmp(s, "local", 5) == 0;
     if (h == 0 || s[h] != ':') return 0;
     return port_valid(s + h + 1, len - h - 1);
+}
+
+int stage__node_addr_canon(const char *s, char *out, size_t len) {
+    size_t n = s ? strnlen(s, STAGE_ADDR_MAX) : 0;
+    if (!stage__node_addr_valid(s, n)) return STAGE_EINVAL;
+    const char *colon = strrchr(s, ':');
+    if (!colon) return STAGE_EINVAL; /* "local": no node to go to */
+    char host[STAGE_ADDR_MAX];
+    size_t h = (size_t)(colon - s);
+    bool v6 = s[0] == '[';
+    memcpy(host, s + v6, h - 2 * v6); /* without the brackets */
+    host[h - 2 * v6] = '\0';
+    if (!v6 && !strcmp(host, "localhost")) strcpy(host, "127.0.0.1");
+    unsigned char bin[16];
+    char text[INET6_ADDRSTRLEN];
+    int af = v6 ? AF_INET6 : AF_INET;
+    if (inet_pton(af, host, bin) != 1 || !inet_ntop(af, bin, text, sizeof text))
+        return STAGE_EINVAL; /* a host name: nodes are reached by address */
+    int k = snprintf(out, len, v6 ? "[%s]%s" : "%s%s", text, colon);
+    return k < 0 || (size_t)k >= len ? STAGE_EINVAL : 0;
 }
 
 int stage_id_format(const stage_id_t *id, char *buf, size_t len) {

@@ -107,6 +107,12 @@ function main(args)
     -- move it to node args[2], which dies before it answers: it stays
     local m = stage.find_name("mover")
     m:report("s"):await(30) -- the lookup is done: m names it
+    -- to "localhost:1", where nobody listens: unreachable, and it serves on
+    ok, err = pcall(function()
+      return stage.migrate(m, "localhost:1"):await(30)
+    end)
+    print("nobody: " .. (ok and "moved" or tostring(err)) .. "; last "
+          .. m:report("s"):await(30).last)
     -- the test freezes that node now (frozen before, it could hold the
     -- DHT entries these lookups need): it says so with the file "frozen"
     print("resolved")

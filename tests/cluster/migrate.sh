@@ -5,8 +5,10 @@
 # times and then to B and C, one move every 250 messages, while the
 # sender sends 3000 numbered messages, every tenth a call: every message
 # arrives once and in order, every call is answered, all eleven moves are
-# made; the name still finds it, at C. An actor holding a function is refused a move to another
-# node, naming the field, and serves on. Then a move to a node D that is frozen (SIGSTOP) and killed
+# made (the last to C named "localhost:PORT"); the name still finds it, at
+# C. An actor holding a function is refused a move to another node, naming
+# the field, and serves on; a move of the Mover to "localhost:1", where
+# nobody listens, fails NodeUnreachable, and it serves on. Then a move to a node D that is frozen (SIGSTOP) and killed
 # (SIGKILL) before it answers: the move fails, and the actor is taken back
 # at its home A with its state, and serves on. Last, the node it is at
 # dies during a move: it is lost with that node, and the move and later
@@ -16,9 +18,11 @@ here=$(dirname "$0")
 opts="--theatres 2"
 start B $opts "$here/migrate.lua" idle
 start C --join "$ADDR_B" $opts "$here/migrate.lua" idle
+# the last move names C as "localhost:PORT": the node at 127.0.0.1:PORT
+C_local=$(echo "$ADDR_C" | sed 's/^127\.0\.0\.1:/localhost:/')
 start A --join "$ADDR_B" $opts "$here/migrate.lua" home \
     "$ADDR_B" "$ADDR_C" home "$ADDR_B" "$ADDR_C" home "$ADDR_B" "$ADDR_C" \
-    home "$ADDR_B" "$ADDR_C"
+    home "$ADDR_B" "$C_local"
 wait_line "$DIR/A.out" '^ready$'
 start S --join "$ADDR_B" --theatres 1 "$here/migrate.lua" send 3000
 wait_line "$DIR/S.out" '^sender (ok|FAILED)' 60
@@ -44,6 +48,8 @@ kill -STOP "$PID_D"
 wait_line "$DIR/M.out" '^asked$'
 grep -q "^keeper: .*NotSendable.*self.f is a function.*; kept\$" "$DIR/M.out" ||
     fail "the Keeper's refusal: $(grep '^keeper' "$DIR/M.out")"
+grep -q "^nobody: NodeUnreachable: node '127.0.0.1:1' .*; last 3000\$" \
+    "$DIR/M.out" || fail "a move to localhost:1: $(grep '^nobody' "$DIR/M.out")"
 kill -9 "$PID_D"
 wait_line "$DIR/M.out" '^after: ' 60
 grep -q "^move refused: .*$ADDR_D" "$DIR/M.out" ||

@@ -198,6 +198,12 @@ function main(args)
   ok, err = pcall(stage.migrate, mover, "nowhere")
   assert(not ok and tostring(err):find("'nowhere' is not a node address", 1,
                                        true), tostring(err))
+  -- a host name, or what is no IP address: no node is reached by it
+  for _, where in ipairs({ "example.com:7400", "999.1.1.1:80", "local" }) do
+    ok, err = pcall(stage.migrate, mover, where)
+    assert(not ok and tostring(err):find("'" .. where
+      .. "' is not a node address", 1, true), tostring(err))
+  end
   ok, err = pcall(stage.migrate, mover, 9)
   assert(not ok and tostring(err):find("no theatre 9", 1, true), tostring(err))
   print("ok")

@@ -12,6 +12,7 @@
 
 #include "stage/errors.h"
 #include "stage/id.h"
+#include "wire/mp.h"
 
 static int parse(stage_id_t *id, const char *text) {
     return stage_id_parse(id, text, strlen(text));
@@ -182,6 +183,48 @@ static void type_names_follow_the_documented_rule(void **state) {
     assert_false(stage_type_name_valid(long_name));
 }
 
+/* A node address given by a user is named as the transport names its
+** peers: "localhost" is 127.0.0.1, IPv6 as inet_ntop writes it; a host
+** name (no node is reached by one) or a bad address is refused. */
+static void node_addresses_take_their_canonical_form(void **state) {
+    (void)state;
+    static const char *const same[][2] = {
+        {"127.0.0.1:7400", "127.0.0.1:7400"},
+        {"localhost:7400", "127.0.0.1:7400"},
+        {"10.1.2.3:1", "10.1.2.3:1"},
+        {"[::1]:7400", "[::1]:7400"},
+        {"[0:0:0:0:0:0:0:1]:7400", "[::1]:7400"},
+        {"[FE80::1]:65535", "[fe80::1]:65535"},
+    };
+    char out[STAGE_ADDR_MAX];
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        assert_int_equal(stage__node_addr_canon(same[i][0], out, sizeof out),
+                         0);
+        assert_string_equal(out, same[i][1]);
+    }
+    static const char *const bad[] = {
+        "local",
+        "example.com:7400",
+        "999.1.1.1:80",
+        "127.0.0.1",
+        "127.0.0.1:0",
+        "127.0.0.1:65536",
+        "[::1]",
+        "[localhost]:1",
+        "1.2.3:7400",
+        "::1:7400",
+        "",
+        NULL,
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(stage__node_addr_canon(bad[i], out, sizeof out),
+                         STAGE_EINVAL);
+    /* too small a buffer: refused, not cut */
+    assert_int_equal(stage__node_addr_canon("localhost:7400", out, 14),
+                     STAGE_EINVAL);
+    assert_int_equal(stage__node_addr_canon("localhost:7400", out, 15), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_reads_every_part),
@@ -192,6 +235,7 @@ int main(void) {
         cmocka_unit_test(parse_does_not_read_past_len),
         cmocka_unit_test(equal_compares_every_part),
         cmocka_unit_test(type_names_follow_the_documented_rule),
+        cmocka_unit_test(node_addresses_take_their_canonical_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,6 +54,12 @@ int stage__id_from_payload(const char *s, size_t len, stage_id_t *id);
 /* 1 if s[0..len) is a node address: "local", "host:port" or
 ** "[v6addr]:port", at most STAGE_ADDR_MAX - 1 bytes. */
 int stage__node_addr_valid(const char *s, size_t len);
+/* The canonical form of node address s into out (len bytes), as the
+** transport writes it: "localhost" is 127.0.0.1, an IP literal is written
+** as inet_ntop writes it. 0, or STAGE_EINVAL for what is not an IP
+** address and port ("local", a host name: nodes are reached by address)
+** or does not fit. Pure. */
+int stage__node_addr_canon(const char *s, char *out, size_t len);
 /* 1 if s[0..len) is a valid type name (see stage_type_name_valid). */
 int stage__type_name_valid_n(const char *s, size_t len);
 
