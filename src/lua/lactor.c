@@ -27,6 +27,7 @@
 #include "util/alloc.h"
 #include "util/log.h"
 #include "util/sanitize.h"
+#include "wire/mp.h"
 
 /* ---- classes ------------------------------------------------------------ */
 
@@ -256,10 +257,28 @@ static int spawn_remote(lua_State *L, const char *where) {
 
 static int class_spawn_at(lua_State *L) { /* Class:spawn_at(theatre, ...) */
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_type(L, 2) == LUA_TSTRING)
-        return spawn_remote(L, lua_tostring(L, 2));
-    lua_Integer th = luaL_checkinteger(L, 2);
     int n = stage_node_theatres(stage__lw(L)->node);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        /* as the transport names its peers: "localhost:7400" is the node
+        ** at 127.0.0.1:7400, and this node's own address is this node */
+        char canon[STAGE_ADDR_MAX];
+        const char *where = lua_tostring(L, 2);
+        if (stage__node_addr_canon(where, canon, sizeof canon))
+            return luaL_error(L,
+                              "spawn_at: '%s' is not a node address: give "
+                              "\"host:port\" with an IP address or "
+                              "localhost as host, or a theatre index from 0 "
+                              "to %d",
+                              where, n - 1);
+        return spawn_remote(L, canon);
+    }
+    int whole;
+    lua_Integer th = lua_tointegerx(L, 2, &whole);
+    if (!whole)
+        return luaL_error(L,
+                          "spawn_at: theatre %s is not a whole number: give "
+                          "a theatre index from 0 to %d, or \"host:port\"",
+                          luaL_tolstring(L, 2, NULL), n - 1);
     if (th < 0 || th >= n)
         return luaL_error(L,
                           "spawn_at: no theatre %I (this node has %d: 0 to %d)",

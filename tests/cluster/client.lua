@@ -94,11 +94,20 @@ function main(args)
     return "~" .. (h == "1" and "2" or "1") .. "/"
   end)))
   fails_with("ActorNotFound", function() return old:hello():await() end)
-  -- a node that is not there: NodeUnreachable once the retries give up
-  local ok, err = pcall(function()
-    return Recorder:spawn_at("127.0.0.1:1"):put(1):await(10)
-  end)
-  assert(not ok and err.type == "NodeUnreachable", tostring(err))
+  -- a node that is not there: NodeUnreachable once the retries give up,
+  -- named as "localhost" too
+  for _, nowhere in ipairs({ "127.0.0.1:1", "localhost:1" }) do
+    local ok, err = pcall(function()
+      return Recorder:spawn_at(nowhere):put(1):await(10)
+    end)
+    assert(not ok and err.type == "NodeUnreachable", tostring(err))
+  end
+  -- the seed named as "localhost:PORT" is the node at 127.0.0.1:PORT
+  local seed_local = seed:gsub("^127%.0%.0%.1:", "localhost:")
+  assert(seed_local ~= seed)
+  local near = Recorder:spawn_at(seed_local)
+  assert(near:seen_in_order(0):await(10) == true)
+  assert(tostring(near):find(seed .. "~", 1, true) == 1, tostring(near))
   -- a name goes with its actor: released in the DHT when it stops
   local temp = Temp()
   assert(stage.name("temp-name", temp):await() == true)

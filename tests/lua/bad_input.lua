@@ -60,6 +60,10 @@ function main(args)
   -- spawning on a theatre that does not exist is an error, not a crash
   text = error_of(function() return Account:spawn_at(stage.theatres()) end)
   has(text, "no theatre " .. stage.theatres())
+  text = error_of(function() return Account:spawn_at(0.5) end)
+  has(text, "theatre 0.5 is not a whole number")
+  text = error_of(function() return Account:spawn_at("example.org:7400") end)
+  has(text, "'example.org:7400' is not a node address")
   assert(Account():deposit(2):await() == 2)
   print("ok")
 end
