@@ -1869,6 +1869,44 @@ static void net_reply(stage_node_t *node, const char *peer,
     stage__future_unref(f);
 }
 
+/* A step for an actor that is not here (own): the call f fails, or the
+** home asking for it (OUT) hears that it stays where it was (REFUSED),
+** not here: its move ends, and so do the messages it held meanwhile. An
+** id of this node's address but of an earlier incarnation names an actor
+** lost with that incarnation (killed and restarted): NodeDown, as calls
+** to it say. Other steps have nobody waiting: logged. Any thread. */
+static void refuse_step(stage_node_t *node, const char *peer,
+                        const stage__move_msg_t *q, const stage_id_t *own,
+                        stage__future_t *f) {
+    char idt[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 300];
+    stage_id_format(own, idt, sizeof idt);
+    bool lost = !strcmp(own->node, node->address) &&
+                own->incarnation != node->incarnation;
+    if (lost)
+        snprintf(msg, sizeof msg,
+                 "node '%s' went down with actor '%s' and restarted: the "
+                 "actor is lost",
+                 node->address, idt);
+    else
+        snprintf(msg, sizeof msg,
+                 "actor '%s' not found on node '%s': cannot move it", idt,
+                 node->address);
+    int status = lost ? STAGE_ENODE_DOWN : STAGE_EACTOR_NOT_FOUND;
+    if (f) {
+        stage__future_reject(f, status, msg, idt, NULL);
+    } else if (q->op == STAGE__MOVE_OUT && node->net_hooks.move) {
+        stage__move_msg_t r = {.op = STAGE__MOVE_REFUSED,
+                               .status = status,
+                               .home = q->home,
+                               .at = q->at,
+                               .data = msg,
+                               .len = strlen(msg)};
+        node->net_hooks.move(node, peer, &r, NULL);
+    } else {
+        LOG_WARN("refused a move step (%d) from '%s': %s", q->op, peer, msg);
+    }
+}
+
 void stage__move_net_in(stage_node_t *node, const char *peer,
                         const stage__move_msg_t *q, stage__future_t *f) {
     if (q->op == STAGE__MOVE_REPLY) {
@@ -1885,16 +1923,7 @@ void stage__move_net_in(stage_node_t *node, const char *peer,
     if (own) {
         th = stage__serial_theatre(own->serial);
         if (!stage__id_is_local(node, own) || !stage__node_theatre(node, th)) {
-            char idt[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 200];
-            stage_id_format(own, idt, sizeof idt);
-            snprintf(msg, sizeof msg,
-                     "actor '%s' not found on node '%s': cannot move it", idt,
-                     node->address);
-            if (f)
-                stage__future_reject(f, STAGE_EACTOR_NOT_FOUND, msg, idt, NULL);
-            else
-                LOG_WARN("refused a move step (%d) from '%s': %s", q->op, peer,
-                         msg);
+            refuse_step(node, peer, q, own, f);
             return;
         }
     } else {

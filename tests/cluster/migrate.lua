@@ -149,6 +149,25 @@ function main(args)
     print("lose: " .. (ok and "moved" or tostring(err)))
     ok, err = pcall(function() return m:report("s"):await(30) end)
     print("then: " .. (ok and "answered" or tostring(err)))
+  elseif role == "reborn" then
+    -- an actor born here goes to node args[2], which the test then kills
+    -- and restarts at its address (the file "restarted" says when): the
+    -- actor is lost with it. A move asked at its home, here, fails
+    -- NodeDown at once (the new node refuses it), and so does a call
+    local m = Mover()
+    stage.migrate(m, args[2]):await(30)
+    print("moved")
+    local deadline = stage.now() + 60
+    while not stage.files:exists("restarted"):await() do
+      assert(stage.now() < deadline, "the node was never restarted")
+      stage.sleep(0.05):await() -- polling a file, with a deadline
+    end
+    local ok, err = pcall(function()
+      return stage.migrate(m, args[3]):await(30)
+    end)
+    print("reborn move: " .. (ok and "moved" or tostring(err)))
+    ok, err = pcall(function() return m:report("s"):await(30) end)
+    print("reborn then: " .. (ok and "answered" or tostring(err)))
   elseif role == "find" then
     local r = stage.find_name("mover"):report("f"):await(30)
     print("found at " .. r.at)

@@ -12,7 +12,7 @@
 # (SIGKILL) before it answers: the move fails, and the actor is taken back
 # at its home A with its state, and serves on. Last, the node it is at
 # dies during a move: it is lost with that node, and the move and later
-# messages say NodeDown.
+# messages say NodeDown; so do they once that node has restarted.
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 opts="--theatres 2"
@@ -72,4 +72,22 @@ grep -q "^lose: NodeDown: .*'$ADDR_G' went down with the actor" "$DIR/L.out" ||
     fail "the move's failure: $(grep '^lose' "$DIR/L.out")"
 grep -q "^then: NodeDown" "$DIR/L.out" ||
     fail "a message to the lost actor: $(grep '^then' "$DIR/L.out")"
+# the node an actor moved to is killed and restarted at its address: the
+# actor is lost with it; a move asked at its home fails NodeDown at once
+# (it used to wait forever: the new node dropped the step), and so do calls
+start H --join "$ADDR_B" $opts "$here/migrate.lua" idle
+mkdir -p "$DIR/r"
+start R --join "$ADDR_B" --theatres 1 --files "$DIR/r" "$here/migrate.lua" \
+    reborn "$ADDR_H" "$ADDR_B"
+wait_line "$DIR/R.out" '^moved$' 30
+kill -9 "$PID_H"
+wait "$PID_H" 2>/dev/null
+mv "$DIR/H.out" "$DIR/H-run1.out"
+start H --listen "$ADDR_H" --join "$ADDR_B" $opts "$here/migrate.lua" idle
+: >"$DIR/r/restarted"
+wait_line "$DIR/R.out" '^reborn then: ' 60
+grep -Eq "^reborn move: NodeDown: .*(restarted: the actor is lost|went down with the actor)" \
+    "$DIR/R.out" || fail "the move: $(grep '^reborn move' "$DIR/R.out")"
+grep -q "^reborn then: NodeDown" "$DIR/R.out" ||
+    fail "a call: $(grep '^reborn then' "$DIR/R.out")"
 echo "cluster.migrate: ok"
