@@ -50,6 +50,10 @@ struct stage__drain {
     stage_evac_t *evac;
     bool fetched; /* the hosts store answered */
     int fetches;  /* reads of it that found no node to take actors */
+    /* MOVE: why the move of actor why_key failed, while its result is
+    ** given to the machine (a STAYED then says it) */
+    const char *why;
+    uint64_t why_key;
     /* HAND */
     int hand_theatres;      /* theatres yet to answer this round */
     size_t hand_busy;       /* ... busy in it */
@@ -151,8 +155,10 @@ static void list_done(stage__drain_t *d) {
 static void moved(stage__future_t *f) {
     stage__netnode_t *nn = stage__node_net(f->node);
     uint64_t serial = (uint64_t)(uintptr_t)f->on_done_arg;
-    if (nn && !atomic_load(&nn->closing))
-        push(nn, DI_MOVED, serial, f->status, NULL, 0);
+    if (!nn || atomic_load(&nn->closing)) return;
+    /* a refusal says why (it names the actor and what keeps it) */
+    char *why = f->status < 0 && f->message ? stage__strdup(f->message) : NULL;
+    push(nn, DI_MOVED, serial, f->status, why, why ? strlen(why) : 0);
 }
 
 static void move_one(stage__drain_t *d, uint64_t serial, const char *addr) {
@@ -200,7 +206,9 @@ static void run_effects(stage__drain_t *d) {
         case STAGE_EVAC_FX_STAYED:
             LOG_WARN("draining: an actor (serial %llu) stays and stops with "
                      "this node: %s",
-                     (unsigned long long)x->key, stage_strerror(x->err));
+                     (unsigned long long)x->key,
+                     d->why && d->why_key == x->key ? d->why
+                                                    : stage_strerror(x->err));
             break;
         case STAGE_EVAC_FX_PROGRESS:
             progress(d, "");
@@ -442,8 +450,11 @@ void stage__drain_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
         if (--d->listing == 0 && d->fetched) list_done(d);
         return;
     case DI_MOVED:
+        d->why = it->args; /* freed with the item */
+        d->why_key = it->mon;
         stage_evac_result(d->evac, now_ms(nn), it->mon, it->theatre);
         if (d->phase == MOVE) run_effects(d);
+        d->why = NULL;
         return;
     case DI_HANDED_ROUND:
         d->hand_waiting += it->mon;

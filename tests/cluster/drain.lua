@@ -32,6 +32,11 @@ function Counter:check(tag, n)
 end
 function Counter:here() return stage.self() end
 
+-- A Keeper holds a function: it cannot travel, and stays when its node
+-- drains, which says why.
+local Keeper = stage.actor "Keeper"
+function Keeper:birth() self.f = function() end end
+
 local Registry = stage.actor("Registry", {kind = "pinned"})
 function Registry:birth(list) self.list = list end
 function Registry:list() return self.list end
@@ -202,6 +207,7 @@ function main(args)
     local names = args[3] or "" -- a prefix: another target's names
     for i = 1, 10 do stage.name(names .. "counter-" .. i, list[i]):await() end
     stage.name(names .. "drain-registry", Registry(list)):await()
+    if args[4] == "keeper" then Keeper() end
     print("ready")
     return
   end
