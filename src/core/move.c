@@ -665,8 +665,9 @@ static void request_here(stage__theatre_t *t, move_t *m) {
         m->rc = STAGE_EACTOR_NOT_FOUND;
         m->at = t->index;
         snprintf(m->err, sizeof m->err,
-                 "actor not found: it stopped, or it is not an actor of this "
-                 "node");
+                 "no actor of serial %llu on node '%s' (theatre %d): it "
+                 "stopped, or never lived here; only a live actor moves",
+                 (unsigned long long)m->serial, t->node->address, t->index);
         move_finish(t->node, m);
         return;
     }

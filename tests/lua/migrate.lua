@@ -204,6 +204,12 @@ function main(args)
     assert(not ok and tostring(err):find("'" .. where
       .. "' is not a node address", 1, true), tostring(err))
   end
+  -- a stopped actor: ActorNotFound, saying where it was looked for
+  local gone = Echo()
+  stage.stop(gone):await()
+  ok, err = pcall(function() return stage.migrate(gone, 0):await() end)
+  assert(not ok and err.type == "ActorNotFound"
+    and tostring(err):find("only a live actor moves", 1, true), tostring(err))
   ok, err = pcall(stage.migrate, mover, 9)
   assert(not ok and tostring(err):find("no theatre 9", 1, true), tostring(err))
   print("ok")
