@@ -318,7 +318,7 @@ int stage__conn_greet(stage__conn_t *c) {
     uint64_t received;
     stage__session_hello(&c->peer->s, &known, &received);
     size_t start = stage__frame_begin(w, STAGE__NET_KIND_HELLO);
-    stage_pack_array(w, 7);
+    stage_pack_array(w, 8);
     stage_pack_int(w, STAGE__NET_PROTO_VERSION);
     stage_pack_cstr(w, t->self);
     stage_pack_int(w, t->incarnation);
@@ -326,6 +326,7 @@ int stage__conn_greet(stage__conn_t *c) {
     stage_pack_int(w, known);
     stage_pack_int(w, (int64_t)received);
     stage_pack_int(w, (int64_t)++t->hellos);
+    stage_pack_int(w, (int64_t)t->cfg.max_frame); /* what it may send here */
     int rc = stage__frame_end(w, start, t->cfg.max_frame);
     if (rc) return rc;
     c->wcount = 1;
@@ -371,12 +372,13 @@ void stage__conn_refuse_dead(stage__conn_t *c, const char *addr, uint32_t inc,
 }
 
 /* Parse a handshake body: [version, address, incarnation, manager, known,
-** received, number]. 0, or the reason it is refused in why. */
+** received, number, max frame] (a node before the max frame sent seven).
+** 0, or the reason it is refused in why. */
 static int parse_hello(const stage__frame_t *f, stage__hello_t *h, char *why,
                        size_t len) {
     stage_unpack_t u;
     uint32_t n;
-    int64_t version, inc, mgr, known, received, number;
+    int64_t version, inc, mgr, known, received, number, max_frame = 0;
     const char *s;
     size_t slen;
     stage_unpack_init(&u, f->body, f->len);
@@ -388,10 +390,13 @@ static int parse_hello(const stage__frame_t *f, stage__hello_t *h, char *why,
                  (long long)version, STAGE__NET_PROTO_VERSION);
         return STAGE_EPROTO;
     }
-    if (n != 7 || stage_unpack_str(&u, &s, &slen) ||
+    if ((n != 7 && n != 8) || stage_unpack_str(&u, &s, &slen) ||
         stage_unpack_int(&u, &inc) || stage_unpack_int(&u, &mgr) ||
         stage_unpack_int(&u, &known) || stage_unpack_int(&u, &received) ||
-        stage_unpack_int(&u, &number))
+        stage_unpack_int(&u, &number) ||
+        (n == 8 &&
+         (stage_unpack_int(&u, &max_frame) ||
+          max_frame <= STAGE__FRAME_HEADER || max_frame > UINT32_MAX)))
         goto malformed;
     struct sockaddr_storage ss;
     char canon[STAGE_ADDR_MAX];
@@ -411,6 +416,7 @@ static int parse_hello(const stage__frame_t *f, stage__hello_t *h, char *why,
     h->known = (uint32_t)known;
     h->received = (uint64_t)received;
     h->number = (uint64_t)number;
+    h->max_frame = (uint64_t)max_frame;
     return 0;
 malformed:
     snprintf(why, len, "malformed handshake");

@@ -91,6 +91,8 @@ struct stage__peer {
     char addr[STAGE_ADDR_MAX]; /* its listen address */
     uint32_t incarnation;      /* 0 until a handshake */
     uint64_t manager;          /* its DHT manager id, from the handshake */
+    uint64_t max_frame; /* the largest frame it takes (its handshake; 0 until
+                        ** one says): a larger one never goes */
     stage__conn_t *conn;
     stage__conn_t *greeting; /* the connection whose hello is being read */
     bool up;                 /* conn is UP */
@@ -188,6 +190,7 @@ typedef struct stage__hello {
     char addr[STAGE_ADDR_MAX];
     uint32_t incarnation, known;
     uint64_t manager, received, number;
+    uint64_t max_frame; /* the largest frame it takes; 0: not said */
 } stage__hello_t;
 /* A handshake arrived on c: adopt or refuse it. */
 void stage__peer_hello(stage__conn_t *c, const stage__hello_t *h);

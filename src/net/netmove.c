@@ -14,6 +14,7 @@
 #include "netnode.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "wire/frame.h"
 
 /* A step waiting in the inbox: the message, its strings and data. */
 typedef struct mvitem {
@@ -120,7 +121,28 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
     if (!rc)
         rc =
             stage__netnode_send_frame(nn, it->where, FRAME_MOVE, p.data, p.len);
+    size_t frame = p.len + STAGE__FRAME_HEADER;
     stage_pack_free(&p);
+    if (rc == STAGE_ETOOBIG && q->op == STAGE__MOVE_IMPORT) {
+        /* the destination takes no frame this large (its --max-message
+        ** is smaller than this node's): as if it refused the image, so
+        ** this move alone ends, the actor taken back here */
+        char idt[STAGE_ID_TEXT_MAX], why[STAGE_ID_TEXT_MAX + 300];
+        stage_id_format(&q->home, idt, sizeof idt);
+        snprintf(why, sizeof why,
+                 "actor '%s' cannot move to node '%s': its image takes a "
+                 "frame of %zu bytes, more than that node takes (its "
+                 "--max-message is smaller than this node's)",
+                 idt, it->where, frame);
+        stage__move_msg_t failed = {.op = STAGE__MOVE_FAILED,
+                                    .status = STAGE_ETOOBIG,
+                                    .home = q->home,
+                                    .at = q->at,
+                                    .data = why,
+                                    .len = strlen(why)};
+        stage__move_net_in(nn->node, it->where, &failed, NULL);
+        return;
+    }
     if (rc) {
         char msg[STAGE_ADDR_MAX + 200];
         snprintf(msg, sizeof msg,

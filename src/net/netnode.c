@@ -463,11 +463,16 @@ static void dead_target(const stage_id_t *to, stage__env_t *e,
 ** (a failure with a huge message, say). */
 static int frame_failed(stage__netnode_t *nn, int rc, size_t frame, char *why,
                         size_t len) {
-    if (rc == STAGE_ETOOBIG)
+    if (rc == STAGE_ETOOBIG && frame > nn->max_frame)
         snprintf(why, len,
                  "its frame is %zu bytes, over the %zu bytes a frame between "
                  "nodes may take",
                  frame, nn->max_frame);
+    else if (rc == STAGE_ETOOBIG) /* the peer said it takes less */
+        snprintf(why, len,
+                 "its frame is %zu bytes, more than that node takes (its "
+                 "--max-message is smaller than this node's)",
+                 frame);
     else if (rc == STAGE_EDECODE)
         snprintf(why, len,
                  "its arguments are not well-formed msgpack nested at most "

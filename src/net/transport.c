@@ -321,6 +321,10 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
         p = stage__peer_get(t, canon);
         if (!p) return STAGE_ENOMEM;
     }
+    /* past what the peer said it takes: it would close the connection at
+    ** the frame's header, and the session would send it again, forever */
+    if (p->max_frame && len > p->max_frame - STAGE__FRAME_HEADER)
+        return STAGE_ETOOBIG;
     int rc = stage__session_append(&p->s, kind, body, len);
     if (rc == STAGE_EBUSY) p->refused = true;
     if (rc) return rc;

@@ -1,5 +1,6 @@
 -- Sizes between nodes (cluster.limits). args: "serve" — name a Big "big"
--- and print "ready"; or "call ADDR LIMIT" — from a node whose own
+-- and print "ready"; or "frames ADDR", below; or "call ADDR LIMIT" — from
+-- a node whose own
 -- --max-message is larger than LIMIT (the server's), check that each
 -- message, reply and spawn argument too large fails its sender's future
 -- with TooLarge at once, on whichever side found it, and that the server
@@ -12,6 +13,8 @@ function Big:size() return self.born end
 function Big:take(s) return #s end
 function Big:blob(bytes) return string.rep("x", bytes) end
 function Big:ping() return "pong" end
+function Big:keep(s) self.s = s end
+function Big:kept() return #self.s end
 
 -- f's future must fail with TooLarge, its message holding want, at once:
 -- a reply that is lost would show as Timeout after 2 s.
@@ -31,7 +34,8 @@ local function serve()
   print("ready")
 end
 
-local function call(addr, limit)
+-- The server's Big, once its name is found.
+local function find_big()
   local deadline = stage.now() + 10
   local big
   repeat -- the server's name may still be on its way
@@ -42,6 +46,35 @@ local function call(addr, limit)
     if not ok then stage.sleep(0.1):await() end
   until ok or stage.now() > deadline
   assert(big:ping():await() == "pong", "the server never answered")
+  return big
+end
+
+-- From a node that takes larger frames than the server (--max-message
+-- past the 8 MiB frames every node takes): a message, a move or a spawn
+-- whose frame the server would refuse at its header fails here, at once,
+-- with TooLarge. Sent, it would close the connection, and the session
+-- would send it again on the next one, forever. The connection stays.
+local function frames(addr)
+  local big = find_big()
+  local huge = string.rep("x", 10000000)
+  local more = "more than that node takes"
+  too_large(more, function() return big:take(huge) end)
+  too_large(more, function() return Big:spawn_at(addr, huge):size() end)
+  local heavy = Big()
+  heavy:keep(huge):await()
+  too_large("cannot move to node '" .. addr .. "': its image takes a frame",
+            function() return stage.migrate(heavy, addr) end)
+  assert(heavy:kept():await(2) == #huge) -- still here, whole
+  -- and everything that fits goes, on the same connection
+  assert(big:take(string.rep("x", 50000)):await(2) == 50000)
+  local light = Big()
+  assert(stage.migrate(light, addr):await(2):ping():await(2) == "pong")
+  print("ok")
+  stage.exit(0)
+end
+
+local function call(addr, limit)
+  local big = find_big()
   local id = tostring(big)
   -- the strings below are >= 65536 bytes: [s] takes #s + 6 bytes
   local theirs = string.rep("x", limit) -- within ours, past theirs
@@ -81,5 +114,6 @@ end
 
 function main(args)
   if args[1] == "serve" then return serve() end
+  if args[1] == "frames" then return frames(args[2]) end
   call(args[2], math.tointeger(tonumber(args[3])))
 end

@@ -3,7 +3,9 @@
 # its sender's future with TooLarge at once, whichever node finds it: the
 # server takes at most 100000 bytes (--max-message), the caller 400000.
 # A one-way message too large for the server is logged there with the
-# actor's id. tests/cluster/limits.lua does the calls.
+# actor's id. A node whose frames may be larger than the server's (its
+# --max-message past 8 MiB) fails what the server could not read where it
+# is sent. tests/cluster/limits.lua does the calls.
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 start server --theatres 2 --max-message 100000 "$here/limits.lua" serve
@@ -16,4 +18,10 @@ wait_line "$DIR/server.out" \
     "^stage: warn: from '[^']+': a message to actor '[^']+/Big/[0-9]+' is too large: its arguments are 100006 bytes, over the limit of 100000 bytes of node '$ADDR_server' \\(--max-message\\); not delivered\$" 5
 grep -q "^stage: warn: the reply of actor '[^']*/Big/[0-9]*' is too large: over the limit of 100000 bytes (--max-message); its caller gets TooLarge\$" \
     "$DIR/server.out" || fail "the reply too large was not logged with its actor"
+# a node that takes frames larger than the server's (8 MiB): what would
+# not fit the server's fails at once where it is sent
+timeout 60 "$STAGE" node --join "$ADDR_server" --theatres 2 \
+    --max-message 20000000 "$here/limits.lua" frames "$ADDR_server" \
+    > "$DIR/frames.out" 2>&1 || fail "the frames node failed: $(tail -3 "$DIR/frames.out")"
+grep -q '^ok$' "$DIR/frames.out" || fail "the frames node did not finish"
 echo "cluster.limits: ok"
