@@ -19,7 +19,10 @@
 **     there half of the actors of its queue that may go, the ones at the
 **     back first (they would wait the longest), at most STEAL_BATCH, each
 **     by core/move.c's move (its image: stage__move_steal), which keeps
-**     every sender's order; then it counts again from zero;
+**     every sender's order, for STEAL_GIVE_SECS at most (a move runs the
+**     actor's departing hook and copies its state: the rest stay queued,
+**     and a type one move of which took that long is not stolen again);
+**     then it counts again from zero;
 **   - all of them, not half, when a turn ran out its slice and a queued
 **     actor that stays for its conversation here (ACTOR_TALKED, below)
 **     has STEAL_DEEP messages or more queued (flooded): that receiver is
@@ -74,6 +77,7 @@
 #define STEAL_BUSY_SECS 10e-3 /* a backlog this long (CPU time): give */
 #define STEAL_PROBE_SECS 5e-4 /* wall time between reads of the CPU clock */
 #define STEAL_RETRY_SECS 5e-3 /* nothing could go: look again after this */
+#define STEAL_GIVE_SECS 2e-3  /* a hand-over's CPU time; then the rest stay */
 #define STEAL_DEEP 512  /* messages queued: a receiver behind its senders */
 #define STEAL_WALK 4096 /* mailbox entries read per hand-over at most */
 
@@ -130,6 +134,8 @@ static stage__theatre_t *claim(stage__theatre_t *t) {
 static int may_go(const stage__theatre_t *t, const stage__actor_t *a) {
     return a->type->kind == STAGE_KIND_MOBILE && a->mbox_head &&
            a->type->impl->state_export &&
+           !atomic_load_explicit(&a->type->slow_to_steal,
+                                 memory_order_relaxed) &&
            !(a->flags &
              (ACTOR_SUSPENDED | ACTOR_STOPPING | ACTOR_DEAD | ACTOR_RESTART |
               ACTOR_MOVING | ACTOR_LEAVING | ACTOR_MOVED | ACTOR_PLACED |
@@ -226,8 +232,25 @@ void stage__steal_give(stage__theatre_t *t, stage__actor_t **last) {
     if (!to) return;
     stage__actor_t *out[STEAL_BATCH];
     int k = pick(t, sliced, out, last);
-    for (int i = 0; i < k; i++)
+    /* A move runs the actor's departing hook, user code, and copies its
+    ** state, here on the busy theatre: past STEAL_GIVE_SECS of its CPU
+    ** time (256 small actors take well under it; the wall clock would
+    ** count a preemption too) the rest stay queued, and a type one move
+    ** of which took that long alone is not stolen again: slow hooks and
+    ** large states cost this theatre one move, not a batch. */
+    double start = thread_cpu(), now = start;
+    int i = 0;
+    for (; i < k && (i == 0 || now - start < STEAL_GIVE_SECS); i++) {
+        stage__type_t *ty = out[i]->type;
+        double before = now;
         stage__move_steal(t, out[i], to->index);
+        now = thread_cpu();
+        if (now - before >= STEAL_GIVE_SECS)
+            atomic_store_explicit(&ty->slow_to_steal, true,
+                                  memory_order_relaxed);
+    }
+    for (; i < k; i++)
+        stage__actor_schedule(t, out[i]);
     t->backlog_since = 0;
     if (k == 0) {
         /* nothing here may go: leave it hungry for another (it may have

@@ -253,11 +253,46 @@ local function flooded()
     .. table.concat(seen, ", ") .. " senders in three fan-ins, not 1")
 end
 
+-- 6. a burst of workers whose departing hook takes long (5 ms of CPU, a
+-- flush, say): a move runs it on the busy theatre, so that theatre gives
+-- one away and then keeps the rest (about half of them would go)
+local Slow = stage.actor "Slow"
+function Slow:birth() self.departed = 0 end
+function Slow:departing()
+  self.departed = self.departed + 1
+  local t = stage.now()
+  while stage.now() - t < 0.005 do end
+end
+function Slow:work(from, to)
+  return {steps(from, to), stage.theatre(), self.departed}
+end
+
+local function slow()
+  local actors, born = {}, {}
+  for i = 1, WORKERS do
+    actors[i] = Slow()
+    born[i] = actors[i]:work(1, 1) -- born first: a move then runs the hook
+  end
+  stage.join(born):await()
+  local fs = {}
+  for i = 1, WORKERS do
+    fs[i] = actors[i]:work((i - 1) * CHUNK + 1, i * CHUNK)
+  end
+  local total, departed = 0, 0
+  for i = 1, WORKERS do
+    local r = fs[i]:await()
+    total, departed = total + r[1], departed + r[3]
+  end
+  assert(total == steps(1, WORKERS * CHUNK), "a worker's result was wrong")
+  assert(departed <= 1, departed .. " departing hooks of 5 ms ran on the "
+    .. "busy theatre to give their actors away")
+end
+
 function main(args)
   assert(stage.theatres() == 2, "run with --theatres 2")
   local part = ({burst = burst, order = ordered, stay = stays,
-    fan_in = fan_in, flooded = flooded})[args[1]]
-  assert(part, "say which part: burst, order, stay, fan_in or flooded")
+    fan_in = fan_in, flooded = flooded, slow = slow})[args[1]]
+  assert(part, "say which part: burst, order, stay, fan_in, flooded or slow")
   part()
   print("ok")
 end

@@ -112,6 +112,10 @@ struct stage__type {
     stage__actor_t **members;
     size_t n, cap;
     atomic_bool announced; /* registered in the DHT */
+    /* a steal of one of its actors took long (its departing hook, its
+    ** state): core/steal.c leaves its actors where they are from then on
+    ** (relaxed: a hint any theatre reads and writes) */
+    atomic_bool slow_to_steal;
     /* what a failed turn leaves behind (core/onerror.c); fixed before the
     ** node starts */
     stage_on_error_t on_error;
