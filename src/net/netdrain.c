@@ -308,16 +308,16 @@ typedef struct bounced {
     char body[];
 } bounced_t;
 
-static void bounce_send(stage__netnode_t *nn, const char *peer, int kind,
-                        const char *body, size_t len) {
+void stage__netnode_bounce(stage__netnode_t *nn, const char *peer, int kind,
+                           const char *body, size_t len) {
     stage_pack_t p = STAGE_PACK_INIT;
     int rc = stage__node_bounce_encode(&p, kind, body, len);
     if (!rc)
         rc = stage__netnode_send_frame(nn, peer, FRAME_BOUNCE, p.data, p.len);
     stage_pack_free(&p);
     if (rc)
-        LOG_WARN("draining: a message from '%s' could not be sent back: %s",
-                 peer, stage_strerror(rc));
+        LOG_WARN("a message from '%s' could not be sent back to it: %s", peer,
+                 stage_strerror(rc));
 }
 
 bool stage__drain_bounce(stage__netnode_t *nn, const char *peer, int kind,
@@ -325,7 +325,7 @@ bool stage__drain_bounce(stage__netnode_t *nn, const char *peer, int kind,
     stage__drain_t *d = nn->drain;
     if (!d || d->phase < BARRIER) return false;
     if (d->phase >= DONE) {
-        bounce_send(nn, peer, kind, body, len);
+        stage__netnode_bounce(nn, peer, kind, body, len);
         return true;
     }
     bounced_t *b = stage__malloc(sizeof *b + len);
@@ -375,7 +375,7 @@ static void flush_step(stage__drain_t *d) {
     d->phase = DONE;
     for (bounced_t *b; (b = d->held_head);) {
         d->held_head = b->next;
-        bounce_send(nn, b->peer, b->kind, b->body, b->len);
+        stage__netnode_bounce(nn, b->peer, b->kind, b->body, b->len);
         stage__free(b);
     }
     d->held_tail = NULL;

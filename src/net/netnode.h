@@ -309,6 +309,10 @@ void stage__drain_item(stage__netnode_t *nn, stage__netnode_item_t *it);
 ** drain): held, or sent back at once. True if bounced. */
 bool stage__drain_bounce(stage__netnode_t *nn, const char *peer, int kind,
                          const char *body, size_t len);
+/* Send a MSG or STOP frame back to its sender (BOUNCE), which sends it
+** where the migrations store says its actor is (relocate.c). */
+void stage__netnode_bounce(stage__netnode_t *nn, const char *peer, int kind,
+                           const char *body, size_t len);
 /* The drain's part of the node's close. */
 void stage__drain_close(stage__netnode_t *nn);
 /* sources.c: code that travels (the sources store) */

@@ -123,6 +123,19 @@ local function orphan(args)
     print("spawned " .. tostring(c))
     return
   end
+  if args[1] == "rejoined" then
+    -- a node that joined after the actor's home died and was restarted
+    -- at its address: its first id names that dead run, and reaches the
+    -- actor where it lives now (the restarted node sends the message back
+    -- to be sent where the migrations store says)
+    local ref = stage.ref(args[2])
+    assert(ref:put("t", 1):await(10) == 1)
+    stage.send(ref, "put", "t", 2)
+    local r = ref:check("t", 2):await(10)
+    assert(r == true, tostring(r))
+    print("ok rejoined")
+    stage.exit(0)
+  end
   if args[1] == "later" then -- a node that never knew the drained one
     local ref = stage.ref(args[2])
     ref:put("s", 4):await(10) -- at once: no failure is allowed
@@ -198,7 +211,8 @@ function main(args)
   if args[1] == "idle" then return end
   if args[1] == "names" then return names(args[2], args[3]) end
   if args[1] == "home" or args[1] == "reach" or args[1] == "spawn" or
-     args[1] == "ballast" or args[1] == "later" then
+     args[1] == "ballast" or args[1] == "later" or
+     args[1] == "rejoined" then
     return orphan(args)
   end
   if args[1] == "target" then
