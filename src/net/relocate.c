@@ -540,7 +540,7 @@ static void name_taken(stage__netnode_t *nn, naming_t *nm,
     bool unseen = x->status == STAGE_EEXISTS && !x->nitems && !nm->claim;
     if (unseen && !nm->ad && !r->closing) {
         LOG_INFO("the name '%s' is claimed for its actor here: its home "
-                 "'%s' died, and the name with it",
+                 "'%s' is gone (it stopped or died), and the name with it",
                  nm->name, nm->old.node);
         nm->claim = true;
         if (!name_ask(nn, nm)) {
