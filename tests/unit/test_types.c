@@ -51,13 +51,19 @@ static void *read_types(void *arg) {
     return NULL;
 }
 
-static void a_type_found_from_another_thread_has_its_policy(void **state) {
-    (void)state;
+/* A node of one theatre, not started. */
+static stage_node_t *node_new(void) {
     stage_node_config_t cfg;
     stage_node_config_init(&cfg);
     cfg.theatres = 1;
     stage_node_t *node;
     assert_int_equal(stage_node_new(&node, &cfg), 0);
+    return node;
+}
+
+static void a_type_found_from_another_thread_has_its_policy(void **state) {
+    (void)state;
+    stage_node_t *node = node_new();
     for (int i = 0; i < NTYPES; i++) {
         snprintf(names[i], sizeof names[i], "Policy%d", i);
         defs[i] = (stage_type_def_t){.name = names[i],
@@ -79,11 +85,7 @@ static void a_type_found_from_another_thread_has_its_policy(void **state) {
 /* A def's policy is checked before anything is added. */
 static void a_bad_policy_adds_no_type(void **state) {
     (void)state;
-    stage_node_config_t cfg;
-    stage_node_config_init(&cfg);
-    cfg.theatres = 1;
-    stage_node_t *node;
-    assert_int_equal(stage_node_new(&node, &cfg), 0);
+    stage_node_t *node = node_new();
     stage_type_def_t def = {.name = "Bad", .methods = methods};
     def.restart_window = -1;
     assert_int_equal(stage_type_register(node, &def), STAGE_EINVAL);
