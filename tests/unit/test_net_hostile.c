@@ -314,9 +314,13 @@ static void handshake_of_version_1_form_closes_the_connection(void **state) {
 
 /* eight fields are a hello with its max frame (12 here, a size: the bad
 ** known -1 is what is refused); nine are none */
-static void handshake_with_a_ninth_field_closes_the_connection(void **state) {
+static void handshake_with_an_eighth_field_is_read(void **state) {
     (void)state;
     send_hello_with(8, false, "bad session state");
+}
+
+static void handshake_with_a_ninth_field_closes_the_connection(void **state) {
+    (void)state;
     send_hello_with(9, false, "malformed handshake");
 }
 
@@ -784,6 +788,7 @@ int main(void) {
         T(wrong_handshake_version_closes_the_connection),
         T(handshake_manager_not_an_id_closes_the_connection),
         T(handshake_of_version_1_form_closes_the_connection),
+        T(handshake_with_an_eighth_field_is_read),
         T(handshake_with_a_ninth_field_closes_the_connection),
         T(handshake_with_a_bad_session_closes_the_connection),
         T(frame_before_handshake_closes_the_connection),
