@@ -690,12 +690,12 @@ static int in_msg(stage__netnode_t *nn, const char *peer, const char *body,
         return STAGE_EDECODE;
     }
     /* for an actor of an earlier run of this node (killed, restarted at
-    ** its address): lost with that run, or living on where its takeover
-    ** put it, which the migrations store says. A sender that knows that
-    ** run died asks the store itself; one that joined since does not, and
-    ** the message goes back to it (BOUNCE) to be sent on from there, its
-    ** call with it */
-    if (!strcmp(to.node, nn->address) && !stage__id_is_local(nn->node, &to)) {
+    ** its address; `to` has this node's address): lost with that run, or
+    ** living on where its takeover put it, which the migrations store
+    ** says. A sender that knows that run died asks the store itself; one
+    ** that joined since does not, and the message goes back to it
+    ** (BOUNCE) to be sent on from there, its call with it */
+    if (to.incarnation != stage__node_incarnation(nn->node)) {
         stage__netnode_bounce(nn, peer, stop ? FRAME_STOP : FRAME_MSG, body,
                               len);
         return 0;
