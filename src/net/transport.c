@@ -31,6 +31,7 @@
 #include "stage/errors.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "wire/mp.h"
 
 void stage__transport_config_init(stage__transport_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -72,11 +73,11 @@ static void session_config(const stage__transport_config_t *c,
     if (s->ack_bytes > c->max_outbound / 8) s->ack_bytes = c->max_outbound / 8;
 }
 
-/* Write addr's canonical form into out. 0 or STAGE_EINVAL. */
+/* Write addr's canonical form into out. 0 or STAGE_EINVAL. The form is
+** wire's, which core's moves and Lua's spawn_at write too, so that every
+** layer names a peer as the transport does. */
 static int canonical(const char *addr, char *out, size_t len) {
-    struct sockaddr_storage ss;
-    if (stage__addr_parse(addr, &ss)) return STAGE_EINVAL;
-    return stage__addr_format((struct sockaddr *)&ss, out, len);
+    return stage__node_addr_canon(addr, out, len);
 }
 
 uint64_t stage__transport_random(stage__transport_t *t, uint64_t n) {
