@@ -508,10 +508,17 @@ static int spawn_at(stage_node_t *node, int owner, int theatre,
                     size_t len, stage_future_t **fut) {
     if (!fut) return STAGE_EINVAL;
     *fut = NULL;
-    if (!address || !*address ||
-        strnlen(address, STAGE_ADDR_MAX) >= STAGE_ADDR_MAX || !type ||
-        !stage_type_name_valid(type) || !stage__native_args_ok(args, len))
+    /* this node's own address ("local" without a network), or another as
+    ** the transport names its peers ("localhost:7400": 127.0.0.1:7400) */
+    char canon[STAGE_ADDR_MAX];
+    if (!address || !type || !stage_type_name_valid(type) ||
+        !stage__native_args_ok(args, len))
         return STAGE_EINVAL;
+    if (strcmp(address, stage__node_address(node))) {
+        if (stage__node_addr_canon(address, canon, sizeof canon))
+            return STAGE_EINVAL;
+        address = canon;
+    }
     if (len > node->cfg.max_message) return STAGE_ETOOBIG;
     stage__future_t *f = stage__future_new(node, owner, 0);
     if (!f) return STAGE_ENOMEM;

@@ -257,6 +257,18 @@ static void limits_between_nodes_fail_at_once_where_found(void **state) {
              stage_node_address(a), SMALL + 1, SMALL);
     fails_quickly(&f, STAGE_ETOOBIG, want);
 
+    /* a's address as "localhost:PORT" names a (the limit applies there);
+    ** a host name names no node */
+    char local[STAGE_ADDR_MAX];
+    snprintf(local, sizeof local, "localhost%s",
+             strrchr(stage_node_address(a), ':'));
+    assert_int_equal(stage_node_spawn_at(b, local, "Sink", p.data, p.len, &f),
+                     0);
+    fails_quickly(&f, STAGE_ETOOBIG, want);
+    assert_int_equal(
+        stage_node_spawn_at(b, "example.com:7400", "Sink", p.data, p.len, &f),
+        STAGE_EINVAL);
+
     /* past b's own limit: refused by the send itself */
     str_args(&p, LARGE);
     assert_int_equal(stage_node_send(b, &sink, "take", p.data, p.len, &f),
