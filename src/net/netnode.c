@@ -133,13 +133,15 @@ static void hold_frame(stage__netnode_t *nn, const char *peer, int kind,
 ** STAGE_E* code for a frame that can never go (the caller fails its call). */
 int stage__netnode_send_frame(stage__netnode_t *nn, const char *peer, int kind,
                               const char *body, size_t len) {
-    /* before it is held: a held frame must be one the transport takes */
-    if (len > nn->max_frame - STAGE__FRAME_HEADER) return STAGE_ETOOBIG;
+    /* before it is held: a held frame must be one the transport takes,
+    ** or its call would never hear that it was lost */
+    int rc = stage__transport_fits(nn->tr, peer, len);
+    if (rc) return rc;
     bool behind = false;
     for (stage__held_t *h = nn->held_head; h && !behind; h = h->next)
         behind = !strcmp(h->peer, peer); /* keep the order behind held ones */
-    int rc = behind ? STAGE_EBUSY
-                    : stage__transport_send(nn->tr, peer, kind, body, len);
+    rc = behind ? STAGE_EBUSY
+                : stage__transport_send(nn->tr, peer, kind, body, len);
     if (rc == STAGE_EBUSY) {
         hold_frame(nn, peer, kind, body, len);
         return 0;
@@ -595,13 +597,17 @@ static void spawn_stored(stage__netnode_t *nn, void *arg, int status,
 /* Send a SPAWN once the sources store has the type's code (the node
 ** there may need it): false, or true if it is held (it kept). */
 static bool out_spawn(stage__netnode_t *nn, stage__netnode_item_t *it) {
-    stage__type_t *ty = stage__type_find(nn->node, it->key);
-    int rc = stage__sources_store(nn, ty, spawn_stored, it);
-    if (rc == 0) return true;
-    if (rc < 0) /* the node there may have it: try */
-        LOG_WARN("the code of actor type '%s' is not in the sources "
-                 "store: %s",
-                 it->key, stage_strerror(rc));
+    /* arguments alone more than the node there takes: the spawn fails now
+    ** (out_spawn_now says why), not once the store has answered */
+    if (stage__transport_fits(nn->tr, it->where, it->len) == 0) {
+        stage__type_t *ty = stage__type_find(nn->node, it->key);
+        int rc = stage__sources_store(nn, ty, spawn_stored, it);
+        if (rc == 0) return true;
+        if (rc < 0) /* the node there may have it: try */
+            LOG_WARN("the code of actor type '%s' is not in the sources "
+                     "store: %s",
+                     it->key, stage_strerror(rc));
+    }
     out_spawn_now(nn, it);
     return false;
 }

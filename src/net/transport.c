@@ -308,6 +308,17 @@ uint32_t stage__transport_peer_incarnation(stage__transport_t *t,
     return p ? stage__session_peer(&p->s) : 0;
 }
 
+static bool peer_refuses(const stage__peer_t *p, size_t len) {
+    return p->max_frame && len > p->max_frame - STAGE__FRAME_HEADER;
+}
+
+int stage__transport_fits(stage__transport_t *t, const char *peer,
+                          size_t len) {
+    if (len > t->cfg.max_frame - STAGE__FRAME_HEADER) return STAGE_ETOOBIG;
+    stage__peer_t *p = stage__peer_find(t, peer);
+    return p && peer_refuses(p, len) ? STAGE_ETOOBIG : 0;
+}
+
 int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
                           const void *body, size_t len) {
     if (t->closing) return STAGE_ESTOPPED;
@@ -324,8 +335,7 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
     }
     /* past what the peer said it takes: it would close the connection at
     ** the frame's header, and the session would send it again, forever */
-    if (p->max_frame && len > p->max_frame - STAGE__FRAME_HEADER)
-        return STAGE_ETOOBIG;
+    if (peer_refuses(p, len)) return STAGE_ETOOBIG;
     int rc = stage__session_append(&p->s, kind, body, len);
     if (rc == STAGE_EBUSY) p->refused = true;
     if (rc) return rc;

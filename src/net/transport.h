@@ -157,11 +157,18 @@ uint32_t stage__transport_peer_incarnation(stage__transport_t *t,
 ** made by our encoder from checked parts, and the receiver checks it
 ** again). 0, or: STAGE_EBUSY when the peer's session would hold more than
 ** max_outbound bytes (nothing queued; wait for on_drain),
-** STAGE_ETOOBIG (the frame would exceed max_frame), STAGE_EINVAL (bad kind or
-** address, peer is this node, or no address of our own yet), STAGE_ESTOPPED
-** (being destroyed), STAGE_ENOMEM. */
+** STAGE_ETOOBIG (the frame would exceed max_frame, or what the peer said
+** it takes), STAGE_EINVAL (bad kind or address, peer is this node, or no
+** address of our own yet), STAGE_ESTOPPED (being destroyed),
+** STAGE_ENOMEM. */
 int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
                           const void *body, size_t len);
+
+/* STAGE_ETOOBIG if a body of len bytes makes a frame larger than this node
+** sends, or than the peer at peer said it takes; else 0 (a peer not yet
+** heard from may take anything this node sends). */
+int stage__transport_fits(stage__transport_t *t, const char *peer,
+                          size_t len);
 
 /* Tell every peer with a connection that this node stops (a BYE frame,
 ** written at the end of this loop turn): they end their sessions with it

@@ -19,9 +19,22 @@ wait_line "$DIR/server.out" \
 grep -q "^stage: warn: the reply of actor '[^']*/Big/[0-9]*' is too large: over the limit of 100000 bytes (--max-message); its caller gets TooLarge\$" \
     "$DIR/server.out" || fail "the reply too large was not logged with its actor"
 # a node that takes frames larger than the server's (8 MiB): what would
-# not fit the server's fails at once where it is sent
+# not fit the server's fails at once where it is sent; and so it does with
+# the server stopped, its frames held there. The node's standard input
+# says when the server is stopped.
+mkfifo "$DIR/frames.in"
 timeout 60 "$STAGE" node --join "$ADDR_server" --theatres 2 \
-    --max-message 20000000 "$here/limits.lua" frames "$ADDR_server" \
-    > "$DIR/frames.out" 2>&1 || fail "the frames node failed: $(tail -3 "$DIR/frames.out")"
+    --max-message 20000000 --node-timeout 60 "$here/limits.lua" frames \
+    "$ADDR_server" < "$DIR/frames.in" > "$DIR/frames.out" 2>&1 &
+pid=$!
+PIDS="$PIDS $pid"
+exec 3> "$DIR/frames.in"
+wait_line "$DIR/frames.out" '^stall$' 30
+kill -STOP "$PID_server"
+echo stopped >&3
+wait_line "$DIR/frames.out" '^resume$' 30
+kill -CONT "$PID_server"
+exec 3>&-
+wait_exit "$pid" 60
 grep -q '^ok$' "$DIR/frames.out" || fail "the frames node did not finish"
 echo "cluster.limits: ok"
