@@ -312,8 +312,7 @@ static bool peer_refuses(const stage__peer_t *p, size_t len) {
     return p->max_frame && len > p->max_frame - STAGE__FRAME_HEADER;
 }
 
-int stage__transport_fits(stage__transport_t *t, const char *peer,
-                          size_t len) {
+int stage__transport_fits(stage__transport_t *t, const char *peer, size_t len) {
     if (len > t->cfg.max_frame - STAGE__FRAME_HEADER) return STAGE_ETOOBIG;
     stage__peer_t *p = stage__peer_find(t, peer);
     return p && peer_refuses(p, len) ? STAGE_ETOOBIG : 0;

@@ -167,8 +167,7 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
 /* STAGE_ETOOBIG if a body of len bytes makes a frame larger than this node
 ** sends, or than the peer at peer said it takes; else 0 (a peer not yet
 ** heard from may take anything this node sends). */
-int stage__transport_fits(stage__transport_t *t, const char *peer,
-                          size_t len);
+int stage__transport_fits(stage__transport_t *t, const char *peer, size_t len);
 
 /* Tell every peer with a connection that this node stops (a BYE frame,
 ** written at the end of this loop turn): they end their sessions with it
