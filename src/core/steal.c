@@ -6,9 +6,11 @@
 ** Lua state, so the hand-over is made by the busy theatre (the victim):
 **   - a theatre about to sleep with nothing to do says it is hungry
 **     (t->hungry = 1, node->nhungry + 1) and sleeps as before;
-**   - a theatre with STEAL_MIN actors or more queued looks at
-**     node->nhungry before each actor it runs (theatre.c: a relaxed load
-**     of a line written only when a theatre falls asleep or wakes up);
+**   - a theatre with STEAL_MIN actors or more queued, or any after a
+**     turn ran out its slice (the next waits a slice for each of its
+**     messages), looks at node->nhungry before each actor it runs
+**     (theatre.c: a relaxed load of a line written only when a theatre
+**     falls asleep or wakes up);
 **     if someone is hungry, it counts how long it has been busy, from
 **     that first look, until it next runs dry (falls asleep);
 **   - once that has lasted STEAL_BUSY_SECS of its CPU time, or at once
@@ -50,6 +52,15 @@
 ** parent gathering its children's answers) stays with it, where its
 ** messages cost least; if it went, each of them would take two inbox
 ** hops, through this theatre's own inbox to its hub, instead of none.
+** Unless its messages are heavy (ACTOR_HEAVY): each took STEAL_HEAVY_SECS
+** or more, the last two times its turns were timed, against well under a
+** microsecond for a hop. Then the work is worth spreading, and staying
+** would keep the other theatres idle: a caller that awaits each answer of
+** its own callee is suspended, and cannot go itself, so eight such pairs
+** would run on one theatre of two. A turn is timed (theatre.c, two reads
+** of the wall clock) only when this theatre looks for actors to give, and
+** it takes two long ones in a row: the system preempting this thread in
+** one short turn does not make an actor heavy.
 ** Pinned and creatable actors (main among them) never go.
 **
 ** Why so conservative: a message between theatres costs several times one
@@ -73,11 +84,12 @@
 #include "core/theatre.h"
 #include "node_internal.h"
 
-#define STEAL_BATCH 256       /* actors moved per hand-over at most */
-#define STEAL_BUSY_SECS 10e-3 /* a backlog this long (CPU time): give */
-#define STEAL_PROBE_SECS 5e-4 /* wall time between reads of the CPU clock */
-#define STEAL_RETRY_SECS 5e-3 /* nothing could go: look again after this */
-#define STEAL_GIVE_SECS 2e-3  /* a hand-over's CPU time; then the rest stay */
+#define STEAL_BATCH 256        /* actors moved per hand-over at most */
+#define STEAL_BUSY_SECS 10e-3  /* a backlog this long (CPU time): give */
+#define STEAL_PROBE_SECS 5e-4  /* wall time between reads of the CPU clock */
+#define STEAL_RETRY_SECS 5e-3  /* nothing could go: look again after this */
+#define STEAL_GIVE_SECS 2e-3   /* a hand-over's CPU time; then the rest stay */
+#define STEAL_HEAVY_SECS 10e-6 /* a message this long: heavy (wall time) */
 #define STEAL_DEEP 512  /* messages queued: a receiver behind its senders */
 #define STEAL_WALK 4096 /* mailbox entries read per hand-over at most */
 
@@ -136,11 +148,18 @@ static int may_go(const stage__theatre_t *t, const stage__actor_t *a) {
            a->type->impl->state_export &&
            !atomic_load_explicit(&a->type->slow_to_steal,
                                  memory_order_relaxed) &&
-           !(a->flags &
-             (ACTOR_SUSPENDED | ACTOR_STOPPING | ACTOR_DEAD | ACTOR_RESTART |
-              ACTOR_MOVING | ACTOR_LEAVING | ACTOR_MOVED | ACTOR_PLACED |
-              ACTOR_NOSTEAL | ACTOR_TALKED)) &&
+           !(a->flags & (ACTOR_SUSPENDED | ACTOR_STOPPING | ACTOR_DEAD |
+                         ACTOR_RESTART | ACTOR_MOVING | ACTOR_LEAVING |
+                         ACTOR_MOVED | ACTOR_PLACED | ACTOR_NOSTEAL)) &&
+           (a->flags & (ACTOR_TALKED | ACTOR_HEAVY)) != ACTOR_TALKED &&
            stage__serial_theatre(a->serial) == t->index;
+}
+
+void stage__steal_weigh(stage__actor_t *a, double secs, uint64_t turns) {
+    if (secs >= STEAL_HEAVY_SECS * (double)turns)
+        a->flags |= ACTOR_LONG | (a->flags & ACTOR_LONG) << 1;
+    else
+        a->flags &= ~(ACTOR_LONG | ACTOR_HEAVY);
 }
 
 /* 1 once t has been busy for STEAL_BUSY_SECS of CPU time since it first

@@ -193,7 +193,7 @@ static int suspended(stage__theatre_t *t, stage__actor_t *a, int r) {
 /* 1 if another theatre is hungry and t has a backlog it may give. The load
 ** is relaxed: a hint (steal.c says why that is enough). */
 static inline bool may_give(const stage__theatre_t *t) {
-    return t->nrun >= STEAL_MIN &&
+    return (t->nrun >= STEAL_MIN || (t->sliced && t->nrun)) &&
            atomic_load_explicit(&t->node->nhungry, memory_order_relaxed);
 }
 
@@ -205,6 +205,25 @@ static inline bool plain(const stage__env_t *e) {
 }
 
 #define TURN_ENDS (ACTOR_STOPPING | ACTOR_RESTART | ACTOR_MOVING)
+
+/* A turn timed for steal.c (run_actor): when it began, and the theatre's
+** turn_seq then, which counts its messages and resumes. */
+typedef struct turn_clock {
+    double start;
+    uint64_t seq;
+} turn_clock_t;
+
+static void clock_start(stage__theatre_t *t, turn_clock_t *c) {
+    c->start = stage__now();
+    c->seq = atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
+}
+
+static void clock_stop(stage__theatre_t *t, stage__actor_t *a,
+                       turn_clock_t *c) {
+    uint64_t seq = atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
+    if (seq != c->seq)
+        stage__steal_weigh(a, stage__now() - c->start, seq - c->seq);
+}
 
 stage__env_t *stage__turn_next(stage__theatre_t *t, stage__actor_t *a) {
     stage__env_t *e = a->mbox_head;
@@ -280,8 +299,9 @@ static bool turn_goes_on(stage__theatre_t *t, stage__actor_t *a,
 ** the current turn). A turn that failed under on_error "restart" is
 ** followed by the restart, before the next message (onerror.c). The kind
 ** may go on to the next actors of the run queue in the same turn
-** (stage__turn_switch): the rest of it is then the last one's. */
-static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
+** (stage__turn_switch): the rest of it is then the last one's.
+** timed: t looks for actors to give (may_give): the turn is weighed. */
+static void run_actor(stage__theatre_t *t, stage__actor_t *a, bool timed) {
     a->flags &= ~ACTOR_QUEUED;
     if (a->flags & ACTOR_DEAD) { /* destroyed while queued: free it here */
         stage__free(a);
@@ -289,6 +309,8 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
     }
     if (stopping(t)) return;
     t->turn_msgs = 0;
+    turn_clock_t clock = {0, 0};
+    if (timed) clock_start(t, &clock);
     if (a->flags & ACTOR_SUSPENDED) {
         if (!(a->flags & ACTOR_READY)) return;
         a->flags &= ~ACTOR_READY;
@@ -296,7 +318,10 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         int r = a->type->impl->resume(t, a);
         stage__turn_end(t);
         a = turn_owner(t, a);
-        if (suspended(t, a, r)) return;
+        if (suspended(t, a, r)) {
+            if (timed) clock_stop(t, a, &clock);
+            return;
+        }
     }
     double until = 0;
     /* messages a deliver took itself (stage__turn_next) count in the turn */
@@ -331,8 +356,12 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
         int r = a->type->impl->deliver(t, a, e);
         stage__turn_end(t);
         a = turn_owner(t, a);
-        if (suspended(t, a, r)) return;
+        if (suspended(t, a, r)) {
+            if (timed) clock_stop(t, a, &clock);
+            return;
+        }
     }
+    if (timed) clock_stop(t, a, &clock);
     if ((a->flags & (ACTOR_STOPPING | ACTOR_RESTART)) == ACTOR_RESTART &&
         !stopping(t))
         stage__actor_restart(t, a);
@@ -347,9 +376,12 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a) {
 #define PUBLISH_EVERY 64 /* actors run between publications of the load */
 
 /* Before each actor of a pass: if another theatre is hungry and t has a
-** backlog, steal.c counts how long t has been busy and gives some away. */
-static inline void steal_look(stage__theatre_t *t, stage__actor_t **last) {
-    if (may_give(t)) stage__steal_give(t, last);
+** backlog, steal.c counts how long t has been busy and gives some away.
+** true if it looked: the next turn is weighed (run_actor). */
+static inline bool steal_look(stage__theatre_t *t, stage__actor_t **last) {
+    if (!may_give(t)) return false;
+    stage__steal_give(t, last);
+    return true;
 }
 
 /* Run the actors queued now; newly queued ones wait for the next pass so
@@ -357,7 +389,7 @@ static inline void steal_look(stage__theatre_t *t, stage__actor_t **last) {
 static void run_queue(stage__theatre_t *t) {
     t->pass_last = t->run_tail;
     for (unsigned k = 1; t->run_head; k++) {
-        steal_look(t, &t->pass_last);
+        bool timed = steal_look(t, &t->pass_last);
         if (!t->run_head) break;
         stage__actor_t *a = t->run_head;
         if (!(t->run_head = a->run_next)) t->run_tail = NULL;
@@ -367,7 +399,7 @@ static void run_queue(stage__theatre_t *t) {
         if (a == t->pass_last) t->pass_last = NULL;
         /* the pass ends with its last actor, run here or by a turn that
         ** went on to it (stage__turn_switch) */
-        run_actor(t, a);
+        run_actor(t, a, timed);
         if (!t->pass_last || stopping(t)) break;
     }
 }

@@ -260,8 +260,8 @@ local Slow = stage.actor "Slow"
 function Slow:birth() self.departed = 0 end
 function Slow:departing()
   self.departed = self.departed + 1
-  local t = stage.now()
-  while stage.now() - t < 0.005 do end
+  steps(1, 3000) -- CPU time, as the theatre counts it (a busy wait would
+                 -- take less of it on a loaded machine)
 end
 function Slow:work(from, to)
   return {steps(from, to), stage.theatre(), self.departed}
@@ -288,11 +288,100 @@ local function slow()
     .. "busy theatre to give their actors away")
 end
 
+-- 7. pairs that talk: each caller awaits every answer of its own callee,
+-- which works 50 us a message. The caller, suspended in its await, cannot
+-- go; the callee is talked to, by an actor of its theatre, which would
+-- keep it there; but its messages are heavy, so callees go, and the
+-- second theatre works too.
+local PAIRS, PINGS, WORK = 8, 400, 50e-6
+
+local Callee = stage.actor "Callee"
+function Callee:ping()
+  local t = stage.now()
+  while stage.now() - t < WORK do end
+  return stage.theatre()
+end
+
+-- The answers a caller got: {beside it, from the other theatre}.
+local Caller = stage.actor "Caller"
+function Caller:run(callee)
+  local here, away = 0, 0
+  for _ = 1, PINGS do
+    if callee:ping():await() == stage.theatre() then
+      here = here + 1
+    else
+      away = away + 1
+    end
+  end
+  return {here, away}
+end
+
+-- Each run starts as a new node does: main sleeps first, so theatre 0
+-- runs dry (placement would otherwise send a burst spawned while it is
+-- busy to theatre 1, whole pairs together, and the run shows nothing).
+local function chatty()
+  one_of_three(function()
+    stage.sleep(0.002):await()
+    local fs = {}
+    for i = 1, PAIRS do fs[i] = Caller():run(Callee()) end
+    local away = 0
+    for _, r in ipairs(stage.join(fs):await()) do
+      assert(r[1] + r[2] == PINGS, "a caller got " .. r[1] + r[2]
+        .. " answers, not " .. PINGS)
+      away = away + r[2]
+    end
+    return away > 0
+  end, "every callee of " .. PAIRS .. " pairs that talk answered on its "
+    .. "caller's theatre, in three runs, while the other was idle")
+end
+
+-- 8. a handler that runs for many slices (preempted at each) shares its
+-- theatre with two actors that a caller on theatre 1 keeps asking: not
+-- enough queued for a backlog, but each of their answers would wait a
+-- slice; after a slice runs out, they go to the idle theatre.
+local Spin = stage.actor "Spin"
+function Spin:spin(secs)
+  local t = stage.now()
+  while stage.now() - t < secs do end
+  return true
+end
+
+local Quick = stage.actor "Quick"
+function Quick:where() return stage.theatre() end
+
+local Asker = stage.actor "Asker"
+function Asker:ask(quick, secs)
+  local on, t0 = {[0] = 0, [1] = 0}, stage.now()
+  repeat
+    for _, q in ipairs(quick) do
+      local t = q:where():await()
+      on[t] = on[t] + 1
+    end
+  until stage.now() - t0 > secs
+  return on
+end
+
+local function sliced()
+  one_of_three(function()
+    stage.sleep(0.002):await() -- as chatty
+    local spin = Spin()
+    local quick = {Quick(), Quick()}
+    for _, q in ipairs(quick) do assert(q:where():await() == 0) end
+    local f = spin:spin(0.3)
+    local on = Asker:spawn_at(1):ask(quick, 0.2):await()
+    assert(f:await() == true)
+    return on[1] > 0
+  end, "two actors beside a handler preempted for 0.3 s never left its "
+    .. "theatre, in three runs, while theatre 1 was idle")
+end
+
 function main(args)
   assert(stage.theatres() == 2, "run with --theatres 2")
   local part = ({burst = burst, order = ordered, stay = stays,
-    fan_in = fan_in, flooded = flooded, slow = slow})[args[1]]
-  assert(part, "say which part: burst, order, stay, fan_in, flooded or slow")
+    fan_in = fan_in, flooded = flooded, slow = slow, chatty = chatty,
+    sliced = sliced})[args[1]]
+  assert(part, "say which part: burst, order, stay, fan_in, flooded, slow, "
+    .. "chatty or sliced")
   part()
   print("ok")
 end

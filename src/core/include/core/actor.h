@@ -40,7 +40,12 @@ enum {
     /* an actor of its theatre sent it a message since steal.c last looked
     ** (SPOKEN), or more than one (TALKED: it stays, in a conversation) */
     ACTOR_SPOKEN = 16384,
-    ACTOR_TALKED = 32768 /* ACTOR_SPOKEN << 1 */
+    ACTOR_TALKED = 32768, /* ACTOR_SPOKEN << 1 */
+    /* its messages took long the last time they were timed (LONG), and
+    ** the time before too (HEAVY: a conversation does not keep it;
+    ** steal.c) */
+    ACTOR_LONG = 65536,
+    ACTOR_HEAVY = 131072 /* ACTOR_LONG << 1 */
 };
 
 /* What an actor of a RESTART type keeps to be born again (onerror.c). */

@@ -185,6 +185,10 @@ void stage__steal_fed(stage__theatre_t *t);
 ** move some of t's queued actors there. *last: the current pass's last
 ** actor (updated if it goes). t's thread, between turns. */
 void stage__steal_give(stage__theatre_t *t, stage__actor_t **last);
+/* a's turn, which ran while t looked for actors to give, took secs for
+** turns messages (and resumes): note whether they are heavy (steal.c).
+** t's thread. */
+void stage__steal_weigh(stage__actor_t *a, double secs, uint64_t turns);
 
 /* The next message of a's turn, for a kind that runs several in one
 ** deliver (lactor.c runs the messages queued for an actor in one resume
