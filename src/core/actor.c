@@ -459,8 +459,17 @@ static void spawn_here(stage__theatre_t *t, stage__env_t *e) {
         return;
     }
     if (e->hdr.flags & ENV_PLACED) a->flags |= ACTOR_PLACED;
+    if (e->hdr.flags & ENV_PAIRED) { /* its partner is born, or dead */
+        stage__actor_t *b =
+            stage__actor_find(t, a->serial - STAGE__SERIAL_STEP);
+        if (b) {
+            a->flags |= ACTOR_PAIR_PREV;
+            b->flags |= ACTOR_PAIR_NEXT;
+        }
+    }
     e->hdr.kind = ENV_MSG;
-    e->hdr.flags = (uint8_t)((e->hdr.flags | ENV_SYSTEM) & ~ENV_PLACED);
+    e->hdr.flags =
+        (uint8_t)((e->hdr.flags | ENV_SYSTEM) & ~(ENV_PLACED | ENV_PAIRED));
     stage__actor_enqueue(t, a, e);
 }
 
@@ -477,12 +486,13 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
                  const void *args, size_t len, uint64_t *serial) {
     stage__theatre_t *cur = stage__current();
     if (cur && cur->node != node) cur = NULL;
-    bool placed = theatre >= 0;
+    bool placed = theatre >= 0, pair = false;
     if (theatre < 0 && !cur)
         theatre = 0;
     else if (theatre < 0) /* pinned and creatable: the spawner's theatre */
-        theatre =
-            type->kind == STAGE_KIND_MOBILE ? stage__place(cur) : cur->index;
+        theatre = type->kind == STAGE_KIND_MOBILE
+                      ? stage__place(cur, args, len, &pair)
+                      : cur->index;
     stage__theatre_t *t = stage__node_theatre(node, theatre);
     if (!t) return STAGE_EINVAL;
     if (len > node->cfg.max_message) return STAGE_ETOOBIG;
@@ -494,6 +504,12 @@ int stage__spawn(stage_node_t *node, stage__type_t *type, int theatre,
     e->sender = cur && cur->running ? cur->running->serial : 0;
     e->sender_type = cur && cur->running ? cur->running->type : NULL;
     *serial = e->target;
+    if (cur) {
+        /* coupled only if the two are neighbours on their theatre */
+        pair = pair && e->target - STAGE__SERIAL_STEP == cur->last_spawn;
+        if (pair) e->hdr.flags |= ENV_PAIRED;
+        stage__place_spawned(cur, e->target, pair);
+    }
     if (cur == t) {
         spawn_here(t, e);
         return 0;

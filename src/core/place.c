@@ -30,6 +30,17 @@
 ** Both bounds leave a band where nothing moves, so two theatres that are
 ** both busy keep their spawns at home instead of trading them.
 **
+** Whatever the loads say, a spawn one of whose arguments is the actor
+** its theatre spawned last (a reference, at the top level, before any
+** table) goes where that one went: `local b = B(); local a = A(b)` makes
+** a pair that talks, and `prev = Node(prev)` a chain, and neither is cut
+** where the choice above moves on to another theatre. Only the last spawn
+** counts: workers that all name one sink are spread as before. Such a
+** pair is also coupled for work stealing (actor.c, steal.c: one does not
+** go without the other), two by two along a chain. Reading the arguments
+** costs a header each, at most PLACE_ARGS of them and none past a
+** table.
+**
 ** The load a theatre publishes is its run queue's length (stored by its
 ** own thread at each pass of its loop, every PUBLISH_EVERY actors of a
 ** long pass (theatre.c), and 0 when it goes idle), plus one
@@ -47,11 +58,13 @@
 #include "core/node.h"
 #include "core/theatre.h"
 #include "node_internal.h"
+#include "wire/mp.h"
 
 #define PLACE_QUEUE 3  /* local load from which a spawn may go elsewhere */
 #define PLACE_SLACK 16 /* how far past L a chosen theatre's load may get */
 #define PLACE_BUSY_SECS 2e-3 /* busy this long with work queued: saturated */
 #define PLACE_PROBE 8        /* spawns between two looks at the CPU time */
+#define PLACE_ARGS 8 /* top-level arguments read for a reference, at most */
 
 /* t's load, or -1 if it is stuck.
 ** Relaxed throughout: a load is a hint read at one instant and nothing
@@ -92,7 +105,44 @@ static int saturated(stage__theatre_t *cur) {
     return cur->saturated = thread_cpu() - cur->busy_since >= PLACE_BUSY_SECS;
 }
 
-int stage__place(stage__theatre_t *cur) {
+/* The serial of the id whose ext payload is s[0..len) (wire/mp.h: node,
+** then incarnation, theatre and serial), or 0 if it is too short for one. */
+static uint64_t payload_serial(const char *s, size_t len) {
+    size_t a = (unsigned char)s[0];
+    if (len < 18 || a + 17 > len) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | (unsigned char)s[1 + a + 6 + i];
+    return v;
+}
+
+/* 1 if one of the first PLACE_ARGS values of the msgpack array args, up to
+** the first array or map, is a reference to the actor serial of node n.
+** Cheap on a spawn's path: a header per value, the serial read in place,
+** and the whole id decoded only when that matches. */
+static int names(stage_node_t *n, const char *args, size_t len,
+                 uint64_t serial) {
+    const char *end = args + len;
+    stage__mp_t m;
+    if (!len || stage__mp_head(args, end, &m) || m.t != STAGE_T_ARRAY) return 0;
+    const char *p = m.next;
+    for (uint32_t i = 0; i < m.n && i < PLACE_ARGS && p < end; i++) {
+        stage__mp_t v;
+        if (stage__mp_head(p, end, &v) || v.t == STAGE_T_ARRAY ||
+            v.t == STAGE_T_MAP)
+            return 0;
+        stage_id_t id;
+        if (v.t == STAGE_T_ID && payload_serial(v.s, v.n) == serial &&
+            !stage__id_from_payload(v.s, v.n, &id) &&
+            stage__id_is_local(n, &id))
+            return 1;
+        p = v.next;
+    }
+    return 0;
+}
+
+/* The theatre the load-based choice below gives. */
+static int choose(stage__theatre_t *cur) {
     stage_node_t *n = cur->node;
     int local = cur->nrun + 1;
     if (local < PLACE_QUEUE || n->ntheatres == 1 || !saturated(cur))
@@ -118,6 +168,22 @@ int stage__place(stage__theatre_t *cur) {
     }
     cur->place_to = cur->index;
     return cur->index;
+}
+
+int stage__place(stage__theatre_t *cur, const void *args, size_t len,
+                 bool *pair) {
+    uint64_t last = cur->last_spawn;
+    bool with = last && names(cur->node, args, len, last);
+    *pair = with && !cur->last_paired;
+    int to = choose(cur);
+    if (!with || to == stage__serial_theatre(last)) return to;
+    stage__theatre_t *there =
+        stage__node_theatre(cur->node, stage__serial_theatre(last));
+    if (!there || load_of(there) < 0) return to;
+    if (to != cur->index) /* counted there: take it back */
+        atomic_fetch_sub_explicit(&stage__node_theatre(cur->node, to)->load, 1,
+                                  memory_order_relaxed);
+    return there == cur ? cur->index : place_on(there);
 }
 
 void stage__place_idle(stage__theatre_t *t) {

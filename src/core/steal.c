@@ -207,11 +207,39 @@ static int flooded(const stage__theatre_t *t) {
     return 0;
 }
 
+/* The actor a is coupled with (place.c: a pair spawned together), or
+** NULL: none, or it is gone. */
+static stage__actor_t *partner(stage__theatre_t *t, const stage__actor_t *a) {
+    if (a->flags & ACTOR_PAIR_PREV)
+        return stage__actor_find(t, a->serial - STAGE__SERIAL_STEP);
+    if (a->flags & ACTOR_PAIR_NEXT)
+        return stage__actor_find(t, a->serial + STAGE__SERIAL_STEP);
+    return NULL;
+}
+
+/* A pair goes together or not at all: picked actor a takes its partner
+** along if that one may go too (within max picked in all: *n), else
+** stays, unless its messages are heavy (then the hop costs little beside
+** them, and a callee whose caller is suspended in an await could never
+** go). */
+static void couple(stage__theatre_t *t, stage__actor_t *a, int *n, int max) {
+    stage__actor_t *b = partner(t, a);
+    if (!b || (b->flags & ACTOR_PICKED)) return;
+    if ((b->flags & ACTOR_QUEUED) && may_go(t, b) && *n < max) {
+        b->flags |= ACTOR_PICKED;
+        ++*n;
+    } else if (!(a->flags & ACTOR_HEAVY)) {
+        a->flags &= ~ACTOR_PICKED;
+        --*n;
+    }
+}
+
 /* Take the actors that may go out of t's run queue, keeping the others in
 ** order; the last ones (half of those that may go, rounded up, or all of
 ** them after a slice ran out beside a flooded receiver; at most
-** STEAL_BATCH) into out. *last, the pass's last actor, is moved to the new
-** tail if it is taken. Returns how many. */
+** STEAL_BATCH; a pair cut by that line either both or neither) into out.
+** *last, the pass's last actor, is moved to the new tail if it is taken.
+** Returns how many. */
 static int pick(stage__theatre_t *t, bool sliced, stage__actor_t **out,
                 stage__actor_t **last) {
     int can = 0;
@@ -220,12 +248,19 @@ static int pick(stage__theatre_t *t, bool sliced, stage__actor_t **out,
     int want = (can + 1) / 2;
     if (sliced && want < can && flooded(t)) want = can;
     if (want > STEAL_BATCH) want = STEAL_BATCH;
-    int skip = can - want, k = 0;
+    int skip = can - want, n = 0;
+    for (stage__actor_t *a = t->run_head; a; a = a->run_next)
+        if (may_go(t, a) && skip-- <= 0) a->flags |= ACTOR_PICKED, n++;
+    for (stage__actor_t *a = t->run_head; a; a = a->run_next)
+        if ((a->flags & ACTOR_PICKED) &&
+            (a->flags & (ACTOR_PAIR_PREV | ACTOR_PAIR_NEXT)))
+            couple(t, a, &n, STEAL_BATCH);
+    int k = 0;
     stage__actor_t *head = NULL, *tail = NULL, *next;
     for (stage__actor_t *a = t->run_head; a; a = next) {
         next = a->run_next;
-        if (may_go(t, a) && skip-- <= 0) {
-            a->flags &= ~ACTOR_QUEUED;
+        if (a->flags & ACTOR_PICKED) {
+            a->flags &= ~(ACTOR_QUEUED | ACTOR_PICKED);
             t->nrun--;
             out[k++] = a;
             continue;

@@ -3,7 +3,10 @@
 -- keeps a pair of actors it spawns, though theatre 1 is idle; a burst of
 -- spawns that saturates theatre 0 goes on to the idle theatre 1; pinned and
 -- creatable types, spawned while theatre 0 is saturated, stay with their
--- spawner, and spawn_at keeps the theatre it names.
+-- spawner, and spawn_at keeps the theatre it names. Spawned while theatre 0
+-- is saturated, a pair (`local b = Child(); Caller(b)`) is never split,
+-- by placement or by work stealing, and a chain (`prev = Link(prev)`) is
+-- placed whole.
 local stage = require "stage"
 
 local BURST = 5000 -- spawns in one handler: well past the 2 ms that saturate
@@ -16,6 +19,25 @@ function Pin:where() return stage.theatre() end
 
 local Maker = stage.actor("Maker", {kind = "creatable"})
 function Maker:where() return stage.theatre() end
+
+-- a caller asks its callee (a spawn argument) where it runs, each time
+-- from where it runs itself: true if always the same theatre
+local Caller = stage.actor "Caller"
+function Caller:birth(callee) self.callee = callee end
+function Caller:run(n)
+  for _ = 1, n do
+    if self.callee:where():await() ~= stage.theatre() then return false end
+  end
+  return true
+end
+
+local Link = stage.actor "Link"
+function Link:birth(prev) self.prev = prev end
+
+-- the theatre an actor was born on, from its id (local~inc/THEATRE/T/n)
+local function born_on(ref)
+  return tonumber(tostring(ref):match("/(%d+)/[^/]+/%d+$"))
+end
 
 -- the theatres the futures fs answer, counted
 local function count(fs)
@@ -43,5 +65,29 @@ function main()
   assert(pinned:await() == 0, "a pinned actor was placed elsewhere")
   assert(made:await() == 0, "a creatable actor was placed elsewhere")
   assert(at0:await() == 0 and at1:await() == 1, "spawn_at was not obeyed")
+
+  -- pairs and a chain, spawned while theatre 0 is saturated (a burst
+  -- first); the pairs' calls start at once, while stealing goes on
+  for i = 1, BURST do fs[i] = Child():where() end
+  local runs, spread = {}, {}
+  for i = 1, BURST // 5 do
+    local b = Child()
+    local a = Caller(b)
+    runs[i] = a:run(20)
+    spread[born_on(a)] = true
+  end
+  local prev = Link()
+  local cuts = 0
+  for _ = 1, BURST // 5 do
+    local l = Link(prev)
+    if born_on(l) ~= born_on(prev) then cuts = cuts + 1 end
+    prev = l
+  end
+  count(fs)
+  for i, ok in ipairs(stage.join(runs):await()) do
+    assert(ok, "pair " .. i .. " was split")
+  end
+  assert(spread[0] and spread[1], "the pairs were all placed on one theatre")
+  assert(cuts == 0, "a chain was cut in " .. cuts .. " places")
   print("ok")
 end

@@ -45,8 +45,17 @@ enum {
     ** the time before too (HEAVY: a conversation does not keep it;
     ** steal.c) */
     ACTOR_LONG = 65536,
-    ACTOR_HEAVY = 131072 /* ACTOR_LONG << 1 */
+    ACTOR_HEAVY = 131072, /* ACTOR_LONG << 1 */
+    /* coupled with the actor of the serial before its own (PAIR_PREV) or
+    ** after it (PAIR_NEXT): stolen with it or not at all (steal.c) */
+    ACTOR_PAIR_PREV = 262144,
+    ACTOR_PAIR_NEXT = 524288,
+    ACTOR_PICKED = 1048576 /* chosen to go, within a hand-over (steal.c) */
 };
+
+/* A serial's neighbours on its theatre: the serials reserved just before
+** and just after it there. */
+#define STAGE__SERIAL_STEP ((uint64_t)1 << STAGE_THEATRE_BITS)
 
 /* What an actor of a RESTART type keeps to be born again (onerror.c). */
 typedef struct stage__restart stage__restart_t;

@@ -35,7 +35,10 @@ enum {
     /* its arguments were not made by the Lua encoder (C, pipelining): the
     ** network checks them before they leave in a frame */
     ENV_UNCHECKED = 8,
-    ENV_PLACED = 16 /* a birth at a theatre the spawner named (steal.c) */
+    ENV_PLACED = 16, /* a birth at a theatre the spawner named (steal.c) */
+    /* a birth coupled with the actor born just before it on its theatre
+    ** (its serial less one count: place.c, steal.c) */
+    ENV_PAIRED = 32
 };
 
 /* The reserved method that replaces one method of its target actor

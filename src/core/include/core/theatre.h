@@ -98,7 +98,9 @@ struct stage__theatre {
     /* place.c: where this theatre's spawns go now; since when it has had
     ** work queued (0: not yet seen), and whether that lasted long enough */
     int place_to;
-    double busy_since; /* its thread's CPU time */
+    uint64_t last_spawn; /* the serial of its last spawn, or 0 */
+    bool last_paired;    /* that one is coupled with the one before */
+    double busy_since;   /* its thread's CPU time */
     unsigned probe;
     bool saturated;
     /* steal.c: since when (its CPU time, 0: not yet seen) it has had a
@@ -163,9 +165,20 @@ void *stage__theatre_kind_data(stage__theatre_t *t, const stage__kind_t *k);
 void stage__theatre_set_kind_data(stage__theatre_t *t, const stage__kind_t *k,
                                   void *data);
 
-/* The theatre a spawn of a mobile actor from cur goes to when the spawner
-** names none (place.c). cur's thread; never blocks. */
-int stage__place(stage__theatre_t *cur);
+/* The theatre a spawn of a mobile actor from cur, with birth arguments
+** args (a msgpack array of len bytes), goes to when the spawner names none
+** (place.c). *pair: the spawn names cur's last spawn, which is in no pair
+** itself: the two may be coupled (stage__place_spawned). cur's thread;
+** never blocks. */
+int stage__place(stage__theatre_t *cur, const void *args, size_t len,
+                 bool *pair);
+/* cur spawned the actor serial (paired: coupled with cur's spawn before
+** it). cur's thread. */
+static inline void stage__place_spawned(stage__theatre_t *cur, uint64_t serial,
+                                        bool paired) {
+    cur->last_spawn = serial;
+    cur->last_paired = paired;
+}
 /* Publish t's load for the placement of others' spawns. t's thread. */
 void stage__place_publish(stage__theatre_t *t);
 /* t ran out of work: publish load 0 and forget how long it was busy. t's
