@@ -278,7 +278,7 @@ static int class_spawn_at(lua_State *L) { /* Class:spawn_at(theatre, ...) */
         return luaL_error(L,
                           "spawn_at: theatre %s is not a whole number: give "
                           "a theatre index from 0 to %d, or \"host:port\"",
-                          luaL_tolstring(L, 2, NULL), n - 1);
+                          stage__lv_text(L, 2), n - 1);
     if (th < 0 || th >= n)
         return luaL_error(L,
                           "spawn_at: no theatre %I (this node has %d: 0 to %d)",

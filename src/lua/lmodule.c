@@ -211,7 +211,7 @@ static int migrate_where(lua_State *L, int idx, stage_id_t *by) {
             return luaL_error(L,
                               "migrate: theatre %s is not a whole number: "
                               "give a theatre index from 0 to %d",
-                              lua_tostring(L, idx), n - 1);
+                              stage__lv_text(L, idx), n - 1);
         if (i < 0 || i >= n)
             return luaL_error(L,
                               "migrate: no theatre %I on this node (it has "

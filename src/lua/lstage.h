@@ -241,6 +241,19 @@ int stage__lua_preempt_point(lua_State *L);
 /* Spawn a Lua actor for the class at idx with the n values at first.. as
 ** birth args; push its reference. */
 int stage__lactor_spawn(lua_State *L, int theatre, int first, int n);
+/* Push the text of the value at idx for an error message, as
+** luaL_tolstring does, but "NaN" for a NaN (the C library writes "-nan"
+** for 0/0). */
+static inline const char *stage__lv_text(lua_State *L, int idx) {
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        lua_Number x = lua_tonumber(L, idx);
+        if (x != x) {
+            lua_pushliteral(L, "NaN");
+            return "NaN";
+        }
+    }
+    return luaL_tolstring(L, idx, NULL);
+}
 /* Run the function on top of w->L (popped) with no arguments as a turn
 ** of actor a, from a turn core made (an ENV_CALL's call, such as an actor
 ** timer's turn): it may suspend like a handler; w->call_turn says how it

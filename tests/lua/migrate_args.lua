@@ -35,7 +35,7 @@ function main()
   has(raises(m, -1), "no theatre -1 on this node")
   -- numbers that are no theatre index say so, and quote the number
   has(raises(m, 1.5), "theatre 1.5 is not a whole number: give a theatre index from 0 to 3")
-  has(raises(m, 0/0), "is not a whole number")
+  has(raises(m, 0/0), "theatre NaN is not a whole number")
   has(raises(m, math.huge), "theatre inf is not a whole number")
   -- two arguments: the first must be a reference, not taken as the place
   has(raises(5, 1), "bad argument #1 to 'stage.migrate' (reference expected, got number)")
