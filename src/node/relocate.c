@@ -230,6 +230,16 @@ static void fail(stage_reloc_t *r, const target_t *tg, held_t *h, int status,
     stage__free(h);
 }
 
+/* Why a frame for an actor of a node that is gone fails: the start, the
+** store's "nowhere", and an entry that is no id (each takes the node's
+** address). */
+#define GONE "its node '%s' is gone (it left, died or restarted), "
+#define GONE_NOWHERE                                                           \
+    GONE "and the migrations store has no later place for it (it stopped, "    \
+         "or never moved)"
+#define GONE_NOT_ID                                                            \
+    GONE "and the migrations store's entry for it is not an actor id"
+
 /* tg has no later place (why): h fails as it would have without the store
 ** — NodeDown for a dead node's actor, NodeUnreachable for one of a node
 ** never reached (the node's why; and why too if the store could not be
@@ -355,10 +365,7 @@ static int enqueue(stage_reloc_t *r, uint64_t now, const stage_id_t *old,
     if (tg->state == NONE) {
         if (now - tg->none_at < r->cfg.none_ms) { /* asked lately */
             char why[STAGE_RELOC_WHY_MAX];
-            snprintf(why, sizeof why,
-                     "its node '%s' left, and the migrations store has no "
-                     "later place for it (it stopped, or never moved)",
-                     tg->old.node);
+            snprintf(why, sizeof why, GONE_NOWHERE, tg->old.node);
             fail_gone(r, tg, h, why, false);
             return 0;
         }
@@ -422,12 +429,8 @@ static void looked(stage_reloc_t *r, uint64_t now, target_t *tg, int status,
     if (status == 0 || status == STAGE_ENAME_NOT_FOUND) {
         tg->state = NONE;
         tg->none_at = now;
-        snprintf(why, sizeof why,
-                 status == 0 && cur && !id_ok(cur)
-                     ? "its node '%s' left, and the migrations store's entry "
-                       "for it is not an actor id"
-                     : "its node '%s' left, and the migrations store has no "
-                       "later place for it (it stopped, or never moved)",
+        bool not_id = status == 0 && cur && !id_ok(cur);
+        snprintf(why, sizeof why, not_id ? GONE_NOT_ID : GONE_NOWHERE,
                  tg->old.node);
         fail_all(r, tg, why, false);
         return;
@@ -441,8 +444,8 @@ static void looked(stage_reloc_t *r, uint64_t now, target_t *tg, int status,
     }
     tg->state = IDLE; /* the next frame asks afresh */
     snprintf(why, sizeof why,
-             "its node '%s' left, and the migrations store could not be "
-             "asked where it went (%s)",
+             GONE "and the migrations store could not be asked where it "
+                  "went (%s)",
              tg->old.node, stage_strerror(status));
     fail_all(r, tg, why, true);
 }

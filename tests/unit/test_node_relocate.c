@@ -289,8 +289,9 @@ static void nowhere_is_believed_for_a_second_then_asked_again(void **state) {
     answer(w, 100, 0, STAGE_ENAME_NOT_FOUND, NULL);
     assert_int_equal(w->fail_status[1], STAGE_EACTOR_NOT_FOUND);
     assert_string_equal(w->fail_why[1],
-                        "its node 'a:1' left, and the migrations store has no "
-                        "later place for it (it stopped, or never moved)");
+                        "its node 'a:1' is gone (it left, died or restarted), "
+                        "and the migrations store has no later place for it "
+                        "(it stopped, or never moved)");
     assert_true(same_id(&w->fail_id[1], &a));
     frame(w, 1099, &a, 2, NULL); /* within the second: not asked */
     assert_int_equal(w->nfinds, 1);
