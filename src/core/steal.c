@@ -53,8 +53,12 @@
 ** messages cost least; if it went, each of them would take two inbox
 ** hops, through this theatre's own inbox to its hub, instead of none.
 ** Unless its messages are heavy (ACTOR_HEAVY): each took STEAL_HEAVY_SECS
-** or more, the last two times its turns were timed, against well under a
-** microsecond for a hop. Then the work is worth spreading, and staying
+** or more, and STEAL_HEAVY_RATIO times the light messages of its theatre
+** (the least a message took there lately: well under a microsecond in a
+** release build, against which a hop costs a few times as much; a build
+** for the sanitizers runs everything several times slower, hops as
+** well), the last two times its turns were timed. Then the work is worth
+** spreading, and staying
 ** would keep the other theatres idle: a caller that awaits each answer of
 ** its own callee is suspended, and cannot go itself, so eight such pairs
 ** would run on one theatre of two. A turn is timed (theatre.c, two reads
@@ -90,6 +94,8 @@
 #define STEAL_RETRY_SECS 5e-3  /* nothing could go: look again after this */
 #define STEAL_GIVE_SECS 2e-3   /* a hand-over's CPU time; then the rest stay */
 #define STEAL_HEAVY_SECS 10e-6 /* a message this long: heavy (wall time) */
+#define STEAL_HEAVY_RATIO 16   /* and this many times a light one's */
+#define STEAL_LIGHT_DRIFT 256  /* the light estimate's climb per turn: 1/N */
 #define STEAL_DEEP 512  /* messages queued: a receiver behind its senders */
 #define STEAL_WALK 4096 /* mailbox entries read per hand-over at most */
 
@@ -155,10 +161,19 @@ static int may_go(const stage__theatre_t *t, const stage__actor_t *a) {
            stage__serial_theatre(a->serial) == t->index;
 }
 
-void stage__steal_weigh(stage__actor_t *a, double secs, uint64_t turns) {
-    if (secs >= STEAL_HEAVY_SECS * (double)turns)
-        a->flags |= ACTOR_LONG | (a->flags & ACTOR_LONG) << 1;
+void stage__steal_weigh(stage__theatre_t *t, stage__actor_t *a, double secs,
+                        uint64_t turns) {
+    double each = secs / (double)turns;
+    /* the light messages here: the least seen, drifting up slowly so that
+    ** it follows the machine (a preemption makes one seem longer) */
+    if (!t->light || each < t->light)
+        t->light = each;
     else
+        t->light += (each - t->light) / STEAL_LIGHT_DRIFT;
+    if (each >= STEAL_HEAVY_SECS && each >= STEAL_HEAVY_RATIO * t->light) {
+        if (a->flags & ACTOR_LONG) t->heavy_at = stage__now();
+        a->flags |= ACTOR_LONG | (a->flags & ACTOR_LONG) << 1;
+    } else
         a->flags &= ~(ACTOR_LONG | ACTOR_HEAVY);
 }
 
@@ -305,12 +320,21 @@ void stage__steal_give(stage__theatre_t *t, stage__actor_t **last) {
     }
     for (; i < k; i++)
         stage__actor_schedule(t, out[i]);
-    t->backlog_since = 0;
-    if (k == 0) {
-        /* nothing here may go: leave it hungry for another (it may have
-        ** woken meanwhile: it takes the flag back at its next wake-up),
-        ** and do not walk this queue again for a while */
-        t->give_after = thread_cpu() + STEAL_RETRY_SECS;
-        hungry_on(to);
+    if (k > 0) {
+        t->backlog_since = 0;
+        return;
     }
+    /* nothing here may go: leave it hungry for another (it may have woken
+    ** meanwhile: it takes the flag back at its next wake-up), and do not
+    ** walk this queue again for a while. Unless an actor here was found
+    ** heavy lately: it is not queued now (a conversation runs in phases,
+    ** the callers queued while the callees wait, then the other way
+    ** round), and may be at the next look, a probe's time from now */
+    hungry_on(to);
+    if (stage__now() - t->heavy_at < STEAL_BUSY_SECS) {
+        t->give_after = thread_cpu() + STEAL_PROBE_SECS;
+        return;
+    }
+    t->backlog_since = 0;
+    t->give_after = thread_cpu() + STEAL_RETRY_SECS;
 }

@@ -222,7 +222,7 @@ static void clock_stop(stage__theatre_t *t, stage__actor_t *a,
                        turn_clock_t *c) {
     uint64_t seq = atomic_load_explicit(&t->turn_seq, memory_order_relaxed);
     if (seq != c->seq)
-        stage__steal_weigh(a, stage__now() - c->start, seq - c->seq);
+        stage__steal_weigh(t, a, stage__now() - c->start, seq - c->seq);
 }
 
 stage__env_t *stage__turn_next(stage__theatre_t *t, stage__actor_t *a) {
@@ -242,7 +242,7 @@ stage__actor_t *stage__turn_after(stage__theatre_t *t,
     stage__actor_t *b = t->run_head;
     if (!b || a->mbox_head || b->type->slot != a->type->slot ||
         t->turn_msgs + 1 >= STAGE_TURN_MESSAGES || (a->flags & TURN_ENDS) ||
-        (b->flags & (TURN_ENDS | ACTOR_SUSPENDED | ACTOR_DEAD)) ||
+        (b->flags & (TURN_ENDS | ACTOR_SUSPENDED | ACTOR_DEAD | ACTOR_HEAVY)) ||
         !plain(b->mbox_head) || stopping(t) || may_give(t))
         return NULL;
     return b;
@@ -375,13 +375,18 @@ static void run_actor(stage__theatre_t *t, stage__actor_t *a, bool timed) {
 
 #define PUBLISH_EVERY 64 /* actors run between publications of the load */
 
+#define WEIGH_EVERY 8 /* turns looked at per one weighed (a power of 2) */
+
 /* Before each actor of a pass: if another theatre is hungry and t has a
 ** backlog, steal.c counts how long t has been busy and gives some away.
-** true if it looked: the next turn is weighed (run_actor). */
+** true if the next turn is to be weighed (run_actor): one of WEIGH_EVERY
+** it looked before, so that two reads of the clock cost a short turn
+** about 1% (a turn's weight is a hint, and a heavy actor's turns are
+** all long). */
 static inline bool steal_look(stage__theatre_t *t, stage__actor_t **last) {
     if (!may_give(t)) return false;
     stage__steal_give(t, last);
-    return true;
+    return (++t->looks & (WEIGH_EVERY - 1)) == 0;
 }
 
 /* Run the actors queued now; newly queued ones wait for the next pass so

@@ -289,25 +289,27 @@ local function slow()
 end
 
 -- 7. pairs that talk: each caller awaits every answer of its own callee,
--- which works 50 us a message. The caller, suspended in its await, cannot
--- go; the callee is talked to, by an actor of its theatre, which would
--- keep it there; but its messages are heavy, so callees go, and the
--- second theatre works too.
-local PAIRS, PINGS, WORK = 8, 400, 50e-6
+-- which works at least 50 us a message. The caller, suspended in its
+-- await, cannot go; the callee is talked to, by an actor of its theatre,
+-- which would keep it there; but its messages are heavy, so callees go,
+-- and the second theatre works too. Heavy is also 16 times a light
+-- message of the theatre, and a build for the sanitizers makes every
+-- message slower: the work is 20 times a round trip measured first.
+local PAIRS = 8
 
 local Callee = stage.actor "Callee"
-function Callee:ping()
+function Callee:ping(work)
   local t = stage.now()
-  while stage.now() - t < WORK do end
+  while stage.now() - t < work do end
   return stage.theatre()
 end
 
 -- The answers a caller got: {beside it, from the other theatre}.
 local Caller = stage.actor "Caller"
-function Caller:run(callee)
+function Caller:run(callee, pings, work)
   local here, away = 0, 0
-  for _ = 1, PINGS do
-    if callee:ping():await() == stage.theatre() then
+  for _ = 1, pings do
+    if callee:ping(work):await() == stage.theatre() then
       here = here + 1
     else
       away = away + 1
@@ -320,14 +322,19 @@ end
 -- runs dry (placement would otherwise send a burst spawned while it is
 -- busy to theatre 1, whole pairs together, and the run shows nothing).
 local function chatty()
+  local probe, n, t0 = Callee(), 200, stage.now()
+  for _ = 1, n do probe:ping(0):await() end
+  local work = math.max(50e-6, 20 * (stage.now() - t0) / n)
+  -- about 0.2 s of work in all on one theatre
+  local pings = math.max(40, math.min(400, math.floor(0.2 / PAIRS / work)))
   one_of_three(function()
     stage.sleep(0.002):await()
     local fs = {}
-    for i = 1, PAIRS do fs[i] = Caller():run(Callee()) end
+    for i = 1, PAIRS do fs[i] = Caller():run(Callee(), pings, work) end
     local away = 0
     for _, r in ipairs(stage.join(fs):await()) do
-      assert(r[1] + r[2] == PINGS, "a caller got " .. r[1] + r[2]
-        .. " answers, not " .. PINGS)
+      assert(r[1] + r[2] == pings, "a caller got " .. r[1] + r[2]
+        .. " answers, not " .. pings)
       away = away + r[2]
     end
     return away > 0

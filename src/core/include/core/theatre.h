@@ -110,6 +110,9 @@ struct stage__theatre {
     double give_after;
     double probe_at;     /* when (stage__now) it last read its CPU clock */
     bool sliced;         /* a turn ran out its slice: long work, give at once */
+    double light;        /* seconds a light message takes here (steal.c) */
+    double heavy_at;     /* when (stage__now) an actor here was last heavy */
+    unsigned looks;      /* steal looks taken (theatre.c: one in 8 weighs) */
     double preempted_at; /* when a turn here last ran out its slice */
     stage__actor_table_t actors;
     stage__timer_t **heap; /* timer min-heap */
@@ -201,7 +204,8 @@ void stage__steal_give(stage__theatre_t *t, stage__actor_t **last);
 /* a's turn, which ran while t looked for actors to give, took secs for
 ** turns messages (and resumes): note whether they are heavy (steal.c).
 ** t's thread. */
-void stage__steal_weigh(stage__actor_t *a, double secs, uint64_t turns);
+void stage__steal_weigh(stage__theatre_t *t, stage__actor_t *a, double secs,
+                        uint64_t turns);
 
 /* The next message of a's turn, for a kind that runs several in one
 ** deliver (lactor.c runs the messages queued for an actor in one resume
@@ -216,10 +220,12 @@ stage__env_t *stage__turn_next(stage__theatre_t *t, stage__actor_t *a);
 /* When a's turn has no next message (stage__turn_next is NULL): the actor
 ** run_actor would run next, if the turn may go on to it in the same
 ** deliver: the first on the run queue, of a's kind, neither suspended nor
-** stopping, restarting or moving, with a plain message first; and a
-** neither stopping, restarting nor moving. NULL otherwise, and while t
-** has a backlog another theatre may steal from (the pass between actors
-** gives it away). A run of one kind's actors, each handing the next a
+** stopping, restarting or moving, nor heavy (a message of its costs far
+** more than the call saved, and it must be looked at by steal.c between
+** turns), with a plain message first; and a neither stopping, restarting
+** nor moving. NULL otherwise, and while t has a backlog another theatre
+** may steal from (the pass between actors gives it away). A run of one kind's
+*actors, each handing the next a
 ** message (a ring, a ping-pong), then costs a call each rather than a
 ** pass of the theatre and a deliver. t's thread, inside a's deliver or
 ** resume. */
