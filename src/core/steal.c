@@ -58,13 +58,17 @@
 ** release build, against which a hop costs a few times as much; a build
 ** for the sanitizers runs everything several times slower, hops as
 ** well), the last two times its turns were timed. Then the work is worth
-** spreading, and staying
-** would keep the other theatres idle: a caller that awaits each answer of
-** its own callee is suspended, and cannot go itself, so eight such pairs
-** would run on one theatre of two. A turn is timed (theatre.c, two reads
-** of the wall clock) only when this theatre looks for actors to give, and
-** it takes two long ones in a row: the system preempting this thread in
-** one short turn does not make an actor heavy.
+** spreading, and staying would keep the other theatres idle: a caller
+** that awaits each answer of its own callee is suspended, and cannot go
+** itself, so eight such pairs would run on one theatre of two. A turn is
+** timed (theatre.c, two reads of the wall clock) only when this theatre
+** looks for actors to give, one such turn in 8, and it takes two long
+** ones in a row: the system preempting this thread in one short turn
+** does not make an actor heavy. Such a conversation runs in phases (the
+** callers queued while the callees work, then the other way round): once
+** an actor was found heavy, a look that finds nothing to give comes again
+** STEAL_PROBE_SECS later, not STEAL_RETRY_SECS, so that it does not fall
+** in the callers' phase every time.
 ** Pinned and creatable actors (main among them) never go.
 **
 ** Why so conservative: a message between theatres costs several times one
