@@ -16,7 +16,7 @@ set -u
 build=${1:-build}
 runs=${RUNS:-3}
 all="spawn ping_pong ping_pong_cross ring fan_in skynet idle_memory
-     skynet_auto fan_in_auto pmap"
+     skynet_auto fan_in_auto pmap calls_auto"
 benches=${BENCHES:-$all}
 impls=${IMPLS:-"erlang lua lua-futures c"}
 limit=${TIMEOUT:-900}
@@ -68,7 +68,7 @@ command_of() {
     c)
         # no C twins of these programs written without placement (pmap's
         # places nothing either)
-        case $2 in skynet_auto | fan_in_auto) return 2 ;; esac
+        case $2 in skynet_auto | fan_in_auto | calls_auto) return 2 ;; esac
         [ -x "$build/bench/bench_$2" ] || return 1
         echo "$build/bench/bench_$2" ;;
     esac

@@ -53,7 +53,7 @@ function target(b, i) {
 
 # 1 for the benchmarks that have no C program.
 function lua_only(b) {
-    return b == "skynet_auto" || b == "fan_in_auto"
+    return b == "skynet_auto" || b == "fan_in_auto" || b == "calls_auto"
 }
 
 function label(t) {
