@@ -333,9 +333,11 @@ void stage__steal_give(stage__theatre_t *t, stage__actor_t **last) {
     ** walk this queue again for a while. Unless an actor here was found
     ** heavy lately: it is not queued now (a conversation runs in phases,
     ** the callers queued while the callees wait, then the other way
-    ** round), and may be at the next look, a probe's time from now */
+    ** round), and may be at the next look, a probe's time from now. Not
+    ** for a long queue: the look walks it */
     hungry_on(to);
-    if (stage__now() - t->heavy_at < STEAL_BUSY_SECS) {
+    if (t->nrun <= STEAL_BATCH &&
+        stage__now() - t->heavy_at < STEAL_BUSY_SECS) {
         t->give_after = thread_cpu() + STEAL_PROBE_SECS;
         return;
     }
