@@ -1872,10 +1872,12 @@ static void net_reply(stage_node_t *node, const char *peer,
 
 /* A step for an actor that is not here (own): the call f fails, or the
 ** home asking for it (OUT) hears that it stays where it was (REFUSED),
-** not here: its move ends, and so do the messages it held meanwhile. An
-** id of this node's address but of an earlier incarnation names an actor
-** lost with that incarnation (killed and restarted): NodeDown, as calls
-** to it say. Other steps have nobody waiting: logged. Any thread. */
+** not here: its move ends, and so do the messages it held meanwhile; a
+** home handing it over (ADOPT, its drain) hears that it was not taken
+** (ADOPTED with the status), and its drain goes on without waiting for
+** it. An id of this node's address but of an earlier incarnation names an
+** actor lost with that incarnation (killed and restarted): NodeDown, as
+** calls to it say. Other steps have nobody waiting: logged. Any thread. */
 static void refuse_step(stage_node_t *node, const char *peer,
                         const stage__move_msg_t *q, const stage_id_t *own,
                         stage__future_t *f) {
@@ -1902,6 +1904,13 @@ static void refuse_step(stage_node_t *node, const char *peer,
                                .at = q->at,
                                .data = msg,
                                .len = strlen(msg)};
+        node->net_hooks.move(node, peer, &r, NULL);
+    } else if (q->op == STAGE__MOVE_ADOPT && node->net_hooks.move) {
+        LOG_INFO("not taking over actor '%s' from '%s': %s", idt, peer, msg);
+        stage__move_msg_t r = {.op = STAGE__MOVE_ADOPTED,
+                               .status = status,
+                               .home = q->home,
+                               .at = q->at};
         node->net_hooks.move(node, peer, &r, NULL);
     } else {
         LOG_WARN("refused a move step (%d) from '%s': %s", q->op, peer, msg);

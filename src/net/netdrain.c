@@ -263,7 +263,8 @@ static void hand_check(stage__drain_t *d) {
     if (d->handed || d->refused)
         LOG_INFO("draining: %zu actors that live on other nodes are theirs "
                  "now%s",
-                 d->handed, d->refused ? " (some had stopped)" : "");
+                 d->handed,
+                 d->refused ? " (the others had stopped, or were lost)" : "");
     bounce_begin(d);
 }
 

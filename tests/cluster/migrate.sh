@@ -90,4 +90,10 @@ grep -Eq "^reborn move: NodeDown: .*(restarted: the actor is lost|went down with
     "$DIR/R.out" || fail "the move: $(grep '^reborn move' "$DIR/R.out")"
 grep -q "^reborn then: NodeDown" "$DIR/R.out" ||
     fail "a call: $(grep '^reborn then' "$DIR/R.out")"
+# then the home drains (SIGTERM): the restarted node answers the hand-over
+# of the lost actor at once, and the drain goes on without waiting for it
+kill -TERM "$PID_R"
+wait_exit "$PID_R" 30
+grep -q "^stage: warn: draining: node '$ADDR_H' did not take actor '[^']*/Mover/[0-9]*' over: node down\$" \
+    "$DIR/R.out" || fail "the hand-over: $(grep 'draining' "$DIR/R.out")"
 echo "cluster.migrate: ok"
