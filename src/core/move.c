@@ -1877,14 +1877,17 @@ static void net_reply(stage_node_t *node, const char *peer,
 ** (ADOPTED with the status), and its drain goes on without waiting for
 ** it. An id of this node's address but of an earlier incarnation names an
 ** actor lost with that incarnation (killed and restarted): NodeDown, as
-** calls to it say. Other steps have nobody waiting: logged. Any thread. */
+** calls to it say. Other steps, and those for an actor of another
+** address (an answer may speak only for this one's), are logged. Any
+** thread. */
 static void refuse_step(stage_node_t *node, const char *peer,
                         const stage__move_msg_t *q, const stage_id_t *own,
                         stage__future_t *f) {
     char idt[STAGE_ID_TEXT_MAX], msg[STAGE_ID_TEXT_MAX + 300];
     stage_id_format(own, idt, sizeof idt);
-    bool lost = !strcmp(own->node, node->address) &&
-                own->incarnation != node->incarnation;
+    /* an answer speaks for an actor of this address (the home checks it) */
+    bool ours = !strcmp(own->node, node->address);
+    bool lost = ours && own->incarnation != node->incarnation;
     if (lost)
         snprintf(msg, sizeof msg,
                  "node '%s' went down with actor '%s' and restarted: the "
@@ -1897,7 +1900,7 @@ static void refuse_step(stage_node_t *node, const char *peer,
     int status = lost ? STAGE_ENODE_DOWN : STAGE_EACTOR_NOT_FOUND;
     if (f) {
         stage__future_reject(f, status, msg, idt, NULL);
-    } else if (q->op == STAGE__MOVE_OUT && node->net_hooks.move) {
+    } else if (q->op == STAGE__MOVE_OUT && ours && node->net_hooks.move) {
         stage__move_msg_t r = {.op = STAGE__MOVE_REFUSED,
                                .status = status,
                                .home = q->home,
@@ -1905,7 +1908,7 @@ static void refuse_step(stage_node_t *node, const char *peer,
                                .data = msg,
                                .len = strlen(msg)};
         node->net_hooks.move(node, peer, &r, NULL);
-    } else if (q->op == STAGE__MOVE_ADOPT && node->net_hooks.move) {
+    } else if (q->op == STAGE__MOVE_ADOPT && ours && node->net_hooks.move) {
         LOG_INFO("not taking over actor '%s' from '%s': %s", idt, peer, msg);
         stage__move_msg_t r = {.op = STAGE__MOVE_ADOPTED,
                                .status = status,

@@ -108,8 +108,9 @@ static int saturated(stage__theatre_t *cur) {
 /* The serial of the id whose ext payload is s[0..len) (wire/mp.h: node,
 ** then incarnation, theatre and serial), or 0 if it is too short for one. */
 static uint64_t payload_serial(const char *s, size_t len) {
+    if (len < 18) return 0; /* s may be the end of the args */
     size_t a = (unsigned char)s[0];
-    if (len < 18 || a + 17 > len) return 0;
+    if (a + 17 > len) return 0;
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v = v << 8 | (unsigned char)s[1 + a + 6 + i];
@@ -175,14 +176,10 @@ int stage__place(stage__theatre_t *cur, const void *args, size_t len,
     uint64_t last = cur->last_spawn;
     bool with = last && names(cur->node, args, len, last);
     *pair = with && !cur->last_paired;
-    int to = choose(cur);
-    if (!with || to == stage__serial_theatre(last)) return to;
     stage__theatre_t *there =
-        stage__node_theatre(cur->node, stage__serial_theatre(last));
-    if (!there || load_of(there) < 0) return to;
-    if (to != cur->index) /* counted there: take it back */
-        atomic_fetch_sub_explicit(&stage__node_theatre(cur->node, to)->load, 1,
-                                  memory_order_relaxed);
+        with ? stage__node_theatre(cur->node, stage__serial_theatre(last))
+             : NULL;
+    if (!there || load_of(there) < 0) return choose(cur);
     return there == cur ? cur->index : place_on(there);
 }
 

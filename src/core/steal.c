@@ -168,17 +168,22 @@ static int may_go(const stage__theatre_t *t, const stage__actor_t *a) {
 void stage__steal_weigh(stage__theatre_t *t, stage__actor_t *a, double secs,
                         uint64_t turns) {
     double each = secs / (double)turns;
-    /* the light messages here: the least seen, drifting up slowly so that
-    ** it follows the machine (a preemption makes one seem longer) */
-    if (!t->light || each < t->light)
+    bool heavy = t->light > 0 && each >= STEAL_HEAVY_SECS &&
+                 each >= STEAL_HEAVY_RATIO * t->light;
+    /* the light messages here: the least seen, drifting up slowly with
+    ** the light ones that follow, so that it follows the machine (a
+    ** preemption makes one seem longer); heavy ones do not pull it up,
+    ** or a theatre of heavy conversations would soon find none heavy */
+    if (t->light <= 0 || each < t->light)
         t->light = each;
-    else
+    else if (!heavy)
         t->light += (each - t->light) / STEAL_LIGHT_DRIFT;
-    if (each >= STEAL_HEAVY_SECS && each >= STEAL_HEAVY_RATIO * t->light) {
+    if (heavy) {
         if (a->flags & ACTOR_LONG) t->heavy_at = stage__now();
         a->flags |= ACTOR_LONG | (a->flags & ACTOR_LONG) << 1;
-    } else
+    } else {
         a->flags &= ~(ACTOR_LONG | ACTOR_HEAVY);
+    }
 }
 
 /* 1 once t has been busy for STEAL_BUSY_SECS of CPU time since it first
@@ -236,20 +241,52 @@ static stage__actor_t *partner(stage__theatre_t *t, const stage__actor_t *a) {
     return NULL;
 }
 
+/* 1 if a can never be stolen, whatever it does later. */
+static int never_goes(const stage__actor_t *a) {
+    return a->type->kind != STAGE_KIND_MOBILE || !a->type->impl->state_export ||
+           atomic_load_explicit(&a->type->slow_to_steal,
+                                memory_order_relaxed) ||
+           (a->flags & (ACTOR_MOVED | ACTOR_PLACED | ACTOR_NOSTEAL));
+}
+
 /* A pair goes together or not at all: picked actor a takes its partner
 ** along if that one may go too (within max picked in all: *n), else
 ** stays, unless its messages are heavy (then the hop costs little beside
 ** them, and a callee whose caller is suspended in an await could never
-** go). */
+** go), or its partner can never go (pinned, placed, its state cannot
+** travel: a worker spawned with a pinned service is not held by it). */
 static void couple(stage__theatre_t *t, stage__actor_t *a, int *n, int max) {
     stage__actor_t *b = partner(t, a);
-    if (!b || (b->flags & ACTOR_PICKED)) return;
+    if (!b || (b->flags & ACTOR_PICKED) || never_goes(b)) return;
     if ((b->flags & ACTOR_QUEUED) && may_go(t, b) && *n < max) {
         b->flags |= ACTOR_PICKED;
         ++*n;
     } else if (!(a->flags & ACTOR_HEAVY)) {
         a->flags &= ~ACTOR_PICKED;
         --*n;
+    }
+}
+
+/* 1 if b is a's partner (couple). */
+static int partners(const stage__actor_t *a, const stage__actor_t *b) {
+    return ((a->flags & ACTOR_PAIR_NEXT) &&
+            b->serial == a->serial + STAGE__SERIAL_STEP) ||
+           ((a->flags & ACTOR_PAIR_PREV) &&
+            b->serial == a->serial - STAGE__SERIAL_STEP);
+}
+
+/* Put the two actors of each pair in out[0..k) next to each other, so
+** that a hand-over cut short by its time splits none. */
+static void pairs_adjacent(stage__actor_t **out, int k) {
+    for (int i = 0; i + 1 < k; i++) {
+        if (!(out[i]->flags & (ACTOR_PAIR_PREV | ACTOR_PAIR_NEXT))) continue;
+        for (int j = i + 1; j < k; j++) {
+            if (!partners(out[i], out[j])) continue;
+            stage__actor_t *b = out[j];
+            out[j] = out[i + 1];
+            out[++i] = b;
+            break;
+        }
     }
 }
 
@@ -311,11 +348,14 @@ void stage__steal_give(stage__theatre_t *t, stage__actor_t **last) {
     ** count a preemption too) the rest stay queued, and a type one move
     ** of which took that long alone is not stolen again: slow hooks and
     ** large states cost this theatre one move, not a batch. */
+    pairs_adjacent(out, k);
     double start = thread_cpu(), now = start;
+    bool owed = false; /* out[i] is the partner of the one just moved */
     int i = 0;
-    for (; i < k && (i == 0 || now - start < STEAL_GIVE_SECS); i++) {
+    for (; i < k && (i == 0 || owed || now - start < STEAL_GIVE_SECS); i++) {
         stage__type_t *ty = out[i]->type;
         double before = now;
+        owed = i + 1 < k && partners(out[i], out[i + 1]); /* before it goes */
         stage__move_steal(t, out[i], to->index);
         now = thread_cpu();
         if (now - before >= STEAL_GIVE_SECS)

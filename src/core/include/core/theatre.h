@@ -224,11 +224,10 @@ stage__env_t *stage__turn_next(stage__theatre_t *t, stage__actor_t *a);
 ** more than the call saved, and it must be looked at by steal.c between
 ** turns), with a plain message first; and a neither stopping, restarting
 ** nor moving. NULL otherwise, and while t has a backlog another theatre
-** may steal from (the pass between actors gives it away). A run of one kind's
-*actors, each handing the next a
-** message (a ring, a ping-pong), then costs a call each rather than a
-** pass of the theatre and a deliver. t's thread, inside a's deliver or
-** resume. */
+** may steal from (the pass between actors gives it away). A run of one
+** kind's actors, each handing the next a message (a ring, a ping-pong),
+** then costs a call each rather than a pass of the theatre and a
+** deliver. t's thread, inside a's deliver or resume. */
 stage__actor_t *stage__turn_after(stage__theatre_t *t, const stage__actor_t *a);
 /* Go on to b (stage__turn_after's): a's turn ends, b is taken off the run
 ** queue and its turn begins, counted in the same turn's messages; returns
