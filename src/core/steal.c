@@ -152,15 +152,19 @@ static stage__theatre_t *claim(stage__theatre_t *t) {
     return NULL;
 }
 
-/* 1 if queued actor a of t may be given away (see the top). */
+/* 1 if a can never be stolen, whatever it does later. */
+static int never_goes(const stage__actor_t *a) {
+    return a->type->kind != STAGE_KIND_MOBILE || !a->type->impl->state_export ||
+           atomic_load_explicit(&a->type->slow_to_steal,
+                                memory_order_relaxed) ||
+           (a->flags & (ACTOR_MOVED | ACTOR_PLACED | ACTOR_NOSTEAL));
+}
+
+/* 1 if queued actor a of t may be given away now (see the top). */
 static int may_go(const stage__theatre_t *t, const stage__actor_t *a) {
-    return a->type->kind == STAGE_KIND_MOBILE && a->mbox_head &&
-           a->type->impl->state_export &&
-           !atomic_load_explicit(&a->type->slow_to_steal,
-                                 memory_order_relaxed) &&
+    return !never_goes(a) && a->mbox_head &&
            !(a->flags & (ACTOR_SUSPENDED | ACTOR_STOPPING | ACTOR_DEAD |
-                         ACTOR_RESTART | ACTOR_MOVING | ACTOR_LEAVING |
-                         ACTOR_MOVED | ACTOR_PLACED | ACTOR_NOSTEAL)) &&
+                         ACTOR_RESTART | ACTOR_MOVING | ACTOR_LEAVING)) &&
            (a->flags & (ACTOR_TALKED | ACTOR_HEAVY)) != ACTOR_TALKED &&
            stage__serial_theatre(a->serial) == t->index;
 }
@@ -239,14 +243,6 @@ static stage__actor_t *partner(stage__theatre_t *t, const stage__actor_t *a) {
     if (a->flags & ACTOR_PAIR_NEXT)
         return stage__actor_find(t, a->serial + STAGE__SERIAL_STEP);
     return NULL;
-}
-
-/* 1 if a can never be stolen, whatever it does later. */
-static int never_goes(const stage__actor_t *a) {
-    return a->type->kind != STAGE_KIND_MOBILE || !a->type->impl->state_export ||
-           atomic_load_explicit(&a->type->slow_to_steal,
-                                memory_order_relaxed) ||
-           (a->flags & (ACTOR_MOVED | ACTOR_PLACED | ACTOR_NOSTEAL));
 }
 
 /* A pair goes together or not at all: picked actor a takes its partner
