@@ -50,10 +50,6 @@ struct stage__drain {
     stage_evac_t *evac;
     bool fetched; /* the hosts store answered */
     int fetches;  /* reads of it that found no node to take actors */
-    /* MOVE: why the move of actor why_key failed, while its result is
-    ** given to the machine (a STAYED then says it) */
-    const char *why;
-    uint64_t why_key;
     /* HAND */
     int hand_theatres;      /* theatres yet to answer this round */
     size_t hand_busy;       /* ... busy in it */
@@ -165,7 +161,7 @@ static void move_one(stage__drain_t *d, uint64_t serial, const char *addr) {
     stage__netnode_t *nn = d->nn;
     stage__future_t *f = stage__future_new(nn->node, 0, 0);
     if (!f) {
-        stage_evac_result(d->evac, now_ms(nn), serial, STAGE_ENOMEM);
+        stage_evac_result(d->evac, now_ms(nn), serial, STAGE_ENOMEM, NULL);
         return;
     }
     f->observed = true; /* the drain reads every outcome */
@@ -173,7 +169,7 @@ static void move_one(stage__drain_t *d, uint64_t serial, const char *addr) {
     f->on_done = moved;
     if (stage__migrate_node(nn->node, serial, addr, f, false)) {
         f->on_done = NULL;
-        stage_evac_result(d->evac, now_ms(nn), serial, STAGE_ENOMEM);
+        stage_evac_result(d->evac, now_ms(nn), serial, STAGE_ENOMEM, NULL);
     }
     stage__future_unref(f);
 }
@@ -207,8 +203,7 @@ static void run_effects(stage__drain_t *d) {
             LOG_WARN("draining: an actor (serial %llu) stays and stops with "
                      "this node: %s",
                      (unsigned long long)x->key,
-                     d->why && d->why_key == x->key ? d->why
-                                                    : stage_strerror(x->err));
+                     x->why[0] ? x->why : stage_strerror(x->err));
             break;
         case STAGE_EVAC_FX_PROGRESS:
             progress(d, "");
@@ -451,11 +446,9 @@ void stage__drain_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
         if (--d->listing == 0 && d->fetched) list_done(d);
         return;
     case DI_MOVED:
-        d->why = it->args; /* freed with the item */
-        d->why_key = it->mon;
-        stage_evac_result(d->evac, now_ms(nn), it->mon, it->theatre);
+        stage_evac_result(d->evac, now_ms(nn), it->mon, it->theatre,
+                          it->args); /* the refusal's words, or NULL */
         if (d->phase == MOVE) run_effects(d);
-        d->why = NULL;
         return;
     case DI_HANDED_ROUND:
         d->hand_waiting += it->mon;

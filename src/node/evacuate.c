@@ -167,11 +167,13 @@ static void finish(stage_evac_t *e, actor_t *a) {
     e->changed = true;
 }
 
-static void stay(stage_evac_t *e, actor_t *a, int err) {
+static void stay(stage_evac_t *e, actor_t *a, int err, const char *why) {
     finish(e, a);
     e->st.stayed++;
     stage_evac_fx_t *f = fx_add(e, STAGE_EVAC_FX_STAYED, a->key);
-    if (f) f->err = err;
+    if (!f) return;
+    f->err = err;
+    if (why) snprintf(f->why, sizeof f->why, "%s", why);
 }
 
 /* Start moves while there is room and an actor ready. */
@@ -179,14 +181,14 @@ static void pump(stage_evac_t *e, uint64_t now) {
     while (e->later.n && e->actors[fifo_front(&e->later)].ready_at <= now) {
         size_t i = fifo_front(&e->later);
         fifo_pop(&e->later);
-        if (fifo_push(&e->ready, i)) stay(e, &e->actors[i], STAGE_ENOMEM);
+        if (fifo_push(&e->ready, i)) stay(e, &e->actors[i], STAGE_ENOMEM, NULL);
     }
     while (e->ready.n && e->st.inflight < (size_t)e->cfg.inflight) {
         actor_t *a = &e->actors[fifo_front(&e->ready)];
         int n = choose(e, a);
         if (n < 0) {
             fifo_pop(&e->ready);
-            stay(e, a, STAGE_ENODE_DOWN);
+            stay(e, a, STAGE_ENODE_DOWN, NULL);
             continue;
         }
         stage_evac_fx_t *f = fx_add(e, STAGE_EVAC_FX_MOVE, a->key);
@@ -273,7 +275,8 @@ void stage_evac_start(stage_evac_t *e, uint64_t now) {
     pump(e, now);
 }
 
-void stage_evac_result(stage_evac_t *e, uint64_t now, uint64_t key, int rc) {
+void stage_evac_result(stage_evac_t *e, uint64_t now, uint64_t key, int rc,
+                       const char *why) {
     uintptr_t v = (uintptr_t)stage__u64map_get(&e->bykey, key);
     if (!v || e->actors[v - 1].state != INFLIGHT) return;
     size_t i = v - 1;
@@ -296,7 +299,7 @@ void stage_evac_result(stage_evac_t *e, uint64_t now, uint64_t key, int rc) {
         n->actors -= 1;
         a->state = WAITING;
         a->ready_at = now + e->cfg.retry_ms;
-        if (fifo_push(&e->later, i)) stay(e, a, STAGE_ENOMEM);
+        if (fifo_push(&e->later, i)) stay(e, a, STAGE_ENOMEM, NULL);
         break;
     case STAGE_ENODE_DOWN:
     case STAGE_EUNREACHABLE:
@@ -311,16 +314,16 @@ void stage_evac_result(stage_evac_t *e, uint64_t now, uint64_t key, int rc) {
         }
         a->node = -1;
         if (++a->tries >= e->cfg.tries) {
-            stay(e, a, rc);
+            stay(e, a, rc, why);
         } else {
             a->state = WAITING;
-            if (fifo_push(&e->ready, i)) stay(e, a, STAGE_ENOMEM);
+            if (fifo_push(&e->ready, i)) stay(e, a, STAGE_ENOMEM, NULL);
         }
         break;
     default: /* it cannot move: it stays */
         n->actors -= 1;
         a->node = -1;
-        stay(e, a, rc);
+        stay(e, a, rc, why);
         break;
     }
     pump(e, now);

@@ -24,6 +24,7 @@ typedef struct world {
     stage_evac_t *e;
     char at[MAXACTORS + 1][STAGE_ADDR_MAX]; /* "" if none under way */
     int stayed_err[MAXACTORS + 1];
+    char stayed_why[MAXACTORS + 1][STAGE_EVAC_WHY_MAX];
     int moves, inflight, max_inflight, stayed, done, progress;
 } world_t;
 
@@ -44,6 +45,7 @@ static void collect(world_t *w) {
         case STAGE_EVAC_FX_STAYED:
             assert_int_equal(w->stayed_err[f->key], 0); /* once */
             w->stayed_err[f->key] = f->err;
+            snprintf(w->stayed_why[f->key], STAGE_EVAC_WHY_MAX, "%s", f->why);
             w->stayed++;
             break;
         case STAGE_EVAC_FX_DONE:
@@ -66,13 +68,19 @@ static world_t *world(const stage_evac_config_t *cfg) {
     return &w;
 }
 
-/* The move of key ended with rc. */
-static void result(world_t *w, uint64_t now, uint64_t key, int rc) {
+/* The move of key ended with rc, saying why (NULL: nothing). */
+static void result_why(world_t *w, uint64_t now, uint64_t key, int rc,
+                       const char *why) {
     assert_string_not_equal(w->at[key], "");
     w->at[key][0] = 0;
     w->inflight--;
-    stage_evac_result(w->e, now, key, rc);
+    stage_evac_result(w->e, now, key, rc, why);
     collect(w);
+}
+
+/* The move of key ended with rc. */
+static void result(world_t *w, uint64_t now, uint64_t key, int rc) {
+    result_why(w, now, key, rc, NULL);
 }
 
 /* End every move under way to addr (NULL: any) with rc — not those the
@@ -263,7 +271,8 @@ static void what_cannot_move_stays_and_stopped_ones_are_gone(void **state) {
         stage_evac_add(w->e, k);
     stage_evac_start(w->e, 0);
     collect(w);
-    result(w, 1, 1, STAGE_EENCODE);
+    result_why(w, 1, 1, STAGE_EENCODE,
+               "cannot move actor 'x': self.f is a function");
     result(w, 1, 2, STAGE_ETOOBIG);
     result(w, 1, 3, STAGE_EACTOR_NOT_FOUND);
     assert_int_equal(w->done, 0);
@@ -277,7 +286,11 @@ static void what_cannot_move_stays_and_stopped_ones_are_gone(void **state) {
     result(w, 3, 9, 0);
     assert_int_equal(w->done, 1);
     assert_int_equal(w->stayed_err[1], STAGE_EENCODE);
+    /* a STAYED says it in the refusal's own words, when there were some */
+    assert_string_equal(w->stayed_why[1],
+                        "cannot move actor 'x': self.f is a function");
     assert_int_equal(w->stayed_err[2], STAGE_ETOOBIG);
+    assert_string_equal(w->stayed_why[2], "");
     assert_int_equal(w->stayed_err[3], 0);
     stage_evac_stats_t st;
     stage_evac_stats(w->e, &st);
@@ -285,8 +298,8 @@ static void what_cannot_move_stays_and_stopped_ones_are_gone(void **state) {
     assert_int_equal(st.gone, 1);
     assert_int_equal(st.stayed, 2);
     /* a result for no move under way is ignored */
-    stage_evac_result(w->e, 4, 9, STAGE_EBUSY);
-    stage_evac_result(w->e, 4, 12345, 0);
+    stage_evac_result(w->e, 4, 9, STAGE_EBUSY, NULL);
+    stage_evac_result(w->e, 4, 12345, 0, NULL);
     size_t n;
     stage_evac_effects(w->e, &n);
     assert_int_equal(n, 0);

@@ -48,16 +48,20 @@ typedef enum stage_evac_fx_kind {
     STAGE_EVAC_FX_MOVE = 1, /* move actor `key` to node `addr` */
     STAGE_EVAC_FX_STAYED,   /* actor `key` stays: err says why (its last
                             ** move's outcome, or STAGE_ENODE_DOWN: no
-                            ** node left to take it) */
+                            ** node left to take it), and why, when that
+                            ** outcome came with a message, in its words */
     STAGE_EVAC_FX_PROGRESS, /* counts so far (the stats) */
     STAGE_EVAC_FX_DONE,     /* every actor moved, gone or stayed */
 } stage_evac_fx_kind_t;
 
+#define STAGE_EVAC_WHY_MAX 320 /* a STAYED's why, with its NUL */
+
 typedef struct stage_evac_fx {
     int kind;
     uint64_t key;
-    int err;                   /* STAYED */
-    char addr[STAGE_ADDR_MAX]; /* MOVE */
+    int err;                      /* STAYED */
+    char why[STAGE_EVAC_WHY_MAX]; /* STAYED: "" if no message came */
+    char addr[STAGE_ADDR_MAX];    /* MOVE */
 } stage_evac_fx_t;
 
 typedef struct stage_evac_stats {
@@ -97,8 +101,11 @@ int stage_evac_add(stage_evac_t *e, uint64_t key);
 /* Start moving (the first MOVE effects). */
 void stage_evac_start(stage_evac_t *e, uint64_t now);
 /* The move of key asked by the last MOVE effect for it ended with rc (see
-** the top). Results for keys with no move under way are ignored. */
-void stage_evac_result(stage_evac_t *e, uint64_t now, uint64_t key, int rc);
+** the top), and the message why (NULL: none; copied, cut to fit), which a
+** STAYED it leads to carries. Results for keys with no move under way are
+** ignored. */
+void stage_evac_result(stage_evac_t *e, uint64_t now, uint64_t key, int rc,
+                       const char *why);
 /* Time passed (harmless to call early). */
 void stage_evac_tick(stage_evac_t *e, uint64_t now);
 /* When to call stage_evac_tick next (absolute ms; UINT64_MAX: never). */
