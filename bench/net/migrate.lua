@@ -1,8 +1,10 @@
 -- bench/net/migrate.lua MODE ...: moves between two `stage node`s on
 -- loopback (issue 11, "Measured"), run by bench/net/migrate.sh. Prints
 -- one JSON line per figure ({"bench","impl","value","unit","better"}).
---   serve            the other node: defines the type, prints "ready"
---   drive ADDR N     on the measuring node: a Blob born here, moved to
+--   serve            the other node (run with --files /proc/self):
+--                    defines the type, names a Probe "probe", prints
+--                    "ready"
+--   drive ADDR N [K] on the measuring node: a Blob born here, moved to
 --                    node ADDR and back N times each, every move awaited
 --                    (stage.migrate(ref, addr):await(): the request, the
 --                    export, the image on the wire, the import, the
@@ -10,12 +12,24 @@
 --                    p50 and p99 of one move in microseconds
 --                    (migrate_node_p50/p99, migrate_node_100k_p50/p99),
 --                    and one message through the first reference after
---                    the last move (checked)
+--                    the last move (checked); then K more moves there
+--                    and back (default 10,000), and the growth of the
+--                    other node's resident set over them, per arrival
+--                    there (migrate_node_kept: what a node keeps for a
+--                    guest that left, to forward what still comes to its
+--                    id there)
 local stage = require "stage"
 
 local Blob = stage.actor "Blob"
 function Blob:birth(size) self.data = string.rep("x", size); self.n = 0 end
 function Blob:ping() self.n = self.n + 1; return #self.data end
+
+-- The serving node's resident set, read through its file actor.
+local Probe = stage.actor "Probe"
+function Probe:rss()
+  local statm = stage.files:read("statm"):await()
+  return math.tointeger(tonumber(statm:match("^%d+%s+(%d+)"))) * 4096
+end
 
 local function report(bench, value, unit, better)
   print(string.format('{"bench":"%s","impl":"stage","value":%.2f,'
@@ -52,11 +66,22 @@ end
 
 function main(args)
   if args[1] == "serve" then
+    stage.name("probe", Probe()):await()
     print("ready")
     return
   end
   local there, n = args[2], tonumber(args[3] or 500)
   moves("migrate_node", there, n, 16)
   moves("migrate_node_100k", there, n, 100 * 1024)
+  local k = tonumber(args[4] or 10000)
+  local probe, b = stage.find_name("probe"), Blob(16)
+  local here = tostring(b):match("^(.-)~")
+  local before = probe:rss():await()
+  for _ = 1, k do
+    stage.migrate(b, there):await()
+    stage.migrate(b, here):await()
+  end
+  report("migrate_node_kept", (probe:rss():await() - before) / k,
+    "bytes/arrival", "lower")
   stage.exit(0)
 end

@@ -3,7 +3,8 @@
 ** machine for one node (node/hub.h says the states, the transitions and
 ** the invariant). Hubs and guests live in one map by local serial: a hub
 ** is kept while its actor is away, moving, holds messages or has moves
-** queued; a guest while it lives here or forwards to its home.
+** queued; a guest while it lives here. A guest that left leaves a tomb
+** (another map, by the same serials): its home id, forwarded to.
 ** Pure logic: no I/O, no clock. One owner.
 */
 #include <stddef.h>
@@ -28,7 +29,7 @@ typedef struct move {
 
 enum { HERE, AWAY };                /* a home hub's place */
 enum { IDLE, EXPORT, OUT, IMPORT }; /* a home hub's move under way */
-enum { LIVE, SHIP, LEFT };          /* a guest */
+enum { LIVE, SHIP };                /* a guest */
 
 typedef struct hub {
     uint64_t serial;
@@ -54,6 +55,25 @@ typedef struct hub {
 } hub_t;
 
 /* An IMPORT the driver is taking in. */
+/* A guest that left (on its way home, in IN): all it leaves here is
+** where what still comes to its id goes, its home id, in 32 bytes. The
+** node address and the type name are shared by every tomb that names
+** them (h->strs); each tomb is kept until the node stops. */
+typedef struct tomb {
+    const char *node, *type;
+    uint64_t serial;
+    uint32_t inc;
+    uint16_t theatre;
+} tomb_t;
+
+/* A string shared by tombs (never freed before the machine). */
+typedef struct str {
+    struct str *next;
+    char s[];
+} str_t;
+
+#define STRS_BUCKETS 64
+
 typedef struct pending {
     struct pending *next;
     uint64_t image;
@@ -78,6 +98,8 @@ struct stage_hub {
     char addr[STAGE_ADDR_MAX];
     uint32_t inc;
     stage_u64map_t hubs;
+    stage_u64map_t tombs; /* serial -> tomb_t */
+    str_t *strs[STRS_BUCKETS];
     pending_t *pending;
     fxlist_t fx[2];
     int fxw;
@@ -202,6 +224,61 @@ static void hub_drop(stage_hub_t *h, hub_t *b) {
     stage__free(b);
 }
 
+/* ---- tombs ----------------------------------------------------------------
+ */
+
+/* The shared copy of string s (NULL if out of memory). */
+static const char *intern(stage_hub_t *h, const char *s) {
+    uint32_t x = 2166136261u; /* FNV-1a */
+    for (const char *c = s; *c; c++)
+        x = (x ^ (unsigned char)*c) * 16777619u;
+    str_t **head = &h->strs[x % STRS_BUCKETS];
+    for (str_t *e = *head; e; e = e->next)
+        if (!strcmp(e->s, s)) return e->s;
+    size_t len = strlen(s) + 1;
+    str_t *e = stage__malloc(sizeof *e + len);
+    if (!e) return NULL;
+    memcpy(e->s, s, len);
+    e->next = *head;
+    *head = e;
+    return e->s;
+}
+
+/* Guest b left: a tomb takes its serial (out of memory: none does, and
+** what still comes to its id finds nothing here). */
+static void entomb(stage_hub_t *h, hub_t *b) {
+    tomb_t *t = stage__malloc(sizeof *t);
+    if (t) {
+        t->node = intern(h, b->home.node);
+        t->type = intern(h, b->home.type);
+        t->serial = b->home.serial;
+        t->inc = b->home.incarnation;
+        t->theatre = b->home.theatre;
+    }
+    if (t && (!t->node || !t->type ||
+              stage__u64map_put(&h->tombs, b->serial, t))) {
+        stage__free(t);
+    }
+    hub_drop(h, b);
+}
+
+/* The tomb of local serial, or NULL. */
+static const tomb_t *tomb_get(const stage_hub_t *h, uint64_t serial) {
+    return h->tombs.count ? stage__u64map_get(&h->tombs, serial) : NULL;
+}
+
+/* The home id tomb t forwards to. */
+static stage_id_t tomb_home(const tomb_t *t) {
+    stage_id_t id;
+    memset(&id, 0, sizeof id);
+    snprintf(id.node, sizeof id.node, "%s", t->node);
+    snprintf(id.type, sizeof id.type, "%s", t->type);
+    id.serial = t->serial;
+    id.incarnation = t->inc;
+    id.theatre = t->theatre;
+    return id;
+}
+
 /* This node's id for its actor serial, of type ty. */
 static stage_id_t id_here(const stage_hub_t *h, uint64_t serial,
                           const char *ty) {
@@ -216,8 +293,7 @@ static stage_id_t id_here(const stage_hub_t *h, uint64_t serial,
 
 /* msg for b's actor goes where it is (b not moving). */
 static void route(stage_hub_t *h, const hub_t *b, uint64_t msg) {
-    const stage_id_t *to = b->guest ? (b->gstate == LEFT ? &b->home : NULL)
-                                    : (b->place == AWAY ? &b->rid : NULL);
+    const stage_id_t *to = !b->guest && b->place == AWAY ? &b->rid : NULL;
     stage_hub_fx_t *x =
         fx_add(h, to ? STAGE_HUB_FX_FORWARD : STAGE_HUB_FX_DELIVER);
     if (!x) return;
@@ -335,11 +411,26 @@ static void hub_free(uint64_t key, void *val, void *ud) {
     stage__free(b);
 }
 
+/* u64map_each: free tomb val. */
+static void tomb_free(uint64_t key, void *val, void *ud) {
+    (void)key;
+    (void)ud;
+    stage__free(val);
+}
+
 void stage_hub_destroy(stage_hub_t **hp) {
     stage_hub_t *h = *hp;
     if (!h) return;
     stage__u64map_each(&h->hubs, hub_free, NULL);
     stage__u64map_free(&h->hubs);
+    stage__u64map_each(&h->tombs, tomb_free, NULL);
+    stage__u64map_free(&h->tombs);
+    for (int i = 0; i < STRS_BUCKETS; i++) {
+        for (str_t *e; (e = h->strs[i]);) {
+            h->strs[i] = e->next;
+            stage__free(e);
+        }
+    }
     for (pending_t *p; (p = h->pending);) {
         h->pending = p->next;
         stage__free(p->formers);
@@ -354,20 +445,24 @@ void stage_hub_destroy(stage_hub_t **hp) {
 }
 
 bool stage_hub_knows(const stage_hub_t *h, uint64_t serial) {
-    return hub_get(h, serial) != NULL;
+    return hub_get(h, serial) || tomb_get(h, serial);
 }
 
 int stage_hub_place(const stage_hub_t *h, uint64_t serial, const char **node,
                     stage_id_t *id) {
     const hub_t *b = hub_get(h, serial);
+    const tomb_t *t = b ? NULL : tomb_get(h, serial);
+    if (t) {
+        if (node) *node = t->node;
+        if (id) *id = tomb_home(t);
+        return STAGE_HUB_PLACE_LEFT;
+    }
     const stage_id_t *at = NULL;
     const char *to = NULL;
     int place = STAGE_HUB_PLACE_HERE; /* no hub, a guest living here, or
                                       ** a home hub here and idle */
     if (b && b->guest && b->gstate == SHIP) {
         place = STAGE_HUB_PLACE_MOVING, to = b->home.node;
-    } else if (b && b->guest && b->gstate == LEFT) {
-        place = STAGE_HUB_PLACE_LEFT, at = &b->home;
     } else if (b && !b->guest && b->stage != IDLE) {
         place = STAGE_HUB_PLACE_MOVING, to = b->cur->dest;
     } else if (b && !b->guest && b->place == AWAY) {
@@ -383,9 +478,13 @@ int stage_hub_place(const stage_hub_t *h, uint64_t serial, const char **node,
 
 void stage_hub_msg(stage_hub_t *h, uint64_t serial, uint64_t msg) {
     hub_t *b = hub_get(h, serial);
-    if (!b) { /* an actor that never moved, or none: the driver's */
-        stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_DELIVER);
+    const tomb_t *t = b ? NULL : tomb_get(h, serial);
+    if (!b) { /* a guest that left: to its home; else an actor that never
+              ** moved, or none: the driver's */
+        stage_hub_fx_t *x =
+            fx_add(h, t ? STAGE_HUB_FX_FORWARD : STAGE_HUB_FX_DELIVER);
         if (x) x->serial = serial, x->msg = msg;
+        if (x && t) x->id = tomb_home(t);
         return;
     }
     bool moving = b->guest ? b->gstate == SHIP : b->stage != IDLE;
@@ -401,10 +500,12 @@ void stage_hub_msg(stage_hub_t *h, uint64_t serial, uint64_t msg) {
 void stage_hub_move(stage_hub_t *h, const stage_id_t *id, const char *dest,
                     uint64_t req) {
     hub_t *b = hub_get(h, id->serial);
-    if (b && b->guest) { /* its home sequences it */
-        stage_hub_step_t *s = step_to(h, b->home.node, STAGE_HUB_REQ);
+    const tomb_t *t = b ? NULL : tomb_get(h, id->serial);
+    if ((b && b->guest) || t) { /* its home sequences it */
+        stage_id_t home = t ? tomb_home(t) : b->home;
+        stage_hub_step_t *s = step_to(h, home.node, STAGE_HUB_REQ);
         if (s) {
-            s->at = b->home;
+            s->at = home;
             s->req = req;
             snprintf(s->where, sizeof s->where, "%s", dest);
         }
@@ -478,8 +579,14 @@ void stage_hub_exported(stage_hub_t *h, uint64_t serial, uint64_t image) {
     } else if (b && b->guest && b->gstate == SHIP) {
         stage_hub_step_t *s = step_to(h, b->home.node, STAGE_HUB_IN);
         if (s) s->home = b->home, s->image = image;
-        b->gstate = LEFT; /* it forwards home from now on */
-        flush(h, b);
+        for (held_t *m; (m = b->head);) { /* held while it shipped */
+            b->head = m->next;
+            stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_FORWARD);
+            if (x) x->msg = m->msg, x->serial = serial, x->id = b->home;
+            stage__free(m);
+        }
+        b->tail = NULL;
+        entomb(h, b); /* it forwards home from now on */
     } else if (b && !b->guest && b->stage == EXPORT) {
         send_import(h, b, image);
     } else { /* no export was asked: the actor must not be lost */
@@ -606,13 +713,16 @@ static void step_adopt(stage_hub_t *h, const char *peer,
         make_own(h, b, s->formers, s->flen, peer);
         return; /* ADOPTED once recorded: the driver's */
     }
+    /* one shipping or gone home: its home asks again where it is */
+    const tomb_t *t = b ? NULL : tomb_get(h, s->at.serial);
+    stage_id_t left = t ? tomb_home(t) : s->home;
+    bool ours = b ? b->guest && same_id(&b->home, &s->home)
+                  : t && same_id(&left, &s->home);
     stage_hub_step_t *r = step_to(h, peer, STAGE_HUB_ADOPTED);
     if (r) {
         r->home = s->home;
         r->at = s->at;
-        r->status = b && b->guest && same_id(&b->home, &s->home)
-                        ? STAGE_EBUSY
-                        : STAGE_EACTOR_NOT_FOUND;
+        r->status = ours ? STAGE_EBUSY : STAGE_EACTOR_NOT_FOUND;
     }
 }
 
@@ -634,7 +744,7 @@ static void step_adopted(stage_hub_t *h, const stage_hub_step_t *s) {
 ** keeps (a guest gone home has none to keep). */
 static void step_names(stage_hub_t *h, const stage_hub_step_t *s) {
     hub_t *b = hub_get(h, s->at.serial);
-    if (!b || !b->guest || b->gstate == LEFT || !same_id(&b->home, &s->home))
+    if (!b || !b->guest || !same_id(&b->home, &s->home))
         return; /* it stopped, or left: its home knows, or will */
     char *copy;
     size_t len;

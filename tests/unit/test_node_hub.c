@@ -3,7 +3,8 @@
 ** hand, one node "a:1" and the steps its peers would send: held messages
 ** released in order to the new place, the copy taken back when the
 ** destination fails or dies, steps from the wrong node ignored, a guest's
-** moves asked of its home and its image shipped home, an orphan taking
+** moves asked of its home and its image shipped home, the tomb it leaves
+** (forwarding to its home), an orphan taking
 ** itself over with its earlier ids (also one whose home dies while its
 ** image ships there: it stays), where the machine says an actor is, a
 ** drain's hand-over, an actor that stops away, and names given to an
@@ -233,6 +234,71 @@ static void a_guest_asks_its_home_and_ships_its_image_home(void **st) {
     assert_int_equal(fx[0].step.image, 51);
     assert_int_equal(fx[1].kind, STAGE_HUB_FX_FORWARD); /* behind it */
     assert_int_equal(fx[1].id.serial, 3);
+    stage_hub_destroy(&h);
+}
+
+/* A guest that left leaves a tomb: what still comes to its id goes to its
+** whole home id, a move asked of it goes to its home, and the steps for
+** a guest find it gone (an ADOPT is asked again: busy). Two tombs of one
+** home share its address. */
+static void a_guest_that_left_forwards_to_its_home(void **st) {
+    (void)st;
+    stage_hub_t *h = with_guest();
+    stage_id_t here = id_at("a:1", 11), home = id_at("h:1", 3);
+    stage_hub_step_t s = step_of(STAGE_HUB_OUT, &home, &here);
+    stage_hub_step(h, "h:1", &s);
+    stage_hub_exported(h, 11, 51);
+    collect(h);
+    assert_true(stage_hub_knows(h, 11));
+    const char *node = NULL;
+    stage_id_t at;
+    assert_int_equal(stage_hub_place(h, 11, &node, &at),
+                     STAGE_HUB_PLACE_LEFT);
+    assert_string_equal(node, "h:1");
+    assert_true(at.serial == 3 && at.incarnation == 1);
+    assert_string_equal(at.node, "h:1");
+    assert_string_equal(at.type, "Counter");
+    stage_hub_msg(h, 11, 7);
+    stage_hub_move(h, &here, "c:1", 8);
+    collect(h);
+    assert_int_equal(nfx, 2);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_FORWARD);
+    assert_int_equal(fx[0].msg, 7);
+    assert_string_equal(fx[0].id.node, "h:1");
+    assert_int_equal(fx[0].id.serial, 3);
+    assert_string_equal(fx[0].id.type, "Counter");
+    assert_int_equal(fx[1].step.op, STAGE_HUB_REQ);
+    assert_string_equal(fx[1].node, "h:1");
+    assert_int_equal(fx[1].step.at.serial, 3);
+    assert_int_equal(fx[1].step.req, 8);
+    stage_hub_step(h, "h:1", &s); /* OUT again: it is not here */
+    s = step_of(STAGE_HUB_ADOPT, &home, &here);
+    stage_hub_step(h, "h:1", &s);
+    stage_hub_stopped(h, 11);
+    stage_hub_node_down(h, "h:1", true); /* it stays a tomb */
+    collect(h);
+    assert_int_equal(nfx, 2);
+    assert_int_equal(fx[0].step.op, STAGE_HUB_REFUSED);
+    assert_int_equal(fx[0].step.status, STAGE_EACTOR_NOT_FOUND);
+    assert_int_equal(fx[1].step.op, STAGE_HUB_ADOPTED);
+    assert_int_equal(fx[1].step.status, STAGE_EBUSY);
+    assert_int_equal(stage_hub_place(h, 11, NULL, NULL), STAGE_HUB_PLACE_LEFT);
+    /* a second guest of h:1 arrives and leaves */
+    stage_id_t home2 = id_at("h:1", 4), here2 = id_at("a:1", 12);
+    home2.theatre = 2;
+    s = step_of(STAGE_HUB_IMPORT, &home2, NULL);
+    s.image = 52;
+    stage_hub_step(h, "h:1", &s);
+    stage_hub_imported(h, 52, 12);
+    s = step_of(STAGE_HUB_OUT, &home2, &here2);
+    stage_hub_step(h, "h:1", &s);
+    stage_hub_exported(h, 12, 53);
+    collect(h);
+    const char *node2 = NULL;
+    assert_int_equal(stage_hub_place(h, 12, &node2, &at),
+                     STAGE_HUB_PLACE_LEFT);
+    assert_true(at.serial == 4 && at.theatre == 2);
+    assert_ptr_equal(node2, node);
     stage_hub_destroy(&h);
 }
 
@@ -487,6 +553,7 @@ int main(void) {
         cmocka_unit_test(a_destination_never_reached_gives_the_actor_back),
         cmocka_unit_test(a_refused_import_takes_the_actor_back_with_the_reason),
         cmocka_unit_test(a_guest_asks_its_home_and_ships_its_image_home),
+        cmocka_unit_test(a_guest_that_left_forwards_to_its_home),
         cmocka_unit_test(an_orphan_takes_itself_over_with_its_earlier_ids),
         cmocka_unit_test(an_orphan_whose_image_ships_home_stays_here),
         cmocka_unit_test(the_machine_says_where_an_actor_is),

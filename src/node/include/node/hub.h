@@ -32,8 +32,9 @@
 **   then (an IMPORT that went before the change does not carry it).
 ** A guest (arrived here under `serial`; `home`, its home id):
 **   LIVE --OUT from home--> SHIP [FX_EXPORT] --exported--> LEFT [STEP IN
-**        to home]: it forwards to home from then on; --refused--> LIVE
-**        [STEP REFUSED]
+**        to home]: a tomb of 32 bytes (its home id) forwards to home what
+**        still comes to its id here, until the node stops; --refused-->
+**        LIVE [STEP REFUSED]
 **   LIVE --move asked here--> a REQ to home, which sequences it
 **   LIVE, SHIP --NAMES from home--> its record is the one NAMES carries
 **   LIVE --ADOPT--> this node's own [FX_REHOMED, then STEP ADOPTED]
