@@ -81,7 +81,8 @@ struct stage__move {
     int rc;
     char err[512];
     /* between nodes (the section "between nodes" below) */
-    char node_to[STAGE_ADDR_MAX]; /* "": a theatre of this node */
+    char node_to[STAGE_ADDR_MAX]; /* "": a theatre of this node; ship: its
+                                  ** home, where its image goes */
     bool ship;      /* the machine's export of a guest (its home asked) */
     bool machine;   /* a move the machine runs (its req): FX_ANSWER ends it */
     bool parked;    /* ... and only the machine has it now (no step of it
@@ -491,6 +492,37 @@ static int bound_here(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     return STAGE_EENCODE;
 }
 
+/* The rest of a MOVE frame beside its image: ids, the ids an IMPORT
+** carries (16 at most). More than that is found as the frame goes, and
+** fails the IMPORT there; an IN is a guest's only copy of itself. */
+#define MOVE_FRAME_REST 4096
+
+/* An image larger than the node it goes to takes could not go (for a
+** guest shipped home, it would be lost): 0, or STAGE_ETOOBIG and why in
+** m->err, before it leaves. t's thread. */
+static int too_large(stage__theatre_t *t, move_t *m) {
+    stage_node_t *node = t->node;
+    if (!m->node_to[0] || !node->net_hooks.takes) return 0;
+    size_t max = node->net_hooks.takes(node, m->node_to);
+    size_t room = max > MOVE_FRAME_REST ? max - MOVE_FRAME_REST : 0;
+    if (m->image.len <= room) return 0;
+    char id[STAGE_ID_TEXT_MAX];
+    stage_id_format(&m->id, id, sizeof id);
+    if (m->ship)
+        snprintf(m->err, sizeof m->err,
+                 "actor '%s' cannot move: its image takes a frame of over %zu "
+                 "bytes, more than its home node '%s' takes (its "
+                 "--max-message is smaller), and a move goes through there",
+                 id, m->image.len, m->node_to);
+    else
+        snprintf(m->err, sizeof m->err,
+                 "actor '%s' cannot move to node '%s': its image takes a "
+                 "frame of over %zu bytes, more than that node takes (its "
+                 "--max-message is smaller than this node's)",
+                 id, m->node_to, m->image.len);
+    return STAGE_ETOOBIG;
+}
+
 /* Export a (idle, t's thread) for m and keep it here, leaving. Inside the
 ** node the image goes straight to its destination D, which takes it in,
 ** then tells this theatre (COMMIT or ABORT) and B (RELEASE); to another
@@ -511,7 +543,7 @@ static void export_now(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     int rc =
         away ? stage__actor_export(t, a, &m->image, m->err, sizeof m->err)
              : stage__actor_export_bare(t, a, &m->image, m->err, sizeof m->err);
-    if (!rc && away && (rc = bound_here(t, a, m)))
+    if (!rc && away && ((rc = bound_here(t, a, m)) || (rc = too_large(t, m))))
         stage__actor_export_abort(t, a, m->image.data, m->image.len);
     if (!rc &&
         (!(m->back = stage__env_call(leave_call, leave_drop, m)) ||
@@ -1358,6 +1390,9 @@ static void fx_export(stage__theatre_t *t, uint64_t serial) {
     m->serial = serial;
     m->to = m->at = m->left = -1;
     m->ship = true;
+    const char *home = NULL; /* SHIP: MOVING, to its home */
+    machine_place(t, serial, &home);
+    if (home) snprintf(m->node_to, sizeof m->node_to, "%s", home);
     stage_pack_init(&m->image);
     request_here(t, m);
 }

@@ -21,6 +21,7 @@
 #ifndef STAGE_NET_NET_H
 #define STAGE_NET_NET_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -143,6 +144,9 @@ struct stage__transport {
     stage__peer_t *peers, *last_peer;
     stage__peer_t *dirty;
     stage__conn_t *conns;
+    /* what each peer said it takes, for any thread (stage__transport_takes) */
+    pthread_mutex_t takes_lock;
+    struct stage__takes *takes;
     /* totals, read from any thread (stage__transport_stats) */
     struct {
         _Atomic uint64_t bytes_in, bytes_out, frames_in, frames_out, writes;

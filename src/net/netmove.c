@@ -144,11 +144,18 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
         return;
     }
     if (rc) {
-        char msg[STAGE_ADDR_MAX + 200];
-        snprintf(msg, sizeof msg,
-                 "a move step (%d) for node '%s' could not "
-                 "go: %s",
-                 q->op, it->where, stage_strerror(rc));
+        char msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 200];
+        char idt[STAGE_ID_TEXT_MAX];
+        stage_id_format(&q->home, idt, sizeof idt);
+        if (q->op == STAGE__MOVE_IN) /* checked before it left: rare */
+            snprintf(msg, sizeof msg,
+                     "the image of actor '%s' could not go home to node "
+                     "'%s': %s; the actor is lost",
+                     idt, it->where, stage_strerror(rc));
+        else
+            snprintf(msg, sizeof msg,
+                     "a move step (%d) for node '%s' could not go: %s", q->op,
+                     it->where, stage_strerror(rc));
         if (it->f) /* a REQ's call: its caller hears it */
             stage__netnode_call_fail(nn, call, STAGE_EUNREACHABLE, msg);
         else

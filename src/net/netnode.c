@@ -1435,6 +1435,11 @@ static void net_down(stage_node_t *node, const char *to, uint64_t mon,
     netnode_push(nn, it);
 }
 
+static size_t net_takes(stage_node_t *node, const char *to) {
+    stage__netnode_t *nn = stage__node_net(node);
+    return stage__transport_takes(nn->tr, to);
+}
+
 static int net_stats(stage_node_t *node, stage_net_stats_t *out) {
     stage__netnode_t *nn = stage__node_net(node);
     stage__net_stats_t s;
@@ -1652,6 +1657,7 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
                                 .spawn = net_spawn,
                                 .monitor = net_monitor,
                                 .down = net_down,
+                                .takes = net_takes,
                                 .move = stage__netmove_hook,
                                 .rehomed = stage__relocate_hook,
                                 .update = net_update};

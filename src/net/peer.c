@@ -265,6 +265,7 @@ static void peer_up(stage__peer_t *p, stage__conn_t *c, const stage__hello_t *h,
     p->incarnation = h->incarnation;
     p->manager = h->manager;
     p->max_frame = h->max_frame;
+    stage__transport_peer_takes(t, p->addr, h->max_frame);
     p->up = true;
     p->left = false; /* back (a restart, or it never went) */
     p->attempts = 0;

@@ -87,6 +87,13 @@ uint64_t stage__transport_random(stage__transport_t *t, uint64_t n) {
     return n ? t->rng % n : 0;
 }
 
+/* A peer's word on the frames it takes. */
+struct stage__takes {
+    struct stage__takes *next;
+    size_t max;
+    char addr[STAGE_ADDR_MAX];
+};
+
 static void on_handle_closed(uv_handle_t *h) {
     stage__transport_handle_closed(h->data);
 }
@@ -94,6 +101,11 @@ static void on_handle_closed(uv_handle_t *h) {
 void stage__transport_handle_closed(stage__transport_t *t) {
     if (--t->handles > 0 || !t->closing) return;
     stage__secure_keys_wipe(&t->cfg.keys);
+    for (struct stage__takes *k; (k = t->takes);) {
+        t->takes = k->next;
+        stage__free(k);
+    }
+    pthread_mutex_destroy(&t->takes_lock);
     stage__free(t);
 }
 
@@ -206,6 +218,7 @@ int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
     ignore_sigpipe();
     t->loop = loop;
     t->cfg = *cfg;
+    pthread_mutex_init(&t->takes_lock, NULL);
     if (cbs) t->cbs = *cbs;
     if (cfg->advertise && canonical(cfg->advertise, t->self, sizeof t->self)) {
         stage__free(t);
@@ -316,6 +329,30 @@ int stage__transport_fits(stage__transport_t *t, const char *peer, size_t len) {
     if (len > t->cfg.max_frame - STAGE__FRAME_HEADER) return STAGE_ETOOBIG;
     stage__peer_t *p = stage__peer_find(t, peer);
     return p && peer_refuses(p, len) ? STAGE_ETOOBIG : 0;
+}
+
+void stage__transport_peer_takes(stage__transport_t *t, const char *addr,
+                                 size_t max) {
+    pthread_mutex_lock(&t->takes_lock);
+    struct stage__takes *k = t->takes;
+    while (k && strcmp(k->addr, addr))
+        k = k->next;
+    if (!k && (k = stage__calloc(1, sizeof *k))) {
+        snprintf(k->addr, sizeof k->addr, "%s", addr);
+        k->next = t->takes;
+        t->takes = k;
+    }
+    if (k) k->max = max; /* out of memory: not known, as before */
+    pthread_mutex_unlock(&t->takes_lock);
+}
+
+size_t stage__transport_takes(stage__transport_t *t, const char *peer) {
+    size_t max = t->cfg.max_frame;
+    pthread_mutex_lock(&t->takes_lock);
+    for (struct stage__takes *k = t->takes; k; k = k->next)
+        if (!strcmp(k->addr, peer) && k->max && k->max < max) max = k->max;
+    pthread_mutex_unlock(&t->takes_lock);
+    return max - STAGE__FRAME_HEADER;
 }
 
 int stage__transport_send(stage__transport_t *t, const char *peer, int kind,

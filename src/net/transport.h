@@ -168,6 +168,14 @@ int stage__transport_send(stage__transport_t *t, const char *peer, int kind,
 ** sends, or than the peer at peer said it takes; else 0 (a peer not yet
 ** heard from may take anything this node sends). */
 int stage__transport_fits(stage__transport_t *t, const char *peer, size_t len);
+/* The largest frame body this node sends to peer: its own limit, or less
+** if peer said so at its last handshake. Any thread (a theatre checks a
+** move's image before it leaves). */
+size_t stage__transport_takes(stage__transport_t *t, const char *peer);
+/* peer's handshake said it takes frames of at most max bytes (0: any).
+** The loop's thread. */
+void stage__transport_peer_takes(stage__transport_t *t, const char *addr,
+                                 size_t max);
 
 /* Tell every peer with a connection that this node stops (a BYE frame,
 ** written at the end of this loop turn): they end their sessions with it

@@ -255,8 +255,8 @@ static void entomb(stage_hub_t *h, hub_t *b) {
         t->inc = b->home.incarnation;
         t->theatre = b->home.theatre;
     }
-    if (t && (!t->node || !t->type ||
-              stage__u64map_put(&h->tombs, b->serial, t))) {
+    if (t &&
+        (!t->node || !t->type || stage__u64map_put(&h->tombs, b->serial, t))) {
         stage__free(t);
     }
     hub_drop(h, b);

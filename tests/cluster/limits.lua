@@ -95,6 +95,18 @@ local function frames(addr)
   too_large("cannot move to node '" .. addr .. "': its image takes a frame",
             function() return stage.migrate(heavy, addr) end)
   assert(heavy:kept():await(2) == #huge) -- still here, whole
+  -- an actor of the server's that grew too large here cannot go home, nor
+  -- anywhere (a move goes through its home): it stays, whole, reached
+  -- through its first id as through its id here
+  local first = Big:spawn_at(addr)
+  local here = tostring(heavy):match("^(.-)~")
+  local guest = stage.migrate(first, here):await(10)
+  guest:keep(huge):await(10)
+  too_large("more than its home node '" .. addr .. "' takes",
+            function() return stage.migrate(first, addr) end)
+  too_large("its image takes a frame of over",
+            function() return stage.migrate(guest, addr) end)
+  assert(guest:kept():await(10) == #huge and first:kept():await(10) == #huge)
   -- and everything that fits goes, on the same connection
   assert(big:take(string.rep("x", 50000)):await(2) == 50000)
   local light = Big()

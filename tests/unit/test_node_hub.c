@@ -252,8 +252,7 @@ static void a_guest_that_left_forwards_to_its_home(void **st) {
     assert_true(stage_hub_knows(h, 11));
     const char *node = NULL;
     stage_id_t at;
-    assert_int_equal(stage_hub_place(h, 11, &node, &at),
-                     STAGE_HUB_PLACE_LEFT);
+    assert_int_equal(stage_hub_place(h, 11, &node, &at), STAGE_HUB_PLACE_LEFT);
     assert_string_equal(node, "h:1");
     assert_true(at.serial == 3 && at.incarnation == 1);
     assert_string_equal(at.node, "h:1");
@@ -295,8 +294,7 @@ static void a_guest_that_left_forwards_to_its_home(void **st) {
     stage_hub_exported(h, 12, 53);
     collect(h);
     const char *node2 = NULL;
-    assert_int_equal(stage_hub_place(h, 12, &node2, &at),
-                     STAGE_HUB_PLACE_LEFT);
+    assert_int_equal(stage_hub_place(h, 12, &node2, &at), STAGE_HUB_PLACE_LEFT);
     assert_true(at.serial == 4 && at.theatre == 2);
     assert_ptr_equal(node2, node);
     stage_hub_destroy(&h);

@@ -87,6 +87,11 @@ typedef struct stage__net_hooks {
     ** (borrowed). Any theatre. */
     void (*down)(stage_node_t *node, const char *to, uint64_t mon,
                  uint64_t serial, int reason, const char *message);
+    /* The largest MOVE frame body node `to` takes, as far as this node
+    ** knows (its own limit, or less if `to` said so). Any theatre: an
+    ** image is checked before it leaves (a step that cannot go would lose
+    ** it). */
+    size_t (*takes)(stage_node_t *node, const char *to);
     /* Send a move's step to node `to` (an address), in order with the
     ** messages this thread sent there (one queue). REQ with f (a
     ** reference is taken): f gets the reply. Failures to send are the
