@@ -17,12 +17,16 @@
 --                    other node's resident set over them, per arrival
 --                    there (migrate_node_kept: what a node keeps for a
 --                    guest that left, to forward what still comes to its
---                    id there)
+--                    id there); then the same K moves made by ten Blobs
+--                    in turn, each stopping after its share
+--                    (migrate_node_kept_stopped: what is left of those
+--                    entries once their actors stopped)
 local stage = require "stage"
 
 local Blob = stage.actor "Blob"
 function Blob:birth(size) self.data = string.rep("x", size); self.n = 0 end
 function Blob:ping() self.n = self.n + 1; return #self.data end
+function Blob:quit() stage.stop() end
 
 -- The serving node's resident set, read through its file actor.
 local Probe = stage.actor "Probe"
@@ -76,12 +80,23 @@ function main(args)
   local k = tonumber(args[4] or 10000)
   local probe, b = stage.find_name("probe"), Blob(16)
   local here = tostring(b):match("^(.-)~")
-  local before = probe:rss():await()
-  for _ = 1, k do
-    stage.migrate(b, there):await()
-    stage.migrate(b, here):await()
+  local function there_and_back(blob, times)
+    for _ = 1, times do
+      stage.migrate(blob, there):await()
+      stage.migrate(blob, here):await()
+    end
   end
+  local before = probe:rss():await()
+  there_and_back(b, k)
   report("migrate_node_kept", (probe:rss():await() - before) / k,
+    "bytes/arrival", "lower")
+  before = probe:rss():await()
+  for _ = 1, 10 do
+    local one = Blob(16)
+    there_and_back(one, k // 10)
+    one:quit():await()
+  end
+  report("migrate_node_kept_stopped", (probe:rss():await() - before) / k,
     "bytes/arrival", "lower")
   stage.exit(0)
 end

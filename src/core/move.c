@@ -1264,9 +1264,11 @@ static void machine_msg(stage__theatre_t *t, uint64_t serial, stage__env_t *e) {
 }
 
 /* Local actor serial stopped where it was (not moving): the machine
-** forgets it (a guest's home hears). */
+** forgets it (a guest's home hears; the nodes it left forget it). */
 static void machine_stopped(stage__theatre_t *t, uint64_t serial) {
-    if (!machine_knows(t, serial)) return;
+    if (!machine_knows(t, serial) &&
+        !(t->netmoves && stage_hub_visited(t->netmoves->hub, serial)))
+        return;
     stage_hub_stopped(t->netmoves->hub, serial);
     machine_run(t);
 }
@@ -1430,9 +1432,10 @@ static void export_ended(stage__theatre_t *t, hub_t *h, move_t *m) {
     m->exporting = false;
     if (m->at >= 0) h->at = m->at;
     stage_hub_export_refused(hub, m->serial, m->rc, m->err);
+    /* it stopped meanwhile (its stop was not told: a move was under way):
+    ** a guest's home hears (GONE), the nodes it left forget it (FORGET) */
+    if (m->rc == STAGE_EACTOR_NOT_FOUND) stage_hub_stopped(hub, m->serial);
     if (m->ship) {
-        if (m->rc == STAGE_EACTOR_NOT_FOUND) /* it stopped: home hears */
-            stage_hub_stopped(hub, m->serial);
         m->at = -1;
         hub_release(t, m);
     } else {
@@ -1966,8 +1969,9 @@ void stage__move_net_in(stage_node_t *node, const char *peer,
         q->op == STAGE__MOVE_REQ || q->op == STAGE__MOVE_OUT ||
                 q->op == STAGE__MOVE_ADOPT || q->op == STAGE__MOVE_NAMES
             ? &q->at
-        : q->op == STAGE__MOVE_IMPORT ? NULL
-                                      : &q->home;
+        : q->op == STAGE__MOVE_IMPORT || q->op == STAGE__MOVE_FORGET
+            ? NULL /* where its guests are: by its home serial */
+            : &q->home;
     if (own) {
         th = stage__serial_theatre(own->serial);
         if (!stage__id_is_local(node, own) || !stage__node_theatre(node, th)) {

@@ -162,7 +162,8 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
             LOG_WARN("%s", msg);
         /* a step that cannot go is the end of that node for the move */
         if (q->op != STAGE__MOVE_REPLY && q->op != STAGE__MOVE_REQ &&
-            q->op != STAGE__MOVE_GONE && q->op != STAGE__MOVE_NAMES)
+            q->op != STAGE__MOVE_GONE && q->op != STAGE__MOVE_NAMES &&
+            q->op != STAGE__MOVE_FORGET)
             stage__move_node_down(nn->node, it->where, false);
     }
 }
@@ -180,12 +181,13 @@ int stage__netmove_in(stage__netnode_t *nn, const char *peer, const char *body,
                  len);
         return STAGE_EDECODE;
     }
-    /* who may say what: OUT, IMPORT, ADOPT and NAMES come from the actor's
-    ** home, ARRIVED, GONE and ADOPTED from the node it arrived at */
+    /* who may say what: OUT, IMPORT, ADOPT, NAMES and FORGET come from the
+    ** actor's home, ARRIVED, GONE and ADOPTED from the node it arrived at */
     bool by_at = m.op == STAGE__MOVE_ARRIVED || m.op == STAGE__MOVE_GONE ||
                  m.op == STAGE__MOVE_ADOPTED;
     if (((m.op == STAGE__MOVE_OUT || m.op == STAGE__MOVE_IMPORT ||
-          m.op == STAGE__MOVE_ADOPT || m.op == STAGE__MOVE_NAMES) &&
+          m.op == STAGE__MOVE_ADOPT || m.op == STAGE__MOVE_NAMES ||
+          m.op == STAGE__MOVE_FORGET) &&
          !from(peer, &m.home)) ||
         (by_at && !from(peer, &m.at))) {
         LOG_WARN("refused a MOVE frame (%d) from '%s': it speaks for an "

@@ -516,6 +516,8 @@ int stage__node_move_decode(stage__node_move_t *m, const char *body,
                    : STAGE_EDECODE;
     case 11: /* ADOPTED */
         return m->has_home && m->has_at && m->status <= 0 ? 0 : STAGE_EDECODE;
+    case 13: /* FORGET */
+        return m->has_home ? 0 : STAGE_EDECODE;
     case 3: /* IN */
     case 5: /* IMPORT */
         return m->has_home && value && is_array(m->data, m->dlen)

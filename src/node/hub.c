@@ -4,7 +4,8 @@
 ** the invariant). Hubs and guests live in one map by local serial: a hub
 ** is kept while its actor is away, moving, holds messages or has moves
 ** queued; a guest while it lives here. A guest that left leaves a tomb
-** (another map, by the same serials): its home id, forwarded to.
+** (another map, by the same serials): its home id, forwarded to, until
+** its home says it stopped. A home notes the nodes its actors left.
 ** Pure logic: no I/O, no clock. One owner.
 */
 #include <stddef.h>
@@ -54,17 +55,28 @@ typedef struct hub {
     size_t flen;
 } hub_t;
 
-/* An IMPORT the driver is taking in. */
 /* A guest that left (on its way home, in IN): all it leaves here is
-** where what still comes to its id goes, its home id, in 32 bytes. The
+** where what still comes to its id goes, its home id, in 48 bytes. The
 ** node address and the type name are shared by every tomb that names
-** them (h->strs); each tomb is kept until the node stops. */
+** them (h->strs).
+** A tomb is kept until its home says the actor stopped (FORGET), or the
+** node stops. */
 typedef struct tomb {
+    struct tomb *twin; /* next of the tombs whose home serial is alike */
     const char *node, *type;
-    uint64_t serial;
+    uint64_t serial; /* its home id's */
+    uint64_t here;   /* its key in h->tombs */
     uint32_t inc;
     uint16_t theatre;
 } tomb_t;
+
+/* The nodes an actor born here left a tomb at (its image came home from
+** there, IN): told to forget them (FORGET) once it stops. */
+typedef struct visits {
+    const char *type; /* its type name (its id's), shared */
+    size_t n;
+    const char *nodes[]; /* shared (h->strs) */
+} visits_t;
 
 /* A string shared by tombs (never freed before the machine). */
 typedef struct str {
@@ -74,6 +86,7 @@ typedef struct str {
 
 #define STRS_BUCKETS 64
 
+/* An IMPORT the driver is taking in. */
 typedef struct pending {
     struct pending *next;
     uint64_t image;
@@ -98,7 +111,9 @@ struct stage_hub {
     char addr[STAGE_ADDR_MAX];
     uint32_t inc;
     stage_u64map_t hubs;
-    stage_u64map_t tombs; /* serial -> tomb_t */
+    stage_u64map_t tombs;  /* serial -> tomb_t */
+    stage_u64map_t twins;  /* home serial -> its first tomb_t (twin chain) */
+    stage_u64map_t visits; /* serial of an actor born here -> visits_t */
     str_t *strs[STRS_BUCKETS];
     pending_t *pending;
     fxlist_t fx[2];
@@ -224,6 +239,18 @@ static void hub_drop(stage_hub_t *h, hub_t *b) {
     stage__free(b);
 }
 
+/* This node's id for its actor serial, of type ty. */
+static stage_id_t id_here(const stage_hub_t *h, uint64_t serial,
+                          const char *ty) {
+    stage_id_t id;
+    memset(&id, 0, sizeof id);
+    snprintf(id.node, sizeof id.node, "%s", h->addr);
+    id.incarnation = h->inc;
+    id.serial = serial;
+    snprintf(id.type, sizeof id.type, "%s", ty);
+    return id;
+}
+
 /* ---- tombs ----------------------------------------------------------------
  */
 
@@ -249,17 +276,82 @@ static const char *intern(stage_hub_t *h, const char *s) {
 static void entomb(stage_hub_t *h, hub_t *b) {
     tomb_t *t = stage__malloc(sizeof *t);
     if (t) {
+        t->twin = stage__u64map_get(&h->twins, b->home.serial);
         t->node = intern(h, b->home.node);
         t->type = intern(h, b->home.type);
         t->serial = b->home.serial;
+        t->here = b->serial;
         t->inc = b->home.incarnation;
         t->theatre = b->home.theatre;
     }
     if (t &&
-        (!t->node || !t->type || stage__u64map_put(&h->tombs, b->serial, t))) {
+        (!t->node || !t->type || stage__u64map_put(&h->twins, t->serial, t))) {
+        stage__free(t);
+    } else if (t && stage__u64map_put(&h->tombs, b->serial, t)) {
+        stage__u64map_take(&h->twins, t->serial); /* back as it was */
+        if (t->twin) stage__u64map_put(&h->twins, t->serial, t->twin);
         stage__free(t);
     }
     hub_drop(h, b);
+}
+
+/* Whether tomb t forwards to home. */
+static bool tomb_of(const tomb_t *t, const stage_id_t *home) {
+    return t->serial == home->serial && t->inc == home->incarnation &&
+           !strcmp(t->node, home->node);
+}
+
+/* Home id `home` stopped: its tombs here go. */
+static void forget(stage_hub_t *h, const stage_id_t *home) {
+    tomb_t *first = stage__u64map_take(&h->twins, home->serial), *kept = NULL;
+    for (tomb_t *t = first, *next; t; t = next) {
+        next = t->twin;
+        if (!tomb_of(t, home)) { /* another home's, of the same serial */
+            t->twin = kept;
+            kept = t;
+            continue;
+        }
+        stage__u64map_take(&h->tombs, t->here);
+        stage__free(t);
+    }
+    /* the map had the slot: putting it back takes no memory */
+    if (kept) stage__u64map_put(&h->twins, home->serial, kept);
+}
+
+/* Node `peer` sent the image of local actor serial home: it keeps a tomb
+** of it (out of memory: not recorded, and the tomb stays there until
+** that node stops). */
+static void visited(stage_hub_t *h, const stage_id_t *me, const char *peer) {
+    uint64_t serial = me->serial;
+    visits_t *v = stage__u64map_get(&h->visits, serial);
+    size_t n = v ? v->n : 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v->nodes[i], peer)) return;
+    const char *node = intern(h, peer), *type = intern(h, me->type);
+    if (!node || !type) return;
+    if (v) stage__u64map_take(&h->visits, serial); /* its slot, for w */
+    visits_t *w = stage__realloc(v, sizeof *w + (n + 1) * sizeof w->nodes[0]);
+    if (w) {
+        w->type = type;
+        w->n = n + 1;
+        w->nodes[n] = node;
+    } else {
+        w = v; /* as it was */
+    }
+    /* back into the slot it left needs no memory: a new one may fail */
+    if (w && stage__u64map_put(&h->visits, serial, w)) stage__free(w);
+}
+
+/* Local actor serial (born here) stopped: the nodes it left tombs at are
+** told to forget them. */
+static void tell_visits(stage_hub_t *h, uint64_t serial) {
+    visits_t *v =
+        h->visits.count ? stage__u64map_take(&h->visits, serial) : NULL;
+    for (size_t i = 0; v && i < v->n; i++) {
+        stage_hub_step_t *s = step_to(h, v->nodes[i], STAGE_HUB_FORGET);
+        if (s) s->home = id_here(h, serial, v->type);
+    }
+    stage__free(v);
 }
 
 /* The tomb of local serial, or NULL. */
@@ -276,18 +368,6 @@ static stage_id_t tomb_home(const tomb_t *t) {
     id.serial = t->serial;
     id.incarnation = t->inc;
     id.theatre = t->theatre;
-    return id;
-}
-
-/* This node's id for its actor serial, of type ty. */
-static stage_id_t id_here(const stage_hub_t *h, uint64_t serial,
-                          const char *ty) {
-    stage_id_t id;
-    memset(&id, 0, sizeof id);
-    snprintf(id.node, sizeof id.node, "%s", h->addr);
-    id.incarnation = h->inc;
-    id.serial = serial;
-    snprintf(id.type, sizeof id.type, "%s", ty);
     return id;
 }
 
@@ -411,7 +491,7 @@ static void hub_free(uint64_t key, void *val, void *ud) {
     stage__free(b);
 }
 
-/* u64map_each: free tomb val. */
+/* u64map_each: free val (a tomb, or visits). */
 static void tomb_free(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
@@ -425,6 +505,9 @@ void stage_hub_destroy(stage_hub_t **hp) {
     stage__u64map_free(&h->hubs);
     stage__u64map_each(&h->tombs, tomb_free, NULL);
     stage__u64map_free(&h->tombs);
+    stage__u64map_free(&h->twins);
+    stage__u64map_each(&h->visits, tomb_free, NULL);
+    stage__u64map_free(&h->visits);
     for (int i = 0; i < STRS_BUCKETS; i++) {
         for (str_t *e; (e = h->strs[i]);) {
             h->strs[i] = e->next;
@@ -446,6 +529,14 @@ void stage_hub_destroy(stage_hub_t **hp) {
 
 bool stage_hub_knows(const stage_hub_t *h, uint64_t serial) {
     return hub_get(h, serial) || tomb_get(h, serial);
+}
+
+bool stage_hub_visited(const stage_hub_t *h, uint64_t serial) {
+    return h->visits.count && stage__u64map_get(&h->visits, serial);
+}
+
+size_t stage_hub_tombs(const stage_hub_t *h) {
+    return h->tombs.count;
 }
 
 int stage_hub_place(const stage_hub_t *h, uint64_t serial, const char **node,
@@ -773,6 +864,8 @@ void stage_hub_step(stage_hub_t *h, const char *peer,
         step_out(h, peer, s);
         break;
     case STAGE_HUB_IN:
+        if (!strcmp(s->home.node, h->addr) && s->home.incarnation == h->inc)
+            visited(h, &s->home, peer); /* a tomb of it stays there */
         if ((b = waiting(h, peer, s, OUT)))
             came_home(h, b, s->image);
         else
@@ -825,7 +918,11 @@ void stage_hub_step(stage_hub_t *h, const char *peer,
         ** goes, a move asked of it meanwhile or not (that move finds it
         ** gone there) */
         fx_serial(h, STAGE_HUB_FX_GONE, b->serial, 0);
+        tell_visits(h, b->serial);
         if (b->stage == IDLE && !b->head && !b->qhead) hub_drop(h, b);
+        break;
+    case STAGE_HUB_FORGET:
+        if (h->twins.count) forget(h, &s->home);
         break;
     case STAGE_HUB_ADOPT:
         step_adopt(h, peer, s);
@@ -857,6 +954,7 @@ const char *stage_hub_record(const stage_hub_t *h, uint64_t serial,
 
 void stage_hub_stopped(stage_hub_t *h, uint64_t serial) {
     hub_t *b = hub_get(h, serial);
+    if (!b || !b->guest) tell_visits(h, serial);
     if (!b || (b->guest ? b->gstate != LIVE : b->stage != IDLE)) return;
     if (b->guest) {
         stage_hub_step_t *s = step_to(h, b->home.node, STAGE_HUB_GONE);

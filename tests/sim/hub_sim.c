@@ -43,7 +43,10 @@
 **   - at the end, every live actor away from its live home keeps, where
 **     it lives, the very names its home holds for it (a name given while
 **     it moved, the IMPORT gone before, included), and a takeover claims
-**     only names given to that actor.
+**     only names given to that actor;
+**   - at the end, no live node keeps a tomb (a guest's forwarding entry)
+**     of an actor that stopped, if its birth node is its home still and
+**     lives, and so does the node it stopped at (FORGET).
 **
 **   hub_sim [FIRST_SEED [COUNT]]     (default 1 50)
 ** A failure prints the seed; `hub_sim SEED 1` replays it (HUB_SIM_TRACE=1
@@ -100,7 +103,8 @@ typedef struct state {
 typedef struct actor {
     int node; /* where it runs (-1: nowhere: its image travels) */
     uint64_t serial;
-    int last_node; /* where it last ran */
+    int last_node;  /* where it last ran */
+    int stopped_at; /* where it stopped */
     bool lost;
     bool stopped; /* it stopped where it ran (its messages: ActorNotFound) */
     stage_id_t ids[IDS_MAX];
@@ -176,7 +180,7 @@ static size_t bounced[NODES][MAX_MSGS / 8];
 static size_t nbounced[NODES];
 static uint64_t st_delivered, st_failed, st_moves, st_answered, st_crashes,
     st_drains, st_orphans, st_refused, st_stops, st_handed, st_gone, st_names,
-    st_names_sent, st_names_taken;
+    st_names_sent, st_names_taken, st_forgets;
 
 /* ---- events ---------------------------------------------------------------
  */
@@ -442,6 +446,7 @@ static void fx_step(int n, const stage_hub_fx_t *x) {
         if (f->step.op == STAGE_HUB_NAMES) st_names_sent++;
     }
     if (f->step.op == STAGE_HUB_REQ) reqs[f->step.req - 1].holder = t;
+    if (f->step.op == STAGE_HUB_FORGET) st_forgets++;
     trace("%d -> %d step %d for %s/%" PRIu64, n, t, x->step.op,
           x->step.home.node, x->step.home.serial);
 }
@@ -452,9 +457,11 @@ static void do_export(int n, uint64_t serial) {
     int a = -1;
     for (int i = 0; i < ACTORS; i++)
         if (actors[i].node == n && actors[i].serial == serial) a = i;
-    if (a < 0) {
+    if (a < 0) { /* it stopped while its export was asked: as
+                 ** core/move.c, the machine hears of the stop again */
         stage_hub_export_refused(m, serial, STAGE_EACTOR_NOT_FOUND,
                                  "no such actor here");
+        stage_hub_stopped(m, serial);
     } else if (rnd(10) == 0) { /* a handler that will not let go, say */
         st_refused++;
         stage_hub_export_refused(m, serial, STAGE_EBUSY, "busy");
@@ -812,6 +819,7 @@ static void stop_one(void) {
     trace("actor %d stops at %d", a, ac->node);
     ac->stopped = true;
     int n = ac->node;
+    ac->stopped_at = n;
     ac->node = -1;
     st_stops++;
     drop_names(n, ac->serial); /* held here if this is its home */
@@ -958,6 +966,28 @@ static void check_place(int a) {
         die("actor %d runs at %d, its home %d places it %d", a, r, h, p);
 }
 
+/* At the end, no node keeps a tomb of actor a once it has stopped (its
+** home told them: FORGET), if its birth node is its home still and lives,
+** and so does the node it stopped at (its GONE reached home). */
+static void check_tombs(int a) {
+    const actor_t *ac = &actors[a];
+    int h = slot_of(ac->ids[0].node), f = ac->stopped_at;
+    if (!ac->stopped || ac->home != h || !nodes[h].alive || nodes[h].left ||
+        nodes[h].draining || !nodes[f].alive)
+        return;
+    for (int i = 1; i < ac->nids; i++) {
+        int e = slot_of(ac->ids[i].node);
+        if (e == h || !nodes[e].alive || nodes[e].left) continue;
+        stage_id_t home;
+        if (stage_hub_place(nodes[e].m, ac->ids[i].serial, NULL, &home) ==
+                STAGE_HUB_PLACE_LEFT &&
+            home.serial == ac->ids[0].serial)
+            die("actor %d stopped at %d, and node %d keeps a tomb of it "
+                "(%" PRIu64 ")",
+                a, f, e, ac->ids[i].serial);
+    }
+}
+
 /* At the end, actor a's names where it lives are those its home holds
 ** (when it lives away from a live home). */
 static void check_names(int a) {
@@ -1021,6 +1051,8 @@ static void check(void) {
         check_place(a);
     for (int a = 0; a < ACTORS; a++)
         check_names(a);
+    for (int a = 0; a < ACTORS; a++)
+        check_tombs(a);
 }
 
 /* One seed. */
@@ -1084,17 +1116,19 @@ int main(int argc, char **argv) {
         heap = NULL;
         capheap = 0;
     }
-    printf(
-        "hub_sim: seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64
-        " delivered, %" PRIu64 " failed NodeDown; %" PRIu64
-        " moves asked, %" PRIu64 " answered, %" PRIu64
-        " exports or imports refused; %" PRIu64 " crashes, %" PRIu64
-        " drains, %" PRIu64 " handed over, %" PRIu64
-        " orphans taken over, %" PRIu64 " actors stopped (%" PRIu64
-        " away: their homes let their names go); %" PRIu64
-        " names given, %" PRIu64 " NAMES sent, %" PRIu64 " names taken over\n",
-        first, first + count - 1, st_delivered, st_failed, st_moves,
-        st_answered, st_refused, st_crashes, st_drains, st_handed, st_orphans,
-        st_stops, st_gone, st_names, st_names_sent, st_names_taken);
+    printf("hub_sim: seeds %" PRIu64 "-%" PRIu64 ": %" PRIu64
+           " delivered, %" PRIu64 " failed NodeDown; %" PRIu64
+           " moves asked, %" PRIu64 " answered, %" PRIu64
+           " exports or imports refused; %" PRIu64 " crashes, %" PRIu64
+           " drains, %" PRIu64 " handed over, %" PRIu64
+           " orphans taken over, %" PRIu64 " actors stopped (%" PRIu64
+           " away: their homes let their names go); %" PRIu64
+           " names given, %" PRIu64 " NAMES sent, %" PRIu64
+           " names taken over; %" PRIu64
+           " FORGETs sent (tombs of stopped actors)\n",
+           first, first + count - 1, st_delivered, st_failed, st_moves,
+           st_answered, st_refused, st_crashes, st_drains, st_handed,
+           st_orphans, st_stops, st_gone, st_names, st_names_sent,
+           st_names_taken, st_forgets);
     return 0;
 }

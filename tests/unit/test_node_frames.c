@@ -753,7 +753,12 @@ static void move_ops_come_back_and_need_their_fields(void **state) {
     /* ops out of range */
     assert_int_equal(move_with(0, 0, 0, 0, true, true, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
-    assert_int_equal(move_with(13, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+    assert_int_equal(move_with(14, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+                     STAGE_EDECODE);
+    /* FORGET: a home */
+    assert_int_equal(move_with(13, 0, 0, 0, true, false, NULL, NULL, 0, &m), 0);
+    assert_int_equal(m.op, 13);
+    assert_int_equal(move_with(13, 0, 0, 0, false, true, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
     /* ADOPT: home and at, and the earlier ids as an array or nothing */
     assert_int_equal(move_with(10, 0, 0, 0, true, true, NULL, NULL, 0, &m), 0);

@@ -297,7 +297,68 @@ static void a_guest_that_left_forwards_to_its_home(void **st) {
     assert_int_equal(stage_hub_place(h, 12, &node2, &at), STAGE_HUB_PLACE_LEFT);
     assert_true(at.serial == 4 && at.theatre == 2);
     assert_ptr_equal(node2, node);
+    assert_int_equal(stage_hub_tombs(h), 2);
+    /* its home says h:1/3 stopped: its tomb goes, not the other's; the
+    ** same serial of another node forgets nothing here */
+    stage_id_t other = id_at("x:1", 3);
+    s = step_of(STAGE_HUB_FORGET, &other, NULL);
+    stage_hub_step(h, "x:1", &s);
+    assert_int_equal(stage_hub_tombs(h), 2);
+    s = step_of(STAGE_HUB_FORGET, &home, NULL);
+    stage_hub_step(h, "h:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 0);
+    assert_int_equal(stage_hub_tombs(h), 1);
+    assert_false(stage_hub_knows(h, 11));
+    assert_int_equal(stage_hub_place(h, 11, NULL, NULL), STAGE_HUB_PLACE_HERE);
+    stage_hub_msg(h, 11, 9); /* the driver's: no such actor */
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_DELIVER);
+    assert_int_equal(stage_hub_place(h, 12, NULL, NULL), STAGE_HUB_PLACE_LEFT);
     stage_hub_destroy(&h);
+}
+
+/* The home of an actor that left a tomb at a node tells that node once the
+** actor stops: where it lives (GONE), or at home, once back. */
+static void a_home_tells_the_nodes_an_actor_left_once_it_stops(void **st) {
+    (void)st;
+    stage_id_t me = id_at("a:1", 5), at_c = id_at("c:1", 4);
+    for (int back = 0; back < 2; back++) {
+        stage_hub_t *h = moved_away(); /* a:1/5 lives at b:1 as 9 */
+        stage_hub_move(h, &me, back ? "a:1" : "c:1", 41);
+        collect(h);
+        assert_int_equal(fx[0].step.op, STAGE_HUB_OUT);
+        stage_hub_step_t s = step_of(STAGE_HUB_IN, &me, NULL);
+        s.image = 78;
+        stage_hub_step(h, "b:1", &s); /* b:1 keeps a tomb */
+        collect(h);
+        assert_true(stage_hub_visited(h, 5));
+        if (back) { /* home: its stop here tells b:1 */
+            assert_int_equal(fx[0].kind, STAGE_HUB_FX_RESTORE);
+            stage_hub_stopped(h, 5);
+        } else { /* at c:1: its stop there, GONE, tells b:1 */
+            s = step_of(STAGE_HUB_ARRIVED, &me, &at_c);
+            stage_hub_step(h, "c:1", &s);
+            collect(h);
+            s = step_of(STAGE_HUB_GONE, &me, &at_c);
+            stage_hub_step(h, "c:1", &s);
+        }
+        collect(h);
+        size_t i = 0;
+        while (i < nfx && fx[i].step.op != STAGE_HUB_FORGET)
+            i++;
+        assert_true(i < nfx);
+        assert_string_equal(fx[i].node, "b:1");
+        assert_int_equal(fx[i].step.home.serial, 5);
+        assert_string_equal(fx[i].step.home.node, "a:1");
+        assert_string_equal(fx[i].step.home.type, "Counter");
+        assert_false(stage_hub_visited(h, 5));
+        stage_hub_stopped(h, 5); /* once */
+        collect(h);
+        assert_int_equal(nfx, 0);
+        stage_hub_destroy(&h);
+    }
 }
 
 static void an_orphan_takes_itself_over_with_its_earlier_ids(void **st) {
@@ -552,6 +613,7 @@ int main(void) {
         cmocka_unit_test(a_refused_import_takes_the_actor_back_with_the_reason),
         cmocka_unit_test(a_guest_asks_its_home_and_ships_its_image_home),
         cmocka_unit_test(a_guest_that_left_forwards_to_its_home),
+        cmocka_unit_test(a_home_tells_the_nodes_an_actor_left_once_it_stops),
         cmocka_unit_test(an_orphan_takes_itself_over_with_its_earlier_ids),
         cmocka_unit_test(an_orphan_whose_image_ships_home_stays_here),
         cmocka_unit_test(the_machine_says_where_an_actor_is),

@@ -33,7 +33,8 @@ enum {
     STAGE__MOVE_GONE,    /* the node it arrived at -> home: it stopped as at */
     STAGE__MOVE_ADOPT,   /* home -> the actor's node: home it, as at */
     STAGE__MOVE_ADOPTED, /* the actor's node -> home: done (status 0) or not */
-    STAGE__MOVE_NAMES    /* home -> the actor's node: its record (data) now */
+    STAGE__MOVE_NAMES,   /* home -> the actor's node: its record (data) now */
+    STAGE__MOVE_FORGET   /* home -> a node it left: it stopped (its tombs) */
 };
 typedef struct stage__move_msg {
     int op;

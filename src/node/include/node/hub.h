@@ -32,9 +32,11 @@
 **   then (an IMPORT that went before the change does not carry it).
 ** A guest (arrived here under `serial`; `home`, its home id):
 **   LIVE --OUT from home--> SHIP [FX_EXPORT] --exported--> LEFT [STEP IN
-**        to home]: a tomb of 32 bytes (its home id) forwards to home what
-**        still comes to its id here, until the node stops; --refused-->
-**        LIVE [STEP REFUSED]
+**        to home]: a tomb (its home id, 48 bytes) forwards to home what
+**        still comes to its id here; --refused--> LIVE [STEP REFUSED]
+**   LEFT --FORGET from home--> forgotten (its messages find nothing)
+** The home records each node an IN came from (it keeps a tomb of the
+** actor), and once the actor stops (here, or GONE) sends each FORGET.
 **   LIVE --move asked here--> a REQ to home, which sequences it
 **   LIVE, SHIP --NAMES from home--> its record is the one NAMES carries
 **   LIVE --ADOPT--> this node's own [FX_REHOMED, then STEP ADOPTED]
@@ -72,7 +74,9 @@ enum {
     STAGE_HUB_GONE = 9, /* the node it lived at -> home: it stopped as at */
     STAGE_HUB_ADOPT,    /* home -> the actor's node: make `at` your own */
     STAGE_HUB_ADOPTED,  /* that node -> home: done (status 0) or not */
-    STAGE_HUB_NAMES     /* home -> the actor's node: its record now */
+    STAGE_HUB_NAMES,    /* home -> the actor's node: its record now */
+    STAGE_HUB_FORGET    /* home -> a node it left: it stopped, drop its
+                        ** tombs */
 };
 
 typedef struct stage_hub_step {
@@ -183,7 +187,8 @@ void stage_hub_renamed(stage_hub_t *h, uint64_t serial);
 ** *len bytes, borrowed until the machine changes; NULL if none. */
 const char *stage_hub_record(const stage_hub_t *h, uint64_t serial,
                              size_t *len);
-/* Local actor `serial` stopped: a guest tells its home (GONE). */
+/* Local actor `serial` stopped: a guest tells its home (GONE); one born
+** here tells the nodes it left tombs at (FORGET). */
 void stage_hub_stopped(stage_hub_t *h, uint64_t serial);
 /* Node peer is gone (its session ended: ended; else a step could not go,
 ** or nothing answered at its address): moves waiting for it end (an
@@ -193,8 +198,14 @@ void stage_hub_node_down(stage_hub_t *h, const char *peer, bool ended);
 /* This node drains: ADOPT to the node each away actor lives at. The
 ** count of actors still to hand over (asked, or busy moving). */
 size_t stage_hub_handover(stage_hub_t *h);
-/* Whether local id `serial` has a hub or is a guest here. */
+/* Whether local id `serial` has a hub or is a guest here (living, or a
+** tomb). */
 bool stage_hub_knows(const stage_hub_t *h, uint64_t serial);
+/* Whether actor `serial`, born here, left tombs on other nodes: its stop
+** must be told (stage_hub_stopped), for FORGET. */
+bool stage_hub_visited(const stage_hub_t *h, uint64_t serial);
+/* The tombs this node keeps (guests that left). */
+size_t stage_hub_tombs(const stage_hub_t *h);
 /* Where local id `serial` is (STAGE_HUB_PLACE_*); *node (may be NULL)
 ** gets the node it lives at, or goes to while MOVING (its home, for a
 ** guest on its way there), and *id (may be NULL) its id there (AWAY,
