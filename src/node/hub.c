@@ -492,7 +492,7 @@ static void hub_free(uint64_t key, void *val, void *ud) {
 }
 
 /* u64map_each: free val (a tomb, or visits). */
-static void tomb_free(uint64_t key, void *val, void *ud) {
+static void free_val(uint64_t key, void *val, void *ud) {
     (void)key;
     (void)ud;
     stage__free(val);
@@ -503,10 +503,10 @@ void stage_hub_destroy(stage_hub_t **hp) {
     if (!h) return;
     stage__u64map_each(&h->hubs, hub_free, NULL);
     stage__u64map_free(&h->hubs);
-    stage__u64map_each(&h->tombs, tomb_free, NULL);
+    stage__u64map_each(&h->tombs, free_val, NULL);
     stage__u64map_free(&h->tombs);
     stage__u64map_free(&h->twins);
-    stage__u64map_each(&h->visits, tomb_free, NULL);
+    stage__u64map_each(&h->visits, free_val, NULL);
     stage__u64map_free(&h->visits);
     for (int i = 0; i < STRS_BUCKETS; i++) {
         for (str_t *e; (e = h->strs[i]);) {
