@@ -4,23 +4,24 @@
 --   serve            the other node (run with --files /proc/self):
 --                    defines the type, names a Probe "probe", prints
 --                    "ready"
---   drive ADDR N [K] on the measuring node: a Blob born here, moved to
---                    node ADDR and back N times each, every move awaited
+--   drive ADDR N [K] on the measuring node: first K moves there and back
+--                    (default 10,000) and the growth of the other node's
+--                    resident set over them, per arrival there
+--                    (migrate_node_kept: what a node keeps for a guest
+--                    that left, to forward what still comes to its id
+--                    there); then the same K moves made by ten Blobs in
+--                    turn, each stopping after its share
+--                    (migrate_node_kept_stopped: what is left of those
+--                    entries once their actors stopped); then a Blob
+--                    born here, moved to node ADDR and back N times
+--                    each, every move awaited
 --                    (stage.migrate(ref, addr):await(): the request, the
 --                    export, the image on the wire, the import, the
 --                    answer), with a state of 16 bytes, then of 100 KB:
 --                    p50 and p99 of one move in microseconds
 --                    (migrate_node_p50/p99, migrate_node_100k_p50/p99),
 --                    and one message through the first reference after
---                    the last move (checked); then K more moves there
---                    and back (default 10,000), and the growth of the
---                    other node's resident set over them, per arrival
---                    there (migrate_node_kept: what a node keeps for a
---                    guest that left, to forward what still comes to its
---                    id there); then the same K moves made by ten Blobs
---                    in turn, each stopping after its share
---                    (migrate_node_kept_stopped: what is left of those
---                    entries once their actors stopped)
+--                    the last move (checked)
 local stage = require "stage"
 
 local Blob = stage.actor "Blob"
@@ -75,8 +76,6 @@ function main(args)
     return
   end
   local there, n = args[2], tonumber(args[3] or 500)
-  moves("migrate_node", there, n, 16)
-  moves("migrate_node_100k", there, n, 100 * 1024)
   local k = tonumber(args[4] or 10000)
   local probe, b = stage.find_name("probe"), Blob(16)
   local here = tostring(b):match("^(.-)~")
@@ -86,6 +85,12 @@ function main(args)
       stage.migrate(blob, here):await()
     end
   end
+  -- memory first, on a node that has freed nothing large yet (the 100 KB
+  -- moves below would leave memory to reuse): sessions warmed up by an
+  -- actor that then stops
+  local warm = Blob(16)
+  there_and_back(warm, 100)
+  warm:quit():await()
   local before = probe:rss():await()
   there_and_back(b, k)
   report("migrate_node_kept", (probe:rss():await() - before) / k,
@@ -98,5 +103,7 @@ function main(args)
   end
   report("migrate_node_kept_stopped", (probe:rss():await() - before) / k,
     "bytes/arrival", "lower")
+  moves("migrate_node", there, n, 16)
+  moves("migrate_node_100k", there, n, 100 * 1024)
   stage.exit(0)
 end

@@ -492,10 +492,12 @@ static int bound_here(stage__theatre_t *t, stage__actor_t *a, move_t *m) {
     return STAGE_EENCODE;
 }
 
-/* The rest of a MOVE frame beside its image: ids, the ids an IMPORT
-** carries (16 at most). More than that is found as the frame goes, and
-** fails the IMPORT there; an IN is a guest's only copy of itself. */
-#define MOVE_FRAME_REST 4096
+/* The rest of a MOVE frame beside its image: an IN's two ids; an
+** IMPORT's, and the ids and names it carries (16 ids at most; more than
+** this is found as the frame goes, and fails the IMPORT there, the home
+** keeping its copy; an IN is a guest's only copy of itself). */
+#define MOVE_IN_REST 1024
+#define MOVE_IMPORT_REST 4096
 
 /* An image larger than the node it goes to takes could not go (for a
 ** guest shipped home, it would be lost): 0, or STAGE_ETOOBIG and why in
@@ -504,22 +506,22 @@ static int too_large(stage__theatre_t *t, move_t *m) {
     stage_node_t *node = t->node;
     if (!m->node_to[0] || !node->net_hooks.takes) return 0;
     size_t max = node->net_hooks.takes(node, m->node_to);
-    size_t room = max > MOVE_FRAME_REST ? max - MOVE_FRAME_REST : 0;
-    if (m->image.len <= room) return 0;
-    char id[STAGE_ID_TEXT_MAX];
-    stage_id_format(&m->id, id, sizeof id);
+    size_t rest = m->ship ? MOVE_IN_REST : MOVE_IMPORT_REST;
+    if (m->image.len <= (max > rest ? max - rest : 0)) return 0;
+    /* no id: the reason goes through the machine's 256 bytes, and whoever
+    ** hears it knows the actor */
     if (m->ship)
         snprintf(m->err, sizeof m->err,
-                 "actor '%s' cannot move: its image takes a frame of over %zu "
-                 "bytes, more than its home node '%s' takes (its "
-                 "--max-message is smaller), and a move goes through there",
-                 id, m->image.len, m->node_to);
+                 "cannot move: its image takes a frame of over %zu bytes, "
+                 "more than its home node '%s' takes (its --max-message is "
+                 "smaller), and a move goes through there",
+                 m->image.len, m->node_to);
     else
         snprintf(m->err, sizeof m->err,
-                 "actor '%s' cannot move to node '%s': its image takes a "
-                 "frame of over %zu bytes, more than that node takes (its "
-                 "--max-message is smaller than this node's)",
-                 id, m->node_to, m->image.len);
+                 "cannot move to node '%s': its image takes a frame of over "
+                 "%zu bytes, more than that node takes (its --max-message is "
+                 "smaller than this node's)",
+                 m->node_to, m->image.len);
     return STAGE_ETOOBIG;
 }
 
@@ -1683,6 +1685,7 @@ static int status_known(int status) {
 /* Step ns (not REQ, which is a request like any) for t's machine. */
 static void machine_step(stage__theatre_t *t, const netstep_t *ns) {
     const stage__move_msg_t *q = &ns->q;
+    if (q->op == STAGE__MOVE_FORGET && !t->netmoves) return; /* no tombs */
     stage__netmoves_t *nm = netmoves(t);
     if (!nm) {
         LOG_ERROR("out of memory: a move step (%d) from '%s' is lost", q->op,

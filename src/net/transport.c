@@ -221,6 +221,7 @@ int stage__transport_new(uv_loop_t *loop, const stage__transport_config_t *cfg,
     pthread_mutex_init(&t->takes_lock, NULL);
     if (cbs) t->cbs = *cbs;
     if (cfg->advertise && canonical(cfg->advertise, t->self, sizeof t->self)) {
+        pthread_mutex_destroy(&t->takes_lock);
         stage__free(t);
         return STAGE_EINVAL;
     }

@@ -864,12 +864,12 @@ void stage_hub_step(stage_hub_t *h, const char *peer,
         step_out(h, peer, s);
         break;
     case STAGE_HUB_IN:
-        if (!strcmp(s->home.node, h->addr) && s->home.incarnation == h->inc)
-            visited(h, &s->home, peer); /* a tomb of it stays there */
-        if ((b = waiting(h, peer, s, OUT)))
+        if ((b = waiting(h, peer, s, OUT))) {
+            visited(h, &b->me, peer); /* a tomb of it stays there */
             came_home(h, b, s->image);
-        else
+        } else {
             fx_serial(h, STAGE_HUB_FX_DROP, 0, s->image);
+        }
         break;
     case STAGE_HUB_REFUSED:
         if ((b = waiting(h, peer, s, OUT))) {
@@ -1010,7 +1010,20 @@ static void down_one(stage_hub_t *h, hub_t *b, const char *peer, bool ended) {
     }
 }
 
+/* u64map_each: node ud is gone, and its tombs with it. */
+static void unvisit(uint64_t key, void *val, void *ud) {
+    (void)key;
+    visits_t *v = val;
+    for (size_t i = 0; i < v->n; i++) {
+        if (strcmp(v->nodes[i], ud)) continue;
+        v->nodes[i] = v->nodes[--v->n]; /* the order does not matter */
+        return;
+    }
+}
+
 void stage_hub_node_down(stage_hub_t *h, const char *peer, bool ended) {
+    if (ended && h->visits.count)
+        stage__u64map_each(&h->visits, unvisit, (void *)peer);
     keys_t k = {0};
     stage__u64map_each(&h->hubs, key_add, &k);
     for (size_t i = 0; i < k.n; i++) {

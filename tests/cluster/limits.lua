@@ -104,7 +104,7 @@ local function frames(addr)
   guest:keep(huge):await(10)
   too_large("more than its home node '" .. addr .. "' takes",
             function() return stage.migrate(first, addr) end)
-  too_large("its image takes a frame of over",
+  too_large("more than its home node '" .. addr .. "' takes",
             function() return stage.migrate(guest, addr) end)
   assert(guest:kept():await(10) == #huge and first:kept():await(10) == #huge)
   -- and everything that fits goes, on the same connection

@@ -237,6 +237,22 @@ static void a_guest_asks_its_home_and_ships_its_image_home(void **st) {
     stage_hub_destroy(&h);
 }
 
+/* Actor `home` arrives at a:1 as serial and leaves for its home. */
+static void pass_through(stage_hub_t *h, const stage_id_t *home,
+                         uint64_t serial) {
+    stage_id_t here = id_at("a:1", serial);
+    stage_hub_step_t s = step_of(STAGE_HUB_IMPORT, home, NULL);
+    s.image = 100 + serial;
+    stage_hub_step(h, home->node, &s);
+    stage_hub_imported(h, s.image, serial);
+    s = step_of(STAGE_HUB_OUT, home, &here);
+    stage_hub_step(h, home->node, &s);
+    stage_hub_exported(h, serial, 200 + serial);
+    collect(h);
+    assert_int_equal(stage_hub_place(h, serial, NULL, NULL),
+                     STAGE_HUB_PLACE_LEFT);
+}
+
 /* A guest that left leaves a tomb: what still comes to its id goes to its
 ** whole home id, a move asked of it goes to its home, and the steps for
 ** a guest find it gone (an ADOPT is asked again: busy). Two tombs of one
@@ -282,34 +298,31 @@ static void a_guest_that_left_forwards_to_its_home(void **st) {
     assert_int_equal(fx[1].step.op, STAGE_HUB_ADOPTED);
     assert_int_equal(fx[1].step.status, STAGE_EBUSY);
     assert_int_equal(stage_hub_place(h, 11, NULL, NULL), STAGE_HUB_PLACE_LEFT);
-    /* a second guest of h:1 arrives and leaves */
-    stage_id_t home2 = id_at("h:1", 4), here2 = id_at("a:1", 12);
+    /* another guest of h:1 passes as 12; one of x:1, of the same serial
+    ** as the first, as 13; the first comes back and leaves again as 14 */
+    stage_id_t home2 = id_at("h:1", 4), other = id_at("x:1", 3);
     home2.theatre = 2;
-    s = step_of(STAGE_HUB_IMPORT, &home2, NULL);
-    s.image = 52;
-    stage_hub_step(h, "h:1", &s);
-    stage_hub_imported(h, 52, 12);
-    s = step_of(STAGE_HUB_OUT, &home2, &here2);
-    stage_hub_step(h, "h:1", &s);
-    stage_hub_exported(h, 12, 53);
-    collect(h);
+    pass_through(h, &home2, 12);
+    pass_through(h, &other, 13);
+    pass_through(h, &home, 14);
     const char *node2 = NULL;
     assert_int_equal(stage_hub_place(h, 12, &node2, &at), STAGE_HUB_PLACE_LEFT);
     assert_true(at.serial == 4 && at.theatre == 2);
     assert_ptr_equal(node2, node);
-    assert_int_equal(stage_hub_tombs(h), 2);
-    /* its home says h:1/3 stopped: its tomb goes, not the other's; the
-    ** same serial of another node forgets nothing here */
-    stage_id_t other = id_at("x:1", 3);
+    assert_int_equal(stage_hub_tombs(h), 4);
+    /* x:1 says its actor 3 stopped: its tomb goes, not those of h:1/3 */
     s = step_of(STAGE_HUB_FORGET, &other, NULL);
     stage_hub_step(h, "x:1", &s);
-    assert_int_equal(stage_hub_tombs(h), 2);
+    assert_int_equal(stage_hub_tombs(h), 3);
+    assert_false(stage_hub_knows(h, 13));
+    /* h:1 says its actor 3 stopped: both its tombs go, not h:1/4's */
     s = step_of(STAGE_HUB_FORGET, &home, NULL);
     stage_hub_step(h, "h:1", &s);
+    stage_hub_step(h, "h:1", &s); /* again: nothing left of it */
     collect(h);
     assert_int_equal(nfx, 0);
     assert_int_equal(stage_hub_tombs(h), 1);
-    assert_false(stage_hub_knows(h, 11));
+    assert_false(stage_hub_knows(h, 11) || stage_hub_knows(h, 14));
     assert_int_equal(stage_hub_place(h, 11, NULL, NULL), STAGE_HUB_PLACE_HERE);
     stage_hub_msg(h, 11, 9); /* the driver's: no such actor */
     collect(h);
@@ -359,6 +372,18 @@ static void a_home_tells_the_nodes_an_actor_left_once_it_stops(void **st) {
         assert_int_equal(nfx, 0);
         stage_hub_destroy(&h);
     }
+    /* a node whose session ended took its tombs with it: not told */
+    stage_hub_t *h = moved_away();
+    stage_hub_move(h, &me, "a:1", 41);
+    stage_hub_step_t s = step_of(STAGE_HUB_IN, &me, NULL);
+    s.image = 78;
+    stage_hub_step(h, "b:1", &s);
+    stage_hub_node_down(h, "b:1", true);
+    stage_hub_stopped(h, 5);
+    collect(h);
+    for (size_t i = 0; i < nfx; i++)
+        assert_int_not_equal(fx[i].step.op, STAGE_HUB_FORGET);
+    stage_hub_destroy(&h);
 }
 
 static void an_orphan_takes_itself_over_with_its_earlier_ids(void **st) {

@@ -35,8 +35,6 @@
 **        to home]: a tomb (its home id, 48 bytes) forwards to home what
 **        still comes to its id here; --refused--> LIVE [STEP REFUSED]
 **   LEFT --FORGET from home--> forgotten (its messages find nothing)
-** The home records each node an IN came from (it keeps a tomb of the
-** actor), and once the actor stops (here, or GONE) sends each FORGET.
 **   LIVE --move asked here--> a REQ to home, which sequences it
 **   LIVE, SHIP --NAMES from home--> its record is the one NAMES carries
 **   LIVE --ADOPT--> this node's own [FX_REHOMED, then STEP ADOPTED]
@@ -44,6 +42,9 @@
 **        the record its IMPORT, or the latest NAMES, carried: the ids
 **        that led to its home id, the names its home held for it]
 **   LIVE --stopped--> forgotten [STEP GONE to home; there, FX_GONE]
+** The home records each node an IN came from (it keeps a tomb of the
+** actor; a node whose session ended is struck off), and once the actor
+** stops (there, or GONE) sends each of them FORGET.
 ** Invariant: an actor is in one place: its image leaves a node only after
 ** the actor stopped running there, and is kept (at home) until the
 ** destination answered; a destination that died before is never believed
