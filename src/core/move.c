@@ -1350,7 +1350,8 @@ static void fx_step(stage__theatre_t *t, const stage_hub_fx_t *x) {
         q.data = s->why;
         q.len = strlen(s->why);
     }
-    if (s->op == STAGE_HUB_ADOPT) t->netmoves->adopts++;
+    if (s->op == STAGE_HUB_ADOPT || s->op == STAGE_HUB_TOMB)
+        t->netmoves->adopts++; /* the drain waits for its answer */
     if (s->op == STAGE_HUB_REQ && s->req) {
         step_req(t, x->node, &q, (move_t *)(uintptr_t)s->req);
         return;
@@ -1573,6 +1574,9 @@ static void fx_one(stage__theatre_t *t, const stage_hub_fx_t *x) {
         if (t->node->net_hooks.rehomed)
             t->node->net_hooks.rehomed(t->node, &x->id, &x->cur, x->status,
                                        NULL, 0);
+        break;
+    case STAGE_HUB_FX_LED: /* the drain counts it (net/netdrain.c) */
+        if (t->node->net_hooks.led) t->node->net_hooks.led(t->node, x->status);
         break;
     case STAGE_HUB_FX_GONE: /* its names go, as when an actor stops here */
         if (t->node->net_hooks.actor_gone)

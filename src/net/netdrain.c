@@ -53,8 +53,9 @@ struct stage__drain {
     /* HAND */
     int hand_theatres;      /* theatres yet to answer this round */
     size_t hand_busy;       /* ... busy in it */
-    size_t hand_waiting;    /* ADOPTs not answered */
+    size_t hand_waiting;    /* ADOPTs and TOMBs not answered */
     size_t handed, refused; /* answers */
+    size_t led, unled;      /* TOMBs' answers */
     /* BARRIER */
     int barrier; /* theatres yet to answer */
     /* BARRIER, FLUSH: the messages to bounce once they are over */
@@ -63,7 +64,7 @@ struct stage__drain {
 
 /* A drain's item on the loop (stage__drain_item): from a theatre or a
 ** completing thread. */
-enum { DI_LISTED = 1, DI_MOVED, DI_HANDED_ROUND, DI_BARRIER };
+enum { DI_LISTED = 1, DI_MOVED, DI_HANDED_ROUND, DI_BARRIER, DI_LED };
 
 static uint64_t now_ms(stage__netnode_t *nn) {
     return uv_now(&nn->loop);
@@ -260,7 +261,15 @@ static void hand_check(stage__drain_t *d) {
                  "now%s",
                  d->handed,
                  d->refused ? " (the others had stopped, or were lost)" : "");
+    if (d->led || d->unled)
+        LOG_INFO("draining: %zu ids that actors had here before they left "
+                 "lead to their homes now%s",
+                 d->led, d->unled ? " (the others' homes were gone)" : "");
     bounce_begin(d);
+}
+
+void stage__drain_led(stage_node_t *node, int status) {
+    push(stage__node_net(node), DI_LED, 0, status, NULL, 0);
 }
 
 void stage__drain_rehomed(stage__netnode_t *nn, const stage_id_t *old,
@@ -449,6 +458,14 @@ void stage__drain_item(stage__netnode_t *nn, stage__netnode_item_t *it) {
         stage_evac_result(d->evac, now_ms(nn), it->mon, it->theatre,
                           it->args); /* the refusal's words, or NULL */
         if (d->phase == MOVE) run_effects(d);
+        return;
+    case DI_LED: /* a TOMB answered: the store leads its id home, or not */
+        if (d->hand_waiting) d->hand_waiting--;
+        if (it->theatre)
+            d->unled++;
+        else
+            d->led++;
+        hand_check(d);
         return;
     case DI_HANDED_ROUND:
         d->hand_waiting += it->mon;

@@ -163,7 +163,7 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
         /* a step that cannot go is the end of that node for the move */
         if (q->op != STAGE__MOVE_REPLY && q->op != STAGE__MOVE_REQ &&
             q->op != STAGE__MOVE_GONE && q->op != STAGE__MOVE_NAMES &&
-            q->op != STAGE__MOVE_FORGET)
+            q->op != STAGE__MOVE_FORGET && q->op != STAGE__MOVE_TOMB)
             stage__move_node_down(nn->node, it->where, false);
     }
 }
@@ -182,9 +182,10 @@ int stage__netmove_in(stage__netnode_t *nn, const char *peer, const char *body,
         return STAGE_EDECODE;
     }
     /* who may say what: OUT, IMPORT, ADOPT, NAMES and FORGET come from the
-    ** actor's home, ARRIVED, GONE and ADOPTED from the node it arrived at */
+    ** actor's home, ARRIVED, GONE, ADOPTED and TOMB from the node it
+    ** arrived at */
     bool by_at = m.op == STAGE__MOVE_ARRIVED || m.op == STAGE__MOVE_GONE ||
-                 m.op == STAGE__MOVE_ADOPTED;
+                 m.op == STAGE__MOVE_ADOPTED || m.op == STAGE__MOVE_TOMB;
     if (((m.op == STAGE__MOVE_OUT || m.op == STAGE__MOVE_IMPORT ||
           m.op == STAGE__MOVE_ADOPT || m.op == STAGE__MOVE_NAMES ||
           m.op == STAGE__MOVE_FORGET) &&

@@ -1660,6 +1660,7 @@ int stage_node_network(stage_node_t *node, const stage_net_config_t *cfg,
                                 .takes = net_takes,
                                 .move = stage__netmove_hook,
                                 .rehomed = stage__relocate_hook,
+                                .led = stage__drain_led,
                                 .update = net_update};
     stage__node_set_net_hooks(node, &hooks, nn);
     stage_node_hold(node); /* a listener keeps the node alive */

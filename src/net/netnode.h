@@ -303,6 +303,9 @@ bool stage__drain_start(stage__netnode_t *nn);
 /* Actor old of this node was handed to cur's node (status 0) or not. */
 void stage__drain_rehomed(stage__netnode_t *nn, const stage_id_t *old,
                           const stage_id_t *cur, int status);
+/* A tomb of this node was handed to its actor's home (status 0: the
+** store leads its id there) or not (net hook `led`; any thread). */
+void stage__drain_led(stage_node_t *node, int status);
 /* A move the drain asked for ended (loop item). */
 void stage__drain_item(stage__netnode_t *nn, stage__netnode_item_t *it);
 /* A MSG or STOP frame from peer while this node bounces (the end of its

@@ -504,9 +504,10 @@ int stage__node_move_decode(stage__node_move_t *m, const char *body,
                        stage__node_addr_valid(m->where, m->wlen)
                    ? 0
                    : STAGE_EDECODE;
-    case 2: /* OUT */
-    case 6: /* ARRIVED */
-    case 9: /* GONE */
+    case 2:  /* OUT */
+    case 6:  /* ARRIVED */
+    case 9:  /* GONE */
+    case 14: /* TOMB */
         return m->has_home && m->has_at ? 0 : STAGE_EDECODE;
     case 10: /* ADOPT: data, if any, the earlier ids (an array) */
     case 12: /* NAMES: data, if any, the same record */

@@ -68,6 +68,7 @@ typedef struct tomb {
     uint64_t here;   /* its key in h->tombs */
     uint32_t inc;
     uint16_t theatre;
+    bool handing, handed; /* this node drains: TOMB asked, answered */
 } tomb_t;
 
 /* The nodes an actor born here left a tomb at (its image came home from
@@ -283,6 +284,7 @@ static void entomb(stage_hub_t *h, hub_t *b) {
         t->here = b->serial;
         t->inc = b->home.incarnation;
         t->theatre = b->home.theatre;
+        t->handing = t->handed = false;
     }
     if (t &&
         (!t->node || !t->type || stage__u64map_put(&h->twins, t->serial, t))) {
@@ -818,8 +820,23 @@ static void step_adopt(stage_hub_t *h, const char *peer,
 }
 
 /* ADOPTED at home. */
+/* ADOPTED at a node that drains, for tomb t (`at`: its actor's home id):
+** the store leads its id home now (status 0), or not. */
+static void tomb_adopted(stage_hub_t *h, tomb_t *t, const stage_hub_step_t *s) {
+    stage_id_t home = tomb_home(t);
+    if (!t->handing || !same_id(&home, &s->at)) return;
+    t->handing = false;
+    t->handed = !s->status;
+    stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_LED);
+    if (x) x->id = s->home, x->cur = home, x->status = s->status;
+}
+
 static void step_adopted(stage_hub_t *h, const stage_hub_step_t *s) {
     hub_t *b = hub_get(h, s->home.serial);
+    tomb_t *t = b || !h->tombs.count
+                    ? NULL
+                    : stage__u64map_get(&h->tombs, s->home.serial);
+    if (t) tomb_adopted(h, t, s);
     if (!b || b->guest || !b->handing || !same_id(&b->rid, &s->at)) return;
     stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_HANDED);
     if (x) x->id = b->me, x->cur = b->rid, x->status = s->status;
@@ -829,6 +846,22 @@ static void step_adopted(stage_hub_t *h, const stage_hub_step_t *s) {
     else if (s->status == STAGE_EACTOR_NOT_FOUND && b->stage == IDLE &&
              !b->head && !b->qhead)
         hub_drop(h, b);
+}
+
+/* TOMB at the home: its actor had id `at` at peer, which drains. The
+** store leads that id here, and peer is answered (ADOPTED) once it does.
+** An actor that stopped meanwhile (its FORGET crossed this) gets an entry
+** that leads to no one, kept until this node stops. */
+static void step_tomb(stage_hub_t *h, const char *peer,
+                      const stage_hub_step_t *s) {
+    if (strcmp(s->home.node, h->addr) || s->home.incarnation != h->inc ||
+        strcmp(s->at.node, peer))
+        return;
+    stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_REHOMED);
+    if (!x) return;
+    x->id = s->at;
+    x->cur = s->home;
+    snprintf(x->node, sizeof x->node, "%s", peer);
 }
 
 /* NAMES at the guest's node: the record its home sends is the one it
@@ -923,6 +956,9 @@ void stage_hub_step(stage_hub_t *h, const char *peer,
         break;
     case STAGE_HUB_FORGET:
         if (h->twins.count) forget(h, &s->home);
+        break;
+    case STAGE_HUB_TOMB:
+        step_tomb(h, peer, s);
         break;
     case STAGE_HUB_ADOPT:
         step_adopt(h, peer, s);
@@ -1021,9 +1057,36 @@ static void unvisit(uint64_t key, void *val, void *ud) {
     }
 }
 
+typedef struct downed {
+    stage_hub_t *h;
+    const char *peer;
+} downed_t;
+
+/* u64map_each: the home of tomb val ended: nothing to hand it over to (a
+** TOMB asked is answered NodeDown). */
+static void tomb_down(uint64_t key, void *val, void *ud) {
+    (void)key;
+    tomb_t *t = val;
+    downed_t *d = ud;
+    if (t->handed || strcmp(t->node, d->peer)) return;
+    if (t->handing) {
+        stage_hub_fx_t *x = fx_add(d->h, STAGE_HUB_FX_LED);
+        if (x) {
+            x->id = id_here(d->h, t->here, t->type);
+            x->cur = tomb_home(t);
+            x->status = STAGE_ENODE_DOWN;
+        }
+    }
+    t->handing = false;
+    t->handed = true;
+}
+
 void stage_hub_node_down(stage_hub_t *h, const char *peer, bool ended) {
     if (ended && h->visits.count)
         stage__u64map_each(&h->visits, unvisit, (void *)peer);
+    if (ended && h->tombs.count)
+        stage__u64map_each(&h->tombs, tomb_down,
+                           &(downed_t){h, peer}); /* no map change */
     keys_t k = {0};
     stage__u64map_each(&h->hubs, key_add, &k);
     for (size_t i = 0; i < k.n; i++) {
@@ -1051,8 +1114,21 @@ static void hand_one(uint64_t key, void *val, void *ud) {
     b->handing = true;
 }
 
+/* u64map_each: TOMB to the home of a tomb not handed over yet. */
+static void hand_tomb(uint64_t key, void *val, void *ud) {
+    tomb_t *t = val;
+    handround_t *r = ud;
+    if (t->handed) return;
+    r->left++;
+    if (t->handing) return; /* asked: its answer comes */
+    stage_hub_step_t *s = step_to(r->h, t->node, STAGE_HUB_TOMB);
+    if (s) s->home = tomb_home(t), s->at = id_here(r->h, key, t->type);
+    t->handing = true;
+}
+
 size_t stage_hub_handover(stage_hub_t *h) {
     handround_t r = {h, 0};
     stage__u64map_each(&h->hubs, hand_one, &r);
+    stage__u64map_each(&h->tombs, hand_tomb, &r);
     return r.left;
 }

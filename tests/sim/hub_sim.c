@@ -180,7 +180,7 @@ static size_t bounced[NODES][MAX_MSGS / 8];
 static size_t nbounced[NODES];
 static uint64_t st_delivered, st_failed, st_moves, st_answered, st_crashes,
     st_drains, st_orphans, st_refused, st_stops, st_handed, st_gone, st_names,
-    st_names_sent, st_names_taken, st_forgets;
+    st_names_sent, st_names_taken, st_forgets, st_led, st_left_probes;
 
 /* ---- events ---------------------------------------------------------------
  */
@@ -586,6 +586,11 @@ static void fx_one(int n, const stage_hub_fx_t *x) {
     case STAGE_HUB_FX_REHOMED:
         fx_rehomed(n, x);
         break;
+    case STAGE_HUB_FX_LED: /* only a drain hands its tombs over */
+        if (!nodes[n].draining)
+            die("node %d hands a tomb over, not draining", n);
+        if (!x->status) st_led++;
+        break;
     case STAGE_HUB_FX_HANDED: /* only a drain hands over */
         if (!nodes[n].draining) die("node %d hands over, not draining", n);
         if (!x->status) st_handed++;
@@ -873,7 +878,8 @@ static void chaos(void) {
 }
 
 /* Every live node probes every live actor through its first id and its
-** ids at live nodes. */
+** ids at live nodes; if no node crashed, also through its ids at nodes
+** that drained and left (their tombs and handovers lead on). */
 static void probes(void) {
     for (int n = 0; n < NODES; n++) {
         if (!nodes[n].alive || nodes[n].left) continue;
@@ -881,7 +887,10 @@ static void probes(void) {
             actor_t *ac = &actors[a];
             for (int i = 0; i < ac->nids; i++) {
                 int t = slot_of(ac->ids[i].node);
-                if (i && (!nodes[t].alive || nodes[t].left)) continue;
+                bool left = nodes[t].alive && nodes[t].left;
+                if (i && (!nodes[t].alive || left) && (!left || crashes))
+                    continue;
+                if (i && left) st_left_probes++;
                 send_one(n, true, a, i);
             }
         }
@@ -1125,10 +1134,12 @@ int main(int argc, char **argv) {
            " away: their homes let their names go); %" PRIu64
            " names given, %" PRIu64 " NAMES sent, %" PRIu64
            " names taken over; %" PRIu64
-           " FORGETs sent (tombs of stopped actors)\n",
+           " FORGETs sent (tombs of stopped actors); %" PRIu64
+           " tombs handed over by drains, %" PRIu64
+           " probes through ids at nodes that left\n",
            first, first + count - 1, st_delivered, st_failed, st_moves,
            st_answered, st_refused, st_crashes, st_drains, st_handed,
            st_orphans, st_stops, st_gone, st_names, st_names_sent,
-           st_names_taken, st_forgets);
+           st_names_taken, st_forgets, st_led, st_left_probes);
     return 0;
 }

@@ -753,7 +753,11 @@ static void move_ops_come_back_and_need_their_fields(void **state) {
     /* ops out of range */
     assert_int_equal(move_with(0, 0, 0, 0, true, true, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
-    assert_int_equal(move_with(14, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+    assert_int_equal(move_with(15, 0, 0, 0, true, true, NULL, NULL, 0, &m),
+                     STAGE_EDECODE);
+    /* TOMB: a home and an id there */
+    assert_int_equal(move_with(14, 0, 0, 0, true, true, NULL, NULL, 0, &m), 0);
+    assert_int_equal(move_with(14, 0, 0, 0, true, false, NULL, NULL, 0, &m),
                      STAGE_EDECODE);
     /* FORGET: a home */
     assert_int_equal(move_with(13, 0, 0, 0, true, false, NULL, NULL, 0, &m), 0);

@@ -332,6 +332,58 @@ static void a_guest_that_left_forwards_to_its_home(void **st) {
     stage_hub_destroy(&h);
 }
 
+/* A node that drains hands its tombs to their homes (TOMB), counted until
+** answered; the home has the store lead the id to its actor (REHOMED, to
+** be answered to that node); a home that ended is not waited for. */
+static void a_drain_hands_its_tombs_to_their_homes(void **st) {
+    (void)st;
+    stage_hub_t *h = stage_hub_new("a:1", 1);
+    stage_id_t home = id_at("h:1", 3), home2 = id_at("g:1", 7);
+    pass_through(h, &home, 11);
+    pass_through(h, &home2, 12);
+    assert_int_equal(stage_hub_handover(h), 2);
+    collect(h);
+    assert_int_equal(nfx, 2);
+    size_t i = strcmp(fx[0].node, "h:1") ? 1 : 0;
+    assert_int_equal(fx[i].step.op, STAGE_HUB_TOMB);
+    assert_string_equal(fx[i].node, "h:1");
+    assert_int_equal(fx[i].step.home.serial, 3);
+    assert_string_equal(fx[i].step.at.node, "a:1");
+    assert_int_equal(fx[i].step.at.serial, 11);
+    assert_int_equal(stage_hub_handover(h), 2); /* asked: not again */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_id_t here = id_at("a:1", 11);
+    stage_hub_step_t s = step_of(STAGE_HUB_ADOPTED, &here, &home);
+    stage_hub_step(h, "h:1", &s);
+    stage_hub_node_down(h, "g:1", true); /* the other's home is gone */
+    collect(h);
+    assert_int_equal(nfx, 2);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_LED);
+    assert_int_equal(fx[0].status, 0);
+    assert_int_equal(fx[0].id.serial, 11);
+    assert_int_equal(fx[1].kind, STAGE_HUB_FX_LED);
+    assert_int_equal(fx[1].status, STAGE_ENODE_DOWN);
+    assert_int_equal(stage_hub_handover(h), 0);
+    stage_hub_destroy(&h);
+    /* at the home: the store leads the id to its actor, answered there */
+    h = stage_hub_new("h:1", 1);
+    s = step_of(STAGE_HUB_TOMB, &home, &here);
+    stage_hub_step(h, "x:1", &s); /* not from the node of that id */
+    collect(h);
+    assert_int_equal(nfx, 0);
+    stage_hub_step(h, "a:1", &s);
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_REHOMED);
+    assert_string_equal(fx[0].id.node, "a:1");
+    assert_int_equal(fx[0].id.serial, 11);
+    assert_string_equal(fx[0].cur.node, "h:1");
+    assert_int_equal(fx[0].cur.serial, 3);
+    assert_string_equal(fx[0].node, "a:1");
+    stage_hub_destroy(&h);
+}
+
 /* The home of an actor that left a tomb at a node tells that node once the
 ** actor stops: where it lives (GONE), or at home, once back. */
 static void a_home_tells_the_nodes_an_actor_left_once_it_stops(void **st) {
@@ -639,6 +691,7 @@ int main(void) {
         cmocka_unit_test(a_guest_asks_its_home_and_ships_its_image_home),
         cmocka_unit_test(a_guest_that_left_forwards_to_its_home),
         cmocka_unit_test(a_home_tells_the_nodes_an_actor_left_once_it_stops),
+        cmocka_unit_test(a_drain_hands_its_tombs_to_their_homes),
         cmocka_unit_test(an_orphan_takes_itself_over_with_its_earlier_ids),
         cmocka_unit_test(an_orphan_whose_image_ships_home_stays_here),
         cmocka_unit_test(the_machine_says_where_an_actor_is),

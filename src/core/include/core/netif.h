@@ -34,7 +34,8 @@ enum {
     STAGE__MOVE_ADOPT,   /* home -> the actor's node: home it, as at */
     STAGE__MOVE_ADOPTED, /* the actor's node -> home: done (status 0) or not */
     STAGE__MOVE_NAMES,   /* home -> the actor's node: its record (data) now */
-    STAGE__MOVE_FORGET   /* home -> a node it left: it stopped (its tombs) */
+    STAGE__MOVE_FORGET,  /* home -> a node it left: it stopped (its tombs) */
+    STAGE__MOVE_TOMB     /* a node that drains -> home: `at` led to it here */
 };
 typedef struct stage__move_msg {
     int op;
@@ -110,6 +111,10 @@ typedef struct stage__net_hooks {
     void (*rehomed)(stage_node_t *node, const stage_id_t *old,
                     const stage_id_t *cur, int status, const char *formers,
                     size_t flen);
+    /* A draining node's tomb (an id an actor had here before it left) was
+    ** handed to the actor's home (status 0: the migrations store leads
+    ** that id there), or not: the drain counts it. Any theatre. */
+    void (*led)(stage_node_t *node, int status);
     /* stage.update_type: store the new code of ty (its source and the
     ** update's methods, msgpack map name -> source text) in the sources
     ** store, apply it on every node it reaches and here

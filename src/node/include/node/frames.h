@@ -168,7 +168,7 @@ int stage__node_bounce_decode(const char *body, size_t len, int *kind,
 
 /* MOVE [op, n, inc, status, home, at, where, data(, formers)]: a step of
 ** a move between nodes (docs/migration.md "Between nodes"; the ops are
-** core's STAGE__MOVE_*, 1..13). Ids go as [address, incarnation, theatre,
+** core's STAGE__MOVE_*, 1..14). Ids go as [address, incarnation, theatre,
 ** serial, type] or nil. What each op must carry (the decoder checks):
 **   REQ 1: at, where (an address); n: the call (0: none)
 **   OUT 2, ARRIVED 6: home, at
@@ -184,8 +184,9 @@ int stage__node_bounce_decode(const char *body, size_t len, int *kind,
 **   ADOPTED 11: home, at, status (0: taken over; else why not)
 **   NAMES 12: home, at; data, if any, an array (its record)
 **   FORGET 13: home (it stopped: the tombs of it go)
+**   TOMB 14: home, at (the id it had at the sender, which drains)
 ** Fields an op does not use are nil or 0. */
-enum { STAGE__NODE_MOVE_OPS = 13 };
+enum { STAGE__NODE_MOVE_OPS = 14 };
 #define STAGE__NODE_MOVE_WHY_MAX 1024 /* a reason or failure message */
 typedef struct stage__node_move {
     int op;

@@ -35,6 +35,8 @@
 **        to home]: a tomb (its home id, 48 bytes) forwards to home what
 **        still comes to its id here; --refused--> LIVE [STEP REFUSED]
 **   LEFT --FORGET from home--> forgotten (its messages find nothing)
+**   LEFT --this node drains--> TOMB to home (there: FX_REHOMED, the id
+**        -> the home id into the store) --ADOPTED--> FX_LED: handed
 **   LIVE --move asked here--> a REQ to home, which sequences it
 **   LIVE, SHIP --NAMES from home--> its record is the one NAMES carries
 **   LIVE --ADOPT--> this node's own [FX_REHOMED, then STEP ADOPTED]
@@ -76,8 +78,10 @@ enum {
     STAGE_HUB_ADOPT,    /* home -> the actor's node: make `at` your own */
     STAGE_HUB_ADOPTED,  /* that node -> home: done (status 0) or not */
     STAGE_HUB_NAMES,    /* home -> the actor's node: its record now */
-    STAGE_HUB_FORGET    /* home -> a node it left: it stopped, drop its
+    STAGE_HUB_FORGET,   /* home -> a node it left: it stopped, drop its
                         ** tombs */
+    STAGE_HUB_TOMB      /* a node that drains -> home: its actor `home` had
+                        ** id `at` there (answer: ADOPTED) */
 };
 
 typedef struct stage_hub_step {
@@ -115,8 +119,10 @@ typedef enum stage_hub_fx_kind {
     STAGE_HUB_FX_ANSWER,      /* request `req`: status 0 and `id`, or a
                               ** failure (status, why) */
     STAGE_HUB_FX_REHOMED,     /* actor `id` is this node's as `cur` (its
-                              ** home left or died): put id and the ids
-                              ** in step.formers -> cur into the store;
+                              ** home left or died; or, a TOMB, `id` was
+                              ** its id on a node that drains): put id and
+                              ** the ids in step.formers -> cur into the
+                              ** store;
                               ** then, if `node` is set, send it ADOPTED
                               ** (home id, at cur, status 0) */
     STAGE_HUB_FX_HANDED,      /* the handover of actor `id` (its id here)
@@ -127,6 +133,10 @@ typedef enum stage_hub_fx_kind {
                               ** node it lived at (GONE): what this node
                               ** holds for it (its names) goes, as for an
                               ** actor that stops here */
+    STAGE_HUB_FX_LED,         /* the handover of the tomb `id` (an id of
+                              ** this node) to its actor's home `cur` was
+                              ** answered: `status` 0 (the store leads
+                              ** that id home now), or why not */
 } stage_hub_fx_kind_t;
 
 typedef struct stage_hub_fx {
@@ -196,8 +206,10 @@ void stage_hub_stopped(stage_hub_t *h, uint64_t serial);
 ** import it never took: NodeDown if ended, else NodeUnreachable); if
 ** ended, the guests whose home it was are this node's own. */
 void stage_hub_node_down(stage_hub_t *h, const char *peer, bool ended);
-/* This node drains: ADOPT to the node each away actor lives at. The
-** count of actors still to hand over (asked, or busy moving). */
+/* This node drains: ADOPT to the node each away actor lives at, and
+** TOMB to the home of each actor that left a tomb here (the home puts
+** that id -> its id into the migrations store: FX_REHOMED there). The
+** count of actors and tombs still to hand over (asked, or busy moving). */
 size_t stage_hub_handover(stage_hub_t *h);
 /* Whether local id `serial` has a hub or is a guest here (living, or a
 ** tomb). */
