@@ -1387,7 +1387,9 @@ static void net_actor_gone(stage_node_t *node, uint64_t serial) {
     stage__netnode_t *nn = stage__node_net(node);
     /* relaxed: a claim noted just now for an actor stopping just now is
     ** released with the lease at worst */
-    if (!atomic_load_explicit(&nn->nclaims, memory_order_relaxed)) return;
+    if (!atomic_load_explicit(&nn->nclaims, memory_order_relaxed) &&
+        !atomic_load_explicit(&nn->nrecorded, memory_order_relaxed))
+        return;
     stage__netnode_item_t *it = item_new(ITEM_GONE);
     if (!it) return; /* the lease ends it */
     it->to.serial = serial;

@@ -149,6 +149,8 @@ typedef struct stage__netnode {
     stage__hold_t holdings;  /* the names and types this node holds, the
                              ** leave (src/node/holdings.c) */
     atomic_int nclaims;      /* its names: actor_gone skips work at 0 */
+    atomic_int nrecorded;    /* its actors the migrations store leads to
+                             ** (relocate.c): the same */
     uv_timer_t leave_timer;  /* the leave's wait for its removals */
     uint64_t next_id;
     uint64_t call_timeout;     /* ms */

@@ -350,11 +350,20 @@ bool stage__relocate_knows(stage__netnode_t *nn, const stage_id_t *old) {
 /* ---- the entries this node puts ------------------------------------------ */
 
 /* Record old -> cur, counted in ad (may be NULL) until it is in. */
+/* The count actor_gone reads (relaxed: an entry recorded just now for an
+** actor stopping just now stays until this node stops, at worst). */
+static void recorded_now(stage__netnode_t *nn) {
+    atomic_store_explicit(&nn->nrecorded,
+                          (int)stage_reloc_recorded(nn->relocate->m),
+                          memory_order_relaxed);
+}
+
 static void record(stage__netnode_t *nn, const stage_id_t *old,
                    const stage_id_t *cur, adoption_t *ad) {
     stage__relocate_t *r = nn->relocate;
     if (!r) return;
     int rc = stage_reloc_record(r->m, now_ms(nn), old, cur, ad ? ad->tag : 0);
+    recorded_now(nn);
     if (rc == 1) ad->pending++;
     if (rc < 0) {
         char id[STAGE_ID_TEXT_MAX];
@@ -384,6 +393,7 @@ void stage__relocate_forget(stage__netnode_t *nn, uint64_t serial) {
     stage__addr_copy(me.node, nn->address);
     me.incarnation = stage__node_incarnation(nn->node);
     stage_reloc_forget(r->m, now_ms(nn), &me);
+    recorded_now(nn);
     stage__relocate_run(nn);
 }
 

@@ -620,6 +620,10 @@ static void entry_drop(stage_reloc_t *r, entry_t *e) {
     stage__free(e);
 }
 
+size_t stage_reloc_recorded(const stage_reloc_t *r) {
+    return r->bycur.count;
+}
+
 void stage_reloc_forget(stage_reloc_t *r, uint64_t now, const stage_id_t *cur) {
     (void)now;
     if (!r->bycur.count) return; /* the common case: nothing */

@@ -5,7 +5,13 @@
 --                1 through that id; print "left ID" (the id there)
 --   later ID     a node started after that node drained and left: send
 --                through ID, then call through it: the put arrives, in
---                order, at the actor on its home node; print "ok"
+--                order, at the actor on its home node; then stop the
+--                actor; print "ok" and where it was
+--   gone ID      a node started after that: the store no longer leads ID
+--                anywhere (its home removed the entry as the actor
+--                stopped), so the message fails as one to a node that
+--                is not there (NodeUnreachable), not at the home
+--                (ActorNotFound): print "gone" and the failure
 local stage = require "stage"
 
 local Blob = stage.actor "Blob"
@@ -13,6 +19,7 @@ function Blob:birth() self.seen = {} end
 function Blob:put(v) self.seen[#self.seen + 1] = v; return v end
 function Blob:seen_list() return self.seen end
 function Blob:where() return tostring(stage.self()) end
+function Blob:quit() stage.stop() end
 
 function main(args)
   if args[1] == "home" then
@@ -29,7 +36,16 @@ function main(args)
     local seen = ref:seen_list():await(10)
     assert(#seen == 3 and seen[1] == 1 and seen[2] == 2 and seen[3] == 3,
            "seen " .. table.concat(seen, ","))
-    print("ok " .. ref:where():await(10))
+    local where = ref:where():await(10)
+    ref:quit():await(10)
+    print("ok " .. where)
+    stage.exit(0)
+  elseif args[1] == "gone" then
+    local ok, err = pcall(function()
+      return stage.ref(args[2]):put(4):await(10)
+    end)
+    assert(not ok and err.type == "NodeUnreachable", tostring(err))
+    print("gone " .. err.message)
     stage.exit(0)
   end
 end

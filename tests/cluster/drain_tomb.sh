@@ -4,6 +4,8 @@
 # naming). e drains and leaves: it hands the tomb to h, which puts that
 # id -> its own into the migrations store. A node that joins afterwards
 # reaches the actor, on h, through the id it had on e, messages in order.
+# Once the actor stops, h removes that entry: a node that joins then
+# finds no later place for the id (the store keeps nothing for it).
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 opts="--theatres 2 --period 0.2"
@@ -18,6 +20,10 @@ grep -q "draining: 1 ids that actors had here before they left lead to their hom
 start n --join "$ADDR_h" $opts "$here/drain_tomb.lua" later "$id"
 wait_exit "$PID_n" 30
 grep -q "^ok $ADDR_h~" "$DIR/n.out" || fail "the later node did not reach it on h"
+start g --join "$ADDR_h" $opts "$here/drain_tomb.lua" gone "$id"
+wait_exit "$PID_g" 30
+grep -q "^gone " "$DIR/g.out" ||
+    fail "the store still leads the id somewhere: $(grep -v '^stage:' "$DIR/g.out")"
 kill -INT "$PID_h"
 wait_exit "$PID_h" 20
 echo "cluster.drain_tomb: ok"

@@ -149,6 +149,9 @@ int stage_reloc_record(stage_reloc_t *r, uint64_t now, const stage_id_t *old,
 /* The ids recorded as leading to cur (at most max, into out). */
 size_t stage_reloc_formers(const stage_reloc_t *r, const stage_id_t *cur,
                            stage_id_t *out, size_t max);
+/* How many actors of this node entries lead to (0: forget has nothing to
+** do). */
+size_t stage_reloc_recorded(const stage_reloc_t *r);
 /* Actor cur stopped here or left: the entries leading to it go (REMOVE). */
 void stage_reloc_forget(stage_reloc_t *r, uint64_t now, const stage_id_t *cur);
 /* The sweep: entries the store did not take are put again. */
