@@ -262,9 +262,10 @@ static void hand_check(stage__drain_t *d) {
                  d->handed,
                  d->refused ? " (the others had stopped, or were lost)" : "");
     if (d->led || d->unled)
-        LOG_INFO("draining: %zu ids that actors had here before they left "
-                 "lead to their homes now%s",
-                 d->led, d->unled ? " (the others' homes were gone)" : "");
+        LOG_INFO("draining: %zu of %zu ids that actors had here before they "
+                 "left lead to their homes now%s",
+                 d->led, d->led + d->unled,
+                 d->unled ? " (the others' homes were gone)" : "");
     bounce_begin(d);
 }
 
@@ -421,9 +422,10 @@ static void on_timer(uv_timer_t *t) {
         if (!d->hand_theatres && !d->hand_waiting) {
             hand_round(d);
         } else if (now_ms(d->nn) - d->phase_at > DRAIN_HAND_MAX_MS) {
-            LOG_WARN("draining: %zu actors that live on other nodes were "
-                     "not taken over by them in %d ms: messages to their "
-                     "first ids fail once this node is gone",
+            LOG_WARN("draining: %zu handovers (of actors that live on other "
+                     "nodes, or of ids actors had here) were not answered in "
+                     "%d ms: messages to those ids fail once this node is "
+                     "gone",
                      d->hand_waiting, DRAIN_HAND_MAX_MS);
             bounce_begin(d);
         } else {

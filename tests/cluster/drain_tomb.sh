@@ -15,7 +15,7 @@ wait_line "$DIR/h.out" '^left ' 30
 id=$(sed -n 's/^left //p' "$DIR/h.out")
 kill -TERM "$PID_e"
 wait_exit "$PID_e" 60
-grep -q "draining: 1 ids that actors had here before they left lead to their homes now" \
+grep -q "draining: 1 of 1 ids that actors had here before they left lead to their homes now" \
     "$DIR/e.out" || fail "the drained node did not hand its tomb over"
 start n --join "$ADDR_h" $opts "$here/drain_tomb.lua" later "$id"
 wait_exit "$PID_n" 30
