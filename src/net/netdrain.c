@@ -265,7 +265,9 @@ static void hand_check(stage__drain_t *d) {
         LOG_INFO("draining: %zu of %zu ids that actors had here before they "
                  "left lead to their homes now%s",
                  d->led, d->led + d->unled,
-                 d->unled ? " (the others' homes were gone)" : "");
+                 d->unled ? " (the others' homes were gone, or their actors "
+                            "stopped)"
+                          : "");
     bounce_begin(d);
 }
 

@@ -314,6 +314,14 @@ static void forget(stage_hub_t *h, const stage_id_t *home) {
             continue;
         }
         stage__u64map_take(&h->tombs, t->here);
+        if (t->handing) { /* a drain waits for it: answered now */
+            stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_LED);
+            if (x) {
+                x->id = id_here(h, t->here, t->type);
+                x->cur = *home;
+                x->status = STAGE_EACTOR_NOT_FOUND;
+            }
+        }
         stage__free(t);
     }
     /* the map had the slot: putting it back takes no memory */
