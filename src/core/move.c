@@ -1960,6 +1960,13 @@ static void refuse_step(stage_node_t *node, const char *peer,
                                .home = q->home,
                                .at = q->at};
         node->net_hooks.move(node, peer, &r, NULL);
+    } else if (q->op == STAGE__MOVE_TOMB && ours && node->net_hooks.move) {
+        /* the draining node hears at once (its tomb's id: home) */
+        stage__move_msg_t r = {.op = STAGE__MOVE_ADOPTED,
+                               .status = status,
+                               .home = q->at,
+                               .at = q->home};
+        node->net_hooks.move(node, peer, &r, NULL);
     } else {
         LOG_WARN("refused a move step (%d) from '%s': %s", q->op, peer, msg);
     }

@@ -143,6 +143,15 @@ void stage__netmove_out(stage__netnode_t *nn, stage__netnode_item_t *it) {
         stage__move_net_in(nn->node, it->where, &failed, NULL);
         return;
     }
+    if (rc && q->op == STAGE__MOVE_TOMB) {
+        /* the drain that waits for it hears at once, as from the home */
+        stage__move_msg_t r = {.op = STAGE__MOVE_ADOPTED,
+                               .status = STAGE_EUNREACHABLE,
+                               .home = q->at,
+                               .at = q->home};
+        stage__move_net_in(nn->node, it->where, &r, NULL);
+        return;
+    }
     if (rc) {
         char msg[STAGE_ID_TEXT_MAX + STAGE_ADDR_MAX + 200];
         char idt[STAGE_ID_TEXT_MAX];

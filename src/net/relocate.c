@@ -349,7 +349,6 @@ bool stage__relocate_knows(stage__netnode_t *nn, const stage_id_t *old) {
 
 /* ---- the entries this node puts ------------------------------------------ */
 
-/* Record old -> cur, counted in ad (may be NULL) until it is in. */
 /* The count actor_gone reads (relaxed: an entry recorded just now for an
 ** actor stopping just now stays until this node stops, at worst). */
 static void recorded_now(stage__netnode_t *nn) {
@@ -358,6 +357,7 @@ static void recorded_now(stage__netnode_t *nn) {
                           memory_order_relaxed);
 }
 
+/* Record old -> cur, counted in ad (may be NULL) until it is in. */
 static void record(stage__netnode_t *nn, const stage_id_t *old,
                    const stage_id_t *cur, adoption_t *ad) {
     stage__relocate_t *r = nn->relocate;

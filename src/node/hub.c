@@ -834,7 +834,7 @@ static void tomb_adopted(stage_hub_t *h, tomb_t *t, const stage_hub_step_t *s) {
     stage_id_t home = tomb_home(t);
     if (!t->handing || !same_id(&home, &s->at)) return;
     t->handing = false;
-    t->handed = !s->status;
+    t->handed = true; /* or not: asked once, as its home refused it */
     stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_LED);
     if (x) x->id = s->home, x->cur = home, x->status = s->status;
 }
@@ -856,15 +856,33 @@ static void step_adopted(stage_hub_t *h, const stage_hub_step_t *s) {
         hub_drop(h, b);
 }
 
+/* Whether actor serial (born here) left a tomb at node peer. */
+static bool left_at(const stage_hub_t *h, uint64_t serial, const char *peer) {
+    const visits_t *v =
+        h->visits.count ? stage__u64map_get(&h->visits, serial) : NULL;
+    for (size_t i = 0; v && i < v->n; i++)
+        if (!strcmp(v->nodes[i], peer)) return true;
+    return false;
+}
+
 /* TOMB at the home: its actor had id `at` at peer, which drains. The
 ** store leads that id here, and peer is answered (ADOPTED) once it does.
-** An actor that stopped meanwhile (its FORGET crossed this) gets an entry
-** that leads to no one, kept until this node stops. */
+** Only for an actor of this node that left a tomb there (its visits):
+** else (it stopped, its FORGET crossing this; or a peer speaking for
+** another actor) peer hears ActorNotFound, and the store is not told. */
 static void step_tomb(stage_hub_t *h, const char *peer,
                       const stage_hub_step_t *s) {
+    if (strcmp(s->at.node, peer)) return;
     if (strcmp(s->home.node, h->addr) || s->home.incarnation != h->inc ||
-        strcmp(s->at.node, peer))
+        !left_at(h, s->home.serial, peer)) {
+        stage_hub_step_t *r = step_to(h, peer, STAGE_HUB_ADOPTED);
+        if (r) {
+            r->home = s->at;
+            r->at = s->home;
+            r->status = STAGE_EACTOR_NOT_FOUND;
+        }
         return;
+    }
     stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_REHOMED);
     if (!x) return;
     x->id = s->at;
@@ -1104,9 +1122,12 @@ void stage_hub_node_down(stage_hub_t *h, const char *peer, bool ended) {
     stage__free(k.v);
 }
 
+#define TOMBS_PER_ROUND 1024
+
 typedef struct handround {
     stage_hub_t *h;
     size_t left;
+    size_t tombs; /* TOMBs asked this round */
 } handround_t;
 
 /* u64map_each: ADOPT for an actor born here that lives elsewhere. */
@@ -1122,20 +1143,25 @@ static void hand_one(uint64_t key, void *val, void *ud) {
     b->handing = true;
 }
 
-/* u64map_each: TOMB to the home of a tomb not handed over yet. */
+/* u64map_each: TOMB to the home of a tomb not handed over yet, at most
+** TOMBS_PER_ROUND a round (each effect is a kilobyte and more; the rest
+** are asked in the next rounds). */
 static void hand_tomb(uint64_t key, void *val, void *ud) {
     tomb_t *t = val;
     handround_t *r = ud;
     if (t->handed) return;
     r->left++;
-    if (t->handing) return; /* asked: its answer comes */
+    if (t->handing || r->tombs == TOMBS_PER_ROUND) return;
     stage_hub_step_t *s = step_to(r->h, t->node, STAGE_HUB_TOMB);
-    if (s) s->home = tomb_home(t), s->at = id_here(r->h, key, t->type);
+    if (!s) return; /* out of memory: next round */
+    s->home = tomb_home(t);
+    s->at = id_here(r->h, key, t->type);
     t->handing = true;
+    r->tombs++;
 }
 
 size_t stage_hub_handover(stage_hub_t *h) {
-    handround_t r = {h, 0};
+    handround_t r = {h, 0, 0};
     stage__u64map_each(&h->hubs, hand_one, &r);
     stage__u64map_each(&h->tombs, hand_tomb, &r);
     return r.left;

@@ -428,10 +428,19 @@ static void fx_step(int n, const stage_hub_fx_t *x) {
     if (nodes[n].knows_gone[t] && x->step.op == STAGE_HUB_NAMES)
         return;                   /* nothing waits for it */
     if (nodes[n].knows_gone[t]) { /* it cannot go (net/netmove.c) */
-        if (x->step.op == STAGE_HUB_REQ && x->step.req)
+        if (x->step.op == STAGE_HUB_REQ && x->step.req) {
             reqs[x->step.req - 1].state = M_FAILED; /* its caller hears */
-        else
+        } else if (x->step.op == STAGE_HUB_TOMB) {  /* its drain hears */
+            stage_hub_step_t r;
+            memset(&r, 0, sizeof r);
+            r.op = STAGE_HUB_ADOPTED;
+            r.home = x->step.at;
+            r.at = x->step.home;
+            r.status = STAGE_EUNREACHABLE;
+            stage_hub_step(nodes[n].m, x->node, &r);
+        } else {
             stage_hub_node_down(nodes[n].m, x->node, false);
+        }
         return;
     }
     frame_t *f = send_frame(n, t, F_STEP);

@@ -377,10 +377,43 @@ static void a_drain_hands_its_tombs_to_their_homes(void **st) {
     assert_int_equal(fx[0].kind, STAGE_HUB_FX_LED);
     assert_int_equal(fx[0].status, STAGE_EACTOR_NOT_FOUND);
     assert_int_equal(fx[0].id.serial, 13);
+    /* a home that refuses (ActorNotFound: it says it left no tomb here) is
+    ** not asked again */
+    stage_id_t home4 = id_at("e:1", 4), here4 = id_at("a:1", 14);
+    pass_through(h, &home4, 14);
+    assert_int_equal(stage_hub_handover(h), 1);
+    collect(h);
+    assert_int_equal(fx[0].step.op, STAGE_HUB_TOMB);
+    s = step_of(STAGE_HUB_ADOPTED, &here4, &home4);
+    s.status = STAGE_EACTOR_NOT_FOUND;
+    stage_hub_step(h, "e:1", &s);
+    stage_hub_step(h, "e:1", &s); /* twice: answered once */
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].kind, STAGE_HUB_FX_LED);
+    assert_int_equal(fx[0].status, STAGE_EACTOR_NOT_FOUND);
     assert_int_equal(stage_hub_handover(h), 0);
+    collect(h);
+    assert_int_equal(nfx, 0);
     stage_hub_destroy(&h);
-    /* at the home: the store leads the id to its actor, answered there */
+    /* at the home: h:1/3 went to a:1 (as 11) and came back */
     h = stage_hub_new("h:1", 1);
+    s = step_of(STAGE_HUB_TOMB, &home, &here);
+    stage_hub_step(h, "a:1", &s); /* before: it left no tomb there */
+    collect(h);
+    assert_int_equal(nfx, 1);
+    assert_int_equal(fx[0].step.op, STAGE_HUB_ADOPTED);
+    assert_int_equal(fx[0].step.status, STAGE_EACTOR_NOT_FOUND);
+    assert_int_equal(fx[0].step.home.serial, 11);
+    stage_hub_move(h, &home, "a:1", 40);
+    stage_hub_exported(h, 3, 77);
+    s = step_of(STAGE_HUB_ARRIVED, &home, &here);
+    stage_hub_step(h, "a:1", &s);
+    stage_hub_move(h, &home, "h:1", 41);
+    s = step_of(STAGE_HUB_IN, &home, NULL);
+    s.image = 78;
+    stage_hub_step(h, "a:1", &s);
+    collect(h);
     s = step_of(STAGE_HUB_TOMB, &home, &here);
     stage_hub_step(h, "x:1", &s); /* not from the node of that id */
     collect(h);
