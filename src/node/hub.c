@@ -816,9 +816,8 @@ static void step_adopt(stage_hub_t *h, const char *peer,
     }
     /* one shipping or gone home: its home asks again where it is */
     const tomb_t *t = b ? NULL : tomb_get(h, s->at.serial);
-    stage_id_t left = t ? tomb_home(t) : s->home;
-    bool ours = b ? b->guest && same_id(&b->home, &s->home)
-                  : t && same_id(&left, &s->home);
+    bool ours =
+        b ? b->guest && same_id(&b->home, &s->home) : t && tomb_of(t, &s->home);
     stage_hub_step_t *r = step_to(h, peer, STAGE_HUB_ADOPTED);
     if (r) {
         r->home = s->home;
@@ -827,18 +826,17 @@ static void step_adopt(stage_hub_t *h, const char *peer,
     }
 }
 
-/* ADOPTED at home. */
 /* ADOPTED at a node that drains, for tomb t (`at`: its actor's home id):
 ** the store leads its id home now (status 0), or not. */
 static void tomb_adopted(stage_hub_t *h, tomb_t *t, const stage_hub_step_t *s) {
-    stage_id_t home = tomb_home(t);
-    if (!t->handing || !same_id(&home, &s->at)) return;
+    if (!t->handing || !tomb_of(t, &s->at)) return;
     t->handing = false;
     t->handed = true; /* or not: asked once, as its home refused it */
     stage_hub_fx_t *x = fx_add(h, STAGE_HUB_FX_LED);
-    if (x) x->id = s->home, x->cur = home, x->status = s->status;
+    if (x) x->id = s->home, x->cur = tomb_home(t), x->status = s->status;
 }
 
+/* ADOPTED at home (or, for a tomb, at a node that drains). */
 static void step_adopted(stage_hub_t *h, const stage_hub_step_t *s) {
     hub_t *b = hub_get(h, s->home.serial);
     tomb_t *t = b || !h->tombs.count
